@@ -1,0 +1,109 @@
+#include "js_convert.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace ouro::addon {
+namespace {
+
+[[noreturn]] void type_error(Napi::Env env, const std::string& name, const std::string& expected) {
+  throw Napi::TypeError::New(env, name + " must be " + expected);
+}
+
+std::string read_string(const Napi::Value& value, const std::string& name) {
+  if (!value.IsString()) type_error(value.Env(), name, "a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+ouro_precision read_precision(const Napi::Value& value) {
+  const std::string text = read_string(value, "config.precision");
+  if (text == "f64") return OURO_PRECISION_F64;
+  if (text == "f32") return OURO_PRECISION_F32;
+  type_error(value.Env(), "config.precision", "'f64' or 'f32', got '" + text + "'");
+}
+
+std::vector<std::uint64_t> read_extents(const Napi::Value& value) {
+  if (!value.IsArray()) type_error(value.Env(), "config.extents", "an array of integers");
+  const auto array = value.As<Napi::Array>();
+  std::vector<std::uint64_t> extents;
+  for (std::uint32_t axis = 0; axis < array.Length(); ++axis) {
+    const std::string name = "config.extents[" + std::to_string(axis) + "]";
+    extents.push_back(read_integer(array.Get(axis), name.c_str(), 0));
+  }
+  return extents;
+}
+
+napi_typedarray_type array_type(ouro_precision precision) {
+  return precision == OURO_PRECISION_F64 ? napi_float64_array : napi_float32_array;
+}
+
+const char* array_name(ouro_precision precision) {
+  return precision == OURO_PRECISION_F64 ? "a Float64Array" : "a Float32Array";
+}
+
+std::size_t value_bytes(ouro_precision precision) {
+  return precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
+}
+
+Napi::TypedArray typed_array(Napi::Env env, ouro_precision precision, std::uint64_t cells,
+                             const Napi::ArrayBuffer& buffer) {
+  if (precision == OURO_PRECISION_F64) return Napi::Float64Array::New(env, cells, buffer, 0);
+  return Napi::Float32Array::New(env, cells, buffer, 0);
+}
+
+}  // namespace
+
+CoreConfig read_core_config(const Napi::Value& value) {
+  if (!value.IsObject()) type_error(value.Env(), "config", "an object");
+  const auto object = value.As<Napi::Object>();
+  CoreConfig config;
+  config.lattice.extents = read_extents(object.Get("extents"));
+  const Napi::Value courant2 = object.Get("courant2");
+  if (!courant2.IsNumber()) type_error(value.Env(), "config.courant2", "a number");
+  config.lattice.courant2 = courant2.As<Napi::Number>().DoubleValue();
+  config.lattice.precision = read_precision(object.Get("precision"));
+  config.lattice.threads =
+      static_cast<std::uint32_t>(read_integer(object.Get("threads"), "config.threads", 1, kMaxThreads));
+  config.kernel_path = read_string(object.Get("kernelPath"), "config.kernelPath");
+  return config;
+}
+
+std::uint64_t read_integer(const Napi::Value& value, const char* name, std::uint64_t min, std::uint64_t max) {
+  const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (!value.IsNumber()) type_error(value.Env(), name, expected);
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= static_cast<double>(min) && number <= static_cast<double>(max) && std::floor(number) == number)) {
+    type_error(value.Env(), name, expected + ", got " + value.ToString().Utf8Value());
+  }
+  return static_cast<std::uint64_t>(number);
+}
+
+const void* read_field(const Napi::Value& value, const char* name, ouro_precision precision, std::uint64_t cells) {
+  const std::string expected = std::string(array_name(precision)) + " of " + std::to_string(cells) + " elements";
+  if (!value.IsTypedArray()) type_error(value.Env(), name, expected);
+  const auto array = value.As<Napi::TypedArray>();
+  if (array.TypedArrayType() != array_type(precision) || array.ElementLength() != cells) {
+    type_error(value.Env(), name, expected);
+  }
+  return static_cast<const std::byte*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+}
+
+Napi::Value copy_field(Napi::Env env, ouro_precision precision, const void* data, std::uint64_t cells) {
+  const std::size_t bytes = cells * value_bytes(precision);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(buffer.Data(), data, bytes);
+  return typed_array(env, precision, cells, buffer);
+}
+
+Napi::Value view_field(Napi::Env env, ouro_precision precision, std::shared_ptr<StateBuffer> state, void* data,
+                       std::uint64_t cells) {
+  auto owner = std::make_unique<std::shared_ptr<StateBuffer>>(std::move(state));
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, data, cells * value_bytes(precision),
+      [](Napi::Env, void*, std::shared_ptr<StateBuffer>* released) { delete released; }, owner.get());
+  // From here the buffer's finalizer owns the reference.
+  owner.release();
+  return typed_array(env, precision, cells, buffer);
+}
+
+}  // namespace ouro::addon

@@ -1,0 +1,54 @@
+#ifndef OUROBOROS_ADDON_JS_CONVERT_H
+#define OUROBOROS_ADDON_JS_CONVERT_H
+
+#include <napi.h>
+
+#include "core/lattice_core.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ouro::addon {
+
+/*
+ * Conversions between JS values and the core's plain types. The TypeScript
+ * layer has validated every argument, so a failed check here is a bug in the
+ * caller: it throws a TypeError naming the parameter, never crashes.
+ */
+
+struct CoreConfig {
+  LatticeConfig lattice;
+  std::string kernel_path;
+};
+
+/// Reads `{ extents, courant2, precision, kernelPath, threads }`.
+CoreConfig read_core_config(const Napi::Value& value);
+
+/// 2^53: every integer up to it is exact as a JS number.
+constexpr std::uint64_t kMaxSafeInteger = std::uint64_t{1} << 53;
+
+/// More threads than any machine has: asking for them is a caller's bug.
+constexpr std::uint64_t kMaxThreads = 4096;
+
+/// An integer in [min, max].
+std::uint64_t read_integer(const Napi::Value& value, const char* name, std::uint64_t min,
+                           std::uint64_t max = kMaxSafeInteger);
+
+/// The data of a typed array of the lattice's precision and `cells` elements; valid during this call.
+const void* read_field(const Napi::Value& value, const char* name, ouro_precision precision, std::uint64_t cells);
+
+/// A new Float64Array or Float32Array holding a copy of `cells` values at `data`.
+Napi::Value copy_field(Napi::Env env, ouro_precision precision, const void* data, std::uint64_t cells);
+
+/**
+ * A Float64Array or Float32Array over `data` inside `state`, without a copy.
+ * The array's buffer owns a reference to `state`, so the memory outlives the
+ * lattice for as long as the array is reachable.
+ */
+Napi::Value view_field(Napi::Env env, ouro_precision precision, std::shared_ptr<StateBuffer> state, void* data,
+                       std::uint64_t cells);
+
+}  // namespace ouro::addon
+
+#endif

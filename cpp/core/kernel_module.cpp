@@ -1,0 +1,51 @@
+#include "core/kernel_module.h"
+
+#include <dlfcn.h>
+
+namespace ouro {
+namespace {
+
+KernelModule::LoadResult refuse(const std::string& path, const std::string& reason) {
+  return {nullptr, "cannot load kernel module " + path + ": " + reason};
+}
+
+std::string last_dl_error() {
+  const char* text = dlerror();
+  return text != nullptr ? text : "unknown dynamic loader error";
+}
+
+// Empty when the table is acceptable, else the reason it is not.
+std::string table_defect(const ouro_kernel_table* table) {
+  if (table == nullptr) return std::string(OURO_KERNEL_ENTRY_SYMBOL) + " returned a null table";
+  if (table->abi_version != OURO_KERNEL_ABI_VERSION) {
+    return "kernel ABI version " + std::to_string(table->abi_version) + ", but this core speaks version " +
+           std::to_string(OURO_KERNEL_ABI_VERSION);
+  }
+  if (table->table_bytes < sizeof(ouro_kernel_table)) {
+    return "kernel table is " + std::to_string(table->table_bytes) + " bytes, expected at least " +
+           std::to_string(sizeof(ouro_kernel_table));
+  }
+  if (table->name == nullptr) return "kernel table has a null name";
+  if (table->wave_step == nullptr) return "kernel table has a null wave_step";
+  if (table->readout == nullptr) return "kernel table has a null readout";
+  return {};
+}
+
+}  // namespace
+
+KernelModule::LoadResult KernelModule::load(const std::string& path) {
+  // Clears any stale error so that the text read below belongs to this load.
+  dlerror();
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) return refuse(path, last_dl_error());
+
+  void* symbol = dlsym(handle, OURO_KERNEL_ENTRY_SYMBOL);
+  if (symbol == nullptr) return refuse(path, "no " OURO_KERNEL_ENTRY_SYMBOL " symbol (" + last_dl_error() + ")");
+
+  const auto entry = reinterpret_cast<ouro_kernel_entry_fn>(symbol);
+  const ouro_kernel_table* table = entry();
+  if (std::string defect = table_defect(table); !defect.empty()) return refuse(path, defect);
+  return {std::shared_ptr<const KernelModule>(new KernelModule(path, table)), {}};
+}
+
+}  // namespace ouro

@@ -1,0 +1,74 @@
+#ifndef OUROBOROS_CORE_THREAD_POOL_H
+#define OUROBOROS_CORE_THREAD_POOL_H
+
+#include <ouroboros/kernel_abi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ouro {
+
+/**
+ * The workers a lattice lends to its kernels through `ouro_host`.
+ *
+ * `threads` counts the thread that calls parallel_for: the pool starts
+ * `threads - 1` workers and the caller works alongside them.
+ */
+class ThreadPool {
+ public:
+  /// Throws std::invalid_argument when `threads` is 0.
+  explicit ThreadPool(std::uint32_t threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  std::uint32_t threads() const { return threads_; }
+
+  /**
+   * Runs `fn` over [0, count) in chunks of at least `grain` indices (the last
+   * one may be shorter) and returns when every chunk is done. Callers on
+   * different threads are served one after another; `fn` must not call
+   * parallel_for on the same pool.
+   */
+  void parallel_for(std::uint64_t count, std::uint64_t grain, ouro_range_fn fn, void* ctx);
+
+  /// The pool as the kernel ABI sees it; valid while the pool lives.
+  ouro_host host();
+
+ private:
+  struct Job {
+    ouro_range_fn fn;
+    void* ctx;
+    std::uint64_t count;
+    std::uint64_t chunk;
+    std::atomic<std::uint64_t> next_begin{0};
+  };
+
+  static void run_chunks(Job& job);
+  static void parallel_for_thunk(void* pool, std::uint64_t count, std::uint64_t grain,
+                                 ouro_range_fn fn, void* ctx);
+  void work();
+  void stop_workers();
+
+  std::uint32_t threads_;
+  std::mutex call_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  // Guarded by mutex_. A worker joins a job only under the lock while job_ is
+  // set, and the caller clears job_ only when no worker is inside it, so a job
+  // (which lives on the caller's stack) is never touched after it returns.
+  Job* job_ = nullptr;
+  std::uint64_t generation_ = 0;
+  std::uint32_t busy_workers_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ouro
+
+#endif

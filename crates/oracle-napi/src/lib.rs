@@ -1,0 +1,122 @@
+//! Node binding of `ouroboros-oracle`, the `OracleAddon` of
+//! `native/addon-types.ts`. Each export converts its arguments, forwards to
+//! the pure crate and converts the result; malformed arguments become
+//! `InvalidArg` errors and a panic becomes a JS error (`catch_unwind`).
+//!
+//! Arrays arrive as owned typed-array handles rather than borrowed `&[T]`:
+//! napi-rs then names the expected and the actual array type when a caller
+//! passes the wrong one.
+
+mod convert;
+// Public so that the test configuration (built by `cargo clippy
+// --all-targets`), where napi-rs registers no exports, still sees them used.
+pub mod invariants;
+pub mod nonary;
+
+use napi::bindgen_prelude::{Float32Array, Float64Array, Int8Array};
+use napi::Result;
+use napi_derive::napi;
+use ouroboros_oracle::{Readout, WaveParameters};
+
+use convert::{invalid_arg, lattice, signed_whole_number, whole_number};
+
+/// Two consecutive time levels of an `f64` field.
+#[napi(object, object_from_js = false)]
+pub struct StepResultF64 {
+    pub previous: Float64Array,
+    pub current: Float64Array,
+}
+
+/// Two consecutive time levels of an `f32` field.
+#[napi(object, object_from_js = false)]
+pub struct StepResultF32 {
+    pub previous: Float32Array,
+    pub current: Float32Array,
+}
+
+/// Balanced nonary digits of a field, or the lowest non-finite cell.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct OracleReadout {
+    pub digits: Option<Int8Array>,
+    pub bad_index: Option<f64>,
+}
+
+/// Discrete energy leapfrog conserves, in f64, including the cell volume h^N.
+#[napi(catch_unwind)]
+pub fn energy(
+    previous: Float64Array,
+    current: Float64Array,
+    extents: Vec<f64>,
+    c: f64,
+    h: f64,
+    dt: f64,
+) -> Result<f64> {
+    let lattice = lattice(&extents)?;
+    ouroboros_oracle::energy(&lattice, &previous, &current, WaveParameters { c, h, dt })
+        .map_err(invalid_arg)
+}
+
+/// Advances (previous, current) by `steps` leapfrog steps in f64; returns new arrays.
+#[napi(catch_unwind)]
+pub fn step_f64(
+    previous: Float64Array,
+    current: Float64Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+) -> Result<StepResultF64> {
+    let lattice = lattice(&extents)?;
+    let steps = whole_number("steps", steps)?;
+    let levels = ouroboros_oracle::step(&lattice, &previous, &current, courant2, steps)
+        .map_err(invalid_arg)?;
+    Ok(StepResultF64 {
+        previous: levels.previous.into(),
+        current: levels.current.into(),
+    })
+}
+
+/// Advances (previous, current) by `steps` leapfrog steps in f32 arithmetic,
+/// with `courant2` rounded to f32 first; returns new arrays.
+#[napi(catch_unwind)]
+pub fn step_f32(
+    previous: Float32Array,
+    current: Float32Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+) -> Result<StepResultF32> {
+    let lattice = lattice(&extents)?;
+    let steps = whole_number("steps", steps)?;
+    let levels = ouroboros_oracle::step(&lattice, &previous, &current, courant2 as f32, steps)
+        .map_err(invalid_arg)?;
+    Ok(StepResultF32 {
+        previous: levels.previous.into(),
+        current: levels.current.into(),
+    })
+}
+
+/// Each cell rounded (ties away from zero) and clamped to -4..=4; a field
+/// with a non-finite cell gives `digits: null` and the lowest such index.
+#[napi(catch_unwind)]
+pub fn readout(field: Float64Array) -> OracleReadout {
+    match ouroboros_oracle::readout(&field) {
+        Readout::Digits(digits) => OracleReadout {
+            digits: Some(digits.into()),
+            bad_index: None,
+        },
+        Readout::NonFinite { index } => OracleReadout {
+            digits: None,
+            bad_index: Some(index as f64),
+        },
+    }
+}
+
+/// Returns the field shifted by `by` cells along `axis` (periodic).
+#[napi(catch_unwind)]
+pub fn shift(field: Float64Array, extents: Vec<f64>, axis: f64, by: f64) -> Result<Float64Array> {
+    let lattice = lattice(&extents)?;
+    let axis = whole_number("axis", axis)?;
+    let by = signed_whole_number("by", by)?;
+    let shifted = ouroboros_oracle::shift(&lattice, &field, axis, by).map_err(invalid_arg)?;
+    Ok(shifted.into())
+}

@@ -1,0 +1,36 @@
+//! The independent reference that checks the Ouroboros C++ kernels.
+//!
+//! Everything here is written from the specification alone and shares no code
+//! with the kernels it checks:
+//!
+//! - [`Lattice`]: an N-dimensional torus (1..=9 axes, each extent >= 3,
+//!   row-major with the last axis fastest, every axis periodic);
+//! - [`step`]: the leapfrog scheme for the wave equation, in `f64` or `f32`;
+//! - [`energy`]: the discrete energy leapfrog conserves exactly;
+//! - [`readout`]: fields rounded to balanced nonary digits;
+//! - [`shift`]: periodic translation of a field along one axis;
+//! - [`check_invariants`]: one report on a kernel's state and outputs;
+//! - [`nonary`]: arithmetic on balanced nonary digit strings.
+//!
+//! The crate knows nothing of Node: `ouroboros-oracle-napi` converts and
+//! forwards to it.
+
+mod energy;
+mod error;
+mod invariants;
+mod lattice;
+pub mod nonary;
+mod readout;
+mod real;
+mod shift;
+mod step;
+mod summation;
+
+pub use energy::{energy, WaveParameters};
+pub use error::OracleError;
+pub use invariants::{check_invariants, InvariantInput, InvariantReport};
+pub use lattice::{Lattice, MAX_DIMS, MIN_EXTENT};
+pub use readout::{readout, Readout, DIGIT_MAX};
+pub use real::Real;
+pub use shift::shift;
+pub use step::{step, Levels};

@@ -1,0 +1,22 @@
+use std::ops::{Add, Mul, Sub};
+
+/// The floating-point types a field can hold: `f64` and `f32`.
+///
+/// Only the operations the leapfrog formula needs, so that an `f32` field is
+/// stepped in `f32` arithmetic exactly as the kernels do.
+pub trait Real: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {
+    /// Additive identity, the start of the Laplacian sum.
+    const ZERO: Self;
+    /// The constant 2 of `2 u - u_prev` and `(u+ + u-) - 2 u`.
+    const TWO: Self;
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const TWO: Self = 2.0;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const TWO: Self = 2.0;
+}

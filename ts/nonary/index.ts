@@ -1,0 +1,2 @@
+export { add, compare, format, fromInt, mul, neg, sub, toInt } from './nonary.js';
+export type { Nonary } from './nonary.js';
