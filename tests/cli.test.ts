@@ -77,6 +77,6 @@ describe('ouroboros bench kernels', () => {
   it('refuses an unknown suite', () => {
     const { code, stderr } = run('bench', 'warp-drive');
     expect(code).toBe(2);
-    expect(stderr).toBe('ouroboros: bench suite "warp-drive" is unknown; available: kernels\n');
+    expect(stderr).toMatch(/^ouroboros: bench suite "warp-drive" is unknown; available: kernels/);
   });
 });

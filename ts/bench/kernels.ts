@@ -11,16 +11,12 @@ import type { Precision } from '../../native/addon-types.js';
 import { coreAddon } from '../../native/loader.js';
 import { Lattice } from '../lattice/lattice.js';
 import { randomState } from '../lattice/initial-conditions.js';
+import type { BenchRunOptions } from './suites.js';
 import { TypeScriptPeer2d } from './typescript-peer.js';
 
 /** Bytes one lattice update moves: read u^n and u^{n-1}, write u^{n+1} in place. */
 export const BYTES_PER_UPDATE: Record<Precision, number> = { f64: 24, f32: 12 };
 
-export interface KernelBenchOptions {
-  /** Small sizes and short runs, for a smoke check of the harness. */
-  quick: boolean;
-  onProgress?: (message: string) => void;
-}
 
 export interface KernelRow {
   name: string;
@@ -183,8 +179,8 @@ function driftRows(p: Plan, log: (m: string) => void): DriftRow[] {
   });
 }
 
-export function benchKernels(options: KernelBenchOptions): KernelBenchReport {
-  const log = options.onProgress ?? (() => {});
+export function benchKernels(options: BenchRunOptions): KernelBenchReport {
+  const log = options.onProgress;
   const p = plan(options.quick);
   const threads = os.availableParallelism();
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${threads} threads`);

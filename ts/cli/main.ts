@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { packageRoot } from '../../native/loader.js';
-import { benchKernels, formatKernelReport } from '../bench/kernels.js';
+import { benchSuites } from '../bench/suites.js';
 import { INITIAL_CONDITIONS } from '../lattice/initial-conditions.js';
 import { type SimulateOptions, formatSummary, simulate } from './simulate.js';
 
@@ -76,21 +76,23 @@ function simulateCommand(): Command {
 }
 
 function benchCommand(): Command {
+  const names = Object.keys(benchSuites).join(', ');
   return new Command('bench')
     .description('run a benchmark and write its JSON to bench/results/')
-    .argument('<suite>', 'which benchmark: kernels')
+    .argument('<suite>', `which benchmark: ${names}`)
     .option('--json', 'print the JSON report instead of the table')
     .option('--quick', 'small sizes and short runs: checks the harness, not the machine')
     .option('--out <file>', 'where to write the JSON (default bench/results/<suite>.json)')
-    .action((suite: string, options: { json?: boolean; quick?: boolean; out?: string }) => {
-      if (suite !== 'kernels') throw new UsageError(`bench suite "${suite}" is unknown; available: kernels`);
-      const report = benchKernels({
+    .action(async (suite: string, options: { json?: boolean; quick?: boolean; out?: string }) => {
+      const selected = benchSuites[suite];
+      if (!selected) throw new UsageError(`bench suite "${suite}" is unknown; available: ${names}`);
+      const report = await selected.run({
         quick: Boolean(options.quick),
-        onProgress: (message) => process.stderr.write(`bench: ${message}\n`),
+        onProgress: (message) => process.stderr.write(`bench ${suite}: ${message}\n`),
       });
       const name = options.quick ? `${suite}-quick` : suite;
       const file = writeResult(options.out ?? path.join(packageRoot, 'bench', 'results', `${name}.json`), report);
-      console.log(options.json ? JSON.stringify(report) : `${formatKernelReport(report)}\n\nwrote ${file}`);
+      console.log(options.json ? JSON.stringify(report) : `${selected.format(report)}\n\nwrote ${file}`);
     });
 }
 

@@ -1,0 +1,26 @@
+/**
+ * Every benchmark suite `ouroboros bench <suite>` can run. A suite measures in
+ * native code where it can, returns one JSON-able report and formats it as a
+ * table; the CLI writes the report to bench/results/<suite>.json.
+ */
+import { benchKernels, formatKernelReport } from './kernels.js';
+
+export interface BenchRunOptions {
+  /** Small sizes and short runs: checks the harness, not the machine. */
+  quick: boolean;
+  onProgress: (message: string) => void;
+}
+
+export interface BenchSuite {
+  description: string;
+  run(options: BenchRunOptions): object | Promise<object>;
+  format(report: object): string;
+}
+
+export const benchSuites: Record<string, BenchSuite> = {
+  kernels: {
+    description: 'STREAM roofline, reference kernel, TypeScript peer, N-API call cost, energy drift',
+    run: (options) => benchKernels(options),
+    format: (report) => formatKernelReport(report as ReturnType<typeof benchKernels>),
+  },
+};
