@@ -37,15 +37,102 @@ export type CoreReadout =
   | { digits: Int8Array; badIndex: null }
   | { digits: null; badIndex: number };
 
+/** A slot is one function of the kernel ABI, swappable on its own. */
+export type CoreSlot = 'step' | 'readout';
+
+/** A kernel module the core has loaded (process-wide; never unloaded). */
+export interface CoreModuleInfo {
+  id: number;
+  name: string;
+  path: string;
+}
+
+/** What a swap or rollback did, reported once it has taken effect. */
+export interface CoreSwapOutcome {
+  slot: CoreSlot;
+  fromId: number;
+  fromName: string;
+  toId: number;
+  toName: string;
+  /** stepCount at the boundary where the slot changed: the first step on the new code has this index. */
+  appliedAtStep: number;
+  /** Whether a step ran on the new code before the promise settled (false when not running). */
+  firstStepRan: boolean;
+  /** End of the last step on the old code to the start of the first on the new one, in ns. */
+  gapNs: number;
+}
+
+export interface CoreRunSummary {
+  startStep: number;
+  endStep: number;
+  /** Steps the runner took, rewound ones included. */
+  stepsRun: number;
+  runNs: number;
+  /** Set when a kernel failed and ended the run. */
+  error: string | null;
+}
+
+export interface CoreSlotProfile {
+  calls: number;
+  /** Time steps taken through the slot (a step call may take several); 0 for readout. */
+  steps: number;
+  totalNs: number;
+  maxNs: number;
+  /** Per call, to within a quarter octave (log-bucket histogram midpoints). */
+  p50Ns: number;
+  p99Ns: number;
+}
+
+/** The runner's per-step record, parallel arrays; times on the native steady clock. */
+export interface CoreStepTrace {
+  step: Float64Array;
+  moduleId: Uint32Array;
+  startNs: Float64Array;
+  endNs: Float64Array;
+}
+
+export interface CoreSnapshot extends CoreStateViews {
+  step: number;
+}
+
+export interface CoreRecovery {
+  /** The step the state was restored to, or null when no snapshot had been verified. */
+  restoredStep: number | null;
+  failedStep: number;
+  rollback: CoreSwapOutcome;
+}
+
+export interface CoreCanaryResult {
+  slot: CoreSlot;
+  startStep: number;
+  steps: number;
+  incumbent: CoreModuleInfo;
+  candidate: CoreModuleInfo;
+  incumbentLevels: CoreStateViews;
+  candidateLevels: CoreStateViews;
+  /** Largest |difference| over both levels (step slot) or over the digits (readout slot). */
+  maxAbsDifference: number;
+}
+
+/**
+ * One lattice in the core. While a run is active (run() until its promise
+ * settles) the state is stepped on a native runner thread; every method that
+ * reads or writes the state then waits for a step boundary.
+ */
 export interface CoreLattice {
   /** Copies both time levels in and resets the step counter to 0. */
   setState(previous: FieldArray, current: FieldArray): void;
-  /** Advances n steps with the live kernel; returns the kernel's time in ns. */
+  /** Advances n steps with the live kernel; returns the kernel's time in ns. Throws while running. */
   step(n: number): number;
+  /** n single steps calling the live step function directly (no slot, profile or boundary check); ns. */
+  directSteps(n: number): number;
   readonly stepCount: number;
   readonly kernelName: string;
   field(): FieldArray;
   previousField(): FieldArray;
+  /** Copies of both levels taken at one boundary. */
+  levels(): CoreStateViews;
+  /** Zero-copy views; throws while running. */
   views(): CoreStateViews;
   readout(): CoreReadout;
   /**
@@ -53,8 +140,39 @@ export interface CoreLattice {
    * returns the result; the live state is untouched.
    */
   stepCopy(previous: FieldArray, current: FieldArray, n: number): CoreStateViews;
-  /** Frees the state; any further call throws. */
+  /** Stops any run, frees the state; any further call throws. */
   close(): void;
+
+  /**
+   * Starts the runner: maxSteps steps (0: until stop), a watchdog snapshot
+   * every snapshotEvery steps and at the start (0: none), announced by
+   * onSnapshot(step). Resolves when the run ends.
+   */
+  run(maxSteps: number, snapshotEvery: number, onSnapshot: ((step: number) => void) | null): Promise<CoreRunSummary>;
+  pause(): void;
+  resume(): void;
+  /** Ends the run at the next boundary and waits for the runner to exit. */
+  stop(): void;
+  readonly running: boolean;
+  readonly paused: boolean;
+
+  swap(slot: CoreSlot, moduleId: number): Promise<CoreSwapOutcome>;
+  rollback(slot: CoreSlot): Promise<CoreSwapOutcome>;
+  slots(): Record<CoreSlot, { live: CoreModuleInfo; lastKnownGood: CoreModuleInfo }>;
+  profile(): Record<CoreSlot, CoreSlotProfile>;
+  resetProfile(): void;
+  /** Records the next `capacity` runner steps (0 stops). */
+  traceSteps(capacity: number): void;
+  takeTrace(): CoreStepTrace;
+
+  /** Copies of the snapshot handed to the watchdog, or null. */
+  pendingSnapshot(): CoreSnapshot | null;
+  /** The watchdog's verdict; a verified snapshot becomes the restore point. */
+  settleSnapshot(step: number, verified: boolean): void;
+  /** Rolls the slot back and restores the last verified snapshot, at a boundary. */
+  recover(slot: CoreSlot): CoreRecovery;
+  /** Runs candidate and incumbent on copies of the live state, off the JS thread. */
+  canary(slot: CoreSlot, moduleId: number, steps: number): Promise<CoreCanaryResult>;
 }
 
 export interface StreamTriadResult {
@@ -69,6 +187,14 @@ export interface CoreAddon {
   /** STREAM triad a[i] = b[i] + s * c[i] over three f64 arrays. */
   streamTriad(bytesPerArray: number, repetitions: number, threads: number): StreamTriadResult;
   readonly kernelAbiVersion: number;
+  /**
+   * dlopens and validates a kernel module (ELF header, entry symbol, ABI
+   * version, table). Loading a path again returns the same module: new code
+   * needs a new path. Only for files a child process has probe-loaded.
+   */
+  loadKernelModule(path: string): CoreModuleInfo | { error: string };
+  /** Why the file cannot be a shared object for this process (from its ELF header alone), or null. */
+  elfDefect(path: string): string | null;
 }
 
 // ------------------------------------------------------------- Rust oracle
@@ -139,4 +265,105 @@ export interface OracleAddon {
   nonarySub(a: Int8Array, b: Int8Array): Int8Array;
   nonaryMul(a: Int8Array, b: Int8Array): Int8Array;
   nonaryCompare(a: Int8Array, b: Int8Array): number;
+}
+
+// ------------------------------------------------------ Rust state segment
+
+/** Why a segment or checkpoint file was refused; `ts/handoff/errors.ts` throws it. */
+export interface SegmentFault {
+  kind:
+    | 'bad-magic'
+    | 'unknown-version'
+    | 'truncated'
+    | 'trailing-bytes'
+    | 'header-checksum'
+    | 'commit-checksum'
+    | 'metadata-checksum'
+    | 'inconsistent-layout'
+    | 'layout-mismatch'
+    | 'invalid-layout'
+    | 'metadata-too-long'
+    | 'not-sealed'
+    | 'io';
+  /** The header field at fault, e.g. "extents[1]" or "header_checksum". */
+  field: string | null;
+  found: string | null;
+  expected: string | null;
+  message: string;
+}
+
+export interface SegmentLayoutInput {
+  /** 1..9 extents, each an integer >= 3, last axis fastest. */
+  extents: number[];
+  precision: Precision;
+  /** A positive multiple of 4096, at most `maxMetadataCapacityBytes`. */
+  metadataCapacityBytes: number;
+}
+
+/** The configuration an attached or read segment must hold. */
+export interface SegmentExpected {
+  extents: number[];
+  precision: Precision;
+}
+
+/** Where everything sits in a segment, in bytes from its start. */
+export interface SegmentLayoutInfo {
+  extents: number[];
+  precision: Precision;
+  cells: number;
+  levelBytes: number;
+  metadataOffset: number;
+  metadataCapacityBytes: number;
+  level0Offset: number;
+  level1Offset: number;
+  scratchOffset: number;
+  segmentBytes: number;
+  /** A checkpoint file holds bytes 0..checkpointBytes (all but scratch). */
+  checkpointBytes: number;
+}
+
+export interface SegmentLimits {
+  formatVersion: number;
+  headerBytes: number;
+  alignmentBytes: number;
+  defaultMetadataCapacityBytes: number;
+  maxMetadataCapacityBytes: number;
+  maxSegmentBytes: number;
+  maxDims: number;
+  minExtent: number;
+}
+
+/**
+ * One mapped segment (a sealed memfd). Every method but `close` throws once
+ * it is closed; level buffers stay valid after close (each holds the mapping).
+ */
+export interface SegmentHandle {
+  fd(): number;
+  layout(): SegmentLayoutInfo;
+  /** Level 0 or 1 as an external ArrayBuffer over the mapping; once per level. */
+  levelBuffer(level: number): ArrayBuffer;
+  stepCount(): number;
+  setStepCount(steps: number): void;
+  generation(): number;
+  /** Adds one; returns the new generation. */
+  bumpGeneration(): number;
+  currentLevel(): number;
+  setCurrentLevel(level: number): void;
+  writeMetadata(bytes: Uint8Array): SegmentFault | null;
+  readMetadata(): Uint8Array | SegmentFault;
+  /** Seals step count, level, generation and metadata with the commit checksum. */
+  commit(): void;
+  verify(expected: SegmentExpected | null): SegmentFault | null;
+  /** Commits, then writes the checkpoint atomically (temp file, fsync, rename, fsync dir). */
+  writeCheckpoint(path: string): SegmentFault | null;
+  setCloseOnExec(close: boolean): SegmentFault | null;
+  close(): void;
+}
+
+export interface SegmentAddon {
+  create(layout: SegmentLayoutInput): SegmentHandle | SegmentFault;
+  /** Attaches to a duplicate of `fd`; the caller keeps its own descriptor. */
+  attach(fd: number, expected: SegmentExpected | null): SegmentHandle | SegmentFault;
+  readCheckpoint(path: string, expected: SegmentExpected | null): SegmentHandle | SegmentFault;
+  limits(): SegmentLimits;
 }

@@ -1,7 +1,8 @@
 // Builds the C++ core (addon, kernel modules, ctest suites) with cmake-js in
 // build/, Release, then stages what Node loads:
 //   native/ouroboros_core.<triple>.node
-//   native/kernels/<triple>/reference.so
+//   native/kernels/<triple>/{reference,reference_twin,rows,rows_twin}.so
+//   native/kernels/<triple>/{node_reference_v1,node_reference_v2}.node
 //
 // No Node headers are downloaded: package.json's "binary.napi_versions" makes
 // cmake-js build against the installed node-api-headers and node-addon-api.
@@ -62,5 +63,14 @@ cmakeJsRun('build');
 
 const triple = targetTriple();
 stage(join(artifactDir, 'ouroboros_core.node'), join(root, 'native', `ouroboros_core.${triple}.node`));
-stage(join(artifactDir, 'reference.so'), join(root, 'native', 'kernels', triple, 'reference.so'));
+// reference and rows are the kernels; the twins are the same code under another
+// name, which hot-swap tests and `bench swap` swap between.
+for (const kernel of ['reference', 'reference_twin', 'rows', 'rows_twin']) {
+  stage(join(artifactDir, `${kernel}.so`), join(root, 'native', 'kernels', triple, `${kernel}.so`));
+}
+// Two versions of a `.node` kernel addon (reference math, different names),
+// which the .node hot-swap shim's tests load and swap between.
+for (const addon of ['node_reference_v1', 'node_reference_v2']) {
+  stage(join(artifactDir, `${addon}.node`), join(root, 'native', 'kernels', triple, `${addon}.node`));
+}
 console.log(`build-core: done in ${((Date.now() - startMs) / 1000).toFixed(1)} s`);

@@ -4,6 +4,8 @@
 #include <ouroboros/kernel_abi.h>
 
 #include "boundary.h"
+#include "core/elf_header.h"
+#include "core/module_registry.h"
 #include "core/stream_triad.h"
 #include "js_convert.h"
 #include "lattice_core_wrap.h"
@@ -25,6 +27,28 @@ Napi::Value stream_triad(const Napi::CallbackInfo& info) {
   });
 }
 
+// A refusal is data ({ error }), as the loader reports it: the TypeScript side throws.
+Napi::Value load_kernel_module(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&]() -> Napi::Value {
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+    const KernelModule::LoadResult loaded = ModuleRegistry::instance().load(info[0].As<Napi::String>().Utf8Value());
+    if (!loaded.module) {
+      Napi::Object refusal = Napi::Object::New(info.Env());
+      refusal.Set("error", loaded.error);
+      return refusal;
+    }
+    return module_info(info.Env(), *loaded.module);
+  });
+}
+
+Napi::Value elf_defect(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&]() -> Napi::Value {
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+    const std::string defect = ouro::elf_defect(info[0].As<Napi::String>().Utf8Value());
+    return defect.empty() ? info.Env().Null() : Napi::String::New(info.Env(), defect);
+  });
+}
+
 }  // namespace
 }  // namespace ouro::addon
 
@@ -37,6 +61,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.DefineProperties({
         Napi::PropertyDescriptor::Value("LatticeCore", LatticeCoreWrap::define_class(env), napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "streamTriad", stream_triad, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "loadKernelModule", load_kernel_module, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "elfDefect", elf_defect, napi_enumerable),
         Napi::PropertyDescriptor::Value("kernelAbiVersion", Napi::Number::New(env, OURO_KERNEL_ABI_VERSION),
                                         napi_enumerable),
     });

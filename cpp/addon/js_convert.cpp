@@ -1,5 +1,7 @@
 #include "js_convert.h"
 
+#include "core/module_registry.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -86,6 +88,32 @@ const void* read_field(const Napi::Value& value, const char* name, ouro_precisio
     type_error(value.Env(), name, expected);
   }
   return static_cast<const std::byte*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+}
+
+Slot read_slot(const Napi::Value& value, const char* name) {
+  const std::optional<Slot> slot = slot_from_name(read_string(value, name));
+  if (!slot) type_error(value.Env(), name, "\"step\" or \"readout\"");
+  return *slot;
+}
+
+std::shared_ptr<const KernelModule> read_module(const Napi::Value& value, const char* name) {
+  const auto id = static_cast<std::uint32_t>(read_integer(value, name, 1, UINT32_MAX));
+  std::shared_ptr<const KernelModule> module = ModuleRegistry::instance().find(id);
+  if (!module) type_error(value.Env(), name, "the id of a loaded kernel module, got " + std::to_string(id));
+  return module;
+}
+
+Napi::Object module_info(Napi::Env env, const KernelModule& module) {
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("id", module.id());
+  info.Set("name", module.name());
+  info.Set("path", module.path());
+  return info;
+}
+
+std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision, std::uint64_t cells) {
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, cells * value_bytes(precision));
+  return {typed_array(env, precision, cells, buffer), buffer.Data()};
 }
 
 Napi::Value copy_field(Napi::Env env, ouro_precision precision, const void* data, std::uint64_t cells) {

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include "core/kernel_slots.h"
 #include "core/lattice_core.h"
 
 #include <cstdint>
@@ -37,6 +38,18 @@ std::uint64_t read_integer(const Napi::Value& value, const char* name, std::uint
 
 /// The data of a typed array of the lattice's precision and `cells` elements; valid during this call.
 const void* read_field(const Napi::Value& value, const char* name, ouro_precision precision, std::uint64_t cells);
+
+/// The slot named by a JS string ("step" or "readout").
+Slot read_slot(const Napi::Value& value, const char* name);
+
+/// A registered kernel module by its id.
+std::shared_ptr<const KernelModule> read_module(const Napi::Value& value, const char* name);
+
+/// `{ id, name, path }` of a module.
+Napi::Object module_info(Napi::Env env, const KernelModule& module);
+
+/// A new, zeroed Float64Array or Float32Array of `cells` elements, and its data.
+std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision, std::uint64_t cells);
 
 /// A new Float64Array or Float32Array holding a copy of `cells` values at `data`.
 Napi::Value copy_field(Napi::Env env, ouro_precision precision, const void* data, std::uint64_t cells);

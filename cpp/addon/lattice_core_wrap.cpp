@@ -1,7 +1,11 @@
 #include "lattice_core_wrap.h"
 
 #include "boundary.h"
+#include "core/module_registry.h"
+#include "js_completion.h"
 #include "js_convert.h"
+
+#include <cstring>
 
 namespace ouro::addon {
 namespace {
@@ -17,6 +21,108 @@ Napi::Object field_pair(Napi::Env env, Napi::Value previous, Napi::Value current
   return pair;
 }
 
+Napi::Number number(Napi::Env env, std::uint64_t value) { return Napi::Number::New(env, static_cast<double>(value)); }
+
+Napi::Object swap_outcome(Napi::Env env, const SwapOutcome& outcome) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("slot", slot_name(outcome.slot));
+  result.Set("fromId", outcome.from_id);
+  result.Set("fromName", outcome.from_name);
+  result.Set("toId", outcome.to_id);
+  result.Set("toName", outcome.to_name);
+  result.Set("appliedAtStep", number(env, outcome.applied_at_step));
+  result.Set("firstStepRan", outcome.first_step_ran);
+  result.Set("gapNs", number(env, outcome.gap_ns));
+  return result;
+}
+
+Napi::Object run_summary(Napi::Env env, const RunSummary& summary) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("startStep", number(env, summary.start_step));
+  result.Set("endStep", number(env, summary.end_step));
+  result.Set("stepsRun", number(env, summary.steps_run));
+  result.Set("runNs", number(env, summary.run_ns));
+  result.Set("error", summary.error.empty() ? env.Null() : Napi::String::New(env, summary.error));
+  return result;
+}
+
+Napi::Object profile_summary(Napi::Env env, const SlotProfile::Summary& summary) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("calls", number(env, summary.calls));
+  result.Set("steps", number(env, summary.steps));
+  result.Set("totalNs", number(env, summary.total_ns));
+  result.Set("maxNs", number(env, summary.max_ns));
+  result.Set("p50Ns", number(env, summary.p50_ns));
+  result.Set("p99Ns", number(env, summary.p99_ns));
+  return result;
+}
+
+// The completion of a swap or rollback, as a callback the core may call from any thread.
+LatticeCore::SwapCallback settle_swap(const std::shared_ptr<JsCompletion>& completion) {
+  return [completion](const SwapOutcome& outcome) {
+    completion->resolve([outcome](Napi::Env env) { return swap_outcome(env, outcome); });
+  };
+}
+
+/// Runs a canary's two kernels off the JS thread.
+class CanaryWorker : public Napi::AsyncWorker {
+ public:
+  CanaryWorker(Napi::Env env, std::shared_ptr<LatticeCore> core, CanaryInput input, std::uint64_t steps)
+      : Napi::AsyncWorker(env, "ouroboros-canary"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        core_(std::move(core)),
+        input_(std::move(input)),
+        steps_(steps) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      outcome_ = core_->run_canary(input_, steps_);
+    } catch (const std::exception& error) {
+      SetError(error.what());
+    } catch (...) {
+      SetError("unknown native exception in the canary");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    const ouro_precision precision = precision_of(*core_);
+    const std::uint64_t cells = core_->geometry().cells;
+    auto pair = [&](const LevelPair& levels) {
+      return field_pair(env, copy_field(env, precision, levels.previous_level(), cells),
+                        copy_field(env, precision, levels.current_level(), cells));
+    };
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("slot", slot_name(input_.slot));
+    result.Set("startStep", number(env, input_.start_step));
+    result.Set("steps", number(env, steps_));
+    result.Set("incumbent", module_info(env, *input_.incumbent));
+    result.Set("candidate", module_info(env, *input_.candidate));
+    result.Set("incumbentLevels", pair(outcome_->incumbent));
+    result.Set("candidateLevels", pair(outcome_->candidate));
+    result.Set("maxAbsDifference", outcome_->max_abs_difference);
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<LatticeCore> core_;
+  CanaryInput input_;
+  std::uint64_t steps_;
+  std::optional<CanaryOutcome> outcome_;
+};
+
+/// Calls a JS function with the step of each watchdog snapshot, from the runner thread.
+struct SnapshotNotifier {
+  Napi::ThreadSafeFunction notify;
+  ~SnapshotNotifier() { notify.Release(); }
+};
+
 }  // namespace
 
 Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
@@ -24,23 +130,42 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                      {
                          InstanceMethod<&LatticeCoreWrap::set_state>("setState"),
                          InstanceMethod<&LatticeCoreWrap::step>("step"),
+                         InstanceMethod<&LatticeCoreWrap::direct_steps>("directSteps"),
                          InstanceAccessor<&LatticeCoreWrap::step_count>("stepCount"),
                          InstanceAccessor<&LatticeCoreWrap::kernel_name>("kernelName"),
                          InstanceMethod<&LatticeCoreWrap::field>("field"),
                          InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
+                         InstanceMethod<&LatticeCoreWrap::levels>("levels"),
                          InstanceMethod<&LatticeCoreWrap::views>("views"),
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
                          InstanceMethod<&LatticeCoreWrap::close>("close"),
+                         InstanceMethod<&LatticeCoreWrap::run>("run"),
+                         InstanceMethod<&LatticeCoreWrap::pause>("pause"),
+                         InstanceMethod<&LatticeCoreWrap::resume>("resume"),
+                         InstanceMethod<&LatticeCoreWrap::stop>("stop"),
+                         InstanceAccessor<&LatticeCoreWrap::running>("running"),
+                         InstanceAccessor<&LatticeCoreWrap::paused>("paused"),
+                         InstanceMethod<&LatticeCoreWrap::swap>("swap"),
+                         InstanceMethod<&LatticeCoreWrap::rollback>("rollback"),
+                         InstanceMethod<&LatticeCoreWrap::slots>("slots"),
+                         InstanceMethod<&LatticeCoreWrap::profile>("profile"),
+                         InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
+                         InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
+                         InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
+                         InstanceMethod<&LatticeCoreWrap::pending_snapshot>("pendingSnapshot"),
+                         InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
+                         InstanceMethod<&LatticeCoreWrap::recover>("recover"),
+                         InstanceMethod<&LatticeCoreWrap::canary>("canary"),
                      });
 }
 
 LatticeCoreWrap::LatticeCoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LatticeCoreWrap>(info) {
   at_boundary(info.Env(), [&] {
     const CoreConfig config = read_core_config(info[0]);
-    KernelModule::LoadResult loaded = KernelModule::load(config.kernel_path);
+    KernelModule::LoadResult loaded = ModuleRegistry::instance().load(config.kernel_path);
     if (!loaded.module) throw Napi::Error::New(info.Env(), loaded.error);
-    core_ = std::make_unique<LatticeCore>(config.lattice, std::move(loaded.module));
+    core_ = std::make_shared<LatticeCore>(config.lattice, std::move(loaded.module));
   });
 }
 
@@ -56,39 +181,65 @@ void LatticeCoreWrap::set_state(const Napi::CallbackInfo& info) {
 
 Napi::Value LatticeCoreWrap::step(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
-    LatticeCore& core = open_core(info.Env());
-    const std::uint64_t elapsed_ns = core.step(read_integer(info[0], "n", 0));
-    return Napi::Number::New(info.Env(), static_cast<double>(elapsed_ns));
+    return number(info.Env(), open_core(info.Env()).step(read_integer(info[0], "n", 0)));
+  });
+}
+
+Napi::Value LatticeCoreWrap::direct_steps(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    return number(info.Env(), open_core(info.Env()).direct_steps(read_integer(info[0], "n", 0)));
   });
 }
 
 Napi::Value LatticeCoreWrap::step_count(const Napi::CallbackInfo& info) {
-  return at_boundary(info.Env(), [&] {
-    return Napi::Number::New(info.Env(), static_cast<double>(open_core(info.Env()).step_count()));
-  });
+  return at_boundary(info.Env(), [&] { return number(info.Env(), open_core(info.Env()).step_count()); });
 }
 
 Napi::Value LatticeCoreWrap::kernel_name(const Napi::CallbackInfo& info) {
-  return at_boundary(info.Env(), [&] { return Napi::String::New(info.Env(), open_core(info.Env()).kernel().name()); });
-}
-
-Napi::Value LatticeCoreWrap::field(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
-    LatticeCore& core = open_core(info.Env());
-    return copy_field(info.Env(), precision_of(core), core.current_level(), core.geometry().cells);
+    return Napi::String::New(info.Env(), open_core(info.Env()).live_module(Slot::Step)->name());
   });
 }
 
+Napi::Value LatticeCoreWrap::copy_live_level(Napi::Env env, bool current) {
+  LatticeCore& core = open_core(env);
+  auto [array, data] = new_field(env, precision_of(core), core.geometry().cells);
+  // The JS thread waits in at_boundary while the runner copies into the
+  // array's memory; no Napi value is touched off this thread.
+  core.at_boundary([&, data = data] {
+    std::memcpy(data, current ? core.current_level() : core.previous_level(), core.level_bytes());
+  });
+  return array;
+}
+
+Napi::Value LatticeCoreWrap::field(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return copy_live_level(info.Env(), true); });
+}
+
 Napi::Value LatticeCoreWrap::previous_field(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return copy_live_level(info.Env(), false); });
+}
+
+Napi::Value LatticeCoreWrap::levels(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
-    return copy_field(info.Env(), precision_of(core), core.previous_level(), core.geometry().cells);
+    auto [previous, previous_data] = new_field(info.Env(), precision_of(core), core.geometry().cells);
+    auto [current, current_data] = new_field(info.Env(), precision_of(core), core.geometry().cells);
+    core.at_boundary([&, previous_data = previous_data, current_data = current_data] {
+      std::memcpy(previous_data, core.previous_level(), core.level_bytes());
+      std::memcpy(current_data, core.current_level(), core.level_bytes());
+    });
+    return field_pair(info.Env(), previous, current);
   });
 }
 
 Napi::Value LatticeCoreWrap::views(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
+    if (core.running()) {
+      throw Napi::Error::New(info.Env(), "views() of the live state are not available while the lattice runs: "
+                                         "use levels() for copies, or pause with stop() first");
+    }
     const std::shared_ptr<StateBuffer> state = core.shared_state();
     const std::uint32_t current = core.current_index();
     const std::uint64_t cells = core.geometry().cells;
@@ -104,7 +255,7 @@ Napi::Value LatticeCoreWrap::readout(const Napi::CallbackInfo& info) {
     Napi::Object result = Napi::Object::New(info.Env());
     if (read.bad_index) {
       result.Set("digits", info.Env().Null());
-      result.Set("badIndex", Napi::Number::New(info.Env(), static_cast<double>(*read.bad_index)));
+      result.Set("badIndex", number(info.Env(), *read.bad_index));
       return result;
     }
     Napi::Int8Array digits = Napi::Int8Array::New(info.Env(), read.digits.size());
@@ -128,7 +279,191 @@ Napi::Value LatticeCoreWrap::step_copy(const Napi::CallbackInfo& info) {
 }
 
 void LatticeCoreWrap::close(const Napi::CallbackInfo& info) {
-  at_boundary(info.Env(), [&] { core_.reset(); });
+  at_boundary(info.Env(), [&] {
+    if (core_) core_->stop();
+    core_.reset();
+  });
+}
+
+// ---------------------------------------------------------------- the runner
+
+Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    RunOptions options;
+    options.max_steps = read_integer(info[0], "maxSteps", 0);
+    options.snapshot_every = read_integer(info[1], "snapshotEvery", 0);
+    LatticeCore::SnapshotCallback on_snapshot;
+    if (options.snapshot_every > 0) {
+      if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "onSnapshot must be a function");
+      // Built in place: a moved-from temporary's destructor would release the function.
+      auto notifier = std::make_shared<SnapshotNotifier>();
+      notifier->notify = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "ouroboros-watchdog", 0, 1);
+      on_snapshot = [notifier](std::uint64_t step) {
+        notifier->notify.BlockingCall([step](Napi::Env js, Napi::Function callback) {
+          callback.Call({Napi::Number::New(js, static_cast<double>(step))});
+        });
+      };
+    }
+    std::shared_ptr<JsCompletion> ended = JsCompletion::create(env);
+    core.run(
+        options,
+        [ended](const RunSummary& summary) {
+          ended->resolve([summary](Napi::Env js) { return run_summary(js, summary); });
+        },
+        std::move(on_snapshot));
+    return ended->promise();
+  });
+}
+
+void LatticeCoreWrap::pause(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).pause(); });
+}
+
+void LatticeCoreWrap::resume(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).resume(); });
+}
+
+void LatticeCoreWrap::stop(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).stop(); });
+}
+
+Napi::Value LatticeCoreWrap::running(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return Napi::Boolean::New(info.Env(), open_core(info.Env()).running()); });
+}
+
+Napi::Value LatticeCoreWrap::paused(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return Napi::Boolean::New(info.Env(), open_core(info.Env()).paused()); });
+}
+
+// ---------------------------------------------------------------- slots
+
+Napi::Value LatticeCoreWrap::swap(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    const Slot slot = read_slot(info[0], "slot");
+    std::shared_ptr<const KernelModule> module = read_module(info[1], "moduleId");
+    std::shared_ptr<JsCompletion> done = JsCompletion::create(info.Env());
+    core.swap(slot, std::move(module), settle_swap(done));
+    return done->promise();
+  });
+}
+
+Napi::Value LatticeCoreWrap::rollback(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    const Slot slot = read_slot(info[0], "slot");
+    std::shared_ptr<JsCompletion> done = JsCompletion::create(info.Env());
+    core.rollback(slot, settle_swap(done));
+    return done->promise();
+  });
+}
+
+Napi::Value LatticeCoreWrap::slots(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    Napi::Object result = Napi::Object::New(env);
+    for (Slot slot : {Slot::Step, Slot::Readout}) {
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("live", module_info(env, *core.live_module(slot)));
+      entry.Set("lastKnownGood", module_info(env, *core.last_known_good(slot)));
+      result.Set(slot_name(slot), entry);
+    }
+    return result;
+  });
+}
+
+Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    Napi::Object result = Napi::Object::New(info.Env());
+    for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), profile_summary(info.Env(), core.profile(slot)));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::reset_profile(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).reset_profile(); });
+}
+
+void LatticeCoreWrap::trace_steps(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).trace_steps(read_integer(info[0], "capacity", 0, 1u << 26)); });
+}
+
+Napi::Value LatticeCoreWrap::take_trace(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    const std::vector<StepRecord> records = open_core(env).take_trace();
+    auto step = Napi::Float64Array::New(env, records.size());
+    auto module_id = Napi::Uint32Array::New(env, records.size());
+    auto start_ns = Napi::Float64Array::New(env, records.size());
+    auto end_ns = Napi::Float64Array::New(env, records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      step[i] = static_cast<double>(records[i].step);
+      module_id[i] = records[i].module_id;
+      start_ns[i] = static_cast<double>(records[i].start_ns);
+      end_ns[i] = static_cast<double>(records[i].end_ns);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("step", step);
+    result.Set("moduleId", module_id);
+    result.Set("startNs", start_ns);
+    result.Set("endNs", end_ns);
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- watchdog and canary
+
+Napi::Value LatticeCoreWrap::pending_snapshot(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    const std::optional<SnapshotView> pending = core.pending_snapshot();
+    if (!pending) return env.Null();
+    const std::uint64_t cells = core.geometry().cells;
+    Napi::Object result = field_pair(env, copy_field(env, precision_of(core), pending->previous, cells),
+                                     copy_field(env, precision_of(core), pending->current, cells));
+    result.Set("step", number(env, pending->step));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::settle_snapshot(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    const std::uint64_t step = read_integer(info[0], "step", 0);
+    if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "verified must be a boolean");
+    open_core(info.Env()).settle_snapshot(step, info[1].As<Napi::Boolean>().Value());
+  });
+}
+
+Napi::Value LatticeCoreWrap::recover(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    const RecoveryOutcome outcome = open_core(env).recover(read_slot(info[0], "slot"));
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("restoredStep", outcome.restored_step ? Napi::Value(number(env, *outcome.restored_step)) : env.Null());
+    result.Set("failedStep", number(env, outcome.failed_step));
+    result.Set("rollback", swap_outcome(env, outcome.rollback));
+    return result;
+  });
+}
+
+Napi::Value LatticeCoreWrap::canary(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    open_core(env);
+    const Slot slot = read_slot(info[0], "slot");
+    std::shared_ptr<const KernelModule> candidate = read_module(info[1], "moduleId");
+    const std::uint64_t steps = read_integer(info[2], "steps", 0);
+    CanaryInput input = core_->prepare_canary(slot, std::move(candidate));
+    auto* worker = new CanaryWorker(env, core_, std::move(input), steps);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
 }
 
 LatticeCore& LatticeCoreWrap::open_core(Napi::Env env) {

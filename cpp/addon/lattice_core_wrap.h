@@ -19,20 +19,45 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
  private:
   void set_state(const Napi::CallbackInfo& info);
   Napi::Value step(const Napi::CallbackInfo& info);
+  Napi::Value direct_steps(const Napi::CallbackInfo& info);
   Napi::Value step_count(const Napi::CallbackInfo& info);
   Napi::Value kernel_name(const Napi::CallbackInfo& info);
   Napi::Value field(const Napi::CallbackInfo& info);
   Napi::Value previous_field(const Napi::CallbackInfo& info);
+  Napi::Value levels(const Napi::CallbackInfo& info);
   Napi::Value views(const Napi::CallbackInfo& info);
   Napi::Value readout(const Napi::CallbackInfo& info);
   Napi::Value step_copy(const Napi::CallbackInfo& info);
   void close(const Napi::CallbackInfo& info);
 
+  Napi::Value run(const Napi::CallbackInfo& info);
+  void pause(const Napi::CallbackInfo& info);
+  void resume(const Napi::CallbackInfo& info);
+  void stop(const Napi::CallbackInfo& info);
+  Napi::Value running(const Napi::CallbackInfo& info);
+  Napi::Value paused(const Napi::CallbackInfo& info);
+
+  Napi::Value swap(const Napi::CallbackInfo& info);
+  Napi::Value rollback(const Napi::CallbackInfo& info);
+  Napi::Value slots(const Napi::CallbackInfo& info);
+  Napi::Value profile(const Napi::CallbackInfo& info);
+  void reset_profile(const Napi::CallbackInfo& info);
+  void trace_steps(const Napi::CallbackInfo& info);
+  Napi::Value take_trace(const Napi::CallbackInfo& info);
+
+  Napi::Value pending_snapshot(const Napi::CallbackInfo& info);
+  void settle_snapshot(const Napi::CallbackInfo& info);
+  Napi::Value recover(const Napi::CallbackInfo& info);
+  Napi::Value canary(const Napi::CallbackInfo& info);
+
   /// The open lattice; throws a JS Error once close() has run.
   LatticeCore& open_core(Napi::Env env);
+  /// Copies `bytes` of one live level (chosen at a boundary) into a new typed array.
+  Napi::Value copy_live_level(Napi::Env env, bool current);
 
-  // Null after close(). Views hold the state buffer themselves, not this.
-  std::unique_ptr<LatticeCore> core_;
+  // Null after close(). Views hold the state buffer themselves, and a canary
+  // in flight holds the core, so neither dangles after close().
+  std::shared_ptr<LatticeCore> core_;
 };
 
 }  // namespace ouro::addon

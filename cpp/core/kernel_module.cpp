@@ -1,6 +1,10 @@
 #include "core/kernel_module.h"
 
+#include "core/elf_header.h"
+
 #include <dlfcn.h>
+
+#include <atomic>
 
 namespace ouro {
 namespace {
@@ -34,6 +38,7 @@ std::string table_defect(const ouro_kernel_table* table) {
 }  // namespace
 
 KernelModule::LoadResult KernelModule::load(const std::string& path) {
+  if (std::string defect = elf_defect(path); !defect.empty()) return refuse(path, defect);
   // Clears any stale error so that the text read below belongs to this load.
   dlerror();
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -45,7 +50,8 @@ KernelModule::LoadResult KernelModule::load(const std::string& path) {
   const auto entry = reinterpret_cast<ouro_kernel_entry_fn>(symbol);
   const ouro_kernel_table* table = entry();
   if (std::string defect = table_defect(table); !defect.empty()) return refuse(path, defect);
-  return {std::shared_ptr<const KernelModule>(new KernelModule(path, table)), {}};
+  static std::atomic<std::uint32_t> next_id{1};
+  return {std::shared_ptr<const KernelModule>(new KernelModule(next_id++, path, table)), {}};
 }
 
 }  // namespace ouro

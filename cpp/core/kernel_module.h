@@ -3,6 +3,7 @@
 
 #include <ouroboros/kernel_abi.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,17 +22,23 @@ class KernelModule {
  public:
   struct LoadResult;
 
-  /// Loads and validates the module at `path`; a refusal is data, not an exception.
+  /**
+   * Checks the ELF header (a shared object of this architecture), then loads
+   * and validates the module at `path`; a refusal is data, not an exception.
+   */
   static LoadResult load(const std::string& path);
 
+  /// Unique in this process, in load order, from 1; names the module across the JS boundary.
+  std::uint32_t id() const { return id_; }
   const std::string& path() const { return path_; }
   const char* name() const { return table_->name; }
   const ouro_kernel_table& table() const { return *table_; }
 
  private:
-  KernelModule(std::string path, const ouro_kernel_table* table)
-      : path_(std::move(path)), table_(table) {}
+  KernelModule(std::uint32_t id, std::string path, const ouro_kernel_table* table)
+      : id_(id), path_(std::move(path)), table_(table) {}
 
+  std::uint32_t id_;
   std::string path_;
   const ouro_kernel_table* table_;
 };

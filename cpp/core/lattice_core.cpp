@@ -1,6 +1,8 @@
 #include "core/lattice_core.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -55,70 +57,202 @@ std::size_t field_bytes(const ouro_geometry& geometry) {
                            " returned " + std::to_string(status) + " (" + meaning + ")");
 }
 
+template <typename Real>
+double max_abs_difference_of(const Real* a, const Real* b, std::uint64_t cells) {
+  double largest = 0.0;
+  for (std::uint64_t cell = 0; cell < cells; ++cell) {
+    const double difference = std::fabs(static_cast<double>(a[cell]) - static_cast<double>(b[cell]));
+    // NaN compares false: a NaN on either side counts as an infinite difference.
+    largest = difference >= largest ? difference : (difference < largest ? largest : INFINITY);
+  }
+  return largest;
+}
+
+double max_abs_difference(const ouro_geometry& geometry, const LevelPair& a, const LevelPair& b) {
+  double largest = 0.0;
+  for (const bool current : {false, true}) {
+    const void* left = current ? a.current_level() : a.previous_level();
+    const void* right = current ? b.current_level() : b.previous_level();
+    largest = std::max(largest, geometry.precision == OURO_PRECISION_F64
+                                    ? max_abs_difference_of(static_cast<const double*>(left),
+                                                            static_cast<const double*>(right), geometry.cells)
+                                    : max_abs_difference_of(static_cast<const float*>(left),
+                                                            static_cast<const float*>(right), geometry.cells));
+  }
+  return largest;
+}
+
 }  // namespace
+
+std::uint64_t monotonic_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel)
     : geometry_(make_geometry(config)),
-      kernel_(std::move(kernel)),
+      slots_(std::move(kernel)),
       pool_(config.threads),
       state_(std::make_shared<StateBuffer>(field_bytes(geometry_))) {}
 
+LatticeCore::~LatticeCore() { stop(); }
+
+std::shared_ptr<const KernelModule> LatticeCore::live_module(Slot slot) {
+  return at_boundary([&] { return slots_.live_shared(slot); });
+}
+
+std::shared_ptr<const KernelModule> LatticeCore::last_known_good(Slot slot) {
+  return at_boundary([&] { return slots_.last_known_good_shared(slot); });
+}
+
 void LatticeCore::set_state(const void* previous, const void* current) {
-  const std::size_t bytes = level_bytes();
-  if (!state_->overlaps(previous, bytes) && !state_->overlaps(current, bytes)) {
-    copy_in(previous, current);
-    return;
-  }
-  // The caller passed views of this very state back in: stage both levels so
-  // that writing one cannot clobber the source of the other.
-  std::vector<std::byte> staged(2 * bytes);
-  std::memcpy(staged.data(), previous, bytes);
-  std::memcpy(staged.data() + bytes, current, bytes);
-  copy_in(staged.data(), staged.data() + bytes);
+  at_boundary([&] {
+    const std::size_t bytes = level_bytes();
+    if (!state_->overlaps(previous, bytes) && !state_->overlaps(current, bytes)) {
+      copy_in(previous, current);
+      return;
+    }
+    // The caller passed views of this very state back in: stage both levels so
+    // that writing one cannot clobber the source of the other.
+    std::vector<std::byte> staged(2 * bytes);
+    std::memcpy(staged.data(), previous, bytes);
+    std::memcpy(staged.data() + bytes, current, bytes);
+    copy_in(staged.data(), staged.data() + bytes);
+  });
 }
 
 std::uint64_t LatticeCore::step(std::uint64_t steps) {
-  const auto start = std::chrono::steady_clock::now();
-  run_kernel(*state_, current_, steps);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (running()) throw std::logic_error("LatticeCore::step called while a run is active");
+  const std::uint64_t start = monotonic_ns();
+  run_kernel(slots_.live(Slot::Step), *state_, current_, steps);
+  const std::uint64_t elapsed = monotonic_ns() - start;
+  profiles_[static_cast<std::size_t>(Slot::Step)].record(elapsed, steps);
   current_ = static_cast<std::uint32_t>((current_ + steps) % 2);
-  step_count_ += steps;
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+  step_count_.fetch_add(steps, std::memory_order_acq_rel);
+  return elapsed;
+}
+
+std::uint64_t LatticeCore::direct_steps(std::uint64_t steps) {
+  if (running()) throw std::logic_error("LatticeCore::direct_steps called while a run is active");
+  const KernelModule& module = slots_.live(Slot::Step);
+  const ouro_wave_step_fn wave_step = module.table().wave_step;
+  const ouro_host host = pool_.host();
+  const std::uint64_t start = monotonic_ns();
+  for (std::uint64_t s = 0; s < steps; ++s) {
+    const ouro_state state{{state_->level(0), state_->level(1)}, state_->scratch(), current_};
+    const std::int32_t status = wave_step(&host, &geometry_, &state, 1);
+    if (status != OURO_OK) kernel_failed(module, "wave_step", status);
+    current_ ^= 1u;
+  }
+  const std::uint64_t elapsed = monotonic_ns() - start;
+  step_count_.fetch_add(steps, std::memory_order_acq_rel);
+  return elapsed;
 }
 
 Readout LatticeCore::readout() {
+  return at_boundary([&] {
+    const KernelModule& module = slots_.live(Slot::Readout);
+    const std::uint64_t start = monotonic_ns();
+    Readout result = run_readout(module, current_level());
+    profiles_[static_cast<std::size_t>(Slot::Readout)].record(monotonic_ns() - start, 0);
+    return result;
+  });
+}
+
+Readout LatticeCore::run_readout(const KernelModule& module, const void* field) {
   Readout result;
   result.digits.resize(geometry_.cells);
   std::uint64_t bad_index = 0;
   const ouro_host host = pool_.host();
-  const std::int32_t status =
-      kernel_->table().readout(&host, &geometry_, current_level(), result.digits.data(), &bad_index);
+  const std::int32_t status = module.table().readout(&host, &geometry_, field, result.digits.data(), &bad_index);
   if (status == OURO_ERR_NONFINITE) return Readout{{}, bad_index};
-  if (status != OURO_OK) kernel_failed(*kernel_, "readout", status);
+  if (status != OURO_OK) kernel_failed(module, "readout", status);
   return result;
 }
 
 LevelPair LatticeCore::step_copy(const void* previous, const void* current, std::uint64_t steps) {
+  const std::shared_ptr<const KernelModule> module = live_module(Slot::Step);
   LevelPair pair{std::make_unique<StateBuffer>(level_bytes()), 0};
   std::memcpy(pair.buffer->level(0), current, level_bytes());
   std::memcpy(pair.buffer->level(1), previous, level_bytes());
-  run_kernel(*pair.buffer, 0, steps);
+  run_kernel(*module, *pair.buffer, 0, steps);
   pair.current = static_cast<std::uint32_t>(steps % 2);
   return pair;
+}
+
+std::pair<std::vector<std::byte>, std::vector<std::byte>> LatticeCore::copy_levels() {
+  return at_boundary([&] {
+    const auto* previous = static_cast<const std::byte*>(previous_level());
+    const auto* current = static_cast<const std::byte*>(current_level());
+    return std::make_pair(std::vector<std::byte>(previous, previous + level_bytes()),
+                          std::vector<std::byte>(current, current + level_bytes()));
+  });
+}
+
+void LatticeCore::reset_profile() {
+  for (SlotProfile& profile : profiles_) profile.reset();
 }
 
 void LatticeCore::copy_in(const void* previous, const void* current) {
   std::memcpy(state_->level(0), current, level_bytes());
   std::memcpy(state_->level(1), previous, level_bytes());
   current_ = 0;
-  step_count_ = 0;
+  step_count_.store(0, std::memory_order_release);
 }
 
-void LatticeCore::run_kernel(StateBuffer& buffer, std::uint32_t current, std::uint64_t steps) {
+void LatticeCore::run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current,
+                             std::uint64_t steps) {
   const ouro_host host = pool_.host();
   const ouro_state state{{buffer.level(0), buffer.level(1)}, buffer.scratch(), current};
-  const std::int32_t status = kernel_->table().wave_step(&host, &geometry_, &state, steps);
-  if (status != OURO_OK) kernel_failed(*kernel_, "wave_step", status);
+  const std::int32_t status = module.table().wave_step(&host, &geometry_, &state, steps);
+  if (status != OURO_OK) kernel_failed(module, "wave_step", status);
+}
+
+// ---------------------------------------------------------------- canary
+
+CanaryInput LatticeCore::prepare_canary(Slot slot, std::shared_ptr<const KernelModule> candidate) {
+  return at_boundary([&] {
+    CanaryInput input;
+    input.slot = slot;
+    input.start_step = step_count();
+    input.start = std::make_shared<LevelPair>(LevelPair{std::make_unique<StateBuffer>(level_bytes()), 0});
+    std::memcpy(input.start->buffer->level(0), current_level(), level_bytes());
+    std::memcpy(input.start->buffer->level(1), previous_level(), level_bytes());
+    input.incumbent = slots_.live_shared(slot);
+    input.candidate = std::move(candidate);
+    input.stepper = slots_.live_shared(Slot::Step);
+    return input;
+  });
+}
+
+CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t steps) {
+  auto copy_of_start = [&] {
+    LevelPair pair{std::make_unique<StateBuffer>(level_bytes()), 0};
+    std::memcpy(pair.buffer->level(0), input.start->buffer->level(0), level_bytes());
+    std::memcpy(pair.buffer->level(1), input.start->buffer->level(1), level_bytes());
+    return pair;
+  };
+  const bool step_slot = input.slot == Slot::Step;
+  CanaryOutcome outcome{copy_of_start(), copy_of_start(), 0.0};
+  run_kernel(step_slot ? *input.incumbent : *input.stepper, *outcome.incumbent.buffer, 0, steps);
+  run_kernel(step_slot ? *input.candidate : *input.stepper, *outcome.candidate.buffer, 0, steps);
+  outcome.incumbent.current = outcome.candidate.current = static_cast<std::uint32_t>(steps % 2);
+  if (step_slot) {
+    outcome.max_abs_difference = max_abs_difference(geometry_, outcome.incumbent, outcome.candidate);
+    return outcome;
+  }
+  const Readout incumbent = run_readout(*input.incumbent, outcome.incumbent.current_level());
+  const Readout candidate = run_readout(*input.candidate, outcome.candidate.current_level());
+  if (incumbent.bad_index || candidate.bad_index) {
+    outcome.max_abs_difference = incumbent.bad_index == candidate.bad_index ? 0.0 : INFINITY;
+    return outcome;
+  }
+  for (std::uint64_t cell = 0; cell < geometry_.cells; ++cell) {
+    outcome.max_abs_difference =
+        std::max(outcome.max_abs_difference, std::fabs(double(incumbent.digits[cell]) - double(candidate.digits[cell])));
+  }
+  return outcome;
 }
 
 }  // namespace ouro

@@ -4,15 +4,29 @@
 #include <ouroboros/kernel_abi.h>
 
 #include "core/kernel_module.h"
+#include "core/kernel_slots.h"
+#include "core/slot_profile.h"
 #include "core/state_buffer.h"
 #include "core/thread_pool.h"
 
+#include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace ouro {
+
+/// Nanoseconds on the steady clock: the time base of StepRecord and SwapOutcome.
+std::uint64_t monotonic_ns();
 
 /// What a lattice is made of; the caller has validated it.
 struct LatticeConfig {
@@ -37,54 +51,288 @@ struct LevelPair {
   const void* previous_level() const { return buffer->level(1 - current); }
 };
 
+/// How a background run goes.
+struct RunOptions {
+  /// Steps to take before the run ends by itself; 0 runs until stopped.
+  std::uint64_t max_steps = 0;
+  /// Capture a watchdog snapshot every this many steps (and at the start); 0 never.
+  std::uint64_t snapshot_every = 0;
+};
+
+/// How a background run ended.
+struct RunSummary {
+  std::uint64_t start_step = 0;
+  std::uint64_t end_step = 0;
+  /// Steps the runner took, rewound ones included.
+  std::uint64_t steps_run = 0;
+  /// From the start of the run to its end, in ns.
+  std::uint64_t run_ns = 0;
+  /// Empty unless a kernel failed and ended the run.
+  std::string error;
+};
+
+/// What a swap or rollback did, reported once it has taken effect.
+struct SwapOutcome {
+  Slot slot = Slot::Step;
+  std::uint32_t from_id = 0;
+  std::uint32_t to_id = 0;
+  std::string from_name;
+  std::string to_name;
+  /// stepCount at the boundary where the slot changed: the first step on the new code has this index.
+  std::uint64_t applied_at_step = 0;
+  /// Whether a step ran on the new code before this was reported (false when not running).
+  bool first_step_ran = false;
+  /// End of the last step on the old code to the start of the first on the new one, in ns.
+  std::uint64_t gap_ns = 0;
+};
+
+/// One step the runner took, for the sequence and pause checks of the swap benchmark.
+struct StepRecord {
+  std::uint64_t step;
+  std::uint32_t module_id;
+  std::uint64_t start_ns;
+  std::uint64_t end_ns;
+};
+
+/// Both levels at one step boundary, owned by the lattice (see pending_snapshot).
+struct SnapshotView {
+  std::uint64_t step;
+  const void* previous;
+  const void* current;
+};
+
+/// What recover() did.
+struct RecoveryOutcome {
+  std::optional<std::uint64_t> restored_step;
+  std::uint64_t failed_step = 0;
+  SwapOutcome rollback;
+};
+
+/// A canary's starting point: copies of the live levels and the two modules to compare.
+struct CanaryInput {
+  Slot slot = Slot::Step;
+  std::uint64_t start_step = 0;
+  std::shared_ptr<LevelPair> start;
+  std::shared_ptr<const KernelModule> incumbent;
+  std::shared_ptr<const KernelModule> candidate;
+  /// The live step module, which steps both copies when the readout slot is compared.
+  std::shared_ptr<const KernelModule> stepper;
+};
+
+struct CanaryOutcome {
+  LevelPair incumbent;
+  LevelPair candidate;
+  /// Largest |incumbent - candidate| over both levels (step), or over the digits (readout).
+  double max_abs_difference = 0.0;
+};
+
 /**
- * A periodic N-D lattice: its geometry, its two live time levels, and the
- * kernel module and thread pool that advance them.
+ * A periodic N-D lattice: its geometry, its two live time levels, the kernel
+ * slots and thread pool that advance them, and an optional runner thread.
  *
  * Fields passed in or out are `cells` values of the lattice precision,
  * row-major, last axis fastest.
+ *
+ * Threading: while a run is active (run() until the run ends), only the
+ * runner thread touches the live state and the slots. Every other access goes
+ * through at_boundary(), which hands the work to the runner between two steps
+ * and waits for it; when no run is active it runs the work directly. So a step
+ * always runs wholly on one module, and nothing reads a level mid-step.
  */
 class LatticeCore {
  public:
+  using SwapCallback = std::function<void(const SwapOutcome&)>;
+  using RunEndCallback = std::function<void(const RunSummary&)>;
+  using SnapshotCallback = std::function<void(std::uint64_t step)>;
+
   /// Throws std::invalid_argument on a malformed config.
   LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel);
+  ~LatticeCore();
+  LatticeCore(const LatticeCore&) = delete;
+  LatticeCore& operator=(const LatticeCore&) = delete;
 
   const ouro_geometry& geometry() const { return geometry_; }
   std::size_t level_bytes() const { return state_->level_bytes(); }
-  std::uint64_t step_count() const { return step_count_; }
-  const KernelModule& kernel() const { return *kernel_; }
+  /// Exact at any moment, also while running.
+  std::uint64_t step_count() const { return step_count_.load(std::memory_order_acquire); }
+  /// The live module of a slot, read at a step boundary.
+  std::shared_ptr<const KernelModule> live_module(Slot slot);
+  std::shared_ptr<const KernelModule> last_known_good(Slot slot);
+  /// The live step module; only while no run is active.
+  const KernelModule& kernel() const { return slots_.live(Slot::Step); }
 
-  /// Copies both levels in (level_bytes() each) and resets the step counter.
+  /// Copies both levels in (level_bytes() each) and resets the step counter, at a boundary.
   void set_state(const void* previous, const void* current);
 
-  /// Advances n steps in one kernel call; returns that call's wall time in ns.
+  /// Advances n steps in one kernel call; returns that call's wall time in ns. Not while running.
   std::uint64_t step(std::uint64_t steps);
 
-  /// The kernel's readout of the current level.
+  /**
+   * Calls the live step module's wave_step n times, one step each, with no
+   * slot lookup, profiling, trace or boundary check: the "direct call" the
+   * runner's overhead is measured against. Not while running.
+   */
+  std::uint64_t direct_steps(std::uint64_t steps);
+
+  /// The readout slot's readout of the current level, at a boundary.
   Readout readout();
 
-  /// Steps a private copy of the given levels; the live state is untouched.
+  /// Steps a private copy of the given levels with the live step module; the live state is untouched.
   LevelPair step_copy(const void* previous, const void* current, std::uint64_t steps);
 
-  /// Which level of the state buffer holds u^n; the other holds u^{n-1}.
+  /// Copies of both live levels taken at one boundary: (previous, current).
+  std::pair<std::vector<std::byte>, std::vector<std::byte>> copy_levels();
+
+  /// Which level of the state buffer holds u^n; the other holds u^{n-1}. Only while no run is active.
   std::uint32_t current_index() const { return current_; }
   const void* current_level() const { return state_->level(current_); }
   const void* previous_level() const { return state_->level(1 - current_); }
 
-  /// The live state, for views that must be able to outlive the lattice.
+  /// The live state, for views that must be able to outlive the lattice. Only while no run is active.
   std::shared_ptr<StateBuffer> shared_state() const { return state_; }
 
+  // ------------------------------------------------------------ the runner
+
+  /// Starts stepping on a runner thread; throws std::logic_error if a run is active.
+  void run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot);
+  /// Whether a run is active (a paused run is active).
+  bool running() const { return runner_active_.load(std::memory_order_acquire); }
+  bool paused();
+  /// The runner holds at the next boundary (still serving boundary work) until resume().
+  void pause();
+  void resume();
+  /// Asks the runner to end at the next boundary and waits for it; a no-op when not running.
+  void stop();
+
+  /**
+   * Runs `work` between two steps on the runner and returns its result (or
+   * rethrows its exception); runs it directly when no run is active. Must not
+   * be called from the runner thread.
+   */
+  template <typename Work>
+  auto at_boundary(Work&& work) -> decltype(work());
+
+  // ------------------------------------------------------------ slots
+
+  /**
+   * Makes `module` live in `slot` at the next boundary (now when not
+   * running); `done` is called, on the runner thread or this one, after the
+   * first step on the new code, or when the run ends first.
+   */
+  void swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done);
+  /// Same as swap, back to the slot's last-known-good module.
+  void rollback(Slot slot, SwapCallback done);
+
+  SlotProfile::Summary profile(Slot slot) const { return profiles_[static_cast<std::size_t>(slot)].summary(); }
+  void reset_profile();
+
+  // ------------------------------------------------------------ trace
+
+  /// Records up to `capacity` runner steps from now on (0 stops recording), at a boundary.
+  void trace_steps(std::size_t capacity);
+  /// The records so far; clears them.
+  std::vector<StepRecord> take_trace();
+
+  // ------------------------------------------------------------ watchdog
+
+  /**
+   * The snapshot the runner captured and handed to the watchdog, or nothing.
+   * Its memory stays untouched until settle_snapshot() is called.
+   */
+  std::optional<SnapshotView> pending_snapshot();
+  /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
+  void settle_snapshot(std::uint64_t step, bool verified);
+  /// Step of the last verified snapshot, if any.
+  std::optional<std::uint64_t> verified_step();
+  /**
+   * At a boundary: rolls `slot` back to last-known-good and restores the live
+   * state (and step counter) from the last verified snapshot, if there is one.
+   */
+  RecoveryOutcome recover(Slot slot);
+
+  // ------------------------------------------------------------ canary
+
+  /// At a boundary: copies the live levels and names the modules a canary compares.
+  CanaryInput prepare_canary(Slot slot, std::shared_ptr<const KernelModule> candidate);
+  /// Runs a canary on its copies, on any thread; never touches the live state.
+  CanaryOutcome run_canary(const CanaryInput& input, std::uint64_t steps);
+
  private:
+  struct AwaitingSwap {
+    SwapOutcome outcome;
+    std::uint64_t boundary_end_ns;
+    SwapCallback done;
+  };
+  struct Snapshot {
+    std::vector<std::byte> previous;
+    std::vector<std::byte> current;
+    std::uint64_t step = 0;
+  };
+
   void copy_in(const void* previous, const void* current);
-  void run_kernel(StateBuffer& buffer, std::uint32_t current, std::uint64_t steps);
+  void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps);
+  Readout run_readout(const KernelModule& module, const void* field);
+  SwapOutcome apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module);
+  void request_swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done);
+  /// Queues a task for the runner; false when no runner takes tasks (the caller runs it then).
+  bool post(std::function<void()> task);
+
+  void runner_loop();
+  /// Serves queued tasks and pause; false when the run must stop.
+  bool serve_control();
+  void runner_step();
+  void finish_run(RunSummary summary);
+  void capture_snapshot();
+  void report_first_step(std::uint64_t start_ns);
 
   ouro_geometry geometry_;
-  std::shared_ptr<const KernelModule> kernel_;
+  KernelSlots slots_;
+  std::array<SlotProfile, kSlotCount> profiles_;
   ThreadPool pool_;
   std::shared_ptr<StateBuffer> state_;
   std::uint32_t current_ = 0;
-  std::uint64_t step_count_ = 0;
+  std::atomic<std::uint64_t> step_count_{0};
+
+  // The runner. runner_active_ is true from run() until the runner has served
+  // its last task; while it is, only the runner thread touches the state.
+  std::thread runner_;
+  std::atomic<bool> runner_active_{false};
+  std::atomic<bool> control_pending_{false};
+  std::mutex control_mutex_;
+  std::condition_variable control_wake_;
+  // Guarded by control_mutex_.
+  std::deque<std::function<void()>> tasks_;
+  bool accepting_tasks_ = false;
+  bool pause_requested_ = false;
+  bool stop_requested_ = false;
+  // Set by run() before the runner starts, then the runner's own.
+  RunOptions run_options_;
+  std::uint64_t run_target_step_ = 0;
+  RunEndCallback on_run_end_;
+  SnapshotCallback on_snapshot_;
+  std::uint64_t steps_run_ = 0;
+  std::uint64_t last_step_end_ns_ = 0;
+  std::vector<AwaitingSwap> awaiting_first_step_;
+  std::vector<StepRecord> trace_;
+  std::size_t trace_capacity_ = 0;
+
+  // Watchdog snapshots. The runner writes `pending_` only while it is not out
+  // (handed to the watchdog and not yet settled).
+  std::mutex snapshot_mutex_;
+  Snapshot pending_;
+  Snapshot verified_;
+  bool pending_out_ = false;
+  bool verified_present_ = false;
 };
+
+template <typename Work>
+auto LatticeCore::at_boundary(Work&& work) -> decltype(work()) {
+  using Result = decltype(work());
+  std::packaged_task<Result()> task(std::forward<Work>(work));
+  std::future<Result> result = task.get_future();
+  if (!post([&task] { task(); })) task();
+  return result.get();
+}
 
 }  // namespace ouro
 

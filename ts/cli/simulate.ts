@@ -44,7 +44,8 @@ export interface SimulationSummary {
 /** Number of progress updates (and energy checkpoints) over a run. */
 const CHECKPOINTS = 100;
 
-function relativeDrift(energy: number, initial: number): number {
+/** |E - E0| / |E0|, or |E| when E0 is 0. */
+export function relativeDrift(energy: number, initial: number): number {
   return initial === 0 ? Math.abs(energy) : Math.abs(energy - initial) / Math.abs(initial);
 }
 
@@ -54,11 +55,8 @@ export function readoutHistogram(digits: Int8Array): Record<string, number> {
   return Object.fromEntries(counts.map((count, i) => [String(i - 4), count]));
 }
 
-export function simulate(
-  options: SimulateOptions,
-  onProgress: (stepsDone: number, energyDrift: number) => void = () => {},
-): SimulationSummary {
-  requireInteger('steps', options.steps, 0);
+/** The lattice `options` describe, in its initial state; the caller closes it. */
+export function seededLattice(options: SimulateOptions): Lattice {
   const lattice = new Lattice({
     extents: options.extents,
     c: options.c,
@@ -71,6 +69,20 @@ export function simulate(
   try {
     const state = initialState(options.init, lattice, options.seed);
     lattice.setState(state.previous, state.current);
+    return lattice;
+  } catch (error) {
+    lattice.close();
+    throw error;
+  }
+}
+
+export function simulate(
+  options: SimulateOptions,
+  onProgress: (stepsDone: number, energyDrift: number) => void = () => {},
+): SimulationSummary {
+  requireInteger('steps', options.steps, 0);
+  const lattice = seededLattice(options);
+  try {
     const initialEnergy = lattice.initialEnergy;
     const chunk = Math.max(1, Math.ceil(options.steps / CHECKPOINTS));
     let kernelNs = 0;

@@ -2,12 +2,97 @@
  * The public handle on one simulated torus. The state lives in the C++ core;
  * this class validates every argument, forwards to the core, and asks the Rust
  * oracle for the energy and the invariant report over the core's live memory.
+ *
+ * A lattice can also run on its own native thread (run / pause / resume /
+ * stop) while its kernel slots are hot-swapped (loadModule, swap, rollback,
+ * canary), watched (the 'watchdog' event) and profiled (profile, bottleneck).
  */
+import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import type { CoreLattice, FieldArray, InvariantReport, Precision } from '../../native/addon-types.js';
+import type {
+  CoreLattice,
+  CoreSlot,
+  CoreSlotProfile,
+  CoreStateViews,
+  CoreSwapOutcome,
+  FieldArray,
+  InvariantReport,
+  Precision,
+} from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
-import { NonFiniteFieldError, invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
+import {
+  NonFiniteFieldError,
+  describe,
+  invalidRangeError,
+  invalidTypeError,
+  requireInteger,
+  requirePositiveNumber,
+} from '../errors.js';
+import { type KernelModuleInfo, type LoadModuleOptions, loadKernelModule } from '../modules/module-manager.js';
 import { type LatticeConfig, type LatticeOptions, checkField, resolveLatticeOptions } from './options.js';
+import { Watchdog, type WatchdogEvent, type WatchdogOptions } from './watchdog.js';
+
+export type Slot = CoreSlot;
+export const SLOTS: readonly Slot[] = ['step', 'readout'];
+
+export interface RunOptions {
+  /** Steps to take before the run ends by itself (default: run until stop()). */
+  steps?: number;
+  /** Oracle checks every K steps with automatic rollback (default: off). */
+  watchdog?: WatchdogOptions;
+}
+
+/** How a run ended. */
+export interface RunSummary {
+  startStep: number;
+  endStep: number;
+  /** Steps the runner took, including any a watchdog rollback rewound. */
+  stepsRun: number;
+  runNs: number;
+  /** Set when a kernel failed and ended the run. */
+  error: string | null;
+}
+
+/** What a swap or rollback did; the promise settles after the first step on the new code. */
+export type SwapResult = CoreSwapOutcome;
+
+export interface CanaryOptions {
+  /** Steps to run both modules on the copies (default 100). */
+  steps?: number;
+}
+
+export interface CanaryReport {
+  slot: Slot;
+  /** stepCount of the live state the copies were taken from. */
+  startStep: number;
+  steps: number;
+  incumbent: string;
+  candidate: string;
+  /** Largest |incumbent - candidate| over both levels (step) or the digits (readout). */
+  maxAbsDifference: number;
+  /** Oracle energies of the two copies after `steps` steps. */
+  incumbentEnergy: number;
+  candidateEnergy: number;
+}
+
+export interface SlotProfileReport extends CoreSlotProfile {
+  meanNs: number;
+  /** This slot's share of the time spent in all slots. */
+  share: number;
+}
+
+export type ProfileReport = Record<Slot, SlotProfileReport>;
+
+export interface Bottleneck {
+  slot: Slot;
+  share: number;
+  totalNs: number;
+}
+
+const DEFAULT_WATCHDOG_TOLERANCE: Record<Precision, number> = { f64: 1e-9, f32: 1e-4 };
+const DEFAULT_CANARY_STEPS = 100;
+/** A bound on steps any one call may ask for, well inside exact JS integers. */
+const MAX_STEPS = 2 ** 48;
 
 export interface InvariantOptions {
   /** Largest allowed |E - E0| / E0; default 1e-12 for f64 and 1e-5 for f32. */
@@ -18,12 +103,17 @@ export interface InvariantOptions {
 
 const DEFAULT_DRIFT_TOLERANCE: Record<Precision, number> = { f64: 1e-12, f32: 1e-5 };
 
+function checkSlot(slot: unknown): asserts slot is Slot {
+  if (typeof slot !== 'string') throw invalidTypeError('slot', '"step" or "readout"', slot);
+  if (!(SLOTS as readonly string[]).includes(slot)) throw invalidRangeError('slot', 'must be "step" or "readout"', slot);
+}
+
 /** Exact widening: every f32 value is representable in f64. */
 function toFloat64(field: FieldArray): Float64Array {
   return field instanceof Float64Array ? field : Float64Array.from(field);
 }
 
-export class Lattice {
+export class Lattice extends EventEmitter {
   readonly extents: readonly number[];
   readonly c: number;
   readonly h: number;
@@ -37,8 +127,11 @@ export class Lattice {
   readonly #core: CoreLattice;
   #initialEnergy = 0;
   #lastStepNs = 0;
+  #run: Promise<RunSummary> | null = null;
+  readonly #modules = new Map<number, KernelModuleInfo>();
 
   constructor(options: LatticeOptions) {
+    super();
     const config = resolveLatticeOptions(options, os.availableParallelism());
     this.#config = config;
     this.extents = Object.freeze([...config.extents]);
@@ -65,13 +158,14 @@ export class Lattice {
     this.#initialEnergy = this.energy();
   }
 
-  /** Advances n leapfrog steps in native code. */
+  /** Advances n leapfrog steps in native code; not while running. */
   step(n = 1): void {
     requireInteger('n', n, 0);
+    this.#requireStopped('step()');
     this.#lastStepNs = this.#core.step(n);
   }
 
-  /** Steps taken since the last setState. */
+  /** Steps taken since the last setState; exact while running too. */
   get stepCount(): number {
     return this.#core.stepCount;
   }
@@ -103,7 +197,7 @@ export class Lattice {
 
   /** The discrete energy leapfrog conserves, computed by the Rust oracle over the live state. */
   energy(): number {
-    const { previous, current } = this.#core.views();
+    const { previous, current } = this.#liveLevels();
     const { extents, c, h, dt } = this.#config;
     return oracleAddon().energy(toFloat64(previous), toFloat64(current), extents, c, h, dt);
   }
@@ -124,7 +218,7 @@ export class Lattice {
       'driftTolerance',
       options.driftTolerance ?? DEFAULT_DRIFT_TOLERANCE[this.precision],
     );
-    const { previous, current } = this.#core.views();
+    const { previous, current } = this.#liveLevels();
     const previous64 = Float64Array.from(previous);
     const current64 = Float64Array.from(current);
     const readout = this.#core.readout().digits;
@@ -145,9 +239,203 @@ export class Lattice {
     });
   }
 
-  /** Frees the native state; the lattice cannot be used afterwards. */
+  /** Stops any run and frees the native state; the lattice cannot be used afterwards. */
   close(): void {
     this.#core.close();
+  }
+
+  // ------------------------------------------------------------ running
+
+  /**
+   * Starts stepping on a native thread owned by the core; the event loop
+   * stays free. Resolves when the run ends (its step budget spent, stop(), or
+   * a kernel failure, reported in `error`).
+   */
+  run(options: RunOptions = {}): Promise<RunSummary> {
+    if (options === null || typeof options !== 'object') {
+      throw invalidTypeError('options', 'an object such as { steps: 1000, watchdog: { everySteps: 100 } }', options);
+    }
+    if (this.running) throw new Error('run(): the lattice is already running; await stop() first');
+    const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
+    const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
+    const run = this.#core
+      .run(steps, watchdog?.everySteps ?? 0, watchdog ? (step) => watchdog.watchdog.check(step) : null)
+      .finally(() => {
+        if (this.#run === run) this.#run = null;
+      });
+    this.#run = run;
+    return run;
+  }
+
+  /** Whether a run is active (a paused run is). */
+  get running(): boolean {
+    return this.#core.running;
+  }
+
+  get paused(): boolean {
+    return this.#core.paused;
+  }
+
+  /** Holds the run at the next step boundary. */
+  pause(): void {
+    this.#core.pause();
+  }
+
+  resume(): void {
+    this.#core.resume();
+  }
+
+  /** Ends the run at the next step boundary; resolves with its summary (null if none was active). */
+  async stop(): Promise<RunSummary | null> {
+    const run = this.#run;
+    this.#core.stop();
+    return run ? await run : null;
+  }
+
+  // ------------------------------------------------------------ hot swap
+
+  /**
+   * Validates and loads a kernel module (ELF header, child-process probe,
+   * self-test against the oracle on a tiny lattice of this one's shape, core
+   * validation) and returns its id for swap() and canary(). Throws
+   * ModuleRefusedError naming the file and the reason; the live kernel is untouched.
+   */
+  async loadModule(file: string, options: LoadModuleOptions = {}): Promise<number> {
+    if (typeof file !== 'string' || file === '') throw invalidTypeError('path', 'the path of a kernel module (.so)', file);
+    if (options.probeTimeoutMs !== undefined) requireInteger('probeTimeoutMs', options.probeTimeoutMs, 1, 600_000);
+    const info = await loadKernelModule(
+      file,
+      { dimensions: this.extents.length, precision: this.precision, courant2: this.courantNumber ** 2 },
+      options,
+    );
+    this.#modules.set(info.id, info);
+    return info.id;
+  }
+
+  /** What loadModule() found out about a module. */
+  moduleInfo(moduleId: number): KernelModuleInfo {
+    return this.#module(moduleId);
+  }
+
+  /**
+   * Makes the module live in `slot` at the next step boundary (at once when
+   * not running); resolves after the first step on the new code.
+   */
+  swap(slot: Slot, moduleId: number): Promise<SwapResult> {
+    checkSlot(slot);
+    this.#module(moduleId);
+    return this.#core.swap(slot, moduleId);
+  }
+
+  /** Returns `slot` to its last-known-good module at the next step boundary. */
+  rollback(slot: Slot): Promise<SwapResult> {
+    checkSlot(slot);
+    return this.#core.rollback(slot);
+  }
+
+  /** The live and last-known-good module of every slot. */
+  slots() {
+    return this.#core.slots();
+  }
+
+  /**
+   * Runs the candidate and the incumbent of `slot` on copies of the live
+   * state (taken at a step boundary), off the JS thread, and compares them;
+   * the live state is untouched.
+   */
+  async canary(slot: Slot, moduleId: number, options: CanaryOptions = {}): Promise<CanaryReport> {
+    checkSlot(slot);
+    this.#module(moduleId);
+    const steps = requireInteger('steps', options.steps ?? DEFAULT_CANARY_STEPS, 0, MAX_STEPS);
+    const result = await this.#core.canary(slot, moduleId, steps);
+    return {
+      slot,
+      startStep: result.startStep,
+      steps,
+      incumbent: result.incumbent.name,
+      candidate: result.candidate.name,
+      maxAbsDifference: result.maxAbsDifference,
+      incumbentEnergy: this.#energyOf(result.incumbentLevels),
+      candidateEnergy: this.#energyOf(result.candidateLevels),
+    };
+  }
+
+  // ------------------------------------------------------------ profiler
+
+  /** Calls, steps, total and per-call p50/p99 time of every slot, measured in native code. */
+  profile(): ProfileReport {
+    const raw = this.#core.profile();
+    const totalNs = SLOTS.reduce((sum, slot) => sum + raw[slot].totalNs, 0);
+    const report = {} as ProfileReport;
+    for (const slot of SLOTS) {
+      const figures = raw[slot];
+      report[slot] = {
+        ...figures,
+        meanNs: figures.calls > 0 ? figures.totalNs / figures.calls : 0,
+        share: totalNs > 0 ? figures.totalNs / totalNs : 0,
+      };
+    }
+    return report;
+  }
+
+  /** The slot with the largest share of total time (not of mean time), or null before any call. */
+  bottleneck(): Bottleneck | null {
+    const report = this.profile();
+    const slot = SLOTS.reduce((best, candidate) => (report[candidate].totalNs > report[best].totalNs ? candidate : best));
+    if (report[slot].totalNs === 0) return null;
+    return { slot, share: report[slot].share, totalNs: report[slot].totalNs };
+  }
+
+  resetProfile(): void {
+    this.#core.resetProfile();
+  }
+
+  #watchdog(options: WatchdogOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw invalidTypeError('watchdog', 'an object such as { everySteps: 100, driftTolerance: 1e-9 }', options);
+    }
+    const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
+    const tolerance = requirePositiveNumber(
+      'watchdog.driftTolerance',
+      options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision],
+    );
+    const { extents, c, h, dt } = this.#config;
+    const watchdog = new Watchdog(this.#core, { extents, c, h, dt }, this.#initialEnergy, tolerance, (event) =>
+      this.emit('watchdog', event satisfies WatchdogEvent),
+    );
+    return { everySteps, watchdog };
+  }
+
+  #module(moduleId: number): KernelModuleInfo {
+    const info = typeof moduleId === 'number' ? this.#modules.get(moduleId) : undefined;
+    if (!info) {
+      const known = [...this.#modules.keys()];
+      throw invalidRangeError(
+        'moduleId',
+        `is not a module loaded by this lattice's loadModule() (loaded: ${known.length ? describe(known) : 'none'})`,
+        moduleId,
+      );
+    }
+    return info;
+  }
+
+  #energyOf(levels: CoreStateViews): number {
+    const { extents, c, h, dt } = this.#config;
+    return oracleAddon().energy(toFloat64(levels.previous), toFloat64(levels.current), extents, c, h, dt);
+  }
+
+  /** Zero-copy views when stopped; copies taken at one step boundary while running. */
+  #liveLevels(): CoreStateViews {
+    return this.#core.running ? this.#core.levels() : this.#core.views();
+  }
+
+  #requireStopped(operation: string): void {
+    if (this.#core.running) {
+      throw new Error(
+        `${operation} cannot run while the lattice is running on its own thread: await lat.stop() first ` +
+          '(lat.stepCount, field() and energy() work while running)',
+      );
+    }
   }
 
   /**
@@ -178,7 +466,7 @@ export class Lattice {
       coordinates.unshift(rest % extent);
       rest = Math.floor(rest / extent);
     }
-    const value = this.#core.views().current[index];
+    const value = this.#liveLevels().current[index];
     return new NonFiniteFieldError(
       `${operation}: cell ${index} (coordinates [${coordinates.join(', ')}]) is ${value}: ` +
         'a non-finite value has no nonary digit',

@@ -1,0 +1,66 @@
+#ifndef OUROBOROS_CORE_KERNEL_SLOTS_H
+#define OUROBOROS_CORE_KERNEL_SLOTS_H
+
+#include "core/kernel_module.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace ouro {
+
+/// Each function of the kernel ABI is a slot that can be swapped on its own.
+enum class Slot : std::uint32_t { Step = 0, Readout = 1 };
+constexpr std::size_t kSlotCount = 2;
+
+const char* slot_name(Slot slot);
+std::optional<Slot> slot_from_name(std::string_view name);
+
+/**
+ * Which module serves each slot: the live one and the last-known-good one.
+ *
+ * A swap makes the new module live and keeps the one it replaces as
+ * last-known-good; a rollback makes last-known-good live again. Nothing is
+ * ever unloaded (see KernelModule), so a function pointer read from a slot
+ * stays callable after the slot changes.
+ *
+ * Not thread-safe: LatticeCore only touches its slots at step boundaries, on
+ * the one thread that runs kernels at that moment.
+ */
+class KernelSlots {
+ public:
+  explicit KernelSlots(std::shared_ptr<const KernelModule> initial);
+
+  const KernelModule& live(Slot slot) const { return *entry(slot).live; }
+  const KernelModule& last_known_good(Slot slot) const { return *entry(slot).last_known_good; }
+  std::shared_ptr<const KernelModule> live_shared(Slot slot) const { return entry(slot).live; }
+  std::shared_ptr<const KernelModule> last_known_good_shared(Slot slot) const { return entry(slot).last_known_good; }
+
+  /// Makes `module` live; the module it replaces becomes last-known-good.
+  void swap(Slot slot, std::shared_ptr<const KernelModule> module);
+
+  /// Makes last-known-good live again; last-known-good stays what it was.
+  void rollback(Slot slot);
+
+  /// Swaps and rollbacks applied to this slot so far.
+  std::uint64_t changes(Slot slot) const { return entry(slot).changes; }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const KernelModule> live;
+    std::shared_ptr<const KernelModule> last_known_good;
+    std::uint64_t changes = 0;
+  };
+
+  const Entry& entry(Slot slot) const { return entries_[static_cast<std::size_t>(slot)]; }
+  Entry& entry(Slot slot) { return entries_[static_cast<std::size_t>(slot)]; }
+
+  std::array<Entry, kSlotCount> entries_;
+};
+
+}  // namespace ouro
+
+#endif

@@ -1,0 +1,289 @@
+// LatticeCore's runner thread, its step-boundary protocol, swaps and watchdog
+// snapshots. The rest of LatticeCore is in lattice_core.cpp.
+#include "core/lattice_core.h"
+
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace ouro {
+
+void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot) {
+  if (running()) throw std::logic_error("LatticeCore::run called while a run is active");
+  // A run that ended by itself has reported its end; its thread may still be returning.
+  if (runner_.joinable()) runner_.join();
+  run_options_ = options;
+  const std::uint64_t now = step_count();
+  const std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
+  run_target_step_ = options.max_steps == 0 || options.max_steps > unlimited - now ? unlimited : now + options.max_steps;
+  on_run_end_ = std::move(on_end);
+  on_snapshot_ = std::move(on_snapshot);
+  steps_run_ = 0;
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    accepting_tasks_ = true;
+    pause_requested_ = false;
+    stop_requested_ = false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    pending_out_ = false;
+  }
+  runner_active_.store(true, std::memory_order_release);
+  try {
+    runner_ = std::thread([this] { runner_loop(); });
+  } catch (...) {
+    runner_active_.store(false, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    accepting_tasks_ = false;
+    throw;
+  }
+}
+
+bool LatticeCore::paused() {
+  std::lock_guard<std::mutex> lock(control_mutex_);
+  return accepting_tasks_ && pause_requested_;
+}
+
+void LatticeCore::pause() {
+  std::lock_guard<std::mutex> lock(control_mutex_);
+  if (!accepting_tasks_) return;
+  pause_requested_ = true;
+  control_pending_.store(true, std::memory_order_release);
+}
+
+void LatticeCore::resume() {
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    pause_requested_ = false;
+  }
+  control_wake_.notify_all();
+}
+
+void LatticeCore::stop() {
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    if (accepting_tasks_) {
+      stop_requested_ = true;
+      control_pending_.store(true, std::memory_order_release);
+    }
+  }
+  control_wake_.notify_all();
+  if (runner_.joinable() && std::this_thread::get_id() != runner_.get_id()) runner_.join();
+}
+
+bool LatticeCore::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    if (!accepting_tasks_) return false;
+    tasks_.push_back(std::move(task));
+  }
+  // Raised after the lock is released, so that the runner, which checks the
+  // flag between steps, never has to sleep on the mutex this thread holds:
+  // that wake-up would be part of the swap's pause. A task queued after the
+  // runner last drained is always followed by this store, so none is missed.
+  control_pending_.store(true, std::memory_order_release);
+  control_wake_.notify_all();
+  return true;
+}
+
+void LatticeCore::runner_loop() {
+  RunSummary summary;
+  summary.start_step = step_count();
+  const std::uint64_t start_ns = monotonic_ns();
+  last_step_end_ns_ = start_ns;
+  try {
+    if (run_options_.snapshot_every > 0) capture_snapshot();
+    for (;;) {
+      if (control_pending_.load(std::memory_order_acquire) && !serve_control()) break;
+      if (step_count() >= run_target_step_) break;
+      runner_step();
+    }
+  } catch (const std::exception& error) {
+    summary.error = error.what();
+  } catch (...) {
+    summary.error = "unknown exception in the runner";
+  }
+  summary.end_step = step_count();
+  summary.steps_run = steps_run_;
+  summary.run_ns = monotonic_ns() - start_ns;
+  finish_run(std::move(summary));
+}
+
+bool LatticeCore::serve_control() {
+  std::unique_lock<std::mutex> lock(control_mutex_);
+  for (;;) {
+    while (!tasks_.empty()) {
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+    if (stop_requested_) return false;
+    if (!pause_requested_) break;
+    control_wake_.wait(lock, [this] { return stop_requested_ || !pause_requested_ || !tasks_.empty(); });
+    // A pause is the user's, not part of any swap's pause: measure from here.
+    last_step_end_ns_ = monotonic_ns();
+  }
+  control_pending_.store(false, std::memory_order_release);
+  return true;
+}
+
+void LatticeCore::runner_step() {
+  const KernelModule& module = slots_.live(Slot::Step);
+  const std::uint64_t index = step_count();
+  const std::uint64_t start_ns = monotonic_ns();
+  run_kernel(module, *state_, current_, 1);
+  const std::uint64_t end_ns = monotonic_ns();
+  current_ ^= 1u;
+  step_count_.store(index + 1, std::memory_order_release);
+  ++steps_run_;
+  profiles_[static_cast<std::size_t>(Slot::Step)].record(end_ns - start_ns, 1);
+  if (trace_.size() < trace_capacity_) trace_.push_back(StepRecord{index, module.id(), start_ns, end_ns});
+  if (!awaiting_first_step_.empty()) report_first_step(start_ns);
+  last_step_end_ns_ = end_ns;
+  if (run_options_.snapshot_every > 0 && (index + 1) % run_options_.snapshot_every == 0) capture_snapshot();
+}
+
+void LatticeCore::report_first_step(std::uint64_t start_ns) {
+  for (AwaitingSwap& waiting : awaiting_first_step_) {
+    waiting.outcome.first_step_ran = true;
+    waiting.outcome.gap_ns = start_ns - waiting.boundary_end_ns;
+    waiting.done(waiting.outcome);
+  }
+  awaiting_first_step_.clear();
+}
+
+void LatticeCore::finish_run(RunSummary summary) {
+  {
+    // Work queued before this point still runs, on this thread; work queued
+    // after it runs on its caller's thread, which may touch the state then.
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    accepting_tasks_ = false;
+    while (!tasks_.empty()) {
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      task();
+    }
+    control_pending_.store(false, std::memory_order_release);
+  }
+  std::vector<AwaitingSwap> unreported = std::move(awaiting_first_step_);
+  awaiting_first_step_.clear();
+  RunEndCallback on_end = std::move(on_run_end_);
+  on_snapshot_ = nullptr;
+  runner_active_.store(false, std::memory_order_release);
+  for (AwaitingSwap& waiting : unreported) waiting.done(waiting.outcome);
+  if (on_end) on_end(summary);
+}
+
+// ---------------------------------------------------------------- swaps
+
+SwapOutcome LatticeCore::apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module) {
+  SwapOutcome outcome;
+  outcome.slot = slot;
+  outcome.from_id = slots_.live(slot).id();
+  outcome.from_name = slots_.live(slot).name();
+  if (module) {
+    slots_.swap(slot, module);
+  } else {
+    slots_.rollback(slot);
+  }
+  outcome.to_id = slots_.live(slot).id();
+  outcome.to_name = slots_.live(slot).name();
+  outcome.applied_at_step = step_count();
+  return outcome;
+}
+
+void LatticeCore::request_swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done) {
+  // `done` must not throw across the runner: callers pass callbacks that only queue a JS call.
+  const bool queued = post([this, slot, module, done] {
+    awaiting_first_step_.push_back(AwaitingSwap{apply_swap(slot, module), last_step_end_ns_, done});
+  });
+  if (!queued) done(apply_swap(slot, module));
+}
+
+void LatticeCore::swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done) {
+  if (!module) throw std::invalid_argument("LatticeCore::swap needs a module");
+  request_swap(slot, std::move(module), std::move(done));
+}
+
+void LatticeCore::rollback(Slot slot, SwapCallback done) { request_swap(slot, nullptr, std::move(done)); }
+
+// ---------------------------------------------------------------- trace
+
+void LatticeCore::trace_steps(std::size_t capacity) {
+  at_boundary([&] {
+    trace_.clear();
+    trace_.reserve(capacity);
+    trace_capacity_ = capacity;
+  });
+}
+
+std::vector<StepRecord> LatticeCore::take_trace() {
+  return at_boundary([&] {
+    std::vector<StepRecord> records = std::move(trace_);
+    trace_.clear();
+    trace_.reserve(trace_capacity_);
+    return records;
+  });
+}
+
+// ---------------------------------------------------------------- watchdog snapshots
+
+void LatticeCore::capture_snapshot() {
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    // The watchdog is still checking the last one: skip this boundary, the next K-th takes it.
+    if (pending_out_) return;
+    pending_.previous.resize(level_bytes());
+    pending_.current.resize(level_bytes());
+    std::memcpy(pending_.previous.data(), previous_level(), level_bytes());
+    std::memcpy(pending_.current.data(), current_level(), level_bytes());
+    pending_.step = step_count();
+    pending_out_ = true;
+  }
+  if (on_snapshot_) on_snapshot_(pending_.step);
+}
+
+std::optional<SnapshotView> LatticeCore::pending_snapshot() {
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  if (!pending_out_) return std::nullopt;
+  return SnapshotView{pending_.step, pending_.previous.data(), pending_.current.data()};
+}
+
+void LatticeCore::settle_snapshot(std::uint64_t step, bool verified) {
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  if (!pending_out_ || pending_.step != step) return;
+  if (verified) {
+    std::swap(pending_, verified_);
+    verified_present_ = true;
+  }
+  pending_out_ = false;
+}
+
+std::optional<std::uint64_t> LatticeCore::verified_step() {
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  if (!verified_present_) return std::nullopt;
+  return verified_.step;
+}
+
+RecoveryOutcome LatticeCore::recover(Slot slot) {
+  return at_boundary([&] {
+    RecoveryOutcome outcome;
+    outcome.failed_step = step_count();
+    outcome.rollback = apply_swap(slot, nullptr);
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    pending_out_ = false;
+    if (verified_present_) {
+      std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
+      std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());
+      current_ = 0;
+      step_count_.store(verified_.step, std::memory_order_release);
+      outcome.restored_step = verified_.step;
+    }
+    return outcome;
+  });
+}
+
+}  // namespace ouro

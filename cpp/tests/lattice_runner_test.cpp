@@ -1,0 +1,213 @@
+// LatticeCore's runner thread: step-boundary work, swaps, rollback, watchdog
+// snapshots and canaries.
+#include <gtest/gtest.h>
+
+#include "lattice_fixtures.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace ouro {
+namespace {
+
+using test::copy_level;
+using test::load_kernel;
+using test::make_lattice;
+using test::random_field;
+using test::same_bits;
+
+constexpr std::uint64_t kCells = 12 * 10;
+
+std::unique_ptr<LatticeCore> seeded(std::uint32_t threads = 2) {
+  auto lattice = make_lattice<double>({12, 10}, 0.2, threads);
+  lattice->set_state(random_field<double>(kCells, 11).data(), random_field<double>(kCells, 12).data());
+  return lattice;
+}
+
+std::vector<double> current_of(LatticeCore& lattice) {
+  const auto levels = lattice.copy_levels();
+  return copy_level<double>(levels.second.data(), kCells);
+}
+
+// Starts a run and returns a future of how it ended.
+std::future<RunSummary> start(LatticeCore& lattice, RunOptions options = {},
+                              LatticeCore::SnapshotCallback on_snapshot = nullptr) {
+  auto ended = std::make_shared<std::promise<RunSummary>>();
+  lattice.run(options, [ended](const RunSummary& summary) { ended->set_value(summary); }, std::move(on_snapshot));
+  return ended->get_future();
+}
+
+// Swaps and waits until the swap has been reported.
+SwapOutcome swap_and_wait(LatticeCore& lattice, Slot slot, std::shared_ptr<const KernelModule> module) {
+  std::promise<SwapOutcome> done;
+  lattice.swap(slot, std::move(module), [&done](const SwapOutcome& outcome) { done.set_value(outcome); });
+  return done.get_future().get();
+}
+
+TEST(LatticeRunner, ARunOfNStepsEqualsNDirectSteps) {
+  auto running = seeded();
+  auto direct = seeded();
+  const RunSummary summary = start(*running, {37, 0}).get();
+  running->stop();
+  direct->step(37);
+  EXPECT_EQ(summary.steps_run, 37u);
+  EXPECT_EQ(summary.start_step, 0u);
+  EXPECT_EQ(summary.end_step, 37u);
+  EXPECT_TRUE(summary.error.empty());
+  EXPECT_EQ(running->step_count(), 37u);
+  EXPECT_TRUE(same_bits(current_of(*running), current_of(*direct)));
+}
+
+TEST(LatticeRunner, StepRefusesWhileRunningAndBoundaryWorkIsServed) {
+  auto lattice = seeded();
+  auto ended = start(*lattice);
+  EXPECT_TRUE(lattice->running());
+  EXPECT_THROW(lattice->step(1), std::logic_error);
+  const std::uint64_t before = lattice->step_count();
+  const Readout readout = lattice->readout();
+  EXPECT_EQ(readout.digits.size(), kCells);
+  const std::uint64_t seen = lattice->at_boundary([&] { return lattice->step_count(); });
+  EXPECT_GE(seen, before);
+  lattice->stop();
+  EXPECT_FALSE(lattice->running());
+  EXPECT_EQ(ended.get().end_step, lattice->step_count());
+  lattice->step(1);  // works again once stopped
+}
+
+TEST(LatticeRunner, PauseHoldsTheCounterAndResumeContinues) {
+  auto lattice = seeded();
+  auto ended = start(*lattice);
+  lattice->pause();
+  // The pause takes effect at the next boundary; boundary work still runs while paused.
+  const std::uint64_t held = lattice->at_boundary([&] { return lattice->step_count(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(lattice->paused());
+  EXPECT_EQ(lattice->step_count(), held);
+  lattice->resume();
+  while (lattice->step_count() < held + 5) std::this_thread::yield();
+  lattice->stop();
+  ended.get();
+}
+
+TEST(LatticeRunner, SwapsBetweenTwinsAtEveryFewStepsChangeNoBit) {
+  auto swapped = seeded();
+  auto plain = seeded();
+  const auto reference = swapped->live_module(Slot::Step);
+  const auto twin = load_kernel(test::reference_twin_kernel_path());
+  auto ended = start(*swapped, {400, 0});
+  std::uint64_t swaps = 0;
+  std::uint64_t last_applied = 0;
+  for (; swaps < 100; ++swaps) {
+    const SwapOutcome outcome = swap_and_wait(*swapped, Slot::Step, swaps % 2 == 0 ? twin : reference);
+    if (!outcome.first_step_ran) break;
+    EXPECT_EQ(outcome.to_id, (swaps % 2 == 0 ? twin : reference)->id());
+    EXPECT_GE(outcome.applied_at_step, last_applied);
+    last_applied = outcome.applied_at_step;
+  }
+  EXPECT_GT(swaps, 10u);
+  ended.get();
+  swapped->stop();
+  plain->step(400);
+  EXPECT_EQ(swapped->step_count(), 400u);
+  EXPECT_TRUE(same_bits(current_of(*swapped), current_of(*plain)));
+}
+
+TEST(LatticeRunner, SwapWhenNotRunningAppliesAtOnceAndRollbackReturnsToLastKnownGood) {
+  auto lattice = seeded();
+  const auto reference = lattice->live_module(Slot::Step);
+  const auto rows = load_kernel(test::rows_kernel_path());
+  const SwapOutcome swapped = swap_and_wait(*lattice, Slot::Step, rows);
+  EXPECT_FALSE(swapped.first_step_ran);
+  EXPECT_EQ(swapped.from_name, "reference");
+  EXPECT_EQ(swapped.to_name, "rows");
+  EXPECT_EQ(lattice->live_module(Slot::Step), rows);
+  EXPECT_EQ(lattice->live_module(Slot::Readout), reference);
+  std::promise<SwapOutcome> rolled;
+  lattice->rollback(Slot::Step, [&rolled](const SwapOutcome& outcome) { rolled.set_value(outcome); });
+  EXPECT_EQ(rolled.get_future().get().to_name, "reference");
+  EXPECT_EQ(lattice->live_module(Slot::Step), reference);
+}
+
+TEST(LatticeRunner, TraceRecordsEveryStepOnceInOrder) {
+  auto lattice = seeded();
+  lattice->trace_steps(1000);
+  start(*lattice, {50, 0}).get();
+  lattice->stop();
+  const std::vector<StepRecord> trace = lattice->take_trace();
+  ASSERT_EQ(trace.size(), 50u);
+  for (std::size_t i = 0; i < trace.size(); ++i) {
+    EXPECT_EQ(trace[i].step, i);
+    EXPECT_LE(trace[i].start_ns, trace[i].end_ns);
+    if (i > 0) {
+      EXPECT_LE(trace[i - 1].end_ns, trace[i].start_ns);
+    }
+  }
+}
+
+TEST(LatticeRunner, RecoverRestoresTheVerifiedSnapshotAndRollsBack) {
+  auto lattice = seeded();
+  auto oracle_run = seeded();
+  const auto reference = lattice->live_module(Slot::Step);
+  const auto twin = load_kernel(test::reference_twin_kernel_path());
+  swap_and_wait(*lattice, Slot::Step, twin);
+  // Verify every snapshot the runner hands out, from this test's thread.
+  std::vector<std::uint64_t> offered;
+  std::mutex offered_mutex;
+  auto ended = start(*lattice, {60, 10}, [&](std::uint64_t step) {
+    std::lock_guard<std::mutex> lock(offered_mutex);
+    offered.push_back(step);
+  });
+  ended.get();
+  lattice->stop();
+  {
+    std::lock_guard<std::mutex> lock(offered_mutex);
+    ASSERT_FALSE(offered.empty());
+    EXPECT_EQ(offered.front(), 0u);
+  }
+  const std::optional<SnapshotView> pending = lattice->pending_snapshot();
+  ASSERT_TRUE(pending.has_value());
+  const std::uint64_t verified_at = pending->step;
+  lattice->settle_snapshot(verified_at, true);
+  EXPECT_EQ(lattice->verified_step(), verified_at);
+  lattice->step(7);
+
+  const RecoveryOutcome recovered = lattice->recover(Slot::Step);
+  EXPECT_EQ(recovered.restored_step, verified_at);
+  EXPECT_EQ(recovered.rollback.to_id, reference->id());
+  EXPECT_EQ(lattice->step_count(), verified_at);
+  oracle_run->step(verified_at);
+  EXPECT_TRUE(same_bits(current_of(*lattice), current_of(*oracle_run)));
+}
+
+TEST(LatticeRunner, CanaryComparesOnCopiesAndLeavesTheLiveStateAlone) {
+  auto lattice = seeded();
+  lattice->step(3);
+  const std::vector<double> before = current_of(*lattice);
+  const auto twin = load_kernel(test::reference_twin_kernel_path());
+  const auto rows = load_kernel(test::rows_kernel_path());
+  const CanaryOutcome same = lattice->run_canary(lattice->prepare_canary(Slot::Step, twin), 20);
+  EXPECT_EQ(same.max_abs_difference, 0.0);
+  const CanaryOutcome close = lattice->run_canary(lattice->prepare_canary(Slot::Step, rows), 20);
+  EXPECT_GT(close.max_abs_difference, 0.0);
+  EXPECT_LT(close.max_abs_difference, 1e-12);
+  EXPECT_TRUE(same_bits(current_of(*lattice), before));
+  EXPECT_EQ(lattice->step_count(), 3u);
+}
+
+TEST(LatticeRunner, ProfilesEveryStepAndReadout) {
+  auto lattice = seeded();
+  lattice->reset_profile();
+  lattice->step(5);
+  start(*lattice, {10, 0}).get();
+  lattice->stop();
+  lattice->readout();
+  const SlotProfile::Summary step = lattice->profile(Slot::Step);
+  EXPECT_EQ(step.calls, 11u);
+  EXPECT_EQ(step.steps, 15u);
+  EXPECT_GT(step.total_ns, 0u);
+  EXPECT_EQ(lattice->profile(Slot::Readout).calls, 1u);
+}
+
+}  // namespace
+}  // namespace ouro

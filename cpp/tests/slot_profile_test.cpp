@@ -1,0 +1,40 @@
+#include <gtest/gtest.h>
+
+#include "core/slot_profile.h"
+
+namespace ouro {
+namespace {
+
+TEST(SlotProfile, BucketsAreContiguousAndContainTheirValues) {
+  for (unsigned bucket = 0; bucket + 1 < SlotProfile::kBuckets; ++bucket) {
+    EXPECT_EQ(SlotProfile::bucket_high(bucket), SlotProfile::bucket_low(bucket + 1)) << bucket;
+  }
+  for (std::uint64_t ns : {0ull, 1ull, 3ull, 4ull, 7ull, 8ull, 1000ull, 123456789ull, ~0ull}) {
+    const unsigned bucket = SlotProfile::bucket_of(ns);
+    ASSERT_LT(bucket, SlotProfile::kBuckets);
+    EXPECT_LE(SlotProfile::bucket_low(bucket), ns) << ns;
+    if (bucket + 1 < SlotProfile::kBuckets) {
+      EXPECT_LT(ns, SlotProfile::bucket_high(bucket)) << ns;
+    }
+  }
+}
+
+TEST(SlotProfile, SumsCallsStepsAndTimeAndFindsPercentilesToAQuarterOctave) {
+  SlotProfile profile;
+  for (int i = 0; i < 98; ++i) profile.record(1000, 1);
+  profile.record(1'000'000, 5);
+  profile.record(2'000'000, 5);
+  const SlotProfile::Summary summary = profile.summary();
+  EXPECT_EQ(summary.calls, 100u);
+  EXPECT_EQ(summary.steps, 108u);
+  EXPECT_EQ(summary.total_ns, 98'000u + 3'000'000u);
+  EXPECT_EQ(summary.max_ns, 2'000'000u);
+  EXPECT_NEAR(static_cast<double>(summary.p50_ns), 1000.0, 1000.0 * 0.125);
+  EXPECT_NEAR(static_cast<double>(summary.p99_ns), 1e6, 1e6 * 0.125);
+  profile.reset();
+  EXPECT_EQ(profile.summary().calls, 0u);
+  EXPECT_EQ(profile.summary().p99_ns, 0u);
+}
+
+}  // namespace
+}  // namespace ouro

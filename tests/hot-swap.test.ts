@@ -1,0 +1,227 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { kernelModulePath } from '../dist/native/loader.js';
+import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+
+const lattices: Lattice[] = [];
+afterEach(() => {
+  for (const lat of lattices.splice(0)) lat.close();
+});
+
+function seeded(extents = [48, 40], seed = 7) {
+  const lat = new Lattice({ extents, dt: 0.6, threads: 2 });
+  lattices.push(lat);
+  const state = randomState(lat, seed);
+  lat.setState(state.previous, state.current);
+  return lat;
+}
+
+function sameBits(a: Float64Array, b: Float64Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+describe('the runner', () => {
+  it('runs a step budget on its own thread and ends exactly there, equal to lat.step(n)', async () => {
+    const running = seeded();
+    const stepped = seeded();
+    const summary = await running.run({ steps: 500 });
+    expect(summary).toMatchObject({ startStep: 0, endStep: 500, stepsRun: 500, error: null });
+    stepped.step(500);
+    expect(running.stepCount).toBe(500);
+    expect(sameBits(running.field() as Float64Array, stepped.field() as Float64Array)).toBe(true);
+  });
+
+  it('refuses step() while running, serves field()/energy()/readout() at boundaries, pauses and stops', async () => {
+    const lat = seeded();
+    const run = lat.run();
+    expect(lat.running).toBe(true);
+    expect(() => lat.step(1)).toThrow(/cannot run while the lattice is running on its own thread: await lat.stop\(\) first/);
+    expect(Number.isFinite(lat.energy())).toBe(true);
+    expect(lat.readout()).toHaveLength(lat.cells);
+    lat.pause();
+    lat.field(); // served at a boundary, after which the runner holds
+    const held = lat.stepCount;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(lat.paused).toBe(true);
+    expect(lat.stepCount).toBe(held);
+    lat.resume();
+    const summary = await lat.stop();
+    expect(summary).toBe(await run);
+    expect(summary!.endStep).toBe(lat.stepCount);
+    expect(lat.running).toBe(false);
+    lat.step(1);
+  });
+
+  it('validates run options, naming the parameter', () => {
+    const lat = seeded();
+    expect(() => lat.run({ steps: -1 })).toThrow('steps = -1: must be an integer in [0, 281474976710656]');
+    expect(() => lat.run({ watchdog: { everySteps: 0 } })).toThrow('watchdog.everySteps = 0: must be an integer in [1,');
+    expect(() => lat.swap('stepper' as 'step', 1)).toThrow('slot = "stepper": must be "step" or "readout"');
+    expect(() => lat.swap('step', 99)).toThrow(/moduleId = 99: is not a module loaded by this lattice's loadModule\(\)/);
+  });
+});
+
+describe('hot swap', () => {
+  it('1,000 swaps between bitwise-identical kernels during a run leave the state bitwise equal to a run without swaps', async () => {
+    const swapped = seeded();
+    const plain = seeded();
+    const reference = await swapped.loadModule(kernelModulePath('reference'));
+    const twin = await swapped.loadModule(kernelModulePath('reference_twin'));
+    expect(twin).not.toBe(reference);
+    const steps = 4000;
+    const run = swapped.run({ steps });
+    let swaps = 0;
+    const applied: number[] = [];
+    while (swaps < 1000) {
+      const result = await swapped.swap('step', swaps % 2 === 0 ? twin : reference);
+      if (!result.firstStepRan) break;
+      applied.push(result.appliedAtStep);
+      swaps++;
+    }
+    const summary = await run;
+    expect(swaps).toBe(1000);
+    expect(summary.endStep).toBe(steps);
+    // Each swap took effect at its own boundary, in order.
+    for (let i = 1; i < applied.length; i++) expect(applied[i]).toBeGreaterThan(applied[i - 1]!);
+    plain.step(steps);
+    expect(sameBits(swapped.field() as Float64Array, plain.field() as Float64Array)).toBe(true);
+    expect(sameBits(swapped.previousField() as Float64Array, plain.previousField() as Float64Array)).toBe(true);
+  });
+
+  it('a different but correct kernel (rows) keeps the energy drift within 1e-12', async () => {
+    const lat = seeded([64, 64], 3);
+    const rows = await lat.loadModule(kernelModulePath('rows'));
+    const initial = lat.energy();
+    const run = lat.run({ steps: 6000 });
+    const result = await lat.swap('step', rows);
+    expect(result).toMatchObject({ slot: 'step', fromName: 'reference', toName: 'rows', firstStepRan: true });
+    await run;
+    expect(lat.kernelName).toBe('rows');
+    expect(Math.abs(lat.energy() - initial) / initial).toBeLessThanOrEqual(1e-12);
+  });
+
+  it('rollback returns to last-known-good at the next boundary', async () => {
+    const lat = seeded();
+    const rows = await lat.loadModule(kernelModulePath('rows'));
+    const run = lat.run();
+    await lat.swap('step', rows);
+    expect(lat.slots().step).toMatchObject({ live: { name: 'rows' }, lastKnownGood: { name: 'reference' } });
+    const back = await lat.rollback('step');
+    expect(back).toMatchObject({ fromName: 'rows', toName: 'reference', firstStepRan: true });
+    expect(lat.kernelName).toBe('reference');
+    await lat.stop();
+    await run;
+  });
+
+  it('loading the same bytes twice gives the same module; the copy is content-addressed', async () => {
+    const lat = seeded();
+    const first = await lat.loadModule(kernelModulePath('rows'));
+    const again = await lat.loadModule(kernelModulePath('rows'));
+    expect(again).toBe(first);
+    const info = lat.moduleInfo(first);
+    expect(info.path.endsWith(`${info.sha256}.so`)).toBe(true);
+    expect(info.loadMs).toBeGreaterThan(0);
+  });
+});
+
+describe('canary', () => {
+  it('compares candidate and incumbent on copies without touching the live state', async () => {
+    const lat = seeded([64, 64], 5);
+    lat.step(10);
+    const before = lat.field() as Float64Array;
+    const twin = await lat.loadModule(kernelModulePath('reference_twin'));
+    const rows = await lat.loadModule(kernelModulePath('rows'));
+    const same = await lat.canary('step', twin, { steps: 200 });
+    expect(same).toMatchObject({ slot: 'step', startStep: 10, steps: 200, incumbent: 'reference', candidate: 'reference-twin' });
+    expect(same.maxAbsDifference).toBe(0);
+    expect(same.candidateEnergy).toBe(same.incumbentEnergy);
+    const close = await lat.canary('step', rows, { steps: 200 });
+    expect(close.maxAbsDifference).toBeGreaterThan(0);
+    expect(close.maxAbsDifference).toBeLessThan(1e-10);
+    expect(Math.abs(close.candidateEnergy - close.incumbentEnergy) / close.incumbentEnergy).toBeLessThan(1e-12);
+    expect(lat.stepCount).toBe(10);
+    expect(sameBits(lat.field() as Float64Array, before)).toBe(true);
+    expect(lat.kernelName).toBe('reference');
+  });
+
+  it('runs while the lattice runs', async () => {
+    const lat = seeded();
+    const rows = await lat.loadModule(kernelModulePath('rows'));
+    const run = lat.run();
+    const report = await lat.canary('step', rows, { steps: 50 });
+    expect(report.steps).toBe(50);
+    expect(report.maxAbsDifference).toBeLessThan(1e-10);
+    expect(lat.kernelName).toBe('reference');
+    await lat.stop();
+    await run;
+  });
+});
+
+describe('watchdog', () => {
+  const testKernel = (name: string) => `build/test-kernels/${name}.so`;
+
+  async function watchedRollback(kernel: string, reason: WatchdogEvent['reason']) {
+    const lat = seeded([32, 30], 11);
+    const plain = seeded([32, 30], 11);
+    const bad = await lat.loadModule(testKernel(kernel));
+    // Before it misbehaves, each bad kernel is the reference kernel bit for bit.
+    await lat.swap('step', bad);
+    const events: WatchdogEvent[] = [];
+    lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
+    const steps = 3000;
+    const summary = await lat.run({ steps, watchdog: { everySteps: 25 } });
+    expect(summary.endStep).toBe(steps);
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    const [event] = events;
+    expect(event).toMatchObject({ reason, slot: 'step', rolledBackFrom: 'misbehaving', rolledBackTo: 'reference' });
+    expect(event!.restoredStep).not.toBeNull();
+    expect(event!.restoredStep! % 25).toBe(0);
+    expect(event!.restoredStep!).toBeLessThan(event!.checkedStep);
+    expect(lat.kernelName).toBe('reference');
+    // Restored from the last verified snapshot, then stepped on by the reference
+    // kernel: bitwise the run that never met the bad kernel.
+    plain.step(steps);
+    expect(sameBits(lat.field() as Float64Array, plain.field() as Float64Array)).toBe(true);
+    return event!;
+  }
+
+  it('rolls back a kernel that produces NaN after some steps and restores the last verified state', async () => {
+    const event = await watchedRollback('misbehaving_NanAfter', 'non-finite');
+    expect(event.detail).toMatch(/non-finite value at cell 0/);
+  });
+
+  it('rolls back a kernel that slowly pumps energy in', async () => {
+    const event = await watchedRollback('misbehaving_PumpEnergy', 'energy-drift');
+    expect(event.energyDrift).toBeGreaterThan(1e-9);
+  });
+});
+
+describe('profiler', () => {
+  it('finds a slow readout called often as the bottleneck by total share, not mean', async () => {
+    const lat = seeded([32, 32], 2);
+    const slow = await lat.loadModule('build/test-kernels/misbehaving_SlowReadout.so');
+    await lat.swap('readout', slow);
+    lat.resetProfile();
+    lat.step(2000);
+    for (let i = 0; i < 40; i++) lat.readout();
+    const profile = lat.profile();
+    expect(profile.step).toMatchObject({ calls: 1, steps: 2000 });
+    expect(profile.readout.calls).toBe(40);
+    // The one step call is far longer than any readout call...
+    expect(profile.step.meanNs).toBeGreaterThan(profile.readout.meanNs);
+    // ...but the readout slot takes most of the time.
+    expect(lat.bottleneck()).toMatchObject({ slot: 'readout' });
+    expect(profile.readout.share + profile.step.share).toBeCloseTo(1, 12);
+    expect(profile.readout.p50Ns).toBeGreaterThan(0);
+  });
+
+  it('finds the step slot when readouts are rare', () => {
+    const lat = seeded([32, 32], 2);
+    lat.resetProfile();
+    expect(lat.bottleneck()).toBeNull();
+    lat.step(200);
+    lat.readout();
+    expect(lat.bottleneck()).toMatchObject({ slot: 'step' });
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * `ouroboros bench swap`: hot swap under load. While the runner steps a
+ * lattice beyond the last-level cache (2048x2048 f64, 96 MiB of state), swap
+ * the step slot between two bitwise-identical modules (rows and rows-twin)
+ * 1,000 times, and measure in the same run:
+ *
+ * - lostSteps / duplicatedSteps: from the runner's native per-step trace (every
+ *   step index exactly once, in order), and the final state compared bitwise
+ *   with a run of as many steps without swaps;
+ * - pauseUs: each swap's gap (end of the last step on the old code to the start
+ *   of the first on the new one, timed natively) minus the median gap between
+ *   steps without a swap;
+ * - throughputOverheadPct: runner steps (slot lookup, profiler, trace check,
+ *   boundary check) against direct calls of the same function pointer,
+ *   alternating chunks on the same state;
+ * - loadModuleMs: the whole loadModule path (copy, probe child, self-test, dlopen).
+ */
+import os from 'node:os';
+import type { CoreLattice } from '../../native/addon-types.js';
+import { coreAddon, kernelModulePath } from '../../native/loader.js';
+import { randomState } from '../lattice/initial-conditions.js';
+import { loadKernelModule } from '../modules/module-manager.js';
+import type { BenchRunOptions } from './suites.js';
+
+interface SwapPlan {
+  extents: number[];
+  swaps: number;
+  overheadChunkSteps: number;
+  overheadRounds: number;
+}
+
+export interface SwapBenchReport {
+  benchmark: 'swap';
+  date: string;
+  machine: { cpu: string; cores: number; node: string };
+  extents: number[];
+  precision: 'f64';
+  stateBytes: number;
+  threads: number;
+  modules: string[];
+  swaps: number;
+  stepsDuringSwaps: number;
+  lostSteps: number;
+  duplicatedSteps: number;
+  bitwiseEqualToNoSwapRun: boolean;
+  /** Gaps between consecutive steps with no swap between them: the runner's ordinary jitter. */
+  normalStepGapUs: { p50: number; p99: number; max: number };
+  pauseUs: { p50: number; p99: number; max: number };
+  rawSwapGapUs: { p50: number; p99: number; max: number };
+  stepMs: number;
+  directStepMs: number;
+  throughputOverheadPct: number;
+  loadModuleMs: number;
+}
+
+const DT = 0.6;
+
+function plan(quick: boolean): SwapPlan {
+  return quick
+    ? { extents: [128, 128], swaps: 50, overheadChunkSteps: 50, overheadRounds: 2 }
+    : { extents: [2048, 2048], swaps: 1000, overheadChunkSteps: 20, overheadRounds: 4 };
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
+}
+
+function summary(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1) ?? 0 };
+}
+
+function sameBits(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+/** Runner vs direct calls in alternating chunks on one state; returns ns per step of each. */
+async function measureOverhead(core: CoreLattice, p: SwapPlan) {
+  let runnerNs = 0;
+  let directNs = 0;
+  for (let round = 0; round < p.overheadRounds; round++) {
+    directNs += core.directSteps(p.overheadChunkSteps);
+    runnerNs += (await core.run(p.overheadChunkSteps, 0, null)).runNs;
+  }
+  const steps = p.overheadRounds * p.overheadChunkSteps;
+  return { runnerNsPerStep: runnerNs / steps, directNsPerStep: directNs / steps };
+}
+
+/** Counts step indices the trace skips and ones it repeats (or takes out of order). */
+function sequenceCheck(steps: Float64Array) {
+  let lost = 0;
+  let duplicated = 0;
+  let expected = 0;
+  for (const step of steps) {
+    if (step > expected) lost += step - expected;
+    if (step < expected) duplicated++;
+    expected = Math.max(expected, step + 1);
+  }
+  return { lost, duplicated };
+}
+
+export async function benchSwap(options: BenchRunOptions): Promise<SwapBenchReport> {
+  const p = plan(options.quick);
+  const log = options.onProgress;
+  const threads = os.availableParallelism();
+  const courant2 = DT * DT;
+  const shape = { dimensions: p.extents.length, precision: 'f64' as const, courant2 };
+  const loads = [
+    await loadKernelModule(kernelModulePath('rows'), shape),
+    await loadKernelModule(kernelModulePath('rows_twin'), shape),
+  ];
+  const [rows, twin] = loads as [(typeof loads)[0], (typeof loads)[0]];
+  const core = new (coreAddon().LatticeCore)({
+    extents: p.extents,
+    courant2,
+    precision: 'f64',
+    kernelPath: rows.path,
+    threads,
+  });
+  try {
+    const initial = randomState({ extents: p.extents, precision: 'f64', courantNumber: DT }, 17);
+    core.setState(initial.previous, initial.current);
+    log(`overhead: ${p.overheadRounds} x (${p.overheadChunkSteps} direct + ${p.overheadChunkSteps} runner steps)`);
+    const overhead = await measureOverhead(core, p);
+
+    log(`${p.swaps} swaps between ${rows.name} and ${twin.name} while running`);
+    core.setState(initial.previous, initial.current);
+    core.traceSteps(64 * p.swaps + 10_000);
+    const run = core.run(0, 0, null);
+    const gapsNs: number[] = [];
+    for (let i = 0; i < p.swaps; i++) {
+      const outcome = await core.swap('step', i % 2 === 0 ? twin.id : rows.id);
+      if (outcome.firstStepRan) gapsNs.push(outcome.gapNs);
+    }
+    core.stop();
+    const ended = await run;
+    if (ended.error) throw new Error(`the run failed: ${ended.error}`);
+    const trace = core.takeTrace();
+    const stepsDuringSwaps = core.stepCount;
+    const swapped = core.levels();
+
+    // Gaps between consecutive steps, less those right after a swap: the normal inter-step gap.
+    const swapSteps = new Set<number>();
+    for (let i = 1; i < trace.step.length; i++) if (trace.moduleId[i] !== trace.moduleId[i - 1]) swapSteps.add(i);
+    const normalGaps: number[] = [];
+    for (let i = 1; i < trace.step.length; i++) {
+      if (!swapSteps.has(i)) normalGaps.push(trace.startNs[i]! - trace.endNs[i - 1]!);
+    }
+    const normalGapSummary = summary(normalGaps);
+    const normalGapNs = normalGapSummary.p50;
+    const sequence = sequenceCheck(trace.step);
+    if (trace.step.length !== stepsDuringSwaps) sequence.lost += Math.max(0, stepsDuringSwaps - trace.step.length);
+
+    log(`no-swap run of ${stepsDuringSwaps} steps for the bitwise comparison`);
+    core.setState(initial.previous, initial.current);
+    core.directSteps(stepsDuringSwaps);
+    const plain = core.levels();
+    const bitwiseEqual = sameBits(plain.current, swapped.current) && sameBits(plain.previous, swapped.previous);
+
+    const cpus = os.cpus();
+    return {
+      benchmark: 'swap',
+      date: new Date().toISOString(),
+      machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version },
+      extents: p.extents,
+      precision: 'f64',
+      stateBytes: 3 * 8 * p.extents.reduce((a, b) => a * b, 1),
+      threads,
+      modules: [rows.name, twin.name],
+      swaps: gapsNs.length,
+      stepsDuringSwaps,
+      lostSteps: sequence.lost,
+      duplicatedSteps: sequence.duplicated,
+      bitwiseEqualToNoSwapRun: bitwiseEqual,
+      normalStepGapUs: {
+        p50: normalGapSummary.p50 / 1e3,
+        p99: normalGapSummary.p99 / 1e3,
+        max: normalGapSummary.max / 1e3,
+      },
+      pauseUs: summary(gapsNs.map((gap) => Math.max(0, gap - normalGapNs) / 1e3)),
+      rawSwapGapUs: summary(gapsNs.map((gap) => gap / 1e3)),
+      stepMs: overhead.runnerNsPerStep / 1e6,
+      directStepMs: overhead.directNsPerStep / 1e6,
+      throughputOverheadPct: (100 * (overhead.runnerNsPerStep - overhead.directNsPerStep)) / overhead.directNsPerStep,
+      loadModuleMs: (rows.loadMs + twin.loadMs) / 2,
+    };
+  } finally {
+    core.close();
+  }
+}
+
+export function formatSwapReport(report: SwapBenchReport): string {
+  const us = (value: number) => `${value.toFixed(1)} us`;
+  return [
+    `lattice        ${report.extents.join('x')} ${report.precision} (${(report.stateBytes / 2 ** 20).toFixed(0)} MiB of state), ${report.threads} threads`,
+    `modules        ${report.modules.join(' <-> ')}`,
+    `swaps          ${report.swaps} over ${report.stepsDuringSwaps} steps`,
+    `lost steps     ${report.lostSteps}   duplicated steps ${report.duplicatedSteps}   bitwise equal to a no-swap run: ${report.bitwiseEqualToNoSwapRun}`,
+    `pause          p50 ${us(report.pauseUs.p50)}, p99 ${us(report.pauseUs.p99)}, max ${us(report.pauseUs.max)} ` +
+      `beyond the normal ${us(report.normalStepGapUs.p50)} between steps ` +
+      `(ordinary gaps: p99 ${us(report.normalStepGapUs.p99)}, max ${us(report.normalStepGapUs.max)})`,
+    `overhead       ${report.throughputOverheadPct.toFixed(2)}% (runner ${report.stepMs.toFixed(3)} ms/step, direct ${report.directStepMs.toFixed(3)} ms/step)`,
+    `load module    ${report.loadModuleMs.toFixed(1)} ms (copy, probe child, self-test, dlopen)`,
+  ].join('\n');
+}

@@ -1,0 +1,87 @@
+/**
+ * The self-test a kernel module passes before it may serve a lattice: on a
+ * tiny lattice of the same dimensions and precision, its step must match the
+ * Rust oracle to a few ulps and its readout must match the oracle's exactly.
+ */
+import type { FieldArray, Precision } from '../../native/addon-types.js';
+import { coreAddon, oracleAddon } from '../../native/loader.js';
+import { seededRandom } from '../util/random.js';
+
+export interface SelfTestShape {
+  dimensions: number;
+  precision: Precision;
+  courant2: number;
+}
+
+const SELF_TEST_STEPS = 3;
+/** Allowed |kernel - oracle|, in units of the type's epsilon times the field's largest magnitude. */
+const ULPS_ALLOWED = 64;
+const EPSILON: Record<Precision, number> = { f64: Number.EPSILON, f32: 2 ** -23 };
+/** Readout inputs span beyond [-4, 4] so that the clamp is exercised too. */
+const READOUT_AMPLITUDE = 6;
+
+function tinyExtents(dimensions: number): number[] {
+  return dimensions <= 3 ? [7, 6, 5].slice(0, dimensions) : new Array<number>(dimensions).fill(3);
+}
+
+function randomField(precision: Precision, cells: number, amplitude: number, random: () => number): FieldArray {
+  const field = precision === 'f64' ? new Float64Array(cells) : new Float32Array(cells);
+  for (let i = 0; i < cells; i++) field[i] = amplitude * (2 * random() - 1);
+  return field;
+}
+
+function largestDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let largest = 0;
+  for (let i = 0; i < a.length; i++) {
+    const difference = Math.abs(a[i]! - b[i]!);
+    if (!(difference <= largest)) largest = Number.isNaN(difference) ? Infinity : difference;
+  }
+  return largest;
+}
+
+/** Runs the self-test of the module at `file` (already probed); null when it passes, else the reason. */
+export function selfTestModule(file: string, shape: SelfTestShape): string | null {
+  const extents = tinyExtents(shape.dimensions);
+  const cells = extents.reduce((product, extent) => product * extent, 1);
+  const core = new (coreAddon().LatticeCore)({
+    extents,
+    courant2: shape.courant2,
+    precision: shape.precision,
+    kernelPath: file,
+    threads: 1,
+  });
+  try {
+    const random = seededRandom(20240917);
+    const previous = randomField(shape.precision, cells, 4, random);
+    const current = randomField(shape.precision, cells, 4, random);
+    const stepped = core.stepCopy(previous, current, SELF_TEST_STEPS);
+    const oracle = oracleAddon();
+    const expected =
+      shape.precision === 'f64'
+        ? oracle.stepF64(previous as Float64Array, current as Float64Array, extents, shape.courant2, SELF_TEST_STEPS)
+        : oracle.stepF32(previous as Float32Array, current as Float32Array, extents, shape.courant2, SELF_TEST_STEPS);
+    const scale = Math.max(1, ...Array.from(expected.current, Math.abs));
+    const tolerance = ULPS_ALLOWED * EPSILON[shape.precision] * scale;
+    const difference = Math.max(
+      largestDifference(stepped.current, expected.current),
+      largestDifference(stepped.previous, expected.previous),
+    );
+    if (!(difference <= tolerance)) {
+      return (
+        `self-test failed: after ${SELF_TEST_STEPS} steps on a ${extents.join('x')} ${shape.precision} lattice ` +
+        `the module differs from the Rust oracle by ${difference.toExponential(3)}, more than the ${tolerance.toExponential(3)} allowed`
+      );
+    }
+    const readoutInput = randomField(shape.precision, cells, READOUT_AMPLITUDE, random);
+    core.setState(readoutInput, readoutInput);
+    const digits = core.readout().digits;
+    const expectedDigits = oracle.readout(Float64Array.from(readoutInput)).digits;
+    const mismatch = digits && expectedDigits ? digits.findIndex((digit, i) => digit !== expectedDigits[i]) : 0;
+    if (mismatch !== -1) {
+      return `self-test failed: the module's readout differs from the Rust oracle's at cell ${mismatch} of a ${extents.join('x')} ${shape.precision} lattice`;
+    }
+    return null;
+  } finally {
+    core.close();
+  }
+}
