@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import type { CoreAddon, OracleAddon } from './addon-types.js';
+import type { CoreAddon, OracleAddon, SegmentAddon } from './addon-types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -79,6 +79,7 @@ export function kernelModulePath(name: string): string {
 
 let core: CoreAddon | undefined;
 let oracle: OracleAddon | undefined;
+let segment: SegmentAddon | undefined;
 
 export function coreAddon(): CoreAddon {
   core ??= loadAddon<CoreAddon>('ouroboros_core');
@@ -88,4 +89,9 @@ export function coreAddon(): CoreAddon {
 export function oracleAddon(): OracleAddon {
   oracle ??= loadAddon<OracleAddon>('ouroboros_oracle');
   return oracle;
+}
+
+export function segmentAddon(): SegmentAddon {
+  segment ??= loadAddon<SegmentAddon>('ouroboros_segment');
+  return segment;
 }

@@ -1,0 +1,110 @@
+//! One `MAP_SHARED` mapping of a segment, addressed by offset.
+//!
+//! Another process may write this memory at any time, so no Rust reference
+//! to its bytes (`&[u8]`, `&mut [u8]`) is ever created: bulk regions are
+//! copied in and out through raw pointers, and the fields that change while
+//! others look (step count, generation, current level, the commit record)
+//! are accessed only as atomics.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use crate::error::SegmentError;
+
+pub struct Mapping {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// The mapping is plain memory addressed by raw pointers and atomics; nothing
+// in it is tied to the thread that mapped it.
+unsafe impl Send for Mapping {}
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `len` bytes of `fd` read-write and shared.
+    pub(crate) fn map(fd: BorrowedFd<'_>, len: u64) -> Result<Self, SegmentError> {
+        let len = usize::try_from(len)
+            .map_err(|_| SegmentError::io("mmap", std::io::ErrorKind::OutOfMemory.into()))?;
+        // SAFETY: a fresh mapping chosen by the kernel; nothing aliases it yet.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(SegmentError::last_os_error(format!("mmap of {len} bytes")));
+        }
+        let base = NonNull::new(base.cast::<u8>()).expect("mmap never returns null on success");
+        Ok(Self { base, len })
+    }
+
+    /// Start of the mapping; valid for `len()` bytes while `self` lives.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn check_range(&self, offset: usize, len: usize) {
+        assert!(
+            offset.checked_add(len).is_some_and(|end| end <= self.len),
+            "bytes {offset}..+{len} lie outside the {}-byte mapping",
+            self.len
+        );
+    }
+
+    /// Copies `dest.len()` bytes starting at `offset` out of the mapping.
+    pub fn copy_out(&self, offset: usize, dest: &mut [u8]) {
+        self.check_range(offset, dest.len());
+        // SAFETY: in range (checked); `dest` is private memory, so the two
+        // cannot overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.as_ptr().add(offset), dest.as_mut_ptr(), dest.len())
+        };
+    }
+
+    /// Copies `src` into the mapping at `offset`.
+    pub fn copy_in(&self, offset: usize, src: &[u8]) {
+        self.check_range(offset, src.len());
+        // SAFETY: as in `copy_out`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.as_ptr().add(offset), src.len())
+        };
+    }
+
+    pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        self.check_range(offset, 8);
+        assert_eq!(offset % 8, 0, "u64 field at {offset} is not 8-byte aligned");
+        // SAFETY: in range, aligned (the base is page-aligned), and the
+        // memory lives as long as `self`.
+        unsafe { AtomicU64::from_ptr(self.as_ptr().add(offset).cast()) }
+    }
+
+    pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        self.check_range(offset, 4);
+        assert_eq!(offset % 4, 0, "u32 field at {offset} is not 4-byte aligned");
+        // SAFETY: as in `atomic_u64`.
+        unsafe { AtomicU32::from_ptr(self.as_ptr().add(offset).cast()) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `map` with this length; every view of it holds
+        // an `Arc<Mapping>`, so none outlives this call.
+        unsafe { libc::munmap(self.as_ptr().cast(), self.len) };
+    }
+}
