@@ -1,0 +1,232 @@
+//! The adversarial dojo: attack waveforms generated from the run's seed, so
+//! every failure is reproducible. Each attack is stepped (or read out) by the
+//! candidate and by the oracle; non-finite cells must match in kind, finite
+//! ones to the differential's tolerance.
+
+use std::f64::consts::PI;
+
+use crate::differential::{readout_case, step_case};
+use crate::kernel::Kernel;
+use crate::phase::Phase;
+use crate::rng::Rng;
+
+/// The kinds of attack, taken in turn.
+const KINDS: [&str; 10] = [
+    "spike",
+    "checkerboard",
+    "resonance",
+    "nan",
+    "infinity",
+    "subnormal",
+    "courant-limit",
+    "extent-3",
+    "nine-dims",
+    "mixed",
+];
+
+/// One attack on the step slot.
+struct Wave {
+    kind: &'static str,
+    extents: Vec<usize>,
+    f32: bool,
+    courant2: f64,
+    previous: Vec<f64>,
+    current: Vec<f64>,
+    steps: u64,
+    current_index: u32,
+}
+
+fn small_extents(rng: &mut Rng) -> Vec<usize> {
+    let dims = rng.int(1, 4);
+    let limit = [0, 64, 24, 11, 7][dims];
+    (0..dims).map(|_| rng.int(3, limit)).collect()
+}
+
+fn coords(extents: &[usize], mut cell: usize) -> Vec<usize> {
+    let mut coords = vec![0; extents.len()];
+    for axis in (0..extents.len()).rev() {
+        coords[axis] = cell % extents[axis];
+        cell /= extents[axis];
+    }
+    coords
+}
+
+fn poke(rng: &mut Rng, field: &mut [f64], values: &[f64]) {
+    for &value in values {
+        let cell = rng.int(0, field.len() - 1);
+        field[cell] = value;
+    }
+}
+
+/// A standing mode prod sin(2 pi m_a x_a / n_a) at its discrete
+/// eigenfrequency: sin(w dt / 2) = r sqrt(sum sin^2(k_a / 2)).
+fn resonance(extents: &[usize], courant2: f64, rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
+    let wavenumbers: Vec<f64> = extents
+        .iter()
+        .map(|&n| 2.0 * PI * rng.int(1, n / 2) as f64 / n as f64)
+        .collect();
+    let sum: f64 = wavenumbers.iter().map(|k| (k / 2.0).sin().powi(2)).sum();
+    let omega_dt = 2.0 * (courant2.sqrt() * sum.sqrt()).min(1.0).asin();
+    let cells = extents.iter().product();
+    let current: Vec<f64> = (0..cells)
+        .map(|cell| {
+            coords(extents, cell)
+                .iter()
+                .zip(&wavenumbers)
+                .map(|(&x, k)| (k * x as f64).sin())
+                .product()
+        })
+        .collect();
+    let previous = current.iter().map(|u| u * omega_dt.cos()).collect();
+    (previous, current)
+}
+
+fn wave(index: usize, rng: &mut Rng) -> Wave {
+    let kind = KINDS[index % KINDS.len()];
+    let f32 = index / KINDS.len() % 2 == 1;
+    let mut extents = small_extents(rng);
+    match kind {
+        "extent-3" => extents = vec![3; rng.int(1, 9)],
+        "nine-dims" => {
+            extents = (0..9)
+                .map(|axis| if axis == 8 { rng.int(3, 5) } else { 3 })
+                .collect()
+        }
+        _ => {}
+    }
+    let dims = extents.len() as f64;
+    let cells: usize = extents.iter().product();
+    let mut courant2 = rng.range(0.3, 0.95) / dims;
+    let huge = if f32 { 3.0e38 } else { 1.0e308 };
+    let (mut previous, mut current) = (rng.field(cells, 1.0), rng.field(cells, 1.0));
+    match kind {
+        "spike" => {
+            let exponent = rng.range(5.0, if f32 { 37.0 } else { 300.0 });
+            poke(
+                rng,
+                &mut current,
+                &[10f64.powf(exponent), -(10f64.powf(exponent))],
+            );
+        }
+        "checkerboard" => {
+            let amplitude = rng.range(1.0, 1.0e6);
+            current = (0..cells)
+                .map(|c| {
+                    if coords(&extents, c).iter().sum::<usize>() % 2 == 0 {
+                        amplitude
+                    } else {
+                        -amplitude
+                    }
+                })
+                .collect();
+            previous = current.iter().map(|u| -u).collect();
+        }
+        "resonance" => (previous, current) = resonance(&extents, courant2, rng),
+        "nan" => {
+            let payload = f64::from_bits(0x7ff8_0000_0000_0000 | (rng.next_u64() & 0xffff));
+            poke(rng, &mut current, &[f64::NAN, -f64::NAN, payload]);
+        }
+        "infinity" => poke(rng, &mut previous, &[f64::INFINITY, f64::NEG_INFINITY]),
+        "subnormal" => {
+            let scale = if f32 { 1.0e-41 } else { 1.0e-310 };
+            previous = previous.iter().map(|u| u * scale).collect();
+            current = current.iter().map(|u| u * scale).collect();
+        }
+        "courant-limit" => courant2 = (1.0 - 1.0e-9) / dims,
+        "mixed" => {
+            poke(rng, &mut current, &[f64::NAN, huge, f64::INFINITY]);
+            poke(
+                rng,
+                &mut previous,
+                &[if f32 { 1.0e-40 } else { 4.9e-324 }, -huge],
+            );
+        }
+        _ => {}
+    }
+    Wave {
+        kind,
+        extents,
+        f32,
+        courant2,
+        previous,
+        current,
+        steps: rng.int(1, 6) as u64,
+        current_index: (rng.next_u64() % 2) as u32,
+    }
+}
+
+fn attack(kernel: &Kernel, wave: &Wave) -> Result<(), String> {
+    if wave.f32 {
+        step_case::<f32>(
+            kernel,
+            &wave.extents,
+            wave.courant2,
+            &wave.previous,
+            &wave.current,
+            wave.steps,
+            wave.current_index,
+        )
+    } else {
+        step_case::<f64>(
+            kernel,
+            &wave.extents,
+            wave.courant2,
+            &wave.previous,
+            &wave.current,
+            wave.steps,
+            wave.current_index,
+        )
+    }
+}
+
+pub fn phase_step(kernel: &Kernel, rng: &mut Rng, waves: usize) -> Phase {
+    let mut phase = Phase::start("dojo");
+    for index in 0..waves {
+        let wave = wave(index, rng);
+        let label = format!(
+            "wave {index} ({} {} {:?}, {} steps)",
+            wave.kind,
+            if wave.f32 { "f32" } else { "f64" },
+            wave.extents,
+            wave.steps
+        );
+        phase.case(&label, attack(kernel, &wave));
+    }
+    phase.finish()
+}
+
+/// A readout attack: ties, huge values, -0, subnormals and non-finite cells.
+fn readout_field(index: usize, rng: &mut Rng, cells: usize) -> Vec<f64> {
+    let mut field = rng.field(cells, 5.0);
+    match index % 5 {
+        0 => field = (0..cells).map(|i| (i % 11) as f64 - 5.5).collect(),
+        1 => poke(
+            rng,
+            &mut field,
+            &[1.0e300, -1.0e300, 4.5, -4.5, 4.499_999_999_999_999],
+        ),
+        2 => poke(rng, &mut field, &[-0.0, 4.9e-324, -2.2e-308, 0.5, -0.5]),
+        3 => poke(rng, &mut field, &[f64::NAN, f64::INFINITY]),
+        _ => poke(rng, &mut field, &[f64::NEG_INFINITY]),
+    }
+    field
+}
+
+pub fn phase_readout(kernel: &Kernel, rng: &mut Rng, waves: usize) -> Phase {
+    let mut phase = Phase::start("dojo");
+    for index in 0..waves {
+        let extents = if index % 7 == 0 {
+            vec![3; 9]
+        } else {
+            small_extents(rng)
+        };
+        let field = readout_field(index, rng, extents.iter().product());
+        let label = format!("wave {index} {extents:?}");
+        if index % 2 == 0 {
+            phase.case(&label, readout_case::<f64>(kernel, &extents, &field));
+        } else {
+            phase.case(&label, readout_case::<f32>(kernel, &extents, &field));
+        }
+    }
+    phase.finish()
+}

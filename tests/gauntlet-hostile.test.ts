@@ -1,0 +1,101 @@
+// The hostile corpus: every candidate in tests/fixtures/hostile/ must be
+// stopped by the gate its manifest names, with the host unharmed, no file
+// outside the gauntlet's scratch and cache directories changed, and no
+// connection made anywhere.
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateCandidate, type GauntletVerdict } from 'ouroboros';
+
+interface HostileEntry {
+  file: string;
+  gate: string;
+  why: string;
+  targetPath?: string;
+}
+
+const dir = path.resolve('tests/fixtures/hostile');
+const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, HostileEntry>;
+const canaryDir = '/tmp/ouroboros-hostile-canary';
+// Only trees nothing else writes while the suite runs (cpp/ and native/kernels/
+// belong to builds that may run concurrently).
+const watched = [canaryDir, path.resolve('tests/fixtures'), path.resolve('native/sandbox'), path.resolve('proto')];
+// The port the corpus's network attempts aim at.
+const LISTENER_PORT = 47615;
+
+function snapshot(): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (at: string) => {
+    for (const name of readdirSync(at)) {
+      const file = path.join(at, name);
+      const stat = statSync(file);
+      if (stat.isDirectory()) walk(file);
+      else files.set(file, createHash('sha256').update(readFileSync(file)).digest('hex'));
+    }
+  };
+  watched.forEach(walk);
+  return files;
+}
+
+describe('the hostile corpus', () => {
+  const verdicts = new Map<string, GauntletVerdict>();
+  let before: Map<string, string>;
+  let connections = 0;
+  let listener: net.Server | undefined;
+
+  beforeAll(async () => {
+    mkdirSync(canaryDir, { recursive: true });
+    writeFileSync(path.join(canaryDir, 'canary.txt'), 'the gauntlet must never change this file\n');
+    listener = net.createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener!.listen(LISTENER_PORT, '127.0.0.1', resolve).on('error', () => resolve()));
+    before = snapshot();
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-hostile-cache-'));
+    const entries = Object.entries(manifest);
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length) {
+        const [name, entry] = entries[next++]!;
+        const source = readFileSync(path.join(dir, entry.file), 'utf8');
+        verdicts.set(name, await evaluateCandidate({ source, targetPath: entry.targetPath, cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000 }));
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  }, 600_000);
+
+  afterAll(() => listener?.close());
+
+  it('has at least 30 candidates and exercises every gate', () => {
+    expect(Object.keys(manifest).length).toBeGreaterThanOrEqual(30);
+    const gates = new Set(Object.values(manifest).map((entry) => entry.gate));
+    expect([...gates].sort()).toEqual(['bench', 'compile', 'dojo', 'patch', 'sandbox', 'static', 'symbols']);
+  });
+
+  it.each(Object.entries(manifest))('%s is stopped by its gate', (name, entry) => {
+    const verdict = verdicts.get(name)!;
+    expect(verdict.accepted).toBe(false);
+    expect(verdict.failedGate, verdict.gates.at(-1)?.reason).toBe(entry.gate);
+    const failed = verdict.gates.at(-1)!;
+    expect(failed.passed).toBe(false);
+    expect(failed.reason.length).toBeGreaterThan(0);
+    expect(verdict.gates.slice(0, -1).every((gate) => gate.passed)).toBe(true);
+  });
+
+  it('leaves the host running, the watched files unchanged and the network untouched', () => {
+    expect(process.exitCode ?? 0).toBe(0);
+    expect(snapshot()).toEqual(before);
+    expect(readdirSync(canaryDir)).toEqual(['canary.txt']);
+    expect(connections).toBe(0);
+  });
+
+  it('reports the isolation layers of the runs that reached the sandbox', () => {
+    const reached = [...verdicts.values()].find((v) => v.isolation.length > 0)!;
+    const active = reached.isolation.filter((layer) => layer.active).map((layer) => layer.name);
+    expect(active).toEqual(expect.arrayContaining(['rlimits', 'landlock', 'no_new_privs', 'seccomp']));
+  });
+});

@@ -1,0 +1,53 @@
+// Correct candidates: each passes every gate; the slower one loses the
+// benchmark and the faster one wins it, on the target and held-out lattices.
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evaluateCandidate, GauntletPool, type GauntletVerdict } from 'ouroboros';
+
+const variant = (name: string) => readFileSync(path.resolve('tests/fixtures/variants', `${name}.cpp`), 'utf8');
+
+describe('correct variants', () => {
+  const verdicts: Record<string, GauntletVerdict> = {};
+
+  beforeAll(async () => {
+    const pool = new GauntletPool(2);
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-variants-cache-'));
+    const [copy, slow, fast, readout] = await Promise.all([
+      evaluateCandidate({ source: variant('reference-copy'), pool, cacheDir }),
+      evaluateCandidate({ source: variant('slow'), pool, cacheDir }),
+      evaluateCandidate({ source: variant('rows-fast'), pool, cacheDir }),
+      evaluateCandidate({ source: variant('reference-copy'), slot: 'readout', pool, cacheDir }),
+    ]);
+    Object.assign(verdicts, { copy, slow, fast, readout });
+    await pool.close();
+  }, 300_000);
+
+  it('passes every gate, in order, with a safety score and the isolation layers', () => {
+    for (const [name, verdict] of Object.entries(verdicts)) {
+      expect(verdict.gates.map((g) => [g.gate, g.passed]), name).toEqual(
+        ['patch', 'static', 'compile', 'symbols', 'sandbox', 'dojo', 'bench'].map((gate) => [gate, true]),
+      );
+      expect(verdict.accepted).toBe(true);
+      expect(verdict.safetyScore).toBeGreaterThanOrEqual(0.8);
+      expect(verdict.isolation.find((layer) => layer.name === 'seccomp')?.active).toBe(true);
+    }
+  });
+
+  it('loses the benchmark when slower and wins it when faster', () => {
+    expect(verdicts.slow!.improves).toBe(false);
+    expect(verdicts.slow!.benchmark!.lattices.map((l) => l.verdict)).toEqual(['slower', 'slower']);
+    expect(verdicts.fast!.improves).toBe(true);
+    expect(verdicts.fast!.benchmark!.lattices.map((l) => [l.lattice, l.verdict])).toEqual([['target', 'faster'], ['held-out', 'faster']]);
+    const target = verdicts.fast!.benchmark!.lattices[0]!;
+    expect(target.ratioHigh).toBeLessThan(1);
+    expect(target.pValue).toBeLessThan(0.05);
+    expect(target.extents).toEqual([128, 128]);
+  });
+
+  it('does not call a copy of the incumbent an improvement', () => {
+    expect(verdicts.copy!.improves).toBe(false);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * `ouroboros bench sandbox`: the hostile corpus and the correct variants
+ * through the whole gauntlet on a pool as wide as the machine. Reports how
+ * many were contained and rejected (by gate), candidates per minute with
+ * uncached compiles (the target figure) and with cached ones, and the
+ * seconds each gate took in total.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../../native/loader.js';
+import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import { GauntletPool } from '../gauntlet/pool.js';
+import type { GateName, GauntletVerdict } from '../gauntlet/types.js';
+import type { BenchRunOptions } from './suites.js';
+
+interface Candidate {
+  name: string;
+  source: string;
+  targetPath?: string;
+  expectedGate?: string;
+}
+
+export interface GateSeconds {
+  static: number;
+  compile: number;
+  sandbox: number;
+  dojo: number;
+  bench: number;
+}
+
+export interface CorpusReport {
+  corpus: number;
+  /** Candidates the host survived with a verdict (every one, or the host would not be reporting). */
+  contained: number;
+  rejected: number;
+  /** Rejected by the gate the manifest expects (hostile corpus only). */
+  rejectedAsExpected: number | null;
+  byGate: Partial<Record<GateName, number>>;
+  candidatesPerMinute: number;
+  wallSeconds: number;
+  gateSeconds: GateSeconds;
+}
+
+export interface SandboxBenchReport {
+  threads: number;
+  hostile: CorpusReport;
+  variants: CorpusReport & { cachedCandidatesPerMinute: number; improves: string[] };
+  isolation: GauntletVerdict['isolation'];
+}
+
+function hostileCorpus(): Candidate[] {
+  const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string }>;
+  return Object.entries(manifest).map(([name, entry]) => ({
+    name,
+    source: readFileSync(path.join(dir, entry.file), 'utf8'),
+    targetPath: entry.targetPath,
+    expectedGate: entry.gate,
+  }));
+}
+
+function variants(copies: number): Candidate[] {
+  const dir = path.join(packageRoot, 'tests', 'fixtures', 'variants');
+  const names = ['reference-copy', 'slow', 'rows-fast'];
+  // Each copy differs by a comment, so every compile is a real (uncached) one.
+  return Array.from({ length: copies }, (_, i) => {
+    const name = names[i % names.length]!;
+    return { name: `${name}#${i}`, source: `// copy ${i}\n${readFileSync(path.join(dir, `${name}.cpp`), 'utf8')}` };
+  });
+}
+
+async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: string, onProgress: (m: string) => void) {
+  const verdicts: Array<{ candidate: Candidate; verdict: GauntletVerdict }> = [];
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < candidates.length) {
+      const candidate = candidates[next++]!;
+      const verdict = await evaluateCandidate({ source: candidate.source, targetPath: candidate.targetPath, pool, cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000 });
+      verdicts.push({ candidate, verdict });
+      if (verdicts.length % 10 === 0) onProgress(`${verdicts.length}/${candidates.length} candidates`);
+    }
+  };
+  // Two pipelines per thread: while one waits on a child process the other works.
+  await Promise.all(Array.from({ length: pool.threads * 2 }, worker));
+  return { verdicts, wallSeconds: (performance.now() - started) / 1000 };
+}
+
+function summarise(verdicts: Array<{ candidate: Candidate; verdict: GauntletVerdict }>, wallSeconds: number): CorpusReport {
+  const gateSeconds: GateSeconds = { static: 0, compile: 0, sandbox: 0, dojo: 0, bench: 0 };
+  const byGate: Partial<Record<GateName, number>> = {};
+  let rejectedAsExpected = 0;
+  for (const { candidate, verdict } of verdicts) {
+    for (const gate of verdict.gates) {
+      if (gate.gate in gateSeconds) gateSeconds[gate.gate as keyof GateSeconds] += gate.seconds;
+    }
+    if (verdict.failedGate) byGate[verdict.failedGate] = (byGate[verdict.failedGate] ?? 0) + 1;
+    if (candidate.expectedGate && verdict.failedGate === candidate.expectedGate) rejectedAsExpected += 1;
+  }
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    corpus: verdicts.length,
+    contained: verdicts.length,
+    rejected: verdicts.filter(({ verdict }) => !verdict.accepted).length,
+    rejectedAsExpected: verdicts.some(({ candidate }) => candidate.expectedGate) ? rejectedAsExpected : null,
+    byGate,
+    candidatesPerMinute: round((verdicts.length / wallSeconds) * 60),
+    wallSeconds: round(wallSeconds),
+    gateSeconds: Object.fromEntries(Object.entries(gateSeconds).map(([k, v]) => [k, round(v)])) as unknown as GateSeconds,
+  };
+}
+
+export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBenchReport> {
+  const pool = new GauntletPool();
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-bench-sandbox-'));
+  try {
+    options.onProgress('hostile corpus');
+    const hostile = await runCorpus(hostileCorpus(), pool, cacheDir, options.onProgress);
+    const copies = options.quick ? 6 : 30;
+    options.onProgress(`${copies} correct variants, uncached compiles`);
+    const fresh = await runCorpus(variants(copies), pool, cacheDir, options.onProgress);
+    options.onProgress(`${copies} correct variants, cached compiles`);
+    const cached = await runCorpus(variants(copies), pool, cacheDir, options.onProgress);
+    const summary = summarise(fresh.verdicts, fresh.wallSeconds);
+    return {
+      threads: pool.threads,
+      hostile: summarise(hostile.verdicts, hostile.wallSeconds),
+      variants: {
+        ...summary,
+        cachedCandidatesPerMinute: summarise(cached.verdicts, cached.wallSeconds).candidatesPerMinute,
+        improves: [...new Set(fresh.verdicts.filter(({ verdict }) => verdict.improves).map(({ candidate }) => candidate.name.split('#')[0]!))],
+      },
+      isolation: fresh.verdicts.find(({ verdict }) => verdict.isolation.length > 0)?.verdict.isolation ?? [],
+    };
+  } finally {
+    await pool.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+export function formatSandboxReport(report: SandboxBenchReport): string {
+  const line = (name: string, r: CorpusReport) =>
+    `${name.padEnd(9)} corpus ${r.corpus}, contained ${r.contained}, rejected ${r.rejected}` +
+    `${r.rejectedAsExpected === null ? '' : ` (${r.rejectedAsExpected} by the expected gate)`}, ` +
+    `${r.candidatesPerMinute} candidates/min; by gate ${JSON.stringify(r.byGate)}; gate seconds ${JSON.stringify(r.gateSeconds)}`;
+  return [
+    `gauntlet on ${report.threads} threads`,
+    line('hostile', report.hostile),
+    line('variants', report.variants),
+    `variants with cached compiles: ${report.variants.cachedCandidatesPerMinute} candidates/min; faster than the incumbent: ${report.variants.improves.join(', ') || 'none'}`,
+    `isolation: ${report.isolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
+  ].join('\n');
+}

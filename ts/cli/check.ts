@@ -1,0 +1,44 @@
+/**
+ * `ouroboros check candidate.cpp [--slot step] [--json]`: runs one candidate
+ * kernel through the whole gauntlet and prints each gate's verdict.
+ * Exits 0 when the candidate is accepted, 1 when a gate rejects it.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import { closeSharedGauntletPool } from '../gauntlet/pool.js';
+import type { GauntletVerdict } from '../gauntlet/types.js';
+
+export function formatVerdict(file: string, verdict: GauntletVerdict): string {
+  const lines = [`${file}: ${verdict.accepted ? (verdict.improves ? 'accepted, faster than the incumbent' : 'accepted, not faster') : `rejected by the ${verdict.failedGate} gate`}`];
+  for (const gate of verdict.gates) {
+    lines.push(`  ${gate.passed ? 'pass' : 'FAIL'}  ${gate.gate.padEnd(8)} ${gate.seconds.toFixed(2).padStart(6)} s  ${gate.reason}`.trimEnd());
+  }
+  if (verdict.safetyScore !== null) lines.push(`  safety score ${verdict.safetyScore}`);
+  for (const lattice of verdict.benchmark?.lattices ?? []) {
+    lines.push(
+      `  bench ${lattice.lattice} [${lattice.extents.join(', ')}]: ratio ${lattice.ratio.toFixed(3)} ` +
+        `(95% CI ${lattice.ratioLow.toFixed(3)}-${lattice.ratioHigh.toFixed(3)}, p = ${lattice.pValue.toExponential(1)}): ${lattice.verdict}`,
+    );
+  }
+  const layers = verdict.isolation.map((layer) => `${layer.name}${layer.active ? '' : ' (off)'}`);
+  if (layers.length > 0) lines.push(`  isolation: ${layers.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function checkCommand(): Command {
+  return new Command('check')
+    .description('run a candidate kernel through the gauntlet and print each gate\'s verdict')
+    .argument('<candidate>', 'C++ source of a kernel module implementing the kernel ABI')
+    .addOption(new Option('--slot <slot>', 'which kernel function the candidate competes on').choices(['step', 'readout']).default('step'))
+    .option('--json', 'print the verdict as one JSON object')
+    .action(async (file: string, options: { slot: 'step' | 'readout'; json?: boolean }) => {
+      const source = readFileSync(file, 'utf8');
+      const verdict = await evaluateCandidate({ source, slot: options.slot }).finally(closeSharedGauntletPool);
+      console.log(options.json ? JSON.stringify(verdict) : formatVerdict(file, verdict));
+      if (!verdict.accepted) {
+        const reason = verdict.gates.at(-1)?.reason ?? '';
+        throw new Error(`${file} was rejected by the ${verdict.failedGate} gate: ${reason}`);
+      }
+    });
+}

@@ -1,0 +1,106 @@
+/**
+ * clang-tidy and cppcheck on a candidate source (Debian packages; see
+ * .ci/run). Their findings become penalties of the static firewall's safety
+ * score: bugs the analysers prove (uninitialised reads, out-of-bounds
+ * indices, null dereferences) cost most, style costs little.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface LintFinding {
+  tool: 'clang-tidy' | 'cppcheck';
+  id: string;
+  severity: string;
+  line: number;
+  message: string;
+  penalty: number;
+}
+
+const TOOL_TIMEOUT_MS = 60_000;
+const CLANG_TIDY_CHECKS = '-*,clang-analyzer-*,bugprone-*,cert-*,-cert-err58-cpp,-bugprone-easily-swappable-parameters';
+
+interface ToolRun {
+  stdout: string;
+  stderr: string;
+  missing: boolean;
+}
+
+function run(command: string, args: string[]): Promise<ToolRun> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: TOOL_TIMEOUT_MS, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
+      const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+      resolve({ stdout, stderr, missing });
+    });
+  });
+}
+
+function clangTidyPenalty(id: string): number {
+  if (id.startsWith('clang-analyzer-')) return 0.25;
+  if (id.startsWith('bugprone-') || id.startsWith('cert-')) return 0.05;
+  return 0.02;
+}
+
+function cppcheckPenalty(severity: string): number {
+  if (severity === 'error') return 0.25;
+  if (severity === 'warning') return 0.1;
+  return 0.02;
+}
+
+async function clangTidy(file: string, includeDir: string): Promise<LintFinding[] | null> {
+  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir]);
+  if (result.missing) return null;
+  const findings: LintFinding[] = [];
+  for (const match of result.stdout.matchAll(/^[^\n:]+:(\d+):\d+: (warning|error): (.*?) \[([\w.,-]+)\]$/gm)) {
+    const id = match[4]!.split(',')[0]!;
+    findings.push({ tool: 'clang-tidy', id, severity: match[2]!, line: Number(match[1]), message: match[3]!, penalty: clangTidyPenalty(id) });
+  }
+  return findings;
+}
+
+async function cppcheck(file: string, includeDir: string): Promise<LintFinding[] | null> {
+  const result = await run('cppcheck', [
+    '--enable=warning,style,performance,portability',
+    '--inline-suppr',
+    '--quiet',
+    '--language=c++',
+    '--std=c++17',
+    '--suppress=missingIncludeSystem',
+    '--suppress=unusedFunction',
+    '--template={severity}|{id}|{line}|{message}',
+    '-I',
+    includeDir,
+    file,
+  ]);
+  if (result.missing) return null;
+  const findings: LintFinding[] = [];
+  for (const match of result.stderr.matchAll(/^(\w+)\|(\w+)\|(\d+)\|(.*)$/gm)) {
+    const severity = match[1]!;
+    if (severity === 'information') continue;
+    findings.push({ tool: 'cppcheck', id: match[2]!, severity, line: Number(match[3]), message: match[4]!, penalty: cppcheckPenalty(severity) });
+  }
+  return findings;
+}
+
+export interface LintResult {
+  findings: LintFinding[];
+  /** Tools that are not installed (their findings are then missing). */
+  unavailable: string[];
+}
+
+/** Runs both analysers on `source`, in a scratch directory removed afterwards. */
+export async function lint(source: string, includeDir: string): Promise<LintResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-lint-'));
+  try {
+    const file = path.join(dir, 'candidate.cpp');
+    await writeFile(file, source);
+    const [tidy, check] = await Promise.all([clangTidy(file, includeDir), cppcheck(file, includeDir)]);
+    return {
+      findings: [...(tidy ?? []), ...(check ?? [])],
+      unavailable: [tidy === null ? 'clang-tidy' : null, check === null ? 'cppcheck' : null].filter((t): t is string => t !== null),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The options of `evaluateCandidate`, validated once with messages that
+ * name the parameter, the value and the limit.
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { kernelModulePath, packageRoot } from '../../native/loader.js';
+import { invalidRangeError, invalidTypeError, requireInteger, requireFiniteNumber } from '../errors.js';
+import { defaultCacheDir } from './compile.js';
+import { DEFAULT_TARGET_PATH } from './patch-gate.js';
+import type { GauntletPool } from './pool.js';
+import { DEFAULT_SAFETY_THRESHOLD } from './static-firewall.js';
+import type { Slot } from './types.js';
+
+export interface CandidateOptions {
+  /** The C++ source of one kernel module implementing the ABI. */
+  source: string;
+  /** Which kernel function the candidate competes on (default "step"). */
+  slot?: Slot;
+  /** The file the candidate would replace (default cpp/kernels/candidate.cpp). */
+  targetPath?: string;
+  /** The incumbent kernel module (.so) it must beat (default: the reference kernel). */
+  incumbent?: string;
+  /** Minimum safety score of the static firewall, in [0, 1] (default 0.8). */
+  safetyThreshold?: number;
+  /** Seeds the runner's random states and dojo waveforms (default 1). */
+  seed?: number;
+  /** The benchmark lattice (default [128, 128]). */
+  targetExtents?: number[];
+  /** The held-out benchmark lattice (default [97, 89]). */
+  heldOutExtents?: number[];
+  /** Steps per benchmark sample (default 8) and samples per kernel (default 15). */
+  benchSteps?: number;
+  benchSamples?: number;
+  /** Attack waveforms in the dojo, at least 100 (default 120). */
+  dojoWaves?: number;
+  compileTimeoutMs?: number;
+  /** Wall-clock limit of the sandbox run (default 60 s). */
+  sandboxTimeoutMs?: number;
+  /** The runner's CPU-time limit (default 20 s) and address space (default 1024 MiB). */
+  cpuSeconds?: number;
+  memoryMiB?: number;
+  /** Where built modules are cached (default <tmpdir>/ouroboros-gauntlet-cache). */
+  cacheDir?: string;
+  /** false: compile even when the cache has the build (default true). */
+  useCache?: boolean;
+  /** The worker pool (default: one shared pool of os.availableParallelism() threads). */
+  pool?: GauntletPool;
+  /** The sandbox runner binary (default: the staged native/sandbox/<target>/ouroboros-sandbox). */
+  runnerPath?: string;
+}
+
+export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent'>> & {
+  pool: GauntletPool | undefined;
+  runnerPath: string | undefined;
+  incumbent: string;
+  includeDir: string;
+};
+
+export const MIN_DOJO_WAVES = 100;
+
+function extentsOption(name: string, value: unknown, fallback: number[]): number[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value)) throw invalidTypeError(name, 'an array of 1 to 9 integers >= 3', value);
+  if (value.length < 1 || value.length > 9) throw invalidRangeError(name, 'must have 1 to 9 extents', value);
+  value.forEach((extent, axis) => requireInteger(`${name}[${axis}]`, extent, 3, 1 << 24));
+  return value as number[];
+}
+
+function fileOption(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalidTypeError(name, 'a path to a file', value);
+  if (!existsSync(value)) throw invalidRangeError(name, 'no such file', value);
+  return path.resolve(value);
+}
+
+export function resolveOptions(options: CandidateOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalidTypeError('options', 'an object', options);
+  if (typeof options.source !== 'string') throw invalidTypeError('source', 'a string of C++ source', options.source);
+  const slot = options.slot ?? 'step';
+  if (slot !== 'step' && slot !== 'readout') throw invalidRangeError('slot', 'must be "step" or "readout"', slot);
+  const targetPath = options.targetPath ?? DEFAULT_TARGET_PATH;
+  if (typeof targetPath !== 'string') throw invalidTypeError('targetPath', 'a path string', targetPath);
+  const safetyThreshold = requireFiniteNumber('safetyThreshold', options.safetyThreshold ?? DEFAULT_SAFETY_THRESHOLD);
+  if (safetyThreshold < 0 || safetyThreshold > 1) throw invalidRangeError('safetyThreshold', 'must be in [0, 1]', safetyThreshold);
+  return {
+    source: options.source,
+    slot,
+    targetPath,
+    incumbent: options.incumbent === undefined ? kernelModulePath('reference') : fileOption('incumbent', options.incumbent),
+    safetyThreshold,
+    seed: requireInteger('seed', options.seed ?? 1, 0),
+    targetExtents: extentsOption('targetExtents', options.targetExtents, [128, 128]),
+    heldOutExtents: extentsOption('heldOutExtents', options.heldOutExtents, [97, 89]),
+    benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
+    benchSamples: requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000),
+    dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),
+    compileTimeoutMs: requireInteger('compileTimeoutMs', options.compileTimeoutMs ?? 60_000, 100, 3_600_000),
+    sandboxTimeoutMs: requireInteger('sandboxTimeoutMs', options.sandboxTimeoutMs ?? 60_000, 100, 3_600_000),
+    cpuSeconds: requireInteger('cpuSeconds', options.cpuSeconds ?? 20, 1, 3600),
+    memoryMiB: requireInteger('memoryMiB', options.memoryMiB ?? 1024, 64, 1 << 20),
+    cacheDir: options.cacheDir === undefined ? defaultCacheDir() : path.resolve(String(options.cacheDir)),
+    useCache: options.useCache ?? true,
+    pool: options.pool,
+    runnerPath: options.runnerPath === undefined ? undefined : fileOption('runnerPath', options.runnerPath),
+    includeDir: path.join(packageRoot, 'cpp', 'include'),
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Decoding the runner's one protobuf message (proto/sandbox_report.proto)
+ * into plain typed objects, checking what the schema cannot: the version,
+ * the phase names, the bench lattices.
+ */
+import { ouroboros } from '../generated/sandbox_report.js';
+import type { IsolationLayer } from './types.js';
+
+export const REPORT_SCHEMA_VERSION = 1;
+export const RUNNER_PHASES = ['load', 'differential', 'invariants', 'dojo', 'bench'] as const;
+export type RunnerPhase = (typeof RUNNER_PHASES)[number];
+
+export interface PhaseReport {
+  name: RunnerPhase;
+  passed: boolean;
+  reason: string;
+  cases: number;
+  failures: number;
+  seconds: number;
+  findings: string[];
+}
+
+export interface BenchSamples {
+  lattice: string;
+  extents: number[];
+  steps: number;
+  candidateNs: number[];
+  incumbentNs: number[];
+}
+
+export interface SandboxReport {
+  slot: string;
+  seed: number;
+  candidateName: string;
+  isolation: IsolationLayer[];
+  phases: PhaseReport[];
+  bench: BenchSamples[];
+}
+
+export class ReportDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReportDecodeError';
+  }
+}
+
+export function decodeReport(bytes: Uint8Array): SandboxReport {
+  if (bytes.length === 0) throw new ReportDecodeError('the runner wrote no report');
+  let message: ouroboros.sandbox.SandboxReport;
+  try {
+    message = ouroboros.sandbox.SandboxReport.decode(bytes);
+  } catch (error) {
+    throw new ReportDecodeError(`the report does not parse: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (message.schemaVersion !== REPORT_SCHEMA_VERSION) {
+    throw new ReportDecodeError(`report schema_version = ${message.schemaVersion}: this orchestrator reads ${REPORT_SCHEMA_VERSION}`);
+  }
+  const phases = (message.phases ?? []).map((phase, index): PhaseReport => {
+    const name = RUNNER_PHASES[index];
+    if (name === undefined || phase.name !== name) {
+      throw new ReportDecodeError(`report phase ${index} is "${phase.name}": expected "${RUNNER_PHASES[index]}"`);
+    }
+    return {
+      name,
+      passed: phase.passed === true,
+      reason: phase.reason ?? '',
+      cases: phase.cases ?? 0,
+      failures: phase.failures ?? 0,
+      seconds: phase.seconds ?? 0,
+      findings: [...(phase.findings ?? [])],
+    };
+  });
+  if (phases.length === 0) throw new ReportDecodeError('the report has no phases');
+  return {
+    slot: message.slot,
+    seed: Number(message.seed),
+    candidateName: message.candidateName,
+    isolation: (message.isolation ?? []).map((layer) => ({
+      name: layer.name ?? '',
+      active: layer.active === true,
+      detail: layer.detail ?? '',
+    })),
+    phases,
+    bench: (message.bench ?? []).map((b) => ({
+      lattice: b.lattice ?? '',
+      extents: (b.extents ?? []).map(Number),
+      steps: Number(b.steps ?? 0),
+      candidateNs: [...(b.candidateNs ?? [])],
+      incumbentNs: [...(b.incumbentNs ?? [])],
+    })),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Gate 5's process: starts the Rust runner (crates/sandbox) as a child with
+ * an empty environment, in its own process group, and kills the whole group
+ * at the wall-clock limit. Collects its report (stdout) and its progress
+ * (`phase <name>` lines on stderr), so that a crash names the last phase.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
+import type { Slot } from './types.js';
+
+export const RUNNER_NAME = 'ouroboros-sandbox';
+const MAX_STDOUT_BYTES = 16 << 20;
+const MAX_STDERR_CHARS = 64 * 1024;
+
+/** The staged runner for this target (scripts/build-sandbox.mjs puts it there). */
+export function sandboxRunnerPath(): string {
+  const attempts: { path: string; reason: string }[] = [];
+  for (const dir of nativeDirectories()) {
+    const file = path.join(dir, 'sandbox', targetTriple(), RUNNER_NAME);
+    if (existsSync(file)) return file;
+    attempts.push({ path: file, reason: 'not found' });
+  }
+  throw new NativeLoadError(RUNNER_NAME, attempts);
+}
+
+export interface RunnerOptions {
+  runnerPath: string;
+  candidatePath: string;
+  incumbentPath: string;
+  slot: Slot;
+  seed: number;
+  targetExtents: number[];
+  heldOutExtents: number[];
+  benchSteps: number;
+  benchSamples: number;
+  dojoWaves: number;
+  cpuSeconds: number;
+  memoryMiB: number;
+  timeoutMs: number;
+}
+
+/** How the runner ended: structured-cloneable, so a worker can interpret it. */
+export interface RunnerOutcome {
+  stdout: Uint8Array;
+  stderr: string;
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** The last `phase <name>` the runner announced, null if none. */
+  lastPhase: string | null;
+  seconds: number;
+  timeoutMs: number;
+}
+
+export function runnerArguments(options: RunnerOptions): string[] {
+  return [
+    '--candidate', options.candidatePath,
+    '--incumbent', options.incumbentPath,
+    '--slot', options.slot,
+    '--seed', String(options.seed),
+    '--target', options.targetExtents.join(','),
+    '--held-out', options.heldOutExtents.join(','),
+    '--bench-steps', String(options.benchSteps),
+    '--bench-samples', String(options.benchSamples),
+    '--dojo-waves', String(options.dojoWaves),
+    '--cpu-seconds', String(options.cpuSeconds),
+    '--memory-mib', String(options.memoryMiB),
+  ];
+}
+
+export function lastPhaseOf(stderr: string): string | null {
+  const phases = [...stderr.matchAll(/^phase (\w[\w-]*)$/gm)];
+  return phases.at(-1)?.[1] ?? null;
+}
+
+export function runSandbox(options: RunnerOptions): Promise<RunnerOutcome> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(options.runnerPath, runnerArguments(options), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: {},
+    });
+    const chunks: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr = '';
+    let timedOut = false;
+    let spawnError: string | null = null;
+    const kill = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, options.timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length;
+      if (stdoutBytes <= MAX_STDOUT_BYTES) chunks.push(chunk);
+      else kill();
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      if (stderr.length < MAX_STDERR_CHARS) stderr += text;
+    });
+    child.on('error', (error) => {
+      spawnError = error.message;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      // The runner's own children die with it (PR_SET_PDEATHSIG); this
+      // catches any straggler in its group.
+      kill();
+      resolve({
+        stdout: new Uint8Array(Buffer.concat(chunks)),
+        stderr: spawnError ? `could not start ${options.runnerPath}: ${spawnError}` : stderr,
+        code,
+        signal,
+        timedOut,
+        lastPhase: lastPhaseOf(stderr),
+        seconds: (performance.now() - started) / 1000,
+        timeoutMs: options.timeoutMs,
+      });
+    });
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The gauntlet's verdicts. Every gate returns a `GateVerdict`; the pipeline
+ * collects them in order and stops at the first one that fails.
+ */
+
+/** The gates, in the order a candidate meets them. */
+export const GATES = ['patch', 'static', 'compile', 'symbols', 'sandbox', 'dojo', 'bench'] as const;
+export type GateName = (typeof GATES)[number];
+
+/** Which kernel function the candidate replaces. */
+export type Slot = 'step' | 'readout';
+
+export interface GateVerdict<Details extends object = object> {
+  gate: GateName;
+  passed: boolean;
+  /** Why it failed, one sentence; empty when it passed. */
+  reason: string;
+  details: Details;
+  seconds: number;
+}
+
+/** One isolation layer of the sandbox as it ended up on this machine. */
+export interface IsolationLayer {
+  name: string;
+  active: boolean;
+  detail: string;
+}
+
+/** Candidate against incumbent on one lattice: times are per sample. */
+export interface BenchmarkStatistics {
+  lattice: string;
+  extents: number[];
+  steps: number;
+  samples: number;
+  candidateMedianNs: number;
+  incumbentMedianNs: number;
+  /** candidate / incumbent median time: below 1 the candidate is faster. */
+  ratio: number;
+  /** 95% bootstrap interval of the ratio. */
+  ratioLow: number;
+  ratioHigh: number;
+  /** Two-sided Mann-Whitney U p-value of "same distribution". */
+  pValue: number;
+  /** Significant (p < 0.05) and the whole interval at least 3% away from 1. */
+  verdict: 'faster' | 'slower' | 'indistinguishable';
+}
+
+export interface BenchmarkSummary {
+  /** Faster on the target lattice and on the held-out one. */
+  wins: boolean;
+  lattices: BenchmarkStatistics[];
+}
+
+export interface GauntletVerdict {
+  /** Every gate passed (the benchmark gate passes whether or not it wins). */
+  accepted: boolean;
+  /** Accepted and faster than the incumbent. */
+  improves: boolean;
+  failedGate: GateName | null;
+  gates: GateVerdict[];
+  safetyScore: number | null;
+  compileCached: boolean | null;
+  isolation: IsolationLayer[];
+  benchmark: BenchmarkSummary | null;
+  seconds: number;
+}
