@@ -4,9 +4,28 @@
  *   import { Lattice, nonary } from 'ouroboros';
  */
 export { Lattice } from './lattice/lattice.js';
-export type { InvariantOptions } from './lattice/lattice.js';
+export type {
+  Bottleneck,
+  CanaryOptions,
+  CanaryReport,
+  InvariantOptions,
+  ProfileReport,
+  RunOptions,
+  RunSummary,
+  Slot,
+  SlotProfileReport,
+  SwapResult,
+} from './lattice/lattice.js';
+export type { WatchdogEvent, WatchdogOptions } from './lattice/watchdog.js';
+export { ModuleRefusedError } from './modules/module-manager.js';
+export type { KernelModuleInfo, LoadModuleOptions } from './modules/module-manager.js';
+export { NodeModuleShim } from './modules/node-module-shim.js';
+export type { NodeModuleShimOptions, NodeModuleVersion } from './modules/node-module-shim.js';
+export type { NodeKernelAddon, NodeKernelDescription } from './modules/node-kernel-addon.js';
 export type { LatticeOptions } from './lattice/options.js';
 export { NonFiniteFieldError } from './errors.js';
 export { NativeLoadError } from '../native/loader.js';
 export type { FieldArray, InvariantReport, Precision } from '../native/addon-types.js';
 export * as nonary from './nonary/index.js';
+export { evaluateCandidate, GauntletPool } from './gauntlet/index.js';
+export type { CandidateOptions, GateVerdict, GauntletVerdict } from './gauntlet/index.js';

@@ -4,6 +4,8 @@
  * table; the CLI writes the report to bench/results/<suite>.json.
  */
 import { benchKernels, formatKernelReport } from './kernels.js';
+import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
+import { type SwapBenchReport, benchSwap, formatSwapReport } from './swap.js';
 
 export interface BenchRunOptions {
   /** Small sizes and short runs: checks the harness, not the machine. */
@@ -22,5 +24,15 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'STREAM roofline, reference kernel, TypeScript peer, N-API call cost, energy drift',
     run: (options) => benchKernels(options),
     format: (report) => formatKernelReport(report as ReturnType<typeof benchKernels>),
+  },
+  swap: {
+    description: 'hot swap under load: lost/duplicated steps, pause, slot overhead, module load cost',
+    run: (options) => benchSwap(options),
+    format: (report) => formatSwapReport(report as SwapBenchReport),
+  },
+  sandbox: {
+    description: 'the candidate gauntlet: hostile corpus contained, correct candidates per minute, seconds per gate',
+    run: (options) => benchSandbox(options),
+    format: (report) => formatSandboxReport(report as SandboxBenchReport),
   },
 };
