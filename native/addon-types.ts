@@ -25,6 +25,22 @@ export interface CoreLatticeConfig {
   kernelPath: string;
   /** Worker threads of the host pool lent to kernels (>= 1). */
   threads: number;
+  /**
+   * When set, the core maps this state segment (MAP_SHARED) and steps its
+   * levels in place, resuming at the step count and current level in its
+   * header, which it updates at every step boundary.
+   */
+  segment?: CoreSegmentRegion;
+}
+
+/** A state segment's descriptor and where its levels sit (from `SegmentLayoutInfo`). */
+export interface CoreSegmentRegion {
+  fd: number;
+  segmentBytes: number;
+  levelBytes: number;
+  level0Offset: number;
+  level1Offset: number;
+  scratchOffset: number;
 }
 
 /** Zero-copy views over the live state; stale after the next step. */
@@ -195,6 +211,11 @@ export interface CoreAddon {
   loadKernelModule(path: string): CoreModuleInfo | { error: string };
   /** Why the file cannot be a shared object for this process (from its ELF header alone), or null. */
   elfDefect(path: string): string | null;
+  /**
+   * execve(path, argv, environment) natively: replaces this process's image
+   * (same PID). Returns only on failure, with the reason.
+   */
+  execImage(path: string, argv: string[], environment: string[]): { error: string };
 }
 
 // ------------------------------------------------------------- Rust oracle

@@ -23,6 +23,8 @@ export { NodeModuleShim } from './modules/node-module-shim.js';
 export type { NodeModuleShimOptions, NodeModuleVersion } from './modules/node-module-shim.js';
 export type { NodeKernelAddon, NodeKernelDescription } from './modules/node-kernel-addon.js';
 export type { LatticeOptions } from './lattice/options.js';
+export type { HandoffReport, RestartOptions, RestartReport, ResumeOptions } from './lattice/lattice.js';
+export type { ModuleRestore } from './lattice/handoff.js';
 export { NonFiniteFieldError } from './errors.js';
 export { NativeLoadError } from '../native/loader.js';
 export type { FieldArray, InvariantReport, Precision } from '../native/addon-types.js';

@@ -5,6 +5,7 @@
 
 #include "boundary.h"
 #include "core/elf_header.h"
+#include "core/exec_image.h"
 #include "core/module_registry.h"
 #include "core/stream_triad.h"
 #include "js_convert.h"
@@ -49,6 +50,31 @@ Napi::Value elf_defect(const Napi::CallbackInfo& info) {
   });
 }
 
+std::vector<std::string> read_strings(const Napi::Value& value, const char* name) {
+  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), std::string(name) + " must be an array of strings");
+  const auto array = value.As<Napi::Array>();
+  std::vector<std::string> strings;
+  for (std::uint32_t i = 0; i < array.Length(); ++i) {
+    const Napi::Value item = array.Get(i);
+    if (!item.IsString()) throw Napi::TypeError::New(value.Env(), std::string(name) + " must be an array of strings");
+    strings.push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return strings;
+}
+
+// Returns only when execve failed: the reason, as data.
+Napi::Value exec_image(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&]() -> Napi::Value {
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    const std::vector<std::string> argv = read_strings(info[1], "argv");
+    const std::vector<std::string> environment = read_strings(info[2], "environment");
+    Napi::Object failure = Napi::Object::New(info.Env());
+    failure.Set("error", ouro::exec_image(path, argv, environment));
+    return failure;
+  });
+}
+
 }  // namespace
 }  // namespace ouro::addon
 
@@ -63,6 +89,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
         Napi::PropertyDescriptor::Function(env, exports, "streamTriad", stream_triad, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "loadKernelModule", load_kernel_module, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "elfDefect", elf_defect, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "execImage", exec_image, napi_enumerable),
         Napi::PropertyDescriptor::Value("kernelAbiVersion", Napi::Number::New(env, OURO_KERNEL_ABI_VERSION),
                                         napi_enumerable),
     });

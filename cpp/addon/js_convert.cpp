@@ -53,6 +53,23 @@ Napi::TypedArray typed_array(Napi::Env env, ouro_precision precision, std::uint6
   return Napi::Float32Array::New(env, cells, buffer, 0);
 }
 
+SegmentRegion read_segment(const Napi::Value& value) {
+  if (!value.IsObject()) type_error(value.Env(), "config.segment", "an object");
+  const auto object = value.As<Napi::Object>();
+  auto field = [&](const char* key) {
+    const std::string name = std::string("config.segment.") + key;
+    return static_cast<std::size_t>(read_integer(object.Get(key), name.c_str(), 0));
+  };
+  SegmentRegion region;
+  region.fd = static_cast<int>(read_integer(object.Get("fd"), "config.segment.fd", 0, INT32_MAX));
+  region.segment_bytes = field("segmentBytes");
+  region.level_bytes = field("levelBytes");
+  region.level0_offset = field("level0Offset");
+  region.level1_offset = field("level1Offset");
+  region.scratch_offset = field("scratchOffset");
+  return region;
+}
+
 }  // namespace
 
 CoreConfig read_core_config(const Napi::Value& value) {
@@ -67,6 +84,8 @@ CoreConfig read_core_config(const Napi::Value& value) {
   config.lattice.threads =
       static_cast<std::uint32_t>(read_integer(object.Get("threads"), "config.threads", 1, kMaxThreads));
   config.kernel_path = read_string(object.Get("kernelPath"), "config.kernelPath");
+  const Napi::Value segment = object.Get("segment");
+  if (!segment.IsUndefined() && !segment.IsNull()) config.segment = read_segment(segment);
   return config;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace ouro::addon {
@@ -21,9 +22,11 @@ namespace ouro::addon {
 struct CoreConfig {
   LatticeConfig lattice;
   std::string kernel_path;
+  /// Set when the state lives in a state segment rather than private memory.
+  std::optional<SegmentRegion> segment;
 };
 
-/// Reads `{ extents, courant2, precision, kernelPath, threads }`.
+/// Reads `{ extents, courant2, precision, kernelPath, threads, segment? }`.
 CoreConfig read_core_config(const Napi::Value& value);
 
 /// 2^53: every integer up to it is exact as a JS number.

@@ -165,7 +165,8 @@ LatticeCoreWrap::LatticeCoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
     const CoreConfig config = read_core_config(info[0]);
     KernelModule::LoadResult loaded = ModuleRegistry::instance().load(config.kernel_path);
     if (!loaded.module) throw Napi::Error::New(info.Env(), loaded.error);
-    core_ = std::make_shared<LatticeCore>(config.lattice, std::move(loaded.module));
+    core_ = config.segment ? std::make_shared<LatticeCore>(config.lattice, std::move(loaded.module), *config.segment)
+                           : std::make_shared<LatticeCore>(config.lattice, std::move(loaded.module));
   });
 }
 

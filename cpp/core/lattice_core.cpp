@@ -1,5 +1,7 @@
 #include "core/lattice_core.h"
 
+#include <ouroboros/segment_layout.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -96,7 +98,37 @@ LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const Kern
       pool_(config.threads),
       state_(std::make_shared<StateBuffer>(field_bytes(geometry_))) {}
 
+LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel,
+                         const SegmentRegion& segment)
+    : geometry_(make_geometry(config)), slots_(std::move(kernel)), pool_(config.threads) {
+  if (segment.level_bytes != field_bytes(geometry_)) {
+    throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) + ": the lattice needs " +
+                                std::to_string(field_bytes(geometry_)));
+  }
+  state_ = std::make_shared<StateBuffer>(segment);
+  std::byte* header = state_->segment_header();
+  const std::uint32_t current = std::atomic_ref<std::uint32_t>(
+      *reinterpret_cast<std::uint32_t*>(header + OURO_SEGMENT_OFFSET_CURRENT_LEVEL)).load(std::memory_order_acquire);
+  if (current > 1) throw std::invalid_argument("segment current_level = " + std::to_string(current) + ": must be 0 or 1");
+  current_ = current;
+  step_count_.store(std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + OURO_SEGMENT_OFFSET_STEP_COUNT))
+                        .load(std::memory_order_acquire),
+                    std::memory_order_release);
+}
+
 LatticeCore::~LatticeCore() { stop(); }
+
+void LatticeCore::publish_boundary() {
+  std::byte* header = state_->segment_header();
+  if (!header) return;
+  // The header is little-endian (segment_layout.h); these stores are its fields only on such a machine.
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the segment header is little-endian");
+  // Level first, count last with release: whoever reads the count with acquire sees the level that goes with it.
+  std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(header + OURO_SEGMENT_OFFSET_CURRENT_LEVEL))
+      .store(current_, std::memory_order_relaxed);
+  std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + OURO_SEGMENT_OFFSET_STEP_COUNT))
+      .store(step_count_.load(std::memory_order_relaxed), std::memory_order_release);
+}
 
 std::shared_ptr<const KernelModule> LatticeCore::live_module(Slot slot) {
   return at_boundary([&] { return slots_.live_shared(slot); });
@@ -130,6 +162,7 @@ std::uint64_t LatticeCore::step(std::uint64_t steps) {
   profiles_[static_cast<std::size_t>(Slot::Step)].record(elapsed, steps);
   current_ = static_cast<std::uint32_t>((current_ + steps) % 2);
   step_count_.fetch_add(steps, std::memory_order_acq_rel);
+  publish_boundary();
   return elapsed;
 }
 
@@ -147,6 +180,7 @@ std::uint64_t LatticeCore::direct_steps(std::uint64_t steps) {
   }
   const std::uint64_t elapsed = monotonic_ns() - start;
   step_count_.fetch_add(steps, std::memory_order_acq_rel);
+  publish_boundary();
   return elapsed;
 }
 
@@ -199,6 +233,7 @@ void LatticeCore::copy_in(const void* previous, const void* current) {
   std::memcpy(state_->level(1), previous, level_bytes());
   current_ = 0;
   step_count_.store(0, std::memory_order_release);
+  publish_boundary();
 }
 
 void LatticeCore::run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current,

@@ -147,6 +147,14 @@ class LatticeCore {
 
   /// Throws std::invalid_argument on a malformed config.
   LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel);
+  /**
+   * Steps the state in place inside the state segment `segment` (mapped
+   * here, MAP_SHARED), resuming at the step count and current level its
+   * header holds. Both are stored back into the header at every step
+   * boundary; the commit checksum is the segment owner's (a freeze point).
+   * Throws std::invalid_argument when the segment's levels do not fit the config.
+   */
+  LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel, const SegmentRegion& segment);
   ~LatticeCore();
   LatticeCore(const LatticeCore&) = delete;
   LatticeCore& operator=(const LatticeCore&) = delete;
@@ -270,6 +278,8 @@ class LatticeCore {
   };
 
   void copy_in(const void* previous, const void* current);
+  /// Stores the step count and current level into the segment header, if there is one; at a boundary.
+  void publish_boundary();
   void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps);
   Readout run_readout(const KernelModule& module, const void* field);
   SwapOutcome apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module);

@@ -138,6 +138,7 @@ void LatticeCore::runner_step() {
   const std::uint64_t end_ns = monotonic_ns();
   current_ ^= 1u;
   step_count_.store(index + 1, std::memory_order_release);
+  publish_boundary();
   ++steps_run_;
   profiles_[static_cast<std::size_t>(Slot::Step)].record(end_ns - start_ns, 1);
   if (trace_.size() < trace_capacity_) trace_.push_back(StepRecord{index, module.id(), start_ns, end_ns});
@@ -280,6 +281,7 @@ RecoveryOutcome LatticeCore::recover(Slot slot) {
       std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());
       current_ = 0;
       step_count_.store(verified_.step, std::memory_order_release);
+      publish_boundary();
       outcome.restored_step = verified_.step;
     }
     return outcome;

@@ -1,8 +1,14 @@
 #include "core/state_buffer.h"
 
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <new>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 
 namespace ouro {
 namespace {
@@ -18,25 +24,57 @@ std::size_t block_bytes(std::size_t stride_bytes) {
   return 3 * stride_bytes;
 }
 
+void check_region(const char* name, std::size_t offset, const SegmentRegion& region) {
+  const bool fits = offset <= region.segment_bytes && region.level_bytes <= region.segment_bytes - offset;
+  if (offset % StateBuffer::kAlignmentBytes != 0 || offset == 0 || !fits) {
+    throw std::invalid_argument(std::string("segment ") + name + " = " + std::to_string(offset) +
+                                ": must be a non-zero multiple of 4096 with " + std::to_string(region.level_bytes) +
+                                " level bytes inside the " + std::to_string(region.segment_bytes) + "-byte segment");
+  }
+}
+
+std::byte* map_segment(const SegmentRegion& region) {
+  if (region.fd < 0) throw std::invalid_argument("segment fd = " + std::to_string(region.fd) + ": must be >= 0");
+  check_region("level0_offset", region.level0_offset, region);
+  check_region("level1_offset", region.level1_offset, region);
+  check_region("scratch_offset", region.scratch_offset, region);
+  void* base = ::mmap(nullptr, region.segment_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, region.fd, 0);
+  if (base == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap of the state segment");
+  return static_cast<std::byte*>(base);
+}
+
 }  // namespace
 
 StateBuffer::StateBuffer(std::size_t level_bytes)
     : level_bytes_(level_bytes),
-      stride_bytes_(round_up_to_page(level_bytes)),
-      size_bytes_(block_bytes(stride_bytes_)),
-      block_(static_cast<std::byte*>(
-          ::operator new(size_bytes_, std::align_val_t{kAlignmentBytes}))) {
-  std::memset(block_.get(), 0, size_bytes_);
+      level_offsets_{0, round_up_to_page(level_bytes)},
+      scratch_offset_(2 * level_offsets_[1]),
+      size_bytes_(block_bytes(level_offsets_[1])),
+      base_(static_cast<std::byte*>(::operator new(size_bytes_, std::align_val_t{kAlignmentBytes}))),
+      mapped_(false) {
+  std::memset(base_, 0, size_bytes_);
+}
+
+StateBuffer::StateBuffer(const SegmentRegion& region)
+    : level_bytes_(region.level_bytes),
+      level_offsets_{region.level0_offset, region.level1_offset},
+      scratch_offset_(region.scratch_offset),
+      size_bytes_(region.segment_bytes),
+      base_(map_segment(region)),
+      mapped_(true) {}
+
+StateBuffer::~StateBuffer() {
+  if (mapped_) {
+    ::munmap(base_, size_bytes_);
+  } else {
+    ::operator delete(base_, std::align_val_t{kAlignmentBytes});
+  }
 }
 
 bool StateBuffer::overlaps(const void* data, std::size_t bytes) const {
   const auto begin = reinterpret_cast<std::uintptr_t>(data);
-  const auto own_begin = reinterpret_cast<std::uintptr_t>(base());
+  const auto own_begin = reinterpret_cast<std::uintptr_t>(base_);
   return bytes > 0 && begin < own_begin + size_bytes_ && own_begin < begin + bytes;
-}
-
-void StateBuffer::AlignedDelete::operator()(std::byte* block) const {
-  ::operator delete(block, std::align_val_t{kAlignmentBytes});
 }
 
 }  // namespace ouro

@@ -7,12 +7,24 @@
 
 namespace ouro {
 
+/// Where a state segment's regions sit (cpp/include/ouroboros/segment_layout.h), and its descriptor.
+struct SegmentRegion {
+  int fd = -1;
+  std::size_t segment_bytes = 0;
+  std::size_t level_bytes = 0;
+  std::size_t level0_offset = 0;
+  std::size_t level1_offset = 0;
+  std::size_t scratch_offset = 0;
+};
+
 /**
- * The lattice state in one zero-initialised block: level 0, level 1 and a
- * level-sized scratch area, each starting on a page boundary.
+ * The lattice state: level 0, level 1 and a level-sized scratch area, each
+ * starting on a page boundary, addressed by offsets from one base.
  *
- * It is a single allocation addressed by offsets, not three buffers, so that
- * it can later be placed in shared memory as it is.
+ * Either one zero-initialised private block, or a state segment (a sealed
+ * memfd) mapped MAP_SHARED: then the kernels step the segment's own bytes,
+ * with no copy, and segment_header() is the header page the step counter
+ * and the current level are published to.
  */
 class StateBuffer {
  public:
@@ -20,33 +32,39 @@ class StateBuffer {
 
   /// Allocates room for two levels and scratch of `level_bytes` each; throws std::bad_alloc.
   explicit StateBuffer(std::size_t level_bytes);
+  /**
+   * Maps the whole segment behind `region.fd` (the descriptor stays the
+   * caller's). Throws std::invalid_argument when the regions do not fit the
+   * segment or are not page-aligned, std::system_error when mmap fails.
+   */
+  explicit StateBuffer(const SegmentRegion& region);
+  ~StateBuffer();
   StateBuffer(const StateBuffer&) = delete;
   StateBuffer& operator=(const StateBuffer&) = delete;
 
   std::size_t level_bytes() const { return level_bytes_; }
-  /// Bytes of the whole block, padding included.
+  /// Bytes of the whole block (or mapping), padding included.
   std::size_t size_bytes() const { return size_bytes_; }
-  std::size_t level_offset(unsigned level) const { return level * stride_bytes_; }
-  std::size_t scratch_offset() const { return 2 * stride_bytes_; }
+  std::size_t level_offset(unsigned level) const { return level_offsets_[level]; }
+  std::size_t scratch_offset() const { return scratch_offset_; }
 
-  void* level(unsigned level) { return base() + level_offset(level); }
-  const void* level(unsigned level) const { return base() + level_offset(level); }
-  void* scratch() { return base() + scratch_offset(); }
+  void* level(unsigned level) { return base_ + level_offset(level); }
+  const void* level(unsigned level) const { return base_ + level_offset(level); }
+  void* scratch() { return base_ + scratch_offset(); }
+
+  /// The segment's header page, or null for private memory.
+  std::byte* segment_header() const { return mapped_ ? base_ : nullptr; }
 
   /// Whether [data, data + bytes) shares any byte with this block.
   bool overlaps(const void* data, std::size_t bytes) const;
 
  private:
-  struct AlignedDelete {
-    void operator()(std::byte* block) const;
-  };
-
-  std::byte* base() const { return block_.get(); }
-
   std::size_t level_bytes_;
-  std::size_t stride_bytes_;
+  std::size_t level_offsets_[2];
+  std::size_t scratch_offset_;
   std::size_t size_bytes_;
-  std::unique_ptr<std::byte, AlignedDelete> block_;
+  std::byte* base_;
+  bool mapped_;
 };
 
 }  // namespace ouro

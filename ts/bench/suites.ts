@@ -3,6 +3,7 @@
  * native code where it can, returns one JSON-able report and formats it as a
  * table; the CLI writes the report to bench/results/<suite>.json.
  */
+import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
 import { benchKernels, formatKernelReport } from './kernels.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
 import { type SwapBenchReport, benchSwap, formatSwapReport } from './swap.js';
@@ -29,6 +30,11 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'hot swap under load: lost/duplicated steps, pause, slot overhead, module load cost',
     run: (options) => benchSwap(options),
     format: (report) => formatSwapReport(report as SwapBenchReport),
+  },
+  handoff: {
+    description: 'core restart on the same state: exec and spawn downtime vs a file round trip, 1 MB to 1 GiB',
+    run: (options) => benchHandoff(options),
+    format: (report) => formatHandoffReport(report as HandoffBenchReport),
   },
   sandbox: {
     description: 'the candidate gauntlet: hostile corpus contained, correct candidates per minute, seconds per gate',

@@ -24,13 +24,18 @@ interface SimulateCommandOptions extends SimulateOptions {
   modules?: string[];
   slot: Slot;
   duration?: number;
+  checkpoint?: string;
+  checkpointEvery?: number;
+  resume?: string;
+  dump?: string;
+  restartExecAt?: number;
 }
 
 /** Swaps closer than a millisecond apart would only measure the timer. */
 const SWAP_EVERY_LIMITS_MS = [1, 3_600_000] as const;
 const DURATION_LIMITS_MS = [1, 86_400_000] as const;
 
-function runWithReport(options: SimulateCommandOptions): void {
+async function runWithReport(options: SimulateCommandOptions): Promise<void> {
   const bar =
     !options.json && process.stderr.isTTY
       ? new cliProgress.SingleBar(
@@ -40,8 +45,9 @@ function runWithReport(options: SimulateCommandOptions): void {
       : undefined;
   bar?.start(options.steps, 0, { drift: '0' });
   try {
-    const summary = simulate(options, (done, drift) => bar?.update(done, { drift: drift.toExponential(1) }));
+    const summary = await simulate(options, (done, drift) => bar?.update(done, { drift: drift.toExponential(1) }));
     bar?.stop();
+    for (const warning of summary.handoff?.warnings ?? []) process.stderr.write(`ouroboros: warning: ${warning}\n`);
     console.log(options.json ? JSON.stringify(summary) : formatSummary(summary));
   } finally {
     bar?.stop();
@@ -70,6 +76,27 @@ async function runSwapEvery(options: SimulateCommandOptions & { swapEvery: numbe
   console.log(options.json ? JSON.stringify(summary) : formatSwapEverySummary(summary));
 }
 
+/** The lattice options a checkpoint already fixes. */
+const FIXED_BY_CHECKPOINT = ['extents', 'dt', 'c', 'h', 'init', 'precision', 'seed', 'kernel'];
+
+function checkHandoffOptions(given: (name: string) => boolean, options: SimulateCommandOptions): void {
+  const handoff = options.checkpoint !== undefined || options.resume !== undefined || options.restartExecAt !== undefined;
+  if (handoff && (options.serve || options.swapEvery !== undefined)) {
+    throw new UsageError('--checkpoint, --resume and --restart-exec-at are used with a --steps run, not with --serve or --swap-every');
+  }
+  if (options.checkpointEvery !== undefined) {
+    if (options.checkpointEvery < 1) throw new UsageError(`--checkpoint-every = ${options.checkpointEvery}: must be an integer >= 1`);
+    if (options.checkpoint === undefined) throw new UsageError('--checkpoint-every needs --checkpoint <path>: the file to write');
+  }
+  if (options.restartExecAt !== undefined && options.restartExecAt < 1) {
+    throw new UsageError(`--restart-exec-at = ${options.restartExecAt}: must be an integer >= 1`);
+  }
+  if (options.resume !== undefined) {
+    const fixed = FIXED_BY_CHECKPOINT.filter(given);
+    if (fixed.length > 0) throw new UsageError(`--${fixed[0]} cannot be combined with --resume: the checkpoint fixes the lattice`);
+  }
+}
+
 /** Options that belong to one mode, refused in the others, with the option that enables them. */
 function checkModeOptions(command: Command, options: SimulateCommandOptions): void {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
@@ -78,6 +105,7 @@ function checkModeOptions(command: Command, options: SimulateCommandOptions): vo
   }
   if (options.socket !== undefined && !options.serve) throw new UsageError(`--socket = ${describe(options.socket)}: only used with --serve`);
   if (options.serve && given('steps')) throw new UsageError('--steps cannot be combined with --serve: a served simulation runs until `ouroboros stop`');
+  checkHandoffOptions(given, options);
   if (options.swapEvery === undefined) {
     if (options.modules !== undefined) throw new UsageError('--modules is only used with --swap-every <duration>');
     if (options.duration !== undefined) throw new UsageError('--duration is only used with --swap-every <duration>');
@@ -104,6 +132,11 @@ export function simulateCommand(): Command {
     .option('--threads <n>', 'threads of the core pool lent to kernels', parseInteger)
     .option('--kernel <path>', 'kernel module (.so) to run instead of the reference kernel')
     .option('--json', 'print one JSON object instead of the report')
+    .option('--checkpoint <path>', 'write a checkpoint file here (atomically): every --checkpoint-every steps, or at the end')
+    .option('--checkpoint-every <n>', 'with --checkpoint: write it every n steps', parseInteger)
+    .option('--resume <path>', 'go on from this checkpoint up to --steps steps in all')
+    .option('--dump <file>', 'write the final levels u^{n-1} then u^n as raw values to this file')
+    .option('--restart-exec-at <step>', 'restart this process by exec (same PID) when the step count reaches this', parseInteger)
     .option('--serve', 'run until stopped and take swap/rollback/status/stop requests on a Unix socket')
     .option('--socket <path>', `the control socket for --serve (default ${defaultSocketPath()})`)
     .option(
@@ -124,6 +157,6 @@ export function simulateCommand(): Command {
     if (options.swapEvery !== undefined) {
       return runSwapEvery({ ...options, swapEvery: options.swapEvery, modules: options.modules! });
     }
-    runWithReport(options);
+    return runWithReport(options);
   });
 }

@@ -2,8 +2,9 @@
  * `ouroboros simulate`: run one lattice for a number of steps and report the
  * throughput, the energy drift and the readout histogram.
  */
-import type { Precision } from '../../native/addon-types.js';
-import { Lattice } from '../lattice/lattice.js';
+import { writeFileSync } from 'node:fs';
+import type { FieldArray, Precision } from '../../native/addon-types.js';
+import { type HandoffReport, Lattice } from '../lattice/lattice.js';
 import { initialState } from '../lattice/initial-conditions.js';
 import { requireInteger } from '../errors.js';
 
@@ -18,6 +19,15 @@ export interface SimulateOptions {
   seed: number;
   threads?: number;
   kernel?: string;
+  /** Checkpoint file, written every `checkpointEvery` steps (or once at the end). */
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** Checkpoint file to go on from; `steps` is then the step count to reach. */
+  resume?: string;
+  /** File the final levels are written to: u^{n-1} then u^n, raw little-endian values. */
+  dump?: string;
+  /** Restart the process by exec when the step count reaches this. */
+  restartExecAt?: number;
 }
 
 export interface SimulationSummary {
@@ -39,6 +49,12 @@ export interface SimulationSummary {
   maxEnergyDrift: number;
   /** Cells per balanced-nonary digit, keys "-4" .. "4". */
   readoutHistogram: Record<string, number>;
+  pid: number;
+  /** The step count this process started stepping from (non-zero after a resume or restart). */
+  startStep: number;
+  checkpointsWritten: number;
+  /** How the lattice came back, when it was resumed or restarted; its warnings name any module not reloaded. */
+  handoff: HandoffReport | null;
 }
 
 /** Number of progress updates (and energy checkpoints) over a run. */
@@ -56,8 +72,9 @@ export function readoutHistogram(digits: Int8Array): Record<string, number> {
 }
 
 /** The lattice `options` describe, in its initial state; the caller closes it. */
-export function seededLattice(options: SimulateOptions): Lattice {
+export function seededLattice(options: SimulateOptions, sharedState = false): Lattice {
   const lattice = new Lattice({
+    sharedState,
     extents: options.extents,
     c: options.c,
     h: options.h,
@@ -76,38 +93,76 @@ export function seededLattice(options: SimulateOptions): Lattice {
   }
 }
 
-export function simulate(
+/** The lattice a run starts from: inherited from a restart, resumed from a checkpoint, or seeded. */
+async function startingLattice(options: SimulateOptions): Promise<Lattice> {
+  const threads = options.threads === undefined ? {} : { threads: options.threads };
+  const inherited = await Lattice.inherited(threads);
+  if (inherited) return inherited;
+  if (options.resume !== undefined) return Lattice.resume(options.resume, threads);
+  return seededLattice(options, options.checkpoint !== undefined || options.restartExecAt !== undefined);
+}
+
+function bytesOf(field: FieldArray): Buffer {
+  return Buffer.from(field.buffer, field.byteOffset, field.byteLength);
+}
+
+/** The next step count to stop at: the progress chunk's end, a checkpoint or the exec restart. */
+function nextStop(options: SimulateOptions, at: number, chunk: number): number {
+  let stop = Math.min(options.steps, at + chunk);
+  if (options.checkpointEvery !== undefined) stop = Math.min(stop, (Math.floor(at / options.checkpointEvery) + 1) * options.checkpointEvery);
+  if (options.restartExecAt !== undefined && options.restartExecAt > at) stop = Math.min(stop, options.restartExecAt);
+  return stop;
+}
+
+/**
+ * Runs the lattice up to step count `options.steps`, checkpointing and
+ * restarting as asked, and reports. A resumed or inherited lattice goes on
+ * from its own step count.
+ */
+export async function simulate(
   options: SimulateOptions,
   onProgress: (stepsDone: number, energyDrift: number) => void = () => {},
-): SimulationSummary {
+): Promise<SimulationSummary> {
   requireInteger('steps', options.steps, 0);
-  const lattice = seededLattice(options);
+  const lattice = await startingLattice(options);
   try {
     const initialEnergy = lattice.initialEnergy;
-    const chunk = Math.max(1, Math.ceil(options.steps / CHECKPOINTS));
+    const startStep = lattice.stepCount;
+    const chunk = Math.max(1, Math.ceil((options.steps - startStep) / CHECKPOINTS));
     let kernelNs = 0;
     let maxEnergyDrift = 0;
+    let checkpointsWritten = 0;
     const started = process.hrtime.bigint();
-    for (let done = 0; done < options.steps; ) {
-      const n = Math.min(chunk, options.steps - done);
-      lattice.step(n);
+    while (lattice.stepCount < options.steps) {
+      const at = lattice.stepCount;
+      lattice.step(nextStop(options, at, chunk) - at);
       kernelNs += lattice.lastStepNs;
-      done += n;
       const drift = relativeDrift(lattice.energy(), initialEnergy);
       maxEnergyDrift = Math.max(maxEnergyDrift, drift);
-      onProgress(done, drift);
+      onProgress(lattice.stepCount - startStep, drift);
+      if (options.checkpointEvery !== undefined && lattice.stepCount % options.checkpointEvery === 0) {
+        lattice.checkpoint(options.checkpoint!);
+        checkpointsWritten++;
+      }
+      if (lattice.stepCount === options.restartExecAt) await lattice.restart({ mode: 'exec' });
     }
+    if (options.checkpoint !== undefined && options.checkpointEvery === undefined) {
+      lattice.checkpoint(options.checkpoint);
+      checkpointsWritten++;
+    }
+    if (options.dump !== undefined) writeFileSync(options.dump, Buffer.concat([bytesOf(lattice.previousField()), bytesOf(lattice.field())]));
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const finalEnergy = lattice.energy();
     const kernelSeconds = kernelNs / 1e9;
+    const stepsRun = lattice.stepCount - startStep;
     return {
       extents: [...lattice.extents],
       precision: lattice.precision,
-      init: options.init,
+      init: options.resume === undefined && lattice.handoff === null ? options.init : 'resumed',
       kernel: lattice.kernelName,
       steps: lattice.stepCount,
       cells: lattice.cells,
-      mlups: kernelSeconds > 0 ? (lattice.cells * options.steps) / kernelSeconds / 1e6 : 0,
+      mlups: kernelSeconds > 0 ? (lattice.cells * stepsRun) / kernelSeconds / 1e6 : 0,
       kernelSeconds,
       wallSeconds,
       initialEnergy,
@@ -115,6 +170,10 @@ export function simulate(
       energyDrift: relativeDrift(finalEnergy, initialEnergy),
       maxEnergyDrift,
       readoutHistogram: readoutHistogram(lattice.readout()),
+      pid: process.pid,
+      startStep,
+      checkpointsWritten,
+      handoff: lattice.handoff,
     };
   } finally {
     lattice.close();

@@ -34,6 +34,12 @@ export interface LatticeOptions {
   kernel?: string;
   /** Threads of the core's pool lent to kernels (default: available parallelism). */
   threads?: number;
+  /**
+   * Keep the state in a shared-memory state segment (a sealed memfd the core
+   * steps in place) instead of private memory: needed by checkpoint() and
+   * restart(). Default false: a private lattice needs no segment addon and no memfd.
+   */
+  sharedState?: boolean;
 }
 
 export interface LatticeConfig {
@@ -46,6 +52,7 @@ export interface LatticeConfig {
   courantNumber: number;
   threads: number;
   kernel: string | undefined;
+  sharedState: boolean;
 }
 
 export function bytesPerCell(precision: Precision): number {
@@ -128,6 +135,9 @@ export function resolveLatticeOptions(options: unknown, defaultThreads: number):
   if (raw.kernel !== undefined && typeof raw.kernel !== 'string') {
     throw invalidTypeError('kernel', 'the path of a kernel module (.so)', raw.kernel);
   }
+  if (raw.sharedState !== undefined && typeof raw.sharedState !== 'boolean') {
+    throw invalidTypeError('sharedState', 'a boolean', raw.sharedState);
+  }
 
   const courantNumber = (c * dt) / h;
   const limit = 1 / Math.sqrt(extents.length);
@@ -139,7 +149,8 @@ export function resolveLatticeOptions(options: unknown, defaultThreads: number):
     );
   }
   const cells = checkMemory(extents, precision);
-  return { extents, c, h, dt, precision, cells, courantNumber, threads, kernel: raw.kernel as string | undefined };
+  return { extents, c, h, dt, precision, cells, courantNumber, threads, kernel: raw.kernel as string | undefined,
+    sharedState: raw.sharedState === true };
 }
 
 /** Checks a field array's type, length and finiteness; `name` is the parameter. */
