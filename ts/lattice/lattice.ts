@@ -436,9 +436,16 @@ export class Lattice extends EventEmitter {
     const freezeNs = process.hrtime.bigint();
     const generation = this.#freeze(segment);
     const frozenAtStep = segment.stepCount;
-    this.close();
     send({ type: 'go', freezeNs: String(freezeNs) });
-    const resumed = (await next('resumed')) as Extract<SuccessorMessage, { type: 'resumed' }>;
+    // Closed only after the hand-over: unmapping a large segment takes tens of
+    // milliseconds that need not be part of the downtime. Nothing steps here
+    // any more (the run stopped before the freeze), so the successor owns the state.
+    let resumed: Extract<SuccessorMessage, { type: 'resumed' }>;
+    try {
+      resumed = (await next('resumed')) as Extract<SuccessorMessage, { type: 'resumed' }>;
+    } finally {
+      this.close();
+    }
     this.#successor = {
       mode: 'spawn',
       successorPid: child.pid!,
