@@ -159,7 +159,9 @@ describe('ouroboros simulate --swap-every', () => {
     expect(swaps.length).toBeGreaterThanOrEqual(2);
     swaps.forEach((line, i) => {
       const [module, name] = i % 2 === 0 ? [reference, 'reference'] : [twin, 'reference-twin'];
-      expect(line).toMatch(new RegExp(`^swap ${i + 1}: step [\\w-]+ -> ${name} \\(${module}\\) at step \\d+, pause [\\d.]+ us$`));
+      // The duration can run out between a swap and the step that would time its pause.
+      const outcome = i === swaps.length - 1 ? '(pause [\\d.]+ us|applied as the run ended)' : 'pause [\\d.]+ us';
+      expect(line).toMatch(new RegExp(`^swap ${i + 1}: step [\\w-]+ -> ${name} \\(${module}\\) at step \\d+, ${outcome}$`));
     });
     expect(stdout).toMatch(new RegExp(`\nswaps +${swaps.length}, pause p50 [\\d.]+ us, max [\\d.]+ us\n`));
     expect(stdout).toMatch(/\nenergy drift +\d\.\d\de-\d+\n$/);
