@@ -12,7 +12,8 @@
  *   steps without a swap;
  * - throughputOverheadPct: runner steps (slot lookup, profiler, trace check,
  *   boundary check) against direct calls of the same function pointer,
- *   alternating chunks on the same state;
+ *   alternating chunks on the same state: the median of the per-round
+ *   overheads (each round's figure is in roundOverheadsPct);
  * - loadModuleMs: the whole loadModule path (copy, probe child, self-test, dlopen).
  */
 import os from 'node:os';
@@ -50,6 +51,7 @@ export interface SwapBenchReport {
   stepMs: number;
   directStepMs: number;
   throughputOverheadPct: number;
+  roundOverheadsPct: number[];
   loadModuleMs: number;
 }
 
@@ -58,7 +60,7 @@ const DT = 0.6;
 function plan(quick: boolean): SwapPlan {
   return quick
     ? { extents: [128, 128], swaps: 50, overheadChunkSteps: 50, overheadRounds: 2 }
-    : { extents: [2048, 2048], swaps: 1000, overheadChunkSteps: 20, overheadRounds: 4 };
+    : { extents: [2048, 2048], swaps: 1000, overheadChunkSteps: 100, overheadRounds: 7 };
 }
 
 function percentile(sorted: number[], fraction: number): number {
@@ -75,16 +77,29 @@ function sameBits(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
-/** Runner vs direct calls in alternating chunks on one state; returns ns per step of each. */
+/**
+ * Runner vs direct calls in alternating chunks on one state; returns ns per
+ * step of each and the median of the per-round overheads, which a one-off
+ * disturbance in a single chunk cannot move much.
+ */
 async function measureOverhead(core: CoreLattice, p: SwapPlan) {
   let runnerNs = 0;
   let directNs = 0;
+  const roundOverheadsPct: number[] = [];
   for (let round = 0; round < p.overheadRounds; round++) {
-    directNs += core.directSteps(p.overheadChunkSteps);
-    runnerNs += (await core.run(p.overheadChunkSteps, 0, null)).runNs;
+    const direct = core.directSteps(p.overheadChunkSteps);
+    const runner = (await core.run(p.overheadChunkSteps, 0, null)).runNs;
+    directNs += direct;
+    runnerNs += runner;
+    roundOverheadsPct.push((100 * (runner - direct)) / direct);
   }
   const steps = p.overheadRounds * p.overheadChunkSteps;
-  return { runnerNsPerStep: runnerNs / steps, directNsPerStep: directNs / steps };
+  return {
+    runnerNsPerStep: runnerNs / steps,
+    directNsPerStep: directNs / steps,
+    medianOverheadPct: percentile([...roundOverheadsPct].sort((a, b) => a - b), 0.5),
+    roundOverheadsPct,
+  };
 }
 
 /** Counts step indices the trace skips and ones it repeats (or takes out of order). */
@@ -182,7 +197,8 @@ export async function benchSwap(options: BenchRunOptions): Promise<SwapBenchRepo
       rawSwapGapUs: summary(gapsNs.map((gap) => gap / 1e3)),
       stepMs: overhead.runnerNsPerStep / 1e6,
       directStepMs: overhead.directNsPerStep / 1e6,
-      throughputOverheadPct: (100 * (overhead.runnerNsPerStep - overhead.directNsPerStep)) / overhead.directNsPerStep,
+      throughputOverheadPct: overhead.medianOverheadPct,
+      roundOverheadsPct: overhead.roundOverheadsPct,
       loadModuleMs: (rows.loadMs + twin.loadMs) / 2,
     };
   } finally {
