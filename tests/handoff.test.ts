@@ -123,6 +123,25 @@ describe('checkpoint and resume', () => {
     resumed.close();
   });
 
+  it('brings the modules that were live back live, and steps on with them exactly as the original would', async () => {
+    const file = path.join(tempDir(), 'rows.ouro');
+    const original = seeded(true);
+    const rows = await original.loadModule(kernelModulePath('rows'));
+    await original.swap('step', rows);
+    original.step(20);
+    original.checkpoint(file);
+    const resumed = await Lattice.resume(file);
+    expect(resumed.handoff!.warnings).toEqual([]);
+    expect(resumed.slots().step.live.name).toBe('rows');
+    expect(resumed.slots().step.lastKnownGood.name).toBe('reference');
+    original.step(30);
+    resumed.step(30);
+    expect(bytes(resumed.field()).equals(bytes(original.field()))).toBe(true);
+    expect(bytes(resumed.previousField()).equals(bytes(original.previousField()))).toBe(true);
+    original.close();
+    resumed.close();
+  });
+
   it('falls back to last-known-good when the live module is missing or changed, and says so', async () => {
     const dir = tempDir();
     const reference = kernelModulePath('reference');
@@ -287,5 +306,23 @@ describe('restart by spawn', () => {
     const expected = uninterrupted(report.frozenAtStep + 500);
     expect(Buffer.from(seen.current, 'base64').equals(expected.current)).toBe(true);
     expect(Buffer.from(seen.previous, 'base64').equals(expected.previous)).toBe(true);
+    expect(seen.liveModules).toEqual({ step: 'reference', readout: 'reference' });
+  });
+
+  it('keeps a swapped-in module live in the successor', async () => {
+    const out = path.join(tempDir(), 'successor-rows.json');
+    const lattice = seeded(true);
+    const rows = await lattice.loadModule(kernelModulePath('rows'));
+    await lattice.swap('step', rows);
+    const run = lattice.run();
+    await delay(20);
+    const report = await lattice.restart({ mode: 'spawn', command: [successor, out, '10'] });
+    await run;
+    while (!existsSync(out)) await delay(20);
+    await delay(50);
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    expect(seen).toMatchObject({ resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 10 });
+    expect(seen.handoff.warnings).toEqual([]);
+    expect(seen.liveModules).toEqual({ step: 'rows', readout: 'reference' });
   });
 });
