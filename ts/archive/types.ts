@@ -1,0 +1,78 @@
+/**
+ * The records the archive keeps: one per improvement attempt, whatever its
+ * fate, and the append-only ledger of changes applied to the live engine.
+ */
+import type { BenchmarkSummary, GateName, GateVerdict, Slot } from '../gauntlet/types.js';
+
+/**
+ * pending: proposed, not yet judged. rejected: a gauntlet gate refused it.
+ * failed: the generator, the canary or the swap failed. passed: accepted by
+ * the gauntlet but not applied (not faster, or not significant). applied:
+ * live now or was until superseded. rolled-back: applied, then undone by the
+ * watch window. superseded: applied, later replaced by a better one.
+ */
+export type AttemptStatus = 'pending' | 'rejected' | 'failed' | 'passed' | 'applied' | 'rolled-back' | 'superseded';
+
+export interface AttemptRecord {
+  id: number;
+  /** The attempt it descends from; null only for the reference kernel's root record. */
+  parentId: number | null;
+  slot: Slot;
+  generator: string;
+  operator: string;
+  genome: Record<string, unknown> | null;
+  prompt: string | null;
+  source: string;
+  sourceSha256: string;
+  /** sha256 of the built .so, once the compile gate built it. */
+  moduleSha256: string | null;
+  modulePath: string | null;
+  gates: GateVerdict[];
+  failedGate: GateName | null;
+  /** Why it ended as it did, one sentence (empty for applied). */
+  reason: string;
+  benchmark: BenchmarkSummary | null;
+  /** Median time of the candidate over the incumbent on the target lattice (below 1 = faster). */
+  benchRatio: number | null;
+  /** Live MLUPS measured in the watch window (applied and rolled-back attempts). */
+  liveMlups: number | null;
+  /** Estimated speedup over the reference kernel, the score parent selection normalises. */
+  speedup: number | null;
+  status: AttemptStatus;
+  costUsd: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' | 'operator' | 'genome' | 'prompt' | 'source'> &
+  Partial<Pick<AttemptRecord, 'status' | 'costUsd'>>;
+
+export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt'>>;
+
+export type LedgerAction = 'apply' | 'rollback' | 'warm-start';
+
+export interface LedgerEntry {
+  /** 1, 2, 3, ... with no gaps. */
+  sequence: number;
+  action: LedgerAction;
+  slot: Slot;
+  attemptId: number | null;
+  /** sha256 of the module that became live, and of the one it replaced. */
+  moduleSha256: string;
+  previousModuleSha256: string;
+  /** stepCount at the boundary where the change applied. */
+  atStep: number;
+  reason: string;
+  recordedAt: string;
+  /** sha256 of the previous entry (64 zeros for the first). */
+  previousHash: string;
+  /** sha256 of this entry's canonical encoding, previousHash included. */
+  hash: string;
+}
+
+export interface LedgerVerification {
+  ok: boolean;
+  entries: number;
+  /** The first entry that does not chain, with why; null when ok. */
+  firstBad: { sequence: number; reason: string } | null;
+}
