@@ -47,13 +47,28 @@ function withoutUnusedLong(text) {
   return text.split('Long').length === 2 ? text.replace(line, '') : text;
 }
 
+/**
+ * protobufjs's static code registers its namespaces on a root object shared
+ * by every generated file unless told otherwise: a file's `$root.ouroboros =`
+ * replaces the `ouroboros` namespace an earlier file set, whose nested types
+ * then resolve to undefined. So each schema gets a root of its own, named
+ * after its file. These two were generated on the shared default root and
+ * their output is kept byte-identical; loading both in one process still
+ * breaks the one loaded first.
+ */
+const SHARED_ROOT_PROTOS = new Set(['handoff.proto', 'sandbox_report.proto']);
+
+function rootArgs(proto) {
+  return SHARED_ROOT_PROTOS.has(proto) ? [] : ['-r', proto.replace(/\.proto$/, '')];
+}
+
 /** Generates every proto into `outDir`; returns the file names written. */
 function generate(outDir) {
   const protos = readdirSync(protoDir).filter((name) => name.endsWith('.proto')).sort();
   const written = [];
   for (const proto of protos) {
     const base = path.join(outDir, proto.replace(/\.proto$/, ''));
-    run(tool('pbjs'), ['-t', 'static-module', '-w', 'es6', '--es6', '--force-number', '--no-verify', '--no-delimited', '-o', `${base}.js`, path.join(protoDir, proto)]);
+    run(tool('pbjs'), ['-t', 'static-module', '-w', 'es6', '--es6', '--force-number', '--no-verify', '--no-delimited', ...rootArgs(proto), '-o', `${base}.js`, path.join(protoDir, proto)]);
     run(tool('pbts'), ['-o', `${base}.d.ts`, `${base}.js`]);
     for (const file of [`${base}.js`, `${base}.d.ts`]) {
       writeFileSync(file, marker(proto) + withoutUnusedLong(readFileSync(file, 'utf8')));

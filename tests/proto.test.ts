@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+// Loaded first on purpose: sandbox_report.js then sets `ouroboros` on the
+// shared default root, which must not reach the archive schema's own root.
+import { ouroboros as archiveSchema } from '../dist/ts/generated/archive.js';
 import { ouroboros } from '../dist/ts/generated/sandbox_report.js';
 
 describe('generated protobuf code', () => {
@@ -22,5 +25,16 @@ describe('generated protobuf code', () => {
     expect(decoded.bench[0]!.candidateNs).toEqual([1.5, 2.5]);
     expect(decoded.isolation[0]!.name).toBe('seccomp');
     expect(Number(decoded.seed)).toBe(7);
+  });
+
+  it('round-trips a ledger entry, telling attempt id 0 from no attempt id', () => {
+    const { LedgerEntryContent } = archiveSchema.archive;
+    const entry = { sequence: 3, action: 'apply', slot: 'step', moduleSha256: 'b'.repeat(64), previousModuleSha256: 'a'.repeat(64), atStep: 4096, reason: 'won', recordedAt: '2030-01-01T00:00:00.000Z', previousHash: 'c'.repeat(64) };
+    const options = { longs: Number, defaults: false };
+    const absent = LedgerEntryContent.encode(LedgerEntryContent.fromObject(entry)).finish();
+    const zero = LedgerEntryContent.encode(LedgerEntryContent.fromObject({ ...entry, attemptId: 0 })).finish();
+    expect(Buffer.from(zero).equals(Buffer.from(absent))).toBe(false);
+    expect(LedgerEntryContent.toObject(LedgerEntryContent.decode(absent), options)).toEqual(entry);
+    expect(LedgerEntryContent.toObject(LedgerEntryContent.decode(zero), options)).toEqual({ ...entry, attemptId: 0 });
   });
 });

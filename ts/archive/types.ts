@@ -76,3 +76,84 @@ export interface LedgerVerification {
   /** The first entry that does not chain, with why; null when ok. */
   firstBad: { sequence: number; reason: string } | null;
 }
+
+/** Which attempts `Archive.list` returns, in id order. */
+export interface AttemptQuery {
+  slot?: Slot;
+  status?: AttemptStatus | readonly AttemptStatus[];
+  /** At most this many (default: all). */
+  limit?: number;
+  /** Skip this many first. */
+  offset?: number;
+}
+
+/**
+ * Attempts by outcome. The reference kernels' root records are not attempts
+ * and are not counted.
+ */
+export interface AttemptCounts {
+  total: number;
+  byStatus: Record<AttemptStatus, number>;
+  /** Attempts stopped by each gate. */
+  byFailedGate: Record<GateName, number>;
+}
+
+/** What `Ledger.append` is given; it assigns the sequence, the time and the hashes. */
+export type NewLedgerEntry = Pick<LedgerEntry, 'action' | 'slot' | 'attemptId' | 'moduleSha256' | 'previousModuleSha256' | 'atStep' | 'reason'>;
+
+/** What a built module depends on besides its source. */
+export interface MachineFingerprint {
+  cpuModel: string;
+  /** Sorted, without duplicates. */
+  cpuFlags: string[];
+  /** First line of `g++ --version`, as the compile gate records it. */
+  compilerVersion: string;
+  /** The compile gate's hardened flags, in order. */
+  buildFlags: string[];
+  nodeVersion: string;
+  arch: string;
+  /** sha256 of the fields above in a canonical encoding. */
+  hash: string;
+}
+
+export type FingerprintField = Exclude<keyof MachineFingerprint, 'hash'>;
+
+export interface FingerprintDifference {
+  /** The field that differs; 'hash' when the remembered fingerprint does not match its own fields. */
+  field: FingerprintField | 'hash';
+  remembered: string;
+  current: string;
+}
+
+/** The best verified module of a slot, as remembered. */
+export interface WarmStartMemory {
+  slot: Slot;
+  attemptId: number;
+  fingerprint: MachineFingerprint;
+  rememberedAt: string;
+}
+
+/**
+ * match: remembered on a machine like this one; the engine still re-verifies
+ * it through the gauntlet before swapping it in. mismatch: remembered under
+ * another fingerprint, not trusted. none: nothing remembered for the slot.
+ */
+export type WarmStartCandidate =
+  | { kind: 'none'; slot: Slot }
+  | {
+      kind: 'match';
+      slot: Slot;
+      attemptId: number;
+      source: string;
+      sourceSha256: string;
+      moduleSha256: string;
+      rememberedAt: string;
+    }
+  | {
+      kind: 'mismatch';
+      slot: Slot;
+      attemptId: number;
+      differences: FingerprintDifference[];
+      /** One sentence naming every differing field. */
+      reason: string;
+    };

@@ -1,0 +1,88 @@
+/**
+ * An attempt as the `attempts` table stores it, and the conversions both
+ * ways. Structured fields are JSON text; everything else is a column of its
+ * own so that filters and counts run in SQL.
+ */
+import type { GateName, Slot } from '../gauntlet/types.js';
+import type { AttemptRecord, AttemptStatus, AttemptUpdate } from './types.js';
+import { toJson } from './validate.js';
+
+export interface AttemptRow {
+  id: number;
+  parent_id: number | null;
+  slot: string;
+  generator: string;
+  operator: string;
+  genome: string | null;
+  prompt: string | null;
+  source: string;
+  source_sha256: string;
+  module_sha256: string | null;
+  module_path: string | null;
+  gates: string;
+  failed_gate: string | null;
+  reason: string;
+  benchmark: string | null;
+  bench_ratio: number | null;
+  live_mlups: number | null;
+  speedup: number | null;
+  status: string;
+  cost_usd: number;
+  created_at: string;
+  finished_at: string | null;
+}
+
+function parsed<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Rows are only written through the checks in validate.ts, so their values are trusted here. */
+export function toRecord(row: AttemptRow): AttemptRecord {
+  return {
+    id: row.id,
+    parentId: row.parent_id,
+    slot: row.slot as Slot,
+    generator: row.generator,
+    operator: row.operator,
+    genome: parsed(row.genome),
+    prompt: row.prompt,
+    source: row.source,
+    sourceSha256: row.source_sha256,
+    moduleSha256: row.module_sha256,
+    modulePath: row.module_path,
+    gates: JSON.parse(row.gates) as AttemptRecord['gates'],
+    failedGate: row.failed_gate as GateName | null,
+    reason: row.reason,
+    benchmark: parsed(row.benchmark),
+    benchRatio: row.bench_ratio,
+    liveMlups: row.live_mlups,
+    speedup: row.speedup,
+    status: row.status as AttemptStatus,
+    costUsd: row.cost_usd,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+const asIs = (value: unknown): unknown => value;
+const jsonOrNull = (name: string) => (value: unknown) => (value === null ? null : toJson(name, value));
+
+/** The column each updatable field lives in, and how its value is stored there. */
+export const UPDATE_COLUMNS: { [K in keyof Required<AttemptUpdate>]: { column: keyof AttemptRow; encode: (value: unknown) => unknown } } = {
+  generator: { column: 'generator', encode: asIs },
+  operator: { column: 'operator', encode: asIs },
+  genome: { column: 'genome', encode: jsonOrNull('update.genome') },
+  prompt: { column: 'prompt', encode: asIs },
+  moduleSha256: { column: 'module_sha256', encode: asIs },
+  modulePath: { column: 'module_path', encode: asIs },
+  gates: { column: 'gates', encode: (value) => toJson('update.gates', value) },
+  failedGate: { column: 'failed_gate', encode: asIs },
+  reason: { column: 'reason', encode: asIs },
+  benchmark: { column: 'benchmark', encode: jsonOrNull('update.benchmark') },
+  benchRatio: { column: 'bench_ratio', encode: asIs },
+  liveMlups: { column: 'live_mlups', encode: asIs },
+  speedup: { column: 'speedup', encode: asIs },
+  status: { column: 'status', encode: asIs },
+  costUsd: { column: 'cost_usd', encode: asIs },
+  finishedAt: { column: 'finished_at', encode: asIs },
+};

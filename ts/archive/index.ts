@@ -1,0 +1,10 @@
+/** The archive of attempts, the ledger of applied changes and the warm-start memory. */
+export { Archive, INTERRUPTED_REASON, REFERENCE_GENERATOR } from './archive.js';
+export { GENESIS_HASH, ledgerEntryHash, fingerprintHash, sourceSha256 } from './canonical-hash.js';
+export { IN_MEMORY } from './database.js';
+export { ArchiveError } from './errors.js';
+export { FINGERPRINT_FIELDS, machineFingerprint, parseCpuInfo, withHash } from './fingerprint.js';
+export { Ledger } from './ledger.js';
+export { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
+export { WarmStartStore, fingerprintDifferences } from './warm-start.js';
+export type * from './types.js';

@@ -1,0 +1,102 @@
+/**
+ * The archive's tables. One SQLite file holds the attempts, the ledger and
+ * the warm-start memory, so one transaction can touch any of them and a
+ * copy of the file is a complete record of a run.
+ */
+
+/** Bumped whenever the tables change; a file with another version is refused, never migrated silently. */
+export const SCHEMA_VERSION = 1;
+
+/** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
+export const APPLICATION_ID = 0x4f55524f;
+
+/*
+ * JSON columns (genome, gates, benchmark, fingerprint) hold values the
+ * archive stores and returns whole; nothing queries inside them except
+ * failed_gate, which is its own column for that reason.
+ *
+ * The ledger refuses UPDATE and DELETE by trigger. That stops honest
+ * mistakes (a stray statement from a tool, a bug in a migration) at the
+ * moment they happen, with a message, at no cost. It is no defence against
+ * someone who can write the file: they can drop the triggers or edit pages
+ * directly. `Ledger.verify()` therefore relies only on the hash chain and
+ * the head record, never on the triggers being present.
+ *
+ * ledger_head is the last sequence and hash, written in the same
+ * transaction as each entry: a chain cut short at its end, or extended by
+ * a forged entry, still chains, and only a second record of where the
+ * chain ends shows it. Its trigger lets the head only advance by one.
+ */
+export const SCHEMA_SQL = `
+CREATE TABLE attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  parent_id INTEGER REFERENCES attempts (id),
+  slot TEXT NOT NULL,
+  generator TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  genome TEXT,
+  prompt TEXT,
+  source TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL,
+  module_sha256 TEXT,
+  module_path TEXT,
+  gates TEXT NOT NULL,
+  failed_gate TEXT,
+  reason TEXT NOT NULL,
+  benchmark TEXT,
+  bench_ratio REAL,
+  live_mlups REAL,
+  speedup REAL,
+  status TEXT NOT NULL,
+  cost_usd REAL NOT NULL,
+  created_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE INDEX attempts_by_slot_status ON attempts (slot, status);
+CREATE INDEX attempts_by_parent ON attempts (parent_id);
+CREATE UNIQUE INDEX attempts_one_root_per_slot ON attempts (slot) WHERE parent_id IS NULL;
+
+CREATE TABLE ledger (
+  sequence INTEGER PRIMARY KEY,
+  action TEXT NOT NULL,
+  slot TEXT NOT NULL,
+  attempt_id INTEGER REFERENCES attempts (id),
+  module_sha256 TEXT NOT NULL,
+  previous_module_sha256 TEXT NOT NULL,
+  at_step INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  recorded_at TEXT NOT NULL,
+  previous_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER ledger_refuses_update BEFORE UPDATE ON ledger
+BEGIN
+  SELECT RAISE(ABORT, 'the ledger is append-only: an entry cannot be updated');
+END;
+CREATE TRIGGER ledger_refuses_delete BEFORE DELETE ON ledger
+BEGIN
+  SELECT RAISE(ABORT, 'the ledger is append-only: an entry cannot be deleted');
+END;
+
+CREATE TABLE ledger_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  sequence INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER ledger_head_only_advances BEFORE UPDATE ON ledger_head
+WHEN NEW.sequence <> OLD.sequence + 1
+BEGIN
+  SELECT RAISE(ABORT, 'the ledger head only advances by one entry at a time');
+END;
+CREATE TRIGGER ledger_head_refuses_delete BEFORE DELETE ON ledger_head
+BEGIN
+  SELECT RAISE(ABORT, 'the ledger head cannot be deleted');
+END;
+
+CREATE TABLE warm_start (
+  slot TEXT PRIMARY KEY,
+  attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+  fingerprint TEXT NOT NULL,
+  remembered_at TEXT NOT NULL
+);
+`;
