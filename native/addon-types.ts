@@ -26,16 +26,26 @@ export interface CoreLatticeConfig {
   /** Worker threads of the host pool lent to kernels (>= 1). */
   threads: number;
   /**
-   * When set, the core maps this state segment (MAP_SHARED) and steps its
-   * levels in place, resuming at the step count and current level in its
-   * header, which it updates at every step boundary.
+   * When set, the core steps this state segment's levels in place, in the
+   * mapping the segment binding made (no second mapping), resuming at the
+   * step count and current level in its header, which it updates at every
+   * step boundary.
    */
   segment?: CoreSegmentRegion;
 }
 
-/** A state segment's descriptor and where its levels sit (from `SegmentLayoutInfo`). */
+/**
+ * An opaque napi external whose data pointer is the first byte of a state
+ * segment's mapping in this process; it holds the mapping alive.
+ */
+export interface SegmentMappingExternal {
+  readonly __segmentMapping: never;
+}
+
+/** A state segment's mapping and where its levels sit (from `SegmentLayoutInfo`). */
 export interface CoreSegmentRegion {
-  fd: number;
+  /** From `SegmentHandle.mappingExternal()`: the core holds it until it is closed and its views are collected. */
+  mapping: SegmentMappingExternal;
   segmentBytes: number;
   levelBytes: number;
   level0Offset: number;
@@ -97,6 +107,22 @@ export interface CoreSlotProfile {
   /** Per call, to within a quarter octave (log-bucket histogram midpoints). */
   p50Ns: number;
   p99Ns: number;
+}
+
+/** One non-empty bucket of a slot's per-call latency histogram. */
+export interface CoreHistogramBucket {
+  /** The bucket's low edge in ns: it names the bucket. */
+  lowNs: number;
+  calls: number;
+}
+
+/** Everything a slot's profiler recorded, the histogram included: what a restarted core goes on from. */
+export interface CoreSlotCounters {
+  calls: number;
+  steps: number;
+  totalNs: number;
+  maxNs: number;
+  histogram: CoreHistogramBucket[];
 }
 
 /** The runner's per-step record, parallel arrays; times on the native steady clock. */
@@ -177,6 +203,9 @@ export interface CoreLattice {
   slots(): Record<CoreSlot, { live: CoreModuleInfo; lastKnownGood: CoreModuleInfo }>;
   profile(): Record<CoreSlot, CoreSlotProfile>;
   resetProfile(): void;
+  profileCounters(): Record<CoreSlot, CoreSlotCounters>;
+  /** Adds a predecessor's counters to the slot's (a restart goes on from them). */
+  addProfileCounters(slot: CoreSlot, counters: CoreSlotCounters): void;
   /** Records the next `capacity` runner steps (0 stops). */
   traceSteps(capacity: number): void;
   takeTrace(): CoreStepTrace;
@@ -356,13 +385,18 @@ export interface SegmentLimits {
 
 /**
  * One mapped segment (a sealed memfd). Every method but `close` throws once
- * it is closed; level buffers stay valid after close (each holds the mapping).
+ * it is closed; the mapping buffer stays valid after close (it holds the mapping).
  */
 export interface SegmentHandle {
   fd(): number;
   layout(): SegmentLayoutInfo;
-  /** Level 0 or 1 as an external ArrayBuffer over the mapping; once per level. */
-  levelBuffer(level: number): ArrayBuffer;
+  /** The whole segment as an external ArrayBuffer over this process's only mapping of it; call once. */
+  mappingBuffer(): ArrayBuffer;
+  /**
+   * The same mapping for the C++ core, as an opaque external: V8 does not
+   * count it as memory (a 1 GiB ArrayBuffer starts a garbage collection).
+   */
+  mappingExternal(): SegmentMappingExternal;
   stepCount(): number;
   setStepCount(steps: number): void;
   generation(): number;

@@ -5,13 +5,14 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createSegment, MetadataError, SegmentError, writeCheckpoint, type HandoffMetadata } from '../dist/ts/handoff/index.js';
-import { Lattice } from '../dist/ts/lattice/lattice.js';
+import { Lattice, type ProfileReport } from '../dist/ts/lattice/lattice.js';
 import { moduleSha256 } from '../dist/ts/lattice/handoff.js';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 
 const cli = path.resolve('bin/ouroboros.js');
 const successor = path.resolve('tests/fixtures/handoff/successor.mjs');
+const execRows = path.resolve('tests/fixtures/handoff/exec-rows.mjs');
 const EXTENTS = [24, 18];
 const OPTIONS = { extents: EXTENTS, dt: 0.3, h: 1, c: 1, threads: 2 } as const;
 // Header offsets from cpp/include/ouroboros/segment_layout.h.
@@ -41,6 +42,22 @@ function uninterrupted(steps: number): { previous: Buffer; current: Buffer } {
   const levels = { previous: Buffer.from(bytes(lattice.previousField())), current: Buffer.from(bytes(lattice.field())) };
   lattice.close();
   return levels;
+}
+
+/** Both levels of an uninterrupted private run to `steps` with the "rows" kernel swapped in at step 0. */
+async function uninterruptedOnRows(steps: number): Promise<{ previous: Buffer; current: Buffer }> {
+  const lattice = seeded(false);
+  await lattice.swap('step', await lattice.loadModule(kernelModulePath('rows')));
+  lattice.step(steps);
+  const levels = { previous: Buffer.from(bytes(lattice.previousField())), current: Buffer.from(bytes(lattice.field())) };
+  lattice.close();
+  return levels;
+}
+
+/** The counters of a profile a successor must go on from exactly (not the derived share and mean). */
+function counters(profile: ProfileReport) {
+  const pick = ({ calls, steps, totalNs, maxNs, p50Ns, p99Ns }: ProfileReport['step']) => ({ calls, steps, totalNs, maxNs, p50Ns, p99Ns });
+  return { step: pick(profile.step), readout: pick(profile.readout) };
 }
 
 function resumeError(file: string): Promise<Error> {
@@ -134,6 +151,7 @@ describe('checkpoint and resume', () => {
     expect(resumed.handoff!.warnings).toEqual([]);
     expect(resumed.slots().step.live.name).toBe('rows');
     expect(resumed.slots().step.lastKnownGood.name).toBe('reference');
+    expect(counters(resumed.profile())).toEqual(counters(original.profile()));
     original.step(30);
     resumed.step(30);
     expect(bytes(resumed.field()).equals(bytes(original.field()))).toBe(true);
@@ -286,6 +304,29 @@ describe('the CLI', () => {
   });
 });
 
+describe('restart by exec', () => {
+  it('keeps a swapped-in module live across exec, bitwise equal to an uninterrupted run on it, the profile going on', async () => {
+    const out = path.join(tempDir(), 'exec-rows.json');
+    const restarted = spawnSync(process.execPath, [execRows, out, '20', '30'], { encoding: 'utf8' });
+    expect(restarted.status, restarted.stderr).toBe(0);
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    expect(seen).toMatchObject({ pid: restarted.pid, resumedAt: 20, stepCount: 50 });
+    expect(seen.predecessor.pid).toBe(restarted.pid);
+    expect(seen.handoff).toMatchObject({ mode: 'exec', resumedAtStep: 20, generation: 1, warnings: [] });
+    expect(seen.handoff.modules[0]).toMatchObject({ slot: 'step', fallback: 'none', live: { sha256: moduleSha256(kernelModulePath('rows')) } });
+    expect(seen.liveModules).toEqual({ step: 'rows', readout: 'reference' });
+    expect(seen.lastKnownGood).toBe('reference');
+    const expected = await uninterruptedOnRows(50);
+    expect(Buffer.from(seen.current, 'base64').equals(expected.current)).toBe(true);
+    expect(Buffer.from(seen.previous, 'base64').equals(expected.previous)).toBe(true);
+    expect(counters(seen.profileAtResume)).toEqual(counters(seen.predecessor.profile));
+    expect(seen.profileAtResume.step).toMatchObject({ calls: 20, steps: 20 });
+    expect(seen.profileAfter.step).toMatchObject({ calls: 50, steps: 50 });
+    expect(seen.profileAfter.step.totalNs).toBeGreaterThan(seen.profileAtResume.step.totalNs);
+    expect(counters(seen.profileAfter).readout).toEqual(counters(seen.profileAtResume).readout);
+  });
+});
+
 describe('restart by spawn', () => {
   it('hands a running lattice to a successor that resumes at exactly the next step', async () => {
     const out = path.join(tempDir(), 'successor.json');
@@ -307,6 +348,23 @@ describe('restart by spawn', () => {
     expect(Buffer.from(seen.current, 'base64').equals(expected.current)).toBe(true);
     expect(Buffer.from(seen.previous, 'base64').equals(expected.previous)).toBe(true);
     expect(seen.liveModules).toEqual({ step: 'reference', readout: 'reference' });
+  });
+
+  it("goes on from the predecessor's profile in the successor", async () => {
+    const out = path.join(tempDir(), 'successor-profile.json');
+    const lattice = seeded(true);
+    for (let i = 0; i < 25; i++) lattice.step(1);
+    lattice.readout();
+    const before = lattice.profile();
+    const report = await lattice.restart({ mode: 'spawn', command: [successor, out, '7'] });
+    while (!existsSync(out)) await delay(20);
+    await delay(50);
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    expect(seen.resumedAt).toBe(report.frozenAtStep);
+    expect(counters(seen.profileAtResume)).toEqual(counters(before));
+    expect(seen.handoff.counters.find((slot: { slot: string }) => slot.slot === 'step')).toMatchObject(counters(before).step);
+    expect(seen.profileAfter.step).toMatchObject({ calls: 26, steps: 32 });
+    expect(seen.profileAfter.step.maxNs).toBeGreaterThanOrEqual(before.step.maxNs);
   });
 
   it('keeps a swapped-in module live in the successor', async () => {

@@ -30,7 +30,21 @@ function metadata(stepCount: number): HandoffMetadata {
       },
       { slot: 'readout', live: null, lastKnownGood: null },
     ],
-    counters: [{ slot: 'step', calls: 4096, totalNs: 2 ** 40 + 7, p50Ns: 1200, p99Ns: 4500 }],
+    counters: [
+      {
+        slot: 'step',
+        calls: 4096,
+        steps: 8192,
+        totalNs: 2 ** 40 + 7,
+        maxNs: 9000,
+        p50Ns: 1200,
+        p99Ns: 4500,
+        histogram: [
+          { lowNs: 1024, calls: 4000 },
+          { lowNs: 4096, calls: 96 },
+        ],
+      },
+    ],
     engineState: { watchdog: 'armed', 'lastSnapshot.step': '4000' },
   };
 }

@@ -60,8 +60,16 @@ SegmentRegion read_segment(const Napi::Value& value) {
     const std::string name = std::string("config.segment.") + key;
     return static_cast<std::size_t>(read_integer(object.Get(key), name.c_str(), 0));
   };
+  const Napi::Value mapping = object.Get("mapping");
+  if (!mapping.IsExternal()) type_error(value.Env(), "config.segment.mapping", "the segment binding's mapping external");
+  const auto external = mapping.As<Napi::External<std::byte>>();
   SegmentRegion region;
-  region.fd = static_cast<int>(read_integer(object.Get("fd"), "config.segment.fd", 0, INT32_MAX));
+  // The external's data is the first byte of the segment binding's mapping, segmentBytes long
+  // (TypeScript takes both from the same segment), and the external holds that mapping; the
+  // state holds the external. Every StateBuffer is released on the JS thread (the wrap, its
+  // views' finalisers and the canary workers all drop theirs there), where deleting a reference is allowed.
+  region.base = external.Data();
+  region.owner = std::make_shared<Napi::Reference<Napi::External<std::byte>>>(Napi::Persistent(external));
   region.segment_bytes = field("segmentBytes");
   region.level_bytes = field("levelBytes");
   region.level0_offset = field("level0Offset");

@@ -57,6 +57,44 @@ Napi::Object profile_summary(Napi::Env env, const SlotProfile::Summary& summary)
   return result;
 }
 
+Napi::Object profile_counters_object(Napi::Env env, const SlotProfile::Counters& counters) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("calls", number(env, counters.calls));
+  result.Set("steps", number(env, counters.steps));
+  result.Set("totalNs", number(env, counters.total_ns));
+  result.Set("maxNs", number(env, counters.max_ns));
+  Napi::Array histogram = Napi::Array::New(env, counters.histogram.size());
+  for (std::size_t index = 0; index < counters.histogram.size(); ++index) {
+    Napi::Object bucket = Napi::Object::New(env);
+    bucket.Set("lowNs", number(env, counters.histogram[index].first));
+    bucket.Set("calls", number(env, counters.histogram[index].second));
+    histogram.Set(static_cast<std::uint32_t>(index), bucket);
+  }
+  result.Set("histogram", histogram);
+  return result;
+}
+
+SlotProfile::Counters read_profile_counters(const Napi::Value& value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "counters must be an object");
+  const auto object = value.As<Napi::Object>();
+  SlotProfile::Counters counters;
+  counters.calls = read_integer(object.Get("calls"), "counters.calls", 0);
+  counters.steps = read_integer(object.Get("steps"), "counters.steps", 0);
+  counters.total_ns = read_integer(object.Get("totalNs"), "counters.totalNs", 0);
+  counters.max_ns = read_integer(object.Get("maxNs"), "counters.maxNs", 0);
+  const Napi::Value histogram = object.Get("histogram");
+  if (!histogram.IsArray()) throw Napi::TypeError::New(value.Env(), "counters.histogram must be an array");
+  const auto buckets = histogram.As<Napi::Array>();
+  for (std::uint32_t index = 0; index < buckets.Length(); ++index) {
+    const Napi::Value entry = buckets.Get(index);
+    if (!entry.IsObject()) throw Napi::TypeError::New(value.Env(), "counters.histogram entries must be { lowNs, calls }");
+    const auto bucket = entry.As<Napi::Object>();
+    counters.histogram.emplace_back(read_integer(bucket.Get("lowNs"), "counters.histogram[].lowNs", 0),
+                                    read_integer(bucket.Get("calls"), "counters.histogram[].calls", 0));
+  }
+  return counters;
+}
+
 // The completion of a swap or rollback, as a callback the core may call from any thread.
 LatticeCore::SwapCallback settle_swap(const std::shared_ptr<JsCompletion>& completion) {
   return [completion](const SwapOutcome& outcome) {
@@ -151,6 +189,8 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::slots>("slots"),
                          InstanceMethod<&LatticeCoreWrap::profile>("profile"),
                          InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
+                         InstanceMethod<&LatticeCoreWrap::profile_counters>("profileCounters"),
+                         InstanceMethod<&LatticeCoreWrap::add_profile_counters>("addProfileCounters"),
                          InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
                          InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
                          InstanceMethod<&LatticeCoreWrap::pending_snapshot>("pendingSnapshot"),
@@ -387,6 +427,22 @@ Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
 
 void LatticeCoreWrap::reset_profile(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] { open_core(info.Env()).reset_profile(); });
+}
+
+Napi::Value LatticeCoreWrap::profile_counters(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    Napi::Object result = Napi::Object::New(info.Env());
+    for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), profile_counters_object(info.Env(), core.profile_counters(slot)));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::add_profile_counters(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    core.add_profile_counters(read_slot(info[0], "slot"), read_profile_counters(info[1]));
+  });
 }
 
 void LatticeCoreWrap::trace_steps(const Napi::CallbackInfo& info) {

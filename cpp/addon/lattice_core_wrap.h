@@ -42,6 +42,8 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value slots(const Napi::CallbackInfo& info);
   Napi::Value profile(const Napi::CallbackInfo& info);
   void reset_profile(const Napi::CallbackInfo& info);
+  Napi::Value profile_counters(const Napi::CallbackInfo& info);
+  void add_profile_counters(const Napi::CallbackInfo& info);
   void trace_steps(const Napi::CallbackInfo& info);
   Napi::Value take_trace(const Napi::CallbackInfo& info);
 

@@ -148,8 +148,8 @@ class LatticeCore {
   /// Throws std::invalid_argument on a malformed config.
   LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel);
   /**
-   * Steps the state in place inside the state segment `segment` (mapped
-   * here, MAP_SHARED), resuming at the step count and current level its
+   * Steps the state in place inside the state segment `segment` (its
+   * owner's mapping, held until the state is freed), resuming at the step count and current level its
    * header holds. Both are stored back into the header at every step
    * boundary; the commit checksum is the segment owner's (a freeze point).
    * Throws std::invalid_argument when the segment's levels do not fit the config.
@@ -232,6 +232,11 @@ class LatticeCore {
   void rollback(Slot slot, SwapCallback done);
 
   SlotProfile::Summary profile(Slot slot) const { return profiles_[static_cast<std::size_t>(slot)].summary(); }
+  SlotProfile::Counters profile_counters(Slot slot) const { return profiles_[static_cast<std::size_t>(slot)].counters(); }
+  /// Goes on from a predecessor's counters (a restart): they are added to this slot's.
+  void add_profile_counters(Slot slot, const SlotProfile::Counters& carried) {
+    profiles_[static_cast<std::size_t>(slot)].add(carried);
+  }
   void reset_profile();
 
   // ------------------------------------------------------------ trace

@@ -60,6 +60,31 @@ SlotProfile::Summary SlotProfile::summary() const {
   return result;
 }
 
+SlotProfile::Counters SlotProfile::counters() const {
+  Counters result;
+  result.calls = calls_.load(std::memory_order_relaxed);
+  result.steps = steps_.load(std::memory_order_relaxed);
+  result.total_ns = total_ns_.load(std::memory_order_relaxed);
+  result.max_ns = max_ns_.load(std::memory_order_relaxed);
+  for (unsigned bucket = 0; bucket < kBuckets; ++bucket) {
+    const std::uint64_t calls = buckets_[bucket].load(std::memory_order_relaxed);
+    if (calls > 0) result.histogram.emplace_back(bucket_low(bucket), calls);
+  }
+  return result;
+}
+
+void SlotProfile::add(const Counters& carried) {
+  calls_.fetch_add(carried.calls, std::memory_order_relaxed);
+  steps_.fetch_add(carried.steps, std::memory_order_relaxed);
+  total_ns_.fetch_add(carried.total_ns, std::memory_order_relaxed);
+  for (const auto& [low_ns, calls] : carried.histogram) {
+    buckets_[bucket_of(low_ns)].fetch_add(calls, std::memory_order_relaxed);
+  }
+  std::uint64_t seen = max_ns_.load(std::memory_order_relaxed);
+  while (carried.max_ns > seen && !max_ns_.compare_exchange_weak(seen, carried.max_ns, std::memory_order_relaxed)) {
+  }
+}
+
 void SlotProfile::reset() {
   calls_.store(0, std::memory_order_relaxed);
   steps_.store(0, std::memory_order_relaxed);

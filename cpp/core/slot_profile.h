@@ -4,6 +4,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace ouro {
 
@@ -30,8 +32,21 @@ class SlotProfile {
     std::uint64_t p99_ns = 0;
   };
 
+  /// Everything recorded, the histogram included: what a successor process goes on from.
+  struct Counters {
+    std::uint64_t calls = 0;
+    std::uint64_t steps = 0;
+    std::uint64_t total_ns = 0;
+    std::uint64_t max_ns = 0;
+    /// (low edge in ns, calls) of each non-empty bucket; the low edge names the bucket whatever its index.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> histogram;
+  };
+
   void record(std::uint64_t elapsed_ns, std::uint64_t steps);
   Summary summary() const;
+  Counters counters() const;
+  /// Adds another profile's counters to this one, as if its calls had been recorded here.
+  void add(const Counters& carried);
   void reset();
 
   static unsigned bucket_of(std::uint64_t ns);

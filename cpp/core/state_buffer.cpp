@@ -1,14 +1,10 @@
 #include "core/state_buffer.h"
 
-#include <sys/mman.h>
-
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 
 namespace ouro {
 namespace {
@@ -33,14 +29,16 @@ void check_region(const char* name, std::size_t offset, const SegmentRegion& reg
   }
 }
 
-std::byte* map_segment(const SegmentRegion& region) {
-  if (region.fd < 0) throw std::invalid_argument("segment fd = " + std::to_string(region.fd) + ": must be >= 0");
+std::byte* checked_base(const SegmentRegion& region) {
+  const auto address = reinterpret_cast<std::uintptr_t>(region.base);
+  if (!region.base || !region.owner || address % StateBuffer::kAlignmentBytes != 0) {
+    throw std::invalid_argument("segment base = " + std::to_string(address) +
+                                ": must be a page-aligned mapping with an owner that keeps it mapped");
+  }
   check_region("level0_offset", region.level0_offset, region);
   check_region("level1_offset", region.level1_offset, region);
   check_region("scratch_offset", region.scratch_offset, region);
-  void* base = ::mmap(nullptr, region.segment_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, region.fd, 0);
-  if (base == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap of the state segment");
-  return static_cast<std::byte*>(base);
+  return region.base;
 }
 
 }  // namespace
@@ -50,8 +48,7 @@ StateBuffer::StateBuffer(std::size_t level_bytes)
       level_offsets_{0, round_up_to_page(level_bytes)},
       scratch_offset_(2 * level_offsets_[1]),
       size_bytes_(block_bytes(level_offsets_[1])),
-      base_(static_cast<std::byte*>(::operator new(size_bytes_, std::align_val_t{kAlignmentBytes}))),
-      mapped_(false) {
+      base_(static_cast<std::byte*>(::operator new(size_bytes_, std::align_val_t{kAlignmentBytes}))) {
   std::memset(base_, 0, size_bytes_);
 }
 
@@ -60,15 +57,11 @@ StateBuffer::StateBuffer(const SegmentRegion& region)
       level_offsets_{region.level0_offset, region.level1_offset},
       scratch_offset_(region.scratch_offset),
       size_bytes_(region.segment_bytes),
-      base_(map_segment(region)),
-      mapped_(true) {}
+      base_(checked_base(region)),
+      segment_owner_(region.owner) {}
 
 StateBuffer::~StateBuffer() {
-  if (mapped_) {
-    ::munmap(base_, size_bytes_);
-  } else {
-    ::operator delete(base_, std::align_val_t{kAlignmentBytes});
-  }
+  if (!segment_owner_) ::operator delete(base_, std::align_val_t{kAlignmentBytes});
 }
 
 bool StateBuffer::overlaps(const void* data, std::size_t bytes) const {

@@ -7,9 +7,17 @@
 
 namespace ouro {
 
-/// Where a state segment's regions sit (cpp/include/ouroboros/segment_layout.h), and its descriptor.
+/**
+ * A state segment's memory, mapped by its owner (the segment binding), and
+ * where its regions sit (cpp/include/ouroboros/segment_layout.h). The core
+ * steps these bytes in place and never maps the segment itself, so each
+ * process has one mapping of it: an exec or exit tears down one set of page
+ * tables, not two.
+ */
 struct SegmentRegion {
-  int fd = -1;
+  std::byte* base = nullptr;
+  /// Keeps `base` mapped while the state uses it; released on the thread that drops the last StateBuffer reference.
+  std::shared_ptr<void> owner;
   std::size_t segment_bytes = 0;
   std::size_t level_bytes = 0;
   std::size_t level0_offset = 0;
@@ -21,10 +29,10 @@ struct SegmentRegion {
  * The lattice state: level 0, level 1 and a level-sized scratch area, each
  * starting on a page boundary, addressed by offsets from one base.
  *
- * Either one zero-initialised private block, or a state segment (a sealed
- * memfd) mapped MAP_SHARED: then the kernels step the segment's own bytes,
- * with no copy, and segment_header() is the header page the step counter
- * and the current level are published to.
+ * Either one zero-initialised private block, or a state segment's mapping
+ * (a sealed memfd, MAP_SHARED, borrowed from its owner): then the kernels
+ * step the segment's own bytes, with no copy, and segment_header() is the
+ * header page the step counter and the current level are published to.
  */
 class StateBuffer {
  public:
@@ -33,9 +41,9 @@ class StateBuffer {
   /// Allocates room for two levels and scratch of `level_bytes` each; throws std::bad_alloc.
   explicit StateBuffer(std::size_t level_bytes);
   /**
-   * Maps the whole segment behind `region.fd` (the descriptor stays the
-   * caller's). Throws std::invalid_argument when the regions do not fit the
-   * segment or are not page-aligned, std::system_error when mmap fails.
+   * Steps inside `region`'s mapping, holding `region.owner` until destroyed.
+   * Throws std::invalid_argument when the base is null or not page-aligned,
+   * or the regions do not fit the segment or are not page-aligned.
    */
   explicit StateBuffer(const SegmentRegion& region);
   ~StateBuffer();
@@ -53,7 +61,7 @@ class StateBuffer {
   void* scratch() { return base_ + scratch_offset(); }
 
   /// The segment's header page, or null for private memory.
-  std::byte* segment_header() const { return mapped_ ? base_ : nullptr; }
+  std::byte* segment_header() const { return segment_owner_ ? base_ : nullptr; }
 
   /// Whether [data, data + bytes) shares any byte with this block.
   bool overlaps(const void* data, std::size_t bytes) const;
@@ -64,7 +72,8 @@ class StateBuffer {
   std::size_t scratch_offset_;
   std::size_t size_bytes_;
   std::byte* base_;
-  bool mapped_;
+  /// Null for private memory, which this buffer allocated and frees.
+  std::shared_ptr<void> segment_owner_;
 };
 
 }  // namespace ouro

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace ouro {
@@ -21,7 +22,7 @@ using test::same_bits;
 
 constexpr std::size_t kPage = 4096;
 
-/// A memfd laid out as segment_layout.h has it (header page, one metadata page, three levels).
+/// A memfd laid out as segment_layout.h has it (header page, one metadata page, three levels), mapped once.
 struct Segment {
   int fd = -1;
   SegmentRegion region;
@@ -29,9 +30,17 @@ struct Segment {
   explicit Segment(std::size_t level_bytes) {
     fd = ::memfd_create("segment-state-test", MFD_CLOEXEC);
     const std::size_t stride = (level_bytes + kPage - 1) / kPage * kPage;
-    region = SegmentRegion{fd, 2 * kPage + 3 * stride, level_bytes, 2 * kPage, 2 * kPage + stride,
-                           2 * kPage + 2 * stride};
-    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(region.segment_bytes)) != 0) throw std::runtime_error("memfd");
+    const std::size_t bytes = 2 * kPage + 3 * stride;
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) throw std::runtime_error("memfd");
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) throw std::runtime_error("mmap");
+    region.base = static_cast<std::byte*>(base);
+    region.owner = std::shared_ptr<void>(base, [bytes](void* mapped) { ::munmap(mapped, bytes); });
+    region.segment_bytes = bytes;
+    region.level_bytes = level_bytes;
+    region.level0_offset = 2 * kPage;
+    region.level1_offset = 2 * kPage + stride;
+    region.scratch_offset = 2 * kPage + 2 * stride;
   }
   ~Segment() { ::close(fd); }
 
@@ -90,6 +99,22 @@ TEST(SegmentState, RefusesASegmentThatDoesNotFitTheLattice) {
   SegmentRegion misaligned = Segment(120 * sizeof(double)).region;
   misaligned.level1_offset += 8;
   EXPECT_THROW(LatticeCore(config(), reference_kernel(), misaligned), std::invalid_argument);
+  SegmentRegion unowned = Segment(120 * sizeof(double)).region;
+  unowned.owner.reset();
+  EXPECT_THROW(LatticeCore(config(), reference_kernel(), unowned), std::invalid_argument);
+}
+
+TEST(SegmentState, HoldsTheMappingItSteps) {
+  const std::uint64_t cells = 120;
+  Segment segment(cells * sizeof(double));
+  const std::weak_ptr<void> owner = segment.region.owner;
+  {
+    LatticeCore core(config(), reference_kernel(), segment.region);
+    segment.region.owner.reset();
+    EXPECT_FALSE(owner.expired());
+    core.step(3);
+  }
+  EXPECT_TRUE(owner.expired());
 }
 
 }  // namespace

@@ -36,5 +36,26 @@ TEST(SlotProfile, SumsCallsStepsAndTimeAndFindsPercentilesToAQuarterOctave) {
   EXPECT_EQ(profile.summary().p99_ns, 0u);
 }
 
+TEST(SlotProfile, GoesOnFromCarriedCountersAsIfItHadRecordedThem) {
+  SlotProfile whole;
+  SlotProfile before;
+  SlotProfile after;
+  const std::uint64_t times[] = {3, 900, 1100, 40'000, 7'000'000, 1200};
+  for (std::size_t i = 0; i < std::size(times); ++i) {
+    whole.record(times[i], 2);
+    (i < 4 ? before : after).record(times[i], 2);
+  }
+  after.add(before.counters());
+  const SlotProfile::Summary expected = whole.summary();
+  const SlotProfile::Summary continued = after.summary();
+  EXPECT_EQ(continued.calls, expected.calls);
+  EXPECT_EQ(continued.steps, expected.steps);
+  EXPECT_EQ(continued.total_ns, expected.total_ns);
+  EXPECT_EQ(continued.max_ns, expected.max_ns);
+  EXPECT_EQ(continued.p50_ns, expected.p50_ns);
+  EXPECT_EQ(continued.p99_ns, expected.p99_ns);
+  EXPECT_EQ(after.counters().histogram, whole.counters().histogram);
+}
+
 }  // namespace
 }  // namespace ouro

@@ -342,6 +342,105 @@ export namespace ouroboros {
         }
 
         /**
+         * Properties of a HistogramBucket.
+         * @deprecated Use ouroboros.handoff.HistogramBucket.$Properties instead.
+         */
+        interface IHistogramBucket extends ouroboros.handoff.HistogramBucket.$Properties {
+        }
+
+        /** Represents a HistogramBucket. */
+        class HistogramBucket {
+
+            /**
+             * Constructs a new HistogramBucket.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: ouroboros.handoff.HistogramBucket.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** HistogramBucket lowNs. */
+            lowNs: number;
+
+            /** HistogramBucket calls. */
+            calls: number;
+
+            /**
+             * Creates a new HistogramBucket instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns HistogramBucket instance
+             */
+            static create(properties: ouroboros.handoff.HistogramBucket.$Shape): ouroboros.handoff.HistogramBucket & ouroboros.handoff.HistogramBucket.$Shape;
+            static create(properties?: ouroboros.handoff.HistogramBucket.$Properties): ouroboros.handoff.HistogramBucket;
+
+            /**
+             * Encodes the specified HistogramBucket message. Does not implicitly {@link ouroboros.handoff.HistogramBucket.verify|verify} messages.
+             * @param message HistogramBucket message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: ouroboros.handoff.HistogramBucket.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a HistogramBucket message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {ouroboros.handoff.HistogramBucket & ouroboros.handoff.HistogramBucket.$Shape} HistogramBucket
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): ouroboros.handoff.HistogramBucket & ouroboros.handoff.HistogramBucket.$Shape;
+
+            /**
+             * Creates a HistogramBucket message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns HistogramBucket
+             */
+            static fromObject(object: { [k: string]: any }): ouroboros.handoff.HistogramBucket;
+
+            /**
+             * Creates a plain object from a HistogramBucket message. Also converts values to other types if specified.
+             * @param message HistogramBucket
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: ouroboros.handoff.HistogramBucket, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this HistogramBucket to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+
+            /**
+             * Gets the type url for HistogramBucket
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace HistogramBucket {
+
+            /** Properties of a HistogramBucket. */
+            interface $Properties {
+
+                /** HistogramBucket lowNs */
+                lowNs?: (number|null);
+
+                /** HistogramBucket calls */
+                calls?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a HistogramBucket. */
+            type $Shape = ouroboros.handoff.HistogramBucket.$Properties;
+        }
+
+        /**
          * Properties of a SlotCounters.
          * @deprecated Use ouroboros.handoff.SlotCounters.$Properties instead.
          */
@@ -374,6 +473,15 @@ export namespace ouroboros {
 
             /** SlotCounters p99Ns. */
             p99Ns: number;
+
+            /** SlotCounters steps. */
+            steps: number;
+
+            /** SlotCounters maxNs. */
+            maxNs: number;
+
+            /** SlotCounters histogram. */
+            histogram: ouroboros.handoff.HistogramBucket.$Properties[];
 
             /**
              * Creates a new SlotCounters instance using the specified properties.
@@ -449,6 +557,15 @@ export namespace ouroboros {
 
                 /** SlotCounters p99Ns */
                 p99Ns?: (number|null);
+
+                /** SlotCounters steps */
+                steps?: (number|null);
+
+                /** SlotCounters maxNs */
+                maxNs?: (number|null);
+
+                /** SlotCounters histogram */
+                histogram?: (ouroboros.handoff.HistogramBucket.$Properties[]|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

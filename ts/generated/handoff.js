@@ -942,6 +942,290 @@ export const ouroboros = $root.ouroboros = (() => {
             return SlotModules;
         })();
 
+        handoff.HistogramBucket = (function() {
+
+            /**
+             * Properties of a HistogramBucket.
+             * @typedef {Object} ouroboros.handoff.HistogramBucket.$Properties
+             * @property {number|null} [lowNs] HistogramBucket lowNs
+             * @property {number|null} [calls] HistogramBucket calls
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a HistogramBucket.
+             * @memberof ouroboros.handoff
+             * @interface IHistogramBucket
+             * @augments ouroboros.handoff.HistogramBucket.$Properties
+             * @deprecated Use ouroboros.handoff.HistogramBucket.$Properties instead.
+             */
+
+            /**
+             * Shape of a HistogramBucket.
+             * @typedef {ouroboros.handoff.HistogramBucket.$Properties} ouroboros.handoff.HistogramBucket.$Shape
+             */
+
+            /**
+             * Constructs a new HistogramBucket.
+             * @memberof ouroboros.handoff
+             * @classdesc Represents a HistogramBucket.
+             * @constructor
+             * @param {ouroboros.handoff.HistogramBucket.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const HistogramBucket = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * HistogramBucket lowNs.
+             * @member {number} lowNs
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @instance
+             */
+            HistogramBucket.prototype.lowNs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * HistogramBucket calls.
+             * @member {number} calls
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @instance
+             */
+            HistogramBucket.prototype.calls = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new HistogramBucket instance using the specified properties.
+             * @function create
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @static
+             * @param {ouroboros.handoff.HistogramBucket.$Properties=} [properties] Properties to set
+             * @returns {ouroboros.handoff.HistogramBucket} HistogramBucket instance
+             * @type {{
+             *   (properties: ouroboros.handoff.HistogramBucket.$Shape): ouroboros.handoff.HistogramBucket & ouroboros.handoff.HistogramBucket.$Shape;
+             *   (properties?: ouroboros.handoff.HistogramBucket.$Properties): ouroboros.handoff.HistogramBucket;
+             * }}
+             */
+            HistogramBucket.create = function(properties) {
+                return new HistogramBucket(properties);
+            };
+
+            /**
+             * Encodes the specified HistogramBucket message. Does not implicitly {@link ouroboros.handoff.HistogramBucket.verify|verify} messages.
+             * @function encode
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @static
+             * @param {ouroboros.handoff.HistogramBucket.$Properties} message HistogramBucket message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            HistogramBucket.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.lowNs != null && $Object.hasOwnProperty.call(message, "lowNs") && (typeof message.lowNs === "object" ? message.lowNs.low || message.lowNs.high : message.lowNs !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.lowNs);
+                if (message.calls != null && $Object.hasOwnProperty.call(message, "calls") && (typeof message.calls === "object" ? message.calls.low || message.calls.high : message.calls !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.calls);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a HistogramBucket message from the specified reader or buffer.
+             * @function decode
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {ouroboros.handoff.HistogramBucket & ouroboros.handoff.HistogramBucket.$Shape} HistogramBucket
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            HistogramBucket.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.ouroboros.handoff.HistogramBucket();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.lowNs = value;
+                            else
+                                delete message.lowNs;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.calls = value;
+                            else
+                                delete message.calls;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a HistogramBucket message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {ouroboros.handoff.HistogramBucket} HistogramBucket
+             */
+            HistogramBucket.fromObject = function (object, _depth) {
+                if (object instanceof $root.ouroboros.handoff.HistogramBucket)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".ouroboros.handoff.HistogramBucket: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.ouroboros.handoff.HistogramBucket();
+                if (object.lowNs != null)
+                    if (typeof object.lowNs === "object" ? object.lowNs.low || object.lowNs.high : $Number(object.lowNs) !== 0)
+                        if ($util.Long)
+                            message.lowNs = $util.Long.fromValue(object.lowNs, true);
+                        else if (typeof object.lowNs === "string")
+                            message.lowNs = $parseInt(object.lowNs, 10);
+                        else if (typeof object.lowNs === "number")
+                            message.lowNs = object.lowNs;
+                        else if (typeof object.lowNs === "object")
+                            message.lowNs = new $util.LongBits(object.lowNs.low >>> 0, object.lowNs.high >>> 0).toNumber(true);
+                if (object.calls != null)
+                    if (typeof object.calls === "object" ? object.calls.low || object.calls.high : $Number(object.calls) !== 0)
+                        if ($util.Long)
+                            message.calls = $util.Long.fromValue(object.calls, true);
+                        else if (typeof object.calls === "string")
+                            message.calls = $parseInt(object.calls, 10);
+                        else if (typeof object.calls === "number")
+                            message.calls = object.calls;
+                        else if (typeof object.calls === "object")
+                            message.calls = new $util.LongBits(object.calls.low >>> 0, object.calls.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a HistogramBucket message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @static
+             * @param {ouroboros.handoff.HistogramBucket} message HistogramBucket
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            HistogramBucket.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.lowNs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.lowNs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.calls = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.calls = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.lowNs != null && $Object.hasOwnProperty.call(message, "lowNs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.lowNs = typeof message.lowNs === "number" ? $BigInt(message.lowNs) : $util.Long.fromBits(message.lowNs.low >>> 0, message.lowNs.high >>> 0, true).toBigInt();
+                    else if (typeof message.lowNs === "number")
+                        object.lowNs = options.longs === $String ? $String(message.lowNs) : message.lowNs;
+                    else
+                        object.lowNs = options.longs === $String ? $util.Long.prototype.toString.call(message.lowNs) : options.longs === $Number ? new $util.LongBits(message.lowNs.low >>> 0, message.lowNs.high >>> 0).toNumber(true) : message.lowNs;
+                if (message.calls != null && $Object.hasOwnProperty.call(message, "calls"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.calls = typeof message.calls === "number" ? $BigInt(message.calls) : $util.Long.fromBits(message.calls.low >>> 0, message.calls.high >>> 0, true).toBigInt();
+                    else if (typeof message.calls === "number")
+                        object.calls = options.longs === $String ? $String(message.calls) : message.calls;
+                    else
+                        object.calls = options.longs === $String ? $util.Long.prototype.toString.call(message.calls) : options.longs === $Number ? new $util.LongBits(message.calls.low >>> 0, message.calls.high >>> 0).toNumber(true) : message.calls;
+                return object;
+            };
+
+            /**
+             * Converts this HistogramBucket to JSON.
+             * @function toJSON
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            HistogramBucket.prototype.toJSON = function() {
+                return HistogramBucket.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for HistogramBucket
+             * @function getTypeUrl
+             * @memberof ouroboros.handoff.HistogramBucket
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            HistogramBucket.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/ouroboros.handoff.HistogramBucket";
+            };
+
+            return HistogramBucket;
+        })();
+
         handoff.SlotCounters = (function() {
 
             /**
@@ -952,6 +1236,9 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {number|null} [totalNs] SlotCounters totalNs
              * @property {number|null} [p50Ns] SlotCounters p50Ns
              * @property {number|null} [p99Ns] SlotCounters p99Ns
+             * @property {number|null} [steps] SlotCounters steps
+             * @property {number|null} [maxNs] SlotCounters maxNs
+             * @property {Array.<ouroboros.handoff.HistogramBucket.$Properties>|null} [histogram] SlotCounters histogram
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -977,6 +1264,7 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
             const SlotCounters = function (properties) {
+                this.histogram = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1024,6 +1312,30 @@ export const ouroboros = $root.ouroboros = (() => {
             SlotCounters.prototype.p99Ns = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * SlotCounters steps.
+             * @member {number} steps
+             * @memberof ouroboros.handoff.SlotCounters
+             * @instance
+             */
+            SlotCounters.prototype.steps = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SlotCounters maxNs.
+             * @member {number} maxNs
+             * @memberof ouroboros.handoff.SlotCounters
+             * @instance
+             */
+            SlotCounters.prototype.maxNs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SlotCounters histogram.
+             * @member {Array.<ouroboros.handoff.HistogramBucket.$Properties>} histogram
+             * @memberof ouroboros.handoff.SlotCounters
+             * @instance
+             */
+            SlotCounters.prototype.histogram = $util.emptyArray;
+
+            /**
              * Creates a new SlotCounters instance using the specified properties.
              * @function create
              * @memberof ouroboros.handoff.SlotCounters
@@ -1065,6 +1377,13 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.p50Ns);
                 if (message.p99Ns != null && $Object.hasOwnProperty.call(message, "p99Ns") && (typeof message.p99Ns === "object" ? message.p99Ns.low || message.p99Ns.high : message.p99Ns !== 0))
                     writer.uint32(/* id 5, wireType 0 =*/40).uint64(message.p99Ns);
+                if (message.steps != null && $Object.hasOwnProperty.call(message, "steps") && (typeof message.steps === "object" ? message.steps.low || message.steps.high : message.steps !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.steps);
+                if (message.maxNs != null && $Object.hasOwnProperty.call(message, "maxNs") && (typeof message.maxNs === "object" ? message.maxNs.low || message.maxNs.high : message.maxNs !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.maxNs);
+                if (message.histogram != null && message.histogram.length)
+                    for (let i = 0; i < message.histogram.length; ++i)
+                        $root.ouroboros.handoff.HistogramBucket.encode(message.histogram[i], writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1154,6 +1473,32 @@ export const ouroboros = $root.ouroboros = (() => {
                                 delete message.p99Ns;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.steps = value;
+                            else
+                                delete message.steps;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.maxNs = value;
+                            else
+                                delete message.maxNs;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.histogram && message.histogram.length))
+                                message.histogram = [];
+                            message.histogram.push($root.ouroboros.handoff.HistogramBucket.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1232,6 +1577,36 @@ export const ouroboros = $root.ouroboros = (() => {
                             message.p99Ns = object.p99Ns;
                         else if (typeof object.p99Ns === "object")
                             message.p99Ns = new $util.LongBits(object.p99Ns.low >>> 0, object.p99Ns.high >>> 0).toNumber(true);
+                if (object.steps != null)
+                    if (typeof object.steps === "object" ? object.steps.low || object.steps.high : $Number(object.steps) !== 0)
+                        if ($util.Long)
+                            message.steps = $util.Long.fromValue(object.steps, true);
+                        else if (typeof object.steps === "string")
+                            message.steps = $parseInt(object.steps, 10);
+                        else if (typeof object.steps === "number")
+                            message.steps = object.steps;
+                        else if (typeof object.steps === "object")
+                            message.steps = new $util.LongBits(object.steps.low >>> 0, object.steps.high >>> 0).toNumber(true);
+                if (object.maxNs != null)
+                    if (typeof object.maxNs === "object" ? object.maxNs.low || object.maxNs.high : $Number(object.maxNs) !== 0)
+                        if ($util.Long)
+                            message.maxNs = $util.Long.fromValue(object.maxNs, true);
+                        else if (typeof object.maxNs === "string")
+                            message.maxNs = $parseInt(object.maxNs, 10);
+                        else if (typeof object.maxNs === "number")
+                            message.maxNs = object.maxNs;
+                        else if (typeof object.maxNs === "object")
+                            message.maxNs = new $util.LongBits(object.maxNs.low >>> 0, object.maxNs.high >>> 0).toNumber(true);
+                if (object.histogram) {
+                    if (!$Array.isArray(object.histogram))
+                        throw $TypeError(".ouroboros.handoff.SlotCounters.histogram: array expected");
+                    message.histogram = $Array(object.histogram.length);
+                    for (let i = 0; i < object.histogram.length; ++i) {
+                        if (!$util.isObject(object.histogram[i]))
+                            throw $TypeError(".ouroboros.handoff.SlotCounters.histogram: object expected");
+                        message.histogram[i] = $root.ouroboros.handoff.HistogramBucket.fromObject(object.histogram[i], _depth + 1);
+                    }
+                }
                 return message;
             };
 
@@ -1252,6 +1627,8 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (_depth > $util.recursionLimit)
                     throw $Error("max depth exceeded");
                 let object = {};
+                if (options.arrays || options.defaults)
+                    object.histogram = [];
                 if (options.defaults) {
                     object.slot = "";
                     if ($util.Long) {
@@ -1274,6 +1651,16 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.p99Ns = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.p99Ns = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.steps = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.steps = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.maxNs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.maxNs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.slot != null && $Object.hasOwnProperty.call(message, "slot"))
                     object.slot = message.slot;
@@ -1305,6 +1692,25 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.p99Ns = options.longs === $String ? $String(message.p99Ns) : message.p99Ns;
                     else
                         object.p99Ns = options.longs === $String ? $util.Long.prototype.toString.call(message.p99Ns) : options.longs === $Number ? new $util.LongBits(message.p99Ns.low >>> 0, message.p99Ns.high >>> 0).toNumber(true) : message.p99Ns;
+                if (message.steps != null && $Object.hasOwnProperty.call(message, "steps"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.steps = typeof message.steps === "number" ? $BigInt(message.steps) : $util.Long.fromBits(message.steps.low >>> 0, message.steps.high >>> 0, true).toBigInt();
+                    else if (typeof message.steps === "number")
+                        object.steps = options.longs === $String ? $String(message.steps) : message.steps;
+                    else
+                        object.steps = options.longs === $String ? $util.Long.prototype.toString.call(message.steps) : options.longs === $Number ? new $util.LongBits(message.steps.low >>> 0, message.steps.high >>> 0).toNumber(true) : message.steps;
+                if (message.maxNs != null && $Object.hasOwnProperty.call(message, "maxNs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.maxNs = typeof message.maxNs === "number" ? $BigInt(message.maxNs) : $util.Long.fromBits(message.maxNs.low >>> 0, message.maxNs.high >>> 0, true).toBigInt();
+                    else if (typeof message.maxNs === "number")
+                        object.maxNs = options.longs === $String ? $String(message.maxNs) : message.maxNs;
+                    else
+                        object.maxNs = options.longs === $String ? $util.Long.prototype.toString.call(message.maxNs) : options.longs === $Number ? new $util.LongBits(message.maxNs.low >>> 0, message.maxNs.high >>> 0).toNumber(true) : message.maxNs;
+                if (message.histogram && message.histogram.length) {
+                    object.histogram = $Array(message.histogram.length);
+                    for (let j = 0; j < message.histogram.length; ++j)
+                        object.histogram[j] = $root.ouroboros.handoff.HistogramBucket.toObject(message.histogram[j], options, _depth + 1);
+                }
                 return object;
             };
 

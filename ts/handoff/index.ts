@@ -6,6 +6,6 @@ export { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export { MetadataError, SegmentError } from './errors.js';
 export type { SegmentFaultKind } from './errors.js';
 export { decodeMetadata, encodeMetadata } from './metadata.js';
-export type { HandoffLatticeConfig, HandoffMetadata, ModuleRef, SlotCounters, SlotModules } from './metadata.js';
+export type { HandoffLatticeConfig, HandoffMetadata, HistogramBucket, ModuleRef, SlotCounters, SlotModules } from './metadata.js';
 export { attachSegment, createSegment, StateSegment } from './segment.js';
 export type { ExpectedLayout, SegmentOptions } from './segment.js';

@@ -29,12 +29,24 @@ export interface SlotModules {
   lastKnownGood: ModuleRef | null;
 }
 
+/** One non-empty bucket of a slot's per-call latency histogram; `lowNs` names the bucket. */
+export interface HistogramBucket {
+  lowNs: number;
+  calls: number;
+}
+
+/** A slot's profiler at the freeze, histogram included, so the successor's profile goes on from it. */
 export interface SlotCounters {
   slot: string;
   calls: number;
+  /** Time steps through the slot (a call may take several); 0 for readout. */
+  steps: number;
   totalNs: number;
+  maxNs: number;
   p50Ns: number;
   p99Ns: number;
+  /** Empty in metadata written before histograms were carried: percentiles then start afresh. */
+  histogram: HistogramBucket[];
 }
 
 export interface HandoffMetadata {
@@ -84,10 +96,16 @@ function checkMetadata(metadata: HandoffMetadata): void {
   });
   if (!Array.isArray(metadata.counters)) throw invalidTypeError('metadata.counters', 'an array', metadata.counters);
   metadata.counters.forEach((counters, index) => {
-    requireString(`metadata.counters[${index}].slot`, counters.slot);
-    for (const key of ['calls', 'totalNs', 'p50Ns', 'p99Ns'] as const) {
-      requireCount(`metadata.counters[${index}].${key}`, counters[key]);
+    const name = `metadata.counters[${index}]`;
+    requireString(`${name}.slot`, counters.slot);
+    for (const key of ['calls', 'steps', 'totalNs', 'maxNs', 'p50Ns', 'p99Ns'] as const) {
+      requireCount(`${name}.${key}`, counters[key]);
     }
+    if (!Array.isArray(counters.histogram)) throw invalidTypeError(`${name}.histogram`, 'an array of { lowNs, calls }', counters.histogram);
+    counters.histogram.forEach((bucket, at) => {
+      requireCount(`${name}.histogram[${at}].lowNs`, bucket.lowNs);
+      requireCount(`${name}.histogram[${at}].calls`, bucket.calls);
+    });
   });
   const state = metadata.engineState;
   if (typeof state !== 'object' || state === null || Array.isArray(state)) {
@@ -163,7 +181,16 @@ export function decodeMetadata(bytes: Uint8Array): HandoffMetadata {
       live: module(slot.live),
       lastKnownGood: module(slot.lastKnownGood),
     })),
-    counters: decoded.counters.map(({ slot, calls, totalNs, p50Ns, p99Ns }) => ({ slot, calls, totalNs, p50Ns, p99Ns })),
+    counters: decoded.counters.map(({ slot, calls, steps, totalNs, maxNs, p50Ns, p99Ns, histogram }) => ({
+      slot,
+      calls,
+      steps,
+      totalNs,
+      maxNs,
+      p50Ns,
+      p99Ns,
+      histogram: histogram.map(({ lowNs, calls: bucketCalls }) => ({ lowNs, calls: bucketCalls })),
+    })),
     engineState: { ...decoded.engineState },
   };
 }

@@ -1,10 +1,18 @@
 /**
  * `StateSegment`: the lattice state in a sealed shared-memory segment
  * (`crates/segment`), with zero-copy level views, the commit record and
- * the metadata block. A successor process that inherits `segment.fd`
- * attaches with `attachSegment(fd)` and sees the same bytes, no copy.
+ * the metadata block, mapped once per process. A successor process that
+ * inherits `segment.fd` attaches with `attachSegment(fd)` and sees the same
+ * bytes, no copy.
  */
-import type { FieldArray, Precision, SegmentExpected, SegmentHandle, SegmentLayoutInfo } from '../../native/addon-types.js';
+import type {
+  FieldArray,
+  Precision,
+  SegmentExpected,
+  SegmentHandle,
+  SegmentLayoutInfo,
+  SegmentMappingExternal,
+} from '../../native/addon-types.js';
 import { segmentAddon } from '../../native/loader.js';
 import { invalidTypeError, requireInteger } from '../errors.js';
 import { throwIfFault, unwrapFault } from './errors.js';
@@ -55,6 +63,7 @@ export function nativeHandle(segment: StateSegment, operation: string): SegmentH
 export class StateSegment {
   /** Where everything sits, in bytes from the segment's start. */
   readonly layout: SegmentLayoutInfo;
+  #mapping: ArrayBuffer | undefined;
   #levels: [FieldArray, FieldArray] | undefined;
 
   /** Use `createSegment`, `attachSegment` or `readCheckpoint`. */
@@ -81,17 +90,37 @@ export class StateSegment {
   }
 
   /**
+   * The whole segment as one ArrayBuffer over this process's only mapping
+   * of it, which the C++ core steps in place too. Stays valid after
+   * `close()`; the mapping is freed when the last holder of it lets go.
+   */
+  get mapping(): ArrayBuffer {
+    this.#mapping ??= this.#handle('mapping').mappingBuffer();
+    return this.#mapping;
+  }
+
+  /**
+   * The same mapping as an opaque handle for the C++ core
+   * (`CoreSegmentRegion.mapping`). Not an ArrayBuffer: V8 counts those as
+   * memory, and a gigabyte-sized one starts a garbage collection, which a
+   * restart would pay inside its downtime.
+   */
+  coreMapping(): SegmentMappingExternal {
+    return this.#handle('coreMapping').mappingExternal();
+  }
+
+  /**
    * Level 0 or 1 as a typed array over the shared memory itself: writes are
    * seen by every process that maps the segment. The views stay valid after
-   * `close()`; the mapping is freed when the last view is collected.
+   * `close()`, like `mapping`.
    */
   level(index: number): FieldArray {
     requireInteger('index', index, 0, 1);
     if (!this.#levels) {
-      const handle = this.#handle('level');
-      const view = (buffer: ArrayBuffer): FieldArray =>
-        this.layout.precision === 'f64' ? new Float64Array(buffer) : new Float32Array(buffer);
-      this.#levels = [view(handle.levelBuffer(0)), view(handle.levelBuffer(1))];
+      const { precision, cells, level0Offset, level1Offset } = this.layout;
+      const view = (offset: number): FieldArray =>
+        precision === 'f64' ? new Float64Array(this.mapping, offset, cells) : new Float32Array(this.mapping, offset, cells);
+      this.#levels = [view(level0Offset), view(level1Offset)];
     }
     return this.#levels[index as 0 | 1];
   }

@@ -6,16 +6,17 @@
  * A lattice can also run on its own native thread (run / pause / resume /
  * stop) while its kernel slots are hot-swapped (loadModule, swap, rollback,
  * canary), watched (the 'watchdog' event) and profiled (profile, bottleneck).
+ *
+ * With `sharedState: true` the state lives in a shared-memory segment that
+ * can be checkpointed and handed to a restarted core; the protocols for that
+ * are in freeze.ts, restart.ts, successor.ts and restore.ts, and this class
+ * only lends them its private parts.
  */
-import { spawn } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
-import { closeSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type {
   CoreLattice,
-  CoreModuleInfo,
   CoreSegmentRegion,
-  CoreSlot,
   CoreSlotProfile,
   CoreStateViews,
   CoreSwapOutcome,
@@ -33,30 +34,22 @@ import {
   requirePositiveNumber,
 } from '../errors.js';
 import { readCheckpoint, writeCheckpoint } from '../handoff/checkpoint.js';
-import { MetadataError } from '../handoff/errors.js';
-import type { HandoffMetadata, ModuleRef, SlotCounters } from '../handoff/metadata.js';
-import { attachSegment, createSegment, type StateSegment } from '../handoff/segment.js';
-import { requireFd, requirePath } from '../handoff/validate.js';
-import { type KernelModuleInfo, type LoadModuleOptions, loadKernelModule } from '../modules/module-manager.js';
-import {
-  FREEZE_NS_ENV,
-  HANDOFF_MODE_ENV,
-  type HandoffMode,
-  type ModuleRestore,
-  type ParentMessage,
-  SEGMENT_FD_ENV,
-  SPAWNED_SEGMENT_FD,
-  type SuccessorMessage,
-  chooseModules,
-  moduleSha256,
-  nextParentMessage,
-  sendToPredecessor,
-} from './handoff.js';
+import type { HandoffMetadata, ModuleRef } from '../handoff/metadata.js';
+import { createSegment, type StateSegment } from '../handoff/segment.js';
+import { requirePath } from '../handoff/validate.js';
+import type { KernelModuleInfo, LoadModuleOptions } from '../modules/module-manager.js';
+import { ENGINE_INITIAL_ENERGY, ENGINE_THREADS, captureMetadata } from './freeze.js';
 import { type LatticeConfig, type LatticeOptions, checkField, resolveLatticeOptions } from './options.js';
+import { type HandoffReport, frozenMetadata, handoffReport, restoreCounters, restoreSlot } from './restore.js';
+import { type RestartOptions, type RestartReport, checkRestartOptions } from './restart-options.js';
+import { SLOTS, type Slot, checkSlot } from './slots.js';
+import { type FrozenState, type ResumeOptions, checkResumeOptions, takeOver } from './successor.js';
 import { Watchdog, type WatchdogEvent, type WatchdogOptions } from './watchdog.js';
 
-export type Slot = CoreSlot;
-export const SLOTS: readonly Slot[] = ['step', 'readout'];
+export { SLOTS, type Slot } from './slots.js';
+export type { HandoffReport } from './restore.js';
+export type { RestartOptions, RestartReport } from './restart-options.js';
+export type { ResumeOptions } from './successor.js';
 
 export interface RunOptions {
   /** Steps to take before the run ends by itself (default: run until stop()). */
@@ -112,78 +105,14 @@ export interface Bottleneck {
   totalNs: number;
 }
 
-/** Options of Lattice.resume() and Lattice.inherited(). */
-export interface ResumeOptions {
-  /** Threads of the core's pool (default: available parallelism). */
-  threads?: number;
-  /** Passed to loadModule() for every module reloaded. */
-  probeTimeoutMs?: number;
-  cacheDir?: string;
-}
-
-/** How a lattice came back from a checkpoint or a restart (`lat.handoff`). */
-export interface HandoffReport {
-  mode: HandoffMode;
-  /** The step the lattice goes on from: the frozen state's step count. */
-  resumedAtStep: number;
-  /** Handoffs the state has been through. */
-  generation: number;
-  /** Freeze (the predecessor's last step) to resume, for exec and spawn; null for a checkpoint. */
-  downtimeMs: number | null;
-  modules: ModuleRestore[];
-  /** One line per module that could not be loaded again and what ran instead. */
-  warnings: string[];
-  /** The predecessor's profiler counters at the freeze. */
-  counters: SlotCounters[];
-  engineState: Record<string, string>;
-}
-
-export interface RestartOptions {
-  mode: 'exec' | 'spawn';
-  /**
-   * spawn only: the arguments to node for the successor (a script and its
-   * arguments), which must call Lattice.inherited(). Default: this process's
-   * own execArgv and argv, as exec uses.
-   */
-  command?: string[];
-}
-
-/** What restart({ mode: 'spawn' }) did; exec never returns. */
-export interface RestartReport {
-  mode: 'spawn';
-  successorPid: number;
-  /** The step count at the freeze: the successor's first step has this index. */
-  frozenAtStep: number;
-  generation: number;
-  downtimeMs: number;
-}
-
 /** Lets the constructor adopt a segment; only this module makes one. */
 class SegmentGrant {
   constructor(readonly segment: StateSegment) {}
 }
 
-const ENGINE_THREADS = 'lattice.threads';
-const ENGINE_INITIAL_ENERGY = 'lattice.initialEnergy';
-
 function regionOf(segment: StateSegment): CoreSegmentRegion {
   const { segmentBytes, levelBytes, level0Offset, level1Offset, scratchOffset } = segment.layout;
-  return { fd: segment.fd, segmentBytes, levelBytes, level0Offset, level1Offset, scratchOffset };
-}
-
-function checkResumeOptions(options: unknown): ResumeOptions {
-  if (options === null || typeof options !== 'object') {
-    throw invalidTypeError('options', 'an object such as { threads: 2 }', options);
-  }
-  const resume = options as ResumeOptions;
-  if (resume.threads !== undefined) requireInteger('options.threads', resume.threads, 1, 256);
-  if (resume.probeTimeoutMs !== undefined) requireInteger('options.probeTimeoutMs', resume.probeTimeoutMs, 1, 600_000);
-  if (resume.cacheDir !== undefined) requirePath('options.cacheDir', resume.cacheDir);
-  return resume;
-}
-
-function elapsedMs(sinceNs: bigint): number {
-  return Number(process.hrtime.bigint() - sinceNs) / 1e6;
+  return { mapping: segment.coreMapping(), segmentBytes, levelBytes, level0Offset, level1Offset, scratchOffset };
 }
 
 const DEFAULT_WATCHDOG_TOLERANCE: Record<Precision, number> = { f64: 1e-9, f32: 1e-4 };
@@ -199,11 +128,6 @@ export interface InvariantOptions {
 }
 
 const DEFAULT_DRIFT_TOLERANCE: Record<Precision, number> = { f64: 1e-12, f32: 1e-5 };
-
-function checkSlot(slot: unknown): asserts slot is Slot {
-  if (typeof slot !== 'string') throw invalidTypeError('slot', '"step" or "readout"', slot);
-  if (!(SLOTS as readonly string[]).includes(slot)) throw invalidRangeError('slot', 'must be "step" or "readout"', slot);
-}
 
 /** Exact widening: every f32 value is representable in f64. */
 function toFloat64(field: FieldArray): Float64Array {
@@ -303,54 +227,25 @@ export class Lattice extends EventEmitter {
    * the metadata against the layout) and reloads each slot's modules after
    * checking their sha256: a module whose file is missing or differs is not
    * loaded, the slot falls back to last-known-good or the base kernel, and
-   * `lat.handoff.warnings` says so. The lattice goes on at exactly the next step.
+   * `lat.handoff.warnings` says so. The lattice goes on at exactly the next
+   * step, its profile from the checkpoint's counters.
    */
   static async resume(file: string, options: ResumeOptions = {}): Promise<Lattice> {
     const source = requirePath('file', file);
     const checked = checkResumeOptions(options);
     const segment = readCheckpoint(source);
-    return Lattice.#adopt(segment, 'checkpoint', checked, null, new Map());
+    return Lattice.#adopt({ segment, mode: 'checkpoint', freezeNs: null, preloaded: new Map() }, checked);
   }
 
   /**
    * In a successor process (started by restart()), attaches the inherited
    * segment named by $OUROBOROS_SEGMENT_FD, verifies it, reloads the modules
-   * and returns the lattice at exactly the next step; null when this process
-   * is not a successor.
+   * and returns the lattice at exactly the next step, its profile going on
+   * from the predecessor's; null when this process is not a successor.
    */
   static async inherited(options: ResumeOptions = {}): Promise<Lattice | null> {
-    const fdText = process.env[SEGMENT_FD_ENV];
-    if (fdText === undefined) return null;
-    const mode = process.env[HANDOFF_MODE_ENV] === 'spawn' ? 'spawn' : 'exec';
-    const freezeText = process.env[FREEZE_NS_ENV];
-    // Not inherited further: a child of this process is not a successor.
-    delete process.env[SEGMENT_FD_ENV];
-    delete process.env[HANDOFF_MODE_ENV];
-    delete process.env[FREEZE_NS_ENV];
-    const fd = requireFd(SEGMENT_FD_ENV, Number(fdText));
     const checked = checkResumeOptions(options);
-    if (mode === 'exec') {
-      const segment = attachSegment(fd);
-      closeSync(fd);
-      return Lattice.#adopt(segment, 'exec', checked, freezeText === undefined ? null : BigInt(freezeText), new Map());
-    }
-    try {
-      const { metadata } = await nextParentMessage('warmup');
-      const preloaded = await Lattice.#warmUp(metadata, checked);
-      await sendToPredecessor({ type: 'ready' });
-      const { freezeNs } = await nextParentMessage('go');
-      const segment = attachSegment(fd);
-      closeSync(fd);
-      const lattice = await Lattice.#adopt(segment, 'spawn', checked, BigInt(freezeNs), preloaded);
-      await sendToPredecessor({ type: 'resumed', step: lattice.stepCount, resumedNs: String(process.hrtime.bigint()) });
-      process.disconnect?.();
-      return lattice;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await sendToPredecessor({ type: 'failed', error: message }).catch(() => {});
-      process.disconnect?.();
-      throw error;
-    }
+    return takeOver(checked, (state) => Lattice.#adopt(state, checked));
   }
 
   /**
@@ -364,107 +259,14 @@ export class Lattice extends EventEmitter {
    * gives the successor's pid and the freeze-to-resume downtime.
    */
   async restart(options: RestartOptions): Promise<RestartReport> {
-    if (options === null || typeof options !== 'object') {
-      throw invalidTypeError('options', "an object such as { mode: 'spawn' }", options);
-    }
-    if (options.mode !== 'exec' && options.mode !== 'spawn') {
-      throw invalidRangeError('options.mode', 'must be "exec" or "spawn"', options.mode);
-    }
-    if (options.command !== undefined) {
-      if (options.mode !== 'spawn') throw invalidRangeError('options.command', 'is only used with mode "spawn"', options.command);
-      if (!Array.isArray(options.command) || options.command.length === 0 || options.command.some((arg) => typeof arg !== 'string')) {
-        throw invalidTypeError('options.command', 'a non-empty array of strings (a script and its arguments)', options.command);
-      }
-    }
+    const { mode, command } = checkRestartOptions(options);
     const segment = this.#requireSegment('restart()');
-    const command = options.command ?? [...process.execArgv, ...process.argv.slice(1)];
-    return options.mode === 'exec' ? this.#restartExec(segment) : this.#restartSpawn(segment, command);
-  }
-
-  async #restartExec(segment: StateSegment): Promise<never> {
-    await this.stop();
-    const freezeNs = process.hrtime.bigint();
-    this.#freeze(segment);
-    segment.keepOpenAcrossExec(true);
-    const environment = Object.entries({
-      ...process.env,
-      [SEGMENT_FD_ENV]: String(segment.fd),
-      [HANDOFF_MODE_ENV]: 'exec',
-      [FREEZE_NS_ENV]: String(freezeNs),
-    }).map(([name, value]) => `${name}=${value}`);
-    const argv = [process.argv0, ...process.execArgv, ...process.argv.slice(1)];
-    const failure = coreAddon().execImage(process.execPath, argv, environment);
-    segment.keepOpenAcrossExec(false);
-    throw new Error(`restart({ mode: 'exec' }): ${failure.error}; the lattice is intact at step ${this.stepCount}`);
-  }
-
-  async #restartSpawn(segment: StateSegment, command: string[]): Promise<RestartReport> {
-    const child = spawn(process.execPath, command, {
-      stdio: ['inherit', 'inherit', 'inherit', segment.fd, 'ipc'],
-      env: { ...process.env, [SEGMENT_FD_ENV]: String(SPAWNED_SEGMENT_FD), [HANDOFF_MODE_ENV]: 'spawn' },
-    });
-    const messages: SuccessorMessage[] = [];
-    const waiters: (() => void)[] = [];
-    child.on('message', (message: SuccessorMessage) => {
-      messages.push(message);
-      waiters.splice(0).forEach((wake) => wake());
-    });
-    const exited = once(child, 'exit');
-    const next = async (type: SuccessorMessage['type']): Promise<SuccessorMessage> => {
-      for (;;) {
-        const message = messages.shift();
-        if (message?.type === 'failed') throw new Error(`restart({ mode: 'spawn' }): the successor failed: ${message.error}`);
-        if (message?.type === type) return message;
-        if (message) continue;
-        const woken = new Promise<void>((wake) => waiters.push(wake));
-        const [code, signal] = (await Promise.race([woken.then(() => null), exited])) ?? [];
-        if (code !== undefined || signal !== undefined) {
-          if (messages.length > 0) continue;
-          throw new Error(`restart({ mode: 'spawn' }): the successor exited (${signal ?? `code ${code}`}) before "${type}"`);
-        }
-      }
-    };
-    const send = (message: ParentMessage) => child.send(message);
-    try {
-      send({ type: 'warmup', metadata: this.#metadata() });
-      await next('ready');
-    } catch (error) {
-      child.kill('SIGKILL');
-      throw error;
-    }
-    await this.stop();
-    const freezeNs = process.hrtime.bigint();
-    const generation = this.#freeze(segment);
-    const frozenAtStep = segment.stepCount;
-    send({ type: 'go', freezeNs: String(freezeNs) });
-    // Closed only after the hand-over: unmapping a large segment takes tens of
-    // milliseconds that need not be part of the downtime. Nothing steps here
-    // any more (the run stopped before the freeze), so the successor owns the state.
-    let resumed: Extract<SuccessorMessage, { type: 'resumed' }>;
-    try {
-      resumed = (await next('resumed')) as Extract<SuccessorMessage, { type: 'resumed' }>;
-    } finally {
-      this.close();
-    }
-    this.#successor = {
-      mode: 'spawn',
-      successorPid: child.pid!,
-      frozenAtStep,
-      generation,
-      downtimeMs: Number(BigInt(resumed.resumedNs) - freezeNs) / 1e6,
-    };
-    child.disconnect();
-    // The successor lives on by itself: this process may exit before it.
-    child.unref();
+    // Loaded here, not with this module: a successor's start-up is part of the downtime.
+    const { restartByExec, restartBySpawn } = await import('./restart.js');
+    const target = { segment, stop: () => this.stop(), metadata: () => this.#metadata(), close: () => this.close() };
+    if (mode === 'exec') return restartByExec(target);
+    this.#successor = await restartBySpawn(target, command ?? [...process.execArgv, ...process.argv.slice(1)]);
     return this.#successor;
-  }
-
-  /** Writes the metadata, bumps the generation and commits: the state a successor resumes. */
-  #freeze(segment: StateSegment): number {
-    segment.writeMetadata(this.#metadata());
-    const generation = segment.bumpGeneration();
-    segment.commit();
-    return generation;
   }
 
   /** Runs `work` while no step is in flight: at once when stopped, else with the run held at a boundary. */
@@ -482,23 +284,7 @@ export class Lattice extends EventEmitter {
   }
 
   #metadata(): HandoffMetadata {
-    const slots = this.#core.slots();
-    const profile = this.#core.profile();
-    const ref = (info: CoreModuleInfo): ModuleRef | null => {
-      const sha256 = this.#modules.get(info.id)?.sha256 ?? moduleSha256(info.path);
-      return sha256 ? { path: info.path, sha256 } : null;
-    };
-    const { extents, c, h, dt, precision, threads } = this.#config;
-    return {
-      config: { extents, c, h, dt, precision },
-      stepCount: this.#core.stepCount,
-      slots: SLOTS.map((slot) => ({ slot, live: ref(slots[slot].live), lastKnownGood: ref(slots[slot].lastKnownGood) })),
-      counters: SLOTS.map((slot) => {
-        const { calls, totalNs, p50Ns, p99Ns } = profile[slot];
-        return { slot, calls, totalNs, p50Ns, p99Ns };
-      }),
-      engineState: { [ENGINE_THREADS]: String(threads), [ENGINE_INITIAL_ENERGY]: String(this.#initialEnergy) },
-    };
+    return captureMetadata({ core: this.#core, config: this.#config, modules: this.#modules, initialEnergy: this.#initialEnergy });
   }
 
   #requireSegment(operation: string): StateSegment {
@@ -508,82 +294,26 @@ export class Lattice extends EventEmitter {
     return this.#segment;
   }
 
-  /** Loads (probe and self-test included) every module a successor will need, before the freeze. */
-  static async #warmUp(metadata: HandoffMetadata, options: ResumeOptions): Promise<Map<string, KernelModuleInfo>> {
-    const reference = kernelModulePath('reference');
-    coreAddon().loadKernelModule(reference);
-    const { extents, c, h, dt, precision } = metadata.config;
-    const shape = { dimensions: extents.length, precision, courant2: ((c * dt) / h) ** 2 };
-    const preloaded = new Map<string, KernelModuleInfo>();
-    for (const slot of metadata.slots) {
-      const { chosen, lastKnownGood } = chooseModules(slot);
-      for (const ref of [chosen, lastKnownGood]) {
-        if (!ref || ref.path === reference || preloaded.has(ref.path)) continue;
-        preloaded.set(ref.path, await loadKernelModule(ref.path, shape, options));
-      }
-    }
-    return preloaded;
-  }
-
-  static async #adopt(
-    segment: StateSegment,
-    mode: HandoffMode,
-    options: ResumeOptions,
-    freezeNs: bigint | null,
-    preloaded: Map<string, KernelModuleInfo>,
-  ): Promise<Lattice> {
+  /** A lattice on a frozen state: its config, modules, profile and bookkeeping as the metadata records them. */
+  static async #adopt(state: FrozenState, options: ResumeOptions): Promise<Lattice> {
     let lattice: Lattice | null = null;
     try {
-      const metadata = segment.readMetadata();
-      const { config } = metadata;
-      segment.verify({ extents: config.extents, precision: config.precision });
-      if (metadata.stepCount !== segment.stepCount) {
-        throw new MetadataError(
-          `metadata stepCount = ${metadata.stepCount}: the segment header holds step ${segment.stepCount}; ` +
-            'the metadata was not written at the freeze point',
-        );
-      }
+      const metadata = frozenMetadata(state.segment);
       const threads = options.threads ?? Number(metadata.engineState[ENGINE_THREADS] ?? os.availableParallelism());
-      lattice = new Lattice({ ...config, threads, sharedState: true }, new SegmentGrant(segment));
+      lattice = new Lattice({ ...metadata.config, threads, sharedState: true }, new SegmentGrant(state.segment));
       lattice.#initialEnergy = Number(metadata.engineState[ENGINE_INITIAL_ENERGY] ?? 0);
+      const core = lattice.#core;
+      const load = (ref: ModuleRef) => lattice!.#loadForRestore(ref, options, state.preloaded);
       const modules = [];
-      for (const slot of metadata.slots) modules.push(await lattice.#restoreSlot(slot, options, preloaded));
-      lattice.#handoff = {
-        mode,
-        resumedAtStep: lattice.stepCount,
-        generation: segment.generation,
-        downtimeMs: freezeNs === null ? null : elapsedMs(freezeNs),
-        modules,
-        warnings: modules
-          .filter((restore) => restore.fallback !== 'none')
-          .map((restore) => `slot ${restore.slot}: ${restore.reason}; running ${restore.live?.path ?? 'the base kernel'} instead`),
-        counters: metadata.counters,
-        engineState: metadata.engineState,
-      };
+      for (const slot of metadata.slots) modules.push(await restoreSlot(core, slot, load));
+      restoreCounters(core, metadata.counters);
+      lattice.#handoff = handoffReport(state, metadata, modules, lattice.stepCount);
       return lattice;
     } catch (error) {
       if (lattice) lattice.close();
-      else segment.close();
+      else state.segment.close();
       throw error;
     }
-  }
-
-  async #restoreSlot(
-    recorded: HandoffMetadata['slots'][number],
-    options: ResumeOptions,
-    preloaded: Map<string, KernelModuleInfo>,
-  ): Promise<ModuleRestore> {
-    const slot = recorded.slot as Slot;
-    if (!SLOTS.includes(slot)) throw new MetadataError(`metadata slot "${recorded.slot}" is not one of ${SLOTS.join(', ')}`);
-    const { chosen, lastKnownGood, fallback, reason } = chooseModules(recorded);
-    const base = this.#core.slots()[slot].live;
-    // Swapping to last-known-good first, then to the chosen module, leaves both where they were.
-    for (const ref of [lastKnownGood, chosen]) {
-      if (!ref || ref.path === this.#core.slots()[slot].live.path) continue;
-      const id = ref.path === base.path ? base.id : await this.#loadForRestore(ref, options, preloaded);
-      await this.#core.swap(slot, id);
-    }
-    return { slot, wanted: recorded.live, live: chosen, fallback, reason };
   }
 
   async #loadForRestore(ref: ModuleRef, options: ResumeOptions, preloaded: Map<string, KernelModuleInfo>): Promise<number> {
@@ -749,6 +479,8 @@ export class Lattice extends EventEmitter {
   async loadModule(file: string, options: LoadModuleOptions = {}): Promise<number> {
     if (typeof file !== 'string' || file === '') throw invalidTypeError('path', 'the path of a kernel module (.so)', file);
     if (options.probeTimeoutMs !== undefined) requireInteger('probeTimeoutMs', options.probeTimeoutMs, 1, 600_000);
+    // Loaded on first use, not with this module: a restarted process reaches its first step sooner.
+    const { loadKernelModule } = await import('../modules/module-manager.js');
     const info = await loadKernelModule(
       file,
       { dimensions: this.extents.length, precision: this.precision, courant2: this.courantNumber ** 2 },

@@ -6,12 +6,14 @@
 
 mod convert;
 
+use std::ffi::c_void;
 use std::path::Path;
+use std::sync::Arc;
 
-use napi::bindgen_prelude::{ArrayBuffer, Either, Uint8Array};
+use napi::bindgen_prelude::{ArrayBuffer, Either, Uint8Array, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use ouroboros_segment::{checkpoint, Layout, Segment, SegmentError};
+use ouroboros_segment::{checkpoint, Layout, Mapping, Segment, SegmentError};
 
 use convert::{expected, layout, whole_number, ExpectedInput, LayoutInput, SegmentFault};
 
@@ -45,13 +47,19 @@ pub struct SegmentLimits {
 }
 
 /// One mapped segment. `close()` closes its descriptor; the mapping lives
-/// on until the last level view is garbage-collected.
+/// on until its buffer (`mapping_buffer`) is garbage-collected.
 #[napi]
 pub struct SegmentHandle {
     segment: Option<Segment>,
 }
 
 type Outcome = Either<SegmentHandle, SegmentFault>;
+
+/// Finaliser of `mapping_external`: drops the external's hold on the mapping.
+unsafe extern "C" fn release_mapping(_env: napi::sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the `Arc::into_raw` of `mapping_external`, released only here.
+    drop(unsafe { Arc::from_raw(hint.cast::<Mapping>()) });
+}
 
 fn outcome(result: std::result::Result<Segment, SegmentError>) -> Outcome {
     match result {
@@ -105,24 +113,51 @@ impl SegmentHandle {
         Ok(layout_info(self.segment()?.layout()))
     }
 
-    /// Level `level` (0 or 1) as an external ArrayBuffer over the mapping,
-    /// no copy. The buffer holds the mapping alive. Call once per level: the
-    /// TypeScript wrapper caches the views.
+    /// The whole segment as one external ArrayBuffer over this process's
+    /// only mapping of it, no copy, for the level views. The buffer holds
+    /// the mapping alive. Call once: the TypeScript wrapper caches it.
     #[napi(catch_unwind)]
-    pub fn level_buffer<'env>(&self, env: &'env Env, level: u32) -> Result<ArrayBuffer<'env>> {
-        let segment = self.segment()?;
-        let mapping = segment.mapping();
-        // SAFETY: the level lies inside the mapping, and the finaliser owns
-        // an `Arc` of it, so the memory outlives the buffer.
+    pub fn mapping_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let mapping = self.segment()?.mapping();
+        // SAFETY: the buffer covers exactly the mapping, and the finaliser
+        // owns an `Arc` of it, so the memory outlives the buffer.
         unsafe {
             ArrayBuffer::from_external(
                 env,
-                segment.level_ptr(level as usize),
-                segment.layout().level_bytes() as usize,
+                mapping.as_ptr(),
+                mapping.len(),
                 mapping,
                 |_, mapping| drop(mapping),
             )
         }
+    }
+
+    /// The mapping as an opaque external value whose data pointer is the
+    /// segment's first byte: how the C++ core steps the levels in this same
+    /// mapping. Unlike an ArrayBuffer, V8 does not count it as memory, so
+    /// handing a large segment to the core starts no garbage collection. It
+    /// holds the mapping alive.
+    #[napi(catch_unwind, ts_return_type = "object")]
+    pub fn mapping_external<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let mapping = self.segment()?.mapping();
+        let base = mapping.as_ptr().cast::<c_void>();
+        let hint = Arc::into_raw(mapping).cast_mut().cast::<c_void>();
+        let mut value = std::ptr::null_mut();
+        // SAFETY: a valid env; `release_mapping` takes back the Arc leaked
+        // into `hint`, once, when the external is collected.
+        let status = unsafe {
+            napi::sys::napi_create_external(env.raw(), base, Some(release_mapping), hint, &mut value)
+        };
+        if status != napi::sys::Status::napi_ok {
+            // SAFETY: no finaliser was registered, so the Arc is still ours.
+            drop(unsafe { Arc::from_raw(hint.cast::<Mapping>()) });
+            return Err(Error::new(
+                Status::GenericFailure,
+                format!("napi_create_external of the segment mapping failed with status {status}"),
+            ));
+        }
+        // SAFETY: `value` was just created in this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
     }
 
     #[napi(catch_unwind)]
