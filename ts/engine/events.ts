@@ -9,6 +9,11 @@ import type { GateName, Slot } from '../gauntlet/types.js';
 export type AttemptPhase = 'selecting' | 'generating' | 'gauntlet' | 'canary' | 'swapping' | 'watching' | 'done';
 
 export interface AttemptStatusReport {
+  /**
+   * The archive id. While the attempt has no record yet (selecting,
+   * generating) it is provisional and negative: minus the attempt's number in
+   * this run; from the gauntlet on it is the archive id.
+   */
   id: number;
   slot: Slot;
   phase: AttemptPhase;
@@ -30,6 +35,25 @@ export interface EngineSample {
   liveModules: Record<Slot, string>;
 }
 
+/** What the warm start did with a slot's remembered module. */
+export interface WarmStartReport {
+  slot: Slot;
+  /**
+   * applied: re-verified and swapped in. rejected: the gauntlet or the canary
+   * refused it now. untrusted: remembered on another machine (fingerprint
+   * mismatch), not used. none: nothing remembered for this slot.
+   */
+  outcome: 'applied' | 'rejected' | 'untrusted' | 'none';
+  attemptId: number | null;
+  reason: string;
+}
+
+/** Which budget ran out; the engine stops after the attempts in flight end. */
+export interface BudgetReport {
+  budget: 'maxWallSeconds' | 'maxAttempts' | 'spendLimitUsd';
+  reason: string;
+}
+
 export interface EngineEvents {
   started: [];
   stopped: [];
@@ -42,5 +66,7 @@ export interface EngineEvents {
   'rolled-back': [LedgerEntry];
   'circuit-open': [{ kind: string; failures: number; backoffMs: number }];
   'circuit-closed': [{ kind: string }];
+  'warm-start': [WarmStartReport];
+  'budget-exhausted': [BudgetReport];
   error: [Error];
 }

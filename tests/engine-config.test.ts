@@ -1,0 +1,128 @@
+// ouroboros.toml: the schema's defaults, the shipped file, and errors that
+// name the key, the value and the limit (and the file, line and column).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'smol-toml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CONFIG_SCHEMA, ConfigError, defaultConfig, loadConfig, parseDurationMs, resolveConfig } from '../dist/ts/engine/config.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function file(text: string): string {
+  const name = path.join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
+  writeFileSync(name, text);
+  return name;
+}
+
+describe('defaults', () => {
+  it('has the documented defaults', () => {
+    expect(defaultConfig.maxConcurrentImprovements).toBe(3);
+    expect(defaultConfig.safetyThreshold).toBe(0.8);
+    expect(defaultConfig.maxDegradation).toBe(0.05);
+    expect(defaultConfig.improvementIntervalMs).toBe(2000);
+    expect(defaultConfig.generator.kind).toBe('variant');
+    expect(defaultConfig.lattice).toMatchObject({ extents: [4096, 4096], precision: 'f64' });
+    expect(defaultConfig.watch.windowMs).toBe(4000);
+    expect(defaultConfig.breaker).toEqual({ failures: 5, backoffMs: 5000, maxBackoffMs: 300_000 });
+  });
+
+  it('ships ouroboros.toml with every key, each commented, at its default', () => {
+    const text = readFileSync('ouroboros.toml', 'utf8');
+    expect(loadConfig('ouroboros.toml')).toEqual(defaultConfig);
+    const document = parse(text) as Record<string, unknown>;
+    for (const key of CONFIG_SCHEMA) {
+      const value = key.path.split('.').reduce<unknown>((table, part) => (table as Record<string, unknown>)?.[part], document);
+      expect(value, key.path).toEqual(key.default);
+      const name = key.path.split('.').at(-1)!;
+      const lines = text.split('\n');
+      const at = lines.findIndex((line, i) => line.startsWith(`${name} = `) && lines[i - 1]!.startsWith('#'));
+      expect(at, `${key.path} has a comment above it`).toBeGreaterThan(0);
+    }
+  });
+
+  it('describes every key with a type, a default and a sentence', () => {
+    for (const key of CONFIG_SCHEMA) expect(key.description.length, key.path).toBeGreaterThan(10);
+    expect(new Set(CONFIG_SCHEMA.map((k) => k.path)).size).toBe(CONFIG_SCHEMA.length);
+  });
+});
+
+describe('durations', () => {
+  it('parses units and refuses bare numbers', () => {
+    expect(parseDurationMs('2s')).toBe(2000);
+    expect(parseDurationMs('250ms')).toBe(250);
+    expect(parseDurationMs('1.5m')).toBe(90_000);
+    expect(parseDurationMs('500us')).toBe(0.5);
+    expect(parseDurationMs('2')).toBeNull();
+    expect(parseDurationMs('2 days')).toBeNull();
+  });
+});
+
+describe('errors name the key, the value and the limit', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ maxConcurrentImprovements: 0 }, /^maxConcurrentImprovements = 0: must be an integer in \[1, 16\]$/],
+    [{ maxConcurrentImprovements: 2.5 }, /maxConcurrentImprovements = 2.5: must be an integer/],
+    [{ safetyThreshold: 1.5 }, /^safetyThreshold = 1.5: must be a number in \[0, 1\]$/],
+    [{ maxDegradation: 1 }, /^maxDegradation = 1: must be a number in \[0, 1\)$/],
+    [{ improvementInterval: 2 }, /^improvementInterval = 2: must be a duration with a unit/],
+    [{ improvementInterval: '2 fortnights' }, /improvementInterval = "2 fortnights": must be a duration/],
+    [{ sampleInterval: '10ms' }, /^sampleInterval = "10ms": must be between 50 ms and 3600000 ms$/],
+    [{ generator: { kind: 'gpt' } }, /^generator\.kind = "gpt": must be one of "variant", "random", "llm"$/],
+    [{ lattice: { extents: [4096, 2] } }, /^lattice\.extents\[1\] = 2: each extent must be an integer in \[3, 16777216\]$/],
+    [{ lattice: { extents: [] } }, /^lattice\.extents = \[\]: must be an array of 1 to 9 integers/],
+    [{ lattice: { dt: 0.75 } }, /^lattice\.dt = 0.75: the Courant number dt \(c = h = 1\) must be below 1 \/ sqrt\(2\) = 0.707107$/],
+    [{ archive: { path: '' } }, /^archive\.path = "": must not be empty$/],
+    [{ archive: { warmStart: 'yes' } }, /^archive\.warmStart = "yes": must be true or false$/],
+    [{ breaker: { backoff: '10s', maxBackoff: '1s' } }, /^breaker\.maxBackoff = "1000ms": must be at least breaker\.backoff \(10000 ms\)$/],
+  ];
+  for (const [document, message] of cases) {
+    it(JSON.stringify(document), () => {
+      let error: unknown;
+      try {
+        resolveConfig(document);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(message);
+    });
+  }
+
+  it('refuses an unknown key with the nearest known one', () => {
+    expect(() => resolveConfig({ maxConcurentImprovements: 3 })).toThrow(
+      /^maxConcurentImprovements = 3: is not a configuration key; did you mean "maxConcurrentImprovements"\?/,
+    );
+    expect(() => resolveConfig({ watchdog: { everystep: 10 } })).toThrow(/did you mean "watchdog\.everySteps"\?/);
+    expect(() => resolveConfig({ gauntlett: { benchSteps: 2 } })).toThrow(/^gauntlett = Object: is not a configuration key; did you mean "gauntlet"\?/);
+    expect(() => resolveConfig({ zzzzzzzzzzzzzz: 1 })).toThrow(/^zzzzzzzzzzzzzz = 1: is not a configuration key \(/);
+  });
+
+  it('names the file, the line and the column of a TOML syntax error', () => {
+    const bad = file('maxConcurrentImprovements = 3\n[watch]\nwindow = "4s\n');
+    expect(() => loadConfig(bad)).toThrow(new RegExp(`^${bad.replace(/[.]/g, '\\.')}:3:\\d+: TOML syntax error: `));
+  });
+
+  it('names the file and the key of a bad value in a file', () => {
+    const bad = file('[watchdog]\neverySteps = -1\n');
+    expect(() => loadConfig(bad)).toThrow(`${bad}: watchdog.everySteps = -1: must be an integer in [1, 1099511627776]`);
+    try {
+      loadConfig(bad);
+    } catch (error) {
+      expect((error as ConfigError).key).toBe('watchdog.everySteps');
+    }
+  });
+
+  it('names a missing file', () => {
+    expect(() => loadConfig(path.join(dir, 'absent.toml'))).toThrow(/absent\.toml: cannot be read/);
+  });
+});
+
+describe('overrides', () => {
+  it('reads a partial file and keeps every other default', () => {
+    const config = loadConfig(file('maxConcurrentImprovements = 1\n[watch]\nwindow = "750ms"\n[generator]\nkind = "random"\n'));
+    expect(config.maxConcurrentImprovements).toBe(1);
+    expect(config.watch).toEqual({ windowMs: 750, minSteps: 10 });
+    expect(config.generator.kind).toBe('random');
+    expect(config.gauntlet).toEqual(defaultConfig.gauntlet);
+  });
+});

@@ -1,0 +1,354 @@
+// The engine against the real native core, gauntlet and archive, on a small
+// lattice (160 x 160 f64). Generators here are real generators of the
+// contract that propose fixed sources, so the engine, the gauntlet, the swap
+// and the archive under test all run for real.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Archive, withHash } from '../dist/ts/archive/index.js';
+import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
+import type { WarmStartReport } from '../dist/ts/engine/events.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import { fileSha256 } from '../dist/ts/engine/live-changes.js';
+import { kernelModulePath } from '../dist/native/loader.js';
+import { GeneratorError, type CandidateProposal, type GenerationContext, type Generator } from '../dist/ts/generators/types.js';
+import type { Lattice } from '../dist/ts/lattice/lattice.js';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-engine-test-'));
+const cacheDir = path.join(root, 'gauntlet-cache');
+const fixture = (name: string) => readFileSync(path.resolve('tests/fixtures', name), 'utf8');
+const REFERENCE_SHA256 = fileSha256(kernelModulePath('reference'));
+
+function testConfig(name: string, overrides: Record<string, Record<string, unknown> | unknown> = {}): EngineConfig {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const base: Record<string, Record<string, unknown> | unknown> = {
+    maxConcurrentImprovements: 1,
+    improvementInterval: '10ms',
+    sampleInterval: '100ms',
+    energyInterval: '250ms',
+    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
+    lattice: { extents: [160, 160] },
+    watchdog: { everySteps: 500 },
+    watch: { window: '700ms', minSteps: 50 },
+    canary: { steps: 20 },
+    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], benchSteps: 8, benchSamples: 15, cacheDir },
+    breaker: { failures: 3, backoff: '300ms', maxBackoff: '2s' },
+    log: { file: path.join(dir, 'engine.log') },
+  };
+  for (const [key, value] of Object.entries(overrides)) {
+    base[key] = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(base[key] as object), ...value } : value;
+  }
+  return resolveConfig(base as Record<string, unknown>);
+}
+
+/** Proposes one fixed source every time: a real generator of the contract, with nothing to search. */
+class FixtureGenerator implements Generator {
+  readonly name = 'fixture';
+  proposals = 0;
+  constructor(private readonly source: string) {}
+  async propose(context: GenerationContext): Promise<CandidateProposal> {
+    context.signal?.throwIfAborted();
+    this.proposals += 1;
+    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
+  }
+}
+
+/** Fails `failures` times with a network error, then proposes `source`. */
+class FlakyGenerator implements Generator {
+  readonly name = 'flaky';
+  calls = 0;
+  constructor(
+    private readonly failures: number,
+    private readonly source: string,
+  ) {}
+  async propose(): Promise<CandidateProposal> {
+    this.calls += 1;
+    if (this.calls <= this.failures) throw new GeneratorError('network', `connection refused (call ${this.calls})`);
+    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
+  }
+}
+
+const lattices: Lattice[] = [];
+function lattice(config: EngineConfig): Lattice {
+  const lat = createMainLattice(config.lattice);
+  lattices.push(lat);
+  return lat;
+}
+
+afterAll(() => {
+  for (const lat of lattices) lat.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('Engine', () => {
+  it('applies a real faster kernel: gauntlet, canary, live swap, archive and ledger', async () => {
+    const config = testConfig('apply');
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false });
+    const phases: string[] = [];
+    const applied: unknown[] = [];
+    engine.on('attempt-phase', (report) => phases.push(report.phase));
+    engine.on('applied', (entry) => applied.push(entry));
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    const record = await engine.attemptFinished(id);
+    expect(record.status, record.reason).toBe('applied');
+    expect(record.gates.map((gate) => gate.passed)).toEqual([true, true, true, true, true, true, true]);
+    expect(record.benchRatio).toBeLessThan(1);
+    expect(record.speedup).toBeGreaterThan(1);
+    expect(record.liveMlups).toBeGreaterThan(0);
+    expect(lat.slots().step.live.name).toBe('rows-fast');
+    expect(phases).toEqual(['selecting', 'generating', 'gauntlet', 'canary', 'swapping', 'watching', 'done']);
+    expect(engine.getImprovementStatus(id)).toMatchObject({ id, phase: 'done', status: 'applied', generator: 'fixture' });
+    // The readout slot stays on the reference unless a generator can write readout kernels.
+    await expect(engine.attemptImprovement({ slot: 'readout' })).rejects.toThrow('slot = "readout": the fixture generator writes kernels only for "step"');
+    const stepBefore = lat.stepCount;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(lat.stepCount).toBeGreaterThan(stepBefore);
+    const summary = await engine.stop();
+    expect(summary).toMatchObject({ attempts: 1, applied: 1, rolledBack: 0 });
+    expect(summary.byStatus.applied).toBe(1);
+    expect(summary.liveModules.step).toMatchObject({ name: 'rows-fast', attemptId: id });
+    expect(summary.maxEnergyDrift).toBeLessThan(1e-9);
+    expect(summary.baselineMlups).toBeGreaterThan(0);
+    expect(summary.finalMlups).toBeGreaterThan(0);
+    expect(lat.running).toBe(false);
+
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)).toMatchObject({ status: 'applied', moduleSha256: record.moduleSha256 });
+      const entries = archive.ledger.entries();
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ action: 'apply', slot: 'step', attemptId: id, moduleSha256: record.moduleSha256, previousModuleSha256: REFERENCE_SHA256 });
+      expect(entries[0]!.atStep).toBeGreaterThan(0);
+      expect(applied).toEqual(entries);
+      expect(archive.ledger.verify().ok).toBe(true);
+    } finally {
+      archive.close();
+    }
+  });
+
+  // Uses the archive of the first test, which remembered its applied rows-fast attempt as the step slot's best.
+  it('warm-starts the remembered best module on a matching machine, after re-verifying it through the gauntlet', async () => {
+    const config = testConfig('apply', { archive: { warmStart: true } });
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false });
+    const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
+    await engine.start();
+    const report = await warm;
+    expect(report, report.reason).toMatchObject({ slot: 'step', outcome: 'applied' });
+    expect(lat.slots().step.live.name).toBe('rows-fast');
+    await engine.stop();
+    const archive = Archive.open(config.archive.path);
+    try {
+      const last = archive.ledger.entries().at(-1)!;
+      expect(last).toMatchObject({ action: 'warm-start', slot: 'step', attemptId: report.attemptId, previousModuleSha256: REFERENCE_SHA256 });
+      expect(archive.ledger.verify().ok).toBe(true);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('does not trust a module remembered on another machine, and says why', async () => {
+    const config = testConfig('apply', { archive: { warmStart: true } });
+    const archive = Archive.open(config.archive.path);
+    const remembered = archive.warmStart.remembered('step')!;
+    const elsewhere = withHash({ ...remembered.fingerprint, cpuModel: 'Some Other CPU' });
+    archive.warmStart.rememberBest('step', remembered.attemptId, elsewhere);
+    archive.close();
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false });
+    const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
+    await engine.start();
+    const report = await warm;
+    expect(report).toMatchObject({ slot: 'step', outcome: 'untrusted', attemptId: remembered.attemptId });
+    expect(report.reason).toMatch(/cpuModel/);
+    expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    await engine.stop();
+  });
+
+  it('rolls back automatically when the live throughput regresses after the swap, and records why', async () => {
+    // slow-at-live-size.cpp is rows-fast everywhere except at 160 x 160, this
+    // lattice's size, where it also recomputes each step into the scratch
+    // level 32 times: the gauntlet (128 x 128 and 97 x 89) sees a kernel
+    // about 7x faster than the reference, the live lattice a slower one.
+    const config = testConfig('rollback');
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')), autoImprove: false });
+    const rolledBack: unknown[] = [];
+    engine.on('rolled-back', (entry) => rolledBack.push(entry));
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    const record = await engine.attemptFinished(id);
+    expect(record.gates.every((gate) => gate.passed)).toBe(true);
+    expect(record.benchRatio).toBeLessThan(0.5);
+    expect(record.status).toBe('rolled-back');
+    expect(record.reason).toMatch(
+      /^live throughput .* MLUPS is .*% below the incumbent's .* MLUPS measured before the swap \(maxDegradation 5\.0%\); back live after the rollback the incumbent measured .* MLUPS, confirming the regression$/,
+    );
+    expect(lat.slots().step.live.path).not.toBe(record.modulePath);
+    expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    const summary = await engine.stop();
+    expect(summary).toMatchObject({ applied: 1, rolledBack: 1 });
+    expect(summary.liveModules.step.moduleSha256).toBe(REFERENCE_SHA256);
+
+    const archive = Archive.open(config.archive.path);
+    try {
+      const [apply, rollback] = archive.ledger.entries();
+      expect(apply).toMatchObject({ action: 'apply', attemptId: id, moduleSha256: record.moduleSha256, previousModuleSha256: REFERENCE_SHA256 });
+      expect(rollback).toMatchObject({ action: 'rollback', attemptId: id, moduleSha256: REFERENCE_SHA256, previousModuleSha256: record.moduleSha256, reason: record.reason });
+      expect(rollback!.atStep).toBeGreaterThan(apply!.atStep);
+      expect(rolledBack).toEqual([rollback]);
+      expect(archive.get(id)!.status).toBe('rolled-back');
+      expect(archive.ledger.verify().ok).toBe(true);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('refuses a winner the canary finds wrong on the live state: nothing swapped, nothing in the ledger', async () => {
+    // wrong-at-live-size.cpp is rows-fast except at 160 x 160, where it scales
+    // every new value by 1 + 1e-7: right on every lattice the gauntlet tries.
+    const config = testConfig('canary');
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/wrong-at-live-size.cpp')), autoImprove: false });
+    await engine.start();
+    const record = await engine.attemptFinished(await engine.attemptImprovement());
+    expect(record.gates.every((gate) => gate.passed)).toBe(true);
+    expect(record.status).toBe('failed');
+    expect(record.reason).toMatch(/^canary: after 20 steps on the live state the largest difference from the incumbent is \S+ \(tolerance 1e-9\)$/);
+    expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    await engine.stop();
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.ledger.entries()).toEqual([]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('opens the circuit breaker on repeated generator errors, keeps the loop and the simulation running, closes on a success', async () => {
+    const config = testConfig('breaker', { budget: { maxAttempts: 4 } });
+    const lat = lattice(config);
+    const generator = new FlakyGenerator(3, fixture('variants/reference-copy.cpp'));
+    const engine = new Engine(lat, config, { generator });
+    const events: string[] = [];
+    const stepsAt: number[] = [];
+    engine.on('circuit-open', (e) => {
+      events.push(`open ${e.kind} ${e.failures} ${e.backoffMs}`);
+      stepsAt.push(lat.stepCount);
+    });
+    engine.on('circuit-closed', (e) => {
+      events.push(`closed ${e.kind}`);
+      stepsAt.push(lat.stepCount);
+    });
+    engine.on('budget-exhausted', (e) => events.push(`budget ${e.budget}`));
+    const finished: string[] = [];
+    engine.on('attempt-finished', (record) => finished.push(`${record.id} ${record.status} ${record.generator}`));
+    await engine.start();
+    await engine.whenStopped();
+    expect(events).toEqual(['open generator:network 3 300', 'closed generator:network', 'budget maxAttempts']);
+    expect(generator.calls).toBe(4);
+    // The simulation ran on while the breaker was open.
+    expect(stepsAt[1]).toBeGreaterThan(stepsAt[0]!);
+    const summary = engine.summary();
+    expect(summary.attempts).toBe(4);
+    expect(summary.byStatus).toMatchObject({ failed: 3, passed: 1 });
+    expect(summary.circuitOpenings).toBe(1);
+    expect(summary.steps).toBeGreaterThan(0);
+    const archive = Archive.open(config.archive.path);
+    try {
+      const records = archive.list({ slot: 'step' }).filter((r) => r.parentId !== null);
+      expect(records.map((r) => r.status)).toEqual(['failed', 'failed', 'failed', 'passed']);
+      expect(records[0]!.reason).toBe('generator network: connection refused (call 1)');
+      // The copy of the reference is accepted by every gate but is no faster: not applied.
+      expect(records[3]!.reason).toMatch(/^not a significant win on both lattices: target \[128x128\] ratio/);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('resumes after kill -9 mid-attempt: the interrupted attempt is marked and the loop goes on with no attempt lost', async () => {
+    const config = testConfig('kill');
+    const overrides = {
+      archive: { path: config.archive.path, warmStart: false },
+      lattice: { extents: [160, 160] },
+      gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], benchSteps: 8, benchSamples: 15, cacheDir },
+      log: { file: config.log.file },
+    };
+    const sourceFile = path.resolve('tests/fixtures/variants/reference-copy.cpp');
+    const child = spawn(process.execPath, ['tests/fixtures/engine/engine-child.mjs', JSON.stringify(overrides), sourceFile], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let killedDuring: { id: number; phase: string } | null = null;
+    await new Promise<void>((resolve, reject) => {
+      let buffered = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        for (const line of buffered.split('\n').slice(0, -1)) {
+          const report = JSON.parse(line) as { id: number; phase: string };
+          if (report.phase === 'gauntlet' && report.id > 0 && killedDuring === null) {
+            killedDuring = report;
+            child.kill('SIGKILL');
+          }
+        }
+        buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+      });
+      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited with ${code} ${signal}`))));
+    });
+    const interruptedId = killedDuring!.id;
+
+    const before = Archive.open(config.archive.path);
+    expect(before.get(interruptedId)!.status).toBe('pending');
+    before.close();
+
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false });
+    await engine.start();
+    const interrupted = engine.getImprovementStatus(interruptedId)!;
+    expect(interrupted.status).toBe('failed');
+    expect(interrupted.reason).toMatch(/interrupted/);
+    const next = await engine.attemptImprovement();
+    expect(next).toBe(interruptedId + 1);
+    expect((await engine.attemptFinished(next)).status).toBe('passed');
+    await engine.stop();
+
+    const archive = Archive.open(config.archive.path);
+    try {
+      const attempts = archive.list({ slot: 'step' }).filter((r) => r.parentId !== null);
+      expect(attempts.map((r) => [r.id, r.status])).toEqual([
+        [interruptedId, 'failed'],
+        [next, 'passed'],
+      ]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('rolls back on request, records it in the ledger and the archive, and refuses when nothing is left to undo', async () => {
+    const config = testConfig('manual');
+    const lat = lattice(config);
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false });
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    expect((await engine.attemptFinished(id)).status).toBe('applied');
+    const { outcome, entry } = await engine.rollback('step', 'requested by the test');
+    expect(outcome).toMatchObject({ slot: 'step', fromName: 'rows-fast', toName: 'reference' });
+    expect(entry).toMatchObject({ action: 'rollback', attemptId: id, moduleSha256: REFERENCE_SHA256, atStep: outcome.appliedAtStep, reason: 'requested by the test' });
+    await expect(engine.rollback('step')).rejects.toThrow('rollback("step"): nothing to roll back, reference is live and is the last-known-good module');
+    const summary = await engine.stop();
+    expect(summary).toMatchObject({ applied: 1, rolledBack: 1 });
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)).toMatchObject({ status: 'rolled-back', reason: 'requested by the test' });
+      expect(archive.ledger.entries().map((e) => e.action)).toEqual(['apply', 'rollback']);
+      expect(archive.ledger.verify().ok).toBe(true);
+    } finally {
+      archive.close();
+    }
+  });
+});

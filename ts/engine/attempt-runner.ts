@@ -1,0 +1,327 @@
+/**
+ * One improvement attempt, start to end: pick the slot and a parent, ask the
+ * generator for a child, let the predictor skip it or not, run the gauntlet
+ * against the live incumbent, and hand a winner to the live changes (canary,
+ * swap, watch). Whatever happens, the attempt ends in the archive with a
+ * status and a reason, and the circuit breaker hears how it went.
+ */
+import os from 'node:os';
+import type { Archive } from '../archive/archive.js';
+import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
+import type { GauntletPool } from '../gauntlet/pool.js';
+import type { GateName, Slot } from '../gauntlet/types.js';
+import type { CandidateProposal, FailedSibling, Generator, ParentKernel, SlotProfileSummary } from '../generators/types.js';
+import { GeneratorError } from '../generators/types.js';
+import type { Lattice } from '../lattice/lattice.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { EngineConfig } from './config.js';
+import type { AttemptPhase } from './events.js';
+import type { ChangeOutcome, LiveChanges } from './live-changes.js';
+import { fileSha256 } from './live-changes.js';
+import { benchmarkText, judgeCandidate } from './judge.js';
+import { eligibleParents, selectParent } from './parent-selection.js';
+import { type PredictorDecision, type Predictor, sourceFeatures } from './predictor.js';
+import { type StrategyMemory, describeRecord } from './strategy-memory.js';
+
+/** The reason of every attempt the predictor skipped starts with this. */
+export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
+/** Mates offered to the generator for crossover. */
+const MATES = 4;
+/** Further gauntlet runs of a winner whose incumbent changed while it was judged. */
+const MAX_REJUDGEMENTS = 2;
+
+/** What the caller of attemptImprovement() may choose; the rest the engine picks. */
+export interface AttemptRequest {
+  slot?: Slot;
+  /** Breed from this archived attempt instead of one chosen by the parent-selection rule. */
+  parentId?: number;
+}
+
+/** Everything an attempt needs from the engine that runs it. */
+export interface AttemptHost {
+  lat: Lattice;
+  config: EngineConfig;
+  archive: Archive;
+  /** This machine's, for the warm-start memory. */
+  fingerprint: MachineFingerprint;
+  live: LiveChanges;
+  breaker: CircuitBreaker;
+  memory: StrategyMemory;
+  predictor: Predictor;
+  generator: Generator;
+  generatorSlots: readonly Slot[];
+  pool: GauntletPool | undefined;
+  signal: AbortSignal;
+  rootOf(slot: Slot): number;
+  /** The latest sampled live MLUPS (0 before the first sample). */
+  liveMlups(): number;
+  phase(report: { id: number; slot: Slot; phase: AttemptPhase; parentId: number | null; generator: string }): void;
+  addCost(usd: number): void;
+}
+
+interface Settled {
+  status: AttemptStatus;
+  reason: string;
+  /** The circuit breaker's failure kind, or null for an attempt that went through. */
+  failure: string | null;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** The slot with the largest share of kernel time that the generator can write kernels for. */
+export function chooseSlot(lat: Lattice, slots: readonly Slot[]): Slot {
+  const profile = lat.profile();
+  return slots.reduce((best, slot) => (profile[slot].share > profile[best].share ? slot : best));
+}
+
+function profileSummary(host: AttemptHost, slot: Slot): SlotProfileSummary {
+  const figures = host.lat.profile()[slot];
+  return {
+    share: figures.share,
+    meanNs: figures.meanNs,
+    p99Ns: figures.p99Ns,
+    mlups: host.liveMlups(),
+    extents: host.lat.extents,
+    precision: host.lat.precision,
+    // The lattice does not report its pool size; 0 in the configuration means the core took every CPU.
+    threads: host.config.lattice.threads > 0 ? host.config.lattice.threads : os.availableParallelism(),
+  };
+}
+
+function parentKernel(record: AttemptRecord): ParentKernel {
+  return { attemptId: record.id, source: record.source, genome: record.genome, mlups: record.liveMlups };
+}
+
+function recentFailures(records: readonly AttemptRecord[], count: number): FailedSibling[] {
+  return records
+    .filter((record) => record.failedGate !== null)
+    .slice(-count)
+    .map((record) => ({ gate: record.failedGate as GateName, reason: record.reason }));
+}
+
+function generatorFailure(error: unknown): Settled {
+  if (error instanceof GeneratorError) {
+    return { status: 'failed', reason: `generator ${error.kind}: ${error.message}`, failure: `generator:${error.kind}` };
+  }
+  return { status: 'failed', reason: `generator error: ${(error as Error)?.message ?? String(error)}`, failure: 'generator:error' };
+}
+
+function fromChange(outcome: ChangeOutcome): Settled {
+  switch (outcome.status) {
+    case 'applied':
+      return { status: 'applied', reason: '', failure: null };
+    case 'rolled-back':
+      return { status: 'rolled-back', reason: outcome.reason, failure: null };
+    case 'passed':
+    case 'stale':
+      return { status: 'passed', reason: outcome.reason, failure: null };
+    case 'failed':
+      return { status: 'failed', reason: outcome.reason, failure: outcome.failure };
+  }
+}
+
+export class AttemptRunner {
+  private id: number | null = null;
+  private slot: Slot = 'step';
+  private parentId: number | null = null;
+
+  constructor(
+    private readonly host: AttemptHost,
+    /** Numbers the attempt before the archive gives it an id; shown negated in the phase reports until then. */
+    private readonly ticket: number,
+    private readonly random: () => number,
+  ) {}
+
+  private phase(phase: AttemptPhase): void {
+    this.host.phase({ id: this.id ?? -this.ticket, slot: this.slot, phase, parentId: this.parentId, generator: this.host.generator.name });
+  }
+
+  /** Runs the attempt; `recorded` is called with the archive id as soon as there is one. Never throws. */
+  async run(request: AttemptRequest, recorded: (id: number) => void): Promise<AttemptRecord> {
+    const { archive } = this.host;
+    try {
+      this.phase('selecting');
+      this.slot = request.slot ?? chooseSlot(this.host.lat, this.host.generatorSlots);
+      const records = archive.list({ slot: this.slot });
+      const parent = this.chooseParent(records, request.parentId);
+      this.parentId = parent.id;
+
+      this.phase('generating');
+      let proposal: CandidateProposal;
+      try {
+        proposal = await this.host.generator.propose({
+          slot: this.slot,
+          parent: parentKernel(parent),
+          mates: this.mates(records, parent.id),
+          profile: profileSummary(this.host, this.slot),
+          recentFailures: recentFailures(records, this.host.config.generator.recentFailures),
+          operatorWeights: this.host.memory.weights(this.slot),
+          random: this.random,
+          signal: this.host.signal,
+        });
+      } catch (error) {
+        const settled = generatorFailure(error);
+        const record = archive.insertAttempt({ ...this.blank(), status: 'failed' });
+        this.id = record.id;
+        recorded(record.id);
+        return this.settle(null, settled);
+      }
+      this.host.addCost(proposal.costUsd);
+      const record = archive.insertAttempt({
+        parentId: parent.id,
+        slot: this.slot,
+        generator: proposal.generator,
+        operator: proposal.operator,
+        genome: proposal.genome,
+        prompt: proposal.prompt,
+        source: proposal.source,
+        costUsd: proposal.costUsd,
+      });
+      this.id = record.id;
+      recorded(record.id);
+      return await this.judge(record, proposal);
+    } catch (error) {
+      const reason = `engine error: ${(error as Error)?.message ?? String(error)}`;
+      if (this.id === null) {
+        const record = archive.insertAttempt({ ...this.blank(), status: 'failed' });
+        this.id = record.id;
+        recorded(record.id);
+      }
+      return this.settle(null, { status: 'failed', reason, failure: 'engine' });
+    }
+  }
+
+  private blank() {
+    return {
+      parentId: this.parentId ?? this.host.rootOf(this.slot),
+      slot: this.slot,
+      generator: this.host.generator.name,
+      operator: 'none',
+      genome: null,
+      prompt: null,
+      source: '',
+    };
+  }
+
+  private chooseParent(records: readonly AttemptRecord[], parentId: number | undefined): AttemptRecord {
+    if (parentId !== undefined) {
+      const chosen = records.find((record) => record.id === parentId);
+      if (chosen === undefined) throw new RangeError(`parentId = ${parentId}: no archived attempt of slot "${this.slot}" has that id`);
+      return chosen;
+    }
+    const incumbent = this.host.live.incumbents.get(this.slot)!;
+    const candidates = eligibleParents(records, this.host.archive.childCounts(this.slot), {
+      rootId: this.host.rootOf(this.slot),
+      incumbentId: incumbent.attemptId,
+    });
+    const chosen = selectParent(candidates, this.random);
+    return records.find((record) => record.id === chosen.attemptId)!;
+  }
+
+  /** The fastest other accepted kernels, for crossover. */
+  private mates(records: readonly AttemptRecord[], parentId: number): ParentKernel[] {
+    return records
+      .filter((r) => r.id !== parentId && (r.status === 'applied' || r.status === 'superseded' || r.status === 'passed') && r.source !== '')
+      .sort((a, b) => (b.speedup ?? 0) - (a.speedup ?? 0))
+      .slice(0, MATES)
+      .map(parentKernel);
+  }
+
+  private async judge(record: AttemptRecord, proposal: CandidateProposal): Promise<AttemptRecord> {
+    const { host } = this;
+    const features = sourceFeatures(proposal.source);
+    const prediction = host.predictor.predict(features);
+    const decision = host.predictor.decide(prediction, this.random);
+    if (decision === 'skip') {
+      const reason =
+        `${SKIPPED_BY_PREDICTOR}: win probability ${prediction.winProbability.toFixed(3)} < ${host.predictor.skipBelowWinProbability} ` +
+        `after ${prediction.trainedOn} outcomes`;
+      return this.settle(null, { status: 'rejected', reason, failure: null });
+    }
+
+    let incumbent = host.live.incumbents.get(this.slot)!;
+    for (let round = 0; ; round += 1) {
+      this.phase('gauntlet');
+      const judgement = await judgeCandidate(host.config, host.pool, proposal.source, this.slot, incumbent);
+      const { verdict, modulePath, benchRatio, speedup } = judgement;
+      host.archive.updateAttempt(record.id, {
+        gates: verdict.gates,
+        failedGate: verdict.failedGate,
+        modulePath,
+        moduleSha256: modulePath === null ? null : fileSha256(modulePath),
+        benchmark: verdict.benchmark,
+        benchRatio,
+        speedup,
+      });
+      const learn = (won: boolean) =>
+        this.learn(record, proposal, features, decision, { passed: verdict.accepted, won, speedup: benchRatio && benchRatio > 0 ? 1 / benchRatio : null });
+
+      if (!verdict.accepted) {
+        const failed = verdict.gates.find((gate) => !gate.passed);
+        const gate = verdict.failedGate ?? 'sandbox';
+        learn(false);
+        const failure = gate === 'compile' || gate === 'sandbox' ? `gate:${gate}` : null;
+        return this.settle(null, { status: 'rejected', reason: `${gate}: ${failed?.reason ?? 'failed'}`, failure });
+      }
+      if (!verdict.improves || modulePath === null) {
+        learn(false);
+        return this.settle(null, { status: 'passed', reason: `not a significant win on both lattices: ${benchmarkText(verdict.benchmark)}`, failure: null });
+      }
+
+      const outcome = await host.live.change(
+        {
+          slot: this.slot,
+          attemptId: record.id,
+          modulePath,
+          speedup: speedup!,
+          action: 'apply',
+          reason: `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`,
+          judgedAgainst: incumbent.attemptId,
+        },
+        host.signal,
+      );
+      // Another winner went live while this one was judged: a candidate estimated faster than it is judged again, against it.
+      if (outcome.status === 'stale' && round < MAX_REJUDGEMENTS && speedup! > outcome.incumbent.speedup && !host.signal.aborted) {
+        incumbent = outcome.incumbent;
+        continue;
+      }
+      learn(outcome.status === 'applied');
+      const liveMlups = outcome.status === 'applied' || outcome.status === 'rolled-back' ? outcome.liveMlups : null;
+      const settled = this.settle(liveMlups, fromChange(outcome));
+      if (outcome.status === 'applied') {
+        this.supersede(incumbent.attemptId);
+        // Only a faster kernel replaces the incumbent, so the latest applied one is the slot's best.
+        host.archive.warmStart.rememberBest(this.slot, record.id, host.fingerprint);
+      }
+      return settled;
+    }
+  }
+
+  private supersede(previousId: number): void {
+    const previous = this.host.archive.get(previousId);
+    if (previous !== null && previous.status === 'applied') this.host.archive.updateAttempt(previousId, { status: 'superseded' });
+  }
+
+  private learn(
+    record: AttemptRecord,
+    proposal: CandidateProposal,
+    features: number[],
+    decision: PredictorDecision,
+    outcome: { passed: boolean; won: boolean; speedup: number | null },
+  ): void {
+    this.host.predictor.update(features, outcome, decision);
+    this.host.memory.record(this.slot, proposal.operator, { ...outcome, description: describeRecord({ ...record, ...proposal }) });
+  }
+
+  private settle(liveMlups: number | null, settled: Settled): AttemptRecord {
+    const id = this.id!;
+    if (settled.failure === null) this.host.breaker.recordSuccess();
+    else this.host.breaker.recordFailure(settled.failure);
+    const update = { status: settled.status, reason: settled.reason, finishedAt: now(), ...(liveMlups === null ? {} : { liveMlups }) };
+    const record = this.host.archive.updateAttempt(id, update);
+    this.phase('done');
+    return record;
+  }
+}

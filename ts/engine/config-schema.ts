@@ -1,0 +1,308 @@
+/**
+ * The engine's configuration schema: one row per key of `ouroboros.toml`,
+ * with its type, allowed range, default and a sentence for the docs. The
+ * loader (config.ts) validates against this table and nothing else, so the
+ * table is the one place a key is declared.
+ */
+
+/** A duration written with a unit: "250ms", "2s", "5m", "1h". */
+export interface DurationType {
+  kind: 'duration';
+  minMs: number;
+  maxMs: number;
+}
+
+export type KeyType =
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number; maxExclusive?: boolean; minExclusive?: boolean }
+  | DurationType
+  | { kind: 'string'; allowEmpty: boolean }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'boolean' }
+  | { kind: 'extents'; minExtent: number; maxExtent: number; maxAxes: number };
+
+export type DefaultValue = number | string | boolean | readonly number[];
+
+export interface ConfigKey {
+  /** Dotted path in the TOML file, e.g. "watch.window". */
+  path: string;
+  type: KeyType;
+  default: DefaultValue;
+  description: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+export const GENERATOR_KINDS = ['variant', 'random', 'llm'] as const;
+export type GeneratorKind = (typeof GENERATOR_KINDS)[number];
+
+/**
+ * Every key. A duration key `x` resolves to `xMs` in milliseconds; every
+ * other key keeps its name. 0 means "no limit" where a description says so.
+ */
+export const CONFIG_SCHEMA: readonly ConfigKey[] = [
+  {
+    path: 'maxConcurrentImprovements',
+    type: { kind: 'integer', min: 1, max: 16 },
+    default: 3,
+    description: 'Improvement attempts in flight at once (generation and gauntlet run concurrently; swaps are one at a time).',
+  },
+  {
+    path: 'improvementInterval',
+    type: { kind: 'duration', minMs: 0, maxMs: HOUR_MS },
+    default: '2s',
+    description: 'Least time between the starts of two attempts.',
+  },
+  {
+    path: 'safetyThreshold',
+    type: { kind: 'number', min: 0, max: 1 },
+    default: 0.8,
+    description: "Least safety score the gauntlet's static firewall accepts.",
+  },
+  {
+    path: 'maxDegradation',
+    type: { kind: 'number', min: 0, max: 1, maxExclusive: true },
+    default: 0.05,
+    description: "Largest drop of live MLUPS below the incumbent's, measured just before the swap, that the watch window tolerates.",
+  },
+  {
+    path: 'seed',
+    type: { kind: 'integer', min: 0, max: 2 ** 32 - 1 },
+    default: 1,
+    description: 'Seeds parent selection and the generators, so a run replays.',
+  },
+  {
+    path: 'sampleInterval',
+    type: { kind: 'duration', minMs: 50, maxMs: HOUR_MS },
+    default: '1s',
+    description: "How often the live lattice is sampled (MLUPS, energy drift) for the 'sample' event.",
+  },
+  {
+    path: 'energyInterval',
+    type: { kind: 'duration', minMs: 50, maxMs: HOUR_MS },
+    default: '5s',
+    description: 'How often a sample also measures the energy drift (a copy of both levels and an oracle pass: costly on a large lattice).',
+  },
+  {
+    path: 'archive.path',
+    type: { kind: 'string', allowEmpty: false },
+    default: '.ouroboros/archive.sqlite',
+    description: 'The SQLite archive of attempts and the ledger, relative to the working directory.',
+  },
+  {
+    path: 'archive.warmStart',
+    type: { kind: 'boolean' },
+    default: true,
+    description: "On start, re-verify the remembered best module per slot (if this machine's fingerprint matches) and swap it in.",
+  },
+  {
+    path: 'generator.kind',
+    type: { kind: 'enum', values: GENERATOR_KINDS },
+    default: 'variant',
+    description: 'Which generator proposes children: the offline variant search, random sampling of the same space, or an LLM.',
+  },
+  {
+    path: 'generator.recentFailures',
+    type: { kind: 'integer', min: 0, max: 64 },
+    default: 8,
+    description: 'Failed siblings (gate and reason) passed back to the generator.',
+  },
+  {
+    path: 'generator.llm.baseURL',
+    type: { kind: 'string', allowEmpty: false },
+    default: 'http://127.0.0.1:8080/v1',
+    description: 'OpenAI-compatible endpoint (llama.cpp, vLLM, Ollama, ...).',
+  },
+  {
+    path: 'generator.llm.model',
+    type: { kind: 'string', allowEmpty: false },
+    default: 'qwen2.5-coder-7b-instruct',
+    description: 'Model name sent to the endpoint.',
+  },
+  {
+    path: 'generator.llm.apiKey',
+    type: { kind: 'string', allowEmpty: true },
+    default: '',
+    description: 'Bearer key; empty: OUROBOROS_LLM_API_KEY, else OPENAI_API_KEY, else none for a loopback server.',
+  },
+  {
+    path: 'generator.llm.timeout',
+    type: { kind: 'duration', minMs: 10, maxMs: HOUR_MS },
+    default: '60s',
+    description: 'Limit of one request.',
+  },
+  {
+    path: 'generator.llm.maxRetries',
+    type: { kind: 'integer', min: 0, max: 10 },
+    default: 2,
+    description: 'Further tries after a timeout, a refused connection, a 429 or a 5xx.',
+  },
+  {
+    path: 'generator.llm.requestsPerMinute',
+    type: { kind: 'number', min: 0, max: 60_000, minExclusive: true },
+    default: 60,
+    description: 'Rate limit of requests.',
+  },
+  {
+    path: 'generator.llm.temperature',
+    type: { kind: 'number', min: 0, max: 2 },
+    default: 0.7,
+    description: 'Sampling temperature.',
+  },
+  {
+    path: 'generator.llm.inputUsdPerMillionTokens',
+    type: { kind: 'number', min: 0, max: 1e6 },
+    default: 0,
+    description: 'Price of prompt tokens, for the spend limit (0: a local server).',
+  },
+  {
+    path: 'generator.llm.outputUsdPerMillionTokens',
+    type: { kind: 'number', min: 0, max: 1e6 },
+    default: 0,
+    description: 'Price of completion tokens.',
+  },
+  {
+    path: 'budget.maxWallSeconds',
+    type: { kind: 'number', min: 0, max: 1e9 },
+    default: 0,
+    description: 'Stop the engine after this many seconds (0: no limit).',
+  },
+  {
+    path: 'budget.maxAttempts',
+    type: { kind: 'integer', min: 0, max: 1e9 },
+    default: 0,
+    description: 'Stop starting attempts after this many in this run (0: no limit).',
+  },
+  {
+    path: 'budget.spendLimitUsd',
+    type: { kind: 'number', min: 0, max: 1e6 },
+    default: 1,
+    description: 'Most the generator may spend in USD (only the LLM generator spends).',
+  },
+  {
+    path: 'lattice.extents',
+    type: { kind: 'extents', minExtent: 3, maxExtent: 1 << 24, maxAxes: 9 },
+    default: [4096, 4096],
+    description: "The main job's lattice: 4096 x 4096 f64 is 128 MiB per level, well beyond a 32 MiB L3.",
+  },
+  {
+    path: 'lattice.precision',
+    type: { kind: 'enum', values: ['f64', 'f32'] },
+    default: 'f64',
+    description: 'Floating-point precision of the main job.',
+  },
+  {
+    path: 'lattice.dt',
+    type: { kind: 'number', min: 0, max: 1, minExclusive: true },
+    default: 0.5,
+    description: 'Time step with c = h = 1; the Courant number dt must stay below 1 / sqrt(dimensions).',
+  },
+  {
+    path: 'lattice.init',
+    type: { kind: 'enum', values: ['gaussian', 'standing', 'random'] },
+    default: 'gaussian',
+    description: 'Initial state of the main job.',
+  },
+  {
+    path: 'lattice.threads',
+    type: { kind: 'integer', min: 0, max: 256 },
+    default: 0,
+    description: "Threads of the core's pool lent to kernels (0: available parallelism).",
+  },
+  {
+    path: 'watchdog.everySteps',
+    type: { kind: 'integer', min: 1, max: 2 ** 40 },
+    default: 50,
+    description: 'Oracle check of the live state every this many steps, with automatic rollback on a failure.',
+  },
+  {
+    path: 'watchdog.driftTolerance',
+    type: { kind: 'number', min: 0, max: 1, minExclusive: true },
+    default: 1e-9,
+    description: "Largest relative energy drift the watchdog accepts.",
+  },
+  {
+    path: 'watch.window',
+    type: { kind: 'duration', minMs: 10, maxMs: HOUR_MS },
+    default: '4s',
+    description: 'How long a newly swapped module is watched (and the incumbent measured just before the swap).',
+  },
+  {
+    path: 'watch.minSteps',
+    type: { kind: 'integer', min: 1, max: 1e9 },
+    default: 10,
+    description: 'The watch window and the measurement before it last at least this many steps.',
+  },
+  {
+    path: 'canary.steps',
+    type: { kind: 'integer', min: 1, max: 1e6 },
+    default: 10,
+    description: 'Steps the canary runs incumbent and candidate on copies of the live state.',
+  },
+  {
+    path: 'canary.tolerance',
+    type: { kind: 'number', min: 0, max: 1, minExclusive: true },
+    default: 1e-9,
+    description: "Largest |incumbent - candidate| of any cell after the canary's steps (the initial states have amplitude 4); the energies must agree to this relative tolerance.",
+  },
+  {
+    path: 'gauntlet.targetExtents',
+    type: { kind: 'extents', minExtent: 3, maxExtent: 1 << 24, maxAxes: 9 },
+    default: [2048, 2048],
+    description: 'Benchmark lattice: 32 MiB per level, beyond L3 like the live lattice; about 4.2 s of benchmark per candidate at the defaults.',
+  },
+  {
+    path: 'gauntlet.heldOutExtents',
+    type: { kind: 'extents', minExtent: 3, maxExtent: 1 << 24, maxAxes: 9 },
+    default: [1531, 1523],
+    description: 'Held-out benchmark lattice: odd, not a power of two, so a kernel tuned to the target size shows it.',
+  },
+  {
+    path: 'gauntlet.benchSteps',
+    type: { kind: 'integer', min: 1, max: 100_000 },
+    default: 2,
+    description: 'Steps per benchmark sample.',
+  },
+  {
+    path: 'gauntlet.benchSamples',
+    type: { kind: 'integer', min: 3, max: 10_000 },
+    default: 9,
+    description: 'Benchmark samples per kernel: with 9, a candidate faster in every sample scores p = 0.0004, so one noisy sample on a busy machine still leaves it significant.',
+  },
+  {
+    path: 'gauntlet.cacheDir',
+    type: { kind: 'string', allowEmpty: true },
+    default: '',
+    description: 'Where built candidates are cached (empty: <tmpdir>/ouroboros-gauntlet-cache).',
+  },
+  {
+    path: 'breaker.failures',
+    type: { kind: 'integer', min: 1, max: 1000 },
+    default: 5,
+    description: 'Consecutive failures of one kind (a generator error kind, a sandbox crash, ...) that open the circuit breaker.',
+  },
+  {
+    path: 'breaker.backoff',
+    type: { kind: 'duration', minMs: 1, maxMs: HOUR_MS },
+    default: '5s',
+    description: 'Pause after the breaker first opens; each further opening doubles it.',
+  },
+  {
+    path: 'breaker.maxBackoff',
+    type: { kind: 'duration', minMs: 1, maxMs: 24 * HOUR_MS },
+    default: '5m',
+    description: 'Longest pause of the breaker.',
+  },
+  {
+    path: 'log.file',
+    type: { kind: 'string', allowEmpty: true },
+    default: '.ouroboros/engine.log',
+    description: "Structured log, one JSON line per event (empty: no log file; never stdout, which the progress display owns).",
+  },
+  {
+    path: 'log.level',
+    type: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+    default: 'info',
+    description: 'Least level written to the log.',
+  },
+];

@@ -1,0 +1,590 @@
+/**
+ * The improvement engine: a running lattice that makes its own kernels
+ * faster. `start()` runs the lattice (with the watchdog) if it is not
+ * running, samples it, and runs the improvement loop: up to
+ * maxConcurrentImprovements attempts in flight, one started at most every
+ * improvementInterval, each going through parent selection, a generator,
+ * the predictor, the gauntlet and, for a winner, the canary, a hot swap and
+ * a watch window with automatic rollback (see AttemptRunner and
+ * LiveChanges). The loop never dies of an exception: every error is
+ * recorded on its attempt, counted by the circuit breaker, logged and
+ * emitted as 'error' (only when someone listens: an unheard 'error' event
+ * would throw).
+ *
+ * Events (EngineEvents in events.ts): started, stopped, paused, resumed,
+ * sample, attempt-phase, attempt-finished, applied, rolled-back,
+ * circuit-open, circuit-closed, warm-start, budget-exhausted, error.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { kernelModulePath, packageRoot } from '../../native/loader.js';
+import { Archive } from '../archive/archive.js';
+import { machineFingerprint } from '../archive/fingerprint.js';
+import type { AttemptRecord, LedgerEntry, MachineFingerprint } from '../archive/types.js';
+import type { GauntletPool } from '../gauntlet/pool.js';
+import type { Slot } from '../gauntlet/types.js';
+import type { Generator } from '../generators/types.js';
+import { type Lattice, SLOTS, type SwapResult } from '../lattice/lattice.js';
+import { invalidRangeError, invalidTypeError, requireInteger } from '../errors.js';
+import { seededRandom } from '../util/random.js';
+import { type AttemptHost, type AttemptRequest, AttemptRunner } from './attempt-runner.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { type EngineConfig, defaultConfig } from './config.js';
+import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
+import { generatorFromConfig } from './generator-factory.js';
+import { LiveChanges, fileSha256 } from './live-changes.js';
+import { type EngineLogger, createEngineLog, logEngineEvents } from './log.js';
+import { Predictor, type PredictorOptions, sourceFeatures } from './predictor.js';
+import { LiveSampler } from './sampler.js';
+import { StrategyMemory } from './strategy-memory.js';
+import { type EngineSummary, summarise } from './summary.js';
+import { type ThroughputWindow, measureSlot, sleepMs } from './watch.js';
+import { warmStartSlot } from './warm-start.js';
+
+export type { AttemptRequest } from './attempt-runner.js';
+export type { EngineSummary } from './summary.js';
+
+/** What tests and embedders may supply instead of what the configuration would build. */
+export interface EngineDeps {
+  /** Default: the generator config.generator.kind names. */
+  generator?: Generator;
+  /** The slots an injected generator writes kernels for (default ["step"]). */
+  generatorSlots?: readonly Slot[];
+  /** Default: the SQLite archive at config.archive.path (its directory is created). The engine closes only an archive it opened. */
+  archive?: Archive;
+  /** Milliseconds on a monotonic clock (default performance.now): budgets, the breaker, samples. */
+  now?: () => number;
+  /** Overrides config.seed. */
+  seed?: number;
+  /** Default: a pino log to config.log.file. */
+  logger?: EngineLogger;
+  /** The gauntlet's worker pool (default: the shared one). */
+  pool?: GauntletPool;
+  /** false: no improvement loop, attempts start only through attemptImprovement(); the warm start still runs (default true). */
+  autoImprove?: boolean;
+  predictor?: PredictorOptions;
+}
+
+const LOOP_POLL_MS = 50;
+const REFERENCE_SOURCE = path.join(packageRoot, 'cpp', 'kernels', 'reference.cpp');
+
+function openArchive(file: string): Archive {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  return Archive.open(file);
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A run's state once start() has set it up. */
+interface Running {
+  archive: Archive;
+  fingerprint: MachineFingerprint;
+  ownsArchive: boolean;
+  ownsRun: boolean;
+  live: LiveChanges;
+  sampler: LiveSampler;
+  host: AttemptHost;
+  roots: Map<Slot, number>;
+  detachLog: () => void;
+  startedMs: number;
+  ticketBase: number;
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly config: EngineConfig;
+  private readonly now: () => number;
+  private readonly seed: number;
+  private readonly logger: EngineLogger;
+  private readonly breaker: CircuitBreaker;
+  private readonly abort = new AbortController();
+  private run: Running | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private stopping: Promise<EngineSummary> | null = null;
+  private finalSummary: EngineSummary | null = null;
+  private pausedReason: string | null = null;
+  private tickets = 0;
+  private lastStartMs = -Infinity;
+  private costUsd = 0;
+  private circuitOpenings = 0;
+  private baseline: ThroughputWindow | null = null;
+  private final: ThroughputWindow | null = null;
+  private readonly runIds: number[] = [];
+  private readonly runLedger: LedgerEntry[] = [];
+  private readonly reports = new Map<number, AttemptStatusReport>();
+  private readonly finished = new Map<number, Deferred<AttemptRecord>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly stopped = deferred<void>();
+
+  constructor(
+    readonly lattice: Lattice,
+    config: EngineConfig = defaultConfig,
+    private readonly deps: EngineDeps = {},
+  ) {
+    super();
+    this.config = config;
+    this.now = deps.now ?? (() => performance.now());
+    this.seed = deps.seed ?? config.seed;
+    this.logger = deps.logger ?? createEngineLog(config.log);
+    this.breaker = new CircuitBreaker({
+      failures: config.breaker.failures,
+      backoffMs: config.breaker.backoffMs,
+      maxBackoffMs: config.breaker.maxBackoffMs,
+      now: this.now,
+    });
+    this.breaker.on('circuit-open', (opening) => {
+      this.circuitOpenings += 1;
+      this.emit('circuit-open', opening);
+    });
+    this.breaker.on('circuit-closed', (closing) => this.emit('circuit-closed', closing));
+  }
+
+  /** Whether start() has run and stop() has not finished. */
+  get running(): boolean {
+    return this.run !== null && this.finalSummary === null;
+  }
+
+  get paused(): boolean {
+    return this.pausedReason !== null;
+  }
+
+  /**
+   * Opens the archive (marking attempts a killed engine left pending),
+   * adopts the live modules, runs the lattice with the watchdog if it is not
+   * running already and starts sampling; then, in the background, measures
+   * the baseline throughput over one watch window, tries the warm start and,
+   * unless autoImprove is false, runs the improvement loop.
+   */
+  async start(): Promise<void> {
+    if (this.run !== null) throw new Error('start(): the engine has already been started; create a new Engine to start again');
+    const detachLog = logEngineEvents(this, this.logger);
+    const fingerprint = await machineFingerprint();
+    const ownsArchive = this.deps.archive === undefined;
+    const archive = this.deps.archive ?? openArchive(this.config.archive.path);
+    try {
+      for (const record of archive.list({ status: 'pending' })) {
+        this.logger.warn({ event: 'interrupted', id: record.id }, `attempt ${record.id} was left pending by an engine that ended first`);
+      }
+      archive.markInterrupted();
+      const roots = this.ensureRoots(archive);
+      const records = archive.list();
+      // Outcomes are attempts the gauntlet judged: not the roots, generator failures, skips or interrupted ones.
+      const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0);
+      const memory = StrategyMemory.fromRecords(learnable);
+      const predictor = Predictor.fromRecords(learnable, (record) => sourceFeatures(record.source), this.deps.predictor);
+      const configured = this.deps.generator
+        ? { generator: this.deps.generator, slots: this.deps.generatorSlots ?? (['step'] as const) }
+        : generatorFromConfig(this.config, memory);
+      const live = this.liveChanges(archive);
+      this.adoptLiveModules(archive, live, roots);
+      const ownsRun = !this.lattice.running;
+      if (ownsRun) {
+        this.lattice
+          .run({ watchdog: this.config.watchdog })
+          .then((summary) => summary.error !== null && this.fail(new Error(`the lattice's run ended: ${summary.error}`)))
+          .catch((error: unknown) => this.fail(error));
+      }
+      const sampler = new LiveSampler(this.lattice, {
+        sampleIntervalMs: this.config.sampleIntervalMs,
+        energyIntervalMs: this.config.energyIntervalMs,
+        now: this.now,
+        onSample: (sample) => this.emit('sample', sample),
+        onError: (error) => this.fail(error),
+      });
+      const host: AttemptHost = {
+        lat: this.lattice,
+        config: this.config,
+        archive,
+        fingerprint,
+        live,
+        breaker: this.breaker,
+        memory,
+        predictor,
+        generator: configured.generator,
+        generatorSlots: configured.slots,
+        pool: this.deps.pool,
+        signal: this.abort.signal,
+        rootOf: (slot) => roots.get(slot)!,
+        liveMlups: () => sampler.samples.at(-1)?.mlups ?? 0,
+        phase: (report) => this.phase(report),
+        addCost: (usd) => {
+          this.costUsd += usd;
+        },
+      };
+      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), ticketBase: records.length };
+    } catch (error) {
+      detachLog();
+      if (ownsArchive) archive.close();
+      throw error;
+    }
+    this.run.sampler.start();
+    this.loopDone = this.loop();
+    this.emit('started');
+  }
+
+  private ensureRoots(archive: Archive): Map<Slot, number> {
+    const source = readFileSync(REFERENCE_SOURCE, 'utf8');
+    const sha256 = fileSha256(kernelModulePath('reference'));
+    return new Map(SLOTS.map((slot) => [slot, archive.ensureRoot(slot, source, sha256).id]));
+  }
+
+  private liveChanges(archive: Archive): LiveChanges {
+    return new LiveChanges(
+      this.lattice,
+      archive.ledger,
+      {
+        canarySteps: this.config.canary.steps,
+        canaryTolerance: this.config.canary.tolerance,
+        watchWindowMs: this.config.watch.windowMs,
+        watchMinSteps: this.config.watch.minSteps,
+        maxDegradation: this.config.maxDegradation,
+        driftTolerance: this.config.watchdog.driftTolerance,
+      },
+      {
+        phase: (attemptId, phase) => this.phaseOf(attemptId, phase),
+        applied: (entry) => {
+          this.runLedger.push(entry);
+          this.emit('applied', entry);
+        },
+        rolledBack: (entry) => {
+          this.runLedger.push(entry);
+          this.emit('rolled-back', entry);
+        },
+        incumbentLost: (attemptId, reason) => {
+          const record = this.run!.archive.updateAttempt(attemptId, { status: 'rolled-back', reason });
+          this.emit('attempt-finished', record);
+        },
+      },
+    );
+  }
+
+  /**
+   * The module live in each slot now is the root when it is the reference
+   * kernel, else the latest archived attempt built to the same bytes, else
+   * (a kernel the archive never saw) it is treated as the root and the log says so.
+   */
+  private adoptLiveModules(archive: Archive, live: LiveChanges, roots: Map<Slot, number>): void {
+    const slots = this.lattice.slots();
+    for (const slot of SLOTS) {
+      const module = slots[slot].live;
+      const moduleSha256 = fileSha256(module.path);
+      const records = archive.list({ slot });
+      const root = records.find((record) => record.id === roots.get(slot))!;
+      let record = root.moduleSha256 === moduleSha256 ? root : records.filter((r) => r.moduleSha256 === moduleSha256).at(-1);
+      if (record === undefined) {
+        this.logger.warn({ event: 'unknown-live-module', slot, path: module.path }, `the live ${slot} module is not in the archive; treating it as the root`);
+        record = root;
+      }
+      live.adopt({ slot, attemptId: record.id, moduleId: module.id, modulePath: module.path, moduleSha256, speedup: record.speedup ?? 1 });
+    }
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      this.baseline = await this.quietMlups(this.abort.signal);
+    } catch (error) {
+      this.fail(error);
+    }
+    if (this.config.archive.warmStart) await this.warmStart();
+    if (this.deps.autoImprove === false) return;
+    let budget: BudgetReport | null = null;
+    while (!this.abort.signal.aborted) {
+      try {
+        budget = this.budgetSpent();
+        if (budget !== null) break;
+        const waitMs = this.startWaitMs();
+        if (waitMs > 0) {
+          await sleepMs(Math.min(waitMs, LOOP_POLL_MS));
+          continue;
+        }
+        this.launch({}).catch((error: unknown) => this.fail(error));
+      } catch (error) {
+        this.fail(error);
+        await sleepMs(LOOP_POLL_MS);
+      }
+    }
+    await Promise.allSettled([...this.inFlight]);
+    // An attempt budget counts attempts started; say it is spent once the last of them has ended.
+    if (budget !== null && !this.abort.signal.aborted) {
+      this.emit('budget-exhausted', budget);
+      void this.stop();
+    }
+  }
+
+  /** Step-kernel throughput over one watch window with no attempt in flight. */
+  private quietMlups(signal?: AbortSignal): Promise<ThroughputWindow> {
+    const window = { windowMs: this.config.watch.windowMs, minSteps: this.config.watch.minSteps };
+    return measureSlot(this.lattice, 'step', signal ? { ...window, signal } : window);
+  }
+
+  private async warmStart(): Promise<void> {
+    const run = this.run!;
+    for (const slot of run.host.generatorSlots) {
+      try {
+        const report = await warmStartSlot({ config: this.config, archive: run.archive, fingerprint: run.fingerprint, live: run.live, pool: this.deps.pool, signal: this.abort.signal }, slot);
+        this.emit('warm-start', report);
+      } catch (error) {
+        this.fail(error);
+      }
+    }
+  }
+
+  /** How long the loop must wait before it may start another attempt (0: now). */
+  private startWaitMs(): number {
+    if (this.pausedReason !== null) return LOOP_POLL_MS;
+    if (this.inFlight.size >= this.config.maxConcurrentImprovements) return LOOP_POLL_MS;
+    // No new gauntlet load while the live kernel is being measured for a swap.
+    if (this.run!.live.busy) return LOOP_POLL_MS;
+    const breakerMs = this.breaker.remainingMs();
+    if (breakerMs > 0) return breakerMs;
+    return Math.max(0, this.lastStartMs + this.config.improvementIntervalMs - this.now());
+  }
+
+  private budgetSpent(): BudgetReport | null {
+    const { maxWallSeconds, maxAttempts, spendLimitUsd } = this.config.budget;
+    const elapsedSeconds = (this.now() - this.run!.startedMs) / 1000;
+    if (maxWallSeconds > 0 && elapsedSeconds >= maxWallSeconds) {
+      return { budget: 'maxWallSeconds', reason: `the wall-time budget of ${maxWallSeconds} s is spent` };
+    }
+    if (maxAttempts > 0 && this.tickets >= maxAttempts) {
+      return { budget: 'maxAttempts', reason: `the budget of ${maxAttempts} attempts is spent` };
+    }
+    if (spendLimitUsd > 0 && this.costUsd >= spendLimitUsd) {
+      return { budget: 'spendLimitUsd', reason: `the spend limit of ${spendLimitUsd} USD is reached (${this.costUsd.toFixed(4)} USD spent)` };
+    }
+    return null;
+  }
+
+  /** Starts one attempt; resolves with its archive id once it has one. */
+  private launch(request: AttemptRequest): Promise<number> {
+    const run = this.run!;
+    this.tickets += 1;
+    this.lastStartMs = this.now();
+    const ticket = this.tickets;
+    const random = seededRandom((Math.imul(this.seed, 0x9e3779b1) + run.ticketBase + ticket) >>> 0);
+    const runner = new AttemptRunner(run.host, ticket, random);
+    const recorded = deferred<number>();
+    const work = runner
+      .run(request, (id) => {
+        this.runIds.push(id);
+        this.finished.set(id, this.finished.get(id) ?? deferred());
+        const provisional = this.reports.get(-ticket);
+        this.reports.delete(-ticket);
+        if (provisional) this.reports.set(id, { ...provisional, id });
+        recorded.resolve(id);
+      })
+      .then((record) => {
+        this.emit('attempt-finished', record);
+        this.finished.get(record.id)?.resolve(record);
+      })
+      .catch((error: unknown) => {
+        recorded.reject(error);
+        this.fail(error);
+      })
+      .finally(() => this.inFlight.delete(work));
+    this.inFlight.add(work);
+    return recorded.promise;
+  }
+
+  private phase(report: { id: number; slot: Slot; phase: AttemptPhase; parentId: number | null; generator: string }): void {
+    const existing = this.reports.get(report.id);
+    const record = report.phase === 'done' && report.id > 0 ? this.run!.archive.get(report.id) : null;
+    const status: AttemptStatusReport = {
+      ...report,
+      status: record?.status ?? 'pending',
+      failedGate: record?.failedGate ?? null,
+      reason: record?.reason ?? '',
+      startedAt: existing?.startedAt ?? new Date().toISOString(),
+      finishedAt: record?.finishedAt ?? null,
+    };
+    this.reports.set(report.id, status);
+    this.emit('attempt-phase', status);
+  }
+
+  private phaseOf(attemptId: number, phase: AttemptPhase): void {
+    const existing = this.reports.get(attemptId);
+    if (existing) this.phase({ id: attemptId, slot: existing.slot, phase, parentId: existing.parentId, generator: existing.generator });
+  }
+
+  /** Records an error the loop survived: logged, counted by the breaker, emitted when someone listens. */
+  private fail(error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    this.breaker.recordFailure('engine');
+    this.logger.error({ event: 'error', err: failure }, failure.message);
+    if (this.listenerCount('error') > 0) this.emit('error', failure);
+  }
+
+  /**
+   * Starts one improvement attempt now (outside the loop's pacing, but
+   * counted against the budgets) and resolves with its archive id once the
+   * generator has proposed a child (or failed to). Follow it with
+   * getImprovementStatus(id) or attemptFinished(id).
+   */
+  async attemptImprovement(request: AttemptRequest = {}): Promise<number> {
+    if (!this.running) throw new Error('attemptImprovement(): the engine is not running; await engine.start() first');
+    if (this.abort.signal.aborted) throw new Error('attemptImprovement(): the engine is stopping');
+    if (request === null || typeof request !== 'object') throw invalidTypeError('request', 'an object such as { slot: "step" }', request);
+    const { generator, generatorSlots } = this.run!.host;
+    if (request.slot !== undefined && !generatorSlots.includes(request.slot)) {
+      throw invalidRangeError('slot', `the ${generator.name} generator writes kernels only for ${generatorSlots.map((s) => `"${s}"`).join(', ')}`, request.slot);
+    }
+    if (request.parentId !== undefined) requireInteger('parentId', request.parentId, 1);
+    return this.launch(request);
+  }
+
+  /** Resolves with the archived record once the attempt has ended. */
+  attemptFinished(id: number): Promise<AttemptRecord> {
+    let waiting = this.finished.get(id);
+    if (waiting === undefined) {
+      waiting = deferred();
+      this.finished.set(id, waiting);
+      const record = this.run?.archive.get(id) ?? null;
+      if (record !== null && record.status !== 'pending' && !this.reports.has(id)) waiting.resolve(record);
+    }
+    return waiting.promise;
+  }
+
+  /**
+   * Where an attempt is: its phase and status. Attempts of this run are
+   * known from the moment they start (negative ids are provisional: the
+   * attempt has no archive record yet); earlier ones come from the archive.
+   */
+  getImprovementStatus(id: number): AttemptStatusReport | null {
+    const known = this.reports.get(id);
+    if (known) return { ...known };
+    const record = this.run?.archive.get(id) ?? null;
+    if (record === null) return null;
+    return {
+      id,
+      slot: record.slot,
+      phase: record.status === 'pending' ? 'selecting' : 'done',
+      status: record.status,
+      parentId: record.parentId,
+      generator: record.generator,
+      failedGate: record.failedGate,
+      reason: record.reason,
+      startedAt: record.createdAt,
+      finishedAt: record.finishedAt,
+    };
+  }
+
+  /**
+   * Returns `slot` to its last-known-good module (after any change in
+   * progress), records it in the ledger and marks the attempt it undid as
+   * rolled back with `reason`. Throws when the live module already is the
+   * last-known-good one.
+   */
+  async rollback(slot: Slot, reason = 'rollback requested'): Promise<{ outcome: SwapResult; entry: LedgerEntry }> {
+    if (!this.running) throw new Error('rollback(): the engine is not running; await engine.start() first');
+    if (slot !== 'step' && slot !== 'readout') throw invalidRangeError('slot', 'must be "step" or "readout"', slot);
+    const run = this.run!;
+    const { outcome, entry, undone } = await run.live.rollBackOnRequest(slot, reason);
+    if (undone.attemptId !== run.roots.get(slot)) {
+      const record = run.archive.updateAttempt(undone.attemptId, { status: 'rolled-back', reason });
+      this.emit('attempt-finished', record);
+    }
+    return { outcome, entry };
+  }
+
+  /** Stops starting attempts (those in flight go on); the simulation keeps running. */
+  pause(reason = 'paused by the caller'): void {
+    if (this.pausedReason !== null) return;
+    this.pausedReason = reason;
+    this.emit('paused', reason);
+  }
+
+  resume(): void {
+    if (this.pausedReason === null) return;
+    this.pausedReason = null;
+    this.emit('resumed');
+  }
+
+  /** Samples taken so far (the newest last). */
+  samples(): readonly EngineSample[] {
+    return this.run?.sampler.samples ?? [];
+  }
+
+  /** The figures of the end-of-run table, now (or as they were at stop()). */
+  summary(): EngineSummary {
+    if (this.finalSummary !== null) return this.finalSummary;
+    const run = this.run;
+    if (run === null) throw new Error('summary(): the engine has not been started');
+    return summarise({
+      wallSeconds: (this.now() - run.startedMs) / 1000,
+      steps: this.lattice.stepCount,
+      samples: run.sampler.samples,
+      baseline: this.baseline,
+      final: this.final,
+      records: this.runIds.map((id) => run.archive.get(id)).filter((record): record is AttemptRecord => record !== null),
+      ledger: this.runLedger,
+      maxEnergyDrift: run.sampler.maxEnergyDrift,
+      incumbents: run.live.incumbents,
+      liveNames: run.sampler.liveModules(),
+      costUsd: this.costUsd,
+      circuitOpenings: this.circuitOpenings,
+      predictor: run.host.predictor.stats(),
+    });
+  }
+
+  /** Resolves when the engine has stopped, by stop() or a spent budget. */
+  whenStopped(): Promise<void> {
+    return this.stopped.promise;
+  }
+
+  /**
+   * Stops the loop, lets the attempts in flight end (generators are
+   * aborted; a gauntlet run finishes; a winner is not applied), stops the
+   * lattice's run if start() began it, closes the archive it opened, and
+   * returns the final summary.
+   */
+  stop(): Promise<EngineSummary> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<EngineSummary> {
+    const run = this.run;
+    if (run === null) throw new Error('stop(): the engine has not been started');
+    this.abort.abort();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+    await run.live.idle();
+    this.final =
+      this.baseline !== null && this.lattice.running
+        ? await this.quietMlups().catch((error: unknown) => {
+            this.fail(error);
+            return null;
+          })
+        : null;
+    run.sampler.stop();
+    try {
+      run.sampler.take();
+    } catch (error) {
+      this.fail(error);
+    }
+    const summary = this.summary();
+    this.finalSummary = summary;
+    run.live.dispose();
+    if (run.ownsRun) await this.lattice.stop();
+    if (run.ownsArchive) run.archive.close();
+    this.emit('stopped');
+    run.detachLog();
+    this.logger.flush();
+    this.stopped.resolve();
+    return summary;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * One gauntlet run of a candidate against the live incumbent of its slot,
+ * with the engine's settings, and the figures the engine keeps from it.
+ */
+import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import type { GauntletPool } from '../gauntlet/pool.js';
+import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
+import type { EngineConfig } from './config.js';
+import type { Incumbent } from './live-changes.js';
+
+export interface Judgement {
+  verdict: GauntletVerdict;
+  /** The module the compile gate built, or null when it built none. */
+  modulePath: string | null;
+  /** Candidate over incumbent median time on the target lattice. */
+  benchRatio: number | null;
+  /** Speedup over the reference kernel: the incumbent's, divided by the ratio; null unless accepted. */
+  speedup: number | null;
+}
+
+export async function judgeCandidate(
+  config: EngineConfig,
+  pool: GauntletPool | undefined,
+  source: string,
+  slot: Slot,
+  incumbent: Incumbent,
+): Promise<Judgement> {
+  const { gauntlet } = config;
+  const verdict = await evaluateCandidate({
+    source,
+    slot,
+    incumbent: incumbent.modulePath,
+    safetyThreshold: config.safetyThreshold,
+    seed: config.seed,
+    targetExtents: gauntlet.targetExtents,
+    heldOutExtents: gauntlet.heldOutExtents,
+    benchSteps: gauntlet.benchSteps,
+    benchSamples: gauntlet.benchSamples,
+    ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),
+    ...(pool ? { pool } : {}),
+  });
+  const compile = verdict.gates.find((gate) => gate.gate === 'compile');
+  const modulePath = (compile?.details as { modulePath?: string | null } | undefined)?.modulePath ?? null;
+  const benchRatio = verdict.benchmark?.lattices.find((lattice) => lattice.lattice === 'target')?.ratio ?? null;
+  const speedup = verdict.accepted && benchRatio !== null && benchRatio > 0 ? incumbent.speedup / benchRatio : null;
+  return { verdict, modulePath, benchRatio, speedup };
+}
+
+/** The benchmark in one line, for reasons and the ledger. */
+export function benchmarkText(benchmark: BenchmarkSummary | null): string {
+  if (benchmark === null) return 'no benchmark';
+  return benchmark.lattices
+    .map((l) => `${l.lattice} [${l.extents.join('x')}] ratio ${l.ratio.toFixed(3)} (${l.verdict}, p = ${l.pValue.toExponential(1)})`)
+    .join(', ');
+}

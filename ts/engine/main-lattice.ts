@@ -1,0 +1,25 @@
+/**
+ * The main job's lattice as the configuration describes it: the reference
+ * kernel live, c = h = 1, the chosen initial state. It is not running yet;
+ * Engine.start() runs it with the watchdog.
+ */
+import { initialState } from '../lattice/initial-conditions.js';
+import { Lattice } from '../lattice/lattice.js';
+import type { EngineConfig } from './config.js';
+
+export function createMainLattice(settings: EngineConfig['lattice'], seed = 1): Lattice {
+  const lat = new Lattice({
+    extents: settings.extents,
+    dt: settings.dt,
+    precision: settings.precision,
+    ...(settings.threads > 0 ? { threads: settings.threads } : {}),
+  });
+  try {
+    const state = initialState(settings.init, { extents: settings.extents, precision: settings.precision, courantNumber: lat.courantNumber }, seed);
+    lat.setState(state.previous, state.current);
+  } catch (error) {
+    lat.close();
+    throw error;
+  }
+  return lat;
+}

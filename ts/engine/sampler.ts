@@ -1,0 +1,81 @@
+/**
+ * Samples of the live simulation: the step count and wall-clock MLUPS every
+ * sample interval (from step-count differences, so everything that slows
+ * the simulation counts), the energy drift every energy interval (it copies
+ * both levels, too costly for every sample on a large lattice), and the
+ * module live in each slot.
+ */
+import type { Slot } from '../gauntlet/types.js';
+import { type Lattice, SLOTS } from '../lattice/lattice.js';
+import type { EngineSample } from './events.js';
+
+/** Samples kept in memory for summary() and the report (over 27 hours at one a second). */
+const MAX_SAMPLES = 100_000;
+
+export interface SamplerOptions {
+  sampleIntervalMs: number;
+  energyIntervalMs: number;
+  now: () => number;
+  onSample: (sample: EngineSample) => void;
+  onError: (error: Error) => void;
+}
+
+export class LiveSampler {
+  readonly samples: EngineSample[] = [];
+  maxEnergyDrift = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private last: { atMs: number; step: number } | null = null;
+  private lastEnergyMs = -Infinity;
+  private energyDrift = 0;
+  private readonly startedMs: number;
+
+  constructor(
+    private readonly lat: Lattice,
+    private readonly options: SamplerOptions,
+  ) {
+    this.startedMs = options.now();
+  }
+
+  start(): void {
+    this.last = { atMs: this.options.now(), step: this.lat.stepCount };
+    this.timer = setInterval(() => {
+      try {
+        this.options.onSample(this.take());
+      } catch (error) {
+        this.options.onError(error as Error);
+      }
+    }, this.options.sampleIntervalMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  liveModules(): Record<Slot, string> {
+    const slots = this.lat.slots();
+    return Object.fromEntries(SLOTS.map((slot) => [slot, slots[slot].live.name])) as Record<Slot, string>;
+  }
+
+  /** One sample now; MLUPS over the time since the previous one. */
+  take(): EngineSample {
+    const atMs = this.options.now();
+    const step = this.lat.stepCount;
+    const previous = this.last ?? { atMs: this.startedMs, step };
+    const elapsedMs = atMs - previous.atMs;
+    // A watchdog restore moves the step counter back; that interval says nothing about speed.
+    const mlups = elapsedMs > 0 && step >= previous.step ? ((step - previous.step) * this.lat.cells) / (elapsedMs * 1e3) : 0;
+    this.last = { atMs, step };
+    if (atMs - this.lastEnergyMs >= this.options.energyIntervalMs) {
+      this.lastEnergyMs = atMs;
+      const initial = this.lat.initialEnergy;
+      const energy = this.lat.energy();
+      this.energyDrift = initial !== 0 ? Math.abs(energy - initial) / Math.abs(initial) : Math.abs(energy);
+      this.maxEnergyDrift = Math.max(this.maxEnergyDrift, this.energyDrift);
+    }
+    const sample = { atMs: atMs - this.startedMs, step, mlups, energyDrift: this.energyDrift, liveModules: this.liveModules() };
+    this.samples.push(sample);
+    if (this.samples.length > MAX_SAMPLES) this.samples.shift();
+    return sample;
+  }
+}

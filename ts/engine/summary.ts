@@ -1,0 +1,115 @@
+/**
+ * The figures of the end-of-run table, computed from the archive's records
+ * of this run's attempts and the ledger entries this run wrote, so that the
+ * table matches `ouroboros archive` and the ledger.
+ */
+import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import type { GateName, Slot } from '../gauntlet/types.js';
+import type { EngineSample } from './events.js';
+import type { Incumbent } from './live-changes.js';
+import type { PredictorStats } from './predictor.js';
+import { SKIPPED_BY_PREDICTOR } from './attempt-runner.js';
+import type { ThroughputWindow } from './watch.js';
+
+export interface LiveModuleSummary {
+  /** The name the module gives itself. */
+  name: string;
+  attemptId: number;
+  moduleSha256: string;
+  /** Speedup over the reference kernel, as the gauntlet estimated it. */
+  speedup: number;
+}
+
+export interface EngineSummary {
+  wallSeconds: number;
+  /** The live lattice's step count now. */
+  steps: number;
+  /**
+   * Step-kernel MLUPS (kernel time, from the profiler) over one watch window
+   * at start, before any attempt ran: the machine as quiet as the engine
+   * leaves it. 0 until measured.
+   */
+  baselineMlups: number;
+  /** The same measurement at stop(), after the last attempt ended; null while running. */
+  finalMlups: number | null;
+  /** finalMlups / baselineMlups; null while running. */
+  speedup: number | null;
+  /** Median wall-clock MLUPS of the last three samples (what the progress display shows; the gauntlet's load counts). */
+  currentMlups: number;
+  /** Attempts this run started, and how they ended. */
+  attempts: number;
+  byStatus: Record<AttemptStatus, number>;
+  /** Rejected attempts by the gate that stopped them. */
+  byFailedGate: Partial<Record<GateName, number>>;
+  skippedByPredictor: number;
+  /** Ledger entries this run: changes applied (warm start included) and rolled back. */
+  applied: number;
+  rolledBack: number;
+  maxEnergyDrift: number;
+  liveModules: Record<Slot, LiveModuleSummary>;
+  costUsd: number;
+  circuitOpenings: number;
+  predictor: PredictorStats;
+}
+
+const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded'];
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export interface SummaryInputs {
+  wallSeconds: number;
+  steps: number;
+  samples: readonly EngineSample[];
+  baseline: ThroughputWindow | null;
+  final: ThroughputWindow | null;
+  records: readonly AttemptRecord[];
+  ledger: readonly LedgerEntry[];
+  maxEnergyDrift: number;
+  incumbents: ReadonlyMap<Slot, Incumbent>;
+  liveNames: Record<Slot, string>;
+  costUsd: number;
+  circuitOpenings: number;
+  predictor: PredictorStats;
+}
+
+export function summarise(inputs: SummaryInputs): EngineSummary {
+  const moving = inputs.samples.filter((sample) => sample.mlups > 0);
+  const baselineMlups = inputs.baseline?.mlups ?? 0;
+  const finalMlups = inputs.final?.mlups ?? null;
+  const byStatus = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
+  const byFailedGate: Partial<Record<GateName, number>> = {};
+  let skippedByPredictor = 0;
+  for (const record of inputs.records) {
+    byStatus[record.status] += 1;
+    if (record.failedGate !== null) byFailedGate[record.failedGate] = (byFailedGate[record.failedGate] ?? 0) + 1;
+    if (record.reason.startsWith(SKIPPED_BY_PREDICTOR)) skippedByPredictor += 1;
+  }
+  const liveModules = {} as Record<Slot, LiveModuleSummary>;
+  for (const [slot, incumbent] of inputs.incumbents) {
+    liveModules[slot] = { name: inputs.liveNames[slot], attemptId: incumbent.attemptId, moduleSha256: incumbent.moduleSha256, speedup: incumbent.speedup };
+  }
+  return {
+    wallSeconds: inputs.wallSeconds,
+    steps: inputs.steps,
+    baselineMlups,
+    finalMlups,
+    speedup: finalMlups !== null && baselineMlups > 0 ? finalMlups / baselineMlups : null,
+    currentMlups: median(moving.slice(-3).map((sample) => sample.mlups)),
+    attempts: inputs.records.length,
+    byStatus,
+    byFailedGate,
+    skippedByPredictor,
+    applied: inputs.ledger.filter((entry) => entry.action !== 'rollback').length,
+    rolledBack: inputs.ledger.filter((entry) => entry.action === 'rollback').length,
+    maxEnergyDrift: inputs.maxEnergyDrift,
+    liveModules,
+    costUsd: inputs.costUsd,
+    circuitOpenings: inputs.circuitOpenings,
+    predictor: inputs.predictor,
+  };
+}
