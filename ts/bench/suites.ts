@@ -3,6 +3,7 @@
  * native code where it can, returns one JSON-able report and formats it as a
  * table; the CLI writes the report to bench/results/<suite>.json.
  */
+import { type EvolveBenchReport, benchEvolve, formatEvolveReport } from './evolve.js';
 import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
 import { benchKernels, formatKernelReport } from './kernels.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
@@ -40,5 +41,10 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'the candidate gauntlet: hostile corpus contained, correct candidates per minute, seconds per gate',
     run: (options) => benchSandbox(options),
     format: (report) => formatSandboxReport(report as SandboxBenchReport),
+  },
+  evolve: {
+    description: 'the engine from the reference kernel: Darwin search vs random sampling of the same space, same evaluation budget',
+    run: (options) => benchEvolve(options),
+    format: (report) => formatEvolveReport(report as EvolveBenchReport),
   },
 };

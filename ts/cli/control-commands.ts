@@ -1,12 +1,20 @@
 /**
- * The clients of a served simulation: `ouroboros swap`, `rollback`, `status`
- * and `stop`. Each sends one request over the control socket and prints the
- * reply, or the reply itself with --json.
+ * The clients of a served simulation (`simulate --serve` or `run --serve`):
+ * `ouroboros swap`, `rollback`, `status` and `stop`. Each sends one request
+ * over the control socket and prints the reply, or the reply itself with
+ * --json; `status` with no server falls back to the archive.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Argument, Command, Option } from 'commander';
+import { loadConfig } from '../engine/config.js';
+import { GATES } from '../gauntlet/types.js';
 import { SLOTS } from '../lattice/lattice.js';
+import { ATTEMPT_STATUSES } from '../report/run-summary.js';
+import { archivePath, archiveStatus, formatArchiveStatus } from './archive-commands.js';
 import {
+  type EngineStatus,
+  NoServerError,
   type StatusReply,
   type SwapReply,
   defaultSocketPath,
@@ -29,7 +37,20 @@ export function formatSwapReply(reply: SwapReply): string {
     `pause    ${reply.pauseUs.toFixed(1)} us`,
     `step     ${reply.appliedAtStep} (the first on the new code); ${reply.stepCount} now`,
   );
+  if (reply.ledgerSequence !== undefined) lines.push(`ledger   entry #${reply.ledgerSequence}`);
   return lines.join('\n');
+}
+
+function formatEngineStatus(engine: EngineStatus): string[] {
+  const { summary } = engine;
+  const outcomes = ATTEMPT_STATUSES.filter((status) => summary.byStatus[status] > 0).map((status) => `${status} ${summary.byStatus[status]}`);
+  const gates = GATES.filter((gate) => (summary.byFailedGate[gate] ?? 0) > 0).map((gate) => `${gate} ${summary.byFailedGate[gate]}`);
+  return [
+    `engine   ${engine.paused ? 'paused' : 'improving'}, archive ${engine.archive}`,
+    `         ${summary.baselineMlups.toFixed(1)} MLUPS at start, ${summary.currentMlups.toFixed(1)} now; max energy drift ${summary.maxEnergyDrift.toExponential(2)}`,
+    `         attempts ${summary.attempts}${outcomes.length > 0 ? `: ${outcomes.join(', ')}` : ''}; applied ${summary.applied}, rolled back ${summary.rolledBack}`,
+    `         stopped by gate: ${gates.length > 0 ? gates.join(', ') : 'none'}`,
+  ];
 }
 
 export function formatStatusReply(reply: StatusReply): string {
@@ -47,6 +68,7 @@ export function formatStatusReply(reply: StatusReply): string {
         `p50 ${profile.p50Ns.toFixed(0)} ns, p99 ${profile.p99Ns.toFixed(0)} ns`,
     );
   }
+  if (reply.engine !== undefined) lines.push(...formatEngineStatus(reply.engine));
   return lines.join('\n');
 }
 
@@ -70,7 +92,7 @@ export function swapCommand(): Command {
 
 export function rollbackCommand(): Command {
   return new Command('rollback')
-    .description("return a slot of a served simulation to its last-known-good module")
+    .description('return a slot of a served simulation to its last-known-good module (under `run --serve`, recorded in the ledger)')
     .addArgument(new Argument('<slot>', 'which kernel slot').choices(SLOTS))
     .addOption(socketOption())
     .option('--json', 'print the server reply as one JSON object')
@@ -80,20 +102,36 @@ export function rollbackCommand(): Command {
     });
 }
 
+async function liveOrArchiveStatus(options: ClientOptions & { archive?: string; config?: string }): Promise<string> {
+  try {
+    const reply = await requestOrThrow(resolveSocketPath(options.socket), { command: 'status' });
+    return options.json ? JSON.stringify(reply) : formatStatusReply(reply);
+  } catch (error) {
+    // A named socket with nothing behind it is an error; otherwise the archive tells what the last run left.
+    const fallBack = error instanceof NoServerError && (options.archive !== undefined || options.socket === undefined);
+    if (!fallBack) throw error;
+    const file = options.archive ?? loadConfig(options.config).archive.path;
+    if (options.archive === undefined && !existsSync(file)) throw error;
+    const status = archiveStatus(archivePath({ ...options, archive: file }));
+    return options.json ? JSON.stringify({ ok: true, command: 'status', running: false, ...status }) : formatArchiveStatus(status);
+  }
+}
+
 export function statusCommand(): Command {
   return new Command('status')
-    .description('step count, live module per slot and profile of a served simulation')
+    .description('a served simulation or running engine: step count, live modules, profile, attempts; with none running, the archive')
     .addOption(socketOption())
-    .option('--json', 'print the server reply as one JSON object')
-    .action(async (options: ClientOptions) => {
-      const reply = await requestOrThrow(resolveSocketPath(options.socket), { command: 'status' });
-      console.log(options.json ? JSON.stringify(reply) : formatStatusReply(reply));
+    .option('--archive <path>', 'with no engine running, report from this archive (default: archive.path of the configuration)')
+    .option('--config <file>', 'configuration naming the archive (default ./ouroboros.toml when present)')
+    .option('--json', 'print the reply as one JSON object')
+    .action(async (options: ClientOptions & { archive?: string; config?: string }) => {
+      console.log(await liveOrArchiveStatus(options));
     });
 }
 
 export function stopCommand(): Command {
   return new Command('stop')
-    .description('stop a served simulation')
+    .description('stop a served simulation (under `run --serve`: attempts in flight end, then the summary and the report)')
     .addOption(socketOption())
     .option('--json', 'print the server reply as one JSON object')
     .action(async (options: ClientOptions) => {

@@ -1,7 +1,8 @@
 /**
- * The control protocol between `ouroboros simulate --serve` and its clients
- * (`ouroboros swap`, `rollback`, `status`): newline-delimited JSON over a Unix
- * domain socket, one request per line, one reply line per request, in order.
+ * The control protocol between a served simulation (`ouroboros simulate
+ * --serve`, `ouroboros run --serve`) and its clients (`ouroboros swap`,
+ * `rollback`, `status`, `stop`): newline-delimited JSON over a Unix domain
+ * socket, one request per line, one reply line per request, in order.
  *
  *   {"command":"swap","module":"/abs/path.so","slot":"step"}
  *   {"command":"rollback","slot":"step"}
@@ -15,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe } from '../errors.js';
+import type { EngineSummary } from '../engine/summary.js';
 import type { ProfileReport, Slot } from '../lattice/lattice.js';
 import { SLOTS } from '../lattice/lattice.js';
 import { UsageError } from './usage-error.js';
@@ -49,6 +51,8 @@ export interface SwapReply {
   appliedAtStep: number;
   /** The step counter when the reply was sent. */
   stepCount: number;
+  /** The ledger entry that records it, when an engine served the request. */
+  ledgerSequence?: number;
 }
 
 export interface StatusReply {
@@ -62,6 +66,16 @@ export interface StatusReply {
   profile: ProfileReport;
   swaps: number;
   uptimeMs: number;
+  /** Present when the server is `ouroboros run --serve`: the improvement engine's figures so far. */
+  engine?: EngineStatus;
+}
+
+/** What a running engine adds to a status reply. */
+export interface EngineStatus {
+  paused: boolean;
+  /** The archive file the engine writes. */
+  archive: string;
+  summary: EngineSummary;
 }
 
 export interface StopReply {
@@ -168,9 +182,14 @@ export function sendRequest(socketPath: string, request: ControlRequest): Promis
   });
 }
 
+/** Nothing listens on the socket (no such file, or a stale one): no simulation is being served there. */
+export class NoServerError extends Error {
+  override name = 'NoServerError';
+}
+
 function connectionError(socketPath: string, error: NodeJS.ErrnoException): Error {
   if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
-    return new Error(
+    return new NoServerError(
       `no simulation is listening on ${socketPath} (${error.code}): start one with ` +
         `\`ouroboros simulate --serve --socket ${socketPath}\` or name its socket with --socket`,
     );

@@ -8,8 +8,10 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../../native/loader.js';
 import { benchSuites } from '../bench/suites.js';
+import { archiveCommand, ledgerCommand } from './archive-commands.js';
 import { checkCommand } from './check.js';
 import { rollbackCommand, statusCommand, stopCommand, swapCommand } from './control-commands.js';
+import { runCommand } from './run-command.js';
 import { simulateCommand } from './simulate-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -45,14 +47,21 @@ export async function main(argv: string[]): Promise<number> {
     .description('a self-improving native wave-physics engine')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addCommand(runCommand())
     .addCommand(simulateCommand())
     .addCommand(swapCommand())
     .addCommand(rollbackCommand())
     .addCommand(statusCommand())
     .addCommand(stopCommand())
     .addCommand(benchCommand())
-    .addCommand(checkCommand());
-  for (const command of program.commands) command.exitOverride();
+    .addCommand(checkCommand())
+    .addCommand(archiveCommand())
+    .addCommand(ledgerCommand());
+  const overrideExits = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(overrideExits);
+  };
+  program.commands.forEach(overrideExits);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -4,21 +4,11 @@
  * socket. Requests are served one at a time, in arrival order, so a status
  * never interleaves with a half-done swap.
  */
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import net from 'node:net';
 import process from 'node:process';
-import { describe } from '../errors.js';
 import type { Lattice, SwapResult } from '../lattice/lattice.js';
-import {
-  type ControlReply,
-  type ControlRequest,
-  type StatusReply,
-  type SwapReply,
-  parseRequest,
-  sendRequest,
-} from './control-protocol.js';
+import type { ControlReply, ControlRequest, StatusReply, SwapReply } from './control-protocol.js';
+import { listenForControl } from './control-socket.js';
 import { type SimulateOptions, seededLattice } from './simulate.js';
-import { UsageError } from './usage-error.js';
 
 /** How a served simulation ended. */
 export interface ServeSummary {
@@ -27,25 +17,6 @@ export interface ServeSummary {
   swaps: number;
   /** Why the run ended by itself (a kernel failure), or null when stopped. */
   error: string | null;
-}
-
-/** Removes a stale socket file; refuses to take over a live server or to delete anything else. */
-async function claimSocketPath(socketPath: string): Promise<void> {
-  if (!existsSync(socketPath)) return;
-  if (!lstatSync(socketPath).isSocket()) {
-    throw new UsageError(`--socket = ${describe(socketPath)}: a file that is not a socket is in the way; choose another path`);
-  }
-  const live = await sendRequest(socketPath, { command: 'status' }).then(
-    () => true,
-    () => false,
-  );
-  if (live) {
-    throw new UsageError(
-      `--socket = ${describe(socketPath)}: a simulation is already listening there; stop it ` +
-        `(\`ouroboros stop --socket ${socketPath}\`) or choose another path`,
-    );
-  }
-  unlinkSync(socketPath);
 }
 
 function swapReply(command: 'swap' | 'rollback', result: SwapResult, lattice: Lattice): SwapReply {
@@ -131,54 +102,21 @@ export async function serve(
   socketPath: string,
   log: (line: string) => void,
 ): Promise<ServeSummary> {
-  await claimSocketPath(socketPath);
   const lattice = seededLattice(options);
   const control = new ControlServer(lattice, log);
-  let queue: Promise<unknown> = Promise.resolve();
-  const connections = new Set<net.Socket>();
-  const server = net.createServer((connection) => {
-    connections.add(connection);
-    connection.on('close', () => connections.delete(connection));
-    connection.setEncoding('utf8');
-    let buffered = '';
-    connection.on('error', () => connection.destroy());
-    connection.on('data', (chunk: string) => {
-      buffered += chunk;
-      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, end);
-        buffered = buffered.slice(end + 1);
-        if (line.trim() === '') continue;
-        queue = queue.then(async () => {
-          const reply = await answer(line);
-          if (!connection.destroyed) connection.write(`${JSON.stringify(reply)}\n`);
-        });
-      }
-    });
+  const socket = await listenForControl(socketPath, async (request): Promise<ControlReply> => {
+    if (request.command !== 'stop') return control.handle(request);
+    const summary = await lattice.stop();
+    return { ok: true, command: 'stop', stepCount: summary?.endStep ?? lattice.stepCount, swaps: control.swaps };
+  }).catch((error: unknown) => {
+    lattice.close();
+    throw error;
   });
-  const answer = async (line: string): Promise<ControlReply> => {
-    try {
-      const request = parseRequest(line);
-      if (request.command === 'stop') {
-        const summary = await lattice.stop();
-        return { ok: true, command: 'stop', stepCount: summary?.endStep ?? lattice.stepCount, swaps: control.swaps };
-      }
-      return await control.handle(request);
-    } catch (error) {
-      return { ok: false, error: error instanceof Error ? error.message : String(error) };
-    }
-  };
 
   const onSignal = () => void lattice.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
     const run = lattice.run();
     log(
       `serving ${lattice.extents.join(' x ')} ${lattice.precision} (${lattice.cells} cells), ` +
@@ -186,14 +124,12 @@ export async function serve(
     );
     // The run ends on a stop request, a signal or a kernel failure; replies already queued still go out.
     const ended = await run;
-    await queue;
+    await socket.drained();
     return { socket: socketPath, stepCount: lattice.stepCount, swaps: control.swaps, error: ended.error };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    server.close();
-    for (const connection of connections) connection.destroy();
-    if (existsSync(socketPath)) unlinkSync(socketPath);
+    socket.close();
     lattice.close();
   }
 }

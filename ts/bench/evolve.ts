@@ -1,0 +1,256 @@
+/**
+ * `ouroboros bench evolve`: the improvement engine from the reference kernel
+ * on the main job's lattice, twice with the same evaluation budget: the
+ * Darwin search (VariantGenerator with the DGM parent selection) and its
+ * peer, random sampling of the same genome space (RandomSearchGenerator).
+ *
+ * - baselineMlups / finalMlups: the reference kernel before the search and
+ *   the kernel live after it, each measured on the quiet lattice (no
+ *   gauntlet running) the same way: median of five timed samples, kernel
+ *   time measured natively. The live figures sampled while the gauntlet
+ *   competed for the cores are reported beside them.
+ * - rooflineFraction: finalMlups over the STREAM triad roofline measured in
+ *   the same run, at 24 bytes per f64 update.
+ * - lostSteps: from the lattice's own run summary against its step counter
+ *   (report/step-audit.ts), across every swap and rollback of the search.
+ * - evaluationsToNinetyPercent: attempts until the best speedup that held
+ *   first reached 90% of the search's best.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { coreAddon } from '../../native/loader.js';
+import { Archive } from '../archive/archive.js';
+import type { GateName } from '../gauntlet/types.js';
+import { type EngineConfig, defaultConfig } from '../engine/config.js';
+import { Engine } from '../engine/engine.js';
+import { createMainLattice } from '../engine/main-lattice.js';
+import type { Lattice } from '../lattice/lattice.js';
+import { median, summarizeRun } from '../report/run-summary.js';
+import { auditedRun } from '../report/step-audit.js';
+import { BYTES_PER_UPDATE } from './kernels.js';
+import type { BenchRunOptions } from './suites.js';
+
+export interface EvolveSearchReport {
+  generator: 'variant' | 'random';
+  baselineMlups: number;
+  finalMlups: number;
+  speedup: number;
+  rooflineFraction: number;
+  /** Live MLUPS sampled during the search, with the gauntlet competing for the cores. */
+  liveBaselineMlups: number | null;
+  liveFinalMlups: number | null;
+  attempts: number;
+  applied: number;
+  rolledBack: number;
+  rejectedByGate: Partial<Record<GateName, number>>;
+  maxEnergyDrift: number;
+  lostSteps: number;
+  duplicatedSteps: number;
+  wallSeconds: number;
+  evaluationsToNinetyPercent: number | null;
+  /** The best speedup over the reference the gauntlet estimated for an attempt that held. */
+  bestEstimatedSpeedup: number | null;
+  liveModule: string;
+}
+
+export interface EvolveBenchReport {
+  benchmark: 'evolve';
+  date: string;
+  machine: { cpu: string; cores: number; node: string };
+  extents: number[];
+  precision: 'f64' | 'f32';
+  streamTriadGBs: number;
+  rooflineMlups: number;
+  /** Attempts each search may start; both get the same. */
+  evaluationBudget: number;
+  wallLimitSeconds: number;
+  darwin: EvolveSearchReport;
+  random: EvolveSearchReport;
+  targets: {
+    wallSecondsAtMost600: boolean;
+    speedupAtLeast6: boolean;
+    rooflineFractionAtLeast075: boolean;
+    maxEnergyDriftAtMost1e12: boolean;
+    noLostSteps: boolean;
+    darwinReachesNinetyPercentFirst: boolean;
+  };
+}
+
+interface Plan {
+  extents: number[];
+  evaluationBudget: number;
+  wallLimitSeconds: number;
+  streamBytesPerArray: number;
+  sampleSeconds: number;
+  gauntlet: Partial<EngineConfig['gauntlet']>;
+}
+
+const MiB = 1024 * 1024;
+
+function plan(quick: boolean): Plan {
+  if (quick) {
+    return {
+      extents: [128, 128],
+      evaluationBudget: 3,
+      wallLimitSeconds: 300,
+      streamBytesPerArray: 16 * MiB,
+      sampleSeconds: 0.05,
+      gauntlet: { targetExtents: [256, 256], heldOutExtents: [131, 127] },
+    };
+  }
+  return {
+    extents: defaultConfig.lattice.extents,
+    // Random samples cost more to screen than mutants (21.6 s each against 12.4 s in a 2-core run of 40): 25 fit both searches in 10 minutes.
+    evaluationBudget: 25,
+    // The budget stops starting attempts; those in flight (up to a minute under load) still end inside 600 s.
+    wallLimitSeconds: 540,
+    streamBytesPerArray: 256 * MiB,
+    sampleSeconds: 0.5,
+    gauntlet: {},
+  };
+}
+
+/** Median MLUPS of the live kernel over five timed samples of about `sampleSeconds`; the lattice must not be running. */
+function quietMlups(lattice: Lattice, sampleSeconds: number): number {
+  lattice.step(1);
+  const stepsPerSample = Math.max(1, Math.round((sampleSeconds * 1e9) / Math.max(lattice.lastStepNs, 1)));
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    lattice.step(stepsPerSample);
+    samples.push((lattice.cells * stepsPerSample) / (lattice.lastStepNs / 1e3));
+  }
+  return median(samples)!;
+}
+
+function relativeDrift(lattice: Lattice): number {
+  const initial = lattice.initialEnergy;
+  return initial === 0 ? Math.abs(lattice.energy()) : Math.abs(lattice.energy() - initial) / Math.abs(initial);
+}
+
+function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: string): EngineConfig {
+  const config = structuredClone(defaultConfig);
+  config.lattice.extents = p.extents;
+  config.generator.kind = generator;
+  config.archive = { path: archiveFile, warmStart: false };
+  config.budget = { ...config.budget, maxAttempts: p.evaluationBudget, maxWallSeconds: p.wallLimitSeconds };
+  config.gauntlet = { ...config.gauntlet, ...p.gauntlet };
+  config.log = { ...config.log, file: '' };
+  return config;
+}
+
+async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: number, log: (message: string) => void): Promise<EvolveSearchReport> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `ouroboros-evolve-${generator}-`));
+  const config = searchConfig(p, generator, path.join(dir, 'archive.sqlite'));
+  const archive = Archive.open(config.archive.path);
+  const lattice = createMainLattice(config.lattice, config.seed);
+  try {
+    log(`${generator}: the reference kernel on ${p.extents.join('x')}, quiet`);
+    const baselineMlups = quietMlups(lattice, p.sampleSeconds);
+    const engine = new Engine(lattice, config, { archive });
+    engine.on('attempt-finished', (record) => log(`${generator}: attempt #${record.id} ${record.status}${record.failedGate ? ` at ${record.failedGate}` : ''}`));
+    engine.on('error', (error) => log(`${generator}: engine error: ${error.message}`));
+    const startedMs = performance.now();
+    const audit = auditedRun(lattice, { watchdog: config.watchdog });
+    await engine.start();
+    await engine.whenStopped();
+    const engineSummary = await engine.stop();
+    const steps = await audit.stop();
+    const wallSeconds = (performance.now() - startedMs) / 1e3;
+    const summary = summarizeRun({
+      records: archive.list(),
+      ledger: archive.ledger.entries(),
+      samples: engine.samples(),
+      rooflineMlups,
+      lostSteps: steps.lostSteps,
+      wallSeconds,
+    });
+    log(`${generator}: the evolved kernel, quiet`);
+    const finalMlups = quietMlups(lattice, p.sampleSeconds);
+    const attempts = archive.list().filter((record) => record.parentId !== null);
+    const held = attempts.filter((record) => ['passed', 'applied', 'superseded'].includes(record.status) && record.speedup !== null);
+    return {
+      generator,
+      baselineMlups,
+      finalMlups,
+      speedup: finalMlups / baselineMlups,
+      rooflineFraction: finalMlups / rooflineMlups,
+      liveBaselineMlups: summary.baselineMlups,
+      liveFinalMlups: summary.finalMlups,
+      attempts: summary.attempts,
+      applied: summary.applied,
+      rolledBack: summary.rolledBack,
+      rejectedByGate: summary.rejectedByGate,
+      maxEnergyDrift: Math.max(summary.maxEnergyDrift ?? 0, relativeDrift(lattice)),
+      lostSteps: steps.lostSteps,
+      duplicatedSteps: steps.duplicatedSteps,
+      wallSeconds,
+      evaluationsToNinetyPercent: summary.evaluationsToNinetyPercent,
+      bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
+      liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
+    };
+  } finally {
+    lattice.close();
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBenchReport> {
+  const p = plan(options.quick);
+  const log = options.onProgress;
+  const threads = os.availableParallelism();
+  log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${threads} threads`);
+  const triad = coreAddon().streamTriad(p.streamBytesPerArray, options.quick ? 3 : 10, threads);
+  const precision = defaultConfig.lattice.precision;
+  const rooflineMlups = (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[precision] / 1e6;
+  const darwin = await search(p, 'variant', rooflineMlups, log);
+  const random = await search(p, 'random', rooflineMlups, log);
+  const cpus = os.cpus();
+  const firstToNinety = (report: EvolveSearchReport) => report.evaluationsToNinetyPercent ?? Infinity;
+  return {
+    benchmark: 'evolve',
+    date: new Date().toISOString(),
+    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version },
+    extents: p.extents,
+    precision,
+    streamTriadGBs: triad.gbPerSecond,
+    rooflineMlups,
+    evaluationBudget: p.evaluationBudget,
+    wallLimitSeconds: p.wallLimitSeconds,
+    darwin,
+    random,
+    targets: {
+      wallSecondsAtMost600: darwin.wallSeconds <= 600 && random.wallSeconds <= 600,
+      speedupAtLeast6: darwin.speedup >= 6,
+      rooflineFractionAtLeast075: darwin.rooflineFraction >= 0.75,
+      maxEnergyDriftAtMost1e12: darwin.maxEnergyDrift <= 1e-12,
+      noLostSteps: darwin.lostSteps === 0 && random.lostSteps === 0,
+      darwinReachesNinetyPercentFirst: firstToNinety(darwin) < firstToNinety(random),
+    },
+  };
+}
+
+function searchLine(report: EvolveSearchReport): string {
+  const gates = Object.entries(report.rejectedByGate).map(([gate, n]) => `${gate} ${n}`).join(', ') || 'none';
+  return [
+    `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
+      `${(100 * report.rooflineFraction).toFixed(1)}% of roofline, live ${report.liveModule}`,
+    `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s: applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
+    `         90% of best after ${report.evaluationsToNinetyPercent ?? 'n/a'} evaluations (best estimated ${report.bestEstimatedSpeedup?.toFixed(2) ?? 'n/a'}x); ` +
+      `max energy drift ${report.maxEnergyDrift.toExponential(2)}; lost steps ${report.lostSteps}, duplicated ${report.duplicatedSteps}`,
+  ].join('\n');
+}
+
+export function formatEvolveReport(report: EvolveBenchReport): string {
+  const targets = Object.entries(report.targets).map(([name, met]) => `${met ? 'met   ' : 'missed'} ${name}`);
+  return [
+    `${report.extents.join('x')} ${report.precision}; STREAM triad ${report.streamTriadGBs.toFixed(2)} GB/s, roofline ${report.rooflineMlups.toFixed(0)} MLUPS; ` +
+      `budget ${report.evaluationBudget} attempts or ${report.wallLimitSeconds} s per search`,
+    '',
+    searchLine(report.darwin),
+    searchLine(report.random),
+    '',
+    ...targets,
+  ].join('\n');
+}

@@ -1,0 +1,62 @@
+/**
+ * The control requests `ouroboros run --serve` answers. The engine decides
+ * what goes live, so a client may ask for the status, a rollback (which the
+ * engine records in the ledger like its own) or a stop, but not a swap.
+ */
+import path from 'node:path';
+import type { Archive } from '../archive/archive.js';
+import type { Engine } from '../engine/engine.js';
+import type { ControlReply, ControlRequest, StatusReply } from './control-protocol.js';
+
+function status(engine: Engine, archive: Archive, startedMs: number): StatusReply {
+  const lattice = engine.lattice;
+  const summary = engine.summary();
+  return {
+    ok: true,
+    command: 'status',
+    stepCount: lattice.stepCount,
+    running: lattice.running,
+    extents: [...lattice.extents],
+    precision: lattice.precision,
+    slots: lattice.slots(),
+    profile: lattice.profile(),
+    swaps: summary.applied + summary.rolledBack,
+    uptimeMs: performance.now() - startedMs,
+    engine: { paused: engine.paused, archive: path.resolve(archive.file), summary },
+  };
+}
+
+/** A request handler for listenForControl(); `requestStop` ends the run the way SIGINT does. */
+export function engineControl(engine: Engine, archive: Archive, requestStop: () => void): (request: ControlRequest) => Promise<ControlReply> {
+  const startedMs = performance.now();
+  return async (request) => {
+    switch (request.command) {
+      case 'status':
+        return status(engine, archive, startedMs);
+      case 'stop': {
+        requestStop();
+        const summary = await engine.stop();
+        return { ok: true, command: 'stop', stepCount: engine.lattice.stepCount, swaps: summary.applied + summary.rolledBack };
+      }
+      case 'rollback': {
+        const { outcome, entry } = await engine.rollback(request.slot, 'requested with `ouroboros rollback`');
+        return {
+          ok: true,
+          command: 'rollback',
+          slot: outcome.slot,
+          from: { id: outcome.fromId, name: outcome.fromName },
+          to: { id: outcome.toId, name: outcome.toName },
+          pauseUs: outcome.gapNs / 1e3,
+          appliedAtStep: outcome.appliedAtStep,
+          stepCount: engine.lattice.stepCount,
+          ledgerSequence: entry.sequence,
+        };
+      }
+      case 'swap':
+        throw new Error(
+          'swap is not taken by `ouroboros run`: the engine decides what goes live, through the gauntlet; ' +
+            'use `ouroboros rollback SLOT` to undo its last change, or `ouroboros simulate --serve` to swap by hand',
+        );
+    }
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * `ouroboros run`, the main job (`npm start`): a lattice runs with the
+ * reference kernel live while the improvement engine breeds, screens and
+ * hot-swaps faster kernels. A live display follows the engine's events; at
+ * the end a summary table, computed from the archive and the ledger, and an
+ * HTML report with the plots and the lineage.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { coreAddon } from '../../native/loader.js';
+import { Archive } from '../archive/archive.js';
+import type { AttemptRecord, LedgerVerification } from '../archive/types.js';
+import { BYTES_PER_UPDATE } from '../bench/kernels.js';
+import { describe } from '../errors.js';
+import { type EngineConfig, GENERATOR_KINDS, type GeneratorKind, loadConfig } from '../engine/config.js';
+import { Engine, type EngineSummary } from '../engine/engine.js';
+import type { EngineSample } from '../engine/events.js';
+import { createMainLattice } from '../engine/main-lattice.js';
+import { printable } from '../report/escape.js';
+import { renderReport } from '../report/render-report.js';
+import { type RunSummary, summarizeRun } from '../report/run-summary.js';
+import { type StepAuditReport, auditedRun } from '../report/step-audit.js';
+import { formatSummaryTable } from '../report/summary-rows.js';
+import { defaultSocketPath, resolveSocketPath } from './control-protocol.js';
+import { type ControlSocket, listenForControl } from './control-socket.js';
+import { engineControl } from './engine-control.js';
+import { durationParser, parseInteger } from './parse.js';
+import { RunProgress } from './run-progress.js';
+import { UsageError } from './usage-error.js';
+
+interface RunCommandOptions {
+  config?: string;
+  duration?: number;
+  cycles?: number;
+  lattice?: number[];
+  precision?: 'f64' | 'f32';
+  generator?: GeneratorKind;
+  seed?: number;
+  threads?: number;
+  once?: boolean;
+  continue?: boolean;
+  archive?: string;
+  report?: string;
+  json?: boolean;
+  serve?: boolean;
+  socket?: string;
+}
+
+/** Without --duration, --cycles, --once or a wall-time budget, the run lasts this long: long enough to see kernels improve. */
+const DEFAULT_DURATION_MS = 180_000;
+const DURATION_LIMITS_MS = [1_000, 7 * 86_400_000] as const;
+/** STREAM triad arrays of 64 MiB each: twice the L3 of the machines this targets, and a second to measure. */
+const STREAM_BYTES_PER_ARRAY = 64 * 1024 * 1024;
+const STREAM_REPEATS = 5;
+
+/** "4096x4096" -> [4096, 4096]; the lattice itself checks each extent's range. */
+export function parseLattice(value: string): number[] {
+  const parts = value.toLowerCase().split('x');
+  if (parts.some((part) => !/^\d+$/.test(part.trim()))) {
+    throw new InvalidArgumentError(`"${value}" is not a lattice: write the extents joined by x, such as 4096x4096 or 128x128x128.`);
+  }
+  return parts.map(Number);
+}
+
+function positiveInteger(value: string): number {
+  const number = parseInteger(value);
+  if (number < 1) throw new InvalidArgumentError(`${value} is out of range: must be an integer >= 1.`);
+  return number;
+}
+
+/** The configuration file's settings with the command line's on top. */
+function runConfig(options: RunCommandOptions): EngineConfig {
+  const config = loadConfig(options.config);
+  if (options.lattice !== undefined) config.lattice.extents = options.lattice;
+  if (options.precision !== undefined) config.lattice.precision = options.precision;
+  if (options.threads !== undefined) config.lattice.threads = options.threads;
+  if (options.generator !== undefined) config.generator.kind = options.generator;
+  if (options.seed !== undefined) config.seed = options.seed;
+  if (options.archive !== undefined) config.archive.path = options.archive;
+  if (options.cycles !== undefined) config.budget.maxAttempts = options.cycles;
+  return config;
+}
+
+function checkOptions(options: RunCommandOptions): void {
+  if (options.once && options.cycles !== undefined) throw new UsageError('--once and --cycles cannot be combined: --once is one attempt');
+  if (options.once && options.duration !== undefined) throw new UsageError('--once and --duration cannot be combined: --once ends when its attempt does');
+  if (options.socket !== undefined && !options.serve) throw new UsageError(`--socket = ${describe(options.socket)}: only used with --serve`);
+}
+
+function defaultReportPath(): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return path.join('reports', `run-${stamp}.html`);
+}
+
+/** MLUPS memory bandwidth allows for this precision, from a STREAM triad measured now. */
+function measureRoofline(config: EngineConfig): number {
+  const threads = config.lattice.threads > 0 ? config.lattice.threads : os.availableParallelism();
+  const triad = coreAddon().streamTriad(STREAM_BYTES_PER_ARRAY, STREAM_REPEATS, threads);
+  return (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[config.lattice.precision] / 1e6;
+}
+
+/** Resolves when the run should end: its duration, its attempt budget, --once, a stop request or a signal. */
+async function runUntilDone(engine: Engine, options: RunCommandOptions, config: EngineConfig, stopRequested: Promise<void>): Promise<void> {
+  if (options.once) {
+    const id = await engine.attemptImprovement();
+    await Promise.race([engine.attemptFinished(id), stopRequested]);
+    return;
+  }
+  const limitMs =
+    options.duration ?? (options.cycles !== undefined || config.budget.maxWallSeconds > 0 ? null : DEFAULT_DURATION_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = limitMs === null ? new Promise<void>(() => {}) : new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
+  try {
+    await Promise.race([elapsed, engine.whenStopped(), stopRequested]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  /** The engine's own figures (live modules, predictor, cost), beside the archive's. */
+  engine: EngineSummary;
+  steps: StepAuditReport;
+  verification: LedgerVerification;
+  archive: string;
+  report: string;
+}
+
+/** Where the archive ended before this run: its records and ledger entries after it are this run's. */
+interface ArchiveMark {
+  lastId: number;
+  lastSequence: number;
+}
+
+function markOf(archive: Archive): ArchiveMark {
+  return { lastId: archive.list().at(-1)?.id ?? 0, lastSequence: archive.ledger.head().sequence };
+}
+
+function settingsOf(config: EngineConfig, options: RunCommandOptions): Record<string, string> {
+  return {
+    lattice: `${config.lattice.extents.join(' x ')} ${config.lattice.precision}, dt ${config.lattice.dt}, ${config.lattice.init}`,
+    generator: config.generator.kind,
+    mode: options.once ? 'one attempt (--once)' : options.cycles !== undefined ? `${options.cycles} attempts` : 'timed',
+    'max concurrent improvements': String(config.maxConcurrentImprovements),
+    seed: String(config.seed),
+    archive: path.resolve(config.archive.path),
+    'config file': options.config ?? (existsSync('ouroboros.toml') ? path.resolve('ouroboros.toml') : 'built-in defaults'),
+    host: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.availableParallelism()} cores, node ${process.version}`,
+  };
+}
+
+/** This run's records and every ancestor they descend from, for the lineage. */
+function withAncestors(all: readonly AttemptRecord[], mark: ArchiveMark): AttemptRecord[] {
+  const byId = new Map(all.map((record) => [record.id, record]));
+  const keep = new Set<number>();
+  for (const record of all) {
+    if (record.id <= mark.lastId) continue;
+    for (let at: AttemptRecord | undefined = record; at && !keep.has(at.id); at = at.parentId === null ? undefined : byId.get(at.parentId)) {
+      keep.add(at.id);
+    }
+  }
+  return all.filter((record) => keep.has(record.id));
+}
+
+interface Session {
+  engine: EngineSummary;
+  samples: readonly EngineSample[];
+  steps: StepAuditReport;
+  wallSeconds: number;
+}
+
+/**
+ * Runs the lattice (audited for lost steps) and the engine until the run is
+ * done, then stops both; a failure on the way still stops them first.
+ */
+async function runSession(
+  engine: Engine,
+  archive: Archive,
+  options: RunCommandOptions,
+  progress: RunProgress | null,
+): Promise<Session> {
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+  const onSignal = () => {
+    progress?.event('stopping: the attempts in flight end first (a second signal ends the process at once)');
+    requestStop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const startedMs = performance.now();
+  const audit = auditedRun(engine.lattice, { watchdog: engine.config.watchdog });
+  let started = false;
+  let socket: ControlSocket | null = null;
+  const stopAll = async () => {
+    try {
+      const summary = started ? await engine.stop() : null;
+      return { summary, steps: await audit.stop() };
+    } finally {
+      socket?.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      progress?.detach();
+    }
+  };
+  progress?.attach(engine);
+  try {
+    await engine.start();
+    started = true;
+    if (options.serve) {
+      socket = await listenForControl(resolveSocketPath(options.socket), engineControl(engine, archive, requestStop));
+      progress?.event(`control socket ${socket.path}: ouroboros status, rollback SLOT and stop take --socket ${socket.path}`);
+    }
+    await runUntilDone(engine, options, engine.config, stopRequested);
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+  const { summary, steps } = await stopAll();
+  return { engine: summary!, samples: engine.samples(), steps, wallSeconds: (performance.now() - startedMs) / 1e3 };
+}
+
+function finish(
+  archive: Archive,
+  mark: ArchiveMark,
+  session: Session,
+  rooflineMlups: number,
+  report: { file: string; settings: Record<string, string> },
+): RunResult {
+  const all = archive.list();
+  const ledger = archive.ledger.entries().filter((entry) => entry.sequence > mark.lastSequence);
+  const verification = archive.ledger.verify();
+  const summary = summarizeRun({
+    records: all.filter((record) => record.id > mark.lastId),
+    ledger,
+    samples: session.samples,
+    rooflineMlups,
+    lostSteps: session.steps.lostSteps,
+    wallSeconds: session.wallSeconds,
+  });
+  const html = renderReport({
+    title: `Ouroboros run of ${new Date().toISOString()}`,
+    generatedAt: new Date().toISOString(),
+    settings: report.settings,
+    summary,
+    samples: session.samples,
+    records: withAncestors(all, mark),
+    ledger,
+    verification,
+  });
+  const file = path.resolve(report.file);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, html);
+  return { summary, engine: session.engine, steps: session.steps, verification, archive: path.resolve(archive.file), report: file };
+}
+
+/** Runs the main job as `options` say and returns what it did; the archive and the lattice are closed on return. */
+export async function runMainJob(options: RunCommandOptions, progress: RunProgress | null): Promise<RunResult> {
+  checkOptions(options);
+  const config = runConfig(options);
+  if (options.continue && !existsSync(config.archive.path)) {
+    throw new UsageError(`archive.path = ${describe(config.archive.path)}: no such archive to --continue; leave out --continue to start one`);
+  }
+  const rooflineMlups = measureRoofline(config);
+  const archive = Archive.open(config.archive.path);
+  try {
+    const mark = markOf(archive);
+    if (options.continue) {
+      const pending = archive.list({ status: 'pending' }).length;
+      progress?.event(`continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`);
+    }
+    const lattice = createMainLattice(config.lattice, config.seed);
+    try {
+      const engine = new Engine(lattice, config, { archive, autoImprove: !options.once });
+      const session = await runSession(engine, archive, options, progress);
+      return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
+    } finally {
+      lattice.close();
+    }
+  } finally {
+    archive.close();
+  }
+}
+
+function formatResult(result: RunResult): string {
+  const live = Object.entries(result.engine.liveModules)
+    .map(([slot, module]) => `${slot} ${printable(module.name)} (attempt #${module.attemptId}, ${module.speedup.toFixed(2)}x)`)
+    .join(', ');
+  const ledger = result.verification.ok
+    ? `ledger verified: ${result.verification.entries} entries`
+    : `LEDGER DOES NOT VERIFY at entry ${result.verification.firstBad!.sequence}: ${printable(result.verification.firstBad!.reason)}`;
+  return [
+    formatSummaryTable(result.summary),
+    '',
+    `live now       ${live}`,
+    `archive        ${result.archive}`,
+    `${ledger}`,
+    `report         ${result.report}`,
+  ].join('\n');
+}
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('the main job: simulate while the engine breeds, screens and hot-swaps faster kernels, then summarise')
+    .option('--config <file>', 'engine configuration (default ./ouroboros.toml when present, else built-in defaults)')
+    .option('--duration <duration>', 'how long to run, e.g. 3m or 90s (default 3m unless --cycles or budget.maxWallSeconds)', durationParser(...DURATION_LIMITS_MS))
+    .option('--cycles <n>', 'improvement attempts to run, then stop', positiveInteger)
+    .option('--once', 'one improvement attempt, then exit')
+    .option('--lattice <extents>', 'the live lattice, extents joined by x, e.g. 4096x4096 (default from the config)', parseLattice)
+    .addOption(new Option('--precision <p>', 'floating-point precision of the lattice').choices(['f64', 'f32']))
+    .addOption(new Option('--generator <kind>', 'what proposes candidate kernels').choices(GENERATOR_KINDS))
+    .option('--seed <n>', 'seed of parent selection and the generators', parseInteger)
+    .option('--threads <n>', 'threads of the core pool lent to kernels', positiveInteger)
+    .option('--archive <path>', 'the SQLite archive of attempts and the ledger (default from the config)')
+    .option('--continue', 'go on with an existing archive after a crash (attempts left pending are closed as interrupted)')
+    .option('--report <path>', 'where to write the HTML report (default reports/run-<timestamp>.html)')
+    .option('--json', 'print one JSON object at the end instead of the live display and the table')
+    .option('--serve', 'answer `ouroboros status`, `rollback SLOT` and `stop` on a Unix socket while running')
+    .option('--socket <path>', `the control socket for --serve (default ${defaultSocketPath()})`)
+    .action(async (options: RunCommandOptions) => {
+      const progress = options.json
+        ? null
+        : new RunProgress({ write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true, columns: process.stderr.columns });
+      const result = await runMainJob(options, progress);
+      console.log(options.json ? JSON.stringify(result) : formatResult(result));
+      if (!result.verification.ok) {
+        throw new Error(`the ledger of ${result.archive} does not verify at entry ${result.verification.firstBad!.sequence}: ${result.verification.firstBad!.reason}`);
+      }
+    });
+}

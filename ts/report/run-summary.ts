@@ -1,0 +1,143 @@
+/**
+ * The figures a run ends with, computed only from what the archive, the
+ * ledger and the engine's samples recorded, so that the summary table, the
+ * HTML report and `ouroboros archive` / `ledger verify` always agree.
+ */
+import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import type { EngineSample } from '../engine/events.js';
+import type { GateName } from '../gauntlet/types.js';
+
+export const ATTEMPT_STATUSES: readonly AttemptStatus[] = [
+  'pending',
+  'rejected',
+  'failed',
+  'passed',
+  'applied',
+  'rolled-back',
+  'superseded',
+];
+
+export interface RunFacts {
+  /** The attempts of the run (a root record of the reference kernel, parentId null, is not an attempt). */
+  records: readonly AttemptRecord[];
+  /** The ledger entries the run appended. */
+  ledger: readonly LedgerEntry[];
+  samples: readonly EngineSample[];
+  /** MLUPS that memory bandwidth allows (STREAM triad), when it was measured. */
+  rooflineMlups: number | null;
+  /** Steps missing from the step sequence across every swap, when it was measured. */
+  lostSteps: number | null;
+  wallSeconds: number;
+}
+
+export interface RunSummary {
+  /** Median live MLUPS (samples above 0) up to the run's first change to the live kernels. */
+  baselineMlups: number | null;
+  /** Median live MLUPS (samples above 0) after the run's last change. */
+  finalMlups: number | null;
+  speedup: number | null;
+  rooflineMlups: number | null;
+  rooflineFraction: number | null;
+  attempts: number;
+  byStatus: Record<AttemptStatus, number>;
+  /** Ledger entries that made a module live: apply and warm-start. */
+  applied: number;
+  /** Ledger rollback entries, automatic and requested. */
+  rolledBack: number;
+  rejectedByGate: Partial<Record<GateName, number>>;
+  maxEnergyDrift: number | null;
+  lostSteps: number | null;
+  /** Steps the simulation took from the first sample to the last. */
+  steps: number;
+  wallSeconds: number;
+  /** Attempts, in order, until the best speedup so far first reached 90% of the run's best; null with no speedup. */
+  evaluationsToNinetyPercent: number | null;
+}
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Only attempts count: the reference kernel's root record has no parent. */
+export function attemptsOf(records: readonly AttemptRecord[]): AttemptRecord[] {
+  return records.filter((record) => record.parentId !== null);
+}
+
+function changesLiveKernel(entry: LedgerEntry): boolean {
+  return entry.action === 'apply' || entry.action === 'warm-start' || entry.action === 'rollback';
+}
+
+/**
+ * Samples up to the first change measure the starting kernels and samples
+ * after the last change measure the final ones; with no change both are the
+ * whole run.
+ */
+function throughputWindows(allSamples: readonly EngineSample[], ledger: readonly LedgerEntry[]) {
+  // A sample of 0 MLUPS spans a watchdog restore: it says nothing about speed.
+  const samples = allSamples.filter((sample) => sample.mlups > 0);
+  const changes = ledger.filter(changesLiveKernel).map((entry) => entry.atStep);
+  if (samples.length === 0) return { baseline: null, final: null };
+  const all = samples.map((sample) => sample.mlups);
+  if (changes.length === 0) return { baseline: median(all), final: median(all) };
+  const firstChange = changes.reduce((a, b) => Math.min(a, b));
+  const lastChange = changes.reduce((a, b) => Math.max(a, b));
+  const before = samples.filter((sample) => sample.step <= firstChange).map((sample) => sample.mlups);
+  const after = samples.filter((sample) => sample.step > lastChange).map((sample) => sample.mlups);
+  return {
+    baseline: median(before.length > 0 ? before : [samples[0]!.mlups]),
+    final: median(after.length > 0 ? after : [samples[samples.length - 1]!.mlups]),
+  };
+}
+
+/** Outcomes whose speedup held: a rolled-back attempt's estimate did not survive the live watch window. */
+const SPEEDUP_HELD: ReadonlySet<AttemptStatus> = new Set(['passed', 'applied', 'superseded']);
+
+/**
+ * 1-based count of attempts, in id order, until the best speedup so far first
+ * reached 90% of the best of all; null when no attempt's speedup held.
+ */
+export function evaluationsToNinetyPercent(attempts: readonly AttemptRecord[]): number | null {
+  const ordered = [...attempts].sort((a, b) => a.id - b.id);
+  const speedups = ordered.map((record) => (SPEEDUP_HELD.has(record.status) ? record.speedup : null));
+  const best = speedups.reduce<number>((a, b) => Math.max(a, b ?? -Infinity), -Infinity);
+  if (!Number.isFinite(best)) return null;
+  const index = speedups.findIndex((speedup) => speedup !== null && speedup >= 0.9 * best);
+  return index + 1;
+}
+
+export function summarizeRun(facts: RunFacts): RunSummary {
+  const attempts = attemptsOf(facts.records);
+  const byStatus = Object.fromEntries(ATTEMPT_STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
+  const rejectedByGate: Partial<Record<GateName, number>> = {};
+  for (const record of attempts) {
+    byStatus[record.status]++;
+    if (record.status === 'rejected' && record.failedGate !== null) {
+      rejectedByGate[record.failedGate] = (rejectedByGate[record.failedGate] ?? 0) + 1;
+    }
+  }
+  const { baseline, final } = throughputWindows(facts.samples, facts.ledger);
+  const speedup = baseline !== null && final !== null && baseline > 0 ? final / baseline : null;
+  const drifts = facts.samples.map((sample) => sample.energyDrift);
+  const first = facts.samples[0];
+  const last = facts.samples[facts.samples.length - 1];
+  return {
+    baselineMlups: baseline,
+    finalMlups: final,
+    speedup,
+    rooflineMlups: facts.rooflineMlups,
+    rooflineFraction: final !== null && facts.rooflineMlups !== null ? final / facts.rooflineMlups : null,
+    attempts: attempts.length,
+    byStatus,
+    applied: facts.ledger.filter((entry) => entry.action === 'apply' || entry.action === 'warm-start').length,
+    rolledBack: facts.ledger.filter((entry) => entry.action === 'rollback').length,
+    rejectedByGate,
+    maxEnergyDrift: drifts.length > 0 ? drifts.reduce((a, b) => Math.max(a, b)) : null,
+    lostSteps: facts.lostSteps,
+    steps: first && last ? last.step - first.step : 0,
+    wallSeconds: facts.wallSeconds,
+    evaluationsToNinetyPercent: evaluationsToNinetyPercent(attempts),
+  };
+}

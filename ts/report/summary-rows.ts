@@ -1,0 +1,42 @@
+/**
+ * The summary table's rows, label and formatted value: the terminal and the
+ * HTML report print exactly these, so they cannot disagree.
+ */
+import { GATES } from '../gauntlet/types.js';
+import { formatCount, formatDrift, formatFraction, formatMlups, formatSeconds, formatSpeedup } from './format.js';
+import type { RunSummary } from './run-summary.js';
+
+export function rejectedByGateText(summary: RunSummary): string {
+  const parts = GATES.filter((gate) => (summary.rejectedByGate[gate] ?? 0) > 0).map(
+    (gate) => `${gate} ${summary.rejectedByGate[gate]}`,
+  );
+  return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
+export function summaryRows(summary: RunSummary): [label: string, value: string][] {
+  const rooflineNote = summary.rooflineMlups === null ? '' : ` of ${formatMlups(summary.rooflineMlups)} MLUPS`;
+  return [
+    ['baseline MLUPS', formatMlups(summary.baselineMlups)],
+    ['final MLUPS', formatMlups(summary.finalMlups)],
+    ['speedup', formatSpeedup(summary.speedup)],
+    ['roofline fraction', `${formatFraction(summary.rooflineFraction)}${rooflineNote}`],
+    ['attempts', String(summary.attempts)],
+    ['applied', String(summary.applied)],
+    ['rolled back', String(summary.rolledBack)],
+    ['rejected', String(summary.byStatus.rejected)],
+    ['rejected by gate', rejectedByGateText(summary)],
+    ['failed', String(summary.byStatus.failed)],
+    ['passed, not applied', String(summary.byStatus.passed)],
+    ['max energy drift', formatDrift(summary.maxEnergyDrift)],
+    ['lost steps', formatCount(summary.lostSteps)],
+    ['steps', String(summary.steps)],
+    ['wall time', formatSeconds(summary.wallSeconds)],
+  ];
+}
+
+/** The rows as an aligned plain-text table. */
+export function formatSummaryTable(summary: RunSummary): string {
+  const rows = summaryRows(summary);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
