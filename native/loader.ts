@@ -20,7 +20,15 @@ const require = createRequire(import.meta.url);
 export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The napi-rs name of this platform, e.g. "linux-x64-gnu". */
+let cachedTriple: string | undefined;
+
 export function targetTriple(): string {
+  // process.report.getReport() costs ~13 ms and the answer cannot change.
+  cachedTriple ??= detectTargetTriple();
+  return cachedTriple;
+}
+
+function detectTargetTriple(): string {
   const { platform, arch } = process;
   if (platform !== 'linux') return `${platform}-${arch}`;
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;

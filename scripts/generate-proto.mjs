@@ -52,14 +52,10 @@ function withoutUnusedLong(text) {
  * by every generated file unless told otherwise: a file's `$root.ouroboros =`
  * replaces the `ouroboros` namespace an earlier file set, whose nested types
  * then resolve to undefined. So each schema gets a root of its own, named
- * after its file. These two were generated on the shared default root and
- * their output is kept byte-identical; loading both in one process still
- * breaks the one loaded first.
+ * after its file.
  */
-const SHARED_ROOT_PROTOS = new Set(['handoff.proto', 'sandbox_report.proto']);
-
 function rootArgs(proto) {
-  return SHARED_ROOT_PROTOS.has(proto) ? [] : ['-r', proto.replace(/\.proto$/, '')];
+  return ['-r', proto.replace(/\.proto$/, '')];
 }
 
 /** Generates every proto into `outDir`; returns the file names written. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 // Loaded first on purpose: sandbox_report.js then sets `ouroboros` on the
 // shared default root, which must not reach the archive schema's own root.
 import { ouroboros as archiveSchema } from '../dist/ts/generated/archive.js';
+import { ouroboros as handoffSchema } from '../dist/ts/generated/handoff.js';
 import { ouroboros } from '../dist/ts/generated/sandbox_report.js';
 
 describe('generated protobuf code', () => {
@@ -10,6 +11,18 @@ describe('generated protobuf code', () => {
     const result = spawnSync(process.execPath, ['scripts/generate-proto.mjs', '--check'], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  it('keeps every schema usable when all are loaded in one process', () => {
+    // Each file once replaced a shared root's namespace, breaking the one loaded before it.
+    // Nested messages resolve through the root, so encode one that has them.
+    const { HandoffMetadata } = handoffSchema.handoff;
+    const bytes = HandoffMetadata.encode({ config: { extents: [5, 7] }, stepCount: 42 }).finish();
+    const decoded = HandoffMetadata.decode(bytes);
+    expect(decoded.config?.extents.map(Number)).toEqual([5, 7]);
+    expect(Number(decoded.stepCount)).toBe(42);
+    expect(ouroboros.sandbox.SandboxReport).toBeTypeOf('function');
+    expect(archiveSchema.archive).toBeDefined();
   });
 
   it('round-trips a sandbox report with packed repeated fields', () => {

@@ -7,7 +7,7 @@ const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.
 const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Array = $util.global.Array, $parseInt = $util.global.parseInt, $Number = $util.global.Number, $String = $util.global.String, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite;
 
 // Exported root namespace
-const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
+const $root = $protobuf.roots["handoff"] || ($protobuf.roots["handoff"] = {});
 
 export const ouroboros = $root.ouroboros = (() => {
 
