@@ -56,7 +56,11 @@ pub struct SegmentHandle {
 type Outcome = Either<SegmentHandle, SegmentFault>;
 
 /// Finaliser of `mapping_external`: drops the external's hold on the mapping.
-unsafe extern "C" fn release_mapping(_env: napi::sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+unsafe extern "C" fn release_mapping(
+    _env: napi::sys::napi_env,
+    _data: *mut c_void,
+    hint: *mut c_void,
+) {
     // SAFETY: `hint` is the `Arc::into_raw` of `mapping_external`, released only here.
     drop(unsafe { Arc::from_raw(hint.cast::<Mapping>()) });
 }
@@ -146,7 +150,13 @@ impl SegmentHandle {
         // SAFETY: a valid env; `release_mapping` takes back the Arc leaked
         // into `hint`, once, when the external is collected.
         let status = unsafe {
-            napi::sys::napi_create_external(env.raw(), base, Some(release_mapping), hint, &mut value)
+            napi::sys::napi_create_external(
+                env.raw(),
+                base,
+                Some(release_mapping),
+                hint,
+                &mut value,
+            )
         };
         if status != napi::sys::Status::napi_ok {
             // SAFETY: no finaliser was registered, so the Arc is still ours.
