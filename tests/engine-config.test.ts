@@ -9,8 +9,10 @@ import { CONFIG_SCHEMA, ConfigError, defaultConfig, loadConfig, parseDurationMs,
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
 function file(text: string): string {
-  const name = path.join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
+  files += 1;
+  const name = path.join(dir, `config-${files}.toml`);
   writeFileSync(name, text);
   return name;
 }
