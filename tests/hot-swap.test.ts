@@ -53,6 +53,27 @@ describe('the runner', () => {
     lat.step(1);
   });
 
+  it('checks invariants while running on levels and a readout of one step, and leaves the run as it found it', async () => {
+    const lat = seeded([96, 80]);
+    const run = lat.run();
+    for (let i = 0; i < 20; i += 1) {
+      const report = lat.checkInvariants({ wrapProbe: false });
+      expect(report.violations).toEqual([]);
+      expect(report.readoutMatchesOracle).toBe(true);
+    }
+    expect(lat.paused).toBe(false);
+    const before = lat.stepCount;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(lat.stepCount).toBeGreaterThan(before);
+    // A pause of the caller's own outlasts the check.
+    lat.pause();
+    expect(lat.checkInvariants({ wrapProbe: false }).readoutMatchesOracle).toBe(true);
+    expect(lat.paused).toBe(true);
+    lat.resume();
+    await lat.stop();
+    await run;
+  });
+
   it('validates run options, naming the parameter', () => {
     const lat = seeded();
     expect(() => lat.run({ steps: -1 })).toThrow('steps = -1: must be an integer in [0, 281474976710656]');

@@ -245,8 +245,8 @@ export class LiveChanges {
       }
       const throughput = judgeThroughput(before, live, this.settings.maxDegradation);
       if (!throughput.ok) return { live, watchdog: null, slower: true, problem: throughput.reason };
-      const energyProblem = this.energyProblem();
-      if (energyProblem !== null) return { live, watchdog: null, slower: false, problem: energyProblem };
+      const invariantProblem = this.invariantProblem();
+      if (invariantProblem !== null) return { live, watchdog: null, slower: false, problem: invariantProblem };
       return { live, watchdog: null, slower: false, problem: null };
     } finally {
       this.watching = null;
@@ -254,17 +254,14 @@ export class LiveChanges {
   }
 
   /**
-   * The conserved energy of the live state at the end of the window, against
-   * the watchdog's tolerance. Not lat.checkInvariants(): while the lattice
-   * runs, it reads the levels and the readout at two different step
-   * boundaries, so its readout comparison can fail on a correct kernel.
+   * The oracle's invariants on the live state at the end of the window: the
+   * energy drift within the watchdog's tolerance, every value finite, and
+   * the live readout equal to the oracle's, all of one step.
    */
-  private energyProblem(): string | null {
-    const initial = this.lat.initialEnergy;
-    const energy = this.lat.energy();
-    const drift = initial !== 0 ? Math.abs(energy - initial) / Math.abs(initial) : Math.abs(energy);
-    if (Number.isFinite(drift) && drift <= this.settings.driftTolerance) return null;
-    return `the energy drifted after the swap: |E - E0| / E0 = ${drift.toExponential(3)} exceeds ${this.settings.driftTolerance}`;
+  private invariantProblem(): string | null {
+    const report = this.lat.checkInvariants({ driftTolerance: this.settings.driftTolerance, wrapProbe: false });
+    if (report.ok) return null;
+    return `an invariant failed after the swap: ${report.violations.join('; ')}`;
   }
 
   private recordRollback(slot: Slot, previous: Incumbent, candidate: Incumbent, reason: string, atStep: number): LedgerEntry {

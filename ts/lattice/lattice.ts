@@ -393,10 +393,9 @@ export class Lattice extends EventEmitter {
       'driftTolerance',
       options.driftTolerance ?? DEFAULT_DRIFT_TOLERANCE[this.precision],
     );
-    const { previous, current } = this.#liveLevels();
-    const previous64 = Float64Array.from(previous);
-    const current64 = Float64Array.from(current);
-    const readout = this.#core.readout().digits;
+    const { levels, readout } = this.#levelsWithReadout();
+    const previous64 = Float64Array.from(levels.previous);
+    const current64 = Float64Array.from(levels.current);
     const wrap = options.wrapProbe === false ? null : this.#wrapProbe(previous64, current64);
     const { extents, c, h, dt } = this.#config;
     return oracleAddon().checkInvariants({
@@ -605,6 +604,22 @@ export class Lattice extends EventEmitter {
   /** Zero-copy views when stopped; copies taken at one step boundary while running. */
   #liveLevels(): CoreStateViews {
     return this.#core.running ? this.#core.levels() : this.#core.views();
+  }
+
+  /**
+   * Both levels and the live readout of the same step. While running, each
+   * read waits for a boundary of its own, so the runner is held paused
+   * across the two (a pause of the caller's own is left in place).
+   */
+  #levelsWithReadout(): { levels: CoreStateViews; readout: Int8Array | null } {
+    const hold = this.#core.running && !this.#core.paused;
+    if (hold) this.#core.pause();
+    try {
+      const levels = this.#liveLevels();
+      return { levels, readout: this.#core.readout().digits };
+    } finally {
+      if (hold) this.#core.resume();
+    }
   }
 
   #requireStopped(operation: string): void {
