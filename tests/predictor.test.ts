@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { AttemptOutcome } from '../dist/ts/engine/strategy-memory.js';
 import { Predictor, SOURCE_FEATURE_NAMES, sourceFeatures } from '../dist/ts/engine/predictor.js';
 import { seededRandom } from '../dist/ts/util/random.js';
+import type { AttemptRecord } from '../dist/ts/archive/types.js';
+import { candidateFeatures, predictorSample } from '../dist/ts/engine/candidate-features.js';
+import { defaultGenome, genomeFeatures, renderKernel } from '../dist/ts/generators/variant/index.js';
 
 const WIN_MARGIN = 1.03;
 
@@ -86,6 +89,37 @@ describe('Predictor learning', () => {
       [0.9, -0.9, 0, -0.5, 5_000],
     ]);
     expect(order).toEqual([1, 2, 0]);
+  });
+});
+
+describe('Predictor uncertainty and the bar', () => {
+  it('is less sure of a candidate unlike any it has seen than of one like those it learnt from', () => {
+    const predictor = new Predictor();
+    const random = seededRandom(40);
+    // Feature 1 is always 0 in training: the model knows nothing of what it does.
+    for (let i = 0; i < 30; i += 1) {
+      const x = 2 * random() - 1;
+      predictor.update([x, 0], { passed: true, won: false, speedup: Math.exp(0.5 * x) });
+    }
+    const familiar = predictor.predict([0.2, 0]);
+    const novel = predictor.predict([0.2, 3]);
+    expect(familiar.expectedSpeedup).toBeCloseTo(Math.exp(0.1), 2);
+    expect(novel.logSpeedupSd).toBeGreaterThan(2 * familiar.logSpeedupSd);
+    // Of two candidates expected equally fast, the uncertain one promises more improvement.
+    expect(novel.expectedImprovement).toBeGreaterThan(familiar.expectedImprovement);
+  });
+
+  it('judges a win and the expected improvement against the bar it is given', () => {
+    const predictor = trained(200, 9);
+    const features = [0.9, -0.9, 0, 0.5, 5_000];
+    const low = predictor.predict(features, 1);
+    const high = predictor.predict(features, 1.5);
+    expect(high.expectedSpeedup).toBe(low.expectedSpeedup);
+    expect(low.winProbability).toBeGreaterThan(0.9);
+    expect(high.winProbability).toBeLessThan(0.1);
+    expect(high.expectedImprovement).toBeLessThan(low.expectedImprovement);
+    expect(predictor.rank([features, [0.9, -0.9, 0, -0.5, 5_000]], 1.5)).toEqual([0, 1]);
+    expect(() => predictor.predict(features, 0)).toThrow('barSpeedup = 0: must be a finite number > 0');
   });
 });
 
@@ -184,5 +218,57 @@ describe('sourceFeatures', () => {
       'ln(1 + / operators)': 1,
       'ln(1 + while loops)': 0,
     });
+  });
+});
+
+describe('what the engine feeds the predictor', () => {
+  const gate = { gate: 'bench' as const, passed: true, reason: '', durationMs: 1, details: {} };
+  const record = (overrides: Partial<AttemptRecord>): AttemptRecord => ({
+    id: 7,
+    parentId: 1,
+    slot: 'step',
+    generator: 'variant',
+    operator: 'mutate:split',
+    genome: { ...defaultGenome(), split: 'static' },
+    prompt: null,
+    source: renderKernel({ ...defaultGenome(), split: 'static' }),
+    sourceSha256: '',
+    moduleSha256: null,
+    modulePath: null,
+    gates: [gate],
+    failedGate: null,
+    reason: '',
+    benchmark: null,
+    benchRatio: 0.5,
+    liveMlups: null,
+    speedup: 6,
+    status: 'passed',
+    costUsd: 0,
+    createdAt: '',
+    finishedAt: '',
+    ...overrides,
+  });
+
+  it('learns the speedup over the reference, not over the incumbent of the day', () => {
+    // Judged against an incumbent 3x the reference, at half its time: 6x the reference.
+    expect(predictorSample(record({}))!.outcome).toEqual({ passed: true, won: false, speedup: 6 });
+    expect(predictorSample(record({ status: 'pending' }))).toBeNull();
+    const failedGate = { ...gate, gate: 'sandbox' as const, passed: false };
+    expect(predictorSample(record({ gates: [failedGate], failedGate: 'sandbox', speedup: null, status: 'rejected' }))!.outcome).toEqual({
+      passed: false,
+      won: false,
+      speedup: null,
+    });
+  });
+
+  it('gives the genome to the model beside the source features, and zeros for a kernel without one', () => {
+    const withGenome = predictorSample(record({}))!.features;
+    const source = record({}).source;
+    expect(withGenome.slice(0, SOURCE_FEATURE_NAMES.length)).toEqual(sourceFeatures(source));
+    expect(withGenome.slice(SOURCE_FEATURE_NAMES.length)).toEqual(genomeFeatures({ ...defaultGenome(), split: 'static' }));
+    const without = candidateFeatures(source, null);
+    expect(without).toHaveLength(withGenome.length);
+    expect(without.slice(SOURCE_FEATURE_NAMES.length).every((value) => value === 0)).toBe(true);
+    expect(candidateFeatures(source, { tile: 32 })).toEqual(without);
   });
 });

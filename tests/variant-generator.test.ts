@@ -188,12 +188,35 @@ describe('generators', () => {
       const { operator } = await generator.propose(context({ random, mates, operatorWeights }));
       counts.set(operator, (counts.get(operator) ?? 0) + 1);
     }
-    // Every other operator weighs 1: 14 operators, one at 10 and one at 0.
+    // Every other operator weighs 1: 16 operators, one at 10 and one at 0.
     const total = VARIANT_OPERATORS.length - 2 + 10;
     expect((counts.get('sample') ?? 0) / draws).toBeCloseTo(10 / total, 1);
     expect(counts.get('mutate:unroll')).toBeUndefined();
     expect((counts.get('crossover') ?? 0) / draws).toBeCloseTo(1 / total, 1);
     expect(counts.size).toBe(VARIANT_OPERATORS.length - 1);
+  });
+
+  it('mutate:several changes two to four genes of the parent at once', async () => {
+    const generator = new VariantGenerator();
+    const random = seededRandom(55);
+    const onlySeveral = Object.fromEntries(VARIANT_OPERATORS.map((op) => [op, op === 'mutate:several' ? 1 : 0]));
+    const parent = sample(seededRandom(56));
+    const counts = new Set<number>();
+    for (let i = 0; i < 200; i += 1) {
+      const proposal = await generator.propose(context({ random, parent: parentKernel(parent), operatorWeights: onlySeveral }));
+      expect(proposal.operator).toBe('mutate:several');
+      counts.add(differingGenes(parent, validateGenome(proposal.genome)).length);
+    }
+    expect([...counts].sort()).toEqual([2, 3, 4]);
+  });
+
+  it('says how many children it breeds per attempt, and refuses a count outside 1 to 256', () => {
+    expect(new VariantGenerator().candidatesPerAttempt).toBe(1);
+    expect(new VariantGenerator({ candidatesPerAttempt: 16 }).candidatesPerAttempt).toBe(16);
+    expect(() => new VariantGenerator({ candidatesPerAttempt: 0 })).toThrow('candidatesPerAttempt = 0: must be an integer in [1, 256]');
+    expect(() => new VariantGenerator({ candidatesPerAttempt: 2.5 })).toThrow('candidatesPerAttempt = 2.5: must be an integer in [1, 256]');
+    // The random peer must stay random sampling: nothing ranks its proposals.
+    expect(new RandomSearchGenerator().candidatesPerAttempt).toBeUndefined();
   });
 
   it('offers crossover only with a mate that has a genome of this space', async () => {

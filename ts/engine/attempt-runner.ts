@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import type { Archive } from '../archive/archive.js';
+import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
@@ -20,7 +21,8 @@ import type { ChangeOutcome, LiveChanges } from './live-changes.js';
 import { fileSha256 } from './live-changes.js';
 import { benchmarkText, judgeCandidate } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
-import { type PredictorDecision, type Predictor, sourceFeatures } from './predictor.js';
+import { candidateFeatures } from './candidate-features.js';
+import type { PredictorDecision, Predictor } from './predictor.js';
 import { type StrategyMemory, describeRecord } from './strategy-memory.js';
 
 /** The reason of every attempt the predictor skipped starts with this. */
@@ -29,6 +31,8 @@ export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
 const MATES = 4;
 /** Further gauntlet runs of a winner whose incumbent changed while it was judged. */
 const MAX_REJUDGEMENTS = 2;
+/** Proposals a generator may make per candidate it was asked for before the engine stops looking for ones not yet archived. */
+const PROPOSALS_PER_CANDIDATE = 4;
 
 /** What the caller of attemptImprovement() may choose; the rest the engine picks. */
 export interface AttemptRequest {
@@ -151,16 +155,7 @@ export class AttemptRunner {
       this.phase('generating');
       let proposal: CandidateProposal;
       try {
-        proposal = await this.host.generator.propose({
-          slot: this.slot,
-          parent: parentKernel(parent),
-          mates: this.mates(records, parent.id),
-          profile: profileSummary(this.host, this.slot),
-          recentFailures: recentFailures(records, this.host.config.generator.recentFailures),
-          operatorWeights: this.host.memory.weights(this.slot),
-          random: this.random,
-          signal: this.host.signal,
-        });
+        proposal = await this.breed(records, parent);
       } catch (error) {
         const settled = generatorFailure(error);
         const record = archive.insertAttempt({ ...this.blank(), status: 'failed' });
@@ -229,10 +224,49 @@ export class AttemptRunner {
       .map(parentKernel);
   }
 
+  /**
+   * The child to judge: the generator's one proposal, or, for a generator
+   * that makes several per attempt, the one the predictor expects to improve
+   * most on the incumbent among those not in the archive yet (pending
+   * attempts included, so concurrent attempts do not judge one kernel twice).
+   */
+  private async breed(records: readonly AttemptRecord[], parent: AttemptRecord): Promise<CandidateProposal> {
+    const { generator, predictor } = this.host;
+    const context = {
+      slot: this.slot,
+      parent: parentKernel(parent),
+      mates: this.mates(records, parent.id),
+      profile: profileSummary(this.host, this.slot),
+      recentFailures: recentFailures(records, this.host.config.generator.recentFailures),
+      operatorWeights: this.host.memory.weights(this.slot),
+      random: this.random,
+      signal: this.host.signal,
+    };
+    const wanted = generator.candidatesPerAttempt ?? 1;
+    if (wanted <= 1) return generator.propose(context);
+    const archived = new Set(records.map((record) => record.sourceSha256));
+    const fresh: CandidateProposal[] = [];
+    let proposals = 0;
+    while (fresh.length < wanted && proposals < wanted * PROPOSALS_PER_CANDIDATE) {
+      const proposal = await generator.propose(context);
+      proposals += 1;
+      const sha256 = sourceSha256(proposal.source);
+      if (archived.has(sha256)) continue;
+      archived.add(sha256);
+      fresh.push(proposal);
+    }
+    if (fresh.length === 0) {
+      throw new GeneratorError('exhausted', `all ${proposals} children proposed from attempt ${parent.id} are in the archive already`);
+    }
+    const bar = this.host.live.incumbents.get(this.slot)!.speedup;
+    const order = predictor.rank(fresh.map((proposal) => candidateFeatures(proposal.source, proposal.genome)), bar);
+    return fresh[order[0]!]!;
+  }
+
   private async judge(record: AttemptRecord, proposal: CandidateProposal): Promise<AttemptRecord> {
     const { host } = this;
-    const features = sourceFeatures(proposal.source);
-    const prediction = host.predictor.predict(features);
+    const features = candidateFeatures(proposal.source, proposal.genome);
+    const prediction = host.predictor.predict(features, host.live.incumbents.get(this.slot)!.speedup);
     const decision = host.predictor.decide(prediction, this.random);
     if (decision === 'skip') {
       const reason =
@@ -256,7 +290,12 @@ export class AttemptRunner {
         speedup,
       });
       const learn = (won: boolean) =>
-        this.learn(record, proposal, features, decision, { passed: verdict.accepted, won, speedup: benchRatio && benchRatio > 0 ? 1 / benchRatio : null });
+        this.learn(record, proposal, features, decision, {
+          passed: verdict.accepted,
+          won,
+          speedup: benchRatio && benchRatio > 0 ? 1 / benchRatio : null,
+          speedupOverReference: speedup,
+        });
 
       if (!verdict.accepted) {
         const failed = verdict.gates.find((gate) => !gate.passed);
@@ -309,10 +348,12 @@ export class AttemptRunner {
     proposal: CandidateProposal,
     features: number[],
     decision: PredictorDecision,
-    outcome: { passed: boolean; won: boolean; speedup: number | null },
+    outcome: { passed: boolean; won: boolean; speedup: number | null; speedupOverReference: number | null },
   ): void {
-    this.host.predictor.update(features, outcome, decision);
-    this.host.memory.record(this.slot, proposal.operator, { ...outcome, description: describeRecord({ ...record, ...proposal }) });
+    const { passed, won, speedup, speedupOverReference } = outcome;
+    // The predictor compares candidates judged against different incumbents: it learns speedups over the reference.
+    this.host.predictor.update(features, { passed, won, speedup: speedupOverReference }, decision);
+    this.host.memory.record(this.slot, proposal.operator, { passed, won, speedup, description: describeRecord({ ...record, ...proposal }) });
   }
 
   private settle(liveMlups: number | null, settled: Settled): AttemptRecord {

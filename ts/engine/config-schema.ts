@@ -108,6 +108,13 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description: 'Failed siblings (gate and reason) passed back to the generator.',
   },
   {
+    path: 'generator.candidates',
+    type: { kind: 'integer', min: 1, max: 256 },
+    default: 16,
+    description:
+      'Children the variant generator breeds per attempt; the predictor sends the one it expects to improve most to the gauntlet (random sampling and the LLM propose one).',
+  },
+  {
     path: 'generator.llm.baseURL',
     type: { kind: 'string', allowEmpty: false },
     default: 'http://127.0.0.1:8080/v1',

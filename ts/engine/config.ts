@@ -28,6 +28,7 @@ export interface EngineConfig {
   generator: {
     kind: GeneratorKind;
     recentFailures: number;
+    candidates: number;
     llm: {
       baseURL: string;
       model: string;

@@ -35,7 +35,8 @@ import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, Eng
 import { generatorFromConfig } from './generator-factory.js';
 import { LiveChanges, fileSha256 } from './live-changes.js';
 import { type EngineLogger, createEngineLog, logEngineEvents } from './log.js';
-import { Predictor, type PredictorOptions, sourceFeatures } from './predictor.js';
+import { predictorSample } from './candidate-features.js';
+import { Predictor, type PredictorOptions } from './predictor.js';
 import { LiveSampler } from './sampler.js';
 import { StrategyMemory } from './strategy-memory.js';
 import { type EngineSummary, summarise } from './summary.js';
@@ -185,7 +186,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       // Outcomes are attempts the gauntlet judged: not the roots, generator failures, skips or interrupted ones.
       const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0);
       const memory = StrategyMemory.fromRecords(learnable);
-      const predictor = Predictor.fromRecords(learnable, (record) => sourceFeatures(record.source), this.deps.predictor);
+      const predictor = Predictor.fromRecords(learnable, predictorSample, this.deps.predictor);
       const configured = this.deps.generator
         ? { generator: this.deps.generator, slots: this.deps.generatorSlots ?? (['step'] as const) }
         : generatorFromConfig(this.config, memory);

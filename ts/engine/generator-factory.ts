@@ -18,7 +18,7 @@ export interface ConfiguredGenerator {
 export function generatorFromConfig(config: EngineConfig, memory: StrategyMemory): ConfiguredGenerator {
   switch (config.generator.kind) {
     case 'variant':
-      return { generator: new VariantGenerator(), slots: ['step'] };
+      return { generator: new VariantGenerator({ candidatesPerAttempt: config.generator.candidates }), slots: ['step'] };
     case 'random':
       return { generator: new RandomSearchGenerator(), slots: ['step'] };
     case 'llm': {

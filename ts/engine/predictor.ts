@@ -8,10 +8,17 @@
  * Newton steps, no dependency) on a sliding window of recent outcomes
  * whenever a prediction follows new data:
  * - L2-regularised logistic regression for "passes every gate";
- * - ridge regression for ln(speedup) over passing candidates, with a
- *   residual spread shrunk toward a prior so few samples stay uncertain.
- * The probability of a win is P(pass) * P(ln speedup > ln winMargin | pass)
- * under a normal residual. A candidate is skipped only when the model has
+ * - Bayesian ridge regression for ln(speedup) over passing candidates, with
+ *   a residual spread shrunk toward a prior so few samples stay uncertain,
+ *   and a predictive spread that grows for candidates unlike any seen
+ *   (sd^2 * (1 + x^T A^-1 x), A the penalised normal matrix).
+ * Speedups are over a fixed base the caller chooses (the engine uses the
+ * reference kernel), so outcomes measured against different incumbents
+ * stay comparable; the bar a candidate must clear is passed to predict().
+ * The probability of a win is P(pass) * P(ln speedup > ln(bar * winMargin)
+ * | pass) under a normal predictive distribution, and candidates are ranked
+ * by P(pass) times the expected improvement of ln speedup over the bar. A
+ * candidate is skipped only when the model has
  * seen at least `minTrainingSamples` outcomes and that probability is below
  * `skipBelowWinProbability`; a fraction `auditFraction` of would-be skips is
  * evaluated anyway, and their outcomes say how many skipped ones would have
@@ -20,15 +27,19 @@
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { stripComments } from '../gauntlet/source-rules.js';
 import type { AttemptRecord } from '../archive/types.js';
-import { type AttemptOutcome, outcomeOfRecord } from './strategy-memory.js';
+import type { AttemptOutcome } from './strategy-memory.js';
 
 export interface Prediction {
   /** P(the candidate passes every gate). */
   passProbability: number;
-  /** Expected times faster than the incumbent, if it passes (the geometric mean of the model's belief). */
+  /** Expected speedup over the base, if it passes (the geometric mean of the model's belief). */
   expectedSpeedup: number;
-  /** P(it passes and beats the incumbent by winMargin). */
+  /** The predictive standard deviation of ln speedup: the residual spread and the model's own uncertainty here. */
+  logSpeedupSd: number;
+  /** P(it passes and beats the bar by winMargin). */
   winProbability: number;
+  /** P(pass) * E[max(0, ln speedup - ln bar)]: how much it is expected to improve on the bar. */
+  expectedImprovement: number;
   /** How sure the model is of win or not-win: max(winProbability, 1 - winProbability). */
   confidence: number;
   /** Outcomes the model was fit on. */
@@ -78,6 +89,8 @@ interface Fit {
   /** Intercept first, then one weight per feature. */
   pass: Float64Array;
   logSpeedup: Float64Array;
+  /** Cholesky factor of the ridge fit's penalised normal matrix, for the predictive spread. */
+  ridgeFactor: Float64Array;
   residualSd: number;
 }
 
@@ -100,8 +113,8 @@ function normalCdf(x: number): number {
   return x >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
-/** Solves A x = b for a symmetric positive definite A (row-major, n x n) by Cholesky. */
-function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
+/** The lower Cholesky factor L of a symmetric positive definite A (row-major, n x n): A = L L^T. */
+function cholesky(a: Float64Array, n: number): Float64Array {
   const l = new Float64Array(n * n);
   for (let i = 0; i < n; i += 1) {
     for (let j = 0; j <= i; j += 1) {
@@ -110,12 +123,23 @@ function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
       l[i * n + j] = i === j ? Math.sqrt(Math.max(sum, 1e-12)) : sum / l[j * n + j]!;
     }
   }
+  return l;
+}
+
+/** y with L y = b: half of a solve, and all that x^T A^-1 x = |y|^2 needs. */
+function forwardSubstitute(l: Float64Array, b: ArrayLike<number>, n: number): Float64Array {
   const y = new Float64Array(n);
   for (let i = 0; i < n; i += 1) {
     let sum = b[i]!;
     for (let k = 0; k < i; k += 1) sum -= l[i * n + k]! * y[k]!;
     y[i] = sum / l[i * n + i]!;
   }
+  return y;
+}
+
+/** Solves L L^T x = b. */
+function solveFactored(l: Float64Array, b: Float64Array, n: number): Float64Array {
+  const y = forwardSubstitute(l, b, n);
   const x = new Float64Array(n);
   for (let i = n - 1; i >= 0; i -= 1) {
     let sum = y[i]!;
@@ -123,6 +147,11 @@ function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
     x[i] = sum / l[i * n + i]!;
   }
   return x;
+}
+
+/** Solves A x = b for a symmetric positive definite A (row-major, n x n). */
+function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  return solveFactored(cholesky(a, n), b, n);
 }
 
 function dot(weights: Float64Array, row: ArrayLike<number>): number {
@@ -196,13 +225,28 @@ function fitLogistic(rows: Float64Array[], labels: number[], l2: number): Float6
   return beta;
 }
 
-function fitRidge(rows: Float64Array[], targets: number[], l2: number, dimension: number): { beta: Float64Array; residualSd: number } {
-  if (rows.length === 0) return { beta: new Float64Array(dimension), residualSd: PRIOR_RESIDUAL_SD };
+interface RidgeFit {
+  beta: Float64Array;
+  factor: Float64Array;
+  residualSd: number;
+}
+
+function fitRidge(rows: Float64Array[], targets: number[], l2: number, dimension: number): RidgeFit {
+  if (rows.length === 0) {
+    const { matrix } = weightedSystem([new Float64Array(dimension)], [0], [0], l2);
+    return { beta: new Float64Array(dimension), factor: cholesky(matrix, dimension), residualSd: PRIOR_RESIDUAL_SD };
+  }
   const { matrix, vector } = weightedSystem(rows, rows.map(() => 1), targets, l2);
-  const beta = solveSpd(matrix, vector, dimension);
+  const factor = cholesky(matrix, dimension);
+  const beta = solveFactored(factor, vector, dimension);
   const squares = rows.reduce((sum, row, i) => sum + (targets[i]! - dot(beta, row)) ** 2, 0);
   const variance = (squares + PRIOR_RESIDUAL_SAMPLES * PRIOR_RESIDUAL_SD ** 2) / (rows.length + PRIOR_RESIDUAL_SAMPLES);
-  return { beta, residualSd: Math.sqrt(variance) };
+  return { beta, factor, residualSd: Math.sqrt(variance) };
+}
+
+/** The standard normal density. */
+function normalPdf(x: number): number {
+  return Math.exp(-(x * x) / 2) / Math.sqrt(2 * Math.PI);
 }
 
 function probability(name: string, value: unknown, openAtZero = false): number {
@@ -244,16 +288,16 @@ export class Predictor {
     if (this.l2 <= 0) throw invalidRangeError('l2', 'must be a finite number > 0', this.l2);
   }
 
-  /** Trains on every finished attempt of the archive, oldest first; `featuresOf` is the engine's feature vector. */
+  /** Trains on every finished attempt of the archive, oldest first; `sampleOf` gives its features and outcome, or null to leave it out. */
   static fromRecords(
     records: readonly AttemptRecord[],
-    featuresOf: (record: AttemptRecord) => number[],
+    sampleOf: (record: AttemptRecord) => { features: number[]; outcome: AttemptOutcome } | null,
     options?: PredictorOptions,
   ): Predictor {
     const predictor = new Predictor(options);
     for (const record of [...records].sort((a, b) => a.id - b.id)) {
-      const outcome = outcomeOfRecord(record);
-      if (outcome !== null) predictor.update(featuresOf(record), outcome);
+      const sample = sampleOf(record);
+      if (sample !== null) predictor.update(sample.features, sample.outcome);
     }
     return predictor;
   }
@@ -308,30 +352,42 @@ export class Predictor {
       outcome.passed && outcome.speedup !== null && outcome.speedup > 0 ? [{ row: rows[i]!, target: Math.log(outcome.speedup) }] : [],
     );
     const ridge = fitRidge(timed.map((t) => t.row), timed.map((t) => t.target), this.l2, dimension + 1);
-    return { means, scales, pass, logSpeedup: ridge.beta, residualSd: ridge.residualSd };
+    return { means, scales, pass, logSpeedup: ridge.beta, ridgeFactor: ridge.factor, residualSd: ridge.residualSd };
   }
 
-  predict(features: number[]): Prediction {
+  /**
+   * What the model expects of a candidate with these features against a
+   * bar of `barSpeedup` (the incumbent's speedup over the same base as the
+   * outcomes'; default 1, for outcomes measured against the incumbent itself).
+   */
+  predict(features: number[], barSpeedup = 1): Prediction {
     const checked = this.checkFeatures(features);
+    if (!(barSpeedup > 0) || !Number.isFinite(barSpeedup)) throw invalidRangeError('barSpeedup', 'must be a finite number > 0', barSpeedup);
     this.fit ??= this.refit();
     const row = this.standardise(checked, this.fit);
     const passProbability = this.samples.length === 0 ? 0.5 : sigmoid(dot(this.fit.pass, row));
     const meanLogSpeedup = dot(this.fit.logSpeedup, row);
-    const beatsMargin = normalCdf((meanLogSpeedup - Math.log(this.winMargin)) / this.fit.residualSd);
-    const winProbability = passProbability * beatsMargin;
+    const leverage = forwardSubstitute(this.fit.ridgeFactor, row, row.length).reduce((sum, y) => sum + y * y, 0);
+    const logSpeedupSd = this.fit.residualSd * Math.sqrt(1 + leverage);
+    const bar = Math.log(barSpeedup);
+    const winProbability = passProbability * normalCdf((meanLogSpeedup - bar - Math.log(this.winMargin)) / logSpeedupSd);
+    const z = (meanLogSpeedup - bar) / logSpeedupSd;
+    const expectedImprovement = passProbability * (logSpeedupSd * normalPdf(z) + (meanLogSpeedup - bar) * normalCdf(z));
     return {
       passProbability,
       expectedSpeedup: Math.exp(meanLogSpeedup),
+      logSpeedupSd,
       winProbability,
+      expectedImprovement,
       confidence: Math.max(winProbability, 1 - winProbability),
       trainedOn: this.samples.length,
     };
   }
 
-  /** Indices of the candidates, the likeliest winner first. */
-  rank(candidates: number[][]): number[] {
-    const chances = candidates.map((features) => this.predict(features).winProbability);
-    return chances.map((_, i) => i).sort((a, b) => chances[b]! - chances[a]! || a - b);
+  /** Indices of the candidates, the most promising first: by expected improvement over the bar (see predict). */
+  rank(candidates: number[][], barSpeedup = 1): number[] {
+    const promise = candidates.map((features) => this.predict(features, barSpeedup).expectedImprovement);
+    return promise.map((_, i) => i).sort((a, b) => promise[b]! - promise[a]! || a - b);
   }
 
   /** Whether to run the gauntlet on a candidate; `random` is the engine's seeded source. */

@@ -64,6 +64,13 @@ export interface CandidateProposal {
 
 export interface Generator {
   readonly name: string;
+  /**
+   * Proposals the engine asks for per attempt, all from the same parent: it
+   * drops those already in the archive and lets the predictor send the most
+   * promising one to the gauntlet. Absent or 1: the one proposal is judged
+   * as it is (a random sample stays random; an LLM reply costs money).
+   */
+  readonly candidatesPerAttempt?: number;
   propose(context: GenerationContext): Promise<CandidateProposal>;
 }
 

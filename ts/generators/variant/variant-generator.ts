@@ -4,14 +4,32 @@
  * memory's weights; `RandomSearchGenerator` samples the same space
  * uniformly, the peer the Darwin search is measured against.
  */
-import { describe, invalidRangeError } from '../../errors.js';
+import { describe, invalidRangeError, requireInteger } from '../../errors.js';
 import { type CandidateProposal, type GenerationContext, type Generator, GeneratorError } from '../types.js';
-import { defaultGenome, genomeSpace, validateGenome, type VariantGenome } from './genome.js';
+import { defaultGenome, type GeneName, genomeSpace, validateGenome, type VariantGenome } from './genome.js';
 import { crossover, mutate, sample } from './operators.js';
 import { renderKernel } from './render.js';
 
-/** Every operator the variant generator can pick: "mutate:<gene>" for each gene, "crossover" and "sample". */
-export const VARIANT_OPERATORS: readonly string[] = [...genomeSpace.map((gene) => `mutate:${gene.name}`), 'crossover', 'sample'];
+/**
+ * Every operator the variant generator can pick: "mutate:<gene>" for each
+ * gene, "mutate:several" (two to four genes at once: good points differ
+ * from their parents in several genes whose gains only show together),
+ * "crossover" and "sample".
+ */
+export const VARIANT_OPERATORS: readonly string[] = [...genomeSpace.map((gene) => `mutate:${gene.name}`), 'mutate:several', 'crossover', 'sample'];
+
+const SEVERAL_GENES_MIN = 2;
+const SEVERAL_GENES_MAX = 4;
+
+/** `count` distinct genes, drawn uniformly. */
+function distinctGenes(count: number, random: () => number): GeneName[] {
+  const names = genomeSpace.map((gene) => gene.name);
+  for (let i = 0; i < count; i += 1) {
+    const j = i + Math.min(names.length - i - 1, Math.floor(random() * (names.length - i)));
+    [names[i], names[j]] = [names[j]!, names[i]!];
+  }
+  return names.slice(0, count);
+}
 
 function proposal(generator: string, operator: string, genome: VariantGenome): CandidateProposal {
   return { generator, operator, source: renderKernel(genome), genome: { ...genome }, prompt: null, costUsd: 0 };
@@ -54,8 +72,18 @@ function chooseOperator(operators: readonly string[], weights: Record<string, nu
   return weighted.filter((entry) => entry.weight > 0).at(-1)!.operator;
 }
 
+export interface VariantGeneratorOptions {
+  /** Children bred per attempt for the predictor to choose from (1 to 256, default 1). */
+  candidatesPerAttempt?: number;
+}
+
 export class VariantGenerator implements Generator {
   readonly name = 'variant';
+  readonly candidatesPerAttempt: number;
+
+  constructor(options: VariantGeneratorOptions = {}) {
+    this.candidatesPerAttempt = requireInteger('candidatesPerAttempt', options.candidatesPerAttempt ?? 1, 1, 256);
+  }
 
   /**
    * A child of `context.parent`: a parent with no genome (the reference
@@ -72,6 +100,10 @@ export class VariantGenerator implements Generator {
     if (operator === 'crossover') {
       const mate = mates[Math.min(mates.length - 1, Math.floor(context.random() * mates.length))]!;
       return proposal(this.name, operator, crossover(parent, mate, context.random));
+    }
+    if (operator === 'mutate:several') {
+      const count = SEVERAL_GENES_MIN + Math.min(SEVERAL_GENES_MAX - SEVERAL_GENES_MIN, Math.floor(context.random() * (SEVERAL_GENES_MAX - SEVERAL_GENES_MIN + 1)));
+      return proposal(this.name, operator, mutate(parent, distinctGenes(count, context.random), context.random));
     }
     const gene = genomeSpace.find((spec) => `mutate:${spec.name}` === operator)!;
     return proposal(this.name, operator, mutate(parent, [gene.name], context.random));
