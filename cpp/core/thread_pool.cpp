@@ -9,6 +9,21 @@ namespace {
 // More chunks than threads, so that a slow thread does not hold the rest up.
 constexpr std::uint64_t kChunksPerThread = 4;
 
+// Set while this thread runs chunks of some pool's call, as the caller or a worker.
+thread_local bool t_in_chunks = false;
+
+// Marks the thread as inside a call for its scope.
+class InChunks {
+ public:
+  InChunks() : outer_(t_in_chunks) { t_in_chunks = true; }
+  ~InChunks() { t_in_chunks = outer_; }
+  InChunks(const InChunks&) = delete;
+  InChunks& operator=(const InChunks&) = delete;
+
+ private:
+  bool outer_;
+};
+
 }  // namespace
 
 ThreadPool::ThreadPool(std::uint32_t threads) : threads_(threads) {
@@ -40,7 +55,8 @@ void ThreadPool::parallel_for(std::uint64_t count, std::uint64_t grain, ouro_ran
   if (count == 0) return;
   const std::uint64_t spread = (count + threads_ * kChunksPerThread - 1) / (threads_ * kChunksPerThread);
   const std::uint64_t chunk = std::max({grain, spread, std::uint64_t{1}});
-  if (workers_.empty() || chunk >= count) {
+  if (workers_.empty() || chunk >= count || t_in_chunks) {
+    InChunks inside;
     fn(ctx, 0, count);
     return;
   }
@@ -63,6 +79,7 @@ void ThreadPool::parallel_for(std::uint64_t count, std::uint64_t grain, ouro_ran
 ouro_host ThreadPool::host() { return ouro_host{threads_, this, &ThreadPool::parallel_for_thunk}; }
 
 void ThreadPool::run_chunks(Job& job) {
+  InChunks inside;
   for (;;) {
     const std::uint64_t begin = job.next_begin.fetch_add(job.chunk);
     if (begin >= job.count) return;

@@ -31,8 +31,10 @@ class ThreadPool {
   /**
    * Runs `fn` over [0, count) in chunks of at least `grain` indices (the last
    * one may be shorter) and returns when every chunk is done. Callers on
-   * different threads are served one after another; `fn` must not call
-   * parallel_for on the same pool.
+   * different threads are served one after another. A call made from inside
+   * a chunk (a kernel nesting parallel_for) runs inline on its thread: the
+   * workers are busy with the outer call, and waiting for them would hang
+   * the runner.
    */
   void parallel_for(std::uint64_t count, std::uint64_t grain, ouro_range_fn fn, void* ctx);
 

@@ -100,6 +100,42 @@ TEST(ThreadPool, UsesMoreThanOneThreadWhenThereIsWork) {
   EXPECT_GT(std::unique(seen.ids.begin(), seen.ids.end()) - seen.ids.begin(), 1);
 }
 
+struct Nested {
+  ThreadPool* pool;
+  Coverage* inner;
+  std::uint64_t inner_count;
+
+  // Each outer index runs a whole inner call of inner_count indices, offset into inner->hits.
+  static void outer(void* ctx, std::uint64_t begin, std::uint64_t end) {
+    auto& nested = *static_cast<Nested*>(ctx);
+    for (std::uint64_t i = begin; i < end; ++i) {
+      Offset offset{nested.inner, i * nested.inner_count};
+      nested.pool->parallel_for(nested.inner_count, 1, &Offset::record, &offset);
+    }
+  }
+
+  struct Offset {
+    Coverage* coverage;
+    std::uint64_t base;
+    static void record(void* ctx, std::uint64_t begin, std::uint64_t end) {
+      auto& offset = *static_cast<Offset*>(ctx);
+      for (std::uint64_t i = begin; i < end; ++i) offset.coverage->hits[offset.base + i].fetch_add(1);
+    }
+  };
+};
+
+TEST(ThreadPool, RunsANestedCallInlineInsteadOfWaitingForBusyWorkers) {
+  ThreadPool pool(3);
+  constexpr std::uint64_t kOuter = 64;
+  constexpr std::uint64_t kInner = 50;
+  Coverage inner(kOuter * kInner);
+  Nested nested{&pool, &inner, kInner};
+  pool.parallel_for(kOuter, 1, &Nested::outer, &nested);
+  for (std::uint64_t i = 0; i < kOuter * kInner; ++i) ASSERT_EQ(inner.hits[i].load(), 1) << "index " << i;
+  // The pool is whole afterwards: a plain call still spreads and covers everything.
+  expect_each_index_once(pool, 10000, 1);
+}
+
 TEST(ThreadPool, RefusesZeroThreads) { EXPECT_THROW(ThreadPool(0), std::invalid_argument); }
 
 }  // namespace
