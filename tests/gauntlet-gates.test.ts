@@ -10,7 +10,8 @@ import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { symbolAllowlist } from '../dist/ts/gauntlet/symbols.js';
 import { decodeReport, ReportDecodeError } from '../dist/ts/gauntlet/report.js';
 import { interpretRun } from '../dist/ts/gauntlet/interpret.js';
-import { runSandbox } from '../dist/ts/gauntlet/sandbox-run.js';
+import { runnerArguments, runSandbox } from '../dist/ts/gauntlet/sandbox-run.js';
+import { resolveOptions } from '../dist/ts/gauntlet/options.js';
 import { bootstrapRatioInterval, compareTimes, mannWhitneyP, median } from '../dist/ts/gauntlet/statistics.js';
 import { ouroboros } from '../dist/ts/generated/sandbox_report.js';
 import { kernelModulePath } from '../dist/native/loader.js';
@@ -151,7 +152,7 @@ describe('gates 5-7: the runner and its report', () => {
   it('reports a runner that dies at once as a failed sandbox gate', async () => {
     const run = await runSandbox({
       runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1,
-      targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
+      targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
     });
     const verdict = interpretRun(run);
     expect(verdict.gates).toHaveLength(1);
@@ -166,7 +167,7 @@ describe('gates 5-7: the runner and its report', () => {
     const run = await runSandbox({
       runnerPath: path.resolve('native/sandbox', (await import('../dist/native/loader.js')).targetTriple(), 'ouroboros-sandbox'),
       candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1,
-      targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
+      targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
     });
     const interpreted = interpretRun(run);
     expect(interpreted.gates[0]!.passed).toBe(false);
@@ -198,5 +199,17 @@ describe('evaluateCandidate options', () => {
     await expect(evaluateCandidate({ source: reference, targetExtents: [2, 8] })).rejects.toThrow('targetExtents[0] = 2: must be an integer in [3, 16777216]');
     await expect(evaluateCandidate({ source: reference, slot: 'energy' as 'step' })).rejects.toThrow('slot = "energy": must be "step" or "readout"');
     await expect(evaluateCandidate({ source: reference, incumbent: '/no/such.so' })).rejects.toThrow('incumbent = "/no/such.so": no such file');
+    await expect(evaluateCandidate({ source: reference, threads: 0 })).rejects.toThrow('threads = 0: must be an integer in [1, 256]');
+    await expect(evaluateCandidate({ source: reference, threads: 1.5 })).rejects.toThrow('threads = 1.5: must be an integer in [1, 256]');
+  });
+
+  it('lends the machine\'s threads by default and gives each 20 CPU seconds unless told', () => {
+    const machine = Math.min(os.availableParallelism(), 256);
+    expect(resolveOptions({ source: reference })).toMatchObject({ threads: machine, cpuSeconds: Math.min(3600, 20 * machine) });
+    expect(resolveOptions({ source: reference, threads: 3 })).toMatchObject({ threads: 3, cpuSeconds: 60 });
+    expect(resolveOptions({ source: reference, threads: 256 }).cpuSeconds).toBe(3600);
+    expect(resolveOptions({ source: reference, threads: 3, cpuSeconds: 7 }).cpuSeconds).toBe(7);
+    const args = runnerArguments({ ...resolveOptions({ source: reference, threads: 3 }), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    expect(args.slice(args.indexOf('--threads'), args.indexOf('--threads') + 2)).toEqual(['--threads', '3']);
   });
 });

@@ -15,6 +15,8 @@ interface HostileEntry {
   gate: string;
   why: string;
   targetPath?: string;
+  /** The runner's pool size, where the candidate needs pool threads to show itself (default: the machine's). */
+  threads?: number;
 }
 
 const dir = path.resolve('tests/fixtures/hostile');
@@ -62,7 +64,7 @@ describe('the hostile corpus', () => {
       while (next < entries.length) {
         const [name, entry] = entries[next++]!;
         const source = readFileSync(path.join(dir, entry.file), 'utf8');
-        verdicts.set(name, await evaluateCandidate({ source, targetPath: entry.targetPath, cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000 }));
+        verdicts.set(name, await evaluateCandidate({ source, targetPath: entry.targetPath, threads: entry.threads, cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000 }));
       }
     };
     await Promise.all([worker(), worker(), worker()]);
@@ -84,6 +86,12 @@ describe('the hostile corpus', () => {
     expect(failed.passed).toBe(false);
     expect(failed.reason.length).toBeGreaterThan(0);
     expect(verdict.gates.slice(0, -1).every((gate) => gate.passed)).toBe(true);
+  });
+
+  it('kills a forbidden system call made on a pool thread, not only on the calling thread, with SIGSYS', () => {
+    const failed = verdicts.get('worker-socket')!.gates.at(-1)!;
+    expect(failed.details).toMatchObject({ signal: 'SIGSYS' });
+    expect(failed.reason).toContain('SIGSYS (a forbidden system call) during differential');
   });
 
   it('leaves the host running, the watched files unchanged and the network untouched', () => {

@@ -19,6 +19,8 @@ interface Candidate {
   source: string;
   targetPath?: string;
   expectedGate?: string;
+  /** Threads the runner lends it, when the manifest says (a kernel hostile only on a pool thread needs two). */
+  threads?: number;
 }
 
 export interface GateSeconds {
@@ -51,12 +53,13 @@ export interface SandboxBenchReport {
 
 function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string }>;
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number }>;
   return Object.entries(manifest).map(([name, entry]) => ({
     name,
     source: readFileSync(path.join(dir, entry.file), 'utf8'),
     targetPath: entry.targetPath,
     expectedGate: entry.gate,
+    ...(entry.threads === undefined ? {} : { threads: entry.threads }),
   }));
 }
 
@@ -77,7 +80,15 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
   const worker = async () => {
     while (next < candidates.length) {
       const candidate = candidates[next++]!;
-      const verdict = await evaluateCandidate({ source: candidate.source, targetPath: candidate.targetPath, pool, cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000 });
+      const verdict = await evaluateCandidate({
+        source: candidate.source,
+        targetPath: candidate.targetPath,
+        ...(candidate.threads === undefined ? {} : { threads: candidate.threads }),
+        pool,
+        cacheDir,
+        cpuSeconds: 2,
+        sandboxTimeoutMs: 20_000,
+      });
       verdicts.push({ candidate, verdict });
       if (verdicts.length % 10 === 0) onProgress(`${verdicts.length}/${candidates.length} candidates`);
     }

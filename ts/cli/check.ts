@@ -1,13 +1,15 @@
 /**
- * `ouroboros check candidate.cpp [--slot step] [--json]`: runs one candidate
- * kernel through the whole gauntlet and prints each gate's verdict.
+ * `ouroboros check candidate.cpp [--slot step] [--threads n] [--json]`: runs
+ * one candidate kernel through the whole gauntlet and prints each gate's verdict.
  * Exits 0 when the candidate is accepted, 1 when a gate rejects it.
  */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { MAX_THREADS } from '../gauntlet/options.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
+import { parseInteger } from './parse.js';
 
 export function formatVerdict(file: string, verdict: GauntletVerdict): string {
   const lines = [`${file}: ${verdict.accepted ? (verdict.improves ? 'accepted, faster than the incumbent' : 'accepted, not faster') : `rejected by the ${verdict.failedGate} gate`}`];
@@ -26,15 +28,22 @@ export function formatVerdict(file: string, verdict: GauntletVerdict): string {
   return lines.join('\n');
 }
 
+function threadCount(value: string): number {
+  const threads = parseInteger(value);
+  if (threads < 1 || threads > MAX_THREADS) throw new InvalidArgumentError(`${value} is out of range: must be an integer in [1, ${MAX_THREADS}].`);
+  return threads;
+}
+
 export function checkCommand(): Command {
   return new Command('check')
     .description('run a candidate kernel through the gauntlet and print each gate\'s verdict')
     .argument('<candidate>', 'C++ source of a kernel module implementing the kernel ABI')
     .addOption(new Option('--slot <slot>', 'which kernel function the candidate competes on').choices(['step', 'readout']).default('step'))
+    .option('--threads <n>', 'threads the sandbox lends the candidate (default: available parallelism)', threadCount)
     .option('--json', 'print the verdict as one JSON object')
-    .action(async (file: string, options: { slot: 'step' | 'readout'; json?: boolean }) => {
+    .action(async (file: string, options: { slot: 'step' | 'readout'; threads?: number; json?: boolean }) => {
       const source = readFileSync(file, 'utf8');
-      const verdict = await evaluateCandidate({ source, slot: options.slot }).finally(closeSharedGauntletPool);
+      const verdict = await evaluateCandidate({ source, slot: options.slot, threads: options.threads }).finally(closeSharedGauntletPool);
       console.log(options.json ? JSON.stringify(verdict) : formatVerdict(file, verdict));
       if (!verdict.accepted) {
         const reason = verdict.gates.at(-1)?.reason ?? '';

@@ -36,6 +36,8 @@ export async function judgeCandidate(
     heldOutExtents: gauntlet.heldOutExtents,
     benchSteps: gauntlet.benchSteps,
     benchSamples: gauntlet.benchSamples,
+    // The candidate gets as many threads as the live lattice lends its kernels (0: the gauntlet's default, every CPU, as the core takes).
+    ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),
     ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),
     ...(pool ? { pool } : {}),
   });

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { kernelModulePath, packageRoot } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireInteger, requireFiniteNumber } from '../errors.js';
 import { defaultCacheDir } from './compile.js';
@@ -37,7 +38,17 @@ export interface CandidateOptions {
   compileTimeoutMs?: number;
   /** Wall-clock limit of the sandbox run (default 60 s). */
   sandboxTimeoutMs?: number;
-  /** The runner's CPU-time limit (default 20 s) and address space (default 1024 MiB). */
+  /**
+   * Threads the sandbox runner lends the candidate through parallel_for, the
+   * calling thread included, as the live lattice lends its pool: an integer
+   * in [1, 256] (default os.availableParallelism(), at most 256, the live
+   * default). Not the gauntlet's own worker pool (`pool`).
+   */
+  threads?: number;
+  /**
+   * The runner's CPU-time limit, counted over all its threads (default 20 s
+   * per thread of `threads`, at most 3600 s), and address space (default 1024 MiB).
+   */
   cpuSeconds?: number;
   memoryMiB?: number;
   /** Where built modules are cached (default <tmpdir>/ouroboros-gauntlet-cache). */
@@ -58,6 +69,20 @@ export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPa
 };
 
 export const MIN_DOJO_WAVES = 100;
+/** The most threads the runner lends a candidate (its --threads limit). */
+export const MAX_THREADS = 256;
+const MAX_CPU_SECONDS = 3600;
+const CPU_SECONDS_PER_THREAD = 20;
+
+/**
+ * RLIMIT_CPU counts the CPU time of every thread of the runner, so a kernel
+ * that keeps N threads busy spends the budget N times as fast as the wall
+ * clock: the default grows with the threads, to leave a serial run's room.
+ * The wall-clock limit (sandboxTimeoutMs) still bounds the run as a whole.
+ */
+function defaultCpuSeconds(threads: number): number {
+  return Math.min(MAX_CPU_SECONDS, CPU_SECONDS_PER_THREAD * threads);
+}
 
 function extentsOption(name: string, value: unknown, fallback: number[]): number[] {
   if (value === undefined) return fallback;
@@ -80,6 +105,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
   if (slot !== 'step' && slot !== 'readout') throw invalidRangeError('slot', 'must be "step" or "readout"', slot);
   const targetPath = options.targetPath ?? DEFAULT_TARGET_PATH;
   if (typeof targetPath !== 'string') throw invalidTypeError('targetPath', 'a path string', targetPath);
+  const threads = requireInteger('threads', options.threads ?? Math.min(os.availableParallelism(), MAX_THREADS), 1, MAX_THREADS);
   const safetyThreshold = requireFiniteNumber('safetyThreshold', options.safetyThreshold ?? DEFAULT_SAFETY_THRESHOLD);
   if (safetyThreshold < 0 || safetyThreshold > 1) throw invalidRangeError('safetyThreshold', 'must be in [0, 1]', safetyThreshold);
   return {
@@ -96,7 +122,8 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),
     compileTimeoutMs: requireInteger('compileTimeoutMs', options.compileTimeoutMs ?? 60_000, 100, 3_600_000),
     sandboxTimeoutMs: requireInteger('sandboxTimeoutMs', options.sandboxTimeoutMs ?? 60_000, 100, 3_600_000),
-    cpuSeconds: requireInteger('cpuSeconds', options.cpuSeconds ?? 20, 1, 3600),
+    threads,
+    cpuSeconds: requireInteger('cpuSeconds', options.cpuSeconds ?? defaultCpuSeconds(threads), 1, MAX_CPU_SECONDS),
     memoryMiB: requireInteger('memoryMiB', options.memoryMiB ?? 1024, 64, 1 << 20),
     cacheDir: options.cacheDir === undefined ? defaultCacheDir() : path.resolve(String(options.cacheDir)),
     useCache: options.useCache ?? true,

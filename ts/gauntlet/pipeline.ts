@@ -73,6 +73,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
     benchSteps: options.benchSteps,
     benchSamples: options.benchSamples,
     dojoWaves: options.dojoWaves,
+    threads: options.threads,
     cpuSeconds: options.cpuSeconds,
     memoryMiB: options.memoryMiB,
     timeoutMs: options.sandboxTimeoutMs,
@@ -87,7 +88,11 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   });
 }
 
-/** Runs a candidate kernel through the whole gauntlet. */
+/**
+ * Runs a candidate kernel through the whole gauntlet. The sandbox lends it
+ * `threads` threads through parallel_for and times one step per wave_step
+ * call, as the live lattice runs it.
+ */
 export async function evaluateCandidate(options: CandidateOptions): Promise<GauntletVerdict> {
   const started = performance.now();
   return runGates(resolveOptions(options), started);

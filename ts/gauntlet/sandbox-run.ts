@@ -36,6 +36,8 @@ export interface RunnerOptions {
   benchSteps: number;
   benchSamples: number;
   dojoWaves: number;
+  /** Threads the runner lends the candidate, the calling thread included. */
+  threads: number;
   cpuSeconds: number;
   memoryMiB: number;
   timeoutMs: number;
@@ -65,6 +67,7 @@ export function runnerArguments(options: RunnerOptions): string[] {
     '--bench-steps', String(options.benchSteps),
     '--bench-samples', String(options.benchSamples),
     '--dojo-waves', String(options.dojoWaves),
+    '--threads', String(options.threads),
     '--cpu-seconds', String(options.cpuSeconds),
     '--memory-mib', String(options.memoryMiB),
   ];

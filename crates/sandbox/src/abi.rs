@@ -86,29 +86,6 @@ pub struct KernelTable {
 /// `ouro_kernel_entry_fn`.
 pub type EntryFn = unsafe extern "C" fn() -> *const KernelTable;
 
-/// The host's `parallel_for`, single-threaded: the sandbox has no threads.
-/// Runs `function` over [0, count) in chunks of at least `grain`, in order,
-/// so a kernel that assumes one chunk per call is still exercised.
-///
-/// # Safety
-/// `function` and `ctx` come from the kernel, which the ABI makes
-/// responsible for them.
-pub unsafe extern "C" fn inline_parallel_for(
-    _pool: *mut c_void,
-    count: u64,
-    grain: u64,
-    function: RangeFn,
-    ctx: *mut c_void,
-) {
-    let chunk = grain.max(count.div_ceil(4)).max(1);
-    let mut begin = 0;
-    while begin < count {
-        let end = (begin + chunk).min(count);
-        function(ctx, begin, end);
-        begin = end;
-    }
-}
-
 impl Geometry {
     /// Row-major geometry for `extents` (last axis fastest).
     pub fn new(extents: &[usize], precision: u32, courant2: f64) -> Self {

@@ -1,8 +1,10 @@
 //! The runner confines itself, in this order, before it loads a candidate:
-//! resource limits, namespaces, Landlock, no_new_privs, then the loader's
-//! seccomp filter (see `seccomp.rs` for the second filter). Each layer is
-//! recorded as active or not, with why; a layer the kernel refuses is
-//! skipped, never fatal, except seccomp, without which no candidate runs.
+//! resource limits, namespaces, Landlock, no_new_privs, the pool's threads
+//! (`pool.rs`, started here so they inherit every layer so far), the process
+//! limit, then the loader's seccomp filter on every thread (see `seccomp.rs`
+//! for the second filter). Each layer is recorded as active or not, with
+//! why; a layer the kernel refuses is skipped, never fatal, except seccomp,
+//! without which no candidate runs.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -69,7 +71,8 @@ pub fn apply_limits(limits: &Limits) -> Layer {
 
 /// No more processes for this uid (enforced unless the runner is root in the
 /// initial user namespace, where the kernel ignores it; seccomp still
-/// forbids fork and clone).
+/// forbids fork and clone). Threads count as processes here, so this comes
+/// after the pool has started its threads.
 pub fn limit_processes() -> Layer {
     match set_limit(libc::RLIMIT_NPROC, 0) {
         Ok(()) => Layer {

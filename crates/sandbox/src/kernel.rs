@@ -7,14 +7,16 @@
 //! found by the canary.
 
 use std::ffi::{c_void, CStr, CString};
+use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr::NonNull;
 
 use crate::abi::{
-    inline_parallel_for, EntryFn, Geometry, Host, KernelTable, ReadoutFn, State, WaveStepFn,
-    ABI_VERSION, ENTRY_SYMBOL, STATUS_NONFINITE, STATUS_OK,
+    EntryFn, Geometry, Host, KernelTable, ReadoutFn, State, WaveStepFn, ABI_VERSION, ENTRY_SYMBOL,
+    STATUS_NONFINITE, STATUS_OK,
 };
 use crate::float::Float;
+use crate::pool::Pool;
 
 const PAGE_BYTES: usize = 4096;
 const CANARY: u8 = 0xA5;
@@ -120,11 +122,14 @@ impl Drop for GuardedBuffer {
     }
 }
 
-/// A loaded kernel module: its dlopen handle and validated table.
-pub struct Kernel {
+/// A loaded kernel module: its dlopen handle, validated table, and the
+/// host it is lent on every call (the pool it borrows).
+pub struct Kernel<'pool> {
     /// Kept open for the life of the process: the table points into it.
     _handle: NonNull<c_void>,
     table: *const KernelTable,
+    host: Host,
+    _pool: PhantomData<&'pool Pool>,
     pub name: String,
 }
 
@@ -162,8 +167,9 @@ impl Library {
         })
     }
 
-    /// Calls `ouro_kernel_entry` and checks the table it returns.
-    pub fn bind(self) -> Result<Kernel, String> {
+    /// Calls `ouro_kernel_entry`, checks the table it returns, and binds the
+    /// kernel to the pool every later call lends it.
+    pub fn bind(self, pool: &Pool) -> Result<Kernel<'_>, String> {
         let path = &self.path;
         // SAFETY: looks a symbol up in a handle we own.
         let entry = unsafe {
@@ -209,12 +215,14 @@ impl Library {
         Ok(Kernel {
             _handle: self.handle,
             table,
+            host: pool.host(),
+            _pool: PhantomData,
             name,
         })
     }
 }
 
-impl Kernel {
+impl Kernel<'_> {
     fn wave_step_fn(&self) -> WaveStepFn {
         // SAFETY: `open` checked the table and that the pointer is non-null.
         unsafe { (*self.table).wave_step.expect("checked in open") }
@@ -223,14 +231,6 @@ impl Kernel {
     fn readout_fn(&self) -> ReadoutFn {
         // SAFETY: as above.
         unsafe { (*self.table).readout.expect("checked in open") }
-    }
-}
-
-fn host() -> Host {
-    Host {
-        threads: 1,
-        pool: std::ptr::null_mut(),
-        parallel_for: inline_parallel_for,
     }
 }
 
@@ -291,10 +291,9 @@ impl StepBuffers {
         steps: u64,
         current_index: u32,
     ) -> Result<(), String> {
-        let host = host();
         let state = self.state(current_index);
         // SAFETY: every pointer refers to a live buffer of `cells` values.
-        let status = unsafe { (kernel.wave_step_fn())(&host, geometry, &state, steps) };
+        let status = unsafe { (kernel.wave_step_fn())(&kernel.host, geometry, &state, steps) };
         if let Some(breach) = self.breach() {
             return Err(format!("wave_step {breach}"));
         }
@@ -353,11 +352,10 @@ pub fn run_readout<T: Float>(
     input.fill(field);
     let digits = GuardedBuffer::new(field.len())?;
     let bad_index = GuardedBuffer::new(8)?;
-    let host = host();
     // SAFETY: every pointer refers to a live buffer of the right size.
     let status = unsafe {
         (kernel.readout_fn())(
-            &host,
+            &kernel.host,
             geometry,
             input.as_mut_ptr(),
             digits.as_mut_ptr() as *mut i8,

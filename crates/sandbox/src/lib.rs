@@ -13,6 +13,7 @@ pub mod invariants;
 pub mod kernel;
 pub mod lattices;
 pub mod phase;
+pub mod pool;
 pub mod report;
 pub mod rng;
 pub mod seccomp;

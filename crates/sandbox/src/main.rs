@@ -5,6 +5,10 @@
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
 //!     [--seed N] [--target 128,128] [--held-out 97,89] [--bench-steps N]
 //!     [--bench-samples N] [--dojo-waves N] [--cpu-seconds N] [--memory-mib N]
+//!     [--threads N]
+//!
+//! `--threads` is the size of the pool lent to the candidate through
+//! `parallel_for`, the calling thread included, as the live core lends its own.
 //!
 //! Progress goes to stderr as `phase <name>` lines, so the orchestrator knows
 //! where a crash happened. Exit 0 with a report, 2 for bad usage; any other
@@ -18,6 +22,7 @@ use ouroboros_sandbox::confine::{self, Layer, Limits};
 use ouroboros_sandbox::kernel::{Kernel, Library};
 use ouroboros_sandbox::lattices::parse_extents;
 use ouroboros_sandbox::phase::Phase;
+use ouroboros_sandbox::pool::Pool;
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
 use ouroboros_sandbox::{differential, dojo, invariants, seccomp};
@@ -29,6 +34,7 @@ struct Options {
     seed: u64,
     plan: BenchPlan,
     dojo_waves: usize,
+    threads: u32,
     limits: Limits,
 }
 
@@ -85,6 +91,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
         1,
         3600,
     )?;
+    let threads = number(
+        "--threads",
+        &get("--threads").unwrap_or_else(|| "1".into()),
+        1,
+        256,
+    )? as u32;
     let memory_mib = number(
         "--memory-mib",
         &get("--memory-mib").unwrap_or_else(|| "1024".into()),
@@ -104,6 +116,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             samples,
         },
         dojo_waves,
+        threads,
         limits: Limits {
             cpu_seconds,
             address_space_bytes: memory_mib << 20,
@@ -114,9 +127,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
     })
 }
 
-/// Every layer, in the order the issue fixes: rlimits, namespaces, Landlock,
-/// no_new_privs, seccomp (the loader's filter; the run filter follows dlopen).
-fn confine(options: &Options) -> Result<Vec<Layer>, String> {
+/// Every layer, in the order the issue fixes: rlimits, namespaces (which
+/// need a single-threaded process), Landlock and no_new_privs (per thread,
+/// inherited by threads started later), then the pool's threads, then the
+/// process limit (which counts threads, so it must follow them) and seccomp
+/// on every thread at once (the loader's filter; the run filter follows
+/// dlopen).
+fn confine(options: &Options) -> Result<(Vec<Layer>, Pool), String> {
     let mut readable = vec![
         options.candidate.clone(),
         options.incumbent.clone(),
@@ -126,7 +143,6 @@ fn confine(options: &Options) -> Result<Vec<Layer>, String> {
     let mut layers = vec![confine::apply_limits(&options.limits)];
     layers.extend(confine::unshare_namespaces());
     layers.push(confine::enter_pid_namespace());
-    layers.push(confine::limit_processes());
     layers.push(confine::apply_landlock(&readable));
     let no_new_privs = confine::apply_no_new_privs();
     if !no_new_privs.active {
@@ -136,20 +152,35 @@ fn confine(options: &Options) -> Result<Vec<Layer>, String> {
         ));
     }
     layers.push(no_new_privs);
+    let pool = Pool::start(options.threads)
+        .map_err(|reason| format!("--threads = {}: {reason}", options.threads))?;
+    layers.push(Layer {
+        name: "pool",
+        active: true,
+        detail: format!(
+            "threads: {} workers, the caller included; started after landlock and no_new_privs, seccomp TSYNC",
+            pool.threads()
+        ),
+    });
+    layers.push(confine::limit_processes());
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() } as u32;
     seccomp::install(&seccomp::loader_rules(pid))?;
     layers.push(Layer {
         name: "seccomp",
         active: true,
-        detail: "loader filter, then run filter after dlopen; kill on violation".to_owned(),
+        detail: "loader filter, then run filter after dlopen, on every thread (TSYNC); kill on violation".to_owned(),
     });
-    Ok(layers)
+    Ok((layers, pool))
 }
 
 /// dlopen both modules under the loader filter, tighten to the run filter,
-/// then call the entries: constructors run confined, entries more so.
-fn load(options: &Options) -> (Phase, Option<(Kernel, Kernel)>) {
+/// then call the entries: constructors run confined, entries more so. Both
+/// kernels are lent `pool` on every call.
+fn load<'pool>(
+    options: &Options,
+    pool: &'pool Pool,
+) -> (Phase, Option<(Kernel<'pool>, Kernel<'pool>)>) {
     let mut phase = Phase::start("load");
     let opened = Library::open(&options.candidate)
         .and_then(|c| Library::open(&options.incumbent).map(|i| (c, i)));
@@ -157,7 +188,7 @@ fn load(options: &Options) -> (Phase, Option<(Kernel, Kernel)>) {
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() } as u32;
         seccomp::install(&seccomp::run_rules(pid))?;
-        Ok((candidate.bind()?, incumbent.bind()?))
+        Ok((candidate.bind(pool)?, incumbent.bind(pool)?))
     });
     match bound {
         Ok(kernels) => {
@@ -212,14 +243,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let isolation = match confine(&options) {
-        Ok(layers) => layers,
+    let (isolation, pool) = match confine(&options) {
+        Ok(confined) => confined,
         Err(message) => {
             eprintln!("ouroboros-sandbox: {message}");
             std::process::exit(3);
         }
     };
-    let (load_phase, kernels) = load(&options);
+    let (load_phase, kernels) = load(&options, &pool);
     let mut phases = vec![load_phase];
     let mut comparisons = Vec::new();
     let mut name = String::new();

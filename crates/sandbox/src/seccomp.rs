@@ -6,7 +6,9 @@
 //! nothing that makes a process, a socket or a writable file. The run
 //! filter goes on after dlopen and before the first call into the candidate:
 //! no `openat` at all and no executable mappings. Anything else kills the
-//! whole process with SIGSYS, which the orchestrator reports.
+//! whole process with SIGSYS, which the orchestrator reports. Both filters
+//! go on every thread at once, the pool's workers included; idle workers
+//! wait in `futex`, which both allow.
 
 use libc::sock_filter;
 
@@ -189,8 +191,10 @@ pub fn run_rules(own_pid: u32) -> Vec<Rule> {
     rules
 }
 
-/// Installs `rules` on this thread (the runner has only one).
-/// Needs no_new_privs, which the caller sets first.
+/// Installs `rules` on every thread of the process at once
+/// (`SECCOMP_FILTER_FLAG_TSYNC`), so the pool's workers, started before,
+/// run under the same filter as the thread that dlopens and calls the
+/// candidate. Needs no_new_privs, which the caller sets first.
 pub fn install(rules: &[Rule]) -> Result<(), String> {
     let filter = program(rules);
     let prog = libc::sock_fprog {
@@ -202,17 +206,21 @@ pub fn install(rules: &[Rule]) -> Result<(), String> {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
             &prog as *const libc::sock_fprog,
         )
     };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "seccomp(SET_MODE_FILTER): {}",
+    match result {
+        0 => Ok(()),
+        // TSYNC names the first thread it could not move onto the filter,
+        // and then installs it on none.
+        thread if thread > 0 => Err(format!(
+            "seccomp(SET_MODE_FILTER, TSYNC): thread {thread} could not take the filter, so no thread has it"
+        )),
+        _ => Err(format!(
+            "seccomp(SET_MODE_FILTER, TSYNC): {}",
             std::io::Error::last_os_error()
-        ))
+        )),
     }
 }
 

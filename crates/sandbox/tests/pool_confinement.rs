@@ -1,0 +1,100 @@
+//! The runner end to end with a pool: kernels compiled here with the system
+//! C++ compiler, run by the built `ouroboros-sandbox` with `--threads`.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds `source` as a kernel module the way the gauntlet's compile gate
+/// does (C++17, -O3, no fused multiply-adds) into `scratch`.
+fn build_kernel(source: &Path, scratch: &Path, name: &str) -> PathBuf {
+    let module = scratch.join(format!("{name}.so"));
+    let built = Command::new("c++")
+        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
+        .arg("-I")
+        .arg(root().join("cpp/include"))
+        .arg(source)
+        .arg("-o")
+        .arg(&module)
+        .status()
+        .expect("a C++ compiler (c++) is needed to build the test kernels");
+    assert!(built.success(), "{} did not compile", source.display());
+    module.canonicalize().unwrap()
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ouroboros-pool-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_sandbox(candidate: &Path, incumbent: &Path, threads: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(candidate)
+        .arg("--incumbent")
+        .arg(incumbent)
+        .args(["--threads", threads, "--cpu-seconds", "30"])
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+fn last_phase(output: &Output) -> Option<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| line.strip_prefix("phase "))
+        .next_back()
+        .map(str::to_owned)
+}
+
+#[test]
+fn a_forbidden_syscall_on_a_pool_thread_is_killed_by_sigsys() {
+    let dir = scratch("sigsys");
+    let hostile = build_kernel(
+        &root().join("tests/fixtures/hostile/worker-socket.cpp"),
+        &dir,
+        "worker-socket",
+    );
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let output = run_sandbox(&hostile, &reference, "2");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSYS),
+        "the runner ended with {:?}; stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The first phase that calls wave_step, and no report written.
+    assert_eq!(last_phase(&output).as_deref(), Some("differential"));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn the_report_records_the_pool_and_seccomp_on_every_thread() {
+    let dir = scratch("report");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let output = run_sandbox(&reference, &reference, "3");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(report.contains("threads: 3 workers, the caller included"));
+    assert!(report.contains("on every thread (TSYNC)"));
+}
+
+#[test]
+fn threads_outside_1_to_256_are_refused_with_the_flag_value_and_limit() {
+    for threads in ["0", "257", "two"] {
+        let output = run_sandbox(Path::new("/none.so"), Path::new("/none.so"), threads);
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr).trim(),
+            format!("ouroboros-sandbox: --threads = \"{threads}\": must be an integer in [1, 256]")
+        );
+    }
+}
