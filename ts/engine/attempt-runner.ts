@@ -9,7 +9,6 @@ import os from 'node:os';
 import type { Archive } from '../archive/archive.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
-import type { GauntletPool } from '../gauntlet/pool.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
 import type { CandidateProposal, FailedSibling, Generator, ParentKernel, SlotProfileSummary } from '../generators/types.js';
 import { GeneratorError } from '../generators/types.js';
@@ -19,7 +18,7 @@ import type { EngineConfig } from './config.js';
 import type { AttemptPhase } from './events.js';
 import type { ChangeOutcome, LiveChanges } from './live-changes.js';
 import { fileSha256 } from './live-changes.js';
-import { benchmarkText, judgeCandidate } from './judge.js';
+import { benchmarkText, type GauntletResources, judgeCandidate } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
 import { candidateFeatures } from './candidate-features.js';
 import type { PredictorDecision, Predictor } from './predictor.js';
@@ -54,7 +53,7 @@ export interface AttemptHost {
   predictor: Predictor;
   generator: Generator;
   generatorSlots: readonly Slot[];
-  pool: GauntletPool | undefined;
+  gauntlet: GauntletResources;
   signal: AbortSignal;
   rootOf(slot: Slot): number;
   /** The latest sampled live MLUPS (0 before the first sample). */
@@ -278,7 +277,7 @@ export class AttemptRunner {
     let incumbent = host.live.incumbents.get(this.slot)!;
     for (let round = 0; ; round += 1) {
       this.phase('gauntlet');
-      const judgement = await judgeCandidate(host.config, host.pool, proposal.source, this.slot, incumbent);
+      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent);
       const { verdict, modulePath, benchRatio, speedup } = judgement;
       host.archive.updateAttempt(record.id, {
         gates: verdict.gates,

@@ -23,6 +23,7 @@ import { Archive } from '../archive/archive.js';
 import { machineFingerprint } from '../archive/fingerprint.js';
 import type { AttemptRecord, LedgerEntry, MachineFingerprint } from '../archive/types.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
+import { SerialQueue } from '../gauntlet/serial-queue.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { Generator } from '../generators/types.js';
 import { type Lattice, SLOTS, type SwapResult } from '../lattice/lattice.js';
@@ -33,6 +34,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { type EngineConfig, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
+import type { GauntletResources } from './judge.js';
 import { LiveChanges, fileSha256 } from './live-changes.js';
 import { type EngineLogger, createEngineLog, logEngineEvents } from './log.js';
 import { predictorSample } from './candidate-features.js';
@@ -113,6 +115,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly logger: EngineLogger;
   private readonly breaker: CircuitBreaker;
   private readonly abort = new AbortController();
+  private readonly gauntlet: GauntletResources;
   private run: Running | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private stopping: Promise<EngineSummary> | null = null;
@@ -141,6 +144,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.now = deps.now ?? (() => performance.now());
     this.seed = deps.seed ?? config.seed;
     this.logger = deps.logger ?? createEngineLog(config.log);
+    this.gauntlet = { pool: deps.pool, sandboxQueue: new SerialQueue() };
     this.breaker = new CircuitBreaker({
       failures: config.breaker.failures,
       backoffMs: config.breaker.backoffMs,
@@ -217,7 +221,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         predictor,
         generator: configured.generator,
         generatorSlots: configured.slots,
-        pool: this.deps.pool,
+        gauntlet: this.gauntlet,
         signal: this.abort.signal,
         rootOf: (slot) => roots.get(slot)!,
         liveMlups: () => sampler.samples.at(-1)?.mlups ?? 0,
@@ -336,7 +340,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const run = this.run!;
     for (const slot of run.host.generatorSlots) {
       try {
-        const report = await warmStartSlot({ config: this.config, archive: run.archive, fingerprint: run.fingerprint, live: run.live, pool: this.deps.pool, signal: this.abort.signal }, slot);
+        const report = await warmStartSlot({ config: this.config, archive: run.archive, fingerprint: run.fingerprint, live: run.live, gauntlet: this.gauntlet, signal: this.abort.signal }, slot);
         this.emit('warm-start', report);
       } catch (error) {
         this.fail(error);

@@ -4,6 +4,7 @@
  */
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
+import type { SerialQueue } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
 import type { EngineConfig } from './config.js';
 import type { Incumbent } from './live-changes.js';
@@ -18,9 +19,15 @@ export interface Judgement {
   speedup: number | null;
 }
 
+/** What the engine's gauntlet runs share: the worker pool and the queue that keeps sandbox runs apart. */
+export interface GauntletResources {
+  pool: GauntletPool | undefined;
+  sandboxQueue: SerialQueue;
+}
+
 export async function judgeCandidate(
   config: EngineConfig,
-  pool: GauntletPool | undefined,
+  { pool, sandboxQueue }: GauntletResources,
   source: string,
   slot: Slot,
   incumbent: Incumbent,
@@ -40,6 +47,7 @@ export async function judgeCandidate(
     ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),
     ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),
     ...(pool ? { pool } : {}),
+    sandboxQueue,
   });
   const compile = verdict.gates.find((gate) => gate.gate === 'compile');
   const modulePath = (compile?.details as { modulePath?: string | null } | undefined)?.modulePath ?? null;

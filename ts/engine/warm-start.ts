@@ -8,10 +8,9 @@
 import type { Archive } from '../archive/archive.js';
 import type { MachineFingerprint } from '../archive/types.js';
 import type { Slot } from '../gauntlet/types.js';
-import type { GauntletPool } from '../gauntlet/pool.js';
 import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
-import { judgeCandidate } from './judge.js';
+import { type GauntletResources, judgeCandidate } from './judge.js';
 import type { LiveChanges } from './live-changes.js';
 
 export interface WarmStartHost {
@@ -19,7 +18,7 @@ export interface WarmStartHost {
   archive: Archive;
   fingerprint: MachineFingerprint;
   live: LiveChanges;
-  pool: GauntletPool | undefined;
+  gauntlet: GauntletResources;
   signal: AbortSignal;
 }
 
@@ -30,7 +29,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
   const record = host.archive.get(candidate.attemptId)!;
   const incumbent = host.live.incumbents.get(slot)!;
   if (incumbent.attemptId === record.id) return { slot, outcome: 'applied', attemptId: record.id, reason: 'already live' };
-  const { verdict, modulePath, benchRatio, speedup } = await judgeCandidate(host.config, host.pool, record.source, slot, incumbent);
+  const { verdict, modulePath, benchRatio, speedup } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, incumbent);
   if (!verdict.improves || modulePath === null || speedup === null) {
     const failed = verdict.gates.find((gate) => !gate.passed);
     const why = failed ? `${failed.gate}: ${failed.reason}` : 'it no longer beats the live kernel on both benchmark lattices';

@@ -11,6 +11,7 @@ import { defaultCacheDir } from './compile.js';
 import { DEFAULT_TARGET_PATH } from './patch-gate.js';
 import type { GauntletPool } from './pool.js';
 import { DEFAULT_SAFETY_THRESHOLD } from './static-firewall.js';
+import type { SerialQueue } from './serial-queue.js';
 import type { Slot } from './types.js';
 
 export interface CandidateOptions {
@@ -59,10 +60,13 @@ export interface CandidateOptions {
   pool?: GauntletPool;
   /** The sandbox runner binary (default: the staged native/sandbox/<target>/ouroboros-sandbox). */
   runnerPath?: string;
+  /** Runs the sandbox (and so the benchmark) one at a time with every evaluation given the same queue (default: none). */
+  sandboxQueue?: SerialQueue;
 }
 
-export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent'>> & {
+export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue'>> & {
   pool: GauntletPool | undefined;
+  sandboxQueue: SerialQueue | undefined;
   runnerPath: string | undefined;
   incumbent: string;
   includeDir: string;
@@ -128,6 +132,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     cacheDir: options.cacheDir === undefined ? defaultCacheDir() : path.resolve(String(options.cacheDir)),
     useCache: options.useCache ?? true,
     pool: options.pool,
+    sandboxQueue: options.sandboxQueue,
     runnerPath: options.runnerPath === undefined ? undefined : fileOption('runnerPath', options.runnerPath),
     includeDir: path.join(packageRoot, 'cpp', 'include'),
   };

@@ -62,7 +62,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   gates.push(symbols);
   if (!symbols.passed) return finish(gates, started, { safetyScore, compileCached });
 
-  const outcome = await runSandbox({
+  const sandbox = () => runSandbox({
     runnerPath: options.runnerPath ?? sandboxRunnerPath(),
     candidatePath: modulePath,
     incumbentPath: options.incumbent,
@@ -78,6 +78,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
     memoryMiB: options.memoryMiB,
     timeoutMs: options.sandboxTimeoutMs,
   });
+  const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
   const interpretation = await pool.interpret(outcome);
   gates.push(...interpretation.gates);
   return finish(gates, started, {
