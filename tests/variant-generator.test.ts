@@ -64,6 +64,13 @@ describe('the genome', () => {
     expect(() => validateGenome(null)).toThrow(/genome = null: must be an object with the genes boundary/);
   });
 
+  it('reads a genome archived before the isa gene existed as the baseline it was built for, and no other missing gene', () => {
+    const { isa: _isa, ...older } = { ...defaultGenome(), split: 'static' as const };
+    expect(validateGenome(older)).toEqual({ ...defaultGenome(), split: 'static' });
+    const { unroll: _unroll, ...broken } = defaultGenome();
+    expect(() => validateGenome(broken)).toThrow('genome.unroll = undefined: must be one of 1, 2, 4, 8');
+  });
+
   it('encodes genomes as fixed-length features in [0, 1] that tell genomes apart', () => {
     const random = seededRandom(5);
     const genomes = [defaultGenome(), ...Array.from({ length: 50 }, () => sample(random))];
@@ -278,7 +285,7 @@ describe('every rendered genome passes the gauntlet', () => {
     });
   });
 
-  it('covers the space: the sample holds every boundary and split, temporal blocking, streaming, prefetch, strips, alignment, ivdep', () => {
+  it('covers the space: the sample holds every boundary, split and instruction set, temporal blocking, streaming, prefetch, strips, alignment, ivdep', () => {
     expect(genomes.some((genome) => genome.temporalSteps > 1)).toBe(true);
     expect(genomes.some((genome) => genome.prefetchCells > 0)).toBe(true);
     expect(genomes.some((genome) => genome.stores === 'streaming')).toBe(true);
@@ -287,5 +294,6 @@ describe('every rendered genome passes the gauntlet', () => {
     expect(genomes.some((genome) => genome.vectorize === 'ivdep')).toBe(true);
     expect(new Set(genomes.map((genome) => genome.split)).size).toBe(3);
     expect(new Set(genomes.map((genome) => genome.boundary)).size).toBe(3);
+    expect(new Set(genomes.map((genome) => genome.isa)).size).toBe(3);
   });
 });

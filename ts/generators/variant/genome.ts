@@ -33,6 +33,8 @@ export interface VariantGenome {
   split: 'serial' | 'dynamic' | 'static';
   /** Minimum rows per parallel_for chunk when split is "dynamic". */
   grainRows: 1 | 4 | 16 | 64 | 256;
+  /** The instruction set the inner loop is compiled for: the build's baseline (SSE2) or wider vectors. */
+  isa: 'baseline' | 'avx2' | 'avx512f';
 }
 
 export type GeneName = keyof VariantGenome;
@@ -44,6 +46,11 @@ export interface GeneSpec {
   /** Ordinal genes mutate to a neighbouring value, categorical ones to any other. */
   kind: 'categorical' | 'ordinal';
   description: string;
+  /**
+   * For a gene added after genomes were first archived: the value a genome
+   * without it has (what the kernels rendered before the gene existed did).
+   */
+  whenAbsent?: string | number | boolean;
 }
 
 /** Every gene, its values and what it changes, in the genome's canonical order. */
@@ -61,6 +68,13 @@ export const genomeSpace: readonly GeneSpec[] = [
   { name: 'wavefrontPlanes', values: [2, 4, 8, 16, 32, 64], kind: 'ordinal', description: 'first-axis planes per wavefront block' },
   { name: 'split', values: ['serial', 'dynamic', 'static'], kind: 'categorical', description: 'calling thread only, parallel_for over rows, or one band per pool thread' },
   { name: 'grainRows', values: [1, 4, 16, 64, 256], kind: 'ordinal', description: 'minimum rows per parallel_for chunk (split "dynamic")' },
+  {
+    name: 'isa',
+    values: ['baseline', 'avx2', 'avx512f'],
+    kind: 'categorical',
+    description: 'instruction set of the inner loop: the build\'s baseline, or AVX2 / AVX-512F by a target attribute (no FMA: the arithmetic stays the same); a machine without it fails the gauntlet',
+    whenAbsent: 'baseline',
+  },
 ];
 
 const GENE_NAMES = new Set<string>(genomeSpace.map((gene) => gene.name));
@@ -81,6 +95,7 @@ export function defaultGenome(): VariantGenome {
     wavefrontPlanes: 4,
     split: 'serial',
     grainRows: 16,
+    isa: 'baseline',
   };
 }
 
@@ -100,7 +115,7 @@ export function validateGenome(value: unknown): VariantGenome {
   }
   const genome: Record<string, unknown> = {};
   for (const gene of genomeSpace) {
-    const geneValue = record[gene.name];
+    const geneValue = record[gene.name] === undefined && gene.whenAbsent !== undefined ? gene.whenAbsent : record[gene.name];
     if (!gene.values.includes(geneValue as string | number | boolean)) {
       throw invalidRangeError(`genome.${gene.name}`, `must be one of ${gene.values.map(describe).join(', ')}`, geneValue);
     }

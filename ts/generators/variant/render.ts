@@ -187,19 +187,26 @@ ${indent(prefetch(genome, stop) + scalar, 2)}
 }
 `;
   }
-  return `// Scalar cells up to a 16-byte boundary, then whole vectors streamed past the cache.
+  return `// Scalar cells up to a 16-byte boundary, then blocks of one cache line,
+// computed in a loop the compiler can vectorise and written with
+// non-temporal stores, past the cache.
 std::uint64_t i = ${first};
 for (; i < ${stop} && reinterpret_cast<std::uintptr_t>(out + i) % sizeof(typename Stream<Real>::Vector) != 0; ++i) {
   ${scalar}
 }
 constexpr unsigned LANES = sizeof(typename Stream<Real>::Vector) / sizeof(Real);
-${loopPragmas(genome)}for (; i + LANES <= ${stop}; i += LANES) {
-${indent(prefetch(genome, stop), 2)}  typename Stream<Real>::Vector lanes{};
-  for (unsigned lane = 0; lane < LANES; ++lane) {
-    const std::uint64_t cell = i + lane;
-    lanes[lane] = ${cellValue('cell', wrap.right('cell'), wrap.left('cell'))};
+constexpr unsigned BLOCK = 64 / sizeof(Real);
+for (; i + BLOCK <= ${stop}; i += BLOCK) {
+${indent(prefetch(genome, stop), 2)}  Real block[BLOCK];
+${indent(loopPragmas(genome), 2)}  for (unsigned k = 0; k < BLOCK; ++k) {
+    const std::uint64_t cell = i + k;
+    block[k] = ${cellValue('cell', wrap.right('cell'), wrap.left('cell'))};
   }
-  Stream<Real>::store(out + i, lanes);
+  for (unsigned k = 0; k < BLOCK; k += LANES) {
+    typename Stream<Real>::Vector lanes{};
+    for (unsigned lane = 0; lane < LANES; ++lane) lanes[lane] = block[k + lane];
+    Stream<Real>::store(out + i + k, lanes);
+  }
 }
 for (; i < ${stop}; ++i) {
   ${scalar}
@@ -229,7 +236,9 @@ function span(genome: VariantGenome): string {
   const restrict = genome.restrict ? ' __restrict' : '';
   const hint = (pointer: string, type: string) =>
     checked ? `ALIGNED ? static_cast<${type}*>(__builtin_assume_aligned(${pointer}, ALIGN_BYTES)) : ${pointer}` : pointer;
-  const attribute = genome.vectorize === 'off' ? '__attribute__((optimize("no-tree-vectorize"))) ' : '';
+  const attribute =
+    (genome.vectorize === 'off' ? '__attribute__((optimize("no-tree-vectorize"))) ' : '') +
+    (genome.isa === 'baseline' ? '' : `__attribute__((target("${genome.isa}"))) `);
   const distance = genome.prefetchCells === 0 ? '' : `\nconstexpr std::uint64_t PREFETCH_CELLS = ${genome.prefetchCells};\n`;
   return `${distance}
 template <typename Real, unsigned AXES${checked ? ', bool ALIGNED' : ''}>
