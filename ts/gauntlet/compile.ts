@@ -6,6 +6,7 @@
  * the resulting .so files.
  */
 import { execFile } from 'node:child_process';
+import { inBackground } from './background.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
@@ -57,7 +58,7 @@ interface Exec {
 
 function exec(command: string, args: string[], options: { cwd?: string; timeoutMs: number }): Promise<Exec> {
   return new Promise((resolve) => {
-    const child = execFile(command, args, { cwd: options.cwd, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
+    const child = inBackground(execFile(command, args, { cwd: options.cwd, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
       const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
       resolve({
         code: child.exitCode,
@@ -65,7 +66,7 @@ function exec(command: string, args: string[], options: { cwd?: string; timeoutM
         output: `${stdout}${stderr}${failure?.code === 'ENOENT' ? `${command} is not installed` : ''}`,
         timedOut: Boolean(failure?.killed) && child.signalCode === 'SIGKILL',
       });
-    });
+    }));
   });
 }
 

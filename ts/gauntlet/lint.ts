@@ -5,6 +5,7 @@
  * indices, null dereferences) cost most, style costs little.
  */
 import { execFile } from 'node:child_process';
+import { inBackground } from './background.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,10 +30,12 @@ interface ToolRun {
 
 function run(command: string, args: string[]): Promise<ToolRun> {
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: TOOL_TIMEOUT_MS, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-      const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-      resolve({ stdout, stderr, missing });
-    });
+    inBackground(
+      execFile(command, args, { timeout: TOOL_TIMEOUT_MS, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
+        const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+        resolve({ stdout, stderr, missing });
+      }),
+    );
   });
 }
 
