@@ -121,11 +121,15 @@ describe('Engine', () => {
     expect(engine.getImprovementStatus(id)).toMatchObject({ id, phase: 'done', status: 'applied', generator: 'fixture' });
     // The readout slot stays on the reference unless a generator can write readout kernels.
     await expect(engine.attemptImprovement({ slot: 'readout' })).rejects.toThrow('slot = "readout": the fixture generator writes kernels only for "step"');
+    // The lattice was held for the benchmark (gauntlet.holdLive) and runs again.
+    expect(lat.paused).toBe(false);
     const stepBefore = lat.stepCount;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(lat.stepCount).toBeGreaterThan(stepBefore);
     const summary = await engine.stop();
     expect(summary).toMatchObject({ attempts: 1, applied: 1, rolledBack: 0 });
+    expect(summary.liveHeldSeconds).toBeGreaterThan(0);
+    expect(summary.liveHeldSeconds).toBeLessThan(summary.wallSeconds);
     expect(summary.byStatus.applied).toBe(1);
     expect(summary.liveModules.step).toMatchObject({ name: 'rows-fast', attemptId: id });
     expect(summary.maxEnergyDrift).toBeLessThan(1e-9);
@@ -380,7 +384,8 @@ describe('Engine', () => {
   });
 
   it('rolls back on request, records it in the ledger and the archive, and refuses when nothing is left to undo', async () => {
-    const config = testConfig('manual');
+    // The simulation never waits for a benchmark here: the gauntlet competes with it.
+    const config = testConfig('manual', { gauntlet: { holdLive: false } });
     const lat = lattice(config);
     const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false });
     await engine.start();
@@ -391,7 +396,7 @@ describe('Engine', () => {
     expect(entry).toMatchObject({ action: 'rollback', attemptId: id, moduleSha256: REFERENCE_SHA256, atStep: outcome.appliedAtStep, reason: 'requested by the test' });
     await expect(engine.rollback('step')).rejects.toThrow('rollback("step"): nothing to roll back, reference is live and is the last-known-good module');
     const summary = await engine.stop();
-    expect(summary).toMatchObject({ applied: 1, rolledBack: 1 });
+    expect(summary).toMatchObject({ applied: 1, rolledBack: 1, liveHeldSeconds: 0 });
     const archive = Archive.open(config.archive.path);
     try {
       expect(archive.get(id)).toMatchObject({ status: 'rolled-back', reason: 'requested by the test' });

@@ -50,6 +50,8 @@ export interface EvolveSearchReport {
   lostSteps: number;
   duplicatedSteps: number;
   wallSeconds: number;
+  /** Seconds the live lattice was held for benchmarks (gauntlet.holdLive), within wallSeconds. */
+  liveHeldSeconds: number;
   evaluationsToNinetyPercent: number | null;
   /** The best speedup over the reference the gauntlet estimated for an attempt that held. */
   bestEstimatedSpeedup: number | null;
@@ -171,6 +173,7 @@ async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: n
       lostSteps: steps.lostSteps,
       duplicatedSteps: steps.duplicatedSteps,
       wallSeconds,
+      liveHeldSeconds: engineSummary.liveHeldSeconds,
       evaluationsToNinetyPercent: summary.evaluationsToNinetyPercent,
       bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
       liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
@@ -222,7 +225,7 @@ function searchLine(report: EvolveSearchReport): string {
   return [
     `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
       `${(100 * report.rooflineFraction).toFixed(1)}% of roofline, live ${report.liveModule}`,
-    `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s: applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
+    `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s (live lattice held ${report.liveHeldSeconds.toFixed(0)} s for benchmarks): applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
     `         90% of best after ${report.evaluationsToNinetyPercent ?? 'n/a'} evaluations (best estimated ${report.bestEstimatedSpeedup?.toFixed(2) ?? 'n/a'}x); ` +
       `max energy drift ${report.maxEnergyDrift.toExponential(2)}; lost steps ${report.lostSteps}, duplicated ${report.duplicatedSteps}`,
   ].join('\n');

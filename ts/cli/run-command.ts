@@ -145,6 +145,7 @@ function settingsOf(config: EngineConfig, options: RunCommandOptions): Record<st
     generator: config.generator.kind,
     mode: options.once ? 'one attempt (--once)' : options.cycles !== undefined ? `${options.cycles} attempts` : 'timed',
     'max concurrent improvements': String(config.maxConcurrentImprovements),
+    'benchmarks hold the live lattice': config.gauntlet.holdLive ? 'yes (gauntlet.holdLive)' : 'no',
     seed: String(config.seed),
     archive: path.resolve(config.archive.path),
     'config file': options.config ?? (existsSync('ouroboros.toml') ? path.resolve('ouroboros.toml') : 'built-in defaults'),

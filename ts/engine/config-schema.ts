@@ -283,6 +283,13 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description: 'Where built candidates are cached (empty: <tmpdir>/ouroboros-gauntlet-cache).',
   },
   {
+    path: 'gauntlet.holdLive',
+    type: { kind: 'boolean' },
+    default: true,
+    description:
+      "Hold the live lattice at a step boundary while a candidate's sandbox run and benchmark go (2-3 s per attempt at the defaults), so the benchmark times kernels on free cores; false: the simulation never waits, and the benchmark competes with it.",
+  },
+  {
     path: 'breaker.failures',
     type: { kind: 'integer', min: 1, max: 1000 },
     default: 5,

@@ -116,6 +116,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly breaker: CircuitBreaker;
   private readonly abort = new AbortController();
   private readonly gauntlet: GauntletResources;
+  private liveHeldMs = 0;
   private run: Running | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private stopping: Promise<EngineSummary> | null = null;
@@ -144,7 +145,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.now = deps.now ?? (() => performance.now());
     this.seed = deps.seed ?? config.seed;
     this.logger = deps.logger ?? createEngineLog(config.log);
-    this.gauntlet = { pool: deps.pool, sandboxQueue: new SerialQueue() };
+    const sandboxes = new SerialQueue();
+    this.gauntlet = { pool: deps.pool, sandboxQueue: { run: (work) => sandboxes.run(() => this.holdingLive(work)) } };
     this.breaker = new CircuitBreaker({
       failures: config.breaker.failures,
       backoffMs: config.breaker.backoffMs,
@@ -348,6 +350,26 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
+  /**
+   * Runs a sandbox run with the live lattice held at a step boundary when
+   * gauntlet.holdLive is set: its benchmark then times the kernels on free
+   * cores, not against the simulation's own threads (which favour kernels
+   * that cope with a contended machine over the fastest on a quiet one).
+   * A lattice someone else paused stays paused.
+   */
+  private async holdingLive<T>(work: () => Promise<T>): Promise<T> {
+    const lat = this.lattice;
+    if (!this.config.gauntlet.holdLive || !lat.running || lat.paused) return work();
+    lat.pause();
+    const heldFromMs = this.now();
+    try {
+      return await work();
+    } finally {
+      this.liveHeldMs += this.now() - heldFromMs;
+      if (lat.running) lat.resume();
+    }
+  }
+
   /** How long the loop must wait before it may start another attempt (0: now). */
   private startWaitMs(): number {
     if (this.pausedReason !== null) return LOOP_POLL_MS;
@@ -542,6 +564,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       costUsd: this.costUsd,
       circuitOpenings: this.circuitOpenings,
       predictor: run.host.predictor.stats(),
+      liveHeldSeconds: this.liveHeldMs / 1000,
     });
   }
 

@@ -4,7 +4,7 @@
  */
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
-import type { SerialQueue } from '../gauntlet/serial-queue.js';
+import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
 import type { EngineConfig } from './config.js';
 import type { Incumbent } from './live-changes.js';
@@ -19,10 +19,10 @@ export interface Judgement {
   speedup: number | null;
 }
 
-/** What the engine's gauntlet runs share: the worker pool and the queue that keeps sandbox runs apart. */
+/** What the engine's gauntlet runs share: the worker pool and the scheduler of sandbox runs. */
 export interface GauntletResources {
   pool: GauntletPool | undefined;
-  sandboxQueue: SerialQueue;
+  sandboxQueue: SandboxScheduler;
 }
 
 export async function judgeCandidate(

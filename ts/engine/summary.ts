@@ -50,6 +50,8 @@ export interface EngineSummary {
   costUsd: number;
   circuitOpenings: number;
   predictor: PredictorStats;
+  /** Seconds the live lattice was held at a step boundary for benchmarks (gauntlet.holdLive). */
+  liveHeldSeconds: number;
 }
 
 const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded'];
@@ -75,6 +77,7 @@ export interface SummaryInputs {
   costUsd: number;
   circuitOpenings: number;
   predictor: PredictorStats;
+  liveHeldSeconds: number;
 }
 
 export function summarise(inputs: SummaryInputs): EngineSummary {
@@ -111,5 +114,6 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     costUsd: inputs.costUsd,
     circuitOpenings: inputs.circuitOpenings,
     predictor: inputs.predictor,
+    liveHeldSeconds: inputs.liveHeldSeconds,
   };
 }

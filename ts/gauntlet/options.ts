@@ -11,7 +11,7 @@ import { defaultCacheDir } from './compile.js';
 import { DEFAULT_TARGET_PATH } from './patch-gate.js';
 import type { GauntletPool } from './pool.js';
 import { DEFAULT_SAFETY_THRESHOLD } from './static-firewall.js';
-import type { SerialQueue } from './serial-queue.js';
+import type { SandboxScheduler } from './serial-queue.js';
 import type { Slot } from './types.js';
 
 export interface CandidateOptions {
@@ -60,13 +60,13 @@ export interface CandidateOptions {
   pool?: GauntletPool;
   /** The sandbox runner binary (default: the staged native/sandbox/<target>/ouroboros-sandbox). */
   runnerPath?: string;
-  /** Runs the sandbox (and so the benchmark) one at a time with every evaluation given the same queue (default: none). */
-  sandboxQueue?: SerialQueue;
+  /** When the sandbox run (and so the benchmark) may go, e.g. one at a time with every evaluation given the same SerialQueue (default: at once). */
+  sandboxQueue?: SandboxScheduler;
 }
 
 export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue'>> & {
   pool: GauntletPool | undefined;
-  sandboxQueue: SerialQueue | undefined;
+  sandboxQueue: SandboxScheduler | undefined;
   runnerPath: string | undefined;
   incumbent: string;
   includeDir: string;

@@ -5,7 +5,12 @@
  * two benchmarks sharing the cores would measure each other. The rest of
  * an attempt (static analysis, the compile) still overlaps.
  */
-export class SerialQueue {
+/** Decides when a sandbox run may go: the engine's holds the live lattice for it, after the runs queued before. */
+export interface SandboxScheduler {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
+export class SerialQueue implements SandboxScheduler {
   private tail: Promise<void> = Promise.resolve();
 
   /** Runs `work` once everything queued before it has settled; settles as it does. */
