@@ -81,7 +81,7 @@ describe('Predictor learning', () => {
     expect(skippedLosers / losers).toBeGreaterThan(0.5);
   });
 
-  it('ranks the likeliest winner first', () => {
+  it('ranks by expected speedup, a candidate likely to fail last', () => {
     const predictor = trained(200, 5);
     const order = predictor.rank([
       [-0.9, 0.9, 0, 0, 5_000],
@@ -118,7 +118,7 @@ describe('Predictor uncertainty and the bar', () => {
     expect(low.winProbability).toBeGreaterThan(0.9);
     expect(high.winProbability).toBeLessThan(0.1);
     expect(high.expectedImprovement).toBeLessThan(low.expectedImprovement);
-    expect(predictor.rank([features, [0.9, -0.9, 0, -0.5, 5_000]], 1.5)).toEqual([0, 1]);
+    expect(predictor.rank([[0.9, -0.9, 0, -0.5, 5_000], features])).toEqual([1, 0]);
     expect(() => predictor.predict(features, 0)).toThrow('barSpeedup = 0: must be a finite number > 0');
   });
 });

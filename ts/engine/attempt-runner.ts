@@ -225,9 +225,10 @@ export class AttemptRunner {
 
   /**
    * The child to judge: the generator's one proposal, or, for a generator
-   * that makes several per attempt, the one the predictor expects to improve
-   * most on the incumbent among those not in the archive yet (pending
-   * attempts included, so concurrent attempts do not judge one kernel twice).
+   * that makes several per attempt, the one the predictor expects to be
+   * fastest (counting a failure as nothing) among those not in the archive
+   * yet (pending attempts included, so concurrent attempts do not judge one
+   * kernel twice).
    */
   private async breed(records: readonly AttemptRecord[], parent: AttemptRecord): Promise<CandidateProposal> {
     const { generator, predictor } = this.host;
@@ -257,8 +258,7 @@ export class AttemptRunner {
     if (fresh.length === 0) {
       throw new GeneratorError('exhausted', `all ${proposals} children proposed from attempt ${parent.id} are in the archive already`);
     }
-    const bar = this.host.live.incumbents.get(this.slot)!.speedup;
-    const order = predictor.rank(fresh.map((proposal) => candidateFeatures(proposal.source, proposal.genome)), bar);
+    const order = predictor.rank(fresh.map((proposal) => candidateFeatures(proposal.source, proposal.genome)));
     return fresh[order[0]!]!;
   }
 

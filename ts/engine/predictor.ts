@@ -16,8 +16,12 @@
  * reference kernel), so outcomes measured against different incumbents
  * stay comparable; the bar a candidate must clear is passed to predict().
  * The probability of a win is P(pass) * P(ln speedup > ln(bar * winMargin)
- * | pass) under a normal predictive distribution, and candidates are ranked
- * by P(pass) times the expected improvement of ln speedup over the bar. A
+ * | pass) under a normal predictive distribution. Candidates are ranked by
+ * P(pass) times the expected speedup: a failure counts as nothing, and the
+ * model's uncertainty earns nothing, because with a budget of tens of
+ * evaluations chasing the least known candidates (uniform samples, distant
+ * crossovers) spent most of it on slow kernels; exploring is left to the
+ * parent selection and the generator's operators. A
  * candidate is skipped only when the model has
  * seen at least `minTrainingSamples` outcomes and that probability is below
  * `skipBelowWinProbability`; a fraction `auditFraction` of would-be skips is
@@ -384,9 +388,12 @@ export class Predictor {
     };
   }
 
-  /** Indices of the candidates, the most promising first: by expected improvement over the bar (see predict). */
-  rank(candidates: number[][], barSpeedup = 1): number[] {
-    const promise = candidates.map((features) => this.predict(features, barSpeedup).expectedImprovement);
+  /** Indices of the candidates, the most promising first: by P(pass) x expected speedup (see above); ties keep their order. */
+  rank(candidates: number[][]): number[] {
+    const promise = candidates.map((features) => {
+      const prediction = this.predict(features);
+      return prediction.passProbability * prediction.expectedSpeedup;
+    });
     return promise.map((_, i) => i).sort((a, b) => promise[b]! - promise[a]! || a - b);
   }
 
