@@ -59,7 +59,7 @@ function hostileCorpus(): Candidate[] {
     source: readFileSync(path.join(dir, entry.file), 'utf8'),
     targetPath: entry.targetPath,
     expectedGate: entry.gate,
-    ...(entry.threads === undefined ? {} : { threads: entry.threads }),
+    threads: entry.threads,
   }));
 }
 
@@ -83,7 +83,7 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
       const verdict = await evaluateCandidate({
         source: candidate.source,
         targetPath: candidate.targetPath,
-        ...(candidate.threads === undefined ? {} : { threads: candidate.threads }),
+        threads: candidate.threads,
         pool,
         cacheDir,
         cpuSeconds: 2,

@@ -112,7 +112,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     type: { kind: 'integer', min: 1, max: 256 },
     default: 16,
     description:
-      'Children the variant generator breeds per attempt; the predictor sends the one it expects to improve most to the gauntlet (random sampling and the LLM propose one).',
+      'Children the variant generator breeds per attempt; the predictor sends the one it expects to be fastest to the gauntlet (random sampling and the LLM propose one).',
   },
   {
     path: 'generator.llm.baseURL',

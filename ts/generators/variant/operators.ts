@@ -9,7 +9,7 @@ import { genomeSpace, type GeneName, type GeneSpec, type VariantGenome } from '.
 type GeneValue = VariantGenome[GeneName];
 
 /** A uniform integer in [0, count). */
-function pick(count: number, random: () => number): number {
+export function pick(count: number, random: () => number): number {
   return Math.min(count - 1, Math.floor(random() * count));
 }
 
@@ -54,6 +54,16 @@ export function crossover(genome: VariantGenome, mate: VariantGenome, random: ()
     child[gene.name] = mate[gene.name];
   }
   return child as unknown as VariantGenome;
+}
+
+/** `count` distinct genes, drawn uniformly (the first steps of a Fisher-Yates shuffle). */
+export function distinctGenes(count: number, random: () => number): GeneName[] {
+  const names = genomeSpace.map((gene) => gene.name);
+  for (let i = 0; i < count; i += 1) {
+    const j = i + pick(names.length - i, random);
+    [names[i], names[j]] = [names[j]!, names[i]!];
+  }
+  return names.slice(0, count);
 }
 
 /** A genome drawn uniformly from the whole space. */

@@ -6,8 +6,8 @@
  */
 import { describe, invalidRangeError, requireInteger } from '../../errors.js';
 import { type CandidateProposal, type GenerationContext, type Generator, GeneratorError } from '../types.js';
-import { defaultGenome, type GeneName, genomeSpace, validateGenome, type VariantGenome } from './genome.js';
-import { crossover, mutate, sample } from './operators.js';
+import { defaultGenome, genomeSpace, validateGenome, type VariantGenome } from './genome.js';
+import { crossover, distinctGenes, mutate, pick, sample } from './operators.js';
 import { renderKernel } from './render.js';
 
 /**
@@ -20,16 +20,6 @@ export const VARIANT_OPERATORS: readonly string[] = [...genomeSpace.map((gene) =
 
 const SEVERAL_GENES_MIN = 2;
 const SEVERAL_GENES_MAX = 4;
-
-/** `count` distinct genes, drawn uniformly. */
-function distinctGenes(count: number, random: () => number): GeneName[] {
-  const names = genomeSpace.map((gene) => gene.name);
-  for (let i = 0; i < count; i += 1) {
-    const j = i + Math.min(names.length - i - 1, Math.floor(random() * (names.length - i)));
-    [names[i], names[j]] = [names[j]!, names[i]!];
-  }
-  return names.slice(0, count);
-}
 
 function proposal(generator: string, operator: string, genome: VariantGenome): CandidateProposal {
   return { generator, operator, source: renderKernel(genome), genome: { ...genome }, prompt: null, costUsd: 0 };
@@ -98,11 +88,11 @@ export class VariantGenerator implements Generator {
     const operator = chooseOperator(operators, context.operatorWeights, context.random);
     if (operator === 'sample') return proposal(this.name, operator, sample(context.random));
     if (operator === 'crossover') {
-      const mate = mates[Math.min(mates.length - 1, Math.floor(context.random() * mates.length))]!;
+      const mate = mates[pick(mates.length, context.random)]!;
       return proposal(this.name, operator, crossover(parent, mate, context.random));
     }
     if (operator === 'mutate:several') {
-      const count = SEVERAL_GENES_MIN + Math.min(SEVERAL_GENES_MAX - SEVERAL_GENES_MIN, Math.floor(context.random() * (SEVERAL_GENES_MAX - SEVERAL_GENES_MIN + 1)));
+      const count = SEVERAL_GENES_MIN + pick(SEVERAL_GENES_MAX - SEVERAL_GENES_MIN + 1, context.random);
       return proposal(this.name, operator, mutate(parent, distinctGenes(count, context.random), context.random));
     }
     const gene = genomeSpace.find((spec) => `mutate:${spec.name}` === operator)!;
