@@ -133,10 +133,6 @@ export interface CoreStepTrace {
   endNs: Float64Array;
 }
 
-export interface CoreSnapshot extends CoreStateViews {
-  step: number;
-}
-
 export interface CoreRecovery {
   /** The step the state was restored to, or null when no snapshot had been verified. */
   restoredStep: number | null;
@@ -210,8 +206,12 @@ export interface CoreLattice {
   traceSteps(capacity: number): void;
   takeTrace(): CoreStepTrace;
 
-  /** Copies of the snapshot handed to the watchdog, or null. */
-  pendingSnapshot(): CoreSnapshot | null;
+  /**
+   * Copies the snapshot handed to the watchdog into `previous` and `current`
+   * (Float64Arrays of `cells` elements, widened exactly from an f32 lattice)
+   * and returns its step; null, with the arrays untouched, when none is pending.
+   */
+  copySnapshot(previous: Float64Array, current: Float64Array): number | null;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

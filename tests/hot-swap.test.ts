@@ -9,15 +9,15 @@ afterEach(() => {
   for (const lat of lattices.splice(0)) lat.close();
 });
 
-function seeded(extents = [48, 40], seed = 7) {
-  const lat = new Lattice({ extents, dt: 0.6, threads: 2 });
+function seeded(extents = [48, 40], seed = 7, precision: 'f64' | 'f32' = 'f64') {
+  const lat = new Lattice({ extents, dt: 0.6, threads: 2, precision });
   lattices.push(lat);
   const state = randomState(lat, seed);
   lat.setState(state.previous, state.current);
   return lat;
 }
 
-function sameBits(a: Float64Array, b: Float64Array): boolean {
+function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
@@ -182,9 +182,9 @@ describe('canary', () => {
 describe('watchdog', () => {
   const testKernel = (name: string) => `build/test-kernels/${name}.so`;
 
-  async function watchedRollback(kernel: string, reason: WatchdogEvent['reason']) {
-    const lat = seeded([32, 30], 11);
-    const plain = seeded([32, 30], 11);
+  async function watchedRollback(kernel: string, reason: WatchdogEvent['reason'], precision: 'f64' | 'f32' = 'f64') {
+    const lat = seeded([32, 30], 11, precision);
+    const plain = seeded([32, 30], 11, precision);
     const bad = await lat.loadModule(testKernel(kernel));
     // Before it misbehaves, each bad kernel is the reference kernel bit for bit.
     await lat.swap('step', bad);
@@ -203,12 +203,17 @@ describe('watchdog', () => {
     // Restored from the last verified snapshot, then stepped on by the reference
     // kernel: bitwise the run that never met the bad kernel.
     plain.step(steps);
-    expect(sameBits(lat.field() as Float64Array, plain.field() as Float64Array)).toBe(true);
+    expect(sameBits(lat.field(), plain.field())).toBe(true);
     return event!;
   }
 
   it('rolls back a kernel that produces NaN after some steps and restores the last verified state', async () => {
     const event = await watchedRollback('misbehaving_NanAfter', 'non-finite');
+    expect(event.detail).toMatch(/non-finite value at cell 0/);
+  });
+
+  it('checks an f32 lattice on its snapshot widened to f64, and rolls back a NaN there too', async () => {
+    const event = await watchedRollback('misbehaving_NanAfter', 'non-finite', 'f32');
     expect(event.detail).toMatch(/non-finite value at cell 0/);
   });
 

@@ -117,6 +117,10 @@ const void* read_field(const Napi::Value& value, const char* name, ouro_precisio
   return static_cast<const std::byte*>(array.ArrayBuffer().Data()) + array.ByteOffset();
 }
 
+double* output_f64_field(const Napi::Value& value, const char* name, std::uint64_t cells) {
+  return static_cast<double*>(const_cast<void*>(read_field(value, name, OURO_PRECISION_F64, cells)));
+}
+
 Slot read_slot(const Napi::Value& value, const char* name) {
   const std::optional<Slot> slot = slot_from_name(read_string(value, name));
   if (!slot) type_error(value.Env(), name, "\"step\" or \"readout\"");

@@ -42,6 +42,9 @@ std::uint64_t read_integer(const Napi::Value& value, const char* name, std::uint
 /// The data of a typed array of the lattice's precision and `cells` elements; valid during this call.
 const void* read_field(const Napi::Value& value, const char* name, ouro_precision precision, std::uint64_t cells);
 
+/// The data of a Float64Array of `cells` elements the caller lent to be written; valid during this call.
+double* output_f64_field(const Napi::Value& value, const char* name, std::uint64_t cells);
+
 /// The slot named by a JS string ("step" or "readout").
 Slot read_slot(const Napi::Value& value, const char* name);
 

@@ -5,6 +5,7 @@
 #include "js_completion.h"
 #include "js_convert.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ouro::addon {
@@ -12,6 +13,16 @@ namespace {
 
 ouro_precision precision_of(const LatticeCore& core) {
   return static_cast<ouro_precision>(core.geometry().precision);
+}
+
+/// `cells` values of `precision` at `from`, as doubles at `to` (exact: every f32 is a double).
+void widen_into(ouro_precision precision, const void* from, double* to, std::uint64_t cells) {
+  if (precision == OURO_PRECISION_F64) {
+    std::memcpy(to, from, cells * sizeof(double));
+    return;
+  }
+  const auto* values = static_cast<const float*>(from);
+  std::copy(values, values + cells, to);
 }
 
 Napi::Object field_pair(Napi::Env env, Napi::Value previous, Napi::Value current) {
@@ -193,7 +204,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::add_profile_counters>("addProfileCounters"),
                          InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
                          InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
-                         InstanceMethod<&LatticeCoreWrap::pending_snapshot>("pendingSnapshot"),
+                         InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
                          InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
@@ -474,17 +485,20 @@ Napi::Value LatticeCoreWrap::take_trace(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- watchdog and canary
 
-Napi::Value LatticeCoreWrap::pending_snapshot(const Napi::CallbackInfo& info) {
+Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     LatticeCore& core = open_core(env);
+    const std::uint64_t cells = core.geometry().cells;
+    // The caller's arrays, reused from check to check: a fresh pair of a large
+    // lattice's levels costs more in page faults and collection than the copy.
+    double* previous = output_f64_field(info[0], "previous", cells);
+    double* current = output_f64_field(info[1], "current", cells);
     const std::optional<SnapshotView> pending = core.pending_snapshot();
     if (!pending) return env.Null();
-    const std::uint64_t cells = core.geometry().cells;
-    Napi::Object result = field_pair(env, copy_field(env, precision_of(core), pending->previous, cells),
-                                     copy_field(env, precision_of(core), pending->current, cells));
-    result.Set("step", number(env, pending->step));
-    return result;
+    widen_into(precision_of(core), pending->previous, previous, cells);
+    widen_into(precision_of(core), pending->current, current, cells);
+    return number(env, pending->step);
   });
 }
 

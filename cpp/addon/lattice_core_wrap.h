@@ -47,7 +47,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   void trace_steps(const Napi::CallbackInfo& info);
   Napi::Value take_trace(const Napi::CallbackInfo& info);
 
-  Napi::Value pending_snapshot(const Napi::CallbackInfo& info);
+  Napi::Value copy_snapshot(const Napi::CallbackInfo& info);
   void settle_snapshot(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);
   Napi::Value canary(const Napi::CallbackInfo& info);

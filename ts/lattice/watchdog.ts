@@ -41,6 +41,14 @@ export interface WatchdogPhysics {
 }
 
 export class Watchdog {
+  /**
+   * Where each snapshot is copied for the oracle, allocated at the first and
+   * reused: two levels of a large lattice, freshly allocated every K steps,
+   * cost the running kernel more in page faults and collections than the
+   * check itself.
+   */
+  #levels: { previous: Float64Array; current: Float64Array } | null = null;
+
   constructor(
     private readonly core: CoreLattice,
     private readonly physics: WatchdogPhysics,
@@ -51,16 +59,18 @@ export class Watchdog {
 
   /** Called with each snapshot the runner announces. */
   check(step: number): void {
-    const snapshot = this.core.pendingSnapshot();
-    if (snapshot === null || snapshot.step !== step) return;
     const { extents, c, h, dt } = this.physics;
+    const cells = extents.reduce((product, extent) => product * extent, 1);
+    this.#levels ??= { previous: new Float64Array(cells), current: new Float64Array(cells) };
+    const { previous, current } = this.#levels;
+    if (this.core.copySnapshot(previous, current) !== step) return;
     const report = oracleAddon().checkInvariants({
       extents,
       c,
       h,
       dt,
-      previous: Float64Array.from(snapshot.previous),
-      current: Float64Array.from(snapshot.current),
+      previous,
+      current,
       initialEnergy: this.initialEnergy,
       driftTolerance: this.driftTolerance,
       readout: null,
