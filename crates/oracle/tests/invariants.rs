@@ -190,6 +190,18 @@ fn non_finite_values_are_found_in_current_first() {
 }
 
 #[test]
+fn the_same_infinity_in_both_levels_is_found_too() {
+    // Its kinetic term is (inf - inf)^2 = NaN: the energy still says to look.
+    let mut healthy = Healthy::new();
+    healthy.previous[5] = f64::INFINITY;
+    healthy.current[5] = f64::INFINITY;
+    let views = healthy.shifted_views();
+    let report = check_invariants(&healthy.input(&views)).unwrap();
+    assert!(!report.all_finite);
+    assert_eq!(report.first_non_finite, Some(5));
+}
+
+#[test]
 fn readout_digits_out_of_range_or_different_are_violations() {
     let mut healthy = Healthy::new();
     healthy.readout[3] = 5;
