@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EvolveBenchReport, EvolveSearchReport } from '../dist/ts/bench/evolve.js';
+import { kernelName, validateGenome } from '../dist/ts/generators/variant/index.js';
 
 const cli = path.resolve('bin/ouroboros.js');
 
@@ -20,6 +21,9 @@ function checkSearch(search: EvolveSearchReport, report: EvolveBenchReport): voi
   expect(search.duplicatedSteps).toBe(0);
   expect(search.maxEnergyDrift).toBeLessThanOrEqual(1e-12);
   expect(search.wallSeconds).toBeGreaterThan(0);
+  // The genome reported is the live kernel's: it renders to the module that is live.
+  if (search.liveModule === 'reference') expect(search.liveGenome).toBeNull();
+  else expect(kernelName(validateGenome(search.liveGenome))).toBe(search.liveModule);
   if (search.evaluationsToNinetyPercent !== null) {
     expect(search.evaluationsToNinetyPercent).toBeGreaterThanOrEqual(1);
     expect(search.evaluationsToNinetyPercent).toBeLessThanOrEqual(search.attempts);

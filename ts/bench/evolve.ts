@@ -56,6 +56,8 @@ export interface EvolveSearchReport {
   /** The best speedup over the reference the gauntlet estimated for an attempt that held. */
   bestEstimatedSpeedup: number | null;
   liveModule: string;
+  /** The genome of the live step kernel at the end (null when the reference kernel is live): what the search found. */
+  liveGenome: Record<string, unknown> | null;
 }
 
 export interface EvolveBenchReport {
@@ -156,6 +158,8 @@ async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: n
     const baselineMlups = engineSummary.baselineMlups;
     const finalMlups = engineSummary.finalMlups ?? 0;
     const attempts = archive.list().filter((record) => record.parentId !== null);
+    // Applying a kernel supersedes the one it replaced, so the live one is the only step attempt still "applied".
+    const live = attempts.find((record) => record.slot === 'step' && record.status === 'applied');
     const held = attempts.filter((record) => ['passed', 'applied', 'superseded'].includes(record.status) && record.speedup !== null);
     return {
       generator,
@@ -177,6 +181,7 @@ async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: n
       evaluationsToNinetyPercent: summary.evaluationsToNinetyPercent,
       bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
       liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
+      liveGenome: live?.genome ?? null,
     };
   } finally {
     lattice.close();
