@@ -27,7 +27,7 @@ function allocate(precision: Precision, cells: number): FieldArray {
   return precision === 'f64' ? new Float64Array(cells) : new Float32Array(cells);
 }
 
-function cellCount(extents: readonly number[]): number {
+export function cellCount(extents: readonly number[]): number {
   return extents.reduce((product, extent) => product * extent, 1);
 }
 

@@ -8,6 +8,7 @@
  */
 import type { CoreLattice, CoreSlot } from '../../native/addon-types.js';
 import { oracleAddon } from '../../native/loader.js';
+import { cellCount } from './initial-conditions.js';
 
 export interface WatchdogOptions {
   /** Check every this many steps (and at the start of the run). */
@@ -60,8 +61,7 @@ export class Watchdog {
   /** Called with each snapshot the runner announces. */
   check(step: number): void {
     const { extents, c, h, dt } = this.physics;
-    const cells = extents.reduce((product, extent) => product * extent, 1);
-    this.#levels ??= { previous: new Float64Array(cells), current: new Float64Array(cells) };
+    this.#levels ??= { previous: new Float64Array(cellCount(extents)), current: new Float64Array(cellCount(extents)) };
     const { previous, current } = this.#levels;
     if (this.core.copySnapshot(previous, current) !== step) return;
     const report = oracleAddon().checkInvariants({
