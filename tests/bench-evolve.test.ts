@@ -30,6 +30,9 @@ function checkSearch(search: EvolveSearchReport, report: EvolveBenchReport): voi
   }
 }
 
+/** Two searches of real compiles, analyses and sandbox runs on a shared 2-core machine: about 2.5 minutes. */
+const SEARCHES_TIMEOUT_MS = 300_000;
+
 describe('ouroboros bench evolve --quick', () => {
   it('runs the Darwin search and the random peer with the same budget and writes every figure', () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-evolve-')), 'evolve.json');
@@ -48,5 +51,5 @@ describe('ouroboros bench evolve --quick', () => {
     checkSearch(report.random, report);
     expect(report.targets.speedupAtLeast6).toBe(report.darwin.speedup >= 6);
     expect(report.targets.noLostSteps).toBe(true);
-  });
+  }, SEARCHES_TIMEOUT_MS);
 });

@@ -69,6 +69,9 @@ describe('ouroboros run --once', () => {
   });
 });
 
+/** Until the first kernel is applied: the first children's analyses under a running lattice, then the canary and two watch windows. */
+const FIRST_APPLY_TIMEOUT_MS = 300_000;
+
 describe('ouroboros run --serve', () => {
   it('answers status from the live engine, rolls back a change into the ledger, and stops', async () => {
     const dir = tempDir();
@@ -121,7 +124,7 @@ describe('ouroboros run --serve', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  });
+  }, FIRST_APPLY_TIMEOUT_MS);
 });
 
 describe('ouroboros run: bad input', () => {

@@ -89,6 +89,7 @@ interface Plan {
   wallLimitSeconds: number;
   streamBytesPerArray: number;
   gauntlet: Partial<EngineConfig['gauntlet']>;
+  watch: Partial<EngineConfig['watch']>;
 }
 
 const MiB = 1024 * 1024;
@@ -101,6 +102,8 @@ function plan(quick: boolean): Plan {
       wallLimitSeconds: 300,
       streamBytesPerArray: 16 * MiB,
       gauntlet: { targetExtents: [256, 256], heldOutExtents: [131, 127] },
+      // A 128x128 lattice runs thousands of steps a second; the analysers wait while the live kernel is measured.
+      watch: { windowMs: 1000 },
     };
   }
   return {
@@ -111,6 +114,7 @@ function plan(quick: boolean): Plan {
     wallLimitSeconds: 540,
     streamBytesPerArray: 256 * MiB,
     gauntlet: {},
+    watch: {},
   };
 }
 
@@ -126,6 +130,7 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
   config.archive = { path: archiveFile, warmStart: false };
   config.budget = { ...config.budget, maxAttempts: p.evaluationBudget, maxWallSeconds: p.wallLimitSeconds };
   config.gauntlet = { ...config.gauntlet, ...p.gauntlet };
+  config.watch = { ...config.watch, ...p.watch };
   config.log = { ...config.log, file: '' };
   return config;
 }

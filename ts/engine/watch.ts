@@ -6,10 +6,13 @@
  * nanoseconds, timed natively around each kernel call), as a difference
  * between the start and the end of the window. Kernel time, not wall time:
  * the watchdog's snapshot copies and boundary tasks run between steps and
- * would otherwise count against whichever kernel happens to be live, while
- * the same machine load (the gauntlet's compiles and benchmarks) shows in
- * both measurements since they are taken back to back.
+ * would otherwise count against whichever kernel happens to be live. The
+ * gauntlet's tools are held for the window (gauntlet/background.ts): a
+ * compile running beside a multi-threaded kernel slows it by more than its
+ * share of the cores, and by how much depends on the kernel, so the
+ * windows before and after a swap would compare loads, not kernels.
  */
+import { holdBackgroundTools } from '../gauntlet/background.js';
 import type { Lattice, Slot } from '../lattice/lattice.js';
 
 export interface ThroughputWindow {
@@ -48,18 +51,23 @@ export function mlupsOf(cells: number, steps: number, kernelNs: number): number 
 export async function measureSlot(lat: Lattice, slot: Slot, options: WindowOptions): Promise<ThroughputWindow> {
   const sleep = options.sleep ?? sleepMs;
   const timeoutMs = options.timeoutMs ?? options.windowMs * 20 + 30_000;
-  const first = lat.profile()[slot];
-  const startedMs = performance.now();
-  for (;;) {
-    await sleep(Math.min(POLL_MS, options.windowMs));
-    const now = lat.profile()[slot];
-    const wallMs = performance.now() - startedMs;
-    const steps = now.steps - first.steps;
-    const done = (wallMs >= options.windowMs && steps >= options.minSteps) || wallMs >= timeoutMs || options.signal?.aborted === true;
-    if (done) {
-      const kernelNs = now.totalNs - first.totalNs;
-      return { steps, kernelNs, wallMs, mlups: mlupsOf(lat.cells, steps, kernelNs) };
+  const release = holdBackgroundTools();
+  try {
+    const first = lat.profile()[slot];
+    const startedMs = performance.now();
+    for (;;) {
+      await sleep(Math.min(POLL_MS, options.windowMs));
+      const now = lat.profile()[slot];
+      const wallMs = performance.now() - startedMs;
+      const steps = now.steps - first.steps;
+      const done = (wallMs >= options.windowMs && steps >= options.minSteps) || wallMs >= timeoutMs || options.signal?.aborted === true;
+      if (done) {
+        const kernelNs = now.totalNs - first.totalNs;
+        return { steps, kernelNs, wallMs, mlups: mlupsOf(lat.cells, steps, kernelNs) };
+      }
     }
+  } finally {
+    release();
   }
 }
 

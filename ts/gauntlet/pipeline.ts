@@ -4,6 +4,7 @@
  * how long it took; the result is data, never a throw, except for invalid
  * options (a caller's bug).
  */
+import { withToolsHeld } from './background.js';
 import { hardenedCompile } from './compile.js';
 import { type CandidateOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { patchGate } from './patch-gate.js';
@@ -62,7 +63,8 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   gates.push(symbols);
   if (!symbols.passed) return finish(gates, started, { safetyScore, compileCached });
 
-  const sandbox = () => runSandbox({
+  // The run ends with the benchmark: the other candidates' compiles and analyses wait while it has the cores.
+  const sandbox = () => withToolsHeld(() => runSandbox({
     runnerPath: options.runnerPath ?? sandboxRunnerPath(),
     candidatePath: modulePath,
     incumbentPath: options.incumbent,
@@ -77,7 +79,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
     cpuSeconds: options.cpuSeconds,
     memoryMiB: options.memoryMiB,
     timeoutMs: options.sandboxTimeoutMs,
-  });
+  }));
   const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
   const interpretation = await pool.interpret(outcome);
   gates.push(...interpretation.gates);

@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { backgroundNice, holdBackgroundTools, inBackground, toolProcesses } from '../dist/ts/gauntlet/background.js';
+import { measureSlot } from '../dist/ts/engine/watch.js';
+import type { Lattice } from '../dist/ts/lattice/lattice.js';
+
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function start(command: string, args: string[], background: boolean): ChildProcess {
+  const child = spawn(command, args, { stdio: 'ignore' });
+  children.push(child);
+  return background ? inBackground(child) : child;
+}
+
+/** Whether `pid` is stopped, from its scheduler state in /proc ("T"). */
+function stopped(pid: number): boolean {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] === 'T';
+}
+
+async function eventually(check: () => boolean, timeoutMs = 2000): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return check();
+}
+
+/** The pids whose parent is `parent`. */
+function childrenOf(parent: number): number[] {
+  return toolProcesses().filter((pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+  });
+}
+
+describe('background tools', () => {
+  it('runs a tool below this process and finds it, and not a child at this process priority', async () => {
+    const tool = start('sleep', ['30'], true);
+    const helper = start('sleep', ['30'], false);
+    expect(os.getPriority(tool.pid!)).toBe(backgroundNice());
+    expect(backgroundNice()).toBe(Math.min(19, os.getPriority() + 10));
+    expect(toolProcesses()).toContain(tool.pid);
+    expect(toolProcesses()).not.toContain(helper.pid);
+  });
+
+  it('stops the tools while held, what they fork included, and continues them on release', async () => {
+    const tool = start('sh', ['-c', 'sleep 30; true'], true);
+    const helper = start('sleep', ['30'], false);
+    expect(await eventually(() => childrenOf(tool.pid!).length === 1)).toBe(true);
+    const [grandchild] = childrenOf(tool.pid!);
+
+    const release = holdBackgroundTools();
+    expect(await eventually(() => stopped(tool.pid!) && stopped(grandchild!))).toBe(true);
+    expect(stopped(helper.pid!)).toBe(false);
+    release();
+    expect(await eventually(() => !stopped(tool.pid!) && !stopped(grandchild!))).toBe(true);
+  });
+
+  it('stops a tool started during a hold, and holds nest', async () => {
+    const outer = holdBackgroundTools();
+    const inner = holdBackgroundTools();
+    try {
+      const late = start('sleep', ['30'], true);
+      expect(await eventually(() => stopped(late.pid!))).toBe(true);
+      inner();
+      inner();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(stopped(late.pid!)).toBe(true);
+      outer();
+      expect(await eventually(() => !stopped(late.pid!))).toBe(true);
+    } finally {
+      inner();
+      outer();
+    }
+  });
+
+  it('holds the tools for a live measurement window', async () => {
+    const tool = start('sleep', ['30'], true);
+    let steps = 0;
+    const states: boolean[] = [];
+    const lattice = {
+      cells: 1000,
+      profile: () => ({ step: { steps, totalNs: steps * 1e6 } }),
+    } as unknown as Lattice;
+    const window = await measureSlot(lattice, 'step', {
+      windowMs: 20,
+      minSteps: 3,
+      sleep: async (ms) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        states.push(stopped(tool.pid!));
+        steps += 1;
+      },
+    });
+    expect(window.steps).toBeGreaterThanOrEqual(3);
+    expect(window.mlups).toBeCloseTo(1, 9);
+    // Stopped from the first poll (a signal takes effect a moment after it is sent) to the end of the window.
+    expect(states.at(-1)).toBe(true);
+    expect(states.slice(states.indexOf(true)).every(Boolean)).toBe(true);
+    expect(await eventually(() => !stopped(tool.pid!))).toBe(true);
+  });
+});
