@@ -225,8 +225,8 @@ export class AttemptRunner {
 
   /**
    * The child to judge: the generator's one proposal, or, for a generator
-   * that makes several per attempt, the one the predictor expects to be
-   * fastest (counting a failure as nothing) among those not in the archive
+   * that makes several per attempt, the predictor's first (by a posterior
+   * draw of how fast each is, a failure counting as nothing) among those not in the archive
    * yet (pending attempts included, so concurrent attempts do not judge one
    * kernel twice).
    */
@@ -258,7 +258,10 @@ export class AttemptRunner {
     if (fresh.length === 0) {
       throw new GeneratorError('exhausted', `all ${proposals} children proposed from attempt ${parent.id} are in the archive already`);
     }
-    const order = predictor.rank(fresh.map((proposal) => candidateFeatures(proposal.source, proposal.genome)));
+    const order = predictor.rank(
+      fresh.map((proposal) => candidateFeatures(proposal.source, proposal.genome)),
+      this.random,
+    );
     return fresh[order[0]!]!;
   }
 

@@ -17,11 +17,14 @@
  * stay comparable; the bar a candidate must clear is passed to predict().
  * The probability of a win is P(pass) * P(ln speedup > ln(bar * winMargin)
  * | pass) under a normal predictive distribution. Candidates are ranked by
- * P(pass) times the expected speedup: a failure counts as nothing, and the
- * model's uncertainty earns nothing, because with a budget of tens of
- * evaluations chasing the least known candidates (uniform samples, distant
- * crossovers) spent most of it on slow kernels; exploring is left to the
- * parent selection and the generator's operators. A
+ * P(pass) times the speedup under one draw of the ridge weights from their
+ * posterior (Thompson sampling), a failure counting as nothing. Ranking by
+ * the posterior mean kept a lineage where it started: its kernels carry
+ * the genes of the early winner together (streaming stores with a split
+ * over the pool, say), the mean credits all of them, and the child that
+ * drops one never ranked first, so what each gene is worth was never
+ * measured. A draw separates genes the data cannot tell apart, and gives
+ * each a turn in proportion to the chance that it pays. A
  * candidate is skipped only when the model has
  * seen at least `minTrainingSamples` outcomes and that probability is below
  * `skipBelowWinProbability`; a fraction `auditFraction` of would-be skips is
@@ -141,9 +144,8 @@ function forwardSubstitute(l: Float64Array, b: ArrayLike<number>, n: number): Fl
   return y;
 }
 
-/** Solves L L^T x = b. */
-function solveFactored(l: Float64Array, b: Float64Array, n: number): Float64Array {
-  const y = forwardSubstitute(l, b, n);
+/** x with L^T x = y: the other half. */
+function backSubstitute(l: Float64Array, y: ArrayLike<number>, n: number): Float64Array {
   const x = new Float64Array(n);
   for (let i = n - 1; i >= 0; i -= 1) {
     let sum = y[i]!;
@@ -151,6 +153,17 @@ function solveFactored(l: Float64Array, b: Float64Array, n: number): Float64Arra
     x[i] = sum / l[i * n + i]!;
   }
   return x;
+}
+
+/** Solves L L^T x = b. */
+function solveFactored(l: Float64Array, b: Float64Array, n: number): Float64Array {
+  return backSubstitute(l, forwardSubstitute(l, b, n), n);
+}
+
+/** A standard normal draw from uniform ones (Box-Muller). */
+function standardNormal(random: () => number): number {
+  const u = 1 - random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
 /** Solves A x = b for a symmetric positive definite A (row-major, n x n). */
@@ -388,13 +401,31 @@ export class Predictor {
     };
   }
 
-  /** Indices of the candidates, the most promising first: by P(pass) x expected speedup (see above); ties keep their order. */
-  rank(candidates: number[][]): number[] {
-    const promise = candidates.map((features) => {
-      const prediction = this.predict(features);
-      return prediction.passProbability * prediction.expectedSpeedup;
+  /**
+   * Indices of the candidates, the most promising first, by P(pass) x
+   * speedup, the speedup under one draw of the ridge weights from their
+   * posterior (Thompson sampling; see above); without `random`, under the
+   * posterior mean. Ties keep their order.
+   */
+  rank(candidates: number[][], random?: () => number): number[] {
+    const checked = candidates.map((features) => this.checkFeatures(features));
+    this.fit ??= this.refit();
+    const fit = this.fit;
+    const weights = random === undefined ? fit.logSpeedup : this.posteriorDraw(fit, random);
+    const promise = checked.map((features) => {
+      const row = this.standardise(features, fit);
+      const passProbability = this.samples.length === 0 ? 0.5 : sigmoid(dot(fit.pass, row));
+      return passProbability * Math.exp(dot(weights, row));
     });
     return promise.map((_, i) => i).sort((a, b) => promise[b]! - promise[a]! || a - b);
+  }
+
+  /** Ridge weights drawn from N(beta, sd^2 A^-1): beta + sd L^-T z, with A = L L^T and z standard normal. */
+  private posteriorDraw(fit: Fit, random: () => number): Float64Array {
+    const n = fit.logSpeedup.length;
+    const z = Array.from({ length: n }, () => standardNormal(random));
+    const offset = backSubstitute(fit.ridgeFactor, z, n);
+    return fit.logSpeedup.map((beta, i) => beta + fit.residualSd * offset[i]!);
   }
 
   /** Whether to run the gauntlet on a candidate; `random` is the engine's seeded source. */
