@@ -45,15 +45,15 @@ void run_range(void* context, uint64_t begin, uint64_t end) {
   static_cast<const Job*>(context)->run(begin, end);
 }
 
-// A job cut into one contiguous band of items per pool thread.
+// A job cut into one contiguous band of items per pool thread. Bands
+// [begin, end) are one contiguous range of items, run in one call (a loop
+// of one call per band made the static analyser's work five times longer).
 template <typename Job>
 struct Bands {
   const Job* job;
   std::uint64_t count;
   std::uint64_t bands;
-  void run(std::uint64_t begin, std::uint64_t end) const {
-    for (std::uint64_t band = begin; band < end; ++band) job->run(count * band / bands, count * (band + 1) / bands);
-  }
+  void run(std::uint64_t begin, std::uint64_t end) const { job->run(count * begin / bands, count * end / bands); }
 };
 `;
 
