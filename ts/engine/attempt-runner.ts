@@ -226,9 +226,9 @@ export class AttemptRunner {
   /**
    * The child to judge: the generator's one proposal, or, for a generator
    * that makes several per attempt, the predictor's first (by a posterior
-   * draw of how fast each is, a failure counting as nothing) among those not in the archive
-   * yet (pending attempts included, so concurrent attempts do not judge one
-   * kernel twice).
+   * draw of how fast each is, a failure counting as nothing) among those
+   * not in the archive yet (pending attempts included, so concurrent
+   * attempts do not judge one kernel twice).
    */
   private async breed(records: readonly AttemptRecord[], parent: AttemptRecord): Promise<CandidateProposal> {
     const { generator, predictor } = this.host;
