@@ -382,7 +382,7 @@ export class Predictor {
     if (!(barSpeedup > 0) || !Number.isFinite(barSpeedup)) throw invalidRangeError('barSpeedup', 'must be a finite number > 0', barSpeedup);
     this.fit ??= this.refit();
     const row = this.standardise(checked, this.fit);
-    const passProbability = this.samples.length === 0 ? 0.5 : sigmoid(dot(this.fit.pass, row));
+    const passProbability = this.passProbability(this.fit, row);
     const meanLogSpeedup = dot(this.fit.logSpeedup, row);
     const leverage = forwardSubstitute(this.fit.ridgeFactor, row, row.length).reduce((sum, y) => sum + y * y, 0);
     const logSpeedupSd = this.fit.residualSd * Math.sqrt(1 + leverage);
@@ -414,10 +414,14 @@ export class Predictor {
     const weights = random === undefined ? fit.logSpeedup : this.posteriorDraw(fit, random);
     const promise = checked.map((features) => {
       const row = this.standardise(features, fit);
-      const passProbability = this.samples.length === 0 ? 0.5 : sigmoid(dot(fit.pass, row));
-      return passProbability * Math.exp(dot(weights, row));
+      return this.passProbability(fit, row) * Math.exp(dot(weights, row));
     });
     return promise.map((_, i) => i).sort((a, b) => promise[b]! - promise[a]! || a - b);
+  }
+
+  /** P(pass) of a standardised row; a coin toss before any outcome. */
+  private passProbability(fit: Fit, row: Float64Array): number {
+    return this.samples.length === 0 ? 0.5 : sigmoid(dot(fit.pass, row));
   }
 
   /** Ridge weights drawn from N(beta, sd^2 A^-1): beta + sd L^-T z, with A = L L^T and z standard normal. */

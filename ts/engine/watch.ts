@@ -12,7 +12,7 @@
  * share of the cores, and by how much depends on the kernel, so the
  * windows before and after a swap would compare loads, not kernels.
  */
-import { holdBackgroundTools } from '../gauntlet/background.js';
+import { withToolsHeld } from '../gauntlet/background.js';
 import type { Lattice, Slot } from '../lattice/lattice.js';
 
 export interface ThroughputWindow {
@@ -51,8 +51,7 @@ export function mlupsOf(cells: number, steps: number, kernelNs: number): number 
 export async function measureSlot(lat: Lattice, slot: Slot, options: WindowOptions): Promise<ThroughputWindow> {
   const sleep = options.sleep ?? sleepMs;
   const timeoutMs = options.timeoutMs ?? options.windowMs * 20 + 30_000;
-  const release = holdBackgroundTools();
-  try {
+  return withToolsHeld(async () => {
     const first = lat.profile()[slot];
     const startedMs = performance.now();
     for (;;) {
@@ -66,9 +65,7 @@ export async function measureSlot(lat: Lattice, slot: Slot, options: WindowOptio
         return { steps, kernelNs, wallMs, mlups: mlupsOf(lat.cells, steps, kernelNs) };
       }
     }
-  } finally {
-    release();
-  }
+  });
 }
 
 export interface WatchVerdict {

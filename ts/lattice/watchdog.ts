@@ -61,7 +61,10 @@ export class Watchdog {
   /** Called with each snapshot the runner announces. */
   check(step: number): void {
     const { extents, c, h, dt } = this.physics;
-    this.#levels ??= { previous: new Float64Array(cellCount(extents)), current: new Float64Array(cellCount(extents)) };
+    if (this.#levels === null) {
+      const cells = cellCount(extents);
+      this.#levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
+    }
     const { previous, current } = this.#levels;
     if (this.core.copySnapshot(previous, current) !== step) return;
     const report = oracleAddon().checkInvariants({
