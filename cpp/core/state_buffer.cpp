@@ -1,6 +1,5 @@
 #include "core/state_buffer.h"
 
-#include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -48,9 +47,8 @@ StateBuffer::StateBuffer(std::size_t level_bytes)
       level_offsets_{0, round_up_to_page(level_bytes)},
       scratch_offset_(2 * level_offsets_[1]),
       size_bytes_(block_bytes(level_offsets_[1])),
-      base_(static_cast<std::byte*>(::operator new(size_bytes_, std::align_val_t{kAlignmentBytes}))) {
-  std::memset(base_, 0, size_bytes_);
-}
+      private_block_(std::make_unique<HugePageBlock>(size_bytes_)),
+      base_(private_block_->data()) {}
 
 StateBuffer::StateBuffer(const SegmentRegion& region)
     : level_bytes_(region.level_bytes),
@@ -60,9 +58,7 @@ StateBuffer::StateBuffer(const SegmentRegion& region)
       base_(checked_base(region)),
       segment_owner_(region.owner) {}
 
-StateBuffer::~StateBuffer() {
-  if (!segment_owner_) ::operator delete(base_, std::align_val_t{kAlignmentBytes});
-}
+StateBuffer::~StateBuffer() = default;
 
 bool StateBuffer::overlaps(const void* data, std::size_t bytes) const {
   const auto begin = reinterpret_cast<std::uintptr_t>(data);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/huge_pages.h"
+
 namespace ouro {
 
 /**
@@ -71,8 +73,10 @@ class StateBuffer {
   std::size_t level_offsets_[2];
   std::size_t scratch_offset_;
   std::size_t size_bytes_;
+  /// Private memory (huge-page advised), or null in a segment's mapping.
+  std::unique_ptr<HugePageBlock> private_block_;
   std::byte* base_;
-  /// Null for private memory, which this buffer allocated and frees.
+  /// Null for private memory.
   std::shared_ptr<void> segment_owner_;
 };
 
