@@ -82,13 +82,22 @@ describe('background tools', () => {
     }
   });
 
-  it('holds the tools for a live measurement window', async () => {
+  it('holds the tools and the watchdog checks for a live measurement window', async () => {
     const tool = start('sleep', ['30'], true);
     let steps = 0;
     const states: boolean[] = [];
+    let checksHeld = 0;
+    const checksHeldAtPolls: number[] = [];
     const lattice = {
       cells: 1000,
-      profile: () => ({ step: { steps, totalNs: steps * 1e6 } }),
+      profile: () => {
+        checksHeldAtPolls.push(checksHeld);
+        return { step: { steps, totalNs: steps * 1e6 } };
+      },
+      holdWatchdogChecks: () => {
+        checksHeld += 1;
+        return () => (checksHeld -= 1);
+      },
     } as unknown as Lattice;
     const window = await measureSlot(lattice, 'step', {
       windowMs: 20,
@@ -105,5 +114,8 @@ describe('background tools', () => {
     expect(states.at(-1)).toBe(true);
     expect(states.slice(states.indexOf(true)).every(Boolean)).toBe(true);
     expect(await eventually(() => !stopped(tool.pid!))).toBe(true);
+    expect(checksHeldAtPolls.length).toBeGreaterThanOrEqual(4);
+    expect(checksHeldAtPolls.every((held) => held === 1)).toBe(true);
+    expect(checksHeld).toBe(0);
   });
 });

@@ -221,6 +221,35 @@ describe('watchdog', () => {
     const event = await watchedRollback('misbehaving_PumpEnergy', 'energy-drift');
     expect(event.energyDrift).toBeGreaterThan(1e-9);
   });
+
+  it('defers its checks while held, and checks and rolls back once the last hold is released', async () => {
+    const lat = seeded([32, 30], 11);
+    await lat.swap('step', await lat.loadModule(testKernel('misbehaving_PumpEnergy')));
+    const events: WatchdogEvent[] = [];
+    lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
+    const outer = lat.holdWatchdogChecks();
+    const inner = lat.holdWatchdogChecks();
+    const run = lat.run({ watchdog: { everySteps: 25 } });
+    const stepsPast = async (step: number) => {
+      while (lat.stepCount < step) await new Promise((resolve) => setTimeout(resolve, 2));
+    };
+    await stepsPast(1000);
+    inner();
+    inner();
+    await stepsPast(2000);
+    // Unheld, the check of the snapshot at step 25 would have rolled it back.
+    expect(events).toEqual([]);
+    expect(lat.kernelName).toBe('misbehaving');
+    const releasedAt = lat.stepCount;
+    outer();
+    while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    await lat.stop();
+    await run;
+    // The deferred check passed the run's first snapshot; the next one failed and restored it.
+    expect(events[0]).toMatchObject({ reason: 'energy-drift', restoredStep: 0, rolledBackFrom: 'misbehaving', rolledBackTo: 'reference' });
+    expect(events[0]!.checkedStep).toBeGreaterThanOrEqual(releasedAt);
+    expect(lat.kernelName).toBe('reference');
+  });
 });
 
 describe('profiler', () => {

@@ -355,11 +355,14 @@ export class Engine extends EventEmitter<EngineEvents> {
    * gauntlet.holdLive is set: its benchmark then times the kernels on free
    * cores, not against the simulation's own threads (which favour kernels
    * that cope with a contended machine over the fastest on a quiet one).
+   * The watchdog's checks wait too: one on the event loop's core would
+   * compete with the benchmark just as the simulation would.
    * A lattice someone else paused stays paused.
    */
   private async holdingLive<T>(work: () => Promise<T>): Promise<T> {
     const lat = this.lattice;
     if (!this.config.gauntlet.holdLive || !lat.running || lat.paused) return work();
+    const releaseChecks = lat.holdWatchdogChecks();
     lat.pause();
     const heldFromMs = this.now();
     try {
@@ -367,6 +370,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     } finally {
       this.liveHeldMs += this.now() - heldFromMs;
       if (lat.running) lat.resume();
+      releaseChecks();
     }
   }
 

@@ -10,7 +10,10 @@
  * gauntlet's tools are held for the window (gauntlet/background.ts): a
  * compile running beside a multi-threaded kernel slows it by more than its
  * share of the cores, and by how much depends on the kernel, so the
- * windows before and after a swap would compare loads, not kernels.
+ * windows before and after a swap would compare loads, not kernels. The
+ * watchdog's checks are deferred to the window's end for the same reason
+ * (Lattice.holdWatchdogChecks): at 4096^2 one takes a core for 0.1 s, and
+ * whether one lands in a window changed its figure by 10-30%.
  */
 import { withToolsHeld } from '../gauntlet/background.js';
 import type { Lattice, Slot } from '../lattice/lattice.js';
@@ -49,23 +52,30 @@ export function mlupsOf(cells: number, steps: number, kernelNs: number): number 
  * running lattice and returns what its kernel did in that time.
  */
 export async function measureSlot(lat: Lattice, slot: Slot, options: WindowOptions): Promise<ThroughputWindow> {
+  const releaseChecks = lat.holdWatchdogChecks();
+  try {
+    return await withToolsHeld(() => watchWindow(lat, slot, options));
+  } finally {
+    releaseChecks();
+  }
+}
+
+async function watchWindow(lat: Lattice, slot: Slot, options: WindowOptions): Promise<ThroughputWindow> {
   const sleep = options.sleep ?? sleepMs;
   const timeoutMs = options.timeoutMs ?? options.windowMs * 20 + 30_000;
-  return withToolsHeld(async () => {
-    const first = lat.profile()[slot];
-    const startedMs = performance.now();
-    for (;;) {
-      await sleep(Math.min(POLL_MS, options.windowMs));
-      const now = lat.profile()[slot];
-      const wallMs = performance.now() - startedMs;
-      const steps = now.steps - first.steps;
-      const done = (wallMs >= options.windowMs && steps >= options.minSteps) || wallMs >= timeoutMs || options.signal?.aborted === true;
-      if (done) {
-        const kernelNs = now.totalNs - first.totalNs;
-        return { steps, kernelNs, wallMs, mlups: mlupsOf(lat.cells, steps, kernelNs) };
-      }
+  const first = lat.profile()[slot];
+  const startedMs = performance.now();
+  for (;;) {
+    await sleep(Math.min(POLL_MS, options.windowMs));
+    const now = lat.profile()[slot];
+    const wallMs = performance.now() - startedMs;
+    const steps = now.steps - first.steps;
+    const done = (wallMs >= options.windowMs && steps >= options.minSteps) || wallMs >= timeoutMs || options.signal?.aborted === true;
+    if (done) {
+      const kernelNs = now.totalNs - first.totalNs;
+      return { steps, kernelNs, wallMs, mlups: mlupsOf(lat.cells, steps, kernelNs) };
     }
-  });
+  }
 }
 
 export interface WatchVerdict {

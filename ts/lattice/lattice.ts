@@ -149,6 +149,9 @@ export class Lattice extends EventEmitter {
   #initialEnergy = 0;
   #lastStepNs = 0;
   #run: Promise<RunSummary> | null = null;
+  /** holdWatchdogChecks() calls not yet released, and the check they deferred. */
+  #checkHolds = 0;
+  #deferredCheck: (() => void) | null = null;
   readonly #modules = new Map<number, KernelModuleInfo>();
   readonly #segment: StateSegment | null;
   #handoff: HandoffReport | null = null;
@@ -433,10 +436,12 @@ export class Lattice extends EventEmitter {
     if (this.running) throw new Error('run(): the lattice is already running; await stop() first');
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
+    const check = (step: number) => watchdog!.watchdog.check(step);
     const run = this.#core
-      .run(steps, watchdog?.everySteps ?? 0, watchdog ? (step) => watchdog.watchdog.check(step) : null)
+      .run(steps, watchdog?.everySteps ?? 0, watchdog ? (step) => this.#checkUnlessHeld(() => check(step)) : null)
       .finally(() => {
         if (this.#run === run) this.#run = null;
+        this.#deferredCheck = null;
       });
     this.#run = run;
     return run;
@@ -449,6 +454,35 @@ export class Lattice extends EventEmitter {
 
   get paused(): boolean {
     return this.#core.paused;
+  }
+
+  /**
+   * Defers the watchdog's oracle checks until the returned function is
+   * called (holds nest; releasing twice is harmless). The runner goes on
+   * stepping, and the snapshot it took at the first K-th step of the hold is
+   * checked on the last release: at a large lattice a check takes a core
+   * and a share of the memory bandwidth for a tenth of a second, which a
+   * kernel measured beside it would be charged for. A check the hold
+   * deferred can still roll back, to the last snapshot before the hold.
+   */
+  holdWatchdogChecks(): () => void {
+    this.#checkHolds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#checkHolds -= 1;
+      const deferred = this.#deferredCheck;
+      if (this.#checkHolds === 0 && deferred !== null) {
+        this.#deferredCheck = null;
+        deferred();
+      }
+    };
+  }
+
+  #checkUnlessHeld(check: () => void): void {
+    if (this.#checkHolds > 0) this.#deferredCheck = check;
+    else check();
   }
 
   /** Holds the run at the next step boundary. */
