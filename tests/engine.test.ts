@@ -12,7 +12,7 @@ import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
-import { fileSha256 } from '../dist/ts/engine/live-changes.js';
+import { fileSha256, liveSpeedup } from '../dist/ts/engine/live-changes.js';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { GeneratorError, type CandidateProposal, type GenerationContext, type Generator } from '../dist/ts/generators/types.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
@@ -97,6 +97,20 @@ function lattice(config: EngineConfig): Lattice {
 afterAll(() => {
   for (const lat of lattices) lat.close();
   rmSync(root, { recursive: true, force: true });
+});
+
+describe('liveSpeedup', () => {
+  const window = (mlups: number) => ({ steps: 10, kernelNs: 1e6, wallMs: 1, mlups });
+
+  it("is the incumbent's speedup times the live ratio of the windows around the swap", () => {
+    expect(liveSpeedup(2, window(100), window(150))).toBeCloseTo(3, 12);
+    expect(liveSpeedup(1, window(80), window(76))).toBeCloseTo(0.95, 12);
+  });
+
+  it('is null when either window measured no throughput', () => {
+    expect(liveSpeedup(2, window(0), window(150))).toBeNull();
+    expect(liveSpeedup(2, window(100), window(0))).toBeNull();
+  });
 });
 
 describe('Engine', () => {

@@ -36,7 +36,11 @@ export interface AttemptRecord {
   benchRatio: number | null;
   /** Live MLUPS measured in the watch window (applied and rolled-back attempts). */
   liveMlups: number | null;
-  /** Estimated speedup over the reference kernel, the score parent selection normalises. */
+  /**
+   * Speedup over the reference kernel, the score parent selection
+   * normalises: the gauntlet's estimate, replaced for an applied attempt by
+   * what it measured live (its watch window over the incumbent's).
+   */
   speedup: number | null;
   status: AttemptStatus;
   costUsd: number;

@@ -291,12 +291,12 @@ export class AttemptRunner {
         benchRatio,
         speedup,
       });
-      const learn = (won: boolean) =>
+      const learn = (won: boolean, speedupOverReference = speedup) =>
         this.learn(record, proposal, features, decision, {
           passed: verdict.accepted,
           won,
           speedup: benchRatio && benchRatio > 0 ? 1 / benchRatio : null,
-          speedupOverReference: speedup,
+          speedupOverReference,
         });
 
       if (!verdict.accepted) {
@@ -328,7 +328,13 @@ export class AttemptRunner {
         incumbent = outcome.incumbent;
         continue;
       }
-      learn(outcome.status === 'applied');
+      if (outcome.status === 'applied') {
+        // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
+        host.archive.updateAttempt(record.id, { speedup: outcome.speedup });
+        learn(true, outcome.speedup);
+      } else {
+        learn(false);
+      }
       const liveMlups = outcome.status === 'applied' || outcome.status === 'rolled-back' ? outcome.liveMlups : null;
       const settled = this.settle(liveMlups, fromChange(outcome));
       if (outcome.status === 'applied') {

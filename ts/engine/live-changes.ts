@@ -26,7 +26,11 @@ export interface Incumbent {
   /** The live .so (the lattice's content-addressed copy): the gauntlet's incumbent. */
   modulePath: string;
   moduleSha256: string;
-  /** Speedup over the reference kernel (the reference: 1). */
+  /**
+   * Speedup over the reference kernel (the reference: 1). For a module
+   * applied here, the incumbent's speedup times the live throughput ratio of
+   * its watch window over the incumbent's window just before the swap.
+   */
   speedup: number;
 }
 
@@ -35,6 +39,7 @@ export interface ChangeRequest {
   attemptId: number;
   /** The module the gauntlet built and accepted. */
   modulePath: string;
+  /** The gauntlet's estimate over the reference: the incumbent's speedup over its benchmark ratio. */
   speedup: number;
   action: Extract<LedgerAction, 'apply' | 'warm-start'>;
   /** Why it is applied, for the ledger (the benchmark figures). */
@@ -44,7 +49,8 @@ export interface ChangeRequest {
 }
 
 export type ChangeOutcome =
-  | { status: 'applied'; reason: ''; liveMlups: number; incumbentMlups: number; entry: LedgerEntry }
+  /** `speedup`: over the reference, as measured live (Incumbent.speedup). */
+  | { status: 'applied'; reason: ''; liveMlups: number; incumbentMlups: number; speedup: number; entry: LedgerEntry }
   | { status: 'rolled-back'; reason: string; liveMlups: number; incumbentMlups: number; entry: LedgerEntry; rollback: LedgerEntry }
   | { status: 'failed'; reason: string; failure: 'load' | 'canary' | 'swap' }
   | { status: 'passed'; reason: string }
@@ -72,6 +78,18 @@ export interface LiveChangeHooks {
 
 export function fileSha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/**
+ * The new module's speedup over the reference, measured live: the
+ * incumbent's times the ratio of the two windows around the swap. Both were
+ * measured on the running lattice within seconds of each other and with the
+ * same holds, where the gauntlet's estimate multiplies benchmark ratios from
+ * a sandbox whose memory and load vary from run to run; those errors
+ * compound along a lineage. Null when either window has no throughput.
+ */
+export function liveSpeedup(incumbentSpeedup: number, before: ThroughputWindow, after: ThroughputWindow): number | null {
+  return before.mlups > 0 && after.mlups > 0 ? (incumbentSpeedup * after.mlups) / before.mlups : null;
 }
 
 export class LiveChanges {
@@ -185,7 +203,8 @@ export class LiveChanges {
     this.hooks.phase(attemptId, 'watching');
     const verdict = await this.watch(slot, before);
     if (verdict.problem === null) {
-      return { status: 'applied', reason: '', liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, entry };
+      candidate.speedup = liveSpeedup(incumbent.speedup, before, verdict.live) ?? request.speedup;
+      return { status: 'applied', reason: '', liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, speedup: candidate.speedup, entry };
     }
     // The watchdog has already put last-known-good (the previous incumbent) back; otherwise do it now.
     const atStep = verdict.watchdog !== null ? verdict.watchdog.failedStep : (await this.lat.rollback(slot)).appliedAtStep;

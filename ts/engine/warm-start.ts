@@ -49,6 +49,6 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
     host.signal,
   );
   if (outcome.status !== 'applied') return { slot, outcome: 'rejected', attemptId: record.id, reason: outcome.reason };
-  host.archive.updateAttempt(record.id, { status: 'applied', speedup, liveMlups: outcome.liveMlups });
-  return { slot, outcome: 'applied', attemptId: record.id, reason: `re-verified and live, ${speedup.toFixed(2)}x the reference` };
+  host.archive.updateAttempt(record.id, { status: 'applied', speedup: outcome.speedup, liveMlups: outcome.liveMlups });
+  return { slot, outcome: 'applied', attemptId: record.id, reason: `re-verified and live, ${outcome.speedup.toFixed(2)}x the reference` };
 }
