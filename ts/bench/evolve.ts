@@ -11,8 +11,12 @@
  *   so a kernel that is fast only when asked for several steps at once gets
  *   no credit here. The live figures sampled while the gauntlet competed
  *   for the cores are reported beside them.
- * - rooflineFraction: finalMlups over the STREAM triad roofline measured in
- *   the same run, at 24 bytes per f64 update.
+ * - rooflineFraction: finalMlups over the STREAM triad roofline at 24 bytes
+ *   per f64 update, probed right after the search's final figure (the
+ *   lattice stopped): this machine's memory bandwidth moved by up to 45%
+ *   between probes minutes apart (36-53 GB/s), so a roofline taken before
+ *   the first search says less about the second. The probe before the
+ *   searches is reported too.
  * - lostSteps: from the lattice's own run summary against its step counter
  *   (report/step-audit.ts), across every swap and rollback of the search.
  * - evaluationsToNinetyPercent: attempts until the best speedup that held
@@ -38,6 +42,10 @@ export interface EvolveSearchReport {
   baselineMlups: number;
   finalMlups: number;
   speedup: number;
+  /** STREAM triad probed right after finalMlups, and the roofline it gives. */
+  streamTriadGBs: number;
+  rooflineMlups: number;
+  /** finalMlups / rooflineMlups (this search's probe). */
   rooflineFraction: number;
   /** Live MLUPS sampled during the search, with the gauntlet competing for the cores. */
   liveBaselineMlups: number | null;
@@ -66,6 +74,7 @@ export interface EvolveBenchReport {
   machine: { cpu: string; cores: number; node: string };
   extents: number[];
   precision: 'f64' | 'f32';
+  /** The STREAM probe before the searches (each search has its own, taken after its final figure). */
   streamTriadGBs: number;
   rooflineMlups: number;
   /** Attempts each search may start; both get the same. */
@@ -88,6 +97,7 @@ interface Plan {
   evaluationBudget: number;
   wallLimitSeconds: number;
   streamBytesPerArray: number;
+  streamRepetitions: number;
   gauntlet: Partial<EngineConfig['gauntlet']>;
   watch: Partial<EngineConfig['watch']>;
 }
@@ -101,6 +111,7 @@ function plan(quick: boolean): Plan {
       evaluationBudget: 3,
       wallLimitSeconds: 300,
       streamBytesPerArray: 16 * MiB,
+      streamRepetitions: 3,
       gauntlet: { targetExtents: [256, 256], heldOutExtents: [131, 127] },
       // A 128x128 lattice runs thousands of steps a second; the analysers wait while the live kernel is measured.
       watch: { windowMs: 1000 },
@@ -113,6 +124,7 @@ function plan(quick: boolean): Plan {
     // The budget stops starting attempts; those in flight (up to a minute under load) still end inside 600 s.
     wallLimitSeconds: 540,
     streamBytesPerArray: 256 * MiB,
+    streamRepetitions: 10,
     gauntlet: {},
     watch: {},
   };
@@ -135,7 +147,13 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
   return config;
 }
 
-async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: number, log: (message: string) => void): Promise<EvolveSearchReport> {
+/** STREAM triad over 3 arrays of `bytesPerArray` on every core, and the MLUPS roofline it gives. */
+function probeRoofline(bytesPerArray: number, repetitions: number): { gbPerSecond: number; rooflineMlups: number } {
+  const triad = coreAddon().streamTriad(bytesPerArray, repetitions, os.availableParallelism());
+  return { gbPerSecond: triad.gbPerSecond, rooflineMlups: (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[defaultConfig.lattice.precision] / 1e6 };
+}
+
+async function search(p: Plan, generator: 'variant' | 'random', log: (message: string) => void): Promise<EvolveSearchReport> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `ouroboros-evolve-${generator}-`));
   const config = searchConfig(p, generator, path.join(dir, 'archive.sqlite'));
   const archive = Archive.open(config.archive.path);
@@ -152,6 +170,7 @@ async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: n
     const engineSummary = await engine.stop();
     const steps = await audit.stop();
     const wallSeconds = (performance.now() - startedMs) / 1e3;
+    const { gbPerSecond, rooflineMlups } = probeRoofline(p.streamBytesPerArray, p.streamRepetitions);
     const summary = summarizeRun({
       records: archive.list(),
       ledger: archive.ledger.entries(),
@@ -171,6 +190,8 @@ async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: n
       baselineMlups,
       finalMlups,
       speedup: finalMlups / baselineMlups,
+      streamTriadGBs: gbPerSecond,
+      rooflineMlups,
       rooflineFraction: finalMlups / rooflineMlups,
       liveBaselineMlups: summary.baselineMlups,
       liveFinalMlups: summary.finalMlups,
@@ -198,13 +219,11 @@ async function search(p: Plan, generator: 'variant' | 'random', rooflineMlups: n
 export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBenchReport> {
   const p = plan(options.quick);
   const log = options.onProgress;
-  const threads = os.availableParallelism();
-  log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${threads} threads`);
-  const triad = coreAddon().streamTriad(p.streamBytesPerArray, options.quick ? 3 : 10, threads);
+  log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${os.availableParallelism()} threads`);
+  const triad = probeRoofline(p.streamBytesPerArray, p.streamRepetitions);
   const precision = defaultConfig.lattice.precision;
-  const rooflineMlups = (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[precision] / 1e6;
-  const darwin = await search(p, 'variant', rooflineMlups, log);
-  const random = await search(p, 'random', rooflineMlups, log);
+  const darwin = await search(p, 'variant', log);
+  const random = await search(p, 'random', log);
   const cpus = os.cpus();
   const firstToNinety = (report: EvolveSearchReport) => report.evaluationsToNinetyPercent ?? Infinity;
   return {
@@ -214,7 +233,7 @@ export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBench
     extents: p.extents,
     precision,
     streamTriadGBs: triad.gbPerSecond,
-    rooflineMlups,
+    rooflineMlups: triad.rooflineMlups,
     evaluationBudget: p.evaluationBudget,
     wallLimitSeconds: p.wallLimitSeconds,
     darwin,
@@ -234,7 +253,7 @@ function searchLine(report: EvolveSearchReport): string {
   const gates = Object.entries(report.rejectedByGate).map(([gate, n]) => `${gate} ${n}`).join(', ') || 'none';
   return [
     `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
-      `${(100 * report.rooflineFraction).toFixed(1)}% of roofline, live ${report.liveModule}`,
+      `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline probed after it (${report.rooflineMlups.toFixed(0)} MLUPS), live ${report.liveModule}`,
     `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s (live lattice held ${report.liveHeldSeconds.toFixed(0)} s for benchmarks): applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
     `         90% of best after ${report.evaluationsToNinetyPercent ?? 'n/a'} evaluations (best estimated ${report.bestEstimatedSpeedup?.toFixed(2) ?? 'n/a'}x); ` +
       `max energy drift ${report.maxEnergyDrift.toExponential(2)}; lost steps ${report.lostSteps}, duplicated ${report.duplicatedSteps}`,
@@ -244,7 +263,7 @@ function searchLine(report: EvolveSearchReport): string {
 export function formatEvolveReport(report: EvolveBenchReport): string {
   const targets = Object.entries(report.targets).map(([name, met]) => `${met ? 'met   ' : 'missed'} ${name}`);
   return [
-    `${report.extents.join('x')} ${report.precision}; STREAM triad ${report.streamTriadGBs.toFixed(2)} GB/s, roofline ${report.rooflineMlups.toFixed(0)} MLUPS; ` +
+    `${report.extents.join('x')} ${report.precision}; STREAM triad before the searches ${report.streamTriadGBs.toFixed(2)} GB/s, roofline ${report.rooflineMlups.toFixed(0)} MLUPS; ` +
       `budget ${report.evaluationBudget} attempts or ${report.wallLimitSeconds} s per search`,
     '',
     searchLine(report.darwin),
