@@ -218,6 +218,8 @@ export interface CoreLattice {
   recover(slot: CoreSlot): CoreRecovery;
   /** Runs candidate and incumbent on copies of the live state, off the JS thread. */
   canary(slot: CoreSlot, moduleId: number, steps: number): Promise<CoreCanaryResult>;
+  /** STREAM triad over the lattice's own memory at a boundary: scratch written from the two levels (read only). */
+  memoryTriad(repetitions: number): StreamTriadResult;
 }
 
 export interface StreamTriadResult {

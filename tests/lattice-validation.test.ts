@@ -60,6 +60,29 @@ describe('Lattice construction rejects bad options with a named parameter and it
 describe('Lattice methods reject bad arguments and keep the state', () => {
   const make = (precision: 'f64' | 'f32' = 'f64') => new Lattice({ extents: [4, 5], dt: 0.5, precision });
 
+  it('memoryTriad: measures the lattice\'s own memory, leaves both levels as they were, refuses bad repetitions', async () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      const lat = new Lattice({ extents: [96, 101], dt: 0.5, precision });
+      const Field = precision === 'f64' ? Float64Array : Float32Array;
+      const previous = Field.from({ length: 96 * 101 }, (_, i) => Math.sin(i));
+      const current = Field.from({ length: 96 * 101 }, (_, i) => Math.cos(i));
+      lat.setState(previous, current);
+      const triad = lat.memoryTriad(3);
+      expect(triad.gbPerSecond).toBeGreaterThan(0);
+      expect(triad.bytesPerArray).toBe(Math.floor((96 * 101 * Field.BYTES_PER_ELEMENT) / 8) * 8);
+      expect(lat.previousField()).toEqual(previous);
+      expect(lat.field()).toEqual(current);
+      // While running it waits for a step boundary.
+      const run = lat.run();
+      expect(lat.memoryTriad().gbPerSecond).toBeGreaterThan(0);
+      await lat.stop();
+      await run;
+      expectError(() => lat.memoryTriad(0), RangeError, 'repetitions = 0: must be an integer in [1, 1000]');
+      expectError(() => lat.memoryTriad(2.5), RangeError, 'repetitions = 2.5');
+      lat.close();
+    }
+  });
+
   it('setState: wrong type, wrong length, non-finite values', () => {
     const lat = make();
     const good = new Float64Array(20).fill(1);

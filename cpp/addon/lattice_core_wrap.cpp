@@ -187,6 +187,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::levels>("levels"),
                          InstanceMethod<&LatticeCoreWrap::views>("views"),
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
+                         InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
                          InstanceMethod<&LatticeCoreWrap::close>("close"),
                          InstanceMethod<&LatticeCoreWrap::run>("run"),
@@ -298,6 +299,18 @@ Napi::Value LatticeCoreWrap::views(const Napi::CallbackInfo& info) {
     return field_pair(info.Env(),
                       view_field(info.Env(), precision_of(core), state, state->level(1 - current), cells),
                       view_field(info.Env(), precision_of(core), state, state->level(current), cells));
+  });
+}
+
+Napi::Value LatticeCoreWrap::memory_triad(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    const auto repetitions = static_cast<std::uint32_t>(read_integer(info[0], "repetitions", 1, UINT32_MAX));
+    const StreamTriadResult triad = open_core(info.Env()).memory_triad(repetitions);
+    Napi::Object result = Napi::Object::New(info.Env());
+    result.Set("gbPerSecond", triad.gb_per_second);
+    result.Set("bytesPerArray", static_cast<double>(triad.bytes_per_array));
+    result.Set("threads", triad.threads);
+    return result;
   });
 }
 

@@ -224,6 +224,15 @@ std::pair<std::vector<std::byte>, std::vector<std::byte>> LatticeCore::copy_leve
   });
 }
 
+StreamTriadResult LatticeCore::memory_triad(std::uint32_t repetitions) {
+  return at_boundary([&] {
+    return stream_triad_over(static_cast<std::uint64_t*>(state_->scratch()),
+                             static_cast<const std::uint64_t*>(state_->level(0)),
+                             static_cast<const std::uint64_t*>(state_->level(1)), level_bytes() / sizeof(std::uint64_t),
+                             repetitions, pool_);
+  });
+}
+
 void LatticeCore::reset_profile() {
   for (SlotProfile& profile : profiles_) profile.reset();
 }
