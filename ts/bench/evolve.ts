@@ -12,11 +12,13 @@
  *   no credit here. The live figures sampled while the gauntlet competed
  *   for the cores are reported beside them.
  * - rooflineFraction: finalMlups over the STREAM triad roofline at 24 bytes
- *   per f64 update, probed right after the search's final figure (the
- *   lattice stopped): this machine's memory bandwidth moved by up to 45%
- *   between probes minutes apart (36-53 GB/s), so a roofline taken before
- *   the first search says less about the second. The probe before the
- *   searches is reported too.
+ *   per f64 update, measured on the search's own lattice right after its
+ *   final figure (Lattice.memoryTriad: its scratch level written from its
+ *   two levels). On this project's VM the bandwidth depends on which host
+ *   memory backs a process's pages: fresh STREAM arrays measured 31 to
+ *   66 GB/s from one process to the next, steady within each, so only the
+ *   lattice's own pages bound the lattice's kernel. The usual probe on
+ *   fresh arrays, before the searches, is reported too.
  * - lostSteps: from the lattice's own run summary against its step counter
  *   (report/step-audit.ts), across every swap and rollback of the search.
  * - evaluationsToNinetyPercent: attempts until the best speedup that held
@@ -25,6 +27,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { StreamTriadResult } from '../../native/addon-types.js';
 import { coreAddon } from '../../native/loader.js';
 import { Archive } from '../archive/archive.js';
 import type { GateName } from '../gauntlet/types.js';
@@ -42,7 +45,7 @@ export interface EvolveSearchReport {
   baselineMlups: number;
   finalMlups: number;
   speedup: number;
-  /** STREAM triad probed right after finalMlups, and the roofline it gives. */
+  /** STREAM triad on the search's lattice right after finalMlups, and the roofline it gives. */
   streamTriadGBs: number;
   rooflineMlups: number;
   /** finalMlups / rooflineMlups (this search's probe). */
@@ -74,7 +77,7 @@ export interface EvolveBenchReport {
   machine: { cpu: string; cores: number; node: string };
   extents: number[];
   precision: 'f64' | 'f32';
-  /** The STREAM probe before the searches (each search has its own, taken after its final figure). */
+  /** STREAM triad on fresh arrays before the searches (each search has its own, on its lattice). */
   streamTriadGBs: number;
   rooflineMlups: number;
   /** Attempts each search may start; both get the same. */
@@ -147,9 +150,7 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
   return config;
 }
 
-/** STREAM triad over 3 arrays of `bytesPerArray` on every core, and the MLUPS roofline it gives. */
-function probeRoofline(bytesPerArray: number, repetitions: number): { gbPerSecond: number; rooflineMlups: number } {
-  const triad = coreAddon().streamTriad(bytesPerArray, repetitions, os.availableParallelism());
+function roofline(triad: StreamTriadResult): { gbPerSecond: number; rooflineMlups: number } {
   return { gbPerSecond: triad.gbPerSecond, rooflineMlups: (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[defaultConfig.lattice.precision] / 1e6 };
 }
 
@@ -170,7 +171,7 @@ async function search(p: Plan, generator: 'variant' | 'random', log: (message: s
     const engineSummary = await engine.stop();
     const steps = await audit.stop();
     const wallSeconds = (performance.now() - startedMs) / 1e3;
-    const { gbPerSecond, rooflineMlups } = probeRoofline(p.streamBytesPerArray, p.streamRepetitions);
+    const { gbPerSecond, rooflineMlups } = roofline(lattice.memoryTriad(p.streamRepetitions));
     const summary = summarizeRun({
       records: archive.list(),
       ledger: archive.ledger.entries(),
@@ -220,7 +221,7 @@ export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBench
   const p = plan(options.quick);
   const log = options.onProgress;
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${os.availableParallelism()} threads`);
-  const triad = probeRoofline(p.streamBytesPerArray, p.streamRepetitions);
+  const triad = roofline(coreAddon().streamTriad(p.streamBytesPerArray, p.streamRepetitions, os.availableParallelism()));
   const precision = defaultConfig.lattice.precision;
   const darwin = await search(p, 'variant', log);
   const random = await search(p, 'random', log);
@@ -253,7 +254,7 @@ function searchLine(report: EvolveSearchReport): string {
   const gates = Object.entries(report.rejectedByGate).map(([gate, n]) => `${gate} ${n}`).join(', ') || 'none';
   return [
     `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
-      `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline probed after it (${report.rooflineMlups.toFixed(0)} MLUPS), live ${report.liveModule}`,
+      `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline of its lattice's memory (${report.rooflineMlups.toFixed(0)} MLUPS), live ${report.liveModule}`,
     `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s (live lattice held ${report.liveHeldSeconds.toFixed(0)} s for benchmarks): applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
     `         90% of best after ${report.evaluationsToNinetyPercent ?? 'n/a'} evaluations (best estimated ${report.bestEstimatedSpeedup?.toFixed(2) ?? 'n/a'}x); ` +
       `max energy drift ${report.maxEnergyDrift.toExponential(2)}; lost steps ${report.lostSteps}, duplicated ${report.duplicatedSteps}`,
@@ -263,7 +264,7 @@ function searchLine(report: EvolveSearchReport): string {
 export function formatEvolveReport(report: EvolveBenchReport): string {
   const targets = Object.entries(report.targets).map(([name, met]) => `${met ? 'met   ' : 'missed'} ${name}`);
   return [
-    `${report.extents.join('x')} ${report.precision}; STREAM triad before the searches ${report.streamTriadGBs.toFixed(2)} GB/s, roofline ${report.rooflineMlups.toFixed(0)} MLUPS; ` +
+    `${report.extents.join('x')} ${report.precision}; STREAM triad on fresh arrays ${report.streamTriadGBs.toFixed(2)} GB/s, roofline ${report.rooflineMlups.toFixed(0)} MLUPS; ` +
       `budget ${report.evaluationBudget} attempts or ${report.wallLimitSeconds} s per search`,
     '',
     searchLine(report.darwin),

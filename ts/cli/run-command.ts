@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { coreAddon } from '../../native/loader.js';
 import { Archive } from '../archive/archive.js';
 import type { AttemptRecord, LedgerVerification } from '../archive/types.js';
 import { BYTES_PER_UPDATE } from '../bench/kernels.js';
@@ -18,6 +17,7 @@ import { type EngineConfig, GENERATOR_KINDS, type GeneratorKind, loadConfig } fr
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
 import { type RunSummary, summarizeRun } from '../report/run-summary.js';
@@ -51,8 +51,7 @@ interface RunCommandOptions {
 /** Without --duration, --cycles, --once or a wall-time budget, the run lasts this long: long enough to see kernels improve. */
 const DEFAULT_DURATION_MS = 180_000;
 const DURATION_LIMITS_MS = [1_000, 7 * 86_400_000] as const;
-/** STREAM triad arrays of 64 MiB each: twice the L3 of the machines this targets, and a second to measure. */
-const STREAM_BYTES_PER_ARRAY = 64 * 1024 * 1024;
+/** Passes of the STREAM triad over the lattice's memory; the best counts. */
 const STREAM_REPEATS = 5;
 
 /** "4096x4096" -> [4096, 4096]; the lattice itself checks each extent's range. */
@@ -94,11 +93,15 @@ function defaultReportPath(): string {
   return path.join('reports', `run-${stamp}.html`);
 }
 
-/** MLUPS memory bandwidth allows for this precision, from a STREAM triad measured now. */
-function measureRoofline(config: EngineConfig): number {
-  const threads = config.lattice.threads > 0 ? config.lattice.threads : os.availableParallelism();
-  const triad = coreAddon().streamTriad(STREAM_BYTES_PER_ARRAY, STREAM_REPEATS, threads);
-  return (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[config.lattice.precision] / 1e6;
+/**
+ * MLUPS memory bandwidth allows for this precision, from a STREAM triad over
+ * the lattice's own memory (Lattice.memoryTriad), before it runs: on a VM,
+ * fresh arrays can be backed by host memory of another speed than the
+ * lattice's pages.
+ */
+function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['precision']): number {
+  const triad = lattice.memoryTriad(STREAM_REPEATS);
+  return (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[precision] / 1e6;
 }
 
 /** Resolves when the run should end: its duration, its attempt budget, --once, a stop request or a signal. */
@@ -264,7 +267,6 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
   if (options.continue && !existsSync(config.archive.path)) {
     throw new UsageError(`archive.path = ${describe(config.archive.path)}: no such archive to --continue; leave out --continue to start one`);
   }
-  const rooflineMlups = measureRoofline(config);
   const archive = Archive.open(config.archive.path);
   try {
     const mark = markOf(archive);
@@ -274,6 +276,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     }
     const lattice = createMainLattice(config.lattice, config.seed);
     try {
+      const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
       const engine = new Engine(lattice, config, { archive, autoImprove: !options.once });
       const session = await runSession(engine, archive, options, progress);
       return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
