@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_SCHEMA, ConfigError, defaultConfig, loadConfig, parseDurationMs, resolveConfig } from '../dist/ts/engine/config.js';
+import { MAX_FOLLOWED_CELLS, benchmarkTarget } from '../dist/ts/engine/judge.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,6 +17,25 @@ function file(text: string): string {
   writeFileSync(name, text);
   return name;
 }
+
+describe('the benchmark lattice', () => {
+  it("follows the live lattice unless gauntlet.targetExtents names one", () => {
+    expect(defaultConfig.gauntlet.targetExtents).toEqual([]);
+    expect(benchmarkTarget(defaultConfig)).toEqual([4096, 4096]);
+    expect(benchmarkTarget(resolveConfig({ lattice: { extents: [128, 128] } }))).toEqual([128, 128]);
+    expect(benchmarkTarget(resolveConfig({ lattice: { extents: [256, 256, 256] } }))).toEqual([256, 256, 256]);
+    expect(benchmarkTarget(resolveConfig({ lattice: { extents: [128, 128] }, gauntlet: { targetExtents: [300, 200] } }))).toEqual([300, 200]);
+  });
+
+  it('is 4096x4096 for a live lattice too large for three levels of it in the sandbox', () => {
+    expect(benchmarkTarget(resolveConfig({ lattice: { extents: [8192, 4096] } }))).toEqual([4096, 4096]);
+    expect(8192 * 4096).toBeGreaterThan(MAX_FOLLOWED_CELLS);
+  });
+
+  it('takes [] only where the key says what it stands for', () => {
+    expect(() => resolveConfig({ lattice: { extents: [] } })).toThrow('lattice.extents = []: must be an array of 1 to 9 integers');
+  });
+});
 
 describe('defaults', () => {
   it('has the documented defaults', () => {

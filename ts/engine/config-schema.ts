@@ -19,7 +19,8 @@ export type KeyType =
   | { kind: 'string'; allowEmpty: boolean }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'boolean' }
-  | { kind: 'extents'; minExtent: number; maxExtent: number; maxAxes: number };
+  /** `allowEmpty`: [] is a value too (the key's description says what it stands for). */
+  | { kind: 'extents'; minExtent: number; maxExtent: number; maxAxes: number; allowEmpty?: boolean };
 
 export type DefaultValue = number | string | boolean | readonly number[];
 
@@ -254,10 +255,10 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
   },
   {
     path: 'gauntlet.targetExtents',
-    type: { kind: 'extents', minExtent: 3, maxExtent: 1 << 24, maxAxes: 9 },
-    default: [4096, 4096],
+    type: { kind: 'extents', minExtent: 3, maxExtent: 1 << 24, maxAxes: 9, allowEmpty: true },
+    default: [],
     description:
-      "Benchmark lattice: by default the main job's own (128 MiB per level); set it to the live lattice's extents when you change those. At 2048x2048 the sandbox measured 4% between two kernels 25% apart live at 4096x4096.",
+      "Benchmark lattice; empty: the live lattice's extents, or 4096x4096 for a lattice of more than 2^24 cells (three levels of it must fit the sandbox). At 2048x2048 the sandbox measured 4% between two kernels 25% apart live at 4096x4096.",
   },
   {
     path: 'gauntlet.heldOutExtents',

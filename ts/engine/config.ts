@@ -119,6 +119,7 @@ function checkValue(key: string, type: KeyType, value: unknown): unknown {
       if (typeof value !== 'boolean') throw keyError(key, value, 'must be true or false');
       return value;
     case 'extents':
+      if (type.allowEmpty === true && Array.isArray(value) && value.length === 0) return [];
       if (!Array.isArray(value) || value.length < 1 || value.length > type.maxAxes) {
         throw keyError(key, value, `must be an array of 1 to ${type.maxAxes} integers, such as [2048, 2048]`);
       }

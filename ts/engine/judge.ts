@@ -25,6 +25,21 @@ export interface GauntletResources {
   sandboxQueue: SandboxScheduler;
 }
 
+/** Above this many cells the live lattice is not the benchmark lattice: three levels of it must fit the sandbox's memory. */
+export const MAX_FOLLOWED_CELLS = 1 << 24;
+const FALLBACK_TARGET = [4096, 4096];
+
+/**
+ * The gauntlet's benchmark lattice: gauntlet.targetExtents, or when that is
+ * empty the live lattice's extents (a kernel is ranked on the size it will
+ * run at), up to MAX_FOLLOWED_CELLS cells, and 4096x4096 beyond.
+ */
+export function benchmarkTarget(config: Pick<EngineConfig, 'gauntlet' | 'lattice'>): number[] {
+  if (config.gauntlet.targetExtents.length > 0) return config.gauntlet.targetExtents;
+  const cells = config.lattice.extents.reduce((product, extent) => product * extent, 1);
+  return cells <= MAX_FOLLOWED_CELLS ? config.lattice.extents : FALLBACK_TARGET;
+}
+
 export async function judgeCandidate(
   config: EngineConfig,
   { pool, sandboxQueue }: GauntletResources,
@@ -39,7 +54,7 @@ export async function judgeCandidate(
     incumbent: incumbent.modulePath,
     safetyThreshold: config.safetyThreshold,
     seed: config.seed,
-    targetExtents: gauntlet.targetExtents,
+    targetExtents: benchmarkTarget(config),
     heldOutExtents: gauntlet.heldOutExtents,
     benchSteps: gauntlet.benchSteps,
     benchSamples: gauntlet.benchSamples,
