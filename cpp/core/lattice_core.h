@@ -197,7 +197,7 @@ class LatticeCore {
    * scratch level written from the two time levels, which are only read
    * (scratch is undefined between steps). The roofline of the very pages
    * the kernels stream: on this project's VM, fresh arrays in different
-   * processes measured anywhere from 31 to 59 GB/s.
+   * processes measured anywhere from 31 to 66 GB/s.
    */
   StreamTriadResult memory_triad(std::uint32_t repetitions);
 

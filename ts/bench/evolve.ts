@@ -37,7 +37,7 @@ import { createMainLattice } from '../engine/main-lattice.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
 import { auditedRun } from '../report/step-audit.js';
-import { BYTES_PER_UPDATE } from './kernels.js';
+import { rooflineMlupsOf } from './kernels.js';
 import type { BenchRunOptions } from './suites.js';
 
 export interface EvolveSearchReport {
@@ -152,7 +152,7 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
 }
 
 function roofline(triad: StreamTriadResult): { gbPerSecond: number; rooflineMlups: number } {
-  return { gbPerSecond: triad.gbPerSecond, rooflineMlups: (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[defaultConfig.lattice.precision] / 1e6 };
+  return { gbPerSecond: triad.gbPerSecond, rooflineMlups: rooflineMlupsOf(triad.gbPerSecond, defaultConfig.lattice.precision) };
 }
 
 async function search(p: Plan, generator: 'variant' | 'random', log: (message: string) => void): Promise<EvolveSearchReport> {

@@ -17,6 +17,11 @@ import { TypeScriptPeer2d } from './typescript-peer.js';
 /** Bytes one lattice update moves: read u^n and u^{n-1}, write u^{n+1} in place. */
 export const BYTES_PER_UPDATE: Record<Precision, number> = { f64: 24, f32: 12 };
 
+/** The MLUPS a memory bandwidth of `gbPerSecond` allows at `precision`: the stencil's roofline. */
+export function rooflineMlupsOf(gbPerSecond: number, precision: Precision): number {
+  return (gbPerSecond * 1e9) / BYTES_PER_UPDATE[precision] / 1e6;
+}
+
 
 export interface KernelRow {
   name: string;
@@ -185,7 +190,7 @@ export function benchKernels(options: BenchRunOptions): KernelBenchReport {
   const threads = os.availableParallelism();
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${threads} threads`);
   const triad = coreAddon().streamTriad(p.streamBytesPerArray, options.quick ? 3 : 10, threads);
-  const rooflineMlups = (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE.f64 / 1e6;
+  const rooflineMlups = rooflineMlupsOf(triad.gbPerSecond, 'f64');
   return {
     benchmark: 'kernels',
     date: new Date().toISOString(),

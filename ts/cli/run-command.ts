@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
 import type { AttemptRecord, LedgerVerification } from '../archive/types.js';
-import { BYTES_PER_UPDATE } from '../bench/kernels.js';
+import { rooflineMlupsOf } from '../bench/kernels.js';
 import { describe } from '../errors.js';
 import { type EngineConfig, GENERATOR_KINDS, type GeneratorKind, loadConfig } from '../engine/config.js';
 import { Engine, type EngineSummary } from '../engine/engine.js';
@@ -100,8 +100,7 @@ function defaultReportPath(): string {
  * lattice's pages.
  */
 function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['precision']): number {
-  const triad = lattice.memoryTriad(STREAM_REPEATS);
-  return (triad.gbPerSecond * 1e9) / BYTES_PER_UPDATE[precision] / 1e6;
+  return rooflineMlupsOf(lattice.memoryTriad(STREAM_REPEATS).gbPerSecond, precision);
 }
 
 /** Resolves when the run should end: its duration, its attempt budget, --once, a stop request or a signal. */

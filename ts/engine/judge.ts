@@ -6,6 +6,7 @@ import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
+import { cellCount } from '../lattice/initial-conditions.js';
 import type { EngineConfig } from './config.js';
 import type { Incumbent } from './live-changes.js';
 
@@ -36,8 +37,7 @@ const FALLBACK_TARGET = [4096, 4096];
  */
 export function benchmarkTarget(config: Pick<EngineConfig, 'gauntlet' | 'lattice'>): number[] {
   if (config.gauntlet.targetExtents.length > 0) return config.gauntlet.targetExtents;
-  const cells = config.lattice.extents.reduce((product, extent) => product * extent, 1);
-  return cells <= MAX_FOLLOWED_CELLS ? config.lattice.extents : FALLBACK_TARGET;
+  return cellCount(config.lattice.extents) <= MAX_FOLLOWED_CELLS ? config.lattice.extents : FALLBACK_TARGET;
 }
 
 export async function judgeCandidate(
