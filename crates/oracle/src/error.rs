@@ -26,6 +26,8 @@ pub enum OracleError {
         given: &'static str,
         missing: &'static str,
     },
+    /// A cell index is not below the lattice's cell count.
+    CellOutOfRange { cell: usize, cell_count: usize },
     /// A balanced nonary digit outside -4..=4.
     NonaryDigit {
         array: &'static str,
@@ -70,6 +72,10 @@ impl fmt::Display for OracleError {
             Self::WrapProbeIncomplete { given, missing } => write!(
                 f,
                 "{given} was given without {missing}: pass both for the wrap probe, or neither"
+            ),
+            Self::CellOutOfRange { cell, cell_count } => write!(
+                f,
+                "cells contains {cell}: every cell index must be an integer in 0..{cell_count}"
             ),
             Self::NonaryDigit {
                 array,

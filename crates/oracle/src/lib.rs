@@ -6,6 +6,7 @@
 //! - [`Lattice`]: an N-dimensional torus (1..=9 axes, each extent >= 3,
 //!   row-major with the last axis fastest, every axis periodic);
 //! - [`step`]: the leapfrog scheme for the wave equation, in `f64` or `f32`;
+//! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
 //! - [`energy`]: the discrete energy leapfrog conserves exactly;
 //! - [`readout`]: fields rounded to balanced nonary digits;
 //! - [`shift`]: periodic translation of a field along one axis;
@@ -15,6 +16,7 @@
 //! The crate knows nothing of Node: `ouroboros-oracle-napi` converts and
 //! forwards to it.
 
+mod cells;
 mod energy;
 mod error;
 mod invariants;
@@ -26,6 +28,7 @@ mod shift;
 mod step;
 mod summation;
 
+pub use cells::step_at_cells;
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use invariants::{check_invariants, InvariantInput, InvariantReport};

@@ -1,0 +1,80 @@
+//! `step_at_cells` gives, bitwise, what a full `step` gives at those cells:
+//! on lattices larger than the light cone (the patch path), on lattices the
+//! cone wraps around, and where it falls back to the full step.
+
+mod support;
+
+use ouroboros_oracle::{step, step_at_cells, Lattice, OracleError};
+use support::SplitMix64;
+
+fn check(extents: &[usize], steps: usize, seed: u64) {
+    let lattice = Lattice::new(extents).unwrap();
+    let cells = lattice.cell_count();
+    let mut rng = SplitMix64::new(seed);
+    let (previous, current) = (rng.field(cells), rng.field(cells));
+    let courant2 = 0.9 / extents.len() as f64;
+    let wanted: Vec<usize> = (0..24).map(|_| rng.below(cells as u64) as usize).collect();
+    let full = step(&lattice, &previous, &current, courant2, steps).unwrap();
+    let sampled = step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
+    for (&cell, value) in wanted.iter().zip(&sampled) {
+        assert_eq!(
+            value.to_bits(),
+            full.current[cell].to_bits(),
+            "extents {extents:?}, {steps} steps, cell {cell}"
+        );
+    }
+}
+
+#[test]
+fn agrees_bitwise_with_the_full_step_through_the_light_cone() {
+    for (extents, steps) in [
+        (vec![4096], 1),
+        (vec![4096], 5),
+        (vec![61, 67], 1),
+        (vec![61, 67], 3),
+        (vec![17, 19, 23], 2),
+        (vec![9, 8, 7, 6], 1),
+    ] {
+        check(&extents, steps, extents.len() as u64 * 31 + steps as u64);
+    }
+}
+
+#[test]
+fn agrees_where_the_cone_wraps_around_a_short_axis() {
+    // Axis 0 has 3 cells, fewer than the cone's 7: the patch holds each of
+    // them more than once.
+    check(&[3, 101], 3, 7);
+    check(&[5, 4, 211], 2, 8);
+}
+
+#[test]
+fn agrees_where_it_falls_back_to_the_full_step() {
+    check(&[3, 3, 3, 3, 3, 3, 3, 3, 3], 2, 9);
+    check(&[5, 5], 4, 10);
+}
+
+#[test]
+fn zero_steps_returns_the_current_level() {
+    let lattice = Lattice::new(&[5, 6]).unwrap();
+    let current: Vec<f32> = (0..30).map(|i| i as f32).collect();
+    let values = step_at_cells(&lattice, &current, &current, 0.3, 0, &[4, 29]).unwrap();
+    assert_eq!(values, vec![4.0, 29.0]);
+}
+
+#[test]
+fn a_cell_outside_the_lattice_is_an_error_naming_it() {
+    let lattice = Lattice::new(&[5, 6]).unwrap();
+    let field = vec![0.0f64; 30];
+    let error = step_at_cells(&lattice, &field, &field, 0.3, 1, &[3, 30]).unwrap_err();
+    assert_eq!(
+        error,
+        OracleError::CellOutOfRange {
+            cell: 30,
+            cell_count: 30
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "cells contains 30: every cell index must be an integer in 0..30"
+    );
+}
