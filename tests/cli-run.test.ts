@@ -245,8 +245,8 @@ describe('ouroboros archive and ledger on a fixture archive', () => {
 });
 
 describe('the live display', () => {
-  function sample(step: number, mlups: number) {
-    return { atMs: step, step, mlups, energyDrift: 1e-15, liveModules: { step: 'reference', readout: 'reference' } };
+  function sample(step: number, mlups: number, heldMs = 0) {
+    return { atMs: step, step, mlups, intervalMs: 1000, heldMs, energyDrift: 1e-15, liveModules: { step: 'reference', readout: 'reference' } };
   }
 
   it('writes one line per event off a terminal, untrusted text made printable', () => {
@@ -282,6 +282,20 @@ describe('the live display', () => {
     ]);
     // The block drawn after the sample is erased (cursor up 3 lines, clear) before the event line.
     expect(screen).toContain('\x1b[3F\x1b[J');
+    progress.detach();
+  });
+
+  it("says the lattice is held instead of showing the held interval's rate", () => {
+    const lines: string[] = [];
+    const engine = new EventEmitter();
+    const progress = new RunProgress({ write: (text) => lines.push(text), isTTY: false });
+    progress.attach(engine);
+    engine.emit('sample', sample(1000, 80));
+    engine.emit('sample', sample(1100, 10, 600));
+    expect(progress.statusLines()[0]).toBe('step 1100  |  held (benchmark), 80.0 MLUPS at start  |  energy drift 1.00e-15 (max 1.00e-15)');
+    expect(lines[1]).toBe('sample t=1.1s step 1100 10.0 MLUPS (held 0.6s) drift 1.00e-15 live step=reference readout=reference\n');
+    engine.emit('sample', sample(1900, 79, 400));
+    expect(progress.statusLines()[0]).toMatch(/^step 1900 {2}\| {2}79\.0 MLUPS now, 80\.0 at start \(0\.99x\)/);
     progress.detach();
   });
 });

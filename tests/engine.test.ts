@@ -142,8 +142,8 @@ describe('Engine', () => {
     expect(lat.stepCount).toBeGreaterThan(stepBefore);
     const summary = await engine.stop();
     expect(summary).toMatchObject({ attempts: 1, applied: 1, rolledBack: 0 });
-    expect(summary.liveHeldSeconds).toBeGreaterThan(0);
-    expect(summary.liveHeldSeconds).toBeLessThan(summary.wallSeconds);
+    expect(summary.heldSeconds).toBeGreaterThan(0);
+    expect(summary.heldSeconds).toBeLessThan(summary.wallSeconds);
     expect(summary.byStatus.applied).toBe(1);
     expect(summary.liveModules.step).toMatchObject({ name: 'rows-fast', attemptId: id });
     expect(summary.maxEnergyDrift).toBeLessThan(1e-9);
@@ -410,7 +410,7 @@ describe('Engine', () => {
     expect(entry).toMatchObject({ action: 'rollback', attemptId: id, moduleSha256: REFERENCE_SHA256, atStep: outcome.appliedAtStep, reason: 'requested by the test' });
     await expect(engine.rollback('step')).rejects.toThrow('rollback("step"): nothing to roll back, reference is live and is the last-known-good module');
     const summary = await engine.stop();
-    expect(summary).toMatchObject({ applied: 1, rolledBack: 1, liveHeldSeconds: 0 });
+    expect(summary).toMatchObject({ applied: 1, rolledBack: 1, heldSeconds: 0 });
     const archive = Archive.open(config.archive.path);
     try {
       expect(archive.get(id)).toMatchObject({ status: 'rolled-back', reason: 'requested by the test' });

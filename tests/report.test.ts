@@ -71,8 +71,8 @@ const ledger: LedgerEntry[] = [
   entry(4, { action: 'rollback', attemptId: 6, atStep: 1200, reason: '<b>regression</b>' }),
 ];
 
-function sample(atMs: number, step: number, mlups: number, energyDrift: number): EngineSample {
-  return { atMs, step, mlups, energyDrift, liveModules: { step: 'reference', readout: 'reference' } };
+function sample(atMs: number, step: number, mlups: number, energyDrift: number, heldMs = 0): EngineSample {
+  return { atMs, step, mlups, intervalMs: 1000, heldMs, energyDrift, liveModules: { step: 'reference', readout: 'reference' } };
 }
 
 const samples: EngineSample[] = [
@@ -85,13 +85,15 @@ const samples: EngineSample[] = [
   sample(5000, 1000, 330, 4e-14),
   sample(6000, 1300, 300, 5e-15),
   sample(7000, 1600, 310, 2e-15),
+  // Held for a benchmark most of the interval: it measured the search, not the kernel.
+  sample(7500, 1650, 50, 2e-15, 400),
   sample(8000, 1900, 320, 1e-15),
 ];
 
 const verified: LedgerVerification = { ok: true, entries: 4, firstBad: null };
 
 function facts() {
-  return { records, ledger, samples, rooflineMlups: 1000, lostSteps: 0, wallSeconds: 9.5 };
+  return { records, ledger, samples, rooflineMlups: 1000, lostSteps: 0, wallSeconds: 9.5, netMlups: 150.25, heldSeconds: 0.4, firstApplyAtSeconds: 3.5 };
 }
 
 function report(verification: LedgerVerification = verified): string {
@@ -119,11 +121,13 @@ function tags(html: string): { name: string; attributes: string[] }[] {
 describe('summarizeRun', () => {
   it('takes every figure from the records, the ledger and the samples', () => {
     const summary = summarizeRun(facts());
-    // Samples up to the first change (step 400) vs after the last (step 1200), the 0 MLUPS one left out.
+    // Samples up to the first change (step 400) vs after the last (step 1200), the 0 MLUPS and the held one left out.
     expect(summary.baselineMlups).toBe(82);
     expect(summary.finalMlups).toBe(310);
     expect(summary.speedup).toBe(310 / 82);
     expect(summary.rooflineFraction).toBe(0.31);
+    expect(summary.liveKernelMlups).toBe(250);
+    expect(summary).toMatchObject({ netMlups: 150.25, heldSeconds: 0.4, firstApplyAtSeconds: 3.5 });
     expect(summary.attempts).toBe(6);
     expect(summary.byStatus).toEqual({ pending: 0, rejected: 3, failed: 0, passed: 0, applied: 1, 'rolled-back': 1, superseded: 1 });
     expect(summary.applied).toBe(3);
@@ -147,6 +151,10 @@ describe('summarizeRun', () => {
 
   it('prints the same figures as a plain table', () => {
     const table = formatSummaryTable(summarizeRun(facts()));
+    expect(table).toMatch(/^net MLUPS +150\.3 \(steps advanced x cells \/ wall time\)$/m);
+    expect(table).toMatch(/^live kernel MLUPS +250\.0 \(median while not held\)$/m);
+    expect(table).toMatch(/^held for benchmarks +0\.4 s$/m);
+    expect(table).toMatch(/^first change applied +at 3\.5 s$/m);
     expect(table).toMatch(/^baseline MLUPS +82\.0$/m);
     expect(table).toMatch(/^final MLUPS +310\.0$/m);
     expect(table).toMatch(/^speedup +3\.78x$/m);

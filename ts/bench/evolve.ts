@@ -62,7 +62,12 @@ export interface EvolveSearchReport {
   duplicatedSteps: number;
   wallSeconds: number;
   /** Seconds the live lattice was held for benchmarks (gauntlet.holdLive), within wallSeconds. */
-  liveHeldSeconds: number;
+  heldSeconds: number;
+  /** Cells x steps the lattice advanced during the search per wall second (millions): what the user got. */
+  netMlups: number;
+  /** Median MLUPS of the samples with no hold: the live kernels as they ran beside the search. */
+  liveKernelMlups: number;
+  firstApplyAtSeconds: number | null;
   evaluationsToNinetyPercent: number | null;
   /** The best speedup over the reference the gauntlet estimated for an attempt that held. */
   bestEstimatedSpeedup: number | null;
@@ -180,6 +185,9 @@ async function search(p: Plan, generator: 'variant' | 'random', log: (message: s
       rooflineMlups,
       lostSteps: steps.lostSteps,
       wallSeconds,
+      netMlups: engineSummary.netMlups,
+      heldSeconds: engineSummary.heldSeconds,
+      firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
     });
     const baselineMlups = engineSummary.baselineMlups;
     const finalMlups = engineSummary.finalMlups ?? 0;
@@ -205,7 +213,10 @@ async function search(p: Plan, generator: 'variant' | 'random', log: (message: s
       lostSteps: steps.lostSteps,
       duplicatedSteps: steps.duplicatedSteps,
       wallSeconds,
-      liveHeldSeconds: engineSummary.liveHeldSeconds,
+      heldSeconds: engineSummary.heldSeconds,
+      netMlups: engineSummary.netMlups,
+      liveKernelMlups: engineSummary.liveKernelMlups,
+      firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
       evaluationsToNinetyPercent: summary.evaluationsToNinetyPercent,
       bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
       liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
@@ -256,7 +267,7 @@ function searchLine(report: EvolveSearchReport): string {
   return [
     `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
       `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline of its lattice's memory (${report.rooflineMlups.toFixed(0)} MLUPS), live ${report.liveModule}`,
-    `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s (live lattice held ${report.liveHeldSeconds.toFixed(0)} s for benchmarks): applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
+    `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s (live lattice held ${report.heldSeconds.toFixed(0)} s for benchmarks; net ${report.netMlups.toFixed(0)} MLUPS, live kernel ${report.liveKernelMlups.toFixed(0)}): applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
     `         90% of best after ${report.evaluationsToNinetyPercent ?? 'n/a'} evaluations (best estimated ${report.bestEstimatedSpeedup?.toFixed(2) ?? 'n/a'}x); ` +
       `max energy drift ${report.maxEnergyDrift.toExponential(2)}; lost steps ${report.lostSteps}, duplicated ${report.duplicatedSteps}`,
   ].join('\n');

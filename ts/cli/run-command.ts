@@ -242,6 +242,9 @@ function finish(
     rooflineMlups,
     lostSteps: session.steps.lostSteps,
     wallSeconds: session.wallSeconds,
+    netMlups: session.engine.netMlups,
+    heldSeconds: session.engine.heldSeconds,
+    firstApplyAtSeconds: session.engine.firstApplyAtSeconds,
   });
   const html = renderReport({
     title: `Ouroboros run of ${new Date().toISOString()}`,

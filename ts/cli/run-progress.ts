@@ -134,9 +134,8 @@ export class RunProgress {
     const last = this.#last;
     const lines: string[] = [];
     if (last && this.#first) {
-      const ratio = this.#first.mlups > 0 ? ` (${(last.mlups / this.#first.mlups).toFixed(2)}x)` : '';
       lines.push(
-        `step ${last.step}  |  ${formatMlups(last.mlups)} MLUPS now, ${formatMlups(this.#first.mlups)} at start${ratio}  |  ` +
+        `step ${last.step}  |  ${this.#throughput(last)}  |  ` +
           `energy drift ${formatDrift(last.energyDrift)} (max ${formatDrift(this.#maxDrift)})`,
       );
       lines.push(`live  ${Object.entries(last.liveModules).map(([slot, name]) => `${slot}: ${printable(name)}`).join('   ')}`);
@@ -148,6 +147,14 @@ export class RunProgress {
     if (gates !== '') lines.push(gates);
     if (this.#notice !== '') lines.push(`last: ${this.#notice}`);
     return lines;
+  }
+
+  /** Now against the start; an interval spent mostly held says so instead of a misleading rate. */
+  #throughput(last: EngineSample): string {
+    const first = this.#first!;
+    if (isMostlyHeld(last)) return `held (benchmark), ${formatMlups(first.mlups)} MLUPS at start`;
+    const ratio = first.mlups > 0 ? ` (${(last.mlups / first.mlups).toFixed(2)}x)` : '';
+    return `${formatMlups(last.mlups)} MLUPS now, ${formatMlups(first.mlups)} at start${ratio}`;
   }
 
   #attemptsLine(): string {
@@ -174,6 +181,7 @@ export class RunProgress {
     const live = Object.entries(sample.liveModules).map(([slot, name]) => `${slot}=${printable(name)}`).join(' ');
     return (
       `sample t=${(sample.atMs / 1e3).toFixed(1)}s step ${sample.step} ${formatMlups(sample.mlups)} MLUPS ` +
+      (sample.heldMs > 0 ? `(held ${(sample.heldMs / 1e3).toFixed(1)}s) ` : '') +
       `drift ${formatDrift(sample.energyDrift)} live ${live}`
     );
   }
@@ -202,6 +210,11 @@ export class RunProgress {
     this.#output.write(`${lines.join('\n')}\n`);
     this.#drawnLines = lines.length;
   }
+}
+
+/** Held for at least half of the sample's interval. */
+function isMostlyHeld(sample: EngineSample): boolean {
+  return sample.heldMs > 0 && sample.heldMs >= sample.intervalMs / 2;
 }
 
 /** Negative ids are provisional: the attempt has no archive record yet. */

@@ -41,6 +41,7 @@ import { predictorSample } from './candidate-features.js';
 import { Predictor, type PredictorOptions } from './predictor.js';
 import { LiveSampler } from './sampler.js';
 import { StrategyMemory } from './strategy-memory.js';
+import { HeldClock } from './held-clock.js';
 import { type EngineSummary, summarise } from './summary.js';
 import { type ThroughputWindow, measureSlot, sleepMs } from './watch.js';
 import { warmStartSlot } from './warm-start.js';
@@ -105,6 +106,8 @@ interface Running {
   roots: Map<Slot, number>;
   detachLog: () => void;
   startedMs: number;
+  /** The lattice's step count when start() began: net throughput counts from here. */
+  startStep: number;
   ticketBase: number;
 }
 
@@ -116,7 +119,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly breaker: CircuitBreaker;
   private readonly abort = new AbortController();
   private readonly gauntlet: GauntletResources;
-  private liveHeldMs = 0;
+  private readonly heldClock: HeldClock;
+  private firstApplyAtMs: number | null = null;
   private run: Running | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private stopping: Promise<EngineSummary> | null = null;
@@ -143,6 +147,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     super();
     this.config = config;
     this.now = deps.now ?? (() => performance.now());
+    this.heldClock = new HeldClock(this.now);
     this.seed = deps.seed ?? config.seed;
     this.logger = deps.logger ?? createEngineLog(config.log);
     const sandboxes = new SerialQueue();
@@ -209,6 +214,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         sampleIntervalMs: this.config.sampleIntervalMs,
         energyIntervalMs: this.config.energyIntervalMs,
         now: this.now,
+        heldMs: () => this.heldClock.totalMs(),
         onSample: (sample) => this.emit('sample', sample),
         onError: (error) => this.fail(error),
       });
@@ -232,7 +238,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           this.costUsd += usd;
         },
       };
-      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), ticketBase: records.length };
+      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), startStep: this.lattice.stepCount, ticketBase: records.length };
     } catch (error) {
       detachLog();
       if (ownsArchive) archive.close();
@@ -265,6 +271,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         phase: (attemptId, phase) => this.phaseOf(attemptId, phase),
         applied: (entry) => {
           this.runLedger.push(entry);
+          this.firstApplyAtMs ??= this.now();
           this.emit('applied', entry);
         },
         rolledBack: (entry) => {
@@ -364,11 +371,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.config.gauntlet.holdLive || !lat.running || lat.paused) return work();
     const releaseChecks = lat.holdWatchdogChecks();
     lat.pause();
-    const heldFromMs = this.now();
+    const release = this.heldClock.hold();
     try {
       return await work();
     } finally {
-      this.liveHeldMs += this.now() - heldFromMs;
+      release();
       if (lat.running) lat.resume();
       releaseChecks();
     }
@@ -568,7 +575,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       costUsd: this.costUsd,
       circuitOpenings: this.circuitOpenings,
       predictor: run.host.predictor.stats(),
-      liveHeldSeconds: this.liveHeldMs / 1000,
+      heldSeconds: this.heldClock.totalMs() / 1000,
+      startStep: run.startStep,
+      cells: this.lattice.cells,
+      firstApplyAtSeconds: this.firstApplyAtMs === null ? null : (this.firstApplyAtMs - run.startedMs) / 1000,
     });
   }
 

@@ -30,7 +30,12 @@ export interface AttemptStatusReport {
 export interface EngineSample {
   atMs: number;
   step: number;
+  /** Wall-clock MLUPS over the interval since the previous sample: everything that slowed the lattice counts. */
   mlups: number;
+  /** The interval's length in milliseconds. */
+  intervalMs: number;
+  /** Milliseconds of that interval the lattice was held at a step boundary (benchmarks). */
+  heldMs: number;
   energyDrift: number;
   liveModules: Record<Slot, string>;
 }

@@ -2,8 +2,10 @@
  * Samples of the live simulation: the step count and wall-clock MLUPS every
  * sample interval (from step-count differences, so everything that slows
  * the simulation counts), the energy drift every energy interval (it copies
- * both levels, too costly for every sample on a large lattice), and the
- * module live in each slot.
+ * both levels, too costly for every sample on a large lattice), the
+ * module live in each slot, and how much of the interval the lattice was
+ * held at a step boundary (a held interval says nothing about the kernel's
+ * speed, only about what the search costs).
  */
 import type { Slot } from '../gauntlet/types.js';
 import { type Lattice, SLOTS } from '../lattice/lattice.js';
@@ -16,6 +18,8 @@ export interface SamplerOptions {
   sampleIntervalMs: number;
   energyIntervalMs: number;
   now: () => number;
+  /** Milliseconds the lattice has been held at a step boundary so far (HeldClock.totalMs). */
+  heldMs: () => number;
   onSample: (sample: EngineSample) => void;
   onError: (error: Error) => void;
 }
@@ -24,7 +28,7 @@ export class LiveSampler {
   readonly samples: EngineSample[] = [];
   maxEnergyDrift = 0;
   private timer: NodeJS.Timeout | null = null;
-  private last: { atMs: number; step: number } | null = null;
+  private last: { atMs: number; step: number; heldMs: number } | null = null;
   private lastEnergyMs = -Infinity;
   private energyDrift = 0;
   private readonly startedMs: number;
@@ -37,7 +41,7 @@ export class LiveSampler {
   }
 
   start(): void {
-    this.last = { atMs: this.options.now(), step: this.lat.stepCount };
+    this.last = { atMs: this.options.now(), step: this.lat.stepCount, heldMs: this.options.heldMs() };
     this.timer = setInterval(() => {
       try {
         this.options.onSample(this.take());
@@ -61,11 +65,12 @@ export class LiveSampler {
   take(): EngineSample {
     const atMs = this.options.now();
     const step = this.lat.stepCount;
-    const previous = this.last ?? { atMs: this.startedMs, step };
+    const totalHeldMs = this.options.heldMs();
+    const previous = this.last ?? { atMs: this.startedMs, step, heldMs: totalHeldMs };
     const elapsedMs = atMs - previous.atMs;
     // A watchdog restore moves the step counter back; that interval says nothing about speed.
     const mlups = elapsedMs > 0 && step >= previous.step ? ((step - previous.step) * this.lat.cells) / (elapsedMs * 1e3) : 0;
-    this.last = { atMs, step };
+    this.last = { atMs, step, heldMs: totalHeldMs };
     if (atMs - this.lastEnergyMs >= this.options.energyIntervalMs) {
       this.lastEnergyMs = atMs;
       const initial = this.lat.initialEnergy;
@@ -73,7 +78,8 @@ export class LiveSampler {
       this.energyDrift = initial !== 0 ? Math.abs(energy - initial) / Math.abs(initial) : Math.abs(energy);
       this.maxEnergyDrift = Math.max(this.maxEnergyDrift, this.energyDrift);
     }
-    const sample = { atMs: atMs - this.startedMs, step, mlups, energyDrift: this.energyDrift, liveModules: this.liveModules() };
+    const heldMs = Math.min(Math.max(totalHeldMs - previous.heldMs, 0), Math.max(elapsedMs, 0));
+    const sample = { atMs: atMs - this.startedMs, step, mlups, intervalMs: Math.max(elapsedMs, 0), heldMs, energyDrift: this.energyDrift, liveModules: this.liveModules() };
     this.samples.push(sample);
     if (this.samples.length > MAX_SAMPLES) this.samples.shift();
     return sample;

@@ -36,6 +36,16 @@ export interface EngineSummary {
   speedup: number | null;
   /** Median wall-clock MLUPS of the last three samples (what the progress display shows; the gauntlet's load counts). */
   currentMlups: number;
+  /**
+   * What the user got: cells x steps the lattice advanced since start(),
+   * per wall-clock second, in millions. Holds, the search's CPU and every
+   * pause count against it.
+   */
+  netMlups: number;
+  /** Median wall-clock MLUPS of the samples whose interval had no hold: the live kernel as it ran beside the search. */
+  liveKernelMlups: number;
+  /** Seconds after start() of the run's first applied change; null if none. */
+  firstApplyAtSeconds: number | null;
   /** Attempts this run started, and how they ended. */
   attempts: number;
   byStatus: Record<AttemptStatus, number>;
@@ -51,7 +61,7 @@ export interface EngineSummary {
   circuitOpenings: number;
   predictor: PredictorStats;
   /** Seconds the live lattice was held at a step boundary for benchmarks (gauntlet.holdLive). */
-  liveHeldSeconds: number;
+  heldSeconds: number;
 }
 
 const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded'];
@@ -77,11 +87,17 @@ export interface SummaryInputs {
   costUsd: number;
   circuitOpenings: number;
   predictor: PredictorStats;
-  liveHeldSeconds: number;
+  heldSeconds: number;
+  /** The step count when the run started, and the lattice's cell count: for netMlups. */
+  startStep: number;
+  cells: number;
+  firstApplyAtSeconds: number | null;
 }
 
 export function summarise(inputs: SummaryInputs): EngineSummary {
   const moving = inputs.samples.filter((sample) => sample.mlups > 0);
+  const free = moving.filter((sample) => sample.heldMs === 0);
+  const advanced = Math.max(inputs.steps - inputs.startStep, 0);
   const baselineMlups = inputs.baseline?.mlups ?? 0;
   const finalMlups = inputs.final?.mlups ?? null;
   const byStatus = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
@@ -103,6 +119,9 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     finalMlups,
     speedup: finalMlups !== null && baselineMlups > 0 ? finalMlups / baselineMlups : null,
     currentMlups: median(moving.slice(-3).map((sample) => sample.mlups)),
+    netMlups: inputs.wallSeconds > 0 ? (advanced * inputs.cells) / (inputs.wallSeconds * 1e6) : 0,
+    liveKernelMlups: median(free.map((sample) => sample.mlups)),
+    firstApplyAtSeconds: inputs.firstApplyAtSeconds,
     attempts: inputs.records.length,
     byStatus,
     byFailedGate,
@@ -114,6 +133,6 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     costUsd: inputs.costUsd,
     circuitOpenings: inputs.circuitOpenings,
     predictor: inputs.predictor,
-    liveHeldSeconds: inputs.liveHeldSeconds,
+    heldSeconds: inputs.heldSeconds,
   };
 }

@@ -28,12 +28,22 @@ export interface RunFacts {
   /** Steps missing from the step sequence across every swap, when it was measured. */
   lostSteps: number | null;
   wallSeconds: number;
+  /** From the engine's summary: what the user got over the whole run, the time held, the first apply. */
+  netMlups: number | null;
+  heldSeconds: number;
+  firstApplyAtSeconds: number | null;
 }
 
 export interface RunSummary {
-  /** Median live MLUPS (samples above 0) up to the run's first change to the live kernels. */
+  /** Cells x steps advanced per wall second over the whole run (millions): every hold and pause counts. */
+  netMlups: number | null;
+  /** Median MLUPS of the samples with no hold in their interval. */
+  liveKernelMlups: number | null;
+  heldSeconds: number;
+  firstApplyAtSeconds: number | null;
+  /** Median live MLUPS (samples above 0, none held) up to the run's first change to the live kernels. */
   baselineMlups: number | null;
-  /** Median live MLUPS (samples above 0) after the run's last change. */
+  /** Median live MLUPS (samples above 0, none held) after the run's last change. */
   finalMlups: number | null;
   speedup: number | null;
   rooflineMlups: number | null;
@@ -71,13 +81,21 @@ function changesLiveKernel(entry: LedgerEntry): boolean {
 }
 
 /**
+ * The samples that measured the live kernels: a sample of 0 MLUPS spans a
+ * watchdog restore, and one whose interval was held measured the search,
+ * not the kernel.
+ */
+function freeSamples(samples: readonly EngineSample[]): EngineSample[] {
+  return samples.filter((sample) => sample.mlups > 0 && sample.heldMs === 0);
+}
+
+/**
  * Samples up to the first change measure the starting kernels and samples
  * after the last change measure the final ones; with no change both are the
  * whole run.
  */
 function throughputWindows(allSamples: readonly EngineSample[], ledger: readonly LedgerEntry[]) {
-  // A sample of 0 MLUPS spans a watchdog restore: it says nothing about speed.
-  const samples = allSamples.filter((sample) => sample.mlups > 0);
+  const samples = freeSamples(allSamples);
   const changes = ledger.filter(changesLiveKernel).map((entry) => entry.atStep);
   if (samples.length === 0) return { baseline: null, final: null };
   const all = samples.map((sample) => sample.mlups);
@@ -124,6 +142,10 @@ export function summarizeRun(facts: RunFacts): RunSummary {
   const first = facts.samples[0];
   const last = facts.samples[facts.samples.length - 1];
   return {
+    netMlups: facts.netMlups,
+    liveKernelMlups: median(freeSamples(facts.samples).map((sample) => sample.mlups)),
+    heldSeconds: facts.heldSeconds,
+    firstApplyAtSeconds: facts.firstApplyAtSeconds,
     baselineMlups: baseline,
     finalMlups: final,
     speedup,

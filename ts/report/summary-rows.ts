@@ -15,7 +15,12 @@ export function rejectedByGateText(summary: RunSummary): string {
 
 export function summaryRows(summary: RunSummary): [label: string, value: string][] {
   const rooflineNote = summary.rooflineMlups === null ? '' : ` of ${formatMlups(summary.rooflineMlups)} MLUPS`;
+  const firstApply = summary.firstApplyAtSeconds === null ? 'none' : `at ${formatSeconds(summary.firstApplyAtSeconds)}`;
   return [
+    ['net MLUPS', `${formatMlups(summary.netMlups)} (steps advanced x cells / wall time)`],
+    ['live kernel MLUPS', `${formatMlups(summary.liveKernelMlups)} (median while not held)`],
+    ['held for benchmarks', formatSeconds(summary.heldSeconds)],
+    ['first change applied', firstApply],
     ['baseline MLUPS', formatMlups(summary.baselineMlups)],
     ['final MLUPS', formatMlups(summary.finalMlups)],
     ['speedup', formatSpeedup(summary.speedup)],

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { HeldClock } from '../dist/ts/engine/held-clock.js';
+import { LiveSampler } from '../dist/ts/engine/sampler.js';
+import type { EngineSample } from '../dist/ts/engine/events.js';
+import type { Lattice } from '../dist/ts/lattice/lattice.js';
+
+/** A clock the test moves by hand. */
+function manualClock(startMs = 0) {
+  let nowMs = startMs;
+  return { now: () => nowMs, advance: (ms: number) => (nowMs += ms) };
+}
+
+describe('HeldClock', () => {
+  it('counts held time once while holds overlap, and the open hold up to now', () => {
+    const clock = manualClock();
+    const held = new HeldClock(clock.now);
+    const first = held.hold();
+    clock.advance(100);
+    const second = held.hold();
+    clock.advance(50);
+    first();
+    first();
+    expect(held.held).toBe(true);
+    expect(held.totalMs()).toBe(150);
+    clock.advance(25);
+    second();
+    clock.advance(1000);
+    expect(held.held).toBe(false);
+    expect(held.totalMs()).toBe(175);
+  });
+});
+
+/** Just what the sampler reads from a lattice. */
+function fakeLattice(cells: number) {
+  const state = { stepCount: 0 };
+  const lattice = {
+    get stepCount() {
+      return state.stepCount;
+    },
+    cells,
+    initialEnergy: 2,
+    energy: () => 2,
+    slots: () => ({ step: { live: { name: 'reference' } }, readout: { live: { name: 'reference' } } }),
+  } as unknown as Lattice;
+  return { lattice, state };
+}
+
+describe('LiveSampler', () => {
+  it('reports how much of each interval the lattice was held, next to its rate', () => {
+    const clock = manualClock(5000);
+    const held = new HeldClock(clock.now);
+    const { lattice, state } = fakeLattice(1_000_000);
+    const samples: EngineSample[] = [];
+    const sampler = new LiveSampler(lattice, {
+      sampleIntervalMs: 1000,
+      energyIntervalMs: 1e9,
+      now: clock.now,
+      heldMs: () => held.totalMs(),
+      onSample: (sample) => samples.push(sample),
+      onError: (error) => {
+        throw error;
+      },
+    });
+    sampler.start();
+    sampler.stop();
+    clock.advance(1000);
+    state.stepCount = 100;
+    const free = sampler.take();
+    const release = held.hold();
+    clock.advance(600);
+    release();
+    clock.advance(400);
+    state.stepCount = 140;
+    const partlyHeld = sampler.take();
+    expect(free).toMatchObject({ atMs: 1000, step: 100, mlups: 100, intervalMs: 1000, heldMs: 0 });
+    expect(partlyHeld).toMatchObject({ atMs: 2000, step: 140, mlups: 40, intervalMs: 1000, heldMs: 600 });
+  });
+});
