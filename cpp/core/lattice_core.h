@@ -100,6 +100,11 @@ struct SnapshotView {
   std::uint64_t step;
   const void* previous;
   const void* current;
+  /// A probed snapshot (set_probe_cells) also holds the newest level one step later, u^{step+1}; else null.
+  const void* next = nullptr;
+  /// The probed cells, and their values two steps later (u^{step+2}, one value of the lattice precision each).
+  const std::vector<std::uint64_t>* probe_cells = nullptr;
+  const void* probe_values = nullptr;
 };
 
 /// What recover() did.
@@ -125,6 +130,8 @@ struct CanaryOutcome {
   LevelPair candidate;
   /// Largest |incumbent - candidate| over both levels (step), or over the digits (readout).
   double max_abs_difference = 0.0;
+  /// Calls after which the candidate had left the FP environment changed (restored each time).
+  std::uint64_t candidate_fp_restores = 0;
 };
 
 /**
@@ -249,6 +256,17 @@ class LatticeCore {
   }
   void reset_profile();
 
+  /**
+   * Kernel calls through `slot` (runner steps, step(), step_copy(),
+   * readout()) after which the FP environment had to be restored
+   * (kernel_call_guard.h). Never reset: the watchdog rolls back on any rise.
+   */
+  std::uint64_t fp_restores(Slot slot) const {
+    return fp_restores_[static_cast<std::size_t>(slot)].load(std::memory_order_relaxed);
+  }
+  /// Whether kernel calls restore the FP environment (default on); off only to measure what that costs.
+  void set_fp_restore(bool enabled);
+
   // ------------------------------------------------------------ trace
 
   /// Records up to `capacity` runner steps from now on (0 stops recording), at a boundary.
@@ -265,6 +283,15 @@ class LatticeCore {
   std::optional<SnapshotView> pending_snapshot();
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
   void settle_snapshot(std::uint64_t step, bool verified);
+  /**
+   * The cells (flat indices below cells()) the next snapshot probes for the
+   * differential check: after copying both levels at step n the runner goes
+   * on, copies the newest level at the boundary of n+1 and these cells'
+   * values at the boundary of n+2, and only then announces the snapshot; so
+   * two consecutive kernel calls, one of each `current` parity, can be
+   * checked against the oracle. Empty (the default): snapshots are not probed.
+   */
+  void set_probe_cells(std::vector<std::uint64_t> cells);
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step();
   /**
@@ -290,13 +317,19 @@ class LatticeCore {
     std::vector<std::byte> previous;
     std::vector<std::byte> current;
     std::uint64_t step = 0;
+    std::vector<std::byte> next;
+    std::vector<std::uint64_t> probe_cells;
+    std::vector<std::byte> probe_values;
   };
 
   void copy_in(const void* previous, const void* current);
   /// Stores the step count and current level into the segment header, if there is one; at a boundary.
   void publish_boundary();
-  void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps);
-  Readout run_readout(const KernelModule& module, const void* field);
+  /// One kernel call, its FP environment restored afterwards and counted in `fp_restores`.
+  void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps,
+                  std::atomic<std::uint64_t>& fp_restores);
+  Readout run_readout(const KernelModule& module, const void* field, std::atomic<std::uint64_t>& fp_restores);
+  std::atomic<std::uint64_t>& fp_restores_of(Slot slot) { return fp_restores_[static_cast<std::size_t>(slot)]; }
   SwapOutcome apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module);
   void request_swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done);
   /// Queues a task for the runner; false when no runner takes tasks (the caller runs it then).
@@ -308,11 +341,17 @@ class LatticeCore {
   void runner_step();
   void finish_run(RunSummary summary);
   void capture_snapshot();
+  /// The probe's next boundary: the full newest level after the first step, the probed cells after the second.
+  void advance_probe();
+  /// Drops a snapshot whose probe has not finished (the state it was taken from was replaced); under snapshot_mutex_.
+  void abandon_probe();
   void report_first_step(std::uint64_t start_ns);
 
   ouro_geometry geometry_;
   KernelSlots slots_;
   std::array<SlotProfile, kSlotCount> profiles_;
+  std::array<std::atomic<std::uint64_t>, kSlotCount> fp_restores_{};
+  std::atomic<bool> fp_restore_enabled_{true};
   ThreadPool pool_;
   std::shared_ptr<StateBuffer> state_;
   std::uint32_t current_ = 0;
@@ -348,6 +387,9 @@ class LatticeCore {
   Snapshot verified_;
   bool pending_out_ = false;
   bool verified_present_ = false;
+  std::vector<std::uint64_t> next_probe_cells_;
+  // 0: no probe under way; 1: the next boundary copies the newest level; 2: it copies the probed cells.
+  std::uint32_t probe_phase_ = 0;
 };
 
 template <typename Work>
