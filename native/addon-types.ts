@@ -144,10 +144,9 @@ export interface CoreRecovery {
 export interface CoreSnapshot {
   /** u^{n-1} and u^n are of this step n. */
   step: number;
-  /** Whether `next` now holds u^{n+1} and probeValues the probed cells of u^{n+2}. */
-  probed: boolean;
+  /** The probed cells (empty when the snapshot was not probed)... */
   probeCells: Float64Array;
-  /** u^{n+2} at probeCells, widened exactly from an f32 lattice. */
+  /** ...and the kernel's u^{n+1} there, widened exactly from an f32 lattice. */
   probeValues: Float64Array;
 }
 
@@ -228,17 +227,17 @@ export interface CoreLattice {
 
   /**
    * Copies the snapshot handed to the watchdog into `previous` and `current`
-   * (Float64Arrays of `cells` elements, widened exactly from an f32 lattice)
-   * and, when it was probed and `next` is given, its level one step later
-   * into `next`; null, with the arrays untouched, when none is pending.
+   * (Float64Arrays of `cells` elements, widened exactly from an f32 lattice);
+   * null, with the arrays untouched, when none is pending.
    */
-  copySnapshot(previous: Float64Array, current: Float64Array, next: Float64Array | null): CoreSnapshot | null;
+  copySnapshot(previous: Float64Array, current: Float64Array): CoreSnapshot | null;
   /**
-   * The cells the next snapshot probes (flat indices, integers below `cells`):
-   * the runner also copies the newest level one step after it and these
-   * cells two steps after it, and announces it then. Empty: no probe.
+   * How the next snapshot is probed: `cells` (flat indices, integers below
+   * `cells`) of the newest level one step after it are copied, and it is
+   * announced then; `delayed` takes it one step after the multiple of
+   * snapshotEvery it is due at. Empty cells: no probe.
    */
-  setProbeCells(cells: Float64Array): void;
+  setProbe(cells: Float64Array, delayed: boolean): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

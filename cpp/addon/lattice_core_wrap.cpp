@@ -213,7 +213,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
                          InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
                          InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
-                         InstanceMethod<&LatticeCoreWrap::set_probe_cells>("setProbeCells"),
+                         InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
                      });
@@ -530,7 +530,6 @@ Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
     // lattice's levels costs more in page faults and collection than the copy.
     double* previous = output_f64_field(info[0], "previous", cells);
     double* current = output_f64_field(info[1], "current", cells);
-    double* next = info[2].IsNull() ? nullptr : output_f64_field(info[2], "next", cells);
     const std::optional<SnapshotView> pending = core.pending_snapshot();
     if (!pending) return env.Null();
     widen_into(precision_of(core), pending->previous, previous, cells);
@@ -538,19 +537,17 @@ Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
     Napi::Object result = Napi::Object::New(env);
     result.Set("step", number(env, pending->step));
     const std::size_t probed = pending->probe_cells ? pending->probe_cells->size() : 0;
-    if (probed > 0 && next) widen_into(precision_of(core), pending->next, next, cells);
     auto probe_cells = Napi::Float64Array::New(env, probed);
     auto probe_values = Napi::Float64Array::New(env, probed);
     for (std::size_t i = 0; i < probed; ++i) probe_cells[i] = static_cast<double>((*pending->probe_cells)[i]);
     if (probed > 0) widen_into(precision_of(core), pending->probe_values, probe_values.Data(), probed);
-    result.Set("probed", probed > 0 && next != nullptr);
     result.Set("probeCells", probe_cells);
     result.Set("probeValues", probe_values);
     return result;
   });
 }
 
-void LatticeCoreWrap::set_probe_cells(const Napi::CallbackInfo& info) {
+void LatticeCoreWrap::set_probe(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
     const std::uint64_t cells = core.geometry().cells;
@@ -567,7 +564,8 @@ void LatticeCoreWrap::set_probe_cells(const Napi::CallbackInfo& info) {
       }
       probe[i] = static_cast<std::uint64_t>(cell);
     }
-    core.set_probe_cells(std::move(probe));
+    if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
+    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value());
   });
 }
 

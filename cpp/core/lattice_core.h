@@ -100,9 +100,8 @@ struct SnapshotView {
   std::uint64_t step;
   const void* previous;
   const void* current;
-  /// A probed snapshot (set_probe_cells) also holds the newest level one step later, u^{step+1}; else null.
-  const void* next = nullptr;
-  /// The probed cells, and their values two steps later (u^{step+2}, one value of the lattice precision each).
+  /// A probed snapshot (set_probe): the probed cells, and their values one step later (u^{step+1}, one value
+  /// of the lattice precision each); null otherwise.
   const std::vector<std::uint64_t>* probe_cells = nullptr;
   const void* probe_values = nullptr;
 };
@@ -284,14 +283,15 @@ class LatticeCore {
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
   void settle_snapshot(std::uint64_t step, bool verified);
   /**
-   * The cells (flat indices below cells()) the next snapshot probes for the
-   * differential check: after copying both levels at step n the runner goes
-   * on, copies the newest level at the boundary of n+1 and these cells'
-   * values at the boundary of n+2, and only then announces the snapshot; so
-   * two consecutive kernel calls, one of each `current` parity, can be
-   * checked against the oracle. Empty (the default): snapshots are not probed.
+   * How the next snapshot is probed for the differential check: after
+   * copying both levels at step n the runner takes one more step, copies
+   * `cells` (flat indices below cells()) of the newest level, u^{n+1}, and
+   * only then announces the snapshot. `delayed`: the snapshot due at a
+   * multiple of snapshot_every is taken one step later, so that the checked
+   * step's parity (of `current`, and of any call counter) is the watchdog's
+   * choice. Empty cells (the default): snapshots are not probed.
    */
-  void set_probe_cells(std::vector<std::uint64_t> cells);
+  void set_probe(std::vector<std::uint64_t> cells, bool delayed);
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step();
   /**
@@ -317,7 +317,6 @@ class LatticeCore {
     std::vector<std::byte> previous;
     std::vector<std::byte> current;
     std::uint64_t step = 0;
-    std::vector<std::byte> next;
     std::vector<std::uint64_t> probe_cells;
     std::vector<std::byte> probe_values;
   };
@@ -340,9 +339,10 @@ class LatticeCore {
   bool serve_control();
   void runner_step();
   void finish_run(RunSummary summary);
-  void capture_snapshot();
-  /// The probe's next boundary: the full newest level after the first step, the probed cells after the second.
-  void advance_probe();
+  /// `due`: at a multiple of snapshot_every, where a delayed probe postpones the capture by one step.
+  void capture_snapshot(bool due);
+  /// The boundary after a probed snapshot: copies the probed cells of the newest level and announces it.
+  void finish_probe();
   /// Drops a snapshot whose probe has not finished (the state it was taken from was replaced); under snapshot_mutex_.
   void abandon_probe();
   void report_first_step(std::uint64_t start_ns);
@@ -388,8 +388,10 @@ class LatticeCore {
   bool pending_out_ = false;
   bool verified_present_ = false;
   std::vector<std::uint64_t> next_probe_cells_;
-  // 0: no probe under way; 1: the next boundary copies the newest level; 2: it copies the probed cells.
-  std::uint32_t probe_phase_ = 0;
+  bool next_probe_delayed_ = false;
+  // Runner-side: the next boundary finishes a probe / takes a postponed snapshot.
+  bool probe_under_way_ = false;
+  bool capture_postponed_ = false;
 };
 
 template <typename Work>

@@ -29,7 +29,8 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     pending_out_ = false;
-    probe_phase_ = 0;
+    probe_under_way_ = false;
+    capture_postponed_ = false;
   }
   runner_active_.store(true, std::memory_order_release);
   try {
@@ -95,7 +96,7 @@ void LatticeCore::runner_loop() {
   const std::uint64_t start_ns = monotonic_ns();
   last_step_end_ns_ = start_ns;
   try {
-    if (run_options_.snapshot_every > 0) capture_snapshot();
+    if (run_options_.snapshot_every > 0) capture_snapshot(true);
     for (;;) {
       if (control_pending_.load(std::memory_order_acquire) && !serve_control()) break;
       if (step_count() >= run_target_step_) break;
@@ -146,8 +147,13 @@ void LatticeCore::runner_step() {
   if (trace_.size() < trace_capacity_) trace_.push_back(StepRecord{index, module.id(), start_ns, end_ns});
   if (!awaiting_first_step_.empty()) report_first_step(start_ns);
   last_step_end_ns_ = end_ns;
-  if (probe_phase_ != 0) advance_probe();
-  if (run_options_.snapshot_every > 0 && (index + 1) % run_options_.snapshot_every == 0) capture_snapshot();
+  if (probe_under_way_) finish_probe();
+  if (capture_postponed_) {
+    capture_postponed_ = false;
+    capture_snapshot(false);
+  } else if (run_options_.snapshot_every > 0 && (index + 1) % run_options_.snapshot_every == 0) {
+    capture_snapshot(true);
+  }
 }
 
 void LatticeCore::report_first_step(std::uint64_t start_ns) {
@@ -235,11 +241,15 @@ std::vector<StepRecord> LatticeCore::take_trace() {
 
 // ---------------------------------------------------------------- watchdog snapshots
 
-void LatticeCore::capture_snapshot() {
+void LatticeCore::capture_snapshot(bool due) {
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     // The watchdog is still checking the last one: skip this boundary, the next K-th takes it.
     if (pending_out_) return;
+    if (due && next_probe_delayed_ && !next_probe_cells_.empty()) {
+      capture_postponed_ = true;
+      return;
+    }
     pending_.previous.resize(level_bytes());
     pending_.current.resize(level_bytes());
     std::memcpy(pending_.previous.data(), previous_level(), level_bytes());
@@ -247,24 +257,18 @@ void LatticeCore::capture_snapshot() {
     pending_.step = step_count();
     pending_out_ = true;
     pending_.probe_cells = next_probe_cells_;
-    pending_.next.clear();
     pending_.probe_values.clear();
-    probe_phase_ = pending_.probe_cells.empty() ? 0 : 1;
-    // A probed snapshot is announced once its probe is complete, two boundaries on.
-    if (probe_phase_ != 0) return;
+    probe_under_way_ = !pending_.probe_cells.empty();
+    // A probed snapshot is announced at the next boundary, once its probe is taken.
+    if (probe_under_way_) return;
   }
   if (on_snapshot_) on_snapshot_(pending_.step);
 }
 
-void LatticeCore::advance_probe() {
+void LatticeCore::finish_probe() {
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     const auto* newest = static_cast<const std::byte*>(current_level());
-    if (probe_phase_ == 1) {
-      pending_.next.assign(newest, newest + level_bytes());
-      probe_phase_ = 2;
-      return;
-    }
     const std::size_t value_bytes = level_bytes() / geometry_.cells;
     pending_.probe_values.resize(pending_.probe_cells.size() * value_bytes);
     std::byte* out = pending_.probe_values.data();
@@ -272,18 +276,19 @@ void LatticeCore::advance_probe() {
       std::memcpy(out, newest + cell * value_bytes, value_bytes);
       out += value_bytes;
     }
-    probe_phase_ = 0;
+    probe_under_way_ = false;
   }
   if (on_snapshot_) on_snapshot_(pending_.step);
 }
 
 void LatticeCore::abandon_probe() {
-  if (probe_phase_ == 0) return;
-  probe_phase_ = 0;
+  capture_postponed_ = false;
+  if (!probe_under_way_) return;
+  probe_under_way_ = false;
   pending_out_ = false;
 }
 
-void LatticeCore::set_probe_cells(std::vector<std::uint64_t> cells) {
+void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed) {
   for (const std::uint64_t cell : cells) {
     if (cell >= geometry_.cells) {
       throw std::invalid_argument("probe cell " + std::to_string(cell) + " is outside the lattice's " +
@@ -292,15 +297,15 @@ void LatticeCore::set_probe_cells(std::vector<std::uint64_t> cells) {
   }
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
   next_probe_cells_ = std::move(cells);
+  next_probe_delayed_ = delayed;
 }
 
 std::optional<SnapshotView> LatticeCore::pending_snapshot() {
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
   // Out but not announced: its probe is still being taken.
-  if (!pending_out_ || probe_phase_ != 0) return std::nullopt;
+  if (!pending_out_ || probe_under_way_) return std::nullopt;
   SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data()};
   if (!pending_.probe_cells.empty()) {
-    view.next = pending_.next.data();
     view.probe_cells = &pending_.probe_cells;
     view.probe_values = pending_.probe_values.data();
   }
@@ -330,7 +335,8 @@ RecoveryOutcome LatticeCore::recover(Slot slot) {
     outcome.rollback = apply_swap(slot, nullptr);
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     pending_out_ = false;
-    probe_phase_ = 0;
+    probe_under_way_ = false;
+    capture_postponed_ = false;
     if (verified_present_) {
       std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
       std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());

@@ -8,9 +8,7 @@
  * every other step keeps it exact. The differential check catches those: the
  * oracle steps the snapshot's own levels at a few cells (`stepAtCells`, exact
  * for one step, since a cell's next value depends only on its stencil) and
- * the kernel's newest level must agree there. Two consecutive steps are
- * checked, so a kernel that misbehaves on one parity of `current` only is
- * caught as well.
+ * the kernel's newest level one step later must agree there.
  */
 import type { Precision } from '../../native/addon-types.js';
 

@@ -1,14 +1,14 @@
 /**
  * The watchdog of a running lattice: TypeScript decides, Rust checks. Every K
  * steps the runner hands over a snapshot of both levels (and, when it was
- * probed, the newest level one step later and a few cells two steps later);
- * the oracle checks it: every value finite, energy drift within tolerance,
- * and the differential check (differential-check.ts) of two consecutive
- * kernel steps at cells drawn afresh for every check. The core's count of
- * kernel calls that left the FP environment changed must not have risen. A
- * good snapshot becomes the restore point; a bad one rolls the slot back to
- * last-known-good, restores the state (and step counter) from the last good
- * snapshot, and the lattice emits a 'watchdog' event saying which check failed.
+ * probed, a few cells of the newest level one step later); the oracle checks
+ * it: every value finite, energy drift within tolerance, and the differential
+ * check (differential-check.ts) of the kernel's step at cells drawn afresh
+ * for every check. The core's count of kernel calls that left the FP
+ * environment changed must not have risen. A good snapshot becomes the
+ * restore point; a bad one rolls the slot back to last-known-good, restores
+ * the state (and step counter) from the last good snapshot, and the lattice
+ * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
 import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
@@ -41,18 +41,15 @@ export interface DifferentialOptions {
 }
 
 /**
- * Cells per checked step. Drawn uniformly, so a kernel wrong at one cell of
- * N is found by one check with probability 2 * cells / N (two steps), and a
- * frozen, swapped or skipped field, wrong nearly everywhere, at once. The
- * oracle's share is (cells x 3^dims) updates and the core's one gather per
- * cell, both far below the copy of one level (bench/results/watchdog.json).
+ * Cells per check. Drawn uniformly, so a kernel wrong at one cell of N is
+ * found by one check with probability cells / N, and a frozen, swapped or
+ * skipped field, wrong nearly everywhere, at once. The core gathers them
+ * from the newest level one step after the snapshot and the oracle steps
+ * them, (cells x 3^dims) updates: at 4096^2 f64 about a millisecond per
+ * check against the energy check's hundred (bench/results/watchdog.json).
  */
 export const DEFAULT_PROBE_CELLS = 4096;
-/**
- * Probe every snapshot: the probe's cost is dominated by copying one more
- * level in the runner and once more to JavaScript, about a fifth of what the
- * energy check already costs per snapshot (bench/results/watchdog.json).
- */
+/** Probe every snapshot: a probe costs the live run a gather of a few thousand cells. */
 export const DEFAULT_PROBE_EVERY_SNAPSHOTS = 1;
 
 /** Emitted as the lattice's 'watchdog' event after an automatic rollback. */
@@ -112,7 +109,6 @@ export function resolveDifferential(options: DifferentialOptions | false | undef
 interface SnapshotLevels {
   previous: Float64Array;
   current: Float64Array;
-  next: Float64Array | null;
 }
 
 export class Watchdog {
@@ -148,7 +144,7 @@ export class Watchdog {
   /** Called with each snapshot the runner announces. */
   check(step: number): void {
     const levels = this.#arrays();
-    const snapshot = this.core.copySnapshot(levels.previous, levels.current, levels.next);
+    const snapshot = this.core.copySnapshot(levels.previous, levels.current);
     if (snapshot === null || snapshot.step !== step) return;
     this.#planNextProbe();
     const { extents, c, h, dt } = this.physics;
@@ -187,24 +183,28 @@ export class Watchdog {
   #arrays(): SnapshotLevels {
     if (this.#levels === null) {
       const cells = cellCount(this.physics.extents);
-      this.#levels = {
-        previous: new Float64Array(cells),
-        current: new Float64Array(cells),
-        next: this.differential === null ? null : new Float64Array(cells),
-      };
+      this.#levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
     }
     return this.#levels;
   }
 
-  /** Hands the core the cells the next snapshot probes, drawn afresh, or none when it is not due. */
+  /**
+   * Hands the core the cells the next snapshot probes, drawn afresh, or none
+   * when it is not due; and whether it is taken one step late, a fair coin
+   * of the same generator, so that every check has an even chance of
+   * checking either parity of `current`: a kernel that skips every other
+   * step (by parity or by a call counter) survives m checks with
+   * probability 2^-m.
+   */
   #planNextProbe(): void {
     const plan = this.differential;
     if (plan === null || this.#snapshotsUntilProbe-- > 0) {
-      this.core.setProbeCells(new Float64Array(0));
+      this.core.setProbe(new Float64Array(0), false);
       return;
     }
     this.#snapshotsUntilProbe = plan.everySnapshots - 1;
-    this.core.setProbeCells(drawProbeCells(cellCount(this.physics.extents), plan.cells, this.#random));
+    const cells = drawProbeCells(cellCount(this.physics.extents), plan.cells, this.#random);
+    this.core.setProbe(cells, this.#random() < 0.5);
   }
 
   #energyFailure(report: { allFinite: boolean; energyDrift: number; firstNonFinite: number | null }, step: number): Failure | null {
@@ -238,26 +238,18 @@ export class Watchdog {
   }
 
   #differentialFailure(snapshot: CoreSnapshot, levels: SnapshotLevels): Failure | null {
-    if (!snapshot.probed || levels.next === null) return null;
-    const { previous, current, next } = levels;
     const cells = snapshot.probeCells;
-    const at = (level: Float64Array) => Float64Array.from(cells, (cell) => level[cell]!);
-    const first = this.#compareStep(previous, current, cells, at(next), at(current));
-    if (first !== null) return this.#differentialDetail(first, snapshot.step + 1, cells.length);
-    const second = this.#compareStep(current, next, cells, snapshot.probeValues, at(next));
-    if (second !== null) return this.#differentialDetail(second, snapshot.step + 2, cells.length);
-    return null;
-  }
-
-  /** The oracle's one step from (older, newer) at `cells` against the kernel's `actual` there. */
-  #compareStep(older: Float64Array, newer: Float64Array, cells: Float64Array, actual: Float64Array, inputs: Float64Array): ProbeMismatch | null {
+    if (cells.length === 0) return null;
     const { extents, courant2, precision } = this.physics;
+    const { previous, current } = levels;
     const oracle = oracleAddon();
     const expected =
       precision === 'f64'
-        ? oracle.stepAtCellsF64(older, newer, extents, courant2, 1, cells)
-        : oracle.stepAtCellsF32(Float32Array.from(older), Float32Array.from(newer), extents, courant2, 1, cells);
-    return compareProbe(cells, actual, expected, inputs, precision);
+        ? oracle.stepAtCellsF64(previous, current, extents, courant2, 1, cells)
+        : oracle.stepAtCellsF32(Float32Array.from(previous), Float32Array.from(current), extents, courant2, 1, cells);
+    const inputs = Float64Array.from(cells, (cell) => current[cell]!);
+    const mismatch = compareProbe(cells, snapshot.probeValues, expected, inputs, precision);
+    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step + 1, cells.length);
   }
 
   #differentialDetail(mismatch: ProbeMismatch, step: number, probed: number): Failure {
