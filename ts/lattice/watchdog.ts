@@ -118,6 +118,7 @@ export class Watchdog {
    * the running kernel more in page faults and collections than the check.
    */
   #levels: SnapshotLevels | null = null;
+  #narrow: [Float32Array, Float32Array] | null = null;
   readonly #random: () => number;
   #snapshotsUntilProbe = 0;
   /** The core's per-slot FP restore counts at the last check. */
@@ -178,6 +179,14 @@ export class Watchdog {
       rolledBackTo: recovery.rollback.toName,
       energyDrift: report.energyDrift,
     });
+  }
+
+  /** An f32 lattice's snapshot back in f32 (exact: it was widened from f32), in arrays allocated once. */
+  #narrowed(levels: SnapshotLevels): [Float32Array, Float32Array] {
+    if (this.#narrow === null) this.#narrow = [new Float32Array(levels.previous.length), new Float32Array(levels.current.length)];
+    this.#narrow[0].set(levels.previous);
+    this.#narrow[1].set(levels.current);
+    return this.#narrow;
   }
 
   #arrays(): SnapshotLevels {
@@ -246,7 +255,7 @@ export class Watchdog {
     const expected =
       precision === 'f64'
         ? oracle.stepAtCellsF64(previous, current, extents, courant2, 1, cells)
-        : oracle.stepAtCellsF32(Float32Array.from(previous), Float32Array.from(current), extents, courant2, 1, cells);
+        : oracle.stepAtCellsF32(...this.#narrowed(levels), extents, courant2, 1, cells);
     const inputs = Float64Array.from(cells, (cell) => current[cell]!);
     const mismatch = compareProbe(cells, snapshot.probeValues, expected, inputs, precision);
     return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step + 1, cells.length);
