@@ -38,7 +38,8 @@ enum class Misbehaviour {
   // u^{n+1} = u^n (from rest the energy stays exact); SwapLevels does no work,
   // so u^{n-1} becomes the newest level (the energy is symmetric in the two
   // levels); WrongAtOneCell steps correctly but adds kOneCellError to one
-  // cell, a drift far below the energy tolerance.
+  // cell, a drift far below the energy tolerance (an f64 defect: in f32 the
+  // nudge rounds away on values near 1).
   FreezeField,
   SwapLevels,
   WrongAtOneCell,
