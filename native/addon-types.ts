@@ -140,6 +140,16 @@ export interface CoreRecovery {
   rollback: CoreSwapOutcome;
 }
 
+/** A watchdog snapshot as copySnapshot() reports it. */
+export interface CoreSnapshot {
+  /** u^{n-1} and u^n are of this step n. */
+  step: number;
+  /** The probed cells (empty when the snapshot was not probed)... */
+  probeCells: Float64Array;
+  /** ...and the kernel's u^{n+1} there, widened exactly from an f32 lattice. */
+  probeValues: Float64Array;
+}
+
 export interface CoreCanaryResult {
   slot: CoreSlot;
   startStep: number;
@@ -150,6 +160,8 @@ export interface CoreCanaryResult {
   candidateLevels: CoreStateViews;
   /** Largest |difference| over both levels (step slot) or over the digits (readout slot). */
   maxAbsDifference: number;
+  /** Candidate calls after which the FP environment had to be restored. */
+  candidateFpRestores: number;
 }
 
 /**
@@ -199,6 +211,13 @@ export interface CoreLattice {
   slots(): Record<CoreSlot, { live: CoreModuleInfo; lastKnownGood: CoreModuleInfo }>;
   profile(): Record<CoreSlot, CoreSlotProfile>;
   resetProfile(): void;
+  /**
+   * Per slot, kernel calls after which MXCSR or the x87 control word had to
+   * be restored (on the calling thread or a pool worker); never reset.
+   */
+  fpRestores(): Record<CoreSlot, number>;
+  /** Whether kernel calls restore the FP environment (default true); off only to measure what that costs. */
+  setFpRestore(enabled: boolean): void;
   profileCounters(): Record<CoreSlot, CoreSlotCounters>;
   /** Adds a predecessor's counters to the slot's (a restart goes on from them). */
   addProfileCounters(slot: CoreSlot, counters: CoreSlotCounters): void;
@@ -208,10 +227,17 @@ export interface CoreLattice {
 
   /**
    * Copies the snapshot handed to the watchdog into `previous` and `current`
-   * (Float64Arrays of `cells` elements, widened exactly from an f32 lattice)
-   * and returns its step; null, with the arrays untouched, when none is pending.
+   * (Float64Arrays of `cells` elements, widened exactly from an f32 lattice);
+   * null, with the arrays untouched, when none is pending.
    */
-  copySnapshot(previous: Float64Array, current: Float64Array): number | null;
+  copySnapshot(previous: Float64Array, current: Float64Array): CoreSnapshot | null;
+  /**
+   * How the next snapshot is probed: `cells` (flat indices, integers below
+   * `cells`) of the newest level one step after it are copied, and it is
+   * announced then; `delayed` takes it one step after the multiple of
+   * snapshotEvery it is due at. Empty cells: no probe.
+   */
+  setProbe(cells: Float64Array, delayed: boolean): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */
@@ -308,6 +334,13 @@ export interface OracleAddon {
   energy(previous: Float64Array, current: Float64Array, extents: number[], c: number, h: number, dt: number): number;
   stepF64(previous: Float64Array, current: Float64Array, extents: number[], courant2: number, steps: number): StepResultF64;
   stepF32(previous: Float32Array, current: Float32Array, extents: number[], courant2: number, steps: number): StepResultF32;
+  /**
+   * u^{n+steps} at `cells` (flat indices) from (previous, current), bitwise
+   * equal to stepF64 there, at about (2 steps + 1)^dims updates per cell.
+   */
+  stepAtCellsF64(previous: Float64Array, current: Float64Array, extents: number[], courant2: number, steps: number, cells: Float64Array): Float64Array;
+  /** The same in f32 arithmetic (courant2 rounded to f32 first), bitwise equal to stepF32 there. */
+  stepAtCellsF32(previous: Float32Array, current: Float32Array, extents: number[], courant2: number, steps: number, cells: Float64Array): Float32Array;
   readout(field: Float64Array): OracleReadout;
   /** Returns the field shifted by `by` cells along `axis` (periodic). */
   shift(field: Float64Array, extents: number[], axis: number, by: number): Float64Array;

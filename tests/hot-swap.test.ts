@@ -191,7 +191,8 @@ describe('watchdog', () => {
     const events: WatchdogEvent[] = [];
     lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
     const steps = 3000;
-    const summary = await lat.run({ steps, watchdog: { everySteps: 25 } });
+    // The differential check would see these kernels first (tests/watchdog-differential.test.ts): off, to test the energy checks.
+    const summary = await lat.run({ steps, watchdog: { everySteps: 25, differential: false } });
     expect(summary.endStep).toBe(steps);
     expect(events.length).toBeGreaterThanOrEqual(1);
     const [event] = events;
@@ -229,7 +230,7 @@ describe('watchdog', () => {
     lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
     const outer = lat.holdWatchdogChecks();
     const inner = lat.holdWatchdogChecks();
-    const run = lat.run({ watchdog: { everySteps: 25 } });
+    const run = lat.run({ watchdog: { everySteps: 25, differential: false } });
     const stepsPast = async (step: number) => {
       while (lat.stepCount < step) await new Promise((resolve) => setTimeout(resolve, 2));
     };

@@ -6,7 +6,10 @@
 #include "js_convert.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace ouro::addon {
 namespace {
@@ -153,6 +156,7 @@ class CanaryWorker : public Napi::AsyncWorker {
     result.Set("incumbentLevels", pair(outcome_->incumbent));
     result.Set("candidateLevels", pair(outcome_->candidate));
     result.Set("maxAbsDifference", outcome_->max_abs_difference);
+    result.Set("candidateFpRestores", number(env, outcome_->candidate_fp_restores));
     deferred_.Resolve(result);
   }
 
@@ -201,12 +205,15 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::slots>("slots"),
                          InstanceMethod<&LatticeCoreWrap::profile>("profile"),
                          InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
+                         InstanceMethod<&LatticeCoreWrap::fp_restores>("fpRestores"),
+                         InstanceMethod<&LatticeCoreWrap::set_fp_restore>("setFpRestore"),
                          InstanceMethod<&LatticeCoreWrap::profile_counters>("profileCounters"),
                          InstanceMethod<&LatticeCoreWrap::add_profile_counters>("addProfileCounters"),
                          InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
                          InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
                          InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
                          InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
+                         InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
                      });
@@ -449,6 +456,22 @@ Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value LatticeCoreWrap::fp_restores(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    Napi::Object result = Napi::Object::New(info.Env());
+    for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), number(info.Env(), core.fp_restores(slot)));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::set_fp_restore(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "enabled must be a boolean");
+    open_core(info.Env()).set_fp_restore(info[0].As<Napi::Boolean>().Value());
+  });
+}
+
 void LatticeCoreWrap::reset_profile(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] { open_core(info.Env()).reset_profile(); });
 }
@@ -511,7 +534,38 @@ Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
     if (!pending) return env.Null();
     widen_into(precision_of(core), pending->previous, previous, cells);
     widen_into(precision_of(core), pending->current, current, cells);
-    return number(env, pending->step);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("step", number(env, pending->step));
+    const std::size_t probed = pending->probe_cells ? pending->probe_cells->size() : 0;
+    auto probe_cells = Napi::Float64Array::New(env, probed);
+    auto probe_values = Napi::Float64Array::New(env, probed);
+    for (std::size_t i = 0; i < probed; ++i) probe_cells[i] = static_cast<double>((*pending->probe_cells)[i]);
+    if (probed > 0) widen_into(precision_of(core), pending->probe_values, probe_values.Data(), probed);
+    result.Set("probeCells", probe_cells);
+    result.Set("probeValues", probe_values);
+    return result;
+  });
+}
+
+void LatticeCoreWrap::set_probe(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    const std::uint64_t cells = core.geometry().cells;
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      throw Napi::TypeError::New(info.Env(), "cells must be a Float64Array of cell indices");
+    }
+    const auto array = info[0].As<Napi::Float64Array>();
+    std::vector<std::uint64_t> probe(array.ElementLength());
+    for (std::size_t i = 0; i < probe.size(); ++i) {
+      const double cell = array[i];
+      if (!(cell >= 0 && cell < static_cast<double>(cells) && std::floor(cell) == cell)) {
+        throw Napi::TypeError::New(info.Env(), "cells[" + std::to_string(i) + "] = " + std::to_string(cell) +
+                                                   ": must be an integer in [0, " + std::to_string(cells) + ")");
+      }
+      probe[i] = static_cast<std::uint64_t>(cell);
+    }
+    if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
+    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value());
   });
 }
 

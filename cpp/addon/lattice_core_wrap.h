@@ -43,6 +43,8 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value slots(const Napi::CallbackInfo& info);
   Napi::Value profile(const Napi::CallbackInfo& info);
   void reset_profile(const Napi::CallbackInfo& info);
+  Napi::Value fp_restores(const Napi::CallbackInfo& info);
+  void set_fp_restore(const Napi::CallbackInfo& info);
   Napi::Value profile_counters(const Napi::CallbackInfo& info);
   void add_profile_counters(const Napi::CallbackInfo& info);
   void trace_steps(const Napi::CallbackInfo& info);
@@ -50,6 +52,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
 
   Napi::Value copy_snapshot(const Napi::CallbackInfo& info);
   void settle_snapshot(const Napi::CallbackInfo& info);
+  void set_probe(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);
   Napi::Value canary(const Napi::CallbackInfo& info);
 

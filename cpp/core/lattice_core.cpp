@@ -1,5 +1,7 @@
 #include "core/lattice_core.h"
 
+#include "core/kernel_call_guard.h"
+
 #include <ouroboros/segment_layout.h>
 
 #include <algorithm>
@@ -157,7 +159,7 @@ void LatticeCore::set_state(const void* previous, const void* current) {
 std::uint64_t LatticeCore::step(std::uint64_t steps) {
   if (running()) throw std::logic_error("LatticeCore::step called while a run is active");
   const std::uint64_t start = monotonic_ns();
-  run_kernel(slots_.live(Slot::Step), *state_, current_, steps);
+  run_kernel(slots_.live(Slot::Step), *state_, current_, steps, fp_restores_of(Slot::Step));
   const std::uint64_t elapsed = monotonic_ns() - start;
   profiles_[static_cast<std::size_t>(Slot::Step)].record(elapsed, steps);
   current_ = static_cast<std::uint32_t>((current_ + steps) % 2);
@@ -171,14 +173,20 @@ std::uint64_t LatticeCore::direct_steps(std::uint64_t steps) {
   const KernelModule& module = slots_.live(Slot::Step);
   const ouro_wave_step_fn wave_step = module.table().wave_step;
   const ouro_host host = pool_.host();
+  // Restored once around the loop, outside the timing: the peer the runner is measured against makes bare calls.
+  KernelCallGuard guard(fp_restore_enabled_.load(std::memory_order_relaxed));
   const std::uint64_t start = monotonic_ns();
   for (std::uint64_t s = 0; s < steps; ++s) {
     const ouro_state state{{state_->level(0), state_->level(1)}, state_->scratch(), current_};
     const std::int32_t status = wave_step(&host, &geometry_, &state, 1);
-    if (status != OURO_OK) kernel_failed(module, "wave_step", status);
+    if (status != OURO_OK) {
+      guard.restore();
+      kernel_failed(module, "wave_step", status);
+    }
     current_ ^= 1u;
   }
   const std::uint64_t elapsed = monotonic_ns() - start;
+  if (guard.restore()) fp_restores_of(Slot::Step).fetch_add(1, std::memory_order_relaxed);
   step_count_.fetch_add(steps, std::memory_order_acq_rel);
   publish_boundary();
   return elapsed;
@@ -188,18 +196,21 @@ Readout LatticeCore::readout() {
   return at_boundary([&] {
     const KernelModule& module = slots_.live(Slot::Readout);
     const std::uint64_t start = monotonic_ns();
-    Readout result = run_readout(module, current_level());
+    Readout result = run_readout(module, current_level(), fp_restores_of(Slot::Readout));
     profiles_[static_cast<std::size_t>(Slot::Readout)].record(monotonic_ns() - start, 0);
     return result;
   });
 }
 
-Readout LatticeCore::run_readout(const KernelModule& module, const void* field) {
+Readout LatticeCore::run_readout(const KernelModule& module, const void* field,
+                                 std::atomic<std::uint64_t>& fp_restores) {
   Readout result;
   result.digits.resize(geometry_.cells);
   std::uint64_t bad_index = 0;
   const ouro_host host = pool_.host();
+  KernelCallGuard guard(fp_restore_enabled_.load(std::memory_order_relaxed));
   const std::int32_t status = module.table().readout(&host, &geometry_, field, result.digits.data(), &bad_index);
+  if (guard.restore()) fp_restores.fetch_add(1, std::memory_order_relaxed);
   if (status == OURO_ERR_NONFINITE) return Readout{{}, bad_index};
   if (status != OURO_OK) kernel_failed(module, "readout", status);
   return result;
@@ -210,7 +221,7 @@ LevelPair LatticeCore::step_copy(const void* previous, const void* current, std:
   LevelPair pair{std::make_unique<StateBuffer>(level_bytes()), 0};
   std::memcpy(pair.buffer->level(0), current, level_bytes());
   std::memcpy(pair.buffer->level(1), previous, level_bytes());
-  run_kernel(*module, *pair.buffer, 0, steps);
+  run_kernel(*module, *pair.buffer, 0, steps, fp_restores_of(Slot::Step));
   pair.current = static_cast<std::uint32_t>(steps % 2);
   return pair;
 }
@@ -237,7 +248,16 @@ void LatticeCore::reset_profile() {
   for (SlotProfile& profile : profiles_) profile.reset();
 }
 
+void LatticeCore::set_fp_restore(bool enabled) {
+  fp_restore_enabled_.store(enabled, std::memory_order_relaxed);
+  pool_.set_fp_restore(enabled);
+}
+
 void LatticeCore::copy_in(const void* previous, const void* current) {
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    abandon_probe();
+  }
   std::memcpy(state_->level(0), current, level_bytes());
   std::memcpy(state_->level(1), previous, level_bytes());
   current_ = 0;
@@ -246,10 +266,12 @@ void LatticeCore::copy_in(const void* previous, const void* current) {
 }
 
 void LatticeCore::run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current,
-                             std::uint64_t steps) {
+                             std::uint64_t steps, std::atomic<std::uint64_t>& fp_restores) {
   const ouro_host host = pool_.host();
   const ouro_state state{{buffer.level(0), buffer.level(1)}, buffer.scratch(), current};
+  KernelCallGuard guard(fp_restore_enabled_.load(std::memory_order_relaxed));
   const std::int32_t status = module.table().wave_step(&host, &geometry_, &state, steps);
+  if (guard.restore()) fp_restores.fetch_add(1, std::memory_order_relaxed);
   if (status != OURO_OK) kernel_failed(module, "wave_step", status);
 }
 
@@ -279,15 +301,21 @@ CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t st
   };
   const bool step_slot = input.slot == Slot::Step;
   CanaryOutcome outcome{copy_of_start(), copy_of_start(), 0.0};
-  run_kernel(step_slot ? *input.incumbent : *input.stepper, *outcome.incumbent.buffer, 0, steps);
-  run_kernel(step_slot ? *input.candidate : *input.stepper, *outcome.candidate.buffer, 0, steps);
+  // The incumbent's and the live stepper's restores count in their live slots; the candidate's are its own.
+  std::atomic<std::uint64_t> candidate_fp_restores{0};
+  run_kernel(step_slot ? *input.incumbent : *input.stepper, *outcome.incumbent.buffer, 0, steps,
+             fp_restores_of(Slot::Step));
+  run_kernel(step_slot ? *input.candidate : *input.stepper, *outcome.candidate.buffer, 0, steps,
+             step_slot ? candidate_fp_restores : fp_restores_of(Slot::Step));
   outcome.incumbent.current = outcome.candidate.current = static_cast<std::uint32_t>(steps % 2);
   if (step_slot) {
     outcome.max_abs_difference = max_abs_difference(geometry_, outcome.incumbent, outcome.candidate);
+    outcome.candidate_fp_restores = candidate_fp_restores.load();
     return outcome;
   }
-  const Readout incumbent = run_readout(*input.incumbent, outcome.incumbent.current_level());
-  const Readout candidate = run_readout(*input.candidate, outcome.candidate.current_level());
+  const Readout incumbent = run_readout(*input.incumbent, outcome.incumbent.current_level(), fp_restores_of(input.slot));
+  const Readout candidate = run_readout(*input.candidate, outcome.candidate.current_level(), candidate_fp_restores);
+  outcome.candidate_fp_restores = candidate_fp_restores.load();
   if (incumbent.bad_index || candidate.bad_index) {
     outcome.max_abs_difference = incumbent.bad_index == candidate.bad_index ? 0.0 : INFINITY;
     return outcome;

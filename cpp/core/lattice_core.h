@@ -100,6 +100,10 @@ struct SnapshotView {
   std::uint64_t step;
   const void* previous;
   const void* current;
+  /// A probed snapshot (set_probe): the probed cells, and their values one step later (u^{step+1}, one value
+  /// of the lattice precision each); null otherwise.
+  const std::vector<std::uint64_t>* probe_cells = nullptr;
+  const void* probe_values = nullptr;
 };
 
 /// What recover() did.
@@ -125,6 +129,8 @@ struct CanaryOutcome {
   LevelPair candidate;
   /// Largest |incumbent - candidate| over both levels (step), or over the digits (readout).
   double max_abs_difference = 0.0;
+  /// Calls after which the candidate had left the FP environment changed (restored each time).
+  std::uint64_t candidate_fp_restores = 0;
 };
 
 /**
@@ -249,6 +255,17 @@ class LatticeCore {
   }
   void reset_profile();
 
+  /**
+   * Kernel calls through `slot` (runner steps, step(), step_copy(),
+   * readout()) after which the FP environment had to be restored
+   * (kernel_call_guard.h). Never reset: the watchdog rolls back on any rise.
+   */
+  std::uint64_t fp_restores(Slot slot) const {
+    return fp_restores_[static_cast<std::size_t>(slot)].load(std::memory_order_relaxed);
+  }
+  /// Whether kernel calls restore the FP environment (default on); off only to measure what that costs.
+  void set_fp_restore(bool enabled);
+
   // ------------------------------------------------------------ trace
 
   /// Records up to `capacity` runner steps from now on (0 stops recording), at a boundary.
@@ -265,6 +282,16 @@ class LatticeCore {
   std::optional<SnapshotView> pending_snapshot();
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
   void settle_snapshot(std::uint64_t step, bool verified);
+  /**
+   * How the next snapshot is probed for the differential check: after
+   * copying both levels at step n the runner takes one more step, copies
+   * `cells` (flat indices below cells()) of the newest level, u^{n+1}, and
+   * only then announces the snapshot. `delayed`: the snapshot due at a
+   * multiple of snapshot_every is taken one step later, so that the checked
+   * step's parity (of `current`, and of any call counter) is the watchdog's
+   * choice. Empty cells (the default): snapshots are not probed.
+   */
+  void set_probe(std::vector<std::uint64_t> cells, bool delayed);
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step();
   /**
@@ -290,13 +317,18 @@ class LatticeCore {
     std::vector<std::byte> previous;
     std::vector<std::byte> current;
     std::uint64_t step = 0;
+    std::vector<std::uint64_t> probe_cells;
+    std::vector<std::byte> probe_values;
   };
 
   void copy_in(const void* previous, const void* current);
   /// Stores the step count and current level into the segment header, if there is one; at a boundary.
   void publish_boundary();
-  void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps);
-  Readout run_readout(const KernelModule& module, const void* field);
+  /// One kernel call, its FP environment restored afterwards and counted in `fp_restores`.
+  void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps,
+                  std::atomic<std::uint64_t>& fp_restores);
+  Readout run_readout(const KernelModule& module, const void* field, std::atomic<std::uint64_t>& fp_restores);
+  std::atomic<std::uint64_t>& fp_restores_of(Slot slot) { return fp_restores_[static_cast<std::size_t>(slot)]; }
   SwapOutcome apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module);
   void request_swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done);
   /// Queues a task for the runner; false when no runner takes tasks (the caller runs it then).
@@ -307,12 +339,19 @@ class LatticeCore {
   bool serve_control();
   void runner_step();
   void finish_run(RunSummary summary);
-  void capture_snapshot();
+  /// `due`: at a multiple of snapshot_every, where a delayed probe postpones the capture by one step.
+  void capture_snapshot(bool due);
+  /// The boundary after a probed snapshot: copies the probed cells of the newest level and announces it.
+  void finish_probe();
+  /// Drops a snapshot whose probe has not finished (the state it was taken from was replaced); under snapshot_mutex_.
+  void abandon_probe();
   void report_first_step(std::uint64_t start_ns);
 
   ouro_geometry geometry_;
   KernelSlots slots_;
   std::array<SlotProfile, kSlotCount> profiles_;
+  std::array<std::atomic<std::uint64_t>, kSlotCount> fp_restores_{};
+  std::atomic<bool> fp_restore_enabled_{true};
   ThreadPool pool_;
   std::shared_ptr<StateBuffer> state_;
   std::uint32_t current_ = 0;
@@ -348,6 +387,11 @@ class LatticeCore {
   Snapshot verified_;
   bool pending_out_ = false;
   bool verified_present_ = false;
+  std::vector<std::uint64_t> next_probe_cells_;
+  bool next_probe_delayed_ = false;
+  // Runner-side: the next boundary finishes a probe / takes a postponed snapshot.
+  bool probe_under_way_ = false;
+  bool capture_postponed_ = false;
 };
 
 template <typename Work>

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace ouro {
 
@@ -28,6 +29,8 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     pending_out_ = false;
+    probe_under_way_ = false;
+    capture_postponed_ = false;
   }
   runner_active_.store(true, std::memory_order_release);
   try {
@@ -93,7 +96,7 @@ void LatticeCore::runner_loop() {
   const std::uint64_t start_ns = monotonic_ns();
   last_step_end_ns_ = start_ns;
   try {
-    if (run_options_.snapshot_every > 0) capture_snapshot();
+    if (run_options_.snapshot_every > 0) capture_snapshot(true);
     for (;;) {
       if (control_pending_.load(std::memory_order_acquire) && !serve_control()) break;
       if (step_count() >= run_target_step_) break;
@@ -134,7 +137,7 @@ void LatticeCore::runner_step() {
   const KernelModule& module = slots_.live(Slot::Step);
   const std::uint64_t index = step_count();
   const std::uint64_t start_ns = monotonic_ns();
-  run_kernel(module, *state_, current_, 1);
+  run_kernel(module, *state_, current_, 1, fp_restores_of(Slot::Step));
   const std::uint64_t end_ns = monotonic_ns();
   current_ ^= 1u;
   step_count_.store(index + 1, std::memory_order_release);
@@ -144,7 +147,13 @@ void LatticeCore::runner_step() {
   if (trace_.size() < trace_capacity_) trace_.push_back(StepRecord{index, module.id(), start_ns, end_ns});
   if (!awaiting_first_step_.empty()) report_first_step(start_ns);
   last_step_end_ns_ = end_ns;
-  if (run_options_.snapshot_every > 0 && (index + 1) % run_options_.snapshot_every == 0) capture_snapshot();
+  if (probe_under_way_) finish_probe();
+  if (capture_postponed_) {
+    capture_postponed_ = false;
+    capture_snapshot(false);
+  } else if (run_options_.snapshot_every > 0 && (index + 1) % run_options_.snapshot_every == 0) {
+    capture_snapshot(true);
+  }
 }
 
 void LatticeCore::report_first_step(std::uint64_t start_ns) {
@@ -232,25 +241,75 @@ std::vector<StepRecord> LatticeCore::take_trace() {
 
 // ---------------------------------------------------------------- watchdog snapshots
 
-void LatticeCore::capture_snapshot() {
+void LatticeCore::capture_snapshot(bool due) {
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     // The watchdog is still checking the last one: skip this boundary, the next K-th takes it.
     if (pending_out_) return;
+    if (due && next_probe_delayed_ && !next_probe_cells_.empty()) {
+      capture_postponed_ = true;
+      return;
+    }
     pending_.previous.resize(level_bytes());
     pending_.current.resize(level_bytes());
     std::memcpy(pending_.previous.data(), previous_level(), level_bytes());
     std::memcpy(pending_.current.data(), current_level(), level_bytes());
     pending_.step = step_count();
     pending_out_ = true;
+    pending_.probe_cells = next_probe_cells_;
+    pending_.probe_values.clear();
+    probe_under_way_ = !pending_.probe_cells.empty();
+    // A probed snapshot is announced at the next boundary, once its probe is taken.
+    if (probe_under_way_) return;
   }
   if (on_snapshot_) on_snapshot_(pending_.step);
 }
 
+void LatticeCore::finish_probe() {
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    const auto* newest = static_cast<const std::byte*>(current_level());
+    const std::size_t value_bytes = level_bytes() / geometry_.cells;
+    pending_.probe_values.resize(pending_.probe_cells.size() * value_bytes);
+    std::byte* out = pending_.probe_values.data();
+    for (const std::uint64_t cell : pending_.probe_cells) {
+      std::memcpy(out, newest + cell * value_bytes, value_bytes);
+      out += value_bytes;
+    }
+    probe_under_way_ = false;
+  }
+  if (on_snapshot_) on_snapshot_(pending_.step);
+}
+
+void LatticeCore::abandon_probe() {
+  capture_postponed_ = false;
+  if (!probe_under_way_) return;
+  probe_under_way_ = false;
+  pending_out_ = false;
+}
+
+void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed) {
+  for (const std::uint64_t cell : cells) {
+    if (cell >= geometry_.cells) {
+      throw std::invalid_argument("probe cell " + std::to_string(cell) + " is outside the lattice's " +
+                                  std::to_string(geometry_.cells) + " cells");
+    }
+  }
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  next_probe_cells_ = std::move(cells);
+  next_probe_delayed_ = delayed;
+}
+
 std::optional<SnapshotView> LatticeCore::pending_snapshot() {
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
-  if (!pending_out_) return std::nullopt;
-  return SnapshotView{pending_.step, pending_.previous.data(), pending_.current.data()};
+  // Out but not announced: its probe is still being taken.
+  if (!pending_out_ || probe_under_way_) return std::nullopt;
+  SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data()};
+  if (!pending_.probe_cells.empty()) {
+    view.probe_cells = &pending_.probe_cells;
+    view.probe_values = pending_.probe_values.data();
+  }
+  return view;
 }
 
 void LatticeCore::settle_snapshot(std::uint64_t step, bool verified) {
@@ -276,6 +335,8 @@ RecoveryOutcome LatticeCore::recover(Slot slot) {
     outcome.rollback = apply_swap(slot, nullptr);
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     pending_out_ = false;
+    probe_under_way_ = false;
+    capture_postponed_ = false;
     if (verified_present_) {
       std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
       std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());

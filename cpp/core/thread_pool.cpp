@@ -1,5 +1,7 @@
 #include "core/thread_pool.h"
 
+#include "core/fp_environment.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -11,6 +13,9 @@ constexpr std::uint64_t kChunksPerThread = 4;
 
 // Set while this thread runs chunks of some pool's call, as the caller or a worker.
 thread_local bool t_in_chunks = false;
+
+// Set on a caller's thread when a worker restored its FP environment after that caller's job.
+thread_local bool t_worker_fp_restored = false;
 
 // Marks the thread as inside a call for its scope.
 class InChunks {
@@ -74,9 +79,16 @@ void ThreadPool::parallel_for(std::uint64_t count, std::uint64_t grain, ouro_ran
   std::unique_lock<std::mutex> lock(mutex_);
   idle_.wait(lock, [this] { return busy_workers_ == 0; });
   job_ = nullptr;
+  if (job.fp_restored.load(std::memory_order_relaxed)) t_worker_fp_restored = true;
 }
 
 ouro_host ThreadPool::host() { return ouro_host{threads_, this, &ThreadPool::parallel_for_thunk}; }
+
+bool ThreadPool::take_worker_fp_restores() {
+  const bool restored = t_worker_fp_restored;
+  t_worker_fp_restored = false;
+  return restored;
+}
 
 void ThreadPool::run_chunks(Job& job) {
   InChunks inside;
@@ -102,7 +114,11 @@ void ThreadPool::work() {
     Job& job = *job_;
     ++busy_workers_;
     lock.unlock();
+    const bool restore = restore_fp_.load(std::memory_order_relaxed);
+    const FpEnvironment environment = current_fp_environment();
     run_chunks(job);
+    // Before busy_workers_ drops: the caller reads the flag only once every worker has left the job.
+    if (restore && restore_fp_environment(environment)) job.fp_restored.store(true, std::memory_order_relaxed);
     lock.lock();
     if (--busy_workers_ == 0) idle_.notify_all();
   }

@@ -41,6 +41,18 @@ class ThreadPool {
   /// The pool as the kernel ABI sees it; valid while the pool lives.
   ouro_host host();
 
+  /**
+   * Whether a worker had to restore its floating-point environment after
+   * running chunks of a parallel_for this thread called, since the last
+   * call of this function on this thread (which clears it). Each worker
+   * restores its own environment after every job, since a kernel's chunk can
+   * change it (fp_environment.h); the caller is the core, which restores its
+   * own thread and charges both to the slot it called.
+   */
+  static bool take_worker_fp_restores();
+  /// Workers restore their FP environment after each job unless this is off (only for measuring what that costs).
+  void set_fp_restore(bool enabled) { restore_fp_.store(enabled, std::memory_order_relaxed); }
+
  private:
   struct Job {
     ouro_range_fn fn;
@@ -48,6 +60,7 @@ class ThreadPool {
     std::uint64_t count;
     std::uint64_t chunk;
     std::atomic<std::uint64_t> next_begin{0};
+    std::atomic<bool> fp_restored{false};
   };
 
   static void run_chunks(Job& job);
@@ -69,6 +82,7 @@ class ThreadPool {
   std::uint32_t busy_workers_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::atomic<bool> restore_fp_{true};
 };
 
 }  // namespace ouro

@@ -179,6 +179,48 @@ TEST(LatticeRunner, RecoverRestoresTheVerifiedSnapshotAndRollsBack) {
   EXPECT_TRUE(same_bits(current_of(*lattice), current_of(*oracle_run)));
 }
 
+TEST(LatticeRunner, AProbedSnapshotHoldsTheProbedCellsOneStepOn) {
+  for (const bool delayed : {false, true}) {
+    auto lattice = seeded();
+    auto stepped = seeded();
+    const std::vector<std::uint64_t> cells{0, 7, 42, kCells - 1};
+    lattice->set_probe(cells, delayed);
+    std::vector<std::uint64_t> offered;
+    std::mutex offered_mutex;
+    // Announced only once the probe is taken, one step after the snapshot (at 0, or at 1 when delayed).
+    auto ended = start(*lattice, {5, 100}, [&](std::uint64_t step) {
+      std::lock_guard<std::mutex> lock(offered_mutex);
+      offered.push_back(step);
+    });
+    ended.get();
+    lattice->stop();
+    const std::uint64_t taken_at = delayed ? 1 : 0;
+    EXPECT_EQ(offered, std::vector<std::uint64_t>{taken_at});
+    const std::optional<SnapshotView> pending = lattice->pending_snapshot();
+    ASSERT_TRUE(pending.has_value());
+    ASSERT_EQ(*pending->probe_cells, cells);
+    stepped->step(taken_at);
+    EXPECT_TRUE(same_bits(copy_level<double>(pending->current, kCells), current_of(*stepped)));
+    stepped->step(1);
+    const std::vector<double> one_on = current_of(*stepped);
+    const std::vector<double> probed = copy_level<double>(pending->probe_values, cells.size());
+    for (std::size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(probed[i], one_on[cells[i]]) << "cell " << cells[i];
+  }
+}
+
+TEST(LatticeRunner, ASnapshotWhoseProbeIsCutShortIsNeverAnnounced) {
+  auto lattice = seeded();
+  // Delayed from step 0 to step 1, where the one-step run ends before its probe.
+  lattice->set_probe({3}, true);
+  std::atomic<int> offered{0};
+  auto ended = start(*lattice, {1, 100}, [&](std::uint64_t) { offered.fetch_add(1); });
+  ended.get();
+  lattice->stop();
+  EXPECT_EQ(offered.load(), 0);
+  EXPECT_FALSE(lattice->pending_snapshot().has_value());
+  EXPECT_THROW(lattice->set_probe({kCells}, false), std::invalid_argument);
+}
+
 TEST(LatticeRunner, CanaryComparesOnCopiesAndLeavesTheLiveStateAlone) {
   auto lattice = seeded();
   lattice->step(3);

@@ -6,6 +6,7 @@
  */
 #include "kernels/reference_math.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -26,15 +27,60 @@ enum class Misbehaviour {
   SlowReadout,
   // Steps with 1.5 times the Courant number squared: wrong physics, caught by the self-test.
   WrongPhysics,
+  // Steps and reads out correctly, then leaves the FP environment changed on
+  // the calling thread and on every pool thread it reaches: MXCSR with
+  // flush-to-zero, denormals-are-zero, round toward zero and the
+  // divide-by-zero exception unmasked; the x87 control word with single
+  // precision and round toward zero.
+  SpoilFpEnvironment,
+  // Three defects the staggered energy cannot see, each only on lattices of
+  // kPumpMinCells or more (so they pass the self-test): FreezeField writes
+  // u^{n+1} = u^n (from rest the energy stays exact); SwapLevels does no work,
+  // so u^{n-1} becomes the newest level (the energy is symmetric in the two
+  // levels); WrongAtOneCell steps correctly but adds kOneCellError to one
+  // cell, a drift far below the energy tolerance (an f64 defect: in f32 the
+  // nudge rounds away on values near 1).
+  FreezeField,
+  SwapLevels,
+  WrongAtOneCell,
 };
 
 constexpr Misbehaviour misbehaviour = Misbehaviour::OURO_MISBEHAVIOUR;
 constexpr std::uint64_t kNanAfterSteps = 40;
 constexpr double kPumpFactor = 1.0 + 1e-6;
 constexpr std::uint64_t kPumpMinCells = 256;
+constexpr double kOneCellError = 1e-9;
 constexpr auto kSlowReadout = std::chrono::microseconds(5000);
 
 std::atomic<std::uint64_t> steps_taken{0};
+
+constexpr std::uint32_t kMxcsrDaz = 1u << 6;
+constexpr std::uint32_t kMxcsrDivideByZeroMask = 1u << 9;
+constexpr std::uint32_t kMxcsrRoundTowardZero = 3u << 13;
+constexpr std::uint32_t kMxcsrFtz = 1u << 15;
+constexpr std::uint16_t kX87PrecisionMask = 3u << 8;
+constexpr std::uint16_t kX87RoundTowardZero = 3u << 10;
+
+void spoil_this_thread() {
+  std::uint32_t mxcsr = 0;
+  __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+  mxcsr = (mxcsr | kMxcsrDaz | kMxcsrRoundTowardZero | kMxcsrFtz) & ~kMxcsrDivideByZeroMask;
+  __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+  std::uint16_t control = 0;
+  __asm__ volatile("fnstcw %0" : "=m"(control));
+  control = static_cast<std::uint16_t>((control & ~kX87PrecisionMask) | kX87RoundTowardZero);
+  __asm__ volatile("fldcw %0" : : "m"(control));
+}
+
+void spoil_chunk(void*, uint64_t, uint64_t) { spoil_this_thread(); }
+
+// Last thing before returning, so the kernel's own arithmetic is the reference's.
+void spoil(const ouro_host* host) {
+  if (misbehaviour != Misbehaviour::SpoilFpEnvironment) return;
+  // One chunk per index and several per thread, so that every pool thread takes one.
+  host->parallel_for(host->pool, 64ull * host->threads, 1, spoil_chunk, nullptr);
+  spoil_this_thread();
+}
 
 template <typename Real>
 void scale(void* level, std::uint64_t cells, double factor) {
@@ -43,41 +89,69 @@ void scale(void* level, std::uint64_t cells, double factor) {
 }
 
 template <typename Real>
+void copy_level(const void* from, void* to, std::uint64_t cells) {
+  const Real* source = static_cast<const Real*>(from);
+  std::copy(source, source + cells, static_cast<Real*>(to));
+}
+
+// A cell far from the first ones, away from any axis' start.
+std::uint64_t one_wrong_cell(const ouro_geometry& geometry) { return geometry.cells - 1 - geometry.cells / 3; }
+
+template <typename Real>
+void nudge(void* level, std::uint64_t cell) {
+  Real& value = static_cast<Real*>(level)[cell];
+  value = static_cast<Real>(value + kOneCellError);
+}
+
+template <typename Real>
 void poison(void* level) {
   static_cast<Real*>(level)[0] = std::numeric_limits<Real>::quiet_NaN();
 }
 
-int32_t wave_step(const ouro_host*, const ouro_geometry* geometry, const ouro_state* state, uint64_t steps) {
+int32_t wave_step(const ouro_host* host, const ouro_geometry* geometry, const ouro_state* state, uint64_t steps) {
   const bool f64 = geometry->precision == OURO_PRECISION_F64;
   if (misbehaviour == Misbehaviour::WrongPhysics) {
     ouro_geometry wrong = *geometry;
     wrong.courant2 *= 1.5;
     return ouro::reference::wave_step(wrong, *state, steps);
   }
+  const bool large = geometry->cells >= kPumpMinCells;
   for (std::uint64_t s = 0; s < steps; ++s) {
     ouro_state one = *state;
     one.current = static_cast<std::uint32_t>((state->current + s) % 2);
+    void* newest = state->level[1 - one.current];
+    if (large && misbehaviour == Misbehaviour::SwapLevels) continue;
+    if (large && misbehaviour == Misbehaviour::FreezeField) {
+      const void* now = state->level[one.current];
+      f64 ? copy_level<double>(now, newest, geometry->cells) : copy_level<float>(now, newest, geometry->cells);
+      continue;
+    }
     const int32_t status = ouro::reference::wave_step(*geometry, one, 1);
     if (status != OURO_OK) return status;
-    void* newest = state->level[1 - one.current];
-    if (misbehaviour == Misbehaviour::PumpEnergy && geometry->cells >= kPumpMinCells) {
+    if (large && misbehaviour == Misbehaviour::WrongAtOneCell) {
+      f64 ? nudge<double>(newest, one_wrong_cell(*geometry)) : nudge<float>(newest, one_wrong_cell(*geometry));
+    }
+    if (misbehaviour == Misbehaviour::PumpEnergy && large) {
       f64 ? scale<double>(newest, geometry->cells, kPumpFactor) : scale<float>(newest, geometry->cells, kPumpFactor);
     }
     if (misbehaviour == Misbehaviour::NanAfter && steps_taken++ >= kNanAfterSteps) {
       f64 ? poison<double>(newest) : poison<float>(newest);
     }
   }
+  spoil(host);
   return OURO_OK;
 }
 
-int32_t readout(const ouro_host*, const ouro_geometry* geometry, const void* field, int8_t* digits,
+int32_t readout(const ouro_host* host, const ouro_geometry* geometry, const void* field, int8_t* digits,
                 uint64_t* bad_index) {
   if (misbehaviour == Misbehaviour::SlowReadout) {
     const auto until = std::chrono::steady_clock::now() + kSlowReadout;
     while (std::chrono::steady_clock::now() < until) {
     }
   }
-  return ouro::reference::readout(*geometry, field, digits, bad_index);
+  const int32_t status = ouro::reference::readout(*geometry, field, digits, bad_index);
+  spoil(host);
+  return status;
 }
 
 const ouro_kernel_table table = {

@@ -8,6 +8,7 @@ import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './ha
 import { benchKernels, formatKernelReport } from './kernels.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
 import { type SwapBenchReport, benchSwap, formatSwapReport } from './swap.js';
+import { type WatchdogBenchReport, benchWatchdog, formatWatchdogReport } from './watchdog.js';
 
 export interface BenchRunOptions {
   /** Small sizes and short runs: checks the harness, not the machine. */
@@ -41,6 +42,11 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'the candidate gauntlet: hostile corpus contained, correct candidates per minute, seconds per gate',
     run: (options) => benchSandbox(options),
     format: (report) => formatSandboxReport(report as SandboxBenchReport),
+  },
+  watchdog: {
+    description: 'live checks: FP environment restore per kernel call, differential watchdog at 4096^2, each against its absence',
+    run: (options) => benchWatchdog(options),
+    format: (report) => formatWatchdogReport(report as WatchdogBenchReport),
   },
   evolve: {
     description: 'the engine from the reference kernel: Darwin search vs random sampling of the same space, same evaluation budget',

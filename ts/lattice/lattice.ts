@@ -45,7 +45,7 @@ import { type HandoffReport, frozenMetadata, handoffReport, restoreCounters, res
 import { type RestartOptions, type RestartReport, checkRestartOptions } from './restart-options.js';
 import { SLOTS, type Slot, checkSlot } from './slots.js';
 import { type FrozenState, type ResumeOptions, checkResumeOptions, takeOver } from './successor.js';
-import { Watchdog, type WatchdogEvent, type WatchdogOptions } from './watchdog.js';
+import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveDifferential } from './watchdog.js';
 
 export { SLOTS, type Slot } from './slots.js';
 export type { HandoffReport } from './restore.js';
@@ -90,6 +90,8 @@ export interface CanaryReport {
   /** Oracle energies of the two copies after `steps` steps. */
   incumbentEnergy: number;
   candidateEnergy: number;
+  /** Candidate calls that left the FP environment changed (the core restored it each time); a correct kernel has 0. */
+  candidateFpRestores: number;
 }
 
 export interface SlotProfileReport extends CoreSlotProfile {
@@ -437,6 +439,7 @@ export class Lattice extends EventEmitter {
     if (this.running) throw new Error('run(): the lattice is already running; await stop() first');
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
+    watchdog?.watchdog.prime();
     const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => watchdog.watchdog.check(step));
     const run = this.#core
       .run(steps, watchdog?.everySteps ?? 0, onSnapshot)
@@ -569,6 +572,7 @@ export class Lattice extends EventEmitter {
       maxAbsDifference: result.maxAbsDifference,
       incumbentEnergy: this.#energyOf(result.incumbentLevels),
       candidateEnergy: this.#energyOf(result.candidateLevels),
+      candidateFpRestores: result.candidateFpRestores,
     };
   }
 
@@ -616,6 +620,15 @@ export class Lattice extends EventEmitter {
     this.#core.resetProfile();
   }
 
+  /**
+   * Per slot, the kernel calls after which the core had to restore the FP
+   * environment (MXCSR, x87 control word) a kernel left changed; never
+   * reset. The watchdog rolls a slot back when its count rises.
+   */
+  fpRestores(): Record<Slot, number> {
+    return this.#core.fpRestores();
+  }
+
   #watchdog(options: WatchdogOptions) {
     if (options === null || typeof options !== 'object') {
       throw invalidTypeError('watchdog', 'an object such as { everySteps: 100, driftTolerance: 1e-9 }', options);
@@ -625,8 +638,10 @@ export class Lattice extends EventEmitter {
       'watchdog.driftTolerance',
       options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision],
     );
-    const { extents, c, h, dt } = this.#config;
-    const watchdog = new Watchdog(this.#core, { extents, c, h, dt }, this.#initialEnergy, tolerance, (event) =>
+    const differential = resolveDifferential(options.differential, this.cells);
+    const { extents, c, h, dt, courantNumber, precision } = this.#config;
+    const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };
+    const watchdog = new Watchdog(this.#core, physics, this.#initialEnergy, tolerance, differential, (event) =>
       this.emit('watchdog', event satisfies WatchdogEvent),
     );
     return { everySteps, watchdog };

@@ -1,13 +1,21 @@
 /**
  * The watchdog of a running lattice: TypeScript decides, Rust checks. Every K
- * steps the runner hands over a snapshot of both levels; the oracle checks it
- * (every value finite, energy drift within tolerance). A good snapshot becomes
- * the restore point; a bad one rolls the step slot back to last-known-good,
- * restores the state (and step counter) from the last good snapshot, and the
- * lattice emits a 'watchdog' event saying why.
+ * steps the runner hands over a snapshot of both levels (and, when it was
+ * probed, a few cells of the newest level one step later); the oracle checks
+ * it: every value finite, energy drift within tolerance, and the differential
+ * check (differential-check.ts) of the kernel's step at cells drawn afresh
+ * for every check. The core's count of kernel calls that left the FP
+ * environment changed must not have risen. A good snapshot becomes the
+ * restore point; a bad one rolls the slot back to last-known-good, restores
+ * the state (and step counter) from the last good snapshot, and the lattice
+ * emits a 'watchdog' event saying which check failed.
  */
-import type { CoreLattice, CoreSlot } from '../../native/addon-types.js';
+import { randomInt } from 'node:crypto';
+import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import { oracleAddon } from '../../native/loader.js';
+import { invalidTypeError, requireInteger } from '../errors.js';
+import { seededRandom } from '../util/random.js';
+import { type ProbeMismatch, compareProbe, drawProbeCells } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 
 export interface WatchdogOptions {
@@ -15,12 +23,45 @@ export interface WatchdogOptions {
   everySteps: number;
   /** Largest allowed |E - E0| / E0 (default 1e-9 for f64, 1e-4 for f32). */
   driftTolerance?: number;
+  /** The differential check (default on, with its defaults); false turns it off. */
+  differential?: DifferentialOptions | false;
 }
+
+export interface DifferentialOptions {
+  /**
+   * Cells compared per checked step, drawn afresh for every check (default
+   * DEFAULT_PROBE_CELLS), or 'all' for the whole lattice (small lattices: the
+   * oracle then steps the whole lattice).
+   */
+  cells?: number | 'all';
+  /** Probe every this many snapshots (default DEFAULT_PROBE_EVERY_SNAPSHOTS). */
+  everySnapshots?: number;
+  /** Seed of the cell draws, for reproducible tests (default: a fresh random seed per run). */
+  seed?: number;
+}
+
+/**
+ * Cells per check. Drawn uniformly, so a kernel wrong at one cell of N is
+ * found by one check with probability cells / N, and a frozen, swapped or
+ * skipped field, wrong nearly everywhere, at once. The core gathers them
+ * from the newest level one step after the snapshot and the oracle steps
+ * them, (cells x 3^dims) updates: at 4096^2 f64 about a millisecond per
+ * check against the energy check's hundred (bench/results/watchdog.json).
+ */
+export const DEFAULT_PROBE_CELLS = 4096;
+/** Probe every snapshot: a probe costs the live run a gather of a few thousand cells. */
+export const DEFAULT_PROBE_EVERY_SNAPSHOTS = 1;
 
 /** Emitted as the lattice's 'watchdog' event after an automatic rollback. */
 export interface WatchdogEvent {
-  reason: 'non-finite' | 'energy-drift';
-  /** A sentence naming what the oracle found. */
+  /**
+   * Which check failed: a non-finite value, the energy drift, the
+   * differential check (the kernel's step disagrees with the oracle's at
+   * probed cells), or the FP environment (a kernel call left MXCSR or the
+   * x87 control word changed; the core restored it).
+   */
+  reason: 'non-finite' | 'energy-drift' | 'differential' | 'fp-environment';
+  /** A sentence naming what was found. */
   detail: string;
   slot: CoreSlot;
   /** Step of the snapshot that failed. */
@@ -39,61 +80,98 @@ export interface WatchdogPhysics {
   c: number;
   h: number;
   dt: number;
+  /** r^2 exactly as the core steps with it. */
+  courant2: number;
+  precision: Precision;
+}
+
+/** The differential check as a run uses it: options resolved and validated. */
+export interface DifferentialPlan {
+  cells: number;
+  everySnapshots: number;
+  seed: number;
+}
+
+/** Validates `options.differential` for a lattice of `latticeCells` cells; null when off. */
+export function resolveDifferential(options: DifferentialOptions | false | undefined, latticeCells: number): DifferentialPlan | null {
+  if (options === false) return null;
+  const given = options ?? {};
+  if (given === null || typeof given !== 'object') {
+    throw invalidTypeError('watchdog.differential', "false or an object such as { cells: 4096 } or { cells: 'all' }", options);
+  }
+  const cells =
+    given.cells === 'all' ? latticeCells : Math.min(latticeCells, requireInteger('watchdog.differential.cells', given.cells ?? DEFAULT_PROBE_CELLS, 1));
+  const everySnapshots = requireInteger('watchdog.differential.everySnapshots', given.everySnapshots ?? DEFAULT_PROBE_EVERY_SNAPSHOTS, 1, 2 ** 40);
+  const seed = given.seed === undefined ? randomInt(2 ** 32) : requireInteger('watchdog.differential.seed', given.seed, 0, 2 ** 32 - 1);
+  return { cells, everySnapshots, seed };
+}
+
+interface SnapshotLevels {
+  previous: Float64Array;
+  current: Float64Array;
 }
 
 export class Watchdog {
   /**
    * Where each snapshot is copied for the oracle, allocated at the first and
-   * reused: two levels of a large lattice, freshly allocated every K steps,
-   * cost the running kernel more in page faults and collections than the
-   * check itself.
+   * reused: levels of a large lattice, freshly allocated every K steps, cost
+   * the running kernel more in page faults and collections than the check.
    */
-  #levels: { previous: Float64Array; current: Float64Array } | null = null;
+  #levels: SnapshotLevels | null = null;
+  #narrow: [Float32Array, Float32Array] | null = null;
+  readonly #random: () => number;
+  #snapshotsUntilProbe = 0;
+  /** The core's per-slot FP restore counts at the last check. */
+  #fpRestoresSeen: Record<CoreSlot, number>;
 
   constructor(
     private readonly core: CoreLattice,
     private readonly physics: WatchdogPhysics,
     private readonly initialEnergy: number,
     private readonly driftTolerance: number,
+    private readonly differential: DifferentialPlan | null,
     private readonly onRollback: (event: WatchdogEvent) => void,
-  ) {}
+  ) {
+    this.#random = seededRandom(differential?.seed ?? 0);
+    this.#fpRestoresSeen = core.fpRestores();
+  }
+
+  /** Before the run starts: its first snapshot is taken at once, so its probe cells must be in place. */
+  prime(): void {
+    this.#snapshotsUntilProbe = 0;
+    this.#planNextProbe();
+  }
 
   /** Called with each snapshot the runner announces. */
   check(step: number): void {
+    const levels = this.#arrays();
+    const snapshot = this.core.copySnapshot(levels.previous, levels.current);
+    if (snapshot === null || snapshot.step !== step) return;
+    this.#planNextProbe();
     const { extents, c, h, dt } = this.physics;
-    if (this.#levels === null) {
-      const cells = cellCount(extents);
-      this.#levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
-    }
-    const { previous, current } = this.#levels;
-    if (this.core.copySnapshot(previous, current) !== step) return;
     const report = oracleAddon().checkInvariants({
       extents,
       c,
       h,
       dt,
-      previous,
-      current,
+      previous: levels.previous,
+      current: levels.current,
       initialEnergy: this.initialEnergy,
       driftTolerance: this.driftTolerance,
       readout: null,
       stepped: null,
       shiftedStepped: null,
     });
-    const finiteDrift = Number.isFinite(report.energyDrift);
-    if (report.allFinite && finiteDrift && report.energyDrift <= this.driftTolerance) {
+    const failure = this.#energyFailure(report, step) ?? this.#fpFailure() ?? this.#differentialFailure(snapshot, levels);
+    if (failure === null) {
       this.core.settleSnapshot(step, true);
       return;
     }
     this.core.settleSnapshot(step, false);
-    const recovery = this.core.recover('step');
-    const nonFinite = !report.allFinite || !finiteDrift;
+    const recovery = this.core.recover(failure.slot);
+    this.#fpRestoresSeen = this.core.fpRestores();
     this.onRollback({
-      reason: nonFinite ? 'non-finite' : 'energy-drift',
-      detail: nonFinite
-        ? `a non-finite value at cell ${report.firstNonFinite ?? '?'} of the snapshot at step ${step}`
-        : `energy drift ${report.energyDrift.toExponential(3)} at step ${step} exceeds the tolerance ${this.driftTolerance}`,
-      slot: 'step',
+      ...failure,
       checkedStep: step,
       failedStep: recovery.failedStep,
       restoredStep: recovery.restoredStep,
@@ -102,4 +180,101 @@ export class Watchdog {
       energyDrift: report.energyDrift,
     });
   }
+
+  /** An f32 lattice's snapshot back in f32 (exact: it was widened from f32), in arrays allocated once. */
+  #narrowed(levels: SnapshotLevels): [Float32Array, Float32Array] {
+    if (this.#narrow === null) this.#narrow = [new Float32Array(levels.previous.length), new Float32Array(levels.current.length)];
+    this.#narrow[0].set(levels.previous);
+    this.#narrow[1].set(levels.current);
+    return this.#narrow;
+  }
+
+  #arrays(): SnapshotLevels {
+    if (this.#levels === null) {
+      const cells = cellCount(this.physics.extents);
+      this.#levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
+    }
+    return this.#levels;
+  }
+
+  /**
+   * Hands the core the cells the next snapshot probes, drawn afresh, or none
+   * when it is not due; and whether it is taken one step late, a fair coin
+   * of the same generator, so that every check has an even chance of
+   * checking either parity of `current`: a kernel that skips every other
+   * step (by parity or by a call counter) survives m checks with
+   * probability 2^-m.
+   */
+  #planNextProbe(): void {
+    const plan = this.differential;
+    if (plan === null || this.#snapshotsUntilProbe-- > 0) {
+      this.core.setProbe(new Float64Array(0), false);
+      return;
+    }
+    this.#snapshotsUntilProbe = plan.everySnapshots - 1;
+    const cells = drawProbeCells(cellCount(this.physics.extents), plan.cells, this.#random);
+    this.core.setProbe(cells, this.#random() < 0.5);
+  }
+
+  #energyFailure(report: { allFinite: boolean; energyDrift: number; firstNonFinite: number | null }, step: number): Failure | null {
+    const finiteDrift = Number.isFinite(report.energyDrift);
+    if (report.allFinite && finiteDrift && report.energyDrift <= this.driftTolerance) return null;
+    const nonFinite = !report.allFinite || !finiteDrift;
+    return {
+      reason: nonFinite ? 'non-finite' : 'energy-drift',
+      slot: 'step',
+      detail: nonFinite
+        ? `a non-finite value at cell ${report.firstNonFinite ?? '?'} of the snapshot at step ${step}`
+        : `energy drift ${report.energyDrift.toExponential(3)} at step ${step} exceeds the tolerance ${this.driftTolerance}`,
+    };
+  }
+
+  #fpFailure(): Failure | null {
+    const now = this.core.fpRestores();
+    for (const slot of ['step', 'readout'] as const) {
+      const calls = now[slot] - this.#fpRestoresSeen[slot];
+      if (calls > 0) {
+        return {
+          reason: 'fp-environment',
+          slot,
+          detail:
+            `${calls} ${slot} kernel call(s) since the last check left the FP environment changed ` +
+            '(MXCSR or the x87 control word: flush-to-zero, denormals-are-zero, rounding or exception masks); the core restored it',
+        };
+      }
+    }
+    return null;
+  }
+
+  #differentialFailure(snapshot: CoreSnapshot, levels: SnapshotLevels): Failure | null {
+    const cells = snapshot.probeCells;
+    if (cells.length === 0) return null;
+    const { extents, courant2, precision } = this.physics;
+    const { previous, current } = levels;
+    const oracle = oracleAddon();
+    const expected =
+      precision === 'f64'
+        ? oracle.stepAtCellsF64(previous, current, extents, courant2, 1, cells)
+        : oracle.stepAtCellsF32(...this.#narrowed(levels), extents, courant2, 1, cells);
+    const inputs = Float64Array.from(cells, (cell) => current[cell]!);
+    const mismatch = compareProbe(cells, snapshot.probeValues, expected, inputs, precision);
+    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step + 1, cells.length);
+  }
+
+  #differentialDetail(mismatch: ProbeMismatch, step: number, probed: number): Failure {
+    return {
+      reason: 'differential',
+      slot: 'step',
+      detail:
+        `differential check: the kernel's step to ${step} differs from the oracle's at ${mismatch.cells} of ${probed} ` +
+        `sampled cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
+        `(tolerance ${mismatch.tolerance.toExponential(3)})`,
+    };
+  }
+}
+
+interface Failure {
+  reason: WatchdogEvent['reason'];
+  slot: CoreSlot;
+  detail: string;
 }

@@ -50,3 +50,12 @@ pub fn extents(values: &[f64]) -> Result<Vec<usize>> {
 pub fn lattice(values: &[f64]) -> Result<Lattice> {
     Lattice::new(&extents(values)?).map_err(invalid_arg)
 }
+
+/// JS cell indices (a Float64Array, so that any lattice size fits); the oracle checks their range.
+pub fn cell_indices(values: &[f64]) -> Result<Vec<usize>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &cell)| whole_number(&format!("cells[{i}]"), cell))
+        .collect()
+}

@@ -18,7 +18,7 @@ use napi::Result;
 use napi_derive::napi;
 use ouroboros_oracle::{Readout, WaveParameters};
 
-use convert::{invalid_arg, lattice, signed_whole_number, whole_number};
+use convert::{cell_indices, invalid_arg, lattice, signed_whole_number, whole_number};
 
 /// Two consecutive time levels of an `f64` field.
 #[napi(object, object_from_js = false)]
@@ -119,4 +119,50 @@ pub fn shift(field: Float64Array, extents: Vec<f64>, axis: f64, by: f64) -> Resu
     let by = signed_whole_number("by", by)?;
     let shifted = ouroboros_oracle::shift(&lattice, &field, axis, by).map_err(invalid_arg)?;
     Ok(shifted.into())
+}
+
+/// The values of u^{n+steps} at `cells` (flat indices) from (previous,
+/// current) = (u^{n-1}, u^n) in f64, bitwise equal to `stepF64` there; costs
+/// about (2 steps + 1)^dims updates per cell instead of a whole lattice's.
+#[napi(catch_unwind)]
+pub fn step_at_cells_f64(
+    previous: Float64Array,
+    current: Float64Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+    cells: Float64Array,
+) -> Result<Float64Array> {
+    let lattice = lattice(&extents)?;
+    let steps = whole_number("steps", steps)?;
+    let cells = cell_indices(&cells)?;
+    let values =
+        ouroboros_oracle::step_at_cells(&lattice, &previous, &current, courant2, steps, &cells)
+            .map_err(invalid_arg)?;
+    Ok(values.into())
+}
+
+/// The same in f32 arithmetic, with `courant2` rounded to f32 first, bitwise equal to `stepF32` there.
+#[napi(catch_unwind)]
+pub fn step_at_cells_f32(
+    previous: Float32Array,
+    current: Float32Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+    cells: Float64Array,
+) -> Result<Float32Array> {
+    let lattice = lattice(&extents)?;
+    let steps = whole_number("steps", steps)?;
+    let cells = cell_indices(&cells)?;
+    let values = ouroboros_oracle::step_at_cells(
+        &lattice,
+        &previous,
+        &current,
+        courant2 as f32,
+        steps,
+        &cells,
+    )
+    .map_err(invalid_arg)?;
+    Ok(values.into())
 }

@@ -1,0 +1,84 @@
+// The hostile corpus entries whose gate is the live watchdog: kernels that
+// keep the energy exact while stepping wrongly on live-sized lattices. Each
+// is built as a module, loaded live (it passes the load-time self-test on a
+// tiny lattice) and swapped into a running lattice; the watchdog's
+// differential check must roll it back with the host unharmed and no file
+// changed. The gauntlet's own suite (gauntlet-hostile.test.ts) tests the
+// other entries of the same manifest.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { gaussianPulse } from '../dist/ts/lattice/initial-conditions.js';
+
+interface HostileEntry {
+  file: string;
+  gate: string;
+  why: string;
+}
+
+const dir = path.resolve('tests/fixtures/hostile');
+const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, HostileEntry>;
+const watchdogEntries = Object.entries(manifest).filter(([, entry]) => entry.gate === 'watchdog');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-watchdog-hostile-'));
+
+const lattices: Lattice[] = [];
+afterEach(() => {
+  for (const lat of lattices.splice(0)) lat.close();
+});
+
+function fixtureHashes(): Map<string, string> {
+  const hashes = new Map<string, string>();
+  const walk = (at: string) => {
+    for (const name of readdirSync(at)) {
+      const file = path.join(at, name);
+      if (statSync(file).isDirectory()) walk(file);
+      else hashes.set(file, createHash('sha256').update(readFileSync(file)).digest('hex'));
+    }
+  };
+  walk(path.resolve('tests/fixtures'));
+  return hashes;
+}
+
+/** Built as the kernel modules are (kernels are compiled without FMA contraction). */
+function build(entry: HostileEntry): string {
+  const output = path.join(scratch, entry.file.replace(/\.cpp$/, '.so'));
+  execFileSync('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-ffp-contract=off', '-I', 'cpp/include', path.join(dir, entry.file), '-o', output]);
+  return output;
+}
+
+describe('hostile kernels the live watchdog must stop', () => {
+  it('has one entry per way of keeping the energy exact', () => {
+    expect(watchdogEntries.map(([name]) => name).sort()).toEqual(['live-freeze-from-rest', 'live-skip-odd-parity', 'live-swap-levels']);
+  });
+
+  it.each(watchdogEntries)('%s is rolled back by the differential check', async (_name, entry) => {
+    const before = fixtureHashes();
+    // Live-sized for these kernels (they misbehave from 4096 cells), at rest as the main job starts.
+    const lat = new Lattice({ extents: [96, 96], dt: 0.6, threads: 2 });
+    lattices.push(lat);
+    const start = gaussianPulse(lat);
+    lat.setState(start.previous, start.current);
+    const id = await lat.loadModule(build(entry));
+    await lat.swap('step', id);
+    const events: WatchdogEvent[] = [];
+    lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
+    // The default probe, seeded: a kernel wrong on one parity of current is
+    // checked on that parity by each check with probability 1/2 (the coin
+    // that delays the snapshot by a step), so 2000 steps, up to 80 checks,
+    // leave it 2^-80 of a chance; with the seed which check finds it is fixed.
+    const summary = await lat.run({ steps: 2000, watchdog: { everySteps: 25, differential: { seed: 14 } } });
+    expect(summary.error).toBeNull();
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events[0]).toMatchObject({ reason: 'differential', slot: 'step', rolledBackTo: 'reference' });
+    expect(events[0]!.energyDrift).toBeLessThanOrEqual(1e-9);
+    expect(lat.kernelName).toBe('reference');
+    // The host goes on: the reference kernel steps the restored lattice, and nothing was written.
+    lat.step(10);
+    expect(Number.isFinite(lat.energy())).toBe(true);
+    expect(fixtureHashes()).toEqual(before);
+  });
+});

@@ -1,0 +1,256 @@
+/**
+ * `ouroboros bench watchdog`: what the live checks of issue 14 cost, each
+ * measured against its absence in the same run, in interleaved rounds (the
+ * order alternates) so that a neighbour's burst on this shared machine falls
+ * on both sides:
+ *
+ * - fpRestore: runner steps with and without the FP environment restore
+ *   after every kernel call (`setFpRestore`), at 4096^2 f64 and at a small
+ *   lattice where a step is short enough for the per-call cost to show;
+ * - differential: live throughput (runner steps per second, timed natively
+ *   over whole runs) at 4096^2 f64 with no watchdog, with the energy
+ *   watchdog alone and with the energy and differential watchdog at the
+ *   default cadence (the engine's everySteps and the default probe), and
+ *   the JS thread's work for one probe (the oracle's step at the default
+ *   number of cells and the comparison), timed alone and set against the
+ *   time between two checks: on a shared 2-core machine whole-run
+ *   throughput moves by tens of percent between rounds, far more than the
+ *   cost being measured.
+ *
+ * Figures are medians of the per-round percentages, each round's beside them.
+ */
+import os from 'node:os';
+import type { CoreLattice } from '../../native/addon-types.js';
+import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
+import { defaultConfig } from '../engine/config.js';
+import { Lattice } from '../lattice/lattice.js';
+import { randomState } from '../lattice/initial-conditions.js';
+import { compareProbe, drawProbeCells } from '../lattice/differential-check.js';
+import { DEFAULT_PROBE_CELLS, DEFAULT_PROBE_EVERY_SNAPSHOTS, type WatchdogOptions } from '../lattice/watchdog.js';
+import { seededRandom } from '../util/random.js';
+import type { BenchRunOptions } from './suites.js';
+
+const DT = 0.6;
+const KERNEL = 'rows';
+
+interface WatchdogPlan {
+  largeExtents: number[];
+  smallExtents: number[];
+  fpRounds: number;
+  fpLargeSteps: number;
+  fpSmallSteps: number;
+  liveRounds: number;
+  liveSteps: number;
+}
+
+function plan(quick: boolean): WatchdogPlan {
+  return quick
+    ? { largeExtents: [256, 256], smallExtents: [16, 16], fpRounds: 3, fpLargeSteps: 20, fpSmallSteps: 2000, liveRounds: 2, liveSteps: 120 }
+    : { largeExtents: [4096, 4096], smallExtents: [16, 16], fpRounds: 31, fpLargeSteps: 6, fpSmallSteps: 50_000, liveRounds: 10, liveSteps: 150 };
+}
+
+export interface RoundedFigure {
+  /** Median over rounds of (with - without) / without, in percent. */
+  medianPct: number;
+  roundPct: number[];
+}
+
+export interface FpRestoreFigures extends RoundedFigure {
+  extents: number[];
+  stepsPerRound: number;
+  nsPerStepWith: number;
+  nsPerStepWithout: number;
+}
+
+export interface WatchdogBenchReport {
+  benchmark: 'watchdog';
+  date: string;
+  machine: { cpu: string; cores: number; node: string };
+  kernel: string;
+  threads: number;
+  fpRestore: FpRestoreFigures[];
+  differential: {
+    extents: number[];
+    precision: 'f64';
+    everySteps: number;
+    probeCells: number;
+    probeEverySnapshots: number;
+    stepsPerRound: number;
+    stepsPerSecond: { none: number; energy: number; energyAndDifferential: number };
+    /** Throughput lost to the differential check, against the energy watchdog alone. */
+    differentialCostPct: RoundedFigure;
+    /** Throughput lost to the whole watchdog, against none. */
+    watchdogCostPct: RoundedFigure;
+    /** The JS thread's part of one differential check: the oracle's step at the probed cells and the comparison. */
+    checkMsPerProbe: number;
+    /**
+     * That part as a share of the time between two checks (everySteps steps
+     * at the energy watchdog's rate), counting it as lost to the kernel
+     * outright: the A/B figure above is this machine's noise, this one the cost.
+     */
+    accountedCostPct: number;
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function rounded(roundPct: number[]): RoundedFigure {
+  return { medianPct: median(roundPct), roundPct };
+}
+
+async function runnerNsPerStep(core: CoreLattice, steps: number): Promise<number> {
+  const summary = await core.run(steps, 0, null);
+  if (summary.error) throw new Error(`the run failed: ${summary.error}`);
+  return summary.runNs / summary.stepsRun;
+}
+
+async function measureFpRestore(extents: number[], steps: number, rounds: number, threads: number): Promise<FpRestoreFigures> {
+  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
+  try {
+    const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 3);
+    core.setState(initial.previous, initial.current);
+    await runnerNsPerStep(core, Math.max(1, Math.floor(steps / 10)));
+    const withNs: number[] = [];
+    const withoutNs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const restore of round % 2 === 0 ? [true, false] : [false, true]) {
+        core.setFpRestore(restore);
+        (restore ? withNs : withoutNs).push(await runnerNsPerStep(core, steps));
+      }
+    }
+    core.setFpRestore(true);
+    const roundPct = withNs.map((ns, i) => (100 * (ns - withoutNs[i]!)) / withoutNs[i]!);
+    return {
+      extents,
+      stepsPerRound: steps,
+      nsPerStepWith: median(withNs),
+      nsPerStepWithout: median(withoutNs),
+      ...rounded(roundPct),
+    };
+  } finally {
+    core.close();
+  }
+}
+
+type LiveMode = 'none' | 'energy' | 'energyAndDifferential';
+
+async function liveStepsPerSecond(lat: Lattice, mode: LiveMode, steps: number, everySteps: number): Promise<number> {
+  const watchdog: WatchdogOptions | undefined =
+    mode === 'none' ? undefined : { everySteps, differential: mode === 'energy' ? false : {} };
+  let rollbacks = 0;
+  const onRollback = () => (rollbacks += 1);
+  lat.on('watchdog', onRollback);
+  try {
+    const summary = await lat.run({ steps, watchdog });
+    if (summary.error) throw new Error(`the run failed: ${summary.error}`);
+    if (rollbacks > 0) throw new Error(`the watchdog rolled back a correct kernel (${mode})`);
+    return summary.stepsRun / (summary.runNs / 1e9);
+  } finally {
+    lat.off('watchdog', onRollback);
+  }
+}
+
+/** One probe's work on the JS thread, as the watchdog does it: the inputs gathered, the oracle's step, the comparison. */
+function checkMsPerProbe(extents: number[]): number {
+  const cells = extents.reduce((a, b) => a * b, 1);
+  const state = randomState({ extents, precision: 'f64', courantNumber: DT }, 5);
+  const previous = state.previous as Float64Array;
+  const current = state.current as Float64Array;
+  const random = seededRandom(1);
+  const oracle = oracleAddon();
+  const repetitions = 20;
+  let totalNs = 0n;
+  for (let i = 0; i < repetitions; i++) {
+    const probe = drawProbeCells(cells, DEFAULT_PROBE_CELLS, random);
+    const start = process.hrtime.bigint();
+    const expected = oracle.stepAtCellsF64(previous, current, extents, DT * DT, 1, probe);
+    const inputs = Float64Array.from(probe, (cell) => current[cell]!);
+    compareProbe(probe, expected, expected, inputs, 'f64');
+    totalNs += process.hrtime.bigint() - start;
+  }
+  return Number(totalNs) / 1e6 / repetitions;
+}
+
+async function measureDifferential(p: WatchdogPlan, threads: number, log: (message: string) => void) {
+  const everySteps = defaultConfig.watchdog.everySteps;
+  const lat = new Lattice({ extents: p.largeExtents, dt: DT, threads, kernel: kernelModulePath(KERNEL) });
+  try {
+    const initial = randomState(lat, 9);
+    lat.setState(initial.previous, initial.current);
+    const modes: LiveMode[] = ['none', 'energy', 'energyAndDifferential'];
+    const rates: Record<LiveMode, number[]> = { none: [], energy: [], energyAndDifferential: [] };
+    for (let round = 0; round < p.liveRounds; round++) {
+      const order = round % 2 === 0 ? modes : [...modes].reverse();
+      for (const mode of order) {
+        rates[mode].push(await liveStepsPerSecond(lat, mode, p.liveSteps, everySteps));
+        log(`round ${round + 1}/${p.liveRounds} ${mode}: ${rates[mode].at(-1)!.toFixed(2)} steps/s`);
+      }
+    }
+    const lossPct = (slower: number[], faster: number[]) => slower.map((rate, i) => (100 * (faster[i]! - rate)) / faster[i]!);
+    const checkMs = checkMsPerProbe(p.largeExtents);
+    const msBetweenChecks = (1000 * everySteps) / median(rates.energy);
+    return {
+      extents: p.largeExtents,
+      precision: 'f64' as const,
+      everySteps,
+      probeCells: DEFAULT_PROBE_CELLS,
+      probeEverySnapshots: DEFAULT_PROBE_EVERY_SNAPSHOTS,
+      stepsPerRound: p.liveSteps,
+      stepsPerSecond: { none: median(rates.none), energy: median(rates.energy), energyAndDifferential: median(rates.energyAndDifferential) },
+      differentialCostPct: rounded(lossPct(rates.energyAndDifferential, rates.energy)),
+      watchdogCostPct: rounded(lossPct(rates.energyAndDifferential, rates.none)),
+      checkMsPerProbe: checkMs,
+      accountedCostPct: (100 * checkMs) / msBetweenChecks,
+    };
+  } finally {
+    lat.close();
+  }
+}
+
+export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogBenchReport> {
+  const p = plan(options.quick);
+  const log = options.onProgress;
+  const threads = os.availableParallelism();
+  log(`FP restore: ${p.fpRounds} interleaved rounds at ${p.largeExtents.join('x')} and ${p.smallExtents.join('x')}`);
+  const fpRestore = [
+    await measureFpRestore(p.largeExtents, p.fpLargeSteps, p.fpRounds, threads),
+    await measureFpRestore(p.smallExtents, p.fpSmallSteps, p.fpRounds, threads),
+  ];
+  log(`live throughput: ${p.liveRounds} rounds of ${p.liveSteps} steps per mode at ${p.largeExtents.join('x')}`);
+  const differential = await measureDifferential(p, threads, log);
+  const cpus = os.cpus();
+  return {
+    benchmark: 'watchdog',
+    date: new Date().toISOString(),
+    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version },
+    kernel: KERNEL,
+    threads,
+    fpRestore,
+    differential,
+  };
+}
+
+export function formatWatchdogReport(report: WatchdogBenchReport): string {
+  const pct = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(2)}%`;
+  const lines = [`watchdog bench (${report.kernel}, ${report.threads} threads)`, '', 'FP environment restore after every kernel call:'];
+  for (const figure of report.fpRestore) {
+    lines.push(
+      `  ${figure.extents.join('x').padEnd(10)} ${(figure.nsPerStepWith / 1e3).toFixed(2)} us/step with, ${(figure.nsPerStepWithout / 1e3).toFixed(2)} without: ` +
+        `${pct(figure.medianPct)} (rounds ${figure.roundPct.map(pct).join(' ')})`,
+    );
+  }
+  const d = report.differential;
+  lines.push(
+    '',
+    `differential watchdog at ${d.extents.join('x')} f64, every ${d.everySteps} steps, ${d.probeCells} cells per step checked:`,
+    `  steps/s: none ${d.stepsPerSecond.none.toFixed(2)}, energy ${d.stepsPerSecond.energy.toFixed(2)}, energy+differential ${d.stepsPerSecond.energyAndDifferential.toFixed(2)}`,
+    `  differential cost ${pct(d.differentialCostPct.medianPct)} of live throughput (rounds ${d.differentialCostPct.roundPct.map(pct).join(' ')})`,
+    `  whole watchdog    ${pct(d.watchdogCostPct.medianPct)} (rounds ${d.watchdogCostPct.roundPct.map(pct).join(' ')})`,
+    `  one probe's check ${d.checkMsPerProbe.toFixed(2)} ms on the JS thread: ${d.accountedCostPct.toFixed(3)}% of the time between checks`,
+  );
+  return lines.join('\n');
+}
