@@ -2,13 +2,15 @@
  * clang-tidy and cppcheck on a candidate source (Debian packages; see
  * .ci/run). Their findings become penalties of the static firewall's safety
  * score: bugs the analysers prove (uninitialised reads, out-of-bounds
- * indices, null dereferences) cost most, style costs little.
+ * indices, null dereferences) cost most, style costs little. They run
+ * confined by the gatekeeper (gatekeeper.ts), only on a source the rules
+ * and the preprocessor have accepted, and only the line, the check's id and
+ * its message are kept from what they print.
  */
-import { execFile } from 'node:child_process';
-import { inBackground } from './background.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
 
 export interface LintFinding {
   tool: 'clang-tidy' | 'cppcheck';
@@ -20,23 +22,22 @@ export interface LintFinding {
 }
 
 const TOOL_TIMEOUT_MS = 60_000;
+/** clang-tidy's analyser peaks near 400 MiB on the variant generator's kernels. */
+export const ANALYSER_LIMITS: ToolLimits = { memoryMiB: 2048, cpuSeconds: 60, fileMiB: 16 };
 const CLANG_TIDY_CHECKS = '-*,clang-analyzer-*,bugprone-*,cert-*,-cert-err58-cpp,-bugprone-easily-swappable-parameters';
 
 interface ToolRun {
   stdout: string;
   stderr: string;
   missing: boolean;
+  confinement: Confinement | null;
 }
 
-function run(command: string, args: string[]): Promise<ToolRun> {
-  return new Promise((resolve) => {
-    inBackground(
-      execFile(command, args, { timeout: TOOL_TIMEOUT_MS, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-        const missing = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-        resolve({ stdout, stderr, missing });
-      }),
-    );
-  });
+async function run(command: string, args: string[], scratch: string, includeDir: string): Promise<ToolRun> {
+  const result = await runConfined(command, args, { scratch, read: [includeDir], limits: ANALYSER_LIMITS, timeoutMs: TOOL_TIMEOUT_MS });
+  // The gatekeeper's execvp failed: the tool is not installed.
+  const missing = result.code === 126 && /cannot start/.test(result.stderr);
+  return { stdout: result.stdout, stderr: result.stderr, missing, confinement: result.confinement };
 }
 
 function clangTidyPenalty(id: string): number {
@@ -52,7 +53,8 @@ function cppcheckPenalty(severity: string): number {
 }
 
 async function clangTidy(file: string, includeDir: string): Promise<LintFinding[] | null> {
-  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir]);
+  const scratch = path.dirname(file);
+  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir);
   if (result.missing) return null;
   const findings: LintFinding[] = [];
   for (const match of result.stdout.matchAll(/^[^\n:]+:(\d+):\d+: (warning|error): (.*?) \[([\w.,-]+)\]$/gm)) {
@@ -63,6 +65,7 @@ async function clangTidy(file: string, includeDir: string): Promise<LintFinding[
 }
 
 async function cppcheck(file: string, includeDir: string): Promise<LintFinding[] | null> {
+  const scratch = path.dirname(file);
   const result = await run('cppcheck', [
     '--enable=warning,style,performance,portability',
     '--inline-suppr',
@@ -75,7 +78,7 @@ async function cppcheck(file: string, includeDir: string): Promise<LintFinding[]
     '-I',
     includeDir,
     file,
-  ]);
+  ], scratch, includeDir);
   if (result.missing) return null;
   const findings: LintFinding[] = [];
   for (const match of result.stderr.matchAll(/^(\w+)\|(\w+)\|(\d+)\|(.*)$/gm)) {

@@ -105,10 +105,7 @@ pub fn inspect(data: &[u8]) -> Inspection {
         return inspect_size(inspection.bytes);
     }
     if let Err(error) = inspect_elf(data, &mut inspection) {
-        inspection.refuse(
-            "elf",
-            format!("not a readable x86-64 ELF shared object: {error}"),
-        );
+        inspection.refuse("elf", format!("not a readable ELF shared object: {error}"));
     }
     inspection
 }
@@ -139,7 +136,10 @@ fn inspect_elf(data: &[u8], out: &mut Inspection) -> object::read::Result<()> {
     let header = Header::parse(data)?;
     let endian = header.endian()?;
     if header.e_machine(endian) != elf::EM_X86_64 || header.e_type(endian) != elf::ET_DYN {
-        out.refuse("elf", "not an x86-64 shared object".into());
+        out.refuse(
+            "elf",
+            "not a readable ELF shared object: not x86-64 or not a shared object".into(),
+        );
         return Ok(());
     }
     let sections = header.sections(endian, data)?;
