@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateCandidate } from 'ouroboros';
 import { evictCache, hardenedCompile } from '../dist/ts/gauntlet/compile.js';
+import { lint } from '../dist/ts/gauntlet/lint.js';
 import { allowedDependency, candidateLines, dependencies, preprocess } from '../dist/ts/gauntlet/preprocess.js';
 import { sourceFindings, streamFindings } from '../dist/ts/gauntlet/source-rules.js';
 import { staticFirewall } from '../dist/ts/gauntlet/static-firewall.js';
@@ -127,6 +128,12 @@ describe('confined tools (class 6)', () => {
     expect(allowedDependency('/dev/zero', dir, includeDir)).toBe(false);
     expect(allowedDependency('/usr/include', dir, includeDir)).toBe(false);
     expect(dependencies('candidate.ii: candidate.cpp /usr/include/a\\ b.h \\\n /usr/include/c.h\n')).toEqual(['candidate.cpp', '/usr/include/a b.h', '/usr/include/c.h']);
+  });
+
+  it('counts an analyser that cannot run within its limits as the worst finding, not as silence', async () => {
+    const result = await lint(reference, includeDir, { memoryMiB: 64, cpuSeconds: 10, fileMiB: 16 });
+    if (result.unavailable.includes('clang-tidy')) return;
+    expect(result.findings).toContainEqual(expect.objectContaining({ tool: 'clang-tidy', id: 'analyser-stopped', penalty: 1 }));
   });
 
   it('compiles under the confinement and records it', async () => {

@@ -5,7 +5,8 @@
  * indices, null dereferences) cost most, style costs little. They run
  * confined by the gatekeeper (gatekeeper.ts), only on a source the rules
  * and the preprocessor have accepted, and only the line, the check's id and
- * its message are kept from what they print.
+ * its message are kept from what they print. An analyser stopped at a
+ * limit, or unable to start under it, costs the whole score.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -30,14 +31,25 @@ interface ToolRun {
   stdout: string;
   stderr: string;
   missing: boolean;
+  /** Killed at a limit or unable to start under it (exit >= 126): its silence proves nothing. */
+  stopped: boolean;
   confinement: Confinement | null;
 }
 
-async function run(command: string, args: string[], scratch: string, includeDir: string): Promise<ToolRun> {
-  const result = await runConfined(command, args, { scratch, read: [includeDir], limits: ANALYSER_LIMITS, timeoutMs: TOOL_TIMEOUT_MS });
+async function run(command: string, args: string[], scratch: string, includeDir: string, limits: ToolLimits): Promise<ToolRun> {
+  const result = await runConfined(command, args, { scratch, read: [includeDir], limits, timeoutMs: TOOL_TIMEOUT_MS });
   // The gatekeeper's execvp failed: the tool is not installed.
   const missing = result.code === 126 && /cannot start/.test(result.stderr);
-  return { stdout: result.stdout, stderr: result.stderr, missing, confinement: result.confinement };
+  const stopped = !missing && (result.timedOut || result.signal !== null || (result.code ?? 0) >= 126);
+  return { stdout: result.stdout, stderr: result.stderr, missing, stopped, confinement: result.confinement };
+}
+
+/**
+ * A source that makes an analyser exceed its limits would otherwise pass
+ * with no findings from it: that costs the whole score.
+ */
+function stoppedFinding(tool: LintFinding['tool']): LintFinding {
+  return { tool, id: 'analyser-stopped', severity: 'error', line: 0, message: `${tool} was stopped at its time or memory limit`, penalty: 1 };
 }
 
 function clangTidyPenalty(id: string): number {
@@ -52,10 +64,11 @@ function cppcheckPenalty(severity: string): number {
   return 0.02;
 }
 
-async function clangTidy(file: string, includeDir: string): Promise<LintFinding[] | null> {
+async function clangTidy(file: string, includeDir: string, limits: ToolLimits): Promise<LintFinding[] | null> {
   const scratch = path.dirname(file);
-  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir);
+  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir, limits);
   if (result.missing) return null;
+  if (result.stopped) return [stoppedFinding('clang-tidy')];
   const findings: LintFinding[] = [];
   for (const match of result.stdout.matchAll(/^[^\n:]+:(\d+):\d+: (warning|error): (.*?) \[([\w.,-]+)\]$/gm)) {
     const id = match[4]!.split(',')[0]!;
@@ -64,7 +77,7 @@ async function clangTidy(file: string, includeDir: string): Promise<LintFinding[
   return findings;
 }
 
-async function cppcheck(file: string, includeDir: string): Promise<LintFinding[] | null> {
+async function cppcheck(file: string, includeDir: string, limits: ToolLimits): Promise<LintFinding[] | null> {
   const scratch = path.dirname(file);
   const result = await run('cppcheck', [
     '--enable=warning,style,performance,portability',
@@ -78,8 +91,9 @@ async function cppcheck(file: string, includeDir: string): Promise<LintFinding[]
     '-I',
     includeDir,
     file,
-  ], scratch, includeDir);
+  ], scratch, includeDir, limits);
   if (result.missing) return null;
+  if (result.stopped) return [stoppedFinding('cppcheck')];
   const findings: LintFinding[] = [];
   for (const match of result.stderr.matchAll(/^(\w+)\|(\w+)\|(\d+)\|(.*)$/gm)) {
     const severity = match[1]!;
@@ -96,12 +110,12 @@ export interface LintResult {
 }
 
 /** Runs both analysers on `source`, in a scratch directory removed afterwards. */
-export async function lint(source: string, includeDir: string): Promise<LintResult> {
+export async function lint(source: string, includeDir: string, limits: ToolLimits = ANALYSER_LIMITS): Promise<LintResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-lint-'));
   try {
     const file = path.join(dir, 'candidate.cpp');
     await writeFile(file, source);
-    const [tidy, check] = await Promise.all([clangTidy(file, includeDir), cppcheck(file, includeDir)]);
+    const [tidy, check] = await Promise.all([clangTidy(file, includeDir, limits), cppcheck(file, includeDir, limits)]);
     return {
       findings: [...(tidy ?? []), ...(check ?? [])],
       unavailable: [tidy === null ? 'clang-tidy' : null, check === null ? 'cppcheck' : null].filter((t): t is string => t !== null),
