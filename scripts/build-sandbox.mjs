@@ -1,8 +1,9 @@
-// Builds the gauntlet's sandbox runner (crates/sandbox) with cargo in
-// release mode and stages it as native/sandbox/<triple>/ouroboros-sandbox;
-// then copies the generated protobuf code to dist/ (tsc does not copy .js).
+// Builds the gauntlet's sandbox runner (crates/sandbox) and its gatekeeper
+// (crates/gatekeeper: the ELF gate and the tools' confinement) with cargo in
+// release mode and stages them as native/sandbox/<triple>/<binary>; then copies the generated protobuf code to dist/ (tsc does not copy .js).
 //
-// Needs crates.io for the first cargo build (libc only); downloads nothing else.
+// Needs crates.io for the first cargo build (libc; object, landlock and
+// serde_json for the gatekeeper); downloads nothing else.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { targetTriple } from './target-triple.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const binaryName = 'ouroboros-sandbox';
+const binaries = [
+  { crate: 'ouroboros-sandbox', binary: 'ouroboros-sandbox' },
+  { crate: 'ouroboros-gatekeeper', binary: 'ouroboros-gatekeeper' },
+];
 
 function fail(reason) {
   console.error(`build-sandbox: ${reason}`);
@@ -24,18 +28,19 @@ function run(command, args) {
   if (result.status !== 0) fail(`${command} ${args.join(' ')} exited with ${result.status ?? `signal ${result.signal}`}`);
 }
 
-run('cargo', ['build', '--release', '--package', 'ouroboros-sandbox', '--bin', binaryName]);
-const built = path.join(root, 'target', 'release', binaryName);
-if (!existsSync(built)) fail(`cargo succeeded but ${built} is missing`);
-
-// Copy then rename: a runner starting right now never sees a half-written file.
 const stageDir = path.join(root, 'native', 'sandbox', targetTriple());
 mkdirSync(stageDir, { recursive: true });
-const destination = path.join(stageDir, binaryName);
-const partial = `${destination}.${process.pid}.partial`;
-copyFileSync(built, partial);
-chmodSync(partial, 0o755);
-renameSync(partial, destination);
-console.log(`build-sandbox: wrote ${path.relative(root, destination)}`);
+for (const { crate, binary } of binaries) {
+  run('cargo', ['build', '--release', '--package', crate, '--bin', binary]);
+  const built = path.join(root, 'target', 'release', binary);
+  if (!existsSync(built)) fail(`cargo succeeded but ${built} is missing`);
+  // Copy then rename: a runner starting right now never sees a half-written file.
+  const destination = path.join(stageDir, binary);
+  const partial = `${destination}.${process.pid}.partial`;
+  copyFileSync(built, partial);
+  chmodSync(partial, 0o755);
+  renameSync(partial, destination);
+  console.log(`build-sandbox: wrote ${path.relative(root, destination)}`);
+}
 
 run(process.execPath, [path.join(root, 'scripts', 'generate-proto.mjs'), '--copy']);

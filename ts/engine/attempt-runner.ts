@@ -10,6 +10,7 @@ import type { Archive } from '../archive/archive.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
+import { sanitiseFeedback } from '../generators/feedback.js';
 import type { CandidateProposal, FailedSibling, Generator, ParentKernel, SlotProfileSummary } from '../generators/types.js';
 import { GeneratorError } from '../generators/types.js';
 import type { Lattice } from '../lattice/lattice.js';
@@ -101,7 +102,8 @@ function recentFailures(records: readonly AttemptRecord[], count: number): Faile
   return records
     .filter((record) => record.failedGate !== null)
     .slice(-count)
-    .map((record) => ({ gate: record.failedGate as GateName, reason: record.reason }));
+    // The boundary to the generators: no test input and no host text crosses it (feedback.ts).
+    .map((record) => ({ gate: record.failedGate as GateName, reason: sanitiseFeedback(record.reason) }));
 }
 
 function generatorFailure(error: unknown): Settled {

@@ -1,17 +1,22 @@
 /**
  * Gate 3: the hardened compile. g++ with stack protection, _FORTIFY_SOURCE,
- * full RELRO, a non-executable stack and warnings as errors, in a scratch
- * directory, killed after a time limit. Builds are cached by the sha256 of
- * the source, the flags and the compiler's version; the cache holds only
- * the resulting .so files.
+ * full RELRO, a non-executable stack, warnings as errors and no start files
+ * (crtbegin's frame_dummy constructor, its .init_array/.fini_array entries
+ * and its .bss byte are what made a kernel module writable after load: a
+ * kernel needs none of them, so the ELF gate can allow none), confined by
+ * the gatekeeper (only its scratch directory writable, only the toolchain
+ * and headers readable, memory, CPU and output size limited) and killed
+ * after a time limit. Builds are cached by the sha256 of the source, the
+ * flags and the compiler's version; the cache holds only the resulting .so
+ * files and is evicted by size, least recently used first.
  */
 import { execFile } from 'node:child_process';
-import { inBackground } from './background.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
 import type { GateVerdict } from './types.js';
 
 export const COMPILER = 'g++';
@@ -20,6 +25,7 @@ export const HARDENED_FLAGS = [
   '-O3',
   '-fPIC',
   '-shared',
+  '-nostartfiles',
   '-fstack-protector-strong',
   '-D_FORTIFY_SOURCE=2',
   '-Wall',
@@ -34,6 +40,15 @@ export const HARDENED_FLAGS = [
 ];
 /** The compiler's output kept in a verdict. */
 const MAX_OUTPUT_CHARS = 8000;
+/**
+ * What g++ may use. cc1plus peaks near 300 MiB of address space on the
+ * variant generator's largest kernels; `#include "/dev/zero"` took it past
+ * 2 GiB before it was confined. Modules are 15-40 KiB: 32 MiB of output
+ * is far above any kernel and far below a disk-filling one.
+ */
+export const COMPILER_LIMITS: ToolLimits = { memoryMiB: 1024, cpuSeconds: 120, fileMiB: 32 };
+/** The build cache's default size cap: about 25,000 kernels. */
+export const DEFAULT_CACHE_MAX_BYTES = 1 << 30;
 
 export function defaultCacheDir(): string {
   return path.join(os.tmpdir(), 'ouroboros-gauntlet-cache');
@@ -47,33 +62,16 @@ export interface CompileDetails {
   compilerVersion: string;
   compilerOutput: string;
   flags: string[];
-}
-
-interface Exec {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-  timedOut: boolean;
-}
-
-function exec(command: string, args: string[], options: { cwd?: string; timeoutMs: number }): Promise<Exec> {
-  return new Promise((resolve) => {
-    const child = inBackground(execFile(command, args, { cwd: options.cwd, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
-      const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
-      resolve({
-        code: child.exitCode,
-        signal: child.signalCode,
-        output: `${stdout}${stderr}${failure?.code === 'ENOENT' ? `${command} is not installed` : ''}`,
-        timedOut: Boolean(failure?.killed) && child.signalCode === 'SIGKILL',
-      });
-    }));
-  });
+  /** How g++ was confined; null for a cached build. */
+  confinement: Confinement | null;
 }
 
 let compilerVersion: Promise<string> | undefined;
 
 function version(): Promise<string> {
-  compilerVersion ??= exec(COMPILER, ['--version'], { timeoutMs: 10_000 }).then((r) => r.output.split('\n')[0] ?? '');
+  compilerVersion ??= new Promise((resolve) => {
+    execFile(COMPILER, ['--version'], { timeout: 10_000 }, (_error, stdout) => resolve(stdout.split('\n')[0] ?? ''));
+  });
   return compilerVersion;
 }
 
@@ -83,6 +81,29 @@ export interface CompileOptions {
   cacheDir: string;
   /** false: compile even when the cache has this build. */
   useCache: boolean;
+  /** The cache is evicted, least recently used first, down to this size. */
+  cacheMaxBytes?: number;
+}
+
+/** Removes the least recently used modules until the cache holds at most `maxBytes`. */
+export async function evictCache(cacheDir: string, maxBytes: number): Promise<string[]> {
+  const entries = await Promise.all(
+    (await readdir(cacheDir)).filter((name) => name.endsWith('.so')).map(async (name) => {
+      const file = path.join(cacheDir, name);
+      const info = await stat(file).catch(() => null);
+      return info ? { file, bytes: info.size, usedMs: info.mtimeMs } : null;
+    }),
+  );
+  const modules = entries.filter((entry) => entry !== null).sort((a, b) => a.usedMs - b.usedMs);
+  let total = modules.reduce((sum, entry) => sum + entry.bytes, 0);
+  const evicted: string[] = [];
+  for (const entry of modules) {
+    if (total <= maxBytes) break;
+    await rm(entry.file, { force: true });
+    total -= entry.bytes;
+    evicted.push(entry.file);
+  }
+  return evicted;
 }
 
 export async function hardenedCompile(source: string, options: CompileOptions): Promise<Omit<GateVerdict<CompileDetails>, 'seconds'>> {
@@ -90,16 +111,25 @@ export async function hardenedCompile(source: string, options: CompileOptions): 
   const flags = [...HARDENED_FLAGS, '-I', options.includeDir];
   const key = createHash('sha256').update(source).update('\0').update(flags.join(' ')).update('\0').update(compiler).digest('hex');
   const modulePath = path.join(options.cacheDir, `${key}.so`);
-  const details: CompileDetails = { modulePath, cached: false, key, compilerVersion: compiler, compilerOutput: '', flags };
+  const details: CompileDetails = { modulePath, cached: false, key, compilerVersion: compiler, compilerOutput: '', flags, confinement: null };
   if (options.useCache && existsSync(modulePath)) {
+    // A hit is a use: the eviction keeps what was used last.
+    const now = new Date();
+    await utimes(modulePath, now, now).catch(() => undefined);
     return { gate: 'compile', passed: true, reason: '', details: { ...details, cached: true } };
   }
   await mkdir(options.cacheDir, { recursive: true, mode: 0o755 });
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-compile-'));
   try {
     await writeFile(path.join(scratch, 'candidate.cpp'), source);
-    const result = await exec(COMPILER, [...flags, 'candidate.cpp', '-o', 'candidate.so'], { cwd: scratch, timeoutMs: options.timeoutMs });
-    const compilerOutput = result.output.slice(0, MAX_OUTPUT_CHARS);
+    const result = await runConfined(COMPILER, [...flags, 'candidate.cpp', '-o', 'candidate.so'], {
+      scratch,
+      read: [options.includeDir],
+      limits: COMPILER_LIMITS,
+      timeoutMs: options.timeoutMs,
+    });
+    const compilerOutput = `${result.stdout}${result.stderr}`.slice(0, MAX_OUTPUT_CHARS);
+    details.confinement = result.confinement;
     if (result.timedOut) {
       return { gate: 'compile', passed: false, reason: `the compile took longer than compileTimeoutMs = ${options.timeoutMs}`, details: { ...details, modulePath: null, compilerOutput } };
     }
@@ -113,6 +143,7 @@ export async function hardenedCompile(source: string, options: CompileOptions): 
     await copyFile(path.join(scratch, 'candidate.so'), staged);
     await chmod(staged, 0o644);
     await rename(staged, modulePath);
+    await evictCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
     return { gate: 'compile', passed: true, reason: '', details: { ...details, compilerOutput } };
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -1,12 +1,17 @@
 /**
  * The static firewall's own reading of a candidate's C++ source: forbidden
- * APIs, headers outside an allowlist, and loops whose bound is not derived
- * from the ABI's arguments. A heuristic over the text, not a parser: it
- * stops the obvious, and the symbol allowlist and the sandbox stop the rest.
+ * APIs, headers outside an allowlist or named other than literally, loops
+ * whose bound is not derived from the ABI's arguments, and whatever would
+ * override the hardened compile from inside the source (pragmas, attributes,
+ * redefined reserved macros, thread-local state). A heuristic over the text,
+ * not a parser: it stops the obvious, and the symbol allowlist and the
+ * sandbox stop the rest. The raw text is read first; `streamFindings` reads
+ * the preprocessor's output of the same source (preprocess.ts), where token
+ * pasting, macros, digraphs and `_Pragma` can no longer hide anything.
  */
 
 export interface SourceFinding {
-  rule: 'forbidden-api' | 'forbidden-header' | 'unbounded-loop' | 'load-time-code';
+  rule: 'forbidden-api' | 'forbidden-header' | 'unbounded-loop' | 'load-time-code' | 'hardening' | 'thread-local';
   line: number;
   message: string;
   /** How much of the safety score this finding costs (1 = all of it). */
@@ -63,6 +68,11 @@ export function stripComments(source: string, keepStrings = false): string {
     }
     return match.replace(/[^\n]/g, ' ');
   });
+}
+
+/** `%:` is the digraph of `#` (and `%:%:` of `##`): read as `#` followed by a space, keeping offsets. */
+function withoutDigraphs(code: string): string {
+  return code.replace(/%:/g, '# ');
 }
 
 function lineOf(text: string, index: number): number {
@@ -136,10 +146,120 @@ function loopFindings(code: string, derived: Set<string>): SourceFinding[] {
   return findings;
 }
 
+/**
+ * Attributes a kernel may carry, with the arguments allowed (null: any).
+ * The variant generator uses `visibility("default")`, `vector_size(16)`,
+ * `target("avx2" | "avx512f")` for its instruction-set gene and
+ * `optimize("no-tree-vectorize")` for its vectorize=off gene: exactly those
+ * arguments of `target` and `optimize` pass, since others (`"no-stack-protector"`,
+ * `"O0"`, `target_clones`) undo the hardened flags or make IFUNC resolvers.
+ */
+const ALLOWED_ATTRIBUTES = new Map<string, ReadonlySet<string> | null>([
+  ['visibility', new Set(['"default"', '"hidden"'])],
+  ['vector_size', null],
+  ['aligned', null],
+  ['target', new Set(['"avx2"', '"avx512f"'])],
+  ['optimize', new Set(['"no-tree-vectorize"'])],
+  ['always_inline', null], ['noinline', null], ['flatten', null], ['hot', null], ['cold', null],
+  ['const', null], ['pure', null], ['unused', null], ['maybe_unused', null], ['nodiscard', null],
+  ['fallthrough', null], ['likely', null], ['unlikely', null], ['noreturn', null], ['nonnull', null],
+  ['restrict', null], ['may_alias', null],
+]);
+
+/** The only pragmas a kernel may use: loop hints that change no flag. */
+const ALLOWED_PRAGMA = /^\s*(?:GCC\s+ivdep|GCC\s+unroll\s+\d+|once)\s*$/;
+
+/** Items of an attribute list, split at top-level commas. */
+function attributeItems(list: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < list.length; i += 1) {
+    if (list[i] === '(') depth += 1;
+    else if (list[i] === ')') depth -= 1;
+    else if (list[i] === ',' && depth === 0) {
+      items.push(list.slice(start, i));
+      start = i + 1;
+    }
+  }
+  items.push(list.slice(start));
+  return items.map((item) => item.trim()).filter(Boolean);
+}
+
+function attributeFinding(item: string, line: number): SourceFinding | null {
+  const match = /^(?:(?:gnu|clang)\s*::\s*)?_*([A-Za-z]\w*?)_*\s*(?:\(([\s\S]*)\))?$/.exec(item);
+  const name = match?.[1] ?? item;
+  const allowed = ALLOWED_ATTRIBUTES.get(name);
+  const argument = (match?.[2] ?? '').replace(/\s+/g, '');
+  if (match && allowed !== undefined && (allowed === null || argument === '' || allowed.has(argument))) return null;
+  const why = allowed === undefined ? 'is not an attribute a kernel needs' : `with ${argument} is not allowed`;
+  return { rule: 'hardening', line, message: `attribute ${name} ${why} (it can override the hardened flags, place code or run it at load)`, penalty: 1 };
+}
+
+/**
+ * What would override the hardened compile from inside the source: pragmas
+ * other than loop hints, `_Pragma`, attributes outside ALLOWED_ATTRIBUTES,
+ * defining or undefining reserved macros (`_FORTIFY_SOURCE`, `__OPTIMIZE__`),
+ * thread-local state, and includes that are not a literal header name.
+ * `code` has comments blanked; `line` maps an offset to the source's line.
+ */
+function hardeningFindings(code: string, line: (index: number) => number): SourceFinding[] {
+  const findings: SourceFinding[] = [];
+  const text = withoutDigraphs(code);
+  for (const match of text.matchAll(/^[ \t]*#[ \t]*pragma\b(.*)$/gm)) {
+    if (!ALLOWED_PRAGMA.test(match[1]!)) {
+      findings.push({ rule: 'hardening', line: line(match.index), message: `#pragma${match[1]!.trimEnd()} is not a loop hint: pragmas may not change the hardened flags`, penalty: 1 });
+    }
+  }
+  for (const match of text.matchAll(/\b_Pragma\b|\b__pragma\b/g)) {
+    findings.push({ rule: 'hardening', line: line(match.index), message: `${match[0]} is forbidden: write a loop hint as #pragma GCC ivdep or #pragma GCC unroll N`, penalty: 1 });
+  }
+  for (const match of text.matchAll(/\b__attribute(?:__)?\s*\(/g)) {
+    const outer = parenthesised(text, match.index + match[0].length - 1);
+    const inner = outer ? /^\s*\(([\s\S]*)\)\s*$/.exec(outer.inner) : null;
+    if (!inner) {
+      findings.push({ rule: 'hardening', line: line(match.index), message: 'an attribute list that does not parse', penalty: 1 });
+      continue;
+    }
+    for (const item of attributeItems(inner[1]!)) {
+      const finding = attributeFinding(item, line(match.index));
+      if (finding) findings.push(finding);
+    }
+  }
+  for (const match of text.matchAll(/\[\[\s*(?:using\s+\w+\s*:)?([\s\S]*?)\]\]/g)) {
+    for (const item of attributeItems(match[1]!)) {
+      const finding = attributeFinding(item, line(match.index));
+      if (finding) findings.push(finding);
+    }
+  }
+  for (const match of text.matchAll(/\b__declspec\b/g)) {
+    findings.push({ rule: 'hardening', line: line(match.index), message: '__declspec is not an attribute a kernel needs', penalty: 1 });
+  }
+  for (const match of text.matchAll(/^[ \t]*#[ \t]*(define|undef)[ \t]+(_[A-Z_]\w*)/gm)) {
+    findings.push({ rule: 'hardening', line: line(match.index), message: `#${match[1]} ${match[2]}: reserved macros (such as _FORTIFY_SOURCE) belong to the hardened flags`, penalty: 1 });
+  }
+  for (const match of text.matchAll(/\b(?:thread_local|__thread|_Thread_local)\b/g)) {
+    findings.push({ rule: 'thread-local', line: line(match.index), message: `${match[0]}: a kernel keeps no state between calls`, penalty: 1 });
+  }
+  for (const match of text.matchAll(/^[ \t]*#[ \t]*(include_next|import|embed)\b|\b__has_include(?:_next)?\b/gm)) {
+    findings.push({ rule: 'forbidden-header', line: line(match.index), message: `${match[0].trim()} is forbidden: include only the allowed headers, by name`, penalty: 1 });
+  }
+  return findings;
+}
+
 export function sourceFindings(source: string): SourceFinding[] {
   const code = stripComments(source);
   const findings: SourceFinding[] = [];
-  for (const match of stripComments(source, true).matchAll(/^\s*#\s*include\s*[<"]([^>"]+)[>"]/gm)) {
+  const withStrings = withoutDigraphs(stripComments(source, true));
+  for (const match of withStrings.matchAll(/^[ \t]*#[ \t]*include\b[ \t]*(?![ \t<"])(.*)$/gm)) {
+    findings.push({
+      rule: 'forbidden-header',
+      line: lineOf(code, match.index),
+      message: `#include ${match[1]!.trim()}: a header must be named literally, as <name> or "name"`,
+      penalty: 1,
+    });
+  }
+  for (const match of withStrings.matchAll(/^\s*#\s*include\s*[<"]([^>"]+)[>"]/gm)) {
     if (!ALLOWED_HEADERS.has(match[1]!)) {
       findings.push({
         rule: 'forbidden-header',
@@ -158,6 +278,27 @@ export function sourceFindings(source: string): SourceFinding[] {
   for (const match of code.matchAll(/\bconstructor\b|\binit_priority\b/g)) {
     findings.push({ rule: 'load-time-code', line: lineOf(code, match.index), message: 'code that runs when the module loads', penalty: 0.1 });
   }
+  findings.push(...hardeningFindings(withStrings, (index) => lineOf(code, index)));
   findings.push(...loopFindings(code, derivedNames(code)));
+  return findings.sort((a, b) => a.line - b.line);
+}
+
+/**
+ * The rules that macros, token pasting and digraphs could hide, on the
+ * candidate's own lines of the preprocessor's output (`lines[i]` is the
+ * expanded text of source line `lineNumbers[i]`): forbidden APIs and the
+ * hardening rules. Headers and loops were judged on the raw text.
+ */
+export function streamFindings(lines: readonly string[], lineNumbers: readonly number[]): SourceFinding[] {
+  const text = lines.join('\n');
+  const code = stripComments(text);
+  const line = (index: number) => lineNumbers[lineOf(code, index) - 1] ?? 0;
+  const findings: SourceFinding[] = [];
+  for (const { pattern, what } of FORBIDDEN_APIS) {
+    for (const match of code.matchAll(new RegExp(pattern.source, 'g'))) {
+      findings.push({ rule: 'forbidden-api', line: line(match.index), message: `"${match[0].trim()}" (after preprocessing): ${what} is forbidden`, penalty: 1 });
+    }
+  }
+  findings.push(...hardeningFindings(stripComments(text, true), line));
   return findings.sort((a, b) => a.line - b.line);
 }

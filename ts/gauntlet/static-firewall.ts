@@ -1,11 +1,19 @@
 /**
- * Gate 2: the static firewall. The source rules (forbidden APIs and headers,
- * unbounded loops) and the analysers' findings each cost part of a safety
- * score in [0, 1]; the gate passes when the score reaches the threshold. A
- * forbidden API or an unbounded loop costs the whole score.
+ * Gate 2: the static firewall. First the source rules on the raw text
+ * (forbidden APIs and headers, includes not named literally, unbounded
+ * loops, pragmas and attributes that override the hardened flags); then the
+ * confined preprocessor (preprocess.ts): every file it opened must be an
+ * allowed header, and the rules that macros could hide are read again on
+ * its output; then the analysers. A source that fails a rule is never given
+ * to the preprocessor or the analysers. The rules' and the analysers'
+ * findings each cost part of a safety score in [0, 1]; the gate passes when
+ * the score reaches the threshold. A forbidden API, a hardening override or
+ * an unbounded loop costs the whole score.
  */
+import type { Confinement } from './gatekeeper.js';
 import { lint, type LintFinding } from './lint.js';
-import { type SourceFinding, sourceFindings } from './source-rules.js';
+import { preprocess } from './preprocess.js';
+import { type SourceFinding, sourceFindings, streamFindings } from './source-rules.js';
 import type { GateVerdict } from './types.js';
 
 export const DEFAULT_SAFETY_THRESHOLD = 0.8;
@@ -17,6 +25,10 @@ export interface StaticDetails {
   lintFindings: LintFinding[];
   /** Analysers that are not installed: their findings are missing from the score. */
   unavailable: string[];
+  /** How the preprocessor was confined; null when it did not run. */
+  confinement: Confinement | null;
+  /** Which steps ran: the analysers never see a source the rules refused. */
+  stages: ('rules' | 'preprocess' | 'analysers')[];
 }
 
 export function safetyScore(findings: ReadonlyArray<{ penalty: number }>): number {
@@ -24,22 +36,49 @@ export function safetyScore(findings: ReadonlyArray<{ penalty: number }>): numbe
   return Math.max(0, Math.round((1 - penalty) * 1000) / 1000);
 }
 
-export async function staticFirewall(
-  source: string,
-  options: { threshold: number; includeDir: string },
-): Promise<Omit<GateVerdict<StaticDetails>, 'seconds'>> {
-  const own = sourceFindings(source);
-  const { findings: lintFindings, unavailable } = await lint(source, options.includeDir);
-  const score = safetyScore([...own, ...lintFindings]);
-  const details = { safetyScore: score, threshold: options.threshold, sourceFindings: own, lintFindings, unavailable };
-  if (score >= options.threshold) return { gate: 'static', passed: true, reason: '', details };
-  const worst =
-    own.find((f) => f.penalty >= 1) ?? [...own, ...lintFindings].sort((a, b) => b.penalty - a.penalty)[0];
-  const first = worst ? `; worst: line ${worst.line}: ${worst.message}` : '';
-  return {
-    gate: 'static',
-    passed: false,
-    reason: `safety score ${score} is below the threshold ${options.threshold}${first}`,
-    details,
+type StaticVerdict = Omit<GateVerdict<StaticDetails>, 'seconds'>;
+
+function refusal(details: StaticDetails, why: string): StaticVerdict {
+  return { gate: 'static', passed: false, reason: `safety score ${details.safetyScore} is below the threshold ${details.threshold}; ${why}`, details };
+}
+
+function worstRule(findings: readonly SourceFinding[]): SourceFinding | undefined {
+  return findings.find((finding) => finding.penalty >= 1);
+}
+
+export async function staticFirewall(source: string, options: { threshold: number; includeDir: string }): Promise<StaticVerdict> {
+  const details: StaticDetails = {
+    safetyScore: 1,
+    threshold: options.threshold,
+    sourceFindings: sourceFindings(source),
+    lintFindings: [],
+    unavailable: [],
+    confinement: null,
+    stages: ['rules'],
   };
+  details.safetyScore = safetyScore(details.sourceFindings);
+  const fatal = worstRule(details.sourceFindings);
+  if (fatal) return refusal(details, `worst: line ${fatal.line}: ${fatal.message}`);
+
+  const preprocessed = await preprocess(source, options.includeDir);
+  details.stages.push('preprocess');
+  details.confinement = preprocessed.confinement;
+  if (preprocessed.reason !== '') {
+    details.safetyScore = 0;
+    return refusal(details, `the preprocessor: ${preprocessed.reason}`);
+  }
+  const expanded = streamFindings(preprocessed.lines, preprocessed.lineNumbers);
+  details.sourceFindings.push(...expanded);
+  details.safetyScore = safetyScore(details.sourceFindings);
+  const hidden = worstRule(expanded);
+  if (hidden) return refusal(details, `worst: line ${hidden.line}: ${hidden.message}`);
+
+  const { findings, unavailable } = await lint(source, options.includeDir);
+  details.stages.push('analysers');
+  details.lintFindings = findings;
+  details.unavailable = unavailable;
+  details.safetyScore = safetyScore([...details.sourceFindings, ...findings]);
+  if (details.safetyScore >= options.threshold) return { gate: 'static', passed: true, reason: '', details };
+  const worst = [...details.sourceFindings, ...findings].sort((a, b) => b.penalty - a.penalty)[0];
+  return refusal(details, worst ? `worst: line ${worst.line}: ${worst.message}` : 'no single finding');
 }

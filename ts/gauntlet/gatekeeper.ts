@@ -1,0 +1,142 @@
+/**
+ * The gatekeeper binary (crates/gatekeeper, staged by
+ * scripts/build-sandbox.mjs): the ELF gate's inspection of a built module,
+ * and the confinement every gauntlet tool (g++, clang-tidy, cppcheck) runs
+ * under. A candidate's source decides which files these tools open, so each
+ * runs with rlimits, in new user/network/IPC namespaces, with no_new_privs
+ * and a Landlock domain where only its scratch directory is writable and
+ * only the toolchain, the system headers and the kernel ABI headers are
+ * readable. The gatekeeper reports what it enforced as the first line of
+ * the tool's stderr, which is taken off here.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
+import { inBackground } from './background.js';
+
+export const GATEKEEPER_NAME = 'ouroboros-gatekeeper';
+const REPORT_PREFIX = 'ouroboros-gatekeeper: ';
+const MAX_OUTPUT_BYTES = 8 << 20;
+
+/** What a compile reads: the toolchain, its libraries and the system headers. */
+export const TOOLCHAIN_DIRS = ['/usr', '/lib', '/lib64', '/etc/ld.so.cache', '/etc/alternatives'];
+
+/** The staged gatekeeper for this target. */
+export function gatekeeperPath(): string {
+  const attempts: { path: string; reason: string }[] = [];
+  for (const dir of nativeDirectories()) {
+    const file = path.join(dir, 'sandbox', targetTriple(), GATEKEEPER_NAME);
+    if (existsSync(file)) return file;
+    attempts.push({ path: file, reason: 'not found' });
+  }
+  throw new NativeLoadError(GATEKEEPER_NAME, attempts);
+}
+
+/** The layers a confined tool ran under, as the gatekeeper enforced them. */
+export interface Confinement {
+  rlimits: boolean;
+  memoryMiB: number;
+  cpuSeconds: number;
+  fileMiB: number;
+  openFiles: number;
+  namespaces: string[];
+  noNewPrivs: boolean;
+  landlock: 'fully-enforced' | 'partially-enforced' | 'not-enforced' | 'failed';
+  landlockAbi: number | null;
+  landlockError: string | null;
+}
+
+export interface ToolLimits {
+  memoryMiB: number;
+  cpuSeconds: number;
+  fileMiB: number;
+}
+
+export interface ConfinedRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  /** The tool's stderr, without the gatekeeper's report. */
+  stderr: string;
+  timedOut: boolean;
+  /** null when the gatekeeper could not start or report. */
+  confinement: Confinement | null;
+}
+
+function splitReport(stderr: string): { confinement: Confinement | null; rest: string } {
+  if (!stderr.startsWith(REPORT_PREFIX)) return { confinement: null, rest: stderr };
+  const end = stderr.indexOf('\n');
+  const line = stderr.slice(REPORT_PREFIX.length, end < 0 ? undefined : end);
+  try {
+    return { confinement: JSON.parse(line) as Confinement, rest: end < 0 ? '' : stderr.slice(end + 1) };
+  } catch {
+    return { confinement: null, rest: stderr };
+  }
+}
+
+/**
+ * Runs `command args` confined: `read` readable (and the toolchain), only
+ * `scratch` writable, with its working directory there. Low priority, like
+ * every gauntlet tool (background.ts).
+ */
+export function runConfined(
+  command: string,
+  args: string[],
+  options: { scratch: string; read: string[]; limits: ToolLimits; timeoutMs: number },
+): Promise<ConfinedRun> {
+  const { limits } = options;
+  const plan = [
+    'run',
+    ...[...TOOLCHAIN_DIRS, ...options.read].flatMap((dir) => ['--read', dir]),
+    '--write', options.scratch,
+    '--memory-mib', String(limits.memoryMiB),
+    '--cpu-seconds', String(limits.cpuSeconds),
+    '--file-mib', String(limits.fileMiB),
+    '--',
+    command,
+    ...args,
+  ];
+  const env = { PATH: '/usr/local/bin:/usr/bin:/bin', TMPDIR: options.scratch, LC_ALL: 'C' };
+  return new Promise((resolve) => {
+    const child = inBackground(
+      execFile(gatekeeperPath(), plan, { cwd: options.scratch, env, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT_BYTES }, (error, stdout, stderr) => {
+        const { confinement, rest } = splitReport(stderr);
+        const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
+        resolve({
+          code: child.exitCode,
+          signal: child.signalCode,
+          stdout,
+          stderr: rest,
+          timedOut: Boolean(failure?.killed) && child.signalCode === 'SIGKILL',
+          confinement,
+        });
+      }),
+    );
+  });
+}
+
+/** The ELF gate's findings on a module (crates/gatekeeper/src/inspect.rs). */
+export interface ModuleInspection {
+  bytes: number;
+  undefined: string[];
+  exports: string[];
+  needed: string[];
+  problems: { rule: string; message: string }[];
+}
+
+export function inspectModule(modulePath: string): Promise<ModuleInspection | { error: string }> {
+  return new Promise((resolve) => {
+    execFile(gatekeeperPath(), ['inspect', modulePath], { maxBuffer: MAX_OUTPUT_BYTES, timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) {
+        resolve({ error: stderr.trim() || error.message });
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as ModuleInspection);
+      } catch {
+        resolve({ error: 'the gatekeeper printed no inspection' });
+      }
+    });
+  });
+}
