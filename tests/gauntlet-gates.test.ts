@@ -151,7 +151,7 @@ describe('gates 5-7: the runner and its report', () => {
 
   it('reports a runner that dies at once as a failed sandbox gate', async () => {
     const run = await runSandbox({
-      runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1,
+      runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
       targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
     });
     const verdict = interpretRun(run);
@@ -166,7 +166,7 @@ describe('gates 5-7: the runner and its report', () => {
     expect(verdict.accepted).toBe(true);
     const run = await runSandbox({
       runnerPath: path.resolve('native/sandbox', (await import('../dist/native/loader.js')).targetTriple(), 'ouroboros-sandbox'),
-      candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1,
+      candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
       targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
     });
     const interpreted = interpretRun(run);

@@ -10,6 +10,9 @@ export type GateName = (typeof GATES)[number];
 /** Which kernel function the candidate replaces. */
 export type Slot = 'step' | 'readout';
 
+/** The precision of the live lattice, which the sandbox's benchmark and checks run in. */
+export type Precision = 'f64' | 'f32';
+
 export interface GateVerdict<Details extends object = object> {
   gate: GateName;
   passed: boolean;
