@@ -21,6 +21,9 @@ interface Candidate {
   expectedGate?: string;
   /** Threads the runner lends it, when the manifest says (a kernel hostile only on a pool thread needs two). */
   threads?: number;
+  /** The live lattice's extents and precision, when the manifest says (a kernel hostile only at a size or in f32). */
+  targetExtents?: number[];
+  precision?: 'f64' | 'f32';
 }
 
 export interface GateSeconds {
@@ -53,13 +56,15 @@ export interface SandboxBenchReport {
 
 function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number }>;
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32' }>;
   return Object.entries(manifest).map(([name, entry]) => ({
     name,
     source: readFileSync(path.join(dir, entry.file), 'utf8'),
     targetPath: entry.targetPath,
     expectedGate: entry.gate,
     threads: entry.threads,
+    targetExtents: entry.targetExtents,
+    precision: entry.precision,
   }));
 }
 
@@ -84,6 +89,8 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
         source: candidate.source,
         targetPath: candidate.targetPath,
         threads: candidate.threads,
+        targetExtents: candidate.targetExtents,
+        precision: candidate.precision,
         pool,
         cacheDir,
         cpuSeconds: 2,
