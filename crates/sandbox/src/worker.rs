@@ -166,7 +166,7 @@ pub fn run(plan: &WorkerPlan, channel: RawFd, memfd: RawFd) -> ! {
                 },
                 0,
             );
-            serve(&kernel, &regions)
+            serve(&kernel, &pool, &regions)
         }
         Err(reason) => {
             send(&Reply::LoadFailed { reason }, 0);
@@ -175,7 +175,7 @@ pub fn run(plan: &WorkerPlan, channel: RawFd, memfd: RawFd) -> ! {
     }
 }
 
-fn serve(kernel: &Kernel, regions: &WorkerRegions) -> ! {
+fn serve(kernel: &Kernel, pool: &Pool, regions: &WorkerRegions) -> ! {
     let mut message = [0u8; MESSAGE_BYTES + 1];
     loop {
         // SAFETY: reads into a buffer we own.
@@ -198,33 +198,43 @@ fn serve(kernel: &Kernel, regions: &WorkerRegions) -> ! {
         let Some(command) = Command::decode(&message[..read as usize]) else {
             std::process::exit(EXIT_BAD_COMMAND);
         };
-        let Some(reply) = execute(kernel, regions, &command) else {
+        let Some(reply) = execute(kernel, pool, regions, &command) else {
             std::process::exit(EXIT_BAD_COMMAND);
         };
         send(&reply, command.nonce);
     }
 }
 
-/// Runs one call between two reads of the FP control state; a change is
-/// undone at once and reported.
-fn checked_call(call: u32, run: impl FnOnce() -> i32) -> Result<i32, Reply> {
+/// Runs one call between two reads of the FP control state, on this thread
+/// and (through the pool) on every pool thread that ran a chunk; a change
+/// is undone at once and reported.
+fn checked_call(pool: &Pool, call: u32, run: impl FnOnce() -> i32) -> Result<i32, Reply> {
     let before = FpControl::read();
     let status = run();
     let after = FpControl::read();
+    let changed = |before: FpControl, after: FpControl| Reply::FpChanged {
+        call,
+        before: (before.mxcsr, before.x87),
+        after: (after.mxcsr, after.x87),
+    };
     if after != before {
         before.restore();
         if after.changes_from(&before).is_some() {
-            return Err(Reply::FpChanged {
-                call,
-                before: (before.mxcsr, before.x87),
-                after: (after.mxcsr, after.x87),
-            });
+            return Err(changed(before, after));
         }
+    }
+    if let Some(change) = pool.take_fp_change() {
+        return Err(changed(change.before, change.after));
     }
     Ok(status)
 }
 
-fn execute(kernel: &Kernel, regions: &WorkerRegions, command: &Command) -> Option<Reply> {
+fn execute(
+    kernel: &Kernel,
+    pool: &Pool,
+    regions: &WorkerRegions,
+    command: &Command,
+) -> Option<Reply> {
     let geometry = &command.geometry;
     let cells = geometry.cells as usize;
     let value_bytes = if geometry.precision == PRECISION_F64 {
@@ -247,7 +257,7 @@ fn execute(kernel: &Kernel, regions: &WorkerRegions, command: &Command) -> Optio
                     current: ((u64::from(current) + u64::from(call) * steps) % 2) as u32,
                 };
                 // SAFETY: every pointer refers to a mapped buffer of `cells` values.
-                match checked_call(call, || unsafe {
+                match checked_call(pool, call, || unsafe {
                     kernel.wave_step(geometry, &state, steps)
                 }) {
                     Err(reply) => return Some(reply),
@@ -264,7 +274,7 @@ fn execute(kernel: &Kernel, regions: &WorkerRegions, command: &Command) -> Optio
             let mut last = STATUS_OK;
             for call in 0..command.calls {
                 // SAFETY: every pointer refers to a mapped buffer of the right size.
-                match checked_call(call, || unsafe {
+                match checked_call(pool, call, || unsafe {
                     kernel.readout(geometry, field, digits, bad_index)
                 }) {
                     Err(reply) => return Some(reply),
