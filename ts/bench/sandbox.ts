@@ -11,6 +11,7 @@ import path from 'node:path';
 import { packageRoot } from '../../native/loader.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import { GauntletPool } from '../gauntlet/pool.js';
+import { median } from '../gauntlet/statistics.js';
 import type { GateName, GauntletVerdict } from '../gauntlet/types.js';
 import type { BenchRunOptions } from './suites.js';
 
@@ -47,11 +48,24 @@ export interface CorpusReport {
   gateSeconds: GateSeconds;
 }
 
+/** Medians over the variants' benchmarks of what the split and the per-sample checks cost. */
+export interface CheckCost {
+  lattice: string;
+  /** One empty command's round trip to a worker: what the channel adds to each timed command (two per sample). */
+  roundTripUs: number;
+  /** The oracle probe ending each candidate sample, outside the timing. */
+  checkUsPerSample: number;
+  /** The candidate's median sample, for scale. */
+  sampleUs: number;
+}
+
 export interface SandboxBenchReport {
   threads: number;
   hostile: CorpusReport;
   variants: CorpusReport & { cachedCandidatesPerMinute: number; improves: string[] };
+  /** The supervisor/worker split and every layer of the candidate's worker, from a variant's run. */
   isolation: GauntletVerdict['isolation'];
+  checks: CheckCost[];
 }
 
 function hostileCorpus(): Candidate[] {
@@ -129,6 +143,21 @@ function summarise(verdicts: Array<{ candidate: Candidate; verdict: GauntletVerd
   };
 }
 
+function checkCosts(verdicts: Array<{ verdict: GauntletVerdict }>): CheckCost[] {
+  const overheads = verdicts.flatMap(({ verdict }) => verdict.benchmark?.overhead ?? []);
+  const lattices = [...new Set(overheads.map((o) => o.lattice))];
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return lattices.map((lattice) => {
+    const of = overheads.filter((o) => o.lattice === lattice);
+    return {
+      lattice,
+      roundTripUs: round(median(of.map((o) => o.roundTripUs))),
+      checkUsPerSample: round(median(of.map((o) => o.checkUsPerSample))),
+      sampleUs: round(median(of.map((o) => o.sampleUs))),
+    };
+  });
+}
+
 export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBenchReport> {
   const pool = new GauntletPool();
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-bench-sandbox-'));
@@ -150,6 +179,7 @@ export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBen
         improves: [...new Set(fresh.verdicts.filter(({ verdict }) => verdict.improves).map(({ candidate }) => candidate.name.split('#')[0]!))],
       },
       isolation: fresh.verdicts.find(({ verdict }) => verdict.isolation.length > 0)?.verdict.isolation ?? [],
+      checks: checkCosts(fresh.verdicts),
     };
   } finally {
     await pool.close();
@@ -168,5 +198,6 @@ export function formatSandboxReport(report: SandboxBenchReport): string {
     line('variants', report.variants),
     `variants with cached compiles: ${report.variants.cachedCandidatesPerMinute} candidates/min; faster than the incumbent: ${report.variants.improves.join(', ') || 'none'}`,
     `isolation: ${report.isolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
+    ...report.checks.map((c) => `${c.lattice}: channel round trip ${c.roundTripUs} us, probe ${c.checkUsPerSample} us per sample of ${c.sampleUs} us`),
   ].join('\n');
 }

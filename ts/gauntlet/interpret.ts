@@ -58,7 +58,13 @@ function failedAt(gate: RunnerGate, reason: string, seconds: number, details: Re
 function benchmarkOf(report: SandboxReport): BenchmarkSummary | null {
   if (report.bench.length === 0) return null;
   const lattices = report.bench.map((b) => compareTimes(b.lattice, b.extents, b.steps, b.candidateNs, b.incumbentNs));
-  return { wins: lattices.length === 2 && lattices.every((l) => l.verdict === 'faster'), lattices };
+  const overhead = report.bench.map((b, i) => ({
+    lattice: b.lattice,
+    roundTripUs: b.roundTripNs / 1000,
+    checkUsPerSample: b.checkNsPerSample / 1000,
+    sampleUs: lattices[i]!.candidateMedianNs / 1000,
+  }));
+  return { wins: lattices.length === 2 && lattices.every((l) => l.verdict === 'faster'), lattices, overhead };
 }
 
 /**

@@ -26,6 +26,10 @@ export interface BenchSamples {
   steps: number;
   /** The r^2 the samples ran with, drawn from the seed. */
   courant2: number;
+  /** The median round trip of an empty command to the candidate's worker. */
+  roundTripNs: number;
+  /** The supervisor's oracle probe per candidate sample, outside the timed round trips. */
+  checkNsPerSample: number;
   candidateNs: number[];
   incumbentNs: number[];
 }
@@ -101,6 +105,8 @@ export function decodeReport(bytes: Uint8Array): SandboxReport {
       extents: (b.extents ?? []).map(Number),
       steps: Number(b.steps ?? 0),
       courant2: b.courant2 ?? 0,
+      roundTripNs: b.roundTripNs ?? 0,
+      checkNsPerSample: b.checkNsPerSample ?? 0,
       candidateNs: [...(b.candidateNs ?? [])],
       incumbentNs: [...(b.incumbentNs ?? [])],
     })),

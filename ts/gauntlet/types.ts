@@ -48,10 +48,22 @@ export interface BenchmarkStatistics {
   verdict: 'faster' | 'slower' | 'indistinguishable';
 }
 
+/** What the supervisor/worker split and the per-sample checks cost on one lattice. */
+export interface BenchmarkOverhead {
+  lattice: string;
+  /** The median round trip of an empty command to the candidate's worker, in microseconds. */
+  roundTripUs: number;
+  /** The oracle probe that ends each candidate sample, in microseconds, outside the timing. */
+  checkUsPerSample: number;
+  /** The candidate's median sample time, in microseconds, for scale. */
+  sampleUs: number;
+}
+
 export interface BenchmarkSummary {
   /** Faster on the target lattice and on the held-out one. */
   wins: boolean;
   lattices: BenchmarkStatistics[];
+  overhead: BenchmarkOverhead[];
 }
 
 export interface GauntletVerdict {

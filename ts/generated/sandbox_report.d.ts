@@ -542,6 +542,12 @@ export namespace ouroboros {
             /** BenchSamples courant2. */
             courant2: number;
 
+            /** BenchSamples roundTripNs. */
+            roundTripNs: number;
+
+            /** BenchSamples checkNsPerSample. */
+            checkNsPerSample: number;
+
             /**
              * Creates a new BenchSamples instance using the specified properties.
              * @param [properties] Properties to set
@@ -619,6 +625,12 @@ export namespace ouroboros {
 
                 /** BenchSamples courant2 */
                 courant2?: (number|null);
+
+                /** BenchSamples roundTripNs */
+                roundTripNs?: (number|null);
+
+                /** BenchSamples checkNsPerSample */
+                checkNsPerSample?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -1547,6 +1547,8 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {Array.<number>|null} [candidateNs] BenchSamples candidateNs
              * @property {Array.<number>|null} [incumbentNs] BenchSamples incumbentNs
              * @property {number|null} [courant2] BenchSamples courant2
+             * @property {number|null} [roundTripNs] BenchSamples roundTripNs
+             * @property {number|null} [checkNsPerSample] BenchSamples checkNsPerSample
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1630,6 +1632,22 @@ export const ouroboros = $root.ouroboros = (() => {
             BenchSamples.prototype.courant2 = 0;
 
             /**
+             * BenchSamples roundTripNs.
+             * @member {number} roundTripNs
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.roundTripNs = 0;
+
+            /**
+             * BenchSamples checkNsPerSample.
+             * @member {number} checkNsPerSample
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.checkNsPerSample = 0;
+
+            /**
              * Creates a new BenchSamples instance using the specified properties.
              * @function create
              * @memberof ouroboros.sandbox.BenchSamples
@@ -1673,6 +1691,10 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 5, wireType 2 =*/42).doubles(message.incumbentNs);
                 if (message.courant2 != null && $Object.hasOwnProperty.call(message, "courant2") && !$Object.is(message.courant2, 0))
                     writer.uint32(/* id 6, wireType 1 =*/49).double(message.courant2);
+                if (message.roundTripNs != null && $Object.hasOwnProperty.call(message, "roundTripNs") && !$Object.is(message.roundTripNs, 0))
+                    writer.uint32(/* id 7, wireType 1 =*/57).double(message.roundTripNs);
+                if (message.checkNsPerSample != null && $Object.hasOwnProperty.call(message, "checkNsPerSample") && !$Object.is(message.checkNsPerSample, 0))
+                    writer.uint32(/* id 8, wireType 1 =*/65).double(message.checkNsPerSample);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1786,6 +1808,24 @@ export const ouroboros = $root.ouroboros = (() => {
                                 delete message.courant2;
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.roundTripNs = value;
+                            else
+                                delete message.roundTripNs;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.checkNsPerSample = value;
+                            else
+                                delete message.checkNsPerSample;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1865,6 +1905,12 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (object.courant2 != null)
                     if (!$Object.is($Number(object.courant2), 0))
                         message.courant2 = $Number(object.courant2);
+                if (object.roundTripNs != null)
+                    if (!$Object.is($Number(object.roundTripNs), 0))
+                        message.roundTripNs = $Number(object.roundTripNs);
+                if (object.checkNsPerSample != null)
+                    if (!$Object.is($Number(object.checkNsPerSample), 0))
+                        message.checkNsPerSample = $Number(object.checkNsPerSample);
                 return message;
             };
 
@@ -1898,6 +1944,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     } else
                         object.steps = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.courant2 = 0;
+                    object.roundTripNs = 0;
+                    object.checkNsPerSample = 0;
                 }
                 if (message.lattice != null && $Object.hasOwnProperty.call(message, "lattice"))
                     object.lattice = message.lattice;
@@ -1930,6 +1978,10 @@ export const ouroboros = $root.ouroboros = (() => {
                 }
                 if (message.courant2 != null && $Object.hasOwnProperty.call(message, "courant2"))
                     object.courant2 = options.json && !$isFinite(message.courant2) ? $String(message.courant2) : message.courant2;
+                if (message.roundTripNs != null && $Object.hasOwnProperty.call(message, "roundTripNs"))
+                    object.roundTripNs = options.json && !$isFinite(message.roundTripNs) ? $String(message.roundTripNs) : message.roundTripNs;
+                if (message.checkNsPerSample != null && $Object.hasOwnProperty.call(message, "checkNsPerSample"))
+                    object.checkNsPerSample = options.json && !$isFinite(message.checkNsPerSample) ? $String(message.checkNsPerSample) : message.checkNsPerSample;
                 return object;
             };
 

@@ -19,7 +19,7 @@
 //! candidate sample on the target lattice is compared with the oracle over
 //! the whole state, and the candidate is rechecked on extent-3 lattices.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::abi::Geometry;
 use crate::compare::compare;
@@ -57,14 +57,23 @@ pub struct Comparison {
     pub courant2: f64,
     pub candidate_ns: Vec<f64>,
     pub incumbent_ns: Vec<f64>,
+    /// The median round trip of an empty command to the candidate's worker:
+    /// what the channel adds to every timed command.
+    pub round_trip_ns: f64,
+    /// The supervisor's time per candidate sample for the probe that ends
+    /// it (record and check), outside the timed round trips.
+    pub check_ns_per_sample: f64,
 }
+
+/// Empty commands timed to measure the channel.
+const ROUND_TRIPS: usize = 9;
 
 fn nanos(duration: Duration) -> f64 {
     duration.as_nanos() as f64
 }
 
 /// One step sample of `calls` single-step calls from level[0]; the
-/// candidate's last call is probed.
+/// candidate's last call is probed, and `checking` gets the probe's time.
 fn step_sample<T: Float>(
     kernel: &Remote,
     probed: bool,
@@ -72,9 +81,11 @@ fn step_sample<T: Float>(
     extents: &[usize],
     calls: u32,
     rng: &mut Rng,
+    checking: &mut Duration,
 ) -> Result<Duration, String> {
     let before_last = kernel.step_calls(geometry, calls - 1, 1, 0)?;
     let last_current = (calls - 1) % 2;
+    let started = Instant::now();
     let probe = if probed {
         Some(Probe::<T>::record(
             kernel,
@@ -86,13 +97,25 @@ fn step_sample<T: Float>(
     } else {
         None
     };
+    *checking += started.elapsed();
     let last = kernel.step_calls(geometry, 1, 1, last_current)?;
+    let started = Instant::now();
     if let Some(probe) = probe {
         probe
             .check(kernel, geometry.cells as usize)
             .map_err(|reason| format!("a timed sample's last call: {reason}"))?;
     }
+    *checking += started.elapsed();
     Ok(before_last + last)
+}
+
+/// The median round trip of an empty step command.
+fn round_trip(kernel: &Remote, geometry: &Geometry) -> Result<f64, String> {
+    let mut times = (0..ROUND_TRIPS)
+        .map(|_| kernel.step_calls(geometry, 0, 1, 0).map(nanos))
+        .collect::<Result<Vec<f64>, String>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[ROUND_TRIPS / 2])
 }
 
 fn measure<T: Float>(
@@ -112,6 +135,8 @@ fn measure<T: Float>(
     let current = to_t(rng.field(cells, 1.0));
     kernels[CANDIDATE].load(&previous, &current, 0);
     let calls = (plan.steps * 2) as u32;
+    let round_trip_ns = round_trip(kernels[CANDIDATE], &geometry)?;
+    let mut checking = Duration::ZERO;
     let mut times = [Vec::new(), Vec::new()];
     for round in 0..plan.samples + WARMUP_ROUNDS {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -125,6 +150,7 @@ fn measure<T: Float>(
                     extents,
                     calls,
                     rng,
+                    &mut checking,
                 )?,
                 Slot::Readout => {
                     // A kernel may write its input: every sample reads the same field.
@@ -143,7 +169,10 @@ fn measure<T: Float>(
         }
     }
     let [candidate_ns, incumbent_ns] = times;
+    let checked_samples = (plan.samples + WARMUP_ROUNDS) as f64;
     Ok(Comparison {
+        round_trip_ns,
+        check_ns_per_sample: nanos(checking) / checked_samples,
         lattice,
         extents: extents.to_vec(),
         steps: plan.steps * if plan.slot == Slot::Step { 2 } else { 1 },

@@ -97,6 +97,8 @@ fn comparison(comparison: &Comparison) -> Message {
     m.packed_doubles(4, &comparison.candidate_ns);
     m.packed_doubles(5, &comparison.incumbent_ns);
     m.double(6, comparison.courant2);
+    m.double(7, comparison.round_trip_ns);
+    m.double(8, comparison.check_ns_per_sample);
     m
 }
 
