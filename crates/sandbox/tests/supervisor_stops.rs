@@ -97,6 +97,20 @@ fn a_report_written_by_the_kernel_never_reaches_stdout() {
 }
 
 #[test]
+fn the_incumbent_is_out_of_the_candidates_reach() {
+    // Before the split this kernel found the incumbent's table beside its
+    // host pointer and swapped in a slower copy; now that address is its
+    // own worker's stack, and the worker dies reading it.
+    let output = run_fixture("tamper-incumbent", &[]);
+    let text = report(&output);
+    assert!(
+        text.contains("the candidate's worker died of SIGSEGV"),
+        "{text}"
+    );
+    assert!(!has_phase(&output, "bench", true));
+}
+
+#[test]
 fn an_fp_environment_left_changed_is_named_bit_by_bit() {
     let output = run_fixture("mxcsr-ftz-daz", &[]);
     let text = report(&output);
