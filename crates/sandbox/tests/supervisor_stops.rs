@@ -110,6 +110,68 @@ fn the_incumbent_is_out_of_the_candidates_reach() {
     assert!(!has_phase(&output, "bench", true));
 }
 
+/// The reference kernel with `statement` run first in every wave_step call.
+fn reference_with(dir: &Path, name: &str, statement: &str) -> PathBuf {
+    let reference = std::fs::read_to_string(root().join("cpp/kernels/reference.cpp")).unwrap();
+    let entry = "uint64_t steps) {\n";
+    assert!(reference.contains(entry));
+    let source = dir.join(format!("{name}.cpp"));
+    let patched = format!(
+        "#include <linux/futex.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n{}",
+        reference.replacen(entry, &format!("{entry}  {statement}\n"), 1)
+    );
+    std::fs::write(&source, patched).unwrap();
+    let kernels = root().join("cpp/kernels");
+    let module = dir.join(format!("{name}.so"));
+    let built = Command::new("c++")
+        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
+        .arg("-I")
+        .arg(root().join("cpp/include"))
+        .arg("-I")
+        .arg(&kernels)
+        .arg(&source)
+        .arg("-o")
+        .arg(&module)
+        .status()
+        .unwrap();
+    assert!(built.success());
+    module
+}
+
+#[test]
+fn a_worker_that_exits_or_hangs_is_the_verdict_of_its_phase() {
+    let dir = scratch("ends");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    for (name, statement, expected) in [
+        (
+            "exits",
+            "_exit(0);",
+            "the candidate's worker exited with code 0 before it replied",
+        ),
+        (
+            "hangs",
+            "static int word = 0; syscall(SYS_futex, &word, FUTEX_WAIT, 0, nullptr, nullptr, 0);",
+            "the candidate's worker timed out after 2 s",
+        ),
+    ] {
+        let kernel = reference_with(&dir, name, statement);
+        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+            .arg("--candidate")
+            .arg(&kernel)
+            .arg("--incumbent")
+            .arg(&reference)
+            .args(["--threads", "1", "--cpu-seconds", "2"])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {:?}", output.status);
+        let text = report(&output);
+        assert!(text.contains(expected), "{name}: {text}");
+        assert!(failed_phase(&output, "differential"), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn an_fp_environment_left_changed_is_named_bit_by_bit() {
     let output = run_fixture("mxcsr-ftz-daz", &[]);
