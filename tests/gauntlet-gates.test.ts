@@ -9,7 +9,7 @@ import { staticFirewall } from '../dist/ts/gauntlet/static-firewall.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { symbolAllowlist } from '../dist/ts/gauntlet/symbols.js';
 import { decodeReport, ReportDecodeError } from '../dist/ts/gauntlet/report.js';
-import { interpretRun } from '../dist/ts/gauntlet/interpret.js';
+import { inputFreeReason, interpretRun } from '../dist/ts/gauntlet/interpret.js';
 import { runnerArguments, runSandbox } from '../dist/ts/gauntlet/sandbox-run.js';
 import { resolveOptions } from '../dist/ts/gauntlet/options.js';
 import { bootstrapRatioInterval, compareTimes, mannWhitneyP, median } from '../dist/ts/gauntlet/statistics.js';
@@ -149,9 +149,35 @@ describe('gates 5-7: the runner and its report', () => {
     expect(garbage.gates.at(-1)!.reason).toMatch(/does not parse/);
   });
 
+  it('gives a generator a reason that never names the failing input, and keeps the findings in the details', () => {
+    const finding = 'live lattice, 2 dims, f64, single-step calls: u^{n+k} at the sampled cells: 64 of 64 cells differ from the oracle, first cell 17: 4.95e-1 where the oracle has -5.37e-1 (tolerance 1.03e-14)';
+    const phase = { name: 'differential' as const, passed: false, reason: '', cases: 57, failures: 1, seconds: 1, findings: [finding, 'f32 [7, 5]: wave_step returned status 2 at call 0 (expected 0)'] };
+    const reason = inputFreeReason(phase);
+    expect(reason).toBe('differential: 1 of 57 cases failed; first: u^{n+k} at the sampled cells: # of # cells differ from the oracle, first cell #: # where the oracle has # (tolerance #)');
+    expect(reason).not.toMatch(/live lattice|2 dims|4\.95|17/);
+    const report = ouroboros.sandbox.SandboxReport.encode({
+      schemaVersion: 1, slot: 'step', seed: 77, precision: 'f64', phases: [{ name: 'load', passed: true, cases: 1 }, { ...phase, findings: phase.findings }],
+    }).finish();
+    const verdict = interpretRun(outcome({ stdout: report, lastPhase: 'report' }));
+    expect(verdict.gates[0]!.reason).toBe(reason);
+    expect(verdict.gates[0]!.details).toMatchObject({ seed: 77, phases: [{ name: 'load' }, { name: 'differential', findings: phase.findings }] });
+  });
+
+  it('makes a worker that died the verdict of its phase, with its signal', () => {
+    const report = ouroboros.sandbox.SandboxReport.encode({
+      schemaVersion: 1, slot: 'step', seed: 3, precision: 'f64',
+      phases: [{ name: 'load', passed: true, cases: 1 }, { name: 'differential', passed: false, cases: 57, failures: 57, findings: ['f64 [3]: the candidate\'s worker died of SIGSYS (a forbidden system call)'] }],
+      workerEnd: { role: 'candidate', phase: 'differential', reason: 'died of SIGSYS (a forbidden system call)', signal: 'SIGSYS' },
+    }).finish();
+    const verdict = interpretRun(outcome({ stdout: report, lastPhase: 'report' }));
+    expect(verdict.gates).toHaveLength(1);
+    expect(verdict.gates[0]!.reason).toBe("the candidate's worker died of SIGSYS (a forbidden system call) during differential");
+    expect(verdict.gates[0]!.details).toMatchObject({ signal: 'SIGSYS', seed: 3 });
+  });
+
   it('reports a runner that dies at once as a failed sandbox gate', async () => {
     const run = await runSandbox({
-      runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1,
+      runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
       targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
     });
     const verdict = interpretRun(run);
@@ -166,7 +192,7 @@ describe('gates 5-7: the runner and its report', () => {
     expect(verdict.accepted).toBe(true);
     const run = await runSandbox({
       runnerPath: path.resolve('native/sandbox', (await import('../dist/native/loader.js')).targetTriple(), 'ouroboros-sandbox'),
-      candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1,
+      candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
       targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
     });
     const interpreted = interpretRun(run);

@@ -21,6 +21,10 @@ interface HostileEntry {
   targetPath?: string;
   /** The runner's pool size, where the candidate needs pool threads to show itself (default: the machine's). */
   threads?: number;
+  /** The benchmark (live) lattice, where the candidate shows itself only at a size (default [128, 128]). */
+  targetExtents?: number[];
+  /** The live lattice's precision, where the candidate shows itself only in one (default f64). */
+  precision?: 'f64' | 'f32';
 }
 
 const dir = path.resolve('tests/fixtures/hostile');
@@ -70,7 +74,10 @@ describe('the hostile corpus', () => {
       while (next < entries.length) {
         const [name, entry] = entries[next++]!;
         const source = readFileSync(path.join(dir, entry.file), 'utf8');
-        verdicts.set(name, await evaluateCandidate({ source, targetPath: entry.targetPath, threads: entry.threads, cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000 }));
+        verdicts.set(name, await evaluateCandidate({
+          source, targetPath: entry.targetPath, threads: entry.threads, targetExtents: entry.targetExtents, precision: entry.precision,
+          cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000,
+        }));
       }
     };
     await Promise.all([worker(), worker(), worker()]);
@@ -107,6 +114,25 @@ describe('the hostile corpus', () => {
     expect(failed.reason).toContain('SIGSYS (a forbidden system call) during differential');
   }, 60_000);
 
+  it('never takes a report a kernel wrote: the forger dies at its write and the supervisor reports it', () => {
+    const verdict = verdicts.get('forge-report-stdout')!;
+    expect(verdict.benchmark).toBeNull();
+    expect(verdict.gates.at(-1)!.details).toMatchObject({ signal: 'SIGSYS' });
+  });
+
+  it('names the FP control bits a kernel left changed', () => {
+    expect(verdicts.get('mxcsr-ftz-daz')!.gates.at(-1)!.reason).toMatch(/floating-point control state changed: MXCSR DAZ .*FTZ/);
+  });
+
+  it('records the seed every sandbox verdict drew, so a failure can be replayed', () => {
+    const seeds = [...verdicts.values()]
+      .map((v) => v.gates.find((gate) => gate.gate === 'sandbox')?.details as { seed?: number } | undefined)
+      .filter((details) => details?.seed !== undefined)
+      .map((details) => details!.seed);
+    expect(seeds.length).toBeGreaterThan(10);
+    expect(new Set(seeds).size).toBe(seeds.length);
+  });
+
   it('leaves the host running, the watched files unchanged and the network untouched', () => {
     expect(process.exitCode ?? 0).toBe(0);
     expect(snapshot()).toEqual(before);
@@ -117,6 +143,6 @@ describe('the hostile corpus', () => {
   it('reports the isolation layers of the runs that reached the sandbox', () => {
     const reached = [...verdicts.values()].find((v) => v.isolation.length > 0)!;
     const active = reached.isolation.filter((layer) => layer.active).map((layer) => layer.name);
-    expect(active).toEqual(expect.arrayContaining(['rlimits', 'landlock', 'no_new_privs', 'seccomp']));
+    expect(active).toEqual(expect.arrayContaining(['supervisor', 'worker-candidate', 'worker-incumbent', 'rlimits', 'landlock', 'no_new_privs', 'seccomp']));
   });
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { packageRoot } from '../../native/loader.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import { GauntletPool } from '../gauntlet/pool.js';
+import { median } from '../gauntlet/statistics.js';
 import type { GateName, GauntletVerdict } from '../gauntlet/types.js';
 import type { BenchRunOptions } from './suites.js';
 
@@ -21,6 +22,9 @@ interface Candidate {
   expectedGate?: string;
   /** Threads the runner lends it, when the manifest says (a kernel hostile only on a pool thread needs two). */
   threads?: number;
+  /** The live lattice's extents and precision, when the manifest says (a kernel hostile only at a size or in f32). */
+  targetExtents?: number[];
+  precision?: 'f64' | 'f32';
 }
 
 export interface GateSeconds {
@@ -44,22 +48,37 @@ export interface CorpusReport {
   gateSeconds: GateSeconds;
 }
 
+/** Medians over the variants' benchmarks of what the split and the per-sample checks cost. */
+export interface CheckCost {
+  lattice: string;
+  /** One empty command's round trip to a worker: what the channel adds to each timed command (two per sample). */
+  roundTripUs: number;
+  /** The oracle probe ending each candidate sample, outside the timing. */
+  checkUsPerSample: number;
+  /** The candidate's median sample, for scale. */
+  sampleUs: number;
+}
+
 export interface SandboxBenchReport {
   threads: number;
   hostile: CorpusReport;
   variants: CorpusReport & { cachedCandidatesPerMinute: number; improves: string[] };
+  /** The supervisor/worker split and every layer of the candidate's worker, from a variant's run. */
   isolation: GauntletVerdict['isolation'];
+  checks: CheckCost[];
 }
 
 function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number }>;
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32' }>;
   return Object.entries(manifest).map(([name, entry]) => ({
     name,
     source: readFileSync(path.join(dir, entry.file), 'utf8'),
     targetPath: entry.targetPath,
     expectedGate: entry.gate,
     threads: entry.threads,
+    targetExtents: entry.targetExtents,
+    precision: entry.precision,
   }));
 }
 
@@ -84,6 +103,8 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
         source: candidate.source,
         targetPath: candidate.targetPath,
         threads: candidate.threads,
+        targetExtents: candidate.targetExtents,
+        precision: candidate.precision,
         pool,
         cacheDir,
         cpuSeconds: 2,
@@ -122,6 +143,21 @@ function summarise(verdicts: Array<{ candidate: Candidate; verdict: GauntletVerd
   };
 }
 
+function checkCosts(verdicts: Array<{ verdict: GauntletVerdict }>): CheckCost[] {
+  const overheads = verdicts.flatMap(({ verdict }) => verdict.benchmark?.overhead ?? []);
+  const lattices = [...new Set(overheads.map((o) => o.lattice))];
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return lattices.map((lattice) => {
+    const of = overheads.filter((o) => o.lattice === lattice);
+    return {
+      lattice,
+      roundTripUs: round(median(of.map((o) => o.roundTripUs))),
+      checkUsPerSample: round(median(of.map((o) => o.checkUsPerSample))),
+      sampleUs: round(median(of.map((o) => o.sampleUs))),
+    };
+  });
+}
+
 export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBenchReport> {
   const pool = new GauntletPool();
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-bench-sandbox-'));
@@ -143,6 +179,7 @@ export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBen
         improves: [...new Set(fresh.verdicts.filter(({ verdict }) => verdict.improves).map(({ candidate }) => candidate.name.split('#')[0]!))],
       },
       isolation: fresh.verdicts.find(({ verdict }) => verdict.isolation.length > 0)?.verdict.isolation ?? [],
+      checks: checkCosts(fresh.verdicts),
     };
   } finally {
     await pool.close();
@@ -161,5 +198,6 @@ export function formatSandboxReport(report: SandboxBenchReport): string {
     line('variants', report.variants),
     `variants with cached compiles: ${report.variants.cachedCandidatesPerMinute} candidates/min; faster than the incumbent: ${report.variants.improves.join(', ') || 'none'}`,
     `isolation: ${report.isolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
+    ...report.checks.map((c) => `${c.lattice}: channel round trip ${c.roundTripUs} us, probe ${c.checkUsPerSample} us per sample of ${c.sampleUs} us`),
   ].join('\n');
 }

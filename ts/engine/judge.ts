@@ -53,7 +53,9 @@ export async function judgeCandidate(
     slot,
     incumbent: incumbent.modulePath,
     safetyThreshold: config.safetyThreshold,
-    seed: config.seed,
+    // No seed: every evaluation draws its own (r^2, extents, dojo waves), so a
+    // kernel fitted to one draw fails the next; the verdict records it.
+    precision: config.lattice.precision,
     targetExtents: benchmarkTarget(config),
     heldOutExtents: gauntlet.heldOutExtents,
     benchSteps: gauntlet.benchSteps,

@@ -1,8 +1,10 @@
 /**
  * Turning how the runner ended into the verdicts of gates 5 (sandbox: load,
- * differential, invariants), 6 (dojo) and 7 (bench). A crash, a signal, a
- * timeout or a report that does not parse is a failed verdict of the gate
- * whose phase was running.
+ * differential, invariants), 6 (dojo) and 7 (bench). A worker that died,
+ * exited, timed out or broke the channel protocol is reported by the
+ * supervisor, and is the failed verdict of the phase it was in; so is a
+ * crash, a signal, a timeout or an unparsable report of the supervisor
+ * itself. Every sandbox verdict records the seed, so a failure can be replayed.
  */
 import { type PhaseReport, ReportDecodeError, type RunnerPhase, type SandboxReport, decodeReport } from './report.js';
 import type { RunnerOutcome } from './sandbox-run.js';
@@ -56,10 +58,44 @@ function failedAt(gate: RunnerGate, reason: string, seconds: number, details: Re
 function benchmarkOf(report: SandboxReport): BenchmarkSummary | null {
   if (report.bench.length === 0) return null;
   const lattices = report.bench.map((b) => compareTimes(b.lattice, b.extents, b.steps, b.candidateNs, b.incumbentNs));
-  return { wins: lattices.length === 2 && lattices.every((l) => l.verdict === 'faster'), lattices };
+  const overhead = report.bench.map((b, i) => ({
+    lattice: b.lattice,
+    roundTripUs: b.roundTripNs / 1000,
+    checkUsPerSample: b.checkNsPerSample / 1000,
+    sampleUs: lattices[i]!.candidateMedianNs / 1000,
+  }));
+  return { wins: lattices.length === 2 && lattices.every((l) => l.verdict === 'faster'), lattices, overhead };
+}
+
+/**
+ * A failed phase in words that never name the failing test input: the
+ * reason goes back to generators, which must not fit a kernel to one
+ * lattice, value or r^2. The findings, with every input, stay in the details.
+ */
+export function inputFreeReason(phase: PhaseReport): string {
+  const first = phase.findings[0] ?? phase.reason;
+  // A finding is "<case label>: <what went wrong>"; the label names the input.
+  const labelEnd = first.indexOf(': ');
+  const what = (labelEnd < 0 ? first : first.slice(labelEnd + 2))
+    .replace(/\[[^\]]*\]/g, '[...]')
+    .replace(/\b0x[0-9a-f]+\b|-?\b\d+(\.\d+)?(e[+-]?\d+)?\b/gi, '#');
+  return `${phase.name}: ${phase.failures} of ${phase.cases} cases failed; first: ${what}`;
+}
+
+function workerEndVerdict(report: SandboxReport): Interpretation | null {
+  const end = report.workerEnd;
+  if (end === null) return null;
+  const signal = end.signal ? `${end.signal}${end.signal === 'SIGSYS' ? ' (a forbidden system call)' : ''}` : null;
+  const what = end.timedOut ? end.reason : signal ? `died of ${signal}` : end.reason;
+  const reason = `the ${end.role}'s worker ${what} during ${end.phase}`;
+  const gate = gateOfPhase(end.phase);
+  const details = { seed: report.seed, signal: end.signal, code: end.exitCode, timedOut: end.timedOut, phases: report.phases };
+  return { gates: failedAt(gate, reason, 0, details), isolation: report.isolation, benchmark: null };
 }
 
 function fromReport(report: SandboxReport): Interpretation {
+  const ended = workerEndVerdict(report);
+  if (ended) return ended;
   const gates: GateVerdict[] = [];
   const byName = new Map<RunnerPhase, PhaseReport>(report.phases.map((p) => [p.name, p]));
   const benchmark = benchmarkOf(report);
@@ -69,10 +105,14 @@ function fromReport(report: SandboxReport): Interpretation {
     const failed = phases.find((p) => p !== undefined && !p.passed);
     const missing = PHASES_OF[gate].find((_name, i) => phases[i] === undefined);
     const details: Record<string, unknown> = { phases: phases.filter((p) => p !== undefined) };
-    if (gate === 'sandbox') details.isolation = report.isolation;
+    if (gate === 'sandbox') {
+      details.isolation = report.isolation;
+      details.seed = report.seed;
+      details.precision = report.precision;
+    }
     if (gate === 'bench' && benchmark) details.benchmark = benchmark;
     if (failed) {
-      gates.push({ gate, passed: false, reason: `${failed.name}: ${failed.reason}`, details, seconds });
+      gates.push({ gate, passed: false, reason: inputFreeReason(failed), details, seconds });
       break;
     }
     if (missing) {

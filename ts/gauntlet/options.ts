@@ -2,6 +2,7 @@
  * The options of `evaluateCandidate`, validated once with messages that
  * name the parameter, the value and the limit.
  */
+import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { DEFAULT_TARGET_PATH } from './patch-gate.js';
 import type { GauntletPool } from './pool.js';
 import { DEFAULT_SAFETY_THRESHOLD } from './static-firewall.js';
 import type { SandboxScheduler } from './serial-queue.js';
-import type { Slot } from './types.js';
+import type { Precision, Slot } from './types.js';
 
 export interface CandidateOptions {
   /** The C++ source of one kernel module implementing the ABI. */
@@ -25,8 +26,14 @@ export interface CandidateOptions {
   incumbent?: string;
   /** Minimum safety score of the static firewall, in [0, 1] (default 0.8). */
   safetyThreshold?: number;
-  /** Seeds the runner's random states and dojo waveforms (default 1). */
+  /**
+   * Seeds everything the runner draws: random states, r^2, lattice extents
+   * and dojo waveforms (default: drawn at random for every evaluation, so a
+   * kernel cannot be fitted to one seed; the verdict records it for replay).
+   */
   seed?: number;
+  /** The live lattice's precision, which the benchmark and its checks run in (default "f64"). */
+  precision?: Precision;
   /** The benchmark lattice (default [128, 128]). */
   targetExtents?: number[];
   /** The held-out benchmark lattice (default [97, 89]). */
@@ -73,6 +80,8 @@ export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPa
 };
 
 export const MIN_DOJO_WAVES = 100;
+/** Drawn seeds stay below 2^48 - 1 (crypto.randomInt's limit): exact in a double and in every report field. */
+const MAX_DRAWN_SEED = 2 ** 48 - 1;
 /** The most threads the runner lends a candidate (its --threads limit). */
 export const MAX_THREADS = 256;
 const MAX_CPU_SECONDS = 3600;
@@ -94,6 +103,12 @@ function extentsOption(name: string, value: unknown, fallback: number[]): number
   if (value.length < 1 || value.length > 9) throw invalidRangeError(name, 'must have 1 to 9 extents', value);
   value.forEach((extent, axis) => requireInteger(`${name}[${axis}]`, extent, 3, 1 << 24));
   return value as number[];
+}
+
+function precisionOption(value: unknown): Precision {
+  if (value === undefined) return 'f64';
+  if (value !== 'f64' && value !== 'f32') throw invalidRangeError('precision', 'must be "f64" or "f32"', value);
+  return value;
 }
 
 function fileOption(name: string, value: unknown): string {
@@ -118,7 +133,8 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     targetPath,
     incumbent: options.incumbent === undefined ? kernelModulePath('reference') : fileOption('incumbent', options.incumbent),
     safetyThreshold,
-    seed: requireInteger('seed', options.seed ?? 1, 0),
+    seed: requireInteger('seed', options.seed ?? randomInt(MAX_DRAWN_SEED), 0, Number.MAX_SAFE_INTEGER),
+    precision: precisionOption(options.precision),
     targetExtents: extentsOption('targetExtents', options.targetExtents, [128, 128]),
     heldOutExtents: extentsOption('heldOutExtents', options.heldOutExtents, [97, 89]),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),

@@ -70,6 +70,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
     incumbentPath: options.incumbent,
     slot: options.slot,
     seed: options.seed,
+    precision: options.precision,
     targetExtents: options.targetExtents,
     heldOutExtents: options.heldOutExtents,
     benchSteps: options.benchSteps,

@@ -24,17 +24,35 @@ export interface BenchSamples {
   lattice: string;
   extents: number[];
   steps: number;
+  /** The r^2 the samples ran with, drawn from the seed. */
+  courant2: number;
+  /** The median round trip of an empty command to the candidate's worker. */
+  roundTripNs: number;
+  /** The supervisor's oracle probe per candidate sample, outside the timed round trips. */
+  checkNsPerSample: number;
   candidateNs: number[];
   incumbentNs: number[];
+}
+
+/** A worker that ended before the run did: the verdict of the phase it was in. */
+export interface WorkerEnd {
+  role: 'candidate' | 'incumbent';
+  phase: RunnerPhase;
+  reason: string;
+  signal: string | null;
+  exitCode: number | null;
+  timedOut: boolean;
 }
 
 export interface SandboxReport {
   slot: string;
   seed: number;
+  precision: string;
   candidateName: string;
   isolation: IsolationLayer[];
   phases: PhaseReport[];
   bench: BenchSamples[];
+  workerEnd: WorkerEnd | null;
 }
 
 export class ReportDecodeError extends Error {
@@ -74,6 +92,7 @@ export function decodeReport(bytes: Uint8Array): SandboxReport {
   return {
     slot: message.slot,
     seed: Number(message.seed),
+    precision: message.precision ?? '',
     candidateName: message.candidateName,
     isolation: (message.isolation ?? []).map((layer) => ({
       name: layer.name ?? '',
@@ -85,8 +104,28 @@ export function decodeReport(bytes: Uint8Array): SandboxReport {
       lattice: b.lattice ?? '',
       extents: (b.extents ?? []).map(Number),
       steps: Number(b.steps ?? 0),
+      courant2: b.courant2 ?? 0,
+      roundTripNs: b.roundTripNs ?? 0,
+      checkNsPerSample: b.checkNsPerSample ?? 0,
       candidateNs: [...(b.candidateNs ?? [])],
       incumbentNs: [...(b.incumbentNs ?? [])],
     })),
+    workerEnd: decodeWorkerEnd(message.workerEnd),
+  };
+}
+
+function decodeWorkerEnd(end: ouroboros.sandbox.WorkerEnd.$Properties | null | undefined): WorkerEnd | null {
+  if (end === null || end === undefined) return null;
+  const role = end.role;
+  if (role !== 'candidate' && role !== 'incumbent') throw new ReportDecodeError(`report worker_end role is "${role}": expected "candidate" or "incumbent"`);
+  const phase = RUNNER_PHASES.find((name) => name === end.phase);
+  if (phase === undefined) throw new ReportDecodeError(`report worker_end phase is "${end.phase}": not a runner phase`);
+  return {
+    role,
+    phase,
+    reason: end.reason ?? '',
+    signal: end.signal ? end.signal : null,
+    exitCode: end.signal || end.timedOut ? null : (end.exitCode ?? 0),
+    timedOut: end.timedOut === true,
   };
 }

@@ -1,14 +1,15 @@
 /**
- * Gate 5's process: starts the Rust runner (crates/sandbox) as a child with
- * an empty environment, in its own process group, and kills the whole group
- * at the wall-clock limit. Collects its report (stdout) and its progress
+ * Gate 5's process: starts the Rust runner (crates/sandbox), the supervisor
+ * that forks one confined worker per kernel, as a child with an empty
+ * environment, in its own process group, and kills the whole group at the
+ * wall-clock limit (the workers die with it: each has PR_SET_PDEATHSIG). Collects its report (stdout) and its progress
  * (`phase <name>` lines on stderr), so that a crash names the last phase.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
-import type { Slot } from './types.js';
+import type { Precision, Slot } from './types.js';
 
 export const RUNNER_NAME = 'ouroboros-sandbox';
 const MAX_STDOUT_BYTES = 16 << 20;
@@ -31,6 +32,8 @@ export interface RunnerOptions {
   incumbentPath: string;
   slot: Slot;
   seed: number;
+  /** The live lattice's precision: the benchmark and its checks run in it. */
+  precision: Precision;
   targetExtents: number[];
   heldOutExtents: number[];
   benchSteps: number;
@@ -62,6 +65,7 @@ export function runnerArguments(options: RunnerOptions): string[] {
     '--incumbent', options.incumbentPath,
     '--slot', options.slot,
     '--seed', String(options.seed),
+    '--precision', options.precision,
     '--target', options.targetExtents.join(','),
     '--held-out', options.heldOutExtents.join(','),
     '--bench-steps', String(options.benchSteps),

@@ -10,6 +10,9 @@ export type GateName = (typeof GATES)[number];
 /** Which kernel function the candidate replaces. */
 export type Slot = 'step' | 'readout';
 
+/** The precision of the live lattice, which the sandbox's benchmark and checks run in. */
+export type Precision = 'f64' | 'f32';
+
 export interface GateVerdict<Details extends object = object> {
   gate: GateName;
   passed: boolean;
@@ -45,10 +48,22 @@ export interface BenchmarkStatistics {
   verdict: 'faster' | 'slower' | 'indistinguishable';
 }
 
+/** What the supervisor/worker split and the per-sample checks cost on one lattice. */
+export interface BenchmarkOverhead {
+  lattice: string;
+  /** The median round trip of an empty command to the candidate's worker, in microseconds. */
+  roundTripUs: number;
+  /** The oracle probe that ends each candidate sample, in microseconds, outside the timing. */
+  checkUsPerSample: number;
+  /** The candidate's median sample time, in microseconds, for scale. */
+  sampleUs: number;
+}
+
 export interface BenchmarkSummary {
   /** Faster on the target lattice and on the held-out one. */
   wins: boolean;
   lattices: BenchmarkStatistics[];
+  overhead: BenchmarkOverhead[];
 }
 
 export interface GauntletVerdict {

@@ -47,6 +47,12 @@ export namespace ouroboros {
             /** SandboxReport bench. */
             bench: ouroboros.sandbox.BenchSamples.$Properties[];
 
+            /** SandboxReport precision. */
+            precision: string;
+
+            /** SandboxReport workerEnd. */
+            workerEnd?: (ouroboros.sandbox.WorkerEnd.$Properties|null);
+
             /**
              * Creates a new SandboxReport instance using the specified properties.
              * @param [properties] Properties to set
@@ -128,12 +134,141 @@ export namespace ouroboros {
                 /** SandboxReport bench */
                 bench?: (ouroboros.sandbox.BenchSamples.$Properties[]|null);
 
+                /** SandboxReport precision */
+                precision?: (string|null);
+
+                /** SandboxReport workerEnd */
+                workerEnd?: (ouroboros.sandbox.WorkerEnd.$Properties|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
 
             /** Shape of a SandboxReport. */
             type $Shape = ouroboros.sandbox.SandboxReport.$Properties;
+        }
+
+        /**
+         * Properties of a WorkerEnd.
+         * @deprecated Use ouroboros.sandbox.WorkerEnd.$Properties instead.
+         */
+        interface IWorkerEnd extends ouroboros.sandbox.WorkerEnd.$Properties {
+        }
+
+        /** Represents a WorkerEnd. */
+        class WorkerEnd {
+
+            /**
+             * Constructs a new WorkerEnd.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: ouroboros.sandbox.WorkerEnd.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** WorkerEnd role. */
+            role: string;
+
+            /** WorkerEnd phase. */
+            phase: string;
+
+            /** WorkerEnd reason. */
+            reason: string;
+
+            /** WorkerEnd signal. */
+            signal: string;
+
+            /** WorkerEnd exitCode. */
+            exitCode: number;
+
+            /** WorkerEnd timedOut. */
+            timedOut: boolean;
+
+            /**
+             * Creates a new WorkerEnd instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns WorkerEnd instance
+             */
+            static create(properties: ouroboros.sandbox.WorkerEnd.$Shape): ouroboros.sandbox.WorkerEnd & ouroboros.sandbox.WorkerEnd.$Shape;
+            static create(properties?: ouroboros.sandbox.WorkerEnd.$Properties): ouroboros.sandbox.WorkerEnd;
+
+            /**
+             * Encodes the specified WorkerEnd message. Does not implicitly {@link ouroboros.sandbox.WorkerEnd.verify|verify} messages.
+             * @param message WorkerEnd message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: ouroboros.sandbox.WorkerEnd.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a WorkerEnd message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {ouroboros.sandbox.WorkerEnd & ouroboros.sandbox.WorkerEnd.$Shape} WorkerEnd
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): ouroboros.sandbox.WorkerEnd & ouroboros.sandbox.WorkerEnd.$Shape;
+
+            /**
+             * Creates a WorkerEnd message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns WorkerEnd
+             */
+            static fromObject(object: { [k: string]: any }): ouroboros.sandbox.WorkerEnd;
+
+            /**
+             * Creates a plain object from a WorkerEnd message. Also converts values to other types if specified.
+             * @param message WorkerEnd
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: ouroboros.sandbox.WorkerEnd, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this WorkerEnd to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+
+            /**
+             * Gets the type url for WorkerEnd
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace WorkerEnd {
+
+            /** Properties of a WorkerEnd. */
+            interface $Properties {
+
+                /** WorkerEnd role */
+                role?: (string|null);
+
+                /** WorkerEnd phase */
+                phase?: (string|null);
+
+                /** WorkerEnd reason */
+                reason?: (string|null);
+
+                /** WorkerEnd signal */
+                signal?: (string|null);
+
+                /** WorkerEnd exitCode */
+                exitCode?: (number|null);
+
+                /** WorkerEnd timedOut */
+                timedOut?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a WorkerEnd. */
+            type $Shape = ouroboros.sandbox.WorkerEnd.$Properties;
         }
 
         /**
@@ -404,6 +539,15 @@ export namespace ouroboros {
             /** BenchSamples incumbentNs. */
             incumbentNs: number[];
 
+            /** BenchSamples courant2. */
+            courant2: number;
+
+            /** BenchSamples roundTripNs. */
+            roundTripNs: number;
+
+            /** BenchSamples checkNsPerSample. */
+            checkNsPerSample: number;
+
             /**
              * Creates a new BenchSamples instance using the specified properties.
              * @param [properties] Properties to set
@@ -478,6 +622,15 @@ export namespace ouroboros {
 
                 /** BenchSamples incumbentNs */
                 incumbentNs?: (number[]|null);
+
+                /** BenchSamples courant2 */
+                courant2?: (number|null);
+
+                /** BenchSamples roundTripNs */
+                roundTripNs?: (number|null);
+
+                /** BenchSamples checkNsPerSample */
+                checkNsPerSample?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -39,6 +39,8 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {Array.<ouroboros.sandbox.IsolationLayer.$Properties>|null} [isolation] SandboxReport isolation
              * @property {Array.<ouroboros.sandbox.Phase.$Properties>|null} [phases] SandboxReport phases
              * @property {Array.<ouroboros.sandbox.BenchSamples.$Properties>|null} [bench] SandboxReport bench
+             * @property {string|null} [precision] SandboxReport precision
+             * @property {ouroboros.sandbox.WorkerEnd.$Properties|null} [workerEnd] SandboxReport workerEnd
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -130,6 +132,22 @@ export const ouroboros = $root.ouroboros = (() => {
             SandboxReport.prototype.bench = $util.emptyArray;
 
             /**
+             * SandboxReport precision.
+             * @member {string} precision
+             * @memberof ouroboros.sandbox.SandboxReport
+             * @instance
+             */
+            SandboxReport.prototype.precision = "";
+
+            /**
+             * SandboxReport workerEnd.
+             * @member {ouroboros.sandbox.WorkerEnd.$Properties|null|undefined} workerEnd
+             * @memberof ouroboros.sandbox.SandboxReport
+             * @instance
+             */
+            SandboxReport.prototype.workerEnd = null;
+
+            /**
              * Creates a new SandboxReport instance using the specified properties.
              * @function create
              * @memberof ouroboros.sandbox.SandboxReport
@@ -178,6 +196,10 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (message.bench != null && message.bench.length)
                     for (let i = 0; i < message.bench.length; ++i)
                         $root.ouroboros.sandbox.BenchSamples.encode(message.bench[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+                if (message.precision != null && $Object.hasOwnProperty.call(message, "precision") && message.precision !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.precision);
+                if (message.workerEnd != null && $Object.hasOwnProperty.call(message, "workerEnd"))
+                    $root.ouroboros.sandbox.WorkerEnd.encode(message.workerEnd, writer.uint32(/* id 9, wireType 2 =*/74).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -282,6 +304,21 @@ export const ouroboros = $root.ouroboros = (() => {
                             message.bench.push($root.ouroboros.sandbox.BenchSamples.decode(reader, reader.size(), $undefined, _depth + 1));
                             continue;
                         }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.precision = value;
+                            else
+                                delete message.precision;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            message.workerEnd = $root.ouroboros.sandbox.WorkerEnd.decode(reader, reader.size(), $undefined, _depth + 1, message.workerEnd);
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -366,6 +403,14 @@ export const ouroboros = $root.ouroboros = (() => {
                         message.bench[i] = $root.ouroboros.sandbox.BenchSamples.fromObject(object.bench[i], _depth + 1);
                     }
                 }
+                if (object.precision != null)
+                    if (typeof object.precision !== "string" || object.precision.length)
+                        message.precision = $String(object.precision);
+                if (object.workerEnd != null) {
+                    if (!$util.isObject(object.workerEnd))
+                        throw $TypeError(".ouroboros.sandbox.SandboxReport.workerEnd: object expected");
+                    message.workerEnd = $root.ouroboros.sandbox.WorkerEnd.fromObject(object.workerEnd, _depth + 1);
+                }
                 return message;
             };
 
@@ -400,6 +445,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     } else
                         object.seed = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.candidateName = "";
+                    object.precision = "";
+                    object.workerEnd = null;
                 }
                 if (message.schemaVersion != null && $Object.hasOwnProperty.call(message, "schemaVersion"))
                     object.schemaVersion = message.schemaVersion;
@@ -429,6 +476,10 @@ export const ouroboros = $root.ouroboros = (() => {
                     for (let j = 0; j < message.bench.length; ++j)
                         object.bench[j] = $root.ouroboros.sandbox.BenchSamples.toObject(message.bench[j], options, _depth + 1);
                 }
+                if (message.precision != null && $Object.hasOwnProperty.call(message, "precision"))
+                    object.precision = message.precision;
+                if (message.workerEnd != null && $Object.hasOwnProperty.call(message, "workerEnd"))
+                    object.workerEnd = $root.ouroboros.sandbox.WorkerEnd.toObject(message.workerEnd, options, _depth + 1);
                 return object;
             };
 
@@ -458,6 +509,362 @@ export const ouroboros = $root.ouroboros = (() => {
             };
 
             return SandboxReport;
+        })();
+
+        sandbox.WorkerEnd = (function() {
+
+            /**
+             * Properties of a WorkerEnd.
+             * @typedef {Object} ouroboros.sandbox.WorkerEnd.$Properties
+             * @property {string|null} [role] WorkerEnd role
+             * @property {string|null} [phase] WorkerEnd phase
+             * @property {string|null} [reason] WorkerEnd reason
+             * @property {string|null} [signal] WorkerEnd signal
+             * @property {number|null} [exitCode] WorkerEnd exitCode
+             * @property {boolean|null} [timedOut] WorkerEnd timedOut
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a WorkerEnd.
+             * @memberof ouroboros.sandbox
+             * @interface IWorkerEnd
+             * @augments ouroboros.sandbox.WorkerEnd.$Properties
+             * @deprecated Use ouroboros.sandbox.WorkerEnd.$Properties instead.
+             */
+
+            /**
+             * Shape of a WorkerEnd.
+             * @typedef {ouroboros.sandbox.WorkerEnd.$Properties} ouroboros.sandbox.WorkerEnd.$Shape
+             */
+
+            /**
+             * Constructs a new WorkerEnd.
+             * @memberof ouroboros.sandbox
+             * @classdesc Represents a WorkerEnd.
+             * @constructor
+             * @param {ouroboros.sandbox.WorkerEnd.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const WorkerEnd = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * WorkerEnd role.
+             * @member {string} role
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             */
+            WorkerEnd.prototype.role = "";
+
+            /**
+             * WorkerEnd phase.
+             * @member {string} phase
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             */
+            WorkerEnd.prototype.phase = "";
+
+            /**
+             * WorkerEnd reason.
+             * @member {string} reason
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             */
+            WorkerEnd.prototype.reason = "";
+
+            /**
+             * WorkerEnd signal.
+             * @member {string} signal
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             */
+            WorkerEnd.prototype.signal = "";
+
+            /**
+             * WorkerEnd exitCode.
+             * @member {number} exitCode
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             */
+            WorkerEnd.prototype.exitCode = 0;
+
+            /**
+             * WorkerEnd timedOut.
+             * @member {boolean} timedOut
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             */
+            WorkerEnd.prototype.timedOut = false;
+
+            /**
+             * Creates a new WorkerEnd instance using the specified properties.
+             * @function create
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @static
+             * @param {ouroboros.sandbox.WorkerEnd.$Properties=} [properties] Properties to set
+             * @returns {ouroboros.sandbox.WorkerEnd} WorkerEnd instance
+             * @type {{
+             *   (properties: ouroboros.sandbox.WorkerEnd.$Shape): ouroboros.sandbox.WorkerEnd & ouroboros.sandbox.WorkerEnd.$Shape;
+             *   (properties?: ouroboros.sandbox.WorkerEnd.$Properties): ouroboros.sandbox.WorkerEnd;
+             * }}
+             */
+            WorkerEnd.create = function(properties) {
+                return new WorkerEnd(properties);
+            };
+
+            /**
+             * Encodes the specified WorkerEnd message. Does not implicitly {@link ouroboros.sandbox.WorkerEnd.verify|verify} messages.
+             * @function encode
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @static
+             * @param {ouroboros.sandbox.WorkerEnd.$Properties} message WorkerEnd message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            WorkerEnd.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.role != null && $Object.hasOwnProperty.call(message, "role") && message.role !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.role);
+                if (message.phase != null && $Object.hasOwnProperty.call(message, "phase") && message.phase !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.phase);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.reason);
+                if (message.signal != null && $Object.hasOwnProperty.call(message, "signal") && message.signal !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.signal);
+                if (message.exitCode != null && $Object.hasOwnProperty.call(message, "exitCode") && message.exitCode !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.exitCode);
+                if (message.timedOut != null && $Object.hasOwnProperty.call(message, "timedOut") && message.timedOut !== false)
+                    writer.uint32(/* id 6, wireType 0 =*/48).bool(message.timedOut);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a WorkerEnd message from the specified reader or buffer.
+             * @function decode
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {ouroboros.sandbox.WorkerEnd & ouroboros.sandbox.WorkerEnd.$Shape} WorkerEnd
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            WorkerEnd.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.ouroboros.sandbox.WorkerEnd();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.role = value;
+                            else
+                                delete message.role;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.phase = value;
+                            else
+                                delete message.phase;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.signal = value;
+                            else
+                                delete message.signal;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.exitCode = value;
+                            else
+                                delete message.exitCode;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.timedOut = value;
+                            else
+                                delete message.timedOut;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a WorkerEnd message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {ouroboros.sandbox.WorkerEnd} WorkerEnd
+             */
+            WorkerEnd.fromObject = function (object, _depth) {
+                if (object instanceof $root.ouroboros.sandbox.WorkerEnd)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".ouroboros.sandbox.WorkerEnd: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.ouroboros.sandbox.WorkerEnd();
+                if (object.role != null)
+                    if (typeof object.role !== "string" || object.role.length)
+                        message.role = $String(object.role);
+                if (object.phase != null)
+                    if (typeof object.phase !== "string" || object.phase.length)
+                        message.phase = $String(object.phase);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                if (object.signal != null)
+                    if (typeof object.signal !== "string" || object.signal.length)
+                        message.signal = $String(object.signal);
+                if (object.exitCode != null)
+                    if ($Number(object.exitCode) !== 0)
+                        message.exitCode = object.exitCode >>> 0;
+                if (object.timedOut != null)
+                    if (object.timedOut)
+                        message.timedOut = $Boolean(object.timedOut);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a WorkerEnd message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @static
+             * @param {ouroboros.sandbox.WorkerEnd} message WorkerEnd
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            WorkerEnd.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.role = "";
+                    object.phase = "";
+                    object.reason = "";
+                    object.signal = "";
+                    object.exitCode = 0;
+                    object.timedOut = false;
+                }
+                if (message.role != null && $Object.hasOwnProperty.call(message, "role"))
+                    object.role = message.role;
+                if (message.phase != null && $Object.hasOwnProperty.call(message, "phase"))
+                    object.phase = message.phase;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                if (message.signal != null && $Object.hasOwnProperty.call(message, "signal"))
+                    object.signal = message.signal;
+                if (message.exitCode != null && $Object.hasOwnProperty.call(message, "exitCode"))
+                    object.exitCode = message.exitCode;
+                if (message.timedOut != null && $Object.hasOwnProperty.call(message, "timedOut"))
+                    object.timedOut = message.timedOut;
+                return object;
+            };
+
+            /**
+             * Converts this WorkerEnd to JSON.
+             * @function toJSON
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            WorkerEnd.prototype.toJSON = function() {
+                return WorkerEnd.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for WorkerEnd
+             * @function getTypeUrl
+             * @memberof ouroboros.sandbox.WorkerEnd
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            WorkerEnd.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/ouroboros.sandbox.WorkerEnd";
+            };
+
+            return WorkerEnd;
         })();
 
         sandbox.IsolationLayer = (function() {
@@ -1139,6 +1546,9 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {number|null} [steps] BenchSamples steps
              * @property {Array.<number>|null} [candidateNs] BenchSamples candidateNs
              * @property {Array.<number>|null} [incumbentNs] BenchSamples incumbentNs
+             * @property {number|null} [courant2] BenchSamples courant2
+             * @property {number|null} [roundTripNs] BenchSamples roundTripNs
+             * @property {number|null} [checkNsPerSample] BenchSamples checkNsPerSample
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1214,6 +1624,30 @@ export const ouroboros = $root.ouroboros = (() => {
             BenchSamples.prototype.incumbentNs = $util.emptyArray;
 
             /**
+             * BenchSamples courant2.
+             * @member {number} courant2
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.courant2 = 0;
+
+            /**
+             * BenchSamples roundTripNs.
+             * @member {number} roundTripNs
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.roundTripNs = 0;
+
+            /**
+             * BenchSamples checkNsPerSample.
+             * @member {number} checkNsPerSample
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.checkNsPerSample = 0;
+
+            /**
              * Creates a new BenchSamples instance using the specified properties.
              * @function create
              * @memberof ouroboros.sandbox.BenchSamples
@@ -1255,6 +1689,12 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 4, wireType 2 =*/34).doubles(message.candidateNs);
                 if (message.incumbentNs != null && message.incumbentNs.length)
                     writer.uint32(/* id 5, wireType 2 =*/42).doubles(message.incumbentNs);
+                if (message.courant2 != null && $Object.hasOwnProperty.call(message, "courant2") && !$Object.is(message.courant2, 0))
+                    writer.uint32(/* id 6, wireType 1 =*/49).double(message.courant2);
+                if (message.roundTripNs != null && $Object.hasOwnProperty.call(message, "roundTripNs") && !$Object.is(message.roundTripNs, 0))
+                    writer.uint32(/* id 7, wireType 1 =*/57).double(message.roundTripNs);
+                if (message.checkNsPerSample != null && $Object.hasOwnProperty.call(message, "checkNsPerSample") && !$Object.is(message.checkNsPerSample, 0))
+                    writer.uint32(/* id 8, wireType 1 =*/65).double(message.checkNsPerSample);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1359,6 +1799,33 @@ export const ouroboros = $root.ouroboros = (() => {
                             message.incumbentNs.push(reader.double());
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.courant2 = value;
+                            else
+                                delete message.courant2;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.roundTripNs = value;
+                            else
+                                delete message.roundTripNs;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.checkNsPerSample = value;
+                            else
+                                delete message.checkNsPerSample;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1435,6 +1902,15 @@ export const ouroboros = $root.ouroboros = (() => {
                     for (let i = 0; i < object.incumbentNs.length; ++i)
                         message.incumbentNs[i] = $Number(object.incumbentNs[i]);
                 }
+                if (object.courant2 != null)
+                    if (!$Object.is($Number(object.courant2), 0))
+                        message.courant2 = $Number(object.courant2);
+                if (object.roundTripNs != null)
+                    if (!$Object.is($Number(object.roundTripNs), 0))
+                        message.roundTripNs = $Number(object.roundTripNs);
+                if (object.checkNsPerSample != null)
+                    if (!$Object.is($Number(object.checkNsPerSample), 0))
+                        message.checkNsPerSample = $Number(object.checkNsPerSample);
                 return message;
             };
 
@@ -1467,6 +1943,9 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.steps = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.steps = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.courant2 = 0;
+                    object.roundTripNs = 0;
+                    object.checkNsPerSample = 0;
                 }
                 if (message.lattice != null && $Object.hasOwnProperty.call(message, "lattice"))
                     object.lattice = message.lattice;
@@ -1497,6 +1976,12 @@ export const ouroboros = $root.ouroboros = (() => {
                     for (let j = 0; j < message.incumbentNs.length; ++j)
                         object.incumbentNs[j] = options.json && !$isFinite(message.incumbentNs[j]) ? $String(message.incumbentNs[j]) : message.incumbentNs[j];
                 }
+                if (message.courant2 != null && $Object.hasOwnProperty.call(message, "courant2"))
+                    object.courant2 = options.json && !$isFinite(message.courant2) ? $String(message.courant2) : message.courant2;
+                if (message.roundTripNs != null && $Object.hasOwnProperty.call(message, "roundTripNs"))
+                    object.roundTripNs = options.json && !$isFinite(message.roundTripNs) ? $String(message.roundTripNs) : message.roundTripNs;
+                if (message.checkNsPerSample != null && $Object.hasOwnProperty.call(message, "checkNsPerSample"))
+                    object.checkNsPerSample = options.json && !$isFinite(message.checkNsPerSample) ? $String(message.checkNsPerSample) : message.checkNsPerSample;
                 return object;
             };
 

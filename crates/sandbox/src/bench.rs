@@ -1,31 +1,37 @@
-//! The benchmark: candidate and incumbent interleaved in this process, on
-//! the target lattice and on a held-out one, alternating which goes first
-//! each round. A step sample is `steps * 2` calls of one step each, with
-//! `current` flipping between calls, because that is how the live runner
-//! calls wave_step (runner_step in cpp/core/lattice_runner.cpp): a kernel
-//! that fuses several steps per call (temporal blocking) never gets to fuse
-//! them live, so it must not look faster here. Both kernels step the same
-//! buffers, one after the other: with a pair each, the two kernels' memory
-//! could differ in how it is backed (on this project's VM, fresh 32 MiB
-//! mappings ran the same kernel at 1x or 2x from one run to the next), and
-//! that difference, not the kernels, decided the ratio. Only raw times are reported;
-//! the orchestrator does the statistics. Afterwards the candidate is checked
-//! again on both lattices and on the first differential cases, so a result
-//! that changes with the call count, or only at the benchmark's size, fails
-//! here.
+//! The benchmark: candidate and incumbent, each in its own worker,
+//! interleaved by the supervisor on the target lattice and on a held-out
+//! one, alternating which goes first each round, in the live lattice's
+//! precision and with r^2 drawn from the run's seed. A step sample is
+//! `steps * 2` calls of one step each, with `current` flipping between
+//! calls, because that is how the live runner calls wave_step
+//! (runner_step in cpp/core/lattice_runner.cpp): a kernel that fuses several
+//! steps per call (temporal blocking) never gets to fuse them live, so it
+//! must not look faster here. Both kernels step the same shared buffers, one
+//! after the other, so how fresh memory happens to be backed cannot decide
+//! the ratio. The supervisor times each sample as the round trips of its
+//! commands while the other worker is stopped; only raw times are reported,
+//! the orchestrator does the statistics.
+//!
+//! Every candidate sample is checked: its last call runs as a command of its
+//! own, and `Probe` compares sampled cells of its result with the oracle, so
+//! a kernel that skips work when timed, after the k-th call, on reused
+//! buffers, on this r^2 or at this size fails here. After the rounds one more
+//! candidate sample on the target lattice is compared with the oracle over
+//! the whole state, and the candidate is rechecked on extent-3 lattices.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::abi::{Geometry, PRECISION_F64};
-use crate::differential::{readout_case, step_case};
-use crate::kernel::{run_readout, Kernel, StepBuffers};
+use crate::abi::Geometry;
+use crate::compare::compare;
+use crate::differential::{oracle_readout, readout_case, step_case, ULPS_PER_STEP};
+use crate::float::Float;
 use crate::phase::Phase;
+use crate::probe::Probe;
+use crate::remote::Remote;
 use crate::rng::Rng;
 
-/// Lattices above this size are not rechecked against the oracle (its
-/// single-threaded step would dominate the run).
-const MAX_RECHECK_CELLS: usize = 1 << 20;
 const WARMUP_ROUNDS: usize = 1;
+const CANDIDATE: usize = 0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -48,74 +54,188 @@ pub struct Comparison {
     pub lattice: &'static str,
     pub extents: Vec<usize>,
     pub steps: u64,
+    pub courant2: f64,
     pub candidate_ns: Vec<f64>,
     pub incumbent_ns: Vec<f64>,
+    /// The median round trip of an empty command to the candidate's worker:
+    /// what the channel adds to every timed command.
+    pub round_trip_ns: f64,
+    /// The supervisor's time per candidate sample for the probe that ends
+    /// it (record and check), outside the timed round trips.
+    pub check_ns_per_sample: f64,
 }
 
-fn time_ns(run: impl FnOnce() -> Result<(), String>) -> Result<f64, String> {
-    let start = Instant::now();
-    run()?;
-    Ok(start.elapsed().as_nanos() as f64)
+/// Empty commands timed to measure the channel.
+const ROUND_TRIPS: usize = 9;
+
+fn nanos(duration: Duration) -> f64 {
+    duration.as_nanos() as f64
 }
 
-fn measure(
+/// One step sample of `calls` single-step calls from level[0]; the
+/// candidate's last call is probed, and `checking` gets the probe's time.
+fn step_sample<T: Float>(
+    kernel: &Remote,
+    probed: bool,
+    geometry: &Geometry,
+    extents: &[usize],
+    calls: u32,
+    rng: &mut Rng,
+    checking: &mut Duration,
+) -> Result<Duration, String> {
+    let before_last = kernel.step_calls(geometry, calls - 1, 1, 0)?;
+    let last_current = (calls - 1) % 2;
+    let started = Instant::now();
+    let probe = if probed {
+        Some(Probe::<T>::record(
+            kernel,
+            extents,
+            geometry.courant2,
+            last_current,
+            rng,
+        )?)
+    } else {
+        None
+    };
+    *checking += started.elapsed();
+    let last = kernel.step_calls(geometry, 1, 1, last_current)?;
+    let started = Instant::now();
+    if let Some(probe) = probe {
+        probe
+            .check(kernel, geometry.cells as usize)
+            .map_err(|reason| format!("a timed sample's last call: {reason}"))?;
+    }
+    *checking += started.elapsed();
+    Ok(before_last + last)
+}
+
+/// The median round trip of an empty step command.
+fn round_trip(kernel: &Remote, geometry: &Geometry) -> Result<f64, String> {
+    let mut times = (0..ROUND_TRIPS)
+        .map(|_| kernel.step_calls(geometry, 0, 1, 0).map(nanos))
+        .collect::<Result<Vec<f64>, String>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[ROUND_TRIPS / 2])
+}
+
+fn measure<T: Float>(
     plan: &BenchPlan,
     lattice: &'static str,
     extents: &[usize],
-    kernels: [&Kernel; 2],
+    kernels: [&Remote; 2],
     rng: &mut Rng,
 ) -> Result<Comparison, String> {
     let cells: usize = extents.iter().product();
-    let geometry = Geometry::new(extents, PRECISION_F64, 0.5 / extents.len() as f64);
-    let (previous, current) = (rng.field(cells, 1.0), rng.field(cells, 1.0));
-    let mut buffers = StepBuffers::new::<f64>(&geometry)?;
-    buffers.load(&previous, &current, 0);
+    let courant2 = rng.range(0.2, 0.95) / extents.len() as f64;
+    let geometry = Geometry::new(extents, T::PRECISION, courant2);
+    let to_t = |values: Vec<f64>| -> Vec<T> { values.into_iter().map(T::from_f64).collect() };
+    let field: Vec<T> = to_t(rng.field(cells, 6.0));
+    let expected_digits = oracle_readout(&field);
+    let previous = to_t(rng.field(cells, 1.0));
+    let current = to_t(rng.field(cells, 1.0));
+    kernels[CANDIDATE].load(&previous, &current, 0);
+    let calls = (plan.steps * 2) as u32;
+    let round_trip_ns = round_trip(kernels[CANDIDATE], &geometry)?;
+    let mut checking = Duration::ZERO;
     let mut times = [Vec::new(), Vec::new()];
     for round in 0..plan.samples + WARMUP_ROUNDS {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for who in order {
             let elapsed = match plan.slot {
                 // An even number of calls keeps `current` at 0 round after round.
-                Slot::Step => time_ns(|| {
-                    (0..plan.steps * 2).try_for_each(|call| {
-                        buffers.step(kernels[who], &geometry, 1, (call % 2) as u32)
-                    })
-                })?,
-                Slot::Readout => time_ns(|| {
-                    for _ in 0..plan.steps {
-                        run_readout(kernels[who], &geometry, &current)?;
+                Slot::Step => step_sample::<T>(
+                    kernels[who],
+                    who == CANDIDATE,
+                    &geometry,
+                    extents,
+                    calls,
+                    rng,
+                    &mut checking,
+                )?,
+                Slot::Readout => {
+                    // A kernel may write its input: every sample reads the same field.
+                    kernels[who].shared.fill(0, &field);
+                    let (elapsed, digits) =
+                        kernels[who].readout_calls::<T>(&geometry, plan.steps as u32)?;
+                    if who == CANDIDATE && digits != expected_digits {
+                        return Err("a timed sample's readout differs from the oracle's".to_owned());
                     }
-                    Ok(())
-                })?,
+                    elapsed
+                }
             };
             if round >= WARMUP_ROUNDS {
-                times[who].push(elapsed);
+                times[who].push(nanos(elapsed));
             }
         }
     }
     let [candidate_ns, incumbent_ns] = times;
+    let checked_samples = (plan.samples + WARMUP_ROUNDS) as f64;
     Ok(Comparison {
+        round_trip_ns,
+        check_ns_per_sample: nanos(checking) / checked_samples,
         lattice,
         extents: extents.to_vec(),
         steps: plan.steps * if plan.slot == Slot::Step { 2 } else { 1 },
+        courant2,
         candidate_ns,
         incumbent_ns,
     })
 }
 
-fn recheck(phase: &mut Phase, plan: &BenchPlan, candidate: &Kernel, rng: &mut Rng) {
-    let mut lattices = vec![plan.target.clone(), plan.held_out.clone()];
-    lattices.extend((1..=9).map(|dims| vec![3; dims]));
-    for extents in lattices {
+/// One more candidate sample on the target lattice, with its r^2, from a
+/// fresh state, compared with the oracle over every cell of both levels.
+fn full_state<T: Float>(
+    plan: &BenchPlan,
+    candidate: &Remote,
+    courant2: f64,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    let extents = &plan.target;
+    let lattice = ouroboros_oracle::Lattice::new(extents).map_err(|e| e.to_string())?;
+    let cells = lattice.cell_count();
+    let geometry = Geometry::new(extents, T::PRECISION, courant2);
+    let calls = plan.steps * 2;
+    let previous: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
+    let current: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
+    candidate.load(&previous, &current, 0);
+    let before = crate::remote::Stepped { previous, current };
+    candidate.step_calls(&geometry, calls as u32, 1, 0)?;
+    let got = candidate.levels_after::<T>(cells, 0, calls);
+    let expected = ouroboros_oracle::step(
+        &lattice,
+        &before.previous,
+        &before.current,
+        T::from_f64(courant2),
+        calls as usize,
+    )
+    .map_err(|e| e.to_string())?;
+    compare(
+        "u^{n+k}",
+        &got.current,
+        &expected.current,
+        calls,
+        ULPS_PER_STEP,
+    )?;
+    compare(
+        "u^{n+k-1}",
+        &got.previous,
+        &expected.previous,
+        calls,
+        ULPS_PER_STEP,
+    )
+}
+
+/// Extent-3 lattices of every dimension count after the benchmark: a kernel
+/// whose result changes with the call count or the time fails here too.
+fn recheck<T: Float>(phase: &mut Phase, plan: &BenchPlan, candidate: &Remote, rng: &mut Rng) {
+    for dims in 1..=9 {
+        let extents = vec![3; dims];
         let cells: usize = extents.iter().product();
-        if cells > MAX_RECHECK_CELLS {
-            continue;
-        }
-        let label = format!("recheck after the benchmark {extents:?}");
+        let label = format!("recheck after the benchmark, {dims} dims");
         let outcome = match plan.slot {
             Slot::Step => {
-                let courant2 = 0.7 / extents.len() as f64;
-                step_case::<f64>(
+                let courant2 = rng.range(0.2, 0.95) / dims as f64;
+                step_case::<T>(
                     candidate,
                     &extents,
                     courant2,
@@ -125,22 +245,22 @@ fn recheck(phase: &mut Phase, plan: &BenchPlan, candidate: &Kernel, rng: &mut Rn
                     1,
                 )
             }
-            Slot::Readout => readout_case::<f64>(candidate, &extents, &rng.field(cells, 6.0)),
+            Slot::Readout => readout_case::<T>(candidate, &extents, &rng.field(cells, 6.0)),
         };
         phase.case(&label, outcome);
     }
 }
 
-pub fn run(
+pub fn run<T: Float>(
     plan: &BenchPlan,
-    candidate: &Kernel,
-    incumbent: &Kernel,
+    candidate: &Remote,
+    incumbent: &Remote,
     rng: &mut Rng,
 ) -> (Phase, Vec<Comparison>) {
     let mut phase = Phase::start("bench");
     let mut comparisons = Vec::new();
     for (lattice, extents) in [("target", &plan.target), ("held-out", &plan.held_out)] {
-        match measure(plan, lattice, extents, [candidate, incumbent], rng) {
+        match measure::<T>(plan, lattice, extents, [candidate, incumbent], rng) {
             Ok(comparison) => {
                 phase.case(lattice, Ok(()));
                 comparisons.push(comparison);
@@ -148,6 +268,14 @@ pub fn run(
             Err(reason) => phase.case(lattice, Err(reason)),
         }
     }
-    recheck(&mut phase, plan, candidate, rng);
+    if plan.slot == Slot::Step {
+        if let Some(target) = comparisons.first() {
+            phase.case(
+                "full state after a benchmark sample",
+                full_state::<T>(plan, candidate, target.courant2, rng),
+            );
+        }
+    }
+    recheck::<T>(&mut phase, plan, candidate, rng);
     (phase.finish(), comparisons)
 }

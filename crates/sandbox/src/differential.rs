@@ -1,22 +1,28 @@
 //! The oracle differential: the candidate against `ouroboros_oracle` on
-//! random states, every dimension count 1..=9, extents that are not the
-//! benchmark's, both precisions and both `current` parities.
+//! random states, every dimension count 1..=9, extents drawn from the run's
+//! seed, both precisions and both `current` parities, one step per call (as
+//! the live runner calls) and 2, 3 and a drawn k; buffers reused across
+//! hundreds of calls; and the live lattice itself, at its size, dimensions
+//! and precision, checked at sampled cells with `step_at_cells`.
 
-use ouroboros_oracle::{readout, Lattice, Readout};
+use ouroboros_oracle::{readout, step_at_cells, Lattice, Readout};
 
-use crate::abi::Geometry;
+use crate::abi::{Geometry, PRECISION_F64};
 use crate::compare::compare;
 use crate::float::Float;
-use crate::kernel::{run_readout, run_steps, Kernel, ReadoutResult};
 use crate::lattices::differential_extents;
 use crate::phase::Phase;
+use crate::remote::{run_steps, ReadoutResult, Remote};
 use crate::rng::Rng;
 
 /// Finite cells may differ from the oracle by this many epsilons of the
 /// field's scale per step: reordered but equivalent arithmetic stays within
 /// it, a changed formula does not.
 pub const ULPS_PER_STEP: f64 = 4.0;
-const STEPS: u64 = 5;
+/// Calls on one set of buffers in the reuse case.
+const REUSED_CALLS: u32 = 300;
+/// Cells checked on the live lattice, each from its light cone.
+const LIVE_CELLS: usize = 64;
 
 fn lattice(extents: &[usize]) -> Result<Lattice, String> {
     Lattice::new(extents).map_err(|error| error.to_string())
@@ -24,7 +30,7 @@ fn lattice(extents: &[usize]) -> Result<Lattice, String> {
 
 /// One stepping case: both levels after `steps` steps must match the oracle.
 pub fn step_case<T: Float>(
-    kernel: &Kernel,
+    kernel: &Remote,
     extents: &[usize],
     courant2: f64,
     previous: &[f64],
@@ -74,13 +80,13 @@ pub fn oracle_readout<T: Float>(field: &[T]) -> ReadoutResult {
 
 /// One readout case: digits (or the non-finite index) exactly the oracle's.
 pub fn readout_case<T: Float>(
-    kernel: &Kernel,
+    kernel: &Remote,
     extents: &[usize],
     field: &[f64],
 ) -> Result<(), String> {
     let field: Vec<T> = field.iter().map(|&v| T::from_f64(v)).collect();
     let geometry = Geometry::new(extents, T::PRECISION, 0.0);
-    let got = run_readout(kernel, &geometry, &field)?;
+    let got = kernel.readout(&geometry, &field)?;
     let expected = oracle_readout(&field);
     if got == expected {
         return Ok(());
@@ -107,20 +113,131 @@ fn precision_label<T: Float>(extents: &[usize]) -> String {
     format!("{} {extents:?}", T::NAME)
 }
 
-/// The step slot's differential: 9 dimension counts x 3 lattices x 2 precisions.
-pub fn phase_step(kernel: &Kernel, rng: &mut Rng) -> Phase {
+/// Steps per call in turn: one (the live runner's call), 2, 3, and a drawn k.
+fn steps_of(case: usize, rng: &mut Rng) -> u64 {
+    match case % 4 {
+        0 => 1,
+        1 => 2,
+        2 => 3,
+        _ => rng.int(4, 9) as u64,
+    }
+}
+
+/// `REUSED_CALLS` single-step calls on one set of buffers in one command.
+fn reused_case<T: Float>(kernel: &Remote, rng: &mut Rng) -> Result<(), String> {
+    let extents = vec![rng.int(16, 40), rng.int(16, 40)];
+    let lattice = lattice(&extents)?;
+    let courant2 = rng.range(0.2, 0.95) / 2.0;
+    let previous: Vec<T> = rng
+        .field(lattice.cell_count(), 1.0)
+        .into_iter()
+        .map(T::from_f64)
+        .collect();
+    let current: Vec<T> = rng
+        .field(lattice.cell_count(), 1.0)
+        .into_iter()
+        .map(T::from_f64)
+        .collect();
+    let parity = (rng.next_u64() % 2) as u32;
+    let geometry = Geometry::new(&extents, T::PRECISION, courant2);
+    kernel.load(&previous, &current, parity);
+    kernel.step_calls(&geometry, REUSED_CALLS, 1, parity)?;
+    let steps = u64::from(REUSED_CALLS);
+    let got = kernel.levels_after::<T>(lattice.cell_count(), parity, steps);
+    let expected = ouroboros_oracle::step(
+        &lattice,
+        &previous,
+        &current,
+        T::from_f64(courant2),
+        steps as usize,
+    )
+    .map_err(|error| error.to_string())?;
+    compare(
+        "u^{n+k}",
+        &got.current,
+        &expected.current,
+        steps,
+        ULPS_PER_STEP,
+    )
+}
+
+/// The live lattice at its size: `calls` calls of `steps` steps, checked at
+/// `LIVE_CELLS` drawn cells against `step_at_cells`.
+fn live_case<T: Float>(
+    kernel: &Remote,
+    extents: &[usize],
+    calls: u32,
+    steps: u64,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    let lattice = lattice(extents)?;
+    let cells = lattice.cell_count();
+    let courant2 = rng.range(0.2, 0.95) / extents.len() as f64;
+    let previous: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
+    let current: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
+    let parity = (rng.next_u64() % 2) as u32;
+    let geometry = Geometry::new(extents, T::PRECISION, courant2);
+    kernel.load(&previous, &current, parity);
+    kernel.step_calls(&geometry, calls, steps, parity)?;
+    let total = u64::from(calls) * steps;
+    let sampled: Vec<usize> = (0..LIVE_CELLS).map(|_| rng.int(0, cells - 1)).collect();
+    let got: Vec<T> = kernel.newest_at(cells, parity, total, &sampled);
+    let expected = step_at_cells(
+        &lattice,
+        &previous,
+        &current,
+        T::from_f64(courant2),
+        total as usize,
+        &sampled,
+    )
+    .map_err(|error| error.to_string())?;
+    compare(
+        "u^{n+k} at the sampled cells",
+        &got,
+        &expected,
+        total,
+        ULPS_PER_STEP,
+    )
+}
+
+/// The live lattice's cases in its precision: single-step calls, then one
+/// call of a drawn k steps, then the reuse case.
+fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &[usize], rng: &mut Rng) {
+    let label = format!("live lattice, {} dims, {}", live.len(), T::NAME);
+    let calls = rng.int(2, 5) as u32;
+    phase.case(
+        &format!("{label}, single-step calls"),
+        live_case::<T>(kernel, live, calls, 1, rng),
+    );
+    let steps = rng.int(2, 5) as u64;
+    phase.case(
+        &format!("{label}, one multi-step call"),
+        live_case::<T>(kernel, live, 1, steps, rng),
+    );
+    phase.case(
+        &format!("buffers reused over {REUSED_CALLS} calls, {}", T::NAME),
+        reused_case::<T>(kernel, rng),
+    );
+}
+
+/// The step slot's differential: 9 dimension counts x 3 lattices x 2
+/// precisions, then the live lattice (`live`, in `precision`).
+pub fn phase_step(kernel: &Remote, rng: &mut Rng, live: &[usize], precision: u32) -> Phase {
     let mut phase = Phase::start("differential");
+    let mut case = 0;
     for dims in 1..=9 {
-        for extents in differential_extents(dims) {
+        for extents in differential_extents(dims, rng) {
             let cells = extents.iter().product();
             let courant2 = rng.range(0.2, 0.95) / dims as f64;
             let previous = rng.field(cells, 1.0);
             let current = rng.field(cells, 1.0);
             let parity = (rng.next_u64() % 2) as u32;
+            let steps = steps_of(case, rng);
+            case += 1;
             phase.case(
                 &precision_label::<f64>(&extents),
                 step_case::<f64>(
-                    kernel, &extents, courant2, &previous, &current, STEPS, parity,
+                    kernel, &extents, courant2, &previous, &current, steps, parity,
                 ),
             );
             phase.case(
@@ -131,20 +248,25 @@ pub fn phase_step(kernel: &Kernel, rng: &mut Rng) -> Phase {
                     courant2,
                     &previous,
                     &current,
-                    STEPS,
+                    steps,
                     1 - parity,
                 ),
             );
         }
     }
+    if precision == PRECISION_F64 {
+        live_cases::<f64>(&mut phase, kernel, live, rng);
+    } else {
+        live_cases::<f32>(&mut phase, kernel, live, rng);
+    }
     phase.finish()
 }
 
 /// The readout slot's differential: random fields spanning beyond -4..4.
-pub fn phase_readout(kernel: &Kernel, rng: &mut Rng) -> Phase {
+pub fn phase_readout(kernel: &Remote, rng: &mut Rng) -> Phase {
     let mut phase = Phase::start("differential");
     for dims in 1..=9 {
-        for extents in differential_extents(dims) {
+        for extents in differential_extents(dims, rng) {
             let field = rng.field(extents.iter().product(), 6.0);
             phase.case(
                 &precision_label::<f64>(&extents),

@@ -6,8 +6,8 @@
 use std::f64::consts::PI;
 
 use crate::differential::{readout_case, step_case};
-use crate::kernel::Kernel;
 use crate::phase::Phase;
+use crate::remote::Remote;
 use crate::rng::Rng;
 
 /// The kinds of attack, taken in turn.
@@ -155,7 +155,7 @@ fn wave(index: usize, rng: &mut Rng) -> Wave {
     }
 }
 
-fn attack(kernel: &Kernel, wave: &Wave) -> Result<(), String> {
+fn attack(kernel: &Remote, wave: &Wave) -> Result<(), String> {
     if wave.f32 {
         step_case::<f32>(
             kernel,
@@ -179,7 +179,7 @@ fn attack(kernel: &Kernel, wave: &Wave) -> Result<(), String> {
     }
 }
 
-pub fn phase_step(kernel: &Kernel, rng: &mut Rng, waves: usize) -> Phase {
+pub fn phase_step(kernel: &Remote, rng: &mut Rng, waves: usize) -> Phase {
     let mut phase = Phase::start("dojo");
     for index in 0..waves {
         let wave = wave(index, rng);
@@ -212,7 +212,7 @@ fn readout_field(index: usize, rng: &mut Rng, cells: usize) -> Vec<f64> {
     field
 }
 
-pub fn phase_readout(kernel: &Kernel, rng: &mut Rng, waves: usize) -> Phase {
+pub fn phase_readout(kernel: &Remote, rng: &mut Rng, waves: usize) -> Phase {
     let mut phase = Phase::start("dojo");
     for index in 0..waves {
         let extents = if index % 7 == 0 {

@@ -7,8 +7,8 @@ use ouroboros_oracle::{check_invariants, energy, shift, InvariantInput, Lattice,
 
 use crate::abi::{Geometry, PRECISION_F64};
 use crate::differential::{oracle_readout, readout_case};
-use crate::kernel::{run_readout, run_steps, Kernel, ReadoutResult, StepBuffers};
 use crate::phase::Phase;
+use crate::remote::{run_steps, ReadoutResult, Remote};
 use crate::rng::Rng;
 
 const DRIFT_TOLERANCE: f64 = 1e-10;
@@ -27,7 +27,7 @@ fn oracle_error(error: ouroboros_oracle::OracleError) -> String {
 
 /// 310 steps in 10 calls of 31 (so `current` alternates): energy within
 /// `DRIFT_TOLERANCE` of the start and every cell finite.
-fn energy_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(), String> {
+fn energy_case(kernel: &Remote, extents: &[usize], rng: &mut Rng) -> Result<(), String> {
     let lattice = Lattice::new(extents).map_err(oracle_error)?;
     let cells = lattice.cell_count();
     let courant2 = 0.8 / extents.len() as f64;
@@ -35,14 +35,13 @@ fn energy_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(), 
     let initial_energy =
         energy(&lattice, &previous, &current, parameters(courant2)).map_err(oracle_error)?;
     let geometry = Geometry::new(extents, PRECISION_F64, courant2);
-    let mut buffers = StepBuffers::new::<f64>(&geometry)?;
     let mut current_index = 0;
-    buffers.load(&previous, &current, current_index);
+    kernel.load(&previous, &current, current_index);
     for _ in 0..10 {
-        buffers.step(kernel, &geometry, 31, current_index)?;
+        kernel.step(&geometry, 31, current_index)?;
         current_index = (current_index + 31) % 2;
     }
-    let end = buffers.levels_after::<f64>(cells, current_index, 0);
+    let end = kernel.levels_after::<f64>(cells, current_index, 0);
     let report = check_invariants(&InvariantInput {
         extents,
         parameters: parameters(courant2),
@@ -64,7 +63,7 @@ fn energy_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(), 
 
 /// One step from a state and from the state shifted by one cell along each
 /// axis: the results must be shifts of each other, bit for bit.
-fn wrap_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(), String> {
+fn wrap_case(kernel: &Remote, extents: &[usize], rng: &mut Rng) -> Result<(), String> {
     let lattice = Lattice::new(extents).map_err(oracle_error)?;
     let cells = lattice.cell_count();
     let courant2 = 0.9 / extents.len() as f64;
@@ -102,7 +101,7 @@ fn wrap_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(), St
 
 /// 7 steps in one call equal 3 then 4 in two, bit for bit, and 0 steps
 /// change nothing: the kernel keeps no state between calls.
-fn stateless_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(), String> {
+fn stateless_case(kernel: &Remote, extents: &[usize], rng: &mut Rng) -> Result<(), String> {
     let cells = extents.iter().product();
     let (previous, current) = (rng.field(cells, 1.0), rng.field(cells, 1.0));
     let geometry = Geometry::new(extents, PRECISION_F64, 0.3 / extents.len() as f64);
@@ -130,7 +129,7 @@ fn stateless_case(kernel: &Kernel, extents: &[usize], rng: &mut Rng) -> Result<(
     }
 }
 
-pub fn phase_step(kernel: &Kernel, rng: &mut Rng) -> Phase {
+pub fn phase_step(kernel: &Remote, rng: &mut Rng) -> Phase {
     let mut phase = Phase::start("invariants");
     for extents in [vec![23, 19], vec![7, 9, 5], vec![61]] {
         phase.case(
@@ -153,8 +152,8 @@ pub fn phase_step(kernel: &Kernel, rng: &mut Rng) -> Phase {
     phase.finish()
 }
 
-fn digits_of(kernel: &Kernel, extents: &[usize], field: &[f64]) -> Result<Vec<i8>, String> {
-    match run_readout(kernel, &Geometry::new(extents, PRECISION_F64, 0.0), field)? {
+fn digits_of(kernel: &Remote, extents: &[usize], field: &[f64]) -> Result<Vec<i8>, String> {
+    match kernel.readout(&Geometry::new(extents, PRECISION_F64, 0.0), field)? {
         ReadoutResult::Digits(digits) => Ok(digits),
         ReadoutResult::NonFinite { index } => Err(format!(
             "reported cell {index} non-finite in a finite field"
@@ -164,7 +163,7 @@ fn digits_of(kernel: &Kernel, extents: &[usize], field: &[f64]) -> Result<Vec<i8
 
 /// Digits in -4..=4, odd symmetry r(-x) = -r(x), integers read as
 /// themselves, monotone in the value.
-fn nonary_laws(kernel: &Kernel, rng: &mut Rng) -> Result<(), String> {
+fn nonary_laws(kernel: &Remote, rng: &mut Rng) -> Result<(), String> {
     let extents = [257];
     let mut field = rng.field(257, 100.0);
     let digits = digits_of(kernel, &extents, &field)?;
@@ -194,12 +193,12 @@ fn nonary_laws(kernel: &Kernel, rng: &mut Rng) -> Result<(), String> {
 }
 
 /// With non-finite cells at i < j the readout names i.
-fn lowest_non_finite(kernel: &Kernel, rng: &mut Rng) -> Result<(), String> {
+fn lowest_non_finite(kernel: &Remote, rng: &mut Rng) -> Result<(), String> {
     let mut field = rng.field(64, 3.0);
     let (first, second) = (rng.int(0, 30), rng.int(31, 63));
     field[second] = f64::NAN;
     field[first] = f64::NEG_INFINITY;
-    let got = run_readout(kernel, &Geometry::new(&[64], PRECISION_F64, 0.0), &field)?;
+    let got = kernel.readout(&Geometry::new(&[64], PRECISION_F64, 0.0), &field)?;
     let expected = oracle_readout(&field);
     if got == expected {
         Ok(())
@@ -208,7 +207,7 @@ fn lowest_non_finite(kernel: &Kernel, rng: &mut Rng) -> Result<(), String> {
     }
 }
 
-pub fn phase_readout(kernel: &Kernel, rng: &mut Rng) -> Phase {
+pub fn phase_readout(kernel: &Remote, rng: &mut Rng) -> Phase {
     let mut phase = Phase::start("invariants");
     phase.case("nonary laws", nonary_laws(kernel, rng));
     phase.case("lowest non-finite", lowest_non_finite(kernel, rng));

@@ -1,10 +1,14 @@
-//! The lattices the checks run on: never the benchmark's, always including
-//! extent 3, odd and prime extents, one even one, and every dimension count.
+//! The lattices the checks run on: always including extent 3, odd extents
+//! drawn from the run's seed, one even one, and every dimension count.
+
+use crate::rng::Rng;
 
 /// The largest lattice a correctness case uses, to keep a run short.
 pub const MAX_CASE_CELLS: usize = 20_000;
 
-const PRIMES: [usize; 9] = [7, 5, 11, 3, 13, 5, 3, 7, 3];
+/// The largest drawn extent for each dimension count, so that a drawn
+/// lattice stays near `MAX_CASE_CELLS` before capping.
+const DRAWN_LIMIT: [usize; 10] = [0, 61, 41, 21, 11, 7, 5, 5, 3, 3];
 
 fn capped(mut extents: Vec<usize>) -> Vec<usize> {
     while extents.iter().product::<usize>() > MAX_CASE_CELLS {
@@ -20,16 +24,16 @@ fn capped(mut extents: Vec<usize>) -> Vec<usize> {
     extents
 }
 
-/// Three lattices of `dims` axes: all extent 3, odd primes, and odd extents
-/// with an even last axis.
-pub fn differential_extents(dims: usize) -> Vec<Vec<usize>> {
-    let primes = (0..dims)
-        .map(|a| PRIMES[(a + dims) % PRIMES.len()] + if dims == 1 { 24 } else { 0 })
+/// Three lattices of `dims` axes: all extent 3, odd extents drawn from
+/// `rng`, and odd extents with an even last axis.
+pub fn differential_extents(dims: usize, rng: &mut Rng) -> Vec<Vec<usize>> {
+    let drawn = (0..dims)
+        .map(|_| rng.int(1, DRAWN_LIMIT[dims].max(3) / 2) * 2 + 1)
         .collect();
     let mixed = (0..dims)
         .map(|a| if a + 1 == dims { 8 } else { 3 + 2 * (a % 3) })
         .collect();
-    vec![vec![3; dims], capped(primes), capped(mixed)]
+    vec![vec![3; dims], capped(drawn), capped(mixed)]
 }
 
 /// Parses "128,128" into extents; each must be >= 3, 1..=9 of them.
@@ -56,8 +60,9 @@ mod tests {
 
     #[test]
     fn every_dimension_count_gets_small_odd_and_extent_3_lattices() {
+        let mut rng = Rng::new(7);
         for dims in 1..=9 {
-            let sets = differential_extents(dims);
+            let sets = differential_extents(dims, &mut rng);
             assert_eq!(sets[0], vec![3; dims]);
             for extents in &sets {
                 assert_eq!(extents.len(), dims);

@@ -1,6 +1,8 @@
-//! The gauntlet's sandbox runner. `main.rs` confines the process and drives
-//! the phases; everything it calls lives here so that `cargo test` can
-//! check it without a candidate.
+//! The gauntlet's sandbox runner. `main.rs` is the supervisor; `worker.rs`
+//! the process each kernel runs in; everything else lives here so that
+//! `cargo test` can check it without a candidate, and so that the live
+//! kernel host can reuse the confinement, the filters, the pool and the
+//! loader.
 
 pub mod abi;
 pub mod bench;
@@ -9,11 +11,17 @@ pub mod confine;
 pub mod differential;
 pub mod dojo;
 pub mod float;
+pub mod fpenv;
 pub mod invariants;
 pub mod kernel;
 pub mod lattices;
 pub mod phase;
 pub mod pool;
+pub mod probe;
+pub mod protocol;
+pub mod remote;
 pub mod report;
 pub mod rng;
 pub mod seccomp;
+pub mod shared;
+pub mod worker;

@@ -1,37 +1,54 @@
 //! `ouroboros-sandbox`: runs one candidate kernel through the oracle
-//! differential, the invariants, the dojo and the benchmark, confined, and
-//! writes one `SandboxReport` (proto/sandbox_report.proto) to stdout.
+//! differential, the invariants, the dojo and the benchmark, and writes one
+//! `SandboxReport` (proto/sandbox_report.proto) to stdout.
 //!
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
-//!     [--seed N] [--target 128,128] [--held-out 97,89] [--bench-steps N]
-//!     [--bench-samples N] [--dojo-waves N] [--cpu-seconds N] [--memory-mib N]
-//!     [--threads N]
+//!     [--seed N] [--precision f64|f32] [--target 128,128] [--held-out 97,89]
+//!     [--bench-steps N] [--bench-samples N] [--dojo-waves N]
+//!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
-//! `--threads` is the size of the pool lent to the candidate through
-//! `parallel_for`, the calling thread included, as the live core lends its own.
+//! This process is the supervisor: it never loads a kernel. It creates the
+//! lattice buffers in a memfd and forks one worker per kernel (`worker.rs`)
+//! before any thread exists; each worker confines itself, loads its one
+//! kernel and steps the shared buffers on command. The supervisor times the
+//! commands, judges every result with the oracle in its own address space
+//! and alone writes the report, so nothing a kernel does can write it.
+//! Forking rather than re-executing keeps one binary and one argument
+//! parser, and needs nothing executable under the workers' Landlock rules;
+//! the fork happens while the supervisor is single-threaded, so it is sound.
 //!
-//! Progress goes to stderr as `phase <name>` lines, so the orchestrator knows
-//! where a crash happened. Exit 0 with a report, 2 for bad usage; any other
-//! end (a signal, a nonzero code) is the candidate's doing.
+//! `--threads` is the size of the pool each worker lends its kernel through
+//! `parallel_for`, the calling thread included, as the live core lends its
+//! own. `--precision` is the live lattice's: the benchmark and its checks
+//! run in it.
+//!
+//! Progress goes to stderr as `phase <name>` lines. Exit 0 with a report
+//! (a worker's death is a failed phase in it), 2 for bad usage, 3 when the
+//! supervisor could not set up the run.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use ouroboros_sandbox::bench::{self, BenchPlan, Slot};
-use ouroboros_sandbox::confine::{self, Layer, Limits};
-use ouroboros_sandbox::kernel::{Kernel, Library};
+use ouroboros_sandbox::abi::{PRECISION_F32, PRECISION_F64};
+use ouroboros_sandbox::bench::{self, BenchPlan, Comparison, Slot};
+use ouroboros_sandbox::confine::{Layer, Limits};
+use ouroboros_sandbox::float::Float;
 use ouroboros_sandbox::lattices::parse_extents;
 use ouroboros_sandbox::phase::Phase;
-use ouroboros_sandbox::pool::Pool;
+use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
-use ouroboros_sandbox::{differential, dojo, invariants, seccomp};
+use ouroboros_sandbox::shared::{Layout, SharedBuffers};
+use ouroboros_sandbox::worker::WorkerPlan;
+use ouroboros_sandbox::{differential, dojo, invariants};
 
 struct Options {
     candidate: PathBuf,
     incumbent: PathBuf,
     slot: Slot,
     seed: u64,
+    precision: u32,
     plan: BenchPlan,
     dojo_waves: usize,
     threads: u32,
@@ -65,6 +82,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
         0,
         u64::MAX,
     )?;
+    let precision = match get("--precision").as_deref().unwrap_or("f64") {
+        "f64" => PRECISION_F64,
+        "f32" => PRECISION_F32,
+        other => return Err(format!("--precision = \"{other}\": must be f64 or f32")),
+    };
     let target = parse_extents(&get("--target").unwrap_or_else(|| "128,128".into()))?;
     let held_out = parse_extents(&get("--held-out").unwrap_or_else(|| "97,89".into()))?;
     let steps = number(
@@ -108,6 +130,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         incumbent: PathBuf::from(incumbent),
         slot,
         seed,
+        precision,
         plan: BenchPlan {
             slot,
             target,
@@ -121,97 +144,98 @@ fn parse(args: &[String]) -> Result<Options, String> {
             cpu_seconds,
             address_space_bytes: memory_mib << 20,
             open_files: 32,
-            // Room for the report when stdout is a file; Landlock forbids every other write.
-            file_size_bytes: 16 << 20,
+            // A worker writes no file at all: Landlock and seccomp forbid it.
+            file_size_bytes: 0,
         },
     })
 }
 
-/// Every layer, in the order the issue fixes: rlimits, namespaces (which
-/// need a single-threaded process), Landlock and no_new_privs (per thread,
-/// inherited by threads started later), then the pool's threads, then the
-/// process limit (which counts threads, so it must follow them) and seccomp
-/// on every thread at once (the loader's filter; the run filter follows
-/// dlopen).
-fn confine(options: &Options) -> Result<(Vec<Layer>, Pool), String> {
-    let mut readable = vec![
-        options.candidate.clone(),
-        options.incumbent.clone(),
-        PathBuf::from("/etc/ld.so.cache"),
+/// Above every lattice of the correctness phases: the dojo's nine-dimensional
+/// waves reach 3^8 * 5 = 32805 cells.
+const PHASE_CELLS: usize = 1 << 16;
+
+/// The largest lattice any phase puts in the shared buffers, in bytes of f64.
+fn layout(options: &Options) -> Layout {
+    let cells = [
+        options.plan.target.iter().product::<usize>(),
+        options.plan.held_out.iter().product(),
+        PHASE_CELLS,
     ];
-    readable.extend(confine::library_directories());
-    let mut layers = vec![confine::apply_limits(&options.limits)];
-    layers.extend(confine::unshare_namespaces());
-    layers.push(confine::enter_pid_namespace());
-    layers.push(confine::apply_landlock(&readable));
-    let no_new_privs = confine::apply_no_new_privs();
-    if !no_new_privs.active {
-        return Err(format!(
-            "no_new_privs could not be set ({}): seccomp needs it",
-            no_new_privs.detail
-        ));
+    Layout::for_bytes(cells.into_iter().max().unwrap_or(1) * 8)
+}
+
+fn worker_plan(options: &Options, kernel: &Path, layout: Layout) -> WorkerPlan {
+    WorkerPlan {
+        kernel: kernel.to_path_buf(),
+        threads: options.threads,
+        limits: options.limits,
+        layout,
     }
-    layers.push(no_new_privs);
-    let pool = Pool::start(options.threads)
-        .map_err(|reason| format!("--threads = {}: {reason}", options.threads))?;
-    layers.push(Layer {
-        name: "pool",
+}
+
+/// The split, recorded first among the isolation entries, then each worker's layers.
+fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec<Layer> {
+    let mut layers = vec![Layer {
+        name: "supervisor",
         active: true,
         detail: format!(
-            "threads: {} workers, the caller included; started after landlock and no_new_privs, seccomp TSYNC",
-            pool.threads()
+            "loads no kernel; owns the report, the timing and the oracle checks; shares one memfd of {} KiB with the workers",
+            layout.memfd_bytes() >> 10
         ),
-    });
-    layers.push(confine::limit_processes());
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() } as u32;
-    seccomp::install(&seccomp::loader_rules(pid))?;
-    layers.push(Layer {
-        name: "seccomp",
-        active: true,
-        detail: "loader filter, then run filter after dlopen, on every thread (TSYNC); kill on violation".to_owned(),
-    });
-    Ok((layers, pool))
-}
-
-/// dlopen both modules under the loader filter, tighten to the run filter,
-/// then call the entries: constructors run confined, entries more so. Both
-/// kernels are lent `pool` on every call.
-fn load<'pool>(
-    options: &Options,
-    pool: &'pool Pool,
-) -> (Phase, Option<(Kernel<'pool>, Kernel<'pool>)>) {
-    let mut phase = Phase::start("load");
-    let opened = Library::open(&options.candidate)
-        .and_then(|c| Library::open(&options.incumbent).map(|i| (c, i)));
-    let bound = opened.and_then(|(candidate, incumbent)| {
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() } as u32;
-        seccomp::install(&seccomp::run_rules(pid))?;
-        Ok((candidate.bind(pool)?, incumbent.bind(pool)?))
-    });
-    match bound {
-        Ok(kernels) => {
-            phase.case("load", Ok(()));
-            (phase.finish(), Some(kernels))
-        }
-        Err(reason) => {
-            phase.case("load", Err(reason));
-            (phase.finish(), None)
-        }
+    }];
+    for worker in workers {
+        layers.push(Layer {
+            name: if worker.role == "candidate" { "worker-candidate" } else { "worker-incumbent" },
+            active: true,
+            detail: format!(
+                "process group {}: its own address space and pool of {} threads, stopped while the other runs; writes only to its channel",
+                worker.pid(),
+                options.threads
+            ),
+        });
     }
+    layers
 }
 
-fn run(
+/// Both workers' layers and loads; the candidate's layers go in the report
+/// under their own names, the incumbent's only if one failed.
+fn load(candidate: &Worker, incumbent: &Worker, layers: &mut Vec<Layer>) -> (Phase, String) {
+    let mut phase = Phase::start("load");
+    let (candidate_layers, candidate_load) = candidate.start();
+    let (incumbent_layers, incumbent_load) = incumbent.start();
+    layers.extend(candidate_layers);
+    if let Some(off) = incumbent_layers.iter().find(|layer| !layer.active) {
+        layers.push(Layer {
+            name: "worker-incumbent-layer",
+            active: false,
+            detail: format!("{}: {}", off.name, off.detail),
+        });
+    }
+    let name = candidate_load.clone().unwrap_or_default();
+    phase.case("load", candidate_load.map(|_| ()));
+    if phase.passed() {
+        phase.case(
+            "incumbent",
+            incumbent_load
+                .map(|_| ())
+                .map_err(|reason| format!("the incumbent did not load: {reason}")),
+        );
+    }
+    (phase.finish(), name)
+}
+
+fn run<T: Float>(
     options: &Options,
-    candidate: &Kernel,
-    incumbent: &Kernel,
+    candidate: &Remote,
+    incumbent: &Remote,
     phases: &mut Vec<Phase>,
-) -> Vec<bench::Comparison> {
+) -> Vec<Comparison> {
     let mut rng = Rng::new(options.seed);
     let steps: [&dyn Fn(&mut Rng) -> Phase; 3] = match options.slot {
         Slot::Step => [
-            &|rng| differential::phase_step(candidate, rng),
+            &|rng| {
+                differential::phase_step(candidate, rng, &options.plan.target, options.precision)
+            },
             &|rng| invariants::phase_step(candidate, rng),
             &|rng| dojo::phase_step(candidate, rng, options.dojo_waves),
         ],
@@ -229,9 +253,14 @@ fn run(
             return Vec::new();
         }
     }
-    let (phase, comparisons) = bench::run(&options.plan, candidate, incumbent, &mut rng);
+    let (phase, comparisons) = bench::run::<T>(&options.plan, candidate, incumbent, &mut rng);
     phases.push(phase);
     comparisons
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("ouroboros-sandbox: {message}");
+    std::process::exit(3);
 }
 
 fn main() {
@@ -243,35 +272,62 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (isolation, pool) = match confine(&options) {
-        Ok(confined) => confined,
-        Err(message) => {
-            eprintln!("ouroboros-sandbox: {message}");
-            std::process::exit(3);
-        }
+    let layout = layout(&options);
+    let shared = SharedBuffers::new(layout).unwrap_or_else(|message| fail(&message));
+    // A command may take as long as the worker's CPU budget, and no longer.
+    let timeout = Duration::from_secs(options.limits.cpu_seconds);
+    let spawn = |role, kernel| {
+        Worker::spawn(
+            role,
+            &worker_plan(&options, kernel, layout),
+            &shared,
+            timeout,
+        )
     };
-    let (load_phase, kernels) = load(&options, &pool);
+    let candidate = spawn("candidate", &options.candidate).unwrap_or_else(|message| fail(&message));
+    let incumbent = spawn("incumbent", &options.incumbent).unwrap_or_else(|message| fail(&message));
+    let mut isolation = split_layers(&options, layout, [&candidate, &incumbent]);
+    let (load_phase, name) = load(&candidate, &incumbent, &mut isolation);
+    let loaded = load_phase.passed();
     let mut phases = vec![load_phase];
     let mut comparisons = Vec::new();
-    let mut name = String::new();
-    if let Some((candidate, incumbent)) = &kernels {
-        name = candidate.name.clone();
-        comparisons = run(&options, candidate, incumbent, &mut phases);
+    if loaded {
+        let candidate = Remote {
+            worker: &candidate,
+            shared: &shared,
+        };
+        let incumbent = Remote {
+            worker: &incumbent,
+            shared: &shared,
+        };
+        comparisons = if options.precision == PRECISION_F64 {
+            run::<f64>(&options, &candidate, &incumbent, &mut phases)
+        } else {
+            run::<f32>(&options, &candidate, &incumbent, &mut phases)
+        };
     }
+    let worker_end: Option<WorkerEnd> = candidate.end().or_else(|| incumbent.end());
     eprintln!("phase report");
-    let slot = if options.slot == Slot::Step {
-        "step"
-    } else {
-        "readout"
-    };
     let bytes = encode(&Report {
-        slot,
+        slot: if options.slot == Slot::Step {
+            "step"
+        } else {
+            "readout"
+        },
         seed: options.seed,
+        precision: if options.precision == PRECISION_F64 {
+            "f64"
+        } else {
+            "f32"
+        },
         candidate_name: &name,
         isolation: &isolation,
         phases: &phases,
         bench: &comparisons,
+        worker_end: worker_end.as_ref(),
+        worker_phase: phases.last().map(|p| p.name).unwrap_or("load"),
     });
+    drop((candidate, incumbent));
     let mut stdout = std::io::stdout().lock();
     if stdout
         .write_all(&bytes)

@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::abi::{Host, RangeFn};
+use crate::fpenv::FpControl;
 
 /// More chunks than threads, so that a slow thread does not hold the rest up.
 const CHUNKS_PER_THREAD: u64 = 4;
@@ -67,6 +68,17 @@ struct Shared {
     control: Mutex<Control>,
     wake: Condvar,
     idle: Condvar,
+    /// The first FP control state a chunk left changed on a pool thread:
+    /// MXCSR and the x87 control word are per thread, so the caller's own
+    /// check cannot see it.
+    fp_change: Mutex<Option<FpChange>>,
+}
+
+/// A pool thread's FP control state before and after a chunk that changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FpChange {
+    pub before: FpControl,
+    pub after: FpControl,
 }
 
 impl Shared {
@@ -81,6 +93,7 @@ impl Shared {
         // calls (a 64 MiB mmap, sched_getaffinity) the run filter refuses:
         // make it now, before `started` lets the filters go on.
         drop(std::hint::black_box(Box::new(0u64)));
+        let baseline = FpControl::read();
         let mut seen_generation = 0;
         let mut control = self.lock();
         control.started += 1;
@@ -101,11 +114,34 @@ impl Shared {
             drop(control);
             // SAFETY: the caller keeps the job alive until `busy` is back to 0.
             unsafe { (*job).run_chunks() };
+            self.keep_fp_control(&baseline);
             control = self.lock();
             control.busy -= 1;
             if control.busy == 0 {
                 self.idle.notify_all();
             }
+        }
+    }
+}
+
+impl Shared {
+    /// Puts this thread's FP control state back to `baseline` after a job,
+    /// recording the first change a chunk made.
+    fn keep_fp_control(&self, baseline: &FpControl) {
+        let now = FpControl::read();
+        if now == *baseline {
+            return;
+        }
+        baseline.restore();
+        if now.changes_from(baseline).is_some() {
+            let mut first = self
+                .fp_change
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            first.get_or_insert(FpChange {
+                before: *baseline,
+                after: now,
+            });
         }
     }
 }
@@ -143,6 +179,7 @@ impl Pool {
                 }),
                 wake: Condvar::new(),
                 idle: Condvar::new(),
+                fp_change: Mutex::new(None),
             }),
             workers: Vec::new(),
             in_flight: AtomicBool::new(false),
@@ -173,6 +210,16 @@ impl Pool {
 
     pub fn threads(&self) -> u32 {
         self.threads
+    }
+
+    /// The first FP control change a chunk made on a pool thread since the
+    /// last call (already undone there), and clears it.
+    pub fn take_fp_change(&self) -> Option<FpChange> {
+        self.shared
+            .fp_change
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// The pool as the kernel ABI sees it: valid while the pool is borrowed.
@@ -454,6 +501,69 @@ mod tests {
         // SAFETY: `host.pool` is the live pool; `cover` only touches atomics.
         unsafe { (host.parallel_for)(host.pool, 500, 2, cover, ctx) };
         assert!(coverage.each_hit_once());
+    }
+
+    /// Meets every thread of the pool (as `meet` does), then sets FTZ and
+    /// DAZ on its own thread and records the MXCSR it found there.
+    struct Flush {
+        rendezvous: Rendezvous,
+        found: Mutex<Vec<u32>>,
+        set: bool,
+    }
+
+    unsafe extern "C" fn meet_and_flush(ctx: *mut c_void, begin: u64, end: u64) {
+        let flush = &*(ctx as *const Flush);
+        meet(
+            &flush.rendezvous as *const Rendezvous as *mut c_void,
+            begin,
+            end,
+        );
+        let now = FpControl::read();
+        flush.found.lock().unwrap().push(now.mxcsr);
+        if flush.set {
+            FpControl {
+                mxcsr: now.mxcsr | 0x8040,
+                x87: now.x87,
+            }
+            .restore();
+        }
+    }
+
+    fn flush(pool: &Pool, set: bool) -> Vec<u32> {
+        let threads = pool.threads();
+        let flush = Flush {
+            rendezvous: Rendezvous {
+                threads,
+                arrived: AtomicU32::new(0),
+                seen: Mutex::new(HashSet::new()),
+                deadline: Instant::now() + Duration::from_secs(10),
+            },
+            found: Mutex::new(Vec::new()),
+            set,
+        };
+        let ctx = &flush as *const Flush as *mut c_void;
+        // SAFETY: `meet_and_flush` only touches atomics, mutexes and this thread's FP state.
+        unsafe { pool.parallel_for(u64::from(threads), 1, meet_and_flush, ctx) };
+        flush.found.into_inner().unwrap()
+    }
+
+    #[test]
+    fn an_fp_change_on_a_pool_thread_is_reported_and_undone() {
+        let pool = Pool::start(3).unwrap();
+        let caller = FpControl::read();
+        assert_eq!(pool.take_fp_change(), None);
+        flush(&pool, true);
+        caller.restore();
+        let change = pool
+            .take_fp_change()
+            .expect("a pool thread's change is seen");
+        assert_eq!(change.after.mxcsr & 0x8040, 0x8040);
+        assert_eq!(change.before, caller);
+        assert_eq!(pool.take_fp_change(), None);
+        // Every thread, the pool's included, starts the next call as it began.
+        assert!(flush(&pool, false)
+            .iter()
+            .all(|&mxcsr| mxcsr == caller.mxcsr));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use crate::bench::Comparison;
 use crate::confine::Layer;
 use crate::phase::Phase;
+use crate::remote::WorkerEnd;
 
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -95,6 +96,22 @@ fn comparison(comparison: &Comparison) -> Message {
     m.uint(3, comparison.steps);
     m.packed_doubles(4, &comparison.candidate_ns);
     m.packed_doubles(5, &comparison.incumbent_ns);
+    m.double(6, comparison.courant2);
+    m.double(7, comparison.round_trip_ns);
+    m.double(8, comparison.check_ns_per_sample);
+    m
+}
+
+fn worker_end(end: &WorkerEnd, phase: &str) -> Message {
+    let mut m = Message::default();
+    m.string(1, end.role);
+    m.string(2, phase);
+    m.string(3, &end.reason);
+    m.string(4, end.signal.as_deref().unwrap_or(""));
+    if let Some(code) = end.exit_code {
+        m.uint(5, code as u64);
+    }
+    m.bool(6, end.timed_out);
     m
 }
 
@@ -102,10 +119,14 @@ fn comparison(comparison: &Comparison) -> Message {
 pub struct Report<'a> {
     pub slot: &'a str,
     pub seed: u64,
+    pub precision: &'a str,
     pub candidate_name: &'a str,
     pub isolation: &'a [Layer],
     pub phases: &'a [Phase],
     pub bench: &'a [Comparison],
+    /// A worker that ended before the run did, and the phase it ended in.
+    pub worker_end: Option<&'a WorkerEnd>,
+    pub worker_phase: &'a str,
 }
 
 pub fn encode(report: &Report<'_>) -> Vec<u8> {
@@ -120,6 +141,10 @@ pub fn encode(report: &Report<'_>) -> Vec<u8> {
         .bench
         .iter()
         .for_each(|c| m.message(7, comparison(c)));
+    m.string(8, report.precision);
+    if let Some(end) = report.worker_end {
+        m.message(9, worker_end(end, report.worker_phase));
+    }
     m.0
 }
 

@@ -2,13 +2,14 @@
 //!
 //! Two filters stack. The loader filter goes on before the candidate is
 //! dlopened, so a hostile constructor already runs under it: it allows what
-//! the dynamic loader needs (read-only `openat`, `mmap` with execute) and
-//! nothing that makes a process, a socket or a writable file. The run
-//! filter goes on after dlopen and before the first call into the candidate:
-//! no `openat` at all and no executable mappings. Anything else kills the
-//! whole process with SIGSYS, which the orchestrator reports. Both filters
-//! go on every thread at once, the pool's workers included; idle workers
-//! wait in `futex`, which both allow.
+//! the dynamic loader needs (read-only `openat`, `mmap` with execute but
+//! never writable and executable at once) and nothing that makes a process,
+//! a socket or a writable file. The run filter goes on after dlopen and
+//! before the first call into the candidate: no `openat` at all, no
+//! executable mappings, and reads and writes on the one channel fd only.
+//! Anything else kills the whole process with SIGSYS, which the supervisor
+//! reports. Both filters go on every thread at once, the pool's workers
+//! included; idle workers wait in `futex`, which both allow.
 
 use libc::sock_filter;
 
@@ -17,6 +18,7 @@ const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
 const BPF_JMP_JSET_K: u16 = 0x05 | 0x40;
 const BPF_RET_K: u16 = 0x06;
+const BPF_ALU_AND_K: u16 = 0x04 | 0x50;
 
 const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -58,6 +60,8 @@ pub enum Rule {
     },
     /// Allowed when the low 32 bits of `arg` equal `value` (known at runtime).
     ArgEq { nr: i64, arg: u32, value: u32 },
+    /// Allowed unless the low 32 bits of `arg` hold every bit of `mask`.
+    ArgNotAll { nr: i64, arg: u32, mask: u32 },
 }
 
 /// The BPF program for `rules`; every other call kills the process.
@@ -92,6 +96,14 @@ fn block(rule: Rule) -> Vec<sock_filter> {
             stmt(BPF_RET_K, RET_KILL_PROCESS),
             stmt(BPF_RET_K, RET_ALLOW),
         ],
+        Rule::ArgNotAll { nr, arg, mask } => vec![
+            jump(BPF_JMP_JEQ_K, nr as u32, 0, 5),
+            stmt(BPF_LD_W_ABS, arg_offset(arg)),
+            stmt(BPF_ALU_AND_K, mask),
+            jump(BPF_JMP_JEQ_K, mask, 0, 1),
+            stmt(BPF_RET_K, RET_KILL_PROCESS),
+            stmt(BPF_RET_K, RET_ALLOW),
+        ],
         Rule::ArgEq { nr, arg, value } => block_arg_in(nr, arg, &[value]),
         Rule::ArgIn { nr, arg, values } => block_arg_in(nr, arg, values),
     }
@@ -115,16 +127,17 @@ fn block_arg_in(nr: i64, arg: u32, values: &[u32]) -> Vec<sock_filter> {
 
 const WRITE_FLAGS: u32 =
     (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND) as u32;
-const STDIO: &[u32] = &[1, 2];
+const WRITE_AND_EXEC: u32 = (libc::PROT_WRITE | libc::PROT_EXEC) as u32;
 
-/// What both filters allow: memory, the report and progress on fds 1 and 2,
-/// the clock, and signals to this process only (so abort() reports SIGABRT).
-fn common(own_pid: u32) -> Vec<Rule> {
+/// What both filters allow: memory, writes to `channel_fd` only (the
+/// worker's replies), the clock, and signals to this process only (so
+/// abort() reports SIGABRT).
+fn common(own_pid: u32, channel_fd: u32) -> Vec<Rule> {
     vec![
-        Rule::ArgIn {
+        Rule::ArgEq {
             nr: libc::SYS_write,
             arg: 0,
-            values: STDIO,
+            value: channel_fd,
         },
         Rule::Any(libc::SYS_munmap),
         Rule::Any(libc::SYS_brk),
@@ -149,9 +162,10 @@ fn common(own_pid: u32) -> Vec<Rule> {
     ]
 }
 
-/// The filter dlopen runs under: read-only file access and executable maps.
-pub fn loader_rules(own_pid: u32) -> Vec<Rule> {
-    let mut rules = common(own_pid);
+/// The filter dlopen runs under: read-only file access and executable
+/// maps, never writable and executable together (W^X).
+pub fn loader_rules(own_pid: u32, channel_fd: u32) -> Vec<Rule> {
+    let mut rules = common(own_pid, channel_fd);
     rules.extend([
         Rule::ArgClear {
             nr: libc::SYS_openat,
@@ -164,8 +178,16 @@ pub fn loader_rules(own_pid: u32) -> Vec<Rule> {
         Rule::Any(libc::SYS_fstat),
         Rule::Any(libc::SYS_newfstatat),
         Rule::Any(libc::SYS_lseek),
-        Rule::Any(libc::SYS_mmap),
-        Rule::Any(libc::SYS_mprotect),
+        Rule::ArgNotAll {
+            nr: libc::SYS_mmap,
+            arg: 2,
+            mask: WRITE_AND_EXEC,
+        },
+        Rule::ArgNotAll {
+            nr: libc::SYS_mprotect,
+            arg: 2,
+            mask: WRITE_AND_EXEC,
+        },
         // Only to stack the run filter on top: a filter can add restrictions,
         // never lift them.
         Rule::Any(libc::SYS_seccomp),
@@ -173,10 +195,16 @@ pub fn loader_rules(own_pid: u32) -> Vec<Rule> {
     rules
 }
 
-/// The filter candidate code runs under: no files, no executable memory.
-pub fn run_rules(own_pid: u32) -> Vec<Rule> {
-    let mut rules = common(own_pid);
+/// The filter candidate code runs under: no files, no executable memory,
+/// commands read from `channel_fd` only.
+pub fn run_rules(own_pid: u32, channel_fd: u32) -> Vec<Rule> {
+    let mut rules = common(own_pid, channel_fd);
     rules.extend([
+        Rule::ArgEq {
+            nr: libc::SYS_read,
+            arg: 0,
+            value: channel_fd,
+        },
         Rule::ArgClear {
             nr: libc::SYS_mmap,
             arg: 2,
@@ -228,9 +256,49 @@ pub fn install(rules: &[Rule]) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    const CHANNEL: u32 = 3;
+
+    /// Runs a filter the way the kernel does on one `seccomp_data`: the
+    /// instructions `program` emits, nothing else, and every path must end
+    /// in a return.
+    fn evaluate(code: &[sock_filter], nr: i64, args: [u64; 6]) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
+        data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+        for (i, arg) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&arg.to_le_bytes());
+        }
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let op = code[pc];
+            pc += 1;
+            match op.code {
+                BPF_LD_W_ABS => {
+                    let at = op.k as usize;
+                    a = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+                }
+                BPF_ALU_AND_K => a &= op.k,
+                BPF_JMP_JEQ_K | BPF_JMP_JSET_K => {
+                    let taken = if op.code == BPF_JMP_JEQ_K {
+                        a == op.k
+                    } else {
+                        a & op.k != 0
+                    };
+                    pc += usize::from(if taken { op.jt } else { op.jf });
+                }
+                BPF_RET_K => return op.k,
+                other => panic!("instruction {other:#x} is not one program emits"),
+            }
+        }
+    }
+
+    fn allowed(rules: &[Rule], nr: i64, args: [u64; 6]) -> bool {
+        evaluate(&program(rules), nr, args) == RET_ALLOW
+    }
+
     #[test]
     fn every_jump_lands_inside_the_program() {
-        for rules in [loader_rules(1), run_rules(1)] {
+        for rules in [loader_rules(1, CHANNEL), run_rules(1, CHANNEL)] {
             let code = program(&rules);
             for (i, instruction) in code.iter().enumerate() {
                 if instruction.code & 0x07 == 0x05 {
@@ -243,25 +311,80 @@ mod tests {
     }
 
     #[test]
+    fn no_filter_maps_memory_writable_and_executable_at_once() {
+        let rwx = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
+        let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        let loader = loader_rules(1, CHANNEL);
+        let run = run_rules(1, CHANNEL);
+        for nr in [libc::SYS_mmap, libc::SYS_mprotect] {
+            assert!(!allowed(&loader, nr, [0, 4096, rwx, 0, 0, 0]));
+            assert!(allowed(&loader, nr, [0, 4096, rx, 0, 0, 0]));
+            assert!(allowed(&loader, nr, [0, 4096, rw, 0, 0, 0]));
+            assert!(!allowed(&run, nr, [0, 4096, rwx, 0, 0, 0]));
+            assert!(!allowed(&run, nr, [0, 4096, rx, 0, 0, 0]));
+            assert!(allowed(&run, nr, [0, 4096, rw, 0, 0, 0]));
+        }
+        assert!(!allowed(
+            &loader,
+            libc::SYS_pkey_mprotect,
+            [0, 4096, rwx, 0, 0, 0]
+        ));
+        assert!(!allowed(
+            &run,
+            libc::SYS_pkey_mprotect,
+            [0, 4096, rw, 0, 0, 0]
+        ));
+    }
+
+    #[test]
+    fn a_worker_writes_only_to_its_channel() {
+        for rules in [loader_rules(1, CHANNEL), run_rules(1, CHANNEL)] {
+            assert!(allowed(&rules, libc::SYS_write, [3, 0, 1, 0, 0, 0]));
+            for fd in [0, 1, 2, 4] {
+                assert!(
+                    !allowed(&rules, libc::SYS_write, [fd, 0, 1, 0, 0, 0]),
+                    "fd {fd}"
+                );
+            }
+        }
+        let run = run_rules(1, CHANNEL);
+        assert!(allowed(&run, libc::SYS_read, [3, 0, 1, 0, 0, 0]));
+        assert!(!allowed(&run, libc::SYS_read, [0, 0, 1, 0, 0, 0]));
+    }
+
+    #[test]
     fn the_run_filter_allows_no_file_or_process_calls() {
-        let forbidden = [
+        let run = run_rules(7, CHANNEL);
+        for nr in [
             libc::SYS_openat,
             libc::SYS_open,
             libc::SYS_clone,
+            libc::SYS_clone3,
             libc::SYS_fork,
             libc::SYS_execve,
             libc::SYS_socket,
             libc::SYS_connect,
             libc::SYS_kill,
-        ];
-        for rule in run_rules(1) {
-            let nr = match rule {
-                Rule::Any(nr)
-                | Rule::ArgClear { nr, .. }
-                | Rule::ArgIn { nr, .. }
-                | Rule::ArgEq { nr, .. } => nr,
-            };
-            assert!(!forbidden.contains(&nr), "syscall {nr} is allowed");
+            libc::SYS_ptrace,
+            libc::SYS_process_vm_writev,
+        ] {
+            assert!(!allowed(&run, nr, [0; 6]), "syscall {nr} is allowed");
         }
+        assert!(allowed(&run, libc::SYS_tgkill, [7, 7, 6, 0, 0, 0]));
+        assert!(!allowed(&run, libc::SYS_tgkill, [8, 8, 9, 0, 0, 0]));
+        assert!(allowed(&run, libc::SYS_futex, [0; 6]));
+    }
+
+    #[test]
+    fn the_loader_filter_opens_files_read_only() {
+        let loader = loader_rules(1, CHANNEL);
+        assert!(allowed(
+            &loader,
+            libc::SYS_openat,
+            [0, 0, libc::O_RDONLY as u64, 0, 0, 0]
+        ));
+        let write = (libc::O_WRONLY | libc::O_CREAT) as u64;
+        assert!(!allowed(&loader, libc::SYS_openat, [0, 0, write, 0, 0, 0]));
     }
 }

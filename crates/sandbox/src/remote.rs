@@ -1,0 +1,605 @@
+//! The supervisor's side of a worker: it forks it, reads its layers and its
+//! load result, and drives it one command at a time. Between commands the
+//! worker is stopped (SIGSTOP to its process group, and the supervisor waits
+//! until every one of its threads is stopped), so no kernel runs while the
+//! supervisor reads the shared buffers or while the other worker is timed.
+//! A worker that dies, exits, times out, sends a malformed reply or replies
+//! out of turn has ended: every later request fails with the same reason,
+//! which the report carries as the verdict of the phase it was in.
+
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::abi::{Geometry, PRECISION_F64, STATUS_NONFINITE, STATUS_OK};
+use crate::confine::Layer;
+use crate::float::Float;
+use crate::fpenv::FpControl;
+use crate::protocol::{Command, Op, Reply, MESSAGE_BYTES};
+use crate::shared::SharedBuffers;
+use crate::worker::{self, WorkerPlan};
+
+/// How long the supervisor waits for a stopped worker's threads to show
+/// it: far longer than any scheduler takes, short of hiding a hang.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+/// The layer a worker sends last before it loads its kernel.
+const LAST_LAYER: &str = "seccomp";
+
+/// How a worker ended, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerEnd {
+    pub role: &'static str,
+    pub reason: String,
+    pub signal: Option<String>,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+}
+
+pub struct Worker {
+    pub role: &'static str,
+    /// The forked child, leader of the worker's process group.
+    pid: libc::pid_t,
+    channel: OwnedFd,
+    timeout: Duration,
+    /// /proc stat files of every thread in the group, read once it is loaded.
+    tasks: RefCell<Vec<String>>,
+    end: RefCell<Option<WorkerEnd>>,
+    nonces: RefCell<u64>,
+}
+
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
+}
+
+fn why_signal(signal: &str) -> &'static str {
+    match signal {
+        "SIGSYS" => " (a forbidden system call)",
+        "SIGXCPU" => " (CPU time limit)",
+        "SIGSEGV" | "SIGBUS" => " (a bad memory access)",
+        _ => "",
+    }
+}
+
+/// 64 bits from the kernel's random source, for command nonces: never from
+/// the run's seed, which the worker inherited in its copy of the arguments.
+fn random_u64() -> u64 {
+    let mut value = 0u64;
+    // SAFETY: fills 8 bytes we own.
+    let got = unsafe { libc::getrandom(&mut value as *mut u64 as *mut libc::c_void, 8, 0) };
+    assert_eq!(got, 8, "getrandom failed");
+    value
+}
+
+impl Worker {
+    /// Forks a worker for `plan`. Call before the supervisor starts any
+    /// thread: the child must be a copy of a single-threaded process.
+    pub fn spawn(
+        role: &'static str,
+        plan: &WorkerPlan,
+        shared: &SharedBuffers,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let mut fds = [0; 2];
+        // SAFETY: creates a socketpair into `fds`.
+        if unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        } != 0
+        {
+            return Err(format!("socketpair: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: fresh fds we now own.
+        let (ours, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the supervisor is single-threaded here (see above).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            drop(ours);
+            worker::run(plan, theirs.as_raw_fd(), shared.raw_fd());
+        }
+        // Either side may set the group first; the other's call then fails harmlessly.
+        // SAFETY: plain call on our own child.
+        unsafe { libc::setpgid(pid, pid) };
+        Ok(Worker {
+            role,
+            pid,
+            channel: ours,
+            timeout,
+            tasks: RefCell::new(Vec::new()),
+            end: RefCell::new(None),
+            nonces: RefCell::new(random_u64()),
+        })
+    }
+
+    pub fn end(&self) -> Option<WorkerEnd> {
+        self.end.borrow().clone()
+    }
+
+    fn ended(&self) -> String {
+        let end = self.end.borrow();
+        let end = end.as_ref().expect("called once ended");
+        format!("the {}'s worker {}", self.role, end.reason)
+    }
+
+    /// Kills the group and records why; reaps the child for its status.
+    fn finish(&self, reason: Option<String>, timed_out: bool) -> String {
+        if self.end.borrow().is_none() {
+            // SAFETY: signals and reaps our own child's group.
+            let status = unsafe {
+                if reason.is_some() {
+                    libc::kill(-self.pid, libc::SIGKILL);
+                }
+                libc::kill(-self.pid, libc::SIGCONT);
+                let mut status = 0;
+                while libc::waitpid(self.pid, &mut status, 0) < 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+                {
+                }
+                status
+            };
+            let (signal, exit_code) = if libc::WIFSIGNALED(status) {
+                (Some(signal_name(libc::WTERMSIG(status))), None)
+            } else {
+                (None, Some(libc::WEXITSTATUS(status)))
+            };
+            let reason = reason.unwrap_or_else(|| match (&signal, exit_code) {
+                (Some(signal), _) => format!("died of {signal}{}", why_signal(signal)),
+                (None, Some(code)) => format!("exited with code {code} before it replied"),
+                (None, None) => "ended".to_owned(),
+            });
+            *self.end.borrow_mut() = Some(WorkerEnd {
+                role: self.role,
+                reason,
+                signal: if timed_out { None } else { signal },
+                exit_code: if timed_out { None } else { exit_code },
+                timed_out,
+            });
+        }
+        self.ended()
+    }
+
+    /// The next message, or why there is none.
+    fn receive(&self, nonce: u64, timeout: Duration) -> Result<Reply, String> {
+        let mut poll = libc::pollfd {
+            fd: self.channel.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32;
+            // SAFETY: polls one fd we own.
+            let ready = unsafe { libc::poll(&mut poll, 1, left) };
+            if ready < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if ready == 0 {
+                let seconds = timeout.as_secs_f64();
+                return Err(self.finish(Some(format!("timed out after {seconds} s")), true));
+            }
+            break;
+        }
+        let mut message = [0u8; MESSAGE_BYTES + 1];
+        // SAFETY: reads into a buffer we own.
+        let read = unsafe {
+            libc::read(
+                self.channel.as_raw_fd(),
+                message.as_mut_ptr() as *mut libc::c_void,
+                message.len(),
+            )
+        };
+        if read <= 0 {
+            return Err(self.finish(None, false));
+        }
+        Reply::decode(&message[..read as usize], nonce)
+            .map_err(|error| self.finish(Some(format!("sent {error}")), false))
+    }
+
+    /// Reads the worker's layers and its load result, then stops it.
+    /// Ok(name) of the bound kernel, or Err(reason) of a failed load.
+    pub fn start(&self) -> (Vec<Layer>, Result<String, String>) {
+        let mut layers = Vec::new();
+        let result = loop {
+            match self.receive(0, self.timeout) {
+                Ok(Reply::Layer {
+                    name,
+                    active,
+                    detail,
+                }) if layers.last().is_none_or(|l: &Layer| l.name != LAST_LAYER) => {
+                    layers.push(Layer {
+                        name: layer_name(&name),
+                        active,
+                        detail,
+                    });
+                }
+                Ok(Reply::Ready { name }) => break Ok(name),
+                Ok(Reply::LoadFailed { reason }) => break Err(reason),
+                Ok(other) => {
+                    break Err(self.finish(Some(format!("sent {other:?} while loading")), false))
+                }
+                Err(reason) => break Err(reason),
+            }
+        };
+        if result.is_ok() {
+            *self.tasks.borrow_mut() = group_tasks(self.pid);
+            if let Err(reason) = self.pause() {
+                return (layers, Err(reason));
+            }
+        }
+        (layers, result)
+    }
+
+    fn pause(&self) -> Result<(), String> {
+        // SAFETY: stops our own child's group.
+        unsafe { libc::kill(-self.pid, libc::SIGSTOP) };
+        let deadline = Instant::now() + STOP_WAIT;
+        while !self.tasks.borrow().iter().all(|stat| stopped(stat)) {
+            if Instant::now() > deadline {
+                return Err(self.finish(Some("did not stop when told to".to_owned()), false));
+            }
+            std::thread::yield_now();
+        }
+        Ok(())
+    }
+
+    /// Sends `command` to the resumed worker and stops it again once it
+    /// replies; the duration is the round trip alone, from the command's
+    /// send to the reply's arrival.
+    pub fn request(&self, mut command: Command) -> Result<(Reply, Duration), String> {
+        if self.end.borrow().is_some() {
+            return Err(self.ended());
+        }
+        let nonce = {
+            let mut nonces = self.nonces.borrow_mut();
+            *nonces = nonces.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            *nonces
+        };
+        command.nonce = nonce;
+        let message = command.encode();
+        // SAFETY: resumes our own child's group.
+        unsafe { libc::kill(-self.pid, libc::SIGCONT) };
+        let started = Instant::now();
+        // SAFETY: writes a buffer we own.
+        let written = unsafe {
+            libc::write(
+                self.channel.as_raw_fd(),
+                message.as_ptr() as *const libc::c_void,
+                MESSAGE_BYTES,
+            )
+        };
+        if written != MESSAGE_BYTES as isize {
+            return Err(self.finish(None, false));
+        }
+        let reply = self.receive(nonce, self.timeout)?;
+        let elapsed = started.elapsed();
+        self.pause()?;
+        if self.pending() {
+            return Err(self.finish(Some("sent a second reply to one command".to_owned()), false));
+        }
+        Ok((reply, elapsed))
+    }
+
+    fn pending(&self) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.channel.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polls one fd we own without waiting.
+        unsafe { libc::poll(&mut poll, 1, 0) > 0 }
+    }
+
+    /// The process group id, for the report.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.finish(Some("was stopped at the end of the run".to_owned()), false);
+    }
+}
+
+fn layer_name(name: &str) -> &'static str {
+    const KNOWN: [&str; 12] = [
+        "rlimits",
+        "userns",
+        "mountns",
+        "netns",
+        "ipcns",
+        "utsns",
+        "pidns",
+        "landlock",
+        "no_new_privs",
+        "pool",
+        "rlimit-nproc",
+        "seccomp",
+    ];
+    KNOWN
+        .iter()
+        .find(|&&known| known == name)
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// Every thread of every process in process group `group`, as stat paths.
+fn group_tasks(group: libc::pid_t) -> Vec<String> {
+    let mut tasks = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return tasks;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let in_group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat_field(&stat, 4).and_then(|pgrp| pgrp.parse::<i32>().ok()))
+            == Some(group);
+        if !in_group {
+            continue;
+        }
+        if let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for thread in threads.flatten() {
+                tasks.push(format!(
+                    "/proc/{pid}/task/{}/stat",
+                    thread.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    tasks
+}
+
+/// Field `index` (0-based, after the command name) of a /proc stat line:
+/// 0 is the state, 2 the process group.
+fn stat_field(stat: &str, index: usize) -> Option<&str> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(index - 2)
+}
+
+/// Stopped, traced, dead or gone.
+fn stopped(stat_path: &str) -> bool {
+    match std::fs::read_to_string(stat_path) {
+        Ok(stat) => matches!(stat_field(&stat, 2), Some("T" | "t" | "Z" | "X") | None),
+        Err(_) => true,
+    }
+}
+
+/// Both levels after a call: `previous` is u^{n+k-1}, `current` u^{n+k}.
+#[derive(Debug, Clone)]
+pub struct Stepped<T> {
+    pub previous: Vec<T>,
+    pub current: Vec<T>,
+}
+
+/// What a readout call produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadoutResult {
+    Digits(Vec<i8>),
+    NonFinite { index: u64 },
+}
+
+/// The region of each buffer: the two levels and the scratch of a step;
+/// the field, the digits and the bad index of a readout.
+const LEVEL: [usize; 2] = [0, 1];
+const SCRATCH: usize = 2;
+const FIELD: usize = 0;
+const DIGITS: usize = 1;
+const BAD_INDEX: usize = 2;
+
+/// A kernel in a worker, on the shared buffers: what the phases call.
+pub struct Remote<'a> {
+    pub worker: &'a Worker,
+    pub shared: &'a SharedBuffers,
+}
+
+fn value_bytes(geometry: &Geometry) -> usize {
+    if geometry.precision == PRECISION_F64 {
+        8
+    } else {
+        4
+    }
+}
+
+impl Remote<'_> {
+    /// Puts (u^{n-1}, u^n) at level[1 - current] and level[current].
+    pub fn load<T: Float>(&self, previous: &[T], current: &[T], current_index: u32) {
+        self.shared.fill(LEVEL[current_index as usize], current);
+        self.shared
+            .fill(LEVEL[1 - current_index as usize], previous);
+    }
+
+    /// `calls` calls of `steps` steps each from level[current_index], in one
+    /// command; the round trip's duration.
+    pub fn step_calls(
+        &self,
+        geometry: &Geometry,
+        calls: u32,
+        steps: u64,
+        current_index: u32,
+    ) -> Result<Duration, String> {
+        let bytes = geometry.cells as usize * value_bytes(geometry);
+        for region in [LEVEL[0], LEVEL[1], SCRATCH] {
+            self.shared.arm(region, bytes);
+        }
+        let (reply, elapsed) = self.worker.request(Command {
+            nonce: 0,
+            op: Op::Step {
+                current: current_index,
+                steps,
+            },
+            calls,
+            geometry: *geometry,
+        })?;
+        for (name, region) in [
+            ("level[0]", LEVEL[0]),
+            ("level[1]", LEVEL[1]),
+            ("scratch", SCRATCH),
+        ] {
+            if let Some(at) = self.shared.breach(region, bytes) {
+                return Err(format!("wave_step wrote outside {name} (byte {at})"));
+            }
+        }
+        match reply {
+            Reply::Done { .. } => Ok(elapsed),
+            other => Err(self.refusal("wave_step", other, STATUS_OK)),
+        }
+    }
+
+    /// One call of `steps` steps.
+    pub fn step(&self, geometry: &Geometry, steps: u64, current_index: u32) -> Result<(), String> {
+        self.step_calls(geometry, 1, steps, current_index)
+            .map(|_| ())
+    }
+
+    fn refusal(&self, function: &str, reply: Reply, expected: i32) -> String {
+        match reply {
+            Reply::Status { call, status } => {
+                format!("{function} returned status {status} at call {call} (expected {expected})")
+            }
+            Reply::FpChanged {
+                call,
+                before,
+                after,
+            } => {
+                let before = FpControl {
+                    mxcsr: before.0,
+                    x87: before.1,
+                };
+                let after = FpControl {
+                    mxcsr: after.0,
+                    x87: after.1,
+                };
+                let change = after
+                    .changes_from(&before)
+                    .unwrap_or_else(|| "nothing named".to_owned());
+                format!("{function} call {call} left the floating-point control state changed: {change}")
+            }
+            other => self
+                .worker
+                .finish(Some(format!("sent {other:?} in reply to a call")), false),
+        }
+    }
+
+    /// The levels as the ABI's contract places them after `steps` steps.
+    pub fn levels_after<T: Float>(
+        &self,
+        cells: usize,
+        current_index: u32,
+        steps: u64,
+    ) -> Stepped<T> {
+        let newest = ((current_index as u64 + steps) % 2) as usize;
+        Stepped {
+            current: self.shared.read(LEVEL[newest], cells),
+            previous: self.shared.read(LEVEL[1 - newest], cells),
+        }
+    }
+
+    /// The values at `cells` of the level that holds u^{n+k} after `steps` steps.
+    pub fn newest_at<T: Float>(
+        &self,
+        count: usize,
+        current_index: u32,
+        steps: u64,
+        cells: &[usize],
+    ) -> Vec<T> {
+        let newest = ((current_index as u64 + steps) % 2) as usize;
+        self.shared.read_cells(LEVEL[newest], count, cells)
+    }
+
+    /// `calls` readouts of the field already loaded; the round trip's duration and the result.
+    pub fn readout_calls<T: Float>(
+        &self,
+        geometry: &Geometry,
+        calls: u32,
+    ) -> Result<(Duration, ReadoutResult), String> {
+        let cells = geometry.cells as usize;
+        let spans = [
+            (FIELD, cells * std::mem::size_of::<T>()),
+            (DIGITS, cells),
+            (BAD_INDEX, 8),
+        ];
+        for (region, bytes) in spans {
+            self.shared.arm(region, bytes);
+        }
+        let (reply, elapsed) = self.worker.request(Command {
+            nonce: 0,
+            op: Op::Readout,
+            calls,
+            geometry: *geometry,
+        })?;
+        for ((region, bytes), name) in spans.into_iter().zip(["field", "digits", "bad_index"]) {
+            if let Some(at) = self.shared.breach(region, bytes) {
+                return Err(format!("readout wrote outside {name} (byte {at})"));
+            }
+        }
+        match reply {
+            Reply::Done { status: STATUS_OK } => Ok((
+                elapsed,
+                ReadoutResult::Digits(self.shared.read(DIGITS, cells)),
+            )),
+            Reply::Done {
+                status: STATUS_NONFINITE,
+            } => Ok((
+                elapsed,
+                ReadoutResult::NonFinite {
+                    index: self.shared.read::<u64>(BAD_INDEX, 1)[0],
+                },
+            )),
+            other => Err(self.refusal("readout", other, STATUS_OK)),
+        }
+    }
+
+    /// Loads `field` and reads it out once.
+    pub fn readout<T: Float>(
+        &self,
+        geometry: &Geometry,
+        field: &[T],
+    ) -> Result<ReadoutResult, String> {
+        self.shared.fill(FIELD, field);
+        self.readout_calls::<T>(geometry, 1)
+            .map(|(_, result)| result)
+    }
+}
+
+/// Steps (previous, current) `steps` times with the kernel in one call.
+pub fn run_steps<T: Float>(
+    kernel: &Remote,
+    geometry: &Geometry,
+    previous: &[T],
+    current: &[T],
+    steps: u64,
+    current_index: u32,
+) -> Result<Stepped<T>, String> {
+    kernel.load(previous, current, current_index);
+    kernel.step(geometry, steps, current_index)?;
+    Ok(kernel.levels_after(previous.len(), current_index, steps))
+}

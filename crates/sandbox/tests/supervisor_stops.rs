@@ -1,0 +1,245 @@
+//! The supervisor/worker split and the checks that cover the benchmark,
+//! shown on the runner alone: each hostile kernel of the classes 1,
+//! 2 and 4 is built here from its fixture with the system C++ compiler
+//! (no static gate in the way) and run by the built `ouroboros-sandbox`
+//! against the reference. Every one escaped the runner before the split.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ouroboros-split-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Builds `source` as the compile gate does (C++17, -O3, no fused multiply-adds).
+fn build_kernel(source: &Path, scratch: &Path, name: &str) -> PathBuf {
+    let module = scratch.join(format!("{name}.so"));
+    let built = Command::new("c++")
+        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
+        .arg("-I")
+        .arg(root().join("cpp/include"))
+        .arg(source)
+        .arg("-o")
+        .arg(&module)
+        .status()
+        .expect("a C++ compiler (c++) is needed to build the test kernels");
+    assert!(built.success(), "{} did not compile", source.display());
+    module.canonicalize().unwrap()
+}
+
+/// Runs the fixture `name` against the reference with `extra` arguments.
+fn run_fixture(name: &str, extra: &[&str]) -> Output {
+    let dir = scratch(name);
+    let hostile = build_kernel(
+        &root().join(format!("tests/fixtures/hostile/{name}.cpp")),
+        &dir,
+        name,
+    );
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&hostile)
+        .arg("--incumbent")
+        .arg(&reference)
+        .args(["--threads", "2", "--cpu-seconds", "30"])
+        .args(extra)
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        output.status.success(),
+        "the supervisor ended with {:?}; stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn report(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether the report holds `phase` with `passed`, as the encoded name
+/// followed by the encoded flag.
+fn has_phase(output: &Output, phase: &str, passed: bool) -> bool {
+    let mut needle = vec![0x0a, phase.len() as u8];
+    needle.extend_from_slice(phase.as_bytes());
+    needle.extend_from_slice(&[0x10, u8::from(passed)]);
+    output
+        .stdout
+        .windows(needle.len())
+        .any(|w| w == needle.as_slice())
+}
+
+fn failed_phase(output: &Output, phase: &str) -> bool {
+    has_phase(output, phase, false)
+}
+
+#[test]
+fn a_report_written_by_the_kernel_never_reaches_stdout() {
+    let output = run_fixture("forge-report-stdout", &[]);
+    let text = report(&output);
+    assert!(
+        text.contains("the candidate's worker died of SIGSYS (a forbidden system call)"),
+        "{text}"
+    );
+    assert!(failed_phase(&output, "differential"));
+    // The forged report's passing phases are nowhere in what was written.
+    assert!(!has_phase(&output, "differential", true));
+    assert!(!has_phase(&output, "bench", true));
+}
+
+#[test]
+fn the_incumbent_is_out_of_the_candidates_reach() {
+    // Before the split this kernel found the incumbent's table beside its
+    // host pointer and swapped in a slower copy; now that address is its
+    // own worker's stack, and the worker dies reading it.
+    let output = run_fixture("tamper-incumbent", &[]);
+    let text = report(&output);
+    assert!(
+        text.contains("the candidate's worker died of SIGSEGV"),
+        "{text}"
+    );
+    assert!(!has_phase(&output, "bench", true));
+}
+
+/// The reference kernel with `statement` run first in every wave_step call.
+fn reference_with(dir: &Path, name: &str, statement: &str) -> PathBuf {
+    let reference = std::fs::read_to_string(root().join("cpp/kernels/reference.cpp")).unwrap();
+    let entry = "uint64_t steps) {\n";
+    assert!(reference.contains(entry));
+    let source = dir.join(format!("{name}.cpp"));
+    let patched = format!(
+        "#include <linux/futex.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n{}",
+        reference.replacen(entry, &format!("{entry}  {statement}\n"), 1)
+    );
+    std::fs::write(&source, patched).unwrap();
+    let kernels = root().join("cpp/kernels");
+    let module = dir.join(format!("{name}.so"));
+    let built = Command::new("c++")
+        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
+        .arg("-I")
+        .arg(root().join("cpp/include"))
+        .arg("-I")
+        .arg(&kernels)
+        .arg(&source)
+        .arg("-o")
+        .arg(&module)
+        .status()
+        .unwrap();
+    assert!(built.success());
+    module
+}
+
+#[test]
+fn a_worker_that_exits_or_hangs_is_the_verdict_of_its_phase() {
+    let dir = scratch("ends");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    for (name, statement, expected) in [
+        (
+            "exits",
+            "_exit(0);",
+            "the candidate's worker exited with code 0 before it replied",
+        ),
+        (
+            "hangs",
+            "static int word = 0; syscall(SYS_futex, &word, FUTEX_WAIT, 0, nullptr, nullptr, 0);",
+            "the candidate's worker timed out after 2 s",
+        ),
+    ] {
+        let kernel = reference_with(&dir, name, statement);
+        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+            .arg("--candidate")
+            .arg(&kernel)
+            .arg("--incumbent")
+            .arg(&reference)
+            .args(["--threads", "1", "--cpu-seconds", "2"])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {:?}", output.status);
+        let text = report(&output);
+        assert!(text.contains(expected), "{name}: {text}");
+        assert!(failed_phase(&output, "differential"), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_fp_environment_left_changed_is_named_bit_by_bit() {
+    let output = run_fixture("mxcsr-ftz-daz", &[]);
+    let text = report(&output);
+    assert!(
+        text.contains("left the floating-point control state changed: MXCSR DAZ (denormals are zero), MXCSR FTZ (flush to zero)"),
+        "{text}"
+    );
+    assert!(failed_phase(&output, "differential"));
+}
+
+#[test]
+fn skipping_work_at_the_live_size_or_precision_or_on_single_steps_fails_the_differential() {
+    for (fixture, extra) in [
+        ("skips-large-lattices", &["--target", "1031,1031"][..]),
+        ("skips-f32-at-live-size", &["--precision", "f32"][..]),
+        ("skips-single-step-calls", &[][..]),
+    ] {
+        let output = run_fixture(fixture, extra);
+        let text = report(&output);
+        assert!(failed_phase(&output, "differential"), "{fixture}: {text}");
+        assert!(text.contains("live lattice, 2 dims"), "{fixture}: {text}");
+    }
+}
+
+#[test]
+fn skipping_work_only_when_timed_fails_the_probe_that_ends_each_sample() {
+    for fixture in ["skips-after-many-calls", "skips-on-repeated-courant"] {
+        let output = run_fixture(fixture, &[]);
+        let text = report(&output);
+        assert!(failed_phase(&output, "bench"), "{fixture}: {text}");
+        assert!(
+            text.contains("a timed sample's last call"),
+            "{fixture}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_correct_kernel_passes_every_phase_in_f32_too() {
+    for precision in ["f64", "f32"] {
+        let dir = scratch(precision);
+        let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+            .arg("--candidate")
+            .arg(&reference)
+            .arg("--incumbent")
+            .arg(&reference)
+            .args([
+                "--threads",
+                "2",
+                "--bench-samples",
+                "3",
+                "--precision",
+                precision,
+            ])
+            .env_clear()
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(output.status.success());
+        for phase in ["load", "differential", "invariants", "dojo", "bench"] {
+            assert!(
+                !failed_phase(&output, phase),
+                "{precision} {phase}: {}",
+                report(&output)
+            );
+        }
+        assert!(report(&output).contains("worker-incumbent"));
+    }
+}
