@@ -109,6 +109,14 @@ struct RecoveryOutcome {
   SwapOutcome rollback;
 };
 
+/// A kernel host that failed while the runner stepped with it; the step slot is back on last-known-good.
+struct HostFailure {
+  std::string reason;
+  /// stepCount when the host failed: the step it was asked for was not counted.
+  std::uint64_t failed_step = 0;
+  SwapOutcome rollback;
+};
+
 /// A canary's starting point: copies of the live levels and the two modules to compare.
 struct CanaryInput {
   Slot slot = Slot::Step;
@@ -145,6 +153,7 @@ class LatticeCore {
   using SwapCallback = std::function<void(const SwapOutcome&)>;
   using RunEndCallback = std::function<void(const RunSummary&)>;
   using SnapshotCallback = std::function<void(std::uint64_t step)>;
+  using HostFailureCallback = std::function<void(const HostFailure&)>;
 
   /// Throws std::invalid_argument on a malformed config.
   LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel);
@@ -273,6 +282,24 @@ class LatticeCore {
    */
   RecoveryOutcome recover(Slot slot);
 
+  // ------------------------------------------------------------ kernel hosts (lattice_remote.cpp)
+
+  /**
+   * A module whose steps run in the kernel host at the other end of
+   * `channel_fd` (its pid `pid`), which has mapped this lattice's state
+   * segment; registered process-wide like a loaded module. Needs a
+   * segment-backed lattice. A refusal is data, as for KernelModule::load.
+   */
+  KernelModule::LoadResult connect_remote(int channel_fd, pid_t pid, const std::string& path,
+                                          std::uint64_t ready_timeout_ms, std::uint64_t step_timeout_ms);
+  /**
+   * Called on the runner thread when the live step module's kernel host
+   * fails: the host is dead and the slot already back on last-known-good;
+   * the state since the last verified snapshot is not to be trusted (the
+   * caller restores it with recover()). Set only while no run is active.
+   */
+  void set_host_failure_callback(HostFailureCallback on_failure) { on_host_failure_ = std::move(on_failure); }
+
   // ------------------------------------------------------------ canary
 
   /// At a boundary: copies the live levels and names the modules a canary compares.
@@ -309,6 +336,8 @@ class LatticeCore {
   void finish_run(RunSummary summary);
   void capture_snapshot();
   void report_first_step(std::uint64_t start_ns);
+  /// The runner's answer to a failed kernel host: last-known-good at once, then the callback.
+  void abandon_host(const std::string& reason);
 
   ouro_geometry geometry_;
   KernelSlots slots_;
@@ -335,6 +364,7 @@ class LatticeCore {
   std::uint64_t run_target_step_ = 0;
   RunEndCallback on_run_end_;
   SnapshotCallback on_snapshot_;
+  HostFailureCallback on_host_failure_;
   std::uint64_t steps_run_ = 0;
   std::uint64_t last_step_end_ns_ = 0;
   std::vector<AwaitingSwap> awaiting_first_step_;

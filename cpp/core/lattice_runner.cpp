@@ -1,6 +1,7 @@
 // LatticeCore's runner thread, its step-boundary protocol, swaps and watchdog
 // snapshots. The rest of LatticeCore is in lattice_core.cpp.
 #include "core/lattice_core.h"
+#include "core/remote_kernel.h"
 
 #include <cstring>
 #include <limits>
@@ -134,7 +135,12 @@ void LatticeCore::runner_step() {
   const KernelModule& module = slots_.live(Slot::Step);
   const std::uint64_t index = step_count();
   const std::uint64_t start_ns = monotonic_ns();
-  run_kernel(module, *state_, current_, 1);
+  try {
+    run_kernel(module, *state_, current_, 1);
+  } catch (const RemoteKernelFailure& failure) {
+    abandon_host(failure.what());
+    return;
+  }
   const std::uint64_t end_ns = monotonic_ns();
   current_ ^= 1u;
   step_count_.store(index + 1, std::memory_order_release);

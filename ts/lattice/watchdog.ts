@@ -7,6 +7,7 @@
  * lattice emits a 'watchdog' event saying why.
  */
 import type { CoreLattice, CoreSlot } from '../../native/addon-types.js';
+import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
 import { cellCount } from './initial-conditions.js';
 
@@ -19,7 +20,8 @@ export interface WatchdogOptions {
 
 /** Emitted as the lattice's 'watchdog' event after an automatic rollback. */
 export interface WatchdogEvent {
-  reason: 'non-finite' | 'energy-drift';
+  /** 'kernel-host': the confined host stepping the live module crashed, hung, exited or replied garbage. */
+  reason: 'non-finite' | 'energy-drift' | 'kernel-host';
   /** A sentence naming what the oracle found. */
   detail: string;
   slot: CoreSlot;
@@ -32,6 +34,8 @@ export interface WatchdogEvent {
   rolledBackFrom: string;
   rolledBackTo: string;
   energyDrift: number;
+  /** For 'kernel-host': the host's pid, how it ended (a SIGSYS is a seccomp kill) and its confinement layers. */
+  kernelHost?: { pid: number; exit: KernelHostExit | null; layers: KernelHostLayer[] };
 }
 
 export interface WatchdogPhysics {

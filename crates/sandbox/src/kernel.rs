@@ -254,6 +254,16 @@ impl Kernel<'_> {
         // SAFETY: as above.
         unsafe { (*self.table).readout.expect("checked in open") }
     }
+
+    /// Calls `wave_step` on state the caller owns (the kernel host steps the
+    /// live segment in place), lending the pool; returns the kernel's status.
+    ///
+    /// # Safety
+    /// Both levels and the scratch of `state` must be live, writable buffers
+    /// of `geometry.cells` values of the geometry's precision.
+    pub unsafe fn wave_step(&self, geometry: &Geometry, state: &State, steps: u64) -> i32 {
+        (self.wave_step_fn())(&self.host, geometry, state, steps)
+    }
 }
 
 /// Both levels after a call: `previous` is u^{n+k-1}, `current` u^{n+k}.
