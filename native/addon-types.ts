@@ -157,12 +157,18 @@ export interface CoreCanaryResult {
  * settles) the state is stepped on a native runner thread; every method that
  * reads or writes the state then waits for a step boundary.
  */
-/** A kernel host that failed under the runner: dead, and the step slot already back on last-known-good. */
+/**
+ * A kernel host that failed under the runner, and the recovery the runner
+ * made before its next step (as recover('step') does): the host is dead, the
+ * slot back on last-known-good, the state restored from the last verified snapshot.
+ */
 export interface CoreHostFailure {
   /** What the core saw (hung, closed the channel, garbage), naming the host's pid. */
   reason: string;
   /** stepCount when it failed: that step was not counted. */
   failedStep: number;
+  /** Null when no snapshot had been verified: the state was not restored. */
+  restoredStep: number | null;
   rollback: CoreSwapOutcome;
 }
 

@@ -173,11 +173,17 @@ struct HostFailureNotifier {
   ~HostFailureNotifier() { notify.Release(); }
 };
 
-Napi::Object host_failure(Napi::Env env, const HostFailure& failure) {
+Napi::Object recovery_outcome(Napi::Env env, const RecoveryOutcome& outcome) {
   Napi::Object result = Napi::Object::New(env);
+  result.Set("restoredStep", outcome.restored_step ? Napi::Value(number(env, *outcome.restored_step)) : env.Null());
+  result.Set("failedStep", number(env, outcome.failed_step));
+  result.Set("rollback", swap_outcome(env, outcome.rollback));
+  return result;
+}
+
+Napi::Object host_failure(Napi::Env env, const HostFailure& failure) {
+  Napi::Object result = recovery_outcome(env, failure.recovery);
   result.Set("reason", failure.reason);
-  result.Set("failedStep", number(env, failure.failed_step));
-  result.Set("rollback", swap_outcome(env, failure.rollback));
   return result;
 }
 
@@ -555,12 +561,7 @@ void LatticeCoreWrap::settle_snapshot(const Napi::CallbackInfo& info) {
 Napi::Value LatticeCoreWrap::recover(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     Napi::Env env = info.Env();
-    const RecoveryOutcome outcome = open_core(env).recover(read_slot(info[0], "slot"));
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("restoredStep", outcome.restored_step ? Napi::Value(number(env, *outcome.restored_step)) : env.Null());
-    result.Set("failedStep", number(env, outcome.failed_step));
-    result.Set("rollback", swap_outcome(env, outcome.rollback));
-    return result;
+    return recovery_outcome(env, open_core(env).recover(read_slot(info[0], "slot")));
   });
 }
 

@@ -109,13 +109,13 @@ struct RecoveryOutcome {
   SwapOutcome rollback;
 };
 
-/// A kernel host that failed while the runner stepped with it; the step slot is back on last-known-good.
+/// A kernel host that failed while the runner stepped with it, and the recovery the runner made at once.
 struct HostFailure {
   std::string reason;
-  /// stepCount when the host failed: the step it was asked for was not counted.
-  std::uint64_t failed_step = 0;
-  SwapOutcome rollback;
+  /// failed_step: stepCount when the host failed (the step it was asked for was not counted).
+  RecoveryOutcome recovery;
 };
+
 
 /// A canary's starting point: copies of the live levels and the two modules to compare.
 struct CanaryInput {
@@ -294,9 +294,10 @@ class LatticeCore {
                                           std::uint64_t ready_timeout_ms, std::uint64_t step_timeout_ms);
   /**
    * Called on the runner thread when the live step module's kernel host
-   * fails: the host is dead and the slot already back on last-known-good;
-   * the state since the last verified snapshot is not to be trusted (the
-   * caller restores it with recover()). Set only while no run is active.
+   * fails, after the runner has recovered as recover() does: the host is
+   * dead, the slot back on last-known-good and the state restored from the
+   * last verified snapshot (a host may have written a level it never
+   * reported). Set only while no run is active.
    */
   void set_host_failure_callback(HostFailureCallback on_failure) { on_host_failure_ = std::move(on_failure); }
 
@@ -336,8 +337,10 @@ class LatticeCore {
   void finish_run(RunSummary summary);
   void capture_snapshot();
   void report_first_step(std::uint64_t start_ns);
-  /// The runner's answer to a failed kernel host: last-known-good at once, then the callback.
+  /// The runner's answer to a failed kernel host: recover_now(Step) before any other step, then the callback.
   void abandon_host(const std::string& reason);
+  /// recover()'s work, on the thread that owns the state (at a boundary).
+  RecoveryOutcome recover_now(Slot slot);
 
   ouro_geometry geometry_;
   KernelSlots slots_;

@@ -27,10 +27,10 @@ KernelModule::LoadResult LatticeCore::connect_remote(int channel_fd, pid_t pid, 
 }
 
 void LatticeCore::abandon_host(const std::string& reason) {
-  HostFailure failure;
-  failure.reason = reason;
-  failure.failed_step = step_count();
-  failure.rollback = apply_swap(Slot::Step, nullptr);
+  // Before the next step: a snapshot of what the host left behind could
+  // otherwise pass the watchdog (a step written but never reported keeps
+  // the energy exact) and become the restore point.
+  HostFailure failure{reason, recover_now(Slot::Step)};
   if (on_host_failure_) on_host_failure_(failure);
 }
 

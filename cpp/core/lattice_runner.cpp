@@ -276,22 +276,24 @@ std::optional<std::uint64_t> LatticeCore::verified_step() {
 }
 
 RecoveryOutcome LatticeCore::recover(Slot slot) {
-  return at_boundary([&] {
-    RecoveryOutcome outcome;
-    outcome.failed_step = step_count();
-    outcome.rollback = apply_swap(slot, nullptr);
-    std::lock_guard<std::mutex> lock(snapshot_mutex_);
-    pending_out_ = false;
-    if (verified_present_) {
-      std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
-      std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());
-      current_ = 0;
-      step_count_.store(verified_.step, std::memory_order_release);
-      publish_boundary();
-      outcome.restored_step = verified_.step;
-    }
-    return outcome;
-  });
+  return at_boundary([&] { return recover_now(slot); });
+}
+
+RecoveryOutcome LatticeCore::recover_now(Slot slot) {
+  RecoveryOutcome outcome;
+  outcome.failed_step = step_count();
+  outcome.rollback = apply_swap(slot, nullptr);
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  pending_out_ = false;
+  if (verified_present_) {
+    std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
+    std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());
+    current_ = 0;
+    step_count_.store(verified_.step, std::memory_order_release);
+    publish_boundary();
+    outcome.restored_step = verified_.step;
+  }
+  return outcome;
 }
 
 }  // namespace ouro

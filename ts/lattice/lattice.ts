@@ -705,20 +705,19 @@ export class Lattice extends EventEmitter {
   }
 
   /**
-   * The runner met a failed kernel host: the host is dead and the slot back
-   * on last-known-good; restore the state from the last verified snapshot
-   * now, then report it as a watchdog event once the host's exit is known.
+   * The runner met a failed kernel host and has recovered (the host is dead,
+   * the slot back on last-known-good, the state restored from the last
+   * verified snapshot); reported as a watchdog event once the host's exit is known.
    */
   #hostFailed(failure: CoreHostFailure): void {
-    const recovery = this.#core.recover('step');
     const hosted = this.#hosts.get(failure.rollback.fromId);
     const event = (exit: WatchdogEvent['kernelHost']): WatchdogEvent => ({
       reason: 'kernel-host',
       detail: failure.reason,
       slot: 'step',
       checkedStep: failure.failedStep,
-      failedStep: recovery.failedStep,
-      restoredStep: recovery.restoredStep,
+      failedStep: failure.failedStep,
+      restoredStep: failure.restoredStep,
       rolledBackFrom: failure.rollback.fromName,
       rolledBackTo: failure.rollback.toName,
       energyDrift: Number.NaN,
