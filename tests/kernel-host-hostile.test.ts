@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 
 const SECRET_FILE = '/tmp/ouroboros-kernel-host-secret.txt';
@@ -47,12 +48,13 @@ function containsSecret(field: Float64Array | Float32Array): boolean {
 }
 
 /** Runs a confined `module` live under a watchdog until its host fails; returns the event and the run's end. */
-async function runUntilHostFails(lat: Lattice, module: string, stepTimeoutMs?: number) {
+async function runUntilHostFails(lat: Lattice, module: string, stepTimeoutMs?: number, before?: number) {
   const id = await lat.loadConfinedModule(module, { stepTimeoutMs });
   const event = once(lat, 'watchdog') as Promise<[WatchdogEvent]>;
   const run = lat.run({ watchdog: { everySteps: 2 } });
   // Let the watchdog verify the starting snapshot before the module goes live.
   while (lat.stepCount < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (before !== undefined) await lat.swap('step', before);
   await lat.swap('step', id);
   const [failure] = await event;
   // Steps after the rollback run on the trusted kernel again.
@@ -110,6 +112,26 @@ describe('a hostile module live in a kernel host', () => {
     trusted.step(lat.stepCount);
     expect(sameBits(lat.field(), trusted.field())).toBe(true);
     expect(sameBits(lat.previousField(), trusted.previousField())).toBe(true);
+  }, 60_000);
+
+  it('falls back to the lattice\'s own kernel when last-known-good is a confined module whose host died too', async () => {
+    const lat = seeded(true);
+    const good = await lat.loadConfinedModule(kernelModulePath('reference_twin'));
+    const { failure: first } = await runUntilHostFails(lat, build('tests/fixtures/kernel-host/spin-after-five.cpp'), 300, good);
+    expect(first.rolledBackTo).toBe('reference-twin');
+    const second = once(lat, 'watchdog') as Promise<[WatchdogEvent]>;
+    const run = lat.run({ watchdog: { everySteps: 2 } });
+    process.kill((lat.moduleInfo(good) as unknown as { hostPid: number }).hostPid, 'SIGKILL');
+    const [failure] = await second;
+    expect(failure.rolledBackFrom).toBe('reference-twin');
+    expect(failure.rolledBackTo).toBe('reference');
+    const resumedAt = lat.stepCount;
+    while (lat.stepCount < resumedAt + 20) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await lat.stop())!.error).toBeNull();
+    await run;
+    const trusted = seeded(false);
+    trusted.step(lat.stepCount);
+    expect(sameBits(lat.field(), trusted.field())).toBe(true);
   }, 60_000);
 
   it('is timed out and killed when it hangs after writing a step it never reports, and the state is restored', async () => {

@@ -96,13 +96,14 @@ std::uint64_t monotonic_ns() {
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel)
     : geometry_(make_geometry(config)),
-      slots_(std::move(kernel)),
+      slots_(kernel),
+      base_step_module_(std::move(kernel)),
       pool_(config.threads),
       state_(std::make_shared<StateBuffer>(field_bytes(geometry_))) {}
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel,
                          const SegmentRegion& segment)
-    : geometry_(make_geometry(config)), slots_(std::move(kernel)), pool_(config.threads) {
+    : geometry_(make_geometry(config)), slots_(kernel), base_step_module_(std::move(kernel)), pool_(config.threads) {
   if (segment.level_bytes != field_bytes(geometry_)) {
     throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) + ": the lattice needs " +
                                 std::to_string(field_bytes(geometry_)));

@@ -344,6 +344,8 @@ class LatticeCore {
 
   ouro_geometry geometry_;
   KernelSlots slots_;
+  /** The step module the lattice was made with (in-process): where a failed host goes when last-known-good is a failed host too. */
+  std::shared_ptr<const KernelModule> base_step_module_;
   std::array<SlotProfile, kSlotCount> profiles_;
   ThreadPool pool_;
   std::shared_ptr<StateBuffer> state_;

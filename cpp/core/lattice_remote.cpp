@@ -31,6 +31,14 @@ void LatticeCore::abandon_host(const std::string& reason) {
   // otherwise pass the watchdog (a step written but never reported keeps
   // the energy exact) and become the restore point.
   HostFailure failure{reason, recover_now(Slot::Step)};
+  // Last-known-good may be a confined module whose host has failed since:
+  // then the lattice's own first kernel, which runs here and needs no host.
+  const RemoteKernel* fallback = slots_.live(Slot::Step).remote();
+  if (fallback != nullptr && fallback->failed()) {
+    const SwapOutcome to_base = apply_swap(Slot::Step, base_step_module_);
+    failure.recovery.rollback.to_id = to_base.to_id;
+    failure.recovery.rollback.to_name = to_base.to_name;
+  }
   if (on_host_failure_) on_host_failure_(failure);
 }
 

@@ -686,8 +686,9 @@ export class Lattice extends EventEmitter {
   /**
    * A confined module's host can crash mid-step with one level half written:
    * only a verified snapshot restores that, so a running lattice takes one
-   * only under a watchdog. Its last-known-good must run in-process, so that
-   * a rollback lands on code that does not need a host.
+   * only under a watchdog. (Its last-known-good may be confined too: when
+   * that host has failed as well, the core falls back to the lattice's own
+   * first kernel.)
    */
   #checkConfinedSwap(slot: Slot, moduleId: number): void {
     if (slot !== 'step') {
@@ -697,10 +698,6 @@ export class Lattice extends EventEmitter {
       throw new Error(
         `swap(): module ${moduleId} runs confined, and this run has no watchdog to restore the state if its host crashes: run with { watchdog }`,
       );
-    }
-    const live = this.#core.slots().step.live;
-    if (this.#hosts.has(live.id)) {
-      throw new Error(`swap(): the live step module ${live.name} runs confined too; swap in a trusted module before another confined one`);
     }
   }
 
