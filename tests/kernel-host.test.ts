@@ -31,6 +31,8 @@ describe('a confined module', () => {
       const local = seeded(false, [48, 40], precision);
       const id = await confined.loadConfinedModule(kernelModulePath('reference_twin'));
       expect(confined.isConfined(id)).toBe(true);
+      // The same bytes share one live host.
+      expect(await confined.loadConfinedModule(kernelModulePath('reference_twin'))).toBe(id);
       const info = confined.moduleInfo(id) as { confined?: boolean; layers?: { name: string; active: boolean }[] };
       expect(info.confined).toBe(true);
       expect(info.layers?.find((layer) => layer.name === 'landlock')).toBeDefined();

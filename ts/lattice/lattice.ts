@@ -550,7 +550,8 @@ export class Lattice extends EventEmitter {
    * itself, loads the module there and steps the live state in place when
    * the core asks. Nothing of the module runs in this process. Needs
    * `sharedState: true`. Only the step slot takes a confined module, and
-   * while running only under a watchdog (see swap()). Throws
+   * while running only under a watchdog (see swap()). The same bytes share
+   * one host while it lives, as loadModule() shares one mapping. Throws
    * ModuleRefusedError naming the file and the reason.
    */
   async loadConfinedModule(file: string, options: ConfinedLoadOptions = {}): Promise<number> {
@@ -558,9 +559,13 @@ export class Lattice extends EventEmitter {
     if (options.readyTimeoutMs !== undefined) requireInteger('readyTimeoutMs', options.readyTimeoutMs, 1, 600_000);
     if (options.stepTimeoutMs !== undefined) requireInteger('stepTimeoutMs', options.stepTimeoutMs, 1, 3_600_000);
     const segment = this.#requireSegment('loadConfinedModule()');
-    const { startKernelHost } = await import('../modules/kernel-host.js');
+    const { stageModule, startKernelHost } = await import('../modules/kernel-host.js');
+    const staged = stageModule(file, options.cacheDir);
+    for (const [id, hosted] of this.#hosts) {
+      if (hosted.info.sha256 === staged.sha256 && hosted.host.exit === null) return id;
+    }
     const { info, host } = await startKernelHost(
-      file,
+      staged,
       { core: this.#core, segmentFd: segment.fd, courant2: this.courantNumber ** 2, threads: this.#config.threads },
       options,
     );

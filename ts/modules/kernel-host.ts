@@ -160,19 +160,29 @@ function lastMessage(stderr: string): string {
   return lines.length > 0 ? `: ${lines[lines.length - 1]!.slice('ouroboros-kernel-host: '.length)}` : '';
 }
 
+/** A module file checked (ELF header) and copied to its content-addressed path, not loaded anywhere. */
+export interface StagedModule {
+  source: string;
+  cachedPath: string;
+  sha256: string;
+}
+
+export function stageModule(file: string, cacheDir = defaultModuleCacheDir()): StagedModule {
+  const source = checkModuleFile(file);
+  return { source, ...contentAddressedCopy(source, cacheDir) };
+}
+
 /**
- * Starts a kernel host for `file` on the lattice's segment and registers it
- * with the core as a module; throws ModuleRefusedError naming the file and
- * why. The returned host must be killed when the lattice closes.
+ * Starts a kernel host for a staged module on the lattice's segment and
+ * registers it with the core as a module; throws ModuleRefusedError naming
+ * the file and why. The returned host must be killed when the lattice closes.
  */
 export async function startKernelHost(
-  file: string,
+  { source, cachedPath, sha256 }: StagedModule,
   lattice: HostedLattice,
   options: ConfinedLoadOptions = {},
 ): Promise<{ info: ConfinedModuleInfo; host: KernelHost }> {
   const started = performance.now();
-  const source = checkModuleFile(file);
-  const { cachedPath, sha256 } = contentAddressedCopy(source, options.cacheDir ?? defaultModuleCacheDir());
   const channel = coreAddon().openKernelHostChannel();
   let child: ChildProcess;
   try {
