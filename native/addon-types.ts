@@ -170,6 +170,8 @@ export interface CoreHostFailure {
   /** Null when no snapshot had been verified: the state was not restored. */
   restoredStep: number | null;
   rollback: CoreSwapOutcome;
+  /** CLOCK_MONOTONIC in ns once recovered: the next step, on last-known-good, starts right after. */
+  recoveredNs: number;
 }
 
 export interface CoreLattice {

@@ -184,6 +184,7 @@ Napi::Object recovery_outcome(Napi::Env env, const RecoveryOutcome& outcome) {
 Napi::Object host_failure(Napi::Env env, const HostFailure& failure) {
   Napi::Object result = recovery_outcome(env, failure.recovery);
   result.Set("reason", failure.reason);
+  result.Set("recoveredNs", number(env, failure.recovered_ns));
   return result;
 }
 

@@ -114,6 +114,8 @@ struct HostFailure {
   std::string reason;
   /// failed_step: stepCount when the host failed (the step it was asked for was not counted).
   RecoveryOutcome recovery;
+  /// monotonic_ns() once recovered: the runner's next step, on last-known-good, starts right after.
+  std::uint64_t recovered_ns = 0;
 };
 
 

@@ -39,6 +39,7 @@ void LatticeCore::abandon_host(const std::string& reason) {
     failure.recovery.rollback.to_id = to_base.to_id;
     failure.recovery.rollback.to_name = to_base.to_name;
   }
+  failure.recovered_ns = monotonic_ns();
   if (on_host_failure_) on_host_failure_(failure);
 }
 

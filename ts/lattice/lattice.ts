@@ -730,7 +730,7 @@ export class Lattice extends EventEmitter {
       return;
     }
     void hosted.host.exited.then((exit) =>
-      this.emit('watchdog', event({ pid: hosted.host.pid, exit, layers: hosted.info.layers })),
+      this.emit('watchdog', event({ pid: hosted.host.pid, exit, layers: hosted.info.layers, recoveredNs: failure.recoveredNs })),
     );
   }
 

@@ -34,8 +34,13 @@ export interface WatchdogEvent {
   rolledBackFrom: string;
   rolledBackTo: string;
   energyDrift: number;
-  /** For 'kernel-host': the host's pid, how it ended (a SIGSYS is a seccomp kill) and its confinement layers. */
-  kernelHost?: { pid: number; exit: KernelHostExit | null; layers: KernelHostLayer[] };
+  /**
+   * For 'kernel-host': the host's pid, how it ended (a SIGSYS is a seccomp
+   * kill; Landlock refusals are errors inside the host, which it cannot
+   * report once confined), its confinement layers, and when the runner had
+   * recovered (CLOCK_MONOTONIC ns, as process.hrtime.bigint()).
+   */
+  kernelHost?: { pid: number; exit: KernelHostExit | null; layers: KernelHostLayer[]; recoveredNs: number };
 }
 
 export interface WatchdogPhysics {

@@ -5,7 +5,7 @@
 //!     fd 3: the lattice's state segment (memfd), fd 4: the command channel
 //!
 //! Order: map the levels (fd 3 closed), then every layer of the sandbox
-//! (rlimits, namespaces with a PID namespace, Landlock with reads only
+//! but the PID namespace (rlimits, namespaces, Landlock with reads only
 //! beneath the module and the system libraries, no_new_privs, the pool's
 //! threads, no new processes, the loader's seccomp filter), dlopen, the run
 //! filter, the kernel's entry, then a hello on the channel and one reply per
@@ -87,7 +87,16 @@ fn confine(options: &Options, levels: &Levels) -> Result<Pool, String> {
     };
     report(&confine::apply_limits(&limits));
     confine::unshare_namespaces().iter().for_each(report);
-    report(&confine::enter_pid_namespace());
+    // No PID namespace: its init and the waiter outside it would stand
+    // between the core and the process that maps the live levels, and the
+    // core must kill that very process and see it gone (a pidfd on the pid
+    // Node spawned) before it steps the state again. Seccomp allows signals
+    // to this process only, so the namespace would hide nothing it can reach.
+    report(&Layer {
+        name: "pidns",
+        active: false,
+        detail: "not used: the core kills and waits for the host itself".to_owned(),
+    });
     let mut readable = vec![options.module.clone(), PathBuf::from("/etc/ld.so.cache")];
     readable.extend(confine::library_directories());
     report(&confine::apply_landlock(&readable));
