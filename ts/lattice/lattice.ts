@@ -713,9 +713,10 @@ export class Lattice extends EventEmitter {
    */
   #hostFailed(failure: CoreHostFailure): void {
     const hosted = this.#hosts.get(failure.rollback.fromId);
-    const event = (exit: WatchdogEvent['kernelHost']): WatchdogEvent => ({
+    const event = (host: WatchdogEvent['kernelHost'], how = ''): WatchdogEvent => ({
       reason: 'kernel-host',
-      detail: failure.reason,
+      // The ledger and the archive take the rollback's reason from here: the seccomp kill is named in it.
+      detail: how === '' ? failure.reason : `${failure.reason}; the host ${how}`,
       slot: 'step',
       checkedStep: failure.failedStep,
       failedStep: failure.failedStep,
@@ -723,14 +724,17 @@ export class Lattice extends EventEmitter {
       rolledBackFrom: failure.rollback.fromName,
       rolledBackTo: failure.rollback.toName,
       energyDrift: Number.NaN,
-      ...(exit ? { kernelHost: exit } : {}),
+      ...(host ? { kernelHost: host } : {}),
     });
     if (!hosted) {
       this.emit('watchdog', event(undefined));
       return;
     }
-    void hosted.host.exited.then((exit) =>
-      this.emit('watchdog', event({ pid: hosted.host.pid, exit, layers: hosted.info.layers, recoveredNs: failure.recoveredNs })),
+    void Promise.all([hosted.host.exited, import('../modules/kernel-host.js')]).then(([exit, { describeExit }]) =>
+      this.emit(
+        'watchdog',
+        event({ pid: hosted.host.pid, exit, layers: hosted.info.layers, recoveredNs: failure.recoveredNs }, describeExit(exit)),
+      ),
     );
   }
 

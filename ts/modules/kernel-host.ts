@@ -148,7 +148,8 @@ export class KernelHost {
   }
 }
 
-function describeExit(exit: KernelHostExit | null): string {
+/** How a host ended, in words for a verdict or a ledger entry. */
+export function describeExit(exit: KernelHostExit | null): string {
   if (exit === null) return 'did not say it was ready in time';
   if (exit.seccompKill) return 'was killed by its seccomp filter (SIGSYS): a forbidden system call';
   return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
