@@ -60,6 +60,8 @@ export type ChangeOutcome =
   | { status: 'stale'; reason: string; incumbent: Incumbent };
 
 export interface LiveChangeSettings {
+  /** Load every winner in-process, whatever ChangeRequest.trusted says (EngineDeps.trustGeneratedSources). */
+  trustGeneratedSources?: boolean;
   canarySteps: number;
   canaryTolerance: number;
   watchWindowMs: number;
@@ -156,6 +158,7 @@ export class LiveChanges {
 
   private async applyOne(request: ChangeRequest, signal?: AbortSignal): Promise<ChangeOutcome> {
     const { slot, attemptId } = request;
+    const trusted = request.trusted || this.settings.trustGeneratedSources === true;
     const incumbent = this.incumbents.get(slot)!;
     if (incumbent.attemptId !== request.judgedAgainst) {
       return {
@@ -169,14 +172,14 @@ export class LiveChanges {
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
     try {
-      moduleId = request.trusted ? await this.lat.loadModule(request.modulePath) : await this.loadConfined(slot, request.modulePath);
+      moduleId = trusted ? await this.lat.loadModule(request.modulePath) : await this.loadConfined(slot, request.modulePath);
     } catch (error) {
       return { status: 'failed', reason: `the lattice refused the module: ${(error as Error).message}`, failure: 'load' };
     }
     // A confined module steps only the live segment, in its host, so it cannot step the canary's copies, as
     // candidate or as incumbent: the gauntlet's checks, the watch window and the watchdog (whose snapshots
     // restore a host's crash) stand in.
-    const canaryRuns = request.trusted && !this.lat.isConfined(incumbent.moduleId);
+    const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
     const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
 
