@@ -169,6 +169,23 @@ export interface CoreCanaryResult {
  * settles) the state is stepped on a native runner thread; every method that
  * reads or writes the state then waits for a step boundary.
  */
+/**
+ * A kernel host that failed under the runner, and the recovery the runner
+ * made before its next step (as recover('step') does): the host is dead, the
+ * slot back on last-known-good, the state restored from the last verified snapshot.
+ */
+export interface CoreHostFailure {
+  /** What the core saw (hung, closed the channel, garbage), naming the host's pid. */
+  reason: string;
+  /** stepCount when it failed: that step was not counted. */
+  failedStep: number;
+  /** Null when no snapshot had been verified: the state was not restored. */
+  restoredStep: number | null;
+  rollback: CoreSwapOutcome;
+  /** CLOCK_MONOTONIC in ns once recovered: the next step, on last-known-good, starts right after. */
+  recoveredNs: number;
+}
+
 export interface CoreLattice {
   /** Copies both time levels in and resets the step counter to 0. */
   setState(previous: FieldArray, current: FieldArray): void;
@@ -198,7 +215,13 @@ export interface CoreLattice {
    * every snapshotEvery steps and at the start (0: none), announced by
    * onSnapshot(step). Resolves when the run ends.
    */
-  run(maxSteps: number, snapshotEvery: number, onSnapshot: ((step: number) => void) | null): Promise<CoreRunSummary>;
+  /** `onHostFailure` hears, on the JS thread, that the live step module's kernel host failed (the slot is back on last-known-good). */
+  run(
+    maxSteps: number,
+    snapshotEvery: number,
+    onSnapshot: ((step: number) => void) | null,
+    onHostFailure?: ((failure: CoreHostFailure) => void) | null,
+  ): Promise<CoreRunSummary>;
   pause(): void;
   resume(): void;
   /** Ends the run at the next boundary and waits for the runner to exit. */
@@ -244,6 +267,19 @@ export interface CoreLattice {
   recover(slot: CoreSlot): CoreRecovery;
   /** Runs candidate and incumbent on copies of the live state, off the JS thread. */
   canary(slot: CoreSlot, moduleId: number, steps: number): Promise<CoreCanaryResult>;
+  /**
+   * Takes `channelFd` (the core's end of openKernelHostChannel) and registers
+   * the kernel host `pid`, which mapped this lattice's segment, as a module
+   * once its hello arrives within `readyTimeoutMs`; each step then waits at
+   * most `stepTimeoutMs` for its reply. A refusal is data.
+   */
+  connectKernelHost(
+    channelFd: number,
+    pid: number,
+    path: string,
+    readyTimeoutMs: number,
+    stepTimeoutMs: number,
+  ): CoreModuleInfo | { error: string };
   /** STREAM triad over the lattice's own memory at a boundary: scratch written from the two levels (read only). */
   memoryTriad(repetitions: number): StreamTriadResult;
 }
@@ -266,6 +302,8 @@ export interface CoreAddon {
    * needs a new path. Only for files a child process has probe-loaded.
    */
   loadKernelModule(path: string): CoreModuleInfo | { error: string };
+  /** Both ends of a new kernel host channel (close-on-exec): `hostFd` goes to the host's spawn and is then closed here. */
+  openKernelHostChannel(): { coreFd: number; hostFd: number };
   /** Why the file cannot be a shared object for this process (from its ELF header alone), or null. */
   elfDefect(path: string): string | null;
   /**

@@ -46,6 +46,8 @@ function testConfig(name: string, overrides: Record<string, Record<string, unkno
 }
 
 /** Proposes one fixed source every time: a real generator of the contract, with nothing to search. */
+// The fixtures are the project's own test kernels, so every Engine here trusts its generator's
+// sources (trustGeneratedSources): these tests exercise the in-process path, canary included.
 class FixtureGenerator implements Generator {
   readonly name = 'fixture';
   proposals = 0;
@@ -117,7 +119,7 @@ describe('Engine', () => {
   it('applies a real faster kernel: gauntlet, canary, live swap, archive and ledger', async () => {
     const config = testConfig('apply');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false, trustGeneratedSources: true });
     const phases: string[] = [];
     const applied: unknown[] = [];
     engine.on('attempt-phase', (report) => phases.push(report.phase));
@@ -169,7 +171,7 @@ describe('Engine', () => {
   it('warm-starts the remembered best module on a matching machine, after re-verifying it through the gauntlet', async () => {
     const config = testConfig('apply', { archive: { warmStart: true } });
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false, trustGeneratedSources: true });
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
@@ -194,7 +196,7 @@ describe('Engine', () => {
     archive.warmStart.rememberBest('step', remembered.attemptId, elsewhere);
     archive.close();
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false, trustGeneratedSources: true });
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
@@ -211,7 +213,7 @@ describe('Engine', () => {
     // about 7x faster than the reference, the live lattice a slower one.
     const config = testConfig('rollback');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')), autoImprove: false, trustGeneratedSources: true });
     const rolledBack: unknown[] = [];
     engine.on('rolled-back', (entry) => rolledBack.push(entry));
     await engine.start();
@@ -248,7 +250,7 @@ describe('Engine', () => {
     // every new value by 1 + 1e-7: right on every lattice the gauntlet tries.
     const config = testConfig('canary');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/wrong-at-live-size.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/wrong-at-live-size.cpp')), autoImprove: false, trustGeneratedSources: true });
     await engine.start();
     const record = await engine.attemptFinished(await engine.attemptImprovement());
     expect(record.gates.every((gate) => gate.passed)).toBe(true);
@@ -268,7 +270,7 @@ describe('Engine', () => {
     const config = testConfig('breaker', { budget: { maxAttempts: 4 } });
     const lat = lattice(config);
     const generator = new FlakyGenerator(3, fixture('variants/slow.cpp'));
-    const engine = new Engine(lat, config, { generator });
+    const engine = new Engine(lat, config, { generator, trustGeneratedSources: true });
     const events: string[] = [];
     const stepsAt: number[] = [];
     engine.on('circuit-open', (e) => {
@@ -341,7 +343,7 @@ describe('Engine', () => {
     before.close();
 
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/slow.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/slow.cpp')), autoImprove: false, trustGeneratedSources: true });
     await engine.start();
     const interrupted = engine.getImprovementStatus(interruptedId)!;
     expect(interrupted.status).toBe('failed');
@@ -370,7 +372,7 @@ describe('Engine', () => {
     const rowsFast = fixture('variants/rows-fast.cpp');
     const copy = fixture('variants/reference-copy.cpp');
     const breeding = new PoolGenerator(3, [rowsFast, copy]);
-    const engine = new Engine(lat, config, { generator: breeding, archive, autoImprove: false });
+    const engine = new Engine(lat, config, { generator: breeding, archive, autoImprove: false, trustGeneratedSources: true });
     try {
       await engine.start();
       const root = archive.list({ slot: 'step' })[0]!;
@@ -383,7 +385,7 @@ describe('Engine', () => {
       expect(archive.list({ slot: 'step' }).filter((record) => record.source === copy)).toHaveLength(1);
 
       const stale = new PoolGenerator(2, [rowsFast, copy]);
-      const second = new Engine(lat, config, { generator: stale, archive, autoImprove: false });
+      const second = new Engine(lat, config, { generator: stale, archive, autoImprove: false, trustGeneratedSources: true });
       await engine.stop();
       await second.start();
       const exhausted = await second.attemptFinished(await second.attemptImprovement({ parentId: root.id }));
@@ -401,7 +403,7 @@ describe('Engine', () => {
     // The simulation never waits for a benchmark here: the gauntlet competes with it.
     const config = testConfig('manual', { gauntlet: { holdLive: false } });
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false });
+    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false, trustGeneratedSources: true });
     await engine.start();
     const id = await engine.attemptImprovement();
     expect((await engine.attemptFinished(id)).status).toBe('applied');

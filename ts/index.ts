@@ -19,6 +19,7 @@ export type {
 export type { WatchdogEvent, WatchdogOptions } from './lattice/watchdog.js';
 export { ModuleRefusedError } from './modules/module-manager.js';
 export type { KernelModuleInfo, LoadModuleOptions } from './modules/module-manager.js';
+export type { ConfinedLoadOptions, ConfinedModuleInfo, KernelHostExit, KernelHostLayer } from './modules/kernel-host.js';
 export { NodeModuleShim } from './modules/node-module-shim.js';
 export type { NodeModuleShimOptions, NodeModuleVersion } from './modules/node-module-shim.js';
 export type { NodeKernelAddon, NodeKernelDescription } from './modules/node-kernel-addon.js';

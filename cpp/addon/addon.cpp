@@ -7,6 +7,7 @@
 #include "core/elf_header.h"
 #include "core/exec_image.h"
 #include "core/module_registry.h"
+#include "core/remote_kernel.h"
 #include "core/stream_triad.h"
 #include "js_convert.h"
 #include "lattice_core_wrap.h"
@@ -39,6 +40,17 @@ Napi::Value load_kernel_module(const Napi::CallbackInfo& info) {
       return refusal;
     }
     return module_info(info.Env(), *loaded.module);
+  });
+}
+
+// Both ends of a new kernel host channel: the caller hands `hostFd` to the host's spawn, then closes it.
+Napi::Value open_kernel_host_channel(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    const HostChannel channel = open_host_channel();
+    Napi::Object result = Napi::Object::New(info.Env());
+    result.Set("coreFd", channel.core_fd);
+    result.Set("hostFd", channel.host_fd);
+    return result;
   });
 }
 
@@ -89,6 +101,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
         Napi::PropertyDescriptor::Function(env, exports, "streamTriad", stream_triad, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "loadKernelModule", load_kernel_module, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "elfDefect", elf_defect, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "openKernelHostChannel", open_kernel_host_channel,
+                                           napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "execImage", exec_image, napi_enumerable),
         Napi::PropertyDescriptor::Value("kernelAbiVersion", Napi::Number::New(env, OURO_KERNEL_ABI_VERSION),
                                         napi_enumerable),

@@ -2,6 +2,7 @@
 
 #include "boundary.h"
 #include "core/module_registry.h"
+#include "core/remote_kernel.h"
 #include "js_completion.h"
 #include "js_convert.h"
 
@@ -170,6 +171,27 @@ class CanaryWorker : public Napi::AsyncWorker {
   std::optional<CanaryOutcome> outcome_;
 };
 
+/// Calls a JS function with each kernel host failure, from the runner thread.
+struct HostFailureNotifier {
+  Napi::ThreadSafeFunction notify;
+  ~HostFailureNotifier() { notify.Release(); }
+};
+
+Napi::Object recovery_outcome(Napi::Env env, const RecoveryOutcome& outcome) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("restoredStep", outcome.restored_step ? Napi::Value(number(env, *outcome.restored_step)) : env.Null());
+  result.Set("failedStep", number(env, outcome.failed_step));
+  result.Set("rollback", swap_outcome(env, outcome.rollback));
+  return result;
+}
+
+Napi::Object host_failure(Napi::Env env, const HostFailure& failure) {
+  Napi::Object result = recovery_outcome(env, failure.recovery);
+  result.Set("reason", failure.reason);
+  result.Set("recoveredNs", number(env, failure.recovered_ns));
+  return result;
+}
+
 /// Calls a JS function with the step of each watchdog snapshot, from the runner thread.
 struct SnapshotNotifier {
   Napi::ThreadSafeFunction notify;
@@ -216,6 +238,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
+                         InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
                      });
 }
 
@@ -378,6 +401,19 @@ Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
         });
       };
     }
+    LatticeCore::HostFailureCallback on_host_failure;
+    if (info[3].IsFunction()) {
+      auto notifier = std::make_shared<HostFailureNotifier>();
+      notifier->notify =
+          Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "ouroboros-kernel-host", 0, 1);
+      // The core keeps the callback past the run's end (until the next run or close): it must not hold the loop open.
+      notifier->notify.Unref(env);
+      on_host_failure = [notifier](const HostFailure& failure) {
+        notifier->notify.BlockingCall(
+            [failure](Napi::Env js, Napi::Function callback) { callback.Call({host_failure(js, failure)}); });
+      };
+    }
+    core.set_host_failure_callback(std::move(on_host_failure));
     std::shared_ptr<JsCompletion> ended = JsCompletion::create(env);
     core.run(
         options,
@@ -580,12 +616,7 @@ void LatticeCoreWrap::settle_snapshot(const Napi::CallbackInfo& info) {
 Napi::Value LatticeCoreWrap::recover(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     Napi::Env env = info.Env();
-    const RecoveryOutcome outcome = open_core(env).recover(read_slot(info[0], "slot"));
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("restoredStep", outcome.restored_step ? Napi::Value(number(env, *outcome.restored_step)) : env.Null());
-    result.Set("failedStep", number(env, outcome.failed_step));
-    result.Set("rollback", swap_outcome(env, outcome.rollback));
-    return result;
+    return recovery_outcome(env, open_core(env).recover(read_slot(info[0], "slot")));
   });
 }
 
@@ -601,6 +632,26 @@ Napi::Value LatticeCoreWrap::canary(const Napi::CallbackInfo& info) {
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
+  });
+}
+
+Napi::Value LatticeCoreWrap::connect_kernel_host(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    const auto channel_fd = static_cast<int>(read_integer(info[0], "channelFd", 0, INT32_MAX));
+    const auto pid = static_cast<pid_t>(read_integer(info[1], "pid", 1, INT32_MAX));
+    if (!info[2].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+    const std::uint64_t ready_timeout_ms = read_integer(info[3], "readyTimeoutMs", 1);
+    const std::uint64_t step_timeout_ms = read_integer(info[4], "stepTimeoutMs", 1);
+    const KernelModule::LoadResult loaded =
+        core.connect_remote(channel_fd, pid, info[2].As<Napi::String>().Utf8Value(), ready_timeout_ms, step_timeout_ms);
+    if (!loaded.module) {
+      Napi::Object refusal = Napi::Object::New(env);
+      refusal.Set("error", loaded.error);
+      return refusal;
+    }
+    return module_info(env, *loaded.module);
   });
 }
 

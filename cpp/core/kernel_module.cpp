@@ -1,6 +1,7 @@
 #include "core/kernel_module.h"
 
 #include "core/elf_header.h"
+#include "core/remote_kernel.h"
 
 #include <dlfcn.h>
 
@@ -35,6 +36,19 @@ std::string table_defect(const ouro_kernel_table* table) {
   return {};
 }
 
+std::uint32_t next_module_id() {
+  static std::atomic<std::uint32_t> next_id{1};
+  return next_id++;
+}
+
+std::int32_t refuse_wave_step(const ouro_host*, const ouro_geometry*, const ouro_state*, std::uint64_t) {
+  return OURO_ERR_UNSUPPORTED;
+}
+
+std::int32_t refuse_readout(const ouro_host*, const ouro_geometry*, const void*, std::int8_t*, std::uint64_t*) {
+  return OURO_ERR_UNSUPPORTED;
+}
+
 }  // namespace
 
 KernelModule::LoadResult KernelModule::load(const std::string& path) {
@@ -50,8 +64,16 @@ KernelModule::LoadResult KernelModule::load(const std::string& path) {
   const auto entry = reinterpret_cast<ouro_kernel_entry_fn>(symbol);
   const ouro_kernel_table* table = entry();
   if (std::string defect = table_defect(table); !defect.empty()) return refuse(path, defect);
-  static std::atomic<std::uint32_t> next_id{1};
-  return {std::shared_ptr<const KernelModule>(new KernelModule(next_id++, path, table)), {}};
+  return {std::shared_ptr<const KernelModule>(new KernelModule(next_module_id(), path, table)), {}};
+}
+
+std::shared_ptr<const KernelModule> KernelModule::remote(std::string path, std::shared_ptr<RemoteKernel> host) {
+  auto* module = new KernelModule(next_module_id(), std::move(path), nullptr);
+  module->remote_ = std::move(host);
+  module->remote_table_ = ouro_kernel_table{OURO_KERNEL_ABI_VERSION, sizeof(ouro_kernel_table),
+                                            module->remote_->name().c_str(), refuse_wave_step, refuse_readout};
+  module->table_ = &module->remote_table_;
+  return std::shared_ptr<const KernelModule>(module);
 }
 
 }  // namespace ouro

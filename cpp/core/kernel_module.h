@@ -10,6 +10,8 @@
 
 namespace ouro {
 
+class RemoteKernel;
+
 /**
  * A kernel module loaded with dlopen whose table passed validation.
  *
@@ -28,11 +30,22 @@ class KernelModule {
    */
   static LoadResult load(const std::string& path);
 
+  /**
+   * A module whose steps run in a confined kernel host (remote_kernel.h),
+   * not in this process: the core sends the host a step command instead of
+   * calling a function pointer. Its table's functions refuse to run here
+   * (OURO_ERR_UNSUPPORTED), so nothing can call the host's kernel on
+   * memory other than the live segment it maps.
+   */
+  static std::shared_ptr<const KernelModule> remote(std::string path, std::shared_ptr<RemoteKernel> host);
+
   /// Unique in this process, in load order, from 1; names the module across the JS boundary.
   std::uint32_t id() const { return id_; }
   const std::string& path() const { return path_; }
   const char* name() const { return table_->name; }
   const ouro_kernel_table& table() const { return *table_; }
+  /// The kernel host that steps for this module, or null for a module loaded in this process.
+  RemoteKernel* remote() const { return remote_.get(); }
 
  private:
   KernelModule(std::uint32_t id, std::string path, const ouro_kernel_table* table)
@@ -41,6 +54,9 @@ class KernelModule {
   std::uint32_t id_;
   std::string path_;
   const ouro_kernel_table* table_;
+  std::shared_ptr<RemoteKernel> remote_;
+  // A remote module's table: its own name, functions that refuse.
+  ouro_kernel_table remote_table_{};
 };
 
 /// Either a module or, when `module` is null, why it was refused (naming the file).

@@ -4,6 +4,8 @@
 
 #include <ouroboros/segment_layout.h>
 
+#include "core/remote_kernel.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -96,13 +98,14 @@ std::uint64_t monotonic_ns() {
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel)
     : geometry_(make_geometry(config)),
-      slots_(std::move(kernel)),
+      slots_(kernel),
+      base_step_module_(std::move(kernel)),
       pool_(config.threads),
       state_(std::make_shared<StateBuffer>(field_bytes(geometry_))) {}
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel,
                          const SegmentRegion& segment)
-    : geometry_(make_geometry(config)), slots_(std::move(kernel)), pool_(config.threads) {
+    : geometry_(make_geometry(config)), slots_(kernel), base_step_module_(std::move(kernel)), pool_(config.threads) {
   if (segment.level_bytes != field_bytes(geometry_)) {
     throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) + ": the lattice needs " +
                                 std::to_string(field_bytes(geometry_)));
@@ -159,7 +162,13 @@ void LatticeCore::set_state(const void* previous, const void* current) {
 std::uint64_t LatticeCore::step(std::uint64_t steps) {
   if (running()) throw std::logic_error("LatticeCore::step called while a run is active");
   const std::uint64_t start = monotonic_ns();
-  run_kernel(slots_.live(Slot::Step), *state_, current_, steps, fp_restores_of(Slot::Step));
+  try {
+    run_kernel(slots_.live(Slot::Step), *state_, current_, steps, fp_restores_of(Slot::Step));
+  } catch (const RemoteKernelFailure&) {
+    // The host is dead: the slot goes back to last-known-good and the caller hears why.
+    apply_swap(Slot::Step, nullptr);
+    throw;
+  }
   const std::uint64_t elapsed = monotonic_ns() - start;
   profiles_[static_cast<std::size_t>(Slot::Step)].record(elapsed, steps);
   current_ = static_cast<std::uint32_t>((current_ + steps) % 2);
@@ -267,6 +276,17 @@ void LatticeCore::copy_in(const void* previous, const void* current) {
 
 void LatticeCore::run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current,
                              std::uint64_t steps, std::atomic<std::uint64_t>& fp_restores) {
+  if (RemoteKernel* remote = module.remote()) {
+    // The host maps this lattice's live segment and nothing else: a copy (canary, step_copy) cannot be stepped there.
+    // It is its own process, so its FP environment cannot leak into this one.
+    if (&buffer != state_.get() || remote->segment() != state_->segment_header()) {
+      throw std::runtime_error("kernel '" + std::string(module.name()) + "' (" + module.path() +
+                               ") runs confined in a kernel host and steps only the live state of its own lattice");
+    }
+    const std::int32_t status = remote->step(current, steps);
+    if (status != OURO_OK) kernel_failed(module, "wave_step", status);
+    return;
+  }
   const ouro_host host = pool_.host();
   const ouro_state state{{buffer.level(0), buffer.level(1)}, buffer.scratch(), current};
   KernelCallGuard guard(fp_restore_enabled_.load(std::memory_order_relaxed));

@@ -113,6 +113,16 @@ struct RecoveryOutcome {
   SwapOutcome rollback;
 };
 
+/// A kernel host that failed while the runner stepped with it, and the recovery the runner made at once.
+struct HostFailure {
+  std::string reason;
+  /// failed_step: stepCount when the host failed (the step it was asked for was not counted).
+  RecoveryOutcome recovery;
+  /// monotonic_ns() once recovered: the runner's next step, on last-known-good, starts right after.
+  std::uint64_t recovered_ns = 0;
+};
+
+
 /// A canary's starting point: copies of the live levels and the two modules to compare.
 struct CanaryInput {
   Slot slot = Slot::Step;
@@ -151,6 +161,7 @@ class LatticeCore {
   using SwapCallback = std::function<void(const SwapOutcome&)>;
   using RunEndCallback = std::function<void(const RunSummary&)>;
   using SnapshotCallback = std::function<void(std::uint64_t step)>;
+  using HostFailureCallback = std::function<void(const HostFailure&)>;
 
   /// Throws std::invalid_argument on a malformed config.
   LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel);
@@ -300,6 +311,25 @@ class LatticeCore {
    */
   RecoveryOutcome recover(Slot slot);
 
+  // ------------------------------------------------------------ kernel hosts (lattice_remote.cpp)
+
+  /**
+   * A module whose steps run in the kernel host at the other end of
+   * `channel_fd` (its pid `pid`), which has mapped this lattice's state
+   * segment; registered process-wide like a loaded module. Needs a
+   * segment-backed lattice. A refusal is data, as for KernelModule::load.
+   */
+  KernelModule::LoadResult connect_remote(int channel_fd, pid_t pid, const std::string& path,
+                                          std::uint64_t ready_timeout_ms, std::uint64_t step_timeout_ms);
+  /**
+   * Called on the runner thread when the live step module's kernel host
+   * fails, after the runner has recovered as recover() does: the host is
+   * dead, the slot back on last-known-good and the state restored from the
+   * last verified snapshot (a host may have written a level it never
+   * reported). Set only while no run is active.
+   */
+  void set_host_failure_callback(HostFailureCallback on_failure) { on_host_failure_ = std::move(on_failure); }
+
   // ------------------------------------------------------------ canary
 
   /// At a boundary: copies the live levels and names the modules a canary compares.
@@ -346,9 +376,15 @@ class LatticeCore {
   /// Drops a snapshot whose probe has not finished (the state it was taken from was replaced); under snapshot_mutex_.
   void abandon_probe();
   void report_first_step(std::uint64_t start_ns);
+  /// The runner's answer to a failed kernel host: recover_now(Step) before any other step, then the callback.
+  void abandon_host(const std::string& reason);
+  /// recover()'s work, on the thread that owns the state (at a boundary).
+  RecoveryOutcome recover_now(Slot slot);
 
   ouro_geometry geometry_;
   KernelSlots slots_;
+  /** The step module the lattice was made with (in-process): where a failed host goes when last-known-good is a failed host too. */
+  std::shared_ptr<const KernelModule> base_step_module_;
   std::array<SlotProfile, kSlotCount> profiles_;
   std::array<std::atomic<std::uint64_t>, kSlotCount> fp_restores_{};
   std::atomic<bool> fp_restore_enabled_{true};
@@ -374,6 +410,7 @@ class LatticeCore {
   std::uint64_t run_target_step_ = 0;
   RunEndCallback on_run_end_;
   SnapshotCallback on_snapshot_;
+  HostFailureCallback on_host_failure_;
   std::uint64_t steps_run_ = 0;
   std::uint64_t last_step_end_ns_ = 0;
   std::vector<AwaitingSwap> awaiting_first_step_;

@@ -1,6 +1,7 @@
 // LatticeCore's runner thread, its step-boundary protocol, swaps and watchdog
 // snapshots. The rest of LatticeCore is in lattice_core.cpp.
 #include "core/lattice_core.h"
+#include "core/remote_kernel.h"
 
 #include <cstring>
 #include <limits>
@@ -137,7 +138,12 @@ void LatticeCore::runner_step() {
   const KernelModule& module = slots_.live(Slot::Step);
   const std::uint64_t index = step_count();
   const std::uint64_t start_ns = monotonic_ns();
-  run_kernel(module, *state_, current_, 1, fp_restores_of(Slot::Step));
+  try {
+    run_kernel(module, *state_, current_, 1, fp_restores_of(Slot::Step));
+  } catch (const RemoteKernelFailure& failure) {
+    abandon_host(failure.what());
+    return;
+  }
   const std::uint64_t end_ns = monotonic_ns();
   current_ ^= 1u;
   step_count_.store(index + 1, std::memory_order_release);
@@ -329,24 +335,26 @@ std::optional<std::uint64_t> LatticeCore::verified_step() {
 }
 
 RecoveryOutcome LatticeCore::recover(Slot slot) {
-  return at_boundary([&] {
-    RecoveryOutcome outcome;
-    outcome.failed_step = step_count();
-    outcome.rollback = apply_swap(slot, nullptr);
-    std::lock_guard<std::mutex> lock(snapshot_mutex_);
-    pending_out_ = false;
-    probe_under_way_ = false;
-    capture_postponed_ = false;
-    if (verified_present_) {
-      std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
-      std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());
-      current_ = 0;
-      step_count_.store(verified_.step, std::memory_order_release);
-      publish_boundary();
-      outcome.restored_step = verified_.step;
-    }
-    return outcome;
-  });
+  return at_boundary([&] { return recover_now(slot); });
+}
+
+RecoveryOutcome LatticeCore::recover_now(Slot slot) {
+  RecoveryOutcome outcome;
+  outcome.failed_step = step_count();
+  outcome.rollback = apply_swap(slot, nullptr);
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  pending_out_ = false;
+  probe_under_way_ = false;
+  capture_postponed_ = false;
+  if (verified_present_) {
+    std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
+    std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());
+    current_ = 0;
+    step_count_.store(verified_.step, std::memory_order_release);
+    publish_boundary();
+    outcome.restored_step = verified_.step;
+  }
+  return outcome;
 }
 
 }  // namespace ouro

@@ -18,6 +18,11 @@ KernelModule::LoadResult ModuleRegistry::load(const std::string& path) {
   return loaded;
 }
 
+void ModuleRegistry::add(std::shared_ptr<const KernelModule> module) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  by_id_.emplace(module->id(), std::move(module));
+}
+
 std::shared_ptr<const KernelModule> ModuleRegistry::find(std::uint32_t id) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto found = by_id_.find(id);

@@ -24,6 +24,9 @@ class ModuleRegistry {
   /// Loads (or finds) the module at `path`; a refusal is data, naming the file.
   KernelModule::LoadResult load(const std::string& path);
 
+  /// Registers a remote module (KernelModule::remote) under its id; its path is not looked up again.
+  void add(std::shared_ptr<const KernelModule> module);
+
   /// The module with this id, or null.
   std::shared_ptr<const KernelModule> find(std::uint32_t id) const;
 

@@ -5,6 +5,7 @@
  */
 import { type EvolveBenchReport, benchEvolve, formatEvolveReport } from './evolve.js';
 import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
+import { type KernelHostBenchReport, benchKernelHost, formatKernelHostReport } from './kernel-host.js';
 import { benchKernels, formatKernelReport } from './kernels.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
 import { type SwapBenchReport, benchSwap, formatSwapReport } from './swap.js';
@@ -47,6 +48,11 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'live checks: FP environment restore per kernel call, differential watchdog at 4096^2, each against its absence',
     run: (options) => benchWatchdog(options),
     format: (report) => formatWatchdogReport(report as WatchdogBenchReport),
+  },
+  'kernel-host': {
+    description: 'confined kernel host: live throughput against the same kernel in-process, host crash to last-known-good',
+    run: (options) => benchKernelHost(options),
+    format: (report) => formatKernelHostReport(report as KernelHostBenchReport),
   },
   evolve: {
     description: 'the engine from the reference kernel: Darwin search vs random sampling of the same space, same evaluation budget',

@@ -17,6 +17,7 @@ import { type EngineConfig, GENERATOR_KINDS, type GeneratorKind, loadConfig } fr
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import { needsConfinedModules } from '../engine/trust.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
@@ -276,7 +277,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const pending = archive.list({ status: 'pending' }).length;
       progress?.event(`continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`);
     }
-    const lattice = createMainLattice(config.lattice, config.seed);
+    const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config));
     try {
       const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
       const engine = new Engine(lattice, config, { archive, autoImprove: !options.once });

@@ -10,6 +10,9 @@ import type { ControlReply, ControlRequest, StatusReply, SwapReply } from './con
 import { listenForControl } from './control-socket.js';
 import { type SimulateOptions, seededLattice } from './simulate.js';
 
+/** Watchdog cadence of a served simulation, in steps: often enough that a kernel host's crash loses little work. */
+const SERVE_WATCHDOG_EVERY_STEPS = 50;
+
 /** How a served simulation ended. */
 export interface ServeSummary {
   socket: string;
@@ -47,7 +50,11 @@ class ControlServer {
     const lattice = this.#lattice;
     switch (request.command) {
       case 'swap': {
-        const moduleId = await lattice.loadModule(request.module);
+        // A user's file is untrusted (ts/engine/trust.ts): it runs live only in a kernel host.
+        if (request.slot !== 'step') {
+          throw new Error(`${request.module}: a user's module runs confined in a kernel host, which serves only the step slot`);
+        }
+        const moduleId = await lattice.loadConfinedModule(request.module);
         const info = lattice.moduleInfo(moduleId);
         // Swapping in the live module would make it its own last-known-good and lose the real one.
         const live = lattice.slots()[request.slot].live;
@@ -102,7 +109,8 @@ export async function serve(
   socketPath: string,
   log: (line: string) => void,
 ): Promise<ServeSummary> {
-  const lattice = seededLattice(options);
+  // In a segment, for the kernel hosts of swapped-in modules to map.
+  const lattice = seededLattice(options, true);
   const control = new ControlServer(lattice, log);
   const socket = await listenForControl(socketPath, async (request): Promise<ControlReply> => {
     if (request.command !== 'stop') return control.handle(request);
@@ -117,7 +125,8 @@ export async function serve(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const run = lattice.run();
+    // The watchdog's verified snapshots are what a crashed kernel host's step is restored from.
+    const run = lattice.run({ watchdog: { everySteps: SERVE_WATCHDOG_EVERY_STEPS } });
     log(
       `serving ${lattice.extents.join(' x ')} ${lattice.precision} (${lattice.cells} cells), ` +
         `kernel ${lattice.kernelName}, on ${socketPath}`,

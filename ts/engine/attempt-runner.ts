@@ -24,6 +24,7 @@ import { eligibleParents, selectParent } from './parent-selection.js';
 import { candidateFeatures } from './candidate-features.js';
 import type { PredictorDecision, Predictor } from './predictor.js';
 import { type StrategyMemory, describeRecord } from './strategy-memory.js';
+import { isTrustedSource } from './trust.js';
 
 /** The reason of every attempt the predictor skipped starts with this. */
 export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
@@ -322,6 +323,7 @@ export class AttemptRunner {
           action: 'apply',
           reason: `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`,
           judgedAgainst: incumbent.attemptId,
+          trusted: isTrustedSource(proposal.source, proposal.genome),
         },
         host.signal,
       );

@@ -68,6 +68,13 @@ export interface EngineDeps {
   /** false: no improvement loop, attempts start only through attemptImprovement(); the warm start still runs (default true). */
   autoImprove?: boolean;
   predictor?: PredictorOptions;
+  /**
+   * Runs every winner in-process, as if the project had rendered it, instead
+   * of confining what trust.ts does not recognise as the variant generator's
+   * own rendering: only for an embedder (or a test) whose injected generator
+   * writes nothing untrusted. Default false.
+   */
+  trustGeneratedSources?: boolean;
 }
 
 const LOOP_POLL_MS = 50;
@@ -260,6 +267,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.lattice,
       archive.ledger,
       {
+        trustGeneratedSources: this.deps.trustGeneratedSources === true,
         canarySteps: this.config.canary.steps,
         canaryTolerance: this.config.canary.tolerance,
         watchWindowMs: this.config.watch.windowMs,

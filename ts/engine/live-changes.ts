@@ -46,6 +46,8 @@ export interface ChangeRequest {
   reason: string;
   /** The incumbent it was judged against: if another went live since, the verdict is stale and nothing changes. */
   judgedAgainst: number;
+  /** Rendered by the variant generator from its own templates (trust.ts): loaded in-process; otherwise confined in a kernel host. */
+  trusted: boolean;
 }
 
 export type ChangeOutcome =
@@ -58,6 +60,8 @@ export type ChangeOutcome =
   | { status: 'stale'; reason: string; incumbent: Incumbent };
 
 export interface LiveChangeSettings {
+  /** Load every winner in-process, whatever ChangeRequest.trusted says (EngineDeps.trustGeneratedSources). */
+  trustGeneratedSources?: boolean;
   canarySteps: number;
   canaryTolerance: number;
   watchWindowMs: number;
@@ -154,6 +158,7 @@ export class LiveChanges {
 
   private async applyOne(request: ChangeRequest, signal?: AbortSignal): Promise<ChangeOutcome> {
     const { slot, attemptId } = request;
+    const trusted = request.trusted || this.settings.trustGeneratedSources === true;
     const incumbent = this.incumbents.get(slot)!;
     if (incumbent.attemptId !== request.judgedAgainst) {
       return {
@@ -167,11 +172,15 @@ export class LiveChanges {
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
     try {
-      moduleId = await this.lat.loadModule(request.modulePath);
+      moduleId = trusted ? await this.lat.loadModule(request.modulePath) : await this.loadConfined(slot, request.modulePath);
     } catch (error) {
       return { status: 'failed', reason: `the lattice refused the module: ${(error as Error).message}`, failure: 'load' };
     }
-    const canaryProblem = await this.canary(slot, moduleId);
+    // A confined module steps only the live segment, in its host, so it cannot step the canary's copies, as
+    // candidate or as incumbent: the gauntlet's checks, the watch window and the watchdog (whose snapshots
+    // restore a host's crash) stand in.
+    const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
+    const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
@@ -212,6 +221,14 @@ export class LiveChanges {
     const reason = verdict.slower ? await this.confirmSlower(slot, verdict.problem, verdict.live) : verdict.problem;
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
     return { status: 'rolled-back', reason, liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, entry, rollback };
+  }
+
+  /** An untrusted module, in a kernel host; only the step slot of a lattice with a shared-memory state takes one. */
+  private async loadConfined(slot: Slot, modulePath: string): Promise<number> {
+    if (slot !== 'step') {
+      throw new Error(`an untrusted ${slot} kernel would run confined, and a kernel host serves only the step slot`);
+    }
+    return this.lat.loadConfinedModule(modulePath);
   }
 
   /**

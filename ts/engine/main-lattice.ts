@@ -1,17 +1,20 @@
 /**
  * The main job's lattice as the configuration describes it: the reference
  * kernel live, c = h = 1, the chosen initial state. It is not running yet;
- * Engine.start() runs it with the watchdog.
+ * Engine.start() runs it with the watchdog. With `sharedState` (a generator
+ * that proposes untrusted kernels, see trust.ts) the state lives in a
+ * shared-memory segment that a kernel host can map.
  */
 import { initialState } from '../lattice/initial-conditions.js';
 import { Lattice } from '../lattice/lattice.js';
 import type { EngineConfig } from './config.js';
 
-export function createMainLattice(settings: EngineConfig['lattice'], seed = 1): Lattice {
+export function createMainLattice(settings: EngineConfig['lattice'], seed = 1, sharedState = false): Lattice {
   const lat = new Lattice({
     extents: settings.extents,
     dt: settings.dt,
     precision: settings.precision,
+    sharedState,
     ...(settings.threads > 0 ? { threads: settings.threads } : {}),
   });
   try {

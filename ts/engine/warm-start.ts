@@ -12,6 +12,7 @@ import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
 import { type GauntletResources, judgeCandidate } from './judge.js';
 import type { LiveChanges } from './live-changes.js';
+import { isTrustedSource } from './trust.js';
 
 export interface WarmStartHost {
   config: EngineConfig;
@@ -45,6 +46,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
       action: 'warm-start',
       reason: `warm start: re-verified on this machine, target ratio ${ratio.toFixed(3)} against attempt ${incumbent.attemptId}`,
       judgedAgainst: incumbent.attemptId,
+      trusted: isTrustedSource(record.source, record.genome),
     },
     host.signal,
   );

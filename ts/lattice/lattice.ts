@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type {
+  CoreHostFailure,
   CoreLattice,
   CoreSegmentRegion,
   CoreSlotProfile,
@@ -38,6 +39,7 @@ import { readCheckpoint, writeCheckpoint } from '../handoff/checkpoint.js';
 import type { HandoffMetadata, ModuleRef } from '../handoff/metadata.js';
 import { createSegment, type StateSegment } from '../handoff/segment.js';
 import { requirePath } from '../handoff/validate.js';
+import type { ConfinedLoadOptions, ConfinedModuleInfo, KernelHost } from '../modules/kernel-host.js';
 import type { KernelModuleInfo, LoadModuleOptions } from '../modules/module-manager.js';
 import { ENGINE_INITIAL_ENERGY, ENGINE_THREADS, captureMetadata } from './freeze.js';
 import { type LatticeConfig, type LatticeOptions, checkField, resolveLatticeOptions } from './options.js';
@@ -156,6 +158,10 @@ export class Lattice extends EventEmitter {
   #checkHolds = 0;
   #deferredCheck: (() => void) | null = null;
   readonly #modules = new Map<number, KernelModuleInfo>();
+  /** The kernel host of each confined module (loadConfinedModule), by module id. */
+  readonly #hosts = new Map<number, { host: KernelHost; info: ConfinedModuleInfo }>();
+  /** Whether the active run has a watchdog: a confined module goes live only then (its snapshots restore a host's crash). */
+  #watchdogRunning = false;
   readonly #segment: StateSegment | null;
   #handoff: HandoffReport | null = null;
   #successor: RestartReport | null = null;
@@ -290,6 +296,17 @@ export class Lattice extends EventEmitter {
   }
 
   #metadata(): HandoffMetadata {
+    const slots = this.#core.slots();
+    for (const slot of SLOTS) {
+      for (const module of [slots[slot].live, slots[slot].lastKnownGood]) {
+        // A successor reloads modules in-process (restore.ts): a confined one must not go through that.
+        if (this.#hosts.has(module.id)) {
+          throw new Error(
+            `the ${slot} slot holds the confined module ${module.name}: a checkpoint or restart cannot carry it yet; swap it out first`,
+          );
+        }
+      }
+    }
     return captureMetadata({ core: this.#core, config: this.#config, modules: this.#modules, initialEnergy: this.#initialEnergy });
   }
 
@@ -422,6 +439,7 @@ export class Lattice extends EventEmitter {
   /** Stops any run and frees the native state; the lattice cannot be used afterwards. */
   close(): void {
     this.#core.close();
+    for (const { host } of this.#hosts.values()) void host.kill();
     this.#segment?.close();
   }
 
@@ -441,11 +459,13 @@ export class Lattice extends EventEmitter {
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
     watchdog?.watchdog.prime();
     const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => watchdog.watchdog.check(step));
+    this.#watchdogRunning = watchdog !== null;
     const run = this.#core
-      .run(steps, watchdog?.everySteps ?? 0, onSnapshot)
+      .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure))
       .finally(() => {
         if (this.#run === run) this.#run = null;
         this.#deferredCheck = null;
+        this.#watchdogRunning = false;
       });
     this.#run = run;
     return run;
@@ -527,6 +547,41 @@ export class Lattice extends EventEmitter {
     return info.id;
   }
 
+  /**
+   * Loads a module from an untrusted source to run confined: a kernel host
+   * (ts/modules/kernel-host.ts) maps this lattice's state segment, confines
+   * itself, loads the module there and steps the live state in place when
+   * the core asks. Nothing of the module runs in this process. Needs
+   * `sharedState: true`. Only the step slot takes a confined module, and
+   * while running only under a watchdog (see swap()). The same bytes share
+   * one host while it lives, as loadModule() shares one mapping. Throws
+   * ModuleRefusedError naming the file and the reason.
+   */
+  async loadConfinedModule(file: string, options: ConfinedLoadOptions = {}): Promise<number> {
+    if (typeof file !== 'string' || file === '') throw invalidTypeError('path', 'the path of a kernel module (.so)', file);
+    if (options.readyTimeoutMs !== undefined) requireInteger('readyTimeoutMs', options.readyTimeoutMs, 1, 600_000);
+    if (options.stepTimeoutMs !== undefined) requireInteger('stepTimeoutMs', options.stepTimeoutMs, 1, 3_600_000);
+    const segment = this.#requireSegment('loadConfinedModule()');
+    const { stageModule, startKernelHost } = await import('../modules/kernel-host.js');
+    const staged = stageModule(file, options.cacheDir);
+    for (const [id, hosted] of this.#hosts) {
+      if (hosted.info.sha256 === staged.sha256 && hosted.host.exit === null) return id;
+    }
+    const { info, host } = await startKernelHost(
+      staged,
+      { core: this.#core, segmentFd: segment.fd, courant2: this.courantNumber ** 2, threads: this.#config.threads },
+      options,
+    );
+    this.#modules.set(info.id, info);
+    this.#hosts.set(info.id, { host, info });
+    return info.id;
+  }
+
+  /** Whether the module runs confined in a kernel host (loaded by loadConfinedModule). */
+  isConfined(moduleId: number): boolean {
+    return this.#hosts.has(moduleId);
+  }
+
   /** What loadModule() found out about a module. */
   moduleInfo(moduleId: number): KernelModuleInfo {
     return this.#module(moduleId);
@@ -539,6 +594,7 @@ export class Lattice extends EventEmitter {
   swap(slot: Slot, moduleId: number): Promise<SwapResult> {
     checkSlot(slot);
     this.#module(moduleId);
+    if (this.#hosts.has(moduleId)) this.#checkConfinedSwap(slot, moduleId);
     return this.#core.swap(slot, moduleId);
   }
 
@@ -645,6 +701,56 @@ export class Lattice extends EventEmitter {
       this.emit('watchdog', event satisfies WatchdogEvent),
     );
     return { everySteps, watchdog };
+  }
+
+  /**
+   * A confined module's host can crash mid-step with one level half written:
+   * only a verified snapshot restores that, so a running lattice takes one
+   * only under a watchdog. (Its last-known-good may be confined too: when
+   * that host has failed as well, the core falls back to the lattice's own
+   * first kernel.)
+   */
+  #checkConfinedSwap(slot: Slot, moduleId: number): void {
+    if (slot !== 'step') {
+      throw invalidRangeError('slot', '"step": a confined module (a kernel host) steps the lattice and serves no readout', slot);
+    }
+    if (this.running && !this.#watchdogRunning) {
+      throw new Error(
+        `swap(): module ${moduleId} runs confined, and this run has no watchdog to restore the state if its host crashes: run with { watchdog }`,
+      );
+    }
+  }
+
+  /**
+   * The runner met a failed kernel host and has recovered (the host is dead,
+   * the slot back on last-known-good, the state restored from the last
+   * verified snapshot); reported as a watchdog event once the host's exit is known.
+   */
+  #hostFailed(failure: CoreHostFailure): void {
+    const hosted = this.#hosts.get(failure.rollback.fromId);
+    const event = (host: WatchdogEvent['kernelHost'], how = ''): WatchdogEvent => ({
+      reason: 'kernel-host',
+      // The ledger and the archive take the rollback's reason from here: the seccomp kill is named in it.
+      detail: how === '' ? failure.reason : `${failure.reason}; the host ${how}`,
+      slot: 'step',
+      checkedStep: failure.failedStep,
+      failedStep: failure.failedStep,
+      restoredStep: failure.restoredStep,
+      rolledBackFrom: failure.rollback.fromName,
+      rolledBackTo: failure.rollback.toName,
+      energyDrift: Number.NaN,
+      ...(host ? { kernelHost: host } : {}),
+    });
+    if (!hosted) {
+      this.emit('watchdog', event(undefined));
+      return;
+    }
+    void Promise.all([hosted.host.exited, import('../modules/kernel-host.js')]).then(([exit, { describeExit }]) =>
+      this.emit(
+        'watchdog',
+        event({ pid: hosted.host.pid, exit, layers: hosted.info.layers, recoveredNs: failure.recoveredNs }, describeExit(exit)),
+      ),
+    );
   }
 
   #module(moduleId: number): KernelModuleInfo {

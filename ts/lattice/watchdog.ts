@@ -12,6 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
 import { invalidTypeError, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
@@ -57,10 +58,12 @@ export interface WatchdogEvent {
   /**
    * Which check failed: a non-finite value, the energy drift, the
    * differential check (the kernel's step disagrees with the oracle's at
-   * probed cells), or the FP environment (a kernel call left MXCSR or the
-   * x87 control word changed; the core restored it).
+   * probed cells), the FP environment (a kernel call left MXCSR or the x87
+   * control word changed; the core restored it), or the kernel host (the
+   * confined host stepping the live module crashed, hung, exited or replied
+   * garbage).
    */
-  reason: 'non-finite' | 'energy-drift' | 'differential' | 'fp-environment';
+  reason: 'non-finite' | 'energy-drift' | 'differential' | 'fp-environment' | 'kernel-host';
   /** A sentence naming what was found. */
   detail: string;
   slot: CoreSlot;
@@ -73,6 +76,13 @@ export interface WatchdogEvent {
   rolledBackFrom: string;
   rolledBackTo: string;
   energyDrift: number;
+  /**
+   * For 'kernel-host': the host's pid, how it ended (a SIGSYS is a seccomp
+   * kill; Landlock refusals are errors inside the host, which it cannot
+   * report once confined), its confinement layers, and when the runner had
+   * recovered (CLOCK_MONOTONIC ns, as process.hrtime.bigint()).
+   */
+  kernelHost?: { pid: number; exit: KernelHostExit | null; layers: KernelHostLayer[]; recoveredNs: number };
 }
 
 export interface WatchdogPhysics {

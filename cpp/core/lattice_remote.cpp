@@ -1,0 +1,46 @@
+// LatticeCore's side of confined kernel hosts: connecting one as a module,
+// and what the runner does when one fails. The host itself is
+// crates/kernel-host; the channel is remote_kernel.h.
+#include "core/lattice_core.h"
+#include "core/module_registry.h"
+#include "core/remote_kernel.h"
+
+#include <unistd.h>
+
+namespace ouro {
+
+KernelModule::LoadResult LatticeCore::connect_remote(int channel_fd, pid_t pid, const std::string& path,
+                                                     std::uint64_t ready_timeout_ms, std::uint64_t step_timeout_ms) {
+  const void* segment = state_->segment_header();
+  if (segment == nullptr) {
+    kill_and_wait(pid, ready_timeout_ms);
+    ::close(channel_fd);
+    return {nullptr, "cannot load kernel module " + path +
+                         " confined: the kernel host steps the state segment, and this lattice has none"};
+  }
+  RemoteKernel::ConnectResult connected =
+      RemoteKernel::connect(channel_fd, pid, segment, ready_timeout_ms, step_timeout_ms);
+  if (!connected.kernel) return {nullptr, "cannot load kernel module " + path + ": " + connected.error};
+  std::shared_ptr<const KernelModule> module = KernelModule::remote(path, std::move(connected.kernel));
+  ModuleRegistry::instance().add(module);
+  return {module, {}};
+}
+
+void LatticeCore::abandon_host(const std::string& reason) {
+  // Before the next step: a snapshot of what the host left behind could
+  // otherwise pass the watchdog (a step written but never reported keeps
+  // the energy exact) and become the restore point.
+  HostFailure failure{reason, recover_now(Slot::Step)};
+  // Last-known-good may be a confined module whose host has failed since:
+  // then the lattice's own first kernel, which runs here and needs no host.
+  const RemoteKernel* fallback = slots_.live(Slot::Step).remote();
+  if (fallback != nullptr && fallback->failed()) {
+    const SwapOutcome to_base = apply_swap(Slot::Step, base_step_module_);
+    failure.recovery.rollback.to_id = to_base.to_id;
+    failure.recovery.rollback.to_name = to_base.to_name;
+  }
+  failure.recovered_ns = monotonic_ns();
+  if (on_host_failure_) on_host_failure_(failure);
+}
+
+}  // namespace ouro

@@ -1,0 +1,204 @@
+//! `ouroboros-kernel-host`: steps the live lattice with one untrusted kernel,
+//! confined.
+//!
+//!   ouroboros-kernel-host --module k.so --courant2 R2 [--threads N]
+//!     fd 3: the lattice's state segment (memfd), fd 4: the command channel
+//!
+//! Order: map the levels (fd 3 closed), then every layer of the sandbox
+//! but the PID namespace (rlimits, namespaces, Landlock with reads only
+//! beneath the module and the system libraries, no_new_privs, the pool's
+//! threads, no new processes, the loader's seccomp filter), dlopen, the run
+//! filter, the kernel's entry, then a hello on the channel and one reply per
+//! step command until the core closes it. Each layer is written to stderr as
+//! `layer <name> <active|inactive> <detail>` for the engine's records, and
+//! `ready` once the hello is sent.
+//! Exit 0 when the core closes the channel, 2 for bad usage, 3 when
+//! confinement or loading fails, 5 on a malformed command.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use ouroboros_kernel_host::levels::Levels;
+use ouroboros_kernel_host::protocol::{decode_command, encode_hello, encode_reply, COMMAND_BYTES};
+use ouroboros_kernel_host::rules::{host_loader_rules, host_run_rules, CHANNEL_FD, SEGMENT_FD};
+use ouroboros_sandbox::confine::{self, Layer, Limits};
+use ouroboros_sandbox::kernel::{Kernel, Library};
+use ouroboros_sandbox::pool::Pool;
+use ouroboros_sandbox::seccomp;
+
+/// Room beside the mapped levels for the module, the pool's stacks and libc.
+const ADDRESS_SPACE_SLACK_BYTES: u64 = 1 << 30;
+
+struct Options {
+    module: PathBuf,
+    courant2: f64,
+    threads: u32,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let get = |flag: &str| -> Option<String> {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+    let module = get("--module").ok_or("--module <path to .so> is required")?;
+    let courant2 = get("--courant2").ok_or("--courant2 <r^2> is required")?;
+    let courant2 = match courant2.parse::<f64>() {
+        Ok(r2) if r2 > 0.0 && r2 < 1.0 => r2,
+        _ => {
+            return Err(format!(
+                "--courant2 = \"{courant2}\": must be a number in (0, 1)"
+            ))
+        }
+    };
+    let threads = get("--threads").unwrap_or_else(|| "1".into());
+    let threads = match threads.parse::<u32>() {
+        Ok(n) if (1..=256).contains(&n) => n,
+        _ => {
+            return Err(format!(
+                "--threads = \"{threads}\": must be an integer in [1, 256]"
+            ))
+        }
+    };
+    Ok(Options {
+        module: PathBuf::from(module),
+        courant2,
+        threads,
+    })
+}
+
+fn report(layer: &Layer) {
+    let state = if layer.active { "active" } else { "inactive" };
+    eprintln!("layer {} {state} {}", layer.name, layer.detail);
+}
+
+fn own_pid() -> u32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// The sandbox's layers in the sandbox's order, with no CPU limit (the host
+/// runs as long as the simulation) and an address space sized to the levels.
+fn confine(options: &Options, levels: &Levels) -> Result<Pool, String> {
+    let limits = Limits {
+        cpu_seconds: libc::RLIM_INFINITY,
+        address_space_bytes: levels.mapped_bytes() as u64 + ADDRESS_SPACE_SLACK_BYTES,
+        open_files: 32,
+        file_size_bytes: 0,
+    };
+    report(&confine::apply_limits(&limits));
+    confine::unshare_namespaces().iter().for_each(report);
+    // No PID namespace: its init and the waiter outside it would stand
+    // between the core and the process that maps the live levels, and the
+    // core must kill that very process and see it gone (a pidfd on the pid
+    // Node spawned) before it steps the state again. Seccomp allows signals
+    // to this process only, so the namespace would hide nothing it can reach.
+    report(&Layer {
+        name: "pidns",
+        active: false,
+        detail: "not used: the core kills and waits for the host itself".to_owned(),
+    });
+    let mut readable = vec![options.module.clone(), PathBuf::from("/etc/ld.so.cache")];
+    readable.extend(confine::library_directories());
+    report(&confine::apply_landlock(&readable));
+    let no_new_privs = confine::apply_no_new_privs();
+    report(&no_new_privs);
+    if !no_new_privs.active {
+        return Err("no_new_privs could not be set: seccomp needs it".to_owned());
+    }
+    let pool = Pool::start(options.threads)?;
+    report(&confine::limit_processes());
+    seccomp::install(&host_loader_rules(own_pid()))?;
+    eprintln!("layer seccomp active loader filter, then run filter after dlopen, every thread (TSYNC); kill on violation");
+    Ok(pool)
+}
+
+fn load<'pool>(options: &Options, pool: &'pool Pool) -> Result<Kernel<'pool>, String> {
+    let library = Library::open(&options.module)?;
+    seccomp::install(&host_run_rules(own_pid()))?;
+    library.bind(pool)
+}
+
+fn write_message(bytes: &[u8]) -> bool {
+    // SAFETY: writes a buffer we own to the channel.
+    let written = unsafe {
+        libc::write(
+            CHANNEL_FD,
+            bytes.as_ptr() as *const libc::c_void,
+            bytes.len(),
+        )
+    };
+    written == bytes.len() as isize
+}
+
+/// One reply per command until the core closes the channel.
+fn serve(kernel: &Kernel, levels: &Levels) -> i32 {
+    let mut buffer = [0u8; 2 * COMMAND_BYTES];
+    loop {
+        // SAFETY: reads one message into a buffer we own.
+        let read = unsafe {
+            libc::read(
+                CHANNEL_FD,
+                buffer.as_mut_ptr() as *mut libc::c_void,
+                buffer.len(),
+            )
+        };
+        if read == 0 {
+            return 0;
+        }
+        if read < 0 {
+            return 5;
+        }
+        let command = match decode_command(&buffer[..read as usize]) {
+            Ok(command) => command,
+            Err(_) => return 5,
+        };
+        let state = levels.state(command.current);
+        // SAFETY: the state's buffers are the mapped levels, `cells` values each.
+        let status = unsafe { kernel.wave_step(&levels.geometry, &state, command.steps) };
+        if !write_message(&encode_reply(command.sequence, status)) {
+            return 5;
+        }
+    }
+}
+
+fn main() {
+    // SAFETY: plain prctl; the host must not outlive the process that steps with it.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("ouroboros-kernel-host: {message}");
+            std::process::exit(2);
+        }
+    };
+    // SAFETY: fd 3 is the segment by the spawn contract; we take ownership.
+    let segment = unsafe { OwnedFd::from_raw_fd(SEGMENT_FD) };
+    let levels = match Levels::map(segment, options.courant2) {
+        Ok(levels) => levels,
+        Err(message) => {
+            eprintln!("ouroboros-kernel-host: {message}");
+            std::process::exit(3);
+        }
+    };
+    let pool = match confine(&options, &levels) {
+        Ok(pool) => pool,
+        Err(message) => {
+            eprintln!("ouroboros-kernel-host: {message}");
+            std::process::exit(3);
+        }
+    };
+    let kernel = match load(&options, &pool) {
+        Ok(kernel) => kernel,
+        Err(message) => {
+            eprintln!("ouroboros-kernel-host: {message}");
+            std::process::exit(3);
+        }
+    };
+    if !write_message(&encode_hello(&kernel.name)) {
+        std::process::exit(5);
+    }
+    // Lets the orchestrator wait for the hello without blocking its event loop.
+    eprintln!("ready");
+    std::process::exit(serve(&kernel, &levels));
+}

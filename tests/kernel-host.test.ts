@@ -1,0 +1,83 @@
+// The confined kernel host: an untrusted module steps the live lattice from a
+// child process that maps the lattice's state segment, bitwise as it would
+// in-process; a host that crashes, hangs or lies is a watchdog event that
+// rolls the slot back and restores the last verified snapshot.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Lattice, ModuleRefusedError } from 'ouroboros';
+import { kernelModulePath } from '../dist/native/loader.js';
+import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+
+const lattices: Lattice[] = [];
+afterEach(() => {
+  for (const lat of lattices.splice(0)) lat.close();
+});
+
+function seeded(sharedState: boolean, extents = [48, 40], precision: 'f64' | 'f32' = 'f64') {
+  const lat = new Lattice({ extents, dt: 0.6, threads: 2, precision, sharedState });
+  lattices.push(lat);
+  const state = randomState(lat, 7);
+  lat.setState(state.previous, state.current);
+  return lat;
+}
+
+function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+describe('a confined module', () => {
+  it('steps the live segment from its kernel host, bitwise as the same kernel in-process', async () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      const confined = seeded(true, [48, 40], precision);
+      const local = seeded(false, [48, 40], precision);
+      const id = await confined.loadConfinedModule(kernelModulePath('reference_twin'));
+      expect(confined.isConfined(id)).toBe(true);
+      // The same bytes share one live host.
+      expect(await confined.loadConfinedModule(kernelModulePath('reference_twin'))).toBe(id);
+      const info = confined.moduleInfo(id) as { confined?: boolean; layers?: { name: string; active: boolean }[] };
+      expect(info.confined).toBe(true);
+      expect(info.layers?.find((layer) => layer.name === 'landlock')).toBeDefined();
+      await confined.swap('step', id);
+      expect(confined.kernelName).toBe('reference-twin');
+      confined.step(1);
+      confined.step(7);
+      local.step(8);
+      expect(sameBits(confined.field(), local.field())).toBe(true);
+      expect(sameBits(confined.previousField(), local.previousField())).toBe(true);
+    }
+  });
+
+  it('runs under the runner and a watchdog, one command per step, and swaps back without a lost step', async () => {
+    const confined = seeded(true);
+    const local = seeded(false);
+    const id = await confined.loadConfinedModule(kernelModulePath('reference_twin'));
+    const run = confined.run({ steps: 300, watchdog: { everySteps: 50 } });
+    const on = await confined.swap('step', id);
+    const off = await confined.rollback('step');
+    expect(off.appliedAtStep).toBeGreaterThan(on.appliedAtStep);
+    const summary = await run;
+    expect(summary.error).toBeNull();
+    expect(confined.stepCount).toBe(300);
+    local.step(300);
+    expect(sameBits(confined.field(), local.field())).toBe(true);
+    expect(confined.profile().step.steps).toBe(300);
+  });
+
+  it('is refused for the readout slot, without a watchdog while running, and on a private lattice', async () => {
+    const confined = seeded(true);
+    const id = await confined.loadConfinedModule(kernelModulePath('reference_twin'));
+    expect(() => confined.swap('readout', id)).toThrow(/"step": a confined module/);
+    const run = confined.run();
+    expect(() => confined.swap('step', id)).toThrow(/no watchdog/);
+    await confined.stop();
+    await run;
+    const privateLattice = seeded(false);
+    await expect(privateLattice.loadConfinedModule(kernelModulePath('reference_twin'))).rejects.toThrow(/sharedState: true/);
+  });
+
+  it('is refused with the host\'s reason when the file is not a kernel', async () => {
+    const confined = seeded(true);
+    const error = await confined.loadConfinedModule('build/test-kernels/broken_NullTable.so').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModuleRefusedError);
+    expect((error as Error).message).toMatch(/broken_NullTable\.so: the kernel host exited with code 3: ouro_kernel_entry returned a null table/);
+  });
+});
