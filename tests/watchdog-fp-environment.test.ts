@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from 'ouroboros';
 import { oracleAddon } from '../dist/native/loader.js';
+import { LiveChanges } from '../dist/ts/engine/live-changes.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 
 const spoiler = 'build/test-kernels/misbehaving_SpoilFpEnvironment.so';
@@ -79,5 +80,19 @@ describe('the FP environment a kernel leaves behind', () => {
     expect(report.candidateFpRestores).toBe(1);
     expect(report.maxAbsDifference).toBe(0);
     expect(lat.fpRestores()).toEqual({ step: 0, readout: 0 });
+  });
+
+  it("is refused by the engine's canary even though its field agrees with the incumbent's", async () => {
+    const lat = seeded();
+    const ledger = { append: () => { throw new Error('nothing may reach the ledger'); } };
+    const settings = { canarySteps: 4, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.5, driftTolerance: 1e-9 };
+    const live = new LiveChanges(lat, ledger as never, settings, { phase() {}, applied() {}, rolledBack() {}, incumbentLost() {} });
+    const base = lat.slots().step.live;
+    live.adopt({ slot: 'step', attemptId: 0, moduleId: base.id, modulePath: base.path, moduleSha256: '', speedup: 1 });
+    const outcome = await live.change({ slot: 'step', attemptId: 1, modulePath: spoiler, speedup: 2, action: 'apply', reason: 'test', judgedAgainst: 0, trusted: true });
+    live.dispose();
+    expect(outcome).toMatchObject({ status: 'failed', failure: 'canary' });
+    expect(outcome.reason).toBe("canary: 1 of the candidate's calls left the FP environment (MXCSR or the x87 control word) changed");
+    expect(lat.slots().step.live.id).toBe(base.id);
   });
 });

@@ -8,11 +8,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { packageRoot } from '../../native/loader.js';
+import { kernelModulePath, packageRoot } from '../../native/loader.js';
+import type { Confinement } from '../gauntlet/gatekeeper.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import { GauntletPool } from '../gauntlet/pool.js';
 import { median } from '../gauntlet/statistics.js';
 import type { GateName, GauntletVerdict } from '../gauntlet/types.js';
+import { Lattice } from '../lattice/lattice.js';
+import type { ConfinedModuleInfo, KernelHostLayer } from '../modules/kernel-host.js';
 import type { BenchRunOptions } from './suites.js';
 
 interface Candidate {
@@ -65,13 +68,19 @@ export interface SandboxBenchReport {
   variants: CorpusReport & { cachedCandidatesPerMinute: number; improves: string[] };
   /** The supervisor/worker split and every layer of the candidate's worker, from a variant's run. */
   isolation: GauntletVerdict['isolation'];
+  /** How g++ ran (the gatekeeper's rlimits, namespaces, no_new_privs and Landlock), from a variant's compile. */
+  toolIsolation: Confinement | null;
+  /** Every layer of a kernel host, the process an untrusted module steps the live lattice from. */
+  liveIsolation: KernelHostLayer[];
   checks: CheckCost[];
 }
 
 function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32' }>;
-  return Object.entries(manifest).map(([name, entry]) => ({
+  // The watchdog's fixtures cheat only live: tests/watchdog-hostile.test.ts loads them there.
+  const gauntletEntries = Object.entries(manifest).filter(([, entry]) => entry.gate !== 'watchdog');
+  return gauntletEntries.map(([name, entry]) => ({
     name,
     source: readFileSync(path.join(dir, entry.file), 'utf8'),
     targetPath: entry.targetPath,
@@ -143,6 +152,15 @@ function summarise(verdicts: Array<{ candidate: Candidate; verdict: GauntletVerd
   };
 }
 
+function toolConfinement(verdicts: Array<{ verdict: GauntletVerdict }>): Confinement | null {
+  for (const { verdict } of verdicts) {
+    const compile = verdict.gates.find((gate) => gate.gate === 'compile');
+    const confinement = (compile?.details as { confinement?: Confinement | null } | undefined)?.confinement;
+    if (confinement) return confinement;
+  }
+  return null;
+}
+
 function checkCosts(verdicts: Array<{ verdict: GauntletVerdict }>): CheckCost[] {
   const overheads = verdicts.flatMap(({ verdict }) => verdict.benchmark?.overhead ?? []);
   const lattices = [...new Set(overheads.map((o) => o.lattice))];
@@ -156,6 +174,17 @@ function checkCosts(verdicts: Array<{ verdict: GauntletVerdict }>): CheckCost[] 
       sampleUs: round(median(of.map((o) => o.sampleUs))),
     };
   });
+}
+
+/** The layers a kernel host reports once it has confined itself, from a host serving the reference kernel. */
+async function kernelHostLayers(): Promise<KernelHostLayer[]> {
+  const lat = new Lattice({ extents: [64, 64], dt: 0.5, sharedState: true });
+  try {
+    const id = await lat.loadConfinedModule(kernelModulePath('reference'));
+    return (lat.moduleInfo(id) as ConfinedModuleInfo).layers;
+  } finally {
+    lat.close();
+  }
 }
 
 export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBenchReport> {
@@ -179,6 +208,8 @@ export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBen
         improves: [...new Set(fresh.verdicts.filter(({ verdict }) => verdict.improves).map(({ candidate }) => candidate.name.split('#')[0]!))],
       },
       isolation: fresh.verdicts.find(({ verdict }) => verdict.isolation.length > 0)?.verdict.isolation ?? [],
+      toolIsolation: toolConfinement(fresh.verdicts),
+      liveIsolation: await kernelHostLayers(),
       checks: checkCosts(fresh.verdicts),
     };
   } finally {
@@ -198,6 +229,8 @@ export function formatSandboxReport(report: SandboxBenchReport): string {
     line('variants', report.variants),
     `variants with cached compiles: ${report.variants.cachedCandidatesPerMinute} candidates/min; faster than the incumbent: ${report.variants.improves.join(', ') || 'none'}`,
     `isolation: ${report.isolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
+    `tools: ${report.toolIsolation === null ? 'no compile ran' : `landlock ${report.toolIsolation.landlock} (ABI ${report.toolIsolation.landlockAbi ?? 'none'}), namespaces ${report.toolIsolation.namespaces.join('/') || 'none'}, no_new_privs ${report.toolIsolation.noNewPrivs ? 'on' : 'off'}, ${report.toolIsolation.memoryMiB} MiB`}`,
+    `live kernel host: ${report.liveIsolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
     ...report.checks.map((c) => `${c.lattice}: channel round trip ${c.roundTripUs} us, probe ${c.checkUsPerSample} us per sample of ${c.sampleUs} us`),
   ].join('\n');
 }

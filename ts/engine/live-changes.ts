@@ -254,6 +254,11 @@ export class LiveChanges {
     } catch (error) {
       return `the canary failed to run: ${(error as Error).message}`;
     }
+    // The core restored the FP environment after each such call, so the difference below may look fine;
+    // a kernel that changes the host's arithmetic is refused all the same.
+    if (report.candidateFpRestores > 0) {
+      return `canary: ${report.candidateFpRestores} of the candidate's calls left the FP environment (MXCSR or the x87 control word) changed`;
+    }
     const tolerance = slot === 'readout' ? 0 : this.settings.canaryTolerance;
     if (!(report.maxAbsDifference <= tolerance)) {
       return `canary: after ${report.steps} steps on the live state the largest difference from the incumbent is ${report.maxAbsDifference.toExponential(3)} (tolerance ${tolerance})`;

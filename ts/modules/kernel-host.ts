@@ -104,7 +104,8 @@ export class KernelHost {
         this.#exit ??= exit;
         resolve(this.#exit);
       };
-      child.once('exit', (code, signal) => ended({ code, signal, seccompKill: signal === 'SIGSYS' }));
+      // 'close', not 'exit': it comes after stderr has ended, so a host's last message is never lost to the race.
+      child.once('close', (code, signal) => ended({ code, signal, seccompKill: signal === 'SIGSYS' }));
       // A host that could not be started at all emits only 'error'.
       child.once('error', () => ended({ code: null, signal: null, seccompKill: false }));
     });
