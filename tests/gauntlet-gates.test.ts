@@ -227,6 +227,14 @@ describe('evaluateCandidate options', () => {
     await expect(evaluateCandidate({ source: reference, incumbent: '/no/such.so' })).rejects.toThrow('incumbent = "/no/such.so": no such file');
     await expect(evaluateCandidate({ source: reference, threads: 0 })).rejects.toThrow('threads = 0: must be an integer in [1, 256]');
     await expect(evaluateCandidate({ source: reference, threads: 1.5 })).rejects.toThrow('threads = 1.5: must be an integer in [1, 256]');
+    await expect(evaluateCandidate({ source: reference, cacheMaxBytes: 4096 })).rejects.toThrow(
+      `cacheMaxBytes = 4096: must be an integer in [1048576, ${Number.MAX_SAFE_INTEGER}]`,
+    );
+  });
+
+  it('caps the build cache at 1 GiB unless told, and takes the cap the engine configures', () => {
+    expect(resolveOptions({ source: reference }).cacheMaxBytes).toBe(2 ** 30);
+    expect(resolveOptions({ source: reference, cacheMaxBytes: 2 ** 24 }).cacheMaxBytes).toBe(2 ** 24);
   });
 
   it('lends the machine\'s threads by default and gives each 20 CPU seconds unless told', () => {

@@ -285,6 +285,12 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description: 'Where built candidates are cached (empty: <tmpdir>/ouroboros-gauntlet-cache).',
   },
   {
+    path: 'gauntlet.cacheMiB',
+    type: { kind: 'integer', min: 16, max: 1 << 20 },
+    default: 1024,
+    description: 'Size cap of the build cache in MiB: after each build the least recently used modules are evicted down to it.',
+  },
+  {
     path: 'gauntlet.holdLive',
     type: { kind: 'boolean' },
     default: true,

@@ -46,7 +46,7 @@ export interface EngineConfig {
   watchdog: { everySteps: number; driftTolerance: number };
   watch: { windowMs: number; minSteps: number };
   canary: { steps: number; tolerance: number };
-  gauntlet: { targetExtents: number[]; heldOutExtents: number[]; benchSteps: number; benchSamples: number; cacheDir: string; holdLive: boolean };
+  gauntlet: { targetExtents: number[]; heldOutExtents: number[]; benchSteps: number; benchSamples: number; cacheDir: string; cacheMiB: number; holdLive: boolean };
   breaker: { failures: number; backoffMs: number; maxBackoffMs: number };
   log: { file: string; level: 'debug' | 'info' | 'warn' | 'error' };
 }

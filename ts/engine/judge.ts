@@ -63,6 +63,7 @@ export async function judgeCandidate(
     // The candidate gets as many threads as the live lattice lends its kernels (0: the gauntlet's default, every CPU, as the core takes).
     ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),
     ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),
+    cacheMaxBytes: gauntlet.cacheMiB * 2 ** 20,
     ...(pool ? { pool } : {}),
     sandboxQueue,
   });

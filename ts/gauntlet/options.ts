@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { kernelModulePath, packageRoot } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireInteger, requireFiniteNumber } from '../errors.js';
-import { defaultCacheDir } from './compile.js';
+import { DEFAULT_CACHE_MAX_BYTES, defaultCacheDir } from './compile.js';
 import { DEFAULT_TARGET_PATH } from './patch-gate.js';
 import type { GauntletPool } from './pool.js';
 import { DEFAULT_SAFETY_THRESHOLD } from './static-firewall.js';
@@ -63,6 +63,8 @@ export interface CandidateOptions {
   cacheDir?: string;
   /** false: compile even when the cache has the build (default true). */
   useCache?: boolean;
+  /** The cache is evicted, least recently used first, down to this many bytes after each build (default 1 GiB). */
+  cacheMaxBytes?: number;
   /** The worker pool (default: one shared pool of os.availableParallelism() threads). */
   pool?: GauntletPool;
   /** The sandbox runner binary (default: the staged native/sandbox/<target>/ouroboros-sandbox). */
@@ -147,6 +149,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     memoryMiB: requireInteger('memoryMiB', options.memoryMiB ?? 1024, 64, 1 << 20),
     cacheDir: options.cacheDir === undefined ? defaultCacheDir() : path.resolve(String(options.cacheDir)),
     useCache: options.useCache ?? true,
+    cacheMaxBytes: requireInteger('cacheMaxBytes', options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, 1 << 20, Number.MAX_SAFE_INTEGER),
     pool: options.pool,
     sandboxQueue: options.sandboxQueue,
     runnerPath: options.runnerPath === undefined ? undefined : fileOption('runnerPath', options.runnerPath),
