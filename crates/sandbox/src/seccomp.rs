@@ -1,4 +1,4 @@
-//! Seccomp allowlists as classic BPF, built by hand (no libseccomp).
+//! Seccomp allowlists, compiled to classic BPF by the `seccompiler` crate.
 //!
 //! Two filters stack. The loader filter goes on before the candidate is
 //! dlopened, so a hostile constructor already runs under it: it allows what
@@ -11,39 +11,12 @@
 //! reports. Both filters go on every thread at once, the pool's workers
 //! included; idle workers wait in `futex`, which both allow.
 
-use libc::sock_filter;
+use std::collections::BTreeMap;
 
-// BPF_LD | BPF_W | BPF_ABS (0x00 | 0x00 | 0x20), BPF_JMP | BPF_JEQ | BPF_K, ...
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
-const BPF_JMP_JSET_K: u16 = 0x05 | 0x40;
-const BPF_RET_K: u16 = 0x06;
-const BPF_ALU_AND_K: u16 = 0x04 | 0x50;
-
-const RET_ALLOW: u32 = 0x7fff_0000;
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-const OFFSET_NR: u32 = 0;
-const OFFSET_ARCH: u32 = 4;
-
-fn arg_offset(arg: u32) -> u32 {
-    16 + 8 * arg
-}
-
-fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
-}
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
 
 /// One allowed system call and the condition on its arguments.
 #[derive(Debug, Clone, Copy)]
@@ -64,65 +37,96 @@ pub enum Rule {
     ArgNotAll { nr: i64, arg: u32, mask: u32 },
 }
 
-/// The BPF program for `rules`; every other call kills the process.
-pub fn program(rules: &[Rule]) -> Vec<sock_filter> {
-    let mut code = vec![
-        stmt(BPF_LD_W_ABS, OFFSET_ARCH),
-        jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(BPF_RET_K, RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFFSET_NR),
-        jump(BPF_JMP_JSET_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(BPF_RET_K, RET_KILL_PROCESS),
-    ];
-    for rule in rules {
-        code.extend(block(*rule));
-    }
-    code.push(stmt(BPF_RET_K, RET_KILL_PROCESS));
-    code
+/// The low 32 bits of argument `arg`, compared with `op` against `value`.
+fn condition(arg: u32, op: SeccompCmpOp, value: u32) -> Result<SeccompCondition, String> {
+    SeccompCondition::new(arg as u8, SeccompCmpArgLen::Dword, op, u64::from(value))
+        .map_err(|error| format!("seccomp rule on argument {arg}: {error}"))
 }
 
-/// A self-contained block: entered with the syscall number in A, it either
-/// returns or falls through to the next block with A unchanged.
-fn block(rule: Rule) -> Vec<sock_filter> {
+/// The argument conditions under which `rule` allows its call: any one of
+/// them (an empty list allows every call).
+fn alternatives(rule: Rule) -> Result<Vec<SeccompRule>, String> {
+    let one = |conditions: Vec<SeccompCondition>| {
+        SeccompRule::new(conditions).map_err(|error| format!("seccomp rule: {error}"))
+    };
     match rule {
-        Rule::Any(nr) => vec![
-            jump(BPF_JMP_JEQ_K, nr as u32, 0, 1),
-            stmt(BPF_RET_K, RET_ALLOW),
-        ],
-        Rule::ArgClear { nr, arg, mask } => vec![
-            jump(BPF_JMP_JEQ_K, nr as u32, 0, 4),
-            stmt(BPF_LD_W_ABS, arg_offset(arg)),
-            jump(BPF_JMP_JSET_K, mask, 0, 1),
-            stmt(BPF_RET_K, RET_KILL_PROCESS),
-            stmt(BPF_RET_K, RET_ALLOW),
-        ],
-        Rule::ArgNotAll { nr, arg, mask } => vec![
-            jump(BPF_JMP_JEQ_K, nr as u32, 0, 5),
-            stmt(BPF_LD_W_ABS, arg_offset(arg)),
-            stmt(BPF_ALU_AND_K, mask),
-            jump(BPF_JMP_JEQ_K, mask, 0, 1),
-            stmt(BPF_RET_K, RET_KILL_PROCESS),
-            stmt(BPF_RET_K, RET_ALLOW),
-        ],
-        Rule::ArgEq { nr, arg, value } => block_arg_in(nr, arg, &[value]),
-        Rule::ArgIn { nr, arg, values } => block_arg_in(nr, arg, values),
+        Rule::Any(_) => Ok(Vec::new()),
+        Rule::ArgClear { arg, mask, .. } => Ok(vec![one(vec![condition(
+            arg,
+            SeccompCmpOp::MaskedEq(u64::from(mask)),
+            0,
+        )?])?]),
+        Rule::ArgEq { arg, value, .. } => {
+            Ok(vec![one(vec![condition(arg, SeccompCmpOp::Eq, value)?])?])
+        }
+        Rule::ArgIn { arg, values, .. } => values
+            .iter()
+            .map(|&value| one(vec![condition(arg, SeccompCmpOp::Eq, value)?]))
+            .collect(),
+        // Every proper subset of the mask's bits: two bits (W|X) give three rules.
+        Rule::ArgNotAll { arg, mask, .. } => subsets_below(mask)
+            .into_iter()
+            .map(|bits| {
+                one(vec![condition(
+                    arg,
+                    SeccompCmpOp::MaskedEq(u64::from(mask)),
+                    bits,
+                )?])
+            })
+            .collect(),
     }
 }
 
-fn block_arg_in(nr: i64, arg: u32, values: &[u32]) -> Vec<sock_filter> {
-    let count = values.len();
-    // After the JEQ on nr: LD, one JEQ per value, RET KILL, RET ALLOW.
-    let mut code = vec![
-        jump(BPF_JMP_JEQ_K, nr as u32, 0, (count + 3) as u8),
-        stmt(BPF_LD_W_ABS, arg_offset(arg)),
-    ];
-    for (i, &value) in values.iter().enumerate() {
-        // Jump over the remaining comparisons and the RET KILL to RET ALLOW.
-        code.push(jump(BPF_JMP_JEQ_K, value, (count - i) as u8, 0));
+/// Every subset of `mask`'s bits except `mask` itself.
+fn subsets_below(mask: u32) -> Vec<u32> {
+    assert!(mask.count_ones() <= 4, "mask {mask:#x}: at most 4 bits");
+    let mut subsets = Vec::new();
+    let mut subset = 0u32;
+    loop {
+        if subset != mask {
+            subsets.push(subset);
+        }
+        if subset == mask {
+            return subsets;
+        }
+        // The next subset of `mask` in increasing order.
+        subset = (subset.wrapping_sub(mask)) & mask;
     }
-    code.push(stmt(BPF_RET_K, RET_KILL_PROCESS));
-    code.push(stmt(BPF_RET_K, RET_ALLOW));
-    code
+}
+
+fn number(rule: Rule) -> i64 {
+    match rule {
+        Rule::Any(nr)
+        | Rule::ArgClear { nr, .. }
+        | Rule::ArgIn { nr, .. }
+        | Rule::ArgEq { nr, .. }
+        | Rule::ArgNotAll { nr, .. } => nr,
+    }
+}
+
+/// Compiles `rules` with seccompiler (the rust-vmm crate Firecracker uses):
+/// a call on the x86-64 ABI that a rule allows is allowed, anything else
+/// (another architecture, the x32 ABI, an unlisted call, arguments no rule
+/// accepts) kills the process. The first rule naming a call decides it;
+/// later ones for the same call are ignored, so that a caller can put a
+/// narrower rule first.
+pub fn program(rules: &[Rule]) -> Result<BpfProgram, String> {
+    let mut by_call: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for &rule in rules {
+        if let std::collections::btree_map::Entry::Vacant(entry) = by_call.entry(number(rule)) {
+            entry.insert(alternatives(rule)?);
+        }
+    }
+    let filter = SeccompFilter::new(
+        by_call,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .map_err(|error| format!("seccomp filter: {error}"))?;
+    filter
+        .try_into()
+        .map_err(|error: seccompiler::BackendError| format!("seccomp filter: {error}"))
 }
 
 const WRITE_FLAGS: u32 =
@@ -224,10 +228,14 @@ pub fn run_rules(own_pid: u32, channel_fd: u32) -> Vec<Rule> {
 /// run under the same filter as the thread that dlopens and calls the
 /// candidate. Needs no_new_privs, which the caller sets first.
 pub fn install(rules: &[Rule]) -> Result<(), String> {
-    let filter = program(rules);
+    let filter = program(rules)?;
+    // Not seccompiler::apply_filter_all_threads: it calls prctl(NO_NEW_PRIVS)
+    // first, which the loader filter, already installed when the run filter
+    // is stacked, forbids. The caller has set no_new_privs.
     let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut sock_filter,
+        len: u16::try_from(filter.len()).map_err(|_| "seccomp filter: too long".to_owned())?,
+        // seccompiler's sock_filter is #[repr(C)] with linux/filter.h's fields.
+        filter: filter.as_ptr() as *mut libc::sock_filter,
     };
     // SAFETY: `prog` points at `filter`, alive for the call.
     let result = unsafe {
@@ -258,56 +266,114 @@ mod tests {
 
     const CHANNEL: u32 = 3;
 
-    /// Runs a filter the way the kernel does on one `seccomp_data`: the
-    /// instructions `program` emits, nothing else, and every path must end
-    /// in a return.
-    fn evaluate(code: &[sock_filter], nr: i64, args: [u64; 6]) -> u32 {
+    use seccompiler::sock_filter;
+
+    const BPF_LD_W_ABS: u16 = 0x20;
+    const BPF_ALU_AND_K: u16 = 0x54;
+    const BPF_JMP_JA: u16 = 0x05;
+    const BPF_JMP_JEQ_K: u16 = 0x15;
+    const BPF_JMP_JGT_K: u16 = 0x25;
+    const BPF_JMP_JGE_K: u16 = 0x35;
+    const BPF_JMP_JSET_K: u16 = 0x45;
+    const BPF_RET_K: u16 = 0x06;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_KILL_PROCESS: u32 = 0x8000_0000;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+
+    /// Runs a filter the way the kernel does on one `seccomp_data`, with the
+    /// instructions seccompiler emits (anything else fails the test), every
+    /// path ending in a return.
+    fn evaluate_on(code: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let mut data = [0u8; 64];
-        data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
-        data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+        data[0..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
         for (i, arg) in args.iter().enumerate() {
             data[16 + 8 * i..24 + 8 * i].copy_from_slice(&arg.to_le_bytes());
         }
         let (mut a, mut pc) = (0u32, 0usize);
         loop {
-            let op = code[pc];
+            let op = &code[pc];
             pc += 1;
-            match op.code {
+            let taken = match op.code {
                 BPF_LD_W_ABS => {
                     let at = op.k as usize;
                     a = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+                    continue;
                 }
-                BPF_ALU_AND_K => a &= op.k,
-                BPF_JMP_JEQ_K | BPF_JMP_JSET_K => {
-                    let taken = if op.code == BPF_JMP_JEQ_K {
-                        a == op.k
-                    } else {
-                        a & op.k != 0
-                    };
-                    pc += usize::from(if taken { op.jt } else { op.jf });
+                BPF_ALU_AND_K => {
+                    a &= op.k;
+                    continue;
                 }
+                BPF_JMP_JA => {
+                    pc += op.k as usize;
+                    continue;
+                }
+                BPF_JMP_JEQ_K => a == op.k,
+                BPF_JMP_JGT_K => a > op.k,
+                BPF_JMP_JGE_K => a >= op.k,
+                BPF_JMP_JSET_K => a & op.k != 0,
                 BPF_RET_K => return op.k,
-                other => panic!("instruction {other:#x} is not one program emits"),
-            }
+                other => panic!("instruction {other:#x} is not one seccompiler emits"),
+            };
+            pc += usize::from(if taken { op.jt } else { op.jf });
         }
     }
 
+    fn evaluate(code: &[sock_filter], nr: i64, args: [u64; 6]) -> u32 {
+        evaluate_on(code, AUDIT_ARCH_X86_64, nr as u32, args)
+    }
+
     fn allowed(rules: &[Rule], nr: i64, args: [u64; 6]) -> bool {
-        evaluate(&program(rules), nr, args) == RET_ALLOW
+        evaluate(&program(rules).unwrap(), nr, args) == RET_ALLOW
     }
 
     #[test]
     fn every_jump_lands_inside_the_program() {
         for rules in [loader_rules(1, CHANNEL), run_rules(1, CHANNEL)] {
-            let code = program(&rules);
+            let code = program(&rules).unwrap();
             for (i, instruction) in code.iter().enumerate() {
-                if instruction.code & 0x07 == 0x05 {
+                if instruction.code == BPF_JMP_JA {
+                    assert!(i + 1 + (instruction.k as usize) < code.len());
+                } else if instruction.code & 0x07 == 0x05 {
                     assert!(i + 1 + (instruction.jt as usize) < code.len());
                     assert!(i + 1 + (instruction.jf as usize) < code.len());
                 }
             }
             assert_eq!(code.last().map(|i| i.k), Some(RET_KILL_PROCESS));
         }
+    }
+
+    #[test]
+    fn another_architecture_or_the_x32_abi_is_killed() {
+        let code = program(&run_rules(1, CHANNEL)).unwrap();
+        let futex = libc::SYS_futex as u32;
+        assert_eq!(
+            evaluate_on(&code, AUDIT_ARCH_X86_64, futex, [0; 6]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            evaluate_on(&code, AUDIT_ARCH_I386, futex, [0; 6]),
+            RET_KILL_PROCESS
+        );
+        assert_eq!(
+            evaluate_on(&code, AUDIT_ARCH_X86_64, futex | 0x4000_0000, [0; 6]),
+            RET_KILL_PROCESS
+        );
+    }
+
+    #[test]
+    fn the_first_rule_naming_a_call_decides_it() {
+        let rules = [
+            Rule::ArgEq {
+                nr: libc::SYS_write,
+                arg: 0,
+                value: 9,
+            },
+            Rule::Any(libc::SYS_write),
+        ];
+        assert!(allowed(&rules, libc::SYS_write, [9, 0, 0, 0, 0, 0]));
+        assert!(!allowed(&rules, libc::SYS_write, [1, 0, 0, 0, 0, 0]));
     }
 
     #[test]

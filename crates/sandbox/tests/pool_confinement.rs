@@ -86,7 +86,14 @@ fn the_report_records_the_pool_and_seccomp_on_every_thread() {
     let output = run_sandbox(&reference, &reference, "3");
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(output.status.success(), "{:?}", output.status);
+    // Both workers loaded their kernel under the stacked filters and the run went on to the benchmark.
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("phase bench"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report = String::from_utf8_lossy(&output.stdout);
+    assert!(!report.contains("died of"), "{report}");
     assert!(report.contains("threads: 3 workers, the caller included"));
     assert!(report.contains("on every thread (TSYNC)"));
 }
