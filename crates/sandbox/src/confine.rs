@@ -6,9 +6,12 @@
 //! why; a layer the kernel refuses is skipped, never fatal, except seccomp,
 //! without which no candidate runs.
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use landlock::{
+    path_beneath_rules, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
 
 /// One isolation layer as it ended up on this machine.
 #[derive(Debug, Clone)]
@@ -217,158 +220,62 @@ pub fn library_directories() -> Vec<PathBuf> {
     dirs
 }
 
-const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
-const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
-const FS_READ_FILE: u64 = 1 << 2;
-const FS_READ_DIR: u64 = 1 << 3;
-/// Every filesystem right of Landlock ABI 1 (13 rights).
-const FS_ALL_V1: u64 = (1 << 13) - 1;
-const FS_REFER: u64 = 1 << 13;
-const FS_TRUNCATE: u64 = 1 << 14;
-const FS_IOCTL_DEV: u64 = 1 << 15;
-const NET_ALL: u64 = 0b11;
-const SCOPE_ALL: u64 = 0b11;
+/// The newest Landlock ABI asked for; the crate's best-effort mode takes
+/// what the running kernel has of it and reports what was enforced.
+const LANDLOCK_ABI: ABI = ABI::V6;
 
-#[repr(C)]
-struct RulesetAttr {
-    handled_access_fs: u64,
-    handled_access_net: u64,
-    scoped: u64,
-}
-
-#[repr(C, packed)]
-struct PathBeneathAttr {
-    allowed_access: u64,
-    parent_fd: i32,
-}
-
-fn landlock_abi() -> i64 {
-    // SAFETY: the version query takes no pointer.
-    unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<RulesetAttr>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    }
-}
-
-/// Landlock: every filesystem right handled (so no write anywhere), reads
-/// allowed beneath `readable` only; TCP bind/connect and abstract sockets
-/// and signals out of the domain denied where the ABI knows them.
+/// Landlock, through the `landlock` crate: every filesystem right handled
+/// (so no write anywhere), reads allowed beneath `readable` only (the paths
+/// that exist); TCP bind/connect, abstract sockets and signals out of the
+/// domain denied where the ABI knows them. The crate sets no_new_privs
+/// itself, as an unprivileged restrict_self needs.
 pub fn apply_landlock(readable: &[PathBuf]) -> Layer {
-    let abi = landlock_abi();
-    if abi < 1 {
-        return Layer {
-            name: "landlock",
-            active: false,
-            detail: format!("not available: {}", std::io::Error::last_os_error()),
-        };
-    }
-    let mut fs = FS_ALL_V1;
-    if abi >= 2 {
-        fs |= FS_REFER;
-    }
-    if abi >= 3 {
-        fs |= FS_TRUNCATE;
-    }
-    if abi >= 5 {
-        fs |= FS_IOCTL_DEV;
-    }
-    let attr = RulesetAttr {
-        handled_access_fs: fs,
-        handled_access_net: if abi >= 4 { NET_ALL } else { 0 },
-        scoped: if abi >= 6 { SCOPE_ALL } else { 0 },
-    };
-    let size = match abi {
-        1..=3 => 8,
-        4 | 5 => 16,
-        _ => 24,
-    };
-    // SAFETY: `attr` is valid for `size` bytes.
-    let ruleset = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            &attr as *const RulesetAttr,
-            size as usize,
-            0u32,
-        )
-    };
-    if ruleset < 0 {
-        return Layer {
-            name: "landlock",
-            active: false,
-            detail: format!("create_ruleset: {}", std::io::Error::last_os_error()),
-        };
-    }
-    // SAFETY: a fresh fd we now own.
-    let ruleset = unsafe { OwnedFd::from_raw_fd(ruleset as i32) };
-    let mut granted = Vec::new();
-    for path in readable {
-        if let Some(granted_path) = allow_read(&ruleset, path) {
-            granted.push(granted_path);
+    let present: Vec<&PathBuf> = readable.iter().filter(|path| path.exists()).collect();
+    let read: BitFlags<AccessFs> = AccessFs::ReadFile | AccessFs::ReadDir;
+    let restricted = Ruleset::default()
+        .handle_access(AccessFs::from_all(LANDLOCK_ABI))
+        .and_then(|ruleset| ruleset.handle_access(AccessNet::from_all(LANDLOCK_ABI)))
+        .and_then(|ruleset| ruleset.scope(Scope::from_all(LANDLOCK_ABI)))
+        .and_then(|ruleset| ruleset.create())
+        .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&present, read)))
+        .and_then(|ruleset| ruleset.restrict_self());
+    let status = match restricted {
+        Ok(status) => status,
+        Err(error) => {
+            return Layer {
+                name: "landlock",
+                active: false,
+                detail: error.to_string(),
+            }
         }
-    }
-    // SAFETY: restricts this thread (the only one) with our ruleset.
-    let mut result =
-        unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32) };
-    let mut note = "";
-    if result != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
-        // Without CAP_SYS_ADMIN in the current user namespace Landlock needs
-        // no_new_privs first; it is set again, harmlessly, by the next layer.
-        set_no_new_privs();
-        // SAFETY: as above.
-        result =
-            unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32) };
-        note = " (no_new_privs set early: no CAP_SYS_ADMIN)";
-    }
-    if result != 0 {
-        return Layer {
-            name: "landlock",
-            active: false,
-            detail: format!("restrict_self: {}", std::io::Error::last_os_error()),
-        };
-    }
+    };
+    let abi = match status.landlock {
+        LandlockStatus::Available { effective_abi, .. } => format!("ABI {}", effective_abi as i32),
+        _ => "no ABI".to_owned(),
+    };
+    let enforced = match status.ruleset {
+        RulesetStatus::FullyEnforced => "fully enforced",
+        RulesetStatus::PartiallyEnforced => "partially enforced",
+        RulesetStatus::NotEnforced => {
+            return Layer {
+                name: "landlock",
+                active: false,
+                detail: format!("not enforced by this kernel ({abi})"),
+            }
+        }
+    };
+    let granted: Vec<String> = present
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
     Layer {
         name: "landlock",
         active: true,
         detail: format!(
-            "ABI {abi}: no writes, reads only beneath {}{note}",
+            "{abi}, {enforced}: no writes, reads only beneath {}",
             granted.join(", ")
         ),
     }
-}
-
-fn allow_read(ruleset: &OwnedFd, path: &Path) -> Option<String> {
-    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: opens a path for use as a Landlock rule anchor.
-    let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: a fresh fd we now own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let is_dir = path.is_dir();
-    let rule = PathBeneathAttr {
-        allowed_access: if is_dir {
-            FS_READ_FILE | FS_READ_DIR
-        } else {
-            FS_READ_FILE
-        },
-        parent_fd: fd.as_raw_fd(),
-    };
-    // SAFETY: `rule` is a valid path_beneath attribute.
-    let added = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_add_rule,
-            ruleset.as_raw_fd(),
-            LANDLOCK_RULE_PATH_BENEATH,
-            &rule as *const PathBeneathAttr,
-            0u32,
-        )
-    };
-    (added == 0).then(|| path.display().to_string())
 }
 
 fn set_no_new_privs() -> bool {

@@ -109,3 +109,53 @@ fn threads_outside_1_to_256_are_refused_with_the_flag_value_and_limit() {
         );
     }
 }
+
+#[test]
+fn a_constructor_cannot_read_a_file_beside_the_candidate() {
+    let dir = scratch("landlock");
+    let secret = dir.join("secret.txt");
+    std::fs::write(&secret, "the secret").unwrap();
+    // The reference kernel with a constructor that opens the secret
+    // read-only (the loader's seccomp filter allows that; Landlock must not),
+    // after which wave_step refuses every call.
+    let kernels = root().join("cpp/kernels").canonicalize().unwrap();
+    let reference = std::fs::read_to_string(kernels.join("reference.cpp")).unwrap();
+    let peeking = reference
+        .replace(
+            "#include \"reference_math.h\"",
+            &format!("#include \"{}/reference_math.h\"", kernels.display()),
+        )
+        .replace(
+            "  return ouro::reference::wave_step(",
+            "  if (peeked) return OURO_ERR_UNSUPPORTED;\n  return ouro::reference::wave_step(",
+        );
+    assert!(
+        peeking.contains("if (peeked)"),
+        "reference.cpp changed shape"
+    );
+    let source = dir.join("peek.cpp");
+    std::fs::write(
+        &source,
+        format!(
+            "#include <fcntl.h>\n#include <unistd.h>\nstatic int peeked = 0;\n\
+             __attribute__((constructor)) static void peek() {{ int fd = open(\"{}\", O_RDONLY); \
+             if (fd >= 0) {{ peeked = 1; close(fd); }} }}\n{peeking}",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let peek = build_kernel(&source, &dir, "peek");
+    let reference = build_kernel(&kernels.join("reference.cpp"), &dir, "reference");
+    let output = run_sandbox(&peek, &reference, "1");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{:?}", output.status);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("phase bench"),
+        "the constructor read the secret: {report}"
+    );
+    assert!(
+        report.contains("fully enforced: no writes, reads only beneath"),
+        "{report}"
+    );
+}
