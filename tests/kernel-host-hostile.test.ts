@@ -47,6 +47,12 @@ function containsSecret(field: Float64Array | Float32Array): boolean {
   return Buffer.from(field.buffer, field.byteOffset, field.byteLength).includes(Buffer.from(SECRET.slice(0, 16)));
 }
 
+/**
+ * How long a host may take to answer one step before it counts as hung: far above a step on these small
+ * lattices even on a loaded 2-core machine, so that only the spinning fixture ever reaches it.
+ */
+const HANG_TIMEOUT_MS = 3_000;
+
 /** Runs a confined `module` live under a watchdog until its host fails; returns the event and the run's end. */
 async function runUntilHostFails(lat: Lattice, module: string, stepTimeoutMs?: number, before?: number) {
   const id = await lat.loadConfinedModule(module, { stepTimeoutMs });
@@ -117,7 +123,7 @@ describe('a hostile module live in a kernel host', () => {
   it('falls back to the lattice\'s own kernel when last-known-good is a confined module whose host died too', async () => {
     const lat = seeded(true);
     const good = await lat.loadConfinedModule(kernelModulePath('reference_twin'));
-    const { failure: first } = await runUntilHostFails(lat, build('tests/fixtures/kernel-host/spin-after-five.cpp'), 300, good);
+    const { failure: first } = await runUntilHostFails(lat, build('tests/fixtures/kernel-host/spin-after-five.cpp'), HANG_TIMEOUT_MS, good);
     expect(first.rolledBackTo).toBe('reference-twin');
     const second = once(lat, 'watchdog') as Promise<[WatchdogEvent]>;
     const run = lat.run({ watchdog: { everySteps: 2 } });
@@ -137,7 +143,7 @@ describe('a hostile module live in a kernel host', () => {
   it('is timed out and killed when it hangs after writing a step it never reports, and the state is restored', async () => {
     const module = build('tests/fixtures/kernel-host/spin-after-five.cpp');
     const lat = seeded(true);
-    const { failure } = await runUntilHostFails(lat, module, 300);
+    const { failure } = await runUntilHostFails(lat, module, HANG_TIMEOUT_MS);
 
     expect(failure.reason).toBe('kernel-host');
     expect(failure.detail).toMatch(/no reply within the deadline \(hung\); killed; the host was killed by SIGKILL$/);
