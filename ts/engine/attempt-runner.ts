@@ -26,6 +26,10 @@ import type { PredictorDecision, Predictor } from './predictor.js';
 import { type StrategyMemory, describeRecord } from './strategy-memory.js';
 import { isTrustedSource } from './trust.js';
 
+/** The reason of an attempt the engine's stop cut short (the archive's markInterrupted says the same of a killed process's). */
+export const STOPPED_REASON = 'interrupted: the run ended before the attempt finished';
+/** The reason of a winner the run ended before it could go live. */
+export const ENDED_FIRST_REASON = 'not applied: the run ended first';
 /** The reason of every attempt the predictor skipped starts with this. */
 export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
 /** Mates offered to the generator for crossover. */
@@ -67,9 +71,11 @@ export interface AttemptHost {
 interface Settled {
   status: AttemptStatus;
   reason: string;
-  /** The circuit breaker's failure kind, or null for an attempt that went through. */
+  /** The circuit breaker's failure kind, or null for an attempt that went through (an interrupted one counts neither way). */
   failure: string | null;
 }
+
+const INTERRUPTED: Settled = { status: 'interrupted', reason: STOPPED_REASON, failure: null };
 
 function now(): string {
   return new Date().toISOString();
@@ -159,8 +165,9 @@ export class AttemptRunner {
       try {
         proposal = await this.breed(records, parent);
       } catch (error) {
-        const settled = generatorFailure(error);
-        const record = archive.insertAttempt({ ...this.blank(), status: 'failed' });
+        // A generator aborted by the stop failed at nothing.
+        const settled = this.host.signal.aborted ? INTERRUPTED : generatorFailure(error);
+        const record = archive.insertAttempt({ ...this.blank(), status: settled.status });
         this.id = record.id;
         recorded(record.id);
         return this.settle(null, settled);
@@ -283,8 +290,13 @@ export class AttemptRunner {
     let incumbent = host.live.incumbents.get(this.slot)!;
     for (let round = 0; ; round += 1) {
       this.phase('gauntlet');
-      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent);
+      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent, host.signal);
       const { verdict, modulePath, benchRatio, speedup } = judgement;
+      if (verdict.interrupted) {
+        // The gates that ended are kept; nothing is learnt from a run the stop cut short.
+        host.archive.updateAttempt(record.id, { gates: verdict.gates });
+        return this.settle(null, INTERRUPTED);
+      }
       host.archive.updateAttempt(record.id, {
         gates: verdict.gates,
         failedGate: verdict.failedGate,
@@ -332,6 +344,10 @@ export class AttemptRunner {
         incumbent = outcome.incumbent;
         continue;
       }
+      if (outcome.status === 'stale' && host.signal.aborted) {
+        learn(false);
+        return this.settle(null, { status: 'passed', reason: `${ENDED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`, failure: null });
+      }
       if (outcome.status === 'applied') {
         // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
         host.archive.updateAttempt(record.id, { speedup: outcome.speedup });
@@ -370,8 +386,11 @@ export class AttemptRunner {
 
   private settle(liveMlups: number | null, settled: Settled): AttemptRecord {
     const id = this.id!;
-    if (settled.failure === null) this.host.breaker.recordSuccess();
-    else this.host.breaker.recordFailure(settled.failure);
+    // An interrupted attempt is neither a success nor a failure: the breaker hears nothing of it.
+    if (settled.status !== 'interrupted') {
+      if (settled.failure === null) this.host.breaker.recordSuccess();
+      else this.host.breaker.recordFailure(settled.failure);
+    }
     const update = { status: settled.status, reason: settled.reason, finishedAt: now(), ...(liveMlups === null ? {} : { liveMlups }) };
     const record = this.host.archive.updateAttempt(id, update);
     this.phase('done');

@@ -80,6 +80,9 @@ export interface LiveChangeHooks {
   incumbentLost(attemptId: number, reason: string, entry: LedgerEntry): void;
 }
 
+/** Why a winner that passed everything did not go live: the stop came first. */
+const STOPPED_FIRST = 'not applied: the engine stopped first';
+
 export function fileSha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
@@ -167,7 +170,7 @@ export class LiveChanges {
         incumbent,
       };
     }
-    if (signal?.aborted) return { status: 'passed', reason: 'not applied: the engine stopped first' };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST };
 
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
@@ -182,10 +185,11 @@ export class LiveChanges {
     const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
     const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST };
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
     const before = await measureSlot(this.lat, slot, { ...window, ...(signal ? { signal } : {}) });
-    if (signal?.aborted) return { status: 'passed', reason: 'not applied: the engine stopped first' };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST };
 
     this.hooks.phase(attemptId, 'swapping');
     let swap;
@@ -210,7 +214,14 @@ export class LiveChanges {
     this.hooks.applied(entry);
 
     this.hooks.phase(attemptId, 'watching');
-    const verdict = await this.watch(slot, before);
+    const verdict = await this.watch(slot, before, signal);
+    if (signal?.aborted && verdict.watchdog === null) {
+      // The stop cut the window short: with no verdict on it the candidate does not stay, the incumbent goes back.
+      const { appliedAtStep } = await this.lat.rollback(slot);
+      this.incumbents.set(slot, incumbent);
+      this.recordRollback(slot, incumbent, candidate, 'the engine stopped during its watch window', appliedAtStep);
+      return { status: 'passed', reason: `${STOPPED_FIRST}: it was rolled back when the stop cut its watch window short` };
+    }
     if (verdict.problem === null) {
       candidate.speedup = liveSpeedup(incumbent.speedup, before, verdict.live) ?? request.speedup;
       return { status: 'applied', reason: '', liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, speedup: candidate.speedup, entry };
@@ -271,9 +282,11 @@ export class LiveChanges {
     return null;
   }
 
-  private async watch(slot: Slot, before: ThroughputWindow) {
+  private async watch(slot: Slot, before: ThroughputWindow, stop?: AbortSignal) {
     const controller = new AbortController();
     this.watching = { slot, event: null, controller };
+    const abort = () => controller.abort();
+    stop?.addEventListener('abort', abort, { once: true });
     try {
       const live = await measureSlot(this.lat, slot, {
         windowMs: this.settings.watchWindowMs,
@@ -290,6 +303,7 @@ export class LiveChanges {
       if (invariantProblem !== null) return { live, watchdog: null, slower: false, problem: invariantProblem };
       return { live, watchdog: null, slower: false, problem: null };
     } finally {
+      stop?.removeEventListener('abort', abort);
       this.watching = null;
     }
   }
