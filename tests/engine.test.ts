@@ -346,7 +346,7 @@ describe('Engine', () => {
     const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/slow.cpp')), autoImprove: false, trustGeneratedSources: true });
     await engine.start();
     const interrupted = engine.getImprovementStatus(interruptedId)!;
-    expect(interrupted.status).toBe('failed');
+    expect(interrupted.status).toBe('interrupted');
     expect(interrupted.reason).toMatch(/interrupted/);
     const next = await engine.attemptImprovement();
     expect(next).toBe(interruptedId + 1);
@@ -357,7 +357,7 @@ describe('Engine', () => {
     try {
       const attempts = archive.list({ slot: 'step' }).filter((r) => r.parentId !== null);
       expect(attempts.map((r) => [r.id, r.status])).toEqual([
-        [interruptedId, 'failed'],
+        [interruptedId, 'interrupted'],
         [next, 'passed'],
       ]);
     } finally {

@@ -189,7 +189,7 @@ async function runSession(
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
   const onSignal = () => {
-    progress?.event('stopping: the attempts in flight end first (a second signal ends the process at once)');
+    progress?.event('stopping: the attempts in flight are interrupted and kept in the archive (a second signal ends the process at once)');
     requestStop();
   };
   process.once('SIGINT', onSignal);

@@ -18,7 +18,7 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { EngineConfig } from './config.js';
 import type { AttemptPhase } from './events.js';
 import type { ChangeOutcome, LiveChanges } from './live-changes.js';
-import { fileSha256 } from './live-changes.js';
+import { STOPPED_FIRST_REASON, fileSha256 } from './live-changes.js';
 import { benchmarkText, type GauntletResources, judgeCandidate } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
 import { candidateFeatures } from './candidate-features.js';
@@ -28,8 +28,6 @@ import { isTrustedSource } from './trust.js';
 
 /** The reason of an attempt the engine's stop cut short (the archive's markInterrupted says the same of a killed process's). */
 export const STOPPED_REASON = 'interrupted: the run ended before the attempt finished';
-/** The reason of a winner the run ended before it could go live. */
-export const ENDED_FIRST_REASON = 'not applied: the run ended first';
 /** The reason of every attempt the predictor skipped starts with this. */
 export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
 /** Mates offered to the generator for crossover. */
@@ -346,7 +344,7 @@ export class AttemptRunner {
       }
       if (outcome.status === 'stale' && host.signal.aborted) {
         learn(false);
-        return this.settle(null, { status: 'passed', reason: `${ENDED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`, failure: null });
+        return this.settle(null, { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`, failure: null });
       }
       if (outcome.status === 'applied') {
         // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.

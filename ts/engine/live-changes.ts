@@ -81,7 +81,7 @@ export interface LiveChangeHooks {
 }
 
 /** Why a winner that passed everything did not go live: the stop came first. */
-const STOPPED_FIRST = 'not applied: the engine stopped first';
+export const STOPPED_FIRST_REASON = 'not applied: the engine stopped first';
 
 export function fileSha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -170,7 +170,7 @@ export class LiveChanges {
         incumbent,
       };
     }
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON };
 
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
@@ -185,11 +185,11 @@ export class LiveChanges {
     const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
     const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON };
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
     const before = await measureSlot(this.lat, slot, { ...window, ...(signal ? { signal } : {}) });
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON };
 
     this.hooks.phase(attemptId, 'swapping');
     let swap;
@@ -220,7 +220,7 @@ export class LiveChanges {
       const { appliedAtStep } = await this.lat.rollback(slot);
       this.incumbents.set(slot, incumbent);
       this.recordRollback(slot, incumbent, candidate, 'the engine stopped during its watch window', appliedAtStep);
-      return { status: 'passed', reason: `${STOPPED_FIRST}: it was rolled back when the stop cut its watch window short` };
+      return { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was rolled back when the stop cut its watch window short` };
     }
     if (verdict.problem === null) {
       candidate.speedup = liveSpeedup(incumbent.speedup, before, verdict.live) ?? request.speedup;
