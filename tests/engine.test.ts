@@ -168,7 +168,7 @@ describe('Engine', () => {
   });
 
   // Uses the archive of the first test, which remembered its applied rows-fast attempt as the step slot's best.
-  it('warm-starts the remembered best module on a matching machine, after re-verifying it through the gauntlet', async () => {
+  it('warm-starts the remembered best module on a matching machine at once (its re-verification follows in the background)', async () => {
     const config = testConfig('apply', { archive: { warmStart: true } });
     const lat = lattice(config);
     const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false, trustGeneratedSources: true });
