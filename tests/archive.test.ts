@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/archive.js';
+import { Archive, INTERRUPTED_REASON, LEGACY_INTERRUPTED } from '../dist/ts/archive/archive.js';
 import { ArchiveError } from '../dist/ts/archive/errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION } from '../dist/ts/archive/schema.js';
 import type { AttemptRecord, AttemptStatus, NewAttempt } from '../dist/ts/archive/types.js';
@@ -258,9 +258,9 @@ describe('Archive: queries', () => {
   it('relabels attempts an older build closed as failed for the same reason, and only those', () => {
     const archive = Archive.open(file);
     const { b, e, f } = populate(archive);
-    archive.updateAttempt(e.id, { status: 'failed', reason: INTERRUPTED_REASON });
+    archive.updateAttempt(e.id, { ...LEGACY_INTERRUPTED });
     expect(archive.markInterrupted()).toBe(0);
-    expect(archive.get(e.id)).toMatchObject({ status: 'interrupted', reason: INTERRUPTED_REASON });
+    expect(archive.get(e.id)).toMatchObject({ status: 'interrupted', reason: LEGACY_INTERRUPTED.reason });
     expect(archive.get(f.id)).toMatchObject({ status: 'failed', reason: 'crashed' });
     expect(archive.get(b.id)!.status).toBe('rejected');
     archive.close();

@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
-import { Archive } from '../dist/ts/archive/index.js';
-import { STOPPED_REASON } from '../dist/ts/engine/attempt-runner.js';
+import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/index.js';
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { STOPPED_FIRST_REASON } from '../dist/ts/engine/live-changes.js';
@@ -225,7 +224,7 @@ describe('Engine.stop()', () => {
     expect(summary.circuitOpenings).toBe(0);
     const archive = Archive.open(config.archive.path);
     try {
-      expect(archive.get(id)).toMatchObject({ status: 'interrupted', reason: STOPPED_REASON, failedGate: null });
+      expect(archive.get(id)).toMatchObject({ status: 'interrupted', reason: INTERRUPTED_REASON, failedGate: null });
       expect(archive.get(id)!.gates.map((g) => g.gate)).toEqual(['patch']);
     } finally {
       archive.close();

@@ -19,10 +19,10 @@ import type { AttemptCounts, AttemptQuery, AttemptRecord, AttemptStatus, Attempt
 import { ATTEMPT_STATUSES, checkAttemptUpdate, checkNewAttempt, requireId, requireSha256, requireSlot, requireStatus, requireText, toJson } from './validate.js';
 import { WarmStartStore } from './warm-start.js';
 
-/** The reason `markInterrupted` records. */
-export const INTERRUPTED_REASON = 'interrupted: the process ended before the attempt finished';
-/** What `markInterrupted` recorded before attempts had an interrupted status, relabelled by it. */
-const LEGACY_INTERRUPTED_STATUS = 'failed';
+/** The reason of an interrupted attempt: `markInterrupted` records it, and so does an engine's stop. */
+export const INTERRUPTED_REASON = 'interrupted: the run ended before the attempt finished';
+/** What `markInterrupted` recorded before attempts had an interrupted status; it relabels such rows. */
+export const LEGACY_INTERRUPTED = { status: 'failed', reason: 'interrupted: the process ended before the attempt finished' } as const;
 
 /** The generator and operator of a reference kernel's root record. */
 export const REFERENCE_GENERATOR = 'reference';
@@ -241,13 +241,13 @@ export class Archive {
    * killed process never finished. An engine that stops in order records
    * its own attempts in flight as interrupted in the same way, so a killed
    * run and a stopped one read alike. Attempts an older build closed as
-   * failed with this reason are relabelled interrupted too: neither says
-   * anything about the kernel.
+   * failed for this reason (LEGACY_INTERRUPTED) are relabelled interrupted
+   * too: neither says anything about the kernel.
    */
   markInterrupted(): number {
     return this.db
       .transaction(() => {
-        this.db.prepare("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ?").run(LEGACY_INTERRUPTED_STATUS, INTERRUPTED_REASON);
+        this.db.prepare("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ?").run(LEGACY_INTERRUPTED.status, LEGACY_INTERRUPTED.reason);
         return this.db
           .prepare("UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending'")
           .run(INTERRUPTED_REASON, now()).changes;

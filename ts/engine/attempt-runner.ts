@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import type { Archive } from '../archive/archive.js';
+import { INTERRUPTED_REASON } from '../archive/archive.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
@@ -26,8 +27,6 @@ import type { PredictorDecision, Predictor } from './predictor.js';
 import { type StrategyMemory, describeRecord } from './strategy-memory.js';
 import { isTrustedSource } from './trust.js';
 
-/** The reason of an attempt the engine's stop cut short (the archive's markInterrupted says the same of a killed process's). */
-export const STOPPED_REASON = 'interrupted: the run ended before the attempt finished';
 /** The reason of every attempt the predictor skipped starts with this. */
 export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
 /** Mates offered to the generator for crossover. */
@@ -73,7 +72,8 @@ interface Settled {
   failure: string | null;
 }
 
-const INTERRUPTED: Settled = { status: 'interrupted', reason: STOPPED_REASON, failure: null };
+/** An attempt the stop cut short: the same status and reason as one a killed process left pending (Archive.markInterrupted). */
+const INTERRUPTED: Settled = { status: 'interrupted', reason: INTERRUPTED_REASON, failure: null };
 
 function now(): string {
   return new Date().toISOString();

@@ -383,6 +383,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     return measureSlot(this.lattice, 'step', signal ? { ...window, signal } : window);
   }
 
+  /** The step kernel's throughput at stop, over at most FINAL_WINDOW_MS whatever the watch window's length. */
+  private finalMlups(): Promise<ThroughputWindow> {
+    const windowMs = Math.min(this.config.watch.windowMs, FINAL_WINDOW_MS);
+    return measureSlot(this.lattice, 'step', { windowMs, minSteps: this.config.watch.minSteps, timeoutMs: FINAL_WINDOW_MS });
+  }
+
   /**
    * Puts each slot's remembered module live at once; its re-verification
    * runs in the background, beside the improvement loop (stop() aborts it
@@ -664,12 +670,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     this.final =
       this.baseline !== null && this.lattice.running
-        ? await measureSlot(this.lattice, 'step', { windowMs: Math.min(this.config.watch.windowMs, FINAL_WINDOW_MS), minSteps: this.config.watch.minSteps, timeoutMs: FINAL_WINDOW_MS }).catch(
-            (error: unknown) => {
-              this.fail(error);
-              return null;
-            },
-          )
+        ? await this.finalMlups().catch((error: unknown) => {
+            this.fail(error);
+            return null;
+          })
         : null;
     run.sampler.stop();
     try {
