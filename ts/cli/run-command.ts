@@ -18,6 +18,7 @@ import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
 import { needsConfinedModules } from '../engine/trust.js';
+import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
@@ -293,6 +294,8 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
     } finally {
       lattice.close();
+      // Its idle workers would otherwise keep the process up to their idle timeout after the run.
+      await closeSharedGauntletPool();
     }
   } finally {
     archive.close();

@@ -662,6 +662,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     const run = this.run;
     if (run === null) throw new Error('stop(): the engine has not been started');
     this.abort.abort();
+    // First, so that no sample's energy (a second or two of the event loop at 4096^2 on a loaded
+    // machine) delays the kills and the summary; the samples so far cover the run up to the stop.
+    run.sampler.stop();
     const settled = Promise.all([this.loopDone, Promise.allSettled([...this.inFlight, ...this.reverifying]), run.live.idle()]);
     const inTime = await withinMs(settled, STOP_GRACE_MS);
     if (!inTime) {
@@ -675,9 +678,6 @@ export class Engine extends EventEmitter<EngineEvents> {
             return null;
           })
         : null;
-    // No last sample: its energy alone took 1-2 s of a stop at 4096^2 on a loaded machine; the samples
-    // taken every sampleInterval (and the watchdog's checks) already cover the run up to the stop.
-    run.sampler.stop();
     const summary = this.summary();
     this.finalSummary = summary;
     run.live.dispose();
