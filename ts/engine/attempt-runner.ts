@@ -283,7 +283,7 @@ export class AttemptRunner {
     let incumbent = host.live.incumbents.get(this.slot)!;
     for (let round = 0; ; round += 1) {
       this.phase('gauntlet');
-      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent);
+      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent, proposal.genome);
       const { verdict, modulePath, benchRatio, speedup } = judgement;
       host.archive.updateAttempt(record.id, {
         gates: verdict.gates,

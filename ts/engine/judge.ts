@@ -46,10 +46,13 @@ export async function judgeCandidate(
   source: string,
   slot: Slot,
   incumbent: Incumbent,
+  genome: Record<string, unknown> | null = null,
 ): Promise<Judgement> {
   const { gauntlet } = config;
   const verdict = await evaluateCandidate({
     source,
+    // The gauntlet renders the genome again itself: only a source it renders to exactly takes the template's analysis.
+    genome,
     slot,
     incumbent: incumbent.modulePath,
     safetyThreshold: config.safetyThreshold,

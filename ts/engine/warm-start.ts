@@ -30,7 +30,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
   const record = host.archive.get(candidate.attemptId)!;
   const incumbent = host.live.incumbents.get(slot)!;
   if (incumbent.attemptId === record.id) return { slot, outcome: 'applied', attemptId: record.id, reason: 'already live' };
-  const { verdict, modulePath, benchRatio, speedup } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, incumbent);
+  const { verdict, modulePath, benchRatio, speedup } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, incumbent, record.genome);
   if (!verdict.improves || modulePath === null || speedup === null) {
     const failed = verdict.gates.find((gate) => !gate.passed);
     const why = failed ? `${failed.gate}: ${failed.reason}` : 'it no longer beats the live kernel on both benchmark lattices';

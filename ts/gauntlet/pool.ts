@@ -9,8 +9,8 @@ import { Piscina } from 'piscina';
 import { requireInteger } from '../errors.js';
 import type { Interpretation } from './interpret.js';
 import type { RunnerOutcome } from './sandbox-run.js';
-import type { StaticDetails } from './static-firewall.js';
-import type { GateVerdict } from './types.js';
+import type { Screening, StaticDetails, StaticVerdict } from './static-firewall.js';
+import type { TemplateFindings } from './template-analysis.js';
 import type { WorkerTask } from './worker.js';
 
 const IDLE_TIMEOUT_MS = 2_000;
@@ -33,8 +33,14 @@ export class GauntletPool {
     return this.piscina.run(task) as Promise<T>;
   }
 
-  staticFirewall(source: string, threshold: number, includeDir: string): Promise<Omit<GateVerdict<StaticDetails>, 'seconds'>> {
-    return this.run({ kind: 'static', source, threshold, includeDir });
+  /** The static firewall's rules and preprocessor (static-firewall.ts screenSource). */
+  screen(source: string, threshold: number, includeDir: string): Promise<Screening> {
+    return this.run({ kind: 'screen', source, threshold, includeDir });
+  }
+
+  /** The static firewall's verdict on a screened source (static-firewall.ts analyseScreened). */
+  analyse(source: string, screened: StaticDetails, includeDir: string, template: TemplateFindings | null): Promise<StaticVerdict> {
+    return this.run({ kind: 'analyse', source, screened, includeDir, template });
   }
 
   interpret(outcome: RunnerOutcome): Promise<Interpretation> {

@@ -5,16 +5,20 @@
  */
 import { interpretRun, type Interpretation } from './interpret.js';
 import type { RunnerOutcome } from './sandbox-run.js';
-import { staticFirewall } from './static-firewall.js';
+import { analyseScreened, screenSource, type StaticDetails } from './static-firewall.js';
+import type { TemplateFindings } from './template-analysis.js';
 
 export type WorkerTask =
-  | { kind: 'static'; source: string; threshold: number; includeDir: string }
+  | { kind: 'screen'; source: string; threshold: number; includeDir: string }
+  | { kind: 'analyse'; source: string; screened: StaticDetails; includeDir: string; template: TemplateFindings | null }
   | { kind: 'interpret'; outcome: RunnerOutcome };
 
 export default async function runTask(task: WorkerTask): Promise<unknown> {
   switch (task.kind) {
-    case 'static':
-      return staticFirewall(task.source, { threshold: task.threshold, includeDir: task.includeDir });
+    case 'screen':
+      return screenSource(task.source, { threshold: task.threshold, includeDir: task.includeDir });
+    case 'analyse':
+      return analyseScreened(task.source, task.screened, { includeDir: task.includeDir, template: task.template });
     case 'interpret':
       return interpretRun(task.outcome) satisfies Interpretation;
   }
