@@ -121,12 +121,9 @@ export async function analyseScreened(
   return refusal(details, worst ? `worst: line ${worst.line}: ${worst.message}` : 'no single finding');
 }
 
-/** The whole gate in one call: the screen, then the analysers (or `template`'s findings). */
-export async function staticFirewall(
-  source: string,
-  options: { threshold: number; includeDir: string; template?: TemplateFindings | null },
-): Promise<StaticVerdict> {
+/** The whole gate in one call, for callers outside the pipeline: the analysers always read the source itself. */
+export async function staticFirewall(source: string, options: { threshold: number; includeDir: string }): Promise<StaticVerdict> {
   const screening = await screenSource(source, options);
   if (screening.refusal) return screening.refusal;
-  return analyseScreened(source, screening.details, { includeDir: options.includeDir, template: options.template ?? null });
+  return analyseScreened(source, screening.details, { includeDir: options.includeDir, template: null });
 }
