@@ -3,7 +3,7 @@
 // current template's and what the analysers find on it, a trusted rendering's
 // static gate takes its findings from it, and anything else, even a source
 // that differs from a rendering by one line, still goes through the analysers.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,13 @@ import { genomeSpace, renderKernel, type VariantGenome } from '../dist/ts/genera
 import { COVERING_GENOMES, templateHash } from '../dist/ts/generators/variant/template-cover.js';
 import { LINT_CONFIGURATION } from '../dist/ts/gauntlet/lint.js';
 import type { StaticDetails } from '../dist/ts/gauntlet/static-firewall.js';
-import { analyseTemplate, committedTemplateAnalysis, templateFindings } from '../dist/ts/gauntlet/template-analysis.js';
+import {
+  analyseTemplate,
+  committedTemplateAnalysis,
+  type TemplateAnalysis,
+  TemplateAnalyses,
+  templateFindings,
+} from '../dist/ts/gauntlet/template-analysis.js';
 
 const includeDir = path.join(packageRoot, 'cpp', 'include');
 const REGENERATE = 'regenerate it with `npm run build:ts && node scripts/analyse-templates.mjs` and commit ts/gauntlet/template-analysis.json';
@@ -58,6 +64,55 @@ describe('the committed template analysis', () => {
     expect(made.unavailable, 'both analysers must be installed to check the committed analysis').toEqual([]);
     expect(made.renderings, `the analysers find something else: ${REGENERATE}`).toEqual(committedTemplateAnalysis()!.renderings);
   }, 900_000);
+});
+
+describe('a template whose committed analysis is stale', () => {
+  const finding = { tool: 'cppcheck' as const, id: 'knownConditionTrueFalse', severity: 'style', line: 7, message: 'Condition is always true', penalty: 0.02 };
+  const synthetic = (findings: TemplateAnalysis['renderings'][number]['findings']): TemplateAnalysis => ({
+    templateHash: templateHash(),
+    configuration: LINT_CONFIGURATION,
+    analyserVersions: { 'clang-tidy': 'test', cppcheck: 'test' },
+    unavailable: [],
+    renderings: COVERING_GENOMES.map((genome, i) => ({ genome, findings: i === 2 ? findings : [] })),
+  });
+  const staleFile = () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouroboros-stale-')), 'template-analysis.json');
+    writeFileSync(file, JSON.stringify({ ...committedTemplateAnalysis(), templateHash: 'an older template' }));
+    return file;
+  };
+  const versions = () => Promise.resolve({ 'clang-tidy': 'test', cppcheck: 'test' });
+
+  it('is analysed once, in the background, kept in the build cache and found there by the next process', async () => {
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-template-cache-'));
+    const committedFile = staleFile();
+    let analyses = 0;
+    const analyse = () => {
+      analyses += 1;
+      return Promise.resolve(synthetic([finding]));
+    };
+    const first = new TemplateAnalyses({ committedFile, analyse, versions });
+    expect(first.current(cacheDir, includeDir)).toBeNull();
+    expect(first.current(cacheDir, includeDir)).toBeNull();
+    await first.settled(cacheDir);
+    expect(analyses).toBe(1);
+    expect(first.current(cacheDir, includeDir)).toEqual({ templateHash: templateHash(), findings: [finding], unavailable: [] });
+    expect(readdirSync(cacheDir).filter((name) => name.startsWith('template-analysis-'))).toHaveLength(1);
+
+    const next = new TemplateAnalyses({ committedFile, analyse: () => Promise.reject(new Error('must not analyse again')), versions });
+    expect(next.current(cacheDir, includeDir)).toBeNull();
+    await next.settled(cacheDir);
+    expect(next.current(cacheDir, includeDir)?.findings).toEqual([finding]);
+  });
+
+  it('keeps no analysis in which an analyser was stopped at its limits', async () => {
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-template-cache-'));
+    const stopped = { tool: 'clang-tidy' as const, id: 'analyser-stopped', severity: 'error', line: 0, message: 'clang-tidy was stopped at its time or memory limit', penalty: 1 };
+    const analyses = new TemplateAnalyses({ committedFile: staleFile(), analyse: () => Promise.resolve(synthetic([stopped])), versions });
+    expect(analyses.current(cacheDir, includeDir)).toBeNull();
+    await analyses.settled(cacheDir);
+    expect(analyses.current(cacheDir, includeDir)).toBeNull();
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
 });
 
 describe('the static gate of a rendering', () => {

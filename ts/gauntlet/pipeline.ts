@@ -20,7 +20,7 @@ import { patchGate } from './patch-gate.js';
 import { sharedGauntletPool } from './pool.js';
 import { runSandbox, sandboxRunnerPath } from './sandbox-run.js';
 import { symbolAllowlist } from './symbols.js';
-import { currentTemplateFindings, type TemplateFindings } from './template-analysis.js';
+import { sharedTemplateAnalyses, type TemplateFindings } from './template-analysis.js';
 import type { GateVerdict, GauntletVerdict } from './types.js';
 
 async function timed<D extends object>(
@@ -56,7 +56,7 @@ function finish(gates: GateVerdict[], started: number, extra: Partial<GauntletVe
  */
 function templateFor(options: ResolvedOptions): TemplateFindings | null {
   if (!isTrustedSource(options.source, options.genome)) return null;
-  return currentTemplateFindings(options.cacheDir, options.includeDir);
+  return sharedTemplateAnalyses().current(options.cacheDir, options.includeDir);
 }
 
 interface Build {

@@ -131,56 +131,87 @@ export function committedTemplateAnalysis(file = TEMPLATE_ANALYSIS_FILE): Templa
   return existsSync(file) ? parse(readFileSync(file, 'utf8')) : null;
 }
 
-async function cacheFile(cacheDir: string, hash: string): Promise<string> {
-  const versions = JSON.stringify(await analyserVersions());
-  const key = createHash('sha256').update(hash).update('\0').update(LINT_CONFIGURATION).update('\0').update(versions).digest('hex');
-  return path.join(cacheDir, `template-analysis-${key}.json`);
+/** Where a TemplateAnalyses finds and makes analyses; tests inject their own. */
+export interface TemplateAnalysisSources {
+  /** The committed analysis (default TEMPLATE_ANALYSIS_FILE). */
+  committedFile: string;
+  /** Makes an analysis of the current template (default analyseTemplate: minutes). */
+  analyse: (includeDir: string) => Promise<TemplateAnalysis>;
+  /** The installed analysers' versions, part of the build cache's key (default analyserVersions). */
+  versions: () => Promise<Record<string, string>>;
 }
 
-async function cachedOrMade(cacheDir: string, includeDir: string, hash: string): Promise<TemplateAnalysis | null> {
-  const file = await cacheFile(cacheDir, hash);
-  const cached = parse(await readFile(file, 'utf8').catch(() => ''));
-  if (isCurrent(cached, hash)) return cached;
-  const made = await analyseTemplate(includeDir);
-  if (!isCurrent(made, hash)) return null;
-  await mkdir(cacheDir, { recursive: true, mode: 0o755 });
-  // Written whole, then renamed: a concurrent reader sees the old file or the new one.
-  const staged = `${file}.${process.pid}.partial`;
-  await writeFile(staged, `${JSON.stringify(made, null, 2)}\n`);
-  await rename(staged, file);
-  return made;
+const DEFAULT_SOURCES: TemplateAnalysisSources = {
+  committedFile: TEMPLATE_ANALYSIS_FILE,
+  analyse: analyseTemplate,
+  versions: analyserVersions,
+};
+
+/** The template analyses of one process: found or made at most once per cache directory. */
+export class TemplateAnalyses {
+  private readonly ready = new Map<string, TemplateFindings>();
+  private readonly started = new Map<string, Promise<void>>();
+  /** The renderer is loaded code: its template cannot change within a process. */
+  private readonly hash = templateHash();
+
+  constructor(private readonly sources: TemplateAnalysisSources = DEFAULT_SOURCES) {}
+
+  /**
+   * The current template's findings if an analysis is at hand, else null,
+   * in which case one is started in the background, for the renderings
+   * that come later; until then they get the analysers themselves.
+   */
+  current(cacheDir: string, includeDir: string): TemplateFindings | null {
+    const known = this.ready.get(cacheDir);
+    if (known) return known;
+    const committed = committedTemplateAnalysis(this.sources.committedFile);
+    if (isCurrent(committed, this.hash)) {
+      const findings = templateFindings(committed);
+      this.ready.set(cacheDir, findings);
+      return findings;
+    }
+    if (!this.started.has(cacheDir)) {
+      const work = this.cachedOrMade(cacheDir, includeDir)
+        .then((analysis) => {
+          if (analysis) this.ready.set(cacheDir, templateFindings(analysis));
+        })
+        // No analysis: the renderings keep getting the analysers themselves, and the next process tries again.
+        .catch(() => undefined);
+      this.started.set(cacheDir, work);
+    }
+    return null;
+  }
+
+  /** Resolves when the background analysis for `cacheDir`, if one was started, has ended. */
+  settled(cacheDir: string): Promise<void> {
+    return this.started.get(cacheDir) ?? Promise.resolve();
+  }
+
+  private async cacheFile(cacheDir: string): Promise<string> {
+    const versions = JSON.stringify(await this.sources.versions());
+    const key = createHash('sha256').update(this.hash).update('\0').update(LINT_CONFIGURATION).update('\0').update(versions).digest('hex');
+    return path.join(cacheDir, `template-analysis-${key}.json`);
+  }
+
+  private async cachedOrMade(cacheDir: string, includeDir: string): Promise<TemplateAnalysis | null> {
+    const file = await this.cacheFile(cacheDir);
+    const cached = parse(await readFile(file, 'utf8').catch(() => ''));
+    if (isCurrent(cached, this.hash)) return cached;
+    const made = await this.sources.analyse(includeDir);
+    if (!isCurrent(made, this.hash)) return null;
+    await mkdir(cacheDir, { recursive: true, mode: 0o755 });
+    // Written whole, then renamed: a concurrent reader sees the old file or the new one.
+    const staged = `${file}.${process.pid}.partial`;
+    await writeFile(staged, `${JSON.stringify(made, null, 2)}\n`);
+    await rename(staged, file);
+    return made;
+  }
 }
 
-const ready = new Map<string, TemplateFindings>();
-const started = new Set<string>();
-/** The renderer is loaded code: its template cannot change within a process. */
-let loadedTemplateHash: string | undefined;
+let shared: TemplateAnalyses | undefined;
 
-/**
- * The current template's findings if an analysis is at hand, else null, in
- * which case one is started in the background (once per process and cache
- * directory) for the renderings that come later.
- */
-export function currentTemplateFindings(cacheDir: string, includeDir: string): TemplateFindings | null {
-  loadedTemplateHash ??= templateHash();
-  const hash = loadedTemplateHash;
-  const key = `${hash}\0${cacheDir}`;
-  const known = ready.get(key);
-  if (known) return known;
-  const committed = committedTemplateAnalysis();
-  if (isCurrent(committed, hash)) {
-    const findings = templateFindings(committed);
-    ready.set(key, findings);
-    return findings;
-  }
-  if (!started.has(key)) {
-    started.add(key);
-    cachedOrMade(cacheDir, includeDir, hash)
-      .then((analysis) => {
-        if (analysis) ready.set(key, templateFindings(analysis));
-      })
-      // No analysis: the renderings keep getting the analysers themselves, and the next process tries again.
-      .catch(() => undefined);
-  }
-  return null;
+/** The process's TemplateAnalyses, which the pipeline asks. */
+export function sharedTemplateAnalyses(): TemplateAnalyses {
+  shared ??= new TemplateAnalyses();
+  return shared;
 }
