@@ -13,8 +13,9 @@
  * and checked for staleness by tests/gauntlet-template-analysis.test.ts), if
  * its template hash and analyser configuration are current; the build cache
  * (keyed by template hash, configuration and the installed analysers'
- * versions); otherwise it is made in the background, once per process, and
- * the renderings judged meanwhile get the analysers themselves.
+ * versions); otherwise it is made in the background, once per process and
+ * build cache directory (TemplateAnalyses), and the renderings judged
+ * meanwhile get the analysers themselves.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
