@@ -288,7 +288,7 @@ export class AttemptRunner {
     let incumbent = host.live.incumbents.get(this.slot)!;
     for (let round = 0; ; round += 1) {
       this.phase('gauntlet');
-      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent, host.signal);
+      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent, proposal.genome, host.signal);
       const { verdict, modulePath, benchRatio, speedup } = judgement;
       if (verdict.interrupted) {
         // The gates that ended are kept; nothing is learnt from a run the stop cut short.

@@ -49,12 +49,15 @@ export async function judgeCandidate(
   source: string,
   slot: Slot,
   incumbent: Incumbent,
+  genome: Record<string, unknown> | null = null,
   /** Ends the run at once with an interrupted verdict (verdict.interrupted). */
   signal?: AbortSignal,
 ): Promise<Judgement> {
   const { gauntlet } = config;
   const verdict = await evaluate({
     source,
+    // The gauntlet renders the genome again itself: only a source it renders to exactly takes the template's analysis.
+    genome,
     slot,
     incumbent: incumbent.modulePath,
     safetyThreshold: config.safetyThreshold,

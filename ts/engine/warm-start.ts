@@ -110,7 +110,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
  */
 async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, replaced: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
-  const { verdict } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, replaced, host.signal);
+  const { verdict } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, replaced, record.genome, host.signal);
   if (verdict.interrupted) return { slot, outcome: 'none', attemptId, reason: 'the re-verification was interrupted by the stop; the next run tries again' };
   if (verdict.accepted) return { slot, outcome: 'verified', attemptId, reason: 'the gauntlet re-verified it on this machine' };
   const failed = verdict.gates.find((gate) => !gate.passed);

@@ -26,6 +26,23 @@ const TOOL_TIMEOUT_MS = 60_000;
 /** clang-tidy's analyser peaks near 400 MiB on the variant generator's kernels. */
 export const ANALYSER_LIMITS: ToolLimits = { memoryMiB: 2048, cpuSeconds: 60, fileMiB: 16 };
 const CLANG_TIDY_CHECKS = '-*,clang-analyzer-*,bugprone-*,cert-*,-cert-err58-cpp,-bugprone-easily-swappable-parameters';
+const CLANG_TIDY_ARGUMENTS = ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`];
+const CPPCHECK_ARGUMENTS = [
+  '--enable=warning,style,performance,portability',
+  '--inline-suppr',
+  '--quiet',
+  '--language=c++',
+  '--std=c++17',
+  '--suppress=missingIncludeSystem',
+  '--suppress=unusedFunction',
+  '--template={severity}|{id}|{line}|{message}',
+];
+
+/**
+ * What the analysers are asked to look for: an analysis made with other
+ * checks or arguments says nothing about these (template-analysis.ts keys on it).
+ */
+export const LINT_CONFIGURATION = JSON.stringify({ 'clang-tidy': CLANG_TIDY_ARGUMENTS, cppcheck: CPPCHECK_ARGUMENTS });
 
 interface ToolRun {
   stdout: string;
@@ -66,7 +83,7 @@ function cppcheckPenalty(severity: string): number {
 
 async function clangTidy(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<LintFinding[] | null> {
   const scratch = path.dirname(file);
-  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir, limits, signal);
+  const result = await run('clang-tidy', [...CLANG_TIDY_ARGUMENTS, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir, limits, signal);
   if (result.missing) return null;
   if (result.stopped) return [stoppedFinding('clang-tidy')];
   const findings: LintFinding[] = [];
@@ -79,19 +96,7 @@ async function clangTidy(file: string, includeDir: string, limits: ToolLimits, s
 
 async function cppcheck(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<LintFinding[] | null> {
   const scratch = path.dirname(file);
-  const result = await run('cppcheck', [
-    '--enable=warning,style,performance,portability',
-    '--inline-suppr',
-    '--quiet',
-    '--language=c++',
-    '--std=c++17',
-    '--suppress=missingIncludeSystem',
-    '--suppress=unusedFunction',
-    '--template={severity}|{id}|{line}|{message}',
-    '-I',
-    includeDir,
-    file,
-  ], scratch, includeDir, limits, signal);
+  const result = await run('cppcheck', [...CPPCHECK_ARGUMENTS, '-I', includeDir, file], scratch, includeDir, limits, signal);
   if (result.missing) return null;
   if (result.stopped) return [stoppedFinding('cppcheck')];
   const findings: LintFinding[] = [];

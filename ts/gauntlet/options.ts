@@ -18,6 +18,14 @@ import type { Precision, Slot } from './types.js';
 export interface CandidateOptions {
   /** The C++ source of one kernel module implementing the ABI. */
   source: string;
+  /**
+   * The variant generator's genome the source says it was rendered from
+   * (default: none). The gauntlet renders it again and, only when that gives
+   * exactly the source, takes the analysers' findings from the template's
+   * analysis instead of running them on the source; otherwise the genome
+   * changes nothing.
+   */
+  genome?: Record<string, unknown> | null;
   /** Which kernel function the candidate competes on (default "step"). */
   slot?: Slot;
   /** The file the candidate would replace (default cpp/kernels/candidate.cpp). */
@@ -125,6 +133,8 @@ function fileOption(name: string, value: unknown): string {
 export function resolveOptions(options: CandidateOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw invalidTypeError('options', 'an object', options);
   if (typeof options.source !== 'string') throw invalidTypeError('source', 'a string of C++ source', options.source);
+  const genome = options.genome ?? null;
+  if (genome !== null && (typeof genome !== 'object' || Array.isArray(genome))) throw invalidTypeError('genome', 'a genome object or null', genome);
   const slot = options.slot ?? 'step';
   if (slot !== 'step' && slot !== 'readout') throw invalidRangeError('slot', 'must be "step" or "readout"', slot);
   const targetPath = options.targetPath ?? DEFAULT_TARGET_PATH;
@@ -134,6 +144,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
   if (safetyThreshold < 0 || safetyThreshold > 1) throw invalidRangeError('safetyThreshold', 'must be in [0, 1]', safetyThreshold);
   return {
     source: options.source,
+    genome,
     slot,
     targetPath,
     incumbent: options.incumbent === undefined ? kernelModulePath('reference') : fileOption('incumbent', options.incumbent),

@@ -1,9 +1,18 @@
 /**
- * `evaluateCandidate`: one candidate kernel through every gate, in order,
- * stopping at the first that fails. Every verdict says which gate, why, and
- * how long it took; the result is data, never a throw, except for invalid
- * options (a caller's bug).
+ * `evaluateCandidate`: one candidate kernel through every gate, stopping at
+ * the first that fails. Every verdict says which gate, why, and how long it
+ * took; the result is data, never a throw, except for invalid options (a
+ * caller's bug).
+ *
+ * The order: the patch gate; the static firewall's screen (source rules,
+ * confined preprocessor), which nothing else may pass over; then the
+ * analysers, or a trusted rendering's template findings, beside the compile
+ * and the symbol gate; then the sandbox run, which waits for both. The
+ * verdict lists the gates in their order whatever finished first: a source
+ * the analysers refuse ends at the static gate, and the compile that ran
+ * beside them is left out of it.
  */
+import { isTrustedSource } from '../generators/variant/trust.js';
 import { withToolsHeld } from './background.js';
 import { hardenedCompile } from './compile.js';
 import { type CandidateOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -11,6 +20,7 @@ import { patchGate } from './patch-gate.js';
 import { sharedGauntletPool } from './pool.js';
 import { runSandbox, sandboxRunnerPath } from './sandbox-run.js';
 import { symbolAllowlist } from './symbols.js';
+import { sharedTemplateAnalyses, type TemplateFindings } from './template-analysis.js';
 import type { GateVerdict, GauntletVerdict } from './types.js';
 
 async function timed<D extends object>(
@@ -44,6 +54,34 @@ function interrupted(gates: GateVerdict[], started: number, extra: Partial<Gaunt
   return { ...finish(gates, started, extra), interrupted: true, accepted: false, improves: false, failedGate: null };
 }
 
+/**
+ * The template's findings when the source is the variant generator's
+ * rendering of the genome given with it, checked here by rendering it
+ * again; null for every other source, or while the template's analysis is
+ * still being made.
+ */
+function templateFor(options: ResolvedOptions): TemplateFindings | null {
+  if (!isTrustedSource(options.source, options.genome)) return null;
+  return sharedTemplateAnalyses().current(options.cacheDir, options.includeDir);
+}
+
+interface Build {
+  gates: GateVerdict[];
+  modulePath: string | null;
+  compileCached: boolean | null;
+}
+
+/** The compile gate, then the symbol gate on what it built. */
+async function build(options: ResolvedOptions): Promise<Build> {
+  const { signal } = options;
+  const compile = await timed(() => hardenedCompile(options.source, { ...options, timeoutMs: options.compileTimeoutMs, ...(signal ? { signal } : {}) }));
+  const compileCached = compile.details.cached;
+  const modulePath = compile.details.modulePath;
+  if (!compile.passed || modulePath === null) return { gates: [compile], modulePath: null, compileCached };
+  const symbols = await timed(() => symbolAllowlist(modulePath));
+  return { gates: [compile, symbols], modulePath: symbols.passed ? modulePath : null, compileCached };
+}
+
 async function runGates(options: ResolvedOptions, started: number): Promise<GauntletVerdict> {
   const gates: GateVerdict[] = [];
   const pool = options.pool ?? sharedGauntletPool();
@@ -55,24 +93,32 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   gates.push(patch);
   if (!patch.passed) return finish(gates, started);
 
-  const firewall = await timed(() => pool.staticFirewall(options.source, options.safetyThreshold, options.includeDir, signal));
+  const screenStarted = performance.now();
+  const screening = await pool.screen(options.source, options.safetyThreshold, options.includeDir, signal);
   if (aborted()) return interrupted(gates, started);
+  const screenSeconds = (performance.now() - screenStarted) / 1000;
+  if (screening.refusal) {
+    gates.push({ ...screening.refusal, seconds: screenSeconds });
+    return finish(gates, started, { safetyScore: screening.refusal.details.safetyScore });
+  }
+
+  // The analysers' half minute to a minute is the longest gate of an
+  // untrusted source, and the compiler is as confined as they are: the two
+  // overlap. The sandbox run waits for both: it ends in the benchmark, which
+  // the live job pays for, and it stops the analysers (withToolsHeld) while
+  // it runs, so beside it they would gain nothing.
+  const [analysed, built] = await Promise.all([
+    timed(() => pool.analyse(options.source, screening.details, options.includeDir, templateFor(options), signal)),
+    build(options),
+  ]);
+  if (aborted()) return interrupted(gates, started);
+  const firewall = { ...analysed, seconds: screenSeconds + analysed.seconds };
   gates.push(firewall);
   const safetyScore = firewall.details.safetyScore;
   if (!firewall.passed) return finish(gates, started, { safetyScore });
-
-  const compile = await timed(() =>
-    hardenedCompile(options.source, { ...options, timeoutMs: options.compileTimeoutMs, ...(signal ? { signal } : {}) }),
-  );
-  if (aborted()) return interrupted(gates, started, { safetyScore });
-  gates.push(compile);
-  const compileCached = compile.details.cached;
-  if (!compile.passed || compile.details.modulePath === null) return finish(gates, started, { safetyScore, compileCached });
-
-  const modulePath = compile.details.modulePath;
-  const symbols = await timed(() => symbolAllowlist(modulePath));
-  gates.push(symbols);
-  if (!symbols.passed) return finish(gates, started, { safetyScore, compileCached });
+  gates.push(...built.gates);
+  const { modulePath, compileCached } = built;
+  if (modulePath === null) return finish(gates, started, { safetyScore, compileCached });
 
   // The run ends with the benchmark: the other candidates' compiles and analyses wait while it has the cores.
   // A run still queued when the signal aborts never starts.

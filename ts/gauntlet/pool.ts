@@ -5,13 +5,13 @@
  * Idle workers exit, so an idle pool does not keep the process alive.
  */
 import os from 'node:os';
-import { MessageChannel, type Transferable } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { requireInteger } from '../errors.js';
 import type { Interpretation } from './interpret.js';
 import type { RunnerOutcome } from './sandbox-run.js';
-import type { StaticDetails } from './static-firewall.js';
-import type { GateVerdict } from './types.js';
+import type { Screening, StaticDetails, StaticVerdict } from './static-firewall.js';
+import type { TemplateFindings } from './template-analysis.js';
 import type { WorkerTask } from './worker.js';
 
 const IDLE_TIMEOUT_MS = 2_000;
@@ -35,21 +35,32 @@ export class GauntletPool {
   }
 
   /**
-   * When `signal` aborts, the worker kills the preprocessor and the
-   * analysers and answers at once. Not piscina's own abort: it would end
-   * the worker thread and leave the tools it started running.
+   * A task whose worker hears `signal` through a message port: on abort it
+   * kills the preprocessor or the analysers and answers at once. Not
+   * piscina's own abort: it would end the worker thread and leave the tools
+   * it started running.
    */
-  async staticFirewall(source: string, threshold: number, includeDir: string, signal?: AbortSignal): Promise<Omit<GateVerdict<StaticDetails>, 'seconds'>> {
+  private async abortable<T>(task: (abort: MessagePort) => WorkerTask, signal: AbortSignal | undefined): Promise<T> {
     const { port1, port2 } = new MessageChannel();
     const abort = () => port1.postMessage('abort');
     if (signal?.aborted) abort();
     else signal?.addEventListener('abort', abort, { once: true });
     try {
-      return await this.run({ kind: 'static', source, threshold, includeDir, abort: port2 }, [port2]);
+      return await this.run<T>(task(port2), [port2]);
     } finally {
       signal?.removeEventListener('abort', abort);
       port1.close();
     }
+  }
+
+  /** The static firewall's rules and preprocessor (static-firewall.ts screenSource). */
+  screen(source: string, threshold: number, includeDir: string, signal?: AbortSignal): Promise<Screening> {
+    return this.abortable((abort) => ({ kind: 'screen', source, threshold, includeDir, abort }), signal);
+  }
+
+  /** The static firewall's verdict on a screened source (static-firewall.ts analyseScreened). */
+  analyse(source: string, screened: StaticDetails, includeDir: string, template: TemplateFindings | null, signal?: AbortSignal): Promise<StaticVerdict> {
+    return this.abortable((abort) => ({ kind: 'analyse', source, screened, includeDir, template, abort }), signal);
   }
 
   interpret(outcome: RunnerOutcome): Promise<Interpretation> {
