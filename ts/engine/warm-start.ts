@@ -45,7 +45,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
       speedup,
       action: 'warm-start',
       reason: `warm start: re-verified on this machine, target ratio ${ratio.toFixed(3)} against attempt ${incumbent.attemptId}`,
-      judgedAgainst: incumbent.attemptId,
+      speedJudge: host.config.gauntlet.speedJudge === 'live-ab' ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
       trusted: isTrustedSource(record.source, record.genome),
     },
     host.signal,
