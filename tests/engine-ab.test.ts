@@ -84,6 +84,8 @@ class Windows {
   constructor(
     private readonly candidateRatios: (index: number) => number,
     readonly windowMs = 100,
+    /** How long a candidate's window takes to reach its least steps. */
+    readonly candidateWindowMs = windowMs,
   ) {}
   static alone(moduleId: number): number {
     return 100 * 1.5 ** (moduleId - 1);
@@ -92,7 +94,7 @@ class Windows {
     const onTrial = liveId !== incumbentId;
     this.order.push(onTrial ? 'B' : 'A');
     const mlups = onTrial ? Windows.alone(incumbentId) * this.candidateRatios(this.candidateWindows++) : Windows.alone(liveId);
-    return { steps: 10, kernelNs: 1e6, wallMs: this.windowMs, mlups };
+    return { steps: 10, kernelNs: 1e6, wallMs: onTrial ? this.candidateWindowMs : this.windowMs, mlups };
   }
 }
 
@@ -195,7 +197,9 @@ function liveSetup(windows: Windows, settings: Partial<LiveChangeSettings> = {},
   const measure = async (_slot: string, options: WindowOptions): Promise<ThroughputWindow> => {
     measured += 1;
     onWindow?.(lat, measured);
-    const window = windows.next(lat.live.step, live.incumbents.get('step')!.moduleId);
+    const whole = windows.next(lat.live.step, live.incumbents.get('step')!.moduleId);
+    // As measureSlot does, the window ends at its timeout whatever it measured by then.
+    const window = { ...whole, wallMs: Math.min(whole.wallMs, options.timeoutMs ?? Infinity) };
     lat.stepCount += window.steps;
     return options.signal?.aborted ? { ...window, steps: 0, mlups: 0 } : window;
   };
@@ -281,6 +285,18 @@ describe('live A/B trial', () => {
     expect(outcome.trial!.end).toBe('slower-cap');
     expect(outcome.trial!.candidateLiveMs).toBeLessThanOrEqual(350);
     expect(outcome.reason).toMatch(/stopped before its live time would pass 350 ms \(trial\.maxSlowerLive\)/);
+    expect(lat.live.step).toBe(1);
+    archive.close();
+  });
+
+  it('cuts the window of a candidate whose least steps would outlast trial.maxSlowerLive', async () => {
+    const windows = new Windows(() => 0.3, 100, 600);
+    const { lat, archive, live, candidateId } = liveSetup(windows, { trialMaxSlowerLiveMs: 350 });
+    const outcome = await live.change(trialRequest(candidateId));
+    expect(outcome.status).toBe('passed');
+    if (outcome.status !== 'passed') return;
+    expect(outcome.trial).toMatchObject({ end: 'slower-cap', candidateLiveMs: 350 });
+    expect(windows.order).toEqual(['A', 'B']);
     expect(lat.live.step).toBe(1);
     archive.close();
   });

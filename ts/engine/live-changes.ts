@@ -317,7 +317,7 @@ export class LiveChanges {
     const trialSlot: TrialSlot = {
       toCandidate: async () => (await this.lat.swap(slot, moduleId)).appliedAtStep,
       toIncumbent: async () => (await this.lat.rollback(slot)).appliedAtStep,
-      measure: (windowSignal) => this.measure(slot, { ...windows, signal: windowSignal }),
+      measure: (windowSignal, timeoutMs) => this.measure(slot, { ...windows, signal: windowSignal, ...(timeoutMs === undefined ? {} : { timeoutMs }) }),
     };
     const settings = {
       windowMs: this.settings.trialWindowMs,

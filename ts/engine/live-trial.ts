@@ -18,14 +18,14 @@ export interface TrialSlot {
   toCandidate(): Promise<number>;
   /** Makes the incumbent live again; resolves with the step it applied at. */
   toIncumbent(): Promise<number>;
-  /** Measures whichever is live for one window (ends early when `signal` aborts). */
-  measure(signal: AbortSignal): Promise<ThroughputWindow>;
+  /** Measures whichever is live for one window, ending early when `signal` aborts or after `timeoutMs` when given. */
+  measure(signal: AbortSignal, timeoutMs?: number): Promise<ThroughputWindow>;
 }
 
 export interface TrialSettings extends AbSettings {
   /** The planned length of a window: the slower candidate's cap is checked with it before each of its windows. */
   windowMs: number;
-  /** Live time a candidate measuring slower than the incumbent may not pass. */
+  /** Live time a candidate not measured faster than the incumbent may not pass (up to the measurement's polling, 25 ms). */
   maxSlowerLiveMs: number;
 }
 
@@ -83,13 +83,16 @@ export async function runTrial(slot: TrialSlot, settings: TrialSettings, signal:
       candidateLive = false;
     }
     if (signal.aborted) return null;
-    const window = await slot.measure(signal);
+    // A window lasts at least its steps, and a slow kernel's few steps can outlast the cap: a candidate
+    // not known to be faster is measured no longer than the live time it has left.
+    const unproven = !(verdict.ratio >= 1);
+    const window = await (candidate && unproven ? slot.measure(signal, Math.max(0, settings.maxSlowerLiveMs - candidateLiveMs)) : slot.measure(signal));
     if (candidate) candidateLiveMs += window.wallMs;
     return signal.aborted ? null : window;
   };
 
   for (let pair = 0; ; pair += 1) {
-    if (pairs.length > 0 && verdict.ratio < 1 && candidateLiveMs + settings.windowMs > settings.maxSlowerLiveMs) {
+    if (pairs.length > 0 && !(verdict.ratio >= 1) && candidateLiveMs + settings.windowMs > settings.maxSlowerLiveMs) {
       verdict = {
         ...verdict,
         decision: 'lose',
