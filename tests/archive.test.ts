@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/archive.js';
+import { Archive, INTERRUPTED_REASON, LEGACY_INTERRUPTED } from '../dist/ts/archive/archive.js';
 import { ArchiveError } from '../dist/ts/archive/errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION } from '../dist/ts/archive/schema.js';
 import type { AttemptRecord, AttemptStatus, NewAttempt } from '../dist/ts/archive/types.js';
@@ -235,7 +235,7 @@ describe('Archive: queries', () => {
     populate(archive);
     const all = archive.counts();
     expect(all.total).toBe(6);
-    expect(all.byStatus).toEqual({ pending: 1, rejected: 3, failed: 1, passed: 0, applied: 1, 'rolled-back': 0, superseded: 0 });
+    expect(all.byStatus).toEqual({ pending: 1, rejected: 3, failed: 1, passed: 0, applied: 1, 'rolled-back': 0, superseded: 0, interrupted: 0 });
     expect(all.byFailedGate).toEqual({ patch: 0, static: 0, compile: 2, symbols: 0, sandbox: 1, dojo: 1, bench: 0 });
     const step = archive.counts('step');
     expect(step.total).toBe(5);
@@ -249,9 +249,20 @@ describe('Archive: queries', () => {
     const archive = Archive.open(file);
     const { e } = populate(archive);
     expect(archive.markInterrupted()).toBe(1);
-    expect(archive.get(e.id)).toMatchObject({ status: 'failed', reason: INTERRUPTED_REASON });
+    expect(archive.get(e.id)).toMatchObject({ status: 'interrupted', reason: INTERRUPTED_REASON });
     expect(archive.get(e.id)?.finishedAt).not.toBeNull();
     expect(archive.markInterrupted()).toBe(0);
+    archive.close();
+  });
+
+  it('relabels attempts an older build closed as failed for the same reason, and only those', () => {
+    const archive = Archive.open(file);
+    const { b, e, f } = populate(archive);
+    archive.updateAttempt(e.id, { ...LEGACY_INTERRUPTED });
+    expect(archive.markInterrupted()).toBe(0);
+    expect(archive.get(e.id)).toMatchObject({ status: 'interrupted', reason: LEGACY_INTERRUPTED.reason });
+    expect(archive.get(f.id)).toMatchObject({ status: 'failed', reason: 'crashed' });
+    expect(archive.get(b.id)!.status).toBe('rejected');
     archive.close();
   });
 });
@@ -374,9 +385,9 @@ describe('Archive: kill -9', () => {
     const pending = archive.list({ status: 'pending' });
     expect(pending.map((record) => record.id)).toContain(output.inflight);
     expect(archive.markInterrupted()).toBe(pending.length);
-    expect(archive.get(output.inflight!)).toMatchObject({ status: 'failed', reason: INTERRUPTED_REASON });
+    expect(archive.get(output.inflight!)).toMatchObject({ status: 'interrupted', reason: INTERRUPTED_REASON });
     expect(archive.list({ status: 'pending' })).toEqual([]);
-    expect(archive.counts().byStatus.failed).toBe(pending.length);
+    expect(archive.counts().byStatus.interrupted).toBe(pending.length);
     archive.close();
   });
 });

@@ -360,7 +360,7 @@ describe('live A/B trial', () => {
     });
     const outcome = await live.change(trialRequest(candidateId), stop.signal);
     expect(outcome.status).toBe('passed');
-    expect(outcome.reason).toMatch(/^not applied: the engine stopped during its A\/B trial; it stepped \[\d+, \d+\)$/);
+    expect(outcome.reason).toMatch(/^not applied: the engine stopped first: the stop cut its A\/B trial short; it stepped \[\d+, \d+\)$/);
     expect(lat.live.step).toBe(1);
     expect(archive.ledger.entries()).toEqual([]);
     archive.close();

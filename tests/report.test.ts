@@ -129,7 +129,7 @@ describe('summarizeRun', () => {
     expect(summary.liveKernelMlups).toBe(250);
     expect(summary).toMatchObject({ netMlups: 150.25, heldSeconds: 0.4, firstApplyAtSeconds: 3.5 });
     expect(summary.attempts).toBe(6);
-    expect(summary.byStatus).toEqual({ pending: 0, rejected: 3, failed: 0, passed: 0, applied: 1, 'rolled-back': 1, superseded: 1 });
+    expect(summary.byStatus).toEqual({ pending: 0, rejected: 3, failed: 0, passed: 0, applied: 1, 'rolled-back': 1, superseded: 1, interrupted: 0 });
     expect(summary.applied).toBe(3);
     expect(summary.rolledBack).toBe(1);
     expect(summary.rejectedByGate).toEqual({ static: 1, bench: 2 });

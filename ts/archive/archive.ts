@@ -19,8 +19,10 @@ import type { AttemptCounts, AttemptQuery, AttemptRecord, AttemptStatus, Attempt
 import { ATTEMPT_STATUSES, checkAttemptUpdate, checkNewAttempt, requireId, requireSha256, requireSlot, requireStatus, requireText, toJson } from './validate.js';
 import { WarmStartStore } from './warm-start.js';
 
-/** The reason `markInterrupted` records. */
-export const INTERRUPTED_REASON = 'interrupted: the process ended before the attempt finished';
+/** The reason of an interrupted attempt: `markInterrupted` records it, and so does an engine's stop. */
+export const INTERRUPTED_REASON = 'interrupted: the run ended before the attempt finished';
+/** What `markInterrupted` recorded before attempts had an interrupted status; it relabels such rows. */
+export const LEGACY_INTERRUPTED = { status: 'failed', reason: 'interrupted: the process ended before the attempt finished' } as const;
 
 /** The generator and operator of a reference kernel's root record. */
 export const REFERENCE_GENERATOR = 'reference';
@@ -233,15 +235,24 @@ export class Archive {
   }
 
   /**
-   * Closes every attempt still pending as failed, with the reason that the
-   * process ended first; returns how many. A resumed run calls it before it
-   * starts attempts of its own: a pending attempt is then one that a killed
-   * process never finished.
+   * Closes every attempt still pending as interrupted, with the reason that
+   * the process ended first; returns how many. A resumed run calls it before
+   * it starts attempts of its own: a pending attempt is then one that a
+   * killed process never finished. An engine that stops in order records
+   * its own attempts in flight as interrupted in the same way, so a killed
+   * run and a stopped one read alike. Attempts an older build closed as
+   * failed for this reason (LEGACY_INTERRUPTED) are relabelled interrupted
+   * too: neither says anything about the kernel.
    */
   markInterrupted(): number {
     return this.db
-      .prepare("UPDATE attempts SET status = 'failed', reason = ?, finished_at = ? WHERE status = 'pending'")
-      .run(INTERRUPTED_REASON, now()).changes;
+      .transaction(() => {
+        this.db.prepare("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ?").run(LEGACY_INTERRUPTED.status, LEGACY_INTERRUPTED.reason);
+        return this.db
+          .prepare("UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending'")
+          .run(INTERRUPTED_REASON, now()).changes;
+      })
+      .immediate();
   }
 
   /** Closes the file; the archive cannot be used afterwards. */

@@ -7,11 +7,13 @@ import type { BenchmarkSummary, GateName, GateVerdict, Slot } from '../gauntlet/
 /**
  * pending: proposed, not yet judged. rejected: a gauntlet gate refused it.
  * failed: the generator, the canary or the swap failed. passed: accepted by
- * the gauntlet but not applied (not faster, or not significant). applied:
- * live now or was until superseded. rolled-back: applied, then undone by the
- * watch window. superseded: applied, later replaced by a better one.
+ * the gauntlet but not applied (not faster, not significant, or the run
+ * ended first). applied: live now or was until superseded. rolled-back:
+ * applied, then undone by the watch window. superseded: applied, later
+ * replaced by a better one. interrupted: the run ended (a stop, or a killed
+ * process) before it was judged; it says nothing about the kernel.
  */
-export type AttemptStatus = 'pending' | 'rejected' | 'failed' | 'passed' | 'applied' | 'rolled-back' | 'superseded';
+export type AttemptStatus = 'pending' | 'rejected' | 'failed' | 'passed' | 'applied' | 'rolled-back' | 'superseded' | 'interrupted';
 
 export interface AttemptRecord {
   id: number;

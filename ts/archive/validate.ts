@@ -8,7 +8,7 @@ import { GATES, type GateName, type GateVerdict, type Slot } from '../gauntlet/t
 import type { AttemptStatus, AttemptUpdate, NewAttempt } from './types.js';
 
 export const SLOT_NAMES = ['step', 'readout'] as const satisfies readonly Slot[];
-export const ATTEMPT_STATUSES = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded'] as const satisfies readonly AttemptStatus[];
+export const ATTEMPT_STATUSES = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'] as const satisfies readonly AttemptStatus[];
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function oneOf<T extends string>(name: string, allowed: readonly T[], value: unknown): T {

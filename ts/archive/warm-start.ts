@@ -2,8 +2,9 @@
  * The warm-start memory: the best verified module of each slot, with the
  * fingerprint of the machine it was verified on. On the next start a
  * remembered module is offered back only under an equal fingerprint; the
- * engine re-verifies it through the gauntlet before it goes live, since the
- * archive file itself could have been copied or edited.
+ * engine puts it live and re-verifies it through the gauntlet, since the
+ * archive file itself could have been copied or edited. One that fails is
+ * marked (`markFailed`) and never offered again.
  */
 import { invalidRangeError, invalidTypeError } from '../errors.js';
 import type { Slot } from '../gauntlet/types.js';
@@ -107,6 +108,26 @@ export class WarmStartStore {
       )
       .run(slot, attemptId, JSON.stringify(fingerprint), memory.rememberedAt);
     return memory;
+  }
+
+  /**
+   * Marks the remembered module of `slot`, attempt `attemptId`, as failed
+   * here, in one transaction: the slot forgets it (if it still remembers
+   * that attempt) and the attempt becomes rolled-back with `reason`, a
+   * status that is never remembered again nor chosen as a parent. Returns
+   * whether the slot remembered it.
+   */
+  markFailed(slot: Slot, attemptId: number, reason: string): boolean {
+    requireSlot('slot', slot);
+    requireId('attemptId', attemptId);
+    requireText('reason', reason, true);
+    return this.db
+      .transaction(() => {
+        const updated = this.db.prepare("UPDATE attempts SET status = 'rolled-back', reason = ? WHERE id = ? AND slot = ?").run(reason, attemptId, slot).changes;
+        if (updated === 0) throw invalidRangeError('attemptId', `is not an attempt of slot ${slot} in archive ${this.file}`, attemptId);
+        return this.db.prepare('DELETE FROM warm_start WHERE slot = ? AND attempt_id = ?').run(slot, attemptId).changes > 0;
+      })
+      .immediate();
   }
 
   /** What `slot` remembers, whatever the machine; null when nothing. */

@@ -131,7 +131,7 @@ export function statusCommand(): Command {
 
 export function stopCommand(): Command {
   return new Command('stop')
-    .description('stop a served simulation (under `run --serve`: attempts in flight end, then the summary and the report)')
+    .description('stop a served simulation (under `run --serve`: attempts in flight are interrupted, then the summary and the report)')
     .addOption(socketOption())
     .option('--json', 'print the server reply as one JSON object')
     .action(async (options: ClientOptions) => {

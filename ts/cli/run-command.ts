@@ -18,6 +18,7 @@ import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
 import { needsConfinedModules } from '../engine/trust.js';
+import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
@@ -104,8 +105,13 @@ function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['p
   return rooflineMlupsOf(lattice.memoryTriad(STREAM_REPEATS).gbPerSecond, precision);
 }
 
-/** Resolves when the run should end: its duration, its attempt budget, --once, a stop request or a signal. */
-async function runUntilDone(engine: Engine, options: RunCommandOptions, config: EngineConfig, stopRequested: Promise<void>): Promise<void> {
+/**
+ * Resolves when the run should end: its duration, its attempt budget,
+ * --once, a stop request or a signal. The duration counts from
+ * `startedMs`, when the command began: building the lattice and measuring
+ * the roofline are part of the run the user asked for.
+ */
+async function runUntilDone(engine: Engine, options: RunCommandOptions, config: EngineConfig, stopRequested: Promise<void>, startedMs: number): Promise<void> {
   if (options.once) {
     const id = await engine.attemptImprovement();
     await Promise.race([engine.attemptFinished(id), stopRequested]);
@@ -114,7 +120,8 @@ async function runUntilDone(engine: Engine, options: RunCommandOptions, config: 
   const limitMs =
     options.duration ?? (options.cycles !== undefined || config.budget.maxWallSeconds > 0 ? null : DEFAULT_DURATION_MS);
   let timer: NodeJS.Timeout | undefined;
-  const elapsed = limitMs === null ? new Promise<void>(() => {}) : new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
+  const remainingMs = limitMs === null ? null : Math.max(0, limitMs - (performance.now() - startedMs));
+  const elapsed = remainingMs === null ? new Promise<void>(() => {}) : new Promise<void>((resolve) => (timer = setTimeout(resolve, remainingMs)));
   try {
     await Promise.race([elapsed, engine.whenStopped(), stopRequested]);
   } finally {
@@ -185,11 +192,12 @@ async function runSession(
   archive: Archive,
   options: RunCommandOptions,
   progress: RunProgress | null,
+  commandStartedMs: number,
 ): Promise<Session> {
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
   const onSignal = () => {
-    progress?.event('stopping: the attempts in flight end first (a second signal ends the process at once)');
+    progress?.event('stopping: the attempts in flight are interrupted and kept in the archive (a second signal ends the process at once)');
     requestStop();
   };
   process.once('SIGINT', onSignal);
@@ -217,7 +225,7 @@ async function runSession(
       socket = await listenForControl(resolveSocketPath(options.socket), engineControl(engine, archive, requestStop));
       progress?.event(`control socket ${socket.path}: ouroboros status, rollback SLOT and stop take --socket ${socket.path}`);
     }
-    await runUntilDone(engine, options, engine.config, stopRequested);
+    await runUntilDone(engine, options, engine.config, stopRequested, commandStartedMs);
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
@@ -265,6 +273,7 @@ function finish(
 
 /** Runs the main job as `options` say and returns what it did; the archive and the lattice are closed on return. */
 export async function runMainJob(options: RunCommandOptions, progress: RunProgress | null): Promise<RunResult> {
+  const startedMs = performance.now();
   checkOptions(options);
   const config = runConfig(options);
   if (options.continue && !existsSync(config.archive.path)) {
@@ -281,10 +290,12 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     try {
       const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
       const engine = new Engine(lattice, config, { archive, autoImprove: !options.once });
-      const session = await runSession(engine, archive, options, progress);
+      const session = await runSession(engine, archive, options, progress, startedMs);
       return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
     } finally {
       lattice.close();
+      // Its idle workers would otherwise keep the process up to their idle timeout after the run.
+      await closeSharedGauntletPool();
     }
   } finally {
     archive.close();
@@ -312,7 +323,7 @@ export function runCommand(): Command {
   return new Command('run')
     .description('the main job: simulate while the engine breeds, screens and hot-swaps faster kernels, then summarise')
     .option('--config <file>', 'engine configuration (default ./ouroboros.toml when present, else built-in defaults)')
-    .option('--duration <duration>', 'how long to run, e.g. 3m or 90s (default 3m unless --cycles or budget.maxWallSeconds)', durationParser(...DURATION_LIMITS_MS))
+    .option('--duration <duration>', 'how long to run, counted from the command start, e.g. 3m or 90s (default 3m unless --cycles or budget.maxWallSeconds); the run ends within seconds of it', durationParser(...DURATION_LIMITS_MS))
     .option('--cycles <n>', 'improvement attempts to run, then stop', positiveInteger)
     .option('--once', 'one improvement attempt, then exit')
     .option('--lattice <extents>', 'the live lattice, extents joined by x, e.g. 4096x4096 (default from the config)', parseLattice)

@@ -12,6 +12,7 @@
  */
 import os from 'node:os';
 import type { Archive } from '../archive/archive.js';
+import { INTERRUPTED_REASON } from '../archive/archive.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
@@ -23,7 +24,7 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { EngineConfig } from './config.js';
 import type { AttemptPhase } from './events.js';
 import type { ChangeOutcome, Incumbent, LiveChanges } from './live-changes.js';
-import { fileSha256, trialText } from './live-changes.js';
+import { STOPPED_FIRST_REASON, fileSha256, trialText } from './live-changes.js';
 import { benchmarkText, type CandidateJudge, type GauntletResources, judgeCandidate, notABenchmarkWin, screenedOut } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
 import { candidateFeatures } from './candidate-features.js';
@@ -72,9 +73,12 @@ export interface AttemptHost {
 interface Settled {
   status: AttemptStatus;
   reason: string;
-  /** The circuit breaker's failure kind, or null for an attempt that went through. */
+  /** The circuit breaker's failure kind, or null for an attempt that went through (an interrupted one counts neither way). */
   failure: string | null;
 }
+
+/** An attempt the stop cut short: the same status and reason as one a killed process left pending (Archive.markInterrupted). */
+const INTERRUPTED: Settled = { status: 'interrupted', reason: INTERRUPTED_REASON, failure: null };
 
 function now(): string {
   return new Date().toISOString();
@@ -163,8 +167,9 @@ export class AttemptRunner {
       try {
         proposal = await this.breed(records, parent);
       } catch (error) {
-        const settled = generatorFailure(error);
-        const record = archive.insertAttempt({ ...this.blank(), status: 'failed' });
+        // A generator aborted by the stop failed at nothing.
+        const settled = this.host.signal.aborted ? INTERRUPTED : generatorFailure(error);
+        const record = archive.insertAttempt({ ...this.blank(), status: settled.status });
         this.id = record.id;
         recorded(record.id);
         return this.settle(null, settled);
@@ -285,12 +290,17 @@ export class AttemptRunner {
     }
 
     const liveTrial = host.config.gauntlet.speedJudge === 'live-ab';
-    const judge = host.judge ?? ((source: string, slot: Slot, incumbent: Incumbent) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent));
+    const judge = host.judge ?? ((source: string, slot: Slot, incumbent: Incumbent) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, host.signal));
     let incumbent = host.live.incumbents.get(this.slot)!;
     for (;;) {
       this.phase('gauntlet');
       const judgement = await judge(proposal.source, this.slot, incumbent);
       const { verdict, modulePath, benchRatio, speedup } = judgement;
+      if (verdict.interrupted) {
+        // The gates that ended are kept; nothing is learnt from a run the stop cut short.
+        host.archive.updateAttempt(record.id, { gates: verdict.gates });
+        return this.settle(null, INTERRUPTED);
+      }
       host.archive.updateAttempt(record.id, {
         gates: verdict.gates,
         failedGate: verdict.failedGate,
@@ -338,7 +348,7 @@ export class AttemptRunner {
           continue;
         }
         learn(false);
-        return this.settle(null, { status: 'passed', reason: `not applied: the engine stopped before it was judged again (${outcome.reason})`, failure: null });
+        return this.settle(null, { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`, failure: null });
       }
       const trial = 'trial' in outcome ? outcome.trial : null;
       // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
@@ -377,8 +387,11 @@ export class AttemptRunner {
 
   private settle(liveMlups: number | null, settled: Settled): AttemptRecord {
     const id = this.id!;
-    if (settled.failure === null) this.host.breaker.recordSuccess();
-    else this.host.breaker.recordFailure(settled.failure);
+    // An interrupted attempt is neither a success nor a failure: the breaker hears nothing of it.
+    if (settled.status !== 'interrupted') {
+      if (settled.failure === null) this.host.breaker.recordSuccess();
+      else this.host.breaker.recordFailure(settled.failure);
+    }
     const update = { status: settled.status, reason: settled.reason, finishedAt: now(), ...(liveMlups === null ? {} : { liveMlups }) };
     const record = this.host.archive.updateAttempt(id, update);
     this.phase('done');

@@ -97,7 +97,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'archive.warmStart',
     type: { kind: 'boolean' },
     default: true,
-    description: "On start, re-verify the remembered best module per slot (if this machine's fingerprint matches) and swap it in.",
+    description: "On start, swap in the remembered best module per slot at once (if this machine's fingerprint matches) and re-verify it in the background.",
   },
   {
     path: 'generator.kind',

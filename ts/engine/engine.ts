@@ -66,6 +66,8 @@ export interface EngineDeps {
   logger?: EngineLogger;
   /** The gauntlet's worker pool (default: the shared one). */
   pool?: GauntletPool;
+  /** The gauntlet (default evaluateCandidate): a test's verdicts, so that judging is injected like `now`. */
+  evaluate?: GauntletResources['evaluate'];
   /** false: no improvement loop, attempts start only through attemptImprovement(); the warm start still runs (default true). */
   autoImprove?: boolean;
   predictor?: PredictorOptions;
@@ -79,7 +81,29 @@ export interface EngineDeps {
 }
 
 const LOOP_POLL_MS = 50;
+/**
+ * How long stop() waits for the attempts in flight and the live change
+ * under way once it has aborted them. They end within a few hundred
+ * milliseconds (every tool and runner is killed, every measurement cut
+ * short); the bound is for one that does not honour the signal, whose
+ * attempt the archive then closes as interrupted, as it would a killed
+ * process's.
+ */
+const STOP_GRACE_MS = 2_000;
+/** The final quiet window at stop: short, so that a stop ends within seconds (the watch window may be longer). */
+const FINAL_WINDOW_MS = 1_000;
 const REFERENCE_SOURCE = path.join(packageRoot, 'cpp', 'kernels', 'reference.cpp');
+
+/** Whether `work` settled within `ms` (it goes on either way). */
+async function withinMs(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function openArchive(file: string): Archive {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -147,6 +171,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly reports = new Map<number, AttemptStatusReport>();
   private readonly finished = new Map<number, Deferred<AttemptRecord>>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Warm-start re-verifications: not attempts, so they take no place of maxConcurrentImprovements. */
+  private readonly reverifying = new Set<Promise<unknown>>();
   private readonly stopped = deferred<void>();
 
   constructor(
@@ -160,7 +186,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.heldClock = new HeldClock(this.now);
     this.seed = deps.seed ?? config.seed;
     this.logger = deps.logger ?? createEngineLog(config.log);
-    this.gauntlet = { pool: deps.pool, sandboxQueue: { run: (work) => this.sandboxes.run(() => this.holdingLive(work)) } };
+    this.gauntlet = {
+      pool: deps.pool,
+      sandboxQueue: { run: (work) => this.sandboxes.run(() => this.holdingLive(work)) },
+      ...(deps.evaluate ? { evaluate: deps.evaluate } : {}),
+    };
     this.breaker = new CircuitBreaker({
       failures: config.breaker.failures,
       backoffMs: config.breaker.backoffMs,
@@ -204,7 +234,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const roots = this.ensureRoots(archive);
       const records = archive.list();
       // Outcomes are attempts the gauntlet judged: not the roots, generator failures, skips or interrupted ones.
-      const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0);
+      const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0 && record.status !== 'interrupted');
       const memory = StrategyMemory.fromRecords(learnable);
       const predictor = Predictor.fromRecords(learnable, predictorSample, this.deps.predictor);
       const configured = this.deps.generator
@@ -361,12 +391,30 @@ export class Engine extends EventEmitter<EngineEvents> {
     return measureSlot(this.lattice, 'step', signal ? { ...window, signal } : window);
   }
 
+  /** The step kernel's throughput at stop, over at most FINAL_WINDOW_MS whatever the watch window's length. */
+  private finalMlups(): Promise<ThroughputWindow> {
+    const windowMs = Math.min(this.config.watch.windowMs, FINAL_WINDOW_MS);
+    return measureSlot(this.lattice, 'step', { windowMs, minSteps: this.config.watch.minSteps, timeoutMs: FINAL_WINDOW_MS });
+  }
+
+  /**
+   * Puts each slot's remembered module live at once; its re-verification
+   * runs in the background, beside the improvement loop (stop() aborts it
+   * and waits for it as for an attempt in flight).
+   */
   private async warmStart(): Promise<void> {
     const run = this.run!;
+    const host = { config: this.config, archive: run.archive, fingerprint: run.fingerprint, live: run.live, gauntlet: this.gauntlet, signal: this.abort.signal };
     for (const slot of run.host.generatorSlots) {
       try {
-        const report = await warmStartSlot({ config: this.config, archive: run.archive, fingerprint: run.fingerprint, live: run.live, gauntlet: this.gauntlet, signal: this.abort.signal }, slot);
+        const { report, reverified } = await warmStartSlot(host, slot);
         this.emit('warm-start', report);
+        if (reverified === null) continue;
+        const work = reverified
+          .then((later) => this.emit('warm-start', later))
+          .catch((error: unknown) => this.fail(error))
+          .finally(() => this.reverifying.delete(work));
+        this.reverifying.add(work);
       } catch (error) {
         this.fail(error);
       }
@@ -604,10 +652,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Stops the loop, lets the attempts in flight end (generators are
-   * aborted; a gauntlet run finishes; a winner is not applied), stops the
-   * lattice's run if start() began it, closes the archive it opened, and
-   * returns the final summary.
+   * Stops the loop and aborts the attempts in flight: generators, tools and
+   * sandbox runs are killed and those attempts are recorded as interrupted
+   * (the circuit breaker does not count them); a winner not yet live stays
+   * in the archive as passed, and a change in its canary or watch window is
+   * abandoned with the incumbent live. Then measures a final window of at
+   * most FINAL_WINDOW_MS, stops the lattice's run if start() began it,
+   * closes the archive it opened, and returns the final summary: within
+   * seconds of the call.
    */
   stop(): Promise<EngineSummary> {
     this.stopping ??= this.shutDown();
@@ -618,22 +670,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     const run = this.run;
     if (run === null) throw new Error('stop(): the engine has not been started');
     this.abort.abort();
-    await this.loopDone;
-    await Promise.allSettled([...this.inFlight]);
-    await run.live.idle();
+    // First, so that no sample's energy (a second or two of the event loop at 4096^2 on a loaded
+    // machine) delays the kills and the summary; the samples so far cover the run up to the stop.
+    run.sampler.stop();
+    const settled = Promise.all([this.loopDone, Promise.allSettled([...this.inFlight, ...this.reverifying]), run.live.idle()]);
+    const inTime = await withinMs(settled, STOP_GRACE_MS);
+    if (!inTime) {
+      const closed = run.archive.markInterrupted();
+      this.logger.warn({ event: 'stop-grace-spent', closed }, `${closed} attempt(s) did not end within ${STOP_GRACE_MS} ms of the stop; closed as interrupted`);
+    }
     this.final =
       this.baseline !== null && this.lattice.running
-        ? await this.quietMlups().catch((error: unknown) => {
+        ? await this.finalMlups().catch((error: unknown) => {
             this.fail(error);
             return null;
           })
         : null;
-    run.sampler.stop();
-    try {
-      run.sampler.take();
-    } catch (error) {
-      this.fail(error);
-    }
     const summary = this.summary();
     this.finalSummary = summary;
     run.live.dispose();

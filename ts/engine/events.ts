@@ -48,11 +48,15 @@ export interface EngineSample {
 export interface WarmStartReport {
   slot: Slot;
   /**
-   * applied: re-verified and swapped in. rejected: the gauntlet or the canary
-   * refused it now. untrusted: remembered on another machine (fingerprint
-   * mismatch), not used. none: nothing remembered for this slot.
+   * applied: swapped in at once (its re-verification follows as a second
+   * report). verified: the background re-verification passed. rolled-back:
+   * it failed, the module was rolled back and marked, not to be tried again.
+   * rejected: refused before it went live (its source or module is not the
+   * one remembered, or the canary or watch window refused it), and marked.
+   * untrusted: remembered on another machine (fingerprint mismatch), not
+   * used. none: nothing remembered for this slot, or the stop came first.
    */
-  outcome: 'applied' | 'rejected' | 'untrusted' | 'none';
+  outcome: 'applied' | 'verified' | 'rolled-back' | 'rejected' | 'untrusted' | 'none';
   attemptId: number | null;
   reason: string;
 }

@@ -3,6 +3,7 @@
  * with the engine's settings, and the figures the engine keeps from it.
  */
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import type { CandidateOptions } from '../gauntlet/options.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
@@ -24,6 +25,8 @@ export interface Judgement {
 export interface GauntletResources {
   pool: GauntletPool | undefined;
   sandboxQueue: SandboxScheduler;
+  /** The gauntlet itself (default evaluateCandidate): tests inject verdicts here instead of compiling and benchmarking. */
+  evaluate?: (options: CandidateOptions) => Promise<GauntletVerdict>;
 }
 
 /** Above this many cells the live lattice is not the benchmark lattice: three levels of it must fit the sandbox's memory. */
@@ -42,13 +45,15 @@ export function benchmarkTarget(config: Pick<EngineConfig, 'gauntlet' | 'lattice
 
 export async function judgeCandidate(
   config: EngineConfig,
-  { pool, sandboxQueue }: GauntletResources,
+  { pool, sandboxQueue, evaluate = evaluateCandidate }: GauntletResources,
   source: string,
   slot: Slot,
   incumbent: Incumbent,
+  /** Ends the run at once with an interrupted verdict (verdict.interrupted). */
+  signal?: AbortSignal,
 ): Promise<Judgement> {
   const { gauntlet } = config;
-  const verdict = await evaluateCandidate({
+  const verdict = await evaluate({
     source,
     slot,
     incumbent: incumbent.modulePath,
@@ -67,6 +72,7 @@ export async function judgeCandidate(
     cacheMaxBytes: gauntlet.cacheMiB * 2 ** 20,
     ...(pool ? { pool } : {}),
     sandboxQueue,
+    ...(signal ? { signal } : {}),
   });
   const compile = verdict.gates.find((gate) => gate.gate === 'compile');
   const modulePath = (compile?.details as { modulePath?: string | null } | undefined)?.modulePath ?? null;

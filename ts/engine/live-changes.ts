@@ -146,6 +146,9 @@ export interface LiveChangeHooks {
   incumbentLost(attemptId: number, reason: string, entry: LedgerEntry): void;
 }
 
+/** Why a winner that passed everything did not go live: the stop came first. */
+export const STOPPED_FIRST_REASON = 'not applied: the engine stopped first';
+
 export function fileSha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
@@ -234,7 +237,7 @@ export class LiveChanges {
         incumbent,
       };
     }
-    if (signal?.aborted) return { status: 'passed', reason: 'not applied: the engine stopped first', trial: null, liveMlups: null };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
 
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
@@ -249,11 +252,12 @@ export class LiveChanges {
     const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
     const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
     if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.trialOne(request, moduleId, incumbent, signal));
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
     const before = await this.measure(slot, { ...window, ...(signal ? { signal } : {}) });
-    if (signal?.aborted) return { status: 'passed', reason: 'not applied: the engine stopped first', trial: null, liveMlups: null };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
 
     this.hooks.phase(attemptId, 'swapping');
     let swap;
@@ -278,7 +282,14 @@ export class LiveChanges {
     this.hooks.applied(entry);
 
     this.hooks.phase(attemptId, 'watching');
-    const verdict = await this.watch(slot, before);
+    const verdict = await this.watch(slot, before, signal);
+    if (signal?.aborted && verdict.watchdog === null) {
+      // The stop cut the window short: with no verdict on it the candidate does not stay, the incumbent goes back.
+      const { appliedAtStep } = await this.lat.rollback(slot);
+      this.incumbents.set(slot, incumbent);
+      this.recordRollback(slot, incumbent, candidate, 'the engine stopped during its watch window', appliedAtStep);
+      return { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was rolled back when the stop cut its watch window short`, trial: null, liveMlups: null };
+    }
     if (verdict.problem === null) {
       candidate.speedup = liveSpeedup(incumbent.speedup, before, verdict.live) ?? request.speedup;
       return { status: 'applied', reason: '', liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, speedup: candidate.speedup, entry, trial: null };
@@ -370,8 +381,11 @@ export class LiveChanges {
     }
     if (report.end === 'interrupted' || report.verdict.decision !== 'win') {
       if (candidateLive()) spans.at(-1)!.toStep = (await this.lat.rollback(slot)).appliedAtStep;
-      const why = report.end === 'interrupted' ? 'the engine stopped during its A/B trial' : `it lost its ${figures}`;
-      return { status: 'passed', reason: `not applied: ${why}; it stepped ${spansText(spans)}`, trial: report, liveMlups: candidateMlups > 0 ? candidateMlups : null };
+      const reason =
+        report.end === 'interrupted'
+          ? `${STOPPED_FIRST_REASON}: the stop cut its A/B trial short; it stepped ${spansText(spans)}`
+          : `not applied: it lost its ${figures}; it stepped ${spansText(spans)}`;
+      return { status: 'passed', reason, trial: report, liveMlups: candidateMlups > 0 ? candidateMlups : null };
     }
     if (!candidateLive()) spans.push({ fromStep: (await this.lat.swap(slot, candidate.moduleId)).appliedAtStep, toStep: null });
     const invariantProblem = this.invariantProblem();
@@ -475,9 +489,11 @@ export class LiveChanges {
     return null;
   }
 
-  private async watch(slot: Slot, before: ThroughputWindow) {
+  private async watch(slot: Slot, before: ThroughputWindow, stop?: AbortSignal) {
     const controller = new AbortController();
     this.watching = { slot, event: null, controller };
+    const abort = () => controller.abort();
+    stop?.addEventListener('abort', abort, { once: true });
     try {
       const live = await this.measure(slot, {
         windowMs: this.settings.watchWindowMs,
@@ -494,6 +510,7 @@ export class LiveChanges {
       if (invariantProblem !== null) return { live, watchdog: null, slower: false, problem: invariantProblem };
       return { live, watchdog: null, slower: false, problem: null };
     } finally {
+      stop?.removeEventListener('abort', abort);
       this.watching = null;
     }
   }

@@ -64,7 +64,7 @@ export interface EngineSummary {
   heldSeconds: number;
 }
 
-const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded'];
+const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'];
 
 function median(values: readonly number[]): number {
   if (values.length === 0) return 0;

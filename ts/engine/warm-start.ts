@@ -1,17 +1,27 @@
 /**
  * Warm start: the best verified module of each slot, remembered with the
- * fingerprint of the machine it was verified on, is trusted only on a
- * machine with the same fingerprint, and even then goes through the
- * gauntlet again (against the live kernel) and the canary and watch window
- * before it stays live. A mismatch is reported, never used.
+ * fingerprint of the machine it was verified on (which holds the compiler
+ * and the hardened flags, so the build cache key too), goes live at once on
+ * a machine with the same fingerprint when its source still hashes to what
+ * was recorded and the build cache holds its module, byte for byte (a module
+ * gone from the cache is rebuilt through the hardened compile first). It
+ * goes live as any winner does, through LiveChanges (canary, swap, watch;
+ * confined unless trusted). Then the gauntlet re-verifies it in the
+ * background, against the module it replaced, while the improvement loop
+ * runs; a module that fails is rolled back and marked in the archive, and
+ * no later run tries it again. A fingerprint mismatch is reported, never used.
  */
+import path from 'node:path';
+import { packageRoot } from '../../native/loader.js';
 import type { Archive } from '../archive/archive.js';
+import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { MachineFingerprint } from '../archive/types.js';
+import { defaultCacheDir, hardenedCompile } from '../gauntlet/compile.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
 import { type GauntletResources, judgeCandidate } from './judge.js';
-import type { LiveChanges } from './live-changes.js';
+import { type Incumbent, type LiveChanges, fileSha256 } from './live-changes.js';
 import { isTrustedSource } from './trust.js';
 
 export interface WarmStartHost {
@@ -23,34 +33,90 @@ export interface WarmStartHost {
   signal: AbortSignal;
 }
 
-export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<WarmStartReport> {
+/** What the warm start did with a slot now, and the re-verification it left running. */
+export interface WarmStart {
+  report: WarmStartReport;
+  /** Resolves with the re-verification's report (verified, rolled-back, or none when the stop cut it short); null when nothing went live. */
+  reverified: Promise<WarmStartReport> | null;
+}
+
+const COMPILE_TIMEOUT_MS = 60_000;
+
+function settled(report: WarmStartReport): WarmStart {
+  return { report, reverified: null };
+}
+
+/** The remembered module in the build cache, rebuilt there if it is gone; null with why when it is not the remembered bytes. */
+async function cachedModule(host: WarmStartHost, source: string, moduleSha256: string): Promise<{ modulePath: string } | { problem: string }> {
+  const { gauntlet } = host.config;
+  const built = await hardenedCompile(source, {
+    includeDir: path.join(packageRoot, 'cpp', 'include'),
+    cacheDir: gauntlet.cacheDir === '' ? defaultCacheDir() : gauntlet.cacheDir,
+    cacheMaxBytes: gauntlet.cacheMiB * 2 ** 20,
+    useCache: true,
+    timeoutMs: COMPILE_TIMEOUT_MS,
+    signal: host.signal,
+  });
+  if (!built.passed || built.details.modulePath === null) return { problem: `its rebuild failed: ${built.reason}` };
+  const sha256 = fileSha256(built.details.modulePath);
+  if (sha256 !== moduleSha256) return { problem: `the module built from its source (sha256 ${sha256}) is not the one remembered (${moduleSha256})` };
+  return { modulePath: built.details.modulePath };
+}
+
+export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<WarmStart> {
   const candidate = host.archive.warmStart.warmStartCandidate(slot, host.fingerprint);
-  if (candidate.kind === 'none') return { slot, outcome: 'none', attemptId: null, reason: 'no module remembered for this slot' };
-  if (candidate.kind === 'mismatch') return { slot, outcome: 'untrusted', attemptId: candidate.attemptId, reason: candidate.reason };
+  if (candidate.kind === 'none') return settled({ slot, outcome: 'none', attemptId: null, reason: 'no module remembered for this slot' });
+  if (candidate.kind === 'mismatch') return settled({ slot, outcome: 'untrusted', attemptId: candidate.attemptId, reason: candidate.reason });
   const record = host.archive.get(candidate.attemptId)!;
   const incumbent = host.live.incumbents.get(slot)!;
-  if (incumbent.attemptId === record.id) return { slot, outcome: 'applied', attemptId: record.id, reason: 'already live' };
-  const { verdict, modulePath, benchRatio, speedup } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, incumbent);
-  if (!verdict.improves || modulePath === null || speedup === null) {
-    const failed = verdict.gates.find((gate) => !gate.passed);
-    const why = failed ? `${failed.gate}: ${failed.reason}` : 'it no longer beats the live kernel on both benchmark lattices';
-    return { slot, outcome: 'rejected', attemptId: record.id, reason: `re-verification failed: ${why}` };
-  }
-  const ratio = benchRatio ?? 1;
+  if (incumbent.attemptId === record.id) return settled({ slot, outcome: 'applied', attemptId: record.id, reason: 'already live' });
+  const reject = (reason: string) => {
+    host.archive.warmStart.markFailed(slot, record.id, `warm start: ${reason}`);
+    return settled({ slot, outcome: 'rejected', attemptId: record.id, reason });
+  };
+  if (sourceSha256(candidate.source) !== candidate.sourceSha256) return reject('its source does not hash to the recorded sha256 (the archive was edited)');
+
+  const module = await cachedModule(host, candidate.source, candidate.moduleSha256);
+  if (host.signal.aborted) return settled({ slot, outcome: 'none', attemptId: record.id, reason: 'the engine stopped first' });
+  if ('problem' in module) return reject(module.problem);
+
   const outcome = await host.live.change(
     {
       slot,
       attemptId: record.id,
-      modulePath,
-      speedup,
+      modulePath: module.modulePath,
+      speedup: record.speedup ?? 1,
       action: 'warm-start',
-      reason: `warm start: re-verified on this machine, target ratio ${ratio.toFixed(3)} against attempt ${incumbent.attemptId}`,
-      speedJudge: host.config.gauntlet.speedJudge === 'live-ab' ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
+      reason: `warm start: remembered on this machine (fingerprint ${host.fingerprint.hash.slice(0, 12)}), re-verified in the background`,
+      // It goes live at once on what it did before (swap and watch), not after a trial.
+      speedJudge: { by: 'benchmark', judgedAgainst: incumbent.attemptId },
       trusted: isTrustedSource(record.source, record.genome),
     },
     host.signal,
   );
-  if (outcome.status !== 'applied') return { slot, outcome: 'rejected', attemptId: record.id, reason: outcome.reason };
+  if (outcome.status === 'passed' || outcome.status === 'stale') return settled({ slot, outcome: 'none', attemptId: record.id, reason: outcome.reason });
+  if (outcome.status !== 'applied') return reject(outcome.reason);
   host.archive.updateAttempt(record.id, { status: 'applied', speedup: outcome.speedup, liveMlups: outcome.liveMlups });
-  return { slot, outcome: 'applied', attemptId: record.id, reason: `re-verified and live, ${outcome.speedup.toFixed(2)}x the reference` };
+  return {
+    report: { slot, outcome: 'applied', attemptId: record.id, reason: `live at once, ${outcome.speedup.toFixed(2)}x the reference; re-verifying in the background` },
+    reverified: reverify(host, slot, record.id, incumbent),
+  };
+}
+
+/**
+ * The gauntlet's gates on the live warm-started module, judged against the
+ * module it replaced: only its correctness matters here (the benchmark
+ * gate passes whether or not it wins). A failure rolls it back if it is
+ * still live and marks it.
+ */
+async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, replaced: Incumbent): Promise<WarmStartReport> {
+  const record = host.archive.get(attemptId)!;
+  const { verdict } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, replaced, host.signal);
+  if (verdict.interrupted) return { slot, outcome: 'none', attemptId, reason: 'the re-verification was interrupted by the stop; the next run tries again' };
+  if (verdict.accepted) return { slot, outcome: 'verified', attemptId, reason: 'the gauntlet re-verified it on this machine' };
+  const failed = verdict.gates.find((gate) => !gate.passed);
+  const reason = `warm start: re-verification failed: ${failed ? `${failed.gate}: ${failed.reason}` : 'not accepted'}`;
+  if (host.live.incumbents.get(slot)?.attemptId === attemptId) await host.live.rollBackOnRequest(slot, reason);
+  host.archive.warmStart.markFailed(slot, attemptId, reason);
+  return { slot, outcome: 'rolled-back', attemptId, reason };
 }

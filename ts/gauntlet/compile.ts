@@ -83,6 +83,8 @@ export interface CompileOptions {
   useCache: boolean;
   /** The cache is evicted, least recently used first, down to this size. */
   cacheMaxBytes?: number;
+  /** Kills the compiler when it aborts; the verdict then fails with an 'interrupted' reason and caches nothing. */
+  signal?: AbortSignal;
 }
 
 /** Removes the least recently used modules until the cache holds at most `maxBytes`. */
@@ -127,9 +129,13 @@ export async function hardenedCompile(source: string, options: CompileOptions): 
       read: [options.includeDir],
       limits: COMPILER_LIMITS,
       timeoutMs: options.timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const compilerOutput = `${result.stdout}${result.stderr}`.slice(0, MAX_OUTPUT_CHARS);
     details.confinement = result.confinement;
+    if (result.aborted) {
+      return { gate: 'compile', passed: false, reason: 'interrupted: the compile was stopped before it ended', details: { ...details, modulePath: null, compilerOutput } };
+    }
     if (result.timedOut) {
       return { gate: 'compile', passed: false, reason: `the compile took longer than compileTimeoutMs = ${options.timeoutMs}`, details: { ...details, modulePath: null, compilerOutput } };
     }

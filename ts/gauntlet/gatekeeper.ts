@@ -9,7 +9,7 @@
  * readable. The gatekeeper reports what it enforced as the first line of
  * the tool's stderr, which is taken off here.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
@@ -17,6 +17,7 @@ import { inBackground } from './background.js';
 
 export const GATEKEEPER_NAME = 'ouroboros-gatekeeper';
 const REPORT_PREFIX = 'ouroboros-gatekeeper: ';
+/** What a tool may print, stdout and stderr together (counted in characters for a confined run), before it is killed. */
 const MAX_OUTPUT_BYTES = 8 << 20;
 
 /** What a compile reads: the toolchain, its libraries and the system headers. */
@@ -60,6 +61,8 @@ export interface ConfinedRun {
   /** The tool's stderr, without the gatekeeper's report. */
   stderr: string;
   timedOut: boolean;
+  /** Killed because the caller's signal aborted: the run tells nothing about the source. */
+  aborted: boolean;
   /** null when the gatekeeper could not start or report. */
   confinement: Confinement | null;
 }
@@ -75,15 +78,31 @@ function splitReport(stderr: string): { confinement: Confinement | null; rest: s
   }
 }
 
+/** What a run that never started reports. */
+const NOT_RUN: Omit<ConfinedRun, 'aborted'> = { code: null, signal: null, stdout: '', stderr: '', timedOut: false, confinement: null };
+
+/** Kills a detached child's whole process group (g++ forks cc1plus and as); a group already gone is fine. */
+function killGroup(pid: number | undefined): void {
+  try {
+    if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Every process of the group has exited.
+  }
+}
+
 /**
  * Runs `command args` confined: `read` readable (and the toolchain), only
  * `scratch` writable, with its working directory there. Low priority, like
- * every gauntlet tool (background.ts).
+ * every gauntlet tool (background.ts). The tool runs in a process group of
+ * its own, killed whole at the time limit or when `signal` aborts (then
+ * `aborted` is true and the result says nothing about the source); being
+ * its own group, it does not get the terminal's Ctrl-C, which the engine
+ * turns into that abort.
  */
 export function runConfined(
   command: string,
   args: string[],
-  options: { scratch: string; read: string[]; limits: ToolLimits; timeoutMs: number },
+  options: { scratch: string; read: string[]; limits: ToolLimits; timeoutMs: number; signal?: AbortSignal },
 ): Promise<ConfinedRun> {
   const { limits } = options;
   const plan = [
@@ -98,21 +117,36 @@ export function runConfined(
     ...args,
   ];
   const env = { PATH: '/usr/local/bin:/usr/bin:/bin', TMPDIR: options.scratch, LC_ALL: 'C' };
+  if (options.signal?.aborted) return Promise.resolve({ ...NOT_RUN, aborted: true });
   return new Promise((resolve) => {
-    const child = inBackground(
-      execFile(gatekeeperPath(), plan, { cwd: options.scratch, env, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT_BYTES }, (error, stdout, stderr) => {
-        const { confinement, rest } = splitReport(stderr);
-        const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
-        resolve({
-          code: child.exitCode,
-          signal: child.signalCode,
-          stdout,
-          stderr: rest,
-          timedOut: Boolean(failure?.killed) && child.signalCode === 'SIGKILL',
-          confinement,
-        });
-      }),
-    );
+    const child = inBackground(spawn(gatekeeperPath(), plan, { cwd: options.scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const output = { stdout: '', stderr: '', chars: 0 };
+    let timedOut = false;
+    let spawnError: string | null = null;
+    const kill = () => killGroup(child.pid);
+    const collect = (stream: 'stdout' | 'stderr') => (text: string) => {
+      output.chars += text.length;
+      if (output.chars > MAX_OUTPUT_BYTES) kill();
+      else output[stream] += text;
+    };
+    child.stdout.setEncoding('utf8').on('data', collect('stdout'));
+    child.stderr.setEncoding('utf8').on('data', collect('stderr'));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, options.timeoutMs);
+    options.signal?.addEventListener('abort', kill, { once: true });
+    child.on('error', (error) => {
+      spawnError = error.message;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', kill);
+      // The tool's own children (cc1plus) share its group: none outlives it.
+      kill();
+      const { confinement, rest } = splitReport(spawnError === null ? output.stderr : `could not start ${GATEKEEPER_NAME}: ${spawnError}`);
+      resolve({ code, signal, stdout: output.stdout, stderr: rest, timedOut, aborted: options.signal?.aborted === true, confinement });
+    });
   });
 }
 

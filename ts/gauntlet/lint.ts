@@ -36,8 +36,8 @@ interface ToolRun {
   confinement: Confinement | null;
 }
 
-async function run(command: string, args: string[], scratch: string, includeDir: string, limits: ToolLimits): Promise<ToolRun> {
-  const result = await runConfined(command, args, { scratch, read: [includeDir], limits, timeoutMs: TOOL_TIMEOUT_MS });
+async function run(command: string, args: string[], scratch: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<ToolRun> {
+  const result = await runConfined(command, args, { scratch, read: [includeDir], limits, timeoutMs: TOOL_TIMEOUT_MS, ...(signal ? { signal } : {}) });
   // The gatekeeper's execvp failed: the tool is not installed.
   const missing = result.code === 126 && /cannot start/.test(result.stderr);
   const stopped = !missing && (result.timedOut || result.signal !== null || (result.code ?? 0) >= 126);
@@ -64,9 +64,9 @@ function cppcheckPenalty(severity: string): number {
   return 0.02;
 }
 
-async function clangTidy(file: string, includeDir: string, limits: ToolLimits): Promise<LintFinding[] | null> {
+async function clangTidy(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<LintFinding[] | null> {
   const scratch = path.dirname(file);
-  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir, limits);
+  const result = await run('clang-tidy', ['-quiet', `-checks=${CLANG_TIDY_CHECKS}`, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir, limits, signal);
   if (result.missing) return null;
   if (result.stopped) return [stoppedFinding('clang-tidy')];
   const findings: LintFinding[] = [];
@@ -77,7 +77,7 @@ async function clangTidy(file: string, includeDir: string, limits: ToolLimits): 
   return findings;
 }
 
-async function cppcheck(file: string, includeDir: string, limits: ToolLimits): Promise<LintFinding[] | null> {
+async function cppcheck(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<LintFinding[] | null> {
   const scratch = path.dirname(file);
   const result = await run('cppcheck', [
     '--enable=warning,style,performance,portability',
@@ -91,7 +91,7 @@ async function cppcheck(file: string, includeDir: string, limits: ToolLimits): P
     '-I',
     includeDir,
     file,
-  ], scratch, includeDir, limits);
+  ], scratch, includeDir, limits, signal);
   if (result.missing) return null;
   if (result.stopped) return [stoppedFinding('cppcheck')];
   const findings: LintFinding[] = [];
@@ -109,13 +109,17 @@ export interface LintResult {
   unavailable: string[];
 }
 
-/** Runs both analysers on `source`, in a scratch directory removed afterwards. */
-export async function lint(source: string, includeDir: string, limits: ToolLimits = ANALYSER_LIMITS): Promise<LintResult> {
+/**
+ * Runs both analysers on `source`, in a scratch directory removed
+ * afterwards. When `signal` aborts they are killed, and what they found is
+ * meaningless: the caller checks the signal, not the findings.
+ */
+export async function lint(source: string, includeDir: string, limits: ToolLimits = ANALYSER_LIMITS, signal?: AbortSignal): Promise<LintResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-lint-'));
   try {
     const file = path.join(dir, 'candidate.cpp');
     await writeFile(file, source);
-    const [tidy, check] = await Promise.all([clangTidy(file, includeDir, limits), cppcheck(file, includeDir, limits)]);
+    const [tidy, check] = await Promise.all([clangTidy(file, includeDir, limits, signal), cppcheck(file, includeDir, limits, signal)]);
     return {
       findings: [...(tidy ?? []), ...(check ?? [])],
       unavailable: [tidy === null ? 'clang-tidy' : null, check === null ? 'cppcheck' : null].filter((t): t is string => t !== null),

@@ -71,10 +71,13 @@ export interface CandidateOptions {
   runnerPath?: string;
   /** When the sandbox run (and so the benchmark) may go, e.g. one at a time with every evaluation given the same SerialQueue (default: at once). */
   sandboxQueue?: SandboxScheduler;
+  /** Aborting it kills the tool or runner at work and ends the evaluation at once with an interrupted verdict. */
+  signal?: AbortSignal;
 }
 
-export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue'>> & {
+export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal'>> & {
   pool: GauntletPool | undefined;
+  signal: AbortSignal | undefined;
   sandboxQueue: SandboxScheduler | undefined;
   runnerPath: string | undefined;
   incumbent: string;
@@ -152,6 +155,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     cacheMaxBytes: requireInteger('cacheMaxBytes', options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, 1 << 20, Number.MAX_SAFE_INTEGER),
     pool: options.pool,
     sandboxQueue: options.sandboxQueue,
+    signal: options.signal,
     runnerPath: options.runnerPath === undefined ? undefined : fileOption('runnerPath', options.runnerPath),
     includeDir: path.join(packageRoot, 'cpp', 'include'),
   };

@@ -26,6 +26,7 @@ function finish(gates: GateVerdict[], started: number, extra: Partial<GauntletVe
   const accepted = failed === undefined;
   const benchmark = extra.benchmark ?? null;
   return {
+    interrupted: false,
     accepted,
     improves: accepted && benchmark?.wins === true,
     failedGate: failed?.gate ?? null,
@@ -38,22 +39,32 @@ function finish(gates: GateVerdict[], started: number, extra: Partial<GauntletVe
   };
 }
 
+/** The gates that ended before the signal aborted; the one it cut short says nothing and is left out. */
+function interrupted(gates: GateVerdict[], started: number, extra: Partial<GauntletVerdict> = {}): GauntletVerdict {
+  return { ...finish(gates, started, extra), interrupted: true, accepted: false, improves: false, failedGate: null };
+}
+
 async function runGates(options: ResolvedOptions, started: number): Promise<GauntletVerdict> {
   const gates: GateVerdict[] = [];
   const pool = options.pool ?? sharedGauntletPool();
+  const { signal } = options;
+  const aborted = () => signal?.aborted === true;
+  if (aborted()) return interrupted(gates, started);
 
   const patch = await timed(() => patchGate({ source: options.source, targetPath: options.targetPath }));
   gates.push(patch);
   if (!patch.passed) return finish(gates, started);
 
-  const firewall = await timed(() => pool.staticFirewall(options.source, options.safetyThreshold, options.includeDir));
+  const firewall = await timed(() => pool.staticFirewall(options.source, options.safetyThreshold, options.includeDir, signal));
+  if (aborted()) return interrupted(gates, started);
   gates.push(firewall);
   const safetyScore = firewall.details.safetyScore;
   if (!firewall.passed) return finish(gates, started, { safetyScore });
 
   const compile = await timed(() =>
-    hardenedCompile(options.source, { ...options, timeoutMs: options.compileTimeoutMs }),
+    hardenedCompile(options.source, { ...options, timeoutMs: options.compileTimeoutMs, ...(signal ? { signal } : {}) }),
   );
+  if (aborted()) return interrupted(gates, started, { safetyScore });
   gates.push(compile);
   const compileCached = compile.details.cached;
   if (!compile.passed || compile.details.modulePath === null) return finish(gates, started, { safetyScore, compileCached });
@@ -64,7 +75,8 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   if (!symbols.passed) return finish(gates, started, { safetyScore, compileCached });
 
   // The run ends with the benchmark: the other candidates' compiles and analyses wait while it has the cores.
-  const sandbox = () => withToolsHeld(() => runSandbox({
+  // A run still queued when the signal aborts never starts.
+  const sandbox = async () => aborted() ? null : withToolsHeld(() => runSandbox({
     runnerPath: options.runnerPath ?? sandboxRunnerPath(),
     candidatePath: modulePath,
     incumbentPath: options.incumbent,
@@ -80,8 +92,10 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
     cpuSeconds: options.cpuSeconds,
     memoryMiB: options.memoryMiB,
     timeoutMs: options.sandboxTimeoutMs,
+    ...(signal ? { signal } : {}),
   }));
   const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
+  if (outcome === null || aborted()) return interrupted(gates, started, { safetyScore, compileCached });
   const interpretation = await pool.interpret(outcome);
   gates.push(...interpretation.gates);
   return finish(gates, started, {

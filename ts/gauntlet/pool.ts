@@ -5,6 +5,7 @@
  * Idle workers exit, so an idle pool does not keep the process alive.
  */
 import os from 'node:os';
+import { MessageChannel, type Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { requireInteger } from '../errors.js';
 import type { Interpretation } from './interpret.js';
@@ -29,12 +30,26 @@ export class GauntletPool {
     });
   }
 
-  private run<T>(task: WorkerTask): Promise<T> {
-    return this.piscina.run(task) as Promise<T>;
+  private run<T>(task: WorkerTask, transferList: Transferable[] = []): Promise<T> {
+    return this.piscina.run(task, { transferList }) as Promise<T>;
   }
 
-  staticFirewall(source: string, threshold: number, includeDir: string): Promise<Omit<GateVerdict<StaticDetails>, 'seconds'>> {
-    return this.run({ kind: 'static', source, threshold, includeDir });
+  /**
+   * When `signal` aborts, the worker kills the preprocessor and the
+   * analysers and answers at once. Not piscina's own abort: it would end
+   * the worker thread and leave the tools it started running.
+   */
+  async staticFirewall(source: string, threshold: number, includeDir: string, signal?: AbortSignal): Promise<Omit<GateVerdict<StaticDetails>, 'seconds'>> {
+    const { port1, port2 } = new MessageChannel();
+    const abort = () => port1.postMessage('abort');
+    if (signal?.aborted) abort();
+    else signal?.addEventListener('abort', abort, { once: true });
+    try {
+      return await this.run({ kind: 'static', source, threshold, includeDir, abort: port2 }, [port2]);
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      port1.close();
+    }
   }
 
   interpret(outcome: RunnerOutcome): Promise<Interpretation> {

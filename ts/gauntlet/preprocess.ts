@@ -94,14 +94,15 @@ function firstErrorLine(output: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-export async function preprocess(source: string, includeDir: string): Promise<Preprocessed> {
+export async function preprocess(source: string, includeDir: string, signal?: AbortSignal): Promise<Preprocessed> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-preprocess-'));
   const empty = { dependencyCount: 0, lines: [], lineNumbers: [] };
   try {
     await writeFile(path.join(scratch, SOURCE_NAME), source);
     const args = [...preprocessorFlags(includeDir), '-E', '-dD', '-MD', '-MF', 'deps.d', SOURCE_NAME, '-o', 'candidate.ii'];
-    const run = await runConfined(COMPILER, args, { scratch, read: [includeDir], limits: PREPROCESSOR_LIMITS, timeoutMs: PREPROCESS_TIMEOUT_MS });
+    const run = await runConfined(COMPILER, args, { scratch, read: [includeDir], limits: PREPROCESSOR_LIMITS, timeoutMs: PREPROCESS_TIMEOUT_MS, ...(signal ? { signal } : {}) });
     const { confinement } = run;
+    if (run.aborted) return { ...empty, confinement, reason: 'interrupted: the preprocessor was stopped before it ended' };
     if (run.timedOut || run.signal !== null) {
       return { ...empty, confinement, reason: 'the preprocessor was stopped at its time or memory limit' };
     }

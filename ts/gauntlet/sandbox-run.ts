@@ -44,6 +44,8 @@ export interface RunnerOptions {
   cpuSeconds: number;
   memoryMiB: number;
   timeoutMs: number;
+  /** Aborting it kills the runner's group as the time limit does. */
+  signal?: AbortSignal;
 }
 
 /** How the runner ended: structured-cloneable, so a worker can interpret it. */
@@ -106,6 +108,8 @@ export function runSandbox(options: RunnerOptions): Promise<RunnerOutcome> {
       timedOut = true;
       kill();
     }, options.timeoutMs);
+    if (options.signal?.aborted) kill();
+    else options.signal?.addEventListener('abort', kill, { once: true });
     child.stdout.on('data', (chunk: Buffer) => {
       stdoutBytes += chunk.length;
       if (stdoutBytes <= MAX_STDOUT_BYTES) chunks.push(chunk);
@@ -119,6 +123,7 @@ export function runSandbox(options: RunnerOptions): Promise<RunnerOutcome> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', kill);
       // The runner's own children die with it (PR_SET_PDEATHSIG); this
       // catches any straggler in its group.
       kill();

@@ -46,7 +46,8 @@ function worstRule(findings: readonly SourceFinding[]): SourceFinding | undefine
   return findings.find((finding) => finding.penalty >= 1);
 }
 
-export async function staticFirewall(source: string, options: { threshold: number; includeDir: string }): Promise<StaticVerdict> {
+/** `signal` kills the preprocessor and the analysers; the verdict then fails with an 'interrupted' reason. */
+export async function staticFirewall(source: string, options: { threshold: number; includeDir: string; signal?: AbortSignal }): Promise<StaticVerdict> {
   const details: StaticDetails = {
     safetyScore: 1,
     threshold: options.threshold,
@@ -60,7 +61,7 @@ export async function staticFirewall(source: string, options: { threshold: numbe
   const fatal = worstRule(details.sourceFindings);
   if (fatal) return refusal(details, `worst: line ${fatal.line}: ${fatal.message}`);
 
-  const preprocessed = await preprocess(source, options.includeDir);
+  const preprocessed = await preprocess(source, options.includeDir, options.signal);
   details.stages.push('preprocess');
   details.confinement = preprocessed.confinement;
   if (preprocessed.reason !== '') {
@@ -73,7 +74,8 @@ export async function staticFirewall(source: string, options: { threshold: numbe
   const hidden = worstRule(expanded);
   if (hidden) return refusal(details, `worst: line ${hidden.line}: ${hidden.message}`);
 
-  const { findings, unavailable } = await lint(source, options.includeDir);
+  const { findings, unavailable } = await lint(source, options.includeDir, undefined, options.signal);
+  if (options.signal?.aborted) return { gate: 'static', passed: false, reason: 'interrupted: the analysers were stopped before they ended', details };
   details.stages.push('analysers');
   details.lintFindings = findings;
   details.unavailable = unavailable;

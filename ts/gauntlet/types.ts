@@ -67,6 +67,12 @@ export interface BenchmarkSummary {
 }
 
 export interface GauntletVerdict {
+  /**
+   * The caller's signal aborted the run: the gate in progress was killed
+   * and left out of `gates`, nothing was judged, `accepted` is false and
+   * `failedGate` null.
+   */
+  interrupted: boolean;
   /** Every gate passed (the benchmark gate passes whether or not it wins). */
   accepted: boolean;
   /** Accepted and faster than the incumbent. */

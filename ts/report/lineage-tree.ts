@@ -15,6 +15,7 @@ export const STATUS_COLORS: Record<AttemptStatus, string> = {
   applied: '#2e9e44',
   'rolled-back': '#8e44ad',
   superseded: '#1f6b30',
+  interrupted: '#c8c8c8',
 };
 
 const COLUMN_PX = 16;

@@ -15,6 +15,7 @@ export const ATTEMPT_STATUSES: readonly AttemptStatus[] = [
   'applied',
   'rolled-back',
   'superseded',
+  'interrupted',
 ];
 
 export interface RunFacts {

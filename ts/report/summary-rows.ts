@@ -32,6 +32,7 @@ export function summaryRows(summary: RunSummary): [label: string, value: string]
     ['rejected by gate', rejectedByGateText(summary)],
     ['failed', String(summary.byStatus.failed)],
     ['passed, not applied', String(summary.byStatus.passed)],
+    ['interrupted by the stop', String(summary.byStatus.interrupted)],
     ['max energy drift', formatDrift(summary.maxEnergyDrift)],
     ['lost steps', formatCount(summary.lostSteps)],
     ['steps', String(summary.steps)],

@@ -1,0 +1,274 @@
+// A run stops on time: the gauntlet's tools and runner are killed with their
+// process groups when its signal aborts, and stop() ends the attempts in
+// flight as interrupted. The engine's gauntlet is injected (EngineDeps.evaluate)
+// with verdicts that arrive only when the test says so: nothing here is
+// decided by a sleep or a race.
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kernelModulePath } from '../dist/native/loader.js';
+import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/index.js';
+import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
+import { STOPPED_FIRST_REASON } from '../dist/ts/engine/live-changes.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import { runConfined } from '../dist/ts/gauntlet/gatekeeper.js';
+import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
+import { evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
+import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
+import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
+import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
+import type { Lattice } from '../dist/ts/lattice/lattice.js';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-stop-test-'));
+const reference = readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8');
+const lattices: Lattice[] = [];
+
+afterAll(() => {
+  for (const lat of lattices) lat.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** The command lines of every process on the machine, as argument arrays. */
+function commandLines(): string[][] {
+  const lines: string[][] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/cmdline`, 'latin1');
+      if (text !== '') lines.push(text.split('\0').filter((arg) => arg !== ''));
+    } catch {
+      // It exited between the listing and the read.
+    }
+  }
+  return lines;
+}
+
+function running(match: (args: string[]) => boolean): boolean {
+  return commandLines().some(match);
+}
+
+/** Resolves once `condition` holds, looking every 20 ms: a wait for a state, not a timing. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('the gauntlet on abort', () => {
+  it('kills a confined tool with its whole process group, children included', async () => {
+    const scratch = mkdtempSync(path.join(root, 'confined-'));
+    const controller = new AbortController();
+    // The tool (sh) forks both sleeps, named by their unique durations: killing the tool alone would leave them.
+    const first = (args: string[]) => args[0] === 'sleep' && args[1] === '3518';
+    const second = (args: string[]) => args[0] === 'sleep' && args[1] === '3519';
+    const run = runConfined('sh', ['-c', 'sleep 3518 | sleep 3519'], {
+      scratch,
+      read: [],
+      limits: { memoryMiB: 256, cpuSeconds: 10, fileMiB: 1 },
+      timeoutMs: 600_000,
+      signal: controller.signal,
+    });
+    await until(() => running(first) && running(second));
+    controller.abort();
+    const result = await run;
+    expect(result.aborted).toBe(true);
+    expect(result.timedOut).toBe(false);
+    expect(running(first)).toBe(false);
+    expect(running(second)).toBe(false);
+  });
+
+  it('kills the sandbox runner and its workers', async () => {
+    const controller = new AbortController();
+    const seed = '731904522';
+    const ofThisRun = (args: string[]) => args.includes('--seed') && args[args.indexOf('--seed') + 1] === seed;
+    const run = runSandbox({
+      runnerPath: sandboxRunnerPath(),
+      candidatePath: kernelModulePath('reference'),
+      incumbentPath: kernelModulePath('reference'),
+      slot: 'step',
+      seed: Number(seed),
+      precision: 'f64',
+      targetExtents: [2048, 2048],
+      heldOutExtents: [1024, 1024],
+      benchSteps: 64,
+      benchSamples: 1000,
+      dojoWaves: 100,
+      threads: 2,
+      cpuSeconds: 600,
+      memoryMiB: 2048,
+      timeoutMs: 600_000,
+      signal: controller.signal,
+    });
+    await until(() => running(ofThisRun));
+    controller.abort();
+    const outcome = await run;
+    expect(outcome.timedOut).toBe(false);
+    expect(outcome.signal).toBe('SIGKILL');
+    // The workers, each in a process group of its own, die by PR_SET_PDEATHSIG moments after the
+    // supervisor: wait for it (a worker that outlived it would hold this test until its time limit).
+    await until(() => !running(ofThisRun));
+  });
+
+  it('ends an evaluation at once with an interrupted verdict, the gate it cut short left out', async () => {
+    const controller = new AbortController();
+    const analysing = (args: string[]) => args.some((arg) => /clang-tidy|cppcheck|cc1plus/.test(path.basename(arg)));
+    const evaluation = evaluateCandidate({ source: reference, cacheDir: path.join(root, 'evaluate-cache'), useCache: false, signal: controller.signal });
+    await until(() => running(analysing));
+    controller.abort();
+    const verdict = await evaluation;
+    expect(verdict).toMatchObject({ interrupted: true, accepted: false, improves: false, failedGate: null });
+    expect(verdict.gates.map((gate) => gate.gate)).toEqual(['patch']);
+  });
+});
+
+function testConfig(name: string): EngineConfig {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  return resolveConfig({
+    maxConcurrentImprovements: 1,
+    improvementInterval: '10ms',
+    sampleInterval: '100ms',
+    energyInterval: '250ms',
+    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
+    lattice: { extents: [160, 160] },
+    watchdog: { everySteps: 500 },
+    watch: { window: '300ms', minSteps: 5 },
+    canary: { steps: 20 },
+    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], cacheDir: path.join(root, 'cache') },
+    // One failure would open the circuit: an interrupted attempt must not count as one.
+    breaker: { failures: 1, backoff: '300ms', maxBackoff: '2s' },
+    log: { file: path.join(dir, 'engine.log') },
+  });
+}
+
+class FixtureGenerator implements Generator {
+  readonly name = 'fixture';
+  constructor(private readonly source: string) {}
+  async propose(context: GenerationContext): Promise<CandidateProposal> {
+    context.signal?.throwIfAborted();
+    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
+  }
+}
+
+/** A gauntlet whose verdict the test hands over: each call waits for the test (or the signal) to settle it. */
+class ScriptedGauntlet {
+  readonly calls: CandidateOptions[] = [];
+  private waiting: ((verdict: GauntletVerdict) => void)[] = [];
+
+  readonly evaluate = (options: CandidateOptions): Promise<GauntletVerdict> => {
+    this.calls.push(options);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  };
+
+  /** Resolves once the gauntlet has been called `count` times. */
+  async called(count: number): Promise<CandidateOptions> {
+    await until(() => this.calls.length >= count);
+    return this.calls[count - 1]!;
+  }
+
+  settleAll(verdict: GauntletVerdict): void {
+    for (const resolve of this.waiting.splice(0)) resolve(verdict);
+  }
+}
+
+function gate(name: GateVerdict['gate'], details: object = {}): GateVerdict {
+  return { gate: name, passed: true, reason: '', details, seconds: 0 };
+}
+
+function verdict(overrides: Partial<GauntletVerdict>): GauntletVerdict {
+  return {
+    interrupted: false,
+    accepted: true,
+    improves: false,
+    failedGate: null,
+    gates: [],
+    safetyScore: 1,
+    compileCached: true,
+    isolation: [],
+    benchmark: null,
+    seconds: 0,
+    ...overrides,
+  };
+}
+
+/** A winner whose module is the shipped rows kernel: faster than the reference on both lattices. */
+function winningVerdict(): GauntletVerdict {
+  const lattice = (name: string, extents: number[]) => ({
+    lattice: name, extents, steps: 8, samples: 15, candidateMedianNs: 1, incumbentMedianNs: 2, ratio: 0.5, ratioLow: 0.45, ratioHigh: 0.55, pValue: 1e-6, verdict: 'faster' as const,
+  });
+  return verdict({
+    improves: true,
+    gates: [gate('patch'), gate('static'), gate('compile', { modulePath: kernelModulePath('rows'), cached: true }), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')],
+    benchmark: { wins: true, lattices: [lattice('target', [128, 128]), lattice('held-out', [97, 89])], overhead: [] },
+  });
+}
+
+function engineWith(name: string, gauntlet: ScriptedGauntlet): { engine: Engine; config: EngineConfig; lat: Lattice } {
+  const config = testConfig(name);
+  const lat = createMainLattice(config.lattice);
+  lattices.push(lat);
+  const engine = new Engine(lat, config, { generator: new FixtureGenerator(reference), autoImprove: false, trustGeneratedSources: true, evaluate: gauntlet.evaluate });
+  return { engine, config, lat };
+}
+
+describe('Engine.stop()', () => {
+  it('interrupts an attempt whose gauntlet ends only when aborted: recorded as interrupted, not failed, and not counted by the breaker', async () => {
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, config } = engineWith('interrupted', gauntlet);
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    const options = await gauntlet.called(1);
+    // The stage never resolves by itself: only its signal ends it, as a killed tool does.
+    options.signal!.addEventListener('abort', () => gauntlet.settleAll(verdict({ interrupted: true, accepted: false, gates: [gate('patch')] })));
+    const summary = await engine.stop();
+    expect(summary.byStatus.interrupted).toBe(1);
+    expect(summary.byStatus.failed).toBe(0);
+    expect(summary.circuitOpenings).toBe(0);
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)).toMatchObject({ status: 'interrupted', reason: INTERRUPTED_REASON, failedGate: null });
+      expect(archive.get(id)!.gates.map((g) => g.gate)).toEqual(['patch']);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('keeps a winner that the stop overtook as passed, with the incumbent live', async () => {
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, config, lat } = engineWith('passed', gauntlet);
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    const options = await gauntlet.called(1);
+    // A gauntlet that finishes just as the stop comes: its winner reaches the live changes after the abort.
+    options.signal!.addEventListener('abort', () => gauntlet.settleAll(winningVerdict()));
+    const summary = await engine.stop();
+    expect(summary.applied).toBe(0);
+    expect(lat.slots().step.live.name).toBe('reference');
+    const archive = Archive.open(config.archive.path);
+    try {
+      const record = archive.get(id)!;
+      expect(record).toMatchObject({ status: 'passed', reason: STOPPED_FIRST_REASON });
+      expect(archive.ledger.entries()).toEqual([]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('closes as interrupted an attempt whose gauntlet ignores the signal, and still stops', async () => {
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, config } = engineWith('ignored', gauntlet);
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    await gauntlet.called(1);
+    const summary = await engine.stop();
+    expect(summary.wallSeconds).toBeGreaterThan(0);
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)!.status).toBe('interrupted');
+    } finally {
+      archive.close();
+    }
+    // The straggler's verdict, should it come at last, changes nothing the archive says.
+    gauntlet.settleAll(verdict({ accepted: false, failedGate: 'dojo' }));
+  });
+});

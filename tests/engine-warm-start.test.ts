@@ -1,0 +1,230 @@
+// Warm start with an injected gauntlet (EngineDeps.evaluate): a remembered
+// module goes live at once and is re-verified in the background; one that
+// fails is rolled back, marked, and not tried by the next run; a module
+// remembered under other build flags is reported and not used. The module
+// itself is built for real by the hardened compile, into the test's cache.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kernelModulePath } from '../dist/native/loader.js';
+import { Archive, machineFingerprint, withHash } from '../dist/ts/archive/index.js';
+import type { MachineFingerprint } from '../dist/ts/archive/types.js';
+import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
+import type { WarmStartReport } from '../dist/ts/engine/events.js';
+import { fileSha256 } from '../dist/ts/engine/live-changes.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
+import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
+import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
+import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
+import type { Lattice } from '../dist/ts/lattice/lattice.js';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-warm-test-'));
+const fixture = (name: string) => readFileSync(path.resolve('tests/fixtures/variants', name), 'utf8');
+const rowsFast = fixture('rows-fast.cpp');
+const REFERENCE_SOURCE = readFileSync('cpp/kernels/reference.cpp', 'utf8');
+const REFERENCE_SHA256 = fileSha256(kernelModulePath('reference'));
+const lattices: Lattice[] = [];
+
+afterAll(() => {
+  for (const lat of lattices) lat.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function testConfig(name: string): EngineConfig {
+  const dir = path.join(root, name);
+  mkdirSync(dir, { recursive: true });
+  return resolveConfig({
+    maxConcurrentImprovements: 1,
+    improvementInterval: '10ms',
+    sampleInterval: '100ms',
+    energyInterval: '250ms',
+    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: true },
+    lattice: { extents: [160, 160] },
+    watchdog: { everySteps: 500 },
+    watch: { window: '300ms', minSteps: 5 },
+    canary: { steps: 20 },
+    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], cacheDir: path.join(dir, 'cache') },
+    breaker: { failures: 3, backoff: '300ms', maxBackoff: '2s' },
+    log: { file: path.join(dir, 'engine.log') },
+  });
+}
+
+class FixtureGenerator implements Generator {
+  readonly name = 'fixture';
+  constructor(private readonly source: string) {}
+  async propose(context: GenerationContext): Promise<CandidateProposal> {
+    context.signal?.throwIfAborted();
+    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
+  }
+}
+
+/** A gauntlet whose verdicts the test hands over; the stop's abort settles what is left as interrupted. */
+class ScriptedGauntlet {
+  readonly calls: CandidateOptions[] = [];
+  private waiting: ((verdict: GauntletVerdict) => void)[] = [];
+
+  readonly evaluate = (options: CandidateOptions): Promise<GauntletVerdict> => {
+    this.calls.push(options);
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      options.signal?.addEventListener('abort', () => resolve(verdict({ interrupted: true, accepted: false })));
+    });
+  };
+
+  async called(count: number): Promise<CandidateOptions> {
+    while (this.calls.length < count) await new Promise((resolve) => setTimeout(resolve, 20));
+    return this.calls[count - 1]!;
+  }
+
+  settleAll(given: GauntletVerdict): void {
+    for (const resolve of this.waiting.splice(0)) resolve(given);
+  }
+}
+
+function gate(name: GateVerdict['gate'], passed = true, reason = ''): GateVerdict {
+  return { gate: name, passed, reason, details: {}, seconds: 0 };
+}
+
+function verdict(overrides: Partial<GauntletVerdict>): GauntletVerdict {
+  return { interrupted: false, accepted: true, improves: false, failedGate: null, gates: [], safetyScore: 1, compileCached: true, isolation: [], benchmark: null, seconds: 0, ...overrides };
+}
+
+/** Resolves with the first 'warm-start' report whose outcome is one of `outcomes`. */
+function warmStartReport(engine: Engine, ...outcomes: WarmStartReport['outcome'][]): Promise<WarmStartReport> {
+  return new Promise((resolve) => {
+    const listener = (report: WarmStartReport) => {
+      if (!outcomes.includes(report.outcome)) return;
+      engine.off('warm-start', listener);
+      resolve(report);
+    };
+    engine.on('warm-start', listener);
+  });
+}
+
+/**
+ * An archive that remembers rows-fast, applied by an earlier run, as the
+ * step slot's best under `fingerprint`; its module is built into the
+ * config's cache and then removed when `dropModule` (the warm start must
+ * rebuild it).
+ */
+async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFingerprint, dropModule: boolean): Promise<number> {
+  const built = await hardenedCompile(rowsFast, { includeDir: path.resolve('cpp/include'), cacheDir: config.gauntlet.cacheDir, useCache: true, timeoutMs: 120_000 });
+  expect(built.passed, built.reason).toBe(true);
+  const modulePath = built.details.modulePath!;
+  const archive = Archive.open(config.archive.path);
+  try {
+    const parent = archive.ensureRoot('step', REFERENCE_SOURCE, REFERENCE_SHA256);
+    const attempt = archive.insertAttempt({ parentId: parent.id, slot: 'step', generator: 'fixture', operator: 'fixture', genome: null, prompt: null, source: rowsFast });
+    archive.updateAttempt(attempt.id, { status: 'applied', modulePath, moduleSha256: fileSha256(modulePath), speedup: 3 });
+    archive.warmStart.rememberBest('step', attempt.id, fingerprint);
+    if (dropModule) rmSync(modulePath);
+    return attempt.id;
+  } finally {
+    archive.close();
+  }
+}
+
+function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprove: boolean): { engine: Engine; lat: Lattice } {
+  const lat = createMainLattice(config.lattice);
+  lattices.push(lat);
+  const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('reference-copy.cpp')), autoImprove, trustGeneratedSources: true, evaluate: gauntlet.evaluate });
+  return { engine, lat };
+}
+
+describe('warm start', () => {
+  it('puts the remembered module live at once, rebuilding it when the cache lost it, and re-verifies it while attempts go on', async () => {
+    const config = testConfig('at-once');
+    const id = await rememberRowsFast(config, await machineFingerprint(), true);
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, lat } = engineWith(config, gauntlet, true);
+    const applied = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    const report = await applied;
+    expect(report, report.reason).toMatchObject({ slot: 'step', outcome: 'applied', attemptId: id });
+    expect(lat.slots().step.live.name).toBe('rows-fast');
+    // The re-verification is judged against the module it replaced, and has no verdict yet.
+    const reverification = await gauntlet.called(1);
+    expect(reverification.source).toBe(rowsFast);
+    expect(fileSha256(reverification.incumbent!)).toBe(REFERENCE_SHA256);
+    // The improvement loop is not blocked meanwhile: an attempt reaches the gauntlet too.
+    const attempt = await gauntlet.called(2);
+    expect(attempt.source).toBe(fixture('reference-copy.cpp'));
+    gauntlet.settleAll(verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] }));
+    expect(await verified).toMatchObject({ slot: 'step', outcome: 'verified', attemptId: id });
+    expect(lat.slots().step.live.name).toBe('rows-fast');
+    await engine.stop();
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.ledger.entries().map((entry) => [entry.action, entry.attemptId])).toEqual([['warm-start', id]]);
+      expect(archive.warmStart.remembered('step')?.attemptId).toBe(id);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('rolls back and marks a module that fails re-verification, and the next run does not try it', async () => {
+    const config = testConfig('fails');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet();
+    const first = engineWith(config, gauntlet, false);
+    const applied = warmStartReport(first.engine, 'applied');
+    const rolledBack = warmStartReport(first.engine, 'rolled-back', 'verified');
+    await first.engine.start();
+    await applied;
+    await gauntlet.called(1);
+    gauntlet.settleAll(verdict({ accepted: false, failedGate: 'dojo', gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')] }));
+    const report = await rolledBack;
+    expect(report).toMatchObject({ slot: 'step', outcome: 'rolled-back', attemptId: id });
+    expect(report.reason).toMatch(/re-verification failed: dojo: diverges on wave 17/);
+    expect(fileSha256(first.lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    await first.engine.stop();
+
+    let archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)).toMatchObject({ status: 'rolled-back' });
+      expect(archive.get(id)!.reason).toMatch(/re-verification failed/);
+      expect(archive.warmStart.remembered('step')).toBeNull();
+      expect(archive.ledger.entries().map((entry) => [entry.action, entry.attemptId])).toEqual([
+        ['warm-start', id],
+        ['rollback', id],
+      ]);
+    } finally {
+      archive.close();
+    }
+
+    const again = new ScriptedGauntlet();
+    const second = engineWith(config, again, false);
+    const next = warmStartReport(second.engine, 'applied', 'rejected', 'untrusted', 'none');
+    await second.engine.start();
+    expect(await next).toMatchObject({ slot: 'step', outcome: 'none', attemptId: null });
+    expect(again.calls).toEqual([]);
+    expect(fileSha256(second.lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    await second.engine.stop();
+    archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.ledger.entries()).toHaveLength(2);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('reports a module remembered under other build flags and does not use it', async () => {
+    const config = testConfig('flags');
+    const here = await machineFingerprint();
+    const id = await rememberRowsFast(config, withHash({ ...here, buildFlags: [...here.buildFlags, '-ffast-math'] }), false);
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, lat } = engineWith(config, gauntlet, false);
+    const report = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
+    await engine.start();
+    const untrusted = await report;
+    expect(untrusted).toMatchObject({ slot: 'step', outcome: 'untrusted', attemptId: id });
+    expect(untrusted.reason).toMatch(/buildFlags differs/);
+    expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    expect(gauntlet.calls).toEqual([]);
+    await engine.stop();
+  });
+});
