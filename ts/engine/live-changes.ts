@@ -323,6 +323,7 @@ export class LiveChanges {
     if (signal?.aborted) controller.abort();
     const watching = { slot, event: null as WatchdogEvent | null, controller };
     this.watching = watching;
+    const lastKnownGoodId = this.lat.slots()[slot].lastKnownGood.id;
     const startedMs = performance.now();
     const windows = { windowMs: this.settings.trialWindowMs, minSteps: this.settings.trialMinSteps };
     const trialSlot: TrialSlot = {
@@ -356,7 +357,22 @@ export class LiveChanges {
       durationMs: performance.now() - startedMs,
       candidateSpeedup: incumbent.speedup * result.verdict.ratio,
     };
-    return this.settleTrial(request, candidate, incumbent, report, watching.event);
+    const outcome = await this.settleTrial(request, candidate, incumbent, report, watching.event);
+    if (outcome.status !== 'applied') await this.restoreLastKnownGood(slot, lastKnownGoodId, incumbent.moduleId);
+    return outcome;
+  }
+
+  /**
+   * The trial made the incumbent last-known-good (every swap does); a trial
+   * that leaves it live puts back the module that was last-known-good before,
+   * so a later rollback, on request or by the watchdog, still goes there.
+   * Both swaps are queued together, so the core applies them at one step
+   * boundary and the restored module steps nothing.
+   */
+  private async restoreLastKnownGood(slot: Slot, lastKnownGoodId: number, incumbentId: number): Promise<void> {
+    const { live, lastKnownGood } = this.lat.slots()[slot];
+    if (live.id !== incumbentId || lastKnownGood.id === lastKnownGoodId) return;
+    await Promise.all([this.lat.swap(slot, lastKnownGoodId), this.lat.swap(slot, incumbentId)]);
   }
 
   /** Keeps the trial's winner live, or puts the incumbent back; the ledger and the outcome say which and why. */
