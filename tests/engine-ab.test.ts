@@ -121,6 +121,8 @@ class FakeLattice extends EventEmitter {
     return false;
   }
   moduleInfo(id: number) {
+    // As the lattice's first kernel, module 0 was never loaded through loadModule().
+    if (id === 0) throw new RangeError('moduleId = 0: is not a module loaded by this lattice');
     const file = this.paths.get(id)!;
     return { id, path: file, sha256: `${id}`.padStart(64, '0'), name: path.basename(file) };
   }
@@ -264,16 +266,17 @@ describe('live A/B trial', () => {
   it('stops a clearly slower candidate early and leaves the incumbent live, with no ledger entry', async () => {
     const windows = new Windows(() => 0.6);
     const { lat, archive, live, rolledBack, candidateId, incumbent } = liveSetup(windows, { trialMaxSlowerLiveMs: 10_000 });
-    // The module the incumbent replaced is last-known-good before the trial, and again after it.
-    lat.paths.set(99, '/modules/previous.so');
-    lat.lastKnownGood.step = 99;
+    // The lattice's first kernel, which the incumbent replaced, is last-known-good before the trial,
+    // and again after it (a stand-in loaded from the same file: swap() cannot take the first kernel's id).
+    lat.paths.set(0, '/modules/first.so');
+    lat.lastKnownGood.step = 0;
     const outcome = await live.change(trialRequest(candidateId));
     expect(outcome.status).toBe('passed');
     if (outcome.status !== 'passed') return;
     expect(outcome.trial!.verdict).toMatchObject({ decision: 'lose', pairs: 2 });
     expect(outcome.reason).toMatch(/^not applied: it lost its A\/B trial against attempt 1 \(.*\): candidate\/incumbent 0\.600 .*cannot be 3\.0% faster; it stepped \[\d+, \d+\)$/);
     expect(lat.live.step).toBe(1);
-    expect(lat.lastKnownGood.step).toBe(99);
+    expect(lat.paths.get(lat.lastKnownGood.step)).toBe('/modules/first.so');
     expect(live.incumbents.get('step')!.attemptId).toBe(incumbent.attemptId);
     expect(archive.ledger.entries()).toEqual([]);
     expect(rolledBack).toEqual([]);

@@ -169,6 +169,8 @@ export class LiveChanges {
   readonly incumbents = new Map<Slot, Incumbent>();
   /** Which attempt each module loaded into the lattice came from. */
   private readonly moduleAttempts = new Map<number, Incumbent>();
+  /** Modules loaded to stand in for a lattice's first kernel, which swap() cannot take by its own id. */
+  private readonly standIns = new Map<number, number>();
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private watching: { slot: Slot; event: WatchdogEvent | null; controller: AbortController } | null = null;
@@ -323,7 +325,7 @@ export class LiveChanges {
     if (signal?.aborted) controller.abort();
     const watching = { slot, event: null as WatchdogEvent | null, controller };
     this.watching = watching;
-    const lastKnownGoodId = this.lat.slots()[slot].lastKnownGood.id;
+    const lastKnownGood = this.lat.slots()[slot].lastKnownGood;
     const startedMs = performance.now();
     const windows = { windowMs: this.settings.trialWindowMs, minSteps: this.settings.trialMinSteps };
     const trialSlot: TrialSlot = {
@@ -358,7 +360,7 @@ export class LiveChanges {
       candidateSpeedup: incumbent.speedup * result.verdict.ratio,
     };
     const outcome = await this.settleTrial(request, candidate, incumbent, report, watching.event);
-    if (outcome.status !== 'applied') await this.restoreLastKnownGood(slot, lastKnownGoodId, incumbent.moduleId);
+    if (outcome.status !== 'applied') await this.restoreLastKnownGood(slot, lastKnownGood, incumbent.moduleId);
     return outcome;
   }
 
@@ -369,10 +371,32 @@ export class LiveChanges {
    * Both swaps are queued together, so the core applies them at one step
    * boundary and the restored module steps nothing.
    */
-  private async restoreLastKnownGood(slot: Slot, lastKnownGoodId: number, incumbentId: number): Promise<void> {
+  private async restoreLastKnownGood(slot: Slot, before: { id: number; path: string }, incumbentId: number): Promise<void> {
     const { live, lastKnownGood } = this.lat.slots()[slot];
-    if (live.id !== incumbentId || lastKnownGood.id === lastKnownGoodId) return;
-    await Promise.all([this.lat.swap(slot, lastKnownGoodId), this.lat.swap(slot, incumbentId)]);
+    if (live.id !== incumbentId || lastKnownGood.id === before.id) return;
+    const restoredId = await this.swappable(before);
+    await Promise.all([this.lat.swap(slot, restoredId), this.lat.swap(slot, incumbentId)]);
+  }
+
+  /**
+   * An id swap() takes for the module: the lattice's first kernel was never
+   * loaded through loadModule(), so the same file is loaded once (the same
+   * bytes, the same attempt) to stand in for it.
+   */
+  private async swappable(module: { id: number; path: string }): Promise<number> {
+    const moduleId = module.id;
+    const known = this.standIns.get(moduleId);
+    if (known !== undefined) return known;
+    try {
+      this.lat.moduleInfo(moduleId);
+      return moduleId;
+    } catch {
+      const standIn = await this.lat.loadModule(module.path);
+      const attempt = this.moduleAttempts.get(moduleId);
+      if (attempt !== undefined) this.moduleAttempts.set(standIn, { ...attempt, moduleId: standIn });
+      this.standIns.set(moduleId, standIn);
+      return standIn;
+    }
   }
 
   /** Keeps the trial's winner live, or puts the incumbent back; the ledger and the outcome say which and why. */
