@@ -373,6 +373,18 @@ describe('live A/B trial', () => {
     archive.close();
   });
 
+  it('says so when the stop comes before the candidate stepped live', async () => {
+    const windows = new Windows(() => 1.5);
+    const stop = new AbortController();
+    const { lat, archive, live, candidateId } = liveSetup(windows, {}, (_fake, count) => {
+      if (count === 1) stop.abort();
+    });
+    const outcome = await live.change(trialRequest(candidateId), stop.signal);
+    expect(outcome).toMatchObject({ status: 'passed', reason: 'not applied: the engine stopped first: the stop cut its A/B trial short, before it stepped live' });
+    expect(lat.history).toEqual([]);
+    archive.close();
+  });
+
   it('waits for the sandbox queue, so no sandbox run overlaps a trial', async () => {
     const events: string[] = [];
     const queue = {

@@ -421,10 +421,9 @@ export class LiveChanges {
     }
     if (report.end === 'interrupted' || report.verdict.decision !== 'win') {
       if (candidateLive()) spans.at(-1)!.toStep = (await this.lat.rollback(slot)).appliedAtStep;
+      const stepped = spans.length > 0 ? `; it stepped ${spansText(spans)}` : ', before it stepped live';
       const reason =
-        report.end === 'interrupted'
-          ? `${STOPPED_FIRST_REASON}: the stop cut its A/B trial short; it stepped ${spansText(spans)}`
-          : `not applied: it lost its ${figures}; it stepped ${spansText(spans)}`;
+        report.end === 'interrupted' ? `${STOPPED_FIRST_REASON}: the stop cut its A/B trial short${stepped}` : `not applied: it lost its ${figures}${stepped}`;
       return { status: 'passed', reason, trial: report, liveMlups: candidateMlups > 0 ? candidateMlups : null };
     }
     if (!candidateLive()) spans.push({ fromStep: (await this.lat.swap(slot, candidate.moduleId)).appliedAtStep, toStep: null });
