@@ -1,9 +1,14 @@
 /**
  * One improvement attempt, start to end: pick the slot and a parent, ask the
  * generator for a child, let the predictor skip it or not, run the gauntlet
- * against the live incumbent, and hand a winner to the live changes (canary,
- * swap, watch). Whatever happens, the attempt ends in the archive with a
- * status and a reason, and the circuit breaker hears how it went.
+ * against the live incumbent, and hand a candidate that passed it to the
+ * live changes (canary, then a live A/B trial; or, when the sandbox's
+ * benchmark decides, swap and watch for a winner of it). A candidate is never
+ * dropped because the incumbent changed meanwhile: a trial runs against
+ * whatever is live at its turn, and a benchmark winner judged against a
+ * replaced incumbent is judged again. Whatever happens, the attempt ends in
+ * the archive with a status and a reason, and the circuit breaker hears how
+ * it went.
  */
 import os from 'node:os';
 import type { Archive } from '../archive/archive.js';
@@ -19,8 +24,8 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { EngineConfig } from './config.js';
 import type { AttemptPhase } from './events.js';
 import type { ChangeOutcome, LiveChanges } from './live-changes.js';
-import { STOPPED_FIRST_REASON, fileSha256 } from './live-changes.js';
-import { benchmarkText, type GauntletResources, judgeCandidate } from './judge.js';
+import { STOPPED_FIRST_REASON, fileSha256, trialText } from './live-changes.js';
+import { benchmarkText, type CandidateJudge, type GauntletResources, judgeCandidate, notABenchmarkWin, screenedOut } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
 import { candidateFeatures } from './candidate-features.js';
 import type { PredictorDecision, Predictor } from './predictor.js';
@@ -31,8 +36,6 @@ import { isTrustedSource } from './trust.js';
 export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
 /** Mates offered to the generator for crossover. */
 const MATES = 4;
-/** Further gauntlet runs of a winner whose incumbent changed while it was judged. */
-const MAX_REJUDGEMENTS = 2;
 /** Proposals a generator may make per candidate it was asked for before the engine stops looking for ones not yet archived. */
 const PROPOSALS_PER_CANDIDATE = 4;
 
@@ -57,6 +60,8 @@ export interface AttemptHost {
   generator: Generator;
   generatorSlots: readonly Slot[];
   gauntlet: GauntletResources;
+  /** Runs the gauntlet on a candidate (default judgeCandidate with the engine's settings): tests inject verdicts. */
+  judge?: CandidateJudge;
   signal: AbortSignal;
   rootOf(slot: Slot): number;
   /** The latest sampled live MLUPS (0 before the first sample). */
@@ -118,14 +123,13 @@ function generatorFailure(error: unknown): Settled {
   return { status: 'failed', reason: `generator error: ${(error as Error)?.message ?? String(error)}`, failure: 'generator:error' };
 }
 
-function fromChange(outcome: ChangeOutcome): Settled {
+function fromChange(outcome: Exclude<ChangeOutcome, { status: 'stale' }>): Settled {
   switch (outcome.status) {
     case 'applied':
-      return { status: 'applied', reason: '', failure: null };
+      return { status: 'applied', reason: outcome.trial === null ? '' : `won its ${trialText(outcome.trial)}`, failure: null };
     case 'rolled-back':
       return { status: 'rolled-back', reason: outcome.reason, failure: null };
     case 'passed':
-    case 'stale':
       return { status: 'passed', reason: outcome.reason, failure: null };
     case 'failed':
       return { status: 'failed', reason: outcome.reason, failure: outcome.failure };
@@ -285,10 +289,13 @@ export class AttemptRunner {
       return this.settle(null, { status: 'rejected', reason, failure: null });
     }
 
+    const liveTrial = host.config.gauntlet.speedJudge === 'live-ab';
+    const judge: CandidateJudge =
+      host.judge ?? ((source, slot, incumbent, genome) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal));
     let incumbent = host.live.incumbents.get(this.slot)!;
-    for (let round = 0; ; round += 1) {
+    for (;;) {
       this.phase('gauntlet');
-      const judgement = await judgeCandidate(host.config, host.gauntlet, proposal.source, this.slot, incumbent, proposal.genome, host.signal);
+      const judgement = await judge(proposal.source, this.slot, incumbent, proposal.genome);
       const { verdict, modulePath, benchRatio, speedup } = judgement;
       if (verdict.interrupted) {
         // The gates that ended are kept; nothing is learnt from a run the stop cut short.
@@ -304,13 +311,8 @@ export class AttemptRunner {
         benchRatio,
         speedup,
       });
-      const learn = (won: boolean, speedupOverReference = speedup) =>
-        this.learn(record, proposal, features, decision, {
-          passed: verdict.accepted,
-          won,
-          speedup: benchRatio && benchRatio > 0 ? 1 / benchRatio : null,
-          speedupOverReference,
-        });
+      const learn = (won: boolean, speedupOverReference = speedup, speedupOverIncumbent = benchRatio && benchRatio > 0 ? 1 / benchRatio : null) =>
+        this.learn(record, proposal, features, decision, { passed: verdict.accepted, won, speedup: speedupOverIncumbent, speedupOverReference });
 
       if (!verdict.accepted) {
         const failed = verdict.gates.find((gate) => !gate.passed);
@@ -319,44 +321,46 @@ export class AttemptRunner {
         const failure = gate === 'compile' || gate === 'sandbox' ? `gate:${gate}` : null;
         return this.settle(null, { status: 'rejected', reason: `${gate}: ${failed?.reason ?? 'failed'}`, failure });
       }
-      if (!verdict.improves || modulePath === null) {
+      const notTried = modulePath === null ? 'no module was built' : liveTrial ? screenedOut(verdict) : notABenchmarkWin(verdict);
+      if (notTried !== null) {
         learn(false);
-        return this.settle(null, { status: 'passed', reason: `not a significant win on both lattices: ${benchmarkText(verdict.benchmark)}`, failure: null });
+        return this.settle(null, { status: 'passed', reason: notTried, failure: null });
       }
 
       const outcome = await host.live.change(
         {
           slot: this.slot,
           attemptId: record.id,
-          modulePath,
+          modulePath: modulePath!,
           speedup: speedup!,
           action: 'apply',
-          reason: `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`,
-          judgedAgainst: incumbent.attemptId,
+          reason: liveTrial
+            ? `passed the sandbox against attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`
+            : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`,
+          speedJudge: liveTrial ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
           trusted: isTrustedSource(proposal.source, proposal.genome),
         },
         host.signal,
       );
-      // Another winner went live while this one was judged: a candidate estimated faster than it is judged again, against it.
-      if (outcome.status === 'stale' && round < MAX_REJUDGEMENTS && speedup! > outcome.incumbent.speedup && !host.signal.aborted) {
-        incumbent = outcome.incumbent;
-        continue;
-      }
-      if (outcome.status === 'stale' && host.signal.aborted) {
+      if (outcome.status === 'stale') {
+        // The benchmark compared it with an incumbent replaced since: never dropped for that, it is judged again against the live one.
+        if (!host.signal.aborted) {
+          incumbent = outcome.incumbent;
+          continue;
+        }
         learn(false);
         return this.settle(null, { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`, failure: null });
       }
-      if (outcome.status === 'applied') {
-        // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
-        host.archive.updateAttempt(record.id, { speedup: outcome.speedup });
-        learn(true, outcome.speedup);
-      } else {
-        learn(false);
-      }
-      const liveMlups = outcome.status === 'applied' || outcome.status === 'rolled-back' ? outcome.liveMlups : null;
+      const trial = 'trial' in outcome ? outcome.trial : null;
+      // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
+      const liveSpeedup = outcome.status === 'applied' ? outcome.speedup : trial !== null && Number.isFinite(trial.candidateSpeedup) ? trial.candidateSpeedup : null;
+      if (liveSpeedup !== null) host.archive.updateAttempt(record.id, { speedup: liveSpeedup });
+      const overIncumbent = trial !== null && Number.isFinite(trial.verdict.ratio) ? trial.verdict.ratio : undefined;
+      learn(outcome.status === 'applied', liveSpeedup ?? speedup, overIncumbent);
+      const liveMlups = outcome.status === 'applied' || outcome.status === 'rolled-back' || outcome.status === 'passed' ? outcome.liveMlups : null;
       const settled = this.settle(liveMlups, fromChange(outcome));
       if (outcome.status === 'applied') {
-        this.supersede(incumbent.attemptId);
+        this.supersede(trial?.incumbentAttemptId ?? incumbent.attemptId);
         // Only a faster kernel replaces the incumbent, so the latest applied one is the slot's best.
         host.archive.warmStart.rememberBest(this.slot, record.id, host.fingerprint);
       }

@@ -37,6 +37,9 @@ const HOUR_MS = 3_600_000;
 export const GENERATOR_KINDS = ['variant', 'random', 'llm'] as const;
 export type GeneratorKind = (typeof GENERATOR_KINDS)[number];
 
+export const SPEED_JUDGES = ['live-ab', 'benchmark'] as const;
+export type SpeedJudge = (typeof SPEED_JUDGES)[number];
+
 /**
  * Every key. A duration key `x` resolves to `xMs` in milliseconds; every
  * other key keeps its name. 0 means "no limit" where a description says so.
@@ -276,7 +279,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'gauntlet.benchSamples',
     type: { kind: 'integer', min: 3, max: 10_000 },
     default: 9,
-    description: 'Benchmark samples per kernel: with 9, a candidate faster in every sample scores p = 0.0004, so one noisy sample on a busy machine still leaves it significant.',
+    description: 'Benchmark samples per kernel when the benchmark decides (gauntlet.speedJudge = "benchmark"): with 9, a candidate faster in every sample scores p = 0.0004, so one noisy sample on a busy machine still leaves it significant.',
   },
   {
     path: 'gauntlet.cacheDir',
@@ -291,11 +294,58 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description: 'Size cap of the build cache in MiB: after each build the least recently used modules are evicted down to it.',
   },
   {
+    path: 'gauntlet.speedJudge',
+    type: { kind: 'enum', values: SPEED_JUDGES },
+    default: 'live-ab',
+    description:
+      'What decides that a candidate which passed every correctness gate is faster: "live-ab", an A/B trial on the live lattice (trial.*), the sandbox\'s benchmark only screening out a candidate clearly slower than the incumbent; "benchmark", the sandbox\'s benchmark (a significant win on both of its lattices; set gauntlet.holdLive for it to time the kernels on free cores), then a swap and a watch window.',
+  },
+  {
+    path: 'gauntlet.screenSamples',
+    type: { kind: 'integer', min: 3, max: 10_000 },
+    default: 5,
+    description:
+      'Benchmark samples per kernel when the benchmark only screens (gauntlet.speedJudge = "live-ab"): with 5, a candidate slower in every sample scores p = 0.012; the benchmark still runs in full for its checks (oracle probes, the held-out size).',
+  },
+  {
     path: 'gauntlet.holdLive',
     type: { kind: 'boolean' },
-    default: true,
+    default: false,
     description:
-      "Hold the live lattice at a step boundary while a candidate's sandbox run and benchmark go (3-6 s per attempt at the defaults), so the benchmark times kernels on free cores; false: the simulation never waits, and the benchmark competes with it.",
+      "Hold the live lattice at a step boundary while a candidate's sandbox run and benchmark go (14 s per attempt at 4096^2), so the benchmark times kernels on free cores: for gauntlet.speedJudge = \"benchmark\". false: the simulation never waits, and the benchmark competes with it.",
+  },
+  {
+    path: 'trial.window',
+    type: { kind: 'duration', minMs: 10, maxMs: HOUR_MS },
+    default: '1s',
+    description: 'Length of each window of a live A/B trial, in which either the incumbent or the candidate steps the live lattice (A B B A A B ...).',
+  },
+  {
+    path: 'trial.minSteps',
+    type: { kind: 'integer', min: 1, max: 1e9 },
+    default: 3,
+    description: 'Each window of a live A/B trial lasts at least this many steps.',
+  },
+  {
+    path: 'trial.maxPairs',
+    type: { kind: 'integer', min: 2, max: 1000 },
+    default: 12,
+    description:
+      'Pairs of windows (one of each kernel) after which an undecided trial stops and the candidate is not applied; the sequential test spreads its 5% error rate over this many looks.',
+  },
+  {
+    path: 'trial.minGain',
+    type: { kind: 'number', min: 0, max: 1, maxExclusive: true },
+    default: 0.03,
+    description:
+      "Least gain a trial applies: the interval of candidate over incumbent throughput must lie wholly above 1 + minGain; the trial stops as a loss once it lies wholly below.",
+  },
+  {
+    path: 'trial.maxSlowerLive',
+    type: { kind: 'duration', minMs: 10, maxMs: HOUR_MS },
+    default: '4s',
+    description:
+      'Longest a candidate may step the live lattice in one trial while it measures slower than the incumbent: no further window of it starts that would take it past this (at least trial.window).',
   },
   {
     path: 'breaker.failures',

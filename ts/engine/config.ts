@@ -8,9 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TomlError, parse } from 'smol-toml';
 import { describe } from '../errors.js';
-import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type GeneratorKind, type KeyType } from './config-schema.js';
+import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
 
-export { CONFIG_SCHEMA, GENERATOR_KINDS, type ConfigKey, type GeneratorKind, type KeyType } from './config-schema.js';
+export { CONFIG_SCHEMA, GENERATOR_KINDS, SPEED_JUDGES, type ConfigKey, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
 
 /** The file `loadConfig()` reads when given none, relative to the working directory. */
 export const DEFAULT_CONFIG_FILE = 'ouroboros.toml';
@@ -46,7 +46,18 @@ export interface EngineConfig {
   watchdog: { everySteps: number; driftTolerance: number };
   watch: { windowMs: number; minSteps: number };
   canary: { steps: number; tolerance: number };
-  gauntlet: { targetExtents: number[]; heldOutExtents: number[]; benchSteps: number; benchSamples: number; cacheDir: string; cacheMiB: number; holdLive: boolean };
+  gauntlet: {
+    targetExtents: number[];
+    heldOutExtents: number[];
+    benchSteps: number;
+    benchSamples: number;
+    cacheDir: string;
+    cacheMiB: number;
+    speedJudge: SpeedJudge;
+    screenSamples: number;
+    holdLive: boolean;
+  };
+  trial: { windowMs: number; minSteps: number; maxPairs: number; minGain: number; maxSlowerLiveMs: number };
   breaker: { failures: number; backoffMs: number; maxBackoffMs: number };
   log: { file: string; level: 'debug' | 'info' | 'warn' | 'error' };
 }
@@ -198,6 +209,10 @@ function checkRelations(config: EngineConfig): void {
   }
   if (config.breaker.maxBackoffMs < config.breaker.backoffMs) {
     throw keyError('breaker.maxBackoff', `${config.breaker.maxBackoffMs}ms`, `must be at least breaker.backoff (${config.breaker.backoffMs} ms)`);
+  }
+  // A trial's first pair always runs, so a cap below one window could not hold.
+  if (config.trial.maxSlowerLiveMs < config.trial.windowMs) {
+    throw keyError('trial.maxSlowerLive', `${config.trial.maxSlowerLiveMs}ms`, `must be at least trial.window (${config.trial.windowMs} ms)`);
   }
 }
 

@@ -4,9 +4,10 @@
  * running, samples it, and runs the improvement loop: up to
  * maxConcurrentImprovements attempts in flight, one started at most every
  * improvementInterval, each going through parent selection, a generator,
- * the predictor, the gauntlet and, for a winner, the canary, a hot swap and
- * a watch window with automatic rollback (see AttemptRunner and
- * LiveChanges). The loop never dies of an exception: every error is
+ * the predictor, the gauntlet and, for a candidate that passed it, the
+ * canary and a live A/B trial (or, when the sandbox's benchmark decides, a
+ * hot swap and a watch window with automatic rollback; see AttemptRunner
+ * and LiveChanges). The loop never dies of an exception: every error is
  * recorded on its attempt, counted by the circuit breaker, logged and
  * emitted as 'error' (only when someone listens: an unheard 'error' event
  * would throw).
@@ -150,6 +151,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly breaker: CircuitBreaker;
   private readonly abort = new AbortController();
   private readonly gauntlet: GauntletResources;
+  /** Sandbox runs, and live trials, one at a time (see holdingLive and LiveChangeSettings.sandboxQueue). */
+  private readonly sandboxes = new SerialQueue();
   private readonly heldClock: HeldClock;
   private firstApplyAtMs: number | null = null;
   private run: Running | null = null;
@@ -183,10 +186,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.heldClock = new HeldClock(this.now);
     this.seed = deps.seed ?? config.seed;
     this.logger = deps.logger ?? createEngineLog(config.log);
-    const sandboxes = new SerialQueue();
     this.gauntlet = {
       pool: deps.pool,
-      sandboxQueue: { run: (work) => sandboxes.run(() => this.holdingLive(work)) },
+      sandboxQueue: { run: (work) => this.sandboxes.run(() => this.holdingLive(work)) },
       ...(deps.evaluate ? { evaluate: deps.evaluate } : {}),
     };
     this.breaker = new CircuitBreaker({
@@ -304,6 +306,12 @@ export class Engine extends EventEmitter<EngineEvents> {
         watchMinSteps: this.config.watch.minSteps,
         maxDegradation: this.config.maxDegradation,
         driftTolerance: this.config.watchdog.driftTolerance,
+        trialWindowMs: this.config.trial.windowMs,
+        trialMinSteps: this.config.trial.minSteps,
+        trialMaxPairs: this.config.trial.maxPairs,
+        trialMinGain: this.config.trial.minGain,
+        trialMaxSlowerLiveMs: this.config.trial.maxSlowerLiveMs,
+        sandboxQueue: this.sandboxes,
       },
       {
         phase: (attemptId, phase) => this.phaseOf(attemptId, phase),

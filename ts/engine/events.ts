@@ -5,8 +5,12 @@
 import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
 
-/** The stages of one attempt, in order; an attempt may end at any of them. */
-export type AttemptPhase = 'selecting' | 'generating' | 'gauntlet' | 'canary' | 'swapping' | 'watching' | 'done';
+/**
+ * The stages of one attempt, in order; an attempt may end at any of them.
+ * After the canary a candidate goes either to a live A/B 'trial' or, when
+ * the sandbox's benchmark decides, to 'swapping' and 'watching'.
+ */
+export type AttemptPhase = 'selecting' | 'generating' | 'gauntlet' | 'canary' | 'trial' | 'swapping' | 'watching' | 'done';
 
 export interface AttemptStatusReport {
   /**

@@ -67,7 +67,8 @@ export async function judgeCandidate(
     targetExtents: benchmarkTarget(config),
     heldOutExtents: gauntlet.heldOutExtents,
     benchSteps: gauntlet.benchSteps,
-    benchSamples: gauntlet.benchSamples,
+    // When a live trial decides, the benchmark only screens: fewer samples, the same checks.
+    benchSamples: gauntlet.speedJudge === 'live-ab' ? gauntlet.screenSamples : gauntlet.benchSamples,
     // The candidate gets as many threads as the live lattice lends its kernels (0: the gauntlet's default, every CPU, as the core takes).
     ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),
     ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),
@@ -81,6 +82,27 @@ export async function judgeCandidate(
   const benchRatio = verdict.benchmark?.lattices.find((lattice) => lattice.lattice === 'target')?.ratio ?? null;
   const speedup = verdict.accepted && benchRatio !== null && benchRatio > 0 ? incumbent.speedup / benchRatio : null;
   return { verdict, modulePath, benchRatio, speedup };
+}
+
+/** The gauntlet run of a candidate against an incumbent, as the attempt runner calls it. */
+export type CandidateJudge = (source: string, slot: Slot, incumbent: Incumbent, genome: Record<string, unknown> | null) => Promise<Judgement>;
+
+/**
+ * Why the sandbox's benchmark keeps an accepted candidate from a live
+ * trial, or null: only when it is clearly slower than the incumbent on the
+ * target lattice (significant, and its whole interval 3% or more above
+ * 1), since the sandbox shares the cores with the live lattice then, and
+ * the trial measures where the kernel will run.
+ */
+export function screenedOut(verdict: GauntletVerdict): string | null {
+  const target = verdict.benchmark?.lattices.find((lattice) => lattice.lattice === 'target');
+  if (target === undefined) return `not tried live: the sandbox gave no benchmark on the target lattice`;
+  return target.verdict === 'slower' ? `not tried live: clearly slower than the incumbent in the sandbox: ${benchmarkText(verdict.benchmark)}` : null;
+}
+
+/** Why the sandbox's benchmark, when it decides, does not apply an accepted candidate, or null for a win on both lattices. */
+export function notABenchmarkWin(verdict: GauntletVerdict): string | null {
+  return verdict.improves ? null : `not a significant win on both lattices: ${benchmarkText(verdict.benchmark)}`;
 }
 
 /** The benchmark in one line, for reasons and the ledger. */

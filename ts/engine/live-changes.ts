@@ -1,12 +1,28 @@
 /**
- * Changes to the live lattice, one at a time: load a winning module, run the
- * canary on live state, measure the incumbent, swap at a step boundary, then
- * watch the new module for a window and roll back on a regression. Every
- * apply and rollback goes to the ledger with the step it took effect at, and
- * the incumbent of each slot is tracked here and nowhere else.
+ * Changes to the live lattice, one at a time: load a candidate, run the
+ * canary on live state, then either
+ *  - a live A/B trial (live-trial.ts): incumbent and candidate take turns
+ *    on the live lattice until the sequential test has an answer; a winner
+ *    stays live, a loser leaves the incumbent live; or
+ *  - for a winner of the sandbox's benchmark: measure the incumbent, swap
+ *    at a step boundary, then watch the new module for a window and roll
+ *    back on a regression.
+ * The ledger gets one entry per change that stays (apply, warm-start), and
+ * a rollback entry, after an apply entry, for a candidate the watchdog or
+ * an invariant threw out; each with the step it took effect at. A trial
+ * lists in its entry the steps the candidate computed before it stayed (or
+ * was thrown out); a trial that loses changes nothing live and writes no
+ * entry: the attempt's record gives its figures and the steps the
+ * candidate computed, all of which the incumbent would have computed
+ * identically within the canary's tolerance. The incumbent of each slot is
+ * tracked here and nowhere else.
  *
- * Invariant: `incumbents` always names the module live in each slot; it
- * changes only inside the serialised section, and on a watchdog rollback.
+ * Invariant: `incumbents` always names the module live in each slot outside
+ * a trial (during one the slot alternates, and the incumbent stays the
+ * slot's last-known-good module: the candidate goes in by swap, which makes
+ * the incumbent last-known-good, and out by rollback, which keeps it so, so
+ * a watchdog rollback in any window lands on the incumbent); it changes
+ * only inside the serialised section, and on a watchdog rollback.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -15,8 +31,12 @@ import type { LedgerAction, LedgerEntry } from '../archive/types.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { Lattice, SwapResult } from '../lattice/lattice.js';
 import type { WatchdogEvent } from '../lattice/watchdog.js';
+import { withToolsHeld } from '../gauntlet/background.js';
+import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
+import type { AbVerdict, PairedWindows } from './ab-test.js';
 import type { AttemptPhase } from './events.js';
-import { type ThroughputWindow, judgeThroughput, measureSlot } from './watch.js';
+import { type StepSpan, type TrialResult, type TrialSlot, meanMlups, runTrial, spansText } from './live-trial.js';
+import { type ThroughputWindow, type WindowOptions, judgeThroughput, measureSlot } from './watch.js';
 
 /** The module live in a slot and the archived attempt it came from. */
 export interface Incumbent {
@@ -42,21 +62,52 @@ export interface ChangeRequest {
   /** The gauntlet's estimate over the reference: the incumbent's speedup over its benchmark ratio. */
   speedup: number;
   action: Extract<LedgerAction, 'apply' | 'warm-start'>;
-  /** Why it is applied, for the ledger (the benchmark figures). */
+  /** Why it is applied, for the ledger (the sandbox's figures; a trial adds its own). */
   reason: string;
-  /** The incumbent it was judged against: if another went live since, the verdict is stale and nothing changes. */
-  judgedAgainst: number;
+  /**
+   * What decides its speed. `trial`: a live A/B trial against whatever is
+   * live when its turn comes. `benchmark`: the sandbox's benchmark against
+   * attempt `judgedAgainst`, which must still be live; if another went live
+   * since, the outcome is 'stale', nothing changes, and the caller judges it again.
+   */
+  speedJudge: { by: 'trial' } | { by: 'benchmark'; judgedAgainst: number };
   /** Rendered by the variant generator from its own templates (trust.ts): loaded in-process; otherwise confined in a kernel host. */
   trusted: boolean;
 }
 
+/** What a live A/B trial found, for the attempt's record. */
+export interface TrialReport {
+  /** The attempt live as the incumbent during the trial. */
+  incumbentAttemptId: number;
+  verdict: AbVerdict;
+  /** Each pair's MLUPS, incumbent and candidate, in the order they ran. */
+  pairs: PairedWindows[];
+  end: TrialResult['end'] | 'watchdog';
+  /** Steps the candidate computed; the last open (toStep null) when it stayed live. */
+  candidateSpans: StepSpan[];
+  candidateLiveMs: number;
+  /** From the trial's first swap to its end. */
+  durationMs: number;
+  /** Over the reference: the incumbent's speedup times the trial's ratio (NaN when no pair measured both). */
+  candidateSpeedup: number;
+}
+
+/** A trial in one phrase, for reasons and the ledger. */
+export function trialText(report: TrialReport): string {
+  return (
+    `A/B trial against attempt ${report.incumbentAttemptId} (${(report.durationMs / 1000).toFixed(1)} s, ` +
+    `candidate live ${(report.candidateLiveMs / 1000).toFixed(1)} s): ${report.verdict.reason}`
+  );
+}
+
 export type ChangeOutcome =
   /** `speedup`: over the reference, as measured live (Incumbent.speedup). */
-  | { status: 'applied'; reason: ''; liveMlups: number; incumbentMlups: number; speedup: number; entry: LedgerEntry }
-  | { status: 'rolled-back'; reason: string; liveMlups: number; incumbentMlups: number; entry: LedgerEntry; rollback: LedgerEntry }
+  | { status: 'applied'; reason: ''; liveMlups: number; incumbentMlups: number; speedup: number; entry: LedgerEntry; trial: TrialReport | null }
+  | { status: 'rolled-back'; reason: string; liveMlups: number; incumbentMlups: number; entry: LedgerEntry; rollback: LedgerEntry; trial: TrialReport | null }
   | { status: 'failed'; reason: string; failure: 'load' | 'canary' | 'swap' }
-  | { status: 'passed'; reason: string }
-  /** Another module went live after the candidate was judged: its benchmark compared it with the wrong incumbent. */
+  /** Not applied: a trial it lost (its figures in `trial`), or the engine stopped first. */
+  | { status: 'passed'; reason: string; trial: TrialReport | null; liveMlups: number | null }
+  /** Another module went live after the sandbox's benchmark judged it: that compared it with the wrong incumbent. */
   | { status: 'stale'; reason: string; incumbent: Incumbent };
 
 export interface LiveChangeSettings {
@@ -68,7 +119,22 @@ export interface LiveChangeSettings {
   watchMinSteps: number;
   maxDegradation: number;
   driftTolerance: number;
+  /** One window of a trial, and its least steps. */
+  trialWindowMs: number;
+  trialMinSteps: number;
+  trialMaxPairs: number;
+  trialMinGain: number;
+  trialMaxSlowerLiveMs: number;
+  /**
+   * Trials take turns with the sandbox runs (the engine's queue of them):
+   * a benchmark that starts or ends within a trial would load the windows
+   * of one kernel and not the other's. Default: no other runs to wait for.
+   */
+  sandboxQueue?: SandboxScheduler;
 }
+
+/** Measures a slot's live throughput over a window (default measureSlot on the lattice). */
+export type WindowMeasure = (slot: Slot, options: WindowOptions) => Promise<ThroughputWindow>;
 
 export type LedgerWriter = Pick<Ledger, 'append'>;
 
@@ -103,6 +169,8 @@ export class LiveChanges {
   readonly incumbents = new Map<Slot, Incumbent>();
   /** Which attempt each module loaded into the lattice came from. */
   private readonly moduleAttempts = new Map<number, Incumbent>();
+  /** Modules loaded to stand in for a lattice's first kernel, which swap() cannot take by its own id. */
+  private readonly standIns = new Map<number, number>();
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private watching: { slot: Slot; event: WatchdogEvent | null; controller: AbortController } | null = null;
@@ -112,6 +180,7 @@ export class LiveChanges {
     private readonly ledger: LedgerWriter,
     private readonly settings: LiveChangeSettings,
     private readonly hooks: LiveChangeHooks,
+    private readonly measure: WindowMeasure = (slot, options) => measureSlot(lat, slot, options),
   ) {
     lat.on('watchdog', this.onWatchdog);
   }
@@ -154,23 +223,23 @@ export class LiveChanges {
     return this.queued > 0;
   }
 
-  /** Loads, canaries, swaps and watches one winner; changes are applied one at a time. */
+  /** Loads and canaries one candidate, then trials it live or swaps and watches it; changes are applied one at a time. */
   change(request: ChangeRequest, signal?: AbortSignal): Promise<ChangeOutcome> {
     return this.serialised(() => this.applyOne(request, signal));
   }
 
   private async applyOne(request: ChangeRequest, signal?: AbortSignal): Promise<ChangeOutcome> {
-    const { slot, attemptId } = request;
+    const { slot, attemptId, speedJudge } = request;
     const trusted = request.trusted || this.settings.trustGeneratedSources === true;
     const incumbent = this.incumbents.get(slot)!;
-    if (incumbent.attemptId !== request.judgedAgainst) {
+    if (speedJudge.by === 'benchmark' && incumbent.attemptId !== speedJudge.judgedAgainst) {
       return {
         status: 'stale',
-        reason: `not applied: attempt ${incumbent.attemptId} went live while it was judged against attempt ${request.judgedAgainst}, so its benchmark is stale`,
+        reason: `attempt ${incumbent.attemptId} went live while it was judged against attempt ${speedJudge.judgedAgainst}`,
         incumbent,
       };
     }
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
 
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
@@ -185,11 +254,12 @@ export class LiveChanges {
     const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
     const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON };
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
+    if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.trialOne(request, moduleId, incumbent, signal));
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
-    const before = await measureSlot(this.lat, slot, { ...window, ...(signal ? { signal } : {}) });
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON };
+    const before = await this.measure(slot, { ...window, ...(signal ? { signal } : {}) });
+    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
 
     this.hooks.phase(attemptId, 'swapping');
     let swap;
@@ -220,18 +290,194 @@ export class LiveChanges {
       const { appliedAtStep } = await this.lat.rollback(slot);
       this.incumbents.set(slot, incumbent);
       this.recordRollback(slot, incumbent, candidate, 'the engine stopped during its watch window', appliedAtStep);
-      return { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was rolled back when the stop cut its watch window short` };
+      return { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was rolled back when the stop cut its watch window short`, trial: null, liveMlups: null };
     }
     if (verdict.problem === null) {
       candidate.speedup = liveSpeedup(incumbent.speedup, before, verdict.live) ?? request.speedup;
-      return { status: 'applied', reason: '', liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, speedup: candidate.speedup, entry };
+      return { status: 'applied', reason: '', liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, speedup: candidate.speedup, entry, trial: null };
     }
     // The watchdog has already put last-known-good (the previous incumbent) back; otherwise do it now.
     const atStep = verdict.watchdog !== null ? verdict.watchdog.failedStep : (await this.lat.rollback(slot)).appliedAtStep;
     this.incumbents.set(slot, incumbent);
     const reason = verdict.slower ? await this.confirmSlower(slot, verdict.problem, verdict.live) : verdict.problem;
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
-    return { status: 'rolled-back', reason, liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, entry, rollback };
+    return { status: 'rolled-back', reason, liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, entry, rollback, trial: null };
+  }
+
+  private get sandboxQueue(): SandboxScheduler {
+    return this.settings.sandboxQueue ?? { run: (work) => work() };
+  }
+
+  /**
+   * The live A/B trial of a loaded, canaried candidate against the slot's
+   * incumbent. The gauntlet's tools are held for the whole trial, not only
+   * within each window, so both kernels' windows see the same machine.
+   */
+  private async trialOne(request: ChangeRequest, moduleId: number, incumbent: Incumbent, signal?: AbortSignal): Promise<ChangeOutcome> {
+    const { slot, attemptId } = request;
+    const info = this.lat.moduleInfo(moduleId);
+    const candidate: Incumbent = { slot, attemptId, moduleId, modulePath: info.path, moduleSha256: info.sha256, speedup: request.speedup };
+    this.moduleAttempts.set(moduleId, candidate);
+    this.hooks.phase(attemptId, 'trial');
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) controller.abort();
+    const watching = { slot, event: null as WatchdogEvent | null, controller };
+    this.watching = watching;
+    const lastKnownGood = this.lat.slots()[slot].lastKnownGood;
+    const startedMs = performance.now();
+    const windows = { windowMs: this.settings.trialWindowMs, minSteps: this.settings.trialMinSteps };
+    const trialSlot: TrialSlot = {
+      toCandidate: async () => (await this.lat.swap(slot, moduleId)).appliedAtStep,
+      toIncumbent: async () => (await this.lat.rollback(slot)).appliedAtStep,
+      measure: (windowSignal, timeoutMs) => this.measure(slot, { ...windows, signal: windowSignal, ...(timeoutMs === undefined ? {} : { timeoutMs }) }),
+    };
+    const settings = {
+      windowMs: this.settings.trialWindowMs,
+      maxPairs: this.settings.trialMaxPairs,
+      minGain: this.settings.trialMinGain,
+      maxSlowerLiveMs: this.settings.trialMaxSlowerLiveMs,
+    };
+    let result: TrialResult;
+    try {
+      result = await withToolsHeld(() => runTrial(trialSlot, settings, controller.signal));
+    } catch (error) {
+      if (this.lat.slots()[slot].live.id === moduleId) await this.lat.rollback(slot);
+      return { status: 'failed', reason: `the swap failed: ${(error as Error).message}`, failure: 'swap' };
+    } finally {
+      this.watching = null;
+      signal?.removeEventListener('abort', stop);
+    }
+    const report: TrialReport = {
+      incumbentAttemptId: incumbent.attemptId,
+      verdict: result.verdict,
+      pairs: result.pairs,
+      end: watching.event !== null ? 'watchdog' : result.end,
+      candidateSpans: result.candidateSpans,
+      candidateLiveMs: result.candidateLiveMs,
+      durationMs: performance.now() - startedMs,
+      candidateSpeedup: incumbent.speedup * result.verdict.ratio,
+    };
+    const outcome = await this.settleTrial(request, candidate, incumbent, report, watching.event);
+    if (outcome.status !== 'applied') await this.restoreLastKnownGood(slot, lastKnownGood, incumbent.moduleId);
+    return outcome;
+  }
+
+  /**
+   * The trial made the incumbent last-known-good (every swap does); a trial
+   * that leaves it live puts back the module that was last-known-good before,
+   * so a later rollback, on request or by the watchdog, still goes there.
+   * Both swaps are queued together, so the core applies them at one step
+   * boundary and the restored module steps nothing.
+   */
+  private async restoreLastKnownGood(slot: Slot, before: { id: number; path: string }, incumbentId: number): Promise<void> {
+    const { live, lastKnownGood } = this.lat.slots()[slot];
+    if (live.id !== incumbentId || lastKnownGood.id === before.id) return;
+    const restoredId = await this.swappable(before);
+    await Promise.all([this.lat.swap(slot, restoredId), this.lat.swap(slot, incumbentId)]);
+  }
+
+  /**
+   * An id swap() takes for the module: the lattice's first kernel was never
+   * loaded through loadModule(), so the same file is loaded once (the same
+   * bytes, the same attempt) to stand in for it.
+   */
+  private async swappable(module: { id: number; path: string }): Promise<number> {
+    const moduleId = module.id;
+    const known = this.standIns.get(moduleId);
+    if (known !== undefined) return known;
+    try {
+      this.lat.moduleInfo(moduleId);
+      return moduleId;
+    } catch {
+      const standIn = await this.lat.loadModule(module.path);
+      const attempt = this.moduleAttempts.get(moduleId);
+      if (attempt !== undefined) this.moduleAttempts.set(standIn, { ...attempt, moduleId: standIn });
+      this.standIns.set(moduleId, standIn);
+      return standIn;
+    }
+  }
+
+  /** Keeps the trial's winner live, or puts the incumbent back; the ledger and the outcome say which and why. */
+  private async settleTrial(
+    request: ChangeRequest,
+    candidate: Incumbent,
+    incumbent: Incumbent,
+    report: TrialReport,
+    watchdog: WatchdogEvent | null,
+  ): Promise<ChangeOutcome> {
+    const { slot } = request;
+    const spans = report.candidateSpans;
+    const { candidateMlups, incumbentMlups } = meanMlups(report.pairs);
+    const figures = trialText(report);
+    const candidateLive = () => this.lat.slots()[slot].live.id === candidate.moduleId;
+    if (watchdog !== null) {
+      // The core has put last-known-good, the incumbent, back and restored the state from a verified snapshot.
+      const open = spans.at(-1);
+      if (open !== undefined && open.toStep === null) open.toStep = watchdog.failedStep;
+      const reason = `the watchdog rolled it back during its A/B trial: ${watchdog.detail}; it had stepped ${spansText(spans)}`;
+      return this.trialRolledBack(request, candidate, incumbent, report, reason, watchdog.failedStep, { candidateMlups, incumbentMlups });
+    }
+    if (report.end === 'interrupted' || report.verdict.decision !== 'win') {
+      if (candidateLive()) spans.at(-1)!.toStep = (await this.lat.rollback(slot)).appliedAtStep;
+      const stepped = spans.length > 0 ? `; it stepped ${spansText(spans)}` : ', before it stepped live';
+      const reason =
+        report.end === 'interrupted' ? `${STOPPED_FIRST_REASON}: the stop cut its A/B trial short${stepped}` : `not applied: it lost its ${figures}${stepped}`;
+      return { status: 'passed', reason, trial: report, liveMlups: candidateMlups > 0 ? candidateMlups : null };
+    }
+    if (!candidateLive()) spans.push({ fromStep: (await this.lat.swap(slot, candidate.moduleId)).appliedAtStep, toStep: null });
+    const invariantProblem = this.invariantProblem();
+    if (invariantProblem !== null) {
+      const atStep = (await this.lat.rollback(slot)).appliedAtStep;
+      spans.at(-1)!.toStep = atStep;
+      const reason = `${invariantProblem}; it had stepped ${spansText(spans)}`;
+      return this.trialRolledBack(request, candidate, incumbent, report, reason, atStep, { candidateMlups, incumbentMlups });
+    }
+    candidate.speedup = report.candidateSpeedup;
+    this.incumbents.set(slot, candidate);
+    const earlier = spans.slice(0, -1);
+    const entry = this.ledger.append({
+      action: request.action,
+      slot,
+      attemptId: candidate.attemptId,
+      moduleSha256: candidate.moduleSha256,
+      previousModuleSha256: incumbent.moduleSha256,
+      atStep: spans.at(-1)!.fromStep,
+      reason: `${request.reason}; won its ${figures}${earlier.length > 0 ? `; it also stepped ${spansText(earlier)} in the trial` : ''}`,
+    });
+    this.hooks.applied(entry);
+    return { status: 'applied', reason: '', liveMlups: candidateMlups, incumbentMlups, speedup: candidate.speedup, entry, trial: report };
+  }
+
+  /**
+   * A candidate thrown out during or right after its trial: an apply entry
+   * from its first trial window (the steps it computed are in the reason)
+   * and the rollback, so the chain of modules in the ledger stays unbroken.
+   */
+  private trialRolledBack(
+    request: ChangeRequest,
+    candidate: Incumbent,
+    incumbent: Incumbent,
+    report: TrialReport,
+    reason: string,
+    atStep: number,
+    mlups: { candidateMlups: number; incumbentMlups: number },
+  ): ChangeOutcome {
+    const { slot } = request;
+    this.incumbents.set(slot, incumbent);
+    const entry = this.ledger.append({
+      action: request.action,
+      slot,
+      attemptId: candidate.attemptId,
+      moduleSha256: candidate.moduleSha256,
+      previousModuleSha256: incumbent.moduleSha256,
+      atStep: report.candidateSpans[0]?.fromStep ?? atStep,
+      reason: `${request.reason}; in an A/B trial against attempt ${incumbent.attemptId}, live in steps ${spansText(report.candidateSpans)}`,
+    });
+    this.hooks.applied(entry);
+    const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
+    return { status: 'rolled-back', reason, liveMlups: mlups.candidateMlups, incumbentMlups: mlups.incumbentMlups, entry, rollback, trial: report };
   }
 
   /** An untrusted module, in a kernel host; only the step slot of a lattice with a shared-memory state takes one. */
@@ -249,7 +495,7 @@ export class LiveChanges {
    * says whether the incumbent, back live, is faster than the candidate was.
    */
   private async confirmSlower(slot: Slot, problem: string, candidate: ThroughputWindow): Promise<string> {
-    const after = await measureSlot(this.lat, slot, { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps });
+    const after = await this.measure(slot, { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps });
     const confirmed = !judgeThroughput(after, candidate, this.settings.maxDegradation).ok;
     return (
       `${problem}; back live after the rollback the incumbent measured ${after.mlups.toFixed(1)} MLUPS` +
@@ -288,7 +534,7 @@ export class LiveChanges {
     const abort = () => controller.abort();
     stop?.addEventListener('abort', abort, { once: true });
     try {
-      const live = await measureSlot(this.lat, slot, {
+      const live = await this.measure(slot, {
         windowMs: this.settings.watchWindowMs,
         minSteps: this.settings.watchMinSteps,
         signal: controller.signal,

@@ -88,7 +88,8 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
       speedup: record.speedup ?? 1,
       action: 'warm-start',
       reason: `warm start: remembered on this machine (fingerprint ${host.fingerprint.hash.slice(0, 12)}), re-verified in the background`,
-      judgedAgainst: incumbent.attemptId,
+      // It goes live at once on what it did before (swap and watch), not after a trial.
+      speedJudge: { by: 'benchmark', judgedAgainst: incumbent.attemptId },
       trusted: isTrustedSource(record.source, record.genome),
     },
     host.signal,
