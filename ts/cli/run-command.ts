@@ -104,6 +104,12 @@ function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['p
   return rooflineMlupsOf(lattice.memoryTriad(STREAM_REPEATS).gbPerSecond, precision);
 }
 
+/** How long the run lasts, or null when its attempt budget, --once or the engine's wall-time budget ends it. */
+function runLimitMs(options: RunCommandOptions, config: EngineConfig): number | null {
+  if (options.once) return null;
+  return options.duration ?? (options.cycles !== undefined || config.budget.maxWallSeconds > 0 ? null : DEFAULT_DURATION_MS);
+}
+
 /** Resolves when the run should end: its duration, its attempt budget, --once, a stop request or a signal. */
 async function runUntilDone(engine: Engine, options: RunCommandOptions, config: EngineConfig, stopRequested: Promise<void>): Promise<void> {
   if (options.once) {
@@ -111,8 +117,7 @@ async function runUntilDone(engine: Engine, options: RunCommandOptions, config: 
     await Promise.race([engine.attemptFinished(id), stopRequested]);
     return;
   }
-  const limitMs =
-    options.duration ?? (options.cycles !== undefined || config.budget.maxWallSeconds > 0 ? null : DEFAULT_DURATION_MS);
+  const limitMs = runLimitMs(options, config);
   let timer: NodeJS.Timeout | undefined;
   const elapsed = limitMs === null ? new Promise<void>(() => {}) : new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
   try {
@@ -246,6 +251,7 @@ function finish(
     netMlups: session.engine.netMlups,
     heldSeconds: session.engine.heldSeconds,
     firstApplyAtSeconds: session.engine.firstApplyAtSeconds,
+    economy: session.engine.economy,
   });
   const html = renderReport({
     title: `Ouroboros run of ${new Date().toISOString()}`,
@@ -280,7 +286,13 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config));
     try {
       const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
-      const engine = new Engine(lattice, config, { archive, autoImprove: !options.once });
+      const limitMs = runLimitMs(options, config);
+      const engine = new Engine(lattice, config, {
+        archive,
+        autoImprove: !options.once,
+        ceilingMlups: rooflineMlups,
+        ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
+      });
       const session = await runSession(engine, archive, options, progress);
       return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
     } finally {
