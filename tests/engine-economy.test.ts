@@ -1,7 +1,9 @@
 // The economy: what the search costs the live job against what the next
 // attempt can win, driven with a synthetic clock, synthetic costs and
 // synthetic gains; no lattice, no benchmark.
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { RunProgress } from '../dist/ts/cli/run-progress.js';
 import { CONCURRENT_GAIN_RATIO, Economy, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 
@@ -231,5 +233,22 @@ describe('Predictor.expectedGain', () => {
     // The last eight were all like the passing one: more is expected of the next.
     expect(predictor.expectedGain(4)!).toBeGreaterThan(mixed);
     expect(predictor.expectedGain(4)!).toBeCloseTo(predictor.predict([1, 0], 4).expectedImprovement, 12);
+  });
+});
+
+describe('the economy in the live display', () => {
+  it('prints each back-off and resume with its reason, and marks the status block while backed off', () => {
+    const lines: string[] = [];
+    const engine = new EventEmitter();
+    const progress = new RunProgress({ write: (text) => lines.push(text), isTTY: false });
+    progress.attach(engine);
+    const backedOff: EconomyTransition = { state: 'backed-off', reason: 'the next attempt is expected to win 1.6 lattice-seconds and costs 8.0', expectedGainSeconds: 1.6, attemptCostSeconds: 8, costSeconds: 8 };
+    engine.emit('economy', backedOff);
+    expect(lines.at(-1)).toBe('economy backed off: the next attempt is expected to win 1.6 lattice-seconds and costs 8.0 (search cost so far 8.0 s of the live job)\n');
+    expect(progress.statusLines()).toContain('attempts 0  |  search backed off');
+    engine.emit('economy', { ...backedOff, state: 'searching', reason: 'resumed: a new step kernel is live', costSeconds: 9.5 });
+    expect(lines.at(-1)).toBe('economy searching: resumed: a new step kernel is live (search cost so far 9.5 s of the live job)\n');
+    expect(progress.statusLines()).toContain('attempts 0');
+    progress.detach();
   });
 });
