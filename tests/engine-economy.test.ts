@@ -1,9 +1,16 @@
 // The economy: what the search costs the live job against what the next
 // attempt can win, driven with a synthetic clock, synthetic costs and
 // synthetic gains; no lattice, no benchmark.
-import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { EventEmitter, once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RunProgress } from '../dist/ts/cli/run-progress.js';
+import { resolveConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
 import { CONCURRENT_GAIN_RATIO, Economy, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 
@@ -251,4 +258,51 @@ describe('the economy in the live display', () => {
     expect(progress.statusLines()).toContain('attempts 0');
     progress.detach();
   });
+});
+
+/** Proposes nothing until the engine aborts it: every attempt it is asked for stays in flight. */
+class HangingGenerator implements Generator {
+  readonly name = 'hanging';
+  calls = 0;
+  propose(context: GenerationContext): Promise<CandidateProposal> {
+    this.calls += 1;
+    return new Promise((_, reject) => context.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+  }
+}
+
+describe('the economy in the engine loop', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-economy-test-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** Generator calls once the loop has had several polls after the first attempt started. */
+  async function inFlightAtStart(name: string, economyEnabled: boolean): Promise<number> {
+    const config = resolveConfig({
+      maxConcurrentImprovements: 3,
+      improvementInterval: '0ms',
+      sampleInterval: '100ms',
+      archive: { path: path.join(root, `${name}.sqlite`), warmStart: false },
+      economy: { enabled: economyEnabled },
+      lattice: { extents: [64, 64] },
+      watch: { window: '100ms', minSteps: 5 },
+      log: { file: '' },
+    });
+    const lat = createMainLattice(config.lattice);
+    const generator = new HangingGenerator();
+    const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0 });
+    try {
+      await engine.start();
+      while (generator.calls === 0) await once(engine, 'sample');
+      // The loop polls every 50 ms; three samples 100 ms apart come after several of its polls (timers fire in deadline order).
+      for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
+      return generator.calls;
+    } finally {
+      await engine.stop();
+      lat.close();
+    }
+  }
+
+  it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {
+    expect(await inFlightAtStart('economy', true)).toBe(1);
+    expect(await inFlightAtStart('fixed', false)).toBe(3);
+  }, 60_000);
 });
