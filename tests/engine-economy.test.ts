@@ -13,6 +13,9 @@ import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
 import { CONCURRENT_GAIN_RATIO, Economy, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
+import { type SummaryInputs, summarise } from '../dist/ts/engine/summary.js';
+import type { EngineSample } from '../dist/ts/engine/events.js';
+import type { LedgerEntry } from '../dist/ts/archive/types.js';
 
 class Clock {
   ms = 0;
@@ -305,4 +308,47 @@ describe('the economy in the engine loop', () => {
     expect(await inFlightAtStart('economy', true)).toBe(1);
     expect(await inFlightAtStart('fixed', false)).toBe(3);
   }, 60_000);
+});
+
+describe('netFraction in the engine summary', () => {
+  function sample(step: number, mlups: number, heldMs = 0): EngineSample {
+    return { atMs: step, step, mlups, intervalMs: 1000, heldMs, energyDrift: 0, liveModules: { step: 'reference', readout: 'reference' } };
+  }
+
+  function inputs(samples: EngineSample[], ledger: Partial<LedgerEntry>[]): SummaryInputs {
+    return {
+      wallSeconds: 10,
+      // 1000 steps of 1e6 cells in 10 s: 100 net MLUPS.
+      steps: 1500,
+      startStep: 500,
+      cells: 1_000_000,
+      samples,
+      baseline: null,
+      final: null,
+      records: [],
+      ledger: ledger as LedgerEntry[],
+      maxEnergyDrift: 0,
+      incumbents: new Map(),
+      liveNames: { step: 'reference', readout: 'reference' },
+      costUsd: 0,
+      circuitOpenings: 0,
+      predictor: new Predictor().stats(),
+      heldSeconds: 1,
+      firstApplyAtSeconds: null,
+      economy: null,
+    };
+  }
+
+  it('is net MLUPS over the unheld samples after the last change to the live kernels', () => {
+    const samples = [sample(600, 40), sample(700, 45), sample(800, 150), sample(900, 10, 800), sample(1000, 130), sample(1100, 125)];
+    const summary = summarise(inputs(samples, [{ action: 'apply', atStep: 750 }]));
+    expect(summary.netMlups).toBe(100);
+    // 150, 130, 125 after step 750 (the held one left out): median 130.
+    expect(summary.netFraction).toBe(100 / 130);
+    // No change: every unheld sample.
+    expect(summarise(inputs(samples, [])).netFraction).toBe(100 / 125);
+    // A change after the last sample: the last unheld one.
+    expect(summarise(inputs(samples, [{ action: 'apply', atStep: 1200 }])).netFraction).toBe(100 / 125);
+    expect(summarise(inputs([sample(600, 10, 900)], [])).netFraction).toBeNull();
+  });
 });

@@ -48,8 +48,9 @@ export interface EngineSummary {
   /**
    * netMlups over the final live kernels' free-running rate: the median
    * wall-clock MLUPS of the unheld samples taken after the run's last change
-   * to the live kernels (all of them when there was none). What the run
-   * delivered against what its own final kernel does; null before such a sample.
+   * to the live kernels (all of them when there was none; the last one when
+   * none came after it), as the report's final MLUPS. What the run delivered
+   * against what its own final kernel does; null before any unheld sample.
    */
   netFraction: number | null;
   /** Seconds after start() of the run's first applied change; null if none. */
@@ -105,10 +106,15 @@ export interface SummaryInputs {
   economy: EconomyReport | null;
 }
 
-/** The unheld samples after the last ledger change of the run: the final kernels running freely. */
+/**
+ * The unheld samples after the last ledger change of the run: the final
+ * kernels running freely; the last unheld sample when none came after it
+ * (as the report's final MLUPS).
+ */
 function finalKernelSamples(free: readonly EngineSample[], ledger: readonly LedgerEntry[]): EngineSample[] {
   const lastChangeStep = ledger.reduce((last, entry) => Math.max(last, entry.atStep), -Infinity);
-  return free.filter((sample) => sample.step > lastChangeStep);
+  const after = free.filter((sample) => sample.step > lastChangeStep);
+  return after.length > 0 ? after : free.slice(-1);
 }
 
 export function summarise(inputs: SummaryInputs): EngineSummary {
