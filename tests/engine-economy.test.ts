@@ -47,7 +47,6 @@ function economy(clock: Clock, options: Partial<EconomyOptions> = {}) {
 function view(fields: Partial<EconomyView> = {}): EconomyView {
   return {
     readings: { heldSeconds: 0, childCpuSeconds: 0 },
-    inFlight: 0,
     remainingSeconds: 180,
     expectedImprovement: null,
     liveMlups: 500,
@@ -95,7 +94,7 @@ describe('Economy pacing', () => {
     const { economy: e, transitions } = economy(clock);
     expect(e.decide(view())).toEqual({ state: 'searching', maxInFlight: 1, waitMs: 0 });
     e.attemptStarted();
-    expect(e.decide(view({ inFlight: 1 })).waitMs).toBe(2000);
+    expect(e.decide(view()).waitMs).toBe(2000);
     // Still nothing passed after an expensive failure: the search goes on, one at a time.
     clock.advance(40);
     e.attemptFinished(40);
@@ -152,7 +151,7 @@ describe('Economy pacing', () => {
     expect(e.decide(small)).toEqual({ state: 'searching', maxInFlight: 1, waitMs: 0 });
     e.attemptStarted();
     // The probe is out; the gain is still small: backed off again, the probe's cost governed.
-    expect(e.decide({ ...small, inFlight: 1 }).state).toBe('backed-off');
+    expect(e.decide(small).state).toBe('backed-off');
     expect(e.report()).toMatchObject({ backoffs: 2, resumes: 1 });
     // A change while searching changes nothing.
     const { economy: searching, transitions: none } = economy(clock);
@@ -189,7 +188,7 @@ describe('Economy pacing', () => {
         running = null;
       }
       const readings = { heldSeconds: 0, childCpuSeconds };
-      const decision = e.decide(view({ readings, inFlight: running === null ? 0 : 1, remainingSeconds: null, expectedImprovement: 0.0005 }));
+      const decision = e.decide(view({ readings, remainingSeconds: null, expectedImprovement: 0.0005 }));
       if (decision.state === 'backed-off' && backedOffAt === null) backedOffAt = { seconds: second, cost: e.costSeconds(readings) };
       if (running === null && decision.waitMs === 0 && starts < 1000) {
         if (backedOffAt !== null) {

@@ -77,7 +77,6 @@ export interface CostReadings {
 export interface EconomyView {
   /** Cumulative costs measured so far. */
   readings: CostReadings;
-  inFlight: number;
   /** Seconds until the run's known end, or null when it has none. */
   remainingSeconds: number | null;
   /** The predictor's expected ln-speedup improvement of the next attempt over the incumbent; null: unknown. */

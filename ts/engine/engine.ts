@@ -268,22 +268,8 @@ export class Engine extends EventEmitter<EngineEvents> {
           this.costUsd += usd;
         },
       };
-      this.run = {
-        archive,
-        fingerprint,
-        ownsArchive,
-        ownsRun,
-        live,
-        sampler,
-        host,
-        roots,
-        detachLog,
-        startedMs: this.now(),
-        startStep: this.lattice.stepCount,
-        ticketBase: records.length,
-        economy: this.createEconomy(),
-        childCpuAtStart: this.childCpuSeconds(),
-      };
+      const economy = this.createEconomy();
+      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), startStep: this.lattice.stepCount, ticketBase: records.length, economy, childCpuAtStart: this.childCpuSeconds() };
     } catch (error) {
       detachLog();
       if (ownsArchive) archive.close();
@@ -471,7 +457,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (run.economy.state === 'backed-off') this.noticeBottleneck();
     return run.economy.decide({
       readings: { heldSeconds: this.heldClock.totalMs() / 1000, childCpuSeconds: this.childCpuSeconds() - run.childCpuAtStart },
-      inFlight: this.inFlight.size,
       remainingSeconds: this.remainingSeconds(),
       expectedImprovement: this.expectedImprovement(),
       liveMlups: this.liveMlups(),
