@@ -85,6 +85,8 @@ const WALL_SLACK_SECONDS = 5;
 const QUICK_EXTENTS = [512, 512];
 const QUICK_RUN_MS = 20_000;
 const QUICK_KERNEL_ALONE_MS = 3_000;
+/** Lines of a failed run's stderr quoted in the error. */
+const STDERR_LINES = 20;
 
 /** One run's figures from its --json output, its measured wall time and its final kernel's rate alone. */
 export function netRunFigures(output: RunOutput, wallSeconds: number, kernelAloneMlups: number): NetRunFigures {
@@ -139,7 +141,7 @@ function runChild(dir: string, args: string[], log: (message: string) => void): 
       const wallSeconds = (performance.now() - startedMs) / 1e3;
       const line = stdout.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`ouroboros run ${args.join(' ')} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+        reject(new Error(`ouroboros run ${args.join(' ')} in ${dir} exited with ${code}:\n${stderr.trim().split('\n').slice(-STDERR_LINES).join('\n')}`));
         return;
       }
       log(`run ended in ${wallSeconds.toFixed(1)} s`);
@@ -194,6 +196,7 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
     [`[archive]`, `path = ${JSON.stringify(archiveFile)}`, `[gauntlet]`, `cacheDir = ${JSON.stringify(path.join(dir, 'cache'))}`, `[log]`, `file = ${JSON.stringify(path.join(dir, 'engine.log'))}`, ''].join('\n'),
   );
   const runArgs = (name: string) => ['--duration', `${runMs / 1000}s`, '--lattice', extents.join('x'), '--report', path.join(dir, `${name}.html`)];
+  let measured = false;
   try {
     const measure = async (name: 'cold' | 'warm', previous: { file: string; mlups: number } | null) => {
       log(`${name}: ouroboros run for ${runMs / 1000} s on ${extents.join('x')}${name === 'cold' ? ' from an empty archive and build cache' : ' on the archive the cold run left'}`);
@@ -209,6 +212,7 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
     const cold = await measure('cold', null);
     const warm = await measure('warm', { file: cold.module.file, mlups: cold.module.mlups });
     const cpus = os.cpus();
+    measured = true;
     return {
       cold: cold.figures,
       warm: warm.figures,
@@ -221,7 +225,9 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
       date: new Date().toISOString(),
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // A failed run's archive, log and report stay for a look.
+    if (measured) rmSync(dir, { recursive: true, force: true });
+    else log(`kept ${dir}`);
   }
 }
 
