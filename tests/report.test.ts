@@ -128,6 +128,9 @@ describe('summarizeRun', () => {
     expect(summary.rooflineFraction).toBe(0.31);
     expect(summary.liveKernelMlups).toBe(250);
     expect(summary).toMatchObject({ netMlups: 150.25, heldSeconds: 0.4, firstApplyAtSeconds: 3.5 });
+    // Net over the final kernels' free-running rate (the samples after the last change).
+    expect(summary.netFraction).toBe(150.25 / 310);
+    expect(summary.economy).toBeNull();
     expect(summary.attempts).toBe(6);
     expect(summary.byStatus).toEqual({ pending: 0, rejected: 3, failed: 0, passed: 0, applied: 1, 'rolled-back': 1, superseded: 1, interrupted: 0 });
     expect(summary.applied).toBe(3);
@@ -153,6 +156,7 @@ describe('summarizeRun', () => {
     const table = formatSummaryTable(summarizeRun(facts()));
     expect(table).toMatch(/^net MLUPS +150\.3 \(steps advanced x cells \/ wall time\)$/m);
     expect(table).toMatch(/^live kernel MLUPS +250\.0 \(median while not held\)$/m);
+    expect(table).toMatch(/^net fraction +48\.5% \(net MLUPS \/ final MLUPS\)$/m);
     expect(table).toMatch(/^held for benchmarks +0\.4 s$/m);
     expect(table).toMatch(/^first change applied +at 3\.5 s$/m);
     expect(table).toMatch(/^baseline MLUPS +82\.0$/m);

@@ -150,6 +150,8 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
   config.generator.kind = generator;
   config.archive = { path: archiveFile, warmStart: false };
   config.budget = { ...config.budget, maxAttempts: p.evaluationBudget, maxWallSeconds: p.wallLimitSeconds };
+  // This bench measures the search per evaluation: both searches spend their whole budget, not what the economy would.
+  config.economy = { ...config.economy, enabled: false };
   config.gauntlet = { ...config.gauntlet, ...p.gauntlet };
   config.watch = { ...config.watch, ...p.watch };
   config.log = { ...config.log, file: '' };

@@ -7,6 +7,7 @@ import { type EvolveBenchReport, benchEvolve, formatEvolveReport } from './evolv
 import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
 import { type KernelHostBenchReport, benchKernelHost, formatKernelHostReport } from './kernel-host.js';
 import { benchKernels, formatKernelReport } from './kernels.js';
+import { type NetBenchReport, benchNet, formatNetReport } from './net.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
 import { type SwapBenchReport, benchSwap, formatSwapReport } from './swap.js';
 import { type WatchdogBenchReport, benchWatchdog, formatWatchdogReport } from './watchdog.js';
@@ -14,6 +15,8 @@ import { type WatchdogBenchReport, benchWatchdog, formatWatchdogReport } from '.
 export interface BenchRunOptions {
   /** Small sizes and short runs: checks the harness, not the machine. */
   quick: boolean;
+  /** How long a suite that runs the main job runs it (bench net); default the suite's own. */
+  durationMs?: number;
   onProgress: (message: string) => void;
 }
 
@@ -58,5 +61,10 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'the engine from the reference kernel: Darwin search vs random sampling of the same space, same evaluation budget',
     run: (options) => benchEvolve(options),
     format: (report) => formatEvolveReport(report as EvolveBenchReport),
+  },
+  net: {
+    description: 'the main job net of its search: two 3-minute runs (cold, then warm on its archive) against the final kernel alone',
+    run: (options) => benchNet(options),
+    format: (report) => formatNetReport(report as NetBenchReport),
   },
 };

@@ -11,6 +11,7 @@ import { benchSuites } from '../bench/suites.js';
 import { archiveCommand, ledgerCommand } from './archive-commands.js';
 import { checkCommand } from './check.js';
 import { rollbackCommand, statusCommand, stopCommand, swapCommand } from './control-commands.js';
+import { durationParser } from './parse.js';
 import { runCommand } from './run-command.js';
 import { simulateCommand } from './simulate-command.js';
 import { UsageError } from './usage-error.js';
@@ -21,6 +22,9 @@ function writeResult(file: string, report: object): string {
   return file;
 }
 
+/** A run of the main job shorter than 5 s is all start-up; longer than a day is not a benchmark. */
+const BENCH_DURATION_LIMITS_MS = [5_000, 86_400_000] as const;
+
 function benchCommand(): Command {
   const names = Object.keys(benchSuites).join(', ');
   return new Command('bench')
@@ -29,11 +33,13 @@ function benchCommand(): Command {
     .option('--json', 'print the JSON report instead of the table')
     .option('--quick', 'small sizes and short runs: checks the harness, not the machine')
     .option('--out <file>', 'where to write the JSON (default bench/results/<suite>.json)')
-    .action(async (suite: string, options: { json?: boolean; quick?: boolean; out?: string }) => {
+    .option('--duration <duration>', 'length of each run of the main job, e.g. 90s (bench net; default 3m, 20s with --quick)', durationParser(...BENCH_DURATION_LIMITS_MS))
+    .action(async (suite: string, options: { json?: boolean; quick?: boolean; out?: string; duration?: number }) => {
       const selected = benchSuites[suite];
       if (!selected) throw new UsageError(`bench suite "${suite}" is unknown; available: ${names}`);
       const report = await selected.run({
         quick: Boolean(options.quick),
+        ...(options.duration === undefined ? {} : { durationMs: options.duration }),
         onProgress: (message) => process.stderr.write(`bench ${suite}: ${message}\n`),
       });
       const name = options.quick ? `${suite}-quick` : suite;

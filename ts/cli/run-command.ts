@@ -105,6 +105,12 @@ function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['p
   return rooflineMlupsOf(lattice.memoryTriad(STREAM_REPEATS).gbPerSecond, precision);
 }
 
+/** How long the run lasts, or null when its attempt budget, --once or the engine's wall-time budget ends it. */
+function runLimitMs(options: RunCommandOptions, config: EngineConfig): number | null {
+  if (options.once) return null;
+  return options.duration ?? (options.cycles !== undefined || config.budget.maxWallSeconds > 0 ? null : DEFAULT_DURATION_MS);
+}
+
 /**
  * Resolves when the run should end: its duration, its attempt budget,
  * --once, a stop request or a signal. The duration counts from
@@ -117,8 +123,7 @@ async function runUntilDone(engine: Engine, options: RunCommandOptions, config: 
     await Promise.race([engine.attemptFinished(id), stopRequested]);
     return;
   }
-  const limitMs =
-    options.duration ?? (options.cycles !== undefined || config.budget.maxWallSeconds > 0 ? null : DEFAULT_DURATION_MS);
+  const limitMs = runLimitMs(options, config);
   let timer: NodeJS.Timeout | undefined;
   const remainingMs = limitMs === null ? null : Math.max(0, limitMs - (performance.now() - startedMs));
   const elapsed = remainingMs === null ? new Promise<void>(() => {}) : new Promise<void>((resolve) => (timer = setTimeout(resolve, remainingMs)));
@@ -254,6 +259,7 @@ function finish(
     netMlups: session.engine.netMlups,
     heldSeconds: session.engine.heldSeconds,
     firstApplyAtSeconds: session.engine.firstApplyAtSeconds,
+    economy: session.engine.economy,
   });
   const html = renderReport({
     title: `Ouroboros run of ${new Date().toISOString()}`,
@@ -289,7 +295,13 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config));
     try {
       const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
-      const engine = new Engine(lattice, config, { archive, autoImprove: !options.once });
+      const limitMs = runLimitMs(options, config);
+      const engine = new Engine(lattice, config, {
+        archive,
+        autoImprove: !options.once,
+        ceilingMlups: rooflineMlups,
+        ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
+      });
       const session = await runSession(engine, archive, options, progress, startedMs);
       return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
     } finally {

@@ -5,6 +5,7 @@
  * elsewhere it writes one line per event, so a log file reads as a history.
  */
 import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import type { EconomyTransition } from '../engine/economy.js';
 import type { AttemptPhase, AttemptStatusReport, EngineEvents, EngineSample } from '../engine/events.js';
 import { GATES, type GateName } from '../gauntlet/types.js';
 import { printable } from '../report/escape.js';
@@ -37,6 +38,8 @@ export class RunProgress {
   readonly #gateById = new Map<number, GateName>();
   readonly #inFlight = new Map<number, AttemptPhase>();
   #notice = '';
+  /** The economy's last transition: the search is backed off or searching, and why. */
+  #economy: EconomyTransition | null = null;
   #drawnLines = 0;
   #lastDrawMs = 0;
   #detach: (() => void) | null = null;
@@ -60,6 +63,7 @@ export class RunProgress {
       'warm-start': (report) =>
         this.event(`warm start ${report.slot}: ${report.outcome}${report.attemptId === null ? '' : ` (attempt #${report.attemptId})`}${report.reason === '' ? '' : `: ${printable(report.reason)}`}`),
       'budget-exhausted': (report) => this.event(`budget spent: ${printable(report.reason)}`),
+      economy: (transition) => this.economy(transition),
       error: (error) => this.event(`engine error: ${printable(error.message)}`),
     };
     const entries = Object.entries(listeners) as [keyof EngineEvents, (...args: unknown[]) => void][];
@@ -117,6 +121,12 @@ export class RunProgress {
     );
   }
 
+  economy(transition: EconomyTransition): void {
+    this.#economy = transition;
+    const verb = transition.state === 'backed-off' ? 'backed off' : 'searching';
+    this.event(`economy ${verb}: ${printable(transition.reason)} (search cost so far ${transition.costSeconds.toFixed(1)} s of the live job)`);
+  }
+
   /** A notable event: a permanent line above the status block. */
   event(text: string): void {
     if (!this.#output.isTTY) {
@@ -162,9 +172,11 @@ export class RunProgress {
     for (const status of this.#statusById.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
     const byOutcome = ATTEMPT_STATUSES.filter((status) => counts.has(status)).map((status) => `${status} ${counts.get(status)}`);
     const flying = [...this.#inFlight].map(([id, phase]) => (id > 0 ? `#${id} ${phase}` : `new ${phase}`));
+    const pacing = this.#economy?.state === 'backed-off' ? '  |  search backed off' : '';
     return (
       `attempts ${this.#statusById.size}${byOutcome.length > 0 ? `: ${byOutcome.join(', ')}` : ''}` +
-      (flying.length > 0 ? `  |  in flight: ${flying.join(', ')}` : '')
+      (flying.length > 0 ? `  |  in flight: ${flying.join(', ')}` : '') +
+      pacing
     );
   }
 

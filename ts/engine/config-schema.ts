@@ -67,7 +67,28 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'maxDegradation',
     type: { kind: 'number', min: 0, max: 1, maxExclusive: true },
     default: 0.05,
-    description: "Largest drop of live MLUPS below the incumbent's, measured just before the swap, that the watch window tolerates.",
+    description:
+      "Largest drop of live MLUPS below the incumbent's, measured just before the swap, that the watch window tolerates; and, once the economy has backed off, the largest fraction of the wall time the search may cost the simulation.",
+  },
+  {
+    path: 'economy.enabled',
+    type: { kind: 'boolean' },
+    default: true,
+    description:
+      'Pace the attempts by what they cost the live simulation against what the next one is expected to win (ts/engine/economy.ts); false: one attempt every improvementInterval with maxConcurrentImprovements in flight, for as long as the run lasts.',
+  },
+  {
+    path: 'economy.childCpuCost',
+    type: { kind: 'number', min: 0, max: 100 },
+    default: 2,
+    description:
+      "Seconds of the live simulation's stepping one CPU-second of a child process (compiler, analysers, sandbox) costs it: on a 2-core VM a 2-thread kernel at 4096x4096 lost 1.1-2.2 s per CPU-second of a nice-0 busy loop, 4-5 s per CPU-second of a nice-10 one.",
+  },
+  {
+    path: 'economy.horizon',
+    type: { kind: 'duration', minMs: 1_000, maxMs: 7 * 24 * HOUR_MS },
+    default: '10m',
+    description: 'With no known end (no --duration, no budget.maxWallSeconds), the run is taken to go on this long from now, or as long again as it has run, whichever is longer.',
   },
   {
     path: 'seed',

@@ -21,6 +21,7 @@ export interface EngineConfig {
   improvementIntervalMs: number;
   safetyThreshold: number;
   maxDegradation: number;
+  economy: { enabled: boolean; childCpuCost: number; horizonMs: number };
   seed: number;
   sampleIntervalMs: number;
   energyIntervalMs: number;

@@ -3,21 +3,22 @@
  * faster. `start()` runs the lattice (with the watchdog) if it is not
  * running, samples it, and runs the improvement loop: up to
  * maxConcurrentImprovements attempts in flight, one started at most every
- * improvementInterval, each going through parent selection, a generator,
- * the predictor, the gauntlet and, for a candidate that passed it, the
- * canary and a live A/B trial (or, when the sandbox's benchmark decides, a
- * hot swap and a watch window with automatic rollback; see AttemptRunner
- * and LiveChanges). The loop never dies of an exception: every error is
+ * improvementInterval (both as the economy paces them: economy.ts), each
+ * going through parent selection, a generator, the predictor, the gauntlet
+ * and, for a candidate that passed it, the canary and a live A/B trial (or,
+ * when the sandbox's benchmark decides, a hot swap and a watch window with
+ * automatic rollback; see AttemptRunner and LiveChanges). The loop never dies of an exception: every error is
  * recorded on its attempt, counted by the circuit breaker, logged and
  * emitted as 'error' (only when someone listens: an unheard 'error' event
  * would throw).
  *
  * Events (EngineEvents in events.ts): started, stopped, paused, resumed,
  * sample, attempt-phase, attempt-finished, applied, rolled-back,
- * circuit-open, circuit-closed, warm-start, budget-exhausted, error.
+ * circuit-open, circuit-closed, warm-start, budget-exhausted, economy, error.
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { kernelModulePath, packageRoot } from '../../native/loader.js';
 import { Archive } from '../archive/archive.js';
@@ -31,7 +32,9 @@ import { type Lattice, SLOTS, type SwapResult } from '../lattice/lattice.js';
 import { invalidRangeError, invalidTypeError, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
 import { type AttemptHost, type AttemptRequest, AttemptRunner } from './attempt-runner.js';
+import { childCpuSeconds } from './child-cpu.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { Economy, type EconomyDecision } from './economy.js';
 import { type EngineConfig, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
@@ -78,6 +81,12 @@ export interface EngineDeps {
    * writes nothing untrusted. Default false.
    */
   trustGeneratedSources?: boolean;
+  /** How long the run is meant to last in seconds (the CLI's --duration), for the economy's remaining time; default budget.maxWallSeconds, if any. */
+  runSeconds?: number;
+  /** A ceiling of the live kernel's MLUPS the caller measured (the roofline of the lattice's memory): the economy expects no gain above it. */
+  ceilingMlups?: number;
+  /** CPU seconds of this process's ended children so far (default: /proc/self/stat cutime + cstime). */
+  childCpuSeconds?: () => number;
 }
 
 const LOOP_POLL_MS = 50;
@@ -92,6 +101,14 @@ const LOOP_POLL_MS = 50;
 const STOP_GRACE_MS = 2_000;
 /** The final quiet window at stop: short, so that a stop ends within seconds (the watch window may be longer). */
 const FINAL_WINDOW_MS = 1_000;
+/**
+ * What an attempt is taken to cost the live job before one has ended in
+ * this run, in lattice-seconds: a 90 s run at 4096^2 held the lattice 54 s
+ * for 5 attempts.
+ */
+const PRIOR_ATTEMPT_COST_SECONDS = 10;
+/** Recent free-running samples whose median is the live kernel's rate for the economy's headroom. */
+const LIVE_RATE_SAMPLES = 5;
 const REFERENCE_SOURCE = path.join(packageRoot, 'cpp', 'kernels', 'reference.cpp');
 
 /** Whether `work` settled within `ms` (it goes on either way). */
@@ -141,6 +158,9 @@ interface Running {
   /** The lattice's step count when start() began: net throughput counts from here. */
   startStep: number;
   ticketBase: number;
+  /** null with economy.enabled false: the fixed pacing. */
+  economy: Economy | null;
+  childCpuAtStart: number;
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
@@ -155,6 +175,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly sandboxes = new SerialQueue();
   private readonly heldClock: HeldClock;
   private firstApplyAtMs: number | null = null;
+  /** The slot the profiler last named the bottleneck, while the economy was backed off. */
+  private bottleneckSlot: Slot | null = null;
   private run: Running | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private stopping: Promise<EngineSummary> | null = null;
@@ -277,7 +299,8 @@ export class Engine extends EventEmitter<EngineEvents> {
           this.costUsd += usd;
         },
       };
-      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), startStep: this.lattice.stepCount, ticketBase: records.length };
+      const economy = this.createEconomy();
+      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), startStep: this.lattice.stepCount, ticketBase: records.length, economy, childCpuAtStart: this.childCpuSeconds() };
     } catch (error) {
       detachLog();
       if (ownsArchive) archive.close();
@@ -318,10 +341,12 @@ export class Engine extends EventEmitter<EngineEvents> {
         applied: (entry) => {
           this.runLedger.push(entry);
           this.firstApplyAtMs ??= this.now();
+          this.run?.economy?.change(`a new ${entry.slot} kernel is live`);
           this.emit('applied', entry);
         },
         rolledBack: (entry) => {
           this.runLedger.push(entry);
+          this.run?.economy?.change(`the ${entry.slot} kernel was rolled back`);
           this.emit('rolled-back', entry);
         },
         incumbentLost: (attemptId, reason) => {
@@ -453,7 +478,78 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.run!.live.busy) return LOOP_POLL_MS;
     const breakerMs = this.breaker.remainingMs();
     if (breakerMs > 0) return breakerMs;
-    return Math.max(0, this.lastStartMs + this.config.improvementIntervalMs - this.now());
+    const pacing = this.pacing();
+    if (this.inFlight.size >= pacing.maxInFlight) return LOOP_POLL_MS;
+    return pacing.waitMs;
+  }
+
+  private createEconomy(): Economy | null {
+    if (!this.config.economy.enabled) return null;
+    return new Economy(
+      {
+        now: this.now,
+        maxDegradation: this.config.maxDegradation,
+        childCpuCost: this.config.economy.childCpuCost,
+        cores: os.availableParallelism(),
+        horizonSeconds: this.config.economy.horizonMs / 1000,
+        maxConcurrent: this.config.maxConcurrentImprovements,
+        intervalMs: this.config.improvementIntervalMs,
+        priorAttemptCostSeconds: PRIOR_ATTEMPT_COST_SECONDS,
+      },
+      (transition) => this.emit('economy', transition),
+    );
+  }
+
+  private childCpuSeconds(): number {
+    return (this.deps.childCpuSeconds ?? childCpuSeconds)();
+  }
+
+  /** The economy's pacing, or the fixed one without it. */
+  private pacing(): EconomyDecision {
+    const run = this.run!;
+    const intervalWaitMs = Math.max(0, this.lastStartMs + this.config.improvementIntervalMs - this.now());
+    if (run.economy === null) return { state: 'searching', maxInFlight: this.config.maxConcurrentImprovements, waitMs: intervalWaitMs };
+    if (run.economy.state === 'backed-off') this.noticeBottleneck();
+    return run.economy.decide({
+      readings: { heldSeconds: this.heldClock.totalMs() / 1000, childCpuSeconds: this.childCpuSeconds() - run.childCpuAtStart },
+      remainingSeconds: this.remainingSeconds(),
+      expectedImprovement: this.expectedImprovement(),
+      liveMlups: this.liveMlups(),
+      ceilingMlups: this.deps.ceilingMlups ?? null,
+    });
+  }
+
+  /** Seconds to the run's known end: the caller's runSeconds, else the wall-time budget; null when neither is set. */
+  private remainingSeconds(): number | null {
+    const runSeconds = this.deps.runSeconds ?? (this.config.budget.maxWallSeconds > 0 ? this.config.budget.maxWallSeconds : null);
+    if (runSeconds === null) return null;
+    return Math.max(0, runSeconds - (this.now() - this.run!.startedMs) / 1000);
+  }
+
+  /** The predictor's expected ln-speedup improvement of the next attempt over its slot's incumbent: the best slot's; null when unknown. */
+  private expectedImprovement(): number | null {
+    const { host, live } = this.run!;
+    const gains = host.generatorSlots
+      .map((slot) => host.predictor.expectedGain(live.incumbents.get(slot)?.speedup ?? 1))
+      .filter((gain): gain is number => gain !== null);
+    return gains.length === 0 ? null : Math.max(...gains);
+  }
+
+  /** The median of the latest samples the lattice stepped freely through; null before any. */
+  private liveMlups(): number | null {
+    const free = this.run!.sampler.samples.filter((sample) => sample.heldMs === 0 && sample.mlups > 0).slice(-LIVE_RATE_SAMPLES);
+    if (free.length === 0) return null;
+    const sorted = free.map((sample) => sample.mlups).sort((a, b) => a - b);
+    return sorted[sorted.length >> 1]!;
+  }
+
+  /** The attempts go to the slot that takes the most time: when that moves, what an attempt can win moves with it. */
+  private noticeBottleneck(): void {
+    const slot = this.lattice.bottleneck()?.slot ?? null;
+    if (slot !== null && this.bottleneckSlot !== null && slot !== this.bottleneckSlot) {
+      this.run!.economy?.change(`the bottleneck moved from the ${this.bottleneckSlot} slot to the ${slot} slot`);
+    }
+    this.bottleneckSlot = slot ?? this.bottleneckSlot;
   }
 
   private budgetSpent(): BudgetReport | null {
@@ -479,6 +575,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const ticket = this.tickets;
     const random = seededRandom((Math.imul(this.seed, 0x9e3779b1) + run.ticketBase + ticket) >>> 0);
     const runner = new AttemptRunner(run.host, ticket, random);
+    const startedMs = this.now();
+    run.economy?.attemptStarted();
     const recorded = deferred<number>();
     const work = runner
       .run(request, (id) => {
@@ -497,7 +595,10 @@ export class Engine extends EventEmitter<EngineEvents> {
         recorded.reject(error);
         this.fail(error);
       })
-      .finally(() => this.inFlight.delete(work));
+      .finally(() => {
+        this.inFlight.delete(work);
+        run.economy?.attemptFinished((this.now() - startedMs) / 1000);
+      });
     this.inFlight.add(work);
     return recorded.promise;
   }
@@ -633,6 +734,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       final: this.final,
       records: this.runIds.map((id) => run.archive.get(id)).filter((record): record is AttemptRecord => record !== null),
       ledger: this.runLedger,
+      economy: run.economy?.report() ?? null,
       maxEnergyDrift: run.sampler.maxEnergyDrift,
       incumbents: run.live.incumbents,
       liveNames: run.sampler.liveModules(),

@@ -4,6 +4,7 @@
  */
 import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
+import type { EconomyTransition } from './economy.js';
 
 /**
  * The stages of one attempt, in order; an attempt may end at any of them.
@@ -81,5 +82,7 @@ export interface EngineEvents {
   'circuit-closed': [{ kind: string }];
   'warm-start': [WarmStartReport];
   'budget-exhausted': [BudgetReport];
+  /** The economy backed off (the next attempt no longer pays for what it costs) or resumed, and why. */
+  economy: [EconomyTransition];
   error: [Error];
 }

@@ -71,6 +71,7 @@ export function logEngineEvents(
     'circuit-closed': (closing) => logger.info({ event: 'circuit-closed', ...closing }, `circuit closed: ${closing.kind}`),
     'warm-start': (report) => logger.info({ event: 'warm-start', ...report }, `warm start ${report.slot}: ${report.outcome}`),
     'budget-exhausted': (report) => logger.info({ event: 'budget-exhausted', ...report }, report.reason),
+    economy: (transition) => logger.info({ event: 'economy', ...transition }, `economy ${transition.state}: ${transition.reason}`),
     error: (error) => logger.error({ event: 'error', err: error }, error.message),
   };
   for (const [event, listener] of Object.entries(listeners)) {

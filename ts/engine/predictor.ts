@@ -107,6 +107,8 @@ const PRIOR_RESIDUAL_SAMPLES = 2;
 /** A tiny penalty keeps the intercept finite when every sample is of one class. */
 const INTERCEPT_L2 = 1e-2;
 const NEWTON_ITERATIONS = 30;
+/** Candidates expectedGain() averages over: about one generation of the variant search's proposals. */
+const RECENT_CANDIDATES = 8;
 
 function sigmoid(z: number): number {
   return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
@@ -282,6 +284,9 @@ export class Predictor {
   readonly maxSamples: number;
   readonly l2: number;
   private readonly samples: Sample[] = [];
+  /** Features of the last candidates predicted or learned, the newest last: what the generator proposes now. */
+  private readonly recent: number[][] = [];
+  private timedOutcomes = 0;
   private dimension: number | null = null;
   private fit: Fit | null = null;
   private counts = {
@@ -337,6 +342,8 @@ export class Predictor {
   update(features: number[], outcome: AttemptOutcome, decision: PredictorDecision = 'evaluate'): void {
     this.samples.push({ features: [...this.checkFeatures(features)], outcome: { ...outcome } });
     if (this.samples.length > this.maxSamples) this.samples.shift();
+    if (outcome.passed && outcome.speedup !== null && outcome.speedup > 0) this.timedOutcomes += 1;
+    this.remember(features);
     this.fit = null;
     if (decision === 'audit') {
       this.counts.auditOutcomes += 1;
@@ -380,6 +387,32 @@ export class Predictor {
   predict(features: number[], barSpeedup = 1): Prediction {
     const checked = this.checkFeatures(features);
     if (!(barSpeedup > 0) || !Number.isFinite(barSpeedup)) throw invalidRangeError('barSpeedup', 'must be a finite number > 0', barSpeedup);
+    this.remember(checked);
+    return this.estimate(checked, barSpeedup);
+  }
+
+  /**
+   * What the next candidate is expected to improve on a bar of
+   * `barSpeedup`, in ln speedup (Prediction.expectedImprovement): the mean
+   * over the last candidates the model saw, predicted or learned, under the
+   * current fit, the generator's next proposal being taken to resemble its
+   * recent ones. null until a candidate has passed with a measured speedup:
+   * before that the ridge model's prior (no speedup at all) says nothing
+   * about what a search of this space finds.
+   */
+  expectedGain(barSpeedup = 1): number | null {
+    if (!(barSpeedup > 0) || !Number.isFinite(barSpeedup)) throw invalidRangeError('barSpeedup', 'must be a finite number > 0', barSpeedup);
+    if (this.timedOutcomes === 0 || this.recent.length === 0) return null;
+    const gains = this.recent.map((features) => this.estimate(features, barSpeedup).expectedImprovement);
+    return gains.reduce((sum, gain) => sum + gain, 0) / gains.length;
+  }
+
+  private remember(features: readonly number[]): void {
+    this.recent.push([...features]);
+    if (this.recent.length > RECENT_CANDIDATES) this.recent.shift();
+  }
+
+  private estimate(checked: readonly number[], barSpeedup: number): Prediction {
     this.fit ??= this.refit();
     const row = this.standardise(checked, this.fit);
     const passProbability = this.passProbability(this.fit, row);

@@ -5,6 +5,7 @@
  */
 import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
+import type { EconomyReport } from './economy.js';
 import type { EngineSample } from './events.js';
 import type { Incumbent } from './live-changes.js';
 import type { PredictorStats } from './predictor.js';
@@ -44,6 +45,14 @@ export interface EngineSummary {
   netMlups: number;
   /** Median wall-clock MLUPS of the samples whose interval had no hold: the live kernel as it ran beside the search. */
   liveKernelMlups: number;
+  /**
+   * netMlups over the final live kernels' free-running rate: the median
+   * wall-clock MLUPS of the unheld samples taken after the run's last change
+   * to the live kernels (all of them when there was none; the last one when
+   * none came after it), as the report's final MLUPS. What the run delivered
+   * against what its own final kernel does; null before any unheld sample.
+   */
+  netFraction: number | null;
   /** Seconds after start() of the run's first applied change; null if none. */
   firstApplyAtSeconds: number | null;
   /** Attempts this run started, and how they ended. */
@@ -62,6 +71,8 @@ export interface EngineSummary {
   predictor: PredictorStats;
   /** Seconds the live lattice was held at a step boundary for benchmarks (gauntlet.holdLive). */
   heldSeconds: number;
+  /** What the search cost and how the economy paced it; null with economy.enabled false. */
+  economy: EconomyReport | null;
 }
 
 const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'];
@@ -92,12 +103,26 @@ export interface SummaryInputs {
   startStep: number;
   cells: number;
   firstApplyAtSeconds: number | null;
+  economy: EconomyReport | null;
+}
+
+/**
+ * The unheld samples after the last ledger change of the run: the final
+ * kernels running freely; the last unheld sample when none came after it
+ * (as the report's final MLUPS).
+ */
+function finalKernelSamples(free: readonly EngineSample[], ledger: readonly LedgerEntry[]): EngineSample[] {
+  const lastChangeStep = ledger.reduce((last, entry) => Math.max(last, entry.atStep), -Infinity);
+  const after = free.filter((sample) => sample.step > lastChangeStep);
+  return after.length > 0 ? after : free.slice(-1);
 }
 
 export function summarise(inputs: SummaryInputs): EngineSummary {
   const moving = inputs.samples.filter((sample) => sample.mlups > 0);
   const free = moving.filter((sample) => sample.heldMs === 0);
   const advanced = Math.max(inputs.steps - inputs.startStep, 0);
+  const netMlups = inputs.wallSeconds > 0 ? (advanced * inputs.cells) / (inputs.wallSeconds * 1e6) : 0;
+  const finalKernelMlups = median(finalKernelSamples(free, inputs.ledger).map((sample) => sample.mlups));
   const baselineMlups = inputs.baseline?.mlups ?? 0;
   const finalMlups = inputs.final?.mlups ?? null;
   const byStatus = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
@@ -119,8 +144,9 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     finalMlups,
     speedup: finalMlups !== null && baselineMlups > 0 ? finalMlups / baselineMlups : null,
     currentMlups: median(moving.slice(-3).map((sample) => sample.mlups)),
-    netMlups: inputs.wallSeconds > 0 ? (advanced * inputs.cells) / (inputs.wallSeconds * 1e6) : 0,
+    netMlups,
     liveKernelMlups: median(free.map((sample) => sample.mlups)),
+    netFraction: finalKernelMlups > 0 ? netMlups / finalKernelMlups : null,
     firstApplyAtSeconds: inputs.firstApplyAtSeconds,
     attempts: inputs.records.length,
     byStatus,
@@ -134,5 +160,6 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     circuitOpenings: inputs.circuitOpenings,
     predictor: inputs.predictor,
     heldSeconds: inputs.heldSeconds,
+    economy: inputs.economy,
   };
 }

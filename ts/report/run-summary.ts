@@ -4,6 +4,7 @@
  * HTML report and `ouroboros archive` / `ledger verify` always agree.
  */
 import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import type { EconomyReport } from '../engine/economy.js';
 import type { EngineSample } from '../engine/events.js';
 import type { GateName } from '../gauntlet/types.js';
 
@@ -33,6 +34,8 @@ export interface RunFacts {
   netMlups: number | null;
   heldSeconds: number;
   firstApplyAtSeconds: number | null;
+  /** The engine's economy: what the search cost the live job; absent or null without one. */
+  economy?: EconomyReport | null;
 }
 
 export interface RunSummary {
@@ -46,6 +49,9 @@ export interface RunSummary {
   baselineMlups: number | null;
   /** Median live MLUPS (samples above 0, none held) after the run's last change. */
   finalMlups: number | null;
+  /** netMlups / finalMlups: what the run delivered against its final kernels' free-running rate. */
+  netFraction: number | null;
+  economy: EconomyReport | null;
   speedup: number | null;
   rooflineMlups: number | null;
   rooflineFraction: number | null;
@@ -149,6 +155,8 @@ export function summarizeRun(facts: RunFacts): RunSummary {
     firstApplyAtSeconds: facts.firstApplyAtSeconds,
     baselineMlups: baseline,
     finalMlups: final,
+    netFraction: facts.netMlups !== null && final !== null && final > 0 ? facts.netMlups / final : null,
+    economy: facts.economy ?? null,
     speedup,
     rooflineMlups: facts.rooflineMlups,
     rooflineFraction: final !== null && facts.rooflineMlups !== null ? final / facts.rooflineMlups : null,

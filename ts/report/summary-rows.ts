@@ -13,12 +13,24 @@ export function rejectedByGateText(summary: RunSummary): string {
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
+/** What the search cost the live job, in seconds of its stepping, and how often the economy backed off. */
+export function economyText(summary: RunSummary): string {
+  const economy = summary.economy;
+  if (economy === null) return 'n/a (no economy: economy.enabled = false)';
+  return (
+    `${formatSeconds(economy.costSeconds)} of the live job (held, ${formatSeconds(economy.childCpuSeconds)} child CPU, trials); ` +
+    `backed off ${economy.backoffs}, resumed ${economy.resumes}, ${economy.state} at the end`
+  );
+}
+
 export function summaryRows(summary: RunSummary): [label: string, value: string][] {
   const rooflineNote = summary.rooflineMlups === null ? '' : ` of ${formatMlups(summary.rooflineMlups)} MLUPS`;
   const firstApply = summary.firstApplyAtSeconds === null ? 'none' : `at ${formatSeconds(summary.firstApplyAtSeconds)}`;
   return [
     ['net MLUPS', `${formatMlups(summary.netMlups)} (steps advanced x cells / wall time)`],
     ['live kernel MLUPS', `${formatMlups(summary.liveKernelMlups)} (median while not held)`],
+    ['net fraction', `${formatFraction(summary.netFraction)} (net MLUPS / final MLUPS)`],
+    ['search cost', economyText(summary)],
     ['held for benchmarks', formatSeconds(summary.heldSeconds)],
     ['first change applied', firstApply],
     ['baseline MLUPS', formatMlups(summary.baselineMlups)],

@@ -1,0 +1,96 @@
+// bench net's figures and targets from injected run results (the suite
+// itself runs two 3-minute runs: not a test), and its place in the CLI.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type RunOutput, formatNetReport, netRunFigures, netTargets } from '../dist/ts/bench/net.js';
+import { benchSuites } from '../dist/ts/bench/suites.js';
+
+const cli = path.resolve('bin/ouroboros.js');
+
+function output(fields: { netMlups: number; firstApplyAtSeconds: number | null; lostSteps: number | null; attempts?: number; applied?: number }): RunOutput {
+  return {
+    engine: {
+      netMlups: fields.netMlups,
+      liveKernelMlups: 700,
+      heldSeconds: 12.5,
+      firstApplyAtSeconds: fields.firstApplyAtSeconds,
+      liveModules: {
+        step: { name: 'variant_abc', attemptId: 3, moduleSha256: 'a'.repeat(64), speedup: 9 },
+        readout: { name: 'reference', attemptId: 2, moduleSha256: 'b'.repeat(64), speedup: 1 },
+      },
+    },
+    summary: { attempts: fields.attempts ?? 6, applied: fields.applied ?? 1, maxEnergyDrift: 3e-15 } as RunOutput['summary'],
+    steps: { lostSteps: fields.lostSteps } as RunOutput['steps'],
+  };
+}
+
+describe('bench net figures', () => {
+  it('takes the run figures from its --json, the wall time as measured, and netFraction against the kernel alone', () => {
+    const figures = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
+    expect(figures).toEqual({
+      netMlups: 600,
+      liveKernelMlups: 700,
+      kernelAloneMlups: 800,
+      netFraction: 0.75,
+      firstApplyAtSeconds: 41.5,
+      heldSeconds: 12.5,
+      attempts: 6,
+      applied: 1,
+      wallSeconds: 183.2,
+      lostSteps: 0,
+      maxEnergyDrift: 3e-15,
+    });
+  });
+
+  it('checks each target of the issue and says which were met', () => {
+    const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
+    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 2, lostSteps: 0 }), 186, 800);
+    const targets = netTargets(cold, warm, 180);
+    expect(targets.coldNetFractionAtLeast07).toEqual({ value: 0.75, limit: 0.7, met: true });
+    expect(targets.coldFirstApplyWithin60s).toEqual({ value: 41.5, limit: 60, met: true });
+    expect(targets.warmNetFractionAtLeast095).toEqual({ value: 0.9375, limit: 0.95, met: false });
+    expect(targets.coldWallWithinRunPlus5s).toEqual({ value: 183.2, limit: 185, met: true });
+    expect(targets.warmWallWithinRunPlus5s).toEqual({ value: 186, limit: 185, met: false });
+    expect(targets.noLostSteps).toEqual({ value: 0, limit: 0, met: true });
+  });
+
+  it('counts a run with nothing applied as missing the first-apply target, and a lost step as lost', () => {
+    const cold = netRunFigures(output({ netMlups: 90, firstApplyAtSeconds: null, lostSteps: 2, applied: 0 }), 60, 90);
+    const warm = netRunFigures(output({ netMlups: 90, firstApplyAtSeconds: null, lostSteps: 0, applied: 0 }), 60, 90);
+    const targets = netTargets(cold, warm, 60);
+    expect(targets.coldFirstApplyWithin60s.met).toBe(false);
+    expect(targets.noLostSteps).toEqual({ value: 2, limit: 0, met: false });
+    expect(targets.coldNetFractionAtLeast07).toEqual({ value: 1, limit: 0.7, met: true });
+    const table = formatNetReport({
+      cold,
+      warm,
+      targets,
+      runSeconds: 60,
+      kernelAloneSeconds: 20,
+      extents: [4096, 4096],
+      liveKernels: { cold: 'reference', warm: 'reference' },
+      machine: { cpu: 'test', cores: 2, loadAverage: [0, 0, 0], node: 'v22' },
+      date: '2026-12-06T00:00:00.000Z',
+    });
+    expect(table).toMatch(/^missed coldFirstApplyWithin60s \(n\/a, limit 60\)$/m);
+    expect(table).toMatch(/^missed noLostSteps \(2, limit 0\)$/m);
+    expect(table).toMatch(/^cold  net 90\.0 MLUPS = 100\.0% of the final kernel alone \(90\.0\)/m);
+  });
+});
+
+describe('ouroboros bench net', () => {
+  it('is a bench suite with a --duration to shorten its runs', () => {
+    expect(benchSuites.net).toBeDefined();
+    const help = spawnSync(process.execPath, [cli, 'bench', 'net', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/which benchmark: [a-z-]+(, [a-z-]+)*, net\b/);
+    expect(help.stdout).toMatch(/--duration <duration>/);
+  });
+
+  it('refuses a run length too short to measure, naming the limit', () => {
+    const result = spawnSync(process.execPath, [cli, 'bench', 'net', '--duration', '1s'], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/1s is out of range: must be from 5s to/);
+  });
+});

@@ -1,0 +1,353 @@
+// The economy: what the search costs the live job against what the next
+// attempt can win, driven with a synthetic clock, synthetic costs and
+// synthetic gains; no lattice, no benchmark.
+import { EventEmitter, once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RunProgress } from '../dist/ts/cli/run-progress.js';
+import { resolveConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
+import { CONCURRENT_GAIN_RATIO, Economy, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
+import { Predictor } from '../dist/ts/engine/predictor.js';
+import { type SummaryInputs, summarise } from '../dist/ts/engine/summary.js';
+import type { EngineSample } from '../dist/ts/engine/events.js';
+import type { LedgerEntry } from '../dist/ts/archive/types.js';
+
+class Clock {
+  ms = 0;
+  now = () => this.ms;
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+function economy(clock: Clock, options: Partial<EconomyOptions> = {}) {
+  const transitions: EconomyTransition[] = [];
+  const made = new Economy(
+    {
+      now: clock.now,
+      maxDegradation: 0.05,
+      childCpuCost: 2,
+      cores: 2,
+      horizonSeconds: 600,
+      maxConcurrent: 3,
+      intervalMs: 2000,
+      priorAttemptCostSeconds: 10,
+      ...options,
+    },
+    (transition) => transitions.push(transition),
+  );
+  return { economy: made, transitions };
+}
+
+function view(fields: Partial<EconomyView> = {}): EconomyView {
+  return {
+    readings: { heldSeconds: 0, childCpuSeconds: 0 },
+    remainingSeconds: 180,
+    expectedImprovement: null,
+    liveMlups: 500,
+    ceilingMlups: 1300,
+    ...fields,
+  };
+}
+
+describe('Economy costs', () => {
+  it('charges held time whole, child CPU at its rate beyond what the held work used, and trial losses as given', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    // 10 s held on 2 cores: up to 20 CPU-seconds of children are the held work's own; 5 more cost 2 s each.
+    expect(e.costSeconds({ heldSeconds: 10, childCpuSeconds: 25 })).toBe(20);
+    expect(e.costSeconds({ heldSeconds: 0, childCpuSeconds: 3 })).toBe(6);
+    e.chargeTrialLoss(1.5);
+    e.chargeTrialLoss(-4);
+    e.chargeTrialLoss(Number.NaN);
+    expect(e.costSeconds({ heldSeconds: 0, childCpuSeconds: 3 })).toBe(7.5);
+  });
+
+  it('values a win as its speedup, capped by the ceiling, over the remaining time less an attempt', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    // e^0.1 - 1 = 10.5% faster for 180 s.
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 0.1 }))).toBeCloseTo(Math.expm1(0.1) * 180, 9);
+    // 1200 MLUPS live under a 1300 ceiling: at most 1/12 faster, whatever the predictor hopes.
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 1, liveMlups: 1200 }))).toBeCloseTo((1300 / 1200 - 1) * 180, 9);
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 1, liveMlups: 1400 }))).toBe(0);
+    // No known end: the horizon, or as long again as the run has gone.
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 0.1, remainingSeconds: null }))).toBeCloseTo(Math.expm1(0.1) * 600, 9);
+    clock.advance(1000);
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 0.1, remainingSeconds: null }))).toBeCloseTo(Math.expm1(0.1) * 1000, 9);
+    // An attempt that takes 30 s wins only on what is left after it.
+    e.attemptStarted();
+    e.attemptFinished(30);
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 0.1 }))).toBeCloseTo(Math.expm1(0.1) * 150, 9);
+    expect(e.expectedGainSeconds(view({ expectedImprovement: null }))).toBeNull();
+  });
+});
+
+describe('Economy pacing', () => {
+  it('never starves the first attempt: with no gain estimate it starts one at once, and only one', () => {
+    const clock = new Clock();
+    const { economy: e, transitions } = economy(clock);
+    expect(e.decide(view())).toEqual({ state: 'searching', maxInFlight: 1, waitMs: 0 });
+    e.attemptStarted();
+    expect(e.decide(view()).waitMs).toBe(2000);
+    // Still nothing passed after an expensive failure: the search goes on, one at a time.
+    clock.advance(40);
+    e.attemptFinished(40);
+    expect(e.decide(view({ readings: { heldSeconds: 30, childCpuSeconds: 0 } }))).toEqual({ state: 'searching', maxInFlight: 1, waitMs: 0 });
+    expect(transitions).toEqual([]);
+  });
+
+  it('runs attempts concurrently only while the gain is well above the cost', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    // Prior cost 10 s; 180 s x (e^g - 1) against it.
+    const gainOf = (seconds: number) => Math.log1p(seconds / 180);
+    expect(e.decide(view({ expectedImprovement: gainOf(CONCURRENT_GAIN_RATIO * 10 + 1) })).maxInFlight).toBe(3);
+    expect(e.decide(view({ expectedImprovement: gainOf(15) })).maxInFlight).toBe(1);
+    expect(e.state).toBe('searching');
+  });
+
+  it('backs off when the expected gain no longer pays for an attempt, and says why', () => {
+    const clock = new Clock();
+    const { economy: e, transitions } = economy(clock);
+    e.attemptStarted();
+    clock.advance(20);
+    e.attemptFinished(20);
+    // The attempt cost 4 CPU-seconds x 2; the next is expected to win 1% for 160 s: 1.6 s.
+    const decision = e.decide(view({ readings: { heldSeconds: 0, childCpuSeconds: 4 }, expectedImprovement: Math.log1p(0.01) }));
+    expect(decision.state).toBe('backed-off');
+    expect(decision.maxInFlight).toBe(1);
+    // The next start waits until its 8 s of cost is 5% of the time since backing off: 160 s.
+    expect(decision.waitMs).toBeCloseTo(160_000, 6);
+    expect(transitions).toHaveLength(1);
+    expect(transitions[0]).toMatchObject({ state: 'backed-off', attemptCostSeconds: 8, costSeconds: 8 });
+    expect(transitions[0]!.expectedGainSeconds).toBeCloseTo(1.6, 9);
+    expect(transitions[0]!.reason).toBe('the next attempt is expected to win 1.6 lattice-seconds and costs 8.0');
+    expect(e.report()).toMatchObject({ state: 'backed-off', backoffs: 1, resumes: 0, costSeconds: 8, attemptCostSeconds: 8, attemptSeconds: 20 });
+  });
+
+  it('backs off from the start when a remembered search already says the gain is small', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    const decision = e.decide(view({ expectedImprovement: 0.0001 }));
+    expect(decision.state).toBe('backed-off');
+    // The prior cost, 10 s, at 5%: the first attempt waits 200 s.
+    expect(decision.waitMs).toBeCloseTo(200_000, 6);
+  });
+
+  it('resumes at once on a change, with one probing attempt, then judges again', () => {
+    const clock = new Clock();
+    const { economy: e, transitions } = economy(clock);
+    const small = view({ expectedImprovement: 0.0001 });
+    expect(e.decide(small).state).toBe('backed-off');
+    clock.advance(5);
+    e.change('a new step kernel is live');
+    expect(transitions.at(-1)).toMatchObject({ state: 'searching', reason: 'resumed: a new step kernel is live' });
+    expect(e.decide(small)).toEqual({ state: 'searching', maxInFlight: 1, waitMs: 0 });
+    e.attemptStarted();
+    // The probe is out; the gain is still small: backed off again, the probe's cost governed.
+    expect(e.decide(small).state).toBe('backed-off');
+    expect(e.report()).toMatchObject({ backoffs: 2, resumes: 1 });
+    // A change while searching changes nothing.
+    const { economy: searching, transitions: none } = economy(clock);
+    searching.change('a new step kernel is live');
+    expect(none).toEqual([]);
+  });
+
+  it('resumes when an ended attempt raises the expected gain above the cost', () => {
+    const clock = new Clock();
+    const { economy: e, transitions } = economy(clock);
+    expect(e.decide(view({ expectedImprovement: 0.0001 })).state).toBe('backed-off');
+    // The gain rises between attempts: nothing is judged again until one ends.
+    expect(e.decide(view({ expectedImprovement: 0.5 })).state).toBe('backed-off');
+    e.attemptStarted();
+    clock.advance(10);
+    e.attemptFinished(10);
+    expect(e.decide(view({ expectedImprovement: 0.5, readings: { heldSeconds: 0, childCpuSeconds: 1 } })).state).toBe('searching');
+    expect(transitions.at(-1)!.reason).toBe('resumed: the last attempt raised the expected gain above the cost');
+  });
+
+  it('once backed off, costs the simulation at most maxDegradation of the time, and still makes attempts', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock, { maxDegradation: 0.05 });
+    const attemptSeconds = 30;
+    const cpuPerAttempt = 4; // 8 lattice-seconds at 2 per CPU-second
+    let childCpuSeconds = 0;
+    let running: number | null = null; // when the attempt in flight ends
+    let starts = 0;
+    let backedOffAt: { seconds: number; cost: number } | null = null;
+    for (let second = 0; second < 3600; second += 1) {
+      if (running !== null && second >= running) {
+        childCpuSeconds += cpuPerAttempt;
+        e.attemptFinished(attemptSeconds);
+        running = null;
+      }
+      const readings = { heldSeconds: 0, childCpuSeconds };
+      const decision = e.decide(view({ readings, remainingSeconds: null, expectedImprovement: 0.0005 }));
+      if (decision.state === 'backed-off' && backedOffAt === null) backedOffAt = { seconds: second, cost: e.costSeconds(readings) };
+      if (running === null && decision.waitMs === 0 && starts < 1000) {
+        if (backedOffAt !== null) {
+          // What this attempt will cost, with all before it since backing off, fits in 5% of the time since then.
+          const spentWithIt = e.costSeconds(readings) - backedOffAt.cost + cpuPerAttempt * 2;
+          expect(spentWithIt).toBeLessThanOrEqual(0.05 * (second - backedOffAt.seconds) + 1e-9);
+        }
+        e.attemptStarted();
+        starts += 1;
+        running = second + attemptSeconds;
+      }
+      clock.advance(1);
+    }
+    expect(backedOffAt).not.toBeNull();
+    const since = 3600 - backedOffAt!.seconds;
+    const costSince = e.costSeconds({ heldSeconds: 0, childCpuSeconds }) - backedOffAt!.cost;
+    expect(costSince).toBeLessThanOrEqual(0.05 * since);
+    // Not starved either: 5% of the hour buys about 22 attempts of 8 s.
+    expect(starts).toBeGreaterThanOrEqual(Math.floor((0.05 * since) / 8) - 1);
+  });
+
+  it('never starts an attempt backed off when maxDegradation is 0', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock, { maxDegradation: 0 });
+    expect(e.decide(view({ expectedImprovement: 0.0001 })).waitMs).toBe(Infinity);
+  });
+});
+
+describe('Predictor.expectedGain', () => {
+  it('has no estimate before a candidate has passed, then expects less of a higher bar', () => {
+    const predictor = new Predictor();
+    expect(predictor.expectedGain(1)).toBeNull();
+    predictor.update([0, 1], { passed: false, won: false, speedup: null });
+    expect(predictor.expectedGain(1)).toBeNull();
+    predictor.update([1, 0], { passed: true, won: true, speedup: 8 });
+    predictor.update([1, 1], { passed: true, won: true, speedup: 9 });
+    const low = predictor.expectedGain(1)!;
+    const high = predictor.expectedGain(9)!;
+    expect(low).toBeGreaterThan(Math.log(2));
+    expect(high).toBeGreaterThan(0);
+    expect(high).toBeLessThan(low);
+    expect(() => predictor.expectedGain(0)).toThrow(/barSpeedup/);
+  });
+
+  it('averages over the latest candidates the model saw, predicted ones included', () => {
+    const predictor = new Predictor();
+    predictor.update([1, 0], { passed: true, won: true, speedup: 8 });
+    predictor.update([0, 1], { passed: false, won: false, speedup: null });
+    const mixed = predictor.expectedGain(4)!;
+    for (let i = 0; i < 8; i += 1) predictor.predict([1, 0], 4);
+    // The last eight were all like the passing one: more is expected of the next.
+    expect(predictor.expectedGain(4)!).toBeGreaterThan(mixed);
+    expect(predictor.expectedGain(4)!).toBeCloseTo(predictor.predict([1, 0], 4).expectedImprovement, 12);
+  });
+});
+
+describe('the economy in the live display', () => {
+  it('prints each back-off and resume with its reason, and marks the status block while backed off', () => {
+    const lines: string[] = [];
+    const engine = new EventEmitter();
+    const progress = new RunProgress({ write: (text) => lines.push(text), isTTY: false });
+    progress.attach(engine);
+    const backedOff: EconomyTransition = { state: 'backed-off', reason: 'the next attempt is expected to win 1.6 lattice-seconds and costs 8.0', expectedGainSeconds: 1.6, attemptCostSeconds: 8, costSeconds: 8 };
+    engine.emit('economy', backedOff);
+    expect(lines.at(-1)).toBe('economy backed off: the next attempt is expected to win 1.6 lattice-seconds and costs 8.0 (search cost so far 8.0 s of the live job)\n');
+    expect(progress.statusLines()).toContain('attempts 0  |  search backed off');
+    engine.emit('economy', { ...backedOff, state: 'searching', reason: 'resumed: a new step kernel is live', costSeconds: 9.5 });
+    expect(lines.at(-1)).toBe('economy searching: resumed: a new step kernel is live (search cost so far 9.5 s of the live job)\n');
+    expect(progress.statusLines()).toContain('attempts 0');
+    progress.detach();
+  });
+});
+
+/** Proposes nothing until the engine aborts it: every attempt it is asked for stays in flight. */
+class HangingGenerator implements Generator {
+  readonly name = 'hanging';
+  calls = 0;
+  propose(context: GenerationContext): Promise<CandidateProposal> {
+    this.calls += 1;
+    return new Promise((_, reject) => context.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+  }
+}
+
+describe('the economy in the engine loop', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-economy-test-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** Generator calls once the loop has had several polls after the first attempt started. */
+  async function inFlightAtStart(name: string, economyEnabled: boolean): Promise<number> {
+    const config = resolveConfig({
+      maxConcurrentImprovements: 3,
+      improvementInterval: '0ms',
+      sampleInterval: '100ms',
+      archive: { path: path.join(root, `${name}.sqlite`), warmStart: false },
+      economy: { enabled: economyEnabled },
+      lattice: { extents: [64, 64] },
+      watch: { window: '100ms', minSteps: 5 },
+      log: { file: '' },
+    });
+    const lat = createMainLattice(config.lattice);
+    const generator = new HangingGenerator();
+    const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0 });
+    try {
+      await engine.start();
+      while (generator.calls === 0) await once(engine, 'sample');
+      // The loop polls every 50 ms; three samples 100 ms apart come after several of its polls (timers fire in deadline order).
+      for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
+      return generator.calls;
+    } finally {
+      await engine.stop();
+      lat.close();
+    }
+  }
+
+  it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {
+    expect(await inFlightAtStart('economy', true)).toBe(1);
+    expect(await inFlightAtStart('fixed', false)).toBe(3);
+  }, 60_000);
+});
+
+describe('netFraction in the engine summary', () => {
+  function sample(step: number, mlups: number, heldMs = 0): EngineSample {
+    return { atMs: step, step, mlups, intervalMs: 1000, heldMs, energyDrift: 0, liveModules: { step: 'reference', readout: 'reference' } };
+  }
+
+  function inputs(samples: EngineSample[], ledger: Partial<LedgerEntry>[]): SummaryInputs {
+    return {
+      wallSeconds: 10,
+      // 1000 steps of 1e6 cells in 10 s: 100 net MLUPS.
+      steps: 1500,
+      startStep: 500,
+      cells: 1_000_000,
+      samples,
+      baseline: null,
+      final: null,
+      records: [],
+      ledger: ledger as LedgerEntry[],
+      maxEnergyDrift: 0,
+      incumbents: new Map(),
+      liveNames: { step: 'reference', readout: 'reference' },
+      costUsd: 0,
+      circuitOpenings: 0,
+      predictor: new Predictor().stats(),
+      heldSeconds: 1,
+      firstApplyAtSeconds: null,
+      economy: null,
+    };
+  }
+
+  it('is net MLUPS over the unheld samples after the last change to the live kernels', () => {
+    const samples = [sample(600, 40), sample(700, 45), sample(800, 150), sample(900, 10, 800), sample(1000, 130), sample(1100, 125)];
+    const summary = summarise(inputs(samples, [{ action: 'apply', atStep: 750 }]));
+    expect(summary.netMlups).toBe(100);
+    // 150, 130, 125 after step 750 (the held one left out): median 130.
+    expect(summary.netFraction).toBe(100 / 130);
+    // No change: every unheld sample.
+    expect(summarise(inputs(samples, [])).netFraction).toBe(100 / 125);
+    // A change after the last sample: the last unheld one.
+    expect(summarise(inputs(samples, [{ action: 'apply', atStep: 1200 }])).netFraction).toBe(100 / 125);
+    expect(summarise(inputs([sample(600, 10, 900)], [])).netFraction).toBeNull();
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * `ouroboros bench net`: does the main job pay for itself? What a new user
+ * gets from `npm start`, against what the kernel it ends with does alone.
+ *
+ * (a) cold: `ouroboros run --json` for the run length (3 minutes) on the
+ *     default lattice, in a child process, from an empty archive and an empty
+ *     build cache (a fresh temporary directory and its ouroboros.toml);
+ * (b) the run's final live step kernel alone on the same lattice for
+ *     KERNEL_ALONE_MS, in this process with no engine (the watchdog on, as in
+ *     the run): kernelAloneMlups = cells x steps / wall seconds;
+ * (c) warm: a second run on the archive (a) left, and (b) again when it
+ *     ended with another kernel.
+ *
+ * Per run: netMlups, liveKernelMlups, heldSeconds, firstApplyAtSeconds,
+ * attempts and applied are the run's own (--json: the engine's summary and
+ * the run summary); netFraction = netMlups / kernelAloneMlups; wallSeconds
+ * is the child process's, from spawn to exit (start-up and shutdown
+ * included); lostSteps from the run's step audit; maxEnergyDrift from its
+ * samples. Targets (issue 15): cold netFraction >= 0.7 and first apply
+ * within 60 s, warm netFraction >= 0.95, each run's wall time within the run
+ * length + 5 s (185 s for 3 minutes), no lost step.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { kernelModulePath, packageRoot } from '../../native/loader.js';
+import { Archive } from '../archive/archive.js';
+import type { RunResult } from '../cli/run-command.js';
+import { defaultConfig } from '../engine/config.js';
+import { createMainLattice } from '../engine/main-lattice.js';
+import { sleepMs } from '../engine/watch.js';
+import type { BenchRunOptions } from './suites.js';
+
+/** One run's figures, as issue 15 names them. */
+export interface NetRunFigures {
+  netMlups: number;
+  liveKernelMlups: number;
+  kernelAloneMlups: number;
+  netFraction: number;
+  firstApplyAtSeconds: number | null;
+  heldSeconds: number;
+  attempts: number;
+  applied: number;
+  wallSeconds: number;
+  lostSteps: number | null;
+  maxEnergyDrift: number | null;
+}
+
+export interface NetTarget {
+  value: number | null;
+  limit: number;
+  met: boolean;
+}
+
+export interface NetBenchReport {
+  cold: NetRunFigures;
+  warm: NetRunFigures;
+  targets: {
+    coldNetFractionAtLeast07: NetTarget;
+    coldFirstApplyWithin60s: NetTarget;
+    warmNetFractionAtLeast095: NetTarget;
+    coldWallWithinRunPlus5s: NetTarget;
+    warmWallWithinRunPlus5s: NetTarget;
+    noLostSteps: NetTarget;
+  };
+  /** How it was run: the run length, the lattice, the final live kernels, the machine. */
+  runSeconds: number;
+  kernelAloneSeconds: number;
+  extents: number[];
+  liveKernels: { cold: string; warm: string };
+  machine: { cpu: string; cores: number; loadAverage: number[]; node: string };
+  date: string;
+}
+
+/** What bench net reads of `ouroboros run --json`. */
+export type RunOutput = Pick<RunResult, 'summary' | 'steps'> & {
+  engine: Pick<RunResult['engine'], 'netMlups' | 'liveKernelMlups' | 'heldSeconds' | 'firstApplyAtSeconds' | 'liveModules'>;
+};
+
+const DEFAULT_RUN_MS = 180_000;
+const KERNEL_ALONE_MS = 20_000;
+/** Seconds a run may take beyond its length: start-up (STREAM probe, lattice) and the stop. */
+const WALL_SLACK_SECONDS = 5;
+const QUICK_EXTENTS = [512, 512];
+const QUICK_RUN_MS = 20_000;
+const QUICK_KERNEL_ALONE_MS = 3_000;
+/** Lines of a failed run's stderr quoted in the error. */
+const STDERR_LINES = 20;
+
+/** One run's figures from its --json output, its measured wall time and its final kernel's rate alone. */
+export function netRunFigures(output: RunOutput, wallSeconds: number, kernelAloneMlups: number): NetRunFigures {
+  return {
+    netMlups: output.engine.netMlups,
+    liveKernelMlups: output.engine.liveKernelMlups,
+    kernelAloneMlups,
+    netFraction: kernelAloneMlups > 0 ? output.engine.netMlups / kernelAloneMlups : 0,
+    firstApplyAtSeconds: output.engine.firstApplyAtSeconds,
+    heldSeconds: output.engine.heldSeconds,
+    attempts: output.summary.attempts,
+    applied: output.summary.applied,
+    wallSeconds,
+    lostSteps: output.steps.lostSteps,
+    maxEnergyDrift: output.summary.maxEnergyDrift,
+  };
+}
+
+function atLeast(value: number | null, limit: number): NetTarget {
+  return { value, limit, met: value !== null && value >= limit };
+}
+
+function atMost(value: number | null, limit: number): NetTarget {
+  return { value, limit, met: value !== null && value <= limit };
+}
+
+/** The issue's targets for a run length of `runSeconds`. */
+export function netTargets(cold: NetRunFigures, warm: NetRunFigures, runSeconds: number): NetBenchReport['targets'] {
+  const lost = cold.lostSteps === null || warm.lostSteps === null ? null : cold.lostSteps + warm.lostSteps;
+  return {
+    coldNetFractionAtLeast07: atLeast(cold.netFraction, 0.7),
+    coldFirstApplyWithin60s: atMost(cold.firstApplyAtSeconds, 60),
+    warmNetFractionAtLeast095: atLeast(warm.netFraction, 0.95),
+    coldWallWithinRunPlus5s: atMost(cold.wallSeconds, runSeconds + WALL_SLACK_SECONDS),
+    warmWallWithinRunPlus5s: atMost(warm.wallSeconds, runSeconds + WALL_SLACK_SECONDS),
+    noLostSteps: atMost(lost, 0),
+  };
+}
+
+/** `ouroboros run --json` in a child process; resolves with its output and its wall time from spawn to exit. */
+function runChild(dir: string, args: string[], log: (message: string) => void): Promise<{ output: RunOutput; wallSeconds: number }> {
+  const cli = path.join(packageRoot, 'bin', 'ouroboros.js');
+  const startedMs = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'run', '--json', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const wallSeconds = (performance.now() - startedMs) / 1e3;
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !line.startsWith('{')) {
+        reject(new Error(`ouroboros run ${args.join(' ')} in ${dir} exited with ${code}:\n${stderr.trim().split('\n').slice(-STDERR_LINES).join('\n')}`));
+        return;
+      }
+      log(`run ended in ${wallSeconds.toFixed(1)} s`);
+      resolve({ output: JSON.parse(line) as RunOutput, wallSeconds });
+    });
+  });
+}
+
+/** The .so of the step kernel a run left live: the reference's, or its archived attempt's build. */
+function liveStepModule(output: RunOutput, archiveFile: string): { name: string; file: string } {
+  const live = output.engine.liveModules.step;
+  if (live.name === 'reference') return { name: live.name, file: kernelModulePath('reference') };
+  const archive = Archive.open(archiveFile);
+  try {
+    const file = archive.get(live.attemptId)?.modulePath ?? null;
+    if (file === null) throw new Error(`attempt #${live.attemptId} (live at the end of the run) has no module in the archive`);
+    return { name: live.name, file };
+  } finally {
+    archive.close();
+  }
+}
+
+/** MLUPS of `moduleFile` stepping the lattice alone, with the watchdog, for `durationMs`. */
+async function kernelAlone(moduleFile: string, extents: number[], durationMs: number): Promise<number> {
+  const lattice = createMainLattice({ ...defaultConfig.lattice, extents });
+  try {
+    await lattice.swap('step', await lattice.loadModule(moduleFile));
+    const running = lattice.run({ watchdog: defaultConfig.watchdog });
+    const startStep = lattice.stepCount;
+    const startedMs = performance.now();
+    await sleepMs(durationMs);
+    const steps = lattice.stepCount - startStep;
+    const seconds = (performance.now() - startedMs) / 1e3;
+    await lattice.stop();
+    const summary = await running;
+    if (summary.error !== null) throw new Error(`the kernel alone failed: ${summary.error}`);
+    return (steps * lattice.cells) / (seconds * 1e6);
+  } finally {
+    lattice.close();
+  }
+}
+
+export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport> {
+  const runMs = options.durationMs ?? (options.quick ? QUICK_RUN_MS : DEFAULT_RUN_MS);
+  const aloneMs = options.quick ? QUICK_KERNEL_ALONE_MS : KERNEL_ALONE_MS;
+  const extents = options.quick ? QUICK_EXTENTS : defaultConfig.lattice.extents;
+  const log = options.onProgress;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-bench-net-'));
+  const archiveFile = path.join(dir, 'archive.sqlite');
+  writeFileSync(
+    path.join(dir, 'ouroboros.toml'),
+    [`[archive]`, `path = ${JSON.stringify(archiveFile)}`, `[gauntlet]`, `cacheDir = ${JSON.stringify(path.join(dir, 'cache'))}`, `[log]`, `file = ${JSON.stringify(path.join(dir, 'engine.log'))}`, ''].join('\n'),
+  );
+  const runArgs = (name: string) => ['--duration', `${runMs / 1000}s`, '--lattice', extents.join('x'), '--report', path.join(dir, `${name}.html`)];
+  let measured = false;
+  try {
+    const measure = async (name: 'cold' | 'warm', previous: { file: string; mlups: number } | null) => {
+      log(`${name}: ouroboros run for ${runMs / 1000} s on ${extents.join('x')}${name === 'cold' ? ' from an empty archive and build cache' : ' on the archive the cold run left'}`);
+      const { output, wallSeconds } = await runChild(dir, runArgs(name), log);
+      const module = liveStepModule(output, archiveFile);
+      let mlups = previous?.mlups ?? 0;
+      if (module.file !== previous?.file) {
+        log(`${name}: ${module.name} alone for ${aloneMs / 1000} s`);
+        mlups = await kernelAlone(module.file, extents, aloneMs);
+      }
+      return { figures: netRunFigures(output, wallSeconds, mlups), module: { ...module, mlups } };
+    };
+    const cold = await measure('cold', null);
+    const warm = await measure('warm', { file: cold.module.file, mlups: cold.module.mlups });
+    const cpus = os.cpus();
+    measured = true;
+    return {
+      cold: cold.figures,
+      warm: warm.figures,
+      targets: netTargets(cold.figures, warm.figures, runMs / 1000),
+      runSeconds: runMs / 1000,
+      kernelAloneSeconds: aloneMs / 1000,
+      extents,
+      liveKernels: { cold: cold.module.name, warm: warm.module.name },
+      machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadAverage: os.loadavg(), node: process.version },
+      date: new Date().toISOString(),
+    };
+  } finally {
+    // A failed run's archive, log and report stay for a look.
+    if (measured) rmSync(dir, { recursive: true, force: true });
+    else log(`kept ${dir}`);
+  }
+}
+
+function runLine(name: string, figures: NetRunFigures): string {
+  const first = figures.firstApplyAtSeconds === null ? 'none' : `${figures.firstApplyAtSeconds.toFixed(1)} s`;
+  return (
+    `${name.padEnd(5)} net ${figures.netMlups.toFixed(1)} MLUPS = ${(100 * figures.netFraction).toFixed(1)}% of the final kernel alone ` +
+    `(${figures.kernelAloneMlups.toFixed(1)}); live kernel ${figures.liveKernelMlups.toFixed(1)}; first apply ${first}; ` +
+    `held ${figures.heldSeconds.toFixed(1)} s; ${figures.attempts} attempts, ${figures.applied} applied; ` +
+    `wall ${figures.wallSeconds.toFixed(1)} s; lost steps ${figures.lostSteps ?? 'n/a'}; max drift ${figures.maxEnergyDrift?.toExponential(2) ?? 'n/a'}`
+  );
+}
+
+export function formatNetReport(report: NetBenchReport): string {
+  const targets = Object.entries(report.targets).map(
+    ([name, target]) => `${target.met ? 'met   ' : 'missed'} ${name} (${target.value === null ? 'n/a' : Number(target.value.toFixed(3))}, limit ${target.limit})`,
+  );
+  return [
+    `${report.extents.join('x')}, runs of ${report.runSeconds} s, final kernels alone for ${report.kernelAloneSeconds} s (cold ${report.liveKernels.cold}, warm ${report.liveKernels.warm})`,
+    runLine('cold', report.cold),
+    runLine('warm', report.warm),
+    '',
+    ...targets,
+  ].join('\n');
+}

@@ -1,0 +1,264 @@
+/**
+ * The search's economy: what the improvement attempts cost the live
+ * simulation against what the next one can still win, and the pacing that
+ * follows (attempts in flight, wait before the next start). Pure: the clock,
+ * the costs and the gain arrive as numbers, so tests drive it with synthetic
+ * ones.
+ *
+ * Cost, in lattice-seconds (wall seconds of the live job's stepping lost):
+ * - time the live lattice was held at a step boundary (HeldClock), counted
+ *   whole;
+ * - CPU of the engine's child processes (compiles, analysers, sandbox runs:
+ *   cutime + cstime of this process), times `childCpuCost` lattice-seconds
+ *   per CPU-second. The lattice keeps both cores busy with threads that meet
+ *   at a barrier every step, so a child's slice on one core stalls the
+ *   other thread too: on this project's 2-core VM with a 2-thread kernel at
+ *   4096^2, a nice-0 busy loop cost 1.1 to 2.2 lattice-seconds per CPU-second
+ *   it got, and one at nice 10 (where the compiler and the analysers run)
+ *   4 to 5, in the few CPU-seconds the scheduler gave it. Child CPU spent
+ *   while the lattice was held is the held work's own and is not charged
+ *   twice: up to `cores` CPU-seconds per held second are left out;
+ * - throughput a live trial lost, as measured by the trial (chargeTrialLoss).
+ *
+ * Gain, in lattice-seconds: if the next attempt wins, the live kernel runs
+ * faster by a fraction f for the rest of the run, which is worth f x the
+ * remaining seconds (less the attempt's own duration, measured). f is
+ * e^g - 1 for the predictor's expected ln-speedup improvement g of the next
+ * candidate over the incumbent (Predictor.expectedGain), bounded by the
+ * headroom under a measured ceiling (the roofline of the lattice's memory):
+ * ceiling / live MLUPS - 1. The remaining seconds are the run's known end
+ * (--duration, budget.maxWallSeconds) less the time spent; with no known end,
+ * the run is taken to go on at least `horizonSeconds`, or as long again as
+ * it has run so far, whichever is longer.
+ *
+ * States: `searching` while the expected gain pays for an attempt's
+ * measured cost: the configured interval, and the configured concurrency
+ * while the gain is at least CONCURRENT_GAIN_RATIO times the cost, else one
+ * in flight. With no gain estimate yet (no candidate has passed) the search
+ * goes on with one in flight: nothing is won yet, and on 2 cores a second
+ * attempt beside the first only delays the first win; so the first attempt
+ * is never starved. `backed-off` once the gain no longer pays: one attempt
+ * in flight, started only when the cost since backing off plus the next
+ * attempt's expected cost stays within `maxDegradation` of the wall time
+ * since then (the converged engine costs the simulation at most that
+ * fraction: seed 002's governor). Backed off, the economy judges again when
+ * an attempt ends (a new result can raise the gain) and resumes when it pays;
+ * a change (an applied or rolled-back kernel, another bottleneck slot)
+ * resumes it at once with one probing attempt.
+ */
+
+export type EconomyState = 'searching' | 'backed-off';
+
+export interface EconomyOptions {
+  /** Milliseconds on the engine's monotonic clock. */
+  now: () => number;
+  /** Fraction of the wall time the search may cost once it has backed off. */
+  maxDegradation: number;
+  /** Lattice-seconds one CPU-second of a child process costs. */
+  childCpuCost: number;
+  /** Cores of the machine: CPU-seconds per held second that are the held work's own. */
+  cores: number;
+  /** Assumed remaining run time when the run's end is not known. */
+  horizonSeconds: number;
+  /** The configured concurrency and least time between two starts. */
+  maxConcurrent: number;
+  intervalMs: number;
+  /** What an attempt is taken to cost before one has ended in this run. */
+  priorAttemptCostSeconds: number;
+}
+
+/** Cumulative measurements since the run began. */
+export interface CostReadings {
+  heldSeconds: number;
+  childCpuSeconds: number;
+}
+
+/** What the economy needs to know at a decision. */
+export interface EconomyView {
+  /** Cumulative costs measured so far. */
+  readings: CostReadings;
+  /** Seconds until the run's known end, or null when it has none. */
+  remainingSeconds: number | null;
+  /** The predictor's expected ln-speedup improvement of the next attempt over the incumbent; null: unknown. */
+  expectedImprovement: number | null;
+  /** The live kernel's recent free-running MLUPS, and the ceiling it cannot pass; null: unknown. */
+  liveMlups: number | null;
+  ceilingMlups: number | null;
+}
+
+export interface EconomyDecision {
+  state: EconomyState;
+  /** Attempts that may be in flight now. */
+  maxInFlight: number;
+  /** Milliseconds to wait before the next start (0: now). */
+  waitMs: number;
+}
+
+/** A change of state, for the 'economy' event and the log. */
+export interface EconomyTransition {
+  state: EconomyState;
+  reason: string;
+  /** The figures the decision was made on, in lattice-seconds. */
+  expectedGainSeconds: number | null;
+  attemptCostSeconds: number;
+  costSeconds: number;
+}
+
+/** The economy's figures for the summary. */
+export interface EconomyReport {
+  state: EconomyState;
+  /** Lattice-seconds the search cost the live job (held, child CPU, trials). */
+  costSeconds: number;
+  childCpuSeconds: number;
+  trialLossSeconds: number;
+  /** Mean lattice-seconds per attempt that ended, and mean wall seconds it took. */
+  attemptCostSeconds: number | null;
+  attemptSeconds: number | null;
+  /** The last gain estimate, in lattice-seconds; null: unknown. */
+  expectedGainSeconds: number | null;
+  backoffs: number;
+  resumes: number;
+}
+
+/** A second attempt in flight costs as much as the first and brings the gain only sooner: worth it only when the gain is this many times the cost. */
+export const CONCURRENT_GAIN_RATIO = 3;
+
+export class Economy {
+  private current: EconomyState = 'searching';
+  private readonly startedMs: number;
+  private finishedAttempts = 0;
+  private attemptWallSeconds = 0;
+  private trialLossSeconds = 0;
+  private latest: CostReadings = { heldSeconds: 0, childCpuSeconds: 0 };
+  private backedOffAtMs = 0;
+  private costAtBackoff = 0;
+  private probe = false;
+  /** An attempt ended since the last decision: a backed-off economy judges the gain again. */
+  private rejudge = false;
+  private lastStartMs = -Infinity;
+  private lastGainSeconds: number | null = null;
+  private backoffs = 0;
+  private resumes = 0;
+
+  constructor(
+    private readonly options: EconomyOptions,
+    private readonly onTransition: (transition: EconomyTransition) => void = () => {},
+  ) {
+    this.startedMs = options.now();
+  }
+
+  get state(): EconomyState {
+    return this.current;
+  }
+
+  /** Lattice-seconds lost so far, from the latest readings. */
+  costSeconds(readings: CostReadings = this.latest): number {
+    const chargedCpu = Math.max(0, readings.childCpuSeconds - this.options.cores * readings.heldSeconds);
+    return readings.heldSeconds + chargedCpu * this.options.childCpuCost + this.trialLossSeconds;
+  }
+
+  /** A live trial's measured loss of throughput, in lattice-seconds. */
+  chargeTrialLoss(seconds: number): void {
+    if (Number.isFinite(seconds) && seconds > 0) this.trialLossSeconds += seconds;
+  }
+
+  attemptStarted(): void {
+    this.lastStartMs = this.options.now();
+    this.probe = false;
+  }
+
+  /** An attempt ended after `wallSeconds`; the state is judged again at the next decision. */
+  attemptFinished(wallSeconds: number): void {
+    this.finishedAttempts += 1;
+    this.attemptWallSeconds += Math.max(0, wallSeconds);
+    this.rejudge = true;
+  }
+
+  /** Something changed that can change what an attempt wins: a back-off ends with one probing attempt. */
+  change(reason: string): void {
+    if (this.current !== 'backed-off') return;
+    this.probe = true;
+    this.resume(reason, this.lastGainSeconds, this.attemptCost());
+  }
+
+  private resume(reason: string, gain: number | null, cost: number): void {
+    this.current = 'searching';
+    this.resumes += 1;
+    this.onTransition({ state: 'searching', reason: `resumed: ${reason}`, expectedGainSeconds: gain, attemptCostSeconds: cost, costSeconds: this.costSeconds() });
+  }
+
+  /** Mean cost of an attempt that ended in this run, or the prior before one has. */
+  private attemptCost(readings: CostReadings = this.latest): number {
+    return this.finishedAttempts === 0 ? this.options.priorAttemptCostSeconds : this.costSeconds(readings) / this.finishedAttempts;
+  }
+
+  private elapsedSeconds(): number {
+    return (this.options.now() - this.startedMs) / 1000;
+  }
+
+  /** Expected lattice-seconds the next attempt wins, or null when the predictor has no estimate. */
+  expectedGainSeconds(view: EconomyView): number | null {
+    if (view.expectedImprovement === null) return null;
+    let fraction = Math.expm1(Math.max(0, view.expectedImprovement));
+    if (view.ceilingMlups !== null && view.liveMlups !== null && view.liveMlups > 0) {
+      fraction = Math.min(fraction, Math.max(0, view.ceilingMlups / view.liveMlups - 1));
+    }
+    const remaining = view.remainingSeconds ?? Math.max(this.options.horizonSeconds, this.elapsedSeconds());
+    const duration = this.finishedAttempts === 0 ? 0 : this.attemptWallSeconds / this.finishedAttempts;
+    return fraction * Math.max(0, remaining - duration);
+  }
+
+  /** The pacing now; may change state (reported through onTransition). */
+  decide(view: EconomyView): EconomyDecision {
+    this.latest = view.readings;
+    const gain = this.expectedGainSeconds(view);
+    this.lastGainSeconds = gain;
+    const cost = this.attemptCost(view.readings);
+    const pays = gain === null || gain >= cost;
+    if (this.current === 'searching' && !pays && !this.probe) this.backOff(gain!, cost);
+    else if (this.current === 'backed-off' && this.rejudge && pays) this.resume('the last attempt raised the expected gain above the cost', gain, cost);
+    this.rejudge = false;
+    const intervalWaitMs = Math.max(0, this.lastStartMs + this.options.intervalMs - this.options.now());
+    if (this.current === 'backed-off') {
+      return { state: this.current, maxInFlight: 1, waitMs: Math.max(intervalWaitMs, this.governorWaitMs(cost, view.readings)) };
+    }
+    const concurrent = gain !== null && gain >= CONCURRENT_GAIN_RATIO * cost;
+    return { state: this.current, maxInFlight: concurrent ? this.options.maxConcurrent : 1, waitMs: intervalWaitMs };
+  }
+
+  private backOff(gain: number, cost: number): void {
+    this.current = 'backed-off';
+    this.backoffs += 1;
+    this.backedOffAtMs = this.options.now();
+    this.costAtBackoff = this.costSeconds();
+    const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds and costs ${cost.toFixed(1)}`;
+    this.onTransition({ state: 'backed-off', reason, expectedGainSeconds: gain, attemptCostSeconds: cost, costSeconds: this.costAtBackoff });
+  }
+
+  /**
+   * Backed off, the next start waits until the cost since backing off plus
+   * the attempt's expected cost is within maxDegradation of the wall time
+   * since then.
+   */
+  private governorWaitMs(attemptCost: number, readings: CostReadings): number {
+    if (this.options.maxDegradation === 0) return Infinity;
+    const spent = this.costSeconds(readings) - this.costAtBackoff;
+    const allowedAtSeconds = (spent + attemptCost) / this.options.maxDegradation;
+    const sinceSeconds = (this.options.now() - this.backedOffAtMs) / 1000;
+    return Math.max(0, (allowedAtSeconds - sinceSeconds) * 1000);
+  }
+
+  report(): EconomyReport {
+    return {
+      state: this.current,
+      costSeconds: this.costSeconds(),
+      childCpuSeconds: this.latest.childCpuSeconds,
+      trialLossSeconds: this.trialLossSeconds,
+      attemptCostSeconds: this.finishedAttempts === 0 ? null : this.attemptCost(),
+      attemptSeconds: this.finishedAttempts === 0 ? null : this.attemptWallSeconds / this.finishedAttempts,
+      expectedGainSeconds: this.lastGainSeconds,
+      backoffs: this.backoffs,
+      resumes: this.resumes,
+    };
+  }
+}
