@@ -19,7 +19,7 @@ import { CircuitBreaker } from '../dist/ts/engine/circuit-breaker.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
 import { type Judgement, judgeCandidate } from '../dist/ts/engine/judge.js';
 import { type ChangeRequest, type Incumbent, type LiveChangeSettings, LiveChanges, fileSha256 } from '../dist/ts/engine/live-changes.js';
-import { type TrialSlot, runTrial } from '../dist/ts/engine/live-trial.js';
+import { type TrialSlot, runTrial, trialLossSeconds } from '../dist/ts/engine/live-trial.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { StrategyMemory } from '../dist/ts/engine/strategy-memory.js';
 import type { ThroughputWindow, WindowOptions } from '../dist/ts/engine/watch.js';
@@ -621,5 +621,17 @@ describe('trial configuration', () => {
     expect(() => resolveConfig({ trial: { window: '2s', maxSlowerLive: '1s' } })).toThrow('trial.maxSlowerLive = "1000ms": must be at least trial.window (2000 ms)');
     expect(() => resolveConfig({ gauntlet: { speedJudge: 'sandbox' } })).toThrow('gauntlet.speedJudge = "sandbox": must be one of "live-ab", "benchmark"');
     expect(resolveConfig({}).trial).toEqual({ windowMs: 1000, minSteps: 3, maxPairs: 12, minGain: 0.03, maxSlowerLiveMs: 4000 });
+  });
+});
+
+describe('trialLossSeconds', () => {
+  it('charges the candidate live time by the share of throughput it fell short, and nothing for a faster candidate', () => {
+    const slower = [
+      { incumbentMlups: 100, candidateMlups: 70 },
+      { incumbentMlups: 100, candidateMlups: 90 },
+    ];
+    expect(trialLossSeconds({ pairs: slower, candidateLiveMs: 4000 })).toBeCloseTo(4 * 0.2, 10);
+    expect(trialLossSeconds({ pairs: [{ incumbentMlups: 100, candidateMlups: 150 }], candidateLiveMs: 2000 })).toBe(0);
+    expect(trialLossSeconds({ pairs: [], candidateLiveMs: 0 })).toBe(0);
   });
 });

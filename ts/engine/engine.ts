@@ -353,6 +353,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           const record = this.run!.archive.updateAttempt(attemptId, { status: 'rolled-back', reason });
           this.emit('attempt-finished', record);
         },
+        trialEnded: (lossSeconds) => this.run?.economy?.chargeTrialLoss(lossSeconds),
       },
     );
   }

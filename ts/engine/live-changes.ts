@@ -35,7 +35,7 @@ import { withToolsHeld } from '../gauntlet/background.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { AbVerdict, PairedWindows } from './ab-test.js';
 import type { AttemptPhase } from './events.js';
-import { type StepSpan, type TrialResult, type TrialSlot, meanMlups, runTrial, spansText } from './live-trial.js';
+import { type StepSpan, type TrialResult, type TrialSlot, meanMlups, runTrial, spansText, trialLossSeconds } from './live-trial.js';
 import { type ThroughputWindow, type WindowOptions, judgeThroughput, measureSlot } from './watch.js';
 
 /** The module live in a slot and the archived attempt it came from. */
@@ -144,6 +144,8 @@ export interface LiveChangeHooks {
   rolledBack(entry: LedgerEntry): void;
   /** A watchdog rollback outside any watch window undid an incumbent. */
   incumbentLost(attemptId: number, reason: string, entry: LedgerEntry): void;
+  /** A live trial ended; `lossSeconds` is the throughput it cost the simulation (trialLossSeconds). */
+  trialEnded?(lossSeconds: number): void;
 }
 
 /** Why a winner that passed everything did not go live: the stop came first. */
@@ -349,6 +351,7 @@ export class LiveChanges {
       this.watching = null;
       signal?.removeEventListener('abort', stop);
     }
+    this.hooks.trialEnded?.(trialLossSeconds(result));
     const report: TrialReport = {
       incumbentAttemptId: incumbent.attemptId,
       verdict: result.verdict,

@@ -57,6 +57,17 @@ export function meanMlups(pairs: readonly PairedWindows[]): { candidateMlups: nu
   return { candidateMlups: mean(pairs.map((p) => p.candidateMlups)), incumbentMlups: mean(pairs.map((p) => p.incumbentMlups)) };
 }
 
+/**
+ * What the trial cost the simulation, in lattice-seconds: the candidate's
+ * live time times the share of the incumbent's throughput it fell short by
+ * (mean windows; nothing when it was as fast or faster).
+ */
+export function trialLossSeconds(result: Pick<TrialResult, 'pairs' | 'candidateLiveMs'>): number {
+  const { candidateMlups, incumbentMlups } = meanMlups(result.pairs);
+  if (!(incumbentMlups > 0) || candidateMlups >= incumbentMlups) return 0;
+  return (result.candidateLiveMs / 1000) * (1 - candidateMlups / incumbentMlups);
+}
+
 /** The spans as the ledger and the record give them: "[1200, 1240) [1290, ...)". */
 export function spansText(spans: readonly StepSpan[]): string {
   return spans.map((span) => `[${span.fromStep}, ${span.toStep ?? '...'})`).join(' ');
