@@ -73,6 +73,14 @@ export interface ChangeRequest {
   speedJudge: { by: 'trial' } | { by: 'benchmark'; judgedAgainst: number };
   /** Rendered by the variant generator from its own templates (trust.ts): loaded in-process; otherwise confined in a kernel host. */
   trusted: boolean;
+  /**
+   * The live module's throughput, measured by the caller just now with no
+   * change in between (the engine's baseline window): a benchmark-judged
+   * change then takes no window of its own before the swap.
+   */
+  incumbentWindow?: ThroughputWindow;
+  /** Steps of the canary (default canarySteps from the settings). */
+  canarySteps?: number;
 }
 
 /** What a live A/B trial found, for the attempt's record. */
@@ -254,13 +262,13 @@ export class LiveChanges {
     // candidate or as incumbent: the gauntlet's checks, the watch window and the watchdog (whose snapshots
     // restore a host's crash) stand in.
     const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
-    const canaryProblem = canaryRuns ? await this.canary(slot, moduleId) : null;
+    const canaryProblem = canaryRuns ? await this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps) : null;
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
     if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
     if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.trialOne(request, moduleId, incumbent, signal));
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
-    const before = await this.measure(slot, { ...window, ...(signal ? { signal } : {}) });
+    const before = request.incumbentWindow ?? (await this.measure(slot, { ...window, ...(signal ? { signal } : {}) }));
     if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
 
     this.hooks.phase(attemptId, 'swapping');
@@ -507,10 +515,10 @@ export class LiveChanges {
   }
 
   /** Null when the candidate agrees with the incumbent on copies of the live state; else why not. */
-  private async canary(slot: Slot, moduleId: number): Promise<string | null> {
+  private async canary(slot: Slot, moduleId: number, steps: number): Promise<string | null> {
     let report;
     try {
-      report = await this.lat.canary(slot, moduleId, { steps: this.settings.canarySteps });
+      report = await this.lat.canary(slot, moduleId, { steps });
     } catch (error) {
       return `the canary failed to run: ${(error as Error).message}`;
     }

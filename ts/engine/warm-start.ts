@@ -22,6 +22,7 @@ import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
 import { type GauntletResources, judgeCandidate } from './judge.js';
 import { type Incumbent, type LiveChanges, fileSha256 } from './live-changes.js';
+import type { ThroughputWindow } from './watch.js';
 import { isTrustedSource } from './trust.js';
 
 export interface WarmStartHost {
@@ -31,7 +32,19 @@ export interface WarmStartHost {
   live: LiveChanges;
   gauntlet: GauntletResources;
   signal: AbortSignal;
+  /** The live step kernel's throughput just measured (the engine's baseline): the swap then waits for no window of its own. */
+  incumbentWindow?: ThroughputWindow | null;
 }
+
+/**
+ * Steps of a warm start's canary: the module's bytes are those that passed
+ * the gauntlet, the full canary and a watch window on this machine before,
+ * and the gauntlet re-verifies them in the background; the canary is only
+ * a check that it agrees with the live kernel on this run's state, and at
+ * the reference kernel's speed the default ten steps (twice, on copies)
+ * held the warm start back for seconds at 4096^2.
+ */
+const WARM_START_CANARY_STEPS = 2;
 
 /** What the warm start did with a slot now, and the re-verification it left running. */
 export interface WarmStart {
@@ -91,6 +104,8 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
       // It goes live at once on what it did before (swap and watch), not after a trial.
       speedJudge: { by: 'benchmark', judgedAgainst: incumbent.attemptId },
       trusted: isTrustedSource(record.source, record.genome),
+      canarySteps: WARM_START_CANARY_STEPS,
+      ...(slot === 'step' && host.incumbentWindow ? { incumbentWindow: host.incumbentWindow } : {}),
     },
     host.signal,
   );
