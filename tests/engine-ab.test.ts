@@ -147,8 +147,11 @@ class FakeLattice extends EventEmitter {
       readout: { live: module(this.live.readout), lastKnownGood: module(this.lastKnownGood.readout) },
     };
   }
-  async canary() {
-    return { steps: 10, maxAbsDifference: 0, candidateEnergy: 1, incumbentEnergy: 1, candidateFpRestores: 0 };
+  /** The steps each canary was asked for. */
+  readonly canaries: number[] = [];
+  async canary(_slot: string, _moduleId: number, options: { steps: number }) {
+    this.canaries.push(options.steps);
+    return { steps: options.steps, maxAbsDifference: 0, candidateEnergy: 1, incumbentEnergy: 1, candidateFpRestores: 0 };
   }
   checkInvariants() {
     return this.invariantsOk ? { ok: true, violations: [] } : { ok: false, violations: ['energy drift 1e-3 > 1e-9'] };
@@ -621,6 +624,31 @@ describe('trial configuration', () => {
     expect(() => resolveConfig({ trial: { window: '2s', maxSlowerLive: '1s' } })).toThrow('trial.maxSlowerLive = "1000ms": must be at least trial.window (2000 ms)');
     expect(() => resolveConfig({ gauntlet: { speedJudge: 'sandbox' } })).toThrow('gauntlet.speedJudge = "sandbox": must be one of "live-ab", "benchmark"');
     expect(resolveConfig({}).trial).toEqual({ windowMs: 1000, minSteps: 3, maxPairs: 12, minGain: 0.03, maxSlowerLiveMs: 4000 });
+  });
+});
+
+describe('a benchmark-judged change given the incumbent\'s window (the warm start)', () => {
+  it('measures no window before the swap, judges the watch window against the given one, and runs the canary it asks for', async () => {
+    const windows = new Windows(() => 1.5);
+    const { lat, archive, live, candidateId, incumbent } = liveSetup(windows);
+    const incumbentWindow = { steps: 4, kernelNs: 4e6, wallMs: 1000, mlups: Windows.alone(incumbent.moduleId) };
+    const outcome = await live.change({
+      ...trialRequest(candidateId),
+      action: 'warm-start',
+      speedJudge: { by: 'benchmark', judgedAgainst: incumbent.attemptId },
+      incumbentWindow,
+      canarySteps: 2,
+    });
+    expect(outcome.status).toBe('applied');
+    if (outcome.status !== 'applied') return;
+    // Only the watch window was measured (the fake labels it by the incumbent LiveChanges holds, the candidate by then).
+    expect(windows.order).toHaveLength(1);
+    expect(lat.live.step).toBe(2);
+    expect(outcome.incumbentMlups).toBe(incumbentWindow.mlups);
+    expect(outcome.speedup).toBeCloseTo(2 * 1.5, 12);
+    expect(lat.canaries).toEqual([2]);
+    expect(archive.ledger.entries().map((entry) => entry.action)).toEqual(['warm-start']);
+    archive.close();
   });
 });
 
