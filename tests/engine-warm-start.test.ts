@@ -146,10 +146,11 @@ describe('warm start', () => {
     const report = await applied;
     expect(report, report.reason).toMatchObject({ slot: 'step', outcome: 'applied', attemptId: id });
     expect(lat.slots().step.live.name).toBe('rows-fast');
-    // The re-verification is judged against the module it replaced, and has no verdict yet.
+    // The re-verification times the module against its own build (not the slow reference it replaced), and has no verdict yet.
     const reverification = await gauntlet.called(1);
     expect(reverification.source).toBe(rowsFast);
-    expect(fileSha256(reverification.incumbent!)).toBe(REFERENCE_SHA256);
+    expect(fileSha256(reverification.incumbent!)).toBe(fileSha256(lat.slots().step.live.path));
+    expect(fileSha256(reverification.incumbent!)).not.toBe(REFERENCE_SHA256);
     // The improvement loop is not blocked meanwhile: an attempt reaches the gauntlet too.
     const attempt = await gauntlet.called(2);
     expect(attempt.source).toBe(fixture('reference-copy.cpp'));

@@ -114,19 +114,22 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
   host.archive.updateAttempt(record.id, { status: 'applied', speedup: outcome.speedup, liveMlups: outcome.liveMlups });
   return {
     report: { slot, outcome: 'applied', attemptId: record.id, reason: `live at once, ${outcome.speedup.toFixed(2)}x the reference; re-verifying in the background` },
-    reverified: reverify(host, slot, record.id, incumbent),
+    reverified: reverify(host, slot, record.id, { ...incumbent, modulePath: module.modulePath }),
   };
 }
 
 /**
- * The gauntlet's gates on the live warm-started module, judged against the
- * module it replaced: only its correctness matters here (the benchmark
- * gate passes whether or not it wins). A failure rolls it back if it is
- * still live and marks it.
+ * The gauntlet's gates on the live warm-started module: only its
+ * correctness matters here (the benchmark gate passes whether or not it
+ * wins), so the benchmark, which only screens, times it against its own
+ * build (`timedAgainst`). Timed against the module it replaced, the
+ * reference at 4096^2, the benchmark's samples stepped the reference for
+ * seconds on the cores the live job was using. A failure rolls it back if
+ * it is still live and marks it.
  */
-async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, replaced: Incumbent): Promise<WarmStartReport> {
+async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
-  const { verdict } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, replaced, record.genome, host.signal);
+  const { verdict } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, timedAgainst, record.genome, host.signal);
   if (verdict.interrupted) return { slot, outcome: 'none', attemptId, reason: 'the re-verification was interrupted by the stop; the next run tries again' };
   if (verdict.accepted) return { slot, outcome: 'verified', attemptId, reason: 'the gauntlet re-verified it on this machine' };
   const failed = verdict.gates.find((gate) => !gate.passed);
