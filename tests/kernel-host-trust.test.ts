@@ -45,13 +45,13 @@ describe('the trust decision', () => {
     for (const slot of ['step', 'readout'] as const) live.adopt({ slot, attemptId: 0, moduleId: base.id, modulePath: base.path, moduleSha256: '', speedup: 1 });
     const run = lat.run({ watchdog: { everySteps: 20 } });
     const request = { slot: 'step' as const, speedup: 1, action: 'apply' as const, reason: 'test' };
-    const untrusted = await live.change({ ...request, attemptId: 1, modulePath: kernelModulePath('reference_twin'), judgedAgainst: 0, trusted: false });
+    const untrusted = await live.change({ ...request, attemptId: 1, modulePath: kernelModulePath('reference_twin'), speedJudge: { by: 'benchmark' as const, judgedAgainst: 0 }, trusted: false });
     expect(untrusted.status, untrusted.reason).toBe('applied');
     expect(lat.isConfined(live.incumbents.get('step')!.moduleId)).toBe(true);
-    const trusted = await live.change({ ...request, attemptId: 2, modulePath: kernelModulePath('rows'), judgedAgainst: 1, trusted: true });
+    const trusted = await live.change({ ...request, attemptId: 2, modulePath: kernelModulePath('rows'), speedJudge: { by: 'benchmark' as const, judgedAgainst: 1 }, trusted: true });
     expect(trusted.status, trusted.reason).toBe('applied');
     expect(lat.isConfined(live.incumbents.get('step')!.moduleId)).toBe(false);
-    const readout = await live.change({ ...request, slot: 'readout', attemptId: 3, modulePath: kernelModulePath('reference_twin'), judgedAgainst: 0, trusted: false });
+    const readout = await live.change({ ...request, slot: 'readout', attemptId: 3, modulePath: kernelModulePath('reference_twin'), speedJudge: { by: 'benchmark' as const, judgedAgainst: 0 }, trusted: false });
     live.dispose();
     await lat.stop();
     await run;

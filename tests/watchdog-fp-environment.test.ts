@@ -89,7 +89,7 @@ describe('the FP environment a kernel leaves behind', () => {
     const live = new LiveChanges(lat, ledger as never, settings, { phase() {}, applied() {}, rolledBack() {}, incumbentLost() {} });
     const base = lat.slots().step.live;
     live.adopt({ slot: 'step', attemptId: 0, moduleId: base.id, modulePath: base.path, moduleSha256: '', speedup: 1 });
-    const outcome = await live.change({ slot: 'step', attemptId: 1, modulePath: spoiler, speedup: 2, action: 'apply', reason: 'test', judgedAgainst: 0, trusted: true });
+    const outcome = await live.change({ slot: 'step', attemptId: 1, modulePath: spoiler, speedup: 2, action: 'apply', reason: 'test', speedJudge: { by: 'benchmark', judgedAgainst: 0 }, trusted: true });
     live.dispose();
     expect(outcome).toMatchObject({ status: 'failed', failure: 'canary' });
     expect(outcome.reason).toBe("canary: 1 of the candidate's calls left the FP environment (MXCSR or the x87 control word) changed");
