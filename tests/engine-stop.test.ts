@@ -18,7 +18,7 @@ import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import { evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
 import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
 import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
-import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
+import { FixtureGenerator } from './helpers/fixture-generator.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-stop-test-'));
@@ -141,14 +141,6 @@ function testConfig(name: string): EngineConfig {
   });
 }
 
-class FixtureGenerator implements Generator {
-  readonly name = 'fixture';
-  constructor(private readonly source: string) {}
-  async propose(context: GenerationContext): Promise<CandidateProposal> {
-    context.signal?.throwIfAborted();
-    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
-  }
-}
 
 /** A gauntlet whose verdict the test hands over: each call waits for the test (or the signal) to settle it. */
 class ScriptedGauntlet {

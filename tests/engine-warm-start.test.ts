@@ -18,7 +18,7 @@ import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
-import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
+import { FixtureGenerator } from './helpers/fixture-generator.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-warm-test-'));
@@ -52,14 +52,6 @@ function testConfig(name: string): EngineConfig {
   });
 }
 
-class FixtureGenerator implements Generator {
-  readonly name = 'fixture';
-  constructor(private readonly source: string) {}
-  async propose(context: GenerationContext): Promise<CandidateProposal> {
-    context.signal?.throwIfAborted();
-    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
-  }
-}
 
 /** A gauntlet whose verdicts the test hands over; the stop's abort settles what is left as interrupted. */
 class ScriptedGauntlet {

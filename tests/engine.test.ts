@@ -14,7 +14,8 @@ import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { fileSha256, liveSpeedup } from '../dist/ts/engine/live-changes.js';
 import { kernelModulePath } from '../dist/native/loader.js';
-import { GeneratorError, type CandidateProposal, type GenerationContext, type Generator } from '../dist/ts/generators/types.js';
+import { GeneratorError, type CandidateProposal, type Generator } from '../dist/ts/generators/types.js';
+import { FixtureGenerator } from './helpers/fixture-generator.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-engine-test-'));
@@ -49,16 +50,6 @@ function testConfig(name: string, overrides: Record<string, Record<string, unkno
 /** Proposes one fixed source every time: a real generator of the contract, with nothing to search. */
 // The fixtures are the project's own test kernels, so every Engine here trusts its generator's
 // sources (trustGeneratedSources): these tests exercise the in-process path, canary included.
-class FixtureGenerator implements Generator {
-  readonly name = 'fixture';
-  proposals = 0;
-  constructor(private readonly source: string) {}
-  async propose(context: GenerationContext): Promise<CandidateProposal> {
-    context.signal?.throwIfAborted();
-    this.proposals += 1;
-    return { generator: this.name, operator: 'fixture', source: this.source, genome: null, prompt: null, costUsd: 0 };
-  }
-}
 
 /** Fails `failures` times with a network error, then proposes `source`. */
 class FlakyGenerator implements Generator {
@@ -218,7 +209,6 @@ describe('Engine', () => {
     await engine.start();
     const record = await engine.attemptFinished(await engine.attemptImprovement());
     expect(record.gates.every((gate) => gate.passed)).toBe(true);
-    expect(record.benchRatio).toBeLessThan(0.5);
     expect(record.status).toBe('passed');
     expect(record.reason).toMatch(/^not applied: it lost its A\/B trial against attempt \d+ \(.*\): candidate\/incumbent 0\.\d+ .*; it stepped \[\d+, \d+\)/);
     // What the trial measured live replaces the sandbox's estimate.
