@@ -311,6 +311,14 @@ export interface CoreAddon {
    * (same PID). Returns only on failure, with the reason.
    */
   execImage(path: string, argv: string[], environment: string[]): { error: string };
+  /** SO_PEERCRED of a connected Unix socket's descriptor: who is at the other end. Throws for any other descriptor. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /**
+   * A listening Unix stream socket bound at `path` with mode 0600 from its
+   * creation (close-on-exec); the caller hands the descriptor to
+   * `net.Server.listen({ fd })` and removes the file itself.
+   */
+  listenPrivateSocket(path: string, backlog: number): number;
 }
 
 // ------------------------------------------------------------- Rust oracle

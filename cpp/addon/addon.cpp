@@ -7,6 +7,7 @@
 #include "core/elf_header.h"
 #include "core/exec_image.h"
 #include "core/module_registry.h"
+#include "core/peer_credentials.h"
 #include "core/remote_kernel.h"
 #include "core/stream_triad.h"
 #include "js_convert.h"
@@ -87,6 +88,28 @@ Napi::Value exec_image(const Napi::CallbackInfo& info) {
   });
 }
 
+// The credentials of the peer of a connected Unix socket (the control socket's clients and server).
+Napi::Value peer_credentials(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    const auto fd = static_cast<int>(read_integer(info[0], "fd", 0, INT32_MAX));
+    const PeerCredentials peer = ouro::peer_credentials(fd);
+    Napi::Object result = Napi::Object::New(info.Env());
+    result.Set("pid", static_cast<double>(peer.pid));
+    result.Set("uid", peer.uid);
+    result.Set("gid", peer.gid);
+    return result;
+  });
+}
+
+// A listening Unix socket at the path, mode 0600 from its creation: the control socket's server.
+Napi::Value listen_private_socket(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+    const auto backlog = static_cast<int>(read_integer(info[1], "backlog", 1, 4096));
+    return Napi::Number::New(info.Env(), ouro::listen_private_socket(info[0].As<Napi::String>().Utf8Value(), backlog));
+  });
+}
+
 }  // namespace
 }  // namespace ouro::addon
 
@@ -104,6 +127,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
         Napi::PropertyDescriptor::Function(env, exports, "openKernelHostChannel", open_kernel_host_channel,
                                            napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "execImage", exec_image, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "peerCredentials", peer_credentials, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "listenPrivateSocket", listen_private_socket,
+                                           napi_enumerable),
         Napi::PropertyDescriptor::Value("kernelAbiVersion", Napi::Number::New(env, OURO_KERNEL_ABI_VERSION),
                                         napi_enumerable),
     });

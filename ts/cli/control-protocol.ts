@@ -10,15 +10,22 @@
  *   {"command":"stop"}
  *
  * Every reply has `ok`; a failed request is `{"ok":false,"error":"..."}` and
- * leaves the simulation as it was.
+ * leaves the simulation as it was. Swaps and rollbacks are answered in the
+ * order they were sent; `status` and `stop` are answered at once, ahead of
+ * swaps still waiting (the CLI sends one request per connection).
+ *
+ * Both ends check who is at the other: the server answers only its own user
+ * (control-socket.ts), and a client trusts a reply only from a server of its
+ * own user, so a socket someone else planted at the path cannot answer.
  */
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { coreAddon } from '../../native/loader.js';
 import { describe } from '../errors.js';
 import type { EngineSummary } from '../engine/summary.js';
 import type { ProfileReport, Slot } from '../lattice/lattice.js';
 import { SLOTS } from '../lattice/lattice.js';
+import { currentUid, runtimeDirPath } from '../util/private-dir.js';
 import { UsageError } from './usage-error.js';
 
 export type ControlRequest =
@@ -95,8 +102,24 @@ export type ControlReply = SwapReply | StatusReply | StopReply | ErrorReply;
 /** sun_path holds 108 bytes on Linux, the terminating NUL included. */
 const MAX_SOCKET_PATH_BYTES = 107;
 
+/** The longest reply a client reads: a status with the engine's summary is far below it. */
+const MAX_REPLY_CHARS = 64 << 20;
+
+/** In the user's private runtime directory (created when a server listens there). */
 export function defaultSocketPath(): string {
-  return path.join(os.tmpdir(), `ouroboros-${os.userInfo().uid}.sock`);
+  return path.join(runtimeDirPath(), 'control.sock');
+}
+
+/** The descriptor under a connected net.Socket; Node keeps it on the socket's handle. */
+function socketFd(socket: net.Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the connection has no file descriptor to read its peer credentials from');
+  return fd;
+}
+
+/** The uid at the other end of a connected Unix socket (SO_PEERCRED). */
+export function peerUidOf(socket: net.Socket): number {
+  return coreAddon().peerCredentials(socketFd(socket)).uid;
 }
 
 /** Resolves --socket (or the default) and checks it fits in a Unix socket address. */
@@ -159,9 +182,28 @@ export function sendRequest(socketPath: string, request: ControlRequest): Promis
       then();
     };
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on('connect', () => {
+      let uid: number;
+      try {
+        uid = peerUidOf(socket);
+      } catch (error) {
+        settle(() => reject(new Error(`cannot tell who serves ${socketPath}: ${error instanceof Error ? error.message : String(error)}`)));
+        return;
+      }
+      if (uid !== currentUid()) {
+        settle(() =>
+          reject(new Error(`the server on ${socketPath} runs as uid ${uid}, not as this user (uid ${currentUid()}): its replies are not trusted`)),
+        );
+        return;
+      }
+      socket.write(`${JSON.stringify(request)}\n`);
+    });
     socket.on('data', (chunk: string) => {
       received += chunk;
+      if (received.length > MAX_REPLY_CHARS) {
+        settle(() => reject(new Error(`the server on ${socketPath} sent more than ${MAX_REPLY_CHARS} characters without ending its reply`)));
+        return;
+      }
       const end = received.indexOf('\n');
       if (end < 0) return;
       const line = received.slice(0, end);

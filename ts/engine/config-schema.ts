@@ -306,7 +306,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'gauntlet.cacheDir',
     type: { kind: 'string', allowEmpty: true },
     default: '',
-    description: 'Where built candidates are cached (empty: <tmpdir>/ouroboros-gauntlet-cache).',
+    description: 'Where built candidates are cached (empty: <tmpdir>/ouroboros-<uid>/gauntlet-cache, private to the user).',
   },
   {
     path: 'gauntlet.cacheMiB',

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
 import type { GateVerdict } from './types.js';
+import { privateTmpPath } from '../util/private-dir.js';
 
 export const COMPILER = 'g++';
 export const HARDENED_FLAGS = [
@@ -50,8 +51,12 @@ export const COMPILER_LIMITS: ToolLimits = { memoryMiB: 1024, cpuSeconds: 120, f
 /** The build cache's default size cap: about 25,000 kernels. */
 export const DEFAULT_CACHE_MAX_BYTES = 1 << 30;
 
+/**
+ * In the user's private directory: a module found in the cache is loaded
+ * without being built again, so no other user may be able to put one there.
+ */
 export function defaultCacheDir(): string {
-  return path.join(os.tmpdir(), 'ouroboros-gauntlet-cache');
+  return privateTmpPath('gauntlet-cache');
 }
 
 export interface CompileDetails {

@@ -67,7 +67,7 @@ export interface CandidateOptions {
    */
   cpuSeconds?: number;
   memoryMiB?: number;
-  /** Where built modules are cached (default <tmpdir>/ouroboros-gauntlet-cache). */
+  /** Where built modules are cached (default <tmpdir>/ouroboros-<uid>/gauntlet-cache, private to the user). */
   cacheDir?: string;
   /** false: compile even when the cache has the build (default true). */
   useCache?: boolean;

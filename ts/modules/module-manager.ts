@@ -12,12 +12,12 @@
  * live is touched until the module has passed all four.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import type { CoreModuleInfo } from '../../native/addon-types.js';
 import { coreAddon } from '../../native/loader.js';
+import { privateTmpPath } from '../util/private-dir.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeModule } from './probe.js';
 import type { SelfTestShape } from './self-test.js';
 
@@ -33,7 +33,7 @@ export interface KernelModuleInfo extends CoreModuleInfo {
 export interface LoadModuleOptions {
   /** How long the probe child may take (default 10000 ms). */
   probeTimeoutMs?: number;
-  /** Where content-addressed copies go (default $OUROBOROS_MODULE_CACHE or <tmpdir>/ouroboros-modules). */
+  /** Where content-addressed copies go (default $OUROBOROS_MODULE_CACHE or <tmpdir>/ouroboros-<uid>/modules, private to the user). */
   cacheDir?: string;
 }
 
@@ -49,7 +49,7 @@ export class ModuleRefusedError extends Error {
 }
 
 export function defaultModuleCacheDir(): string {
-  return process.env.OUROBOROS_MODULE_CACHE ?? path.join(os.tmpdir(), `ouroboros-modules-${os.userInfo().uid}`);
+  return process.env.OUROBOROS_MODULE_CACHE ?? privateTmpPath('modules');
 }
 
 /** Copies `file` to `<cacheDir>/<sha256>.so` (once) and returns that path and the hash. */
@@ -57,11 +57,13 @@ export function contentAddressedCopy(file: string, cacheDir: string): { cachedPa
   const bytes = readFileSync(file);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const cachedPath = path.join(cacheDir, `${sha256}.so`);
-  if (!existsSync(cachedPath)) {
+  // A copy already there is used only if it still hashes to its name.
+  if (!existsSync(cachedPath) || createHash('sha256').update(readFileSync(cachedPath)).digest('hex') !== sha256) {
     mkdirSync(cacheDir, { recursive: true });
-    // Copy then rename, so that no reader ever sees a half-written file.
+    // The bytes that were hashed, not the file again (it may have changed since);
+    // written then renamed, so that no reader ever sees a half-written file.
     const partial = `${cachedPath}.${process.pid}.partial`;
-    copyFileSync(file, partial);
+    writeFileSync(partial, bytes);
     renameSync(partial, cachedPath);
   }
   return { cachedPath, sha256 };
