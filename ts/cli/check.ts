@@ -3,13 +3,15 @@
  * one candidate kernel through the whole gauntlet and prints each gate's verdict.
  * Exits 0 when the candidate is accepted, 1 when a gate rejects it.
  */
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_THREADS } from '../gauntlet/options.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
 import { parseInteger } from './parse.js';
+import { FileReadError, readBoundedText } from '../util/bounded-read.js';
+import { MAX_SOURCE_BYTES } from '../gauntlet/patch-gate.js';
+import { UsageError } from './usage-error.js';
 
 export function formatVerdict(file: string, verdict: GauntletVerdict): string {
   const lines = [`${file}: ${verdict.accepted ? (verdict.improves ? 'accepted, faster than the incumbent' : 'accepted, not faster') : `rejected by the ${verdict.failedGate} gate`}`];
@@ -34,6 +36,22 @@ function threadCount(value: string): number {
   return threads;
 }
 
+/**
+ * What `check` reads of a candidate: four times the patch gate's limit, so
+ * that a source somewhat too long still gets the gate's verdict, while
+ * /dev/zero or a FIFO is refused before anything is read.
+ */
+const MAX_CANDIDATE_FILE_BYTES = 4 * MAX_SOURCE_BYTES;
+
+function readCandidate(file: string): string {
+  try {
+    return readBoundedText('<candidate>', file, MAX_CANDIDATE_FILE_BYTES);
+  } catch (error) {
+    if (error instanceof FileReadError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 export function checkCommand(): Command {
   return new Command('check')
     .description('run a candidate kernel through the gauntlet and print each gate\'s verdict')
@@ -42,7 +60,7 @@ export function checkCommand(): Command {
     .option('--threads <n>', 'threads the sandbox lends the candidate (default: available parallelism)', threadCount)
     .option('--json', 'print the verdict as one JSON object')
     .action(async (file: string, options: { slot: 'step' | 'readout'; threads?: number; json?: boolean }) => {
-      const source = readFileSync(file, 'utf8');
+      const source = readCandidate(file);
       const verdict = await evaluateCandidate({ source, slot: options.slot, threads: options.threads }).finally(closeSharedGauntletPool);
       console.log(options.json ? JSON.stringify(verdict) : formatVerdict(file, verdict));
       if (!verdict.accepted) {

@@ -13,7 +13,7 @@ import { Archive } from '../archive/archive.js';
 import type { AttemptRecord, LedgerVerification } from '../archive/types.js';
 import { rooflineMlupsOf } from '../bench/kernels.js';
 import { describe } from '../errors.js';
-import { type EngineConfig, GENERATOR_KINDS, type GeneratorKind, loadConfig } from '../engine/config.js';
+import { ConfigError, type EngineConfig, type FlagOverride, GENERATOR_KINDS, type GeneratorKind, loadConfig, withFlags } from '../engine/config.js';
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
@@ -30,6 +30,7 @@ import { type ControlSocket, listenForControl } from './control-socket.js';
 import { engineControl } from './engine-control.js';
 import { durationParser, parseInteger } from './parse.js';
 import { RunProgress } from './run-progress.js';
+import { checkOutputDir, checkOutputFile } from '../util/output-path.js';
 import { UsageError } from './usage-error.js';
 
 interface RunCommandOptions {
@@ -72,22 +73,45 @@ function positiveInteger(value: string): number {
 }
 
 /** The configuration file's settings with the command line's on top. */
+/** The flags that set configuration keys: checked by the file's schema, so a flag takes exactly what the key takes. */
+function flagOverrides(options: RunCommandOptions): FlagOverride[] {
+  const flags: Array<[string, string, unknown]> = [
+    ['--lattice', 'lattice.extents', options.lattice],
+    ['--precision', 'lattice.precision', options.precision],
+    ['--threads', 'lattice.threads', options.threads],
+    ['--generator', 'generator.kind', options.generator],
+    ['--seed', 'seed', options.seed],
+    ['--archive', 'archive.path', options.archive],
+    ['--cycles', 'budget.maxAttempts', options.cycles],
+  ];
+  return flags.filter(([, , value]) => value !== undefined).map(([flag, key, value]) => ({ flag, key, value }));
+}
+
 function runConfig(options: RunCommandOptions): EngineConfig {
-  const config = loadConfig(options.config);
-  if (options.lattice !== undefined) config.lattice.extents = options.lattice;
-  if (options.precision !== undefined) config.lattice.precision = options.precision;
-  if (options.threads !== undefined) config.lattice.threads = options.threads;
-  if (options.generator !== undefined) config.generator.kind = options.generator;
-  if (options.seed !== undefined) config.seed = options.seed;
-  if (options.archive !== undefined) config.archive.path = options.archive;
-  if (options.cycles !== undefined) config.budget.maxAttempts = options.cycles;
-  return config;
+  try {
+    return withFlags(loadConfig(options.config), flagOverrides(options));
+  } catch (error) {
+    if (error instanceof ConfigError && error.key?.startsWith('--')) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function checkOptions(options: RunCommandOptions): void {
   if (options.once && options.cycles !== undefined) throw new UsageError('--once and --cycles cannot be combined: --once is one attempt');
   if (options.once && options.duration !== undefined) throw new UsageError('--once and --duration cannot be combined: --once ends when its attempt does');
   if (options.socket !== undefined && !options.serve) throw new UsageError(`--socket = ${describe(options.socket)}: only used with --serve`);
+}
+
+/** Every path the run will write, checked before it starts: a run must not end by failing to save what it did. */
+function checkOutputs(config: EngineConfig, options: RunCommandOptions, reportFile: string): void {
+  try {
+    checkOutputFile('--report', reportFile);
+    checkOutputFile(options.archive === undefined ? 'archive.path' : '--archive', config.archive.path);
+    if (config.log.file !== '') checkOutputFile('log.file', config.log.file);
+    if (config.gauntlet.cacheDir !== '') checkOutputDir('gauntlet.cacheDir', config.gauntlet.cacheDir);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 function defaultReportPath(): string {
@@ -141,7 +165,9 @@ export interface RunResult {
   steps: StepAuditReport;
   verification: LedgerVerification;
   archive: string;
-  report: string;
+  /** The HTML report written, or null when it could not be (reportError says why). */
+  report: string | null;
+  reportError?: string;
 }
 
 /** Where the archive ended before this run: its records and ledger entries after it are this run's. */
@@ -272,9 +298,15 @@ function finish(
     verification,
   });
   const file = path.resolve(report.file);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, html);
-  return { summary, engine: session.engine, steps: session.steps, verification, archive: path.resolve(archive.file), report: file };
+  const result = { summary, engine: session.engine, steps: session.steps, verification, archive: path.resolve(archive.file) };
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, html);
+  } catch (error) {
+    // The run's figures are in the archive and in the result: a report that cannot be written loses neither.
+    return { ...result, report: null, reportError: `--report = ${JSON.stringify(file)}: the report could not be written (${(error as Error).message})` };
+  }
+  return { ...result, report: file };
 }
 
 /** Runs the main job as `options` say and returns what it did; the archive and the lattice are closed on return. */
@@ -282,6 +314,8 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
   const startedMs = performance.now();
   checkOptions(options);
   const config = runConfig(options);
+  const reportFile = options.report ?? defaultReportPath();
+  checkOutputs(config, options, reportFile);
   if (options.continue && !existsSync(config.archive.path)) {
     throw new UsageError(`archive.path = ${describe(config.archive.path)}: no such archive to --continue; leave out --continue to start one`);
   }
@@ -303,7 +337,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
       });
       const session = await runSession(engine, archive, options, progress, startedMs);
-      return finish(archive, mark, session, rooflineMlups, { file: options.report ?? defaultReportPath(), settings: settingsOf(config, options) });
+      return finish(archive, mark, session, rooflineMlups, { file: reportFile, settings: settingsOf(config, options) });
     } finally {
       lattice.close();
       // Its idle workers would otherwise keep the process up to their idle timeout after the run.
@@ -327,7 +361,7 @@ function formatResult(result: RunResult): string {
     `live now       ${live}`,
     `archive        ${result.archive}`,
     `${ledger}`,
-    `report         ${result.report}`,
+    `report         ${result.report ?? `not written: ${result.reportError}`}`,
   ].join('\n');
 }
 
@@ -355,6 +389,7 @@ export function runCommand(): Command {
         : new RunProgress({ write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true, columns: process.stderr.columns });
       const result = await runMainJob(options, progress);
       console.log(options.json ? JSON.stringify(result) : formatResult(result));
+      if (result.reportError !== undefined) throw new Error(result.reportError);
       if (!result.verification.ok) {
         throw new Error(`the ledger of ${result.archive} does not verify at entry ${result.verification.firstBad!.sequence}: ${result.verification.firstBad!.reason}`);
       }

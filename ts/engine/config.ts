@@ -4,11 +4,12 @@
  * and the limit; an unknown key is an error with the nearest known key; a
  * TOML syntax error names the file, the line and the column.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TomlError, parse } from 'smol-toml';
 import { describe } from '../errors.js';
 import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
+import { readBoundedText } from '../util/bounded-read.js';
 
 export { CONFIG_SCHEMA, GENERATOR_KINDS, SPEED_JUDGES, type ConfigKey, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
 
@@ -237,8 +238,44 @@ export function resolveConfig(document: Record<string, unknown> = {}): EngineCon
   return resolved;
 }
 
+/** A command-line flag that sets a configuration key. */
+export interface FlagOverride {
+  /** The flag as the user typed it, e.g. "--seed": what an error names. */
+  flag: string;
+  /** The key it sets, e.g. "seed". */
+  key: string;
+  /** The value as the file would hold it (a duration as text with its unit). */
+  value: unknown;
+}
+
+/**
+ * `config` with the flags applied, each checked exactly as the same value in
+ * the file would be (one schema for both), then the relations between keys;
+ * an error names the flag, the value and the limit.
+ */
+export function withFlags(config: EngineConfig, flags: readonly FlagOverride[]): EngineConfig {
+  const result = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const { flag, key, value } of flags) {
+    const spec = CONFIG_SCHEMA.find((candidate) => candidate.path === key);
+    if (spec === undefined) throw new Error(`${flag} sets ${key}, which is not a configuration key`);
+    setPath(result, resolvedName(spec), checkValue(flag, spec.type, value));
+  }
+  const resolved = result as unknown as EngineConfig;
+  try {
+    checkRelations(resolved);
+  } catch (error) {
+    const flag = error instanceof ConfigError ? flags.find((candidate) => candidate.key === error.key)?.flag : undefined;
+    if (flag === undefined) throw error;
+    throw new ConfigError(`${flag}: ${(error as Error).message}`, flag);
+  }
+  return resolved;
+}
+
 /** Every key at its default. */
 export const defaultConfig: EngineConfig = resolveConfig({});
+
+/** A configuration file is a few kilobytes; this is far above any and far below a device that never ends. */
+const MAX_CONFIG_BYTES = 1 << 20;
 
 /**
  * Reads and validates a TOML configuration. With no file, reads
@@ -249,9 +286,9 @@ export function loadConfig(file?: string): EngineConfig {
   if (file === undefined && !existsSync(chosen)) return resolveConfig({});
   let text: string;
   try {
-    text = readFileSync(chosen, 'utf8');
+    text = readBoundedText('config file', path.resolve(chosen), MAX_CONFIG_BYTES);
   } catch (error) {
-    throw new ConfigError(`config file ${path.resolve(chosen)}: cannot be read (${(error as Error).message})`, null);
+    throw new ConfigError((error as Error).message, null);
   }
   let document: Record<string, unknown>;
   try {

@@ -1,9 +1,12 @@
 /**
  * The engine's structured log: pino, one JSON line per engine event, to a
  * file. Never to stdout, which the progress display owns. Writes are
- * synchronous so the lines before a kill -9 are on disk.
+ * synchronous so the lines before a kill -9 are on disk. A write that fails
+ * (a full disk, a file gone read-only) must not stop the simulation: the
+ * log says so once on stderr, naming the file and the error, and goes on
+ * there.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { AttemptRecord } from '../archive/types.js';
@@ -17,13 +20,55 @@ export interface EngineLogOptions {
   level: 'debug' | 'info' | 'warn' | 'error';
 }
 
-/** A logger writing JSON lines to `options.file` (its directory is created). */
+/** Where the lines go: the log file while it takes them, then stderr. */
+export class FallbackDestination {
+  private fd: number | null;
+
+  constructor(
+    readonly file: string,
+    private readonly stderr: { write(text: string): unknown } = process.stderr,
+  ) {
+    try {
+      this.fd = openSync(file, 'a');
+    } catch (error) {
+      throw new Error(`log.file = ${JSON.stringify(file)}: cannot be opened for appending (${(error as Error).message}); name a writable file, or "" for no log`);
+    }
+  }
+
+  /** Whether lines still go to the file. */
+  get toFile(): boolean {
+    return this.fd !== null;
+  }
+
+  write(line: string): void {
+    if (this.fd !== null) {
+      try {
+        writeSync(this.fd, line);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        this.stderr.write(
+          `ouroboros: log.file = ${JSON.stringify(this.file)}: a write failed (${code || (error as Error).message}); the log goes on on stderr\n`,
+        );
+        try {
+          closeSync(this.fd);
+        } catch {
+          // Closing a file that can no longer be written changes nothing here.
+        }
+        this.fd = null;
+      }
+    }
+    this.stderr.write(line);
+  }
+}
+
+/** A logger writing JSON lines to `options.file` (its directory is created), or to stderr once the file fails. */
 export function createEngineLog(options: EngineLogOptions): EngineLogger {
   if (options.file === '') return pino({ enabled: false });
   mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
   return pino(
     { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: options.file, sync: true, append: true }),
+    new FallbackDestination(options.file),
   );
 }
 

@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const cli = path.resolve('bin/ouroboros.js');
+
+function run(cwd: string, ...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('ouroboros run when its outputs cannot be written', () => {
+  it('prints its --json result when the report cannot be written at the end (ENOSPC), then fails naming the report path', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
+    const result = run(dir, 'run', '--once', '--lattice', '64x64', '--json', '--archive', path.join(dir, 'a.sqlite'), '--report', '/dev/full');
+    const printed = JSON.parse(result.stdout);
+    expect(printed.report).toBeNull();
+    expect(printed.summary.attempts).toBe(1);
+    expect(printed.verification.ok).toBe(true);
+    expect(result.stderr).toContain('--report = "/dev/full": the report could not be written (ENOSPC');
+    expect(result.code).toBe(1);
+  });
+
+  it('refuses, before running, outputs that could never be written, naming the flag or key and the path', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
+    const blocker = path.join(dir, 'a-file');
+    writeFileSync(blocker, '');
+    const config = (text: string) => {
+      const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
+      writeFileSync(file, text);
+      return file;
+    };
+    const cases: Array<[string[], RegExp]> = [
+      [['--report', path.join(blocker, 'r.html')], new RegExp(`^ouroboros: --report = ".*a-file/r.html": ".*a-file" is a file, not a directory`)],
+      [['--report', dir], /^ouroboros: --report = ".*": is a directory; name a file/],
+      [['--archive', '/proc/self/archive.sqlite'], /^ouroboros: --archive = "\/proc\/self\/archive.sqlite": is under \/proc, a kernel interface/],
+      [['--config', config(`[gauntlet]\ncacheDir = "${blocker}/cache"\n`)], /^ouroboros: gauntlet.cacheDir = ".*a-file\/cache": ".*a-file" is a file, not a directory/],
+      [['--config', config(`[log]\nfile = "${dir}"\n`)], /^ouroboros: log.file = ".*": is a directory; name a file/],
+      [['--seed', '-1'], /^ouroboros: --seed = -1: must be an integer in \[0, 4294967295\]/],
+      [['--lattice', '2x64'], /^ouroboros: --lattice\[0\] = 2: each extent must be an integer in \[3, /],
+    ];
+    for (const [args, expected] of cases) {
+      const result = run(dir, 'run', '--once', ...args);
+      expect(result.stderr, args.join(' ')).toMatch(expected);
+      expect(result.code, args.join(' ')).toBe(2);
+    }
+  });
+
+  it('runs on, logging to stderr, when its log file cannot be written (ENOSPC)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
+    const config = path.join(dir, 'ouroboros.toml');
+    writeFileSync(config, '[log]\nfile = "/dev/full"\n');
+    const result = run(dir, 'run', '--once', '--lattice', '64x64', '--json', '--config', config, '--archive', path.join(dir, 'a.sqlite'), '--report', path.join(dir, 'r.html'));
+    expect(result.stderr).toContain('ouroboros: log.file = "/dev/full": a write failed (ENOSPC); the log goes on on stderr');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).summary.attempts).toBe(1);
+  });
+});
