@@ -11,6 +11,7 @@
 import { invalidRangeError, requireInteger } from '../errors.js';
 import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
+import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { ArchiveError } from './errors.js';
@@ -41,6 +42,8 @@ export class Archive {
     /** The file as given to `open`. */
     readonly file: string,
     private readonly db: SqliteDatabase,
+    /** The schema version the file had when this open migrated it, or null when it needed no migration. */
+    readonly migratedFrom: number | null,
   ) {
     this.ledger = new Ledger(db, file);
     this.warmStart = new WarmStartStore(db, file);
@@ -54,7 +57,8 @@ export class Archive {
    */
   static open(file: string): Archive {
     requireText('file', file, true);
-    return new Archive(file, openDatabase(file));
+    const { db, migratedFrom } = openDatabase(file);
+    return new Archive(file, db, migratedFrom);
   }
 
   /**
@@ -108,7 +112,7 @@ export class Archive {
   root(slot: Slot): AttemptRecord | null {
     requireSlot('slot', slot);
     const row = this.db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE slot = ? AND parent_id IS NULL').get(slot);
-    return row ? toRecord(row) : null;
+    return row ? toRecord(this.file, row) : null;
   }
 
   /**
@@ -163,17 +167,21 @@ export class Archive {
       assignments.push('finished_at = COALESCE(finished_at, @stampedAt)');
       values['stampedAt'] = now();
     }
-    const statement = assignments.length === 0 ? 'SELECT * FROM attempts WHERE id = @id' : `UPDATE attempts SET ${assignments.join(', ')} WHERE id = @id RETURNING *`;
-    const row = this.db.prepare<[Record<string, unknown>], AttemptRow>(statement).get(values);
-    if (!row) throw invalidRangeError('id', `is not an attempt in archive ${this.file}`, id);
-    return toRecord(row);
+    const statement = assignments.length === 0 ? 'SELECT id FROM attempts WHERE id = @id' : `UPDATE attempts SET ${assignments.join(', ')} WHERE id = @id RETURNING id`;
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare<[Record<string, unknown>], { id: number }>(statement).get(values);
+        if (!row) throw invalidRangeError('id', `is not an attempt in archive ${this.file}`, id);
+        return toRecord(this.file, assignments.length === 0 ? this.row(id) : sealAttempt(this.db, id));
+      })
+      .immediate();
   }
 
   /** Attempt `id`, or null when the archive has none with that id. */
   get(id: number): AttemptRecord | null {
     requireId('id', id);
     const row = this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id);
-    return row ? toRecord(row) : null;
+    return row ? toRecord(this.file, row) : null;
   }
 
   /** Attempts in id order (root records included), filtered by slot and status. */
@@ -197,7 +205,7 @@ export class Archive {
     return this.db
       .prepare<unknown[], AttemptRow>(`SELECT * FROM attempts ${where} ORDER BY id LIMIT ? OFFSET ?`)
       .all(...values, limit, offset)
-      .map(toRecord);
+      .map((row) => toRecord(this.file, row));
   }
 
   /**
@@ -247,12 +255,46 @@ export class Archive {
   markInterrupted(): number {
     return this.db
       .transaction(() => {
-        this.db.prepare("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ?").run(LEGACY_INTERRUPTED.status, LEGACY_INTERRUPTED.reason);
-        return this.db
-          .prepare("UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending'")
-          .run(INTERRUPTED_REASON, now()).changes;
+        const relabelled = this.db
+          .prepare<[string, string], { id: number }>("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ? RETURNING id")
+          .all(LEGACY_INTERRUPTED.status, LEGACY_INTERRUPTED.reason);
+        const closed = this.db
+          .prepare<[string, string], { id: number }>("UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending' RETURNING id")
+          .all(INTERRUPTED_REASON, now());
+        for (const { id } of [...relabelled, ...closed]) sealAttempt(this.db, id);
+        return closed.length;
       })
       .immediate();
+  }
+
+  /**
+   * Whether attempt `id`'s row still matches the content hash written with
+   * it (row-seal.ts): "edited" when something changed it outside the
+   * archive; null when there is no such attempt.
+   */
+  integrity(id: number): 'intact' | 'edited' | null {
+    requireId('id', id);
+    const row = this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id);
+    if (row === undefined) return null;
+    return rowIntact(row) ? 'intact' : 'edited';
+  }
+
+  /** The ids of every attempt whose row no longer matches its content hash, in id order. */
+  editedAttempts(): number[] {
+    return this.db
+      .prepare<[], AttemptRow>('SELECT * FROM attempts ORDER BY id')
+      .all()
+      .filter((row) => !rowIntact(row))
+      .map((row) => row.id);
+  }
+
+  /**
+   * SQLite's own check of the file's pages and indexes (PRAGMA quick_check):
+   * the problems it reports, none when the file is sound.
+   */
+  fileProblems(): string[] {
+    const rows = this.db.prepare<[], { quick_check: string }>('PRAGMA quick_check').all();
+    return rows.map((row) => row.quick_check).filter((text) => text !== 'ok');
   }
 
   /** Closes the file; the archive cannot be used afterwards. */
@@ -260,16 +302,23 @@ export class Archive {
     this.db.close();
   }
 
-  private insertRow(row: Omit<AttemptRow, 'id' | 'module_path' | 'gates' | 'failed_gate' | 'reason' | 'benchmark' | 'bench_ratio' | 'live_mlups'>): AttemptRecord {
+  private row(id: number): AttemptRow {
+    return this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id)!;
+  }
+
+  /** Inside the caller's transaction, which also seals the row. */
+  private insertRow(
+    row: Omit<AttemptRow, 'id' | 'module_path' | 'gates' | 'failed_gate' | 'reason' | 'benchmark' | 'bench_ratio' | 'live_mlups' | 'row_sha256'>,
+  ): AttemptRecord {
     const inserted = this.db
-      .prepare<[typeof row], AttemptRow>(
+      .prepare<[typeof row], { id: number }>(
         `INSERT INTO attempts (parent_id, slot, generator, operator, genome, prompt, source, source_sha256, module_sha256, module_path,
            gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at)
          VALUES (@parent_id, @slot, @generator, @operator, @genome, @prompt, @source, @source_sha256, @module_sha256, NULL,
            '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at)
-         RETURNING *`,
+         RETURNING id`,
       )
-      .get(row);
-    return toRecord(inserted as AttemptRow);
+      .get(row)!;
+    return toRecord(this.file, sealAttempt(this.db, inserted.id));
   }
 }

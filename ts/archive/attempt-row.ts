@@ -5,6 +5,7 @@
  */
 import type { GateName, Slot } from '../gauntlet/types.js';
 import type { AttemptRecord, AttemptStatus, AttemptUpdate } from './types.js';
+import { ArchiveError } from './errors.js';
 import { toJson } from './validate.js';
 
 export interface AttemptRow {
@@ -30,30 +31,48 @@ export interface AttemptRow {
   cost_usd: number;
   created_at: string;
   finished_at: string | null;
+  /** row-seal.ts: the sha256 of every other column. */
+  row_sha256: string;
 }
 
-function parsed<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
+/** A JSON cell of a row that does not parse: the file was edited or damaged. */
+export class MalformedCellError extends ArchiveError {}
+
+function parseCell<T>(file: string, row: AttemptRow, column: 'genome' | 'gates' | 'benchmark'): T | null {
+  const text = row[column];
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new MalformedCellError(
+      `archive ${file}: attempt ${row.id}, column ${column}, is not valid JSON (${(error as Error).message}): the file was edited or damaged; restore it from a copy`,
+      file,
+    );
+  }
 }
 
-/** Rows are only written through the checks in validate.ts, so their values are trusted here. */
-export function toRecord(row: AttemptRow): AttemptRecord {
+/**
+ * Rows are only written through the checks in validate.ts, so their values
+ * are trusted here, except that a JSON cell that does not parse is named
+ * (file, attempt, column) rather than failing every read of the archive.
+ */
+export function toRecord(file: string, row: AttemptRow): AttemptRecord {
   return {
     id: row.id,
     parentId: row.parent_id,
     slot: row.slot as Slot,
     generator: row.generator,
     operator: row.operator,
-    genome: parsed(row.genome),
+    genome: parseCell(file, row, 'genome'),
     prompt: row.prompt,
     source: row.source,
     sourceSha256: row.source_sha256,
     moduleSha256: row.module_sha256,
     modulePath: row.module_path,
-    gates: JSON.parse(row.gates) as AttemptRecord['gates'],
+    gates: parseCell<AttemptRecord['gates']>(file, row, 'gates') ?? [],
     failedGate: row.failed_gate as GateName | null,
     reason: row.reason,
-    benchmark: parsed(row.benchmark),
+    benchmark: parseCell(file, row, 'benchmark'),
     benchRatio: row.bench_ratio,
     liveMlups: row.live_mlups,
     speedup: row.speedup,

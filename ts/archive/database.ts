@@ -7,14 +7,15 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ArchiveError } from './errors.js';
-import { APPLICATION_ID, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { sealAttempt } from './row-seal.js';
+import { APPLICATION_ID, MIGRATIONS, REQUIRED_TABLES, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 export type SqliteDatabase = Database.Database;
 
 /** An in-memory archive, for tests and throwaway runs: no file, nothing survives `close()`. */
 export const IN_MEMORY = ':memory:';
 
-const KNOWN_VERSIONS: readonly number[] = [SCHEMA_VERSION];
+const KNOWN_VERSIONS: readonly number[] = [...MIGRATIONS.keys(), SCHEMA_VERSION];
 
 interface Identity {
   applicationId: number;
@@ -69,12 +70,37 @@ function checkIdentity(identity: Identity, file: string): 'new' | 'archive' {
   if (!KNOWN_VERSIONS.includes(identity.version)) {
     const why = identity.version > SCHEMA_VERSION ? 'is newer than this build of Ouroboros understands' : 'is not one this build of Ouroboros knows';
     throw new ArchiveError(
-      `archive ${file} has schema version ${identity.version}, which ${why} (it reads version ${KNOWN_VERSIONS.join(', ')}): ` +
+      `archive ${file} has schema version ${identity.version}, which ${why} (it reads version ${SCHEMA_VERSION} and migrates version ${[...MIGRATIONS.keys()].join(', ')}): ` +
         'open it with the Ouroboros that wrote it, or start a new archive',
       file,
     );
   }
+  const missing = REQUIRED_TABLES.filter((table) => !identity.tables.includes(table));
+  if (missing.length > 0) {
+    throw new ArchiveError(
+      `archive ${file} lacks the table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that every archive has: the file was edited or damaged; restore it from a copy`,
+      file,
+    );
+  }
   return 'archive';
+}
+
+/** Brings an archive of an older known version up to SCHEMA_VERSION, in one transaction; returns the version it had. */
+function migrate(db: SqliteDatabase, file: string): number {
+  return db
+    .transaction(() => {
+      const from = readIdentity(db, file).version;
+      for (let version = from; version < SCHEMA_VERSION; version++) {
+        const step = MIGRATIONS.get(version)!;
+        db.exec(step.sql);
+        if (step.sealAll) {
+          for (const { id } of db.prepare<[], { id: number }>('SELECT id FROM attempts').all()) sealAttempt(db, id);
+        }
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return from;
+    })
+    .immediate();
 }
 
 function createSchema(db: SqliteDatabase, file: string): void {
@@ -103,15 +129,17 @@ function connect(file: string): SqliteDatabase {
  * anything that is not an archive of a known schema version, and leaves
  * such a file untouched.
  */
-export function openDatabase(file: string): SqliteDatabase {
+export function openDatabase(file: string): { db: SqliteDatabase; migratedFrom: number | null } {
   const db = connect(file);
   try {
     // Identity first: a foreign file is refused before anything writes
     // to it, so it is not even switched to WAL.
-    const state = checkIdentity(readIdentity(db, file), file);
+    const identity = readIdentity(db, file);
+    const state = checkIdentity(identity, file);
     setUp(db, file);
     if (state === 'new') createSchema(db, file);
-    return db;
+    const migratedFrom = state === 'archive' && identity.version < SCHEMA_VERSION ? migrate(db, file) : null;
+    return { db, migratedFrom };
   } catch (error) {
     db.close();
     if (error instanceof ArchiveError) throw error;

@@ -4,8 +4,12 @@
  * copy of the file is a complete record of a run.
  */
 
-/** Bumped whenever the tables change; a file with another version is refused, never migrated silently. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped whenever the tables change. A file of an older version this build
+ * knows is migrated when opened (MIGRATIONS, in one transaction, and the
+ * archive says so); any other version is refused.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -21,6 +25,10 @@ export const APPLICATION_ID = 0x4f55524f;
  * someone who can write the file: they can drop the triggers or edit pages
  * directly. `Ledger.verify()` therefore relies only on the hash chain and
  * the head record, never on the triggers being present.
+ *
+ * row_sha256 is each attempt row's content hash (row-seal.ts), written in
+ * the transaction of every change to the row, so an edit made outside the
+ * archive shows.
  *
  * ledger_head is the last sequence and hash, written in the same
  * transaction as each entry: a chain cut short at its end, or extended by
@@ -50,7 +58,8 @@ CREATE TABLE attempts (
   status TEXT NOT NULL,
   cost_usd REAL NOT NULL,
   created_at TEXT NOT NULL,
-  finished_at TEXT
+  finished_at TEXT,
+  row_sha256 TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX attempts_by_slot_status ON attempts (slot, status);
 CREATE INDEX attempts_by_parent ON attempts (parent_id);
@@ -100,3 +109,15 @@ CREATE TABLE warm_start (
   remembered_at TEXT NOT NULL
 );
 `;
+
+/** The tables every archive has: one missing means the file was edited. */
+export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
+
+/**
+ * From each older version to the next: the statements, then whether every
+ * attempt row must be sealed (its content hash written) afterwards.
+ */
+export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> = new Map([
+  // Version 2 adds the attempt rows' content hash; rows written before it are sealed as they are when first opened.
+  [1, { sql: "ALTER TABLE attempts ADD COLUMN row_sha256 TEXT NOT NULL DEFAULT '';", sealAll: true }],
+]);

@@ -9,6 +9,8 @@
 import { invalidRangeError, invalidTypeError } from '../errors.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { SqliteDatabase } from './database.js';
+import type { AttemptRow } from './attempt-row.js';
+import { rowIntact, sealAttempt } from './row-seal.js';
 import { ArchiveError } from './errors.js';
 import { FINGERPRINT_FIELDS, withHash } from './fingerprint.js';
 import type { AttemptStatus, FingerprintDifference, MachineFingerprint, WarmStartCandidate, WarmStartMemory } from './types.js';
@@ -125,6 +127,7 @@ export class WarmStartStore {
       .transaction(() => {
         const updated = this.db.prepare("UPDATE attempts SET status = 'rolled-back', reason = ? WHERE id = ? AND slot = ?").run(reason, attemptId, slot).changes;
         if (updated === 0) throw invalidRangeError('attemptId', `is not an attempt of slot ${slot} in archive ${this.file}`, attemptId);
+        sealAttempt(this.db, attemptId);
         return this.db.prepare('DELETE FROM warm_start WHERE slot = ? AND attempt_id = ?').run(slot, attemptId).changes > 0;
       })
       .immediate();
@@ -159,9 +162,11 @@ export class WarmStartStore {
       const reason = `remembered under another fingerprint, not trusted here: ${differences.map(describeDifference).join('; ')}`;
       return { kind: 'mismatch', slot, attemptId: memory.attemptId, differences, reason };
     }
-    const attempt = this.db
-      .prepare<[number], { source: string; source_sha256: string; module_sha256: string | null }>('SELECT source, source_sha256, module_sha256 FROM attempts WHERE id = ?')
-      .get(memory.attemptId);
+    const attempt = this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(memory.attemptId);
+    if (attempt !== undefined && !rowIntact(attempt)) {
+      const reason = `attempt ${memory.attemptId}'s row no longer matches its content hash: it was edited outside the archive, so its source and module are not trusted`;
+      return { kind: 'mismatch', slot, attemptId: memory.attemptId, differences: [], reason };
+    }
     if (!attempt?.module_sha256) {
       throw new ArchiveError(`archive ${this.file}: the warm-start memory of slot ${slot} names attempt ${memory.attemptId}, which has no built module in the archive (the file was edited)`, this.file);
     }

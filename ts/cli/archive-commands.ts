@@ -123,9 +123,14 @@ function showCommand(): Command {
     .addArgument(new Argument('<id>', 'the attempt id').argParser(attemptId))
     .option('--source', 'print the kernel source too')
     .action((id: number, options: ArchiveOptions & { source?: boolean }) => {
-      const record = withArchive(options, (archive) => archive.get(id));
+      const { record, integrity } = withArchive(options, (archive) => ({ record: archive.get(id), integrity: archive.integrity(id) }));
       if (record === null) throw new UsageError(`attempt ${id} is not in the archive; \`ouroboros archive list\` shows the ids`);
-      console.log(options.json ? JSON.stringify(record) : formatAttempt(record, Boolean(options.source)));
+      if (options.json) {
+        console.log(JSON.stringify({ ...record, integrity }));
+        return;
+      }
+      const flag = integrity === 'edited' ? 'EDITED: the row no longer matches its content hash; it was changed outside the archive' : 'intact';
+      console.log(`${formatAttempt(record, Boolean(options.source))}\nintegrity: ${flag}`);
     });
 }
 
@@ -140,14 +145,31 @@ export function formatVerification(file: string, verification: LedgerVerificatio
 
 function verifyCommand(): Command {
   return archiveOptions(new Command('verify'))
-    .description('recompute the hash chain; exits 1 naming the first entry edited, removed or reordered')
+    .description(
+      "check the file (SQLite's quick_check), recompute the ledger's hash chain and every attempt row's content hash; " +
+        'exits 1 naming what is damaged, the first ledger entry edited, removed or reordered, or the attempts edited',
+    )
     .action((options: ArchiveOptions) => {
       const file = archivePath(options);
-      const verification = withArchive(options, (archive) => archive.ledger.verify());
-      console.log(options.json ? JSON.stringify({ archive: path.resolve(file), ...verification }) : formatVerification(file, verification));
-      if (!verification.ok) {
-        throw new Error(`the ledger does not verify: entry ${verification.firstBad!.sequence}: ${verification.firstBad!.reason}`);
+      const { fileProblems, verification, editedAttempts } = withArchive(options, (archive) => {
+        // A damaged file first: a chain read from broken pages proves nothing.
+        const problems = archive.fileProblems();
+        return {
+          fileProblems: problems,
+          verification: problems.length === 0 ? archive.ledger.verify() : null,
+          editedAttempts: problems.length === 0 ? archive.editedAttempts() : [],
+        };
+      });
+      if (options.json) {
+        console.log(JSON.stringify({ archive: path.resolve(file), ...(verification ?? { ok: false, entries: 0, firstBad: null }), fileProblems, editedAttempts }));
+      } else {
+        const lines = fileProblems.length > 0 ? [`archive ${file}: the file is damaged: ${fileProblems.map((p) => printable(p)).join('; ')}`] : [formatVerification(file, verification!)];
+        if (editedAttempts.length > 0) lines.push(`attempts edited outside the archive (rows no longer match their content hash): ${editedAttempts.join(', ')}`);
+        console.log(lines.join('\n'));
       }
+      if (fileProblems.length > 0) throw new Error(`the archive file is damaged (SQLite quick_check): ${fileProblems[0]}`);
+      if (!verification!.ok) throw new Error(`the ledger does not verify: entry ${verification!.firstBad!.sequence}: ${verification!.firstBad!.reason}`);
+      if (editedAttempts.length > 0) throw new Error(`attempt rows were edited outside the archive: ${editedAttempts.join(', ')}`);
     });
 }
 

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
+import { SCHEMA_VERSION } from '../archive/schema.js';
 import type { AttemptRecord, LedgerVerification } from '../archive/types.js';
 import { rooflineMlupsOf } from '../bench/kernels.js';
 import { describe } from '../errors.js';
@@ -320,6 +321,9 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     throw new UsageError(`archive.path = ${describe(config.archive.path)}: no such archive to --continue; leave out --continue to start one`);
   }
   const archive = Archive.open(config.archive.path);
+  if (archive.migratedFrom !== null) {
+    progress?.event(`archive ${path.resolve(archive.file)} migrated from schema version ${archive.migratedFrom} to ${SCHEMA_VERSION}`);
+  }
   try {
     const mark = markOf(archive);
     if (options.continue) {
