@@ -1,6 +1,6 @@
 // Generates static protobufjs code for every proto/*.proto into
 // ts/generated/<name>.js + <name>.d.ts (pbjs, pbts from protobufjs-cli), and
-// copies the .js files to dist/ts/generated/, where tsc does not put them.
+// copies them (.js and .d.ts) to dist/ts/generated/, where tsc does not put them.
 //
 //   node scripts/generate-proto.mjs           generate, then copy
 //   node scripts/generate-proto.mjs --check   exit 1 if ts/generated/ is stale
@@ -76,7 +76,8 @@ function generate(outDir) {
 
 function copyToDist() {
   mkdirSync(distDir, { recursive: true });
-  for (const file of readdirSync(generatedDir).filter((name) => name.endsWith('.js'))) {
+  // The declarations too: the tests and a consumer's TypeScript import the generated code from dist.
+  for (const file of readdirSync(generatedDir).filter((name) => name.endsWith('.js') || name.endsWith('.d.ts'))) {
     copyFileSync(path.join(generatedDir, file), path.join(distDir, file));
   }
 }

@@ -60,6 +60,7 @@ const benchmark: BenchmarkSummary = {
       verdict: 'faster',
     },
   ],
+  overhead: [],
 };
 
 describe('Archive: records', () => {

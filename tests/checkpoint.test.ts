@@ -97,7 +97,7 @@ describe('checkpoint files', () => {
       ['trailing-bytes', 'segment_bytes', (bytes) => Buffer.concat([bytes, Buffer.alloc(1)])],
       ['header-checksum', 'header_checksum', (bytes) => (bytes.writeBigUInt64LE(11n, EXTENTS), bytes)],
       ['commit-checksum', 'commit_checksum', (bytes) => (bytes.writeBigUInt64LE(78n, STEP_COUNT), bytes)],
-      ['metadata-checksum', 'metadata_checksum', (bytes) => ((bytes[METADATA_OFFSET + 3] ^= 0x20), bytes)],
+      ['metadata-checksum', 'metadata_checksum', (bytes) => (bytes.writeUInt8(bytes.readUInt8(METADATA_OFFSET + 3) ^ 0x20, METADATA_OFFSET + 3), bytes)],
     ];
     for (const [kind, field, damage] of cases) {
       const damaged = path.join(dir, `${kind}-${field}.ouro`);

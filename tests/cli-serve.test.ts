@@ -80,7 +80,8 @@ describe('ouroboros simulate --serve and its clients', () => {
     expect(swapped.code).toBe(0);
     const swap = JSON.parse(swapped.stdout);
     expect(swap).toMatchObject({ ok: true, command: 'swap', slot: 'step', module: twin, from: { name: 'reference' }, to: { name: 'reference-twin' } });
-    expect(swap.pauseUs).toBeGreaterThanOrEqual(0);
+    // The gap from the old code's last step to the new code's first: never nothing, whatever the machine.
+    expect(swap.pauseUs).toBeGreaterThan(0);
     expect(swap.appliedAtStep).toBeGreaterThan(before.stepCount);
     expect(swap.stepCount).toBeGreaterThan(swap.appliedAtStep);
 

@@ -295,6 +295,7 @@ describe('the CLI', () => {
     expect(summary).toMatchObject({ steps: 300, startStep: 130, handoff: { mode: 'exec', resumedAtStep: 130, generation: 1, warnings: [] } });
     expect(summary.pid).toBe(restarted.pid);
     const whole = run([...base, '--steps', '300', '--dump', path.join(dir, 'whole.bin')]);
+    expect(whole.status, whole.stderr).toBe(0);
     expect(readFileSync(path.join(dir, 'exec.bin')).equals(readFileSync(path.join(dir, 'whole.bin')))).toBe(true);
   });
 
@@ -339,8 +340,8 @@ describe('restart by spawn', () => {
     expect(report.generation).toBe(1);
     expect(lattice.handedOverTo).toEqual(report);
     expect(() => lattice.stepCount).toThrow(/closed/);
+    // The successor renames its report into place once it is whole (fixtures/handoff/successor.mjs).
     while (!existsSync(out)) await delay(20);
-    await delay(50);
     const seen = JSON.parse(readFileSync(out, 'utf8'));
     expect(seen).toMatchObject({ pid: report.successorPid, resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 500 });
     expect(seen.handoff).toMatchObject({ mode: 'spawn', generation: 1, warnings: [] });
@@ -357,8 +358,8 @@ describe('restart by spawn', () => {
     lattice.readout();
     const before = lattice.profile();
     const report = await lattice.restart({ mode: 'spawn', command: [successor, out, '7'] });
+    // The successor renames its report into place once it is whole (fixtures/handoff/successor.mjs).
     while (!existsSync(out)) await delay(20);
-    await delay(50);
     const seen = JSON.parse(readFileSync(out, 'utf8'));
     expect(seen.resumedAt).toBe(report.frozenAtStep);
     expect(counters(seen.profileAtResume)).toEqual(counters(before));
@@ -376,8 +377,8 @@ describe('restart by spawn', () => {
     await delay(20);
     const report = await lattice.restart({ mode: 'spawn', command: [successor, out, '10'] });
     await run;
+    // The successor renames its report into place once it is whole (fixtures/handoff/successor.mjs).
     while (!existsSync(out)) await delay(20);
-    await delay(50);
     const seen = JSON.parse(readFileSync(out, 'utf8'));
     expect(seen).toMatchObject({ resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 10 });
     expect(seen.handoff.warnings).toEqual([]);

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from 'ouroboros';
 import { kernelModulePath } from '../dist/native/loader.js';
@@ -62,8 +61,9 @@ describe('the runner', () => {
       expect(report.readoutMatchesOracle).toBe(true);
     }
     expect(lat.paused).toBe(false);
+    // The run goes on after the check: wait for its next step (the test's timeout bounds the wait).
     const before = lat.stepCount;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    while (lat.stepCount === before) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(lat.stepCount).toBeGreaterThan(before);
     // A pause of the caller's own outlasts the check.
     lat.pause();

@@ -38,7 +38,7 @@ describe('the trust decision', () => {
     lat.setState(state.previous, state.current);
     const entries: unknown[] = [];
     const ledger = { append: (entry: object) => (entries.push(entry), { ...entry, seq: entries.length }) as never };
-    const settings = { canarySteps: 10, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.99, driftTolerance: 1e-9 };
+    const settings = { canarySteps: 10, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.99, driftTolerance: 1e-9, trialWindowMs: 100, trialMinSteps: 3, trialMaxPairs: 4, trialMinGain: 0.03, trialMaxSlowerLiveMs: 400 };
     const hooks = { phase() {}, applied() {}, rolledBack() {}, incumbentLost() {} };
     const live = new LiveChanges(lat, ledger, settings, hooks);
     const base = lat.slots().step.live;

@@ -63,13 +63,16 @@ describe('Lattice methods reject bad arguments and keep the state', () => {
   it('memoryTriad: measures the lattice\'s own memory, leaves both levels as they were, refuses bad repetitions', async () => {
     for (const precision of ['f64', 'f32'] as const) {
       const lat = new Lattice({ extents: [96, 101], dt: 0.5, precision });
-      const Field = precision === 'f64' ? Float64Array : Float32Array;
-      const previous = Field.from({ length: 96 * 101 }, (_, i) => Math.sin(i));
-      const current = Field.from({ length: 96 * 101 }, (_, i) => Math.cos(i));
+      const field = (value: (i: number) => number) => {
+        const cells = precision === 'f64' ? new Float64Array(96 * 101) : new Float32Array(96 * 101);
+        return cells.map((_, i) => value(i));
+      };
+      const previous = field(Math.sin);
+      const current = field(Math.cos);
       lat.setState(previous, current);
       const triad = lat.memoryTriad(3);
       expect(triad.gbPerSecond).toBeGreaterThan(0);
-      expect(triad.bytesPerArray).toBe(Math.floor((96 * 101 * Field.BYTES_PER_ELEMENT) / 8) * 8);
+      expect(triad.bytesPerArray).toBe(Math.floor((96 * 101 * previous.BYTES_PER_ELEMENT) / 8) * 8);
       expect(lat.previousField()).toEqual(previous);
       expect(lat.field()).toEqual(current);
       // While running it waits for a step boundary.

@@ -97,6 +97,7 @@ describe('balanced nonary laws, by property on large values', () => {
       expect([...add(a, neg(a))]).toEqual([0]);
       expect([...mul(a, add(b, c))]).toEqual([...add(mul(a, b), mul(a, c))]);
       expect([...add(add(a, b), c)]).toEqual([...add(a, add(b, c))]);
+      expect(toInt(add(add(a, b), c))).toBe(x + y + z);
     }
   });
 

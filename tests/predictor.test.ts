@@ -269,7 +269,7 @@ describe('sourceFeatures', () => {
 });
 
 describe('what the engine feeds the predictor', () => {
-  const gate = { gate: 'bench' as const, passed: true, reason: '', durationMs: 1, details: {} };
+  const gate = { gate: 'bench' as const, passed: true, reason: '', seconds: 1, details: {} };
   const record = (overrides: Partial<AttemptRecord>): AttemptRecord => ({
     id: 7,
     parentId: 1,

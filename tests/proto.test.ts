@@ -19,7 +19,7 @@ describe('generated protobuf code', () => {
     const { HandoffMetadata } = handoffSchema.handoff;
     const bytes = HandoffMetadata.encode({ config: { extents: [5, 7] }, stepCount: 42 }).finish();
     const decoded = HandoffMetadata.decode(bytes);
-    expect(decoded.config?.extents.map(Number)).toEqual([5, 7]);
+    expect(decoded.config?.extents?.map(Number)).toEqual([5, 7]);
     expect(Number(decoded.stepCount)).toBe(42);
     expect(ouroboros.sandbox.SandboxReport).toBeTypeOf('function');
     expect(archiveSchema.archive).toBeDefined();
@@ -34,7 +34,7 @@ describe('generated protobuf code', () => {
       bench: [{ lattice: 'target', extents: [128, 96], steps: 16, candidateNs: [1.5, 2.5], incumbentNs: [3] }],
     };
     const decoded = ouroboros.sandbox.SandboxReport.decode(ouroboros.sandbox.SandboxReport.encode(report).finish());
-    expect(decoded.bench[0]!.extents.map(Number)).toEqual([128, 96]);
+    expect(decoded.bench[0]!.extents?.map(Number)).toEqual([128, 96]);
     expect(decoded.bench[0]!.candidateNs).toEqual([1.5, 2.5]);
     expect(decoded.isolation[0]!.name).toBe('seccomp');
     expect(Number(decoded.seed)).toBe(7);

@@ -85,7 +85,7 @@ describe('the FP environment a kernel leaves behind', () => {
   it("is refused by the engine's canary even though its field agrees with the incumbent's", async () => {
     const lat = seeded();
     const ledger = { append: () => { throw new Error('nothing may reach the ledger'); } };
-    const settings = { canarySteps: 4, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.5, driftTolerance: 1e-9 };
+    const settings = { canarySteps: 4, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.5, driftTolerance: 1e-9, trialWindowMs: 100, trialMinSteps: 3, trialMaxPairs: 4, trialMinGain: 0.03, trialMaxSlowerLiveMs: 400 };
     const live = new LiveChanges(lat, ledger as never, settings, { phase() {}, applied() {}, rolledBack() {}, incumbentLost() {} });
     const base = lat.slots().step.live;
     live.adopt({ slot: 'step', attemptId: 0, moduleId: base.id, modulePath: base.path, moduleSha256: '', speedup: 1 });
