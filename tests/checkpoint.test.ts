@@ -24,6 +24,9 @@ const FORMAT_VERSION = 8;
 const EXTENTS = 24;
 const STEP_COUNT = 256;
 const METADATA_OFFSET = 4096;
+const CURRENT_LEVEL = 272;
+const LEVEL0_OFFSET = 128;
+const LEVEL1_OFFSET = 136;
 
 function tempDir(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'ouro-checkpoint-'));
@@ -52,6 +55,23 @@ function filledSegment(extents: number[], seed: number, steps: number): StateSeg
 
 function bytesOf(level: Float64Array | Float32Array): Buffer {
   return Buffer.from(level.buffer, level.byteOffset, level.byteLength);
+}
+
+/** The byte offset of `level` in a checkpoint file, from its header. */
+function levelOffset(bytes: Buffer, level: number): number {
+  return Number(bytes.readBigUInt64LE(level === 0 ? LEVEL0_OFFSET : LEVEL1_OFFSET));
+}
+
+function flipLevelByte(bytes: Buffer, level: number): Buffer {
+  const at = levelOffset(bytes, level) + 5;
+  bytes.writeUInt8(bytes.readUInt8(at) ^ 0x01, at);
+  return bytes;
+}
+
+function zeroLevel(bytes: Buffer, level: number): Buffer {
+  const start = levelOffset(bytes, level);
+  bytes.fill(0, start, start + (levelOffset(bytes, 1) - levelOffset(bytes, 0)));
+  return bytes;
 }
 
 function readError(file: string): SegmentError {
@@ -98,6 +118,9 @@ describe('checkpoint files', () => {
       ['header-checksum', 'header_checksum', (bytes) => (bytes.writeBigUInt64LE(11n, EXTENTS), bytes)],
       ['commit-checksum', 'commit_checksum', (bytes) => (bytes.writeBigUInt64LE(78n, STEP_COUNT), bytes)],
       ['metadata-checksum', 'metadata_checksum', (bytes) => (bytes.writeUInt8(bytes.readUInt8(METADATA_OFFSET + 3) ^ 0x20, METADATA_OFFSET + 3), bytes)],
+      // One bit of u^n, then of u^{n-1} zeroed whole: each level is checksummed by its role.
+      ['level-checksum', 'level_current_checksum', (bytes) => flipLevelByte(bytes, bytes.readUInt32LE(CURRENT_LEVEL))],
+      ['level-checksum', 'level_previous_checksum', (bytes) => zeroLevel(bytes, 1 - bytes.readUInt32LE(CURRENT_LEVEL))],
     ];
     for (const [kind, field, damage] of cases) {
       const damaged = path.join(dir, `${kind}-${field}.ouro`);
@@ -109,12 +132,23 @@ describe('checkpoint files', () => {
     }
     expect(readError(path.join(dir, 'unknown-version-format_version.ouro')).message).toBe(
       `readCheckpoint(${path.join(dir, 'unknown-version-format_version.ouro')}): ` +
-        'format_version = 99: this build reads version 1; use the build that wrote it',
+        'format_version = 99: this build reads version 2; use the build that wrote it',
     );
     expect(readError(path.join(dir, 'truncated-segment_bytes.ouro')).message).toMatch(
       /checkpoint file is 100 bytes: its layout needs 4096; it was truncated/,
     );
     segment.close();
+  });
+
+  it('refuses a FIFO, a directory or a device as a checkpoint at once, without blocking', () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    for (const [file, found] of [[fifo, 'a FIFO'], [dir, 'a directory'], ['/dev/zero', 'a device']] as const) {
+      const error = readError(file);
+      expect([error.kind, error.field]).toEqual(['not-a-regular-file', 'path']);
+      expect(error.message).toContain(`${file} is ${found}: a checkpoint is a regular file`);
+    }
   });
 
   it('refuses a checkpoint of another configuration, naming the field', () => {

@@ -210,7 +210,7 @@ describe('Lattice.resume refuses bad input with a clear error', () => {
     ['bad-magic', (b: Buffer) => (b.write('NOTOURO', 0), b)],
     ['unknown-version', (b: Buffer) => (b.writeUInt32LE(99, FORMAT_VERSION), b)],
     ['truncated', (b: Buffer) => b.subarray(0, b.length - 100)],
-    ['header-checksum', (b: Buffer) => (b.writeUInt32LE(b.readUInt32LE(HEADER_CHECKSUM) ^ 1, HEADER_CHECKSUM), b)],
+    ['header-checksum', (b: Buffer) => (b.writeUInt32LE((b.readUInt32LE(HEADER_CHECKSUM) ^ 1) >>> 0, HEADER_CHECKSUM), b)],
   ] as const)('%s', async (kind, change) => {
     const error = await resumeError(corrupt(goodCheckpoint(tempDir()), change));
     expect(error).toBeInstanceOf(SegmentError);

@@ -18,7 +18,10 @@
  * commit record: the fields that change while the lattice runs. The core
  * updates STEP_COUNT and CURRENT_LEVEL with atomic stores every step and
  * never touches COMMIT_CHECKSUM; the owner recomputes it (CRC-32C of the
- * record) only at a freeze point, before a handoff or a checkpoint.
+ * record) only at a freeze point, before a handoff or a checkpoint. A
+ * checkpoint file also carries the checkpoint record (CHECKPOINT_START..
+ * CHECKPOINT_END): a CRC-32C of each level by role and one over them and the
+ * commit record, so a damaged level or a swapped CURRENT_LEVEL is refused.
  *
  * The Rust crate ouroboros-segment (crates/segment/src/layout.rs) holds the
  * same numbers; its test c_header.rs parses this file and fails if any
@@ -29,7 +32,7 @@
 
 /* The first 8 bytes: these 7 characters and a NUL. */
 #define OURO_SEGMENT_MAGIC "OUROSEG"
-#define OURO_SEGMENT_FORMAT_VERSION 1
+#define OURO_SEGMENT_FORMAT_VERSION 2
 #define OURO_SEGMENT_HEADER_BYTES 4096
 #define OURO_SEGMENT_ALIGNMENT_BYTES 4096
 #define OURO_SEGMENT_MAX_DIMS 9
@@ -65,5 +68,11 @@
 #define OURO_SEGMENT_OFFSET_METADATA_LENGTH 280   /* uint64 */
 #define OURO_SEGMENT_OFFSET_COMMIT_CHECKSUM 288   /* uint32, CRC-32C of bytes 256..288 */
 #define OURO_SEGMENT_OFFSET_COMMIT_END 292
+/* The checkpoint record, written only into checkpoint files (format 2). */
+#define OURO_SEGMENT_OFFSET_CHECKPOINT_START 320
+#define OURO_SEGMENT_OFFSET_LEVEL_CURRENT_CHECKSUM 320  /* uint32, CRC-32C of level[current_level] */
+#define OURO_SEGMENT_OFFSET_LEVEL_PREVIOUS_CHECKSUM 324 /* uint32, CRC-32C of the other level */
+#define OURO_SEGMENT_OFFSET_CHECKPOINT_CHECKSUM 328     /* uint32, CRC-32C of bytes 320..328 then 256..288 */
+#define OURO_SEGMENT_OFFSET_CHECKPOINT_END 332
 
 #endif

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,12 +28,14 @@ fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.{nanos}.tmp", std::process::id()))
 }
 
-/// Commits `segment` (a checkpoint is a freeze point) and writes it to
+/// Commits `segment` (a checkpoint is a freeze point), seals its levels
+/// (the checkpoint record: a CRC-32C of each level by role, and a checksum
+/// over them and the commit record) and writes it to
 /// `path` atomically: a temporary file in the same directory is written and
 /// fsynced, renamed over `path`, and the directory fsynced. A failure at any
 /// point leaves whatever was at `path` untouched.
 pub fn write(segment: &Segment, path: &Path) -> Result<(), SegmentError> {
-    segment.commit();
+    segment.seal_checkpoint();
     let temporary = temporary_path(path);
     let result = write_then_rename(segment, &temporary, path);
     if result.is_err() {
@@ -71,10 +73,36 @@ fn write_then_rename(segment: &Segment, temporary: &Path, path: &Path) -> Result
 }
 
 /// Reads the checkpoint at `path` into a new segment after checking, in
-/// order: magic, size, version, header checksum, layout, `expected`, the
-/// commit record and the metadata checksum.
+/// order: that it is a regular file, magic, size, version, header
+/// checksum, layout, `expected`, the commit record, the metadata checksum,
+/// the checkpoint record and each level's checksum.
 pub fn read(path: &Path, expected: Option<&Expected>) -> Result<Segment, SegmentError> {
-    let file = File::open(path).map_err(io_at("opening", path))?;
+    // Non-blocking: opening a FIFO for reading would wait for a writer before it could be refused.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_at("opening", path))?;
+    let kind = file
+        .metadata()
+        .map_err(io_at("reading the metadata of", path))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(SegmentError::NotARegularFile {
+            path: path.display().to_string(),
+            found: if kind.is_dir() {
+                "a directory"
+            } else if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else if kind.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            },
+        });
+    }
     let size = sys::file_size(file.as_fd())?;
     let layout = read_layout(file.as_fd(), size, "checkpoint file")?;
     let wanted = layout.checkpoint_bytes();
@@ -107,5 +135,6 @@ pub fn read(path: &Path, expected: Option<&Expected>) -> Result<Segment, Segment
         )?
     };
     segment.verify(None)?;
+    segment.verify_checkpoint()?;
     Ok(segment)
 }

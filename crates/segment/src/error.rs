@@ -52,6 +52,11 @@ pub enum SegmentError {
         found: u64,
         expected: u64,
     },
+    /// A checkpoint path that names something other than a regular file.
+    NotARegularFile {
+        path: String,
+        found: &'static str,
+    },
     /// The descriptor is not a memfd sealed against shrinking.
     NotSealed {
         found: String,
@@ -73,8 +78,11 @@ impl SegmentError {
             Self::ChecksumMismatch { field, .. } => match *field {
                 "header_checksum" => "header-checksum",
                 "commit_checksum" => "commit-checksum",
+                "checkpoint_checksum" => "checkpoint-checksum",
+                "level_current_checksum" | "level_previous_checksum" => "level-checksum",
                 _ => "metadata-checksum",
             },
+            Self::NotARegularFile { .. } => "not-a-regular-file",
             Self::InconsistentLayout { .. } => "inconsistent-layout",
             Self::LayoutMismatch { .. } => "layout-mismatch",
             Self::InvalidLayout { .. } => "invalid-layout",
@@ -96,6 +104,7 @@ impl SegmentError {
             | Self::InvalidLayout { field, .. } => Some(field.clone()),
             Self::MetadataTooLong { .. } => Some("metadata_length".into()),
             Self::NotSealed { .. } => Some("seals".into()),
+            Self::NotARegularFile { .. } => Some("path".into()),
             Self::Io { .. } => None,
         }
     }
@@ -130,6 +139,7 @@ impl SegmentError {
                 found, expected, ..
             } => Some((found.clone(), expected.clone())),
             Self::NotSealed { found } => Some((found.clone(), "F_SEAL_SHRINK set".into())),
+            Self::NotARegularFile { found, .. } => Some(((*found).into(), "a regular file".into())),
             Self::Io { .. } => None,
         }
     }
@@ -188,6 +198,10 @@ impl fmt::Display for SegmentError {
             Self::NotSealed { .. } => write!(
                 f,
                 "seals = {found}: expected {expected}; attach only to a segment made by Segment::create"
+            ),
+            Self::NotARegularFile { path, .. } => write!(
+                f,
+                "{path} is {found}: a checkpoint is a regular file that `checkpoint()` wrote"
             ),
             Self::Io { operation, source } => write!(f, "{operation}: {source}"),
         }

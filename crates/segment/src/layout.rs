@@ -18,7 +18,7 @@ use crate::error::SegmentError;
 /// The first 8 bytes of every segment and checkpoint file.
 pub const MAGIC: [u8; 8] = *b"OUROSEG\0";
 /// Bumped whenever any offset or meaning below changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The header page; the metadata block starts right after it.
 pub const HEADER_BYTES: u64 = 4096;
 /// Every region starts on a multiple of this (the core's `kAlignmentBytes`).
@@ -39,7 +39,8 @@ pub const PRECISION_F32: u32 = 2;
 /// are the commit record: the fields that change while the lattice runs
 /// (step count, current level, generation, metadata length and checksum),
 /// covered by `COMMIT_CHECKSUM`, which is recomputed only at a freeze point
-/// (`Segment::commit`). The rest of the page is zero.
+/// (`Segment::commit`). The checkpoint record (version 2) follows it; the
+/// rest of the page is zero.
 pub mod offset {
     pub const MAGIC: usize = 0;
     pub const FORMAT_VERSION: usize = 8;
@@ -69,6 +70,20 @@ pub mod offset {
     /// CRC-32C of bytes `COMMIT_START..COMMIT_CHECKSUM`.
     pub const COMMIT_CHECKSUM: usize = 288;
     pub const COMMIT_END: usize = 292;
+    /// The checkpoint record: written only into checkpoint files (a live
+    /// segment's levels change every step), when `checkpoint::write` seals
+    /// them, and checked by `checkpoint::read`. The levels by role, so a
+    /// swapped `CURRENT_LEVEL` shows even with its commit checksum redone.
+    pub const CHECKPOINT_START: usize = 320;
+    /// CRC-32C of the level `CURRENT_LEVEL` names (u^n).
+    pub const LEVEL_CURRENT_CHECKSUM: usize = 320;
+    /// CRC-32C of the other level (u^{n-1}).
+    pub const LEVEL_PREVIOUS_CHECKSUM: usize = 324;
+    /// CRC-32C of bytes `CHECKPOINT_START..CHECKPOINT_CHECKSUM` then
+    /// `COMMIT_START..COMMIT_CHECKSUM` (not the commit checksum: a CRC over a
+    /// message and its own CRC is a constant).
+    pub const CHECKPOINT_CHECKSUM: usize = 328;
+    pub const CHECKPOINT_END: usize = 332;
 }
 
 /// How each cell is stored.

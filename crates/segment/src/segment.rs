@@ -228,6 +228,80 @@ impl Segment {
             .store(checksum, Ordering::Release);
     }
 
+    /// CRC-32C of the levels by role: u^n (the level the commit record's
+    /// current_level names), then u^{n-1}.
+    fn level_checksums(&self) -> (u32, u32) {
+        let current = self.current_level() as usize & 1;
+        (
+            crc32c(&self.read_level(current)),
+            crc32c(&self.read_level(1 - current)),
+        )
+    }
+
+    /// The checkpoint checksum: over the level checksums as stored, then the
+    /// commit record's fields. Not over the commit checksum: a CRC taken over
+    /// a message followed by its own CRC is the same constant for every
+    /// message, so the record would drop out of it.
+    fn checkpoint_checksum(&self) -> u32 {
+        const LEVELS: usize = offset::CHECKPOINT_CHECKSUM - offset::CHECKPOINT_START;
+        const RECORD: usize = offset::COMMIT_CHECKSUM - offset::COMMIT_START;
+        let load = |at| self.mapping.atomic_u32(at).load(Ordering::Acquire);
+        let mut page = [0u8; HEADER_BYTES as usize];
+        self.commit_record().write(&mut page);
+        let mut covered = [0u8; LEVELS + RECORD];
+        covered[..4].copy_from_slice(&load(offset::LEVEL_CURRENT_CHECKSUM).to_le_bytes());
+        covered[4..LEVELS].copy_from_slice(&load(offset::LEVEL_PREVIOUS_CHECKSUM).to_le_bytes());
+        covered[LEVELS..].copy_from_slice(&page[offset::COMMIT_START..offset::COMMIT_CHECKSUM]);
+        crc32c(&covered)
+    }
+
+    /// Commits, then writes the checkpoint record: the levels' checksums and
+    /// the checkpoint checksum. Only for a segment about to be saved whole.
+    pub(crate) fn seal_checkpoint(&self) {
+        self.commit();
+        let (current, previous) = self.level_checksums();
+        let store = |at, value: u32| self.mapping.atomic_u32(at).store(value, Ordering::Release);
+        store(offset::LEVEL_CURRENT_CHECKSUM, current);
+        store(offset::LEVEL_PREVIOUS_CHECKSUM, previous);
+        store(offset::CHECKPOINT_CHECKSUM, self.checkpoint_checksum());
+    }
+
+    /// Checks the checkpoint record a file brought: its own checksum, then each level against its checksum.
+    pub(crate) fn verify_checkpoint(&self) -> Result<(), SegmentError> {
+        let load = |at| self.mapping.atomic_u32(at).load(Ordering::Acquire);
+        let stored = load(offset::CHECKPOINT_CHECKSUM);
+        let computed = self.checkpoint_checksum();
+        if stored != computed {
+            return Err(SegmentError::ChecksumMismatch {
+                field: "checkpoint_checksum",
+                found: stored,
+                expected: computed,
+            });
+        }
+        let (current, previous) = self.level_checksums();
+        for (field, at, computed) in [
+            (
+                "level_current_checksum",
+                offset::LEVEL_CURRENT_CHECKSUM,
+                current,
+            ),
+            (
+                "level_previous_checksum",
+                offset::LEVEL_PREVIOUS_CHECKSUM,
+                previous,
+            ),
+        ] {
+            if load(at) != computed {
+                return Err(SegmentError::ChecksumMismatch {
+                    field,
+                    found: load(at),
+                    expected: computed,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// A private copy of the header page, the commit record read as atomics.
     fn header_snapshot(&self) -> HeaderPage {
         let mut page = [0u8; HEADER_BYTES as usize];

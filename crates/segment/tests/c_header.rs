@@ -71,6 +71,11 @@ fn rust_values() -> BTreeMap<String, String> {
         ("METADATA_LENGTH", offset::METADATA_LENGTH),
         ("COMMIT_CHECKSUM", offset::COMMIT_CHECKSUM),
         ("COMMIT_END", offset::COMMIT_END),
+        ("CHECKPOINT_START", offset::CHECKPOINT_START),
+        ("LEVEL_CURRENT_CHECKSUM", offset::LEVEL_CURRENT_CHECKSUM),
+        ("LEVEL_PREVIOUS_CHECKSUM", offset::LEVEL_PREVIOUS_CHECKSUM),
+        ("CHECKPOINT_CHECKSUM", offset::CHECKPOINT_CHECKSUM),
+        ("CHECKPOINT_END", offset::CHECKPOINT_END),
     ];
     for (name, at) in offsets {
         values.insert(format!("OFFSET_{name}"), at.to_string());

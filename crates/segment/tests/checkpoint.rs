@@ -81,7 +81,7 @@ fn damaged_files_are_refused_each_with_its_own_error() {
         ("bad-magic", Box::new(|bytes| bytes[1] = b'x')),
         (
             "unknown-version",
-            Box::new(|bytes| put_u32(bytes, offset::FORMAT_VERSION, 2)),
+            Box::new(|bytes| put_u32(bytes, offset::FORMAT_VERSION, 1)),
         ),
         (
             "truncated",
@@ -98,6 +98,10 @@ fn damaged_files_are_refused_each_with_its_own_error() {
             Box::new(|bytes| put_u64(bytes, offset::STEP_COUNT, 1233)),
         ),
         ("metadata-checksum", Box::new(|bytes| bytes[4096 + 2] ^= 1)),
+        (
+            "checkpoint-checksum",
+            Box::new(|bytes| bytes[offset::LEVEL_PREVIOUS_CHECKSUM] ^= 1),
+        ),
         (
             "metadata-too-long",
             Box::new(move |bytes| {
@@ -116,15 +120,72 @@ fn damaged_files_are_refused_each_with_its_own_error() {
     }
 }
 
+/// The byte `index` of level `level`'s region in a checkpoint file of `layout`.
+fn level_byte(layout: &Layout, level: u64, index: u64) -> usize {
+    let start = if level == 0 {
+        layout.level0_offset()
+    } else {
+        layout.level1_offset()
+    };
+    (start + index) as usize
+}
+
 #[test]
-fn level_bytes_are_not_checksummed_but_are_restored_as_written() {
-    let (_, path) = written("levels");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = 4096 + 65536 + 17;
-    bytes[at] ^= 0xFF;
-    std::fs::write(&path, &bytes).unwrap();
-    let restored = checkpoint::read(&path, None).unwrap();
-    assert_eq!(restored.read_level(0)[17], bytes[at]);
+fn a_damaged_level_is_refused_naming_which() {
+    let (layout, path) = written("levels");
+    // The filled segment's current level is 1: u^n is level 1, u^{n-1} level 0.
+    let flipped = read_damaged(&path, |bytes| bytes[level_byte(&layout, 1, 17)] ^= 0x01);
+    assert_eq!(flipped.kind(), "level-checksum", "{flipped}");
+    assert_eq!(flipped.field().as_deref(), Some("level_current_checksum"));
+    let zeroed = read_damaged(&path, |bytes| {
+        let start = level_byte(&layout, 0, 0);
+        bytes[start..start + layout.level_bytes() as usize].fill(0);
+    });
+    assert_eq!(
+        zeroed.field().as_deref(),
+        Some("level_previous_checksum"),
+        "{zeroed}"
+    );
+}
+
+#[test]
+fn a_swapped_current_level_is_refused_even_with_its_commit_checksum_redone() {
+    let (_, path) = written("time-reversed");
+    let error = read_damaged(&path, |bytes| {
+        put_u32(bytes, offset::CURRENT_LEVEL, 0);
+        reseal_commit(bytes);
+    });
+    assert_eq!(error.kind(), "checkpoint-checksum", "{error}");
+}
+
+#[test]
+fn only_a_regular_file_is_read_and_a_fifo_does_not_block() {
+    let dir = temp_dir("not-a-file");
+    let fifo = dir.join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (path, found) in [
+        (fifo, "a FIFO"),
+        (dir.clone(), "a directory"),
+        ("/dev/zero".into(), "a device"),
+    ] {
+        match checkpoint::read(&path, None) {
+            Err(error) => {
+                assert_eq!(error.kind(), "not-a-regular-file", "{error}");
+                assert_eq!(
+                    error.to_string(),
+                    format!(
+                        "{} is {found}: a checkpoint is a regular file that `checkpoint()` wrote",
+                        path.display()
+                    )
+                );
+            }
+            Ok(_) => panic!("{} was read as a checkpoint", path.display()),
+        }
+    }
 }
 
 #[test]

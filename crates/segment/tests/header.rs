@@ -64,7 +64,7 @@ fn an_unknown_version_is_refused_before_the_checksum() {
     assert_eq!(error.kind(), "unknown-version");
     assert_eq!(
         error.to_string(),
-        "format_version = 7: this build reads version 1; use the build that wrote it"
+        "format_version = 7: this build reads version 2; use the build that wrote it"
     );
 }
 
