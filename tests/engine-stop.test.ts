@@ -264,3 +264,32 @@ describe('Engine.stop()', () => {
     gauntlet.settleAll(verdict({ accepted: false, failedGate: 'dojo' }));
   });
 });
+
+describe('the engine on an archive that can no longer be written', () => {
+  it('stops starting attempts, ends cleanly and says which file failed and why (SQLITE_FULL)', async () => {
+    const gauntlet = new ScriptedGauntlet();
+    const config = testConfig('storage-failure');
+    const archive = Archive.open(config.archive.path);
+    const lat = createMainLattice(config.lattice);
+    lattices.push(lat);
+    const engine = new Engine(lat, config, { archive, generator: new FixtureGenerator(reference), trustGeneratedSources: true, evaluate: gauntlet.evaluate });
+    await engine.start();
+    await gauntlet.called(1);
+    // The disk fills while the first attempt is judged: every later write fails as better-sqlite3 reports it.
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    archive.updateAttempt = () => {
+      throw full;
+    };
+    archive.insertAttempt = () => {
+      throw full;
+    };
+    gauntlet.settleAll(verdict({ accepted: false, failedGate: 'patch', gates: [{ ...gate('patch'), passed: false, reason: 'refused' }] }));
+    await engine.whenStopped();
+    expect(engine.storageFailure?.message).toBe(
+      `archive ${config.archive.path}: a write failed (SQLITE_FULL: database or disk is full); the engine stopped starting attempts`,
+    );
+    expect(engine.running).toBe(false);
+    expect(gauntlet.calls).toHaveLength(1);
+    archive.close();
+  });
+});

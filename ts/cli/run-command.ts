@@ -169,6 +169,8 @@ export interface RunResult {
   /** The HTML report written, or null when it could not be (reportError says why). */
   report: string | null;
   reportError?: string;
+  /** The engine stopped itself because the archive could not be written; outcomes after it may be missing. */
+  archiveError?: string;
 }
 
 /** Where the archive ended before this run: its records and ledger entries after it are this run's. */
@@ -341,7 +343,8 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
       });
       const session = await runSession(engine, archive, options, progress, startedMs);
-      return finish(archive, mark, session, rooflineMlups, { file: reportFile, settings: settingsOf(config, options) });
+      const result = finish(archive, mark, session, rooflineMlups, { file: reportFile, settings: settingsOf(config, options) });
+      return engine.storageFailure === null ? result : { ...result, archiveError: engine.storageFailure.message };
     } finally {
       lattice.close();
       // Its idle workers would otherwise keep the process up to their idle timeout after the run.
@@ -393,6 +396,7 @@ export function runCommand(): Command {
         : new RunProgress({ write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true, columns: process.stderr.columns });
       const result = await runMainJob(options, progress);
       console.log(options.json ? JSON.stringify(result) : formatResult(result));
+      if (result.archiveError !== undefined) throw new Error(result.archiveError);
       if (result.reportError !== undefined) throw new Error(result.reportError);
       if (!result.verification.ok) {
         throw new Error(`the ledger of ${result.archive} does not verify at entry ${result.verification.firstBad!.sequence}: ${result.verification.firstBad!.reason}`);

@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { kernelModulePath, packageRoot } from '../../native/loader.js';
 import { Archive } from '../archive/archive.js';
+import { storageFailureCode } from '../archive/errors.js';
 import { machineFingerprint } from '../archive/fingerprint.js';
 import type { AttemptRecord, LedgerEntry, MachineFingerprint } from '../archive/types.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
@@ -182,6 +183,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private stopping: Promise<EngineSummary> | null = null;
   private finalSummary: EngineSummary | null = null;
   private pausedReason: string | null = null;
+  private storageError: Error | null = null;
   private tickets = 0;
   private lastStartMs = -Infinity;
   private costUsd = 0;
@@ -233,6 +235,16 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   get paused(): boolean {
     return this.pausedReason !== null;
+  }
+
+  /**
+   * Why the engine stopped itself because the archive could no longer be
+   * written (a full disk, an I/O error), naming the file; null otherwise.
+   * Outcomes after it may be missing from the archive, so the caller must
+   * not report the run as a success.
+   */
+  get storageFailure(): Error | null {
+    return this.storageError;
   }
 
   /**
@@ -644,6 +656,16 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Records an error the loop survived: logged, counted by the breaker, emitted when someone listens. */
   private fail(error: unknown): void {
     const failure = error instanceof Error ? error : new Error(String(error));
+    const code = storageFailureCode(error);
+    if (code !== null && this.storageError === null) {
+      // Attempts started now could not be recorded: stop starting them, end those in flight, and say why.
+      const file = this.run?.archive.file ?? this.config.archive.path;
+      this.storageError = new Error(`archive ${file}: a write failed (${code}: ${failure.message}); the engine stopped starting attempts`);
+      this.logger.error({ event: 'storage-failure', code, file }, this.storageError.message);
+      if (this.listenerCount('error') > 0) this.emit('error', this.storageError);
+      if (this.run !== null) void this.stop();
+      return;
+    }
     this.breaker.recordFailure('engine');
     this.logger.error({ event: 'error', err: failure }, failure.message);
     if (this.listenerCount('error') > 0) this.emit('error', failure);
@@ -796,8 +818,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     const settled = Promise.all([this.loopDone, Promise.allSettled([...this.inFlight, ...this.reverifying]), run.live.idle()]);
     const inTime = await withinMs(settled, STOP_GRACE_MS);
     if (!inTime) {
-      const closed = run.archive.markInterrupted();
-      this.logger.warn({ event: 'stop-grace-spent', closed }, `${closed} attempt(s) did not end within ${STOP_GRACE_MS} ms of the stop; closed as interrupted`);
+      try {
+        const closed = run.archive.markInterrupted();
+        this.logger.warn({ event: 'stop-grace-spent', closed }, `${closed} attempt(s) did not end within ${STOP_GRACE_MS} ms of the stop; closed as interrupted`);
+      } catch (error) {
+        // A failing archive must not keep the engine from stopping; the next run's markInterrupted() closes them.
+        this.fail(error);
+      }
     }
     this.final =
       this.baseline !== null && this.lattice.running
