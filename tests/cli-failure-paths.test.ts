@@ -11,6 +11,14 @@ function run(cwd: string, ...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+describe('an inherited segment descriptor that is not a number', () => {
+  it('is named as it was set, not as NaN', () => {
+    const script = `import('${path.resolve('dist/ts/lattice/lattice.js')}').then((m) => m.Lattice.inherited()).catch((e) => console.log(e.message))`;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, OUROBOROS_SEGMENT_FD: 'abc' } });
+    expect(result.stdout.trim()).toBe('OUROBOROS_SEGMENT_FD = "abc": must be an integer in [0, 2147483647]');
+  });
+});
+
 describe('ouroboros run when its outputs cannot be written', () => {
   it('prints its --json result when the report cannot be written at the end (ENOSPC), then fails naming the report path', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));

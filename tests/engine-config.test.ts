@@ -110,6 +110,12 @@ describe('errors name the key, the value and the limit', () => {
     });
   }
 
+  it('reads a TOML date as a value of the key it is given to, named as written', () => {
+    const file = path.join(dir, 'date.toml');
+    writeFileSync(file, 'seed = 1979-05-27\n');
+    expect(() => loadConfig(file)).toThrow(`${file}: seed = 1979-05-27: must be an integer in [0, 4294967295]`);
+  });
+
   it('refuses an unknown key with the nearest known one', () => {
     expect(() => resolveConfig({ maxConcurentImprovements: 3 })).toThrow(
       /^maxConcurentImprovements = 3: is not a configuration key; did you mean "maxConcurrentImprovements"\?/,

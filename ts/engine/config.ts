@@ -169,8 +169,9 @@ function unknownKeyError(key: string, value: unknown): ConfigError {
   return keyError(key, value, `is not a configuration key${hint} (the keys are listed in ouroboros.toml)`);
 }
 
+/** A TOML table; a TOML date or time (a Date object) is a value, not a table. */
 function isTable(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
 }
 
 /** Every leaf of a parsed document as [dotted path, value]; tables the schema knows are descended into. */

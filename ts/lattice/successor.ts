@@ -67,7 +67,8 @@ export async function takeOver<T extends { stepCount: number }>(
   delete process.env[SEGMENT_FD_ENV];
   delete process.env[HANDOFF_MODE_ENV];
   delete process.env[FREEZE_NS_ENV];
-  const fd = requireFd(SEGMENT_FD_ENV, Number(fdText));
+  // The text as it was set, so that a bad value is named as the user wrote it (not as NaN).
+  const fd = requireFd(SEGMENT_FD_ENV, /^\d+$/.test(fdText) ? Number(fdText) : fdText);
   const attach = (): StateSegment => {
     const segment = attachSegment(fd);
     closeSync(fd);
