@@ -366,6 +366,7 @@ export async function benchPeers(options: BenchRunOptions): Promise<PeersBenchRe
     'MLUPS are medians over interleaved rounds with the order rotated each round; on a shared machine the ratios within a case are what count.',
     'evolved and reference rows run through the lattice runner (lat.run), as the product steps its live kernel; peers run as child processes and time themselves.',
     `the C baseline is ${path.join('bench', 'peers', 'sweep.cpp')} built with -O3 -march=native -fopenmp: one sweep per step, wrap peeled, omp simd inner loop, two levels in place.`,
+    `OpenMP peers run with OMP_WAIT_POLICY=${process.env['OMP_WAIT_POLICY'] ?? 'passive'}: threads sleep at a barrier, as the product's thread pool does.`,
     ...(python !== null && !missing.has('devito') ? [DEVITO_NOTE] : []),
     ...(python === null ? ['numba and Devito rows are absent: no --python given (CI installs neither).'] : []),
   ];
