@@ -21,14 +21,24 @@
  *   fresh arrays, before the searches, is reported too.
  * - lostSteps: from the lattice's own run summary against its step counter
  *   (report/step-audit.ts), across every swap and rollback of the search.
+ * - inCacheMlups: the search's final kernel on a lattice whose three levels
+ *   fit in L2, stepped by the runner like finalMlups; inCacheFraction =
+ *   finalMlups / inCacheMlups says how far memory, not the cores, holds the
+ *   kernel back on the main lattice.
  * - evaluationsToNinetyPercent: attempts until the best speedup that held
  *   first reached 90% of the search's best.
+ * - With `--seeds N`: N Darwin and N random searches, seeds 1..N (the seed
+ *   reaches the generators only through the engine: config.seed seeds the
+ *   `random` each attempt's generator is given). `darwin` and `random` are
+ *   seed 1's; `seedRuns` has every seed's figures and `seeds` the medians
+ *   and whether Darwin reached 90% of its final speed in at most half the
+ *   evaluations random sampling needed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { StreamTriadResult } from '../../native/addon-types.js';
-import { coreAddon } from '../../native/loader.js';
+import { coreAddon, kernelModulePath } from '../../native/loader.js';
 import { Archive } from '../archive/archive.js';
 import type { GateName } from '../gauntlet/types.js';
 import { type EngineConfig, defaultConfig } from '../engine/config.js';
@@ -38,6 +48,8 @@ import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
 import { auditedRun } from '../report/step-audit.js';
 import { rooflineMlupsOf } from './kernels.js';
+import { l2Bytes, runnerMlups } from './peers.js';
+import { inCacheExtents } from './peers-report.js';
 import type { BenchRunOptions } from './suites.js';
 
 export interface EvolveSearchReport {
@@ -50,6 +62,11 @@ export interface EvolveSearchReport {
   rooflineMlups: number;
   /** finalMlups / rooflineMlups (this search's probe). */
   rooflineFraction: number;
+  /** The final kernel on a lattice whose three levels fit in L2 (inCacheExtents), by the runner. */
+  inCacheMlups: number;
+  inCacheExtents: number[];
+  /** finalMlups / inCacheMlups. */
+  inCacheFraction: number;
   /** Live MLUPS sampled during the search, with the gauntlet competing for the cores. */
   liveBaselineMlups: number | null;
   liveFinalMlups: number | null;
@@ -76,6 +93,23 @@ export interface EvolveSearchReport {
   liveGenome: Record<string, unknown> | null;
 }
 
+/** One seed's searches, as --seeds reports them. */
+export interface SeedRun {
+  seed: number;
+  darwin: Pick<EvolveSearchReport, 'evaluationsToNinetyPercent' | 'finalMlups' | 'speedup' | 'attempts' | 'liveModule' | 'liveGenome'>;
+  random: Pick<EvolveSearchReport, 'evaluationsToNinetyPercent' | 'finalMlups' | 'speedup' | 'attempts' | 'liveModule' | 'liveGenome'>;
+}
+
+export interface SeedSummary {
+  seeds: number;
+  /** Medians over the seeds; a search no attempt of which held counts as never (null when the median is never). */
+  darwinMedianEvaluationsToNinetyPercent: number | null;
+  randomMedianEvaluationsToNinetyPercent: number | null;
+  /** Darwin's median is at most half random sampling's (the issue's test of the search). */
+  darwinWithinHalfOfRandom: boolean;
+  statement: string;
+}
+
 export interface EvolveBenchReport {
   benchmark: 'evolve';
   date: string;
@@ -88,8 +122,11 @@ export interface EvolveBenchReport {
   /** Attempts each search may start; both get the same. */
   evaluationBudget: number;
   wallLimitSeconds: number;
+  /** Seed 1's searches. */
   darwin: EvolveSearchReport;
   random: EvolveSearchReport;
+  seedRuns: SeedRun[];
+  seeds: SeedSummary;
   targets: {
     wallSecondsAtMost600: boolean;
     speedupAtLeast6: boolean;
@@ -97,6 +134,7 @@ export interface EvolveBenchReport {
     maxEnergyDriftAtMost1e12: boolean;
     noLostSteps: boolean;
     darwinReachesNinetyPercentFirst: boolean;
+    darwinWithinHalfOfRandomOverSeeds: boolean;
   };
 }
 
@@ -111,6 +149,8 @@ interface Plan {
 }
 
 const MiB = 1024 * 1024;
+/** How long the final kernel runs on the in-cache lattice: thousands of steps there. */
+const IN_CACHE_SECONDS = 1;
 
 function plan(quick: boolean): Plan {
   if (quick) {
@@ -144,8 +184,10 @@ function relativeDrift(lattice: Lattice): number {
   return initial === 0 ? Math.abs(lattice.energy()) : Math.abs(lattice.energy() - initial) / Math.abs(initial);
 }
 
-function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: string): EngineConfig {
+function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: string, seed: number): EngineConfig {
   const config = structuredClone(defaultConfig);
+  // The only randomness of a search: the engine seeds each attempt's generator and parent draw from it.
+  config.seed = seed;
   config.lattice.extents = p.extents;
   config.generator.kind = generator;
   config.archive = { path: archiveFile, warmStart: false };
@@ -162,16 +204,30 @@ function roofline(triad: StreamTriadResult): { gbPerSecond: number; rooflineMlup
   return { gbPerSecond: triad.gbPerSecond, rooflineMlups: rooflineMlupsOf(triad.gbPerSecond, defaultConfig.lattice.precision) };
 }
 
-async function search(p: Plan, generator: 'variant' | 'random', log: (message: string) => void): Promise<EvolveSearchReport> {
+/** The final kernel's MLUPS on a lattice that fits in L2, stepped by the runner. */
+async function inCache(file: string, log: (message: string) => void): Promise<{ extents: number[]; mlups: number }> {
+  const extents = inCacheExtents(defaultConfig.lattice.extents.length, defaultConfig.lattice.precision, l2Bytes());
+  log(`the final kernel in cache (${extents.join('x')})`);
+  const lattice = createMainLattice({ ...defaultConfig.lattice, extents });
+  try {
+    return { extents, mlups: await runnerMlups(lattice, await lattice.loadModule(file), IN_CACHE_SECONDS) };
+  } finally {
+    lattice.close();
+  }
+}
+
+async function search(p: Plan, generator: 'variant' | 'random', seed: number, log: (message: string) => void): Promise<EvolveSearchReport> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `ouroboros-evolve-${generator}-`));
-  const config = searchConfig(p, generator, path.join(dir, 'archive.sqlite'));
+  const config = searchConfig(p, generator, path.join(dir, 'archive.sqlite'), seed);
+  // Seed 1's lines read as they did before --seeds.
+  const label = seed === 1 ? generator : `${generator} seed ${seed}`;
   const archive = Archive.open(config.archive.path);
   const lattice = createMainLattice(config.lattice, config.seed);
   try {
-    log(`${generator}: the reference kernel on ${p.extents.join('x')}`);
+    log(`${label}: the reference kernel on ${p.extents.join('x')}`);
     const engine = new Engine(lattice, config, { archive });
-    engine.on('attempt-finished', (record) => log(`${generator}: attempt #${record.id} ${record.status}${record.failedGate ? ` at ${record.failedGate}` : ''}`));
-    engine.on('error', (error) => log(`${generator}: engine error: ${error.message}`));
+    engine.on('attempt-finished', (record) => log(`${label}: attempt #${record.id} ${record.status}${record.failedGate ? ` at ${record.failedGate}` : ''}`));
+    engine.on('error', (error) => log(`${label}: engine error: ${error.message}`));
     const startedMs = performance.now();
     const audit = auditedRun(lattice, { watchdog: config.watchdog });
     await engine.start();
@@ -197,6 +253,7 @@ async function search(p: Plan, generator: 'variant' | 'random', log: (message: s
     // Applying a kernel supersedes the one it replaced, so the live one is the only step attempt still "applied".
     const live = attempts.find((record) => record.slot === 'step' && record.status === 'applied');
     const held = attempts.filter((record) => ['passed', 'applied', 'superseded'].includes(record.status) && record.speedup !== null);
+    const cached = await inCache(live?.modulePath ?? kernelModulePath('reference'), log);
     return {
       generator,
       baselineMlups,
@@ -205,6 +262,9 @@ async function search(p: Plan, generator: 'variant' | 'random', log: (message: s
       streamTriadGBs: gbPerSecond,
       rooflineMlups,
       rooflineFraction: finalMlups / rooflineMlups,
+      inCacheMlups: cached.mlups,
+      inCacheExtents: cached.extents,
+      inCacheFraction: cached.mlups > 0 ? finalMlups / cached.mlups : 0,
       liveBaselineMlups: summary.baselineMlups,
       liveFinalMlups: summary.finalMlups,
       attempts: summary.attempts,
@@ -231,14 +291,58 @@ async function search(p: Plan, generator: 'variant' | 'random', log: (message: s
   }
 }
 
+/** What seedSummary reads of a seed's two searches. */
+export interface SeedEvaluations {
+  darwin: { evaluationsToNinetyPercent: number | null };
+  random: { evaluationsToNinetyPercent: number | null };
+}
+
+/** Medians over the seeds; null (never reached) counts as slower than any number. */
+function medianEvaluations(values: (number | null)[]): number | null {
+  const sorted = values.map((v) => v ?? Infinity).sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const value = sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return Number.isFinite(value) ? value : null;
+}
+
+/** Whether Darwin reached 90% of its final speed in at most half the evaluations random sampling needed, median over the seeds. */
+export function seedSummary(runs: readonly SeedEvaluations[]): SeedSummary {
+  const darwin = medianEvaluations(runs.map((run) => run.darwin.evaluationsToNinetyPercent));
+  const random = medianEvaluations(runs.map((run) => run.random.evaluationsToNinetyPercent));
+  const within = darwin !== null && random !== null && darwin <= random / 2;
+  const seeds = `${runs.length} seed${runs.length === 1 ? '' : 's'}`;
+  const figures = `median evaluations to 90% of the final speed over ${seeds}: Darwin ${darwin ?? 'never'}, random sampling ${random ?? 'never'}`;
+  return {
+    seeds: runs.length,
+    darwinMedianEvaluationsToNinetyPercent: darwin,
+    randomMedianEvaluationsToNinetyPercent: random,
+    darwinWithinHalfOfRandom: within,
+    statement: within
+      ? `Darwin reached 90% of its final speed in at most half the evaluations random sampling needed (${figures}).`
+      : `Darwin did NOT reach 90% of its final speed in at most half the evaluations random sampling needed (${figures}).`,
+  };
+}
+
+function seedFigures(report: EvolveSearchReport): SeedRun['darwin'] {
+  const { evaluationsToNinetyPercent, finalMlups, speedup, attempts, liveModule, liveGenome } = report;
+  return { evaluationsToNinetyPercent, finalMlups, speedup, attempts, liveModule, liveGenome };
+}
+
 export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBenchReport> {
   const p = plan(options.quick);
   const log = options.onProgress;
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${os.availableParallelism()} threads`);
   const triad = roofline(coreAddon().streamTriad(p.streamBytesPerArray, p.streamRepetitions, os.availableParallelism()));
   const precision = defaultConfig.lattice.precision;
-  const darwin = await search(p, 'variant', log);
-  const random = await search(p, 'random', log);
+  const searches: { seed: number; darwin: EvolveSearchReport; random: EvolveSearchReport }[] = [];
+  for (let seed = 1; seed <= (options.seeds ?? 1); seed++) {
+    const darwin = await search(p, 'variant', seed, log);
+    const random = await search(p, 'random', seed, log);
+    searches.push({ seed, darwin, random });
+  }
+  const { darwin, random } = searches[0]!;
+  const seedRuns = searches.map((run) => ({ seed: run.seed, darwin: seedFigures(run.darwin), random: seedFigures(run.random) }));
+  const seeds = seedSummary(seedRuns);
   const cpus = os.cpus();
   const firstToNinety = (report: EvolveSearchReport) => report.evaluationsToNinetyPercent ?? Infinity;
   return {
@@ -253,13 +357,16 @@ export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBench
     wallLimitSeconds: p.wallLimitSeconds,
     darwin,
     random,
+    seedRuns,
+    seeds,
     targets: {
-      wallSecondsAtMost600: darwin.wallSeconds <= 600 && random.wallSeconds <= 600,
+      wallSecondsAtMost600: searches.every((run) => run.darwin.wallSeconds <= 600 && run.random.wallSeconds <= 600),
       speedupAtLeast6: darwin.speedup >= 6,
       rooflineFractionAtLeast075: darwin.rooflineFraction >= 0.75,
-      maxEnergyDriftAtMost1e12: darwin.maxEnergyDrift <= 1e-12,
-      noLostSteps: darwin.lostSteps === 0 && random.lostSteps === 0,
+      maxEnergyDriftAtMost1e12: searches.every((run) => run.darwin.maxEnergyDrift <= 1e-12),
+      noLostSteps: searches.every((run) => run.darwin.lostSteps === 0 && run.random.lostSteps === 0),
       darwinReachesNinetyPercentFirst: firstToNinety(darwin) < firstToNinety(random),
+      darwinWithinHalfOfRandomOverSeeds: seeds.darwinWithinHalfOfRandom,
     },
   };
 }
@@ -268,7 +375,8 @@ function searchLine(report: EvolveSearchReport): string {
   const gates = Object.entries(report.rejectedByGate).map(([gate, n]) => `${gate} ${n}`).join(', ') || 'none';
   return [
     `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
-      `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline of its lattice's memory (${report.rooflineMlups.toFixed(0)} MLUPS), live ${report.liveModule}`,
+      `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline of its lattice's memory (${report.rooflineMlups.toFixed(0)} MLUPS), ` +
+      `${(100 * report.inCacheFraction).toFixed(1)}% of itself in cache (${report.inCacheMlups.toFixed(0)} MLUPS at ${report.inCacheExtents.join('x')}), live ${report.liveModule}`,
     `         ${report.attempts} attempts in ${report.wallSeconds.toFixed(0)} s (live lattice held ${report.heldSeconds.toFixed(0)} s for benchmarks; net ${report.netMlups.toFixed(0)} MLUPS, live kernel ${report.liveKernelMlups.toFixed(0)}): applied ${report.applied}, rolled back ${report.rolledBack}, rejected by gate: ${gates}`,
     `         90% of best after ${report.evaluationsToNinetyPercent ?? 'n/a'} evaluations (best estimated ${report.bestEstimatedSpeedup?.toFixed(2) ?? 'n/a'}x); ` +
       `max energy drift ${report.maxEnergyDrift.toExponential(2)}; lost steps ${report.lostSteps}, duplicated ${report.duplicatedSteps}`,
@@ -283,6 +391,13 @@ export function formatEvolveReport(report: EvolveBenchReport): string {
     '',
     searchLine(report.darwin),
     searchLine(report.random),
+    '',
+    ...report.seedRuns.map(
+      (run) =>
+        `seed ${run.seed}: 90% of final speed after ${run.darwin.evaluationsToNinetyPercent ?? 'never'} evaluations (Darwin, ${run.darwin.liveModule}) ` +
+        `and ${run.random.evaluationsToNinetyPercent ?? 'never'} (random, ${run.random.liveModule})`,
+    ),
+    report.seeds.statement,
     '',
     ...targets,
   ].join('\n');

@@ -6,8 +6,10 @@
 import { type EvolveBenchReport, benchEvolve, formatEvolveReport } from './evolve.js';
 import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
 import { type KernelHostBenchReport, benchKernelHost, formatKernelHostReport } from './kernel-host.js';
+import type { Precision } from '../../native/addon-types.js';
 import { benchKernels, formatKernelReport } from './kernels.js';
 import { type NetBenchReport, benchNet, formatNetReport } from './net.js';
+import { type PeersBenchReport, benchPeers, formatPeersReport } from './peers.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
 import { type SwapBenchReport, benchSwap, formatSwapReport } from './swap.js';
 import { type WatchdogBenchReport, benchWatchdog, formatWatchdogReport } from './watchdog.js';
@@ -17,6 +19,16 @@ export interface BenchRunOptions {
   quick: boolean;
   /** How long a suite that runs the main job runs it (bench net); default the suite's own. */
   durationMs?: number;
+  /** bench peers: one lattice and precision instead of its default cases. */
+  lattice?: number[];
+  precision?: Precision;
+  /** bench peers: a Python with numba and Devito for their rows. */
+  python?: string;
+  /** bench peers: the archive whose best applied step kernel is the evolved row, or that kernel's module file. */
+  archive?: string;
+  kernel?: string;
+  /** bench evolve: Darwin and random searches per seed (default 1). */
+  seeds?: number;
   onProgress: (message: string) => void;
 }
 
@@ -61,6 +73,11 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'the engine from the reference kernel: Darwin search vs random sampling of the same space, same evaluation budget',
     run: (options) => benchEvolve(options),
     format: (report) => formatEvolveReport(report as EvolveBenchReport),
+  },
+  peers: {
+    description: 'the live best kernel against a shipped C/OpenMP sweep (and numba, Devito with --python), interleaved in one run',
+    run: (options) => benchPeers(options),
+    format: (report) => formatPeersReport(report as PeersBenchReport),
   },
   net: {
     description: 'the main job net of its search: two 3-minute runs (cold, then warm on its archive) against the final kernel alone',
