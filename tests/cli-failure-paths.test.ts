@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,23 @@ function run(cwd: string, ...args: string[]) {
   const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+describe('simulate and the control clients name a bad path before any work', () => {
+  it('refuses a --dump under a file, creates a missing directory for it, and says a --socket is a directory', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
+    const blocker = path.join(dir, 'a-file');
+    writeFileSync(blocker, '');
+    const refused = run(dir, 'simulate', '--steps', '3', '--dump', path.join(blocker, 'x.bin'));
+    expect(refused.stderr).toBe(`ouroboros: --dump = "${blocker}/x.bin": "${blocker}" is a file, not a directory, so nothing can be created under it\n`);
+    expect(refused.code).toBe(2);
+    const dumped = run(dir, 'simulate', '--steps', '3', '--extents', '8,8', '--dump', path.join(dir, 'new', 'x.bin'));
+    expect(dumped.code).toBe(0);
+    expect(existsSync(path.join(dir, 'new', 'x.bin'))).toBe(true);
+    const status = run(dir, 'status', '--socket', dir);
+    expect(status.stderr).toBe(`ouroboros: --socket = "${dir}": is a directory, not the socket of a served simulation\n`);
+    expect(status.code).toBe(2);
+  });
+});
 
 describe('an inherited segment descriptor that is not a number', () => {
   it('is named as it was set, not as NaN', () => {

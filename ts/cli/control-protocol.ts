@@ -18,6 +18,7 @@
  * (control-socket.ts), and a client trusts a reply only from a server of its
  * own user, so a socket someone else planted at the path cannot answer.
  */
+import { lstatSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { coreAddon } from '../../native/loader.js';
@@ -224,12 +225,25 @@ export function sendRequest(socketPath: string, request: ControlRequest): Promis
   });
 }
 
+function lstatOrNull(file: string): Stats | null {
+  try {
+    return lstatSync(file);
+  } catch {
+    return null;
+  }
+}
+
 /** Nothing listens on the socket (no such file, or a stale one): no simulation is being served there. */
 export class NoServerError extends Error {
   override name = 'NoServerError';
 }
 
 function connectionError(socketPath: string, error: NodeJS.ErrnoException): Error {
+  const stats = lstatOrNull(socketPath);
+  if (stats !== null && !stats.isSocket()) {
+    const what = stats.isDirectory() ? 'a directory' : stats.isFile() ? 'a regular file' : 'not a socket';
+    return new UsageError(`--socket = ${describe(socketPath)}: is ${what}, not the socket of a served simulation`);
+  }
   if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
     return new NoServerError(
       `no simulation is listening on ${socketPath} (${error.code}): start one with ` +

@@ -14,6 +14,7 @@ import { durationParser, parseExtents, parseInteger, parseModuleList, parseNumbe
 import { serve } from './serve.js';
 import { type SimulateOptions, formatSummary, simulate } from './simulate.js';
 import { formatSwap, formatSwapEverySummary, swapEvery } from './swap-every.js';
+import { checkOutputFile } from '../util/output-path.js';
 import { UsageError } from './usage-error.js';
 
 interface SimulateCommandOptions extends SimulateOptions {
@@ -153,6 +154,13 @@ export function simulateCommand(): Command {
     );
   return command.action(async (options: SimulateCommandOptions) => {
     checkModeOptions(command, options);
+    // Before the run, not after it: a dump or checkpoint path that can never be written must not cost the whole simulation.
+    try {
+      if (options.dump !== undefined) checkOutputFile('--dump', options.dump);
+      if (options.checkpoint !== undefined) checkOutputFile('--checkpoint', options.checkpoint);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     if (options.serve) return runServed(options);
     if (options.swapEvery !== undefined) {
       return runSwapEvery({ ...options, swapEvery: options.swapEvery, modules: options.modules! });

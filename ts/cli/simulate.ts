@@ -2,7 +2,8 @@
  * `ouroboros simulate`: run one lattice for a number of steps and report the
  * throughput, the energy drift and the readout histogram.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FieldArray, Precision } from '../../native/addon-types.js';
 import { type HandoffReport, Lattice } from '../lattice/lattice.js';
 import { initialState } from '../lattice/initial-conditions.js';
@@ -150,7 +151,10 @@ export async function simulate(
       lattice.checkpoint(options.checkpoint);
       checkpointsWritten++;
     }
-    if (options.dump !== undefined) writeFileSync(options.dump, Buffer.concat([bytesOf(lattice.previousField()), bytesOf(lattice.field())]));
+    if (options.dump !== undefined) {
+      mkdirSync(path.dirname(path.resolve(options.dump)), { recursive: true });
+      writeFileSync(options.dump, Buffer.concat([bytesOf(lattice.previousField()), bytesOf(lattice.field())]));
+    }
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const finalEnergy = lattice.energy();
     const kernelSeconds = kernelNs / 1e9;
