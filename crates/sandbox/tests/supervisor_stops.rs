@@ -243,3 +243,70 @@ fn a_correct_kernel_passes_every_phase_in_f32_too() {
         assert!(report(&output).contains("worker-incumbent"));
     }
 }
+
+#[test]
+fn kernels_wrong_only_when_batched_fail_the_differential_at_the_live_steps_per_call() {
+    let live = ["--target", "211,209", "--seed", "5"];
+    for fixture in ["wrong-when-batched", "wrong-at-odd-batches"] {
+        let output = run_fixture(fixture, &[&live[..], &["--steps-per-call", "8"]].concat());
+        let text = report(&output);
+        assert!(failed_phase(&output, "differential"), "{fixture}: {text}");
+        assert!(text.contains("live lattice, 2 dims"), "{fixture}: {text}");
+    }
+    // Called one step at a time, as the benchmark called every kernel before
+    // it followed the live runner's batches, the first one passes every check.
+    let output = run_fixture(
+        "wrong-when-batched",
+        &[&live[..], &["--steps-per-call", "1"]].concat(),
+    );
+    for phase in ["differential", "invariants", "dojo", "bench"] {
+        assert!(
+            has_phase(&output, phase, true),
+            "{phase}: {}",
+            report(&output)
+        );
+    }
+}
+
+#[test]
+fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
+    let dir = scratch("steps-per-call");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    for steps_per_call in ["3", "8"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+            .arg("--candidate")
+            .arg(&reference)
+            .arg("--incumbent")
+            .arg(&reference)
+            .args(["--threads", "2", "--bench-samples", "3"])
+            .args(["--steps-per-call", steps_per_call])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        for phase in ["load", "differential", "invariants", "dojo", "bench"] {
+            assert!(
+                has_phase(&output, phase, true),
+                "{steps_per_call} {phase}: {}",
+                report(&output)
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_steps_per_call_is_refused_with_its_name_value_and_limit() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .args(["--candidate", "c.so", "--incumbent", "i.so"])
+        .args(["--steps-per-call", "0"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("--steps-per-call = \"0\": must be an integer in [1, 1024]"),
+        "{text}"
+    );
+}
