@@ -8,9 +8,10 @@
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
 //! This process is the supervisor: it never loads a kernel. It creates the
-//! lattice buffers in a memfd and forks one worker per kernel (`worker.rs`)
+//! lattice buffers and forks one worker per kernel (`worker.rs`)
 //! before any thread exists; each worker confines itself, loads its one
-//! kernel and steps the shared buffers on command. The supervisor times the
+//! kernel and steps its private copy of the buffers on command, which the
+//! supervisor fills and reads while the worker is stopped. The supervisor times the
 //! commands, judges every result with the oracle in its own address space
 //! and alone writes the report, so nothing a kernel does can write it.
 //! Forking rather than re-executing keeps one binary and one argument
@@ -44,7 +45,7 @@ use ouroboros_sandbox::phase::Phase;
 use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
-use ouroboros_sandbox::shared::{Layout, SharedBuffers};
+use ouroboros_sandbox::shared::{huge_page_mode, Layout, SharedBuffers};
 use ouroboros_sandbox::worker::WorkerPlan;
 use ouroboros_sandbox::{differential, dojo, invariants};
 
@@ -212,8 +213,8 @@ fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec
         name: "supervisor",
         active: true,
         detail: format!(
-            "loads no kernel; owns the report, the timing and the oracle checks; shares one memfd of {} KiB with the workers",
-            layout.memfd_bytes() >> 10
+            "loads no kernel; owns the report, the timing and the oracle checks; shares no memory with the workers: it copies {} KiB of buffers into and out of each while it is stopped",
+            layout.total_bytes() >> 10
         ),
     }];
     for worker in workers {
@@ -228,6 +229,32 @@ fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec
         });
     }
     layers
+}
+
+/// What the kernels ran on, read once the run is over: the workers' private
+/// buffers are advised MADV_HUGEPAGE as the live core's levels are, so
+/// candidate and incumbent are timed on the pages they will run on live.
+fn pages_layer(layout: &Layout, workers: [&Worker; 2]) -> Layer {
+    let mode = huge_page_mode();
+    let [candidate, incumbent] = workers.map(|worker| worker.huge_page_kib(layout));
+    let in_use = candidate.is_some_and(|kib| kib > 0) || incumbent.is_some_and(|kib| kib > 0);
+    let kib = |figure: Option<u64>| figure.map_or("unknown".to_owned(), |kib| format!("{kib} KiB"));
+    let detail = match mode.as_deref() {
+        Some(mode @ ("always" | "madvise")) => format!(
+            "private anonymous buffers advised MADV_HUGEPAGE (transparent_hugepage/enabled: {mode}), as the live lattice's; on transparent huge pages: candidate {}, incumbent {}",
+            kib(candidate),
+            kib(incumbent)
+        ),
+        Some(mode) => format!(
+            "transparent huge pages are off on this machine (transparent_hugepage/enabled: {mode}): both kernels on 4 KiB pages, as the live lattice's"
+        ),
+        None => "this kernel has no transparent huge pages: both kernels on 4 KiB pages, as the live lattice's".to_owned(),
+    };
+    Layer {
+        name: "pages",
+        active: in_use,
+        detail,
+    }
 }
 
 /// Both workers' layers and loads; the candidate's layers go in the report
@@ -343,6 +370,9 @@ fn main() {
         } else {
             run::<f32>(&options, &candidate, &incumbent, &mut phases)
         };
+    }
+    if loaded {
+        isolation.push(pages_layer(&layout, [&candidate, &incumbent]));
     }
     let worker_end: Option<WorkerEnd> = candidate.end().or_else(|| incumbent.end());
     eprintln!("phase report");

@@ -310,3 +310,45 @@ fn a_bad_steps_per_call_is_refused_with_its_name_value_and_limit() {
         "{text}"
     );
 }
+
+/// The KiB figure after `label` in the report's page layer, if any.
+fn kib_after(text: &str, label: &str) -> Option<u64> {
+    let rest = &text[text.find(label)? + label.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn both_kernels_are_timed_on_huge_pages_where_the_machine_has_them() {
+    let dir = scratch("pages");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    // 8 MiB per level: whole huge pages, as the live lattice's levels are.
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&reference)
+        .arg("--incumbent")
+        .arg(&reference)
+        .args([
+            "--threads",
+            "2",
+            "--bench-samples",
+            "3",
+            "--target",
+            "1024,1024",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = report(&output);
+    assert!(has_phase(&output, "bench", true), "{text}");
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if mode.contains("[always]") || mode.contains("[madvise]") {
+        for role in ["candidate ", "incumbent "] {
+            let kib = kib_after(&text, role).unwrap_or(0);
+            assert!(kib >= 2 * 8192, "{role}{kib} KiB: {text}");
+        }
+    } else {
+        assert!(text.contains("4 KiB pages"), "{text}");
+    }
+}
