@@ -352,3 +352,55 @@ fn both_kernels_are_timed_on_huge_pages_where_the_machine_has_them() {
         assert!(text.contains("4 KiB pages"), "{text}");
     }
 }
+
+#[test]
+fn a_worker_that_replies_early_and_keeps_computing_is_caught() {
+    // A compromised worker: at the live size the kernel finds the command
+    // on its stack, sends the supervisor a well-formed "done" with the
+    // command's nonce, and only then does its work, 20 ms later, as a pool
+    // thread still writing after the call would. The supervisor stops every
+    // thread of the worker once a reply arrives and only then copies its
+    // buffers out, so it sees the work undone; and the real reply, when it
+    // comes, answers no command.
+    let dir = scratch("early-reply");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let forger = reference_with(
+        &dir,
+        "early-reply",
+        r#"if (geometry->cells > 40000) {
+    const unsigned char* at = static_cast<const unsigned char*>(__builtin_frame_address(0));
+    for (int i = 0; i < 16384; ++i) {
+      uint32_t magic, op; uint64_t nonce;
+      __builtin_memcpy(&magic, at + i, 4); __builtin_memcpy(&op, at + i + 4, 4);
+      __builtin_memcpy(&nonce, at + i + 240, 8);
+      if (magic != 0x4f55524fu || op != 1u || nonce == 0) continue;
+      unsigned char reply[256] = {};
+      const uint32_t done = 4;
+      __builtin_memcpy(reply, &magic, 4); __builtin_memcpy(reply + 4, &done, 4);
+      __builtin_memcpy(reply + 240, &nonce, 8);
+      if (write(3, reply, sizeof reply) == sizeof reply) {
+        for (volatile uint64_t spin = 0; spin < 40000000; spin = spin + 1) {}
+      }
+      break;
+    }
+  }"#,
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&forger)
+        .arg("--incumbent")
+        .arg(&reference)
+        .args(["--threads", "2", "--target", "211,209"])
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    let text = report(&output);
+    assert!(failed_phase(&output, "differential"), "{text}");
+    assert!(
+        text.contains("live lattice") && text.contains("differ from the oracle"),
+        "{text}"
+    );
+    assert!(!has_phase(&output, "bench", true), "{text}");
+}
