@@ -136,7 +136,7 @@ const MIN_DRAWN_STEPS: u64 = 8;
 /// one more (the other parity), and a count drawn from 4 up to at least
 /// `MIN_DRAWN_STEPS` and up to twice the live count, so a kernel whose
 /// blocking breaks past the live batch is seen too.
-pub fn steps_of(case: usize, live_steps: u64, rng: &mut Rng) -> u64 {
+fn steps_of(case: usize, live_steps: u64, rng: &mut Rng) -> u64 {
     match case % 6 {
         0 => 1,
         1 => 2,

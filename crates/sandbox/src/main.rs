@@ -236,9 +236,20 @@ fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec
 /// candidate and incumbent are timed on the pages they will run on live.
 fn pages_layer(layout: &Layout, workers: [&Worker; 2]) -> Layer {
     let mode = huge_page_mode();
-    let [candidate, incumbent] = workers.map(|worker| worker.huge_page_kib(layout));
+    let [candidate, incumbent] = workers.map(|worker| {
+        // A worker that ended has no buffers left to account.
+        worker
+            .end()
+            .is_none()
+            .then(|| worker.huge_page_kib(layout))
+            .flatten()
+    });
     let in_use = candidate.is_some_and(|kib| kib > 0) || incumbent.is_some_and(|kib| kib > 0);
-    let kib = |figure: Option<u64>| figure.map_or("unknown".to_owned(), |kib| format!("{kib} KiB"));
+    let kib = |figure: Option<u64>| {
+        figure.map_or("not known (its worker ended first)".to_owned(), |kib| {
+            format!("{kib} KiB")
+        })
+    };
     let detail = match mode.as_deref() {
         Some(mode @ ("always" | "madvise")) => format!(
             "private anonymous buffers advised MADV_HUGEPAGE (transparent_hugepage/enabled: {mode}), as the live lattice's; on transparent huge pages: candidate {}, incumbent {}",
