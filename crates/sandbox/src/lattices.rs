@@ -37,12 +37,13 @@ pub fn differential_extents(dims: usize, rng: &mut Rng) -> Vec<Vec<usize>> {
 }
 
 /// The held-out benchmark lattice, drawn for every evaluation so that no
-/// kernel can learn it: `dims` odd extents (at least 3), each within a
-/// quarter of the `dims`-th root of `cells`.
+/// kernel can learn it: `dims` odd extents (at least 3), each within 15%
+/// of the `dims`-th root of `cells`, so the lattice keeps the size asked for
+/// to within a factor of about 1.3 either way in 2-D.
 pub fn held_out_extents(dims: usize, cells: usize, rng: &mut Rng) -> Vec<usize> {
     let base = (cells as f64).powf(1.0 / dims as f64);
-    let low = ((base * 0.75) as usize).max(3) / 2;
-    let high = ((base * 1.25) as usize).max(3) / 2;
+    let low = ((base * 0.85) as usize).max(3) / 2;
+    let high = ((base * 1.15) as usize).max(3) / 2;
     (0..dims).map(|_| rng.int(low, high) * 2 + 1).collect()
 }
 
