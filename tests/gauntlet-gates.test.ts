@@ -178,7 +178,7 @@ describe('gates 5-7: the runner and its report', () => {
   it('reports a runner that dies at once as a failed sandbox gate', async () => {
     const run = await runSandbox({
       runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
-      targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
+      targetExtents: [16, 16], heldOutExtents: [9, 9], heldOutCells: 81, stepsPerCall: 1, benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
     });
     const verdict = interpretRun(run);
     expect(verdict.gates).toHaveLength(1);
@@ -193,7 +193,7 @@ describe('gates 5-7: the runner and its report', () => {
     const run = await runSandbox({
       runnerPath: path.resolve('native/sandbox', (await import('../dist/native/loader.js')).targetTriple(), 'ouroboros-sandbox'),
       candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
-      targetExtents: [16, 16], heldOutExtents: [9, 9], benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
+      targetExtents: [16, 16], heldOutExtents: [9, 9], heldOutCells: 81, stepsPerCall: 1, benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
     });
     const interpreted = interpretRun(run);
     expect(interpreted.gates[0]!.passed).toBe(false);
@@ -245,5 +245,21 @@ describe('evaluateCandidate options', () => {
     expect(resolveOptions({ source: reference, threads: 3, cpuSeconds: 7 }).cpuSeconds).toBe(7);
     const args = runnerArguments({ ...resolveOptions({ source: reference, threads: 3 }), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
     expect(args.slice(args.indexOf('--threads'), args.indexOf('--threads') + 2)).toEqual(['--threads', '3']);
+  });
+
+  it('calls kernels with the live steps per call and draws the held-out lattice unless one is given', () => {
+    const argumentsOf = (options: Parameters<typeof resolveOptions>[0]) =>
+      runnerArguments({ ...resolveOptions(options), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    const after = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+    const batched = argumentsOf({ source: reference, stepsPerCall: 8 });
+    expect(after(batched, '--steps-per-call')).toBe('8');
+    expect(after(argumentsOf({ source: reference }), '--steps-per-call')).toBe('1');
+    expect(after(batched, '--held-out')).toBeUndefined();
+    expect(after(batched, '--held-out-cells')).toBe('8192');
+    const fixed = argumentsOf({ source: reference, heldOutExtents: [9, 7] });
+    expect(after(fixed, '--held-out')).toBe('9,7');
+    expect(after(fixed, '--held-out-cells')).toBeUndefined();
+    expect(() => resolveOptions({ source: reference, stepsPerCall: 0 })).toThrow(/stepsPerCall = 0: must be an integer in \[1, 1024\]/);
+    expect(() => resolveOptions({ source: reference, stepsPerCall: 1025 })).toThrow(/stepsPerCall/);
   });
 });

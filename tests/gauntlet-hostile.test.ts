@@ -25,6 +25,8 @@ interface HostileEntry {
   targetExtents?: number[];
   /** The live lattice's precision, where the candidate shows itself only in one (default f64). */
   precision?: 'f64' | 'f32';
+  /** The live runner's steps per kernel call, where the candidate shows itself only when batched (default 1). */
+  stepsPerCall?: number;
 }
 
 const dir = path.resolve('tests/fixtures/hostile');
@@ -75,7 +77,7 @@ describe('the hostile corpus', () => {
         const [name, entry] = entries[next++]!;
         const source = readFileSync(path.join(dir, entry.file), 'utf8');
         verdicts.set(name, await evaluateCandidate({
-          source, targetPath: entry.targetPath, threads: entry.threads, targetExtents: entry.targetExtents, precision: entry.precision,
+          source, targetPath: entry.targetPath, threads: entry.threads, targetExtents: entry.targetExtents, precision: entry.precision, stepsPerCall: entry.stepsPerCall,
           cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000,
         }));
       }

@@ -53,6 +53,20 @@ describe('correct variants', () => {
     expect(target.extents).toEqual([128, 128]);
   });
 
+  it('draws the held-out lattice for every evaluation and records it, and the steps per call, in the verdict', () => {
+    const drawn = Object.values(verdicts).filter((v) => v.benchmark).map((verdict) => {
+      const bench = verdict.gates.find((g) => g.gate === 'bench')!.details as { heldOutExtents: number[]; stepsPerCall: number };
+      expect(bench.stepsPerCall).toBe(1);
+      expect(verdict.benchmark!.lattices[1]!.extents).toEqual(bench.heldOutExtents);
+      expect(bench.heldOutExtents).toHaveLength(2);
+      for (const extent of bench.heldOutExtents) expect(extent % 2).toBe(1);
+      return bench.heldOutExtents.join('x');
+    });
+    // Each evaluation draws its own seed, and its lattice with it.
+    expect(new Set(drawn).size).toBeGreaterThan(1);
+    expect(verdicts.fast!.isolation.find((layer) => layer.name === 'pages')?.detail).toMatch(/pages/);
+  });
+
   it('does not call a copy of the incumbent an improvement', () => {
     expect(verdicts.itself!.improves).toBe(false);
     expect(verdicts.itself!.benchmark!.lattices.map((l) => l.verdict)).not.toContain('faster');

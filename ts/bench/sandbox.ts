@@ -28,6 +28,8 @@ interface Candidate {
   /** The live lattice's extents and precision, when the manifest says (a kernel hostile only at a size or in f32). */
   targetExtents?: number[];
   precision?: 'f64' | 'f32';
+  /** The live runner's steps per kernel call, when the manifest says (a kernel wrong only when batched). */
+  stepsPerCall?: number;
 }
 
 export interface GateSeconds {
@@ -77,7 +79,7 @@ export interface SandboxBenchReport {
 
 function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32' }>;
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32'; stepsPerCall?: number }>;
   // The watchdog's fixtures cheat only live: tests/watchdog-hostile.test.ts loads them there.
   const gauntletEntries = Object.entries(manifest).filter(([, entry]) => entry.gate !== 'watchdog');
   return gauntletEntries.map(([name, entry]) => ({
@@ -88,6 +90,7 @@ function hostileCorpus(): Candidate[] {
     threads: entry.threads,
     targetExtents: entry.targetExtents,
     precision: entry.precision,
+    stepsPerCall: entry.stepsPerCall,
   }));
 }
 
@@ -114,6 +117,7 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
         threads: candidate.threads,
         targetExtents: candidate.targetExtents,
         precision: candidate.precision,
+        stepsPerCall: candidate.stepsPerCall,
         pool,
         cacheDir,
         cpuSeconds: 2,
@@ -229,6 +233,8 @@ export function formatSandboxReport(report: SandboxBenchReport): string {
     line('variants', report.variants),
     `variants with cached compiles: ${report.variants.cachedCandidatesPerMinute} candidates/min; faster than the incumbent: ${report.variants.improves.join(', ') || 'none'}`,
     `isolation: ${report.isolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
+    // Whether the benchmark timed the kernels on the huge pages the live lattice uses, with the figures.
+    ...report.isolation.filter((l) => l.name === 'pages').map((l) => `pages: ${l.detail}`),
     `tools: ${report.toolIsolation === null ? 'no compile ran' : `landlock ${report.toolIsolation.landlock} (ABI ${report.toolIsolation.landlockAbi ?? 'none'}), namespaces ${report.toolIsolation.namespaces.join('/') || 'none'}, no_new_privs ${report.toolIsolation.noNewPrivs ? 'on' : 'off'}, ${report.toolIsolation.memoryMiB} MiB`}`,
     `live kernel host: ${report.liveIsolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
     ...report.checks.map((c) => `${c.lattice}: channel round trip ${c.roundTripUs} us, probe ${c.checkUsPerSample} us per sample of ${c.sampleUs} us`),

@@ -290,8 +290,12 @@ export class AttemptRunner {
     }
 
     const liveTrial = host.config.gauntlet.speedJudge === 'live-ab';
+    // The live lattice's steps per kernel call: its runner calls wave_step one step at a time until the batching
+    // runner (issue 16) gives the lattice a batch size, which goes here (host.lat.batchSteps).
+    const liveStepsPerCall = 1;
     const judge: CandidateJudge =
-      host.judge ?? ((source, slot, incumbent, genome) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal));
+      host.judge ??
+      ((source, slot, incumbent, genome) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall));
     let incumbent = host.live.incumbents.get(this.slot)!;
     for (;;) {
       this.phase('gauntlet');

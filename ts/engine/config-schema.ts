@@ -288,7 +288,8 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'gauntlet.heldOutExtents',
     type: { kind: 'extents', minExtent: 3, maxExtent: 1 << 24, maxAxes: 9 },
     default: [1531, 1523],
-    description: 'Held-out benchmark lattice: odd, not a power of two, so a kernel tuned to the target size shows it.',
+    description:
+      "Held-out benchmark lattice's size: the sandbox draws odd extents of about this many cells, with the benchmark lattice's dimension count, for every evaluation, so no kernel can learn it.",
   },
   {
     path: 'gauntlet.benchSteps',

@@ -52,6 +52,8 @@ export async function judgeCandidate(
   genome: Record<string, unknown> | null = null,
   /** Ends the run at once with an interrupted verdict (verdict.interrupted). */
   signal?: AbortSignal,
+  /** Steps the live runner asks of each kernel call (its batch): the benchmark calls both kernels so. */
+  liveStepsPerCall = 1,
 ): Promise<Judgement> {
   const { gauntlet } = config;
   const verdict = await evaluate({
@@ -65,7 +67,9 @@ export async function judgeCandidate(
     // kernel fitted to one draw fails the next; the verdict records it.
     precision: config.lattice.precision,
     targetExtents: benchmarkTarget(config),
-    heldOutExtents: gauntlet.heldOutExtents,
+    // The configured held-out lattice gives the size only: the runner draws its extents for every evaluation.
+    heldOutCells: Math.min(cellCount(gauntlet.heldOutExtents), MAX_FOLLOWED_CELLS),
+    stepsPerCall: liveStepsPerCall,
     benchSteps: gauntlet.benchSteps,
     // When a live trial decides, the benchmark only screens: fewer samples, the same checks.
     benchSamples: gauntlet.speedJudge === 'live-ab' ? gauntlet.screenSamples : gauntlet.benchSamples,

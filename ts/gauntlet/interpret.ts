@@ -110,7 +110,12 @@ function fromReport(report: SandboxReport): Interpretation {
       details.seed = report.seed;
       details.precision = report.precision;
     }
-    if (gate === 'bench' && benchmark) details.benchmark = benchmark;
+    if (gate === 'bench' && benchmark) {
+      details.benchmark = benchmark;
+      // Drawn from the seed for every evaluation unless given: recorded so that a run can be replayed.
+      details.heldOutExtents = report.bench.find((b) => b.lattice === 'held-out')?.extents ?? null;
+      details.stepsPerCall = report.bench.find((b) => b.lattice === 'target')?.stepsPerCall ?? null;
+    }
     if (failed) {
       gates.push({ gate, passed: false, reason: inputFreeReason(failed), details, seconds });
       break;

@@ -44,8 +44,22 @@ export interface CandidateOptions {
   precision?: Precision;
   /** The benchmark lattice (default [128, 128]). */
   targetExtents?: number[];
-  /** The held-out benchmark lattice (default [97, 89]). */
+  /**
+   * The held-out benchmark lattice (default: drawn by the runner from the
+   * seed for every evaluation, odd extents with the target's dimension
+   * count and about `heldOutCells` cells, so that no kernel can learn it;
+   * the verdict's benchmark records the extents drawn).
+   */
   heldOutExtents?: number[];
+  /** About how many cells a drawn held-out lattice has, in [27, 2^24] (default 8192). */
+  heldOutCells?: number;
+  /**
+   * Steps per wave_step call, as the live runner calls its kernel (its
+   * batch of k steps): the benchmark calls both kernels so, and the
+   * differential checks k, k + 1 and counts beyond k. An integer in
+   * [1, 1024] (default 1).
+   */
+  stepsPerCall?: number;
   /** Steps per benchmark sample (default 8) and samples per kernel (default 15). */
   benchSteps?: number;
   benchSamples?: number;
@@ -83,7 +97,9 @@ export interface CandidateOptions {
   signal?: AbortSignal;
 }
 
-export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal'>> & {
+export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents'>> & {
+  /** null: the runner draws the held-out lattice. */
+  heldOutExtents: number[] | null;
   pool: GauntletPool | undefined;
   signal: AbortSignal | undefined;
   sandboxQueue: SandboxScheduler | undefined;
@@ -98,6 +114,10 @@ const MAX_DRAWN_SEED = 2 ** 48 - 1;
 /** The most threads the runner lends a candidate (its --threads limit). */
 export const MAX_THREADS = 256;
 const MAX_CPU_SECONDS = 3600;
+/** The runner's --steps-per-call limit. */
+export const MAX_STEPS_PER_CALL = 1024;
+const MIN_HELD_OUT_CELLS = 27;
+const MAX_HELD_OUT_CELLS = 1 << 24;
 const CPU_SECONDS_PER_THREAD = 20;
 
 /**
@@ -152,7 +172,9 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     seed: requireInteger('seed', options.seed ?? randomInt(MAX_DRAWN_SEED), 0, Number.MAX_SAFE_INTEGER),
     precision: precisionOption(options.precision),
     targetExtents: extentsOption('targetExtents', options.targetExtents, [128, 128]),
-    heldOutExtents: extentsOption('heldOutExtents', options.heldOutExtents, [97, 89]),
+    heldOutExtents: options.heldOutExtents === undefined ? null : extentsOption('heldOutExtents', options.heldOutExtents, []),
+    heldOutCells: requireInteger('heldOutCells', options.heldOutCells ?? 8192, MIN_HELD_OUT_CELLS, MAX_HELD_OUT_CELLS),
+    stepsPerCall: requireInteger('stepsPerCall', options.stepsPerCall ?? 1, 1, MAX_STEPS_PER_CALL),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
     benchSamples: requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000),
     dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),

@@ -131,6 +131,8 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
     precision: options.precision,
     targetExtents: options.targetExtents,
     heldOutExtents: options.heldOutExtents,
+    heldOutCells: options.heldOutCells,
+    stepsPerCall: options.stepsPerCall,
     benchSteps: options.benchSteps,
     benchSamples: options.benchSamples,
     dojoWaves: options.dojoWaves,

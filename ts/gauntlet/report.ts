@@ -24,6 +24,8 @@ export interface BenchSamples {
   lattice: string;
   extents: number[];
   steps: number;
+  /** Steps per wave_step call in a sample, the live runner's batch (1 for a readout). */
+  stepsPerCall: number;
   /** The r^2 the samples ran with, drawn from the seed. */
   courant2: number;
   /** The median round trip of an empty command to the candidate's worker. */
@@ -104,6 +106,7 @@ export function decodeReport(bytes: Uint8Array): SandboxReport {
       lattice: b.lattice ?? '',
       extents: (b.extents ?? []).map(Number),
       steps: Number(b.steps ?? 0),
+      stepsPerCall: Number(b.stepsPerCall ?? 1),
       courant2: b.courant2 ?? 0,
       roundTripNs: b.roundTripNs ?? 0,
       checkNsPerSample: b.checkNsPerSample ?? 0,

@@ -35,7 +35,11 @@ export interface RunnerOptions {
   /** The live lattice's precision: the benchmark and its checks run in it. */
   precision: Precision;
   targetExtents: number[];
-  heldOutExtents: number[];
+  /** null: the runner draws it from the seed, about `heldOutCells` cells. */
+  heldOutExtents: number[] | null;
+  heldOutCells: number;
+  /** Steps per wave_step call, the live runner's batch. */
+  stepsPerCall: number;
   benchSteps: number;
   benchSamples: number;
   dojoWaves: number;
@@ -69,7 +73,10 @@ export function runnerArguments(options: RunnerOptions): string[] {
     '--seed', String(options.seed),
     '--precision', options.precision,
     '--target', options.targetExtents.join(','),
-    '--held-out', options.heldOutExtents.join(','),
+    ...(options.heldOutExtents === null
+      ? ['--held-out-cells', String(options.heldOutCells)]
+      : ['--held-out', options.heldOutExtents.join(',')]),
+    '--steps-per-call', String(options.stepsPerCall),
     '--bench-steps', String(options.benchSteps),
     '--bench-samples', String(options.benchSamples),
     '--dojo-waves', String(options.dojoWaves),

@@ -533,6 +533,9 @@ export namespace ouroboros {
             /** BenchSamples steps. */
             steps: number;
 
+            /** BenchSamples stepsPerCall. */
+            stepsPerCall: number;
+
             /** BenchSamples candidateNs. */
             candidateNs: number[];
 
@@ -616,6 +619,9 @@ export namespace ouroboros {
 
                 /** BenchSamples steps */
                 steps?: (number|null);
+
+                /** BenchSamples stepsPerCall */
+                stepsPerCall?: (number|null);
 
                 /** BenchSamples candidateNs */
                 candidateNs?: (number[]|null);

@@ -1544,6 +1544,7 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {string|null} [lattice] BenchSamples lattice
              * @property {Array.<number>|null} [extents] BenchSamples extents
              * @property {number|null} [steps] BenchSamples steps
+             * @property {number|null} [stepsPerCall] BenchSamples stepsPerCall
              * @property {Array.<number>|null} [candidateNs] BenchSamples candidateNs
              * @property {Array.<number>|null} [incumbentNs] BenchSamples incumbentNs
              * @property {number|null} [courant2] BenchSamples courant2
@@ -1606,6 +1607,14 @@ export const ouroboros = $root.ouroboros = (() => {
              * @instance
              */
             BenchSamples.prototype.steps = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BenchSamples stepsPerCall.
+             * @member {number} stepsPerCall
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.stepsPerCall = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
              * BenchSamples candidateNs.
@@ -1695,6 +1704,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 7, wireType 1 =*/57).double(message.roundTripNs);
                 if (message.checkNsPerSample != null && $Object.hasOwnProperty.call(message, "checkNsPerSample") && !$Object.is(message.checkNsPerSample, 0))
                     writer.uint32(/* id 8, wireType 1 =*/65).double(message.checkNsPerSample);
+                if (message.stepsPerCall != null && $Object.hasOwnProperty.call(message, "stepsPerCall") && (typeof message.stepsPerCall === "object" ? message.stepsPerCall.low || message.stepsPerCall.high : message.stepsPerCall !== 0))
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint64(message.stepsPerCall);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1769,6 +1780,15 @@ export const ouroboros = $root.ouroboros = (() => {
                                 message.steps = value;
                             else
                                 delete message.steps;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.stepsPerCall = value;
+                            else
+                                delete message.stepsPerCall;
                             continue;
                         }
                     case 4: {
@@ -1888,6 +1908,16 @@ export const ouroboros = $root.ouroboros = (() => {
                             message.steps = object.steps;
                         else if (typeof object.steps === "object")
                             message.steps = new $util.LongBits(object.steps.low >>> 0, object.steps.high >>> 0).toNumber(true);
+                if (object.stepsPerCall != null)
+                    if (typeof object.stepsPerCall === "object" ? object.stepsPerCall.low || object.stepsPerCall.high : $Number(object.stepsPerCall) !== 0)
+                        if ($util.Long)
+                            message.stepsPerCall = $util.Long.fromValue(object.stepsPerCall, true);
+                        else if (typeof object.stepsPerCall === "string")
+                            message.stepsPerCall = $parseInt(object.stepsPerCall, 10);
+                        else if (typeof object.stepsPerCall === "number")
+                            message.stepsPerCall = object.stepsPerCall;
+                        else if (typeof object.stepsPerCall === "object")
+                            message.stepsPerCall = new $util.LongBits(object.stepsPerCall.low >>> 0, object.stepsPerCall.high >>> 0).toNumber(true);
                 if (object.candidateNs) {
                     if (!$Array.isArray(object.candidateNs))
                         throw $TypeError(".ouroboros.sandbox.BenchSamples.candidateNs: array expected");
@@ -1946,6 +1976,11 @@ export const ouroboros = $root.ouroboros = (() => {
                     object.courant2 = 0;
                     object.roundTripNs = 0;
                     object.checkNsPerSample = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.stepsPerCall = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.stepsPerCall = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.lattice != null && $Object.hasOwnProperty.call(message, "lattice"))
                     object.lattice = message.lattice;
@@ -1982,6 +2017,13 @@ export const ouroboros = $root.ouroboros = (() => {
                     object.roundTripNs = options.json && !$isFinite(message.roundTripNs) ? $String(message.roundTripNs) : message.roundTripNs;
                 if (message.checkNsPerSample != null && $Object.hasOwnProperty.call(message, "checkNsPerSample"))
                     object.checkNsPerSample = options.json && !$isFinite(message.checkNsPerSample) ? $String(message.checkNsPerSample) : message.checkNsPerSample;
+                if (message.stepsPerCall != null && $Object.hasOwnProperty.call(message, "stepsPerCall"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.stepsPerCall = typeof message.stepsPerCall === "number" ? $BigInt(message.stepsPerCall) : $util.Long.fromBits(message.stepsPerCall.low >>> 0, message.stepsPerCall.high >>> 0, true).toBigInt();
+                    else if (typeof message.stepsPerCall === "number")
+                        object.stepsPerCall = options.longs === $String ? $String(message.stepsPerCall) : message.stepsPerCall;
+                    else
+                        object.stepsPerCall = options.longs === $String ? $util.Long.prototype.toString.call(message.stepsPerCall) : options.longs === $Number ? new $util.LongBits(message.stepsPerCall.low >>> 0, message.stepsPerCall.high >>> 0).toNumber(true) : message.stepsPerCall;
                 return object;
             };
 

@@ -1,29 +1,29 @@
 //! The benchmark: candidate and incumbent, each in its own worker,
 //! interleaved by the supervisor on the target lattice and on a held-out
 //! one, alternating which goes first each round, in the live lattice's
-//! precision and with r^2 drawn from the run's seed. A step sample is
-//! `steps * 2` calls of one step each, with `current` flipping between
-//! calls, because that is how the live runner calls wave_step
-//! (runner_step in cpp/core/lattice_runner.cpp): a kernel that fuses several
-//! steps per call (temporal blocking) never gets to fuse them live, so it
-//! must not look faster here. Both kernels step the same shared buffers, one
-//! after the other, so how fresh memory happens to be backed cannot decide
-//! the ratio. The supervisor times each sample as the round trips of its
-//! commands while the other worker is stopped; only raw times are reported,
-//! the orchestrator does the statistics.
+//! precision and with r^2 drawn from the run's seed. A step sample is an
+//! even number of calls of `steps_per_call` steps each, with `current`
+//! advancing between calls, because that is how the live runner calls
+//! wave_step (batches of k steps, cpp/core/lattice_runner.cpp): a kernel is
+//! ranked on the fusing it gets to do live, no more and no less. Both
+//! kernels step the same shared buffers, one after the other, so how fresh
+//! memory happens to be backed cannot decide the ratio. The supervisor
+//! times each sample as the round trips of its commands while the other
+//! worker is stopped; only raw times are reported, the orchestrator does
+//! the statistics.
 //!
 //! Every candidate sample is checked: its last call runs as a command of its
 //! own, and `Probe` compares sampled cells of its result with the oracle, so
 //! a kernel that skips work when timed, after the k-th call, on reused
-//! buffers, on this r^2 or at this size fails here. After the rounds one more
-//! candidate sample on the target lattice is compared with the oracle over
-//! the whole state, and the candidate is rechecked on extent-3 lattices.
+//! buffers, on this r^2, at this size or when batched fails here. After the
+//! rounds one more candidate sample on the target lattice is compared with
+//! the oracle over the whole state, and the candidate is rechecked on
+//! extent-3 lattices.
 
 use std::time::{Duration, Instant};
 
 use crate::abi::Geometry;
-use crate::compare::compare;
-use crate::differential::{oracle_readout, readout_case, step_case, ULPS_PER_STEP};
+use crate::differential::{matches_oracle, oracle_readout, readout_case, step_case};
 use crate::float::Float;
 use crate::phase::Phase;
 use crate::probe::Probe;
@@ -46,6 +46,17 @@ pub struct BenchPlan {
     pub held_out: Vec<usize>,
     pub steps: u64,
     pub samples: usize,
+    /// Steps per wave_step call, as the live runner makes them.
+    pub steps_per_call: u64,
+}
+
+impl BenchPlan {
+    /// Calls per step sample: an even number (so `current` is back at 0
+    /// after every sample) of `steps_per_call` steps, covering at least
+    /// `2 * steps` steps.
+    pub fn calls_per_sample(&self) -> u32 {
+        (2 * self.steps.div_ceil(self.steps_per_call)) as u32
+    }
 }
 
 /// The raw times of one lattice.
@@ -54,6 +65,7 @@ pub struct Comparison {
     pub lattice: &'static str,
     pub extents: Vec<usize>,
     pub steps: u64,
+    pub steps_per_call: u64,
     pub courant2: f64,
     pub candidate_ns: Vec<f64>,
     pub incumbent_ns: Vec<f64>,
@@ -72,19 +84,21 @@ fn nanos(duration: Duration) -> f64 {
     duration.as_nanos() as f64
 }
 
-/// One step sample of `calls` single-step calls from level[0]; the
+/// One step sample of `calls` calls of `steps` steps from level[0]; the
 /// candidate's last call is probed, and `checking` gets the probe's time.
+#[allow(clippy::too_many_arguments)]
 fn step_sample<T: Float>(
     kernel: &Remote,
     probed: bool,
     geometry: &Geometry,
     extents: &[usize],
     calls: u32,
+    steps: u64,
     rng: &mut Rng,
     checking: &mut Duration,
 ) -> Result<Duration, String> {
-    let before_last = kernel.step_calls(geometry, calls - 1, 1, 0)?;
-    let last_current = (calls - 1) % 2;
+    let before_last = kernel.step_calls(geometry, calls - 1, steps, 0)?;
+    let last_current = ((u64::from(calls - 1) * steps) % 2) as u32;
     let started = Instant::now();
     let probe = if probed {
         Some(Probe::<T>::record(
@@ -92,13 +106,14 @@ fn step_sample<T: Float>(
             extents,
             geometry.courant2,
             last_current,
+            steps,
             rng,
         )?)
     } else {
         None
     };
     *checking += started.elapsed();
-    let last = kernel.step_calls(geometry, 1, 1, last_current)?;
+    let last = kernel.step_calls(geometry, 1, steps, last_current)?;
     let started = Instant::now();
     if let Some(probe) = probe {
         probe
@@ -134,7 +149,7 @@ fn measure<T: Float>(
     let previous = to_t(rng.field(cells, 1.0));
     let current = to_t(rng.field(cells, 1.0));
     kernels[CANDIDATE].load(&previous, &current, 0);
-    let calls = (plan.steps * 2) as u32;
+    let calls = plan.calls_per_sample();
     let round_trip_ns = round_trip(kernels[CANDIDATE], &geometry)?;
     let mut checking = Duration::ZERO;
     let mut times = [Vec::new(), Vec::new()];
@@ -149,6 +164,7 @@ fn measure<T: Float>(
                     &geometry,
                     extents,
                     calls,
+                    plan.steps_per_call,
                     rng,
                     &mut checking,
                 )?,
@@ -175,15 +191,23 @@ fn measure<T: Float>(
         check_ns_per_sample: nanos(checking) / checked_samples,
         lattice,
         extents: extents.to_vec(),
-        steps: plan.steps * if plan.slot == Slot::Step { 2 } else { 1 },
+        steps: match plan.slot {
+            Slot::Step => u64::from(calls) * plan.steps_per_call,
+            Slot::Readout => plan.steps,
+        },
+        steps_per_call: match plan.slot {
+            Slot::Step => plan.steps_per_call,
+            Slot::Readout => 1,
+        },
         courant2,
         candidate_ns,
         incumbent_ns,
     })
 }
 
-/// One more candidate sample on the target lattice, with its r^2, from a
-/// fresh state, compared with the oracle over every cell of both levels.
+/// One more candidate sample on the target lattice, with its r^2 and the
+/// live call pattern, from a fresh state, compared with the oracle over
+/// every cell of both levels.
 fn full_state<T: Float>(
     plan: &BenchPlan,
     candidate: &Remote,
@@ -194,35 +218,14 @@ fn full_state<T: Float>(
     let lattice = ouroboros_oracle::Lattice::new(extents).map_err(|e| e.to_string())?;
     let cells = lattice.cell_count();
     let geometry = Geometry::new(extents, T::PRECISION, courant2);
-    let calls = plan.steps * 2;
+    let calls = plan.calls_per_sample();
+    let steps = u64::from(calls) * plan.steps_per_call;
     let previous: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
     let current: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
     candidate.load(&previous, &current, 0);
-    let before = crate::remote::Stepped { previous, current };
-    candidate.step_calls(&geometry, calls as u32, 1, 0)?;
-    let got = candidate.levels_after::<T>(cells, 0, calls);
-    let expected = ouroboros_oracle::step(
-        &lattice,
-        &before.previous,
-        &before.current,
-        T::from_f64(courant2),
-        calls as usize,
-    )
-    .map_err(|e| e.to_string())?;
-    compare(
-        "u^{n+k}",
-        &got.current,
-        &expected.current,
-        calls,
-        ULPS_PER_STEP,
-    )?;
-    compare(
-        "u^{n+k-1}",
-        &got.previous,
-        &expected.previous,
-        calls,
-        ULPS_PER_STEP,
-    )
+    candidate.step_calls(&geometry, calls, plan.steps_per_call, 0)?;
+    let got = candidate.levels_after::<T>(cells, 0, steps);
+    matches_oracle(&lattice, &previous, &current, courant2, steps, &got)
 }
 
 /// Extent-3 lattices of every dimension count after the benchmark: a kernel

@@ -1,9 +1,11 @@
 //! The oracle differential: the candidate against `ouroboros_oracle` on
 //! random states, every dimension count 1..=9, extents drawn from the run's
-//! seed, both precisions and both `current` parities, one step per call (as
-//! the live runner calls) and 2, 3 and a drawn k; buffers reused across
-//! hundreds of calls; and the live lattice itself, at its size, dimensions
-//! and precision, checked at sampled cells with `step_at_cells`.
+//! seed, both precisions and both `current` parities, with the step counts
+//! per call that matter live: 1, 2, 3, the live runner's steps per call k
+//! and k + 1 (so both parities of a batch), and a count drawn up to at least
+//! 8 and beyond k; buffers reused across hundreds of calls of one step and
+//! of k steps; and the live lattice itself, at its size, dimensions and
+//! precision, checked at sampled cells with `step_at_cells`.
 
 use ouroboros_oracle::{readout, step_at_cells, Lattice, Readout};
 
@@ -12,7 +14,7 @@ use crate::compare::compare;
 use crate::float::Float;
 use crate::lattices::differential_extents;
 use crate::phase::Phase;
-use crate::remote::{run_steps, ReadoutResult, Remote};
+use crate::remote::{run_steps, ReadoutResult, Remote, Stepped};
 use crate::rng::Rng;
 
 /// Finite cells may differ from the oracle by this many epsilons of the
@@ -43,10 +45,23 @@ pub fn step_case<T: Float>(
     let current: Vec<T> = current.iter().map(|&v| T::from_f64(v)).collect();
     let geometry = Geometry::new(extents, T::PRECISION, courant2);
     let got = run_steps(kernel, &geometry, &previous, &current, steps, current_index)?;
+    matches_oracle(&lattice, &previous, &current, courant2, steps, &got)
+}
+
+/// `got`, both levels after `steps` steps from (previous, current), against
+/// the oracle's.
+pub fn matches_oracle<T: Float>(
+    lattice: &Lattice,
+    previous: &[T],
+    current: &[T],
+    courant2: f64,
+    steps: u64,
+    got: &Stepped<T>,
+) -> Result<(), String> {
     let expected = ouroboros_oracle::step(
-        &lattice,
-        &previous,
-        &current,
+        lattice,
+        previous,
+        current,
         T::from_f64(courant2),
         steps as usize,
     )
@@ -113,18 +128,27 @@ fn precision_label<T: Float>(extents: &[usize]) -> String {
     format!("{} {extents:?}", T::NAME)
 }
 
-/// Steps per call in turn: one (the live runner's call), 2, 3, and a drawn k.
-fn steps_of(case: usize, rng: &mut Rng) -> u64 {
-    match case % 4 {
+/// The least upper end of the drawn step count: fused kernels tile up to 8
+/// steps deep.
+const MIN_DRAWN_STEPS: u64 = 8;
+
+/// Steps per call in turn: 1, 2, 3, the live runner's `live_steps` per call,
+/// one more (the other parity), and a count drawn from 4 up to at least
+/// `MIN_DRAWN_STEPS` and up to twice the live count, so a kernel whose
+/// blocking breaks past the live batch is seen too.
+fn steps_of(case: usize, live_steps: u64, rng: &mut Rng) -> u64 {
+    match case % 6 {
         0 => 1,
         1 => 2,
         2 => 3,
-        _ => rng.int(4, 9) as u64,
+        3 => live_steps,
+        4 => live_steps + 1,
+        _ => rng.int(4, MIN_DRAWN_STEPS.max(2 * live_steps) as usize) as u64,
     }
 }
 
-/// `REUSED_CALLS` single-step calls on one set of buffers in one command.
-fn reused_case<T: Float>(kernel: &Remote, rng: &mut Rng) -> Result<(), String> {
+/// `REUSED_CALLS` calls of `steps` steps on one set of buffers in one command.
+fn reused_case<T: Float>(kernel: &Remote, steps: u64, rng: &mut Rng) -> Result<(), String> {
     let extents = vec![rng.int(16, 40), rng.int(16, 40)];
     let lattice = lattice(&extents)?;
     let courant2 = rng.range(0.2, 0.95) / 2.0;
@@ -141,24 +165,10 @@ fn reused_case<T: Float>(kernel: &Remote, rng: &mut Rng) -> Result<(), String> {
     let parity = (rng.next_u64() % 2) as u32;
     let geometry = Geometry::new(&extents, T::PRECISION, courant2);
     kernel.load(&previous, &current, parity);
-    kernel.step_calls(&geometry, REUSED_CALLS, 1, parity)?;
-    let steps = u64::from(REUSED_CALLS);
-    let got = kernel.levels_after::<T>(lattice.cell_count(), parity, steps);
-    let expected = ouroboros_oracle::step(
-        &lattice,
-        &previous,
-        &current,
-        T::from_f64(courant2),
-        steps as usize,
-    )
-    .map_err(|error| error.to_string())?;
-    compare(
-        "u^{n+k}",
-        &got.current,
-        &expected.current,
-        steps,
-        ULPS_PER_STEP,
-    )
+    kernel.step_calls(&geometry, REUSED_CALLS, steps, parity)?;
+    let total = u64::from(REUSED_CALLS) * steps;
+    let got = kernel.levels_after::<T>(lattice.cell_count(), parity, total);
+    matches_oracle(&lattice, &previous, &current, courant2, total, &got)
 }
 
 /// The live lattice at its size: `calls` calls of `steps` steps, checked at
@@ -200,29 +210,60 @@ fn live_case<T: Float>(
     )
 }
 
-/// The live lattice's cases in its precision: single-step calls, then one
-/// call of a drawn k steps, then the reuse case.
-fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &[usize], rng: &mut Rng) {
-    let label = format!("live lattice, {} dims, {}", live.len(), T::NAME);
+/// The live lattice's cases in its precision: single-step calls, one call
+/// of a drawn 2-5 steps, calls of the live steps per call k and one call of
+/// k + 1 (the other parity); then the reuse cases, one step and k steps
+/// per call.
+fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &LiveLattice, rng: &mut Rng) {
+    let label = format!("live lattice, {} dims, {}", live.extents.len(), T::NAME);
     let calls = rng.int(2, 5) as u32;
     phase.case(
         &format!("{label}, single-step calls"),
-        live_case::<T>(kernel, live, calls, 1, rng),
+        live_case::<T>(kernel, live.extents, calls, 1, rng),
     );
     let steps = rng.int(2, 5) as u64;
     phase.case(
         &format!("{label}, one multi-step call"),
-        live_case::<T>(kernel, live, 1, steps, rng),
+        live_case::<T>(kernel, live.extents, 1, steps, rng),
     );
+    if live.steps_per_call > 1 {
+        let calls = rng.int(2, 3) as u32;
+        phase.case(
+            &format!("{label}, calls of the live steps per call"),
+            live_case::<T>(kernel, live.extents, calls, live.steps_per_call, rng),
+        );
+    }
     phase.case(
-        &format!("buffers reused over {REUSED_CALLS} calls, {}", T::NAME),
-        reused_case::<T>(kernel, rng),
+        &format!("{label}, one call of one step more than the live steps per call"),
+        live_case::<T>(kernel, live.extents, 1, live.steps_per_call + 1, rng),
     );
+    let mut reuse = vec![1];
+    if live.steps_per_call > 1 {
+        reuse.push(live.steps_per_call);
+    }
+    for steps in reuse {
+        phase.case(
+            &format!(
+                "buffers reused over {REUSED_CALLS} calls of {steps} steps, {}",
+                T::NAME
+            ),
+            reused_case::<T>(kernel, steps, rng),
+        );
+    }
+}
+
+/// What the differential knows of the live lattice.
+pub struct LiveLattice<'a> {
+    pub extents: &'a [usize],
+    /// `abi::PRECISION_F64` or `abi::PRECISION_F32`.
+    pub precision: u32,
+    /// How many steps the live runner asks of each wave_step call.
+    pub steps_per_call: u64,
 }
 
 /// The step slot's differential: 9 dimension counts x 3 lattices x 2
-/// precisions, then the live lattice (`live`, in `precision`).
-pub fn phase_step(kernel: &Remote, rng: &mut Rng, live: &[usize], precision: u32) -> Phase {
+/// precisions, then the live lattice in its precision.
+pub fn phase_step(kernel: &Remote, rng: &mut Rng, live: &LiveLattice) -> Phase {
     let mut phase = Phase::start("differential");
     let mut case = 0;
     for dims in 1..=9 {
@@ -232,7 +273,7 @@ pub fn phase_step(kernel: &Remote, rng: &mut Rng, live: &[usize], precision: u32
             let previous = rng.field(cells, 1.0);
             let current = rng.field(cells, 1.0);
             let parity = (rng.next_u64() % 2) as u32;
-            let steps = steps_of(case, rng);
+            let steps = steps_of(case, live.steps_per_call, rng);
             case += 1;
             phase.case(
                 &precision_label::<f64>(&extents),
@@ -254,7 +295,7 @@ pub fn phase_step(kernel: &Remote, rng: &mut Rng, live: &[usize], precision: u32
             );
         }
     }
-    if precision == PRECISION_F64 {
+    if live.precision == PRECISION_F64 {
         live_cases::<f64>(&mut phase, kernel, live, rng);
     } else {
         live_cases::<f32>(&mut phase, kernel, live, rng);

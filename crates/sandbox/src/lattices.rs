@@ -36,6 +36,17 @@ pub fn differential_extents(dims: usize, rng: &mut Rng) -> Vec<Vec<usize>> {
     vec![vec![3; dims], capped(drawn), capped(mixed)]
 }
 
+/// The held-out benchmark lattice, drawn for every evaluation so that no
+/// kernel can learn it: `dims` odd extents (at least 3), each within 15%
+/// of the `dims`-th root of `cells`, so the lattice keeps the size asked for
+/// to within a factor of about 1.3 either way in 2-D.
+pub fn held_out_extents(dims: usize, cells: usize, rng: &mut Rng) -> Vec<usize> {
+    let base = (cells as f64).powf(1.0 / dims as f64);
+    let low = ((base * 0.85) as usize).max(3) / 2;
+    let high = ((base * 1.15) as usize).max(3) / 2;
+    (0..dims).map(|_| rng.int(low, high) * 2 + 1).collect()
+}
+
 /// Parses "128,128" into extents; each must be >= 3, 1..=9 of them.
 pub fn parse_extents(text: &str) -> Result<Vec<usize>, String> {
     let extents: Vec<usize> = text
@@ -70,6 +81,22 @@ mod tests {
                 assert!(extents.iter().product::<usize>() <= MAX_CASE_CELLS);
             }
         }
+    }
+
+    #[test]
+    fn the_held_out_lattice_is_odd_sized_like_the_live_one_and_drawn_afresh() {
+        let mut rng = Rng::new(11);
+        for dims in 1..=9 {
+            let extents = held_out_extents(dims, 8192, &mut rng);
+            assert_eq!(extents.len(), dims);
+            assert!(extents.iter().all(|&n| n >= 3 && n % 2 == 1), "{extents:?}");
+            let cells: usize = extents.iter().product();
+            assert!(cells <= 3 * 8192, "{extents:?}");
+        }
+        let drawn: std::collections::HashSet<Vec<usize>> = (0..20)
+            .map(|_| held_out_extents(2, 8192, &mut rng))
+            .collect();
+        assert!(drawn.len() > 10, "{drawn:?}");
     }
 
     #[test]

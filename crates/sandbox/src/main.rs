@@ -3,14 +3,15 @@
 //! `SandboxReport` (proto/sandbox_report.proto) to stdout.
 //!
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
-//!     [--seed N] [--precision f64|f32] [--target 128,128] [--held-out 97,89]
-//!     [--bench-steps N] [--bench-samples N] [--dojo-waves N]
+//!     [--seed N] [--precision f64|f32] [--target 128,128]
+//!     [--held-out 97,89 | --held-out-cells N] [--steps-per-call N] [--bench-steps N] [--bench-samples N] [--dojo-waves N]
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
 //! This process is the supervisor: it never loads a kernel. It creates the
-//! lattice buffers in a memfd and forks one worker per kernel (`worker.rs`)
+//! lattice buffers and forks one worker per kernel (`worker.rs`)
 //! before any thread exists; each worker confines itself, loads its one
-//! kernel and steps the shared buffers on command. The supervisor times the
+//! kernel and steps its private copy of the buffers on command, which the
+//! supervisor fills and reads while the worker is stopped. The supervisor times the
 //! commands, judges every result with the oracle in its own address space
 //! and alone writes the report, so nothing a kernel does can write it.
 //! Forking rather than re-executing keeps one binary and one argument
@@ -20,7 +21,11 @@
 //! `--threads` is the size of the pool each worker lends its kernel through
 //! `parallel_for`, the calling thread included, as the live core lends its
 //! own. `--precision` is the live lattice's: the benchmark and its checks
-//! run in it.
+//! run in it; `--steps-per-call` is how many steps the live runner asks of
+//! each wave_step call (default 1), the benchmark's call pattern and one of
+//! the differential's. Without `--held-out` the held-out lattice is drawn
+//! from the seed: odd extents, the target's dimension count, about
+//! `--held-out-cells` cells (default 8192).
 //!
 //! Progress goes to stderr as `phase <name>` lines. Exit 0 with a report
 //! (a worker's death is a failed phase in it), 2 for bad usage, 3 when the
@@ -33,13 +38,14 @@ use std::time::Duration;
 use ouroboros_sandbox::abi::{PRECISION_F32, PRECISION_F64};
 use ouroboros_sandbox::bench::{self, BenchPlan, Comparison, Slot};
 use ouroboros_sandbox::confine::{Layer, Limits};
+use ouroboros_sandbox::differential::LiveLattice;
 use ouroboros_sandbox::float::Float;
-use ouroboros_sandbox::lattices::parse_extents;
+use ouroboros_sandbox::lattices::{held_out_extents, parse_extents};
 use ouroboros_sandbox::phase::Phase;
 use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
-use ouroboros_sandbox::shared::{Layout, SharedBuffers};
+use ouroboros_sandbox::shared::{huge_page_mode, Layout, SharedBuffers};
 use ouroboros_sandbox::worker::WorkerPlan;
 use ouroboros_sandbox::{differential, dojo, invariants};
 
@@ -54,6 +60,12 @@ struct Options {
     threads: u32,
     limits: Limits,
 }
+
+/// The most steps one wave_step call is asked for: the live runner's
+/// batches stay far below it.
+const MAX_STEPS_PER_CALL: u64 = 1024;
+/// Keeps the held-out draw apart from the phases' stream of the same seed.
+const HELD_OUT_STREAM: u64 = 0x4845_4c44_4f55_5400;
 
 fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
     match value.parse::<u64>() {
@@ -88,7 +100,28 @@ fn parse(args: &[String]) -> Result<Options, String> {
         other => return Err(format!("--precision = \"{other}\": must be f64 or f32")),
     };
     let target = parse_extents(&get("--target").unwrap_or_else(|| "128,128".into()))?;
-    let held_out = parse_extents(&get("--held-out").unwrap_or_else(|| "97,89".into()))?;
+    let held_out = match get("--held-out") {
+        Some(text) => parse_extents(&text)?,
+        None => {
+            let cells = number(
+                "--held-out-cells",
+                &get("--held-out-cells").unwrap_or_else(|| "8192".into()),
+                27,
+                1 << 24,
+            )?;
+            held_out_extents(
+                target.len(),
+                cells as usize,
+                &mut Rng::new(seed ^ HELD_OUT_STREAM),
+            )
+        }
+    };
+    let steps_per_call = number(
+        "--steps-per-call",
+        &get("--steps-per-call").unwrap_or_else(|| "1".into()),
+        1,
+        MAX_STEPS_PER_CALL,
+    )?;
     let steps = number(
         "--bench-steps",
         &get("--bench-steps").unwrap_or_else(|| "8".into()),
@@ -137,6 +170,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             held_out,
             steps,
             samples,
+            steps_per_call,
         },
         dojo_waves,
         threads,
@@ -179,8 +213,8 @@ fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec
         name: "supervisor",
         active: true,
         detail: format!(
-            "loads no kernel; owns the report, the timing and the oracle checks; shares one memfd of {} KiB with the workers",
-            layout.memfd_bytes() >> 10
+            "loads no kernel; owns the report, the timing and the oracle checks; shares no memory with the workers: it copies {} KiB of buffers into and out of each while it is stopped",
+            layout.total_bytes() >> 10
         ),
     }];
     for worker in workers {
@@ -195,6 +229,43 @@ fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec
         });
     }
     layers
+}
+
+/// What the kernels ran on, read once the run is over: the workers' private
+/// buffers are advised MADV_HUGEPAGE as the live core's levels are, so
+/// candidate and incumbent are timed on the pages they will run on live.
+fn pages_layer(layout: &Layout, workers: [&Worker; 2]) -> Layer {
+    let mode = huge_page_mode();
+    let [candidate, incumbent] = workers.map(|worker| {
+        // A worker that ended has no buffers left to account.
+        worker
+            .end()
+            .is_none()
+            .then(|| worker.huge_page_kib(layout))
+            .flatten()
+    });
+    let in_use = candidate.is_some_and(|kib| kib > 0) || incumbent.is_some_and(|kib| kib > 0);
+    let kib = |figure: Option<u64>| {
+        figure.map_or("not known (its worker ended first)".to_owned(), |kib| {
+            format!("{kib} KiB")
+        })
+    };
+    let detail = match mode.as_deref() {
+        Some(mode @ ("always" | "madvise")) => format!(
+            "private anonymous buffers advised MADV_HUGEPAGE (transparent_hugepage/enabled: {mode}), as the live lattice's; on transparent huge pages: candidate {}, incumbent {}",
+            kib(candidate),
+            kib(incumbent)
+        ),
+        Some(mode) => format!(
+            "transparent huge pages are off on this machine (transparent_hugepage/enabled: {mode}): both kernels on 4 KiB pages, as the live lattice's"
+        ),
+        None => "this kernel has no transparent huge pages: both kernels on 4 KiB pages, as the live lattice's".to_owned(),
+    };
+    Layer {
+        name: "pages",
+        active: in_use,
+        detail,
+    }
 }
 
 /// Both workers' layers and loads; the candidate's layers go in the report
@@ -234,7 +305,12 @@ fn run<T: Float>(
     let steps: [&dyn Fn(&mut Rng) -> Phase; 3] = match options.slot {
         Slot::Step => [
             &|rng| {
-                differential::phase_step(candidate, rng, &options.plan.target, options.precision)
+                let live = LiveLattice {
+                    extents: &options.plan.target,
+                    precision: options.precision,
+                    steps_per_call: options.plan.steps_per_call,
+                };
+                differential::phase_step(candidate, rng, &live)
             },
             &|rng| invariants::phase_step(candidate, rng),
             &|rng| dojo::phase_step(candidate, rng, options.dojo_waves),
@@ -305,6 +381,9 @@ fn main() {
         } else {
             run::<f32>(&options, &candidate, &incumbent, &mut phases)
         };
+    }
+    if loaded {
+        isolation.push(pages_layer(&layout, [&candidate, &incumbent]));
     }
     let worker_end: Option<WorkerEnd> = candidate.end().or_else(|| incumbent.end());
     eprintln!("phase report");

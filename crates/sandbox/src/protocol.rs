@@ -8,8 +8,6 @@ use crate::abi::{Geometry, MAX_DIMS};
 
 /// The worker's end of the channel.
 pub const CHANNEL_FD: i32 = 3;
-/// The lattice memfd in the worker.
-pub const MEMFD_FD: i32 = 4;
 pub const MESSAGE_BYTES: usize = 256;
 const MAGIC: u32 = 0x4f55_524f;
 const NAME_BYTES: usize = 32;
@@ -111,6 +109,9 @@ impl Command {
 /// What a worker says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
+    /// Where the worker's private lattice buffers start (`PrivateRegions`),
+    /// sent first, before any kernel code has run.
+    Private { base: u64 },
     /// One isolation layer, sent before the kernel is loaded.
     Layer {
         name: String,
@@ -139,6 +140,7 @@ const LOAD_FAILED: u32 = 3;
 const DONE: u32 = 4;
 const STATUS: u32 = 5;
 const FP_CHANGED: u32 = 6;
+const PRIVATE: u32 = 7;
 
 fn put_text(m: &mut [u8], at: usize, len: usize, text: &str) {
     let bytes = text.as_bytes();
@@ -180,6 +182,10 @@ impl Reply {
             Reply::Ready { name } => {
                 put_text(&mut m, 64, TEXT_BYTES, name);
                 READY
+            }
+            Reply::Private { base } => {
+                put(&mut m, 16, &base.to_le_bytes());
+                PRIVATE
             }
             Reply::LoadFailed { reason } => {
                 put_text(&mut m, 64, TEXT_BYTES, reason);
@@ -242,6 +248,9 @@ impl Reply {
                 reason: text_at(m, 64, TEXT_BYTES).ok_or_else(bad_text)?,
             }),
             DONE => Ok(Reply::Done { status }),
+            PRIVATE => Ok(Reply::Private {
+                base: u64_at(m, 16),
+            }),
             STATUS => Ok(Reply::Status { call, status }),
             FP_CHANGED => Ok(Reply::FpChanged {
                 call,
@@ -276,6 +285,9 @@ mod tests {
         for reply in [
             Reply::Ready {
                 name: "reference".into(),
+            },
+            Reply::Private {
+                base: 0x7f12_3460_0000,
             },
             Reply::Status {
                 call: 2,

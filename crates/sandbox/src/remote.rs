@@ -2,12 +2,13 @@
 //! load result, and drives it one command at a time. Between commands the
 //! worker is stopped (SIGSTOP to its process group, and the supervisor waits
 //! until every one of its threads is stopped), so no kernel runs while the
-//! supervisor reads the shared buffers or while the other worker is timed.
+//! supervisor copies buffers into or out of it, reads them or times the
+//! other worker.
 //! A worker that dies, exits, times out, sends a malformed reply or replies
 //! out of turn has ended: every later request fails with the same reason,
 //! which the report carries as the verdict of the phase it was in.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,11 @@ pub struct Worker {
     timeout: Duration,
     /// /proc stat files of every thread in the group, read once it is loaded.
     tasks: RefCell<Vec<String>>,
+    /// Where the worker's private buffers start, as it said before any
+    /// kernel code ran, and the process that holds them (pid 2 of its PID
+    /// namespace), found once it is loaded.
+    private_base: Cell<Option<u64>>,
+    kernel_pid: Cell<libc::pid_t>,
     end: RefCell<Option<WorkerEnd>>,
     nonces: RefCell<u64>,
 }
@@ -117,7 +123,7 @@ impl Worker {
         }
         if pid == 0 {
             drop(ours);
-            worker::run(plan, theirs.as_raw_fd(), shared.raw_fd());
+            worker::run(plan, theirs.as_raw_fd(), shared.mapping());
         }
         // Either side may set the group first; the other's call then fails harmlessly.
         // SAFETY: plain call on our own child.
@@ -128,6 +134,8 @@ impl Worker {
             channel: ours,
             timeout,
             tasks: RefCell::new(Vec::new()),
+            private_base: Cell::new(None),
+            kernel_pid: Cell::new(pid),
             end: RefCell::new(None),
             nonces: RefCell::new(random_u64()),
         })
@@ -226,6 +234,11 @@ impl Worker {
         let mut layers = Vec::new();
         let result = loop {
             match self.receive(0, self.timeout) {
+                Ok(Reply::Private { base })
+                    if layers.is_empty() && self.private_base.get().is_none() =>
+                {
+                    self.private_base.set(Some(base));
+                }
                 Ok(Reply::Layer {
                     name,
                     active,
@@ -245,13 +258,60 @@ impl Worker {
                 Err(reason) => break Err(reason),
             }
         };
+        let result = match result {
+            Ok(_) if self.private_base.get().is_none() => {
+                Err(self.finish(Some("never said where its buffers are".to_owned()), false))
+            }
+            other => other,
+        };
         if result.is_ok() {
             *self.tasks.borrow_mut() = group_tasks(self.pid);
+            self.kernel_pid
+                .set(innermost_process(&self.tasks.borrow()).unwrap_or(self.pid));
             if let Err(reason) = self.pause() {
                 return (layers, Err(reason));
             }
         }
         (layers, result)
+    }
+
+    /// Copies buffers `spans` (region, bytes) into the stopped worker.
+    pub fn copy_in(&self, shared: &SharedBuffers, spans: &[(usize, usize)]) -> Result<(), String> {
+        self.copy(spans, |pid, base, region, bytes| {
+            shared.copy_to_worker(pid, base, region, bytes)
+        })
+    }
+
+    /// Copies buffers `spans` (region, bytes) out of the stopped worker.
+    pub fn copy_out(&self, shared: &SharedBuffers, spans: &[(usize, usize)]) -> Result<(), String> {
+        self.copy(spans, |pid, base, region, bytes| {
+            shared.copy_from_worker(pid, base, region, bytes)
+        })
+    }
+
+    fn copy(
+        &self,
+        spans: &[(usize, usize)],
+        copy: impl Fn(libc::pid_t, usize, usize, usize) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if self.end.borrow().is_some() {
+            return Err(self.ended());
+        }
+        let base = self.private_base.get().expect("known once loaded") as usize;
+        for &(region, bytes) in spans {
+            // A worker that unmapped or moved its buffers has ended.
+            copy(self.kernel_pid.get(), base, region, bytes)
+                .map_err(|reason| self.finish(Some(reason), false))?;
+        }
+        Ok(())
+    }
+
+    /// What backs the worker's private buffers: KiB of transparent huge
+    /// pages in them, from the kernel's own accounting.
+    pub fn huge_page_kib(&self, layout: &crate::shared::Layout) -> Option<u64> {
+        let start = self.private_base.get()? as usize;
+        let end = start + crate::shared::REGIONS * layout.private_stride();
+        crate::shared::anon_huge_kib(self.kernel_pid.get(), start, end)
     }
 
     fn pause(&self) -> Result<(), String> {
@@ -378,6 +438,31 @@ fn group_tasks(group: libc::pid_t) -> Vec<String> {
     tasks
 }
 
+/// The process of `tasks` deepest in PID namespaces (the one that loads
+/// the kernel: pid 2 of the worker's namespace, or the worker itself when it
+/// has none), from the `NSpid` line of its status.
+fn innermost_process(tasks: &[String]) -> Option<libc::pid_t> {
+    let mut pids: Vec<libc::pid_t> = tasks
+        .iter()
+        .filter_map(|task| task.split('/').nth(2)?.parse().ok())
+        .collect();
+    pids.dedup();
+    pids.into_iter().max_by_key(|pid| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let nested: Vec<u64> = status
+            .lines()
+            .find_map(|line| line.strip_prefix("NSpid:"))
+            .map(|ids| {
+                ids.split_whitespace()
+                    .filter_map(|id| id.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Deepest first; of the namespace's init (1) and its child (2), the child.
+        (nested.len(), nested.last().copied().unwrap_or(0))
+    })
+}
+
 /// Field `index` (0-based, after the command name) of a /proc stat line:
 /// 0 is the state, 2 the process group.
 fn stat_field(stat: &str, index: usize) -> Option<&str> {
@@ -447,9 +532,11 @@ impl Remote<'_> {
         current_index: u32,
     ) -> Result<Duration, String> {
         let bytes = geometry.cells as usize * value_bytes(geometry);
-        for region in [LEVEL[0], LEVEL[1], SCRATCH] {
+        let spans = [(LEVEL[0], bytes), (LEVEL[1], bytes), (SCRATCH, bytes)];
+        for (region, bytes) in spans {
             self.shared.arm(region, bytes);
         }
+        self.worker.copy_in(self.shared, &spans)?;
         let (reply, elapsed) = self.worker.request(Command {
             nonce: 0,
             op: Op::Step {
@@ -459,6 +546,7 @@ impl Remote<'_> {
             calls,
             geometry: *geometry,
         })?;
+        self.worker.copy_out(self.shared, &spans)?;
         for (name, region) in [
             ("level[0]", LEVEL[0]),
             ("level[1]", LEVEL[1]),
@@ -550,12 +638,14 @@ impl Remote<'_> {
         for (region, bytes) in spans {
             self.shared.arm(region, bytes);
         }
+        self.worker.copy_in(self.shared, &spans)?;
         let (reply, elapsed) = self.worker.request(Command {
             nonce: 0,
             op: Op::Readout,
             calls,
             geometry: *geometry,
         })?;
+        self.worker.copy_out(self.shared, &spans)?;
         for ((region, bytes), name) in spans.into_iter().zip(["field", "digits", "bad_index"]) {
             if let Some(at) = self.shared.breach(region, bytes) {
                 return Err(format!("readout wrote outside {name} (byte {at})"));

@@ -99,6 +99,7 @@ fn comparison(comparison: &Comparison) -> Message {
     m.double(6, comparison.courant2);
     m.double(7, comparison.round_trip_ns);
     m.double(8, comparison.check_ns_per_sample);
+    m.uint(9, comparison.steps_per_call);
     m
 }
 

@@ -1,24 +1,33 @@
-//! The only memory the supervisor shares with a worker: one memfd holding
+//! The lattice buffers, on both sides of the split. The supervisor keeps
 //! three regions (the two levels and the scratch of a step; the field, the
-//! digits and the bad index of a readout). Both workers map the same memfd,
-//! so candidate and incumbent step the same pages, as they stepped the same
-//! buffers when they shared a process.
+//! digits and the bad index of a readout) in memory of its own; a worker
+//! keeps the same three in private anonymous memory advised MADV_HUGEPAGE,
+//! as the live core keeps its levels (cpp/core/huge_pages.cpp), because a
+//! kernel must be timed on the pages it will run on: a memfd is shmem, on
+//! 4 KiB pages wherever `shmem_enabled` is `never`, and 4 KiB pages cost
+//! the fastest kernel about 10% at 4096^2 (the workers once stepped a
+//! memfd they shared with the supervisor). The supervisor moves the data
+//! itself, with process_vm_writev before a command and process_vm_readv
+//! after it, while every thread of the worker is stopped: no worker code
+//! runs while data moves, so none of a kernel's work can hide in an
+//! untimed copy, and the supervisor's oracle checks read its own memory.
 //!
 //! A buffer of `bytes` sits at the end of its region, on a page boundary
 //! (the ABI promises 4096-byte alignment): in the worker an inaccessible
-//! page follows every region, so a write past the end faults at once or
+//! stretch follows every region, so a write past the end faults at once or
 //! lands in the slack before the region's end, where the supervisor checks
 //! a canary after every command; so does the page just below the buffer.
-//! The supervisor maps the memfd without guards: it runs no kernel.
+//! Both travel with the buffer.
 
 use std::ffi::c_void;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 pub const PAGE_BYTES: usize = 4096;
+/// A transparent huge page: only whole aligned ones can back memory.
+pub const HUGE_PAGE_BYTES: usize = 2 << 20;
 pub const REGIONS: usize = 3;
 const CANARY: u8 = 0xA5;
 
-/// Where each region starts in the memfd and how large they all are.
+/// How large each region is; the supervisor's regions follow one another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub region_bytes: usize,
@@ -32,7 +41,7 @@ impl Layout {
         }
     }
 
-    pub fn memfd_bytes(&self) -> usize {
+    pub fn total_bytes(&self) -> usize {
         REGIONS * self.region_bytes
     }
 
@@ -41,57 +50,57 @@ impl Layout {
         let used = bytes.max(1).next_multiple_of(PAGE_BYTES);
         (used <= self.region_bytes).then(|| self.region_bytes - used)
     }
+
+    /// A worker's private region: whole huge pages.
+    pub fn private_region_bytes(&self) -> usize {
+        self.region_bytes.next_multiple_of(HUGE_PAGE_BYTES)
+    }
+
+    /// From one private region's start to the next: the region, then a huge
+    /// page's worth of inaccessible guard, so every region starts aligned.
+    pub fn private_stride(&self) -> usize {
+        self.private_region_bytes() + HUGE_PAGE_BYTES
+    }
+
+    /// Where buffer `region` of `bytes` starts in a worker whose private
+    /// regions start at `base`: its last page ends the region, as in the supervisor's.
+    pub fn private_buffer(&self, base: usize, region: usize, bytes: usize) -> Option<usize> {
+        let used = bytes.max(1).next_multiple_of(PAGE_BYTES);
+        (used <= self.region_bytes)
+            .then(|| base + region * self.private_stride() + self.private_region_bytes() - used)
+    }
 }
 
 fn os_error(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
-/// The supervisor's side: the memfd and its own mapping of it.
+/// The supervisor's side: its own copy of the three regions.
 pub struct SharedBuffers {
-    fd: OwnedFd,
     base: *mut u8,
     pub layout: Layout,
 }
 
 impl SharedBuffers {
     pub fn new(layout: Layout) -> Result<Self, String> {
-        let name = c"ouroboros-sandbox-lattice";
-        // SAFETY: creates a fresh anonymous file.
-        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(os_error("memfd_create"));
-        }
-        // SAFETY: a fresh fd we now own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let bytes = layout.memfd_bytes();
-        // SAFETY: sizes the file we own.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), bytes as libc::off_t) } != 0 {
-            return Err(os_error("ftruncate of the lattice memfd"));
-        }
-        // SAFETY: maps the whole file shared; unmapped in Drop.
+        // SAFETY: a fresh private mapping; unmapped in Drop.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                bytes,
+                layout.total_bytes(),
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
                 0,
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(os_error("mmap of the lattice memfd"));
+            return Err(os_error("mapping the supervisor's lattice buffers"));
         }
         Ok(SharedBuffers {
-            fd,
             base: base as *mut u8,
             layout,
         })
-    }
-
-    pub fn raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
     }
 
     fn buffer(&self, region: usize, bytes: usize) -> *mut u8 {
@@ -155,6 +164,94 @@ impl SharedBuffers {
         ]
     }
 
+    /// What of buffer `region` of `bytes` travels to and from a worker: the
+    /// page below the buffer, the buffer and its slack to the region's end,
+    /// as (offset in the supervisor's mapping, bytes below the buffer, length).
+    fn travelling(&self, region: usize, bytes: usize) -> Option<(usize, usize, usize)> {
+        let offset = self.layout.placement(bytes)?;
+        let below = offset.min(PAGE_BYTES);
+        let start = region * self.layout.region_bytes + offset - below;
+        Some((start, below, self.layout.region_bytes - offset + below))
+    }
+
+    /// Copies buffer `region` of `bytes`, with its canaries, into the private
+    /// regions at `base` of process `pid`, which must be stopped.
+    pub fn copy_to_worker(
+        &self,
+        pid: libc::pid_t,
+        base: usize,
+        region: usize,
+        bytes: usize,
+    ) -> Result<(), String> {
+        self.transfer(pid, base, region, bytes, true)
+    }
+
+    /// Copies buffer `region` of `bytes`, with its canaries, back from the
+    /// private regions at `base` of process `pid`, which must be stopped.
+    pub fn copy_from_worker(
+        &self,
+        pid: libc::pid_t,
+        base: usize,
+        region: usize,
+        bytes: usize,
+    ) -> Result<(), String> {
+        self.transfer(pid, base, region, bytes, false)
+    }
+
+    fn transfer(
+        &self,
+        pid: libc::pid_t,
+        base: usize,
+        region: usize,
+        bytes: usize,
+        to_worker: bool,
+    ) -> Result<(), String> {
+        let (start, below, length) = self
+            .travelling(region, bytes)
+            .ok_or_else(|| format!("{bytes} bytes do not fit a region"))?;
+        let remote_start = self
+            .layout
+            .private_buffer(base, region, bytes)
+            .expect("fits, as checked above")
+            - below;
+        let local = libc::iovec {
+            // SAFETY: inside the mapping.
+            iov_base: unsafe { self.base.add(start) } as *mut c_void,
+            iov_len: length,
+        };
+        let remote = libc::iovec {
+            iov_base: remote_start as *mut c_void,
+            iov_len: length,
+        };
+        // SAFETY: `local` lies inside our mapping; the kernel checks `remote`
+        // against the other process's mappings.
+        let moved = unsafe {
+            if to_worker {
+                libc::process_vm_writev(pid, &local, 1, &remote, 1, 0)
+            } else {
+                libc::process_vm_readv(pid, &local, 1, &remote, 1, 0)
+            }
+        };
+        if moved != length as isize {
+            return Err(format!(
+                "its buffers could not be {} ({})",
+                if to_worker { "filled" } else { "read" },
+                if moved < 0 {
+                    std::io::Error::last_os_error().to_string()
+                } else {
+                    format!("{moved} of {length} bytes")
+                }
+            ));
+        }
+        Ok(())
+    }
+
+    /// The supervisor's mapping, which a forked worker unmaps: it shares
+    /// nothing with the supervisor.
+    pub fn mapping(&self) -> (usize, usize) {
+        (self.base as usize, self.layout.total_bytes())
+    }
+
     /// Writes the canary around buffer `region` of `bytes`.
     pub fn arm(&self, region: usize, bytes: usize) {
         for (at, len) in self.guard_spans(region, bytes) {
@@ -181,64 +278,99 @@ impl SharedBuffers {
 impl Drop for SharedBuffers {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.base as *mut c_void, self.layout.memfd_bytes()) };
+        unsafe { libc::munmap(self.base as *mut c_void, self.layout.total_bytes()) };
     }
 }
 
-/// The worker's side: each region mapped from the memfd between
-/// inaccessible pages.
-pub struct WorkerRegions {
-    starts: [*mut u8; REGIONS],
+/// The worker's side: three private regions, each of whole huge pages,
+/// 2 MiB-aligned, advised MADV_HUGEPAGE and followed by an inaccessible
+/// guard. Mapped before the worker forks into its PID namespace, so the
+/// process that loads the kernel inherits them at the same address.
+pub struct PrivateRegions {
+    base: *mut u8,
     pub layout: Layout,
 }
 
-impl WorkerRegions {
-    /// Maps the memfd at `fd`; the mapping lives as long as the worker.
-    pub fn map(fd: RawFd, layout: Layout) -> Result<Self, String> {
-        let stride = layout.region_bytes + PAGE_BYTES;
-        let reserved = PAGE_BYTES + REGIONS * stride;
-        // SAFETY: a fresh inaccessible reservation the regions are placed in.
-        let base = unsafe {
+impl PrivateRegions {
+    pub fn map(layout: Layout) -> Result<Self, String> {
+        let reserved = HUGE_PAGE_BYTES + REGIONS * layout.private_stride();
+        // SAFETY: a fresh inaccessible reservation the regions are cut from;
+        // it lives as long as the worker.
+        let reservation = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 reserved,
                 libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
             )
         };
-        if base == libc::MAP_FAILED {
-            return Err(os_error("reserving the worker's lattice mapping"));
+        if reservation == libc::MAP_FAILED {
+            return Err(os_error("reserving the worker's lattice buffers"));
         }
-        let mut starts = [std::ptr::null_mut(); REGIONS];
-        for (region, start) in starts.iter_mut().enumerate() {
-            // SAFETY: replaces part of our own reservation with the memfd region.
-            let at = unsafe { (base as *mut u8).add(PAGE_BYTES + region * stride) };
-            let mapped = unsafe {
-                libc::mmap(
-                    at as *mut c_void,
-                    layout.region_bytes,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED | libc::MAP_FIXED,
-                    fd,
-                    (region * layout.region_bytes) as libc::off_t,
-                )
-            };
-            if mapped == libc::MAP_FAILED {
-                return Err(os_error("mapping the lattice memfd"));
+        let base = (reservation as usize).next_multiple_of(HUGE_PAGE_BYTES) as *mut u8;
+        for region in 0..REGIONS {
+            // SAFETY: inside the reservation.
+            let start = unsafe { base.add(region * layout.private_stride()) } as *mut c_void;
+            let bytes = layout.private_region_bytes();
+            // SAFETY: changes the protection of part of our own reservation.
+            if unsafe { libc::mprotect(start, bytes, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+                return Err(os_error("opening the worker's lattice buffers"));
             }
-            *start = at;
+            // Advice, not a requirement: where THP is off the buffers stay on
+            // 4 KiB pages, as the live core's would, and the report says so.
+            // SAFETY: advice on our own mapping.
+            unsafe { libc::madvise(start, bytes, libc::MADV_HUGEPAGE) };
         }
-        Ok(WorkerRegions { starts, layout })
+        Ok(PrivateRegions { base, layout })
+    }
+
+    /// The first region's start, which the supervisor copies relative to.
+    pub fn base(&self) -> u64 {
+        self.base as u64
     }
 
     /// Buffer `region` of `bytes`, or None when it does not fit.
     pub fn buffer(&self, region: usize, bytes: usize) -> Option<*mut c_void> {
-        let offset = self.layout.placement(bytes)?;
-        // SAFETY: offset + bytes <= region_bytes.
-        Some(unsafe { self.starts[region].add(offset) } as *mut c_void)
+        self.layout
+            .private_buffer(self.base as usize, region, bytes)
+            .map(|at| at as *mut c_void)
     }
+}
+
+/// The transparent huge page mode (`always`, `madvise` or `never`), or None
+/// where the kernel has no THP.
+pub fn huge_page_mode() -> Option<String> {
+    let text = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
+    let start = text.find('[')? + 1;
+    let end = start + text[start..].find(']')?;
+    Some(text[start..end].to_owned())
+}
+
+/// KiB of `AnonHugePages` in process `pid`'s mappings that start within
+/// [start, end), from /proc/<pid>/smaps.
+pub fn anon_huge_kib(pid: libc::pid_t, start: usize, end: usize) -> Option<u64> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut inside = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if let Some((low, _)) = first.split_once('-') {
+            if let Ok(low) = usize::from_str_radix(low, 16) {
+                inside = (start..end).contains(&low);
+                continue;
+            }
+        }
+        if inside && first == "AnonHugePages:" {
+            kib += fields
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Some(kib)
 }
 
 #[cfg(test)]
@@ -255,19 +387,52 @@ mod tests {
     }
 
     #[test]
-    fn the_canary_names_a_write_on_either_side() {
+    fn the_canary_travels_with_the_buffer_and_names_a_write_on_either_side() {
         let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
         shared.fill(1, &[1.0f64; 10]);
         shared.arm(1, 80);
         assert_eq!(shared.breach(1, 80), None);
-        let worker = WorkerRegions::map(shared.raw_fd(), shared.layout).unwrap();
+        let worker = PrivateRegions::map(shared.layout).unwrap();
+        let pid = std::process::id() as libc::pid_t;
+        let base = worker.base() as usize;
+        shared.copy_to_worker(pid, base, 1, 80).unwrap();
         let buffer = worker.buffer(1, 80).unwrap() as *mut u8;
         // SAFETY: byte 80 is slack inside the region, byte -1 the page below.
-        unsafe { *buffer.add(80) = 0 };
+        unsafe {
+            assert_eq!(*(buffer as *const f64), 1.0);
+            *(buffer as *mut f64) = 2.0;
+            *buffer.add(80) = 0;
+        }
+        shared.copy_from_worker(pid, base, 1, 80).unwrap();
         assert_eq!(shared.breach(1, 80), Some(80));
+        assert_eq!(shared.read::<f64>(1, 2), vec![2.0, 1.0]);
         shared.arm(1, 80);
+        shared.copy_to_worker(pid, base, 1, 80).unwrap();
         unsafe { *buffer.sub(1) = 0 };
+        shared.copy_from_worker(pid, base, 1, 80).unwrap();
         assert_eq!(shared.breach(1, 80), Some(-1));
-        assert_eq!(shared.read::<f64>(1, 10), vec![1.0; 10]);
+    }
+
+    #[test]
+    fn private_buffers_sit_on_huge_pages_where_the_machine_has_them() {
+        let bytes = 8 * HUGE_PAGE_BYTES;
+        let regions = PrivateRegions::map(Layout::for_bytes(bytes)).unwrap();
+        let buffer = regions.buffer(0, bytes).unwrap() as *mut u8;
+        assert_eq!(buffer as usize % HUGE_PAGE_BYTES, 0);
+        // SAFETY: the buffer holds `bytes` bytes.
+        unsafe { std::ptr::write_bytes(buffer, 1, bytes) };
+        let start = regions.base() as usize;
+        let pid = std::process::id() as libc::pid_t;
+        let kib = anon_huge_kib(
+            pid,
+            start,
+            start + REGIONS * regions.layout.private_stride(),
+        )
+        .unwrap();
+        match huge_page_mode().as_deref() {
+            Some("always" | "madvise") => assert!(kib >= 2048, "{kib} KiB on huge pages"),
+            // Without THP the buffers are on 4 KiB pages, as the live core's are.
+            _ => assert_eq!(kib, 0),
+        }
     }
 }

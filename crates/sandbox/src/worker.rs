@@ -1,10 +1,12 @@
 //! A worker process: forked by the supervisor before any thread exists, it
-//! keeps only its channel (fd 3) and the lattice memfd (fd 4), confines
-//! itself with the full stack, sends its layers (before any kernel code has
-//! run, so they are true), loads its one kernel and serves commands on the
-//! shared buffers until the channel closes. It never writes anywhere but
-//! its channel: fds 0-2 are /dev/null, and the seccomp filters kill it for
-//! a write to any other fd.
+//! keeps only its channel (fd 3), unmaps the supervisor's buffers, maps its
+//! own private ones (`PrivateRegions`, which the supervisor fills and reads
+//! while it is stopped), confines itself with the full stack, sends where
+//! its buffers are and its layers (before any kernel code has run, so they
+//! are true), loads its one kernel and serves commands on its buffers until
+//! the channel closes. It never writes anywhere but its channel: fds 0-2
+//! are /dev/null, and the seccomp filters kill it for a write to any other
+//! fd.
 
 use std::ffi::c_void;
 use std::os::fd::RawFd;
@@ -15,9 +17,9 @@ use crate::confine::{self, Layer, Limits};
 use crate::fpenv::FpControl;
 use crate::kernel::{Kernel, Library};
 use crate::pool::Pool;
-use crate::protocol::{Command, Op, Reply, CHANNEL_FD, MEMFD_FD, MESSAGE_BYTES};
+use crate::protocol::{Command, Op, Reply, CHANNEL_FD, MESSAGE_BYTES};
 use crate::seccomp;
-use crate::shared::{Layout, WorkerRegions};
+use crate::shared::{Layout, PrivateRegions};
 
 /// Exit codes of a worker that ends on its own, never the kernel's doing.
 const EXIT_SETUP: i32 = 71;
@@ -43,30 +45,23 @@ fn send(reply: &Reply, nonce: u64) {
     }
 }
 
-/// Moves the channel and the memfd to their fixed fds, points 0-2 at
-/// /dev/null and closes everything else the supervisor had open.
-fn settle_fds(channel: RawFd, memfd: RawFd) -> Result<(), String> {
+/// Moves the channel to its fixed fd, points 0-2 at /dev/null and closes
+/// everything else the supervisor had open.
+fn settle_fds(channel: RawFd) -> Result<(), String> {
     // SAFETY: fd plumbing in a single-threaded child.
     unsafe {
-        // Above every fixed fd first, so neither dup2 clobbers the other.
+        // Above every fixed fd first, so no dup2 clobbers it.
         let channel = libc::fcntl(channel, libc::F_DUPFD_CLOEXEC, 16);
-        let memfd = libc::fcntl(memfd, libc::F_DUPFD_CLOEXEC, 16);
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if channel < 0 || memfd < 0 || null < 0 {
+        if channel < 0 || null < 0 {
             return Err(format!("fd setup: {}", std::io::Error::last_os_error()));
         }
-        for (from, to) in [
-            (null, 0),
-            (null, 1),
-            (null, 2),
-            (channel, CHANNEL_FD),
-            (memfd, MEMFD_FD),
-        ] {
+        for (from, to) in [(null, 0), (null, 1), (null, 2), (channel, CHANNEL_FD)] {
             if libc::dup2(from, to) != to {
                 return Err(format!("dup2: {}", std::io::Error::last_os_error()));
             }
         }
-        if libc::syscall(libc::SYS_close_range, MEMFD_FD + 1, u32::MAX, 0) != 0 {
+        if libc::syscall(libc::SYS_close_range, CHANNEL_FD + 1, u32::MAX, 0) != 0 {
             return Err(format!("close_range: {}", std::io::Error::last_os_error()));
         }
     }
@@ -124,23 +119,32 @@ fn load<'pool>(plan: &WorkerPlan, pool: &'pool Pool) -> Result<Kernel<'pool>, St
     library.bind(pool)
 }
 
-/// The forked child's whole life; never returns.
-pub fn run(plan: &WorkerPlan, channel: RawFd, memfd: RawFd) -> ! {
-    // SAFETY: plain process calls in a single-threaded child.
+/// The forked child's whole life; never returns. `supervisor_mapping`
+/// (address, length) is the supervisor's buffers, which fork copied in.
+pub fn run(plan: &WorkerPlan, channel: RawFd, supervisor_mapping: (usize, usize)) -> ! {
+    // SAFETY: plain process calls in a single-threaded child; the unmapped
+    // range is the supervisor's, which nothing in this process uses.
     unsafe {
         libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::munmap(supervisor_mapping.0 as *mut c_void, supervisor_mapping.1);
     }
-    if settle_fds(channel, memfd).is_err() {
+    if settle_fds(channel).is_err() {
         std::process::exit(EXIT_SETUP);
     }
-    let regions = match WorkerRegions::map(MEMFD_FD, plan.layout) {
+    let regions = match PrivateRegions::map(plan.layout) {
         Ok(regions) => regions,
         Err(reason) => {
             send(&Reply::LoadFailed { reason }, 0);
             std::process::exit(EXIT_SETUP);
         }
     };
+    send(
+        &Reply::Private {
+            base: regions.base(),
+        },
+        0,
+    );
     let (layers, pool) = match confine(plan) {
         Ok(confined) => confined,
         Err(reason) => {
@@ -175,7 +179,7 @@ pub fn run(plan: &WorkerPlan, channel: RawFd, memfd: RawFd) -> ! {
     }
 }
 
-fn serve(kernel: &Kernel, pool: &Pool, regions: &WorkerRegions) -> ! {
+fn serve(kernel: &Kernel, pool: &Pool, regions: &PrivateRegions) -> ! {
     let mut message = [0u8; MESSAGE_BYTES + 1];
     loop {
         // SAFETY: reads into a buffer we own.
@@ -232,7 +236,7 @@ fn checked_call(pool: &Pool, call: u32, run: impl FnOnce() -> i32) -> Result<i32
 fn execute(
     kernel: &Kernel,
     pool: &Pool,
-    regions: &WorkerRegions,
+    regions: &PrivateRegions,
     command: &Command,
 ) -> Option<Reply> {
     let geometry = &command.geometry;

@@ -243,3 +243,164 @@ fn a_correct_kernel_passes_every_phase_in_f32_too() {
         assert!(report(&output).contains("worker-incumbent"));
     }
 }
+
+#[test]
+fn kernels_wrong_only_when_batched_fail_the_differential_at_the_live_steps_per_call() {
+    let live = ["--target", "211,209", "--seed", "5"];
+    for fixture in ["wrong-when-batched", "wrong-at-odd-batches"] {
+        let output = run_fixture(fixture, &[&live[..], &["--steps-per-call", "8"]].concat());
+        let text = report(&output);
+        assert!(failed_phase(&output, "differential"), "{fixture}: {text}");
+        assert!(text.contains("live lattice, 2 dims"), "{fixture}: {text}");
+    }
+    // Called one step at a time, as the benchmark called every kernel before
+    // it followed the live runner's batches, the first one passes every check.
+    let output = run_fixture(
+        "wrong-when-batched",
+        &[&live[..], &["--steps-per-call", "1"]].concat(),
+    );
+    for phase in ["differential", "invariants", "dojo", "bench"] {
+        assert!(
+            has_phase(&output, phase, true),
+            "{phase}: {}",
+            report(&output)
+        );
+    }
+}
+
+#[test]
+fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
+    let dir = scratch("steps-per-call");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    for steps_per_call in ["3", "8"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+            .arg("--candidate")
+            .arg(&reference)
+            .arg("--incumbent")
+            .arg(&reference)
+            .args(["--threads", "2", "--bench-samples", "3"])
+            .args(["--steps-per-call", steps_per_call])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        for phase in ["load", "differential", "invariants", "dojo", "bench"] {
+            assert!(
+                has_phase(&output, phase, true),
+                "{steps_per_call} {phase}: {}",
+                report(&output)
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_steps_per_call_is_refused_with_its_name_value_and_limit() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .args(["--candidate", "c.so", "--incumbent", "i.so"])
+        .args(["--steps-per-call", "0"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("--steps-per-call = \"0\": must be an integer in [1, 1024]"),
+        "{text}"
+    );
+}
+
+/// The KiB figure after `label` in the report's page layer, if any.
+fn kib_after(text: &str, label: &str) -> Option<u64> {
+    let rest = &text[text.find(label)? + label.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn both_kernels_are_timed_on_huge_pages_where_the_machine_has_them() {
+    let dir = scratch("pages");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    // 8 MiB per level: whole huge pages, as the live lattice's levels are.
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&reference)
+        .arg("--incumbent")
+        .arg(&reference)
+        .args([
+            "--threads",
+            "2",
+            "--bench-samples",
+            "3",
+            "--target",
+            "1024,1024",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = report(&output);
+    assert!(has_phase(&output, "bench", true), "{text}");
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if mode.contains("[always]") || mode.contains("[madvise]") {
+        for role in ["candidate ", "incumbent "] {
+            let kib = kib_after(&text, role).unwrap_or(0);
+            assert!(kib >= 2 * 8192, "{role}{kib} KiB: {text}");
+        }
+    } else {
+        assert!(text.contains("4 KiB pages"), "{text}");
+    }
+}
+
+#[test]
+fn a_worker_that_replies_early_and_keeps_computing_is_caught() {
+    // A compromised worker: at the live size the kernel finds the command
+    // on its stack, sends the supervisor a well-formed "done" with the
+    // command's nonce, and only then does its work, 20 ms later, as a pool
+    // thread still writing after the call would. The supervisor stops every
+    // thread of the worker once a reply arrives and only then copies its
+    // buffers out, so it sees the work undone; and the real reply, when it
+    // comes, answers no command.
+    let dir = scratch("early-reply");
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let forger = reference_with(
+        &dir,
+        "early-reply",
+        r#"if (geometry->cells > 40000) {
+    const unsigned char* at = static_cast<const unsigned char*>(__builtin_frame_address(0));
+    for (int i = 0; i < 16384; ++i) {
+      uint32_t magic, op; uint64_t nonce;
+      __builtin_memcpy(&magic, at + i, 4); __builtin_memcpy(&op, at + i + 4, 4);
+      __builtin_memcpy(&nonce, at + i + 240, 8);
+      if (magic != 0x4f55524fu || op != 1u || nonce == 0) continue;
+      unsigned char reply[256] = {};
+      const uint32_t done = 4;
+      __builtin_memcpy(reply, &magic, 4); __builtin_memcpy(reply + 4, &done, 4);
+      __builtin_memcpy(reply + 240, &nonce, 8);
+      if (write(3, reply, sizeof reply) == sizeof reply) {
+        for (volatile uint64_t spin = 0; spin < 40000000; spin = spin + 1) {}
+      }
+      break;
+    }
+  }"#,
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&forger)
+        .arg("--incumbent")
+        .arg(&reference)
+        .args(["--threads", "2", "--target", "211,209"])
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    let text = report(&output);
+    assert!(failed_phase(&output, "differential"), "{text}");
+    assert!(
+        text.contains("live lattice") && text.contains("differ from the oracle"),
+        "{text}"
+    );
+    assert!(!has_phase(&output, "bench", true), "{text}");
+}
