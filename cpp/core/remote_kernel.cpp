@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -77,6 +78,11 @@ HostChannel open_host_channel() {
   return HostChannel{fds[0], fds[1]};
 }
 
+std::uint64_t step_deadline_ms(std::uint64_t step_timeout_ms, std::uint64_t steps) {
+  if (steps != 0 && step_timeout_ms > UINT64_MAX / steps) return UINT64_MAX;
+  return step_timeout_ms * steps;
+}
+
 bool kill_and_wait(pid_t pid, std::uint64_t timeout_ms) {
   if (pid <= 0) return true;
   // A pidfd names this very process even if the pid is reused, and polls readable once it has exited.
@@ -130,7 +136,9 @@ std::int32_t RemoteKernel::step(std::uint32_t current, std::uint64_t steps) {
     fail(std::string("took no command: ") + std::strerror(errno));
   }
   std::array<std::byte, kReplyBytes> reply{};
-  if (std::string error = receive(fd_, reply.data(), reply.size(), now_ms() + step_timeout_ms_); !error.empty()) {
+  const std::uint64_t sent_ms = now_ms();
+  const std::uint64_t deadline_ms = sent_ms + std::min(step_deadline_ms(step_timeout_ms_, steps), UINT64_MAX - sent_ms);
+  if (std::string error = receive(fd_, reply.data(), reply.size(), deadline_ms); !error.empty()) {
     fail(error);
   }
   if (u32_at(reply.data(), 0) != kReplyMagic || u32_at(reply.data(), 4) != sequence || u32_at(reply.data(), 12) != 0) {

@@ -57,7 +57,7 @@ class RemoteKernel {
   RemoteKernel(const RemoteKernel&) = delete;
   RemoteKernel& operator=(const RemoteKernel&) = delete;
 
-  /// Has the host advance `steps` steps from level[current]; returns the kernel's status.
+  /// Has the host advance `steps` steps from level[current], within step_deadline_ms; returns the kernel's status.
   std::int32_t step(std::uint32_t current, std::uint64_t steps);
 
   /// The name the kernel's table gives (cut to 63 bytes by the host).
@@ -86,6 +86,10 @@ struct RemoteKernel::ConnectResult {
   std::unique_ptr<RemoteKernel> kernel;
   std::string error;
 };
+
+/// The deadline of one step command: `step_timeout_ms` per step asked for (a batch of k steps may take k times
+/// as long as one), saturating instead of wrapping.
+std::uint64_t step_deadline_ms(std::uint64_t step_timeout_ms, std::uint64_t steps);
 
 /// Kills `pid` with SIGKILL and waits (pidfd, up to `timeout_ms`) until it has exited; false if it may still run.
 bool kill_and_wait(pid_t pid, std::uint64_t timeout_ms);

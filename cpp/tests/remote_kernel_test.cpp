@@ -183,6 +183,28 @@ TEST(RemoteKernel, AHostThatNeverRepliesIsTimedOutAndKilled) {
   expect_failure([](int fd) { read_command(fd); }, "no reply within the deadline (hung)", 50);
 }
 
+TEST(RemoteKernel, TheStepDeadlineScalesWithTheStepsAskedForAndSaturates) {
+  EXPECT_EQ(step_deadline_ms(10'000, 1), 10'000u);
+  EXPECT_EQ(step_deadline_ms(10'000, 64), 640'000u);
+  EXPECT_EQ(step_deadline_ms(10'000, UINT64_MAX), UINT64_MAX);
+}
+
+TEST(RemoteKernel, ABatchOfStepsMayTakeLongerThanOneStepsDeadline) {
+  // The host answers a 64-step command after 4 one-step deadlines: late for one step, in time for 64.
+  constexpr std::uint64_t kOneStepMs = 100;
+  const FakeHost host = start([](int fd) {
+    send_hello(fd, "batched");
+    const std::uint32_t sequence = read_command(fd);
+    ::usleep(4 * kOneStepMs * 1000);
+    send_reply(fd, kReplyMagic, sequence, 0);
+  });
+  auto kernel = connected(host, kOneStepMs);
+  ASSERT_NE(kernel, nullptr);
+  EXPECT_EQ(kernel->step(0, 64), 0);
+  ::kill(host.pid, SIGKILL);
+  ::waitpid(host.pid, nullptr, 0);
+}
+
 TEST(RemoteKernel, AHostThatExitsIsAFailure) {
   const FakeHost host = start([](int fd) {
     send_hello(fd, "quitter");
