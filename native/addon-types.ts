@@ -71,6 +71,8 @@ export interface CoreModuleInfo {
   id: number;
   name: string;
   path: string;
+  /** Present only for a module that steps in a confined kernel host: the host's pid. */
+  hostPid?: number;
 }
 
 /** What a swap or rollback did, reported once it has taken effect. */

@@ -2,6 +2,9 @@
 // child process that maps the lattice's state segment, bitwise as it would
 // in-process; a host that crashes, hangs or lies is a watchdog event that
 // rolls the slot back and restores the last verified snapshot.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, ModuleRefusedError } from 'ouroboros';
 import { kernelModulePath } from '../dist/native/loader.js';
@@ -79,5 +82,32 @@ describe('a confined module', () => {
     const error = await confined.loadConfinedModule('build/test-kernels/broken_NullTable.so').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModuleRefusedError);
     expect((error as Error).message).toMatch(/broken_NullTable\.so: the kernel host exited with code 3: ouro_kernel_entry returned a null table/);
+  });
+});
+
+describe('a checkpoint of a lattice with a confined module live', () => {
+  it('carries the module\'s confinement: the resumed lattice steps it in a new host, bitwise as a run that never stopped', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-confined-checkpoint-')), 'confined.ouro');
+    const original = seeded(true);
+    const local = seeded(false);
+    const id = await original.loadConfinedModule(kernelModulePath('reference_twin'));
+    await original.swap('step', id);
+    original.step(20);
+    original.checkpoint(file);
+    const resumed = await Lattice.resume(file);
+    lattices.push(resumed);
+    expect(resumed.handoff!.warnings).toEqual([]);
+    const live = resumed.slots().step.live;
+    expect(live.name).toBe('reference-twin');
+    expect(resumed.isConfined(live.id)).toBe(true);
+    // The core steps it through a host of its own: a new process, alive, not the original's.
+    const originalHost = original.slots().step.live.hostPid!;
+    expect(live.hostPid).toBeGreaterThan(0);
+    expect(live.hostPid).not.toBe(originalHost);
+    expect(() => process.kill(live.hostPid!, 0)).not.toThrow();
+    resumed.step(30);
+    local.step(50);
+    expect(sameBits(resumed.field(), local.field())).toBe(true);
+    expect(sameBits(resumed.previousField(), local.previousField())).toBe(true);
   });
 });

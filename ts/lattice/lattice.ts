@@ -296,17 +296,6 @@ export class Lattice extends EventEmitter {
   }
 
   #metadata(): HandoffMetadata {
-    const slots = this.#core.slots();
-    for (const slot of SLOTS) {
-      for (const module of [slots[slot].live, slots[slot].lastKnownGood]) {
-        // A successor reloads modules in-process (restore.ts): a confined one must not go through that.
-        if (this.#hosts.has(module.id)) {
-          throw new Error(
-            `the ${slot} slot holds the confined module ${module.name}: a checkpoint or restart cannot carry it yet; swap it out first`,
-          );
-        }
-      }
-    }
     return captureMetadata({ core: this.#core, config: this.#config, modules: this.#modules, initialEnergy: this.#initialEnergy });
   }
 
@@ -340,6 +329,8 @@ export class Lattice extends EventEmitter {
   }
 
   async #loadForRestore(ref: ModuleRef, options: ResumeOptions, preloaded: Map<string, KernelModuleInfo>): Promise<number> {
+    // A module that ran confined comes back only confined: its constructors never run in this process.
+    if (ref.confined === true) return this.loadConfinedModule(ref.path, { cacheDir: options.cacheDir });
     const known = preloaded.get(ref.path);
     if (known) {
       this.#modules.set(known.id, known);
