@@ -203,11 +203,6 @@ describe('bad input', () => {
         1,
         /^ouroboros: cannot load kernel module .*node_reference_v2\.node: a \.node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon only if you trust it/,
       ],
-      [
-        ['simulate', '--swap-every', '100ms', '--modules', twin, '--slot', 'readout'],
-        1,
-        /^ouroboros: cannot load kernel module .*reference_twin\.so: a user's \.so runs confined in a kernel host, which serves only the step slot, not readout/,
-      ],
       [['simulate', '--serve', '--swap-every', '1s', '--modules', twin], 2, /^ouroboros: --serve and --swap-every cannot be combined/],
       [['simulate', '--serve', '--steps', '100'], 2, /^ouroboros: --steps cannot be combined with --serve/],
       [['simulate', '--socket', '/tmp/x.sock'], 2, /^ouroboros: --socket = "\/tmp\/x\.sock": only used with --serve/],

@@ -55,9 +55,6 @@ class ControlServer {
         if (isNativeAddon(request.module)) {
           throw new Error(`${request.module}: a .node addon is Node code and cannot run confined in a kernel host, so a served simulation does not load it`);
         }
-        if (request.slot !== 'step') {
-          throw new Error(`${request.module}: a user's module runs confined in a kernel host, which serves only the step slot`);
-        }
         const moduleId = await lattice.loadConfinedModule(request.module);
         const info = lattice.moduleInfo(moduleId);
         // Swapping in the live module would make it its own last-known-good and lose the real one.

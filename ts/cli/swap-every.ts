@@ -31,21 +31,17 @@ export function isNativeAddon(file: string): boolean {
   return file.endsWith('.node');
 }
 
-/** Why `file` cannot be swapped in `slot` by this demonstration, or null. */
-export function swapEveryRefusal(file: string, slot: Slot, trustNativeAddon: boolean): string | null {
-  if (isNativeAddon(file)) {
-    return trustNativeAddon
-      ? null
-      : 'a .node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon ' +
-          'only if you trust it to run unconfined in this process';
-  }
-  return slot === 'step' ? null : `a user's .so runs confined in a kernel host, which serves only the step slot, not ${slot}`;
+/** Why `file` cannot be swapped in by this demonstration, or null. */
+export function swapEveryRefusal(file: string, trustNativeAddon: boolean): string | null {
+  if (!isNativeAddon(file) || trustNativeAddon) return null;
+  return (
+    'a .node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon ' +
+    'only if you trust it to run unconfined in this process'
+  );
 }
 
 /** Loads `file` the way its trust allows: confined, or (a trusted addon) in this process. */
-async function loadForDemo(lattice: Lattice, file: string, slot: Slot, trustNativeAddon: boolean): Promise<number> {
-  const refusal = swapEveryRefusal(file, slot, trustNativeAddon);
-  if (refusal !== null) throw new ModuleRefusedError(file, refusal);
+function loadForDemo(lattice: Lattice, file: string): Promise<number> {
   return isNativeAddon(file) ? lattice.loadModule(file) : lattice.loadConfinedModule(file);
 }
 
@@ -88,7 +84,7 @@ export async function swapEvery(options: SwapEveryOptions, onSwap: (swap: DemoSw
   const trustNativeAddon = options.trustNativeAddon === true;
   // Refused before anything is loaded or allocated: a bad list is a usage error, not half a demonstration.
   options.modules.forEach((file) => {
-    const refusal = swapEveryRefusal(file, options.slot, trustNativeAddon);
+    const refusal = swapEveryRefusal(file, trustNativeAddon);
     if (refusal !== null) throw new ModuleRefusedError(file, refusal);
   });
   // In a segment, for the kernel hosts of the confined modules to map.
@@ -97,7 +93,7 @@ export async function swapEvery(options: SwapEveryOptions, onSwap: (swap: DemoSw
     const modules: SwapEverySummary['modules'] = [];
     const ids: number[] = [];
     for (const file of options.modules) {
-      const id = await loadForDemo(lattice, file, options.slot, trustNativeAddon);
+      const id = await loadForDemo(lattice, file);
       const info = lattice.moduleInfo(id);
       ids.push(id);
       modules.push({ file: info.source, name: info.name, loadMs: info.loadMs, confined: lattice.isConfined(id) });
