@@ -23,6 +23,7 @@ import {
   contentAddressedCopy,
   defaultModuleCacheDir,
 } from './module-manager.js';
+import { type DeniedSyscall, kernelLogRecords, seccompKillOf } from './kernel-log.js';
 import { selfTest } from './self-test.js';
 
 export const KERNEL_HOST_NAME = 'ouroboros-kernel-host';
@@ -42,12 +43,18 @@ export interface KernelHostLayer {
   detail: string;
 }
 
-/** How a host ended. A seccomp kill is a SIGSYS; Landlock denials are errors inside the host, not visible here. */
+/**
+ * How a host ended. A seccomp kill is a SIGSYS, and the kernel's log names
+ * the system call (kernel-log.ts); Landlock denials are errors inside the
+ * host, not visible here.
+ */
 export interface KernelHostExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** The host was killed by its seccomp filter: the kernel made a system call the filter forbids. */
   seccompKill: boolean;
+  /** That system call, as the kernel logged the kill; null when not a seccomp kill or the log cannot be read. */
+  deniedSyscall: DeniedSyscall | null;
 }
 
 export interface ConfinedModuleInfo extends KernelModuleInfo {
@@ -133,9 +140,14 @@ export class KernelHost {
         resolve(this.#exit);
       };
       // 'close', not 'exit': it comes after stderr has ended, so a host's last message is never lost to the race.
-      child.once('close', (code, signal) => ended({ code, signal, seccompKill: signal === 'SIGSYS' }));
+      child.once('close', (code, signal) => {
+        const seccompKill = signal === 'SIGSYS';
+        // The kernel logged the kill before the host's exit was reported, so the record is there to read.
+        const deniedSyscall = seccompKill ? seccompKillOf(kernelLogRecords(), child.pid ?? 0) : null;
+        ended({ code, signal, seccompKill, deniedSyscall });
+      });
       // A host that could not be started at all emits only 'error'.
-      child.once('error', () => ended({ code: null, signal: null, seccompKill: false }));
+      child.once('error', () => ended({ code: null, signal: null, seccompKill: false, deniedSyscall: null }));
     });
   }
 
@@ -180,7 +192,10 @@ export class KernelHost {
 /** How a host ended, in words for a verdict or a ledger entry. */
 export function describeExit(exit: KernelHostExit | null): string {
   if (exit === null) return 'did not say it was ready in time';
-  if (exit.seccompKill) return 'was killed by its seccomp filter (SIGSYS): a forbidden system call';
+  if (exit.seccompKill) {
+    const which = exit.deniedSyscall === null ? '' : ` (${exit.deniedSyscall.name})`;
+    return `was killed by its seccomp filter (SIGSYS): a forbidden system call${which}`;
+  }
   return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
