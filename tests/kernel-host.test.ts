@@ -2,7 +2,7 @@
 // child process that maps the lattice's state segment, bitwise as it would
 // in-process; a host that crashes, hangs or lies is a watchdog event that
 // rolls the slot back and restores the last verified snapshot.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -146,5 +146,29 @@ describe('a checkpoint of a lattice with a confined module live', () => {
     local.step(50);
     expect(sameBits(resumed.field(), local.field())).toBe(true);
     expect(sameBits(resumed.previousField(), local.previousField())).toBe(true);
+  });
+
+  it('keeps it confined in a spawned successor, which starts a host of its own', async () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-confined-restart-')), 'successor.json');
+    const original = seeded(true);
+    const id = await original.loadConfinedModule(kernelModulePath('reference_twin'));
+    await original.swap('step', id);
+    const originalHost = original.slots().step.live.hostPid!;
+    const run = original.run({ watchdog: { everySteps: 10 } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const report = await original.restart({ mode: 'spawn', command: [path.resolve('tests/fixtures/handoff/successor.mjs'), out, '10'] });
+    await run;
+    while (!existsSync(out)) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    expect(seen).toMatchObject({ resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 10 });
+    expect(seen.handoff.warnings).toEqual([]);
+    expect(seen.liveModules.step).toBe('reference-twin');
+    expect(seen.stepConfined).toBe(true);
+    expect(seen.stepHostPid).toBeGreaterThan(0);
+    expect(seen.stepHostPid).not.toBe(originalHost);
+    const local = seeded(false);
+    local.step(report.frozenAtStep + 10);
+    expect(Buffer.from(seen.current, 'base64').equals(Buffer.from(local.field().buffer))).toBe(true);
   });
 });
