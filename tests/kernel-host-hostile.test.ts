@@ -162,4 +162,25 @@ describe('a hostile module live in a kernel host', () => {
     expect(sameBits(lat.field(), trusted.field())).toBe(true);
     expect(sameBits(lat.previousField(), trusted.previousField())).toBe(true);
   }, 60_000);
+
+  it('that reads out a digit outside -4..+4 is killed, and the readout slot goes back to last-known-good', async () => {
+    const lat = seeded(true);
+    const id = await lat.loadConfinedModule(build('tests/fixtures/kernel-host/bad-digit.cpp'));
+    const hostPid = (lat.moduleInfo(id) as unknown as { hostPid: number }).hostPid;
+    const honest = lat.readout();
+    await lat.swap('readout', id);
+    expect(() => lat.readout()).toThrow(/kernel host 'bad-digit' \(pid \d+\) read out digit 5 at cell 0: digits are -4 to 4; killed/);
+    expect(lat.slots().readout.live.name).toBe('reference');
+    expect(Buffer.from(lat.readout()).equals(Buffer.from(honest))).toBe(true);
+    const alive = () => {
+      try {
+        process.kill(hostPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Killed and waited for by the core; gone once Node has reaped it.
+    while (alive()) await new Promise((resolve) => setTimeout(resolve, 5));
+  }, 60_000);
 });
