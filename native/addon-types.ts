@@ -71,6 +71,8 @@ export interface CoreModuleInfo {
   id: number;
   name: string;
   path: string;
+  /** Present only for a module that steps in a confined kernel host: the host's pid. */
+  hostPid?: number;
 }
 
 /** What a swap or rollback did, reported once it has taken effect. */
@@ -201,12 +203,17 @@ export interface CoreLattice {
   levels(): CoreStateViews;
   /** Zero-copy views; throws while running. */
   views(): CoreStateViews;
-  readout(): CoreReadout;
   /**
-   * Runs the live kernel n steps on a private copy of the given levels and
-   * returns the result; the live state is untouched.
+   * The readout slot's readout of the current level; with a module id, that
+   * module's readout of `field` instead (a self-test's call, through no slot).
    */
-  stepCopy(previous: FieldArray, current: FieldArray, n: number): CoreStateViews;
+  readout(moduleId?: number, field?: FieldArray): CoreReadout;
+  /**
+   * Runs the live step kernel (or the module `moduleId`, through no slot) n
+   * steps on a private copy of the given levels and returns the result; the
+   * live state is untouched.
+   */
+  stepCopy(previous: FieldArray, current: FieldArray, n: number, moduleId?: number): CoreStateViews;
   /** Stops any run, frees the state; any further call throws. */
   close(): void;
 
@@ -268,13 +275,22 @@ export interface CoreLattice {
   /** Runs candidate and incumbent on copies of the live state, off the JS thread. */
   canary(slot: CoreSlot, moduleId: number, steps: number): Promise<CoreCanaryResult>;
   /**
-   * Takes `channelFd` (the core's end of openKernelHostChannel) and registers
-   * the kernel host `pid`, which mapped this lattice's segment, as a module
-   * once its hello arrives within `readyTimeoutMs`; each step then waits at
-   * most `stepTimeoutMs` for its reply. A refusal is data.
+   * A new workspace memfd (close-on-exec, sealed) sized for this lattice: a
+   * kernel host's fd 5, where it steps copies (the canary's) and writes
+   * readout digits. connectKernelHost maps and closes it.
+   */
+  openKernelHostWorkspace(): number;
+  /**
+   * Takes `channelFd` (the core's end of openKernelHostChannel) and
+   * `workspaceFd` (mapped, then closed whatever the outcome) and registers
+   * the kernel host `pid`, which mapped this lattice's segment and that
+   * workspace, as a module once its hello arrives within `readyTimeoutMs`;
+   * each step then waits at most `stepTimeoutMs` per step for its reply. A
+   * refusal is data.
    */
   connectKernelHost(
     channelFd: number,
+    workspaceFd: number,
     pid: number,
     path: string,
     readyTimeoutMs: number,

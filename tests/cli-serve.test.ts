@@ -9,6 +9,7 @@ import { kernelModulePath } from '../dist/native/loader.js';
 const cli = path.resolve('bin/ouroboros.js');
 const twin = kernelModulePath('reference_twin');
 const rows = kernelModulePath('rows');
+const nodeKernel = kernelModulePath('reference').replace(/reference\.so$/, 'node_reference_v2.node');
 
 function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -168,11 +169,10 @@ describe('ouroboros simulate --swap-every', () => {
     expect(stdout).toMatch(/\nenergy drift +\d\.\d\de-\d+\n$/);
   });
 
-  it('--json gives one object whose swaps go round-robin, a .node kernel addon included, and whose state stayed physical', async () => {
-    const nodeKernel = kernelModulePath('reference').replace(/reference\.so$/, 'node_reference_v2.node');
+  it('--json gives one object whose swaps go round-robin, the .so files confined, a trusted .node addon in-process, and whose state stayed physical', async () => {
     const { code, stdout } = await run(
       'simulate', '--extents', '64,64', '--threads', '1', '--swap-every', '10ms', '--steps', '20000', '--json',
-      '--modules', `${twin},${rows},${nodeKernel}`,
+      '--modules', `${twin},${rows},${nodeKernel}`, '--trust-native-addon',
     );
     expect(code).toBe(0);
     const summary = JSON.parse(stdout);
@@ -180,6 +180,7 @@ describe('ouroboros simulate --swap-every', () => {
     expect(summary.swaps.length).toBeGreaterThan(0);
     const names = ['reference-twin', 'rows', 'node-reference-v2'];
     expect(summary.modules.map((module: { name: string }) => module.name)).toEqual(names);
+    expect(summary.modules.map((module: { confined: boolean }) => module.confined)).toEqual([true, true, false]);
     summary.swaps.forEach((swap: { index: number; to: string }, i: number) => {
       expect(swap.index).toBe(i + 1);
       expect(swap.to).toBe(names[i % 3]);
@@ -197,6 +198,12 @@ describe('bad input', () => {
       [['simulate', '--swap-every', '100ms'], 2, /^ouroboros: --swap-every needs --modules a\.so,b\.so/],
       [['simulate', '--swap-every', '100ms', '--modules', `${twin},missing.so`], 2, /^ouroboros: --modules\[1\] = "missing\.so": no such file\n$/],
       [['simulate', '--modules', twin], 2, /^ouroboros: --modules is only used with --swap-every <duration>/],
+      [['simulate', '--trust-native-addon'], 2, /^ouroboros: --trust-native-addon is only used with --swap-every <duration>/],
+      [
+        ['simulate', '--swap-every', '100ms', '--modules', `${twin},${nodeKernel}`],
+        1,
+        /^ouroboros: cannot load kernel module .*node_reference_v2\.node: a \.node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon only if you trust it/,
+      ],
       [['simulate', '--serve', '--swap-every', '1s', '--modules', twin], 2, /^ouroboros: --serve and --swap-every cannot be combined/],
       [['simulate', '--serve', '--steps', '100'], 2, /^ouroboros: --steps cannot be combined with --serve/],
       [['simulate', '--socket', '/tmp/x.sock'], 2, /^ouroboros: --socket = "\/tmp\/x\.sock": only used with --serve/],

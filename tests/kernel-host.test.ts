@@ -2,6 +2,9 @@
 // child process that maps the lattice's state segment, bitwise as it would
 // in-process; a host that crashes, hangs or lies is a watchdog event that
 // rolls the slot back and restores the last verified snapshot.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, ModuleRefusedError } from 'ouroboros';
 import { kernelModulePath } from '../dist/native/loader.js';
@@ -62,16 +65,53 @@ describe('a confined module', () => {
     expect(confined.profile().step.steps).toBe(300);
   });
 
-  it('is refused for the readout slot, without a watchdog while running, and on a private lattice', async () => {
+  it('serves the readout slot from its host, digit for digit as in-process, and is refused without a watchdog while running and on a private lattice', async () => {
     const confined = seeded(true);
     const id = await confined.loadConfinedModule(kernelModulePath('reference_twin'));
-    expect(() => confined.swap('readout', id)).toThrow(/"step": a confined module/);
+    const inProcess = confined.readout();
+    await confined.swap('readout', id);
+    expect(confined.slots().readout.live.hostPid).toBeGreaterThan(0);
+    expect(Buffer.from(confined.readout()).equals(Buffer.from(inProcess))).toBe(true);
+    // The live level is read in place; the checks read it too, through the host.
+    expect(confined.checkInvariants().ok).toBe(true);
+    await confined.rollback('readout');
     const run = confined.run();
     expect(() => confined.swap('step', id)).toThrow(/no watchdog/);
+    expect(() => confined.swap('readout', id)).toThrow(/no watchdog/);
     await confined.stop();
     await run;
     const privateLattice = seeded(false);
     await expect(privateLattice.loadConfinedModule(kernelModulePath('reference_twin'))).rejects.toThrow(/sharedState: true/);
+  });
+
+  it('is self-tested at load through its host, on the lattice\'s own size, against the oracle', async () => {
+    const confined = seeded(true);
+    // Steps correctly on lattices under 256 cells, which the in-process self-test uses; freezes the field on larger ones.
+    const error = await confined.loadConfinedModule('build/test-kernels/misbehaving_FreezeField.so').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModuleRefusedError);
+    expect((error as Error).message).toMatch(/misbehaving_FreezeField\.so: self-test failed: after 3 steps on a 48x40 f64 lattice the module differs from the Rust oracle/);
+  });
+
+  it('runs in the canary on copies of the live state, as candidate and as incumbent, and the canary refuses it when it differs', async () => {
+    const confined = seeded(true);
+    const twin = await confined.loadConfinedModule(kernelModulePath('reference_twin'));
+    const asCandidate = await confined.canary('step', twin, { steps: 10 });
+    expect(asCandidate.maxAbsDifference).toBe(0);
+    expect(asCandidate.candidate).toBe('reference-twin');
+    const before = Buffer.from(confined.field().buffer.slice(0));
+    await confined.swap('step', twin);
+    const rows = await confined.loadModule(kernelModulePath('rows'));
+    const asIncumbent = await confined.canary('step', rows, { steps: 10 });
+    expect(asIncumbent.incumbent).toBe('reference-twin');
+    expect(asIncumbent.maxAbsDifference).toBeLessThan(1e-9);
+    expect(Buffer.from(confined.field().buffer).equals(before)).toBe(true);
+    const readout = await confined.canary('readout', twin, { steps: 4 });
+    expect(readout.maxAbsDifference).toBe(0);
+    // Correct for its first 40 steps (the self-test takes 3), NaN after.
+    const nanAfter = await confined.loadConfinedModule('build/test-kernels/misbehaving_NanAfter.so');
+    await confined.rollback('step');
+    const refused = await confined.canary('step', nanAfter, { steps: 50 });
+    expect(refused.maxAbsDifference > 1e-9 || Number.isNaN(refused.maxAbsDifference)).toBe(true);
   });
 
   it('is refused with the host\'s reason when the file is not a kernel', async () => {
@@ -79,5 +119,56 @@ describe('a confined module', () => {
     const error = await confined.loadConfinedModule('build/test-kernels/broken_NullTable.so').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModuleRefusedError);
     expect((error as Error).message).toMatch(/broken_NullTable\.so: the kernel host exited with code 3: ouro_kernel_entry returned a null table/);
+  });
+});
+
+describe('a checkpoint of a lattice with a confined module live', () => {
+  it('carries the module\'s confinement: the resumed lattice steps it in a new host, bitwise as a run that never stopped', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-confined-checkpoint-')), 'confined.ouro');
+    const original = seeded(true);
+    const local = seeded(false);
+    const id = await original.loadConfinedModule(kernelModulePath('reference_twin'));
+    await original.swap('step', id);
+    original.step(20);
+    original.checkpoint(file);
+    const resumed = await Lattice.resume(file);
+    lattices.push(resumed);
+    expect(resumed.handoff!.warnings).toEqual([]);
+    const live = resumed.slots().step.live;
+    expect(live.name).toBe('reference-twin');
+    expect(resumed.isConfined(live.id)).toBe(true);
+    // The core steps it through a host of its own: a new process, alive, not the original's.
+    const originalHost = original.slots().step.live.hostPid!;
+    expect(live.hostPid).toBeGreaterThan(0);
+    expect(live.hostPid).not.toBe(originalHost);
+    expect(() => process.kill(live.hostPid!, 0)).not.toThrow();
+    resumed.step(30);
+    local.step(50);
+    expect(sameBits(resumed.field(), local.field())).toBe(true);
+    expect(sameBits(resumed.previousField(), local.previousField())).toBe(true);
+  });
+
+  it('keeps it confined in a spawned successor, which starts a host of its own', async () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-confined-restart-')), 'successor.json');
+    const original = seeded(true);
+    const id = await original.loadConfinedModule(kernelModulePath('reference_twin'));
+    await original.swap('step', id);
+    const originalHost = original.slots().step.live.hostPid!;
+    const run = original.run({ watchdog: { everySteps: 10 } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const report = await original.restart({ mode: 'spawn', command: [path.resolve('tests/fixtures/handoff/successor.mjs'), out, '10'] });
+    await run;
+    while (!existsSync(out)) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const seen = JSON.parse(readFileSync(out, 'utf8'));
+    expect(seen).toMatchObject({ resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 10 });
+    expect(seen.handoff.warnings).toEqual([]);
+    expect(seen.liveModules.step).toBe('reference-twin');
+    expect(seen.stepConfined).toBe(true);
+    expect(seen.stepHostPid).toBeGreaterThan(0);
+    expect(seen.stepHostPid).not.toBe(originalHost);
+    const local = seeded(false);
+    local.step(report.frozenAtStep + 10);
+    expect(Buffer.from(seen.current, 'base64').equals(Buffer.from(local.field().buffer))).toBe(true);
   });
 });

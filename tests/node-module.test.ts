@@ -9,7 +9,8 @@ import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 const nodeKernel = (name: string) => path.join(nativeDirectories().at(-1)!, 'kernels', targetTriple(), `${name}.node`);
 const v1 = nodeKernel('node_reference_v1');
 const v2 = nodeKernel('node_reference_v2');
-const newShim = () => new NodeModuleShim({ cacheDir: mkdtempSync(path.join(os.tmpdir(), 'ouro-node-modules-')) });
+const newShim = () =>
+  new NodeModuleShim({ cacheDir: mkdtempSync(path.join(os.tmpdir(), 'ouro-node-modules-')), trustNativeAddon: true });
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -29,6 +30,15 @@ function sameBits(a: Float64Array, b: Float64Array): boolean {
 }
 
 describe('the .node shim', () => {
+  it('loads nothing unless its creator trusts the addons: Node code cannot run confined', async () => {
+    const shim = new NodeModuleShim({ cacheDir: mkdtempSync(path.join(os.tmpdir(), 'ouro-node-modules-')) });
+    const refused = await shim.load(v1).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ModuleRefusedError);
+    expect((refused as ModuleRefusedError).reason).toMatch(/Node code and cannot run confined.*trustNativeAddon: true/);
+    expect(shim.newest).toBeNull();
+    expect(shim.versionsMapped).toBe(0);
+  });
+
   it('routes calls to the newest version, through functions taken before the swap too', async () => {
     const shim = newShim();
     expect(shim.newest).toBeNull();

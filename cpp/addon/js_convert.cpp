@@ -1,6 +1,7 @@
 #include "js_convert.h"
 
 #include "core/module_registry.h"
+#include "core/remote_kernel.h"
 
 #include <cmath>
 #include <cstring>
@@ -139,6 +140,8 @@ Napi::Object module_info(Napi::Env env, const KernelModule& module) {
   info.Set("id", module.id());
   info.Set("name", module.name());
   info.Set("path", module.path());
+  // Present only for a module that steps in a kernel host: the process the core sends its steps to.
+  if (const RemoteKernel* remote = module.remote()) info.Set("hostPid", static_cast<double>(remote->pid()));
   return info;
 }
 

@@ -238,6 +238,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
+                         InstanceMethod<&LatticeCoreWrap::open_kernel_host_workspace>("openKernelHostWorkspace"),
                          InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
                      });
 }
@@ -346,7 +347,12 @@ Napi::Value LatticeCoreWrap::memory_triad(const Napi::CallbackInfo& info) {
 
 Napi::Value LatticeCoreWrap::readout(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
-    const Readout read = open_core(info.Env()).readout();
+    LatticeCore& core = open_core(info.Env());
+    const Readout read =
+        info[0].IsUndefined()
+            ? core.readout()
+            : core.readout_with(*read_module(info[0], "moduleId"),
+                               read_field(info[1], "field", precision_of(core), core.geometry().cells));
     Napi::Object result = Napi::Object::New(info.Env());
     if (read.bad_index) {
       result.Set("digits", info.Env().Null());
@@ -367,7 +373,10 @@ Napi::Value LatticeCoreWrap::step_copy(const Napi::CallbackInfo& info) {
     const std::uint64_t cells = core.geometry().cells;
     const void* previous = read_field(info[0], "previous", precision_of(core), cells);
     const void* current = read_field(info[1], "current", precision_of(core), cells);
-    const LevelPair stepped = core.step_copy(previous, current, read_integer(info[2], "n", 0));
+    const std::uint64_t steps = read_integer(info[2], "n", 0);
+    const LevelPair stepped = info[3].IsUndefined()
+                                  ? core.step_copy(previous, current, steps)
+                                  : core.step_copy_with(*read_module(info[3], "moduleId"), previous, current, steps);
     return field_pair(info.Env(), copy_field(info.Env(), precision_of(core), stepped.previous_level(), cells),
                       copy_field(info.Env(), precision_of(core), stepped.current_level(), cells));
   });
@@ -635,17 +644,22 @@ Napi::Value LatticeCoreWrap::canary(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value LatticeCoreWrap::open_kernel_host_workspace(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return Napi::Number::New(info.Env(), open_core(info.Env()).open_host_workspace()); });
+}
+
 Napi::Value LatticeCoreWrap::connect_kernel_host(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     LatticeCore& core = open_core(env);
     const auto channel_fd = static_cast<int>(read_integer(info[0], "channelFd", 0, INT32_MAX));
-    const auto pid = static_cast<pid_t>(read_integer(info[1], "pid", 1, INT32_MAX));
-    if (!info[2].IsString()) throw Napi::TypeError::New(env, "path must be a string");
-    const std::uint64_t ready_timeout_ms = read_integer(info[3], "readyTimeoutMs", 1);
-    const std::uint64_t step_timeout_ms = read_integer(info[4], "stepTimeoutMs", 1);
-    const KernelModule::LoadResult loaded =
-        core.connect_remote(channel_fd, pid, info[2].As<Napi::String>().Utf8Value(), ready_timeout_ms, step_timeout_ms);
+    const auto workspace_fd = static_cast<int>(read_integer(info[1], "workspaceFd", 0, INT32_MAX));
+    const auto pid = static_cast<pid_t>(read_integer(info[2], "pid", 1, INT32_MAX));
+    if (!info[3].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+    const std::uint64_t ready_timeout_ms = read_integer(info[4], "readyTimeoutMs", 1);
+    const std::uint64_t step_timeout_ms = read_integer(info[5], "stepTimeoutMs", 1);
+    const KernelModule::LoadResult loaded = core.connect_remote(
+        channel_fd, workspace_fd, pid, info[3].As<Napi::String>().Utf8Value(), ready_timeout_ms, step_timeout_ms);
     if (!loaded.module) {
       Napi::Object refusal = Napi::Object::New(env);
       refusal.Set("error", loaded.error);

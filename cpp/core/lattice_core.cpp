@@ -205,7 +205,13 @@ Readout LatticeCore::readout() {
   return at_boundary([&] {
     const KernelModule& module = slots_.live(Slot::Readout);
     const std::uint64_t start = monotonic_ns();
-    Readout result = run_readout(module, current_level(), fp_restores_of(Slot::Readout));
+    Readout result;
+    try {
+      result = run_readout(module, current_level(), fp_restores_of(Slot::Readout));
+    } catch (const RemoteKernelFailure&) {
+      abandon_readout_host();
+      throw;
+    }
     profiles_[static_cast<std::size_t>(Slot::Readout)].record(monotonic_ns() - start, 0);
     return result;
   });
@@ -215,6 +221,12 @@ Readout LatticeCore::run_readout(const KernelModule& module, const void* field,
                                  std::atomic<std::uint64_t>& fp_restores) {
   Readout result;
   result.digits.resize(geometry_.cells);
+  if (RemoteKernel* remote = module.remote()) {
+    const RemoteKernel::ReadoutReply reply = remote_readout(*remote, field, result.digits.data());
+    if (reply.status == OURO_ERR_NONFINITE) return Readout{{}, reply.bad_index};
+    if (reply.status != OURO_OK) kernel_failed(module, "readout", reply.status);
+    return result;
+  }
   std::uint64_t bad_index = 0;
   const ouro_host host = pool_.host();
   KernelCallGuard guard(fp_restore_enabled_.load(std::memory_order_relaxed));
@@ -233,6 +245,23 @@ LevelPair LatticeCore::step_copy(const void* previous, const void* current, std:
   run_kernel(*module, *pair.buffer, 0, steps, fp_restores_of(Slot::Step));
   pair.current = static_cast<std::uint32_t>(steps % 2);
   return pair;
+}
+
+LevelPair LatticeCore::step_copy_with(const KernelModule& module, const void* previous, const void* current,
+                                      std::uint64_t steps) {
+  LevelPair pair{std::make_unique<StateBuffer>(level_bytes()), 0};
+  std::memcpy(pair.buffer->level(0), current, level_bytes());
+  std::memcpy(pair.buffer->level(1), previous, level_bytes());
+  // Not a slot's call: its FP restores (none for a host, its own process) count nowhere.
+  std::atomic<std::uint64_t> fp_restores{0};
+  run_kernel(module, *pair.buffer, 0, steps, fp_restores);
+  pair.current = static_cast<std::uint32_t>(steps % 2);
+  return pair;
+}
+
+Readout LatticeCore::readout_with(const KernelModule& module, const void* field) {
+  std::atomic<std::uint64_t> fp_restores{0};
+  return run_readout(module, field, fp_restores);
 }
 
 std::pair<std::vector<std::byte>, std::vector<std::byte>> LatticeCore::copy_levels() {
@@ -277,13 +306,15 @@ void LatticeCore::copy_in(const void* previous, const void* current) {
 void LatticeCore::run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current,
                              std::uint64_t steps, std::atomic<std::uint64_t>& fp_restores) {
   if (RemoteKernel* remote = module.remote()) {
-    // The host maps this lattice's live segment and nothing else: a copy (canary, step_copy) cannot be stepped there.
-    // It is its own process, so its FP environment cannot leak into this one.
-    if (&buffer != state_.get() || remote->segment() != state_->segment_header()) {
+    // The host maps this lattice's live segment and its own workspace: it steps the live state in place, and any
+    // other (a canary's copy, step_copy) through the workspace. Its FP environment is its own process's.
+    const bool live = &buffer == state_.get();
+    if (live && remote->segment() != state_->segment_header()) {
       throw std::runtime_error("kernel '" + std::string(module.name()) + "' (" + module.path() +
-                               ") runs confined in a kernel host and steps only the live state of its own lattice");
+                               ") runs confined in the kernel host of another lattice");
     }
-    const std::int32_t status = remote->step(current, steps);
+    const std::int32_t status =
+        live ? remote->step(current, steps) : remote->step_copy(buffer.level(0), buffer.level(1), current, steps);
     if (status != OURO_OK) kernel_failed(module, "wave_step", status);
     return;
   }

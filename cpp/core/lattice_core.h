@@ -4,6 +4,7 @@
 #include <ouroboros/kernel_abi.h>
 
 #include "core/kernel_module.h"
+#include "core/remote_kernel.h"
 #include "core/kernel_slots.h"
 #include "core/slot_profile.h"
 #include "core/state_buffer.h"
@@ -206,6 +207,14 @@ class LatticeCore {
   /// Steps a private copy of the given levels with the live step module; the live state is untouched.
   LevelPair step_copy(const void* previous, const void* current, std::uint64_t steps);
 
+  /**
+   * A self-test's calls of one module, not through a slot: `module` steps a
+   * private copy of the given levels, or reads `field` out. A kernel host
+   * runs them in its workspace; the live state is untouched.
+   */
+  LevelPair step_copy_with(const KernelModule& module, const void* previous, const void* current, std::uint64_t steps);
+  Readout readout_with(const KernelModule& module, const void* field);
+
   /// Copies of both live levels taken at one boundary: (previous, current).
   std::pair<std::vector<std::byte>, std::vector<std::byte>> copy_levels();
 
@@ -313,13 +322,16 @@ class LatticeCore {
 
   // ------------------------------------------------------------ kernel hosts (lattice_remote.cpp)
 
+  /// A new workspace memfd sized for this lattice (remote_kernel.h), for one kernel host to map as its fd 5.
+  int open_host_workspace() const;
   /**
-   * A module whose steps run in the kernel host at the other end of
+   * A module whose calls run in the kernel host at the other end of
    * `channel_fd` (its pid `pid`), which has mapped this lattice's state
-   * segment; registered process-wide like a loaded module. Needs a
-   * segment-backed lattice. A refusal is data, as for KernelModule::load.
+   * segment and the workspace `workspace_fd` (mapped here too, and closed
+   * whatever the outcome); registered process-wide like a loaded module.
+   * Needs a segment-backed lattice. A refusal is data, as for KernelModule::load.
    */
-  KernelModule::LoadResult connect_remote(int channel_fd, pid_t pid, const std::string& path,
+  KernelModule::LoadResult connect_remote(int channel_fd, int workspace_fd, pid_t pid, const std::string& path,
                                           std::uint64_t ready_timeout_ms, std::uint64_t step_timeout_ms);
   /**
    * Called on the runner thread when the live step module's kernel host
@@ -358,6 +370,10 @@ class LatticeCore {
   void run_kernel(const KernelModule& module, StateBuffer& buffer, std::uint32_t current, std::uint64_t steps,
                   std::atomic<std::uint64_t>& fp_restores);
   Readout run_readout(const KernelModule& module, const void* field, std::atomic<std::uint64_t>& fp_restores);
+  /// A readout in a kernel host: a live level read in place, any other field through the host's workspace.
+  RemoteKernel::ReadoutReply remote_readout(RemoteKernel& remote, const void* field, std::int8_t* digits);
+  /// The live readout module's host failed (it is dead): the slot goes back to last-known-good, or the first kernel.
+  void abandon_readout_host();
   std::atomic<std::uint64_t>& fp_restores_of(Slot slot) { return fp_restores_[static_cast<std::size_t>(slot)]; }
   SwapOutcome apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module);
   void request_swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done);

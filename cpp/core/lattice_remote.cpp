@@ -9,21 +9,41 @@
 
 namespace ouro {
 
-KernelModule::LoadResult LatticeCore::connect_remote(int channel_fd, pid_t pid, const std::string& path,
-                                                     std::uint64_t ready_timeout_ms, std::uint64_t step_timeout_ms) {
+int LatticeCore::open_host_workspace() const {
+  return ouro::open_host_workspace(host_workspace_layout(level_bytes(), geometry_.cells).bytes);
+}
+
+KernelModule::LoadResult LatticeCore::connect_remote(int channel_fd, int workspace_fd, pid_t pid,
+                                                     const std::string& path, std::uint64_t ready_timeout_ms,
+                                                     std::uint64_t step_timeout_ms) {
   const void* segment = state_->segment_header();
   if (segment == nullptr) {
     kill_and_wait(pid, ready_timeout_ms);
     ::close(channel_fd);
+    ::close(workspace_fd);
     return {nullptr, "cannot load kernel module " + path +
                          " confined: the kernel host steps the state segment, and this lattice has none"};
   }
-  RemoteKernel::ConnectResult connected =
-      RemoteKernel::connect(channel_fd, pid, segment, ready_timeout_ms, step_timeout_ms);
+  RemoteKernel::ConnectResult connected = RemoteKernel::connect(
+      channel_fd, workspace_fd, pid, segment, level_bytes(), geometry_.cells, ready_timeout_ms, step_timeout_ms);
   if (!connected.kernel) return {nullptr, "cannot load kernel module " + path + ": " + connected.error};
   std::shared_ptr<const KernelModule> module = KernelModule::remote(path, std::move(connected.kernel));
   ModuleRegistry::instance().add(module);
   return {module, {}};
+}
+
+RemoteKernel::ReadoutReply LatticeCore::remote_readout(RemoteKernel& remote, const void* field, std::int8_t* digits) {
+  if (remote.segment() == state_->segment_header()) {
+    if (field == state_->level(0)) return remote.readout_live(0, digits);
+    if (field == state_->level(1)) return remote.readout_live(1, digits);
+  }
+  return remote.readout_copy(field, digits);
+}
+
+void LatticeCore::abandon_readout_host() {
+  apply_swap(Slot::Readout, nullptr);
+  const RemoteKernel* fallback = slots_.live(Slot::Readout).remote();
+  if (fallback != nullptr && fallback->failed()) apply_swap(Slot::Readout, base_step_module_);
 }
 
 void LatticeCore::abandon_host(const std::string& reason) {

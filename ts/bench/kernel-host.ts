@@ -16,7 +16,13 @@
  *   step runs on the last-known-good kernel (the time the core records in
  *   the failure; both clocks are CLOCK_MONOTONIC); it includes noticing the
  *   dead host, waiting for it to be gone, rolling the slot back and
- *   restoring both levels from the watchdog's last verified snapshot.
+ *   restoring both levels from the watchdog's last verified snapshot;
+ * - confinedLoadMs: loadConfinedModule of new bytes, start to end: the host
+ *   starting and confining itself, and the self-test through its workspace
+ *   on the lattice's own size against the oracle;
+ * - canaryMs: a canary of the confined module against the in-process one,
+ *   CANARY_STEPS steps each on copies of the live state (the confined one
+ *   through its host's workspace).
  */
 import { once } from 'node:events';
 import os from 'node:os';
@@ -53,11 +59,15 @@ export interface KernelHostBenchReport {
   /** Steps the restore went back by, per crash (to the last verified snapshot). */
   stepsRewound: number[];
   layers: { name: string; active: boolean; detail: string }[];
+  confinedLoadMs: number;
+  canaryMs: number;
 }
 
 const DT = 0.6;
 /** The watchdog's cadence during the crash runs: a snapshot to restore from. */
 const CRASH_WATCHDOG_EVERY_STEPS = 10;
+/** The canary's steps, as a warm start's canary takes. */
+const CANARY_STEPS = 2;
 
 function plan(quick: boolean): KernelHostPlan {
   return quick
@@ -107,6 +117,12 @@ export async function benchKernelHost(options: BenchRunOptions): Promise<KernelH
     const rows = kernelModulePath('rows');
     const inProcess = await lat.loadModule(rows);
     const confined = await lat.loadConfinedModule(rows);
+    const confinedLoadMs = lat.moduleInfo(confined).loadMs;
+    await lat.swap('step', inProcess);
+    const canaryStarted = performance.now();
+    const canary = await lat.canary('step', confined, { steps: CANARY_STEPS });
+    const canaryMs = performance.now() - canaryStarted;
+    if (canary.maxAbsDifference !== 0) throw new Error(`bench kernel-host: the canary differs by ${canary.maxAbsDifference}`);
     const inProcessMlups: number[] = [];
     const confinedMlups: number[] = [];
     for (let round = 0; round < p.rounds; round += 1) {
@@ -146,6 +162,8 @@ export async function benchKernelHost(options: BenchRunOptions): Promise<KernelH
       recoveryMs,
       stepsRewound,
       layers,
+      confinedLoadMs,
+      canaryMs,
     };
   } finally {
     lat.close();
@@ -159,6 +177,7 @@ export function formatKernelHostReport(report: KernelHostBenchReport): string {
     `  in-process ${median(report.inProcessMlups).toFixed(1)} MLUPS, confined ${median(report.confinedMlups).toFixed(1)} MLUPS (medians)`,
     `  confined / in-process throughput: ${report.throughputRatio.toFixed(3)} (rounds: ${rounds})`,
     `  host killed -> last-known-good stepping: ${report.recoveryMs.map((ms) => ms.toFixed(1)).join(', ')} ms`,
+    `  confined load (host start and self-test) ${report.confinedLoadMs.toFixed(0)} ms, canary of ${CANARY_STEPS} steps ${report.canaryMs.toFixed(0)} ms`,
     `  layers: ${report.layers.map((layer) => `${layer.name}${layer.active ? '' : ' (inactive)'}`).join(', ')}`,
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import process from 'node:process';
 import type { Lattice, SwapResult } from '../lattice/lattice.js';
 import type { ControlReply, ControlRequest, StatusReply, SwapReply } from './control-protocol.js';
 import { listenForControl } from './control-socket.js';
+import { isNativeAddon } from './swap-every.js';
 import { type SimulateOptions, seededLattice } from './simulate.js';
 
 /** Watchdog cadence of a served simulation, in steps: often enough that a kernel host's crash loses little work. */
@@ -51,8 +52,8 @@ class ControlServer {
     switch (request.command) {
       case 'swap': {
         // A user's file is untrusted (ts/engine/trust.ts): it runs live only in a kernel host.
-        if (request.slot !== 'step') {
-          throw new Error(`${request.module}: a user's module runs confined in a kernel host, which serves only the step slot`);
+        if (isNativeAddon(request.module)) {
+          throw new Error(`${request.module}: a .node addon is Node code and cannot run confined in a kernel host, so a served simulation does not load it`);
         }
         const moduleId = await lattice.loadConfinedModule(request.module);
         const info = lattice.moduleInfo(moduleId);

@@ -30,6 +30,7 @@ interface SimulateCommandOptions extends SimulateOptions {
   resume?: string;
   dump?: string;
   restartExecAt?: number;
+  trustNativeAddon?: boolean;
 }
 
 /** Swaps closer than a millisecond apart would only measure the timer. */
@@ -111,6 +112,7 @@ function checkModeOptions(command: Command, options: SimulateCommandOptions): vo
     if (options.modules !== undefined) throw new UsageError('--modules is only used with --swap-every <duration>');
     if (options.duration !== undefined) throw new UsageError('--duration is only used with --swap-every <duration>');
     if (given('slot')) throw new UsageError('--slot is only used with --swap-every <duration>');
+    if (options.trustNativeAddon) throw new UsageError('--trust-native-addon is only used with --swap-every <duration>');
     return;
   }
   if (options.modules === undefined) throw new UsageError('--swap-every needs --modules a.so,b.so: the modules to swap between');
@@ -145,7 +147,15 @@ export function simulateCommand(): Command {
       'demonstration: swap --modules round-robin at this interval (1ms to 3600s, e.g. 100ms)',
       durationParser(...SWAP_EVERY_LIMITS_MS),
     )
-    .option('--modules <list>', 'with --swap-every: kernel modules to swap between, comma-separated', parseModuleList)
+    .option(
+      '--modules <list>',
+      'with --swap-every: kernel modules to swap between, comma-separated (a .so runs confined in a kernel host)',
+      parseModuleList,
+    )
+    .option(
+      '--trust-native-addon',
+      'with --swap-every: load .node addons among --modules unconfined in this process (Node code cannot be confined): only for addons you trust',
+    )
     .addOption(new Option('--slot <slot>', 'with --swap-every: the slot to swap').choices(SLOTS).default('step'))
     .option(
       '--duration <duration>',

@@ -2,8 +2,15 @@
  * `ouroboros simulate --swap-every 100ms --modules a.so,b.so`: a one-process
  * demonstration of hot swap. The lattice runs on its own thread while a timer
  * swaps the modules into a slot round-robin; each swap is printed as it lands.
+ *
+ * The modules are the user's files, so untrusted: a `.so` runs confined in a
+ * kernel host (lat.loadConfinedModule), as `ouroboros swap` does, and the run
+ * has a watchdog whose verified snapshots restore a crashed host's step. A
+ * `.node` addon is Node code and cannot be confined: it is refused unless
+ * the user says they trust it (`trustNativeAddon`), and is then loaded here.
  */
-import type { Slot } from '../lattice/lattice.js';
+import type { Lattice, Slot } from '../lattice/lattice.js';
+import { ModuleRefusedError } from '../modules/module-manager.js';
 import { type SimulateOptions, relativeDrift, seededLattice } from './simulate.js';
 
 export interface SwapEveryOptions extends SimulateOptions {
@@ -12,6 +19,30 @@ export interface SwapEveryOptions extends SimulateOptions {
   slot: Slot;
   /** Run for this long; without it, run `steps` steps. */
   durationMs?: number;
+  /** Load `.node` addons in this process: the user vouches for them (`--trust-native-addon`). */
+  trustNativeAddon?: boolean;
+}
+
+/** Steps between the watchdog's checks while confined modules may be live, as `simulate --serve` runs. */
+const WATCHDOG_EVERY_STEPS = 50;
+
+/** A `.node` file is a Node addon: Node code, which no kernel host can run. */
+export function isNativeAddon(file: string): boolean {
+  return file.endsWith('.node');
+}
+
+/** Why `file` cannot be swapped in by this demonstration, or null. */
+export function swapEveryRefusal(file: string, trustNativeAddon: boolean): string | null {
+  if (!isNativeAddon(file) || trustNativeAddon) return null;
+  return (
+    'a .node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon ' +
+    'only if you trust it to run unconfined in this process'
+  );
+}
+
+/** Loads `file` the way its trust allows: confined, or (a trusted addon) in this process. */
+function loadForDemo(lattice: Lattice, file: string): Promise<number> {
+  return isNativeAddon(file) ? lattice.loadModule(file) : lattice.loadConfinedModule(file);
 }
 
 export interface DemoSwap {
@@ -29,7 +60,8 @@ export interface DemoSwap {
 export interface SwapEverySummary {
   extents: number[];
   precision: string;
-  modules: Array<{ file: string; name: string; loadMs: number }>;
+  /** `confined`: the module stepped in a kernel host; false only for a trusted `.node` addon. */
+  modules: Array<{ file: string; name: string; loadMs: number; confined: boolean }>;
   swaps: DemoSwap[];
   steps: number;
   wallSeconds: number;
@@ -49,15 +81,22 @@ export function formatSwap(swap: DemoSwap): string {
 }
 
 export async function swapEvery(options: SwapEveryOptions, onSwap: (swap: DemoSwap) => void): Promise<SwapEverySummary> {
-  const lattice = seededLattice(options);
+  const trustNativeAddon = options.trustNativeAddon === true;
+  // Refused before anything is loaded or allocated: a bad list is a usage error, not half a demonstration.
+  options.modules.forEach((file) => {
+    const refusal = swapEveryRefusal(file, trustNativeAddon);
+    if (refusal !== null) throw new ModuleRefusedError(file, refusal);
+  });
+  // In a segment, for the kernel hosts of the confined modules to map.
+  const lattice = seededLattice(options, true);
   try {
     const modules: SwapEverySummary['modules'] = [];
     const ids: number[] = [];
     for (const file of options.modules) {
-      const id = await lattice.loadModule(file);
+      const id = await loadForDemo(lattice, file);
       const info = lattice.moduleInfo(id);
       ids.push(id);
-      modules.push({ file: info.source, name: info.name, loadMs: info.loadMs });
+      modules.push({ file: info.source, name: info.name, loadMs: info.loadMs, confined: lattice.isConfined(id) });
     }
     const initialEnergy = lattice.initialEnergy;
     const swaps: DemoSwap[] = [];
@@ -84,7 +123,9 @@ export async function swapEvery(options: SwapEveryOptions, onSwap: (swap: DemoSw
         .finally(() => (inFlight = null));
     };
     const started = performance.now();
-    const run = lattice.run(options.durationMs === undefined ? { steps: options.steps } : {});
+    // The watchdog's verified snapshots are what a crashed kernel host's step is restored from.
+    const watchdog = { everySteps: WATCHDOG_EVERY_STEPS };
+    const run = lattice.run(options.durationMs === undefined ? { steps: options.steps, watchdog } : { watchdog });
     const ticker = setInterval(swapNext, options.everyMs);
     const deadline = options.durationMs === undefined ? null : setTimeout(() => void lattice.stop(), options.durationMs);
     let summary;
@@ -119,7 +160,9 @@ export function formatSwapEverySummary(summary: SwapEverySummary): string {
     : 'no pause measured';
   return [
     `lattice        ${summary.extents.join(' x ')} ${summary.precision}`,
-    `modules        ${summary.modules.map((module) => `${module.name} (${module.file}, loaded in ${module.loadMs.toFixed(0)} ms)`).join(', ')}`,
+    `modules        ${summary.modules
+      .map((module) => `${module.name} (${module.file}, ${module.confined ? 'confined' : 'in-process, trusted'}, loaded in ${module.loadMs.toFixed(0)} ms)`)
+      .join(', ')}`,
     `swaps          ${summary.swaps.length}, ${pause}`,
     `steps          ${summary.steps} in ${summary.wallSeconds.toFixed(2)} s`,
     `live kernel    ${summary.kernel}`,

@@ -254,15 +254,13 @@ export class LiveChanges {
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
     try {
-      moduleId = trusted ? await this.lat.loadModule(request.modulePath) : await this.loadConfined(slot, request.modulePath);
+      moduleId = trusted ? await this.lat.loadModule(request.modulePath) : await this.lat.loadConfinedModule(request.modulePath);
     } catch (error) {
       return { status: 'failed', reason: `the lattice refused the module: ${(error as Error).message}`, failure: 'load' };
     }
-    // A confined module steps only the live segment, in its host, so it cannot step the canary's copies, as
-    // candidate or as incumbent: the gauntlet's checks, the watch window and the watchdog (whose snapshots
-    // restore a host's crash) stand in.
-    const canaryRuns = trusted && !this.lat.isConfined(incumbent.moduleId);
-    const canaryProblem = canaryRuns ? await this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps) : null;
+    // Confined or not, candidate and incumbent run on copies of the live state (a kernel host steps and reads
+    // them out through its workspace) and the core compares what they computed.
+    const canaryProblem = await this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps);
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
     if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
     if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.trialOne(request, moduleId, incumbent, signal));
@@ -489,14 +487,6 @@ export class LiveChanges {
     this.hooks.applied(entry);
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
     return { status: 'rolled-back', reason, liveMlups: mlups.candidateMlups, incumbentMlups: mlups.incumbentMlups, entry, rollback, trial: report };
-  }
-
-  /** An untrusted module, in a kernel host; only the step slot of a lattice with a shared-memory state takes one. */
-  private async loadConfined(slot: Slot, modulePath: string): Promise<number> {
-    if (slot !== 'step') {
-      throw new Error(`an untrusted ${slot} kernel would run confined, and a kernel host serves only the step slot`);
-    }
-    return this.lat.loadConfinedModule(modulePath);
   }
 
   /**

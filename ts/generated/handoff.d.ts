@@ -162,6 +162,9 @@ export namespace ouroboros {
             /** ModuleRef sha256. */
             sha256: string;
 
+            /** ModuleRef confined. */
+            confined: boolean;
+
             /**
              * Creates a new ModuleRef instance using the specified properties.
              * @param [properties] Properties to set
@@ -227,6 +230,9 @@ export namespace ouroboros {
 
                 /** ModuleRef sha256 */
                 sha256?: (string|null);
+
+                /** ModuleRef confined */
+                confined?: (boolean|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -4,7 +4,7 @@ import $protobuf from "protobufjs/minimal.js";
 
 // Common aliases
 const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
-const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Array = $util.global.Array, $parseInt = $util.global.parseInt, $Number = $util.global.Number, $String = $util.global.String, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Array = $util.global.Array, $parseInt = $util.global.parseInt, $Number = $util.global.Number, $String = $util.global.String, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite, $Boolean = $util.global.Boolean;
 
 // Exported root namespace
 const $root = $protobuf.roots["handoff"] || ($protobuf.roots["handoff"] = {});
@@ -421,6 +421,7 @@ export const ouroboros = $root.ouroboros = (() => {
              * @typedef {Object} ouroboros.handoff.ModuleRef.$Properties
              * @property {string|null} [path] ModuleRef path
              * @property {string|null} [sha256] ModuleRef sha256
+             * @property {boolean|null} [confined] ModuleRef confined
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -469,6 +470,14 @@ export const ouroboros = $root.ouroboros = (() => {
             ModuleRef.prototype.sha256 = "";
 
             /**
+             * ModuleRef confined.
+             * @member {boolean} confined
+             * @memberof ouroboros.handoff.ModuleRef
+             * @instance
+             */
+            ModuleRef.prototype.confined = false;
+
+            /**
              * Creates a new ModuleRef instance using the specified properties.
              * @function create
              * @memberof ouroboros.handoff.ModuleRef
@@ -504,6 +513,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 1, wireType 2 =*/10).string(message.path);
                 if (message.sha256 != null && $Object.hasOwnProperty.call(message, "sha256") && message.sha256 !== "")
                     writer.uint32(/* id 2, wireType 2 =*/18).string(message.sha256);
+                if (message.confined != null && $Object.hasOwnProperty.call(message, "confined") && message.confined !== false)
+                    writer.uint32(/* id 3, wireType 0 =*/24).bool(message.confined);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -566,6 +577,15 @@ export const ouroboros = $root.ouroboros = (() => {
                                 delete message.sha256;
                             continue;
                         }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.confined = value;
+                            else
+                                delete message.confined;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -607,6 +627,9 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (object.sha256 != null)
                     if (typeof object.sha256 !== "string" || object.sha256.length)
                         message.sha256 = $String(object.sha256);
+                if (object.confined != null)
+                    if (object.confined)
+                        message.confined = $Boolean(object.confined);
                 return message;
             };
 
@@ -630,11 +653,14 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (options.defaults) {
                     object.path = "";
                     object.sha256 = "";
+                    object.confined = false;
                 }
                 if (message.path != null && $Object.hasOwnProperty.call(message, "path"))
                     object.path = message.path;
                 if (message.sha256 != null && $Object.hasOwnProperty.call(message, "sha256"))
                     object.sha256 = message.sha256;
+                if (message.confined != null && $Object.hasOwnProperty.call(message, "confined"))
+                    object.confined = message.confined;
                 return object;
             };
 

@@ -21,6 +21,8 @@ export interface HandoffLatticeConfig {
 export interface ModuleRef {
   path: string;
   sha256: string;
+  /** It ran confined in a kernel host: it is loaded confined again, never in-process. Absent means false. */
+  confined?: boolean;
 }
 
 export interface SlotModules {
@@ -69,6 +71,11 @@ function requireCount(name: string, value: unknown): number {
   return requireInteger(name, value, 0);
 }
 
+/** A ref whose `confined` appears only when true, so refs of in-process modules read as before. */
+function confinedRef(path: string, sha256: string, confined: boolean): ModuleRef {
+  return confined ? { path, sha256, confined } : { path, sha256 };
+}
+
 function checkModule(name: string, value: unknown): ModuleRef | null {
   if (value === null) return null;
   if (typeof value !== 'object') throw invalidTypeError(name, 'a { path, sha256 } object or null', value);
@@ -77,7 +84,10 @@ function checkModule(name: string, value: unknown): ModuleRef | null {
   if (typeof module.sha256 !== 'string' || !SHA256_HEX.test(module.sha256)) {
     throw invalidTypeError(`${name}.sha256`, '64 lowercase hex digits', module.sha256);
   }
-  return { path: module.path, sha256: module.sha256 };
+  if (module.confined !== undefined && typeof module.confined !== 'boolean') {
+    throw invalidTypeError(`${name}.confined`, 'true or false', module.confined);
+  }
+  return confinedRef(module.path, module.sha256, module.confined === true);
 }
 
 function checkMetadata(metadata: HandoffMetadata): void {
@@ -128,6 +138,7 @@ export function encodeMetadata(metadata: HandoffMetadata): Uint8Array {
 interface DecodedModule {
   path: string;
   sha256: string;
+  confined: boolean;
 }
 
 interface Decoded {
@@ -172,7 +183,7 @@ export function decodeMetadata(bytes: Uint8Array): HandoffMetadata {
     throw new MetadataError(`metadata block (${bytes.length} bytes) has no lattice config: it cannot be resumed`);
   }
   const module = (value: DecodedModule | undefined): ModuleRef | null =>
-    value ? { path: value.path, sha256: value.sha256 } : null;
+    value ? confinedRef(value.path, value.sha256, value.confined) : null;
   return {
     config: { ...config, precision: decodedPrecision(config.precision) },
     stepCount: decoded.stepCount,

@@ -1,7 +1,7 @@
 /**
  * The freeze point of a handoff or a checkpoint: the metadata a successor
  * needs besides the field (config, step count, every slot's modules by
- * sha256, the profiler's counters, the lattice's own bookkeeping), and the
+ * sha256 and whether each ran confined, the profiler's counters, the lattice's own bookkeeping), and the
  * commit that seals it into the segment.
  */
 import type { CoreLattice, CoreModuleInfo } from '../../native/addon-types.js';
@@ -31,8 +31,11 @@ export function captureMetadata({ core, config, modules, initialEnergy }: Freeze
   const counters = core.profileCounters();
   const profile = core.profile();
   const ref = (info: CoreModuleInfo): ModuleRef | null => {
-    const sha256 = modules.get(info.id)?.sha256 ?? moduleSha256(info.path);
-    return sha256 ? { path: info.path, sha256 } : null;
+    const known = modules.get(info.id);
+    const sha256 = known?.sha256 ?? moduleSha256(info.path);
+    if (!sha256) return null;
+    // A module's trust travels with it: one that ran in a kernel host comes back only in one.
+    return known && 'confined' in known && known.confined === true ? { path: info.path, sha256, confined: true } : { path: info.path, sha256 };
   };
   const { extents, c, h, dt, precision, threads } = config;
   return {

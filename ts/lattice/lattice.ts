@@ -296,17 +296,6 @@ export class Lattice extends EventEmitter {
   }
 
   #metadata(): HandoffMetadata {
-    const slots = this.#core.slots();
-    for (const slot of SLOTS) {
-      for (const module of [slots[slot].live, slots[slot].lastKnownGood]) {
-        // A successor reloads modules in-process (restore.ts): a confined one must not go through that.
-        if (this.#hosts.has(module.id)) {
-          throw new Error(
-            `the ${slot} slot holds the confined module ${module.name}: a checkpoint or restart cannot carry it yet; swap it out first`,
-          );
-        }
-      }
-    }
     return captureMetadata({ core: this.#core, config: this.#config, modules: this.#modules, initialEnergy: this.#initialEnergy });
   }
 
@@ -340,6 +329,8 @@ export class Lattice extends EventEmitter {
   }
 
   async #loadForRestore(ref: ModuleRef, options: ResumeOptions, preloaded: Map<string, KernelModuleInfo>): Promise<number> {
+    // A module that ran confined comes back only confined: its constructors never run in this process.
+    if (ref.confined === true) return this.loadConfinedModule(ref.path, { cacheDir: options.cacheDir });
     const known = preloaded.get(ref.path);
     if (known) {
       this.#modules.set(known.id, known);
@@ -551,8 +542,8 @@ export class Lattice extends EventEmitter {
    * Loads a module from an untrusted source to run confined: a kernel host
    * (ts/modules/kernel-host.ts) maps this lattice's state segment, confines
    * itself, loads the module there and steps the live state in place when
-   * the core asks. Nothing of the module runs in this process. Needs
-   * `sharedState: true`. Only the step slot takes a confined module, and
+   * the core asks, or reads a level out. Nothing of the module runs in this
+   * process. Needs `sharedState: true`. Either slot takes a confined module,
    * while running only under a watchdog (see swap()). The same bytes share
    * one host while it lives, as loadModule() shares one mapping. Throws
    * ModuleRefusedError naming the file and the reason.
@@ -569,7 +560,14 @@ export class Lattice extends EventEmitter {
     }
     const { info, host } = await startKernelHost(
       staged,
-      { core: this.#core, segmentFd: segment.fd, courant2: this.courantNumber ** 2, threads: this.#config.threads },
+      {
+        core: this.#core,
+        segmentFd: segment.fd,
+        extents: this.extents,
+        precision: this.precision,
+        courant2: this.courantNumber ** 2,
+        threads: this.#config.threads,
+      },
       options,
     );
     this.#modules.set(info.id, info);
@@ -594,7 +592,7 @@ export class Lattice extends EventEmitter {
   swap(slot: Slot, moduleId: number): Promise<SwapResult> {
     checkSlot(slot);
     this.#module(moduleId);
-    if (this.#hosts.has(moduleId)) this.#checkConfinedSwap(slot, moduleId);
+    if (this.#hosts.has(moduleId)) this.#checkConfinedSwap(moduleId);
     return this.#core.swap(slot, moduleId);
   }
 
@@ -704,16 +702,13 @@ export class Lattice extends EventEmitter {
   }
 
   /**
-   * A confined module's host can crash mid-step with one level half written:
-   * only a verified snapshot restores that, so a running lattice takes one
-   * only under a watchdog. (Its last-known-good may be confined too: when
-   * that host has failed as well, the core falls back to the lattice's own
-   * first kernel.)
+   * A confined module's host maps the live levels writable and can crash
+   * mid-step with one level half written: only a verified snapshot restores
+   * that, so a running lattice takes one, in either slot, only under a
+   * watchdog. (Its last-known-good may be confined too: when that host has
+   * failed as well, the core falls back to the lattice's own first kernel.)
    */
-  #checkConfinedSwap(slot: Slot, moduleId: number): void {
-    if (slot !== 'step') {
-      throw invalidRangeError('slot', '"step": a confined module (a kernel host) steps the lattice and serves no readout', slot);
-    }
+  #checkConfinedSwap(moduleId: number): void {
     if (this.running && !this.#watchdogRunning) {
       throw new Error(
         `swap(): module ${moduleId} runs confined, and this run has no watchdog to restore the state if its host crashes: run with { watchdog }`,

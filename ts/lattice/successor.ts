@@ -95,7 +95,12 @@ export async function takeOver<T extends { stepCount: number }>(
   }
 }
 
-/** Loads (probe and self-test included) every module a successor will need, before the freeze. */
+/**
+ * Loads (probe and self-test included) every in-process module a successor
+ * will need, before the freeze. A confined module is not loaded here: its
+ * kernel host maps the segment, which the successor attaches only after the
+ * freeze, and nothing of it may run in this process.
+ */
 async function warmUp(metadata: HandoffMetadata, options: ResumeOptions): Promise<Map<string, KernelModuleInfo>> {
   const reference = kernelModulePath('reference');
   coreAddon().loadKernelModule(reference);
@@ -106,7 +111,7 @@ async function warmUp(metadata: HandoffMetadata, options: ResumeOptions): Promis
   for (const slot of metadata.slots) {
     const { chosen, lastKnownGood } = chooseModules(slot);
     for (const ref of [chosen, lastKnownGood]) {
-      if (!ref || ref.path === reference || preloaded.has(ref.path)) continue;
+      if (!ref || ref.confined === true || ref.path === reference || preloaded.has(ref.path)) continue;
       preloaded.set(ref.path, await loadKernelModule(ref.path, shape, options));
     }
   }

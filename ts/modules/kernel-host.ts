@@ -6,14 +6,15 @@
  * gauntlet's sandbox does (rlimits, namespaces, Landlock, no_new_privs, its
  * own pool, seccomp) and steps the segment in place on the core's command.
  *
- * This file starts a host and hands its channel to the core. Nothing of the
- * module is loaded here, not even by a probe child: its constructors run
- * only inside the host, under the loader's seccomp filter.
+ * This file starts a host, hands its channel and workspace to the core and
+ * self-tests the module through it. Nothing of the module is loaded here,
+ * not even by a probe child: its constructors run only inside the host,
+ * under the loader's seccomp filter.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { CoreLattice } from '../../native/addon-types.js';
+import type { CoreLattice, Precision } from '../../native/addon-types.js';
 import { NativeLoadError, coreAddon, nativeDirectories, targetTriple } from '../../native/loader.js';
 import {
   type KernelModuleInfo,
@@ -22,6 +23,8 @@ import {
   contentAddressedCopy,
   defaultModuleCacheDir,
 } from './module-manager.js';
+import { type DeniedSyscall, kernelLogRecords, seccompKillOf } from './kernel-log.js';
+import { selfTest } from './self-test.js';
 
 export const KERNEL_HOST_NAME = 'ouroboros-kernel-host';
 /** How long a host may take to confine itself, load the module and say hello. */
@@ -40,12 +43,18 @@ export interface KernelHostLayer {
   detail: string;
 }
 
-/** How a host ended. A seccomp kill is a SIGSYS; Landlock denials are errors inside the host, not visible here. */
+/**
+ * How a host ended. A seccomp kill is a SIGSYS, and the kernel's log names
+ * the system call (kernel-log.ts); Landlock denials are errors inside the
+ * host, not visible here.
+ */
 export interface KernelHostExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** The host was killed by its seccomp filter: the kernel made a system call the filter forbids. */
   seccompKill: boolean;
+  /** That system call, as the kernel logged the kill; null when not a seccomp kill or the log cannot be read. */
+  deniedSyscall: DeniedSyscall | null;
 }
 
 export interface ConfinedModuleInfo extends KernelModuleInfo {
@@ -64,8 +73,34 @@ export interface ConfinedLoadOptions {
 export interface HostedLattice {
   core: CoreLattice;
   segmentFd: number;
+  extents: readonly number[];
+  precision: Precision;
   courant2: number;
   threads: number;
+}
+
+/**
+ * The self-test the in-process path runs in a probe child, run here through
+ * the host: its step of a seeded random state and its readout, each in the
+ * host's workspace, against the Rust oracle, on the lattice's own extents
+ * (the host's geometry is the lattice's). The comparison is made in this
+ * process, so the module cannot forge it. Null when it passes, else why not.
+ */
+function selfTestInHost(lattice: HostedLattice, moduleId: number): string | null {
+  const { core } = lattice;
+  const shape = { dimensions: lattice.extents.length, precision: lattice.precision, courant2: lattice.courant2 };
+  try {
+    return selfTest(
+      {
+        stepCopy: (previous, current, steps) => core.stepCopy(previous, current, steps, moduleId),
+        readout: (field) => core.readout(moduleId, field),
+      },
+      [...lattice.extents],
+      shape,
+    );
+  } catch (error) {
+    return `self-test failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 export function kernelHostBinaryPath(): string {
@@ -105,9 +140,14 @@ export class KernelHost {
         resolve(this.#exit);
       };
       // 'close', not 'exit': it comes after stderr has ended, so a host's last message is never lost to the race.
-      child.once('close', (code, signal) => ended({ code, signal, seccompKill: signal === 'SIGSYS' }));
+      child.once('close', (code, signal) => {
+        const seccompKill = signal === 'SIGSYS';
+        // The kernel logged the kill before the host's exit was reported, so the record is there to read.
+        const deniedSyscall = seccompKill ? seccompKillOf(kernelLogRecords(), child.pid ?? 0) : null;
+        ended({ code, signal, seccompKill, deniedSyscall });
+      });
       // A host that could not be started at all emits only 'error'.
-      child.once('error', () => ended({ code: null, signal: null, seccompKill: false }));
+      child.once('error', () => ended({ code: null, signal: null, seccompKill: false, deniedSyscall: null }));
     });
   }
 
@@ -152,7 +192,10 @@ export class KernelHost {
 /** How a host ended, in words for a verdict or a ledger entry. */
 export function describeExit(exit: KernelHostExit | null): string {
   if (exit === null) return 'did not say it was ready in time';
-  if (exit.seccompKill) return 'was killed by its seccomp filter (SIGSYS): a forbidden system call';
+  if (exit.seccompKill) {
+    const which = exit.deniedSyscall === null ? '' : ` (${exit.deniedSyscall.name})`;
+    return `was killed by its seccomp filter (SIGSYS): a forbidden system call${which}`;
+  }
   return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
@@ -186,16 +229,18 @@ export async function startKernelHost(
 ): Promise<{ info: ConfinedModuleInfo; host: KernelHost }> {
   const started = performance.now();
   const channel = coreAddon().openKernelHostChannel();
+  const workspaceFd = lattice.core.openKernelHostWorkspace();
   let child: ChildProcess;
   try {
     child = spawn(
       kernelHostBinaryPath(),
       ['--module', cachedPath, '--courant2', String(lattice.courant2), '--threads', String(lattice.threads)],
-      // An empty environment; fd 3 the segment, fd 4 the channel.
-      { stdio: ['ignore', 'ignore', 'pipe', lattice.segmentFd, channel.hostFd], env: {} },
+      // An empty environment; fd 3 the segment, fd 4 the channel, fd 5 the workspace.
+      { stdio: ['ignore', 'ignore', 'pipe', lattice.segmentFd, channel.hostFd, workspaceFd], env: {} },
     );
   } catch (error) {
     closeSync(channel.coreFd);
+    closeSync(workspaceFd);
     throw error;
   } finally {
     closeSync(channel.hostFd);
@@ -203,12 +248,14 @@ export async function startKernelHost(
   const host = new KernelHost(child);
   if (!(await host.ready(options.readyTimeoutMs ?? DEFAULT_HOST_READY_TIMEOUT_MS))) {
     closeSync(channel.coreFd);
+    closeSync(workspaceFd);
     const exit = host.exit;
     await host.kill();
     throw new ModuleRefusedError(source, `the kernel host ${describeExit(exit)}${lastMessage(host.stderr)}`);
   }
   const connected = lattice.core.connectKernelHost(
     channel.coreFd,
+    workspaceFd,
     host.pid,
     cachedPath,
     HELLO_AFTER_READY_MS,
@@ -217,6 +264,11 @@ export async function startKernelHost(
   if ('error' in connected) {
     await host.kill();
     throw new ModuleRefusedError(source, connected.error.replace(`cannot load kernel module ${cachedPath}: `, ''));
+  }
+  const defect = selfTestInHost(lattice, connected.id);
+  if (defect !== null) {
+    await host.kill();
+    throw new ModuleRefusedError(source, defect);
   }
   const info: ConfinedModuleInfo = {
     ...connected,

@@ -10,6 +10,10 @@
  * describe(); only then does this process load it. Node loads the cached copy
  * itself, the same path `lat.loadModule()` gives the core, so the addon's JS
  * side and the kernel in the slots are one mapping of one file.
+ *
+ * An addon is Node code: it runs in this process, unconfined (no kernel host
+ * can run it), and the probes only show it loads. So the shim loads nothing
+ * unless its creator says they trust the addons (`trustNativeAddon: true`).
  */
 import path from 'node:path';
 import process from 'node:process';
@@ -26,6 +30,11 @@ export interface NodeModuleShimOptions {
   cacheDir?: string;
   /** How long each probe child may take (default 10000 ms). */
   probeTimeoutMs?: number;
+  /**
+   * Must be `true` for load() to load anything: the caller vouches for the
+   * addons it loads, which run unconfined in this process.
+   */
+  trustNativeAddon?: boolean;
 }
 
 /** One version of the addon, mapped into this process. */
@@ -55,6 +64,7 @@ const childScript = fileURLToPath(new URL('./node-probe-child.js', import.meta.u
 export class NodeModuleShim<Addon extends NodeKernelAddon = NodeKernelAddon> {
   readonly cacheDir: string;
   readonly probeTimeoutMs: number;
+  readonly trustNativeAddon: boolean;
   /** Every version ever loaded, by sha256; none is ever unmapped. */
   readonly #mapped = new Map<string, MappedVersion>();
   #newest: MappedVersion | null = null;
@@ -70,6 +80,10 @@ export class NodeModuleShim<Addon extends NodeKernelAddon = NodeKernelAddon> {
     }
     this.cacheDir = path.resolve(options.cacheDir ?? defaultModuleCacheDir());
     this.probeTimeoutMs = requireInteger('probeTimeoutMs', options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, 1, 600_000);
+    if (options.trustNativeAddon !== undefined && typeof options.trustNativeAddon !== 'boolean') {
+      throw invalidTypeError('trustNativeAddon', 'true or false', options.trustNativeAddon);
+    }
+    this.trustNativeAddon = options.trustNativeAddon === true;
     this.addon = new Proxy({} as Addon, { get: (_, key) => this.#route(key) });
   }
 
@@ -77,11 +91,19 @@ export class NodeModuleShim<Addon extends NodeKernelAddon = NodeKernelAddon> {
    * Checks `file` in child processes, loads it and makes it the version
    * `addon` calls into. The same bytes loaded again become the newest without
    * mapping anything new. Throws ModuleRefusedError naming the file and the
-   * reason; the newest version is then unchanged.
+   * reason (always, unless the shim was made with `trustNativeAddon: true`);
+   * the newest version is then unchanged.
    */
   async load(file: string): Promise<NodeModuleVersion> {
     if (typeof file !== 'string' || file === '') throw invalidTypeError('file', 'the path of a .node kernel addon', file);
     const source = checkModuleFile(file);
+    if (!this.trustNativeAddon) {
+      throw new ModuleRefusedError(
+        source,
+        'a .node addon is Node code and cannot run confined in a kernel host; create the shim with ' +
+          '{ trustNativeAddon: true } only if you trust it to run unconfined in this process',
+      );
+    }
 
     const { cachedPath, sha256 } = contentAddressedCopy(source, this.cacheDir);
     const known = this.#mapped.get(sha256);

@@ -1,8 +1,9 @@
-//! The live lattice's levels, mapped from its state segment. Only the two
-//! levels and the scratch are mapped (from `level0_offset` to the end): the
-//! header page, with the commit record the core stores every step, and the
-//! metadata block stay out of the host's reach. The segment's fd is closed
-//! once mapped, so nothing confined can map the rest later.
+//! The live lattice's levels, mapped from its state segment, and the host's
+//! workspace (`workspace.rs`). Only the two levels and the scratch are
+//! mapped (from `level0_offset` to the end): the header page, with the
+//! commit record the core stores every step, and the metadata block stay
+//! out of the host's reach. Both fds are closed once mapped, so nothing
+//! confined can map the rest later.
 
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -11,12 +12,47 @@ use ouroboros_sandbox::abi::{Geometry, State, PRECISION_F32, PRECISION_F64};
 use ouroboros_segment::header::decode;
 use ouroboros_segment::{Layout, Precision, HEADER_BYTES};
 
-/// The mapped levels and the geometry the kernel is called with.
+use crate::workspace::WorkspaceLayout;
+
+/// The mapped levels and workspace, and the geometry the kernel is called with.
 pub struct Levels {
     base: *mut c_void,
     mapped_bytes: usize,
     level_offsets: [usize; 3],
+    workspace: *mut c_void,
+    workspace_layout: WorkspaceLayout,
     pub geometry: Geometry,
+}
+
+/// A shared read-write mapping of `bytes` bytes of `fd` from `offset`.
+fn map_shared(fd: &OwnedFd, bytes: usize, offset: u64, what: &str) -> Result<*mut c_void, String> {
+    // SAFETY: a shared mapping of the memfd's own pages; the caller checked they exist.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset as libc::off_t,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(format!(
+            "mmap of the {what}'s {bytes} bytes: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(base)
+}
+
+fn file_bytes(fd: &OwnedFd) -> Result<u64, String> {
+    // SAFETY: fstat into a zeroed struct we own.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut stat) } != 0 {
+        return Err(format!("fstat: {}", std::io::Error::last_os_error()));
+    }
+    Ok(stat.st_size as u64)
 }
 
 fn read_header(segment: &OwnedFd) -> Result<Layout, String> {
@@ -40,35 +76,32 @@ fn read_header(segment: &OwnedFd) -> Result<Layout, String> {
 }
 
 impl Levels {
-    /// Maps the levels of the segment open as `segment` (then closed) for a
-    /// lattice of Courant number squared `courant2`.
-    pub fn map(segment: OwnedFd, courant2: f64) -> Result<Levels, String> {
+    /// Maps the levels of the segment open as `segment` and the workspace
+    /// open as `workspace` (both then closed), for a lattice of Courant
+    /// number squared `courant2`.
+    pub fn map(segment: OwnedFd, workspace: OwnedFd, courant2: f64) -> Result<Levels, String> {
         let layout = read_header(&segment)?;
         let start = layout.level0_offset();
         let mapped_bytes = (layout.segment_bytes() - start) as usize;
-        // SAFETY: a shared mapping of the memfd's own pages, inside its sealed size.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                mapped_bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                segment.as_raw_fd(),
-                start as libc::off_t,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(format!(
-                "mmap of the segment's {mapped_bytes} level bytes: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        let base = map_shared(&segment, mapped_bytes, start, "segment's level")?;
         drop(segment);
         let extents: Vec<usize> = layout.extents().iter().map(|&n| n as usize).collect();
         let precision = match layout.precision() {
             Precision::F64 => PRECISION_F64,
             Precision::F32 => PRECISION_F32,
         };
+        let geometry = Geometry::new(&extents, precision, courant2);
+        let workspace_layout =
+            WorkspaceLayout::new(layout.level_bytes() as usize, layout.cells() as usize);
+        let found = file_bytes(&workspace)?;
+        if found != workspace_layout.bytes as u64 {
+            return Err(format!(
+                "workspace: {found} bytes, the lattice's layout needs {}",
+                workspace_layout.bytes
+            ));
+        }
+        let workspace_base = map_shared(&workspace, workspace_layout.bytes, 0, "workspace")?;
+        drop(workspace);
         Ok(Levels {
             base,
             mapped_bytes,
@@ -77,13 +110,20 @@ impl Levels {
                 (layout.level1_offset() - start) as usize,
                 (layout.scratch_offset() - start) as usize,
             ],
-            geometry: Geometry::new(&extents, precision, courant2),
+            workspace: workspace_base,
+            workspace_layout,
+            geometry,
         })
     }
 
     /// The bytes mapped, for the address-space limit.
     pub fn mapped_bytes(&self) -> usize {
-        self.mapped_bytes
+        self.mapped_bytes + self.workspace_layout.bytes
+    }
+
+    fn workspace_at(&self, offset: usize) -> *mut c_void {
+        // SAFETY: every offset the layout gives is inside the workspace mapping.
+        unsafe { (self.workspace as *mut u8).add(offset) as *mut c_void }
     }
 
     /// The ABI's state with u^n at `level[current]`.
@@ -95,5 +135,30 @@ impl Levels {
             scratch: at(self.level_offsets[2]),
             current,
         }
+    }
+
+    /// The ABI's state on the workspace's copy, with u^n at its `level[current]`.
+    pub fn workspace_state(&self, current: u32) -> State {
+        let stride = self.workspace_layout.level_stride;
+        State {
+            level: [self.workspace_at(0), self.workspace_at(stride)],
+            scratch: self.workspace_at(2 * stride),
+            current,
+        }
+    }
+
+    /// Live level `level` (0 or 1), for a readout.
+    pub fn live_level(&self, level: u32) -> *const c_void {
+        self.state(0).level[level as usize]
+    }
+
+    /// The workspace's level `level` (0 or 1), for a readout.
+    pub fn workspace_level(&self, level: u32) -> *const c_void {
+        self.workspace_state(0).level[level as usize]
+    }
+
+    /// Where a readout writes its digits: one per cell.
+    pub fn digits(&self) -> *mut i8 {
+        self.workspace_at(self.workspace_layout.digits_offset) as *mut i8
     }
 }

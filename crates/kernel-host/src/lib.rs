@@ -8,3 +8,4 @@
 pub mod levels;
 pub mod protocol;
 pub mod rules;
+pub mod workspace;

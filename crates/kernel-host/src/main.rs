@@ -2,14 +2,16 @@
 //! confined.
 //!
 //!   ouroboros-kernel-host --module k.so --courant2 R2 [--threads N]
-//!     fd 3: the lattice's state segment (memfd), fd 4: the command channel
+//!     fd 3: the lattice's state segment (memfd), fd 4: the command channel,
+//!     fd 5: the host's workspace (memfd, `workspace.rs`)
 //!
-//! Order: map the levels (fd 3 closed), then every layer of the sandbox
+//! Order: map the levels and the workspace (fds 3 and 5 closed), then every layer of the sandbox
 //! but the PID namespace (rlimits, namespaces, Landlock with reads only
 //! beneath the module and the system libraries, no_new_privs, the pool's
 //! threads, no new processes, the loader's seccomp filter), dlopen, the run
 //! filter, the kernel's entry, then a hello on the channel and one reply per
-//! step command until the core closes it. Each layer is written to stderr as
+//! command (a step or a readout, of the live levels or the workspace's
+//! copy) until the core closes it. Each layer is written to stderr as
 //! `layer <name> <active|inactive> <detail>` for the engine's records, and
 //! `ready` once the hello is sent.
 //! Exit 0 when the core closes the channel, 2 for bad usage, 3 when
@@ -19,8 +21,12 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use ouroboros_kernel_host::levels::Levels;
-use ouroboros_kernel_host::protocol::{decode_command, encode_hello, encode_reply, COMMAND_BYTES};
-use ouroboros_kernel_host::rules::{host_loader_rules, host_run_rules, CHANNEL_FD, SEGMENT_FD};
+use ouroboros_kernel_host::protocol::{
+    decode_command, encode_hello, encode_reply, Command, Kind, COMMAND_BYTES,
+};
+use ouroboros_kernel_host::rules::{
+    host_loader_rules, host_run_rules, CHANNEL_FD, SEGMENT_FD, WORKSPACE_FD,
+};
 use ouroboros_sandbox::confine::{self, Layer, Limits};
 use ouroboros_sandbox::kernel::{Kernel, Library};
 use ouroboros_sandbox::pool::Pool;
@@ -130,6 +136,30 @@ fn write_message(bytes: &[u8]) -> bool {
     written == bytes.len() as isize
 }
 
+/// Runs one command: the kernel's status and, for a readout, its bad index.
+fn run(kernel: &Kernel, levels: &Levels, command: &Command) -> (i32, u64) {
+    let geometry = &levels.geometry;
+    let step = |state| {
+        // SAFETY: the state's buffers are mapped levels of `cells` values each.
+        (
+            unsafe { kernel.wave_step(geometry, &state, command.steps) },
+            0,
+        )
+    };
+    let readout = |field| {
+        let mut bad_index = 0u64;
+        // SAFETY: `field` is a mapped level of `cells` values; the digits hold `cells` bytes.
+        let status = unsafe { kernel.readout(geometry, field, levels.digits(), &mut bad_index) };
+        (status, bad_index)
+    };
+    match command.kind {
+        Kind::StepLive => step(levels.state(command.current)),
+        Kind::StepWorkspace => step(levels.workspace_state(command.current)),
+        Kind::ReadoutLive => readout(levels.live_level(command.current)),
+        Kind::ReadoutWorkspace => readout(levels.workspace_level(command.current)),
+    }
+}
+
 /// One reply per command until the core closes the channel.
 fn serve(kernel: &Kernel, levels: &Levels) -> i32 {
     let mut buffer = [0u8; 2 * COMMAND_BYTES];
@@ -152,10 +182,8 @@ fn serve(kernel: &Kernel, levels: &Levels) -> i32 {
             Ok(command) => command,
             Err(_) => return 5,
         };
-        let state = levels.state(command.current);
-        // SAFETY: the state's buffers are the mapped levels, `cells` values each.
-        let status = unsafe { kernel.wave_step(&levels.geometry, &state, command.steps) };
-        if !write_message(&encode_reply(command.sequence, status)) {
+        let (status, bad_index) = run(kernel, levels, &command);
+        if !write_message(&encode_reply(command.sequence, status, bad_index)) {
             return 5;
         }
     }
@@ -172,9 +200,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // SAFETY: fd 3 is the segment by the spawn contract; we take ownership.
+    // SAFETY: fds 3 and 5 are the segment and the workspace by the spawn contract; we take ownership.
     let segment = unsafe { OwnedFd::from_raw_fd(SEGMENT_FD) };
-    let levels = match Levels::map(segment, options.courant2) {
+    let workspace = unsafe { OwnedFd::from_raw_fd(WORKSPACE_FD) };
+    let levels = match Levels::map(segment, workspace, options.courant2) {
         Ok(levels) => levels,
         Err(message) => {
             eprintln!("ouroboros-kernel-host: {message}");

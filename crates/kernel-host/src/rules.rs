@@ -14,6 +14,8 @@ use ouroboros_sandbox::seccomp::{loader_rules, run_rules, Rule};
 pub const CHANNEL_FD: i32 = 4;
 /// The state segment's memfd: fd 3, closed once the levels are mapped.
 pub const SEGMENT_FD: i32 = 3;
+/// The host's workspace memfd: fd 5, closed once mapped.
+pub const WORKSPACE_FD: i32 = 5;
 
 /// stdout, stderr (the layers and messages), the channel.
 const WRITABLE_FDS: &[u32] = &[1, 2, CHANNEL_FD as u32];
