@@ -130,7 +130,10 @@ std::int32_t RemoteKernel::step(std::uint32_t current, std::uint64_t steps) {
     fail(std::string("took no command: ") + std::strerror(errno));
   }
   std::array<std::byte, kReplyBytes> reply{};
-  if (std::string error = receive(fd_, reply.data(), reply.size(), now_ms() + step_timeout_ms_); !error.empty()) {
+  // The deadline is per step: a batch of k steps may take k times as long.
+  std::uint64_t batch_timeout_ms = 0;
+  if (__builtin_mul_overflow(step_timeout_ms_, steps, &batch_timeout_ms)) batch_timeout_ms = std::uint64_t{1} << 40;
+  if (std::string error = receive(fd_, reply.data(), reply.size(), now_ms() + batch_timeout_ms); !error.empty()) {
     fail(error);
   }
   if (u32_at(reply.data(), 0) != kReplyMagic || u32_at(reply.data(), 4) != sequence || u32_at(reply.data(), 12) != 0) {

@@ -57,7 +57,7 @@ class RemoteKernel {
   RemoteKernel(const RemoteKernel&) = delete;
   RemoteKernel& operator=(const RemoteKernel&) = delete;
 
-  /// Has the host advance `steps` steps from level[current]; returns the kernel's status.
+  /// Has the host advance `steps` steps from level[current], within steps x the step timeout; returns the kernel's status.
   std::int32_t step(std::uint32_t current, std::uint64_t steps);
 
   /// The name the kernel's table gives (cut to 63 bytes by the host).
