@@ -25,6 +25,10 @@ export interface CoreLatticeConfig {
   kernelPath: string;
   /** Worker threads of the host pool lent to kernels (>= 1). */
   threads: number;
+  /** Longest one runner batch (one step-kernel call) should take, in ns (default 50 ms). */
+  batchLatencyNs?: number;
+  /** Most steps per step-kernel call, the runner's and step()'s (default 64). */
+  maxBatchSteps?: number;
   /**
    * When set, the core steps this state segment's levels in place, in the
    * mapping the segment binding made (no second mapping), resuming at the
@@ -127,9 +131,12 @@ export interface CoreSlotCounters {
   histogram: CoreHistogramBucket[];
 }
 
-/** The runner's per-step record, parallel arrays; times on the native steady clock. */
+/** The runner's record of each batch (one kernel call), parallel arrays; times on the native steady clock. */
 export interface CoreStepTrace {
+  /** Index of the batch's first step. */
   step: Float64Array;
+  /** Steps in the batch. */
+  steps: Float64Array;
   moduleId: Uint32Array;
   startNs: Float64Array;
   endNs: Float64Array;
@@ -148,8 +155,10 @@ export interface CoreSnapshot {
   step: number;
   /** The probed cells (empty when the snapshot was not probed)... */
   probeCells: Float64Array;
-  /** ...and the kernel's u^{n+1} there, widened exactly from an f32 lattice. */
+  /** ...and the kernel's u^{n+probeSteps} there, widened exactly from an f32 lattice... */
   probeValues: Float64Array;
+  /** ...after the probed batch(es) of this many steps (0 when not probed). */
+  probeSteps: number;
 }
 
 export interface CoreCanaryResult {
@@ -191,11 +200,13 @@ export interface CoreHostFailure {
 export interface CoreLattice {
   /** Copies both time levels in and resets the step counter to 0. */
   setState(previous: FieldArray, current: FieldArray): void;
-  /** Advances n steps with the live kernel; returns the kernel's time in ns. Throws while running. */
+  /** Advances n steps with the live kernel, in calls of at most maxBatchSteps; returns the kernel's time in ns. Throws while running. */
   step(n: number): number;
   /** n single steps calling the live step function directly (no slot, profile or boundary check); ns. */
   directSteps(n: number): number;
   readonly stepCount: number;
+  /** Steps per call the runner uses next for the live step module (1 until it has been measured). */
+  readonly batchSteps: number;
   readonly kernelName: string;
   field(): FieldArray;
   previousField(): FieldArray;
@@ -251,7 +262,7 @@ export interface CoreLattice {
   profileCounters(): Record<CoreSlot, CoreSlotCounters>;
   /** Adds a predecessor's counters to the slot's (a restart goes on from them). */
   addProfileCounters(slot: CoreSlot, counters: CoreSlotCounters): void;
-  /** Records the next `capacity` runner steps (0 stops). */
+  /** Records the next `capacity` runner batches (0 stops). */
   traceSteps(capacity: number): void;
   takeTrace(): CoreStepTrace;
 
@@ -263,11 +274,13 @@ export interface CoreLattice {
   copySnapshot(previous: Float64Array, current: Float64Array): CoreSnapshot | null;
   /**
    * How the next snapshot is probed: `cells` (flat indices, integers below
-   * `cells`) of the newest level one step after it are copied, and it is
-   * announced then; `delayed` takes it one step after the multiple of
-   * snapshotEvery it is due at. Empty cells: no probe.
+   * `cells`) of the newest level after the next live batch are copied, and
+   * it is announced then; `delayed` probes a one-step batch and the live
+   * batch after it. When the cells' light cones ((2 probeSteps + 1)^dims
+   * values each) would hold more than `maxConeValues` values (0: no limit),
+   * an evenly spaced subset is probed. Empty cells: no probe.
    */
-  setProbe(cells: Float64Array, delayed: boolean): void;
+  setProbe(cells: Float64Array, delayed: boolean, maxConeValues: number): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

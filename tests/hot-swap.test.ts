@@ -255,7 +255,11 @@ describe('watchdog', () => {
 
 describe('profiler', () => {
   it('finds a slow readout called often as the bottleneck by total share, not mean', async () => {
-    const lat = seeded([32, 32], 2);
+    // 2000 steps in one call: step(n) calls the kernel with at most maxBatchSteps steps.
+    const lat = new Lattice({ extents: [32, 32], dt: 0.6, threads: 2, maxBatchSteps: 2000 });
+    lattices.push(lat);
+    const state = randomState(lat, 2);
+    lat.setState(state.previous, state.current);
     const slow = await lat.loadModule('build/test-kernels/misbehaving_SlowReadout.so');
     await lat.swap('readout', slow);
     lat.resetProfile();

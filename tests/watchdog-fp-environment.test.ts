@@ -77,7 +77,9 @@ describe('the FP environment a kernel leaves behind', () => {
   it('is counted for a canary candidate, not for the live slot', async () => {
     const lat = seeded();
     const report = await lat.canary('step', await lat.loadModule(spoiler), { steps: 4 });
-    expect(report.candidateFpRestores).toBe(1);
+    // One per call: the canary calls kernels as the runner does, here (never run, batch size 1) four calls of one step.
+    expect(lat.batchSteps).toBe(1);
+    expect(report.candidateFpRestores).toBe(4);
     expect(report.maxAbsDifference).toBe(0);
     expect(lat.fpRestores()).toEqual({ step: 0, readout: 0 });
   });
@@ -92,7 +94,7 @@ describe('the FP environment a kernel leaves behind', () => {
     const outcome = await live.change({ slot: 'step', attemptId: 1, modulePath: spoiler, speedup: 2, action: 'apply', reason: 'test', speedJudge: { by: 'benchmark', judgedAgainst: 0 }, trusted: true });
     live.dispose();
     expect(outcome).toMatchObject({ status: 'failed', failure: 'canary' });
-    expect(outcome.reason).toBe("canary: 1 of the candidate's calls left the FP environment (MXCSR or the x87 control word) changed");
+    expect(outcome.reason).toBe("canary: 4 of the candidate's calls left the FP environment (MXCSR or the x87 control word) changed");
     expect(lat.slots().step.live.id).toBe(base.id);
   });
 });

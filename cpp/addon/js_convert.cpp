@@ -93,6 +93,11 @@ CoreConfig read_core_config(const Napi::Value& value) {
   config.lattice.threads =
       static_cast<std::uint32_t>(read_integer(object.Get("threads"), "config.threads", 1, kMaxThreads));
   config.kernel_path = read_string(object.Get("kernelPath"), "config.kernelPath");
+  // Optional: a core made without them (tests, benches) takes BatchOptions' defaults.
+  const Napi::Value latency_ns = object.Get("batchLatencyNs");
+  if (!latency_ns.IsUndefined()) config.lattice.batch.latency_ns = read_integer(latency_ns, "config.batchLatencyNs", 1);
+  const Napi::Value max_steps = object.Get("maxBatchSteps");
+  if (!max_steps.IsUndefined()) config.lattice.batch.max_steps = read_integer(max_steps, "config.maxBatchSteps", 1, 1u << 20);
   const Napi::Value segment = object.Get("segment");
   if (!segment.IsUndefined() && !segment.IsNull()) config.segment = read_segment(segment);
   return config;

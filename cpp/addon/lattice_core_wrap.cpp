@@ -207,6 +207,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::step>("step"),
                          InstanceMethod<&LatticeCoreWrap::direct_steps>("directSteps"),
                          InstanceAccessor<&LatticeCoreWrap::step_count>("stepCount"),
+                         InstanceAccessor<&LatticeCoreWrap::batch_steps>("batchSteps"),
                          InstanceAccessor<&LatticeCoreWrap::kernel_name>("kernelName"),
                          InstanceMethod<&LatticeCoreWrap::field>("field"),
                          InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
@@ -277,6 +278,10 @@ Napi::Value LatticeCoreWrap::direct_steps(const Napi::CallbackInfo& info) {
 
 Napi::Value LatticeCoreWrap::step_count(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] { return number(info.Env(), open_core(info.Env()).step_count()); });
+}
+
+Napi::Value LatticeCoreWrap::batch_steps(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] { return number(info.Env(), open_core(info.Env()).batch_steps()); });
 }
 
 Napi::Value LatticeCoreWrap::kernel_name(const Napi::CallbackInfo& info) {
@@ -546,17 +551,20 @@ Napi::Value LatticeCoreWrap::take_trace(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const std::vector<StepRecord> records = open_core(env).take_trace();
     auto step = Napi::Float64Array::New(env, records.size());
+    auto steps = Napi::Float64Array::New(env, records.size());
     auto module_id = Napi::Uint32Array::New(env, records.size());
     auto start_ns = Napi::Float64Array::New(env, records.size());
     auto end_ns = Napi::Float64Array::New(env, records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
       step[i] = static_cast<double>(records[i].step);
+      steps[i] = static_cast<double>(records[i].steps);
       module_id[i] = records[i].module_id;
       start_ns[i] = static_cast<double>(records[i].start_ns);
       end_ns[i] = static_cast<double>(records[i].end_ns);
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("step", step);
+    result.Set("steps", steps);
     result.Set("moduleId", module_id);
     result.Set("startNs", start_ns);
     result.Set("endNs", end_ns);
@@ -588,6 +596,7 @@ Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
     if (probed > 0) widen_into(precision_of(core), pending->probe_values, probe_values.Data(), probed);
     result.Set("probeCells", probe_cells);
     result.Set("probeValues", probe_values);
+    result.Set("probeSteps", number(env, pending->probe_steps));
     return result;
   });
 }
@@ -610,7 +619,8 @@ void LatticeCoreWrap::set_probe(const Napi::CallbackInfo& info) {
       probe[i] = static_cast<std::uint64_t>(cell);
     }
     if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
-    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value());
+    const std::uint64_t max_cone_values = read_integer(info[2], "maxConeValues", 0);
+    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value(), max_cone_values);
   });
 }
 

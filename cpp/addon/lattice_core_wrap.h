@@ -21,6 +21,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value step(const Napi::CallbackInfo& info);
   Napi::Value direct_steps(const Napi::CallbackInfo& info);
   Napi::Value step_count(const Napi::CallbackInfo& info);
+  Napi::Value batch_steps(const Napi::CallbackInfo& info);
   Napi::Value kernel_name(const Napi::CallbackInfo& info);
   Napi::Value field(const Napi::CallbackInfo& info);
   Napi::Value previous_field(const Napi::CallbackInfo& info);

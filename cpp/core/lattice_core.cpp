@@ -47,6 +47,12 @@ ouro_geometry make_geometry(const LatticeConfig& config) {
   return geometry;
 }
 
+BatchOptions checked_batch(const BatchOptions& batch) {
+  if (batch.latency_ns == 0) throw std::invalid_argument("batch latency_ns = 0: must be >= 1");
+  if (batch.max_steps == 0) throw std::invalid_argument("batch max_steps = 0: must be >= 1");
+  return batch;
+}
+
 std::size_t field_bytes(const ouro_geometry& geometry) {
   const std::size_t value_bytes = geometry.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
   std::size_t bytes = 0;
@@ -101,11 +107,16 @@ LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const Kern
       slots_(kernel),
       base_step_module_(std::move(kernel)),
       pool_(config.threads),
-      state_(std::make_shared<StateBuffer>(field_bytes(geometry_))) {}
+      state_(std::make_shared<StateBuffer>(field_bytes(geometry_))),
+      batch_sizer_(checked_batch(config.batch)) {}
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel,
                          const SegmentRegion& segment)
-    : geometry_(make_geometry(config)), slots_(kernel), base_step_module_(std::move(kernel)), pool_(config.threads) {
+    : geometry_(make_geometry(config)),
+      slots_(kernel),
+      base_step_module_(std::move(kernel)),
+      pool_(config.threads),
+      batch_sizer_(checked_batch(config.batch)) {
   if (segment.level_bytes != field_bytes(geometry_)) {
     throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) + ": the lattice needs " +
                                 std::to_string(field_bytes(geometry_)));
@@ -161,20 +172,33 @@ void LatticeCore::set_state(const void* previous, const void* current) {
 
 std::uint64_t LatticeCore::step(std::uint64_t steps) {
   if (running()) throw std::logic_error("LatticeCore::step called while a run is active");
-  const std::uint64_t start = monotonic_ns();
-  try {
-    run_kernel(slots_.live(Slot::Step), *state_, current_, steps, fp_restores_of(Slot::Step));
-  } catch (const RemoteKernelFailure&) {
-    // The host is dead: the slot goes back to last-known-good and the caller hears why.
-    apply_swap(Slot::Step, nullptr);
-    throw;
+  const KernelModule& module = slots_.live(Slot::Step);
+  if (module.id() != sized_module_id_) {
+    sized_module_id_ = module.id();
+    batch_sizer_.restart();
   }
-  const std::uint64_t elapsed = monotonic_ns() - start;
-  profiles_[static_cast<std::size_t>(Slot::Step)].record(elapsed, steps);
-  current_ = static_cast<std::uint32_t>((current_ + steps) % 2);
-  step_count_.fetch_add(steps, std::memory_order_acq_rel);
-  publish_boundary();
-  return elapsed;
+  std::uint64_t total_ns = 0;
+  for (std::uint64_t left = steps; left > 0;) {
+    const std::uint64_t batch = std::min(left, batch_sizer_.options().max_steps);
+    const std::uint64_t start = monotonic_ns();
+    try {
+      run_kernel(module, *state_, current_, batch, fp_restores_of(Slot::Step));
+    } catch (const RemoteKernelFailure&) {
+      // The host is dead: the slot goes back to last-known-good and the caller hears why.
+      apply_swap(Slot::Step, nullptr);
+      throw;
+    }
+    const std::uint64_t elapsed = monotonic_ns() - start;
+    total_ns += elapsed;
+    profiles_[static_cast<std::size_t>(Slot::Step)].record(elapsed, batch);
+    batch_sizer_.record(elapsed, batch);
+    current_ = static_cast<std::uint32_t>((current_ + batch) % 2);
+    step_count_.fetch_add(batch, std::memory_order_acq_rel);
+    publish_boundary();
+    left -= batch;
+  }
+  batch_steps_.store(batch_sizer_.next(), std::memory_order_relaxed);
+  return total_ns;
 }
 
 std::uint64_t LatticeCore::direct_steps(std::uint64_t steps) {
@@ -339,6 +363,7 @@ CanaryInput LatticeCore::prepare_canary(Slot slot, std::shared_ptr<const KernelM
     input.incumbent = slots_.live_shared(slot);
     input.candidate = std::move(candidate);
     input.stepper = slots_.live_shared(Slot::Step);
+    input.batch_steps = batch_steps();
     return input;
   });
 }
@@ -354,10 +379,16 @@ CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t st
   CanaryOutcome outcome{copy_of_start(), copy_of_start(), 0.0};
   // The incumbent's and the live stepper's restores count in their live slots; the candidate's are its own.
   std::atomic<std::uint64_t> candidate_fp_restores{0};
-  run_kernel(step_slot ? *input.incumbent : *input.stepper, *outcome.incumbent.buffer, 0, steps,
-             fp_restores_of(Slot::Step));
-  run_kernel(step_slot ? *input.candidate : *input.stepper, *outcome.candidate.buffer, 0, steps,
-             step_slot ? candidate_fp_restores : fp_restores_of(Slot::Step));
+  const std::uint64_t batch = std::max<std::uint64_t>(1, input.batch_steps);
+  for (std::uint64_t done = 0; done < steps;) {
+    const std::uint64_t call = done == 0 ? 1 : std::min(batch, steps - done);
+    const auto parity = static_cast<std::uint32_t>(done % 2);
+    run_kernel(step_slot ? *input.incumbent : *input.stepper, *outcome.incumbent.buffer, parity, call,
+               fp_restores_of(Slot::Step));
+    run_kernel(step_slot ? *input.candidate : *input.stepper, *outcome.candidate.buffer, parity, call,
+               step_slot ? candidate_fp_restores : fp_restores_of(Slot::Step));
+    done += call;
+  }
   outcome.incumbent.current = outcome.candidate.current = static_cast<std::uint32_t>(steps % 2);
   if (step_slot) {
     outcome.max_abs_difference = max_abs_difference(geometry_, outcome.incumbent, outcome.candidate);

@@ -3,6 +3,7 @@
 
 #include <ouroboros/kernel_abi.h>
 
+#include "core/batch_sizer.h"
 #include "core/kernel_module.h"
 #include "core/remote_kernel.h"
 #include "core/kernel_slots.h"
@@ -36,6 +37,8 @@ struct LatticeConfig {
   double courant2 = 0.0;
   ouro_precision precision = OURO_PRECISION_F64;
   std::uint32_t threads = 1;
+  /// How many steps the runner and step() ask the step kernel for per call.
+  BatchOptions batch;
 };
 
 /// A kernel's readout: digits when every cell is finite, else the lowest bad cell.
@@ -90,7 +93,10 @@ struct SwapOutcome {
 
 /// One step the runner took, for the sequence and pause checks of the swap benchmark.
 struct StepRecord {
+  /// Index of the batch's first step.
   std::uint64_t step;
+  /// Steps in the batch (one kernel call).
+  std::uint64_t steps;
   std::uint32_t module_id;
   std::uint64_t start_ns;
   std::uint64_t end_ns;
@@ -101,10 +107,11 @@ struct SnapshotView {
   std::uint64_t step;
   const void* previous;
   const void* current;
-  /// A probed snapshot (set_probe): the probed cells, and their values one step later (u^{step+1}, one value
-  /// of the lattice precision each); null otherwise.
+  /// A probed snapshot (set_probe): the probed cells, and their values `probe_steps` steps later
+  /// (u^{step+probe_steps}, one value of the lattice precision each); null otherwise.
   const std::vector<std::uint64_t>* probe_cells = nullptr;
   const void* probe_values = nullptr;
+  std::uint64_t probe_steps = 0;
 };
 
 /// What recover() did.
@@ -133,6 +140,8 @@ struct CanaryInput {
   std::shared_ptr<const KernelModule> candidate;
   /// The live step module, which steps both copies when the readout slot is compared.
   std::shared_ptr<const KernelModule> stepper;
+  /// The runner's batch size for the live module when the canary was prepared: the canary calls kernels so.
+  std::uint64_t batch_steps = 1;
 };
 
 struct CanaryOutcome {
@@ -191,8 +200,19 @@ class LatticeCore {
   /// Copies both levels in (level_bytes() each) and resets the step counter, at a boundary.
   void set_state(const void* previous, const void* current);
 
-  /// Advances n steps in one kernel call; returns that call's wall time in ns. Not while running.
+  /**
+   * Advances n steps in kernel calls of at most the batch's max_steps each
+   * (so a confined host's per-call deadline stays bounded); returns their
+   * wall time in ns. Not while running.
+   */
   std::uint64_t step(std::uint64_t steps);
+
+  /**
+   * Steps per kernel call the runner uses next for the live step module:
+   * 1 for a module not yet measured, then as BatchSizer sizes it. Any thread.
+   */
+  std::uint64_t batch_steps() const { return batch_steps_.load(std::memory_order_relaxed); }
+  const BatchOptions& batch_options() const { return batch_sizer_.options(); }
 
   /**
    * Calls the live step module's wave_step n times, one step each, with no
@@ -304,14 +324,18 @@ class LatticeCore {
   void settle_snapshot(std::uint64_t step, bool verified);
   /**
    * How the next snapshot is probed for the differential check: after
-   * copying both levels at step n the runner takes one more step, copies
-   * `cells` (flat indices below cells()) of the newest level, u^{n+1}, and
-   * only then announces the snapshot. `delayed`: the snapshot due at a
-   * multiple of snapshot_every is taken one step later, so that the checked
-   * step's parity (of `current`, and of any call counter) is the watchdog's
-   * choice. Empty cells (the default): snapshots are not probed.
+   * copying both levels at step n the runner runs the next batch as it would
+   * anyway (k steps, the live batch size), copies `cells` (flat indices
+   * below cells()) of the newest level, u^{n+k}, and only then announces the
+   * snapshot. `delayed`: the probe spans two batches, a one-step call and
+   * then a live batch, so that the checked batch's start parity (of
+   * `current`, and of any call counter) is the watchdog's choice, and
+   * one-step calls are checked too. A k-step check costs the oracle a
+   * (2k+1)^dims light cone per cell: when `max_cone_values` (0: no limit) is
+   * smaller than cells x cone, an evenly spaced subset of the cells is
+   * probed. Empty cells (the default): snapshots are not probed.
    */
-  void set_probe(std::vector<std::uint64_t> cells, bool delayed);
+  void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values = 0);
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step();
   /**
@@ -346,7 +370,12 @@ class LatticeCore {
 
   /// At a boundary: copies the live levels and names the modules a canary compares.
   CanaryInput prepare_canary(Slot slot, std::shared_ptr<const KernelModule> candidate);
-  /// Runs a canary on its copies, on any thread; never touches the live state.
+  /**
+   * Runs a canary on its copies, on any thread; never touches the live state.
+   * Kernels are called as the runner calls them: one step first (so the
+   * batches that follow start at the other parity, and one-step calls are
+   * compared too), then batches of input.batch_steps, the rest last.
+   */
   CanaryOutcome run_canary(const CanaryInput& input, std::uint64_t steps);
 
  private:
@@ -361,6 +390,8 @@ class LatticeCore {
     std::uint64_t step = 0;
     std::vector<std::uint64_t> probe_cells;
     std::vector<std::byte> probe_values;
+    std::uint64_t probe_steps = 0;
+    std::uint64_t probe_max_cone_values = 0;
   };
 
   void copy_in(const void* previous, const void* current);
@@ -384,10 +415,11 @@ class LatticeCore {
   /// Serves queued tasks and pause; false when the run must stop.
   bool serve_control();
   void runner_step();
+  /// Steps of the batch starting at `index`: the sizer's k, ending no later than the target or next snapshot step.
+  std::uint64_t batch_at(std::uint64_t index) const;
   void finish_run(RunSummary summary);
-  /// `due`: at a multiple of snapshot_every, where a delayed probe postpones the capture by one step.
-  void capture_snapshot(bool due);
-  /// The boundary after a probed snapshot: copies the probed cells of the newest level and announces it.
+  void capture_snapshot();
+  /// The boundary after a probed snapshot's last batch: copies the probed cells of the newest level and announces it.
   void finish_probe();
   /// Drops a snapshot whose probe has not finished (the state it was taken from was replaced); under snapshot_mutex_.
   void abandon_probe();
@@ -429,6 +461,10 @@ class LatticeCore {
   HostFailureCallback on_host_failure_;
   std::uint64_t steps_run_ = 0;
   std::uint64_t last_step_end_ns_ = 0;
+  // Sizes the live step module's batches; the runner's (or step()'s when no run is active).
+  BatchSizer batch_sizer_;
+  std::uint32_t sized_module_id_ = 0;
+  std::atomic<std::uint64_t> batch_steps_{1};
   std::vector<AwaitingSwap> awaiting_first_step_;
   std::vector<StepRecord> trace_;
   std::size_t trace_capacity_ = 0;
@@ -442,9 +478,10 @@ class LatticeCore {
   bool verified_present_ = false;
   std::vector<std::uint64_t> next_probe_cells_;
   bool next_probe_delayed_ = false;
-  // Runner-side: the next boundary finishes a probe / takes a postponed snapshot.
+  std::uint64_t next_probe_max_cone_values_ = 0;
+  // Runner-side: a probe is under way, with this many batches still to run (the first of two is one step).
   bool probe_under_way_ = false;
-  bool capture_postponed_ = false;
+  unsigned probe_batches_left_ = 0;
 };
 
 template <typename Work>

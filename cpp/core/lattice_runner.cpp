@@ -3,12 +3,36 @@
 #include "core/lattice_core.h"
 #include "core/remote_kernel.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
 namespace ouro {
+namespace {
+
+/// Values in the light cone of `steps` steps around one cell: (2 steps + 1)^dims, saturating.
+std::uint64_t cone_values(std::uint32_t dims, std::uint64_t steps) {
+  const std::uint64_t side = 2 * steps + 1;
+  std::uint64_t values = 1;
+  for (std::uint32_t axis = 0; axis < dims; ++axis) {
+    if (__builtin_mul_overflow(values, side, &values)) return std::numeric_limits<std::uint64_t>::max();
+  }
+  return values;
+}
+
+/// Keeps an evenly spaced subset of `cells` (at least one) whose cones hold at most `max_values` values; 0: all.
+void thin_probe_cells(std::vector<std::uint64_t>& cells, std::uint64_t cone, std::uint64_t max_values) {
+  if (max_values == 0 || cells.empty()) return;
+  const std::uint64_t kept = std::max<std::uint64_t>(1, max_values / cone);
+  if (kept >= cells.size()) return;
+  std::vector<std::uint64_t> thinned(kept);
+  for (std::uint64_t i = 0; i < kept; ++i) thinned[i] = cells[i * cells.size() / kept];
+  cells = std::move(thinned);
+}
+
+}  // namespace
 
 void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot) {
   if (running()) throw std::logic_error("LatticeCore::run called while a run is active");
@@ -31,7 +55,7 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     pending_out_ = false;
     probe_under_way_ = false;
-    capture_postponed_ = false;
+    probe_batches_left_ = 0;
   }
   runner_active_.store(true, std::memory_order_release);
   try {
@@ -97,7 +121,7 @@ void LatticeCore::runner_loop() {
   const std::uint64_t start_ns = monotonic_ns();
   last_step_end_ns_ = start_ns;
   try {
-    if (run_options_.snapshot_every > 0) capture_snapshot(true);
+    if (run_options_.snapshot_every > 0) capture_snapshot();
     for (;;) {
       if (control_pending_.load(std::memory_order_acquire) && !serve_control()) break;
       if (step_count() >= run_target_step_) break;
@@ -134,32 +158,44 @@ bool LatticeCore::serve_control() {
   return true;
 }
 
+std::uint64_t LatticeCore::batch_at(std::uint64_t index) const {
+  // The first batch of a two-batch probe is one step: it moves the probed batch's parity.
+  if (probe_under_way_ && probe_batches_left_ == 2) return 1;
+  std::uint64_t steps = std::min(batch_sizer_.next(), run_target_step_ - index);
+  const std::uint64_t every = run_options_.snapshot_every;
+  if (every > 0) steps = std::min(steps, every - index % every);
+  return steps;
+}
+
 void LatticeCore::runner_step() {
   const KernelModule& module = slots_.live(Slot::Step);
+  if (module.id() != sized_module_id_) {
+    sized_module_id_ = module.id();
+    batch_sizer_.restart();
+  }
   const std::uint64_t index = step_count();
+  const std::uint64_t steps = batch_at(index);
   const std::uint64_t start_ns = monotonic_ns();
   try {
-    run_kernel(module, *state_, current_, 1, fp_restores_of(Slot::Step));
+    run_kernel(module, *state_, current_, steps, fp_restores_of(Slot::Step));
   } catch (const RemoteKernelFailure& failure) {
     abandon_host(failure.what());
     return;
   }
   const std::uint64_t end_ns = monotonic_ns();
-  current_ ^= 1u;
-  step_count_.store(index + 1, std::memory_order_release);
+  current_ = static_cast<std::uint32_t>((current_ + steps) % 2);
+  step_count_.store(index + steps, std::memory_order_release);
   publish_boundary();
-  ++steps_run_;
-  profiles_[static_cast<std::size_t>(Slot::Step)].record(end_ns - start_ns, 1);
-  if (trace_.size() < trace_capacity_) trace_.push_back(StepRecord{index, module.id(), start_ns, end_ns});
+  steps_run_ += steps;
+  profiles_[static_cast<std::size_t>(Slot::Step)].record(end_ns - start_ns, steps);
+  batch_sizer_.record(end_ns - start_ns, steps);
+  batch_steps_.store(batch_sizer_.next(), std::memory_order_relaxed);
+  if (trace_.size() < trace_capacity_) trace_.push_back(StepRecord{index, steps, module.id(), start_ns, end_ns});
   if (!awaiting_first_step_.empty()) report_first_step(start_ns);
   last_step_end_ns_ = end_ns;
-  if (probe_under_way_) finish_probe();
-  if (capture_postponed_) {
-    capture_postponed_ = false;
-    capture_snapshot(false);
-  } else if (run_options_.snapshot_every > 0 && (index + 1) % run_options_.snapshot_every == 0) {
-    capture_snapshot(true);
-  }
+  if (probe_under_way_ && --probe_batches_left_ == 0) finish_probe();
+  const std::uint64_t every = run_options_.snapshot_every;
+  if (every > 0 && (index + steps) % every == 0) capture_snapshot();
 }
 
 void LatticeCore::report_first_step(std::uint64_t start_ns) {
@@ -247,15 +283,11 @@ std::vector<StepRecord> LatticeCore::take_trace() {
 
 // ---------------------------------------------------------------- watchdog snapshots
 
-void LatticeCore::capture_snapshot(bool due) {
+void LatticeCore::capture_snapshot() {
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
     // The watchdog is still checking the last one: skip this boundary, the next K-th takes it.
     if (pending_out_) return;
-    if (due && next_probe_delayed_ && !next_probe_cells_.empty()) {
-      capture_postponed_ = true;
-      return;
-    }
     pending_.previous.resize(level_bytes());
     pending_.current.resize(level_bytes());
     std::memcpy(pending_.previous.data(), previous_level(), level_bytes());
@@ -264,7 +296,10 @@ void LatticeCore::capture_snapshot(bool due) {
     pending_out_ = true;
     pending_.probe_cells = next_probe_cells_;
     pending_.probe_values.clear();
+    pending_.probe_steps = 0;
+    pending_.probe_max_cone_values = next_probe_max_cone_values_;
     probe_under_way_ = !pending_.probe_cells.empty();
+    probe_batches_left_ = probe_under_way_ ? (next_probe_delayed_ ? 2 : 1) : 0;
     // A probed snapshot is announced at the next boundary, once its probe is taken.
     if (probe_under_way_) return;
   }
@@ -274,6 +309,9 @@ void LatticeCore::capture_snapshot(bool due) {
 void LatticeCore::finish_probe() {
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    pending_.probe_steps = step_count() - pending_.step;
+    thin_probe_cells(pending_.probe_cells, cone_values(geometry_.dims, pending_.probe_steps),
+                     pending_.probe_max_cone_values);
     const auto* newest = static_cast<const std::byte*>(current_level());
     const std::size_t value_bytes = level_bytes() / geometry_.cells;
     pending_.probe_values.resize(pending_.probe_cells.size() * value_bytes);
@@ -288,13 +326,13 @@ void LatticeCore::finish_probe() {
 }
 
 void LatticeCore::abandon_probe() {
-  capture_postponed_ = false;
   if (!probe_under_way_) return;
   probe_under_way_ = false;
+  probe_batches_left_ = 0;
   pending_out_ = false;
 }
 
-void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed) {
+void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values) {
   for (const std::uint64_t cell : cells) {
     if (cell >= geometry_.cells) {
       throw std::invalid_argument("probe cell " + std::to_string(cell) + " is outside the lattice's " +
@@ -304,6 +342,7 @@ void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed) {
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
   next_probe_cells_ = std::move(cells);
   next_probe_delayed_ = delayed;
+  next_probe_max_cone_values_ = max_cone_values;
 }
 
 std::optional<SnapshotView> LatticeCore::pending_snapshot() {
@@ -314,6 +353,7 @@ std::optional<SnapshotView> LatticeCore::pending_snapshot() {
   if (!pending_.probe_cells.empty()) {
     view.probe_cells = &pending_.probe_cells;
     view.probe_values = pending_.probe_values.data();
+    view.probe_steps = pending_.probe_steps;
   }
   return view;
 }
@@ -345,7 +385,7 @@ RecoveryOutcome LatticeCore::recover_now(Slot slot) {
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
   pending_out_ = false;
   probe_under_way_ = false;
-  capture_postponed_ = false;
+  probe_batches_left_ = 0;
   if (verified_present_) {
     std::memcpy(state_->level(0), verified_.current.data(), level_bytes());
     std::memcpy(state_->level(1), verified_.previous.data(), level_bytes());

@@ -19,7 +19,7 @@ namespace {
 constexpr double kCourant2 = 0.2;
 
 std::unique_ptr<LatticeCore> spoiling_lattice(std::uint32_t threads) {
-  return std::make_unique<LatticeCore>(LatticeConfig{{32, 30}, kCourant2, OURO_PRECISION_F64, threads},
+  return std::make_unique<LatticeCore>(LatticeConfig{{32, 30}, kCourant2, OURO_PRECISION_F64, threads, {}},
                                        load_kernel(test_kernel_path("misbehaving_SpoilFpEnvironment")));
 }
 
@@ -75,7 +75,7 @@ TEST(FpEnvironment, AReadoutThatSpoilsItIsCountedInTheReadoutSlot) {
   EXPECT_EQ(lattice->fp_restores(Slot::Readout), 1u);
 }
 
-TEST(FpEnvironment, TheRunnerRestoresItAfterEveryStep) {
+TEST(FpEnvironment, TheRunnerRestoresItAfterEveryBatch) {
   auto lattice = spoiling_lattice(2);
   RunOptions options;
   options.max_steps = 5;
@@ -83,7 +83,9 @@ TEST(FpEnvironment, TheRunnerRestoresItAfterEveryStep) {
   lattice->run(options, [&](const RunSummary&) { ended.set_value(); }, nullptr);
   ended.get_future().wait();
   lattice->stop();
-  EXPECT_EQ(lattice->fp_restores(Slot::Step), 5u);
+  // One restore per kernel call: the runner asks for batches of steps.
+  EXPECT_EQ(lattice->profile(Slot::Step).steps, 5u);
+  EXPECT_EQ(lattice->fp_restores(Slot::Step), lattice->profile(Slot::Step).calls);
 }
 
 TEST(FpEnvironment, TheReferenceKernelNeverNeedsARestore) {

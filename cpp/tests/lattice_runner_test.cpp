@@ -18,9 +18,12 @@ using test::random_field;
 using test::same_bits;
 
 constexpr std::uint64_t kCells = 12 * 10;
+// A latency no batch comes near, so that batch sizes follow from the doubling
+// and the caps alone, never from how long a call took on a busy machine.
+constexpr BatchOptions kUnboundedLatency{std::uint64_t{1} << 60, 8};
 
 std::unique_ptr<LatticeCore> seeded(std::uint32_t threads = 2) {
-  auto lattice = make_lattice<double>({12, 10}, 0.2, threads);
+  auto lattice = make_lattice<double>({12, 10}, 0.2, threads, kUnboundedLatency);
   lattice->set_state(random_field<double>(kCells, 11).data(), random_field<double>(kCells, 12).data());
   return lattice;
 }
@@ -128,20 +131,98 @@ TEST(LatticeRunner, SwapWhenNotRunningAppliesAtOnceAndRollbackReturnsToLastKnown
   EXPECT_EQ(lattice->live_module(Slot::Step), reference);
 }
 
-TEST(LatticeRunner, TraceRecordsEveryStepOnceInOrder) {
+TEST(LatticeRunner, TraceRecordsEveryBatchOnceInOrder) {
   auto lattice = seeded();
   lattice->trace_steps(1000);
   start(*lattice, {50, 0}).get();
   lattice->stop();
   const std::vector<StepRecord> trace = lattice->take_trace();
-  ASSERT_EQ(trace.size(), 50u);
+  std::uint64_t next = 0;
   for (std::size_t i = 0; i < trace.size(); ++i) {
-    EXPECT_EQ(trace[i].step, i);
+    EXPECT_EQ(trace[i].step, next);
+    EXPECT_GE(trace[i].steps, 1u);
+    next += trace[i].steps;
     EXPECT_LE(trace[i].start_ns, trace[i].end_ns);
     if (i > 0) {
       EXPECT_LE(trace[i - 1].end_ns, trace[i].start_ns);
     }
   }
+  EXPECT_EQ(next, 50u);
+}
+
+// (first step, steps) of each batch in a trace.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> batches_of(const std::vector<StepRecord>& trace) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> batches;
+  for (const StepRecord& record : trace) batches.emplace_back(record.step, record.steps);
+  return batches;
+}
+
+TEST(LatticeRunner, BatchesGrowFromOneStepAndEndExactlyAtSnapshotAndTargetSteps) {
+  auto batched = seeded();
+  auto plain = seeded();
+  batched->trace_steps(1000);
+  const RunSummary summary = start(*batched, {37, 10}).get();
+  batched->stop();
+  // 1, 2, 4, then 8 (the maximum), each cut to end at a multiple of 10 or at 37.
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{
+      {0, 1}, {1, 2}, {3, 4}, {7, 3}, {10, 8}, {18, 2}, {20, 8}, {28, 2}, {30, 7}};
+  EXPECT_EQ(batches_of(batched->take_trace()), expected);
+  EXPECT_EQ(summary.steps_run, 37u);
+  EXPECT_EQ(batched->step_count(), 37u);
+  EXPECT_EQ(batched->current_index(), 37u % 2);
+  for (std::uint64_t s = 0; s < 37; ++s) plain->step(1);
+  EXPECT_TRUE(same_bits(current_of(*batched), current_of(*plain)));
+  const SlotProfile::Summary profile = batched->profile(Slot::Step);
+  EXPECT_EQ(profile.steps, 37u);
+  EXPECT_EQ(profile.calls, expected.size());
+}
+
+TEST(LatticeRunner, ANewModuleStartsAgainAtOneStep) {
+  auto lattice = seeded();
+  lattice->step(20);  // calls of 8, 8 and 4: the sizer is at 8 now
+  EXPECT_EQ(lattice->batch_steps(), 8u);
+  const auto twin = load_kernel(test::reference_twin_kernel_path());
+  swap_and_wait(*lattice, Slot::Step, twin);
+  lattice->trace_steps(100);
+  start(*lattice, {7, 0}).get();
+  lattice->stop();
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{{20, 1}, {21, 2}, {23, 4}};
+  EXPECT_EQ(batches_of(lattice->take_trace()), expected);
+}
+
+TEST(LatticeRunner, StepSplitsALongAdvanceIntoCallsOfAtMostTheMaximumBatch) {
+  auto lattice = seeded();
+  auto plain = seeded();
+  lattice->reset_profile();
+  lattice->step(21);
+  EXPECT_EQ(lattice->profile(Slot::Step).calls, 3u);
+  EXPECT_EQ(lattice->profile(Slot::Step).steps, 21u);
+  EXPECT_EQ(lattice->step_count(), 21u);
+  for (std::uint64_t s = 0; s < 21; ++s) plain->step(1);
+  EXPECT_TRUE(same_bits(current_of(*lattice), current_of(*plain)));
+}
+
+TEST(BatchSizer, TakesTheStepsThatFitTheLatencyGrowingAtMostTwofold) {
+  BatchSizer sizer({100'000, 64});
+  EXPECT_EQ(sizer.next(), 1u);
+  sizer.record(1'000, 1);  // 1 us per step: 100 would fit, but it doubles first
+  EXPECT_EQ(sizer.next(), 2u);
+  sizer.record(2'000, 2);
+  EXPECT_EQ(sizer.next(), 4u);
+  sizer.record(4'000, 4);
+  sizer.record(8'000, 8);
+  sizer.record(16'000, 16);
+  sizer.record(32'000, 32);
+  EXPECT_EQ(sizer.next(), 64u);  // the maximum
+  sizer.record(64'000, 64);
+  EXPECT_EQ(sizer.next(), 64u);
+  sizer.record(64 * 30'000, 64);  // 30 us per step now: 3 fit
+  EXPECT_EQ(sizer.next(), 3u);
+  sizer.record(3 * 200'000, 3);  // slower than the latency: never below one
+  EXPECT_EQ(sizer.next(), 1u);
+  sizer.record(10'000, 1);
+  sizer.restart();
+  EXPECT_EQ(sizer.next(), 1u);
 }
 
 TEST(LatticeRunner, RecoverRestoresTheVerifiedSnapshotAndRollsBack) {
@@ -179,38 +260,58 @@ TEST(LatticeRunner, RecoverRestoresTheVerifiedSnapshotAndRollsBack) {
   EXPECT_TRUE(same_bits(current_of(*lattice), current_of(*oracle_run)));
 }
 
-TEST(LatticeRunner, AProbedSnapshotHoldsTheProbedCellsOneStepOn) {
+TEST(LatticeRunner, AProbedSnapshotHoldsTheProbedCellsAfterTheLiveBatch) {
   for (const bool delayed : {false, true}) {
     auto lattice = seeded();
     auto stepped = seeded();
+    lattice->step(20);  // the sizer is at 8 steps per batch now
     const std::vector<std::uint64_t> cells{0, 7, 42, kCells - 1};
     lattice->set_probe(cells, delayed);
+    lattice->trace_steps(100);
     std::vector<std::uint64_t> offered;
     std::mutex offered_mutex;
-    // Announced only once the probe is taken, one step after the snapshot (at 0, or at 1 when delayed).
-    auto ended = start(*lattice, {5, 100}, [&](std::uint64_t step) {
+    // Announced only once the probe is taken, after the live batch of 8 (after one step and then 8 when delayed).
+    auto ended = start(*lattice, {12, 100}, [&](std::uint64_t step) {
       std::lock_guard<std::mutex> lock(offered_mutex);
       offered.push_back(step);
     });
     ended.get();
     lattice->stop();
-    const std::uint64_t taken_at = delayed ? 1 : 0;
-    EXPECT_EQ(offered, std::vector<std::uint64_t>{taken_at});
+    const auto expected = delayed ? std::vector<std::pair<std::uint64_t, std::uint64_t>>{{20, 1}, {21, 8}, {29, 3}}
+                                  : std::vector<std::pair<std::uint64_t, std::uint64_t>>{{20, 8}, {28, 4}};
+    EXPECT_EQ(batches_of(lattice->take_trace()), expected);
+    EXPECT_EQ(offered, std::vector<std::uint64_t>{20});
     const std::optional<SnapshotView> pending = lattice->pending_snapshot();
     ASSERT_TRUE(pending.has_value());
     ASSERT_EQ(*pending->probe_cells, cells);
-    stepped->step(taken_at);
+    const std::uint64_t probe_steps = delayed ? 9 : 8;
+    EXPECT_EQ(pending->probe_steps, probe_steps);
+    stepped->step(20);
     EXPECT_TRUE(same_bits(copy_level<double>(pending->current, kCells), current_of(*stepped)));
-    stepped->step(1);
-    const std::vector<double> one_on = current_of(*stepped);
+    stepped->step(probe_steps);
+    const std::vector<double> after = current_of(*stepped);
     const std::vector<double> probed = copy_level<double>(pending->probe_values, cells.size());
-    for (std::size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(probed[i], one_on[cells[i]]) << "cell " << cells[i];
+    for (std::size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(probed[i], after[cells[i]]) << "cell " << cells[i];
   }
+}
+
+TEST(LatticeRunner, AProbeOfALongBatchKeepsAnEvenlySpacedShareOfItsCells) {
+  auto lattice = seeded();
+  lattice->step(20);
+  // A batch of 8 steps on a 2-D lattice: a cone of 17^2 values per cell, room for two.
+  lattice->set_probe({1, 5, 9, 13}, false, 2 * 17 * 17);
+  auto ended = start(*lattice, {8, 100}, [](std::uint64_t) {});
+  ended.get();
+  lattice->stop();
+  const std::optional<SnapshotView> pending = lattice->pending_snapshot();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->probe_steps, 8u);
+  EXPECT_EQ(*pending->probe_cells, (std::vector<std::uint64_t>{1, 9}));
 }
 
 TEST(LatticeRunner, ASnapshotWhoseProbeIsCutShortIsNeverAnnounced) {
   auto lattice = seeded();
-  // Delayed from step 0 to step 1, where the one-step run ends before its probe.
+  // Delayed: a one-step batch and then another, but the one-step run ends before the second.
   lattice->set_probe({3}, true);
   std::atomic<int> offered{0};
   auto ended = start(*lattice, {1, 100}, [&](std::uint64_t) { offered.fetch_add(1); });
@@ -219,6 +320,22 @@ TEST(LatticeRunner, ASnapshotWhoseProbeIsCutShortIsNeverAnnounced) {
   EXPECT_EQ(offered.load(), 0);
   EXPECT_FALSE(lattice->pending_snapshot().has_value());
   EXPECT_THROW(lattice->set_probe({kCells}, false), std::invalid_argument);
+}
+
+TEST(LatticeRunner, CanaryCallsKernelsAsTheRunnerDoes) {
+  // Large enough for the misbehaving kernels to misbehave (256 cells).
+  auto lattice = make_lattice<double>({20, 20}, 0.2, 2, kUnboundedLatency);
+  lattice->set_state(random_field<double>(400, 3).data(), random_field<double>(400, 4).data());
+  lattice->step(20);
+  ASSERT_EQ(lattice->batch_steps(), 8u);
+  // 20 steps in calls of 1, 8, 8 and 3: a one-step call, live batches, and an odd batch.
+  for (const char* name : {"WrongWhenBatched", "WrongWhenSingle", "WrongOnOddBatches"}) {
+    const auto wrong = load_kernel(test::test_kernel_path(std::string("misbehaving_") + name));
+    const CanaryOutcome outcome = lattice->run_canary(lattice->prepare_canary(Slot::Step, wrong), 20);
+    EXPECT_GT(outcome.max_abs_difference, 1e-6) << name;
+  }
+  const auto twin = load_kernel(test::reference_twin_kernel_path());
+  EXPECT_EQ(lattice->run_canary(lattice->prepare_canary(Slot::Step, twin), 20).max_abs_difference, 0.0);
 }
 
 TEST(LatticeRunner, CanaryComparesOnCopiesAndLeavesTheLiveStateAlone) {
@@ -244,7 +361,8 @@ TEST(LatticeRunner, ProfilesEveryStepAndReadout) {
   lattice->stop();
   lattice->readout();
   const SlotProfile::Summary step = lattice->profile(Slot::Step);
-  EXPECT_EQ(step.calls, 11u);
+  // step(5) in one call; after it the sizer is at 2 steps: the run takes 2, 4 and 4.
+  EXPECT_EQ(step.calls, 4u);
   EXPECT_EQ(step.steps, 15u);
   EXPECT_GT(step.total_ns, 0u);
   EXPECT_EQ(lattice->profile(Slot::Readout).calls, 1u);

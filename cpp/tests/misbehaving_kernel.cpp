@@ -43,6 +43,14 @@ enum class Misbehaviour {
   FreezeField,
   SwapLevels,
   WrongAtOneCell,
+  // Correct except for the call patterns named, on lattices of kPumpMinCells
+  // or more, where the last step of the call is skipped (no work, so the
+  // levels swap and the energy stays exact): WrongWhenBatched in calls of
+  // more than one step, WrongWhenSingle in one-step calls, WrongOnOddBatches
+  // in calls of an odd number of steps above one.
+  WrongWhenBatched,
+  WrongWhenSingle,
+  WrongOnOddBatches,
 };
 
 constexpr Misbehaviour misbehaviour = Misbehaviour::OURO_MISBEHAVIOUR;
@@ -116,11 +124,15 @@ int32_t wave_step(const ouro_host* host, const ouro_geometry* geometry, const ou
     return ouro::reference::wave_step(wrong, *state, steps);
   }
   const bool large = geometry->cells >= kPumpMinCells;
+  const bool wrong_call = large && ((misbehaviour == Misbehaviour::WrongWhenBatched && steps > 1) ||
+                                    (misbehaviour == Misbehaviour::WrongWhenSingle && steps == 1) ||
+                                    (misbehaviour == Misbehaviour::WrongOnOddBatches && steps > 1 && steps % 2 == 1));
   for (std::uint64_t s = 0; s < steps; ++s) {
     ouro_state one = *state;
     one.current = static_cast<std::uint32_t>((state->current + s) % 2);
     void* newest = state->level[1 - one.current];
     if (large && misbehaviour == Misbehaviour::SwapLevels) continue;
+    if (wrong_call && s + 1 == steps) continue;
     if (large && misbehaviour == Misbehaviour::FreezeField) {
       const void* now = state->level[one.current];
       f64 ? copy_level<double>(now, newest, geometry->cells) : copy_level<float>(now, newest, geometry->cells);

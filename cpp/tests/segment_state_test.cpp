@@ -57,7 +57,7 @@ struct Segment {
   }
 };
 
-LatticeConfig config() { return LatticeConfig{{6, 5, 4}, 0.2, OURO_PRECISION_F64, 2}; }
+LatticeConfig config() { return LatticeConfig{{6, 5, 4}, 0.2, OURO_PRECISION_F64, 2, {}}; }
 
 TEST(SegmentState, StepsTheSegmentsBytesAndPublishesTheHeader) {
   const std::uint64_t cells = 120;

@@ -11,11 +11,11 @@
  *   over whole runs) at 4096^2 f64 with no watchdog, with the energy
  *   watchdog alone and with the energy and differential watchdog at the
  *   default cadence (the engine's everySteps and the default probe), and
- *   the JS thread's work for one probe (the oracle's step at the default
- *   number of cells and the comparison), timed alone and set against the
- *   time between two checks: on a shared 2-core machine whole-run
- *   throughput moves by tens of percent between rounds, far more than the
- *   cost being measured.
+ *   the JS thread's work for one probe (the oracle's k-step light cones at
+ *   the cells the default probe keeps for the live batch size, and the
+ *   comparison), timed alone and set against the time between two checks:
+ *   on a shared 2-core machine whole-run throughput moves by tens of
+ *   percent between rounds, far more than the cost being measured.
  *
  * Figures are medians of the per-round percentages, each round's beside them.
  */
@@ -26,7 +26,12 @@ import { defaultConfig } from '../engine/config.js';
 import { Lattice } from '../lattice/lattice.js';
 import { randomState } from '../lattice/initial-conditions.js';
 import { compareProbe, drawProbeCells } from '../lattice/differential-check.js';
-import { DEFAULT_PROBE_CELLS, DEFAULT_PROBE_EVERY_SNAPSHOTS, type WatchdogOptions } from '../lattice/watchdog.js';
+import {
+  DEFAULT_PROBE_CELLS,
+  DEFAULT_PROBE_CONE_VALUES,
+  DEFAULT_PROBE_EVERY_SNAPSHOTS,
+  type WatchdogOptions,
+} from '../lattice/watchdog.js';
 import { seededRandom } from '../util/random.js';
 import type { BenchRunOptions } from './suites.js';
 
@@ -75,6 +80,11 @@ export interface WatchdogBenchReport {
     everySteps: number;
     probeCells: number;
     probeEverySnapshots: number;
+    /** The live batch size the runner reached, and the steps a delayed probe checks (a one-step call and that batch). */
+    liveBatchSteps: number;
+    probeSteps: number;
+    /** Cells the default probe keeps for a probe of probeSteps steps (the light-cone budget). */
+    probedCells: number;
     stepsPerRound: number;
     stepsPerSecond: { none: number; energy: number; energyAndDifferential: number };
     /** Throughput lost to the differential check, against the energy watchdog alone. */
@@ -154,8 +164,13 @@ async function liveStepsPerSecond(lat: Lattice, mode: LiveMode, steps: number, e
   }
 }
 
-/** One probe's work on the JS thread, as the watchdog does it: the inputs gathered, the oracle's step, the comparison. */
-function checkMsPerProbe(extents: number[]): number {
+/** Cells the core keeps of `drawn` for a probe of `steps` steps under the default light-cone budget. */
+function keptCells(drawn: number, dims: number, steps: number): number {
+  return Math.min(drawn, Math.max(1, Math.floor(DEFAULT_PROBE_CONE_VALUES / (2 * steps + 1) ** dims)));
+}
+
+/** One probe's work on the JS thread, as the watchdog does it: the inputs gathered, the oracle's k steps, the comparison. */
+function checkMsPerProbe(extents: number[], steps: number): number {
   const cells = extents.reduce((a, b) => a * b, 1);
   const state = randomState({ extents, precision: 'f64', courantNumber: DT }, 5);
   const previous = state.previous as Float64Array;
@@ -165,11 +180,13 @@ function checkMsPerProbe(extents: number[]): number {
   const repetitions = 20;
   let totalNs = 0n;
   for (let i = 0; i < repetitions; i++) {
-    const probe = drawProbeCells(cells, DEFAULT_PROBE_CELLS, random);
+    const drawn = drawProbeCells(cells, DEFAULT_PROBE_CELLS, random);
+    const kept = keptCells(drawn.length, extents.length, steps);
+    const probe = Float64Array.from({ length: kept }, (_, j) => drawn[Math.floor((j * drawn.length) / kept)]!);
     const start = process.hrtime.bigint();
-    const expected = oracle.stepAtCellsF64(previous, current, extents, DT * DT, 1, probe);
+    const expected = oracle.stepAtCellsF64(previous, current, extents, DT * DT, steps, probe);
     const inputs = Float64Array.from(probe, (cell) => current[cell]!);
-    compareProbe(probe, expected, expected, inputs, 'f64');
+    compareProbe(probe, expected, expected, inputs, 'f64', steps);
     totalNs += process.hrtime.bigint() - start;
   }
   return Number(totalNs) / 1e6 / repetitions;
@@ -191,7 +208,10 @@ async function measureDifferential(p: WatchdogPlan, threads: number, log: (messa
       }
     }
     const lossPct = (slower: number[], faster: number[]) => slower.map((rate, i) => (100 * (faster[i]! - rate)) / faster[i]!);
-    const checkMs = checkMsPerProbe(p.largeExtents);
+    // The worst of the two probes the coin picks: a one-step call and then the live batch.
+    const liveBatchSteps = lat.batchSteps;
+    const probeSteps = liveBatchSteps + 1;
+    const checkMs = checkMsPerProbe(p.largeExtents, probeSteps);
     const msBetweenChecks = (1000 * everySteps) / median(rates.energy);
     return {
       extents: p.largeExtents,
@@ -199,6 +219,9 @@ async function measureDifferential(p: WatchdogPlan, threads: number, log: (messa
       everySteps,
       probeCells: DEFAULT_PROBE_CELLS,
       probeEverySnapshots: DEFAULT_PROBE_EVERY_SNAPSHOTS,
+      liveBatchSteps,
+      probeSteps,
+      probedCells: keptCells(DEFAULT_PROBE_CELLS, p.largeExtents.length, probeSteps),
       stepsPerRound: p.liveSteps,
       stepsPerSecond: { none: median(rates.none), energy: median(rates.energy), energyAndDifferential: median(rates.energyAndDifferential) },
       differentialCostPct: rounded(lossPct(rates.energyAndDifferential, rates.energy)),
@@ -246,7 +269,8 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
   const d = report.differential;
   lines.push(
     '',
-    `differential watchdog at ${d.extents.join('x')} f64, every ${d.everySteps} steps, ${d.probeCells} cells per step checked:`,
+    `differential watchdog at ${d.extents.join('x')} f64, every ${d.everySteps} steps, live batches of ${d.liveBatchSteps} steps, ` +
+      `${d.probedCells} of ${d.probeCells} cells checked over ${d.probeSteps} steps:`,
     `  steps/s: none ${d.stepsPerSecond.none.toFixed(2)}, energy ${d.stepsPerSecond.energy.toFixed(2)}, energy+differential ${d.stepsPerSecond.energyAndDifferential.toFixed(2)}`,
     `  differential cost ${pct(d.differentialCostPct.medianPct)} of live throughput (rounds ${d.differentialCostPct.roundPct.map(pct).join(' ')})`,
     `  whole watchdog    ${pct(d.watchdogCostPct.medianPct)} (rounds ${d.watchdogCostPct.roundPct.map(pct).join(' ')})`,

@@ -36,6 +36,8 @@ import { isTrustedSource } from './trust.js';
 export const SKIPPED_BY_PREDICTOR = 'skipped by the predictor';
 /** Mates offered to the generator for crossover. */
 const MATES = 4;
+/** The least steps per call a candidate is judged with in the sandbox: the batch a winner gets live at 4096^2. */
+const MIN_JUDGED_STEPS_PER_CALL = 8;
 /** Proposals a generator may make per candidate it was asked for before the engine stops looking for ones not yet archived. */
 const PROPOSALS_PER_CANDIDATE = 4;
 
@@ -290,9 +292,11 @@ export class AttemptRunner {
     }
 
     const liveTrial = host.config.gauntlet.speedJudge === 'live-ab';
-    // The live lattice's steps per kernel call: its runner calls wave_step one step at a time until the batching
-    // runner (issue 16) gives the lattice a batch size, which goes here (host.lat.batchSteps).
-    const liveStepsPerCall = 1;
+    // Steps per kernel call as the live runner will ask them of this candidate: the batch the incumbent gets now,
+    // and at least 8, since a candidate that wins is faster and the runner grows its batch to fill the latency bound
+    // (a kernel fusing steps at 4096^2 runs 5-10 ms a step: 5-10 steps a 50 ms batch). The differential also covers
+    // 1, 2, 3, k + 1 and counts drawn beyond k, and the live watchdog probes the batches that actually run.
+    const liveStepsPerCall = Math.min(host.config.lattice.maxBatchSteps, Math.max(host.lat.batchSteps, MIN_JUDGED_STEPS_PER_CALL));
     const judge: CandidateJudge =
       host.judge ??
       ((source, slot, incumbent, genome) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall));

@@ -242,6 +242,19 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description: "Threads of the core's pool lent to kernels (0: available parallelism).",
   },
   {
+    path: 'lattice.batchLatency',
+    type: { kind: 'duration', minMs: 1, maxMs: 10_000 },
+    default: '50ms',
+    description:
+      'Longest one batch of steps (one call of the step kernel) should take: the runner asks for k = clamp(floor(batchLatency / time per step), 1, maxBatchSteps) steps per call, a new module starting at 1. Swaps, pauses and watchdog snapshots wait for the batch in flight. 50ms, not 10ms: at 4096^2 a fast step takes 5-11 ms, and a 10 ms bound would keep batches at 1-2 steps where fusing 4-8 steps per pass (temporal blocking) is what pays.',
+  },
+  {
+    path: 'lattice.maxBatchSteps',
+    type: { kind: 'integer', min: 1, max: 4096 },
+    default: 64,
+    description: 'Most steps in one call of the step kernel, however fast it is: 8 fused steps pay, 64 leaves room for deeper fusion.',
+  },
+  {
     path: 'watchdog.everySteps',
     type: { kind: 'integer', min: 1, max: 2 ** 40 },
     default: 50,

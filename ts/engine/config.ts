@@ -44,7 +44,15 @@ export interface EngineConfig {
     };
   };
   budget: { maxWallSeconds: number; maxAttempts: number; spendLimitUsd: number };
-  lattice: { extents: number[]; precision: 'f64' | 'f32'; dt: number; init: 'gaussian' | 'standing' | 'random'; threads: number };
+  lattice: {
+    extents: number[];
+    precision: 'f64' | 'f32';
+    dt: number;
+    init: 'gaussian' | 'standing' | 'random';
+    threads: number;
+    batchLatencyMs: number;
+    maxBatchSteps: number;
+  };
   watchdog: { everySteps: number; driftTolerance: number };
   watch: { windowMs: number; minSteps: number };
   canary: { steps: number; tolerance: number };

@@ -15,6 +15,8 @@ export function createMainLattice(settings: EngineConfig['lattice'], seed = 1, s
     dt: settings.dt,
     precision: settings.precision,
     sharedState,
+    batchLatencyMs: settings.batchLatencyMs,
+    maxBatchSteps: settings.maxBatchSteps,
     ...(settings.threads > 0 ? { threads: settings.threads } : {}),
   });
   try {

@@ -6,9 +6,11 @@
  * The staggered energy is symmetric in the two time levels, so a kernel
  * that does no work (the levels swap), freezes the field from rest or skips
  * every other step keeps it exact. The differential check catches those: the
- * oracle steps the snapshot's own levels at a few cells (`stepAtCells`, exact
- * for one step, since a cell's next value depends only on its stencil) and
- * the kernel's newest level one step later must agree there.
+ * oracle steps the snapshot's own levels at a few cells (`stepAtCells`,
+ * exact for k steps, since a cell's value k steps on depends only on its
+ * light cone, the (2k+1)^dims cells around it) and the kernel's newest level
+ * after the live batch of k steps that followed the snapshot must agree
+ * there: the check covers the very call the kernel was given live.
  */
 import type { Precision } from '../../native/addon-types.js';
 
@@ -43,11 +45,12 @@ export interface ProbeMismatch {
 }
 
 /**
- * Compares a kernel's values at the probed cells with the oracle's for one
- * step, NaN-aware as the gauntlet is: a NaN must meet a NaN, an infinity the
- * same infinity, finite values must agree to ULPS_PER_STEP epsilons of the
- * largest finite magnitude among the expected values and `inputs` (the
- * stepped level at the same cells). Null when every cell agrees.
+ * Compares a kernel's values at the probed cells with the oracle's after
+ * `steps` steps, NaN-aware as the gauntlet is: a NaN must meet a NaN, an
+ * infinity the same infinity, finite values must agree to ULPS_PER_STEP
+ * epsilons per step of the largest finite magnitude among the expected
+ * values and `inputs` (the stepped level at the same cells). Null when every
+ * cell agrees.
  */
 export function compareProbe(
   probeCells: Float64Array,
@@ -55,6 +58,7 @@ export function compareProbe(
   expected: ArrayLike<number>,
   inputs: ArrayLike<number>,
   precision: Precision,
+  steps = 1,
 ): ProbeMismatch | null {
   let scale = 0;
   for (let i = 0; i < probeCells.length; i++) {
@@ -62,7 +66,7 @@ export function compareProbe(
       if (Number.isFinite(value)) scale = Math.max(scale, Math.abs(value));
     }
   }
-  const tolerance = ULPS_PER_STEP * EPSILON[precision] * scale;
+  const tolerance = ULPS_PER_STEP * steps * EPSILON[precision] * scale;
   let mismatch: ProbeMismatch | null = null;
   for (let i = 0; i < probeCells.length; i++) {
     const a = actual[i]!;

@@ -191,6 +191,9 @@ export class Lattice extends EventEmitter {
         precision: config.precision,
         kernelPath: config.kernel ?? kernelModulePath('reference'),
         threads: config.threads,
+        // At least 1 ns: a sub-nanosecond latency is one step per call, as any latency below a step is.
+        batchLatencyNs: Math.max(1, Math.round(config.batchLatencyMs * 1e6)),
+        maxBatchSteps: config.maxBatchSteps,
         segment: segment ? regionOf(segment) : undefined,
       });
     } catch (error) {
@@ -347,7 +350,10 @@ export class Lattice extends EventEmitter {
     this.#initialEnergy = this.energy();
   }
 
-  /** Advances n leapfrog steps in native code; not while running. */
+  /**
+   * Advances n leapfrog steps in native code, in kernel calls of at most
+   * maxBatchSteps steps each; not while running.
+   */
   step(n = 1): void {
     requireInteger('n', n, 0);
     this.#requireStopped('step()');
@@ -357,6 +363,16 @@ export class Lattice extends EventEmitter {
   /** Steps taken since the last setState; exact while running too. */
   get stepCount(): number {
     return this.#core.stepCount;
+  }
+
+  /**
+   * Steps per kernel call the runner uses next for the live step module: 1
+   * for a module not yet measured, then as many as fit batchLatencyMs at its
+   * measured time per step (at most maxBatchSteps, at most doubling from one
+   * batch to the next). Checks of a kernel call it so too.
+   */
+  get batchSteps(): number {
+    return this.#core.batchSteps;
   }
 
   /** Name the live kernel module gives itself. */

@@ -19,6 +19,19 @@ export const MIN_EXTENT = 3;
 export const STATE_LEVELS = 3;
 /** The share of physical memory a lattice may claim. */
 export const MEMORY_SHARE = 0.75;
+/**
+ * Longest one batch of steps (one call of the step kernel) should take.
+ * Swaps, pauses, stop and the watchdog's snapshots wait for the batch in
+ * flight, so this bounds their latency. 50 ms, not 10: at 4096^2 a fast
+ * kernel's step takes 5-11 ms, so 10 ms would keep batches at 1-2 steps,
+ * where a kernel that fuses 4-8 steps per pass over memory (temporal
+ * blocking) is what pays; 50 ms is still below what a user notices on pause.
+ */
+export const DEFAULT_BATCH_LATENCY_MS = 50;
+/** Most steps in one batch, however fast the kernel (8 fused steps pay; 64 leaves room for deeper fusion). */
+export const DEFAULT_MAX_BATCH_STEPS = 64;
+export const MAX_BATCH_LATENCY_MS = 10_000;
+export const MAX_BATCH_STEPS_LIMIT = 4096;
 
 export interface LatticeOptions {
   /** Cells per axis, 1 to 9 axes, each >= 3; the last axis is the fastest in memory. */
@@ -40,6 +53,15 @@ export interface LatticeOptions {
    * restart(). Default false: a private lattice needs no segment addon and no memfd.
    */
   sharedState?: boolean;
+  /**
+   * Longest one batch of steps (one kernel call) should take, in ms: the
+   * runner asks the step kernel for k = clamp(floor(batchLatencyMs / time
+   * per step), 1, maxBatchSteps) steps per call, a new module starting at 1
+   * (default DEFAULT_BATCH_LATENCY_MS).
+   */
+  batchLatencyMs?: number;
+  /** Most steps in one kernel call, the runner's and step()'s (default DEFAULT_MAX_BATCH_STEPS). */
+  maxBatchSteps?: number;
 }
 
 export interface LatticeConfig {
@@ -53,6 +75,8 @@ export interface LatticeConfig {
   threads: number;
   kernel: string | undefined;
   sharedState: boolean;
+  batchLatencyMs: number;
+  maxBatchSteps: number;
 }
 
 export function bytesPerCell(precision: Precision): number {
@@ -149,8 +173,13 @@ export function resolveLatticeOptions(options: unknown, defaultThreads: number):
     );
   }
   const cells = checkMemory(extents, precision);
+  const batchLatencyMs = requirePositiveNumber('batchLatencyMs', raw.batchLatencyMs ?? DEFAULT_BATCH_LATENCY_MS);
+  if (batchLatencyMs > MAX_BATCH_LATENCY_MS) {
+    throw invalidRangeError('batchLatencyMs', `must be at most ${MAX_BATCH_LATENCY_MS} ms`, batchLatencyMs);
+  }
+  const maxBatchSteps = requireInteger('maxBatchSteps', raw.maxBatchSteps ?? DEFAULT_MAX_BATCH_STEPS, 1, MAX_BATCH_STEPS_LIMIT);
   return { extents, c, h, dt, precision, cells, courantNumber, threads, kernel: raw.kernel as string | undefined,
-    sharedState: raw.sharedState === true };
+    sharedState: raw.sharedState === true, batchLatencyMs, maxBatchSteps };
 }
 
 /** Checks a field array's type, length and finiteness; `name` is the parameter. */

@@ -1,10 +1,10 @@
 /**
  * The watchdog of a running lattice: TypeScript decides, Rust checks. Every K
  * steps the runner hands over a snapshot of both levels (and, when it was
- * probed, a few cells of the newest level one step later); the oracle checks
- * it: every value finite, energy drift within tolerance, and the differential
- * check (differential-check.ts) of the kernel's step at cells drawn afresh
- * for every check. The core's count of kernel calls that left the FP
+ * probed, a few cells of the newest level after the live batch that
+ * followed it); the oracle checks it: every value finite, energy drift
+ * within tolerance, and the differential check (differential-check.ts) of
+ * the kernel's batch at cells drawn afresh for every check. The core's count of kernel calls that left the FP
  * environment changed must not have risen. A good snapshot becomes the
  * restore point; a bad one rolls the slot back to last-known-good, restores
  * the state (and step counter) from the last good snapshot, and the lattice
@@ -30,11 +30,18 @@ export interface WatchdogOptions {
 
 export interface DifferentialOptions {
   /**
-   * Cells compared per checked step, drawn afresh for every check (default
+   * Cells compared per checked batch, drawn afresh for every check (default
    * DEFAULT_PROBE_CELLS), or 'all' for the whole lattice (small lattices: the
    * oracle then steps the whole lattice).
    */
   cells?: number | 'all';
+  /**
+   * Most light-cone values the oracle gathers per check (default
+   * DEFAULT_PROBE_CONE_VALUES): a batch of k steps costs (2k+1)^dims values
+   * per cell, so the core probes an evenly spaced share of the drawn cells
+   * when a long batch or many dimensions would exceed it. Ignored with 'all'.
+   */
+  coneValues?: number;
   /** Probe every this many snapshots (default DEFAULT_PROBE_EVERY_SNAPSHOTS). */
   everySnapshots?: number;
   /** Seed of the cell draws, for reproducible tests (default: a fresh random seed per run). */
@@ -45,11 +52,19 @@ export interface DifferentialOptions {
  * Cells per check. Drawn uniformly, so a kernel wrong at one cell of N is
  * found by one check with probability cells / N, and a frozen, swapped or
  * skipped field, wrong nearly everywhere, at once. The core gathers them
- * from the newest level one step after the snapshot and the oracle steps
- * them, (cells x 3^dims) updates: at 4096^2 f64 about a millisecond per
- * check against the energy check's hundred (bench/results/watchdog.json).
+ * from the newest level after the batch that follows the snapshot and the
+ * oracle steps their light cones, (2k+1)^dims values each for a batch of k:
+ * at 4096^2 f64 a few milliseconds per check against the energy check's
+ * hundred (bench/results/watchdog.json).
  */
 export const DEFAULT_PROBE_CELLS = 4096;
+/**
+ * Light-cone values per check: 2^18 keeps all 4096 cells for one-step
+ * batches in 1-D to 3-D, about 700 for 9-step batches in 2-D, and 15 for
+ * 65 steps; a batch that runs wrong, wrong nearly everywhere, is found by
+ * any of them.
+ */
+export const DEFAULT_PROBE_CONE_VALUES = 2 ** 18;
 /** Probe every snapshot: a probe costs the live run a gather of a few thousand cells. */
 export const DEFAULT_PROBE_EVERY_SNAPSHOTS = 1;
 
@@ -98,6 +113,8 @@ export interface WatchdogPhysics {
 /** The differential check as a run uses it: options resolved and validated. */
 export interface DifferentialPlan {
   cells: number;
+  /** 0: no limit (every cell, 'all'). */
+  coneValues: number;
   everySnapshots: number;
   seed: number;
 }
@@ -113,7 +130,9 @@ export function resolveDifferential(options: DifferentialOptions | false | undef
     given.cells === 'all' ? latticeCells : Math.min(latticeCells, requireInteger('watchdog.differential.cells', given.cells ?? DEFAULT_PROBE_CELLS, 1));
   const everySnapshots = requireInteger('watchdog.differential.everySnapshots', given.everySnapshots ?? DEFAULT_PROBE_EVERY_SNAPSHOTS, 1, 2 ** 40);
   const seed = given.seed === undefined ? randomInt(2 ** 32) : requireInteger('watchdog.differential.seed', given.seed, 0, 2 ** 32 - 1);
-  return { cells, everySnapshots, seed };
+  const coneValues =
+    given.cells === 'all' ? 0 : requireInteger('watchdog.differential.coneValues', given.coneValues ?? DEFAULT_PROBE_CONE_VALUES, 1, 2 ** 40);
+  return { cells, coneValues, everySnapshots, seed };
 }
 
 interface SnapshotLevels {
@@ -209,21 +228,22 @@ export class Watchdog {
 
   /**
    * Hands the core the cells the next snapshot probes, drawn afresh, or none
-   * when it is not due; and whether it is taken one step late, a fair coin
-   * of the same generator, so that every check has an even chance of
-   * checking either parity of `current`: a kernel that skips every other
-   * step (by parity or by a call counter) survives m checks with
-   * probability 2^-m.
+   * when it is not due; and whether the probe spans a one-step batch before
+   * the live one, a fair coin of the same generator, so that every check has
+   * an even chance of checking a live batch at either parity of `current`
+   * (and of any call counter), and one-step calls are checked as well: a
+   * kernel wrong on one parity, in one-step calls or in batches survives m
+   * checks with probability 2^-m at most.
    */
   #planNextProbe(): void {
     const plan = this.differential;
     if (plan === null || this.#snapshotsUntilProbe-- > 0) {
-      this.core.setProbe(new Float64Array(0), false);
+      this.core.setProbe(new Float64Array(0), false, 0);
       return;
     }
     this.#snapshotsUntilProbe = plan.everySnapshots - 1;
     const cells = drawProbeCells(cellCount(this.physics.extents), plan.cells, this.#random);
-    this.core.setProbe(cells, this.#random() < 0.5);
+    this.core.setProbe(cells, this.#random() < 0.5, plan.coneValues);
   }
 
   #energyFailure(report: { allFinite: boolean; energyDrift: number; firstNonFinite: number | null }, step: number): Failure | null {
@@ -262,21 +282,24 @@ export class Watchdog {
     const { extents, courant2, precision } = this.physics;
     const { previous, current } = levels;
     const oracle = oracleAddon();
+    // The very batch (or one-step call and batch) that ran live, stepped by the oracle through the cells' light cones.
+    const steps = snapshot.probeSteps;
     const expected =
       precision === 'f64'
-        ? oracle.stepAtCellsF64(previous, current, extents, courant2, 1, cells)
-        : oracle.stepAtCellsF32(...this.#narrowed(levels), extents, courant2, 1, cells);
+        ? oracle.stepAtCellsF64(previous, current, extents, courant2, steps, cells)
+        : oracle.stepAtCellsF32(...this.#narrowed(levels), extents, courant2, steps, cells);
     const inputs = Float64Array.from(cells, (cell) => current[cell]!);
-    const mismatch = compareProbe(cells, snapshot.probeValues, expected, inputs, precision);
-    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step + 1, cells.length);
+    const mismatch = compareProbe(cells, snapshot.probeValues, expected, inputs, precision, steps);
+    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length);
   }
 
-  #differentialDetail(mismatch: ProbeMismatch, step: number, probed: number): Failure {
+  #differentialDetail(mismatch: ProbeMismatch, step: number, steps: number, probed: number): Failure {
     return {
       reason: 'differential',
       slot: 'step',
       detail:
-        `differential check: the kernel's step to ${step} differs from the oracle's at ${mismatch.cells} of ${probed} ` +
+        `differential check: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
+        `at ${mismatch.cells} of ${probed} ` +
         `sampled cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
         `(tolerance ${mismatch.tolerance.toExponential(3)})`,
     };

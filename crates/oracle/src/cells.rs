@@ -86,6 +86,42 @@ impl<T: Real> Patch<T> {
         }
     }
 
+    /// One leapfrog step of the box [margin, side - margin)^N, in the
+    /// patch's memory order (last axis fastest), with [`step`]'s expression.
+    fn step_box(&mut self, margin: usize, courant2: T, local: &mut [usize]) {
+        let high = self.side - margin;
+        local.fill(margin);
+        loop {
+            let row: usize = local
+                .iter()
+                .zip(&self.strides)
+                .map(|(&c, &stride)| c * stride)
+                .sum::<usize>()
+                - margin;
+            for p in row + margin..row + high {
+                let u = self.newer[p];
+                let mut lap = T::ZERO;
+                for &stride in &self.strides {
+                    lap = lap + ((self.newer[p + stride] + self.newer[p - stride]) - T::TWO * u);
+                }
+                self.older[p] = (T::TWO * u - self.older[p]) + courant2 * lap;
+            }
+            // The next row: count up the axes before the last, odometer-wise.
+            let mut axis = self.dims - 1;
+            loop {
+                if axis == 0 {
+                    return;
+                }
+                axis -= 1;
+                local[axis] += 1;
+                if local[axis] < high {
+                    break;
+                }
+                local[axis] = margin;
+            }
+        }
+    }
+
     fn step_cell(
         &mut self,
         lattice: &Lattice,
@@ -115,19 +151,9 @@ impl<T: Real> Patch<T> {
         }
         for done in 1..=self.steps {
             // After `done` steps only cells at least `done` from the patch's
-            // faces are exact; the others are never read again.
-            for p in 0..self.older.len() {
-                self.coordinates(p, &mut local);
-                if local.iter().any(|&c| c < done || c > self.side - 1 - done) {
-                    continue;
-                }
-                let u = self.newer[p];
-                let mut lap = T::ZERO;
-                for &stride in &self.strides {
-                    lap = lap + ((self.newer[p + stride] + self.newer[p - stride]) - T::TWO * u);
-                }
-                self.older[p] = (T::TWO * u - self.older[p]) + courant2 * lap;
-            }
+            // faces are exact; the others are never read again, so each step
+            // updates the box [done, side - done) on every axis.
+            self.step_box(done, courant2, &mut local);
             std::mem::swap(&mut self.older, &mut self.newer);
         }
         let middle: usize = self.strides.iter().map(|&stride| self.steps * stride).sum();

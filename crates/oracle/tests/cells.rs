@@ -39,6 +39,39 @@ fn agrees_bitwise_with_the_full_step_through_the_light_cone() {
     }
 }
 
+/// The same in f32: the fields and r^2 rounded to f32 first.
+fn check_f32(extents: &[usize], steps: usize, seed: u64) {
+    let lattice = Lattice::new(extents).unwrap();
+    let cells = lattice.cell_count();
+    let mut rng = SplitMix64::new(seed);
+    let narrow = |field: Vec<f64>| field.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+    let (previous, current) = (narrow(rng.field(cells)), narrow(rng.field(cells)));
+    let courant2 = (0.9 / extents.len() as f64) as f32;
+    let wanted: Vec<usize> = (0..24).map(|_| rng.below(cells as u64) as usize).collect();
+    let full = step(&lattice, &previous, &current, courant2, steps).unwrap();
+    let sampled = step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
+    for (&cell, value) in wanted.iter().zip(&sampled) {
+        assert_eq!(
+            value.to_bits(),
+            full.current[cell].to_bits(),
+            "f32, extents {extents:?}, {steps} steps, cell {cell}"
+        );
+    }
+}
+
+#[test]
+fn a_batch_of_k_steps_agrees_bitwise_in_one_two_and_three_dimensions() {
+    // The batch sizes the live runner uses: one step, two, an odd few, and
+    // eight (a fused kernel's depth), on random lattices larger than the cone.
+    for extents in [vec![997], vec![41, 37], vec![23, 21, 19]] {
+        for steps in [1, 2, 3, 8] {
+            let seed = 1000 + extents.len() as u64 * 17 + steps as u64;
+            check(&extents, steps, seed);
+            check_f32(&extents, steps, seed);
+        }
+    }
+}
+
 #[test]
 fn agrees_where_the_cone_wraps_around_a_short_axis() {
     // Axis 0 has 3 cells, fewer than the cone's 7: the patch holds each of
