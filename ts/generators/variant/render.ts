@@ -429,10 +429,16 @@ void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_
 
 function temporalSteps(genome: VariantGenome): string {
   // Two steps or more are left inside the loop, so a sweep of 2 needs no minimum.
+  // A sweep's virtual planes run to planes + depth - 2, which stays below
+  // 2 * planes (what sweep_rows maps back) while depth <= planes + 1: true
+  // of every depth up to 4 on planes >= 3, so only deeper sweeps are capped.
   const depth =
     genome.temporalSteps === 2
       ? 'const std::uint64_t depth = TEMPORAL_STEPS;'
-      : 'const std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;';
+      : genome.temporalSteps <= 4
+        ? 'const std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;'
+        : `std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;
+    if (depth > geometry.extents[0] + 1) depth = geometry.extents[0] + 1;`;
   return `
 constexpr std::uint64_t TEMPORAL_STEPS = ${genome.temporalSteps};
 constexpr std::uint64_t WAVEFRONT_PLANES = ${genome.wavefrontPlanes};

@@ -55,7 +55,7 @@ export const COVERING_GENOMES: readonly VariantGenome[] = [
   { ...BASE, split: 'dynamic', grainRows: 16, loopOrder: 'strips', tileCols: 1024, temporalSteps: 4, wavefrontPlanes: 8, prefetchCells: 1024, unroll: 8, vectorize: 'auto', restrict: true, alignment: 'checked', stores: 'streaming' },
   { ...BASE, split: 'dynamic', grainRows: 64, loopOrder: 'strips', tileCols: 4096, temporalSteps: 2, wavefrontPlanes: 16, boundary: 'select', vectorize: 'ivdep', stores: 'streaming', isa: 'avx2' },
   { ...BASE, split: 'dynamic', grainRows: 256, temporalSteps: 3, wavefrontPlanes: 32, prefetchCells: 64, boundary: 'peeled', unroll: 2, alignment: 'checked' },
-  { ...BASE, split: 'static', temporalSteps: 4, wavefrontPlanes: 64, prefetchCells: 256, unroll: 4, vectorize: 'auto', restrict: true, isa: 'avx512f' },
+  { ...BASE, split: 'static', temporalSteps: 8, wavefrontPlanes: 64, prefetchCells: 256, unroll: 4, vectorize: 'auto', restrict: true, isa: 'avx512f' },
   { ...BASE, blocking: 'trapezoid', temporalSteps: 8, tileKiB: 8, split: 'static', vectorPath: 'explicit', isa: 'avx512f', boundary: 'select', unroll: 2 },
   { ...BASE, blocking: 'trapezoid', temporalSteps: 6, tileKiB: 128, split: 'dynamic', grainRows: 64, vectorPath: 'explicit', isa: 'avx2', loopOrder: 'strips', tileCols: 1024, prefetchCells: 64, stores: 'streaming' },
   { ...BASE, blocking: 'trapezoid', temporalSteps: 2, tileKiB: 512, vectorPath: 'explicit', restrict: true, alignment: 'checked', vectorize: 'auto' },
