@@ -554,7 +554,7 @@ function bandCount(genome: VariantGenome): string {
 function trapezoid(genome: VariantGenome): string {
   return `
 constexpr std::uint64_t FUSED_STEPS = ${genome.temporalSteps};
-constexpr std::uint64_t TILE_BYTES = ${genome.tileKiB} * 1024;
+constexpr std::uint64_t TILE_BYTES = ${genome.tileKiB * 1024};
 
 // Temporal blocking along the first axis, whose units are a 1-D lattice's
 // cells, a 2-D lattice's rows or a 3-D lattice's planes. A pass of depth
@@ -586,8 +586,15 @@ void advance(const ouro_geometry& geometry, const ouro_state& state, std::uint32
   }
 }
 
+// One step over a range of units (advance), as Pass calls it.
+using Advance = void (*)(const ouro_geometry&, const ouro_state&, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t);
+
 template <typename Real, unsigned AXES>
 struct Pass {
+  // advance<Real, AXES>, called through a pointer: the static analyser then
+  // reads it once rather than inlined at every call in the phases' loops,
+  // which cut clang-tidy's time on a rendering by a third.
+  Advance advance_units;
   const ouro_geometry* geometry;
   const ouro_state* state;
   std::uint32_t current;
@@ -611,7 +618,7 @@ struct Pass {
           const std::uint64_t skew = step - 1;
           const std::uint64_t lo = below(front, skew) > a + skew ? below(front, skew) : a + skew;
           const std::uint64_t hi = below(top, skew) < b - skew ? below(top, skew) : b - skew;
-          if (lo < hi) advance<Real, AXES>(*geometry, *state, current, step, lo, hi);
+          if (lo < hi) advance_units(*geometry, *state, current, step, lo, hi);
         }
       }
     }
@@ -622,7 +629,7 @@ struct Pass {
     for (std::uint64_t k = begin; k < end; ++k) {
       const std::uint64_t c = k == 0 ? units : edge(k);
       for (std::uint64_t step = 2; step <= depth; ++step) {
-        advance<Real, AXES>(*geometry, *state, current, step, c + 1 - step, c + step - 1);
+        advance_units(*geometry, *state, current, step, c + 1 - step, c + step - 1);
       }
     }
   }
@@ -657,7 +664,7 @@ void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_
     const std::uint64_t fit = units / (2 * depth);
     const std::uint64_t bands = wanted < fit ? wanted : fit;
     const auto current = static_cast<std::uint32_t>((state.current + done) % 2);
-    const Pass<Real, AXES> pass{&geometry, &state, current, depth, units, bands, chunk};
+    const Pass<Real, AXES> pass{advance<Real, AXES>, &geometry, &state, current, depth, units, bands, chunk};
     Trapezoids<Real, AXES> trapezoids{&pass};
     run_bands(host, bands, trapezoids);
     if (depth > 1) {
