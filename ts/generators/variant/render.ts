@@ -660,7 +660,8 @@ void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_
   std::uint64_t done = 0;
   while (done < steps) {
     std::uint64_t depth = steps - done < FUSED_STEPS ? steps - done : FUSED_STEPS;
-    if (depth > units / 2) depth = units / 2;
+    // Down to a depth whose bands of 2 * depth units fit: extents are >= 3, so depth 1 always does.
+    while (depth > 1 && 2 * depth > units) --depth;
     const std::uint64_t fit = units / (2 * depth);
     const std::uint64_t bands = wanted < fit ? wanted : fit;
     const auto current = static_cast<std::uint32_t>((state.current + done) % 2);
