@@ -6,9 +6,9 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Archive } from '../dist/ts/archive/archive.js';
 import { GENESIS_HASH, ledgerEntryHash } from '../dist/ts/archive/canonical-hash.js';
-import { machineFingerprint, parseCpuInfo, withHash } from '../dist/ts/archive/fingerprint.js';
+import { describeCaches, machineFingerprint, parseCpuInfo, withHash } from '../dist/ts/archive/fingerprint.js';
 import type { LedgerEntry, MachineFingerprint, NewLedgerEntry } from '../dist/ts/archive/types.js';
-import { HARDENED_FLAGS } from '../dist/ts/gauntlet/compile.js';
+import { HARDENED_FLAGS, parseMarch } from '../dist/ts/gauntlet/compile.js';
 
 const REFERENCE_MODULE = 'a'.repeat(64);
 
@@ -258,13 +258,27 @@ describe('machine fingerprint', () => {
     const second = await machineFingerprint();
     expect(second).toEqual(first);
     expect(first.hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(first.buildFlags).toEqual(HARDENED_FLAGS);
+    expect(first.buildFlags).toEqual([...HARDENED_FLAGS, `-march=${first.march}`]);
+    expect(first.march).toBe(parseMarch(execFileSync('g++', ['-march=native', '-Q', '--help=target'], { encoding: 'utf8' })));
     expect(first.compilerVersion).toBe(execFileSync('g++', ['--version'], { encoding: 'utf8' }).split('\n')[0]);
     expect(first.nodeVersion).toBe(process.version);
     expect(first.arch).toBe(process.arch);
     expect(first.cpuFlags).toEqual([...new Set(first.cpuFlags)].sort());
     expect(withHash({ ...first, cpuFlags: [...first.cpuFlags].reverse() }).hash).toBe(first.hash);
     expect(withHash({ ...first, compilerVersion: `${first.compilerVersion} ` }).hash).not.toBe(first.hash);
+  });
+
+  it('names the -march that -march=native resolves to, and the data caches sysfs lists', () => {
+    expect(parseMarch('  -m3dnow  [disabled]\n  -march=                     \t\tznver3\n  -mtune=  \t\tznver3\n')).toBe('znver3');
+    expect(parseMarch('no such option here')).toBe('x86-64');
+    const sysfs = [
+      { level: '2', type: 'Unified', size: '1024K' },
+      { level: '1', type: 'Instruction', size: '32K' },
+      { level: '1', type: 'Data', size: '32K' },
+      { level: '3', type: 'Unified', size: '32768K' },
+    ];
+    expect(describeCaches(sysfs)).toBe('L1d 32K, L2 1024K, L3 32768K');
+    expect(describeCaches([])).toBe('');
   });
 
   it('reads the model and flags of the first processor from x86 and Arm cpuinfo', () => {

@@ -2,13 +2,15 @@
  * The machine fingerprint a remembered module is trusted under: what makes
  * the same source build into a different module, or a verified module
  * behave differently (CPU model and instruction-set flags, the compiler,
- * the build flags, the Node runtime and architecture).
+ * the build flags with the host's -march, the Node runtime and
+ * architecture), and the cache sizes a kernel's tiles are chosen against.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
-import { COMPILER, HARDENED_FLAGS } from '../gauntlet/compile.js';
+import { buildFlags, COMPILER, hostMarch } from '../gauntlet/compile.js';
 import { fingerprintHash } from './canonical-hash.js';
 import type { FingerprintField, MachineFingerprint } from './types.js';
 
@@ -16,7 +18,37 @@ const execFileAsync = promisify(execFile);
 const COMPILER_TIMEOUT_MS = 10_000;
 
 /** The fields compared, in the order differences are reported. */
-export const FINGERPRINT_FIELDS: readonly FingerprintField[] = ['cpuModel', 'cpuFlags', 'compilerVersion', 'buildFlags', 'nodeVersion', 'arch'];
+export const FINGERPRINT_FIELDS: readonly FingerprintField[] = ['cpuModel', 'cpuFlags', 'compilerVersion', 'buildFlags', 'march', 'caches', 'nodeVersion', 'arch'];
+
+const CACHE_DIR = '/sys/devices/system/cpu/cpu0/cache';
+
+/**
+ * The data caches of sysfs entries (each an index directory's level, type
+ * and size), as "L1d 32K, L2 1024K, L3 32768K": instruction caches left
+ * out, levels in order. Empty when sysfs says nothing.
+ */
+export function describeCaches(entries: readonly { level: string; type: string; size: string }[]): string {
+  return entries
+    .filter((entry) => entry.type !== 'Instruction' && entry.level !== '' && entry.size !== '')
+    .sort((a, b) => Number(a.level) - Number(b.level))
+    .map((entry) => `L${entry.level}${entry.type === 'Data' ? 'd' : ''} ${entry.size}`)
+    .join(', ');
+}
+
+async function caches(): Promise<string> {
+  const read = (file: string) => readFile(file, 'utf8').then((text) => text.trim(), () => '');
+  const names = await readdir(CACHE_DIR).catch(() => [] as string[]);
+  const entries = await Promise.all(
+    names
+      .filter((name) => /^index\d+$/.test(name))
+      .map(async (name) => {
+        const dir = path.join(CACHE_DIR, name);
+        const [level, type, size] = await Promise.all([read(path.join(dir, 'level')), read(path.join(dir, 'type')), read(path.join(dir, 'size'))]);
+        return { level, type, size };
+      }),
+  );
+  return describeCaches(entries);
+}
 
 /**
  * The model and flags of the first processor in /proc/cpuinfo text. x86
@@ -59,12 +91,14 @@ export function withHash(fields: Omit<MachineFingerprint, 'hash'>): MachineFinge
 
 /** This machine's fingerprint. */
 export async function machineFingerprint(): Promise<MachineFingerprint> {
-  const [{ cpuModel, cpuFlags }, compiler] = await Promise.all([cpu(), compilerVersion()]);
+  const [{ cpuModel, cpuFlags }, compiler, flags, march, cacheSizes] = await Promise.all([cpu(), compilerVersion(), buildFlags(), hostMarch(), caches()]);
   return withHash({
     cpuModel,
     cpuFlags,
     compilerVersion: compiler,
-    buildFlags: [...HARDENED_FLAGS],
+    buildFlags: flags,
+    march,
+    caches: cacheSizes,
     nodeVersion: process.version,
     arch: process.arch,
   });

@@ -114,11 +114,19 @@ export interface MachineFingerprint {
   cpuFlags: string[];
   /** First line of `g++ --version`, as the compile gate records it. */
   compilerVersion: string;
-  /** The compile gate's hardened flags, in order. */
+  /** The compile gate's flags on this host, in order: the hardened flags and the -march below. */
   buildFlags: string[];
+  /** The named -march the build assumes (what -march=native resolves to, e.g. "znver3"). */
+  march: string;
+  /** The data caches from sysfs, e.g. "L1d 32K, L2 1024K, L3 32768K"; empty where sysfs says nothing. */
+  caches: string;
   nodeVersion: string;
   arch: string;
-  /** sha256 of the fields above in a canonical encoding. */
+  /**
+   * sha256 of the fields above in a canonical encoding, but for march and
+   * caches: march is in buildFlags already, and the cache sizes change no
+   * build (the archive's encoding, proto/archive.proto, has no field for them).
+   */
   hash: string;
 }
 

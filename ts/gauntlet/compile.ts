@@ -6,9 +6,11 @@
  * kernel needs none of them, so the ELF gate can allow none), confined by
  * the gatekeeper (only its scratch directory writable, only the toolchain
  * and headers readable, memory, CPU and output size limited) and killed
- * after a time limit. Builds are cached by the sha256 of the source, the
- * flags and the compiler's version; the cache holds only the resulting .so
- * files and is evicted by size, least recently used first.
+ * after a time limit. Modules are built for the host's named -march
+ * (hostMarch), so the compiler schedules for this CPU. Builds are cached by
+ * the sha256 of the source, the flags (the -march with them) and the
+ * compiler's version; the cache holds only the resulting .so files and is
+ * evicted by size, least recently used first.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -72,6 +74,30 @@ export interface CompileDetails {
 }
 
 let compilerVersion: Promise<string> | undefined;
+let march: Promise<string> | undefined;
+
+/**
+ * The -march that `-march=native` resolves to, as g++ names it (e.g.
+ * "znver3"), read from `g++ -march=native -Q --help=target`; "x86-64" when
+ * g++ does not say. A named -march, not "native", so the fingerprint and
+ * the build cache's key record which instruction sets the build assumed.
+ */
+export function parseMarch(helpText: string): string {
+  return /^\s*-march=\s+(\S+)\s*$/m.exec(helpText)?.[1] ?? 'x86-64';
+}
+
+/** This host's named -march (see parseMarch), read once. */
+export function hostMarch(): Promise<string> {
+  march ??= new Promise((resolve) => {
+    execFile(COMPILER, ['-march=native', '-Q', '--help=target'], { timeout: 10_000 }, (_error, stdout) => resolve(parseMarch(stdout ?? '')));
+  });
+  return march;
+}
+
+/** The compile gate's flags on this host: HARDENED_FLAGS and the host's -march. */
+export async function buildFlags(): Promise<string[]> {
+  return [...HARDENED_FLAGS, `-march=${await hostMarch()}`];
+}
 
 function version(): Promise<string> {
   compilerVersion ??= new Promise((resolve) => {
@@ -114,8 +140,8 @@ export async function evictCache(cacheDir: string, maxBytes: number): Promise<st
 }
 
 export async function hardenedCompile(source: string, options: CompileOptions): Promise<Omit<GateVerdict<CompileDetails>, 'seconds'>> {
-  const compiler = await version();
-  const flags = [...HARDENED_FLAGS, '-I', options.includeDir];
+  const [compiler, hostFlags] = await Promise.all([version(), buildFlags()]);
+  const flags = [...hostFlags, '-I', options.includeDir];
   const key = createHash('sha256').update(source).update('\0').update(flags.join(' ')).update('\0').update(compiler).digest('hex');
   const modulePath = path.join(options.cacheDir, `${key}.so`);
   const details: CompileDetails = { modulePath, cached: false, key, compilerVersion: compiler, compilerOutput: '', flags, confinement: null };

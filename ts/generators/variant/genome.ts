@@ -25,8 +25,8 @@ export interface VariantGenome {
   stores: 'plain' | 'streaming';
   /** Cells ahead that the inner loop prefetches the leading neighbour row and the old level (0: none). */
   prefetchCells: 0 | 64 | 256 | 1024;
-  /** Time steps fused into one wavefront sweep when wave_step is asked for several. */
-  temporalSteps: 1 | 2 | 3 | 4;
+  /** Time steps fused into one pass (a wavefront sweep or a trapezoid pass) when wave_step is asked for several. */
+  temporalSteps: 1 | 2 | 3 | 4 | 6 | 8;
   /** Planes along the first axis per wavefront block. */
   wavefrontPlanes: 2 | 4 | 8 | 16 | 32 | 64;
   /** Who computes: the calling thread only, parallel_for over rows, or one band per pool thread. */
@@ -35,6 +35,17 @@ export interface VariantGenome {
   grainRows: 1 | 4 | 16 | 64 | 256;
   /** The instruction set the inner loop is compiled for: the build's baseline (SSE2) or wider vectors. */
   isa: 'baseline' | 'avx2' | 'avx512f';
+  /**
+   * How fused steps are scheduled: "wavefront", the one-sweep wavefront of
+   * 2-D and 3-D lattices; "trapezoid", one band of the first axis per
+   * thread, each a shrinking trapezoid of temporalSteps steps, then the
+   * inverted triangles between bands (1-D, 2-D and 3-D).
+   */
+  blocking: 'wavefront' | 'trapezoid';
+  /** Bytes of one level a trapezoid's wavefront advances per position, in KiB (at least one unit of the first axis). */
+  tileKiB: 8 | 32 | 128 | 512;
+  /** "compiler": the loop as the compiler vectorises it; "explicit": GCC vector types as wide as the isa's registers. */
+  vectorPath: 'compiler' | 'explicit';
 }
 
 export type GeneName = keyof VariantGenome;
@@ -51,6 +62,12 @@ export interface GeneSpec {
    * without it has (what the kernels rendered before the gene existed did).
    */
   whenAbsent?: string | number | boolean;
+  /**
+   * For a gene added after kernels were named by their genome's key: the
+   * key leaves the gene out at its whenAbsent value, so an archived genome
+   * keeps its key, its kernel name and its rendering byte for byte.
+   */
+  keyedWhenSet?: true;
 }
 
 /** Every gene, its values and what it changes, in the genome's canonical order. */
@@ -64,7 +81,7 @@ export const genomeSpace: readonly GeneSpec[] = [
   { name: 'alignment', values: ['none', 'checked'], kind: 'categorical', description: 'a 64-byte-aligned path for rows that are, checked at run time' },
   { name: 'stores', values: ['plain', 'streaming'], kind: 'categorical', description: 'plain or non-temporal stores of the new level' },
   { name: 'prefetchCells', values: [0, 64, 256, 1024], kind: 'ordinal', description: 'software prefetch distance in cells (0: none)' },
-  { name: 'temporalSteps', values: [1, 2, 3, 4], kind: 'ordinal', description: 'steps fused per wavefront sweep when several are asked for' },
+  { name: 'temporalSteps', values: [1, 2, 3, 4, 6, 8], kind: 'ordinal', description: 'steps fused per pass when several are asked for' },
   { name: 'wavefrontPlanes', values: [2, 4, 8, 16, 32, 64], kind: 'ordinal', description: 'first-axis planes per wavefront block' },
   { name: 'split', values: ['serial', 'dynamic', 'static'], kind: 'categorical', description: 'calling thread only, parallel_for over rows, or one band per pool thread' },
   { name: 'grainRows', values: [1, 4, 16, 64, 256], kind: 'ordinal', description: 'minimum rows per parallel_for chunk (split "dynamic")' },
@@ -74,6 +91,23 @@ export const genomeSpace: readonly GeneSpec[] = [
     kind: 'categorical',
     description: 'instruction set of the inner loop: the build\'s baseline, or AVX2 / AVX-512F by a target attribute (no FMA: the arithmetic stays the same); a machine without it fails the gauntlet',
     whenAbsent: 'baseline',
+  },
+  {
+    name: 'blocking',
+    values: ['wavefront', 'trapezoid'],
+    kind: 'categorical',
+    description: 'fused steps as one wavefront sweep, or as per-thread trapezoids and the triangles between them',
+    whenAbsent: 'wavefront',
+    keyedWhenSet: true,
+  },
+  { name: 'tileKiB', values: [8, 32, 128, 512], kind: 'ordinal', description: 'KiB of a level per trapezoid wavefront position (blocking "trapezoid")', whenAbsent: 32, keyedWhenSet: true },
+  {
+    name: 'vectorPath',
+    values: ['compiler', 'explicit'],
+    kind: 'categorical',
+    description: 'inner loop vectorised by the compiler, or written with vector types of the isa\'s width (16, 32 or 64 bytes)',
+    whenAbsent: 'compiler',
+    keyedWhenSet: true,
   },
 ];
 
@@ -96,6 +130,9 @@ export function defaultGenome(): VariantGenome {
     split: 'serial',
     grainRows: 16,
     isa: 'baseline',
+    blocking: 'wavefront',
+    tileKiB: 32,
+    vectorPath: 'compiler',
   };
 }
 
@@ -124,9 +161,14 @@ export function validateGenome(value: unknown): VariantGenome {
   return genome as unknown as VariantGenome;
 }
 
-/** The genome as canonical JSON: genes in genomeSpace order, so equal genomes give equal text. */
+/**
+ * The genome as canonical JSON: genes in genomeSpace order, so equal
+ * genomes give equal text; a keyedWhenSet gene only when it is not at its
+ * whenAbsent value.
+ */
 export function genomeKey(genome: VariantGenome): string {
-  return JSON.stringify(Object.fromEntries(genomeSpace.map((gene) => [gene.name, genome[gene.name]])));
+  const keyed = genomeSpace.filter((gene) => !(gene.keyedWhenSet && genome[gene.name] === gene.whenAbsent));
+  return JSON.stringify(Object.fromEntries(keyed.map((gene) => [gene.name, genome[gene.name]])));
 }
 
 /**

@@ -111,12 +111,17 @@ void step_generic(const ouro_host& host, const ouro_geometry& geometry, const ou
 }
 `;
 
-/** wave_step's dispatch, the kernel table and the entry point. */
-export function epilogue(kernelName: string): string {
+/** wave_step's dispatch (1-D lattices too when the fast path has a 1-D form), the kernel table and the entry point. */
+export function epilogue(kernelName: string, oneDimensional: boolean): string {
+  const line = oneDimensional
+    ? `if (geometry.dims == 1) {
+    step_fast<Real, 0>(host, geometry, state, steps);
+  } else `
+    : '';
   return `
 template <typename Real>
 void step_any(const ouro_host& host, const ouro_geometry& geometry, const ouro_state& state, std::uint64_t steps) {
-  if (geometry.dims == 2) {
+  ${line}if (geometry.dims == 2) {
     step_fast<Real, 1>(host, geometry, state, steps);
   } else if (geometry.dims == 3) {
     step_fast<Real, 2>(host, geometry, state, steps);

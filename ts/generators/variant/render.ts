@@ -1,7 +1,8 @@
 /**
  * `renderKernel`: a genome to the complete C++ source of one kernel module.
- * The fast path (2-D and 3-D lattices, a row of the last axis at a time) is
- * shaped by the genes; every other dimension count takes the generic path.
+ * The fast path (2-D and 3-D lattices, a row of the last axis at a time,
+ * and 1-D lattices under blocking "trapezoid") is shaped by the genes;
+ * every other dimension count takes the generic path.
  * Every path computes each cell with the reference kernel's operations in
  * the reference's order, so genes move work around but never change a
  * result beyond the sign of a zero.
@@ -163,27 +164,31 @@ const WRAPS: Record<VariantGenome['boundary'], Wrap> = {
   peeled: { right: (c) => `${c} + 1`, left: (c) => `${c} - 1` },
 };
 
-function cellValue(cell: string, right: string, left: string): string {
+/** A span of a row of a 2-D or 3-D lattice (neighbour rows along the first axes), or of a 1-D lattice's line. */
+type SpanKind = 'row' | 'line';
+
+function cellValue(kind: SpanKind, cell: string, right: string, left: string): string {
+  if (kind === 'line') return `line_value<Real>(here, out[${cell}], ${cell}, ${right}, ${left}, r2)`;
   return `next_value<Real, AXES>(here, plus, minus, out[${cell}], ${cell}, ${right}, ${left}, r2)`;
 }
 
-/** Once per cache line, a prefetch of the leading neighbour row and of the old level, never past the span. */
-function prefetch(genome: VariantGenome, stop: string): string {
+/** Once per cache line, a prefetch of the leading neighbour row (a line: itself) and of the old level, never past the span. */
+function prefetch(genome: VariantGenome, kind: SpanKind, stop: string): string {
   if (genome.prefetchCells === 0) return '';
   return `if (i % LINE_CELLS == 0 && i + PREFETCH_CELLS < ${stop}) {
-  __builtin_prefetch(plus[0] + i + PREFETCH_CELLS);
+  __builtin_prefetch(${kind === 'row' ? 'plus[0]' : 'here'} + i + PREFETCH_CELLS);
   __builtin_prefetch(out + i + PREFETCH_CELLS, 1);
 }
 `;
 }
 
 /** The loop over cells [first, stop) of a span, with plain or streaming stores. */
-function mainLoop(genome: VariantGenome, first: string, stop: string, wrap: Wrap): string {
-  const scalar = `out[i] = ${cellValue('i', wrap.right('i'), wrap.left('i'))};`;
+function mainLoop(genome: VariantGenome, kind: SpanKind, first: string, stop: string, wrap: Wrap): string {
+  const scalar = `out[i] = ${cellValue(kind, 'i', wrap.right('i'), wrap.left('i'))};`;
   if (genome.stores === 'plain') {
     if (genome.prefetchCells === 0) return `${loopPragmas(genome)}for (std::uint64_t i = ${first}; i < ${stop}; ++i) ${scalar}\n`;
     return `${loopPragmas(genome)}for (std::uint64_t i = ${first}; i < ${stop}; ++i) {
-${indent(prefetch(genome, stop) + scalar, 2)}
+${indent(prefetch(genome, kind, stop) + scalar, 2)}
 }
 `;
   }
@@ -197,10 +202,10 @@ for (; i < ${stop} && reinterpret_cast<std::uintptr_t>(out + i) % sizeof(typenam
 constexpr unsigned LANES = sizeof(typename Stream<Real>::Vector) / sizeof(Real);
 constexpr unsigned BLOCK = 64 / sizeof(Real);
 for (; i + BLOCK <= ${stop}; i += BLOCK) {
-${indent(prefetch(genome, stop), 2)}  Real block[BLOCK];
+${indent(prefetch(genome, kind, stop), 2)}  Real block[BLOCK];
 ${indent(loopPragmas(genome), 2)}  for (unsigned k = 0; k < BLOCK; ++k) {
     const std::uint64_t cell = i + k;
-    block[k] = ${cellValue('cell', wrap.right('cell'), wrap.left('cell'))};
+    block[k] = ${cellValue(kind, 'cell', wrap.right('cell'), wrap.left('cell'))};
   }
   for (unsigned k = 0; k < BLOCK; k += LANES) {
     typename Stream<Real>::Vector lanes{};
@@ -214,19 +219,86 @@ for (; i < ${stop}; ++i) {
 `;
 }
 
-function spanBody(genome: VariantGenome): string {
+/** The vector loop over cells [i, stop) that wrap nowhere, LANES at a time, then the cells left over one by one. */
+function vectorLoop(genome: VariantGenome, kind: SpanKind): string {
+  const at = (pointer: string) => `*reinterpret_cast<const Vector*>(${pointer})`;
+  const axes =
+    kind === 'row'
+      ? `  Vector lap = (${at('plus[0] + i')} + ${at('minus[0] + i')}) - Real(2) * centre;
+  for (unsigned a = 1; a < AXES; ++a) lap += (${at('plus[a] + i')} + ${at('minus[a] + i')}) - Real(2) * centre;
+  lap += (${at('here + i + 1')} + ${at('here + i - 1')}) - Real(2) * centre;
+`
+      : `  const Vector lap = (${at('here + i + 1')} + ${at('here + i - 1')}) - Real(2) * centre;
+`;
+  return `using Vector = typename Lanes<Real>::Vector;
+constexpr std::uint64_t LANES = sizeof(Vector) / sizeof(Real);
+std::uint64_t i = first;
+${loopPragmas(genome)}for (; i + LANES <= stop; i += LANES) {
+  const Vector centre = ${at('here + i')};
+${axes}  *reinterpret_cast<Vector*>(out + i) = Real(2) * centre - ${at('out + i')} + r2 * lap;
+}
+for (; i < stop; ++i) out[i] = ${cellValue(kind, 'i', 'i + 1', 'i - 1')};
+`;
+}
+
+function spanBody(genome: VariantGenome, kind: SpanKind): string {
   const wrap = WRAPS[genome.boundary];
-  if (genome.boundary !== 'peeled') return mainLoop(genome, 'begin', 'end', wrap);
-  return `// The first and last cells of the row wrap; the cells between need no test.
+  const explicit = genome.vectorPath === 'explicit';
+  if (genome.boundary !== 'peeled' && !explicit) return mainLoop(genome, kind, 'begin', 'end', wrap);
+  const what = explicit ? 'cells between, a vector of cells at a time, with the reference\'s operations lane by lane' : 'cells between need no test';
+  return `// The first and last cells of the ${kind} wrap; the ${what}.
 std::uint64_t first = begin;
 std::uint64_t stop = end;
 if (first == 0) {
-  out[0] = ${cellValue('0', '1', 'extent - 1')};
+  out[0] = ${cellValue(kind, '0', '1', 'extent - 1')};
   first = 1;
 }
 const bool wraps = stop == extent;
 if (wraps) stop = extent - 1;
-${mainLoop(genome, 'first', 'stop', wrap)}if (wraps) out[extent - 1] = ${cellValue('extent - 1', '0', 'extent - 2')};
+${explicit ? vectorLoop(genome, kind) : mainLoop(genome, kind, 'first', 'stop', wrap)}if (wraps) out[extent - 1] = ${cellValue(kind, 'extent - 1', '0', 'extent - 2')};
+`;
+}
+
+function spanAttribute(genome: VariantGenome): string {
+  return (
+    (genome.vectorize === 'off' ? '__attribute__((optimize("no-tree-vectorize"))) ' : '') +
+    (genome.isa === 'baseline' ? '' : `__attribute__((target("${genome.isa}"))) `)
+  );
+}
+
+/** Whether the span prefetches: the explicit vector loop does not. */
+function prefetches(genome: VariantGenome): boolean {
+  return genome.prefetchCells > 0 && genome.vectorPath === 'compiler';
+}
+
+/** Whether the span streams its stores: the explicit vector loop stores plainly. */
+function streams(genome: VariantGenome): boolean {
+  return genome.stores === 'streaming' && genome.vectorPath === 'compiler';
+}
+
+/** The isa's vector registers in bytes: what an explicit vector holds. */
+const VECTOR_BYTES: Record<VariantGenome['isa'], number> = { baseline: 16, avx2: 32, avx512f: 64 };
+
+function vectorTypes(genome: VariantGenome): string {
+  const bytes = VECTOR_BYTES[genome.isa];
+  return `
+// Vectors of the isa's width, ${bytes} bytes. Aligned to their element (a
+// row's cells start anywhere) and allowed to alias the lattice's values.
+typedef double VectorF64 __attribute__((vector_size(${bytes}), aligned(8), may_alias));
+typedef float VectorF32 __attribute__((vector_size(${bytes}), aligned(4), may_alias));
+
+template <typename Real>
+struct Lanes;
+
+template <>
+struct Lanes<double> {
+  using Vector = VectorF64;
+};
+
+template <>
+struct Lanes<float> {
+  using Vector = VectorF32;
+};
 `;
 }
 
@@ -236,10 +308,8 @@ function span(genome: VariantGenome): string {
   const restrict = genome.restrict ? ' __restrict' : '';
   const hint = (pointer: string, type: string) =>
     checked ? `ALIGNED ? static_cast<${type}*>(__builtin_assume_aligned(${pointer}, ALIGN_BYTES)) : ${pointer}` : pointer;
-  const attribute =
-    (genome.vectorize === 'off' ? '__attribute__((optimize("no-tree-vectorize"))) ' : '') +
-    (genome.isa === 'baseline' ? '' : `__attribute__((target("${genome.isa}"))) `);
-  const distance = genome.prefetchCells === 0 ? '' : `\nconstexpr std::uint64_t PREFETCH_CELLS = ${genome.prefetchCells};\n`;
+  const attribute = spanAttribute(genome);
+  const distance = prefetches(genome) ? `\nconstexpr std::uint64_t PREFETCH_CELLS = ${genome.prefetchCells};\n` : '';
   return `${distance}
 template <typename Real, unsigned AXES${checked ? ', bool ALIGNED' : ''}>
 ${attribute}void span(const RowView<Real, AXES>& view, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
@@ -251,7 +321,38 @@ ${attribute}void span(const RowView<Real, AXES>& view, std::uint64_t extent, std
     minus[a] = ${hint('view.minus[a]', 'const Real')};
   }
   Real*${restrict} out = ${hint('view.out', 'Real')};
-${genome.prefetchCells === 0 ? '' : '  constexpr std::uint64_t LINE_CELLS = 64 / sizeof(Real);\n'}${indent(spanBody(genome), 2)}}
+${prefetches(genome) ? '  constexpr std::uint64_t LINE_CELLS = 64 / sizeof(Real);\n' : ''}${indent(spanBody(genome, 'row'), 2)}}
+`;
+}
+
+/**
+ * A 1-D lattice (blocking "trapezoid" only): cells [begin, end) of its one
+ * line, the generic path's operations for one axis less its leading "0 +",
+ * and virtual cells [begin, end) of a step, cell v being v mod extent.
+ */
+function lineSpan(genome: VariantGenome): string {
+  const restrict = genome.restrict ? ' __restrict' : '';
+  return `
+template <typename Real>
+inline Real line_value(const Real* here, Real older, std::uint64_t i, std::uint64_t right, std::uint64_t left, Real r2) {
+  const Real centre = here[i];
+  const Real lap = (here[right] + here[left]) - Real(2) * centre;
+  return Real(2) * centre - older + r2 * lap;
+}
+
+template <typename Real>
+${spanAttribute(genome)}void line_span(const Real* newer, Real* older, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
+  const Real*${restrict} here = newer;
+  Real*${restrict} out = older;
+${prefetches(genome) ? '  constexpr std::uint64_t LINE_CELLS = 64 / sizeof(Real);\n' : ''}${indent(spanBody(genome, 'line'), 2)}}
+
+template <typename Real>
+void sweep_cells(const ouro_geometry& geometry, const Real* newer, Real* older, std::uint64_t begin, std::uint64_t end) {
+  const std::uint64_t extent = geometry.extents[0];
+  const Real r2 = static_cast<Real>(geometry.courant2);
+  if (begin < extent) line_span<Real>(newer, older, extent, begin, end < extent ? end : extent, r2);
+  if (end > extent) line_span<Real>(newer, older, extent, begin > extent ? begin - extent : 0, end - extent, r2);
+${streams(genome) ? '  __builtin_ia32_sfence();\n' : ''}}
 `;
 }
 
@@ -283,7 +384,7 @@ ${indent(row + spanCall(genome, 'column', 'stop'), 4)}  }
 }
 `;
   const fence =
-    genome.stores === 'streaming'
+    streams(genome)
       ? '// Streamed stores are weakly ordered: fence them before the pool hands the rows to another thread.\n__builtin_ia32_sfence();\n'
       : '';
   const tile = genome.loopOrder === 'strips' ? `constexpr std::uint64_t TILE_COLS = ${genome.tileCols};\n` : '';
@@ -328,10 +429,16 @@ void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_
 
 function temporalSteps(genome: VariantGenome): string {
   // Two steps or more are left inside the loop, so a sweep of 2 needs no minimum.
+  // A sweep's virtual planes run to planes + depth - 2, which stays below
+  // 2 * planes (what sweep_rows maps back) while depth <= planes + 1: true
+  // of every depth up to 4 on planes >= 3, so only deeper sweeps are capped.
   const depth =
     genome.temporalSteps === 2
       ? 'const std::uint64_t depth = TEMPORAL_STEPS;'
-      : 'const std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;';
+      : genome.temporalSteps <= 4
+        ? 'const std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;'
+        : `std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;
+    if (depth > geometry.extents[0] + 1) depth = geometry.extents[0] + 1;`;
   return `
 constexpr std::uint64_t TEMPORAL_STEPS = ${genome.temporalSteps};
 constexpr std::uint64_t WAVEFRONT_PLANES = ${genome.wavefrontPlanes};
@@ -421,6 +528,156 @@ void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_
 `;
 }
 
+/** How a trapezoid pass's bands reach the host's pool: every band on the calling thread, or one pool item per band. */
+function runBands(genome: VariantGenome): string {
+  if (genome.split === 'serial') {
+    return `template <typename Job>
+void run_bands(const ouro_host&, std::uint64_t bands, Job& job) {
+  job.run(0, bands);
+}
+`;
+  }
+  return `template <typename Job>
+void run_bands(const ouro_host& host, std::uint64_t bands, Job& job) {
+  host.parallel_for(host.pool, bands, 1, run_range<Job>, &job);
+}
+`;
+}
+
+/** Bands per pass: one (split "serial"), one per thread ("static"), or bands of about GRAIN_ROWS units ("dynamic"). */
+function bandCount(genome: VariantGenome): string {
+  if (genome.split === 'serial') return 'const std::uint64_t wanted = 1;';
+  if (genome.split === 'static') return 'const std::uint64_t wanted = host.threads > 0 ? host.threads : 1;';
+  return 'const std::uint64_t wanted = units / GRAIN_ROWS > host.threads ? units / GRAIN_ROWS : (host.threads > 0 ? host.threads : 1);';
+}
+
+function trapezoid(genome: VariantGenome): string {
+  return `
+constexpr std::uint64_t FUSED_STEPS = ${genome.temporalSteps};
+constexpr std::uint64_t TILE_BYTES = ${genome.tileKiB * 1024};
+
+// Temporal blocking along the first axis, whose units are a 1-D lattice's
+// cells, a 2-D lattice's rows or a 3-D lattice's planes. A pass of depth
+// steps cuts the units into bands of at least 2 * depth units. Phase 1:
+// each band computes step t (1 ..= depth) over its units [a + t - 1, b - t + 1),
+// a trapezoid that needs nothing from another band. Phase 2: around each
+// boundary c between bands (c = 0 is the wrap from the last band to the
+// first), step t over the units [c - t + 1, c + t - 1), the inverted
+// triangle phase 1 left. Both work in place: unit u, last written at step
+// s, holds steps s and s - 1 in the two levels, and step t at u is written
+// only when u holds t - 1 and t - 2 and its neighbours hold t - 1, so every
+// step reads exactly what a plain sweep would.
+
+// x - y, or 0 when y > x.
+inline std::uint64_t below(std::uint64_t x, std::uint64_t y) { return x > y ? x - y : 0; }
+
+// Step \`step\` (from 1) of the pass over virtual units [first, last), unit v being v mod units.
+template <typename Real, unsigned AXES>
+void advance(const ouro_geometry& geometry, const ouro_state& state, std::uint32_t current, std::uint64_t step,
+             std::uint64_t first, std::uint64_t last) {
+  const auto older = static_cast<std::uint32_t>((current + step) % 2);
+  const auto* newer_level = static_cast<const Real*>(state.level[1 - older]);
+  auto* older_level = static_cast<Real*>(state.level[older]);
+  if constexpr (AXES == 0) {
+    sweep_cells<Real>(geometry, newer_level, older_level, first, last);
+  } else {
+    const std::uint64_t lines = AXES == 1 ? 1 : geometry.extents[1];
+    sweep_rows<Real, AXES>(geometry, newer_level, older_level, first * lines, last * lines);
+  }
+}
+
+// One step over a range of units (advance), as Pass calls it.
+using Advance = void (*)(const ouro_geometry&, const ouro_state&, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t);
+
+template <typename Real, unsigned AXES>
+struct Pass {
+  // advance<Real, AXES>, called through a pointer: the static analyser then
+  // reads it once rather than inlined at every call in the phases' loops,
+  // which cut clang-tidy's time on a rendering by a third.
+  Advance advance_units;
+  const ouro_geometry* geometry;
+  const ouro_state* state;
+  std::uint32_t current;
+  std::uint64_t depth;
+  std::uint64_t units;
+  std::uint64_t bands;
+  // Units a wavefront position advances: TILE_BYTES of a level, at least one unit.
+  std::uint64_t chunk;
+
+  std::uint64_t edge(std::uint64_t band) const { return units * band / bands; }
+
+  // Phase 1 for bands [begin, end): a wavefront across the band, step t one
+  // unit behind step t - 1, so a position's units are reused while in cache.
+  void trapezoids(std::uint64_t begin, std::uint64_t end) const {
+    for (std::uint64_t band = begin; band < end; ++band) {
+      const std::uint64_t a = edge(band);
+      const std::uint64_t b = edge(band + 1);
+      for (std::uint64_t front = a; front < b; front += chunk) {
+        const std::uint64_t top = b - front > chunk ? front + chunk : b;
+        for (std::uint64_t step = 1; step <= depth; ++step) {
+          const std::uint64_t skew = step - 1;
+          const std::uint64_t lo = below(front, skew) > a + skew ? below(front, skew) : a + skew;
+          const std::uint64_t hi = below(top, skew) < b - skew ? below(top, skew) : b - skew;
+          if (lo < hi) advance_units(*geometry, *state, current, step, lo, hi);
+        }
+      }
+    }
+  }
+
+  // Phase 2 around the boundaries [begin, end): boundary k is the start of band k.
+  void triangles(std::uint64_t begin, std::uint64_t end) const {
+    for (std::uint64_t k = begin; k < end; ++k) {
+      const std::uint64_t c = k == 0 ? units : edge(k);
+      for (std::uint64_t step = 2; step <= depth; ++step) {
+        advance_units(*geometry, *state, current, step, c + 1 - step, c + step - 1);
+      }
+    }
+  }
+};
+
+template <typename Real, unsigned AXES>
+struct Trapezoids {
+  const Pass<Real, AXES>* pass;
+  void run(std::uint64_t begin, std::uint64_t end) const { pass->trapezoids(begin, end); }
+};
+
+template <typename Real, unsigned AXES>
+struct Triangles {
+  const Pass<Real, AXES>* pass;
+  void run(std::uint64_t begin, std::uint64_t end) const { pass->triangles(begin, end); }
+};
+
+${runBands(genome)}
+// Passes of up to FUSED_STEPS steps. A pass is no deeper than half the first
+// axis, and has no more bands than leave each 2 * depth units, so any
+// extent >= 3 and any step count take the same two phases.
+template <typename Real, unsigned AXES>
+void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_state& state, std::uint64_t steps) {
+  const std::uint64_t units = geometry.extents[0];
+  const std::uint64_t unit_bytes = geometry.cells / units * sizeof(Real);
+  const std::uint64_t chunk = TILE_BYTES > unit_bytes ? TILE_BYTES / unit_bytes : 1;
+  ${bandCount(genome)}
+  std::uint64_t done = 0;
+  while (done < steps) {
+    std::uint64_t depth = steps - done < FUSED_STEPS ? steps - done : FUSED_STEPS;
+    // Down to a depth whose bands of 2 * depth units fit: extents are >= 3, so depth 1 always does.
+    while (depth > 1 && 2 * depth > units) --depth;
+    const std::uint64_t fit = units / (2 * depth);
+    const std::uint64_t bands = wanted < fit ? wanted : fit;
+    const auto current = static_cast<std::uint32_t>((state.current + done) % 2);
+    const Pass<Real, AXES> pass{advance<Real, AXES>, &geometry, &state, current, depth, units, bands, chunk};
+    Trapezoids<Real, AXES> trapezoids{&pass};
+    run_bands(host, bands, trapezoids);
+    if (depth > 1) {
+      Triangles<Real, AXES> triangles{&pass};
+      run_bands(host, bands, triangles);
+    }
+    done += depth;
+  }
+}
+`;
+}
+
 /** The kernel's self-given name: "variant-" and 8 hex digits of the genome's hash. */
 export function kernelName(genome: VariantGenome): string {
   return `variant-${createHash('sha256').update(genomeKey(genome)).digest('hex').slice(0, 8)}`;
@@ -432,18 +689,19 @@ export function kernelName(genome: VariantGenome): string {
  */
 export function renderKernel(genome: VariantGenome): string {
   const valid = validateGenome(genome);
+  const trapezoidal = valid.blocking === 'trapezoid';
   return [
     header(valid),
     PREAMBLE,
     runItems(valid),
     GENERIC_PATH,
     ROW_VIEW,
-    valid.stores === 'streaming' ? STREAM_STORES : '',
+    streams(valid) ? STREAM_STORES : '',
     valid.alignment === 'checked' ? ALIGNMENT_CHECK : '',
+    valid.vectorPath === 'explicit' ? vectorTypes(valid) : '',
     span(valid),
     sweepRows(valid),
-    SWEEP_ONCE,
-    valid.temporalSteps > 1 ? temporalSteps(valid) : SINGLE_STEPS,
-    epilogue(kernelName(valid)),
+    trapezoidal ? lineSpan(valid) + trapezoid(valid) : SWEEP_ONCE + (valid.temporalSteps > 1 ? temporalSteps(valid) : SINGLE_STEPS),
+    epilogue(kernelName(valid), trapezoidal),
   ].join('');
 }

@@ -13,7 +13,10 @@
  * AVX-512F) is only read as parts the covering renderings hold separately.
  * A gene whose value shows only under another gene's value is covered under
  * it: tileCols with loopOrder "strips", grainRows with split "dynamic",
- * wavefrontPlanes with temporalSteps above 1.
+ * wavefrontPlanes with temporalSteps above 1, tileKiB with blocking
+ * "trapezoid"; the explicit vector path is read at each isa's width, and
+ * the trapezoid path with each split, with both vector paths and with
+ * streaming stores and the peeled boundary in its 1-D line span.
  */
 import { createHash } from 'node:crypto';
 import type { VariantGenome } from './genome.js';
@@ -34,11 +37,15 @@ const BASE: VariantGenome = {
   split: 'serial',
   grainRows: 16,
   isa: 'baseline',
+  blocking: 'wavefront',
+  tileKiB: 32,
+  vectorPath: 'compiler',
 };
 
 /**
- * Seven genomes, the fewest that cover grainRows' five values under split
- * "dynamic" beside "serial" and "static". tests/gauntlet-template-analysis
+ * Eleven genomes: seven for the wavefront path (the fewest that cover
+ * grainRows' five values under split "dynamic" beside "serial" and
+ * "static"), four for the trapezoid path. tests/gauntlet-template-analysis
  * checks that every value of every gene takes effect in one of them.
  */
 export const COVERING_GENOMES: readonly VariantGenome[] = [
@@ -48,7 +55,11 @@ export const COVERING_GENOMES: readonly VariantGenome[] = [
   { ...BASE, split: 'dynamic', grainRows: 16, loopOrder: 'strips', tileCols: 1024, temporalSteps: 4, wavefrontPlanes: 8, prefetchCells: 1024, unroll: 8, vectorize: 'auto', restrict: true, alignment: 'checked', stores: 'streaming' },
   { ...BASE, split: 'dynamic', grainRows: 64, loopOrder: 'strips', tileCols: 4096, temporalSteps: 2, wavefrontPlanes: 16, boundary: 'select', vectorize: 'ivdep', stores: 'streaming', isa: 'avx2' },
   { ...BASE, split: 'dynamic', grainRows: 256, temporalSteps: 3, wavefrontPlanes: 32, prefetchCells: 64, boundary: 'peeled', unroll: 2, alignment: 'checked' },
-  { ...BASE, split: 'static', temporalSteps: 4, wavefrontPlanes: 64, prefetchCells: 256, unroll: 4, vectorize: 'auto', restrict: true, isa: 'avx512f' },
+  { ...BASE, split: 'static', temporalSteps: 8, wavefrontPlanes: 64, prefetchCells: 256, unroll: 4, vectorize: 'auto', restrict: true, isa: 'avx512f' },
+  { ...BASE, blocking: 'trapezoid', temporalSteps: 8, tileKiB: 8, split: 'static', vectorPath: 'explicit', isa: 'avx512f', boundary: 'select', unroll: 2 },
+  { ...BASE, blocking: 'trapezoid', temporalSteps: 6, tileKiB: 128, split: 'dynamic', grainRows: 64, vectorPath: 'explicit', isa: 'avx2', loopOrder: 'strips', tileCols: 1024, prefetchCells: 64, stores: 'streaming' },
+  { ...BASE, blocking: 'trapezoid', temporalSteps: 2, tileKiB: 512, vectorPath: 'explicit', restrict: true, alignment: 'checked', vectorize: 'auto' },
+  { ...BASE, blocking: 'trapezoid', temporalSteps: 4, split: 'static', stores: 'streaming', prefetchCells: 256, boundary: 'peeled', vectorize: 'ivdep', unroll: 4 },
 ];
 
 /** The covering genomes' renderings, in order. */
