@@ -90,6 +90,8 @@ describe('the gauntlet on abort', () => {
       precision: 'f64',
       targetExtents: [2048, 2048],
       heldOutExtents: [1024, 1024],
+      heldOutCells: 1024 * 1024,
+      stepsPerCall: 1,
       benchSteps: 64,
       benchSamples: 1000,
       dojoWaves: 100,

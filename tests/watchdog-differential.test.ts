@@ -103,7 +103,7 @@ describe('kernels wrong only in some call patterns', () => {
     ['WrongWhenBatched', 'asked for more than one step'],
     ['WrongWhenSingle', 'asked for one step'],
     ['WrongOnOddBatches', 'asked for an odd number of steps above one'],
-  ] as const)('%s (wrong only when %s) is rolled back by the probe of the live batch', async (kernel) => {
+  ] as const)('%s (wrong only when %s) is rolled back by the probe of the live batch', async (kernel, _when) => {
     const lat = lattice([32, 30], 'random', 'f64', 5);
     await lat.swap('step', await lat.loadModule(testKernel(kernel)));
     const events = await watch(lat, 2000, { everySteps: 20, differential: { cells: 64, seed: 5 } });
