@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,8 +28,14 @@ function checkSearch(search: EvolveSearchReport, report: EvolveBenchReport): voi
   expect(search.maxEnergyDrift).toBeLessThanOrEqual(1e-12);
   expect(search.wallSeconds).toBeGreaterThan(0);
   // The genome reported is the live kernel's: it renders to the module that is live.
-  if (search.liveModule === 'reference') expect(search.liveGenome).toBeNull();
-  else expect(kernelName(validateGenome(search.liveGenome))).toBe(search.liveModule);
+  if (search.liveModule === 'reference') {
+    expect(search.liveGenome).toBeNull();
+    expect(search.liveModulePath).toBeNull();
+  } else {
+    expect(kernelName(validateGenome(search.liveGenome))).toBe(search.liveModule);
+    // Kept for bench peers --kernel after the search's directory is gone.
+    expect(existsSync(search.liveModulePath!)).toBe(true);
+  }
   if (search.evaluationsToNinetyPercent !== null) {
     expect(search.evaluationsToNinetyPercent).toBeGreaterThanOrEqual(1);
     expect(search.evaluationsToNinetyPercent).toBeLessThanOrEqual(search.attempts);

@@ -86,7 +86,7 @@ describe('state segment', () => {
   it('uses the same limits as the native crate', () => {
     const native = segmentAddon().limits();
     expect(native).toEqual({
-      formatVersion: 1,
+      formatVersion: 2,
       headerBytes: 4096,
       alignmentBytes: limits.ALIGNMENT_BYTES,
       defaultMetadataCapacityBytes: limits.DEFAULT_METADATA_CAPACITY_BYTES,

@@ -34,7 +34,7 @@
  *   and whether Darwin reached 90% of its final speed in at most half the
  *   evaluations random sampling needed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { StreamTriadResult } from '../../native/addon-types.js';
@@ -47,6 +47,7 @@ import { createMainLattice } from '../engine/main-lattice.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
 import { auditedRun } from '../report/step-audit.js';
+import { privateTmpPath } from '../util/private-dir.js';
 import { rooflineMlupsOf } from './kernels.js';
 import { l2Bytes, runnerMlups } from './peers.js';
 import { inCacheExtents } from './peers-report.js';
@@ -91,6 +92,13 @@ export interface EvolveSearchReport {
   liveModule: string;
   /** The genome of the live step kernel at the end (null when the reference kernel is live): what the search found. */
   liveGenome: Record<string, unknown> | null;
+  /**
+   * A copy of the live step kernel's module, kept after the search's own
+   * directory is removed (in the user's private cache), so that
+   * `bench peers --kernel` can measure what the search found; null when the
+   * reference kernel is live.
+   */
+  liveModulePath: string | null;
 }
 
 /** One seed's searches, as --seeds reports them. */
@@ -216,6 +224,15 @@ async function inCache(file: string, log: (message: string) => void): Promise<{ 
   }
 }
 
+/** Copies a found module out of the search's directory, which is removed, into the user's private cache. */
+function keepModule(modulePath: string, label: string): string {
+  const dir = privateTmpPath('bench-evolve');
+  mkdirSync(dir, { recursive: true });
+  const kept = path.join(dir, `${label}-${path.basename(modulePath)}`);
+  copyFileSync(modulePath, kept);
+  return kept;
+}
+
 async function search(p: Plan, generator: 'variant' | 'random', seed: number, log: (message: string) => void): Promise<EvolveSearchReport> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `ouroboros-evolve-${generator}-`));
   const config = searchConfig(p, generator, path.join(dir, 'archive.sqlite'), seed);
@@ -283,6 +300,7 @@ async function search(p: Plan, generator: 'variant' | 'random', seed: number, lo
       bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
       liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
       liveGenome: live?.genome ?? null,
+      liveModulePath: live?.modulePath ? keepModule(live.modulePath, `${generator}-seed${seed}`) : null,
     };
   } finally {
     lattice.close();
