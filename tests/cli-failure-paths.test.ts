@@ -52,8 +52,9 @@ describe('ouroboros run when its outputs cannot be written', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
     const blocker = path.join(dir, 'a-file');
     writeFileSync(blocker, '');
+    let configs = 0;
     const config = (text: string) => {
-      const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
+      const file = path.join(dir, `config-${(configs += 1)}.toml`);
       writeFileSync(file, text);
       return file;
     };

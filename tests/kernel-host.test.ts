@@ -158,8 +158,8 @@ describe('a checkpoint of a lattice with a confined module live', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const report = await original.restart({ mode: 'spawn', command: [path.resolve('tests/fixtures/handoff/successor.mjs'), out, '10'] });
     await run;
+    // The successor renames its report into place once it is whole (fixtures/handoff/successor.mjs).
     while (!existsSync(out)) await new Promise((resolve) => setTimeout(resolve, 20));
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const seen = JSON.parse(readFileSync(out, 'utf8'));
     expect(seen).toMatchObject({ resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 10 });
     expect(seen.handoff.warnings).toEqual([]);
