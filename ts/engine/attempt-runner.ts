@@ -16,6 +16,7 @@ import { INTERRUPTED_REASON } from '../archive/archive.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, AttemptStatus, MachineFingerprint } from '../archive/types.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
+import { describeInfrastructure } from '../gauntlet/infrastructure.js';
 import { sanitiseFeedback } from '../generators/feedback.js';
 import type { CandidateProposal, FailedSibling, Generator, ParentKernel, SlotProfileSummary } from '../generators/types.js';
 import { GeneratorError } from '../generators/types.js';
@@ -324,6 +325,11 @@ export class AttemptRunner {
 
       if (!verdict.accepted) {
         const failed = verdict.gates.find((gate) => !gate.passed);
+        if (failed?.infrastructure) {
+          // The machine failed, not the candidate: nothing is learnt of it, and the breaker backs off if it goes on.
+          const { kind } = failed.infrastructure;
+          return this.settle(null, { status: 'failed', reason: `${failed.gate}: ${describeInfrastructure(failed.infrastructure)}`, failure: `infrastructure:${kind}` });
+        }
         const gate = verdict.failedGate ?? 'sandbox';
         learn(false);
         const failure = gate === 'compile' || gate === 'sandbox' ? `gate:${gate}` : null;

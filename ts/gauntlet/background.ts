@@ -89,6 +89,36 @@ function processTable(): ProcessEntry[] {
   return entries;
 }
 
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on every Linux ABI Node runs on). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds the processes of group `pgid` have used so far, their reaped
+ * children included (utime + stime + cutime + cstime); null without procfs.
+ */
+export function processGroupCpuSeconds(pgid: number): number | null {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  let ticks = 0;
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'latin1');
+      // After the name: state, ppid, pgrp (index 2), ..., utime, stime, cutime, cstime (indices 11-14).
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid) continue;
+      ticks += [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
+    } catch {
+      // It exited between the listing and the read.
+    }
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 /** The tool processes running now: descendants of this process niced below it, and everything below those. */
 export function toolProcesses(): number[] {
   const own = os.getPriority();

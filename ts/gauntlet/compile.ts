@@ -18,7 +18,8 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
+import { type Confinement, runConfined, starved, type ToolLimits } from './gatekeeper.js';
+import { busy, diskFull, isDiskFullError, reportsDiskFull } from './infrastructure.js';
 import type { GateVerdict } from './types.js';
 import { privateTmpPath } from '../util/private-dir.js';
 
@@ -151,6 +152,23 @@ export async function hardenedCompile(source: string, options: CompileOptions): 
     await utimes(modulePath, now, now).catch(() => undefined);
     return { gate: 'compile', passed: true, reason: '', details: { ...details, cached: true } };
   }
+  try {
+    return await compileInScratch(source, options, modulePath, details);
+  } catch (error) {
+    if (!isDiskFullError(error)) throw error;
+    const infrastructure = diskFull('the compile', (error as Error).message);
+    return { gate: 'compile', passed: false, reason: infrastructure.message, infrastructure, details: { ...details, modulePath: null } };
+  }
+}
+
+/** The build itself, in a scratch directory removed afterwards; a full disk throws (hardenedCompile says so). */
+async function compileInScratch(
+  source: string,
+  options: CompileOptions,
+  modulePath: string,
+  details: CompileDetails,
+): Promise<Omit<GateVerdict<CompileDetails>, 'seconds'>> {
+  const { flags } = details;
   await mkdir(options.cacheDir, { recursive: true, mode: 0o755 });
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-compile-'));
   try {
@@ -167,8 +185,16 @@ export async function hardenedCompile(source: string, options: CompileOptions): 
     if (result.aborted) {
       return { gate: 'compile', passed: false, reason: 'interrupted: the compile was stopped before it ended', details: { ...details, modulePath: null, compilerOutput } };
     }
+    if (starved(result, options.timeoutMs)) {
+      const infrastructure = busy(`the compile (compileTimeoutMs = ${options.timeoutMs})`, options.timeoutMs, result.cpuSecondsAtTimeout!);
+      return { gate: 'compile', passed: false, reason: infrastructure.message, infrastructure, details: { ...details, modulePath: null, compilerOutput } };
+    }
     if (result.timedOut) {
       return { gate: 'compile', passed: false, reason: `the compile took longer than compileTimeoutMs = ${options.timeoutMs}`, details: { ...details, modulePath: null, compilerOutput } };
+    }
+    if (result.code !== 0 && reportsDiskFull(compilerOutput)) {
+      const infrastructure = diskFull('the compile', compilerOutput.split('\n').find((line) => reportsDiskFull(line)) ?? '');
+      return { gate: 'compile', passed: false, reason: infrastructure.message, infrastructure, details: { ...details, modulePath: null, compilerOutput } };
     }
     if (result.code !== 0) {
       const firstError = compilerOutput.split('\n').find((line) => /error/.test(line)) ?? `${COMPILER} exited with ${result.code ?? result.signal}`;

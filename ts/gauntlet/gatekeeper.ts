@@ -13,7 +13,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
-import { inBackground } from './background.js';
+import { inBackground, processGroupCpuSeconds } from './background.js';
 
 export const GATEKEEPER_NAME = 'ouroboros-gatekeeper';
 const REPORT_PREFIX = 'ouroboros-gatekeeper: ';
@@ -61,6 +61,12 @@ export interface ConfinedRun {
   /** The tool's stderr, without the gatekeeper's report. */
   stderr: string;
   timedOut: boolean;
+  /**
+   * When it timed out: the CPU seconds its process group had used by then
+   * (null otherwise, or without procfs). Little CPU over a long wall time
+   * means it waited for the cores, not that the input made it work.
+   */
+  cpuSecondsAtTimeout: number | null;
   /** Killed because the caller's signal aborted: the run tells nothing about the source. */
   aborted: boolean;
   /** null when the gatekeeper could not start or report. */
@@ -79,7 +85,7 @@ function splitReport(stderr: string): { confinement: Confinement | null; rest: s
 }
 
 /** What a run that never started reports. */
-const NOT_RUN: Omit<ConfinedRun, 'aborted'> = { code: null, signal: null, stdout: '', stderr: '', timedOut: false, confinement: null };
+const NOT_RUN: Omit<ConfinedRun, 'aborted'> = { code: null, signal: null, stdout: '', stderr: '', timedOut: false, cpuSecondsAtTimeout: null, confinement: null };
 
 /** Kills a detached child's whole process group (g++ forks cc1plus and as); a group already gone is fine. */
 function killGroup(pid: number | undefined): void {
@@ -122,6 +128,7 @@ export function runConfined(
     const child = inBackground(spawn(gatekeeperPath(), plan, { cwd: options.scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
     const output = { stdout: '', stderr: '', chars: 0 };
     let timedOut = false;
+    let cpuSecondsAtTimeout: number | null = null;
     let spawnError: string | null = null;
     const kill = () => killGroup(child.pid);
     const collect = (stream: 'stdout' | 'stderr') => (text: string) => {
@@ -133,6 +140,7 @@ export function runConfined(
     child.stderr.setEncoding('utf8').on('data', collect('stderr'));
     const timer = setTimeout(() => {
       timedOut = true;
+      cpuSecondsAtTimeout = child.pid === undefined ? null : processGroupCpuSeconds(child.pid);
       kill();
     }, options.timeoutMs);
     options.signal?.addEventListener('abort', kill, { once: true });
@@ -145,9 +153,21 @@ export function runConfined(
       // The tool's own children (cc1plus) share its group: none outlives it.
       kill();
       const { confinement, rest } = splitReport(spawnError === null ? output.stderr : `could not start ${GATEKEEPER_NAME}: ${spawnError}`);
-      resolve({ code, signal, stdout: output.stdout, stderr: rest, timedOut, aborted: options.signal?.aborted === true, confinement });
+      resolve({ code, signal, stdout: output.stdout, stderr: rest, timedOut, cpuSecondsAtTimeout, aborted: options.signal?.aborted === true, confinement });
     });
   });
+}
+
+/**
+ * The share of one core below which a tool killed at its wall-clock limit
+ * is taken to have been starved (a loaded machine, or held while the
+ * sandbox measured): it would have finished on an idle core.
+ */
+const STARVED_CORE_SHARE = 0.5;
+
+/** Killed at its wall-clock limit having had less than half a core: the machine's failure, not the input's. */
+export function starved(run: ConfinedRun, timeoutMs: number): boolean {
+  return run.timedOut && run.cpuSecondsAtTimeout !== null && run.cpuSecondsAtTimeout < (STARVED_CORE_SHARE * timeoutMs) / 1000;
 }
 
 /** The ELF gate's findings on a module (crates/gatekeeper/src/inspect.rs). */

@@ -11,7 +11,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
+import { type Confinement, runConfined, starved, type ToolLimits } from './gatekeeper.js';
+import { busy } from './infrastructure.js';
+import type { InfrastructureFailure } from './types.js';
 
 export interface LintFinding {
   tool: 'clang-tidy' | 'cppcheck';
@@ -22,7 +24,12 @@ export interface LintFinding {
   penalty: number;
 }
 
-const TOOL_TIMEOUT_MS = 60_000;
+/**
+ * Each analyser's wall-clock limit: twice its CPU limit, so that on a
+ * loaded machine or across a sandbox's hold a tool still reaches its CPU
+ * limit (the source's fault) before this one (the machine's).
+ */
+const TOOL_TIMEOUT_MS = 120_000;
 /** clang-tidy's analyser peaks near 400 MiB on the variant generator's kernels. */
 export const ANALYSER_LIMITS: ToolLimits = { memoryMiB: 2048, cpuSeconds: 60, fileMiB: 16 };
 const CLANG_TIDY_CHECKS = '-*,clang-analyzer-*,bugprone-*,cert-*,-cert-err58-cpp,-bugprone-easily-swappable-parameters';
@@ -50,6 +57,8 @@ interface ToolRun {
   missing: boolean;
   /** Killed at a limit or unable to start under it (exit >= 126): its silence proves nothing. */
   stopped: boolean;
+  /** Killed at its wall-clock limit having had little CPU: the machine was too busy for it (null otherwise). */
+  starvedBy: InfrastructureFailure | null;
   confinement: Confinement | null;
 }
 
@@ -58,7 +67,8 @@ async function run(command: string, args: string[], scratch: string, includeDir:
   // The gatekeeper's execvp failed: the tool is not installed.
   const missing = result.code === 126 && /cannot start/.test(result.stderr);
   const stopped = !missing && (result.timedOut || result.signal !== null || (result.code ?? 0) >= 126);
-  return { stdout: result.stdout, stderr: result.stderr, missing, stopped, confinement: result.confinement };
+  const starvedBy = starved(result, TOOL_TIMEOUT_MS) ? busy(command, TOOL_TIMEOUT_MS, result.cpuSecondsAtTimeout!) : null;
+  return { stdout: result.stdout, stderr: result.stderr, missing, stopped, starvedBy, confinement: result.confinement };
 }
 
 /**
@@ -81,10 +91,14 @@ function cppcheckPenalty(severity: string): number {
   return 0.02;
 }
 
-async function clangTidy(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<LintFinding[] | null> {
+/** One analyser's findings; null when it is not installed; an infrastructure failure when the machine kept it from finishing. */
+type AnalyserFindings = LintFinding[] | null | InfrastructureFailure;
+
+async function clangTidy(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<AnalyserFindings> {
   const scratch = path.dirname(file);
   const result = await run('clang-tidy', [...CLANG_TIDY_ARGUMENTS, file, '--', '-std=c++17', '-I', includeDir], scratch, includeDir, limits, signal);
   if (result.missing) return null;
+  if (result.starvedBy) return result.starvedBy;
   if (result.stopped) return [stoppedFinding('clang-tidy')];
   const findings: LintFinding[] = [];
   for (const match of result.stdout.matchAll(/^[^\n:]+:(\d+):\d+: (warning|error): (.*?) \[([\w.,-]+)\]$/gm)) {
@@ -94,10 +108,11 @@ async function clangTidy(file: string, includeDir: string, limits: ToolLimits, s
   return findings;
 }
 
-async function cppcheck(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<LintFinding[] | null> {
+async function cppcheck(file: string, includeDir: string, limits: ToolLimits, signal?: AbortSignal): Promise<AnalyserFindings> {
   const scratch = path.dirname(file);
   const result = await run('cppcheck', [...CPPCHECK_ARGUMENTS, '-I', includeDir, file], scratch, includeDir, limits, signal);
   if (result.missing) return null;
+  if (result.starvedBy) return result.starvedBy;
   if (result.stopped) return [stoppedFinding('cppcheck')];
   const findings: LintFinding[] = [];
   for (const match of result.stderr.matchAll(/^(\w+)\|(\w+)\|(\d+)\|(.*)$/gm)) {
@@ -112,6 +127,8 @@ export interface LintResult {
   findings: LintFinding[];
   /** Tools that are not installed (their findings are then missing). */
   unavailable: string[];
+  /** Set when the machine kept an analyser from finishing: the findings are then incomplete and say nothing. */
+  unfinished: InfrastructureFailure | null;
 }
 
 /**
@@ -125,9 +142,12 @@ export async function lint(source: string, includeDir: string, limits: ToolLimit
     const file = path.join(dir, 'candidate.cpp');
     await writeFile(file, source);
     const [tidy, check] = await Promise.all([clangTidy(file, includeDir, limits, signal), cppcheck(file, includeDir, limits, signal)]);
+    const found = (result: AnalyserFindings) => (Array.isArray(result) ? result : []);
+    const unfinished = [tidy, check].find((result): result is InfrastructureFailure => result !== null && !Array.isArray(result)) ?? null;
     return {
-      findings: [...(tidy ?? []), ...(check ?? [])],
+      findings: [...found(tidy), ...found(check)],
       unavailable: [tidy === null ? 'clang-tidy' : null, check === null ? 'cppcheck' : null].filter((t): t is string => t !== null),
+      unfinished,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

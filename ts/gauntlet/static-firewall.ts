@@ -109,8 +109,9 @@ export async function analyseScreened(
 ): Promise<StaticVerdict> {
   const details: StaticDetails = { ...screened, stages: [...screened.stages] };
   if (options.template === null) {
-    const { findings, unavailable } = await lint(source, options.includeDir, undefined, options.signal);
+    const { findings, unavailable, unfinished } = await lint(source, options.includeDir, undefined, options.signal);
     if (options.signal?.aborted) return { gate: 'static', passed: false, reason: 'interrupted: the analysers were stopped before they ended', details };
+    if (unfinished !== null) return { gate: 'static', passed: false, reason: unfinished.message, infrastructure: unfinished, details };
     details.stages.push('analysers');
     details.lintFindings = findings;
     details.unavailable = unavailable;

@@ -90,6 +90,9 @@ export async function analyseTemplate(includeDir: string): Promise<TemplateAnaly
   for (let first = 0; first < renderings.length; first += ANALYSIS_CONCURRENCY) {
     const batch = renderings.slice(first, first + ANALYSIS_CONCURRENCY);
     const linted = await Promise.all(batch.map((source) => lint(source, includeDir)));
+    const unfinished = linted.find((result) => result.unfinished !== null)?.unfinished;
+    // Incomplete findings say nothing about the template: no analysis is made, and the renderings get the analysers themselves.
+    if (unfinished) throw new Error(`the template's analysis did not finish: ${unfinished.message}`);
     linted.forEach((result, i) => {
       results.push({ genome: COVERING_GENOMES[first + i]!, findings: result.findings });
       for (const tool of result.unavailable) unavailable.add(tool);

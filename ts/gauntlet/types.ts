@@ -13,6 +13,18 @@ export type Slot = 'step' | 'readout';
 /** The precision of the live lattice, which the sandbox's benchmark and checks run in. */
 export type Precision = 'f64' | 'f32';
 
+/**
+ * Why a gate could not judge a candidate for reasons of the machine, not of
+ * the source: a full scratch disk, or a tool the load kept from finishing
+ * within its wall time although it stayed under its CPU limit. Such a
+ * failure says nothing about the candidate and is never recorded as its
+ * rejection; nothing is accepted on it either.
+ */
+export interface InfrastructureFailure {
+  kind: 'disk-full' | 'busy';
+  message: string;
+}
+
 export interface GateVerdict<Details extends object = object> {
   gate: GateName;
   passed: boolean;
@@ -20,6 +32,8 @@ export interface GateVerdict<Details extends object = object> {
   reason: string;
   details: Details;
   seconds: number;
+  /** Set when the gate failed for the machine's reasons (then `passed` is false and `reason` says so). */
+  infrastructure?: InfrastructureFailure;
 }
 
 /** One isolation layer of the sandbox as it ended up on this machine. */
