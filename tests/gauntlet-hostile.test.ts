@@ -67,7 +67,10 @@ describe('the hostile corpus', () => {
       connections += 1;
       socket.destroy();
     });
-    await new Promise<void>((resolve) => listener!.listen(LISTENER_PORT, '127.0.0.1', resolve).on('error', () => resolve()));
+    // The listener must be up, or its count of 0 connections would prove nothing: a port taken fails the suite here.
+    await new Promise<void>((resolve, reject) =>
+      listener!.once('error', (error) => reject(new Error(`the corpus's listener cannot take 127.0.0.1:${LISTENER_PORT}: ${error.message}`))).listen(LISTENER_PORT, '127.0.0.1', resolve),
+    );
     before = snapshot();
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-hostile-cache-'));
     const entries = Object.entries(manifest);
@@ -145,6 +148,7 @@ describe('the hostile corpus', () => {
     expect(process.exitCode ?? 0).toBe(0);
     expect(snapshot()).toEqual(before);
     expect(readdirSync(canaryDir)).toEqual(['canary.txt']);
+    expect(listener!.listening).toBe(true);
     expect(connections).toBe(0);
   });
 

@@ -15,12 +15,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, copyFile, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Confinement, runConfined, starved, type ToolLimits } from './gatekeeper.js';
 import { busy, diskFull, isDiskFullError, reportsDiskFull } from './infrastructure.js';
 import type { GateVerdict } from './types.js';
+import { makeScratch } from './scratch.js';
 import { privateTmpPath } from '../util/private-dir.js';
 
 export const COMPILER = 'g++';
@@ -170,7 +170,7 @@ async function compileInScratch(
 ): Promise<Omit<GateVerdict<CompileDetails>, 'seconds'>> {
   const { flags } = details;
   await mkdir(options.cacheDir, { recursive: true, mode: 0o755 });
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-compile-'));
+  const scratch = await makeScratch('compile-');
   try {
     await writeFile(path.join(scratch, 'candidate.cpp'), source);
     const result = await runConfined(COMPILER, [...flags, 'candidate.cpp', '-o', 'candidate.so'], {

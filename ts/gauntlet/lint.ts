@@ -8,12 +8,12 @@
  * its message are kept from what they print. An analyser stopped at a
  * limit, or unable to start under it, costs the whole score.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Confinement, runConfined, starved, type ToolLimits } from './gatekeeper.js';
 import { busy } from './infrastructure.js';
 import type { InfrastructureFailure } from './types.js';
+import { makeScratch } from './scratch.js';
 
 export interface LintFinding {
   tool: 'clang-tidy' | 'cppcheck';
@@ -137,7 +137,7 @@ export interface LintResult {
  * meaningless: the caller checks the signal, not the findings.
  */
 export async function lint(source: string, includeDir: string, limits: ToolLimits = ANALYSER_LIMITS, signal?: AbortSignal): Promise<LintResult> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-lint-'));
+  const dir = await makeScratch('lint-');
   try {
     const file = path.join(dir, 'candidate.cpp');
     await writeFile(file, source);

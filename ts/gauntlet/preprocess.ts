@@ -11,11 +11,11 @@
  * leaves this module: a failure is a line number and a fixed sentence.
  */
 import { realpathSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { COMPILER, HARDENED_FLAGS } from './compile.js';
 import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
+import { makeScratch } from './scratch.js';
 
 /** Where system headers live: the C library's, libstdc++'s and the compiler's own. */
 export const SYSTEM_INCLUDE_DIRS = ['/usr/include', '/usr/lib/gcc', '/usr/local/include'];
@@ -95,7 +95,7 @@ function firstErrorLine(output: string): number | null {
 }
 
 export async function preprocess(source: string, includeDir: string, signal?: AbortSignal): Promise<Preprocessed> {
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'ouroboros-preprocess-'));
+  const scratch = await makeScratch('preprocess-');
   const empty = { dependencyCount: 0, lines: [], lineNumbers: [] };
   try {
     await writeFile(path.join(scratch, SOURCE_NAME), source);
