@@ -316,6 +316,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (error) {
       detachLog();
       if (ownsArchive) archive.close();
+      const code = storageFailureCode(error);
+      // A full or read-only archive at start: say which file and why, as the loop does when it meets one later.
+      if (code !== null) throw new Error(`archive ${archive.file}: a write failed (${code}: ${(error as Error).message}); the engine could not start`);
       throw error;
     }
     this.run.sampler.start();
@@ -622,8 +625,9 @@ export class Engine extends EventEmitter<EngineEvents> {
         this.finished.get(record.id)?.resolve(record);
       })
       .catch((error: unknown) => {
-        recorded.reject(error);
         this.fail(error);
+        // A write the archive refused: the caller hears the engine's sentence (which file, why), not SQLite's.
+        recorded.reject(storageFailureCode(error) !== null && this.storageError !== null ? this.storageError : error);
       })
       .finally(() => {
         this.inFlight.delete(work);
