@@ -55,7 +55,13 @@ export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' |
 
 export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt'>>;
 
-export type LedgerAction = 'apply' | 'rollback' | 'warm-start';
+/**
+ * apply, rollback, warm-start: a change made while the engine ran. restart:
+ * a run began with another module live than the one the ledger last put in
+ * the slot (a new process starts on the reference kernel), so that the
+ * ledger says what is live at every step.
+ */
+export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'restart';
 
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */

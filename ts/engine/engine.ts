@@ -391,7 +391,28 @@ export class Engine extends EventEmitter<EngineEvents> {
         record = root;
       }
       live.adopt({ slot, attemptId: record.id, moduleId: module.id, modulePath: module.path, moduleSha256, speedup: record.speedup ?? 1 });
+      this.recordRestart(archive, slot, record.id, module.name, moduleSha256);
     }
+  }
+
+  /**
+   * When the ledger's last change of `slot` left another module live than
+   * the one this run starts with (a new process starts on the reference),
+   * records the return, so that replaying the ledger gives what ran.
+   */
+  private recordRestart(archive: Archive, slot: Slot, attemptId: number, name: string, moduleSha256: string): void {
+    const last = archive.ledger.latest(slot);
+    if (last === null || last.moduleSha256 === moduleSha256) return;
+    const entry = archive.ledger.append({
+      action: 'restart',
+      slot,
+      attemptId,
+      moduleSha256,
+      previousModuleSha256: last.moduleSha256,
+      atStep: this.lattice.stepCount,
+      reason: `a new run started with ${name} (attempt ${attemptId}) live; ledger entry ${last.sequence} had left attempt ${last.attemptId ?? 'none'}'s module there`,
+    });
+    this.runLedger.push(entry);
   }
 
   private async loop(): Promise<void> {
