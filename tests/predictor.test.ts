@@ -3,7 +3,8 @@
 // and counts what it skipped and what the audits found.
 import { describe, expect, it } from 'vitest';
 import type { AttemptOutcome } from '../dist/ts/engine/strategy-memory.js';
-import { Predictor, SOURCE_FEATURE_NAMES, sourceFeatures } from '../dist/ts/engine/predictor.js';
+import { Predictor } from '../dist/ts/engine/predictor.js';
+import { SOURCE_FEATURE_NAMES, sourceFeatures } from '../dist/ts/engine/candidate-features.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 import type { AttemptRecord } from '../dist/ts/archive/types.js';
 import { candidateFeatures, predictorSample } from '../dist/ts/engine/candidate-features.js';

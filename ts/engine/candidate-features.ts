@@ -8,7 +8,7 @@
 import type { AttemptRecord } from '../archive/types.js';
 import { genomeFeatures, validateGenome, defaultGenome } from '../generators/variant/genome.js';
 import { outcomeOfRecord, type AttemptOutcome } from './strategy-memory.js';
-import { sourceFeatures } from './predictor.js';
+import { stripComments } from '../gauntlet/source-rules.js';
 
 const GENOME_FEATURES = genomeFeatures(defaultGenome()).length;
 
@@ -37,4 +37,48 @@ export function predictorSample(record: AttemptRecord): { features: number[]; ou
   if (outcome === null) return null;
   const speedup = outcome.passed && record.speedup !== null && record.speedup > 0 ? record.speedup : null;
   return { features: candidateFeatures(record.source, record.genome), outcome: { ...outcome, speedup } };
+}
+
+interface SourceFeature {
+  name: string;
+  /** Occurrences in the source with comments and string literals blanked. */
+  pattern: RegExp;
+}
+
+/** What `sourceFeatures` measures, in order; each count enters as ln(1 + count). */
+export const SOURCE_FEATURES: readonly SourceFeature[] = [
+  { name: 'for loops', pattern: /\bfor\s*\(/g },
+  { name: 'while loops', pattern: /\bwhile\s*\(/g },
+  { name: 'parallel_for calls', pattern: /\bparallel_for\b/g },
+  { name: '__restrict qualifiers', pattern: /\b__restrict(?:__)?\b/g },
+  { name: 'pragmas', pattern: /^[ \t]*#[ \t]*pragma\b/gm },
+  { name: 'unroll hints', pattern: /#[ \t]*pragma[ \t]+(?:GCC[ \t]+unroll|unroll|clang[ \t]+loop[ \t]+unroll)/g },
+  {
+    name: 'vectorisation hints',
+    pattern: /#[ \t]*pragma[ \t]+(?:omp[ \t]+simd|GCC[ \t]+ivdep|clang[ \t]+loop[ \t]+vectorize)|__builtin_assume_aligned|\balignas\b/g,
+  },
+  { name: 'streaming stores', pattern: /__builtin_nontemporal_store/g },
+  { name: 'other builtins', pattern: /\b__builtin_(?!nontemporal_store|assume_aligned)\w+/g },
+  { name: '% operators', pattern: /%(?!=)/g },
+  { name: '/ operators', pattern: /\/(?![=/*])/g },
+  { name: 'branches', pattern: /\bif\s*\(|\?/g },
+  { name: 'templates', pattern: /\btemplate\s*</g },
+  { name: 'inline hints', pattern: /\binline\b|__attribute__\s*\(\(\s*always_inline/g },
+];
+
+/** Names of the numbers `sourceFeatures` returns, in order. */
+export const SOURCE_FEATURE_NAMES: readonly string[] = [
+  'ln bytes',
+  'ln lines',
+  ...SOURCE_FEATURES.map((feature) => `ln(1 + ${feature.name})`),
+];
+
+/** Numeric features of a kernel's C++ source, for the predictor. */
+export function sourceFeatures(source: string): number[] {
+  const code = stripComments(source);
+  return [
+    Math.log1p(Buffer.byteLength(source, 'utf8')),
+    Math.log1p(source.split('\n').length),
+    ...SOURCE_FEATURES.map(({ pattern }) => Math.log1p(code.match(pattern)?.length ?? 0)),
+  ];
 }

@@ -28,4 +28,5 @@ export { SKIPPED_BY_PREDICTOR } from './attempt-runner.js';
 export { judgeThroughput, measureSlot, mlupsOf, type ThroughputWindow, type WatchVerdict } from './watch.js';
 export { createEngineLog, logEngineEvents, type EngineLogger, type EngineLogOptions } from './log.js';
 export { StrategyMemory } from './strategy-memory.js';
-export { Predictor, sourceFeatures } from './predictor.js';
+export { Predictor } from './predictor.js';
+export { sourceFeatures } from './candidate-features.js';
