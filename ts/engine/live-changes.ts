@@ -24,14 +24,13 @@
  * a watchdog rollback in any window lands on the incumbent); it changes
  * only inside the serialised section, and on a watchdog rollback.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Ledger } from '../archive/ledger.js';
 import type { LedgerAction, LedgerEntry } from '../archive/types.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { Lattice, SwapResult } from '../lattice/lattice.js';
 import type { WatchdogEvent } from '../lattice/watchdog.js';
 import { withToolsHeld } from '../gauntlet/background.js';
+import { fileSha256 } from '../util/sha256.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { AbVerdict, PairedWindows } from './ab-test.js';
 import type { AttemptPhase } from './events.js';
@@ -159,9 +158,7 @@ export interface LiveChangeHooks {
 /** Why a winner that passed everything did not go live: the stop came first. */
 export const STOPPED_FIRST_REASON = 'not applied: the engine stopped first';
 
-export function fileSha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
+export { fileSha256 };
 
 /**
  * The new module's speedup over the reference, measured live: the

@@ -3,9 +3,9 @@
  * finds the segment by, module checks by sha256, and the message protocol
  * between a process and the successor it spawns.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { HandoffMetadata, ModuleRef, SlotModules } from '../handoff/metadata.js';
+import { fileSha256 } from '../util/sha256.js';
 
 /** The descriptor of the inherited state segment, in a successor's environment. */
 export const SEGMENT_FD_ENV = 'OUROBOROS_SEGMENT_FD';
@@ -40,7 +40,7 @@ export function moduleSha256(file: string): string | null {
   const known = hashes.get(file);
   if (known) return known;
   if (!existsSync(file)) return null;
-  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  const sha256 = fileSha256(file);
   hashes.set(file, sha256);
   return sha256;
 }
@@ -48,7 +48,7 @@ export function moduleSha256(file: string): string | null {
 /** Why `ref` must not be loaded (missing file, other bytes), or null when it may. */
 export function moduleDefect(ref: ModuleRef): string | null {
   if (!existsSync(ref.path)) return `${ref.path} is missing`;
-  const found = createHash('sha256').update(readFileSync(ref.path)).digest('hex');
+  const found = fileSha256(ref.path);
   if (found !== ref.sha256) return `${ref.path} has sha256 ${found}, the frozen state recorded ${ref.sha256}`;
   return null;
 }

@@ -11,13 +11,13 @@
  * Any failure is a ModuleRefusedError naming the file and the reason; nothing
  * live is touched until the module has passed all four.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import type { CoreModuleInfo } from '../../native/addon-types.js';
 import { coreAddon } from '../../native/loader.js';
 import { privateTmpPath } from '../util/private-dir.js';
+import { fileSha256, sha256Hex } from '../util/sha256.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeModule } from './probe.js';
 import type { SelfTestShape } from './self-test.js';
 
@@ -55,10 +55,10 @@ export function defaultModuleCacheDir(): string {
 /** Copies `file` to `<cacheDir>/<sha256>.so` (once) and returns that path and the hash. */
 export function contentAddressedCopy(file: string, cacheDir: string): { cachedPath: string; sha256: string } {
   const bytes = readFileSync(file);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Hex(bytes);
   const cachedPath = path.join(cacheDir, `${sha256}.so`);
   // A copy already there is used only if it still hashes to its name.
-  if (!existsSync(cachedPath) || createHash('sha256').update(readFileSync(cachedPath)).digest('hex') !== sha256) {
+  if (!existsSync(cachedPath) || fileSha256(cachedPath) !== sha256) {
     mkdirSync(cacheDir, { recursive: true });
     // The bytes that were hashed, not the file again (it may have changed since);
     // written then renamed, so that no reader ever sees a half-written file.
