@@ -222,7 +222,7 @@ export async function listenForControl(
       server.close();
       for (const connection of connections) connection.destroy();
       // Only the file this server made: one put there since is someone else's.
-      let stats: { dev: number; ino: number } | null = null;
+      let stats: { dev: number; ino: number } | null;
       try {
         stats = lstatSync(socketPath);
       } catch {

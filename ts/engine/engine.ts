@@ -318,7 +318,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (ownsArchive) archive.close();
       const code = storageFailureCode(error);
       // A full or read-only archive at start: say which file and why, as the loop does when it meets one later.
-      if (code !== null) throw new Error(`archive ${archive.file}: a write failed (${code}: ${(error as Error).message}); the engine could not start`);
+      if (code !== null) throw new Error(`archive ${archive.file}: a write failed (${code}: ${(error as Error).message}); the engine could not start`, { cause: error });
       throw error;
     }
     this.run.sampler.start();

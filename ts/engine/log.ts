@@ -31,7 +31,7 @@ export class FallbackDestination {
     try {
       this.fd = openSync(file, 'a');
     } catch (error) {
-      throw new Error(`log.file = ${JSON.stringify(file)}: cannot be opened for appending (${(error as Error).message}); name a writable file, or "" for no log`);
+      throw new Error(`log.file = ${JSON.stringify(file)}: cannot be opened for appending (${(error as Error).message}); name a writable file, or "" for no log`, { cause: error });
     }
   }
 

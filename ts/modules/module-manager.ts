@@ -76,7 +76,7 @@ export function contentAddressedCopy(file: string, cacheDir: string): { cachedPa
  */
 export function checkModuleFile(file: string): string {
   const source = path.resolve(file);
-  let isFile = false;
+  let isFile: boolean;
   try {
     isFile = statSync(source).isFile();
   } catch {

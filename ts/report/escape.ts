@@ -20,6 +20,7 @@ export function escapeHtml(text: unknown): string {
 
 /** Control characters (escape sequences included) shown as \\xNN; newlines and tabs kept only when `multiline`. */
 export function printable(text: string, multiline = false): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it must find
   const pattern = multiline ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g;
   return text.replace(pattern, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
