@@ -407,6 +407,8 @@ export interface StepResultF32 {
 export interface OracleAddon {
   /** Discrete energy leapfrog conserves, in f64, including the cell volume h^N. */
   energy(previous: Float64Array, current: Float64Array, extents: number[], c: number, h: number, dt: number): number;
+  /** `energy` on a libuv thread; the arrays must not be written until it settles. Bad extents throw at once. */
+  energyAsync(previous: Float64Array, current: Float64Array, extents: number[], c: number, h: number, dt: number): Promise<number>;
   stepF64(previous: Float64Array, current: Float64Array, extents: number[], courant2: number, steps: number): StepResultF64;
   stepF32(previous: Float32Array, current: Float32Array, extents: number[], courant2: number, steps: number): StepResultF32;
   /**
@@ -420,6 +422,8 @@ export interface OracleAddon {
   /** Returns the field shifted by `by` cells along `axis` (periodic). */
   shift(field: Float64Array, extents: number[], axis: number, by: number): Float64Array;
   checkInvariants(input: InvariantInput): InvariantReport;
+  /** `checkInvariants` on a libuv thread; the input's arrays must not be written until it settles. */
+  checkInvariantsAsync(input: InvariantInput): Promise<InvariantReport>;
   nonaryAdd(a: Int8Array, b: Int8Array): Int8Array;
   nonaryNeg(a: Int8Array): Int8Array;
   nonarySub(a: Int8Array, b: Int8Array): Int8Array;

@@ -153,7 +153,7 @@ class FakeLattice extends EventEmitter {
     this.canaries.push(options.steps);
     return { steps: options.steps, maxAbsDifference: 0, candidateEnergy: 1, incumbentEnergy: 1, candidateFpRestores: 0 };
   }
-  checkInvariants() {
+  async checkInvariantsAsync() {
     return this.invariantsOk ? { ok: true, violations: [] } : { ok: false, violations: ['energy drift 1e-3 > 1e-9'] };
   }
   /** The watchdog rolling the slot back as the core does: live = last-known-good, state restored. */

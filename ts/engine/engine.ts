@@ -840,7 +840,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // First, so that no sample's energy (a second or two of the event loop at 4096^2 on a loaded
     // machine) delays the kills and the summary; the samples so far cover the run up to the stop.
     run.sampler.stop();
-    const settled = Promise.all([this.loopDone, Promise.allSettled([...this.inFlight, ...this.reverifying]), run.live.idle()]);
+    const settled = Promise.all([this.loopDone, Promise.allSettled([...this.inFlight, ...this.reverifying]), run.live.idle(), run.sampler.settled()]);
     const inTime = await withinMs(settled, STOP_GRACE_MS);
     if (!inTime) {
       try {

@@ -433,7 +433,7 @@ export class LiveChanges {
       return { status: 'passed', reason, trial: report, liveMlups: candidateMlups > 0 ? candidateMlups : null };
     }
     if (!candidateLive()) spans.push({ fromStep: (await this.lat.swap(slot, candidate.moduleId)).appliedAtStep, toStep: null });
-    const invariantProblem = this.invariantProblem();
+    const invariantProblem = await this.invariantProblem();
     if (invariantProblem !== null) {
       const atStep = (await this.lat.rollback(slot)).appliedAtStep;
       spans.at(-1)!.toStep = atStep;
@@ -543,7 +543,7 @@ export class LiveChanges {
       }
       const throughput = judgeThroughput(before, live, this.settings.maxDegradation);
       if (!throughput.ok) return { live, watchdog: null, slower: true, problem: throughput.reason };
-      const invariantProblem = this.invariantProblem();
+      const invariantProblem = await this.invariantProblem();
       if (invariantProblem !== null) return { live, watchdog: null, slower: false, problem: invariantProblem };
       return { live, watchdog: null, slower: false, problem: null };
     } finally {
@@ -557,8 +557,9 @@ export class LiveChanges {
    * energy drift within the watchdog's tolerance, every value finite, and
    * the live readout equal to the oracle's, all of one step.
    */
-  private invariantProblem(): string | null {
-    const report = this.lat.checkInvariants({ driftTolerance: this.settings.driftTolerance, wrapProbe: false });
+  private async invariantProblem(): Promise<string | null> {
+    // The state is read at one step now; the oracle's sums run off the event loop.
+    const report = await this.lat.checkInvariantsAsync({ driftTolerance: this.settings.driftTolerance, wrapProbe: false });
     if (report.ok) return null;
     return `an invariant failed after the swap: ${report.violations.join('; ')}`;
   }

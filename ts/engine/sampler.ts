@@ -2,7 +2,8 @@
  * Samples of the live simulation: the step count and wall-clock MLUPS every
  * sample interval (from step-count differences, so everything that slows
  * the simulation counts), the energy drift every energy interval (it copies
- * both levels, too costly for every sample on a large lattice), the
+ * both levels, too costly for every sample on a large lattice, and sums
+ * them off the event loop), the
  * module live in each slot, and how much of the interval the lattice was
  * held at a step boundary (a held interval says nothing about the kernel's
  * speed, only about what the search costs).
@@ -31,6 +32,7 @@ export class LiveSampler {
   private last: { atMs: number; step: number; heldMs: number } | null = null;
   private lastEnergyMs = -Infinity;
   private energyDrift = 0;
+  private energyInFlight: Promise<void> | null = null;
   private readonly startedMs: number;
 
   constructor(
@@ -56,6 +58,31 @@ export class LiveSampler {
     this.timer = null;
   }
 
+  /** Resolves once the energy sum in flight, if any, has been counted in maxEnergyDrift. */
+  async settled(): Promise<void> {
+    await this.energyInFlight;
+  }
+
+  /**
+   * Copies both levels at a step boundary now and sums their energy on a
+   * libuv thread (about 100 ms at 4096^2, seconds on a loaded machine, that
+   * the event loop no longer waits for); samples taken meanwhile carry the
+   * last drift known.
+   */
+  private measureEnergy(): void {
+    const initial = this.lat.initialEnergy;
+    this.energyInFlight = this.lat
+      .energyAsync()
+      .then((energy) => {
+        this.energyDrift = initial !== 0 ? Math.abs(energy - initial) / Math.abs(initial) : Math.abs(energy);
+        this.maxEnergyDrift = Math.max(this.maxEnergyDrift, this.energyDrift);
+      })
+      .catch((error: unknown) => this.options.onError(error as Error))
+      .finally(() => {
+        this.energyInFlight = null;
+      });
+  }
+
   liveModules(): Record<Slot, string> {
     const slots = this.lat.slots();
     return Object.fromEntries(SLOTS.map((slot) => [slot, slots[slot].live.name])) as Record<Slot, string>;
@@ -71,12 +98,9 @@ export class LiveSampler {
     // A watchdog restore moves the step counter back; that interval says nothing about speed.
     const mlups = elapsedMs > 0 && step >= previous.step ? ((step - previous.step) * this.lat.cells) / (elapsedMs * 1e3) : 0;
     this.last = { atMs, step, heldMs: totalHeldMs };
-    if (atMs - this.lastEnergyMs >= this.options.energyIntervalMs) {
+    if (atMs - this.lastEnergyMs >= this.options.energyIntervalMs && this.energyInFlight === null) {
       this.lastEnergyMs = atMs;
-      const initial = this.lat.initialEnergy;
-      const energy = this.lat.energy();
-      this.energyDrift = initial !== 0 ? Math.abs(energy - initial) / Math.abs(initial) : Math.abs(energy);
-      this.maxEnergyDrift = Math.max(this.maxEnergyDrift, this.energyDrift);
+      this.measureEnergy();
     }
     const heldMs = Math.min(Math.max(totalHeldMs - previous.heldMs, 0), Math.max(elapsedMs, 0));
     const sample = { atMs: atMs - this.startedMs, step, mlups, intervalMs: Math.max(elapsedMs, 0), heldMs, energyDrift: this.energyDrift, liveModules: this.liveModules() };

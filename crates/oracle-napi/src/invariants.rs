@@ -1,8 +1,8 @@
 //! `checkInvariants`: the JS input and report objects around
 //! `ouroboros_oracle::check_invariants`.
 
-use napi::bindgen_prelude::{Float64Array, Int8Array};
-use napi::Result;
+use napi::bindgen_prelude::{AsyncTask, Float64Array, Int8Array};
+use napi::{Env, Result, Task};
 use napi_derive::napi;
 use ouroboros_oracle::WaveParameters;
 
@@ -60,13 +60,45 @@ pub struct InvariantReport {
 #[napi(catch_unwind)]
 pub fn check_invariants(input: InvariantInput) -> Result<InvariantReport> {
     let extents = extents(&input.extents)?;
+    report(&input, &extents)
+}
+
+/// `checkInvariants` on a libuv thread (about 100 ms at 4096^2, most of it
+/// the energy sum). The arrays are held by reference until it resolves; the
+/// caller must not write them meanwhile.
+pub struct CheckInvariantsTask {
+    input: InvariantInput,
+    extents: Vec<usize>,
+}
+
+impl Task for CheckInvariantsTask {
+    type Output = InvariantReport;
+    type JsValue = InvariantReport;
+
+    fn compute(&mut self) -> Result<InvariantReport> {
+        report(&self.input, &self.extents)
+    }
+
+    fn resolve(&mut self, _env: Env, report: InvariantReport) -> Result<InvariantReport> {
+        Ok(report)
+    }
+}
+
+/// `checkInvariants`, computed off the event loop; the extents are checked at once.
+#[napi(catch_unwind)]
+pub fn check_invariants_async(input: InvariantInput) -> Result<AsyncTask<CheckInvariantsTask>> {
+    let extents = extents(&input.extents)?;
+    Ok(AsyncTask::new(CheckInvariantsTask { input, extents }))
+}
+
+fn report(input: &InvariantInput, extents: &[usize]) -> Result<InvariantReport> {
     let shifted_stepped: Option<Vec<&[f64]>> = input
         .shifted_stepped
         .as_ref()
         .and_then(Option::as_ref)
         .map(|fields| fields.iter().map(|field| &field[..]).collect());
     let report = ouroboros_oracle::check_invariants(&ouroboros_oracle::InvariantInput {
-        extents: &extents,
+        extents,
         parameters: WaveParameters {
             c: input.c,
             h: input.h,

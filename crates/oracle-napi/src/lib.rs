@@ -13,8 +13,8 @@ mod convert;
 pub mod invariants;
 pub mod nonary;
 
-use napi::bindgen_prelude::{Float32Array, Float64Array, Int8Array};
-use napi::Result;
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Float64Array, Int8Array};
+use napi::{Env, Result, Task};
 use napi_derive::napi;
 use ouroboros_oracle::{Readout, WaveParameters};
 
@@ -54,6 +54,49 @@ pub fn energy(
     let lattice = lattice(&extents)?;
     ouroboros_oracle::energy(&lattice, &previous, &current, WaveParameters { c, h, dt })
         .map_err(invalid_arg)
+}
+
+/// `energy` on a libuv thread: the energy of a 4096^2 lattice takes about
+/// 100 ms, which `energyAsync` keeps off the event loop. The arrays are held
+/// by reference until it resolves; the caller must not write them meanwhile.
+pub struct EnergyTask {
+    previous: Float64Array,
+    current: Float64Array,
+    lattice: ouroboros_oracle::Lattice,
+    parameters: WaveParameters,
+}
+
+impl Task for EnergyTask {
+    type Output = f64;
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<f64> {
+        ouroboros_oracle::energy(&self.lattice, &self.previous, &self.current, self.parameters)
+            .map_err(invalid_arg)
+    }
+
+    fn resolve(&mut self, _env: Env, energy: f64) -> Result<f64> {
+        Ok(energy)
+    }
+}
+
+/// `energy`, computed off the event loop; arguments are checked at once.
+#[napi(catch_unwind)]
+pub fn energy_async(
+    previous: Float64Array,
+    current: Float64Array,
+    extents: Vec<f64>,
+    c: f64,
+    h: f64,
+    dt: f64,
+) -> Result<AsyncTask<EnergyTask>> {
+    let lattice = lattice(&extents)?;
+    Ok(AsyncTask::new(EnergyTask {
+        previous,
+        current,
+        lattice,
+        parameters: WaveParameters { c, h, dt },
+    }))
 }
 
 /// Advances (previous, current) by `steps` leapfrog steps in f64; returns new arrays.
