@@ -11,6 +11,7 @@
 import { invalidRangeError, requireInteger } from '../errors.js';
 import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
+import { ApprovalStore } from './approvals.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
@@ -37,6 +38,8 @@ export class Archive {
   readonly ledger: Ledger;
   /** The best verified module per slot, with the machine it was verified on. */
   readonly warmStart: WarmStartStore;
+  /** The decisions made in approval mode, each also in the ledger. */
+  readonly approvals: ApprovalStore;
 
   private constructor(
     /** The file as given to `open`. */
@@ -47,6 +50,7 @@ export class Archive {
   ) {
     this.ledger = new Ledger(db, file);
     this.warmStart = new WarmStartStore(db, file);
+    this.approvals = new ApprovalStore(db, file, this.ledger);
   }
 
   /**

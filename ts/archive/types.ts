@@ -55,7 +55,32 @@ export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' |
 
 export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt'>>;
 
-export type LedgerAction = 'apply' | 'rollback' | 'warm-start';
+/** approve and reject record a person's decision in approval mode; the others change what is live. */
+export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'approve' | 'reject';
+
+export type ApprovalDecision = 'approve' | 'reject';
+
+/** A person's decision on a candidate's swap (approval mode), as the archive keeps it. */
+export interface ApprovalRecord {
+  attemptId: number;
+  decision: ApprovalDecision;
+  /** Who decided, as the dashboard names them (the user and where from). */
+  decidedBy: string;
+  decidedAt: string;
+  /** The ledger entry that records the same decision. */
+  ledgerSequence: number;
+}
+
+export interface NewApproval {
+  attemptId: number;
+  slot: Slot;
+  decision: ApprovalDecision;
+  decidedBy: string;
+  /** The candidate's module and the incumbent's, for the ledger entry. */
+  moduleSha256: string;
+  incumbentModuleSha256: string;
+  atStep: number;
+}
 
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */

@@ -10,7 +10,7 @@ import { escapeHtml } from './escape.js';
 import { formatDrift, formatMlups, formatSpeedup, shortHash } from './format.js';
 import { type ChartMarker, lineChart } from './line-chart.js';
 import { STATUS_COLORS, lineageTree } from './lineage-tree.js';
-import type { RunSummary } from './run-summary.js';
+import { type RunSummary, changesLiveKernel } from './run-summary.js';
 import { summaryRows } from './summary-rows.js';
 
 export interface ReportInput {
@@ -78,7 +78,8 @@ function secondsAtStep(samples: readonly EngineSample[], step: number): number |
 
 function ledgerMarkers(input: ReportInput): ChartMarker[] {
   const markers: ChartMarker[] = [];
-  for (const entry of input.ledger) {
+  // Approval decisions change nothing live: the apply entry that follows an approval is the marker.
+  for (const entry of input.ledger.filter(changesLiveKernel)) {
     const x = secondsAtStep(input.samples, entry.atStep);
     if (x === null) continue;
     markers.push({
