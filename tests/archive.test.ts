@@ -107,6 +107,7 @@ describe('Archive: records', () => {
       operator: 'llm:prompt-v1',
       genome: { tile: [32, 64], unroll: 4, restrict: true, nested: { boundary: 'peeled' } },
       prompt: 'Make the step kernel faster.\nKeep the ABI.',
+      rawReply: null,
       source,
       sourceSha256: sha256(source),
       moduleSha256: 'b'.repeat(64),

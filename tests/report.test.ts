@@ -18,6 +18,7 @@ function record(id: number, parentId: number | null, fields: Partial<AttemptReco
     operator: 'mutate:tile',
     genome: { tile: 64 },
     prompt: null,
+    rawReply: null,
     source: `// kernel ${id}`,
     sourceSha256: 'a'.repeat(64),
     moduleSha256: null,

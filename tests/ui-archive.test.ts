@@ -1,12 +1,17 @@
-// The archive's record of approval decisions: a row with who and when, and a
-// ledger entry in the same transaction; and the v2 -> v3 migration that adds
-// the table to an older archive.
+// What schema version 3 adds for the dashboard: approval decisions (a row
+// with who and when, and a ledger entry in the same transaction) and the
+// LLM's raw reply; and the v2 -> v3 migration that adds both to an older
+// archive without changing its rows' hashes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Archive, SCHEMA_VERSION } from '../dist/ts/archive/index.js';
+import { resolveConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import { type CandidateProposal, type Generator, GeneratorError } from '../dist/ts/generators/types.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-ui-archive-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -47,7 +52,7 @@ describe('Archive.approvals', () => {
     const { archive, file, childId } = seeded('migrate');
     archive.close();
     const db = new Database(file);
-    db.exec('DROP TABLE approvals; PRAGMA user_version = 2;');
+    db.exec('ALTER TABLE attempts DROP COLUMN raw_reply; DROP TABLE approvals; PRAGMA user_version = 2;');
     db.close();
     const reopened = Archive.open(file);
     try {
@@ -69,5 +74,47 @@ describe('Archive.approvals', () => {
     db.exec('DROP TABLE approvals;');
     db.close();
     expect(() => Archive.open(file)).toThrow('lacks the table approvals');
+  });
+});
+
+describe('the raw reply of an LLM attempt', () => {
+  it('is kept with the attempt, sealed with the row, and a row without one keeps the hash it had', () => {
+    const { archive, rootId, childId } = seeded('raw-reply');
+    try {
+      const reply = 'Here is the kernel:\n```cpp\nint x;\n```';
+      const record = archive.insertAttempt({ parentId: rootId, slot: 'step', generator: 'llm', operator: 'llm', genome: null, prompt: '[system]\n...', rawReply: reply, source: '' });
+      expect(archive.get(record.id)!.rawReply).toBe(reply);
+      expect(archive.integrity(record.id)).toBe('intact');
+      expect(archive.get(childId)!.rawReply).toBeNull();
+      expect(archive.integrity(childId)).toBe('intact');
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('is archived by the engine when the reply could not be read as a candidate', async () => {
+    const dir = path.join(root, 'engine');
+    const config = resolveConfig({
+      archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
+      lattice: { extents: [64, 64] },
+      log: { file: path.join(dir, 'engine.log') },
+    });
+    const malformed: Generator = {
+      name: 'llm',
+      propose: async (): Promise<CandidateProposal> => {
+        throw new GeneratorError('malformed-reply', 'malformed reply: no fenced C++ code block', { prompt: '[system]\nrules', rawReply: 'I cannot help with that.' });
+      },
+    };
+    const lat = createMainLattice(config.lattice);
+    const engine = new Engine(lat, config, { generator: malformed, autoImprove: false });
+    try {
+      await engine.start();
+      const record = await engine.attemptFinished(await engine.attemptImprovement());
+      expect(record).toMatchObject({ status: 'failed', prompt: '[system]\nrules', rawReply: 'I cannot help with that.', source: '' });
+      expect(record.reason).toContain('malformed reply');
+    } finally {
+      await engine.stop();
+      lat.close();
+    }
   });
 });

@@ -89,6 +89,7 @@ export class Archive {
             operator: REFERENCE_GENERATOR,
             genome: null,
             prompt: null,
+            raw_reply: null,
             source: referenceSource,
             source_sha256: sha256,
             module_sha256: referenceModuleSha256,
@@ -138,6 +139,7 @@ export class Archive {
           operator: attempt.operator,
           genome: attempt.genome === null ? null : toJson('attempt.genome', attempt.genome),
           prompt: attempt.prompt,
+          raw_reply: attempt.rawReply ?? null,
           source: attempt.source,
           source_sha256: sourceSha256(attempt.source),
           module_sha256: null,
@@ -317,9 +319,9 @@ export class Archive {
     const inserted = this.db
       .prepare<[typeof row], { id: number }>(
         `INSERT INTO attempts (parent_id, slot, generator, operator, genome, prompt, source, source_sha256, module_sha256, module_path,
-           gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at)
+           gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at, raw_reply)
          VALUES (@parent_id, @slot, @generator, @operator, @genome, @prompt, @source, @source_sha256, @module_sha256, NULL,
-           '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at)
+           '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at, @raw_reply)
          RETURNING id`,
       )
       .get(row)!;

@@ -73,7 +73,8 @@ CREATE TABLE attempts (
   cost_usd REAL NOT NULL,
   created_at TEXT NOT NULL,
   finished_at TEXT,
-  row_sha256 TEXT NOT NULL DEFAULT ''
+  row_sha256 TEXT NOT NULL DEFAULT '',
+  raw_reply TEXT
 );
 CREATE INDEX attempts_by_slot_status ON attempts (slot, status);
 CREATE INDEX attempts_by_parent ON attempts (parent_id);
@@ -137,6 +138,7 @@ export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([['appr
 export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> = new Map([
   // Version 2 adds the attempt rows' content hash; rows written before it are sealed as they are when first opened.
   [1, { sql: "ALTER TABLE attempts ADD COLUMN row_sha256 TEXT NOT NULL DEFAULT '';", sealAll: true }],
-  // Version 3 adds the approval decisions of the dashboard's approval mode; existing rows are unchanged.
-  [2, { sql: APPROVALS_SQL, sealAll: false }],
+  // Version 3 adds the approval decisions of the dashboard's approval mode and the LLM's raw reply;
+  // existing rows keep their hashes (row-seal.ts covers raw_reply only when it is set).
+  [2, { sql: `ALTER TABLE attempts ADD COLUMN raw_reply TEXT;\n${APPROVALS_SQL}`, sealAll: false }],
 ]);

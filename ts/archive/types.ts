@@ -24,6 +24,8 @@ export interface AttemptRecord {
   operator: string;
   genome: Record<string, unknown> | null;
   prompt: string | null;
+  /** The LLM's reply as it came (null for other generators): what to read when a reply was malformed. */
+  rawReply: string | null;
   source: string;
   sourceSha256: string;
   /** sha256 of the built .so, once the compile gate built it. */
@@ -51,9 +53,9 @@ export interface AttemptRecord {
 }
 
 export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' | 'operator' | 'genome' | 'prompt' | 'source'> &
-  Partial<Pick<AttemptRecord, 'status' | 'costUsd'>>;
+  Partial<Pick<AttemptRecord, 'status' | 'costUsd' | 'rawReply'>>;
 
-export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt'>>;
+export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt' | 'rawReply'>>;
 
 /** approve and reject record a person's decision in approval mode; the others change what is live. */
 export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'approve' | 'reject';

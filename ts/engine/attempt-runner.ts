@@ -196,7 +196,8 @@ export class AttemptRunner {
       } catch (error) {
         // A generator aborted by the stop failed at nothing.
         const settled = this.host.signal.aborted ? INTERRUPTED : generatorFailure(error);
-        const record = archive.insertAttempt({ ...this.blank(), status: settled.status });
+        const exchange = error instanceof GeneratorError ? error.exchange : null;
+        const record = archive.insertAttempt({ ...this.blank(), ...(exchange === null ? {} : exchange), status: settled.status });
         this.id = record.id;
         recorded(record.id);
         return this.settle(null, settled);
@@ -209,6 +210,7 @@ export class AttemptRunner {
         operator: proposal.operator,
         genome: proposal.genome,
         prompt: proposal.prompt,
+        ...(proposal.rawReply === undefined ? {} : { rawReply: proposal.rawReply }),
         source: proposal.source,
         costUsd: proposal.costUsd,
       });

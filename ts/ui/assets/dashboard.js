@@ -67,8 +67,9 @@ function makeCharts() {
     {
       ...chartSize(mlupsEl),
       plugins: [bandsPlugin],
-      scales: { x: { time: false } },
-      axes: [{ label: 'seconds since start' }, { label: 'MLUPS' }],
+      // Logarithmic: the roofline is often ten times the live rate, and both must stay readable.
+      scales: { x: { time: false }, y: { distr: 3 } },
+      axes: [{ label: 'seconds since start' }, { label: 'MLUPS (log scale)', size: 70 }],
       series: [
         {},
         { label: 'live MLUPS', stroke: '#0969da', width: 2 },
@@ -83,7 +84,7 @@ function makeCharts() {
     {
       ...chartSize(driftEl),
       scales: { x: { time: false } },
-      axes: [{ label: 'seconds since start' }, { label: 'relative energy drift' }],
+      axes: [{ label: 'seconds since start' }, { label: 'relative energy drift', size: 80, values: (_u, ticks) => ticks.map((t) => t.toExponential(1)) }],
       series: [{}, { label: 'energy drift', stroke: '#8250df', width: 2 }, { label: 'tolerance', stroke: '#cf222e', dash: [4, 4] }],
     },
     [[], [], []],
@@ -100,7 +101,8 @@ function drawCharts() {
   if (charts === null) charts = makeCharts();
   const xs = state.samples.map((s) => s.atMs / 1000);
   const repeat = (value) => xs.map(() => value);
-  charts.mlups.setData([xs, state.samples.map((s) => s.mlups), repeat(state.baselineMlups), repeat(state.rooflineMlups)]);
+  // A log scale has no place for 0 (a sample whose interval was all held): it is left out.
+  charts.mlups.setData([xs, state.samples.map((s) => (s.mlups > 0 ? s.mlups : null)), repeat(state.baselineMlups), repeat(state.rooflineMlups)]);
   charts.drift.setData([xs, state.samples.map((s) => s.energyDrift), repeat(state.driftTolerance)]);
   $('chart-mlups').dataset.points = String(xs.length);
   $('mlups-note').textContent =
@@ -154,14 +156,14 @@ function renderOverview() {
   renderControls();
   renderApprovals();
   drawCharts();
-  $('alerts').innerHTML = state.alerts.length === 0 ? '<li class="none">none</li>' : state.alerts.map((a) => `<li><b>${esc(a.kind)}</b> ${esc(a.at)}: ${esc(a.message)}</li>`).reverse().join('');
+  $('alerts').innerHTML = state.alerts.length === 0 ? '<li class="none">none so far</li>' : state.alerts.map((a) => `<li><b>${esc(a.kind)}</b> ${esc(a.at)}: ${esc(a.message)}</li>`).reverse().join('');
   $('in-flight').innerHTML =
     '<tr><th>attempt</th><th>slot</th><th>phase</th><th>generator</th></tr>' +
     state.inFlight.map((r) => `<tr><td>${r.id > 0 ? `<a href="#attempt/${r.id}">#${r.id}</a>` : 'new'}</td><td>${esc(r.slot)}</td><td>${esc(r.phase)}</td><td>${esc(r.generator)}</td></tr>`).join('');
   $('live').innerHTML = state.live
     .map(
       (k) => `<details data-slot="${esc(k.slot)}"><summary><b>${esc(k.slot)}</b>: ${esc(k.name)} (<a href="#attempt/${k.attemptId}">attempt #${k.attemptId}</a>)
-        genome ${esc(k.genome === null ? 'none (the reference kernel)' : JSON.stringify(k.genome))}</summary><pre>${esc(k.source)}</pre></details>`,
+        <div class="genome">genome ${esc(k.genome === null ? 'none (the reference kernel)' : JSON.stringify(k.genome))}</div></summary><pre>${esc(k.source)}</pre></details>`,
     )
     .join('');
 }
@@ -241,7 +243,8 @@ async function renderAttempt(id) {
     <p>genome <code>${esc(r.genome === null ? 'none' : JSON.stringify(r.genome))}</code></p>
     <h3>Gates</h3><table class="gates"><tr><th>gate</th><th>verdict</th><th>why</th></tr>${gates}</table>
     <h3>Benchmark</h3><pre>${esc(r.benchmark === null ? 'none' : JSON.stringify(r.benchmark, null, 2))}</pre>
-    ${r.prompt === null ? '' : `<h3>LLM prompt</h3><pre>${esc(r.prompt)}</pre>`}
+    ${r.prompt === null ? '' : `<h3>LLM prompt</h3><pre id="llm-prompt">${esc(r.prompt)}</pre>`}
+    ${r.rawReply === null ? '' : `<h3>LLM raw reply</h3><pre id="llm-reply">${esc(r.rawReply)}</pre>`}
     <h3>Diff against the parent</h3>${diff}
     <h3>Source</h3><pre>${esc(r.source)}</pre>
     <h3>Ledger</h3><ul>${d.ledger.map((e) => `<li>#${e.sequence} ${esc(e.action)} at step ${e.atStep}: ${esc(e.reason)}</li>`).join('') || '<li>none</li>'}</ul>`;
