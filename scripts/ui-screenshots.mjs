@@ -2,7 +2,7 @@
 // `npm run ui:screenshots`: runs a short real `ouroboros run --ui` on a small
 // lattice, opens its dashboard in Debian's Chromium (playwright-core) and
 // writes a screenshot of each page to bench/results/ui/, then stops the run
-// from the dashboard. Set OUROBOROS_CHROMIUM to use another Chromium.
+// from the dashboard and takes the HTML report it wrote too. Set OUROBOROS_CHROMIUM to use another Chromium.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -75,6 +75,9 @@ try {
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.click('#stop');
   stopped = true;
+  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  await page.goto(`file://${path.join(scratch, 'report.html')}`);
+  await shoot('report');
   process.stdout.write(`${shots.join('\n')}\n`);
 } finally {
   await browser.close();
