@@ -36,7 +36,7 @@ import { UsageError } from './usage-error.js';
 import { type DashboardFlags, serveDashboard, withDashboardFlags } from './ui-command.js';
 import { ApprovalDesk } from '../ui/approval-desk.js';
 import { LiveDashboard } from '../ui/dashboard-data.js';
-import type { DashboardServer } from '../ui/server.js';
+import { type DashboardServer, LOOPBACK } from '../ui/server.js';
 
 interface RunCommandOptions extends DashboardFlags {
   config?: string;
@@ -110,6 +110,10 @@ function checkOptions(options: RunCommandOptions): void {
   if (options.approve && !options.ui) throw new UsageError('--approve needs --ui: approval mode waits for a decision on the dashboard');
   for (const flag of ['uiPort', 'uiHost', 'uiTlsCert', 'uiTlsKey', 'insecure'] as const) {
     if (options[flag] !== undefined && !options.ui) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is only used with --ui`);
+  }
+  // Checked before the lattice is built: the same rule startDashboard keeps, told at once.
+  if (options.uiHost !== undefined && options.uiHost !== LOOPBACK && options.uiTlsCert === undefined && !options.insecure) {
+    throw new UsageError(`--ui-host = ${describe(options.uiHost)}: serving beyond ${LOOPBACK} needs --ui-tls-cert and --ui-tls-key, or an explicit --insecure`);
   }
 }
 

@@ -13,6 +13,7 @@ import type { AttemptStatusReport, EngineSample } from '../engine/events.js';
 import type { Slot } from '../gauntlet/types.js';
 import { SLOTS } from '../lattice/lattice.js';
 import type { ApprovalDesk } from './approval-desk.js';
+import { changesLiveKernel } from '../report/run-summary.js';
 import { type DiffLine, lineDiff } from './line-diff.js';
 
 /** Samples a snapshot carries: the newest; at the default 1 s interval, the last half hour. */
@@ -101,9 +102,9 @@ function summarize(record: AttemptRecord): RecordSummary {
   return { id, parentId, slot, status, generator, operator, failedGate, reason, speedup, benchRatio };
 }
 
-function liveKernels(archive: Archive, live: Record<Slot, { attemptId: number; name: string }>): LiveKernel[] {
-  return SLOTS.map((slot) => {
-    const { attemptId, name } = live[slot];
+function liveKernels(archive: Archive, live: Partial<Record<Slot, { attemptId: number; name: string }>>): LiveKernel[] {
+  return SLOTS.filter((slot) => live[slot] !== undefined).map((slot) => {
+    const { attemptId, name } = live[slot]!;
     const record = archive.get(attemptId);
     return { slot, attemptId, name, genome: record?.genome ?? null, source: record?.source ?? '' };
   });
@@ -124,13 +125,15 @@ function detail(archive: Archive, id: number, phase: AttemptStatusReport | null,
   };
 }
 
-/** The last applied change of each slot names what was live when the run ended. */
-function liveAtEnd(archive: Archive): Record<Slot, { attemptId: number; name: string }> {
-  const live = {} as Record<Slot, { attemptId: number; name: string }>;
+/** The last change of each slot's live kernel names what was live when the run ended; a slot no run used has none. */
+function liveAtEnd(archive: Archive): Partial<Record<Slot, { attemptId: number; name: string }>> {
+  const live: Partial<Record<Slot, { attemptId: number; name: string }>> = {};
+  const entries = archive.ledger.entries().filter(changesLiveKernel);
   for (const slot of SLOTS) {
-    const latest = archive.ledger.entries().filter((entry) => entry.slot === slot && entry.action !== 'approve' && entry.action !== 'reject').at(-1);
-    const attemptId = latest?.attemptId ?? archive.root(slot)?.id ?? 0;
-    live[slot] = { attemptId, name: attemptId === archive.root(slot)?.id ? 'reference' : `attempt ${attemptId}` };
+    const root = archive.root(slot);
+    const attemptId = entries.filter((entry) => entry.slot === slot).at(-1)?.attemptId ?? root?.id;
+    if (attemptId === undefined) continue;
+    live[slot] = { attemptId, name: attemptId === root?.id ? 'reference' : `attempt ${attemptId}` };
   }
   return live;
 }
