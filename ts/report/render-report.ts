@@ -35,7 +35,7 @@ table { border-collapse: collapse; margin: 8px 0; } th, td { border: 1px solid #
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart text, .lineage text { font-size: 11px; fill: #333; } .axis { stroke: #555; } .grid { stroke: #eee; }
 .band { fill: #bf8700; fill-opacity: 0.15; }
-.table-scroll { overflow-x: auto; } .explain { color: #555; font-size: 13px; max-width: 900px; }
+.table-scroll { overflow-x: auto; } td.genome { overflow-wrap: anywhere; font-family: monospace; font-size: 12px; } .explain { color: #555; font-size: 13px; max-width: 900px; }
 .chart-title { font-size: 13px; font-weight: 600; }
 .scroll { overflow-x: auto; border: 1px solid #eee; }
 .edge { stroke: #bbb; stroke-width: 1; } .edge.path { stroke: #2e9e44; stroke-width: 3.5; }
@@ -196,7 +196,8 @@ function liveKernelsSection(input: ReportInput): string {
     const record = last === undefined ? input.records.find((r) => r.slot === slot && r.parentId === null) : byId.get(last.attemptId ?? -1);
     if (record === undefined) return [cell(slot), cell('not in this report'), cell(''), cell('')];
     const source = `<details><summary>${escapeHtml(`${record.source.length} chars`)}</summary><pre>${escapeHtml(record.source)}</pre></details>`;
-    return [cell(slot), cell(kernelName(byId, record.id)), cell(record.genome === null ? 'none (hand-written)' : JSON.stringify(record.genome)), `<td>${source}</td>`];
+    const genome = record.genome === null ? 'none (hand-written)' : JSON.stringify(record.genome);
+    return [cell(slot), cell(kernelName(byId, record.id)), `<td class="genome">${escapeHtml(genome)}</td>`, `<td>${source}</td>`];
   });
   return ['<h2 id="live">Live kernels at the end</h2>', `<div class="table-scroll">${table(['slot', 'kernel', 'genome', 'source'], rows)}</div>`].join('\n');
 }
