@@ -107,6 +107,7 @@ describe('Archive: records', () => {
       operator: 'llm:prompt-v1',
       genome: { tile: [32, 64], unroll: 4, restrict: true, nested: { boundary: 'peeled' } },
       prompt: 'Make the step kernel faster.\nKeep the ABI.',
+      rawReply: null,
       source,
       sourceSha256: sha256(source),
       moduleSha256: 'b'.repeat(64),
@@ -285,7 +286,7 @@ describe('Archive: the file', () => {
     db.close();
     expect(() => Archive.open(file)).toThrow(ArchiveError);
     expect(() => Archive.open(file)).toThrow(
-      `archive ${file} has schema version ${SCHEMA_VERSION + 1}, which is newer than this build of Ouroboros understands (it reads version ${SCHEMA_VERSION} and migrates version 1)`,
+      `archive ${file} has schema version ${SCHEMA_VERSION + 1}, which is newer than this build of Ouroboros understands (it reads version ${SCHEMA_VERSION} and migrates version 1, 2)`,
     );
   });
 

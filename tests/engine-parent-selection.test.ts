@@ -67,7 +67,7 @@ describe('selectParent', () => {
 
 describe('eligibleParents', () => {
   const record = (id: number, status: AttemptRecord['status'], speedup: number | null): AttemptRecord => ({
-    id, parentId: id === 1 ? null : 1, slot: 'step', generator: 'variant', operator: 'mutate', genome: null, prompt: null,
+    id, parentId: id === 1 ? null : 1, slot: 'step', generator: 'variant', operator: 'mutate', genome: null, prompt: null, rawReply: null,
     source: '', sourceSha256: '', moduleSha256: null, modulePath: null, gates: [], failedGate: null, reason: '',
     benchmark: null, benchRatio: null, liveMlups: null, speedup, status, costUsd: 0, createdAt: '', finishedAt: null,
   });

@@ -120,6 +120,9 @@ describe('LlmGenerator against a local OpenAI-compatible server', () => {
     expect(proposal.costUsd).toBeCloseTo((1000 * 2 + 500 * 8) / 1e6, 12);
     expect(proposal.source).toContain('"llm-rows"');
     expect(proposal.source).not.toContain('```');
+    // The reply as it came, fences and all, for the archive.
+    expect(proposal.rawReply).toContain('```');
+    expect(proposal.rawReply).toContain(proposal.source.trim());
 
     const pool = new GauntletPool(2);
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-llm-cache-'));
@@ -173,6 +176,9 @@ describe('LlmGenerator against a local OpenAI-compatible server', () => {
     expect(error.kind).toBe('malformed-reply');
     expect(error.message).toMatch(reason);
     expect(llm.stats()).toMatchObject({ requests: 1, retries: 0, replies: 1, malformedReplies: 1 });
+    // What the model said travels with the error, so the archive can keep it.
+    expect(error.exchange?.prompt).toContain('[system]');
+    expect(error.exchange?.rawReply.length).toBeGreaterThan(0);
   });
 
   it('rejects a reply that is not JSON as malformed, without retrying', async () => {

@@ -279,6 +279,7 @@ describe('what the engine feeds the predictor', () => {
     operator: 'mutate:split',
     genome: { ...defaultGenome(), split: 'static' },
     prompt: null,
+    rawReply: null,
     source: renderKernel({ ...defaultGenome(), split: 'static' }),
     sourceSha256: '',
     moduleSha256: null,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord, LedgerEntry, LedgerVerification } from '../dist/ts/archive/types.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
-import { renderReport } from '../dist/ts/report/render-report.js';
+import { readableStatus, renderReport } from '../dist/ts/report/render-report.js';
+import { SKIPPED_BY_PREDICTOR } from '../dist/ts/engine/attempt-runner.js';
 import { summarizeRun } from '../dist/ts/report/run-summary.js';
 import { formatSummaryTable } from '../dist/ts/report/summary-rows.js';
 
@@ -18,6 +19,7 @@ function record(id: number, parentId: number | null, fields: Partial<AttemptReco
     operator: 'mutate:tile',
     genome: { tile: 64 },
     prompt: null,
+    rawReply: null,
     source: `// kernel ${id}`,
     sourceSha256: 'a'.repeat(64),
     moduleSha256: null,
@@ -175,12 +177,16 @@ describe('renderReport', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     const allowed = new Set([
       'html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'p', 'table', 'tr', 'th', 'td', 'span',
-      'details', 'summary', 'pre', 'div', 'svg', 'line', 'polyline', 'circle', 'text', 'g', 'rect',
+      'details', 'summary', 'pre', 'div', 'svg', 'line', 'polyline', 'circle', 'text', 'g', 'rect', 'a', 'b',
     ]);
     const found = tags(html);
     expect(found.filter((tag) => !allowed.has(tag.name))).toEqual([]);
     const attributes = new Set(found.flatMap((tag) => tag.attributes));
-    for (const forbidden of ['src', 'href', 'xlink:href', 'action', 'onerror', 'onload']) expect(attributes.has(forbidden)).toBe(false);
+    for (const forbidden of ['src', 'xlink:href', 'action', 'onerror', 'onload']) expect(attributes.has(forbidden)).toBe(false);
+    // The only links are the lineage's, to rows of the same page.
+    const links = [...html.matchAll(/href="([^"]*)"/g)].map((match) => match[1]!);
+    expect(links).toHaveLength(records.length);
+    for (const link of links) expect(html).toContain(`id="${link.slice(1)}"`);
     expect([...attributes].filter((name) => name.startsWith('on'))).toEqual([]);
     expect(html).not.toMatch(/url\(|@import/);
     for (const id of ['summary', 'plots', 'lineage', 'attempts', 'ledger']) expect(html).toContain(`<h2 id="${id}">`);
@@ -208,10 +214,31 @@ describe('renderReport', () => {
     expect(html).toContain('<td>rejected by gate</td><td class="num">static 1, bench 2</td>');
     expect(html).toContain('<td>max energy drift</td><td class="num">4.00e-14</td>');
     const polylines = [...html.matchAll(/<polyline[^>]* points="([^"]*)"/g)].map((match) => match[1]!.split(' ').length);
-    expect(polylines).toEqual([samples.length, samples.length]);
+    // Throughput on a log axis (the sample without a speed figure left out), the baseline and roofline lines, then the drift.
+    expect(polylines).toEqual([samples.filter((s) => s.mlups > 0).length, 2, 2, samples.length]);
+    // One sample was held for a benchmark: one shaded band.
+    expect([...html.matchAll(/class="band"/g)]).toHaveLength(1);
     expect([...html.matchAll(/<circle /g)]).toHaveLength(records.length);
     // Ledger changes drawn on both charts: four entries, each at a sampled step.
     expect([...html.matchAll(/class="marker"/g)]).toHaveLength(2 * ledger.length);
+  });
+
+  it('explains its columns, names ledger entries by kernel, shows the live kernels and labels every lineage node', () => {
+    const html = report();
+    expect(html).toContain('<b>bench ratio</b>: the candidate');
+    expect(html).toContain('<b>speedup</b>: over the reference kernel');
+    expect(html).toContain('<h2 id="live">Live kernels at the end</h2>');
+    expect(html).toContain('<th>kernel</th>');
+    expect(html).not.toContain('reference reference');
+    for (const record of records) expect(html).toMatch(new RegExp(`<text [^>]*>${record.id}</text></a>`));
+  });
+
+  it('calls a predictor skip skipped and a pass that was not applied what it is', () => {
+    const base = records[1]!;
+    expect(readableStatus({ ...base, status: 'rejected', reason: `${SKIPPED_BY_PREDICTOR}: win probability 0.010 < 0.05 after 30 outcomes` })).toBe('skipped');
+    expect(readableStatus({ ...base, status: 'rejected', reason: 'static: uses goto' })).toBe('rejected');
+    expect(readableStatus({ ...base, status: 'passed', reason: 'not faster than attempt 3' })).toBe('passed, not applied');
+    expect(readableStatus({ ...base, status: 'applied', reason: '' })).toBe('applied');
   });
 
   it('draws the lineage with the path from the live attempt to the reference highlighted', () => {

@@ -99,6 +99,7 @@ function attempt(operator: string, status: AttemptStatus, fields: Partial<Attemp
     operator,
     genome: null,
     prompt: null,
+    rawReply: null,
     source: '// a kernel\nint x;',
     sourceSha256: '0'.repeat(64),
     moduleSha256: null,

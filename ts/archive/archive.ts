@@ -11,6 +11,7 @@
 import { invalidRangeError, requireInteger } from '../errors.js';
 import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
+import { ApprovalStore } from './approvals.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
@@ -37,6 +38,8 @@ export class Archive {
   readonly ledger: Ledger;
   /** The best verified module per slot, with the machine it was verified on. */
   readonly warmStart: WarmStartStore;
+  /** The decisions made in approval mode, each also in the ledger. */
+  readonly approvals: ApprovalStore;
 
   private constructor(
     /** The file as given to `open`. */
@@ -47,6 +50,7 @@ export class Archive {
   ) {
     this.ledger = new Ledger(db, file);
     this.warmStart = new WarmStartStore(db, file);
+    this.approvals = new ApprovalStore(db, file, this.ledger);
   }
 
   /**
@@ -85,6 +89,7 @@ export class Archive {
             operator: REFERENCE_GENERATOR,
             genome: null,
             prompt: null,
+            raw_reply: null,
             source: referenceSource,
             source_sha256: sha256,
             module_sha256: referenceModuleSha256,
@@ -134,6 +139,7 @@ export class Archive {
           operator: attempt.operator,
           genome: attempt.genome === null ? null : toJson('attempt.genome', attempt.genome),
           prompt: attempt.prompt,
+          raw_reply: attempt.rawReply ?? null,
           source: attempt.source,
           source_sha256: sourceSha256(attempt.source),
           module_sha256: null,
@@ -313,9 +319,9 @@ export class Archive {
     const inserted = this.db
       .prepare<[typeof row], { id: number }>(
         `INSERT INTO attempts (parent_id, slot, generator, operator, genome, prompt, source, source_sha256, module_sha256, module_path,
-           gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at)
+           gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at, raw_reply)
          VALUES (@parent_id, @slot, @generator, @operator, @genome, @prompt, @source, @source_sha256, @module_sha256, NULL,
-           '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at)
+           '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at, @raw_reply)
          RETURNING id`,
       )
       .get(row)!;

@@ -33,6 +33,8 @@ export interface AttemptRow {
   finished_at: string | null;
   /** row-seal.ts: the sha256 of every other column. */
   row_sha256: string;
+  /** Schema version 3: the LLM's reply as it came, whether or not a candidate could be read from it. */
+  raw_reply: string | null;
 }
 
 /** A JSON cell of a row that does not parse: the file was edited or damaged. */
@@ -65,6 +67,7 @@ export function toRecord(file: string, row: AttemptRow): AttemptRecord {
     operator: row.operator,
     genome: parseCell(file, row, 'genome'),
     prompt: row.prompt,
+    rawReply: row.raw_reply,
     source: row.source,
     sourceSha256: row.source_sha256,
     moduleSha256: row.module_sha256,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ArchiveError } from './errors.js';
 import { sealAttempt } from './row-seal.js';
-import { APPLICATION_ID, MIGRATIONS, REQUIRED_TABLES, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { APPLICATION_ID, MIGRATIONS, REQUIRED_TABLES, SCHEMA_SQL, SCHEMA_VERSION, TABLES_SINCE_VERSION } from './schema.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -75,7 +75,8 @@ function checkIdentity(identity: Identity, file: string): 'new' | 'archive' {
       file,
     );
   }
-  const missing = REQUIRED_TABLES.filter((table) => !identity.tables.includes(table));
+  const since = [...TABLES_SINCE_VERSION].filter(([, version]) => identity.version >= version).map(([table]) => table);
+  const missing = [...REQUIRED_TABLES, ...since].filter((table) => !identity.tables.includes(table));
   if (missing.length > 0) {
     throw new ArchiveError(
       `archive ${file} lacks the table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that every archive has: the file was edited or damaged; restore it from a copy`,

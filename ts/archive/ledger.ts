@@ -15,7 +15,7 @@ import { ArchiveError } from './errors.js';
 import type { LedgerAction, LedgerEntry, LedgerVerification, NewLedgerEntry } from './types.js';
 import { requireId, requireSha256, requireSlot, requireText } from './validate.js';
 
-const ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start', 'restart'];
+const ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start', 'restart', 'approve', 'reject'];
 
 interface LedgerRow {
   sequence: number;

@@ -10,6 +10,10 @@
  * Every column holds text, a number or null, so a JSON array of the values
  * in a fixed order has one spelling in JavaScript (numbers in their
  * shortest round-trip form), which is all that reads and writes archives.
+ *
+ * raw_reply (schema version 3) is appended to the array only when set: rows
+ * sealed before it existed keep their hashes, and clearing a stored reply
+ * changes the hash like any other edit.
  */
 import { createHash } from 'node:crypto';
 import type { SqliteDatabase } from './database.js';
@@ -42,9 +46,9 @@ export const SEALED_COLUMNS = [
 ] as const satisfies readonly (keyof AttemptRow)[];
 
 export function rowSha256(row: AttemptRow): string {
-  return createHash('sha256')
-    .update(JSON.stringify(SEALED_COLUMNS.map((column) => row[column])))
-    .digest('hex');
+  const values: unknown[] = SEALED_COLUMNS.map((column) => row[column]);
+  if (row.raw_reply !== null && row.raw_reply !== undefined) values.push(row.raw_reply);
+  return createHash('sha256').update(JSON.stringify(values)).digest('hex');
 }
 
 /** Stores the row's hash of attempt `id` as it now is; call inside the transaction that changed the row. */

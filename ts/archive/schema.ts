@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -35,6 +35,20 @@ export const APPLICATION_ID = 0x4f55524f;
  * a forged entry, still chains, and only a second record of where the
  * chain ends shows it. Its trigger lets the head only advance by one.
  */
+/**
+ * One row per candidate a person approved or rejected (approval mode): who
+ * and when, and the ledger entry that records the same decision in the
+ * hash chain, so the table's row can be checked against the chain.
+ */
+const APPROVALS_SQL = `CREATE TABLE IF NOT EXISTS approvals (
+  attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id),
+  decision TEXT NOT NULL,
+  decided_by TEXT NOT NULL,
+  decided_at TEXT NOT NULL,
+  ledger_sequence INTEGER NOT NULL REFERENCES ledger (sequence)
+);
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,7 +73,8 @@ CREATE TABLE attempts (
   cost_usd REAL NOT NULL,
   created_at TEXT NOT NULL,
   finished_at TEXT,
-  row_sha256 TEXT NOT NULL DEFAULT ''
+  row_sha256 TEXT NOT NULL DEFAULT '',
+  raw_reply TEXT
 );
 CREATE INDEX attempts_by_slot_status ON attempts (slot, status);
 CREATE INDEX attempts_by_parent ON attempts (parent_id);
@@ -108,10 +123,13 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-`;
+${APPROVALS_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
+
+/** Tables an archive has from a schema version on (older ones gain them when migrated). */
+export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([['approvals', 3]]);
 
 /**
  * From each older version to the next: the statements, then whether every
@@ -120,4 +138,7 @@ export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start
 export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> = new Map([
   // Version 2 adds the attempt rows' content hash; rows written before it are sealed as they are when first opened.
   [1, { sql: "ALTER TABLE attempts ADD COLUMN row_sha256 TEXT NOT NULL DEFAULT '';", sealAll: true }],
+  // Version 3 adds the approval decisions of the dashboard's approval mode and the LLM's raw reply;
+  // existing rows keep their hashes (row-seal.ts covers raw_reply only when it is set).
+  [2, { sql: `ALTER TABLE attempts ADD COLUMN raw_reply TEXT;\n${APPROVALS_SQL}`, sealAll: false }],
 ]);

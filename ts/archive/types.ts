@@ -24,6 +24,8 @@ export interface AttemptRecord {
   operator: string;
   genome: Record<string, unknown> | null;
   prompt: string | null;
+  /** The LLM's reply as it came (null for other generators): what to read when a reply was malformed. */
+  rawReply: string | null;
   source: string;
   sourceSha256: string;
   /** sha256 of the built .so, once the compile gate built it. */
@@ -51,17 +53,42 @@ export interface AttemptRecord {
 }
 
 export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' | 'operator' | 'genome' | 'prompt' | 'source'> &
-  Partial<Pick<AttemptRecord, 'status' | 'costUsd'>>;
+  Partial<Pick<AttemptRecord, 'status' | 'costUsd' | 'rawReply'>>;
 
-export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt'>>;
+export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt' | 'rawReply'>>;
 
 /**
  * apply, rollback, warm-start: a change made while the engine ran. restart:
  * a run began with another module live than the one the ledger last put in
  * the slot (a new process starts on the reference kernel), so that the
- * ledger says what is live at every step.
+ * ledger says what is live at every step. approve and reject record a
+ * person's decision in approval mode; they change nothing live.
  */
-export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'restart';
+export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'restart' | 'approve' | 'reject';
+
+export type ApprovalDecision = 'approve' | 'reject';
+
+/** A person's decision on a candidate's swap (approval mode), as the archive keeps it. */
+export interface ApprovalRecord {
+  attemptId: number;
+  decision: ApprovalDecision;
+  /** Who decided, as the dashboard names them (the user and where from). */
+  decidedBy: string;
+  decidedAt: string;
+  /** The ledger entry that records the same decision. */
+  ledgerSequence: number;
+}
+
+export interface NewApproval {
+  attemptId: number;
+  slot: Slot;
+  decision: ApprovalDecision;
+  decidedBy: string;
+  /** The candidate's module and the incumbent's, for the ledger entry. */
+  moduleSha256: string;
+  incumbentModuleSha256: string;
+  atStep: number;
+}
 
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */

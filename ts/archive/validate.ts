@@ -98,6 +98,7 @@ export function checkNewAttempt(attempt: NewAttempt): void {
   requireText('attempt.operator', attempt.operator, true);
   nullable(requireObject)('attempt.genome', attempt.genome);
   nullable(requireText)('attempt.prompt', attempt.prompt);
+  if (attempt.rawReply !== undefined) nullable(requireText)('attempt.rawReply', attempt.rawReply);
   requireText('attempt.source', attempt.source);
   if (attempt.status !== undefined) requireStatus('attempt.status', attempt.status);
   if (attempt.costUsd !== undefined) requireCost('attempt.costUsd', attempt.costUsd);

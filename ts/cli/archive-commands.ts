@@ -100,6 +100,7 @@ export function formatAttempt(record: AttemptRecord, withSource: boolean): strin
     );
   }
   if (record.prompt !== null) lines.push('prompt:', printable(record.prompt, true));
+  if (record.rawReply !== null) lines.push('raw reply:', printable(record.rawReply, true));
   if (withSource) lines.push('source:', printable(record.source, true));
   return lines.join('\n');
 }

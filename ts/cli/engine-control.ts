@@ -26,8 +26,11 @@ function status(engine: Engine, archive: Archive, startedMs: number): StatusRepl
   };
 }
 
-/** A request handler for listenForControl(); `requestStop` ends the run the way SIGINT does. */
-export function engineControl(engine: Engine, archive: Archive, requestStop: () => void): (request: ControlRequest) => Promise<ControlReply> {
+/**
+ * A request handler for listenForControl(); `requestStop` ends the run the
+ * way SIGINT does. `via` names where requests come from, for the ledger.
+ */
+export function engineControl(engine: Engine, archive: Archive, requestStop: () => void, via = '`ouroboros rollback`'): (request: ControlRequest) => Promise<ControlReply> {
   const startedMs = performance.now();
   return async (request) => {
     switch (request.command) {
@@ -39,7 +42,7 @@ export function engineControl(engine: Engine, archive: Archive, requestStop: () 
         return { ok: true, command: 'stop', stepCount: engine.lattice.stepCount, swaps: summary.applied + summary.rolledBack };
       }
       case 'rollback': {
-        const { outcome, entry } = await engine.rollback(request.slot, 'requested with `ouroboros rollback`');
+        const { outcome, entry } = await engine.rollback(request.slot, `requested with ${via}`);
         return {
           ok: true,
           command: 'rollback',

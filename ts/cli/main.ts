@@ -15,6 +15,7 @@ import { rollbackCommand, statusCommand, stopCommand, swapCommand } from './cont
 import { durationParser, parseExtents, parseInteger } from './parse.js';
 import { runCommand } from './run-command.js';
 import { simulateCommand } from './simulate-command.js';
+import { uiCommand } from './ui-command.js';
 import { UsageError } from './usage-error.js';
 
 function writeResult(file: string, report: object): string {
@@ -92,7 +93,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(benchCommand())
     .addCommand(checkCommand())
     .addCommand(archiveCommand())
-    .addCommand(ledgerCommand());
+    .addCommand(ledgerCommand())
+    .addCommand(uiCommand());
   const overrideExits = (command: Command): void => {
     command.exitOverride();
     command.commands.forEach(overrideExits);

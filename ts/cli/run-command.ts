@@ -33,8 +33,12 @@ import { durationParser, parseInteger } from './parse.js';
 import { RunProgress } from './run-progress.js';
 import { checkOutputDir, checkOutputFile } from '../util/output-path.js';
 import { UsageError } from './usage-error.js';
+import { type DashboardFlags, serveDashboard, withDashboardFlags } from './ui-command.js';
+import { ApprovalDesk } from '../ui/approval-desk.js';
+import { LiveDashboard } from '../ui/dashboard-data.js';
+import { type DashboardServer, LOOPBACK } from '../ui/server.js';
 
-interface RunCommandOptions {
+interface RunCommandOptions extends DashboardFlags {
   config?: string;
   duration?: number;
   cycles?: number;
@@ -50,6 +54,8 @@ interface RunCommandOptions {
   json?: boolean;
   serve?: boolean;
   socket?: string;
+  ui?: boolean;
+  approve?: boolean;
 }
 
 /** Without --duration, --cycles, --once or a wall-time budget, the run lasts this long: long enough to see kernels improve. */
@@ -101,6 +107,14 @@ function checkOptions(options: RunCommandOptions): void {
   if (options.once && options.cycles !== undefined) throw new UsageError('--once and --cycles cannot be combined: --once is one attempt');
   if (options.once && options.duration !== undefined) throw new UsageError('--once and --duration cannot be combined: --once ends when its attempt does');
   if (options.socket !== undefined && !options.serve) throw new UsageError(`--socket = ${describe(options.socket)}: only used with --serve`);
+  if (options.approve && !options.ui) throw new UsageError('--approve needs --ui: approval mode waits for a decision on the dashboard');
+  for (const flag of ['uiPort', 'uiHost', 'uiTlsCert', 'uiTlsKey', 'insecure'] as const) {
+    if (options[flag] !== undefined && !options.ui) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is only used with --ui`);
+  }
+  // Checked before the lattice is built: the same rule startDashboard keeps, told at once.
+  if (options.uiHost !== undefined && options.uiHost !== LOOPBACK && options.uiTlsCert === undefined && !options.insecure) {
+    throw new UsageError(`--ui-host = ${describe(options.uiHost)}: serving beyond ${LOOPBACK} needs --ui-tls-cert and --ui-tls-key, or an explicit --insecure`);
+  }
 }
 
 /** Every path the run will write, checked before it starts: a run must not end by failing to save what it did. */
@@ -221,12 +235,20 @@ interface Session {
  * Runs the lattice (audited for lost steps) and the engine until the run is
  * done, then stops both; a failure on the way still stops them first.
  */
+/** What the dashboard of a live run needs besides the engine (run --ui). */
+interface DashboardContext {
+  desk: ApprovalDesk;
+  settings: Record<string, string>;
+  rooflineMlups: number;
+}
+
 async function runSession(
   engine: Engine,
   archive: Archive,
   options: RunCommandOptions,
   progress: RunProgress | null,
   commandStartedMs: number,
+  dashboard: DashboardContext | null,
 ): Promise<Session> {
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
@@ -240,12 +262,14 @@ async function runSession(
   const audit = auditedRun(engine.lattice, { watchdog: engine.config.watchdog });
   let started = false;
   let socket: ControlSocket | null = null;
+  let ui: DashboardServer | null = null;
   const stopAll = async () => {
     try {
       const summary = started ? await engine.stop() : null;
       return { summary, steps: await audit.stop() };
     } finally {
       socket?.close();
+      await ui?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       progress?.detach();
@@ -259,6 +283,11 @@ async function runSession(
       socket = await listenForControl(resolveSocketPath(options.socket), engineControl(engine, archive, requestStop));
       progress?.event(`control socket ${socket.path}: ouroboros status, rollback SLOT and stop take --socket ${socket.path}`);
     }
+    if (dashboard !== null) {
+      ui = await serveDashboard(liveDashboard(engine, archive, dashboard, requestStop), options, (message) => (progress === null ? process.stderr.write(`${message}\n`) : progress.event(message)));
+      // Printed even with --json: the URL is how the person gets in.
+      process.stderr.write(`dashboard: open ${ui.url}\n`);
+    }
     await runUntilDone(engine, options, engine.config, stopRequested, commandStartedMs);
   } catch (error) {
     await stopAll().catch(() => undefined);
@@ -266,6 +295,24 @@ async function runSession(
   }
   const { summary, steps } = await stopAll();
   return { engine: summary!, samples: engine.samples(), steps, wallSeconds: (performance.now() - startedMs) / 1e3 };
+}
+
+/** The dashboard's data; a rollback goes through the control socket's handler, as `ouroboros rollback` does, and a stop ends the run as SIGINT does. */
+function liveDashboard(engine: Engine, archive: Archive, context: DashboardContext, requestStop: () => void): LiveDashboard {
+  const control = engineControl(engine, archive, requestStop, 'the dashboard');
+  return new LiveDashboard({
+    engine,
+    archive,
+    desk: context.desk,
+    settings: context.settings,
+    rooflineMlups: context.rooflineMlups,
+    rollback: async (slot) => {
+      const reply = await control({ command: 'rollback', slot });
+      return reply.ok ? `rolled back ${slot}` : 'rollback refused';
+    },
+    // The run's end closes the dashboard, so the request does not wait for it: the page sees the engine stop by its events.
+    stop: async () => requestStop(),
+  });
 }
 
 function finish(
@@ -336,14 +383,18 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     try {
       const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
       const limitMs = runLimitMs(options, config);
+      const desk = options.ui ? new ApprovalDesk(options.approve === true) : null;
       const engine = new Engine(lattice, config, {
         archive,
         autoImprove: !options.once,
         ceilingMlups: rooflineMlups,
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
+        ...(desk === null ? {} : { approve: desk.approver }),
       });
-      const session = await runSession(engine, archive, options, progress, startedMs);
-      const result = finish(archive, mark, session, rooflineMlups, { file: reportFile, settings: settingsOf(config, options) });
+      const settings = settingsOf(config, options);
+      const dashboard = desk === null ? null : { desk, settings, rooflineMlups };
+      const session = await runSession(engine, archive, options, progress, startedMs, dashboard);
+      const result = finish(archive, mark, session, rooflineMlups, { file: reportFile, settings });
       return engine.storageFailure === null ? result : { ...result, archiveError: engine.storageFailure.message };
     } finally {
       lattice.close();
@@ -373,7 +424,7 @@ function formatResult(result: RunResult): string {
 }
 
 export function runCommand(): Command {
-  return new Command('run')
+  const command = new Command('run')
     .description('the main job: simulate while the engine breeds, screens and hot-swaps faster kernels, then summarise')
     .option('--config <file>', 'engine configuration (default ./ouroboros.toml when present, else built-in defaults)')
     .option('--duration <duration>', 'how long to run, counted from the command start, e.g. 3m or 90s (default 3m unless --cycles or budget.maxWallSeconds); the run ends within seconds of it', durationParser(...DURATION_LIMITS_MS))
@@ -390,7 +441,9 @@ export function runCommand(): Command {
     .option('--json', 'print one JSON object at the end instead of the live display and the table')
     .option('--serve', 'answer `ouroboros status`, `rollback SLOT` and `stop` on a Unix socket while running')
     .option('--socket <path>', `the control socket for --serve (default ${defaultSocketPath()})`)
-    .action(async (options: RunCommandOptions) => {
+    .option('--ui', 'serve the live dashboard on 127.0.0.1 (a random port; the URL with a one-time token is printed)')
+    .option('--approve', 'approval mode (with --ui): each candidate that passed every gate waits for a person to approve or reject its swap');
+  return withDashboardFlags(command).action(async (options: RunCommandOptions) => {
       const progress = options.json
         ? null
         : new RunProgress({ write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true, columns: process.stderr.columns });

@@ -24,7 +24,7 @@ import type { Lattice } from '../lattice/lattice.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { EngineConfig } from './config.js';
 import type { AttemptPhase } from './events.js';
-import type { ChangeOutcome, LiveChanges } from './live-changes.js';
+import type { ChangeOutcome, Incumbent, LiveChanges } from './live-changes.js';
 import { STOPPED_FIRST_REASON, fileSha256, trialText } from './live-changes.js';
 import { benchmarkText, type CandidateJudge, type GauntletResources, judgeCandidate, notABenchmarkWin, screenedOut } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
@@ -41,6 +41,29 @@ const MATES = 4;
 const MIN_JUDGED_STEPS_PER_CALL = 8;
 /** Proposals a generator may make per candidate it was asked for before the engine stops looking for ones not yet archived. */
 const PROPOSALS_PER_CANDIDATE = 4;
+
+/** The evidence a person sees before approving or rejecting a candidate's swap (approval mode). */
+export interface ApprovalRequest {
+  attemptId: number;
+  slot: Slot;
+  parentId: number;
+  /** The attempt live in the slot, which the candidate would replace. */
+  incumbentId: number;
+  benchRatio: number | null;
+  speedup: number | null;
+  /** What the gauntlet's benchmark said, in words. */
+  evidence: string;
+}
+
+/**
+ * A person's answer; 'unattended' when no one is asked (approval mode is
+ * off: the candidate goes on and no decision is recorded); null when the
+ * run stopped before an answer came.
+ */
+export type ApprovalAnswer = { decision: 'approve' | 'reject'; decidedBy: string } | 'unattended' | null;
+
+/** Awaited before a candidate that passed every gate goes live; `signal` aborts at the engine's stop. */
+export type Approver = (request: ApprovalRequest, signal: AbortSignal) => Promise<ApprovalAnswer>;
 
 /** What the caller of attemptImprovement() may choose; the rest the engine picks. */
 export interface AttemptRequest {
@@ -65,6 +88,8 @@ export interface AttemptHost {
   gauntlet: GauntletResources;
   /** Runs the gauntlet on a candidate (default judgeCandidate with the engine's settings): tests inject verdicts. */
   judge?: CandidateJudge;
+  /** Approval mode: asked before a candidate that passed every gate goes live; absent, it goes on at once. */
+  approve?: Approver;
   signal: AbortSignal;
   rootOf(slot: Slot): number;
   /** The latest sampled live MLUPS (0 before the first sample). */
@@ -172,7 +197,8 @@ export class AttemptRunner {
       } catch (error) {
         // A generator aborted by the stop failed at nothing.
         const settled = this.host.signal.aborted ? INTERRUPTED : generatorFailure(error);
-        const record = archive.insertAttempt({ ...this.blank(), status: settled.status });
+        const exchange = error instanceof GeneratorError ? error.exchange : null;
+        const record = archive.insertAttempt({ ...this.blank(), ...(exchange === null ? {} : exchange), status: settled.status });
         this.id = record.id;
         recorded(record.id);
         return this.settle(null, settled);
@@ -185,6 +211,7 @@ export class AttemptRunner {
         operator: proposal.operator,
         genome: proposal.genome,
         prompt: proposal.prompt,
+        ...(proposal.rawReply === undefined ? {} : { rawReply: proposal.rawReply }),
         source: proposal.source,
         costUsd: proposal.costUsd,
       });
@@ -302,6 +329,8 @@ export class AttemptRunner {
       host.judge ??
       ((source, slot, incumbent, genome) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall));
     let incumbent = host.live.incumbents.get(this.slot)!;
+    // Asked once: a candidate judged again against a newer incumbent keeps the decision ('' without approval mode).
+    let approval: string | null | undefined;
     for (;;) {
       this.phase('gauntlet');
       const judgement = await judge(proposal.source, this.slot, incumbent, proposal.genome);
@@ -341,6 +370,14 @@ export class AttemptRunner {
         return this.settle(null, { status: 'passed', reason: notTried, failure: null });
       }
 
+      if (approval === undefined) {
+        approval = await this.askApproval(record, incumbent, benchRatio, speedup, benchmarkText(verdict.benchmark));
+        if (approval === null) return this.settle(null, INTERRUPTED);
+        if (approval.startsWith('rejected')) {
+          learn(false);
+          return this.settle(null, { status: 'rejected', reason: `${approval} in approval mode`, failure: null });
+        }
+      }
       const outcome = await host.live.change(
         {
           slot: this.slot,
@@ -348,9 +385,9 @@ export class AttemptRunner {
           modulePath: modulePath!,
           speedup: speedup!,
           action: 'apply',
-          reason: liveTrial
+          reason: (approval === '' ? '' : `${approval}; `) + (liveTrial
             ? `passed the sandbox against attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`
-            : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`,
+            : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`),
           speedJudge: liveTrial ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
           trusted: isTrustedSource(proposal.source, proposal.genome),
         },
@@ -380,6 +417,32 @@ export class AttemptRunner {
       }
       return settled;
     }
+  }
+
+  /**
+   * In approval mode, waits for a person's decision and records it (archive
+   * and ledger); returns what the ledger says ("approved by ... at ..." or
+   * "rejected by ..."), '' without approval mode, or null when the run
+   * stopped first.
+   */
+  private async askApproval(record: AttemptRecord, incumbent: Incumbent, benchRatio: number | null, speedup: number | null, evidence: string): Promise<string | null> {
+    const { host } = this;
+    if (host.approve === undefined) return '';
+    this.phase('awaiting-approval');
+    const request = { attemptId: record.id, slot: this.slot, parentId: record.parentId!, incumbentId: incumbent.attemptId, benchRatio, speedup, evidence };
+    const answer = await host.approve(request, host.signal);
+    if (answer === null || host.signal.aborted) return null;
+    if (answer === 'unattended') return '';
+    const { entry } = host.archive.approvals.record({
+      attemptId: record.id,
+      slot: this.slot,
+      decision: answer.decision,
+      decidedBy: answer.decidedBy,
+      moduleSha256: host.archive.get(record.id)!.moduleSha256!,
+      incumbentModuleSha256: incumbent.moduleSha256,
+      atStep: host.lat.stepCount,
+    });
+    return entry.reason;
   }
 
   private supersede(previousId: number): void {

@@ -32,7 +32,7 @@ import type { Generator } from '../generators/types.js';
 import { type Lattice, SLOTS, type SwapResult } from '../lattice/lattice.js';
 import { invalidRangeError, invalidTypeError, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import { type AttemptHost, type AttemptRequest, AttemptRunner } from './attempt-runner.js';
+import { type AttemptHost, type AttemptRequest, AttemptRunner, type Approver } from './attempt-runner.js';
 import { childCpuSeconds } from './child-cpu.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { Economy, type EconomyDecision } from './economy.js';
@@ -51,7 +51,7 @@ import { type EngineSummary, summarise } from './summary.js';
 import { type ThroughputWindow, measureSlot, sleepMs } from './watch.js';
 import { warmStartSlot } from './warm-start.js';
 
-export type { AttemptRequest } from './attempt-runner.js';
+export type { ApprovalAnswer, ApprovalRequest, Approver, AttemptRequest } from './attempt-runner.js';
 export type { EngineSummary } from './summary.js';
 
 /** What tests and embedders may supply instead of what the configuration would build. */
@@ -88,6 +88,8 @@ export interface EngineDeps {
   ceilingMlups?: number;
   /** CPU seconds of this process's ended children so far (default: /proc/self/stat cutime + cstime). */
   childCpuSeconds?: () => number;
+  /** Approval mode: a person approves or rejects each candidate that passed every gate before it goes live (the dashboard's desk). */
+  approve?: Approver;
 }
 
 const LOOP_POLL_MS = 50;
@@ -303,6 +305,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         generator: configured.generator,
         generatorSlots: configured.slots,
         gauntlet: this.gauntlet,
+        ...(this.deps.approve ? { approve: this.deps.approve } : {}),
         signal: this.abort.signal,
         rootOf: (slot) => roots.get(slot)!,
         liveMlups: () => sampler.samples.at(-1)?.mlups ?? 0,

@@ -9,9 +9,11 @@ import type { EconomyTransition } from './economy.js';
 /**
  * The stages of one attempt, in order; an attempt may end at any of them.
  * After the canary a candidate goes either to a live A/B 'trial' or, when
- * the sandbox's benchmark decides, to 'swapping' and 'watching'.
+ * the sandbox's benchmark decides, to 'swapping' and 'watching'. In
+ * approval mode a candidate that passed every gate is 'awaiting-approval'
+ * before any of those.
  */
-export type AttemptPhase = 'selecting' | 'generating' | 'gauntlet' | 'canary' | 'trial' | 'swapping' | 'watching' | 'done';
+export type AttemptPhase = 'selecting' | 'generating' | 'gauntlet' | 'awaiting-approval' | 'canary' | 'trial' | 'swapping' | 'watching' | 'done';
 
 export interface AttemptStatusReport {
   /**

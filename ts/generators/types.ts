@@ -58,6 +58,8 @@ export interface CandidateProposal {
   genome: Record<string, unknown> | null;
   /** The prompt sent, for the LLM generator; null otherwise. */
   prompt: string | null;
+  /** The LLM's reply as it came, for the LLM generator; absent otherwise. */
+  rawReply?: string;
   /** What producing it cost in the generator's currency (USD for an LLM; 0 offline). */
   costUsd: number;
 }
@@ -81,6 +83,8 @@ export class GeneratorError extends Error {
   constructor(
     readonly kind: GeneratorFailureKind,
     message: string,
+    /** The prompt sent and the reply that came, when a reply came but no candidate could be read from it. */
+    readonly exchange: { prompt: string; rawReply: string } | null = null,
   ) {
     super(message);
     this.name = 'GeneratorError';

@@ -1,7 +1,8 @@
 /**
  * A line chart as inline SVG: one or more series over a shared x axis, with
- * ticks, optional vertical markers (swaps, rollbacks) and a linear or log y
- * axis. No script, no external asset.
+ * ticks, optional vertical markers (swaps, rollbacks), shaded x ranges (held
+ * periods) and a linear or log y axis. It scales to the width of its
+ * container (viewBox, width 100%). No script, no external asset.
  */
 import { escapeHtml } from './escape.js';
 
@@ -23,6 +24,8 @@ export interface LineChartOptions {
   yLabel: string;
   series: readonly ChartSeries[];
   markers?: readonly ChartMarker[];
+  /** x ranges to shade, e.g. the periods the lattice was held for a benchmark. */
+  bands?: readonly { from: number; to: number; label: string }[];
   /** log plots y > 0 only; values at or below zero sit on the axis floor. */
   yScale?: 'linear' | 'log';
   formatY?: (y: number) => string;
@@ -145,8 +148,17 @@ export function lineChart(options: LineChartOptions): string {
         `stroke-dasharray="4 3" class="marker"><title>${escapeHtml(marker.label)}</title></line>`
       );
     });
+  const bands = (options.bands ?? []).map((band) => {
+    const from = x.toPixel(Math.max(band.from, x.low));
+    const to = x.toPixel(Math.min(band.to, x.high));
+    return (
+      `<rect x="${from.toFixed(1)}" y="${MARGIN.top}" width="${Math.max(to - from, 1).toFixed(1)}" height="${HEIGHT - MARGIN.top - MARGIN.bottom}" ` +
+      `class="band"><title>${escapeHtml(band.label)}</title></rect>`
+    );
+  });
   return [
-    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeHtml(options.title)}">`,
+    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="100%" style="max-width:${WIDTH}px" role="img" aria-label="${escapeHtml(options.title)}">`,
+    ...bands,
     ...frame(options, x, y),
     ...markerLines,
     ...options.series.map((series) => polyline(series, x, y)),

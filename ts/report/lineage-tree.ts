@@ -6,6 +6,7 @@
  */
 import type { AttemptRecord, AttemptStatus } from '../archive/types.js';
 import { escapeHtml } from './escape.js';
+import { SKIPPED_BY_PREDICTOR } from '../engine/attempt-runner.js';
 
 export const STATUS_COLORS: Record<AttemptStatus, string> = {
   pending: '#9e9e9e',
@@ -18,7 +19,11 @@ export const STATUS_COLORS: Record<AttemptStatus, string> = {
   interrupted: '#c8c8c8',
 };
 
-const COLUMN_PX = 16;
+/** A predictor skip's colour: it never reached the gauntlet, so it is neither rejected nor failed. */
+export const SKIPPED_COLOR = '#cfcfcf';
+
+/** Wide enough for a four-digit id under each node. */
+const COLUMN_PX = 34;
 const ROW_PX = 46;
 const MARGIN_PX = 20;
 const RADIUS_PX = 6;
@@ -98,7 +103,10 @@ function legend(): string {
   const items = (Object.entries(STATUS_COLORS) as [AttemptStatus, string][]).map(
     ([status, color]) => `<span class="swatch" style="background:${color}"></span>${escapeHtml(status)}`,
   );
-  return `<p class="legend">${items.join(' ')} <span class="swatch path"></span>applied path</p>`;
+  return (
+    `<p class="legend">${items.join(' ')} <span class="swatch" style="background:${SKIPPED_COLOR}"></span>skipped by the predictor ` +
+    '<span class="swatch path"></span>applied path. Click a node for its row.</p>'
+  );
 }
 
 export function lineageTree(records: readonly AttemptRecord[]): string {
@@ -124,13 +132,16 @@ export function lineageTree(records: readonly AttemptRecord[]): string {
       );
     }
     const everLive = record.status === 'applied' || record.status === 'superseded' || record.status === 'rolled-back';
+    const skipped = record.status === 'rejected' && record.reason.startsWith(SKIPPED_BY_PREDICTOR);
+    // A link to the attempt's row: the report has no script, and a fragment needs none.
     nodes.push(
-      `<circle cx="${toX(x)}" cy="${toY(y)}" r="${RADIUS_PX}" fill="${STATUS_COLORS[record.status]}" ` +
-        `class="${everLive ? 'node live' : 'node'}" data-id="${record.id}"><title>${escapeHtml(nodeTitle(record))}</title></circle>`,
+      `<a href="#attempt-${record.id}"><circle cx="${toX(x)}" cy="${toY(y)}" r="${RADIUS_PX}" fill="${skipped ? SKIPPED_COLOR : STATUS_COLORS[record.status]}" ` +
+        `class="${everLive ? 'node live' : 'node'}" data-id="${record.id}"><title>${escapeHtml(nodeTitle(record))}</title></circle>` +
+        `<text x="${toX(x)}" y="${toY(y) + RADIUS_PX + 11}" text-anchor="middle">${record.id}</text></a>`,
     );
   }
   const width = toX(columns) + MARGIN_PX;
-  const height = toY(depth) + MARGIN_PX;
+  const height = toY(depth) + MARGIN_PX + RADIUS_PX + 11;
   return [
     legend(),
     '<div class="scroll">',

@@ -9,8 +9,10 @@ import type { EngineSample } from '../engine/events.js';
 import { escapeHtml } from './escape.js';
 import { formatDrift, formatMlups, formatSpeedup, shortHash } from './format.js';
 import { type ChartMarker, lineChart } from './line-chart.js';
-import { STATUS_COLORS, lineageTree } from './lineage-tree.js';
-import type { RunSummary } from './run-summary.js';
+import { SKIPPED_BY_PREDICTOR } from '../engine/attempt-runner.js';
+import { SLOTS } from '../lattice/lattice.js';
+import { SKIPPED_COLOR, STATUS_COLORS, lineageTree } from './lineage-tree.js';
+import { type RunSummary, changesLiveKernel } from './run-summary.js';
 import { summaryRows } from './summary-rows.js';
 
 export interface ReportInput {
@@ -32,6 +34,8 @@ h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1
 table { border-collapse: collapse; margin: 8px 0; } th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart text, .lineage text { font-size: 11px; fill: #333; } .axis { stroke: #555; } .grid { stroke: #eee; }
+.band { fill: #bf8700; fill-opacity: 0.15; }
+.table-scroll { overflow-x: auto; } td.genome { overflow-wrap: anywhere; font-family: monospace; font-size: 12px; } .explain { color: #555; font-size: 13px; max-width: 900px; }
 .chart-title { font-size: 13px; font-weight: 600; }
 .scroll { overflow-x: auto; border: 1px solid #eee; }
 .edge { stroke: #bbb; stroke-width: 1; } .edge.path { stroke: #2e9e44; stroke-width: 3.5; }
@@ -78,7 +82,8 @@ function secondsAtStep(samples: readonly EngineSample[], step: number): number |
 
 function ledgerMarkers(input: ReportInput): ChartMarker[] {
   const markers: ChartMarker[] = [];
-  for (const entry of input.ledger) {
+  // Approval decisions change nothing live: the apply entry that follows an approval is the marker.
+  for (const entry of input.ledger.filter(changesLiveKernel)) {
     const x = secondsAtStep(input.samples, entry.atStep);
     if (x === null) continue;
     markers.push({
@@ -92,13 +97,24 @@ function ledgerMarkers(input: ReportInput): ChartMarker[] {
 
 function plotsSection(input: ReportInput): string {
   const markers = ledgerMarkers(input);
+  const xs = input.samples.map((s) => s.atMs / 1e3);
+  const flat = (name: string, color: string, value: number | null) =>
+    value === null || value <= 0 || xs.length === 0 ? [] : [{ name, color, points: [[xs[0]!, value], [xs.at(-1)!, value]] as const }];
+  const { rooflineMlups, baselineMlups } = input.summary;
   const mlups = lineChart({
-    title: 'Live throughput (dashed: ledger changes)',
+    title: 'Live throughput (dashed: ledger changes; shaded: lattice held for benchmarks)',
     xLabel: 'seconds since start',
-    yLabel: 'MLUPS',
-    series: [{ name: 'MLUPS', color: '#1f77b4', points: input.samples.map((s) => [s.atMs / 1e3, s.mlups] as const) }],
+    yLabel: 'MLUPS (log)',
+    series: [
+      { name: 'live MLUPS', color: '#1f77b4', points: input.samples.filter((s) => s.mlups > 0).map((s) => [s.atMs / 1e3, s.mlups] as const) },
+      ...flat('baseline', '#777777', baselineMlups),
+      ...flat('roofline (memory bandwidth)', '#d62728', rooflineMlups),
+    ],
     markers,
-    formatY: (y) => y.toFixed(0),
+    bands: heldBands(input.samples),
+    // Logarithmic: the roofline is often ten times the live rate, and both must stay readable.
+    yScale: 'log',
+    formatY: (y) => (y >= 1 ? y.toFixed(0) : y.toPrecision(1)),
   });
   const drift = lineChart({
     title: 'Energy drift |E - E0| / E0',
@@ -109,25 +125,52 @@ function plotsSection(input: ReportInput): string {
     yScale: 'log',
     formatY: (y) => y.toExponential(0),
   });
-  return ['<h2 id="plots">Throughput and energy</h2>', mlups, drift].join('\n');
+  const note =
+    '<p class="explain">The roofline is the rate memory bandwidth allows (a STREAM triad over the lattice\'s own memory); ' +
+    'the engine measures no in-cache ceiling. The baseline is the reference kernel\'s rate before any attempt ran.</p>';
+  return ['<h2 id="plots">Throughput and energy</h2>', mlups, note, drift].join('\n');
+}
+
+/** The sampling intervals during which the lattice was held (benchmarks), as shaded ranges. */
+function heldBands(samples: readonly EngineSample[]): { from: number; to: number; label: string }[] {
+  return samples
+    .filter((s) => s.heldMs > 0)
+    .map((s) => ({ from: (s.atMs - s.intervalMs) / 1e3, to: s.atMs / 1e3, label: `held ${s.heldMs.toFixed(0)} ms of ${s.intervalMs.toFixed(0)} ms` }));
 }
 
 function statusBadge(record: AttemptRecord): string {
-  return `<span class="status" style="background:${STATUS_COLORS[record.status]}">${escapeHtml(record.status)}</span>`;
+  const label = readableStatus(record);
+  const color = label === 'skipped' ? SKIPPED_COLOR : STATUS_COLORS[record.status];
+  return `<span class="status" style="background:${color}">${escapeHtml(label)}</span>`;
 }
 
+/** "reference kernel" for a root, the generator alone when it used no operator, else both. */
+function generatorText(record: AttemptRecord): string {
+  if (record.parentId === null) return 'reference kernel';
+  return record.operator === 'none' || record.operator === record.generator ? record.generator : `${record.generator} ${record.operator}`;
+}
+
+/** How the ledger names a kernel: by its attempt and what made it, not by a hash. */
+function kernelName(byId: ReadonlyMap<number, AttemptRecord>, attemptId: number | null): string {
+  if (attemptId === null) return 'reference kernel';
+  const record = byId.get(attemptId);
+  return record === undefined ? `attempt #${attemptId}` : record.parentId === null ? `reference kernel (#${attemptId})` : `#${attemptId} ${generatorText(record)}`;
+}
+
+/** The row's first cell carries the anchor the lineage's nodes link to. */
 function attemptRow(record: AttemptRecord): string[] {
   const source =
     `<details><summary>${escapeHtml(`${record.source.length} chars, sha256 ${shortHash(record.sourceSha256)}`)}</summary>` +
     `<pre>${escapeHtml(record.source)}</pre>` +
     (record.genome === null ? '' : `<pre>${escapeHtml(JSON.stringify(record.genome, null, 1))}</pre>`) +
     (record.prompt === null ? '' : `<pre>${escapeHtml(record.prompt)}</pre>`) +
+    (record.rawReply === null ? '' : `<pre>${escapeHtml(record.rawReply)}</pre>`) +
     '</details>';
   return [
-    numberCell(String(record.id)),
+    `<td class="num" id="attempt-${record.id}">${record.id}</td>`,
     numberCell(record.parentId === null ? '-' : String(record.parentId)),
     cell(record.slot),
-    cell(`${record.generator} ${record.operator}`),
+    cell(generatorText(record)),
     `<td>${statusBadge(record)}</td>`,
     cell(record.failedGate ?? ''),
     cell(record.reason),
@@ -138,18 +181,47 @@ function attemptRow(record: AttemptRecord): string[] {
   ];
 }
 
+const ATTEMPT_COLUMNS_EXPLAINED =
+  '<p class="explain"><b>bench ratio</b>: the candidate\'s median time over the incumbent\'s in the sandbox benchmark, ' +
+  'against the kernel live when it was judged (below 1 is faster). <b>speedup</b>: over the reference kernel, the score parent ' +
+  'selection uses: the gauntlet\'s estimate, replaced by what an applied kernel measured live. <b>skipped</b>: the predictor ' +
+  'judged it unlikely to win and it never reached the gauntlet. <b>passed, not applied</b>: every gate passed but it was not ' +
+  'faster than the live kernel (or the run ended first); the reason says which.</p>';
+
+/** The kernel live in each slot when the run ended, with its genome and source. */
+function liveKernelsSection(input: ReportInput): string {
+  const byId = new Map(input.records.map((record) => [record.id, record]));
+  const rows = SLOTS.map((slot) => {
+    const last = input.ledger.filter((entry) => entry.slot === slot && changesLiveKernel(entry)).at(-1);
+    const record = last === undefined ? input.records.find((r) => r.slot === slot && r.parentId === null) : byId.get(last.attemptId ?? -1);
+    if (record === undefined) return [cell(slot), cell('not in this report'), cell(''), cell('')];
+    const source = `<details><summary>${escapeHtml(`${record.source.length} chars`)}</summary><pre>${escapeHtml(record.source)}</pre></details>`;
+    const genome = record.genome === null ? 'none (hand-written)' : JSON.stringify(record.genome);
+    return [cell(slot), cell(kernelName(byId, record.id)), `<td class="genome">${escapeHtml(genome)}</td>`, `<td>${source}</td>`];
+  });
+  return ['<h2 id="live">Live kernels at the end</h2>', `<div class="table-scroll">${table(['slot', 'kernel', 'genome', 'source'], rows)}</div>`].join('\n');
+}
+
+/** A predictor skip is "skipped", not "rejected"; "passed" that was not applied says so. */
+export function readableStatus(record: AttemptRecord): string {
+  if (record.status === 'rejected' && record.reason.startsWith(SKIPPED_BY_PREDICTOR)) return 'skipped';
+  if (record.status === 'passed') return 'passed, not applied';
+  return record.status;
+}
+
 function attemptsSection(input: ReportInput): string {
   const records = [...input.records].sort((a, b) => a.id - b.id);
   return [
     '<h2 id="lineage">Lineage</h2>',
     lineageTree(records),
     '<h2 id="attempts">Attempts</h2>',
+    ATTEMPT_COLUMNS_EXPLAINED,
     records.length === 0
       ? '<p class="empty">No attempts.</p>'
-      : table(
+      : `<div class="table-scroll">${table(
           ['id', 'parent', 'slot', 'generator', 'status', 'failed gate', 'reason', 'bench ratio', 'speedup', 'live MLUPS', 'source'],
           records.map(attemptRow),
-        ),
+        )}</div>`,
   ].join('\n');
 }
 
@@ -159,11 +231,12 @@ function ledgerSection(input: ReportInput): string {
     ? `<p class="verdict ok">Hash chain verified: ${verification.entries} entries, none edited, removed or reordered.</p>`
     : `<p class="verdict bad">Hash chain broken at entry ${verification.firstBad!.sequence}: ${escapeHtml(verification.firstBad!.reason)}</p>`;
   const badSequence = verification.firstBad?.sequence;
+  const byId = new Map(input.records.map((record) => [record.id, record]));
   const rows = input.ledger.map((entry) => [
     numberCell(String(entry.sequence)),
     cell(entry.action),
     cell(entry.slot),
-    numberCell(entry.attemptId === null ? '-' : String(entry.attemptId)),
+    cell(kernelName(byId, entry.attemptId)),
     cell(shortHash(entry.previousModuleSha256)),
     cell(shortHash(entry.moduleSha256)),
     numberCell(String(entry.atStep)),
@@ -177,7 +250,7 @@ function ledgerSection(input: ReportInput): string {
     input.ledger.length === 0
       ? '<p class="empty">The ledger is empty: nothing was applied.</p>'
       : table(
-          ['#', 'action', 'slot', 'attempt', 'from module', 'to module', 'at step', 'reason', 'recorded', 'hash'],
+          ['#', 'action', 'slot', 'kernel', 'from module', 'to module', 'at step', 'reason', 'recorded', 'hash'],
           rows,
           input.ledger.map((entry) => (entry.sequence === badSequence ? 'bad' : '')),
         ),
@@ -195,6 +268,7 @@ export function renderReport(input: ReportInput): string {
     '<html lang="en">',
     '<head>',
     '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
     // No script and nothing loaded from anywhere, even if a string escaped escaping.
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
     `<title>${escapeHtml(input.title)}</title>`,
@@ -204,6 +278,7 @@ export function renderReport(input: ReportInput): string {
     `<h1>${escapeHtml(input.title)}</h1>`,
     `<p>${escapeHtml(headline)}. Generated ${escapeHtml(input.generatedAt)}.</p>`,
     summarySection(input),
+    liveKernelsSection(input),
     plotsSection(input),
     attemptsSection(input),
     ledgerSection(input),

@@ -83,8 +83,9 @@ export function attemptsOf(records: readonly AttemptRecord[]): AttemptRecord[] {
   return records.filter((record) => record.parentId !== null);
 }
 
-function changesLiveKernel(entry: LedgerEntry): boolean {
-  return entry.action === 'apply' || entry.action === 'warm-start' || entry.action === 'rollback';
+/** Whether the entry changed what is live (approval decisions do not). */
+export function changesLiveKernel(entry: LedgerEntry): boolean {
+  return entry.action === 'apply' || entry.action === 'warm-start' || entry.action === 'rollback' || entry.action === 'restart';
 }
 
 /**

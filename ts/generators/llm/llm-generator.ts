@@ -89,14 +89,17 @@ export class LlmGenerator implements Generator {
     const usage = usageOf(completion.usage, prompt.system.length + prompt.user.length, replyLength(completion));
     const costUsd = this.spend.charge(usage);
     const choice = completion.choices?.[0];
+    const rawReply = choice?.message?.content ?? '';
     let source: string;
     try {
       source = extractCandidate(choice?.message?.content, choice?.finish_reason ?? null, this.options.maxTokens);
     } catch (error) {
       this.malformedReplies += 1;
+      // The archive keeps what the model said, so a reply that could not be read can be.
+      if (error instanceof GeneratorError) throw new GeneratorError(error.kind, error.message, { prompt: promptText(prompt), rawReply });
       throw error;
     }
-    return { generator: this.name, operator: 'llm', source, genome: null, prompt: promptText(prompt), costUsd };
+    return { generator: this.name, operator: 'llm', source, genome: null, prompt: promptText(prompt), rawReply, costUsd };
   }
 
   private refuseOverSpend(): void {
