@@ -339,7 +339,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const engine = new Engine(lattice, config, {
         archive,
         autoImprove: !options.once,
-        ceilingMlups: rooflineMlups,
+        rooflineMlups,
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
       });
       const session = await runSession(engine, archive, options, progress, startedMs);
