@@ -15,7 +15,7 @@ import { ArchiveError } from './errors.js';
 import type { LedgerAction, LedgerEntry, LedgerVerification, NewLedgerEntry } from './types.js';
 import { requireId, requireSha256, requireSlot, requireText } from './validate.js';
 
-const ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start'];
+const ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start', 'trial'];
 
 interface LedgerRow {
   sequence: number;
@@ -79,10 +79,12 @@ export class Ledger {
     return this.db.prepare<[], LedgerRow>('SELECT * FROM ledger ORDER BY sequence').all().map(toEntry);
   }
 
-  /** The last change recorded for `slot`: what should be live there. */
+  /** The last change recorded for `slot`: what should be live there (a trial that was not kept changed nothing). */
   latest(slot: LedgerEntry['slot']): LedgerEntry | null {
     requireSlot('slot', slot);
-    const row = this.db.prepare<[string], LedgerRow>('SELECT * FROM ledger WHERE slot = ? ORDER BY sequence DESC LIMIT 1').get(slot);
+    const row = this.db
+      .prepare<[string], LedgerRow>("SELECT * FROM ledger WHERE slot = ? AND action != 'trial' ORDER BY sequence DESC LIMIT 1")
+      .get(slot);
     return row ? toEntry(row) : null;
   }
 

@@ -55,7 +55,13 @@ export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' |
 
 export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt'>>;
 
-export type LedgerAction = 'apply' | 'rollback' | 'warm-start';
+/**
+ * apply, warm-start: a module became live; rollback: the one before it is
+ * live again; trial: a module stepped the live lattice in an A/B trial and
+ * was not kept (the steps it computed are in the reason), so what is live
+ * after it is what was live before.
+ */
+export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'trial';
 
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */
