@@ -11,7 +11,7 @@ import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
-import { CONCURRENT_GAIN_RATIO, ceilingOf, Economy, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
+import { CONCURRENT_GAIN_RATIO, ceilingOf, Economy, rooflineBinds, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
 import { inCacheLatticeExtents, measureInCacheMlups } from '../dist/ts/engine/in-cache-ceiling.js';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
@@ -128,6 +128,22 @@ describe('Economy ceilings', () => {
     expect(rooflineOnly.transitions[0]!.reason).toBe('the next attempt is expected to win 0.0 lattice-seconds (under the roofline ceiling of 1812 MLUPS) and costs 8.0');
   });
 
+  it('is worth measuring only when the roofline bounds what the search hopes for', () => {
+    const at = (liveMlups: number | null, expectedImprovement: number | null, rooflineMlups: number | null = 1812) =>
+      rooflineBinds({ liveMlups, expectedImprovement, rooflineMlups });
+    // The reference far below the roofline: its headroom covers any hope.
+    expect(at(80, Math.log(10))).toBe(false);
+    // At or above it: bound whatever the hope, known or not.
+    expect(at(2697, null)).toBe(true);
+    expect(at(1812, 0.01)).toBe(true);
+    // Below it, bound when the hope is larger than the headroom (1812 / 1500 - 1 = 20.8%).
+    expect(at(1500, Math.log1p(0.25))).toBe(true);
+    expect(at(1500, Math.log1p(0.15))).toBe(false);
+    expect(at(1500, null)).toBe(false);
+    expect(at(null, 1)).toBe(false);
+    expect(at(1500, 1, null)).toBe(false);
+  });
+
   it('measures on the lattice bench evolve reports inCacheMlups on, never larger than the live one', () => {
     // 1 MiB of L2: three f64 levels of 208 x 208.
     expect(inCacheLatticeExtents([4096, 4096], 'f64', 1 << 20)).toEqual([208, 208]);
@@ -136,7 +152,12 @@ describe('Economy ceilings', () => {
 
   it('measures a step module on the small lattice', async () => {
     const settings = resolveConfig({ lattice: { extents: [4096, 4096] } }).lattice;
-    const mlups = await measureInCacheMlups(kernelModulePath('reference'), settings, 1);
+    let held = 0;
+    const mlups = await measureInCacheMlups(kernelModulePath('reference'), settings, 1, (work) => {
+      held += 1;
+      return work();
+    });
+    expect(held).toBe(1);
     expect(Number.isFinite(mlups) && mlups > 0).toBe(true);
   }, 60_000);
 });
@@ -356,38 +377,48 @@ describe('the economy in the engine loop', () => {
     }
   }
 
-  it('measures the live step module in cache once, with the lattice held, and bounds the gain by it', async () => {
+  /** The in-cache measurements an engine made over its first attempt and three samples, with `rooflineMlups` given. */
+  async function inCacheMeasured(name: string, rooflineMlups: number) {
     const config = resolveConfig({
       // Above the one in flight, so that the loop asks the economy at every poll.
       maxConcurrentImprovements: 3,
       improvementInterval: '0ms',
       sampleInterval: '100ms',
-      archive: { path: path.join(root, 'ceiling.sqlite'), warmStart: false },
+      archive: { path: path.join(root, `${name}.sqlite`), warmStart: false },
       lattice: { extents: [64, 64] },
       watch: { window: '100ms', minSteps: 5 },
       log: { file: '' },
     });
     const lat = createMainLattice(config.lattice);
     const measured: { modulePath: string; paused: boolean }[] = [];
-    const inCacheMlups = async (modulePath: string) => {
-      measured.push({ modulePath, paused: lat.paused });
-      return 123_456;
-    };
+    const inCacheMlups = (modulePath: string, hold: <T>(work: () => Promise<T>) => Promise<T>) =>
+      hold(async () => {
+        measured.push({ modulePath, paused: lat.paused });
+        return 123_456;
+      });
     const generator = new HangingGenerator();
-    const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0, rooflineMlups: 1000, inCacheMlups });
+    const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0, rooflineMlups, inCacheMlups });
     try {
       await engine.start();
-      // The measurement starts after the baseline window, before the first attempt; the loop then asks the economy at each poll.
+      // The loop asks the economy before the first attempt and at each poll after it.
       while (generator.calls === 0) await once(engine, 'sample');
       for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
-      const summary = await engine.stop();
-      expect(summary.economy?.ceiling).toEqual({ kind: 'in-cache', mlups: 123_456 });
+      return { measured, summary: await engine.stop() };
     } finally {
       await engine.stop();
       lat.close();
     }
-    // Once for the module live all along (the reference), with the live lattice held meanwhile.
-    expect(measured).toEqual([{ modulePath: expect.stringMatching(/\.so$/), paused: true }]);
+  }
+
+  it('measures the live step module in cache once, with the lattice held, when it runs above the roofline, and bounds the gain by it', async () => {
+    // The reference at 64 x 64 runs above a 1 MLUPS roofline.
+    const above = await inCacheMeasured('above', 1);
+    expect(above.measured).toEqual([{ modulePath: expect.stringMatching(/\.so$/), paused: true }]);
+    expect(above.summary.economy?.ceiling).toEqual({ kind: 'in-cache', mlups: 123_456 });
+    // Far below the roofline, with no hope yet to bound, it holds the lattice for nothing.
+    const below = await inCacheMeasured('below', 1e9);
+    expect(below.measured).toEqual([]);
+    expect(below.summary.economy?.ceiling).toEqual({ kind: 'roofline', mlups: 1e9 });
   }, 60_000);
 
   it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {

@@ -95,6 +95,20 @@ export interface EconomyView {
 
 export type CeilingKind = 'roofline' | 'in-cache';
 
+/**
+ * Whether the roofline bounds what the search hopes for: the live kernel is
+ * at or above it, or its headroom under it is below the predictor's
+ * expected improvement. Only then is the in-cache ceiling worth measuring
+ * (it holds the live lattice): a kernel far below the roofline, as the
+ * reference is, has the headroom the gain needs already.
+ */
+export function rooflineBinds(view: Pick<EconomyView, 'rooflineMlups' | 'liveMlups' | 'expectedImprovement'>): boolean {
+  const { rooflineMlups: roofline, liveMlups: live, expectedImprovement: hope } = view;
+  if (roofline === null || live === null || !(live > 0)) return false;
+  const headroom = roofline / live - 1;
+  return headroom <= 0 || (hope !== null && Math.expm1(Math.max(0, hope)) > headroom);
+}
+
 /** The larger of the measured ceilings, and which it is; null when neither is known. */
 export function ceilingOf(view: Pick<EconomyView, 'rooflineMlups' | 'inCacheMlups'>): { kind: CeilingKind; mlups: number } | null {
   const { rooflineMlups: roofline, inCacheMlups: inCache } = view;

@@ -35,7 +35,7 @@ import { seededRandom } from '../util/random.js';
 import { type AttemptHost, type AttemptRequest, AttemptRunner } from './attempt-runner.js';
 import { childCpuSeconds } from './child-cpu.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { Economy, type EconomyDecision } from './economy.js';
+import { Economy, type EconomyDecision, rooflineBinds } from './economy.js';
 import { type EngineConfig, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
@@ -49,7 +49,7 @@ import { StrategyMemory } from './strategy-memory.js';
 import { HeldClock } from './held-clock.js';
 import { type EngineSummary, summarise } from './summary.js';
 import { type ThroughputWindow, measureSlot, sleepMs } from './watch.js';
-import { measureInCacheMlups } from './in-cache-ceiling.js';
+import { type HoldLive, measureInCacheMlups } from './in-cache-ceiling.js';
 import { warmStartSlot } from './warm-start.js';
 
 export type { AttemptRequest } from './attempt-runner.js';
@@ -90,10 +90,10 @@ export interface EngineDeps {
   /**
    * The step module's MLUPS on a lattice that fits in cache, the economy's
    * other ceiling (default measureInCacheMlups on a small lattice of the
-   * run's settings); measured with the live lattice held, once per live
-   * step module.
+   * run's settings), once per live step module; it makes its timed runs
+   * under `hold`, which holds the live lattice.
    */
-  inCacheMlups?: (modulePath: string) => Promise<number>;
+  inCacheMlups?: (modulePath: string, hold: HoldLive) => Promise<number>;
   /** CPU seconds of this process's ended children so far (default: /proc/self/stat cutime + cstime). */
   childCpuSeconds?: () => number;
 }
@@ -369,13 +369,11 @@ export class Engine extends EventEmitter<EngineEvents> {
           this.runLedger.push(entry);
           this.firstApplyAtMs ??= this.now();
           this.run?.economy?.change(`a new ${entry.slot} kernel is live`);
-          this.measureInCacheCeiling();
           this.emit('applied', entry);
         },
         rolledBack: (entry) => {
           this.runLedger.push(entry);
           this.run?.economy?.change(`the ${entry.slot} kernel was rolled back`);
-          this.measureInCacheCeiling();
           this.emit('rolled-back', entry);
         },
         incumbentLost: (attemptId, reason) => {
@@ -415,7 +413,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.fail(error);
     }
     if (this.config.archive.warmStart) await this.warmStart();
-    this.measureInCacheCeiling();
     if (this.deps.autoImprove === false) return;
     let budget: BudgetReport | null = null;
     while (!this.abort.signal.aborted) {
@@ -563,14 +560,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     const intervalWaitMs = Math.max(0, this.lastStartMs + this.config.improvementIntervalMs - this.now());
     if (run.economy === null) return { state: 'searching', maxInFlight: this.config.maxConcurrentImprovements, waitMs: intervalWaitMs };
     if (run.economy.state === 'backed-off') this.noticeBottleneck();
-    return run.economy.decide({
+    const view = {
       readings: { heldSeconds: this.heldClock.totalMs() / 1000, childCpuSeconds: this.childCpuSeconds() - run.childCpuAtStart },
       remainingSeconds: this.remainingSeconds(),
       expectedImprovement: this.expectedImprovement(),
       liveMlups: this.liveMlups(),
       rooflineMlups: this.deps.rooflineMlups ?? null,
       inCacheMlups: this.inCacheCeiling(),
-    });
+    };
+    if (rooflineBinds(view)) this.measureInCacheCeiling();
+    return run.economy.decide(view);
   }
 
   /** The live step module's in-cache rate; null until it is measured. */
@@ -581,20 +580,20 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /**
    * Measures the live step module's in-cache rate in the background, unless
-   * it is measured already: at start and whenever the step module changes.
-   * The result resumes a backed-off economy (a higher ceiling can make an
-   * attempt pay again); a failed measurement leaves the roofline as the only
-   * ceiling.
+   * it is measured or being measured already: once per step module, when
+   * the roofline bounds the gain. The result resumes a backed-off economy
+   * (a higher ceiling can make an attempt pay again); a failed measurement
+   * leaves the roofline as the only ceiling.
    */
   private measureInCacheCeiling(): void {
     const run = this.run;
     const modulePath = run?.live.incumbents.get('step')?.modulePath;
     if (!run?.economy || modulePath === undefined || this.inCache?.modulePath === modulePath || this.abort.signal.aborted) return;
-    const measure = this.deps.inCacheMlups ?? ((file: string) => measureInCacheMlups(file, this.config.lattice, this.seed));
+    const measure = this.deps.inCacheMlups ?? ((file: string, hold: HoldLive) => measureInCacheMlups(file, this.config.lattice, this.seed, hold));
     const entry: InCacheCeiling = { modulePath, mlups: null };
     this.inCache = entry;
     const work = this.sandboxes
-      .run(() => this.holding(() => measure(modulePath)))
+      .run(() => measure(modulePath, (work) => this.holding(work)))
       .then((mlups) => {
         entry.mlups = mlups;
         this.logger.info({ event: 'in-cache-ceiling', modulePath, mlups }, `in-cache ceiling of the live step kernel: ${mlups.toFixed(0)} MLUPS`);
