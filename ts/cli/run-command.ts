@@ -18,7 +18,9 @@ import { ConfigError, type EngineConfig, type FlagOverride, GENERATOR_KINDS, typ
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import { ROOFLINE_CACHE_FILE, cachedOrMeasuredRoofline, rooflineKey } from '../engine/roofline-cache.js';
 import { needsConfinedModules } from '../engine/trust.js';
+import { defaultCacheDir } from '../gauntlet/compile.js';
 import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
@@ -124,7 +126,8 @@ function defaultReportPath(): string {
  * MLUPS memory bandwidth allows for this precision, from a STREAM triad over
  * the lattice's own memory (Lattice.memoryTriad), before it runs: on a VM,
  * fresh arrays can be backed by host memory of another speed than the
- * lattice's pages.
+ * lattice's pages. Remembered per machine and lattice for a day
+ * (roofline-cache.ts): a warm run starts without it.
  */
 function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['precision']): number {
   return rooflineMlupsOf(lattice.memoryTriad(STREAM_REPEATS).gbPerSecond, precision);
@@ -334,7 +337,10 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     }
     const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config));
     try {
-      const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
+      const cacheDir = config.gauntlet.cacheDir === '' ? defaultCacheDir() : config.gauntlet.cacheDir;
+      const { mlups: rooflineMlups } = cachedOrMeasuredRoofline(path.join(cacheDir, ROOFLINE_CACHE_FILE), rooflineKey(config.lattice.extents, config.lattice.precision), () =>
+        measureRoofline(lattice, config.lattice.precision),
+      );
       const limitMs = runLimitMs(options, config);
       const engine = new Engine(lattice, config, {
         archive,
