@@ -593,8 +593,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     const entry: InCacheCeiling = { modulePath, mlups: null };
     this.inCache = entry;
     const work = this.sandboxes
-      .run(() => measure(modulePath, (work) => this.holding(work)))
+      // Queued behind a sandbox run, it may come after the stop: then it holds nothing.
+      .run(() => (this.abort.signal.aborted ? Promise.resolve(null) : measure(modulePath, (timed) => this.holding(timed))))
       .then((mlups) => {
+        if (mlups === null) return;
         entry.mlups = mlups;
         this.logger.info({ event: 'in-cache-ceiling', modulePath, mlups }, `in-cache ceiling of the live step kernel: ${mlups.toFixed(0)} MLUPS`);
         if (this.inCache === entry) this.run?.economy?.change(`the live step kernel's in-cache ceiling is ${mlups.toFixed(0)} MLUPS`);
