@@ -377,8 +377,8 @@ describe('the economy in the engine loop', () => {
     }
   }
 
-  /** The in-cache measurements an engine made over its first attempt and three samples, with `rooflineMlups` given. */
-  async function inCacheMeasured(name: string, rooflineMlups: number) {
+  /** The in-cache measurements an engine made over its first attempt and three samples, with `rooflineMlups` given; `measured` is resolved by the test. */
+  async function inCacheMeasured(name: string, rooflineMlups: number, ceilingGiven: Promise<void> = Promise.resolve(), beforeCeiling?: (engine: Engine, calls: () => number) => Promise<void>) {
     const config = resolveConfig({
       // Above the one in flight, so that the loop asks the economy at every poll.
       maxConcurrentImprovements: 3,
@@ -394,12 +394,17 @@ describe('the economy in the engine loop', () => {
     const inCacheMlups = (modulePath: string, hold: <T>(work: () => Promise<T>) => Promise<T>) =>
       hold(async () => {
         measured.push({ modulePath, paused: lat.paused });
+        await ceilingGiven;
         return 123_456;
       });
     const generator = new HangingGenerator();
     const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0, rooflineMlups, inCacheMlups });
     try {
       await engine.start();
+      if (beforeCeiling) {
+        while (measured.length === 0) await once(engine, 'sample');
+        await beforeCeiling(engine, () => generator.calls);
+      }
       // The loop asks the economy before the first attempt and at each poll after it.
       while (generator.calls === 0) await once(engine, 'sample');
       for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
@@ -419,6 +424,20 @@ describe('the economy in the engine loop', () => {
     const below = await inCacheMeasured('below', 1e9);
     expect(below.measured).toEqual([]);
     expect(below.summary.economy?.ceiling).toEqual({ kind: 'roofline', mlups: 1e9 });
+  }, 60_000);
+
+  it('starts no attempt while the ceiling it needs is being measured, rather than back off on the roofline alone', async () => {
+    let give!: () => void;
+    const given = new Promise<void>((resolve) => (give = resolve));
+    let callsWhileMeasuring = -1;
+    const run = await inCacheMeasured('waits', 1, given, async (engine, calls) => {
+      // The loop polls every 50 ms: three samples 100 ms apart span several of its polls.
+      for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
+      callsWhileMeasuring = calls();
+      give();
+    });
+    expect(callsWhileMeasuring).toBe(0);
+    expect(run.summary.economy).toMatchObject({ backoffs: 0, ceiling: { kind: 'in-cache', mlups: 123_456 } });
   }, 60_000);
 
   it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {

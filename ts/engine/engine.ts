@@ -174,7 +174,9 @@ interface Running {
 
 interface InCacheCeiling {
   modulePath: string;
+  /** null until measured, and after a failed measurement. */
   mlups: number | null;
+  measuring: boolean;
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
@@ -568,7 +570,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       rooflineMlups: this.deps.rooflineMlups ?? null,
       inCacheMlups: this.inCacheCeiling(),
     };
-    if (rooflineBinds(view)) this.measureInCacheCeiling();
+    if (rooflineBinds(view)) {
+      this.measureInCacheCeiling();
+      // Judged on the roofline alone, the economy would back off only to resume when the ceiling arrives: the next start waits for it.
+      if (this.inCache?.measuring === true) return { state: run.economy.state, maxInFlight: 1, waitMs: LOOP_POLL_MS };
+    }
     return run.economy.decide(view);
   }
 
@@ -590,7 +596,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const modulePath = run?.live.incumbents.get('step')?.modulePath;
     if (!run?.economy || modulePath === undefined || this.inCache?.modulePath === modulePath || this.abort.signal.aborted) return;
     const measure = this.deps.inCacheMlups ?? ((file: string, hold: HoldLive) => measureInCacheMlups(file, this.config.lattice, this.seed, hold));
-    const entry: InCacheCeiling = { modulePath, mlups: null };
+    const entry: InCacheCeiling = { modulePath, mlups: null, measuring: true };
     this.inCache = entry;
     const work = this.sandboxes
       // Queued behind a sandbox run, it may come after the stop: then it holds nothing.
@@ -602,7 +608,10 @@ export class Engine extends EventEmitter<EngineEvents> {
         if (this.inCache === entry) this.run?.economy?.change(`the live step kernel's in-cache ceiling is ${mlups.toFixed(0)} MLUPS`);
       })
       .catch((error: unknown) => this.logger.warn({ event: 'in-cache-ceiling', err: error, modulePath }, 'the in-cache ceiling could not be measured; the roofline stays the only ceiling'))
-      .finally(() => this.reverifying.delete(work));
+      .finally(() => {
+        entry.measuring = false;
+        this.reverifying.delete(work);
+      });
     this.reverifying.add(work);
   }
 
