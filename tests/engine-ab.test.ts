@@ -266,7 +266,7 @@ describe('live A/B trial', () => {
     archive.close();
   });
 
-  it('stops a clearly slower candidate early and leaves the incumbent live, with no ledger entry', async () => {
+  it('stops a clearly slower candidate early and leaves the incumbent live, with a trial entry in the ledger', async () => {
     const windows = new Windows(() => 0.6);
     const { lat, archive, live, rolledBack, candidateId, incumbent } = liveSetup(windows, { trialMaxSlowerLiveMs: 10_000 });
     // The lattice's first kernel, which the incumbent replaced, is last-known-good before the trial,
@@ -281,7 +281,16 @@ describe('live A/B trial', () => {
     expect(lat.live.step).toBe(1);
     expect(lat.paths.get(lat.lastKnownGood.step)).toBe('/modules/first.so');
     expect(live.incumbents.get('step')!.attemptId).toBe(incumbent.attemptId);
-    expect(archive.ledger.entries()).toEqual([]);
+    // The candidate's module computed live steps: the hash-chained ledger says which, and that the incumbent is live again.
+    const spans = outcome.trial!.candidateSpans;
+    const entries = archive.ledger.entries();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ action: 'trial', attemptId: candidateId, atStep: spans[0]!.fromStep, previousModuleSha256: incumbent.moduleSha256 });
+    expect(entries[0]!.moduleSha256).not.toBe(incumbent.moduleSha256);
+    expect(entries[0]!.reason).toContain(`live in an A/B trial against attempt 1, then the incumbent again: ${outcome.reason}`);
+    expect(archive.ledger.verify().ok).toBe(true);
+    // What should be live is still the incumbent's last change (none here), not the trial.
+    expect(archive.ledger.latest('step')).toBeNull();
     expect(rolledBack).toEqual([]);
     archive.close();
   });
@@ -321,7 +330,7 @@ describe('live A/B trial', () => {
     expect(outcome.reason).toMatch(/undecided after 6 pairs/);
     expect(windows.order).toHaveLength(12);
     expect(lat.live.step).toBe(1);
-    expect(archive.ledger.entries()).toEqual([]);
+    expect(archive.ledger.entries().map((entry) => entry.action)).toEqual(['trial']);
     archive.close();
   });
 
@@ -372,7 +381,7 @@ describe('live A/B trial', () => {
     expect(outcome.status).toBe('passed');
     expect(outcome.reason).toMatch(/^not applied: the engine stopped first: the stop cut its A\/B trial short; it stepped \[\d+, \d+\)$/);
     expect(lat.live.step).toBe(1);
-    expect(archive.ledger.entries()).toEqual([]);
+    expect(archive.ledger.entries().map((entry) => [entry.action, entry.attemptId])).toEqual([['trial', candidateId]]);
     archive.close();
   });
 
@@ -385,6 +394,8 @@ describe('live A/B trial', () => {
     const outcome = await live.change(trialRequest(candidateId), stop.signal);
     expect(outcome).toMatchObject({ status: 'passed', reason: 'not applied: the engine stopped first: the stop cut its A/B trial short, before it stepped live' });
     expect(lat.history).toEqual([]);
+    // No module of its stepped the live lattice: nothing for the ledger.
+    expect(archive.ledger.entries()).toEqual([]);
     archive.close();
   });
 

@@ -11,7 +11,9 @@ import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
-import { CONCURRENT_GAIN_RATIO, Economy, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
+import { CONCURRENT_GAIN_RATIO, ceilingOf, Economy, rooflineBinds, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
+import { inCacheLatticeExtents, measureInCacheMlups } from '../dist/ts/engine/in-cache-ceiling.js';
+import { kernelModulePath } from '../dist/native/loader.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { type SummaryInputs, summarise } from '../dist/ts/engine/summary.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
@@ -50,7 +52,8 @@ function view(fields: Partial<EconomyView> = {}): EconomyView {
     remainingSeconds: 180,
     expectedImprovement: null,
     liveMlups: 500,
-    ceilingMlups: 1300,
+    rooflineMlups: 1300,
+    inCacheMlups: null,
     ...fields,
   };
 }
@@ -86,6 +89,77 @@ describe('Economy costs', () => {
     expect(e.expectedGainSeconds(view({ expectedImprovement: 0.1 }))).toBeCloseTo(Math.expm1(0.1) * 150, 9);
     expect(e.expectedGainSeconds(view({ expectedImprovement: null }))).toBeNull();
   });
+});
+
+describe('Economy ceilings', () => {
+  // Issue 16's temporally blocked kernel: 2697 MLUPS live at 4096^2 f64 under a 1812 MLUPS roofline of one sweep's memory.
+  const blocked = { liveMlups: 2697, rooflineMlups: 1812 };
+
+  it('bounds the gain by the larger of the roofline and the in-cache rate', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    expect(ceilingOf({ rooflineMlups: 1812, inCacheMlups: 4000 })).toEqual({ kind: 'in-cache', mlups: 4000 });
+    expect(ceilingOf({ rooflineMlups: 1812, inCacheMlups: 1500 })).toEqual({ kind: 'roofline', mlups: 1812 });
+    expect(ceilingOf({ rooflineMlups: null, inCacheMlups: 1500 })).toEqual({ kind: 'in-cache', mlups: 1500 });
+    expect(ceilingOf({ rooflineMlups: null, inCacheMlups: null })).toBeNull();
+    // Above the roofline, the in-cache rate still leaves 4000 / 2697 - 1 = 48% of headroom.
+    expect(e.expectedGainSeconds(view({ ...blocked, expectedImprovement: 1, inCacheMlups: 4000 }))).toBeCloseTo((4000 / 2697 - 1) * 180, 9);
+    expect(e.expectedGainSeconds(view({ ...blocked, expectedImprovement: 0.1, inCacheMlups: 4000 }))).toBeCloseTo(Math.expm1(0.1) * 180, 9);
+    // An in-cache rate below the roofline (a memory-bound kernel measured on a busy machine) does not lower the roofline's bound.
+    expect(e.expectedGainSeconds(view({ expectedImprovement: 1, liveMlups: 1200, inCacheMlups: 1250 }))).toBeCloseTo((1300 / 1200 - 1) * 180, 9);
+  });
+
+  it('keeps searching above the roofline while the in-cache ceiling leaves a gain that pays, and says which ceiling bounds it', () => {
+    const clock = new Clock();
+    const withInCache = economy(clock);
+    const rooflineOnly = economy(clock);
+    for (const { economy: e } of [withInCache, rooflineOnly]) {
+      e.attemptStarted();
+      clock.advance(20);
+      e.attemptFinished(20);
+    }
+    // One attempt cost 8 lattice-seconds; the predictor hopes for 20% over the next 160 s.
+    const hopes = { ...blocked, readings: { heldSeconds: 0, childCpuSeconds: 4 }, expectedImprovement: Math.log1p(0.2) };
+    expect(withInCache.economy.decide(view({ ...hopes, inCacheMlups: 4000 })).state).toBe('searching');
+    expect(withInCache.transitions).toEqual([]);
+    expect(withInCache.economy.report().ceiling).toEqual({ kind: 'in-cache', mlups: 4000 });
+    // With the roofline as the only ceiling the live kernel is already above it: no headroom, backed off.
+    expect(rooflineOnly.economy.decide(view({ ...hopes, inCacheMlups: null })).state).toBe('backed-off');
+    expect(rooflineOnly.transitions[0]!.reason).toBe('the next attempt is expected to win 0.0 lattice-seconds (under the roofline ceiling of 1812 MLUPS) and costs 8.0');
+  });
+
+  it('is worth measuring only when the roofline bounds what the search hopes for', () => {
+    const at = (liveMlups: number | null, expectedImprovement: number | null, rooflineMlups: number | null = 1812) =>
+      rooflineBinds({ liveMlups, expectedImprovement, rooflineMlups });
+    // The reference far below the roofline: its headroom covers any hope.
+    expect(at(80, Math.log(10))).toBe(false);
+    // At or above it: bound whatever the hope, known or not.
+    expect(at(2697, null)).toBe(true);
+    expect(at(1812, 0.01)).toBe(true);
+    // Below it, bound when the hope is larger than the headroom (1812 / 1500 - 1 = 20.8%).
+    expect(at(1500, Math.log1p(0.25))).toBe(true);
+    expect(at(1500, Math.log1p(0.15))).toBe(false);
+    expect(at(1500, null)).toBe(false);
+    expect(at(null, 1)).toBe(false);
+    expect(at(1500, 1, null)).toBe(false);
+  });
+
+  it('measures on the lattice bench evolve reports inCacheMlups on, never larger than the live one', () => {
+    // 1 MiB of L2: three f64 levels of 208 x 208.
+    expect(inCacheLatticeExtents([4096, 4096], 'f64', 1 << 20)).toEqual([208, 208]);
+    expect(inCacheLatticeExtents([100, 4096], 'f64', 1 << 20)).toEqual([100, 208]);
+  });
+
+  it('measures a step module on the small lattice', async () => {
+    const settings = resolveConfig({ lattice: { extents: [4096, 4096] } }).lattice;
+    let held = 0;
+    const mlups = await measureInCacheMlups(kernelModulePath('reference'), settings, 1, (work) => {
+      held += 1;
+      return work();
+    });
+    expect(held).toBe(1);
+    expect(Number.isFinite(mlups) && mlups > 0).toBe(true);
+  }, 60_000);
 });
 
 describe('Economy pacing', () => {
@@ -127,7 +201,7 @@ describe('Economy pacing', () => {
     expect(transitions).toHaveLength(1);
     expect(transitions[0]).toMatchObject({ state: 'backed-off', attemptCostSeconds: 8, costSeconds: 8 });
     expect(transitions[0]!.expectedGainSeconds).toBeCloseTo(1.6, 9);
-    expect(transitions[0]!.reason).toBe('the next attempt is expected to win 1.6 lattice-seconds and costs 8.0');
+    expect(transitions[0]!.reason).toBe('the next attempt is expected to win 1.6 lattice-seconds (under the roofline ceiling of 1300 MLUPS) and costs 8.0');
     expect(e.report()).toMatchObject({ state: 'backed-off', backoffs: 1, resumes: 0, costSeconds: 8, attemptCostSeconds: 8, attemptSeconds: 20 });
   });
 
@@ -302,6 +376,69 @@ describe('the economy in the engine loop', () => {
       lat.close();
     }
   }
+
+  /** The in-cache measurements an engine made over its first attempt and three samples, with `rooflineMlups` given; `measured` is resolved by the test. */
+  async function inCacheMeasured(name: string, rooflineMlups: number, ceilingGiven: Promise<void> = Promise.resolve(), beforeCeiling?: (engine: Engine, calls: () => number) => Promise<void>) {
+    const config = resolveConfig({
+      // Above the one in flight, so that the loop asks the economy at every poll.
+      maxConcurrentImprovements: 3,
+      improvementInterval: '0ms',
+      sampleInterval: '100ms',
+      archive: { path: path.join(root, `${name}.sqlite`), warmStart: false },
+      lattice: { extents: [64, 64] },
+      watch: { window: '100ms', minSteps: 5 },
+      log: { file: '' },
+    });
+    const lat = createMainLattice(config.lattice);
+    const measured: { modulePath: string; paused: boolean }[] = [];
+    const inCacheMlups = (modulePath: string, hold: <T>(work: () => Promise<T>) => Promise<T>) =>
+      hold(async () => {
+        measured.push({ modulePath, paused: lat.paused });
+        await ceilingGiven;
+        return 123_456;
+      });
+    const generator = new HangingGenerator();
+    const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0, rooflineMlups, inCacheMlups });
+    try {
+      await engine.start();
+      if (beforeCeiling) {
+        while (measured.length === 0) await once(engine, 'sample');
+        await beforeCeiling(engine, () => generator.calls);
+      }
+      // The loop asks the economy before the first attempt and at each poll after it.
+      while (generator.calls === 0) await once(engine, 'sample');
+      for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
+      return { measured, summary: await engine.stop() };
+    } finally {
+      await engine.stop();
+      lat.close();
+    }
+  }
+
+  it('measures the live step module in cache once, with the lattice held, when it runs above the roofline, and bounds the gain by it', async () => {
+    // The reference at 64 x 64 runs above a 1 MLUPS roofline.
+    const above = await inCacheMeasured('above', 1);
+    expect(above.measured).toEqual([{ modulePath: expect.stringMatching(/\.so$/), paused: true }]);
+    expect(above.summary.economy?.ceiling).toEqual({ kind: 'in-cache', mlups: 123_456 });
+    // Far below the roofline, with no hope yet to bound, it holds the lattice for nothing.
+    const below = await inCacheMeasured('below', 1e9);
+    expect(below.measured).toEqual([]);
+    expect(below.summary.economy?.ceiling).toEqual({ kind: 'roofline', mlups: 1e9 });
+  }, 60_000);
+
+  it('starts no attempt while the ceiling it needs is being measured, rather than back off on the roofline alone', async () => {
+    let give!: () => void;
+    const given = new Promise<void>((resolve) => (give = resolve));
+    let callsWhileMeasuring = -1;
+    const run = await inCacheMeasured('waits', 1, given, async (engine, calls) => {
+      // The loop polls every 50 ms: three samples 100 ms apart span several of its polls.
+      for (let i = 0; i < 3; i += 1) await once(engine, 'sample');
+      callsWhileMeasuring = calls();
+      give();
+    });
+    expect(callsWhileMeasuring).toBe(0);
+    expect(run.summary.economy).toMatchObject({ backoffs: 0, ceiling: { kind: 'in-cache', mlups: 123_456 } });
+  }, 60_000);
 
   it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {
     expect(await inFlightAtStart('economy', true)).toBe(1);

@@ -3,11 +3,12 @@
 // flight as interrupted. The engine's gauntlet is injected (EngineDeps.evaluate)
 // with verdicts that arrive only when the test says so: nothing here is
 // decided by a sleep or a race.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
+import { runMainJob } from '../dist/ts/cli/run-command.js';
 import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/index.js';
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
@@ -294,4 +295,18 @@ describe('the engine on an archive that can no longer be written', () => {
     expect(gauntlet.calls).toHaveLength(1);
     archive.close();
   });
+});
+
+describe('run --duration', () => {
+  it('counts from when the run began (the CLI: the process start), not from the call that sets it up', async () => {
+    const dir = path.join(root, 'duration');
+    mkdirSync(dir, { recursive: true });
+    const config = path.join(dir, 'ouroboros.toml');
+    writeFileSync(config, `[gauntlet]\ncacheDir = ${JSON.stringify(path.join(dir, 'cache'))}\n[log]\nfile = ${JSON.stringify(path.join(dir, 'engine.log'))}\n`);
+    const options = { config, duration: 60_000, lattice: [32, 32], archive: path.join(dir, 'archive.sqlite'), report: path.join(dir, 'report.html'), json: true };
+    // Its 60 s went by before the call (as a slow start-up's seconds do): it stops as soon as the engine has started, before any attempt.
+    const result = await runMainJob(options, null, performance.now() - 60_000);
+    expect(result.summary.attempts).toBe(0);
+    expect(result.verification.ok).toBe(true);
+  }, 60_000);
 });

@@ -15,6 +15,7 @@ import { Engine } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import { reverificationConfig } from '../dist/ts/engine/warm-start.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
@@ -143,9 +144,12 @@ describe('warm start', () => {
     expect(reverification.source).toBe(rowsFast);
     expect(fileSha256(reverification.incumbent!)).toBe(fileSha256(lat.slots().step.live.path));
     expect(fileSha256(reverification.incumbent!)).not.toBe(REFERENCE_SHA256);
+    // It checks correctness on a target of the held-out lattice's size, not the live size an attempt is screened on.
+    expect(reverification.targetExtents).toEqual([97, 89]);
     // The improvement loop is not blocked meanwhile: an attempt reaches the gauntlet too.
     const attempt = await gauntlet.called(2);
     expect(attempt.source).toBe(fixture('reference-copy.cpp'));
+    expect(attempt.targetExtents).toEqual([128, 128]);
     gauntlet.settleAll(verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] }));
     expect(await verified).toMatchObject({ slot: 'step', outcome: 'verified', attemptId: id });
     expect(lat.slots().step.live.name).toBe('rows-fast');
@@ -203,6 +207,15 @@ describe('warm start', () => {
     } finally {
       archive.close();
     }
+  });
+
+  it("re-verifies on the held-out size, in the live lattice's dimensions, never on a larger target than the configured one", () => {
+    const at = (lattice: number[], targetExtents: number[], heldOutExtents: number[]) =>
+      reverificationConfig(resolveConfig({ lattice: { extents: lattice }, gauntlet: { targetExtents, heldOutExtents } })).gauntlet.targetExtents;
+    expect(at([4096, 4096], [], [1531, 1523])).toEqual([1531, 1523]);
+    expect(at([256, 256, 256], [], [1531, 1523])).toEqual([133, 133, 133]);
+    expect(at([64, 64], [], [1531, 1523])).toEqual([]);
+    expect(at([4096, 4096], [128, 128], [1531, 1523])).toEqual([128, 128]);
   });
 
   it('reports a module remembered under other build flags and does not use it', async () => {

@@ -202,7 +202,7 @@ describe('Engine', () => {
   // lattice's size, where it also recomputes each step into the scratch
   // level 32 times: the gauntlet (128 x 128 and 97 x 89) sees a kernel
   // about 7x faster than the reference, the live lattice a slower one.
-  it('does not apply a kernel that loses its live A/B trial: the incumbent stays live, nothing in the ledger', async () => {
+  it('does not apply a kernel that loses its live A/B trial: the incumbent stays live, the ledger records the trial', async () => {
     const config = testConfig('trial-lost');
     const lat = lattice(config);
     const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')), autoImprove: false, trustGeneratedSources: true });
@@ -218,7 +218,10 @@ describe('Engine', () => {
     expect(summary).toMatchObject({ applied: 0, rolledBack: 0, heldSeconds: 0 });
     const archive = Archive.open(config.archive.path);
     try {
-      expect(archive.ledger.entries()).toEqual([]);
+      const entries = archive.ledger.entries();
+      expect(entries.map((entry) => [entry.action, entry.attemptId, entry.previousModuleSha256])).toEqual([['trial', record.id, REFERENCE_SHA256]]);
+      expect(entries[0]!.reason).toContain(record.reason!);
+      expect(archive.ledger.verify().ok).toBe(true);
     } finally {
       archive.close();
     }

@@ -12,10 +12,10 @@ import { invalidRangeError, requireInteger } from '../errors.js';
 import type { SqliteDatabase } from './database.js';
 import { GENESIS_HASH, ledgerEntryHash } from './canonical-hash.js';
 import { ArchiveError } from './errors.js';
-import type { LedgerAction, LedgerEntry, LedgerVerification, NewLedgerEntry } from './types.js';
+import { LIVE_CHANGING_ACTIONS, type LedgerAction, type LedgerEntry, type LedgerVerification, type NewLedgerEntry } from './types.js';
 import { requireId, requireSha256, requireSlot, requireText } from './validate.js';
 
-const ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start', 'restart', 'approve', 'reject'];
+const ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start', 'restart', 'trial', 'approve', 'reject'];
 
 interface LedgerRow {
   sequence: number;
@@ -79,10 +79,14 @@ export class Ledger {
     return this.db.prepare<[], LedgerRow>('SELECT * FROM ledger ORDER BY sequence').all().map(toEntry);
   }
 
-  /** The last change recorded for `slot`: what should be live there. */
+  /** The last change recorded for `slot` that changed what is live there (trials not kept and approval decisions did not). */
   latest(slot: LedgerEntry['slot']): LedgerEntry | null {
     requireSlot('slot', slot);
-    const row = this.db.prepare<[string], LedgerRow>('SELECT * FROM ledger WHERE slot = ? ORDER BY sequence DESC LIMIT 1').get(slot);
+    const row = this.db
+      .prepare<[string], LedgerRow>(
+        `SELECT * FROM ledger WHERE slot = ? AND action IN (${LIVE_CHANGING_ACTIONS.map((action) => `'${action}'`).join(', ')}) ORDER BY sequence DESC LIMIT 1`,
+      )
+      .get(slot);
     return row ? toEntry(row) : null;
   }
 

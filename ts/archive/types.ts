@@ -58,13 +58,18 @@ export type NewAttempt = Pick<AttemptRecord, 'parentId' | 'slot' | 'generator' |
 export type AttemptUpdate = Partial<Omit<AttemptRecord, 'id' | 'parentId' | 'slot' | 'source' | 'sourceSha256' | 'createdAt' | 'rawReply'>>;
 
 /**
- * apply, rollback, warm-start: a change made while the engine ran. restart:
- * a run began with another module live than the one the ledger last put in
- * the slot (a new process starts on the reference kernel), so that the
- * ledger says what is live at every step. approve and reject record a
- * person's decision in approval mode; they change nothing live.
+ * apply, warm-start: a module became live; rollback: the one before it is
+ * live again; restart: a run began with another module live than the one
+ * the ledger last put in the slot (a new process starts on the reference
+ * kernel). These change what is live. trial: a module stepped the live
+ * lattice in an A/B trial and was not kept (the steps it computed are in
+ * the reason); approve and reject: a person's decision in approval mode.
+ * These change nothing live.
  */
-export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'restart' | 'approve' | 'reject';
+export type LedgerAction = 'apply' | 'rollback' | 'warm-start' | 'restart' | 'trial' | 'approve' | 'reject';
+
+/** The actions after which another module is live in the entry's slot. */
+export const LIVE_CHANGING_ACTIONS: readonly LedgerAction[] = ['apply', 'rollback', 'warm-start', 'restart'];
 
 export type ApprovalDecision = 'approve' | 'reject';
 

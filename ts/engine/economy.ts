@@ -25,8 +25,13 @@
  * remaining seconds (less the attempt's own duration, measured). f is
  * e^g - 1 for the predictor's expected ln-speedup improvement g of the next
  * candidate over the incumbent (Predictor.expectedGain), bounded by the
- * headroom under a measured ceiling (the roofline of the lattice's memory):
- * ceiling / live MLUPS - 1. The remaining seconds are the run's known end
+ * headroom under a measured ceiling: ceiling / live MLUPS - 1. Two ceilings
+ * are measured and the larger is taken, since each bounds only some
+ * kernels: the roofline of one sweep's memory traffic (a kernel that sweeps
+ * the lattice once per step cannot pass it) and the live kernel's rate on a
+ * lattice that fits in cache (in-cache-ceiling.ts: a temporally blocked
+ * kernel passes the roofline, not the rate of its own code without memory
+ * stalls). The remaining seconds are the run's known end
  * (--duration, budget.maxWallSeconds) less the time spent; with no known end,
  * the run is taken to go on at least `horizonSeconds`, or as long again as
  * it has run so far, whichever is longer.
@@ -81,9 +86,34 @@ export interface EconomyView {
   remainingSeconds: number | null;
   /** The predictor's expected ln-speedup improvement of the next attempt over the incumbent; null: unknown. */
   expectedImprovement: number | null;
-  /** The live kernel's recent free-running MLUPS, and the ceiling it cannot pass; null: unknown. */
+  /** The live kernel's recent free-running MLUPS; null: unknown. */
   liveMlups: number | null;
-  ceilingMlups: number | null;
+  /** The ceilings measured so far (null: not measured); the larger bounds the gain. */
+  rooflineMlups: number | null;
+  inCacheMlups: number | null;
+}
+
+export type CeilingKind = 'roofline' | 'in-cache';
+
+/**
+ * Whether the roofline bounds what the search hopes for: the live kernel is
+ * at or above it, or its headroom under it is below the predictor's
+ * expected improvement. Only then is the in-cache ceiling worth measuring
+ * (it holds the live lattice): a kernel far below the roofline, as the
+ * reference is, has the headroom the gain needs already.
+ */
+export function rooflineBinds(view: Pick<EconomyView, 'rooflineMlups' | 'liveMlups' | 'expectedImprovement'>): boolean {
+  const { rooflineMlups: roofline, liveMlups: live, expectedImprovement: hope } = view;
+  if (roofline === null || live === null || !(live > 0)) return false;
+  const headroom = roofline / live - 1;
+  return headroom <= 0 || (hope !== null && Math.expm1(Math.max(0, hope)) > headroom);
+}
+
+/** The larger of the measured ceilings, and which it is; null when neither is known. */
+export function ceilingOf(view: Pick<EconomyView, 'rooflineMlups' | 'inCacheMlups'>): { kind: CeilingKind; mlups: number } | null {
+  const { rooflineMlups: roofline, inCacheMlups: inCache } = view;
+  if (inCache !== null && (roofline === null || inCache > roofline)) return { kind: 'in-cache', mlups: inCache };
+  return roofline === null ? null : { kind: 'roofline', mlups: roofline };
 }
 
 export interface EconomyDecision {
@@ -116,6 +146,8 @@ export interface EconomyReport {
   attemptSeconds: number | null;
   /** The last gain estimate, in lattice-seconds; null: unknown. */
   expectedGainSeconds: number | null;
+  /** The ceiling the last decision bounded the gain by; null: none known. */
+  ceiling: { kind: CeilingKind; mlups: number } | null;
   backoffs: number;
   resumes: number;
 }
@@ -137,6 +169,7 @@ export class Economy {
   private rejudge = false;
   private lastStartMs = -Infinity;
   private lastGainSeconds: number | null = null;
+  private lastCeiling: { kind: CeilingKind; mlups: number } | null = null;
   private backoffs = 0;
   private resumes = 0;
 
@@ -200,8 +233,9 @@ export class Economy {
   expectedGainSeconds(view: EconomyView): number | null {
     if (view.expectedImprovement === null) return null;
     let fraction = Math.expm1(Math.max(0, view.expectedImprovement));
-    if (view.ceilingMlups !== null && view.liveMlups !== null && view.liveMlups > 0) {
-      fraction = Math.min(fraction, Math.max(0, view.ceilingMlups / view.liveMlups - 1));
+    const ceiling = ceilingOf(view);
+    if (ceiling !== null && view.liveMlups !== null && view.liveMlups > 0) {
+      fraction = Math.min(fraction, Math.max(0, ceiling.mlups / view.liveMlups - 1));
     }
     const remaining = view.remainingSeconds ?? Math.max(this.options.horizonSeconds, this.elapsedSeconds());
     const duration = this.finishedAttempts === 0 ? 0 : this.attemptWallSeconds / this.finishedAttempts;
@@ -213,6 +247,7 @@ export class Economy {
     this.latest = view.readings;
     const gain = this.expectedGainSeconds(view);
     this.lastGainSeconds = gain;
+    this.lastCeiling = ceilingOf(view);
     const cost = this.attemptCost(view.readings);
     const pays = gain === null || gain >= cost;
     if (this.current === 'searching' && !pays && !this.probe) this.backOff(gain!, cost);
@@ -231,7 +266,8 @@ export class Economy {
     this.backoffs += 1;
     this.backedOffAtMs = this.options.now();
     this.costAtBackoff = this.costSeconds();
-    const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds and costs ${cost.toFixed(1)}`;
+    const ceiling = this.lastCeiling === null ? '' : ` (under the ${this.lastCeiling.kind} ceiling of ${this.lastCeiling.mlups.toFixed(0)} MLUPS)`;
+    const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds${ceiling} and costs ${cost.toFixed(1)}`;
     this.onTransition({ state: 'backed-off', reason, expectedGainSeconds: gain, attemptCostSeconds: cost, costSeconds: this.costAtBackoff });
   }
 
@@ -257,6 +293,7 @@ export class Economy {
       attemptCostSeconds: this.finishedAttempts === 0 ? null : this.attemptCost(),
       attemptSeconds: this.finishedAttempts === 0 ? null : this.attemptWallSeconds / this.finishedAttempts,
       expectedGainSeconds: this.lastGainSeconds,
+      ceiling: this.lastCeiling,
       backoffs: this.backoffs,
       resumes: this.resumes,
     };

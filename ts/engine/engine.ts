@@ -35,7 +35,7 @@ import { seededRandom } from '../util/random.js';
 import { type AttemptHost, type AttemptRequest, AttemptRunner, type Approver } from './attempt-runner.js';
 import { childCpuSeconds } from './child-cpu.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { Economy, type EconomyDecision } from './economy.js';
+import { Economy, type EconomyDecision, rooflineBinds } from './economy.js';
 import { type EngineConfig, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
@@ -49,6 +49,7 @@ import { StrategyMemory } from './strategy-memory.js';
 import { HeldClock } from './held-clock.js';
 import { type EngineSummary, summarise } from './summary.js';
 import { type ThroughputWindow, measureSlot, sleepMs } from './watch.js';
+import { type HoldLive, measureInCacheMlups } from './in-cache-ceiling.js';
 import { warmStartSlot } from './warm-start.js';
 
 export type { ApprovalAnswer, ApprovalRequest, Approver, AttemptRequest } from './attempt-runner.js';
@@ -84,8 +85,15 @@ export interface EngineDeps {
   trustGeneratedSources?: boolean;
   /** How long the run is meant to last in seconds (the CLI's --duration), for the economy's remaining time; default budget.maxWallSeconds, if any. */
   runSeconds?: number;
-  /** A ceiling of the live kernel's MLUPS the caller measured (the roofline of the lattice's memory): the economy expects no gain above it. */
-  ceilingMlups?: number;
+  /** The roofline of the lattice's memory the caller measured, in MLUPS: one of the economy's ceilings (economy.ts). */
+  rooflineMlups?: number;
+  /**
+   * The step module's MLUPS on a lattice that fits in cache, the economy's
+   * other ceiling (default measureInCacheMlups on a small lattice of the
+   * run's settings), once per live step module; it makes its timed runs
+   * under `hold`, which holds the live lattice.
+   */
+  inCacheMlups?: (modulePath: string, hold: HoldLive) => Promise<number>;
   /** CPU seconds of this process's ended children so far (default: /proc/self/stat cutime + cstime). */
   childCpuSeconds?: () => number;
   /** Approval mode: a person approves or rejects each candidate that passed every gate before it goes live (the dashboard's desk). */
@@ -166,6 +174,13 @@ interface Running {
   childCpuAtStart: number;
 }
 
+interface InCacheCeiling {
+  modulePath: string;
+  /** null until measured, and after a failed measurement. */
+  mlups: number | null;
+  measuring: boolean;
+}
+
 export class Engine extends EventEmitter<EngineEvents> {
   readonly config: EngineConfig;
   private readonly now: () => number;
@@ -177,6 +192,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Sandbox runs, and live trials, one at a time (see holdingLive and LiveChangeSettings.sandboxQueue). */
   private readonly sandboxes = new SerialQueue();
   private readonly heldClock: HeldClock;
+  /** The in-cache ceiling of the live step module, measured or being measured (mlups null). */
+  private inCache: InCacheCeiling | null = null;
   private firstApplyAtMs: number | null = null;
   /** The slot the profiler last named the bottleneck, while the economy was backed off. */
   private bottleneckSlot: Slot | null = null;
@@ -197,7 +214,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly reports = new Map<number, AttemptStatusReport>();
   private readonly finished = new Map<number, Deferred<AttemptRecord>>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Warm-start re-verifications: not attempts, so they take no place of maxConcurrentImprovements. */
+  /** Work beside the attempts (warm-start re-verifications, in-cache ceiling measurements): it takes no place of maxConcurrentImprovements, and stop() waits for it. */
   private readonly reverifying = new Set<Promise<unknown>>();
   private readonly stopped = deferred<void>();
 
@@ -512,9 +529,14 @@ export class Engine extends EventEmitter<EngineEvents> {
    * compete with the benchmark just as the simulation would.
    * A lattice someone else paused stays paused.
    */
-  private async holdingLive<T>(work: () => Promise<T>): Promise<T> {
+  private holdingLive<T>(work: () => Promise<T>): Promise<T> {
+    return this.config.gauntlet.holdLive ? this.holding(work) : work();
+  }
+
+  /** Runs `work` with the live lattice held at a step boundary (counted as held time); a lattice someone else paused stays paused. */
+  private async holding<T>(work: () => Promise<T>): Promise<T> {
     const lat = this.lattice;
-    if (!this.config.gauntlet.holdLive || !lat.running || lat.paused) return work();
+    if (!lat.running || lat.paused) return work();
     const releaseChecks = lat.holdWatchdogChecks();
     lat.pause();
     const release = this.heldClock.hold();
@@ -567,13 +589,57 @@ export class Engine extends EventEmitter<EngineEvents> {
     const intervalWaitMs = Math.max(0, this.lastStartMs + this.config.improvementIntervalMs - this.now());
     if (run.economy === null) return { state: 'searching', maxInFlight: this.config.maxConcurrentImprovements, waitMs: intervalWaitMs };
     if (run.economy.state === 'backed-off') this.noticeBottleneck();
-    return run.economy.decide({
+    const view = {
       readings: { heldSeconds: this.heldClock.totalMs() / 1000, childCpuSeconds: this.childCpuSeconds() - run.childCpuAtStart },
       remainingSeconds: this.remainingSeconds(),
       expectedImprovement: this.expectedImprovement(),
       liveMlups: this.liveMlups(),
-      ceilingMlups: this.deps.ceilingMlups ?? null,
-    });
+      rooflineMlups: this.deps.rooflineMlups ?? null,
+      inCacheMlups: this.inCacheCeiling(),
+    };
+    if (rooflineBinds(view)) {
+      this.measureInCacheCeiling();
+      // Judged on the roofline alone, the economy would back off only to resume when the ceiling arrives: the next start waits for it.
+      if (this.inCache?.measuring === true) return { state: run.economy.state, maxInFlight: 1, waitMs: LOOP_POLL_MS };
+    }
+    return run.economy.decide(view);
+  }
+
+  /** The live step module's in-cache rate; null until it is measured. */
+  private inCacheCeiling(): number | null {
+    const modulePath = this.run!.live.incumbents.get('step')?.modulePath;
+    return modulePath !== undefined && this.inCache?.modulePath === modulePath ? this.inCache.mlups : null;
+  }
+
+  /**
+   * Measures the live step module's in-cache rate in the background, unless
+   * it is measured or being measured already: once per step module, when
+   * the roofline bounds the gain. The result resumes a backed-off economy
+   * (a higher ceiling can make an attempt pay again); a failed measurement
+   * leaves the roofline as the only ceiling.
+   */
+  private measureInCacheCeiling(): void {
+    const run = this.run;
+    const modulePath = run?.live.incumbents.get('step')?.modulePath;
+    if (!run?.economy || modulePath === undefined || this.inCache?.modulePath === modulePath || this.abort.signal.aborted) return;
+    const measure = this.deps.inCacheMlups ?? ((file: string, hold: HoldLive) => measureInCacheMlups(file, this.config.lattice, this.seed, hold));
+    const entry: InCacheCeiling = { modulePath, mlups: null, measuring: true };
+    this.inCache = entry;
+    const work = this.sandboxes
+      // Queued behind a sandbox run, it may come after the stop: then it holds nothing.
+      .run(() => (this.abort.signal.aborted ? Promise.resolve(null) : measure(modulePath, (timed) => this.holding(timed))))
+      .then((mlups) => {
+        if (mlups === null) return;
+        entry.mlups = mlups;
+        this.logger.info({ event: 'in-cache-ceiling', modulePath, mlups }, `in-cache ceiling of the live step kernel: ${mlups.toFixed(0)} MLUPS`);
+        if (this.inCache === entry) this.run?.economy?.change(`the live step kernel's in-cache ceiling is ${mlups.toFixed(0)} MLUPS`);
+      })
+      .catch((error: unknown) => this.logger.warn({ event: 'in-cache-ceiling', err: error, modulePath }, 'the in-cache ceiling could not be measured; the roofline stays the only ceiling'))
+      .finally(() => {
+        entry.measuring = false;
+        this.reverifying.delete(work);
+      });
+    this.reverifying.add(work);
   }
 
   /** Seconds to the run's known end: the caller's runSeconds, else the wall-time budget; null when neither is set. */

@@ -430,6 +430,7 @@ export class LiveChanges {
       const stepped = spans.length > 0 ? `; it stepped ${spansText(spans)}` : ', before it stepped live';
       const reason =
         report.end === 'interrupted' ? `${STOPPED_FIRST_REASON}: the stop cut its A/B trial short${stepped}` : `not applied: it lost its ${figures}${stepped}`;
+      if (spans.length > 0) this.recordTrial(request, candidate, incumbent, spans, reason);
       return { status: 'passed', reason, trial: report, liveMlups: candidateMlups > 0 ? candidateMlups : null };
     }
     if (!candidateLive()) spans.push({ fromStep: (await this.lat.swap(slot, candidate.moduleId)).appliedAtStep, toStep: null });
@@ -454,6 +455,23 @@ export class LiveChanges {
     });
     this.hooks.applied(entry);
     return { status: 'applied', reason: '', liveMlups: candidateMlups, incumbentMlups, speedup: candidate.speedup, entry, trial: report };
+  }
+
+  /**
+   * A trial that was not kept still swapped its module into the live
+   * lattice: a `trial` entry from its first window names the steps it
+   * computed, and the incumbent it gave the lattice back to.
+   */
+  private recordTrial(request: ChangeRequest, candidate: Incumbent, incumbent: Incumbent, spans: readonly StepSpan[], reason: string): void {
+    this.ledger.append({
+      action: 'trial',
+      slot: request.slot,
+      attemptId: candidate.attemptId,
+      moduleSha256: candidate.moduleSha256,
+      previousModuleSha256: incumbent.moduleSha256,
+      atStep: spans[0]!.fromStep,
+      reason: `${request.reason}; live in an A/B trial against attempt ${incumbent.attemptId}, then the incumbent again: ${reason}`,
+    });
   }
 
   /**

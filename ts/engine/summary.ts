@@ -112,7 +112,7 @@ export interface SummaryInputs {
  * (as the report's final MLUPS).
  */
 function finalKernelSamples(free: readonly EngineSample[], ledger: readonly LedgerEntry[]): EngineSample[] {
-  const lastChangeStep = ledger.reduce((last, entry) => Math.max(last, entry.atStep), -Infinity);
+  const lastChangeStep = ledger.filter((entry) => entry.action !== 'trial').reduce((last, entry) => Math.max(last, entry.atStep), -Infinity);
   const after = free.filter((sample) => sample.step > lastChangeStep);
   return after.length > 0 ? after : free.slice(-1);
 }
@@ -152,7 +152,7 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     byStatus,
     byFailedGate,
     skippedByPredictor,
-    applied: inputs.ledger.filter((entry) => entry.action !== 'rollback').length,
+    applied: inputs.ledger.filter((entry) => entry.action === 'apply' || entry.action === 'warm-start').length,
     rolledBack: inputs.ledger.filter((entry) => entry.action === 'rollback').length,
     maxEnergyDrift: inputs.maxEnergyDrift,
     liveModules,

@@ -20,7 +20,7 @@ import { defaultCacheDir, hardenedCompile } from '../gauntlet/compile.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
-import { type GauntletResources, judgeCandidate } from './judge.js';
+import { benchmarkTarget, type GauntletResources, judgeCandidate } from './judge.js';
 import { type Incumbent, type LiveChanges, fileSha256 } from './live-changes.js';
 import type { ThroughputWindow } from './watch.js';
 import { isTrustedSource } from './trust.js';
@@ -122,14 +122,15 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
  * The gauntlet's gates on the live warm-started module: only its
  * correctness matters here (the benchmark gate passes whether or not it
  * wins), so the benchmark, which only screens, times it against its own
- * build (`timedAgainst`). Timed against the module it replaced, the
- * reference at 4096^2, the benchmark's samples stepped the reference for
- * seconds on the cores the live job was using. A failure rolls it back if
- * it is still live and marks it.
+ * build (`timedAgainst`), and on a target lattice of the held-out lattice's
+ * size instead of the live one (`reverificationConfig`). Timed against the
+ * module it replaced, the reference at 4096^2, the benchmark's samples
+ * stepped the reference for seconds on the cores the live job was using. A
+ * failure rolls it back if it is still live and marks it.
  */
 async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
-  const { verdict } = await judgeCandidate(host.config, host.gauntlet, record.source, slot, timedAgainst, record.genome, host.signal);
+  const { verdict } = await judgeCandidate(reverificationConfig(host.config), host.gauntlet, record.source, slot, timedAgainst, record.genome, host.signal);
   if (verdict.interrupted) return { slot, outcome: 'none', attemptId, reason: 'the re-verification was interrupted by the stop; the next run tries again' };
   if (verdict.accepted) return { slot, outcome: 'verified', attemptId, reason: 'the gauntlet re-verified it on this machine' };
   const failed = verdict.gates.find((gate) => !gate.passed);
@@ -137,4 +138,28 @@ async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, time
   if (host.live.incumbents.get(slot)?.attemptId === attemptId) await host.live.rollBackOnRequest(slot, reason);
   host.archive.warmStart.markFailed(slot, attemptId, reason);
   return { slot, outcome: 'rolled-back', attemptId, reason };
+}
+
+/**
+ * The configuration a re-verification judges with: the sandbox's target
+ * lattice takes the held-out lattice's extents. Every check of the sandbox
+ * (the oracle after each sample, the dojo, the held-out lattice of its own
+ * draw) still runs; what is left out is the benchmark at the live size, the
+ * speed screening a remembered module needs no more, which at 4096^2 stepped
+ * a sandbox over 48 MiB levels for seconds on the cores the live job uses.
+ * The live size's correctness is the canary's and the watchdogs' on the live
+ * lattice itself. A target no larger than the held-out lattice is kept.
+ */
+export function reverificationConfig(config: EngineConfig): EngineConfig {
+  const target = benchmarkTarget(config);
+  const heldOut = config.gauntlet.heldOutExtents;
+  if (cellsOf(target) <= cellsOf(heldOut)) return config;
+  // The held-out size has the dimension count the configuration gave it; the target keeps the lattice's.
+  const side = Math.round(cellsOf(heldOut) ** (1 / target.length));
+  const targetExtents = target.length === heldOut.length ? heldOut : target.map(() => side);
+  return { ...config, gauntlet: { ...config.gauntlet, targetExtents } };
+}
+
+function cellsOf(extents: readonly number[]): number {
+  return extents.reduce((cells, extent) => cells * extent, 1);
 }

@@ -89,7 +89,8 @@ function ledgerMarkers(input: ReportInput): ChartMarker[] {
     markers.push({
       x,
       label: `#${entry.sequence} ${entry.action} ${entry.slot} at step ${entry.atStep}${entry.attemptId === null ? '' : ` (attempt ${entry.attemptId})`}`,
-      color: entry.action === 'rollback' ? STATUS_COLORS['rolled-back'] : STATUS_COLORS.applied,
+      // A trial that was not kept leaves its candidate passed, not applied.
+      color: entry.action === 'rollback' ? STATUS_COLORS['rolled-back'] : entry.action === 'trial' ? STATUS_COLORS.passed : STATUS_COLORS.applied,
     });
   }
   return markers;

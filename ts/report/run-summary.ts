@@ -3,7 +3,7 @@
  * ledger and the engine's samples recorded, so that the summary table, the
  * HTML report and `ouroboros archive` / `ledger verify` always agree.
  */
-import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import { LIVE_CHANGING_ACTIONS, type AttemptRecord, type AttemptStatus, type LedgerEntry } from '../archive/types.js';
 import type { EconomyReport } from '../engine/economy.js';
 import type { EngineSample } from '../engine/events.js';
 import type { GateName } from '../gauntlet/types.js';
@@ -85,7 +85,7 @@ export function attemptsOf(records: readonly AttemptRecord[]): AttemptRecord[] {
 
 /** Whether the entry changed what is live (approval decisions do not). */
 export function changesLiveKernel(entry: LedgerEntry): boolean {
-  return entry.action === 'apply' || entry.action === 'warm-start' || entry.action === 'rollback' || entry.action === 'restart';
+  return LIVE_CHANGING_ACTIONS.includes(entry.action);
 }
 
 /**

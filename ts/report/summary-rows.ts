@@ -17,9 +17,10 @@ export function rejectedByGateText(summary: RunSummary): string {
 export function economyText(summary: RunSummary): string {
   const economy = summary.economy;
   if (economy === null) return 'n/a (no economy: economy.enabled = false)';
+  const ceiling = economy.ceiling === null ? '' : `; gain bounded by the ${economy.ceiling.kind} ceiling of ${formatMlups(economy.ceiling.mlups)} MLUPS`;
   return (
     `${formatSeconds(economy.costSeconds)} of the live job (held, ${formatSeconds(economy.childCpuSeconds)} child CPU, trials); ` +
-    `backed off ${economy.backoffs}, resumed ${economy.resumes}, ${economy.state} at the end`
+    `backed off ${economy.backoffs}, resumed ${economy.resumes}, ${economy.state} at the end${ceiling}`
   );
 }
 
