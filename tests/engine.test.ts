@@ -12,7 +12,8 @@ import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
-import { fileSha256, liveSpeedup } from '../dist/ts/engine/live-changes.js';
+import { type WindowMeasure, fileSha256, liveSpeedup } from '../dist/ts/engine/live-changes.js';
+import { measureSlot } from '../dist/ts/engine/watch.js';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { GeneratorError, type CandidateProposal, type Generator } from '../dist/ts/generators/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
@@ -81,6 +82,21 @@ class PoolGenerator implements Generator {
   }
 }
 
+/**
+ * Live windows that step the lattice for real but report the throughput
+ * the test gives each module by name: the trial's and the watch window's
+ * decisions are the test's, not the machine's load.
+ */
+function windowsOf(lat: Lattice, mlupsByName: Record<string, number>): WindowMeasure {
+  return async (slot, options) => {
+    const window = await measureSlot(lat, slot, options);
+    const name = lat.slots()[slot].live.name;
+    const mlups = mlupsByName[name];
+    if (mlups === undefined) throw new Error(`windowsOf: the test gives no throughput for module ${name}`);
+    return { ...window, mlups };
+  };
+}
+
 const lattices: Lattice[] = [];
 function lattice(config: EngineConfig): Lattice {
   const lat = createMainLattice(config.lattice);
@@ -111,7 +127,12 @@ describe('Engine', () => {
   it('applies a real faster kernel: gauntlet, canary, live A/B trial, archive and ledger', async () => {
     const config = testConfig('apply');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+      measureWindow: windowsOf(lat, { 'rows-fast': 1000, reference: 100 }),
+    });
     const phases: string[] = [];
     const applied: unknown[] = [];
     engine.on('attempt-phase', (report) => phases.push(report.phase));
@@ -205,7 +226,12 @@ describe('Engine', () => {
   it('does not apply a kernel that loses its live A/B trial: the incumbent stays live, the ledger records the trial', async () => {
     const config = testConfig('trial-lost');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+      measureWindow: windowsOf(lat, { 'slow-at-160': 10, reference: 100 }),
+    });
     await engine.start();
     const record = await engine.attemptFinished(await engine.attemptImprovement());
     expect(record.gates.every((gate) => gate.passed)).toBe(true);
@@ -230,7 +256,12 @@ describe('Engine', () => {
   it('with the held sandbox benchmark deciding, rolls back automatically when the live throughput regresses after the swap', async () => {
     const config = testConfig('rollback', { gauntlet: { speedJudge: 'benchmark', holdLive: true } });
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+      measureWindow: windowsOf(lat, { 'slow-at-160': 10, reference: 100 }),
+    });
     const rolledBack: unknown[] = [];
     engine.on('rolled-back', (entry) => rolledBack.push(entry));
     await engine.start();
@@ -421,10 +452,14 @@ describe('Engine', () => {
   });
 
   it('rolls back on request, records it in the ledger and the archive, and refuses when nothing is left to undo', async () => {
-    // The sandbox's benchmark decides here, and the simulation never waits for it: the gauntlet competes with it.
-    const config = testConfig('manual', { gauntlet: { speedJudge: 'benchmark', holdLive: false } });
+    const config = testConfig('manual');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+      measureWindow: windowsOf(lat, { 'rows-fast': 1000, reference: 100 }),
+    });
     await engine.start();
     const id = await engine.attemptImprovement();
     expect((await engine.attemptFinished(id)).status).toBe('applied');

@@ -40,7 +40,7 @@ import { type EngineConfig, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
 import type { GauntletResources } from './judge.js';
-import { LiveChanges, fileSha256 } from './live-changes.js';
+import { LiveChanges, type WindowMeasure, fileSha256 } from './live-changes.js';
 import { type EngineLogger, createEngineLog, logEngineEvents } from './log.js';
 import { predictorSample } from './candidate-features.js';
 import { Predictor, type PredictorOptions } from './predictor.js';
@@ -94,6 +94,12 @@ export interface EngineDeps {
    * under `hold`, which holds the live lattice.
    */
   inCacheMlups?: (modulePath: string, hold: HoldLive) => Promise<number>;
+  /**
+   * Measures a slot's live throughput over a window (default measureSlot on
+   * the lattice): the baseline, every trial and watch window, the final
+   * figure. Tests inject it so that live speed decisions are theirs.
+   */
+  measureWindow?: WindowMeasure;
   /** CPU seconds of this process's ended children so far (default: /proc/self/stat cutime + cstime). */
   childCpuSeconds?: () => number;
   /** Approval mode: a person approves or rejects each candidate that passed every gate before it goes live (the dashboard's desk). */
@@ -184,6 +190,7 @@ interface InCacheCeiling {
 export class Engine extends EventEmitter<EngineEvents> {
   readonly config: EngineConfig;
   private readonly now: () => number;
+  private readonly measure: WindowMeasure;
   private readonly seed: number;
   private readonly logger: EngineLogger;
   private readonly breaker: CircuitBreaker;
@@ -226,6 +233,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     super();
     this.config = config;
     this.now = deps.now ?? (() => performance.now());
+    this.measure = deps.measureWindow ?? ((slot, options) => measureSlot(lattice, slot, options));
     this.heldClock = new HeldClock(this.now);
     this.seed = deps.seed ?? config.seed;
     this.logger = deps.logger ?? createEngineLog(config.log);
@@ -390,6 +398,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         },
         trialEnded: (lossSeconds) => this.run?.economy?.chargeTrialLoss(lossSeconds),
       },
+      this.measure,
     );
   }
 
@@ -478,13 +487,13 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private quietMlups(signal?: AbortSignal): Promise<ThroughputWindow> {
     const window = { windowMs: this.config.trial.windowMs, minSteps: this.config.trial.minSteps };
-    return measureSlot(this.lattice, 'step', signal ? { ...window, signal } : window);
+    return this.measure('step', signal ? { ...window, signal } : window);
   }
 
   /** The step kernel's throughput at stop, over at most FINAL_WINDOW_MS whatever the watch window's length. */
   private finalMlups(): Promise<ThroughputWindow> {
     const windowMs = Math.min(this.config.watch.windowMs, FINAL_WINDOW_MS);
-    return measureSlot(this.lattice, 'step', { windowMs, minSteps: this.config.watch.minSteps, timeoutMs: FINAL_WINDOW_MS });
+    return this.measure('step', { windowMs, minSteps: this.config.watch.minSteps, timeoutMs: FINAL_WINDOW_MS });
   }
 
   /**
