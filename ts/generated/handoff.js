@@ -53,6 +53,8 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {number|null} [h] LatticeConfig h
              * @property {number|null} [dt] LatticeConfig dt
              * @property {ouroboros.handoff.Precision|null} [precision] LatticeConfig precision
+             * @property {number|null} [batchLatencyMs] LatticeConfig batchLatencyMs
+             * @property {number|null} [maxBatchSteps] LatticeConfig maxBatchSteps
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -126,6 +128,22 @@ export const ouroboros = $root.ouroboros = (() => {
             LatticeConfig.prototype.precision = 0;
 
             /**
+             * LatticeConfig batchLatencyMs.
+             * @member {number} batchLatencyMs
+             * @memberof ouroboros.handoff.LatticeConfig
+             * @instance
+             */
+            LatticeConfig.prototype.batchLatencyMs = 0;
+
+            /**
+             * LatticeConfig maxBatchSteps.
+             * @member {number} maxBatchSteps
+             * @memberof ouroboros.handoff.LatticeConfig
+             * @instance
+             */
+            LatticeConfig.prototype.maxBatchSteps = 0;
+
+            /**
              * Creates a new LatticeConfig instance using the specified properties.
              * @function create
              * @memberof ouroboros.handoff.LatticeConfig
@@ -167,6 +185,10 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 4, wireType 1 =*/33).double(message.dt);
                 if (message.precision != null && $Object.hasOwnProperty.call(message, "precision") && message.precision !== 0)
                     writer.uint32(/* id 5, wireType 0 =*/40).int32(message.precision);
+                if (message.batchLatencyMs != null && $Object.hasOwnProperty.call(message, "batchLatencyMs") && !$Object.is(message.batchLatencyMs, 0))
+                    writer.uint32(/* id 6, wireType 1 =*/49).double(message.batchLatencyMs);
+                if (message.maxBatchSteps != null && $Object.hasOwnProperty.call(message, "maxBatchSteps") && message.maxBatchSteps !== 0)
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint32(message.maxBatchSteps);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -261,6 +283,24 @@ export const ouroboros = $root.ouroboros = (() => {
                                 delete message.precision;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.batchLatencyMs = value;
+                            else
+                                delete message.batchLatencyMs;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.maxBatchSteps = value;
+                            else
+                                delete message.maxBatchSteps;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -337,6 +377,12 @@ export const ouroboros = $root.ouroboros = (() => {
                         if (typeof object.precision === "number" && (object.precision | 0) === object.precision)
                             message.precision = object.precision;
                     }
+                if (object.batchLatencyMs != null)
+                    if (!$Object.is($Number(object.batchLatencyMs), 0))
+                        message.batchLatencyMs = $Number(object.batchLatencyMs);
+                if (object.maxBatchSteps != null)
+                    if ($Number(object.maxBatchSteps) !== 0)
+                        message.maxBatchSteps = object.maxBatchSteps >>> 0;
                 return message;
             };
 
@@ -364,6 +410,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     object.h = 0;
                     object.dt = 0;
                     object.precision = options.enums === $String ? "PRECISION_UNSPECIFIED" : 0;
+                    object.batchLatencyMs = 0;
+                    object.maxBatchSteps = 0;
                 }
                 if (message.extents && message.extents.length) {
                     object.extents = $Array(message.extents.length);
@@ -383,6 +431,10 @@ export const ouroboros = $root.ouroboros = (() => {
                     object.dt = options.json && !$isFinite(message.dt) ? $String(message.dt) : message.dt;
                 if (message.precision != null && $Object.hasOwnProperty.call(message, "precision"))
                     object.precision = options.enums === $String ? $root.ouroboros.handoff.Precision[message.precision] === $undefined ? message.precision : $root.ouroboros.handoff.Precision[message.precision] : message.precision;
+                if (message.batchLatencyMs != null && $Object.hasOwnProperty.call(message, "batchLatencyMs"))
+                    object.batchLatencyMs = options.json && !$isFinite(message.batchLatencyMs) ? $String(message.batchLatencyMs) : message.batchLatencyMs;
+                if (message.maxBatchSteps != null && $Object.hasOwnProperty.call(message, "maxBatchSteps"))
+                    object.maxBatchSteps = message.maxBatchSteps;
                 return object;
             };
 
