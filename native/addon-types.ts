@@ -278,9 +278,12 @@ export interface CoreLattice {
    * it is announced then; `delayed` probes a one-step batch and the live
    * batch after it. When the cells' light cones ((2 probeSteps + 1)^dims
    * values each) would hold more than `maxConeValues` values (0: no limit),
-   * an evenly spaced subset is probed. Empty cells: no probe.
+   * an evenly spaced subset is probed. `remainder`: before the live batch
+   * (and after the delayed one-step batch) a batch of snapshot-interval mod
+   * k steps is probed too, the size of the batch that ends each interval.
+   * Empty cells: no probe.
    */
-  setProbe(cells: Float64Array, delayed: boolean, maxConeValues: number): void;
+  setProbe(cells: Float64Array, delayed: boolean, maxConeValues: number, remainder: boolean): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

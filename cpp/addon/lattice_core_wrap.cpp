@@ -620,7 +620,9 @@ void LatticeCoreWrap::set_probe(const Napi::CallbackInfo& info) {
     }
     if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
     const std::uint64_t max_cone_values = read_integer(info[2], "maxConeValues", 0);
-    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value(), max_cone_values);
+    if (!info[3].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
+    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value(), max_cone_values,
+                   info[3].As<Napi::Boolean>().Value());
   });
 }
 
