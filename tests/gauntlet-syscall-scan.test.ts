@@ -53,4 +53,18 @@ describe('the gauntlet on the rendering', () => {
       ['sandbox', false, expect.any(String)],
     ]);
   }, 300_000);
+
+  it('scans strictly a source that comes with a genome it is not the rendering of', async () => {
+    // A syscall hidden in an immediate: what the trusted policy would let through, claimed as this genome's.
+    const hostile = readFileSync(path.resolve('tests/fixtures/hostile/syscall-in-immediate.cpp'), 'utf8');
+    const verdict = await evaluateCandidate({
+      source: hostile,
+      genome: genome as unknown as Record<string, unknown>,
+      pool,
+      cacheDir,
+      runnerPath: '/bin/false',
+    });
+    expect(verdict.failedGate).toBe('symbols');
+    expect((verdict.gates.find((gate) => gate.gate === 'symbols')!.details as { rules: string[] }).rules).toEqual(['syscall-bytes']);
+  }, 300_000);
 });
