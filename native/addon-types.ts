@@ -225,6 +225,14 @@ export interface CoreLattice {
    * live state is untouched.
    */
   stepCopy(previous: FieldArray, current: FieldArray, n: number, moduleId?: number): CoreStateViews;
+  /**
+   * stepCopy() of the module `moduleId` off the JS thread (an AsyncWorker;
+   * the inputs are copied first): a confined module's self-test steps the
+   * whole live-sized lattice through its host.
+   */
+  stepCopyAsync(previous: FieldArray, current: FieldArray, n: number, moduleId: number): Promise<CoreStateViews>;
+  /** readout(moduleId, field) off the JS thread, as stepCopyAsync(). */
+  readoutAsync(moduleId: number, field: FieldArray): Promise<CoreReadout>;
   /** Stops any run, frees the state; any further call throws. */
   close(): void;
 

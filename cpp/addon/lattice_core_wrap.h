@@ -30,6 +30,8 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value readout(const Napi::CallbackInfo& info);
   Napi::Value memory_triad(const Napi::CallbackInfo& info);
   Napi::Value step_copy(const Napi::CallbackInfo& info);
+  Napi::Value step_copy_async(const Napi::CallbackInfo& info);
+  Napi::Value readout_async(const Napi::CallbackInfo& info);
   void close(const Napi::CallbackInfo& info);
 
   Napi::Value run(const Napi::CallbackInfo& info);
