@@ -231,6 +231,12 @@ export interface CoreLattice {
    * whole live-sized lattice through its host.
    */
   stepCopyAsync(previous: FieldArray, current: FieldArray, n: number, moduleId: number): Promise<CoreStateViews>;
+  /**
+   * The live step module goes on in batches of `steps` (clamped to
+   * maxBatchSteps), as a predecessor had sized them, instead of ramping up
+   * from one step. At a boundary.
+   */
+  resumeBatchSteps(steps: number): void;
   /** readout(moduleId, field) off the JS thread, as stepCopyAsync(). */
   readoutAsync(moduleId: number, field: FieldArray): Promise<CoreReadout>;
   /** Stops any run, frees the state; any further call throws. */

@@ -140,6 +140,19 @@ describe('checkpoint and resume', () => {
     resumed.close();
   });
 
+  it('resumes the live module at the batch size the runner had reached, not at one step', async () => {
+    const file = path.join(tempDir(), 'ramp.ouro');
+    const original = new Lattice({ ...OPTIONS, sharedState: true, batchLatencyMs: 10_000, maxBatchSteps: 5 });
+    // Calls of 5, 5 and 2 steps: the sizer doubles from 1 to 2, 4 and then the maximum.
+    original.step(12);
+    expect(original.batchSteps).toBe(5);
+    original.checkpoint(file);
+    original.close();
+    const resumed = await Lattice.resume(file);
+    expect(resumed.batchSteps).toBe(5);
+    resumed.close();
+  });
+
   it('checkpoints at a step boundary while running', async () => {
     const file = path.join(tempDir(), 'running.ouro');
     const lattice = seeded(true);

@@ -279,6 +279,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
                          InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
                          InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
+                         InstanceMethod<&LatticeCoreWrap::resume_batch_steps>("resumeBatchSteps"),
                          InstanceMethod<&LatticeCoreWrap::close>("close"),
                          InstanceMethod<&LatticeCoreWrap::run>("run"),
                          InstanceMethod<&LatticeCoreWrap::pause>("pause"),
@@ -481,6 +482,10 @@ Napi::Value LatticeCoreWrap::readout_async(const Napi::CallbackInfo& info) {
     worker->Queue();
     return promise;
   });
+}
+
+void LatticeCoreWrap::resume_batch_steps(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).resume_batch_steps(read_integer(info[0], "steps", 1)); });
 }
 
 void LatticeCoreWrap::close(const Napi::CallbackInfo& info) {

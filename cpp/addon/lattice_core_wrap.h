@@ -32,6 +32,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value step_copy(const Napi::CallbackInfo& info);
   Napi::Value step_copy_async(const Napi::CallbackInfo& info);
   Napi::Value readout_async(const Napi::CallbackInfo& info);
+  void resume_batch_steps(const Napi::CallbackInfo& info);
   void close(const Napi::CallbackInfo& info);
 
   Napi::Value run(const Napi::CallbackInfo& info);

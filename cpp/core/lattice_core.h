@@ -212,6 +212,12 @@ class LatticeCore {
    * 1 for a module not yet measured, then as BatchSizer sizes it. Any thread.
    */
   std::uint64_t batch_steps() const { return batch_steps_.load(std::memory_order_relaxed); }
+  /**
+   * A restored lattice's live step module goes on in batches of `steps`
+   * (clamped to the options), as its predecessor had sized them, instead of
+   * ramping up from one step again. At a boundary.
+   */
+  void resume_batch_steps(std::uint64_t steps);
   const BatchOptions& batch_options() const { return batch_sizer_.options(); }
 
   /**

@@ -627,6 +627,9 @@ export namespace ouroboros {
             /** HandoffMetadata engineState. */
             engineState: { [k: string]: string };
 
+            /** HandoffMetadata batchSteps. */
+            batchSteps: number;
+
             /**
              * Creates a new HandoffMetadata instance using the specified properties.
              * @param [properties] Properties to set
@@ -701,6 +704,9 @@ export namespace ouroboros {
 
                 /** HandoffMetadata engineState */
                 engineState?: ({ [k: string]: string }|null);
+
+                /** HandoffMetadata batchSteps */
+                batchSteps?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -1830,6 +1830,7 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {Array.<ouroboros.handoff.SlotModules.$Properties>|null} [slots] HandoffMetadata slots
              * @property {Array.<ouroboros.handoff.SlotCounters.$Properties>|null} [counters] HandoffMetadata counters
              * @property {Object.<string,string>|null} [engineState] HandoffMetadata engineState
+             * @property {number|null} [batchSteps] HandoffMetadata batchSteps
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1905,6 +1906,14 @@ export const ouroboros = $root.ouroboros = (() => {
             HandoffMetadata.prototype.engineState = $util.emptyObject;
 
             /**
+             * HandoffMetadata batchSteps.
+             * @member {number} batchSteps
+             * @memberof ouroboros.handoff.HandoffMetadata
+             * @instance
+             */
+            HandoffMetadata.prototype.batchSteps = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new HandoffMetadata instance using the specified properties.
              * @function create
              * @memberof ouroboros.handoff.HandoffMetadata
@@ -1949,6 +1958,8 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (message.engineState != null && $Object.hasOwnProperty.call(message, "engineState"))
                     for (let keys = $Object.keys(message.engineState), i = 0; i < keys.length; ++i)
                         writer.uint32(/* id 5, wireType 2 =*/42).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 2 =*/18).string(message.engineState[keys[i]]).ldelim();
+                if (message.batchSteps != null && $Object.hasOwnProperty.call(message, "batchSteps") && (typeof message.batchSteps === "object" ? message.batchSteps.low || message.batchSteps.high : message.batchSteps !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.batchSteps);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2060,6 +2071,15 @@ export const ouroboros = $root.ouroboros = (() => {
                             message.engineState[key] = value;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.batchSteps = value;
+                            else
+                                delete message.batchSteps;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2140,6 +2160,16 @@ export const ouroboros = $root.ouroboros = (() => {
                         message.engineState[keys[i]] = $String(object.engineState[keys[i]]);
                     }
                 }
+                if (object.batchSteps != null)
+                    if (typeof object.batchSteps === "object" ? object.batchSteps.low || object.batchSteps.high : $Number(object.batchSteps) !== 0)
+                        if ($util.Long)
+                            message.batchSteps = $util.Long.fromValue(object.batchSteps, true);
+                        else if (typeof object.batchSteps === "string")
+                            message.batchSteps = $parseInt(object.batchSteps, 10);
+                        else if (typeof object.batchSteps === "number")
+                            message.batchSteps = object.batchSteps;
+                        else if (typeof object.batchSteps === "object")
+                            message.batchSteps = new $util.LongBits(object.batchSteps.low >>> 0, object.batchSteps.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -2173,6 +2203,11 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.stepCount = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.stepCount = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.batchSteps = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.batchSteps = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.config != null && $Object.hasOwnProperty.call(message, "config"))
                     object.config = $root.ouroboros.handoff.LatticeConfig.toObject(message.config, options, _depth + 1);
@@ -2202,6 +2237,13 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.engineState[keys2[j]] = message.engineState[keys2[j]];
                     }
                 }
+                if (message.batchSteps != null && $Object.hasOwnProperty.call(message, "batchSteps"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.batchSteps = typeof message.batchSteps === "number" ? $BigInt(message.batchSteps) : $util.Long.fromBits(message.batchSteps.low >>> 0, message.batchSteps.high >>> 0, true).toBigInt();
+                    else if (typeof message.batchSteps === "number")
+                        object.batchSteps = options.longs === $String ? $String(message.batchSteps) : message.batchSteps;
+                    else
+                        object.batchSteps = options.longs === $String ? $util.Long.prototype.toString.call(message.batchSteps) : options.longs === $Number ? new $util.LongBits(message.batchSteps.low >>> 0, message.batchSteps.high >>> 0).toNumber(true) : message.batchSteps;
                 return object;
             };
 

@@ -60,6 +60,8 @@ export interface HandoffMetadata {
   slots: SlotModules[];
   counters: SlotCounters[];
   engineState: Record<string, string>;
+  /** Steps per call the runner had reached for the live step module; absent in older metadata (it ramps up from one). */
+  batchSteps?: number;
 }
 
 const PRECISION_ENUM = { f64: 'PRECISION_F64', f32: 'PRECISION_F32' } as const;
@@ -103,6 +105,7 @@ function checkMetadata(metadata: HandoffMetadata): void {
   if (config.batchLatencyMs !== undefined) requireFiniteNumber('metadata.config.batchLatencyMs', config.batchLatencyMs);
   if (config.maxBatchSteps !== undefined) requireInteger('metadata.config.maxBatchSteps', config.maxBatchSteps, 1);
   requireCount('metadata.stepCount', metadata.stepCount);
+  if (metadata.batchSteps !== undefined) requireInteger('metadata.batchSteps', metadata.batchSteps, 1);
   if (!Array.isArray(metadata.slots)) throw invalidTypeError('metadata.slots', 'an array', metadata.slots);
   metadata.slots.forEach((slot, index) => {
     requireString(`metadata.slots[${index}].slot`, slot.slot);
@@ -152,6 +155,7 @@ interface Decoded {
   slots: { slot: string; live?: DecodedModule; lastKnownGood?: DecodedModule }[];
   counters: SlotCounters[];
   engineState: Record<string, string>;
+  batchSteps: number;
 }
 
 function decodedPrecision(value: string): Precision {
@@ -215,5 +219,6 @@ export function decodeMetadata(bytes: Uint8Array): HandoffMetadata {
       histogram: histogram.map(({ lowNs, calls: bucketCalls }) => ({ lowNs, calls: bucketCalls })),
     })),
     engineState: { ...decoded.engineState },
+    ...(decoded.batchSteps > 0 ? { batchSteps: decoded.batchSteps } : {}),
   };
 }

@@ -44,6 +44,7 @@ export function captureMetadata({ core, config, modules, initialEnergy }: Freeze
     slots: SLOTS.map((slot) => ({ slot, live: ref(slots[slot].live), lastKnownGood: ref(slots[slot].lastKnownGood) })),
     counters: SLOTS.map((slot) => ({ slot, ...counters[slot], p50Ns: profile[slot].p50Ns, p99Ns: profile[slot].p99Ns })),
     engineState: { [ENGINE_THREADS]: String(threads), [ENGINE_INITIAL_ENERGY]: String(initialEnergy) },
+    batchSteps: core.batchSteps,
   };
 }
 
