@@ -225,6 +225,20 @@ export interface CoreLattice {
    * live state is untouched.
    */
   stepCopy(previous: FieldArray, current: FieldArray, n: number, moduleId?: number): CoreStateViews;
+  /**
+   * stepCopy() of the module `moduleId` off the JS thread (an AsyncWorker;
+   * the inputs are copied first): a confined module's self-test steps the
+   * whole live-sized lattice through its host.
+   */
+  stepCopyAsync(previous: FieldArray, current: FieldArray, n: number, moduleId: number): Promise<CoreStateViews>;
+  /**
+   * The live step module goes on in batches of `steps` (clamped to
+   * maxBatchSteps), as a predecessor had sized them, instead of ramping up
+   * from one step. At a boundary.
+   */
+  resumeBatchSteps(steps: number): void;
+  /** readout(moduleId, field) off the JS thread, as stepCopyAsync(). */
+  readoutAsync(moduleId: number, field: FieldArray): Promise<CoreReadout>;
   /** Stops any run, frees the state; any further call throws. */
   close(): void;
 
@@ -278,9 +292,12 @@ export interface CoreLattice {
    * it is announced then; `delayed` probes a one-step batch and the live
    * batch after it. When the cells' light cones ((2 probeSteps + 1)^dims
    * values each) would hold more than `maxConeValues` values (0: no limit),
-   * an evenly spaced subset is probed. Empty cells: no probe.
+   * an evenly spaced subset is probed. `remainder`: before the live batch
+   * (and after the delayed one-step batch) a batch of snapshot-interval mod
+   * k steps is probed too, the size of the batch that ends each interval.
+   * Empty cells: no probe.
    */
-  setProbe(cells: Float64Array, delayed: boolean, maxConeValues: number): void;
+  setProbe(cells: Float64Array, delayed: boolean, maxConeValues: number, remainder: boolean): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

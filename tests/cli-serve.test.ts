@@ -198,7 +198,7 @@ describe('bad input', () => {
       [['simulate', '--swap-every', '100ms'], 2, /^ouroboros: --swap-every needs --modules a\.so,b\.so/],
       [['simulate', '--swap-every', '100ms', '--modules', `${twin},missing.so`], 2, /^ouroboros: --modules\[1\] = "missing\.so": no such file\n$/],
       [['simulate', '--modules', twin], 2, /^ouroboros: --modules is only used with --swap-every <duration>/],
-      [['simulate', '--trust-native-addon'], 2, /^ouroboros: --trust-native-addon is only used with --swap-every <duration>/],
+      [['simulate', '--trust-native-addon'], 2, /^ouroboros: --trust-native-addon is only used with --kernel <path> or --swap-every <duration>/],
       [
         ['simulate', '--swap-every', '100ms', '--modules', `${twin},${nodeKernel}`],
         1,

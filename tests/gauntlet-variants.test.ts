@@ -74,5 +74,7 @@ describe('correct variants', () => {
     // Each evaluation draws its own seed, and its lattice with it.
     expect(new Set(drawn).size).toBeGreaterThan(1);
     expect(verdicts.fast!.isolation.find((layer) => layer.name === 'pages')?.detail).toMatch(/pages/);
+    // What the split costs beside the channel: the buffers copied into and out of the stopped worker per command.
+    for (const overhead of verdicts.fast!.benchmark!.overhead) expect(overhead.copyUsPerCommand).toBeGreaterThan(0);
   });
 });

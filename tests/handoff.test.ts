@@ -123,6 +123,36 @@ describe('checkpoint and resume', () => {
     resumed.close();
   });
 
+  it('resumes with the batch settings the lattice was made with', async () => {
+    const file = path.join(tempDir(), 'batches.ouro');
+    const original = new Lattice({ ...OPTIONS, sharedState: true, batchLatencyMs: 7, maxBatchSteps: 5 });
+    original.step(3);
+    original.checkpoint(file);
+    original.close();
+    const resumed = await Lattice.resume(file);
+    // Its own checkpoint writes its own settings into the segment's metadata.
+    resumed.checkpoint(path.join(tempDir(), 'again.ouro'));
+    expect(resumed.segment!.readMetadata().config).toMatchObject({ batchLatencyMs: 7, maxBatchSteps: 5 });
+    // step(n) calls the kernel in calls of at most maxBatchSteps: 12 steps are 3 calls at 5, 1 at the default 64.
+    const calls = resumed.profile().step.calls;
+    resumed.step(12);
+    expect(resumed.profile().step.calls - calls).toBe(3);
+    resumed.close();
+  });
+
+  it('resumes the live module at the batch size the runner had reached, not at one step', async () => {
+    const file = path.join(tempDir(), 'ramp.ouro');
+    const original = new Lattice({ ...OPTIONS, sharedState: true, batchLatencyMs: 10_000, maxBatchSteps: 5 });
+    // Calls of 5, 5 and 2 steps: the sizer doubles from 1 to 2, 4 and then the maximum.
+    original.step(12);
+    expect(original.batchSteps).toBe(5);
+    original.checkpoint(file);
+    original.close();
+    const resumed = await Lattice.resume(file);
+    expect(resumed.batchSteps).toBe(5);
+    resumed.close();
+  });
+
   it('checkpoints at a step boundary while running', async () => {
     const file = path.join(tempDir(), 'running.ouro');
     const lattice = seeded(true);

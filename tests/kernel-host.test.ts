@@ -2,7 +2,8 @@
 // child process that maps the lattice's state segment, bitwise as it would
 // in-process; a host that crashes, hangs or lies is a watchdog event that
 // rolls the slot back and restores the last verified snapshot.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -90,6 +91,39 @@ describe('a confined module', () => {
     const error = await confined.loadConfinedModule('build/test-kernels/misbehaving_FreezeField.so').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModuleRefusedError);
     expect((error as Error).message).toMatch(/misbehaving_FreezeField\.so: self-test failed: after 3 steps on a 48x40 f64 lattice the module differs from the Rust oracle/);
+  });
+
+  it('is self-tested off the JS thread: the event loop turns while the host is in the self-test\'s step', async () => {
+    const module = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-spin-first-')), 'spin-first.so');
+    execFileSync('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-DSPIN_AFTER_CALLS=0', '-Icpp/include', 'tests/fixtures/kernel-host/spin-after-five.cpp', '-o', module]);
+    const confined = seeded(true);
+    const events: string[] = [];
+    const load = confined.loadConfinedModule(module, { stepTimeoutMs: 2000 }).then(
+      () => events.push('loaded'),
+      () => events.push('refused'),
+    );
+    // This process's running kernel hosts, with the CPU ticks they have used;
+    // the module spins in the self-test's first step until the core times it out.
+    const hostTicks = (): number[] =>
+      readdirSync('/proc/self/task').flatMap((task) =>
+        readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+      ).flatMap((pid) => {
+        try {
+          if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('ouroboros-kern')) return [];
+          const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          // Still running: a host the core has killed keeps its ticks as a zombie until it is reaped.
+          return fields[0] === 'R' ? [Number(fields[11]) + Number(fields[12])] : [];
+        } catch {
+          return [];
+        }
+      });
+    // A host that has spun for 20 ticks (0.2 s of CPU) is in the self-test's step: loading takes a few.
+    const watcher = setInterval(() => {
+      if (!events.includes('host spinning') && hostTicks().some((ticks) => ticks >= 20)) events.push('host spinning');
+    }, 10);
+    await load;
+    clearInterval(watcher);
+    expect(events).toEqual(['host spinning', 'refused']);
   });
 
   it('runs in the canary on copies of the live state, as candidate and as incumbent, and the canary refuses it when it differs', async () => {

@@ -112,6 +112,18 @@ describe('kernels wrong only in some call patterns', () => {
     expect(lat.kernelName).toBe('reference');
   });
 
+  it('WrongOnOddBatches is rolled back where its only odd batch is the shorter one that ends each interval', async () => {
+    // Batches of 8 between snapshots every 21 steps: 8, 8 and then 5, which ends the interval at a snapshot
+    // step (after a delayed probe's one-step call: 1, 8, 8, 4). Only a probe that runs a batch of 21 mod 8
+    // steps checks a call this kernel gets wrong; the live batch and the one-step call are right.
+    const lat = lattice([32, 30], 'random', 'f64', 8);
+    await lat.swap('step', await lat.loadModule(testKernel('WrongOnOddBatches')));
+    const events = await watch(lat, 2000, { everySteps: 21, differential: { cells: 64, seed: 5 } });
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events[0]).toMatchObject({ reason: 'differential', slot: 'step', rolledBackFrom: 'misbehaving', rolledBackTo: 'reference' });
+    expect(lat.kernelName).toBe('reference');
+  });
+
   it('a run in batches ends where one step per call ends, bit for bit, and lat.step(n) too', async () => {
     const batched = lattice([40, 36], 'random', 'f64', 8);
     const single = new Lattice({ extents: [40, 36], dt: 0.6, threads: 2, batchLatencyMs: 1e-6 });

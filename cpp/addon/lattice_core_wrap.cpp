@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,66 @@ class CanaryWorker : public Napi::AsyncWorker {
   std::optional<CanaryOutcome> outcome_;
 };
 
+/**
+ * One call of a module on copies, off the JS thread: a confined module's
+ * self-test steps and reads out the whole live-sized lattice through its
+ * host, seconds at 4096^2, which the event loop must not wait for. `work`
+ * runs on a worker thread and touches no Napi value; `result` builds the
+ * JS value on the JS thread.
+ */
+class ModuleCallWorker : public Napi::AsyncWorker {
+ public:
+  ModuleCallWorker(Napi::Env env, const char* name, std::function<void()> work,
+                   std::function<Napi::Value(Napi::Env)> result)
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        result_(std::move(result)) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::exception& error) {
+      SetError(error.what());
+    } catch (...) {
+      SetError("unknown native exception in a module call");
+    }
+  }
+
+  void OnOK() override { deferred_.Resolve(result_(Env())); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> result_;
+};
+
+/// A copy of a field argument, owned by a worker (the JS array may change or be collected meanwhile).
+std::shared_ptr<std::vector<std::byte>> owned_field(const Napi::Value& value, const char* name, LatticeCore& core) {
+  const std::uint64_t cells = core.geometry().cells;
+  const auto* data = static_cast<const std::byte*>(read_field(value, name, precision_of(core), cells));
+  const std::size_t bytes = cells * (precision_of(core) == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float));
+  return std::make_shared<std::vector<std::byte>>(data, data + bytes);
+}
+
+Napi::Object readout_result(Napi::Env env, const Readout& read) {
+  Napi::Object result = Napi::Object::New(env);
+  if (read.bad_index) {
+    result.Set("digits", env.Null());
+    result.Set("badIndex", number(env, *read.bad_index));
+    return result;
+  }
+  Napi::Int8Array digits = Napi::Int8Array::New(env, read.digits.size());
+  std::copy(read.digits.begin(), read.digits.end(), digits.Data());
+  result.Set("digits", digits);
+  result.Set("badIndex", env.Null());
+  return result;
+}
+
 /// Calls a JS function with each kernel host failure, from the runner thread.
 struct HostFailureNotifier {
   Napi::ThreadSafeFunction notify;
@@ -216,6 +277,9 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
                          InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
+                         InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
+                         InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
+                         InstanceMethod<&LatticeCoreWrap::resume_batch_steps>("resumeBatchSteps"),
                          InstanceMethod<&LatticeCoreWrap::close>("close"),
                          InstanceMethod<&LatticeCoreWrap::run>("run"),
                          InstanceMethod<&LatticeCoreWrap::pause>("pause"),
@@ -358,17 +422,7 @@ Napi::Value LatticeCoreWrap::readout(const Napi::CallbackInfo& info) {
             ? core.readout()
             : core.readout_with(*read_module(info[0], "moduleId"),
                                read_field(info[1], "field", precision_of(core), core.geometry().cells));
-    Napi::Object result = Napi::Object::New(info.Env());
-    if (read.bad_index) {
-      result.Set("digits", info.Env().Null());
-      result.Set("badIndex", number(info.Env(), *read.bad_index));
-      return result;
-    }
-    Napi::Int8Array digits = Napi::Int8Array::New(info.Env(), read.digits.size());
-    std::copy(read.digits.begin(), read.digits.end(), digits.Data());
-    result.Set("digits", digits);
-    result.Set("badIndex", info.Env().Null());
-    return result;
+    return readout_result(info.Env(), read);
   });
 }
 
@@ -385,6 +439,53 @@ Napi::Value LatticeCoreWrap::step_copy(const Napi::CallbackInfo& info) {
     return field_pair(info.Env(), copy_field(info.Env(), precision_of(core), stepped.previous_level(), cells),
                       copy_field(info.Env(), precision_of(core), stepped.current_level(), cells));
   });
+}
+
+Napi::Value LatticeCoreWrap::step_copy_async(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    auto previous = owned_field(info[0], "previous", core);
+    auto current = owned_field(info[1], "current", core);
+    const std::uint64_t steps = read_integer(info[2], "n", 0);
+    std::shared_ptr<const KernelModule> module = read_module(info[3], "moduleId");
+    const ouro_precision precision = precision_of(core);
+    const std::uint64_t cells = core.geometry().cells;
+    auto stepped = std::make_shared<std::optional<LevelPair>>();
+    auto* worker = new ModuleCallWorker(
+        env, "ouroboros-step-copy",
+        [core = core_, module, previous, current, steps, stepped] {
+          stepped->emplace(core->step_copy_with(*module, previous->data(), current->data(), steps));
+        },
+        [precision, cells, stepped](Napi::Env js) -> Napi::Value {
+          const LevelPair& levels = **stepped;
+          return field_pair(js, copy_field(js, precision, levels.previous_level(), cells),
+                            copy_field(js, precision, levels.current_level(), cells));
+        });
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+Napi::Value LatticeCoreWrap::readout_async(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    std::shared_ptr<const KernelModule> module = read_module(info[0], "moduleId");
+    auto field = owned_field(info[1], "field", core);
+    auto read = std::make_shared<Readout>();
+    auto* worker = new ModuleCallWorker(
+        env, "ouroboros-readout", [core = core_, module, field, read] { *read = core->readout_with(*module, field->data()); },
+        [read](Napi::Env js) -> Napi::Value { return readout_result(js, *read); });
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+void LatticeCoreWrap::resume_batch_steps(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).resume_batch_steps(read_integer(info[0], "steps", 1)); });
 }
 
 void LatticeCoreWrap::close(const Napi::CallbackInfo& info) {
@@ -620,7 +721,9 @@ void LatticeCoreWrap::set_probe(const Napi::CallbackInfo& info) {
     }
     if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
     const std::uint64_t max_cone_values = read_integer(info[2], "maxConeValues", 0);
-    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value(), max_cone_values);
+    if (!info[3].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
+    core.set_probe(std::move(probe), info[1].As<Napi::Boolean>().Value(), max_cone_values,
+                   info[3].As<Napi::Boolean>().Value());
   });
 }
 

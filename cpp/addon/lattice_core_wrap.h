@@ -30,6 +30,9 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value readout(const Napi::CallbackInfo& info);
   Napi::Value memory_triad(const Napi::CallbackInfo& info);
   Napi::Value step_copy(const Napi::CallbackInfo& info);
+  Napi::Value step_copy_async(const Napi::CallbackInfo& info);
+  Napi::Value readout_async(const Napi::CallbackInfo& info);
+  void resume_batch_steps(const Napi::CallbackInfo& info);
   void close(const Napi::CallbackInfo& info);
 
   Napi::Value run(const Napi::CallbackInfo& info);

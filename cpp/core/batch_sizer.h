@@ -47,6 +47,11 @@ class BatchSizer {
   /// Another module goes live: back to one step until it has been measured.
   void restart() { next_ = 1; }
 
+  /// The live module was measured before a handoff: go on from the size it had reached.
+  void resume(std::uint64_t steps) {
+    next_ = std::clamp<std::uint64_t>(steps, 1, std::max<std::uint64_t>(1, options_.max_steps));
+  }
+
  private:
   BatchOptions options_;
   std::uint64_t next_ = 1;

@@ -201,6 +201,14 @@ std::uint64_t LatticeCore::step(std::uint64_t steps) {
   return total_ns;
 }
 
+void LatticeCore::resume_batch_steps(std::uint64_t steps) {
+  at_boundary([&] {
+    sized_module_id_ = slots_.live(Slot::Step).id();
+    batch_sizer_.resume(steps);
+    batch_steps_.store(batch_sizer_.next(), std::memory_order_relaxed);
+  });
+}
+
 std::uint64_t LatticeCore::direct_steps(std::uint64_t steps) {
   if (running()) throw std::logic_error("LatticeCore::direct_steps called while a run is active");
   const KernelModule& module = slots_.live(Slot::Step);

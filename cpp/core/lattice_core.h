@@ -212,6 +212,12 @@ class LatticeCore {
    * 1 for a module not yet measured, then as BatchSizer sizes it. Any thread.
    */
   std::uint64_t batch_steps() const { return batch_steps_.load(std::memory_order_relaxed); }
+  /**
+   * A restored lattice's live step module goes on in batches of `steps`
+   * (clamped to the options), as its predecessor had sized them, instead of
+   * ramping up from one step again. At a boundary.
+   */
+  void resume_batch_steps(std::uint64_t steps);
   const BatchOptions& batch_options() const { return batch_sizer_.options(); }
 
   /**
@@ -333,9 +339,14 @@ class LatticeCore {
    * one-step calls are checked too. A k-step check costs the oracle a
    * (2k+1)^dims light cone per cell: when `max_cone_values` (0: no limit) is
    * smaller than cells x cone, an evenly spaced subset of the cells is
-   * probed. Empty cells (the default): snapshots are not probed.
+   * probed. `remainder`: before the live batch the probe also spans a batch
+   * of snapshot_every mod k steps (when not 0), the size of the shorter
+   * batch that ends every interval at a snapshot step, which otherwise runs
+   * only there, never probed. Empty cells (the default): snapshots are not
+   * probed.
    */
-  void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values = 0);
+  void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values = 0,
+                 bool remainder = false);
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step();
   /**
@@ -478,9 +489,13 @@ class LatticeCore {
   bool verified_present_ = false;
   std::vector<std::uint64_t> next_probe_cells_;
   bool next_probe_delayed_ = false;
+  bool next_probe_remainder_ = false;
   std::uint64_t next_probe_max_cone_values_ = 0;
-  // Runner-side: a probe is under way, with this many batches still to run (the first of two is one step).
+  // Runner-side: a probe is under way, with this many batches still to run: a
+  // one-step batch (delayed), a remainder-sized one (remainder), the live one.
   bool probe_under_way_ = false;
+  bool probe_delayed_ = false;
+  bool probe_remainder_ = false;
   unsigned probe_batches_left_ = 0;
 };
 

@@ -159,10 +159,15 @@ bool LatticeCore::serve_control() {
 }
 
 std::uint64_t LatticeCore::batch_at(std::uint64_t index) const {
-  // The first batch of a two-batch probe is one step: it moves the probed batch's parity.
-  if (probe_under_way_ && probe_batches_left_ == 2) return 1;
-  std::uint64_t steps = std::min(batch_sizer_.next(), run_target_step_ - index);
   const std::uint64_t every = run_options_.snapshot_every;
+  std::uint64_t steps = batch_sizer_.next();
+  if (probe_under_way_ && probe_batches_left_ > 1) {
+    // A delayed probe's first batch is one step: it moves the probed batches' parity.
+    if (probe_delayed_ && probe_batches_left_ == (probe_remainder_ ? 3u : 2u)) return 1;
+    // A remainder probe's next batch has the size of the one that ends an interval (none when k divides it).
+    if (probe_remainder_ && steps < every && every % steps != 0) steps = every % steps;
+  }
+  steps = std::min(steps, run_target_step_ - index);
   if (every > 0) steps = std::min(steps, every - index % every);
   return steps;
 }
@@ -299,7 +304,11 @@ void LatticeCore::capture_snapshot() {
     pending_.probe_steps = 0;
     pending_.probe_max_cone_values = next_probe_max_cone_values_;
     probe_under_way_ = !pending_.probe_cells.empty();
-    probe_batches_left_ = probe_under_way_ ? (next_probe_delayed_ ? 2 : 1) : 0;
+    probe_delayed_ = next_probe_delayed_;
+    // Only where k is below the interval and does not divide it is there a shorter batch to probe.
+    const std::uint64_t k = batch_sizer_.next();
+    probe_remainder_ = next_probe_remainder_ && k < run_options_.snapshot_every && run_options_.snapshot_every % k != 0;
+    probe_batches_left_ = probe_under_way_ ? 1 + (probe_delayed_ ? 1 : 0) + (probe_remainder_ ? 1 : 0) : 0;
     // A probed snapshot is announced at the next boundary, once its probe is taken.
     if (probe_under_way_) return;
   }
@@ -332,7 +341,8 @@ void LatticeCore::abandon_probe() {
   pending_out_ = false;
 }
 
-void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values) {
+void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values,
+                            bool remainder) {
   for (const std::uint64_t cell : cells) {
     if (cell >= geometry_.cells) {
       throw std::invalid_argument("probe cell " + std::to_string(cell) + " is outside the lattice's " +
@@ -342,6 +352,7 @@ void LatticeCore::set_probe(std::vector<std::uint64_t> cells, bool delayed, std:
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
   next_probe_cells_ = std::move(cells);
   next_probe_delayed_ = delayed;
+  next_probe_remainder_ = remainder;
   next_probe_max_cone_values_ = max_cone_values;
 }
 

@@ -295,6 +295,49 @@ TEST(LatticeRunner, AProbedSnapshotHoldsTheProbedCellsAfterTheLiveBatch) {
   }
 }
 
+TEST(LatticeRunner, ARemainderProbeChecksABatchOfTheSizeThatEndsEachInterval) {
+  for (const bool delayed : {false, true}) {
+    auto lattice = seeded();
+    auto stepped = seeded();
+    lattice->step(20);  // the sizer is at 8 steps per batch now
+    const std::vector<std::uint64_t> cells{0, 7, 42, kCells - 1};
+    lattice->set_probe(cells, delayed, 0, true);
+    lattice->trace_steps(100);
+    // Snapshots every 20 steps: 20 mod 8 = 4, the batch that ends an interval. The probe runs one like it
+    // (after the one-step batch when delayed), then the live batch of 8; the snapshot at 40 is skipped
+    // while the one at 20 is out.
+    auto ended = start(*lattice, {30, 20}, [](std::uint64_t) {});
+    ended.get();
+    lattice->stop();
+    using Batches = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+    const Batches expected = delayed ? Batches{{20, 1}, {21, 4}, {25, 8}, {33, 7}, {40, 8}, {48, 2}}
+                                     : Batches{{20, 4}, {24, 8}, {32, 8}, {40, 8}, {48, 2}};
+    EXPECT_EQ(batches_of(lattice->take_trace()), expected);
+    const std::optional<SnapshotView> pending = lattice->pending_snapshot();
+    ASSERT_TRUE(pending.has_value());
+    EXPECT_EQ(pending->step, 20u);
+    const std::uint64_t probe_steps = delayed ? 13 : 12;
+    EXPECT_EQ(pending->probe_steps, probe_steps);
+    stepped->step(20 + probe_steps);
+    const std::vector<double> after = current_of(*stepped);
+    const std::vector<double> probed = copy_level<double>(pending->probe_values, cells.size());
+    for (std::size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(probed[i], after[cells[i]]) << "cell " << cells[i];
+  }
+}
+
+TEST(LatticeRunner, ARemainderProbeIsAnOrdinaryOneWhereTheBatchSizeDividesTheInterval) {
+  auto lattice = seeded();
+  lattice->step(20);  // 8 steps per batch, which divides the interval of 16 below
+  lattice->set_probe({3}, false, 0, true);
+  lattice->trace_steps(100);
+  auto ended = start(*lattice, {12, 16}, [](std::uint64_t) {});
+  ended.get();
+  lattice->stop();
+  EXPECT_EQ(batches_of(lattice->take_trace()), (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{20, 8}, {28, 4}}));
+  ASSERT_TRUE(lattice->pending_snapshot().has_value());
+  EXPECT_EQ(lattice->pending_snapshot()->probe_steps, 8u);
+}
+
 TEST(LatticeRunner, AProbeOfALongBatchKeepsAnEvenlySpacedShareOfItsCells) {
   auto lattice = seeded();
   lattice->step(20);

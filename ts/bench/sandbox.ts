@@ -60,6 +60,12 @@ export interface CheckCost {
   roundTripUs: number;
   /** The oracle probe ending each candidate sample, outside the timing. */
   checkUsPerSample: number;
+  /**
+   * Copying the lattice buffers into and out of the candidate's stopped
+   * worker, per command (all three levels each way for a step), outside the
+   * timing but inside the gauntlet's wall time.
+   */
+  copyUsPerCommand: number;
   /** The candidate's median sample, for scale. */
   sampleUs: number;
 }
@@ -175,6 +181,7 @@ function checkCosts(verdicts: Array<{ verdict: GauntletVerdict }>): CheckCost[] 
       lattice,
       roundTripUs: round(median(of.map((o) => o.roundTripUs))),
       checkUsPerSample: round(median(of.map((o) => o.checkUsPerSample))),
+      copyUsPerCommand: round(median(of.map((o) => o.copyUsPerCommand))),
       sampleUs: round(median(of.map((o) => o.sampleUs))),
     };
   });
@@ -237,6 +244,9 @@ export function formatSandboxReport(report: SandboxBenchReport): string {
     ...report.isolation.filter((l) => l.name === 'pages').map((l) => `pages: ${l.detail}`),
     `tools: ${report.toolIsolation === null ? 'no compile ran' : `landlock ${report.toolIsolation.landlock} (ABI ${report.toolIsolation.landlockAbi ?? 'none'}), namespaces ${report.toolIsolation.namespaces.join('/') || 'none'}, no_new_privs ${report.toolIsolation.noNewPrivs ? 'on' : 'off'}, ${report.toolIsolation.memoryMiB} MiB`}`,
     `live kernel host: ${report.liveIsolation.map((l) => `${l.name}${l.active ? '' : ' (off)'}`).join(', ')}`,
-    ...report.checks.map((c) => `${c.lattice}: channel round trip ${c.roundTripUs} us, probe ${c.checkUsPerSample} us per sample of ${c.sampleUs} us`),
+    ...report.checks.map(
+      (c) =>
+        `${c.lattice}: channel round trip ${c.roundTripUs} us, buffer copies ${c.copyUsPerCommand} us per command, probe ${c.checkUsPerSample} us per sample of ${c.sampleUs} us`,
+    ),
   ].join('\n');
 }

@@ -8,7 +8,7 @@ import process from 'node:process';
 import type { Lattice, SwapResult } from '../lattice/lattice.js';
 import type { ControlReply, ControlRequest, StatusReply, SwapReply } from './control-protocol.js';
 import { listenForControl } from './control-socket.js';
-import { isNativeAddon } from './swap-every.js';
+import { isNativeAddon } from './simulate-kernel.js';
 import { type SimulateOptions, seededLattice } from './simulate.js';
 
 /** Watchdog cadence of a served simulation, in steps: often enough that a kernel host's crash loses little work. */
@@ -111,7 +111,7 @@ export async function serve(
   log: (line: string) => void,
 ): Promise<ServeSummary> {
   // In a segment, for the kernel hosts of swapped-in modules to map.
-  const lattice = seededLattice(options, true);
+  const lattice = await seededLattice(options, true);
   const control = new ControlServer(lattice, log);
   const socket = await listenForControl(socketPath, async (request): Promise<ControlReply> => {
     if (request.command !== 'stop') return control.handle(request);

@@ -30,7 +30,6 @@ interface SimulateCommandOptions extends SimulateOptions {
   resume?: string;
   dump?: string;
   restartExecAt?: number;
-  trustNativeAddon?: boolean;
 }
 
 /** Swaps closer than a millisecond apart would only measure the timer. */
@@ -112,7 +111,9 @@ function checkModeOptions(command: Command, options: SimulateCommandOptions): vo
     if (options.modules !== undefined) throw new UsageError('--modules is only used with --swap-every <duration>');
     if (options.duration !== undefined) throw new UsageError('--duration is only used with --swap-every <duration>');
     if (given('slot')) throw new UsageError('--slot is only used with --swap-every <duration>');
-    if (options.trustNativeAddon) throw new UsageError('--trust-native-addon is only used with --swap-every <duration>');
+    if (options.trustNativeAddon && options.kernel === undefined) {
+      throw new UsageError('--trust-native-addon is only used with --kernel <path> or --swap-every <duration>');
+    }
     return;
   }
   if (options.modules === undefined) throw new UsageError('--swap-every needs --modules a.so,b.so: the modules to swap between');
@@ -133,7 +134,7 @@ export function simulateCommand(): Command {
     .addOption(new Option('--precision <p>', 'floating-point precision').choices(['f64', 'f32']).default('f64'))
     .option('--seed <n>', 'seed for --init random', parseInteger, 1)
     .option('--threads <n>', 'threads of the core pool lent to kernels', parseInteger)
-    .option('--kernel <path>', 'kernel module (.so) to run instead of the reference kernel')
+    .option('--kernel <path>', 'kernel module to run instead of the reference kernel (a .so runs confined in a kernel host)')
     .option('--json', 'print one JSON object instead of the report')
     .option('--checkpoint <path>', 'write a checkpoint file here (atomically): every --checkpoint-every steps, or at the end')
     .option('--checkpoint-every <n>', 'with --checkpoint: write it every n steps', parseInteger)
@@ -154,7 +155,7 @@ export function simulateCommand(): Command {
     )
     .option(
       '--trust-native-addon',
-      'with --swap-every: load .node addons among --modules unconfined in this process (Node code cannot be confined): only for addons you trust',
+      'load a .node addon given as --kernel or among --modules unconfined in this process (Node code cannot be confined): only for addons you trust',
     )
     .addOption(new Option('--slot <slot>', 'with --swap-every: the slot to swap').choices(SLOTS).default('step'))
     .option(

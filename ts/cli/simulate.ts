@@ -8,6 +8,7 @@ import type { FieldArray, Precision } from '../../native/addon-types.js';
 import { type HandoffReport, Lattice } from '../lattice/lattice.js';
 import { initialState } from '../lattice/initial-conditions.js';
 import { requireInteger } from '../errors.js';
+import { useUserKernel } from './simulate-kernel.js';
 
 export interface SimulateOptions {
   extents: number[];
@@ -19,7 +20,10 @@ export interface SimulateOptions {
   precision: Precision;
   seed: number;
   threads?: number;
+  /** The user's kernel module: a `.so` runs confined in a kernel host, a `.node` addon only with `trustNativeAddon`. */
   kernel?: string;
+  /** Load a `.node` addon (`kernel`, or `--modules` of `--swap-every`) in this process: the user vouches for it. */
+  trustNativeAddon?: boolean;
   /** Checkpoint file, written every `checkpointEvery` steps (or once at the end). */
   checkpoint?: string;
   checkpointEvery?: number;
@@ -36,6 +40,8 @@ export interface SimulationSummary {
   precision: Precision;
   init: string;
   kernel: string;
+  /** Whether the kernel stepped in a kernel host (a user's `.so` given as `--kernel`). */
+  kernelConfined: boolean;
   steps: number;
   cells: number;
   /** Million lattice updates per second, timed around the kernel in native code. */
@@ -72,19 +78,23 @@ export function readoutHistogram(digits: Int8Array): Record<string, number> {
   return Object.fromEntries(counts.map((count, i) => [String(i - 4), count]));
 }
 
-/** The lattice `options` describe, in its initial state; the caller closes it. */
-export function seededLattice(options: SimulateOptions, sharedState = false): Lattice {
+/**
+ * The lattice `options` describe, in its initial state, with the user's
+ * `kernel` live in every slot (confined: the lattice is then in a segment
+ * for its kernel host to map); the caller closes it.
+ */
+export async function seededLattice(options: SimulateOptions, sharedState = false): Promise<Lattice> {
   const lattice = new Lattice({
-    sharedState,
+    sharedState: sharedState || options.kernel !== undefined,
     extents: options.extents,
     c: options.c,
     h: options.h,
     dt: options.dt,
     precision: options.precision,
     threads: options.threads,
-    kernel: options.kernel,
   });
   try {
+    if (options.kernel !== undefined) await useUserKernel(lattice, options.kernel, options.trustNativeAddon === true);
     const state = initialState(options.init, lattice, options.seed);
     lattice.setState(state.previous, state.current);
     return lattice;
@@ -164,6 +174,7 @@ export async function simulate(
       precision: lattice.precision,
       init: options.resume === undefined && lattice.handoff === null ? options.init : 'resumed',
       kernel: lattice.kernelName,
+      kernelConfined: lattice.isConfined(lattice.slots().step.live.id),
       steps: lattice.stepCount,
       cells: lattice.cells,
       mlups: kernelSeconds > 0 ? (lattice.cells * stepsRun) / kernelSeconds / 1e6 : 0,

@@ -3,15 +3,15 @@
  * demonstration of hot swap. The lattice runs on its own thread while a timer
  * swaps the modules into a slot round-robin; each swap is printed as it lands.
  *
- * The modules are the user's files, so untrusted: a `.so` runs confined in a
- * kernel host (lat.loadConfinedModule), as `ouroboros swap` does, and the run
- * has a watchdog whose verified snapshots restore a crashed host's step. A
- * `.node` addon is Node code and cannot be confined: it is refused unless
- * the user says they trust it (`trustNativeAddon`), and is then loaded here.
+ * The modules are the user's files, so untrusted (simulate-kernel.ts): a
+ * `.so` runs confined in a kernel host, and the run has a watchdog whose
+ * verified snapshots restore a crashed host's step; a `.node` addon only
+ * with `trustNativeAddon`, in this process.
  */
-import type { Lattice, Slot } from '../lattice/lattice.js';
+import type { Slot } from '../lattice/lattice.js';
 import { ModuleRefusedError } from '../modules/module-manager.js';
 import { type SimulateOptions, relativeDrift, seededLattice } from './simulate.js';
+import { loadUserModule, userModuleRefusal } from './simulate-kernel.js';
 
 export interface SwapEveryOptions extends SimulateOptions {
   everyMs: number;
@@ -19,31 +19,10 @@ export interface SwapEveryOptions extends SimulateOptions {
   slot: Slot;
   /** Run for this long; without it, run `steps` steps. */
   durationMs?: number;
-  /** Load `.node` addons in this process: the user vouches for them (`--trust-native-addon`). */
-  trustNativeAddon?: boolean;
 }
 
 /** Steps between the watchdog's checks while confined modules may be live, as `simulate --serve` runs. */
 const WATCHDOG_EVERY_STEPS = 50;
-
-/** A `.node` file is a Node addon: Node code, which no kernel host can run. */
-export function isNativeAddon(file: string): boolean {
-  return file.endsWith('.node');
-}
-
-/** Why `file` cannot be swapped in by this demonstration, or null. */
-export function swapEveryRefusal(file: string, trustNativeAddon: boolean): string | null {
-  if (!isNativeAddon(file) || trustNativeAddon) return null;
-  return (
-    'a .node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon ' +
-    'only if you trust it to run unconfined in this process'
-  );
-}
-
-/** Loads `file` the way its trust allows: confined, or (a trusted addon) in this process. */
-function loadForDemo(lattice: Lattice, file: string): Promise<number> {
-  return isNativeAddon(file) ? lattice.loadModule(file) : lattice.loadConfinedModule(file);
-}
 
 export interface DemoSwap {
   index: number;
@@ -84,16 +63,16 @@ export async function swapEvery(options: SwapEveryOptions, onSwap: (swap: DemoSw
   const trustNativeAddon = options.trustNativeAddon === true;
   // Refused before anything is loaded or allocated: a bad list is a usage error, not half a demonstration.
   options.modules.forEach((file) => {
-    const refusal = swapEveryRefusal(file, trustNativeAddon);
+    const refusal = userModuleRefusal(file, trustNativeAddon);
     if (refusal !== null) throw new ModuleRefusedError(file, refusal);
   });
   // In a segment, for the kernel hosts of the confined modules to map.
-  const lattice = seededLattice(options, true);
+  const lattice = await seededLattice(options, true);
   try {
     const modules: SwapEverySummary['modules'] = [];
     const ids: number[] = [];
     for (const file of options.modules) {
-      const id = await loadForDemo(lattice, file);
+      const id = await loadUserModule(lattice, file, trustNativeAddon);
       const info = lattice.moduleInfo(id);
       ids.push(id);
       modules.push({ file: info.source, name: info.name, loadMs: info.loadMs, confined: lattice.isConfined(id) });

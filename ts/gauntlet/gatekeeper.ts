@@ -179,9 +179,16 @@ export interface ModuleInspection {
   problems: { rule: string; message: string }[];
 }
 
-export function inspectModule(modulePath: string): Promise<ModuleInspection | { error: string }> {
+/**
+ * Inspects a built module. `trustedRendering` is the gauntlet's own finding
+ * that the source is the variant generator's rendering of its genome
+ * (ts/generators/variant/trust.ts): the syscall scan then lets a byte pair
+ * inside any decoded instruction through (crates/gatekeeper/src/scan.rs).
+ */
+export function inspectModule(modulePath: string, trustedRendering = false): Promise<ModuleInspection | { error: string }> {
+  const args = trustedRendering ? ['inspect', '--trusted-rendering', modulePath] : ['inspect', modulePath];
   return new Promise((resolve) => {
-    execFile(gatekeeperPath(), ['inspect', modulePath], { maxBuffer: MAX_OUTPUT_BYTES, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(gatekeeperPath(), args, { maxBuffer: MAX_OUTPUT_BYTES, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) {
         resolve({ error: stderr.trim() || error.message });
         return;

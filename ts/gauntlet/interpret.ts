@@ -62,6 +62,7 @@ function benchmarkOf(report: SandboxReport): BenchmarkSummary | null {
     lattice: b.lattice,
     roundTripUs: b.roundTripNs / 1000,
     checkUsPerSample: b.checkNsPerSample / 1000,
+    copyUsPerCommand: b.copyNsPerCommand / 1000,
     sampleUs: lattices[i]!.candidateMedianNs / 1000,
   }));
   return { wins: lattices.length === 2 && lattices.every((l) => l.verdict === 'faster'), lattices, overhead };

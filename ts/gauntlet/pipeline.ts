@@ -55,13 +55,12 @@ function interrupted(gates: GateVerdict[], started: number, extra: Partial<Gaunt
 }
 
 /**
- * The template's findings when the source is the variant generator's
- * rendering of the genome given with it, checked here by rendering it
- * again; null for every other source, or while the template's analysis is
- * still being made.
+ * The template's findings for a trusted rendering (the source is the
+ * variant generator's rendering of the genome given with it); null for
+ * every other source, or while the template's analysis is still being made.
  */
-function templateFor(options: ResolvedOptions): TemplateFindings | null {
-  if (!isTrustedSource(options.source, options.genome)) return null;
+function templateFor(options: ResolvedOptions, trustedRendering: boolean): TemplateFindings | null {
+  if (!trustedRendering) return null;
   return sharedTemplateAnalyses().current(options.cacheDir, options.includeDir);
 }
 
@@ -72,13 +71,13 @@ interface Build {
 }
 
 /** The compile gate, then the symbol gate on what it built. */
-async function build(options: ResolvedOptions): Promise<Build> {
+async function build(options: ResolvedOptions, trustedRendering: boolean): Promise<Build> {
   const { signal } = options;
   const compile = await timed(() => hardenedCompile(options.source, { ...options, timeoutMs: options.compileTimeoutMs, ...(signal ? { signal } : {}) }));
   const compileCached = compile.details.cached;
   const modulePath = compile.details.modulePath;
   if (!compile.passed || modulePath === null) return { gates: [compile], modulePath: null, compileCached };
-  const symbols = await timed(() => symbolAllowlist(modulePath));
+  const symbols = await timed(() => symbolAllowlist(modulePath, { trustedRendering }));
   return { gates: [compile, symbols], modulePath: symbols.passed ? modulePath : null, compileCached };
 }
 
@@ -107,9 +106,11 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   // overlap. The sandbox run waits for both: it ends in the benchmark, which
   // the live job pays for, and it stops the analysers (withToolsHeld) while
   // it runs, so beside it they would gain nothing.
+  // Checked here, by rendering the genome again: what the candidate says of itself decides nothing.
+  const trustedRendering = isTrustedSource(options.source, options.genome);
   const [analysed, built] = await Promise.all([
-    timed(() => pool.analyse(options.source, screening.details, options.includeDir, templateFor(options), signal)),
-    build(options),
+    timed(() => pool.analyse(options.source, screening.details, options.includeDir, templateFor(options, trustedRendering), signal)),
+    build(options, trustedRendering),
   ]);
   if (aborted()) return interrupted(gates, started);
   const firewall = { ...analysed, seconds: screenSeconds + analysed.seconds };

@@ -32,6 +32,8 @@ export interface BenchSamples {
   roundTripNs: number;
   /** The supervisor's oracle probe per candidate sample, outside the timed round trips. */
   checkNsPerSample: number;
+  /** Copying the buffers into and out of the candidate's stopped worker, per command, outside the timed round trips. */
+  copyNsPerCommand: number;
   candidateNs: number[];
   incumbentNs: number[];
 }
@@ -110,6 +112,7 @@ export function decodeReport(bytes: Uint8Array): SandboxReport {
       courant2: b.courant2 ?? 0,
       roundTripNs: b.roundTripNs ?? 0,
       checkNsPerSample: b.checkNsPerSample ?? 0,
+      copyNsPerCommand: b.copyNsPerCommand ?? 0,
       candidateNs: [...(b.candidateNs ?? [])],
       incumbentNs: [...(b.incumbentNs ?? [])],
     })),

@@ -43,8 +43,17 @@ export interface SymbolDetails {
   rules: string[];
 }
 
-export async function symbolAllowlist(modulePath: string): Promise<Omit<GateVerdict<SymbolDetails>, 'seconds'>> {
-  const inspection = await inspectModule(modulePath);
+/**
+ * The symbol gate on a built module. `trustedRendering`: the caller
+ * rendered the source's genome again and got the source back (never the
+ * candidate's word), so a syscall-like byte pair inside one of the
+ * compiler's instructions is not refused (see inspectModule).
+ */
+export async function symbolAllowlist(
+  modulePath: string,
+  { trustedRendering = false }: { trustedRendering?: boolean } = {},
+): Promise<Omit<GateVerdict<SymbolDetails>, 'seconds'>> {
+  const inspection = await inspectModule(modulePath, trustedRendering);
   const details: SymbolDetails = { undefined: [], forbidden: [], needed: [], problems: [], rules: [] };
   if ('error' in inspection) {
     return { gate: 'symbols', passed: false, reason: `the module could not be inspected: ${inspection.error}`, details };

@@ -69,6 +69,8 @@ export interface BenchmarkOverhead {
   roundTripUs: number;
   /** The oracle probe that ends each candidate sample, in microseconds, outside the timing. */
   checkUsPerSample: number;
+  /** Copying the buffers into and out of the candidate's stopped worker, per command, in microseconds, outside the timing. */
+  copyUsPerCommand: number;
   /** The candidate's median sample time, in microseconds, for scale. */
   sampleUs: number;
 }

@@ -54,6 +54,12 @@ export namespace ouroboros {
             /** LatticeConfig precision. */
             precision: ouroboros.handoff.Precision;
 
+            /** LatticeConfig batchLatencyMs. */
+            batchLatencyMs: number;
+
+            /** LatticeConfig maxBatchSteps. */
+            maxBatchSteps: number;
+
             /**
              * Creates a new LatticeConfig instance using the specified properties.
              * @param [properties] Properties to set
@@ -128,6 +134,12 @@ export namespace ouroboros {
 
                 /** LatticeConfig precision */
                 precision?: (ouroboros.handoff.Precision|null);
+
+                /** LatticeConfig batchLatencyMs */
+                batchLatencyMs?: (number|null);
+
+                /** LatticeConfig maxBatchSteps */
+                maxBatchSteps?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -615,6 +627,9 @@ export namespace ouroboros {
             /** HandoffMetadata engineState. */
             engineState: { [k: string]: string };
 
+            /** HandoffMetadata batchSteps. */
+            batchSteps: number;
+
             /**
              * Creates a new HandoffMetadata instance using the specified properties.
              * @param [properties] Properties to set
@@ -689,6 +704,9 @@ export namespace ouroboros {
 
                 /** HandoffMetadata engineState */
                 engineState?: ({ [k: string]: string }|null);
+
+                /** HandoffMetadata batchSteps */
+                batchSteps?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

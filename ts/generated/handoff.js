@@ -53,6 +53,8 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {number|null} [h] LatticeConfig h
              * @property {number|null} [dt] LatticeConfig dt
              * @property {ouroboros.handoff.Precision|null} [precision] LatticeConfig precision
+             * @property {number|null} [batchLatencyMs] LatticeConfig batchLatencyMs
+             * @property {number|null} [maxBatchSteps] LatticeConfig maxBatchSteps
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -126,6 +128,22 @@ export const ouroboros = $root.ouroboros = (() => {
             LatticeConfig.prototype.precision = 0;
 
             /**
+             * LatticeConfig batchLatencyMs.
+             * @member {number} batchLatencyMs
+             * @memberof ouroboros.handoff.LatticeConfig
+             * @instance
+             */
+            LatticeConfig.prototype.batchLatencyMs = 0;
+
+            /**
+             * LatticeConfig maxBatchSteps.
+             * @member {number} maxBatchSteps
+             * @memberof ouroboros.handoff.LatticeConfig
+             * @instance
+             */
+            LatticeConfig.prototype.maxBatchSteps = 0;
+
+            /**
              * Creates a new LatticeConfig instance using the specified properties.
              * @function create
              * @memberof ouroboros.handoff.LatticeConfig
@@ -167,6 +185,10 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 4, wireType 1 =*/33).double(message.dt);
                 if (message.precision != null && $Object.hasOwnProperty.call(message, "precision") && message.precision !== 0)
                     writer.uint32(/* id 5, wireType 0 =*/40).int32(message.precision);
+                if (message.batchLatencyMs != null && $Object.hasOwnProperty.call(message, "batchLatencyMs") && !$Object.is(message.batchLatencyMs, 0))
+                    writer.uint32(/* id 6, wireType 1 =*/49).double(message.batchLatencyMs);
+                if (message.maxBatchSteps != null && $Object.hasOwnProperty.call(message, "maxBatchSteps") && message.maxBatchSteps !== 0)
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint32(message.maxBatchSteps);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -261,6 +283,24 @@ export const ouroboros = $root.ouroboros = (() => {
                                 delete message.precision;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.batchLatencyMs = value;
+                            else
+                                delete message.batchLatencyMs;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.maxBatchSteps = value;
+                            else
+                                delete message.maxBatchSteps;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -337,6 +377,12 @@ export const ouroboros = $root.ouroboros = (() => {
                         if (typeof object.precision === "number" && (object.precision | 0) === object.precision)
                             message.precision = object.precision;
                     }
+                if (object.batchLatencyMs != null)
+                    if (!$Object.is($Number(object.batchLatencyMs), 0))
+                        message.batchLatencyMs = $Number(object.batchLatencyMs);
+                if (object.maxBatchSteps != null)
+                    if ($Number(object.maxBatchSteps) !== 0)
+                        message.maxBatchSteps = object.maxBatchSteps >>> 0;
                 return message;
             };
 
@@ -364,6 +410,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     object.h = 0;
                     object.dt = 0;
                     object.precision = options.enums === $String ? "PRECISION_UNSPECIFIED" : 0;
+                    object.batchLatencyMs = 0;
+                    object.maxBatchSteps = 0;
                 }
                 if (message.extents && message.extents.length) {
                     object.extents = $Array(message.extents.length);
@@ -383,6 +431,10 @@ export const ouroboros = $root.ouroboros = (() => {
                     object.dt = options.json && !$isFinite(message.dt) ? $String(message.dt) : message.dt;
                 if (message.precision != null && $Object.hasOwnProperty.call(message, "precision"))
                     object.precision = options.enums === $String ? $root.ouroboros.handoff.Precision[message.precision] === $undefined ? message.precision : $root.ouroboros.handoff.Precision[message.precision] : message.precision;
+                if (message.batchLatencyMs != null && $Object.hasOwnProperty.call(message, "batchLatencyMs"))
+                    object.batchLatencyMs = options.json && !$isFinite(message.batchLatencyMs) ? $String(message.batchLatencyMs) : message.batchLatencyMs;
+                if (message.maxBatchSteps != null && $Object.hasOwnProperty.call(message, "maxBatchSteps"))
+                    object.maxBatchSteps = message.maxBatchSteps;
                 return object;
             };
 
@@ -1778,6 +1830,7 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {Array.<ouroboros.handoff.SlotModules.$Properties>|null} [slots] HandoffMetadata slots
              * @property {Array.<ouroboros.handoff.SlotCounters.$Properties>|null} [counters] HandoffMetadata counters
              * @property {Object.<string,string>|null} [engineState] HandoffMetadata engineState
+             * @property {number|null} [batchSteps] HandoffMetadata batchSteps
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1853,6 +1906,14 @@ export const ouroboros = $root.ouroboros = (() => {
             HandoffMetadata.prototype.engineState = $util.emptyObject;
 
             /**
+             * HandoffMetadata batchSteps.
+             * @member {number} batchSteps
+             * @memberof ouroboros.handoff.HandoffMetadata
+             * @instance
+             */
+            HandoffMetadata.prototype.batchSteps = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new HandoffMetadata instance using the specified properties.
              * @function create
              * @memberof ouroboros.handoff.HandoffMetadata
@@ -1897,6 +1958,8 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (message.engineState != null && $Object.hasOwnProperty.call(message, "engineState"))
                     for (let keys = $Object.keys(message.engineState), i = 0; i < keys.length; ++i)
                         writer.uint32(/* id 5, wireType 2 =*/42).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 2 =*/18).string(message.engineState[keys[i]]).ldelim();
+                if (message.batchSteps != null && $Object.hasOwnProperty.call(message, "batchSteps") && (typeof message.batchSteps === "object" ? message.batchSteps.low || message.batchSteps.high : message.batchSteps !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.batchSteps);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2008,6 +2071,15 @@ export const ouroboros = $root.ouroboros = (() => {
                             message.engineState[key] = value;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.batchSteps = value;
+                            else
+                                delete message.batchSteps;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2088,6 +2160,16 @@ export const ouroboros = $root.ouroboros = (() => {
                         message.engineState[keys[i]] = $String(object.engineState[keys[i]]);
                     }
                 }
+                if (object.batchSteps != null)
+                    if (typeof object.batchSteps === "object" ? object.batchSteps.low || object.batchSteps.high : $Number(object.batchSteps) !== 0)
+                        if ($util.Long)
+                            message.batchSteps = $util.Long.fromValue(object.batchSteps, true);
+                        else if (typeof object.batchSteps === "string")
+                            message.batchSteps = $parseInt(object.batchSteps, 10);
+                        else if (typeof object.batchSteps === "number")
+                            message.batchSteps = object.batchSteps;
+                        else if (typeof object.batchSteps === "object")
+                            message.batchSteps = new $util.LongBits(object.batchSteps.low >>> 0, object.batchSteps.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -2121,6 +2203,11 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.stepCount = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.stepCount = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.batchSteps = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.batchSteps = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.config != null && $Object.hasOwnProperty.call(message, "config"))
                     object.config = $root.ouroboros.handoff.LatticeConfig.toObject(message.config, options, _depth + 1);
@@ -2150,6 +2237,13 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.engineState[keys2[j]] = message.engineState[keys2[j]];
                     }
                 }
+                if (message.batchSteps != null && $Object.hasOwnProperty.call(message, "batchSteps"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.batchSteps = typeof message.batchSteps === "number" ? $BigInt(message.batchSteps) : $util.Long.fromBits(message.batchSteps.low >>> 0, message.batchSteps.high >>> 0, true).toBigInt();
+                    else if (typeof message.batchSteps === "number")
+                        object.batchSteps = options.longs === $String ? $String(message.batchSteps) : message.batchSteps;
+                    else
+                        object.batchSteps = options.longs === $String ? $util.Long.prototype.toString.call(message.batchSteps) : options.longs === $Number ? new $util.LongBits(message.batchSteps.low >>> 0, message.batchSteps.high >>> 0).toNumber(true) : message.batchSteps;
                 return object;
             };
 

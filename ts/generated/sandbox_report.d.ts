@@ -551,6 +551,9 @@ export namespace ouroboros {
             /** BenchSamples checkNsPerSample. */
             checkNsPerSample: number;
 
+            /** BenchSamples copyNsPerCommand. */
+            copyNsPerCommand: number;
+
             /**
              * Creates a new BenchSamples instance using the specified properties.
              * @param [properties] Properties to set
@@ -637,6 +640,9 @@ export namespace ouroboros {
 
                 /** BenchSamples checkNsPerSample */
                 checkNsPerSample?: (number|null);
+
+                /** BenchSamples copyNsPerCommand */
+                copyNsPerCommand?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

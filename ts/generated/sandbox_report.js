@@ -1550,6 +1550,7 @@ export const ouroboros = $root.ouroboros = (() => {
              * @property {number|null} [courant2] BenchSamples courant2
              * @property {number|null} [roundTripNs] BenchSamples roundTripNs
              * @property {number|null} [checkNsPerSample] BenchSamples checkNsPerSample
+             * @property {number|null} [copyNsPerCommand] BenchSamples copyNsPerCommand
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1657,6 +1658,14 @@ export const ouroboros = $root.ouroboros = (() => {
             BenchSamples.prototype.checkNsPerSample = 0;
 
             /**
+             * BenchSamples copyNsPerCommand.
+             * @member {number} copyNsPerCommand
+             * @memberof ouroboros.sandbox.BenchSamples
+             * @instance
+             */
+            BenchSamples.prototype.copyNsPerCommand = 0;
+
+            /**
              * Creates a new BenchSamples instance using the specified properties.
              * @function create
              * @memberof ouroboros.sandbox.BenchSamples
@@ -1706,6 +1715,8 @@ export const ouroboros = $root.ouroboros = (() => {
                     writer.uint32(/* id 8, wireType 1 =*/65).double(message.checkNsPerSample);
                 if (message.stepsPerCall != null && $Object.hasOwnProperty.call(message, "stepsPerCall") && (typeof message.stepsPerCall === "object" ? message.stepsPerCall.low || message.stepsPerCall.high : message.stepsPerCall !== 0))
                     writer.uint32(/* id 9, wireType 0 =*/72).uint64(message.stepsPerCall);
+                if (message.copyNsPerCommand != null && $Object.hasOwnProperty.call(message, "copyNsPerCommand") && !$Object.is(message.copyNsPerCommand, 0))
+                    writer.uint32(/* id 10, wireType 1 =*/81).double(message.copyNsPerCommand);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1846,6 +1857,15 @@ export const ouroboros = $root.ouroboros = (() => {
                                 delete message.checkNsPerSample;
                             continue;
                         }
+                    case 10: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.copyNsPerCommand = value;
+                            else
+                                delete message.copyNsPerCommand;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1941,6 +1961,9 @@ export const ouroboros = $root.ouroboros = (() => {
                 if (object.checkNsPerSample != null)
                     if (!$Object.is($Number(object.checkNsPerSample), 0))
                         message.checkNsPerSample = $Number(object.checkNsPerSample);
+                if (object.copyNsPerCommand != null)
+                    if (!$Object.is($Number(object.copyNsPerCommand), 0))
+                        message.copyNsPerCommand = $Number(object.copyNsPerCommand);
                 return message;
             };
 
@@ -1981,6 +2004,7 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.stepsPerCall = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.stepsPerCall = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.copyNsPerCommand = 0;
                 }
                 if (message.lattice != null && $Object.hasOwnProperty.call(message, "lattice"))
                     object.lattice = message.lattice;
@@ -2024,6 +2048,8 @@ export const ouroboros = $root.ouroboros = (() => {
                         object.stepsPerCall = options.longs === $String ? $String(message.stepsPerCall) : message.stepsPerCall;
                     else
                         object.stepsPerCall = options.longs === $String ? $util.Long.prototype.toString.call(message.stepsPerCall) : options.longs === $Number ? new $util.LongBits(message.stepsPerCall.low >>> 0, message.stepsPerCall.high >>> 0).toNumber(true) : message.stepsPerCall;
+                if (message.copyNsPerCommand != null && $Object.hasOwnProperty.call(message, "copyNsPerCommand"))
+                    object.copyNsPerCommand = options.json && !$isFinite(message.copyNsPerCommand) ? $String(message.copyNsPerCommand) : message.copyNsPerCommand;
                 return object;
             };
 

@@ -15,6 +15,9 @@ export interface HandoffLatticeConfig {
   h: number;
   dt: number;
   precision: Precision;
+  /** The runner's batch settings; absent in metadata written before they were carried (the defaults then apply). */
+  batchLatencyMs?: number;
+  maxBatchSteps?: number;
 }
 
 /** A kernel module file and the sha256 (lowercase hex) it must still have. */
@@ -57,6 +60,8 @@ export interface HandoffMetadata {
   slots: SlotModules[];
   counters: SlotCounters[];
   engineState: Record<string, string>;
+  /** Steps per call the runner had reached for the live step module; absent in older metadata (it ramps up from one). */
+  batchSteps?: number;
 }
 
 const PRECISION_ENUM = { f64: 'PRECISION_F64', f32: 'PRECISION_F32' } as const;
@@ -97,7 +102,10 @@ function checkMetadata(metadata: HandoffMetadata): void {
   requireExtents('metadata.config.extents', config.extents);
   for (const key of ['c', 'h', 'dt'] as const) requireFiniteNumber(`metadata.config.${key}`, config[key]);
   requirePrecision('metadata.config.precision', config.precision);
+  if (config.batchLatencyMs !== undefined) requireFiniteNumber('metadata.config.batchLatencyMs', config.batchLatencyMs);
+  if (config.maxBatchSteps !== undefined) requireInteger('metadata.config.maxBatchSteps', config.maxBatchSteps, 1);
   requireCount('metadata.stepCount', metadata.stepCount);
+  if (metadata.batchSteps !== undefined) requireInteger('metadata.batchSteps', metadata.batchSteps, 1);
   if (!Array.isArray(metadata.slots)) throw invalidTypeError('metadata.slots', 'an array', metadata.slots);
   metadata.slots.forEach((slot, index) => {
     requireString(`metadata.slots[${index}].slot`, slot.slot);
@@ -142,11 +150,12 @@ interface DecodedModule {
 }
 
 interface Decoded {
-  config?: { extents: number[]; c: number; h: number; dt: number; precision: string };
+  config?: { extents: number[]; c: number; h: number; dt: number; precision: string; batchLatencyMs: number; maxBatchSteps: number };
   stepCount: number;
   slots: { slot: string; live?: DecodedModule; lastKnownGood?: DecodedModule }[];
   counters: SlotCounters[];
   engineState: Record<string, string>;
+  batchSteps: number;
 }
 
 function decodedPrecision(value: string): Precision {
@@ -184,8 +193,15 @@ export function decodeMetadata(bytes: Uint8Array): HandoffMetadata {
   }
   const module = (value: DecodedModule | undefined): ModuleRef | null =>
     value ? confinedRef(value.path, value.sha256, value.confined) : null;
+  const { batchLatencyMs, maxBatchSteps, ...lattice } = config;
   return {
-    config: { ...config, precision: decodedPrecision(config.precision) },
+    // proto3 reads an absent field as 0: older metadata has no batch settings.
+    config: {
+      ...lattice,
+      precision: decodedPrecision(config.precision),
+      ...(batchLatencyMs > 0 ? { batchLatencyMs } : {}),
+      ...(maxBatchSteps > 0 ? { maxBatchSteps } : {}),
+    },
     stepCount: decoded.stepCount,
     slots: decoded.slots.map((slot) => ({
       slot: slot.slot,
@@ -203,5 +219,6 @@ export function decodeMetadata(bytes: Uint8Array): HandoffMetadata {
       histogram: histogram.map(({ lowNs, calls: bucketCalls }) => ({ lowNs, calls: bucketCalls })),
     })),
     engineState: { ...decoded.engineState },
+    ...(decoded.batchSteps > 0 ? { batchSteps: decoded.batchSteps } : {}),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The freeze point of a handoff or a checkpoint: the metadata a successor
- * needs besides the field (config, step count, every slot's modules by
+ * needs besides the field (config with the runner's batch settings, step count, every slot's modules by
  * sha256 and whether each ran confined, the profiler's counters, the lattice's own bookkeeping), and the
  * commit that seals it into the segment.
  */
@@ -37,13 +37,14 @@ export function captureMetadata({ core, config, modules, initialEnergy }: Freeze
     // A module's trust travels with it: one that ran in a kernel host comes back only in one.
     return known && 'confined' in known && known.confined === true ? { path: info.path, sha256, confined: true } : { path: info.path, sha256 };
   };
-  const { extents, c, h, dt, precision, threads } = config;
+  const { extents, c, h, dt, precision, threads, batchLatencyMs, maxBatchSteps } = config;
   return {
-    config: { extents, c, h, dt, precision },
+    config: { extents, c, h, dt, precision, batchLatencyMs, maxBatchSteps },
     stepCount: core.stepCount,
     slots: SLOTS.map((slot) => ({ slot, live: ref(slots[slot].live), lastKnownGood: ref(slots[slot].lastKnownGood) })),
     counters: SLOTS.map((slot) => ({ slot, ...counters[slot], p50Ns: profile[slot].p50Ns, p99Ns: profile[slot].p99Ns })),
     engineState: { [ENGINE_THREADS]: String(threads), [ENGINE_INITIAL_ENERGY]: String(initialEnergy) },
+    batchSteps: core.batchSteps,
   };
 }
 

@@ -324,6 +324,8 @@ export class Lattice extends EventEmitter {
       for (const slot of metadata.slots) modules.push(await restoreSlot(core, slot, load));
       restoreCounters(core, metadata.counters);
       lattice.#handoff = handoffReport(state, metadata, modules, lattice.stepCount);
+      // The batch size belongs to the live step module: only when every module came back as recorded.
+      if (metadata.batchSteps !== undefined && lattice.#handoff.warnings.length === 0) core.resumeBatchSteps(metadata.batchSteps);
       return lattice;
     } catch (error) {
       if (lattice) lattice.close();

@@ -233,17 +233,21 @@ export class Watchdog {
    * an even chance of checking a live batch at either parity of `current`
    * (and of any call counter), and one-step calls are checked as well: a
    * kernel wrong on one parity, in one-step calls or in batches survives m
-   * checks with probability 2^-m at most.
+   * checks with probability 2^-m at most. A second coin adds a batch of the
+   * size that ends each snapshot interval when k does not divide it
+   * (everySteps mod k) before the live one: a kernel wrong only at that size
+   * survives m checks with probability 2^-m too, where it was never probed.
    */
   #planNextProbe(): void {
     const plan = this.differential;
     if (plan === null || this.#snapshotsUntilProbe-- > 0) {
-      this.core.setProbe(new Float64Array(0), false, 0);
+      this.core.setProbe(new Float64Array(0), false, 0, false);
       return;
     }
     this.#snapshotsUntilProbe = plan.everySnapshots - 1;
     const cells = drawProbeCells(cellCount(this.physics.extents), plan.cells, this.#random);
-    this.core.setProbe(cells, this.#random() < 0.5, plan.coneValues);
+    const delayed = this.#random() < 0.5;
+    this.core.setProbe(cells, delayed, plan.coneValues, this.#random() < 0.5);
   }
 
   #energyFailure(report: { allFinite: boolean; energyDrift: number; firstNonFinite: number | null }, step: number): Failure | null {

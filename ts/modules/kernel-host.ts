@@ -24,7 +24,7 @@ import {
   defaultModuleCacheDir,
 } from './module-manager.js';
 import { type DeniedSyscall, kernelLogRecords, seccompKillOf } from './kernel-log.js';
-import { selfTest } from './self-test.js';
+import { oracleOffThread, selfTest } from './self-test.js';
 
 export const KERNEL_HOST_NAME = 'ouroboros-kernel-host';
 /** How long a host may take to confine itself, load the module and say hello. */
@@ -84,19 +84,23 @@ export interface HostedLattice {
  * the host: its step of a seeded random state and its readout, each in the
  * host's workspace, against the Rust oracle, on the lattice's own extents
  * (the host's geometry is the lattice's). The comparison is made in this
- * process, so the module cannot forge it. Null when it passes, else why not.
+ * process, so the module cannot forge it. The host's calls run on a native
+ * worker thread and the oracle on a worker thread, since at 4096^2 they take
+ * seconds that a served simulation's control socket must not wait for.
+ * Null when it passes, else why not.
  */
-function selfTestInHost(lattice: HostedLattice, moduleId: number): string | null {
+async function selfTestInHost(lattice: HostedLattice, moduleId: number): Promise<string | null> {
   const { core } = lattice;
   const shape = { dimensions: lattice.extents.length, precision: lattice.precision, courant2: lattice.courant2 };
   try {
-    return selfTest(
+    return await selfTest(
       {
-        stepCopy: (previous, current, steps) => core.stepCopy(previous, current, steps, moduleId),
-        readout: (field) => core.readout(moduleId, field),
+        stepCopy: (previous, current, steps) => core.stepCopyAsync(previous, current, steps, moduleId),
+        readout: (field) => core.readoutAsync(moduleId, field),
       },
       [...lattice.extents],
       shape,
+      oracleOffThread,
     );
   } catch (error) {
     return `self-test failed: ${error instanceof Error ? error.message : String(error)}`;
@@ -123,6 +127,24 @@ export function parseLayers(stderr: string): KernelHostLayer[] {
   return layers;
 }
 
+/**
+ * How long after a seccomp kill its record may still be on its way to the
+ * kernel's log: without auditd, the kernel's audit thread prints it
+ * asynchronously, and a host's exit can be reported first.
+ */
+const KILL_RECORD_WAIT_MS = 500;
+const KILL_RECORD_POLL_MS = 10;
+
+/** The system call `pid`'s seccomp kill was for, from the kernel's log; null when no record comes or the log is unreadable. */
+async function deniedSyscallOf(pid: number): Promise<DeniedSyscall | null> {
+  for (let waitedMs = 0; ; waitedMs += KILL_RECORD_POLL_MS) {
+    const records = kernelLogRecords();
+    const denied = seccompKillOf(records, pid);
+    if (denied !== null || records.length === 0 || waitedMs >= KILL_RECORD_WAIT_MS) return denied;
+    await new Promise((resolve) => setTimeout(resolve, KILL_RECORD_POLL_MS));
+  }
+}
+
 /** One running host process: its exit, its (bounded) stderr, and a way to end it. */
 export class KernelHost {
   #stderr = '';
@@ -142,9 +164,11 @@ export class KernelHost {
       // 'close', not 'exit': it comes after stderr has ended, so a host's last message is never lost to the race.
       child.once('close', (code, signal) => {
         const seccompKill = signal === 'SIGSYS';
-        // The kernel logged the kill before the host's exit was reported, so the record is there to read.
-        const deniedSyscall = seccompKill ? seccompKillOf(kernelLogRecords(), child.pid ?? 0) : null;
-        ended({ code, signal, seccompKill, deniedSyscall });
+        if (!seccompKill) {
+          ended({ code, signal, seccompKill, deniedSyscall: null });
+          return;
+        }
+        void deniedSyscallOf(child.pid ?? 0).then((deniedSyscall) => ended({ code, signal, seccompKill, deniedSyscall }));
       });
       // A host that could not be started at all emits only 'error'.
       child.once('error', () => ended({ code: null, signal: null, seccompKill: false, deniedSyscall: null }));
@@ -265,7 +289,7 @@ export async function startKernelHost(
     await host.kill();
     throw new ModuleRefusedError(source, connected.error.replace(`cannot load kernel module ${cachedPath}: `, ''));
   }
-  const defect = selfTestInHost(lattice, connected.id);
+  const defect = await selfTestInHost(lattice, connected.id);
   if (defect !== null) {
     await host.kill();
     throw new ModuleRefusedError(source, defect);

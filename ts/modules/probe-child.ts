@@ -69,7 +69,7 @@ let report: ProbeReport;
 try {
   report = probe(file);
   if (report.defect === null && process.argv[3]) {
-    report.defect = selfTestModule(file, JSON.parse(process.argv[3]) as SelfTestShape);
+    report.defect = await selfTestModule(file, JSON.parse(process.argv[3]) as SelfTestShape);
   }
 } catch (error) {
   report = { defect: error instanceof Error ? error.message : String(error) };

@@ -10,7 +10,7 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, Sym};
 use object::{Endianness, SectionIndex};
 use std::ops::Range;
 
-use crate::scan::{executable_syscalls, syscall_sequences};
+use crate::scan::{executable_syscalls, syscall_sequences, Origin};
 
 /// Larger modules are refused before they are parsed: the variant
 /// generator's kernels are 15-40 KiB.
@@ -95,8 +95,9 @@ impl Inspection {
     }
 }
 
-/// Inspects the bytes of a built module; every finding is data, never a panic.
-pub fn inspect(data: &[u8]) -> Inspection {
+/// Inspects the bytes of a built module whose source is of `origin`; every
+/// finding is data, never a panic.
+pub fn inspect(data: &[u8], origin: Origin) -> Inspection {
     let mut inspection = Inspection {
         bytes: data.len() as u64,
         ..Inspection::default()
@@ -104,7 +105,7 @@ pub fn inspect(data: &[u8]) -> Inspection {
     if inspection.bytes > MAX_MODULE_BYTES {
         return inspect_size(inspection.bytes);
     }
-    if let Err(error) = inspect_elf(data, &mut inspection) {
+    if let Err(error) = inspect_elf(data, origin, &mut inspection) {
         inspection.refuse("elf", format!("not a readable ELF shared object: {error}"));
     }
     inspection
@@ -132,7 +133,7 @@ pub fn unreadable(why: &str) -> Inspection {
 
 type Header = elf::FileHeader64<Endianness>;
 
-fn inspect_elf(data: &[u8], out: &mut Inspection) -> object::read::Result<()> {
+fn inspect_elf(data: &[u8], origin: Origin, out: &mut Inspection) -> object::read::Result<()> {
     let header = Header::parse(data)?;
     let endian = header.endian()?;
     if header.e_machine(endian) != elf::EM_X86_64 || header.e_type(endian) != elf::ET_DYN {
@@ -152,7 +153,7 @@ fn inspect_elf(data: &[u8], out: &mut Inspection) -> object::read::Result<()> {
         let start = section.sh_offset(endian) as usize;
         let code = section.data(endian, data)?;
         code_ranges.push(start..start + code.len());
-        for (offset, name) in executable_syscalls(code) {
+        for (offset, name) in executable_syscalls(code, origin) {
             let at = start + offset;
             out.refuse(
                 "syscall-bytes",
@@ -362,14 +363,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_elf() {
-        let inspection = inspect(b"#!/bin/sh\necho hello\n");
+        let inspection = inspect(b"#!/bin/sh\necho hello\n", Origin::Untrusted);
         assert_eq!(inspection.problems.len(), 1);
         assert_eq!(inspection.problems[0].rule, "elf");
     }
 
     #[test]
     fn refuses_an_oversized_module_before_parsing_it() {
-        let inspection = inspect(&vec![0u8; MAX_MODULE_BYTES as usize + 1]);
+        let inspection = inspect(&vec![0u8; MAX_MODULE_BYTES as usize + 1], Origin::Untrusted);
         assert_eq!(inspection.problems[0].rule, "size");
     }
 }

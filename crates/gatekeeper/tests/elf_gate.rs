@@ -3,6 +3,7 @@
 //! load is named.
 
 use ouroboros_gatekeeper::inspect::inspect;
+use ouroboros_gatekeeper::scan::Origin;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -49,13 +50,16 @@ fn build(name: &str, source: &str) -> Vec<u8> {
 }
 
 fn rules(name: &str, extra: &str) -> Vec<&'static str> {
-    let inspection = inspect(&build(name, &format!("{KERNEL}\n{extra}")));
+    let inspection = inspect(
+        &build(name, &format!("{KERNEL}\n{extra}")),
+        Origin::Untrusted,
+    );
     inspection.problems.iter().map(|p| p.rule).collect()
 }
 
 #[test]
 fn a_plain_kernel_passes_and_lists_its_exports() {
-    let inspection = inspect(&build("plain", KERNEL));
+    let inspection = inspect(&build("plain", KERNEL), Origin::Untrusted);
     assert_eq!(inspection.problems, vec![]);
     assert_eq!(inspection.exports, vec!["ouro_kernel_entry".to_owned()]);
 }
@@ -126,4 +130,43 @@ fn syscall_bytes_smuggled_into_text_are_refused() {
         "__attribute__((section(\".text\"), used)) const unsigned char code[] = {0x48, 0xc7, 0xc0, 0x3c, 0, 0, 0, 0x0f, 0x05};",
     );
     assert!(found.contains(&"syscall-bytes"), "{found:?}");
+}
+
+/// A variant-generator kernel as the compile gate built it (g++ 12,
+/// `-march=znver3`; genome in tests/fixtures/variants/lea-cd-80.genome.json):
+/// `lea 0x80(,%r9,8),%rdx` at 0x14d8 is `4a 8d 14 cd 80 00 00 00`, the SIB
+/// byte and the displacement making `cd 80`. Committed built, so the test
+/// does not depend on what another compiler would emit. Read into a `Vec`,
+/// as the gatekeeper reads a module: the ELF parser needs the allocator's
+/// alignment, which `include_bytes!` does not give.
+fn lea_cd_80_module() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/variant-lea-cd-80.so"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_pair_inside_a_trusted_renderings_instruction_is_let_through() {
+    let trusted = inspect(&lea_cd_80_module(), Origin::TrustedRendering);
+    assert_eq!(trusted.problems, vec![]);
+    assert_eq!(trusted.exports, vec!["ouro_kernel_entry".to_owned()]);
+}
+
+#[test]
+fn the_same_bytes_from_an_untrusted_source_are_refused() {
+    let untrusted = inspect(&lea_cd_80_module(), Origin::Untrusted);
+    let refusals: Vec<_> = untrusted
+        .problems
+        .iter()
+        .map(|p| (p.rule, p.message.as_str()))
+        .collect();
+    assert_eq!(
+        refusals,
+        vec![(
+            "syscall-bytes",
+            "executable code holds `int 0x80` at file offset 0x14db"
+        )]
+    );
 }

@@ -75,6 +75,10 @@ pub struct Comparison {
     /// The supervisor's time per candidate sample for the probe that ends
     /// it (record and check), outside the timed round trips.
     pub check_ns_per_sample: f64,
+    /// The mean wall time per command of copying the buffers into and out
+    /// of the candidate's stopped worker (all three levels each way for a
+    /// step), outside the timed round trips.
+    pub copy_ns_per_command: f64,
 }
 
 /// Empty commands timed to measure the channel.
@@ -151,6 +155,7 @@ fn measure<T: Float>(
     kernels[CANDIDATE].load(&previous, &current, 0);
     let calls = plan.calls_per_sample();
     let round_trip_ns = round_trip(kernels[CANDIDATE], &geometry)?;
+    let (copy_before, commands_before) = kernels[CANDIDATE].worker.copying();
     let mut checking = Duration::ZERO;
     let mut times = [Vec::new(), Vec::new()];
     for round in 0..plan.samples + WARMUP_ROUNDS {
@@ -186,9 +191,12 @@ fn measure<T: Float>(
     }
     let [candidate_ns, incumbent_ns] = times;
     let checked_samples = (plan.samples + WARMUP_ROUNDS) as f64;
+    let (copy_after, commands_after) = kernels[CANDIDATE].worker.copying();
+    let commands = (commands_after - commands_before).max(1) as f64;
     Ok(Comparison {
         round_trip_ns,
         check_ns_per_sample: nanos(checking) / checked_samples,
+        copy_ns_per_command: nanos(copy_after - copy_before) / commands,
         lattice,
         extents: extents.to_vec(),
         steps: match plan.slot {

@@ -51,6 +51,11 @@ pub struct Worker {
     kernel_pid: Cell<libc::pid_t>,
     end: RefCell<Option<WorkerEnd>>,
     nonces: RefCell<u64>,
+    /// Wall time spent copying buffers into and out of the stopped worker,
+    /// and the commands it was spent for (copy_in calls): what the split
+    /// costs per command beside the channel's round trip.
+    copy_spent: Cell<Duration>,
+    copy_commands: Cell<u64>,
 }
 
 fn signal_name(signal: i32) -> String {
@@ -138,6 +143,8 @@ impl Worker {
             kernel_pid: Cell::new(pid),
             end: RefCell::new(None),
             nonces: RefCell::new(random_u64()),
+            copy_spent: Cell::new(Duration::ZERO),
+            copy_commands: Cell::new(0),
         })
     }
 
@@ -275,11 +282,17 @@ impl Worker {
         (layers, result)
     }
 
-    /// Copies buffers `spans` (region, bytes) into the stopped worker.
+    /// Copies buffers `spans` (region, bytes) into the stopped worker, for one command.
     pub fn copy_in(&self, shared: &SharedBuffers, spans: &[(usize, usize)]) -> Result<(), String> {
+        self.copy_commands.set(self.copy_commands.get() + 1);
         self.copy(spans, |pid, base, region, bytes| {
             shared.copy_to_worker(pid, base, region, bytes)
         })
+    }
+
+    /// Time spent copying into and out of this worker so far, and the commands copied in for.
+    pub fn copying(&self) -> (Duration, u64) {
+        (self.copy_spent.get(), self.copy_commands.get())
     }
 
     /// Copies buffers `spans` (region, bytes) out of the stopped worker.
@@ -298,11 +311,14 @@ impl Worker {
             return Err(self.ended());
         }
         let base = self.private_base.get().expect("known once loaded") as usize;
+        let started = Instant::now();
         for &(region, bytes) in spans {
             // A worker that unmapped or moved its buffers has ended.
             copy(self.kernel_pid.get(), base, region, bytes)
                 .map_err(|reason| self.finish(Some(reason), false))?;
         }
+        self.copy_spent
+            .set(self.copy_spent.get() + started.elapsed());
         Ok(())
     }
 

@@ -100,6 +100,7 @@ fn comparison(comparison: &Comparison) -> Message {
     m.double(7, comparison.round_trip_ns);
     m.double(8, comparison.check_ns_per_sample);
     m.uint(9, comparison.steps_per_call);
+    m.double(10, comparison.copy_ns_per_command);
     m
 }
 
