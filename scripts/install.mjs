@@ -46,7 +46,7 @@ function missingTools() {
   const missing = [];
   if (!onPath('cmake')) missing.push('cmake (3.20 or later; Debian: apt install cmake)');
   const compilers = [process.env.CXX, 'c++', 'g++', 'clang++'].filter(Boolean);
-  if (!compilers.some(onPath)) missing.push('a C++17 compiler (g++ 9+ or clang++ 10+; Debian: apt install g++)');
+  if (!compilers.some(onPath)) missing.push('a C++20 compiler (CMakeLists.txt asks for C++20: g++ 11+ or clang++ 14+; Debian: apt install g++)');
   if (!onPath('cargo')) missing.push('cargo, the Rust toolchain (https://rustup.rs)');
   const npmTools = [['cmake-js', 'cmake-js'], ['@napi-rs/cli', 'napi']];
   if (isClone) npmTools.push(['typescript', 'tsc']);
