@@ -17,9 +17,13 @@ function packageVersion(): string {
   return manifest.version;
 }
 
-/** The command `argv` runs (`help <name>` asks for that one's help), if it names one. */
+/**
+ * The command `argv` runs (`help <name>` asks for that one's help), if it
+ * names one: the first word that is not an option, since the program's own
+ * options (--help, --version) take no value.
+ */
 function requestedCommand(argv: string[]): string | undefined {
-  const [first, second] = argv;
+  const [first, second] = argv.filter((arg) => !arg.startsWith('-'));
   return first === 'help' ? second : first;
 }
 
