@@ -3,9 +3,12 @@
  *
  * Addons are named `<name>.<target>.node` (napi-rs style, e.g.
  * `ouroboros_core.linux-x64-gnu.node`); kernel modules live in
- * `native/kernels/<target>/`. `OUROBOROS_NATIVE_DIR` puts one more directory
- * in front of the search. When nothing loads, one error lists every path tried
- * and why each failed.
+ * `kernels/<target>/`, the sandbox runner in `sandbox/<target>/`, the kernel
+ * host in `kernel-host/<target>/`, all under one native directory. The search
+ * order is `OUROBOROS_NATIVE_DIR` when set, then the per-target package
+ * `@ouroboros-engine/core-<target>` (the prebuilt binaries npm installs as an
+ * optional dependency), then `native/` of a local build. When nothing loads,
+ * one error lists every path tried and why each failed.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,11 +38,37 @@ function detectTargetTriple(): string {
   return `${platform}-${arch}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
 }
 
+/** The npm name of the package holding this target's prebuilt binaries. */
+export function targetPackageName(triple = targetTriple()): string {
+  return `@ouroboros-engine/core-${triple}`;
+}
+
+/**
+ * The folder of the installed per-target package, or undefined. It is resolved
+ * from this package, so npm's hoisting (next to us or in our own
+ * node_modules) does not matter.
+ */
+function targetPackageDirectory(): string | undefined {
+  try {
+    return path.dirname(require.resolve(`${targetPackageName()}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+let cachedDirectories: string[] | undefined;
+
+/** Where native files are looked for, best first (see the file comment). */
 export function nativeDirectories(): string[] {
-  const dirs = [path.join(packageRoot, 'native')];
+  cachedDirectories ??= [targetPackageDirectory(), path.join(packageRoot, 'native')].filter((dir) => dir !== undefined);
   const override = process.env.OUROBOROS_NATIVE_DIR;
-  if (override) dirs.unshift(path.resolve(override));
-  return dirs;
+  return override ? [path.resolve(override), ...cachedDirectories] : cachedDirectories;
+}
+
+/** Says so when the per-target package is missing: the usual reason nothing loads in a consumer. */
+function targetPackageNote(): string {
+  const installed = targetPackageDirectory();
+  return installed ? '' : ` (the package ${targetPackageName()} is not installed)`;
 }
 
 export class NativeLoadError extends Error {
@@ -50,7 +79,7 @@ export class NativeLoadError extends Error {
     const lines = attempts.map((a) => `  - ${a.path}: ${a.reason}`);
     super(
       `could not load the native addon "${addon}" for ${targetTriple()}; tried:\n${lines.join('\n')}\n` +
-        'Run `npm run build` to build it from source.',
+        `Install the prebuilt binaries${targetPackageNote()}, or build them from source with \`npm run build\` in a clone.`,
     );
     this.name = 'NativeLoadError';
   }

@@ -11,13 +11,14 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'n
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { packageBin } from './package-bin.mjs';
 import { targetTriple } from './target-triple.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const buildDir = join(root, 'build');
 // cmake-js puts shared objects in <out>/<config>.
 const artifactDir = join(buildDir, 'Release');
-const cmakeJs = join(root, 'node_modules', '.bin', 'cmake-js');
+const cmakeJs = packageBin(root, 'cmake-js', 'cmake-js');
 
 function fail(message) {
   console.error(`build-core: ${message}`);
@@ -25,7 +26,7 @@ function fail(message) {
 }
 
 function checkPrerequisites() {
-  if (!existsSync(cmakeJs)) fail(`${cmakeJs} is missing: run npm install first`);
+  if (!cmakeJs) fail('the package cmake-js is not installed: run npm install in a clone (it is a devDependency)');
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   if (!pkg.binary?.napi_versions) {
     fail('package.json has no binary.napi_versions: cmake-js would download Node headers ' +
@@ -35,7 +36,7 @@ function checkPrerequisites() {
 
 function cmakeJsRun(command) {
   const args = [command, '--directory', root, '--out', buildDir, '--config', 'Release'];
-  const result = spawnSync(cmakeJs, args, { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [cmakeJs, ...args], { stdio: 'inherit' });
   if (result.error) fail(`could not run cmake-js ${command}: ${result.error.message}`);
   if (result.status !== 0) {
     const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.status}`;

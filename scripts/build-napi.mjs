@@ -16,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { packageBin } from './package-bin.mjs';
 import { targetTriple } from './target-triple.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,8 +36,8 @@ if (!crate || !existsSync(path.join(crateDir, 'napi.json'))) {
 const { binaryName } = JSON.parse(readFileSync(path.join(crateDir, 'napi.json'), 'utf8'));
 
 function buildAddon() {
-  const napi = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi');
-  if (!existsSync(napi)) fail(`${napi} not found: run npm install first (it provides @napi-rs/cli)`);
+  const napi = packageBin(root, '@napi-rs/cli', 'napi');
+  if (!napi) fail('the package @napi-rs/cli is not installed: run npm install in a clone (it is a devDependency)');
   const args = [
     'build',
     '--release',
@@ -48,7 +49,7 @@ function buildAddon() {
     '--output-dir', scratchDir,
     '--dts', 'index.d.ts',
   ];
-  const result = spawnSync(napi, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+  const result = spawnSync(process.execPath, [napi, ...args], { cwd: root, stdio: 'inherit' });
   if (result.error) fail(`could not run ${napi}: ${result.error.message}`);
   if (result.status !== 0) {
     fail(`napi build exited with ${result.status ?? `signal ${result.signal}`}; see the cargo output above`);

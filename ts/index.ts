@@ -1,34 +1,13 @@
 /**
  * Ouroboros: a native wave-physics core on an N-dimensional torus.
  *
- *   import { Lattice, nonary } from 'ouroboros';
+ *   import { Lattice, nonary } from '@ouroboros-engine/core';
+ *
+ * This entry loads everything (engine, gauntlet, archive). A program that only
+ * steps lattices imports '@ouroboros-engine/core/lattice', which loads none of
+ * them; '/engine' and '/gauntlet' are the other parts on their own.
  */
-export { Lattice } from './lattice/lattice.js';
-export type {
-  Bottleneck,
-  CanaryOptions,
-  CanaryReport,
-  InvariantOptions,
-  ProfileReport,
-  RunOptions,
-  RunSummary,
-  Slot,
-  SlotProfileReport,
-  SwapResult,
-} from './lattice/lattice.js';
-export type { WatchdogEvent, WatchdogOptions } from './lattice/watchdog.js';
-export { ModuleRefusedError } from './modules/module-manager.js';
-export type { KernelModuleInfo, LoadModuleOptions } from './modules/module-manager.js';
-export type { ConfinedLoadOptions, ConfinedModuleInfo, KernelHostExit, KernelHostLayer } from './modules/kernel-host.js';
-export { NodeModuleShim } from './modules/node-module-shim.js';
-export type { NodeModuleShimOptions, NodeModuleVersion } from './modules/node-module-shim.js';
-export type { NodeKernelAddon, NodeKernelDescription } from './modules/node-kernel-addon.js';
-export type { LatticeOptions } from './lattice/options.js';
-export type { HandoffReport, RestartOptions, RestartReport, ResumeOptions } from './lattice/lattice.js';
-export type { ModuleRestore } from './lattice/handoff.js';
-export { NonFiniteFieldError } from './errors.js';
-export { NativeLoadError } from '../native/loader.js';
-export type { FieldArray, InvariantReport, Precision } from '../native/addon-types.js';
+export * from './lattice/index.js';
 export * as nonary from './nonary/index.js';
 export { evaluateCandidate, GauntletPool } from './gauntlet/index.js';
 export type { CandidateOptions, GateVerdict, GauntletVerdict } from './gauntlet/index.js';

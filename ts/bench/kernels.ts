@@ -6,7 +6,6 @@
  * JavaScript side (the TypeScript peer, the N-API call) with Benchmark.js.
  */
 import os from 'node:os';
-import Benchmark from 'benchmark';
 import type { Precision } from '../../native/addon-types.js';
 import { coreAddon } from '../../native/loader.js';
 import { Lattice } from '../lattice/lattice.js';
@@ -108,8 +107,22 @@ function measureNative(lattice: Lattice, sampleSeconds: number): number {
   return median(samples);
 }
 
+type BenchmarkClass = typeof import('benchmark');
+
+/**
+ * Benchmark.js is a devDependency: it is loaded when this suite runs, not when
+ * the CLI (or `ouroboros run`, which uses rooflineMlupsOf) starts.
+ */
+async function loadBenchmark(): Promise<BenchmarkClass> {
+  try {
+    return (await import('benchmark')).default;
+  } catch {
+    throw new Error('bench kernels needs the package "benchmark" (a devDependency): run it from a clone after npm install');
+  }
+}
+
 /** Operations per second of `fn`, measured by Benchmark.js. */
-function benchmarkHz(name: string, fn: () => void, maxTime: number): number {
+function benchmarkHz(Benchmark: BenchmarkClass, name: string, fn: () => void, maxTime: number): number {
   const bench = new Benchmark(name, { fn, maxTime, minSamples: 5 });
   bench.run();
   if (bench.error) throw bench.error;
@@ -120,7 +133,7 @@ function stateBytes(extents: number[], precision: Precision): number {
   return 3 * extents.reduce((a, b) => a * b, 1) * (precision === 'f64' ? 8 : 4);
 }
 
-function kernelRows(p: Plan, roofline: number, log: (m: string) => void): KernelRow[] {
+function kernelRows(Benchmark: BenchmarkClass, p: Plan, roofline: number, log: (m: string) => void): KernelRow[] {
   const rows: KernelRow[] = [];
   for (const { extents, precision } of p.lattices) {
     const roof = (roofline * BYTES_PER_UPDATE.f64) / BYTES_PER_UPDATE[precision];
@@ -144,17 +157,17 @@ function kernelRows(p: Plan, roofline: number, log: (m: string) => void): Kernel
     if (dimensions === 2) {
       log(`TypeScript peer ${extents.join('x')} ${precision}`);
       const peer = new TypeScriptPeer2d(extents[0]!, extents[1]!, courant2, state.previous, state.current);
-      const hz = benchmarkHz('typescript peer', () => peer.step(), p.sampleSeconds * 8);
+      const hz = benchmarkHz(Benchmark, 'typescript peer', () => peer.step(), p.sampleSeconds * 8);
       rows.push(row('typescript typed-array peer', (hz * lattice.cells) / 1e6));
     }
   }
   return rows;
 }
 
-function napiStepCall(p: Plan): KernelBenchReport['napiStepCall'] {
+function napiStepCall(Benchmark: BenchmarkClass, p: Plan): KernelBenchReport['napiStepCall'] {
   const extents = [3];
   const lattice = new Lattice({ extents, dt: 0.5 });
-  const hz = benchmarkHz('lat.step(1)', () => lattice.step(1), p.sampleSeconds * 8);
+  const hz = benchmarkHz(Benchmark, 'lat.step(1)', () => lattice.step(1), p.sampleSeconds * 8);
   let kernelNs = 0;
   const calls = 10_000;
   for (let i = 0; i < calls; i++) {
@@ -184,7 +197,8 @@ function driftRows(p: Plan, log: (m: string) => void): DriftRow[] {
   });
 }
 
-export function benchKernels(options: BenchRunOptions): KernelBenchReport {
+export async function benchKernels(options: BenchRunOptions): Promise<KernelBenchReport> {
+  const Benchmark = await loadBenchmark();
   const log = options.onProgress;
   const p = plan(options.quick);
   const threads = os.availableParallelism();
@@ -199,8 +213,8 @@ export function benchKernels(options: BenchRunOptions): KernelBenchReport {
     streamTriadGBs: triad.gbPerSecond,
     streamTriadThreads: triad.threads,
     rooflineMlups,
-    rows: kernelRows(p, rooflineMlups, log),
-    napiStepCall: napiStepCall(p),
+    rows: kernelRows(Benchmark, p, rooflineMlups, log),
+    napiStepCall: napiStepCall(Benchmark, p),
     energyDrift: driftRows(p, log),
   };
 }

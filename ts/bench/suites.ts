@@ -1,13 +1,14 @@
 /**
  * Every benchmark suite `ouroboros bench <suite>` can run. A suite measures in
  * native code where it can, returns one JSON-able report and formats it as a
- * table; the CLI writes the report to bench/results/<suite>.json.
+ * table; the CLI writes the report to bench/results/<suite>.json under the
+ * current directory (or --out), never into the installed package.
  */
 import { type EvolveBenchReport, benchEvolve, formatEvolveReport } from './evolve.js';
 import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
 import { type KernelHostBenchReport, benchKernelHost, formatKernelHostReport } from './kernel-host.js';
 import type { Precision } from '../../native/addon-types.js';
-import { benchKernels, formatKernelReport } from './kernels.js';
+import { type KernelBenchReport, benchKernels, formatKernelReport } from './kernels.js';
 import { type NetBenchReport, benchNet, formatNetReport } from './net.js';
 import { type PeersBenchReport, benchPeers, formatPeersReport } from './peers.js';
 import { type SandboxBenchReport, benchSandbox, formatSandboxReport } from './sandbox.js';
@@ -42,7 +43,7 @@ export const benchSuites: Record<string, BenchSuite> = {
   kernels: {
     description: 'STREAM roofline, reference kernel, TypeScript peer, N-API call cost, energy drift',
     run: (options) => benchKernels(options),
-    format: (report) => formatKernelReport(report as ReturnType<typeof benchKernels>),
+    format: (report) => formatKernelReport(report as KernelBenchReport),
   },
   swap: {
     description: 'hot swap under load: lost/duplicated steps, pause, slot overhead, module load cost',

@@ -2,105 +2,52 @@
  * The `ouroboros` command line. Every command prints a human-readable report,
  * or one JSON object with --json. Errors print one line naming what was wrong
  * and exit non-zero: 2 for bad usage, 1 for a failure while running.
+ *
+ * Only the command being run is loaded (see commands.ts); the others appear in
+ * the help as their one-line summaries.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import type { Precision } from '../../native/addon-types.js';
-import { packageRoot } from '../../native/loader.js';
-import { type BenchRunOptions, benchSuites } from '../bench/suites.js';
-import { archiveCommand, ledgerCommand } from './archive-commands.js';
-import { checkCommand } from './check.js';
-import { rollbackCommand, statusCommand, stopCommand, swapCommand } from './control-commands.js';
-import { durationParser, parseExtents, parseInteger } from './parse.js';
-import { runCommand } from './run-command.js';
-import { simulateCommand } from './simulate-command.js';
-import { uiCommand } from './ui-command.js';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { COMMANDS } from './commands.js';
 import { UsageError } from './usage-error.js';
 
-function writeResult(file: string, report: object): string {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
+/** The installed package's version; this file runs from `<root>/dist/ts/cli/`. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
-/** A run of the main job shorter than 5 s is all start-up; longer than a day is not a benchmark. */
-const BENCH_DURATION_LIMITS_MS = [5_000, 86_400_000] as const;
-
-/** More than 9 seeds of a 10-minute search pair is not a session's benchmark. */
-const MAX_SEEDS = 9;
-
-function parseSeeds(value: string): number {
-  const seeds = parseInteger(value);
-  if (seeds < 1 || seeds > MAX_SEEDS) throw new InvalidArgumentError(`${value} is out of range: must be from 1 to ${MAX_SEEDS}.`);
-  return seeds;
+/**
+ * The command `argv` runs (`help <name>` asks for that one's help), if it
+ * names one: the first word that is not an option, since the program's own
+ * options (--help, --version) take no value.
+ */
+function requestedCommand(argv: string[]): string | undefined {
+  const [first, second] = argv.filter((arg) => !arg.startsWith('-'));
+  return first === 'help' ? second : first;
 }
 
-function parsePrecision(value: string): Precision {
-  if (value !== 'f64' && value !== 'f32') throw new InvalidArgumentError(`"${value}" is not a precision: use f64 or f32.`);
-  return value;
-}
-
-interface BenchCliOptions extends Partial<Pick<BenchRunOptions, 'lattice' | 'precision' | 'python' | 'archive' | 'kernel' | 'seeds'>> {
-  json?: boolean;
-  quick?: boolean;
-  out?: string;
-  duration?: number;
-}
-
-function benchCommand(): Command {
-  const names = Object.keys(benchSuites).join(', ');
-  return new Command('bench')
-    .description('run a benchmark and write its JSON to bench/results/')
-    .argument('<suite>', `which benchmark: ${names}`)
-    .option('--json', 'print the JSON report instead of the table')
-    .option('--quick', 'small sizes and short runs: checks the harness, not the machine')
-    .option('--out <file>', 'where to write the JSON (default bench/results/<suite>.json)')
-    .option('--duration <duration>', 'length of each run of the main job, e.g. 90s (bench net; default 3m, 20s with --quick)', durationParser(...BENCH_DURATION_LIMITS_MS))
-    .option('--lattice <extents>', 'one lattice instead of the default cases, e.g. 4096,4096 (bench peers)', parseExtents)
-    .option('--precision <precision>', 'f64 or f32 (bench peers)', parsePrecision)
-    .option('--python <path>', 'a Python with numba and Devito for their rows (bench peers)')
-    .option('--archive <file>', "the archive whose best applied step kernel is the evolved row (bench peers)")
-    .option('--kernel <file>', 'the kernel module for the evolved row (bench peers)')
-    .option('--seeds <n>', 'Darwin and random searches per seed, seeds 1..n (bench evolve; default 1)', parseSeeds)
-    .action(async (suite: string, options: BenchCliOptions) => {
-      const selected = benchSuites[suite];
-      if (!selected) throw new UsageError(`bench suite "${suite}" is unknown; available: ${names}`);
-      const { json: _json, quick, out: _out, duration, ...passed } = options;
-      const report = await selected.run({
-        quick: Boolean(quick),
-        ...(duration === undefined ? {} : { durationMs: duration }),
-        ...passed,
-        onProgress: (message) => process.stderr.write(`bench ${suite}: ${message}\n`),
-      });
-      const name = quick ? `${suite}-quick` : suite;
-      const file = writeResult(options.out ?? path.join(packageRoot, 'bench', 'results', `${name}.json`), report);
-      console.log(options.json ? JSON.stringify(report) : `${selected.format(report)}\n\nwrote ${file}`);
-    });
-}
-
-export async function main(argv: string[]): Promise<number> {
+async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('ouroboros')
     .description('a self-improving native wave-physics engine')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
-    .addCommand(runCommand())
-    .addCommand(simulateCommand())
-    .addCommand(swapCommand())
-    .addCommand(rollbackCommand())
-    .addCommand(statusCommand())
-    .addCommand(stopCommand())
-    .addCommand(benchCommand())
-    .addCommand(checkCommand())
-    .addCommand(archiveCommand())
-    .addCommand(ledgerCommand())
-    .addCommand(uiCommand());
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const requested = requestedCommand(argv);
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    program.addCommand(name === requested ? (await entry.load()).summary(entry.summary) : new Command(name).summary(entry.summary));
+  }
   const overrideExits = (command: Command): void => {
     command.exitOverride();
     command.commands.forEach(overrideExits);
   };
   program.commands.forEach(overrideExits);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
