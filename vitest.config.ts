@@ -3,9 +3,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // The suites import the built package as 'ouroboros' (its name before it
-    // became @ouroboros-engine/core); tests/tsconfig.json maps it the same way.
-    alias: [{ find: /^ouroboros$/, replacement: fileURLToPath(new URL('./dist/ts/index.js', import.meta.url)) }],
+    // The suites import the built package by its name, as a consumer does (tests/tsconfig.json maps its types the same way).
+    alias: [{ find: /^@ouroboros-engine\/core$/, replacement: fileURLToPath(new URL('./dist/ts/index.js', import.meta.url)) }],
   },
   test: {
     include: ['tests/**/*.test.ts'],

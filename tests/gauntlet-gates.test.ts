@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluateCandidate } from 'ouroboros';
+import { evaluateCandidate } from '@ouroboros-engine/core';
 import { patchGate } from '../dist/ts/gauntlet/patch-gate.js';
 import { sourceFindings } from '../dist/ts/gauntlet/source-rules.js';
 import { staticFirewall } from '../dist/ts/gauntlet/static-firewall.js';

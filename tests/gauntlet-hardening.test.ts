@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync, exists
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluateCandidate } from 'ouroboros';
+import { evaluateCandidate } from '@ouroboros-engine/core';
 import { evictCache, hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { lint } from '../dist/ts/gauntlet/lint.js';
 import { allowedDependency, candidateLines, dependencies, preprocess } from '../dist/ts/gauntlet/preprocess.js';

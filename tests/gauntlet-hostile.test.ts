@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateCandidate, type GauntletVerdict } from 'ouroboros';
+import { evaluateCandidate, type GauntletVerdict } from '@ouroboros-engine/core';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { interpretRun } from '../dist/ts/gauntlet/interpret.js';
 import { resolveOptions } from '../dist/ts/gauntlet/options.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { evaluateCandidate, GauntletPool } from 'ouroboros';
+import { evaluateCandidate, GauntletPool } from '@ouroboros-engine/core';
 import { renderKernel, type VariantGenome } from '../dist/ts/generators/variant/index.js';
 import { symbolAllowlist } from '../dist/ts/gauntlet/symbols.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { evaluateCandidate, GauntletPool, type GauntletVerdict } from 'ouroboros';
+import { evaluateCandidate, GauntletPool, type GauntletVerdict } from '@ouroboros-engine/core';
 import { packageRoot } from '../dist/native/loader.js';
 import { genomeSpace, renderKernel, type VariantGenome } from '../dist/ts/generators/variant/index.js';
 import { COVERING_GENOMES, templateHash } from '../dist/ts/generators/variant/template-cover.js';

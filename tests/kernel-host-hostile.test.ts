@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { kernelLogRecords } from '../dist/ts/modules/kernel-log.js';

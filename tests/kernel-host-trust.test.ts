@@ -3,7 +3,7 @@
 // else runs live only in a kernel host. These check the decision and that
 // the engine's live changes follow it.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lattice, defaultGenome, renderKernel } from 'ouroboros';
+import { Lattice, defaultGenome, renderKernel } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { LiveChanges } from '../dist/ts/engine/live-changes.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';

@@ -2,7 +2,7 @@
 // checkInvariantsAsync give what their synchronous forms give, bitwise, on
 // state of their own taken when they are called.
 import { describe, expect, it } from 'vitest';
-import { Lattice } from 'ouroboros';
+import { Lattice } from '@ouroboros-engine/core';
 import { oracleAddon } from '../dist/native/loader.js';
 
 function lattice(precision: 'f64' | 'f32' = 'f64'): Lattice {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Lattice, NonFiniteFieldError, type Precision } from 'ouroboros';
+import { Lattice, NonFiniteFieldError, type Precision } from '@ouroboros-engine/core';
 import { kernelModulePath, oracleAddon } from '../dist/native/loader.js';
 import { discreteOmegaDt, randomState, sineMode } from '../dist/ts/lattice/initial-conditions.js';
 

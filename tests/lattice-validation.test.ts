@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Lattice } from 'ouroboros';
+import { Lattice } from '@ouroboros-engine/core';
 
 function expectError(fn: () => unknown, type: new (...args: never[]) => Error, message: string | RegExp) {
   expect(fn).toThrow(type);

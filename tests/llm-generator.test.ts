@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { evaluateCandidate, GauntletPool } from 'ouroboros';
+import { evaluateCandidate, GauntletPool } from '@ouroboros-engine/core';
 import { LlmGenerator, type LlmGeneratorOptions } from '../dist/ts/generators/llm/index.js';
 import { GeneratorError, type GenerationContext } from '../dist/ts/generators/types.js';
 import { seededRandom } from '../dist/ts/util/random.js';

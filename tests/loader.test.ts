@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NativeLoadError } from 'ouroboros';
+import { NativeLoadError } from '@ouroboros-engine/core';
 import { coreAddon, loadAddon, oracleAddon, targetTriple } from '../dist/native/loader.js';
 
 describe('native loader', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lattice, ModuleRefusedError, NodeModuleShim } from 'ouroboros';
+import { Lattice, ModuleRefusedError, NodeModuleShim } from '@ouroboros-engine/core';
 import { nativeDirectories, targetTriple } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 

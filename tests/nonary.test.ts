@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nonary } from 'ouroboros';
+import { nonary } from '@ouroboros-engine/core';
 import { oracleAddon } from '../dist/native/loader.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Lattice, type Precision } from 'ouroboros';
+import { Lattice, type Precision } from '@ouroboros-engine/core';
 import { oracleAddon, packageRoot } from '../dist/native/loader.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { defaultGenome, genomeKey, genomeSpace, renderKernel, validateGenome, type VariantGenome } from '../dist/ts/generators/variant/index.js';

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluateCandidate, GauntletPool, type GauntletVerdict } from 'ouroboros';
+import { evaluateCandidate, GauntletPool, type GauntletVerdict } from '@ouroboros-engine/core';
 import {
   crossover,
   defaultGenome,

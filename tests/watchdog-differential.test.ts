@@ -4,7 +4,7 @@
 // light cones of cells drawn afresh for every check, over the very batch the
 // runner gave the kernel; correct kernels never are.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { gaussianPulse, randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { compareProbe, drawProbeCells } from '../dist/ts/lattice/differential-check.js';

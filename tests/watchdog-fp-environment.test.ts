@@ -4,7 +4,7 @@
 // call, so the host's arithmetic is intact, and counts it, so the watchdog
 // rolls the kernel back.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { oracleAddon } from '../dist/native/loader.js';
 import { LiveChanges } from '../dist/ts/engine/live-changes.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lattice, type WatchdogEvent } from 'ouroboros';
+import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { gaussianPulse } from '../dist/ts/lattice/initial-conditions.js';
 
 interface HostileEntry {
