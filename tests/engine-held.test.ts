@@ -32,20 +32,46 @@ describe('HeldClock', () => {
 
 /** Just what the sampler reads from a lattice. */
 function fakeLattice(cells: number) {
-  const state = { stepCount: 0 };
+  const state = { stepCount: 0, energy: 2 };
   const lattice = {
     get stepCount() {
       return state.stepCount;
     },
     cells,
     initialEnergy: 2,
-    energy: () => 2,
+    energyAsync: async () => state.energy,
     slots: () => ({ step: { live: { name: 'reference' } }, readout: { live: { name: 'reference' } } }),
   } as unknown as Lattice;
   return { lattice, state };
 }
 
 describe('LiveSampler', () => {
+  it('counts the energy it sums off the event loop in the drift, once that sum has settled', async () => {
+    const clock = manualClock(0);
+    const { lattice, state } = fakeLattice(100);
+    const sampler = new LiveSampler(lattice, {
+      sampleIntervalMs: 1000,
+      energyIntervalMs: 1000,
+      now: clock.now,
+      heldMs: () => 0,
+      onSample: () => undefined,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    state.energy = 2.002;
+    // The sample taken as the sum starts carries the drift known before it.
+    expect(sampler.take().energyDrift).toBe(0);
+    await sampler.settled();
+    expect(sampler.maxEnergyDrift).toBeCloseTo(0.001, 12);
+    clock.advance(1000);
+    state.energy = 2;
+    expect(sampler.take().energyDrift).toBeCloseTo(0.001, 12);
+    await sampler.settled();
+    expect(sampler.take().energyDrift).toBe(0);
+    expect(sampler.maxEnergyDrift).toBeCloseTo(0.001, 12);
+  });
+
   it('reports how much of each interval the lattice was held, next to its rate', () => {
     const clock = manualClock(5000);
     const held = new HeldClock(clock.now);
