@@ -11,11 +11,13 @@ import { packageRoot } from '../../native/loader.js';
 import { type BenchRunOptions, benchSuites } from '../bench/suites.js';
 import { archiveCommand, ledgerCommand } from './archive-commands.js';
 import { checkCommand } from './check.js';
+import { fleetCommand } from './fleet-command.js';
 import { rollbackCommand, statusCommand, stopCommand, swapCommand } from './control-commands.js';
 import { durationParser, parseExtents, parseInteger } from './parse.js';
 import { runCommand } from './run-command.js';
 import { simulateCommand } from './simulate-command.js';
 import { UsageError } from './usage-error.js';
+import { workerCommand } from './worker-command.js';
 
 function writeResult(file: string, report: object): string {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -92,7 +94,9 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(benchCommand())
     .addCommand(checkCommand())
     .addCommand(archiveCommand())
-    .addCommand(ledgerCommand());
+    .addCommand(ledgerCommand())
+    .addCommand(workerCommand())
+    .addCommand(fleetCommand());
   const overrideExits = (command: Command): void => {
     command.exitOverride();
     command.commands.forEach(overrideExits);

@@ -18,7 +18,9 @@ import { ConfigError, type EngineConfig, type FlagOverride, GENERATOR_KINDS, typ
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import { createEngineLog } from '../engine/log.js';
 import { needsConfinedModules } from '../engine/trust.js';
+import { EngineFleet, type FleetCounts } from '../fleet/engine-fleet.js';
 import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
@@ -50,6 +52,7 @@ interface RunCommandOptions {
   json?: boolean;
   serve?: boolean;
   socket?: string;
+  redis?: string;
 }
 
 /** Without --duration, --cycles, --once or a wall-time budget, the run lasts this long: long enough to see kernels improve. */
@@ -84,6 +87,7 @@ function flagOverrides(options: RunCommandOptions): FlagOverride[] {
     ['--seed', 'seed', options.seed],
     ['--archive', 'archive.path', options.archive],
     ['--cycles', 'budget.maxAttempts', options.cycles],
+    ['--redis', 'fleet.redis', options.redis],
   ];
   return flags.filter(([, , value]) => value !== undefined).map(([flag, key, value]) => ({ flag, key, value }));
 }
@@ -171,6 +175,8 @@ export interface RunResult {
   reportError?: string;
   /** The engine stopped itself because the archive could not be written; outcomes after it may be missing. */
   archiveError?: string;
+  /** With fleet.redis: what the fleet evaluated and shared. */
+  fleet?: FleetCounts;
 }
 
 /** Where the archive ended before this run: its records and ledger entries after it are this run's. */
@@ -332,20 +338,31 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const pending = archive.list({ status: 'pending' }).length;
       progress?.event(`continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`);
     }
-    const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config));
+    // Other engines' improvements are untrusted kernels: they run live only confined, which needs the shared state.
+    const sharing = config.fleet.redis !== '' && config.fleet.share;
+    const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config) || sharing);
+    const logger = createEngineLog(config.log);
+    let fleet: EngineFleet | null = null;
     try {
+      if (config.fleet.redis !== '') fleet = await EngineFleet.join(config.fleet, archive, logger);
       const rooflineMlups = measureRoofline(lattice, config.lattice.precision);
       const limitMs = runLimitMs(options, config);
       const engine = new Engine(lattice, config, {
         archive,
+        logger,
         autoImprove: !options.once,
         ceilingMlups: rooflineMlups,
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
+        ...fleet?.deps,
       });
+      const detachFleet = fleet?.attach(engine);
+      if (fleet) progress?.event(`joined the fleet at ${config.fleet.redis} as ${fleet.evaluator.id}`);
       const session = await runSession(engine, archive, options, progress, startedMs);
-      const result = finish(archive, mark, session, rooflineMlups, { file: reportFile, settings: settingsOf(config, options) });
+      detachFleet?.();
+      const result = { ...finish(archive, mark, session, rooflineMlups, { file: reportFile, settings: settingsOf(config, options) }), ...(fleet ? { fleet: fleet.counts } : {}) };
       return engine.storageFailure === null ? result : { ...result, archiveError: engine.storageFailure.message };
     } finally {
+      await fleet?.close();
       lattice.close();
       // Its idle workers would otherwise keep the process up to their idle timeout after the run.
       await closeSharedGauntletPool();
@@ -389,6 +406,7 @@ export function runCommand(): Command {
     .option('--report <path>', 'where to write the HTML report (default reports/run-<timestamp>.html)')
     .option('--json', 'print one JSON object at the end instead of the live display and the table')
     .option('--serve', 'answer `ouroboros status`, `rollback SLOT` and `stop` on a Unix socket while running')
+    .option('--redis <url>', 'join a fleet: evaluate candidates on `ouroboros worker` processes through this Redis and share improvements (sets fleet.redis)')
     .option('--socket <path>', `the control socket for --serve (default ${defaultSocketPath()})`)
     .action(async (options: RunCommandOptions) => {
       const progress = options.json

@@ -62,6 +62,8 @@ export class FleetEvaluator extends EventEmitter {
     private readonly queue: Queue,
     private readonly events: QueueEvents,
     private readonly withdraw: () => Promise<void>,
+    /** BullMQ's connections: BullMQ never closes a connection it was given. */
+    private readonly bullConnections: Redis[],
   ) {
     super();
     redis.on('close', () => this.emit('disconnected'));
@@ -73,17 +75,17 @@ export class FleetEvaluator extends EventEmitter {
     checkRedisUrl(options.redisUrl);
     const id = options.id ?? `engine-${randomUUID().slice(0, 8)}`;
     const redis = await connectRedis(options.redisUrl);
-    const connection = () => new Redis(options.redisUrl, { ...redisOptions(), lazyConnect: false });
+    const bullConnections = [0, 1].map(() => new Redis(options.redisUrl, { ...redisOptions(), lazyConnect: false }).on('error', () => undefined));
     const name = evaluationQueueName(options.fingerprint.hash);
-    const queue = new Queue(name, { connection: connection(), prefix: QUEUE_PREFIX });
-    const events = new QueueEvents(name, { connection: connection(), prefix: QUEUE_PREFIX });
+    const queue = new Queue(name, { connection: bullConnections[0]!, prefix: QUEUE_PREFIX });
+    const events = new QueueEvents(name, { connection: bullConnections[1]!, prefix: QUEUE_PREFIX });
     queue.on('error', () => undefined);
     events.on('error', () => undefined);
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const startedAt = new Date().toISOString();
     const withdraw = advertise(redis, ENGINES_KEY, () => advertisement(id, 'engine', options.fingerprint, startedAt));
     const resolved = { redisUrl: options.redisUrl, fingerprint: options.fingerprint, local: options.local ?? evaluateCandidate, jobTimeoutMs: options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS };
-    return new FleetEvaluator(id, resolved, redis, queue, events, withdraw);
+    return new FleetEvaluator(id, resolved, redis, queue, events, withdraw, bullConnections);
   }
 
   /** The engine's `evaluate` hook. */
@@ -155,6 +157,7 @@ export class FleetEvaluator extends EventEmitter {
   async close(): Promise<void> {
     await this.withdraw().catch(() => undefined);
     await Promise.allSettled([this.events.close(), this.queue.close()]);
+    for (const connection of this.bullConnections) connection.disconnect();
     this.redis.disconnect();
   }
 }

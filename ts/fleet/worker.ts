@@ -56,6 +56,8 @@ export class FleetWorker extends EventEmitter {
     readonly fingerprint: MachineFingerprint,
     private readonly redis: Redis,
     private readonly worker: Worker<EvaluationJob, EvaluationResult>,
+    /** BullMQ's connection: BullMQ never closes a connection it was given. */
+    private readonly bullConnection: Redis,
     private readonly withdraw: () => Promise<void>,
   ) {
     super();
@@ -74,8 +76,10 @@ export class FleetWorker extends EventEmitter {
     let self: FleetWorker | null = null;
     const processor = (job: Job<EvaluationJob, EvaluationResult>, _token?: string, signal?: AbortSignal) =>
       runJob({ job, signal, evaluate, fingerprint, id, jobTimeoutMs, redis, emit: (event, value) => self?.emit(event, value) });
+    const bullConnection = new Redis(options.redisUrl, { ...redisOptions(), lazyConnect: false });
+    bullConnection.on('error', () => undefined);
     const worker = new Worker<EvaluationJob, EvaluationResult>(evaluationQueueName(fingerprint.hash), processor, {
-      connection: new Redis(options.redisUrl, { ...redisOptions(), lazyConnect: false }),
+      connection: bullConnection,
       prefix: QUEUE_PREFIX,
       concurrency: 1,
       lockDuration: lockMs,
@@ -83,7 +87,7 @@ export class FleetWorker extends EventEmitter {
       maxStalledCount: MAX_STALLED,
       autorun: true,
     });
-    self = new FleetWorker(id, fingerprint, redis, worker, withdraw);
+    self = new FleetWorker(id, fingerprint, redis, worker, bullConnection, withdraw);
     worker.on('error', (error) => self?.emit('fleet-error', error));
     await worker.waitUntilReady();
     return self;
@@ -93,6 +97,7 @@ export class FleetWorker extends EventEmitter {
   async close(): Promise<void> {
     await this.worker.close();
     await this.withdraw();
+    this.bullConnection.disconnect();
     this.redis.disconnect();
   }
 }
