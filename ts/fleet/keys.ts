@@ -14,6 +14,8 @@ export const WORKERS_KEY = 'ouroboros:fleet:workers';
 export const ENGINES_KEY = 'ouroboros:fleet:engines';
 /** Job id -> JSON of its recorded outcome, written with HSETNX: a job is recorded once however often it is delivered. */
 export const RESULTS_KEY = 'ouroboros:fleet:results';
+/** Job ids in the order they were first recorded: a worker appends one only when its HSETNX was the first (an audit of the once-only recording). */
+export const RECORD_LOG_KEY = 'ouroboros:fleet:record-log';
 /** Job id -> how many times a worker finished evaluating it (more than 1: a redelivery, recorded once all the same). */
 export const DELIVERIES_KEY = 'ouroboros:fleet:deliveries';
 /** The stream of applied improvements engines share. */

@@ -36,9 +36,9 @@ export interface FleetStatus {
   engines: Advertisement[];
   workers: Advertisement[];
   queues: QueueDepth[];
-  /** Jobs recorded (once each) and deliveries beyond the first (redeliveries, recorded once all the same). */
+  /** Jobs recorded (once each), and evaluations completed beyond a job's first (recorded once all the same). */
   recordedJobs: number;
-  redeliveries: number;
+  repeatedCompletions: number;
   recentImprovements: SharedSummary[];
 }
 
@@ -85,7 +85,7 @@ export async function fleetStatus(redisUrl: string): Promise<FleetStatus> {
       workers,
       queues,
       recordedJobs: await redis.hlen(RESULTS_KEY),
-      redeliveries: deliveries.reduce((sum, count) => sum + Math.max(0, count - 1), 0),
+      repeatedCompletions: deliveries.reduce((sum, count) => sum + Math.max(0, count - 1), 0),
       recentImprovements: entries.map(([entryId, fields]) => summarise(entryId, fields[fields.indexOf('message') + 1] ?? '')),
     };
   } finally {
@@ -102,7 +102,7 @@ export function formatFleetStatus(status: FleetStatus): string {
     ...status.workers.map(member),
     'queues',
     ...status.queues.map((q) => `  ${q.fingerprintHash.slice(0, 12)}  waiting ${q.waiting}  active ${q.active}  completed ${q.completed}  failed ${q.failed}`),
-    `jobs recorded ${status.recordedJobs}, redeliveries ${status.redeliveries}`,
+    `jobs recorded ${status.recordedJobs}, repeated completions ${status.repeatedCompletions}`,
     `recent shared improvements (${status.recentImprovements.length})`,
     ...status.recentImprovements.map(
       (s) => `  ${s.entryId}  ${s.engineId} attempt ${s.attemptId ?? '?'} (${s.slot})  ${s.liveSpeedup === null ? '' : `${s.liveSpeedup.toFixed(2)}x live  `}${s.intact ? 'intact' : 'HASH MISMATCH'}`,

@@ -23,7 +23,7 @@ import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
 import { checkRedisUrl, connectRedis, redisOptions } from './connection.js';
 import { type EvaluationJob, type EvaluationResult, JOB_SCHEMA, moduleBytes, optionsFromJob, stageModule, timeoutVerdict, verdictModulePath } from './evaluation-job.js';
-import { DELIVERIES_KEY, QUEUE_PREFIX, RESULTS_KEY, WORKERS_KEY, evaluationQueueName } from './keys.js';
+import { DELIVERIES_KEY, QUEUE_PREFIX, RECORD_LOG_KEY, RESULTS_KEY, WORKERS_KEY, evaluationQueueName } from './keys.js';
 import { advertise, advertisement } from './membership.js';
 
 /** Default longest evaluation of one delivery: a cold analyser run plus compile plus sandbox on a loaded 2-core machine. */
@@ -152,7 +152,8 @@ async function runJob({ job, signal, evaluate, fingerprint, id, jobTimeoutMs, re
     timeouts: timedOut ? deliveries : job.attemptsMade,
   };
   const outcome = JSON.stringify({ workerId: id, accepted: verdict.accepted, failedGate: verdict.failedGate, recordedAt: new Date().toISOString() });
-  const replies = await redis.multi().hsetnx(RESULTS_KEY, job.id!, outcome).hincrby(DELIVERIES_KEY, job.id!, 1).exec();
-  emit('job-recorded', { jobId: job.id, duplicate: replies?.[0]?.[1] === 0 });
+  const [first] = await Promise.all([redis.hsetnx(RESULTS_KEY, job.id!, outcome), redis.hincrby(DELIVERIES_KEY, job.id!, 1)]);
+  if (first === 1) await redis.rpush(RECORD_LOG_KEY, job.id!);
+  emit('job-recorded', { jobId: job.id, duplicate: first === 0 });
   return result;
 }
