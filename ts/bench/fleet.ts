@@ -4,7 +4,9 @@
  * candidates through the fleet while it steps a live lattice; candidates
  * per minute come from its wall time. Then the chaos phase: workers are
  * killed with SIGKILL as soon as they start a job (a new one is started in
- * each's place) until `killTarget` have died, and the engine, cut off from
+ * each's place; each kill on a different job, since a job whose worker dies
+ * more than 3 times is failed by BullMQ as a poison job) until `killTarget`
+ * have died, and the engine, cut off from
  * its local fallback, must still get every verdict: `jobsLost` counts those
  * it did not, `duplicateRecords` the jobs recorded more than once (the
  * record log, where a worker appends a job only when its HSETNX into the results hash was the first). The engine's evaluation CPU share is
@@ -118,10 +120,15 @@ async function runEngine(args: EngineChildArgs): Promise<EngineChildReport> {
 function chaos(workers: ReturnType<typeof child>[], start: () => Promise<ReturnType<typeof child>>, target: number, done: Promise<unknown>) {
   let killed = 0;
   let finished = false;
+  // Each kill on a job not killed before: a job whose workers die more than maxStalledCount times in a row fails as a poison job.
+  const killedJobs = new Set<string>();
   void done.finally(() => (finished = true));
   const arm = (worker: ReturnType<typeof child>) => {
     const onLine = (line: string) => {
       if (!line.startsWith('started ') || killed >= target || finished) return;
+      const jobId = line.slice('started '.length);
+      if (killedJobs.has(jobId)) return;
+      killedJobs.add(jobId);
       worker.process.off('line', onLine);
       killed += 1;
       worker.process.kill('SIGKILL');

@@ -54,6 +54,7 @@ export interface EvaluationRoute {
 /** Emits 'evaluated' (EvaluationRoute) after each evaluation, 'disconnected' when Redis goes away and 'reconnected' when it is back. */
 export class FleetEvaluator extends EventEmitter {
   readonly counts = { remote: 0, local: 0 };
+  private closing = false;
 
   private constructor(
     readonly id: string,
@@ -66,7 +67,11 @@ export class FleetEvaluator extends EventEmitter {
     private readonly bullConnections: Redis[],
   ) {
     super();
-    redis.on('close', () => this.emit('disconnected'));
+    // Each evaluation in flight listens for the connection's close and for its job's end: as many listeners as jobs in flight.
+    redis.setMaxListeners(0);
+    queue.setMaxListeners(0);
+    events.setMaxListeners(0);
+    redis.on('close', () => this.closing || this.emit('disconnected'));
     redis.on('ready', () => this.emit('reconnected'));
   }
 
@@ -93,6 +98,8 @@ export class FleetEvaluator extends EventEmitter {
     const job = jobFromOptions(options, this.options.fingerprint.hash, this.id);
     const id = jobId(job);
     const outcome = await this.remote(id, job, options.signal).catch((error: unknown) => ({ reason: `the fleet failed: ${(error as Error)?.message ?? String(error)}` }));
+    // Stopped: the local gauntlet returns an interrupted verdict at once; that is no fallback to count or log.
+    if (options.signal?.aborted) return this.options.local(options);
     if ('verdict' in outcome) {
       this.counts.remote += 1;
       this.emit('evaluated', { jobId: id, remote: true, reason: '', workerId: outcome.workerId } satisfies EvaluationRoute);
@@ -155,6 +162,7 @@ export class FleetEvaluator extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.withdraw().catch(() => undefined);
     await Promise.allSettled([this.events.close(), this.queue.close()]);
     for (const connection of this.bullConnections) connection.disconnect();
