@@ -5,6 +5,7 @@
  * current directory (or --out), never into the installed package.
  */
 import { type EvolveBenchReport, benchEvolve, formatEvolveReport } from './evolve.js';
+import { type FleetBenchReport, benchFleet, formatFleetReport } from './fleet.js';
 import { type HandoffBenchReport, benchHandoff, formatHandoffReport } from './handoff.js';
 import { type KernelHostBenchReport, benchKernelHost, formatKernelHostReport } from './kernel-host.js';
 import type { Precision } from '../../native/addon-types.js';
@@ -69,6 +70,11 @@ export const benchSuites: Record<string, BenchSuite> = {
     description: 'confined kernel host: live throughput against the same kernel in-process, host crash to last-known-good',
     run: (options) => benchKernelHost(options),
     format: (report) => formatKernelHostReport(report as KernelHostBenchReport),
+  },
+  fleet: {
+    description: 'distributed evaluation on a private Redis: 1-3 worker processes, SIGKILL mid-job, the engine\'s evaluation CPU share, shared improvements',
+    run: (options) => benchFleet(options),
+    format: (report) => formatFleetReport(report as FleetBenchReport),
   },
   evolve: {
     description: 'the engine from the reference kernel: Darwin search vs random sampling of the same space, same evaluation budget',

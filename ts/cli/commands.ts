@@ -52,6 +52,14 @@ export const COMMANDS: Record<string, LazyCommand> = {
     summary: 'the hash-chained ledger of changes applied to the live engine',
     load: async () => (await import('./archive-commands.js')).ledgerCommand(),
   },
+  worker: {
+    summary: "evaluate a fleet's candidates (the correctness gates) from a Redis queue",
+    load: async () => (await import('./worker-command.js')).workerCommand(),
+  },
+  fleet: {
+    summary: "a fleet's engines, workers, queue depths and shared improvements",
+    load: async () => (await import('./fleet-command.js')).fleetCommand(),
+  },
   ui: {
     summary: "serve a finished run's dashboard from its archive (read only)",
     load: async () => (await import('./ui-command.js')).uiCommand(),

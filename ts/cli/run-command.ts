@@ -18,8 +18,10 @@ import { ConfigError, type EngineConfig, type FlagOverride, GENERATOR_KINDS, typ
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import { createEngineLog } from '../engine/log.js';
 import { ROOFLINE_CACHE_FILE, cachedOrMeasuredRoofline, rooflineKey } from '../engine/roofline-cache.js';
 import { needsConfinedModules } from '../engine/trust.js';
+import { EngineFleet, type FleetCounts } from '../fleet/engine-fleet.js';
 import { defaultCacheDir } from '../gauntlet/compile.js';
 import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { Lattice } from '../lattice/lattice.js';
@@ -58,6 +60,7 @@ interface RunCommandOptions extends DashboardFlags {
   socket?: string;
   ui?: boolean;
   approve?: boolean;
+  redis?: string;
 }
 
 /** Without --duration, --cycles, --once or a wall-time budget, the run lasts this long: long enough to see kernels improve. */
@@ -92,6 +95,7 @@ function flagOverrides(options: RunCommandOptions): FlagOverride[] {
     ['--seed', 'seed', options.seed],
     ['--archive', 'archive.path', options.archive],
     ['--cycles', 'budget.maxAttempts', options.cycles],
+    ['--redis', 'fleet.redis', options.redis],
   ];
   return flags.filter(([, , value]) => value !== undefined).map(([flag, key, value]) => ({ flag, key, value }));
 }
@@ -188,6 +192,8 @@ export interface RunResult {
   reportError?: string;
   /** The engine stopped itself because the archive could not be written; outcomes after it may be missing. */
   archiveError?: string;
+  /** With fleet.redis: what the fleet evaluated and shared. */
+  fleet?: FleetCounts;
 }
 
 /** Where the archive ended before this run: its records and ledger entries after it are this run's. */
@@ -393,8 +399,13 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const pending = archive.list({ status: 'pending' }).length;
       progress?.event(`continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`);
     }
-    const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config));
+    // Other engines' improvements are untrusted kernels: they run live only confined, which needs the shared state.
+    const sharing = config.fleet.redis !== '' && config.fleet.share;
+    const lattice = createMainLattice(config.lattice, config.seed, needsConfinedModules(config) || sharing);
+    const logger = createEngineLog(config.log);
+    let fleet: EngineFleet | null = null;
     try {
+      if (config.fleet.redis !== '') fleet = await EngineFleet.join(config.fleet, archive, logger);
       const cacheDir = config.gauntlet.cacheDir === '' ? defaultCacheDir() : config.gauntlet.cacheDir;
       const { mlups: rooflineMlups } = cachedOrMeasuredRoofline(path.join(cacheDir, ROOFLINE_CACHE_FILE), rooflineKey(config.lattice.extents, config.lattice.precision), () =>
         measureRoofline(lattice, config.lattice.precision),
@@ -403,17 +414,23 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const desk = options.ui ? new ApprovalDesk(options.approve === true) : null;
       const engine = new Engine(lattice, config, {
         archive,
+        logger,
         autoImprove: !options.once,
         rooflineMlups,
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
         ...(desk === null ? {} : { approve: desk.approver }),
+        ...fleet?.deps,
       });
+      const detachFleet = fleet?.attach(engine);
+      if (fleet) progress?.event(`joined the fleet at ${config.fleet.redis} as ${fleet.evaluator.id}`);
       const settings = settingsOf(config, options);
       const dashboard = desk === null ? null : { desk, settings, rooflineMlups };
       const session = await runSession(engine, archive, options, progress, startedMs, dashboard);
-      const result = finish(archive, mark, session, rooflineMlups, { file: reportFile, settings });
+      detachFleet?.();
+      const result = { ...finish(archive, mark, session, rooflineMlups, { file: reportFile, settings }), ...(fleet ? { fleet: fleet.counts } : {}) };
       return engine.storageFailure === null ? result : { ...result, archiveError: engine.storageFailure.message };
     } finally {
+      await fleet?.close();
       lattice.close();
       // Its idle workers would otherwise keep the process up to their idle timeout after the run.
       await closeSharedGauntletPool();
@@ -457,6 +474,7 @@ export function runCommand(): Command {
     .option('--report <path>', 'where to write the HTML report (default reports/run-<timestamp>.html)')
     .option('--json', 'print one JSON object at the end instead of the live display and the table')
     .option('--serve', 'answer `ouroboros status`, `rollback SLOT` and `stop` on a Unix socket while running')
+    .option('--redis <url>', 'join a fleet: evaluate candidates on `ouroboros worker` processes through this Redis and share improvements (sets fleet.redis)')
     .option('--socket <path>', `the control socket for --serve (default ${defaultSocketPath()})`)
     .option('--ui', 'serve the live dashboard on 127.0.0.1 (a random port; the URL with a one-time token is printed)')
     .option('--approve', 'approval mode (with --ui): each candidate that passed every gate waits for a person to approve or reject its swap');

@@ -412,4 +412,23 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     default: 'info',
     description: 'Least level written to the log.',
   },
+  {
+    path: 'fleet.redis',
+    type: { kind: 'string', allowEmpty: true },
+    default: '',
+    description:
+      "Redis URL of a fleet (redis://HOST:PORT): candidates go to `ouroboros worker` processes of this machine's fingerprint through BullMQ, and applied improvements are shared with the fleet's other engines. Empty: everything runs locally.",
+  },
+  {
+    path: 'fleet.jobTimeout',
+    type: { kind: 'duration', minMs: 1_000, maxMs: HOUR_MS },
+    default: '10m',
+    description: "Longest evaluation of one delivery of a job on a worker; a job over it is delivered once more, then recorded as a timeout. Workers and engines of a fleet should agree on it.",
+  },
+  {
+    path: 'fleet.share',
+    type: { kind: 'boolean' },
+    default: true,
+    description: "With fleet.redis: publish every applied improvement on the fleet's stream, and judge the others' (full gauntlet, then a live A/B trial) as candidates from an untrusted generator.",
+  },
 ];

@@ -27,6 +27,7 @@ export interface EngineConfig {
   sampleIntervalMs: number;
   energyIntervalMs: number;
   archive: { path: string; warmStart: boolean };
+  fleet: { redis: string; jobTimeoutMs: number; share: boolean };
   generator: {
     kind: GeneratorKind;
     recentFailures: number;

@@ -71,8 +71,10 @@ export interface EngineDeps {
   logger?: EngineLogger;
   /** The gauntlet's worker pool (default: the shared one). */
   pool?: GauntletPool;
-  /** The gauntlet (default evaluateCandidate): a test's verdicts, so that judging is injected like `now`. */
+  /** The gauntlet (default evaluateCandidate): a test's verdicts, so that judging is injected like `now`, or the fleet's remote evaluation. */
   evaluate?: GauntletResources['evaluate'];
+  /** Puts something in front of the generator (the fleet's inbox of other engines' improvements, ts/fleet/sharing-generator.ts). */
+  wrapGenerator?: (generator: Generator) => Generator;
   /** false: no improvement loop, attempts start only through attemptImprovement(); the warm start still runs (default true). */
   autoImprove?: boolean;
   predictor?: PredictorOptions;
@@ -298,9 +300,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0 && record.status !== 'interrupted');
       const memory = StrategyMemory.fromRecords(learnable);
       const predictor = Predictor.fromRecords(learnable, predictorSample, this.deps.predictor);
-      const configured = this.deps.generator
+      const given = this.deps.generator
         ? { generator: this.deps.generator, slots: this.deps.generatorSlots ?? (['step'] as const) }
         : generatorFromConfig(this.config, memory);
+      const configured = this.deps.wrapGenerator ? { ...given, generator: this.deps.wrapGenerator(given.generator) } : given;
       const live = this.liveChanges(archive);
       this.adoptLiveModules(archive, live, roots);
       const ownsRun = !this.lattice.running;

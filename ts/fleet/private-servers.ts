@@ -1,0 +1,156 @@
+/**
+ * Private Redis and PostgreSQL servers on loopback, in a temporary
+ * directory, for the fleet's tests and `bench fleet`: nothing persists and
+ * nothing outlives stop(). Both come from Debian's packages (`redis-server`,
+ * `postgresql`), which `.ci/run` installs.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The Debian package's binaries (postgresql-15). */
+export const POSTGRES_BIN_DIR = '/usr/lib/postgresql/15/bin';
+/** PostgreSQL refuses to run as root: under root it runs as this unprivileged system user (every Debian has it). */
+const POSTGRES_UNPRIVILEGED_USER = 'nobody';
+/** How long a server may take to accept its first connection before start() gives up. */
+const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 50;
+
+/** A free loopback TCP port, as the kernel hands one out. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Resolves once a TCP connection to the port succeeds; polls, since a starting server has nothing to wait on. */
+async function acceptsConnections(port: number, exited: () => string | null): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const why = exited();
+    if (why !== null) throw new Error(why);
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (connected) return;
+    if (Date.now() > deadline) throw new Error(`nothing accepted connections on 127.0.0.1:${port} within ${READY_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export class PrivateRedis {
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private child: ChildProcess,
+  ) {}
+
+  /** redis://127.0.0.1:PORT */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts `redis-server` on a free loopback port (or `port`), without persistence, in a new temporary directory. */
+  static async start(port?: number, dir?: string): Promise<PrivateRedis> {
+    const chosen = port ?? (await freePort());
+    const workDir = dir ?? mkdtempSync(path.join(os.tmpdir(), 'ouroboros-redis-'));
+    const child = spawnRedis(chosen, workDir);
+    const server = new PrivateRedis(chosen, workDir, child);
+    await server.waitReady();
+    return server;
+  }
+
+  private async waitReady(): Promise<void> {
+    let stderr = '';
+    this.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await acceptsConnections(this.port, () =>
+      this.child.exitCode !== null ? `redis-server exited with ${this.child.exitCode} before it listened: ${stderr.trim() || 'no output'}` : null,
+    );
+  }
+
+  /** Kills the server at once (SIGKILL), as a crash or a lost host would: the clients see the connection drop. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Starts the server again on the same port, empty (nothing persisted). */
+  async restart(): Promise<void> {
+    await this.kill();
+    this.child = spawnRedis(this.port, this.dir);
+    await this.waitReady();
+  }
+
+  async stop(): Promise<void> {
+    await stopChild(this.child);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function spawnRedis(port: number, dir: string): ChildProcess {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'];
+  return spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export class PrivatePostgres {
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly child: ChildProcess,
+  ) {}
+
+  /** postgres://postgres@127.0.0.1:PORT/postgres (trust authentication on loopback only). */
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /**
+   * initdb into a new temporary directory, then `postgres` on a free loopback
+   * port with its socket in that directory. Run by root (as CI is), both run
+   * as POSTGRES_UNPRIVILEGED_USER through runuser, since PostgreSQL refuses
+   * root; the directory is handed to that user first.
+   */
+  static async start(): Promise<PrivatePostgres> {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-postgres-'));
+    const data = path.join(dir, 'data');
+    const asRoot = process.getuid?.() === 0;
+    const command = (binary: string, args: string[]): [string, string[]] =>
+      asRoot ? ['runuser', ['-u', POSTGRES_UNPRIVILEGED_USER, '--', path.join(POSTGRES_BIN_DIR, binary), ...args]] : [path.join(POSTGRES_BIN_DIR, binary), args];
+    if (asRoot) {
+      execFileSync('chown', [POSTGRES_UNPRIVILEGED_USER, dir]);
+      chmodSync(dir, 0o700);
+    }
+    const [initdb, initArgs] = command('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
+    execFileSync(initdb, initArgs, { stdio: 'pipe' });
+    const [postgres, args] = command('postgres', ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off']);
+    const child = spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await acceptsConnections(port, () => (child.exitCode !== null ? `postgres exited with ${child.exitCode}: ${stderr.trim() || 'no output'}` : null));
+    return new PrivatePostgres(port, dir, child);
+  }
+
+  async stop(): Promise<void> {
+    await stopChild(this.child);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

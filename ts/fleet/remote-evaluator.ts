@@ -1,0 +1,171 @@
+/**
+ * The engine's side of remote evaluation: an evaluator with the gauntlet's
+ * signature (the engine's `evaluate` hook), which enqueues the candidate as
+ * a BullMQ job into the queue of the engine's own fingerprint and waits for
+ * a worker's verdict, so that the engine keeps only the live A/B
+ * measurement and the swap. It evaluates locally (the gauntlet as without
+ * a fleet) whenever the fleet cannot answer: Redis is unreachable, no
+ * worker of this fingerprint is alive, the connection drops while waiting,
+ * the job fails outright, or the result is not for this fingerprint. Jobs
+ * left in the queue by a connection loss are still evaluated and recorded
+ * by the workers once Redis is back, and a later enqueue of the same
+ * candidate (same job id) gets that recorded result at once.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { MachineFingerprint } from '../archive/types.js';
+import type { CandidateOptions } from '../gauntlet/options.js';
+import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import type { GauntletVerdict } from '../gauntlet/types.js';
+import { checkRedisUrl, connectRedis, redisOptions } from './connection.js';
+import { type EvaluationResult, JOB_SCHEMA, jobFromOptions, jobId, stageModule, withModulePath } from './evaluation-job.js';
+import { ENGINES_KEY, QUEUE_PREFIX, WORKERS_KEY, evaluationQueueName } from './keys.js';
+import { advertise, advertisement, liveMembers } from './membership.js';
+import { DEFAULT_JOB_TIMEOUT_MS } from './worker.js';
+
+/** Deliveries of a job: a timeout is retried once (on whichever worker takes it), then recorded. */
+export const JOB_ATTEMPTS = 2;
+/** Completed jobs are kept this long, so that the same candidate enqueued again gets its recorded result. */
+const KEEP_COMPLETED_S = 24 * 3600;
+/** Beyond every delivery's time limit, how long the engine waits for a result before it evaluates locally. */
+const WAIT_MARGIN_MS = 60_000;
+
+export interface FleetEvaluatorOptions {
+  redisUrl: string;
+  fingerprint: MachineFingerprint;
+  /** The gauntlet run when the fleet cannot answer (default evaluateCandidate). */
+  local?: (options: CandidateOptions) => Promise<GauntletVerdict>;
+  /** Each delivery's limit; must match the workers' (default 10 min). */
+  jobTimeoutMs?: number;
+  id?: string;
+}
+
+/** Where one evaluation was done, and why it was not done remotely. */
+export interface EvaluationRoute {
+  jobId: string;
+  remote: boolean;
+  /** Why it was evaluated locally; empty when remotely. */
+  reason: string;
+  workerId: string | null;
+}
+
+/** Emits 'evaluated' (EvaluationRoute) after each evaluation, 'disconnected' when Redis goes away and 'reconnected' when it is back. */
+export class FleetEvaluator extends EventEmitter {
+  readonly counts = { remote: 0, local: 0 };
+  private closing = false;
+
+  private constructor(
+    readonly id: string,
+    private readonly options: Required<Omit<FleetEvaluatorOptions, 'id'>>,
+    private readonly redis: Redis,
+    private readonly queue: Queue,
+    private readonly events: QueueEvents,
+    private readonly withdraw: () => Promise<void>,
+    /** BullMQ's connections: BullMQ never closes a connection it was given. */
+    private readonly bullConnections: Redis[],
+  ) {
+    super();
+    // Each evaluation in flight listens for the connection's close and for its job's end: as many listeners as jobs in flight.
+    redis.setMaxListeners(0);
+    queue.setMaxListeners(0);
+    events.setMaxListeners(0);
+    redis.on('close', () => this.closing || this.emit('disconnected'));
+    redis.on('ready', () => this.emit('reconnected'));
+  }
+
+  /** Connects to Redis (waiting for it: an engine started with a fleet URL expects the fleet) and advertises the engine. */
+  static async connect(options: FleetEvaluatorOptions): Promise<FleetEvaluator> {
+    checkRedisUrl(options.redisUrl);
+    const id = options.id ?? `engine-${randomUUID().slice(0, 8)}`;
+    const redis = await connectRedis(options.redisUrl);
+    const bullConnections = [0, 1].map(() => new Redis(options.redisUrl, { ...redisOptions(), lazyConnect: false }).on('error', () => undefined));
+    const name = evaluationQueueName(options.fingerprint.hash);
+    const queue = new Queue(name, { connection: bullConnections[0]!, prefix: QUEUE_PREFIX });
+    const events = new QueueEvents(name, { connection: bullConnections[1]!, prefix: QUEUE_PREFIX });
+    queue.on('error', () => undefined);
+    events.on('error', () => undefined);
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    const startedAt = new Date().toISOString();
+    const withdraw = advertise(redis, ENGINES_KEY, () => advertisement(id, 'engine', options.fingerprint, startedAt));
+    const resolved = { redisUrl: options.redisUrl, fingerprint: options.fingerprint, local: options.local ?? evaluateCandidate, jobTimeoutMs: options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS };
+    return new FleetEvaluator(id, resolved, redis, queue, events, withdraw, bullConnections);
+  }
+
+  /** The engine's `evaluate` hook. */
+  readonly evaluate = async (options: CandidateOptions): Promise<GauntletVerdict> => {
+    const job = jobFromOptions(options, this.options.fingerprint.hash, this.id);
+    const id = jobId(job);
+    const outcome = await this.remote(id, job, options.signal).catch((error: unknown) => ({ reason: `the fleet failed: ${(error as Error)?.message ?? String(error)}` }));
+    // Stopped: the local gauntlet returns an interrupted verdict at once; that is no fallback to count or log.
+    if (options.signal?.aborted) return this.options.local(options);
+    if ('verdict' in outcome) {
+      this.counts.remote += 1;
+      this.emit('evaluated', { jobId: id, remote: true, reason: '', workerId: outcome.workerId } satisfies EvaluationRoute);
+      return outcome.verdict;
+    }
+    this.counts.local += 1;
+    this.emit('evaluated', { jobId: id, remote: false, reason: outcome.reason, workerId: null } satisfies EvaluationRoute);
+    return this.options.local(options);
+  };
+
+  /** Whether Redis answers now. */
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  private async remote(id: string, job: ReturnType<typeof jobFromOptions>, signal: AbortSignal | undefined): Promise<{ verdict: GauntletVerdict; workerId: string } | { reason: string }> {
+    if (signal?.aborted) return { reason: 'stopped before it was enqueued' };
+    if (!this.connected) return { reason: `Redis is not reachable (${this.redis.status})` };
+    const workers = (await liveMembers(this.redis, WORKERS_KEY)).filter((worker) => worker.fingerprintHash === this.options.fingerprint.hash);
+    if (workers.length === 0) return { reason: `no live worker has this engine's fingerprint ${this.options.fingerprint.hash.slice(0, 12)}` };
+    const added = await this.queue.add('evaluate', job, {
+      jobId: id,
+      attempts: JOB_ATTEMPTS,
+      removeOnComplete: { age: KEEP_COMPLETED_S },
+      removeOnFail: { age: KEEP_COMPLETED_S },
+    });
+    const waitMs = JOB_ATTEMPTS * this.options.jobTimeoutMs + WAIT_MARGIN_MS;
+    let onClose = (): void => undefined;
+    let onAbort = (): void => undefined;
+    const lost = new Promise<{ reason: string }>((resolve) => {
+      onClose = () => resolve({ reason: 'the connection to Redis dropped while the job was queued or running' });
+      onAbort = () => resolve({ reason: 'stopped while the job was queued or running' });
+      this.redis.once('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const finished = added.waitUntilFinished(this.events, waitMs).then((result: EvaluationResult) => this.accept(result));
+    try {
+      return await Promise.race([finished, lost]);
+    } finally {
+      this.redis.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+      // A result that arrives after the engine stopped waiting is recorded by the worker all the same; nobody reads it here.
+      finished.catch(() => undefined);
+    }
+  }
+
+  /** A worker's result, checked: the same schema, this fingerprint; the built module staged here under its hash. */
+  private accept(result: EvaluationResult): { verdict: GauntletVerdict; workerId: string } | { reason: string } {
+    if (result.schema !== JOB_SCHEMA) return { reason: `worker ${result.workerId}'s result has schema ${String(result.schema)}, not ${JOB_SCHEMA}` };
+    if (result.fingerprintHash !== this.options.fingerprint.hash) {
+      return { reason: `worker ${result.workerId} built for fingerprint ${result.fingerprintHash.slice(0, 12)}, not this engine's ${this.options.fingerprint.hash.slice(0, 12)}` };
+    }
+    const modulePath = result.module === null ? null : stageModule(result.module);
+    return { verdict: withModulePath(result.verdict, modulePath), workerId: result.workerId };
+  }
+
+  /** The number of jobs waiting or running in this engine's queue. */
+  async queueDepth(): Promise<number> {
+    return this.queue.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized');
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.withdraw().catch(() => undefined);
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    for (const connection of this.bullConnections) connection.disconnect();
+    this.redis.disconnect();
+  }
+}
