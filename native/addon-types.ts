@@ -63,9 +63,7 @@ export interface CoreStateViews {
   current: FieldArray;
 }
 
-export type CoreReadout =
-  | { digits: Int8Array; badIndex: null }
-  | { digits: null; badIndex: number };
+export type CoreReadout = { digits: Int8Array; badIndex: null } | { digits: null; badIndex: number };
 
 /** A slot is one function of the kernel ABI, swappable on its own. */
 export type CoreSlot = 'step' | 'readout';

@@ -23,4 +23,6 @@ if (analysis.unavailable.length > 0) {
 writeFileSync(TEMPLATE_ANALYSIS_FILE, `${JSON.stringify(analysis, null, 2)}\n`);
 const findings = analysis.renderings.reduce((sum, { findings: own }) => sum + own.length, 0);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`wrote ${TEMPLATE_ANALYSIS_FILE}: template ${analysis.templateHash.slice(0, 12)}, ${analysis.renderings.length} renderings, ${findings} findings, ${seconds} s`);
+console.log(
+  `wrote ${TEMPLATE_ANALYSIS_FILE}: template ${analysis.templateHash.slice(0, 12)}, ${analysis.renderings.length} renderings, ${findings} findings, ${seconds} s`,
+);

@@ -29,8 +29,7 @@ function checkPrerequisites() {
   if (!cmakeJs) fail('the package cmake-js is not installed: run npm install in a clone (it is a devDependency)');
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   if (!pkg.binary?.napi_versions) {
-    fail('package.json has no binary.napi_versions: cmake-js would download Node headers ' +
-      'instead of using node-api-headers');
+    fail('package.json has no binary.napi_versions: cmake-js would download Node headers ' + 'instead of using node-api-headers');
   }
 }
 

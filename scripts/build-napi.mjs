@@ -43,11 +43,16 @@ function buildAddon() {
     '--release',
     '--platform',
     '--no-js',
-    '--manifest-path', path.join(crateDir, 'Cargo.toml'),
-    '--config-path', path.join(crateDir, 'napi.json'),
-    '--package-json-path', path.join(root, 'package.json'),
-    '--output-dir', scratchDir,
-    '--dts', 'index.d.ts',
+    '--manifest-path',
+    path.join(crateDir, 'Cargo.toml'),
+    '--config-path',
+    path.join(crateDir, 'napi.json'),
+    '--package-json-path',
+    path.join(root, 'package.json'),
+    '--output-dir',
+    scratchDir,
+    '--dts',
+    'index.d.ts',
   ];
   const result = spawnSync(process.execPath, [napi, ...args], { cwd: root, stdio: 'inherit' });
   if (result.error) fail(`could not run ${napi}: ${result.error.message}`);

@@ -60,11 +60,26 @@ function rootArgs(proto) {
 
 /** Generates every proto into `outDir`; returns the file names written. */
 function generate(outDir) {
-  const protos = readdirSync(protoDir).filter((name) => name.endsWith('.proto')).sort();
+  const protos = readdirSync(protoDir)
+    .filter((name) => name.endsWith('.proto'))
+    .sort();
   const written = [];
   for (const proto of protos) {
     const base = path.join(outDir, proto.replace(/\.proto$/, ''));
-    run(tool('pbjs'), ['-t', 'static-module', '-w', 'es6', '--es6', '--force-number', '--no-verify', '--no-delimited', ...rootArgs(proto), '-o', `${base}.js`, path.join(protoDir, proto)]);
+    run(tool('pbjs'), [
+      '-t',
+      'static-module',
+      '-w',
+      'es6',
+      '--es6',
+      '--force-number',
+      '--no-verify',
+      '--no-delimited',
+      ...rootArgs(proto),
+      '-o',
+      `${base}.js`,
+      path.join(protoDir, proto),
+    ]);
     run(tool('pbts'), ['-o', `${base}.d.ts`, `${base}.js`]);
     for (const file of [`${base}.js`, `${base}.d.ts`]) {
       writeFileSync(file, marker(proto) + withoutUnusedLong(readFileSync(file, 'utf8')));

@@ -48,7 +48,10 @@ function missingTools() {
   const compilers = [process.env.CXX, 'c++', 'g++', 'clang++'].filter(Boolean);
   if (!compilers.some(onPath)) missing.push('a C++20 compiler (CMakeLists.txt asks for C++20: g++ 11+ or clang++ 14+; Debian: apt install g++)');
   if (!onPath('cargo')) missing.push('cargo, the Rust toolchain (https://rustup.rs)');
-  const npmTools = [['cmake-js', 'cmake-js'], ['@napi-rs/cli', 'napi']];
+  const npmTools = [
+    ['cmake-js', 'cmake-js'],
+    ['@napi-rs/cli', 'napi'],
+  ];
   if (isClone) npmTools.push(['typescript', 'tsc']);
   for (const [name, command] of npmTools) {
     if (!packageBin(root, name, command)) missing.push(`the npm package ${name} (a devDependency: build from a clone after npm install)`);

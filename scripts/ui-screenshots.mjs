@@ -22,8 +22,19 @@ const POLL_MS = 3_000;
 function startRun() {
   const child = spawn(
     process.execPath,
-    [path.join(root, 'bin', 'ouroboros.js'), 'run', '--ui', '--lattice', '512x512', '--duration', RUN_LIMIT,
-      '--archive', path.join(scratch, 'archive.sqlite'), '--report', path.join(scratch, 'report.html')],
+    [
+      path.join(root, 'bin', 'ouroboros.js'),
+      'run',
+      '--ui',
+      '--lattice',
+      '512x512',
+      '--duration',
+      RUN_LIMIT,
+      '--archive',
+      path.join(scratch, 'archive.sqlite'),
+      '--report',
+      path.join(scratch, 'report.html'),
+    ],
     { cwd: scratch, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const url = new Promise((resolve, reject) => {
@@ -49,7 +60,11 @@ try {
   await page.waitForSelector('body[data-ready="true"]');
   process.stderr.write(`waiting for ${ATTEMPTS_WANTED} attempts to finish...\n`);
   const finished = () =>
-    page.evaluate(() => fetch('/api/state').then((r) => r.json()).then((s) => s.records.filter((r) => r.parentId !== null && r.status !== 'pending').length));
+    page.evaluate(() =>
+      fetch('/api/state')
+        .then((r) => r.json())
+        .then((s) => s.records.filter((r) => r.parentId !== null && r.status !== 'pending').length),
+    );
   // A script, not a test: it looks every few seconds until the run has something to show.
   while ((await finished()) < ATTEMPTS_WANTED) await page.waitForTimeout(POLL_MS);
   await page.reload();
@@ -63,7 +78,11 @@ try {
   await shoot('overview');
   await page.click('nav a[data-page="lineage"]');
   await shoot('lineage');
-  const last = await page.evaluate(() => fetch('/api/state').then((r) => r.json()).then((s) => s.records.filter((r) => r.parentId !== null).at(-1).id));
+  const last = await page.evaluate(() =>
+    fetch('/api/state')
+      .then((r) => r.json())
+      .then((s) => s.records.filter((r) => r.parentId !== null).at(-1).id),
+  );
   await page.click(`#lineage g.node[data-id="${last}"]`);
   await page.waitForSelector('#attempt-title');
   await shoot('attempt');

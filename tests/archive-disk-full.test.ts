@@ -27,7 +27,20 @@ function onFullDisk(mode: 'at-start' | 'while-running'): Outcome {
   const dir = mkdtempSync(path.join(root, `${mode}-`));
   const result = spawnSync(
     'unshare',
-    ['--user', '--map-root-user', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=512k tmpfs "$1" && exec "$2" "$3" "$1" "$4" "$5"', 'sh', dir, process.execPath, path.resolve('tests/fixtures/archive/engine-on-full-disk.mjs'), mode, source],
+    [
+      '--user',
+      '--map-root-user',
+      '--mount',
+      'sh',
+      '-c',
+      'mount -t tmpfs -o size=512k tmpfs "$1" && exec "$2" "$3" "$1" "$4" "$5"',
+      'sh',
+      dir,
+      process.execPath,
+      path.resolve('tests/fixtures/archive/engine-on-full-disk.mjs'),
+      mode,
+      source,
+    ],
     { encoding: 'utf8', timeout: 120_000 },
   );
   expect(result.status, result.stderr).toBe(0);

@@ -19,7 +19,15 @@ function archiveFile(): string {
 function seed(file: string): number {
   const archive = Archive.open(file);
   const root = archive.ensureRoot('step', '// reference\n', 'a'.repeat(64));
-  const attempt = archive.insertAttempt({ parentId: root.id, slot: 'step', generator: 'variant', operator: 'mutate', genome: { tile: 64 }, prompt: null, source: '// tiled\n' });
+  const attempt = archive.insertAttempt({
+    parentId: root.id,
+    slot: 'step',
+    generator: 'variant',
+    operator: 'mutate',
+    genome: { tile: 64 },
+    prompt: null,
+    source: '// tiled\n',
+  });
   archive.updateAttempt(attempt.id, { status: 'applied', moduleSha256: MODULE, speedup: 3, gates: [] });
   archive.close();
   return attempt.id;
@@ -42,7 +50,15 @@ describe('attempt rows carry a content hash', () => {
     const file = archiveFile();
     const id = seed(file);
     const archive = Archive.open(file);
-    const pending = archive.insertAttempt({ parentId: id, slot: 'step', generator: 'variant', operator: 'mutate', genome: null, prompt: null, source: '// next\n' });
+    const pending = archive.insertAttempt({
+      parentId: id,
+      slot: 'step',
+      generator: 'variant',
+      operator: 'mutate',
+      genome: null,
+      prompt: null,
+      source: '// next\n',
+    });
     archive.markInterrupted();
     archive.warmStart.rememberBest('step', id, await machineFingerprint());
     archive.warmStart.markFailed('step', id, 'failed its re-verification');

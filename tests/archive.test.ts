@@ -78,7 +78,15 @@ describe('Archive: records', () => {
       source,
       costUsd: 0.0125,
     });
-    expect(inserted).toMatchObject({ parentId: root.id, status: 'pending', sourceSha256: sha256(source), moduleSha256: null, gates: [], reason: '', finishedAt: null });
+    expect(inserted).toMatchObject({
+      parentId: root.id,
+      status: 'pending',
+      sourceSha256: sha256(source),
+      moduleSha256: null,
+      gates: [],
+      reason: '',
+      finishedAt: null,
+    });
     expect(Number.isNaN(Date.parse(inserted.createdAt))).toBe(false);
 
     const finishedAt = '2030-01-02T03:04:05.678Z';
@@ -165,7 +173,9 @@ describe('Archive: records', () => {
     const archive = Archive.open(file);
     const root = archive.ensureRoot('step', REFERENCE_SOURCE, REFERENCE_MODULE);
     const readoutRoot = archive.ensureRoot('readout', '// readout\n', REFERENCE_MODULE);
-    expect(() => archive.insertAttempt(child(null as unknown as number, 'x'))).toThrow('attempt.parentId = null: must be the id of the parent attempt (a root record is made by ensureRoot)');
+    expect(() => archive.insertAttempt(child(null as unknown as number, 'x'))).toThrow(
+      'attempt.parentId = null: must be the id of the parent attempt (a root record is made by ensureRoot)',
+    );
     expect(() => archive.insertAttempt(child(999, 'x'))).toThrow('attempt.parentId = 999: is not an attempt in archive');
     expect(() => archive.insertAttempt(child(readoutRoot.id, 'x'))).toThrow(`attempt.parentId = ${readoutRoot.id}: is an attempt of slot readout, not step`);
     expect(() => archive.insertAttempt(child(root.id, 'x', { slot: 'stencil' as 'step' }))).toThrow('attempt.slot = "stencil": must be one of step, readout');
@@ -176,7 +186,9 @@ describe('Archive: records', () => {
     expect(() => archive.updateAttempt(attempt.id, { failedGate: 'firewall' as 'static' })).toThrow('update.failedGate = "firewall"');
     expect(() => archive.updateAttempt(attempt.id, { moduleSha256: 'xyz' })).toThrow('update.moduleSha256 = "xyz": must be 64 lowercase hex digits');
     expect(() => archive.updateAttempt(attempt.id, { speedup: Number.NaN })).toThrow('update.speedup = NaN: must be a finite number');
-    expect(() => archive.updateAttempt(attempt.id, { gates: [{ gate: 'compile', passed: 'yes' }] as unknown as GateVerdict[] })).toThrow('update.gates[0].passed = "yes": must be a boolean');
+    expect(() => archive.updateAttempt(attempt.id, { gates: [{ gate: 'compile', passed: 'yes' }] as unknown as GateVerdict[] })).toThrow(
+      'update.gates[0].passed = "yes": must be a boolean',
+    );
     expect(() => archive.updateAttempt(attempt.id, { source: 'y' } as never)).toThrow('update.source = "y": is not a field an update may change');
     expect(() => archive.updateAttempt(attempt.id + 50, { reason: 'r' })).toThrow(`id = ${attempt.id + 50}: is not an attempt in archive`);
     expect(archive.get(attempt.id)).toEqual(attempt);
@@ -322,7 +334,9 @@ describe('Archive: the file', () => {
     const db = new Database(foreign);
     db.exec('CREATE TABLE notes (body TEXT)');
     db.close();
-    expect(() => Archive.open(foreign)).toThrow(`archive ${foreign} is an SQLite database of another application (application_id 0x00000000, an archive has 0x4f55524f; tables: notes)`);
+    expect(() => Archive.open(foreign)).toThrow(
+      `archive ${foreign} is an SQLite database of another application (application_id 0x00000000, an archive has 0x4f55524f; tables: notes)`,
+    );
     const check = new Database(foreign, { readonly: true });
     expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
     check.close();

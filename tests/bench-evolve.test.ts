@@ -46,38 +46,50 @@ function checkSearch(search: EvolveSearchReport, report: EvolveBenchReport): voi
 const SEARCHES_TIMEOUT_MS = 300_000;
 
 describe('ouroboros bench evolve --quick', () => {
-  it('runs the Darwin search and the random peer with the same budget and writes every figure', () => {
-    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-evolve-')), 'evolve.json');
-    const result = spawnSync(process.execPath, [cli, 'bench', 'evolve', '--quick', '--json', '--out', out], { encoding: 'utf8', timeout: 600_000 });
-    expect(result.status).toBe(0);
-    expect(result.stderr).toMatch(/bench evolve: variant: attempt #\d+/);
-    expect(result.stderr).toMatch(/bench evolve: random: attempt #\d+/);
-    const report = JSON.parse(result.stdout) as EvolveBenchReport;
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
-    expect(report.benchmark).toBe('evolve');
-    expect(report.extents).toEqual([128, 128]);
-    expect(report.rooflineMlups).toBeCloseTo((report.streamTriadGBs * 1e3) / 24, 9);
-    expect(report.darwin.generator).toBe('variant');
-    expect(report.random.generator).toBe('random');
-    checkSearch(report.darwin, report);
-    checkSearch(report.random, report);
-    expect(report.targets.speedupAtLeast6).toBe(report.darwin.speedup >= 6);
-    expect(report.targets.rooflineFractionAtLeast075).toBe(report.darwin.rooflineFraction >= 0.75);
-    expect(report.targets.noLostSteps).toBe(true);
-    // One seed by default: its runs are the darwin and random reports.
-    expect(report.seedRuns).toHaveLength(1);
-    expect(report.seedRuns[0]!.darwin.evaluationsToNinetyPercent).toBe(report.darwin.evaluationsToNinetyPercent);
-    expect(report.seedRuns[0]!.random.liveModule).toBe(report.random.liveModule);
-    expect(report.seeds.seeds).toBe(1);
-  }, SEARCHES_TIMEOUT_MS);
+  it(
+    'runs the Darwin search and the random peer with the same budget and writes every figure',
+    () => {
+      const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-evolve-')), 'evolve.json');
+      const result = spawnSync(process.execPath, [cli, 'bench', 'evolve', '--quick', '--json', '--out', out], { encoding: 'utf8', timeout: 600_000 });
+      expect(result.status).toBe(0);
+      expect(result.stderr).toMatch(/bench evolve: variant: attempt #\d+/);
+      expect(result.stderr).toMatch(/bench evolve: random: attempt #\d+/);
+      const report = JSON.parse(result.stdout) as EvolveBenchReport;
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
+      expect(report.benchmark).toBe('evolve');
+      expect(report.extents).toEqual([128, 128]);
+      expect(report.rooflineMlups).toBeCloseTo((report.streamTriadGBs * 1e3) / 24, 9);
+      expect(report.darwin.generator).toBe('variant');
+      expect(report.random.generator).toBe('random');
+      checkSearch(report.darwin, report);
+      checkSearch(report.random, report);
+      expect(report.targets.speedupAtLeast6).toBe(report.darwin.speedup >= 6);
+      expect(report.targets.rooflineFractionAtLeast075).toBe(report.darwin.rooflineFraction >= 0.75);
+      expect(report.targets.noLostSteps).toBe(true);
+      // One seed by default: its runs are the darwin and random reports.
+      expect(report.seedRuns).toHaveLength(1);
+      expect(report.seedRuns[0]!.darwin.evaluationsToNinetyPercent).toBe(report.darwin.evaluationsToNinetyPercent);
+      expect(report.seedRuns[0]!.random.liveModule).toBe(report.random.liveModule);
+      expect(report.seeds.seeds).toBe(1);
+    },
+    SEARCHES_TIMEOUT_MS,
+  );
 });
 
 describe('bench evolve --seeds: the aggregate over injected runs', () => {
-  const run = (darwin: number | null, random: number | null) => ({ darwin: { evaluationsToNinetyPercent: darwin }, random: { evaluationsToNinetyPercent: random } });
+  const run = (darwin: number | null, random: number | null) => ({
+    darwin: { evaluationsToNinetyPercent: darwin },
+    random: { evaluationsToNinetyPercent: random },
+  });
 
-  it('says Darwin needed at most half when its median is at most half random sampling\'s', () => {
+  it("says Darwin needed at most half when its median is at most half random sampling's", () => {
     const summary = seedSummary([run(3, 10), run(5, 8), run(4, 12)]);
-    expect(summary).toMatchObject({ seeds: 3, darwinMedianEvaluationsToNinetyPercent: 4, randomMedianEvaluationsToNinetyPercent: 10, darwinWithinHalfOfRandom: true });
+    expect(summary).toMatchObject({
+      seeds: 3,
+      darwinMedianEvaluationsToNinetyPercent: 4,
+      randomMedianEvaluationsToNinetyPercent: 10,
+      darwinWithinHalfOfRandom: true,
+    });
     expect(summary.statement).toMatch(/^Darwin reached 90% of its final speed in at most half/);
     expect(seedSummary([run(5, 10)]).darwinWithinHalfOfRandom).toBe(true);
   });

@@ -96,7 +96,12 @@ describe('bench peers: rows and ratios from injected measurements', () => {
     expect(parseCacheSize('1024K\n')).toBe(1024 * 1024);
     expect(parseCacheSize('2M')).toBe(2 * 1024 * 1024);
     expect(parseCacheSize('big')).toBeNull();
-    for (const [dims, precision] of [[1, 'f64'], [2, 'f64'], [2, 'f32'], [3, 'f64']] as [number, Precision][]) {
+    for (const [dims, precision] of [
+      [1, 'f64'],
+      [2, 'f64'],
+      [2, 'f32'],
+      [3, 'f64'],
+    ] as [number, Precision][]) {
       const extents = inCacheExtents(dims, precision, 1024 * 1024);
       const bytes = 3 * extents.reduce((a, b) => a * b, 1) * (precision === 'f64' ? 8 : 4);
       expect(bytes).toBeLessThanOrEqual(1024 * 1024);
@@ -143,9 +148,29 @@ describe('bench peers: the oracle check', () => {
 
   it('accepts a peer within a few ulps per step and names the cell of one that is not', () => {
     const expected = [0.5, -1.25, 2];
-    const exact = compareSamples([{ cell: 3, value: 0.5 }, { cell: 7, value: -1.25 }, { cell: 9, value: 2 + 4 * Number.EPSILON }], [3, 7, 9], expected, 'f64', 10);
+    const exact = compareSamples(
+      [
+        { cell: 3, value: 0.5 },
+        { cell: 7, value: -1.25 },
+        { cell: 9, value: 2 + 4 * Number.EPSILON },
+      ],
+      [3, 7, 9],
+      expected,
+      'f64',
+      10,
+    );
     expect(exact.ok).toBe(true);
-    const wrong = compareSamples([{ cell: 3, value: 0.5 }, { cell: 7, value: -1.25 + 1e-9 }, { cell: 9, value: 2 }], [3, 7, 9], expected, 'f64', 10);
+    const wrong = compareSamples(
+      [
+        { cell: 3, value: 0.5 },
+        { cell: 7, value: -1.25 + 1e-9 },
+        { cell: 9, value: 2 },
+      ],
+      [3, 7, 9],
+      expected,
+      'f64',
+      10,
+    );
     expect(wrong.ok).toBe(false);
     expect(wrong.reason).toMatch(/^cell 7 /);
     const missing = compareSamples([{ cell: 3, value: 0.5 }], [3, 7], expected, 'f64', 10);
@@ -179,18 +204,21 @@ describe('bench peers: the shipped C baseline against the oracle', () => {
     cases.push({ extents: [37], precision }, { extents: [13, 17], precision }, { extents: [7, 9, 11], precision });
   }
 
-  it.each(cases)('steps $extents $precision periodically and in place, every cell as the oracle does, after odd and even step counts', async ({ extents, precision }) => {
-    const courant2 = 0.2 / extents.length;
-    const cells = extents.reduce((a, b) => a * b, 1);
-    const all = Array.from({ length: cells }, (_, i) => i);
-    for (const steps of [1, 2, 7]) {
-      const output = await runSweepPeer(executable, { extents, precision, courant2, seed: 5, steps, cells: all }, 2);
-      expect(output).toMatchObject({ extents, precision, steps, timedSteps: steps - 1 });
-      const check = checkAgainstOracle(output, all, courant2, 5);
-      expect(check.reason).toBeNull();
-      expect(check.ok).toBe(true);
-    }
-  });
+  it.each(cases)(
+    'steps $extents $precision periodically and in place, every cell as the oracle does, after odd and even step counts',
+    async ({ extents, precision }) => {
+      const courant2 = 0.2 / extents.length;
+      const cells = extents.reduce((a, b) => a * b, 1);
+      const all = Array.from({ length: cells }, (_, i) => i);
+      for (const steps of [1, 2, 7]) {
+        const output = await runSweepPeer(executable, { extents, precision, courant2, seed: 5, steps, cells: all }, 2);
+        expect(output).toMatchObject({ extents, precision, steps, timedSteps: steps - 1 });
+        const check = checkAgainstOracle(output, all, courant2, 5);
+        expect(check.reason).toBeNull();
+        expect(check.ok).toBe(true);
+      }
+    },
+  );
 
   it('agrees with the oracle stepping the whole lattice, not only at the cells it samples', async () => {
     const extents = [11, 12];

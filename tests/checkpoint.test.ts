@@ -134,9 +134,7 @@ describe('checkpoint files', () => {
       `readCheckpoint(${path.join(dir, 'unknown-version-format_version.ouro')}): ` +
         'format_version = 99: this build reads version 2; use the build that wrote it',
     );
-    expect(readError(path.join(dir, 'truncated-segment_bytes.ouro')).message).toMatch(
-      /checkpoint file is 100 bytes: its layout needs 4096; it was truncated/,
-    );
+    expect(readError(path.join(dir, 'truncated-segment_bytes.ouro')).message).toMatch(/checkpoint file is 100 bytes: its layout needs 4096; it was truncated/);
     segment.close();
   });
 
@@ -144,7 +142,11 @@ describe('checkpoint files', () => {
     const dir = tempDir();
     const fifo = path.join(dir, 'pipe');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    for (const [file, found] of [[fifo, 'a FIFO'], [dir, 'a directory'], ['/dev/zero', 'a device']] as const) {
+    for (const [file, found] of [
+      [fifo, 'a FIFO'],
+      [dir, 'a directory'],
+      ['/dev/zero', 'a device'],
+    ] as const) {
       const error = readError(file);
       expect([error.kind, error.field]).toEqual(['not-a-regular-file', 'path']);
       expect(error.message).toContain(`${file} is ${found}: a checkpoint is a regular file`);
@@ -198,11 +200,10 @@ describe('checkpoint files', () => {
       import { attachSegment, writeCheckpoint } from ${JSON.stringify(handoffModule)};
       writeCheckpoint(attachSegment(3), ${JSON.stringify(file)});
     `;
-    const result = spawnSync(
-      '/bin/sh',
-      ['-c', 'ulimit -f 256 && exec "$0" --input-type=module -e "$1"', process.execPath, writer],
-      { stdio: ['ignore', 'pipe', 'pipe', newer.fd], encoding: 'utf8' },
-    );
+    const result = spawnSync('/bin/sh', ['-c', 'ulimit -f 256 && exec "$0" --input-type=module -e "$1"', process.execPath, writer], {
+      stdio: ['ignore', 'pipe', 'pipe', newer.fd],
+      encoding: 'utf8',
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/SegmentError: writeCheckpoint\(.*state\.ouro\): writing .*\.tmp: File too large/);
 

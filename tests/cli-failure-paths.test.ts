@@ -62,7 +62,10 @@ describe('ouroboros run when its outputs cannot be written', () => {
       [['--report', path.join(blocker, 'r.html')], new RegExp(`^ouroboros: --report = ".*a-file/r.html": ".*a-file" is a file, not a directory`)],
       [['--report', dir], /^ouroboros: --report = ".*": is a directory; name a file/],
       [['--archive', '/proc/self/archive.sqlite'], /^ouroboros: --archive = "\/proc\/self\/archive.sqlite": is under \/proc, a kernel interface/],
-      [['--config', config(`[gauntlet]\ncacheDir = "${blocker}/cache"\n`)], /^ouroboros: gauntlet.cacheDir = ".*a-file\/cache": ".*a-file" is a file, not a directory/],
+      [
+        ['--config', config(`[gauntlet]\ncacheDir = "${blocker}/cache"\n`)],
+        /^ouroboros: gauntlet.cacheDir = ".*a-file\/cache": ".*a-file" is a file, not a directory/,
+      ],
       [['--config', config(`[log]\nfile = "${dir}"\n`)], /^ouroboros: log.file = ".*": is a directory; name a file/],
       [['--seed', '-1'], /^ouroboros: --seed = -1: must be an integer in \[0, 4294967295\]/],
       [['--lattice', '2x64'], /^ouroboros: --lattice\[0\] = 2: each extent must be an integer in \[3, /],
@@ -78,7 +81,20 @@ describe('ouroboros run when its outputs cannot be written', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
     const config = path.join(dir, 'ouroboros.toml');
     writeFileSync(config, '[log]\nfile = "/dev/full"\n');
-    const result = run(dir, 'run', '--once', '--lattice', '64x64', '--json', '--config', config, '--archive', path.join(dir, 'a.sqlite'), '--report', path.join(dir, 'r.html'));
+    const result = run(
+      dir,
+      'run',
+      '--once',
+      '--lattice',
+      '64x64',
+      '--json',
+      '--config',
+      config,
+      '--archive',
+      path.join(dir, 'a.sqlite'),
+      '--report',
+      path.join(dir, 'r.html'),
+    );
     expect(result.stderr).toContain('ouroboros: log.file = "/dev/full": a write failed (ENOSPC); the log goes on on stderr');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).summary.attempts).toBe(1);

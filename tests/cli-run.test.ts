@@ -73,63 +73,67 @@ describe('ouroboros run --once', () => {
 const FIRST_APPLY_TIMEOUT_MS = 300_000;
 
 describe('ouroboros run --serve', () => {
-  it('answers status from the live engine, rolls back a change into the ledger, and stops', async () => {
-    const dir = tempDir();
-    const archive = path.join(dir, 'archive.sqlite');
-    const socket = path.join(dir, 'control.sock');
-    const child = spawn(
-      process.execPath,
-      [cli, 'run', '--serve', '--socket', socket, '--lattice', '128x128', '--duration', '10m', '--archive', archive, '--report', path.join(dir, 'r.html')],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    try {
-      type Summary = { applied: number; rolledBack: number };
-      let status: { engine?: { summary: Summary } } = {};
-      /** An applied change is live, not yet rolled back (ours or the watchdog's). */
-      const changeLive = () => (status.engine?.summary.applied ?? 0) > (status.engine?.summary.rolledBack ?? 0);
-      let askedEarly = false;
-      for (let tries = 0; tries < 300 && !changeLive(); tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        const reply = run(dir, 'status', '--socket', socket, '--json');
-        if (reply.code !== 0) continue;
-        status = JSON.parse(reply.stdout);
-        if (!askedEarly && status.engine?.summary.applied === 0) {
-          askedEarly = true;
-          // Nothing was applied at the status: the reference was live and its own last-known-good. A rollback
-          // waits behind a change under way, so one applied meanwhile is rolled back instead, and the loop
-          // waits for the engine to apply another.
-          const early = run(dir, 'rollback', 'step', '--socket', socket);
-          if (early.code !== 0) expect(early.stderr).toMatch(/nothing to roll back, reference is live and is the last-known-good module/);
-          else expect(early.stdout).toMatch(/^rolled back step: variant-[0-9a-f]+ \(module \d+\) -> /m);
+  it(
+    'answers status from the live engine, rolls back a change into the ledger, and stops',
+    async () => {
+      const dir = tempDir();
+      const archive = path.join(dir, 'archive.sqlite');
+      const socket = path.join(dir, 'control.sock');
+      const child = spawn(
+        process.execPath,
+        [cli, 'run', '--serve', '--socket', socket, '--lattice', '128x128', '--duration', '10m', '--archive', archive, '--report', path.join(dir, 'r.html')],
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      try {
+        type Summary = { applied: number; rolledBack: number };
+        let status: { engine?: { summary: Summary } } = {};
+        /** An applied change is live, not yet rolled back (ours or the watchdog's). */
+        const changeLive = () => (status.engine?.summary.applied ?? 0) > (status.engine?.summary.rolledBack ?? 0);
+        let askedEarly = false;
+        for (let tries = 0; tries < 300 && !changeLive(); tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const reply = run(dir, 'status', '--socket', socket, '--json');
+          if (reply.code !== 0) continue;
+          status = JSON.parse(reply.stdout);
+          if (!askedEarly && status.engine?.summary.applied === 0) {
+            askedEarly = true;
+            // Nothing was applied at the status: the reference was live and its own last-known-good. A rollback
+            // waits behind a change under way, so one applied meanwhile is rolled back instead, and the loop
+            // waits for the engine to apply another.
+            const early = run(dir, 'rollback', 'step', '--socket', socket);
+            if (early.code !== 0) expect(early.stderr).toMatch(/nothing to roll back, reference is live and is the last-known-good module/);
+            else expect(early.stdout).toMatch(/^rolled back step: variant-[0-9a-f]+ \(module \d+\) -> /m);
+          }
         }
+        expect(askedEarly).toBe(true);
+        expect(changeLive()).toBe(true);
+        const rollback = run(dir, 'rollback', 'step', '--socket', socket);
+        expect(rollback.stderr).toBe('');
+        expect(rollback.code).toBe(0);
+        expect(rollback.stdout).toMatch(/^rolled back step: variant-[0-9a-f]+ \(module \d+\) -> /m);
+        const sequence = Number(/^ledger +entry #(\d+)$/m.exec(rollback.stdout)![1]);
+        const swap = run(dir, 'swap', '--module', archive, '--socket', socket);
+        expect(swap.code).toBe(1);
+        expect(swap.stderr).toMatch(/swap is not taken by `ouroboros run`/);
+        expect(run(dir, 'stop', '--socket', socket).code).toBe(0);
+        expect(await exited).toBe(0);
+        const entries = JSON.parse(run(dir, 'ledger', 'list', '--archive', archive, '--json').stdout) as LedgerEntry[];
+        const entry = entries.find((e) => e.sequence === sequence)!;
+        expect(entry).toMatchObject({ action: 'rollback', slot: 'step', reason: 'requested with `ouroboros rollback`' });
+        const undone = JSON.parse(run(dir, 'archive', 'show', String(entry.attemptId), '--archive', archive, '--json').stdout) as AttemptRecord;
+        expect(undone.status).toBe('rolled-back');
+        expect(run(dir, 'ledger', 'verify', '--archive', archive).code).toBe(0);
+        expect(Number(row(stdout, 'rolled back'))).toBe(entries.filter((e) => e.action === 'rollback').length);
+        expect(existsSync(socket)).toBe(false);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
-      expect(askedEarly).toBe(true);
-      expect(changeLive()).toBe(true);
-      const rollback = run(dir, 'rollback', 'step', '--socket', socket);
-      expect(rollback.stderr).toBe('');
-      expect(rollback.code).toBe(0);
-      expect(rollback.stdout).toMatch(/^rolled back step: variant-[0-9a-f]+ \(module \d+\) -> /m);
-      const sequence = Number(/^ledger +entry #(\d+)$/m.exec(rollback.stdout)![1]);
-      const swap = run(dir, 'swap', '--module', archive, '--socket', socket);
-      expect(swap.code).toBe(1);
-      expect(swap.stderr).toMatch(/swap is not taken by `ouroboros run`/);
-      expect(run(dir, 'stop', '--socket', socket).code).toBe(0);
-      expect(await exited).toBe(0);
-      const entries = JSON.parse(run(dir, 'ledger', 'list', '--archive', archive, '--json').stdout) as LedgerEntry[];
-      const entry = entries.find((e) => e.sequence === sequence)!;
-      expect(entry).toMatchObject({ action: 'rollback', slot: 'step', reason: 'requested with `ouroboros rollback`' });
-      const undone = JSON.parse(run(dir, 'archive', 'show', String(entry.attemptId), '--archive', archive, '--json').stdout) as AttemptRecord;
-      expect(undone.status).toBe('rolled-back');
-      expect(run(dir, 'ledger', 'verify', '--archive', archive).code).toBe(0);
-      expect(Number(row(stdout, 'rolled back'))).toBe(entries.filter((e) => e.action === 'rollback').length);
-      expect(existsSync(socket)).toBe(false);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  }, FIRST_APPLY_TIMEOUT_MS);
+    },
+    FIRST_APPLY_TIMEOUT_MS,
+  );
 });
 
 describe('ouroboros run: bad input', () => {
@@ -185,9 +189,33 @@ function fixtureArchive(file: string): void {
     });
     const later = child('// later kernel\n');
     archive.updateAttempt(later.id, { status: 'rolled-back', speedup: 4, moduleSha256: sha('c'), reason: 'throughput fell 9%' });
-    archive.ledger.append({ action: 'apply', slot: 'step', attemptId: good.id, moduleSha256: sha('b'), previousModuleSha256: sha('a'), atStep: 100, reason: '' });
-    archive.ledger.append({ action: 'apply', slot: 'step', attemptId: later.id, moduleSha256: sha('c'), previousModuleSha256: sha('b'), atStep: 200, reason: '' });
-    archive.ledger.append({ action: 'rollback', slot: 'step', attemptId: later.id, moduleSha256: sha('b'), previousModuleSha256: sha('c'), atStep: 300, reason: 'throughput fell 9%' });
+    archive.ledger.append({
+      action: 'apply',
+      slot: 'step',
+      attemptId: good.id,
+      moduleSha256: sha('b'),
+      previousModuleSha256: sha('a'),
+      atStep: 100,
+      reason: '',
+    });
+    archive.ledger.append({
+      action: 'apply',
+      slot: 'step',
+      attemptId: later.id,
+      moduleSha256: sha('c'),
+      previousModuleSha256: sha('b'),
+      atStep: 200,
+      reason: '',
+    });
+    archive.ledger.append({
+      action: 'rollback',
+      slot: 'step',
+      attemptId: later.id,
+      moduleSha256: sha('b'),
+      previousModuleSha256: sha('c'),
+      atStep: 300,
+      reason: 'throughput fell 9%',
+    });
   } finally {
     archive.close();
   }
@@ -260,8 +288,29 @@ describe('the live display', () => {
     const progress = new RunProgress({ write: (text) => lines.push(text), isTTY: false });
     progress.attach(engine);
     engine.emit('sample', sample(1000, 80));
-    engine.emit('attempt-phase', { id: 7, slot: 'step', phase: 'gauntlet', status: 'pending', parentId: 1, generator: 'variant', failedGate: null, reason: '', startedAt: '', finishedAt: null });
-    engine.emit('attempt-finished', { id: 7, parentId: 1, slot: 'step', generator: 'variant', operator: 'mutate:tile', status: 'rejected', failedGate: 'dojo', reason: 'NaN at cell 4 \x1b[2J', speedup: null });
+    engine.emit('attempt-phase', {
+      id: 7,
+      slot: 'step',
+      phase: 'gauntlet',
+      status: 'pending',
+      parentId: 1,
+      generator: 'variant',
+      failedGate: null,
+      reason: '',
+      startedAt: '',
+      finishedAt: null,
+    });
+    engine.emit('attempt-finished', {
+      id: 7,
+      parentId: 1,
+      slot: 'step',
+      generator: 'variant',
+      operator: 'mutate:tile',
+      status: 'rejected',
+      failedGate: 'dojo',
+      reason: 'NaN at cell 4 \x1b[2J',
+      speedup: null,
+    });
     progress.detach();
     engine.emit('sample', sample(2000, 90));
     expect(lines).toEqual([
@@ -277,7 +326,17 @@ describe('the live display', () => {
     const progress = new RunProgress({ write: (text) => (screen += text), isTTY: true, columns: 200 });
     progress.attach(engine);
     engine.emit('sample', sample(1000, 80));
-    engine.emit('attempt-finished', { id: 7, parentId: 1, slot: 'step', generator: 'variant', operator: 'sample', status: 'rejected', failedGate: 'bench', reason: 'not faster', speedup: null });
+    engine.emit('attempt-finished', {
+      id: 7,
+      parentId: 1,
+      slot: 'step',
+      generator: 'variant',
+      operator: 'sample',
+      status: 'rejected',
+      failedGate: 'bench',
+      reason: 'not faster',
+      speedup: null,
+    });
     expect(progress.statusLines()).toEqual([
       'step 1000  |  80.0 MLUPS now, 80.0 at start (1.00x)  |  energy drift 1.00e-15 (max 1.00e-15)',
       'live  step: reference   readout: reference',

@@ -152,8 +152,17 @@ describe('ouroboros simulate --swap-every', () => {
   it('swaps twin modules round-robin, printing each swap and a summary', async () => {
     const reference = kernelModulePath('reference');
     const { code, stdout, stderr } = await run(
-      'simulate', '--extents', '32,32', '--threads', '1', '--swap-every', '20ms', '--duration', '800ms',
-      '--modules', `${reference},${twin}`,
+      'simulate',
+      '--extents',
+      '32,32',
+      '--threads',
+      '1',
+      '--swap-every',
+      '20ms',
+      '--duration',
+      '800ms',
+      '--modules',
+      `${reference},${twin}`,
     );
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -171,8 +180,19 @@ describe('ouroboros simulate --swap-every', () => {
 
   it('--json gives one object whose swaps go round-robin, the .so files confined, a trusted .node addon in-process, and whose state stayed physical', async () => {
     const { code, stdout } = await run(
-      'simulate', '--extents', '64,64', '--threads', '1', '--swap-every', '10ms', '--steps', '20000', '--json',
-      '--modules', `${twin},${rows},${nodeKernel}`, '--trust-native-addon',
+      'simulate',
+      '--extents',
+      '64,64',
+      '--threads',
+      '1',
+      '--swap-every',
+      '10ms',
+      '--steps',
+      '20000',
+      '--json',
+      '--modules',
+      `${twin},${rows},${nodeKernel}`,
+      '--trust-native-addon',
     );
     expect(code).toBe(0);
     const summary = JSON.parse(stdout);
@@ -192,7 +212,11 @@ describe('ouroboros simulate --swap-every', () => {
 describe('bad input', () => {
   it('exits non-zero with a message naming the option, the value and the limit', async () => {
     const cases: Array<[string[], number, RegExp]> = [
-      [['simulate', '--swap-every', 'fast', '--modules', twin], 2, /option '--swap-every <duration>' argument 'fast' is invalid\. "fast" is not a duration: use a number and a unit \(us, ms, s, m\) such as 100ms or 2s\./],
+      [
+        ['simulate', '--swap-every', 'fast', '--modules', twin],
+        2,
+        /option '--swap-every <duration>' argument 'fast' is invalid\. "fast" is not a duration: use a number and a unit \(us, ms, s, m\) such as 100ms or 2s\./,
+      ],
       [['simulate', '--swap-every', '0ms', '--modules', twin], 2, /argument '0ms' is invalid\. 0ms is out of range: must be from 1ms to 3600s\./],
       [['simulate', '--swap-every', '100ms', '--modules', twin, '--duration', '2 days'], 2, /option '--duration <duration>' argument '2 days' is invalid/],
       [['simulate', '--swap-every', '100ms'], 2, /^ouroboros: --swap-every needs --modules a\.so,b\.so/],
@@ -207,7 +231,11 @@ describe('bad input', () => {
       [['simulate', '--serve', '--swap-every', '1s', '--modules', twin], 2, /^ouroboros: --serve and --swap-every cannot be combined/],
       [['simulate', '--serve', '--steps', '100'], 2, /^ouroboros: --steps cannot be combined with --serve/],
       [['simulate', '--socket', '/tmp/x.sock'], 2, /^ouroboros: --socket = "\/tmp\/x\.sock": only used with --serve/],
-      [['status', '--socket', `/tmp/${'s'.repeat(120)}.sock`], 2, /--socket = "\/tmp\/s+\.sock": a Unix socket path must be at most 107 bytes, this one is 130/],
+      [
+        ['status', '--socket', `/tmp/${'s'.repeat(120)}.sock`],
+        2,
+        /--socket = "\/tmp\/s+\.sock": a Unix socket path must be at most 107 bytes, this one is 130/,
+      ],
       [['swap', '--module', twin, '--slot', 'stepper'], 2, /option '--slot <slot>' argument 'stepper' is invalid\. Allowed choices are step, readout\./],
       [['rollback', 'stepper'], 2, /value 'stepper' is invalid for argument 'slot'\. Allowed choices are step, readout\./],
       [['swap', '--slot', 'step'], 2, /required option '--module <path>' not specified/],

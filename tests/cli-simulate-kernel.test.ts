@@ -51,7 +51,7 @@ describe('simulate --kernel', () => {
     expect(summary.energyDrift).toBeLessThan(1e-12);
   });
 
-  it('never runs a .so\'s constructor in this process: the host stops it, and the run is refused naming the file and why', async () => {
+  it("never runs a .so's constructor in this process: the host stops it, and the run is refused naming the file and why", async () => {
     const { code, stdout, stderr } = await run('simulate', '--extents', '24,20', '--threads', '1', '--steps', '40', '--json', '--kernel', module);
     expect(code).toBe(1);
     expect(stdout).toBe('');

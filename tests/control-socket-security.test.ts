@@ -52,7 +52,11 @@ function exchange(socketPath: string, text: string, lines = Number.POSITIVE_INFI
   return new Promise((resolve, reject) => {
     const connection = net.createConnection(socketPath, () => connection.write(text));
     let received = '';
-    const replies = () => received.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as ControlReply);
+    const replies = () =>
+      received
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as ControlReply);
     connection.setEncoding('utf8');
     connection.on('data', (chunk: string) => {
       received += chunk;
@@ -136,9 +140,7 @@ describe('the control socket answers only its own user', () => {
     children.push(child);
     await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
 
-    await expect(sendRequest(socketPath, { command: 'status' })).rejects.toThrow(
-      new RegExp(`runs as uid ${OTHER_UID}, not as this user .*not trusted`),
-    );
+    await expect(sendRequest(socketPath, { command: 'status' })).rejects.toThrow(new RegExp(`runs as uid ${OTHER_UID}, not as this user .*not trusted`));
     await expect(claimSocketPath(socketPath)).rejects.toThrow(new RegExp(`a socket of uid ${OTHER_UID} is in the way.*not ours to remove`));
     expect(lstatSync(socketPath).isSocket()).toBe(true);
   });
@@ -231,7 +233,7 @@ describe('the private runtime directory', () => {
     expect(() => ensurePrivateDir(file)).toThrow(/is not a directory/);
   });
 
-  it.runIf(isRoot)("refuses a directory another user made at the path", () => {
+  it.runIf(isRoot)('refuses a directory another user made at the path', () => {
     const base = mkdtempSync(path.join(os.tmpdir(), 'ouro-private-'));
     const planted = path.join(base, 'planted');
     mkdirSync(planted, { mode: 0o700 });

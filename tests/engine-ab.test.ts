@@ -223,7 +223,15 @@ function liveSetup(windows: Windows, settings: Partial<LiveChangeSettings> = {},
   const rootId = archive.ensureRoot('step', '// reference', 'a'.repeat(64)).id;
   const incumbent: Incumbent = { slot: 'step', attemptId: rootId, moduleId: 1, modulePath: '/modules/incumbent.so', moduleSha256: 'a'.repeat(64), speedup: 2 };
   live.adopt(incumbent);
-  const candidateId = archive.insertAttempt({ parentId: rootId, slot: 'step', generator: 'fixture', operator: 'fixture', genome: null, prompt: null, source: '// candidate' }).id;
+  const candidateId = archive.insertAttempt({
+    parentId: rootId,
+    slot: 'step',
+    generator: 'fixture',
+    operator: 'fixture',
+    genome: null,
+    prompt: null,
+    source: '// candidate',
+  }).id;
   return { lat, archive, live, phases, applied, rolledBack, incumbent, candidateId };
 }
 
@@ -277,7 +285,9 @@ describe('live A/B trial', () => {
     expect(outcome.status).toBe('passed');
     if (outcome.status !== 'passed') return;
     expect(outcome.trial!.verdict).toMatchObject({ decision: 'lose', pairs: 2 });
-    expect(outcome.reason).toMatch(/^not applied: it lost its A\/B trial against attempt 1 \(.*\): candidate\/incumbent 0\.600 .*cannot be 3\.0% faster; it stepped \[\d+, \d+\)$/);
+    expect(outcome.reason).toMatch(
+      /^not applied: it lost its A\/B trial against attempt 1 \(.*\): candidate\/incumbent 0\.600 .*cannot be 3\.0% faster; it stepped \[\d+, \d+\)$/,
+    );
     expect(lat.live.step).toBe(1);
     expect(lat.paths.get(lat.lastKnownGood.step)).toBe('/modules/first.so');
     expect(live.incumbents.get('step')!.attemptId).toBe(incumbent.attemptId);
@@ -392,7 +402,10 @@ describe('live A/B trial', () => {
       if (count === 1) stop.abort();
     });
     const outcome = await live.change(trialRequest(candidateId), stop.signal);
-    expect(outcome).toMatchObject({ status: 'passed', reason: 'not applied: the engine stopped first: the stop cut its A/B trial short, before it stepped live' });
+    expect(outcome).toMatchObject({
+      status: 'passed',
+      reason: 'not applied: the engine stopped first: the stop cut its A/B trial short, before it stepped live',
+    });
     expect(lat.history).toEqual([]);
     // No module of its stepped the live lattice: nothing for the ledger.
     expect(archive.ledger.entries()).toEqual([]);
@@ -632,13 +645,15 @@ describe('the screening benchmark', () => {
 
 describe('trial configuration', () => {
   it('names the key, the value and the limit when the slower cap is below one window', () => {
-    expect(() => resolveConfig({ trial: { window: '2s', maxSlowerLive: '1s' } })).toThrow('trial.maxSlowerLive = "1000ms": must be at least trial.window (2000 ms)');
+    expect(() => resolveConfig({ trial: { window: '2s', maxSlowerLive: '1s' } })).toThrow(
+      'trial.maxSlowerLive = "1000ms": must be at least trial.window (2000 ms)',
+    );
     expect(() => resolveConfig({ gauntlet: { speedJudge: 'sandbox' } })).toThrow('gauntlet.speedJudge = "sandbox": must be one of "live-ab", "benchmark"');
     expect(resolveConfig({}).trial).toEqual({ windowMs: 1000, minSteps: 3, maxPairs: 12, minGain: 0.03, maxSlowerLiveMs: 4000 });
   });
 });
 
-describe('a benchmark-judged change given the incumbent\'s window (the warm start)', () => {
+describe("a benchmark-judged change given the incumbent's window (the warm start)", () => {
   it('measures no window before the swap, judges the watch window against the given one, and runs the canary it asks for', async () => {
     const windows = new Windows(() => 1.5);
     const { lat, archive, live, candidateId, incumbent } = liveSetup(windows);

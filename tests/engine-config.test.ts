@@ -19,7 +19,7 @@ function file(text: string): string {
 }
 
 describe('the benchmark lattice', () => {
-  it("follows the live lattice unless gauntlet.targetExtents names one", () => {
+  it('follows the live lattice unless gauntlet.targetExtents names one', () => {
     expect(defaultConfig.gauntlet.targetExtents).toEqual([]);
     expect(benchmarkTarget(defaultConfig)).toEqual([4096, 4096]);
     expect(benchmarkTarget(resolveConfig({ lattice: { extents: [128, 128] } }))).toEqual([128, 128]);

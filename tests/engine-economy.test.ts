@@ -11,7 +11,15 @@ import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
-import { CONCURRENT_GAIN_RATIO, ceilingOf, Economy, rooflineBinds, type EconomyOptions, type EconomyTransition, type EconomyView } from '../dist/ts/engine/economy.js';
+import {
+  CONCURRENT_GAIN_RATIO,
+  ceilingOf,
+  Economy,
+  rooflineBinds,
+  type EconomyOptions,
+  type EconomyTransition,
+  type EconomyView,
+} from '../dist/ts/engine/economy.js';
 import { inCacheLatticeExtents, measureInCacheMlups } from '../dist/ts/engine/in-cache-ceiling.js';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
@@ -125,7 +133,9 @@ describe('Economy ceilings', () => {
     expect(withInCache.economy.report().ceiling).toEqual({ kind: 'in-cache', mlups: 4000 });
     // With the roofline as the only ceiling the live kernel is already above it: no headroom, backed off.
     expect(rooflineOnly.economy.decide(view({ ...hopes, inCacheMlups: null })).state).toBe('backed-off');
-    expect(rooflineOnly.transitions[0]!.reason).toBe('the next attempt is expected to win 0.0 lattice-seconds (under the roofline ceiling of 1812 MLUPS) and costs 8.0');
+    expect(rooflineOnly.transitions[0]!.reason).toBe(
+      'the next attempt is expected to win 0.0 lattice-seconds (under the roofline ceiling of 1812 MLUPS) and costs 8.0',
+    );
   });
 
   it('is worth measuring only when the roofline bounds what the search hopes for', () => {
@@ -325,9 +335,17 @@ describe('the economy in the live display', () => {
     const engine = new EventEmitter();
     const progress = new RunProgress({ write: (text) => lines.push(text), isTTY: false });
     progress.attach(engine);
-    const backedOff: EconomyTransition = { state: 'backed-off', reason: 'the next attempt is expected to win 1.6 lattice-seconds and costs 8.0', expectedGainSeconds: 1.6, attemptCostSeconds: 8, costSeconds: 8 };
+    const backedOff: EconomyTransition = {
+      state: 'backed-off',
+      reason: 'the next attempt is expected to win 1.6 lattice-seconds and costs 8.0',
+      expectedGainSeconds: 1.6,
+      attemptCostSeconds: 8,
+      costSeconds: 8,
+    };
     engine.emit('economy', backedOff);
-    expect(lines.at(-1)).toBe('economy backed off: the next attempt is expected to win 1.6 lattice-seconds and costs 8.0 (search cost so far 8.0 s of the live job)\n');
+    expect(lines.at(-1)).toBe(
+      'economy backed off: the next attempt is expected to win 1.6 lattice-seconds and costs 8.0 (search cost so far 8.0 s of the live job)\n',
+    );
     expect(progress.statusLines()).toContain('attempts 0  |  search backed off');
     engine.emit('economy', { ...backedOff, state: 'searching', reason: 'resumed: a new step kernel is live', costSeconds: 9.5 });
     expect(lines.at(-1)).toBe('economy searching: resumed: a new step kernel is live (search cost so far 9.5 s of the live job)\n');
@@ -378,7 +396,12 @@ describe('the economy in the engine loop', () => {
   }
 
   /** The in-cache measurements an engine made over its first attempt and three samples, with `rooflineMlups` given; `measured` is resolved by the test. */
-  async function inCacheMeasured(name: string, rooflineMlups: number, ceilingGiven: Promise<void> = Promise.resolve(), beforeCeiling?: (engine: Engine, calls: () => number) => Promise<void>) {
+  async function inCacheMeasured(
+    name: string,
+    rooflineMlups: number,
+    ceilingGiven: Promise<void> = Promise.resolve(),
+    beforeCeiling?: (engine: Engine, calls: () => number) => Promise<void>,
+  ) {
     const config = resolveConfig({
       // Above the one in flight, so that the loop asks the economy at every poll.
       maxConcurrentImprovements: 3,

@@ -67,9 +67,29 @@ describe('selectParent', () => {
 
 describe('eligibleParents', () => {
   const record = (id: number, status: AttemptRecord['status'], speedup: number | null): AttemptRecord => ({
-    id, parentId: id === 1 ? null : 1, slot: 'step', generator: 'variant', operator: 'mutate', genome: null, prompt: null, rawReply: null,
-    source: '', sourceSha256: '', moduleSha256: null, modulePath: null, gates: [], failedGate: null, reason: '',
-    benchmark: null, benchRatio: null, liveMlups: null, speedup, status, costUsd: 0, createdAt: '', finishedAt: null,
+    id,
+    parentId: id === 1 ? null : 1,
+    slot: 'step',
+    generator: 'variant',
+    operator: 'mutate',
+    genome: null,
+    prompt: null,
+    rawReply: null,
+    source: '',
+    sourceSha256: '',
+    moduleSha256: null,
+    modulePath: null,
+    gates: [],
+    failedGate: null,
+    reason: '',
+    benchmark: null,
+    benchRatio: null,
+    liveMlups: null,
+    speedup,
+    status,
+    costUsd: 0,
+    createdAt: '',
+    finishedAt: null,
   });
 
   it('keeps accepted kernels, the incumbent and the root, and drops rejected and rolled-back ones', () => {
@@ -82,7 +102,14 @@ describe('eligibleParents', () => {
       record(6, 'applied', 3),
       record(7, 'failed', null),
     ];
-    const parents = eligibleParents(records, new Map([[1, 6], [3, 1]]), { rootId: 1, incumbentId: 6 });
+    const parents = eligibleParents(
+      records,
+      new Map([
+        [1, 6],
+        [3, 1],
+      ]),
+      { rootId: 1, incumbentId: 6 },
+    );
     expect(parents).toEqual([
       { attemptId: 1, speedup: 1, children: 6 },
       { attemptId: 3, speedup: 1.4, children: 1 },

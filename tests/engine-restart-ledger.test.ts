@@ -43,7 +43,15 @@ describe('a run that starts on the reference after another module was live', () 
     let archive = Archive.open(config.archive.path);
     const stepRoot = archive.list({ slot: 'step' })[0]!;
     // What an earlier run's apply leaves behind: the rows module live in the step slot.
-    archive.ledger.append({ action: 'apply', slot: 'step', attemptId: stepRoot.id, moduleSha256: rowsSha, previousModuleSha256: referenceSha, atStep: 10, reason: 'an earlier run' });
+    archive.ledger.append({
+      action: 'apply',
+      slot: 'step',
+      attemptId: stepRoot.id,
+      moduleSha256: rowsSha,
+      previousModuleSha256: referenceSha,
+      atStep: 10,
+      reason: 'an earlier run',
+    });
     archive.close();
 
     await runOnce();

@@ -144,7 +144,6 @@ function testConfig(name: string): EngineConfig {
   });
 }
 
-
 /** A gauntlet whose verdict the test hands over: each call waits for the test (or the signal) to settle it. */
 class ScriptedGauntlet {
   readonly calls: CandidateOptions[] = [];
@@ -189,11 +188,29 @@ function verdict(overrides: Partial<GauntletVerdict>): GauntletVerdict {
 /** A winner whose module is the shipped rows kernel: faster than the reference on both lattices. */
 function winningVerdict(): GauntletVerdict {
   const lattice = (name: string, extents: number[]) => ({
-    lattice: name, extents, steps: 8, samples: 15, candidateMedianNs: 1, incumbentMedianNs: 2, ratio: 0.5, ratioLow: 0.45, ratioHigh: 0.55, pValue: 1e-6, verdict: 'faster' as const,
+    lattice: name,
+    extents,
+    steps: 8,
+    samples: 15,
+    candidateMedianNs: 1,
+    incumbentMedianNs: 2,
+    ratio: 0.5,
+    ratioLow: 0.45,
+    ratioHigh: 0.55,
+    pValue: 1e-6,
+    verdict: 'faster' as const,
   });
   return verdict({
     improves: true,
-    gates: [gate('patch'), gate('static'), gate('compile', { modulePath: kernelModulePath('rows'), cached: true }), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')],
+    gates: [
+      gate('patch'),
+      gate('static'),
+      gate('compile', { modulePath: kernelModulePath('rows'), cached: true }),
+      gate('symbols'),
+      gate('sandbox'),
+      gate('dojo'),
+      gate('bench'),
+    ],
     benchmark: { wins: true, lattices: [lattice('target', [128, 128]), lattice('held-out', [97, 89])], overhead: [] },
   });
 }
@@ -202,7 +219,12 @@ function engineWith(name: string, gauntlet: ScriptedGauntlet): { engine: Engine;
   const config = testConfig(name);
   const lat = createMainLattice(config.lattice);
   lattices.push(lat);
-  const engine = new Engine(lat, config, { generator: new FixtureGenerator(reference), autoImprove: false, trustGeneratedSources: true, evaluate: gauntlet.evaluate });
+  const engine = new Engine(lat, config, {
+    generator: new FixtureGenerator(reference),
+    autoImprove: false,
+    trustGeneratedSources: true,
+    evaluate: gauntlet.evaluate,
+  });
   return { engine, config, lat };
 }
 
@@ -303,7 +325,14 @@ describe('run --duration', () => {
     mkdirSync(dir, { recursive: true });
     const config = path.join(dir, 'ouroboros.toml');
     writeFileSync(config, `[gauntlet]\ncacheDir = ${JSON.stringify(path.join(dir, 'cache'))}\n[log]\nfile = ${JSON.stringify(path.join(dir, 'engine.log'))}\n`);
-    const options = { config, duration: 60_000, lattice: [32, 32], archive: path.join(dir, 'archive.sqlite'), report: path.join(dir, 'report.html'), json: true };
+    const options = {
+      config,
+      duration: 60_000,
+      lattice: [32, 32],
+      archive: path.join(dir, 'archive.sqlite'),
+      report: path.join(dir, 'report.html'),
+      json: true,
+    };
     // Its 60 s went by before the call (as a slow start-up's seconds do): it stops as soon as the engine has started, before any attempt.
     const result = await runMainJob(options, null, performance.now() - 60_000);
     expect(result.summary.attempts).toBe(0);

@@ -53,7 +53,6 @@ function testConfig(name: string): EngineConfig {
   });
 }
 
-
 /** A gauntlet whose verdicts the test hands over; the stop's abort settles what is left as interrupted. */
 class ScriptedGauntlet {
   readonly calls: CandidateOptions[] = [];
@@ -82,7 +81,19 @@ function gate(name: GateVerdict['gate'], passed = true, reason = ''): GateVerdic
 }
 
 function verdict(overrides: Partial<GauntletVerdict>): GauntletVerdict {
-  return { interrupted: false, accepted: true, improves: false, failedGate: null, gates: [], safetyScore: 1, compileCached: true, isolation: [], benchmark: null, seconds: 0, ...overrides };
+  return {
+    interrupted: false,
+    accepted: true,
+    improves: false,
+    failedGate: null,
+    gates: [],
+    safetyScore: 1,
+    compileCached: true,
+    isolation: [],
+    benchmark: null,
+    seconds: 0,
+    ...overrides,
+  };
 }
 
 /** Resolves with the first 'warm-start' report whose outcome is one of `outcomes`. */
@@ -104,13 +115,26 @@ function warmStartReport(engine: Engine, ...outcomes: WarmStartReport['outcome']
  * rebuild it).
  */
 async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFingerprint, dropModule: boolean): Promise<number> {
-  const built = await hardenedCompile(rowsFast, { includeDir: path.resolve('cpp/include'), cacheDir: config.gauntlet.cacheDir, useCache: true, timeoutMs: 120_000 });
+  const built = await hardenedCompile(rowsFast, {
+    includeDir: path.resolve('cpp/include'),
+    cacheDir: config.gauntlet.cacheDir,
+    useCache: true,
+    timeoutMs: 120_000,
+  });
   expect(built.passed, built.reason).toBe(true);
   const modulePath = built.details.modulePath!;
   const archive = Archive.open(config.archive.path);
   try {
     const parent = archive.ensureRoot('step', REFERENCE_SOURCE, REFERENCE_SHA256);
-    const attempt = archive.insertAttempt({ parentId: parent.id, slot: 'step', generator: 'fixture', operator: 'fixture', genome: null, prompt: null, source: rowsFast });
+    const attempt = archive.insertAttempt({
+      parentId: parent.id,
+      slot: 'step',
+      generator: 'fixture',
+      operator: 'fixture',
+      genome: null,
+      prompt: null,
+      source: rowsFast,
+    });
     archive.updateAttempt(attempt.id, { status: 'applied', modulePath, moduleSha256: fileSha256(modulePath), speedup: 3 });
     archive.warmStart.rememberBest('step', attempt.id, fingerprint);
     if (dropModule) rmSync(modulePath);
@@ -123,7 +147,12 @@ async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFinger
 function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprove: boolean): { engine: Engine; lat: Lattice } {
   const lat = createMainLattice(config.lattice);
   lattices.push(lat);
-  const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('reference-copy.cpp')), autoImprove, trustGeneratedSources: true, evaluate: gauntlet.evaluate });
+  const engine = new Engine(lat, config, {
+    generator: new FixtureGenerator(fixture('reference-copy.cpp')),
+    autoImprove,
+    trustGeneratedSources: true,
+    evaluate: gauntlet.evaluate,
+  });
   return { engine, lat };
 }
 
@@ -173,7 +202,13 @@ describe('warm start', () => {
     await first.engine.start();
     await applied;
     await gauntlet.called(1);
-    gauntlet.settleAll(verdict({ accepted: false, failedGate: 'dojo', gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')] }));
+    gauntlet.settleAll(
+      verdict({
+        accepted: false,
+        failedGate: 'dojo',
+        gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')],
+      }),
+    );
     const report = await rolledBack;
     expect(report).toMatchObject({ slot: 'step', outcome: 'rolled-back', attemptId: id });
     expect(report.reason).toMatch(/re-verification failed: dojo: diverges on wave 17/);

@@ -147,7 +147,9 @@ describe('Engine', () => {
     expect(record.liveMlups).toBeGreaterThan(0);
     expect(lat.slots().step.live.name).toBe('rows-fast');
     expect(phases).toEqual(['selecting', 'generating', 'gauntlet', 'canary', 'trial', 'done']);
-    expect(record.reason).toMatch(/^won its A\/B trial against attempt \d+ \(.*\): candidate\/incumbent \S+ \[\S+, \S+\] over \d+ pairs: faster by more than 3\.0%$/);
+    expect(record.reason).toMatch(
+      /^won its A\/B trial against attempt \d+ \(.*\): candidate\/incumbent \S+ \[\S+, \S+\] over \d+ pairs: faster by more than 3\.0%$/,
+    );
     expect(engine.getImprovementStatus(id)).toMatchObject({ id, phase: 'done', status: 'applied', generator: 'fixture' });
     // The readout slot stays on the reference unless a generator can write readout kernels.
     await expect(engine.attemptImprovement({ slot: 'readout' })).rejects.toThrow('slot = "readout": the fixture generator writes kernels only for "step"');
@@ -170,7 +172,13 @@ describe('Engine', () => {
       expect(archive.get(id)).toMatchObject({ status: 'applied', moduleSha256: record.moduleSha256 });
       const entries = archive.ledger.entries();
       expect(entries).toHaveLength(1);
-      expect(entries[0]).toMatchObject({ action: 'apply', slot: 'step', attemptId: id, moduleSha256: record.moduleSha256, previousModuleSha256: REFERENCE_SHA256 });
+      expect(entries[0]).toMatchObject({
+        action: 'apply',
+        slot: 'step',
+        attemptId: id,
+        moduleSha256: record.moduleSha256,
+        previousModuleSha256: REFERENCE_SHA256,
+      });
       expect(entries[0]!.atStep).toBeGreaterThan(0);
       expect(entries[0]!.reason).toMatch(/^passed the sandbox against attempt \d+: target \[128x128\] .*; won its A\/B trial against attempt \d+/);
       expect(applied).toEqual(entries);
@@ -184,7 +192,11 @@ describe('Engine', () => {
   it('warm-starts the remembered best module on a matching machine at once (its re-verification follows in the background)', async () => {
     const config = testConfig('apply', { archive: { warmStart: true } });
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+    });
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
@@ -209,7 +221,11 @@ describe('Engine', () => {
     archive.warmStart.rememberBest('step', remembered.attemptId, elsewhere);
     archive.close();
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+    });
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
@@ -287,7 +303,13 @@ describe('Engine', () => {
     try {
       const [apply, rollback] = archive.ledger.entries();
       expect(apply).toMatchObject({ action: 'apply', attemptId: id, moduleSha256: record.moduleSha256, previousModuleSha256: REFERENCE_SHA256 });
-      expect(rollback).toMatchObject({ action: 'rollback', attemptId: id, moduleSha256: REFERENCE_SHA256, previousModuleSha256: record.moduleSha256, reason: record.reason });
+      expect(rollback).toMatchObject({
+        action: 'rollback',
+        attemptId: id,
+        moduleSha256: REFERENCE_SHA256,
+        previousModuleSha256: record.moduleSha256,
+        reason: record.reason,
+      });
       expect(rollback!.atStep).toBeGreaterThan(apply!.atStep);
       expect(rolledBack).toEqual([rollback]);
       expect(archive.get(id)!.status).toBe('rolled-back');
@@ -302,7 +324,11 @@ describe('Engine', () => {
     // every new value by 1 + 1e-7: right on every lattice the gauntlet tries.
     const config = testConfig('canary');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('engine/wrong-at-live-size.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(fixture('engine/wrong-at-live-size.cpp')),
+      autoImprove: false,
+      trustGeneratedSources: true,
+    });
     await engine.start();
     const record = await engine.attemptFinished(await engine.attemptImprovement());
     expect(record.gates.every((gate) => gate.passed)).toBe(true);
@@ -428,7 +454,16 @@ describe('Engine', () => {
     try {
       await engine.start();
       const root = archive.list({ slot: 'step' })[0]!;
-      archive.insertAttempt({ parentId: root.id, slot: 'step', generator: 'fixture', operator: 'fixture', genome: null, prompt: null, source: rowsFast, status: 'rejected' });
+      archive.insertAttempt({
+        parentId: root.id,
+        slot: 'step',
+        generator: 'fixture',
+        operator: 'fixture',
+        genome: null,
+        prompt: null,
+        source: rowsFast,
+        status: 'rejected',
+      });
       const judged = await engine.attemptFinished(await engine.attemptImprovement({ parentId: root.id }));
       // rows-fast is archived: of the twelve proposals (4 per child wanted), only one is new, and it is the one judged.
       expect(breeding.proposals).toBe(12);
@@ -465,7 +500,13 @@ describe('Engine', () => {
     expect((await engine.attemptFinished(id)).status).toBe('applied');
     const { outcome, entry } = await engine.rollback('step', 'requested by the test');
     expect(outcome).toMatchObject({ slot: 'step', fromName: 'rows-fast', toName: 'reference' });
-    expect(entry).toMatchObject({ action: 'rollback', attemptId: id, moduleSha256: REFERENCE_SHA256, atStep: outcome.appliedAtStep, reason: 'requested by the test' });
+    expect(entry).toMatchObject({
+      action: 'rollback',
+      attemptId: id,
+      moduleSha256: REFERENCE_SHA256,
+      atStep: outcome.appliedAtStep,
+      reason: 'requested by the test',
+    });
     await expect(engine.rollback('step')).rejects.toThrow('rollback("step"): nothing to roll back, reference is live and is the last-known-good module');
     const summary = await engine.stop();
     expect(summary).toMatchObject({ applied: 1, rolledBack: 1, heldSeconds: 0 });

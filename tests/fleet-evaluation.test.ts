@@ -138,14 +138,17 @@ describe('remote evaluation', () => {
 
   it('a worker killed with SIGKILL mid-job loses nothing: another worker takes the stalled job and it is recorded once', async () => {
     const fingerprint = testFingerprint('sigkill');
-    const child: ChildProcess = spawn(process.execPath, [WORKER_CHILD, server.url, JSON.stringify(fingerprint), String(LOCK_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child: ChildProcess = spawn(process.execPath, [WORKER_CHILD, server.url, JSON.stringify(fingerprint), String(LOCK_MS)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let output = '';
     const lines = new EventTarget();
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       lines.dispatchEvent(new Event('line'));
     });
-    const seen = (text: string) => (output.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => lines.addEventListener('line', () => output.includes(text) && resolve())));
+    const seen = (text: string) =>
+      output.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => lines.addEventListener('line', () => output.includes(text) && resolve()));
     await seen('ready\n');
     const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever() });
     const routes: EvaluationRoute[] = [];

@@ -174,6 +174,9 @@ describe('sharing improvements', () => {
     expect(checkImprovement(JSON.stringify(genuine), fingerprint)).toMatchObject({ ok: true });
     const forgedFingerprint = { ...genuine, fingerprint: { ...testFingerprint('old CPU'), hash: fingerprint.hash } };
     const { hash: _hash, ...body } = forgedFingerprint;
-    expect(checkImprovement(JSON.stringify({ ...body, hash: canonicalHash(body) }), fingerprint)).toEqual({ ok: false, reason: 'fingerprint: its hash does not match its own fields' });
+    expect(checkImprovement(JSON.stringify({ ...body, hash: canonicalHash(body) }), fingerprint)).toEqual({
+      ok: false,
+      reason: 'fingerprint: its hash does not match its own fields',
+    });
   });
 });

@@ -24,7 +24,15 @@ const compileOptions = { includeDir, timeoutMs: 60_000, cacheDir: path.join(scra
 describe('gate 1: patch', () => {
   it('refuses an empty source and protected or foreign target paths', () => {
     expect(patchGate({ source: '  \n', targetPath: 'cpp/kernels/a.cpp' }).reason).toBe('the candidate source is empty');
-    for (const targetPath of ['.env', 'secrets/a.cpp', 'cpp/kernels/../../snapshots/a.cpp', 'checkpoints/a.cpp', '/etc/passwd', 'cpp/core/lattice.cpp', 'cpp/kernels/a.py']) {
+    for (const targetPath of [
+      '.env',
+      'secrets/a.cpp',
+      'cpp/kernels/../../snapshots/a.cpp',
+      'checkpoints/a.cpp',
+      '/etc/passwd',
+      'cpp/core/lattice.cpp',
+      'cpp/kernels/a.py',
+    ]) {
       const verdict = patchGate({ source: reference, targetPath });
       expect(verdict.passed, targetPath).toBe(false);
       expect(verdict.reason).toContain(targetPath);
@@ -140,7 +148,10 @@ describe('gates 5-7: the runner and its report', () => {
 
   it('makes a crash, a timeout or an unparsable report the verdict of the phase that was running', () => {
     const crashed = interpretRun(outcome({ code: null, signal: 'SIGSEGV', lastPhase: 'dojo' }));
-    expect(crashed.gates.map((g) => [g.gate, g.passed])).toEqual([['sandbox', true], ['dojo', false]]);
+    expect(crashed.gates.map((g) => [g.gate, g.passed])).toEqual([
+      ['sandbox', true],
+      ['dojo', false],
+    ]);
     expect(crashed.gates[1]!.reason).toBe('the runner died of SIGSEGV during dojo');
     const hung = interpretRun(outcome({ code: null, signal: 'SIGKILL', timedOut: true, lastPhase: 'differential' }));
     expect(hung.gates[0]!.reason).toBe('killed at the wall-clock limit of 5000 ms during differential');
@@ -150,13 +161,31 @@ describe('gates 5-7: the runner and its report', () => {
   });
 
   it('gives a generator a reason that never names the failing input, and keeps the findings in the details', () => {
-    const finding = 'live lattice, 2 dims, f64, single-step calls: u^{n+k} at the sampled cells: 64 of 64 cells differ from the oracle, first cell 17: 4.95e-1 where the oracle has -5.37e-1 (tolerance 1.03e-14)';
-    const phase = { name: 'differential' as const, passed: false, reason: '', cases: 57, failures: 1, seconds: 1, findings: [finding, 'f32 [7, 5]: wave_step returned status 2 at call 0 (expected 0)'] };
+    const finding =
+      'live lattice, 2 dims, f64, single-step calls: u^{n+k} at the sampled cells: 64 of 64 cells differ from the oracle, first cell 17: 4.95e-1 where the oracle has -5.37e-1 (tolerance 1.03e-14)';
+    const phase = {
+      name: 'differential' as const,
+      passed: false,
+      reason: '',
+      cases: 57,
+      failures: 1,
+      seconds: 1,
+      findings: [finding, 'f32 [7, 5]: wave_step returned status 2 at call 0 (expected 0)'],
+    };
     const reason = inputFreeReason(phase);
-    expect(reason).toBe('differential: 1 of 57 cases failed; first: u^{n+k} at the sampled cells: # of # cells differ from the oracle, first cell #: # where the oracle has # (tolerance #)');
+    expect(reason).toBe(
+      'differential: 1 of 57 cases failed; first: u^{n+k} at the sampled cells: # of # cells differ from the oracle, first cell #: # where the oracle has # (tolerance #)',
+    );
     expect(reason).not.toMatch(/live lattice|2 dims|4\.95|17/);
     const report = ouroboros.sandbox.SandboxReport.encode({
-      schemaVersion: 1, slot: 'step', seed: 77, precision: 'f64', phases: [{ name: 'load', passed: true, cases: 1 }, { ...phase, findings: phase.findings }],
+      schemaVersion: 1,
+      slot: 'step',
+      seed: 77,
+      precision: 'f64',
+      phases: [
+        { name: 'load', passed: true, cases: 1 },
+        { ...phase, findings: phase.findings },
+      ],
     }).finish();
     const verdict = interpretRun(outcome({ stdout: report, lastPhase: 'report' }));
     expect(verdict.gates[0]!.reason).toBe(reason);
@@ -165,8 +194,20 @@ describe('gates 5-7: the runner and its report', () => {
 
   it('makes a worker that died the verdict of its phase, with its signal', () => {
     const report = ouroboros.sandbox.SandboxReport.encode({
-      schemaVersion: 1, slot: 'step', seed: 3, precision: 'f64',
-      phases: [{ name: 'load', passed: true, cases: 1 }, { name: 'differential', passed: false, cases: 57, failures: 57, findings: ['f64 [3]: the candidate\'s worker died of SIGSYS (a forbidden system call)'] }],
+      schemaVersion: 1,
+      slot: 'step',
+      seed: 3,
+      precision: 'f64',
+      phases: [
+        { name: 'load', passed: true, cases: 1 },
+        {
+          name: 'differential',
+          passed: false,
+          cases: 57,
+          failures: 57,
+          findings: ["f64 [3]: the candidate's worker died of SIGSYS (a forbidden system call)"],
+        },
+      ],
       workerEnd: { role: 'candidate', phase: 'differential', reason: 'died of SIGSYS (a forbidden system call)', signal: 'SIGSYS' },
     }).finish();
     const verdict = interpretRun(outcome({ stdout: report, lastPhase: 'report' }));
@@ -177,8 +218,23 @@ describe('gates 5-7: the runner and its report', () => {
 
   it('reports a runner that dies at once as a failed sandbox gate', async () => {
     const run = await runSandbox({
-      runnerPath: '/bin/false', candidatePath: '/nonexistent.so', incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
-      targetExtents: [16, 16], heldOutExtents: [9, 9], heldOutCells: 81, stepsPerCall: 1, benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 256, timeoutMs: 10_000,
+      runnerPath: '/bin/false',
+      candidatePath: '/nonexistent.so',
+      incumbentPath: kernelModulePath('reference'),
+      slot: 'step',
+      seed: 1,
+      precision: 'f64',
+      targetExtents: [16, 16],
+      heldOutExtents: [9, 9],
+      heldOutCells: 81,
+      stepsPerCall: 1,
+      benchSteps: 1,
+      benchSamples: 3,
+      dojoWaves: 100,
+      threads: 2,
+      cpuSeconds: 5,
+      memoryMiB: 256,
+      timeoutMs: 10_000,
     });
     const verdict = interpretRun(run);
     expect(verdict.gates).toHaveLength(1);
@@ -192,8 +248,22 @@ describe('gates 5-7: the runner and its report', () => {
     expect(verdict.accepted).toBe(true);
     const run = await runSandbox({
       runnerPath: path.resolve('native/sandbox', (await import('../dist/native/loader.js')).targetTriple(), 'ouroboros-sandbox'),
-      candidatePath: notElf, incumbentPath: kernelModulePath('reference'), slot: 'step', seed: 1, precision: 'f64',
-      targetExtents: [16, 16], heldOutExtents: [9, 9], heldOutCells: 81, stepsPerCall: 1, benchSteps: 1, benchSamples: 3, dojoWaves: 100, threads: 2, cpuSeconds: 5, memoryMiB: 512, timeoutMs: 30_000,
+      candidatePath: notElf,
+      incumbentPath: kernelModulePath('reference'),
+      slot: 'step',
+      seed: 1,
+      precision: 'f64',
+      targetExtents: [16, 16],
+      heldOutExtents: [9, 9],
+      heldOutCells: 81,
+      stepsPerCall: 1,
+      benchSteps: 1,
+      benchSamples: 3,
+      dojoWaves: 100,
+      threads: 2,
+      cpuSeconds: 5,
+      memoryMiB: 512,
+      timeoutMs: 30_000,
     });
     const interpreted = interpretRun(run);
     expect(interpreted.gates[0]!.passed).toBe(false);
@@ -237,13 +307,19 @@ describe('evaluateCandidate options', () => {
     expect(resolveOptions({ source: reference, cacheMaxBytes: 2 ** 24 }).cacheMaxBytes).toBe(2 ** 24);
   });
 
-  it('lends the machine\'s threads by default and gives each 20 CPU seconds unless told', () => {
+  it("lends the machine's threads by default and gives each 20 CPU seconds unless told", () => {
     const machine = Math.min(os.availableParallelism(), 256);
     expect(resolveOptions({ source: reference })).toMatchObject({ threads: machine, cpuSeconds: Math.min(3600, 20 * machine) });
     expect(resolveOptions({ source: reference, threads: 3 })).toMatchObject({ threads: 3, cpuSeconds: 60 });
     expect(resolveOptions({ source: reference, threads: 256 }).cpuSeconds).toBe(3600);
     expect(resolveOptions({ source: reference, threads: 3, cpuSeconds: 7 }).cpuSeconds).toBe(7);
-    const args = runnerArguments({ ...resolveOptions({ source: reference, threads: 3 }), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    const args = runnerArguments({
+      ...resolveOptions({ source: reference, threads: 3 }),
+      runnerPath: '',
+      candidatePath: 'c.so',
+      incumbentPath: 'i.so',
+      timeoutMs: 1000,
+    });
     expect(args.slice(args.indexOf('--threads'), args.indexOf('--threads') + 2)).toEqual(['--threads', '3']);
   });
 

@@ -22,7 +22,9 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-hardening-test-'))
 const PASSWD = /root:x:0:0|daemon:x:|\/usr\/sbin\/nologin/;
 
 function fatal(source: string): string[] {
-  return sourceFindings(source).filter((finding) => finding.penalty >= 1).map((finding) => finding.message);
+  return sourceFindings(source)
+    .filter((finding) => finding.penalty >= 1)
+    .map((finding) => finding.message);
 }
 
 describe('source rules against hardening overrides (class 7)', () => {
@@ -48,12 +50,15 @@ describe('source rules against hardening overrides (class 7)', () => {
     ['#include_next <cmath>', /include_next/],
   ])('refuses %s', (snippet, message) => {
     const messages = fatal(`${snippet}\n${reference}`);
-    expect(messages.some((text) => message.test(text)), messages.join(' | ')).toBe(true);
+    expect(
+      messages.some((text) => message.test(text)),
+      messages.join(' | '),
+    ).toBe(true);
   });
 
   it('passes what the variant generator renders: its target, optimize and vector attributes and loop pragmas', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let i = 0; i < 40; i += 1) {
       const source = renderKernel(sample(random));
       expect(fatal(source), source.slice(0, 200)).toEqual([]);
@@ -62,8 +67,9 @@ describe('source rules against hardening overrides (class 7)', () => {
     expect(fatal('#pragma GCC ivdep\n#pragma GCC unroll 8\ntypedef double V __attribute__((vector_size(16)));')).toEqual([]);
   });
 
-  it('reads the preprocessed stream by the source\'s own line numbers', () => {
-    const output = '# 1 "candidate.cpp"\nint a;\n# 1 "/usr/include/x.h" 1\n__attribute__((section("x"))) int b;\n# 3 "candidate.cpp" 2\n__attribute__((section("y"))) int c;';
+  it("reads the preprocessed stream by the source's own line numbers", () => {
+    const output =
+      '# 1 "candidate.cpp"\nint a;\n# 1 "/usr/include/x.h" 1\n__attribute__((section("x"))) int b;\n# 3 "candidate.cpp" 2\n__attribute__((section("y"))) int c;';
     const { lines, lineNumbers } = candidateLines(output);
     expect(lines).toEqual(['int a;', '__attribute__((section("y"))) int c;']);
     expect(lineNumbers).toEqual([1, 3]);
@@ -127,7 +133,11 @@ describe('confined tools (class 6)', () => {
     expect(allowedDependency('/etc/passwd', dir, includeDir)).toBe(false);
     expect(allowedDependency('/dev/zero', dir, includeDir)).toBe(false);
     expect(allowedDependency('/usr/include', dir, includeDir)).toBe(false);
-    expect(dependencies('candidate.ii: candidate.cpp /usr/include/a\\ b.h \\\n /usr/include/c.h\n')).toEqual(['candidate.cpp', '/usr/include/a b.h', '/usr/include/c.h']);
+    expect(dependencies('candidate.ii: candidate.cpp /usr/include/a\\ b.h \\\n /usr/include/c.h\n')).toEqual([
+      'candidate.cpp',
+      '/usr/include/a b.h',
+      '/usr/include/c.h',
+    ]);
   });
 
   it('counts an analyser that cannot run within its limits as the worst finding, not as silence', async () => {

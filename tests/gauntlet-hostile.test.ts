@@ -69,7 +69,9 @@ describe('the hostile corpus', () => {
     });
     // The listener must be up, or its count of 0 connections would prove nothing: a port taken fails the suite here.
     await new Promise<void>((resolve, reject) =>
-      listener!.once('error', (error) => reject(new Error(`the corpus's listener cannot take 127.0.0.1:${LISTENER_PORT}: ${error.message}`))).listen(LISTENER_PORT, '127.0.0.1', resolve),
+      listener!
+        .once('error', (error) => reject(new Error(`the corpus's listener cannot take 127.0.0.1:${LISTENER_PORT}: ${error.message}`)))
+        .listen(LISTENER_PORT, '127.0.0.1', resolve),
     );
     before = snapshot();
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-hostile-cache-'));
@@ -79,10 +81,20 @@ describe('the hostile corpus', () => {
       while (next < entries.length) {
         const [name, entry] = entries[next++]!;
         const source = readFileSync(path.join(dir, entry.file), 'utf8');
-        verdicts.set(name, await evaluateCandidate({
-          source, targetPath: entry.targetPath, threads: entry.threads, targetExtents: entry.targetExtents, precision: entry.precision, stepsPerCall: entry.stepsPerCall,
-          cacheDir, cpuSeconds: 2, sandboxTimeoutMs: 20_000,
-        }));
+        verdicts.set(
+          name,
+          await evaluateCandidate({
+            source,
+            targetPath: entry.targetPath,
+            threads: entry.threads,
+            targetExtents: entry.targetExtents,
+            precision: entry.precision,
+            stepsPerCall: entry.stepsPerCall,
+            cacheDir,
+            cpuSeconds: 2,
+            sandboxTimeoutMs: 20_000,
+          }),
+        );
       }
     };
     await Promise.all([worker(), worker(), worker()]);
@@ -112,10 +124,21 @@ describe('the hostile corpus', () => {
    */
   async function runDirectly(name: string) {
     const entry = manifest[name]!;
-    const options = resolveOptions({ source: readFileSync(path.join(dir, entry.file), 'utf8'), threads: entry.threads, cpuSeconds: 2, sandboxTimeoutMs: 20_000 });
+    const options = resolveOptions({
+      source: readFileSync(path.join(dir, entry.file), 'utf8'),
+      threads: entry.threads,
+      cpuSeconds: 2,
+      sandboxTimeoutMs: 20_000,
+    });
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-hostile-direct-'));
     const built = await hardenedCompile(options.source, { includeDir: options.includeDir, timeoutMs: 60_000, cacheDir, useCache: false });
-    const run = await runSandbox({ ...options, runnerPath: sandboxRunnerPath(), candidatePath: built.details.modulePath!, incumbentPath: options.incumbent, timeoutMs: options.sandboxTimeoutMs });
+    const run = await runSandbox({
+      ...options,
+      runnerPath: sandboxRunnerPath(),
+      candidatePath: built.details.modulePath!,
+      incumbentPath: options.incumbent,
+      timeoutMs: options.sandboxTimeoutMs,
+    });
     return interpretRun(run);
   }
 

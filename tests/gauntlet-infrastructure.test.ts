@@ -38,7 +38,10 @@ describe('a tool killed at its wall-clock limit', () => {
     // A child that burns 0.3 s of its own CPU, says so, then idles: the count is read while it is alive.
     const child = spawn(
       process.execPath,
-      ['-e', 'const s = process.cpuUsage(); while ((process.cpuUsage(s).user + process.cpuUsage(s).system) < 300_000); console.log("ready"); setInterval(() => {}, 1000);'],
+      [
+        '-e',
+        'const s = process.cpuUsage(); while ((process.cpuUsage(s).user + process.cpuUsage(s).system) < 300_000); console.log("ready"); setInterval(() => {}, 1000);',
+      ],
       { detached: true, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
@@ -72,7 +75,18 @@ describe('a full scratch disk', () => {
     ].join('\n');
     const result = spawnSync(
       'unshare',
-      ['--user', '--map-root-user', '--mount', 'sh', '-c', `mount -t tmpfs -o size=16k tmpfs "$1" && TMPDIR="$1" exec "$2" --input-type=module -e "$3"`, 'sh', full, process.execPath, script],
+      [
+        '--user',
+        '--map-root-user',
+        '--mount',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o size=16k tmpfs "$1" && TMPDIR="$1" exec "$2" --input-type=module -e "$3"`,
+        'sh',
+        full,
+        process.execPath,
+        script,
+      ],
       { encoding: 'utf8', timeout: 180_000 },
     );
     expect(result.status, result.stderr).toBe(0);
@@ -105,8 +119,16 @@ describe('the engine, given a gauntlet that met a full disk', () => {
     const compile: GateVerdict = { gate: 'compile', passed: false, reason: infrastructure.message, infrastructure, details: {}, seconds: 0 };
     const pass = (gate: GateVerdict['gate']): GateVerdict => ({ gate, passed: true, reason: '', details: {}, seconds: 0 });
     const evaluate = async (): Promise<GauntletVerdict> => ({
-      interrupted: false, accepted: false, improves: false, failedGate: 'compile', gates: [pass('patch'), pass('static'), compile],
-      safetyScore: 1, compileCached: false, isolation: [], benchmark: null, seconds: 0,
+      interrupted: false,
+      accepted: false,
+      improves: false,
+      failedGate: 'compile',
+      gates: [pass('patch'), pass('static'), compile],
+      safetyScore: 1,
+      compileCached: false,
+      isolation: [],
+      benchmark: null,
+      seconds: 0,
     });
     const engine = new Engine(lat, config, { generator: new FixtureGenerator(reference), autoImprove: false, trustGeneratedSources: true, evaluate });
     const openings: string[] = [];

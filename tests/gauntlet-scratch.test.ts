@@ -35,7 +35,10 @@ async function firstLine(proc: ReturnType<typeof child>): Promise<string> {
   return text.split('\n')[0]!;
 }
 
-const roots = () => readdirSync(tmp).filter((name) => name.startsWith('ouroboros-scratch-')).sort();
+const roots = () =>
+  readdirSync(tmp)
+    .filter((name) => name.startsWith('ouroboros-scratch-'))
+    .sort();
 
 describe('scratch directories', () => {
   it('of a process killed with SIGKILL are swept by the next process that makes one', async () => {

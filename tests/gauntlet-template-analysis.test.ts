@@ -26,7 +26,9 @@ const REGENERATE = 'regenerate it with `npm run build:ts && node scripts/analyse
 
 /** A rendering without what every genome changes anyway: the header's genome and the kernel's name. */
 function body(genome: VariantGenome): string {
-  return renderKernel(genome).replace(/^\/\*[\s\S]*?\*\/\n/, '').replace(/"variant-[0-9a-f]{8}"/, '"variant"');
+  return renderKernel(genome)
+    .replace(/^\/\*[\s\S]*?\*\/\n/, '')
+    .replace(/"variant-[0-9a-f]{8}"/, '"variant"');
 }
 
 function staticDetails(verdict: GauntletVerdict): StaticDetails {
@@ -38,9 +40,10 @@ describe('the covering renderings', () => {
     const missing: string[] = [];
     for (const gene of genomeSpace) {
       for (const value of gene.values) {
-        const effective = COVERING_GENOMES.some((genome) =>
-          genome[gene.name] === value &&
-          gene.values.some((other) => other !== value && body({ ...genome, [gene.name]: other } as VariantGenome) !== body(genome)),
+        const effective = COVERING_GENOMES.some(
+          (genome) =>
+            genome[gene.name] === value &&
+            gene.values.some((other) => other !== value && body({ ...genome, [gene.name]: other } as VariantGenome) !== body(genome)),
         );
         if (!effective) missing.push(`${gene.name} = ${String(value)}`);
       }
@@ -50,7 +53,7 @@ describe('the covering renderings', () => {
 });
 
 describe('the committed template analysis', () => {
-  it('is the current template\'s, made with the current checks', () => {
+  it("is the current template's, made with the current checks", () => {
     const committed = committedTemplateAnalysis();
     expect(committed, `no committed analysis: ${REGENERATE}`).not.toBeNull();
     expect(committed!.templateHash, `the template changed: ${REGENERATE}`).toBe(templateHash());
@@ -106,7 +109,14 @@ describe('a template whose committed analysis is stale', () => {
 
   it('keeps no analysis in which an analyser was stopped at its limits', async () => {
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-template-cache-'));
-    const stopped = { tool: 'clang-tidy' as const, id: 'analyser-stopped', severity: 'error', line: 0, message: 'clang-tidy was stopped at its time or memory limit', penalty: 1 };
+    const stopped = {
+      tool: 'clang-tidy' as const,
+      id: 'analyser-stopped',
+      severity: 'error',
+      line: 0,
+      message: 'clang-tidy was stopped at its time or memory limit',
+      penalty: 1,
+    };
     const analyses = new TemplateAnalyses({ committedFile: staleFile(), analyse: () => Promise.resolve(synthetic([stopped])), versions });
     expect(analyses.current(cacheDir, includeDir)).toBeNull();
     await analyses.settled(cacheDir);
@@ -124,16 +134,22 @@ describe('the static gate of a rendering', () => {
   const rendering = renderKernel(genome);
   afterAll(() => pool.close());
 
-  it('takes the template\'s findings for a source its genome renders to exactly', async () => {
+  it("takes the template's findings for a source its genome renders to exactly", async () => {
     const verdict = await evaluateCandidate({ source: rendering, genome: genome as unknown as Record<string, unknown>, ...quick });
     const details = staticDetails(verdict);
     expect(details.stages).toEqual(['rules', 'preprocess', 'template-analysis']);
     expect(details.templateHash).toBe(templateHash());
     expect(details.lintFindings).toEqual(templateFindings(committedTemplateAnalysis()!).findings);
-    expect(verdict.gates.map((gate) => [gate.gate, gate.passed])).toEqual([['patch', true], ['static', true], ['compile', true], ['symbols', true], ['sandbox', false]]);
+    expect(verdict.gates.map((gate) => [gate.gate, gate.passed])).toEqual([
+      ['patch', true],
+      ['static', true],
+      ['compile', true],
+      ['symbols', true],
+      ['sandbox', false],
+    ]);
   });
 
-  it('runs the analysers on a source one line away from its genome\'s rendering', async () => {
+  it("runs the analysers on a source one line away from its genome's rendering", async () => {
     const almost = `${rendering}static_assert(sizeof(double) == 8, "a line the template does not have");\n`;
     const verdict = await evaluateCandidate({ source: almost, genome: genome as unknown as Record<string, unknown>, ...quick });
     const details = staticDetails(verdict);

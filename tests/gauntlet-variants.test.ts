@@ -35,9 +35,10 @@ describe('correct variants', () => {
 
   it('passes every gate, in order, with a safety score and the isolation layers', () => {
     for (const [name, verdict] of Object.entries(verdicts)) {
-      expect(verdict.gates.map((g) => [g.gate, g.passed]), name).toEqual(
-        ['patch', 'static', 'compile', 'symbols', 'sandbox', 'dojo', 'bench'].map((gate) => [gate, true]),
-      );
+      expect(
+        verdict.gates.map((g) => [g.gate, g.passed]),
+        name,
+      ).toEqual(['patch', 'static', 'compile', 'symbols', 'sandbox', 'dojo', 'bench'].map((gate) => [gate, true]));
       expect(verdict.accepted).toBe(true);
       expect(verdict.safetyScore).toBeGreaterThanOrEqual(0.8);
       expect(verdict.isolation.find((layer) => layer.name === 'seccomp')?.active).toBe(true);
@@ -47,7 +48,10 @@ describe('correct variants', () => {
   it('gives each lattice the verdict its own statistics support, and improves only on a win on both', () => {
     for (const [name, verdict] of Object.entries(verdicts)) {
       const lattices = verdict.benchmark!.lattices;
-      expect(lattices.map((l) => l.lattice), name).toEqual(['target', 'held-out']);
+      expect(
+        lattices.map((l) => l.lattice),
+        name,
+      ).toEqual(['target', 'held-out']);
       expect(lattices[0]!.extents).toEqual([128, 128]);
       for (const l of lattices) {
         expect(l.ratio, name).toBeCloseTo(l.candidateMedianNs / l.incumbentMedianNs, 12);
@@ -63,14 +67,16 @@ describe('correct variants', () => {
   });
 
   it('draws the held-out lattice for every evaluation and records it, and the steps per call, in the verdict', () => {
-    const drawn = Object.values(verdicts).filter((v) => v.benchmark).map((verdict) => {
-      const bench = verdict.gates.find((g) => g.gate === 'bench')!.details as { heldOutExtents: number[]; stepsPerCall: number };
-      expect(bench.stepsPerCall).toBe(1);
-      expect(verdict.benchmark!.lattices[1]!.extents).toEqual(bench.heldOutExtents);
-      expect(bench.heldOutExtents).toHaveLength(2);
-      for (const extent of bench.heldOutExtents) expect(extent % 2).toBe(1);
-      return bench.heldOutExtents.join('x');
-    });
+    const drawn = Object.values(verdicts)
+      .filter((v) => v.benchmark)
+      .map((verdict) => {
+        const bench = verdict.gates.find((g) => g.gate === 'bench')!.details as { heldOutExtents: number[]; stepsPerCall: number };
+        expect(bench.stepsPerCall).toBe(1);
+        expect(verdict.benchmark!.lattices[1]!.extents).toEqual(bench.heldOutExtents);
+        expect(bench.heldOutExtents).toHaveLength(2);
+        for (const extent of bench.heldOutExtents) expect(extent % 2).toBe(1);
+        return bench.heldOutExtents.join('x');
+      });
     // Each evaluation draws its own seed, and its lattice with it.
     expect(new Set(drawn).size).toBeGreaterThan(1);
     expect(verdicts.fast!.isolation.find((layer) => layer.name === 'pages')?.detail).toMatch(/pages/);

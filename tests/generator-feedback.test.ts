@@ -12,7 +12,7 @@ describe('feedback to generators', () => {
     expect(clean).toMatch(/^differential: cell <n> of <extents>/);
   });
 
-  it('keeps the candidate\'s own line numbers and the words of the reason', () => {
+  it("keeps the candidate's own line numbers and the words of the reason", () => {
     const clean = sanitiseFeedback('safety score 0 is below the threshold 0.8; worst: line 12: attribute optimize with "O0" is not allowed');
     expect(clean).toContain('line 12: attribute optimize');
     expect(clean).toContain('"O0"');

@@ -81,7 +81,10 @@ describe('loadModule refuses, naming the file and the reason, while the live ker
   });
 
   it('a module whose self-test against the oracle fails', async () => {
-    await expectRefused(testKernel('misbehaving_WrongPhysics'), /^self-test failed: after 3 steps on a 7x6 f64 lattice the module differs from the Rust oracle by/);
+    await expectRefused(
+      testKernel('misbehaving_WrongPhysics'),
+      /^self-test failed: after 3 steps on a 7x6 f64 lattice the module differs from the Rust oracle by/,
+    );
   });
 
   it('a module whose constructor crashes: only the probe process dies', async () => {

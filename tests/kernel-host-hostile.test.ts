@@ -128,7 +128,7 @@ describe('a hostile module live in a kernel host', () => {
     expect(sameBits(lat.previousField(), trusted.previousField())).toBe(true);
   }, 60_000);
 
-  it('falls back to the lattice\'s own kernel when last-known-good is a confined module whose host died too', async () => {
+  it("falls back to the lattice's own kernel when last-known-good is a confined module whose host died too", async () => {
     const lat = seeded(true);
     const good = await lat.loadConfinedModule(kernelModulePath('reference_twin'));
     const { failure: first } = await runUntilHostFails(lat, build('tests/fixtures/kernel-host/spin-after-five.cpp'), HANG_TIMEOUT_MS, good);

@@ -39,7 +39,19 @@ describe('the trust decision', () => {
     lat.setState(state.previous, state.current);
     const entries: unknown[] = [];
     const ledger = { append: (entry: object) => (entries.push(entry), { ...entry, seq: entries.length }) as never };
-    const settings = { canarySteps: 10, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.99, driftTolerance: 1e-9, trialWindowMs: 100, trialMinSteps: 3, trialMaxPairs: 4, trialMinGain: 0.03, trialMaxSlowerLiveMs: 400 };
+    const settings = {
+      canarySteps: 10,
+      canaryTolerance: 1e-9,
+      watchWindowMs: 100,
+      watchMinSteps: 5,
+      maxDegradation: 0.99,
+      driftTolerance: 1e-9,
+      trialWindowMs: 100,
+      trialMinSteps: 3,
+      trialMaxPairs: 4,
+      trialMinGain: 0.03,
+      trialMaxSlowerLiveMs: 400,
+    };
     const hooks = { phase() {}, applied() {}, rolledBack() {}, incumbentLost() {} };
     // No step goes through the readout slot, so its windows are given (a measurement injected, not taken).
     const readoutWindow = { steps: 10, kernelNs: 1e6, wallMs: 100, mlups: 1 };
@@ -50,13 +62,32 @@ describe('the trust decision', () => {
     for (const slot of ['step', 'readout'] as const) live.adopt({ slot, attemptId: 0, moduleId: base.id, modulePath: base.path, moduleSha256: '', speedup: 1 });
     const run = lat.run({ watchdog: { everySteps: 20 } });
     const request = { slot: 'step' as const, speedup: 1, action: 'apply' as const, reason: 'test' };
-    const untrusted = await live.change({ ...request, attemptId: 1, modulePath: kernelModulePath('reference_twin'), speedJudge: { by: 'benchmark' as const, judgedAgainst: 0 }, trusted: false });
+    const untrusted = await live.change({
+      ...request,
+      attemptId: 1,
+      modulePath: kernelModulePath('reference_twin'),
+      speedJudge: { by: 'benchmark' as const, judgedAgainst: 0 },
+      trusted: false,
+    });
     expect(untrusted.status, untrusted.reason).toBe('applied');
     expect(lat.isConfined(live.incumbents.get('step')!.moduleId)).toBe(true);
-    const trusted = await live.change({ ...request, attemptId: 2, modulePath: kernelModulePath('rows'), speedJudge: { by: 'benchmark' as const, judgedAgainst: 1 }, trusted: true });
+    const trusted = await live.change({
+      ...request,
+      attemptId: 2,
+      modulePath: kernelModulePath('rows'),
+      speedJudge: { by: 'benchmark' as const, judgedAgainst: 1 },
+      trusted: true,
+    });
     expect(trusted.status, trusted.reason).toBe('applied');
     expect(lat.isConfined(live.incumbents.get('step')!.moduleId)).toBe(false);
-    const readout = await live.change({ ...request, slot: 'readout', attemptId: 3, modulePath: kernelModulePath('reference_twin'), speedJudge: { by: 'benchmark' as const, judgedAgainst: 0 }, trusted: false });
+    const readout = await live.change({
+      ...request,
+      slot: 'readout',
+      attemptId: 3,
+      modulePath: kernelModulePath('reference_twin'),
+      speedJudge: { by: 'benchmark' as const, judgedAgainst: 0 },
+      trusted: false,
+    });
     expect(readout.status, readout.reason).toBe('applied');
     expect(lat.isConfined(live.incumbents.get('readout')!.moduleId)).toBe(true);
     live.dispose();

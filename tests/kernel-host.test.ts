@@ -85,17 +85,29 @@ describe('a confined module', () => {
     await expect(privateLattice.loadConfinedModule(kernelModulePath('reference_twin'))).rejects.toThrow(/sharedState: true/);
   });
 
-  it('is self-tested at load through its host, on the lattice\'s own size, against the oracle', async () => {
+  it("is self-tested at load through its host, on the lattice's own size, against the oracle", async () => {
     const confined = seeded(true);
     // Steps correctly on lattices under 256 cells, which the in-process self-test uses; freezes the field on larger ones.
     const error = await confined.loadConfinedModule('build/test-kernels/misbehaving_FreezeField.so').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModuleRefusedError);
-    expect((error as Error).message).toMatch(/misbehaving_FreezeField\.so: self-test failed: after 3 steps on a 48x40 f64 lattice the module differs from the Rust oracle/);
+    expect((error as Error).message).toMatch(
+      /misbehaving_FreezeField\.so: self-test failed: after 3 steps on a 48x40 f64 lattice the module differs from the Rust oracle/,
+    );
   });
 
-  it('is self-tested off the JS thread: the event loop turns while the host is in the self-test\'s step', async () => {
+  it("is self-tested off the JS thread: the event loop turns while the host is in the self-test's step", async () => {
     const module = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-spin-first-')), 'spin-first.so');
-    execFileSync('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-DSPIN_AFTER_CALLS=0', '-Icpp/include', 'tests/fixtures/kernel-host/spin-after-five.cpp', '-o', module]);
+    execFileSync('g++', [
+      '-std=c++17',
+      '-O2',
+      '-fPIC',
+      '-shared',
+      '-DSPIN_AFTER_CALLS=0',
+      '-Icpp/include',
+      'tests/fixtures/kernel-host/spin-after-five.cpp',
+      '-o',
+      module,
+    ]);
     const confined = seeded(true);
     const events: string[] = [];
     const load = confined.loadConfinedModule(module, { stepTimeoutMs: 2000 }).then(
@@ -105,18 +117,18 @@ describe('a confined module', () => {
     // This process's running kernel hosts, with the CPU ticks they have used;
     // the module spins in the self-test's first step until the core times it out.
     const hostTicks = (): number[] =>
-      readdirSync('/proc/self/task').flatMap((task) =>
-        readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
-      ).flatMap((pid) => {
-        try {
-          if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('ouroboros-kern')) return [];
-          const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-          // Still running: a host the core has killed keeps its ticks as a zombie until it is reaped.
-          return fields[0] === 'R' ? [Number(fields[11]) + Number(fields[12])] : [];
-        } catch {
-          return [];
-        }
-      });
+      readdirSync('/proc/self/task')
+        .flatMap((task) => readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
+        .flatMap((pid) => {
+          try {
+            if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('ouroboros-kern')) return [];
+            const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+            // Still running: a host the core has killed keeps its ticks as a zombie until it is reaped.
+            return fields[0] === 'R' ? [Number(fields[11]) + Number(fields[12])] : [];
+          } catch {
+            return [];
+          }
+        });
     // A host that has spun for 20 ticks (0.2 s of CPU) is in the self-test's step: loading takes a few.
     const watcher = setInterval(() => {
       if (!events.includes('host spinning') && hostTicks().some((ticks) => ticks >= 20)) events.push('host spinning');
@@ -148,7 +160,7 @@ describe('a confined module', () => {
     expect(refused.maxAbsDifference > 1e-9 || Number.isNaN(refused.maxAbsDifference)).toBe(true);
   });
 
-  it('is refused with the host\'s reason when the file is not a kernel', async () => {
+  it("is refused with the host's reason when the file is not a kernel", async () => {
     const confined = seeded(true);
     const error = await confined.loadConfinedModule('build/test-kernels/broken_NullTable.so').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModuleRefusedError);
@@ -157,7 +169,7 @@ describe('a confined module', () => {
 });
 
 describe('a checkpoint of a lattice with a confined module live', () => {
-  it('carries the module\'s confinement: the resumed lattice steps it in a new host, bitwise as a run that never stopped', async () => {
+  it("carries the module's confinement: the resumed lattice steps it in a new host, bitwise as a run that never stopped", async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ouro-confined-checkpoint-')), 'confined.ouro');
     const original = seeded(true);
     const local = seeded(false);

@@ -8,7 +8,7 @@ const record = (pid: number, syscall: number) =>
   `comm="ouroboros-kerne" exe="/x/ouroboros-kernel-host" sig=31 arch=c000003e syscall=${syscall} compat=0 ip=0x7f0505566090 code=0x80000000\n`;
 
 describe('a seccomp kill in the kernel log', () => {
-  it('is found by the host\'s pid, the last one winning, and named when it is a common call', () => {
+  it("is found by the host's pid, the last one winning, and named when it is a common call", () => {
     const records = [record(41, 257), 'traps: something else pid=42 syscall=1 ', record(4242, 41), record(42, 257), record(42, 42)];
     expect(seccompKillOf(records, 42)).toEqual({ number: 42, name: 'connect' });
     expect(seccompKillOf(records, 41)).toEqual({ number: 257, name: 'openat' });

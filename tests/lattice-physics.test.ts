@@ -19,7 +19,10 @@ function randomLattice(extents: number[], precision: Precision, seed: number, co
 }
 
 describe('energy conservation', () => {
-  for (const [precision, tolerance] of [['f64', 1e-12], ['f32', 1e-5]] as const) {
+  for (const [precision, tolerance] of [
+    ['f64', 1e-12],
+    ['f32', 1e-5],
+  ] as const) {
     for (const [dims, extents] of Object.entries(DRIFT_CASES[precision])) {
       it(`drift <= ${tolerance} over 10^4 steps, ${dims}-D ${precision}, random data`, () => {
         const { lat } = randomLattice(extents, precision, 100 + Number(dims));
@@ -39,8 +42,14 @@ describe('energy conservation', () => {
 describe('dispersion relation of the discrete scheme', () => {
   const modeCases: [number[], number[]][] = [
     [[40], [3]],
-    [[32, 24], [1, 2]],
-    [[12, 10, 8], [1, 2, 1]],
+    [
+      [32, 24],
+      [1, 2],
+    ],
+    [
+      [12, 10, 8],
+      [1, 2, 1],
+    ],
     [new Array(9).fill(3), new Array(9).fill(1)],
   ];
   for (const [extents, modes] of modeCases) {
@@ -49,7 +58,10 @@ describe('dispersion relation of the discrete scheme', () => {
       const lat = new Lattice({ extents, dt });
       const mode = sineMode(extents, modes, 4);
       const omegaDt = discreteOmegaDt(extents, modes, lat.courantNumber);
-      lat.setState(mode.map((v) => v * Math.cos(omegaDt)), mode);
+      lat.setState(
+        mode.map((v) => v * Math.cos(omegaDt)),
+        mode,
+      );
       lat.step(1000);
       const field = lat.field();
       const expected = Math.cos(1000 * omegaDt);

@@ -30,7 +30,11 @@ describe('Lattice construction rejects bad options with a named parameter and it
   });
 
   it('the Courant number must stay below 1/sqrt(N), strictly', () => {
-    expectError(() => new Lattice({ extents: [16, 16], dt: 1 / Math.SQRT2 }), RangeError, /Courant number c\*dt\/h = 0.7071067811865\d* must be < 1\/sqrt\(2\) = 0.707107/);
+    expectError(
+      () => new Lattice({ extents: [16, 16], dt: 1 / Math.SQRT2 }),
+      RangeError,
+      /Courant number c\*dt\/h = 0.7071067811865\d* must be < 1\/sqrt\(2\) = 0.707107/,
+    );
     expectError(() => new Lattice({ extents: [16], dt: 1 }), RangeError, 'must be < 1/sqrt(1) = 1.00000');
     expectError(() => new Lattice({ extents: [4, 4, 4], c: 2, h: 0.5, dt: 0.2 }), RangeError, 'use dt < 0.144338');
     expect(() => new Lattice({ extents: [16, 16], dt: 0.7071 }).close()).not.toThrow();
@@ -60,7 +64,7 @@ describe('Lattice construction rejects bad options with a named parameter and it
 describe('Lattice methods reject bad arguments and keep the state', () => {
   const make = (precision: 'f64' | 'f32' = 'f64') => new Lattice({ extents: [4, 5], dt: 0.5, precision });
 
-  it('memoryTriad: measures the lattice\'s own memory, leaves both levels as they were, refuses bad repetitions', async () => {
+  it("memoryTriad: measures the lattice's own memory, leaves both levels as they were, refuses bad repetitions", async () => {
     for (const precision of ['f64', 'f32'] as const) {
       const lat = new Lattice({ extents: [96, 101], dt: 0.5, precision });
       const field = (value: (i: number) => number) => {
@@ -94,7 +98,11 @@ describe('Lattice methods reject bad arguments and keep the state', () => {
     const before = lat.field();
     expectError(() => lat.setState(new Float32Array(20), good), TypeError, 'previous = Float32Array(20): must be a Float64Array for a f64 lattice');
     expectError(() => lat.setState(good, [1, 2] as never), TypeError, 'current = [1, 2]: must be a Float64Array');
-    expectError(() => lat.setState(good, new Float64Array(19)), RangeError, 'current.length = 19: must equal the number of cells, 20 (the product of extents [4, 5])');
+    expectError(
+      () => lat.setState(good, new Float64Array(19)),
+      RangeError,
+      'current.length = 19: must equal the number of cells, 20 (the product of extents [4, 5])',
+    );
     const bad = good.slice();
     bad[7] = NaN;
     expectError(() => lat.setState(bad, good), RangeError, 'previous[7] = NaN: every value must be finite');

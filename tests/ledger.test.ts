@@ -33,12 +33,36 @@ function archiveWithLedger(count: number): { archive: Archive; entries: LedgerEn
   const archive = Archive.open(file);
   const root = archive.ensureRoot('step', '// reference\n', REFERENCE_MODULE);
   for (let n = 1; n <= count; n += 1) {
-    const attempt = archive.insertAttempt({ parentId: root.id, slot: 'step', generator: 'variant', operator: `mutate:${n}`, genome: { n }, prompt: null, source: `// ${n}\n` });
+    const attempt = archive.insertAttempt({
+      parentId: root.id,
+      slot: 'step',
+      generator: 'variant',
+      operator: `mutate:${n}`,
+      genome: { n },
+      prompt: null,
+      source: `// ${n}\n`,
+    });
     archive.updateAttempt(attempt.id, { status: 'applied', moduleSha256: module(n) });
     const change: NewLedgerEntry =
       n === count
-        ? { action: 'rollback', slot: 'step', attemptId: null, moduleSha256: module(n - 1), previousModuleSha256: module(n), atStep: n * 1000 + 7, reason: 'throughput fell 9% in the watch window' }
-        : { action: 'apply', slot: 'step', attemptId: attempt.id, moduleSha256: module(n), previousModuleSha256: n === 1 ? REFERENCE_MODULE : module(n - 1), atStep: n * 1000, reason: `won by ${n}%` };
+        ? {
+            action: 'rollback',
+            slot: 'step',
+            attemptId: null,
+            moduleSha256: module(n - 1),
+            previousModuleSha256: module(n),
+            atStep: n * 1000 + 7,
+            reason: 'throughput fell 9% in the watch window',
+          }
+        : {
+            action: 'apply',
+            slot: 'step',
+            attemptId: attempt.id,
+            moduleSha256: module(n),
+            previousModuleSha256: n === 1 ? REFERENCE_MODULE : module(n - 1),
+            atStep: n * 1000,
+            reason: `won by ${n}%`,
+          };
     archive.ledger.append(change);
   }
   return { archive, entries: archive.ledger.entries() };
@@ -147,11 +171,23 @@ describe('ledger', () => {
   it('refuses malformed changes naming the field', () => {
     const { archive } = archiveWithLedger(1);
     const readout = archive.ensureRoot('readout', '// readout\n', REFERENCE_MODULE);
-    const good: NewLedgerEntry = { action: 'apply', slot: 'step', attemptId: null, moduleSha256: module(1), previousModuleSha256: module(2), atStep: 0, reason: '' };
-    expect(() => archive.ledger.append({ ...good, action: 'revert' as 'apply' })).toThrow('change.action = "revert": must be one of apply, rollback, warm-start');
+    const good: NewLedgerEntry = {
+      action: 'apply',
+      slot: 'step',
+      attemptId: null,
+      moduleSha256: module(1),
+      previousModuleSha256: module(2),
+      atStep: 0,
+      reason: '',
+    };
+    expect(() => archive.ledger.append({ ...good, action: 'revert' as 'apply' })).toThrow(
+      'change.action = "revert": must be one of apply, rollback, warm-start',
+    );
     expect(() => archive.ledger.append({ ...good, moduleSha256: 'ABC' })).toThrow('change.moduleSha256 = "ABC": must be 64 lowercase hex digits');
     expect(() => archive.ledger.append({ ...good, atStep: -1 })).toThrow('change.atStep = -1: must be an integer in [0,');
-    expect(() => archive.ledger.append({ ...good, attemptId: readout.id })).toThrow(`change.attemptId = ${readout.id}: is an attempt of slot readout, not step`);
+    expect(() => archive.ledger.append({ ...good, attemptId: readout.id })).toThrow(
+      `change.attemptId = ${readout.id}: is an attempt of slot readout, not step`,
+    );
     expect(() => archive.ledger.append({ ...good, attemptId: 500 })).toThrow('change.attemptId = 500: is not an attempt in archive');
     expect(archive.ledger.entries()).toHaveLength(1);
     archive.close();
@@ -162,7 +198,11 @@ describe('ledger tampering', () => {
   it('detects an edited field', () => {
     archiveWithLedger(5).archive.close();
     tamper((db) => db.prepare("UPDATE ledger SET reason = 'won by 50%' WHERE sequence = 3").run());
-    expect(verifyReopened()).toEqual({ ok: false, entries: 5, firstBad: { sequence: 3, reason: expect.stringMatching(/does not match its contents: the entry was edited/) } });
+    expect(verifyReopened()).toEqual({
+      ok: false,
+      entries: 5,
+      firstBad: { sequence: 3, reason: expect.stringMatching(/does not match its contents: the entry was edited/) },
+    });
   });
 
   it('detects an edited step count', () => {
@@ -225,11 +265,22 @@ describe('ledger tampering', () => {
     archive.close();
     const last = entries[4]!;
     tamper((db) => insertRow(db, forged({ ...last, sequence: 6, reason: 'forged', previousHash: last.hash })));
-    expect(verifyReopened().firstBad).toEqual({ sequence: 6, reason: 'it lies beyond the head the ledger recorded (entry 5): it was not appended by the ledger' });
+    expect(verifyReopened().firstBad).toEqual({
+      sequence: 6,
+      reason: 'it lies beyond the head the ledger recorded (entry 5): it was not appended by the ledger',
+    });
     const reopened = Archive.open(file);
-    expect(() => reopened.ledger.append({ action: 'apply', slot: 'step', attemptId: null, moduleSha256: module(7), previousModuleSha256: module(6), atStep: 1, reason: '' })).toThrow(
-      /does not end where its head record says \(sequence 5\).*nothing was appended/,
-    );
+    expect(() =>
+      reopened.ledger.append({
+        action: 'apply',
+        slot: 'step',
+        attemptId: null,
+        moduleSha256: module(7),
+        previousModuleSha256: module(6),
+        atStep: 1,
+        reason: '',
+      }),
+    ).toThrow(/does not end where its head record says \(sequence 5\).*nothing was appended/);
     reopened.close();
   });
 
@@ -294,7 +345,15 @@ describe('warm start', () => {
   function archiveWithWinner() {
     const archive = Archive.open(file);
     const root = archive.ensureRoot('step', '// reference\n', REFERENCE_MODULE);
-    const winner = archive.insertAttempt({ parentId: root.id, slot: 'step', generator: 'variant', operator: 'mutate:tile', genome: { tile: 64 }, prompt: null, source: '// tiled 64\n' });
+    const winner = archive.insertAttempt({
+      parentId: root.id,
+      slot: 'step',
+      generator: 'variant',
+      operator: 'mutate:tile',
+      genome: { tile: 64 },
+      prompt: null,
+      source: '// tiled 64\n',
+    });
     archive.updateAttempt(winner.id, { status: 'applied', moduleSha256: module(64), speedup: 3 });
     return { archive, root, winner: archive.get(winner.id)! };
   }
@@ -368,13 +427,36 @@ describe('warm start', () => {
   it('remembers only verified modules of the slot, under a fingerprint that matches its hash', async () => {
     const fingerprint = await machineFingerprint();
     const { archive, root, winner } = archiveWithWinner();
-    const rejected = archive.insertAttempt({ parentId: root.id, slot: 'step', generator: 'variant', operator: 'x', genome: null, prompt: null, source: '// x\n' });
+    const rejected = archive.insertAttempt({
+      parentId: root.id,
+      slot: 'step',
+      generator: 'variant',
+      operator: 'x',
+      genome: null,
+      prompt: null,
+      source: '// x\n',
+    });
     archive.updateAttempt(rejected.id, { status: 'rejected', failedGate: 'dojo', reason: 'diverges' });
-    expect(() => archive.warmStart.rememberBest('step', rejected.id, fingerprint)).toThrow(`attemptId = ${rejected.id}: has status rejected; only a passed, applied, superseded attempt is a verified module`);
-    expect(() => archive.warmStart.rememberBest('readout', winner.id, fingerprint)).toThrow(`attemptId = ${winner.id}: is an attempt of slot step, not readout`);
+    expect(() => archive.warmStart.rememberBest('step', rejected.id, fingerprint)).toThrow(
+      `attemptId = ${rejected.id}: has status rejected; only a passed, applied, superseded attempt is a verified module`,
+    );
+    expect(() => archive.warmStart.rememberBest('readout', winner.id, fingerprint)).toThrow(
+      `attemptId = ${winner.id}: is an attempt of slot step, not readout`,
+    );
     expect(() => archive.warmStart.rememberBest('step', 999, fingerprint)).toThrow('attemptId = 999: is not an attempt in archive');
-    expect(() => archive.warmStart.rememberBest('step', root.id, { ...fingerprint, arch: 'riscv64' })).toThrow(/^fingerprint\.hash = ".*": does not match the fingerprint's fields/);
-    const unbuilt = archive.insertAttempt({ parentId: root.id, slot: 'step', generator: 'variant', operator: 'y', genome: null, prompt: null, source: '// y\n', status: 'passed' });
+    expect(() => archive.warmStart.rememberBest('step', root.id, { ...fingerprint, arch: 'riscv64' })).toThrow(
+      /^fingerprint\.hash = ".*": does not match the fingerprint's fields/,
+    );
+    const unbuilt = archive.insertAttempt({
+      parentId: root.id,
+      slot: 'step',
+      generator: 'variant',
+      operator: 'y',
+      genome: null,
+      prompt: null,
+      source: '// y\n',
+      status: 'passed',
+    });
     expect(() => archive.warmStart.rememberBest('step', unbuilt.id, fingerprint)).toThrow('has no built module');
     expect(archive.warmStart.remembered('step')).toBeNull();
     archive.warmStart.rememberBest('step', root.id, fingerprint);

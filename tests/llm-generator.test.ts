@@ -137,9 +137,8 @@ describe('LlmGenerator against a local OpenAI-compatible server', () => {
   it('sends the ABI, the rules, the parent, the profile and the failed siblings; the proposal keeps that prompt', async () => {
     server.serve('good');
     const hints = [{ operator: 'mutate:tile', description: 'tile=64x64 unroll=4', speedup: 1.8 }];
-    const proposal = await new LlmGenerator(
-      { baseURL, model: 'qwen2.5-coder-7b-instruct', temperature: 0.2, maxTokens: 4096 },
-      (slot, count) => (slot === 'step' ? hints.slice(0, count) : []),
+    const proposal = await new LlmGenerator({ baseURL, model: 'qwen2.5-coder-7b-instruct', temperature: 0.2, maxTokens: 4096 }, (slot, count) =>
+      slot === 'step' ? hints.slice(0, count) : [],
     ).propose(context());
     expect(server.received).toHaveLength(1);
     const { body, authorization } = server.received[0]!;

@@ -9,8 +9,7 @@ import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 const nodeKernel = (name: string) => path.join(nativeDirectories().at(-1)!, 'kernels', targetTriple(), `${name}.node`);
 const v1 = nodeKernel('node_reference_v1');
 const v2 = nodeKernel('node_reference_v2');
-const newShim = () =>
-  new NodeModuleShim({ cacheDir: mkdtempSync(path.join(os.tmpdir(), 'ouro-node-modules-')), trustNativeAddon: true });
+const newShim = () => new NodeModuleShim({ cacheDir: mkdtempSync(path.join(os.tmpdir(), 'ouro-node-modules-')), trustNativeAddon: true });
 
 const lattices: Lattice[] = [];
 afterEach(() => {

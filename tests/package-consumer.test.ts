@@ -61,10 +61,7 @@ function inConsumer(command: string, args: string[], extra: Record<string, strin
 function newProject(name: string): string {
   const dir = path.join(scratch, name);
   mkdirSync(dir);
-  writeFileSync(
-    path.join(dir, 'package.json'),
-    JSON.stringify({ name, private: true, type: 'module', dependencies: { 'better-sqlite3': sqliteVersion } }),
-  );
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module', dependencies: { 'better-sqlite3': sqliteVersion } }));
   return dir;
 }
 
@@ -72,7 +69,11 @@ function newProject(name: string): string {
 function npmInstall(cwd: string, args: string[]): Promise<typeof install> {
   const extra = { npm_config_better_sqlite3_binary_host: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...args], { cwd, env: consumerEnv(extra), timeout: INSTALL_TIMEOUT_MS });
+    const child = spawn('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...args], {
+      cwd,
+      env: consumerEnv(extra),
+      timeout: INSTALL_TIMEOUT_MS,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -184,16 +185,20 @@ describe(`${manifest.name} installed from its tarballs by a project without a to
     expect(prebuildRequests.length).toBeGreaterThan(0);
   });
 
-  it('without a prebuilt target, fails naming every tool the source build lacks', async () => {
-    // --omit=optional stands for a platform no per-target package matches.
-    const bare = await npmInstall(newProject('no-prebuilt'), ['--omit=optional', mainTarball]);
-    const output = `${bare.stdout}\n${bare.stderr}`;
-    expect(bare.status, output).not.toBe(0);
-    expect(output).toContain(`no prebuilt binaries for ${triple} (@ouroboros-engine/core-${triple} is not installed)`);
-    for (const tool of ['cmake (', 'a C++20 compiler (', 'cargo, ', 'the npm package cmake-js ', 'the npm package @napi-rs/cli ']) {
-      expect(output).toContain(`  - ${tool}`);
-    }
-  }, INSTALL_TIMEOUT_MS);
+  it(
+    'without a prebuilt target, fails naming every tool the source build lacks',
+    async () => {
+      // --omit=optional stands for a platform no per-target package matches.
+      const bare = await npmInstall(newProject('no-prebuilt'), ['--omit=optional', mainTarball]);
+      const output = `${bare.stdout}\n${bare.stderr}`;
+      expect(bare.status, output).not.toBe(0);
+      expect(output).toContain(`no prebuilt binaries for ${triple} (@ouroboros-engine/core-${triple} is not installed)`);
+      for (const tool of ['cmake (', 'a C++20 compiler (', 'cargo, ', 'the npm package cmake-js ', 'the npm package @napi-rs/cli ']) {
+        expect(output).toContain(`  - ${tool}`);
+      }
+    },
+    INSTALL_TIMEOUT_MS,
+  );
 
   it('type-checks and runs a program that steps the lattice and hot-swaps a shipped kernel', () => {
     writeFileSync(path.join(consumer, 'main.ts'), program);

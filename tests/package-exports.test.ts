@@ -65,8 +65,14 @@ describe('entry points', () => {
   });
 
   it('package.json exports the root and the /lattice, /engine and /gauntlet subpaths, each with its types', () => {
-    const exported = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> }).exports;
-    for (const [subpath, file] of [['.', 'index'], ['./lattice', 'lattice/index'], ['./engine', 'engine/index'], ['./gauntlet', 'gauntlet/index']] as const) {
+    const exported = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> })
+      .exports;
+    for (const [subpath, file] of [
+      ['.', 'index'],
+      ['./lattice', 'lattice/index'],
+      ['./engine', 'engine/index'],
+      ['./gauntlet', 'gauntlet/index'],
+    ] as const) {
       expect(exported[subpath]).toEqual({ types: `./dist/ts/${file}.d.ts`, import: `./dist/ts/${file}.js` });
     }
   });

@@ -42,7 +42,17 @@ describe('generated protobuf code', () => {
 
   it('round-trips a ledger entry, telling attempt id 0 from no attempt id', () => {
     const { LedgerEntryContent } = archiveSchema.archive;
-    const entry = { sequence: 3, action: 'apply', slot: 'step', moduleSha256: 'b'.repeat(64), previousModuleSha256: 'a'.repeat(64), atStep: 4096, reason: 'won', recordedAt: '2030-01-01T00:00:00.000Z', previousHash: 'c'.repeat(64) };
+    const entry = {
+      sequence: 3,
+      action: 'apply',
+      slot: 'step',
+      moduleSha256: 'b'.repeat(64),
+      previousModuleSha256: 'a'.repeat(64),
+      atStep: 4096,
+      reason: 'won',
+      recordedAt: '2030-01-01T00:00:00.000Z',
+      previousHash: 'c'.repeat(64),
+    };
     const options = { longs: Number, defaults: false };
     const absent = LedgerEntryContent.encode(LedgerEntryContent.fromObject(entry)).finish();
     const zero = LedgerEntryContent.encode(LedgerEntryContent.fromObject({ ...entry, attemptId: 0 })).finish();

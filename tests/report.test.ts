@@ -176,8 +176,33 @@ describe('renderReport', () => {
     const html = report();
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     const allowed = new Set([
-      'html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'p', 'table', 'tr', 'th', 'td', 'span',
-      'details', 'summary', 'pre', 'div', 'svg', 'line', 'polyline', 'circle', 'text', 'g', 'rect', 'a', 'b',
+      'html',
+      'head',
+      'meta',
+      'title',
+      'style',
+      'body',
+      'h1',
+      'h2',
+      'p',
+      'table',
+      'tr',
+      'th',
+      'td',
+      'span',
+      'details',
+      'summary',
+      'pre',
+      'div',
+      'svg',
+      'line',
+      'polyline',
+      'circle',
+      'text',
+      'g',
+      'rect',
+      'a',
+      'b',
     ]);
     const found = tags(html);
     expect(found.filter((tag) => !allowed.has(tag.name))).toEqual([]);

@@ -4,15 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  attachSegment,
-  createSegment,
-  decodeMetadata,
-  encodeMetadata,
-  MetadataError,
-  SegmentError,
-  type HandoffMetadata,
-} from '../dist/ts/handoff/index.js';
+import { attachSegment, createSegment, decodeMetadata, encodeMetadata, MetadataError, SegmentError, type HandoffMetadata } from '../dist/ts/handoff/index.js';
 import * as limits from '../dist/ts/handoff/validate.js';
 import { segmentAddon } from '../dist/native/loader.js';
 
@@ -151,24 +143,16 @@ describe('state segment', () => {
   });
 
   it('validates every argument with the parameter, value and limit', () => {
-    expect(() => createSegment({ extents: [3, 2], precision: 'f64' })).toThrow(
-      'options.extents[1] = 2: each extent must be an integer >= 3',
-    );
-    expect(() => createSegment({ extents: [], precision: 'f64' })).toThrow(
-      'options.extents.length = 0: a lattice has 1..9 dimensions',
-    );
-    expect(() => createSegment({ extents: [3], precision: 'f16' as 'f64' })).toThrow(
-      'options.precision = "f16": must be "f64" or "f32"',
-    );
+    expect(() => createSegment({ extents: [3, 2], precision: 'f64' })).toThrow('options.extents[1] = 2: each extent must be an integer >= 3');
+    expect(() => createSegment({ extents: [], precision: 'f64' })).toThrow('options.extents.length = 0: a lattice has 1..9 dimensions');
+    expect(() => createSegment({ extents: [3], precision: 'f16' as 'f64' })).toThrow('options.precision = "f16": must be "f64" or "f32"');
     expect(() => createSegment({ extents: [3], precision: 'f64', metadataCapacityBytes: 5000 })).toThrow(
       'options.metadataCapacityBytes = 5000: must be a multiple of 4096',
     );
     expect(() => createSegment({ extents: [3], precision: 'f64', metadataCapacityBytes: 0 })).toThrow(
       'options.metadataCapacityBytes = 0: must be an integer in [4096, 67108864]',
     );
-    expect(() => createSegment({ extents: [2 ** 20, 2 ** 20, 2 ** 20], precision: 'f64' })).toThrow(
-      /exceed the 281474976710656-byte segment limit/,
-    );
+    expect(() => createSegment({ extents: [2 ** 20, 2 ** 20, 2 ** 20], precision: 'f64' })).toThrow(/exceed the 281474976710656-byte segment limit/);
     const segment = createSegment({ extents: [3], precision: 'f64', metadataCapacityBytes: 4096 });
     expect(() => segment.level(2)).toThrow('index = 2: must be an integer in [0, 1]');
     expect(() => (segment.stepCount = -1)).toThrow('stepCount = -1: must be an integer in [0, 9007199254740991]');
@@ -176,9 +160,7 @@ describe('state segment', () => {
     expect(() => segment.writeMetadataBytes(new Uint8Array(4097))).toThrow(
       'metadata = 4097 bytes: the block holds at most 4096; create the segment with a larger metadataCapacityBytes',
     );
-    expect(() => segment.verify({ extents: [3, 1], precision: 'f64' })).toThrow(
-      'expected.extents[1] = 1: each extent must be an integer >= 3',
-    );
+    expect(() => segment.verify({ extents: [3, 1], precision: 'f64' })).toThrow('expected.extents[1] = 1: each extent must be an integer >= 3');
     expect(() => attachSegment(-1)).toThrow('fd = -1: must be an integer in [0, 2147483647]');
     const bad = { ...metadata(1), slots: [{ slot: 'step', live: { path: '/a.so', sha256: 'XYZ' }, lastKnownGood: null }] };
     expect(() => encodeMetadata(bad)).toThrow('metadata.slots[0].live.sha256 = "XYZ": must be 64 lowercase hex digits');

@@ -3,14 +3,7 @@
 // exactly what incremental recording built.
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord, AttemptStatus } from '../dist/ts/archive/types.js';
-import {
-  describeRecord,
-  outcomeOfRecord,
-  PRIOR_TRIES,
-  StrategyMemory,
-  WEIGHT_CEILING,
-  WEIGHT_FLOOR,
-} from '../dist/ts/engine/strategy-memory.js';
+import { describeRecord, outcomeOfRecord, PRIOR_TRIES, StrategyMemory, WEIGHT_CEILING, WEIGHT_FLOOR } from '../dist/ts/engine/strategy-memory.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 
 const lost = { passed: true, won: false, speedup: 0.97 };
@@ -130,7 +123,7 @@ describe('StrategyMemory.fromRecords', () => {
     expect(outcomeOfRecord(attempt('sample', 'rolled-back', { benchRatio: 0.8 }))).toEqual({ passed: true, won: false, speedup: 1.25 });
   });
 
-  it('describes a change by its genome, else by the kernel\'s opening comment', () => {
+  it("describes a change by its genome, else by the kernel's opening comment", () => {
     expect(describeRecord({ operator: 'mutate:tile', genome: { tile: [64, 32], unroll: 4 }, source: '' })).toBe('tile=[64,32] unroll=4');
     const commented = '/* Row-wise stencil:\n * no div/mod. */\nint x;';
     expect(describeRecord({ operator: 'llm', genome: null, source: commented })).toBe('Row-wise stencil: no div/mod.');

@@ -23,7 +23,15 @@ function seeded(name: string): { archive: Archive; file: string; rootId: number;
   const file = path.join(root, `${name}.sqlite`);
   const archive = Archive.open(file);
   const rootId = archive.ensureRoot('step', '// reference', SHA_A).id;
-  const childId = archive.insertAttempt({ parentId: rootId, slot: 'step', generator: 'fixture', operator: 'fixture', genome: null, prompt: null, source: '// child' }).id;
+  const childId = archive.insertAttempt({
+    parentId: rootId,
+    slot: 'step',
+    generator: 'fixture',
+    operator: 'fixture',
+    genome: null,
+    prompt: null,
+    source: '// child',
+  }).id;
   return { archive, file, rootId, childId };
 }
 
@@ -32,15 +40,35 @@ describe('Archive.approvals', () => {
     const { archive, childId } = seeded('record');
     try {
       const { approval, entry } = archive.approvals.record({
-        attemptId: childId, slot: 'step', decision: 'reject', decidedBy: 'ada (dashboard, 127.0.0.1)', moduleSha256: SHA_B, incumbentModuleSha256: SHA_A, atStep: 42,
+        attemptId: childId,
+        slot: 'step',
+        decision: 'reject',
+        decidedBy: 'ada (dashboard, 127.0.0.1)',
+        moduleSha256: SHA_B,
+        incumbentModuleSha256: SHA_A,
+        atStep: 42,
       });
       expect(approval).toMatchObject({ attemptId: childId, decision: 'reject', decidedBy: 'ada (dashboard, 127.0.0.1)', ledgerSequence: entry.sequence });
-      expect(entry).toMatchObject({ action: 'reject', slot: 'step', attemptId: childId, atStep: 42, reason: `rejected by ada (dashboard, 127.0.0.1) at ${approval.decidedAt}` });
+      expect(entry).toMatchObject({
+        action: 'reject',
+        slot: 'step',
+        attemptId: childId,
+        atStep: 42,
+        reason: `rejected by ada (dashboard, 127.0.0.1) at ${approval.decidedAt}`,
+      });
       expect(archive.approvals.get(childId)).toEqual(approval);
       expect(archive.ledger.verify()).toEqual({ ok: true, entries: 1, firstBad: null });
       // Decided once: a second decision is refused and writes nothing.
       expect(() =>
-        archive.approvals.record({ attemptId: childId, slot: 'step', decision: 'approve', decidedBy: 'bob', moduleSha256: SHA_B, incumbentModuleSha256: SHA_A, atStep: 43 }),
+        archive.approvals.record({
+          attemptId: childId,
+          slot: 'step',
+          decision: 'approve',
+          decidedBy: 'bob',
+          moduleSha256: SHA_B,
+          incumbentModuleSha256: SHA_A,
+          atStep: 43,
+        }),
       ).toThrow(`approval.attemptId = ${childId}: was decided already`);
       expect(archive.ledger.entries()).toHaveLength(1);
     } finally {
@@ -82,7 +110,16 @@ describe('the raw reply of an LLM attempt', () => {
     const { archive, rootId, childId } = seeded('raw-reply');
     try {
       const reply = 'Here is the kernel:\n```cpp\nint x;\n```';
-      const record = archive.insertAttempt({ parentId: rootId, slot: 'step', generator: 'llm', operator: 'llm', genome: null, prompt: '[system]\n...', rawReply: reply, source: '' });
+      const record = archive.insertAttempt({
+        parentId: rootId,
+        slot: 'step',
+        generator: 'llm',
+        operator: 'llm',
+        genome: null,
+        prompt: '[system]\n...',
+        rawReply: reply,
+        source: '',
+      });
       expect(archive.get(record.id)!.rawReply).toBe(reply);
       expect(archive.integrity(record.id)).toBe('intact');
       expect(archive.get(childId)!.rawReply).toBeNull();
@@ -102,7 +139,10 @@ describe('the raw reply of an LLM attempt', () => {
     const malformed: Generator = {
       name: 'llm',
       propose: async (): Promise<CandidateProposal> => {
-        throw new GeneratorError('malformed-reply', 'malformed reply: no fenced C++ code block', { prompt: '[system]\nrules', rawReply: 'I cannot help with that.' });
+        throw new GeneratorError('malformed-reply', 'malformed reply: no fenced C++ code block', {
+          prompt: '[system]\nrules',
+          rawReply: 'I cannot help with that.',
+        });
       },
     };
     const lat = createMainLattice(config.lattice);

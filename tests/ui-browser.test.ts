@@ -33,14 +33,32 @@ function gate(name: GateVerdict['gate'], details: object = {}): GateVerdict {
 /** A winner whose module is the shipped rows kernel: faster than the reference on both lattices. */
 function winningVerdict(): GauntletVerdict {
   const lattice = (name: string, extents: number[]) => ({
-    lattice: name, extents, steps: 8, samples: 15, candidateMedianNs: 1, incumbentMedianNs: 2, ratio: 0.5, ratioLow: 0.45, ratioHigh: 0.55, pValue: 1e-6, verdict: 'faster' as const,
+    lattice: name,
+    extents,
+    steps: 8,
+    samples: 15,
+    candidateMedianNs: 1,
+    incumbentMedianNs: 2,
+    ratio: 0.5,
+    ratioLow: 0.45,
+    ratioHigh: 0.55,
+    pValue: 1e-6,
+    verdict: 'faster' as const,
   });
   return {
     interrupted: false,
     accepted: true,
     improves: true,
     failedGate: null,
-    gates: [gate('patch'), gate('static'), gate('compile', { modulePath: kernelModulePath('rows'), cached: true }), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')],
+    gates: [
+      gate('patch'),
+      gate('static'),
+      gate('compile', { modulePath: kernelModulePath('rows'), cached: true }),
+      gate('symbols'),
+      gate('sandbox'),
+      gate('dojo'),
+      gate('bench'),
+    ],
     safetyScore: 1,
     compileCached: true,
     isolation: [],
@@ -223,12 +241,20 @@ describe('the dashboard of a live run', () => {
   it('refuses requests without the session, with a wrong Host, or from another site', async () => {
     const base = new URL(server.url).origin;
     const cookie = await sessionCookie();
-    const csrf = await page.evaluate(() => fetch('/api/state').then((r) => r.json()).then((s) => s.csrf as string));
+    const csrf = await page.evaluate(() =>
+      fetch('/api/state')
+        .then((r) => r.json())
+        .then((s) => s.csrf as string),
+    );
     expect(await request(`${base}/api/state`, {})).toBe(401);
     expect(await request(`${base}/api/state`, { headers: { cookie } })).toBe(200);
     expect(await request(`${base}/api/state`, { headers: { cookie, host: `rebound.example:${server.port}` } })).toBe(403);
     const post = (headers: Record<string, string>) =>
-      request(`${base}/api/control/engine`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: '{"action":"pause"}' });
+      request(`${base}/api/control/engine`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: '{"action":"pause"}',
+      });
     expect(await post({ origin: 'http://evil.example', 'x-ouroboros-csrf': csrf })).toBe(403);
     expect(await post({ 'sec-fetch-site': 'cross-site', 'x-ouroboros-csrf': csrf })).toBe(403);
     expect(await post({ origin: base })).toBe(403);
@@ -237,7 +263,11 @@ describe('the dashboard of a live run', () => {
     const other = await browser.newPage();
     await other.goto('about:blank');
     const outcome = await other.evaluate(
-      (url) => fetch(url, { method: 'POST', mode: 'no-cors', body: '{"action":"pause"}' }).then((r) => r.type, () => 'blocked'),
+      (url) =>
+        fetch(url, { method: 'POST', mode: 'no-cors', body: '{"action":"pause"}' }).then(
+          (r) => r.type,
+          () => 'blocked',
+        ),
       `${base}/api/control/engine`,
     );
     expect(['opaque', 'blocked']).toContain(outcome);

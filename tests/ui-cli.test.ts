@@ -63,7 +63,11 @@ describe('ouroboros ui --archive', () => {
     const state = await (await fetch(`${origin}/api/state`, { headers: { cookie } })).json();
     expect(state).toMatchObject({ mode: 'archive', controls: false, engine: null });
     expect(state.records.map((r: { id: number }) => r.id)).toEqual([1]);
-    const post = await fetch(`${origin}/api/control/stop`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-ouroboros-csrf': state.csrf, origin }, body: '{}' });
+    const post = await fetch(`${origin}/api/control/stop`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-ouroboros-csrf': state.csrf, origin },
+      body: '{}',
+    });
     expect(post.status).toBe(409);
     expect((await fetch(url, { redirect: 'manual' })).status).toBe(401);
     child.kill('SIGINT');

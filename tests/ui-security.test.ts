@@ -12,11 +12,26 @@ import { archiveDashboard } from '../dist/ts/ui/dashboard-data.js';
 const HOST = '127.0.0.1:4000';
 
 function gate(now = () => 0, log: string[] = []): DashboardGate {
-  return new DashboardGate({ allowedHosts: [HOST, 'localhost:4000'], allowedOrigins: [`http://${HOST}`, 'http://localhost:4000'], now, log: (line) => log.push(line) });
+  return new DashboardGate({
+    allowedHosts: [HOST, 'localhost:4000'],
+    allowedOrigins: [`http://${HOST}`, 'http://localhost:4000'],
+    now,
+    log: (line) => log.push(line),
+  });
 }
 
 function facts(overrides: Partial<RequestFacts>): RequestFacts {
-  return { method: 'GET', host: HOST, cookie: undefined, urlToken: undefined, origin: undefined, secFetchSite: undefined, csrf: undefined, clientAddress: '127.0.0.1', ...overrides };
+  return {
+    method: 'GET',
+    host: HOST,
+    cookie: undefined,
+    urlToken: undefined,
+    origin: undefined,
+    secFetchSite: undefined,
+    csrf: undefined,
+    clientAddress: '127.0.0.1',
+    ...overrides,
+  };
 }
 
 function withSession(g: DashboardGate, overrides: Partial<RequestFacts> = {}): RequestFacts {

@@ -17,7 +17,18 @@ const base = defaultGenome();
 /** Every value of temporalSteps, tileKiB, split, isa and vectorPath under blocking "trapezoid", and the wavefront's new depths with the explicit loop. */
 const GENOMES: VariantGenome[] = [
   { ...base, blocking: 'trapezoid', temporalSteps: 8, tileKiB: 8, split: 'static', vectorPath: 'explicit', isa: 'avx512f', boundary: 'select', unroll: 2 },
-  { ...base, blocking: 'trapezoid', temporalSteps: 6, tileKiB: 128, split: 'dynamic', grainRows: 4, vectorPath: 'explicit', isa: 'avx2', loopOrder: 'strips', tileCols: 64 },
+  {
+    ...base,
+    blocking: 'trapezoid',
+    temporalSteps: 6,
+    tileKiB: 128,
+    split: 'dynamic',
+    grainRows: 4,
+    vectorPath: 'explicit',
+    isa: 'avx2',
+    loopOrder: 'strips',
+    tileCols: 64,
+  },
   { ...base, blocking: 'trapezoid', temporalSteps: 2, tileKiB: 512, vectorPath: 'explicit', restrict: true, alignment: 'checked' },
   { ...base, blocking: 'trapezoid', temporalSteps: 4, split: 'static', stores: 'streaming', prefetchCells: 64, boundary: 'peeled', vectorize: 'ivdep' },
   { ...base, blocking: 'trapezoid', temporalSteps: 3, split: 'dynamic', grainRows: 1, boundary: 'modulo', vectorize: 'auto', isa: 'avx2' },
@@ -34,7 +45,13 @@ const THREADS = 2;
 
 const oracle = oracleAddon();
 
-function oracleState(extents: number[], precision: Precision, courant2: number, steps: number, state: { previous: Float64Array | Float32Array; current: Float64Array | Float32Array }) {
+function oracleState(
+  extents: number[],
+  precision: Precision,
+  courant2: number,
+  steps: number,
+  state: { previous: Float64Array | Float32Array; current: Float64Array | Float32Array },
+) {
   return precision === 'f64'
     ? oracle.stepF64(Float64Array.from(state.previous), Float64Array.from(state.current), extents, courant2, steps)
     : oracle.stepF32(Float32Array.from(state.previous), Float32Array.from(state.current), extents, courant2, steps);
@@ -50,7 +67,10 @@ function mismatches(modulePath: string, extents: number[], precision: Precision)
       lat.setState(state.previous, state.current);
       lat.step(steps);
       const want = oracleState(extents, precision, lat.courantNumber ** 2, steps, state);
-      const pairs = [[lat.previousField(), want.previous], [lat.field(), want.current]] as const;
+      const pairs = [
+        [lat.previousField(), want.previous],
+        [lat.field(), want.current],
+      ] as const;
       const differing = pairs.reduce((sum, [got, expected]) => sum + expected.filter((value, i) => !Object.is(value, got[i])).length, 0);
       if (differing > 0) found.push(`${extents.join('x')} ${precision}, ${steps} steps: ${differing} cells`);
     }

@@ -54,9 +54,7 @@ describe('the genome', () => {
 
   it('names the gene, its value and the allowed values in every error', () => {
     expect(() => validateGenome({ ...defaultGenome(), unroll: 3 })).toThrow('genome.unroll = 3: must be one of 1, 2, 4, 8');
-    expect(() => validateGenome({ ...defaultGenome(), boundary: 'wrap' })).toThrow(
-      'genome.boundary = "wrap": must be one of "modulo", "select", "peeled"',
-    );
+    expect(() => validateGenome({ ...defaultGenome(), boundary: 'wrap' })).toThrow('genome.boundary = "wrap": must be one of "modulo", "select", "peeled"');
     const { split: _split, ...missing } = defaultGenome();
     expect(() => validateGenome(missing)).toThrow('genome.split = undefined: must be one of "serial", "dynamic", "static"');
     expect(() => validateGenome({ ...defaultGenome(), fastMath: true })).toThrow(/genome\.fastMath = true: is not a gene: the genes are boundary, /);
@@ -230,9 +228,7 @@ describe('generators', () => {
     const generator = new VariantGenerator();
     const foreign = { ...parentKernel(null, 4), genome: { tile: 32 } };
     const onlyCrossover = Object.fromEntries(VARIANT_OPERATORS.map((op) => [op, op === 'crossover' ? 1 : 0]));
-    await expect(generator.propose(context({ mates: [parentKernel(null, 2), foreign], operatorWeights: onlyCrossover }))).rejects.toThrow(
-      GeneratorError,
-    );
+    await expect(generator.propose(context({ mates: [parentKernel(null, 2), foreign], operatorWeights: onlyCrossover }))).rejects.toThrow(GeneratorError);
     const mate = sample(seededRandom(6));
     const proposal = await generator.propose(context({ mates: [parentKernel(mate, 2)], operatorWeights: onlyCrossover }));
     expect(proposal.operator).toBe('crossover');
@@ -276,7 +272,9 @@ describe('every rendered genome passes the gauntlet', () => {
       // With its genome, as the engine passes a proposal's: the static gate
       // takes the template's analysis (the trapezoid renderings cost clang-tidy
       // 20-30 CPU seconds, past the 20 an untrusted source is given).
-      verdicts.push(...(await Promise.all(genomes.map((genome) => evaluateCandidate({ source: renderKernel(genome), genome: { ...genome }, pool, cacheDir })))));
+      verdicts.push(
+        ...(await Promise.all(genomes.map((genome) => evaluateCandidate({ source: renderKernel(genome), genome: { ...genome }, pool, cacheDir })))),
+      );
     } finally {
       await pool.close();
     }

@@ -31,7 +31,11 @@ function lattice(extents: number[], start: Start, precision: 'f64' | 'f32' = 'f6
   return lat;
 }
 
-async function watch(lat: Lattice, steps: number, watchdog: Parameters<Lattice['run']>[0] extends infer O ? O extends { watchdog?: infer W } ? W : never : never) {
+async function watch(
+  lat: Lattice,
+  steps: number,
+  watchdog: Parameters<Lattice['run']>[0] extends infer O ? (O extends { watchdog?: infer W } ? W : never) : never,
+) {
   const events: WatchdogEvent[] = [];
   lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
   const summary = await lat.run({ steps, watchdog });
@@ -90,7 +94,9 @@ describe('kernels the energy cannot see', () => {
     expect(events[0]!.checkedStep).toBe(0);
     expect(events[0]).toMatchObject({ reason: 'differential' });
     // The first call is one step: one cell wrong; with the coin, that and a batch of 2, and the error spread to its cone.
-    expect(events[0]!.detail).toMatch(/the kernel's 1 step\(s\) from 0 to 1 differ from the oracle's at 1 of 4096 sampled cells, first cell 2730:|the kernel's 3 step\(s\) from 0 to 3 differ from the oracle's at \d+ of 4096 sampled cells/);
+    expect(events[0]!.detail).toMatch(
+      /the kernel's 1 step\(s\) from 0 to 1 differ from the oracle's at 1 of 4096 sampled cells, first cell 2730:|the kernel's 3 step\(s\) from 0 to 3 differ from the oracle's at \d+ of 4096 sampled cells/,
+    );
   });
 });
 
@@ -167,7 +173,10 @@ describe('correct kernels', () => {
     ['reference', 'f32'],
     ['rows', 'f32'],
   ] as const)('%s (%s) passes every differential check over the whole lattice, 3-D included', async (kernel, precision) => {
-    for (const extents of [[40, 36], [9, 8, 7]]) {
+    for (const extents of [
+      [40, 36],
+      [9, 8, 7],
+    ]) {
       const lat = lattice(extents, 'random', precision);
       await lat.swap('step', await lat.loadModule(kernelModulePath(kernel)));
       expect(await watch(lat, 400, { everySteps: 7, differential: { cells: 'all', seed: 2 } })).toEqual([]);

@@ -86,12 +86,37 @@ describe('the FP environment a kernel leaves behind', () => {
 
   it("is refused by the engine's canary even though its field agrees with the incumbent's", async () => {
     const lat = seeded();
-    const ledger = { append: () => { throw new Error('nothing may reach the ledger'); } };
-    const settings = { canarySteps: 4, canaryTolerance: 1e-9, watchWindowMs: 100, watchMinSteps: 5, maxDegradation: 0.5, driftTolerance: 1e-9, trialWindowMs: 100, trialMinSteps: 3, trialMaxPairs: 4, trialMinGain: 0.03, trialMaxSlowerLiveMs: 400 };
+    const ledger = {
+      append: () => {
+        throw new Error('nothing may reach the ledger');
+      },
+    };
+    const settings = {
+      canarySteps: 4,
+      canaryTolerance: 1e-9,
+      watchWindowMs: 100,
+      watchMinSteps: 5,
+      maxDegradation: 0.5,
+      driftTolerance: 1e-9,
+      trialWindowMs: 100,
+      trialMinSteps: 3,
+      trialMaxPairs: 4,
+      trialMinGain: 0.03,
+      trialMaxSlowerLiveMs: 400,
+    };
     const live = new LiveChanges(lat, ledger as never, settings, { phase() {}, applied() {}, rolledBack() {}, incumbentLost() {} });
     const base = lat.slots().step.live;
     live.adopt({ slot: 'step', attemptId: 0, moduleId: base.id, modulePath: base.path, moduleSha256: '', speedup: 1 });
-    const outcome = await live.change({ slot: 'step', attemptId: 1, modulePath: spoiler, speedup: 2, action: 'apply', reason: 'test', speedJudge: { by: 'benchmark', judgedAgainst: 0 }, trusted: true });
+    const outcome = await live.change({
+      slot: 'step',
+      attemptId: 1,
+      modulePath: spoiler,
+      speedup: 2,
+      action: 'apply',
+      reason: 'test',
+      speedJudge: { by: 'benchmark', judgedAgainst: 0 },
+      trusted: true,
+    });
     live.dispose();
     expect(outcome).toMatchObject({ status: 'failed', failure: 'canary' });
     expect(outcome.reason).toBe("canary: 4 of the candidate's calls left the FP environment (MXCSR or the x87 control word) changed");

@@ -52,7 +52,12 @@ function build(entry: HostileEntry): string {
 
 describe('hostile kernels the live watchdog must stop', () => {
   it('has one entry per way of keeping the energy exact', () => {
-    expect(watchdogEntries.map(([name]) => name).sort()).toEqual(['live-freeze-from-rest', 'live-skip-odd-parity', 'live-swap-levels', 'live-wrong-when-batched']);
+    expect(watchdogEntries.map(([name]) => name).sort()).toEqual([
+      'live-freeze-from-rest',
+      'live-skip-odd-parity',
+      'live-swap-levels',
+      'live-wrong-when-batched',
+    ]);
   });
 
   it.each(watchdogEntries)('%s is rolled back by the differential check', async (_name, entry) => {

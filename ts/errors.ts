@@ -11,7 +11,7 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as ArrayLike<unknown>).length})`;
   if (value === null || typeof value !== 'object') return String(value);
   // A date as ISO text (smol-toml's TomlDate gives a TOML date back as it was written, e.g. 1979-05-27).
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   return value.constructor?.name ?? 'object';
 }
 

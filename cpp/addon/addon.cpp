@@ -128,8 +128,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
                                            napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "execImage", exec_image, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "peerCredentials", peer_credentials, napi_enumerable),
-        Napi::PropertyDescriptor::Function(env, exports, "listenPrivateSocket", listen_private_socket,
-                                           napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "listenPrivateSocket", listen_private_socket, napi_enumerable),
         Napi::PropertyDescriptor::Value("kernelAbiVersion", Napi::Number::New(env, OURO_KERNEL_ABI_VERSION),
                                         napi_enumerable),
     });

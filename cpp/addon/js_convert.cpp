@@ -62,7 +62,8 @@ SegmentRegion read_segment(const Napi::Value& value) {
     return static_cast<std::size_t>(read_integer(object.Get(key), name.c_str(), 0));
   };
   const Napi::Value mapping = object.Get("mapping");
-  if (!mapping.IsExternal()) type_error(value.Env(), "config.segment.mapping", "the segment binding's mapping external");
+  if (!mapping.IsExternal())
+    type_error(value.Env(), "config.segment.mapping", "the segment binding's mapping external");
   const auto external = mapping.As<Napi::External<std::byte>>();
   SegmentRegion region;
   // The external's data is the first byte of the segment binding's mapping, segmentBytes long
@@ -97,7 +98,8 @@ CoreConfig read_core_config(const Napi::Value& value) {
   const Napi::Value latency_ns = object.Get("batchLatencyNs");
   if (!latency_ns.IsUndefined()) config.lattice.batch.latency_ns = read_integer(latency_ns, "config.batchLatencyNs", 1);
   const Napi::Value max_steps = object.Get("maxBatchSteps");
-  if (!max_steps.IsUndefined()) config.lattice.batch.max_steps = read_integer(max_steps, "config.maxBatchSteps", 1, 1u << 20);
+  if (!max_steps.IsUndefined())
+    config.lattice.batch.max_steps = read_integer(max_steps, "config.maxBatchSteps", 1, 1u << 20);
   const Napi::Value segment = object.Get("segment");
   if (!segment.IsUndefined() && !segment.IsNull()) config.segment = read_segment(segment);
   return config;

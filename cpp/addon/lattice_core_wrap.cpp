@@ -16,9 +16,7 @@
 namespace ouro::addon {
 namespace {
 
-ouro_precision precision_of(const LatticeCore& core) {
-  return static_cast<ouro_precision>(core.geometry().precision);
-}
+ouro_precision precision_of(const LatticeCore& core) { return static_cast<ouro_precision>(core.geometry().precision); }
 
 /// `cells` values of `precision` at `from`, as doubles at `to` (exact: every f32 is a double).
 void widen_into(ouro_precision precision, const void* from, double* to, std::uint64_t cells) {
@@ -103,7 +101,8 @@ SlotProfile::Counters read_profile_counters(const Napi::Value& value) {
   const auto buckets = histogram.As<Napi::Array>();
   for (std::uint32_t index = 0; index < buckets.Length(); ++index) {
     const Napi::Value entry = buckets.Get(index);
-    if (!entry.IsObject()) throw Napi::TypeError::New(value.Env(), "counters.histogram entries must be { lowNs, calls }");
+    if (!entry.IsObject())
+      throw Napi::TypeError::New(value.Env(), "counters.histogram entries must be { lowNs, calls }");
     const auto bucket = entry.As<Napi::Object>();
     counters.histogram.emplace_back(read_integer(bucket.Get("lowNs"), "counters.histogram[].lowNs", 0),
                                     read_integer(bucket.Get("calls"), "counters.histogram[].calls", 0));
@@ -329,9 +328,8 @@ void LatticeCoreWrap::set_state(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LatticeCoreWrap::step(const Napi::CallbackInfo& info) {
-  return at_boundary(info.Env(), [&] {
-    return number(info.Env(), open_core(info.Env()).step(read_integer(info[0], "n", 0)));
-  });
+  return at_boundary(info.Env(),
+                     [&] { return number(info.Env(), open_core(info.Env()).step(read_integer(info[0], "n", 0))); });
 }
 
 Napi::Value LatticeCoreWrap::direct_steps(const Napi::CallbackInfo& info) {
@@ -349,9 +347,8 @@ Napi::Value LatticeCoreWrap::batch_steps(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LatticeCoreWrap::kernel_name(const Napi::CallbackInfo& info) {
-  return at_boundary(info.Env(), [&] {
-    return Napi::String::New(info.Env(), open_core(info.Env()).live_module(Slot::Step)->name());
-  });
+  return at_boundary(
+      info.Env(), [&] { return Napi::String::New(info.Env(), open_core(info.Env()).live_module(Slot::Step)->name()); });
 }
 
 Napi::Value LatticeCoreWrap::copy_live_level(Napi::Env env, bool current) {
@@ -390,14 +387,14 @@ Napi::Value LatticeCoreWrap::views(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
     if (core.running()) {
-      throw Napi::Error::New(info.Env(), "views() of the live state are not available while the lattice runs: "
-                                         "use levels() for copies, or pause with stop() first");
+      throw Napi::Error::New(info.Env(),
+                             "views() of the live state are not available while the lattice runs: "
+                             "use levels() for copies, or pause with stop() first");
     }
     const std::shared_ptr<StateBuffer> state = core.shared_state();
     const std::uint32_t current = core.current_index();
     const std::uint64_t cells = core.geometry().cells;
-    return field_pair(info.Env(),
-                      view_field(info.Env(), precision_of(core), state, state->level(1 - current), cells),
+    return field_pair(info.Env(), view_field(info.Env(), precision_of(core), state, state->level(1 - current), cells),
                       view_field(info.Env(), precision_of(core), state, state->level(current), cells));
   });
 }
@@ -421,7 +418,7 @@ Napi::Value LatticeCoreWrap::readout(const Napi::CallbackInfo& info) {
         info[0].IsUndefined()
             ? core.readout()
             : core.readout_with(*read_module(info[0], "moduleId"),
-                               read_field(info[1], "field", precision_of(core), core.geometry().cells));
+                                read_field(info[1], "field", precision_of(core), core.geometry().cells));
     return readout_result(info.Env(), read);
   });
 }
@@ -476,7 +473,8 @@ Napi::Value LatticeCoreWrap::readout_async(const Napi::CallbackInfo& info) {
     auto field = owned_field(info[1], "field", core);
     auto read = std::make_shared<Readout>();
     auto* worker = new ModuleCallWorker(
-        env, "ouroboros-readout", [core = core_, module, field, read] { *read = core->readout_with(*module, field->data()); },
+        env, "ouroboros-readout",
+        [core = core_, module, field, read] { *read = core->readout_with(*module, field->data()); },
         [read](Napi::Env js) -> Napi::Value { return readout_result(js, *read); });
     Napi::Promise promise = worker->promise();
     worker->Queue();
@@ -602,7 +600,8 @@ Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
     Napi::Object result = Napi::Object::New(info.Env());
-    for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), profile_summary(info.Env(), core.profile(slot)));
+    for (Slot slot : {Slot::Step, Slot::Readout})
+      result.Set(slot_name(slot), profile_summary(info.Env(), core.profile(slot)));
     return result;
   });
 }
@@ -611,7 +610,8 @@ Napi::Value LatticeCoreWrap::fp_restores(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
     Napi::Object result = Napi::Object::New(info.Env());
-    for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), number(info.Env(), core.fp_restores(slot)));
+    for (Slot slot : {Slot::Step, Slot::Readout})
+      result.Set(slot_name(slot), number(info.Env(), core.fp_restores(slot)));
     return result;
   });
 }
@@ -631,7 +631,8 @@ Napi::Value LatticeCoreWrap::profile_counters(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
     Napi::Object result = Napi::Object::New(info.Env());
-    for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), profile_counters_object(info.Env(), core.profile_counters(slot)));
+    for (Slot slot : {Slot::Step, Slot::Readout})
+      result.Set(slot_name(slot), profile_counters_object(info.Env(), core.profile_counters(slot)));
     return result;
   });
 }
@@ -758,7 +759,8 @@ Napi::Value LatticeCoreWrap::canary(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LatticeCoreWrap::open_kernel_host_workspace(const Napi::CallbackInfo& info) {
-  return at_boundary(info.Env(), [&] { return Napi::Number::New(info.Env(), open_core(info.Env()).open_host_workspace()); });
+  return at_boundary(info.Env(),
+                     [&] { return Napi::Number::New(info.Env(), open_core(info.Env()).open_host_workspace()); });
 }
 
 Napi::Value LatticeCoreWrap::connect_kernel_host(const Napi::CallbackInfo& info) {

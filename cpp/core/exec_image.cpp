@@ -28,7 +28,8 @@ struct Holder {
   alignas(16) std::byte launcher_stack[kHelperStackBytes];
   alignas(16) std::byte holder_stack[kHelperStackBytes];
   int wait_fd = -1;
-  /// The holder's tid, stored before the launcher's clone returns; the kernel clears it and wakes futex waiters when the holder exits.
+  /// The holder's tid, stored before the launcher's clone returns; the kernel clears it and wakes futex waiters when
+  /// the holder exits.
   pid_t holder_tid = 0;
 };
 
@@ -39,9 +40,7 @@ Holder holder_state;
  * they make raw system calls only: no errno, no locks, no allocation.
  */
 
-long raw(long number, long a = 0, long b = 0, long c = 0, long d = 0) {
-  return ::syscall(number, a, b, c, d);
-}
+long raw(long number, long a = 0, long b = 0, long c = 0, long d = 0) { return ::syscall(number, a, b, c, d); }
 
 // Sleeps until the exec'ing process drops the write end of the pipe (at
 // execve, after it left this address space, or when a failed exec closes it),
@@ -92,8 +91,8 @@ int start_holder() {
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
   const pid_t launcher = ::clone(launch_holder, holder_state.launcher_stack + kHelperStackBytes, CLONE_VM, nullptr);
   int status = 0;
-  const bool launched = launcher > 0 && ::waitpid(launcher, &status, __WALL) == launcher && WIFEXITED(status) &&
-                        WEXITSTATUS(status) == 0;
+  const bool launched =
+      launcher > 0 && ::waitpid(launcher, &status, __WALL) == launcher && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   ::close(pipe_fds[0]);
   if (!launched) {

@@ -85,11 +85,11 @@ double max_abs_difference(const ouro_geometry& geometry, const LevelPair& a, con
   for (const bool current : {false, true}) {
     const void* left = current ? a.current_level() : a.previous_level();
     const void* right = current ? b.current_level() : b.previous_level();
-    largest = std::max(largest, geometry.precision == OURO_PRECISION_F64
-                                    ? max_abs_difference_of(static_cast<const double*>(left),
-                                                            static_cast<const double*>(right), geometry.cells)
-                                    : max_abs_difference_of(static_cast<const float*>(left),
-                                                            static_cast<const float*>(right), geometry.cells));
+    largest = std::max(
+        largest,
+        geometry.precision == OURO_PRECISION_F64
+            ? max_abs_difference_of(static_cast<const double*>(left), static_cast<const double*>(right), geometry.cells)
+            : max_abs_difference_of(static_cast<const float*>(left), static_cast<const float*>(right), geometry.cells));
   }
   return largest;
 }
@@ -118,18 +118,21 @@ LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const Kern
       pool_(config.threads),
       batch_sizer_(checked_batch(config.batch)) {
   if (segment.level_bytes != field_bytes(geometry_)) {
-    throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) + ": the lattice needs " +
-                                std::to_string(field_bytes(geometry_)));
+    throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) +
+                                ": the lattice needs " + std::to_string(field_bytes(geometry_)));
   }
   state_ = std::make_shared<StateBuffer>(segment);
   std::byte* header = state_->segment_header();
-  const std::uint32_t current = std::atomic_ref<std::uint32_t>(
-      *reinterpret_cast<std::uint32_t*>(header + OURO_SEGMENT_OFFSET_CURRENT_LEVEL)).load(std::memory_order_acquire);
-  if (current > 1) throw std::invalid_argument("segment current_level = " + std::to_string(current) + ": must be 0 or 1");
+  const std::uint32_t current =
+      std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(header + OURO_SEGMENT_OFFSET_CURRENT_LEVEL))
+          .load(std::memory_order_acquire);
+  if (current > 1)
+    throw std::invalid_argument("segment current_level = " + std::to_string(current) + ": must be 0 or 1");
   current_ = current;
-  step_count_.store(std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + OURO_SEGMENT_OFFSET_STEP_COUNT))
-                        .load(std::memory_order_acquire),
-                    std::memory_order_release);
+  step_count_.store(
+      std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + OURO_SEGMENT_OFFSET_STEP_COUNT))
+          .load(std::memory_order_acquire),
+      std::memory_order_release);
 }
 
 LatticeCore::~LatticeCore() { stop(); }
@@ -307,10 +310,9 @@ std::pair<std::vector<std::byte>, std::vector<std::byte>> LatticeCore::copy_leve
 
 StreamTriadResult LatticeCore::memory_triad(std::uint32_t repetitions) {
   return at_boundary([&] {
-    return stream_triad_over(static_cast<std::uint64_t*>(state_->scratch()),
-                             static_cast<const std::uint64_t*>(state_->level(0)),
-                             static_cast<const std::uint64_t*>(state_->level(1)), level_bytes() / sizeof(std::uint64_t),
-                             repetitions, pool_);
+    return stream_triad_over(
+        static_cast<std::uint64_t*>(state_->scratch()), static_cast<const std::uint64_t*>(state_->level(0)),
+        static_cast<const std::uint64_t*>(state_->level(1)), level_bytes() / sizeof(std::uint64_t), repetitions, pool_);
   });
 }
 
@@ -403,7 +405,8 @@ CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t st
     outcome.candidate_fp_restores = candidate_fp_restores.load();
     return outcome;
   }
-  const Readout incumbent = run_readout(*input.incumbent, outcome.incumbent.current_level(), fp_restores_of(input.slot));
+  const Readout incumbent =
+      run_readout(*input.incumbent, outcome.incumbent.current_level(), fp_restores_of(input.slot));
   const Readout candidate = run_readout(*input.candidate, outcome.candidate.current_level(), candidate_fp_restores);
   outcome.candidate_fp_restores = candidate_fp_restores.load();
   if (incumbent.bad_index || candidate.bad_index) {
@@ -411,8 +414,8 @@ CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t st
     return outcome;
   }
   for (std::uint64_t cell = 0; cell < geometry_.cells; ++cell) {
-    outcome.max_abs_difference =
-        std::max(outcome.max_abs_difference, std::fabs(double(incumbent.digits[cell]) - double(candidate.digits[cell])));
+    outcome.max_abs_difference = std::max(outcome.max_abs_difference,
+                                          std::fabs(double(incumbent.digits[cell]) - double(candidate.digits[cell])));
   }
   return outcome;
 }

@@ -5,8 +5,8 @@
 
 #include "core/batch_sizer.h"
 #include "core/kernel_module.h"
-#include "core/remote_kernel.h"
 #include "core/kernel_slots.h"
+#include "core/remote_kernel.h"
 #include "core/slot_profile.h"
 #include "core/state_buffer.h"
 #include "core/stream_triad.h"
@@ -129,7 +129,6 @@ struct HostFailure {
   /// monotonic_ns() once recovered: the runner's next step, on last-known-good, starts right after.
   std::uint64_t recovered_ns = 0;
 };
-
 
 /// A canary's starting point: copies of the live levels and the two modules to compare.
 struct CanaryInput {
@@ -294,7 +293,9 @@ class LatticeCore {
   void rollback(Slot slot, SwapCallback done);
 
   SlotProfile::Summary profile(Slot slot) const { return profiles_[static_cast<std::size_t>(slot)].summary(); }
-  SlotProfile::Counters profile_counters(Slot slot) const { return profiles_[static_cast<std::size_t>(slot)].counters(); }
+  SlotProfile::Counters profile_counters(Slot slot) const {
+    return profiles_[static_cast<std::size_t>(slot)].counters();
+  }
   /// Goes on from a predecessor's counters (a restart): they are added to this slot's.
   void add_profile_counters(Slot slot, const SlotProfile::Counters& carried) {
     profiles_[static_cast<std::size_t>(slot)].add(carried);
@@ -442,7 +443,8 @@ class LatticeCore {
 
   ouro_geometry geometry_;
   KernelSlots slots_;
-  /** The step module the lattice was made with (in-process): where a failed host goes when last-known-good is a failed host too. */
+  /** The step module the lattice was made with (in-process): where a failed host goes when last-known-good is a failed
+   * host too. */
   std::shared_ptr<const KernelModule> base_step_module_;
   std::array<SlotProfile, kSlotCount> profiles_;
   std::array<std::atomic<std::uint64_t>, kSlotCount> fp_restores_{};

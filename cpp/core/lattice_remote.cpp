@@ -24,8 +24,8 @@ KernelModule::LoadResult LatticeCore::connect_remote(int channel_fd, int workspa
     return {nullptr, "cannot load kernel module " + path +
                          " confined: the kernel host steps the state segment, and this lattice has none"};
   }
-  RemoteKernel::ConnectResult connected = RemoteKernel::connect(
-      channel_fd, workspace_fd, pid, segment, level_bytes(), geometry_.cells, ready_timeout_ms, step_timeout_ms);
+  RemoteKernel::ConnectResult connected = RemoteKernel::connect(channel_fd, workspace_fd, pid, segment, level_bytes(),
+                                                                geometry_.cells, ready_timeout_ms, step_timeout_ms);
   if (!connected.kernel) return {nullptr, "cannot load kernel module " + path + ": " + connected.error};
   std::shared_ptr<const KernelModule> module = KernelModule::remote(path, std::move(connected.kernel));
   ModuleRegistry::instance().add(module);

@@ -41,7 +41,8 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   run_options_ = options;
   const std::uint64_t now = step_count();
   const std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
-  run_target_step_ = options.max_steps == 0 || options.max_steps > unlimited - now ? unlimited : now + options.max_steps;
+  run_target_step_ =
+      options.max_steps == 0 || options.max_steps > unlimited - now ? unlimited : now + options.max_steps;
   on_run_end_ = std::move(on_end);
   on_snapshot_ = std::move(on_snapshot);
   steps_run_ = 0;

@@ -16,7 +16,8 @@ PeerCredentials peer_credentials(int fd) {
   ucred credentials{};
   socklen_t length = sizeof credentials;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
-    throw std::system_error(errno, std::generic_category(), "getsockopt(SO_PEERCRED) on descriptor " + std::to_string(fd));
+    throw std::system_error(errno, std::generic_category(),
+                            "getsockopt(SO_PEERCRED) on descriptor " + std::to_string(fd));
   }
   return PeerCredentials{credentials.pid, credentials.uid, credentials.gid};
 }

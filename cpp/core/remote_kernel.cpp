@@ -51,7 +51,8 @@ std::uint32_t u32_at(const std::byte* bytes, std::size_t at) {
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 /// Waits until `fd` is readable or `deadline_ms` passes; false on timeout.
@@ -182,9 +183,9 @@ void RemoteKernel::fail(const std::string& reason) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   failed_.store(true, std::memory_order_release);
-  throw RemoteKernelFailure("kernel host '" + name_ + "' (pid " + std::to_string(pid_) + ") " + reason +
-                            (gone ? "; killed" : "; killed, but it had not exited after " +
-                                                     std::to_string(kKillWaitMs) + " ms"));
+  throw RemoteKernelFailure(
+      "kernel host '" + name_ + "' (pid " + std::to_string(pid_) + ") " + reason +
+      (gone ? "; killed" : "; killed, but it had not exited after " + std::to_string(kKillWaitMs) + " ms"));
 }
 
 RemoteKernel::ReadoutReply RemoteKernel::exchange(std::uint32_t kind, std::uint32_t current, std::uint64_t steps) {
@@ -245,7 +246,8 @@ RemoteKernel::ReadoutReply RemoteKernel::read_digits(std::uint32_t kind, std::ui
   if (reply.status == OURO_OK) {
     if (reply.bad_index != 0) fail("replied garbage (a bad index with a readout that succeeded)");
     // Each digit is read once, into the caller's buffer, and checked there: the host may still be writing its copy.
-    const auto* written = reinterpret_cast<const volatile std::int8_t*>(workspace_.base + workspace_.layout.digits_offset);
+    const auto* written =
+        reinterpret_cast<const volatile std::int8_t*>(workspace_.base + workspace_.layout.digits_offset);
     for (std::uint64_t cell = 0; cell < workspace_.cells; ++cell) {
       const std::int8_t digit = written[cell];
       if (digit < -4 || digit > 4) {

@@ -85,7 +85,8 @@ class RemoteKernel {
   RemoteKernel(const RemoteKernel&) = delete;
   RemoteKernel& operator=(const RemoteKernel&) = delete;
 
-  /// Has the host advance the live levels `steps` steps from level[current], within step_deadline_ms (the step timeout per step asked for); returns the kernel's status.
+  /// Has the host advance the live levels `steps` steps from level[current], within step_deadline_ms (the step timeout
+  /// per step asked for); returns the kernel's status.
   std::int32_t step(std::uint32_t current, std::uint64_t steps);
 
   /**

@@ -75,10 +75,11 @@ void run_thread(Arrays& arrays, Slice slice, std::uint32_t repetitions, std::bar
 StreamTriadResult stream_triad(std::uint64_t bytes_per_array, std::uint32_t repetitions, std::uint32_t threads) {
   const std::uint64_t elements = bytes_per_array / sizeof(double);
   if (threads == 0 || repetitions == 0 || elements < threads) {
-    throw std::invalid_argument("stream_triad needs threads >= 1, repetitions >= 1 and at least one double per "
-                                "thread; got " + std::to_string(bytes_per_array) + " bytes, " +
-                                std::to_string(repetitions) + " repetitions, " + std::to_string(threads) +
-                                " threads");
+    throw std::invalid_argument(
+        "stream_triad needs threads >= 1, repetitions >= 1 and at least one double per "
+        "thread; got " +
+        std::to_string(bytes_per_array) + " bytes, " + std::to_string(repetitions) + " repetitions, " +
+        std::to_string(threads) + " threads");
   }
   Arrays arrays(elements * sizeof(double));
 
@@ -137,7 +138,8 @@ StreamTriadResult stream_triad_over(std::uint64_t* a, const std::uint64_t* b, co
   for (std::uint32_t rep = 0; rep < repetitions; ++rep) {
     const auto start = std::chrono::steady_clock::now();
     pool.parallel_for(elements, grain, in_place_range, &triad);
-    best = std::min(best, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start));
+    best =
+        std::min(best, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start));
   }
   return result_of(elements, best, pool.threads());
 }

@@ -55,8 +55,7 @@ void ThreadPool::stop_workers() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-void ThreadPool::parallel_for(std::uint64_t count, std::uint64_t grain, ouro_range_fn fn,
-                              void* ctx) {
+void ThreadPool::parallel_for(std::uint64_t count, std::uint64_t grain, ouro_range_fn fn, void* ctx) {
   if (count == 0) return;
   const std::uint64_t spread = (count + threads_ * kChunksPerThread - 1) / (threads_ * kChunksPerThread);
   const std::uint64_t chunk = std::max({grain, spread, std::uint64_t{1}});
@@ -99,8 +98,7 @@ void ThreadPool::run_chunks(Job& job) {
   }
 }
 
-void ThreadPool::parallel_for_thunk(void* pool, std::uint64_t count, std::uint64_t grain,
-                                    ouro_range_fn fn, void* ctx) {
+void ThreadPool::parallel_for_thunk(void* pool, std::uint64_t count, std::uint64_t grain, ouro_range_fn fn, void* ctx) {
   static_cast<ThreadPool*>(pool)->parallel_for(count, grain, fn, ctx);
 }
 

@@ -64,8 +64,7 @@ class ThreadPool {
   };
 
   static void run_chunks(Job& job);
-  static void parallel_for_thunk(void* pool, std::uint64_t count, std::uint64_t grain,
-                                 ouro_range_fn fn, void* ctx);
+  static void parallel_for_thunk(void* pool, std::uint64_t count, std::uint64_t grain, ouro_range_fn fn, void* ctx);
   void work();
   void stop_workers();
 

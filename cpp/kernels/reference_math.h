@@ -66,7 +66,6 @@ int32_t readout_field(const ouro_geometry& geometry, const Real* field, int8_t* 
   return OURO_OK;
 }
 
-
 /// The whole wave_step, for any supported precision.
 inline int32_t wave_step(const ouro_geometry& geometry, const ouro_state& state, uint64_t steps) {
   if (!supported(geometry)) return OURO_ERR_UNSUPPORTED;

@@ -71,7 +71,8 @@ void step_many(const ouro_host& host, const ouro_geometry& geometry, const ouro_
   const std::uint64_t grain = std::max<std::uint64_t>(1, kCellsPerChunk / length);
   for (std::uint64_t s = 0; s < steps; ++s) {
     const auto newer = static_cast<std::uint32_t>((state.current + s) % 2);
-    RowJob<Real> job{&geometry, static_cast<const Real*>(state.level[newer]), static_cast<Real*>(state.level[1 - newer])};
+    RowJob<Real> job{&geometry, static_cast<const Real*>(state.level[newer]),
+                     static_cast<Real*>(state.level[1 - newer])};
     host.parallel_for(host.pool, rows, grain, step_rows<Real>, &job);
   }
 }

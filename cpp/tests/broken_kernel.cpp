@@ -15,9 +15,7 @@ constexpr Defect defect = Defect::OURO_BROKEN_DEFECT;
 
 int32_t step_nothing(const ouro_host*, const ouro_geometry*, const ouro_state*, uint64_t) { return OURO_OK; }
 
-int32_t readout_nothing(const ouro_host*, const ouro_geometry*, const void*, int8_t*, uint64_t*) {
-  return OURO_OK;
-}
+int32_t readout_nothing(const ouro_host*, const ouro_geometry*, const void*, int8_t*, uint64_t*) { return OURO_OK; }
 
 const ouro_kernel_table broken_table = {
     defect == Defect::WrongAbiVersion ? OURO_KERNEL_ABI_VERSION + 1u : OURO_KERNEL_ABI_VERSION,

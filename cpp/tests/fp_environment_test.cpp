@@ -80,7 +80,8 @@ TEST(FpEnvironment, TheRunnerRestoresItAfterEveryBatch) {
   RunOptions options;
   options.max_steps = 5;
   std::promise<void> ended;
-  lattice->run(options, [&](const RunSummary&) { ended.set_value(); }, nullptr);
+  lattice->run(
+      options, [&](const RunSummary&) { ended.set_value(); }, nullptr);
   ended.get_future().wait();
   lattice->stop();
   // One restore per kernel call: the runner asks for batches of steps.

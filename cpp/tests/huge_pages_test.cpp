@@ -31,9 +31,7 @@ std::string vm_flags_of(const void* address) {
   return "";
 }
 
-bool transparent_huge_pages_exist() {
-  return std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good();
-}
+bool transparent_huge_pages_exist() { return std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good(); }
 
 TEST(HugePageBlock, StartsOnAHugePageAndIsZeroed) {
   for (std::size_t bytes : {std::size_t{1}, std::size_t{4096}, kHugePage + 1, 3 * kHugePage}) {

@@ -37,9 +37,7 @@ TEST(KernelModule, LoadingTwiceGivesTheSameTable) {
   EXPECT_EQ(&first.module->table(), &second.module->table());
 }
 
-TEST(KernelModule, RefusesAMissingFile) {
-  expect_refused(test_kernel_path("no_such_kernel"), "No such file");
-}
+TEST(KernelModule, RefusesAMissingFile) { expect_refused(test_kernel_path("no_such_kernel"), "No such file"); }
 
 TEST(KernelModule, RefusesAFileThatIsNotELF) {
   const std::string path = testing::TempDir() + "ouroboros_not_elf.so";
@@ -51,9 +49,7 @@ TEST(KernelModule, RefusesALibraryWithoutTheEntrySymbol) {
   expect_refused(test_kernel_path("not_a_kernel"), "no ouro_kernel_entry symbol");
 }
 
-TEST(KernelModule, RefusesANullTable) {
-  expect_refused(test_kernel_path("broken_NullTable"), "returned a null table");
-}
+TEST(KernelModule, RefusesANullTable) { expect_refused(test_kernel_path("broken_NullTable"), "returned a null table"); }
 
 TEST(KernelModule, RefusesAnotherAbiVersion) {
   expect_refused(test_kernel_path("broken_WrongAbiVersion"),
@@ -66,17 +62,11 @@ TEST(KernelModule, RefusesATableShorterThanThisAbi) {
                  "expected at least " + std::to_string(sizeof(ouro_kernel_table)));
 }
 
-TEST(KernelModule, RefusesANullName) {
-  expect_refused(test_kernel_path("broken_NullName"), "null name");
-}
+TEST(KernelModule, RefusesANullName) { expect_refused(test_kernel_path("broken_NullName"), "null name"); }
 
-TEST(KernelModule, RefusesANullWaveStep) {
-  expect_refused(test_kernel_path("broken_NullWaveStep"), "null wave_step");
-}
+TEST(KernelModule, RefusesANullWaveStep) { expect_refused(test_kernel_path("broken_NullWaveStep"), "null wave_step"); }
 
-TEST(KernelModule, RefusesANullReadout) {
-  expect_refused(test_kernel_path("broken_NullReadout"), "null readout");
-}
+TEST(KernelModule, RefusesANullReadout) { expect_refused(test_kernel_path("broken_NullReadout"), "null readout"); }
 
 }  // namespace
 }  // namespace ouro

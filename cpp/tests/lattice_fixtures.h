@@ -17,8 +17,8 @@ constexpr ouro_precision precision_of = sizeof(Real) == sizeof(double) ? OURO_PR
 template <typename Real>
 std::unique_ptr<LatticeCore> make_lattice(std::vector<std::uint64_t> extents, double courant2,
                                           std::uint32_t threads = 2, BatchOptions batch = {}) {
-  return std::make_unique<LatticeCore>(
-      LatticeConfig{std::move(extents), courant2, precision_of<Real>, threads, batch}, reference_kernel());
+  return std::make_unique<LatticeCore>(LatticeConfig{std::move(extents), courant2, precision_of<Real>, threads, batch},
+                                       reference_kernel());
 }
 
 template <typename Real>

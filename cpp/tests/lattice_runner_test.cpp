@@ -37,7 +37,8 @@ std::vector<double> current_of(LatticeCore& lattice) {
 std::future<RunSummary> start(LatticeCore& lattice, RunOptions options = {},
                               LatticeCore::SnapshotCallback on_snapshot = nullptr) {
   auto ended = std::make_shared<std::promise<RunSummary>>();
-  lattice.run(options, [ended](const RunSummary& summary) { ended->set_value(summary); }, std::move(on_snapshot));
+  lattice.run(
+      options, [ended](const RunSummary& summary) { ended->set_value(summary); }, std::move(on_snapshot));
   return ended->get_future();
 }
 
@@ -164,8 +165,8 @@ TEST(LatticeRunner, BatchesGrowFromOneStepAndEndExactlyAtSnapshotAndTargetSteps)
   const RunSummary summary = start(*batched, {37, 10}).get();
   batched->stop();
   // 1, 2, 4, then 8 (the maximum), each cut to end at a multiple of 10 or at 37.
-  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{
-      {0, 1}, {1, 2}, {3, 4}, {7, 3}, {10, 8}, {18, 2}, {20, 8}, {28, 2}, {30, 7}};
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{{0, 1},  {1, 2},  {3, 4},  {7, 3}, {10, 8},
+                                                                      {18, 2}, {20, 8}, {28, 2}, {30, 7}};
   EXPECT_EQ(batches_of(batched->take_trace()), expected);
   EXPECT_EQ(summary.steps_run, 37u);
   EXPECT_EQ(batched->step_count(), 37u);
@@ -333,7 +334,8 @@ TEST(LatticeRunner, ARemainderProbeIsAnOrdinaryOneWhereTheBatchSizeDividesTheInt
   auto ended = start(*lattice, {12, 16}, [](std::uint64_t) {});
   ended.get();
   lattice->stop();
-  EXPECT_EQ(batches_of(lattice->take_trace()), (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{20, 8}, {28, 4}}));
+  EXPECT_EQ(batches_of(lattice->take_trace()),
+            (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{20, 8}, {28, 4}}));
   ASSERT_TRUE(lattice->pending_snapshot().has_value());
   EXPECT_EQ(lattice->pending_snapshot()->probe_steps, 8u);
 }

@@ -107,8 +107,8 @@ TYPED_TEST(ReferenceKernel, SteppingCommutesBitwiseWithAShiftAlongEveryAxis) {
 
 TYPED_TEST(ReferenceKernel, ReadoutRoundsTiesAwayFromZeroAndClamps) {
   using Real = TypeParam;
-  const std::vector<Real> current = {0.5, -0.5, 1.5, 2.5, -2.5, Real(0.49), -0.3, Real(-0.0),
-                                     3.5, 4.4, 4.5, 100, -3.5, -4.5, -1e30f, 0};
+  const std::vector<Real> current = {0.5, -0.5, 1.5, 2.5, -2.5, Real(0.49), -0.3,   Real(-0.0),
+                                     3.5, 4.4,  4.5, 100, -3.5, -4.5,       -1e30f, 0};
   const std::vector<std::int8_t> expected = {1, -1, 2, 3, -3, 0, 0, 0, 4, 4, 4, 4, -4, -4, -4, 0};
   auto lattice = make_lattice<Real>({current.size()}, 0.25);
   const std::vector<Real> previous(current.size(), 0);

@@ -237,8 +237,8 @@ WorkspaceHost start_with_workspace(const std::function<void(int, std::byte*)>& s
 }
 
 std::unique_ptr<RemoteKernel> connected(const WorkspaceHost& fake) {
-  RemoteKernel::ConnectResult result = RemoteKernel::connect(fake.host.core_fd, fake.workspace_fd, fake.host.pid, nullptr,
-                                                             kLevelBytes, kCells, kTimeoutMs, kTimeoutMs);
+  RemoteKernel::ConnectResult result = RemoteKernel::connect(fake.host.core_fd, fake.workspace_fd, fake.host.pid,
+                                                             nullptr, kLevelBytes, kCells, kTimeoutMs, kTimeoutMs);
   EXPECT_EQ(result.error, "");
   return std::move(result.kernel);
 }

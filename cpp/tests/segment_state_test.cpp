@@ -47,12 +47,14 @@ struct Segment {
   template <typename Field>
   Field read(std::size_t offset) const {
     Field value{};
-    if (::pread(fd, &value, sizeof value, static_cast<off_t>(offset)) != sizeof value) throw std::runtime_error("pread");
+    if (::pread(fd, &value, sizeof value, static_cast<off_t>(offset)) != sizeof value)
+      throw std::runtime_error("pread");
     return value;
   }
   std::vector<double> level(std::size_t offset, std::size_t cells) const {
     std::vector<double> values(cells);
-    if (::pread(fd, values.data(), cells * sizeof(double), static_cast<off_t>(offset)) < 0) throw std::runtime_error("pread");
+    if (::pread(fd, values.data(), cells * sizeof(double), static_cast<off_t>(offset)) < 0)
+      throw std::runtime_error("pread");
     return values;
   }
 };
@@ -72,8 +74,10 @@ TEST(SegmentState, StepsTheSegmentsBytesAndPublishesTheHeader) {
   private_state.step(7);
   EXPECT_EQ(segment.read<std::uint64_t>(OURO_SEGMENT_OFFSET_STEP_COUNT), 7u);
   EXPECT_EQ(segment.read<std::uint32_t>(OURO_SEGMENT_OFFSET_CURRENT_LEVEL), shared.current_index());
-  const std::size_t current_offset = shared.current_index() == 0 ? segment.region.level0_offset : segment.region.level1_offset;
-  EXPECT_TRUE(same_bits(segment.level(current_offset, cells), copy_level<double>(private_state.current_level(), cells)));
+  const std::size_t current_offset =
+      shared.current_index() == 0 ? segment.region.level0_offset : segment.region.level1_offset;
+  EXPECT_TRUE(
+      same_bits(segment.level(current_offset, cells), copy_level<double>(private_state.current_level(), cells)));
 }
 
 TEST(SegmentState, ResumesAtTheHeadersStepAndLevel) {

@@ -56,9 +56,7 @@ TEST(StateBuffer, OverlapsOnlyItsOwnBytes) {
   EXPECT_FALSE(buffer.overlaps(begin, 0));
 }
 
-TEST(StateBuffer, ImpossibleSizeThrowsBadAlloc) {
-  EXPECT_THROW(StateBuffer(SIZE_MAX / 2), std::bad_alloc);
-}
+TEST(StateBuffer, ImpossibleSizeThrowsBadAlloc) { EXPECT_THROW(StateBuffer(SIZE_MAX / 2), std::bad_alloc); }
 
 }  // namespace
 }  // namespace ouro

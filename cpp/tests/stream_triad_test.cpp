@@ -21,9 +21,7 @@ TEST(StreamTriad, ReportsAPositiveFiniteBandwidth) {
   }
 }
 
-TEST(StreamTriad, MeasuresWholeDoubles) {
-  EXPECT_EQ(stream_triad(100, 1, 1).bytes_per_array, 96u);
-}
+TEST(StreamTriad, MeasuresWholeDoubles) { EXPECT_EQ(stream_triad(100, 1, 1).bytes_per_array, 96u); }
 
 TEST(StreamTriad, RefusesEmptyWork) {
   EXPECT_THROW(stream_triad(1024, 0, 1), std::invalid_argument);

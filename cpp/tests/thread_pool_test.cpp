@@ -90,12 +90,15 @@ TEST(ThreadPool, UsesMoreThanOneThreadWhenThereIsWork) {
     std::vector<std::thread::id> ids;
   } seen;
   // Enough slow chunks that idle workers must pick some up.
-  pool.parallel_for(64, 1, [](void* ctx, std::uint64_t, std::uint64_t) {
-    auto& s = *static_cast<Seen*>(ctx);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    std::lock_guard<std::mutex> lock(s.mutex);
-    s.ids.push_back(std::this_thread::get_id());
-  }, &seen);
+  pool.parallel_for(
+      64, 1,
+      [](void* ctx, std::uint64_t, std::uint64_t) {
+        auto& s = *static_cast<Seen*>(ctx);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::lock_guard<std::mutex> lock(s.mutex);
+        s.ids.push_back(std::this_thread::get_id());
+      },
+      &seen);
   std::sort(seen.ids.begin(), seen.ids.end());
   EXPECT_GT(std::unique(seen.ids.begin(), seen.ids.end()) - seen.ids.begin(), 1);
 }

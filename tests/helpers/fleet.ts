@@ -49,7 +49,19 @@ export function acceptedVerdict(modulePath: string | null, ratio = 0.8): Gauntle
     benchmark: {
       wins: true,
       lattices: [
-        { lattice: 'target', extents: [64, 64], steps: 8, samples: 5, candidateMedianNs: 80, incumbentMedianNs: 100, ratio, ratioLow: ratio, ratioHigh: ratio, pValue: 0.01, verdict: 'faster' },
+        {
+          lattice: 'target',
+          extents: [64, 64],
+          steps: 8,
+          samples: 5,
+          candidateMedianNs: 80,
+          incumbentMedianNs: 100,
+          ratio,
+          ratioLow: ratio,
+          ratioHigh: ratio,
+          pValue: 0.01,
+          verdict: 'faster',
+        },
       ],
       overhead: [],
     },

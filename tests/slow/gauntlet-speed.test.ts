@@ -33,7 +33,10 @@ describe('the sandbox benchmark on this machine', () => {
     expect(verdicts.slow!.improves).toBe(false);
     expect(verdicts.slow!.benchmark!.lattices.map((l) => l.verdict)).toEqual(['slower', 'slower']);
     expect(verdicts.fast!.improves).toBe(true);
-    expect(verdicts.fast!.benchmark!.lattices.map((l) => [l.lattice, l.verdict])).toEqual([['target', 'faster'], ['held-out', 'faster']]);
+    expect(verdicts.fast!.benchmark!.lattices.map((l) => [l.lattice, l.verdict])).toEqual([
+      ['target', 'faster'],
+      ['held-out', 'faster'],
+    ]);
     const target = verdicts.fast!.benchmark!.lattices[0]!;
     expect(target.ratioHigh).toBeLessThan(1);
     expect(target.pValue).toBeLessThan(0.05);

@@ -64,7 +64,10 @@ export class ApprovalStore {
         this.db
           .prepare('INSERT INTO approvals (attempt_id, decision, decided_by, decided_at, ledger_sequence) VALUES (?, ?, ?, ?, ?)')
           .run(approval.attemptId, approval.decision, approval.decidedBy, decidedAt, entry.sequence);
-        return { approval: { attemptId: approval.attemptId, decision: approval.decision, decidedBy: approval.decidedBy, decidedAt, ledgerSequence: entry.sequence }, entry };
+        return {
+          approval: { attemptId: approval.attemptId, decision: approval.decision, decidedBy: approval.decidedBy, decidedAt, ledgerSequence: entry.sequence },
+          entry,
+        };
       })
       .immediate();
   }

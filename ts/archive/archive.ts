@@ -18,7 +18,17 @@ import { openDatabase, type SqliteDatabase } from './database.js';
 import { ArchiveError } from './errors.js';
 import { Ledger } from './ledger.js';
 import type { AttemptCounts, AttemptQuery, AttemptRecord, AttemptStatus, AttemptUpdate, NewAttempt } from './types.js';
-import { ATTEMPT_STATUSES, checkAttemptUpdate, checkNewAttempt, requireId, requireSha256, requireSlot, requireStatus, requireText, toJson } from './validate.js';
+import {
+  ATTEMPT_STATUSES,
+  checkAttemptUpdate,
+  checkNewAttempt,
+  requireId,
+  requireSha256,
+  requireSlot,
+  requireStatus,
+  requireText,
+  toJson,
+} from './validate.js';
 import { WarmStartStore } from './warm-start.js';
 
 /** The reason of an interrupted attempt: `markInterrupted` records it, and so does an engine's stop. */
@@ -131,7 +141,8 @@ export class Archive {
       .transaction(() => {
         const parent = this.db.prepare<[number], { slot: string }>('SELECT slot FROM attempts WHERE id = ?').get(attempt.parentId as number);
         if (!parent) throw invalidRangeError('attempt.parentId', `is not an attempt in archive ${this.file}`, attempt.parentId);
-        if (parent.slot !== attempt.slot) throw invalidRangeError('attempt.parentId', `is an attempt of slot ${parent.slot}, not ${attempt.slot}`, attempt.parentId);
+        if (parent.slot !== attempt.slot)
+          throw invalidRangeError('attempt.parentId', `is an attempt of slot ${parent.slot}, not ${attempt.slot}`, attempt.parentId);
         return this.insertRow({
           parent_id: attempt.parentId,
           slot: attempt.slot,
@@ -173,7 +184,8 @@ export class Archive {
       assignments.push('finished_at = COALESCE(finished_at, @stampedAt)');
       values['stampedAt'] = now();
     }
-    const statement = assignments.length === 0 ? 'SELECT id FROM attempts WHERE id = @id' : `UPDATE attempts SET ${assignments.join(', ')} WHERE id = @id RETURNING id`;
+    const statement =
+      assignments.length === 0 ? 'SELECT id FROM attempts WHERE id = @id' : `UPDATE attempts SET ${assignments.join(', ')} WHERE id = @id RETURNING id`;
     return this.db
       .transaction(() => {
         const row = this.db.prepare<[Record<string, unknown>], { id: number }>(statement).get(values);
@@ -236,7 +248,9 @@ export class Archive {
     const byStatus = Object.fromEntries(ATTEMPT_STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
     const byFailedGate = Object.fromEntries(GATES.map((gate) => [gate, 0])) as Record<GateName, number>;
     const statusRows = this.db
-      .prepare<unknown[], { status: AttemptStatus; n: number }>(`SELECT status, COUNT(*) AS n FROM attempts WHERE parent_id IS NOT NULL ${filter} GROUP BY status`)
+      .prepare<unknown[], { status: AttemptStatus; n: number }>(
+        `SELECT status, COUNT(*) AS n FROM attempts WHERE parent_id IS NOT NULL ${filter} GROUP BY status`,
+      )
       .all(...values);
     for (const row of statusRows) byStatus[row.status] = row.n;
     const gateRows = this.db
@@ -265,7 +279,9 @@ export class Archive {
           .prepare<[string, string], { id: number }>("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ? RETURNING id")
           .all(LEGACY_INTERRUPTED.status, LEGACY_INTERRUPTED.reason);
         const closed = this.db
-          .prepare<[string, string], { id: number }>("UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending' RETURNING id")
+          .prepare<[string, string], { id: number }>(
+            "UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending' RETURNING id",
+          )
           .all(INTERRUPTED_REASON, now());
         for (const { id } of [...relabelled, ...closed]) sealAttempt(this.db, id);
         return closed.length;

@@ -18,7 +18,16 @@ const execFileAsync = promisify(execFile);
 const COMPILER_TIMEOUT_MS = 10_000;
 
 /** The fields compared, in the order differences are reported. */
-export const FINGERPRINT_FIELDS: readonly FingerprintField[] = ['cpuModel', 'cpuFlags', 'compilerVersion', 'buildFlags', 'march', 'caches', 'nodeVersion', 'arch'];
+export const FINGERPRINT_FIELDS: readonly FingerprintField[] = [
+  'cpuModel',
+  'cpuFlags',
+  'compilerVersion',
+  'buildFlags',
+  'march',
+  'caches',
+  'nodeVersion',
+  'arch',
+];
 
 const CACHE_DIR = '/sys/devices/system/cpu/cpu0/cache';
 
@@ -36,7 +45,11 @@ export function describeCaches(entries: readonly { level: string; type: string; 
 }
 
 async function caches(): Promise<string> {
-  const read = (file: string) => readFile(file, 'utf8').then((text) => text.trim(), () => '');
+  const read = (file: string) =>
+    readFile(file, 'utf8').then(
+      (text) => text.trim(),
+      () => '',
+    );
   const names = await readdir(CACHE_DIR).catch(() => [] as string[]);
   const entries = await Promise.all(
     names

@@ -107,7 +107,10 @@ export class Ledger {
         const head = this.head();
         const last = this.db.prepare<[], LedgerRow>('SELECT * FROM ledger ORDER BY sequence DESC LIMIT 1').get();
         if ((last?.sequence ?? 0) !== head.sequence || (last?.hash ?? GENESIS_HASH) !== head.hash) {
-          throw new ArchiveError(`ledger of archive ${this.file} does not end where its head record says (sequence ${head.sequence}): run \`ouroboros ledger verify\`; nothing was appended`, this.file);
+          throw new ArchiveError(
+            `ledger of archive ${this.file} does not end where its head record says (sequence ${head.sequence}): run \`ouroboros ledger verify\`; nothing was appended`,
+            this.file,
+          );
         }
         const unhashed = {
           sequence: head.sequence + 1,
@@ -129,7 +132,9 @@ export class Ledger {
           )
           .run(entry);
         this.db
-          .prepare('INSERT INTO ledger_head (id, sequence, hash) VALUES (1, @sequence, @hash) ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash')
+          .prepare(
+            'INSERT INTO ledger_head (id, sequence, hash) VALUES (1, @sequence, @hash) ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash',
+          )
           .run(entry);
         return entry;
       })
@@ -156,8 +161,10 @@ export class Ledger {
     if (head === null) {
       return count === 0 ? { ok: true, entries: 0, firstBad: null } : bad(1, 'the ledger has entries but no head record: the head was deleted');
     }
-    if (head.sequence < count) return bad(head.sequence + 1, `it lies beyond the head the ledger recorded (entry ${head.sequence}): it was not appended by the ledger`);
-    if (head.sequence > count) return bad(count + 1, `the head records ${head.sequence} entries but the ledger holds ${count}: entries from ${count + 1} on were removed`);
+    if (head.sequence < count)
+      return bad(head.sequence + 1, `it lies beyond the head the ledger recorded (entry ${head.sequence}): it was not appended by the ledger`);
+    if (head.sequence > count)
+      return bad(count + 1, `the head records ${head.sequence} entries but the ledger holds ${count}: entries from ${count + 1} on were removed`);
     if (head.hash !== previousHash) return bad(count, `its hash ${short(previousHash)} is not the head's ${short(head.hash)}: the last entry was replaced`);
     return { ok: true, entries: count, firstBad: null };
   }
@@ -174,7 +181,8 @@ export class Ledger {
       requireId('change.attemptId', change.attemptId);
       const attempt = this.db.prepare<[number], { slot: string }>('SELECT slot FROM attempts WHERE id = ?').get(change.attemptId);
       if (!attempt) throw invalidRangeError('change.attemptId', `is not an attempt in archive ${this.file}`, change.attemptId);
-      if (attempt.slot !== change.slot) throw invalidRangeError('change.attemptId', `is an attempt of slot ${attempt.slot}, not ${change.slot}`, change.attemptId);
+      if (attempt.slot !== change.slot)
+        throw invalidRangeError('change.attemptId', `is an attempt of slot ${attempt.slot}, not ${change.slot}`, change.attemptId);
     }
     requireSha256('change.moduleSha256', change.moduleSha256);
     requireSha256('change.previousModuleSha256', change.previousModuleSha256);

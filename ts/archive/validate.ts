@@ -8,7 +8,16 @@ import { GATES, type GateName, type GateVerdict, type Slot } from '../gauntlet/t
 import type { AttemptStatus, AttemptUpdate, NewAttempt } from './types.js';
 
 export const SLOT_NAMES = ['step', 'readout'] as const satisfies readonly Slot[];
-export const ATTEMPT_STATUSES = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'] as const satisfies readonly AttemptStatus[];
+export const ATTEMPT_STATUSES = [
+  'pending',
+  'rejected',
+  'failed',
+  'passed',
+  'applied',
+  'rolled-back',
+  'superseded',
+  'interrupted',
+] as const satisfies readonly AttemptStatus[];
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function oneOf<T extends string>(name: string, allowed: readonly T[], value: unknown): T {
@@ -91,7 +100,8 @@ function requireCost(name: string, value: unknown): number {
 /** Checks a new attempt; a root record (parentId null) is made only by `ensureRoot`. */
 export function checkNewAttempt(attempt: NewAttempt): void {
   requireObject('attempt', attempt);
-  if (attempt.parentId === null) throw invalidRangeError('attempt.parentId', 'must be the id of the parent attempt (a root record is made by ensureRoot)', null);
+  if (attempt.parentId === null)
+    throw invalidRangeError('attempt.parentId', 'must be the id of the parent attempt (a root record is made by ensureRoot)', null);
   requireId('attempt.parentId', attempt.parentId);
   requireSlot('attempt.slot', attempt.slot);
   requireText('attempt.generator', attempt.generator, true);

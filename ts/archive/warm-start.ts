@@ -40,7 +40,8 @@ function requireFingerprintShape(name: string, value: unknown): MachineFingerpri
 function requireFingerprint(name: string, value: unknown): MachineFingerprint {
   const fingerprint = requireFingerprintShape(name, value);
   const expected = withHash(fingerprint).hash;
-  if (fingerprint.hash !== expected) throw invalidRangeError(`${name}.hash`, `does not match the fingerprint's fields (${expected}): it was edited`, fingerprint.hash);
+  if (fingerprint.hash !== expected)
+    throw invalidRangeError(`${name}.hash`, `does not match the fingerprint's fields (${expected}): it was edited`, fingerprint.hash);
   return fingerprint;
 }
 
@@ -95,7 +96,9 @@ export class WarmStartStore {
     requireSlot('slot', slot);
     requireId('attemptId', attemptId);
     requireFingerprint('fingerprint', fingerprint);
-    const attempt = this.db.prepare<[number], { slot: string; status: string; module_sha256: string | null }>('SELECT slot, status, module_sha256 FROM attempts WHERE id = ?').get(attemptId);
+    const attempt = this.db
+      .prepare<[number], { slot: string; status: string; module_sha256: string | null }>('SELECT slot, status, module_sha256 FROM attempts WHERE id = ?')
+      .get(attemptId);
     if (!attempt) throw invalidRangeError('attemptId', `is not an attempt in archive ${this.file}`, attemptId);
     if (attempt.slot !== slot) throw invalidRangeError('attemptId', `is an attempt of slot ${attempt.slot}, not ${slot}`, attemptId);
     if (!(REMEMBERABLE as readonly string[]).includes(attempt.status)) {
@@ -125,7 +128,9 @@ export class WarmStartStore {
     requireText('reason', reason, true);
     return this.db
       .transaction(() => {
-        const updated = this.db.prepare("UPDATE attempts SET status = 'rolled-back', reason = ? WHERE id = ? AND slot = ?").run(reason, attemptId, slot).changes;
+        const updated = this.db
+          .prepare("UPDATE attempts SET status = 'rolled-back', reason = ? WHERE id = ? AND slot = ?")
+          .run(reason, attemptId, slot).changes;
         if (updated === 0) throw invalidRangeError('attemptId', `is not an attempt of slot ${slot} in archive ${this.file}`, attemptId);
         sealAttempt(this.db, attemptId);
         return this.db.prepare('DELETE FROM warm_start WHERE slot = ? AND attempt_id = ?').run(slot, attemptId).changes > 0;
@@ -142,7 +147,10 @@ export class WarmStartStore {
     try {
       fingerprint = requireFingerprintShape('fingerprint', JSON.parse(row.fingerprint));
     } catch (error) {
-      throw new ArchiveError(`archive ${this.file}: the warm-start memory of slot ${slot} holds no readable fingerprint (${(error as Error).message}; the file was edited)`, this.file);
+      throw new ArchiveError(
+        `archive ${this.file}: the warm-start memory of slot ${slot} holds no readable fingerprint (${(error as Error).message}; the file was edited)`,
+        this.file,
+      );
     }
     return { slot, attemptId: row.attempt_id, fingerprint, rememberedAt: row.remembered_at };
   }
@@ -168,7 +176,10 @@ export class WarmStartStore {
       return { kind: 'mismatch', slot, attemptId: memory.attemptId, differences: [], reason };
     }
     if (!attempt?.module_sha256) {
-      throw new ArchiveError(`archive ${this.file}: the warm-start memory of slot ${slot} names attempt ${memory.attemptId}, which has no built module in the archive (the file was edited)`, this.file);
+      throw new ArchiveError(
+        `archive ${this.file}: the warm-start memory of slot ${slot} names attempt ${memory.attemptId}, which has no built module in the archive (the file was edited)`,
+        this.file,
+      );
     }
     return {
       kind: 'match',

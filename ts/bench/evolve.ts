@@ -390,7 +390,10 @@ export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBench
 }
 
 function searchLine(report: EvolveSearchReport): string {
-  const gates = Object.entries(report.rejectedByGate).map(([gate, n]) => `${gate} ${n}`).join(', ') || 'none';
+  const gates =
+    Object.entries(report.rejectedByGate)
+      .map(([gate, n]) => `${gate} ${n}`)
+      .join(', ') || 'none';
   return [
     `${report.generator.padEnd(8)} ${report.baselineMlups.toFixed(1)} -> ${report.finalMlups.toFixed(1)} MLUPS (${report.speedup.toFixed(2)}x), ` +
       `${(100 * report.rooflineFraction).toFixed(1)}% of the roofline of its lattice's memory (${report.rooflineMlups.toFixed(0)} MLUPS), ` +

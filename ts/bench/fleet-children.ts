@@ -107,7 +107,12 @@ function treeCpuSeconds(): number {
 const threads = () => new Set(readdirSync('/proc/self/task'));
 
 async function runWorker(args: WorkerChildArgs): Promise<void> {
-  const worker = await FleetWorker.start({ redisUrl: args.redisUrl, fingerprint: args.fingerprint, lockMs: args.lockMs, evaluate: syntheticEvaluation(args.evaluationCpuMs) });
+  const worker = await FleetWorker.start({
+    redisUrl: args.redisUrl,
+    fingerprint: args.fingerprint,
+    lockMs: args.lockMs,
+    evaluate: syntheticEvaluation(args.evaluationCpuMs),
+  });
   worker.on('job-started', (jobId: string) => process.stdout.write(`started ${jobId}\n`));
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => void worker.close().then(() => process.exit(0)));
@@ -136,7 +141,9 @@ async function runEngine(args: EngineChildArgs): Promise<void> {
   const outcomes = await Promise.allSettled(sources.map((source) => evaluator.evaluate({ source, slot: 'step' })));
   const report: EngineChildReport = {
     routes,
-    failures: outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected').map((outcome) => String(outcome.reason?.message ?? outcome.reason)),
+    failures: outcomes
+      .filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')
+      .map((outcome) => String(outcome.reason?.message ?? outcome.reason)),
     wallMs: performance.now() - started,
     treeCpuSeconds: treeCpuSeconds() - treeAtStart,
     latticeCpuSeconds: poolCpu() - latticeAtStart,

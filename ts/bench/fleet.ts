@@ -69,7 +69,10 @@ function settingsFor(quick: boolean): Settings {
 }
 
 /** A child of the bench, with its stdout lines as events ('line'). */
-function child(role: 'worker' | 'engine', args: WorkerChildArgs | EngineChildArgs): { process: ChildProcess; lines: string[]; waitFor: (prefix: string) => Promise<string> } {
+function child(
+  role: 'worker' | 'engine',
+  args: WorkerChildArgs | EngineChildArgs,
+): { process: ChildProcess; lines: string[]; waitFor: (prefix: string) => Promise<string> } {
   const proc = spawn(process.execPath, [CHILDREN, role, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let partial = '';
@@ -145,9 +148,29 @@ function chaos(workers: ReturnType<typeof child>[], start: () => Promise<ReturnT
 
 function record(id: number, source: string): AttemptRecord {
   return {
-    id, parentId: 1, slot: 'step', generator: 'variant', operator: 'bench', genome: null, prompt: null, rawReply: null, source, sourceSha256: sourceSha256(source),
-    moduleSha256: null, modulePath: null, gates: [], failedGate: null, reason: '', benchmark: null, benchRatio: 0.8, liveMlups: null, speedup: 1.25,
-    status: 'applied', costUsd: 0, createdAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+    id,
+    parentId: 1,
+    slot: 'step',
+    generator: 'variant',
+    operator: 'bench',
+    genome: null,
+    prompt: null,
+    rawReply: null,
+    source,
+    sourceSha256: sourceSha256(source),
+    moduleSha256: null,
+    modulePath: null,
+    gates: [],
+    failedGate: null,
+    reason: '',
+    benchmark: null,
+    benchRatio: 0.8,
+    liveMlups: null,
+    speedup: 1.25,
+    status: 'applied',
+    costUsd: 0,
+    createdAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
   };
 }
 
@@ -156,7 +179,14 @@ async function sharing(redisUrl: string, fingerprint: MachineFingerprint, settin
   const worker = await startWorker(redisUrl, fingerprint, settings);
   const a = await ImprovementExchange.connect({ redisUrl, engineId: 'bench-engine-A', fingerprint, knownSource: () => false });
   const b = await ImprovementExchange.connect({ redisUrl, engineId: 'bench-engine-B', fingerprint, knownSource: () => false });
-  const evaluatorB = await FleetEvaluator.connect({ redisUrl, fingerprint, id: 'bench-engine-B', local: async () => { throw new Error('the bench evaluates shared kernels on the fleet only'); } });
+  const evaluatorB = await FleetEvaluator.connect({
+    redisUrl,
+    fingerprint,
+    id: 'bench-engine-B',
+    local: async () => {
+      throw new Error('the bench evaluates shared kernels on the fleet only');
+    },
+  });
   const refused: Refusal[] = [];
   b.on('refused', (refusal: Refusal) => refused.push(refusal));
   try {
@@ -185,7 +215,15 @@ export async function benchFleet(options: BenchRunOptions): Promise<FleetBenchRe
     for (const count of settings.workerCounts) {
       options.onProgress(`${count} worker(s), ${settings.candidatesPerRow} candidates`);
       const workers = await Promise.all(Array.from({ length: count }, () => startWorker(server.url, fingerprint, settings)));
-      const report = await runEngine({ redisUrl: server.url, fingerprint, candidates: settings.candidatesPerRow, tag: `row-${count}`, extents: settings.extents, localFallback: true, evaluationCpuMs: settings.evaluationCpuMs });
+      const report = await runEngine({
+        redisUrl: server.url,
+        fingerprint,
+        candidates: settings.candidatesPerRow,
+        tag: `row-${count}`,
+        extents: settings.extents,
+        localFallback: true,
+        evaluationCpuMs: settings.evaluationCpuMs,
+      });
       await Promise.all(workers.map(stopWorker));
       const remote = report.routes.filter((route) => route.remote).length;
       rows.push({ workers: count, candidatesPerMinute: settings.candidatesPerRow / (report.wallMs / 60_000), remote, local: report.routes.length - remote });
@@ -195,7 +233,15 @@ export async function benchFleet(options: BenchRunOptions): Promise<FleetBenchRe
 
     options.onProgress(`chaos: SIGKILL ${settings.killTarget} workers mid-job over ${settings.chaosCandidates} candidates`);
     const workers = await Promise.all([0, 1].map(() => startWorker(server.url, fingerprint, settings)));
-    const engine = runEngine({ redisUrl: server.url, fingerprint, candidates: settings.chaosCandidates, tag: 'chaos', extents: settings.extents, localFallback: false, evaluationCpuMs: settings.evaluationCpuMs });
+    const engine = runEngine({
+      redisUrl: server.url,
+      fingerprint,
+      candidates: settings.chaosCandidates,
+      tag: 'chaos',
+      extents: settings.extents,
+      localFallback: false,
+      evaluationCpuMs: settings.evaluationCpuMs,
+    });
     const killed = chaos(workers, () => startWorker(server.url, fingerprint, settings), settings.killTarget, engine);
     const chaosReport = await engine;
     await Promise.all(workers.map(stopWorker));
@@ -207,7 +253,13 @@ export async function benchFleet(options: BenchRunOptions): Promise<FleetBenchRe
     options.onProgress('sharing: one genuine improvement, one tampered');
     const shared = await sharing(server.url, fingerprint, settings);
     return {
-      settings: { evaluationCpuMs: settings.evaluationCpuMs, candidatesPerRow: settings.candidatesPerRow, chaosCandidates: settings.chaosCandidates, latticeExtents: settings.extents, cores: (await import('node:os')).availableParallelism() },
+      settings: {
+        evaluationCpuMs: settings.evaluationCpuMs,
+        candidatesPerRow: settings.candidatesPerRow,
+        chaosCandidates: settings.chaosCandidates,
+        latticeExtents: settings.extents,
+        cores: (await import('node:os')).availableParallelism(),
+      },
       rows,
       killedWorkers: killed(),
       // A candidate the fleet did not answer: the engine had no local fallback, so it failed, or it was never recorded.
@@ -218,8 +270,7 @@ export async function benchFleet(options: BenchRunOptions): Promise<FleetBenchRe
       sharedAdopted: shared.adopted,
       sharedRefused: shared.refused.length,
       refusalReasons: shared.refused.map((refusal) => refusal.reason),
-      note:
-        'One 2-core machine: the workers and the engine share the same cores, so candidates per minute cannot grow with workers here; on separate machines each worker adds its own cores and the rate grows with them until Redis or the engine\'s live trials bound it.',
+      note: "One 2-core machine: the workers and the engine share the same cores, so candidates per minute cannot grow with workers here; on separate machines each worker adds its own cores and the rate grows with them until Redis or the engine's live trials bound it.",
     };
   } finally {
     redis.disconnect();

@@ -70,9 +70,7 @@ const CRASH_WATCHDOG_EVERY_STEPS = 10;
 const CANARY_STEPS = 2;
 
 function plan(quick: boolean): KernelHostPlan {
-  return quick
-    ? { extents: [256, 256], rounds: 2, roundSteps: 20, crashes: 1 }
-    : { extents: [4096, 4096], rounds: 7, roundSteps: 20, crashes: 3 };
+  return quick ? { extents: [256, 256], rounds: 2, roundSteps: 20, crashes: 1 } : { extents: [4096, 4096], rounds: 7, roundSteps: 20, crashes: 3 };
 }
 
 function median(values: number[]): number {
@@ -132,7 +130,9 @@ export async function benchKernelHost(options: BenchRunOptions): Promise<KernelH
         const mlups = await runnerMlups(lat, p.roundSteps);
         (id === confined ? confinedMlups : inProcessMlups).push(mlups);
       }
-      options.onProgress(`round ${round + 1}/${p.rounds}: in-process ${inProcessMlups.at(-1)!.toFixed(1)} MLUPS, confined ${confinedMlups.at(-1)!.toFixed(1)} MLUPS`);
+      options.onProgress(
+        `round ${round + 1}/${p.rounds}: in-process ${inProcessMlups.at(-1)!.toFixed(1)} MLUPS, confined ${confinedMlups.at(-1)!.toFixed(1)} MLUPS`,
+      );
     }
     const roundRatios = confinedMlups.map((mlups, round) => mlups / inProcessMlups[round]!);
     const layers = (lat.moduleInfo(confined) as ConfinedModuleInfo).layers;

@@ -21,7 +21,6 @@ export function rooflineMlupsOf(gbPerSecond: number, precision: Precision): numb
   return (gbPerSecond * 1e9) / BYTES_PER_UPDATE[precision] / 1e6;
 }
 
-
 export interface KernelRow {
   name: string;
   extents: number[];

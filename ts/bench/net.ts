@@ -193,13 +193,23 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
   const archiveFile = path.join(dir, 'archive.sqlite');
   writeFileSync(
     path.join(dir, 'ouroboros.toml'),
-    [`[archive]`, `path = ${JSON.stringify(archiveFile)}`, `[gauntlet]`, `cacheDir = ${JSON.stringify(path.join(dir, 'cache'))}`, `[log]`, `file = ${JSON.stringify(path.join(dir, 'engine.log'))}`, ''].join('\n'),
+    [
+      `[archive]`,
+      `path = ${JSON.stringify(archiveFile)}`,
+      `[gauntlet]`,
+      `cacheDir = ${JSON.stringify(path.join(dir, 'cache'))}`,
+      `[log]`,
+      `file = ${JSON.stringify(path.join(dir, 'engine.log'))}`,
+      '',
+    ].join('\n'),
   );
   const runArgs = (name: string) => ['--duration', `${runMs / 1000}s`, '--lattice', extents.join('x'), '--report', path.join(dir, `${name}.html`)];
   let measured = false;
   try {
     const measure = async (name: 'cold' | 'warm', previous: { file: string; mlups: number } | null) => {
-      log(`${name}: ouroboros run for ${runMs / 1000} s on ${extents.join('x')}${name === 'cold' ? ' from an empty archive and build cache' : ' on the archive the cold run left'}`);
+      log(
+        `${name}: ouroboros run for ${runMs / 1000} s on ${extents.join('x')}${name === 'cold' ? ' from an empty archive and build cache' : ' on the archive the cold run left'}`,
+      );
       const { output, wallSeconds } = await runChild(dir, runArgs(name), log);
       const module = liveStepModule(output, archiveFile);
       let mlups = previous?.mlups ?? 0;
@@ -243,7 +253,8 @@ function runLine(name: string, figures: NetRunFigures): string {
 
 export function formatNetReport(report: NetBenchReport): string {
   const targets = Object.entries(report.targets).map(
-    ([name, target]) => `${target.met ? 'met   ' : 'missed'} ${name} (${target.value === null ? 'n/a' : Number(target.value.toFixed(3))}, limit ${target.limit})`,
+    ([name, target]) =>
+      `${target.met ? 'met   ' : 'missed'} ${name} (${target.value === null ? 'n/a' : Number(target.value.toFixed(3))}, limit ${target.limit})`,
   );
   return [
     `${report.extents.join('x')}, runs of ${report.runSeconds} s, final kernels alone for ${report.kernelAloneSeconds} s (cold ${report.liveKernels.cold}, warm ${report.liveKernels.warm})`,

@@ -78,10 +78,14 @@ export function buildSweepPeer(cacheDir = path.join(os.tmpdir(), 'ouroboros-peer
 
 function peerArgs(args: PeerRunArgs): string[] {
   return [
-    '--extents', args.extents.join(','),
-    '--precision', args.precision,
-    '--courant2', String(args.courant2),
-    '--seed', String(args.seed),
+    '--extents',
+    args.extents.join(','),
+    '--precision',
+    args.precision,
+    '--courant2',
+    String(args.courant2),
+    '--seed',
+    String(args.seed),
     ...(args.steps !== undefined ? ['--steps', String(args.steps)] : ['--seconds', String(args.seconds ?? 1)]),
     ...(args.cells && args.cells.length > 0 ? ['--cells', args.cells.join(',')] : []),
   ];
@@ -153,8 +157,16 @@ export function checkAgainstOracle(output: PeerOutput, cells: number[], courant2
 }
 
 /** Memory bandwidth by the C baseline's probes: STREAM triad and the in-place a = s a + b, 24 bytes counted each. */
-export async function probeMemory(executable: string, bytesPerArray: number, repetitions: number, threads: number): Promise<{ streamTriadGBs: number; inPlaceGBs: number }> {
+export async function probeMemory(
+  executable: string,
+  bytesPerArray: number,
+  repetitions: number,
+  threads: number,
+): Promise<{ streamTriadGBs: number; inPlaceGBs: number }> {
   const argv = ['--probe', '--bytes', String(bytesPerArray), '--repetitions', String(repetitions)];
-  const result = (await runJson(executable, argv, peerEnv(threads, path.dirname(executable)), 'the memory probe')) as { streamTriadGBs: number; inPlaceGBs: number };
+  const result = (await runJson(executable, argv, peerEnv(threads, path.dirname(executable)), 'the memory probe')) as {
+    streamTriadGBs: number;
+    inPlaceGBs: number;
+  };
   return { streamTriadGBs: result.streamTriadGBs, inPlaceGBs: result.inPlaceGBs };
 }

@@ -249,7 +249,9 @@ export function compareSamples(
     ok,
     worst,
     tolerance,
-    reason: ok ? null : `cell ${worst!.cell} is ${worst!.value} after ${steps} steps, the oracle's ${worst!.expected} (off by ${worst!.difference.toExponential(2)}, tolerance ${tolerance.toExponential(2)})`,
+    reason: ok
+      ? null
+      : `cell ${worst!.cell} is ${worst!.value} after ${steps} steps, the oracle's ${worst!.expected} (off by ${worst!.difference.toExponential(2)}, tolerance ${tolerance.toExponential(2)})`,
   };
 }
 

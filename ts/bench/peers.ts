@@ -323,21 +323,17 @@ async function measureCase(peerCase: PeerCase, p: Plan, evolved: PeersBenchRepor
         roundMlups.get(entry.name)!.push(await entry.measure(p.seconds));
       }
     }
-    const fastestInCache = inCache
-      .map((c) => ({ kernel: c.kernel, mlups: median(roundMlups.get(c.name)!) }))
-      .reduce((a, b) => (b.mlups > a.mlups ? b : a));
+    const fastestInCache = inCache.map((c) => ({ kernel: c.kernel, mlups: median(roundMlups.get(c.name)!) })).reduce((a, b) => (b.mlups > a.mlups ? b : a));
     return {
       ...peerCase,
-      contenders: contenders.map(
-        (c): ContenderMeasurement => ({
-          name: c.name,
-          kind: c.kind,
-          singleSweep: c.singleSweep,
-          roundMlups: roundMlups.get(c.name)!,
-          verified: c.verified,
-          ...(c.note === undefined ? {} : { note: c.note }),
-        }),
-      ),
+      contenders: contenders.map((c): ContenderMeasurement => ({
+        name: c.name,
+        kind: c.kind,
+        singleSweep: c.singleSweep,
+        roundMlups: roundMlups.get(c.name)!,
+        verified: c.verified,
+        ...(c.note === undefined ? {} : { note: c.note }),
+      })),
       inCache: { extents: smallCase.extents, ...fastestInCache },
       ...memory,
     };
@@ -387,13 +383,17 @@ export async function benchPeers(options: BenchRunOptions): Promise<PeersBenchRe
 }
 
 export function formatPeersReport(report: PeersBenchReport): string {
-  const lines: string[] = [`evolved kernel: ${report.evolved.name} (${report.evolved.source}, ${report.evolved.file}); ${report.rounds} rounds of ${report.secondsPerMeasurement} s, ${report.threads} threads`];
+  const lines: string[] = [
+    `evolved kernel: ${report.evolved.name} (${report.evolved.source}, ${report.evolved.file}); ${report.rounds} rounds of ${report.secondsPerMeasurement} s, ${report.threads} threads`,
+  ];
   for (const c of report.cases) {
     lines.push('', `${c.extents.join('x')} ${c.precision}`);
     lines.push(`  ${'row'.padEnd(46)} ${'kind'.padEnd(9)} ${'MLUPS'.padStart(9)} ${'/best'.padStart(6)}  note`);
     for (const row of c.rows) {
       const flag = row.verified === false ? ' [WRONG]' : '';
-      lines.push(`  ${row.name.padEnd(46)} ${row.kind.padEnd(9)} ${row.mlups.toFixed(0).padStart(9)} ${row.ratioToBest.toFixed(2).padStart(6)}  ${row.note ?? ''}${flag}`);
+      lines.push(
+        `  ${row.name.padEnd(46)} ${row.kind.padEnd(9)} ${row.mlups.toFixed(0).padStart(9)} ${row.ratioToBest.toFixed(2).padStart(6)}  ${row.note ?? ''}${flag}`,
+      );
     }
     lines.push(
       `  in cache (${c.inCacheExtents.join('x')}, ${c.inCacheKernel}): ${c.inCacheMlups.toFixed(0)} MLUPS; ` +

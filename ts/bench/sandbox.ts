@@ -85,7 +85,10 @@ export interface SandboxBenchReport {
 
 function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32'; stepsPerCall?: number }>;
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<
+    string,
+    { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32'; stepsPerCall?: number }
+  >;
   // The watchdog's fixtures cheat only live: tests/watchdog-hostile.test.ts loads them there.
   const gauntletEntries = Object.entries(manifest).filter(([, entry]) => entry.gate !== 'watchdog');
   return gauntletEntries.map(([name, entry]) => ({

@@ -72,7 +72,7 @@ export const benchSuites: Record<string, BenchSuite> = {
     format: (report) => formatKernelHostReport(report as KernelHostBenchReport),
   },
   fleet: {
-    description: 'distributed evaluation on a private Redis: 1-3 worker processes, SIGKILL mid-job, the engine\'s evaluation CPU share, shared improvements',
+    description: "distributed evaluation on a private Redis: 1-3 worker processes, SIGKILL mid-job, the engine's evaluation CPU share, shared improvements",
     run: (options) => benchFleet(options),
     format: (report) => formatFleetReport(report as FleetBenchReport),
   },

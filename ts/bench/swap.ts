@@ -137,7 +137,10 @@ async function measureOverhead(core: CoreLattice, p: SwapPlan) {
   return {
     runnerNsPerStep: runnerNs / steps,
     directNsPerStep: directNs / steps,
-    medianOverheadPct: percentile([...roundOverheadsPct].sort((a, b) => a - b), 0.5),
+    medianOverheadPct: percentile(
+      [...roundOverheadsPct].sort((a, b) => a - b),
+      0.5,
+    ),
     roundOverheadsPct,
   };
 }
@@ -161,7 +164,11 @@ export function sequenceCheck(first: ArrayLike<number>, steps: ArrayLike<number>
  * Steps a swap asked for at `requestNs` (the native steady clock) waited on
  * the old code: the steps of the batch in flight then (a batch is one call), 0 between batches.
  */
-export function stepsWaited(trace: { step: ArrayLike<number>; startNs: ArrayLike<number>; endNs: ArrayLike<number> }, requestNs: number, appliedAtStep: number): number {
+export function stepsWaited(
+  trace: { step: ArrayLike<number>; startNs: ArrayLike<number>; endNs: ArrayLike<number> },
+  requestNs: number,
+  appliedAtStep: number,
+): number {
   for (let i = 0; i < trace.step.length; i++) {
     if (trace.startNs[i]! <= requestNs && requestNs < trace.endNs[i]!) return appliedAtStep - trace.step[i]!;
   }
@@ -198,7 +205,11 @@ async function measureBatching(p: SwapPlan, kernelPath: string, threads: number)
       }
     }
     const roundRatios = batchedMlups.map((value, i) => value / singleMlups[i]!);
-    const middle = (values: number[]) => percentile([...values].sort((a, b) => a - b), 0.5);
+    const middle = (values: number[]) =>
+      percentile(
+        [...values].sort((a, b) => a - b),
+        0.5,
+      );
     return {
       extents,
       batchLatencyMs: BATCHING_LATENCY_MS,
@@ -222,10 +233,7 @@ export async function benchSwap(options: BenchRunOptions): Promise<SwapBenchRepo
   const threads = os.availableParallelism();
   const courant2 = DT * DT;
   const shape = { dimensions: p.extents.length, precision: 'f64' as const, courant2 };
-  const loads = [
-    await loadKernelModule(kernelModulePath('rows'), shape),
-    await loadKernelModule(kernelModulePath('rows_twin'), shape),
-  ];
+  const loads = [await loadKernelModule(kernelModulePath('rows'), shape), await loadKernelModule(kernelModulePath('rows_twin'), shape)];
   const [rows, twin] = loads as [(typeof loads)[0], (typeof loads)[0]];
   const core = new (coreAddon().LatticeCore)({
     extents: p.extents,

@@ -35,8 +35,7 @@ export class TypeScriptPeer2d {
         const left = x === 0 ? columns - 1 : x - 1;
         const right = x === columns - 1 ? 0 : x + 1;
         const centre = u[row + x]!;
-        const laplacian =
-          u[up + x]! + u[down + x]! - 2 * centre + (u[row + left]! + u[row + right]! - 2 * centre);
+        const laplacian = u[up + x]! + u[down + x]! - 2 * centre + (u[row + left]! + u[row + right]! - 2 * centre);
         next[row + x] = 2 * centre - next[row + x]! + courant2 * laplacian;
       }
     }

@@ -26,12 +26,7 @@ import { defaultConfig } from '../engine/config.js';
 import { Lattice } from '../lattice/lattice.js';
 import { randomState } from '../lattice/initial-conditions.js';
 import { compareProbe, drawProbeCells } from '../lattice/differential-check.js';
-import {
-  DEFAULT_PROBE_CELLS,
-  DEFAULT_PROBE_CONE_VALUES,
-  DEFAULT_PROBE_EVERY_SNAPSHOTS,
-  type WatchdogOptions,
-} from '../lattice/watchdog.js';
+import { DEFAULT_PROBE_CELLS, DEFAULT_PROBE_CONE_VALUES, DEFAULT_PROBE_EVERY_SNAPSHOTS, type WatchdogOptions } from '../lattice/watchdog.js';
 import { seededRandom } from '../util/random.js';
 import type { BenchRunOptions } from './suites.js';
 
@@ -149,8 +144,7 @@ async function measureFpRestore(extents: number[], steps: number, rounds: number
 type LiveMode = 'none' | 'energy' | 'energyAndDifferential';
 
 async function liveStepsPerSecond(lat: Lattice, mode: LiveMode, steps: number, everySteps: number): Promise<number> {
-  const watchdog: WatchdogOptions | undefined =
-    mode === 'none' ? undefined : { everySteps, differential: mode === 'energy' ? false : {} };
+  const watchdog: WatchdogOptions | undefined = mode === 'none' ? undefined : { everySteps, differential: mode === 'energy' ? false : {} };
   let rollbacks = 0;
   const onRollback = () => (rollbacks += 1);
   lat.on('watchdog', onRollback);

@@ -91,7 +91,9 @@ export function formatAttempt(record: AttemptRecord, withSource: boolean): strin
   ];
   if (record.genome !== null) lines.push(`genome      ${printable(JSON.stringify(record.genome))}`);
   for (const gate of record.gates) {
-    lines.push(`  ${gate.gate.padEnd(8)} ${gate.passed ? 'passed' : 'FAILED'} in ${gate.seconds.toFixed(2)} s${gate.reason === '' ? '' : `: ${printable(gate.reason)}`}`);
+    lines.push(
+      `  ${gate.gate.padEnd(8)} ${gate.passed ? 'passed' : 'FAILED'} in ${gate.seconds.toFixed(2)} s${gate.reason === '' ? '' : `: ${printable(gate.reason)}`}`,
+    );
   }
   for (const lattice of record.benchmark?.lattices ?? []) {
     lines.push(
@@ -162,10 +164,16 @@ function verifyCommand(): Command {
         };
       });
       if (options.json) {
-        console.log(JSON.stringify({ archive: path.resolve(file), ...(verification ?? { ok: false, entries: 0, firstBad: null }), fileProblems, editedAttempts }));
+        console.log(
+          JSON.stringify({ archive: path.resolve(file), ...(verification ?? { ok: false, entries: 0, firstBad: null }), fileProblems, editedAttempts }),
+        );
       } else {
-        const lines = fileProblems.length > 0 ? [`archive ${file}: the file is damaged: ${fileProblems.map((p) => printable(p)).join('; ')}`] : [formatVerification(file, verification!)];
-        if (editedAttempts.length > 0) lines.push(`attempts edited outside the archive (rows no longer match their content hash): ${editedAttempts.join(', ')}`);
+        const lines =
+          fileProblems.length > 0
+            ? [`archive ${file}: the file is damaged: ${fileProblems.map((p) => printable(p)).join('; ')}`]
+            : [formatVerification(file, verification!)];
+        if (editedAttempts.length > 0)
+          lines.push(`attempts edited outside the archive (rows no longer match their content hash): ${editedAttempts.join(', ')}`);
         console.log(lines.join('\n'));
       }
       if (fileProblems.length > 0) throw new Error(`the archive file is damaged (SQLite quick_check): ${fileProblems[0]}`);
@@ -193,7 +201,10 @@ function entriesCommand(): Command {
 }
 
 export function ledgerCommand(): Command {
-  return new Command('ledger').description('the hash-chained ledger of changes applied to the live engine').addCommand(verifyCommand()).addCommand(entriesCommand());
+  return new Command('ledger')
+    .description('the hash-chained ledger of changes applied to the live engine')
+    .addCommand(verifyCommand())
+    .addCommand(entriesCommand());
 }
 
 /** What the archive says about the last runs, for `ouroboros status` when no engine is running. */

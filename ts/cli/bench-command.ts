@@ -51,11 +51,15 @@ export function benchCommand(): Command {
     .option('--json', 'print the JSON report instead of the table')
     .option('--quick', 'small sizes and short runs: checks the harness, not the machine')
     .option('--out <file>', 'where to write the JSON (default bench/results/<suite>.json)')
-    .option('--duration <duration>', 'length of each run of the main job, e.g. 90s (bench net; default 3m, 20s with --quick)', durationParser(...BENCH_DURATION_LIMITS_MS))
+    .option(
+      '--duration <duration>',
+      'length of each run of the main job, e.g. 90s (bench net; default 3m, 20s with --quick)',
+      durationParser(...BENCH_DURATION_LIMITS_MS),
+    )
     .option('--lattice <extents>', 'one lattice instead of the default cases, e.g. 4096,4096 (bench peers)', parseExtents)
     .option('--precision <precision>', 'f64 or f32 (bench peers)', parsePrecision)
     .option('--python <path>', 'a Python with numba and Devito for their rows (bench peers)')
-    .option('--archive <file>', "the archive whose best applied step kernel is the evolved row (bench peers)")
+    .option('--archive <file>', 'the archive whose best applied step kernel is the evolved row (bench peers)')
     .option('--kernel <file>', 'the kernel module for the evolved row (bench peers)')
     .option('--seeds <n>', 'Darwin and random searches per seed, seeds 1..n (bench evolve; default 1)', parseSeeds)
     .action(async (suite: string, options: BenchCliOptions) => {

@@ -14,7 +14,9 @@ import { MAX_SOURCE_BYTES } from '../gauntlet/patch-gate.js';
 import { UsageError } from './usage-error.js';
 
 export function formatVerdict(file: string, verdict: GauntletVerdict): string {
-  const lines = [`${file}: ${verdict.accepted ? (verdict.improves ? 'accepted, faster than the incumbent' : 'accepted, not faster') : `rejected by the ${verdict.failedGate} gate`}`];
+  const lines = [
+    `${file}: ${verdict.accepted ? (verdict.improves ? 'accepted, faster than the incumbent' : 'accepted, not faster') : `rejected by the ${verdict.failedGate} gate`}`,
+  ];
   for (const gate of verdict.gates) {
     lines.push(`  ${gate.passed ? 'pass' : 'FAIL'}  ${gate.gate.padEnd(8)} ${gate.seconds.toFixed(2).padStart(6)} s  ${gate.reason}`.trimEnd());
   }
@@ -54,7 +56,7 @@ function readCandidate(file: string): string {
 
 export function checkCommand(): Command {
   return new Command('check')
-    .description('run a candidate kernel through the gauntlet and print each gate\'s verdict')
+    .description("run a candidate kernel through the gauntlet and print each gate's verdict")
     .argument('<candidate>', 'C++ source of a kernel module implementing the kernel ABI')
     .addOption(new Option('--slot <slot>', 'which kernel function the candidate competes on').choices(['step', 'readout']).default('step'))
     .option('--threads <n>', 'threads the sandbox lends the candidate (default: available parallelism)', threadCount)

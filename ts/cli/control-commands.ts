@@ -33,10 +33,7 @@ export function formatSwapReply(reply: SwapReply): string {
       `${reply.from.name} (module ${reply.from.id}) -> ${reply.to.name} (module ${reply.to.id})`,
   ];
   if (reply.module !== undefined) lines.push(`module   ${reply.module}, loaded and checked in ${reply.loadMs!.toFixed(0)} ms`);
-  lines.push(
-    `pause    ${reply.pauseUs.toFixed(1)} us`,
-    `step     ${reply.appliedAtStep} (the first on the new code); ${reply.stepCount} now`,
-  );
+  lines.push(`pause    ${reply.pauseUs.toFixed(1)} us`, `step     ${reply.appliedAtStep} (the first on the new code); ${reply.stepCount} now`);
   if (reply.ledgerSequence !== undefined) lines.push(`ledger   entry #${reply.ledgerSequence}`);
   return lines.join('\n');
 }

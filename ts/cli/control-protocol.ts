@@ -30,10 +30,7 @@ import { currentUid, runtimeDirPath } from '../util/private-dir.js';
 import { UsageError } from './usage-error.js';
 
 export type ControlRequest =
-  | { command: 'swap'; module: string; slot: Slot }
-  | { command: 'rollback'; slot: Slot }
-  | { command: 'status' }
-  | { command: 'stop' };
+  { command: 'swap'; module: string; slot: Slot } | { command: 'rollback'; slot: Slot } | { command: 'status' } | { command: 'stop' };
 
 /** A module as the core knows it: its id, the name it gives itself and the file it was loaded from. */
 export interface ModuleRef {
@@ -128,9 +125,7 @@ export function resolveSocketPath(option: string | undefined): string {
   const socketPath = path.resolve(option ?? defaultSocketPath());
   const bytes = Buffer.byteLength(socketPath);
   if (bytes > MAX_SOCKET_PATH_BYTES) {
-    throw new UsageError(
-      `--socket = ${describe(socketPath)}: a Unix socket path must be at most ${MAX_SOCKET_PATH_BYTES} bytes, this one is ${bytes}`,
-    );
+    throw new UsageError(`--socket = ${describe(socketPath)}: a Unix socket path must be at most ${MAX_SOCKET_PATH_BYTES} bytes, this one is ${bytes}`);
   }
   return socketPath;
 }
@@ -192,9 +187,7 @@ export function sendRequest(socketPath: string, request: ControlRequest): Promis
         return;
       }
       if (uid !== currentUid()) {
-        settle(() =>
-          reject(new Error(`the server on ${socketPath} runs as uid ${uid}, not as this user (uid ${currentUid()}): its replies are not trusted`)),
-        );
+        settle(() => reject(new Error(`the server on ${socketPath} runs as uid ${uid}, not as this user (uid ${currentUid()}): its replies are not trusted`)));
         return;
       }
       socket.write(`${JSON.stringify(request)}\n`);
@@ -261,10 +254,7 @@ interface RepliesByCommand {
 }
 
 /** Sends `request` and resolves with the server's reply to it; a failed request's `error` is thrown. */
-export async function requestOrThrow<R extends ControlRequest>(
-  socketPath: string,
-  request: R,
-): Promise<RepliesByCommand[R['command']]> {
+export async function requestOrThrow<R extends ControlRequest>(socketPath: string, request: R): Promise<RepliesByCommand[R['command']]> {
   const reply = await sendRequest(socketPath, request);
   if (!reply.ok) throw new Error(reply.error);
   return reply as RepliesByCommand[R['command']];

@@ -30,7 +30,12 @@ function status(engine: Engine, archive: Archive, startedMs: number): StatusRepl
  * A request handler for listenForControl(); `requestStop` ends the run the
  * way SIGINT does. `via` names where requests come from, for the ledger.
  */
-export function engineControl(engine: Engine, archive: Archive, requestStop: () => void, via = '`ouroboros rollback`'): (request: ControlRequest) => Promise<ControlReply> {
+export function engineControl(
+  engine: Engine,
+  archive: Archive,
+  requestStop: () => void,
+  via = '`ouroboros rollback`',
+): (request: ControlRequest) => Promise<ControlReply> {
   const startedMs = performance.now();
   return async (request) => {
     switch (request.command) {

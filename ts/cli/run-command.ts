@@ -293,7 +293,9 @@ async function runSession(
       progress?.event(`control socket ${socket.path}: ouroboros status, rollback SLOT and stop take --socket ${socket.path}`);
     }
     if (dashboard !== null) {
-      ui = await serveDashboard(liveDashboard(engine, archive, dashboard, requestStop), options, (message) => (progress === null ? process.stderr.write(`${message}\n`) : progress.event(message)));
+      ui = await serveDashboard(liveDashboard(engine, archive, dashboard, requestStop), options, (message) =>
+        progress === null ? process.stderr.write(`${message}\n`) : progress.event(message),
+      );
       // Printed even with --json: the URL is how the person gets in.
       process.stderr.write(`dashboard: open ${ui.url}\n`);
     }
@@ -397,7 +399,9 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     const mark = markOf(archive);
     if (options.continue) {
       const pending = archive.list({ status: 'pending' }).length;
-      progress?.event(`continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`);
+      progress?.event(
+        `continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`,
+      );
     }
     // Other engines' improvements are untrusted kernels: they run live only confined, which needs the shared state.
     const sharing = config.fleet.redis !== '' && config.fleet.share;
@@ -407,8 +411,10 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     try {
       if (config.fleet.redis !== '') fleet = await EngineFleet.join(config.fleet, archive, logger);
       const cacheDir = config.gauntlet.cacheDir === '' ? defaultCacheDir() : config.gauntlet.cacheDir;
-      const { mlups: rooflineMlups } = cachedOrMeasuredRoofline(path.join(cacheDir, ROOFLINE_CACHE_FILE), rooflineKey(config.lattice.extents, config.lattice.precision), () =>
-        measureRoofline(lattice, config.lattice.precision),
+      const { mlups: rooflineMlups } = cachedOrMeasuredRoofline(
+        path.join(cacheDir, ROOFLINE_CACHE_FILE),
+        rooflineKey(config.lattice.extents, config.lattice.precision),
+        () => measureRoofline(lattice, config.lattice.precision),
       );
       const limitMs = runLimitMs(options, config);
       const desk = options.ui ? new ApprovalDesk(options.approve === true) : null;
@@ -461,7 +467,11 @@ export function runCommand(): Command {
   const command = new Command('run')
     .description('the main job: simulate while the engine breeds, screens and hot-swaps faster kernels, then summarise')
     .option('--config <file>', 'engine configuration (default ./ouroboros.toml when present, else built-in defaults)')
-    .option('--duration <duration>', 'how long to run, counted from the command start, e.g. 3m or 90s (default 3m unless --cycles or budget.maxWallSeconds); the run ends within seconds of it', durationParser(...DURATION_LIMITS_MS))
+    .option(
+      '--duration <duration>',
+      'how long to run, counted from the command start, e.g. 3m or 90s (default 3m unless --cycles or budget.maxWallSeconds); the run ends within seconds of it',
+      durationParser(...DURATION_LIMITS_MS),
+    )
     .option('--cycles <n>', 'improvement attempts to run, then stop', positiveInteger)
     .option('--once', 'one improvement attempt, then exit')
     .option('--lattice <extents>', 'the live lattice, extents joined by x, e.g. 4096x4096 (default from the config)', parseLattice)
@@ -479,15 +489,17 @@ export function runCommand(): Command {
     .option('--ui', 'serve the live dashboard on 127.0.0.1 (a random port; the URL with a one-time token is printed)')
     .option('--approve', 'approval mode (with --ui): each candidate that passed every gate waits for a person to approve or reject its swap');
   return withDashboardFlags(command).action(async (options: RunCommandOptions) => {
-      const progress = options.json
-        ? null
-        : new RunProgress({ write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true, columns: process.stderr.columns });
-      const result = await runMainJob(options, progress, PROCESS_START_MS);
-      console.log(options.json ? JSON.stringify(result) : formatResult(result));
-      if (result.archiveError !== undefined) throw new Error(result.archiveError);
-      if (result.reportError !== undefined) throw new Error(result.reportError);
-      if (!result.verification.ok) {
-        throw new Error(`the ledger of ${result.archive} does not verify at entry ${result.verification.firstBad!.sequence}: ${result.verification.firstBad!.reason}`);
-      }
-    });
+    const progress = options.json
+      ? null
+      : new RunProgress({ write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true, columns: process.stderr.columns });
+    const result = await runMainJob(options, progress, PROCESS_START_MS);
+    console.log(options.json ? JSON.stringify(result) : formatResult(result));
+    if (result.archiveError !== undefined) throw new Error(result.archiveError);
+    if (result.reportError !== undefined) throw new Error(result.reportError);
+    if (!result.verification.ok) {
+      throw new Error(
+        `the ledger of ${result.archive} does not verify at entry ${result.verification.firstBad!.sequence}: ${result.verification.firstBad!.reason}`,
+      );
+    }
+  });
 }

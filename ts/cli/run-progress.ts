@@ -61,7 +61,9 @@ export class RunProgress {
       paused: (reason) => this.event(`paused: ${printable(reason)}`),
       resumed: () => this.event('resumed'),
       'warm-start': (report) =>
-        this.event(`warm start ${report.slot}: ${report.outcome}${report.attemptId === null ? '' : ` (attempt #${report.attemptId})`}${report.reason === '' ? '' : `: ${printable(report.reason)}`}`),
+        this.event(
+          `warm start ${report.slot}: ${report.outcome}${report.attemptId === null ? '' : ` (attempt #${report.attemptId})`}${report.reason === '' ? '' : `: ${printable(report.reason)}`}`,
+        ),
       'budget-exhausted': (report) => this.event(`budget spent: ${printable(report.reason)}`),
       economy: (transition) => this.economy(transition),
       error: (error) => this.event(`engine error: ${printable(error.message)}`),
@@ -144,11 +146,12 @@ export class RunProgress {
     const last = this.#last;
     const lines: string[] = [];
     if (last && this.#first) {
+      lines.push(`step ${last.step}  |  ${this.#throughput(last)}  |  ` + `energy drift ${formatDrift(last.energyDrift)} (max ${formatDrift(this.#maxDrift)})`);
       lines.push(
-        `step ${last.step}  |  ${this.#throughput(last)}  |  ` +
-          `energy drift ${formatDrift(last.energyDrift)} (max ${formatDrift(this.#maxDrift)})`,
+        `live  ${Object.entries(last.liveModules)
+          .map(([slot, name]) => `${slot}: ${printable(name)}`)
+          .join('   ')}`,
       );
-      lines.push(`live  ${Object.entries(last.liveModules).map(([slot, name]) => `${slot}: ${printable(name)}`).join('   ')}`);
     } else {
       lines.push('waiting for the first sample');
     }
@@ -190,7 +193,9 @@ export class RunProgress {
   }
 
   #sampleLine(sample: EngineSample): string {
-    const live = Object.entries(sample.liveModules).map(([slot, name]) => `${slot}=${printable(name)}`).join(' ');
+    const live = Object.entries(sample.liveModules)
+      .map(([slot, name]) => `${slot}=${printable(name)}`)
+      .join(' ');
     return (
       `sample t=${(sample.atMs / 1e3).toFixed(1)}s step ${sample.step} ${formatMlups(sample.mlups)} MLUPS ` +
       (sample.heldMs > 0 ? `(held ${(sample.heldMs / 1e3).toFixed(1)}s) ` : '') +

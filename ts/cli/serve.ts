@@ -95,8 +95,7 @@ class ControlServer {
   #record(reply: SwapReply): void {
     this.swaps++;
     this.#log(
-      `${reply.command} ${reply.slot}: ${reply.from.name} -> ${reply.to.name} at step ${reply.appliedAtStep}, ` +
-        `pause ${reply.pauseUs.toFixed(1)} us`,
+      `${reply.command} ${reply.slot}: ${reply.from.name} -> ${reply.to.name} at step ${reply.appliedAtStep}, ` + `pause ${reply.pauseUs.toFixed(1)} us`,
     );
   }
 }
@@ -105,11 +104,7 @@ class ControlServer {
  * Serves the simulation `options` describe on `socketPath` until a `stop`
  * request, SIGINT or SIGTERM, or a kernel failure ends the run.
  */
-export async function serve(
-  options: SimulateOptions,
-  socketPath: string,
-  log: (line: string) => void,
-): Promise<ServeSummary> {
+export async function serve(options: SimulateOptions, socketPath: string, log: (line: string) => void): Promise<ServeSummary> {
   // In a segment, for the kernel hosts of swapped-in modules to map.
   const lattice = await seededLattice(options, true);
   const control = new ControlServer(lattice, log);
@@ -128,10 +123,7 @@ export async function serve(
   try {
     // The watchdog's verified snapshots are what a crashed kernel host's step is restored from.
     const run = lattice.run({ watchdog: { everySteps: SERVE_WATCHDOG_EVERY_STEPS } });
-    log(
-      `serving ${lattice.extents.join(' x ')} ${lattice.precision} (${lattice.cells} cells), ` +
-        `kernel ${lattice.kernelName}, on ${socketPath}`,
-    );
+    log(`serving ${lattice.extents.join(' x ')} ${lattice.precision} (${lattice.cells} cells), ` + `kernel ${lattice.kernelName}, on ${socketPath}`);
     // The run ends on a stop request, a signal or a kernel failure; replies already queued still go out.
     const ended = await run;
     await socket.drained();

@@ -57,9 +57,7 @@ async function runWithReport(options: SimulateCommandOptions): Promise<void> {
 
 async function runServed(options: SimulateCommandOptions): Promise<void> {
   const socket = resolveSocketPath(options.socket);
-  const summary = await serve(options, socket, (line) =>
-    console.log(options.json ? JSON.stringify({ event: 'log', message: line, socket }) : line),
-  );
+  const summary = await serve(options, socket, (line) => console.log(options.json ? JSON.stringify({ event: 'log', message: line, socket }) : line));
   if (summary.error) throw new Error(`the simulation stopped at step ${summary.stepCount}: ${summary.error}`);
   console.log(options.json ? JSON.stringify({ event: 'stopped', ...summary }) : `stopped at step ${summary.stepCount} after ${summary.swaps} swaps`);
 }
@@ -68,12 +66,9 @@ async function runSwapEvery(options: SimulateCommandOptions & { swapEvery: numbe
   options.modules.forEach((file, i) => {
     if (!existsSync(file)) throw new UsageError(`--modules[${i}] = ${describe(file)}: no such file`);
   });
-  const summary = await swapEvery(
-    { ...options, everyMs: options.swapEvery, durationMs: options.duration },
-    (swap) => {
-      if (!options.json) console.log(formatSwap(swap));
-    },
-  );
+  const summary = await swapEvery({ ...options, everyMs: options.swapEvery, durationMs: options.duration }, (swap) => {
+    if (!options.json) console.log(formatSwap(swap));
+  });
   console.log(options.json ? JSON.stringify(summary) : formatSwapEverySummary(summary));
 }
 
@@ -102,7 +97,9 @@ function checkHandoffOptions(given: (name: string) => boolean, options: Simulate
 function checkModeOptions(command: Command, options: SimulateCommandOptions): void {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   if (options.serve && options.swapEvery !== undefined) {
-    throw new UsageError('--serve and --swap-every cannot be combined: serve a simulation and send it `ouroboros swap` requests, or run the --swap-every demonstration');
+    throw new UsageError(
+      '--serve and --swap-every cannot be combined: serve a simulation and send it `ouroboros swap` requests, or run the --swap-every demonstration',
+    );
   }
   if (options.socket !== undefined && !options.serve) throw new UsageError(`--socket = ${describe(options.socket)}: only used with --serve`);
   if (options.serve && given('steps')) throw new UsageError('--steps cannot be combined with --serve: a served simulation runs until `ouroboros stop`');
@@ -148,11 +145,7 @@ export function simulateCommand(): Command {
       'demonstration: swap --modules round-robin at this interval (1ms to 3600s, e.g. 100ms)',
       durationParser(...SWAP_EVERY_LIMITS_MS),
     )
-    .option(
-      '--modules <list>',
-      'with --swap-every: kernel modules to swap between, comma-separated (a .so runs confined in a kernel host)',
-      parseModuleList,
-    )
+    .option('--modules <list>', 'with --swap-every: kernel modules to swap between, comma-separated (a .so runs confined in a kernel host)', parseModuleList)
     .option(
       '--trust-native-addon',
       'load a .node addon given as --kernel or among --modules unconfined in this process (Node code cannot be confined): only for addons you trust',

@@ -18,8 +18,7 @@ export function isNativeAddon(file: string): boolean {
 export function userModuleRefusal(file: string, trustNativeAddon: boolean): string | null {
   if (!isNativeAddon(file) || trustNativeAddon) return null;
   return (
-    'a .node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon ' +
-    'only if you trust it to run unconfined in this process'
+    'a .node addon is Node code and cannot run confined in a kernel host; pass --trust-native-addon ' + 'only if you trust it to run unconfined in this process'
   );
 }
 

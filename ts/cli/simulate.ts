@@ -130,10 +130,7 @@ function nextStop(options: SimulateOptions, at: number, chunk: number): number {
  * restarting as asked, and reports. A resumed or inherited lattice goes on
  * from its own step count.
  */
-export async function simulate(
-  options: SimulateOptions,
-  onProgress: (stepsDone: number, energyDrift: number) => void = () => {},
-): Promise<SimulationSummary> {
+export async function simulate(options: SimulateOptions, onProgress: (stepsDone: number, energyDrift: number) => void = () => {}): Promise<SimulationSummary> {
   requireInteger('steps', options.steps, 0);
   const lattice = await startingLattice(options);
   try {

@@ -134,9 +134,7 @@ export async function swapEvery(options: SwapEveryOptions, onSwap: (swap: DemoSw
 }
 
 export function formatSwapEverySummary(summary: SwapEverySummary): string {
-  const pause = summary.pauseUs
-    ? `pause p50 ${summary.pauseUs.p50.toFixed(1)} us, max ${summary.pauseUs.max.toFixed(1)} us`
-    : 'no pause measured';
+  const pause = summary.pauseUs ? `pause p50 ${summary.pauseUs.p50.toFixed(1)} us, max ${summary.pauseUs.max.toFixed(1)} us` : 'no pause measured';
   return [
     `lattice        ${summary.extents.join(' x ')} ${summary.precision}`,
     `modules        ${summary.modules

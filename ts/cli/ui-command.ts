@@ -30,7 +30,7 @@ function port(value: string): number {
 /** Adds the flags that say where and how the dashboard listens. */
 export function withDashboardFlags(command: Command): Command {
   return command
-    .addOption(new Option('--ui-port <port>', 'the dashboard\'s port (default: a free one)').argParser(port))
+    .addOption(new Option('--ui-port <port>', "the dashboard's port (default: a free one)").argParser(port))
     .option('--ui-host <address>', `listen on this address instead of ${LOOPBACK} (needs --ui-tls-cert and --ui-tls-key, or --insecure)`)
     .option('--ui-tls-cert <file>', 'TLS certificate (PEM) for the dashboard')
     .option('--ui-tls-key <file>', 'TLS private key (PEM) for the dashboard')
@@ -39,8 +39,12 @@ export function withDashboardFlags(command: Command): Command {
 
 /** Starts the dashboard as the flags say; a setting it refuses is a usage error. */
 export async function serveDashboard(data: DashboardData, flags: DashboardFlags, log: (message: string) => void): Promise<DashboardServer> {
-  if ((flags.uiTlsCert === undefined) !== (flags.uiTlsKey === undefined)) throw new UsageError('--ui-tls-cert and --ui-tls-key go together: give both or neither');
-  for (const [flag, file] of [['--ui-tls-cert', flags.uiTlsCert], ['--ui-tls-key', flags.uiTlsKey]] as const) {
+  if ((flags.uiTlsCert === undefined) !== (flags.uiTlsKey === undefined))
+    throw new UsageError('--ui-tls-cert and --ui-tls-key go together: give both or neither');
+  for (const [flag, file] of [
+    ['--ui-tls-cert', flags.uiTlsCert],
+    ['--ui-tls-key', flags.uiTlsKey],
+  ] as const) {
     if (file !== undefined && !existsSync(file)) throw new UsageError(`${flag} = ${describe(file)}: no such file`);
   }
   try {

@@ -14,8 +14,12 @@ const JOB_TIMEOUT_LIMITS_MS = [1_000, 3_600_000] as const;
 export function workerCommand(): Command {
   return new Command('worker')
     .description("evaluate candidates for a fleet's engines of this machine's fingerprint (the whole gauntlet per job)")
-    .requiredOption('--redis <url>', 'the fleet\'s Redis, e.g. redis://127.0.0.1:6379')
-    .option('--job-timeout <duration>', 'longest evaluation of one delivery of a job (default 10m; match the engines\' fleet.jobTimeout)', durationParser(...JOB_TIMEOUT_LIMITS_MS))
+    .requiredOption('--redis <url>', "the fleet's Redis, e.g. redis://127.0.0.1:6379")
+    .option(
+      '--job-timeout <duration>',
+      "longest evaluation of one delivery of a job (default 10m; match the engines' fleet.jobTimeout)",
+      durationParser(...JOB_TIMEOUT_LIMITS_MS),
+    )
     .action(async (options: { redis: string; jobTimeout?: number }) => {
       const worker = await FleetWorker.start({ redisUrl: options.redis, ...(options.jobTimeout === undefined ? {} : { jobTimeoutMs: options.jobTimeout }) });
       const say = (line: string) => process.stderr.write(`worker ${worker.id}: ${line}\n`);

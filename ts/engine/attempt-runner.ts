@@ -137,11 +137,13 @@ function parentKernel(record: AttemptRecord): ParentKernel {
 }
 
 function recentFailures(records: readonly AttemptRecord[], count: number): FailedSibling[] {
-  return records
-    .filter((record) => record.failedGate !== null)
-    .slice(-count)
-    // The boundary to the generators: no test input and no host text crosses it (feedback.ts).
-    .map((record) => ({ gate: record.failedGate as GateName, reason: sanitiseFeedback(record.reason) }));
+  return (
+    records
+      .filter((record) => record.failedGate !== null)
+      .slice(-count)
+      // The boundary to the generators: no test input and no host text crosses it (feedback.ts).
+      .map((record) => ({ gate: record.failedGate as GateName, reason: sanitiseFeedback(record.reason) }))
+  );
 }
 
 function generatorFailure(error: unknown): Settled {
@@ -357,7 +359,11 @@ export class AttemptRunner {
         if (failed?.infrastructure) {
           // The machine failed, not the candidate: nothing is learnt of it, and the breaker backs off if it goes on.
           const { kind } = failed.infrastructure;
-          return this.settle(null, { status: 'failed', reason: `${failed.gate}: ${describeInfrastructure(failed.infrastructure)}`, failure: `infrastructure:${kind}` });
+          return this.settle(null, {
+            status: 'failed',
+            reason: `${failed.gate}: ${describeInfrastructure(failed.infrastructure)}`,
+            failure: `infrastructure:${kind}`,
+          });
         }
         const gate = verdict.failedGate ?? 'sandbox';
         learn(false);
@@ -385,9 +391,11 @@ export class AttemptRunner {
           modulePath: modulePath!,
           speedup: speedup!,
           action: 'apply',
-          reason: (approval === '' ? '' : `${approval}; `) + (liveTrial
-            ? `passed the sandbox against attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`
-            : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`),
+          reason:
+            (approval === '' ? '' : `${approval}; `) +
+            (liveTrial
+              ? `passed the sandbox against attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`
+              : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`),
           speedJudge: liveTrial ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
           trusted: isTrustedSource(proposal.source, proposal.genome),
         },
@@ -400,11 +408,16 @@ export class AttemptRunner {
           continue;
         }
         learn(false);
-        return this.settle(null, { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`, failure: null });
+        return this.settle(null, {
+          status: 'passed',
+          reason: `${STOPPED_FIRST_REASON}: it was to be judged again against attempt ${outcome.incumbent.attemptId}`,
+          failure: null,
+        });
       }
       const trial = 'trial' in outcome ? outcome.trial : null;
       // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
-      const liveSpeedup = outcome.status === 'applied' ? outcome.speedup : trial !== null && Number.isFinite(trial.candidateSpeedup) ? trial.candidateSpeedup : null;
+      const liveSpeedup =
+        outcome.status === 'applied' ? outcome.speedup : trial !== null && Number.isFinite(trial.candidateSpeedup) ? trial.candidateSpeedup : null;
       if (liveSpeedup !== null) host.archive.updateAttempt(record.id, { speedup: liveSpeedup });
       const overIncumbent = trial !== null && Number.isFinite(trial.verdict.ratio) ? trial.verdict.ratio : undefined;
       learn(outcome.status === 'applied', liveSpeedup ?? speedup, overIncumbent);
@@ -425,7 +438,13 @@ export class AttemptRunner {
    * "rejected by ..."), '' without approval mode, or null when the run
    * stopped first.
    */
-  private async askApproval(record: AttemptRecord, incumbent: Incumbent, benchRatio: number | null, speedup: number | null, evidence: string): Promise<string | null> {
+  private async askApproval(
+    record: AttemptRecord,
+    incumbent: Incumbent,
+    benchRatio: number | null,
+    speedup: number | null,
+    evidence: string,
+  ): Promise<string | null> {
     const { host } = this;
     if (host.approve === undefined) return '';
     this.phase('awaiting-approval');

@@ -67,11 +67,7 @@ export const SOURCE_FEATURES: readonly SourceFeature[] = [
 ];
 
 /** Names of the numbers `sourceFeatures` returns, in order. */
-export const SOURCE_FEATURE_NAMES: readonly string[] = [
-  'ln bytes',
-  'ln lines',
-  ...SOURCE_FEATURES.map((feature) => `ln(1 + ${feature.name})`),
-];
+export const SOURCE_FEATURE_NAMES: readonly string[] = ['ln bytes', 'ln lines', ...SOURCE_FEATURES.map((feature) => `ln(1 + ${feature.name})`)];
 
 /** Numeric features of a kernel's C++ source, for the predictor. */
 export function sourceFeatures(source: string): number[] {

@@ -88,7 +88,8 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'economy.horizon',
     type: { kind: 'duration', minMs: 1_000, maxMs: 7 * 24 * HOUR_MS },
     default: '10m',
-    description: 'With no known end (no --duration, no budget.maxWallSeconds), the run is taken to go on this long from now, or as long again as it has run, whichever is longer.',
+    description:
+      'With no known end (no --duration, no budget.maxWallSeconds), the run is taken to go on this long from now, or as long again as it has run, whichever is longer.',
   },
   {
     path: 'seed',
@@ -264,7 +265,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'watchdog.driftTolerance',
     type: { kind: 'number', min: 0, max: 1, minExclusive: true },
     default: 1e-9,
-    description: "Largest relative energy drift the watchdog accepts.",
+    description: 'Largest relative energy drift the watchdog accepts.',
   },
   {
     path: 'watch.window',
@@ -288,7 +289,8 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'canary.tolerance',
     type: { kind: 'number', min: 0, max: 1, minExclusive: true },
     default: 1e-9,
-    description: "Largest |incumbent - candidate| of any cell after the canary's steps (the initial states have amplitude 4); the energies must agree to this relative tolerance.",
+    description:
+      "Largest |incumbent - candidate| of any cell after the canary's steps (the initial states have amplitude 4); the energies must agree to this relative tolerance.",
   },
   {
     path: 'gauntlet.targetExtents',
@@ -314,7 +316,8 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'gauntlet.benchSamples',
     type: { kind: 'integer', min: 3, max: 10_000 },
     default: 9,
-    description: 'Benchmark samples per kernel when the benchmark decides (gauntlet.speedJudge = "benchmark"): with 9, a candidate faster in every sample scores p = 0.0004, so one noisy sample on a busy machine still leaves it significant.',
+    description:
+      'Benchmark samples per kernel when the benchmark decides (gauntlet.speedJudge = "benchmark"): with 9, a candidate faster in every sample scores p = 0.0004, so one noisy sample on a busy machine still leaves it significant.',
   },
   {
     path: 'gauntlet.cacheDir',
@@ -347,7 +350,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     type: { kind: 'boolean' },
     default: false,
     description:
-      "Hold the live lattice at a step boundary while a candidate's sandbox run and benchmark go (14 s per attempt at 4096^2), so the benchmark times kernels on free cores: for gauntlet.speedJudge = \"benchmark\". false: the simulation never waits, and the benchmark competes with it.",
+      'Hold the live lattice at a step boundary while a candidate\'s sandbox run and benchmark go (14 s per attempt at 4096^2), so the benchmark times kernels on free cores: for gauntlet.speedJudge = "benchmark". false: the simulation never waits, and the benchmark competes with it.',
   },
   {
     path: 'trial.window',
@@ -373,7 +376,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     type: { kind: 'number', min: 0, max: 1, maxExclusive: true },
     default: 0.03,
     description:
-      "Least gain a trial applies: the interval of candidate over incumbent throughput must lie wholly above 1 + minGain; the trial stops as a loss once it lies wholly below.",
+      'Least gain a trial applies: the interval of candidate over incumbent throughput must lie wholly above 1 + minGain; the trial stops as a loss once it lies wholly below.',
   },
   {
     path: 'trial.maxSlowerLive',
@@ -404,7 +407,7 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'log.file',
     type: { kind: 'string', allowEmpty: true },
     default: '.ouroboros/engine.log',
-    description: "Structured log, one JSON line per event (empty: no log file; never stdout, which the progress display owns).",
+    description: 'Structured log, one JSON line per event (empty: no log file; never stdout, which the progress display owns).',
   },
   {
     path: 'log.level',
@@ -423,12 +426,14 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     path: 'fleet.jobTimeout',
     type: { kind: 'duration', minMs: 1_000, maxMs: HOUR_MS },
     default: '10m',
-    description: "Longest evaluation of one delivery of a job on a worker; a job over it is delivered once more, then recorded as a timeout. Workers and engines of a fleet should agree on it.",
+    description:
+      'Longest evaluation of one delivery of a job on a worker; a job over it is delivered once more, then recorded as a timeout. Workers and engines of a fleet should agree on it.',
   },
   {
     path: 'fleet.share',
     type: { kind: 'boolean' },
     default: true,
-    description: "With fleet.redis: publish every applied improvement on the fleet's stream, and judge the others' (full gauntlet, then a live A/B trial) as candidates from an untrusted generator.",
+    description:
+      "With fleet.redis: publish every applied improvement on the fleet's stream, and judge the others' (full gauntlet, then a live A/B trial) as candidates from an untrusted generator.",
   },
 ];

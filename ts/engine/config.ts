@@ -169,7 +169,14 @@ function editDistance(a: string, b: string): number {
 }
 
 const KNOWN_KEYS = CONFIG_SCHEMA.map((key) => key.path);
-const KNOWN_TABLES = new Set(KNOWN_KEYS.flatMap((key) => key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))));
+const KNOWN_TABLES = new Set(
+  KNOWN_KEYS.flatMap((key) =>
+    key
+      .split('.')
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join('.')),
+  ),
+);
 
 function unknownKeyError(key: string, value: unknown): ConfigError {
   const candidates = [...KNOWN_KEYS, ...KNOWN_TABLES];

@@ -217,7 +217,13 @@ export class Economy {
   private resume(reason: string, gain: number | null, cost: number): void {
     this.current = 'searching';
     this.resumes += 1;
-    this.onTransition({ state: 'searching', reason: `resumed: ${reason}`, expectedGainSeconds: gain, attemptCostSeconds: cost, costSeconds: this.costSeconds() });
+    this.onTransition({
+      state: 'searching',
+      reason: `resumed: ${reason}`,
+      expectedGainSeconds: gain,
+      attemptCostSeconds: cost,
+      costSeconds: this.costSeconds(),
+    });
   }
 
   /** Mean cost of an attempt that ended in this run, or the prior before one has. */

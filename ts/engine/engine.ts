@@ -135,7 +135,13 @@ async function withinMs(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([work.then(() => true, () => true), late]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -343,13 +349,29 @@ export class Engine extends EventEmitter<EngineEvents> {
         },
       };
       const economy = this.createEconomy();
-      this.run = { archive, fingerprint, ownsArchive, ownsRun, live, sampler, host, roots, detachLog, startedMs: this.now(), startStep: this.lattice.stepCount, ticketBase: records.length, economy, childCpuAtStart: this.childCpuSeconds() };
+      this.run = {
+        archive,
+        fingerprint,
+        ownsArchive,
+        ownsRun,
+        live,
+        sampler,
+        host,
+        roots,
+        detachLog,
+        startedMs: this.now(),
+        startStep: this.lattice.stepCount,
+        ticketBase: records.length,
+        economy,
+        childCpuAtStart: this.childCpuSeconds(),
+      };
     } catch (error) {
       detachLog();
       if (ownsArchive) archive.close();
       const code = storageFailureCode(error);
       // A full or read-only archive at start: say which file and why, as the loop does when it meets one later.
-      if (code !== null) throw new Error(`archive ${archive.file}: a write failed (${code}: ${(error as Error).message}); the engine could not start`, { cause: error });
+      if (code !== null)
+        throw new Error(`archive ${archive.file}: a write failed (${code}: ${(error as Error).message}); the engine could not start`, { cause: error });
       throw error;
     }
     this.run.sampler.start();
@@ -646,7 +668,12 @@ export class Engine extends EventEmitter<EngineEvents> {
         this.logger.info({ event: 'in-cache-ceiling', modulePath, mlups }, `in-cache ceiling of the live step kernel: ${mlups.toFixed(0)} MLUPS`);
         if (this.inCache === entry) this.run?.economy?.change(`the live step kernel's in-cache ceiling is ${mlups.toFixed(0)} MLUPS`);
       })
-      .catch((error: unknown) => this.logger.warn({ event: 'in-cache-ceiling', err: error, modulePath }, 'the in-cache ceiling could not be measured; the roofline stays the only ceiling'))
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { event: 'in-cache-ceiling', err: error, modulePath },
+          'the in-cache ceiling could not be measured; the roofline stays the only ceiling',
+        ),
+      )
       .finally(() => {
         entry.measuring = false;
         this.reverifying.delete(work);
@@ -789,7 +816,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (request === null || typeof request !== 'object') throw invalidTypeError('request', 'an object such as { slot: "step" }', request);
     const { generator, generatorSlots } = this.run!.host;
     if (request.slot !== undefined && !generatorSlots.includes(request.slot)) {
-      throw invalidRangeError('slot', `the ${generator.name} generator writes kernels only for ${generatorSlots.map((s) => `"${s}"`).join(', ')}`, request.slot);
+      throw invalidRangeError(
+        'slot',
+        `the ${generator.name} generator writes kernels only for ${generatorSlots.map((s) => `"${s}"`).join(', ')}`,
+        request.slot,
+      );
     }
     if (request.parentId !== undefined) requireInteger('parentId', request.parentId, 1);
     return this.launch(request);
@@ -926,7 +957,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!inTime) {
       try {
         const closed = run.archive.markInterrupted();
-        this.logger.warn({ event: 'stop-grace-spent', closed }, `${closed} attempt(s) did not end within ${STOP_GRACE_MS} ms of the stop; closed as interrupted`);
+        this.logger.warn(
+          { event: 'stop-grace-spent', closed },
+          `${closed} attempt(s) did not end within ${STOP_GRACE_MS} ms of the stop; closed as interrupted`,
+        );
       } catch (error) {
         // A failing archive must not keep the engine from stopping; the next run's markInterrupted() closes them.
         this.fail(error);

@@ -31,7 +31,10 @@ export class FallbackDestination {
     try {
       this.fd = openSync(file, 'a');
     } catch (error) {
-      throw new Error(`log.file = ${JSON.stringify(file)}: cannot be opened for appending (${(error as Error).message}); name a writable file, or "" for no log`, { cause: error });
+      throw new Error(
+        `log.file = ${JSON.stringify(file)}: cannot be opened for appending (${(error as Error).message}); name a writable file, or "" for no log`,
+        { cause: error },
+      );
     }
   }
 
@@ -66,10 +69,7 @@ export class FallbackDestination {
 export function createEngineLog(options: EngineLogOptions): EngineLogger {
   if (options.file === '') return pino({ enabled: false });
   mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-  return pino(
-    { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    new FallbackDestination(options.file),
-  );
+  return pino({ level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, new FallbackDestination(options.file));
 }
 
 /** An attempt as a log line: everything but the source and the prompt, which the archive keeps. */
@@ -98,7 +98,10 @@ type Listener<K extends keyof EngineEvents> = (...args: EngineEvents[K]) => void
  * detaches the listeners.
  */
 export function logEngineEvents(
-  emitter: { on<K extends keyof EngineEvents>(event: K, listener: Listener<K>): unknown; off<K extends keyof EngineEvents>(event: K, listener: Listener<K>): unknown },
+  emitter: {
+    on<K extends keyof EngineEvents>(event: K, listener: Listener<K>): unknown;
+    off<K extends keyof EngineEvents>(event: K, listener: Listener<K>): unknown;
+  },
   logger: EngineLogger,
 ): () => void {
   const listeners: { [K in keyof EngineEvents]: Listener<K> } = {
@@ -108,8 +111,7 @@ export function logEngineEvents(
     resumed: () => logger.info({ event: 'resumed' }, 'engine resumed'),
     sample: (sample) => logger.debug({ event: 'sample', ...sample }, 'sample'),
     'attempt-phase': (report) => logger.info({ event: 'attempt-phase', ...report }, `attempt ${report.id} ${report.phase}`),
-    'attempt-finished': (record) =>
-      logger.info({ event: 'attempt-finished', ...attemptFields(record) }, `attempt ${record.id} ${record.status}`),
+    'attempt-finished': (record) => logger.info({ event: 'attempt-finished', ...attemptFields(record) }, `attempt ${record.id} ${record.status}`),
     applied: (entry) => logger.info({ event: 'applied', ...entry }, `applied attempt ${entry.attemptId} to ${entry.slot}`),
     'rolled-back': (entry) => logger.warn({ event: 'rolled-back', ...entry }, `rolled back ${entry.slot}: ${entry.reason}`),
     'circuit-open': (opening) => logger.warn({ event: 'circuit-open', ...opening }, `circuit open: ${opening.kind}`),

@@ -211,7 +211,12 @@ export class Predictor {
     const timed = this.samples.flatMap(({ outcome }, i) =>
       outcome.passed && outcome.speedup !== null && outcome.speedup > 0 ? [{ row: rows[i]!, target: Math.log(outcome.speedup) }] : [],
     );
-    const ridge = fitRidge(timed.map((t) => t.row), timed.map((t) => t.target), this.l2, dimension + 1);
+    const ridge = fitRidge(
+      timed.map((t) => t.row),
+      timed.map((t) => t.target),
+      this.l2,
+      dimension + 1,
+    );
     return { means, scales, pass, logSpeedup: ridge.beta, ridgeFactor: ridge.factor, residualSd: ridge.residualSd };
   }
 

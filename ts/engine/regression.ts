@@ -124,7 +124,12 @@ export function fitLogistic(rows: Float64Array[], labels: number[], l2: number):
   let loss = logisticLoss(rows, labels, beta, l2);
   for (let iteration = 0; iteration < NEWTON_ITERATIONS; iteration += 1) {
     const p = rows.map((row) => sigmoid(dot(beta, row)));
-    const { matrix, vector } = weightedSystem(rows, p.map((pi) => Math.max(pi * (1 - pi), 1e-9)), labels.map((y, i) => y - p[i]!), l2);
+    const { matrix, vector } = weightedSystem(
+      rows,
+      p.map((pi) => Math.max(pi * (1 - pi), 1e-9)),
+      labels.map((y, i) => y - p[i]!),
+      l2,
+    );
     // The penalty's own gradient, so the solve gives the Newton step of the penalised likelihood.
     for (let i = 0; i < n; i += 1) vector[i] = vector[i]! - (i === 0 ? INTERCEPT_L2 : l2) * beta[i]!;
     const step = solveSpd(matrix, vector, n);
@@ -156,7 +161,12 @@ export function fitRidge(rows: Float64Array[], targets: number[], l2: number, di
     const { matrix } = weightedSystem([new Float64Array(dimension)], [0], [0], l2);
     return { beta: new Float64Array(dimension), factor: cholesky(matrix, dimension), residualSd: PRIOR_RESIDUAL_SD };
   }
-  const { matrix, vector } = weightedSystem(rows, rows.map(() => 1), targets, l2);
+  const { matrix, vector } = weightedSystem(
+    rows,
+    rows.map(() => 1),
+    targets,
+    l2,
+  );
   const factor = cholesky(matrix, dimension);
   const beta = solveFactored(factor, vector, dimension);
   const squares = rows.reduce((sum, row, i) => sum + (targets[i]! - dot(beta, row)) ** 2, 0);

@@ -103,7 +103,15 @@ export class LiveSampler {
       this.measureEnergy();
     }
     const heldMs = Math.min(Math.max(totalHeldMs - previous.heldMs, 0), Math.max(elapsedMs, 0));
-    const sample = { atMs: atMs - this.startedMs, step, mlups, intervalMs: Math.max(elapsedMs, 0), heldMs, energyDrift: this.energyDrift, liveModules: this.liveModules() };
+    const sample = {
+      atMs: atMs - this.startedMs,
+      step,
+      mlups,
+      intervalMs: Math.max(elapsedMs, 0),
+      heldMs,
+      energyDrift: this.energyDrift,
+      liveModules: this.liveModules(),
+    };
     this.samples.push(sample);
     if (this.samples.length > MAX_SAMPLES) this.samples.shift();
     return sample;

@@ -113,7 +113,12 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
   if (outcome.status !== 'applied') return reject(outcome.reason);
   host.archive.updateAttempt(record.id, { status: 'applied', speedup: outcome.speedup, liveMlups: outcome.liveMlups });
   return {
-    report: { slot, outcome: 'applied', attemptId: record.id, reason: `live at once, ${outcome.speedup.toFixed(2)}x the reference; re-verifying in the background` },
+    report: {
+      slot,
+      outcome: 'applied',
+      attemptId: record.id,
+      reason: `live at once, ${outcome.speedup.toFixed(2)}x the reference; re-verifying in the background`,
+    },
     reverified: reverify(host, slot, record.id, { ...incumbent, modulePath: module.modulePath }),
   };
 }

@@ -45,13 +45,19 @@ export class EngineFleet {
     evaluator.on('evaluated', (route: EvaluationRoute) => {
       if (!route.remote) logger.info({ event: 'fleet-local-evaluation', jobId: route.jobId, reason: route.reason }, `evaluated locally: ${route.reason}`);
     });
-    evaluator.on('disconnected', () => logger.warn({ event: 'fleet-disconnected' }, 'lost the fleet\'s Redis: evaluating locally until it is back'));
-    evaluator.on('reconnected', () => logger.info({ event: 'fleet-reconnected' }, 'the fleet\'s Redis is back'));
+    evaluator.on('disconnected', () => logger.warn({ event: 'fleet-disconnected' }, "lost the fleet's Redis: evaluating locally until it is back"));
+    evaluator.on('reconnected', () => logger.info({ event: 'fleet-reconnected' }, "the fleet's Redis is back"));
     exchange?.on('refused', (refusal: Refusal) =>
-      logger.warn({ event: 'fleet-refused', ...refusal }, `refused a shared improvement${refusal.engineId === null ? '' : ` from ${refusal.engineId}`}: ${refusal.reason}`),
+      logger.warn(
+        { event: 'fleet-refused', ...refusal },
+        `refused a shared improvement${refusal.engineId === null ? '' : ` from ${refusal.engineId}`}: ${refusal.reason}`,
+      ),
     );
     exchange?.on('received', (improvement: SharedImprovement) =>
-      logger.info({ event: 'fleet-received', engineId: improvement.engineId, attemptId: improvement.attemptId, slot: improvement.slot }, `queued ${improvement.engineId}'s attempt ${improvement.attemptId} as an untrusted candidate`),
+      logger.info(
+        { event: 'fleet-received', engineId: improvement.engineId, attemptId: improvement.attemptId, slot: improvement.slot },
+        `queued ${improvement.engineId}'s attempt ${improvement.attemptId} as an untrusted candidate`,
+      ),
     );
   }
 
@@ -83,7 +89,11 @@ export class EngineFleet {
         else this.notAdopted += 1;
       }
       if (record.status === 'applied' && this.exchange !== null) {
-        this.exchange.publish(record).catch((error: unknown) => this.logger.warn({ event: 'fleet-publish-failed', id: record.id }, `could not publish attempt ${record.id}: ${(error as Error).message}`));
+        this.exchange
+          .publish(record)
+          .catch((error: unknown) =>
+            this.logger.warn({ event: 'fleet-publish-failed', id: record.id }, `could not publish attempt ${record.id}: ${(error as Error).message}`),
+          );
       }
     };
     engine.on('attempt-finished', onFinished);

@@ -23,7 +23,18 @@ export interface ModuleBytes {
 }
 
 /** The options of a gauntlet run that mean the same on every machine (not its cache, pool or signal). */
-const PORTABLE_OPTIONS = ['slot', 'precision', 'safetyThreshold', 'targetExtents', 'heldOutCells', 'stepsPerCall', 'benchSteps', 'benchSamples', 'dojoWaves', 'threads'] as const;
+const PORTABLE_OPTIONS = [
+  'slot',
+  'precision',
+  'safetyThreshold',
+  'targetExtents',
+  'heldOutCells',
+  'stepsPerCall',
+  'benchSteps',
+  'benchSamples',
+  'dojoWaves',
+  'threads',
+] as const;
 
 /** The candidate and the settings of its gauntlet run, as the engine's judge chose them; an absent one is the gauntlet's default. */
 export type CandidateSpec = Pick<CandidateOptions, (typeof PORTABLE_OPTIONS)[number]> & {

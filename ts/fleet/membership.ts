@@ -23,7 +23,17 @@ export interface Advertisement {
 }
 
 export function advertisement(id: string, role: Advertisement['role'], fingerprint: MachineFingerprint, startedAt: string): Advertisement {
-  return { id, role, host: os.hostname(), pid: process.pid, fingerprintHash: fingerprint.hash, cpuModel: fingerprint.cpuModel, march: fingerprint.march, startedAt, seenAtMs: Date.now() };
+  return {
+    id,
+    role,
+    host: os.hostname(),
+    pid: process.pid,
+    fingerprintHash: fingerprint.hash,
+    cpuModel: fingerprint.cpuModel,
+    march: fingerprint.march,
+    startedAt,
+    seenAtMs: Date.now(),
+  };
 }
 
 /** Writes the advertisement now and on every heartbeat until the returned function is called (which also withdraws it). */

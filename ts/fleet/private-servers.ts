@@ -134,7 +134,9 @@ export class PrivatePostgres {
     const data = path.join(dir, 'data');
     const asRoot = process.getuid?.() === 0;
     const command = (binary: string, args: string[]): [string, string[]] =>
-      asRoot ? ['runuser', ['-u', POSTGRES_UNPRIVILEGED_USER, '--', path.join(POSTGRES_BIN_DIR, binary), ...args]] : [path.join(POSTGRES_BIN_DIR, binary), args];
+      asRoot
+        ? ['runuser', ['-u', POSTGRES_UNPRIVILEGED_USER, '--', path.join(POSTGRES_BIN_DIR, binary), ...args]]
+        : [path.join(POSTGRES_BIN_DIR, binary), args];
     if (asRoot) {
       execFileSync('chown', [POSTGRES_UNPRIVILEGED_USER, dir]);
       chmodSync(dir, 0o700);

@@ -89,7 +89,12 @@ export class FleetEvaluator extends EventEmitter {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const startedAt = new Date().toISOString();
     const withdraw = advertise(redis, ENGINES_KEY, () => advertisement(id, 'engine', options.fingerprint, startedAt));
-    const resolved = { redisUrl: options.redisUrl, fingerprint: options.fingerprint, local: options.local ?? evaluateCandidate, jobTimeoutMs: options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS };
+    const resolved = {
+      redisUrl: options.redisUrl,
+      fingerprint: options.fingerprint,
+      local: options.local ?? evaluateCandidate,
+      jobTimeoutMs: options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
+    };
     return new FleetEvaluator(id, resolved, redis, queue, events, withdraw, bullConnections);
   }
 
@@ -97,7 +102,9 @@ export class FleetEvaluator extends EventEmitter {
   readonly evaluate = async (options: CandidateOptions): Promise<GauntletVerdict> => {
     const job = jobFromOptions(options, this.options.fingerprint.hash, this.id);
     const id = jobId(job);
-    const outcome = await this.remote(id, job, options.signal).catch((error: unknown) => ({ reason: `the fleet failed: ${(error as Error)?.message ?? String(error)}` }));
+    const outcome = await this.remote(id, job, options.signal).catch((error: unknown) => ({
+      reason: `the fleet failed: ${(error as Error)?.message ?? String(error)}`,
+    }));
     // Stopped: the local gauntlet returns an interrupted verdict at once; that is no fallback to count or log.
     if (options.signal?.aborted) return this.options.local(options);
     if ('verdict' in outcome) {
@@ -115,7 +122,11 @@ export class FleetEvaluator extends EventEmitter {
     return this.redis.status === 'ready';
   }
 
-  private async remote(id: string, job: ReturnType<typeof jobFromOptions>, signal: AbortSignal | undefined): Promise<{ verdict: GauntletVerdict; workerId: string } | { reason: string }> {
+  private async remote(
+    id: string,
+    job: ReturnType<typeof jobFromOptions>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ verdict: GauntletVerdict; workerId: string } | { reason: string }> {
     if (signal?.aborted) return { reason: 'stopped before it was enqueued' };
     if (!this.connected) return { reason: `Redis is not reachable (${this.redis.status})` };
     const workers = (await liveMembers(this.redis, WORKERS_KEY)).filter((worker) => worker.fingerprintHash === this.options.fingerprint.hash);
@@ -150,7 +161,9 @@ export class FleetEvaluator extends EventEmitter {
   private accept(result: EvaluationResult): { verdict: GauntletVerdict; workerId: string } | { reason: string } {
     if (result.schema !== JOB_SCHEMA) return { reason: `worker ${result.workerId}'s result has schema ${String(result.schema)}, not ${JOB_SCHEMA}` };
     if (result.fingerprintHash !== this.options.fingerprint.hash) {
-      return { reason: `worker ${result.workerId} built for fingerprint ${result.fingerprintHash.slice(0, 12)}, not this engine's ${this.options.fingerprint.hash.slice(0, 12)}` };
+      return {
+        reason: `worker ${result.workerId} built for fingerprint ${result.fingerprintHash.slice(0, 12)}, not this engine's ${this.options.fingerprint.hash.slice(0, 12)}`,
+      };
     }
     const modulePath = result.module === null ? null : stageModule(result.module);
     return { verdict: withModulePath(result.verdict, modulePath), workerId: result.workerId };

@@ -50,7 +50,12 @@ export function sealImprovement(body: Omit<SharedImprovement, 'hash'>): SharedIm
 }
 
 /** The message for an applied attempt of this engine's archive. */
-export function improvementFromRecord(record: AttemptRecord, engineId: string, fingerprint: MachineFingerprint, publishedAt = new Date().toISOString()): SharedImprovement {
+export function improvementFromRecord(
+  record: AttemptRecord,
+  engineId: string,
+  fingerprint: MachineFingerprint,
+  publishedAt = new Date().toISOString(),
+): SharedImprovement {
   return sealImprovement({
     schema: IMPROVEMENT_SCHEMA,
     engineId,
@@ -93,9 +98,12 @@ function schemaProblem(message: Record<string, unknown>): string | null {
   }
   const evidence = message.evidence;
   if (!isObject(evidence) || !Array.isArray(evidence.gates)) return 'field evidence is not gate verdicts and measurements';
-  const gatesWellFormed = evidence.gates.every((gate) => isObject(gate) && (GATES as readonly unknown[]).includes(gate.gate) && typeof gate.passed === 'boolean');
+  const gatesWellFormed = evidence.gates.every(
+    (gate) => isObject(gate) && (GATES as readonly unknown[]).includes(gate.gate) && typeof gate.passed === 'boolean',
+  );
   if (!gatesWellFormed) return 'field evidence.gates holds something that is not a gate verdict';
-  if (![evidence.liveSpeedup, evidence.benchRatio, evidence.liveMlups].every(isNullableNumber)) return 'field evidence holds a measurement that is not a finite number or null';
+  if (![evidence.liveSpeedup, evidence.benchRatio, evidence.liveMlups].every(isNullableNumber))
+    return 'field evidence holds a measurement that is not a finite number or null';
   return null;
 }
 
@@ -120,12 +128,17 @@ export function checkImprovement(text: string, own: MachineFingerprint): Improve
   const { hash, ...body } = improvement;
   const computed = canonicalHash(body);
   if (computed !== hash) return refuse(`hash: the content hashes to ${computed.slice(0, 12)}, the message says ${hash.slice(0, 12)}`);
-  if (Buffer.byteLength(improvement.source) > MAX_SHARED_SOURCE_BYTES) return refuse(`source: ${Buffer.byteLength(improvement.source)} bytes, more than ${MAX_SHARED_SOURCE_BYTES}`);
+  if (Buffer.byteLength(improvement.source) > MAX_SHARED_SOURCE_BYTES)
+    return refuse(`source: ${Buffer.byteLength(improvement.source)} bytes, more than ${MAX_SHARED_SOURCE_BYTES}`);
   const sourceHash = sourceSha256(improvement.source);
-  if (sourceHash !== improvement.sourceSha256) return refuse(`hash: the source hashes to ${sourceHash.slice(0, 12)}, the message says ${improvement.sourceSha256.slice(0, 12)}`);
+  if (sourceHash !== improvement.sourceSha256)
+    return refuse(`hash: the source hashes to ${sourceHash.slice(0, 12)}, the message says ${improvement.sourceSha256.slice(0, 12)}`);
   const { hash: fingerprintHash, ...fields } = improvement.fingerprint;
   if (withHash(fields).hash !== fingerprintHash) return refuse('fingerprint: its hash does not match its own fields');
-  if (fingerprintHash !== own.hash) return refuse(`fingerprint: built for ${fingerprintHash.slice(0, 12)} (${improvement.fingerprint.cpuModel}), this engine is ${own.hash.slice(0, 12)} (${own.cpuModel})`);
-  if (improvement.buildFlags.join(' ') !== own.buildFlags.join(' ')) return refuse('fingerprint: the build flags are not this engine\'s');
+  if (fingerprintHash !== own.hash)
+    return refuse(
+      `fingerprint: built for ${fingerprintHash.slice(0, 12)} (${improvement.fingerprint.cpuModel}), this engine is ${own.hash.slice(0, 12)} (${own.cpuModel})`,
+    );
+  if (improvement.buildFlags.join(' ') !== own.buildFlags.join(' ')) return refuse("fingerprint: the build flags are not this engine's");
   return { ok: true, improvement };
 }

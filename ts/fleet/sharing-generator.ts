@@ -31,6 +31,13 @@ export class SharingGenerator implements Generator {
   async propose(context: GenerationContext): Promise<CandidateProposal> {
     const shared = this.exchange.take(context.slot);
     if (shared === undefined) return this.inner.propose(context);
-    return { generator: SHARED_GENERATOR, operator: `shared:${shared.engineId}#${shared.attemptId}`, source: shared.source, genome: null, prompt: null, costUsd: 0 };
+    return {
+      generator: SHARED_GENERATOR,
+      operator: `shared:${shared.engineId}#${shared.attemptId}`,
+      source: shared.source,
+      genome: null,
+      prompt: null,
+      costUsd: 0,
+    };
   }
 }

@@ -47,7 +47,13 @@ async function queueDepth(redis: Redis, fingerprintHash: string): Promise<QueueD
   const queue = new Queue(evaluationQueueName(fingerprintHash), { connection, prefix: QUEUE_PREFIX });
   try {
     const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
-    return { fingerprintHash, waiting: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, completed: counts.completed ?? 0, failed: counts.failed ?? 0 };
+    return {
+      fingerprintHash,
+      waiting: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0,
+      completed: counts.completed ?? 0,
+      failed: counts.failed ?? 0,
+    };
   } finally {
     // BullMQ never closes a connection it was given.
     await queue.close();
@@ -105,7 +111,8 @@ export function formatFleetStatus(status: FleetStatus): string {
     `jobs recorded ${status.recordedJobs}, repeated completions ${status.repeatedCompletions}`,
     `recent shared improvements (${status.recentImprovements.length})`,
     ...status.recentImprovements.map(
-      (s) => `  ${s.entryId}  ${s.engineId} attempt ${s.attemptId ?? '?'} (${s.slot})  ${s.liveSpeedup === null ? '' : `${s.liveSpeedup.toFixed(2)}x live  `}${s.intact ? 'intact' : 'HASH MISMATCH'}`,
+      (s) =>
+        `  ${s.entryId}  ${s.engineId} attempt ${s.attemptId ?? '?'} (${s.slot})  ${s.liveSpeedup === null ? '' : `${s.liveSpeedup.toFixed(2)}x live  `}${s.intact ? 'intact' : 'HASH MISMATCH'}`,
     ),
   ];
   return lines.join('\n');

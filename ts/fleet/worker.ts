@@ -22,7 +22,16 @@ import type { CandidateOptions } from '../gauntlet/options.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
 import { checkRedisUrl, connectRedis, redisOptions } from './connection.js';
-import { type EvaluationJob, type EvaluationResult, JOB_SCHEMA, moduleBytes, optionsFromJob, stageModule, timeoutVerdict, verdictModulePath } from './evaluation-job.js';
+import {
+  type EvaluationJob,
+  type EvaluationResult,
+  JOB_SCHEMA,
+  moduleBytes,
+  optionsFromJob,
+  stageModule,
+  timeoutVerdict,
+  verdictModulePath,
+} from './evaluation-job.js';
 import { DELIVERIES_KEY, QUEUE_PREFIX, RECORD_LOG_KEY, RESULTS_KEY, WORKERS_KEY, evaluationQueueName } from './keys.js';
 import { advertise, advertisement } from './membership.js';
 
@@ -116,7 +125,8 @@ interface JobRun {
 async function runJob({ job, signal, evaluate, fingerprint, id, jobTimeoutMs, redis, emit }: JobRun): Promise<EvaluationResult> {
   const data = job.data;
   if (data.schema !== JOB_SCHEMA) throw new Error(`job ${job.id}: schema ${String(data.schema)} is not ${JOB_SCHEMA}; this worker is of another version`);
-  if (data.fingerprintHash !== fingerprint.hash) throw new Error(`job ${job.id}: built for fingerprint ${data.fingerprintHash.slice(0, 12)}, this worker is ${fingerprint.hash.slice(0, 12)}`);
+  if (data.fingerprintHash !== fingerprint.hash)
+    throw new Error(`job ${job.id}: built for fingerprint ${data.fingerprintHash.slice(0, 12)}, this worker is ${fingerprint.hash.slice(0, 12)}`);
   emit('job-started', job.id);
   const incumbentPath = data.candidate.incumbent === null ? undefined : stageModule(data.candidate.incumbent);
   const controller = new AbortController();

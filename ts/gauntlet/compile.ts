@@ -122,11 +122,13 @@ export interface CompileOptions {
 /** Removes the least recently used modules until the cache holds at most `maxBytes`. */
 export async function evictCache(cacheDir: string, maxBytes: number): Promise<string[]> {
   const entries = await Promise.all(
-    (await readdir(cacheDir)).filter((name) => name.endsWith('.so')).map(async (name) => {
-      const file = path.join(cacheDir, name);
-      const info = await stat(file).catch(() => null);
-      return info ? { file, bytes: info.size, usedMs: info.mtimeMs } : null;
-    }),
+    (await readdir(cacheDir))
+      .filter((name) => name.endsWith('.so'))
+      .map(async (name) => {
+        const file = path.join(cacheDir, name);
+        const info = await stat(file).catch(() => null);
+        return info ? { file, bytes: info.size, usedMs: info.mtimeMs } : null;
+      }),
   );
   const modules = entries.filter((entry) => entry !== null).sort((a, b) => a.usedMs - b.usedMs);
   let total = modules.reduce((sum, entry) => sum + entry.bytes, 0);
@@ -183,14 +185,24 @@ async function compileInScratch(
     const compilerOutput = `${result.stdout}${result.stderr}`.slice(0, MAX_OUTPUT_CHARS);
     details.confinement = result.confinement;
     if (result.aborted) {
-      return { gate: 'compile', passed: false, reason: 'interrupted: the compile was stopped before it ended', details: { ...details, modulePath: null, compilerOutput } };
+      return {
+        gate: 'compile',
+        passed: false,
+        reason: 'interrupted: the compile was stopped before it ended',
+        details: { ...details, modulePath: null, compilerOutput },
+      };
     }
     if (starved(result, options.timeoutMs)) {
       const infrastructure = busy(`the compile (compileTimeoutMs = ${options.timeoutMs})`, options.timeoutMs, result.cpuSecondsAtTimeout!);
       return { gate: 'compile', passed: false, reason: infrastructure.message, infrastructure, details: { ...details, modulePath: null, compilerOutput } };
     }
     if (result.timedOut) {
-      return { gate: 'compile', passed: false, reason: `the compile took longer than compileTimeoutMs = ${options.timeoutMs}`, details: { ...details, modulePath: null, compilerOutput } };
+      return {
+        gate: 'compile',
+        passed: false,
+        reason: `the compile took longer than compileTimeoutMs = ${options.timeoutMs}`,
+        details: { ...details, modulePath: null, compilerOutput },
+      };
     }
     if (result.code !== 0 && reportsDiskFull(compilerOutput)) {
       const infrastructure = diskFull('the compile', compilerOutput.split('\n').find((line) => reportsDiskFull(line)) ?? '');

@@ -85,7 +85,15 @@ function splitReport(stderr: string): { confinement: Confinement | null; rest: s
 }
 
 /** What a run that never started reports. */
-const NOT_RUN: Omit<ConfinedRun, 'aborted'> = { code: null, signal: null, stdout: '', stderr: '', timedOut: false, cpuSecondsAtTimeout: null, confinement: null };
+const NOT_RUN: Omit<ConfinedRun, 'aborted'> = {
+  code: null,
+  signal: null,
+  stdout: '',
+  stderr: '',
+  timedOut: false,
+  cpuSecondsAtTimeout: null,
+  confinement: null,
+};
 
 /** Kills a detached child's whole process group (g++ forks cc1plus and as); a group already gone is fine. */
 function killGroup(pid: number | undefined): void {
@@ -114,10 +122,14 @@ export function runConfined(
   const plan = [
     'run',
     ...[...TOOLCHAIN_DIRS, ...options.read].flatMap((dir) => ['--read', dir]),
-    '--write', options.scratch,
-    '--memory-mib', String(limits.memoryMiB),
-    '--cpu-seconds', String(limits.cpuSeconds),
-    '--file-mib', String(limits.fileMiB),
+    '--write',
+    options.scratch,
+    '--memory-mib',
+    String(limits.memoryMiB),
+    '--cpu-seconds',
+    String(limits.cpuSeconds),
+    '--file-mib',
+    String(limits.fileMiB),
     '--',
     command,
     ...args,

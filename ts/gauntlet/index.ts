@@ -7,7 +7,17 @@ export { evaluateCandidate } from './pipeline.js';
 export type { CandidateOptions } from './options.js';
 export { GauntletPool } from './pool.js';
 export { GATES } from './types.js';
-export type { BenchmarkStatistics, BenchmarkSummary, GateName, GateVerdict, GauntletVerdict, InfrastructureFailure, IsolationLayer, Precision, Slot } from './types.js';
+export type {
+  BenchmarkStatistics,
+  BenchmarkSummary,
+  GateName,
+  GateVerdict,
+  GauntletVerdict,
+  InfrastructureFailure,
+  IsolationLayer,
+  Precision,
+  Slot,
+} from './types.js';
 export { patchGate } from './patch-gate.js';
 export { staticFirewall } from './static-firewall.js';
 export { sourceFindings } from './source-rules.js';

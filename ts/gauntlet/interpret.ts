@@ -43,7 +43,12 @@ function describeEnd(outcome: RunnerOutcome): string {
 }
 
 function stderrTail(outcome: RunnerOutcome): string {
-  return outcome.stderr.split('\n').filter((line) => !line.startsWith('phase ')).join('\n').trim().slice(-2000);
+  return outcome.stderr
+    .split('\n')
+    .filter((line) => !line.startsWith('phase '))
+    .join('\n')
+    .trim()
+    .slice(-2000);
 }
 
 /** Verdicts up to and including the failed gate, passing those before it. */

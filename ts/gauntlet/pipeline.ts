@@ -23,9 +23,7 @@ import { symbolAllowlist } from './symbols.js';
 import { sharedTemplateAnalyses, type TemplateFindings } from './template-analysis.js';
 import type { GateVerdict, GauntletVerdict } from './types.js';
 
-async function timed<D extends object>(
-  work: () => Promise<Omit<GateVerdict<D>, 'seconds'>> | Omit<GateVerdict<D>, 'seconds'>,
-): Promise<GateVerdict<D>> {
+async function timed<D extends object>(work: () => Promise<Omit<GateVerdict<D>, 'seconds'>> | Omit<GateVerdict<D>, 'seconds'>): Promise<GateVerdict<D>> {
   const start = performance.now();
   const verdict = await work();
   return { ...verdict, seconds: (performance.now() - start) / 1000 };
@@ -123,26 +121,31 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
 
   // The run ends with the benchmark: the other candidates' compiles and analyses wait while it has the cores.
   // A run still queued when the signal aborts never starts.
-  const sandbox = async () => aborted() ? null : withToolsHeld(() => runSandbox({
-    runnerPath: options.runnerPath ?? sandboxRunnerPath(),
-    candidatePath: modulePath,
-    incumbentPath: options.incumbent,
-    slot: options.slot,
-    seed: options.seed,
-    precision: options.precision,
-    targetExtents: options.targetExtents,
-    heldOutExtents: options.heldOutExtents,
-    heldOutCells: options.heldOutCells,
-    stepsPerCall: options.stepsPerCall,
-    benchSteps: options.benchSteps,
-    benchSamples: options.benchSamples,
-    dojoWaves: options.dojoWaves,
-    threads: options.threads,
-    cpuSeconds: options.cpuSeconds,
-    memoryMiB: options.memoryMiB,
-    timeoutMs: options.sandboxTimeoutMs,
-    ...(signal ? { signal } : {}),
-  }));
+  const sandbox = async () =>
+    aborted()
+      ? null
+      : withToolsHeld(() =>
+          runSandbox({
+            runnerPath: options.runnerPath ?? sandboxRunnerPath(),
+            candidatePath: modulePath,
+            incumbentPath: options.incumbent,
+            slot: options.slot,
+            seed: options.seed,
+            precision: options.precision,
+            targetExtents: options.targetExtents,
+            heldOutExtents: options.heldOutExtents,
+            heldOutCells: options.heldOutCells,
+            stepsPerCall: options.stepsPerCall,
+            benchSteps: options.benchSteps,
+            benchSamples: options.benchSamples,
+            dojoWaves: options.dojoWaves,
+            threads: options.threads,
+            cpuSeconds: options.cpuSeconds,
+            memoryMiB: options.memoryMiB,
+            timeoutMs: options.sandboxTimeoutMs,
+            ...(signal ? { signal } : {}),
+          }),
+        );
   const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
   if (outcome === null || aborted()) return interrupted(gates, started, { safetyScore, compileCached });
   const interpretation = await pool.interpret(outcome);
@@ -164,5 +167,3 @@ export async function evaluateCandidate(options: CandidateOptions): Promise<Gaun
   const started = performance.now();
   return runGates(resolveOptions(options), started);
 }
-
-

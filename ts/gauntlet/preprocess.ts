@@ -44,7 +44,10 @@ function preprocessorFlags(includeDir: string): string[] {
 /** The prerequisites of a make rule as g++ -MD writes it. */
 export function dependencies(rule: string): string[] {
   const body = rule.slice(rule.indexOf(':') + 1).replace(/\\\n/g, ' ');
-  return body.split(/(?<!\\)\s+/).filter(Boolean).map((name) => name.replace(/\\ /g, ' '));
+  return body
+    .split(/(?<!\\)\s+/)
+    .filter(Boolean)
+    .map((name) => name.replace(/\\ /g, ' '));
 }
 
 function inside(file: string, dir: string): boolean {
@@ -100,7 +103,13 @@ export async function preprocess(source: string, includeDir: string, signal?: Ab
   try {
     await writeFile(path.join(scratch, SOURCE_NAME), source);
     const args = [...preprocessorFlags(includeDir), '-E', '-dD', '-MD', '-MF', 'deps.d', SOURCE_NAME, '-o', 'candidate.ii'];
-    const run = await runConfined(COMPILER, args, { scratch, read: [includeDir], limits: PREPROCESSOR_LIMITS, timeoutMs: PREPROCESS_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+    const run = await runConfined(COMPILER, args, {
+      scratch,
+      read: [includeDir],
+      limits: PREPROCESSOR_LIMITS,
+      timeoutMs: PREPROCESS_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+    });
     const { confinement } = run;
     if (run.aborted) return { ...empty, confinement, reason: 'interrupted: the preprocessor was stopped before it ended' };
     if (run.timedOut || run.signal !== null) {

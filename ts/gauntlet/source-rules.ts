@@ -44,8 +44,24 @@ const FORBIDDEN_APIS: ForbiddenApi[] = [
 
 /** The only headers a kernel needs. */
 export const ALLOWED_HEADERS = new Set([
-  'ouroboros/kernel_abi.h', 'cmath', 'math.h', 'cstdint', 'stdint.h', 'cstddef', 'stddef.h', 'cstring', 'string.h',
-  'algorithm', 'array', 'type_traits', 'limits', 'cfloat', 'float.h', 'utility', 'climits', 'limits.h',
+  'ouroboros/kernel_abi.h',
+  'cmath',
+  'math.h',
+  'cstdint',
+  'stdint.h',
+  'cstddef',
+  'stddef.h',
+  'cstring',
+  'string.h',
+  'algorithm',
+  'array',
+  'type_traits',
+  'limits',
+  'cfloat',
+  'float.h',
+  'utility',
+  'climits',
+  'limits.h',
 ]);
 
 /**
@@ -53,8 +69,23 @@ export const ALLOWED_HEADERS = new Set([
  * fields. Variables assigned from these become derived in turn.
  */
 const ABI_NAMES = [
-  'geometry', 'state', 'host', 'steps', 'count', 'begin', 'end', 'cells', 'extents', 'strides', 'dims', 'grain',
-  'field', 'digits', 'level', 'extent', 'stride',
+  'geometry',
+  'state',
+  'host',
+  'steps',
+  'count',
+  'begin',
+  'end',
+  'cells',
+  'extents',
+  'strides',
+  'dims',
+  'grain',
+  'field',
+  'digits',
+  'level',
+  'extent',
+  'stride',
 ];
 
 /**
@@ -131,9 +162,7 @@ function loopFindings(code: string, derived: Set<string>): SourceFinding[] {
       continue;
     }
     const initDerived = identifiers(init).some((id) => derived.has(id));
-    const bounded =
-      identifiers(condition).some((id) => derived.has(id)) ||
-      (match[1] === 'for' && (initDerived || CONSTANT_BOUND.test(condition)));
+    const bounded = identifiers(condition).some((id) => derived.has(id)) || (match[1] === 'for' && (initDerived || CONSTANT_BOUND.test(condition)));
     if (!bounded) {
       findings.push({
         rule: 'unbounded-loop',
@@ -160,10 +189,23 @@ const ALLOWED_ATTRIBUTES = new Map<string, ReadonlySet<string> | null>([
   ['aligned', null],
   ['target', new Set(['"avx2"', '"avx512f"'])],
   ['optimize', new Set(['"no-tree-vectorize"'])],
-  ['always_inline', null], ['noinline', null], ['flatten', null], ['hot', null], ['cold', null],
-  ['const', null], ['pure', null], ['unused', null], ['maybe_unused', null], ['nodiscard', null],
-  ['fallthrough', null], ['likely', null], ['unlikely', null], ['noreturn', null], ['nonnull', null],
-  ['restrict', null], ['may_alias', null],
+  ['always_inline', null],
+  ['noinline', null],
+  ['flatten', null],
+  ['hot', null],
+  ['cold', null],
+  ['const', null],
+  ['pure', null],
+  ['unused', null],
+  ['maybe_unused', null],
+  ['nodiscard', null],
+  ['fallthrough', null],
+  ['likely', null],
+  ['unlikely', null],
+  ['noreturn', null],
+  ['nonnull', null],
+  ['restrict', null],
+  ['may_alias', null],
 ]);
 
 /** The only pragmas a kernel may use: loop hints that change no flag. */
@@ -208,11 +250,21 @@ function hardeningFindings(code: string, line: (index: number) => number): Sourc
   const text = withoutDigraphs(code);
   for (const match of text.matchAll(/^[ \t]*#[ \t]*pragma\b(.*)$/gm)) {
     if (!ALLOWED_PRAGMA.test(match[1]!)) {
-      findings.push({ rule: 'hardening', line: line(match.index), message: `#pragma${match[1]!.trimEnd()} is not a loop hint: pragmas may not change the hardened flags`, penalty: 1 });
+      findings.push({
+        rule: 'hardening',
+        line: line(match.index),
+        message: `#pragma${match[1]!.trimEnd()} is not a loop hint: pragmas may not change the hardened flags`,
+        penalty: 1,
+      });
     }
   }
   for (const match of text.matchAll(/\b_Pragma\b|\b__pragma\b/g)) {
-    findings.push({ rule: 'hardening', line: line(match.index), message: `${match[0]} is forbidden: write a loop hint as #pragma GCC ivdep or #pragma GCC unroll N`, penalty: 1 });
+    findings.push({
+      rule: 'hardening',
+      line: line(match.index),
+      message: `${match[0]} is forbidden: write a loop hint as #pragma GCC ivdep or #pragma GCC unroll N`,
+      penalty: 1,
+    });
   }
   for (const match of text.matchAll(/\b__attribute(?:__)?\s*\(/g)) {
     const outer = parenthesised(text, match.index + match[0].length - 1);
@@ -236,13 +288,23 @@ function hardeningFindings(code: string, line: (index: number) => number): Sourc
     findings.push({ rule: 'hardening', line: line(match.index), message: '__declspec is not an attribute a kernel needs', penalty: 1 });
   }
   for (const match of text.matchAll(/^[ \t]*#[ \t]*(define|undef)[ \t]+(_[A-Z_]\w*)/gm)) {
-    findings.push({ rule: 'hardening', line: line(match.index), message: `#${match[1]} ${match[2]}: reserved macros (such as _FORTIFY_SOURCE) belong to the hardened flags`, penalty: 1 });
+    findings.push({
+      rule: 'hardening',
+      line: line(match.index),
+      message: `#${match[1]} ${match[2]}: reserved macros (such as _FORTIFY_SOURCE) belong to the hardened flags`,
+      penalty: 1,
+    });
   }
   for (const match of text.matchAll(/\b(?:thread_local|__thread|_Thread_local)\b/g)) {
     findings.push({ rule: 'thread-local', line: line(match.index), message: `${match[0]}: a kernel keeps no state between calls`, penalty: 1 });
   }
   for (const match of text.matchAll(/^[ \t]*#[ \t]*(include_next|import|embed)\b|\b__has_include(?:_next)?\b/gm)) {
-    findings.push({ rule: 'forbidden-header', line: line(match.index), message: `${match[0].trim()} is forbidden: include only the allowed headers, by name`, penalty: 1 });
+    findings.push({
+      rule: 'forbidden-header',
+      line: line(match.index),
+      message: `${match[0].trim()} is forbidden: include only the allowed headers, by name`,
+      penalty: 1,
+    });
   }
   return findings;
 }
@@ -296,7 +358,12 @@ export function streamFindings(lines: readonly string[], lineNumbers: readonly n
   const findings: SourceFinding[] = [];
   for (const { pattern, what } of FORBIDDEN_APIS) {
     for (const match of code.matchAll(new RegExp(pattern.source, 'g'))) {
-      findings.push({ rule: 'forbidden-api', line: line(match.index), message: `"${match[0].trim()}" (after preprocessing): ${what} is forbidden`, penalty: 1 });
+      findings.push({
+        rule: 'forbidden-api',
+        line: line(match.index),
+        message: `"${match[0].trim()}" (after preprocessing): ${what} is forbidden`,
+        penalty: 1,
+      });
     }
   }
   findings.push(...hardeningFindings(stripComments(text, true), line));

@@ -49,7 +49,7 @@ export function mannWhitneyP(a: readonly number[], b: readonly number[]): number
   const n = all.length;
   let rankSumA = 0;
   let tieTerm = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && all[j + 1]!.v === all[i]!.v) j += 1;
     const rank = (i + j + 2) / 2;
@@ -73,8 +73,7 @@ export function compareTimes(lattice: string, extents: number[], steps: number, 
   const [ratioLow, ratioHigh] = bootstrapRatioInterval(candidateNs, incumbentNs);
   const pValue = mannWhitneyP(candidateNs, incumbentNs);
   const significant = pValue < SIGNIFICANCE;
-  const verdict =
-    significant && ratioHigh < 1 - MIN_EFFECT ? 'faster' : significant && ratioLow > 1 + MIN_EFFECT ? 'slower' : 'indistinguishable';
+  const verdict = significant && ratioHigh < 1 - MIN_EFFECT ? 'faster' : significant && ratioLow > 1 + MIN_EFFECT ? 'slower' : 'indistinguishable';
   return {
     lattice,
     extents,

@@ -72,7 +72,14 @@ export function templateFindings(analysis: TemplateAnalysis): TemplateFindings {
 function versionLine(command: string): Promise<string> {
   return new Promise((resolve) => {
     execFile(command, ['--version'], { timeout: VERSION_TIMEOUT_MS }, (error, stdout) => {
-      resolve(error ? 'not installed' : stdout.split('\n').find((line) => line.trim() !== '')?.trim() ?? '');
+      resolve(
+        error
+          ? 'not installed'
+          : (stdout
+              .split('\n')
+              .find((line) => line.trim() !== '')
+              ?.trim() ?? ''),
+      );
     });
   });
 }

@@ -30,7 +30,9 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
     case 'screen':
       return withAbortPort(task.abort, (signal) => screenSource(task.source, { threshold: task.threshold, includeDir: task.includeDir, signal }));
     case 'analyse':
-      return withAbortPort(task.abort, (signal) => analyseScreened(task.source, task.screened, { includeDir: task.includeDir, template: task.template, signal }));
+      return withAbortPort(task.abort, (signal) =>
+        analyseScreened(task.source, task.screened, { includeDir: task.includeDir, template: task.template, signal }),
+      );
     case 'interpret':
       return interpretRun(task.outcome) satisfies Interpretation;
   }

@@ -29,10 +29,12 @@ export function sanitiseFeedback(reason: string): string {
       // Lattice shapes: 64x64, 5 × 7 × 9, [3, 5, 7].
       .replace(/\[\s*\d+(?:\s*,\s*\d+)+\s*\]|\b\d+(?:\s*[x×]\s*\d+)+\b/g, '<extents>')
       // Every other number: seeds, r^2, cell indices, values, step counts. (NUL marks the placeholder above.)
-      // eslint-disable-next-line no-control-regex -- NUL is the placeholder's own marker
-      .replace(/(?<![\w.\u0000])[-+]?(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf(?:inity)?|nan)(?![\w.])[²³]?/gi, (number, offset: number, text: string) =>
+      .replace(
         // eslint-disable-next-line no-control-regex -- NUL is the placeholder's own marker
-        /\u0000line $/.test(text.slice(0, offset)) ? number : '<n>',
+        /(?<![\w.\u0000])[-+]?(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf(?:inity)?|nan)(?![\w.])[²³]?/gi,
+        (number, offset: number, text: string) =>
+          // eslint-disable-next-line no-control-regex -- NUL is the placeholder's own marker
+          /\u0000line $/.test(text.slice(0, offset)) ? number : '<n>',
       )
       .replaceAll(PLACEHOLDER_LINE, 'line')
       .slice(0, MAX_FEEDBACK_CHARS)

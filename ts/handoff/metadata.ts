@@ -191,8 +191,7 @@ export function decodeMetadata(bytes: Uint8Array): HandoffMetadata {
   if (!config || config.extents.length === 0) {
     throw new MetadataError(`metadata block (${bytes.length} bytes) has no lattice config: it cannot be resumed`);
   }
-  const module = (value: DecodedModule | undefined): ModuleRef | null =>
-    value ? confinedRef(value.path, value.sha256, value.confined) : null;
+  const module = (value: DecodedModule | undefined): ModuleRef | null => (value ? confinedRef(value.path, value.sha256, value.confined) : null);
   const { batchLatencyMs, maxBatchSteps, ...lattice } = config;
   return {
     // proto3 reads an absent field as 0: older metadata has no batch settings.

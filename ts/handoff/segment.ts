@@ -5,26 +5,12 @@
  * inherits `segment.fd` attaches with `attachSegment(fd)` and sees the same
  * bytes, no copy.
  */
-import type {
-  FieldArray,
-  Precision,
-  SegmentExpected,
-  SegmentHandle,
-  SegmentLayoutInfo,
-  SegmentMappingExternal,
-} from '../../native/addon-types.js';
+import type { FieldArray, Precision, SegmentExpected, SegmentHandle, SegmentLayoutInfo, SegmentMappingExternal } from '../../native/addon-types.js';
 import { segmentAddon } from '../../native/loader.js';
 import { invalidTypeError, requireInteger } from '../errors.js';
 import { throwIfFault, unwrapFault } from './errors.js';
 import { decodeMetadata, encodeMetadata, type HandoffMetadata } from './metadata.js';
-import {
-  DEFAULT_METADATA_CAPACITY_BYTES,
-  requireExtents,
-  requireFd,
-  requireMetadataCapacity,
-  requirePrecision,
-  requireSegmentSize,
-} from './validate.js';
+import { DEFAULT_METADATA_CAPACITY_BYTES, requireExtents, requireFd, requireMetadataCapacity, requirePrecision, requireSegmentSize } from './validate.js';
 
 export interface SegmentOptions {
   /** 1..9 extents, each an integer >= 3, last axis fastest. */
@@ -169,8 +155,7 @@ export class StateSegment {
     const capacity = this.layout.metadataCapacityBytes;
     if (bytes.length > capacity) {
       throw new RangeError(
-        `metadata = ${bytes.length} bytes: the block holds at most ${capacity}; ` +
-          'create the segment with a larger metadataCapacityBytes',
+        `metadata = ${bytes.length} bytes: the block holds at most ${capacity}; ` + 'create the segment with a larger metadataCapacityBytes',
       );
     }
     throwIfFault(this.#handle('writeMetadata').writeMetadata(bytes), 'segment.writeMetadata');
@@ -219,10 +204,7 @@ export function createSegment(options: SegmentOptions): StateSegment {
   const extents = requireExtents('options.extents', options.extents);
   const precision = requirePrecision('options.precision', options.precision);
   requireSegmentSize('options.extents', extents, precision);
-  const metadataCapacityBytes = requireMetadataCapacity(
-    'options.metadataCapacityBytes',
-    options.metadataCapacityBytes ?? DEFAULT_METADATA_CAPACITY_BYTES,
-  );
+  const metadataCapacityBytes = requireMetadataCapacity('options.metadataCapacityBytes', options.metadataCapacityBytes ?? DEFAULT_METADATA_CAPACITY_BYTES);
   return new StateSegment(unwrapFault(segmentAddon().create({ extents, precision, metadataCapacityBytes }), 'createSegment'));
 }
 

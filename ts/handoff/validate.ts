@@ -36,11 +36,7 @@ export function requireSegmentSize(name: string, extents: number[], precision: P
   const bytesPerCell = precision === 'f64' ? 8 : 4;
   const levelBytes = extents.reduce((cells, extent) => cells * extent, bytesPerCell);
   if (3 * levelBytes > MAX_SEGMENT_BYTES) {
-    throw invalidRangeError(
-      name,
-      `three levels of ${levelBytes} bytes exceed the ${MAX_SEGMENT_BYTES}-byte segment limit; use smaller extents`,
-      extents,
-    );
+    throw invalidRangeError(name, `three levels of ${levelBytes} bytes exceed the ${MAX_SEGMENT_BYTES}-byte segment limit; use smaller extents`, extents);
   }
 }
 

@@ -71,11 +71,7 @@ export function compareProbe(
   for (let i = 0; i < probeCells.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    const agrees = Number.isNaN(e)
-      ? Number.isNaN(a)
-      : !Number.isFinite(e)
-        ? a === e
-        : Number.isFinite(a) && Math.abs(a - e) <= tolerance;
+    const agrees = Number.isNaN(e) ? Number.isNaN(a) : !Number.isFinite(e) ? a === e : Number.isFinite(a) && Math.abs(a - e) <= tolerance;
     if (agrees) continue;
     if (mismatch === null) mismatch = { cells: 0, firstCell: probeCells[i]!, actual: a, expected: e, tolerance };
     mismatch.cells += 1;

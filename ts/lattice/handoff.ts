@@ -78,10 +78,7 @@ export function chooseModules(slot: SlotModules): {
  * child -> parent `resumed` (or `failed`).
  */
 export type ParentMessage = { type: 'warmup'; metadata: HandoffMetadata } | { type: 'go'; freezeNs: string };
-export type SuccessorMessage =
-  | { type: 'ready' }
-  | { type: 'resumed'; step: number; resumedNs: string }
-  | { type: 'failed'; error: string };
+export type SuccessorMessage = { type: 'ready' } | { type: 'resumed'; step: number; resumedNs: string } | { type: 'failed'; error: string };
 
 /** The next message of `type` on this process's IPC channel. */
 export function nextParentMessage<T extends ParentMessage['type']>(type: T): Promise<Extract<ParentMessage, { type: T }>> {

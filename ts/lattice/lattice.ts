@@ -28,14 +28,7 @@ import type {
   StreamTriadResult,
 } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
-import {
-  NonFiniteFieldError,
-  describe,
-  invalidRangeError,
-  invalidTypeError,
-  requireInteger,
-  requirePositiveNumber,
-} from '../errors.js';
+import { NonFiniteFieldError, describe, invalidRangeError, invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
 import { readCheckpoint, writeCheckpoint } from '../handoff/checkpoint.js';
 import type { HandoffMetadata, ModuleRef } from '../handoff/metadata.js';
 import { createSegment, type StateSegment } from '../handoff/segment.js';
@@ -180,11 +173,7 @@ export class Lattice extends EventEmitter {
     this.cells = config.cells;
     this.courantNumber = config.courantNumber;
     const segment =
-      grant instanceof SegmentGrant
-        ? grant.segment
-        : config.sharedState
-          ? createSegment({ extents: config.extents, precision: config.precision })
-          : null;
+      grant instanceof SegmentGrant ? grant.segment : config.sharedState ? createSegment({ extents: config.extents, precision: config.precision }) : null;
     try {
       this.#core = new (coreAddon().LatticeCore)({
         extents: config.extents,
@@ -447,10 +436,7 @@ export class Lattice extends EventEmitter {
     if (options === null || typeof options !== 'object') {
       throw invalidTypeError('options', 'an object such as { driftTolerance: 1e-12 }', options);
     }
-    const driftTolerance = requirePositiveNumber(
-      'driftTolerance',
-      options.driftTolerance ?? DEFAULT_DRIFT_TOLERANCE[this.precision],
-    );
+    const driftTolerance = requirePositiveNumber('driftTolerance', options.driftTolerance ?? DEFAULT_DRIFT_TOLERANCE[this.precision]);
     const { levels, readout } = this.#levelsWithReadout();
     const previous64 = Float64Array.from(levels.previous);
     const current64 = Float64Array.from(levels.current);
@@ -573,11 +559,7 @@ export class Lattice extends EventEmitter {
     if (options.probeTimeoutMs !== undefined) requireInteger('probeTimeoutMs', options.probeTimeoutMs, 1, 600_000);
     // Loaded on first use, not with this module: a restarted process reaches its first step sooner.
     const { loadKernelModule } = await import('../modules/module-manager.js');
-    const info = await loadKernelModule(
-      file,
-      { dimensions: this.extents.length, precision: this.precision, courant2: this.courantNumber ** 2 },
-      options,
-    );
+    const info = await loadKernelModule(file, { dimensions: this.extents.length, precision: this.precision, courant2: this.courantNumber ** 2 }, options);
     this.#modules.set(info.id, info);
     return info.id;
   }
@@ -732,10 +714,7 @@ export class Lattice extends EventEmitter {
       throw invalidTypeError('watchdog', 'an object such as { everySteps: 100, driftTolerance: 1e-9 }', options);
     }
     const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
-    const tolerance = requirePositiveNumber(
-      'watchdog.driftTolerance',
-      options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision],
-    );
+    const tolerance = requirePositiveNumber('watchdog.driftTolerance', options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision]);
     const differential = resolveDifferential(options.differential, this.cells);
     const { extents, c, h, dt, courantNumber, precision } = this.#config;
     const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };
@@ -754,9 +733,7 @@ export class Lattice extends EventEmitter {
    */
   #checkConfinedSwap(moduleId: number): void {
     if (this.running && !this.#watchdogRunning) {
-      throw new Error(
-        `swap(): module ${moduleId} runs confined, and this run has no watchdog to restore the state if its host crashes: run with { watchdog }`,
-      );
+      throw new Error(`swap(): module ${moduleId} runs confined, and this run has no watchdog to restore the state if its host crashes: run with { watchdog }`);
     }
   }
 
@@ -785,10 +762,7 @@ export class Lattice extends EventEmitter {
       return;
     }
     void Promise.all([hosted.host.exited, import('../modules/kernel-host.js')]).then(([exit, { describeExit }]) =>
-      this.emit(
-        'watchdog',
-        event({ pid: hosted.host.pid, exit, layers: hosted.info.layers, recoveredNs: failure.recoveredNs }, describeExit(exit)),
-      ),
+      this.emit('watchdog', event({ pid: hosted.host.pid, exit, layers: hosted.info.layers, recoveredNs: failure.recoveredNs }, describeExit(exit))),
     );
   }
 
@@ -853,16 +827,11 @@ export class Lattice extends EventEmitter {
    */
   #wrapProbe(previous: Float64Array, current: Float64Array) {
     const oracle = oracleAddon();
-    const narrow = (field: Float64Array): FieldArray =>
-      this.precision === 'f64' ? field : Float32Array.from(field);
-    const stepOnce = (p: Float64Array, u: Float64Array) =>
-      toFloat64(this.#core.stepCopy(narrow(p), narrow(u), 1).current);
+    const narrow = (field: Float64Array): FieldArray => (this.precision === 'f64' ? field : Float32Array.from(field));
+    const stepOnce = (p: Float64Array, u: Float64Array) => toFloat64(this.#core.stepCopy(narrow(p), narrow(u), 1).current);
     const stepped = stepOnce(previous, current);
     const shiftedStepped = this.extents.map((_, axis) =>
-      stepOnce(
-        oracle.shift(previous, this.#config.extents, axis, 1),
-        oracle.shift(current, this.#config.extents, axis, 1),
-      ),
+      stepOnce(oracle.shift(previous, this.#config.extents, axis, 1), oracle.shift(current, this.#config.extents, axis, 1)),
     );
     return { stepped, shiftedStepped };
   }
@@ -877,8 +846,7 @@ export class Lattice extends EventEmitter {
     }
     const value = this.#liveLevels().current[index];
     return new NonFiniteFieldError(
-      `${operation}: cell ${index} (coordinates [${coordinates.join(', ')}]) is ${value}: ` +
-        'a non-finite value has no nonary digit',
+      `${operation}: cell ${index} (coordinates [${coordinates.join(', ')}]) is ${value}: ` + 'a non-finite value has no nonary digit',
       index,
     );
   }

@@ -5,13 +5,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import os from 'node:os';
 import type { Precision } from '../../native/addon-types.js';
-import {
-  describe,
-  invalidRangeError,
-  invalidTypeError,
-  requireInteger,
-  requirePositiveNumber,
-} from '../errors.js';
+import { describe, invalidRangeError, invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
 
 export const MAX_DIMENSIONS = 9;
 export const MIN_EXTENT = 3;
@@ -99,11 +93,7 @@ function checkExtents(extents: unknown): number[] {
     throw invalidTypeError('extents', `an array of 1 to ${MAX_DIMENSIONS} integers >= ${MIN_EXTENT}`, extents);
   }
   if (extents.length < 1 || extents.length > MAX_DIMENSIONS) {
-    throw invalidRangeError(
-      'extents',
-      `has ${extents.length} dimensions: a lattice has 1 to ${MAX_DIMENSIONS} dimensions`,
-      extents,
-    );
+    throw invalidRangeError('extents', `has ${extents.length} dimensions: a lattice has 1 to ${MAX_DIMENSIONS} dimensions`, extents);
   }
   return extents.map((extent, axis) => {
     if (typeof extent !== 'number') throw invalidTypeError(`extents[${axis}]`, `an integer >= ${MIN_EXTENT}`, extent);
@@ -178,8 +168,20 @@ export function resolveLatticeOptions(options: unknown, defaultThreads: number):
     throw invalidRangeError('batchLatencyMs', `must be at most ${MAX_BATCH_LATENCY_MS} ms`, batchLatencyMs);
   }
   const maxBatchSteps = requireInteger('maxBatchSteps', raw.maxBatchSteps ?? DEFAULT_MAX_BATCH_STEPS, 1, MAX_BATCH_STEPS_LIMIT);
-  return { extents, c, h, dt, precision, cells, courantNumber, threads, kernel: raw.kernel as string | undefined,
-    sharedState: raw.sharedState === true, batchLatencyMs, maxBatchSteps };
+  return {
+    extents,
+    c,
+    h,
+    dt,
+    precision,
+    cells,
+    courantNumber,
+    threads,
+    kernel: raw.kernel as string | undefined,
+    sharedState: raw.sharedState === true,
+    batchLatencyMs,
+    maxBatchSteps,
+  };
 }
 
 /** Checks a field array's type, length and finiteness; `name` is the parameter. */
@@ -190,8 +192,7 @@ export function checkField(name: string, field: unknown, config: LatticeConfig):
   }
   if (field.length !== config.cells) {
     throw new RangeError(
-      `${name}.length = ${field.length}: must equal the number of cells, ${config.cells} ` +
-        `(the product of extents ${describe(config.extents)})`,
+      `${name}.length = ${field.length}: must equal the number of cells, ${config.cells} ` + `(the product of extents ${describe(config.extents)})`,
     );
   }
   for (let i = 0; i < field.length; i++) {

@@ -9,14 +9,7 @@ import { coreAddon } from '../../native/loader.js';
 import type { HandoffMetadata } from '../handoff/metadata.js';
 import type { StateSegment } from '../handoff/segment.js';
 import { freeze } from './freeze.js';
-import {
-  FREEZE_NS_ENV,
-  HANDOFF_MODE_ENV,
-  type ParentMessage,
-  SEGMENT_FD_ENV,
-  SPAWNED_SEGMENT_FD,
-  type SuccessorMessage,
-} from './handoff.js';
+import { FREEZE_NS_ENV, HANDOFF_MODE_ENV, type ParentMessage, SEGMENT_FD_ENV, SPAWNED_SEGMENT_FD, type SuccessorMessage } from './handoff.js';
 import type { RestartReport } from './restart-options.js';
 
 /** What a restart needs of the lattice it restarts. */

@@ -36,8 +36,7 @@ export function frozenMetadata(segment: StateSegment): HandoffMetadata {
   segment.verify({ extents: config.extents, precision: config.precision });
   if (metadata.stepCount !== segment.stepCount) {
     throw new MetadataError(
-      `metadata stepCount = ${metadata.stepCount}: the segment header holds step ${segment.stepCount}; ` +
-        'the metadata was not written at the freeze point',
+      `metadata stepCount = ${metadata.stepCount}: the segment header holds step ${segment.stepCount}; ` + 'the metadata was not written at the freeze point',
     );
   }
   for (const { slot } of [...metadata.slots, ...metadata.counters]) {
@@ -75,12 +74,7 @@ export function restoreCounters(core: CoreLattice, counters: SlotCounters[]): vo
   }
 }
 
-export function handoffReport(
-  state: FrozenState,
-  metadata: HandoffMetadata,
-  modules: ModuleRestore[],
-  resumedAtStep: number,
-): HandoffReport {
+export function handoffReport(state: FrozenState, metadata: HandoffMetadata, modules: ModuleRestore[], resumedAtStep: number): HandoffReport {
   return {
     mode: state.mode,
     resumedAtStep,

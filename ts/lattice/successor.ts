@@ -10,14 +10,7 @@ import type { HandoffMetadata } from '../handoff/metadata.js';
 import { attachSegment, type StateSegment } from '../handoff/segment.js';
 import { requireFd, requirePath } from '../handoff/validate.js';
 import type { KernelModuleInfo } from '../modules/module-manager.js';
-import {
-  FREEZE_NS_ENV,
-  HANDOFF_MODE_ENV,
-  SEGMENT_FD_ENV,
-  chooseModules,
-  nextParentMessage,
-  sendToPredecessor,
-} from './handoff.js';
+import { FREEZE_NS_ENV, HANDOFF_MODE_ENV, SEGMENT_FD_ENV, chooseModules, nextParentMessage, sendToPredecessor } from './handoff.js';
 
 /** Options of Lattice.resume() and Lattice.inherited(). */
 export interface ResumeOptions {
@@ -55,10 +48,7 @@ export function checkResumeOptions(options: unknown): ResumeOptions {
  * spawned successor first loads the modules it will need (`warmUp`), says
  * it is ready, waits for the freeze, and reports back once resumed.
  */
-export async function takeOver<T extends { stepCount: number }>(
-  options: ResumeOptions,
-  adopt: (state: FrozenState) => Promise<T>,
-): Promise<T | null> {
+export async function takeOver<T extends { stepCount: number }>(options: ResumeOptions, adopt: (state: FrozenState) => Promise<T>): Promise<T | null> {
   const fdText = process.env[SEGMENT_FD_ENV];
   if (fdText === undefined) return null;
   const mode = process.env[HANDOFF_MODE_ENV] === 'spawn' ? 'spawn' : 'exec';

@@ -130,8 +130,7 @@ export function resolveDifferential(options: DifferentialOptions | false | undef
     given.cells === 'all' ? latticeCells : Math.min(latticeCells, requireInteger('watchdog.differential.cells', given.cells ?? DEFAULT_PROBE_CELLS, 1));
   const everySnapshots = requireInteger('watchdog.differential.everySnapshots', given.everySnapshots ?? DEFAULT_PROBE_EVERY_SNAPSHOTS, 1, 2 ** 40);
   const seed = given.seed === undefined ? randomInt(2 ** 32) : requireInteger('watchdog.differential.seed', given.seed, 0, 2 ** 32 - 1);
-  const coneValues =
-    given.cells === 'all' ? 0 : requireInteger('watchdog.differential.coneValues', given.coneValues ?? DEFAULT_PROBE_CONE_VALUES, 1, 2 ** 40);
+  const coneValues = given.cells === 'all' ? 0 : requireInteger('watchdog.differential.coneValues', given.coneValues ?? DEFAULT_PROBE_CONE_VALUES, 1, 2 ** 40);
   return { cells, coneValues, everySnapshots, seed };
 }
 

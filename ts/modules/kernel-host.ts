@@ -16,13 +16,7 @@ import { closeSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CoreLattice, Precision } from '../../native/addon-types.js';
 import { NativeLoadError, coreAddon, nativeDirectories, targetTriple } from '../../native/loader.js';
-import {
-  type KernelModuleInfo,
-  ModuleRefusedError,
-  checkModuleFile,
-  contentAddressedCopy,
-  defaultModuleCacheDir,
-} from './module-manager.js';
+import { type KernelModuleInfo, ModuleRefusedError, checkModuleFile, contentAddressedCopy, defaultModuleCacheDir } from './module-manager.js';
 import { type DeniedSyscall, kernelLogRecords, seccompKillOf } from './kernel-log.js';
 import { oracleOffThread, selfTest } from './self-test.js';
 

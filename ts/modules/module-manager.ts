@@ -89,11 +89,7 @@ export function checkModuleFile(file: string): string {
 }
 
 /** Runs every check on `file` and loads it into the core; throws ModuleRefusedError. */
-export async function loadKernelModule(
-  file: string,
-  shape: SelfTestShape,
-  options: LoadModuleOptions = {},
-): Promise<KernelModuleInfo> {
+export async function loadKernelModule(file: string, shape: SelfTestShape, options: LoadModuleOptions = {}): Promise<KernelModuleInfo> {
   const started = performance.now();
   const source = checkModuleFile(file);
   const core = coreAddon();

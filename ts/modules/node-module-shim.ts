@@ -138,7 +138,7 @@ export class NodeModuleShim<Addon extends NodeKernelAddon = NodeKernelAddon> {
   async loadKernel(lattice: Lattice, version: NodeModuleVersion | null = this.newest): Promise<number> {
     if (version === null) throw new Error('loadKernel(): no version is loaded yet: call shim.load(file) first');
     const mapped = this.#mapped.get(version.sha256);
-    if (!mapped) throw invalidTypeError('version', 'a version returned by this shim\'s load()', version);
+    if (!mapped) throw invalidTypeError('version', "a version returned by this shim's load()", version);
     return lattice.loadModule(mapped.info.cachedPath, { cacheDir: this.cacheDir, probeTimeoutMs: this.probeTimeoutMs });
   }
 

@@ -10,8 +10,7 @@ import type { FieldArray } from '../../native/addon-types.js';
 import { oracleAddon } from '../../native/loader.js';
 
 export type OracleJob =
-  | { kind: 'steps'; previous: FieldArray; current: FieldArray; extents: number[]; courant2: number; steps: number }
-  | { kind: 'readout'; field: Float64Array };
+  { kind: 'steps'; previous: FieldArray; current: FieldArray; extents: number[]; courant2: number; steps: number } | { kind: 'readout'; field: Float64Array };
 
 const job = workerData as OracleJob;
 const oracle = oracleAddon();

@@ -18,11 +18,7 @@ const childScript = fileURLToPath(new URL('./probe-child.js', import.meta.url));
  * Resolves with null when the module passed (table, and self-test when a
  * shape is given), else with why it did not. Never rejects for the module's sake.
  */
-export async function probeModule(
-  file: string,
-  shape: SelfTestShape | null,
-  timeoutMs = DEFAULT_PROBE_TIMEOUT_MS,
-): Promise<string | null> {
+export async function probeModule(file: string, shape: SelfTestShape | null, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS): Promise<string | null> {
   const args = shape ? [childScript, file, JSON.stringify(shape)] : [childScript, file];
   const outcome = await runProbeChild<ProbeReport>(args, timeoutMs, {
     hang: 'loading it did not finish within {ms} ms in the probe process (a constructor that hangs?)',
@@ -39,11 +35,7 @@ export type ProbeOutcome<Report> = { report: Report } | { defect: string };
  * prints one JSON report line. A crash or a hang kills only the child: it
  * becomes a defect worded by `messages` ({ms} and {signal} are filled in).
  */
-export function runProbeChild<Report>(
-  args: string[],
-  timeoutMs: number,
-  messages: { hang: string; crash: string },
-): Promise<ProbeOutcome<Report>> {
+export function runProbeChild<Report>(args: string[], timeoutMs: number, messages: { hang: string; crash: string }): Promise<ProbeOutcome<Report>> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -104,12 +104,7 @@ export const oracleOffThread: SelfTestOracle = {
  * random state against the Rust oracle's, and a readout of a field beyond
  * [-4, 4] against the oracle's; null when both agree, else the reason.
  */
-export async function selfTest(
-  calls: SelfTestCalls,
-  extents: number[],
-  shape: SelfTestShape,
-  oracle: SelfTestOracle = oracleHere,
-): Promise<string | null> {
+export async function selfTest(calls: SelfTestCalls, extents: number[], shape: SelfTestShape, oracle: SelfTestOracle = oracleHere): Promise<string | null> {
   const cells = extents.reduce((product, extent) => product * extent, 1);
   const random = seededRandom(20240917);
   const previous = randomField(shape.precision, cells, 4, random);
@@ -122,10 +117,7 @@ export async function selfTest(
   let scale = 1;
   for (const value of expected.current) scale = Math.max(scale, Math.abs(value));
   const tolerance = ULPS_ALLOWED * EPSILON[shape.precision] * scale;
-  const difference = Math.max(
-    largestDifference(stepped.current, expected.current),
-    largestDifference(stepped.previous, expected.previous),
-  );
+  const difference = Math.max(largestDifference(stepped.current, expected.current), largestDifference(stepped.previous, expected.previous));
   if (!(difference <= tolerance)) {
     return (
       `self-test failed: after ${SELF_TEST_STEPS} steps on a ${extents.join('x')} ${shape.precision} lattice ` +
@@ -133,10 +125,7 @@ export async function selfTest(
     );
   }
   const readoutInput = randomField(shape.precision, cells, READOUT_AMPLITUDE, random);
-  const [{ digits }, { digits: expectedDigits }] = await Promise.all([
-    calls.readout(readoutInput),
-    oracle.readout(Float64Array.from(readoutInput)),
-  ]);
+  const [{ digits }, { digits: expectedDigits }] = await Promise.all([calls.readout(readoutInput), oracle.readout(Float64Array.from(readoutInput))]);
   const mismatch = digits && expectedDigits ? digits.findIndex((digit, i) => digit !== expectedDigits[i]) : 0;
   if (mismatch !== -1) {
     return `self-test failed: the module's readout differs from the Rust oracle's at cell ${mismatch} of a ${extents.join('x')} ${shape.precision} lattice`;

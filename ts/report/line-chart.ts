@@ -79,7 +79,9 @@ function yAxis(values: number[], scale: 'linear' | 'log'): Axis {
     const [low, high] = extent(positive.length > 0 ? positive.map(Math.log10) : [-17, -16]);
     const lowDecade = Math.floor(low);
     const highDecade = Math.max(Math.ceil(high), lowDecade + 1);
-    const ticks = niceTicks(lowDecade, highDecade).filter(Number.isInteger).map((decade) => 10 ** decade);
+    const ticks = niceTicks(lowDecade, highDecade)
+      .filter(Number.isInteger)
+      .map((decade) => 10 ** decade);
     const toPixel = (y: number) => {
       const decade = y > 0 ? Math.max(Math.log10(y), lowDecade) : lowDecade;
       return bottom - ((decade - lowDecade) / (highDecade - lowDecade)) * span;

@@ -59,9 +59,7 @@ export function layoutLineage(records: readonly AttemptRecord[]): Map<number, Pl
   const { roots, children } = childrenByParent(records);
   const placed = new Map<number, Placed>();
   let nextColumn = 0;
-  const stack: { record: AttemptRecord; depth: number; expanded: boolean }[] = roots
-    .map((record) => ({ record, depth: 0, expanded: false }))
-    .reverse();
+  const stack: { record: AttemptRecord; depth: number; expanded: boolean }[] = roots.map((record) => ({ record, depth: 0, expanded: false })).reverse();
   while (stack.length > 0) {
     const frame = stack.pop()!;
     const kids = children.get(frame.record.id) ?? [];
@@ -127,9 +125,7 @@ export function lineageTree(records: readonly AttemptRecord[]): string {
     const parent = record.parentId === null ? undefined : placed.get(record.parentId);
     if (parent) {
       const highlighted = onPath.has(record.id) && onPath.has(parent.record.id);
-      edges.push(
-        `<line x1="${toX(parent.x)}" y1="${toY(parent.y)}" x2="${toX(x)}" y2="${toY(y)}" class="${highlighted ? 'edge path' : 'edge'}"/>`,
-      );
+      edges.push(`<line x1="${toX(parent.x)}" y1="${toY(parent.y)}" x2="${toX(x)}" y2="${toY(y)}" class="${highlighted ? 'edge path' : 'edge'}"/>`);
     }
     const everLive = record.status === 'applied' || record.status === 'superseded' || record.status === 'rolled-back';
     const skipped = record.status === 'rejected' && record.reason.startsWith(SKIPPED_BY_PREDICTOR);

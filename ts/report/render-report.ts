@@ -66,12 +66,7 @@ function numberCell(text: string): string {
 function summarySection(input: ReportInput): string {
   const rows = summaryRows(input.summary).map(([label, value]) => [cell(label), numberCell(value)]);
   const settings = Object.entries(input.settings).map(([key, value]) => [cell(key), cell(value)]);
-  return [
-    '<h2 id="summary">Summary</h2>',
-    table(['figure', 'value'], rows),
-    '<h2 id="settings">Run</h2>',
-    table(['setting', 'value'], settings),
-  ].join('\n');
+  return ['<h2 id="summary">Summary</h2>', table(['figure', 'value'], rows), '<h2 id="settings">Run</h2>', table(['setting', 'value'], settings)].join('\n');
 }
 
 /** The time of the first sample at or after `step`, in seconds, for drawing a ledger entry on the time axis. */
@@ -100,7 +95,18 @@ function plotsSection(input: ReportInput): string {
   const markers = ledgerMarkers(input);
   const xs = input.samples.map((s) => s.atMs / 1e3);
   const flat = (name: string, color: string, value: number | null) =>
-    value === null || value <= 0 || xs.length === 0 ? [] : [{ name, color, points: [[xs[0]!, value], [xs.at(-1)!, value]] as const }];
+    value === null || value <= 0 || xs.length === 0
+      ? []
+      : [
+          {
+            name,
+            color,
+            points: [
+              [xs[0]!, value],
+              [xs.at(-1)!, value],
+            ] as const,
+          },
+        ];
   const { rooflineMlups, baselineMlups } = input.summary;
   const mlups = lineChart({
     title: 'Live throughput (dashed: ledger changes; shaded: lattice held for benchmarks)',
@@ -128,7 +134,7 @@ function plotsSection(input: ReportInput): string {
   });
   const note =
     '<p class="explain">The roofline is the rate memory bandwidth allows (a STREAM triad over the lattice\'s own memory); ' +
-    'the engine measures no in-cache ceiling. The baseline is the reference kernel\'s rate before any attempt ran.</p>';
+    "the engine measures no in-cache ceiling. The baseline is the reference kernel's rate before any attempt ran.</p>";
   return ['<h2 id="plots">Throughput and energy</h2>', mlups, note, drift].join('\n');
 }
 
@@ -155,7 +161,11 @@ function generatorText(record: AttemptRecord): string {
 function kernelName(byId: ReadonlyMap<number, AttemptRecord>, attemptId: number | null): string {
   if (attemptId === null) return 'reference kernel';
   const record = byId.get(attemptId);
-  return record === undefined ? `attempt #${attemptId}` : record.parentId === null ? `reference kernel (#${attemptId})` : `#${attemptId} ${generatorText(record)}`;
+  return record === undefined
+    ? `attempt #${attemptId}`
+    : record.parentId === null
+      ? `reference kernel (#${attemptId})`
+      : `#${attemptId} ${generatorText(record)}`;
 }
 
 /** The row's first cell carries the anchor the lineage's nodes link to. */
@@ -185,7 +195,7 @@ function attemptRow(record: AttemptRecord): string[] {
 const ATTEMPT_COLUMNS_EXPLAINED =
   '<p class="explain"><b>bench ratio</b>: the candidate\'s median time over the incumbent\'s in the sandbox benchmark, ' +
   'against the kernel live when it was judged (below 1 is faster). <b>speedup</b>: over the reference kernel, the score parent ' +
-  'selection uses: the gauntlet\'s estimate, replaced by what an applied kernel measured live. <b>skipped</b>: the predictor ' +
+  "selection uses: the gauntlet's estimate, replaced by what an applied kernel measured live. <b>skipped</b>: the predictor " +
   'judged it unlikely to win and it never reached the gauntlet. <b>passed, not applied</b>: every gate passed but it was not ' +
   'faster than the live kernel (or the run ended first); the reason says which.</p>';
 

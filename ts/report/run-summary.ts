@@ -8,16 +8,7 @@ import type { EconomyReport } from '../engine/economy.js';
 import type { EngineSample } from '../engine/events.js';
 import type { GateName } from '../gauntlet/types.js';
 
-export const ATTEMPT_STATUSES: readonly AttemptStatus[] = [
-  'pending',
-  'rejected',
-  'failed',
-  'passed',
-  'applied',
-  'rolled-back',
-  'superseded',
-  'interrupted',
-];
+export const ATTEMPT_STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'];
 
 export interface RunFacts {
   /** The attempts of the run (a root record of the reference kernel, parentId null, is not an attempt). */

@@ -7,9 +7,7 @@ import { formatCount, formatDrift, formatFraction, formatMlups, formatSeconds, f
 import type { RunSummary } from './run-summary.js';
 
 export function rejectedByGateText(summary: RunSummary): string {
-  const parts = GATES.filter((gate) => (summary.rejectedByGate[gate] ?? 0) > 0).map(
-    (gate) => `${gate} ${summary.rejectedByGate[gate]}`,
-  );
+  const parts = GATES.filter((gate) => (summary.rejectedByGate[gate] ?? 0) > 0).map((gate) => `${gate} ${summary.rejectedByGate[gate]}`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 

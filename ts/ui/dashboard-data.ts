@@ -231,7 +231,8 @@ export class LiveDashboard implements DashboardData {
     this.emit({ type: 'sample', sample });
     const tolerance = this.options.engine.config.watchdog.driftTolerance;
     const drifting = Math.abs(sample.energyDrift) > tolerance;
-    if (drifting && !this.drifting) this.alert('drift', `energy drift ${sample.energyDrift.toExponential(2)} is above the tolerance ${tolerance.toExponential(1)} at step ${sample.step}`);
+    if (drifting && !this.drifting)
+      this.alert('drift', `energy drift ${sample.energyDrift.toExponential(2)} is above the tolerance ${tolerance.toExponential(1)} at step ${sample.step}`);
     this.drifting = drifting;
     if (sample.heldMs > 0) return;
     // The live kernel's own watch-window figure is what it promised; a free-running sample well below it is worth a look.
@@ -240,7 +241,10 @@ export class LiveDashboard implements DashboardData {
     const floor = promised === null ? null : promised * (1 - this.options.engine.config.maxDegradation);
     const below = floor !== null && sample.mlups < floor;
     if (below && !this.belowIncumbent) {
-      this.alert('below-incumbent', `live ${sample.mlups.toFixed(1)} MLUPS is below the incumbent's ${promised!.toFixed(1)} (attempt ${incumbent!.id}) by more than maxDegradation`);
+      this.alert(
+        'below-incumbent',
+        `live ${sample.mlups.toFixed(1)} MLUPS is below the incumbent's ${promised!.toFixed(1)} (attempt ${incumbent!.id}) by more than maxDegradation`,
+      );
     }
     this.belowIncumbent = below;
   }

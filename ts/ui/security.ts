@@ -96,7 +96,10 @@ export class DashboardGate {
    */
   check(facts: RequestFacts): { refusal: Refusal | null; exchange: boolean } {
     if (facts.host === undefined || !this.options.allowedHosts.includes(facts.host.toLowerCase())) {
-      return { refusal: { status: 403, reason: `Host ${JSON.stringify(facts.host ?? '')} is not the dashboard's address (${this.options.allowedHosts.join(', ')})` }, exchange: false };
+      return {
+        refusal: { status: 403, reason: `Host ${JSON.stringify(facts.host ?? '')} is not the dashboard's address (${this.options.allowedHosts.join(', ')})` },
+        exchange: false,
+      };
     }
     if (this.limited(facts.clientAddress)) {
       this.options.log(`dashboard: ${facts.clientAddress} refused: more than ${MAX_FAILED_ATTEMPTS} failed token attempts in ${FAILURE_WINDOW_MS / 1000} s`);
@@ -109,7 +112,10 @@ export class DashboardGate {
         exchange = true;
       } else {
         this.fail(facts.clientAddress, facts.urlToken === undefined ? 'no session cookie' : 'a wrong or spent token');
-        return { refusal: { status: 401, reason: 'open the URL the dashboard printed (its token is good once); this request has no valid session' }, exchange: false };
+        return {
+          refusal: { status: 401, reason: 'open the URL the dashboard printed (its token is good once); this request has no valid session' },
+          exchange: false,
+        };
       }
     }
     if (facts.method !== 'GET' && facts.method !== 'HEAD') {

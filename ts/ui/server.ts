@@ -137,7 +137,9 @@ export async function startDashboard(options: DashboardServerOptions): Promise<D
     );
   }
   const tls = options.tls === undefined ? undefined : { key: readFileSync(options.tls.key), cert: readFileSync(options.tls.cert) };
-  const app = (tls === undefined ? Fastify({ logger: false, forceCloseConnections: true }) : Fastify({ logger: false, forceCloseConnections: true, https: tls })) as FastifyInstance;
+  const app = (
+    tls === undefined ? Fastify({ logger: false, forceCloseConnections: true }) : Fastify({ logger: false, forceCloseConnections: true, https: tls })
+  ) as FastifyInstance;
   const scheme = tls === undefined ? 'http' : 'https';
   // The port is known only once listening: the gate reads it then, and no request comes before.
   let hosts: string[] = [];

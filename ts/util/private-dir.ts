@@ -24,7 +24,9 @@ export class UnsafeDirectoryError extends Error {
     readonly dir: string,
     readonly problem: string,
   ) {
-    super(`${describe(dir)} ${problem}: Ouroboros keeps sockets and modules it will trust there, so it must be a directory of uid ${currentUid()} with mode 0700`);
+    super(
+      `${describe(dir)} ${problem}: Ouroboros keeps sockets and modules it will trust there, so it must be a directory of uid ${currentUid()} with mode 0700`,
+    );
   }
 }
 

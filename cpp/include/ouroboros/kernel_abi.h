@@ -29,10 +29,7 @@ extern "C" {
 #define OURO_MAX_DIMS 9u
 #define OURO_KERNEL_ENTRY_SYMBOL "ouro_kernel_entry"
 
-typedef enum ouro_precision {
-  OURO_PRECISION_F64 = 0,
-  OURO_PRECISION_F32 = 1
-} ouro_precision;
+typedef enum ouro_precision { OURO_PRECISION_F64 = 0, OURO_PRECISION_F32 = 1 } ouro_precision;
 
 typedef enum ouro_status {
   OURO_OK = 0,
@@ -44,16 +41,16 @@ typedef enum ouro_status {
 
 /* The shape of the torus and the scheme's one physical parameter. */
 typedef struct ouro_geometry {
-  uint32_t dims;                       /* 1 ..= OURO_MAX_DIMS */
-  uint32_t precision;                  /* an ouro_precision */
-  uint64_t cells;                      /* product of extents[0 .. dims) */
-  uint64_t extents[OURO_MAX_DIMS];     /* each >= 3; unused entries are 0 */
-  uint64_t strides[OURO_MAX_DIMS];     /* in elements; strides[dims - 1] == 1 */
-  double courant2;                     /* r^2 = (c dt / h)^2, r < 1 / sqrt(dims) */
+  uint32_t dims;                   /* 1 ..= OURO_MAX_DIMS */
+  uint32_t precision;              /* an ouro_precision */
+  uint64_t cells;                  /* product of extents[0 .. dims) */
+  uint64_t extents[OURO_MAX_DIMS]; /* each >= 3; unused entries are 0 */
+  uint64_t strides[OURO_MAX_DIMS]; /* in elements; strides[dims - 1] == 1 */
+  double courant2;                 /* r^2 = (c dt / h)^2, r < 1 / sqrt(dims) */
 } ouro_geometry;
 
 /* Work item for parallel_for: process indices [begin, end). */
-typedef void (*ouro_range_fn)(void *ctx, uint64_t begin, uint64_t end);
+typedef void (*ouro_range_fn)(void* ctx, uint64_t begin, uint64_t end);
 
 /*
  * What the host lends a kernel. `parallel_for` splits [0, count) into chunks
@@ -62,9 +59,8 @@ typedef void (*ouro_range_fn)(void *ctx, uint64_t begin, uint64_t end);
  */
 typedef struct ouro_host {
   uint32_t threads;
-  void *pool;
-  void (*parallel_for)(void *pool, uint64_t count, uint64_t grain,
-                       ouro_range_fn fn, void *ctx);
+  void* pool;
+  void (*parallel_for)(void* pool, uint64_t count, uint64_t grain, ouro_range_fn fn, void* ctx);
 } ouro_host;
 
 /*
@@ -72,8 +68,8 @@ typedef struct ouro_host {
  * owned by the host. level[current] holds u^n, level[1 - current] holds u^{n-1}.
  */
 typedef struct ouro_state {
-  void *level[2];
-  void *scratch;                       /* contents undefined on entry and exit */
+  void* level[2];
+  void* scratch; /* contents undefined on entry and exit */
   uint32_t current;
 } ouro_state;
 
@@ -85,9 +81,8 @@ typedef struct ouro_state {
  * `current`; a kernel that writes u^{n+1} over u^{n-1} in place meets the
  * contract naturally. NaN and infinity propagate as IEEE arithmetic says.
  */
-typedef int32_t (*ouro_wave_step_fn)(const ouro_host *host,
-                                     const ouro_geometry *geometry,
-                                     const ouro_state *state, uint64_t steps);
+typedef int32_t (*ouro_wave_step_fn)(const ouro_host* host, const ouro_geometry* geometry, const ouro_state* state,
+                                     uint64_t steps);
 
 /*
  * Balanced-nonary readout of one field: each cell rounded to the nearest
@@ -95,20 +90,18 @@ typedef int32_t (*ouro_wave_step_fn)(const ouro_host *host,
  * return OURO_ERR_NONFINITE with `*bad_index` set to the lowest such index;
  * `digits` is then unspecified.
  */
-typedef int32_t (*ouro_readout_fn)(const ouro_host *host,
-                                   const ouro_geometry *geometry,
-                                   const void *field, int8_t *digits,
-                                   uint64_t *bad_index);
+typedef int32_t (*ouro_readout_fn)(const ouro_host* host, const ouro_geometry* geometry, const void* field,
+                                   int8_t* digits, uint64_t* bad_index);
 
 typedef struct ouro_kernel_table {
-  uint32_t abi_version;                /* OURO_KERNEL_ABI_VERSION */
-  uint32_t table_bytes;                /* sizeof(ouro_kernel_table) as built */
-  const char *name;                    /* short human-readable name */
+  uint32_t abi_version; /* OURO_KERNEL_ABI_VERSION */
+  uint32_t table_bytes; /* sizeof(ouro_kernel_table) as built */
+  const char* name;     /* short human-readable name */
   ouro_wave_step_fn wave_step;
   ouro_readout_fn readout;
 } ouro_kernel_table;
 
-typedef const ouro_kernel_table *(*ouro_kernel_entry_fn)(void);
+typedef const ouro_kernel_table* (*ouro_kernel_entry_fn)(void);
 
 #ifdef __cplusplus
 }

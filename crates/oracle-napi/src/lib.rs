@@ -71,8 +71,13 @@ impl Task for EnergyTask {
     type JsValue = f64;
 
     fn compute(&mut self) -> Result<f64> {
-        ouroboros_oracle::energy(&self.lattice, &self.previous, &self.current, self.parameters)
-            .map_err(invalid_arg)
+        ouroboros_oracle::energy(
+            &self.lattice,
+            &self.previous,
+            &self.current,
+            self.parameters,
+        )
+        .map_err(invalid_arg)
     }
 
     fn resolve(&mut self, _env: Env, energy: f64) -> Result<f64> {

@@ -106,8 +106,7 @@ export class LlmGenerator implements Generator {
     if (!this.spend.exhausted) return;
     throw new GeneratorError(
       'spend-limit',
-      `spent ${this.spend.spentUsd.toFixed(6)} USD, which reaches spendLimitUsd = ${this.options.spendLimitUsd}: ` +
-        'no further request is sent',
+      `spent ${this.spend.spentUsd.toFixed(6)} USD, which reaches spendLimitUsd = ${this.options.spendLimitUsd}: ` + 'no further request is sent',
     );
   }
 
@@ -138,7 +137,7 @@ export class LlmGenerator implements Generator {
         this.replies += 1;
         return completion;
       } catch (error) {
-        if (context.signal?.aborted) throw error instanceof APIUserAbortError ? context.signal.reason ?? error : error;
+        if (context.signal?.aborted) throw error instanceof APIUserAbortError ? (context.signal.reason ?? error) : error;
         const failure = classifyRequestFailure(error, deadline.aborted, timeoutMs);
         if (failure === null) throw error;
         if (!failure.retryable || attempt >= maxRetries) {

@@ -53,9 +53,7 @@ export function extractCandidate(reply: string | null | undefined, finishReason:
   const candidates = blocks.filter((block) => CANDIDATE_LANGUAGES.has(block.language));
   if (candidates.length === 0) {
     const other = blocks.map((block) => block.language).join(', ');
-    throw malformed(
-      blocks.length === 0 ? 'no fenced C++ code block (```cpp ... ```)' : `no C++ code block, only blocks in ${other}`,
-    );
+    throw malformed(blocks.length === 0 ? 'no fenced C++ code block (```cpp ... ```)' : `no C++ code block, only blocks in ${other}`);
   }
   if (candidates.length > 1) {
     throw malformed(`${candidates.length} C++ code blocks: exactly one, the whole kernel file, is needed`);

@@ -33,8 +33,7 @@ export class SpendMeter {
 
   /** Adds one reply's usage; returns what it cost in USD. */
   charge(usage: TokenUsage): number {
-    const costUsd =
-      (usage.promptTokens * this.inputUsdPerMillionTokens + usage.completionTokens * this.outputUsdPerMillionTokens) / 1e6;
+    const costUsd = (usage.promptTokens * this.inputUsdPerMillionTokens + usage.completionTokens * this.outputUsdPerMillionTokens) / 1e6;
     this.spentUsd += costUsd;
     this.promptTokens += usage.promptTokens;
     this.completionTokens += usage.completionTokens;

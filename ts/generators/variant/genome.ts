@@ -72,7 +72,12 @@ export interface GeneSpec {
 
 /** Every gene, its values and what it changes, in the genome's canonical order. */
 export const genomeSpace: readonly GeneSpec[] = [
-  { name: 'boundary', values: ['modulo', 'select', 'peeled'], kind: 'categorical', description: 'wrap of the last axis: % per cell, compare-and-select per cell, or edges peeled off the loop' },
+  {
+    name: 'boundary',
+    values: ['modulo', 'select', 'peeled'],
+    kind: 'categorical',
+    description: 'wrap of the last axis: % per cell, compare-and-select per cell, or edges peeled off the loop',
+  },
   { name: 'loopOrder', values: ['rows', 'strips'], kind: 'categorical', description: 'whole rows, or column strips swept down the rows' },
   { name: 'tileCols', values: [64, 256, 1024, 4096], kind: 'ordinal', description: 'columns per strip (loopOrder "strips")' },
   { name: 'unroll', values: [1, 2, 4, 8], kind: 'ordinal', description: 'unroll factor of the inner loop' },
@@ -83,13 +88,19 @@ export const genomeSpace: readonly GeneSpec[] = [
   { name: 'prefetchCells', values: [0, 64, 256, 1024], kind: 'ordinal', description: 'software prefetch distance in cells (0: none)' },
   { name: 'temporalSteps', values: [1, 2, 3, 4, 6, 8], kind: 'ordinal', description: 'steps fused per pass when several are asked for' },
   { name: 'wavefrontPlanes', values: [2, 4, 8, 16, 32, 64], kind: 'ordinal', description: 'first-axis planes per wavefront block' },
-  { name: 'split', values: ['serial', 'dynamic', 'static'], kind: 'categorical', description: 'calling thread only, parallel_for over rows, or one band per pool thread' },
+  {
+    name: 'split',
+    values: ['serial', 'dynamic', 'static'],
+    kind: 'categorical',
+    description: 'calling thread only, parallel_for over rows, or one band per pool thread',
+  },
   { name: 'grainRows', values: [1, 4, 16, 64, 256], kind: 'ordinal', description: 'minimum rows per parallel_for chunk (split "dynamic")' },
   {
     name: 'isa',
     values: ['baseline', 'avx2', 'avx512f'],
     kind: 'categorical',
-    description: 'instruction set of the inner loop: the build\'s baseline, or AVX2 / AVX-512F by a target attribute (no FMA: the arithmetic stays the same); a machine without it fails the gauntlet',
+    description:
+      "instruction set of the inner loop: the build's baseline, or AVX2 / AVX-512F by a target attribute (no FMA: the arithmetic stays the same); a machine without it fails the gauntlet",
     whenAbsent: 'baseline',
   },
   {
@@ -100,12 +111,19 @@ export const genomeSpace: readonly GeneSpec[] = [
     whenAbsent: 'wavefront',
     keyedWhenSet: true,
   },
-  { name: 'tileKiB', values: [8, 32, 128, 512], kind: 'ordinal', description: 'KiB of a level per trapezoid wavefront position (blocking "trapezoid")', whenAbsent: 32, keyedWhenSet: true },
+  {
+    name: 'tileKiB',
+    values: [8, 32, 128, 512],
+    kind: 'ordinal',
+    description: 'KiB of a level per trapezoid wavefront position (blocking "trapezoid")',
+    whenAbsent: 32,
+    keyedWhenSet: true,
+  },
   {
     name: 'vectorPath',
     values: ['compiler', 'explicit'],
     kind: 'categorical',
-    description: 'inner loop vectorised by the compiler, or written with vector types of the isa\'s width (16, 32 or 64 bytes)',
+    description: "inner loop vectorised by the compiler, or written with vector types of the isa's width (16, 32 or 64 bytes)",
     whenAbsent: 'compiler',
     keyedWhenSet: true,
   },

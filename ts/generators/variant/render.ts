@@ -21,7 +21,7 @@ function header(genome: VariantGenome): string {
 
 /** How the parallel work of one sweep reaches the host's thread pool. */
 function runItems(genome: VariantGenome): string {
-  const doc = '// Runs job.run over [0, count): the genome\'s split of work across the host\'s pool.\n';
+  const doc = "// Runs job.run over [0, count): the genome's split of work across the host's pool.\n";
   if (genome.split === 'serial') {
     return `${doc}template <typename Job>
 void run_items(const ouro_host&, std::uint64_t count, Job& job) {
@@ -245,7 +245,7 @@ function spanBody(genome: VariantGenome, kind: SpanKind): string {
   const wrap = WRAPS[genome.boundary];
   const explicit = genome.vectorPath === 'explicit';
   if (genome.boundary !== 'peeled' && !explicit) return mainLoop(genome, kind, 'begin', 'end', wrap);
-  const what = explicit ? 'cells between, a vector of cells at a time, with the reference\'s operations lane by lane' : 'cells between need no test';
+  const what = explicit ? "cells between, a vector of cells at a time, with the reference's operations lane by lane" : 'cells between need no test';
   return `// The first and last cells of the ${kind} wrap; the ${what}.
 std::uint64_t first = begin;
 std::uint64_t stop = end;
@@ -383,10 +383,9 @@ ${indent(row + spanCall(genome, '0', 'extent'), 2)}}
 ${indent(row + spanCall(genome, 'column', 'stop'), 4)}  }
 }
 `;
-  const fence =
-    streams(genome)
-      ? '// Streamed stores are weakly ordered: fence them before the pool hands the rows to another thread.\n__builtin_ia32_sfence();\n'
-      : '';
+  const fence = streams(genome)
+    ? '// Streamed stores are weakly ordered: fence them before the pool hands the rows to another thread.\n__builtin_ia32_sfence();\n'
+    : '';
   const tile = genome.loopOrder === 'strips' ? `constexpr std::uint64_t TILE_COLS = ${genome.tileCols};\n` : '';
   return `
 ${tile}// Virtual rows [begin, end) of one level; virtual row v is row v mod rows, so

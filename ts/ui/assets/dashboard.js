@@ -4,8 +4,15 @@
 'use strict';
 
 const STATUS_COLORS = {
-  applied: '#1a7f37', superseded: '#4ac26b', passed: '#0969da', rejected: '#cf222e', skipped: '#8c959f',
-  failed: '#9a6700', 'rolled-back': '#bc4c00', interrupted: '#6e7781', pending: '#8250df',
+  applied: '#1a7f37',
+  superseded: '#4ac26b',
+  passed: '#0969da',
+  rejected: '#cf222e',
+  skipped: '#8c959f',
+  failed: '#9a6700',
+  'rolled-back': '#bc4c00',
+  interrupted: '#6e7781',
+  pending: '#8250df',
 };
 let state = null;
 let charts = null;
@@ -107,7 +114,7 @@ function drawCharts() {
   $('chart-mlups').dataset.points = String(xs.length);
   $('mlups-note').textContent =
     state.samples.length === 0
-      ? 'No samples: a finished run\'s archive keeps its attempts and ledger, not the live samples (see its HTML report).'
+      ? "No samples: a finished run's archive keeps its attempts and ledger, not the live samples (see its HTML report)."
       : `Shaded: periods the lattice was held for a benchmark. Roofline ${fixed(state.rooflineMlups, 0)} MLUPS (STREAM triad of the lattice's memory); the engine measures no in-cache ceiling.`;
 }
 
@@ -151,15 +158,25 @@ function renderApprovals() {
 }
 
 function renderOverview() {
-  $('run-state').textContent =
-    state.engine === null ? 'finished run' : !state.engine.running ? 'stopped' : state.engine.paused ? 'engine paused' : 'improving';
+  $('run-state').textContent = state.engine === null ? 'finished run' : !state.engine.running ? 'stopped' : state.engine.paused ? 'engine paused' : 'improving';
   renderControls();
   renderApprovals();
   drawCharts();
-  $('alerts').innerHTML = state.alerts.length === 0 ? '<li class="none">none so far</li>' : state.alerts.map((a) => `<li><b>${esc(a.kind)}</b> ${esc(a.at)}: ${esc(a.message)}</li>`).reverse().join('');
+  $('alerts').innerHTML =
+    state.alerts.length === 0
+      ? '<li class="none">none so far</li>'
+      : state.alerts
+          .map((a) => `<li><b>${esc(a.kind)}</b> ${esc(a.at)}: ${esc(a.message)}</li>`)
+          .reverse()
+          .join('');
   $('in-flight').innerHTML =
     '<tr><th>attempt</th><th>slot</th><th>phase</th><th>generator</th></tr>' +
-    state.inFlight.map((r) => `<tr><td>${r.id > 0 ? `<a href="#attempt/${r.id}">#${r.id}</a>` : 'new'}</td><td>${esc(r.slot)}</td><td>${esc(r.phase)}</td><td>${esc(r.generator)}</td></tr>`).join('');
+    state.inFlight
+      .map(
+        (r) =>
+          `<tr><td>${r.id > 0 ? `<a href="#attempt/${r.id}">#${r.id}</a>` : 'new'}</td><td>${esc(r.slot)}</td><td>${esc(r.phase)}</td><td>${esc(r.generator)}</td></tr>`,
+      )
+      .join('');
   $('live').innerHTML = state.live
     .map(
       (k) => `<details data-slot="${esc(k.slot)}"><summary><b>${esc(k.slot)}</b>: ${esc(k.name)} (<a href="#attempt/${k.attemptId}">attempt #${k.attemptId}</a>)
@@ -207,16 +224,23 @@ function renderLineage() {
       <circle cx="${20 + x * dx}" cy="${20 + y * dy}" r="7" fill="${color}"/><text x="${30 + x * dx}" y="${24 + y * dy}">#${record.id}</text></g>`;
   }
   $('lineage').innerHTML = `<svg width="${60 + maxX * dx + 40}" height="${40 + maxY * dy}">${edges}${nodes}</svg>`;
-  $('lineage-legend').innerHTML = Object.entries(STATUS_COLORS).map(([status, color]) => `<span><i style="background:${color}"></i>${status}</span>`).join('');
+  $('lineage-legend').innerHTML = Object.entries(STATUS_COLORS)
+    .map(([status, color]) => `<span><i style="background:${color}"></i>${status}</span>`)
+    .join('');
 }
 
 function renderLedger() {
   const v = state.verification;
-  $('verification').innerHTML = v.ok ? `<span class="ok">verified</span>: ${v.entries} entries chain from the genesis hash` : `<span class="bad">does not verify</span> at entry ${v.firstBad.sequence}: ${esc(v.firstBad.reason)}`;
+  $('verification').innerHTML = v.ok
+    ? `<span class="ok">verified</span>: ${v.entries} entries chain from the genesis hash`
+    : `<span class="bad">does not verify</span> at entry ${v.firstBad.sequence}: ${esc(v.firstBad.reason)}`;
   $('ledger').innerHTML =
     '<tr><th>#</th><th>action</th><th>slot</th><th>kernel</th><th>step</th><th>reason</th><th>recorded</th></tr>' +
     state.ledger
-      .map((e) => `<tr><td>${e.sequence}</td><td>${esc(e.action)}</td><td>${esc(e.slot)}</td><td>${e.attemptId === null ? 'reference' : `<a href="#attempt/${e.attemptId}">attempt #${e.attemptId}</a>`}</td><td>${e.atStep}</td><td>${esc(e.reason)}</td><td>${esc(e.recordedAt)}</td></tr>`)
+      .map(
+        (e) =>
+          `<tr><td>${e.sequence}</td><td>${esc(e.action)}</td><td>${esc(e.slot)}</td><td>${e.attemptId === null ? 'reference' : `<a href="#attempt/${e.attemptId}">attempt #${e.attemptId}</a>`}</td><td>${e.atStep}</td><td>${esc(e.reason)}</td><td>${esc(e.recordedAt)}</td></tr>`,
+      )
       .join('');
 }
 
@@ -229,9 +253,17 @@ async function renderAttempt(id) {
   }
   const d = await response.json();
   const r = d.record;
-  const gates = r.gates.map((g) => `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason ?? '')}</td></tr>`).join('');
-  const diff = d.diff === null ? '<p class="note">no parent to compare with</p>' : `<div class="diff">${d.diff.map((l) => `<div class="${l.kind}">${l.kind === 'added' ? '+' : l.kind === 'removed' ? '-' : ' '} ${esc(l.text)}</div>`).join('')}</div>`;
-  const approval = d.approval === null ? '' : `<p><b>${esc(d.approval.decision === 'approve' ? 'approved' : 'rejected')}</b> by ${esc(d.approval.decidedBy)} at ${esc(d.approval.decidedAt)} (ledger #${d.approval.ledgerSequence})</p>`;
+  const gates = r.gates
+    .map((g) => `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason ?? '')}</td></tr>`)
+    .join('');
+  const diff =
+    d.diff === null
+      ? '<p class="note">no parent to compare with</p>'
+      : `<div class="diff">${d.diff.map((l) => `<div class="${l.kind}">${l.kind === 'added' ? '+' : l.kind === 'removed' ? '-' : ' '} ${esc(l.text)}</div>`).join('')}</div>`;
+  const approval =
+    d.approval === null
+      ? ''
+      : `<p><b>${esc(d.approval.decision === 'approve' ? 'approved' : 'rejected')}</b> by ${esc(d.approval.decidedBy)} at ${esc(d.approval.decidedAt)} (ledger #${d.approval.ledgerSequence})</p>`;
   el.innerHTML = `
     <h2 id="attempt-title">Attempt #${r.id} <small>${esc(r.slot)}, ${esc(readableStatus(r))}</small></h2>
     ${d.waiting ? '<p class="approval">waits for approval: decide on the Overview page</p>' : ''}
