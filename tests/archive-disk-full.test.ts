@@ -3,11 +3,11 @@
 // runs. The engine says which file failed and why, loses nothing it had
 // recorded, and the archive passes SQLite's check and the ledger's once
 // space is freed.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nodeOnSmallDisk } from './helpers/small-disk.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-disk-full-test-'));
 const source = readFileSync(path.resolve('tests/fixtures/variants/reference-copy.cpp'), 'utf8');
@@ -25,24 +25,7 @@ interface Outcome {
 
 function onFullDisk(mode: 'at-start' | 'while-running'): Outcome {
   const dir = mkdtempSync(path.join(root, `${mode}-`));
-  const result = spawnSync(
-    'unshare',
-    [
-      '--user',
-      '--map-root-user',
-      '--mount',
-      'sh',
-      '-c',
-      'mount -t tmpfs -o size=512k tmpfs "$1" && exec "$2" "$3" "$1" "$4" "$5"',
-      'sh',
-      dir,
-      process.execPath,
-      path.resolve('tests/fixtures/archive/engine-on-full-disk.mjs'),
-      mode,
-      source,
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
+  const result = nodeOnSmallDisk(dir, '512k', [path.resolve('tests/fixtures/archive/engine-on-full-disk.mjs'), dir, mode, source], { timeoutMs: 120_000 });
   expect(result.status, result.stderr).toBe(0);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Outcome;
 }

@@ -2,8 +2,8 @@
 // full scratch disk and a tool starved of CPU fail the gate with
 // `infrastructure` set, and the engine records them as such, never as the
 // candidate's rejection.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { nodeOnSmallDisk } from './helpers/small-disk.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-infrastructure-test-'));
 const reference = readFileSync(path.resolve('tests/fixtures/variants/reference-copy.cpp'), 'utf8');
@@ -73,22 +74,7 @@ describe('a full scratch disk', () => {
       `const verdict = await hardenedCompile(${JSON.stringify(reference)}, { includeDir: ${JSON.stringify(path.resolve('cpp/include'))}, timeoutMs: 120000, cacheDir: ${JSON.stringify(cacheDir)}, useCache: false });`,
       'console.log(JSON.stringify(verdict));',
     ].join('\n');
-    const result = spawnSync(
-      'unshare',
-      [
-        '--user',
-        '--map-root-user',
-        '--mount',
-        'sh',
-        '-c',
-        `mount -t tmpfs -o size=16k tmpfs "$1" && TMPDIR="$1" exec "$2" --input-type=module -e "$3"`,
-        'sh',
-        full,
-        process.execPath,
-        script,
-      ],
-      { encoding: 'utf8', timeout: 180_000 },
-    );
+    const result = nodeOnSmallDisk(full, '16k', ['--input-type=module', '-e', script], { asTmpdir: true, timeoutMs: 180_000 });
     expect(result.status, result.stderr).toBe(0);
     const verdict = JSON.parse(result.stdout) as { passed: boolean; reason: string; infrastructure?: InfrastructureFailure };
     expect(verdict.passed).toBe(false);
@@ -99,7 +85,7 @@ describe('a full scratch disk', () => {
 });
 
 afterAll(() => {
-  spawnSync('rm', ['-rf', root]);
+  rmSync(root, { recursive: true, force: true });
 });
 
 describe('the engine, given a gauntlet that met a full disk', () => {

@@ -2,11 +2,11 @@
 // starts: each process keeps them under a root named by its pid and start
 // time, and the first scratch a process makes sweeps the roots of dead ones.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sweepDeadScratch } from '../dist/ts/gauntlet/scratch.js';
+import { startTicks, sweepDeadScratch } from '../dist/ts/gauntlet/scratch.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-scratch-test-'));
 const scratchModule = path.resolve('dist/ts/gauntlet/scratch.js');
@@ -69,13 +69,3 @@ describe('scratch directories', () => {
     expect(roots()).toEqual([own, unrelated].sort());
   });
 });
-
-/** Field 22 of /proc/PID/stat (start time in ticks), or null for a process that is gone. */
-function startTicks(pid: number): string | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}

@@ -16,7 +16,7 @@ const ROOT_PREFIX = 'ouroboros-scratch-';
 const ROOT_PATTERN = /^ouroboros-scratch-(\d+)-(\d+)$/;
 
 /** Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot; null when it is gone. */
-function startTicks(pid: number): string | null {
+export function startTicks(pid: number): string | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
     return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? null;
