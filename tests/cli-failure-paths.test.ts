@@ -28,6 +28,20 @@ describe('simulate and the control clients name a bad path before any work', () 
   });
 });
 
+describe('simulate names the flag of a value the lattice refuses', () => {
+  it('says --threads, --steps and --extents[i], not the API names options.threads, steps and extents[i]', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
+    const threads = run(dir, 'simulate', '--extents', '8,8', '--threads', '999');
+    expect(threads.stderr).toBe('ouroboros: --threads = 999: must be an integer in [1, 256]\n');
+    expect(threads.code).toBe(2);
+    const steps = run(dir, 'simulate', '--extents', '8,8', '--steps', '-1');
+    expect(steps.stderr).toBe('ouroboros: --steps = -1: must be an integer in [0, 9007199254740991]\n');
+    const extents = run(dir, 'simulate', '--extents', '8,2');
+    expect(extents.stderr).toBe('ouroboros: --extents[1] = 2: each extent must be an integer >= 3\n');
+    expect(extents.code).toBe(2);
+  });
+});
+
 describe('an inherited segment descriptor that is not a number', () => {
   it('is named as it was set, not as NaN', () => {
     const script = `import('${path.resolve('dist/ts/lattice/lattice.js')}').then((m) => m.Lattice.inherited()).catch((e) => console.log(e.message))`;

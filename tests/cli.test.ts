@@ -37,8 +37,8 @@ describe('ouroboros simulate', () => {
 
   it('rejects bad input with a message naming the parameter and exits non-zero', () => {
     const tooFew = run('simulate', '--extents', '24,2', '--steps', '10');
-    expect(tooFew.code).toBe(1);
-    expect(tooFew.stderr).toBe('ouroboros: extents[1] = 2: each extent must be an integer >= 3\n');
+    expect(tooFew.code).toBe(2);
+    expect(tooFew.stderr).toBe('ouroboros: --extents[1] = 2: each extent must be an integer >= 3\n');
     const unstable = run('simulate', '--extents', '24,24', '--dt', '0.8');
     expect(unstable.code).toBe(1);
     expect(unstable.stderr).toMatch(/Courant number c\*dt\/h = 0.8 must be < 1\/sqrt\(2\)/);
@@ -49,8 +49,8 @@ describe('ouroboros simulate', () => {
     expect(badSteps.code).toBe(2);
     expect(badSteps.stderr).toMatch(/"many" is not a number/);
     const negative = run('simulate', '--steps', '-5');
-    expect(negative.code).toBe(1);
-    expect(negative.stderr).toMatch(/steps = -5: must be an integer in \[0,/);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toMatch(/^ouroboros: --steps = -5: must be an integer in \[0,/);
   });
 });
 

@@ -165,10 +165,36 @@ export function simulateCommand(): Command {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    if (options.serve) return runServed(options);
-    if (options.swapEvery !== undefined) {
-      return runSwapEvery({ ...options, swapEvery: options.swapEvery, modules: options.modules! });
+    try {
+      if (options.serve) return await runServed(options);
+      if (options.swapEvery !== undefined) {
+        return await runSwapEvery({ ...options, swapEvery: options.swapEvery, modules: options.modules! });
+      }
+      return await runWithReport(options);
+    } catch (error) {
+      throw asFlagError(error);
     }
-    return runWithReport(options);
   });
+}
+
+/** The lattice API's names for what the command line calls flags. */
+const FLAG_OF_OPTION: Record<string, string> = {
+  threads: '--threads',
+  steps: '--steps',
+  extents: '--extents',
+  dt: '--dt',
+  seed: '--seed',
+  precision: '--precision',
+};
+
+/**
+ * A bad value the lattice refused (`options.threads = 999: ...`) named as
+ * the flag it came from (`--threads = 999: ...`); any other error unchanged.
+ */
+function asFlagError(error: unknown): unknown {
+  if (!(error instanceof RangeError || error instanceof TypeError)) return error;
+  const match = /^(?:options\.)?([a-z]+)(\[\d+\])? = /i.exec(error.message);
+  const flag = match ? FLAG_OF_OPTION[match[1]!] : undefined;
+  if (match === null || flag === undefined) return error;
+  return new UsageError(`${flag}${match[2] ?? ''}${error.message.slice(match[0].length - 3)}`);
 }
