@@ -134,7 +134,8 @@ function plotsSection(input: ReportInput): string {
   });
   const note =
     '<p class="explain">The roofline is the rate memory bandwidth allows (a STREAM triad over the lattice\'s own memory); ' +
-    "the engine measures no in-cache ceiling. The baseline is the reference kernel's rate before any attempt ran.</p>";
+    "the in-cache ceiling the economy may also bound its gain by (the summary's search-cost row names the one it used) is not drawn. " +
+    "The baseline is the reference kernel's rate before any attempt ran.</p>";
   return ['<h2 id="plots">Throughput and energy</h2>', mlups, note, drift].join('\n');
 }
 

@@ -115,7 +115,7 @@ function drawCharts() {
   $('mlups-note').textContent =
     state.samples.length === 0
       ? "No samples: a finished run's archive keeps its attempts and ledger, not the live samples (see its HTML report)."
-      : `Shaded: periods the lattice was held for a benchmark. Roofline ${fixed(state.rooflineMlups, 0)} MLUPS (STREAM triad of the lattice's memory); the engine measures no in-cache ceiling.`;
+      : `Shaded: periods the lattice was held for a benchmark. Roofline ${fixed(state.rooflineMlups, 0)} MLUPS (STREAM triad of the lattice's memory). The in-cache ceiling the economy also uses is not drawn here.`;
 }
 
 function renderControls() {
