@@ -18,8 +18,9 @@ import { runConfined } from '../dist/ts/gauntlet/gatekeeper.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import { evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
 import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
-import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
+import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { passedGate, verdict, winningVerdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-stop-test-'));
@@ -165,56 +166,6 @@ class ScriptedGauntlet {
   }
 }
 
-function gate(name: GateVerdict['gate'], details: object = {}): GateVerdict {
-  return { gate: name, passed: true, reason: '', details, seconds: 0 };
-}
-
-function verdict(overrides: Partial<GauntletVerdict>): GauntletVerdict {
-  return {
-    interrupted: false,
-    accepted: true,
-    improves: false,
-    failedGate: null,
-    gates: [],
-    safetyScore: 1,
-    compileCached: true,
-    isolation: [],
-    benchmark: null,
-    seconds: 0,
-    ...overrides,
-  };
-}
-
-/** A winner whose module is the shipped rows kernel: faster than the reference on both lattices. */
-function winningVerdict(): GauntletVerdict {
-  const lattice = (name: string, extents: number[]) => ({
-    lattice: name,
-    extents,
-    steps: 8,
-    samples: 15,
-    candidateMedianNs: 1,
-    incumbentMedianNs: 2,
-    ratio: 0.5,
-    ratioLow: 0.45,
-    ratioHigh: 0.55,
-    pValue: 1e-6,
-    verdict: 'faster' as const,
-  });
-  return verdict({
-    improves: true,
-    gates: [
-      gate('patch'),
-      gate('static'),
-      gate('compile', { modulePath: kernelModulePath('rows'), cached: true }),
-      gate('symbols'),
-      gate('sandbox'),
-      gate('dojo'),
-      gate('bench'),
-    ],
-    benchmark: { wins: true, lattices: [lattice('target', [128, 128]), lattice('held-out', [97, 89])], overhead: [] },
-  });
-}
-
 function engineWith(name: string, gauntlet: ScriptedGauntlet): { engine: Engine; config: EngineConfig; lat: Lattice } {
   const config = testConfig(name);
   const lat = createMainLattice(config.lattice);
@@ -236,7 +187,7 @@ describe('Engine.stop()', () => {
     const id = await engine.attemptImprovement();
     const options = await gauntlet.called(1);
     // The stage never resolves by itself: only its signal ends it, as a killed tool does.
-    options.signal!.addEventListener('abort', () => gauntlet.settleAll(verdict({ interrupted: true, accepted: false, gates: [gate('patch')] })));
+    options.signal!.addEventListener('abort', () => gauntlet.settleAll(verdict({ interrupted: true, accepted: false, gates: [passedGate('patch')] })));
     const summary = await engine.stop();
     expect(summary.byStatus.interrupted).toBe(1);
     expect(summary.byStatus.failed).toBe(0);
@@ -308,7 +259,7 @@ describe('the engine on an archive that can no longer be written', () => {
     archive.insertAttempt = () => {
       throw full;
     };
-    gauntlet.settleAll(verdict({ accepted: false, failedGate: 'patch', gates: [{ ...gate('patch'), passed: false, reason: 'refused' }] }));
+    gauntlet.settleAll(verdict({ accepted: false, failedGate: 'patch', gates: [{ ...passedGate('patch'), passed: false, reason: 'refused' }] }));
     await engine.whenStopped();
     expect(engine.storageFailure?.message).toBe(
       `archive ${config.archive.path}: a write failed (SQLITE_FULL: database or disk is full); the engine stopped starting attempts`,

@@ -20,6 +20,7 @@ import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { verdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-warm-test-'));
@@ -78,22 +79,6 @@ class ScriptedGauntlet {
 
 function gate(name: GateVerdict['gate'], passed = true, reason = ''): GateVerdict {
   return { gate: name, passed, reason, details: {}, seconds: 0 };
-}
-
-function verdict(overrides: Partial<GauntletVerdict>): GauntletVerdict {
-  return {
-    interrupted: false,
-    accepted: true,
-    improves: false,
-    failedGate: null,
-    gates: [],
-    safetyScore: 1,
-    compileCached: true,
-    isolation: [],
-    benchmark: null,
-    seconds: 0,
-    ...overrides,
-  };
 }
 
 /** Resolves with the first 'warm-start' report whose outcome is one of `outcomes`. */

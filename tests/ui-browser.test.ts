@@ -9,63 +9,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelModulePath } from '../dist/native/loader.js';
 import { Archive } from '../dist/ts/archive/index.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';
-import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { ApprovalDesk } from '../dist/ts/ui/approval-desk.js';
 import { LiveDashboard } from '../dist/ts/ui/dashboard-data.js';
 import { type DashboardServer, startDashboard } from '../dist/ts/ui/server.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { winningVerdict } from './helpers/verdicts.js';
 
 export const CHROMIUM = process.env.OUROBOROS_CHROMIUM ?? '/usr/bin/chromium';
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-ui-test-'));
 const reference = readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8');
-
-function gate(name: GateVerdict['gate'], details: object = {}): GateVerdict {
-  return { gate: name, passed: true, reason: '', details, seconds: 0 };
-}
-
-/** A winner whose module is the shipped rows kernel: faster than the reference on both lattices. */
-function winningVerdict(): GauntletVerdict {
-  const lattice = (name: string, extents: number[]) => ({
-    lattice: name,
-    extents,
-    steps: 8,
-    samples: 15,
-    candidateMedianNs: 1,
-    incumbentMedianNs: 2,
-    ratio: 0.5,
-    ratioLow: 0.45,
-    ratioHigh: 0.55,
-    pValue: 1e-6,
-    verdict: 'faster' as const,
-  });
-  return {
-    interrupted: false,
-    accepted: true,
-    improves: true,
-    failedGate: null,
-    gates: [
-      gate('patch'),
-      gate('static'),
-      gate('compile', { modulePath: kernelModulePath('rows'), cached: true }),
-      gate('symbols'),
-      gate('sandbox'),
-      gate('dojo'),
-      gate('bench'),
-    ],
-    safetyScore: 1,
-    compileCached: true,
-    isolation: [],
-    benchmark: { wins: true, lattices: [lattice('target', [128, 128]), lattice('held-out', [97, 89])], overhead: [] },
-    seconds: 0,
-  };
-}
 
 let lat: Lattice;
 let archive: Archive;
