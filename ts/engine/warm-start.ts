@@ -7,7 +7,7 @@
  * gone from the cache is rebuilt through the hardened compile first). It
  * goes live as any winner does, through LiveChanges (canary, swap, watch;
  * confined unless trusted). Then the gauntlet re-verifies it in the
- * background, against the module it replaced, while the improvement loop
+ * background, at the live lattice's size, while the improvement loop
  * runs; a module that fails is rolled back and marked in the archive, and
  * no later run tries it again. A fingerprint mismatch is reported, never used.
  */
@@ -17,6 +17,7 @@ import type { Archive } from '../archive/archive.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { MachineFingerprint } from '../archive/types.js';
 import { defaultCacheDir, hardenedCompile } from '../gauntlet/compile.js';
+import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
@@ -130,12 +131,24 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
  * build (`timedAgainst`), and on a target lattice of the held-out lattice's
  * size instead of the live one (`reverificationConfig`). Timed against the
  * module it replaced, the reference at 4096^2, the benchmark's samples
- * stepped the reference for seconds on the cores the live job was using. A
- * failure rolls it back if it is still live and marks it.
+ * stepped the reference for seconds on the cores the live job was using.
+ * The differential still checks the module at the live size (`liveExtents`:
+ * a few calls of 1, 2-5, k and k + 1 steps, each compared with the oracle at
+ * drawn cells), which a module wrong only there, after a canary too short to
+ * show it, would otherwise leave to the live watchdogs. A failure rolls it
+ * back if it is still live and marks it.
  */
 async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
-  const { verdict } = await judgeCandidate(reverificationConfig(host.config), host.gauntlet, record.source, slot, timedAgainst, record.genome, host.signal);
+  const { verdict } = await judgeCandidate(
+    reverificationConfig(host.config),
+    atLiveSize(host.gauntlet, benchmarkTarget(host.config)),
+    record.source,
+    slot,
+    timedAgainst,
+    record.genome,
+    host.signal,
+  );
   if (verdict.interrupted) return { slot, outcome: 'none', attemptId, reason: 'the re-verification was interrupted by the stop; the next run tries again' };
   if (verdict.accepted) return { slot, outcome: 'verified', attemptId, reason: 'the gauntlet re-verified it on this machine' };
   const failed = verdict.gates.find((gate) => !gate.passed);
@@ -145,15 +158,21 @@ async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, time
   return { slot, outcome: 'rolled-back', attemptId, reason };
 }
 
+/** The engine's gauntlet with the live lattice's extents given to every run, for the differential's checks at that size. */
+function atLiveSize(gauntlet: GauntletResources, liveExtents: number[]): GauntletResources {
+  const evaluate = gauntlet.evaluate ?? evaluateCandidate;
+  return { ...gauntlet, evaluate: (options) => evaluate({ ...options, liveExtents }) };
+}
+
 /**
  * The configuration a re-verification judges with: the sandbox's target
  * lattice takes the held-out lattice's extents. Every check of the sandbox
  * (the oracle after each sample, the dojo, the held-out lattice of its own
- * draw) still runs; what is left out is the benchmark at the live size, the
- * speed screening a remembered module needs no more, which at 4096^2 stepped
- * a sandbox over 48 MiB levels for seconds on the cores the live job uses.
- * The live size's correctness is the canary's and the watchdogs' on the live
- * lattice itself. A target no larger than the held-out lattice is kept.
+ * draw, the differential at the live size, which `reverify` asks for) still
+ * runs; what is left out is the benchmark at the live size, the speed
+ * screening a remembered module needs no more, which at 4096^2 stepped a
+ * sandbox over 48 MiB levels for seconds on the cores the live job uses. A
+ * target no larger than the held-out lattice is kept.
  */
 export function reverificationConfig(config: EngineConfig): EngineConfig {
   const target = benchmarkTarget(config);

@@ -54,6 +54,12 @@ export interface CandidateOptions {
   /** About how many cells a drawn held-out lattice has, in [27, 2^24] (default 8192). */
   heldOutCells?: number;
   /**
+   * The live lattice, whose size, dimensions and precision the differential
+   * checks (default: `targetExtents`, the benchmark runs on the live size).
+   * A re-verification that benchmarks on a smaller target gives it.
+   */
+  liveExtents?: number[];
+  /**
    * Steps per wave_step call, as the live runner calls its kernel (its
    * batch of k steps): the benchmark calls both kernels so, and the
    * differential checks k, k + 1 and counts beyond k. An integer in
@@ -97,9 +103,13 @@ export interface CandidateOptions {
   signal?: AbortSignal;
 }
 
-export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents'>> & {
+export type ResolvedOptions = Required<
+  Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'liveExtents'>
+> & {
   /** null: the runner draws the held-out lattice. */
   heldOutExtents: number[] | null;
+  /** null: the target is the live lattice. */
+  liveExtents: number[] | null;
   pool: GauntletPool | undefined;
   signal: AbortSignal | undefined;
   sandboxQueue: SandboxScheduler | undefined;
@@ -174,6 +184,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     targetExtents: extentsOption('targetExtents', options.targetExtents, [128, 128]),
     heldOutExtents: options.heldOutExtents === undefined ? null : extentsOption('heldOutExtents', options.heldOutExtents, []),
     heldOutCells: requireInteger('heldOutCells', options.heldOutCells ?? 8192, MIN_HELD_OUT_CELLS, MAX_HELD_OUT_CELLS),
+    liveExtents: options.liveExtents === undefined ? null : extentsOption('liveExtents', options.liveExtents, []),
     stepsPerCall: requireInteger('stepsPerCall', options.stepsPerCall ?? 1, 1, MAX_STEPS_PER_CALL),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
     benchSamples: requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000),

@@ -135,6 +135,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
             targetExtents: options.targetExtents,
             heldOutExtents: options.heldOutExtents,
             heldOutCells: options.heldOutCells,
+            liveExtents: options.liveExtents,
             stepsPerCall: options.stepsPerCall,
             benchSteps: options.benchSteps,
             benchSamples: options.benchSamples,

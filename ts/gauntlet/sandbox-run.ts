@@ -38,6 +38,8 @@ export interface RunnerOptions {
   /** null: the runner draws it from the seed, about `heldOutCells` cells. */
   heldOutExtents: number[] | null;
   heldOutCells: number;
+  /** The live lattice, checked by the differential at its size; absent or null: the target is the live lattice. */
+  liveExtents?: number[] | null;
   /** Steps per wave_step call, the live runner's batch. */
   stepsPerCall: number;
   benchSteps: number;
@@ -80,6 +82,7 @@ export function runnerArguments(options: RunnerOptions): string[] {
     '--target',
     options.targetExtents.join(','),
     ...(options.heldOutExtents === null ? ['--held-out-cells', String(options.heldOutCells)] : ['--held-out', options.heldOutExtents.join(',')]),
+    ...(options.liveExtents ? ['--live', options.liveExtents.join(',')] : []),
     '--steps-per-call',
     String(options.stepsPerCall),
     '--bench-steps',

@@ -4,7 +4,7 @@
 //!
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
 //!     [--seed N] [--precision f64|f32] [--target 128,128]
-//!     [--held-out 97,89 | --held-out-cells N] [--steps-per-call N] [--bench-steps N] [--bench-samples N] [--dojo-waves N]
+//!     [--held-out 97,89 | --held-out-cells N] [--live 4096,4096] [--steps-per-call N] [--bench-steps N] [--bench-samples N] [--dojo-waves N]
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
 //! This process is the supervisor: it never loads a kernel. It creates the
@@ -25,7 +25,10 @@
 //! each wave_step call (default 1), the benchmark's call pattern and one of
 //! the differential's. Without `--held-out` the held-out lattice is drawn
 //! from the seed: odd extents, the target's dimension count, about
-//! `--held-out-cells` cells (default 8192).
+//! `--held-out-cells` cells (default 8192). `--live` is the live lattice's
+//! extents, at whose size the differential checks the candidate (default the
+//! target): a warm start's re-verification benchmarks on a small target but
+//! must still check the size the module runs at.
 //!
 //! Progress goes to stderr as `phase <name>` lines. Exit 0 with a report
 //! (a worker's death is a failed phase in it), 2 for bad usage, 3 when the
@@ -55,6 +58,8 @@ struct Options {
     slot: Slot,
     seed: u64,
     precision: u32,
+    /// The live lattice the differential checks at its size.
+    live: Vec<usize>,
     plan: BenchPlan,
     dojo_waves: usize,
     threads: u32,
@@ -100,6 +105,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         other => return Err(format!("--precision = \"{other}\": must be f64 or f32")),
     };
     let target = parse_extents(&get("--target").unwrap_or_else(|| "128,128".into()))?;
+    let live = match get("--live") {
+        Some(text) => parse_extents(&text)?,
+        None => target.clone(),
+    };
     let held_out = match get("--held-out") {
         Some(text) => parse_extents(&text)?,
         None => {
@@ -164,6 +173,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         slot,
         seed,
         precision,
+        live,
         plan: BenchPlan {
             slot,
             target,
@@ -193,6 +203,7 @@ fn layout(options: &Options) -> Layout {
     let cells = [
         options.plan.target.iter().product::<usize>(),
         options.plan.held_out.iter().product(),
+        options.live.iter().product(),
         PHASE_CELLS,
     ];
     Layout::for_bytes(cells.into_iter().max().unwrap_or(1) * 8)
@@ -306,7 +317,7 @@ fn run<T: Float>(
         Slot::Step => [
             &|rng| {
                 let live = LiveLattice {
-                    extents: &options.plan.target,
+                    extents: &options.live,
                     precision: options.precision,
                     steps_per_call: options.plan.steps_per_call,
                 };
