@@ -21,6 +21,7 @@ import { verdictModulePath } from '../ts/fleet/evaluation-job.js';
 import { DELIVERIES_KEY, RESULTS_KEY, WORKERS_KEY } from '../ts/fleet/keys.js';
 import { liveMembers } from '../ts/fleet/membership.js';
 import { PrivateRedis } from '../ts/fleet/private-servers.js';
+import type { Reverification } from '../ts/fleet/local-reverification.js';
 import { type EvaluationRoute, FleetEvaluator } from '../ts/fleet/remote-evaluator.js';
 import { FleetWorker } from '../ts/fleet/worker.js';
 import { acceptedVerdict, interruptedVerdict, moduleFile, testFingerprint } from './helpers/fleet.js';
@@ -65,6 +66,15 @@ async function fastWorker(fingerprint: MachineFingerprint, moduleText: string, c
   });
 }
 
+/**
+ * The engine's re-verification of a pass, standing in the worker's verdict
+ * unchanged: these tests are about delivery, not judgement (the engine's own
+ * check of a worker's pass is tests/fleet-reverification.test.ts's).
+ */
+async function believeTheWorker(_options: CandidateOptions, verdict: GauntletVerdict): Promise<Reverification> {
+  return { verdict, refused: null, workerModuleMatches: null, seconds: 0 };
+}
+
 function localNever(): (options: CandidateOptions) => Promise<GauntletVerdict> {
   return async (options) => {
     throw new Error(`evaluated locally: ${options.source}`);
@@ -76,7 +86,7 @@ describe('remote evaluation', () => {
     const fingerprint = testFingerprint('remote');
     const calls: string[] = [];
     const worker = await fastWorker(fingerprint, 'module bytes A', calls);
-    const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever() });
+    const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever(), reverify: believeTheWorker });
     try {
       const verdict = await evaluator.evaluate(candidate('kernel A'));
       expect(verdict.accepted).toBe(true);
@@ -84,7 +94,7 @@ describe('remote evaluation', () => {
       const staged = verdictModulePath(verdict)!;
       expect(readFileSync(staged, 'utf8')).toBe('module bytes A');
       expect(path.basename(staged)).toMatch(/^[0-9a-f]{64}\.so$/);
-      expect(evaluator.counts).toEqual({ remote: 1, local: 0 });
+      expect(evaluator.counts).toEqual({ remote: 1, local: 0, reverified: 1, refused: 0 });
     } finally {
       await evaluator.close();
       await worker.close();
@@ -95,7 +105,7 @@ describe('remote evaluation', () => {
     const fingerprint = testFingerprint('idempotent');
     const calls: string[] = [];
     const worker = await fastWorker(fingerprint, 'module bytes B', calls);
-    const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever() });
+    const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever(), reverify: believeTheWorker });
     const routes: EvaluationRoute[] = [];
     evaluator.on('evaluated', (route: EvaluationRoute) => routes.push(route));
     try {
@@ -150,7 +160,7 @@ describe('remote evaluation', () => {
     const seen = (text: string) =>
       output.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => lines.addEventListener('line', () => output.includes(text) && resolve()));
     await seen('ready\n');
-    const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever() });
+    const evaluator = await FleetEvaluator.connect({ redisUrl: server.url, fingerprint, local: localNever(), reverify: believeTheWorker });
     const routes: EvaluationRoute[] = [];
     evaluator.on('evaluated', (route: EvaluationRoute) => routes.push(route));
     const calls: string[] = [];
@@ -216,6 +226,7 @@ describe('remote evaluation', () => {
         local.push(options.source);
         return acceptedVerdict(null);
       },
+      reverify: believeTheWorker,
     });
     const routes: EvaluationRoute[] = [];
     evaluator.on('evaluated', (route: EvaluationRoute) => routes.push(route));

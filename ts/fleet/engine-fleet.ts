@@ -1,6 +1,7 @@
 /**
  * An engine joining a fleet (`run --redis URL` or `[fleet] redis`): remote
- * evaluation through the engine's `evaluate` hook, and, with fleet.share,
+ * evaluation through the engine's `evaluate` hook, every worker's pass
+ * checked again by the engine before a live trial, and, with fleet.share,
  * the improvements stream: every applied attempt is published, and other
  * engines' improvements reach the engine through its generator as
  * untrusted candidates. What the fleet did is logged and counted.
@@ -11,7 +12,7 @@ import type { AttemptRecord, MachineFingerprint } from '../archive/types.js';
 import type { Engine, EngineDeps } from '../engine/engine.js';
 import type { EngineLogger } from '../engine/log.js';
 import { ImprovementExchange, type Refusal } from './improvement-exchange.js';
-import { type EvaluationRoute, FleetEvaluator } from './remote-evaluator.js';
+import { type EvaluationRoute, FleetEvaluator, type ReverificationEvent } from './remote-evaluator.js';
 import type { SharedImprovement } from './shared-improvement.js';
 import { SHARED_GENERATOR, SharingGenerator } from './sharing-generator.js';
 
@@ -25,6 +26,9 @@ export interface FleetSettings {
 export interface FleetCounts {
   remoteEvaluations: number;
   localEvaluations: number;
+  /** Workers' passes this engine checked again itself before a live trial, and those it refused. */
+  passesReverified: number;
+  passesRefused: number;
   published: number;
   /** Other engines' improvements queued as candidates, refused, and adopted (applied here after this engine's own gauntlet and trial). */
   sharedReceived: number;
@@ -44,6 +48,16 @@ export class EngineFleet {
   ) {
     evaluator.on('evaluated', (route: EvaluationRoute) => {
       if (!route.remote) logger.info({ event: 'fleet-local-evaluation', jobId: route.jobId, reason: route.reason }, `evaluated locally: ${route.reason}`);
+    });
+    evaluator.on('reverified', (event: ReverificationEvent) => {
+      if (event.refusedAt !== null) {
+        logger.warn({ event: 'fleet-pass-refused', ...event }, `refused worker ${event.workerId}'s pass of job ${event.jobId}: ${event.reason}`);
+      } else if (event.workerModuleMatches === false) {
+        logger.warn(
+          { event: 'fleet-module-differs', ...event },
+          `worker ${event.workerId}'s build of job ${event.jobId} differs from this engine's; this engine's goes live`,
+        );
+      }
     });
     evaluator.on('disconnected', () => logger.warn({ event: 'fleet-disconnected' }, "lost the fleet's Redis: evaluating locally until it is back"));
     evaluator.on('reconnected', () => logger.info({ event: 'fleet-reconnected' }, "the fleet's Redis is back"));
@@ -104,6 +118,8 @@ export class EngineFleet {
     return {
       remoteEvaluations: this.evaluator.counts.remote,
       localEvaluations: this.evaluator.counts.local,
+      passesReverified: this.evaluator.counts.reverified,
+      passesRefused: this.evaluator.counts.refused,
       published: this.exchange?.counts.published ?? 0,
       sharedReceived: this.exchange?.counts.received ?? 0,
       sharedRefused: this.exchange?.counts.refused ?? 0,

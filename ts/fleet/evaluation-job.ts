@@ -70,6 +70,10 @@ export function moduleBytes(file: string): ModuleBytes {
   return { sha256: createHash('sha256').update(bytes).digest('hex'), base64: bytes.toString('base64') };
 }
 
+export function moduleSha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
 /**
  * Writes received module bytes to this user's private staging directory
  * under their sha256 (checked: bytes that do not hash to the name are

@@ -10,6 +10,11 @@
  * left in the queue by a connection loss are still evaluated and recorded
  * by the workers once Redis is back, and a later enqueue of the same
  * candidate (same job id) gets that recorded result at once.
+ *
+ * A worker's pass is its word: every remotely passed candidate that could go
+ * to a live trial (accepted, and not screened out as slower) is checked
+ * again here before the engine sees it (local-reverification.ts), and only
+ * the engine's own build of it can go live.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -20,8 +25,10 @@ import type { CandidateOptions } from '../gauntlet/options.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
 import { checkRedisUrl, connectRedis, redisOptions } from './connection.js';
+import { screenedOut } from '../engine/judge.js';
 import { type EvaluationResult, JOB_SCHEMA, jobFromOptions, jobId, stageModule, withModulePath } from './evaluation-job.js';
 import { ENGINES_KEY, QUEUE_PREFIX, WORKERS_KEY, evaluationQueueName } from './keys.js';
+import { type Reverification, reverifyLocally } from './local-reverification.js';
 import { advertise, advertisement, liveMembers } from './membership.js';
 import { DEFAULT_JOB_TIMEOUT_MS } from './worker.js';
 
@@ -39,6 +46,8 @@ export interface FleetEvaluatorOptions {
   local?: (options: CandidateOptions) => Promise<GauntletVerdict>;
   /** Each delivery's limit; must match the workers' (default 10 min). */
   jobTimeoutMs?: number;
+  /** The engine's own check of a worker's pass (default reverifyLocally). */
+  reverify?: (options: CandidateOptions, remote: GauntletVerdict, workerId: string) => Promise<Reverification>;
   id?: string;
 }
 
@@ -51,9 +60,35 @@ export interface EvaluationRoute {
   workerId: string | null;
 }
 
-/** Emits 'evaluated' (EvaluationRoute) after each evaluation, 'disconnected' when Redis goes away and 'reconnected' when it is back. */
+/** The engine's re-verification of one worker's pass. */
+export interface ReverificationEvent {
+  jobId: string;
+  workerId: string;
+  /** The local gate that refused the worker's pass and why, or null when it held. */
+  refusedAt: string | null;
+  reason: string;
+  workerModuleMatches: boolean | null;
+  seconds: number;
+}
+
+/**
+ * Whether a worker's verdict could take its candidate to a live trial, so
+ * that the engine must check it first: accepted and not screened out as
+ * clearly slower (a benchmark win, which the "benchmark" judge needs, is
+ * never screened out).
+ */
+export function needsReverification(verdict: GauntletVerdict): boolean {
+  return verdict.accepted && screenedOut(verdict) === null;
+}
+
+/**
+ * Emits 'evaluated' (EvaluationRoute) after each evaluation, 'reverified'
+ * (ReverificationEvent) after each check of a worker's pass, 'disconnected'
+ * when Redis goes away and 'reconnected' when it is back.
+ */
 export class FleetEvaluator extends EventEmitter {
-  readonly counts = { remote: 0, local: 0 };
+  /** Where candidates were evaluated, and how many workers' passes the engine re-verified and refused. */
+  readonly counts = { remote: 0, local: 0, reverified: 0, refused: 0 };
   private closing = false;
 
   private constructor(
@@ -94,6 +129,7 @@ export class FleetEvaluator extends EventEmitter {
       fingerprint: options.fingerprint,
       local: options.local ?? evaluateCandidate,
       jobTimeoutMs: options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
+      reverify: options.reverify ?? reverifyLocally,
     };
     return new FleetEvaluator(id, resolved, redis, queue, events, withdraw, bullConnections);
   }
@@ -110,12 +146,29 @@ export class FleetEvaluator extends EventEmitter {
     if ('verdict' in outcome) {
       this.counts.remote += 1;
       this.emit('evaluated', { jobId: id, remote: true, reason: '', workerId: outcome.workerId } satisfies EvaluationRoute);
-      return outcome.verdict;
+      return needsReverification(outcome.verdict) ? this.reverified(id, options, outcome.verdict, outcome.workerId) : outcome.verdict;
     }
     this.counts.local += 1;
     this.emit('evaluated', { jobId: id, remote: false, reason: outcome.reason, workerId: null } satisfies EvaluationRoute);
     return this.options.local(options);
   };
+
+  /** The engine's verdict on a worker's pass: its own re-verification's. */
+  private async reverified(jobId: string, options: CandidateOptions, remote: GauntletVerdict, workerId: string): Promise<GauntletVerdict> {
+    const checked = await this.options.reverify(options, remote, workerId);
+    if (checked.verdict.interrupted) return checked.verdict;
+    this.counts.reverified += 1;
+    if (checked.refused !== null) this.counts.refused += 1;
+    this.emit('reverified', {
+      jobId,
+      workerId,
+      refusedAt: checked.refused?.gate ?? null,
+      reason: checked.refused?.reason ?? '',
+      workerModuleMatches: checked.workerModuleMatches,
+      seconds: checked.seconds,
+    } satisfies ReverificationEvent);
+    return checked.verdict;
+  }
 
   /** Whether Redis answers now. */
   get connected(): boolean {
