@@ -17,7 +17,7 @@ use crate::confine::Layer;
 use crate::float::Float;
 use crate::fpenv::FpControl;
 use crate::protocol::{Command, Op, Reply, MESSAGE_BYTES};
-use crate::shared::SharedBuffers;
+use crate::shared::{SharedBuffers, Travel, REGIONS};
 use crate::worker::{self, WorkerPlan};
 
 /// How long the supervisor waits for a stopped worker's threads to show
@@ -56,7 +56,13 @@ pub struct Worker {
     /// costs per command beside the channel's round trip.
     copy_spent: Cell<Duration>,
     copy_commands: Cell<u64>,
+    /// Per region, the supervisor's generation and buffer size this worker's
+    /// private copy holds, as far as the supervisor put it there or read it.
+    holds: RefCell<[Option<(u64, usize)>; REGIONS]>,
 }
+
+/// A buffer a command needs: its region, its bytes and what of it travels.
+pub type Span = (usize, usize, Travel);
 
 fn signal_name(signal: i32) -> String {
     let name = match signal {
@@ -145,6 +151,7 @@ impl Worker {
             nonces: RefCell::new(random_u64()),
             copy_spent: Cell::new(Duration::ZERO),
             copy_commands: Cell::new(0),
+            holds: RefCell::new([None; REGIONS]),
         })
     }
 
@@ -282,11 +289,22 @@ impl Worker {
         (layers, result)
     }
 
-    /// Copies buffers `spans` (region, bytes) into the stopped worker, for one command.
-    pub fn copy_in(&self, shared: &SharedBuffers, spans: &[(usize, usize)]) -> Result<(), String> {
+    /// Copies buffers `spans` into the stopped worker, for one command: a
+    /// whole buffer only when the worker does not hold its current content.
+    pub fn copy_in(&self, shared: &SharedBuffers, spans: &[Span]) -> Result<(), String> {
         self.copy_commands.set(self.copy_commands.get() + 1);
-        self.copy(spans, |pid, base, region, bytes| {
-            shared.copy_to_worker(pid, base, region, bytes)
+        let needed: Vec<Span> = spans
+            .iter()
+            .copied()
+            .filter(|&(region, bytes, travel)| {
+                travel != Travel::Whole
+                    || self.holds.borrow()[region] != Some((shared.generation(region), bytes))
+            })
+            .collect();
+        self.copy(&needed, |pid, base, (region, bytes, travel)| {
+            shared.copy_to_worker(pid, base, region, bytes, travel)?;
+            self.held(shared, region, bytes, travel);
+            Ok(())
         })
     }
 
@@ -295,26 +313,35 @@ impl Worker {
         (self.copy_spent.get(), self.copy_commands.get())
     }
 
-    /// Copies buffers `spans` (region, bytes) out of the stopped worker.
-    pub fn copy_out(&self, shared: &SharedBuffers, spans: &[(usize, usize)]) -> Result<(), String> {
-        self.copy(spans, |pid, base, region, bytes| {
-            shared.copy_from_worker(pid, base, region, bytes)
+    /// Copies buffers `spans` out of the stopped worker.
+    pub fn copy_out(&self, shared: &SharedBuffers, spans: &[Span]) -> Result<(), String> {
+        self.copy(spans, |pid, base, (region, bytes, travel)| {
+            shared.copy_from_worker(pid, base, region, bytes, travel)?;
+            self.held(shared, region, bytes, travel);
+            Ok(())
         })
+    }
+
+    /// After a copy of `travel`: the worker holds the region's current
+    /// generation when the whole buffer moved, and nothing known otherwise.
+    fn held(&self, shared: &SharedBuffers, region: usize, bytes: usize, travel: Travel) {
+        self.holds.borrow_mut()[region] =
+            (travel == Travel::Whole).then(|| (shared.generation(region), bytes));
     }
 
     fn copy(
         &self,
-        spans: &[(usize, usize)],
-        copy: impl Fn(libc::pid_t, usize, usize, usize) -> Result<(), String>,
+        spans: &[Span],
+        copy: impl Fn(libc::pid_t, usize, Span) -> Result<(), String>,
     ) -> Result<(), String> {
         if self.end.borrow().is_some() {
             return Err(self.ended());
         }
         let base = self.private_base.get().expect("known once loaded") as usize;
         let started = Instant::now();
-        for &(region, bytes) in spans {
+        for &span in spans {
             // A worker that unmapped or moved its buffers has ended.
-            copy(self.kernel_pid.get(), base, region, bytes)
+            copy(self.kernel_pid.get(), base, span)
                 .map_err(|reason| self.finish(Some(reason), false))?;
         }
         self.copy_spent
@@ -548,8 +575,12 @@ impl Remote<'_> {
         current_index: u32,
     ) -> Result<Duration, String> {
         let bytes = geometry.cells as usize * value_bytes(geometry);
-        let spans = [(LEVEL[0], bytes), (LEVEL[1], bytes), (SCRATCH, bytes)];
-        for (region, bytes) in spans {
+        let spans = [
+            (LEVEL[0], bytes, Travel::Whole),
+            (LEVEL[1], bytes, Travel::Whole),
+            (SCRATCH, bytes, Travel::CanariesOnly),
+        ];
+        for (region, bytes, _) in spans {
             self.shared.arm(region, bytes);
         }
         self.worker.copy_in(self.shared, &spans)?;
@@ -647,11 +678,11 @@ impl Remote<'_> {
     ) -> Result<(Duration, ReadoutResult), String> {
         let cells = geometry.cells as usize;
         let spans = [
-            (FIELD, cells * std::mem::size_of::<T>()),
-            (DIGITS, cells),
-            (BAD_INDEX, 8),
+            (FIELD, cells * std::mem::size_of::<T>(), Travel::Whole),
+            (DIGITS, cells, Travel::Whole),
+            (BAD_INDEX, 8, Travel::Whole),
         ];
-        for (region, bytes) in spans {
+        for (region, bytes, _) in spans {
             self.shared.arm(region, bytes);
         }
         self.worker.copy_in(self.shared, &spans)?;
@@ -662,7 +693,7 @@ impl Remote<'_> {
             geometry: *geometry,
         })?;
         self.worker.copy_out(self.shared, &spans)?;
-        for ((region, bytes), name) in spans.into_iter().zip(["field", "digits", "bad_index"]) {
+        for ((region, bytes, _), name) in spans.into_iter().zip(["field", "digits", "bad_index"]) {
             if let Some(at) = self.shared.breach(region, bytes) {
                 return Err(format!("readout wrote outside {name} (byte {at})"));
             }

@@ -18,7 +18,17 @@
 //! lands in the slack before the region's end, where the supervisor checks
 //! a canary after every command; so does the page just below the buffer.
 //! Both travel with the buffer.
+//!
+//! Only what a command needs travels (`Travel`). Every change the supervisor
+//! makes to a region (a fill, a canary rewritten, a worker's buffer read
+//! back) gives it a new generation, and a worker that already holds a
+//! region's current generation at the same size is not sent it again (the
+//! second command of a benchmark sample, after its probe only read). A
+//! scratch's body never travels, only its canaries: its content means
+//! nothing at a call's entry (kernels keep no state between calls), and a
+//! scratch that travelled carried one kernel's leftovers to the other.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 
 pub const PAGE_BYTES: usize = 4096;
@@ -26,6 +36,15 @@ pub const PAGE_BYTES: usize = 4096;
 pub const HUGE_PAGE_BYTES: usize = 2 << 20;
 pub const REGIONS: usize = 3;
 const CANARY: u8 = 0xA5;
+
+/// What of a buffer moves between the supervisor and a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Travel {
+    /// The buffer with the page below it and its slack.
+    Whole,
+    /// Only the page below it and its slack, where the canaries are.
+    CanariesOnly,
+}
 
 /// How large each region is; the supervisor's regions follow one another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +98,8 @@ fn os_error(what: &str) -> String {
 pub struct SharedBuffers {
     base: *mut u8,
     pub layout: Layout,
+    /// Each region's generation: a new one whenever the supervisor's copy changes.
+    generations: [Cell<u64>; REGIONS],
 }
 
 impl SharedBuffers {
@@ -100,7 +121,17 @@ impl SharedBuffers {
         Ok(SharedBuffers {
             base: base as *mut u8,
             layout,
+            generations: Default::default(),
         })
+    }
+
+    /// The generation of region `region`'s content in the supervisor's copy.
+    pub fn generation(&self, region: usize) -> u64 {
+        self.generations[region].get()
+    }
+
+    fn changed(&self, region: usize) {
+        self.generations[region].set(self.generations[region].get() + 1);
     }
 
     fn buffer(&self, region: usize, bytes: usize) -> *mut u8 {
@@ -114,6 +145,7 @@ impl SharedBuffers {
 
     /// Copies `values` into buffer `region`.
     pub fn fill<T: Copy>(&self, region: usize, values: &[T]) {
+        self.changed(region);
         let bytes = std::mem::size_of_val(values);
         // SAFETY: the buffer holds `bytes` bytes; no worker runs meanwhile.
         unsafe {
@@ -164,17 +196,38 @@ impl SharedBuffers {
         ]
     }
 
-    /// What of buffer `region` of `bytes` travels to and from a worker: the
-    /// page below the buffer, the buffer and its slack to the region's end,
-    /// as (offset in the supervisor's mapping, bytes below the buffer, length).
-    fn travelling(&self, region: usize, bytes: usize) -> Option<(usize, usize, usize)> {
+    /// What of buffer `region` of `bytes` travels to and from a worker, as
+    /// (offset in the supervisor's mapping, offset from the buffer's start,
+    /// length): the page below the buffer, the buffer and its slack to the
+    /// region's end, or without the buffer when only the canaries travel.
+    fn travelling(
+        &self,
+        region: usize,
+        bytes: usize,
+        travel: Travel,
+    ) -> Option<Vec<(usize, isize, usize)>> {
         let offset = self.layout.placement(bytes)?;
-        let below = offset.min(PAGE_BYTES);
-        let start = region * self.layout.region_bytes + offset - below;
-        Some((start, below, self.layout.region_bytes - offset + below))
+        let start = region * self.layout.region_bytes + offset;
+        let spans = match travel {
+            Travel::Whole => {
+                let below = offset.min(PAGE_BYTES);
+                vec![(
+                    start - below,
+                    -(below as isize),
+                    self.layout.region_bytes - offset + below,
+                )]
+            }
+            Travel::CanariesOnly => self
+                .guard_spans(region, bytes)
+                .into_iter()
+                .filter(|&(_, len)| len > 0)
+                .map(|(at, len)| (at, at as isize - start as isize, len))
+                .collect(),
+        };
+        Some(spans)
     }
 
-    /// Copies buffer `region` of `bytes`, with its canaries, into the private
+    /// Copies `travel` of buffer `region` of `bytes` into the private
     /// regions at `base` of process `pid`, which must be stopped.
     pub fn copy_to_worker(
         &self,
@@ -182,20 +235,23 @@ impl SharedBuffers {
         base: usize,
         region: usize,
         bytes: usize,
+        travel: Travel,
     ) -> Result<(), String> {
-        self.transfer(pid, base, region, bytes, true)
+        self.transfer(pid, base, region, bytes, travel, true)
     }
 
-    /// Copies buffer `region` of `bytes`, with its canaries, back from the
-    /// private regions at `base` of process `pid`, which must be stopped.
+    /// Copies `travel` of buffer `region` of `bytes` back from the private
+    /// regions at `base` of process `pid`, which must be stopped.
     pub fn copy_from_worker(
         &self,
         pid: libc::pid_t,
         base: usize,
         region: usize,
         bytes: usize,
+        travel: Travel,
     ) -> Result<(), String> {
-        self.transfer(pid, base, region, bytes, false)
+        self.changed(region);
+        self.transfer(pid, base, region, bytes, travel, false)
     }
 
     fn transfer(
@@ -204,44 +260,46 @@ impl SharedBuffers {
         base: usize,
         region: usize,
         bytes: usize,
+        travel: Travel,
         to_worker: bool,
     ) -> Result<(), String> {
-        let (start, below, length) = self
-            .travelling(region, bytes)
+        let spans = self
+            .travelling(region, bytes, travel)
             .ok_or_else(|| format!("{bytes} bytes do not fit a region"))?;
-        let remote_start = self
+        let remote_buffer = self
             .layout
             .private_buffer(base, region, bytes)
-            .expect("fits, as checked above")
-            - below;
-        let local = libc::iovec {
-            // SAFETY: inside the mapping.
-            iov_base: unsafe { self.base.add(start) } as *mut c_void,
-            iov_len: length,
-        };
-        let remote = libc::iovec {
-            iov_base: remote_start as *mut c_void,
-            iov_len: length,
-        };
-        // SAFETY: `local` lies inside our mapping; the kernel checks `remote`
-        // against the other process's mappings.
-        let moved = unsafe {
-            if to_worker {
-                libc::process_vm_writev(pid, &local, 1, &remote, 1, 0)
-            } else {
-                libc::process_vm_readv(pid, &local, 1, &remote, 1, 0)
-            }
-        };
-        if moved != length as isize {
-            return Err(format!(
-                "its buffers could not be {} ({})",
-                if to_worker { "filled" } else { "read" },
-                if moved < 0 {
-                    std::io::Error::last_os_error().to_string()
+            .expect("fits, as checked above");
+        for (start, from_buffer, length) in spans {
+            let local = libc::iovec {
+                // SAFETY: inside the mapping.
+                iov_base: unsafe { self.base.add(start) } as *mut c_void,
+                iov_len: length,
+            };
+            let remote = libc::iovec {
+                iov_base: remote_buffer.wrapping_add_signed(from_buffer) as *mut c_void,
+                iov_len: length,
+            };
+            // SAFETY: `local` lies inside our mapping; the kernel checks `remote`
+            // against the other process's mappings.
+            let moved = unsafe {
+                if to_worker {
+                    libc::process_vm_writev(pid, &local, 1, &remote, 1, 0)
                 } else {
-                    format!("{moved} of {length} bytes")
+                    libc::process_vm_readv(pid, &local, 1, &remote, 1, 0)
                 }
-            ));
+            };
+            if moved != length as isize {
+                return Err(format!(
+                    "its buffers could not be {} ({})",
+                    if to_worker { "filled" } else { "read" },
+                    if moved < 0 {
+                        std::io::Error::last_os_error().to_string()
+                    } else {
+                        format!("{moved} of {length} bytes")
+                    }
+                ));
+            }
         }
         Ok(())
     }
@@ -252,11 +310,16 @@ impl SharedBuffers {
         (self.base as usize, self.layout.total_bytes())
     }
 
-    /// Writes the canary around buffer `region` of `bytes`.
+    /// Writes the canary around buffer `region` of `bytes`; a canary still
+    /// in place is left alone, so the region keeps its generation.
     pub fn arm(&self, region: usize, bytes: usize) {
         for (at, len) in self.guard_spans(region, bytes) {
             // SAFETY: inside the mapping; no worker runs meanwhile.
-            unsafe { std::ptr::write_bytes(self.base.add(at), CANARY, len) };
+            let span = unsafe { std::slice::from_raw_parts_mut(self.base.add(at), len) };
+            if span.iter().any(|&b| b != CANARY) {
+                self.changed(region);
+                span.fill(CANARY);
+            }
         }
     }
 
@@ -395,7 +458,9 @@ mod tests {
         let worker = PrivateRegions::map(shared.layout).unwrap();
         let pid = std::process::id() as libc::pid_t;
         let base = worker.base() as usize;
-        shared.copy_to_worker(pid, base, 1, 80).unwrap();
+        shared
+            .copy_to_worker(pid, base, 1, 80, Travel::Whole)
+            .unwrap();
         let buffer = worker.buffer(1, 80).unwrap() as *mut u8;
         // SAFETY: byte 80 is slack inside the region, byte -1 the page below.
         unsafe {
@@ -403,14 +468,63 @@ mod tests {
             *(buffer as *mut f64) = 2.0;
             *buffer.add(80) = 0;
         }
-        shared.copy_from_worker(pid, base, 1, 80).unwrap();
+        shared
+            .copy_from_worker(pid, base, 1, 80, Travel::Whole)
+            .unwrap();
         assert_eq!(shared.breach(1, 80), Some(80));
         assert_eq!(shared.read::<f64>(1, 2), vec![2.0, 1.0]);
         shared.arm(1, 80);
-        shared.copy_to_worker(pid, base, 1, 80).unwrap();
+        shared
+            .copy_to_worker(pid, base, 1, 80, Travel::Whole)
+            .unwrap();
         unsafe { *buffer.sub(1) = 0 };
-        shared.copy_from_worker(pid, base, 1, 80).unwrap();
+        shared
+            .copy_from_worker(pid, base, 1, 80, Travel::Whole)
+            .unwrap();
         assert_eq!(shared.breach(1, 80), Some(-1));
+    }
+
+    #[test]
+    fn canaries_only_leaves_the_buffer_where_it_is_and_still_names_a_write_around_it() {
+        let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
+        shared.fill(2, &[1.0f64; 10]);
+        shared.arm(2, 80);
+        let worker = PrivateRegions::map(shared.layout).unwrap();
+        let pid = std::process::id() as libc::pid_t;
+        let base = worker.base() as usize;
+        shared
+            .copy_to_worker(pid, base, 2, 80, Travel::CanariesOnly)
+            .unwrap();
+        let buffer = worker.buffer(2, 80).unwrap() as *mut u8;
+        // SAFETY: inside the worker's region: the body, then the slack after it.
+        unsafe {
+            assert_eq!(*(buffer as *const f64), 0.0, "the body did not travel in");
+            *(buffer as *mut f64) = 3.0;
+            *buffer.add(100) = 0;
+        }
+        shared
+            .copy_from_worker(pid, base, 2, 80, Travel::CanariesOnly)
+            .unwrap();
+        assert_eq!(shared.read::<f64>(2, 1), vec![1.0], "nor back out");
+        assert_eq!(shared.breach(2, 80), Some(100));
+    }
+
+    #[test]
+    fn a_region_changes_generation_when_its_content_may_have_changed_and_only_then() {
+        let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
+        let first = shared.generation(0);
+        shared.arm(0, 80);
+        let armed = shared.generation(0);
+        assert_ne!(armed, first);
+        shared.arm(0, 80);
+        assert_eq!(
+            shared.generation(0),
+            armed,
+            "a canary in place is not rewritten"
+        );
+        shared.fill(0, &[1.0f64; 10]);
+        assert_ne!(shared.generation(0), armed);
+        assert_eq!(shared.generation(1), first);
     }
 
     #[test]

@@ -404,3 +404,47 @@ fn a_worker_that_replies_early_and_keeps_computing_is_caught() {
     );
     assert!(!has_phase(&output, "bench", true), "{text}");
 }
+
+/// The scratch is each worker's own: an incumbent that leaves a mark in it
+/// and a candidate that refuses to step once it finds that mark, timed in
+/// turns by the benchmark. When the scratch travelled through the
+/// supervisor like the levels, the candidate's next command carried the
+/// incumbent's mark into it.
+#[test]
+fn neither_kernel_sees_what_the_other_left_in_its_scratch() {
+    let dir = scratch("scratch");
+    let mark = "INCUMBNT";
+    let incumbent = reference_with(
+        &dir,
+        "marks-scratch",
+        &format!(
+            "for (int i = 0; i < 8; ++i) static_cast<char*>(state->scratch)[i] = \"{mark}\"[i];"
+        ),
+    );
+    let candidate = reference_with(
+        &dir,
+        "looks-for-the-mark",
+        &format!(
+            "{{ bool seen = true; for (int i = 0; i < 8; ++i) seen = seen && static_cast<const char*>(state->scratch)[i] == \"{mark}\"[i]; if (seen) return OURO_ERR_UNSUPPORTED; }}"
+        ),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&candidate)
+        .arg("--incumbent")
+        .arg(&incumbent)
+        .args([
+            "--threads",
+            "1",
+            "--cpu-seconds",
+            "30",
+            "--bench-samples",
+            "3",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    assert!(has_phase(&output, "bench", true), "{}", report(&output));
+}
