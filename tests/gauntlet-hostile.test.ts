@@ -13,6 +13,7 @@ import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { interpretRun } from '../dist/ts/gauntlet/interpret.js';
 import { resolveOptions } from '../dist/ts/gauntlet/options.js';
 import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
+import { kernelLogRecords } from '../dist/ts/modules/kernel-log.js';
 
 interface HostileEntry {
   file: string;
@@ -142,10 +143,19 @@ describe('the hostile corpus', () => {
     return interpretRun(run);
   }
 
+  /** The call a seccomp kill names: the kernel's log holds it where this process may read the log. */
+  const killedFor = (call: string) => (kernelLogRecords().length > 0 ? `SIGSYS (a forbidden system call: ${call})` : 'SIGSYS (a forbidden system call)');
+
   it('kills a forbidden system call made on a pool thread, not only on the calling thread, with SIGSYS', async () => {
     const failed = (await runDirectly('worker-socket')).gates.at(-1)!;
     expect(failed.details).toMatchObject({ signal: 'SIGSYS' });
-    expect(failed.reason).toContain('SIGSYS (a forbidden system call) during differential');
+    expect(failed.reason).toContain(`${killedFor('socket')} during differential`);
+  }, 60_000);
+
+  it('names the call a seccomp kill refused in the report: a socket, after an open at load that Landlock refused unrecorded', async () => {
+    const failed = (await runDirectly('denied-open-and-socket')).gates.at(-1)!;
+    expect(failed.details).toMatchObject({ signal: 'SIGSYS' });
+    expect(failed.reason).toContain(`the candidate's worker died of ${killedFor('socket')} during differential`);
   }, 60_000);
 
   it('never takes a report a kernel wrote: the forger dies at its write and the supervisor reports it', async () => {

@@ -128,6 +128,21 @@ describe('a hostile module live in a kernel host', () => {
     expect(sameBits(lat.previousField(), trusted.previousField())).toBe(true);
   }, 60_000);
 
+  it('names the system call its seccomp filter refused in the watchdog event: a socket, after an open at load that Landlock refused unrecorded', async () => {
+    const lat = seeded(true);
+    const { failure } = await runUntilHostFails(lat, build('tests/fixtures/hostile/denied-open-and-socket.cpp'));
+    expect(failure.reason).toBe('kernel-host');
+    expect(failure.kernelHost?.exit).toMatchObject({ seccompKill: true, signal: 'SIGSYS' });
+    if (kernelLogRecords().length > 0) {
+      expect(failure.kernelHost?.exit?.deniedSyscall).toEqual({ number: 41, name: 'socket' });
+      expect(failure.detail).toMatch(/killed by its seccomp filter \(SIGSYS\): a forbidden system call \(socket\)$/);
+    } else {
+      expect(failure.kernelHost?.exit?.deniedSyscall).toBeNull();
+    }
+    expect(failure.rolledBackTo).toBe('reference');
+    expect(connections).toBe(0);
+  }, 60_000);
+
   it("falls back to the lattice's own kernel when last-known-good is a confined module whose host died too", async () => {
     const lat = seeded(true);
     const good = await lat.loadConfinedModule(kernelModulePath('reference_twin'));

@@ -92,7 +92,9 @@ function workerEndVerdict(report: SandboxReport): Interpretation | null {
   const end = report.workerEnd;
   if (end === null) return null;
   const signal = end.signal ? `${end.signal}${end.signal === 'SIGSYS' ? ' (a forbidden system call)' : ''}` : null;
-  const what = end.timedOut ? end.reason : signal ? `died of ${signal}` : end.reason;
+  // A seccomp kill's reason names the call where the supervisor could read it from the kernel's log.
+  const seccompKill = end.signal === 'SIGSYS' && end.reason.startsWith('died of SIGSYS');
+  const what = end.timedOut || seccompKill ? end.reason : signal ? `died of ${signal}` : end.reason;
   const reason = `the ${end.role}'s worker ${what} during ${end.phase}`;
   const gate = gateOfPhase(end.phase);
   const details = { seed: report.seed, signal: end.signal, code: end.exitCode, timedOut: end.timedOut, phases: report.phases };

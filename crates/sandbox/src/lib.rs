@@ -8,6 +8,7 @@ pub mod abi;
 pub mod bench;
 pub mod compare;
 pub mod confine;
+pub mod denials;
 pub mod differential;
 pub mod dojo;
 pub mod float;

@@ -187,6 +187,9 @@ impl Worker {
                 (None, Some(libc::WEXITSTATUS(status)))
             };
             let reason = reason.unwrap_or_else(|| match (&signal, exit_code) {
+                (Some(signal), _) if signal == "SIGSYS" && !self.tasks.borrow().is_empty() => {
+                    self.seccomp_kill_reason()
+                }
                 (Some(signal), _) => format!("died of {signal}{}", why_signal(signal)),
                 (None, Some(code)) => format!("exited with code {code} before it replied"),
                 (None, None) => "ended".to_owned(),
@@ -240,6 +243,16 @@ impl Worker {
         }
         Reply::decode(&message[..read as usize], nonce)
             .map_err(|error| self.finish(Some(format!("sent {error}")), false))
+    }
+
+    /// A seccomp kill once the worker loaded, with the call the kernel's log
+    /// names: the process that loaded the kernel is the one its filter
+    /// kills (before that, which process it is is not known).
+    fn seccomp_kill_reason(&self) -> String {
+        match crate::denials::seccomp_kill(self.kernel_pid.get()) {
+            Some(call) => format!("died of SIGSYS (a forbidden system call: {call})"),
+            None => format!("died of SIGSYS{}", why_signal("SIGSYS")),
+        }
     }
 
     /// Reads the worker's layers and its load result, then stops it.
