@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { moduleSha256, verdictModulePath } from '../dist/ts/fleet/evaluation-job.js';
 import { PrivateRedis } from '../dist/ts/fleet/private-servers.js';
-import { FleetEvaluator, type ReverificationEvent } from '../dist/ts/fleet/remote-evaluator.js';
+import { FleetEvaluator, needsReverification, type ReverificationEvent } from '../dist/ts/fleet/remote-evaluator.js';
 import { closeSharedGauntletPool } from '../dist/ts/gauntlet/pool.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
-import { testFingerprint } from './helpers/fleet.js';
+import { acceptedVerdict, testFingerprint } from './helpers/fleet.js';
 
 const LYING_WORKER = path.join(import.meta.dirname, 'fixtures', 'fleet', 'lying-worker.mjs');
 const hostile = (name: string) => readFileSync(path.resolve('tests/fixtures/hostile', name), 'utf8');
@@ -91,4 +91,19 @@ describe("a worker's pass", () => {
     expect(events.at(-1)).toMatchObject({ refusedAt: null, workerModuleMatches: false });
     expect(evaluator.counts).toMatchObject({ remote: 2, reverified: 2, refused: 1 });
   }, 300_000);
+});
+
+describe('which passes the engine checks', () => {
+  it('every one that could go live: not screened out for a trial, or claiming a win for the benchmark judge, whatever else it says', () => {
+    const slower = (improves: boolean): GauntletVerdict => {
+      const verdict = acceptedVerdict(null, 1.5);
+      const target = { ...verdict.benchmark!.lattices[0]!, verdict: 'slower' as const };
+      return { ...verdict, improves, benchmark: { ...verdict.benchmark!, wins: improves, lattices: [target] } };
+    };
+    expect(needsReverification(acceptedVerdict(null))).toBe(true);
+    expect(needsReverification(slower(true))).toBe(true);
+    expect(needsReverification({ ...acceptedVerdict(null), benchmark: null, improves: true })).toBe(true);
+    expect(needsReverification(slower(false))).toBe(false);
+    expect(needsReverification({ ...acceptedVerdict(null), accepted: false, improves: false })).toBe(false);
+  });
 });

@@ -12,9 +12,9 @@
  * candidate (same job id) gets that recorded result at once.
  *
  * A worker's pass is its word: every remotely passed candidate that could go
- * to a live trial (accepted, and not screened out as slower) is checked
- * again here before the engine sees it (local-reverification.ts), and only
- * the engine's own build of it can go live.
+ * live (`needsReverification`) is checked again here before the engine sees
+ * it (local-reverification.ts), and only the engine's own build of it can
+ * go live.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -72,13 +72,15 @@ export interface ReverificationEvent {
 }
 
 /**
- * Whether a worker's verdict could take its candidate to a live trial, so
- * that the engine must check it first: accepted and not screened out as
- * clearly slower (a benchmark win, which the "benchmark" judge needs, is
- * never screened out).
+ * Whether a worker's verdict could take its candidate live, so that the
+ * engine must check it first: accepted, and either not screened out as
+ * clearly slower (what the live trial asks) or claiming a benchmark win
+ * (what the "benchmark" judge asks). Both are read from the worker's
+ * verdict, so a verdict that says "slower" and "improves" at once is
+ * checked too.
  */
 export function needsReverification(verdict: GauntletVerdict): boolean {
-  return verdict.accepted && screenedOut(verdict) === null;
+  return verdict.accepted && (screenedOut(verdict) === null || verdict.improves);
 }
 
 /**
