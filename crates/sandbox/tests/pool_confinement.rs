@@ -71,8 +71,12 @@ fn a_forbidden_syscall_on_a_pool_thread_kills_the_worker_with_sigsys() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report = String::from_utf8_lossy(&output.stdout);
+    // Named where the supervisor may read the kernel's log (denials.rs).
     assert!(
-        report.contains("the candidate's worker died of SIGSYS (a forbidden system call)"),
+        report.contains("the candidate's worker died of SIGSYS (a forbidden system call)")
+            || report.contains(
+                "the candidate's worker died of SIGSYS (a forbidden system call: socket)"
+            ),
         "{report}"
     );
     assert!(report.contains("differential"));
