@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Archive } from '../dist/ts/archive/index.js';
+import { archiveDashboard } from '../dist/ts/ui/dashboard-data.js';
 
 const cli = path.resolve('bin/ouroboros.js');
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-ui-cli-'));
@@ -33,6 +34,24 @@ describe('ouroboros run --ui flags', () => {
 });
 
 describe('ouroboros ui --archive', () => {
+  it('charts a finished run from the samples `ouroboros run` kept in its archive', () => {
+    const file = path.join(root, 'ran.sqlite');
+    const result = run('run', '--duration', '3s', '--lattice', '64x64', '--archive', file, '--report', path.join(root, 'ran.html'), '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const archive = Archive.open(file);
+    try {
+      const [kept] = archive.runs.list();
+      expect(kept!.samplesTaken).toBeGreaterThan(0);
+      const snapshot = archiveDashboard(archive).snapshot();
+      expect(snapshot.samples).toHaveLength(kept!.samplesTaken);
+      expect(snapshot.run).toMatchObject({ id: 1, runs: 1, samplesTaken: kept!.samplesTaken });
+      expect(snapshot.rooflineMlups).toBeGreaterThan(0);
+      expect(snapshot.driftTolerance).toBeGreaterThan(0);
+    } finally {
+      archive.close();
+    }
+  });
+
   it('refuses an archive that does not exist', () => {
     const result = run('ui', '--archive', path.join(root, 'missing.sqlite'));
     expect(result.stderr).toContain('no such archive');
