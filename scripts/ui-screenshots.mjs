@@ -20,6 +20,8 @@ const ATTEMPTS_WANTED = 3;
 /** The run's own limit: the script stops it sooner, once the pages are taken. */
 const RUN_LIMIT = '10m';
 const POLL_MS = 3_000;
+/** How long to wait for an attempt in the gauntlet before taking the overview anyway. */
+const GATE_WAIT_MS = 120_000;
 
 const archive = path.join(scratch, 'archive.sqlite');
 
@@ -71,6 +73,10 @@ try {
   while ((await finished()) < ATTEMPTS_WANTED) await page.waitForTimeout(POLL_MS);
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]');
+  // The overview is best taken with an attempt in the gauntlet, its gates showing; a run between attempts is shown as it is.
+  await page
+    .waitForSelector('#in-flight td.where:text("gauntlet:")', { timeout: GATE_WAIT_MS })
+    .catch(() => process.stderr.write(`no attempt was in the gauntlet within ${GATE_WAIT_MS / 1000} s: the overview shows none\n`));
   const shots = [];
   const shoot = async (name) => {
     const file = path.join(out, `${name}.png`);
