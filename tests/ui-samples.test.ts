@@ -10,10 +10,15 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Archive, MAX_RUN_SAMPLES, SCHEMA_VERSION, downsampleRun } from '../dist/ts/archive/index.js';
 import type { RunSample } from '../dist/ts/archive/types.js';
+import { resolveConfig } from '../dist/ts/engine/config.js';
+import { Engine } from '../dist/ts/engine/engine.js';
 import type { AttemptStatusReport, EngineEvents, EngineSample } from '../dist/ts/engine/events.js';
+import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { type GateProgress, evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
 import { RunSampleLog } from '../dist/ts/report/run-samples.js';
 import { whereInFlight } from '../dist/ts/ui/dashboard-data.js';
+import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { passedGate, verdict } from './helpers/verdicts.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-ui-samples-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -129,6 +134,45 @@ describe('RunSampleLog', () => {
       [4000, 1900],
     ]);
     expect(log.samples()[0]).not.toHaveProperty('liveModules');
+  });
+});
+
+describe('RunSampleLog on a real engine', () => {
+  it("reads the in-cache ceiling the engine's economy measured for the live step kernel", async () => {
+    const dir = path.join(root, 'engine');
+    const config = resolveConfig({
+      sampleInterval: '100ms',
+      archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
+      lattice: { extents: [64, 64] },
+      economy: { enabled: true },
+      log: { file: path.join(dir, 'engine.log') },
+    });
+    const lat = createMainLattice(config.lattice);
+    const refused = { gate: 'static' as const, passed: false, reason: 'uses goto', details: {}, seconds: 0 };
+    const engine = new Engine(lat, config, {
+      generator: new FixtureGenerator(readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8')),
+      evaluate: async () => verdict({ accepted: false, failedGate: 'static', gates: [passedGate('patch'), refused] }),
+      // A roofline the live kernel is above binds the gain, so the economy measures the in-cache ceiling: here, injected.
+      rooflineMlups: 1e-3,
+      inCacheMlups: async () => 2400,
+    });
+    try {
+      await engine.start();
+      const log = new RunSampleLog(engine);
+      // Registered after the log's listener: the log has the sample when this one sees it.
+      await new Promise<void>((resolve) => {
+        const seen = () => {
+          if (log.samples().at(-1)?.inCacheMlups !== 2400) return;
+          engine.off('sample', seen);
+          resolve();
+        };
+        engine.on('sample', seen);
+      });
+      expect(engine.inCacheMlups()).toBe(2400);
+    } finally {
+      await engine.stop();
+      lat.close();
+    }
   });
 });
 
