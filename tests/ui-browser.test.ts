@@ -152,6 +152,12 @@ describe('the dashboard of a live run', () => {
       const id = await engine.attemptImprovement({ slot: 'step' });
       const where = `#in-flight tr[data-attempt="${id}"] td.where`;
       await page.waitForSelector(`${where}:text("gauntlet: static + compile (1 passed)")`);
+      // Its page lists the gates as reported, before the archive has them.
+      await page.click(`#in-flight tr[data-attempt="${id}"] a`);
+      await page.waitForSelector(`#attempt-title:text("Attempt #${id}")`);
+      const rows = await page.locator('table.gates tr').allTextContents();
+      expect(rows.slice(1)).toEqual(['patchpassed', 'staticrunning', 'compilerunning']);
+      await page.click('nav a[data-page="overview"]');
       release();
       expect(await engine.attemptFinished(id)).toMatchObject({ status: 'rejected', failedGate: 'static' });
       await page.waitForSelector(where, { state: 'detached' });

@@ -274,9 +274,22 @@ async function renderAttempt(id) {
   }
   const d = await response.json();
   const r = d.record;
-  const gates = r.gates
-    .map((g) => `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason ?? '')}</td></tr>`)
-    .join('');
+  // The archive has an attempt's gates when the gauntlet ends; until then, the gates as they are reported.
+  const gates =
+    r.gates.length === 0 && d.phase !== null && d.phase.gates.length > 0
+      ? d.phase.gates
+          .map((g) =>
+            g.state === 'started'
+              ? `<tr><td>${esc(g.gate)}</td><td class="running">running</td><td></td></tr>`
+              : `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason)}</td></tr>`,
+          )
+          .join('')
+      : r.gates
+          .map(
+            (g) =>
+              `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason ?? '')}</td></tr>`,
+          )
+          .join('');
   const diff =
     d.diff === null
       ? '<p class="note">no parent to compare with</p>'
