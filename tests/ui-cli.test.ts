@@ -1,7 +1,7 @@
 // The dashboard's command line: flags refused before anything starts, and
 // `ouroboros ui --archive` serving a finished run behind its one-time token.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,7 +36,11 @@ describe('ouroboros run --ui flags', () => {
 describe('ouroboros ui --archive', () => {
   it('charts a finished run from the samples `ouroboros run` kept in its archive', () => {
     const file = path.join(root, 'ran.sqlite');
-    const result = run('run', '--duration', '3s', '--lattice', '64x64', '--archive', file, '--report', path.join(root, 'ran.html'), '--json');
+    // One real attempt (generation, compile, sandbox: seconds) sampled every 100 ms: a run of a fixed duration could
+    // end before its first sample on a loaded machine, where loading the program takes seconds of it.
+    const config = path.join(root, 'sampled.toml');
+    writeFileSync(config, 'sampleInterval = "100ms"\n');
+    const result = run('run', '--once', '--config', config, '--lattice', '64x64', '--archive', file, '--report', path.join(root, 'ran.html'), '--json');
     expect(result.code, result.stderr).toBe(0);
     const archive = Archive.open(file);
     try {
@@ -50,7 +54,8 @@ describe('ouroboros ui --archive', () => {
     } finally {
       archive.close();
     }
-  });
+    // A real gauntlet run: a minute at load 12 on 2 cores.
+  }, 300_000);
 
   it('refuses an archive that does not exist', () => {
     const result = run('ui', '--archive', path.join(root, 'missing.sqlite'));
