@@ -2,7 +2,9 @@
 // `npm run ui:screenshots`: runs a short real `ouroboros run --ui` on a small
 // lattice, opens its dashboard in Debian's Chromium (playwright-core) and
 // writes a screenshot of each page to bench/results/ui/, then stops the run
-// from the dashboard and takes the HTML report it wrote too. Set OUROBOROS_CHROMIUM to use another Chromium.
+// from the dashboard and takes the HTML report it wrote too, and the
+// finished run's dashboard (`ouroboros ui --archive`) charting the samples
+// the run kept. Set OUROBOROS_CHROMIUM to use another Chromium.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -18,38 +20,40 @@ const ATTEMPTS_WANTED = 3;
 /** The run's own limit: the script stops it sooner, once the pages are taken. */
 const RUN_LIMIT = '10m';
 const POLL_MS = 3_000;
+/** How long to wait for an attempt in the gauntlet before taking the overview anyway. */
+const GATE_WAIT_MS = 120_000;
 
-function startRun() {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'bin', 'ouroboros.js'),
-      'run',
-      '--ui',
-      '--lattice',
-      '512x512',
-      '--duration',
-      RUN_LIMIT,
-      '--archive',
-      path.join(scratch, 'archive.sqlite'),
-      '--report',
-      path.join(scratch, 'report.html'),
-    ],
-    { cwd: scratch, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+const archive = path.join(scratch, 'archive.sqlite');
+
+/** Runs the CLI with `args`; `url` resolves to the dashboard URL it prints. */
+function startDashboardCommand(args) {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'ouroboros.js'), ...args], { cwd: scratch, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = new Promise((resolve, reject) => {
     let text = '';
     child.stderr.on('data', (chunk) => {
       text += chunk;
-      const match = /dashboard: open (\S+)/.exec(text);
+      const match = /open (http\S+)/.exec(text);
       if (match) resolve(match[1]);
     });
-    child.on('exit', (code) => reject(new Error(`ouroboros run exited (${code}) before printing the dashboard URL:\n${text}`)));
+    child.on('exit', (code) => reject(new Error(`ouroboros ${args[0]} exited (${code}) before printing the dashboard URL:\n${text}`)));
   });
   return { child, url };
 }
 
-const { child, url } = startRun();
+const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+
+const { child, url } = startDashboardCommand([
+  'run',
+  '--ui',
+  '--lattice',
+  '512x512',
+  '--duration',
+  RUN_LIMIT,
+  '--archive',
+  archive,
+  '--report',
+  path.join(scratch, 'report.html'),
+]);
 let stopped = false;
 const browser = await chromium.launch({ executablePath: process.env.OUROBOROS_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
@@ -69,6 +73,10 @@ try {
   while ((await finished()) < ATTEMPTS_WANTED) await page.waitForTimeout(POLL_MS);
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]');
+  // The overview is best taken with an attempt in the gauntlet, its gates showing; a run between attempts is shown as it is.
+  await page
+    .waitForSelector('#in-flight td.where:text("gauntlet:")', { timeout: GATE_WAIT_MS })
+    .catch(() => process.stderr.write(`no attempt was in the gauntlet within ${GATE_WAIT_MS / 1000} s: the overview shows none\n`));
   const shots = [];
   const shoot = async (name) => {
     const file = path.join(out, `${name}.png`);
@@ -94,12 +102,21 @@ try {
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.click('#stop');
   stopped = true;
-  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  await exited(child);
   await page.goto(`file://${path.join(scratch, 'report.html')}`);
   await shoot('report');
+  const finishedRun = startDashboardCommand(['ui', '--archive', archive]);
+  try {
+    await page.goto(await finishedRun.url);
+    await page.waitForSelector('body[data-ready="true"]');
+    await shoot('archive');
+  } finally {
+    finishedRun.child.kill('SIGINT');
+    await exited(finishedRun.child);
+  }
   process.stdout.write(`${shots.join('\n')}\n`);
 } finally {
   await browser.close();
   if (!stopped) child.kill('SIGINT');
-  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  await exited(child);
 }

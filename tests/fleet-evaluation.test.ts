@@ -129,15 +129,19 @@ describe('remote evaluation', () => {
     const evaluator = await FleetEvaluator.connect({
       redisUrl: server.url,
       fingerprint: testFingerprint('lonely'),
-      local: async (options) => {
+      local: async (options, onGate) => {
         local.push(options.source);
+        onGate?.({ gate: 'patch', state: 'started' });
         return acceptedVerdict(null);
       },
     });
     const routes: EvaluationRoute[] = [];
     evaluator.on('evaluated', (route: EvaluationRoute) => routes.push(route));
     try {
-      await evaluator.evaluate(candidate('kernel C'));
+      // The local gauntlet reports its gates to the engine, as without a fleet (the dashboard shows them).
+      const gates: string[] = [];
+      await evaluator.evaluate(candidate('kernel C'), (progress) => gates.push(progress.gate));
+      expect(gates).toEqual(['patch']);
       expect(local).toEqual(['kernel C']);
       expect(routes[0]!.reason).toMatch(/no live worker has this engine's fingerprint/);
     } finally {

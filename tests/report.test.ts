@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { AttemptRecord, LedgerEntry, LedgerVerification } from '../dist/ts/archive/types.js';
+import type { AttemptRecord, LedgerEntry, LedgerVerification, RunSample } from '../dist/ts/archive/types.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
 import { readableStatus, renderReport } from '../dist/ts/report/render-report.js';
 import { SKIPPED_BY_PREDICTOR } from '../dist/ts/engine/attempt-runner.js';
+import { ceilingSegments, runSample } from '../dist/ts/report/run-samples.js';
 import { summarizeRun } from '../dist/ts/report/run-summary.js';
 import { formatSummaryTable } from '../dist/ts/report/summary-rows.js';
 
@@ -98,14 +99,19 @@ function facts() {
   return { records, ledger, samples, rooflineMlups: 1000, lostSteps: 0, wallSeconds: 9.5, netMlups: 150.25, heldSeconds: 0.4, firstApplyAtSeconds: 3.5 };
 }
 
-function report(verification: LedgerVerification = verified): string {
+/** The samples as the run keeps them: with no in-cache ceiling known, unless `inCache` gives each one's. */
+function runSamples(inCache: (sample: EngineSample, index: number) => number | null = () => null): RunSample[] {
+  return samples.map((sample, index) => runSample(sample, inCache(sample, index)));
+}
+
+function report(verification: LedgerVerification = verified, kept: RunSample[] = runSamples()): string {
   const summary = summarizeRun(facts());
   return renderReport({
     title: 'Ouroboros run <test>',
     generatedAt: '2026-11-22T05:02:00.000Z',
     settings: { lattice: '64 x 64 f64', archive: '/tmp/"archive".db' },
     summary,
-    samples,
+    samples: kept,
     records,
     ledger,
     verification,
@@ -246,6 +252,26 @@ describe('renderReport', () => {
     expect([...html.matchAll(/<circle /g)]).toHaveLength(records.length);
     // Ledger changes drawn on both charts: four entries, each at a sampled step.
     expect([...html.matchAll(/class="marker"/g)]).toHaveLength(2 * ledger.length);
+  });
+
+  it('draws the in-cache ceiling while each step kernel had one known, and says when none was', () => {
+    // Unknown for the first two samples, 900 for the next three, unknown again (a new kernel), then 1400 for the rest.
+    const ceiling = (_sample: EngineSample, index: number) => (index < 2 ? null : index < 5 ? 900 : index === 5 ? null : 1400);
+    const kept = runSamples(ceiling);
+    expect(ceilingSegments(kept)).toEqual([
+      { fromSeconds: 1.5, toSeconds: 4, mlups: 900 },
+      { fromSeconds: 5, toSeconds: 8, mlups: 1400 },
+    ]);
+    const html = report(verified, kept);
+    const lines = [...html.matchAll(/<polyline[^>]* points="([^"]*)"/g)].map((match) => match[1]!.split(' ').length);
+    // Throughput, baseline, roofline, then one flat piece per known ceiling, then the drift.
+    expect(lines).toEqual([samples.filter((s) => s.mlups > 0).length, 2, 2, 2, 2, samples.length]);
+    expect([...html.matchAll(/>in-cache ceiling<\/text>/g)]).toHaveLength(1);
+    expect(html).toContain('The in-cache ceiling is the live step kernel');
+
+    const without = report();
+    expect(without).not.toContain('>in-cache ceiling</text>');
+    expect(without).toContain('The in-cache ceiling was not measured in this run');
   });
 
   it('explains its columns, names ledger entries by kernel, shows the live kernels and labels every lineage node', () => {

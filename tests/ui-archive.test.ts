@@ -95,7 +95,7 @@ describe('Archive.approvals', () => {
     check.close();
   });
 
-  it('refuses a version-3 archive whose approvals table was dropped', () => {
+  it('refuses an archive whose approvals table was dropped', () => {
     const { archive, file } = seeded('dropped');
     archive.close();
     const db = new Database(file);

@@ -19,7 +19,7 @@ import { ApprovalDesk } from '../dist/ts/ui/approval-desk.js';
 import { LiveDashboard } from '../dist/ts/ui/dashboard-data.js';
 import { type DashboardServer, startDashboard } from '../dist/ts/ui/server.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
-import { winningVerdict } from './helpers/verdicts.js';
+import { passedGate, verdict, winningVerdict } from './helpers/verdicts.js';
 
 export const CHROMIUM = process.env.OUROBOROS_CHROMIUM ?? '/usr/bin/chromium';
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-ui-test-'));
@@ -33,6 +33,8 @@ let server: DashboardServer;
 let browser: Browser;
 let page: Page;
 let stopRequested = false;
+/** While set, the injected gauntlet reports its first gates, waits for it, then refuses the candidate at the static gate. */
+let gauntletHeld: Promise<void> | null = null;
 const refusals: string[] = [];
 
 beforeAll(async () => {
@@ -58,7 +60,17 @@ beforeAll(async () => {
     generator: new FixtureGenerator(reference),
     autoImprove: false,
     trustGeneratedSources: true,
-    evaluate: async () => winningVerdict(),
+    evaluate: async (_options, onGate) => {
+      if (gauntletHeld === null) return winningVerdict();
+      onGate?.({ gate: 'patch', state: 'started' });
+      onGate?.({ gate: 'patch', state: 'finished', passed: true, reason: '' });
+      onGate?.({ gate: 'static', state: 'started' });
+      onGate?.({ gate: 'compile', state: 'started' });
+      await gauntletHeld;
+      onGate?.({ gate: 'static', state: 'finished', passed: false, reason: 'uses goto' });
+      const refused = { gate: 'static' as const, passed: false, reason: 'uses goto', details: {}, seconds: 0 };
+      return verdict({ accepted: false, failedGate: 'static', gates: [passedGate('patch'), refused] });
+    },
     approve: desk.approver,
     // The windows step the lattice for real; the trial's verdict is the test's: rows wins, not the machine's load.
     measureWindow: async (slot, options) => ({ ...(await measureSlot(lat, slot, options)), mlups: lat.slots()[slot].live.name === 'rows' ? 1000 : 100 }),
@@ -70,6 +82,7 @@ beforeAll(async () => {
     desk,
     settings: { lattice: '160 x 160' },
     rooflineMlups: 5000,
+    remoteEvaluation: false,
     rollback: async (slot) => {
       await engine.rollback(slot, 'requested with the dashboard');
       return `rolled back ${slot}`;
@@ -126,7 +139,32 @@ describe('the dashboard of a live run', () => {
     const first = await points();
     await page.waitForFunction((n) => Number(document.querySelector('#chart-mlups')!.getAttribute('data-points')) > n + 2, first);
     expect(await page.locator('#chart-mlups canvas').count()).toBeGreaterThan(0);
-    await expect(page.locator('#live [data-slot="step"]').textContent()).resolves.toContain('reference');
+    await expect(page.locator('#live [data-slot="step"] summary').textContent()).resolves.toMatch(/^step: reference/);
+    // No economy in this run: no ceiling measured, none drawn, and the page says so.
+    expect(await page.getAttribute('#chart-mlups', 'data-in-cache-points')).toBe('0');
+    expect(await page.textContent('#mlups-note')).toContain('The in-cache ceiling is not known');
+  });
+
+  it('shows the gates an attempt in flight is in, as the gauntlet reports them', async () => {
+    let release!: () => void;
+    gauntletHeld = new Promise((resolve) => (release = resolve));
+    try {
+      const id = await engine.attemptImprovement({ slot: 'step' });
+      const where = `#in-flight tr[data-attempt="${id}"] td.where`;
+      await page.waitForSelector(`${where}:text("gauntlet: static + compile (1 passed)")`);
+      // Its page lists the gates as reported, before the archive has them.
+      await page.click(`#in-flight tr[data-attempt="${id}"] a`);
+      await page.waitForSelector(`#attempt-title:text("Attempt #${id}")`);
+      const rows = await page.locator('table.gates tr').allTextContents();
+      expect(rows.slice(1)).toEqual(['patchpassed', 'staticrunning', 'compilerunning']);
+      await page.click('nav a[data-page="overview"]');
+      release();
+      expect(await engine.attemptFinished(id)).toMatchObject({ status: 'rejected', failedGate: 'static' });
+      await page.waitForSelector(where, { state: 'detached' });
+    } finally {
+      release();
+      gauntletHeld = null;
+    }
   });
 
   it('approves one swap and rejects another in approval mode, recorded with who and when', async () => {
@@ -174,7 +212,8 @@ describe('the dashboard of a live run', () => {
   it('rolls back the step slot from the overview, recorded in the ledger', async () => {
     await page.click('nav a[data-page="overview"]');
     await page.click('#rollback-step');
-    await page.waitForFunction(() => document.querySelector('#live [data-slot="step"]')?.textContent?.includes('reference'));
+    // The kernel's name, not its genome line ("none (the reference kernel)" for every fixture candidate).
+    await page.waitForFunction(() => document.querySelector('#live [data-slot="step"] summary')?.textContent?.startsWith('step: reference'));
     expect(archive.ledger.entries().at(-1)).toMatchObject({ action: 'rollback', slot: 'step', reason: 'requested with the dashboard' });
     expect(lat.slots().step.live.name).toBe('reference');
   });

@@ -1,11 +1,12 @@
 // The dashboard's command line: flags refused before anything starts, and
 // `ouroboros ui --archive` serving a finished run behind its one-time token.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Archive } from '../dist/ts/archive/index.js';
+import { archiveDashboard } from '../dist/ts/ui/dashboard-data.js';
 
 const cli = path.resolve('bin/ouroboros.js');
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-ui-cli-'));
@@ -33,6 +34,29 @@ describe('ouroboros run --ui flags', () => {
 });
 
 describe('ouroboros ui --archive', () => {
+  it('charts a finished run from the samples `ouroboros run` kept in its archive', () => {
+    const file = path.join(root, 'ran.sqlite');
+    // One real attempt (generation, compile, sandbox: seconds) sampled every 100 ms: a run of a fixed duration could
+    // end before its first sample on a loaded machine, where loading the program takes seconds of it.
+    const config = path.join(root, 'sampled.toml');
+    writeFileSync(config, 'sampleInterval = "100ms"\n');
+    const result = run('run', '--once', '--config', config, '--lattice', '64x64', '--archive', file, '--report', path.join(root, 'ran.html'), '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const archive = Archive.open(file);
+    try {
+      const [kept] = archive.runs.list();
+      expect(kept!.samplesTaken).toBeGreaterThan(0);
+      const snapshot = archiveDashboard(archive).snapshot();
+      expect(snapshot.samples).toHaveLength(kept!.samplesTaken);
+      expect(snapshot.run).toMatchObject({ id: 1, runs: 1, samplesTaken: kept!.samplesTaken });
+      expect(snapshot.rooflineMlups).toBeGreaterThan(0);
+      expect(snapshot.driftTolerance).toBeGreaterThan(0);
+    } finally {
+      archive.close();
+    }
+    // A real gauntlet run: a minute at load 12 on 2 cores.
+  }, 300_000);
+
   it('refuses an archive that does not exist', () => {
     const result = run('ui', '--archive', path.join(root, 'missing.sqlite'));
     expect(result.stderr).toContain('no such archive');

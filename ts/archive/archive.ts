@@ -12,6 +12,7 @@ import { invalidRangeError, requireInteger } from '../errors.js';
 import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
 import { ApprovalStore } from './approvals.js';
+import { RunStore } from './runs.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
@@ -50,6 +51,8 @@ export class Archive {
   readonly warmStart: WarmStartStore;
   /** The decisions made in approval mode, each also in the ledger. */
   readonly approvals: ApprovalStore;
+  /** The runs' samples (bounded per run), for a finished run's charts. */
+  readonly runs: RunStore;
 
   private constructor(
     /** The file as given to `open`. */
@@ -61,6 +64,7 @@ export class Archive {
     this.ledger = new Ledger(db, file);
     this.warmStart = new WarmStartStore(db, file);
     this.approvals = new ApprovalStore(db, file, this.ledger);
+    this.runs = new RunStore(db);
   }
 
   /**

@@ -5,6 +5,7 @@ export { IN_MEMORY } from './database.js';
 export { ArchiveError } from './errors.js';
 export { FINGERPRINT_FIELDS, machineFingerprint, parseCpuInfo, withHash } from './fingerprint.js';
 export { Ledger } from './ledger.js';
+export { MAX_RUN_SAMPLES, RunStore, downsampleRun } from './runs.js';
 export { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
 export { WarmStartStore, fingerprintDifferences } from './warm-start.js';
 export type * from './types.js';

@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -46,6 +46,39 @@ const APPROVALS_SQL = `CREATE TABLE IF NOT EXISTS approvals (
   decided_by TEXT NOT NULL,
   decided_at TEXT NOT NULL,
   ledger_sequence INTEGER NOT NULL REFERENCES ledger (sequence)
+);
+`;
+
+/**
+ * One row per run whose samples were kept (runs), and those samples
+ * (run_samples), downsampled to a bounded number per run (runs.ts), so a
+ * finished run's dashboard can draw its throughput and energy. A run's
+ * figures that are no samples (baseline, roofline, the drift tolerance) sit
+ * on its row; the in-cache ceiling changes with the live step kernel, so
+ * each sample carries the one known when it was taken. The ids are given by
+ * the archive, not the database, and the SQL is plain, so that another
+ * database can hold the same tables.
+ */
+const RUNS_SQL = `CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  baseline_mlups REAL,
+  roofline_mlups REAL,
+  drift_tolerance REAL,
+  samples_taken INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_samples (
+  run_id INTEGER NOT NULL REFERENCES runs (id),
+  seq INTEGER NOT NULL,
+  at_ms REAL NOT NULL,
+  step INTEGER NOT NULL,
+  mlups REAL NOT NULL,
+  interval_ms REAL NOT NULL,
+  held_ms REAL NOT NULL,
+  energy_drift REAL NOT NULL,
+  in_cache_mlups REAL,
+  PRIMARY KEY (run_id, seq)
 );
 `;
 
@@ -123,13 +156,17 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-${APPROVALS_SQL}`;
+${APPROVALS_SQL}${RUNS_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
 
 /** Tables an archive has from a schema version on (older ones gain them when migrated). */
-export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([['approvals', 3]]);
+export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([
+  ['approvals', 3],
+  ['runs', 4],
+  ['run_samples', 4],
+]);
 
 /**
  * From each older version to the next: the statements, then whether every
@@ -141,4 +178,6 @@ export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> 
   // Version 3 adds the approval decisions of the dashboard's approval mode and the LLM's raw reply;
   // existing rows keep their hashes (row-seal.ts covers raw_reply only when it is set).
   [2, { sql: `ALTER TABLE attempts ADD COLUMN raw_reply TEXT;\n${APPROVALS_SQL}`, sealAll: false }],
+  // Version 4 adds the runs' samples, for a finished run's dashboard; nothing else changes.
+  [3, { sql: RUNS_SQL, sealAll: false }],
 ]);

@@ -95,6 +95,37 @@ export interface NewApproval {
   atStep: number;
 }
 
+/** One sample of a run's live simulation, as the archive keeps it (EngineSample's figures, and the in-cache ceiling then). */
+export interface RunSample {
+  /** Milliseconds since the run's sampling began, at the end of the interval. */
+  atMs: number;
+  step: number;
+  /** Wall-clock MLUPS over the interval. */
+  mlups: number;
+  intervalMs: number;
+  /** Milliseconds of the interval the lattice was held (benchmarks). */
+  heldMs: number;
+  energyDrift: number;
+  /** The live step kernel's in-cache ceiling known when the sample was taken; null: not measured. */
+  inCacheMlups: number | null;
+}
+
+export interface NewRun {
+  startedAt: string;
+  finishedAt: string;
+  baselineMlups: number | null;
+  rooflineMlups: number | null;
+  driftTolerance: number | null;
+  samples: readonly RunSample[];
+}
+
+/** A run whose samples the archive keeps: at most MAX_RUN_SAMPLES of them, merged from the samples taken. */
+export interface RunRecord extends Omit<NewRun, 'samples'> {
+  id: number;
+  /** How many samples the run took; more than it keeps when they were merged. */
+  samplesTaken: number;
+}
+
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */
   sequence: number;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
 import { SCHEMA_VERSION } from '../archive/schema.js';
-import type { AttemptRecord, LedgerVerification } from '../archive/types.js';
+import type { AttemptRecord, LedgerVerification, NewRun, RunSample } from '../archive/types.js';
 import { rooflineMlupsOf } from '../bench/kernels.js';
 import { describe } from '../errors.js';
 import { ConfigError, type EngineConfig, type FlagOverride, GENERATOR_KINDS, type GeneratorKind, loadConfig, withFlags } from '../engine/config.js';
@@ -27,6 +27,7 @@ import { closeSharedGauntletPool } from '../gauntlet/pool.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
+import { RunSampleLog } from '../report/run-samples.js';
 import { type RunSummary, summarizeRun } from '../report/run-summary.js';
 import { type StepAuditReport, auditedRun } from '../report/step-audit.js';
 import { formatSummaryTable } from '../report/summary-rows.js';
@@ -249,6 +250,7 @@ interface DashboardContext {
   desk: ApprovalDesk;
   settings: Record<string, string>;
   rooflineMlups: number;
+  remoteEvaluation: boolean;
 }
 
 async function runSession(
@@ -317,6 +319,7 @@ function liveDashboard(engine: Engine, archive: Archive, context: DashboardConte
     desk: context.desk,
     settings: context.settings,
     rooflineMlups: context.rooflineMlups,
+    remoteEvaluation: context.remoteEvaluation,
     rollback: async (slot) => {
       const reply = await control({ command: 'rollback', slot });
       return reply.ok ? `rolled back ${slot}` : 'rollback refused';
@@ -326,12 +329,23 @@ function liveDashboard(engine: Engine, archive: Archive, context: DashboardConte
   });
 }
 
+/** The run's samples, kept in the archive for `ouroboros ui --archive`; an archive that cannot take them says why. */
+function archiveSamples(archive: Archive, run: NewRun): string | null {
+  try {
+    archive.runs.record(run);
+    return null;
+  } catch (error) {
+    return `the run's samples could not be kept in archive ${archive.file}: ${(error as Error).message}`;
+  }
+}
+
 function finish(
   archive: Archive,
   mark: ArchiveMark,
   session: Session,
   rooflineMlups: number,
   report: { file: string; settings: Record<string, string> },
+  run: { startedAt: string; samples: readonly RunSample[]; driftTolerance: number },
 ): RunResult {
   const all = archive.list();
   const ledger = archive.ledger.entries().filter((entry) => entry.sequence > mark.lastSequence);
@@ -353,13 +367,28 @@ function finish(
     generatedAt: new Date().toISOString(),
     settings: report.settings,
     summary,
-    samples: session.samples,
+    samples: run.samples,
     records: withAncestors(all, mark),
     ledger,
     verification,
   });
+  const samplesError = archiveSamples(archive, {
+    startedAt: run.startedAt,
+    finishedAt: new Date().toISOString(),
+    baselineMlups: summary.baselineMlups,
+    rooflineMlups,
+    driftTolerance: run.driftTolerance,
+    samples: run.samples,
+  });
   const file = path.resolve(report.file);
-  const result = { summary, engine: session.engine, steps: session.steps, verification, archive: path.resolve(archive.file) };
+  const result = {
+    summary,
+    engine: session.engine,
+    steps: session.steps,
+    verification,
+    archive: path.resolve(archive.file),
+    ...(samplesError === null ? {} : { archiveError: samplesError }),
+  };
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, html);
@@ -430,10 +459,14 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const detachFleet = fleet?.attach(engine);
       if (fleet) progress?.event(`joined the fleet at ${config.fleet.redis} as ${fleet.evaluator.id}`);
       const settings = settingsOf(config, options);
-      const dashboard = desk === null ? null : { desk, settings, rooflineMlups };
+      const dashboard = desk === null ? null : { desk, settings, rooflineMlups, remoteEvaluation: fleet !== null };
+      const sampleLog = new RunSampleLog(engine);
+      const runStartedAt = new Date().toISOString();
       const session = await runSession(engine, archive, options, progress, startedMs, dashboard);
       detachFleet?.();
-      const result = { ...finish(archive, mark, session, rooflineMlups, { file: reportFile, settings }), ...(fleet ? { fleet: fleet.counts } : {}) };
+      sampleLog.detach();
+      const run = { startedAt: runStartedAt, samples: sampleLog.samples(), driftTolerance: config.watchdog.driftTolerance };
+      const result = { ...finish(archive, mark, session, rooflineMlups, { file: reportFile, settings }, run), ...(fleet ? { fleet: fleet.counts } : {}) };
       return engine.storageFailure === null ? result : { ...result, archiveError: engine.storageFailure.message };
     } finally {
       await fleet?.close();

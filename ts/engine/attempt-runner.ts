@@ -23,7 +23,7 @@ import { GeneratorError } from '../generators/types.js';
 import type { Lattice } from '../lattice/lattice.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { EngineConfig } from './config.js';
-import type { AttemptPhase } from './events.js';
+import type { AttemptPhase, GateProgressReport } from './events.js';
 import type { ChangeOutcome, Incumbent, LiveChanges } from './live-changes.js';
 import { STOPPED_FIRST_REASON, fileSha256, trialText } from './live-changes.js';
 import { benchmarkText, type CandidateJudge, type GauntletResources, judgeCandidate, notABenchmarkWin, screenedOut } from './judge.js';
@@ -95,6 +95,8 @@ export interface AttemptHost {
   /** The latest sampled live MLUPS (0 before the first sample). */
   liveMlups(): number;
   phase(report: { id: number; slot: Slot; phase: AttemptPhase; parentId: number | null; generator: string }): void;
+  /** Told of each gauntlet gate of an attempt as it begins and ends (the dashboard shows it); absent, nobody is. */
+  gateProgress?(report: GateProgressReport): void;
   addCost(usd: number): void;
 }
 
@@ -329,7 +331,10 @@ export class AttemptRunner {
     const liveStepsPerCall = Math.min(host.config.lattice.maxBatchSteps, Math.max(host.lat.batchSteps, MIN_JUDGED_STEPS_PER_CALL));
     const judge: CandidateJudge =
       host.judge ??
-      ((source, slot, incumbent, genome) => judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall));
+      ((source, slot, incumbent, genome) =>
+        judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall, (progress) =>
+          host.gateProgress?.({ ...progress, id: record.id, slot }),
+        ));
     let incumbent = host.live.incumbents.get(this.slot)!;
     // Asked once: a candidate judged again against a newer incumbent keeps the decision ('' without approval mode).
     let approval: string | null | undefined;

@@ -344,6 +344,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         rootOf: (slot) => roots.get(slot)!,
         liveMlups: () => sampler.samples.at(-1)?.mlups ?? 0,
         phase: (report) => this.phase(report),
+        gateProgress: (report) => this.emit('gate-progress', report),
         addCost: (usd) => {
           this.costUsd += usd;
         },
@@ -637,6 +638,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (this.inCache?.measuring === true) return { state: run.economy.state, maxInFlight: 1, waitMs: LOOP_POLL_MS };
     }
     return run.economy.decide(view);
+  }
+
+  /** The in-cache ceiling of the live step module (MLUPS), for the displays; null until it is measured, or with no economy. */
+  inCacheMlups(): number | null {
+    return this.run === null ? null : this.inCacheCeiling();
   }
 
   /** The live step module's in-cache rate; null until it is measured. */

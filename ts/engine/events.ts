@@ -3,6 +3,7 @@
  * loop, so the CLI, the logs and the report all see the same facts.
  */
 import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import type { GateProgress } from '../gauntlet/pipeline.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
 import type { EconomyTransition } from './economy.js';
 
@@ -32,6 +33,9 @@ export interface AttemptStatusReport {
   startedAt: string;
   finishedAt: string | null;
 }
+
+/** A gate of an archived attempt began or ended in the gauntlet (a remote gauntlet reports none). */
+export type GateProgressReport = GateProgress & { id: number; slot: Slot };
 
 /** A sample of the live simulation, taken every sampling interval. */
 export interface EngineSample {
@@ -77,6 +81,7 @@ export interface EngineEvents {
   resumed: [];
   sample: [EngineSample];
   'attempt-phase': [AttemptStatusReport];
+  'gate-progress': [GateProgressReport];
   'attempt-finished': [AttemptRecord];
   applied: [LedgerEntry];
   'rolled-back': [LedgerEntry];

@@ -2,7 +2,7 @@
  * One gauntlet run of a candidate against the live incumbent of its slot,
  * with the engine's settings, and the figures the engine keeps from it.
  */
-import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import { evaluateCandidate, type GateProgressListener } from '../gauntlet/pipeline.js';
 import type { CandidateOptions } from '../gauntlet/options.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
@@ -25,8 +25,11 @@ export interface Judgement {
 export interface GauntletResources {
   pool: GauntletPool | undefined;
   sandboxQueue: SandboxScheduler;
-  /** The gauntlet itself (default evaluateCandidate): tests inject verdicts here instead of compiling and benchmarking. */
-  evaluate?: (options: CandidateOptions) => Promise<GauntletVerdict>;
+  /**
+   * The gauntlet itself (default evaluateCandidate): tests inject verdicts here instead of compiling and benchmarking.
+   * A remote gauntlet (the fleet's) may not report its gates as they pass: it gives the verdict only.
+   */
+  evaluate?: (options: CandidateOptions, onGate?: GateProgressListener) => Promise<GauntletVerdict>;
 }
 
 /** Above this many cells the live lattice is not the benchmark lattice: three levels of it must fit the sandbox's memory. */
@@ -54,9 +57,12 @@ export async function judgeCandidate(
   signal?: AbortSignal,
   /** Steps the live runner asks of each kernel call (its batch): the benchmark calls both kernels so. */
   liveStepsPerCall = 1,
+  /** Told of each gate as it begins and ends, for the displays. */
+  onGate?: GateProgressListener,
 ): Promise<Judgement> {
   const { gauntlet } = config;
-  const verdict = await evaluate({
+  const evaluateReporting = (options: CandidateOptions) => evaluate(options, onGate);
+  const verdict = await evaluateReporting({
     source,
     // The gauntlet renders the genome again itself: only a source it renders to exactly takes the template's analysis.
     genome,

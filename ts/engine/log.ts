@@ -111,6 +111,8 @@ export function logEngineEvents(
     resumed: () => logger.info({ event: 'resumed' }, 'engine resumed'),
     sample: (sample) => logger.debug({ event: 'sample', ...sample }, 'sample'),
     'attempt-phase': (report) => logger.info({ event: 'attempt-phase', ...report }, `attempt ${report.id} ${report.phase}`),
+    // Each gate's verdict is in the attempt-finished line; the gates as they pass are for the dashboard.
+    'gate-progress': (report) => logger.debug({ event: 'gate-progress', ...report }, `attempt ${report.id} ${report.gate} ${report.state}`),
     'attempt-finished': (record) => logger.info({ event: 'attempt-finished', ...attemptFields(record) }, `attempt ${record.id} ${record.status}`),
     applied: (entry) => logger.info({ event: 'applied', ...entry }, `applied attempt ${entry.attemptId} to ${entry.slot}`),
     'rolled-back': (entry) => logger.warn({ event: 'rolled-back', ...entry }, `rolled back ${entry.slot}: ${entry.reason}`),

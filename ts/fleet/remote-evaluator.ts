@@ -22,7 +22,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { MachineFingerprint } from '../archive/types.js';
 import type { CandidateOptions } from '../gauntlet/options.js';
-import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import { evaluateCandidate, type GateProgressListener } from '../gauntlet/pipeline.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
 import { checkRedisUrl, connectRedis, redisOptions } from './connection.js';
 import { screenedOut } from '../engine/judge.js';
@@ -43,7 +43,7 @@ export interface FleetEvaluatorOptions {
   redisUrl: string;
   fingerprint: MachineFingerprint;
   /** The gauntlet run when the fleet cannot answer (default evaluateCandidate). */
-  local?: (options: CandidateOptions) => Promise<GauntletVerdict>;
+  local?: (options: CandidateOptions, onGate?: GateProgressListener) => Promise<GauntletVerdict>;
   /** Each delivery's limit; must match the workers' (default 10 min). */
   jobTimeoutMs?: number;
   /** The engine's own check of a worker's pass (default reverifyLocally). */
@@ -136,8 +136,8 @@ export class FleetEvaluator extends EventEmitter {
     return new FleetEvaluator(id, resolved, redis, queue, events, withdraw, bullConnections);
   }
 
-  /** The engine's `evaluate` hook. */
-  readonly evaluate = async (options: CandidateOptions): Promise<GauntletVerdict> => {
+  /** The engine's `evaluate` hook; a remote verdict comes whole, so only a local fallback reports its gates to `onGate`. */
+  readonly evaluate = async (options: CandidateOptions, onGate?: GateProgressListener): Promise<GauntletVerdict> => {
     const job = jobFromOptions(options, this.options.fingerprint.hash, this.id);
     const id = jobId(job);
     const outcome = await this.remote(id, job, options.signal).catch((error: unknown) => ({
@@ -152,7 +152,7 @@ export class FleetEvaluator extends EventEmitter {
     }
     this.counts.local += 1;
     this.emit('evaluated', { jobId: id, remote: false, reason: outcome.reason, workerId: null } satisfies EvaluationRoute);
-    return this.options.local(options);
+    return this.options.local(options, onGate);
   };
 
   /** The engine's verdict on a worker's pass: its own re-verification's. */

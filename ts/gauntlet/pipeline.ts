@@ -21,12 +21,27 @@ import { sharedGauntletPool } from './pool.js';
 import { runSandbox, sandboxRunnerPath } from './sandbox-run.js';
 import { symbolAllowlist } from './symbols.js';
 import { sharedTemplateAnalyses, type TemplateFindings } from './template-analysis.js';
-import type { GateVerdict, GauntletVerdict } from './types.js';
+import type { GateName, GateVerdict, GauntletVerdict } from './types.js';
+
+/**
+ * A gate began or ended (with its verdict): what a display shows of an
+ * attempt in the gauntlet. The static and compile gates run side by side,
+ * so two may be under way at once; the sandbox run yields the sandbox, dojo
+ * and bench verdicts together, when it ends.
+ */
+export type GateProgress = { gate: GateName; state: 'started' } | { gate: GateName; state: 'finished'; passed: boolean; reason: string };
+
+/** Told of each gate as it begins and ends; an interrupted gate has no end. */
+export type GateProgressListener = (progress: GateProgress) => void;
 
 async function timed<D extends object>(work: () => Promise<Omit<GateVerdict<D>, 'seconds'>> | Omit<GateVerdict<D>, 'seconds'>): Promise<GateVerdict<D>> {
   const start = performance.now();
   const verdict = await work();
   return { ...verdict, seconds: (performance.now() - start) / 1000 };
+}
+
+function finished(onGate: GateProgressListener, verdict: GateVerdict): void {
+  onGate({ gate: verdict.gate, state: 'finished', passed: verdict.passed, reason: verdict.reason });
 }
 
 function finish(gates: GateVerdict[], started: number, extra: Partial<GauntletVerdict> = {}): GauntletVerdict {
@@ -69,33 +84,41 @@ interface Build {
 }
 
 /** The compile gate, then the symbol gate on what it built. */
-async function build(options: ResolvedOptions, trustedRendering: boolean): Promise<Build> {
+async function build(options: ResolvedOptions, trustedRendering: boolean, onGate: GateProgressListener): Promise<Build> {
   const { signal } = options;
+  onGate({ gate: 'compile', state: 'started' });
   const compile = await timed(() => hardenedCompile(options.source, { ...options, timeoutMs: options.compileTimeoutMs, ...(signal ? { signal } : {}) }));
+  finished(onGate, compile);
   const compileCached = compile.details.cached;
   const modulePath = compile.details.modulePath;
   if (!compile.passed || modulePath === null) return { gates: [compile], modulePath: null, compileCached };
+  onGate({ gate: 'symbols', state: 'started' });
   const symbols = await timed(() => symbolAllowlist(modulePath, { trustedRendering }));
+  finished(onGate, symbols);
   return { gates: [compile, symbols], modulePath: symbols.passed ? modulePath : null, compileCached };
 }
 
-async function runGates(options: ResolvedOptions, started: number): Promise<GauntletVerdict> {
+async function runGates(options: ResolvedOptions, started: number, onGate: GateProgressListener): Promise<GauntletVerdict> {
   const gates: GateVerdict[] = [];
   const pool = options.pool ?? sharedGauntletPool();
   const { signal } = options;
   const aborted = () => signal?.aborted === true;
   if (aborted()) return interrupted(gates, started);
 
+  onGate({ gate: 'patch', state: 'started' });
   const patch = await timed(() => patchGate({ source: options.source, targetPath: options.targetPath }));
+  finished(onGate, patch);
   gates.push(patch);
   if (!patch.passed) return finish(gates, started);
 
+  onGate({ gate: 'static', state: 'started' });
   const screenStarted = performance.now();
   const screening = await pool.screen(options.source, options.safetyThreshold, options.includeDir, signal);
   if (aborted()) return interrupted(gates, started);
   const screenSeconds = (performance.now() - screenStarted) / 1000;
   if (screening.refusal) {
     gates.push({ ...screening.refusal, seconds: screenSeconds });
+    finished(onGate, gates.at(-1)!);
     return finish(gates, started, { safetyScore: screening.refusal.details.safetyScore });
   }
 
@@ -108,11 +131,12 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   const trustedRendering = isTrustedSource(options.source, options.genome);
   const [analysed, built] = await Promise.all([
     timed(() => pool.analyse(options.source, screening.details, options.includeDir, templateFor(options, trustedRendering), signal)),
-    build(options, trustedRendering),
+    build(options, trustedRendering, onGate),
   ]);
   if (aborted()) return interrupted(gates, started);
   const firewall = { ...analysed, seconds: screenSeconds + analysed.seconds };
   gates.push(firewall);
+  finished(onGate, firewall);
   const safetyScore = firewall.details.safetyScore;
   if (!firewall.passed) return finish(gates, started, { safetyScore });
   gates.push(...built.gates);
@@ -124,8 +148,9 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
   const sandbox = async () =>
     aborted()
       ? null
-      : withToolsHeld(() =>
-          runSandbox({
+      : withToolsHeld(() => {
+          onGate({ gate: 'sandbox', state: 'started' });
+          return runSandbox({
             runnerPath: options.runnerPath ?? sandboxRunnerPath(),
             candidatePath: modulePath,
             incumbentPath: options.incumbent,
@@ -145,12 +170,13 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
             memoryMiB: options.memoryMiB,
             timeoutMs: options.sandboxTimeoutMs,
             ...(signal ? { signal } : {}),
-          }),
-        );
+          });
+        });
   const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
   if (outcome === null || aborted()) return interrupted(gates, started, { safetyScore, compileCached });
   const interpretation = await pool.interpret(outcome);
   gates.push(...interpretation.gates);
+  for (const gate of interpretation.gates) finished(onGate, gate);
   return finish(gates, started, {
     safetyScore,
     compileCached,
@@ -164,7 +190,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
  * `threads` threads through parallel_for and times one step per wave_step
  * call, as the live lattice runs it.
  */
-export async function evaluateCandidate(options: CandidateOptions): Promise<GauntletVerdict> {
+export async function evaluateCandidate(options: CandidateOptions, onGate: GateProgressListener = () => undefined): Promise<GauntletVerdict> {
   const started = performance.now();
-  return runGates(resolveOptions(options), started);
+  return runGates(resolveOptions(options), started, onGate);
 }

@@ -121,7 +121,9 @@ function frame(options: LineChartOptions, x: Axis, y: Axis): string[] {
   return parts;
 }
 
-function legend(series: readonly ChartSeries[]): string[] {
+/** One entry per name: a line drawn in several pieces (series of the same name) is one line. */
+function legend(all: readonly ChartSeries[]): string[] {
+  const series = all.filter((s, i) => all.findIndex((other) => other.name === s.name) === i);
   return series.map(
     (s, i) =>
       `<g transform="translate(${MARGIN.left + 10 + i * 160} ${MARGIN.top + 4})">` +

@@ -4,14 +4,14 @@
  * MLUPS and energy drift over time, the lineage tree, every attempt with the
  * gate that stopped it and why, and the ledger with its verification.
  */
-import type { AttemptRecord, LedgerEntry, LedgerVerification } from '../archive/types.js';
-import type { EngineSample } from '../engine/events.js';
+import type { AttemptRecord, LedgerEntry, LedgerVerification, RunSample } from '../archive/types.js';
 import { escapeHtml } from './escape.js';
 import { formatDrift, formatMlups, formatSpeedup, shortHash } from './format.js';
 import { type ChartMarker, lineChart } from './line-chart.js';
 import { SKIPPED_BY_PREDICTOR } from '../engine/attempt-runner.js';
 import { SLOTS } from '../lattice/lattice.js';
 import { SKIPPED_COLOR, STATUS_COLORS, lineageTree } from './lineage-tree.js';
+import { ceilingSegments } from './run-samples.js';
 import { type RunSummary, changesLiveKernel } from './run-summary.js';
 import { summaryRows } from './summary-rows.js';
 
@@ -21,7 +21,8 @@ export interface ReportInput {
   /** What ran (lattice, generator, archive, ...), shown as given. */
   settings: Readonly<Record<string, string>>;
   summary: RunSummary;
-  samples: readonly EngineSample[];
+  /** Each with the in-cache ceiling known when it was taken. */
+  samples: readonly RunSample[];
   /** Every record to draw and list, the reference kernel's root included. */
   records: readonly AttemptRecord[];
   ledger: readonly LedgerEntry[];
@@ -70,7 +71,7 @@ function summarySection(input: ReportInput): string {
 }
 
 /** The time of the first sample at or after `step`, in seconds, for drawing a ledger entry on the time axis. */
-function secondsAtStep(samples: readonly EngineSample[], step: number): number | null {
+function secondsAtStep(samples: readonly RunSample[], step: number): number | null {
   const sample = samples.find((s) => s.step >= step);
   return sample === undefined ? null : sample.atMs / 1e3;
 }
@@ -108,6 +109,15 @@ function plotsSection(input: ReportInput): string {
           },
         ];
   const { rooflineMlups, baselineMlups } = input.summary;
+  const ceilings = ceilingSegments(input.samples);
+  const inCache = ceilings.map(({ fromSeconds, toSeconds, mlups }) => ({
+    name: 'in-cache ceiling',
+    color: '#8250df',
+    points: [
+      [fromSeconds, mlups],
+      [toSeconds, mlups],
+    ] as const,
+  }));
   const mlups = lineChart({
     title: 'Live throughput (dashed: ledger changes; shaded: lattice held for benchmarks)',
     xLabel: 'seconds since start',
@@ -116,6 +126,7 @@ function plotsSection(input: ReportInput): string {
       { name: 'live MLUPS', color: '#1f77b4', points: input.samples.filter((s) => s.mlups > 0).map((s) => [s.atMs / 1e3, s.mlups] as const) },
       ...flat('baseline', '#777777', baselineMlups),
       ...flat('roofline (memory bandwidth)', '#d62728', rooflineMlups),
+      ...inCache,
     ],
     markers,
     bands: heldBands(input.samples),
@@ -132,15 +143,20 @@ function plotsSection(input: ReportInput): string {
     yScale: 'log',
     formatY: (y) => y.toExponential(0),
   });
+  const inCacheNote =
+    ceilings.length === 0
+      ? 'The in-cache ceiling was not measured in this run (the economy measures it for each live step kernel when the roofline bounds the gain), so it is not drawn. '
+      : "The in-cache ceiling is the live step kernel's rate on a lattice that fits in cache, drawn while that kernel was live and its ceiling known: " +
+        'a kernel that fuses steps can pass the roofline, not this ceiling. ';
   const note =
-    '<p class="explain">The roofline is the rate memory bandwidth allows (a STREAM triad over the lattice\'s own memory); ' +
-    "the in-cache ceiling the economy may also bound its gain by (the summary's search-cost row names the one it used) is not drawn. " +
+    '<p class="explain">The roofline is the rate memory bandwidth allows (a STREAM triad over the lattice\'s own memory). ' +
+    escapeHtml(inCacheNote) +
     "The baseline is the reference kernel's rate before any attempt ran.</p>";
   return ['<h2 id="plots">Throughput and energy</h2>', mlups, note, drift].join('\n');
 }
 
 /** The sampling intervals during which the lattice was held (benchmarks), as shaded ranges. */
-function heldBands(samples: readonly EngineSample[]): { from: number; to: number; label: string }[] {
+function heldBands(samples: readonly RunSample[]): { from: number; to: number; label: string }[] {
   return samples
     .filter((s) => s.heldMs > 0)
     .map((s) => ({ from: (s.atMs - s.intervalMs) / 1e3, to: s.atMs / 1e3, label: `held ${s.heldMs.toFixed(0)} ms of ${s.intervalMs.toFixed(0)} ms` }));

@@ -2,17 +2,19 @@
  * What the dashboard shows, independent of HTTP: a snapshot of the run, an
  * attempt's detail, and a stream of updates. A live run's data follows the
  * engine's events (events.ts) and reads the archive; a finished run's comes
- * from the archive alone (it keeps attempts and the ledger, not the live
- * samples), and has no controls.
+ * from the archive alone (its attempts, its ledger and the samples of its
+ * latest run), and has no controls.
  */
 import type { Archive } from '../archive/archive.js';
-import type { ApprovalRecord, AttemptRecord, LedgerEntry, LedgerVerification } from '../archive/types.js';
+import type { ApprovalRecord, AttemptRecord, LedgerEntry, LedgerVerification, RunSample } from '../archive/types.js';
 import type { ApprovalRequest } from '../engine/attempt-runner.js';
 import type { Engine } from '../engine/engine.js';
-import type { AttemptStatusReport, EngineSample } from '../engine/events.js';
-import type { Slot } from '../gauntlet/types.js';
+import type { AttemptStatusReport, EngineSample, GateProgressReport } from '../engine/events.js';
+import type { GateProgress } from '../gauntlet/pipeline.js';
+import type { GateName, Slot } from '../gauntlet/types.js';
 import { SLOTS } from '../lattice/lattice.js';
 import type { ApprovalDesk } from './approval-desk.js';
+import { RunSampleLog } from '../report/run-samples.js';
 import { changesLiveKernel } from '../report/run-summary.js';
 import { type DiffLine, lineDiff } from './line-diff.js';
 
@@ -47,6 +49,22 @@ export interface LiveKernel {
   source: string;
 }
 
+/** An attempt in flight: its phase, and in the gauntlet the gates it has met so far. */
+export interface InFlightAttempt extends AttemptStatusReport {
+  gates: GateProgress[];
+  /** Where it is, in words: its phase, or the gates under way ("remote: gauntlet" when the fleet evaluates it and reports only the verdict). */
+  where: string;
+}
+
+/** Which run of a finished archive the charts show. */
+export interface ArchivedRun {
+  id: number;
+  runs: number;
+  startedAt: string;
+  finishedAt: string;
+  samplesTaken: number;
+}
+
 export interface DashboardSnapshot {
   mode: 'live' | 'archive';
   archive: string;
@@ -54,10 +72,13 @@ export interface DashboardSnapshot {
   rooflineMlups: number | null;
   baselineMlups: number | null;
   driftTolerance: number | null;
-  samples: readonly EngineSample[];
+  /** Each with the in-cache ceiling known when it was taken (null: not measured). */
+  samples: readonly RunSample[];
+  /** A finished archive's run whose samples are shown; null live, or when the archive kept no samples. */
+  run: ArchivedRun | null;
   engine: { running: boolean; paused: boolean; simulationPaused: boolean; approvalMode: boolean } | null;
   live: LiveKernel[];
-  inFlight: AttemptStatusReport[];
+  inFlight: InFlightAttempt[];
   records: RecordSummary[];
   ledger: LedgerEntry[];
   verification: LedgerVerification;
@@ -73,11 +94,11 @@ export interface AttemptDetail {
   approval: ApprovalRecord | null;
   waiting: ApprovalRequest | null;
   ledger: LedgerEntry[];
-  phase: AttemptStatusReport | null;
+  phase: InFlightAttempt | null;
 }
 
 /** One update of the stream: a sample goes to the chart as it is; any other says the snapshot changed. */
-export type DashboardUpdate = { type: 'sample'; sample: EngineSample } | { type: 'changed'; what: string } | { type: 'alert'; alert: Alert };
+export type DashboardUpdate = { type: 'sample'; sample: RunSample } | { type: 'changed'; what: string } | { type: 'alert'; alert: Alert };
 
 export interface DashboardControls {
   pauseEngine(): void;
@@ -110,7 +131,18 @@ function liveKernels(archive: Archive, live: Partial<Record<Slot, { attemptId: n
   });
 }
 
-function detail(archive: Archive, id: number, phase: AttemptStatusReport | null, waiting: ApprovalRequest | null): AttemptDetail | null {
+/** Where an attempt in flight is, in words: see InFlightAttempt.where. */
+export function whereInFlight(report: AttemptStatusReport, gates: readonly GateProgress[], remoteEvaluation: boolean): string {
+  if (report.phase !== 'gauntlet') return report.phase;
+  if (gates.length === 0) return remoteEvaluation ? 'remote: gauntlet' : 'gauntlet';
+  const running = gates.filter((gate) => gate.state === 'started').map((gate) => gate.gate);
+  const passed = gates.filter((gate) => gate.state === 'finished' && gate.passed).length;
+  if (running.length > 0) return `gauntlet: ${running.join(' + ')} (${passed} passed)`;
+  const last = gates.at(-1) as Extract<GateProgress, { state: 'finished' }>;
+  return `gauntlet: ${last.gate} ${last.passed ? 'passed' : `failed: ${last.reason}`}`;
+}
+
+function detail(archive: Archive, id: number, phase: InFlightAttempt | null, waiting: ApprovalRequest | null): AttemptDetail | null {
   const record = archive.get(id);
   if (record === null) return null;
   const parent = record.parentId === null ? null : archive.get(record.parentId);
@@ -138,17 +170,24 @@ function liveAtEnd(archive: Archive): Partial<Record<Slot, { attemptId: number; 
   return live;
 }
 
-/** A finished run, read from its archive. */
+/** A finished run, read from its archive: the charts show the latest run that kept its samples. */
 export function archiveDashboard(archive: Archive): DashboardData {
+  const runs = archive.runs.list();
+  const latest = runs.at(-1) ?? null;
+  const samples = latest === null ? [] : archive.runs.samples(latest.id);
   return {
     snapshot: () => ({
       mode: 'archive',
       archive: archive.file,
       settings: {},
-      rooflineMlups: null,
-      baselineMlups: null,
-      driftTolerance: null,
-      samples: [],
+      rooflineMlups: latest?.rooflineMlups ?? null,
+      baselineMlups: latest?.baselineMlups ?? null,
+      driftTolerance: latest?.driftTolerance ?? null,
+      samples,
+      run:
+        latest === null
+          ? null
+          : { id: latest.id, runs: runs.length, startedAt: latest.startedAt, finishedAt: latest.finishedAt, samplesTaken: latest.samplesTaken },
       engine: null,
       live: liveKernels(archive, liveAtEnd(archive)),
       inFlight: [],
@@ -170,6 +209,8 @@ export interface LiveDashboardOptions {
   desk: ApprovalDesk;
   settings: Record<string, string>;
   rooflineMlups: number;
+  /** The fleet evaluates the candidates: its workers report the verdict, not each gate. */
+  remoteEvaluation: boolean;
   /** Performs a control-socket request (engineControl): rollback and stop go the way `ouroboros rollback` and `stop` do. */
   rollback(slot: Slot): Promise<string>;
   stop(): Promise<void>;
@@ -179,6 +220,9 @@ export interface LiveDashboardOptions {
 export class LiveDashboard implements DashboardData {
   private readonly listeners = new Set<(update: DashboardUpdate) => void>();
   private readonly inFlight = new Map<number, AttemptStatusReport>();
+  /** The gates each archived attempt in the gauntlet has met, by gate, in the order they began. */
+  private readonly gates = new Map<number, Map<GateName, GateProgress>>();
+  private readonly log: RunSampleLog;
   private readonly alerts: Alert[] = [];
   private drifting = false;
   private belowIncumbent = false;
@@ -186,6 +230,8 @@ export class LiveDashboard implements DashboardData {
 
   constructor(private readonly options: LiveDashboardOptions) {
     const { engine, desk } = options;
+    // Before this dashboard's own sample listener, so that the log has annotated a sample when the dashboard sends it.
+    this.log = new RunSampleLog(engine);
     this.controls = {
       pauseEngine: () => engine.pause('paused from the dashboard'),
       resumeEngine: () => engine.resume(),
@@ -209,6 +255,7 @@ export class LiveDashboard implements DashboardData {
     const { engine, desk } = this.options;
     engine.on('sample', (sample) => this.onSample(sample));
     engine.on('attempt-phase', (report) => this.onPhase(report));
+    engine.on('gate-progress', (report) => this.onGate(report));
     engine.on('attempt-finished', () => this.changed('records'));
     engine.on('applied', () => this.changed('ledger'));
     engine.on('rolled-back', (entry) => {
@@ -228,7 +275,7 @@ export class LiveDashboard implements DashboardData {
   }
 
   private onSample(sample: EngineSample): void {
-    this.emit({ type: 'sample', sample });
+    this.emit({ type: 'sample', sample: this.log.samples().at(-1)! });
     const tolerance = this.options.engine.config.watchdog.driftTolerance;
     const drifting = Math.abs(sample.energyDrift) > tolerance;
     if (drifting && !this.drifting)
@@ -254,9 +301,25 @@ export class LiveDashboard implements DashboardData {
       // The provisional entry of the same attempt (same start, negative id) is replaced by the archived one.
       for (const [id, known] of this.inFlight) if (id < 0 && known.startedAt === report.startedAt && known.slot === report.slot) this.inFlight.delete(id);
     }
-    if (report.phase === 'done') this.inFlight.delete(report.id);
-    else this.inFlight.set(report.id, report);
+    if (report.phase === 'done') {
+      this.inFlight.delete(report.id);
+      this.gates.delete(report.id);
+    } else this.inFlight.set(report.id, report);
     this.changed('in-flight');
+  }
+
+  private onGate(report: GateProgressReport): void {
+    // The patch gate opens every gauntlet run: an attempt judged again against a newer incumbent starts afresh.
+    if (report.gate === 'patch' && report.state === 'started') this.gates.delete(report.id);
+    const gates = this.gates.get(report.id) ?? new Map<GateName, GateProgress>();
+    gates.set(report.gate, report);
+    this.gates.set(report.id, gates);
+    this.changed('in-flight');
+  }
+
+  private inFlightAttempt(report: AttemptStatusReport): InFlightAttempt {
+    const gates = [...(this.gates.get(report.id)?.values() ?? [])];
+    return { ...report, gates, where: whereInFlight(report, gates, this.options.remoteEvaluation) };
   }
 
   private alert(kind: Alert['kind'], message: string): void {
@@ -289,10 +352,11 @@ export class LiveDashboard implements DashboardData {
       rooflineMlups: this.options.rooflineMlups,
       baselineMlups: summary.baselineMlups > 0 ? summary.baselineMlups : null,
       driftTolerance: engine.config.watchdog.driftTolerance,
-      samples: engine.samples().slice(-MAX_SNAPSHOT_SAMPLES),
+      samples: this.log.samples().slice(-MAX_SNAPSHOT_SAMPLES),
+      run: null,
       engine: { running: engine.running, paused: engine.paused, simulationPaused: engine.lattice.paused, approvalMode: desk.enabled },
       live: liveKernels(archive, summary.liveModules),
-      inFlight: [...this.inFlight.values()],
+      inFlight: [...this.inFlight.values()].map((report) => this.inFlightAttempt(report)),
       records: archive.list().map(summarize),
       ledger: archive.ledger.entries(),
       verification: archive.ledger.verify(),
@@ -303,6 +367,7 @@ export class LiveDashboard implements DashboardData {
 
   attempt(id: number): AttemptDetail | null {
     const waiting = this.options.desk.waiting().find((request) => request.attemptId === id) ?? null;
-    return detail(this.options.archive, id, this.inFlight.get(id) ?? null, waiting);
+    const report = this.inFlight.get(id);
+    return detail(this.options.archive, id, report === undefined ? null : this.inFlightAttempt(report), waiting);
   }
 }

@@ -82,9 +82,11 @@ function makeCharts() {
         { label: 'live MLUPS', stroke: '#0969da', width: 2 },
         { label: 'baseline', stroke: '#6e7781', dash: [6, 4] },
         { label: 'roofline', stroke: '#cf222e', dash: [2, 4] },
+        // Per sample: the live step kernel's ceiling when known, a gap where it was not measured.
+        { label: 'in-cache ceiling', stroke: '#8250df', dash: [8, 3] },
       ],
     },
-    [[], [], [], []],
+    [[], [], [], [], []],
     mlupsEl,
   );
   const drift = new uPlot(
@@ -109,13 +111,32 @@ function drawCharts() {
   const xs = state.samples.map((s) => s.atMs / 1000);
   const repeat = (value) => xs.map(() => value);
   // A log scale has no place for 0 (a sample whose interval was all held): it is left out.
-  charts.mlups.setData([xs, state.samples.map((s) => (s.mlups > 0 ? s.mlups : null)), repeat(state.baselineMlups), repeat(state.rooflineMlups)]);
+  const inCache = state.samples.map((s) => s.inCacheMlups);
+  charts.mlups.setData([xs, state.samples.map((s) => (s.mlups > 0 ? s.mlups : null)), repeat(state.baselineMlups), repeat(state.rooflineMlups), inCache]);
   charts.drift.setData([xs, state.samples.map((s) => s.energyDrift), repeat(state.driftTolerance)]);
-  $('chart-mlups').dataset.points = String(xs.length);
-  $('mlups-note').textContent =
-    state.samples.length === 0
-      ? "No samples: a finished run's archive keeps its attempts and ledger, not the live samples (see its HTML report)."
-      : `Shaded: periods the lattice was held for a benchmark. Roofline ${fixed(state.rooflineMlups, 0)} MLUPS (STREAM triad of the lattice's memory). The in-cache ceiling the economy also uses is not drawn here.`;
+  // What the canvas shows, for tests and tools that cannot read pixels.
+  const chart = $('chart-mlups');
+  chart.dataset.points = String(xs.length);
+  chart.dataset.heldBands = String(heldBands(state.samples).length);
+  chart.dataset.inCachePoints = String(inCache.filter((v) => v !== null).length);
+  $('mlups-note').textContent = mlupsNote(inCache.filter((v) => v !== null).at(-1) ?? null);
+}
+
+function mlupsNote(lastCeiling) {
+  if (state.samples.length === 0) {
+    return state.engine === null
+      ? 'No samples: this archive kept none (runs before schema version 4, or one still going when it was copied).'
+      : 'No samples yet.';
+  }
+  const run =
+    state.run === null
+      ? ''
+      : `Run ${state.run.id} of ${state.run.runs} in this archive (${state.run.startedAt} to ${state.run.finishedAt}): ${state.samples.length} samples kept of ${state.run.samplesTaken} taken. `;
+  const ceiling =
+    lastCeiling === null
+      ? 'The in-cache ceiling is not known (the economy measures it for each live step kernel when the roofline bounds the gain), so it is not drawn.'
+      : `In-cache ceiling (the live step kernel on a lattice that fits in cache) ${fixed(lastCeiling, 0)} MLUPS now, drawn while known.`;
+  return `${run}Shaded: periods the lattice was held for a benchmark. Roofline ${fixed(state.rooflineMlups, 0)} MLUPS (STREAM triad of the lattice's memory). ${ceiling}`;
 }
 
 function renderControls() {
@@ -170,11 +191,11 @@ function renderOverview() {
           .reverse()
           .join('');
   $('in-flight').innerHTML =
-    '<tr><th>attempt</th><th>slot</th><th>phase</th><th>generator</th></tr>' +
+    '<tr><th>attempt</th><th>slot</th><th>where</th><th>generator</th></tr>' +
     state.inFlight
       .map(
         (r) =>
-          `<tr><td>${r.id > 0 ? `<a href="#attempt/${r.id}">#${r.id}</a>` : 'new'}</td><td>${esc(r.slot)}</td><td>${esc(r.phase)}</td><td>${esc(r.generator)}</td></tr>`,
+          `<tr data-attempt="${r.id}"><td>${r.id > 0 ? `<a href="#attempt/${r.id}">#${r.id}</a>` : 'new'}</td><td>${esc(r.slot)}</td><td class="where">${esc(r.where)}</td><td>${esc(r.generator)}</td></tr>`,
       )
       .join('');
   $('live').innerHTML = state.live
@@ -253,9 +274,22 @@ async function renderAttempt(id) {
   }
   const d = await response.json();
   const r = d.record;
-  const gates = r.gates
-    .map((g) => `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason ?? '')}</td></tr>`)
-    .join('');
+  // The archive has an attempt's gates when the gauntlet ends; until then, the gates as they are reported.
+  const gates =
+    r.gates.length === 0 && d.phase !== null && d.phase.gates.length > 0
+      ? d.phase.gates
+          .map((g) =>
+            g.state === 'started'
+              ? `<tr><td>${esc(g.gate)}</td><td class="running">running</td><td></td></tr>`
+              : `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason)}</td></tr>`,
+          )
+          .join('')
+      : r.gates
+          .map(
+            (g) =>
+              `<tr><td>${esc(g.gate)}</td><td class="${g.passed ? 'ok' : 'bad'}">${g.passed ? 'passed' : 'failed'}</td><td>${esc(g.reason ?? '')}</td></tr>`,
+          )
+          .join('');
   const diff =
     d.diff === null
       ? '<p class="note">no parent to compare with</p>'
@@ -269,7 +303,7 @@ async function renderAttempt(id) {
     ${d.waiting ? '<p class="approval">waits for approval: decide on the Overview page</p>' : ''}
     ${approval}
     <p>parent ${d.parent === null ? 'none (the reference kernel)' : `<a href="#attempt/${d.parent.id}">#${d.parent.id}</a>`};
-       generator ${esc(r.generator)} / ${esc(r.operator)}; ${d.phase ? `now in ${esc(d.phase.phase)}` : ''}</p>
+       generator ${esc(r.generator)} / ${esc(r.operator)}; ${d.phase ? `now in ${esc(d.phase.where)}` : ''}</p>
     <p>${esc(r.reason)}</p>
     <p>speedup ${fixed(r.speedup, 2)}x (over the reference kernel) · bench ratio ${fixed(r.benchRatio, 3)} (time over the incumbent's; below 1 is faster) · live ${fixed(r.liveMlups, 1)} MLUPS</p>
     <p>genome <code>${esc(r.genome === null ? 'none' : JSON.stringify(r.genome))}</code></p>
