@@ -23,6 +23,7 @@ import { type TrialSlot, runTrial, trialLossSeconds } from '../dist/ts/engine/li
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { StrategyMemory } from '../dist/ts/engine/strategy-memory.js';
 import type { ThroughputWindow, WindowOptions } from '../dist/ts/engine/watch.js';
+import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import type { CandidateProposal, Generator } from '../dist/ts/generators/types.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
@@ -640,7 +641,48 @@ describe('the screening benchmark', () => {
     const honest = await judgeCandidate(config, resources, readFileSync(path.resolve('tests/fixtures/variants/rows-fast.cpp'), 'utf8'), 'step', incumbent);
     expect(honest.verdict.accepted).toBe(true);
     expect(honest.verdict.benchmark!.lattices.map((lattice) => lattice.samples)).toEqual([5, 5]);
+    // The first screen timed the reference on 3 samples; the second re-checks those times on one.
+    const times = (judgement: Judgement) =>
+      (judgement.verdict.gates.find((gate) => gate.gate === 'bench')!.details as { incumbentTimes: { fresh: number; reused: number } }).incumbentTimes;
+    expect(times(stopped).fresh).toBe(3);
+    expect(times(honest).fresh).toBe(1);
+    expect([0, 3]).toContain(times(honest).reused);
   }, 120_000);
+
+  const interruptedVerdict: GauntletVerdict = {
+    interrupted: true,
+    accepted: false,
+    improves: false,
+    failedGate: null,
+    gates: [],
+    safetyScore: null,
+    compileCached: null,
+    isolation: [],
+    benchmark: null,
+    seconds: 0,
+  };
+
+  it('times the incumbent on 3 samples and reuses its times only when the benchmark just screens', async () => {
+    const asked: CandidateOptions[] = [];
+    const resources = {
+      pool: undefined,
+      sandboxQueue: { run: <T>(work: () => Promise<T>) => work() },
+      evaluate: async (options: CandidateOptions) => {
+        asked.push(options);
+        return interruptedVerdict;
+      },
+    };
+    const reference = kernelModulePath('reference');
+    const incumbent: Incumbent = { slot: 'step', attemptId: 1, moduleId: 1, modulePath: reference, moduleSha256: fileSha256(reference), speedup: 1 };
+    for (const speedJudge of ['live-ab', 'benchmark'] as const) {
+      const config = resolveConfig({ gauntlet: { speedJudge }, archive: { path: path.join(root, 'unused.sqlite') } });
+      await judgeCandidate(config, resources, 'source', 'step', incumbent);
+    }
+    expect(asked.map(({ benchSamples, incumbentSamples, reuseIncumbentTimes }) => ({ benchSamples, incumbentSamples, reuseIncumbentTimes }))).toEqual([
+      { benchSamples: 5, incumbentSamples: 3, reuseIncumbentTimes: true },
+      { benchSamples: 9, incumbentSamples: undefined, reuseIncumbentTimes: undefined },
+    ]);
+  });
 });
 
 describe('trial configuration', () => {

@@ -4,6 +4,7 @@
  */
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { CandidateOptions } from '../gauntlet/options.js';
+import { SCREEN_INCUMBENT_SAMPLES } from '../gauntlet/incumbent-timings.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
@@ -56,6 +57,7 @@ export async function judgeCandidate(
   liveStepsPerCall = 1,
 ): Promise<Judgement> {
   const { gauntlet } = config;
+  const screenOnly = gauntlet.speedJudge === 'live-ab';
   const verdict = await evaluate({
     source,
     // The gauntlet renders the genome again itself: only a source it renders to exactly takes the template's analysis.
@@ -71,8 +73,12 @@ export async function judgeCandidate(
     heldOutCells: Math.min(cellCount(gauntlet.heldOutExtents), MAX_FOLLOWED_CELLS),
     stepsPerCall: liveStepsPerCall,
     benchSteps: gauntlet.benchSteps,
-    // When a live trial decides, the benchmark only screens: fewer samples, the same checks.
-    benchSamples: gauntlet.speedJudge === 'live-ab' ? gauntlet.screenSamples : gauntlet.benchSamples,
+    // When a live trial decides, the benchmark only screens: fewer samples, the same checks. The incumbent is
+    // timed on the fewest samples that can still call a candidate slower, and once per module: later screens
+    // against it re-check its known times on one sample (incumbent-timings.ts).
+    ...(screenOnly
+      ? { benchSamples: gauntlet.screenSamples, incumbentSamples: Math.min(SCREEN_INCUMBENT_SAMPLES, gauntlet.screenSamples), reuseIncumbentTimes: true }
+      : { benchSamples: gauntlet.benchSamples }),
     // The candidate gets as many threads as the live lattice lends its kernels (0: the gauntlet's default, every CPU, as the core takes).
     ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),
     ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),

@@ -63,6 +63,18 @@ export interface CandidateOptions {
   /** Steps per benchmark sample (default 8) and samples per kernel (default 15). */
   benchSteps?: number;
   benchSamples?: number;
+  /**
+   * Timed incumbent samples per benchmark lattice, in [1, benchSamples]
+   * (default benchSamples); the candidate is timed and checked in every
+   * sample. A screen needs fewer: only a candidate clearly slower is stopped.
+   */
+  incumbentSamples?: number;
+  /**
+   * true: keep the incumbent's target-lattice times in this process's store
+   * (incumbent-timings.ts) and, when they are known, time it on one fresh
+   * sample that re-checks them instead (default false).
+   */
+  reuseIncumbentTimes?: boolean;
   /** Attack waveforms in the dojo, at least 100 (default 120). */
   dojoWaves?: number;
   compileTimeoutMs?: number;
@@ -160,6 +172,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
   const targetPath = options.targetPath ?? DEFAULT_TARGET_PATH;
   if (typeof targetPath !== 'string') throw invalidTypeError('targetPath', 'a path string', targetPath);
   const threads = requireInteger('threads', options.threads ?? Math.min(os.availableParallelism(), MAX_THREADS), 1, MAX_THREADS);
+  const benchSamples = requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000);
   const safetyThreshold = requireFiniteNumber('safetyThreshold', options.safetyThreshold ?? DEFAULT_SAFETY_THRESHOLD);
   if (safetyThreshold < 0 || safetyThreshold > 1) throw invalidRangeError('safetyThreshold', 'must be in [0, 1]', safetyThreshold);
   return {
@@ -176,7 +189,9 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     heldOutCells: requireInteger('heldOutCells', options.heldOutCells ?? 8192, MIN_HELD_OUT_CELLS, MAX_HELD_OUT_CELLS),
     stepsPerCall: requireInteger('stepsPerCall', options.stepsPerCall ?? 1, 1, MAX_STEPS_PER_CALL),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
-    benchSamples: requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000),
+    benchSamples,
+    incumbentSamples: requireInteger('incumbentSamples', options.incumbentSamples ?? benchSamples, 1, benchSamples),
+    reuseIncumbentTimes: options.reuseIncumbentTimes ?? false,
     dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),
     compileTimeoutMs: requireInteger('compileTimeoutMs', options.compileTimeoutMs ?? 60_000, 100, 3_600_000),
     sandboxTimeoutMs: requireInteger('sandboxTimeoutMs', options.sandboxTimeoutMs ?? 60_000, 100, 3_600_000),

@@ -42,6 +42,8 @@ export interface RunnerOptions {
   stepsPerCall: number;
   benchSteps: number;
   benchSamples: number;
+  /** Timed incumbent samples per lattice, at most benchSamples (default: all of them). */
+  incumbentSamples?: number;
   dojoWaves: number;
   /** Threads the runner lends the candidate, the calling thread included. */
   threads: number;
@@ -86,6 +88,8 @@ export function runnerArguments(options: RunnerOptions): string[] {
     String(options.benchSteps),
     '--bench-samples',
     String(options.benchSamples),
+    '--incumbent-samples',
+    String(options.incumbentSamples ?? options.benchSamples),
     '--dojo-waves',
     String(options.dojoWaves),
     '--threads',

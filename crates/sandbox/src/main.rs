@@ -4,7 +4,7 @@
 //!
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
 //!     [--seed N] [--precision f64|f32] [--target 128,128]
-//!     [--held-out 97,89 | --held-out-cells N] [--steps-per-call N] [--bench-steps N] [--bench-samples N] [--dojo-waves N]
+//!     [--held-out 97,89 | --held-out-cells N] [--steps-per-call N] [--bench-steps N] [--bench-samples N] [--incumbent-samples N] [--dojo-waves N]
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
 //! This process is the supervisor: it never loads a kernel. It creates the
@@ -25,7 +25,9 @@
 //! each wave_step call (default 1), the benchmark's call pattern and one of
 //! the differential's. Without `--held-out` the held-out lattice is drawn
 //! from the seed: odd extents, the target's dimension count, about
-//! `--held-out-cells` cells (default 8192).
+//! `--held-out-cells` cells (default 8192). `--incumbent-samples` (default
+//! `--bench-samples`) is how many of each lattice's samples also time the
+//! incumbent; the candidate is timed and checked in all of them.
 //!
 //! Progress goes to stderr as `phase <name>` lines. Exit 0 with a report
 //! (a worker's death is a failed phase in it), 2 for bad usage, 3 when the
@@ -134,6 +136,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         3,
         10_000,
     )? as usize;
+    let incumbent_samples = match get("--incumbent-samples") {
+        Some(text) => number("--incumbent-samples", &text, 1, samples as u64)? as usize,
+        None => samples,
+    };
     let dojo_waves = number(
         "--dojo-waves",
         &get("--dojo-waves").unwrap_or_else(|| "120".into()),
@@ -170,6 +176,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             held_out,
             steps,
             samples,
+            incumbent_samples,
             steps_per_call,
         },
         dojo_waves,
