@@ -2,9 +2,12 @@
 // the runner's --incumbent-samples, the store of known times and how a
 // re-check decides whether they still count. No timing decides anything
 // here: the runner test counts samples, the rest runs on given times.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IncumbentTimings, RECHECK_TOLERANCE, type TimingKey, recheckHolds, reuseKnownIncumbent } from '../dist/ts/gauntlet/incumbent-timings.js';
+import { evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
 import { decodeReport } from '../dist/ts/gauntlet/report.js';
 import type { BenchSamples } from '../dist/ts/gauntlet/report.js';
 import { resolveOptions } from '../dist/ts/gauntlet/options.js';
@@ -87,7 +90,7 @@ describe('known incumbent times', () => {
 });
 
 describe("the runner's --incumbent-samples", () => {
-  it('is validated against the benchmark samples and passed to the runner', () => {
+  it('and --incumbent-stop-ratio are validated and passed to the runner', () => {
     const reference = 'extern "C" {}';
     expect(resolveOptions({ source: reference, benchSamples: 5 }).incumbentSamples).toBe(5);
     expect(() => resolveOptions({ source: reference, benchSamples: 5, incumbentSamples: 6 })).toThrow('incumbentSamples = 6: must be an integer in [1, 5]');
@@ -99,6 +102,19 @@ describe("the runner's --incumbent-samples", () => {
       timeoutMs: 1000,
     });
     expect(args.slice(args.indexOf('--incumbent-samples'), args.indexOf('--incumbent-samples') + 2)).toEqual(['--incumbent-samples', '2']);
+    expect(args).not.toContain('--incumbent-stop-ratio');
+    const stopping = runnerArguments({
+      ...resolveOptions({ source: reference, incumbentStopRatio: 0.5 }),
+      runnerPath: '',
+      candidatePath: 'c.so',
+      incumbentPath: 'i.so',
+      timeoutMs: 1000,
+    });
+    expect(stopping.slice(stopping.indexOf('--incumbent-stop-ratio'), stopping.indexOf('--incumbent-stop-ratio') + 2)).toEqual([
+      '--incumbent-stop-ratio',
+      '0.5',
+    ]);
+    expect(() => resolveOptions({ source: reference, incumbentStopRatio: 1.5 })).toThrow('incumbentStopRatio = 1.5: must be in (0, 1]');
   });
 
   it('times the incumbent on that many samples per lattice and the candidate, checked, on all of them', async () => {
@@ -131,4 +147,33 @@ describe("the runner's --incumbent-samples", () => {
       ['held-out', 5, 1],
     ]);
   }, 60_000);
+});
+
+describe('evaluateCandidate with reuseIncumbentTimes', () => {
+  it('times an incumbent in full once, then re-checks its known times on one sample per lattice', async () => {
+    const options = {
+      source: readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8'),
+      targetExtents: [20, 20],
+      heldOutExtents: [13, 11],
+      benchSamples: 5,
+      incumbentSamples: 3,
+      reuseIncumbentTimes: true,
+      threads: 1,
+      cacheDir: mkdtempSync(path.join(os.tmpdir(), 'ouroboros-incumbent-times-')),
+    };
+    const timesOf = async () => {
+      const verdict = await evaluateCandidate(options);
+      expect(verdict.accepted, verdict.gates.at(-1)?.reason).toBe(true);
+      const bench = verdict.gates.find((gate) => gate.gate === 'bench')!;
+      return bench.details as { incumbentTimes: { reused: number; fresh: number; recheck: string } };
+    };
+    expect((await timesOf()).incumbentTimes).toEqual({ reused: 0, fresh: 3, recheck: 'none' });
+    // Whether the fresh sample confirms the known three depends on the machine; how many were taken does not.
+    const second = (await timesOf()).incumbentTimes;
+    expect(second.fresh).toBe(1);
+    expect([
+      { reused: 3, recheck: 'held' },
+      { reused: 0, recheck: 'failed' },
+    ]).toContainEqual({ reused: second.reused, recheck: second.recheck });
+  }, 240_000);
 });

@@ -4,7 +4,7 @@
  */
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import type { CandidateOptions } from '../gauntlet/options.js';
-import { SCREEN_INCUMBENT_SAMPLES } from '../gauntlet/incumbent-timings.js';
+import { SCREEN_INCUMBENT_SAMPLES, SCREEN_STOP_RATIO } from '../gauntlet/incumbent-timings.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
@@ -74,10 +74,16 @@ export async function judgeCandidate(
     stepsPerCall: liveStepsPerCall,
     benchSteps: gauntlet.benchSteps,
     // When a live trial decides, the benchmark only screens: fewer samples, the same checks. The incumbent is
-    // timed on the fewest samples that can still call a candidate slower, and once per module: later screens
-    // against it re-check its known times on one sample (incumbent-timings.ts).
+    // timed on the fewest samples that can still call a candidate slower, stops early when the candidate is clearly
+    // faster, and is timed once per module: later screens against it re-check its known times on one sample
+    // (incumbent-timings.ts).
     ...(screenOnly
-      ? { benchSamples: gauntlet.screenSamples, incumbentSamples: Math.min(SCREEN_INCUMBENT_SAMPLES, gauntlet.screenSamples), reuseIncumbentTimes: true }
+      ? {
+          benchSamples: gauntlet.screenSamples,
+          incumbentSamples: Math.min(SCREEN_INCUMBENT_SAMPLES, gauntlet.screenSamples),
+          incumbentStopRatio: SCREEN_STOP_RATIO,
+          reuseIncumbentTimes: true,
+        }
       : { benchSamples: gauntlet.benchSamples }),
     // The candidate gets as many threads as the live lattice lends its kernels (0: the gauntlet's default, every CPU, as the core takes).
     ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),

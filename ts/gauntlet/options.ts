@@ -70,6 +70,13 @@ export interface CandidateOptions {
    */
   incumbentSamples?: number;
   /**
+   * Stop timing the incumbent on a lattice, after its first sample, once
+   * every candidate sample took at most this fraction of every incumbent
+   * sample, in (0, 1] (default: never early). For a screen: a candidate clearly
+   * faster cannot come out slower.
+   */
+  incumbentStopRatio?: number | null;
+  /**
    * true: keep the incumbent's target-lattice times in this process's store
    * (incumbent-timings.ts) and, when they are known, time it on one fresh
    * sample that re-checks them instead (default false).
@@ -109,7 +116,10 @@ export interface CandidateOptions {
   signal?: AbortSignal;
 }
 
-export type ResolvedOptions = Required<Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents'>> & {
+export type ResolvedOptions = Required<
+  Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'incumbentStopRatio'>
+> & {
+  incumbentStopRatio: number | null;
   /** null: the runner draws the held-out lattice. */
   heldOutExtents: number[] | null;
   pool: GauntletPool | undefined;
@@ -156,6 +166,13 @@ function precisionOption(value: unknown): Precision {
   return value;
 }
 
+function stopRatioOption(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  const ratio = requireFiniteNumber('incumbentStopRatio', value);
+  if (!(ratio > 0 && ratio <= 1)) throw invalidRangeError('incumbentStopRatio', 'must be in (0, 1]', value);
+  return ratio;
+}
+
 function fileOption(name: string, value: unknown): string {
   if (typeof value !== 'string') throw invalidTypeError(name, 'a path to a file', value);
   if (!existsSync(value)) throw invalidRangeError(name, 'no such file', value);
@@ -191,6 +208,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
     benchSamples,
     incumbentSamples: requireInteger('incumbentSamples', options.incumbentSamples ?? benchSamples, 1, benchSamples),
+    incumbentStopRatio: stopRatioOption(options.incumbentStopRatio),
     reuseIncumbentTimes: options.reuseIncumbentTimes ?? false,
     dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),
     compileTimeoutMs: requireInteger('compileTimeoutMs', options.compileTimeoutMs ?? 60_000, 100, 3_600_000),

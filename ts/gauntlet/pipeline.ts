@@ -177,6 +177,7 @@ async function runGates(options: ResolvedOptions, started: number): Promise<Gaun
             benchSteps: options.benchSteps,
             benchSamples: options.benchSamples,
             incumbentSamples,
+            incumbentStopRatio: options.incumbentStopRatio,
             dojoWaves: options.dojoWaves,
             threads: options.threads,
             cpuSeconds: options.cpuSeconds,
