@@ -17,7 +17,7 @@ import { AttemptRunner, type AttemptHost } from '../dist/ts/engine/attempt-runne
 import { predictorSample } from '../dist/ts/engine/candidate-features.js';
 import { CircuitBreaker } from '../dist/ts/engine/circuit-breaker.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
-import { type Judgement, judgeCandidate } from '../dist/ts/engine/judge.js';
+import { type Judgement, judgeCandidate, sandboxTimeoutMs } from '../dist/ts/engine/judge.js';
 import { type ChangeRequest, type Incumbent, type LiveChangeSettings, LiveChanges, fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { type TrialSlot, runTrial, trialLossSeconds } from '../dist/ts/engine/live-trial.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
@@ -683,6 +683,9 @@ describe('the screening benchmark', () => {
       { benchSamples: 5, incumbentSamples: 3, incumbentStopRatio: 0.5, reuseIncumbentTimes: true },
       { benchSamples: 9, incumbentSamples: undefined, incumbentStopRatio: undefined, reuseIncumbentTimes: undefined },
     ]);
+    // The default live lattice, 4096^2: a sandbox run there checks and times 2^24 cells.
+    expect(asked.map((options) => options.sandboxTimeoutMs)).toEqual([167_773, 167_773]);
+    expect(sandboxTimeoutMs(128 * 128)).toBe(60_000);
   });
 });
 

@@ -33,6 +33,23 @@ export interface GauntletResources {
 /** Above this many cells the live lattice is not the benchmark lattice: three levels of it must fit the sandbox's memory. */
 export const MAX_FOLLOWED_CELLS = 1 << 24;
 const FALLBACK_TARGET = [4096, 4096];
+/** The gauntlet's default wall-clock limit of a sandbox run, which the judge keeps for lattices up to about 2048^2. */
+const MIN_SANDBOX_TIMEOUT_MS = 60_000;
+/**
+ * Wall-clock time a sandbox run may take per cell of the benchmark lattice,
+ * in microseconds: 168 s at 4096^2. Its checks at the live size and its
+ * samples grow with the lattice, and beside the live simulation on a loaded
+ * 2-core machine (load 10-15) one run at 4096^2 took 60 to 100 s: at the
+ * gauntlet's 60 s every attempt of a cold run was killed during its
+ * benchmark, each after a minute of work. A kernel that hangs is still
+ * stopped by the runner's per-command limit (its CPU budget in wall time).
+ */
+const SANDBOX_TIMEOUT_US_PER_CELL = 10;
+
+/** The sandbox run's wall-clock limit for a benchmark lattice of `cells` cells. */
+export function sandboxTimeoutMs(cells: number): number {
+  return Math.max(MIN_SANDBOX_TIMEOUT_MS, Math.ceil((cells * SANDBOX_TIMEOUT_US_PER_CELL) / 1000));
+}
 
 /**
  * The gauntlet's benchmark lattice: gauntlet.targetExtents, or when that is
@@ -57,6 +74,7 @@ export async function judgeCandidate(
   liveStepsPerCall = 1,
 ): Promise<Judgement> {
   const { gauntlet } = config;
+  const target = benchmarkTarget(config);
   const screenOnly = gauntlet.speedJudge === 'live-ab';
   const verdict = await evaluate({
     source,
@@ -68,7 +86,8 @@ export async function judgeCandidate(
     // No seed: every evaluation draws its own (r^2, extents, dojo waves), so a
     // kernel fitted to one draw fails the next; the verdict records it.
     precision: config.lattice.precision,
-    targetExtents: benchmarkTarget(config),
+    targetExtents: target,
+    sandboxTimeoutMs: sandboxTimeoutMs(cellCount(target)),
     // The configured held-out lattice gives the size only: the runner draws its extents for every evaluation.
     heldOutCells: Math.min(cellCount(gauntlet.heldOutExtents), MAX_FOLLOWED_CELLS),
     stepsPerCall: liveStepsPerCall,
