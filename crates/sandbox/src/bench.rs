@@ -17,7 +17,10 @@
 //! figure for this incumbent, lattice and call pattern from an earlier run
 //! and only re-checks it, and the later rounds time (and check) the
 //! candidate alone. At 4096^2 the reference incumbent's samples are most of
-//! the benchmark's wall time.
+//! the benchmark's wall time. With `incumbent_stop_ratio` the incumbent's
+//! samples also stop, after the first, once every candidate sample so far
+//! took at most that fraction of every incumbent sample: a screen, which
+//! only stops a candidate clearly slower, has its answer then.
 //!
 //! Every candidate sample is checked: its last call runs as a command of its
 //! own, and `Probe` compares sampled cells of its result with the oracle, so
