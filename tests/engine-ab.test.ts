@@ -17,12 +17,13 @@ import { AttemptRunner, type AttemptHost } from '../dist/ts/engine/attempt-runne
 import { predictorSample } from '../dist/ts/engine/candidate-features.js';
 import { CircuitBreaker } from '../dist/ts/engine/circuit-breaker.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
-import { type Judgement, judgeCandidate } from '../dist/ts/engine/judge.js';
+import { type Judgement, judgeCandidate, sandboxTimeoutMs } from '../dist/ts/engine/judge.js';
 import { type ChangeRequest, type Incumbent, type LiveChangeSettings, LiveChanges, fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { type TrialSlot, runTrial, trialLossSeconds } from '../dist/ts/engine/live-trial.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { StrategyMemory } from '../dist/ts/engine/strategy-memory.js';
 import type { ThroughputWindow, WindowOptions } from '../dist/ts/engine/watch.js';
+import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import type { CandidateProposal, Generator } from '../dist/ts/generators/types.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
@@ -641,6 +642,51 @@ describe('the screening benchmark', () => {
     expect(honest.verdict.accepted).toBe(true);
     expect(honest.verdict.benchmark!.lattices.map((lattice) => lattice.samples)).toEqual([5, 5]);
   }, 120_000);
+
+  const interruptedVerdict: GauntletVerdict = {
+    interrupted: true,
+    accepted: false,
+    improves: false,
+    failedGate: null,
+    gates: [],
+    safetyScore: null,
+    compileCached: null,
+    isolation: [],
+    benchmark: null,
+    seconds: 0,
+  };
+
+  it('times the incumbent on 3 samples, stops it early and reuses its times only when the benchmark just screens', async () => {
+    const asked: CandidateOptions[] = [];
+    const resources = {
+      pool: undefined,
+      sandboxQueue: { run: <T>(work: () => Promise<T>) => work() },
+      evaluate: async (options: CandidateOptions) => {
+        asked.push(options);
+        return interruptedVerdict;
+      },
+    };
+    const reference = kernelModulePath('reference');
+    const incumbent: Incumbent = { slot: 'step', attemptId: 1, moduleId: 1, modulePath: reference, moduleSha256: fileSha256(reference), speedup: 1 };
+    for (const speedJudge of ['live-ab', 'benchmark'] as const) {
+      const config = resolveConfig({ gauntlet: { speedJudge }, archive: { path: path.join(root, 'unused.sqlite') } });
+      await judgeCandidate(config, resources, 'source', 'step', incumbent);
+    }
+    expect(
+      asked.map(({ benchSamples, incumbentSamples, incumbentStopRatio, reuseIncumbentTimes }) => ({
+        benchSamples,
+        incumbentSamples,
+        incumbentStopRatio,
+        reuseIncumbentTimes,
+      })),
+    ).toEqual([
+      { benchSamples: 5, incumbentSamples: 3, incumbentStopRatio: 0.5, reuseIncumbentTimes: true },
+      { benchSamples: 9, incumbentSamples: undefined, incumbentStopRatio: undefined, reuseIncumbentTimes: undefined },
+    ]);
+    // The default live lattice, 4096^2: a sandbox run there checks and times 2^24 cells.
+    expect(asked.map((options) => options.sandboxTimeoutMs)).toEqual([167_773, 167_773]);
+    expect(sandboxTimeoutMs(128 * 128)).toBe(60_000);
+  });
 });
 
 describe('trial configuration', () => {

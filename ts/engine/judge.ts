@@ -4,6 +4,7 @@
  */
 import { evaluateCandidate, type GateProgressListener } from '../gauntlet/pipeline.js';
 import type { CandidateOptions } from '../gauntlet/options.js';
+import { SCREEN_INCUMBENT_SAMPLES, SCREEN_STOP_RATIO } from '../gauntlet/incumbent-timings.js';
 import type { GauntletPool } from '../gauntlet/pool.js';
 import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
 import type { BenchmarkSummary, GauntletVerdict, Slot } from '../gauntlet/types.js';
@@ -35,6 +36,23 @@ export interface GauntletResources {
 /** Above this many cells the live lattice is not the benchmark lattice: three levels of it must fit the sandbox's memory. */
 export const MAX_FOLLOWED_CELLS = 1 << 24;
 const FALLBACK_TARGET = [4096, 4096];
+/** The gauntlet's default wall-clock limit of a sandbox run, which the judge keeps for lattices up to about 2048^2. */
+const MIN_SANDBOX_TIMEOUT_MS = 60_000;
+/**
+ * Wall-clock time a sandbox run may take per cell of the benchmark lattice,
+ * in microseconds: 168 s at 4096^2. Its checks at the live size and its
+ * samples grow with the lattice, and beside the live simulation on a loaded
+ * 2-core machine (load 10-15) one run at 4096^2 took 60 to 100 s: at the
+ * gauntlet's 60 s every attempt of a cold run was killed during its
+ * benchmark, each after a minute of work. A kernel that hangs is still
+ * stopped by the runner's per-command limit (its CPU budget in wall time).
+ */
+const SANDBOX_TIMEOUT_US_PER_CELL = 10;
+
+/** The sandbox run's wall-clock limit for a benchmark lattice of `cells` cells. */
+export function sandboxTimeoutMs(cells: number): number {
+  return Math.max(MIN_SANDBOX_TIMEOUT_MS, Math.ceil((cells * SANDBOX_TIMEOUT_US_PER_CELL) / 1000));
+}
 
 /**
  * The gauntlet's benchmark lattice: gauntlet.targetExtents, or when that is
@@ -61,8 +79,9 @@ export async function judgeCandidate(
   onGate?: GateProgressListener,
 ): Promise<Judgement> {
   const { gauntlet } = config;
-  const evaluateReporting = (options: CandidateOptions) => evaluate(options, onGate);
-  const verdict = await evaluateReporting({
+  const target = benchmarkTarget(config);
+  const screenOnly = gauntlet.speedJudge === 'live-ab';
+  const options: CandidateOptions = {
     source,
     // The gauntlet renders the genome again itself: only a source it renders to exactly takes the template's analysis.
     genome,
@@ -72,13 +91,24 @@ export async function judgeCandidate(
     // No seed: every evaluation draws its own (r^2, extents, dojo waves), so a
     // kernel fitted to one draw fails the next; the verdict records it.
     precision: config.lattice.precision,
-    targetExtents: benchmarkTarget(config),
+    targetExtents: target,
+    sandboxTimeoutMs: sandboxTimeoutMs(cellCount(target)),
     // The configured held-out lattice gives the size only: the runner draws its extents for every evaluation.
     heldOutCells: Math.min(cellCount(gauntlet.heldOutExtents), MAX_FOLLOWED_CELLS),
     stepsPerCall: liveStepsPerCall,
     benchSteps: gauntlet.benchSteps,
-    // When a live trial decides, the benchmark only screens: fewer samples, the same checks.
-    benchSamples: gauntlet.speedJudge === 'live-ab' ? gauntlet.screenSamples : gauntlet.benchSamples,
+    // When a live trial decides, the benchmark only screens: fewer samples, the same checks. The incumbent is
+    // timed on the fewest samples that can still call a candidate slower, stops early when the candidate is clearly
+    // faster, and is timed once per module: later screens against it re-check its known times on one sample
+    // (incumbent-timings.ts).
+    ...(screenOnly
+      ? {
+          benchSamples: gauntlet.screenSamples,
+          incumbentSamples: Math.min(SCREEN_INCUMBENT_SAMPLES, gauntlet.screenSamples),
+          incumbentStopRatio: SCREEN_STOP_RATIO,
+          reuseIncumbentTimes: true,
+        }
+      : { benchSamples: gauntlet.benchSamples }),
     // The candidate gets as many threads as the live lattice lends its kernels (0: the gauntlet's default, every CPU, as the core takes).
     ...(config.lattice.threads > 0 ? { threads: config.lattice.threads } : {}),
     ...(gauntlet.cacheDir === '' ? {} : { cacheDir: gauntlet.cacheDir }),
@@ -86,7 +116,8 @@ export async function judgeCandidate(
     ...(pool ? { pool } : {}),
     sandboxQueue,
     ...(signal ? { signal } : {}),
-  });
+  };
+  const verdict = await evaluate(options, onGate);
   const compile = verdict.gates.find((gate) => gate.gate === 'compile');
   const modulePath = (compile?.details as { modulePath?: string | null } | undefined)?.modulePath ?? null;
   const benchRatio = verdict.benchmark?.lattices.find((lattice) => lattice.lattice === 'target')?.ratio ?? null;

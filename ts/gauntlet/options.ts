@@ -69,6 +69,25 @@ export interface CandidateOptions {
   /** Steps per benchmark sample (default 8) and samples per kernel (default 15). */
   benchSteps?: number;
   benchSamples?: number;
+  /**
+   * Timed incumbent samples per benchmark lattice, in [1, benchSamples]
+   * (default benchSamples); the candidate is timed and checked in every
+   * sample. A screen needs fewer: only a candidate clearly slower is stopped.
+   */
+  incumbentSamples?: number;
+  /**
+   * Stop timing the incumbent on a lattice, after its first sample, once
+   * every candidate sample took at most this fraction of every incumbent
+   * sample, in (0, 1] (default: never early). For a screen: a candidate clearly
+   * faster cannot come out slower.
+   */
+  incumbentStopRatio?: number | null;
+  /**
+   * true: keep the incumbent's target-lattice times in this process's store
+   * (incumbent-timings.ts) and, when they are known, time it on one fresh
+   * sample that re-checks them instead (default false).
+   */
+  reuseIncumbentTimes?: boolean;
   /** Attack waveforms in the dojo, at least 100 (default 120). */
   dojoWaves?: number;
   compileTimeoutMs?: number;
@@ -104,8 +123,9 @@ export interface CandidateOptions {
 }
 
 export type ResolvedOptions = Required<
-  Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'liveExtents'>
+  Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'liveExtents' | 'incumbentStopRatio'>
 > & {
+  incumbentStopRatio: number | null;
   /** null: the runner draws the held-out lattice. */
   heldOutExtents: number[] | null;
   /** null: the target is the live lattice. */
@@ -154,6 +174,13 @@ function precisionOption(value: unknown): Precision {
   return value;
 }
 
+function stopRatioOption(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  const ratio = requireFiniteNumber('incumbentStopRatio', value);
+  if (!(ratio > 0 && ratio <= 1)) throw invalidRangeError('incumbentStopRatio', 'must be in (0, 1]', value);
+  return ratio;
+}
+
 function fileOption(name: string, value: unknown): string {
   if (typeof value !== 'string') throw invalidTypeError(name, 'a path to a file', value);
   if (!existsSync(value)) throw invalidRangeError(name, 'no such file', value);
@@ -170,6 +197,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
   const targetPath = options.targetPath ?? DEFAULT_TARGET_PATH;
   if (typeof targetPath !== 'string') throw invalidTypeError('targetPath', 'a path string', targetPath);
   const threads = requireInteger('threads', options.threads ?? Math.min(os.availableParallelism(), MAX_THREADS), 1, MAX_THREADS);
+  const benchSamples = requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000);
   const safetyThreshold = requireFiniteNumber('safetyThreshold', options.safetyThreshold ?? DEFAULT_SAFETY_THRESHOLD);
   if (safetyThreshold < 0 || safetyThreshold > 1) throw invalidRangeError('safetyThreshold', 'must be in [0, 1]', safetyThreshold);
   return {
@@ -187,7 +215,10 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     liveExtents: options.liveExtents === undefined ? null : extentsOption('liveExtents', options.liveExtents, []),
     stepsPerCall: requireInteger('stepsPerCall', options.stepsPerCall ?? 1, 1, MAX_STEPS_PER_CALL),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
-    benchSamples: requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000),
+    benchSamples,
+    incumbentSamples: requireInteger('incumbentSamples', options.incumbentSamples ?? benchSamples, 1, benchSamples),
+    incumbentStopRatio: stopRatioOption(options.incumbentStopRatio),
+    reuseIncumbentTimes: options.reuseIncumbentTimes ?? false,
     dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),
     compileTimeoutMs: requireInteger('compileTimeoutMs', options.compileTimeoutMs ?? 60_000, 100, 3_600_000),
     sandboxTimeoutMs: requireInteger('sandboxTimeoutMs', options.sandboxTimeoutMs ?? 60_000, 100, 3_600_000),

@@ -15,13 +15,17 @@
 import { isTrustedSource } from '../generators/variant/trust.js';
 import { withToolsHeld } from './background.js';
 import { hardenedCompile } from './compile.js';
+import { RECHECK_SAMPLES, reuseKnownIncumbent, sharedIncumbentTimings, type TimingKey } from './incumbent-timings.js';
+import type { Interpretation } from './interpret.js';
 import { type CandidateOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { patchGate } from './patch-gate.js';
 import { sharedGauntletPool } from './pool.js';
-import { runSandbox, sandboxRunnerPath } from './sandbox-run.js';
+import { decodeReport } from './report.js';
+import { type RunnerOutcome, runSandbox, sandboxRunnerPath } from './sandbox-run.js';
 import { symbolAllowlist } from './symbols.js';
 import { sharedTemplateAnalyses, type TemplateFindings } from './template-analysis.js';
 import type { GateName, GateVerdict, GauntletVerdict } from './types.js';
+import { fileSha256 } from '../util/sha256.js';
 
 /**
  * A gate began or ended (with its verdict): what a display shows of an
@@ -98,6 +102,37 @@ async function build(options: ResolvedOptions, trustedRendering: boolean, onGate
   return { gates: [compile, symbols], modulePath: symbols.passed ? modulePath : null, compileCached };
 }
 
+/** What the incumbent's target-lattice time depends on, for a module's bytes. */
+function timingKey(options: ResolvedOptions, modulePath: string): TimingKey {
+  return {
+    moduleSha256: fileSha256(modulePath),
+    slot: options.slot,
+    precision: options.precision,
+    extents: options.targetExtents,
+    benchSteps: options.benchSteps,
+    stepsPerCall: options.stepsPerCall,
+    threads: options.threads,
+  };
+}
+
+/**
+ * The interpretation with the store's known incumbent times counted in the
+ * target comparison (incumbent-timings.ts), and a candidate that passed
+ * every gate remembered as an incumbent: if it goes live, the next screen
+ * re-checks its times instead of measuring them again.
+ */
+function withKnownIncumbent(interpretation: Interpretation, outcome: RunnerOutcome, key: TimingKey, candidatePath: string): Interpretation {
+  const target = interpretation.benchmark === null ? undefined : decodeReport(outcome.stdout).bench.find((b) => b.lattice === 'target');
+  if (interpretation.benchmark === null || target === undefined) return interpretation;
+  const timings = sharedIncumbentTimings();
+  const { benchmark, reuse } = reuseKnownIncumbent(interpretation.benchmark, target, key, timings);
+  const gates = interpretation.gates.map((gate) =>
+    gate.gate === 'bench' ? { ...gate, details: { ...gate.details, benchmark, incumbentTimes: reuse } } : gate,
+  );
+  if (gates.every((gate) => gate.passed)) timings.record({ ...key, moduleSha256: fileSha256(candidatePath) }, target.candidateNs);
+  return { ...interpretation, gates, benchmark };
+}
+
 async function runGates(options: ResolvedOptions, started: number, onGate: GateProgressListener): Promise<GauntletVerdict> {
   const gates: GateVerdict[] = [];
   const pool = options.pool ?? sharedGauntletPool();
@@ -143,6 +178,9 @@ async function runGates(options: ResolvedOptions, started: number, onGate: GateP
   const { modulePath, compileCached } = built;
   if (modulePath === null) return finish(gates, started, { safetyScore, compileCached });
 
+  const key = options.reuseIncumbentTimes ? timingKey(options, options.incumbent) : null;
+  const incumbentSamples =
+    key !== null && sharedIncumbentTimings().get(key) !== null ? Math.min(RECHECK_SAMPLES, options.incumbentSamples) : options.incumbentSamples;
   // The run ends with the benchmark: the other candidates' compiles and analyses wait while it has the cores.
   // A run still queued when the signal aborts never starts.
   const sandbox = async () =>
@@ -164,6 +202,8 @@ async function runGates(options: ResolvedOptions, started: number, onGate: GateP
             stepsPerCall: options.stepsPerCall,
             benchSteps: options.benchSteps,
             benchSamples: options.benchSamples,
+            incumbentSamples,
+            incumbentStopRatio: options.incumbentStopRatio,
             dojoWaves: options.dojoWaves,
             threads: options.threads,
             cpuSeconds: options.cpuSeconds,
@@ -174,7 +214,8 @@ async function runGates(options: ResolvedOptions, started: number, onGate: GateP
         });
   const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
   if (outcome === null || aborted()) return interrupted(gates, started, { safetyScore, compileCached });
-  const interpretation = await pool.interpret(outcome);
+  const interpreted = await pool.interpret(outcome);
+  const interpretation = key === null ? interpreted : withKnownIncumbent(interpreted, outcome, key, modulePath);
   gates.push(...interpretation.gates);
   for (const gate of interpretation.gates) finished(onGate, gate);
   return finish(gates, started, {

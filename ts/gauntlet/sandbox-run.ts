@@ -44,6 +44,10 @@ export interface RunnerOptions {
   stepsPerCall: number;
   benchSteps: number;
   benchSamples: number;
+  /** Timed incumbent samples per lattice, at most benchSamples (default: all of them). */
+  incumbentSamples?: number;
+  /** Stop timing the incumbent once every candidate sample took at most this fraction of every incumbent sample (default: never early). */
+  incumbentStopRatio?: number | null;
   dojoWaves: number;
   /** Threads the runner lends the candidate, the calling thread included. */
   threads: number;
@@ -89,6 +93,9 @@ export function runnerArguments(options: RunnerOptions): string[] {
     String(options.benchSteps),
     '--bench-samples',
     String(options.benchSamples),
+    '--incumbent-samples',
+    String(options.incumbentSamples ?? options.benchSamples),
+    ...(options.incumbentStopRatio == null ? [] : ['--incumbent-stop-ratio', String(options.incumbentStopRatio)]),
     '--dojo-waves',
     String(options.dojoWaves),
     '--threads',

@@ -12,6 +12,16 @@
 //! worker is stopped; only raw times are reported, the orchestrator does
 //! the statistics.
 //!
+//! The incumbent is timed in the first `incumbent_samples` rounds only: the
+//! orchestrator asks for fewer when it already holds the supervisor's own
+//! figure for this incumbent, lattice and call pattern from an earlier run
+//! and only re-checks it, and the later rounds time (and check) the
+//! candidate alone. At 4096^2 the reference incumbent's samples are most of
+//! the benchmark's wall time. With `incumbent_stop_ratio` the incumbent's
+//! samples also stop, after the first, once every candidate sample so far
+//! took at most that fraction of every incumbent sample: a screen, which
+//! only stops a candidate clearly slower, has its answer then.
+//!
 //! Every candidate sample is checked: its last call runs as a command of its
 //! own, and `Probe` compares sampled cells of its result with the oracle, so
 //! a kernel that skips work when timed, after the k-th call, on reused
@@ -46,6 +56,11 @@ pub struct BenchPlan {
     pub held_out: Vec<usize>,
     pub steps: u64,
     pub samples: usize,
+    /// Timed incumbent samples per lattice, in [1, samples].
+    pub incumbent_samples: usize,
+    /// Stop timing the incumbent once the candidate is clearly faster (see
+    /// `clearly_faster`); None: never early.
+    pub incumbent_stop_ratio: Option<f64>,
     /// Steps per wave_step call, as the live runner makes them.
     pub steps_per_call: u64,
 }
@@ -83,6 +98,21 @@ pub struct Comparison {
 
 /// Empty commands timed to measure the channel.
 const ROUND_TRIPS: usize = 9;
+/// The lattice of the empty commands: every command copies its geometry's
+/// buffers into and out of the worker (three 128 MiB levels each way at
+/// 4096^2 f64), and an empty one reads none of them.
+const ROUND_TRIP_EXTENTS: [usize; 1] = [3];
+
+/// Whether every candidate time so far is at most `ratio` times every
+/// incumbent time: the candidate cannot come out slower.
+pub fn clearly_faster(candidate_ns: &[f64], incumbent_ns: &[f64], ratio: f64) -> bool {
+    let slowest = candidate_ns
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let fastest = incumbent_ns.iter().copied().fold(f64::INFINITY, f64::min);
+    !candidate_ns.is_empty() && !incumbent_ns.is_empty() && slowest <= ratio * fastest
+}
 
 fn nanos(duration: Duration) -> f64 {
     duration.as_nanos() as f64
@@ -129,9 +159,10 @@ fn step_sample<T: Float>(
 }
 
 /// The median round trip of an empty step command.
-fn round_trip(kernel: &Remote, geometry: &Geometry) -> Result<f64, String> {
+fn round_trip(kernel: &Remote, precision: u32) -> Result<f64, String> {
+    let geometry = Geometry::new(&ROUND_TRIP_EXTENTS, precision, 0.25);
     let mut times = (0..ROUND_TRIPS)
-        .map(|_| kernel.step_calls(geometry, 0, 1, 0).map(nanos))
+        .map(|_| kernel.step_calls(&geometry, 0, 1, 0).map(nanos))
         .collect::<Result<Vec<f64>, String>>()?;
     times.sort_by(f64::total_cmp);
     Ok(times[ROUND_TRIPS / 2])
@@ -148,19 +179,29 @@ fn measure<T: Float>(
     let courant2 = rng.range(0.2, 0.95) / extents.len() as f64;
     let geometry = Geometry::new(extents, T::PRECISION, courant2);
     let to_t = |values: Vec<f64>| -> Vec<T> { values.into_iter().map(T::from_f64).collect() };
-    let field: Vec<T> = to_t(rng.field(cells, 6.0));
-    let expected_digits = oracle_readout(&field);
+    // Only the readout slot reads a field: at 4096^2 drawing one and reading it with the oracle costs a step sample.
+    let readout_input = (plan.slot == Slot::Readout).then(|| {
+        let field: Vec<T> = to_t(rng.field(cells, 6.0));
+        let digits = oracle_readout(&field);
+        (field, digits)
+    });
     let previous = to_t(rng.field(cells, 1.0));
     let current = to_t(rng.field(cells, 1.0));
     kernels[CANDIDATE].load(&previous, &current, 0);
     let calls = plan.calls_per_sample();
-    let round_trip_ns = round_trip(kernels[CANDIDATE], &geometry)?;
+    let round_trip_ns = round_trip(kernels[CANDIDATE], T::PRECISION)?;
     let (copy_before, commands_before) = kernels[CANDIDATE].worker.copying();
     let mut checking = Duration::ZERO;
-    let mut times = [Vec::new(), Vec::new()];
+    let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut incumbent_done = false;
     for round in 0..plan.samples + WARMUP_ROUNDS {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for who in order {
+            if who != CANDIDATE
+                && (incumbent_done || round >= WARMUP_ROUNDS + plan.incumbent_samples)
+            {
+                continue;
+            }
             let elapsed = match plan.slot {
                 // An even number of calls keeps `current` at 0 round after round.
                 Slot::Step => step_sample::<T>(
@@ -174,11 +215,13 @@ fn measure<T: Float>(
                     &mut checking,
                 )?,
                 Slot::Readout => {
+                    let (field, expected_digits) =
+                        readout_input.as_ref().expect("drawn for the readout slot");
                     // A kernel may write its input: every sample reads the same field.
-                    kernels[who].shared.fill(0, &field);
+                    kernels[who].shared.fill(0, field);
                     let (elapsed, digits) =
                         kernels[who].readout_calls::<T>(&geometry, plan.steps as u32)?;
-                    if who == CANDIDATE && digits != expected_digits {
+                    if who == CANDIDATE && digits != *expected_digits {
                         return Err("a timed sample's readout differs from the oracle's".to_owned());
                     }
                     elapsed
@@ -188,6 +231,10 @@ fn measure<T: Float>(
                 times[who].push(nanos(elapsed));
             }
         }
+        incumbent_done = incumbent_done
+            || plan.incumbent_stop_ratio.is_some_and(|ratio| {
+                clearly_faster(&times[CANDIDATE], &times[1 - CANDIDATE], ratio)
+            });
     }
     let [candidate_ns, incumbent_ns] = times;
     let checked_samples = (plan.samples + WARMUP_ROUNDS) as f64;
@@ -289,4 +336,18 @@ pub fn run<T: Float>(
     }
     recheck::<T>(&mut phase, plan, candidate, rng);
     (phase.finish(), comparisons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clearly_faster;
+
+    #[test]
+    fn the_incumbent_stops_only_when_every_candidate_sample_is_clearly_faster() {
+        assert!(clearly_faster(&[40.0, 45.0], &[100.0], 0.5));
+        assert!(!clearly_faster(&[40.0, 51.0], &[100.0], 0.5));
+        assert!(!clearly_faster(&[40.0], &[100.0, 70.0], 0.5));
+        assert!(!clearly_faster(&[], &[100.0], 0.5));
+        assert!(!clearly_faster(&[40.0], &[], 0.5));
+    }
 }

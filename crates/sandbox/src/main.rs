@@ -4,7 +4,8 @@
 //!
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
 //!     [--seed N] [--precision f64|f32] [--target 128,128]
-//!     [--held-out 97,89 | --held-out-cells N] [--live 4096,4096] [--steps-per-call N] [--bench-steps N] [--bench-samples N] [--dojo-waves N]
+//!     [--held-out 97,89 | --held-out-cells N] [--live 4096,4096] [--steps-per-call N] [--bench-steps N] [--bench-samples N]
+//!     [--incumbent-samples N] [--incumbent-stop-ratio R] [--dojo-waves N]
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
 //! This process is the supervisor: it never loads a kernel. It creates the
@@ -29,6 +30,11 @@
 //! extents, at whose size the differential checks the candidate (default the
 //! target): a warm start's re-verification benchmarks on a small target but
 //! must still check the size the module runs at.
+//! `--incumbent-samples` (default
+//! `--bench-samples`) is how many of each lattice's samples also time the
+//! incumbent; the candidate is timed and checked in all of them.
+//! `--incumbent-stop-ratio R` (in (0, 1]) stops timing the incumbent earlier,
+//! once every candidate sample took at most R times every incumbent sample.
 //!
 //! Progress goes to stderr as `phase <name>` lines. Exit 0 with a report
 //! (a worker's death is a failed phase in it), 2 for bad usage, 3 when the
@@ -143,6 +149,21 @@ fn parse(args: &[String]) -> Result<Options, String> {
         3,
         10_000,
     )? as usize;
+    let incumbent_samples = match get("--incumbent-samples") {
+        Some(text) => number("--incumbent-samples", &text, 1, samples as u64)? as usize,
+        None => samples,
+    };
+    let incumbent_stop_ratio = match get("--incumbent-stop-ratio") {
+        Some(text) => match text.parse::<f64>() {
+            Ok(ratio) if ratio > 0.0 && ratio <= 1.0 => Some(ratio),
+            _ => {
+                return Err(format!(
+                    "--incumbent-stop-ratio = \"{text}\": must be a number in (0, 1]"
+                ))
+            }
+        },
+        None => None,
+    };
     let dojo_waves = number(
         "--dojo-waves",
         &get("--dojo-waves").unwrap_or_else(|| "120".into()),
@@ -180,6 +201,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             held_out,
             steps,
             samples,
+            incumbent_samples,
+            incumbent_stop_ratio,
             steps_per_call,
         },
         dojo_waves,
