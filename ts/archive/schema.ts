@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -49,6 +49,20 @@ const APPROVALS_SQL = `CREATE TABLE IF NOT EXISTS approvals (
 );
 `;
 
+/**
+ * The engines that own pending attempts (attempts.owner), each with the
+ * time of its last heartbeat in ms since the epoch: an engine closes a
+ * pending attempt as interrupted only when its owner is gone (owners.ts),
+ * so engines sharing an archive leave each other's attempts in flight.
+ */
+const OWNERS_SQL = `CREATE TABLE IF NOT EXISTS owners (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  heartbeat_ms INTEGER NOT NULL
+);
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,7 +88,8 @@ CREATE TABLE attempts (
   created_at TEXT NOT NULL,
   finished_at TEXT,
   row_sha256 TEXT NOT NULL DEFAULT '',
-  raw_reply TEXT
+  raw_reply TEXT,
+  owner TEXT
 );
 CREATE INDEX attempts_by_slot_status ON attempts (slot, status);
 CREATE INDEX attempts_by_parent ON attempts (parent_id);
@@ -123,13 +138,16 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-${APPROVALS_SQL}`;
+${APPROVALS_SQL}${OWNERS_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
 
 /** Tables an archive has from a schema version on (older ones gain them when migrated). */
-export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([['approvals', 3]]);
+export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([
+  ['approvals', 3],
+  ['owners', 4],
+]);
 
 /**
  * From each older version to the next: the statements, then whether every
@@ -141,4 +159,6 @@ export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> 
   // Version 3 adds the approval decisions of the dashboard's approval mode and the LLM's raw reply;
   // existing rows keep their hashes (row-seal.ts covers raw_reply only when it is set).
   [2, { sql: `ALTER TABLE attempts ADD COLUMN raw_reply TEXT;\n${APPROVALS_SQL}`, sealAll: false }],
+  // Version 4 adds the attempts' owners (row-seal.ts leaves owner out: it says who may close a row, not what the row is).
+  [3, { sql: `ALTER TABLE attempts ADD COLUMN owner TEXT;\n${OWNERS_SQL}`, sealAll: false }],
 ]);
