@@ -5,8 +5,9 @@
  * `postgresql`), which `.ci/run` installs.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -52,6 +53,26 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   await exited;
+}
+
+/** Resolves once the server answers a query: it accepts connections while it still starts up, and refuses them then. */
+async function answersQueries(url: string, exited: () => string | null): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const why = exited();
+    if (why !== null) throw new Error(why);
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${url} answered no query within ${READY_TIMEOUT_MS} ms: ${(error as Error).message}`, { cause: error });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
 }
 
 export class PrivateRedis {
@@ -147,12 +168,24 @@ export class PrivatePostgres {
     const child = spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await acceptsConnections(port, () => (child.exitCode !== null ? `postgres exited with ${child.exitCode}: ${stderr.trim() || 'no output'}` : null));
-    return new PrivatePostgres(port, dir, child);
+    const exited = (): string | null => (child.exitCode !== null ? `postgres exited with ${child.exitCode}: ${stderr.trim() || 'no output'}` : null);
+    await acceptsConnections(port, exited);
+    const server = new PrivatePostgres(port, dir, child);
+    await answersQueries(server.url, exited);
+    return server;
   }
 
+  /**
+   * Fast shutdown: the server ends its clients' sessions, which see their
+   * connection lost, and exits. SIGINT goes to the postmaster itself (its pid
+   * file's first line): runuser, the child under root, does not pass SIGINT on.
+   */
   async stop(): Promise<void> {
-    await stopChild(this.child);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      process.kill(Number(readFileSync(path.join(this.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGINT');
+      await exited;
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
