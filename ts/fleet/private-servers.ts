@@ -80,6 +80,8 @@ export class PrivateRedis {
     readonly port: number,
     readonly dir: string,
     private child: ChildProcess,
+    /** Whether the server keeps its data across pause() and resume(), as a production Redis with an append-only file does. */
+    readonly persistent: boolean,
   ) {}
 
   /** redis://127.0.0.1:PORT */
@@ -87,12 +89,16 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts `redis-server` on a free loopback port (or `port`), without persistence, in a new temporary directory. */
-  static async start(port?: number, dir?: string): Promise<PrivateRedis> {
+  /**
+   * Starts `redis-server` on a free loopback port (or `port`) in a new
+   * temporary directory; without persistence unless `persistent`, which
+   * keeps an append-only file synced at every write.
+   */
+  static async start(port?: number, dir?: string, persistent = false): Promise<PrivateRedis> {
     const chosen = port ?? (await freePort());
     const workDir = dir ?? mkdtempSync(path.join(os.tmpdir(), 'ouroboros-redis-'));
-    const child = spawnRedis(chosen, workDir);
-    const server = new PrivateRedis(chosen, workDir, child);
+    const child = spawnRedis(chosen, workDir, persistent);
+    const server = new PrivateRedis(chosen, workDir, child, persistent);
     await server.waitReady();
     return server;
   }
@@ -113,10 +119,20 @@ export class PrivateRedis {
     await exited;
   }
 
-  /** Starts the server again on the same port, empty (nothing persisted). */
+  /** Starts the server again on the same port, empty unless persistent. */
   async restart(): Promise<void> {
     await this.kill();
-    this.child = spawnRedis(this.port, this.dir);
+    await this.resume();
+  }
+
+  /** Shuts the server down in order (SIGTERM: a persistent server has its data on disk), keeping its directory for resume(). */
+  async pause(): Promise<void> {
+    await stopChild(this.child);
+  }
+
+  /** Starts the server again on the same port and directory after pause() or kill(). */
+  async resume(): Promise<void> {
+    this.child = spawnRedis(this.port, this.dir, this.persistent);
     await this.waitReady();
   }
 
@@ -126,8 +142,9 @@ export class PrivateRedis {
   }
 }
 
-function spawnRedis(port: number, dir: string): ChildProcess {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'];
+function spawnRedis(port: number, dir: string, persistent: boolean): ChildProcess {
+  const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--loglevel', 'warning'];
   return spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
