@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/archive.js';
 import { ArchiveError, storageFailureCode } from '../dist/ts/archive/errors.js';
 import { DEFAULT_LEASE_MS } from '../dist/ts/archive/owners.js';
+import { resolveConfig } from '../dist/ts/engine/config.js';
 import type { NewLedgerEntry } from '../dist/ts/archive/types.js';
 import { type ArchiveBackend, PostgresBackend, SqliteBackend } from './helpers/archive-backends.js';
 
@@ -217,6 +218,13 @@ describe('archive on PostgreSQL: failures', () => {
     expect(error).toBeInstanceOf(ArchiveError);
     expect((error as Error).message).toContain('archive postgres://ouroboros:***@127.0.0.1:1/archive cannot be reached');
     expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it('archive.url takes only a PostgreSQL URL, and its error does not repeat the password', () => {
+    expect(resolveConfig({ archive: { url: 'postgres://u@127.0.0.1:5432/db' } }).archive.url).toBe('postgres://u@127.0.0.1:5432/db');
+    expect(() => resolveConfig({ archive: { url: 'mysql://u:s3cret@127.0.0.1/db' } })).toThrow(
+      /^archive\.url = "mysql:\/\/u:\*\*\*@127\.0\.0\.1\/db": must be a PostgreSQL URL/,
+    );
   });
 
   it('refuses a database that holds another application', async () => {
