@@ -84,10 +84,10 @@ export class Archive {
     private readonly db: SqlConnection,
     /** The schema version the file had when this open migrated it, or null when it needed no migration. */
     readonly migratedFrom: number | null,
-    options: ArchiveOptions,
+    lease: { nowMs: () => number; leaseMs: number },
   ) {
-    this.nowMs = options.nowMs ?? Date.now;
-    this.leaseMs = options.leaseMs === undefined ? DEFAULT_LEASE_MS : requireInteger('options.leaseMs', options.leaseMs, 1);
+    this.nowMs = lease.nowMs;
+    this.leaseMs = lease.leaseMs;
     this.ledger = new Ledger(db, file);
     this.warmStart = new WarmStartStore(db, file);
     this.approvals = new ApprovalStore(db, file, this.ledger);
@@ -102,12 +102,16 @@ export class Archive {
    */
   static open(location: string, options: ArchiveOptions = {}): Archive {
     requireText('location', location, true);
+    const lease = {
+      nowMs: options.nowMs ?? Date.now,
+      leaseMs: options.leaseMs === undefined ? DEFAULT_LEASE_MS : requireInteger('options.leaseMs', options.leaseMs, 1),
+    };
     if (isPostgresUrl(location)) {
       const timeoutMs = options.timeoutMs === undefined ? DEFAULT_POSTGRES_TIMEOUT_MS : requireInteger('options.timeoutMs', options.timeoutMs, 1);
-      return new Archive(redactUrl(location), openPostgresArchive(location, timeoutMs), null, options);
+      return new Archive(redactUrl(location), openPostgresArchive(location, timeoutMs), null, lease);
     }
     const { db, migratedFrom } = openDatabase(location);
-    return new Archive(location, db, migratedFrom, options);
+    return new Archive(location, db, migratedFrom, lease);
   }
 
   /**

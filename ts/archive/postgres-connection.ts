@@ -80,7 +80,6 @@ export function toPostgresParams(sql: string, params: SqlParams): { text: string
 }
 
 export class PostgresConnection implements SqlConnection {
-  readonly dialect = 'postgres';
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private readonly requests: MessagePort;
   private readonly replies: MessagePort;

@@ -12,8 +12,6 @@
 export type SqlParams = unknown[] | [Record<string, unknown>];
 
 export interface SqlConnection {
-  /** Which backend, for the few statements that differ (the file check, the identity). */
-  readonly dialect: 'sqlite' | 'postgres';
   /** The first row, or undefined. */
   get<T>(sql: string, ...params: SqlParams): T | undefined;
   all<T>(sql: string, ...params: SqlParams): T[];

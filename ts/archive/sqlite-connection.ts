@@ -6,7 +6,6 @@ import type Database from 'better-sqlite3';
 import type { SqlConnection, SqlParams } from './sql-connection.js';
 
 export class SqliteConnection implements SqlConnection {
-  readonly dialect = 'sqlite';
   private readonly statements = new Map<string, Database.Statement>();
 
   /** Takes over `db`, opened and set up by database.ts. */

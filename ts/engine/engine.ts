@@ -904,7 +904,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       samples: run.sampler.samples,
       baseline: this.baseline,
       final: this.final,
-      records: this.runIds.map((id) => run.archive.get(id)).filter((record): record is AttemptRecord => record !== null),
+      records: this.recordsOfRun(run.archive),
       ledger: this.runLedger,
       economy: run.economy?.report() ?? null,
       maxEnergyDrift: run.sampler.maxEnergyDrift,
@@ -918,6 +918,21 @@ export class Engine extends EventEmitter<EngineEvents> {
       cells: this.lattice.cells,
       firstApplyAtSeconds: this.firstApplyAtMs === null ? null : (this.firstApplyAtMs - run.startedMs) / 1000,
     });
+  }
+
+  /**
+   * This run's attempts as the archive holds them; none when the archive can
+   * no longer be read (a PostgreSQL server gone away), so that a stop still
+   * ends with a summary, which then counts no attempts.
+   */
+  private recordsOfRun(archive: Archive): AttemptRecord[] {
+    try {
+      return this.runIds.map((id) => archive.get(id)).filter((record): record is AttemptRecord => record !== null);
+    } catch (error) {
+      if (storageFailureCode(error) === null) throw error;
+      this.fail(error);
+      return [];
+    }
   }
 
   /** Resolves when the engine has stopped, by stop() or a spent budget. */
