@@ -110,7 +110,10 @@ describe('attempt rows carry a content hash', () => {
   it('migrates an archive of schema version 1, sealing the rows it had', () => {
     const file = archiveFile();
     const id = seed(file);
-    edit(file, 'ALTER TABLE attempts DROP COLUMN row_sha256; ALTER TABLE attempts DROP COLUMN raw_reply; DROP TABLE approvals; PRAGMA user_version = 1;');
+    edit(
+      file,
+      'ALTER TABLE attempts DROP COLUMN row_sha256; ALTER TABLE attempts DROP COLUMN raw_reply; DROP TABLE approvals; ALTER TABLE attempts DROP COLUMN owner; DROP TABLE owners; PRAGMA user_version = 1;',
+    );
     const archive = Archive.open(file);
     expect(archive.migratedFrom).toBe(1);
     expect(archive.integrity(id)).toBe('intact');

@@ -5,7 +5,8 @@
  * killed with SIGKILL mid-job loses nothing (another worker takes the
  * stalled job); a job over its time is retried, then recorded as a timeout;
  * while Redis is down the engine evaluates locally, and both sides carry on
- * when it is back. Nothing here waits on a sleep: every wait is for an event
+ * when it is back; the jobs the engine judged locally during an outage are
+ * drained from its queue when Redis returns. Nothing here waits on a sleep: every wait is for an event
  * or a queue state.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -19,10 +20,10 @@ import type { CandidateOptions } from '../ts/gauntlet/options.js';
 import type { GauntletVerdict } from '../ts/gauntlet/types.js';
 import { verdictModulePath } from '../ts/fleet/evaluation-job.js';
 import { DELIVERIES_KEY, RESULTS_KEY, WORKERS_KEY } from '../ts/fleet/keys.js';
-import { liveMembers } from '../ts/fleet/membership.js';
+import { advertise, advertisement, liveMembers } from '../ts/fleet/membership.js';
 import { PrivateRedis } from '../ts/fleet/private-servers.js';
 import type { Reverification } from '../ts/fleet/local-reverification.js';
-import { type EvaluationRoute, FleetEvaluator } from '../ts/fleet/remote-evaluator.js';
+import { type Drain, type EvaluationRoute, FleetEvaluator } from '../ts/fleet/remote-evaluator.js';
 import { FleetWorker } from '../ts/fleet/worker.js';
 import { acceptedVerdict, interruptedVerdict, moduleFile, testFingerprint } from './helpers/fleet.js';
 
@@ -94,7 +95,7 @@ describe('remote evaluation', () => {
       const staged = verdictModulePath(verdict)!;
       expect(readFileSync(staged, 'utf8')).toBe('module bytes A');
       expect(path.basename(staged)).toMatch(/^[0-9a-f]{64}\.so$/);
-      expect(evaluator.counts).toEqual({ remote: 1, local: 0, reverified: 1, refused: 0 });
+      expect(evaluator.counts).toEqual({ remote: 1, local: 0, reverified: 1, refused: 0, drained: 0 });
     } finally {
       await evaluator.close();
       await worker.close();
@@ -253,6 +254,51 @@ describe('remote evaluation', () => {
     } finally {
       await evaluator.close();
       await worker.close();
+    }
+  });
+
+  it('when Redis is back the engine drains the jobs it judged locally meanwhile, and never waited for their results', async () => {
+    // A persistent server, as in production: the job enqueued before the outage is still queued when Redis returns.
+    const persistent = await PrivateRedis.start(undefined, undefined, true);
+    const fingerprint = testFingerprint('drain');
+    const watcher = new Redis(persistent.url, { maxRetriesPerRequest: null });
+    // A worker that is alive to the engine but takes nothing, so that the first job stays waiting.
+    const withdraw = advertise(watcher, WORKERS_KEY, () => advertisement('worker-idle', 'worker', fingerprint, new Date().toISOString()));
+    const local: string[] = [];
+    const evaluator = await FleetEvaluator.connect({
+      redisUrl: persistent.url,
+      fingerprint,
+      local: async (options) => {
+        local.push(options.source);
+        return acceptedVerdict(null);
+      },
+    });
+    const routes: EvaluationRoute[] = [];
+    evaluator.on('evaluated', (route: EvaluationRoute) => routes.push(route));
+    try {
+      await until(async () => (await liveMembers(watcher, WORKERS_KEY)).some((member) => member.id === 'worker-idle'));
+      const first = evaluator.evaluate(candidate('kernel G1'));
+      await until(async () => (await evaluator.queueDepth()) === 1);
+      const disconnected = once(evaluator, 'disconnected');
+      await persistent.pause();
+      await disconnected;
+      // Judged locally at the loss, and the one after it too: the engine waits for no result meanwhile.
+      await first;
+      await evaluator.evaluate(candidate('kernel G2'));
+      expect(local).toEqual(['kernel G1', 'kernel G2']);
+      expect(routes.map((route) => route.remote)).toEqual([false, false]);
+
+      const drained = once(evaluator, 'drained');
+      await persistent.resume();
+      const [drain] = (await drained) as [Drain];
+      expect(drain).toEqual({ removed: [routes[0]!.jobId], left: [] });
+      expect(await evaluator.queueDepth()).toBe(0);
+      expect(evaluator.counts).toEqual({ remote: 0, local: 2, reverified: 0, refused: 0, drained: 1 });
+    } finally {
+      await evaluator.close();
+      await withdraw();
+      watcher.disconnect();
+      await persistent.stop();
     }
   });
 });

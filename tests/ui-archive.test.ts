@@ -80,7 +80,9 @@ describe('Archive.approvals', () => {
     const { archive, file, childId } = seeded('migrate');
     archive.close();
     const db = new Database(file);
-    db.exec('ALTER TABLE attempts DROP COLUMN raw_reply; DROP TABLE approvals; PRAGMA user_version = 2;');
+    db.exec(
+      'ALTER TABLE attempts DROP COLUMN raw_reply; DROP TABLE approvals; ALTER TABLE attempts DROP COLUMN owner; DROP TABLE owners; PRAGMA user_version = 2;',
+    );
     db.close();
     const reopened = Archive.open(file);
     try {

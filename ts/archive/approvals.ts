@@ -5,7 +5,7 @@
  * transaction, so the hash chain holds the same record as the table.
  */
 import { invalidRangeError } from '../errors.js';
-import type { SqliteDatabase } from './database.js';
+import type { SqlConnection } from './sql-connection.js';
 import type { Ledger } from './ledger.js';
 import type { ApprovalDecision, ApprovalRecord, LedgerEntry, NewApproval } from './types.js';
 import { requireId, requireSha256, requireText } from './validate.js';
@@ -33,7 +33,7 @@ function toApproval(row: ApprovalRow): ApprovalRecord {
 export class ApprovalStore {
   /** Made by `Archive.open`; shares the archive's connection and ledger. */
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly db: SqlConnection,
     private readonly file: string,
     private readonly ledger: Ledger,
   ) {}
@@ -45,41 +45,44 @@ export class ApprovalStore {
     requireText('approval.decidedBy', approval.decidedBy, true);
     requireSha256('approval.moduleSha256', approval.moduleSha256);
     requireSha256('approval.incumbentModuleSha256', approval.incumbentModuleSha256);
-    return this.db
-      .transaction(() => {
-        if (this.get(approval.attemptId) !== null) {
-          throw invalidRangeError('approval.attemptId', `was decided already in archive ${this.file}`, approval.attemptId);
-        }
-        const decidedAt = new Date().toISOString();
-        const verb = approval.decision === 'approve' ? 'approved' : 'rejected';
-        const entry = this.ledger.append({
-          action: approval.decision,
-          slot: approval.slot,
-          attemptId: approval.attemptId,
-          moduleSha256: approval.moduleSha256,
-          previousModuleSha256: approval.incumbentModuleSha256,
-          atStep: approval.atStep,
-          reason: `${verb} by ${approval.decidedBy} at ${decidedAt}`,
-        });
-        this.db
-          .prepare('INSERT INTO approvals (attempt_id, decision, decided_by, decided_at, ledger_sequence) VALUES (?, ?, ?, ?, ?)')
-          .run(approval.attemptId, approval.decision, approval.decidedBy, decidedAt, entry.sequence);
-        return {
-          approval: { attemptId: approval.attemptId, decision: approval.decision, decidedBy: approval.decidedBy, decidedAt, ledgerSequence: entry.sequence },
-          entry,
-        };
-      })
-      .immediate();
+    return this.db.transaction(() => {
+      if (this.get(approval.attemptId) !== null) {
+        throw invalidRangeError('approval.attemptId', `was decided already in archive ${this.file}`, approval.attemptId);
+      }
+      const decidedAt = new Date().toISOString();
+      const verb = approval.decision === 'approve' ? 'approved' : 'rejected';
+      const entry = this.ledger.append({
+        action: approval.decision,
+        slot: approval.slot,
+        attemptId: approval.attemptId,
+        moduleSha256: approval.moduleSha256,
+        previousModuleSha256: approval.incumbentModuleSha256,
+        atStep: approval.atStep,
+        reason: `${verb} by ${approval.decidedBy} at ${decidedAt}`,
+      });
+      this.db.run(
+        'INSERT INTO approvals (attempt_id, decision, decided_by, decided_at, ledger_sequence) VALUES (?, ?, ?, ?, ?)',
+        approval.attemptId,
+        approval.decision,
+        approval.decidedBy,
+        decidedAt,
+        entry.sequence,
+      );
+      return {
+        approval: { attemptId: approval.attemptId, decision: approval.decision, decidedBy: approval.decidedBy, decidedAt, ledgerSequence: entry.sequence },
+        entry,
+      };
+    });
   }
 
   /** The decision on attempt `attemptId`, or null when none was asked for or made. */
   get(attemptId: number): ApprovalRecord | null {
-    const row = this.db.prepare<[number], ApprovalRow>('SELECT * FROM approvals WHERE attempt_id = ?').get(attemptId);
+    const row = this.db.get<ApprovalRow>('SELECT * FROM approvals WHERE attempt_id = ?', attemptId);
     return row === undefined ? null : toApproval(row);
   }
 
   /** Every decision, in the order made. */
   list(): ApprovalRecord[] {
-    return this.db.prepare<[], ApprovalRow>('SELECT * FROM approvals ORDER BY ledger_sequence').all().map(toApproval);
+    return this.db.all<ApprovalRow>('SELECT * FROM approvals ORDER BY ledger_sequence').map(toApproval);
   }
 }

@@ -1,13 +1,17 @@
 /**
  * The archive: one row per improvement attempt, whatever became of it, in an
- * SQLite file that outlives the process. Every write is one transaction,
- * committed and synced before the method returns, so an attempt the engine
- * was told about survives `kill -9` of the engine; attempts a killed process
- * left pending are found and closed by `markInterrupted()` on resume.
+ * SQLite file that outlives the process (the default) or in a PostgreSQL
+ * database a fleet shares (`archive.url`). Every write is one transaction,
+ * committed before the method returns, so an attempt the engine was told
+ * about survives `kill -9` of the engine; attempts a killed process left
+ * pending are found and closed by `markInterrupted()` once their owner is
+ * gone (owners.ts).
  *
- * One process writes an archive at a time (the engine); others may read it
- * while it runs (WAL).
+ * Several engines may write one archive: write transactions take turns
+ * (sql-connection.ts), so the ledger stays one chain; readers run beside
+ * them.
  */
+import os from 'node:os';
 import { invalidRangeError, requireInteger } from '../errors.js';
 import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
@@ -15,7 +19,11 @@ import { ApprovalStore } from './approvals.js';
 import { RunStore } from './runs.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
-import { openDatabase, type SqliteDatabase } from './database.js';
+import { openDatabase } from './database.js';
+import { DEFAULT_LEASE_MS, HEARTBEATS_PER_LEASE, newOwnerId, ownerGone, type OwnerRow } from './owners.js';
+import { DEFAULT_POSTGRES_TIMEOUT_MS, redactUrl } from './postgres-connection.js';
+import { isPostgresUrl, openPostgresArchive } from './postgres-schema.js';
+import type { SqlConnection } from './sql-connection.js';
 import { ArchiveError } from './errors.js';
 import { Ledger } from './ledger.js';
 import type { AttemptCounts, AttemptQuery, AttemptRecord, AttemptStatus, AttemptUpdate, NewAttempt } from './types.js';
@@ -44,6 +52,19 @@ function now(): string {
   return new Date().toISOString();
 }
 
+/** What `Archive.open` may be told besides where the archive is; tests inject the clock. */
+export interface ArchiveOptions {
+  /** The clock leases are read and renewed on, in ms since the epoch (default Date.now). */
+  nowMs?: () => number;
+  /** How long an owner that stopped renewing its lease still counts as alive (default DEFAULT_LEASE_MS). */
+  leaseMs?: number;
+  /** PostgreSQL only: how long one call may wait for the server before it is a storage failure. */
+  timeoutMs?: number;
+}
+
+/** Reads more than any archive holds: the LIMIT both SQLite and PostgreSQL take when the query sets none. */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
 export class Archive {
   /** The hash-chained ledger of applied changes, in the same file. */
   readonly ledger: Ledger;
@@ -54,13 +75,22 @@ export class Archive {
   /** The runs' samples (bounded per run), for a finished run's charts. */
   readonly runs: RunStore;
 
+  /** Who this archive's attempts belong to (owners.ts); registered with the first attempt it inserts. */
+  readonly ownerId = newOwnerId();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readonly nowMs: () => number;
+  private readonly leaseMs: number;
+
   private constructor(
-    /** The file as given to `open`. */
+    /** The file as given to `open`, or the PostgreSQL URL without its password. */
     readonly file: string,
-    private readonly db: SqliteDatabase,
+    private readonly db: SqlConnection,
     /** The schema version the file had when this open migrated it, or null when it needed no migration. */
     readonly migratedFrom: number | null,
+    lease: { nowMs: () => number; leaseMs: number },
   ) {
+    this.nowMs = lease.nowMs;
+    this.leaseMs = lease.leaseMs;
     this.ledger = new Ledger(db, file);
     this.warmStart = new WarmStartStore(db, file);
     this.approvals = new ApprovalStore(db, file, this.ledger);
@@ -68,15 +98,24 @@ export class Archive {
   }
 
   /**
-   * Opens the archive in `file`, creating it (and its directory) when it
-   * does not exist. Throws an `ArchiveError` naming the file when it is not
-   * an SQLite database, is another application's database, or has a schema
+   * Opens the archive at `location`: a `postgres://` URL, or else an SQLite
+   * file, created (with its directory) when it does not exist. Throws an
+   * `ArchiveError` naming the file or server (never its password) when it
+   * cannot be reached, is another application's database, or has a schema
    * version this build does not read.
    */
-  static open(file: string): Archive {
-    requireText('file', file, true);
-    const { db, migratedFrom } = openDatabase(file);
-    return new Archive(file, db, migratedFrom);
+  static open(location: string, options: ArchiveOptions = {}): Archive {
+    requireText('location', location, true);
+    const lease = {
+      nowMs: options.nowMs ?? Date.now,
+      leaseMs: options.leaseMs === undefined ? DEFAULT_LEASE_MS : requireInteger('options.leaseMs', options.leaseMs, 1),
+    };
+    if (isPostgresUrl(location)) {
+      const timeoutMs = options.timeoutMs === undefined ? DEFAULT_POSTGRES_TIMEOUT_MS : requireInteger('options.timeoutMs', options.timeoutMs, 1);
+      return new Archive(redactUrl(location), openPostgresArchive(location, timeoutMs), null, lease);
+    }
+    const { db, migratedFrom } = openDatabase(location);
+    return new Archive(location, db, migratedFrom, lease);
   }
 
   /**
@@ -91,46 +130,45 @@ export class Archive {
     requireText('referenceSource', referenceSource, true);
     requireSha256('referenceModuleSha256', referenceModuleSha256);
     const sha256 = sourceSha256(referenceSource);
-    return this.db
-      .transaction(() => {
-        const root = this.root(slot);
-        if (root === null) {
-          const createdAt = now();
-          return this.insertRow({
-            parent_id: null,
-            slot,
-            generator: REFERENCE_GENERATOR,
-            operator: REFERENCE_GENERATOR,
-            genome: null,
-            prompt: null,
-            raw_reply: null,
-            source: referenceSource,
-            source_sha256: sha256,
-            module_sha256: referenceModuleSha256,
-            status: 'applied',
-            speedup: 1,
-            cost_usd: 0,
-            created_at: createdAt,
-            finished_at: createdAt,
-          });
-        }
-        if (root.sourceSha256 !== sha256) {
-          throw new ArchiveError(
-            `archive ${this.file}: the reference kernel of slot ${slot} has source sha256 ${sha256}, but the archive's root was recorded ` +
-              `from source ${root.sourceSha256}: the archive belongs to another version of the reference kernel; start a new archive`,
-            this.file,
-          );
-        }
-        if (root.moduleSha256 === referenceModuleSha256) return root;
-        return this.updateAttempt(root.id, { moduleSha256: referenceModuleSha256 });
-      })
-      .immediate();
+    return this.db.transaction(() => {
+      const root = this.root(slot);
+      if (root === null) {
+        const createdAt = now();
+        return this.insertRow({
+          parent_id: null,
+          slot,
+          generator: REFERENCE_GENERATOR,
+          operator: REFERENCE_GENERATOR,
+          genome: null,
+          prompt: null,
+          raw_reply: null,
+          source: referenceSource,
+          source_sha256: sha256,
+          module_sha256: referenceModuleSha256,
+          status: 'applied',
+          speedup: 1,
+          cost_usd: 0,
+          created_at: createdAt,
+          finished_at: createdAt,
+          owner: null,
+        });
+      }
+      if (root.sourceSha256 !== sha256) {
+        throw new ArchiveError(
+          `archive ${this.file}: the reference kernel of slot ${slot} has source sha256 ${sha256}, but the archive's root was recorded ` +
+            `from source ${root.sourceSha256}: the archive belongs to another version of the reference kernel; start a new archive`,
+          this.file,
+        );
+      }
+      if (root.moduleSha256 === referenceModuleSha256) return root;
+      return this.updateAttempt(root.id, { moduleSha256: referenceModuleSha256 });
+    });
   }
 
   /** The root record of `slot`, or null before `ensureRoot`. */
   root(slot: Slot): AttemptRecord | null {
     requireSlot('slot', slot);
-    const row = this.db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE slot = ? AND parent_id IS NULL').get(slot);
+    const row = this.db.get<AttemptRow>('SELECT * FROM attempts WHERE slot = ? AND parent_id IS NULL', slot);
     return row ? toRecord(this.file, row) : null;
   }
 
@@ -141,31 +179,31 @@ export class Archive {
    */
   insertAttempt(attempt: NewAttempt): AttemptRecord {
     checkNewAttempt(attempt);
-    return this.db
-      .transaction(() => {
-        const parent = this.db.prepare<[number], { slot: string }>('SELECT slot FROM attempts WHERE id = ?').get(attempt.parentId as number);
-        if (!parent) throw invalidRangeError('attempt.parentId', `is not an attempt in archive ${this.file}`, attempt.parentId);
-        if (parent.slot !== attempt.slot)
-          throw invalidRangeError('attempt.parentId', `is an attempt of slot ${parent.slot}, not ${attempt.slot}`, attempt.parentId);
-        return this.insertRow({
-          parent_id: attempt.parentId,
-          slot: attempt.slot,
-          generator: attempt.generator,
-          operator: attempt.operator,
-          genome: attempt.genome === null ? null : toJson('attempt.genome', attempt.genome),
-          prompt: attempt.prompt,
-          raw_reply: attempt.rawReply ?? null,
-          source: attempt.source,
-          source_sha256: sourceSha256(attempt.source),
-          module_sha256: null,
-          status: attempt.status ?? 'pending',
-          speedup: null,
-          cost_usd: attempt.costUsd ?? 0,
-          created_at: now(),
-          finished_at: null,
-        });
-      })
-      .immediate();
+    return this.db.transaction(() => {
+      this.register();
+      const parent = this.db.get<{ slot: string }>('SELECT slot FROM attempts WHERE id = ?', attempt.parentId as number);
+      if (!parent) throw invalidRangeError('attempt.parentId', `is not an attempt in archive ${this.file}`, attempt.parentId);
+      if (parent.slot !== attempt.slot)
+        throw invalidRangeError('attempt.parentId', `is an attempt of slot ${parent.slot}, not ${attempt.slot}`, attempt.parentId);
+      return this.insertRow({
+        parent_id: attempt.parentId,
+        slot: attempt.slot,
+        generator: attempt.generator,
+        operator: attempt.operator,
+        genome: attempt.genome === null ? null : toJson('attempt.genome', attempt.genome),
+        prompt: attempt.prompt,
+        raw_reply: attempt.rawReply ?? null,
+        source: attempt.source,
+        source_sha256: sourceSha256(attempt.source),
+        module_sha256: null,
+        status: attempt.status ?? 'pending',
+        speedup: null,
+        cost_usd: attempt.costUsd ?? 0,
+        created_at: now(),
+        finished_at: null,
+        owner: this.ownerId,
+      });
+    });
   }
 
   /**
@@ -190,19 +228,17 @@ export class Archive {
     }
     const statement =
       assignments.length === 0 ? 'SELECT id FROM attempts WHERE id = @id' : `UPDATE attempts SET ${assignments.join(', ')} WHERE id = @id RETURNING id`;
-    return this.db
-      .transaction(() => {
-        const row = this.db.prepare<[Record<string, unknown>], { id: number }>(statement).get(values);
-        if (!row) throw invalidRangeError('id', `is not an attempt in archive ${this.file}`, id);
-        return toRecord(this.file, assignments.length === 0 ? this.row(id) : sealAttempt(this.db, id));
-      })
-      .immediate();
+    return this.db.transaction(() => {
+      const row = this.db.get<{ id: number }>(statement, values);
+      if (!row) throw invalidRangeError('id', `is not an attempt in archive ${this.file}`, id);
+      return toRecord(this.file, assignments.length === 0 ? this.row(id) : sealAttempt(this.db, id));
+    });
   }
 
   /** Attempt `id`, or null when the archive has none with that id. */
   get(id: number): AttemptRecord | null {
     requireId('id', id);
-    const row = this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id);
+    const row = this.db.get<AttemptRow>('SELECT * FROM attempts WHERE id = ?', id);
     return row ? toRecord(this.file, row) : null;
   }
 
@@ -220,13 +256,12 @@ export class Archive {
       conditions.push(`status IN (${statuses.map(() => '?').join(', ')})`);
       values.push(...statuses);
     }
-    // SQLite reads LIMIT -1 as no limit; OFFSET needs a LIMIT clause.
-    const limit = query.limit === undefined ? -1 : requireInteger('query.limit', query.limit, 0);
+    // OFFSET needs a LIMIT clause in SQLite.
+    const limit = query.limit === undefined ? NO_LIMIT : requireInteger('query.limit', query.limit, 0);
     const offset = query.offset === undefined ? 0 : requireInteger('query.offset', query.offset, 0);
     const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
     return this.db
-      .prepare<unknown[], AttemptRow>(`SELECT * FROM attempts ${where} ORDER BY id LIMIT ? OFFSET ?`)
-      .all(...values, limit, offset)
+      .all<AttemptRow>(`SELECT * FROM attempts ${where} ORDER BY id LIMIT ? OFFSET ?`, ...values, limit, offset)
       .map((row) => toRecord(this.file, row));
   }
 
@@ -237,11 +272,10 @@ export class Archive {
    */
   childCounts(slot: Slot): Map<number, number> {
     requireSlot('slot', slot);
-    const rows = this.db
-      .prepare<[string], { parent_id: number; children: number }>(
-        'SELECT parent_id, COUNT(*) AS children FROM attempts WHERE slot = ? AND parent_id IS NOT NULL GROUP BY parent_id',
-      )
-      .all(slot);
+    const rows = this.db.all<{ parent_id: number; children: number }>(
+      'SELECT parent_id, COUNT(*) AS children FROM attempts WHERE slot = ? AND parent_id IS NOT NULL GROUP BY parent_id',
+      slot,
+    );
     return new Map(rows.map((row) => [row.parent_id, row.children]));
   }
 
@@ -251,46 +285,56 @@ export class Archive {
     const values = slot === undefined ? [] : [requireSlot('slot', slot)];
     const byStatus = Object.fromEntries(ATTEMPT_STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
     const byFailedGate = Object.fromEntries(GATES.map((gate) => [gate, 0])) as Record<GateName, number>;
-    const statusRows = this.db
-      .prepare<unknown[], { status: AttemptStatus; n: number }>(
-        `SELECT status, COUNT(*) AS n FROM attempts WHERE parent_id IS NOT NULL ${filter} GROUP BY status`,
-      )
-      .all(...values);
+    const statusRows = this.db.all<{ status: AttemptStatus; n: number }>(
+      `SELECT status, COUNT(*) AS n FROM attempts WHERE parent_id IS NOT NULL ${filter} GROUP BY status`,
+      ...values,
+    );
     for (const row of statusRows) byStatus[row.status] = row.n;
-    const gateRows = this.db
-      .prepare<unknown[], { gate: GateName; n: number }>(
-        `SELECT failed_gate AS gate, COUNT(*) AS n FROM attempts WHERE parent_id IS NOT NULL AND failed_gate IS NOT NULL ${filter} GROUP BY failed_gate`,
-      )
-      .all(...values);
+    const gateRows = this.db.all<{ gate: GateName; n: number }>(
+      `SELECT failed_gate AS gate, COUNT(*) AS n FROM attempts WHERE parent_id IS NOT NULL AND failed_gate IS NOT NULL ${filter} GROUP BY failed_gate`,
+      ...values,
+    );
     for (const row of gateRows) byFailedGate[row.gate] = row.n;
     return { total: statusRows.reduce((sum, row) => sum + row.n, 0), byStatus, byFailedGate };
   }
 
   /**
-   * Closes every attempt still pending as interrupted, with the reason that
-   * the process ended first; returns how many. A resumed run calls it before
-   * it starts attempts of its own: a pending attempt is then one that a
-   * killed process never finished. An engine that stops in order records
-   * its own attempts in flight as interrupted in the same way, so a killed
-   * run and a stopped one read alike. Attempts an older build closed as
-   * failed for this reason (LEGACY_INTERRUPTED) are relabelled interrupted
-   * too: neither says anything about the kernel.
+   * Closes as interrupted every pending attempt whose owner is gone (a
+   * killed or stopped engine: owners.ts) or is this archive, with the
+   * reason that the run ended first; returns how many. A resumed run calls
+   * it before it starts attempts of its own; another engine's attempts in
+   * flight stay pending. An engine that stops in order closes its own
+   * attempts in flight the same way, so a killed run and a stopped one read
+   * alike. Attempts an older build closed as failed for this reason
+   * (LEGACY_INTERRUPTED) are relabelled interrupted too: neither says
+   * anything about the kernel.
    */
   markInterrupted(): number {
-    return this.db
-      .transaction(() => {
-        const relabelled = this.db
-          .prepare<[string, string], { id: number }>("UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ? RETURNING id")
-          .all(LEGACY_INTERRUPTED.status, LEGACY_INTERRUPTED.reason);
-        const closed = this.db
-          .prepare<[string, string], { id: number }>(
-            "UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE status = 'pending' RETURNING id",
-          )
-          .all(INTERRUPTED_REASON, now());
-        for (const { id } of [...relabelled, ...closed]) sealAttempt(this.db, id);
-        return closed.length;
-      })
-      .immediate();
+    return this.db.transaction(() => {
+      const relabelled = this.db.all<{ id: number }>(
+        "UPDATE attempts SET status = 'interrupted' WHERE status = ? AND reason = ? RETURNING id",
+        LEGACY_INTERRUPTED.status,
+        LEGACY_INTERRUPTED.reason,
+      );
+      const orphaned = this.orphanedIds();
+      const finishedAt = now();
+      for (const id of orphaned) {
+        this.db.run("UPDATE attempts SET status = 'interrupted', reason = ?, finished_at = ? WHERE id = ?", INTERRUPTED_REASON, finishedAt, id);
+      }
+      for (const { id } of relabelled) sealAttempt(this.db, id);
+      for (const id of orphaned) sealAttempt(this.db, id);
+      return orphaned.length;
+    });
+  }
+
+  /** The pending attempts `markInterrupted()` would close now: those whose owner is gone, and this archive's own. */
+  orphanedAttempts(): AttemptRecord[] {
+    return this.orphanedIds().map((id) => this.get(id)!);
+  }
+
+  /** Renews this archive's lease on the attempts it owns; the archive calls it on a timer once it owns any. */
+  heartbeat(): void {
+    this.db.run('UPDATE owners SET heartbeat_ms = ? WHERE id = ?', this.nowMs(), this.ownerId);
   }
 
   /**
@@ -300,7 +344,7 @@ export class Archive {
    */
   integrity(id: number): 'intact' | 'edited' | null {
     requireId('id', id);
-    const row = this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id);
+    const row = this.db.get<AttemptRow>('SELECT * FROM attempts WHERE id = ?', id);
     if (row === undefined) return null;
     return rowIntact(row) ? 'intact' : 'edited';
   }
@@ -308,43 +352,86 @@ export class Archive {
   /** The ids of every attempt whose row no longer matches its content hash, in id order. */
   editedAttempts(): number[] {
     return this.db
-      .prepare<[], AttemptRow>('SELECT * FROM attempts ORDER BY id')
-      .all()
+      .all<AttemptRow>('SELECT * FROM attempts ORDER BY id')
       .filter((row) => !rowIntact(row))
       .map((row) => row.id);
   }
 
   /**
    * SQLite's own check of the file's pages and indexes (PRAGMA quick_check):
-   * the problems it reports, none when the file is sound.
+   * the problems it reports, none when the file is sound. A PostgreSQL
+   * server checks its own pages; none are reported here.
    */
   fileProblems(): string[] {
-    const rows = this.db.prepare<[], { quick_check: string }>('PRAGMA quick_check').all();
-    return rows.map((row) => row.quick_check).filter((text) => text !== 'ok');
+    return this.db.storageProblems();
   }
 
-  /** Closes the file; the archive cannot be used afterwards. */
+  /**
+   * Releases this archive's lease, so that another engine may close at once
+   * any attempt it left pending, and closes the file or connection; the
+   * archive cannot be used afterwards.
+   */
   close(): void {
+    if (this.heartbeatTimer !== null) {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = null;
+      try {
+        this.db.run('DELETE FROM owners WHERE id = ?', this.ownerId);
+      } catch {
+        // A failed archive cannot release the lease; it runs out by itself (DEFAULT_LEASE_MS).
+      }
+    }
     this.db.close();
   }
 
+  /** Inside the caller's transaction: records this archive as an owner, once, and starts renewing its lease. */
+  private register(): void {
+    if (this.heartbeatTimer !== null) return;
+    this.db.run(
+      `INSERT INTO owners (id, host, pid, heartbeat_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms`,
+      this.ownerId,
+      os.hostname(),
+      process.pid,
+      this.nowMs(),
+    );
+    this.heartbeatTimer = setInterval(() => this.renew(), Math.max(1, Math.floor(this.leaseMs / HEARTBEATS_PER_LEASE)));
+    // The lease must not keep a process alive that has nothing else to do.
+    this.heartbeatTimer.unref();
+  }
+
+  private renew(): void {
+    try {
+      this.heartbeat();
+    } catch {
+      // The next write meets the same failure and reports it through the caller's storage-failure path.
+    }
+  }
+
+  private orphanedIds(): number[] {
+    const pending = this.db.all<{ id: number; owner: string | null }>("SELECT id, owner FROM attempts WHERE status = 'pending' ORDER BY id");
+    if (pending.length === 0) return [];
+    const owners = new Map(this.db.all<OwnerRow>('SELECT * FROM owners').map((owner) => [owner.id, owner]));
+    const nowMs = this.nowMs();
+    return pending.filter(({ owner }) => owner === null || owner === this.ownerId || ownerGone(owners.get(owner), nowMs, this.leaseMs)).map(({ id }) => id);
+  }
+
   private row(id: number): AttemptRow {
-    return this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id)!;
+    return this.db.get<AttemptRow>('SELECT * FROM attempts WHERE id = ?', id)!;
   }
 
   /** Inside the caller's transaction, which also seals the row. */
   private insertRow(
     row: Omit<AttemptRow, 'id' | 'module_path' | 'gates' | 'failed_gate' | 'reason' | 'benchmark' | 'bench_ratio' | 'live_mlups' | 'row_sha256'>,
   ): AttemptRecord {
-    const inserted = this.db
-      .prepare<[typeof row], { id: number }>(
-        `INSERT INTO attempts (parent_id, slot, generator, operator, genome, prompt, source, source_sha256, module_sha256, module_path,
-           gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at, raw_reply)
+    const inserted = this.db.get<{ id: number }>(
+      `INSERT INTO attempts (parent_id, slot, generator, operator, genome, prompt, source, source_sha256, module_sha256, module_path,
+           gates, failed_gate, reason, benchmark, bench_ratio, live_mlups, speedup, status, cost_usd, created_at, finished_at, raw_reply, owner)
          VALUES (@parent_id, @slot, @generator, @operator, @genome, @prompt, @source, @source_sha256, @module_sha256, NULL,
-           '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at, @raw_reply)
+           '[]', NULL, '', NULL, NULL, NULL, @speedup, @status, @cost_usd, @created_at, @finished_at, @raw_reply, @owner)
          RETURNING id`,
-      )
-      .get(row)!;
+      row,
+    )!;
     return toRecord(this.file, sealAttempt(this.db, inserted.id));
   }
 }

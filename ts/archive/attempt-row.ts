@@ -35,6 +35,8 @@ export interface AttemptRow {
   row_sha256: string;
   /** Schema version 3: the LLM's reply as it came, whether or not a candidate could be read from it. */
   raw_reply: string | null;
+  /** Schema version 5: the archive (owners.ts) that inserted a pending attempt; null for roots and older rows. Not sealed. */
+  owner: string | null;
 }
 
 /** A JSON cell of a row that does not parse: the file was edited or damaged. */

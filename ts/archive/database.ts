@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ArchiveError } from './errors.js';
 import { sealAttempt } from './row-seal.js';
+import { SqliteConnection } from './sqlite-connection.js';
 import { APPLICATION_ID, MIGRATIONS, REQUIRED_TABLES, SCHEMA_SQL, SCHEMA_VERSION, TABLES_SINCE_VERSION } from './schema.js';
 
 export type SqliteDatabase = Database.Database;
@@ -95,7 +96,8 @@ function migrate(db: SqliteDatabase, file: string): number {
         const step = MIGRATIONS.get(version)!;
         db.exec(step.sql);
         if (step.sealAll) {
-          for (const { id } of db.prepare<[], { id: number }>('SELECT id FROM attempts').all()) sealAttempt(db, id);
+          const connection = new SqliteConnection(db);
+          for (const { id } of connection.all<{ id: number }>('SELECT id FROM attempts')) sealAttempt(connection, id);
         }
       }
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -130,7 +132,7 @@ function connect(file: string): SqliteDatabase {
  * anything that is not an archive of a known schema version, and leaves
  * such a file untouched.
  */
-export function openDatabase(file: string): { db: SqliteDatabase; migratedFrom: number | null } {
+export function openDatabase(file: string): { db: SqliteConnection; migratedFrom: number | null } {
   const db = connect(file);
   try {
     // Identity first: a foreign file is refused before anything writes
@@ -140,7 +142,7 @@ export function openDatabase(file: string): { db: SqliteDatabase; migratedFrom: 
     setUp(db, file);
     if (state === 'new') createSchema(db, file);
     const migratedFrom = state === 'archive' && identity.version < SCHEMA_VERSION ? migrate(db, file) : null;
-    return { db, migratedFrom };
+    return { db: new SqliteConnection(db), migratedFrom };
   } catch (error) {
     db.close();
     if (error instanceof ArchiveError) throw error;

@@ -9,7 +9,7 @@
  * to pin it.
  */
 import { invalidRangeError, requireInteger } from '../errors.js';
-import type { SqliteDatabase } from './database.js';
+import type { SqlConnection } from './sql-connection.js';
 import { GENESIS_HASH, ledgerEntryHash } from './canonical-hash.js';
 import { ArchiveError } from './errors.js';
 import { LIVE_CHANGING_ACTIONS, type LedgerAction, type LedgerEntry, type LedgerVerification, type NewLedgerEntry } from './types.js';
@@ -70,23 +70,22 @@ function entryFault(entry: LedgerEntry, expectedSequence: number, previousHash: 
 export class Ledger {
   /** Made by `Archive.open`; shares the archive's connection. */
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly db: SqlConnection,
     private readonly file: string,
   ) {}
 
   /** Every entry in sequence order, as stored (call `verify()` to know whether to trust them). */
   entries(): LedgerEntry[] {
-    return this.db.prepare<[], LedgerRow>('SELECT * FROM ledger ORDER BY sequence').all().map(toEntry);
+    return this.db.all<LedgerRow>('SELECT * FROM ledger ORDER BY sequence').map(toEntry);
   }
 
   /** The last change recorded for `slot` that changed what is live there (trials not kept and approval decisions did not). */
   latest(slot: LedgerEntry['slot']): LedgerEntry | null {
     requireSlot('slot', slot);
-    const row = this.db
-      .prepare<[string], LedgerRow>(
-        `SELECT * FROM ledger WHERE slot = ? AND action IN (${LIVE_CHANGING_ACTIONS.map((action) => `'${action}'`).join(', ')}) ORDER BY sequence DESC LIMIT 1`,
-      )
-      .get(slot);
+    const row = this.db.get<LedgerRow>(
+      `SELECT * FROM ledger WHERE slot = ? AND action IN (${LIVE_CHANGING_ACTIONS.map((action) => `'${action}'`).join(', ')}) ORDER BY sequence DESC LIMIT 1`,
+      slot,
+    );
     return row ? toEntry(row) : null;
   }
 
@@ -102,43 +101,39 @@ export class Ledger {
    */
   append(change: NewLedgerEntry): LedgerEntry {
     this.check(change);
-    return this.db
-      .transaction(() => {
-        const head = this.head();
-        const last = this.db.prepare<[], LedgerRow>('SELECT * FROM ledger ORDER BY sequence DESC LIMIT 1').get();
-        if ((last?.sequence ?? 0) !== head.sequence || (last?.hash ?? GENESIS_HASH) !== head.hash) {
-          throw new ArchiveError(
-            `ledger of archive ${this.file} does not end where its head record says (sequence ${head.sequence}): run \`ouroboros ledger verify\`; nothing was appended`,
-            this.file,
-          );
-        }
-        const unhashed = {
-          sequence: head.sequence + 1,
-          action: change.action,
-          slot: change.slot,
-          attemptId: change.attemptId,
-          moduleSha256: change.moduleSha256,
-          previousModuleSha256: change.previousModuleSha256,
-          atStep: change.atStep,
-          reason: change.reason,
-          recordedAt: new Date().toISOString(),
-          previousHash: head.hash,
-        };
-        const entry: LedgerEntry = { ...unhashed, hash: ledgerEntryHash(unhashed) };
-        this.db
-          .prepare(
-            `INSERT INTO ledger (sequence, action, slot, attempt_id, module_sha256, previous_module_sha256, at_step, reason, recorded_at, previous_hash, hash)
+    return this.db.transaction(() => {
+      const head = this.head();
+      const last = this.db.get<LedgerRow>('SELECT * FROM ledger ORDER BY sequence DESC LIMIT 1');
+      if ((last?.sequence ?? 0) !== head.sequence || (last?.hash ?? GENESIS_HASH) !== head.hash) {
+        throw new ArchiveError(
+          `ledger of archive ${this.file} does not end where its head record says (sequence ${head.sequence}): run \`ouroboros ledger verify\`; nothing was appended`,
+          this.file,
+        );
+      }
+      const unhashed = {
+        sequence: head.sequence + 1,
+        action: change.action,
+        slot: change.slot,
+        attemptId: change.attemptId,
+        moduleSha256: change.moduleSha256,
+        previousModuleSha256: change.previousModuleSha256,
+        atStep: change.atStep,
+        reason: change.reason,
+        recordedAt: new Date().toISOString(),
+        previousHash: head.hash,
+      };
+      const entry: LedgerEntry = { ...unhashed, hash: ledgerEntryHash(unhashed) };
+      this.db.run(
+        `INSERT INTO ledger (sequence, action, slot, attempt_id, module_sha256, previous_module_sha256, at_step, reason, recorded_at, previous_hash, hash)
              VALUES (@sequence, @action, @slot, @attemptId, @moduleSha256, @previousModuleSha256, @atStep, @reason, @recordedAt, @previousHash, @hash)`,
-          )
-          .run(entry);
-        this.db
-          .prepare(
-            'INSERT INTO ledger_head (id, sequence, hash) VALUES (1, @sequence, @hash) ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash',
-          )
-          .run(entry);
-        return entry;
-      })
-      .immediate();
+        entry,
+      );
+      this.db.run(
+        'INSERT INTO ledger_head (id, sequence, hash) VALUES (1, @sequence, @hash) ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash',
+        entry,
+      );
+      return entry;
+    });
   }
 
   /**
@@ -170,7 +165,7 @@ export class Ledger {
   }
 
   private headRecord(): { sequence: number; hash: string } | null {
-    return this.db.prepare<[], { sequence: number; hash: string }>('SELECT sequence, hash FROM ledger_head WHERE id = 1').get() ?? null;
+    return this.db.get<{ sequence: number; hash: string }>('SELECT sequence, hash FROM ledger_head WHERE id = 1') ?? null;
   }
 
   private check(change: NewLedgerEntry): void {
@@ -179,7 +174,7 @@ export class Ledger {
     requireSlot('change.slot', change.slot);
     if (change.attemptId !== null) {
       requireId('change.attemptId', change.attemptId);
-      const attempt = this.db.prepare<[number], { slot: string }>('SELECT slot FROM attempts WHERE id = ?').get(change.attemptId);
+      const attempt = this.db.get<{ slot: string }>('SELECT slot FROM attempts WHERE id = ?', change.attemptId);
       if (!attempt) throw invalidRangeError('change.attemptId', `is not an attempt in archive ${this.file}`, change.attemptId);
       if (attempt.slot !== change.slot)
         throw invalidRangeError('change.attemptId', `is an attempt of slot ${attempt.slot}, not ${change.slot}`, change.attemptId);

@@ -16,7 +16,7 @@
  * changes the hash like any other edit.
  */
 import { createHash } from 'node:crypto';
-import type { SqliteDatabase } from './database.js';
+import type { SqlConnection } from './sql-connection.js';
 import type { AttemptRow } from './attempt-row.js';
 
 /** The columns the hash covers, in the table's order: all but row_sha256. */
@@ -52,11 +52,11 @@ export function rowSha256(row: AttemptRow): string {
 }
 
 /** Stores the row's hash of attempt `id` as it now is; call inside the transaction that changed the row. */
-export function sealAttempt(db: SqliteDatabase, id: number): AttemptRow {
-  const row = db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id);
+export function sealAttempt(db: SqlConnection, id: number): AttemptRow {
+  const row = db.get<AttemptRow>('SELECT * FROM attempts WHERE id = ?', id);
   if (row === undefined) throw new Error(`sealAttempt: no attempt ${id}`);
   const sha256 = rowSha256(row);
-  db.prepare('UPDATE attempts SET row_sha256 = ? WHERE id = ?').run(sha256, id);
+  db.run('UPDATE attempts SET row_sha256 = ? WHERE id = ?', sha256, id);
   return { ...row, row_sha256: sha256 };
 }
 

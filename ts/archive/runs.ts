@@ -8,7 +8,7 @@
  * stays visible).
  */
 import { requireFiniteNumber, requireInteger } from '../errors.js';
-import type { SqliteDatabase } from './database.js';
+import type { SqlConnection } from './sql-connection.js';
 import type { NewRun, RunRecord, RunSample } from './types.js';
 import { requireTimestamp } from './validate.js';
 
@@ -97,7 +97,7 @@ export function downsampleRun(samples: readonly RunSample[], limit = MAX_RUN_SAM
 
 export class RunStore {
   /** Made by `Archive.open`; shares the archive's connection. */
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: SqlConnection) {}
 
   /** Keeps a finished run's samples, merged down to MAX_RUN_SAMPLES, and its figures; returns the run's row. */
   record(run: NewRun): RunRecord {
@@ -108,40 +108,50 @@ export class RunStore {
     nullableFinite('run.driftTolerance', run.driftTolerance);
     run.samples.forEach(checkSample);
     const kept = downsampleRun(run.samples);
-    return this.db
-      .transaction(() => {
-        const { next } = this.db.prepare<[], { next: number }>('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM runs').get()!;
-        this.db
-          .prepare(
-            'INSERT INTO runs (id, started_at, finished_at, baseline_mlups, roofline_mlups, drift_tolerance, samples_taken) VALUES (?, ?, ?, ?, ?, ?, ?)',
-          )
-          .run(next, run.startedAt, run.finishedAt, run.baselineMlups, run.rooflineMlups, run.driftTolerance, run.samples.length);
-        const insert = this.db.prepare(
+    return this.db.transaction(() => {
+      const { next } = this.db.get<{ next: number }>('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM runs')!;
+      this.db.run(
+        'INSERT INTO runs (id, started_at, finished_at, baseline_mlups, roofline_mlups, drift_tolerance, samples_taken) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        next,
+        run.startedAt,
+        run.finishedAt,
+        run.baselineMlups,
+        run.rooflineMlups,
+        run.driftTolerance,
+        run.samples.length,
+      );
+      kept.forEach((s, seq) =>
+        this.db.run(
           'INSERT INTO run_samples (run_id, seq, at_ms, step, mlups, interval_ms, held_ms, energy_drift, in_cache_mlups) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        );
-        kept.forEach((s, seq) => insert.run(next, seq, s.atMs, s.step, s.mlups, s.intervalMs, s.heldMs, s.energyDrift, s.inCacheMlups));
-        return this.get(next)!;
-      })
-      .immediate();
+          next,
+          seq,
+          s.atMs,
+          s.step,
+          s.mlups,
+          s.intervalMs,
+          s.heldMs,
+          s.energyDrift,
+          s.inCacheMlups,
+        ),
+      );
+      return this.get(next)!;
+    });
   }
 
   get(id: number): RunRecord | null {
-    const row = this.db.prepare<[number], RunRow>('SELECT * FROM runs WHERE id = ?').get(id);
+    const row = this.db.get<RunRow>('SELECT * FROM runs WHERE id = ?', id);
     return row === undefined ? null : toRun(row);
   }
 
   /** Every run that kept its samples, the oldest first. */
   list(): RunRecord[] {
-    return this.db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY id').all().map(toRun);
+    return this.db.all<RunRow>('SELECT * FROM runs ORDER BY id').map(toRun);
   }
 
   /** The samples the archive keeps of run `id`, in order; none for a run it does not know. */
   samples(id: number): RunSample[] {
     return this.db
-      .prepare<[number], SampleRow>(
-        'SELECT at_ms, step, mlups, interval_ms, held_ms, energy_drift, in_cache_mlups FROM run_samples WHERE run_id = ? ORDER BY seq',
-      )
-      .all(id)
+      .all<SampleRow>('SELECT at_ms, step, mlups, interval_ms, held_ms, energy_drift, in_cache_mlups FROM run_samples WHERE run_id = ? ORDER BY seq', id)
       .map(toSample);
   }
 }

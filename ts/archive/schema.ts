@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -82,6 +82,20 @@ CREATE TABLE IF NOT EXISTS run_samples (
 );
 `;
 
+/**
+ * The engines that own pending attempts (attempts.owner), each with the
+ * time of its last heartbeat in ms since the epoch: an engine closes a
+ * pending attempt as interrupted only when its owner is gone (owners.ts),
+ * so engines sharing an archive leave each other's attempts in flight.
+ */
+const OWNERS_SQL = `CREATE TABLE IF NOT EXISTS owners (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  heartbeat_ms INTEGER NOT NULL
+);
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -107,7 +121,8 @@ CREATE TABLE attempts (
   created_at TEXT NOT NULL,
   finished_at TEXT,
   row_sha256 TEXT NOT NULL DEFAULT '',
-  raw_reply TEXT
+  raw_reply TEXT,
+  owner TEXT
 );
 CREATE INDEX attempts_by_slot_status ON attempts (slot, status);
 CREATE INDEX attempts_by_parent ON attempts (parent_id);
@@ -156,7 +171,7 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-${APPROVALS_SQL}${RUNS_SQL}`;
+${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
@@ -166,6 +181,7 @@ export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([
   ['approvals', 3],
   ['runs', 4],
   ['run_samples', 4],
+  ['owners', 5],
 ]);
 
 /**
@@ -180,4 +196,6 @@ export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> 
   [2, { sql: `ALTER TABLE attempts ADD COLUMN raw_reply TEXT;\n${APPROVALS_SQL}`, sealAll: false }],
   // Version 4 adds the runs' samples, for a finished run's dashboard; nothing else changes.
   [3, { sql: RUNS_SQL, sealAll: false }],
+  // Version 5 adds the attempts' owners (row-seal.ts leaves owner out: it says who may close a row, not what the row is).
+  [4, { sql: `ALTER TABLE attempts ADD COLUMN owner TEXT;\n${OWNERS_SQL}`, sealAll: false }],
 ]);

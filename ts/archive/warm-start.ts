@@ -8,7 +8,7 @@
  */
 import { invalidRangeError, invalidTypeError } from '../errors.js';
 import type { Slot } from '../gauntlet/types.js';
-import type { SqliteDatabase } from './database.js';
+import type { SqlConnection } from './sql-connection.js';
 import type { AttemptRow } from './attempt-row.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { ArchiveError } from './errors.js';
@@ -82,7 +82,7 @@ function describeDifference({ field, remembered, current }: FingerprintDifferenc
 export class WarmStartStore {
   /** Made by `Archive.open`; shares the archive's connection. */
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly db: SqlConnection,
     private readonly file: string,
   ) {}
 
@@ -96,9 +96,10 @@ export class WarmStartStore {
     requireSlot('slot', slot);
     requireId('attemptId', attemptId);
     requireFingerprint('fingerprint', fingerprint);
-    const attempt = this.db
-      .prepare<[number], { slot: string; status: string; module_sha256: string | null }>('SELECT slot, status, module_sha256 FROM attempts WHERE id = ?')
-      .get(attemptId);
+    const attempt = this.db.get<{ slot: string; status: string; module_sha256: string | null }>(
+      'SELECT slot, status, module_sha256 FROM attempts WHERE id = ?',
+      attemptId,
+    );
     if (!attempt) throw invalidRangeError('attemptId', `is not an attempt in archive ${this.file}`, attemptId);
     if (attempt.slot !== slot) throw invalidRangeError('attemptId', `is an attempt of slot ${attempt.slot}, not ${slot}`, attemptId);
     if (!(REMEMBERABLE as readonly string[]).includes(attempt.status)) {
@@ -106,12 +107,14 @@ export class WarmStartStore {
     }
     if (attempt.module_sha256 === null) throw invalidRangeError('attemptId', 'has no built module (moduleSha256 is null)', attemptId);
     const memory: WarmStartMemory = { slot, attemptId, fingerprint, rememberedAt: new Date().toISOString() };
-    this.db
-      .prepare(
-        `INSERT INTO warm_start (slot, attempt_id, fingerprint, remembered_at) VALUES (?, ?, ?, ?)
+    this.db.run(
+      `INSERT INTO warm_start (slot, attempt_id, fingerprint, remembered_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (slot) DO UPDATE SET attempt_id = excluded.attempt_id, fingerprint = excluded.fingerprint, remembered_at = excluded.remembered_at`,
-      )
-      .run(slot, attemptId, JSON.stringify(fingerprint), memory.rememberedAt);
+      slot,
+      attemptId,
+      JSON.stringify(fingerprint),
+      memory.rememberedAt,
+    );
     return memory;
   }
 
@@ -126,22 +129,18 @@ export class WarmStartStore {
     requireSlot('slot', slot);
     requireId('attemptId', attemptId);
     requireText('reason', reason, true);
-    return this.db
-      .transaction(() => {
-        const updated = this.db
-          .prepare("UPDATE attempts SET status = 'rolled-back', reason = ? WHERE id = ? AND slot = ?")
-          .run(reason, attemptId, slot).changes;
-        if (updated === 0) throw invalidRangeError('attemptId', `is not an attempt of slot ${slot} in archive ${this.file}`, attemptId);
-        sealAttempt(this.db, attemptId);
-        return this.db.prepare('DELETE FROM warm_start WHERE slot = ? AND attempt_id = ?').run(slot, attemptId).changes > 0;
-      })
-      .immediate();
+    return this.db.transaction(() => {
+      const updated = this.db.run("UPDATE attempts SET status = 'rolled-back', reason = ? WHERE id = ? AND slot = ?", reason, attemptId, slot).changes;
+      if (updated === 0) throw invalidRangeError('attemptId', `is not an attempt of slot ${slot} in archive ${this.file}`, attemptId);
+      sealAttempt(this.db, attemptId);
+      return this.db.run('DELETE FROM warm_start WHERE slot = ? AND attempt_id = ?', slot, attemptId).changes > 0;
+    });
   }
 
   /** What `slot` remembers, whatever the machine; null when nothing. */
   remembered(slot: Slot): WarmStartMemory | null {
     requireSlot('slot', slot);
-    const row = this.db.prepare<[string], MemoryRow>('SELECT * FROM warm_start WHERE slot = ?').get(slot);
+    const row = this.db.get<MemoryRow>('SELECT * FROM warm_start WHERE slot = ?', slot);
     if (!row) return null;
     let fingerprint: MachineFingerprint;
     try {
@@ -170,7 +169,7 @@ export class WarmStartStore {
       const reason = `remembered under another fingerprint, not trusted here: ${differences.map(describeDifference).join('; ')}`;
       return { kind: 'mismatch', slot, attemptId: memory.attemptId, differences, reason };
     }
-    const attempt = this.db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(memory.attemptId);
+    const attempt = this.db.get<AttemptRow>('SELECT * FROM attempts WHERE id = ?', memory.attemptId);
     if (attempt !== undefined && !rowIntact(attempt)) {
       const reason = `attempt ${memory.attemptId}'s row no longer matches its content hash: it was edited outside the archive, so its source and module are not trusted`;
       return { kind: 'mismatch', slot, attemptId: memory.attemptId, differences: [], reason };

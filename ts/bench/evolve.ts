@@ -198,7 +198,7 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
   config.seed = seed;
   config.lattice.extents = p.extents;
   config.generator.kind = generator;
-  config.archive = { path: archiveFile, warmStart: false };
+  config.archive = { ...config.archive, path: archiveFile, warmStart: false };
   config.budget = { ...config.budget, maxAttempts: p.evaluationBudget, maxWallSeconds: p.wallLimitSeconds };
   // This bench measures the search per evaluation: both searches spend their whole budget, not what the economy would.
   config.economy = { ...config.economy, enabled: false };

@@ -10,11 +10,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
+import { redactUrl } from '../archive/postgres-connection.js';
+import { isPostgresUrl } from '../archive/postgres-schema.js';
 import { SCHEMA_VERSION } from '../archive/schema.js';
 import type { AttemptRecord, LedgerVerification, NewRun, RunSample } from '../archive/types.js';
 import { rooflineMlupsOf } from '../bench/kernels.js';
 import { describe } from '../errors.js';
-import { ConfigError, type EngineConfig, type FlagOverride, GENERATOR_KINDS, type GeneratorKind, loadConfig, withFlags } from '../engine/config.js';
+import {
+  ConfigError,
+  type EngineConfig,
+  type FlagOverride,
+  GENERATOR_KINDS,
+  type GeneratorKind,
+  archiveLocation,
+  loadConfig,
+  withFlags,
+} from '../engine/config.js';
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
 import { createMainLattice } from '../engine/main-lattice.js';
@@ -55,6 +66,7 @@ interface RunCommandOptions extends DashboardFlags {
   once?: boolean;
   continue?: boolean;
   archive?: string;
+  archiveUrl?: string;
   report?: string;
   json?: boolean;
   serve?: boolean;
@@ -95,6 +107,7 @@ function flagOverrides(options: RunCommandOptions): FlagOverride[] {
     ['--generator', 'generator.kind', options.generator],
     ['--seed', 'seed', options.seed],
     ['--archive', 'archive.path', options.archive],
+    ['--archive-url', 'archive.url', options.archiveUrl],
     ['--cycles', 'budget.maxAttempts', options.cycles],
     ['--redis', 'fleet.redis', options.redis],
   ];
@@ -128,7 +141,7 @@ function checkOptions(options: RunCommandOptions): void {
 function checkOutputs(config: EngineConfig, options: RunCommandOptions, reportFile: string): void {
   try {
     checkOutputFile('--report', reportFile);
-    checkOutputFile(options.archive === undefined ? 'archive.path' : '--archive', config.archive.path);
+    if (config.archive.url === '') checkOutputFile(options.archive === undefined ? 'archive.path' : '--archive', config.archive.path);
     if (config.log.file !== '') checkOutputFile('log.file', config.log.file);
     if (config.gauntlet.cacheDir !== '') checkOutputDir('gauntlet.cacheDir', config.gauntlet.cacheDir);
   } catch (error) {
@@ -197,6 +210,11 @@ export interface RunResult {
   fleet?: FleetCounts;
 }
 
+/** The archive as messages name it: the SQLite file's absolute path, or the PostgreSQL URL without its password. */
+function archiveName(archive: Archive): string {
+  return isPostgresUrl(archive.file) ? archive.file : path.resolve(archive.file);
+}
+
 /** Where the archive ended before this run: its records and ledger entries after it are this run's. */
 interface ArchiveMark {
   lastId: number;
@@ -215,7 +233,7 @@ function settingsOf(config: EngineConfig, options: RunCommandOptions): Record<st
     'max concurrent improvements': String(config.maxConcurrentImprovements),
     'benchmarks hold the live lattice': config.gauntlet.holdLive ? 'yes (gauntlet.holdLive)' : 'no',
     seed: String(config.seed),
-    archive: path.resolve(config.archive.path),
+    archive: config.archive.url !== '' ? redactUrl(config.archive.url) : path.resolve(config.archive.path),
     'config file': options.config ?? (existsSync('ouroboros.toml') ? path.resolve('ouroboros.toml') : 'built-in defaults'),
     host: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.availableParallelism()} cores, node ${process.version}`,
   };
@@ -386,7 +404,7 @@ function finish(
     engine: session.engine,
     steps: session.steps,
     verification,
-    archive: path.resolve(archive.file),
+    archive: archiveName(archive),
     ...(samplesError === null ? {} : { archiveError: samplesError }),
   };
   try {
@@ -417,19 +435,19 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
   const config = runConfig(options);
   const reportFile = options.report ?? defaultReportPath();
   checkOutputs(config, options, reportFile);
-  if (options.continue && !existsSync(config.archive.path)) {
+  if (options.continue && config.archive.url === '' && !existsSync(config.archive.path)) {
     throw new UsageError(`archive.path = ${describe(config.archive.path)}: no such archive to --continue; leave out --continue to start one`);
   }
-  const archive = Archive.open(config.archive.path);
+  const archive = Archive.open(archiveLocation(config.archive));
   if (archive.migratedFrom !== null) {
-    progress?.event(`archive ${path.resolve(archive.file)} migrated from schema version ${archive.migratedFrom} to ${SCHEMA_VERSION}`);
+    progress?.event(`archive ${archiveName(archive)} migrated from schema version ${archive.migratedFrom} to ${SCHEMA_VERSION}`);
   }
   try {
     const mark = markOf(archive);
     if (options.continue) {
-      const pending = archive.list({ status: 'pending' }).length;
+      const pending = archive.orphanedAttempts().length;
       progress?.event(
-        `continuing ${path.resolve(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`,
+        `continuing ${archiveName(archive)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`,
       );
     }
     // Other engines' improvements are untrusted kernels: they run live only confined, which needs the shared state.
@@ -513,6 +531,7 @@ export function runCommand(): Command {
     .option('--seed <n>', 'seed of parent selection and the generators', parseInteger)
     .option('--threads <n>', 'threads of the core pool lent to kernels', positiveInteger)
     .option('--archive <path>', 'the SQLite archive of attempts and the ledger (default from the config)')
+    .option('--archive-url <url>', 'a PostgreSQL database to hold the archive and the ledger in place of the SQLite file, shared by a fleet (sets archive.url)')
     .option('--continue', 'go on with an existing archive after a crash (attempts left pending are closed as interrupted)')
     .option('--report <path>', 'where to write the HTML report (default reports/run-<timestamp>.html)')
     .option('--json', 'print one JSON object at the end instead of the live display and the table')

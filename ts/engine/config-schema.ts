@@ -116,6 +116,13 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description: 'The SQLite archive of attempts and the ledger, relative to the working directory.',
   },
   {
+    path: 'archive.url',
+    type: { kind: 'string', allowEmpty: true },
+    default: '',
+    description:
+      'A PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB) to hold the archive and the ledger in place of archive.path, shared by the engines of a fleet. Empty: the SQLite file.',
+  },
+  {
     path: 'archive.warmStart',
     type: { kind: 'boolean' },
     default: true,

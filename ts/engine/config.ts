@@ -7,11 +7,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TomlError, parse } from 'smol-toml';
+import { redactUrl } from '../archive/postgres-connection.js';
+import { isPostgresUrl } from '../archive/postgres-schema.js';
 import { describe } from '../errors.js';
 import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
 import { readBoundedText } from '../util/bounded-read.js';
 
 export { CONFIG_SCHEMA, GENERATOR_KINDS, SPEED_JUDGES, type ConfigKey, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
+
+/** Where the archive is: archive.url when set (a PostgreSQL database), else the SQLite file archive.path. */
+export function archiveLocation(archive: EngineConfig['archive']): string {
+  return archive.url !== '' ? archive.url : archive.path;
+}
 
 /** The file `loadConfig()` reads when given none, relative to the working directory. */
 export const DEFAULT_CONFIG_FILE = 'ouroboros.toml';
@@ -26,7 +33,7 @@ export interface EngineConfig {
   seed: number;
   sampleIntervalMs: number;
   energyIntervalMs: number;
-  archive: { path: string; warmStart: boolean };
+  archive: { path: string; url: string; warmStart: boolean };
   fleet: { redis: string; jobTimeoutMs: number; share: boolean };
   generator: {
     kind: GeneratorKind;
@@ -218,6 +225,13 @@ function setPath(target: Record<string, unknown>, parts: string[], value: unknow
 }
 
 function checkRelations(config: EngineConfig): void {
+  if (config.archive.url !== '' && !isPostgresUrl(config.archive.url)) {
+    throw keyError(
+      'archive.url',
+      redactUrl(config.archive.url),
+      'must be a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB), or empty for the SQLite file archive.path',
+    );
+  }
   const limit = 1 / Math.sqrt(config.lattice.extents.length);
   if (config.lattice.dt >= limit) {
     throw keyError(

@@ -17,7 +17,7 @@
  * circuit-open, circuit-closed, warm-start, budget-exhausted, economy, error.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kernelModulePath, packageRoot } from '../../native/loader.js';
@@ -36,7 +36,7 @@ import { type AttemptHost, type AttemptRequest, AttemptRunner, type Approver } f
 import { childCpuSeconds } from './child-cpu.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { Economy, type EconomyDecision, rooflineBinds } from './economy.js';
-import { type EngineConfig, defaultConfig } from './config.js';
+import { type EngineConfig, archiveLocation, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
 import type { GauntletResources } from './judge.js';
@@ -145,11 +145,6 @@ async function withinMs(work: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function openArchive(file: string): Archive {
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  return Archive.open(file);
 }
 
 interface Deferred<T> {
@@ -294,9 +289,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     const detachLog = logEngineEvents(this, this.logger);
     const fingerprint = await machineFingerprint();
     const ownsArchive = this.deps.archive === undefined;
-    const archive = this.deps.archive ?? openArchive(this.config.archive.path);
+    const archive = this.deps.archive ?? Archive.open(archiveLocation(this.config.archive));
     try {
-      for (const record of archive.list({ status: 'pending' })) {
+      for (const record of archive.orphanedAttempts()) {
         this.logger.warn({ event: 'interrupted', id: record.id }, `attempt ${record.id} was left pending by an engine that ended first`);
       }
       archive.markInterrupted();
@@ -915,7 +910,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       samples: run.sampler.samples,
       baseline: this.baseline,
       final: this.final,
-      records: this.runIds.map((id) => run.archive.get(id)).filter((record): record is AttemptRecord => record !== null),
+      records: this.recordsOfRun(run.archive),
       ledger: this.runLedger,
       economy: run.economy?.report() ?? null,
       maxEnergyDrift: run.sampler.maxEnergyDrift,
@@ -929,6 +924,21 @@ export class Engine extends EventEmitter<EngineEvents> {
       cells: this.lattice.cells,
       firstApplyAtSeconds: this.firstApplyAtMs === null ? null : (this.firstApplyAtMs - run.startedMs) / 1000,
     });
+  }
+
+  /**
+   * This run's attempts as the archive holds them; none when the archive can
+   * no longer be read (a PostgreSQL server gone away), so that a stop still
+   * ends with a summary, which then counts no attempts.
+   */
+  private recordsOfRun(archive: Archive): AttemptRecord[] {
+    try {
+      return this.runIds.map((id) => archive.get(id)).filter((record): record is AttemptRecord => record !== null);
+    } catch (error) {
+      if (storageFailureCode(error) === null) throw error;
+      this.fail(error);
+      return [];
+    }
   }
 
   /** Resolves when the engine has stopped, by stop() or a spent budget. */

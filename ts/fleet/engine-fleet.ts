@@ -12,7 +12,7 @@ import type { AttemptRecord, MachineFingerprint } from '../archive/types.js';
 import type { Engine, EngineDeps } from '../engine/engine.js';
 import type { EngineLogger } from '../engine/log.js';
 import { ImprovementExchange, type Refusal } from './improvement-exchange.js';
-import { type EvaluationRoute, FleetEvaluator, type ReverificationEvent } from './remote-evaluator.js';
+import { type Drain, type EvaluationRoute, FleetEvaluator, type ReverificationEvent } from './remote-evaluator.js';
 import type { SharedImprovement } from './shared-improvement.js';
 import { SHARED_GENERATOR, SharingGenerator } from './sharing-generator.js';
 
@@ -61,6 +61,13 @@ export class EngineFleet {
     });
     evaluator.on('disconnected', () => logger.warn({ event: 'fleet-disconnected' }, "lost the fleet's Redis: evaluating locally until it is back"));
     evaluator.on('reconnected', () => logger.info({ event: 'fleet-reconnected' }, "the fleet's Redis is back"));
+    evaluator.on('drained', (drain: Drain) =>
+      logger.info(
+        { event: 'fleet-drained', removed: drain.removed, left: drain.left },
+        `drained ${drain.removed.length} job(s) judged locally during the outage from the queue` +
+          (drain.left.length > 0 ? `; ${drain.left.length} a worker had taken are left to finish` : ''),
+      ),
+    );
     exchange?.on('refused', (refusal: Refusal) =>
       logger.warn(
         { event: 'fleet-refused', ...refusal },

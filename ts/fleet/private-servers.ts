@@ -5,8 +5,9 @@
  * `postgresql`), which `.ci/run` installs.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -54,11 +55,33 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** Resolves once the server answers a query: it accepts connections while it still starts up, and refuses them then. */
+async function answersQueries(url: string, exited: () => string | null): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const why = exited();
+    if (why !== null) throw new Error(why);
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${url} answered no query within ${READY_TIMEOUT_MS} ms: ${(error as Error).message}`, { cause: error });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+}
+
 export class PrivateRedis {
   private constructor(
     readonly port: number,
     readonly dir: string,
     private child: ChildProcess,
+    /** Whether the server keeps its data across pause() and resume(), as a production Redis with an append-only file does. */
+    readonly persistent: boolean,
   ) {}
 
   /** redis://127.0.0.1:PORT */
@@ -66,12 +89,16 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts `redis-server` on a free loopback port (or `port`), without persistence, in a new temporary directory. */
-  static async start(port?: number, dir?: string): Promise<PrivateRedis> {
+  /**
+   * Starts `redis-server` on a free loopback port (or `port`) in a new
+   * temporary directory; without persistence unless `persistent`, which
+   * keeps an append-only file synced at every write.
+   */
+  static async start(port?: number, dir?: string, persistent = false): Promise<PrivateRedis> {
     const chosen = port ?? (await freePort());
     const workDir = dir ?? mkdtempSync(path.join(os.tmpdir(), 'ouroboros-redis-'));
-    const child = spawnRedis(chosen, workDir);
-    const server = new PrivateRedis(chosen, workDir, child);
+    const child = spawnRedis(chosen, workDir, persistent);
+    const server = new PrivateRedis(chosen, workDir, child, persistent);
     await server.waitReady();
     return server;
   }
@@ -92,10 +119,20 @@ export class PrivateRedis {
     await exited;
   }
 
-  /** Starts the server again on the same port, empty (nothing persisted). */
+  /** Starts the server again on the same port, empty unless persistent. */
   async restart(): Promise<void> {
     await this.kill();
-    this.child = spawnRedis(this.port, this.dir);
+    await this.resume();
+  }
+
+  /** Shuts the server down in order (SIGTERM: a persistent server has its data on disk), keeping its directory for resume(). */
+  async pause(): Promise<void> {
+    await stopChild(this.child);
+  }
+
+  /** Starts the server again on the same port and directory after pause() or kill(). */
+  async resume(): Promise<void> {
+    this.child = spawnRedis(this.port, this.dir, this.persistent);
     await this.waitReady();
   }
 
@@ -105,8 +142,9 @@ export class PrivateRedis {
   }
 }
 
-function spawnRedis(port: number, dir: string): ChildProcess {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'];
+function spawnRedis(port: number, dir: string, persistent: boolean): ChildProcess {
+  const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--loglevel', 'warning'];
   return spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
@@ -147,12 +185,24 @@ export class PrivatePostgres {
     const child = spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await acceptsConnections(port, () => (child.exitCode !== null ? `postgres exited with ${child.exitCode}: ${stderr.trim() || 'no output'}` : null));
-    return new PrivatePostgres(port, dir, child);
+    const exited = (): string | null => (child.exitCode !== null ? `postgres exited with ${child.exitCode}: ${stderr.trim() || 'no output'}` : null);
+    await acceptsConnections(port, exited);
+    const server = new PrivatePostgres(port, dir, child);
+    await answersQueries(server.url, exited);
+    return server;
   }
 
+  /**
+   * Fast shutdown: the server ends its clients' sessions, which see their
+   * connection lost, and exits. SIGINT goes to the postmaster itself (its pid
+   * file's first line): runuser, the child under root, does not pass SIGINT on.
+   */
   async stop(): Promise<void> {
-    await stopChild(this.child);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      process.kill(Number(readFileSync(path.join(this.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGINT');
+      await exited;
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -6,10 +6,14 @@
  * measurement and the swap. It evaluates locally (the gauntlet as without
  * a fleet) whenever the fleet cannot answer: Redis is unreachable, no
  * worker of this fingerprint is alive, the connection drops while waiting,
- * the job fails outright, or the result is not for this fingerprint. Jobs
- * left in the queue by a connection loss are still evaluated and recorded
- * by the workers once Redis is back, and a later enqueue of the same
- * candidate (same job id) gets that recorded result at once.
+ * the job fails outright, or the result is not for this fingerprint.
+ *
+ * A candidate judged locally after its job was enqueued is judged: when
+ * Redis is back, the engine drains such jobs still waiting in its queue
+ * (its own enqueues replayed from the offline queue included), so that no
+ * worker spends time on them and nothing waits for their results. A job a
+ * worker already runs or finished is left to be recorded once, and a later
+ * enqueue of the same candidate (same job id) gets that result at once.
  *
  * A worker's pass is its word: every remotely passed candidate that could go
  * live (`needsReverification`) is checked again here before the engine sees
@@ -38,6 +42,8 @@ export const JOB_ATTEMPTS = 2;
 const KEEP_COMPLETED_S = 24 * 3600;
 /** Beyond every delivery's time limit, how long the engine waits for a result before it evaluates locally. */
 const WAIT_MARGIN_MS = 60_000;
+/** The states of a job no worker has taken yet: a drain removes those. */
+const UNTAKEN_STATES = ['waiting', 'delayed', 'prioritized'];
 
 export interface FleetEvaluatorOptions {
   redisUrl: string;
@@ -83,15 +89,25 @@ export function needsReverification(verdict: GauntletVerdict): boolean {
   return verdict.accepted && (screenedOut(verdict) === null || verdict.improves);
 }
 
+/** What one drain after an outage did: jobs removed from the queue, and jobs a worker had taken already (left to finish). */
+export interface Drain {
+  removed: string[];
+  left: string[];
+}
+
 /**
  * Emits 'evaluated' (EvaluationRoute) after each evaluation, 'reverified'
  * (ReverificationEvent) after each check of a worker's pass, 'disconnected'
- * when Redis goes away and 'reconnected' when it is back.
+ * when Redis goes away, 'reconnected' when it is back, and 'drained' (Drain)
+ * once the jobs judged locally meanwhile are out of the queue.
  */
 export class FleetEvaluator extends EventEmitter {
-  /** Where candidates were evaluated, and how many workers' passes the engine re-verified and refused. */
-  readonly counts = { remote: 0, local: 0, reverified: 0, refused: 0 };
+  /** Where candidates were evaluated, how many workers' passes the engine re-verified and refused, and jobs drained after an outage. */
+  readonly counts = { remote: 0, local: 0, reverified: 0, refused: 0, drained: 0 };
   private closing = false;
+  /** Jobs enqueued, then judged locally: each with its enqueue, which may still wait in the offline queue. */
+  private readonly abandoned = new Map<string, Promise<unknown>>();
+  private draining: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly id: string,
@@ -109,7 +125,10 @@ export class FleetEvaluator extends EventEmitter {
     queue.setMaxListeners(0);
     events.setMaxListeners(0);
     redis.on('close', () => this.closing || this.emit('disconnected'));
-    redis.on('ready', () => this.emit('reconnected'));
+    redis.on('ready', () => {
+      this.emit('reconnected');
+      this.draining = this.draining.then(() => this.drain());
+    });
   }
 
   /** Connects to Redis (waiting for it: an engine started with a fleet URL expects the fleet) and advertises the engine. */
@@ -186,12 +205,6 @@ export class FleetEvaluator extends EventEmitter {
     if (!this.connected) return { reason: `Redis is not reachable (${this.redis.status})` };
     const workers = (await liveMembers(this.redis, WORKERS_KEY)).filter((worker) => worker.fingerprintHash === this.options.fingerprint.hash);
     if (workers.length === 0) return { reason: `no live worker has this engine's fingerprint ${this.options.fingerprint.hash.slice(0, 12)}` };
-    const added = await this.queue.add('evaluate', job, {
-      jobId: id,
-      attempts: JOB_ATTEMPTS,
-      removeOnComplete: { age: KEEP_COMPLETED_S },
-      removeOnFail: { age: KEEP_COMPLETED_S },
-    });
     const waitMs = JOB_ATTEMPTS * this.options.jobTimeoutMs + WAIT_MARGIN_MS;
     let onClose = (): void => undefined;
     let onAbort = (): void => undefined;
@@ -201,15 +214,63 @@ export class FleetEvaluator extends EventEmitter {
       this.redis.once('close', onClose);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-    const finished = added.waitUntilFinished(this.events, waitMs).then((result: EvaluationResult) => this.accept(result));
+    // Raced with the loss too: an enqueue issued as the connection drops waits in the offline queue until Redis is back.
+    const added = this.queue.add('evaluate', job, {
+      jobId: id,
+      attempts: JOB_ATTEMPTS,
+      removeOnComplete: { age: KEEP_COMPLETED_S },
+      removeOnFail: { age: KEEP_COMPLETED_S },
+    });
+    const finished = added.then((enqueued) => enqueued.waitUntilFinished(this.events, waitMs)).then((result: EvaluationResult) => this.accept(result));
     try {
-      return await Promise.race([finished, lost]);
+      const outcome = await Promise.race([finished, lost]);
+      if (!('verdict' in outcome)) this.abandoned.set(id, added);
+      return outcome;
+    } catch (error) {
+      this.abandoned.set(id, added);
+      throw error;
     } finally {
       this.redis.off('close', onClose);
       signal?.removeEventListener('abort', onAbort);
       // A result that arrives after the engine stopped waiting is recorded by the worker all the same; nobody reads it here.
       finished.catch(() => undefined);
     }
+  }
+
+  /**
+   * Removes from the queue the jobs judged locally while the fleet could
+   * not answer, once their enqueue went through; a job a worker has taken
+   * is left to finish and be recorded. Runs after each reconnection.
+   */
+  private async drain(): Promise<void> {
+    const drain: Drain = { removed: [], left: [] };
+    for (const [id, added] of [...this.abandoned]) {
+      if (this.closing) return;
+      try {
+        if (
+          !(await added.then(
+            () => true,
+            () => false,
+          ))
+        ) {
+          // The enqueue failed outright: there is no job to drain.
+          this.abandoned.delete(id);
+          continue;
+        }
+        const job = await this.queue.getJob(id);
+        if (job !== undefined && UNTAKEN_STATES.includes(await job.getState())) {
+          await job.remove();
+          drain.removed.push(id);
+        } else {
+          drain.left.push(id);
+        }
+        this.abandoned.delete(id);
+      } catch {
+        // Redis went away again: the job stays listed for the next reconnection.
+      }
+    }
+    this.counts.drained += drain.removed.length;
+    if (drain.removed.length + drain.left.length > 0) this.emit('drained', drain);
   }
 
   /** A worker's result, checked: the same schema, this fingerprint; the built module staged here under its hash. */
