@@ -89,6 +89,25 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     again.close();
   });
 
+  it("keeps a run's samples with every figure as it was given (8-byte reals, step counts beyond 2^31)", async () => {
+    const location = await backend.fresh();
+    const archive = Archive.open(location);
+    const sample = { atMs: 1000.25, step: 2 ** 40 + 3, mlups: 1234.0625, intervalMs: 1000.5, heldMs: 0.1, energyDrift: 1e-15, inCacheMlups: null };
+    const run = archive.runs.record({
+      startedAt: '2026-12-06T15:00:00.000Z',
+      finishedAt: '2026-12-06T15:03:00.000Z',
+      baselineMlups: 70.1,
+      rooflineMlups: 1812.3,
+      driftTolerance: 1e-12,
+      samples: [sample, { ...sample, atMs: 2000.25, step: 2 ** 40 + 9, inCacheMlups: 2600.7 }],
+    });
+    archive.close();
+    const again = Archive.open(location);
+    expect(again.runs.list()).toEqual([run]);
+    expect(again.runs.samples(run.id)).toEqual([sample, { ...sample, atMs: 2000.25, step: 2 ** 40 + 9, inCacheMlups: 2600.7 }]);
+    again.close();
+  });
+
   it('refuses to update or delete a ledger entry through its triggers', async () => {
     const location = await backend.fresh();
     withThreeEntries(location);

@@ -83,13 +83,13 @@ describe('Archive.runs', () => {
     }
   });
 
-  it('migrates a version-3 archive, adding the runs tables', () => {
+  it('migrates a version-3 archive, adding the runs tables (and the owners of version 5)', () => {
     const file = path.join(root, 'v3.sqlite');
     const archive = Archive.open(file);
     const rootId = archive.ensureRoot('step', '// reference', 'a'.repeat(64)).id;
     archive.close();
     const db = new Database(file);
-    db.exec('DROP TABLE run_samples; DROP TABLE runs; PRAGMA user_version = 3;');
+    db.exec('DROP TABLE run_samples; DROP TABLE runs; DROP TABLE owners; ALTER TABLE attempts DROP COLUMN owner; PRAGMA user_version = 3;');
     db.close();
     const reopened = Archive.open(file);
     try {
