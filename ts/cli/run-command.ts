@@ -28,7 +28,7 @@ import type { Lattice } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
 import { type RunSummary, summarizeRun } from '../report/run-summary.js';
-import { type StepAuditReport, auditedRun } from '../report/step-audit.js';
+import { type StepAuditReport, auditSteps } from '../report/step-audit.js';
 import { formatSummaryTable } from '../report/summary-rows.js';
 import { defaultSocketPath, resolveSocketPath } from './control-protocol.js';
 import { type ControlSocket, listenForControl } from './control-socket.js';
@@ -268,14 +268,16 @@ async function runSession(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const startedMs = performance.now();
-  const audit = auditedRun(engine.lattice, { watchdog: engine.config.watchdog });
+  const audit = auditSteps(engine.lattice);
+  const run = engine.lattice.run({ watchdog: engine.config.watchdog });
   let started = false;
   let socket: ControlSocket | null = null;
   let ui: DashboardServer | null = null;
   const stopAll = async () => {
     try {
       const summary = started ? await engine.stop() : null;
-      return { summary, steps: await audit.stop() };
+      await engine.lattice.stop();
+      return { summary, steps: audit.finish(await run) };
     } finally {
       socket?.close();
       await ui?.close();
