@@ -29,6 +29,7 @@ import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
 import { type RunSummary, summarizeRun } from '../report/run-summary.js';
 import { type StepAuditReport, auditSteps } from '../report/step-audit.js';
+import { testEngineDeps } from './test-hooks.js';
 import { formatSummaryTable } from '../report/summary-rows.js';
 import { defaultSocketPath, resolveSocketPath } from './control-protocol.js';
 import { type ControlSocket, listenForControl } from './control-socket.js';
@@ -428,6 +429,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
         ...(desk === null ? {} : { approve: desk.approver }),
         ...fleet?.deps,
+        ...(await testEngineDeps(lattice)),
       });
       const detachFleet = fleet?.attach(engine);
       if (fleet) progress?.event(`joined the fleet at ${config.fleet.redis} as ${fleet.evaluator.id}`);
