@@ -1,14 +1,22 @@
 /**
- * Everything the two native addons export, described once by hand.
+ * Everything the three native addons export.
  *
  * The C++ core addon (`ouroboros_core.<target>.node`, cmake-js + node-addon-api)
- * owns the lattice state and runs kernels loaded from `.so` modules.
- * The Rust oracle addon (`ouroboros_oracle.<target>.node`, napi-rs) is the
- * independent reference that checks it.
+ * owns the lattice state and runs kernels loaded from `.so` modules. It has
+ * no type generator: its types are written here by hand, and
+ * tests/addon-contract.test.ts checks them against the loaded addon.
  *
- * Both addons assume well-formed input: the TypeScript layer validates every
+ * The Rust addons (napi-rs) are the oracle (`ouroboros_oracle.<target>.node`),
+ * the independent reference that checks the core, and the state segment
+ * (`ouroboros_segment.<target>.node`). Their types are the `.d.ts` napi-rs
+ * generates from the crates (scripts/build-napi.mjs writes them to
+ * ts/generated/), so the compiler checks every call against what they export.
+ *
+ * Every addon assumes well-formed input: the TypeScript layer validates every
  * argument before it crosses the boundary.
  */
+import type * as Oracle from '../ts/generated/oracle-napi.js';
+import type * as Segment from '../ts/generated/segment-napi.js';
 
 export type Precision = 'f64' | 'f32';
 export type FieldArray = Float64Array | Float32Array;
@@ -36,14 +44,6 @@ export interface CoreLatticeConfig {
    * step boundary.
    */
   segment?: CoreSegmentRegion;
-}
-
-/**
- * An opaque napi external whose data pointer is the first byte of a state
- * segment's mapping in this process; it holds the mapping alive.
- */
-export interface SegmentMappingExternal {
-  readonly __segmentMapping: never;
 }
 
 /** A state segment's mapping and where its levels sit (from `SegmentLayoutInfo`). */
@@ -75,6 +75,16 @@ export interface CoreModuleInfo {
   path: string;
   /** Present only for a module that steps in a confined kernel host: the host's pid. */
   hostPid?: number;
+}
+
+/** Why the core refused a kernel module, as data: the caller throws it (ModuleRefusedError). */
+export interface CoreLoadRefusal {
+  refused: {
+    /** The file the core was asked to load. */
+    path: string;
+    /** Why, without the path. */
+    reason: string;
+  };
 }
 
 /** What a swap or rollback did, reported once it has taken effect. */
@@ -174,11 +184,6 @@ export interface CoreCanaryResult {
 }
 
 /**
- * One lattice in the core. While a run is active (run() until its promise
- * settles) the state is stepped on a native runner thread; every method that
- * reads or writes the state then waits for a step boundary.
- */
-/**
  * A kernel host that failed under the runner, and the recovery the runner
  * made before its next step (as recover('step') does): the host is dead, the
  * slot back on last-known-good, the state restored from the last verified snapshot.
@@ -195,6 +200,11 @@ export interface CoreHostFailure {
   recoveredNs: number;
 }
 
+/**
+ * One lattice in the core. While a run is active (run() until its promise
+ * settles) the state is stepped on a native runner thread; every method that
+ * reads or writes the state then waits for a step boundary.
+ */
 export interface CoreLattice {
   /** Copies both time levels in and resets the step counter to 0. */
   setState(previous: FieldArray, current: FieldArray): void;
@@ -243,9 +253,10 @@ export interface CoreLattice {
   /**
    * Starts the runner: maxSteps steps (0: until stop), a watchdog snapshot
    * every snapshotEvery steps and at the start (0: none), announced by
-   * onSnapshot(step). Resolves when the run ends.
+   * onSnapshot(step). `onHostFailure` hears, on the JS thread, that the live
+   * step module's kernel host failed (the slot is back on last-known-good).
+   * Resolves when the run ends.
    */
-  /** `onHostFailure` hears, on the JS thread, that the live step module's kernel host failed (the slot is back on last-known-good). */
   run(
     maxSteps: number,
     snapshotEvery: number,
@@ -323,7 +334,7 @@ export interface CoreLattice {
     path: string,
     readyTimeoutMs: number,
     stepTimeoutMs: number,
-  ): CoreModuleInfo | { error: string };
+  ): CoreModuleInfo | CoreLoadRefusal;
   /** STREAM triad over the lattice's own memory at a boundary: scratch written from the two levels (read only). */
   memoryTriad(repetitions: number): StreamTriadResult;
 }
@@ -345,7 +356,7 @@ export interface CoreAddon {
    * version, table). Loading a path again returns the same module: new code
    * needs a new path. Only for files a child process has probe-loaded.
    */
-  loadKernelModule(path: string): CoreModuleInfo | { error: string };
+  loadKernelModule(path: string): CoreModuleInfo | CoreLoadRefusal;
   /** Both ends of a new kernel host channel (close-on-exec): `hostFd` goes to the host's spawn and is then closed here. */
   openKernelHostChannel(): { coreFd: number; hostFd: number };
   /** Why the file cannot be a shared object for this process (from its ELF header alone), or null. */
@@ -365,192 +376,20 @@ export interface CoreAddon {
   listenPrivateSocket(path: string, backlog: number): number;
 }
 
-// ------------------------------------------------------------- Rust oracle
+// ------------------------------------------------------- Rust addons (napi-rs)
 
-export interface OracleReadout {
-  digits: Int8Array | null;
-  badIndex: number | null;
-}
+/** The oracle addon's exports, as napi-rs declares them from crates/oracle-napi's #[napi] items. */
+export type OracleAddon = typeof Oracle;
+export type { InvariantInput, InvariantReport, OracleReadout, StepResultF32, StepResultF64 } from '../ts/generated/oracle-napi.js';
 
-export interface InvariantInput {
-  extents: number[];
-  c: number;
-  h: number;
-  dt: number;
-  /** Live levels, widened to f64 exactly when the lattice is f32. */
-  previous: Float64Array;
-  current: Float64Array;
-  initialEnergy: number;
-  driftTolerance: number;
-  /** The kernel's readout of `current`, checked for range and against the oracle's. */
-  readout: Int8Array | null;
-  /**
-   * Wrap probe: `stepped` is the kernel's current level after one step from
-   * (previous, current); `shiftedStepped[axis]` is the kernel's current level
-   * after one step from the state shifted by +1 cell along `axis`.
-   */
-  stepped: Float64Array | null;
-  shiftedStepped: Float64Array[] | null;
-}
-
-export interface InvariantReport {
-  ok: boolean;
-  energy: number;
-  initialEnergy: number;
-  /** |E - E0| / E0 (or |E - E0| when E0 is 0). */
-  energyDrift: number;
-  driftTolerance: number;
-  allFinite: boolean;
-  firstNonFinite: number | null;
-  readoutInRange: boolean | null;
-  readoutMatchesOracle: boolean | null;
-  wrapExact: boolean | null;
-  wrapFailedAxes: number[];
-  violations: string[];
-}
-
-export interface StepResultF64 {
-  previous: Float64Array;
-  current: Float64Array;
-}
-
-export interface StepResultF32 {
-  previous: Float32Array;
-  current: Float32Array;
-}
-
-export interface OracleAddon {
-  /** Discrete energy leapfrog conserves, in f64, including the cell volume h^N. */
-  energy(previous: Float64Array, current: Float64Array, extents: number[], c: number, h: number, dt: number): number;
-  /** `energy` on a libuv thread; the arrays must not be written until it settles. Bad extents throw at once. */
-  energyAsync(previous: Float64Array, current: Float64Array, extents: number[], c: number, h: number, dt: number): Promise<number>;
-  stepF64(previous: Float64Array, current: Float64Array, extents: number[], courant2: number, steps: number): StepResultF64;
-  stepF32(previous: Float32Array, current: Float32Array, extents: number[], courant2: number, steps: number): StepResultF32;
-  /**
-   * u^{n+steps} at `cells` (flat indices) from (previous, current), bitwise
-   * equal to stepF64 there, at about (2 steps + 1)^dims updates per cell.
-   */
-  stepAtCellsF64(previous: Float64Array, current: Float64Array, extents: number[], courant2: number, steps: number, cells: Float64Array): Float64Array;
-  /** The same in f32 arithmetic (courant2 rounded to f32 first), bitwise equal to stepF32 there. */
-  stepAtCellsF32(previous: Float32Array, current: Float32Array, extents: number[], courant2: number, steps: number, cells: Float64Array): Float32Array;
-  readout(field: Float64Array): OracleReadout;
-  /** Returns the field shifted by `by` cells along `axis` (periodic). */
-  shift(field: Float64Array, extents: number[], axis: number, by: number): Float64Array;
-  checkInvariants(input: InvariantInput): InvariantReport;
-  /** `checkInvariants` on a libuv thread; the input's arrays must not be written until it settles. */
-  checkInvariantsAsync(input: InvariantInput): Promise<InvariantReport>;
-  nonaryAdd(a: Int8Array, b: Int8Array): Int8Array;
-  nonaryNeg(a: Int8Array): Int8Array;
-  nonarySub(a: Int8Array, b: Int8Array): Int8Array;
-  nonaryMul(a: Int8Array, b: Int8Array): Int8Array;
-  nonaryCompare(a: Int8Array, b: Int8Array): number;
-}
-
-// ------------------------------------------------------ Rust state segment
-
-/** Why a segment or checkpoint file was refused; `ts/handoff/errors.ts` throws it. */
-export interface SegmentFault {
-  kind:
-    | 'bad-magic'
-    | 'unknown-version'
-    | 'truncated'
-    | 'trailing-bytes'
-    | 'header-checksum'
-    | 'commit-checksum'
-    | 'metadata-checksum'
-    | 'checkpoint-checksum'
-    | 'level-checksum'
-    | 'not-a-regular-file'
-    | 'inconsistent-layout'
-    | 'layout-mismatch'
-    | 'invalid-layout'
-    | 'metadata-too-long'
-    | 'not-sealed'
-    | 'io';
-  /** The header field at fault, e.g. "extents[1]" or "header_checksum". */
-  field: string | null;
-  found: string | null;
-  expected: string | null;
-  message: string;
-}
-
-export interface SegmentLayoutInput {
-  /** 1..9 extents, each an integer >= 3, last axis fastest. */
-  extents: number[];
-  precision: Precision;
-  /** A positive multiple of 4096, at most `maxMetadataCapacityBytes`. */
-  metadataCapacityBytes: number;
-}
-
+/** The state segment addon's exports, as napi-rs declares them from crates/segment-napi's #[napi] items. */
+export type SegmentAddon = typeof Segment;
+export type { SegmentFault, SegmentHandle, SegmentLayoutInfo, SegmentLimits } from '../ts/generated/segment-napi.js';
+export type SegmentLayoutInput = Segment.LayoutInput;
 /** The configuration an attached or read segment must hold. */
-export interface SegmentExpected {
-  extents: number[];
-  precision: Precision;
-}
-
-/** Where everything sits in a segment, in bytes from its start. */
-export interface SegmentLayoutInfo {
-  extents: number[];
-  precision: Precision;
-  cells: number;
-  levelBytes: number;
-  metadataOffset: number;
-  metadataCapacityBytes: number;
-  level0Offset: number;
-  level1Offset: number;
-  scratchOffset: number;
-  segmentBytes: number;
-  /** A checkpoint file holds bytes 0..checkpointBytes (all but scratch). */
-  checkpointBytes: number;
-}
-
-export interface SegmentLimits {
-  formatVersion: number;
-  headerBytes: number;
-  alignmentBytes: number;
-  defaultMetadataCapacityBytes: number;
-  maxMetadataCapacityBytes: number;
-  maxSegmentBytes: number;
-  maxDims: number;
-  minExtent: number;
-}
-
+export type SegmentExpected = Segment.ExpectedInput;
 /**
- * One mapped segment (a sealed memfd). Every method but `close` throws once
- * it is closed; the mapping buffer stays valid after close (it holds the mapping).
+ * An opaque napi external whose data pointer is the first byte of a state
+ * segment's mapping in this process; it holds the mapping alive.
  */
-export interface SegmentHandle {
-  fd(): number;
-  layout(): SegmentLayoutInfo;
-  /** The whole segment as an external ArrayBuffer over this process's only mapping of it; call once. */
-  mappingBuffer(): ArrayBuffer;
-  /**
-   * The same mapping for the C++ core, as an opaque external: V8 does not
-   * count it as memory (a 1 GiB ArrayBuffer starts a garbage collection).
-   */
-  mappingExternal(): SegmentMappingExternal;
-  stepCount(): number;
-  setStepCount(steps: number): void;
-  generation(): number;
-  /** Adds one; returns the new generation. */
-  bumpGeneration(): number;
-  currentLevel(): number;
-  setCurrentLevel(level: number): void;
-  writeMetadata(bytes: Uint8Array): SegmentFault | null;
-  readMetadata(): Uint8Array | SegmentFault;
-  /** Seals step count, level, generation and metadata with the commit checksum. */
-  commit(): void;
-  verify(expected: SegmentExpected | null): SegmentFault | null;
-  /** Commits, then writes the checkpoint atomically (temp file, fsync, rename, fsync dir). */
-  writeCheckpoint(path: string): SegmentFault | null;
-  setCloseOnExec(close: boolean): SegmentFault | null;
-  close(): void;
-}
-
-export interface SegmentAddon {
-  create(layout: SegmentLayoutInput): SegmentHandle | SegmentFault;
-  /** Attaches to a duplicate of `fd`; the caller keeps its own descriptor. */
-  attach(fd: number, expected: SegmentExpected | null): SegmentHandle | SegmentFault;
-  readCheckpoint(path: string, expected: SegmentExpected | null): SegmentHandle | SegmentFault;
-  limits(): SegmentLimits;
-}
+export type SegmentMappingExternal = ReturnType<Segment.SegmentHandle['mappingExternal']>;

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Archive } from '../dist/ts/archive/index.js';
 import type { AttemptRecord, LedgerEntry } from '../dist/ts/archive/types.js';
 import { RunProgress } from '../dist/ts/cli/run-progress.js';
+import { TEST_ENGINE_DEPS_VARIABLE } from '../dist/ts/cli/test-hooks.js';
+import { winningVerdict } from './helpers/verdicts.js';
 
 const cli = path.resolve('bin/ouroboros.js');
 
@@ -69,8 +71,59 @@ describe('ouroboros run --once', () => {
   });
 });
 
-/** Until the first kernel is applied: the first children's analyses under a running lattice, then the canary and two watch windows. */
-const FIRST_APPLY_TIMEOUT_MS = 300_000;
+/**
+ * A stream's text as it comes, and a promise for the first match of a
+ * pattern in it: the test waits for the event the CLI prints, not for a time.
+ */
+function watchText(stream: NodeJS.ReadableStream): { text: () => string; match: (pattern: RegExp) => Promise<RegExpExecArray> } {
+  let text = '';
+  const waiting: { pattern: RegExp; resolve: (match: RegExpExecArray) => void }[] = [];
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    text += chunk;
+    for (const waiter of [...waiting]) {
+      const found = waiter.pattern.exec(text);
+      if (found) {
+        waiting.splice(waiting.indexOf(waiter), 1);
+        waiter.resolve(found);
+      }
+    }
+  });
+  return {
+    text: () => text,
+    match: (pattern) =>
+      new Promise((resolve) => {
+        const found = pattern.exec(text);
+        if (found) resolve(found);
+        else waiting.push({ pattern, resolve });
+      }),
+  };
+}
+
+/** Short windows, one attempt at a time and no economy pacing: the run reaches its first decision quickly. */
+const SERVE_CONFIG = `maxConcurrentImprovements = 1
+improvementInterval = "10ms"
+
+[economy]
+enabled = false
+
+[archive]
+warmStart = false
+
+[watch]
+window = "300ms"
+minSteps = 5
+
+[trial]
+window = "150ms"
+minSteps = 5
+
+[canary]
+steps = 20
+`;
+
+/** A generous bound on a loaded machine; no decision depends on it. */
+const SERVE_TIMEOUT_MS = 300_000;
 
 describe('ouroboros run --serve', () => {
   it(
@@ -79,41 +132,52 @@ describe('ouroboros run --serve', () => {
       const dir = tempDir();
       const archive = path.join(dir, 'archive.sqlite');
       const socket = path.join(dir, 'control.sock');
+      const release = path.join(dir, 'release-verdicts');
+      writeFileSync(path.join(dir, 'ouroboros.toml'), SERVE_CONFIG);
+      // The decision is the test's, made in the real CLI process through its test hook (ts/cli/test-hooks.ts): every
+      // attempt proposes a copy of the reference, the gauntlet's verdict is the shipped rows kernel winning, and the live
+      // windows (stepped for real) give rows ten times the reference's throughput. No verdict comes out before `release` exists.
+      const fixture = {
+        source: readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8'),
+        verdict: winningVerdict(),
+        mlupsByName: { rows: 1000, reference: 100 },
+        releaseFile: release,
+      };
       const child = spawn(
         process.execPath,
         [cli, 'run', '--serve', '--socket', socket, '--lattice', '128x128', '--duration', '10m', '--archive', archive, '--report', path.join(dir, 'r.html')],
-        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+        {
+          cwd: dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            [TEST_ENGINE_DEPS_VARIABLE]: path.resolve('tests/fixtures/engine-deps.mjs'),
+            OUROBOROS_TEST_ENGINE_FIXTURE: JSON.stringify(fixture),
+          },
+        },
       );
-      let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const stdout = watchText(child.stdout);
+      const stderr = watchText(child.stderr);
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       try {
-        type Summary = { applied: number; rolledBack: number };
-        let status: { engine?: { summary: Summary } } = {};
-        /** An applied change is live, not yet rolled back (ours or the watchdog's). */
-        const changeLive = () => (status.engine?.summary.applied ?? 0) > (status.engine?.summary.rolledBack ?? 0);
-        let askedEarly = false;
-        for (let tries = 0; tries < 300 && !changeLive(); tries++) {
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          const reply = run(dir, 'status', '--socket', socket, '--json');
-          if (reply.code !== 0) continue;
-          status = JSON.parse(reply.stdout);
-          if (!askedEarly && status.engine?.summary.applied === 0) {
-            askedEarly = true;
-            // Nothing was applied at the status: the reference was live and its own last-known-good. A rollback
-            // waits behind a change under way, so one applied meanwhile is rolled back instead, and the loop
-            // waits for the engine to apply another.
-            const early = run(dir, 'rollback', 'step', '--socket', socket);
-            if (early.code !== 0) expect(early.stderr).toMatch(/nothing to roll back, reference is live and is the last-known-good module/);
-            else expect(early.stdout).toMatch(/^rolled back step: variant-[0-9a-f]+ \(module \d+\) -> /m);
-          }
-        }
-        expect(askedEarly).toBe(true);
-        expect(changeLive()).toBe(true);
+        await stderr.match(/^control socket /m);
+        type Status = { engine?: { summary: { applied: number; rolledBack: number } } };
+        const before = JSON.parse(run(dir, 'status', '--socket', socket, '--json').stdout) as Status;
+        expect(before.engine?.summary).toMatchObject({ applied: 0, rolledBack: 0 });
+        // The reference is live and its own last-known-good: nothing to roll back.
+        const early = run(dir, 'rollback', 'step', '--socket', socket);
+        expect(early.code).toBe(1);
+        expect(early.stderr).toMatch(/nothing to roll back, reference is live and is the last-known-good module/);
+
+        writeFileSync(release, '');
+        await stderr.match(/^ledger #\d+ apply step \(attempt #\d+\)/m);
+        const applied = JSON.parse(run(dir, 'status', '--socket', socket, '--json').stdout) as Status;
+        expect(applied.engine!.summary.applied).toBeGreaterThan(applied.engine!.summary.rolledBack);
+
         const rollback = run(dir, 'rollback', 'step', '--socket', socket);
         expect(rollback.stderr).toBe('');
         expect(rollback.code).toBe(0);
-        expect(rollback.stdout).toMatch(/^rolled back step: variant-[0-9a-f]+ \(module \d+\) -> /m);
+        expect(rollback.stdout).toMatch(/^rolled back step: rows \(module \d+\) -> reference/m);
         const sequence = Number(/^ledger +entry #(\d+)$/m.exec(rollback.stdout)![1]);
         const swap = run(dir, 'swap', '--module', archive, '--socket', socket);
         expect(swap.code).toBe(1);
@@ -126,13 +190,13 @@ describe('ouroboros run --serve', () => {
         const undone = JSON.parse(run(dir, 'archive', 'show', String(entry.attemptId), '--archive', archive, '--json').stdout) as AttemptRecord;
         expect(undone.status).toBe('rolled-back');
         expect(run(dir, 'ledger', 'verify', '--archive', archive).code).toBe(0);
-        expect(Number(row(stdout, 'rolled back'))).toBe(entries.filter((e) => e.action === 'rollback').length);
+        expect(Number(row(stdout.text(), 'rolled back'))).toBe(entries.filter((e) => e.action === 'rollback').length);
         expect(existsSync(socket)).toBe(false);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
     },
-    FIRST_APPLY_TIMEOUT_MS,
+    SERVE_TIMEOUT_MS,
   );
 });
 

@@ -30,17 +30,11 @@ Napi::Value stream_triad(const Napi::CallbackInfo& info) {
   });
 }
 
-// A refusal is data ({ error }), as the loader reports it: the TypeScript side throws.
+// A refusal is data ({ refused: { path, reason } }), as the loader reports it: the TypeScript side throws.
 Napi::Value load_kernel_module(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&]() -> Napi::Value {
     if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
-    const KernelModule::LoadResult loaded = ModuleRegistry::instance().load(info[0].As<Napi::String>().Utf8Value());
-    if (!loaded.module) {
-      Napi::Object refusal = Napi::Object::New(info.Env());
-      refusal.Set("error", loaded.error);
-      return refusal;
-    }
-    return module_info(info.Env(), *loaded.module);
+    return load_outcome(info.Env(), ModuleRegistry::instance().load(info[0].As<Napi::String>().Utf8Value()));
   });
 }
 

@@ -152,6 +152,16 @@ Napi::Object module_info(Napi::Env env, const KernelModule& module) {
   return info;
 }
 
+Napi::Object load_outcome(Napi::Env env, const KernelModule::LoadResult& loaded) {
+  if (loaded.module) return module_info(env, *loaded.module);
+  Napi::Object refused = Napi::Object::New(env);
+  refused.Set("path", loaded.path);
+  refused.Set("reason", loaded.reason);
+  Napi::Object outcome = Napi::Object::New(env);
+  outcome.Set("refused", refused);
+  return outcome;
+}
+
 std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision, std::uint64_t cells) {
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, cells * value_bytes(precision));
   return {typed_array(env, precision, cells, buffer), buffer.Data()};

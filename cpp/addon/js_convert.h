@@ -54,6 +54,9 @@ std::shared_ptr<const KernelModule> read_module(const Napi::Value& value, const 
 /// `{ id, name, path }` of a module.
 Napi::Object module_info(Napi::Env env, const KernelModule& module);
 
+/// A load's outcome: the module's info, or `{ refused: { path, reason } }`, data the TypeScript side throws.
+Napi::Object load_outcome(Napi::Env env, const KernelModule::LoadResult& loaded);
+
 /// A new, zeroed Float64Array or Float32Array of `cells` elements, and its data.
 std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision, std::uint64_t cells);
 

@@ -311,7 +311,7 @@ LatticeCoreWrap::LatticeCoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   at_boundary(info.Env(), [&] {
     const CoreConfig config = read_core_config(info[0]);
     KernelModule::LoadResult loaded = ModuleRegistry::instance().load(config.kernel_path);
-    if (!loaded.module) throw Napi::Error::New(info.Env(), loaded.error);
+    if (!loaded.module) throw Napi::Error::New(info.Env(), loaded.error());
     core_ = config.segment ? std::make_shared<LatticeCore>(config.lattice, std::move(loaded.module), *config.segment)
                            : std::make_shared<LatticeCore>(config.lattice, std::move(loaded.module));
   });
@@ -773,14 +773,8 @@ Napi::Value LatticeCoreWrap::connect_kernel_host(const Napi::CallbackInfo& info)
     if (!info[3].IsString()) throw Napi::TypeError::New(env, "path must be a string");
     const std::uint64_t ready_timeout_ms = read_integer(info[4], "readyTimeoutMs", 1);
     const std::uint64_t step_timeout_ms = read_integer(info[5], "stepTimeoutMs", 1);
-    const KernelModule::LoadResult loaded = core.connect_remote(
-        channel_fd, workspace_fd, pid, info[3].As<Napi::String>().Utf8Value(), ready_timeout_ms, step_timeout_ms);
-    if (!loaded.module) {
-      Napi::Object refusal = Napi::Object::New(env);
-      refusal.Set("error", loaded.error);
-      return refusal;
-    }
-    return module_info(env, *loaded.module);
+    return load_outcome(env, core.connect_remote(channel_fd, workspace_fd, pid, info[3].As<Napi::String>().Utf8Value(),
+                                                 ready_timeout_ms, step_timeout_ms));
   });
 }
 

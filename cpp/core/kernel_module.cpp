@@ -10,9 +10,7 @@
 namespace ouro {
 namespace {
 
-KernelModule::LoadResult refuse(const std::string& path, const std::string& reason) {
-  return {nullptr, "cannot load kernel module " + path + ": " + reason};
-}
+KernelModule::LoadResult refuse(const std::string& path, const std::string& reason) { return {nullptr, path, reason}; }
 
 std::string last_dl_error() {
   const char* text = dlerror();
@@ -64,7 +62,7 @@ KernelModule::LoadResult KernelModule::load(const std::string& path) {
   const auto entry = reinterpret_cast<ouro_kernel_entry_fn>(symbol);
   const ouro_kernel_table* table = entry();
   if (std::string defect = table_defect(table); !defect.empty()) return refuse(path, defect);
-  return {std::shared_ptr<const KernelModule>(new KernelModule(next_module_id(), path, table)), {}};
+  return {std::shared_ptr<const KernelModule>(new KernelModule(next_module_id(), path, table)), path, {}};
 }
 
 std::shared_ptr<const KernelModule> KernelModule::remote(std::string path, std::shared_ptr<RemoteKernel> host) {

@@ -59,10 +59,15 @@ class KernelModule {
   ouro_kernel_table remote_table_{};
 };
 
-/// Either a module or, when `module` is null, why it was refused (naming the file).
+/// Either a module or, when `module` is null, why the file at `path` was refused.
 struct KernelModule::LoadResult {
   std::shared_ptr<const KernelModule> module;
-  std::string error;
+  std::string path;
+  /// Why, without the path: what crosses the boundary, beside the path, as a refusal's data.
+  std::string reason;
+
+  /// The refusal as one sentence naming the file; empty for a module.
+  std::string error() const { return module ? std::string() : "cannot load kernel module " + path + ": " + reason; }
 };
 
 }  // namespace ouro

@@ -7,7 +7,6 @@
 #include "core/remote_kernel.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -96,19 +95,14 @@ double max_abs_difference(const ouro_geometry& geometry, const LevelPair& a, con
 
 }  // namespace
 
-std::uint64_t monotonic_ns() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel)
     : geometry_(make_geometry(config)),
       slots_(kernel),
       base_step_module_(std::move(kernel)),
       pool_(config.threads),
       state_(std::make_shared<StateBuffer>(field_bytes(geometry_))),
-      batch_sizer_(checked_batch(config.batch)) {}
+      batch_sizer_(checked_batch(config.batch)),
+      snapshots_(geometry_.dims, geometry_.cells, field_bytes(geometry_)) {}
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel,
                          const SegmentRegion& segment)
@@ -116,7 +110,8 @@ LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const Kern
       slots_(kernel),
       base_step_module_(std::move(kernel)),
       pool_(config.threads),
-      batch_sizer_(checked_batch(config.batch)) {
+      batch_sizer_(checked_batch(config.batch)),
+      snapshots_(geometry_.dims, geometry_.cells, field_bytes(geometry_)) {
   if (segment.level_bytes != field_bytes(geometry_)) {
     throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) +
                                 ": the lattice needs " + std::to_string(field_bytes(geometry_)));
@@ -326,10 +321,7 @@ void LatticeCore::set_fp_restore(bool enabled) {
 }
 
 void LatticeCore::copy_in(const void* previous, const void* current) {
-  {
-    std::lock_guard<std::mutex> lock(snapshot_mutex_);
-    abandon_probe();
-  }
+  snapshots_.abandon_probe();
   std::memcpy(state_->level(0), current, level_bytes());
   std::memcpy(state_->level(1), previous, level_bytes());
   current_ = 0;

@@ -7,29 +7,23 @@
 #include "core/kernel_module.h"
 #include "core/kernel_slots.h"
 #include "core/remote_kernel.h"
+#include "core/runner.h"
 #include "core/slot_profile.h"
+#include "core/snapshot_store.h"
 #include "core/state_buffer.h"
 #include "core/stream_triad.h"
 #include "core/thread_pool.h"
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace ouro {
-
-/// Nanoseconds on the steady clock: the time base of StepRecord and SwapOutcome.
-std::uint64_t monotonic_ns();
 
 /// What a lattice is made of; the caller has validated it.
 struct LatticeConfig {
@@ -62,56 +56,6 @@ struct RunOptions {
   std::uint64_t max_steps = 0;
   /// Capture a watchdog snapshot every this many steps (and at the start); 0 never.
   std::uint64_t snapshot_every = 0;
-};
-
-/// How a background run ended.
-struct RunSummary {
-  std::uint64_t start_step = 0;
-  std::uint64_t end_step = 0;
-  /// Steps the runner took, rewound ones included.
-  std::uint64_t steps_run = 0;
-  /// From the start of the run to its end, in ns.
-  std::uint64_t run_ns = 0;
-  /// Empty unless a kernel failed and ended the run.
-  std::string error;
-};
-
-/// What a swap or rollback did, reported once it has taken effect.
-struct SwapOutcome {
-  Slot slot = Slot::Step;
-  std::uint32_t from_id = 0;
-  std::uint32_t to_id = 0;
-  std::string from_name;
-  std::string to_name;
-  /// stepCount at the boundary where the slot changed: the first step on the new code has this index.
-  std::uint64_t applied_at_step = 0;
-  /// Whether a step ran on the new code before this was reported (false when not running).
-  bool first_step_ran = false;
-  /// End of the last step on the old code to the start of the first on the new one, in ns.
-  std::uint64_t gap_ns = 0;
-};
-
-/// One step the runner took, for the sequence and pause checks of the swap benchmark.
-struct StepRecord {
-  /// Index of the batch's first step.
-  std::uint64_t step;
-  /// Steps in the batch (one kernel call).
-  std::uint64_t steps;
-  std::uint32_t module_id;
-  std::uint64_t start_ns;
-  std::uint64_t end_ns;
-};
-
-/// Both levels at one step boundary, owned by the lattice (see pending_snapshot).
-struct SnapshotView {
-  std::uint64_t step;
-  const void* previous;
-  const void* current;
-  /// A probed snapshot (set_probe): the probed cells, and their values `probe_steps` steps later
-  /// (u^{step+probe_steps}, one value of the lattice precision each); null otherwise.
-  const std::vector<std::uint64_t>* probe_cells = nullptr;
-  const void* probe_values = nullptr;
-  std::uint64_t probe_steps = 0;
 };
 
 /// What recover() did.
@@ -154,7 +98,9 @@ struct CanaryOutcome {
 
 /**
  * A periodic N-D lattice: its geometry, its two live time levels, the kernel
- * slots and thread pool that advance them, and an optional runner thread.
+ * slots and thread pool that advance them. A Runner (runner.h) steps it on a
+ * thread of its own, and a SnapshotStore (snapshot_store.h) keeps the
+ * watchdog's snapshots; this class is the state and what one step does.
  *
  * Fields passed in or out are `cells` values of the lattice precision,
  * row-major, last axis fastest.
@@ -167,8 +113,8 @@ struct CanaryOutcome {
  */
 class LatticeCore {
  public:
-  using SwapCallback = std::function<void(const SwapOutcome&)>;
-  using RunEndCallback = std::function<void(const RunSummary&)>;
+  using SwapCallback = Runner::SwapCallback;
+  using RunEndCallback = Runner::RunEndCallback;
   using SnapshotCallback = std::function<void(std::uint64_t step)>;
   using HostFailureCallback = std::function<void(const HostFailure&)>;
 
@@ -265,13 +211,13 @@ class LatticeCore {
   /// Starts stepping on a runner thread; throws std::logic_error if a run is active.
   void run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot);
   /// Whether a run is active (a paused run is active).
-  bool running() const { return runner_active_.load(std::memory_order_acquire); }
-  bool paused();
+  bool running() const { return runner_.active(); }
+  bool paused() { return runner_.paused(); }
   /// The runner holds at the next boundary (still serving boundary work) until resume().
-  void pause();
-  void resume();
+  void pause() { runner_.pause(); }
+  void resume() { runner_.resume(); }
   /// Asks the runner to end at the next boundary and waits for it; a no-op when not running.
-  void stop();
+  void stop() { runner_.stop(); }
 
   /**
    * Runs `work` between two steps on the runner and returns its result (or
@@ -279,7 +225,9 @@ class LatticeCore {
    * be called from the runner thread.
    */
   template <typename Work>
-  auto at_boundary(Work&& work) -> decltype(work());
+  auto at_boundary(Work&& work) -> decltype(work()) {
+    return runner_.at_boundary(std::forward<Work>(work));
+  }
 
   // ------------------------------------------------------------ slots
 
@@ -316,9 +264,9 @@ class LatticeCore {
   // ------------------------------------------------------------ trace
 
   /// Records up to `capacity` runner steps from now on (0 stops recording), at a boundary.
-  void trace_steps(std::size_t capacity);
+  void trace_steps(std::size_t capacity) { runner_.trace_steps(capacity); }
   /// The records so far; clears them.
-  std::vector<StepRecord> take_trace();
+  std::vector<StepRecord> take_trace() { return runner_.take_trace(); }
 
   // ------------------------------------------------------------ watchdog
 
@@ -326,9 +274,9 @@ class LatticeCore {
    * The snapshot the runner captured and handed to the watchdog, or nothing.
    * Its memory stays untouched until settle_snapshot() is called.
    */
-  std::optional<SnapshotView> pending_snapshot();
+  std::optional<SnapshotView> pending_snapshot() { return snapshots_.pending(); }
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
-  void settle_snapshot(std::uint64_t step, bool verified);
+  void settle_snapshot(std::uint64_t step, bool verified) { snapshots_.settle(step, verified); }
   /**
    * How the next snapshot is probed for the differential check: after
    * copying both levels at step n the runner runs the next batch as it would
@@ -347,9 +295,11 @@ class LatticeCore {
    * probed.
    */
   void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values = 0,
-                 bool remainder = false);
+                 bool remainder = false) {
+    snapshots_.set_probe(std::move(cells), delayed, max_cone_values, remainder);
+  }
   /// Step of the last verified snapshot, if any.
-  std::optional<std::uint64_t> verified_step();
+  std::optional<std::uint64_t> verified_step() { return snapshots_.verified_step(); }
   /**
    * At a boundary: rolls `slot` back to last-known-good and restores the live
    * state (and step counter) from the last verified snapshot, if there is one.
@@ -391,21 +341,6 @@ class LatticeCore {
   CanaryOutcome run_canary(const CanaryInput& input, std::uint64_t steps);
 
  private:
-  struct AwaitingSwap {
-    SwapOutcome outcome;
-    std::uint64_t boundary_end_ns;
-    SwapCallback done;
-  };
-  struct Snapshot {
-    std::vector<std::byte> previous;
-    std::vector<std::byte> current;
-    std::uint64_t step = 0;
-    std::vector<std::uint64_t> probe_cells;
-    std::vector<std::byte> probe_values;
-    std::uint64_t probe_steps = 0;
-    std::uint64_t probe_max_cone_values = 0;
-  };
-
   void copy_in(const void* previous, const void* current);
   /// Stores the step count and current level into the segment header, if there is one; at a boundary.
   void publish_boundary();
@@ -420,22 +355,13 @@ class LatticeCore {
   std::atomic<std::uint64_t>& fp_restores_of(Slot slot) { return fp_restores_[static_cast<std::size_t>(slot)]; }
   SwapOutcome apply_swap(Slot slot, const std::shared_ptr<const KernelModule>& module);
   void request_swap(Slot slot, std::shared_ptr<const KernelModule> module, SwapCallback done);
-  /// Queues a task for the runner; false when no runner takes tasks (the caller runs it then).
-  bool post(std::function<void()> task);
 
-  void runner_loop();
-  /// Serves queued tasks and pause; false when the run must stop.
-  bool serve_control();
-  void runner_step();
+  /// One batch of a run, on the runner; false when the run has reached its target.
+  bool runner_step();
   /// Steps of the batch starting at `index`: the sizer's k, ending no later than the target or next snapshot step.
   std::uint64_t batch_at(std::uint64_t index) const;
-  void finish_run(RunSummary summary);
+  /// A watchdog snapshot of this boundary, announced now or once its probe is taken.
   void capture_snapshot();
-  /// The boundary after a probed snapshot's last batch: copies the probed cells of the newest level and announces it.
-  void finish_probe();
-  /// Drops a snapshot whose probe has not finished (the state it was taken from was replaced); under snapshot_mutex_.
-  void abandon_probe();
-  void report_first_step(std::uint64_t start_ns);
   /// The runner's answer to a failed kernel host: recover_now(Step) before any other step, then the callback.
   void abandon_host(const std::string& reason);
   /// recover()'s work, on the thread that owns the state (at a boundary).
@@ -454,61 +380,20 @@ class LatticeCore {
   std::uint32_t current_ = 0;
   std::atomic<std::uint64_t> step_count_{0};
 
-  // The runner. runner_active_ is true from run() until the runner has served
-  // its last task; while it is, only the runner thread touches the state.
-  std::thread runner_;
-  std::atomic<bool> runner_active_{false};
-  std::atomic<bool> control_pending_{false};
-  std::mutex control_mutex_;
-  std::condition_variable control_wake_;
-  // Guarded by control_mutex_.
-  std::deque<std::function<void()>> tasks_;
-  bool accepting_tasks_ = false;
-  bool pause_requested_ = false;
-  bool stop_requested_ = false;
   // Set by run() before the runner starts, then the runner's own.
   RunOptions run_options_;
   std::uint64_t run_target_step_ = 0;
-  RunEndCallback on_run_end_;
   SnapshotCallback on_snapshot_;
   HostFailureCallback on_host_failure_;
-  std::uint64_t steps_run_ = 0;
-  std::uint64_t last_step_end_ns_ = 0;
   // Sizes the live step module's batches; the runner's (or step()'s when no run is active).
   BatchSizer batch_sizer_;
   std::uint32_t sized_module_id_ = 0;
   std::atomic<std::uint64_t> batch_steps_{1};
-  std::vector<AwaitingSwap> awaiting_first_step_;
-  std::vector<StepRecord> trace_;
-  std::size_t trace_capacity_ = 0;
 
-  // Watchdog snapshots. The runner writes `pending_` only while it is not out
-  // (handed to the watchdog and not yet settled).
-  std::mutex snapshot_mutex_;
-  Snapshot pending_;
-  Snapshot verified_;
-  bool pending_out_ = false;
-  bool verified_present_ = false;
-  std::vector<std::uint64_t> next_probe_cells_;
-  bool next_probe_delayed_ = false;
-  bool next_probe_remainder_ = false;
-  std::uint64_t next_probe_max_cone_values_ = 0;
-  // Runner-side: a probe is under way, with this many batches still to run: a
-  // one-step batch (delayed), a remainder-sized one (remainder), the live one.
-  bool probe_under_way_ = false;
-  bool probe_delayed_ = false;
-  bool probe_remainder_ = false;
-  unsigned probe_batches_left_ = 0;
+  SnapshotStore snapshots_;
+  // Last, so that it is destroyed first: its thread steps the members above.
+  Runner runner_;
 };
-
-template <typename Work>
-auto LatticeCore::at_boundary(Work&& work) -> decltype(work()) {
-  using Result = decltype(work());
-  std::packaged_task<Result()> task(std::forward<Work>(work));
-  std::future<Result> result = task.get_future();
-  if (!post([&task] { task(); })) task();
-  return result.get();
-}
 
 }  // namespace ouro
 

@@ -21,15 +21,16 @@ KernelModule::LoadResult LatticeCore::connect_remote(int channel_fd, int workspa
     kill_and_wait(pid, ready_timeout_ms);
     ::close(channel_fd);
     ::close(workspace_fd);
-    return {nullptr, "cannot load kernel module " + path +
-                         " confined: the kernel host steps the state segment, and this lattice has none"};
+    return {nullptr, path,
+            "a confined module needs a lattice in a state segment (its kernel host steps the segment), and this "
+            "lattice has none"};
   }
   RemoteKernel::ConnectResult connected = RemoteKernel::connect(channel_fd, workspace_fd, pid, segment, level_bytes(),
                                                                 geometry_.cells, ready_timeout_ms, step_timeout_ms);
-  if (!connected.kernel) return {nullptr, "cannot load kernel module " + path + ": " + connected.error};
+  if (!connected.kernel) return {nullptr, path, connected.error};
   std::shared_ptr<const KernelModule> module = KernelModule::remote(path, std::move(connected.kernel));
   ModuleRegistry::instance().add(module);
-  return {module, {}};
+  return {module, path, {}};
 }
 
 RemoteKernel::ReadoutReply LatticeCore::remote_readout(RemoteKernel& remote, const void* field, std::int8_t* digits) {

@@ -9,7 +9,7 @@ ModuleRegistry& ModuleRegistry::instance() {
 
 KernelModule::LoadResult ModuleRegistry::load(const std::string& path) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto found = by_path_.find(path); found != by_path_.end()) return {found->second, {}};
+  if (auto found = by_path_.find(path); found != by_path_.end()) return {found->second, path, {}};
   KernelModule::LoadResult loaded = KernelModule::load(path);
   if (loaded.module) {
     by_path_.emplace(path, loaded.module);

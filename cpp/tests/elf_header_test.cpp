@@ -55,8 +55,8 @@ TEST(ElfHeader, KernelModuleRefusesBeforeDlopen) {
   const std::string path = patched_copy("ouro_aarch64_load.so", EI_NIDENT + 2, {EM_AARCH64 & 0xff, EM_AARCH64 >> 8});
   const KernelModule::LoadResult loaded = KernelModule::load(path);
   EXPECT_EQ(loaded.module, nullptr);
-  EXPECT_NE(loaded.error.find(path), std::string::npos);
-  EXPECT_NE(loaded.error.find("built for AArch64"), std::string::npos) << loaded.error;
+  EXPECT_NE(loaded.error().find(path), std::string::npos);
+  EXPECT_NE(loaded.error().find("built for AArch64"), std::string::npos) << loaded.error();
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ TEST(ModuleRegistry, GivesOneIdPerPathAndFindsItAgain) {
   ModuleRegistry& registry = ModuleRegistry::instance();
   const KernelModule::LoadResult first = registry.load(test::reference_twin_kernel_path());
   const KernelModule::LoadResult second = registry.load(test::reference_twin_kernel_path());
-  ASSERT_NE(first.module, nullptr) << first.error;
+  ASSERT_NE(first.module, nullptr) << first.error();
   EXPECT_EQ(first.module, second.module);
   EXPECT_EQ(registry.find(first.module->id()), first.module);
   EXPECT_EQ(registry.find(0), nullptr);

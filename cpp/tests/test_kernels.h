@@ -22,7 +22,7 @@ inline std::string test_kernel_path(const std::string& name) {
 // Throws when the module does not load, so that the test reports why and stops.
 inline std::shared_ptr<const KernelModule> load_kernel(const std::string& path) {
   KernelModule::LoadResult loaded = KernelModule::load(path);
-  if (!loaded.module) throw std::runtime_error(loaded.error);
+  if (!loaded.module) throw std::runtime_error(loaded.error());
   return loaded.module;
 }
 

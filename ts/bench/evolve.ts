@@ -46,7 +46,7 @@ import { Engine } from '../engine/engine.js';
 import { createMainLattice } from '../engine/main-lattice.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
-import { auditedRun } from '../report/step-audit.js';
+import { auditSteps } from '../report/step-audit.js';
 import { privateTmpPath } from '../util/private-dir.js';
 import { rooflineMlupsOf } from './kernels.js';
 import { l2Bytes, runnerMlups } from './peers.js';
@@ -246,11 +246,13 @@ async function search(p: Plan, generator: 'variant' | 'random', seed: number, lo
     engine.on('attempt-finished', (record) => log(`${label}: attempt #${record.id} ${record.status}${record.failedGate ? ` at ${record.failedGate}` : ''}`));
     engine.on('error', (error) => log(`${label}: engine error: ${error.message}`));
     const startedMs = performance.now();
-    const audit = auditedRun(lattice, { watchdog: config.watchdog });
+    const audit = auditSteps(lattice);
+    const run = lattice.run({ watchdog: config.watchdog });
     await engine.start();
     await engine.whenStopped();
     const engineSummary = await engine.stop();
-    const steps = await audit.stop();
+    await lattice.stop();
+    const steps = audit.finish(await run);
     const wallSeconds = (performance.now() - startedMs) / 1e3;
     const { gbPerSecond, rooflineMlups } = roofline(lattice.memoryTriad(p.streamRepetitions));
     const summary = summarizeRun({

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRunOptions } from './suites.js';
 import { filledLattice, stateHash } from './handoff-state.js';
+import { median } from '../util/median.js';
 
 export interface HandoffRow {
   mode: 'exec' | 'spawn' | 'file';
@@ -85,12 +86,6 @@ function fileRound(stateBytes: number, dir: string): HandoffRound {
   const read = readJson(out);
   rmSync(file);
   return { downtimeMs: Number(BigInt(read.readNs as string) - freezeNs) / 1e6, stateEqual: read.hash === hash };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function row(mode: HandoffRow['mode'], stateBytes: number, rounds: HandoffRound[]): HandoffRow {

@@ -32,6 +32,7 @@ import { Lattice } from '../lattice/lattice.js';
 import type { WatchdogEvent } from '../lattice/watchdog.js';
 import type { ConfinedModuleInfo } from '../modules/kernel-host.js';
 import type { BenchRunOptions } from './suites.js';
+import { median } from '../util/median.js';
 
 interface KernelHostPlan {
   extents: number[];
@@ -71,12 +72,6 @@ const CANARY_STEPS = 2;
 
 function plan(quick: boolean): KernelHostPlan {
   return quick ? { extents: [256, 256], rounds: 2, roundSteps: 20, crashes: 1 } : { extents: [4096, 4096], rounds: 7, roundSteps: 20, crashes: 3 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function runnerMlups(lat: Lattice, steps: number): Promise<number> {

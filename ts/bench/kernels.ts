@@ -12,6 +12,7 @@ import { Lattice } from '../lattice/lattice.js';
 import { randomState } from '../lattice/initial-conditions.js';
 import type { BenchRunOptions } from './suites.js';
 import { TypeScriptPeer2d } from './typescript-peer.js';
+import { median } from '../util/median.js';
 
 /** Bytes one lattice update moves: read u^n and u^{n-1}, write u^{n+1} in place. */
 export const BYTES_PER_UPDATE: Record<Precision, number> = { f64: 24, f32: 12 };
@@ -86,12 +87,6 @@ function plan(quick: boolean): Plan {
     driftCases,
     sampleSeconds: 0.25,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Median MLUPS of the live kernel over five samples of about `sampleSeconds` each. */

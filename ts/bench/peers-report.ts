@@ -6,6 +6,7 @@
  */
 import type { Precision } from '../../native/addon-types.js';
 import { rooflineMlupsOf } from './kernels.js';
+import { median } from '../util/median.js';
 
 export type PeerKind = 'evolved' | 'peer' | 'reference';
 
@@ -77,13 +78,6 @@ export const PEER_TARGETS: readonly (PeerCase & { atLeast: number })[] = [
   { extents: [256, 256, 256], precision: 'f64', atLeast: 1.3 },
 ];
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 function sameCase(a: PeerCase, b: PeerCase): boolean {
   return a.precision === b.precision && a.extents.length === b.extents.length && a.extents.every((extent, i) => extent === b.extents[i]);
 }
@@ -95,7 +89,7 @@ export function targetFor(peerCase: PeerCase): number | null {
 /** Rows, ratios and the target of one case from its measurements. */
 export function caseReport(measurement: CaseMeasurement): PeerCaseReport {
   const { extents, precision } = measurement;
-  const medians = measurement.contenders.map((contender) => median(contender.roundMlups));
+  const medians = measurement.contenders.map((contender) => median(contender.roundMlups, 0));
   const best = Math.max(0, ...medians);
   const rows: PeerRow[] = measurement.contenders.map((contender, i) => ({
     name: contender.name,

@@ -50,13 +50,13 @@ import {
   checkCells,
   inCacheExtents,
   initialLevel,
-  median,
   missingPeers,
   PYTHON_PEERS,
   parseCacheSize,
   roundOrder,
 } from './peers-report.js';
 import type { BenchRunOptions } from './suites.js';
+import { median } from '../util/median.js';
 
 export interface PeersBenchReport {
   benchmark: 'peers';
@@ -323,7 +323,7 @@ async function measureCase(peerCase: PeerCase, p: Plan, evolved: PeersBenchRepor
         roundMlups.get(entry.name)!.push(await entry.measure(p.seconds));
       }
     }
-    const fastestInCache = inCache.map((c) => ({ kernel: c.kernel, mlups: median(roundMlups.get(c.name)!) })).reduce((a, b) => (b.mlups > a.mlups ? b : a));
+    const fastestInCache = inCache.map((c) => ({ kernel: c.kernel, mlups: median(roundMlups.get(c.name)!, 0) })).reduce((a, b) => (b.mlups > a.mlups ? b : a));
     return {
       ...peerCase,
       contenders: contenders.map((c): ContenderMeasurement => ({

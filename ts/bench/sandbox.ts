@@ -12,7 +12,7 @@ import { kernelModulePath, packageRoot } from '../../native/loader.js';
 import type { Confinement } from '../gauntlet/gatekeeper.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
 import { GauntletPool } from '../gauntlet/pool.js';
-import { median } from '../gauntlet/statistics.js';
+import { median } from '../util/median.js';
 import type { GateName, GauntletVerdict } from '../gauntlet/types.js';
 import { Lattice } from '../lattice/lattice.js';
 import type { ConfinedModuleInfo, KernelHostLayer } from '../modules/kernel-host.js';

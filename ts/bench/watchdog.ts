@@ -29,6 +29,7 @@ import { compareProbe, drawProbeCells } from '../lattice/differential-check.js';
 import { DEFAULT_PROBE_CELLS, DEFAULT_PROBE_CONE_VALUES, DEFAULT_PROBE_EVERY_SNAPSHOTS, type WatchdogOptions } from '../lattice/watchdog.js';
 import { seededRandom } from '../util/random.js';
 import type { BenchRunOptions } from './suites.js';
+import { median } from '../util/median.js';
 
 const DT = 0.6;
 const KERNEL = 'rows';
@@ -95,12 +96,6 @@ export interface WatchdogBenchReport {
      */
     accountedCostPct: number;
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function rounded(roundPct: number[]): RoundedFigure {

@@ -7,21 +7,12 @@ import path from 'node:path';
 import type { Archive } from '../archive/archive.js';
 import type { Engine } from '../engine/engine.js';
 import type { ControlReply, ControlRequest, StatusReply } from './control-protocol.js';
+import { statusReply, swapReply } from './control-replies.js';
 
 function status(engine: Engine, archive: Archive, startedMs: number): StatusReply {
-  const lattice = engine.lattice;
   const summary = engine.summary();
   return {
-    ok: true,
-    command: 'status',
-    stepCount: lattice.stepCount,
-    running: lattice.running,
-    extents: [...lattice.extents],
-    precision: lattice.precision,
-    slots: lattice.slots(),
-    profile: lattice.profile(),
-    swaps: summary.applied + summary.rolledBack,
-    uptimeMs: performance.now() - startedMs,
+    ...statusReply(engine.lattice, summary.applied + summary.rolledBack, performance.now() - startedMs),
     engine: { paused: engine.paused, archive: path.resolve(archive.file), summary },
   };
 }
@@ -48,17 +39,7 @@ export function engineControl(
       }
       case 'rollback': {
         const { outcome, entry } = await engine.rollback(request.slot, `requested with ${via}`);
-        return {
-          ok: true,
-          command: 'rollback',
-          slot: outcome.slot,
-          from: { id: outcome.fromId, name: outcome.fromName },
-          to: { id: outcome.toId, name: outcome.toName },
-          pauseUs: outcome.gapNs / 1e3,
-          appliedAtStep: outcome.appliedAtStep,
-          stepCount: engine.lattice.stepCount,
-          ledgerSequence: entry.sequence,
-        };
+        return { ...swapReply('rollback', outcome, engine.lattice), ledgerSequence: entry.sequence };
       }
       case 'swap':
         throw new Error(

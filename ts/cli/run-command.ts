@@ -40,7 +40,8 @@ import { printable } from '../report/escape.js';
 import { renderReport } from '../report/render-report.js';
 import { RunSampleLog } from '../report/run-samples.js';
 import { type RunSummary, summarizeRun } from '../report/run-summary.js';
-import { type StepAuditReport, auditedRun } from '../report/step-audit.js';
+import { type StepAuditReport, auditSteps } from '../report/step-audit.js';
+import { testEngineDeps } from './test-hooks.js';
 import { formatSummaryTable } from '../report/summary-rows.js';
 import { defaultSocketPath, resolveSocketPath } from './control-protocol.js';
 import { type ControlSocket, listenForControl } from './control-socket.js';
@@ -288,14 +289,16 @@ async function runSession(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const startedMs = performance.now();
-  const audit = auditedRun(engine.lattice, { watchdog: engine.config.watchdog });
+  const audit = auditSteps(engine.lattice);
+  const run = engine.lattice.run({ watchdog: engine.config.watchdog });
   let started = false;
   let socket: ControlSocket | null = null;
   let ui: DashboardServer | null = null;
   const stopAll = async () => {
     try {
       const summary = started ? await engine.stop() : null;
-      return { summary, steps: await audit.stop() };
+      await engine.lattice.stop();
+      return { summary, steps: audit.finish(await run) };
     } finally {
       socket?.close();
       await ui?.close();
@@ -473,6 +476,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
         ...(limitMs === null ? {} : { runSeconds: limitMs / 1000 }),
         ...(desk === null ? {} : { approve: desk.approver }),
         ...fleet?.deps,
+        ...(await testEngineDeps(lattice)),
       });
       const detachFleet = fleet?.attach(engine);
       if (fleet) progress?.event(`joined the fleet at ${config.fleet.redis} as ${fleet.evaluator.id}`);

@@ -5,8 +5,9 @@
  * never interleaves with a half-done swap.
  */
 import process from 'node:process';
-import type { Lattice, SwapResult } from '../lattice/lattice.js';
+import type { Lattice } from '../lattice/lattice.js';
 import type { ControlReply, ControlRequest, StatusReply, SwapReply } from './control-protocol.js';
+import { statusReply, swapReply } from './control-replies.js';
 import { listenForControl } from './control-socket.js';
 import { isNativeAddon } from './simulate-kernel.js';
 import { type SimulateOptions, seededLattice } from './simulate.js';
@@ -21,19 +22,6 @@ export interface ServeSummary {
   swaps: number;
   /** Why the run ended by itself (a kernel failure), or null when stopped. */
   error: string | null;
-}
-
-function swapReply(command: 'swap' | 'rollback', result: SwapResult, lattice: Lattice): SwapReply {
-  return {
-    ok: true,
-    command,
-    slot: result.slot,
-    from: { id: result.fromId, name: result.fromName },
-    to: { id: result.toId, name: result.toName },
-    pauseUs: result.gapNs / 1e3,
-    appliedAtStep: result.appliedAtStep,
-    stepCount: lattice.stepCount,
-  };
 }
 
 class ControlServer {
@@ -77,19 +65,7 @@ class ControlServer {
   }
 
   status(): StatusReply {
-    const lattice = this.#lattice;
-    return {
-      ok: true,
-      command: 'status',
-      stepCount: lattice.stepCount,
-      running: lattice.running,
-      extents: [...lattice.extents],
-      precision: lattice.precision,
-      slots: lattice.slots(),
-      profile: lattice.profile(),
-      swaps: this.swaps,
-      uptimeMs: performance.now() - this.#startedMs,
-    };
+    return statusReply(this.#lattice, this.swaps, performance.now() - this.#startedMs);
   }
 
   #record(reply: SwapReply): void {

@@ -43,8 +43,9 @@ export type SpeedJudge = (typeof SPEED_JUDGES)[number];
 /**
  * Every key. A duration key `x` resolves to `xMs` in milliseconds; every
  * other key keeps its name. 0 means "no limit" where a description says so.
+ * `as const` keeps each row's path and type for EngineConfig below.
  */
-export const CONFIG_SCHEMA: readonly ConfigKey[] = [
+export const CONFIG_SCHEMA = [
   {
     path: 'maxConcurrentImprovements',
     type: { kind: 'integer', min: 1, max: 16 },
@@ -443,4 +444,39 @@ export const CONFIG_SCHEMA: readonly ConfigKey[] = [
     description:
       "With fleet.redis: publish every applied improvement on the fleet's stream, and judge the others' (full gauntlet, then a live A/B trial) as candidates from an untrusted generator.",
   },
-];
+] as const satisfies readonly ConfigKey[];
+
+// ------------------------------------------------------------ the resolved type, derived from the rows
+
+/** The value a key of this type resolves to. */
+type ResolvedValue<T extends KeyType> = T extends { kind: 'integer' | 'number' | 'duration' }
+  ? number
+  : T extends { kind: 'string' }
+    ? string
+    : T extends { kind: 'enum'; values: readonly (infer Value)[] }
+      ? Value
+      : T extends { kind: 'boolean' }
+        ? boolean
+        : T extends { kind: 'extents' }
+          ? number[]
+          : never;
+
+/** A row as [resolved dotted path, value]: a duration key `x` resolves to `xMs` (config.ts's resolvedName). */
+type Entry<Key> = Key extends { path: infer Path extends string; type: infer Type extends KeyType }
+  ? [Type extends { kind: 'duration' } ? `${Path}Ms` : Path, ResolvedValue<Type>]
+  : never;
+
+type Head<Path extends string> = Path extends `${infer First}.${string}` ? First : Path;
+type Below<E, Name extends string> = E extends [`${Name}.${infer Rest}`, infer Value] ? [Rest, Value] : never;
+
+/** Nested tables from dotted entries: a name is a leaf when an entry's whole path is that name, else a table. */
+type Tree<E extends [string, unknown]> = {
+  [Name in Head<E[0]>]: [Extract<E, [Name, unknown]>] extends [never] ? Tree<Below<E, Name>> : Extract<E, [Name, unknown]>[1];
+};
+
+/**
+ * The resolved configuration, derived from CONFIG_SCHEMA: a key added to the
+ * table is a property here, with the type its row resolves to, and there is
+ * no second list to keep in step. Durations are in milliseconds (`...Ms`).
+ */
+export type EngineConfig = Tree<Entry<(typeof CONFIG_SCHEMA)[number]>>;

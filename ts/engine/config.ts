@@ -10,10 +10,19 @@ import { TomlError, parse } from 'smol-toml';
 import { redactUrl } from '../archive/postgres-connection.js';
 import { isPostgresUrl } from '../archive/postgres-schema.js';
 import { describe } from '../errors.js';
-import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
+import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type EngineConfig, type KeyType } from './config-schema.js';
 import { readBoundedText } from '../util/bounded-read.js';
 
-export { CONFIG_SCHEMA, GENERATOR_KINDS, SPEED_JUDGES, type ConfigKey, type GeneratorKind, type KeyType, type SpeedJudge } from './config-schema.js';
+export {
+  CONFIG_SCHEMA,
+  GENERATOR_KINDS,
+  SPEED_JUDGES,
+  type ConfigKey,
+  type EngineConfig,
+  type GeneratorKind,
+  type KeyType,
+  type SpeedJudge,
+} from './config-schema.js';
 
 /** Where the archive is: archive.url when set (a PostgreSQL database), else the SQLite file archive.path. */
 export function archiveLocation(archive: EngineConfig['archive']): string {
@@ -22,63 +31,6 @@ export function archiveLocation(archive: EngineConfig['archive']): string {
 
 /** The file `loadConfig()` reads when given none, relative to the working directory. */
 export const DEFAULT_CONFIG_FILE = 'ouroboros.toml';
-
-/** The resolved configuration; durations are in milliseconds (`...Ms`). See CONFIG_SCHEMA for each key. */
-export interface EngineConfig {
-  maxConcurrentImprovements: number;
-  improvementIntervalMs: number;
-  safetyThreshold: number;
-  maxDegradation: number;
-  economy: { enabled: boolean; childCpuCost: number; horizonMs: number };
-  seed: number;
-  sampleIntervalMs: number;
-  energyIntervalMs: number;
-  archive: { path: string; url: string; warmStart: boolean };
-  fleet: { redis: string; jobTimeoutMs: number; share: boolean };
-  generator: {
-    kind: GeneratorKind;
-    recentFailures: number;
-    candidates: number;
-    llm: {
-      baseURL: string;
-      model: string;
-      apiKey: string;
-      timeoutMs: number;
-      maxRetries: number;
-      requestsPerMinute: number;
-      temperature: number;
-      inputUsdPerMillionTokens: number;
-      outputUsdPerMillionTokens: number;
-    };
-  };
-  budget: { maxWallSeconds: number; maxAttempts: number; spendLimitUsd: number };
-  lattice: {
-    extents: number[];
-    precision: 'f64' | 'f32';
-    dt: number;
-    init: 'gaussian' | 'standing' | 'random';
-    threads: number;
-    batchLatencyMs: number;
-    maxBatchSteps: number;
-  };
-  watchdog: { everySteps: number; driftTolerance: number };
-  watch: { windowMs: number; minSteps: number };
-  canary: { steps: number; tolerance: number };
-  gauntlet: {
-    targetExtents: number[];
-    heldOutExtents: number[];
-    benchSteps: number;
-    benchSamples: number;
-    cacheDir: string;
-    cacheMiB: number;
-    speedJudge: SpeedJudge;
-    screenSamples: number;
-    holdLive: boolean;
-  };
-  trial: { windowMs: number; minSteps: number; maxPairs: number; minGain: number; maxSlowerLiveMs: number };
-  breaker: { failures: number; backoffMs: number; maxBackoffMs: number };
-  log: { file: string; level: 'debug' | 'info' | 'warn' | 'error' };
-}
 
 /** A configuration that cannot be used; the message names the key (and the file, when there is one). */
 export class ConfigError extends Error {
@@ -175,7 +127,7 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-const KNOWN_KEYS = CONFIG_SCHEMA.map((key) => key.path);
+const KNOWN_KEYS: readonly string[] = CONFIG_SCHEMA.map((key) => key.path);
 const KNOWN_TABLES = new Set(
   KNOWN_KEYS.flatMap((key) =>
     key

@@ -31,7 +31,7 @@ import type { Lattice, SwapResult } from '../lattice/lattice.js';
 import type { WatchdogEvent } from '../lattice/watchdog.js';
 import { withToolsHeld } from '../gauntlet/background.js';
 import { fileSha256 } from '../util/sha256.js';
-import type { SandboxScheduler } from '../gauntlet/serial-queue.js';
+import { type SandboxScheduler, SerialQueue } from '../gauntlet/serial-queue.js';
 import type { AbVerdict, PairedWindows } from './ab-test.js';
 import type { AttemptPhase } from './events.js';
 import { type StepSpan, type TrialResult, type TrialSlot, meanMlups, runTrial, spansText, trialLossSeconds } from './live-trial.js';
@@ -178,7 +178,8 @@ export class LiveChanges {
   private readonly moduleAttempts = new Map<number, Incumbent>();
   /** Modules loaded to stand in for a lattice's first kernel, which swap() cannot take by its own id. */
   private readonly standIns = new Map<number, number>();
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Changes, rollbacks on request and watchdog bookkeeping run one at a time, in the order they came. */
+  private readonly queue = new SerialQueue();
   private queued = 0;
   private watching: { slot: Slot; event: WatchdogEvent | null; controller: AbortController } | null = null;
 
@@ -215,14 +216,9 @@ export class LiveChanges {
   /** Runs `work` after every change already queued has finished. */
   private serialised<T>(work: () => Promise<T>): Promise<T> {
     this.queued += 1;
-    const result = this.tail.then(work).finally(() => {
+    return this.queue.run(work).finally(() => {
       this.queued -= 1;
     });
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
   }
 
   /** Whether a change is queued or under way (measurements of the live kernel are being taken). */

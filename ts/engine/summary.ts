@@ -11,6 +11,7 @@ import type { Incumbent } from './live-changes.js';
 import type { PredictorStats } from './predictor.js';
 import { SKIPPED_BY_PREDICTOR } from './attempt-runner.js';
 import type { ThroughputWindow } from './watch.js';
+import { median } from '../util/median.js';
 
 export interface LiveModuleSummary {
   /** The name the module gives itself. */
@@ -77,13 +78,6 @@ export interface EngineSummary {
 
 const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'];
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 export interface SummaryInputs {
   wallSeconds: number;
   steps: number;
@@ -122,7 +116,10 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
   const free = moving.filter((sample) => sample.heldMs === 0);
   const advanced = Math.max(inputs.steps - inputs.startStep, 0);
   const netMlups = inputs.wallSeconds > 0 ? (advanced * inputs.cells) / (inputs.wallSeconds * 1e6) : 0;
-  const finalKernelMlups = median(finalKernelSamples(free, inputs.ledger).map((sample) => sample.mlups));
+  const finalKernelMlups = median(
+    finalKernelSamples(free, inputs.ledger).map((sample) => sample.mlups),
+    0,
+  );
   const baselineMlups = inputs.baseline?.mlups ?? 0;
   const finalMlups = inputs.final?.mlups ?? null;
   const byStatus = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<AttemptStatus, number>;
@@ -143,9 +140,15 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     baselineMlups,
     finalMlups,
     speedup: finalMlups !== null && baselineMlups > 0 ? finalMlups / baselineMlups : null,
-    currentMlups: median(moving.slice(-3).map((sample) => sample.mlups)),
+    currentMlups: median(
+      moving.slice(-3).map((sample) => sample.mlups),
+      0,
+    ),
     netMlups,
-    liveKernelMlups: median(free.map((sample) => sample.mlups)),
+    liveKernelMlups: median(
+      free.map((sample) => sample.mlups),
+      0,
+    ),
     netFraction: finalKernelMlups > 0 ? netMlups / finalKernelMlups : null,
     firstApplyAtSeconds: inputs.firstApplyAtSeconds,
     attempts: inputs.records.length,

@@ -5,6 +5,9 @@
  */
 import { seededRandom } from '../util/random.js';
 import type { BenchmarkStatistics } from './types.js';
+import { median } from '../util/median.js';
+
+export { median };
 
 const BOOTSTRAP_RESAMPLES = 1000;
 export const SIGNIFICANCE = 0.05;
@@ -14,13 +17,6 @@ export const SIGNIFICANCE = 0.05;
  * "significant" without it being an improvement worth a swap.
  */
 export const MIN_EFFECT = 0.03;
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 function resample(values: readonly number[], random: () => number): number[] {
   return values.map(() => values[Math.floor(random() * values.length)]!);

@@ -279,9 +279,9 @@ export async function startKernelHost(
     HELLO_AFTER_READY_MS,
     options.stepTimeoutMs ?? DEFAULT_HOST_STEP_TIMEOUT_MS,
   );
-  if ('error' in connected) {
+  if ('refused' in connected) {
     await host.kill();
-    throw new ModuleRefusedError(source, connected.error.replace(`cannot load kernel module ${cachedPath}: `, ''));
+    throw new ModuleRefusedError(source, connected.refused.reason);
   }
   const defect = await selfTestInHost(lattice, connected.id);
   if (defect !== null) {

@@ -99,8 +99,6 @@ export async function loadKernelModule(file: string, shape: SelfTestShape, optio
   if (probeDefect !== null) throw new ModuleRefusedError(source, probeDefect);
 
   const loaded = core.loadKernelModule(cachedPath);
-  if ('error' in loaded) {
-    throw new ModuleRefusedError(source, loaded.error.replace(`cannot load kernel module ${cachedPath}: `, ''));
-  }
+  if ('refused' in loaded) throw new ModuleRefusedError(source, loaded.refused.reason);
   return { ...loaded, source, sha256, loadMs: performance.now() - started };
 }

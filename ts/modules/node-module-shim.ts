@@ -19,8 +19,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { invalidTypeError, requireInteger } from '../errors.js';
-import type { Lattice } from '../lattice/lattice.js';
-import { ModuleRefusedError, checkModuleFile, contentAddressedCopy, defaultModuleCacheDir } from './module-manager.js';
+import { type LoadModuleOptions, ModuleRefusedError, checkModuleFile, contentAddressedCopy, defaultModuleCacheDir } from './module-manager.js';
 import type { NodeProbeReport } from './node-probe-child.js';
 import { type NodeKernelAddon, type NodeKernelDescription, nodeKernelDefect } from './node-kernel-addon.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeModule, runProbeChild } from './probe.js';
@@ -47,6 +46,16 @@ export interface NodeModuleVersion {
   /** The content-addressed copy Node and the core load. */
   cachedPath: string;
   description: NodeKernelDescription;
+}
+
+/**
+ * What loadKernel() loads a version into: a lattice (ts/lattice/lattice.ts),
+ * named by what it does so that this module, below the lattice, does not
+ * import it.
+ */
+export interface KernelModuleLoader {
+  /** Loads (self-test included) the module at `file` and returns its id for swap(). */
+  loadModule(file: string, options?: LoadModuleOptions): Promise<number>;
 }
 
 interface MappedVersion {
@@ -135,7 +144,7 @@ export class NodeModuleShim<Addon extends NodeKernelAddon = NodeKernelAddon> {
    * lat.loadModule() (self-test included) and returns the module id for
    * lat.swap(). The core maps the very file Node loaded.
    */
-  async loadKernel(lattice: Lattice, version: NodeModuleVersion | null = this.newest): Promise<number> {
+  async loadKernel(lattice: KernelModuleLoader, version: NodeModuleVersion | null = this.newest): Promise<number> {
     if (version === null) throw new Error('loadKernel(): no version is loaded yet: call shim.load(file) first');
     const mapped = this.#mapped.get(version.sha256);
     if (!mapped) throw invalidTypeError('version', "a version returned by this shim's load()", version);

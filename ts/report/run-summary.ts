@@ -7,6 +7,7 @@ import { LIVE_CHANGING_ACTIONS, type AttemptRecord, type AttemptStatus, type Led
 import type { EconomyReport } from '../engine/economy.js';
 import type { EngineSample } from '../engine/events.js';
 import type { GateName } from '../gauntlet/types.js';
+import { median } from '../util/median.js';
 
 export const ATTEMPT_STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'];
 
@@ -62,13 +63,6 @@ export interface RunSummary {
   evaluationsToNinetyPercent: number | null;
 }
 
-export function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 /** Only attempts count: the reference kernel's root record has no parent. */
 export function attemptsOf(records: readonly AttemptRecord[]): AttemptRecord[] {
   return records.filter((record) => record.parentId !== null);
@@ -98,14 +92,14 @@ function throughputWindows(allSamples: readonly EngineSample[], ledger: readonly
   const changes = ledger.filter(changesLiveKernel).map((entry) => entry.atStep);
   if (samples.length === 0) return { baseline: null, final: null };
   const all = samples.map((sample) => sample.mlups);
-  if (changes.length === 0) return { baseline: median(all), final: median(all) };
+  if (changes.length === 0) return { baseline: median(all, null), final: median(all, null) };
   const firstChange = changes.reduce((a, b) => Math.min(a, b));
   const lastChange = changes.reduce((a, b) => Math.max(a, b));
   const before = samples.filter((sample) => sample.step <= firstChange).map((sample) => sample.mlups);
   const after = samples.filter((sample) => sample.step > lastChange).map((sample) => sample.mlups);
   return {
-    baseline: median(before.length > 0 ? before : [samples[0]!.mlups]),
-    final: median(after.length > 0 ? after : [samples[samples.length - 1]!.mlups]),
+    baseline: median(before.length > 0 ? before : [samples[0]!.mlups], null),
+    final: median(after.length > 0 ? after : [samples[samples.length - 1]!.mlups], null),
   };
 }
 
@@ -142,7 +136,10 @@ export function summarizeRun(facts: RunFacts): RunSummary {
   const last = facts.samples[facts.samples.length - 1];
   return {
     netMlups: facts.netMlups,
-    liveKernelMlups: median(freeSamples(facts.samples).map((sample) => sample.mlups)),
+    liveKernelMlups: median(
+      freeSamples(facts.samples).map((sample) => sample.mlups),
+      null,
+    ),
     heldSeconds: facts.heldSeconds,
     firstApplyAtSeconds: facts.firstApplyAtSeconds,
     baselineMlups: baseline,

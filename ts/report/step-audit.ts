@@ -1,13 +1,13 @@
 /**
- * Lost steps, measured: the lattice's run is started here so that its own
- * summary (steps the runner took) can be compared with how far the step
- * counter moved. Every swap, canary and rollback of the run happens in
- * between; a step the counter passed without the runner taking it is lost,
- * one the runner took without the counter moving is duplicated. Watchdog
- * restores move the counter back by design and are accounted for from the
- * lattice's 'watchdog' events.
+ * Lost steps, measured: the run's own summary (steps the runner took) is
+ * compared with how far the step counter moved. Every swap, canary and
+ * rollback of the run happens in between; a step the counter passed without
+ * the runner taking it is lost, one the runner took without the counter
+ * moving is duplicated. Watchdog restores move the counter back by design
+ * and are accounted for from the lattice's 'watchdog' events. The audit only
+ * observes: whoever owns the run starts and stops it.
  */
-import type { Lattice, RunOptions } from '../lattice/lattice.js';
+import type { Lattice, RunSummary } from '../lattice/lattice.js';
 import type { WatchdogEvent } from '../lattice/watchdog.js';
 
 export interface StepAuditReport {
@@ -24,13 +24,13 @@ export interface StepAuditReport {
   error: string | null;
 }
 
-export interface AuditedRun {
-  /** Stops the run at the next boundary and reports. */
-  stop(): Promise<StepAuditReport>;
+export interface StepAudit {
+  /** The report on the run that ended with `summary`; stops following the watchdog. */
+  finish(summary: RunSummary): StepAuditReport;
 }
 
-/** Runs `lat` with `options` (it must not be running) and audits its steps until stop(). */
-export function auditedRun(lat: Lattice, options: RunOptions): AuditedRun {
+/** Audits the steps of `lat`'s next run: call it before run(), and finish() with the run's summary. */
+export function auditSteps(lat: Lattice): StepAudit {
   const startStep = lat.stepCount;
   let rewoundSteps = 0;
   let watchdogRestores = 0;
@@ -40,11 +40,8 @@ export function auditedRun(lat: Lattice, options: RunOptions): AuditedRun {
     rewoundSteps += event.failedStep - event.restoredStep;
   };
   lat.on('watchdog', onWatchdog);
-  const run = lat.run(options);
   return {
-    stop: async () => {
-      await lat.stop();
-      const summary = await run;
+    finish: (summary) => {
       lat.off('watchdog', onWatchdog);
       const counted = summary.endStep - startStep;
       const taken = summary.stepsRun - rewoundSteps;

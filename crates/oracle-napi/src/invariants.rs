@@ -85,7 +85,7 @@ impl Task for CheckInvariantsTask {
 }
 
 /// `checkInvariants`, computed off the event loop; the extents are checked at once.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "Promise<InvariantReport>")]
 pub fn check_invariants_async(input: InvariantInput) -> Result<AsyncTask<CheckInvariantsTask>> {
     let extents = extents(&input.extents)?;
     Ok(AsyncTask::new(CheckInvariantsTask { input, extents }))

@@ -86,7 +86,7 @@ impl Task for EnergyTask {
 }
 
 /// `energy`, computed off the event loop; arguments are checked at once.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "Promise<number>")]
 pub fn energy_async(
     previous: Float64Array,
     current: Float64Array,

@@ -8,7 +8,10 @@ use ouroboros_segment::{Expected, Layout, Precision, SegmentError};
 /// turns it into a `SegmentError`.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SegmentFault {
-    /// Stable kebab-case name: "bad-magic", "truncated", "header-checksum" ...
+    /// Stable kebab-case name, one of `SegmentError::kind`'s.
+    #[napi(
+        ts_type = "'bad-magic' | 'unknown-version' | 'truncated' | 'trailing-bytes' | 'header-checksum' | 'commit-checksum' | 'metadata-checksum' | 'checkpoint-checksum' | 'level-checksum' | 'not-a-regular-file' | 'inconsistent-layout' | 'layout-mismatch' | 'invalid-layout' | 'metadata-too-long' | 'not-sealed' | 'io'"
+    )]
     pub kind: String,
     pub field: Option<String>,
     pub found: Option<String>,
@@ -33,7 +36,7 @@ impl From<SegmentError> for SegmentFault {
 #[napi(object, object_to_js = false)]
 pub struct LayoutInput {
     pub extents: Vec<f64>,
-    /// "f64" or "f32".
+    #[napi(ts_type = "'f64' | 'f32'")]
     pub precision: String,
     pub metadata_capacity_bytes: f64,
 }
@@ -42,6 +45,7 @@ pub struct LayoutInput {
 #[napi(object, object_to_js = false)]
 pub struct ExpectedInput {
     pub extents: Vec<f64>,
+    #[napi(ts_type = "'f64' | 'f32'")]
     pub precision: String,
 }
 

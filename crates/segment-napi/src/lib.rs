@@ -21,6 +21,7 @@ use convert::{expected, layout, whole_number, ExpectedInput, LayoutInput, Segmen
 #[napi(object, object_from_js = false)]
 pub struct SegmentLayoutInfo {
     pub extents: Vec<f64>,
+    #[napi(ts_type = "'f64' | 'f32'")]
     pub precision: String,
     pub cells: f64,
     pub level_bytes: f64,
@@ -141,7 +142,7 @@ impl SegmentHandle {
     /// mapping. Unlike an ArrayBuffer, V8 does not count it as memory, so
     /// handing a large segment to the core starts no garbage collection. It
     /// holds the mapping alive.
-    #[napi(catch_unwind, ts_return_type = "object")]
+    #[napi(catch_unwind, ts_return_type = "{ readonly __segmentMapping: never }")]
     pub fn mapping_external<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         let mapping = self.segment()?.mapping();
         let base = mapping.as_ptr().cast::<c_void>();
@@ -249,13 +250,13 @@ impl SegmentHandle {
 }
 
 /// A new zeroed segment committed at step 0.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "SegmentHandle | SegmentFault")]
 pub fn create(layout_input: LayoutInput) -> Result<Outcome> {
     Ok(outcome(Segment::create(&layout(&layout_input)?)))
 }
 
 /// Attaches to the segment behind `fd` (duplicated; the caller keeps its own).
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "SegmentHandle | SegmentFault")]
 pub fn attach(fd: i32, expected_layout: Option<ExpectedInput>) -> Result<Outcome> {
     let expected_layout = expected(expected_layout.as_ref())?;
     // SAFETY: TypeScript passes a descriptor number; an invalid one makes
@@ -265,7 +266,7 @@ pub fn attach(fd: i32, expected_layout: Option<ExpectedInput>) -> Result<Outcome
 }
 
 /// Reads a checkpoint file into a new segment.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "SegmentHandle | SegmentFault")]
 pub fn read_checkpoint(path: String, expected_layout: Option<ExpectedInput>) -> Result<Outcome> {
     let expected_layout = expected(expected_layout.as_ref())?;
     Ok(outcome(checkpoint::read(

@@ -1,0 +1,155 @@
+#include "core/snapshot_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace ouro {
+namespace {
+
+/// Values in the light cone of `steps` steps around one cell: (2 steps + 1)^dims, saturating.
+std::uint64_t cone_values(std::uint32_t dims, std::uint64_t steps) {
+  const std::uint64_t side = 2 * steps + 1;
+  std::uint64_t values = 1;
+  for (std::uint32_t axis = 0; axis < dims; ++axis) {
+    if (__builtin_mul_overflow(values, side, &values)) return std::numeric_limits<std::uint64_t>::max();
+  }
+  return values;
+}
+
+/// Keeps an evenly spaced subset of `cells` (at least one) whose cones hold at most `max_values` values; 0: all.
+void thin_probe_cells(std::vector<std::uint64_t>& cells, std::uint64_t cone, std::uint64_t max_values) {
+  if (max_values == 0 || cells.empty()) return;
+  const std::uint64_t kept = std::max<std::uint64_t>(1, max_values / cone);
+  if (kept >= cells.size()) return;
+  std::vector<std::uint64_t> thinned(kept);
+  for (std::uint64_t i = 0; i < kept; ++i) thinned[i] = cells[i * cells.size() / kept];
+  cells = std::move(thinned);
+}
+
+}  // namespace
+
+SnapshotStore::SnapshotStore(std::uint32_t dims, std::uint64_t cells, std::size_t level_bytes)
+    : dims_(dims), cells_(cells), level_bytes_(level_bytes) {}
+
+void SnapshotStore::set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values,
+                              bool remainder) {
+  for (const std::uint64_t cell : cells) {
+    if (cell >= cells_) {
+      throw std::invalid_argument("probe cell " + std::to_string(cell) + " is outside the lattice's " +
+                                  std::to_string(cells_) + " cells");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  next_probe_cells_ = std::move(cells);
+  next_probe_delayed_ = delayed;
+  next_probe_remainder_ = remainder;
+  next_probe_max_cone_values_ = max_cone_values;
+}
+
+std::optional<SnapshotView> SnapshotStore::pending() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Out but not announced: its probe is still being taken.
+  if (!pending_out_ || probe_under_way_) return std::nullopt;
+  SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data()};
+  if (!pending_.probe_cells.empty()) {
+    view.probe_cells = &pending_.probe_cells;
+    view.probe_values = pending_.probe_values.data();
+    view.probe_steps = pending_.probe_steps;
+  }
+  return view;
+}
+
+void SnapshotStore::settle(std::uint64_t step, bool verified) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!pending_out_ || pending_.step != step) return;
+  if (verified) {
+    std::swap(pending_, verified_);
+    verified_present_ = true;
+  }
+  pending_out_ = false;
+}
+
+std::optional<std::uint64_t> SnapshotStore::verified_step() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!verified_present_) return std::nullopt;
+  return verified_.step;
+}
+
+void SnapshotStore::reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  drop_pending();
+}
+
+SnapshotStore::Capture SnapshotStore::capture(std::uint64_t step, const void* previous, const void* current,
+                                              std::uint64_t batch_steps, std::uint64_t snapshot_every) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pending_out_) return Capture::Skipped;
+  pending_.previous.resize(level_bytes_);
+  pending_.current.resize(level_bytes_);
+  std::memcpy(pending_.previous.data(), previous, level_bytes_);
+  std::memcpy(pending_.current.data(), current, level_bytes_);
+  pending_.step = step;
+  pending_out_ = true;
+  pending_.probe_cells = next_probe_cells_;
+  pending_.probe_values.clear();
+  pending_.probe_steps = 0;
+  pending_.probe_max_cone_values = next_probe_max_cone_values_;
+  probe_under_way_ = !pending_.probe_cells.empty();
+  probe_delayed_ = next_probe_delayed_;
+  probe_remainder_ = next_probe_remainder_ && batch_steps < snapshot_every && snapshot_every % batch_steps != 0;
+  probe_batches_left_ = probe_under_way_ ? 1 + (probe_delayed_ ? 1 : 0) + (probe_remainder_ ? 1 : 0) : 0;
+  return probe_under_way_ ? Capture::Probing : Capture::Announce;
+}
+
+std::uint64_t SnapshotStore::probe_batch(std::uint64_t steps, std::uint64_t snapshot_every) const {
+  if (!probe_under_way_ || probe_batches_left_ <= 1) return steps;
+  // A delayed probe's first batch is one step: it moves the probed batches' parity.
+  if (probe_delayed_ && probe_batches_left_ == (probe_remainder_ ? 3u : 2u)) return 1;
+  // A remainder probe's next batch has the size of the one that ends an interval (none when k divides it).
+  if (probe_remainder_ && steps < snapshot_every && snapshot_every % steps != 0) return snapshot_every % steps;
+  return steps;
+}
+
+bool SnapshotStore::batch_done() { return probe_under_way_ && --probe_batches_left_ == 0; }
+
+std::uint64_t SnapshotStore::finish_probe(std::uint64_t step, const void* newest) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_.probe_steps = step - pending_.step;
+  thin_probe_cells(pending_.probe_cells, cone_values(dims_, pending_.probe_steps), pending_.probe_max_cone_values);
+  const std::size_t value_bytes = level_bytes_ / cells_;
+  const auto* values = static_cast<const std::byte*>(newest);
+  pending_.probe_values.resize(pending_.probe_cells.size() * value_bytes);
+  std::byte* out = pending_.probe_values.data();
+  for (const std::uint64_t cell : pending_.probe_cells) {
+    std::memcpy(out, values + cell * value_bytes, value_bytes);
+    out += value_bytes;
+  }
+  probe_under_way_ = false;
+  return pending_.step;
+}
+
+void SnapshotStore::abandon_probe() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (probe_under_way_) drop_pending();
+}
+
+std::optional<std::uint64_t> SnapshotStore::restore(void* current_out, void* previous_out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  drop_pending();
+  if (!verified_present_) return std::nullopt;
+  std::memcpy(current_out, verified_.current.data(), level_bytes_);
+  std::memcpy(previous_out, verified_.previous.data(), level_bytes_);
+  return verified_.step;
+}
+
+void SnapshotStore::drop_pending() {
+  pending_out_ = false;
+  probe_under_way_ = false;
+  probe_batches_left_ = 0;
+}
+
+}  // namespace ouro

@@ -1,0 +1,134 @@
+#ifndef OUROBOROS_CORE_SNAPSHOT_STORE_H
+#define OUROBOROS_CORE_SNAPSHOT_STORE_H
+
+#include <ouroboros/kernel_abi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace ouro {
+
+/// Both levels at one step boundary, owned by the store (see SnapshotStore::pending).
+struct SnapshotView {
+  std::uint64_t step;
+  const void* previous;
+  const void* current;
+  /// A probed snapshot (set_probe): the probed cells, and their values `probe_steps` steps later
+  /// (u^{step+probe_steps}, one value of the lattice precision each); null otherwise.
+  const std::vector<std::uint64_t>* probe_cells = nullptr;
+  const void* probe_values = nullptr;
+  std::uint64_t probe_steps = 0;
+};
+
+/**
+ * The watchdog's snapshots of one lattice: the pending one (captured by the
+ * runner, handed to the watchdog, not yet settled), the last verified one
+ * (the restore point), and how the next capture is probed.
+ *
+ * Threading: the watchdog side (set_probe, pending, settle, verified_step)
+ * may be called from any thread. The runner side (capture, probe_batch,
+ * batch_done, finish_probe) is called only by the thread that owns the live
+ * state: the runner while a run is active, else the lattice's caller. The
+ * runner writes the pending snapshot only while it is not out, so a view
+ * handed out stays untouched until it is settled.
+ */
+class SnapshotStore {
+ public:
+  /// What capture() did.
+  enum class Capture {
+    /// The watchdog still holds the last one: nothing taken, the next capture boundary tries again.
+    Skipped,
+    /// Taken and ready: announce it now.
+    Announce,
+    /// Taken; its probe runs over the next batches and finish_probe() announces it.
+    Probing,
+  };
+
+  /// `dims` and `cells` are the lattice's, `level_bytes` the size of one time level.
+  SnapshotStore(std::uint32_t dims, std::uint64_t cells, std::size_t level_bytes);
+
+  // ------------------------------------------------------------ watchdog side
+
+  /**
+   * How the next snapshot is probed (see LatticeCore::set_probe). Throws
+   * std::invalid_argument when a cell is outside the lattice.
+   */
+  void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values, bool remainder);
+  /// The snapshot handed to the watchdog, once its probe (if any) is taken.
+  std::optional<SnapshotView> pending();
+  /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
+  void settle(std::uint64_t step, bool verified);
+  std::optional<std::uint64_t> verified_step();
+
+  // ------------------------------------------------------------ state owner's side
+
+  /// A new run: nothing is out and no probe is under way.
+  void reset();
+  /**
+   * Copies both levels at `step`. `batch_steps` is the live batch size k and
+   * `snapshot_every` the run's interval: a remainder probe spans a batch of
+   * snapshot_every mod k steps only where k is below the interval and does not divide it.
+   */
+  Capture capture(std::uint64_t step, const void* previous, const void* current, std::uint64_t batch_steps,
+                  std::uint64_t snapshot_every);
+  /**
+   * The size of the next batch while a probe is under way, given the sizer's
+   * `steps` (before clamping to the target and the next snapshot step).
+   */
+  std::uint64_t probe_batch(std::uint64_t steps, std::uint64_t snapshot_every) const;
+  /// A batch has run; true when it was the probe's last, and finish_probe() must follow.
+  bool batch_done();
+  /**
+   * Copies the probed cells of `newest` (u^{step}) into the pending snapshot,
+   * thinned to its cone budget; returns the snapshot's step, to announce.
+   */
+  std::uint64_t finish_probe(std::uint64_t step, const void* newest);
+  /// Drops a snapshot whose probe has not finished: the state it was taken from was replaced.
+  void abandon_probe();
+  /**
+   * Nothing is out any more, and the last verified snapshot, if any, is
+   * copied into `current_out` and `previous_out`: returns its step.
+   */
+  std::optional<std::uint64_t> restore(void* current_out, void* previous_out);
+
+ private:
+  struct Snapshot {
+    std::vector<std::byte> previous;
+    std::vector<std::byte> current;
+    std::uint64_t step = 0;
+    std::vector<std::uint64_t> probe_cells;
+    std::vector<std::byte> probe_values;
+    std::uint64_t probe_steps = 0;
+    std::uint64_t probe_max_cone_values = 0;
+  };
+
+  /// Under mutex_.
+  void drop_pending();
+
+  const std::uint32_t dims_;
+  const std::uint64_t cells_;
+  const std::size_t level_bytes_;
+
+  std::mutex mutex_;
+  Snapshot pending_;
+  Snapshot verified_;
+  bool pending_out_ = false;
+  bool verified_present_ = false;
+  std::vector<std::uint64_t> next_probe_cells_;
+  bool next_probe_delayed_ = false;
+  bool next_probe_remainder_ = false;
+  std::uint64_t next_probe_max_cone_values_ = 0;
+  // The state owner's: a probe is under way, with this many batches still to
+  // run: a one-step batch (delayed), a remainder-sized one (remainder), the live one.
+  bool probe_under_way_ = false;
+  bool probe_delayed_ = false;
+  bool probe_remainder_ = false;
+  unsigned probe_batches_left_ = 0;
+};
+
+}  // namespace ouro
+
+#endif

@@ -1,0 +1,125 @@
+// The watchdog's snapshot store on its own, without a lattice: what is handed
+// out, when a capture is skipped, how a probe sizes its batches and what a
+// restore copies back.
+#include "core/snapshot_store.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <stdexcept>
+
+namespace ouro {
+namespace {
+
+constexpr std::uint64_t kCells = 4;
+constexpr std::size_t kLevelBytes = kCells * sizeof(double);
+
+struct Levels {
+  std::array<double, kCells> previous;
+  std::array<double, kCells> current;
+};
+
+Levels levels(double base) {
+  return {{base, base + 1, base + 2, base + 3}, {base + 10, base + 11, base + 12, base + 13}};
+}
+
+TEST(SnapshotStore, HandsOutACaptureUntilItIsSettledAndSkipsCapturesMeanwhile) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  EXPECT_FALSE(store.pending().has_value());
+  const Levels first = levels(0);
+  EXPECT_EQ(store.capture(8, first.previous.data(), first.current.data(), 4, 8), SnapshotStore::Capture::Announce);
+  const Levels second = levels(100);
+  EXPECT_EQ(store.capture(16, second.previous.data(), second.current.data(), 4, 8), SnapshotStore::Capture::Skipped);
+
+  const std::optional<SnapshotView> pending = store.pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->step, 8u);
+  EXPECT_EQ(std::memcmp(pending->previous, first.previous.data(), kLevelBytes), 0);
+  EXPECT_EQ(std::memcmp(pending->current, first.current.data(), kLevelBytes), 0);
+  EXPECT_EQ(pending->probe_cells, nullptr);
+
+  store.settle(7, true);
+  EXPECT_FALSE(store.verified_step().has_value()) << "a verdict on another step settles nothing";
+  store.settle(8, true);
+  EXPECT_EQ(store.verified_step(), 8u);
+  EXPECT_FALSE(store.pending().has_value());
+  EXPECT_EQ(store.capture(16, second.previous.data(), second.current.data(), 4, 8), SnapshotStore::Capture::Announce);
+}
+
+TEST(SnapshotStore, RestoreCopiesTheVerifiedSnapshotBackAndDropsThePendingOne) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  std::array<double, kCells> current_out{};
+  std::array<double, kCells> previous_out{};
+  EXPECT_FALSE(store.restore(current_out.data(), previous_out.data()).has_value());
+
+  const Levels verified = levels(0);
+  store.capture(8, verified.previous.data(), verified.current.data(), 1, 8);
+  store.settle(8, true);
+  const Levels unverified = levels(100);
+  store.capture(16, unverified.previous.data(), unverified.current.data(), 1, 8);
+
+  EXPECT_EQ(store.restore(current_out.data(), previous_out.data()), 8u);
+  EXPECT_EQ(current_out, verified.current);
+  EXPECT_EQ(previous_out, verified.previous);
+  EXPECT_FALSE(store.pending().has_value());
+}
+
+TEST(SnapshotStore, ADelayedRemainderProbeRunsOneStepThenTheRemainderThenTheLiveBatch) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  store.set_probe({1, 3}, true, 0, true);
+  const Levels at_capture = levels(0);
+  // k = 3 does not divide the interval 8: the batch ending an interval has 8 mod 3 = 2 steps.
+  EXPECT_EQ(store.capture(8, at_capture.previous.data(), at_capture.current.data(), 3, 8),
+            SnapshotStore::Capture::Probing);
+  EXPECT_FALSE(store.pending().has_value()) << "not announced before its probe is taken";
+  EXPECT_EQ(store.probe_batch(3, 8), 1u);
+  EXPECT_FALSE(store.batch_done());
+  EXPECT_EQ(store.probe_batch(3, 8), 2u);
+  EXPECT_FALSE(store.batch_done());
+  EXPECT_EQ(store.probe_batch(3, 8), 3u);
+  EXPECT_TRUE(store.batch_done());
+
+  const Levels newest = levels(50);
+  EXPECT_EQ(store.finish_probe(14, newest.current.data()), 8u);
+  const std::optional<SnapshotView> pending = store.pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->probe_steps, 6u);
+  ASSERT_NE(pending->probe_cells, nullptr);
+  EXPECT_EQ(*pending->probe_cells, (std::vector<std::uint64_t>{1, 3}));
+  const auto* values = static_cast<const double*>(pending->probe_values);
+  EXPECT_EQ(values[0], newest.current[1]);
+  EXPECT_EQ(values[1], newest.current[3]);
+}
+
+TEST(SnapshotStore, AnAbandonedProbeFreesTheSlotForTheNextCapture) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  store.set_probe({0}, false, 0, false);
+  const Levels state = levels(0);
+  EXPECT_EQ(store.capture(8, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Probing);
+  store.abandon_probe();
+  EXPECT_FALSE(store.pending().has_value());
+  EXPECT_EQ(store.probe_batch(4, 8), 4u);
+  EXPECT_EQ(store.capture(16, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Probing);
+}
+
+TEST(SnapshotStore, ThinsProbedCellsToTheConeBudget) {
+  SnapshotStore store(2, kCells, kLevelBytes);
+  // A 1-step cone in 2-D holds 3^2 = 9 values: a budget of 20 keeps 2 of the 4 cells, evenly spaced.
+  store.set_probe({0, 1, 2, 3}, false, 20, false);
+  const Levels state = levels(0);
+  store.capture(0, state.previous.data(), state.current.data(), 1, 8);
+  EXPECT_TRUE(store.batch_done());
+  store.finish_probe(1, state.current.data());
+  const std::optional<SnapshotView> pending = store.pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(*pending->probe_cells, (std::vector<std::uint64_t>{0, 2}));
+}
+
+TEST(SnapshotStore, RefusesAProbeCellOutsideTheLattice) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  EXPECT_THROW(store.set_probe({kCells}, false, 0, false), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ouro

@@ -1,0 +1,106 @@
+/**
+ * The C++ core addon has no type generator (node-addon-api), so its types in
+ * native/addon-types.ts are written by hand. This file ties them to the built
+ * addon in two halves: the lists below must name exactly the keys of the
+ * hand-written types (checked by the compiler, `npm run lint`), and the
+ * loaded addon must export exactly the lists (checked here). A method added
+ * on one side only fails one of the two. The Rust addons need no such test:
+ * their types are the `.d.ts` napi-rs generates (scripts/build-napi.mjs).
+ */
+import { describe, expect, it } from 'vitest';
+import type { CoreAddon, CoreLattice, CoreLoadRefusal } from '../dist/native/addon-types.js';
+import { coreAddon } from '../dist/native/loader.js';
+
+/** `true` when `Listed` holds every key of `Keys` and nothing else, else `never` (and the assignment below fails to compile). */
+type ListsExactly<Listed extends readonly PropertyKey[], Keys> = [Exclude<Keys, Listed[number]>] extends [never]
+  ? [Exclude<Listed[number], Keys>] extends [never]
+    ? true
+    : never
+  : never;
+
+type FunctionKeys<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
+type ValueKeys<T> = Exclude<keyof T, FunctionKeys<T>>;
+
+const CORE_ADDON_EXPORTS = [
+  'LatticeCore',
+  'elfDefect',
+  'execImage',
+  'kernelAbiVersion',
+  'listenPrivateSocket',
+  'loadKernelModule',
+  'openKernelHostChannel',
+  'peerCredentials',
+  'streamTriad',
+] as const;
+
+const CORE_LATTICE_METHODS = [
+  'addProfileCounters',
+  'canary',
+  'close',
+  'connectKernelHost',
+  'copySnapshot',
+  'directSteps',
+  'field',
+  'fpRestores',
+  'levels',
+  'memoryTriad',
+  'openKernelHostWorkspace',
+  'pause',
+  'previousField',
+  'profile',
+  'profileCounters',
+  'readout',
+  'readoutAsync',
+  'recover',
+  'resetProfile',
+  'resume',
+  'resumeBatchSteps',
+  'rollback',
+  'run',
+  'setFpRestore',
+  'setProbe',
+  'setState',
+  'settleSnapshot',
+  'slots',
+  'step',
+  'stepCopy',
+  'stepCopyAsync',
+  'stop',
+  'swap',
+  'takeTrace',
+  'traceSteps',
+  'views',
+] as const;
+
+/** Read-only properties: accessors on the prototype. */
+const CORE_LATTICE_ACCESSORS = ['batchSteps', 'kernelName', 'paused', 'running', 'stepCount'] as const;
+
+const addonListed: ListsExactly<typeof CORE_ADDON_EXPORTS, keyof CoreAddon> = true;
+const methodsListed: ListsExactly<typeof CORE_LATTICE_METHODS, FunctionKeys<CoreLattice>> = true;
+const accessorsListed: ListsExactly<typeof CORE_LATTICE_ACCESSORS, ValueKeys<CoreLattice>> = true;
+
+describe('the core addon against its hand-written types', () => {
+  it('lists every key of the types (a compile-time check)', () => {
+    expect([addonListed, methodsListed, accessorsListed]).toEqual([true, true, true]);
+  });
+
+  it('exports exactly what CoreAddon declares', () => {
+    expect(Object.keys(coreAddon()).sort()).toEqual([...CORE_ADDON_EXPORTS].sort());
+  });
+
+  it('gives a LatticeCore exactly the methods and accessors CoreLattice declares', () => {
+    const prototype = coreAddon().LatticeCore.prototype as object;
+    const descriptors = Object.entries(Object.getOwnPropertyDescriptors(prototype)).filter(([name]) => name !== 'constructor');
+    const methods = descriptors.filter(([, descriptor]) => typeof descriptor.value === 'function').map(([name]) => name);
+    const accessors = descriptors.filter(([, descriptor]) => descriptor.get !== undefined).map(([name]) => name);
+    expect(methods.sort()).toEqual([...CORE_LATTICE_METHODS].sort());
+    expect(accessors.sort()).toEqual([...CORE_LATTICE_ACCESSORS].sort());
+  });
+
+  it('refuses a kernel module with data: the path and the reason apart', () => {
+    const file = '/nonexistent/kernel.so';
+    const refusal = coreAddon().loadKernelModule(file) as CoreLoadRefusal;
+    expect(refusal.refused.path).toBe(file);
+    expect(refusal.refused.reason).toBe('cannot open the file: No such file or directory');
+  });
+});
