@@ -20,15 +20,22 @@ KernelSlots::KernelSlots(std::shared_ptr<const KernelModule> initial) {
 
 void KernelSlots::swap(Slot slot, std::shared_ptr<const KernelModule> module) {
   if (!module) throw std::invalid_argument("cannot swap a null module into a slot");
+  const std::lock_guard<std::mutex> lock(changing_);
   Entry& target = entry(slot);
   target.last_known_good = std::exchange(target.live, std::move(module));
   ++target.changes;
 }
 
 void KernelSlots::rollback(Slot slot) {
+  const std::lock_guard<std::mutex> lock(changing_);
   Entry& target = entry(slot);
   target.live = target.last_known_good;
   ++target.changes;
+}
+
+KernelSlots::Modules KernelSlots::modules(Slot slot) const {
+  const std::lock_guard<std::mutex> lock(changing_);
+  return Modules{entry(slot).live, entry(slot).last_known_good};
 }
 
 }  // namespace ouro

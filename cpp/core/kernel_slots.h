@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -27,8 +28,12 @@ std::optional<Slot> slot_from_name(std::string_view name);
  * ever unloaded (see KernelModule), so a function pointer read from a slot
  * stays callable after the slot changes.
  *
- * Not thread-safe: LatticeCore only touches its slots at step boundaries, on
- * the one thread that runs kernels at that moment.
+ * Changed only at step boundaries, on the one thread that runs kernels at
+ * that moment, which reads them without a lock (it is the only writer).
+ * Any other thread reads them through modules(), under the lock every
+ * change takes: a display asking which modules are live must not wait for
+ * the runner's next step boundary (a reference kernel's step at 4096^2
+ * takes a quarter of a second, seconds on a loaded machine).
  */
 class KernelSlots {
  public:
@@ -45,6 +50,15 @@ class KernelSlots {
   /// Makes last-known-good live again; last-known-good stays what it was.
   void rollback(Slot slot);
 
+  /// The live and last-known-good module of one slot, as one consistent pair.
+  struct Modules {
+    std::shared_ptr<const KernelModule> live;
+    std::shared_ptr<const KernelModule> last_known_good;
+  };
+
+  /// Both modules of `slot`, safe to call from any thread while the runner steps.
+  Modules modules(Slot slot) const;
+
   /// Swaps and rollbacks applied to this slot so far.
   std::uint64_t changes(Slot slot) const { return entry(slot).changes; }
 
@@ -59,6 +73,8 @@ class KernelSlots {
   Entry& entry(Slot slot) { return entries_[static_cast<std::size_t>(slot)]; }
 
   std::array<Entry, kSlotCount> entries_;
+  /// Held by every change and by modules(); the runner's own reads go without it.
+  mutable std::mutex changing_;
 };
 
 }  // namespace ouro

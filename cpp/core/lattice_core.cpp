@@ -144,12 +144,10 @@ void LatticeCore::publish_boundary() {
       .store(step_count_.load(std::memory_order_relaxed), std::memory_order_release);
 }
 
-std::shared_ptr<const KernelModule> LatticeCore::live_module(Slot slot) {
-  return at_boundary([&] { return slots_.live_shared(slot); });
-}
+std::shared_ptr<const KernelModule> LatticeCore::live_module(Slot slot) const { return slots_.modules(slot).live; }
 
-std::shared_ptr<const KernelModule> LatticeCore::last_known_good(Slot slot) {
-  return at_boundary([&] { return slots_.last_known_good_shared(slot); });
+std::shared_ptr<const KernelModule> LatticeCore::last_known_good(Slot slot) const {
+  return slots_.modules(slot).last_known_good;
 }
 
 void LatticeCore::set_state(const void* previous, const void* current) {

@@ -136,9 +136,9 @@ class LatticeCore {
   std::size_t level_bytes() const { return state_->level_bytes(); }
   /// Exact at any moment, also while running.
   std::uint64_t step_count() const { return step_count_.load(std::memory_order_acquire); }
-  /// The live module of a slot, read at a step boundary.
-  std::shared_ptr<const KernelModule> live_module(Slot slot);
-  std::shared_ptr<const KernelModule> last_known_good(Slot slot);
+  /// The live module of a slot as of its last swap or rollback: from any thread, without waiting for a step boundary.
+  std::shared_ptr<const KernelModule> live_module(Slot slot) const;
+  std::shared_ptr<const KernelModule> last_known_good(Slot slot) const;
   /// The live step module; only while no run is active.
   const KernelModule& kernel() const { return slots_.live(Slot::Step); }
 

@@ -4,6 +4,7 @@
 
 #include "lattice_fixtures.h"
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -114,6 +115,37 @@ TEST(LatticeRunner, SwapsBetweenTwinsAtEveryFewStepsChangeNoBit) {
   plain->step(swapped->step_count());
   EXPECT_GT(swapped->step_count(), last_applied);
   EXPECT_TRUE(same_bits(current_of(*swapped), current_of(*plain)));
+}
+
+// The runner is held inside its snapshot callback, between two steps, for as
+// long as the test likes: a read of the slots must answer all the same (a
+// display asks every second, and a reference step at 4096^2 on a loaded
+// machine takes seconds). Before, each read waited for the next boundary.
+TEST(LatticeRunner, SlotsAreReadWithoutWaitingForAStepBoundary) {
+  auto lattice = seeded();
+  const auto reference = lattice->live_module(Slot::Step);
+  std::promise<void> held;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  auto ended = start(*lattice, {0, 4}, [&](std::uint64_t) {
+    if (!first.exchange(false)) return;
+    held.set_value();
+    released.wait();
+  });
+  held.get_future().wait();
+  auto read = std::async(std::launch::async, [&] {
+    return std::make_pair(lattice->live_module(Slot::Step), lattice->last_known_good(Slot::Readout));
+  });
+  // Only a failure waits this long: the read that answers returns at once.
+  const bool answered = read.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  release.set_value();
+  EXPECT_TRUE(answered) << "the slots were read only once the runner reached a step boundary";
+  const auto [live, last_known_good] = read.get();
+  EXPECT_EQ(live, reference);
+  EXPECT_EQ(last_known_good, reference);
+  lattice->stop();
+  ended.get();
 }
 
 TEST(LatticeRunner, SwapWhenNotRunningAppliesAtOnceAndRollbackReturnsToLastKnownGood) {
