@@ -23,7 +23,7 @@ interface Outcome {
   statuses: string[];
 }
 
-function onFullDisk(mode: 'at-start' | 'while-running'): Outcome {
+function onFullDisk(mode: 'at-start' | 'while-running' | 'mid-attempt' | 'mid-attempt-freed'): Outcome {
   const dir = mkdtempSync(path.join(root, `${mode}-`));
   const result = nodeOnSmallDisk(dir, '512k', [path.resolve('tests/fixtures/archive/engine-on-full-disk.mjs'), dir, mode, source], { timeoutMs: 120_000 });
   expect(result.status, result.stderr).toBe(0);
@@ -45,6 +45,24 @@ describe('the archive on a full disk', () => {
     expect(outcome.attemptError).toBe(outcome.storageFailure);
     // The two roots (the reference step and readout kernels) written at start are still there, whole.
     expect(outcome.statuses).toEqual(['applied', 'applied']);
+    expect(outcome.fileProblems).toEqual([]);
+    expect(outcome.ledgerOk).toBe(true);
+  });
+
+  it('names the attempt whose outcome could not be written, left pending for the next run to close', () => {
+    const outcome = onFullDisk('mid-attempt');
+    expect(outcome.storageFailure).toMatch(
+      /^archive \/.*\/archive\.sqlite: a write failed \(SQLITE_FULL: database or disk is full\); the engine stopped starting attempts; attempt 3 could not be closed and stays pending: the next run on this archive closes it as interrupted$/,
+    );
+    expect(outcome.statuses).toEqual(['applied', 'applied', 'pending']);
+    expect(outcome.fileProblems).toEqual([]);
+    expect(outcome.ledgerOk).toBe(true);
+  });
+
+  it('closes that attempt as interrupted itself when the disk has room again by its stop', () => {
+    const outcome = onFullDisk('mid-attempt-freed');
+    expect(outcome.storageFailure).toMatch(/; the engine stopped starting attempts$/);
+    expect(outcome.statuses).toEqual(['applied', 'applied', 'interrupted']);
     expect(outcome.fileProblems).toEqual([]);
     expect(outcome.ledgerOk).toBe(true);
   });

@@ -956,6 +956,37 @@ export class Engine extends EventEmitter<EngineEvents> {
    * closes the archive it opened, and returns the final summary: within
    * seconds of the call.
    */
+  /**
+   * After the archive failed, tries once more to close this engine's
+   * attempts left pending as interrupted (the disk may have room again, a
+   * lock may be gone). When it still cannot write, the storage failure's
+   * sentence names them: they stay pending, and the next run on the archive
+   * closes them, since their owner is gone by then.
+   */
+  private closeAfterStorageFailure(archive: Archive): void {
+    try {
+      const closed = archive.markInterrupted();
+      if (closed > 0) this.logger.warn({ event: 'closed-after-storage-failure', closed }, `${closed} attempt(s) in flight were closed as interrupted`);
+    } catch (error) {
+      let pending: number[] = [];
+      try {
+        pending = archive
+          .list({ status: 'pending' })
+          .map((record) => record.id)
+          .filter((id) => this.reports.has(id));
+      } catch {
+        // Not even readable: the sentence says what it already says.
+      }
+      if (pending.length === 0) return;
+      const one = pending.length === 1;
+      const which = `${one ? 'attempt' : 'attempts'} ${pending.join(', ')} could not be closed and ${one ? 'stays' : 'stay'} pending`;
+      this.storageError = new Error(`${this.storageError!.message}; ${which}: the next run on this archive closes ${one ? 'it' : 'them'} as interrupted`, {
+        cause: error,
+      });
+      this.logger.error({ event: 'pending-after-storage-failure', pending }, this.storageError.message);
+    }
+  }
+
   stop(): Promise<EngineSummary> {
     this.stopping ??= this.shutDown();
     return this.stopping;
@@ -982,6 +1013,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         this.fail(error);
       }
     }
+    if (this.storageError !== null) this.closeAfterStorageFailure(run.archive);
     this.final =
       this.baseline !== null && this.lattice.running
         ? await this.finalMlups().catch((error: unknown) => {
