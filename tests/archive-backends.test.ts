@@ -5,12 +5,13 @@
  * processes at once, attempts owned by engines that share the archive) must
  * hold on each.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/archive.js';
 import { ArchiveError, storageFailureCode } from '../dist/ts/archive/errors.js';
+import { redactUrl } from '../dist/ts/archive/postgres-connection.js';
 import { DEFAULT_LEASE_MS } from '../dist/ts/archive/owners.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
 import type { NewLedgerEntry } from '../dist/ts/archive/types.js';
@@ -225,6 +226,21 @@ describe('archive on PostgreSQL: failures', () => {
   const backend = new PostgresBackend();
   beforeAll(() => backend.start());
   afterAll(() => backend.stop());
+
+  it('is read by the archive and ledger commands through its URL, printed without the password', async () => {
+    const location = await backend.fresh();
+    const { archive, rootId } = seeded(location);
+    archive.ledger.append(entry(attempt(archive, rootId, 'first'), 3));
+    archive.close();
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/ouroboros.js', ...args, '--archive', location], { encoding: 'utf8', timeout: 60_000 });
+    const verified = cli('ledger', 'verify', '--json');
+    expect(verified.status, verified.stderr).toBe(0);
+    const report = JSON.parse(verified.stdout) as { archive: string; ok: boolean; entries: number };
+    expect(report).toMatchObject({ archive: redactUrl(location), ok: true, entries: 1 });
+    const listed = cli('archive', 'list');
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('first');
+  });
 
   it('names the server without its password when it cannot be reached', () => {
     const url = 'postgres://ouroboros:s3cret@127.0.0.1:1/archive';

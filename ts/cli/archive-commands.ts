@@ -8,9 +8,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
+import { redactUrl } from '../archive/postgres-connection.js';
+import { isPostgresUrl } from '../archive/postgres-schema.js';
 import type { AttemptCounts, AttemptRecord, AttemptStatus, LedgerEntry, LedgerVerification } from '../archive/types.js';
 import { describe } from '../errors.js';
-import { loadConfig } from '../engine/config.js';
+import { archiveLocation, loadConfig } from '../engine/config.js';
 import { GATES, type Slot } from '../gauntlet/types.js';
 import { SLOTS } from '../lattice/lattice.js';
 import { printable } from '../report/escape.js';
@@ -25,9 +27,19 @@ interface ArchiveOptions {
   json?: boolean;
 }
 
-/** The archive --archive names, else the one the configuration names; it must exist (reading never creates one). */
+/** An archive's location as messages print it: an SQLite file's absolute path, or a PostgreSQL URL without its password. */
+export function archiveName(location: string): string {
+  return isPostgresUrl(location) ? redactUrl(location) : path.resolve(location);
+}
+
+/**
+ * The archive --archive names (a file or a postgres:// URL), else the one
+ * the configuration names (archive.url, else archive.path); a file must
+ * exist (reading never creates one).
+ */
 export function archivePath(options: ArchiveOptions): string {
-  const file = options.archive ?? loadConfig(options.config).archive.path;
+  const file = options.archive ?? archiveLocation(loadConfig(options.config).archive);
+  if (isPostgresUrl(file)) return file;
   if (!existsSync(file)) {
     const named = options.archive !== undefined ? `--archive = ${describe(file)}` : `archive.path = ${describe(file)}`;
     throw new UsageError(`${named}: no archive there; run \`ouroboros run\` to create one, or name one with --archive`);
@@ -47,7 +59,7 @@ export function withArchive<T>(options: ArchiveOptions, use: (archive: Archive) 
 
 function archiveOptions(command: Command): Command {
   return command
-    .option('--archive <path>', 'the archive file (default: archive.path of the configuration)')
+    .option('--archive <path>', 'the archive file or postgres:// URL (default: archive.url, else archive.path, of the configuration)')
     .option('--config <file>', 'configuration naming the archive (default ./ouroboros.toml when present)')
     .option('--json', 'print JSON instead of text');
 }
@@ -165,13 +177,13 @@ function verifyCommand(): Command {
       });
       if (options.json) {
         console.log(
-          JSON.stringify({ archive: path.resolve(file), ...(verification ?? { ok: false, entries: 0, firstBad: null }), fileProblems, editedAttempts }),
+          JSON.stringify({ archive: archiveName(file), ...(verification ?? { ok: false, entries: 0, firstBad: null }), fileProblems, editedAttempts }),
         );
       } else {
         const lines =
           fileProblems.length > 0
-            ? [`archive ${file}: the file is damaged: ${fileProblems.map((p) => printable(p)).join('; ')}`]
-            : [formatVerification(file, verification!)];
+            ? [`archive ${archiveName(file)}: the file is damaged: ${fileProblems.map((p) => printable(p)).join('; ')}`]
+            : [formatVerification(archiveName(file), verification!)];
         if (editedAttempts.length > 0)
           lines.push(`attempts edited outside the archive (rows no longer match their content hash): ${editedAttempts.join(', ')}`);
         console.log(lines.join('\n'));

@@ -3,17 +3,17 @@
  * what goes live, so a client may ask for the status, a rollback (which the
  * engine records in the ledger like its own) or a stop, but not a swap.
  */
-import path from 'node:path';
 import type { Archive } from '../archive/archive.js';
 import type { Engine } from '../engine/engine.js';
 import type { ControlReply, ControlRequest, StatusReply } from './control-protocol.js';
+import { archiveName } from './archive-commands.js';
 import { statusReply, swapReply } from './control-replies.js';
 
 function status(engine: Engine, archive: Archive, startedMs: number): StatusReply {
   const summary = engine.summary();
   return {
     ...statusReply(engine.lattice, summary.applied + summary.rolledBack, performance.now() - startedMs),
-    engine: { paused: engine.paused, archive: path.resolve(archive.file), summary },
+    engine: { paused: engine.paused, archive: archiveName(archive.file), summary },
   };
 }
 

@@ -11,7 +11,6 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
 import { redactUrl } from '../archive/postgres-connection.js';
-import { isPostgresUrl } from '../archive/postgres-schema.js';
 import { SCHEMA_VERSION } from '../archive/schema.js';
 import type { AttemptRecord, LedgerVerification, NewRun, RunSample } from '../archive/types.js';
 import { rooflineMlupsOf } from '../bench/kernels.js';
@@ -50,6 +49,7 @@ import { durationParser, parseInteger } from './parse.js';
 import { RunProgress } from './run-progress.js';
 import { checkOutputDir, checkOutputFile } from '../util/output-path.js';
 import { UsageError } from './usage-error.js';
+import { archiveName } from './archive-commands.js';
 import { type DashboardFlags, serveDashboard, withDashboardFlags } from './ui-command.js';
 import { ApprovalDesk } from '../ui/approval-desk.js';
 import { LiveDashboard } from '../ui/dashboard-data.js';
@@ -209,11 +209,6 @@ export interface RunResult {
   archiveError?: string;
   /** With fleet.redis: what the fleet evaluated and shared. */
   fleet?: FleetCounts;
-}
-
-/** The archive as messages name it: the SQLite file's absolute path, or the PostgreSQL URL without its password. */
-function archiveName(archive: Archive): string {
-  return isPostgresUrl(archive.file) ? archive.file : path.resolve(archive.file);
 }
 
 /** Where the archive ended before this run: its records and ledger entries after it are this run's. */
@@ -407,7 +402,7 @@ function finish(
     engine: session.engine,
     steps: session.steps,
     verification,
-    archive: archiveName(archive),
+    archive: archiveName(archive.file),
     ...(samplesError === null ? {} : { archiveError: samplesError }),
   };
   try {
@@ -443,14 +438,14 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
   }
   const archive = Archive.open(archiveLocation(config.archive));
   if (archive.migratedFrom !== null) {
-    progress?.event(`archive ${archiveName(archive)} migrated from schema version ${archive.migratedFrom} to ${SCHEMA_VERSION}`);
+    progress?.event(`archive ${archiveName(archive.file)} migrated from schema version ${archive.migratedFrom} to ${SCHEMA_VERSION}`);
   }
   try {
     const mark = markOf(archive);
     if (options.continue) {
       const pending = archive.orphanedAttempts().length;
       progress?.event(
-        `continuing ${archiveName(archive)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`,
+        `continuing ${archiveName(archive.file)}: ${mark.lastId} records, ${pending} attempts left pending by the run that ended are closed as interrupted`,
       );
     }
     // Other engines' improvements are untrusted kernels: they run live only confined, which needs the shared state.
