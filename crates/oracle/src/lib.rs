@@ -30,7 +30,7 @@ mod shift;
 mod step;
 mod summation;
 
-pub use cells::step_at_cells;
+pub use cells::{step_at_cells, step_at_cells_with_term_scale};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use invariants::{check_invariants, InvariantInput, InvariantReport};

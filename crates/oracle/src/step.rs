@@ -94,31 +94,50 @@ pub fn term_scale<T: Real>(
 
 fn largest_term_sum<T: Real>(lattice: &Lattice, previous: &[T], current: &[T], courant2: T) -> f64 {
     let row_len = lattice.row_len();
-    let r2 = courant2.magnitude();
-    let centre_weight = 2.0 * lattice.dims() as f64;
     let mut largest = 0.0f64;
     lattice.for_each_row(|row| {
         for i in 0..row_len {
             let x = row.start + i;
-            let mut finite = true;
-            let mut weigh = |value: T| {
-                let magnitude = value.magnitude();
-                finite &= magnitude <= f64::MAX;
-                magnitude
-            };
-            let (u, old) = (weigh(current[x]), weigh(previous[x]));
-            let mut neighbours = weigh(current[row.start + wrap_next(i, row_len)])
-                + weigh(current[row.start + wrap_prev(i, row_len)]);
-            for (&plus, &minus) in row.plus.iter().zip(row.minus) {
-                neighbours += weigh(current[plus + i]) + weigh(current[minus + i]);
-            }
-            let sum = 2.0 * u + old + r2 * (neighbours + centre_weight * u);
-            if finite {
-                largest = largest.max(sum.min(f64::MAX));
+            let last = [
+                current[row.start + wrap_next(i, row_len)],
+                current[row.start + wrap_prev(i, row_len)],
+            ];
+            let outer = row
+                .plus
+                .iter()
+                .zip(row.minus)
+                .flat_map(|(&plus, &minus)| [current[plus + i], current[minus + i]]);
+            let neighbours = last.into_iter().chain(outer);
+            if let Some(sum) = term_sum(current[x], previous[x], neighbours, courant2) {
+                largest = largest.max(sum);
             }
         }
     });
     largest
+}
+
+/// One update's sum of the magnitudes of its terms (see [`term_scale`]),
+/// at most `f64::MAX`; `None` when a term is not finite.
+pub(crate) fn term_sum<T: Real>(
+    u: T,
+    old: T,
+    neighbours: impl Iterator<Item = T>,
+    courant2: T,
+) -> Option<f64> {
+    let mut finite = true;
+    let mut weigh = |value: T| {
+        let magnitude = value.magnitude();
+        finite &= magnitude <= f64::MAX;
+        magnitude
+    };
+    let (centre, old) = (weigh(u), weigh(old));
+    let (mut around, mut count) = (0.0, 0.0);
+    for value in neighbours {
+        around += weigh(value);
+        count += 1.0;
+    }
+    let sum = 2.0 * centre + old + courant2.magnitude() * (around + count * centre);
+    finite.then_some(sum.min(f64::MAX))
 }
 
 /// Overwrites `previous_to_next` (u^{n-1}) with u^{n+1}.
