@@ -121,23 +121,24 @@ fn largest_term_sum<T: Real>(lattice: &Lattice, previous: &[T], current: &[T], c
 pub(crate) fn term_sum<T: Real>(
     u: T,
     old: T,
-    neighbours: impl Iterator<Item = T>,
+    neighbours: impl Iterator<Item = T> + Clone,
     courant2: T,
 ) -> Option<f64> {
-    let mut finite = true;
-    let mut weigh = |value: T| {
-        let magnitude = value.magnitude();
-        finite &= magnitude <= f64::MAX;
-        magnitude
-    };
-    let (centre, old) = (weigh(u), weigh(old));
     let (mut around, mut count) = (0.0, 0.0);
-    for value in neighbours {
-        around += weigh(value);
+    for value in neighbours.clone() {
+        around += value.magnitude();
         count += 1.0;
     }
-    let sum = 2.0 * centre + old + courant2.magnitude() * (around + count * centre);
-    finite.then_some(sum.min(f64::MAX))
+    let centre = u.magnitude();
+    let sum = 2.0 * centre + old.magnitude() + courant2.magnitude() * (around + count * centre);
+    if sum.is_finite() {
+        return Some(sum);
+    }
+    // Magnitudes never cancel: an infinite or NaN sum has a non-finite term
+    // or finite terms beyond f64::MAX.
+    let finite = |value: T| value.magnitude() <= f64::MAX;
+    let all_finite = finite(u) && finite(old) && neighbours.into_iter().all(finite);
+    all_finite.then_some(f64::MAX)
 }
 
 /// Overwrites `previous_to_next` (u^{n-1}) with u^{n+1}.
