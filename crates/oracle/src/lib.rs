@@ -6,6 +6,8 @@
 //! - [`Lattice`]: an N-dimensional torus (1..=9 axes, each extent >= 3,
 //!   row-major with the last axis fastest, every axis periodic);
 //! - [`step`]: the leapfrog scheme for the wave equation, in `f64` or `f32`;
+//! - [`term_scale`]: the magnitude of a step's terms, which bounds how far
+//!   a correct reordering of it can differ from [`step`];
 //! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
 //! - [`energy`]: the discrete energy leapfrog conserves exactly;
 //! - [`readout`]: fields rounded to balanced nonary digits;
@@ -28,7 +30,7 @@ mod shift;
 mod step;
 mod summation;
 
-pub use cells::step_at_cells;
+pub use cells::{step_at_cells, step_at_cells_with_term_scale};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use invariants::{check_invariants, InvariantInput, InvariantReport};
@@ -36,4 +38,4 @@ pub use lattice::{Lattice, MAX_DIMS, MIN_EXTENT};
 pub use readout::{readout, Readout, DIGIT_MAX};
 pub use real::Real;
 pub use shift::shift;
-pub use step::{step, Levels};
+pub use step::{step, step_with_term_scale, term_scale, Levels};

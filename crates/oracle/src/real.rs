@@ -9,14 +9,23 @@ pub trait Real: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Se
     const ZERO: Self;
     /// The constant 2 of `2 u - u_prev` and `(u+ + u-) - 2 u`.
     const TWO: Self;
+    /// The absolute value, widened exactly to `f64`: what a term weighs in
+    /// the rounding-error bound of [`crate::term_scale`].
+    fn magnitude(self) -> f64;
 }
 
 impl Real for f64 {
     const ZERO: Self = 0.0;
     const TWO: Self = 2.0;
+    fn magnitude(self) -> f64 {
+        self.abs()
+    }
 }
 
 impl Real for f32 {
     const ZERO: Self = 0.0;
     const TWO: Self = 2.0;
+    fn magnitude(self) -> f64 {
+        f64::from(self.abs())
+    }
 }

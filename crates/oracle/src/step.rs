@@ -41,6 +41,106 @@ pub fn step<T: Real>(
     })
 }
 
+/// [`step`], and the largest [`term_scale`] of the updates it made: the
+/// magnitude a comparison with another evaluation order of the same steps
+/// must scale its tolerance by.
+pub fn step_with_term_scale<T: Real>(
+    lattice: &Lattice,
+    previous: &[T],
+    current: &[T],
+    courant2: T,
+    steps: usize,
+) -> Result<(Levels<T>, f64), OracleError> {
+    lattice.check_field("previous", previous)?;
+    lattice.check_field("current", current)?;
+    let mut older = previous.to_vec();
+    let mut newer = current.to_vec();
+    let mut scale = 0.0f64;
+    for _ in 0..steps {
+        scale = scale.max(largest_term_sum(lattice, &older, &newer, courant2));
+        step_in_place(lattice, &mut older, &newer, courant2);
+        std::mem::swap(&mut older, &mut newer);
+    }
+    let levels = Levels {
+        previous: older,
+        current: newer,
+    };
+    Ok((levels, scale))
+}
+
+/// The largest, over the cells, of the sum of the absolute values of the
+/// terms of one step's update of a cell,
+/// `2 |u[x]| + |u_prev[x]| + |r2| sum_a (|u[x + e_a]| + |u[x - e_a]| + 2 |u[x]|)`.
+///
+/// The update is a sum of those terms, so any order of evaluating it that
+/// rounds d times on the way from a term to the result is off by at most
+/// about d units in the last place of this sum (Higham, Accuracy and
+/// Stability of Numerical Algorithms, 4.2), whatever the result: where the
+/// terms cancel (a standing wave near a node of its oscillation: terms of
+/// 1, a result of 1e-3) two correct orders differ by ulps of the terms,
+/// many ulps of the result. Cells with a non-finite term are left out
+/// (their results are non-finite too, and are compared by kind); a sum of
+/// finite terms beyond `f64::MAX` counts as `f64::MAX`.
+pub fn term_scale<T: Real>(
+    lattice: &Lattice,
+    previous: &[T],
+    current: &[T],
+    courant2: T,
+) -> Result<f64, OracleError> {
+    lattice.check_field("previous", previous)?;
+    lattice.check_field("current", current)?;
+    Ok(largest_term_sum(lattice, previous, current, courant2))
+}
+
+fn largest_term_sum<T: Real>(lattice: &Lattice, previous: &[T], current: &[T], courant2: T) -> f64 {
+    let row_len = lattice.row_len();
+    let mut largest = 0.0f64;
+    lattice.for_each_row(|row| {
+        for i in 0..row_len {
+            let x = row.start + i;
+            let last = [
+                current[row.start + wrap_next(i, row_len)],
+                current[row.start + wrap_prev(i, row_len)],
+            ];
+            let outer = row
+                .plus
+                .iter()
+                .zip(row.minus)
+                .flat_map(|(&plus, &minus)| [current[plus + i], current[minus + i]]);
+            let neighbours = last.into_iter().chain(outer);
+            if let Some(sum) = term_sum(current[x], previous[x], neighbours, courant2) {
+                largest = largest.max(sum);
+            }
+        }
+    });
+    largest
+}
+
+/// One update's sum of the magnitudes of its terms (see [`term_scale`]),
+/// at most `f64::MAX`; `None` when a term is not finite.
+pub(crate) fn term_sum<T: Real>(
+    u: T,
+    old: T,
+    neighbours: impl Iterator<Item = T> + Clone,
+    courant2: T,
+) -> Option<f64> {
+    let (mut around, mut count) = (0.0, 0.0);
+    for value in neighbours.clone() {
+        around += value.magnitude();
+        count += 1.0;
+    }
+    let centre = u.magnitude();
+    let sum = 2.0 * centre + old.magnitude() + courant2.magnitude() * (around + count * centre);
+    if sum.is_finite() {
+        return Some(sum);
+    }
+    // Magnitudes never cancel: an infinite or NaN sum has a non-finite term
+    // or finite terms beyond f64::MAX.
+    let finite = |value: T| value.magnitude() <= f64::MAX;
+    let all_finite = finite(u) && finite(old) && neighbours.into_iter().all(finite);
+    all_finite.then_some(f64::MAX)
+}
+
 /// Overwrites `previous_to_next` (u^{n-1}) with u^{n+1}.
 ///
 /// In place is safe: u^{n+1}[x] reads u^{n-1} only at x itself.
