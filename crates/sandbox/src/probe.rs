@@ -11,7 +11,7 @@
 
 use ouroboros_oracle::Lattice;
 
-use crate::compare::compare;
+use crate::compare::compare_to_scale;
 use crate::differential::ULPS_PER_STEP;
 use crate::float::Float;
 use crate::remote::Remote;
@@ -39,6 +39,9 @@ pub struct Probe<T> {
     expected: Vec<T>,
     current_index: u32,
     steps: u64,
+    /// The largest term scale the oracle met in the cells' light cones: the
+    /// tolerance's unit, as for every other oracle comparison (compare.rs).
+    term_scale: f64,
 }
 
 fn coords(extents: &[usize], mut cell: usize) -> Vec<usize> {
@@ -78,6 +81,7 @@ impl<T: Float> Probe<T> {
             .map(|_| rng.int(0, count - 1))
             .collect();
         let mut expected = Vec::with_capacity(cells.len());
+        let mut term_scale = 0.0f64;
         for &cell in &cells {
             let at = coords(extents, cell);
             // The lattice cell under each patch cell, wrapping as the torus does.
@@ -95,9 +99,15 @@ impl<T: Float> Probe<T> {
                 .collect();
             let current: Vec<T> = kernel.newest_at(count, current_index, 0, &cone);
             let previous: Vec<T> = kernel.newest_at(count, 1 - current_index, 0, &cone);
-            let stepped =
-                ouroboros_oracle::step(&patch, &previous, &current, T::from_f64(courant2), reach)
-                    .map_err(|e| e.to_string())?;
+            let (stepped, scale) = ouroboros_oracle::step_with_term_scale(
+                &patch,
+                &previous,
+                &current,
+                T::from_f64(courant2),
+                reach,
+            )
+            .map_err(|e| e.to_string())?;
+            term_scale = term_scale.max(scale);
             expected.push(stepped.current[centre]);
         }
         Ok(Probe {
@@ -105,18 +115,20 @@ impl<T: Float> Probe<T> {
             expected,
             current_index,
             steps,
+            term_scale,
         })
     }
 
     /// The candidate's values at the recorded cells after its call.
     pub fn check(&self, kernel: &Remote, count: usize) -> Result<(), String> {
         let got: Vec<T> = kernel.newest_at(count, self.current_index, self.steps, &self.cells);
-        compare(
+        compare_to_scale(
             "u^{n+k} at the sampled cells",
             &got,
             &self.expected,
             self.steps,
             ULPS_PER_STEP,
+            self.term_scale,
         )
     }
 }
