@@ -5,7 +5,7 @@
 // runner gave the kernel; correct kernels never are.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
-import { kernelModulePath } from '../dist/native/loader.js';
+import { kernelModulePath, oracleAddon } from '../dist/native/loader.js';
 import { gaussianPulse, randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { compareProbe, drawProbeCells } from '../dist/ts/lattice/differential-check.js';
 import { seededRandom } from '../dist/ts/util/random.js';
@@ -195,14 +195,32 @@ describe('the comparison and the draw', () => {
     expect([...drawProbeCells(5, 9, random)]).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('allows 4 ulps of the largest magnitude, matches NaN with NaN and infinities exactly', () => {
+  it('allows 4 ulps of the term scale, matches NaN with NaN and infinities exactly', () => {
     const cells = Float64Array.of(3, 8);
     const ulp = Number.EPSILON * 2;
-    expect(compareProbe(cells, [2 + 4 * ulp, 1], [2, 1], [2, 1], 'f64')).toBeNull();
-    expect(compareProbe(cells, [2 + 6 * ulp, 1], [2, 1], [2, 1], 'f64')).toMatchObject({ cells: 1, firstCell: 3 });
-    expect(compareProbe(cells, [NaN, Infinity], [NaN, Infinity], [0, 0], 'f64')).toBeNull();
-    expect(compareProbe(cells, [1, -Infinity], [1, Infinity], [0, 0], 'f64')).toMatchObject({ firstCell: 8 });
-    expect(compareProbe(cells, [0, 1], [NaN, 1], [0, 0], 'f64')).toMatchObject({ firstCell: 3 });
+    expect(compareProbe(cells, [2 + 4 * ulp, 1], [2, 1], 2, 'f64')).toBeNull();
+    expect(compareProbe(cells, [2 + 6 * ulp, 1], [2, 1], 2, 'f64')).toMatchObject({ cells: 1, firstCell: 3 });
+    expect(compareProbe(cells, [NaN, Infinity], [NaN, Infinity], 0, 'f64')).toBeNull();
+    expect(compareProbe(cells, [1, -Infinity], [1, Infinity], 0, 'f64')).toMatchObject({ firstCell: 8 });
+    expect(compareProbe(cells, [0, 1], [NaN, 1], 0, 'f64')).toMatchObject({ firstCell: 3 });
+  });
+
+  it("scales the tolerance by the oracle's terms, not by a result they cancel down to", () => {
+    // A standing wave near a node: u^{n+1} = 2u - u_prev + r2 * (...) adds terms near 1 into a value near 1e-3.
+    const extents = [16];
+    const cells = Float64Array.of(5);
+    const previous = Float64Array.from({ length: 16 }, (_, i) => Math.cos((2 * Math.PI * i) / 16));
+    const current = Float64Array.from(previous, (value) => value * 0.5);
+    const oracle = oracleAddon();
+    const expected = oracle.stepAtCellsF64(previous, current, extents, 0.01, 1, cells);
+    const termScale = oracle.cellsTermScaleF64(previous, current, extents, 0.01, 1, cells);
+    expect(termScale).toBeGreaterThan(100 * Math.abs(expected[0]!));
+    // Off by 3 ulps of the terms, as a kernel summing in another order can be: kept with the term scale, and only with it.
+    const reordered = [expected[0]! + 3 * Number.EPSILON * termScale];
+    expect(compareProbe(cells, reordered, expected, termScale, 'f64')).toBeNull();
+    expect(compareProbe(cells, reordered, expected, 0, 'f64')).toMatchObject({ cells: 1 });
+    // A step not taken is still refused.
+    expect(compareProbe(cells, [current[5]!], expected, termScale, 'f64')).toMatchObject({ cells: 1 });
   });
 
   it('refuses malformed differential options, naming the parameter', () => {

@@ -15,10 +15,13 @@
 import type { Precision } from '../../native/addon-types.js';
 
 /**
- * Allowed |kernel - oracle| per step, in machine epsilons of the sample's
- * largest finite magnitude: the gauntlet's differential rule
- * (`crates/sandbox/src/differential.rs`), which a correct kernel that sums
- * in another order meets and a skipped or wrong step does not.
+ * Allowed |kernel - oracle| per step, in machine epsilons of the term
+ * scale: the largest sum of the magnitudes of one update's terms that the
+ * oracle met in the probed cells' light cones (`cellsTermScaleF64`), or the
+ * largest expected magnitude when that is larger. The gauntlet's rule
+ * (`crates/sandbox/src/compare.rs`): a correct kernel that sums in another
+ * order errs by ulps of the terms however much they cancel, and a skipped
+ * or wrong step errs by far more.
  */
 export const ULPS_PER_STEP = 4;
 export const EPSILON: Record<Precision, number> = { f64: Number.EPSILON, f32: 2 ** -23 };
@@ -48,23 +51,22 @@ export interface ProbeMismatch {
  * Compares a kernel's values at the probed cells with the oracle's after
  * `steps` steps, NaN-aware as the gauntlet is: a NaN must meet a NaN, an
  * infinity the same infinity, finite values must agree to ULPS_PER_STEP
- * epsilons per step of the largest finite magnitude among the expected
- * values and `inputs` (the stepped level at the same cells). Null when every
- * cell agrees.
+ * epsilons per step of `termScale` (the oracle's, for these cells and
+ * steps) or of the largest finite expected magnitude, whichever is larger.
+ * Null when every cell agrees.
  */
 export function compareProbe(
   probeCells: Float64Array,
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  inputs: ArrayLike<number>,
+  termScale: number,
   precision: Precision,
   steps = 1,
 ): ProbeMismatch | null {
-  let scale = 0;
+  let scale = Number.isFinite(termScale) ? termScale : Number.MAX_VALUE;
   for (let i = 0; i < probeCells.length; i++) {
-    for (const value of [expected[i]!, inputs[i]!]) {
-      if (Number.isFinite(value)) scale = Math.max(scale, Math.abs(value));
-    }
+    const value = expected[i]!;
+    if (Number.isFinite(value)) scale = Math.max(scale, Math.abs(value));
   }
   const tolerance = ULPS_PER_STEP * steps * EPSILON[precision] * scale;
   let mismatch: ProbeMismatch | null = null;

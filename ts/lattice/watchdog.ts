@@ -287,12 +287,16 @@ export class Watchdog {
     const oracle = oracleAddon();
     // The very batch (or one-step call and batch) that ran live, stepped by the oracle through the cells' light cones.
     const steps = snapshot.probeSteps;
+    const narrowed = precision === 'f32' ? this.#narrowed(levels) : null;
     const expected =
-      precision === 'f64'
+      narrowed === null
         ? oracle.stepAtCellsF64(previous, current, extents, courant2, steps, cells)
-        : oracle.stepAtCellsF32(...this.#narrowed(levels), extents, courant2, steps, cells);
-    const inputs = Float64Array.from(cells, (cell) => current[cell]!);
-    const mismatch = compareProbe(cells, snapshot.probeValues, expected, inputs, precision, steps);
+        : oracle.stepAtCellsF32(...narrowed, extents, courant2, steps, cells);
+    const termScale =
+      narrowed === null
+        ? oracle.cellsTermScaleF64(previous, current, extents, courant2, steps, cells)
+        : oracle.cellsTermScaleF32(...narrowed, extents, courant2, steps, cells);
+    const mismatch = compareProbe(cells, snapshot.probeValues, expected, termScale, precision, steps);
     return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length);
   }
 

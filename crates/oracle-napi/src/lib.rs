@@ -190,6 +190,53 @@ pub fn step_at_cells_f64(
     Ok(values.into())
 }
 
+/// The largest term scale (`2|u| + |u_prev| + r² Σ(|u+| + |u-| + 2|u|)`)
+/// the oracle meets stepping `cells` as `stepAtCellsF64` does: the unit of
+/// the tolerance a correct kernel, summing in its own order, keeps to.
+#[napi(catch_unwind)]
+pub fn cells_term_scale_f64(
+    previous: Float64Array,
+    current: Float64Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+    cells: Float64Array,
+) -> Result<f64> {
+    let lattice = lattice(&extents)?;
+    let steps = whole_number("steps", steps)?;
+    let cells = cell_indices(&cells)?;
+    let (_, scale) = ouroboros_oracle::step_at_cells_with_term_scale(
+        &lattice, &previous, &current, courant2, steps, &cells,
+    )
+    .map_err(invalid_arg)?;
+    Ok(scale)
+}
+
+/// The same in f32 arithmetic, as `stepAtCellsF32` steps.
+#[napi(catch_unwind)]
+pub fn cells_term_scale_f32(
+    previous: Float32Array,
+    current: Float32Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+    cells: Float64Array,
+) -> Result<f64> {
+    let lattice = lattice(&extents)?;
+    let steps = whole_number("steps", steps)?;
+    let cells = cell_indices(&cells)?;
+    let (_, scale) = ouroboros_oracle::step_at_cells_with_term_scale(
+        &lattice,
+        &previous,
+        &current,
+        courant2 as f32,
+        steps,
+        &cells,
+    )
+    .map_err(invalid_arg)?;
+    Ok(scale)
+}
+
 /// The same in f32 arithmetic, with `courant2` rounded to f32 first, bitwise equal to `stepF32` there.
 #[napi(catch_unwind)]
 pub fn step_at_cells_f32(
