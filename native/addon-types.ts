@@ -273,6 +273,8 @@ export interface CoreLattice {
   swap(slot: CoreSlot, moduleId: number): Promise<CoreSwapOutcome>;
   rollback(slot: CoreSlot): Promise<CoreSwapOutcome>;
   slots(): Record<CoreSlot, { live: CoreModuleInfo; lastKnownGood: CoreModuleInfo }>;
+  /** Returns once no step is in flight: at once when not running, else at the runner's next step boundary. */
+  waitForBoundary(): void;
   profile(): Record<CoreSlot, CoreSlotProfile>;
   resetProfile(): void;
   /**

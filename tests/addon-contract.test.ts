@@ -70,6 +70,7 @@ const CORE_LATTICE_METHODS = [
   'takeTrace',
   'traceSteps',
   'views',
+  'waitForBoundary',
 ] as const;
 
 /** Read-only properties: accessors on the prototype. */

@@ -289,6 +289,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::swap>("swap"),
                          InstanceMethod<&LatticeCoreWrap::rollback>("rollback"),
                          InstanceMethod<&LatticeCoreWrap::slots>("slots"),
+                         InstanceMethod<&LatticeCoreWrap::wait_for_boundary>("waitForBoundary"),
                          InstanceMethod<&LatticeCoreWrap::profile>("profile"),
                          InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
                          InstanceMethod<&LatticeCoreWrap::fp_restores>("fpRestores"),
@@ -594,6 +595,10 @@ Napi::Value LatticeCoreWrap::slots(const Napi::CallbackInfo& info) {
     }
     return result;
   });
+}
+
+void LatticeCoreWrap::wait_for_boundary(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).wait_for_boundary(); });
 }
 
 Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {

@@ -45,6 +45,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value swap(const Napi::CallbackInfo& info);
   Napi::Value rollback(const Napi::CallbackInfo& info);
   Napi::Value slots(const Napi::CallbackInfo& info);
+  void wait_for_boundary(const Napi::CallbackInfo& info);
   Napi::Value profile(const Napi::CallbackInfo& info);
   void reset_profile(const Napi::CallbackInfo& info);
   Napi::Value fp_restores(const Napi::CallbackInfo& info);

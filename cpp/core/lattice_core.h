@@ -139,6 +139,11 @@ class LatticeCore {
   /// The live module of a slot as of its last swap or rollback: from any thread, without waiting for a step boundary.
   std::shared_ptr<const KernelModule> live_module(Slot slot) const;
   std::shared_ptr<const KernelModule> last_known_good(Slot slot) const;
+  /// Returns once no step is in flight: at once when no run is active, else when the runner next reaches a step
+  /// boundary (where a paused runner stays). A barrier for work that must see the state between two steps.
+  void wait_for_boundary() {
+    at_boundary([] {});
+  }
   /// The live step module; only while no run is active.
   const KernelModule& kernel() const { return slots_.live(Slot::Step); }
 

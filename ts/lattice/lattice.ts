@@ -279,8 +279,8 @@ export class Lattice extends EventEmitter {
     if (!this.#core.running) return work();
     const wasPaused = this.#core.paused;
     this.#core.pause();
-    // A boundary task returns only once the runner holds at a boundary; paused, it stays there.
-    this.#core.slots();
+    // Returns only once the runner holds at a boundary; paused, it stays there.
+    this.#core.waitForBoundary();
     try {
       return work();
     } finally {
