@@ -12,6 +12,8 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'tests/slow/**'],
     // Native state is process-wide and a crash must stay contained.
     pool: 'forks',
+    // Every suite's temporary files live in one directory of the run, removed at its end.
+    globalSetup: ['tests/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ['tests/slow/**/*.test.ts'],
     pool: 'forks',
+    // Every suite's temporary files live in one directory of the run, removed at its end.
+    globalSetup: ['tests/global-setup.ts'],
     testTimeout: 300_000,
     hookTimeout: 300_000,
   },

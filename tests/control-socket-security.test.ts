@@ -76,7 +76,7 @@ function runAs(uid: number, args: string[], env: NodeJS.ProcessEnv = {}): Promis
     execFile(
       'setpriv',
       [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, ...args],
-      { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, cwd: os.tmpdir() },
+      { encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: os.tmpdir(), ...env }, cwd: os.tmpdir() },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
