@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { processGroupCpuSeconds } from '../dist/ts/gauntlet/background.js';
 import { type ConfinedRun, runConfined, starved } from '../dist/ts/gauntlet/gatekeeper.js';
 import { describeInfrastructure } from '../dist/ts/gauntlet/infrastructure.js';
+import { stopped } from '../dist/ts/gauntlet/preprocess.js';
 import type { GateVerdict, GauntletVerdict, InfrastructureFailure } from '../dist/ts/gauntlet/types.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
@@ -59,6 +60,22 @@ describe('a tool killed at its wall-clock limit', () => {
     expect(run.timedOut).toBe(true);
     expect(run.cpuSecondsAtTimeout).not.toBeNull();
     expect(starved(run, 300)).toBe(true);
+  });
+});
+
+describe('a preprocessor that was killed', () => {
+  it('waited for the cores when it had less than half a core until its time limit: the machine, not the source', () => {
+    // A loaded machine (bench evolve beside four builds) had a rendering of our own template refused with safety score 0 for this.
+    const waited = stopped(confinedRun({ cpuSecondsAtTimeout: 1 }));
+    expect(waited.infrastructure?.kind).toBe('busy');
+    expect(waited.reason).toBe('the preprocessor was stopped at 30 s of wall time having had 1.0 s of CPU: the machine is too busy');
+  });
+
+  it("was the source's doing when it had the CPU, or met its memory limit", () => {
+    expect(stopped(confinedRun({ cpuSecondsAtTimeout: 29 }))).toEqual({ reason: 'the preprocessor was stopped at its time or memory limit' });
+    expect(stopped(confinedRun({ timedOut: false, cpuSecondsAtTimeout: null }))).toEqual({
+      reason: 'the preprocessor was stopped at its time or memory limit',
+    });
   });
 });
 

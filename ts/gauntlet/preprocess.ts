@@ -14,8 +14,10 @@ import { realpathSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { COMPILER, HARDENED_FLAGS } from './compile.js';
-import { type Confinement, runConfined, type ToolLimits } from './gatekeeper.js';
+import { type Confinement, type ConfinedRun, runConfined, starved, type ToolLimits } from './gatekeeper.js';
+import { busy } from './infrastructure.js';
 import { makeScratch } from './scratch.js';
+import type { InfrastructureFailure } from './types.js';
 
 /** Where system headers live: the C library's, libstdc++'s and the compiler's own. */
 export const SYSTEM_INCLUDE_DIRS = ['/usr/include', '/usr/lib/gcc', '/usr/local/include'];
@@ -33,6 +35,8 @@ export interface Preprocessed {
   lines: string[];
   lineNumbers: number[];
   confinement: Confinement | null;
+  /** Set when the machine, not the source, stopped the preprocessor (reason then says so too). */
+  infrastructure?: InfrastructureFailure;
 }
 
 /** The flags that decide what the preprocessor sees: the compile's, without the linker's. */
@@ -97,6 +101,22 @@ function firstErrorLine(output: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/**
+ * Why a preprocessor that was killed stopped. At its memory limit, or at its
+ * time limit having had the CPU, the source made it grow or loop (a macro
+ * bomb, `#include "/dev/zero"`): the source's fault. At its time limit having
+ * had less than half a core, it waited for the cores (a loaded machine, or
+ * held while the sandbox measured): the machine's, and says nothing of the
+ * source.
+ */
+export function stopped(run: ConfinedRun): { reason: string; infrastructure?: InfrastructureFailure } {
+  if (starved(run, PREPROCESS_TIMEOUT_MS)) {
+    const infrastructure = busy('the preprocessor', PREPROCESS_TIMEOUT_MS, run.cpuSecondsAtTimeout ?? 0);
+    return { reason: infrastructure.message, infrastructure };
+  }
+  return { reason: 'the preprocessor was stopped at its time or memory limit' };
+}
+
 export async function preprocess(source: string, includeDir: string, signal?: AbortSignal): Promise<Preprocessed> {
   const scratch = await makeScratch('preprocess-');
   const empty = { dependencyCount: 0, lines: [], lineNumbers: [] };
@@ -112,9 +132,7 @@ export async function preprocess(source: string, includeDir: string, signal?: Ab
     });
     const { confinement } = run;
     if (run.aborted) return { ...empty, confinement, reason: 'interrupted: the preprocessor was stopped before it ended' };
-    if (run.timedOut || run.signal !== null) {
-      return { ...empty, confinement, reason: 'the preprocessor was stopped at its time or memory limit' };
-    }
+    if (run.timedOut || run.signal !== null) return { ...empty, confinement, ...stopped(run) };
     if (run.code !== 0) {
       const line = firstErrorLine(`${run.stdout}${run.stderr}`);
       const where = line === null ? '' : ` at line ${line}`;

@@ -84,6 +84,11 @@ export async function screenSource(source: string, options: { threshold: number;
   const preprocessed = await preprocess(source, options.includeDir, options.signal);
   details.stages.push('preprocess');
   details.confinement = preprocessed.confinement;
+  if (preprocessed.infrastructure) {
+    // The machine stopped it, not the source: no score, and the engine records the attempt as failed for the machine.
+    const { infrastructure } = preprocessed;
+    return { details, refusal: { gate: 'static', passed: false, reason: `the preprocessor: ${infrastructure.message}`, infrastructure, details } };
+  }
   if (preprocessed.reason !== '') {
     details.safetyScore = 0;
     return { details, refusal: refusal(details, `the preprocessor: ${preprocessed.reason}`) };
