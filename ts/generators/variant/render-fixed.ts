@@ -22,7 +22,7 @@ import path from 'node:path';
 import { packageRoot } from '../../../native/loader.js';
 
 /** Where the fragments are, in a checkout and in an installed package alike (package.json ships cpp/). */
-export const FRAGMENT_DIR = path.join(packageRoot, 'cpp', 'variant');
+const FRAGMENT_DIR = path.join(packageRoot, 'cpp', 'variant');
 
 const fragments = new Map<string, string>();
 
