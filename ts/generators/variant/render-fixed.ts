@@ -38,7 +38,32 @@ export function fragment(name: string): string {
 
 const PLACEHOLDER = /^( *)(VARIANT_[A-Z0-9_]+)\n|(VARIANT_[A-Z0-9_]+)( ?)/gm;
 
+/** A fragment's text between placeholders, or a placeholder: a line one (with its indent) or an inline one (with the space after it). */
+type Part = string | { placeholder: string; pad: string | null; space: string };
+
+const parsed = new Map<string, Part[]>();
+
+/** cpp/variant/`name` cut at its placeholders, once per process: a kernel is rendered from some 20 fills. */
+function parts(name: string): Part[] {
+  let cut = parsed.get(name);
+  if (cut === undefined) {
+    const text = fragment(name);
+    cut = [];
+    let at = 0;
+    for (const match of text.matchAll(PLACEHOLDER)) {
+      cut.push(text.slice(at, match.index));
+      const [whole, pad, line, inline, space] = match;
+      cut.push(line !== undefined ? { placeholder: line, pad: pad ?? '', space: '' } : { placeholder: inline ?? '', pad: null, space: space ?? '' });
+      at = match.index + whole.length;
+    }
+    cut.push(text.slice(at));
+    parsed.set(name, cut);
+  }
+  return cut;
+}
+
 function indent(block: string, pad: string): string {
+  if (pad === '') return block;
   return block
     .split('\n')
     .map((line) => (line === '' ? line : pad + line))
@@ -51,20 +76,22 @@ function indent(block: string, pad: string): string {
  * does not end its last line, is a bug of the renderer and throws.
  */
 export function fill(name: string, values: Readonly<Record<string, string>> = {}): string {
-  const valueOf = (placeholder: string): string => {
-    const value = values[placeholder];
-    if (value === undefined) throw new Error(`cpp/variant/${name}: no value for ${placeholder}`);
-    return value;
-  };
-  return fragment(name).replace(PLACEHOLDER, (_match, pad: string, line: string, inline: string, space: string) => {
-    if (line !== undefined) {
-      const block = valueOf(line);
-      if (block !== '' && !block.endsWith('\n')) throw new Error(`cpp/variant/${name}: the block for ${line} must end with a newline`);
-      return indent(block, pad);
+  let out = '';
+  for (const part of parts(name)) {
+    if (typeof part === 'string') {
+      out += part;
+      continue;
     }
-    const text = valueOf(inline);
-    return text === '' ? '' : text + space;
-  });
+    const value = values[part.placeholder];
+    if (value === undefined) throw new Error(`cpp/variant/${name}: no value for ${part.placeholder}`);
+    if (part.pad !== null) {
+      if (value !== '' && !value.endsWith('\n')) throw new Error(`cpp/variant/${name}: the block for ${part.placeholder} must end with a newline`);
+      out += indent(value, part.pad);
+    } else if (value !== '') {
+      out += value + part.space;
+    }
+  }
+  return out;
 }
 
 /** From the includes to the work-splitting helpers, inside the anonymous namespace the epilogue closes. */
