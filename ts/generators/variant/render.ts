@@ -29,7 +29,7 @@ function runItems(genome: VariantGenome): string {
   return fill(`run_items_${genome.split}.h`, { VARIANT_GRAIN_ROWS: String(genome.grainRows) });
 }
 
-/** The loop pragmas a genome asks for: the one gene C++ cannot take as a value. */
+/** The loop pragmas of vectorize "ivdep" and unroll: genes C++ takes only as pragma text. */
 function loopPragmas(genome: VariantGenome): string {
   const pragmas: string[] = [];
   if (genome.vectorize === 'ivdep') pragmas.push('#pragma GCC ivdep');
@@ -202,6 +202,7 @@ export function kernelName(genome: VariantGenome): string {
 /**
  * The complete, self-contained C++ source of the kernel module `genome`
  * describes. Deterministic: the same genome always gives the same bytes.
+ * Declarations are separated by one blank line, the "\n" before each part.
  */
 export function renderKernel(genome: VariantGenome): string {
   const valid = validateGenome(genome);
