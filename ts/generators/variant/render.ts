@@ -6,10 +6,15 @@
  * Every path computes each cell with the reference kernel's operations in
  * the reference's order, so genes move work around but never change a
  * result beyond the sign of a zero.
+ *
+ * The C++ is in cpp/variant/ (render-fixed.ts reads it and fills its
+ * placeholders); this module picks the fragments a genome needs and the
+ * few expressions a gene chooses: the cell update's neighbour indices, the
+ * loop pragmas and the span's attributes.
  */
 import { createHash } from 'node:crypto';
 import { genomeKey, validateGenome, type VariantGenome } from './genome.js';
-import { epilogue, GENERIC_PATH, PREAMBLE } from './render-fixed.js';
+import { epilogue, fill, fragment, genericPath, prologue } from './render-fixed.js';
 
 function header(genome: VariantGenome): string {
   return `/*
@@ -21,130 +26,10 @@ function header(genome: VariantGenome): string {
 
 /** How the parallel work of one sweep reaches the host's thread pool. */
 function runItems(genome: VariantGenome): string {
-  const doc = "// Runs job.run over [0, count): the genome's split of work across the host's pool.\n";
-  if (genome.split === 'serial') {
-    return `${doc}template <typename Job>
-void run_items(const ouro_host&, std::uint64_t count, Job& job) {
-  job.run(0, count);
-}
-`;
-  }
-  if (genome.split === 'dynamic') {
-    return `constexpr std::uint64_t GRAIN_ROWS = ${genome.grainRows};
-
-${doc}template <typename Job>
-void run_items(const ouro_host& host, std::uint64_t count, Job& job) {
-  host.parallel_for(host.pool, count, GRAIN_ROWS, run_range<Job>, &job);
-}
-`;
-  }
-  return `${doc}template <typename Job>
-void run_items(const ouro_host& host, std::uint64_t count, Job& job) {
-  Bands<Job> bands{&job, count, host.threads > 0 ? host.threads : 1};
-  host.parallel_for(host.pool, bands.bands, 1, run_range<Bands<Job>>, &bands);
-}
-`;
+  return fill(`run_items_${genome.split}.h`, { VARIANT_GRAIN_ROWS: String(genome.grainRows) });
 }
 
-const ROW_VIEW = `
-// The fast path: 2-D (AXES = 1) and 3-D (AXES = 2) lattices, one row of the
-// last axis at a time, with its neighbour rows along the first AXES axes.
-template <typename Real, unsigned AXES>
-struct RowView {
-  const Real* here;
-  const Real* plus[AXES];
-  const Real* minus[AXES];
-  Real* out;
-};
-
-template <typename Real, unsigned AXES>
-RowView<Real, AXES> row_view(const ouro_geometry& geometry, const Real* newer, Real* older, std::uint64_t row) {
-  const std::uint64_t extent = geometry.extents[AXES];
-  const std::uint64_t planes = geometry.extents[0];
-  const std::uint64_t lines = AXES == 1 ? 1 : geometry.extents[1];
-  const std::uint64_t plane = row / lines;
-  const std::uint64_t line = row % lines;
-  const std::uint64_t up = plane + 1 == planes ? 0 : plane + 1;
-  const std::uint64_t down = plane == 0 ? planes - 1 : plane - 1;
-  RowView<Real, AXES> view{};
-  view.here = newer + row * extent;
-  view.out = older + row * extent;
-  view.plus[0] = newer + (up * lines + line) * extent;
-  view.minus[0] = newer + (down * lines + line) * extent;
-  if constexpr (AXES == 2) {
-    const std::uint64_t next = line + 1 == lines ? 0 : line + 1;
-    const std::uint64_t previous = line == 0 ? lines - 1 : line - 1;
-    view.plus[1] = newer + (plane * lines + next) * extent;
-    view.minus[1] = newer + (plane * lines + previous) * extent;
-  }
-  return view;
-}
-
-// u^{n+1} of cell i: the reference kernel's operations in its order, less
-// its leading "0 +", which can change nothing but the sign of a zero.
-template <typename Real, unsigned AXES>
-inline Real next_value(const Real* here, const Real* const* plus, const Real* const* minus, Real older, std::uint64_t i,
-                       std::uint64_t right, std::uint64_t left, Real r2) {
-  const Real centre = here[i];
-  Real lap = (plus[0][i] + minus[0][i]) - Real(2) * centre;
-  for (unsigned a = 1; a < AXES; ++a) lap += (plus[a][i] + minus[a][i]) - Real(2) * centre;
-  lap += (here[right] + here[left]) - Real(2) * centre;
-  return Real(2) * centre - older + r2 * lap;
-}
-`;
-
-const STREAM_STORES = `
-// Non-temporal stores through compiler builtins (no header, no library call):
-// GCC builds the module; clang, the static analyser's compiler, spells them
-// differently.
-typedef double StreamF64 __attribute__((vector_size(16)));
-typedef float StreamF32 __attribute__((vector_size(16)));
-
-template <typename Real>
-struct Stream;
-
-template <>
-struct Stream<double> {
-  using Vector = StreamF64;
-#if defined(__clang__)
-  static void store(double* out, Vector lanes) { __builtin_nontemporal_store(lanes, reinterpret_cast<Vector*>(out)); }
-#else
-  static void store(double* out, Vector lanes) { __builtin_ia32_movntpd(out, lanes); }
-#endif
-};
-
-template <>
-struct Stream<float> {
-  using Vector = StreamF32;
-#if defined(__clang__)
-  static void store(float* out, Vector lanes) { __builtin_nontemporal_store(lanes, reinterpret_cast<Vector*>(out)); }
-#else
-  static void store(float* out, Vector lanes) { __builtin_ia32_movntps(out, lanes); }
-#endif
-};
-`;
-
-const ALIGNMENT_CHECK = `
-constexpr std::uintptr_t ALIGN_BYTES = 64;
-
-template <typename Real, unsigned AXES>
-bool aligned(const RowView<Real, AXES>& view) {
-  std::uintptr_t bits = reinterpret_cast<std::uintptr_t>(view.here) | reinterpret_cast<std::uintptr_t>(view.out);
-  for (unsigned a = 0; a < AXES; ++a) {
-    bits |= reinterpret_cast<std::uintptr_t>(view.plus[a]) | reinterpret_cast<std::uintptr_t>(view.minus[a]);
-  }
-  return bits % ALIGN_BYTES == 0;
-}
-`;
-
-function indent(text: string, spaces: number): string {
-  const pad = ' '.repeat(spaces);
-  return text
-    .split('\n')
-    .map((line) => (line === '' ? line : pad + line))
-    .join('\n');
-}
-
+/** The loop pragmas of vectorize "ivdep" and unroll: genes C++ takes only as pragma text. */
 function loopPragmas(genome: VariantGenome): string {
   const pragmas: string[] = [];
   if (genome.vectorize === 'ivdep') pragmas.push('#pragma GCC ivdep');
@@ -167,6 +52,7 @@ const WRAPS: Record<VariantGenome['boundary'], Wrap> = {
 /** A span of a row of a 2-D or 3-D lattice (neighbour rows along the first axes), or of a 1-D lattice's line. */
 type SpanKind = 'row' | 'line';
 
+/** u^{n+1} of one cell, an expression: next_value (row_view.h) or line_value (line_span.h). */
 function cellValue(kind: SpanKind, cell: string, right: string, left: string): string {
   if (kind === 'line') return `line_value<Real>(here, out[${cell}], ${cell}, ${right}, ${left}, r2)`;
   return `next_value<Real, AXES>(here, plus, minus, out[${cell}], ${cell}, ${right}, ${left}, r2)`;
@@ -175,95 +61,51 @@ function cellValue(kind: SpanKind, cell: string, right: string, left: string): s
 /** Once per cache line, a prefetch of the leading neighbour row (a line: itself) and of the old level, never past the span. */
 function prefetch(genome: VariantGenome, kind: SpanKind, stop: string): string {
   if (genome.prefetchCells === 0) return '';
-  return `if (i % LINE_CELLS == 0 && i + PREFETCH_CELLS < ${stop}) {
-  __builtin_prefetch(${kind === 'row' ? 'plus[0]' : 'here'} + i + PREFETCH_CELLS);
-  __builtin_prefetch(out + i + PREFETCH_CELLS, 1);
-}
-`;
+  return fill('prefetch.inc', { VARIANT_STOP: stop, VARIANT_LEADING_ROW: kind === 'row' ? 'plus[0]' : 'here' });
 }
 
 /** The loop over cells [first, stop) of a span, with plain or streaming stores. */
 function mainLoop(genome: VariantGenome, kind: SpanKind, first: string, stop: string, wrap: Wrap): string {
-  const scalar = `out[i] = ${cellValue(kind, 'i', wrap.right('i'), wrap.left('i'))};`;
-  if (genome.stores === 'plain') {
-    if (genome.prefetchCells === 0) return `${loopPragmas(genome)}for (std::uint64_t i = ${first}; i < ${stop}; ++i) ${scalar}\n`;
-    return `${loopPragmas(genome)}for (std::uint64_t i = ${first}; i < ${stop}; ++i) {
-${indent(prefetch(genome, kind, stop) + scalar, 2)}
-}
-`;
-  }
-  return `// Scalar cells up to a 16-byte boundary, then blocks of one cache line,
-// computed in a loop the compiler can vectorise and written with
-// non-temporal stores, past the cache.
-std::uint64_t i = ${first};
-for (; i < ${stop} && reinterpret_cast<std::uintptr_t>(out + i) % sizeof(typename Stream<Real>::Vector) != 0; ++i) {
-  ${scalar}
-}
-constexpr unsigned LANES = sizeof(typename Stream<Real>::Vector) / sizeof(Real);
-constexpr unsigned BLOCK = 64 / sizeof(Real);
-for (; i + BLOCK <= ${stop}; i += BLOCK) {
-${indent(prefetch(genome, kind, stop), 2)}  Real block[BLOCK];
-${indent(loopPragmas(genome), 2)}  for (unsigned k = 0; k < BLOCK; ++k) {
-    const std::uint64_t cell = i + k;
-    block[k] = ${cellValue(kind, 'cell', wrap.right('cell'), wrap.left('cell'))};
-  }
-  for (unsigned k = 0; k < BLOCK; k += LANES) {
-    typename Stream<Real>::Vector lanes{};
-    for (unsigned lane = 0; lane < LANES; ++lane) lanes[lane] = block[k + lane];
-    Stream<Real>::store(out + i + k, lanes);
-  }
-}
-for (; i < ${stop}; ++i) {
-  ${scalar}
-}
-`;
+  const cell = (index: string) => cellValue(kind, index, wrap.right(index), wrap.left(index));
+  const values = {
+    VARIANT_FIRST: first,
+    VARIANT_STOP: stop,
+    VARIANT_CELL: cell('i'),
+    VARIANT_PRAGMAS: loopPragmas(genome),
+    VARIANT_PREFETCH: prefetch(genome, kind, stop),
+  };
+  if (genome.stores === 'streaming') return fill('loop_streaming.inc', { ...values, VARIANT_BLOCK_CELL: cell('cell') });
+  return fill(genome.prefetchCells === 0 ? 'loop_plain.inc' : 'loop_plain_prefetch.inc', values);
 }
 
 /** The vector loop over cells [i, stop) that wrap nowhere, LANES at a time, then the cells left over one by one. */
 function vectorLoop(genome: VariantGenome, kind: SpanKind): string {
-  const at = (pointer: string) => `*reinterpret_cast<const Vector*>(${pointer})`;
-  const axes =
-    kind === 'row'
-      ? `  Vector lap = (${at('plus[0] + i')} + ${at('minus[0] + i')}) - Real(2) * centre;
-  for (unsigned a = 1; a < AXES; ++a) lap += (${at('plus[a] + i')} + ${at('minus[a] + i')}) - Real(2) * centre;
-  lap += (${at('here + i + 1')} + ${at('here + i - 1')}) - Real(2) * centre;
-`
-      : `  const Vector lap = (${at('here + i + 1')} + ${at('here + i - 1')}) - Real(2) * centre;
-`;
-  return `using Vector = typename Lanes<Real>::Vector;
-constexpr std::uint64_t LANES = sizeof(Vector) / sizeof(Real);
-std::uint64_t i = first;
-${loopPragmas(genome)}for (; i + LANES <= stop; i += LANES) {
-  const Vector centre = ${at('here + i')};
-${axes}  *reinterpret_cast<Vector*>(out + i) = Real(2) * centre - ${at('out + i')} + r2 * lap;
-}
-for (; i < stop; ++i) out[i] = ${cellValue(kind, 'i', 'i + 1', 'i - 1')};
-`;
+  return fill('loop_vector.inc', {
+    VARIANT_PRAGMAS: loopPragmas(genome),
+    VARIANT_VECTOR_LAPLACIAN: fragment(kind === 'row' ? 'vector_laplacian_row.inc' : 'vector_laplacian_line.inc'),
+    VARIANT_CELL: cellValue(kind, 'i', 'i + 1', 'i - 1'),
+  });
 }
 
 function spanBody(genome: VariantGenome, kind: SpanKind): string {
   const wrap = WRAPS[genome.boundary];
   const explicit = genome.vectorPath === 'explicit';
   if (genome.boundary !== 'peeled' && !explicit) return mainLoop(genome, kind, 'begin', 'end', wrap);
-  const what = explicit ? "cells between, a vector of cells at a time, with the reference's operations lane by lane" : 'cells between need no test';
-  return `// The first and last cells of the ${kind} wrap; the ${what}.
-std::uint64_t first = begin;
-std::uint64_t stop = end;
-if (first == 0) {
-  out[0] = ${cellValue(kind, '0', '1', 'extent - 1')};
-  first = 1;
-}
-const bool wraps = stop == extent;
-if (wraps) stop = extent - 1;
-${explicit ? vectorLoop(genome, kind) : mainLoop(genome, kind, 'first', 'stop', wrap)}if (wraps) out[extent - 1] = ${cellValue(kind, 'extent - 1', '0', 'extent - 2')};
-`;
+  return fill('span_edges.inc', {
+    VARIANT_SPAN_KIND: kind,
+    VARIANT_INTERIOR_NOTE: explicit ? "cells between, a vector of cells at a time, with the reference's operations lane by lane" : 'cells between need no test',
+    VARIANT_FIRST_CELL: cellValue(kind, '0', '1', 'extent - 1'),
+    VARIANT_INTERIOR_LOOP: explicit ? vectorLoop(genome, kind) : mainLoop(genome, kind, 'first', 'stop', wrap),
+    VARIANT_LAST_CELL: cellValue(kind, 'extent - 1', '0', 'extent - 2'),
+  });
 }
 
-function spanAttribute(genome: VariantGenome): string {
-  return (
-    (genome.vectorize === 'off' ? '__attribute__((optimize("no-tree-vectorize"))) ' : '') +
-    (genome.isa === 'baseline' ? '' : `__attribute__((target("${genome.isa}"))) `)
-  );
+/** The span's function attributes: the two genes C++ takes only as attribute text. */
+function spanAttributes(genome: VariantGenome): string {
+  const attributes: string[] = [];
+  if (genome.vectorize === 'off') attributes.push('__attribute__((optimize("no-tree-vectorize")))');
+  if (genome.isa !== 'baseline') attributes.push(`__attribute__((target("${genome.isa}")))`);
+  return attributes.join(' ');
 }
 
 /** Whether the span prefetches: the explicit vector loop does not. */
@@ -279,50 +121,20 @@ function streams(genome: VariantGenome): boolean {
 /** The isa's vector registers in bytes: what an explicit vector holds. */
 const VECTOR_BYTES: Record<VariantGenome['isa'], number> = { baseline: 16, avx2: 32, avx512f: 64 };
 
-function vectorTypes(genome: VariantGenome): string {
-  const bytes = VECTOR_BYTES[genome.isa];
-  return `
-// Vectors of the isa's width, ${bytes} bytes. Aligned to their element (a
-// row's cells start anywhere) and allowed to alias the lattice's values.
-typedef double VectorF64 __attribute__((vector_size(${bytes}), aligned(8), may_alias));
-typedef float VectorF32 __attribute__((vector_size(${bytes}), aligned(4), may_alias));
-
-template <typename Real>
-struct Lanes;
-
-template <>
-struct Lanes<double> {
-  using Vector = VectorF64;
-};
-
-template <>
-struct Lanes<float> {
-  using Vector = VectorF32;
-};
-`;
+/** The placeholders span.h, span_checked.h and line_span.h share. */
+function spanValues(genome: VariantGenome, kind: SpanKind): Record<string, string> {
+  return {
+    VARIANT_SPAN_ATTRIBUTES: spanAttributes(genome),
+    VARIANT_RESTRICT: genome.restrict ? '__restrict' : '',
+    VARIANT_LINE_CELLS: prefetches(genome) ? fragment('line_cells.inc') : '',
+    VARIANT_SPAN_BODY: spanBody(genome, kind),
+  };
 }
 
 /** Cells [begin, end) of one row: the genome's inner loop. */
 function span(genome: VariantGenome): string {
-  const checked = genome.alignment === 'checked';
-  const restrict = genome.restrict ? ' __restrict' : '';
-  const hint = (pointer: string, type: string) =>
-    checked ? `ALIGNED ? static_cast<${type}*>(__builtin_assume_aligned(${pointer}, ALIGN_BYTES)) : ${pointer}` : pointer;
-  const attribute = spanAttribute(genome);
-  const distance = prefetches(genome) ? `\nconstexpr std::uint64_t PREFETCH_CELLS = ${genome.prefetchCells};\n` : '';
-  return `${distance}
-template <typename Real, unsigned AXES${checked ? ', bool ALIGNED' : ''}>
-${attribute}void span(const RowView<Real, AXES>& view, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
-  const Real*${restrict} here = ${hint('view.here', 'const Real')};
-  const Real* plus[AXES] = {};
-  const Real* minus[AXES] = {};
-  for (unsigned a = 0; a < AXES; ++a) {
-    plus[a] = ${hint('view.plus[a]', 'const Real')};
-    minus[a] = ${hint('view.minus[a]', 'const Real')};
-  }
-  Real*${restrict} out = ${hint('view.out', 'Real')};
-${prefetches(genome) ? '  constexpr std::uint64_t LINE_CELLS = 64 / sizeof(Real);\n' : ''}${indent(spanBody(genome, 'row'), 2)}}
-`;
+  const distance = prefetches(genome) ? `\n${fill('prefetch_distance.h', { VARIANT_PREFETCH_CELLS: String(genome.prefetchCells) })}` : '';
+  return `${distance}\n${fill(genome.alignment === 'checked' ? 'span_checked.h' : 'span.h', spanValues(genome, 'row'))}`;
 }
 
 /**
@@ -331,350 +143,55 @@ ${prefetches(genome) ? '  constexpr std::uint64_t LINE_CELLS = 64 / sizeof(Real)
  * and virtual cells [begin, end) of a step, cell v being v mod extent.
  */
 function lineSpan(genome: VariantGenome): string {
-  const restrict = genome.restrict ? ' __restrict' : '';
-  return `
-template <typename Real>
-inline Real line_value(const Real* here, Real older, std::uint64_t i, std::uint64_t right, std::uint64_t left, Real r2) {
-  const Real centre = here[i];
-  const Real lap = (here[right] + here[left]) - Real(2) * centre;
-  return Real(2) * centre - older + r2 * lap;
-}
-
-template <typename Real>
-${spanAttribute(genome)}void line_span(const Real* newer, Real* older, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
-  const Real*${restrict} here = newer;
-  Real*${restrict} out = older;
-${prefetches(genome) ? '  constexpr std::uint64_t LINE_CELLS = 64 / sizeof(Real);\n' : ''}${indent(spanBody(genome, 'line'), 2)}}
-
-template <typename Real>
-void sweep_cells(const ouro_geometry& geometry, const Real* newer, Real* older, std::uint64_t begin, std::uint64_t end) {
-  const std::uint64_t extent = geometry.extents[0];
-  const Real r2 = static_cast<Real>(geometry.courant2);
-  if (begin < extent) line_span<Real>(newer, older, extent, begin, end < extent ? end : extent, r2);
-  if (end > extent) line_span<Real>(newer, older, extent, begin > extent ? begin - extent : 0, end - extent, r2);
-${streams(genome) ? '  __builtin_ia32_sfence();\n' : ''}}
-`;
+  return `\n${fill('line_span.h', { ...spanValues(genome, 'line'), VARIANT_FENCE: streams(genome) ? fragment('sfence.inc') : '' })}`;
 }
 
 function spanCall(genome: VariantGenome, from: string, to: string): string {
-  const call = (aligned: string) => `span<Real, AXES${aligned}>(view, extent, ${from}, ${to}, r2);`;
-  if (genome.alignment === 'none') return `${call('')}\n`;
-  return `if (aligned(view)) {
-  ${call(', true')}
-} else {
-  ${call(', false')}
-}
-`;
+  return fill(genome.alignment === 'none' ? 'span_call.inc' : 'span_call_checked.inc', { VARIANT_FROM: from, VARIANT_TO: to });
 }
 
 /** Virtual rows [begin, end) of one level in the genome's loop order. */
 function sweepRows(genome: VariantGenome): string {
-  const row = `const std::uint64_t row = v < rows ? v : v - rows;
-const RowView<Real, AXES> view = row_view<Real, AXES>(geometry, newer, older, row);
-`;
-  const loops =
-    genome.loopOrder === 'rows'
-      ? `for (std::uint64_t v = begin; v < end; ++v) {
-${indent(row + spanCall(genome, '0', 'extent'), 2)}}
-`
-      : `for (std::uint64_t column = 0; column < extent; column += TILE_COLS) {
-  const std::uint64_t stop = extent - column < TILE_COLS ? extent : column + TILE_COLS;
-  for (std::uint64_t v = begin; v < end; ++v) {
-${indent(row + spanCall(genome, 'column', 'stop'), 4)}  }
-}
-`;
-  const fence = streams(genome)
-    ? '// Streamed stores are weakly ordered: fence them before the pool hands the rows to another thread.\n__builtin_ia32_sfence();\n'
-    : '';
-  const tile = genome.loopOrder === 'strips' ? `constexpr std::uint64_t TILE_COLS = ${genome.tileCols};\n` : '';
-  return `
-${tile}// Virtual rows [begin, end) of one level; virtual row v is row v mod rows, so
-// that a wavefront may run past the last plane into the first.
-template <typename Real, unsigned AXES>
-void sweep_rows(const ouro_geometry& geometry, const Real* newer, Real* older, std::uint64_t begin, std::uint64_t end) {
-  const std::uint64_t extent = geometry.extents[AXES];
-  const std::uint64_t rows = geometry.cells / extent;
-  const Real r2 = static_cast<Real>(geometry.courant2);
-${indent(loops + fence, 2)}}
-`;
+  const strips = genome.loopOrder === 'strips';
+  const loops = strips
+    ? fill('strips_loop.inc', { VARIANT_SPAN_CALL: spanCall(genome, 'column', 'stop') })
+    : fill('rows_loop.inc', { VARIANT_SPAN_CALL: spanCall(genome, '0', 'extent') });
+  const tile = strips ? fill('tile_cols.h', { VARIANT_TILE_COLS: String(genome.tileCols) }) : '';
+  const sweep = fill('sweep_rows.h', { VARIANT_ROW_LOOPS: loops, VARIANT_FENCE: streams(genome) ? fragment('fence_rows.inc') : '' });
+  return `\n${tile}${sweep}`;
 }
 
-const SWEEP_ONCE = `
-template <typename Real, unsigned AXES>
-struct Sweep {
-  const ouro_geometry* geometry;
-  const Real* newer;
-  Real* older;
-  void run(std::uint64_t begin, std::uint64_t end) const { sweep_rows<Real, AXES>(*geometry, newer, older, begin, end); }
-};
-
-// One step: u^{n+1} over u^{n-1} in level[1 - current], reading u^n from level[current].
-template <typename Real, unsigned AXES>
-void sweep_once(const ouro_host& host, const ouro_geometry& geometry, const ouro_state& state, std::uint32_t current) {
-  Sweep<Real, AXES> sweep{&geometry, static_cast<const Real*>(state.level[current]),
-                          static_cast<Real*>(state.level[1 - current])};
-  run_items(host, geometry.cells / geometry.extents[AXES], sweep);
-}
-`;
-
-const SINGLE_STEPS = `
-template <typename Real, unsigned AXES>
-void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_state& state, std::uint64_t steps) {
-  for (std::uint64_t s = 0; s < steps; ++s) {
-    sweep_once<Real, AXES>(host, geometry, state, static_cast<std::uint32_t>((state.current + s) % 2));
-  }
-}
-`;
-
-function temporalSteps(genome: VariantGenome): string {
+/** The depth of one wavefront sweep, as the genome's temporalSteps lets it be computed. */
+function sweepDepth(genome: VariantGenome): string {
   // Two steps or more are left inside the loop, so a sweep of 2 needs no minimum.
   // A sweep's virtual planes run to planes + depth - 2, which stays below
   // 2 * planes (what sweep_rows maps back) while depth <= planes + 1: true
   // of every depth up to 4 on planes >= 3, so only deeper sweeps are capped.
-  const depth =
-    genome.temporalSteps === 2
-      ? 'const std::uint64_t depth = TEMPORAL_STEPS;'
-      : genome.temporalSteps <= 4
-        ? 'const std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;'
-        : `std::uint64_t depth = steps - done < TEMPORAL_STEPS ? steps - done : TEMPORAL_STEPS;
-    if (depth > geometry.extents[0] + 1) depth = geometry.extents[0] + 1;`;
-  return `
-constexpr std::uint64_t TEMPORAL_STEPS = ${genome.temporalSteps};
-constexpr std::uint64_t WAVEFRONT_PLANES = ${genome.wavefrontPlanes};
-// Each level of a sweep runs this many blocks behind the level before it.
-// With blocks of at least 2 planes, every row a level reads is then final,
-// and every u^{n-1} row it writes over has been read by the level before,
-// so the rows of one wave are independent and may run on any threads.
-constexpr std::uint64_t WAVEFRONT_LAG = 2;
+  if (genome.temporalSteps === 2) return fragment('depth_pair.inc');
+  return fragment(genome.temporalSteps <= 4 ? 'depth_up_to_4.inc' : 'depth_capped.inc');
+}
 
-// One wave of a sweep that advances depth levels at once. Level t (from 1)
-// writes u^{n+t} over u^{n+t-2} in level[(current + t) % 2]; it covers the
-// virtual planes [t - 1, planes + t - 1), one block per wave, so that the
-// first planes of u^{n+t} come after the last planes of u^{n+t-1}.
-template <typename Real, unsigned AXES>
-struct Wave {
-  const ouro_geometry* geometry;
-  const ouro_state* state;
-  std::uint32_t current;
-  std::uint64_t depth;
-  std::uint64_t wave;
-  std::uint64_t lines;
+function temporalSteps(genome: VariantGenome): string {
+  return `\n${fill('temporal_steps.h', {
+    VARIANT_TEMPORAL_STEPS: String(genome.temporalSteps),
+    VARIANT_WAVEFRONT_PLANES: String(genome.wavefrontPlanes),
+    VARIANT_DEPTH: sweepDepth(genome),
+  })}`;
+}
 
-  // The virtual rows [first, last) level t covers in this wave; empty when it waits or is done.
-  void level_rows(std::uint64_t level, std::uint64_t& first, std::uint64_t& last) const {
-    const std::uint64_t planes = geometry->extents[0];
-    const std::uint64_t blocks = (planes + WAVEFRONT_PLANES - 1) / WAVEFRONT_PLANES;
-    const std::uint64_t delay = WAVEFRONT_LAG * (level - 1);
-    first = 0;
-    last = 0;
-    if (wave < delay || wave - delay >= blocks) return;
-    const std::uint64_t start = level - 1 + (wave - delay) * WAVEFRONT_PLANES;
-    const std::uint64_t limit = planes + level - 1;
-    first = start * lines;
-    last = (start + WAVEFRONT_PLANES < limit ? start + WAVEFRONT_PLANES : limit) * lines;
-  }
-
-  std::uint64_t count() const {
-    std::uint64_t total = 0;
-    for (std::uint64_t level = 1; level <= depth; ++level) {
-      std::uint64_t first = 0;
-      std::uint64_t last = 0;
-      level_rows(level, first, last);
-      total += last - first;
-    }
-    return total;
-  }
-
-  // Items [begin, end) of this wave: the rows of level 1, then of level 2, ...
-  void run(std::uint64_t begin, std::uint64_t end) const {
-    std::uint64_t offset = 0;
-    for (std::uint64_t level = 1; level <= depth && offset < end; ++level) {
-      std::uint64_t first = 0;
-      std::uint64_t last = 0;
-      level_rows(level, first, last);
-      const std::uint64_t size = last - first;
-      const std::uint64_t from = begin > offset ? begin - offset : 0;
-      const std::uint64_t to = end - offset < size ? end - offset : size;
-      if (from < to) {
-        const auto older = static_cast<std::uint32_t>((current + level) % 2);
-        sweep_rows<Real, AXES>(*geometry, static_cast<const Real*>(state->level[1 - older]),
-                               static_cast<Real*>(state->level[older]), first + from, first + to);
-      }
-      offset += size;
-    }
-  }
+/** Bands per pass, an expression: one (split "serial"), one per thread ("static"), or bands of about GRAIN_ROWS units ("dynamic"). */
+const WANTED_BANDS: Record<VariantGenome['split'], string> = {
+  serial: '1',
+  static: 'host.threads > 0 ? host.threads : 1',
+  dynamic: 'units / GRAIN_ROWS > host.threads ? units / GRAIN_ROWS : (host.threads > 0 ? host.threads : 1)',
 };
-
-// Sweeps of up to TEMPORAL_STEPS steps: a row is reused by every level of
-// the sweep while it is still in cache. A single step left over is a plain sweep.
-template <typename Real, unsigned AXES>
-void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_state& state, std::uint64_t steps) {
-  const std::uint64_t lines = AXES == 1 ? 1 : geometry.extents[1];
-  const std::uint64_t blocks = (geometry.extents[0] + WAVEFRONT_PLANES - 1) / WAVEFRONT_PLANES;
-  std::uint64_t done = 0;
-  while (steps - done > 1) {
-    ${depth}
-    const auto current = static_cast<std::uint32_t>((state.current + done) % 2);
-    const std::uint64_t waves = blocks + WAVEFRONT_LAG * (depth - 1);
-    for (std::uint64_t wave = 0; wave < waves; ++wave) {
-      Wave<Real, AXES> job{&geometry, &state, current, depth, wave, lines};
-      run_items(host, job.count(), job);
-    }
-    done += depth;
-  }
-  if (done < steps) sweep_once<Real, AXES>(host, geometry, state, static_cast<std::uint32_t>((state.current + done) % 2));
-}
-`;
-}
-
-/** How a trapezoid pass's bands reach the host's pool: every band on the calling thread, or one pool item per band. */
-function runBands(genome: VariantGenome): string {
-  if (genome.split === 'serial') {
-    return `template <typename Job>
-void run_bands(const ouro_host&, std::uint64_t bands, Job& job) {
-  job.run(0, bands);
-}
-`;
-  }
-  return `template <typename Job>
-void run_bands(const ouro_host& host, std::uint64_t bands, Job& job) {
-  host.parallel_for(host.pool, bands, 1, run_range<Job>, &job);
-}
-`;
-}
-
-/** Bands per pass: one (split "serial"), one per thread ("static"), or bands of about GRAIN_ROWS units ("dynamic"). */
-function bandCount(genome: VariantGenome): string {
-  if (genome.split === 'serial') return 'const std::uint64_t wanted = 1;';
-  if (genome.split === 'static') return 'const std::uint64_t wanted = host.threads > 0 ? host.threads : 1;';
-  return 'const std::uint64_t wanted = units / GRAIN_ROWS > host.threads ? units / GRAIN_ROWS : (host.threads > 0 ? host.threads : 1);';
-}
 
 function trapezoid(genome: VariantGenome): string {
-  return `
-constexpr std::uint64_t FUSED_STEPS = ${genome.temporalSteps};
-constexpr std::uint64_t TILE_BYTES = ${genome.tileKiB * 1024};
-
-// Temporal blocking along the first axis, whose units are a 1-D lattice's
-// cells, a 2-D lattice's rows or a 3-D lattice's planes. A pass of depth
-// steps cuts the units into bands of at least 2 * depth units. Phase 1:
-// each band computes step t (1 ..= depth) over its units [a + t - 1, b - t + 1),
-// a trapezoid that needs nothing from another band. Phase 2: around each
-// boundary c between bands (c = 0 is the wrap from the last band to the
-// first), step t over the units [c - t + 1, c + t - 1), the inverted
-// triangle phase 1 left. Both work in place: unit u, last written at step
-// s, holds steps s and s - 1 in the two levels, and step t at u is written
-// only when u holds t - 1 and t - 2 and its neighbours hold t - 1, so every
-// step reads exactly what a plain sweep would.
-
-// x - y, or 0 when y > x.
-inline std::uint64_t below(std::uint64_t x, std::uint64_t y) { return x > y ? x - y : 0; }
-
-// Step \`step\` (from 1) of the pass over virtual units [first, last), unit v being v mod units.
-template <typename Real, unsigned AXES>
-void advance(const ouro_geometry& geometry, const ouro_state& state, std::uint32_t current, std::uint64_t step,
-             std::uint64_t first, std::uint64_t last) {
-  const auto older = static_cast<std::uint32_t>((current + step) % 2);
-  const auto* newer_level = static_cast<const Real*>(state.level[1 - older]);
-  auto* older_level = static_cast<Real*>(state.level[older]);
-  if constexpr (AXES == 0) {
-    sweep_cells<Real>(geometry, newer_level, older_level, first, last);
-  } else {
-    const std::uint64_t lines = AXES == 1 ? 1 : geometry.extents[1];
-    sweep_rows<Real, AXES>(geometry, newer_level, older_level, first * lines, last * lines);
-  }
-}
-
-// One step over a range of units (advance), as Pass calls it.
-using Advance = void (*)(const ouro_geometry&, const ouro_state&, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t);
-
-template <typename Real, unsigned AXES>
-struct Pass {
-  // advance<Real, AXES>, called through a pointer: the static analyser then
-  // reads it once rather than inlined at every call in the phases' loops,
-  // which cut clang-tidy's time on a rendering by a third.
-  Advance advance_units;
-  const ouro_geometry* geometry;
-  const ouro_state* state;
-  std::uint32_t current;
-  std::uint64_t depth;
-  std::uint64_t units;
-  std::uint64_t bands;
-  // Units a wavefront position advances: TILE_BYTES of a level, at least one unit.
-  std::uint64_t chunk;
-
-  std::uint64_t edge(std::uint64_t band) const { return units * band / bands; }
-
-  // Phase 1 for bands [begin, end): a wavefront across the band, step t one
-  // unit behind step t - 1, so a position's units are reused while in cache.
-  void trapezoids(std::uint64_t begin, std::uint64_t end) const {
-    for (std::uint64_t band = begin; band < end; ++band) {
-      const std::uint64_t a = edge(band);
-      const std::uint64_t b = edge(band + 1);
-      for (std::uint64_t front = a; front < b; front += chunk) {
-        const std::uint64_t top = b - front > chunk ? front + chunk : b;
-        for (std::uint64_t step = 1; step <= depth; ++step) {
-          const std::uint64_t skew = step - 1;
-          const std::uint64_t lo = below(front, skew) > a + skew ? below(front, skew) : a + skew;
-          const std::uint64_t hi = below(top, skew) < b - skew ? below(top, skew) : b - skew;
-          if (lo < hi) advance_units(*geometry, *state, current, step, lo, hi);
-        }
-      }
-    }
-  }
-
-  // Phase 2 around the boundaries [begin, end): boundary k is the start of band k.
-  void triangles(std::uint64_t begin, std::uint64_t end) const {
-    for (std::uint64_t k = begin; k < end; ++k) {
-      const std::uint64_t c = k == 0 ? units : edge(k);
-      for (std::uint64_t step = 2; step <= depth; ++step) {
-        advance_units(*geometry, *state, current, step, c + 1 - step, c + step - 1);
-      }
-    }
-  }
-};
-
-template <typename Real, unsigned AXES>
-struct Trapezoids {
-  const Pass<Real, AXES>* pass;
-  void run(std::uint64_t begin, std::uint64_t end) const { pass->trapezoids(begin, end); }
-};
-
-template <typename Real, unsigned AXES>
-struct Triangles {
-  const Pass<Real, AXES>* pass;
-  void run(std::uint64_t begin, std::uint64_t end) const { pass->triangles(begin, end); }
-};
-
-${runBands(genome)}
-// Passes of up to FUSED_STEPS steps. A pass is no deeper than half the first
-// axis, and has no more bands than leave each 2 * depth units, so any
-// extent >= 3 and any step count take the same two phases.
-template <typename Real, unsigned AXES>
-void step_fast(const ouro_host& host, const ouro_geometry& geometry, const ouro_state& state, std::uint64_t steps) {
-  const std::uint64_t units = geometry.extents[0];
-  const std::uint64_t unit_bytes = geometry.cells / units * sizeof(Real);
-  const std::uint64_t chunk = TILE_BYTES > unit_bytes ? TILE_BYTES / unit_bytes : 1;
-  ${bandCount(genome)}
-  std::uint64_t done = 0;
-  while (done < steps) {
-    std::uint64_t depth = steps - done < FUSED_STEPS ? steps - done : FUSED_STEPS;
-    // Down to a depth whose bands of 2 * depth units fit: extents are >= 3, so depth 1 always does.
-    while (depth > 1 && 2 * depth > units) --depth;
-    const std::uint64_t fit = units / (2 * depth);
-    const std::uint64_t bands = wanted < fit ? wanted : fit;
-    const auto current = static_cast<std::uint32_t>((state.current + done) % 2);
-    const Pass<Real, AXES> pass{advance<Real, AXES>, &geometry, &state, current, depth, units, bands, chunk};
-    Trapezoids<Real, AXES> trapezoids{&pass};
-    run_bands(host, bands, trapezoids);
-    if (depth > 1) {
-      Triangles<Real, AXES> triangles{&pass};
-      run_bands(host, bands, triangles);
-    }
-    done += depth;
-  }
-}
-`;
+  const pass = fill('trapezoid_pass.h', { VARIANT_TEMPORAL_STEPS: String(genome.temporalSteps), VARIANT_TILE_BYTES: String(genome.tileKiB * 1024) });
+  // How a pass's bands reach the host's pool: every band on the calling thread, or one pool item per band.
+  const bands = fragment(genome.split === 'serial' ? 'run_bands_serial.h' : 'run_bands_pooled.h');
+  const steps = fill('trapezoid_steps.h', { VARIANT_WANTED_BANDS: WANTED_BANDS[genome.split] });
+  return `\n${pass}\n${bands}\n${steps}`;
 }
 
 /** The kernel's self-given name: "variant-" and 8 hex digits of the genome's hash. */
@@ -685,22 +202,26 @@ export function kernelName(genome: VariantGenome): string {
 /**
  * The complete, self-contained C++ source of the kernel module `genome`
  * describes. Deterministic: the same genome always gives the same bytes.
+ * Declarations are separated by one blank line, the "\n" before each part.
  */
 export function renderKernel(genome: VariantGenome): string {
   const valid = validateGenome(genome);
   const trapezoidal = valid.blocking === 'trapezoid';
+  const steps = trapezoidal
+    ? lineSpan(valid) + trapezoid(valid)
+    : `\n${fragment('sweep_once.h')}` + (valid.temporalSteps > 1 ? temporalSteps(valid) : `\n${fragment('single_steps.h')}`);
   return [
     header(valid),
-    PREAMBLE,
+    prologue(),
     runItems(valid),
-    GENERIC_PATH,
-    ROW_VIEW,
-    streams(valid) ? STREAM_STORES : '',
-    valid.alignment === 'checked' ? ALIGNMENT_CHECK : '',
-    valid.vectorPath === 'explicit' ? vectorTypes(valid) : '',
+    genericPath(),
+    `\n${fragment('row_view.h')}`,
+    streams(valid) ? `\n${fragment('stream_stores.h')}` : '',
+    valid.alignment === 'checked' ? `\n${fragment('alignment_check.h')}` : '',
+    valid.vectorPath === 'explicit' ? `\n${fill('vector_types.h', { VARIANT_VECTOR_BYTES: String(VECTOR_BYTES[valid.isa]) })}` : '',
     span(valid),
     sweepRows(valid),
-    trapezoidal ? lineSpan(valid) + trapezoid(valid) : SWEEP_ONCE + (valid.temporalSteps > 1 ? temporalSteps(valid) : SINGLE_STEPS),
+    steps,
     epilogue(kernelName(valid), trapezoidal),
   ].join('');
 }

@@ -1,0 +1,4 @@
+#include <ouroboros/kernel_abi.h>
+
+#include <cmath>
+#include <cstdint>

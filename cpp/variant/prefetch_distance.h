@@ -1,0 +1,1 @@
+constexpr std::uint64_t PREFETCH_CELLS = VARIANT_PREFETCH_CELLS;

@@ -1,0 +1,1 @@
+constexpr std::uint64_t TILE_COLS = VARIANT_TILE_COLS;

@@ -1,0 +1,93 @@
+constexpr std::uint64_t FUSED_STEPS = VARIANT_TEMPORAL_STEPS;
+constexpr std::uint64_t TILE_BYTES = VARIANT_TILE_BYTES;
+
+// Temporal blocking along the first axis, whose units are a 1-D lattice's
+// cells, a 2-D lattice's rows or a 3-D lattice's planes. A pass of depth
+// steps cuts the units into bands of at least 2 * depth units. Phase 1:
+// each band computes step t (1 ..= depth) over its units [a + t - 1, b - t + 1),
+// a trapezoid that needs nothing from another band. Phase 2: around each
+// boundary c between bands (c = 0 is the wrap from the last band to the
+// first), step t over the units [c - t + 1, c + t - 1), the inverted
+// triangle phase 1 left. Both work in place: unit u, last written at step
+// s, holds steps s and s - 1 in the two levels, and step t at u is written
+// only when u holds t - 1 and t - 2 and its neighbours hold t - 1, so every
+// step reads exactly what a plain sweep would.
+
+// x - y, or 0 when y > x.
+inline std::uint64_t below(std::uint64_t x, std::uint64_t y) { return x > y ? x - y : 0; }
+
+// Step `step` (from 1) of the pass over virtual units [first, last), unit v being v mod units.
+template <typename Real, unsigned AXES>
+void advance(const ouro_geometry& geometry, const ouro_state& state, std::uint32_t current, std::uint64_t step,
+             std::uint64_t first, std::uint64_t last) {
+  const auto older = static_cast<std::uint32_t>((current + step) % 2);
+  const auto* newer_level = static_cast<const Real*>(state.level[1 - older]);
+  auto* older_level = static_cast<Real*>(state.level[older]);
+  if constexpr (AXES == 0) {
+    sweep_cells<Real>(geometry, newer_level, older_level, first, last);
+  } else {
+    const std::uint64_t lines = AXES == 1 ? 1 : geometry.extents[1];
+    sweep_rows<Real, AXES>(geometry, newer_level, older_level, first * lines, last * lines);
+  }
+}
+
+// One step over a range of units (advance), as Pass calls it.
+using Advance = void (*)(const ouro_geometry&, const ouro_state&, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t);
+
+template <typename Real, unsigned AXES>
+struct Pass {
+  // advance<Real, AXES>, called through a pointer: the static analyser then
+  // reads it once rather than inlined at every call in the phases' loops,
+  // which cut clang-tidy's time on a rendering by a third.
+  Advance advance_units;
+  const ouro_geometry* geometry;
+  const ouro_state* state;
+  std::uint32_t current;
+  std::uint64_t depth;
+  std::uint64_t units;
+  std::uint64_t bands;
+  // Units a wavefront position advances: TILE_BYTES of a level, at least one unit.
+  std::uint64_t chunk;
+
+  std::uint64_t edge(std::uint64_t band) const { return units * band / bands; }
+
+  // Phase 1 for bands [begin, end): a wavefront across the band, step t one
+  // unit behind step t - 1, so a position's units are reused while in cache.
+  void trapezoids(std::uint64_t begin, std::uint64_t end) const {
+    for (std::uint64_t band = begin; band < end; ++band) {
+      const std::uint64_t a = edge(band);
+      const std::uint64_t b = edge(band + 1);
+      for (std::uint64_t front = a; front < b; front += chunk) {
+        const std::uint64_t top = b - front > chunk ? front + chunk : b;
+        for (std::uint64_t step = 1; step <= depth; ++step) {
+          const std::uint64_t skew = step - 1;
+          const std::uint64_t lo = below(front, skew) > a + skew ? below(front, skew) : a + skew;
+          const std::uint64_t hi = below(top, skew) < b - skew ? below(top, skew) : b - skew;
+          if (lo < hi) advance_units(*geometry, *state, current, step, lo, hi);
+        }
+      }
+    }
+  }
+
+  // Phase 2 around the boundaries [begin, end): boundary k is the start of band k.
+  void triangles(std::uint64_t begin, std::uint64_t end) const {
+    for (std::uint64_t k = begin; k < end; ++k) {
+      const std::uint64_t c = k == 0 ? units : edge(k);
+      for (std::uint64_t step = 2; step <= depth; ++step) {
+        advance_units(*geometry, *state, current, step, c + 1 - step, c + step - 1);
+      }
+    }
+  }
+};
+
+template <typename Real, unsigned AXES>
+struct Trapezoids {
+  const Pass<Real, AXES>* pass;
+  void run(std::uint64_t begin, std::uint64_t end) const { pass->trapezoids(begin, end); }
+};
+
+template <typename Real, unsigned AXES>
+struct Triangles {
+  const Pass<Real, AXES>* pass;
+  void run(std::uint64_t begin, std::uint64_t end) const { pass->triangles(begin, end); }
+};
