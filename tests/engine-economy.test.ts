@@ -157,6 +157,21 @@ describe('Economy ceilings', () => {
     expect(at(1500, 1, null)).toBe(false);
   });
 
+  it('is not worth measuring when even the hope it would bound does not pay for an attempt', () => {
+    const clock = new Clock();
+    // bench net's warm run: the remembered kernel live at the roofline, 11% hoped for, attempts carried at 45 s and 60 s each.
+    const atRoofline = view({ liveMlups: 1300, expectedImprovement: Math.log1p(0.11) });
+    expect(rooflineBinds(atRoofline)).toBe(true);
+    const { economy: carried } = economy(clock, { carriedAttemptCost: { costSeconds: 45, wallSeconds: 60, attempts: 3 } });
+    // 0.11 x (180 - 60) = 13.2 < 45 whatever the ceiling: holding the lattice to measure one buys nothing.
+    expect(carried.ceilingCanMatter(atRoofline)).toBe(false);
+    // A hope of 50% (60 s) would pay unbounded, and the ceiling decides; with no hope yet it may decide too.
+    expect(carried.ceilingCanMatter({ ...atRoofline, expectedImprovement: Math.log1p(0.5) })).toBe(true);
+    expect(carried.ceilingCanMatter({ ...atRoofline, expectedImprovement: null })).toBe(true);
+    // On the prior of 10 s the hope (19.8 s) pays unbounded: measured.
+    expect(economy(clock).economy.ceilingCanMatter(atRoofline)).toBe(true);
+  });
+
   it('measures on the lattice bench evolve reports inCacheMlups on, never larger than the live one', () => {
     // 1 MiB of L2: three f64 levels of 208 x 208.
     expect(inCacheLatticeExtents([4096, 4096], 'f64', 1 << 20)).toEqual([208, 208]);

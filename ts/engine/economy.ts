@@ -317,6 +317,17 @@ export class Economy {
     return fraction * Math.max(0, remaining - this.attemptDuration());
   }
 
+  /**
+   * Whether a ceiling could change the next decision: a ceiling only bounds
+   * the gain, so when the gain it could at most bound (the predictor's hope
+   * over the remaining time) does not pay for an attempt, measuring one
+   * (the in-cache ceiling holds the live lattice) buys nothing.
+   */
+  ceilingCanMatter(view: EconomyView): boolean {
+    const unbounded = this.expectedGainSeconds({ ...view, rooflineMlups: null, inCacheMlups: null });
+    return unbounded === null || unbounded >= this.attemptCost(view.readings);
+  }
+
   /** The pacing now; may change state (reported through onTransition). */
   decide(view: EconomyView): EconomyDecision {
     this.latest = view.readings;

@@ -640,7 +640,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       rooflineMlups: this.deps.rooflineMlups ?? null,
       inCacheMlups: this.inCacheCeiling(),
     };
-    if (rooflineBinds(view)) {
+    if (rooflineBinds(view) && run.economy.ceilingCanMatter(view)) {
       this.measureInCacheCeiling();
       // Judged on the roofline alone, the economy would back off only to resume when the ceiling arrives: the next start waits for it.
       if (this.inCache?.measuring === true) return { state: run.economy.state, maxInFlight: 1, waitMs: LOOP_POLL_MS };
