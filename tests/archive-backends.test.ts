@@ -109,6 +109,65 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     again.close();
   });
 
+  it('keeps what attempts cost under their key, and gives back the latest of a key, the newest first', async () => {
+    const location = await backend.fresh();
+    const { archive, rootId } = seeded(location);
+    const key = { machine: 'c'.repeat(64), extents: [4096, 4096], precision: 'f64' as const, threads: 2 };
+    const costs = [41.5, 38.25, 55.125, 47.0625].map((costSeconds, index) =>
+      archive.attemptCosts.record({ ...key, attemptId: attempt(archive, rootId, `cost${index}`), slot: 'step', costSeconds, wallSeconds: 60 + index }),
+    );
+    // Not comparable: another lattice, precision, thread count, machine or slot.
+    const others = [{ extents: [1024, 1024] }, { precision: 'f32' as const }, { threads: 1 }, { machine: 'd'.repeat(64) }, { slot: 'readout' as const }];
+    others.forEach((other, index) => {
+      const parentId = other.slot === 'readout' ? archive.ensureRoot('readout', REFERENCE_SOURCE, REFERENCE_MODULE).id : rootId;
+      const id = archive.insertAttempt({
+        parentId,
+        slot: other.slot ?? 'step',
+        generator: 'variant',
+        operator: `other${index}`,
+        genome: null,
+        prompt: null,
+        source: `// other ${index}\n`,
+      }).id;
+      archive.attemptCosts.record({ ...key, slot: 'step', ...other, attemptId: id, costSeconds: 1000, wallSeconds: 1 });
+    });
+    expect(() => archive.attemptCosts.record({ ...key, attemptId: costs[0]!.attemptId, slot: 'step', costSeconds: -1, wallSeconds: 1 })).toThrow(
+      'cost.costSeconds = -1: must be >= 0',
+    );
+    archive.close();
+    const again = Archive.open(location);
+    expect(again.attemptCosts.recent(key, ['step'], 3)).toEqual([costs[3], costs[2], costs[1]]);
+    expect(again.attemptCosts.recent(key, ['step'], 10).map((cost) => cost.costSeconds)).toEqual([47.0625, 55.125, 38.25, 41.5]);
+    expect(again.attemptCosts.recent(key, ['step', 'readout'], 10)).toHaveLength(5);
+    expect(again.attemptCosts.recent({ ...key, extents: [512, 512] }, ['step'], 10)).toEqual([]);
+    again.close();
+  });
+
+  it('migrates an archive of schema version 5, which kept no attempt costs', async () => {
+    const location = await backend.fresh();
+    const { archive, rootId } = seeded(location);
+    const id = attempt(archive, rootId, 'old');
+    archive.close();
+    await backend.plain(
+      location,
+      backend.name === 'sqlite'
+        ? 'DROP TABLE attempt_costs; PRAGMA user_version = 5;'
+        : 'DROP TABLE attempt_costs; UPDATE archive_identity SET version = 5 WHERE id = 1;',
+    );
+    const migrated = Archive.open(location);
+    if (backend.name === 'sqlite') expect(migrated.migratedFrom).toBe(5);
+    expect(migrated.get(id)?.operator).toBe('old');
+    const key = { machine: 'c'.repeat(64), extents: [64, 64], precision: 'f32' as const, threads: 1 };
+    expect(migrated.attemptCosts.recent(key, ['step'], 5)).toEqual([]);
+    migrated.attemptCosts.record({ ...key, attemptId: id, slot: 'step', costSeconds: 12.5, wallSeconds: 30 });
+    expect(migrated.attemptCosts.recent(key, ['step'], 5).map((cost) => cost.costSeconds)).toEqual([12.5]);
+    migrated.close();
+    // Opened again, it is an archive of this version: nothing to migrate.
+    const reopened = Archive.open(location);
+    expect(reopened.migratedFrom).toBeNull();
+    reopened.close();
+  });
+
   it('refuses to update or delete a ledger entry through its triggers', async () => {
     const location = await backend.fresh();
     withThreeEntries(location);

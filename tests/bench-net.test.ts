@@ -8,7 +8,14 @@ import { benchSuites } from '../dist/ts/bench/suites.js';
 
 const cli = path.resolve('bin/ouroboros.js');
 
-function output(fields: { netMlups: number; firstApplyAtSeconds: number | null; lostSteps: number | null; attempts?: number; applied?: number }): RunOutput {
+function output(fields: {
+  netMlups: number;
+  firstApplyAtSeconds: number | null;
+  lostSteps: number | null;
+  attempts?: number;
+  applied?: number;
+  economy?: RunOutput['engine']['economy'];
+}): RunOutput {
   return {
     engine: {
       netMlups: fields.netMlups,
@@ -19,6 +26,7 @@ function output(fields: { netMlups: number; firstApplyAtSeconds: number | null; 
         step: { name: 'variant_abc', attemptId: 3, moduleSha256: 'a'.repeat(64), speedup: 9 },
         readout: { name: 'reference', attemptId: 2, moduleSha256: 'b'.repeat(64), speedup: 1 },
       },
+      economy: fields.economy ?? null,
     },
     summary: { attempts: fields.attempts ?? 6, applied: fields.applied ?? 1, maxEnergyDrift: 3e-15 } as RunOutput['summary'],
     steps: { lostSteps: fields.lostSteps } as RunOutput['steps'],
@@ -40,7 +48,27 @@ describe('bench net figures', () => {
       wallSeconds: 183.2,
       lostSteps: 0,
       maxEnergyDrift: 3e-15,
+      attemptCost: null,
     });
+  });
+
+  it("says what an attempt was judged to cost and where the figure came from (a warm run's is carried from the cold one)", () => {
+    const economy = { judgedAttemptCostSeconds: 45.25, attemptCostSource: { kind: 'carried', attempts: 1 } } as NonNullable<RunOutput['engine']['economy']>;
+    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 5.9, lostSteps: 0, attempts: 0, economy }), 181.2, 800);
+    expect(warm.attemptCost).toEqual({ seconds: 45.25, source: { kind: 'carried', attempts: 1 } });
+    const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
+    const table = formatNetReport({
+      cold,
+      warm,
+      targets: netTargets(cold, warm, 180),
+      runSeconds: 180,
+      kernelAloneSeconds: 20,
+      extents: [4096, 4096],
+      liveKernels: { cold: 'variant_abc', warm: 'variant_abc' },
+      machine: { cpu: 'test', cores: 2, loadAverage: [0, 0, 0], node: 'v22' },
+      date: '2026-12-06T00:00:00.000Z',
+    });
+    expect(table).toContain('an attempt judged to cost 45.3 s (carried from 1 attempt of earlier runs on this machine and lattice)');
   });
 
   it('checks each target of the issue and says which were met', () => {

@@ -22,6 +22,9 @@ import {
 } from '../dist/ts/engine/economy.js';
 import { inCacheLatticeExtents, measureInCacheMlups } from '../dist/ts/engine/in-cache-ceiling.js';
 import { kernelModulePath } from '../dist/native/loader.js';
+import { Archive } from '../dist/ts/archive/archive.js';
+import { machineFingerprint } from '../dist/ts/archive/fingerprint.js';
+import { CARRIED_ATTEMPTS } from '../dist/ts/engine/attempt-costs.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { type SummaryInputs, summarise } from '../dist/ts/engine/summary.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
@@ -134,7 +137,7 @@ describe('Economy ceilings', () => {
     // With the roofline as the only ceiling the live kernel is already above it: no headroom, backed off.
     expect(rooflineOnly.economy.decide(view({ ...hopes, inCacheMlups: null })).state).toBe('backed-off');
     expect(rooflineOnly.transitions[0]!.reason).toBe(
-      'the next attempt is expected to win 0.0 lattice-seconds (under the roofline ceiling of 1812 MLUPS) and costs 8.0',
+      'the next attempt is expected to win 0.0 lattice-seconds (under the roofline ceiling of 1812 MLUPS) and costs 8.0 (measured over 1 attempt of this run)',
     );
   });
 
@@ -152,6 +155,21 @@ describe('Economy ceilings', () => {
     expect(at(1500, null)).toBe(false);
     expect(at(null, 1)).toBe(false);
     expect(at(1500, 1, null)).toBe(false);
+  });
+
+  it('is not worth measuring when even the hope it would bound does not pay for an attempt', () => {
+    const clock = new Clock();
+    // bench net's warm run: the remembered kernel live at the roofline, 11% hoped for, attempts carried at 45 s and 60 s each.
+    const atRoofline = view({ liveMlups: 1300, expectedImprovement: Math.log1p(0.11) });
+    expect(rooflineBinds(atRoofline)).toBe(true);
+    const { economy: carried } = economy(clock, { carriedAttemptCost: { costSeconds: 45, wallSeconds: 60, attempts: 3 } });
+    // 0.11 x (180 - 60) = 13.2 < 45 whatever the ceiling: holding the lattice to measure one buys nothing.
+    expect(carried.ceilingCanMatter(atRoofline)).toBe(false);
+    // A hope of 50% (60 s) would pay unbounded, and the ceiling decides; with no hope yet it may decide too.
+    expect(carried.ceilingCanMatter({ ...atRoofline, expectedImprovement: Math.log1p(0.5) })).toBe(true);
+    expect(carried.ceilingCanMatter({ ...atRoofline, expectedImprovement: null })).toBe(true);
+    // On the prior of 10 s the hope (19.8 s) pays unbounded: measured.
+    expect(economy(clock).economy.ceilingCanMatter(atRoofline)).toBe(true);
   });
 
   it('measures on the lattice bench evolve reports inCacheMlups on, never larger than the live one', () => {
@@ -211,7 +229,9 @@ describe('Economy pacing', () => {
     expect(transitions).toHaveLength(1);
     expect(transitions[0]).toMatchObject({ state: 'backed-off', attemptCostSeconds: 8, costSeconds: 8 });
     expect(transitions[0]!.expectedGainSeconds).toBeCloseTo(1.6, 9);
-    expect(transitions[0]!.reason).toBe('the next attempt is expected to win 1.6 lattice-seconds (under the roofline ceiling of 1300 MLUPS) and costs 8.0');
+    expect(transitions[0]!.reason).toBe(
+      'the next attempt is expected to win 1.6 lattice-seconds (under the roofline ceiling of 1300 MLUPS) and costs 8.0 (measured over 1 attempt of this run)',
+    );
     expect(e.report()).toMatchObject({ state: 'backed-off', backoffs: 1, resumes: 0, costSeconds: 8, attemptCostSeconds: 8, attemptSeconds: 20 });
   });
 
@@ -294,6 +314,58 @@ describe('Economy pacing', () => {
     expect(starts).toBeGreaterThanOrEqual(Math.floor((0.05 * since) / 8) - 1);
   });
 
+  it('judges a run on an archive by what attempts cost earlier runs on this machine and lattice, not by the prior', () => {
+    // bench net's warm run: the predictor expects 11% over the 180 s left; one attempt at 4096^2 cost 45 lattice-seconds in 60 s.
+    const hope = view({ expectedImprovement: Math.log1p(0.11), remainingSeconds: 180 });
+    const clock = new Clock();
+    const prior = economy(clock);
+    // On the prior of 10 s, 0.11 x 180 = 19.8 s pays: the attempt that cost the warm run 12% starts.
+    expect(prior.economy.decide(hope).state).toBe('searching');
+    expect(prior.economy.report()).toMatchObject({ judgedAttemptCostSeconds: 10, attemptCostSource: { kind: 'prior', attempts: 0 } });
+    const carried = economy(clock, { carriedAttemptCost: { costSeconds: 45, wallSeconds: 60, attempts: 3 } });
+    const decision = carried.economy.decide(hope);
+    expect(decision.state).toBe('backed-off');
+    // 45 s of cost at 5% of the time since backing off: nothing more in a 3-minute run.
+    expect(decision.waitMs).toBeCloseTo(900_000, 6);
+    // The gain counts only what is left after the attempt's own 60 s: 0.11 x 120.
+    expect(carried.transitions[0]).toMatchObject({ attemptCostSeconds: 45, attemptCostSource: { kind: 'carried', attempts: 3 } });
+    expect(carried.transitions[0]!.expectedGainSeconds).toBeCloseTo(0.11 * 120, 9);
+    expect(carried.transitions[0]!.reason).toBe(
+      'the next attempt is expected to win 13.2 lattice-seconds (under the roofline ceiling of 1300 MLUPS) and costs 45.0 ' +
+        '(carried from 3 attempts of earlier runs on this machine and lattice)',
+    );
+    expect(carried.economy.report()).toMatchObject({
+      judgedAttemptCostSeconds: 45,
+      attemptCostSource: { kind: 'carried', attempts: 3 },
+      attemptCostSeconds: null,
+    });
+  });
+
+  it("takes this run's own measurement over the carried one once an attempt has ended", () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock, { carriedAttemptCost: { costSeconds: 45, wallSeconds: 60, attempts: 5 } });
+    e.attemptStarted();
+    clock.advance(20);
+    e.attemptFinished(20, { heldSeconds: 0, childCpuSeconds: 1 });
+    expect(e.attemptCostSource()).toEqual({ kind: 'measured', attempts: 1 });
+    expect(e.report()).toMatchObject({ judgedAttemptCostSeconds: 2, attemptCostSeconds: 2, attemptSeconds: 20 });
+    // 0.5 x (180 - 20) = 80 s pays for 2.
+    expect(e.decide(view({ readings: { heldSeconds: 0, childCpuSeconds: 1 }, expectedImprovement: Math.log1p(0.5) })).state).toBe('searching');
+  });
+
+  it('charges each ended attempt what the search cost since the last one ended, so the charges add up to the cost', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    e.attemptStarted();
+    e.attemptStarted();
+    // 6 s held and 2 CPU-seconds beyond what the held work used (14 - 2 x 6), at 2 each: 10 s by the first end.
+    expect(e.attemptFinished(30, { heldSeconds: 6, childCpuSeconds: 14 })).toEqual({ costSeconds: 10, wallSeconds: 30 });
+    e.chargeTrialLoss(1.5);
+    expect(e.attemptFinished(45, { heldSeconds: 6, childCpuSeconds: 16 })).toEqual({ costSeconds: 5.5, wallSeconds: 45 });
+    expect(e.attemptFinished(5, { heldSeconds: 6, childCpuSeconds: 16 })).toEqual({ costSeconds: 0, wallSeconds: 5 });
+    expect(e.costSeconds()).toBe(15.5);
+  });
+
   it('never starts an attempt backed off when maxDegradation is 0', () => {
     const clock = new Clock();
     const { economy: e } = economy(clock, { maxDegradation: 0 });
@@ -340,6 +412,7 @@ describe('the economy in the live display', () => {
       reason: 'the next attempt is expected to win 1.6 lattice-seconds and costs 8.0',
       expectedGainSeconds: 1.6,
       attemptCostSeconds: 8,
+      attemptCostSource: { kind: 'measured', attempts: 1 },
       costSeconds: 8,
     };
     engine.emit('economy', backedOff);
@@ -461,6 +534,75 @@ describe('the economy in the engine loop', () => {
     });
     expect(callsWhileMeasuring).toBe(0);
     expect(run.summary.economy).toMatchObject({ backoffs: 0, ceiling: { kind: 'in-cache', mlups: 123_456 } });
+  }, 60_000);
+
+  it("keeps what each ended attempt cost in the archive, and the next run's economy starts from it", async () => {
+    const archiveFile = path.join(root, 'carried.sqlite');
+    const settings = (extents: number[]) =>
+      resolveConfig({
+        improvementInterval: '0ms',
+        sampleInterval: '100ms',
+        archive: { path: archiveFile, warmStart: false },
+        lattice: { extents, threads: 1 },
+        economy: { childCpuCost: 2 },
+        breaker: { failures: 100 },
+        watch: { window: '100ms', minSteps: 5 },
+        log: { file: '' },
+      });
+    const config = settings([64, 64]);
+    // Each attempt's generator takes 3 CPU-seconds of children (6 lattice-seconds at 2 each), then fails.
+    let cpuSeconds = 0;
+    const generator: Generator = {
+      name: 'costly',
+      propose: async () => {
+        cpuSeconds += 3;
+        throw new Error('no idea');
+      },
+    };
+    const first = createMainLattice(config.lattice);
+    const engine = new Engine(first, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => cpuSeconds });
+    try {
+      await engine.start();
+      while (engine.summary().attempts < 3) await once(engine, 'attempt-finished');
+    } finally {
+      await engine.stop();
+      first.close();
+    }
+    const key = { machine: (await machineFingerprint()).hash, extents: [64, 64], precision: config.lattice.precision, threads: 1 };
+    const archive = Archive.open(archiveFile);
+    const kept = archive.attemptCosts.recent(key, ['step'], 100);
+    archive.close();
+    expect(kept.length).toBeGreaterThanOrEqual(3);
+    expect(kept.every((cost) => cost.costSeconds === 6 && cost.slot === 'step')).toBe(true);
+
+    const second = createMainLattice(config.lattice);
+    const next = new Engine(second, config, { generator: new HangingGenerator(), trustGeneratedSources: true, childCpuSeconds: () => 0, autoImprove: false });
+    try {
+      await next.start();
+      expect(next.summary().economy).toMatchObject({
+        judgedAttemptCostSeconds: 6,
+        attemptCostSource: { kind: 'carried', attempts: Math.min(kept.length, CARRIED_ATTEMPTS) },
+      });
+    } finally {
+      await next.stop();
+      second.close();
+    }
+    // Another lattice on the same archive was never measured: the prior.
+    const other = settings([96, 96]);
+    const third = createMainLattice(other.lattice);
+    const unmeasured = new Engine(third, other, {
+      generator: new HangingGenerator(),
+      trustGeneratedSources: true,
+      childCpuSeconds: () => 0,
+      autoImprove: false,
+    });
+    try {
+      await unmeasured.start();
+      expect(unmeasured.summary().economy).toMatchObject({ judgedAttemptCostSeconds: 10, attemptCostSource: { kind: 'prior', attempts: 0 } });
+    } finally {
+      await unmeasured.stop();
+      third.close();
+    }
   }, 60_000);
 
   it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {

@@ -239,6 +239,38 @@ describe('Engine.stop()', () => {
     // The straggler's verdict, should it come at last, changes nothing the archive says.
     gauntlet.settleAll(verdict({ accepted: false, failedGate: 'dojo' }));
   });
+
+  it('stops while a canary that cannot be aborted still steps its copies, and closes its attempt as interrupted', async () => {
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, config, lat } = engineWith('stuck-canary', gauntlet);
+    // A native canary runs its steps to the end whatever the signal says (at 4096^2 under load, a minute):
+    // this one ends only when the test lets it, after the stop has returned.
+    let canaryCalled = false;
+    let finishCanary!: () => void;
+    const canaryMayEnd = new Promise<void>((resolve) => (finishCanary = resolve));
+    const canary = lat.canary.bind(lat);
+    lat.canary = async (...args: Parameters<Lattice['canary']>) => {
+      canaryCalled = true;
+      await canaryMayEnd;
+      return canary(...args);
+    };
+    await engine.start();
+    const id = await engine.attemptImprovement();
+    await gauntlet.called(1);
+    gauntlet.settleAll(winningVerdict());
+    await until(() => canaryCalled);
+    const summary = await engine.stop();
+    expect(summary.applied).toBe(0);
+    expect(lat.slots().step.live.name).toBe('reference');
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)).toMatchObject({ status: 'interrupted', reason: INTERRUPTED_REASON });
+      expect(archive.ledger.entries()).toEqual([]);
+    } finally {
+      archive.close();
+    }
+    finishCanary();
+  });
 });
 
 describe('the engine on an archive that can no longer be written', () => {

@@ -16,6 +16,7 @@ import { invalidRangeError, requireInteger } from '../errors.js';
 import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
 import { ApprovalStore } from './approvals.js';
+import { AttemptCostStore } from './attempt-costs.js';
 import { RunStore } from './runs.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
@@ -74,6 +75,8 @@ export class Archive {
   readonly approvals: ApprovalStore;
   /** The runs' samples (bounded per run), for a finished run's charts. */
   readonly runs: RunStore;
+  /** What attempts cost the live job, for the next run's economy. */
+  readonly attemptCosts: AttemptCostStore;
 
   /** Who this archive's attempts belong to (owners.ts); registered with the first attempt it inserts. */
   readonly ownerId = newOwnerId();
@@ -95,6 +98,7 @@ export class Archive {
     this.warmStart = new WarmStartStore(db, file);
     this.approvals = new ApprovalStore(db, file, this.ledger);
     this.runs = new RunStore(db);
+    this.attemptCosts = new AttemptCostStore(db);
   }
 
   /**

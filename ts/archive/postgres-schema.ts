@@ -2,8 +2,9 @@
  * The archive's tables on PostgreSQL: the same tables and columns as
  * schema.ts, in PostgreSQL's types (DOUBLE PRECISION for SQLite's 8-byte
  * REAL, BIGINT for a step count, PL/pgSQL for the triggers), one statement
- * per table so that a new table is one more entry. A PostgreSQL archive
- * starts at SCHEMA_VERSION: there is no older one to migrate.
+ * per table so that a new table is one more entry. PostgreSQL archives
+ * began at schema version 5; one of an older version this build knows is
+ * migrated when opened (POSTGRES_MIGRATIONS, in the opening transaction).
  *
  * PostgreSQL has no application_id in a header, so archive_identity holds
  * it and the schema version, and tells an archive from another
@@ -13,6 +14,20 @@ import { ArchiveError } from './errors.js';
 import { PostgresConnection } from './postgres-connection.js';
 import { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
 import type { SqlConnection } from './sql-connection.js';
+
+/** The attempts' measured costs (schema.ts, version 6). */
+const ATTEMPT_COSTS_TABLE = `CREATE TABLE attempt_costs (
+    attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id),
+    slot TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    extents TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    threads INTEGER NOT NULL,
+    cost_seconds DOUBLE PRECISION NOT NULL,
+    wall_seconds DOUBLE PRECISION NOT NULL,
+    recorded_at TEXT NOT NULL
+  );
+  CREATE INDEX attempt_costs_by_key ON attempt_costs (machine, extents, precision, threads, slot)`;
 
 export const POSTGRES_TABLES: readonly string[] = [
   `CREATE TABLE archive_identity (
@@ -122,17 +137,33 @@ export const POSTGRES_TABLES: readonly string[] = [
     pid INTEGER NOT NULL,
     heartbeat_ms BIGINT NOT NULL
   )`,
+  ATTEMPT_COSTS_TABLE,
 ];
 
-/** The tables every PostgreSQL archive has, in the order POSTGRES_TABLES creates them. */
-const ARCHIVE_TABLES = ['archive_identity', 'attempts', 'ledger', 'ledger_head', 'warm_start', 'approvals', 'runs', 'run_samples', 'owners'] as const;
+/** From each older version to the next: the statements that bring it there. */
+export const POSTGRES_MIGRATIONS: ReadonlyMap<number, string> = new Map([[5, ATTEMPT_COSTS_TABLE]]);
+
+/** The tables every PostgreSQL archive has, in the order POSTGRES_TABLES creates them, with the version that added each. */
+const ARCHIVE_TABLES: readonly (readonly [table: string, since: number])[] = [
+  ['archive_identity', 5],
+  ['attempts', 5],
+  ['ledger', 5],
+  ['ledger_head', 5],
+  ['warm_start', 5],
+  ['approvals', 5],
+  ['runs', 5],
+  ['run_samples', 5],
+  ['owners', 5],
+  ['attempt_costs', 6],
+];
 
 /** Whether `location` names a PostgreSQL server rather than an SQLite file. */
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
-function checkIdentity(db: SqlConnection, location: string): 'new' | 'archive' {
+/** 'new' for an empty database, else the archive's schema version (SCHEMA_VERSION, or an older one POSTGRES_MIGRATIONS knows). */
+function checkIdentity(db: SqlConnection, location: string): 'new' | number {
   const tables = db
     .all<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name')
     .map((row) => row.table_name);
@@ -147,27 +178,35 @@ function checkIdentity(db: SqlConnection, location: string): 'new' | 'archive' {
       location,
     );
   }
-  if (identity.version !== SCHEMA_VERSION) {
+  const { version } = identity;
+  if (version !== SCHEMA_VERSION && !POSTGRES_MIGRATIONS.has(version)) {
     throw new ArchiveError(
-      `archive ${location} has schema version ${identity.version}; this build of Ouroboros reads version ${SCHEMA_VERSION} on PostgreSQL: ` +
-        'open it with the Ouroboros that wrote it, or start a new database',
+      `archive ${location} has schema version ${version}; this build of Ouroboros reads version ${SCHEMA_VERSION} on PostgreSQL ` +
+        `and migrates version ${[...POSTGRES_MIGRATIONS.keys()].join(', ')}: open it with the Ouroboros that wrote it, or start a new database`,
       location,
     );
   }
-  const missing = ARCHIVE_TABLES.filter((table) => !tables.includes(table));
+  const missing = ARCHIVE_TABLES.filter(([table, since]) => version >= since && !tables.includes(table)).map(([table]) => table);
   if (missing.length > 0) {
     throw new ArchiveError(
       `archive ${location} lacks the table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that every archive has: it was edited`,
       location,
     );
   }
-  return 'archive';
+  return version;
+}
+
+/** Inside the opening transaction: brings an archive of an older known version up to SCHEMA_VERSION. */
+function migrate(db: SqlConnection, from: number): void {
+  for (let version = from; version < SCHEMA_VERSION; version++) db.exec(POSTGRES_MIGRATIONS.get(version)!);
+  db.run('UPDATE archive_identity SET version = ? WHERE id = 1', SCHEMA_VERSION);
 }
 
 /**
  * Connects to the PostgreSQL archive at `url`, creating its tables in an
- * empty database (one transaction under the write lock: two engines
- * starting at once take turns, and the second finds the first's tables).
+ * empty database or migrating an older archive (one transaction under the
+ * write lock: two engines starting at once take turns, and the second finds
+ * the first's tables).
  * Throws an ArchiveError naming the server, without its password, when it
  * cannot be reached or holds something else.
  */
@@ -175,7 +214,9 @@ export function openPostgresArchive(url: string, timeoutMs: number): PostgresCon
   const db = PostgresConnection.connect(url, timeoutMs);
   try {
     db.transaction(() => {
-      if (checkIdentity(db, db.location) === 'new') for (const statement of POSTGRES_TABLES) db.exec(statement);
+      const state = checkIdentity(db, db.location);
+      if (state === 'new') for (const statement of POSTGRES_TABLES) db.exec(statement);
+      else if (state < SCHEMA_VERSION) migrate(db, state);
     });
     return db;
   } catch (error) {

@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -96,6 +96,28 @@ const OWNERS_SQL = `CREATE TABLE IF NOT EXISTS owners (
 );
 `;
 
+/**
+ * What each attempt that ended on its own cost the live job, in
+ * lattice-seconds as the economy measures them (economy.ts), and how long it
+ * took, keyed by what makes two attempts' costs comparable: the machine
+ * (its fingerprint hash), the live lattice's extents ("4096x4096") and
+ * precision, the threads it steps with, the slot. A new run's economy starts
+ * from the recent costs of its key instead of a guess (attempt-costs.ts).
+ */
+const ATTEMPT_COSTS_SQL = `CREATE TABLE IF NOT EXISTS attempt_costs (
+  attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id),
+  slot TEXT NOT NULL,
+  machine TEXT NOT NULL,
+  extents TEXT NOT NULL,
+  precision TEXT NOT NULL,
+  threads INTEGER NOT NULL,
+  cost_seconds REAL NOT NULL,
+  wall_seconds REAL NOT NULL,
+  recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempt_costs_by_key ON attempt_costs (machine, extents, precision, threads, slot);
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -171,7 +193,7 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}`;
+${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}${ATTEMPT_COSTS_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
@@ -182,6 +204,7 @@ export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([
   ['runs', 4],
   ['run_samples', 4],
   ['owners', 5],
+  ['attempt_costs', 6],
 ]);
 
 /**
@@ -198,4 +221,6 @@ export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> 
   [3, { sql: RUNS_SQL, sealAll: false }],
   // Version 5 adds the attempts' owners (row-seal.ts leaves owner out: it says who may close a row, not what the row is).
   [4, { sql: `ALTER TABLE attempts ADD COLUMN owner TEXT;\n${OWNERS_SQL}`, sealAll: false }],
+  // Version 6 adds the attempts' measured costs; an older archive has none, and its runs' economies start from the prior.
+  [5, { sql: ATTEMPT_COSTS_SQL, sealAll: false }],
 ]);

@@ -126,6 +126,33 @@ export interface RunRecord extends Omit<NewRun, 'samples'> {
   samplesTaken: number;
 }
 
+/**
+ * What makes two attempts' costs to the live job comparable: the machine,
+ * and the live lattice the attempts ran beside.
+ */
+export interface AttemptCostKey {
+  /** The machine fingerprint's hash. */
+  machine: string;
+  extents: readonly number[];
+  precision: 'f32' | 'f64';
+  /** The threads the live lattice steps with. */
+  threads: number;
+}
+
+/** What one attempt that ended on its own cost the live job (economy.ts), under its key. */
+export interface NewAttemptCost extends AttemptCostKey {
+  attemptId: number;
+  slot: Slot;
+  /** Lattice-seconds: held time, charged child CPU and trial loss, as the economy measures them. */
+  costSeconds: number;
+  /** Wall seconds from the attempt's start to its end. */
+  wallSeconds: number;
+}
+
+export interface AttemptCostRecord extends NewAttemptCost {
+  recordedAt: string;
+}
+
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */
   sequence: number;

@@ -20,6 +20,16 @@
  *   twice: up to `cores` CPU-seconds per held second are left out;
  * - throughput a live trial lost, as measured by the trial (chargeTrialLoss).
  *
+ * An attempt's cost is the mean over the attempts that ended in this run.
+ * Before one has, it is what attempts cost earlier runs on this machine and
+ * lattice (`carriedAttemptCost`: the median of the last few, kept in the
+ * archive, attempt-costs.ts), and only for a machine and lattice never
+ * measured the prior `priorAttemptCostSeconds`. At 4096^2 a real attempt
+ * costs several times the prior, so a run on an archive that already
+ * converged would otherwise start one attempt that paid only on paper.
+ * Each attempt that ends is charged the cost measured since the previous
+ * one ended (attemptFinished), so the charges add up to the run's cost.
+ *
  * Gain, in lattice-seconds: if the next attempt wins, the live kernel runs
  * faster by a fraction f for the rest of the run, which is worth f x the
  * remaining seconds (less the attempt's own duration, measured). f is
@@ -68,8 +78,38 @@ export interface EconomyOptions {
   /** The configured concurrency and least time between two starts. */
   maxConcurrent: number;
   intervalMs: number;
-  /** What an attempt is taken to cost before one has ended in this run. */
+  /** What an attempt is taken to cost before one has ended in this run, when no earlier run measured one. */
   priorAttemptCostSeconds: number;
+  /** What attempts cost earlier runs on this machine and lattice; null: never measured. */
+  carriedAttemptCost?: CarriedAttemptCost | null;
+}
+
+/** Earlier runs' measured attempt costs under this run's key (attempt-costs.ts). */
+export interface CarriedAttemptCost {
+  /** Lattice-seconds and wall seconds per attempt: medians of the last `attempts`. */
+  costSeconds: number;
+  wallSeconds: number;
+  attempts: number;
+}
+
+/**
+ * Where the attempt cost a decision was judged by comes from: this run's
+ * ended attempts, earlier runs' (carried in the archive), or the prior.
+ */
+export type AttemptCostSource = { kind: 'measured'; attempts: number } | { kind: 'carried'; attempts: number } | { kind: 'prior'; attempts: 0 };
+
+/** The source as a clause for a sentence: "measured over 3 attempts of this run". */
+export function describeCostSource(source: AttemptCostSource): string {
+  const attempts = `${source.attempts} ${source.attempts === 1 ? 'attempt' : 'attempts'}`;
+  if (source.kind === 'measured') return `measured over ${attempts} of this run`;
+  if (source.kind === 'carried') return `carried from ${attempts} of earlier runs on this machine and lattice`;
+  return 'the prior: no attempt measured on this machine and lattice';
+}
+
+/** What one ended attempt was charged (attemptFinished). */
+export interface AttemptCharge {
+  costSeconds: number;
+  wallSeconds: number;
 }
 
 /** Cumulative measurements since the run began. */
@@ -131,6 +171,7 @@ export interface EconomyTransition {
   /** The figures the decision was made on, in lattice-seconds. */
   expectedGainSeconds: number | null;
   attemptCostSeconds: number;
+  attemptCostSource: AttemptCostSource;
   costSeconds: number;
 }
 
@@ -144,6 +185,9 @@ export interface EconomyReport {
   /** Mean lattice-seconds per attempt that ended, and mean wall seconds it took. */
   attemptCostSeconds: number | null;
   attemptSeconds: number | null;
+  /** The cost per attempt the economy judges by now, in lattice-seconds, and where it comes from (measured, carried, prior). */
+  judgedAttemptCostSeconds: number;
+  attemptCostSource: AttemptCostSource;
   /** The last gain estimate, in lattice-seconds; null: unknown. */
   expectedGainSeconds: number | null;
   /** The ceiling the last decision bounded the gain by; null: none known. */
@@ -160,6 +204,8 @@ export class Economy {
   private readonly startedMs: number;
   private finishedAttempts = 0;
   private attemptWallSeconds = 0;
+  /** The run's cost when the last attempt ended: the next one to end is charged what came after. */
+  private chargedSeconds = 0;
   private trialLossSeconds = 0;
   private latest: CostReadings = { heldSeconds: 0, childCpuSeconds: 0 };
   private backedOffAtMs = 0;
@@ -200,11 +246,20 @@ export class Economy {
     this.probe = false;
   }
 
-  /** An attempt ended after `wallSeconds`; the state is judged again at the next decision. */
-  attemptFinished(wallSeconds: number): void {
+  /**
+   * An attempt ended after `wallSeconds`, with the costs measured now; the
+   * state is judged again at the next decision. Returns what it is charged:
+   * the cost since the last attempt ended (or the run began).
+   */
+  attemptFinished(wallSeconds: number, readings: CostReadings = this.latest): AttemptCharge {
+    this.latest = readings;
     this.finishedAttempts += 1;
     this.attemptWallSeconds += Math.max(0, wallSeconds);
     this.rejudge = true;
+    const total = this.costSeconds();
+    const charge = { costSeconds: Math.max(0, total - this.chargedSeconds), wallSeconds: Math.max(0, wallSeconds) };
+    this.chargedSeconds = Math.max(total, this.chargedSeconds);
+    return charge;
   }
 
   /** Something changed that can change what an attempt wins: a back-off ends with one probing attempt. */
@@ -212,6 +267,13 @@ export class Economy {
     if (this.current !== 'backed-off') return;
     this.probe = true;
     this.resume(reason, this.lastGainSeconds, this.attemptCost());
+  }
+
+  /** Where attemptCost() comes from now. */
+  attemptCostSource(): AttemptCostSource {
+    if (this.finishedAttempts > 0) return { kind: 'measured', attempts: this.finishedAttempts };
+    const carried = this.options.carriedAttemptCost ?? null;
+    return carried === null ? { kind: 'prior', attempts: 0 } : { kind: 'carried', attempts: carried.attempts };
   }
 
   private resume(reason: string, gain: number | null, cost: number): void {
@@ -222,13 +284,21 @@ export class Economy {
       reason: `resumed: ${reason}`,
       expectedGainSeconds: gain,
       attemptCostSeconds: cost,
+      attemptCostSource: this.attemptCostSource(),
       costSeconds: this.costSeconds(),
     });
   }
 
-  /** Mean cost of an attempt that ended in this run, or the prior before one has. */
+  /** Mean cost of an attempt that ended in this run; before one has, the carried cost, else the prior. */
   private attemptCost(readings: CostReadings = this.latest): number {
-    return this.finishedAttempts === 0 ? this.options.priorAttemptCostSeconds : this.costSeconds(readings) / this.finishedAttempts;
+    if (this.finishedAttempts > 0) return this.costSeconds(readings) / this.finishedAttempts;
+    return this.options.carriedAttemptCost?.costSeconds ?? this.options.priorAttemptCostSeconds;
+  }
+
+  /** Mean wall seconds of an attempt that ended in this run; before one has, the carried figure, else 0. */
+  private attemptDuration(): number {
+    if (this.finishedAttempts > 0) return this.attemptWallSeconds / this.finishedAttempts;
+    return this.options.carriedAttemptCost?.wallSeconds ?? 0;
   }
 
   private elapsedSeconds(): number {
@@ -244,8 +314,18 @@ export class Economy {
       fraction = Math.min(fraction, Math.max(0, ceiling.mlups / view.liveMlups - 1));
     }
     const remaining = view.remainingSeconds ?? Math.max(this.options.horizonSeconds, this.elapsedSeconds());
-    const duration = this.finishedAttempts === 0 ? 0 : this.attemptWallSeconds / this.finishedAttempts;
-    return fraction * Math.max(0, remaining - duration);
+    return fraction * Math.max(0, remaining - this.attemptDuration());
+  }
+
+  /**
+   * Whether a ceiling could change the next decision: a ceiling only bounds
+   * the gain, so when the gain it could at most bound (the predictor's hope
+   * over the remaining time) does not pay for an attempt, measuring one
+   * (the in-cache ceiling holds the live lattice) buys nothing.
+   */
+  ceilingCanMatter(view: EconomyView): boolean {
+    const unbounded = this.expectedGainSeconds({ ...view, rooflineMlups: null, inCacheMlups: null });
+    return unbounded === null || unbounded >= this.attemptCost(view.readings);
   }
 
   /** The pacing now; may change state (reported through onTransition). */
@@ -273,8 +353,16 @@ export class Economy {
     this.backedOffAtMs = this.options.now();
     this.costAtBackoff = this.costSeconds();
     const ceiling = this.lastCeiling === null ? '' : ` (under the ${this.lastCeiling.kind} ceiling of ${this.lastCeiling.mlups.toFixed(0)} MLUPS)`;
-    const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds${ceiling} and costs ${cost.toFixed(1)}`;
-    this.onTransition({ state: 'backed-off', reason, expectedGainSeconds: gain, attemptCostSeconds: cost, costSeconds: this.costAtBackoff });
+    const source = this.attemptCostSource();
+    const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds${ceiling} and costs ${cost.toFixed(1)} (${describeCostSource(source)})`;
+    this.onTransition({
+      state: 'backed-off',
+      reason,
+      expectedGainSeconds: gain,
+      attemptCostSeconds: cost,
+      attemptCostSource: source,
+      costSeconds: this.costAtBackoff,
+    });
   }
 
   /**
@@ -298,6 +386,8 @@ export class Economy {
       trialLossSeconds: this.trialLossSeconds,
       attemptCostSeconds: this.finishedAttempts === 0 ? null : this.attemptCost(),
       attemptSeconds: this.finishedAttempts === 0 ? null : this.attemptWallSeconds / this.finishedAttempts,
+      judgedAttemptCostSeconds: this.attemptCost(),
+      attemptCostSource: this.attemptCostSource(),
       expectedGainSeconds: this.lastGainSeconds,
       ceiling: this.lastCeiling,
       backoffs: this.backoffs,

@@ -35,7 +35,8 @@ import { seededRandom } from '../util/random.js';
 import { type AttemptHost, type AttemptRequest, AttemptRunner, type Approver } from './attempt-runner.js';
 import { childCpuSeconds } from './child-cpu.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { Economy, type EconomyDecision, rooflineBinds } from './economy.js';
+import { AttemptCostLog, attemptCostKey } from './attempt-costs.js';
+import { type CarriedAttemptCost, Economy, type EconomyDecision, rooflineBinds } from './economy.js';
 import { type EngineConfig, archiveLocation, defaultConfig } from './config.js';
 import type { AttemptPhase, AttemptStatusReport, BudgetReport, EngineEvents, EngineSample } from './events.js';
 import { generatorFromConfig } from './generator-factory.js';
@@ -122,8 +123,9 @@ const STOP_GRACE_MS = 2_000;
 const FINAL_WINDOW_MS = 1_000;
 /**
  * What an attempt is taken to cost the live job before one has ended in
- * this run, in lattice-seconds: a 90 s run at 4096^2 held the lattice 54 s
- * for 5 attempts.
+ * this run, in lattice-seconds, on a machine and lattice the archive has no
+ * measured attempt for (attempt-costs.ts): a 90 s run at 4096^2 held the
+ * lattice 54 s for 5 attempts.
  */
 const PRIOR_ATTEMPT_COST_SECONDS = 10;
 /** Recent free-running samples whose median is the live kernel's rate for the economy's headroom. */
@@ -180,6 +182,8 @@ interface Running {
   ticketBase: number;
   /** null with economy.enabled false: the fixed pacing. */
   economy: Economy | null;
+  /** Where each ended attempt's cost is kept for the next run's economy. */
+  attemptCosts: AttemptCostLog;
   childCpuAtStart: number;
 }
 
@@ -344,7 +348,9 @@ export class Engine extends EventEmitter<EngineEvents> {
           this.costUsd += usd;
         },
       };
-      const economy = this.createEconomy();
+      const threads = this.config.lattice.threads > 0 ? this.config.lattice.threads : os.availableParallelism();
+      const attemptCosts = new AttemptCostLog(archive.attemptCosts, attemptCostKey(this.lattice, threads, fingerprint));
+      const economy = this.createEconomy(attemptCosts.carried(configured.slots));
       this.run = {
         archive,
         fingerprint,
@@ -359,6 +365,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         startStep: this.lattice.stepCount,
         ticketBase: records.length,
         economy,
+        attemptCosts,
         childCpuAtStart: this.childCpuSeconds(),
       };
     } catch (error) {
@@ -592,7 +599,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     return pacing.waitMs;
   }
 
-  private createEconomy(): Economy | null {
+  private createEconomy(carriedAttemptCost: CarriedAttemptCost | null): Economy | null {
     if (!this.config.economy.enabled) return null;
     return new Economy(
       {
@@ -604,6 +611,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         maxConcurrent: this.config.maxConcurrentImprovements,
         intervalMs: this.config.improvementIntervalMs,
         priorAttemptCostSeconds: PRIOR_ATTEMPT_COST_SECONDS,
+        carriedAttemptCost,
       },
       (transition) => this.emit('economy', transition),
     );
@@ -613,6 +621,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     return (this.deps.childCpuSeconds ?? childCpuSeconds)();
   }
 
+  /** What the economy measures, cumulative since start(). */
+  private costReadings(): { heldSeconds: number; childCpuSeconds: number } {
+    return { heldSeconds: this.heldClock.totalMs() / 1000, childCpuSeconds: this.childCpuSeconds() - this.run!.childCpuAtStart };
+  }
+
   /** The economy's pacing, or the fixed one without it. */
   private pacing(): EconomyDecision {
     const run = this.run!;
@@ -620,14 +633,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (run.economy === null) return { state: 'searching', maxInFlight: this.config.maxConcurrentImprovements, waitMs: intervalWaitMs };
     if (run.economy.state === 'backed-off') this.noticeBottleneck();
     const view = {
-      readings: { heldSeconds: this.heldClock.totalMs() / 1000, childCpuSeconds: this.childCpuSeconds() - run.childCpuAtStart },
+      readings: this.costReadings(),
       remainingSeconds: this.remainingSeconds(),
       expectedImprovement: this.expectedImprovement(),
       liveMlups: this.liveMlups(),
       rooflineMlups: this.deps.rooflineMlups ?? null,
       inCacheMlups: this.inCacheCeiling(),
     };
-    if (rooflineBinds(view)) {
+    if (rooflineBinds(view) && run.economy.ceilingCanMatter(view)) {
       this.measureInCacheCeiling();
       // Judged on the roofline alone, the economy would back off only to resume when the ceiling arrives: the next start waits for it.
       if (this.inCache?.measuring === true) return { state: run.economy.state, maxInFlight: 1, waitMs: LOOP_POLL_MS };
@@ -741,6 +754,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const startedMs = this.now();
     run.economy?.attemptStarted();
     const recorded = deferred<number>();
+    // Cut short when it ended because the run was stopping: it cost only part of what it would have.
+    let ended: { record: AttemptRecord; cutShort: boolean } | null = null;
     const work = runner
       .run(request, (id) => {
         this.runIds.push(id);
@@ -751,6 +766,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         recorded.resolve(id);
       })
       .then((record) => {
+        ended = { record, cutShort: this.abort.signal.aborted };
         this.emit('attempt-finished', record);
         this.finished.get(record.id)?.resolve(record);
       })
@@ -761,7 +777,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       })
       .finally(() => {
         this.inFlight.delete(work);
-        run.economy?.attemptFinished((this.now() - startedMs) / 1000);
+        const charge = run.economy?.attemptFinished((this.now() - startedMs) / 1000, this.costReadings());
+        try {
+          if (charge !== undefined && ended !== null) run.attemptCosts.record(ended.record, charge, ended.cutShort);
+        } catch (error) {
+          this.fail(error);
+        }
       });
     this.inFlight.add(work);
     return recorded.promise;

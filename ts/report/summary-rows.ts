@@ -2,6 +2,7 @@
  * The summary table's rows, label and formatted value: the terminal and the
  * HTML report print exactly these, so they cannot disagree.
  */
+import { describeCostSource } from '../engine/economy.js';
 import { GATES } from '../gauntlet/types.js';
 import { formatCount, formatDrift, formatFraction, formatMlups, formatSeconds, formatSpeedup } from './format.js';
 import type { RunSummary } from './run-summary.js';
@@ -18,6 +19,7 @@ export function economyText(summary: RunSummary): string {
   const ceiling = economy.ceiling === null ? '' : `; gain bounded by the ${economy.ceiling.kind} ceiling of ${formatMlups(economy.ceiling.mlups)} MLUPS`;
   return (
     `${formatSeconds(economy.costSeconds)} of the live job (held, ${formatSeconds(economy.childCpuSeconds)} child CPU, trials); ` +
+    `an attempt judged to cost ${formatSeconds(economy.judgedAttemptCostSeconds)} (${describeCostSource(economy.attemptCostSource)}); ` +
     `backed off ${economy.backoffs}, resumed ${economy.resumes}, ${economy.state} at the end${ceiling}`
   );
 }
