@@ -13,9 +13,9 @@ fn check(extents: &[usize], steps: usize, seed: u64) {
     let lattice = Lattice::new(extents).unwrap();
     let cells = lattice.cell_count();
     let mut rng = SplitMix64::new(seed);
-    let (previous, current) = (rng.field(cells), rng.field(cells));
+    let (previous, current) = (rng.field(cells, 1.0), rng.field(cells, 1.0));
     let courant2 = 0.9 / extents.len() as f64;
-    let wanted: Vec<usize> = (0..24).map(|_| rng.below(cells as u64) as usize).collect();
+    let wanted: Vec<usize> = (0..24).map(|_| rng.int(0, cells - 1)).collect();
     let full = step(&lattice, &previous, &current, courant2, steps).unwrap();
     let sampled = step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
     for (&cell, value) in wanted.iter().zip(&sampled) {
@@ -47,9 +47,9 @@ fn check_f32(extents: &[usize], steps: usize, seed: u64) {
     let cells = lattice.cell_count();
     let mut rng = SplitMix64::new(seed);
     let narrow = |field: Vec<f64>| field.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
-    let (previous, current) = (narrow(rng.field(cells)), narrow(rng.field(cells)));
+    let (previous, current) = (narrow(rng.field(cells, 1.0)), narrow(rng.field(cells, 1.0)));
     let courant2 = (0.9 / extents.len() as f64) as f32;
-    let wanted: Vec<usize> = (0..24).map(|_| rng.below(cells as u64) as usize).collect();
+    let wanted: Vec<usize> = (0..24).map(|_| rng.int(0, cells - 1)).collect();
     let full = step(&lattice, &previous, &current, courant2, steps).unwrap();
     let sampled = step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
     for (&cell, value) in wanted.iter().zip(&sampled) {
@@ -118,7 +118,7 @@ fn a_cell_outside_the_lattice_is_an_error_naming_it() {
 fn the_term_scale_of_sampled_cells_is_that_of_their_light_cones() {
     let lattice = Lattice::new(&[41, 41]).unwrap();
     let mut rng = SplitMix64::new(5);
-    let (previous, mut current) = (rng.field(1681), rng.field(1681));
+    let (previous, mut current) = (rng.field(1681, 1.0), rng.field(1681, 1.0));
     // A spike at (20, 20); cell (20, 22) is within 2 steps of it, (0, 0) is not.
     current[20 * 41 + 20] = 1.0e6;
     let near = [20 * 41 + 22];
