@@ -209,78 +209,13 @@ async function holding<T>(lat: Lattice, heldClock: HeldClock, work: () => Promis
  * A refused archive write at start throws a sentence naming the file.
  */
 export async function setUpRun(parts: EngineParts, attempts: AttemptTracker): Promise<Running> {
-  const { lattice, config, deps, logger } = parts;
-  const detachLog = logEngineEvents(parts.events, logger);
+  const { config, deps } = parts;
+  const detachLog = logEngineEvents(parts.events, parts.logger);
   const fingerprint = await machineFingerprint();
   const ownsArchive = deps.archive === undefined;
   const archive = deps.archive ?? Archive.open(archiveLocation(config.archive));
   try {
-    for (const record of archive.orphanedAttempts()) {
-      logger.warn({ event: 'interrupted', id: record.id }, `attempt ${record.id} was left pending by an engine that ended first`);
-    }
-    archive.markInterrupted();
-    const roots = ensureRoots(archive);
-    const records = archive.list();
-    // Outcomes are attempts the gauntlet judged: not the roots, generator failures, skips or interrupted ones.
-    const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0 && record.status !== 'interrupted');
-    const memory = StrategyMemory.fromRecords(learnable);
-    const predictor = Predictor.fromRecords(learnable, predictorSample, deps.predictor);
-    const given = deps.generator ? { generator: deps.generator, slots: deps.generatorSlots ?? (['step'] as const) } : generatorFromConfig(config, memory);
-    const configured = deps.wrapGenerator ? { ...given, generator: deps.wrapGenerator(given.generator) } : given;
-    const economy = createEconomy(parts);
-    const live = liveChanges(parts, archive, attempts, economy);
-    adoptLiveModules(parts, archive, live, roots, attempts);
-    const ownsRun = !lattice.running;
-    if (ownsRun) {
-      lattice
-        .run({ watchdog: config.watchdog })
-        .then((summary) => summary.error !== null && parts.fail(new Error(`the lattice's run ended: ${summary.error}`)))
-        .catch((error: unknown) => parts.fail(error));
-    }
-    const sampler = new LiveSampler(lattice, {
-      sampleIntervalMs: config.sampleIntervalMs,
-      energyIntervalMs: config.energyIntervalMs,
-      now: parts.now,
-      heldMs: () => parts.heldClock.totalMs(),
-      onSample: (sample) => parts.events.emit('sample', sample),
-      onError: (error) => parts.fail(error),
-    });
-    const host: AttemptHost = {
-      lat: lattice,
-      config,
-      archive,
-      fingerprint,
-      live,
-      breaker: parts.breaker,
-      memory,
-      predictor,
-      generator: configured.generator,
-      generatorSlots: configured.slots,
-      gauntlet: parts.gauntlet,
-      ...(deps.approve ? { approve: deps.approve } : {}),
-      signal: parts.signal,
-      rootOf: (slot) => roots.get(slot)!,
-      liveMlups: () => sampler.samples.at(-1)?.mlups ?? 0,
-      phase: (report) => attempts.phase(report),
-      gateProgress: (report) => parts.events.emit('gate-progress', report),
-      addCost: (usd) => attempts.addCost(usd),
-    };
-    return {
-      archive,
-      fingerprint,
-      ownsArchive,
-      ownsRun,
-      live,
-      sampler,
-      host,
-      roots,
-      detachLog,
-      startedMs: parts.now(),
-      startStep: lattice.stepCount,
-      ticketBase: records.length,
-      economy,
-      childCpuAtStart: parts.childCpuSeconds(),
-    };
+    return { ...runOn(parts, attempts, archive, fingerprint), ownsArchive, detachLog };
   } catch (error) {
     detachLog();
     if (ownsArchive) archive.close();
@@ -290,6 +225,94 @@ export async function setUpRun(parts: EngineParts, attempts: AttemptTracker): Pr
       throw new Error(`archive ${archive.file}: a write failed (${code}: ${(error as Error).message}); the engine could not start`, { cause: error });
     throw error;
   }
+}
+
+/** The run on an open archive: all of Running but what setUpRun undoes when this throws. */
+function runOn(parts: EngineParts, attempts: AttemptTracker, archive: Archive, fingerprint: MachineFingerprint): Omit<Running, 'ownsArchive' | 'detachLog'> {
+  const { lattice, config, deps, logger } = parts;
+  for (const record of archive.orphanedAttempts()) {
+    logger.warn({ event: 'interrupted', id: record.id }, `attempt ${record.id} was left pending by an engine that ended first`);
+  }
+  archive.markInterrupted();
+  const roots = ensureRoots(archive);
+  const records = archive.list();
+  // Outcomes are attempts the gauntlet judged: not the roots, generator failures, skips or interrupted ones.
+  const learnable = records.filter((record) => record.parentId !== null && record.gates.length > 0 && record.status !== 'interrupted');
+  const memory = StrategyMemory.fromRecords(learnable);
+  const predictor = Predictor.fromRecords(learnable, predictorSample, deps.predictor);
+  const given = deps.generator ? { generator: deps.generator, slots: deps.generatorSlots ?? (['step'] as const) } : generatorFromConfig(config, memory);
+  const configured = deps.wrapGenerator ? { ...given, generator: deps.wrapGenerator(given.generator) } : given;
+  const economy = createEconomy(parts);
+  const live = liveChanges(parts, archive, attempts, economy);
+  adoptLiveModules(parts, archive, live, roots, attempts);
+  const ownsRun = !lattice.running;
+  if (ownsRun) {
+    lattice
+      .run({ watchdog: config.watchdog })
+      .then((summary) => summary.error !== null && parts.fail(new Error(`the lattice's run ended: ${summary.error}`)))
+      .catch((error: unknown) => parts.fail(error));
+  }
+  const sampler = new LiveSampler(lattice, {
+    sampleIntervalMs: config.sampleIntervalMs,
+    energyIntervalMs: config.energyIntervalMs,
+    now: parts.now,
+    heldMs: () => parts.heldClock.totalMs(),
+    onSample: (sample) => parts.events.emit('sample', sample),
+    onError: (error) => parts.fail(error),
+  });
+  const host = attemptHost(parts, attempts, { archive, fingerprint, live, memory, predictor, configured, roots, sampler });
+  return {
+    archive,
+    fingerprint,
+    ownsRun,
+    live,
+    sampler,
+    host,
+    roots,
+    startedMs: parts.now(),
+    startStep: lattice.stepCount,
+    ticketBase: records.length,
+    economy,
+    childCpuAtStart: parts.childCpuSeconds(),
+  };
+}
+
+/** What the run's attempts run on, and how they report back to the tracker. */
+function attemptHost(
+  parts: EngineParts,
+  attempts: AttemptTracker,
+  run: {
+    archive: Archive;
+    fingerprint: MachineFingerprint;
+    live: LiveChanges;
+    memory: StrategyMemory;
+    predictor: Predictor;
+    configured: { generator: Generator; slots: readonly Slot[] };
+    roots: Map<Slot, number>;
+    sampler: LiveSampler;
+  },
+): AttemptHost {
+  const { archive, fingerprint, live, memory, predictor, configured, roots, sampler } = run;
+  return {
+    lat: parts.lattice,
+    config: parts.config,
+    archive,
+    fingerprint,
+    live,
+    breaker: parts.breaker,
+    memory,
+    predictor,
+    generator: configured.generator,
+    generatorSlots: configured.slots,
+    gauntlet: parts.gauntlet,
+    ...(parts.deps.approve ? { approve: parts.deps.approve } : {}),
+    signal: parts.signal,
+    rootOf: (slot) => roots.get(slot)!,
+    liveMlups: () => sampler.samples.at(-1)?.mlups ?? 0,
+    phase: (report) => attempts.phase(report),
+    gateProgress: (report) => parts.events.emit('gate-progress', report),
+    addCost: (usd) => attempts.addCost(usd),
+  };
 }
 
 function ensureRoots(archive: Archive): Map<Slot, number> {
