@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Archive } from '../archive/archive.js';
-import { redactUrl } from '../archive/postgres-connection.js';
 import { SCHEMA_VERSION } from '../archive/schema.js';
 import type { AttemptRecord, LedgerVerification, NewRun, RunSample } from '../archive/types.js';
 import { rooflineMlupsOf } from '../bench/kernels.js';
@@ -48,6 +47,7 @@ import { engineControl } from './engine-control.js';
 import { durationParser, parseInteger } from './parse.js';
 import { RunProgress } from './run-progress.js';
 import { checkOutputDir, checkOutputFile } from '../util/output-path.js';
+import { deferred } from '../util/deferred.js';
 import { UsageError } from './usage-error.js';
 import { archiveName } from './archive-commands.js';
 import { type DashboardFlags, serveDashboard, withDashboardFlags } from './ui-command.js';
@@ -229,7 +229,7 @@ function settingsOf(config: EngineConfig, options: RunCommandOptions): Record<st
     'max concurrent improvements': String(config.maxConcurrentImprovements),
     'benchmarks hold the live lattice': config.gauntlet.holdLive ? 'yes (gauntlet.holdLive)' : 'no',
     seed: String(config.seed),
-    archive: config.archive.url !== '' ? redactUrl(config.archive.url) : path.resolve(config.archive.path),
+    archive: archiveName(archiveLocation(config.archive)),
     'config file': options.config ?? (existsSync('ouroboros.toml') ? path.resolve('ouroboros.toml') : 'built-in defaults'),
     host: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.availableParallelism()} cores, node ${process.version}`,
   };
@@ -275,8 +275,9 @@ async function runSession(
   commandStartedMs: number,
   dashboard: DashboardContext | null,
 ): Promise<Session> {
-  let requestStop!: () => void;
-  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+  const stopRequest = deferred<void>();
+  const stopRequested = stopRequest.promise;
+  const requestStop = () => stopRequest.resolve();
   const onSignal = () => {
     progress?.event('stopping: the attempts in flight are interrupted and kept in the archive (a second signal ends the process at once)');
     requestStop();

@@ -13,7 +13,8 @@
 //! - [`readout`]: fields rounded to balanced nonary digits;
 //! - [`shift`]: periodic translation of a field along one axis;
 //! - [`check_invariants`]: one report on a kernel's state and outputs;
-//! - [`nonary`]: arithmetic on balanced nonary digit strings.
+//! - [`nonary`]: arithmetic on balanced nonary digit strings;
+//! - [`SplitMix64`]: the seeded generator of the random states checks run on.
 //!
 //! The crate knows nothing of Node: `ouroboros-oracle-napi` converts and
 //! forwards to it.
@@ -26,6 +27,7 @@ mod lattice;
 pub mod nonary;
 mod readout;
 mod real;
+mod rng;
 mod shift;
 mod step;
 mod summation;
@@ -37,5 +39,6 @@ pub use invariants::{check_invariants, InvariantInput, InvariantReport};
 pub use lattice::{Lattice, MAX_DIMS, MIN_EXTENT};
 pub use readout::{readout, Readout, DIGIT_MAX};
 pub use real::Real;
+pub use rng::SplitMix64;
 pub use shift::shift;
 pub use step::{step, step_with_term_scale, term_scale, Levels};

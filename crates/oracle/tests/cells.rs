@@ -6,25 +6,41 @@ mod support;
 
 use ouroboros_oracle::{
     step, step_at_cells, step_at_cells_with_term_scale, step_with_term_scale, Lattice, OracleError,
+    Real,
 };
 use support::SplitMix64;
 
-fn check(extents: &[usize], steps: usize, seed: u64) {
+/// Steps random fields (drawn in f64, then rounded by `narrow` with r^2) in
+/// full and at 24 drawn cells, and compares them there bitwise.
+fn check_in<T: Real + Into<f64>>(
+    extents: &[usize],
+    steps: usize,
+    seed: u64,
+    narrow: fn(f64) -> T,
+    label: &str,
+) {
     let lattice = Lattice::new(extents).unwrap();
     let cells = lattice.cell_count();
     let mut rng = SplitMix64::new(seed);
-    let (previous, current) = (rng.field(cells), rng.field(cells));
-    let courant2 = 0.9 / extents.len() as f64;
-    let wanted: Vec<usize> = (0..24).map(|_| rng.below(cells as u64) as usize).collect();
+    let previous: Vec<T> = rng.field(cells, 1.0).into_iter().map(narrow).collect();
+    let current: Vec<T> = rng.field(cells, 1.0).into_iter().map(narrow).collect();
+    let courant2 = narrow(0.9 / extents.len() as f64);
+    let wanted: Vec<usize> = (0..24).map(|_| rng.int(0, cells - 1)).collect();
     let full = step(&lattice, &previous, &current, courant2, steps).unwrap();
     let sampled = step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
-    for (&cell, value) in wanted.iter().zip(&sampled) {
+    for (&cell, &value) in wanted.iter().zip(&sampled) {
+        // Widening f32 to f64 is exact, so equal f64 bits are equal f32 bits.
+        let (got, expected): (f64, f64) = (value.into(), full.current[cell].into());
         assert_eq!(
-            value.to_bits(),
-            full.current[cell].to_bits(),
-            "extents {extents:?}, {steps} steps, cell {cell}"
+            got.to_bits(),
+            expected.to_bits(),
+            "{label}extents {extents:?}, {steps} steps, cell {cell}"
         );
     }
+}
+
+fn check(extents: &[usize], steps: usize, seed: u64) {
+    check_in(extents, steps, seed, |v| v, "");
 }
 
 #[test]
@@ -43,22 +59,7 @@ fn agrees_bitwise_with_the_full_step_through_the_light_cone() {
 
 /// The same in f32: the fields and r^2 rounded to f32 first.
 fn check_f32(extents: &[usize], steps: usize, seed: u64) {
-    let lattice = Lattice::new(extents).unwrap();
-    let cells = lattice.cell_count();
-    let mut rng = SplitMix64::new(seed);
-    let narrow = |field: Vec<f64>| field.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
-    let (previous, current) = (narrow(rng.field(cells)), narrow(rng.field(cells)));
-    let courant2 = (0.9 / extents.len() as f64) as f32;
-    let wanted: Vec<usize> = (0..24).map(|_| rng.below(cells as u64) as usize).collect();
-    let full = step(&lattice, &previous, &current, courant2, steps).unwrap();
-    let sampled = step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
-    for (&cell, value) in wanted.iter().zip(&sampled) {
-        assert_eq!(
-            value.to_bits(),
-            full.current[cell].to_bits(),
-            "f32, extents {extents:?}, {steps} steps, cell {cell}"
-        );
-    }
+    check_in(extents, steps, seed, |v| v as f32, "f32, ");
 }
 
 #[test]
@@ -118,7 +119,7 @@ fn a_cell_outside_the_lattice_is_an_error_naming_it() {
 fn the_term_scale_of_sampled_cells_is_that_of_their_light_cones() {
     let lattice = Lattice::new(&[41, 41]).unwrap();
     let mut rng = SplitMix64::new(5);
-    let (previous, mut current) = (rng.field(1681), rng.field(1681));
+    let (previous, mut current) = (rng.field(1681, 1.0), rng.field(1681, 1.0));
     // A spike at (20, 20); cell (20, 22) is within 2 steps of it, (0, 0) is not.
     current[20 * 41 + 20] = 1.0e6;
     let near = [20 * 41 + 22];

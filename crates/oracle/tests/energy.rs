@@ -25,8 +25,8 @@ fn matches_the_hand_computation_on_a_ring_of_three() {
 fn includes_the_cell_volume() {
     let lattice = Lattice::new(&[3, 3, 3]).unwrap();
     let mut rng = SplitMix64::new(4);
-    let previous = rng.field(27);
-    let current = rng.field(27);
+    let previous = rng.field(27, 1.0);
+    let current = rng.field(27, 1.0);
     let unit = WaveParameters {
         c: 1.0,
         h: 1.0,
@@ -58,8 +58,8 @@ fn is_conserved_by_leapfrog_to_1e_12_over_10_000_steps() {
             h: 1.0,
             dt: courant,
         };
-        let mut previous = rng.field(lattice.cell_count());
-        let mut current = rng.field(lattice.cell_count());
+        let mut previous = rng.field(lattice.cell_count(), 1.0);
+        let mut current = rng.field(lattice.cell_count(), 1.0);
         let initial = energy(&lattice, &previous, &current, parameters).unwrap();
         assert!(initial > 0.0);
         for checkpoint in 1..=CHECKPOINTS {

@@ -30,8 +30,8 @@ impl Healthy {
         let lattice = Lattice::new(&EXTENTS).unwrap();
         let courant2 = (PARAMETERS.c * PARAMETERS.dt / PARAMETERS.h).powi(2);
         let mut rng = SplitMix64::new(7);
-        let start_previous: Vec<f64> = rng.field(60).iter().map(|v| 3.0 * v).collect();
-        let start_current: Vec<f64> = rng.field(60).iter().map(|v| 3.0 * v).collect();
+        let start_previous: Vec<f64> = rng.field(60, 1.0).iter().map(|v| 3.0 * v).collect();
+        let start_current: Vec<f64> = rng.field(60, 1.0).iter().map(|v| 3.0 * v).collect();
         let initial_energy = energy(&lattice, &start_previous, &start_current, PARAMETERS).unwrap();
         let levels = step(&lattice, &start_previous, &start_current, courant2, 50).unwrap();
         let Readout::Digits(digits) = readout(&levels.current) else {

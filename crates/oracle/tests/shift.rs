@@ -47,8 +47,8 @@ fn commutes_with_leapfrog_bit_for_bit_in_every_dimension() {
     for dims in 1..=9 {
         let lattice = Lattice::new(&mixed_extents(dims)).unwrap();
         let courant2 = 0.9 / dims as f64;
-        let previous = rng.field(lattice.cell_count());
-        let current = rng.field(lattice.cell_count());
+        let previous = rng.field(lattice.cell_count(), 1.0);
+        let current = rng.field(lattice.cell_count(), 1.0);
         let stepped = step(&lattice, &previous, &current, courant2, 2).unwrap();
         for axis in 0..dims {
             for by in [1, -1, 2] {

@@ -56,8 +56,8 @@ fn two_steps_of_a_spike_on_a_ring_match_the_hand_computation() {
 fn zero_steps_returns_copies_of_the_inputs() {
     let lattice = Lattice::new(&[3, 4]).unwrap();
     let mut rng = SplitMix64::new(1);
-    let previous = rng.field(12);
-    let current = rng.field(12);
+    let previous = rng.field(12, 1.0);
+    let current = rng.field(12, 1.0);
     let levels = step(&lattice, &previous, &current, 0.2, 0).unwrap();
     assert_eq!(levels.previous, previous);
     assert_eq!(levels.current, current);
@@ -70,8 +70,8 @@ fn matches_the_coordinate_reference_bit_for_bit_in_every_dimension() {
         let extents = mixed_extents(dims);
         let lattice = Lattice::new(&extents).unwrap();
         let courant2 = 0.8 / dims as f64;
-        let previous = rng.field(lattice.cell_count());
-        let current = rng.field(lattice.cell_count());
+        let previous = rng.field(lattice.cell_count(), 1.0);
+        let current = rng.field(lattice.cell_count(), 1.0);
 
         let mut expected = (previous.clone(), current.clone());
         for _ in 0..3 {
@@ -92,12 +92,12 @@ fn f32_fields_are_stepped_in_f32_arithmetic() {
         let lattice = Lattice::new(&extents).unwrap();
         let courant2 = (0.8 / dims as f64) as f32;
         let previous: Vec<f32> = rng
-            .field(lattice.cell_count())
+            .field(lattice.cell_count(), 1.0)
             .iter()
             .map(|&v| v as f32)
             .collect();
         let current: Vec<f32> = rng
-            .field(lattice.cell_count())
+            .field(lattice.cell_count(), 1.0)
             .iter()
             .map(|&v| v as f32)
             .collect();
@@ -240,8 +240,8 @@ fn stepping_with_the_term_scale_steps_as_step_does_and_keeps_the_largest() {
     let extents = [5, 4, 3];
     let lattice = Lattice::new(&extents).unwrap();
     let mut rng = SplitMix64::new(3);
-    let previous = rng.field(60);
-    let current = rng.field(60);
+    let previous = rng.field(60, 1.0);
+    let current = rng.field(60, 1.0);
     let (levels, scale) = step_with_term_scale(&lattice, &previous, &current, 0.3, 3).unwrap();
     let plain = step(&lattice, &previous, &current, 0.3, 3).unwrap();
     assert_eq!(bits(&levels.current), bits(&plain.current));
