@@ -108,20 +108,21 @@ export class AttemptTracker {
    * Starts one attempt on `host` and resolves with its archive id once it
    * has one. `seedOf` gives the attempt's random seed from its ticket;
    * `ended` is told the attempt's seconds once it has ended, however it did,
-   * and its record (null when it failed before it had one).
+   * and its record (null when it failed before it had one) with whether the
+   * run was stopping when it ended (it was then cut short).
    */
   launch(
     host: AttemptHost,
     request: AttemptRequest,
     seedOf: (ticket: number) => number,
-    ended: (seconds: number, record: AttemptRecord | null) => void,
+    ended: (seconds: number, finished: { record: AttemptRecord; cutShort: boolean } | null) => void,
   ): Promise<number> {
     this.ticketCount += 1;
     const ticket = this.ticketCount;
     const runner = new AttemptRunner(host, ticket, seededRandom(seedOf(ticket)));
     const startedMs = this.parts.now();
     const recorded = deferred<number>();
-    let finishedRecord: AttemptRecord | null = null;
+    let finished: { record: AttemptRecord; cutShort: boolean } | null = null;
     const work = runner
       .run(request, (id) => {
         this.ids.push(id);
@@ -132,7 +133,7 @@ export class AttemptTracker {
         recorded.resolve(id);
       })
       .then((record) => {
-        finishedRecord = record;
+        finished = { record, cutShort: this.parts.signal.aborted };
         this.parts.events.emit('attempt-finished', record);
         this.finished.get(record.id)?.resolve(record);
       })
@@ -144,7 +145,7 @@ export class AttemptTracker {
       })
       .finally(() => {
         this.inFlight.delete(work);
-        ended((this.parts.now() - startedMs) / 1000, finishedRecord);
+        ended((this.parts.now() - startedMs) / 1000, finished);
       });
     this.inFlight.add(work);
     return recorded.promise;

@@ -170,11 +170,11 @@ export class Scheduler {
       run.host,
       request,
       (ticket) => (Math.imul(seed, 0x9e3779b1) + run.ticketBase + ticket) >>> 0,
-      (seconds, record) => {
+      (seconds, finished) => {
         const charge = run.economy?.attemptFinished(seconds, this.costReadings());
         // Cut short when it ended because the run was stopping: it cost only part of what it would have.
         try {
-          if (charge !== undefined && record !== null) run.attemptCosts.record(record, charge, this.parts.signal.aborted);
+          if (charge !== undefined && finished !== null) run.attemptCosts.record(finished.record, charge, finished.cutShort);
         } catch (error) {
           this.parts.fail(error);
         }
