@@ -100,6 +100,55 @@ describe('kernels the energy cannot see', () => {
   });
 });
 
+describe('the full check of the whole lattice', () => {
+  // 16 of 65,536 cells a check, one-step batches (so every draw and batch is
+  // fixed by the seed): the sampled probes of this seed never reach the one
+  // wrong cell's cone in 40 checks; the full check, due once the injected
+  // clock has moved a minute on, compares every cell off the JS thread.
+  const extents = [256, 256];
+  const sampled = { everySteps: 25, differential: { cells: 16, seed: 4, fullCheckEveryMs: 0 } };
+
+  it('a kernel wrong at one cell that the sampled probes miss is rolled back by it', async () => {
+    const unchecked = lattice(extents, 'random', 'f64', 1);
+    await unchecked.swap('step', await unchecked.loadModule(testKernel('WrongAtOneCell')));
+    expect(await watch(unchecked, 1000, sampled)).toEqual([]);
+    expect(unchecked.kernelName).toBe('misbehaving');
+
+    const lat = lattice(extents, 'random', 'f64', 1);
+    await lat.swap('step', await lat.loadModule(testKernel('WrongAtOneCell')));
+    const clock = { ms: 0 };
+    const rolledBack = new Promise<WatchdogEvent>((resolve) => lat.once('watchdog', resolve));
+    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
+    // Checked at step 0 by the sampled probe (which misses it, as above), whose check plans a full one of the next snapshot.
+    clock.ms = 60_000;
+    const event = await rolledBack;
+    expect((await run).error).toBeNull();
+    // The next snapshot after step 0's check: at step 25, or later where the runner passed 25 while that check ran.
+    expect(event).toMatchObject({ reason: 'differential', slot: 'step', rolledBackFrom: 'misbehaving', rolledBackTo: 'reference' });
+    expect(event.checkedStep % 25 === 0 && event.checkedStep > 0).toBe(true);
+    expect(event.detail).toMatch(
+      /^differential check of the whole lattice: the kernel's [12] step\(s\) from \d+ to \d+ differ from the oracle's at \d+ of 65536 cells/,
+    );
+    expect(event.energyDrift).toBeLessThan(1e-9);
+    expect(lat.kernelName).toBe('reference');
+  });
+
+  it('never rolls back a correct kernel', async () => {
+    const lat = lattice(extents, 'random', 'f64', 1);
+    const clock = { ms: 0 };
+    const events: WatchdogEvent[] = [];
+    lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
+    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
+    clock.ms = 60_000;
+    expect((await run).error).toBeNull();
+    // The check of the whole lattice answers off the JS thread, perhaps after the run: wait for a sampled check's snapshot after it.
+    const rerun = await lat.run({ steps: 100, watchdog: sampled });
+    expect(rerun.error).toBeNull();
+    expect(events).toEqual([]);
+    expect(lat.kernelName).toBe('reference');
+  });
+});
+
 describe('kernels wrong only in some call patterns', () => {
   // Each skips the last step of the calls named (the levels swap: the energy
   // stays exact) and is the reference in every other call. Batches of at
