@@ -183,8 +183,8 @@ export class Watchdog {
   #lastFullCheckMs = 0;
   /** The next probed snapshot takes every cell for a full check. */
   #fullCheckPlanned = false;
-  /** A full check holds its snapshot out, unsettled, until the oracle's thread answers. */
-  #fullCheckInFlight = false;
+  /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
+  #fullCheckInFlight: Promise<void> | null = null;
 
   constructor(
     private readonly core: CoreLattice,
@@ -203,6 +203,11 @@ export class Watchdog {
     this.#snapshotsUntilProbe = 0;
     this.#lastFullCheckMs = this.differential?.now() ?? 0;
     this.#planNextProbe();
+  }
+
+  /** Resolves once no full check is under way (at once when none is). */
+  fullCheckSettled(): Promise<void> {
+    return this.#fullCheckInFlight ?? Promise.resolve();
   }
 
   /** Called with each snapshot the runner announces. */
@@ -264,7 +269,6 @@ export class Watchdog {
    * dropped this one) gets others.
    */
   #startFullCheck(snapshot: CoreSnapshot, levels: SnapshotLevels, energyDrift: number): void {
-    this.#fullCheckInFlight = true;
     this.#levels = null;
     const { extents, courant2, precision } = this.physics;
     const oracle = oracleAddon();
@@ -273,7 +277,7 @@ export class Watchdog {
       precision === 'f32'
         ? oracle.fullCheckF32Async(new Float32Array(levels.previous), new Float32Array(levels.current), extents, courant2, steps, probeValues, ULPS_PER_STEP)
         : oracle.fullCheckF64Async(levels.previous, levels.current, extents, courant2, steps, probeValues, ULPS_PER_STEP);
-    answer
+    this.#fullCheckInFlight = answer
       .then((mismatch) => this.#settleFullCheck(step, steps, mismatch, energyDrift))
       .catch((error: unknown) => {
         // Only a closed lattice is expected here (closed while the oracle ran): nothing is left to settle or restore.
@@ -281,7 +285,7 @@ export class Watchdog {
           process.emitWarning(`the watchdog's full check of step ${step} failed: ${String(error)}`);
       })
       .finally(() => {
-        this.#fullCheckInFlight = false;
+        this.#fullCheckInFlight = null;
         this.#levels ??= levels;
       });
   }
@@ -359,7 +363,7 @@ export class Watchdog {
   }
 
   #fullCheckDue(plan: DifferentialPlan): boolean {
-    return plan.fullCheckEveryMs > 0 && !this.#fullCheckInFlight && plan.now() - this.#lastFullCheckMs >= plan.fullCheckEveryMs;
+    return plan.fullCheckEveryMs > 0 && this.#fullCheckInFlight === null && plan.now() - this.#lastFullCheckMs >= plan.fullCheckEveryMs;
   }
 
   #energyFailure(report: { allFinite: boolean; energyDrift: number; firstNonFinite: number | null }, step: number): Failure | null {
