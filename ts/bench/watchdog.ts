@@ -335,9 +335,13 @@ async function measureFullCheck(p: WatchdogPlan, threads: number, batchSteps: nu
   const rates = { without: [] as number[], withFullCheck: [] as number[] };
   const stallMs = { without: [] as number[], withFullCheck: [] as number[] };
   const lostMs: number[] = [];
+  // A round with a full check lasts a little over two snapshot intervals; one without goes first on odd rounds.
+  let withSteps = 2 * everySteps + 5;
   for (let round = 0; round < p.liveRounds; round++) {
+    const first = round % 2 === 0 ? null : await fullCheckRound(p.largeExtents, threads, everySteps, withSteps);
     const withCheck = await fullCheckRound(p.largeExtents, threads, everySteps, null);
-    const without = await fullCheckRound(p.largeExtents, threads, everySteps, withCheck.stepsRun);
+    withSteps = withCheck.stepsRun;
+    const without = first ?? (await fullCheckRound(p.largeExtents, threads, everySteps, withSteps));
     rates.withFullCheck.push(withCheck.rate);
     rates.without.push(without.rate);
     stallMs.withFullCheck.push(withCheck.longestStallMs);
