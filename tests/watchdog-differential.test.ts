@@ -133,6 +133,24 @@ describe('the full check of the whole lattice', () => {
     expect(lat.kernelName).toBe('reference');
   });
 
+  it('compares the whole level off the JS thread in either precision, naming the first wrong cell', async () => {
+    const oracle = oracleAddon();
+    const extents = [40, 33];
+    const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 5);
+    const [previous, current] = [state.previous as Float64Array, state.current as Float64Array];
+    const expected = oracle.stepF64(previous, current, extents, 0.36, 3).current;
+    expect(await oracle.fullCheckF64Async(previous, current, extents, 0.36, 3, expected, 4)).toBeNull();
+    const wrong = Float64Array.from(expected);
+    wrong[700] = wrong[700]! + 1e-12;
+    expect(await oracle.fullCheckF64Async(previous, current, extents, 0.36, 3, wrong, 4)).toMatchObject({ cells: 1, firstCell: 700 });
+
+    const [previous32, current32] = [Float32Array.from(previous), Float32Array.from(current)];
+    const expected32 = Float64Array.from(oracle.stepF32(previous32, current32, extents, 0.36, 3).current);
+    expect(await oracle.fullCheckF32Async(previous32, current32, extents, 0.36, 3, expected32, 4)).toBeNull();
+    expected32[12] = expected32[12]! + 1e-3;
+    expect(await oracle.fullCheckF32Async(previous32, current32, extents, 0.36, 3, expected32, 4)).toMatchObject({ cells: 1, firstCell: 12 });
+  });
+
   it('never rolls back a correct kernel', async () => {
     const lat = lattice(extents, 'random', 'f64', 1);
     const clock = { ms: 0 };
