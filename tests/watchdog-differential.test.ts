@@ -5,8 +5,9 @@
 // runner gave the kernel; correct kernels never are.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
-import { kernelModulePath, oracleAddon } from '../dist/native/loader.js';
-import { gaussianPulse, randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { coreAddon, kernelModulePath, oracleAddon } from '../dist/native/loader.js';
+import { cellCount, gaussianPulse, randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { Watchdog, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { compareProbe, drawProbeCells } from '../dist/ts/lattice/differential-check.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 
@@ -151,19 +152,32 @@ describe('the full check of the whole lattice', () => {
     expect(await oracle.fullCheckF32Async(previous32, current32, extents, 0.36, 3, expected32, 4)).toMatchObject({ cells: 1, firstCell: 12 });
   });
 
-  it('never rolls back a correct kernel', async () => {
-    const lat = lattice(extents, 'random', 'f64', 1);
-    const clock = { ms: 0 };
-    const events: WatchdogEvent[] = [];
-    lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
-    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
-    clock.ms = 60_000;
-    expect((await run).error).toBeNull();
-    // The check of the whole lattice answers off the JS thread, perhaps after the run: wait for a sampled check's snapshot after it.
-    const rerun = await lat.run({ steps: 100, watchdog: sampled });
-    expect(rerun.error).toBeNull();
-    expect(events).toEqual([]);
-    expect(lat.kernelName).toBe('reference');
+  it('settles a correct kernel verified and never rolls it back', async () => {
+    // A core lattice under a watchdog of its own, which says when its full check has settled.
+    const core = new (coreAddon().LatticeCore)({ extents, courant2: 0.36, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2 });
+    try {
+      const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 3);
+      core.setState(state.previous, state.current);
+      const energy = oracleAddon().energy(state.previous as Float64Array, state.current as Float64Array, extents, 1, 1, 0.6);
+      const clock = { ms: 0 };
+      const plan = resolveDifferential({ ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms }, cellCount(extents));
+      const rollbacks: WatchdogEvent[] = [];
+      const physics = { extents, c: 1, h: 1, dt: 0.6, courant2: 0.36, precision: 'f64' as const };
+      const watchdog = new Watchdog(core, physics, energy, 1e-9, plan, (event) => rollbacks.push(event));
+      watchdog.prime();
+      const run = core.run(0, 25, (step) => watchdog.check(step));
+      clock.ms = 60_000;
+      // Step 0's check plans the full check; the next snapshot (25, or later) carries it.
+      while (core.stepCount < 51) await new Promise((resolve) => setImmediate(resolve));
+      await watchdog.fullCheckSettled();
+      core.stop();
+      expect((await run).error).toBeNull();
+      expect(rollbacks).toEqual([]);
+      // The snapshot the full check held became the restore point: nothing after step 0 was verified before it.
+      expect(core.recover('step').restoredStep).toBeGreaterThanOrEqual(25);
+    } finally {
+      core.close();
+    }
   });
 });
 
