@@ -28,6 +28,8 @@ interface HostileEntry {
   precision?: 'f64' | 'f32';
   /** The live runner's steps per kernel call, where the candidate shows itself only when batched (default 1). */
   stepsPerCall?: number;
+  /** Timed incumbent samples, where the candidate shows itself only when timed alone (the incumbent's times known; default all). */
+  incumbentSamples?: number;
 }
 
 const dir = path.resolve('tests/fixtures/hostile');
@@ -91,6 +93,7 @@ describe('the hostile corpus', () => {
             targetExtents: entry.targetExtents,
             precision: entry.precision,
             stepsPerCall: entry.stepsPerCall,
+            incumbentSamples: entry.incumbentSamples,
             cacheDir,
             cpuSeconds: 2,
             sandboxTimeoutMs: 20_000,

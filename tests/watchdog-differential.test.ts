@@ -5,8 +5,9 @@
 // runner gave the kernel; correct kernels never are.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
-import { kernelModulePath, oracleAddon } from '../dist/native/loader.js';
-import { gaussianPulse, randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { coreAddon, kernelModulePath, oracleAddon } from '../dist/native/loader.js';
+import { cellCount, gaussianPulse, randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { Watchdog, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { compareProbe, drawProbeCells } from '../dist/ts/lattice/differential-check.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 
@@ -97,6 +98,86 @@ describe('kernels the energy cannot see', () => {
     expect(events[0]!.detail).toMatch(
       /the kernel's 1 step\(s\) from 0 to 1 differ from the oracle's at 1 of 4096 sampled cells, first cell 2730:|the kernel's 3 step\(s\) from 0 to 3 differ from the oracle's at \d+ of 4096 sampled cells/,
     );
+  });
+});
+
+describe('the full check of the whole lattice', () => {
+  // 16 of 65,536 cells a check, one-step batches (so every draw and batch is
+  // fixed by the seed): the sampled probes of this seed never reach the one
+  // wrong cell's cone in 40 checks; the full check, due once the injected
+  // clock has moved a minute on, compares every cell off the JS thread.
+  const extents = [256, 256];
+  const sampled = { everySteps: 25, differential: { cells: 16, seed: 4, fullCheckEveryMs: 0 } };
+
+  it('a kernel wrong at one cell that the sampled probes miss is rolled back by it', async () => {
+    const unchecked = lattice(extents, 'random', 'f64', 1);
+    await unchecked.swap('step', await unchecked.loadModule(testKernel('WrongAtOneCell')));
+    expect(await watch(unchecked, 1000, sampled)).toEqual([]);
+    expect(unchecked.kernelName).toBe('misbehaving');
+
+    const lat = lattice(extents, 'random', 'f64', 1);
+    await lat.swap('step', await lat.loadModule(testKernel('WrongAtOneCell')));
+    const clock = { ms: 0 };
+    const rolledBack = new Promise<WatchdogEvent>((resolve) => lat.once('watchdog', resolve));
+    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
+    // Checked at step 0 by the sampled probe (which misses it, as above), whose check plans a full one of the next snapshot.
+    clock.ms = 60_000;
+    const event = await rolledBack;
+    expect((await run).error).toBeNull();
+    // The next snapshot after step 0's check: at step 25, or later where the runner passed 25 while that check ran.
+    expect(event).toMatchObject({ reason: 'differential', slot: 'step', rolledBackFrom: 'misbehaving', rolledBackTo: 'reference' });
+    expect(event.checkedStep % 25 === 0 && event.checkedStep > 0).toBe(true);
+    expect(event.detail).toMatch(
+      /^differential check of the whole lattice: the kernel's [12] step\(s\) from \d+ to \d+ differ from the oracle's at \d+ of 65536 cells/,
+    );
+    expect(event.energyDrift).toBeLessThan(1e-9);
+    expect(lat.kernelName).toBe('reference');
+  });
+
+  it('compares the whole level off the JS thread in either precision, naming the first wrong cell', async () => {
+    const oracle = oracleAddon();
+    const extents = [40, 33];
+    const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 5);
+    const [previous, current] = [state.previous as Float64Array, state.current as Float64Array];
+    const expected = oracle.stepF64(previous, current, extents, 0.36, 3).current;
+    expect(await oracle.fullCheckF64Async(previous, current, extents, 0.36, 3, expected, 4)).toBeNull();
+    const wrong = Float64Array.from(expected);
+    wrong[700] = wrong[700]! + 1e-12;
+    expect(await oracle.fullCheckF64Async(previous, current, extents, 0.36, 3, wrong, 4)).toMatchObject({ cells: 1, firstCell: 700 });
+
+    const [previous32, current32] = [Float32Array.from(previous), Float32Array.from(current)];
+    const expected32 = Float64Array.from(oracle.stepF32(previous32, current32, extents, 0.36, 3).current);
+    expect(await oracle.fullCheckF32Async(previous32, current32, extents, 0.36, 3, expected32, 4)).toBeNull();
+    expected32[12] = expected32[12]! + 1e-3;
+    expect(await oracle.fullCheckF32Async(previous32, current32, extents, 0.36, 3, expected32, 4)).toMatchObject({ cells: 1, firstCell: 12 });
+  });
+
+  it('settles a correct kernel verified and never rolls it back', async () => {
+    // A core lattice under a watchdog of its own, which says when its full check has settled.
+    const core = new (coreAddon().LatticeCore)({ extents, courant2: 0.36, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2 });
+    try {
+      const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 3);
+      core.setState(state.previous, state.current);
+      const energy = oracleAddon().energy(state.previous as Float64Array, state.current as Float64Array, extents, 1, 1, 0.6);
+      const clock = { ms: 0 };
+      const plan = resolveDifferential({ ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms }, cellCount(extents));
+      const rollbacks: WatchdogEvent[] = [];
+      const physics = { extents, c: 1, h: 1, dt: 0.6, courant2: 0.36, precision: 'f64' as const };
+      const watchdog = new Watchdog(core, physics, energy, 1e-9, plan, (event) => rollbacks.push(event));
+      watchdog.prime();
+      const run = core.run(0, 25, (step) => watchdog.check(step));
+      clock.ms = 60_000;
+      // Step 0's check plans the full check; the next snapshot (25, or later) carries it.
+      while (core.stepCount < 51) await new Promise((resolve) => setImmediate(resolve));
+      await watchdog.fullCheckSettled();
+      core.stop();
+      expect((await run).error).toBeNull();
+      expect(rollbacks).toEqual([]);
+      // The snapshot the full check held became the restore point: nothing after step 0 was verified before it.
+      expect(core.recover('step').restoredStep).toBeGreaterThanOrEqual(25);
+    } finally {
+      core.close();
+    }
   });
 });
 

@@ -56,6 +56,7 @@ describe('hostile kernels the live watchdog must stop', () => {
       'live-freeze-from-rest',
       'live-skip-odd-parity',
       'live-swap-levels',
+      'live-wrong-cell',
       'live-wrong-when-batched',
     ]);
   });
@@ -85,5 +86,38 @@ describe('hostile kernels the live watchdog must stop', () => {
     lat.step(10);
     expect(Number.isFinite(lat.energy())).toBe(true);
     expect(fixtureHashes()).toEqual(before);
+  });
+
+  it('live-wrong-cell, which the sampled probes of a large lattice miss, is rolled back by the full check', async () => {
+    const module = build(manifest['live-wrong-cell']!);
+    // 16 of 65,536 cells a check in one-step batches (every draw and batch fixed by the seed): 40 checks miss the cell.
+    const start = (lat: Lattice) => {
+      lattices.push(lat);
+      const state = gaussianPulse(lat);
+      lat.setState(state.previous, state.current);
+    };
+    const options = { extents: [256, 256], dt: 0.6, threads: 2, maxBatchSteps: 1, batchLatencyMs: 10_000 };
+    const sampled = { everySteps: 25, differential: { cells: 16, seed: 4, fullCheckEveryMs: 0 } };
+    const unchecked = new Lattice(options);
+    start(unchecked);
+    await unchecked.swap('step', await unchecked.loadModule(module));
+    const missed: WatchdogEvent[] = [];
+    unchecked.on('watchdog', (event: WatchdogEvent) => missed.push(event));
+    expect((await unchecked.run({ steps: 1000, watchdog: sampled })).error).toBeNull();
+    expect(missed).toEqual([]);
+
+    const lat = new Lattice(options);
+    start(lat);
+    await lat.swap('step', await lat.loadModule(module));
+    const clock = { ms: 0 };
+    const rolledBack = new Promise<WatchdogEvent>((resolve) => lat.once('watchdog', resolve));
+    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
+    // Step 0's sampled check (which misses, as above) plans a full check of the next snapshot.
+    clock.ms = 60_000;
+    const event = await rolledBack;
+    expect((await run).error).toBeNull();
+    expect(event).toMatchObject({ reason: 'differential', slot: 'step', rolledBackTo: 'reference' });
+    expect(event.detail).toMatch(/^differential check of the whole lattice: .* at \d+ of 65536 cells/);
+    expect(lat.kernelName).toBe('reference');
   });
 });

@@ -15,18 +15,37 @@
  *   the cells the default probe keeps for the live batch size, and the
  *   comparison), timed alone and set against the time between two checks:
  *   on a shared 2-core machine whole-run throughput moves by tens of
- *   percent between rounds, far more than the cost being measured.
+ *   percent between rounds, far more than the cost being measured;
+ * - fullCheck: the watchdog's full check of the whole lattice, due every
+ *   DEFAULT_FULL_CHECK_EVERY_MS: the oracle's steps of the whole lattice
+ *   (off the JS thread) and the JS thread's part (every cell's index for the
+ *   probe, the call), timed alone and set against the cadence, counting the
+ *   oracle's core as lost to the kernel outright; and live throughput in
+ *   rounds that last until a full check forced at their start (the
+ *   injected clock) has settled, against rounds of as many steps with none:
+ *   the runner time lost to one full check, set against the cadence. The
+ *   rounds run a core lattice under a Watchdog of their own, which says
+ *   when its full check has settled.
  *
  * Figures are medians of the per-round percentages, each round's beside them.
  */
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CoreLattice } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
 import { defaultConfig } from '../engine/config.js';
 import { Lattice } from '../lattice/lattice.js';
-import { randomState } from '../lattice/initial-conditions.js';
-import { compareProbe, drawProbeCells } from '../lattice/differential-check.js';
-import { DEFAULT_PROBE_CELLS, DEFAULT_PROBE_CONE_VALUES, DEFAULT_PROBE_EVERY_SNAPSHOTS, type WatchdogOptions } from '../lattice/watchdog.js';
+import { cellCount, randomState } from '../lattice/initial-conditions.js';
+import { ULPS_PER_STEP, compareProbe, drawProbeCells } from '../lattice/differential-check.js';
+import {
+  Watchdog,
+  resolveDifferential,
+  DEFAULT_FULL_CHECK_EVERY_MS,
+  DEFAULT_PROBE_CELLS,
+  DEFAULT_PROBE_CONE_VALUES,
+  DEFAULT_PROBE_EVERY_SNAPSHOTS,
+  type WatchdogOptions,
+} from '../lattice/watchdog.js';
 import { seededRandom } from '../util/random.js';
 import type { BenchRunOptions } from './suites.js';
 import { median } from '../util/median.js';
@@ -95,6 +114,23 @@ export interface WatchdogBenchReport {
      * outright: the A/B figure above is this machine's noise, this one the cost.
      */
     accountedCostPct: number;
+  };
+  fullCheck: {
+    extents: number[];
+    everyMs: number;
+    /** The steps it checked (the probe's: a one-step call and the live batch). */
+    steps: number;
+    /** The oracle's steps of the whole lattice and the comparison, on a libuv thread (median of 3). */
+    oracleMs: number;
+    /** The JS thread's part: every cell's index for the probe, and starting the task. */
+    jsMs: number;
+    /** (oracleMs + jsMs) over the cadence: the oracle's core counted as lost to the kernel outright. */
+    accountedCostPct: number;
+    stepsPerSecond: { without: number; withFullCheck: number };
+    /** The longest the event loop waited in a round (median over rounds): the JS thread's work blocks it, the oracle's does not. */
+    longestEventLoopStallMs: { without: number; withFullCheck: number };
+    /** Per round: the runner time one full check cost, over the cadence. */
+    measuredCostPct: RoundedFigure;
   };
 }
 
@@ -223,6 +259,113 @@ async function measureDifferential(p: WatchdogPlan, threads: number, log: (messa
   }
 }
 
+/** One full check's parts, timed alone: the oracle's (off the JS thread) and the JS thread's. */
+async function fullCheckMs(extents: number[], steps: number): Promise<{ oracleMs: number; jsMs: number }> {
+  const cells = extents.reduce((a, b) => a * b, 1);
+  const state = randomState({ extents, precision: 'f64', courantNumber: DT }, 7);
+  const previous = state.previous as Float64Array;
+  const current = state.current as Float64Array;
+  const oracle = oracleAddon();
+  const actual = oracle.stepF64(previous, current, extents, DT * DT, steps).current;
+  const oracleMs: number[] = [];
+  const jsMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = process.hrtime.bigint();
+    const everyCell = new Float64Array(cells);
+    for (let cell = 0; cell < cells; cell++) everyCell[cell] = cell;
+    const answer = oracle.fullCheckF64Async(previous, current, extents, DT * DT, steps, actual, ULPS_PER_STEP);
+    const started = process.hrtime.bigint();
+    jsMs.push(Number(started - start) / 1e6);
+    if ((await answer) !== null) throw new Error('the full check refused the oracle its own steps');
+    oracleMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  return { oracleMs: median(oracleMs), jsMs: median(jsMs) };
+}
+
+/** A core lattice under this module's own watchdog, so that a round can wait for its full check to settle. */
+function watchedCore(extents: number[], threads: number, withFullCheck: boolean, clock: { ms: number }) {
+  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
+  const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 11);
+  core.setState(initial.previous, initial.current);
+  const energy = oracleAddon().energy(initial.previous as Float64Array, initial.current as Float64Array, extents, 1, 1, DT);
+  const physics = { extents, c: 1, h: 1, dt: DT, courant2: DT * DT, precision: 'f64' as const };
+  const plan = resolveDifferential({ fullCheckEveryMs: withFullCheck ? DEFAULT_FULL_CHECK_EVERY_MS : 0, now: () => clock.ms }, cellCount(extents));
+  const rollbacks: string[] = [];
+  const watchdog = new Watchdog(core, physics, energy, 1e-9, plan, (event) => rollbacks.push(event.detail));
+  return { core, watchdog, rollbacks };
+}
+
+/**
+ * Runner steps per second over a round: with a full check, from the start
+ * until the full check the first snapshot's check planned has settled (and
+ * `stepsAtLeast` steps); without, for as many steps as the last such round.
+ */
+async function fullCheckRound(
+  extents: number[],
+  threads: number,
+  everySteps: number,
+  steps: number | null,
+): Promise<{ stepsRun: number; rate: number; longestStallMs: number }> {
+  const clock = { ms: 0 };
+  const { core, watchdog, rollbacks } = watchedCore(extents, threads, steps === null, clock);
+  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  stalls.enable();
+  try {
+    watchdog.prime();
+    const run = core.run(steps ?? 0, everySteps, (step) => watchdog.check(step));
+    clock.ms = DEFAULT_FULL_CHECK_EVERY_MS;
+    if (steps === null) {
+      // The full check is planned by the first snapshot's check and starts with the next: wait for it to start, then to settle.
+      while (core.stepCount < 2 * everySteps + 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      await watchdog.fullCheckSettled();
+      core.stop();
+    }
+    const summary = await run;
+    if (summary.error) throw new Error(`the run failed: ${summary.error}`);
+    if (rollbacks.length > 0) throw new Error(`the watchdog rolled back a correct kernel: ${rollbacks[0]}`);
+    return { stepsRun: summary.stepsRun, rate: summary.stepsRun / (summary.runNs / 1e9), longestStallMs: stalls.max / 1e6 };
+  } finally {
+    stalls.disable();
+    core.close();
+  }
+}
+
+async function measureFullCheck(p: WatchdogPlan, threads: number, batchSteps: number, log: (message: string) => void) {
+  const everySteps = defaultConfig.watchdog.everySteps;
+  const rates = { without: [] as number[], withFullCheck: [] as number[] };
+  const stallMs = { without: [] as number[], withFullCheck: [] as number[] };
+  const lostMs: number[] = [];
+  // A round with a full check lasts a little over two snapshot intervals; one without goes first on odd rounds.
+  let withSteps = 2 * everySteps + 5;
+  for (let round = 0; round < p.liveRounds; round++) {
+    const first = round % 2 === 0 ? null : await fullCheckRound(p.largeExtents, threads, everySteps, withSteps);
+    const withCheck = await fullCheckRound(p.largeExtents, threads, everySteps, null);
+    withSteps = withCheck.stepsRun;
+    const without = first ?? (await fullCheckRound(p.largeExtents, threads, everySteps, withSteps));
+    rates.withFullCheck.push(withCheck.rate);
+    rates.without.push(without.rate);
+    stallMs.withFullCheck.push(withCheck.longestStallMs);
+    stallMs.without.push(without.longestStallMs);
+    // The runner time the round with the check took beyond the same steps at the rate without.
+    lostMs.push(1000 * (withCheck.stepsRun / withCheck.rate - withCheck.stepsRun / without.rate));
+    log(
+      `round ${round + 1}/${p.liveRounds}: ${withCheck.stepsRun} steps, ${withCheck.rate.toFixed(2)} steps/s with a full check, ${without.rate.toFixed(2)} without`,
+    );
+  }
+  const steps = batchSteps + 1;
+  const parts = await fullCheckMs(p.largeExtents, steps);
+  return {
+    extents: p.largeExtents,
+    everyMs: DEFAULT_FULL_CHECK_EVERY_MS,
+    steps,
+    ...parts,
+    accountedCostPct: (100 * (parts.oracleMs + parts.jsMs)) / DEFAULT_FULL_CHECK_EVERY_MS,
+    stepsPerSecond: { without: median(rates.without), withFullCheck: median(rates.withFullCheck) },
+    longestEventLoopStallMs: { without: median(stallMs.without), withFullCheck: median(stallMs.withFullCheck) },
+    measuredCostPct: rounded(lostMs.map((ms) => (100 * ms) / DEFAULT_FULL_CHECK_EVERY_MS)),
+  };
+}
+
 export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogBenchReport> {
   const p = plan(options.quick);
   const log = options.onProgress;
@@ -234,6 +377,8 @@ export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogB
   ];
   log(`live throughput: ${p.liveRounds} rounds of ${p.liveSteps} steps per mode at ${p.largeExtents.join('x')}`);
   const differential = await measureDifferential(p, threads, log);
+  log(`full check: ${p.liveRounds} rounds of ${p.liveSteps} steps with and without one at ${p.largeExtents.join('x')}`);
+  const fullCheck = await measureFullCheck(p, threads, differential.liveBatchSteps, log);
   const cpus = os.cpus();
   return {
     benchmark: 'watchdog',
@@ -243,6 +388,7 @@ export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogB
     threads,
     fpRestore,
     differential,
+    fullCheck,
   };
 }
 
@@ -264,6 +410,15 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
     `  differential cost ${pct(d.differentialCostPct.medianPct)} of live throughput (rounds ${d.differentialCostPct.roundPct.map(pct).join(' ')})`,
     `  whole watchdog    ${pct(d.watchdogCostPct.medianPct)} (rounds ${d.watchdogCostPct.roundPct.map(pct).join(' ')})`,
     `  one probe's check ${d.checkMsPerProbe.toFixed(2)} ms on the JS thread: ${d.accountedCostPct.toFixed(3)}% of the time between checks`,
+  );
+  const f = report.fullCheck;
+  lines.push(
+    '',
+    `full check of the whole lattice at ${f.extents.join('x')} f64, every ${f.everyMs / 1000} s, over ${f.steps} steps:`,
+    `  oracle ${f.oracleMs.toFixed(0)} ms off the JS thread, ${f.jsMs.toFixed(1)} ms on it: ${f.accountedCostPct.toFixed(2)}% of the cadence`,
+    `  steps/s: without ${f.stepsPerSecond.without.toFixed(2)}, with one ${f.stepsPerSecond.withFullCheck.toFixed(2)}; ` +
+      `runner time lost per check over the cadence ${pct(f.measuredCostPct.medianPct)} (rounds ${f.measuredCostPct.roundPct.map(pct).join(' ')})`,
+    `  longest event-loop stall: without ${f.longestEventLoopStallMs.without.toFixed(0)} ms, with one ${f.longestEventLoopStallMs.withFullCheck.toFixed(0)} ms`,
   );
   return lines.join('\n');
 }

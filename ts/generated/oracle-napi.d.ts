@@ -28,6 +28,30 @@ export declare function energy(previous: Float64Array, current: Float64Array, ex
 export declare function energyAsync(previous: Float64Array, current: Float64Array, extents: Array<number>, c: number, h: number, dt: number): Promise<number>
 
 /**
+ * The same in f32 arithmetic, with `courant2` rounded to f32 first;
+ * `actual` holds the f32 values widened.
+ */
+export declare function fullCheckF32Async(previous: Float32Array, current: Float32Array, extents: Array<number>, courant2: number, steps: number, actual: Float64Array, ulpsPerStep: number): Promise<FullCheckMismatch | null>
+
+/**
+ * Off the event loop: the oracle steps (previous, current) `steps` times
+ * over the whole f64 lattice and compares u^{n+steps} with `actual`, NaN
+ * for NaN, infinities exactly, finite cells to `ulpsPerStep` epsilons per
+ * step of the term scale; null when every cell agrees.
+ */
+export declare function fullCheckF64Async(previous: Float64Array, current: Float64Array, extents: Array<number>, courant2: number, steps: number, actual: Float64Array, ulpsPerStep: number): Promise<FullCheckMismatch | null>
+
+/** Where a kernel's whole newest level first disagrees with the oracle's. */
+export interface FullCheckMismatch {
+  /** How many cells disagree. */
+  cells: number
+  firstCell: number
+  actual: number
+  expected: number
+  tolerance: number
+}
+
+/**
  * A kernel's state and outputs to check. `readout`, `stepped` and
  * `shiftedStepped` accept `null` or `undefined` (or may be left out).
  *

@@ -5,18 +5,23 @@
  * followed it); the oracle checks it: every value finite, energy drift
  * within tolerance, and the differential check (differential-check.ts) of
  * the kernel's batch at cells drawn afresh for every check. The core's count of kernel calls that left the FP
- * environment changed must not have risen. A good snapshot becomes the
+ * environment changed must not have risen. At a slower cadence in wall time
+ * the probe takes the whole newest level and the oracle steps the whole
+ * lattice off the JS thread (the full check): a kernel wrong at one cell of
+ * 4096^2 escapes the sampled cells for hundreds of checks, never this one.
+ * A good snapshot becomes the
  * restore point; a bad one rolls the slot back to last-known-good, restores
  * the state (and step counter) from the last good snapshot, and the lattice
  * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
 import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
 import { invalidTypeError, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import { type ProbeMismatch, compareProbe, drawProbeCells } from './differential-check.js';
+import { type ProbeMismatch, ULPS_PER_STEP, compareProbe, drawProbeCells } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 
 export interface WatchdogOptions {
@@ -46,6 +51,16 @@ export interface DifferentialOptions {
   everySnapshots?: number;
   /** Seed of the cell draws, for reproducible tests (default: a fresh random seed per run). */
   seed?: number;
+  /**
+   * Compare the whole lattice every this many ms of wall time (default
+   * DEFAULT_FULL_CHECK_EVERY_MS; 0: never): the next snapshot's probe takes
+   * every cell of the newest level, and the oracle steps the whole lattice
+   * on a libuv thread while the run goes on. The first is due this long
+   * after the run starts.
+   */
+  fullCheckEveryMs?: number;
+  /** The clock the full check's cadence reads, in ms (default performance.now), for tests. */
+  now?: () => number;
 }
 
 /**
@@ -67,6 +82,13 @@ export const DEFAULT_PROBE_CELLS = 4096;
 export const DEFAULT_PROBE_CONE_VALUES = 2 ** 18;
 /** Probe every snapshot: a probe costs the live run a gather of a few thousand cells. */
 export const DEFAULT_PROBE_EVERY_SNAPSHOTS = 1;
+/**
+ * A full check a minute: at 4096^2 f64 the oracle's steps of the whole
+ * lattice take a core for about a second (bench/results/watchdog.json),
+ * and the sampled checks pause meanwhile (the runner takes no snapshot
+ * while one is out).
+ */
+export const DEFAULT_FULL_CHECK_EVERY_MS = 60_000;
 
 /** Emitted as the lattice's 'watchdog' event after an automatic rollback. */
 export interface WatchdogEvent {
@@ -117,6 +139,9 @@ export interface DifferentialPlan {
   coneValues: number;
   everySnapshots: number;
   seed: number;
+  /** 0: no full check (or every probe already takes every cell). */
+  fullCheckEveryMs: number;
+  now: () => number;
 }
 
 /** Validates `options.differential` for a lattice of `latticeCells` cells; null when off. */
@@ -131,7 +156,10 @@ export function resolveDifferential(options: DifferentialOptions | false | undef
   const everySnapshots = requireInteger('watchdog.differential.everySnapshots', given.everySnapshots ?? DEFAULT_PROBE_EVERY_SNAPSHOTS, 1, 2 ** 40);
   const seed = given.seed === undefined ? randomInt(2 ** 32) : requireInteger('watchdog.differential.seed', given.seed, 0, 2 ** 32 - 1);
   const coneValues = given.cells === 'all' ? 0 : requireInteger('watchdog.differential.coneValues', given.coneValues ?? DEFAULT_PROBE_CONE_VALUES, 1, 2 ** 40);
-  return { cells, coneValues, everySnapshots, seed };
+  const fullCheckEveryMs = requireInteger('watchdog.differential.fullCheckEveryMs', given.fullCheckEveryMs ?? DEFAULT_FULL_CHECK_EVERY_MS, 0, 2 ** 40);
+  const now = given.now ?? (() => performance.now());
+  if (typeof now !== 'function') throw invalidTypeError('watchdog.differential.now', 'a function returning ms', given.now);
+  return { cells, coneValues, everySnapshots, seed, fullCheckEveryMs: cells >= latticeCells ? 0 : fullCheckEveryMs, now };
 }
 
 interface SnapshotLevels {
@@ -151,6 +179,12 @@ export class Watchdog {
   #snapshotsUntilProbe = 0;
   /** The core's per-slot FP restore counts at the last check. */
   #fpRestoresSeen: Record<CoreSlot, number>;
+  /** When the last full check was planned (or the run primed), on the plan's clock. */
+  #lastFullCheckMs = 0;
+  /** The next probed snapshot takes every cell for a full check. */
+  #fullCheckPlanned = false;
+  /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
+  #fullCheckInFlight: Promise<void> | null = null;
 
   constructor(
     private readonly core: CoreLattice,
@@ -167,7 +201,13 @@ export class Watchdog {
   /** Before the run starts: its first snapshot is taken at once, so its probe cells must be in place. */
   prime(): void {
     this.#snapshotsUntilProbe = 0;
+    this.#lastFullCheckMs = this.differential?.now() ?? 0;
     this.#planNextProbe();
+  }
+
+  /** Resolves once no full check is under way (at once when none is). */
+  fullCheckSettled(): Promise<void> {
+    return this.#fullCheckInFlight ?? Promise.resolve();
   }
 
   /** Called with each snapshot the runner announces. */
@@ -175,6 +215,7 @@ export class Watchdog {
     const levels = this.#arrays();
     const snapshot = this.core.copySnapshot(levels.previous, levels.current);
     if (snapshot === null || snapshot.step !== step) return;
+    const full = this.#fullCheckPlanned && snapshot.probeCells.length === cellCount(this.physics.extents);
     this.#planNextProbe();
     const { extents, c, h, dt } = this.physics;
     const report = oracleAddon().checkInvariants({
@@ -190,12 +231,20 @@ export class Watchdog {
       stepped: null,
       shiftedStepped: null,
     });
-    const failure = this.#energyFailure(report, step) ?? this.#fpFailure() ?? this.#differentialFailure(snapshot, levels);
+    const failure = this.#energyFailure(report, step) ?? this.#fpFailure() ?? (full ? null : this.#differentialFailure(snapshot, levels));
+    if (failure === null && full) {
+      this.#startFullCheck(snapshot, levels, report.energyDrift);
+      return;
+    }
     if (failure === null) {
       this.core.settleSnapshot(step, true);
       return;
     }
     this.core.settleSnapshot(step, false);
+    this.#rollBack(failure, step, report.energyDrift);
+  }
+
+  #rollBack(failure: Failure, step: number, energyDrift: number): void {
     const recovery = this.core.recover(failure.slot);
     this.#fpRestoresSeen = this.core.fpRestores();
     this.onRollback({
@@ -205,8 +254,61 @@ export class Watchdog {
       restoredStep: recovery.restoredStep,
       rolledBackFrom: recovery.rollback.fromName,
       rolledBackTo: recovery.rollback.toName,
-      energyDrift: report.energyDrift,
+      energyDrift,
     });
+  }
+
+  /**
+   * The oracle steps the snapshot's levels over the whole lattice on a libuv
+   * thread and compares the kernel's whole newest level after the probed
+   * batch(es). The snapshot stays out meanwhile, so the runner takes no
+   * other (it goes on stepping), and it is settled, or rolled back from,
+   * when the answer comes: nothing taken after the checked batch becomes a
+   * restore point before the batch is known good. The arrays are the
+   * check's until then; a snapshot that comes meanwhile (after a recovery
+   * dropped this one) gets others.
+   */
+  #startFullCheck(snapshot: CoreSnapshot, levels: SnapshotLevels, energyDrift: number): void {
+    this.#levels = null;
+    const { extents, courant2, precision } = this.physics;
+    const oracle = oracleAddon();
+    const { step, probeSteps: steps, probeValues } = snapshot;
+    const answer =
+      precision === 'f32'
+        ? oracle.fullCheckF32Async(new Float32Array(levels.previous), new Float32Array(levels.current), extents, courant2, steps, probeValues, ULPS_PER_STEP)
+        : oracle.fullCheckF64Async(levels.previous, levels.current, extents, courant2, steps, probeValues, ULPS_PER_STEP);
+    this.#fullCheckInFlight = answer
+      .then((mismatch) => this.#settleFullCheck(step, steps, mismatch, energyDrift))
+      .catch((error: unknown) => {
+        // Only a closed lattice is expected here (closed while the oracle ran): nothing is left to settle or restore.
+        if (!(error instanceof Error && /is closed/.test(error.message)))
+          process.emitWarning(`the watchdog's full check of step ${step} failed: ${String(error)}`);
+      })
+      .finally(() => {
+        this.#fullCheckInFlight = null;
+        this.#levels ??= levels;
+      });
+  }
+
+  #settleFullCheck(step: number, steps: number, mismatch: FullCheckMismatch | null, energyDrift: number): void {
+    if (mismatch === null) {
+      this.core.settleSnapshot(step, true);
+      return;
+    }
+    this.core.settleSnapshot(step, false);
+    const cells = cellCount(this.physics.extents);
+    this.#rollBack(
+      {
+        reason: 'differential',
+        slot: 'step',
+        detail:
+          `differential check of the whole lattice: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
+          `at ${mismatch.cells} of ${cells} cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
+          `(tolerance ${mismatch.tolerance.toExponential(3)})`,
+      },
+      step,
+      energyDrift,
+    );
   }
 
   /** An f32 lattice's snapshot back in f32 (exact: it was widened from f32), in arrays allocated once. */
@@ -239,6 +341,17 @@ export class Watchdog {
    */
   #planNextProbe(): void {
     const plan = this.differential;
+    this.#fullCheckPlanned = plan !== null && this.#fullCheckDue(plan);
+    if (this.#fullCheckPlanned) {
+      this.#lastFullCheckMs = plan!.now();
+      const cells = cellCount(this.physics.extents);
+      const everyCell = new Float64Array(cells);
+      for (let cell = 0; cell < cells; cell++) everyCell[cell] = cell;
+      // The same coins as a sampled probe: the full check may span a one-step call and a remainder batch too.
+      const delayed = this.#random() < 0.5;
+      this.core.setProbe(everyCell, delayed, 0, this.#random() < 0.5);
+      return;
+    }
     if (plan === null || this.#snapshotsUntilProbe-- > 0) {
       this.core.setProbe(new Float64Array(0), false, 0, false);
       return;
@@ -247,6 +360,10 @@ export class Watchdog {
     const cells = drawProbeCells(cellCount(this.physics.extents), plan.cells, this.#random);
     const delayed = this.#random() < 0.5;
     this.core.setProbe(cells, delayed, plan.coneValues, this.#random() < 0.5);
+  }
+
+  #fullCheckDue(plan: DifferentialPlan): boolean {
+    return plan.fullCheckEveryMs > 0 && this.#fullCheckInFlight === null && plan.now() - this.#lastFullCheckMs >= plan.fullCheckEveryMs;
   }
 
   #energyFailure(report: { allFinite: boolean; energyDrift: number; firstNonFinite: number | null }, step: number): Failure | null {

@@ -261,3 +261,130 @@ pub fn step_at_cells_f32(
     .map_err(invalid_arg)?;
     Ok(values.into())
 }
+
+/// Where a kernel's whole newest level first disagrees with the oracle's.
+#[napi(object, object_from_js = false)]
+pub struct FullCheckMismatch {
+    /// How many cells disagree.
+    pub cells: f64,
+    pub first_cell: f64,
+    pub actual: f64,
+    pub expected: f64,
+    pub tolerance: f64,
+}
+
+/// The levels a full check steps from, in the lattice's precision.
+pub enum CheckedLevels {
+    F64(Float64Array, Float64Array),
+    F32(Float32Array, Float32Array),
+}
+
+/// `ouroboros_oracle::check_step` on a libuv thread: at 4096^2 the oracle's
+/// steps of the whole lattice take seconds. The arrays are held by
+/// reference until it resolves; the caller must not write them meanwhile.
+pub struct FullCheckTask {
+    levels: CheckedLevels,
+    actual: Float64Array,
+    lattice: ouroboros_oracle::Lattice,
+    courant2: f64,
+    steps: usize,
+    ulps_per_step: f64,
+}
+
+impl Task for FullCheckTask {
+    type Output = Option<ouroboros_oracle::StepMismatch>;
+    type JsValue = Option<FullCheckMismatch>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let (lattice, steps, ulps) = (&self.lattice, self.steps, self.ulps_per_step);
+        match &self.levels {
+            CheckedLevels::F64(previous, current) => ouroboros_oracle::check_step(
+                lattice,
+                previous,
+                current,
+                self.courant2,
+                steps,
+                &self.actual,
+                ulps,
+                f64::EPSILON,
+            ),
+            CheckedLevels::F32(previous, current) => {
+                // Widened exactly from f32 by the core: narrowing is exact.
+                let actual: Vec<f32> = self.actual.iter().map(|&v| v as f32).collect();
+                ouroboros_oracle::check_step(
+                    lattice,
+                    previous,
+                    current,
+                    self.courant2 as f32,
+                    steps,
+                    &actual,
+                    ulps,
+                    f64::from(f32::EPSILON),
+                )
+            }
+        }
+        .map_err(invalid_arg)
+    }
+
+    fn resolve(&mut self, _env: Env, found: Self::Output) -> Result<Self::JsValue> {
+        Ok(found.map(|m| FullCheckMismatch {
+            cells: m.cells as f64,
+            first_cell: m.first_cell as f64,
+            actual: m.actual,
+            expected: m.expected,
+            tolerance: m.tolerance,
+        }))
+    }
+}
+
+fn full_check(
+    levels: CheckedLevels,
+    extents: &[f64],
+    courant2: f64,
+    steps: f64,
+    actual: Float64Array,
+    ulps_per_step: f64,
+) -> Result<AsyncTask<FullCheckTask>> {
+    Ok(AsyncTask::new(FullCheckTask {
+        levels,
+        actual,
+        lattice: lattice(extents)?,
+        courant2,
+        steps: whole_number("steps", steps)?,
+        ulps_per_step,
+    }))
+}
+
+/// Off the event loop: the oracle steps (previous, current) `steps` times
+/// over the whole f64 lattice and compares u^{n+steps} with `actual`, NaN
+/// for NaN, infinities exactly, finite cells to `ulpsPerStep` epsilons per
+/// step of the term scale; null when every cell agrees.
+#[napi(catch_unwind, ts_return_type = "Promise<FullCheckMismatch | null>")]
+pub fn full_check_f64_async(
+    previous: Float64Array,
+    current: Float64Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+    actual: Float64Array,
+    ulps_per_step: f64,
+) -> Result<AsyncTask<FullCheckTask>> {
+    let levels = CheckedLevels::F64(previous, current);
+    full_check(levels, &extents, courant2, steps, actual, ulps_per_step)
+}
+
+/// The same in f32 arithmetic, with `courant2` rounded to f32 first;
+/// `actual` holds the f32 values widened.
+#[napi(catch_unwind, ts_return_type = "Promise<FullCheckMismatch | null>")]
+pub fn full_check_f32_async(
+    previous: Float32Array,
+    current: Float32Array,
+    extents: Vec<f64>,
+    courant2: f64,
+    steps: f64,
+    actual: Float64Array,
+    ulps_per_step: f64,
+) -> Result<AsyncTask<FullCheckTask>> {
+    let levels = CheckedLevels::F32(previous, current);
+    full_check(levels, &extents, courant2, steps, actual, ulps_per_step)
+}

@@ -9,6 +9,7 @@
 //! - [`term_scale`]: the magnitude of a step's terms, which bounds how far
 //!   a correct reordering of it can differ from [`step`];
 //! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
+//! - [`check_step`]: a kernel's whole newest level against [`step`]'s, to ulps of the term scale;
 //! - [`energy`]: the discrete energy leapfrog conserves exactly;
 //! - [`readout`]: fields rounded to balanced nonary digits;
 //! - [`shift`]: periodic translation of a field along one axis;
@@ -22,6 +23,7 @@
 mod cells;
 mod energy;
 mod error;
+mod full_check;
 mod invariants;
 mod lattice;
 pub mod nonary;
@@ -35,6 +37,7 @@ mod summation;
 pub use cells::{step_at_cells, step_at_cells_with_term_scale};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
+pub use full_check::{check_step, StepMismatch};
 pub use invariants::{check_invariants, InvariantInput, InvariantReport};
 pub use lattice::{Lattice, MAX_DIMS, MIN_EXTENT};
 pub use readout::{readout, Readout, DIGIT_MAX};

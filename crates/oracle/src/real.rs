@@ -12,6 +12,8 @@ pub trait Real: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Se
     /// The absolute value, widened exactly to `f64`: what a term weighs in
     /// the rounding-error bound of [`crate::term_scale`].
     fn magnitude(self) -> f64;
+    /// The value widened exactly to `f64`.
+    fn widen(self) -> f64;
 }
 
 impl Real for f64 {
@@ -20,6 +22,9 @@ impl Real for f64 {
     fn magnitude(self) -> f64 {
         self.abs()
     }
+    fn widen(self) -> f64 {
+        self
+    }
 }
 
 impl Real for f32 {
@@ -27,5 +32,8 @@ impl Real for f32 {
     const TWO: Self = 2.0;
     fn magnitude(self) -> f64 {
         f64::from(self.abs())
+    }
+    fn widen(self) -> f64 {
+        f64::from(self)
     }
 }

@@ -25,10 +25,16 @@
 //! Every candidate sample is checked: its last call runs as a command of its
 //! own, and `Probe` compares sampled cells of its result with the oracle, so
 //! a kernel that skips work when timed, after the k-th call, on reused
-//! buffers, on this r^2, at this size or when batched fails here. After the
-//! rounds one more candidate sample on the target lattice is compared with
-//! the oracle over the whole state, and the candidate is rechecked on
-//! extent-3 lattices.
+//! buffers, on this r^2, at this size or when batched fails here. The last
+//! candidate sample of each lattice is checked over the whole state instead:
+//! the supervisor keeps both levels as they were before that sample's last
+//! call, and the oracle steps the whole lattice from them, so a kernel wrong
+//! at a single cell of the timed lattice, only on the state a timed run has
+//! evolved, is caught where 32 sampled cells would miss it. That call's k
+//! steps are the cheapest full check of a timed run (the rounds before it
+//! interleave both kernels on the same buffers, so a check of the whole run
+//! would step the incumbent's samples too). After the rounds the candidate
+//! is rechecked on extent-3 lattices.
 
 use std::time::{Duration, Instant};
 
@@ -87,8 +93,10 @@ pub struct Comparison {
     /// The median round trip of an empty command to the candidate's worker:
     /// what the channel adds to every timed command.
     pub round_trip_ns: f64,
-    /// The supervisor's time per candidate sample for the probe that ends
-    /// it (record and check), outside the timed round trips.
+    /// The supervisor's time per candidate sample for the check that ends
+    /// it (the probe's record and check, and for the last sample the copy
+    /// of both levels and the oracle's steps of the whole lattice), outside
+    /// the timed round trips.
     pub check_ns_per_sample: f64,
     /// The mean wall time per command of copying the buffers into and out
     /// of the candidate's stopped worker (all three levels each way for a
@@ -118,12 +126,59 @@ fn nanos(duration: Duration) -> f64 {
     duration.as_nanos() as f64
 }
 
+/// How a sample's last call is checked: not at all (the incumbent's), at
+/// sampled cells, or over the whole state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    None,
+    Probe,
+    FullState,
+}
+
+/// What a full-state check keeps of the state before the call it checks.
+struct Before<T> {
+    previous: Vec<T>,
+    current: Vec<T>,
+}
+
+impl<T: Float> Before<T> {
+    fn record(kernel: &Remote, cells: usize, current_index: u32) -> Self {
+        let levels = kernel.levels_after::<T>(cells, current_index, 0);
+        Before {
+            previous: levels.previous,
+            current: levels.current,
+        }
+    }
+
+    /// Both levels after the call of `steps` steps against the oracle's
+    /// steps of the whole lattice from the recorded levels.
+    fn check(
+        &self,
+        kernel: &Remote,
+        extents: &[usize],
+        courant2: f64,
+        current_index: u32,
+        steps: u64,
+    ) -> Result<(), String> {
+        let lattice = ouroboros_oracle::Lattice::new(extents).map_err(|e| e.to_string())?;
+        let got = kernel.levels_after::<T>(lattice.cell_count(), current_index, steps);
+        matches_oracle(
+            &lattice,
+            &self.previous,
+            &self.current,
+            courant2,
+            steps,
+            &got,
+        )
+    }
+}
+
 /// One step sample of `calls` calls of `steps` steps from level[0]; the
-/// candidate's last call is probed, and `checking` gets the probe's time.
+/// last call is checked as `check` says, and `checking` gets the check's time.
 #[allow(clippy::too_many_arguments)]
 fn step_sample<T: Float>(
     kernel: &Remote,
-    probed: bool,
+    check: Check,
     geometry: &Geometry,
     extents: &[usize],
     calls: u32,
@@ -133,26 +188,37 @@ fn step_sample<T: Float>(
 ) -> Result<Duration, String> {
     let before_last = kernel.step_calls(geometry, calls - 1, steps, 0)?;
     let last_current = ((u64::from(calls - 1) * steps) % 2) as u32;
+    let cells = geometry.cells as usize;
     let started = Instant::now();
-    let probe = if probed {
-        Some(Probe::<T>::record(
-            kernel,
-            extents,
-            geometry.courant2,
-            last_current,
-            steps,
-            rng,
-        )?)
-    } else {
-        None
+    let (probe, before) = match check {
+        Check::None => (None, None),
+        Check::Probe => (
+            Some(Probe::<T>::record(
+                kernel,
+                extents,
+                geometry.courant2,
+                last_current,
+                steps,
+                rng,
+            )?),
+            None,
+        ),
+        Check::FullState => (None, Some(Before::<T>::record(kernel, cells, last_current))),
     };
     *checking += started.elapsed();
     let last = kernel.step_calls(geometry, 1, steps, last_current)?;
     let started = Instant::now();
     if let Some(probe) = probe {
         probe
-            .check(kernel, geometry.cells as usize)
+            .check(kernel, cells)
             .map_err(|reason| format!("a timed sample's last call: {reason}"))?;
+    }
+    if let Some(before) = before {
+        before
+            .check(kernel, extents, geometry.courant2, last_current, steps)
+            .map_err(|reason| {
+                format!("the last timed sample's last call, over the whole state: {reason}")
+            })?;
     }
     *checking += started.elapsed();
     Ok(before_last + last)
@@ -206,7 +272,11 @@ fn measure<T: Float>(
                 // An even number of calls keeps `current` at 0 round after round.
                 Slot::Step => step_sample::<T>(
                     kernels[who],
-                    who == CANDIDATE,
+                    match (who == CANDIDATE, round + 1 == plan.samples + WARMUP_ROUNDS) {
+                        (false, _) => Check::None,
+                        (true, false) => Check::Probe,
+                        (true, true) => Check::FullState,
+                    },
                     &geometry,
                     extents,
                     calls,
@@ -260,29 +330,6 @@ fn measure<T: Float>(
     })
 }
 
-/// One more candidate sample on the target lattice, with its r^2 and the
-/// live call pattern, from a fresh state, compared with the oracle over
-/// every cell of both levels.
-fn full_state<T: Float>(
-    plan: &BenchPlan,
-    candidate: &Remote,
-    courant2: f64,
-    rng: &mut Rng,
-) -> Result<(), String> {
-    let extents = &plan.target;
-    let lattice = ouroboros_oracle::Lattice::new(extents).map_err(|e| e.to_string())?;
-    let cells = lattice.cell_count();
-    let geometry = Geometry::new(extents, T::PRECISION, courant2);
-    let calls = plan.calls_per_sample();
-    let steps = u64::from(calls) * plan.steps_per_call;
-    let previous: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
-    let current: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
-    candidate.load(&previous, &current, 0);
-    candidate.step_calls(&geometry, calls, plan.steps_per_call, 0)?;
-    let got = candidate.levels_after::<T>(cells, 0, steps);
-    matches_oracle(&lattice, &previous, &current, courant2, steps, &got)
-}
-
 /// Extent-3 lattices of every dimension count after the benchmark: a kernel
 /// whose result changes with the call count or the time fails here too.
 fn recheck<T: Float>(phase: &mut Phase, plan: &BenchPlan, candidate: &Remote, rng: &mut Rng) {
@@ -324,14 +371,6 @@ pub fn run<T: Float>(
                 comparisons.push(comparison);
             }
             Err(reason) => phase.case(lattice, Err(reason)),
-        }
-    }
-    if plan.slot == Slot::Step {
-        if let Some(target) = comparisons.first() {
-            phase.case(
-                "full state after a benchmark sample",
-                full_state::<T>(plan, candidate, target.courant2, rng),
-            );
         }
     }
     recheck::<T>(&mut phase, plan, candidate, rng);

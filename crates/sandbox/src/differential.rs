@@ -8,7 +8,7 @@
 //! precision, checked at sampled cells with `step_at_cells`.
 
 use ouroboros_oracle::{
-    readout, step_at_cells_with_term_scale, step_with_term_scale, Lattice, Readout,
+    readout, step, step_at_cells_with_term_scale, step_with_term_scale, Lattice, Levels, Readout,
 };
 
 use crate::abi::{Geometry, PRECISION_F64};
@@ -60,6 +60,12 @@ pub fn step_case<T: Float>(
 
 /// `got`, both levels after `steps` steps from (previous, current), against
 /// the oracle's.
+///
+/// The oracle steps without weighing the terms first: a field within
+/// tolerance of the expected field's own magnitude is within it of any
+/// larger scale, and the term scale costs several times the steps (at
+/// 4096^2 it made the benchmark's full-state check six times slower). Only
+/// a field that fails that is judged again against the term scale.
 pub fn matches_oracle<T: Float>(
     lattice: &Lattice,
     previous: &[T],
@@ -68,14 +74,24 @@ pub fn matches_oracle<T: Float>(
     steps: u64,
     got: &Stepped<T>,
 ) -> Result<(), String> {
-    let (expected, term_scale) = step_with_term_scale(
-        lattice,
-        previous,
-        current,
-        T::from_f64(courant2),
-        steps as usize,
-    )
-    .map_err(|error| error.to_string())?;
+    let courant2 = T::from_f64(courant2);
+    let expected = step(lattice, previous, current, courant2, steps as usize)
+        .map_err(|error| error.to_string())?;
+    if levels_match(got, &expected, steps, 0.0).is_ok() {
+        return Ok(());
+    }
+    let (expected, term_scale) =
+        step_with_term_scale(lattice, previous, current, courant2, steps as usize)
+            .map_err(|error| error.to_string())?;
+    levels_match(got, &expected, steps, term_scale)
+}
+
+fn levels_match<T: Float>(
+    got: &Stepped<T>,
+    expected: &Levels<T>,
+    steps: u64,
+    term_scale: f64,
+) -> Result<(), String> {
     compare_to_scale(
         "u^{n+k}",
         &got.current,

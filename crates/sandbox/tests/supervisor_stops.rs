@@ -214,6 +214,41 @@ fn skipping_work_only_when_timed_fails_the_probe_that_ends_each_sample() {
 }
 
 #[test]
+fn a_kernel_wrong_at_one_cell_of_its_own_timed_output_fails_the_full_state_check() {
+    // Timed alone after the first round, as when the incumbent's times are
+    // known, its samples step its own output: the third call in a row on it
+    // adds 1e-3 to one cell of 44,099, which sampled cells miss.
+    let args = [
+        "--target",
+        "211,209",
+        "--steps-per-call",
+        "8",
+        "--bench-samples",
+        "5",
+        "--incumbent-samples",
+        "1",
+    ];
+    for seed in ["1", "2", "3"] {
+        let output = run_fixture(
+            "wrong-cell-at-live-size",
+            &[&args[..], &["--seed", seed]].concat(),
+        );
+        let text = report(&output);
+        assert!(failed_phase(&output, "bench"), "seed {seed}: {text}");
+        assert!(
+            text.contains("the last timed sample's last call, over the whole state: u^{n+k}: 1 of 44099 cells differ"),
+            "seed {seed}: {text}"
+        );
+        for phase in ["differential", "invariants", "dojo"] {
+            assert!(
+                has_phase(&output, phase, true),
+                "seed {seed} {phase}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_correct_kernel_passes_every_phase_in_f32_too() {
     for precision in ["f64", "f32"] {
         let dir = scratch(precision);
