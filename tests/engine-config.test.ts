@@ -7,6 +7,7 @@ import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_SCHEMA, ConfigError, defaultConfig, loadConfig, parseDurationMs, resolveConfig } from '../dist/ts/engine/config.js';
 import { MAX_FOLLOWED_CELLS, benchmarkTarget } from '../dist/ts/engine/judge.js';
+import { watchdogOptions } from '../dist/ts/engine/main-lattice.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -142,6 +143,14 @@ describe('errors name the key, the value and the limit', () => {
 
   it('names a missing file', () => {
     expect(() => loadConfig(path.join(dir, 'absent.toml'))).toThrow(/absent\.toml": cannot be read \(ENOENT/);
+  });
+});
+
+describe('the watchdog', () => {
+  it("checks the whole lattice at the configured cadence, every minute by default, never at '0s'", () => {
+    expect(watchdogOptions(defaultConfig.watchdog)).toEqual({ everySteps: 50, driftTolerance: 1e-9, differential: { fullCheckEveryMs: 60_000 } });
+    expect(watchdogOptions(resolveConfig({ watchdog: { fullCheckEvery: '0s' } }).watchdog).differential).toEqual({ fullCheckEveryMs: 0 });
+    expect(() => resolveConfig({ watchdog: { fullCheckEvery: '2h' } })).toThrow(/watchdog\.fullCheckEvery = "2h": must be between 0 ms and 3600000 ms/);
   });
 });
 

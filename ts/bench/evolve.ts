@@ -43,7 +43,7 @@ import { Archive } from '../archive/archive.js';
 import type { GateName } from '../gauntlet/types.js';
 import { type EngineConfig, defaultConfig } from '../engine/config.js';
 import { Engine } from '../engine/engine.js';
-import { createMainLattice } from '../engine/main-lattice.js';
+import { createMainLattice, watchdogOptions } from '../engine/main-lattice.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
 import { auditSteps } from '../report/step-audit.js';
@@ -247,7 +247,7 @@ async function search(p: Plan, generator: 'variant' | 'random', seed: number, lo
     engine.on('error', (error) => log(`${label}: engine error: ${error.message}`));
     const startedMs = performance.now();
     const audit = auditSteps(lattice);
-    const run = lattice.run({ watchdog: config.watchdog });
+    const run = lattice.run({ watchdog: watchdogOptions(config.watchdog) });
     await engine.start();
     await engine.whenStopped();
     const engineSummary = await engine.stop();

@@ -26,7 +26,7 @@ import {
 } from '../engine/config.js';
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
-import { createMainLattice } from '../engine/main-lattice.js';
+import { createMainLattice, watchdogOptions } from '../engine/main-lattice.js';
 import { createEngineLog } from '../engine/log.js';
 import { ROOFLINE_CACHE_FILE, cachedOrMeasuredRoofline, rooflineKey } from '../engine/roofline-cache.js';
 import { needsConfinedModules } from '../engine/trust.js';
@@ -286,7 +286,7 @@ async function runSession(
   process.once('SIGTERM', onSignal);
   const startedMs = performance.now();
   const audit = auditSteps(engine.lattice);
-  const run = engine.lattice.run({ watchdog: engine.config.watchdog });
+  const run = engine.lattice.run({ watchdog: watchdogOptions(engine.config.watchdog) });
   let started = false;
   let socket: ControlSocket | null = null;
   let ui: DashboardServer | null = null;

@@ -276,6 +276,13 @@ export const CONFIG_SCHEMA = [
     description: 'Largest relative energy drift the watchdog accepts.',
   },
   {
+    path: 'watchdog.fullCheckEvery',
+    type: { kind: 'duration', minMs: 0, maxMs: HOUR_MS },
+    default: '60s',
+    description:
+      'Every this long the differential check compares the whole lattice with the oracle after one live batch, not a sample of cells (0: never): a kernel wrong at a few cells escapes the samples. About 1 s of oracle work off the event loop at 4096^2.',
+  },
+  {
     path: 'watch.window',
     type: { kind: 'duration', minMs: 10, maxMs: HOUR_MS },
     default: '4s',

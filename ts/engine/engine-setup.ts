@@ -41,6 +41,7 @@ import { Predictor, type PredictorOptions } from './predictor.js';
 import { LiveSampler } from './sampler.js';
 import { createEconomy } from './scheduler.js';
 import { StrategyMemory } from './strategy-memory.js';
+import { watchdogOptions } from './main-lattice.js';
 import type { ThroughputWindow } from './watch.js';
 import { measureSlot } from './watch.js';
 import { warmStartSlot } from './warm-start.js';
@@ -254,7 +255,7 @@ function runOn(parts: EngineParts, attempts: AttemptTracker, archive: Archive, f
   const ownsRun = !lattice.running;
   if (ownsRun) {
     lattice
-      .run({ watchdog: config.watchdog })
+      .run({ watchdog: watchdogOptions(config.watchdog) })
       .then((summary) => summary.error !== null && parts.fail(new Error(`the lattice's run ended: ${summary.error}`)))
       .catch((error: unknown) => parts.fail(error));
   }

@@ -7,7 +7,13 @@
  */
 import { initialState } from '../lattice/initial-conditions.js';
 import { Lattice } from '../lattice/lattice.js';
+import type { WatchdogOptions } from '../lattice/watchdog.js';
 import type { EngineConfig } from './config.js';
+
+/** The main job's watchdog as the configuration sets it: the lattice's run takes it. */
+export function watchdogOptions(settings: EngineConfig['watchdog']): WatchdogOptions {
+  return { everySteps: settings.everySteps, driftTolerance: settings.driftTolerance, differential: { fullCheckEveryMs: settings.fullCheckEveryMs } };
+}
 
 export function createMainLattice(settings: EngineConfig['lattice'], seed = 1, sharedState = false): Lattice {
   const lat = new Lattice({
