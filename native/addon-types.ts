@@ -169,12 +169,27 @@ export interface CoreSnapshot {
   probeSteps: number;
 }
 
-export interface CoreCanaryResult {
+interface CoreCanaryCommon {
   slot: CoreSlot;
   startStep: number;
   steps: number;
+  /** Steps both copies took: `steps` unless cancelled. */
+  stepsDone: number;
   incumbent: CoreModuleInfo;
   candidate: CoreModuleInfo;
+}
+
+/** A canary cancelCanaries() ended before its next kernel call: nothing was compared. */
+export interface CoreCanaryCancelled extends CoreCanaryCommon {
+  cancelled: true;
+  incumbentLevels: null;
+  candidateLevels: null;
+}
+
+export type CoreCanaryResult = CoreCanaryCompared | CoreCanaryCancelled;
+
+export interface CoreCanaryCompared extends CoreCanaryCommon {
+  cancelled: false;
   incumbentLevels: CoreStateViews;
   candidateLevels: CoreStateViews;
   /** Largest |difference| over both levels (step slot) or over the digits (readout slot). */
@@ -315,6 +330,8 @@ export interface CoreLattice {
   recover(slot: CoreSlot): CoreRecovery;
   /** Runs candidate and incumbent on copies of the live state, off the JS thread. */
   canary(slot: CoreSlot, moduleId: number, steps: number): Promise<CoreCanaryResult>;
+  /** Ends every canary in flight on this lattice before its next kernel call (each resolves as cancelled); close() does too. */
+  cancelCanaries(): void;
   /**
    * A new workspace memfd (close-on-exec, sealed) sized for this lattice: a
    * kernel host's fd 5, where it steps copies (the canary's) and writes

@@ -36,6 +36,7 @@ const CORE_ADDON_EXPORTS = [
 const CORE_LATTICE_METHODS = [
   'addProfileCounters',
   'canary',
+  'cancelCanaries',
   'close',
   'connectKernelHost',
   'copySnapshot',

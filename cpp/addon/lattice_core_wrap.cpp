@@ -142,18 +142,27 @@ class CanaryWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("slot", slot_name(input_.slot));
+    result.Set("startStep", number(env, input_.start_step));
+    result.Set("steps", number(env, steps_));
+    result.Set("stepsDone", number(env, outcome_->steps_done));
+    result.Set("cancelled", outcome_->cancelled);
+    result.Set("incumbent", module_info(env, *input_.incumbent));
+    result.Set("candidate", module_info(env, *input_.candidate));
+    if (outcome_->cancelled) {
+      // Nothing was compared: the copies, half-stepped, are not worth their copy on the JS thread.
+      result.Set("incumbentLevels", env.Null());
+      result.Set("candidateLevels", env.Null());
+      deferred_.Resolve(result);
+      return;
+    }
     const ouro_precision precision = precision_of(*core_);
     const std::uint64_t cells = core_->geometry().cells;
     auto pair = [&](const LevelPair& levels) {
       return field_pair(env, copy_field(env, precision, levels.previous_level(), cells),
                         copy_field(env, precision, levels.current_level(), cells));
     };
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("slot", slot_name(input_.slot));
-    result.Set("startStep", number(env, input_.start_step));
-    result.Set("steps", number(env, steps_));
-    result.Set("incumbent", module_info(env, *input_.incumbent));
-    result.Set("candidate", module_info(env, *input_.candidate));
     result.Set("incumbentLevels", pair(outcome_->incumbent));
     result.Set("candidateLevels", pair(outcome_->candidate));
     result.Set("maxAbsDifference", outcome_->max_abs_difference);
@@ -303,6 +312,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
+                         InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),
                          InstanceMethod<&LatticeCoreWrap::open_kernel_host_workspace>("openKernelHostWorkspace"),
                          InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
                      });
@@ -489,7 +499,11 @@ void LatticeCoreWrap::resume_batch_steps(const Napi::CallbackInfo& info) {
 
 void LatticeCoreWrap::close(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] {
-    if (core_) core_->stop();
+    if (core_) {
+      core_->stop();
+      // A canary's worker holds the core until it ends: nothing is left to want its result.
+      core_->cancel_canaries();
+    }
     core_.reset();
   });
 }
@@ -760,6 +774,13 @@ Napi::Value LatticeCoreWrap::canary(const Napi::CallbackInfo& info) {
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
+  });
+}
+
+void LatticeCoreWrap::cancel_canaries(const Napi::CallbackInfo& info) {
+  // close() cancelled those of a closed lattice already.
+  at_boundary(info.Env(), [&] {
+    if (core_) core_->cancel_canaries();
   });
 }
 

@@ -60,6 +60,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   void set_probe(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);
   Napi::Value canary(const Napi::CallbackInfo& info);
+  void cancel_canaries(const Napi::CallbackInfo& info);
   Napi::Value open_kernel_host_workspace(const Napi::CallbackInfo& info);
   Napi::Value connect_kernel_host(const Napi::CallbackInfo& info);
 

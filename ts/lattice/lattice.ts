@@ -72,6 +72,12 @@ export type SwapResult = CoreSwapOutcome;
 export interface CanaryOptions {
   /** Steps to run both modules on the copies (default 100). */
   steps?: number;
+  /**
+   * Ends the canary before its next kernel call, and with it every other
+   * canary in flight on this lattice; the promise then rejects with the
+   * signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CanaryReport {
@@ -642,7 +648,17 @@ export class Lattice extends EventEmitter {
     checkSlot(slot);
     this.#module(moduleId);
     const steps = requireInteger('steps', options.steps ?? DEFAULT_CANARY_STEPS, 0, MAX_STEPS);
-    const result = await this.#core.canary(slot, moduleId, steps);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const cancel = () => this.#core.cancelCanaries();
+    signal?.addEventListener('abort', cancel, { once: true });
+    let result;
+    try {
+      result = await this.#core.canary(slot, moduleId, steps);
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+    if (result.cancelled) throw signal?.reason ?? new Error(`the canary was cancelled after ${result.stepsDone} of ${steps} steps`);
     return {
       slot,
       startStep: result.startStep,
