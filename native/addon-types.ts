@@ -238,6 +238,12 @@ export interface CoreLattice {
   /** Zero-copy views; throws while running. */
   views(): CoreStateViews;
   /**
+   * Both levels widened to f64 in arrays of their own, copied by the runner
+   * at its next boundary without the JS thread waiting for it (copied at
+   * once when no run is active).
+   */
+  widenedLevelsAsync(): Promise<{ previous: Float64Array; current: Float64Array }>;
+  /**
    * The readout slot's readout of the current level; with a module id, that
    * module's readout of `field` instead (a self-test's call, through no slot).
    */

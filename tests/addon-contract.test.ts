@@ -72,6 +72,7 @@ const CORE_LATTICE_METHODS = [
   'traceSteps',
   'views',
   'waitForBoundary',
+  'widenedLevelsAsync',
 ] as const;
 
 /** Read-only properties: accessors on the prototype. */

@@ -282,6 +282,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
                          InstanceMethod<&LatticeCoreWrap::levels>("levels"),
                          InstanceMethod<&LatticeCoreWrap::views>("views"),
+                         InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
                          InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
@@ -391,6 +392,31 @@ Napi::Value LatticeCoreWrap::levels(const Napi::CallbackInfo& info) {
       std::memcpy(current_data, core.current_level(), core.level_bytes());
     });
     return field_pair(info.Env(), previous, current);
+  });
+}
+
+Napi::Value LatticeCoreWrap::widened_levels_async(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    open_core(info.Env());
+    std::shared_ptr<JsCompletion> completion = JsCompletion::create(info.Env());
+    // On the runner thread at its next boundary (the JS thread waits for none), or here when no run is active.
+    auto copy = [core = core_, completion] {
+      try {
+        const std::uint64_t cells = core->geometry().cells;
+        auto previous = std::make_shared<std::unique_ptr<double[]>>(std::make_unique_for_overwrite<double[]>(cells));
+        auto current = std::make_shared<std::unique_ptr<double[]>>(std::make_unique_for_overwrite<double[]>(cells));
+        widen_into(precision_of(*core), core->previous_level(), previous->get(), cells);
+        widen_into(precision_of(*core), core->current_level(), current->get(), cells);
+        completion->resolve([previous, current, cells](Napi::Env env) {
+          return field_pair(env, owned_f64_field(env, std::move(*previous), cells),
+                            owned_f64_field(env, std::move(*current), cells));
+        });
+      } catch (const std::exception& error) {
+        completion->reject(std::string("copying the levels failed: ") + error.what());
+      }
+    };
+    if (!core_->post_at_boundary(copy)) copy();
+    return completion->promise();
   });
 }
 

@@ -250,6 +250,12 @@ class LatticeCore {
   auto at_boundary(Work&& work) -> decltype(work()) {
     return runner_.at_boundary(std::forward<Work>(work));
   }
+  /**
+   * Queues `work` for the runner's next boundary and returns at once; false
+   * when no run is active, and the caller, which then owns the state, does
+   * the work itself. Work queued during a run always runs, before the run ends.
+   */
+  bool post_at_boundary(std::function<void()> work) { return runner_.post(std::move(work)); }
 
   // ------------------------------------------------------------ slots
 
