@@ -169,12 +169,27 @@ export interface CoreSnapshot {
   probeSteps: number;
 }
 
-export interface CoreCanaryResult {
+interface CoreCanaryCommon {
   slot: CoreSlot;
   startStep: number;
   steps: number;
+  /** Steps both copies took: `steps` unless cancelled. */
+  stepsDone: number;
   incumbent: CoreModuleInfo;
   candidate: CoreModuleInfo;
+}
+
+/** A canary cancelCanaries() ended before its next kernel call: nothing was compared. */
+export interface CoreCanaryCancelled extends CoreCanaryCommon {
+  cancelled: true;
+  incumbentLevels: null;
+  candidateLevels: null;
+}
+
+export type CoreCanaryResult = CoreCanaryCompared | CoreCanaryCancelled;
+
+export interface CoreCanaryCompared extends CoreCanaryCommon {
+  cancelled: false;
   incumbentLevels: CoreStateViews;
   candidateLevels: CoreStateViews;
   /** Largest |difference| over both levels (step slot) or over the digits (readout slot). */
@@ -222,6 +237,12 @@ export interface CoreLattice {
   levels(): CoreStateViews;
   /** Zero-copy views; throws while running. */
   views(): CoreStateViews;
+  /**
+   * Both levels widened to f64 in arrays of their own, copied by the runner
+   * at its next boundary without the JS thread waiting for it (copied at
+   * once when no run is active).
+   */
+  widenedLevelsAsync(): Promise<{ previous: Float64Array; current: Float64Array }>;
   /**
    * The readout slot's readout of the current level; with a module id, that
    * module's readout of `field` instead (a self-test's call, through no slot).
@@ -315,6 +336,8 @@ export interface CoreLattice {
   recover(slot: CoreSlot): CoreRecovery;
   /** Runs candidate and incumbent on copies of the live state, off the JS thread. */
   canary(slot: CoreSlot, moduleId: number, steps: number): Promise<CoreCanaryResult>;
+  /** Ends every canary in flight on this lattice before its next kernel call (each resolves as cancelled); close() does too. */
+  cancelCanaries(): void;
   /**
    * A new workspace memfd (close-on-exec, sealed) sized for this lattice: a
    * kernel host's fd 5, where it steps copies (the canary's) and writes

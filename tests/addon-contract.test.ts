@@ -36,6 +36,7 @@ const CORE_ADDON_EXPORTS = [
 const CORE_LATTICE_METHODS = [
   'addProfileCounters',
   'canary',
+  'cancelCanaries',
   'close',
   'connectKernelHost',
   'copySnapshot',
@@ -71,6 +72,7 @@ const CORE_LATTICE_METHODS = [
   'traceSteps',
   'views',
   'waitForBoundary',
+  'widenedLevelsAsync',
 ] as const;
 
 /** Read-only properties: accessors on the prototype. */

@@ -166,6 +166,27 @@ describe('canary', () => {
     expect(lat.kernelName).toBe('reference');
   });
 
+  it('ends before its next kernel call when its signal aborts, and rejects with the reason', async () => {
+    const lat = seeded();
+    const twin = await lat.loadModule(kernelModulePath('reference_twin'));
+    const controller = new AbortController();
+    // More steps than any test would wait for (days at this size): only the abort can end it.
+    const endless = lat.canary('step', twin, { steps: 2 ** 48, signal: controller.signal });
+    controller.abort(new Error('the engine stopped'));
+    await expect(endless).rejects.toThrow('the engine stopped');
+    // The abort ended that canary, not the lattice's later ones.
+    const next = await lat.canary('step', twin, { steps: 20 });
+    expect(next.maxAbsDifference).toBe(0);
+  });
+
+  it('ends when the lattice closes', async () => {
+    const lat = seeded();
+    const twin = await lat.loadModule(kernelModulePath('reference_twin'));
+    const endless = lat.canary('step', twin, { steps: 2 ** 48 });
+    lat.close();
+    await expect(endless).rejects.toThrow(/^the canary was cancelled after \d+ of 281474976710656 steps$/);
+  });
+
   it('runs while the lattice runs', async () => {
     const lat = seeded();
     const rows = await lat.loadModule(kernelModulePath('rows'));

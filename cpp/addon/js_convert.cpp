@@ -185,4 +185,13 @@ Napi::Value view_field(Napi::Env env, ouro_precision precision, std::shared_ptr<
   return typed_array(env, precision, cells, buffer);
 }
 
+Napi::Float64Array owned_f64_field(Napi::Env env, std::unique_ptr<double[]> data, std::uint64_t cells) {
+  Napi::ArrayBuffer buffer =
+      Napi::ArrayBuffer::New(env, data.get(), cells * sizeof(double),
+                             [](Napi::Env, void* released) { delete[] static_cast<double*>(released); });
+  // From here the buffer's finalizer owns the data.
+  data.release();
+  return Napi::Float64Array::New(env, cells, buffer, 0);
+}
+
 }  // namespace ouro::addon

@@ -63,6 +63,9 @@ std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision,
 /// A new Float64Array or Float32Array holding a copy of `cells` values at `data`.
 Napi::Value copy_field(Napi::Env env, ouro_precision precision, const void* data, std::uint64_t cells);
 
+/// A Float64Array over `data`, which it owns from now on (freed when the array is collected).
+Napi::Float64Array owned_f64_field(Napi::Env env, std::unique_ptr<double[]> data, std::uint64_t cells);
+
 /**
  * A Float64Array or Float32Array over `data` inside `state`, without a copy.
  * The array's buffer owns a reference to `state`, so the memory outlives the

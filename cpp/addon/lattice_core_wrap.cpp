@@ -142,18 +142,27 @@ class CanaryWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("slot", slot_name(input_.slot));
+    result.Set("startStep", number(env, input_.start_step));
+    result.Set("steps", number(env, steps_));
+    result.Set("stepsDone", number(env, outcome_->steps_done));
+    result.Set("cancelled", outcome_->cancelled);
+    result.Set("incumbent", module_info(env, *input_.incumbent));
+    result.Set("candidate", module_info(env, *input_.candidate));
+    if (outcome_->cancelled) {
+      // Nothing was compared: the copies, half-stepped, are not worth their copy on the JS thread.
+      result.Set("incumbentLevels", env.Null());
+      result.Set("candidateLevels", env.Null());
+      deferred_.Resolve(result);
+      return;
+    }
     const ouro_precision precision = precision_of(*core_);
     const std::uint64_t cells = core_->geometry().cells;
     auto pair = [&](const LevelPair& levels) {
       return field_pair(env, copy_field(env, precision, levels.previous_level(), cells),
                         copy_field(env, precision, levels.current_level(), cells));
     };
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("slot", slot_name(input_.slot));
-    result.Set("startStep", number(env, input_.start_step));
-    result.Set("steps", number(env, steps_));
-    result.Set("incumbent", module_info(env, *input_.incumbent));
-    result.Set("candidate", module_info(env, *input_.candidate));
     result.Set("incumbentLevels", pair(outcome_->incumbent));
     result.Set("candidateLevels", pair(outcome_->candidate));
     result.Set("maxAbsDifference", outcome_->max_abs_difference);
@@ -273,6 +282,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
                          InstanceMethod<&LatticeCoreWrap::levels>("levels"),
                          InstanceMethod<&LatticeCoreWrap::views>("views"),
+                         InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
                          InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
@@ -303,6 +313,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
+                         InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),
                          InstanceMethod<&LatticeCoreWrap::open_kernel_host_workspace>("openKernelHostWorkspace"),
                          InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
                      });
@@ -381,6 +392,31 @@ Napi::Value LatticeCoreWrap::levels(const Napi::CallbackInfo& info) {
       std::memcpy(current_data, core.current_level(), core.level_bytes());
     });
     return field_pair(info.Env(), previous, current);
+  });
+}
+
+Napi::Value LatticeCoreWrap::widened_levels_async(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    open_core(info.Env());
+    std::shared_ptr<JsCompletion> completion = JsCompletion::create(info.Env());
+    // On the runner thread at its next boundary (the JS thread waits for none), or here when no run is active.
+    auto copy = [core = core_, completion] {
+      try {
+        const std::uint64_t cells = core->geometry().cells;
+        auto previous = std::make_shared<std::unique_ptr<double[]>>(std::make_unique_for_overwrite<double[]>(cells));
+        auto current = std::make_shared<std::unique_ptr<double[]>>(std::make_unique_for_overwrite<double[]>(cells));
+        widen_into(precision_of(*core), core->previous_level(), previous->get(), cells);
+        widen_into(precision_of(*core), core->current_level(), current->get(), cells);
+        completion->resolve([previous, current, cells](Napi::Env env) {
+          return field_pair(env, owned_f64_field(env, std::move(*previous), cells),
+                            owned_f64_field(env, std::move(*current), cells));
+        });
+      } catch (const std::exception& error) {
+        completion->reject(std::string("copying the levels failed: ") + error.what());
+      }
+    };
+    if (!core_->post_at_boundary(copy)) copy();
+    return completion->promise();
   });
 }
 
@@ -489,7 +525,11 @@ void LatticeCoreWrap::resume_batch_steps(const Napi::CallbackInfo& info) {
 
 void LatticeCoreWrap::close(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] {
-    if (core_) core_->stop();
+    if (core_) {
+      core_->stop();
+      // A canary's worker holds the core until it ends: nothing is left to want its result.
+      core_->cancel_canaries();
+    }
     core_.reset();
   });
 }
@@ -760,6 +800,13 @@ Napi::Value LatticeCoreWrap::canary(const Napi::CallbackInfo& info) {
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
+  });
+}
+
+void LatticeCoreWrap::cancel_canaries(const Napi::CallbackInfo& info) {
+  // close() cancelled those of a closed lattice already.
+  at_boundary(info.Env(), [&] {
+    if (core_) core_->cancel_canaries();
   });
 }
 

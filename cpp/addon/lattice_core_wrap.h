@@ -27,6 +27,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value previous_field(const Napi::CallbackInfo& info);
   Napi::Value levels(const Napi::CallbackInfo& info);
   Napi::Value views(const Napi::CallbackInfo& info);
+  Napi::Value widened_levels_async(const Napi::CallbackInfo& info);
   Napi::Value readout(const Napi::CallbackInfo& info);
   Napi::Value memory_triad(const Napi::CallbackInfo& info);
   Napi::Value step_copy(const Napi::CallbackInfo& info);
@@ -60,6 +61,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   void set_probe(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);
   Napi::Value canary(const Napi::CallbackInfo& info);
+  void cancel_canaries(const Napi::CallbackInfo& info);
   Napi::Value open_kernel_host_workspace(const Napi::CallbackInfo& info);
   Napi::Value connect_kernel_host(const Napi::CallbackInfo& info);
 

@@ -364,8 +364,18 @@ CanaryInput LatticeCore::prepare_canary(Slot slot, std::shared_ptr<const KernelM
     input.candidate = std::move(candidate);
     input.stepper = slots_.live_shared(Slot::Step);
     input.batch_steps = batch_steps();
+    const std::lock_guard lock(canaries_mutex_);
+    std::erase_if(canaries_, [](const std::weak_ptr<CanaryControl>& control) { return control.expired(); });
+    canaries_.push_back(input.control);
     return input;
   });
+}
+
+void LatticeCore::cancel_canaries() {
+  const std::lock_guard lock(canaries_mutex_);
+  for (const std::weak_ptr<CanaryControl>& weak : canaries_) {
+    if (const std::shared_ptr<CanaryControl> control = weak.lock()) control->cancelled.store(true);
+  }
 }
 
 CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t steps) {
@@ -380,7 +390,13 @@ CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t st
   // The incumbent's and the live stepper's restores count in their live slots; the candidate's are its own.
   std::atomic<std::uint64_t> candidate_fp_restores{0};
   const std::uint64_t batch = std::max<std::uint64_t>(1, input.batch_steps);
+  CanaryControl& control = *input.control;
   for (std::uint64_t done = 0; done < steps;) {
+    if (control.cancelled.load()) {
+      outcome.cancelled = true;
+      outcome.steps_done = done;
+      return outcome;
+    }
     const std::uint64_t call = done == 0 ? 1 : std::min(batch, steps - done);
     const auto parity = static_cast<std::uint32_t>(done % 2);
     run_kernel(step_slot ? *input.incumbent : *input.stepper, *outcome.incumbent.buffer, parity, call,
@@ -388,7 +404,9 @@ CanaryOutcome LatticeCore::run_canary(const CanaryInput& input, std::uint64_t st
     run_kernel(step_slot ? *input.candidate : *input.stepper, *outcome.candidate.buffer, parity, call,
                step_slot ? candidate_fp_restores : fp_restores_of(Slot::Step));
     done += call;
+    control.steps_done.store(done);
   }
+  outcome.steps_done = steps;
   outcome.incumbent.current = outcome.candidate.current = static_cast<std::uint32_t>(steps % 2);
   if (step_slot) {
     outcome.max_abs_difference = max_abs_difference(geometry_, outcome.incumbent, outcome.candidate);

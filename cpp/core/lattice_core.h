@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,6 +75,18 @@ struct HostFailure {
   std::uint64_t recovered_ns = 0;
 };
 
+/**
+ * Shared by a canary and whoever may end it: a set `cancelled` ends the canary
+ * before its next kernel call (a call under way runs to its end: a kernel
+ * cannot be interrupted). At 4096^2 on a loaded machine a canary's calls add
+ * up to tens of seconds, which a stopping engine must not wait for.
+ */
+struct CanaryControl {
+  std::atomic<bool> cancelled{false};
+  /// Steps both copies have taken so far.
+  std::atomic<std::uint64_t> steps_done{0};
+};
+
 /// A canary's starting point: copies of the live levels and the two modules to compare.
 struct CanaryInput {
   Slot slot = Slot::Step;
@@ -85,6 +98,7 @@ struct CanaryInput {
   std::shared_ptr<const KernelModule> stepper;
   /// The runner's batch size for the live module when the canary was prepared: the canary calls kernels so.
   std::uint64_t batch_steps = 1;
+  std::shared_ptr<CanaryControl> control = std::make_shared<CanaryControl>();
 };
 
 struct CanaryOutcome {
@@ -94,6 +108,9 @@ struct CanaryOutcome {
   double max_abs_difference = 0.0;
   /// Calls after which the candidate had left the FP environment changed (restored each time).
   std::uint64_t candidate_fp_restores = 0;
+  /// Ended by cancel_canaries() after steps_done steps: nothing was compared (max_abs_difference 0).
+  bool cancelled = false;
+  std::uint64_t steps_done = 0;
 };
 
 /**
@@ -233,6 +250,12 @@ class LatticeCore {
   auto at_boundary(Work&& work) -> decltype(work()) {
     return runner_.at_boundary(std::forward<Work>(work));
   }
+  /**
+   * Queues `work` for the runner's next boundary and returns at once; false
+   * when no run is active, and the caller, which then owns the state, does
+   * the work itself. Work queued during a run always runs, before the run ends.
+   */
+  bool post_at_boundary(std::function<void()> work) { return runner_.post(std::move(work)); }
 
   // ------------------------------------------------------------ slots
 
@@ -344,6 +367,8 @@ class LatticeCore {
    * compared too), then batches of input.batch_steps, the rest last.
    */
   CanaryOutcome run_canary(const CanaryInput& input, std::uint64_t steps);
+  /// Ends every canary prepared on this lattice and not yet finished, before its next kernel call; any thread.
+  void cancel_canaries();
 
  private:
   void copy_in(const void* previous, const void* current);
@@ -396,6 +421,9 @@ class LatticeCore {
   std::atomic<std::uint64_t> batch_steps_{1};
 
   SnapshotStore snapshots_;
+  // The canaries prepared and not yet destroyed, for cancel_canaries(); expired ones are dropped as new ones come.
+  std::mutex canaries_mutex_;
+  std::vector<std::weak_ptr<CanaryControl>> canaries_;
   // Last, so that it is destroyed first: its thread steps the members above.
   Runner runner_;
 };

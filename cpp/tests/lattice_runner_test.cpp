@@ -427,6 +427,27 @@ TEST(LatticeRunner, CanaryComparesOnCopiesAndLeavesTheLiveStateAlone) {
   EXPECT_EQ(lattice->step_count(), 3u);
 }
 
+TEST(LatticeRunner, CancelledCanaryEndsBetweenKernelCallsAndSaysSo) {
+  auto lattice = seeded();
+  const auto twin = load_kernel(test::reference_twin_kernel_path());
+  const CanaryInput input = lattice->prepare_canary(Slot::Step, twin);
+  // More steps than any test would wait for: only the cancel can end it.
+  constexpr std::uint64_t kEndlessSteps = std::uint64_t{1} << 50;
+  auto canary = std::async(std::launch::async, [&] { return lattice->run_canary(input, kEndlessSteps); });
+  while (input.control->steps_done.load() == 0) std::this_thread::yield();
+  lattice->cancel_canaries();
+  const CanaryOutcome outcome = canary.get();
+  EXPECT_TRUE(outcome.cancelled);
+  EXPECT_GT(outcome.steps_done, 0u);
+  EXPECT_LT(outcome.steps_done, kEndlessSteps);
+  EXPECT_EQ(outcome.steps_done, input.control->steps_done.load());
+  // A cancel ends the canaries prepared before it, not those prepared after.
+  const CanaryOutcome next = lattice->run_canary(lattice->prepare_canary(Slot::Step, twin), 20);
+  EXPECT_FALSE(next.cancelled);
+  EXPECT_EQ(next.steps_done, 20u);
+  EXPECT_EQ(next.max_abs_difference, 0.0);
+}
+
 TEST(LatticeRunner, ProfilesEveryStepAndReadout) {
   auto lattice = seeded();
   lattice->reset_profile();

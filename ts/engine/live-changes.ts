@@ -253,9 +253,10 @@ export class LiveChanges {
     }
     // Confined or not, candidate and incumbent run on copies of the live state (a kernel host steps and reads
     // them out through its workspace) and the core compares what they computed.
-    const canaryProblem = await this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps);
-    if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
+    const canaryProblem = await this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps, signal);
+    // The stop cancels the canary between two kernel calls: a canary cut short found nothing either way.
     if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
+    if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
     if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.trialOne(request, moduleId, incumbent, signal));
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
@@ -516,10 +517,10 @@ export class LiveChanges {
   }
 
   /** Null when the candidate agrees with the incumbent on copies of the live state; else why not. */
-  private async canary(slot: Slot, moduleId: number, steps: number): Promise<string | null> {
+  private async canary(slot: Slot, moduleId: number, steps: number, signal?: AbortSignal): Promise<string | null> {
     let report;
     try {
-      report = await this.lat.canary(slot, moduleId, { steps });
+      report = await this.lat.canary(slot, moduleId, { steps, ...(signal ? { signal } : {}) });
     } catch (error) {
       return `the canary failed to run: ${(error as Error).message}`;
     }

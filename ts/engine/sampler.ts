@@ -64,10 +64,10 @@ export class LiveSampler {
   }
 
   /**
-   * Copies both levels at a step boundary now and sums their energy on a
-   * libuv thread (about 100 ms at 4096^2, seconds on a loaded machine, that
-   * the event loop no longer waits for); samples taken meanwhile carry the
-   * last drift known.
+   * Has the runner copy both levels at its next step boundary, on its own
+   * thread, and sums their energy on a libuv thread (about 100 ms at 4096^2,
+   * seconds on a loaded machine); the event loop waits for neither. Samples
+   * taken meanwhile carry the last drift known.
    */
   private measureEnergy(): void {
     const initial = this.lat.initialEnergy;

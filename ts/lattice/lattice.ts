@@ -72,6 +72,12 @@ export type SwapResult = CoreSwapOutcome;
 export interface CanaryOptions {
   /** Steps to run both modules on the copies (default 100). */
   steps?: number;
+  /**
+   * Ends the canary before its next kernel call, and with it every other
+   * canary in flight on this lattice; the promise then rejects with the
+   * signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CanaryReport {
@@ -400,12 +406,13 @@ export class Lattice extends EventEmitter {
   }
 
   /**
-   * `energy()` with the oracle's sum off the event loop (about 100 ms at
-   * 4096^2): the levels are copied at a step boundary now, summed on a
-   * libuv thread.
+   * `energy()` off the event loop: the runner copies both levels at its next
+   * step boundary on its own thread (256 MiB at 4096^2 f64, which on the JS
+   * thread held the event loop 0.4-3.3 s under load), and the oracle sums
+   * them on a libuv thread (about 100 ms at 4096^2).
    */
-  energyAsync(): Promise<number> {
-    const { previous, current } = this.#ownedLevels();
+  async energyAsync(): Promise<number> {
+    const { previous, current } = await this.#core.widenedLevelsAsync();
     const { extents, c, h, dt } = this.#config;
     return oracleAddon().energyAsync(previous, current, extents, c, h, dt);
   }
@@ -642,7 +649,17 @@ export class Lattice extends EventEmitter {
     checkSlot(slot);
     this.#module(moduleId);
     const steps = requireInteger('steps', options.steps ?? DEFAULT_CANARY_STEPS, 0, MAX_STEPS);
-    const result = await this.#core.canary(slot, moduleId, steps);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const cancel = () => this.#core.cancelCanaries();
+    signal?.addEventListener('abort', cancel, { once: true });
+    let result;
+    try {
+      result = await this.#core.canary(slot, moduleId, steps);
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+    if (result.cancelled) throw signal?.reason ?? new Error(`the canary was cancelled after ${result.stepsDone} of ${steps} steps`);
     return {
       slot,
       startStep: result.startStep,
@@ -782,13 +799,6 @@ export class Lattice extends EventEmitter {
   #energyOf(levels: CoreStateViews): number {
     const { extents, c, h, dt } = this.#config;
     return oracleAddon().energy(toFloat64(levels.previous), toFloat64(levels.current), extents, c, h, dt);
-  }
-
-  /** Both levels in f64 arrays of their own (copied at one step boundary), which nothing else writes. */
-  #ownedLevels(): { previous: Float64Array; current: Float64Array } {
-    const levels = this.#liveLevels();
-    const owned = (field: FieldArray) => (field instanceof Float64Array && this.#core.running ? field : Float64Array.from(field));
-    return { previous: owned(levels.previous), current: owned(levels.current) };
   }
 
   /** Zero-copy views when stopped; copies taken at one step boundary while running. */
