@@ -26,7 +26,7 @@ import type { EngineConfig } from './config.js';
 import type { AttemptPhase, GateProgressReport } from './events.js';
 import type { ChangeOutcome, Incumbent, LiveChanges } from './live-changes.js';
 import { STOPPED_FIRST_REASON, fileSha256, trialText } from './live-changes.js';
-import { benchmarkText, type CandidateJudge, type GauntletResources, judgeCandidate, notABenchmarkWin, screenedOut } from './judge.js';
+import { benchmarkText, type CandidateJudge, type GauntletResources, type Judgement, judgeCandidate, notABenchmarkWin, screenedOut } from './judge.js';
 import { eligibleParents, selectParent } from './parent-selection.js';
 import { candidateFeatures } from './candidate-features.js';
 import type { PredictorDecision, Predictor } from './predictor.js';
@@ -99,6 +99,9 @@ export interface AttemptHost {
   gateProgress?(report: GateProgressReport): void;
   addCost(usd: number): void;
 }
+
+/** Teaches the predictor and the strategy memory one outcome of this attempt's judgement (speedups default to the gauntlet's). */
+type Learn = (won: boolean, speedupOverReference?: number | null, speedupOverIncumbent?: number | null) => void;
 
 interface Settled {
   status: AttemptStatus;
@@ -323,89 +326,35 @@ export class AttemptRunner {
       return this.settle(null, { status: 'rejected', reason, failure: null });
     }
 
-    const liveTrial = host.config.gauntlet.speedJudge === 'live-ab';
-    // Steps per kernel call as the live runner will ask them of this candidate: the batch the incumbent gets now,
-    // and at least 8, since a candidate that wins is faster and the runner grows its batch to fill the latency bound
-    // (a kernel fusing steps at 4096^2 runs 5-10 ms a step: 5-10 steps a 50 ms batch). The differential also covers
-    // 1, 2, 3, k + 1 and counts drawn beyond k, and the live watchdog probes the batches that actually run.
-    const liveStepsPerCall = Math.min(host.config.lattice.maxBatchSteps, Math.max(host.lat.batchSteps, MIN_JUDGED_STEPS_PER_CALL));
-    const judge: CandidateJudge =
-      host.judge ??
-      ((source, slot, incumbent, genome) =>
-        judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall, (progress) =>
-          host.gateProgress?.({ ...progress, id: record.id, slot }),
-        ));
+    const judge = this.candidateJudge(record.id);
     let incumbent = host.live.incumbents.get(this.slot)!;
     // Asked once: a candidate judged again against a newer incumbent keeps the decision ('' without approval mode).
-    let approval: string | null | undefined;
+    let approval: string | undefined;
     for (;;) {
       this.phase('gauntlet');
       const judgement = await judge(proposal.source, this.slot, incumbent, proposal.genome);
-      const { verdict, modulePath, benchRatio, speedup } = judgement;
+      const { verdict, benchRatio, speedup } = judgement;
       if (verdict.interrupted) {
         // The gates that ended are kept; nothing is learnt from a run the stop cut short.
         host.archive.updateAttempt(record.id, { gates: verdict.gates });
         return this.settle(null, INTERRUPTED);
       }
-      host.archive.updateAttempt(record.id, {
-        gates: verdict.gates,
-        failedGate: verdict.failedGate,
-        modulePath,
-        moduleSha256: modulePath === null ? null : fileSha256(modulePath),
-        benchmark: verdict.benchmark,
-        benchRatio,
-        speedup,
-      });
-      const learn = (won: boolean, speedupOverReference = speedup, speedupOverIncumbent = benchRatio && benchRatio > 0 ? 1 / benchRatio : null) =>
+      this.recordJudgement(record.id, judgement);
+      const learn: Learn = (won, speedupOverReference = speedup, speedupOverIncumbent = benchRatio && benchRatio > 0 ? 1 / benchRatio : null) =>
         this.learn(record, proposal, features, decision, { passed: verdict.accepted, won, speedup: speedupOverIncumbent, speedupOverReference });
-
-      if (!verdict.accepted) {
-        const failed = verdict.gates.find((gate) => !gate.passed);
-        if (failed?.infrastructure) {
-          // The machine failed, not the candidate: nothing is learnt of it, and the breaker backs off if it goes on.
-          const { kind } = failed.infrastructure;
-          return this.settle(null, {
-            status: 'failed',
-            reason: `${failed.gate}: ${describeInfrastructure(failed.infrastructure)}`,
-            failure: `infrastructure:${kind}`,
-          });
-        }
-        const gate = verdict.failedGate ?? 'sandbox';
-        learn(false);
-        const failure = gate === 'compile' || gate === 'sandbox' ? `gate:${gate}` : null;
-        return this.settle(null, { status: 'rejected', reason: `${gate}: ${failed?.reason ?? 'failed'}`, failure });
-      }
-      const notTried = modulePath === null ? 'no module was built' : liveTrial ? screenedOut(verdict) : notABenchmarkWin(verdict);
-      if (notTried !== null) {
-        learn(false);
-        return this.settle(null, { status: 'passed', reason: notTried, failure: null });
-      }
+      const notTried = this.notTriedLive(judgement, learn);
+      if (notTried !== null) return notTried;
 
       if (approval === undefined) {
-        approval = await this.askApproval(record, incumbent, benchRatio, speedup, benchmarkText(verdict.benchmark));
-        if (approval === null) return this.settle(null, INTERRUPTED);
-        if (approval.startsWith('rejected')) {
+        const answer = await this.askApproval(record, incumbent, benchRatio, speedup, benchmarkText(verdict.benchmark));
+        if (answer === null) return this.settle(null, INTERRUPTED);
+        if (answer.startsWith('rejected')) {
           learn(false);
-          return this.settle(null, { status: 'rejected', reason: `${approval} in approval mode`, failure: null });
+          return this.settle(null, { status: 'rejected', reason: `${answer} in approval mode`, failure: null });
         }
+        approval = answer;
       }
-      const outcome = await host.live.change(
-        {
-          slot: this.slot,
-          attemptId: record.id,
-          modulePath: modulePath!,
-          speedup: speedup!,
-          action: 'apply',
-          reason:
-            (approval === '' ? '' : `${approval}; `) +
-            (liveTrial
-              ? `passed the sandbox against attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`
-              : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`),
-          speedJudge: liveTrial ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
-          trusted: isTrustedSource(proposal.source, proposal.genome),
-        },
-        host.signal,
-      );
+      const outcome = await this.tryLive(record.id, proposal, incumbent, judgement, approval);
       if (outcome.status === 'stale') {
         // The benchmark compared it with an incumbent replaced since: never dropped for that, it is judged again against the live one.
         if (!host.signal.aborted) {
@@ -419,22 +368,112 @@ export class AttemptRunner {
           failure: null,
         });
       }
-      const trial = 'trial' in outcome ? outcome.trial : null;
-      // What it did live replaces the gauntlet's estimate: the next attempts are judged against it.
-      const liveSpeedup =
-        outcome.status === 'applied' ? outcome.speedup : trial !== null && Number.isFinite(trial.candidateSpeedup) ? trial.candidateSpeedup : null;
-      if (liveSpeedup !== null) host.archive.updateAttempt(record.id, { speedup: liveSpeedup });
-      const overIncumbent = trial !== null && Number.isFinite(trial.verdict.ratio) ? trial.verdict.ratio : undefined;
-      learn(outcome.status === 'applied', liveSpeedup ?? speedup, overIncumbent);
-      const liveMlups = outcome.status === 'applied' || outcome.status === 'rolled-back' || outcome.status === 'passed' ? outcome.liveMlups : null;
-      const settled = this.settle(liveMlups, fromChange(outcome));
-      if (outcome.status === 'applied') {
-        this.supersede(trial?.incumbentAttemptId ?? incumbent.attemptId);
-        // Only a faster kernel replaces the incumbent, so the latest applied one is the slot's best.
-        host.archive.warmStart.rememberBest(this.slot, record.id, host.fingerprint);
-      }
-      return settled;
+      return this.settleLive(record.id, outcome, incumbent, speedup, learn);
     }
+  }
+
+  /** The gauntlet as this attempt calls it: the injected judge, or judgeCandidate in the live call pattern. */
+  private candidateJudge(id: number): CandidateJudge {
+    const { host } = this;
+    if (host.judge) return host.judge;
+    // Steps per kernel call as the live runner will ask them of this candidate: the batch the incumbent gets now,
+    // and at least 8, since a candidate that wins is faster and the runner grows its batch to fill the latency bound
+    // (a kernel fusing steps at 4096^2 runs 5-10 ms a step: 5-10 steps a 50 ms batch). The differential also covers
+    // 1, 2, 3, k + 1 and counts drawn beyond k, and the live watchdog probes the batches that actually run.
+    const liveStepsPerCall = Math.min(host.config.lattice.maxBatchSteps, Math.max(host.lat.batchSteps, MIN_JUDGED_STEPS_PER_CALL));
+    return (source, slot, incumbent, genome) =>
+      judgeCandidate(host.config, host.gauntlet, source, slot, incumbent, genome, host.signal, liveStepsPerCall, (progress) =>
+        host.gateProgress?.({ ...progress, id, slot }),
+      );
+  }
+
+  /** Keeps what the gauntlet found in the attempt's record. */
+  private recordJudgement(id: number, judgement: Judgement): void {
+    const { verdict, modulePath, benchRatio, speedup } = judgement;
+    this.host.archive.updateAttempt(id, {
+      gates: verdict.gates,
+      failedGate: verdict.failedGate,
+      modulePath,
+      moduleSha256: modulePath === null ? null : fileSha256(modulePath),
+      benchmark: verdict.benchmark,
+      benchRatio,
+      speedup,
+    });
+  }
+
+  /** The attempt settled when the gauntlet's judgement keeps it from the live lattice; null when it goes on to be tried live. */
+  private notTriedLive(judgement: Judgement, learn: Learn): AttemptRecord | null {
+    const { verdict, modulePath } = judgement;
+    if (!verdict.accepted) {
+      const failed = verdict.gates.find((gate) => !gate.passed);
+      if (failed?.infrastructure) {
+        // The machine failed, not the candidate: nothing is learnt of it, and the breaker backs off if it goes on.
+        const { kind } = failed.infrastructure;
+        return this.settle(null, {
+          status: 'failed',
+          reason: `${failed.gate}: ${describeInfrastructure(failed.infrastructure)}`,
+          failure: `infrastructure:${kind}`,
+        });
+      }
+      const gate = verdict.failedGate ?? 'sandbox';
+      learn(false);
+      const failure = gate === 'compile' || gate === 'sandbox' ? `gate:${gate}` : null;
+      return this.settle(null, { status: 'rejected', reason: `${gate}: ${failed?.reason ?? 'failed'}`, failure });
+    }
+    const liveTrial = this.host.config.gauntlet.speedJudge === 'live-ab';
+    const notTried = modulePath === null ? 'no module was built' : liveTrial ? screenedOut(verdict) : notABenchmarkWin(verdict);
+    if (notTried === null) return null;
+    learn(false);
+    return this.settle(null, { status: 'passed', reason: notTried, failure: null });
+  }
+
+  /** Hands the candidate to the live changes: canary, then the live trial (or the swap and watch window when the benchmark judged). */
+  private tryLive(id: number, proposal: CandidateProposal, incumbent: Incumbent, judgement: Judgement, approval: string): Promise<ChangeOutcome> {
+    const { verdict, modulePath, speedup } = judgement;
+    const liveTrial = this.host.config.gauntlet.speedJudge === 'live-ab';
+    return this.host.live.change(
+      {
+        slot: this.slot,
+        attemptId: id,
+        modulePath: modulePath!,
+        speedup: speedup!,
+        action: 'apply',
+        reason:
+          (approval === '' ? '' : `${approval}; `) +
+          (liveTrial
+            ? `passed the sandbox against attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`
+            : `beat attempt ${incumbent.attemptId}: ${benchmarkText(verdict.benchmark)}`),
+        speedJudge: liveTrial ? { by: 'trial' } : { by: 'benchmark', judgedAgainst: incumbent.attemptId },
+        trusted: isTrustedSource(proposal.source, proposal.genome),
+      },
+      this.host.signal,
+    );
+  }
+
+  /** Settles the attempt on what it did live: what it did there replaces the gauntlet's estimate, and a winner supersedes its incumbent. */
+  private settleLive(
+    id: number,
+    outcome: Exclude<ChangeOutcome, { status: 'stale' }>,
+    incumbent: Incumbent,
+    speedup: number | null,
+    learn: Learn,
+  ): AttemptRecord {
+    const { host } = this;
+    const trial = 'trial' in outcome ? outcome.trial : null;
+    // The next attempts are judged against what it did live.
+    const liveSpeedup =
+      outcome.status === 'applied' ? outcome.speedup : trial !== null && Number.isFinite(trial.candidateSpeedup) ? trial.candidateSpeedup : null;
+    if (liveSpeedup !== null) host.archive.updateAttempt(id, { speedup: liveSpeedup });
+    const overIncumbent = trial !== null && Number.isFinite(trial.verdict.ratio) ? trial.verdict.ratio : undefined;
+    learn(outcome.status === 'applied', liveSpeedup ?? speedup, overIncumbent);
+    const liveMlups = outcome.status === 'applied' || outcome.status === 'rolled-back' || outcome.status === 'passed' ? outcome.liveMlups : null;
+    const settled = this.settle(liveMlups, fromChange(outcome));
+    if (outcome.status === 'applied') {
+      this.supersede(trial?.incumbentAttemptId ?? incumbent.attemptId);
+      // Only a faster kernel replaces the incumbent, so the latest applied one is the slot's best.
+      host.archive.warmStart.rememberBest(this.slot, id, host.fingerprint);
+    }
+    return settled;
   }
 
   /**
