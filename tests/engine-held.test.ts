@@ -32,14 +32,20 @@ describe('HeldClock', () => {
 
 /** Just what the sampler reads from a lattice. */
 function fakeLattice(cells: number) {
-  const state = { stepCount: 0, energy: 2 };
+  const state = { stepCount: 0, energy: 2, energySums: 0, checked: null as { step: number; energyDrift: number } | null };
   const lattice = {
     get stepCount() {
       return state.stepCount;
     },
+    get checkedEnergyDrift() {
+      return state.checked;
+    },
     cells,
     initialEnergy: 2,
-    energyAsync: async () => state.energy,
+    energyAsync: async () => {
+      state.energySums += 1;
+      return state.energy;
+    },
     slots: () => ({ step: { live: { name: 'reference' } }, readout: { live: { name: 'reference' } } }),
   } as unknown as Lattice;
   return { lattice, state };
@@ -69,6 +75,36 @@ describe('LiveSampler', () => {
     expect(sampler.take().energyDrift).toBeCloseTo(0.001, 12);
     await sampler.settled();
     expect(sampler.take().energyDrift).toBe(0);
+    expect(sampler.maxEnergyDrift).toBeCloseTo(0.001, 12);
+  });
+
+  it("takes the running watchdog's drift instead of summing the energy again, and sums it itself without one", async () => {
+    const clock = manualClock(0);
+    const { lattice, state } = fakeLattice(100);
+    const sampler = new LiveSampler(lattice, {
+      sampleIntervalMs: 1000,
+      energyIntervalMs: 1000,
+      now: clock.now,
+      heldMs: () => 0,
+      onSample: () => undefined,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    state.checked = { step: 50, energyDrift: 3e-15 };
+    expect(sampler.take().energyDrift).toBe(3e-15);
+    clock.advance(1000);
+    state.checked = { step: 100, energyDrift: 1e-15 };
+    expect(sampler.take().energyDrift).toBe(1e-15);
+    expect(sampler.maxEnergyDrift).toBe(3e-15);
+    expect(state.energySums).toBe(0);
+    // The run ended (no watchdog now): the sampler sums the energy itself again.
+    clock.advance(1000);
+    state.checked = null;
+    state.energy = 2.002;
+    sampler.take();
+    await sampler.settled();
+    expect(state.energySums).toBe(1);
     expect(sampler.maxEnergyDrift).toBeCloseTo(0.001, 12);
   });
 

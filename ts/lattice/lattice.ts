@@ -162,6 +162,8 @@ export class Lattice extends EventEmitter {
   readonly #hosts = new Map<number, { host: KernelHost; info: ConfinedModuleInfo }>();
   /** Whether the active run has a watchdog: a confined module goes live only then (its snapshots restore a host's crash). */
   #watchdogRunning = false;
+  /** The running watchdog; null without one. */
+  #runningWatchdog: Watchdog | null = null;
   readonly #segment: StateSegment | null;
   #handoff: HandoffReport | null = null;
   #successor: RestartReport | null = null;
@@ -417,6 +419,16 @@ export class Lattice extends EventEmitter {
     return oracleAddon().energyAsync(previous, current, extents, c, h, dt);
   }
 
+  /**
+   * The energy drift the running watchdog found in the last snapshot it
+   * checked, with that snapshot's step; null without a watchdog or before
+   * its first check. It costs nothing: the watchdog has summed the energy
+   * anyway, where `energyAsync()` copies both levels and sums them again.
+   */
+  get checkedEnergyDrift(): { step: number; energyDrift: number } | null {
+    return this.#runningWatchdog?.lastChecked ?? null;
+  }
+
   /** Balanced-nonary digits of the current level, computed by the live kernel. */
   readout(): Int8Array {
     const result = this.#core.readout();
@@ -488,12 +500,14 @@ export class Lattice extends EventEmitter {
     watchdog?.watchdog.prime();
     const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => watchdog.watchdog.check(step));
     this.#watchdogRunning = watchdog !== null;
+    this.#runningWatchdog = watchdog?.watchdog ?? null;
     const run = this.#core
       .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure))
       .finally(() => {
         if (this.#run === run) this.#run = null;
         this.#deferredCheck = null;
         this.#watchdogRunning = false;
+        this.#runningWatchdog = null;
       });
     this.#run = run;
     return run;

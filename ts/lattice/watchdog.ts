@@ -186,6 +186,8 @@ export class Watchdog {
   #fullCheckPlanned = false;
   /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
   #fullCheckInFlight: Promise<void> | null = null;
+  /** The energy drift of the last snapshot checked, and its step; null before the first. */
+  lastChecked: { step: number; energyDrift: number } | null = null;
 
   constructor(
     private readonly core: CoreLattice,
@@ -232,6 +234,7 @@ export class Watchdog {
       stepped: null,
       shiftedStepped: null,
     });
+    this.lastChecked = { step, energyDrift: report.energyDrift };
     const failure = this.#energyFailure(report, step) ?? this.#fpFailure() ?? (full ? null : this.#differentialFailure(snapshot, levels));
     if (failure === null && full) {
       this.#startFullCheck(snapshot, levels, report.energyDrift);
