@@ -30,6 +30,8 @@ interface Candidate {
   precision?: 'f64' | 'f32';
   /** The live runner's steps per kernel call, when the manifest says (a kernel wrong only when batched). */
   stepsPerCall?: number;
+  /** Incumbent samples per lattice, when the manifest says (as the engine asks once it knows the incumbent's times). */
+  incumbentSamples?: number;
 }
 
 export interface GateSeconds {
@@ -87,7 +89,16 @@ function hostileCorpus(): Candidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<
     string,
-    { file: string; gate: string; targetPath?: string; threads?: number; targetExtents?: number[]; precision?: 'f64' | 'f32'; stepsPerCall?: number }
+    {
+      file: string;
+      gate: string;
+      targetPath?: string;
+      threads?: number;
+      targetExtents?: number[];
+      precision?: 'f64' | 'f32';
+      stepsPerCall?: number;
+      incumbentSamples?: number;
+    }
   >;
   // The watchdog's fixtures cheat only live: tests/watchdog-hostile.test.ts loads them there.
   const gauntletEntries = Object.entries(manifest).filter(([, entry]) => entry.gate !== 'watchdog');
@@ -100,6 +111,7 @@ function hostileCorpus(): Candidate[] {
     targetExtents: entry.targetExtents,
     precision: entry.precision,
     stepsPerCall: entry.stepsPerCall,
+    incumbentSamples: entry.incumbentSamples,
   }));
 }
 
@@ -127,6 +139,7 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
         targetExtents: candidate.targetExtents,
         precision: candidate.precision,
         stepsPerCall: candidate.stepsPerCall,
+        incumbentSamples: candidate.incumbentSamples,
         pool,
         cacheDir,
         cpuSeconds: 2,
