@@ -21,8 +21,8 @@ import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { type ArchiveBackend, PostgresBackend, SqliteBackend } from './helpers/archive-backends.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { passedGate, verdict } from './helpers/verdicts.js';
+import { until } from './helpers/until.js';
 
-const POLL_MS = 20;
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-two-engines-'));
 const reference = readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8');
 const lattices: Lattice[] = [];
@@ -32,10 +32,6 @@ afterAll(() => {
   for (const lattice of lattices) lattice.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-}
 
 function engineConfig(name: string): EngineConfig {
   const dir = mkdtempSync(path.join(root, `${name}-`));

@@ -22,6 +22,7 @@ import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { passedGate, verdict, winningVerdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
+import { until } from './helpers/until.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-stop-test-'));
 const reference = readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8');
@@ -49,11 +50,6 @@ function commandLines(): string[][] {
 
 function running(match: (args: string[]) => boolean): boolean {
   return commandLines().some(match);
-}
-
-/** Resolves once `condition` holds, looking every 20 ms: a wait for a state, not a timing. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('the gauntlet on abort', () => {
