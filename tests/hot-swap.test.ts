@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { sameBits } from './helpers/bits.js';
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -14,10 +15,6 @@ function seeded(extents = [48, 40], seed = 7, precision: 'f64' | 'f32' = 'f64') 
   const state = randomState(lat, seed);
   lat.setState(state.previous, state.current);
   return lat;
-}
-
-function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 describe('the runner', () => {

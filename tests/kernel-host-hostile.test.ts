@@ -15,6 +15,7 @@ import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { kernelLogRecords } from '../dist/ts/modules/kernel-log.js';
+import { sameBits } from './helpers/bits.js';
 
 const SECRET_FILE = '/tmp/ouroboros-kernel-host-secret.txt';
 const DROPPED_FILE = '/tmp/ouroboros-kernel-host-dropped.txt';
@@ -38,10 +39,6 @@ function seeded(sharedState: boolean) {
   const state = randomState(lat, 11);
   lat.setState(state.previous, state.current);
   return lat;
-}
-
-function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 function containsSecret(field: Float64Array | Float32Array): boolean {

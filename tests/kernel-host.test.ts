@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, ModuleRefusedError } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { sameBits } from './helpers/bits.js';
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -22,10 +23,6 @@ function seeded(sharedState: boolean, extents = [48, 40], precision: 'f64' | 'f3
   const state = randomState(lat, 7);
   lat.setState(state.previous, state.current);
   return lat;
-}
-
-function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 describe('a confined module', () => {
