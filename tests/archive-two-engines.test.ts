@@ -15,14 +15,13 @@ import { Archive } from '../dist/ts/archive/index.js';
 import { type EngineConfig, resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
-import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
-import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { type ArchiveBackend, PostgresBackend, SqliteBackend } from './helpers/archive-backends.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { passedGate, verdict } from './helpers/verdicts.js';
+import { until } from './helpers/until.js';
+import { ScriptedGauntlet } from './helpers/scripted-gauntlet.js';
 
-const POLL_MS = 20;
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-two-engines-'));
 const reference = readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8');
 const lattices: Lattice[] = [];
@@ -32,10 +31,6 @@ afterAll(() => {
   for (const lattice of lattices) lattice.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-}
 
 function engineConfig(name: string): EngineConfig {
   const dir = mkdtempSync(path.join(root, `${name}-`));
@@ -50,21 +45,6 @@ function engineConfig(name: string): EngineConfig {
     gauntlet: { targetExtents: [32, 32], heldOutExtents: [17, 19], cacheDir: path.join(root, 'cache') },
     log: { file: path.join(dir, 'engine.log') },
   });
-}
-
-/** A gauntlet whose verdicts the test hands over: each call waits until settled. */
-class ScriptedGauntlet {
-  readonly calls: CandidateOptions[] = [];
-  private waiting: ((verdict: GauntletVerdict) => void)[] = [];
-
-  readonly evaluate = (options: CandidateOptions): Promise<GauntletVerdict> => {
-    this.calls.push(options);
-    return new Promise((resolve) => this.waiting.push(resolve));
-  };
-
-  settleAll(result: GauntletVerdict): void {
-    for (const resolve of this.waiting.splice(0)) resolve(result);
-  }
 }
 
 function engineOn(archive: Archive, name: string, gauntlet: ScriptedGauntlet, autoImprove = false): { engine: Engine; config: EngineConfig } {

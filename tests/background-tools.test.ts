@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { backgroundNice, holdBackgroundTools, inBackground, toolProcesses } from '../dist/ts/gauntlet/background.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
+import { until } from './helpers/until.js';
 
 const children: ChildProcess[] = [];
 
@@ -22,15 +23,6 @@ function start(command: string, args: string[], background: boolean): ChildProce
 function stopped(pid: number): boolean {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] === 'T';
-}
-
-async function eventually(check: () => boolean, timeoutMs = 2000): Promise<boolean> {
-  const until = performance.now() + timeoutMs;
-  while (performance.now() < until) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return check();
 }
 
 /** The pids whose parent is `parent`. */
@@ -54,14 +46,14 @@ describe('background tools', () => {
   it('stops the tools while held, what they fork included, and continues them on release', async () => {
     const tool = start('sh', ['-c', 'sleep 30; true'], true);
     const helper = start('sleep', ['30'], false);
-    expect(await eventually(() => childrenOf(tool.pid!).length === 1)).toBe(true);
+    await until(() => childrenOf(tool.pid!).length === 1);
     const [grandchild] = childrenOf(tool.pid!);
 
     const release = holdBackgroundTools();
-    expect(await eventually(() => stopped(tool.pid!) && stopped(grandchild!))).toBe(true);
+    await until(() => stopped(tool.pid!) && stopped(grandchild!));
     expect(stopped(helper.pid!)).toBe(false);
     release();
-    expect(await eventually(() => !stopped(tool.pid!) && !stopped(grandchild!))).toBe(true);
+    await until(() => !stopped(tool.pid!) && !stopped(grandchild!));
   });
 
   it('stops a tool started during a hold, and holds nest', async () => {
@@ -69,13 +61,13 @@ describe('background tools', () => {
     const inner = holdBackgroundTools();
     try {
       const late = start('sleep', ['30'], true);
-      expect(await eventually(() => stopped(late.pid!))).toBe(true);
+      await until(() => stopped(late.pid!));
       inner();
       inner();
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(stopped(late.pid!)).toBe(true);
       outer();
-      expect(await eventually(() => !stopped(late.pid!))).toBe(true);
+      await until(() => !stopped(late.pid!));
     } finally {
       inner();
       outer();
@@ -113,7 +105,7 @@ describe('background tools', () => {
     // Stopped from the first poll (a signal takes effect a moment after it is sent) to the end of the window.
     expect(states.at(-1)).toBe(true);
     expect(states.slice(states.indexOf(true)).every(Boolean)).toBe(true);
-    expect(await eventually(() => !stopped(tool.pid!))).toBe(true);
+    await until(() => !stopped(tool.pid!));
     expect(checksHeldAtPolls.length).toBeGreaterThanOrEqual(4);
     expect(checksHeldAtPolls.every((held) => held === 1)).toBe(true);
     expect(checksHeld).toBe(0);

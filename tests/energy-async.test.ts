@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Lattice } from '@ouroboros-engine/core';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { until } from './helpers/until.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-energy-async-'));
 const lattices: Lattice[] = [];
@@ -47,11 +48,6 @@ static void hold_while_asked() {
   const output = path.join(dir, 'holding.so');
   execFileSync('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-ffp-contract=off', '-Icpp/include', source, '-o', output]);
   return output;
-}
-
-/** Resolves once `condition` holds, looking every 20 ms: a wait for a state, not a timing. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('energyAsync', () => {

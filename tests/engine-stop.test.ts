@@ -15,13 +15,13 @@ import { Engine } from '../dist/ts/engine/engine.js';
 import { STOPPED_FIRST_REASON } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { runConfined } from '../dist/ts/gauntlet/gatekeeper.js';
-import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import { evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
 import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
-import type { GauntletVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { passedGate, verdict, winningVerdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
+import { until } from './helpers/until.js';
+import { ScriptedGauntlet } from './helpers/scripted-gauntlet.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-stop-test-'));
 const reference = readFileSync('tests/fixtures/variants/reference-copy.cpp', 'utf8');
@@ -49,11 +49,6 @@ function commandLines(): string[][] {
 
 function running(match: (args: string[]) => boolean): boolean {
   return commandLines().some(match);
-}
-
-/** Resolves once `condition` holds, looking every 20 ms: a wait for a state, not a timing. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('the gauntlet on abort', () => {
@@ -143,27 +138,6 @@ function testConfig(name: string): EngineConfig {
     breaker: { failures: 1, backoff: '300ms', maxBackoff: '2s' },
     log: { file: path.join(dir, 'engine.log') },
   });
-}
-
-/** A gauntlet whose verdict the test hands over: each call waits for the test (or the signal) to settle it. */
-class ScriptedGauntlet {
-  readonly calls: CandidateOptions[] = [];
-  private waiting: ((verdict: GauntletVerdict) => void)[] = [];
-
-  readonly evaluate = (options: CandidateOptions): Promise<GauntletVerdict> => {
-    this.calls.push(options);
-    return new Promise((resolve) => this.waiting.push(resolve));
-  };
-
-  /** Resolves once the gauntlet has been called `count` times. */
-  async called(count: number): Promise<CandidateOptions> {
-    await until(() => this.calls.length >= count);
-    return this.calls[count - 1]!;
-  }
-
-  settleAll(verdict: GauntletVerdict): void {
-    for (const resolve of this.waiting.splice(0)) resolve(verdict);
-  }
 }
 
 function engineWith(name: string, gauntlet: ScriptedGauntlet): { engine: Engine; config: EngineConfig; lat: Lattice } {

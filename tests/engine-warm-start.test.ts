@@ -17,11 +17,11 @@ import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { reverificationConfig } from '../dist/ts/engine/warm-start.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
-import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
-import type { GateVerdict, GauntletVerdict } from '../dist/ts/gauntlet/types.js';
+import type { GateVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { verdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
+import { ScriptedGauntlet } from './helpers/scripted-gauntlet.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-warm-test-'));
 const fixture = (name: string) => readFileSync(path.resolve('tests/fixtures/variants', name), 'utf8');
@@ -34,6 +34,9 @@ afterAll(() => {
   for (const lat of lattices) lat.close();
   rmSync(root, { recursive: true, force: true });
 });
+
+/** The stop's abort settles what the gauntlet still holds as interrupted. */
+const interruptedOnAbort = () => verdict({ interrupted: true, accepted: false });
 
 function testConfig(name: string): EngineConfig {
   const dir = path.join(root, name);
@@ -52,29 +55,6 @@ function testConfig(name: string): EngineConfig {
     breaker: { failures: 3, backoff: '300ms', maxBackoff: '2s' },
     log: { file: path.join(dir, 'engine.log') },
   });
-}
-
-/** A gauntlet whose verdicts the test hands over; the stop's abort settles what is left as interrupted. */
-class ScriptedGauntlet {
-  readonly calls: CandidateOptions[] = [];
-  private waiting: ((verdict: GauntletVerdict) => void)[] = [];
-
-  readonly evaluate = (options: CandidateOptions): Promise<GauntletVerdict> => {
-    this.calls.push(options);
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      options.signal?.addEventListener('abort', () => resolve(verdict({ interrupted: true, accepted: false })));
-    });
-  };
-
-  async called(count: number): Promise<CandidateOptions> {
-    while (this.calls.length < count) await new Promise((resolve) => setTimeout(resolve, 20));
-    return this.calls[count - 1]!;
-  }
-
-  settleAll(given: GauntletVerdict): void {
-    for (const resolve of this.waiting.splice(0)) resolve(given);
-  }
 }
 
 function gate(name: GateVerdict['gate'], passed = true, reason = ''): GateVerdict {
@@ -145,7 +125,7 @@ describe('warm start', () => {
   it('puts the remembered module live at once, rebuilding it when the cache lost it, and re-verifies it while attempts go on', async () => {
     const config = testConfig('at-once');
     const id = await rememberRowsFast(config, await machineFingerprint(), true);
-    const gauntlet = new ScriptedGauntlet();
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat } = engineWith(config, gauntlet, true);
     const applied = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
     const verified = warmStartReport(engine, 'verified', 'rolled-back');
@@ -180,7 +160,7 @@ describe('warm start', () => {
   it('rolls back and marks a module that fails re-verification, and the next run does not try it', async () => {
     const config = testConfig('fails');
     const id = await rememberRowsFast(config, await machineFingerprint(), false);
-    const gauntlet = new ScriptedGauntlet();
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const first = engineWith(config, gauntlet, false);
     const applied = warmStartReport(first.engine, 'applied');
     const rolledBack = warmStartReport(first.engine, 'rolled-back', 'verified');
@@ -213,7 +193,7 @@ describe('warm start', () => {
       archive.close();
     }
 
-    const again = new ScriptedGauntlet();
+    const again = new ScriptedGauntlet(interruptedOnAbort);
     const second = engineWith(config, again, false);
     const next = warmStartReport(second.engine, 'applied', 'rejected', 'untrusted', 'none');
     await second.engine.start();
@@ -242,7 +222,7 @@ describe('warm start', () => {
     const config = testConfig('flags');
     const here = await machineFingerprint();
     const id = await rememberRowsFast(config, withHash({ ...here, buildFlags: [...here.buildFlags, '-ffast-math'] }), false);
-    const gauntlet = new ScriptedGauntlet();
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat } = engineWith(config, gauntlet, false);
     const report = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
     await engine.start();

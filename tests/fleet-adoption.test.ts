@@ -27,6 +27,7 @@ import { improvementFromRecord } from '../dist/ts/fleet/shared-improvement.js';
 import { SHARED_GENERATOR } from '../dist/ts/fleet/sharing-generator.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { until } from './helpers/until.js';
 
 /** Both engines run their whole gauntlet for real: a compile and a sandbox run each, slow on a loaded machine. */
 const ADOPTION_TIMEOUT_MS = 600_000;
@@ -112,10 +113,6 @@ async function leave({ engine, fleet, archive }: Member): Promise<void> {
   archive.close();
 }
 
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-}
-
 describe('a fleet shares an improvement end to end', () => {
   it(
     "engine B adopts engine A's applied kernel only after its own gauntlet and live trial, and refuses a tampered copy",
@@ -125,7 +122,7 @@ describe('a fleet shares an improvement end to end', () => {
       try {
         appliedByA = await a.engine.attemptFinished(await a.engine.attemptImprovement());
         expect(appliedByA.status, appliedByA.reason).toBe('applied');
-        await until(() => a.fleet.counts.published === 1);
+        await until(() => a.fleet.counts.published === 1, POLL_MS);
         // A copy whose source was swapped after sealing, as a tamperer on the stream would send it.
         const genuine = improvementFromRecord(appliedByA, a.fleet.evaluator.id, fingerprint);
         await a.fleet.exchange!.publishRaw(JSON.stringify({ ...genuine, source: `${genuine.source}\n// and a backdoor\n` }));
@@ -136,7 +133,7 @@ describe('a fleet shares an improvement end to end', () => {
       const b = await member('engine-b', fixture('variants/reference-copy.cpp'), false);
       try {
         // B's exchange read the stream as it joined: the refusal is in B's log (written synchronously), with its reason.
-        await until(() => b.fleet.counts.sharedReceived === 1 && b.fleet.counts.sharedRefused === 1);
+        await until(() => b.fleet.counts.sharedReceived === 1 && b.fleet.counts.sharedRefused === 1, POLL_MS);
         const refusals = readFileSync(engineConfig('engine-b').log.file, 'utf8')
           .split('\n')
           .filter((line) => line.includes('"fleet-refused"'))

@@ -26,6 +26,7 @@ import type { Reverification } from '../ts/fleet/local-reverification.js';
 import { type Drain, type EvaluationRoute, FleetEvaluator } from '../ts/fleet/remote-evaluator.js';
 import { FleetWorker } from '../ts/fleet/worker.js';
 import { acceptedVerdict, interruptedVerdict, moduleFile, testFingerprint } from './helpers/fleet.js';
+import { until } from './helpers/until.js';
 
 const WORKER_CHILD = path.join(import.meta.dirname, 'fixtures', 'fleet', 'worker-child.mjs');
 /** Short locks so that a killed worker's job is back in the queue within a second or two. */
@@ -44,11 +45,6 @@ afterAll(async () => {
   client.disconnect();
   await server.stop();
 });
-
-/** Resolves when `check` holds, looked at every STATE_POLL_MS: waits on a state, asserts nothing about time. */
-async function until(check: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, STATE_POLL_MS));
-}
 
 function candidate(source: string): CandidateOptions {
   return { source, slot: 'step', precision: 'f64', targetExtents: [64, 64], benchSamples: 5 };
@@ -247,7 +243,7 @@ describe('remote evaluation', () => {
       const reconnected = once(evaluator, 'reconnected');
       await server.restart();
       await reconnected;
-      await until(async () => (await liveMembers(client, WORKERS_KEY)).some((member) => member.id === worker.id));
+      await until(async () => (await liveMembers(client, WORKERS_KEY)).some((member) => member.id === worker.id), STATE_POLL_MS);
       await evaluator.evaluate(candidate('kernel F3'));
       expect(calls).toEqual(['kernel F1', 'kernel F3']);
       expect(routes.map((route) => route.remote)).toEqual([true, false, true]);
@@ -276,9 +272,9 @@ describe('remote evaluation', () => {
     const routes: EvaluationRoute[] = [];
     evaluator.on('evaluated', (route: EvaluationRoute) => routes.push(route));
     try {
-      await until(async () => (await liveMembers(watcher, WORKERS_KEY)).some((member) => member.id === 'worker-idle'));
+      await until(async () => (await liveMembers(watcher, WORKERS_KEY)).some((member) => member.id === 'worker-idle'), STATE_POLL_MS);
       const first = evaluator.evaluate(candidate('kernel G1'));
-      await until(async () => (await evaluator.queueDepth()) === 1);
+      await until(async () => (await evaluator.queueDepth()) === 1, STATE_POLL_MS);
       const disconnected = once(evaluator, 'disconnected');
       await persistent.pause();
       await disconnected;

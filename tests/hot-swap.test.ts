@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { sameBits } from './helpers/bits.js';
+import { until } from './helpers/until.js';
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -14,10 +16,6 @@ function seeded(extents = [48, 40], seed = 7, precision: 'f64' | 'f32' = 'f64') 
   const state = randomState(lat, seed);
   lat.setState(state.previous, state.current);
   return lat;
-}
-
-function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 describe('the runner', () => {
@@ -63,7 +61,7 @@ describe('the runner', () => {
     expect(lat.paused).toBe(false);
     // The run goes on after the check: wait for its next step (the test's timeout bounds the wait).
     const before = lat.stepCount;
-    while (lat.stepCount === before) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => lat.stepCount !== before, 5);
     expect(lat.stepCount).toBeGreaterThan(before);
     // A pause of the caller's own outlasts the check.
     lat.pause();
@@ -253,7 +251,7 @@ describe('watchdog', () => {
     const inner = lat.holdWatchdogChecks();
     const run = lat.run({ watchdog: { everySteps: 25, differential: false } });
     const stepsPast = async (step: number) => {
-      while (lat.stepCount < step) await new Promise((resolve) => setTimeout(resolve, 2));
+      await until(() => lat.stepCount >= step, 2);
     };
     await stepsPast(1000);
     inner();
@@ -264,7 +262,7 @@ describe('watchdog', () => {
     expect(lat.kernelName).toBe('misbehaving');
     const releasedAt = lat.stepCount;
     outer();
-    while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    await until(() => events.length > 0, 2);
     await lat.stop();
     await run;
     // The deferred check passed the run's first snapshot; the next one failed and restored it.

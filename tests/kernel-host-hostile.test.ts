@@ -15,6 +15,8 @@ import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { kernelLogRecords } from '../dist/ts/modules/kernel-log.js';
+import { sameBits } from './helpers/bits.js';
+import { until } from './helpers/until.js';
 
 const SECRET_FILE = '/tmp/ouroboros-kernel-host-secret.txt';
 const DROPPED_FILE = '/tmp/ouroboros-kernel-host-dropped.txt';
@@ -40,10 +42,6 @@ function seeded(sharedState: boolean) {
   return lat;
 }
 
-function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-}
-
 function containsSecret(field: Float64Array | Float32Array): boolean {
   return Buffer.from(field.buffer, field.byteOffset, field.byteLength).includes(Buffer.from(SECRET.slice(0, 16)));
 }
@@ -60,13 +58,13 @@ async function runUntilHostFails(lat: Lattice, module: string, stepTimeoutMs?: n
   const event = once(lat, 'watchdog') as Promise<[WatchdogEvent]>;
   const run = lat.run({ watchdog: { everySteps: 2 } });
   // Let the watchdog verify the starting snapshot before the module goes live.
-  while (lat.stepCount < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until(() => lat.stepCount >= 20, 5);
   if (before !== undefined) await lat.swap('step', before);
   await lat.swap('step', id);
   const [failure] = await event;
   // Steps after the rollback run on the trusted kernel again.
   const resumedAt = lat.stepCount;
-  while (lat.stepCount < resumedAt + 20) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until(() => lat.stepCount >= resumedAt + 20, 5);
   const summary = await lat.stop();
   await run;
   return { id, failure, summary: summary! };
@@ -155,7 +153,7 @@ describe('a hostile module live in a kernel host', () => {
     expect(failure.rolledBackFrom).toBe('reference-twin');
     expect(failure.rolledBackTo).toBe('reference');
     const resumedAt = lat.stepCount;
-    while (lat.stepCount < resumedAt + 20) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => lat.stepCount >= resumedAt + 20, 5);
     expect((await lat.stop())!.error).toBeNull();
     await run;
     const trusted = seeded(false);
@@ -196,6 +194,6 @@ describe('a hostile module live in a kernel host', () => {
       }
     };
     // Killed and waited for by the core; gone once Node has reaped it.
-    while (alive()) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => !alive(), 5);
   }, 60_000);
 });

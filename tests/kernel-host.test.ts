@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, ModuleRefusedError } from '@ouroboros-engine/core';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { sameBits } from './helpers/bits.js';
+import { until } from './helpers/until.js';
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -22,10 +24,6 @@ function seeded(sharedState: boolean, extents = [48, 40], precision: 'f64' | 'f3
   const state = randomState(lat, 7);
   lat.setState(state.previous, state.current);
   return lat;
-}
-
-function sameBits(a: Float64Array | Float32Array, b: Float64Array | Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 describe('a confined module', () => {
@@ -205,7 +203,7 @@ describe('a checkpoint of a lattice with a confined module live', () => {
     const report = await original.restart({ mode: 'spawn', command: [path.resolve('tests/fixtures/handoff/successor.mjs'), out, '10'] });
     await run;
     // The successor renames its report into place once it is whole (fixtures/handoff/successor.mjs).
-    while (!existsSync(out)) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => existsSync(out));
     const seen = JSON.parse(readFileSync(out, 'utf8'));
     expect(seen).toMatchObject({ resumedAt: report.frozenAtStep, stepCount: report.frozenAtStep + 10 });
     expect(seen.handoff.warnings).toEqual([]);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, ModuleRefusedError, NodeModuleShim } from '@ouroboros-engine/core';
 import { nativeDirectories, targetTriple } from '../dist/native/loader.js';
 import { randomState } from '../dist/ts/lattice/initial-conditions.js';
+import { sameBits } from './helpers/bits.js';
 
 const nodeKernel = (name: string) => path.join(nativeDirectories().at(-1)!, 'kernels', targetTriple(), `${name}.node`);
 const v1 = nodeKernel('node_reference_v1');
@@ -22,10 +23,6 @@ function seeded() {
   const state = randomState(lat, 11);
   lat.setState(state.previous, state.current);
   return lat;
-}
-
-function sameBits(a: Float64Array, b: Float64Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 describe('the .node shim', () => {

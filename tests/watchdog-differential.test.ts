@@ -10,6 +10,7 @@ import { cellCount, gaussianPulse, randomState } from '../dist/ts/lattice/initia
 import { Watchdog, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { compareProbe, drawProbeCells } from '../dist/ts/lattice/differential-check.js';
 import { seededRandom } from '../dist/ts/util/random.js';
+import { firstEventWithFullCheck } from './helpers/full-check.js';
 
 const testKernel = (name: string) => `build/test-kernels/misbehaving_${name}.so`;
 const lattices: Lattice[] = [];
@@ -117,13 +118,9 @@ describe('the full check of the whole lattice', () => {
 
     const lat = lattice(extents, 'random', 'f64', 1);
     await lat.swap('step', await lat.loadModule(testKernel('WrongAtOneCell')));
-    const clock = { ms: 0 };
-    const rolledBack = new Promise<WatchdogEvent>((resolve) => lat.once('watchdog', resolve));
-    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
     // Checked at step 0 by the sampled probe (which misses it, as above), whose check plans a full one of the next snapshot.
-    clock.ms = 60_000;
-    const event = await rolledBack;
-    expect((await run).error).toBeNull();
+    const { event, error } = await firstEventWithFullCheck(lat, 1000, sampled);
+    expect(error).toBeNull();
     // The next snapshot after step 0's check: at step 25, or later where the runner passed 25 while that check ran.
     expect(event).toMatchObject({ reason: 'differential', slot: 'step', rolledBackFrom: 'misbehaving', rolledBackTo: 'reference' });
     expect(event.checkedStep % 25 === 0 && event.checkedStep > 0).toBe(true);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { gaussianPulse } from '../dist/ts/lattice/initial-conditions.js';
+import { firstEventWithFullCheck } from './helpers/full-check.js';
 
 interface HostileEntry {
   file: string;
@@ -109,13 +110,9 @@ describe('hostile kernels the live watchdog must stop', () => {
     const lat = new Lattice(options);
     start(lat);
     await lat.swap('step', await lat.loadModule(module));
-    const clock = { ms: 0 };
-    const rolledBack = new Promise<WatchdogEvent>((resolve) => lat.once('watchdog', resolve));
-    const run = lat.run({ steps: 1000, watchdog: { ...sampled, differential: { ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms } } });
     // Step 0's sampled check (which misses, as above) plans a full check of the next snapshot.
-    clock.ms = 60_000;
-    const event = await rolledBack;
-    expect((await run).error).toBeNull();
+    const { event, error } = await firstEventWithFullCheck(lat, 1000, sampled);
+    expect(error).toBeNull();
     expect(event).toMatchObject({ reason: 'differential', slot: 'step', rolledBackTo: 'reference' });
     expect(event.detail).toMatch(/^differential check of the whole lattice: .* at \d+ of 65536 cells/);
     expect(lat.kernelName).toBe('reference');

@@ -227,104 +227,130 @@ async function measureBatching(p: SwapPlan, kernelPath: string, threads: number)
   }
 }
 
+type LoadedModule = Awaited<ReturnType<typeof loadKernelModule>>;
+type InitialState = ReturnType<typeof randomState>;
+type Trace = ReturnType<CoreLattice['takeTrace']>;
+
+/** What the swaps while running left: each swap's native gap, when it was asked for, and the trace of batches. */
+interface SwapRun {
+  gapsNs: number[];
+  requests: { requestNs: number; appliedAtStep: number }[];
+  trace: Trace;
+  stepsDuringSwaps: number;
+  swapped: ReturnType<CoreLattice['levels']>;
+}
+
+/** Swaps the step slot between `rows` and `twin` `p.swaps` times while the runner steps from `initial`. */
+async function swapWhileRunning(core: CoreLattice, p: SwapPlan, initial: InitialState, rows: LoadedModule, twin: LoadedModule): Promise<SwapRun> {
+  core.setState(initial.previous, initial.current);
+  core.traceSteps(64 * p.swaps + 10_000);
+  const run = core.run(0, 0, null);
+  const gapsNs: number[] = [];
+  // process.hrtime is CLOCK_MONOTONIC, the clock of the native trace.
+  const requests: { requestNs: number; appliedAtStep: number }[] = [];
+  for (let i = 0; i < p.swaps; i++) {
+    const requestNs = Number(process.hrtime.bigint());
+    const outcome = await core.swap('step', i % 2 === 0 ? twin.id : rows.id);
+    if (outcome.firstStepRan) {
+      gapsNs.push(outcome.gapNs);
+      requests.push({ requestNs, appliedAtStep: outcome.appliedAtStep });
+    }
+  }
+  core.stop();
+  const ended = await run;
+  if (ended.error) throw new Error(`the run failed: ${ended.error}`);
+  return { gapsNs, requests, trace: core.takeTrace(), stepsDuringSwaps: core.stepCount, swapped: core.levels() };
+}
+
+/** The trace's accounting: the gaps between batches with no swap between them, lost and duplicated steps, and steps each swap waited. */
+function traceFigures({ trace, stepsDuringSwaps, requests }: SwapRun) {
+  // Gaps between consecutive steps, less those right after a swap: the normal inter-step gap.
+  const swapSteps = new Set<number>();
+  for (let i = 1; i < trace.step.length; i++) if (trace.moduleId[i] !== trace.moduleId[i - 1]) swapSteps.add(i);
+  const normalGaps: number[] = [];
+  for (let i = 1; i < trace.step.length; i++) {
+    if (!swapSteps.has(i)) normalGaps.push(trace.startNs[i]! - trace.endNs[i - 1]!);
+  }
+  const sequence = sequenceCheck(trace.step, trace.steps);
+  if (sequence.total !== stepsDuringSwaps) sequence.lost += Math.max(0, stepsDuringSwaps - sequence.total);
+  const waited = requests.map(({ requestNs, appliedAtStep }) => stepsWaited(trace, requestNs, appliedAtStep));
+  return { normalGap: summary(normalGaps), sequence, waited };
+}
+
+/** Whether as many steps from `initial` without swaps, by direct calls, end in the bits the swapped run ended in. */
+function equalsNoSwapRun(core: CoreLattice, initial: InitialState, { stepsDuringSwaps, swapped }: SwapRun): boolean {
+  core.setState(initial.previous, initial.current);
+  core.directSteps(stepsDuringSwaps);
+  const plain = core.levels();
+  return sameBits(plain.current, swapped.current) && sameBits(plain.previous, swapped.previous);
+}
+
+/** What benchSwap's steps measured, for the report. */
+interface SwapMeasurements {
+  overhead: Awaited<ReturnType<typeof measureOverhead>>;
+  swaps: SwapRun;
+  bitwiseEqual: boolean;
+  batching: BatchingFigures;
+}
+
+/** The report's figures, from what each step measured. */
+function swapReport(p: SwapPlan, threads: number, modules: [LoadedModule, LoadedModule], measured: SwapMeasurements): SwapBenchReport {
+  const { overhead, swaps, bitwiseEqual, batching } = measured;
+  const { normalGap, sequence, waited } = traceFigures(swaps);
+  const { gapsNs, stepsDuringSwaps, trace } = swaps;
+  const [rows, twin] = modules;
+  const cpus = os.cpus();
+  return {
+    benchmark: 'swap',
+    date: new Date().toISOString(),
+    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version },
+    extents: p.extents,
+    precision: 'f64',
+    stateBytes: 3 * 8 * p.extents.reduce((a, b) => a * b, 1),
+    threads,
+    modules: [rows.name, twin.name],
+    swaps: gapsNs.length,
+    stepsDuringSwaps,
+    lostSteps: sequence.lost,
+    duplicatedSteps: sequence.duplicated,
+    bitwiseEqualToNoSwapRun: bitwiseEqual,
+    normalStepGapUs: { p50: normalGap.p50 / 1e3, p99: normalGap.p99 / 1e3, max: normalGap.max / 1e3 },
+    pauseUs: summary(gapsNs.map((gap) => Math.max(0, gap - normalGap.p50) / 1e3)),
+    pauseSteps: summary(waited),
+    batchSteps: summary([...trace.steps]),
+    rawSwapGapUs: summary(gapsNs.map((gap) => gap / 1e3)),
+    stepMs: overhead.runnerNsPerStep / 1e6,
+    directStepMs: overhead.directNsPerStep / 1e6,
+    throughputOverheadPct: overhead.medianOverheadPct,
+    roundOverheadsPct: overhead.roundOverheadsPct,
+    loadModuleMs: (rows.loadMs + twin.loadMs) / 2,
+    batching,
+  };
+}
+
 export async function benchSwap(options: BenchRunOptions): Promise<SwapBenchReport> {
   const p = plan(options.quick);
   const log = options.onProgress;
   const threads = os.availableParallelism();
   const courant2 = DT * DT;
   const shape = { dimensions: p.extents.length, precision: 'f64' as const, courant2 };
-  const loads = [await loadKernelModule(kernelModulePath('rows'), shape), await loadKernelModule(kernelModulePath('rows_twin'), shape)];
-  const [rows, twin] = loads as [(typeof loads)[0], (typeof loads)[0]];
-  const core = new (coreAddon().LatticeCore)({
-    extents: p.extents,
-    courant2,
-    precision: 'f64',
-    kernelPath: rows.path,
-    threads,
-  });
+  const rows = await loadKernelModule(kernelModulePath('rows'), shape);
+  const twin = await loadKernelModule(kernelModulePath('rows_twin'), shape);
+  const core = new (coreAddon().LatticeCore)({ extents: p.extents, courant2, precision: 'f64', kernelPath: rows.path, threads });
   try {
     const initial = randomState({ extents: p.extents, precision: 'f64', courantNumber: DT }, 17);
     core.setState(initial.previous, initial.current);
     log(`overhead: ${p.overheadRounds} x (${p.overheadChunkSteps} direct + ${p.overheadChunkSteps} runner steps)`);
     const overhead = await measureOverhead(core, p);
-
     log(`${p.swaps} swaps between ${rows.name} and ${twin.name} while running`);
-    core.setState(initial.previous, initial.current);
-    core.traceSteps(64 * p.swaps + 10_000);
-    const run = core.run(0, 0, null);
-    const gapsNs: number[] = [];
-    // process.hrtime is CLOCK_MONOTONIC, the clock of the native trace.
-    const requests: { requestNs: number; appliedAtStep: number }[] = [];
-    for (let i = 0; i < p.swaps; i++) {
-      const requestNs = Number(process.hrtime.bigint());
-      const outcome = await core.swap('step', i % 2 === 0 ? twin.id : rows.id);
-      if (outcome.firstStepRan) {
-        gapsNs.push(outcome.gapNs);
-        requests.push({ requestNs, appliedAtStep: outcome.appliedAtStep });
-      }
-    }
-    core.stop();
-    const ended = await run;
-    if (ended.error) throw new Error(`the run failed: ${ended.error}`);
-    const trace = core.takeTrace();
-    const stepsDuringSwaps = core.stepCount;
-    const swapped = core.levels();
-
-    // Gaps between consecutive steps, less those right after a swap: the normal inter-step gap.
-    const swapSteps = new Set<number>();
-    for (let i = 1; i < trace.step.length; i++) if (trace.moduleId[i] !== trace.moduleId[i - 1]) swapSteps.add(i);
-    const normalGaps: number[] = [];
-    for (let i = 1; i < trace.step.length; i++) {
-      if (!swapSteps.has(i)) normalGaps.push(trace.startNs[i]! - trace.endNs[i - 1]!);
-    }
-    const normalGapSummary = summary(normalGaps);
-    const normalGapNs = normalGapSummary.p50;
-    const sequence = sequenceCheck(trace.step, trace.steps);
-    if (sequence.total !== stepsDuringSwaps) sequence.lost += Math.max(0, stepsDuringSwaps - sequence.total);
-    const waited = requests.map(({ requestNs, appliedAtStep }) => stepsWaited(trace, requestNs, appliedAtStep));
-
-    log(`no-swap run of ${stepsDuringSwaps} steps for the bitwise comparison`);
-    core.setState(initial.previous, initial.current);
-    core.directSteps(stepsDuringSwaps);
-    const plain = core.levels();
-    const bitwiseEqual = sameBits(plain.current, swapped.current) && sameBits(plain.previous, swapped.previous);
+    const swaps = await swapWhileRunning(core, p, initial, rows, twin);
+    log(`no-swap run of ${swaps.stepsDuringSwaps} steps for the bitwise comparison`);
+    const bitwiseEqual = equalsNoSwapRun(core, initial, swaps);
     // Freed before the batching runs, so that its two 4096^2 lattices do not share memory with this one.
     core.close();
-
     log(`batching: ${p.batchingRounds} interleaved rounds of ${p.batchingSteps} steps at ${p.batchingExtents.join('x')}, batched and one step per call`);
     const batching = await measureBatching(p, rows.path, threads);
-
-    const cpus = os.cpus();
-    return {
-      benchmark: 'swap',
-      date: new Date().toISOString(),
-      machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version },
-      extents: p.extents,
-      precision: 'f64',
-      stateBytes: 3 * 8 * p.extents.reduce((a, b) => a * b, 1),
-      threads,
-      modules: [rows.name, twin.name],
-      swaps: gapsNs.length,
-      stepsDuringSwaps,
-      lostSteps: sequence.lost,
-      duplicatedSteps: sequence.duplicated,
-      bitwiseEqualToNoSwapRun: bitwiseEqual,
-      normalStepGapUs: {
-        p50: normalGapSummary.p50 / 1e3,
-        p99: normalGapSummary.p99 / 1e3,
-        max: normalGapSummary.max / 1e3,
-      },
-      pauseUs: summary(gapsNs.map((gap) => Math.max(0, gap - normalGapNs) / 1e3)),
-      pauseSteps: summary(waited),
-      batchSteps: summary([...trace.steps]),
-      rawSwapGapUs: summary(gapsNs.map((gap) => gap / 1e3)),
-      stepMs: overhead.runnerNsPerStep / 1e6,
-      directStepMs: overhead.directNsPerStep / 1e6,
-      throughputOverheadPct: overhead.medianOverheadPct,
-      roundOverheadsPct: overhead.roundOverheadsPct,
-      loadModuleMs: (rows.loadMs + twin.loadMs) / 2,
-      batching,
-    };
+    return swapReport(p, threads, [rows, twin], { overhead, swaps, bitwiseEqual, batching });
   } finally {
     core.close();
   }

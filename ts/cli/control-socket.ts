@@ -39,8 +39,6 @@ export interface ControlSocketOptions {
   peerUid?: (connection: net.Socket) => number;
 }
 
-/** The descriptor under a connected net.Socket; Node keeps it on the socket's handle. */
-
 /**
  * Removes a stale socket file of ours; refuses to take over a live server,
  * to delete anything but a socket, or to delete another user's socket.
@@ -130,6 +128,114 @@ function answeredAtOnce(request: ControlRequest): boolean {
   return request.command === 'status' || request.command === 'stop';
 }
 
+/** `handle` with failures as replies: a request that did not parse, or whose handler throws, gets `{ ok: false, error }`. */
+function answering(handle: (request: ControlRequest) => Promise<ControlReply>) {
+  return async (request: ControlRequest | Error): Promise<ControlReply> => {
+    if (request instanceof Error) return { ok: false, error: request.message };
+    try {
+      return await handle(request);
+    } catch (error) {
+      return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+}
+
+/** A request line parsed, or why it does not parse (answered as an error reply). */
+function parsedOrError(line: string): ControlRequest | Error {
+  try {
+    return parseRequest(line);
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** Runs the replies of every connection: swaps and rollbacks one at a time in arrival order, the rest at once. */
+class ReplyScheduler {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  schedule(request: ControlRequest | Error, reply: () => Promise<void>): void {
+    const work = request instanceof Error || answeredAtOnce(request) ? reply() : (this.queue = this.queue.then(reply));
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Resolves once every reply scheduled so far, and any scheduled meanwhile, has been sent. */
+  async drained(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+}
+
+/** Sends a connection one error reply and ends it. */
+function refuse(connection: net.Socket, error: string): void {
+  connection.end(`${JSON.stringify({ ok: false, error } satisfies ControlReply)}\n`);
+}
+
+/** Whether the peer of `connection` is the server's own user; any other is refused. */
+function peerAdmitted(connection: net.Socket, peerUid: (connection: net.Socket) => number, serverUid: number): boolean {
+  let uid: number;
+  try {
+    uid = peerUid(connection);
+  } catch (error) {
+    refuse(connection, `refused: the peer's credentials cannot be read (${error instanceof Error ? error.message : String(error)})`);
+    return false;
+  }
+  if (uid !== serverUid) {
+    refuse(connection, `refused: the peer runs as uid ${uid}, and this server answers only its own user (uid ${serverUid})`);
+    return false;
+  }
+  return true;
+}
+
+/** Reads an admitted connection's request lines and schedules a reply to each. */
+function serveRequests(connection: net.Socket, answer: ReturnType<typeof answering>, replies: ReplyScheduler): void {
+  connection.setEncoding('utf8');
+  const reader = new LineReader();
+  let pending = 0;
+  // A connection refused for what it sent gets one error reply; its requests still waiting are dropped.
+  let refused = false;
+  const refuseFurther = (error: string) => {
+    refused = true;
+    refuse(connection, error);
+  };
+  connection.on('data', (chunk: string) => {
+    let lines: string[];
+    try {
+      lines = reader.lines(chunk);
+    } catch (error) {
+      refuseFurther((error as Error).message);
+      return;
+    }
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      if (pending >= MAX_PENDING_PER_CONNECTION) {
+        refuseFurther(`more than ${MAX_PENDING_PER_CONNECTION} requests (the limit) are waiting for their replies on this connection`);
+        return;
+      }
+      pending += 1;
+      const request = parsedOrError(line);
+      // Replies go out in the order their requests finish: a status sent after a swap may be answered first.
+      replies.schedule(request, async () => {
+        if (refused) return;
+        const sent = await answer(request);
+        pending -= 1;
+        if (connection.writable) connection.write(`${JSON.stringify(sent)}\n`);
+      });
+    }
+  });
+}
+
+/** Removes the socket file only if it is still the one this server made: one put there since is someone else's. */
+function removeOwnSocket(socketPath: string, created: { dev: number; ino: number }): void {
+  let stats: { dev: number; ino: number } | null;
+  try {
+    stats = lstatSync(socketPath);
+  } catch {
+    stats = null;
+  }
+  if (stats !== null && stats.dev === created.dev && stats.ino === created.ino) unlinkSync(socketPath);
+}
+
 /**
  * Claims `socketPath` and answers requests with `handle`; a request that does
  * not parse, or whose handler throws, gets `{ ok: false, error }`.
@@ -143,92 +249,23 @@ export async function listenForControl(
   await claimSocketPath(socketPath);
   const peerUid = options.peerUid ?? peerUidOf;
   const serverUid = currentUid();
-  let queue: Promise<unknown> = Promise.resolve();
-  const inFlight = new Set<Promise<unknown>>();
+  const answer = answering(handle);
+  const replies = new ReplyScheduler();
   const connections = new Set<net.Socket>();
-  const answer = async (request: ControlRequest | Error): Promise<ControlReply> => {
-    if (request instanceof Error) return { ok: false, error: request.message };
-    try {
-      return await handle(request);
-    } catch (error) {
-      return { ok: false, error: error instanceof Error ? error.message : String(error) };
-    }
-  };
-  // A connection refused for what it sent gets one error reply; its requests still waiting are dropped.
-  const refused = new WeakSet<net.Socket>();
-  const refuse = (connection: net.Socket, error: string) => {
-    refused.add(connection);
-    connection.end(`${JSON.stringify({ ok: false, error } satisfies ControlReply)}\n`);
-  };
   const server = net.createServer((connection) => {
     connections.add(connection);
     connection.on('close', () => connections.delete(connection));
     connection.on('error', () => connection.destroy());
-    let uid: number;
-    try {
-      uid = peerUid(connection);
-    } catch (error) {
-      refuse(connection, `refused: the peer's credentials cannot be read (${error instanceof Error ? error.message : String(error)})`);
-      return;
-    }
-    if (uid !== serverUid) {
-      refuse(connection, `refused: the peer runs as uid ${uid}, and this server answers only its own user (uid ${serverUid})`);
-      return;
-    }
-    connection.setEncoding('utf8');
-    const reader = new LineReader();
-    let pending = 0;
-    connection.on('data', (chunk: string) => {
-      let lines: string[];
-      try {
-        lines = reader.lines(chunk);
-      } catch (error) {
-        refuse(connection, (error as Error).message);
-        return;
-      }
-      for (const line of lines) {
-        if (line.trim() === '') continue;
-        if (pending >= MAX_PENDING_PER_CONNECTION) {
-          refuse(connection, `more than ${MAX_PENDING_PER_CONNECTION} requests (the limit) are waiting for their replies on this connection`);
-          return;
-        }
-        pending += 1;
-        let request: ControlRequest | Error;
-        try {
-          request = parseRequest(line);
-        } catch (error) {
-          request = error as Error;
-        }
-        // Replies go out in the order their requests finish: a status sent after a swap may be answered first.
-        const reply = async () => {
-          if (refused.has(connection)) return;
-          const sent = await answer(request);
-          pending -= 1;
-          if (connection.writable) connection.write(`${JSON.stringify(sent)}\n`);
-        };
-        const work = request instanceof Error || answeredAtOnce(request) ? reply() : (queue = queue.then(reply));
-        inFlight.add(work);
-        void work.finally(() => inFlight.delete(work));
-      }
-    });
+    if (peerAdmitted(connection, peerUid, serverUid)) serveRequests(connection, answer, replies);
   });
   const created = await listenPrivately(server, socketPath);
   return {
     path: socketPath,
-    drained: async () => {
-      while (inFlight.size > 0) await Promise.all([...inFlight]);
-    },
+    drained: () => replies.drained(),
     close: () => {
       server.close();
       for (const connection of connections) connection.destroy();
-      // Only the file this server made: one put there since is someone else's.
-      let stats: { dev: number; ino: number } | null;
-      try {
-        stats = lstatSync(socketPath);
-      } catch {
-        stats = null;
-      }
-      if (stats !== null && stats.dev === created.dev && stats.ino === created.ino) unlinkSync(socketPath);
+      removeOwnSocket(socketPath, created);
     },
   };
 }

@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use ouroboros_segment::{checkpoint, offset, Expected, Layout, Precision, Segment, SegmentError};
-use support::{layout, put_u32, put_u64, reseal_commit, temp_dir};
+use support::{layout, put_u32, put_u64, reseal_commit, temp_dir, TempDir};
 
 fn filled_segment(layout: &Layout) -> Segment {
     let segment = Segment::create(layout).unwrap();
@@ -23,11 +23,13 @@ fn filled_segment(layout: &Layout) -> Segment {
     segment
 }
 
-fn written(name: &str) -> (Layout, PathBuf) {
+/// A checkpoint written in a fresh directory, which goes with the guard.
+fn written(name: &str) -> (Layout, PathBuf, TempDir) {
     let layout = layout(&[7, 9, 5], Precision::F64);
-    let path = temp_dir(name).join("state.ouro");
+    let dir = temp_dir(name);
+    let path = dir.join("state.ouro");
     checkpoint::write(&filled_segment(&layout), &path).unwrap();
-    (layout, path)
+    (layout, path, dir)
 }
 
 /// Changes a checkpoint file's bytes in place.
@@ -49,7 +51,8 @@ fn read_damaged(path: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> SegmentError 
 fn a_round_trip_restores_every_bit_and_the_commit_record() {
     let layout = layout(&[7, 9, 5], Precision::F64);
     let original = filled_segment(&layout);
-    let path = temp_dir("round-trip").join("state.ouro");
+    let dir = temp_dir("round-trip");
+    let path = dir.join("state.ouro");
     checkpoint::write(&original, &path).unwrap();
     assert_eq!(
         std::fs::metadata(&path).unwrap().len(),
@@ -76,7 +79,7 @@ fn a_round_trip_restores_every_bit_and_the_commit_record() {
 
 #[test]
 fn damaged_files_are_refused_each_with_its_own_error() {
-    let (layout, path) = written("damaged");
+    let (layout, path, _dir) = written("damaged");
     let cases: Vec<(&str, Damage)> = vec![
         ("bad-magic", Box::new(|bytes| bytes[1] = b'x')),
         (
@@ -132,7 +135,7 @@ fn level_byte(layout: &Layout, level: u64, index: u64) -> usize {
 
 #[test]
 fn a_damaged_level_is_refused_naming_which() {
-    let (layout, path) = written("levels");
+    let (layout, path, _dir) = written("levels");
     // The filled segment's current level is 1: u^n is level 1, u^{n-1} level 0.
     let flipped = read_damaged(&path, |bytes| bytes[level_byte(&layout, 1, 17)] ^= 0x01);
     assert_eq!(flipped.kind(), "level-checksum", "{flipped}");
@@ -150,7 +153,7 @@ fn a_damaged_level_is_refused_naming_which() {
 
 #[test]
 fn a_swapped_current_level_is_refused_even_with_its_commit_checksum_redone() {
-    let (_, path) = written("time-reversed");
+    let (_, path, _dir) = written("time-reversed");
     let error = read_damaged(&path, |bytes| {
         put_u32(bytes, offset::CURRENT_LEVEL, 0);
         reseal_commit(bytes);
@@ -169,7 +172,7 @@ fn only_a_regular_file_is_read_and_a_fifo_does_not_block() {
     assert!(status.success());
     for (path, found) in [
         (fifo, "a FIFO"),
-        (dir.clone(), "a directory"),
+        (dir.path().to_path_buf(), "a directory"),
         ("/dev/zero".into(), "a device"),
     ] {
         match checkpoint::read(&path, None) {
@@ -190,7 +193,7 @@ fn only_a_regular_file_is_read_and_a_fifo_does_not_block() {
 
 #[test]
 fn a_checkpoint_of_another_configuration_is_a_layout_mismatch() {
-    let (_, path) = written("mismatch");
+    let (_, path, _dir) = written("mismatch");
     let expected = Expected {
         extents: vec![7, 9, 6],
         precision: Precision::F64,
@@ -204,7 +207,8 @@ fn a_checkpoint_of_another_configuration_is_a_layout_mismatch() {
 
 #[test]
 fn a_missing_file_is_an_io_error_naming_the_path() {
-    let path = temp_dir("missing").join("nothing-here");
+    let dir = temp_dir("missing");
+    let path = dir.join("nothing-here");
     let error = checkpoint::read(&path, None).err().unwrap();
     assert_eq!(error.kind(), "io");
     assert!(error
@@ -214,7 +218,7 @@ fn a_missing_file_is_an_io_error_naming_the_path() {
 
 #[test]
 fn a_failed_write_leaves_the_old_checkpoint_and_no_temporary_file() {
-    let (layout, path) = written("failed");
+    let (layout, path, _dir) = written("failed");
     let before = std::fs::read(&path).unwrap();
     // The rename cannot replace a non-empty directory: the write fails after
     // the temporary file was fully written.

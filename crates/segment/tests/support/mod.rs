@@ -31,10 +31,36 @@ pub fn reseal_commit(bytes: &mut [u8]) {
     put_u32(bytes, offset::COMMIT_CHECKSUM, checksum);
 }
 
-/// A fresh temporary directory under the system's.
-pub fn temp_dir(name: &str) -> std::path::PathBuf {
+/// A fresh directory under the system's temporary one, removed with all it
+/// holds when the guard drops: at the end of the test, and also when the test
+/// fails, since a panic unwinds through the guard.
+pub struct TempDir(std::path::PathBuf);
+
+/// The prefix of every directory these tests create, for finding leftovers.
+pub const TEMP_PREFIX: &str = "ouro-segment-";
+
+impl TempDir {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Not unwrapped: a failed removal must not turn an unwinding test's
+        // panic into an abort that hides its message.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh temporary directory named after the test that uses it.
+pub fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
-        "ouro-segment-{name}-{}-{}",
+        "{TEMP_PREFIX}{name}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -42,5 +68,5 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
             .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
