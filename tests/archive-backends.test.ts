@@ -151,8 +151,8 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     await backend.plain(
       location,
       backend.name === 'sqlite'
-        ? 'DROP TABLE attempt_costs; PRAGMA user_version = 5;'
-        : 'DROP TABLE attempt_costs; UPDATE archive_identity SET version = 5 WHERE id = 1;',
+        ? 'DROP TABLE attempt_costs; DROP TABLE baselines; PRAGMA user_version = 5;'
+        : 'DROP TABLE attempt_costs; DROP TABLE baselines; UPDATE archive_identity SET version = 5 WHERE id = 1;',
     );
     const migrated = Archive.open(location);
     if (backend.name === 'sqlite') expect(migrated.migratedFrom).toBe(5);
@@ -163,6 +163,52 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     expect(migrated.attemptCosts.recent(key, ['step'], 5).map((cost) => cost.costSeconds)).toEqual([12.5]);
     migrated.close();
     // Opened again, it is an archive of this version: nothing to migrate.
+    const reopened = Archive.open(location);
+    expect(reopened.migratedFrom).toBeNull();
+    reopened.close();
+  });
+
+  it('keeps the latest baseline of each module under its machine, lattice, precision and threads', async () => {
+    const location = await backend.fresh();
+    const { archive } = seeded(location);
+    const key = { machine: 'c'.repeat(64), extents: [4096, 4096], precision: 'f64' as const, threads: 2 };
+    expect(archive.baselines.latest(key, REFERENCE_MODULE)).toBeNull();
+    archive.baselines.record({ ...key, moduleSha256: REFERENCE_MODULE, mlups: 80.25, steps: 5 });
+    const other = 'b'.repeat(64);
+    archive.baselines.record({ ...key, moduleSha256: other, mlups: 389.5, steps: 40 });
+    // Measured again: it replaces the earlier figure of its key and module.
+    const latest = archive.baselines.record({ ...key, moduleSha256: REFERENCE_MODULE, mlups: 78.5, steps: 6 });
+    expect(latest).toMatchObject({ ...key, moduleSha256: REFERENCE_MODULE, mlups: 78.5, steps: 6 });
+    for (const different of [{ extents: [1024, 1024] }, { precision: 'f32' as const }, { threads: 1 }, { machine: 'd'.repeat(64) }]) {
+      expect(archive.baselines.latest({ ...key, ...different }, REFERENCE_MODULE)).toBeNull();
+    }
+    expect(() => archive.baselines.record({ ...key, moduleSha256: REFERENCE_MODULE, mlups: 0, steps: 6 })).toThrow('baseline.mlups = 0: must be > 0');
+    archive.close();
+    const again = Archive.open(location);
+    expect(again.baselines.latest(key, REFERENCE_MODULE)).toEqual(latest);
+    expect(again.baselines.latest(key, other)?.mlups).toBe(389.5);
+    again.close();
+  });
+
+  it('migrates an archive of schema version 6, which kept no baselines', async () => {
+    const location = await backend.fresh();
+    const { archive, rootId } = seeded(location);
+    const id = attempt(archive, rootId, 'old');
+    archive.close();
+    await backend.plain(
+      location,
+      backend.name === 'sqlite'
+        ? 'DROP TABLE baselines; PRAGMA user_version = 6;'
+        : 'DROP TABLE baselines; UPDATE archive_identity SET version = 6 WHERE id = 1;',
+    );
+    const migrated = Archive.open(location);
+    if (backend.name === 'sqlite') expect(migrated.migratedFrom).toBe(6);
+    expect(migrated.get(id)?.operator).toBe('old');
+    const key = { machine: 'c'.repeat(64), extents: [64, 64], precision: 'f32' as const, threads: 1 };
+    expect(migrated.baselines.latest(key, REFERENCE_MODULE)).toBeNull();
+    migrated.baselines.record({ ...key, moduleSha256: REFERENCE_MODULE, mlups: 12.5, steps: 3 });
+    expect(migrated.baselines.latest(key, REFERENCE_MODULE)?.mlups).toBe(12.5);
+    migrated.close();
     const reopened = Archive.open(location);
     expect(reopened.migratedFrom).toBeNull();
     reopened.close();

@@ -15,6 +15,7 @@ function output(fields: {
   attempts?: number;
   applied?: number;
   economy?: RunOutput['engine']['economy'];
+  baselineSource?: RunOutput['engine']['baselineSource'];
 }): RunOutput {
   return {
     engine: {
@@ -27,6 +28,7 @@ function output(fields: {
         readout: { name: 'reference', attemptId: 2, moduleSha256: 'b'.repeat(64), speedup: 1 },
       },
       economy: fields.economy ?? null,
+      baselineSource: fields.baselineSource ?? { kind: 'measured' },
     },
     summary: { attempts: fields.attempts ?? 6, applied: fields.applied ?? 1, maxEnergyDrift: 3e-15 } as RunOutput['summary'],
     steps: { lostSteps: fields.lostSteps } as RunOutput['steps'],
@@ -49,12 +51,15 @@ describe('bench net figures', () => {
       lostSteps: 0,
       maxEnergyDrift: 3e-15,
       attemptCost: null,
+      baselineSource: { kind: 'measured' },
     });
   });
 
   it("says what an attempt was judged to cost and where the figure came from (a warm run's is carried from the cold one)", () => {
     const economy = { judgedAttemptCostSeconds: 45.25, attemptCostSource: { kind: 'carried', attempts: 1 } } as NonNullable<RunOutput['engine']['economy']>;
-    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 5.9, lostSteps: 0, attempts: 0, economy }), 181.2, 800);
+    const baselineSource = { kind: 'remembered', recordedAt: '2026-12-06T20:06:24.874Z' } as const;
+    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 5.9, lostSteps: 0, attempts: 0, economy, baselineSource }), 181.2, 800);
+    expect(warm.baselineSource).toEqual(baselineSource);
     expect(warm.attemptCost).toEqual({ seconds: 45.25, source: { kind: 'carried', attempts: 1 } });
     const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
     const table = formatNetReport({
@@ -69,6 +74,8 @@ describe('bench net figures', () => {
       date: '2026-12-06T00:00:00.000Z',
     });
     expect(table).toContain('an attempt judged to cost 45.3 s (carried from 1 attempt of earlier runs on this machine and lattice)');
+    expect(table).toContain('first apply 5.9 s (baseline remembered)');
+    expect(table).toContain('first apply 41.5 s (baseline measured)');
   });
 
   it('checks each target of the issue and says which were met', () => {

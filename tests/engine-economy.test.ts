@@ -625,6 +625,7 @@ describe('netFraction in the engine summary', () => {
       cells: 1_000_000,
       samples,
       baseline: null,
+      baselineSource: null,
       final: null,
       records: [],
       ledger: ledger as LedgerEntry[],

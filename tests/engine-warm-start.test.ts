@@ -16,6 +16,8 @@ import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { reverificationConfig } from '../dist/ts/engine/warm-start.js';
+import { measureSlot } from '../dist/ts/engine/watch.js';
+import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { GateVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
@@ -109,16 +111,27 @@ async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFinger
   }
 }
 
-function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprove: boolean): { engine: Engine; lat: Lattice } {
+/** The engine on a new lattice; `measured` lists the step module live at each throughput window the engine opens. */
+function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprove: boolean): { engine: Engine; lat: Lattice; measured: string[] } {
   const lat = createMainLattice(config.lattice);
   lattices.push(lat);
+  const measured: string[] = [];
   const engine = new Engine(lat, config, {
     generator: new FixtureGenerator(fixture('reference-copy.cpp')),
     autoImprove,
     trustGeneratedSources: true,
     evaluate: gauntlet.evaluate,
+    measureWindow: (slot, options) => {
+      measured.push(lat.slots().step.live.name);
+      return measureSlot(lat, slot, options);
+    },
   });
-  return { engine, lat };
+  return { engine, lat, measured };
+}
+
+/** The key the engine keeps `lat`'s baselines under on this machine. */
+async function baselineKey(config: EngineConfig, lat: Lattice) {
+  return attemptCostKey(lat, config.lattice.threads > 0 ? config.lattice.threads : os.availableParallelism(), await machineFingerprint());
 }
 
 describe('warm start', () => {
@@ -152,6 +165,34 @@ describe('warm start', () => {
     try {
       expect(archive.ledger.entries().map((entry) => [entry.action, entry.attemptId])).toEqual([['warm-start', id]]);
       expect(archive.warmStart.remembered('step')?.attemptId).toBe(id);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('with a baseline remembered for this machine and lattice, puts the remembered module live before measuring any window, and says where the baseline came from', async () => {
+    const config = testConfig('remembered-baseline');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet();
+    const { engine, lat, measured } = engineWith(config, gauntlet, false);
+    const key = await baselineKey(config, lat);
+    let archive = Archive.open(config.archive.path);
+    const remembered = archive.baselines.record({ ...key, moduleSha256: REFERENCE_SHA256, mlups: 12.5, steps: 4 });
+    archive.close();
+    const applied = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
+    await engine.start();
+    expect(await applied).toMatchObject({ slot: 'step', outcome: 'applied', attemptId: id });
+    // The reference was never measured: the first window the engine opened was the swapped module's watch window.
+    expect(measured[0]).toBe('rows-fast');
+    expect(measured).not.toContain('reference');
+    const summary = await engine.stop();
+    expect(summary.baselineMlups).toBe(12.5);
+    expect(summary.baselineSource).toEqual({ kind: 'remembered', recordedAt: remembered.recordedAt });
+    archive = Archive.open(config.archive.path);
+    try {
+      // The warm start's speedup is over the remembered figure, and the memory is not overwritten by a figure this run never measured.
+      expect(archive.get(id)!.speedup).toBeCloseTo(archive.get(id)!.liveMlups! / 12.5, 9);
+      expect(archive.baselines.latest(key, REFERENCE_SHA256)).toEqual(remembered);
     } finally {
       archive.close();
     }
@@ -223,7 +264,7 @@ describe('warm start', () => {
     const here = await machineFingerprint();
     const id = await rememberRowsFast(config, withHash({ ...here, buildFlags: [...here.buildFlags, '-ffast-math'] }), false);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
-    const { engine, lat } = engineWith(config, gauntlet, false);
+    const { engine, lat, measured } = engineWith(config, gauntlet, false);
     const report = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
     await engine.start();
     const untrusted = await report;
@@ -231,6 +272,15 @@ describe('warm start', () => {
     expect(untrusted.reason).toMatch(/buildFlags differs/);
     expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
     expect(gauntlet.calls).toEqual([]);
-    await engine.stop();
+    const summary = await engine.stop();
+    // With no baseline remembered, it was measured first and kept for the next run on this machine and lattice.
+    expect(measured[0]).toBe('reference');
+    expect(summary.baselineSource).toEqual({ kind: 'measured' });
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.baselines.latest(await baselineKey(config, lat), REFERENCE_SHA256)?.mlups).toBe(summary.baselineMlups);
+    } finally {
+      archive.close();
+    }
   });
 });

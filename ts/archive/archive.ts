@@ -17,6 +17,7 @@ import { GATES, type GateName, type Slot } from '../gauntlet/types.js';
 import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
 import { ApprovalStore } from './approvals.js';
 import { AttemptCostStore } from './attempt-costs.js';
+import { BaselineStore } from './baselines.js';
 import { RunStore } from './runs.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
@@ -77,6 +78,8 @@ export class Archive {
   readonly runs: RunStore;
   /** What attempts cost the live job, for the next run's economy. */
   readonly attemptCosts: AttemptCostStore;
+  /** The step kernel's measured baselines, for a later run that puts a remembered kernel live before measuring one. */
+  readonly baselines: BaselineStore;
 
   /** Who this archive's attempts belong to (owners.ts); registered with the first attempt it inserts. */
   readonly ownerId = newOwnerId();
@@ -99,6 +102,7 @@ export class Archive {
     this.approvals = new ApprovalStore(db, file, this.ledger);
     this.runs = new RunStore(db);
     this.attemptCosts = new AttemptCostStore(db);
+    this.baselines = new BaselineStore(db);
   }
 
   /**

@@ -30,7 +30,8 @@ function extentsText(name: string, extents: unknown): string {
   return extents.join('x');
 }
 
-function checkKey(name: string, key: AttemptCostKey): { machine: string; extents: string; precision: string; threads: number } {
+/** The key's columns, checked; shared with the baselines (baselines.ts), kept under the same key. */
+export function checkCostKey(name: string, key: AttemptCostKey): { machine: string; extents: string; precision: string; threads: number } {
   const precision: unknown = key.precision;
   if (precision !== 'f32' && precision !== 'f64') throw invalidRangeError(`${name}.precision`, 'must be "f32" or "f64"', precision);
   return {
@@ -67,7 +68,7 @@ export class AttemptCostStore {
 
   /** Keeps what attempt `cost.attemptId` cost; an attempt's cost is recorded once. */
   record(cost: NewAttemptCost): AttemptCostRecord {
-    const key = checkKey('cost', cost);
+    const key = checkCostKey('cost', cost);
     const attemptId = requireId('cost.attemptId', cost.attemptId);
     const slot = requireSlot('cost.slot', cost.slot);
     const costSeconds = nonNegative('cost.costSeconds', cost.costSeconds);
@@ -92,7 +93,7 @@ export class AttemptCostStore {
 
   /** The last `limit` costs recorded under `key` for any of `slots`, the newest first. */
   recent(key: AttemptCostKey, slots: readonly Slot[], limit: number): AttemptCostRecord[] {
-    const checked = checkKey('key', key);
+    const checked = checkCostKey('key', key);
     slots.forEach((slot, index) => requireSlot(`slots[${index}]`, slot));
     requireInteger('limit', limit, 0);
     if (slots.length === 0) return [];

@@ -29,6 +29,19 @@ const ATTEMPT_COSTS_TABLE = `CREATE TABLE attempt_costs (
   );
   CREATE INDEX attempt_costs_by_key ON attempt_costs (machine, extents, precision, threads, slot)`;
 
+/** The measured baselines (schema.ts, version 7). */
+const BASELINES_TABLE = `CREATE TABLE baselines (
+    machine TEXT NOT NULL,
+    extents TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    threads INTEGER NOT NULL,
+    module_sha256 TEXT NOT NULL,
+    mlups DOUBLE PRECISION NOT NULL,
+    steps BIGINT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (machine, extents, precision, threads, module_sha256)
+  )`;
+
 export const POSTGRES_TABLES: readonly string[] = [
   `CREATE TABLE archive_identity (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -138,10 +151,14 @@ export const POSTGRES_TABLES: readonly string[] = [
     heartbeat_ms BIGINT NOT NULL
   )`,
   ATTEMPT_COSTS_TABLE,
+  BASELINES_TABLE,
 ];
 
 /** From each older version to the next: the statements that bring it there. */
-export const POSTGRES_MIGRATIONS: ReadonlyMap<number, string> = new Map([[5, ATTEMPT_COSTS_TABLE]]);
+export const POSTGRES_MIGRATIONS: ReadonlyMap<number, string> = new Map([
+  [5, ATTEMPT_COSTS_TABLE],
+  [6, BASELINES_TABLE],
+]);
 
 /** The tables every PostgreSQL archive has, in the order POSTGRES_TABLES creates them, with the version that added each. */
 const ARCHIVE_TABLES: readonly (readonly [table: string, since: number])[] = [
@@ -155,6 +172,7 @@ const ARCHIVE_TABLES: readonly (readonly [table: string, since: number])[] = [
   ['run_samples', 5],
   ['owners', 5],
   ['attempt_costs', 6],
+  ['baselines', 7],
 ];
 
 /** Whether `location` names a PostgreSQL server rather than an SQLite file. */

@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -118,6 +118,27 @@ const ATTEMPT_COSTS_SQL = `CREATE TABLE IF NOT EXISTS attempt_costs (
 CREATE INDEX IF NOT EXISTS attempt_costs_by_key ON attempt_costs (machine, extents, precision, threads, slot);
 `;
 
+/**
+ * The step kernel's quiet throughput as a run measured it before anything
+ * changed (the engine's baseline window), per machine, lattice extents,
+ * precision and threads (as attempt_costs) and module: a later run that
+ * puts a remembered kernel live at once takes the figure from here instead
+ * of stepping the reference kernel through a window first (baselines.ts).
+ * One row per key and module, the latest measurement.
+ */
+const BASELINES_SQL = `CREATE TABLE IF NOT EXISTS baselines (
+  machine TEXT NOT NULL,
+  extents TEXT NOT NULL,
+  precision TEXT NOT NULL,
+  threads INTEGER NOT NULL,
+  module_sha256 TEXT NOT NULL,
+  mlups REAL NOT NULL,
+  steps INTEGER NOT NULL,
+  recorded_at TEXT NOT NULL,
+  PRIMARY KEY (machine, extents, precision, threads, module_sha256)
+);
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -193,7 +214,7 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}${ATTEMPT_COSTS_SQL}`;
+${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}${ATTEMPT_COSTS_SQL}${BASELINES_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
@@ -205,6 +226,7 @@ export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([
   ['run_samples', 4],
   ['owners', 5],
   ['attempt_costs', 6],
+  ['baselines', 7],
 ]);
 
 /**
@@ -223,4 +245,6 @@ export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> 
   [4, { sql: `ALTER TABLE attempts ADD COLUMN owner TEXT;\n${OWNERS_SQL}`, sealAll: false }],
   // Version 6 adds the attempts' measured costs; an older archive has none, and its runs' economies start from the prior.
   [5, { sql: ATTEMPT_COSTS_SQL, sealAll: false }],
+  // Version 7 adds the measured baselines; an older archive has none, and its next run measures one as before.
+  [6, { sql: BASELINES_SQL, sealAll: false }],
 ]);

@@ -153,6 +153,20 @@ export interface AttemptCostRecord extends NewAttemptCost {
   recordedAt: string;
 }
 
+/** The step kernel's quiet throughput a run measured before anything changed (the engine's baseline), under its key. */
+export interface NewBaseline extends AttemptCostKey {
+  /** sha256 of the module measured. */
+  moduleSha256: string;
+  /** Lattice updates per microsecond of kernel time. */
+  mlups: number;
+  /** Steps the window held. */
+  steps: number;
+}
+
+export interface BaselineRecord extends NewBaseline {
+  recordedAt: string;
+}
+
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */
   sequence: number;

@@ -30,6 +30,7 @@ import type { RunResult } from '../cli/run-command.js';
 import { defaultConfig } from '../engine/config.js';
 import { type AttemptCostSource, describeCostSource } from '../engine/economy.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import type { BaselineSource } from '../engine/summary.js';
 import { sleepMs } from '../engine/watch.js';
 import type { BenchRunOptions } from './suites.js';
 
@@ -48,6 +49,8 @@ export interface NetRunFigures {
   maxEnergyDrift: number | null;
   /** The cost per attempt the run's economy judged by at its end, and where it came from; null without an economy. */
   attemptCost: { seconds: number; source: AttemptCostSource } | null;
+  /** Where the run's baseline came from: measured, or remembered from an earlier run (then the warm start went first); null: none. */
+  baselineSource: BaselineSource | null;
 }
 
 export interface NetTarget {
@@ -78,7 +81,7 @@ export interface NetBenchReport {
 
 /** What bench net reads of `ouroboros run --json`. */
 export type RunOutput = Pick<RunResult, 'summary' | 'steps'> & {
-  engine: Pick<RunResult['engine'], 'netMlups' | 'liveKernelMlups' | 'heldSeconds' | 'firstApplyAtSeconds' | 'liveModules' | 'economy'>;
+  engine: Pick<RunResult['engine'], 'netMlups' | 'liveKernelMlups' | 'heldSeconds' | 'firstApplyAtSeconds' | 'liveModules' | 'economy' | 'baselineSource'>;
 };
 
 const DEFAULT_RUN_MS = 180_000;
@@ -107,6 +110,7 @@ export function netRunFigures(output: RunOutput, wallSeconds: number, kernelAlon
     maxEnergyDrift: output.summary.maxEnergyDrift,
     attemptCost:
       output.engine.economy === null ? null : { seconds: output.engine.economy.judgedAttemptCostSeconds, source: output.engine.economy.attemptCostSource },
+    baselineSource: output.engine.baselineSource,
   };
 }
 
@@ -248,13 +252,14 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
 
 function runLine(name: string, figures: NetRunFigures): string {
   const first = figures.firstApplyAtSeconds === null ? 'none' : `${figures.firstApplyAtSeconds.toFixed(1)} s`;
+  const baseline = figures.baselineSource === null ? 'none' : figures.baselineSource.kind;
   const cost =
     figures.attemptCost === null
       ? ''
       : `; an attempt judged to cost ${figures.attemptCost.seconds.toFixed(1)} s (${describeCostSource(figures.attemptCost.source)})`;
   return (
     `${name.padEnd(5)} net ${figures.netMlups.toFixed(1)} MLUPS = ${(100 * figures.netFraction).toFixed(1)}% of the final kernel alone ` +
-    `(${figures.kernelAloneMlups.toFixed(1)}); live kernel ${figures.liveKernelMlups.toFixed(1)}; first apply ${first}; ` +
+    `(${figures.kernelAloneMlups.toFixed(1)}); live kernel ${figures.liveKernelMlups.toFixed(1)}; first apply ${first} (baseline ${baseline}); ` +
     `held ${figures.heldSeconds.toFixed(1)} s; ${figures.attempts} attempts, ${figures.applied} applied; ` +
     `wall ${figures.wallSeconds.toFixed(1)} s; lost steps ${figures.lostSteps ?? 'n/a'}; max drift ${figures.maxEnergyDrift?.toExponential(2) ?? 'n/a'}${cost}`
   );

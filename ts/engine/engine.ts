@@ -122,9 +122,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   /**
    * Opens the archive (marking attempts a killed engine left pending),
    * adopts the live modules, runs the lattice with the watchdog if it is not
-   * running already and starts sampling; then, in the background, measures
-   * the baseline throughput over one watch window, tries the warm start and,
-   * unless autoImprove is false, runs the improvement loop.
+   * running already and starts sampling; then, in the background, tries the
+   * warm start and takes the baseline throughput (in either order, see
+   * runInBackground) and, unless autoImprove is false, runs the improvement loop.
    */
   async start(): Promise<void> {
     if (this.run !== null) throw new Error('start(): the engine has already been started; create a new Engine to start again');
@@ -135,10 +135,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('started');
   }
 
-  /** The run after start(): the baseline, the warm start, then (unless autoImprove is false) the loop until a budget is spent or the stop. */
+  /**
+   * The run after start(): the warm start and the baseline, then (unless
+   * autoImprove is false) the loop until a budget is spent or the stop. A
+   * baseline the archive remembers for this machine and lattice lets the
+   * warm start go first, with nothing measured before it; without one the
+   * baseline is measured first, and the warm start's swap compares with it.
+   */
   private async runInBackground(run: Running): Promise<void> {
-    await this.scheduler.measureBaseline();
-    if (this.config.archive.warmStart) await warmStart(this.parts, run, this.attempts, this.scheduler.baseline);
+    const remembered = this.config.archive.warmStart ? this.scheduler.rememberedBaseline() : null;
+    if (remembered === null) await this.scheduler.measureBaseline();
+    if (this.config.archive.warmStart) await warmStart(this.parts, run, this.attempts, this.scheduler.baseline ?? remembered?.window ?? null);
+    if (remembered !== null) await this.scheduler.settleBaseline(remembered);
     if (this.parts.deps.autoImprove === false) return;
     const budget = await this.scheduler.loop();
     // An attempt budget counts attempts started; say it is spent once the last of them has ended.
@@ -252,6 +260,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       steps: this.lattice.stepCount,
       samples: run.sampler.samples,
       baseline: this.scheduler.baseline,
+      baselineSource: this.scheduler.baselineSource,
       final: this.final,
       records: this.attempts.recordsOfRun(run.archive),
       ledger: this.attempts.runLedger,

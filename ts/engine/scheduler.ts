@@ -17,6 +17,7 @@ import type { EngineParts, Running } from './engine-setup.js';
 import { type CarriedAttemptCost, Economy, type EconomyDecision, rooflineBinds } from './economy.js';
 import type { Slot } from '../gauntlet/types.js';
 import { type HoldLive, measureInCacheMlups } from './in-cache-ceiling.js';
+import type { BaselineSource } from './summary.js';
 import { type ThroughputWindow, sleepMs } from './watch.js';
 
 const LOOP_POLL_MS = 50;
@@ -52,6 +53,13 @@ export function createEconomy(parts: EngineParts, carriedAttemptCost: CarriedAtt
   );
 }
 
+/** A baseline an earlier run measured, for the module it measured. */
+export interface RememberedBaseline {
+  window: ThroughputWindow;
+  moduleSha256: string;
+  recordedAt: string;
+}
+
 interface InCacheCeiling {
   modulePath: string;
   /** null until measured, and after a failed measurement. */
@@ -68,6 +76,7 @@ export class Scheduler {
   /** The in-cache ceiling of the live step module, measured or being measured (mlups null). */
   private inCache: InCacheCeiling | null = null;
   private quietWindow: ThroughputWindow | null = null;
+  private quietSource: BaselineSource | null = null;
 
   constructor(
     private readonly parts: EngineParts,
@@ -97,24 +106,77 @@ export class Scheduler {
     return true;
   }
 
-  /** The step kernel's quiet throughput measured before anything started; null before it, or when it failed. */
+  /** The step kernel's quiet throughput, measured before anything started or remembered (baselineSource says which); null before it, or when it failed. */
   get baseline(): ThroughputWindow | null {
     return this.quietWindow;
+  }
+
+  /** Where the baseline came from; null while there is none. */
+  get baselineSource(): BaselineSource | null {
+    return this.quietSource;
+  }
+
+  /**
+   * The baseline the archive remembers for the live step module on this
+   * machine, lattice, precision and threads (a cold run measured it), or
+   * null when it remembers none. With it, a warm start need not step the
+   * reference kernel through a window first: at 4096^2 the reference runs
+   * at a fifth of a remembered kernel's speed, and each second before the
+   * swap cost 0.8 s of the run.
+   */
+  rememberedBaseline(): RememberedBaseline | null {
+    const run = this.run!;
+    const moduleSha256 = run.live.incumbents.get('step')?.moduleSha256;
+    if (moduleSha256 === undefined) return null;
+    try {
+      const record = run.archive.baselines.latest(run.attemptCosts.key, moduleSha256);
+      if (record === null) return null;
+      const kernelNs = (this.parts.lattice.cells * record.steps * 1e3) / record.mlups;
+      return { window: { steps: record.steps, kernelNs, wallMs: kernelNs / 1e6, mlups: record.mlups }, moduleSha256, recordedAt: record.recordedAt };
+    } catch (error) {
+      this.parts.fail(error);
+      return null;
+    }
+  }
+
+  /**
+   * After a warm start that began from `remembered`: the remembered figure
+   * is the baseline when another step kernel went live (measuring the one
+   * it was remembered for would mean swapping it back); when nothing went
+   * live, the kernel is still the one it was remembered for and is measured
+   * afresh, as without a memory.
+   */
+  async settleBaseline(remembered: RememberedBaseline): Promise<void> {
+    if (this.run!.live.incumbents.get('step')?.moduleSha256 === remembered.moduleSha256) {
+      await this.measureBaseline();
+      return;
+    }
+    this.quietWindow = remembered.window;
+    this.quietSource = { kind: 'remembered', recordedAt: remembered.recordedAt };
   }
 
   /**
    * The baseline: step-kernel throughput with no attempt in flight, over a
    * trial window (trial.window, at least trial.minSteps steps) rather than a
-   * watch window. Nothing starts before it ends, neither the warm start nor
-   * the first attempt, and a watch window (4 s, 10 steps) at the reference
-   * kernel's 0.24 s per step at 4096^2 was a third of a warm start's
-   * 8 s to a live kernel. Kernel time is timed natively per call, so a few
-   * steps measure it well; a trial decides on windows of the same length.
+   * watch window. Nothing starts before it ends, and a watch window (4 s,
+   * 10 steps) at the reference kernel's 0.24 s per step at 4096^2 was a
+   * third of a warm start's 8 s to a live kernel. Kernel time is timed
+   * natively per call, so a few steps measure it well; a trial decides on
+   * windows of the same length. The archive keeps it for later runs
+   * (rememberedBaseline) when the kernel measured was live throughout.
    */
   async measureBaseline(): Promise<void> {
     const { config, signal } = this.parts;
+    const run = this.run!;
+    const moduleSha256 = run.live.incumbents.get('step')?.moduleSha256;
     try {
-      this.quietWindow = await this.parts.measure('step', { windowMs: config.trial.windowMs, minSteps: config.trial.minSteps, signal });
+      const window = await this.parts.measure('step', { windowMs: config.trial.windowMs, minSteps: config.trial.minSteps, signal });
+      this.quietWindow = window;
+      this.quietSource = { kind: 'measured' };
+      const unchanged = moduleSha256 !== undefined && run.live.incumbents.get('step')?.moduleSha256 === moduleSha256;
+      if (unchanged && window.steps > 0 && window.mlups > 0 && !signal.aborted) {
+        run.archive.baselines.record({ ...run.attemptCosts.key, moduleSha256, mlups: window.mlups, steps: window.steps });
+      }
     } catch (error) {
       this.parts.fail(error);
     }

@@ -13,6 +13,9 @@ import { SKIPPED_BY_PREDICTOR } from './attempt-runner.js';
 import type { ThroughputWindow } from './watch.js';
 import { median } from '../util/median.js';
 
+/** Where a run's baseline came from: measured in this run, or the archive's figure for this machine, lattice and module. */
+export type BaselineSource = { kind: 'measured' } | { kind: 'remembered'; recordedAt: string };
+
 export interface LiveModuleSummary {
   /** The name the module gives itself. */
   name: string;
@@ -27,11 +30,17 @@ export interface EngineSummary {
   /** The live lattice's step count now. */
   steps: number;
   /**
-   * Step-kernel MLUPS (kernel time, from the profiler) over one watch window
+   * Step-kernel MLUPS (kernel time, from the profiler) over one trial window
    * at start, before any attempt ran: the machine as quiet as the engine
-   * leaves it. 0 until measured.
+   * leaves it. 0 until there is one.
    */
   baselineMlups: number;
+  /**
+   * Where baselineMlups came from: measured in this run, or (a remembered
+   * kernel went live before any window) the figure an earlier run measured
+   * for the same module, machine, lattice, precision and threads; null until there is one.
+   */
+  baselineSource: BaselineSource | null;
   /** The same measurement at stop(), after the last attempt ended; null while running. */
   finalMlups: number | null;
   /** finalMlups / baselineMlups; null while running. */
@@ -83,6 +92,7 @@ export interface SummaryInputs {
   steps: number;
   samples: readonly EngineSample[];
   baseline: ThroughputWindow | null;
+  baselineSource: BaselineSource | null;
   final: ThroughputWindow | null;
   records: readonly AttemptRecord[];
   ledger: readonly LedgerEntry[];
@@ -138,6 +148,7 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     wallSeconds: inputs.wallSeconds,
     steps: inputs.steps,
     baselineMlups,
+    baselineSource: inputs.baselineSource,
     finalMlups,
     speedup: finalMlups !== null && baselineMlups > 0 ? finalMlups / baselineMlups : null,
     currentMlups: median(
