@@ -167,6 +167,11 @@ export interface CoreSnapshot {
   probeValues: Float64Array;
   /** ...after the probed batch(es) of this many steps (0 when not probed). */
   probeSteps: number;
+  /**
+   * A whole-level probe's (setProbeWholeLevel) u^{n+probeSteps} at every cell, widened exactly from an f32
+   * lattice; null for any other snapshot. An f64 level is the core's own copy, handed over without another.
+   */
+  probeLevel: Float64Array | null;
 }
 
 interface CoreCanaryCommon {
@@ -330,6 +335,11 @@ export interface CoreLattice {
    * Empty cells: no probe.
    */
   setProbe(cells: Float64Array, delayed: boolean, maxConeValues: number, remainder: boolean): void;
+  /**
+   * The next snapshot is probed at every cell, as setProbe with every index and no cone budget, without an
+   * index list: the runner copies the whole newest level after the probed batch(es) into `probeLevel`.
+   */
+  setProbeWholeLevel(delayed: boolean, remainder: boolean): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

@@ -60,6 +60,7 @@ const CORE_LATTICE_METHODS = [
   'run',
   'setFpRestore',
   'setProbe',
+  'setProbeWholeLevel',
   'setState',
   'settleSnapshot',
   'slots',

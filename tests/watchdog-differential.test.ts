@@ -160,6 +160,16 @@ describe('the full check of the whole lattice', () => {
       const plan = resolveDifferential({ ...sampled.differential, fullCheckEveryMs: 60_000, now: () => clock.ms }, cellCount(extents));
       const rollbacks: WatchdogEvent[] = [];
       const physics = { extents, c: 1, h: 1, dt: 0.6, courant2: 0.36, precision: 'f64' as const };
+      // The full check takes the core's whole level: the JS thread never builds, nor hands over, an index list of every cell.
+      const indexLists: number[] = [];
+      const setProbe = core.setProbe.bind(core);
+      // The addon's methods are read-only on its prototype: the spy is the instance's own.
+      Object.defineProperty(core, 'setProbe', {
+        value: (...args: Parameters<typeof setProbe>) => {
+          indexLists.push(args[0].length);
+          setProbe(...args);
+        },
+      });
       const watchdog = new Watchdog(core, physics, energy, 1e-9, plan, (event) => rollbacks.push(event));
       watchdog.prime();
       const run = core.run(0, 25, (step) => watchdog.check(step));
@@ -170,8 +180,43 @@ describe('the full check of the whole lattice', () => {
       core.stop();
       expect((await run).error).toBeNull();
       expect(rollbacks).toEqual([]);
+      expect(indexLists.length).toBeGreaterThan(0);
+      expect(indexLists.filter((length) => length === cellCount(extents))).toEqual([]);
       // The snapshot the full check held became the restore point: nothing after step 0 was verified before it.
       expect(core.recover('step').restoredStep).toBeGreaterThanOrEqual(25);
+    } finally {
+      core.close();
+    }
+  });
+});
+
+describe("the core's whole-level probe", () => {
+  it("hands over the kernel's whole newest level after the probed batch, with no probed cells", async () => {
+    const extents = [67, 61];
+    const core = new (coreAddon().LatticeCore)({ extents, courant2: 0.36, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2 });
+    try {
+      const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 5);
+      core.setState(state.previous, state.current);
+      core.setProbeWholeLevel(true, false);
+      const levels = { previous: new Float64Array(cellCount(extents)), current: new Float64Array(cellCount(extents)) };
+      const snapshots: Array<NonNullable<ReturnType<typeof core.copySnapshot>>> = [];
+      // Only the run's first snapshot, at step 0, is taken; the delayed probe spans a one-step call and the live batch.
+      const run = core.run(40, 2 ** 40, (step) => {
+        snapshots.push(core.copySnapshot(levels.previous, levels.current)!);
+        core.settleSnapshot(step, true);
+      });
+      expect((await run).error).toBeNull();
+      expect(snapshots).toHaveLength(1);
+      const [snapshot] = snapshots as [(typeof snapshots)[number]];
+      expect(snapshot.probeCells).toHaveLength(0);
+      expect(snapshot.probeSteps).toBeGreaterThan(1);
+      expect(snapshot.probeLevel).toHaveLength(cellCount(extents));
+      const oracle = oracleAddon();
+      const previous = state.previous as Float64Array;
+      const current = state.current as Float64Array;
+      expect(await oracle.fullCheckF64Async(previous, current, extents, 0.36, snapshot.probeSteps, snapshot.probeLevel!, 4)).toBeNull();
+      // One step fewer than the probe ran is not what it holds.
+      expect(await oracle.fullCheckF64Async(previous, current, extents, 0.36, snapshot.probeSteps - 1, snapshot.probeLevel!, 4)).not.toBeNull();
     } finally {
       core.close();
     }

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,29 @@ void widen_into(ouro_precision precision, const void* from, double* to, std::uin
   }
   const auto* values = static_cast<const float*>(from);
   std::copy(values, values + cells, to);
+}
+
+/**
+ * A whole-level probe's newest level as a Float64Array. An f64 level is
+ * handed over without a copy: the array holds a share of the store's level,
+ * which the store writes again only once no share is left (SnapshotStore::
+ * finish_probe). An f32 level is widened into an array of its own.
+ */
+Napi::Float64Array probe_level(Napi::Env env, ouro_precision precision,
+                               std::shared_ptr<const std::vector<std::byte>> level, std::uint64_t cells) {
+  if (precision != OURO_PRECISION_F64) {
+    auto widened = std::make_unique_for_overwrite<double[]>(cells);
+    widen_into(precision, level->data(), widened.get(), cells);
+    return owned_f64_field(env, std::move(widened), cells);
+  }
+  auto* data = const_cast<std::byte*>(level->data());
+  auto owner = std::make_unique<std::shared_ptr<const std::vector<std::byte>>>(std::move(level));
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, data, cells * sizeof(double),
+      [](Napi::Env, void*, std::shared_ptr<const std::vector<std::byte>>* released) { delete released; }, owner.get());
+  // From here the buffer's finalizer owns the share.
+  owner.release();
+  return Napi::Float64Array::New(env, cells, buffer, 0);
 }
 
 Napi::Object field_pair(Napi::Env env, Napi::Value previous, Napi::Value current) {
@@ -311,6 +335,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
                          InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
                          InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
+                         InstanceMethod<&LatticeCoreWrap::set_probe_whole_level>("setProbeWholeLevel"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
                          InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),
@@ -744,7 +769,18 @@ Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
     result.Set("probeCells", probe_cells);
     result.Set("probeValues", probe_values);
     result.Set("probeSteps", number(env, pending->probe_steps));
+    result.Set("probeLevel",
+               pending->probe_level ? probe_level(env, precision_of(core), pending->probe_level, cells) : env.Null());
     return result;
+  });
+}
+
+void LatticeCoreWrap::set_probe_whole_level(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
+    if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
+    core.set_probe_whole_level(info[0].As<Napi::Boolean>().Value(), info[1].As<Napi::Boolean>().Value());
   });
 }
 

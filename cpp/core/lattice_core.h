@@ -326,6 +326,13 @@ class LatticeCore {
                  bool remainder = false) {
     snapshots_.set_probe(std::move(cells), delayed, max_cone_values, remainder);
   }
+  /**
+   * The next snapshot is probed at every cell, as set_probe with every index
+   * and no cone budget would, but the runner copies the whole newest level
+   * after the probed batch(es) (SnapshotView::probe_level) and nobody builds
+   * or converts an index list: the watchdog's full check.
+   */
+  void set_probe_whole_level(bool delayed, bool remainder) { snapshots_.set_probe_whole_level(delayed, remainder); }
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step() { return snapshots_.verified_step(); }
   /**

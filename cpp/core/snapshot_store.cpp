@@ -47,17 +47,31 @@ void SnapshotStore::set_probe(std::vector<std::uint64_t> cells, bool delayed, st
   next_probe_cells_ = std::move(cells);
   next_probe_delayed_ = delayed;
   next_probe_remainder_ = remainder;
+  next_probe_whole_level_ = false;
   next_probe_max_cone_values_ = max_cone_values;
+}
+
+void SnapshotStore::set_probe_whole_level(bool delayed, bool remainder) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  next_probe_cells_.clear();
+  next_probe_delayed_ = delayed;
+  next_probe_remainder_ = remainder;
+  next_probe_whole_level_ = true;
+  next_probe_max_cone_values_ = 0;
 }
 
 std::optional<SnapshotView> SnapshotStore::pending() {
   std::lock_guard<std::mutex> lock(mutex_);
   // Out but not announced: its probe is still being taken.
   if (!pending_out_ || probe_under_way_) return std::nullopt;
-  SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data()};
+  SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data(), nullptr, nullptr, 0, nullptr};
   if (!pending_.probe_cells.empty()) {
     view.probe_cells = &pending_.probe_cells;
     view.probe_values = pending_.probe_values.data();
+    view.probe_steps = pending_.probe_steps;
+  }
+  if (pending_.probe_whole_level) {
+    view.probe_level = pending_.probe_level;
     view.probe_steps = pending_.probe_steps;
   }
   return view;
@@ -98,7 +112,8 @@ SnapshotStore::Capture SnapshotStore::capture(std::uint64_t step, const void* pr
   pending_.probe_values.clear();
   pending_.probe_steps = 0;
   pending_.probe_max_cone_values = next_probe_max_cone_values_;
-  probe_under_way_ = !pending_.probe_cells.empty();
+  pending_.probe_whole_level = next_probe_whole_level_;
+  probe_under_way_ = pending_.probe_whole_level || !pending_.probe_cells.empty();
   probe_delayed_ = next_probe_delayed_;
   probe_remainder_ = next_probe_remainder_ && batch_steps < snapshot_every && snapshot_every % batch_steps != 0;
   probe_batches_left_ = probe_under_way_ ? 1 + (probe_delayed_ ? 1 : 0) + (probe_remainder_ ? 1 : 0) : 0;
@@ -119,6 +134,15 @@ bool SnapshotStore::batch_done() { return probe_under_way_ && --probe_batches_le
 std::uint64_t SnapshotStore::finish_probe(std::uint64_t step, const void* newest) {
   std::lock_guard<std::mutex> lock(mutex_);
   pending_.probe_steps = step - pending_.step;
+  if (pending_.probe_whole_level) {
+    // A view handed out earlier may still hold the last one (a full check in flight past a recovery).
+    if (!pending_.probe_level || pending_.probe_level.use_count() > 1) {
+      pending_.probe_level = std::make_shared<std::vector<std::byte>>(level_bytes_);
+    }
+    std::memcpy(pending_.probe_level->data(), newest, level_bytes_);
+    probe_under_way_ = false;
+    return pending_.step;
+  }
   thin_probe_cells(pending_.probe_cells, cone_values(dims_, pending_.probe_steps), pending_.probe_max_cone_values);
   const std::size_t value_bytes = level_bytes_ / cells_;
   const auto* values = static_cast<const std::byte*>(newest);

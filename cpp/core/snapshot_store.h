@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -21,6 +22,9 @@ struct SnapshotView {
   const std::vector<std::uint64_t>* probe_cells = nullptr;
   const void* probe_values = nullptr;
   std::uint64_t probe_steps = 0;
+  /// A whole-level probe (set_probe_whole_level): the newest level after the probed batch(es), shared
+  /// so that a check off the JS thread can hold it past settle() without a copy; null otherwise.
+  std::shared_ptr<const std::vector<std::byte>> probe_level;
 };
 
 /**
@@ -57,6 +61,8 @@ class SnapshotStore {
    * std::invalid_argument when a cell is outside the lattice.
    */
   void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values, bool remainder);
+  /// The next snapshot is probed at every cell: the whole newest level is copied, with no index list.
+  void set_probe_whole_level(bool delayed, bool remainder);
   /// The snapshot handed to the watchdog, once its probe (if any) is taken.
   std::optional<SnapshotView> pending();
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
@@ -83,7 +89,8 @@ class SnapshotStore {
   bool batch_done();
   /**
    * Copies the probed cells of `newest` (u^{step}) into the pending snapshot,
-   * thinned to its cone budget; returns the snapshot's step, to announce.
+   * thinned to its cone budget, or the whole level for a whole-level probe;
+   * returns the snapshot's step, to announce.
    */
   std::uint64_t finish_probe(std::uint64_t step, const void* newest);
   /// Drops a snapshot whose probe has not finished: the state it was taken from was replaced.
@@ -103,6 +110,9 @@ class SnapshotStore {
     std::vector<std::byte> probe_values;
     std::uint64_t probe_steps = 0;
     std::uint64_t probe_max_cone_values = 0;
+    bool probe_whole_level = false;
+    /// Reused while no view holds it: a fresh 128 MiB level at 4096^2 costs the runner its page faults.
+    std::shared_ptr<std::vector<std::byte>> probe_level;
   };
 
   /// Under mutex_.
@@ -120,6 +130,7 @@ class SnapshotStore {
   std::vector<std::uint64_t> next_probe_cells_;
   bool next_probe_delayed_ = false;
   bool next_probe_remainder_ = false;
+  bool next_probe_whole_level_ = false;
   std::uint64_t next_probe_max_cone_values_ = 0;
   // The state owner's: a probe is under way, with this many batches still to
   // run: a one-step batch (delayed), a remainder-sized one (remainder), the live one.

@@ -7,7 +7,9 @@
 
 #include <array>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace ouro {
 namespace {
@@ -114,6 +116,48 @@ TEST(SnapshotStore, ThinsProbedCellsToTheConeBudget) {
   const std::optional<SnapshotView> pending = store.pending();
   ASSERT_TRUE(pending.has_value());
   EXPECT_EQ(*pending->probe_cells, (std::vector<std::uint64_t>{0, 2}));
+}
+
+TEST(SnapshotStore, AWholeLevelProbeHandsOutTheNewestLevelSharedAndNeverRewritesAShareStillHeld) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  store.set_probe_whole_level(false, false);
+  const Levels state = levels(0);
+  EXPECT_EQ(store.capture(8, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Probing);
+  EXPECT_EQ(store.probe_batch(4, 8), 4u);
+  EXPECT_TRUE(store.batch_done());
+  const Levels first = levels(50);
+  store.finish_probe(12, first.current.data());
+  std::optional<SnapshotView> pending = store.pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->probe_cells, nullptr) << "no index list";
+  EXPECT_EQ(pending->probe_steps, 4u);
+  ASSERT_NE(pending->probe_level, nullptr);
+  const std::shared_ptr<const std::vector<std::byte>> held = pending->probe_level;
+  pending.reset();
+  ASSERT_EQ(held->size(), kLevelBytes);
+  EXPECT_EQ(std::memcmp(held->data(), first.current.data(), kLevelBytes), 0);
+
+  // Dropped by a recovery while a check still holds the level: the next whole-level probe writes another.
+  store.restore(nullptr, nullptr);
+  store.capture(16, state.previous.data(), state.current.data(), 4, 8);
+  EXPECT_TRUE(store.batch_done());
+  const Levels second = levels(90);
+  store.finish_probe(20, second.current.data());
+  EXPECT_EQ(std::memcmp(held->data(), first.current.data(), kLevelBytes), 0);
+  pending = store.pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(std::memcmp(pending->probe_level->data(), second.current.data(), kLevelBytes), 0);
+
+  // A probe of cells after it takes no whole level.
+  store.settle(16, false);
+  store.set_probe({2}, false, 0, false);
+  store.capture(24, state.previous.data(), state.current.data(), 4, 8);
+  EXPECT_TRUE(store.batch_done());
+  store.finish_probe(28, second.current.data());
+  pending = store.pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->probe_level, nullptr);
+  ASSERT_NE(pending->probe_cells, nullptr);
 }
 
 TEST(SnapshotStore, RefusesAProbeCellOutsideTheLattice) {

@@ -18,8 +18,9 @@
  *   percent between rounds, far more than the cost being measured;
  * - fullCheck: the watchdog's full check of the whole lattice, due every
  *   DEFAULT_FULL_CHECK_EVERY_MS: the oracle's steps of the whole lattice
- *   (off the JS thread) and the JS thread's part (every cell's index for the
- *   probe, the call), timed alone and set against the cadence, counting the
+ *   (off the JS thread) and the JS thread's part (planning the whole-level
+ *   probe and taking its level, beside the index list of every cell it
+ *   replaced), timed alone and set against the cadence, counting the
  *   oracle's core as lost to the kernel outright; and live throughput in
  *   rounds that last until a full check forced at their start (the
  *   injected clock) has settled, against rounds of as many steps with none:
@@ -122,8 +123,13 @@ export interface WatchdogBenchReport {
     steps: number;
     /** The oracle's steps of the whole lattice and the comparison, on a libuv thread (median of 3). */
     oracleMs: number;
-    /** The JS thread's part: every cell's index for the probe, and starting the task. */
+    /**
+     * The JS thread's part beyond an unprobed snapshot's (median of 3): planning the whole-level probe and
+     * taking its level with copySnapshot, on a core lattice.
+     */
     jsMs: number;
+    /** The same with the index list of every cell the watchdog built before the whole-level probe, and its copies. */
+    indexListJsMs: number;
     /** (oracleMs + jsMs) over the cadence: the oracle's core counted as lost to the kernel outright. */
     accountedCostPct: number;
     stepsPerSecond: { without: number; withFullCheck: number };
@@ -259,9 +265,8 @@ async function measureDifferential(p: WatchdogPlan, threads: number, log: (messa
   }
 }
 
-/** One full check's parts, timed alone: the oracle's (off the JS thread) and the JS thread's. */
-async function fullCheckMs(extents: number[], steps: number): Promise<{ oracleMs: number; jsMs: number }> {
-  const cells = extents.reduce((a, b) => a * b, 1);
+/** One full check's parts, timed alone: the oracle's (off the JS thread) and the JS thread's, in both probe modes. */
+async function fullCheckMs(extents: number[], steps: number, threads: number) {
   const state = randomState({ extents, precision: 'f64', courantNumber: DT }, 7);
   const previous = state.previous as Float64Array;
   const current = state.current as Float64Array;
@@ -269,17 +274,56 @@ async function fullCheckMs(extents: number[], steps: number): Promise<{ oracleMs
   const actual = oracle.stepF64(previous, current, extents, DT * DT, steps).current;
   const oracleMs: number[] = [];
   const jsMs: number[] = [];
+  const indexListJsMs: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const start = process.hrtime.bigint();
-    const everyCell = new Float64Array(cells);
-    for (let cell = 0; cell < cells; cell++) everyCell[cell] = cell;
-    const answer = oracle.fullCheckF64Async(previous, current, extents, DT * DT, steps, actual, ULPS_PER_STEP);
+    jsMs.push(await probeJsMs(extents, threads, 'whole-level'));
+    indexListJsMs.push(await probeJsMs(extents, threads, 'index-list'));
     const started = process.hrtime.bigint();
-    jsMs.push(Number(started - start) / 1e6);
+    const answer = oracle.fullCheckF64Async(previous, current, extents, DT * DT, steps, actual, ULPS_PER_STEP);
     if ((await answer) !== null) throw new Error('the full check refused the oracle its own steps');
     oracleMs.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
-  return { oracleMs: median(oracleMs), jsMs: median(jsMs) };
+  return { oracleMs: median(oracleMs), jsMs: median(jsMs), indexListJsMs: median(indexListJsMs) };
+}
+
+/**
+ * The JS thread's time for one full check's probe beyond an unprobed
+ * snapshot's, on a core lattice: planning it (a whole-level probe, or the
+ * index list of every cell the watchdog built before it) and taking its
+ * values with copySnapshot, less copySnapshot of the same snapshot unprobed
+ * (both levels, which every snapshot's energy check copies anyway).
+ */
+async function probeJsMs(extents: number[], threads: number, mode: 'whole-level' | 'index-list' | 'none'): Promise<number> {
+  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
+  const cells = cellCount(extents);
+  const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 11);
+  core.setState(initial.previous, initial.current);
+  const levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
+  try {
+    const planStarted = process.hrtime.bigint();
+    if (mode === 'whole-level') core.setProbeWholeLevel(false, false);
+    if (mode === 'index-list') {
+      const everyCell = new Float64Array(cells);
+      for (let cell = 0; cell < cells; cell++) everyCell[cell] = cell;
+      core.setProbe(everyCell, false, 0, false);
+    }
+    const planMs = Number(process.hrtime.bigint() - planStarted) / 1e6;
+    let copyMs = 0;
+    // Only the run's first snapshot, at its start, is taken: its probe spans the first batch.
+    const run = core.run(2 * core.batchSteps, 2 ** 40, (step) => {
+      const started = process.hrtime.bigint();
+      const snapshot = core.copySnapshot(levels.previous, levels.current);
+      copyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const probed = snapshot?.probeLevel?.length ?? snapshot?.probeValues.length ?? 0;
+      if (probed !== (mode === 'none' ? 0 : cells)) throw new Error(`the ${mode} probe took ${probed} of ${cells} cells`);
+      core.settleSnapshot(step, true);
+    });
+    const summary = await run;
+    if (summary.error) throw new Error(`the run failed: ${summary.error}`);
+    return mode === 'none' ? copyMs : planMs + copyMs - (await probeJsMs(extents, threads, 'none'));
+  } finally {
+    core.close();
+  }
 }
 
 /** A core lattice under this module's own watchdog, so that a round can wait for its full check to settle. */
@@ -353,7 +397,7 @@ async function measureFullCheck(p: WatchdogPlan, threads: number, batchSteps: nu
     );
   }
   const steps = batchSteps + 1;
-  const parts = await fullCheckMs(p.largeExtents, steps);
+  const parts = await fullCheckMs(p.largeExtents, steps, threads);
   return {
     extents: p.largeExtents,
     everyMs: DEFAULT_FULL_CHECK_EVERY_MS,
@@ -415,7 +459,8 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
   lines.push(
     '',
     `full check of the whole lattice at ${f.extents.join('x')} f64, every ${f.everyMs / 1000} s, over ${f.steps} steps:`,
-    `  oracle ${f.oracleMs.toFixed(0)} ms off the JS thread, ${f.jsMs.toFixed(1)} ms on it: ${f.accountedCostPct.toFixed(2)}% of the cadence`,
+    `  oracle ${f.oracleMs.toFixed(0)} ms off the JS thread, ${f.jsMs.toFixed(1)} ms on it (${f.indexListJsMs.toFixed(1)} ms with an index list): ` +
+      `${f.accountedCostPct.toFixed(2)}% of the cadence`,
     `  steps/s: without ${f.stepsPerSecond.without.toFixed(2)}, with one ${f.stepsPerSecond.withFullCheck.toFixed(2)}; ` +
       `runner time lost per check over the cadence ${pct(f.measuredCostPct.medianPct)} (rounds ${f.measuredCostPct.roundPct.map(pct).join(' ')})`,
     `  longest event-loop stall: without ${f.longestEventLoopStallMs.without.toFixed(0)} ms, with one ${f.longestEventLoopStallMs.withFullCheck.toFixed(0)} ms`,

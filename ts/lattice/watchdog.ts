@@ -218,7 +218,9 @@ export class Watchdog {
     const levels = this.#arrays();
     const snapshot = this.core.copySnapshot(levels.previous, levels.current);
     if (snapshot === null || snapshot.step !== step) return;
-    const full = this.#fullCheckPlanned && snapshot.probeCells.length === cellCount(this.physics.extents);
+    // A whole-level probe's level, when this snapshot is the full check's.
+    const probeLevel = this.#fullCheckPlanned ? snapshot.probeLevel : null;
+    const full = probeLevel !== null;
     this.#planNextProbe();
     const { extents, c, h, dt } = this.physics;
     const report = oracleAddon().checkInvariants({
@@ -237,7 +239,7 @@ export class Watchdog {
     this.lastChecked = { step, energyDrift: report.energyDrift };
     const failure = this.#energyFailure(report, step) ?? this.#fpFailure() ?? (full ? null : this.#differentialFailure(snapshot, levels));
     if (failure === null && full) {
-      this.#startFullCheck(snapshot, levels, report.energyDrift);
+      this.#startFullCheck(snapshot, probeLevel, levels, report.energyDrift);
       return;
     }
     if (failure === null) {
@@ -272,15 +274,15 @@ export class Watchdog {
    * check's until then; a snapshot that comes meanwhile (after a recovery
    * dropped this one) gets others.
    */
-  #startFullCheck(snapshot: CoreSnapshot, levels: SnapshotLevels, energyDrift: number): void {
+  #startFullCheck(snapshot: CoreSnapshot, probeLevel: Float64Array, levels: SnapshotLevels, energyDrift: number): void {
     this.#levels = null;
     const { extents, courant2, precision } = this.physics;
     const oracle = oracleAddon();
-    const { step, probeSteps: steps, probeValues } = snapshot;
+    const { step, probeSteps: steps } = snapshot;
     const answer =
       precision === 'f32'
-        ? oracle.fullCheckF32Async(new Float32Array(levels.previous), new Float32Array(levels.current), extents, courant2, steps, probeValues, ULPS_PER_STEP)
-        : oracle.fullCheckF64Async(levels.previous, levels.current, extents, courant2, steps, probeValues, ULPS_PER_STEP);
+        ? oracle.fullCheckF32Async(new Float32Array(levels.previous), new Float32Array(levels.current), extents, courant2, steps, probeLevel, ULPS_PER_STEP)
+        : oracle.fullCheckF64Async(levels.previous, levels.current, extents, courant2, steps, probeLevel, ULPS_PER_STEP);
     this.#fullCheckInFlight = answer
       .then((mismatch) => this.#settleFullCheck(step, steps, mismatch, energyDrift))
       .catch((error: unknown) => {
@@ -348,12 +350,9 @@ export class Watchdog {
     this.#fullCheckPlanned = plan !== null && this.#fullCheckDue(plan);
     if (this.#fullCheckPlanned) {
       this.#lastFullCheckMs = plan!.now();
-      const cells = cellCount(this.physics.extents);
-      const everyCell = new Float64Array(cells);
-      for (let cell = 0; cell < cells; cell++) everyCell[cell] = cell;
       // The same coins as a sampled probe: the full check may span a one-step call and a remainder batch too.
       const delayed = this.#random() < 0.5;
-      this.core.setProbe(everyCell, delayed, 0, this.#random() < 0.5);
+      this.core.setProbeWholeLevel(delayed, this.#random() < 0.5);
       return;
     }
     if (plan === null || this.#snapshotsUntilProbe-- > 0) {

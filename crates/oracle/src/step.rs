@@ -1,4 +1,4 @@
-use crate::lattice::{wrap_next, wrap_prev, Row};
+use crate::lattice::{wrap_next, wrap_prev};
 use crate::{Lattice, OracleError, Real};
 
 /// Two consecutive time levels of a field.
@@ -143,7 +143,13 @@ pub(crate) fn term_sum<T: Real>(
 
 /// Overwrites `previous_to_next` (u^{n-1}) with u^{n+1}.
 ///
-/// In place is safe: u^{n+1}[x] reads u^{n-1} only at x itself.
+/// In place is safe: u^{n+1}[x] reads u^{n-1} only at x itself. A row at a
+/// time: each outer axis's term of the Laplacian in one pass over the row
+/// into `lap`, then the last axis's term and the update in one more, so that
+/// every pass is a plain loop over slices the compiler vectorises, with the
+/// wrap of the last axis only at the row's two ends; each cell still sums
+/// its terms in the order [`step`] documents (from zero, axes 0..N), so the
+/// bits are those of the per-cell expression (`tests/step.rs` holds it).
 fn step_in_place<T: Real>(
     lattice: &Lattice,
     previous_to_next: &mut [T],
@@ -151,23 +157,34 @@ fn step_in_place<T: Real>(
     courant2: T,
 ) {
     let row_len = lattice.row_len();
+    let last = row_len - 1;
+    let mut lap = vec![T::ZERO; row_len];
     lattice.for_each_row(|row| {
-        for i in 0..row_len {
-            let x = row.start + i;
-            let lap = laplacian(row, current, i, row_len);
-            previous_to_next[x] = (T::TWO * current[x] - previous_to_next[x]) + courant2 * lap;
+        let u = &current[row.start..row.start + row_len];
+        lap.fill(T::ZERO);
+        for (&plus, &minus) in row.plus.iter().zip(row.minus) {
+            let (up, down) = (
+                &current[plus..plus + row_len],
+                &current[minus..minus + row_len],
+            );
+            for (((l, &p), &m), &c) in lap.iter_mut().zip(up).zip(down).zip(u) {
+                *l = *l + ((p + m) - T::TWO * c);
+            }
         }
+        let next = &mut previous_to_next[row.start..row.start + row_len];
+        let update = |n: &mut T, c: T, l: T, p: T, m: T| {
+            *n = (T::TWO * c - *n) + courant2 * (l + ((p + m) - T::TWO * c));
+        };
+        update(&mut next[0], u[0], lap[0], u[1], u[last]);
+        let interior = next[1..last]
+            .iter_mut()
+            .zip(&u[1..last])
+            .zip(&lap[1..last])
+            .zip(&u[2..])
+            .zip(&u[..last - 1]);
+        for ((((n, &c), &l), &p), &m) in interior {
+            update(n, c, l, p, m);
+        }
+        update(&mut next[last], u[last], lap[last], u[0], u[last - 1]);
     });
-}
-
-/// The periodic Laplacian at position `i` of `row`, summed over axes in order.
-fn laplacian<T: Real>(row: &Row<'_>, field: &[T], i: usize, row_len: usize) -> T {
-    let u = field[row.start + i];
-    let mut lap = T::ZERO;
-    for (&plus, &minus) in row.plus.iter().zip(row.minus) {
-        lap = lap + ((field[plus + i] + field[minus + i]) - T::TWO * u);
-    }
-    let last_plus = field[row.start + wrap_next(i, row_len)];
-    let last_minus = field[row.start + wrap_prev(i, row_len)];
-    lap + ((last_plus + last_minus) - T::TWO * u)
 }

@@ -33,8 +33,21 @@
 //! evolved, is caught where 32 sampled cells would miss it. That call's k
 //! steps are the cheapest full check of a timed run (the rounds before it
 //! interleave both kernels on the same buffers, so a check of the whole run
-//! would step the incumbent's samples too). After the rounds the candidate
-//! is rechecked on extent-3 lattices.
+//! would step the incumbent's samples too).
+//!
+//! A kernel can keep state across calls (in the scratch buffer, or in the
+//! low bits of the field) and go wrong only from the n-th call in a row on
+//! its own output, as every live batch after the first is. So the fully
+//! checked sample follows an untimed chain of candidate calls on the same
+//! buffers, of 1 to `MAX_CHAIN_CALLS` calls drawn from the run's seed for
+//! each lattice: its last call is at least the third in a row on the
+//! candidate's own output whatever the incumbent's sampling, and a kernel
+//! cannot tell from the call count where the checked call falls. This
+//! bounds, and does not close, what the benchmark can see: a kernel that
+//! counts its calls and goes wrong only after more calls in a row than the
+//! chain and the sample make passes here, and the live watchdog's full
+//! check of the whole lattice is the defence against it. After the rounds
+//! the candidate is rechecked on extent-3 lattices.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +61,10 @@ use crate::rng::Rng;
 
 const WARMUP_ROUNDS: usize = 1;
 const CANDIDATE: usize = 0;
+/// The most untimed calls before the fully checked sample: with a sample of
+/// two calls at 4096^2 and k = 8, the chain adds at most twice a sample's
+/// stepping to the candidate's 16 timed samples.
+const MAX_CHAIN_CALLS: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -94,9 +111,9 @@ pub struct Comparison {
     /// what the channel adds to every timed command.
     pub round_trip_ns: f64,
     /// The supervisor's time per candidate sample for the check that ends
-    /// it (the probe's record and check, and for the last sample the copy
-    /// of both levels and the oracle's steps of the whole lattice), outside
-    /// the timed round trips.
+    /// it (the probe's record and check, and for the last sample the
+    /// untimed chain of calls before it, the copy of both levels and the
+    /// oracle's steps of the whole lattice), outside the timed round trips.
     pub check_ns_per_sample: f64,
     /// The mean wall time per command of copying the buffers into and out
     /// of the candidate's stopped worker (all three levels each way for a
@@ -173,8 +190,9 @@ impl<T: Float> Before<T> {
     }
 }
 
-/// One step sample of `calls` calls of `steps` steps from level[0]; the
-/// last call is checked as `check` says, and `checking` gets the check's time.
+/// One step sample of `calls` calls of `steps` steps from
+/// level[first_current]; the last call is checked as `check` says, and
+/// `checking` gets the check's time.
 #[allow(clippy::too_many_arguments)]
 fn step_sample<T: Float>(
     kernel: &Remote,
@@ -183,11 +201,12 @@ fn step_sample<T: Float>(
     extents: &[usize],
     calls: u32,
     steps: u64,
+    first_current: u32,
     rng: &mut Rng,
     checking: &mut Duration,
 ) -> Result<Duration, String> {
-    let before_last = kernel.step_calls(geometry, calls - 1, steps, 0)?;
-    let last_current = ((u64::from(calls - 1) * steps) % 2) as u32;
+    let before_last = kernel.step_calls(geometry, calls - 1, steps, first_current)?;
+    let last_current = ((u64::from(first_current) + u64::from(calls - 1) * steps) % 2) as u32;
     let cells = geometry.cells as usize;
     let started = Instant::now();
     let (probe, before) = match check {
@@ -255,6 +274,7 @@ fn measure<T: Float>(
     let current = to_t(rng.field(cells, 1.0));
     kernels[CANDIDATE].load(&previous, &current, 0);
     let calls = plan.calls_per_sample();
+    let chain_calls = rng.int(1, MAX_CHAIN_CALLS) as u32;
     let round_trip_ns = round_trip(kernels[CANDIDATE], T::PRECISION)?;
     let (copy_before, commands_before) = kernels[CANDIDATE].worker.copying();
     let mut checking = Duration::ZERO;
@@ -269,21 +289,42 @@ fn measure<T: Float>(
                 continue;
             }
             let elapsed = match plan.slot {
-                // An even number of calls keeps `current` at 0 round after round.
-                Slot::Step => step_sample::<T>(
-                    kernels[who],
-                    match (who == CANDIDATE, round + 1 == plan.samples + WARMUP_ROUNDS) {
+                Slot::Step => {
+                    let check = match (who == CANDIDATE, round + 1 == plan.samples + WARMUP_ROUNDS)
+                    {
                         (false, _) => Check::None,
                         (true, false) => Check::Probe,
                         (true, true) => Check::FullState,
-                    },
-                    &geometry,
-                    extents,
-                    calls,
-                    plan.steps_per_call,
-                    rng,
-                    &mut checking,
-                )?,
+                    };
+                    let started = Instant::now();
+                    if check == Check::FullState {
+                        kernels[CANDIDATE].step_calls(
+                            &geometry,
+                            chain_calls,
+                            plan.steps_per_call,
+                            0,
+                        )?;
+                    }
+                    checking += started.elapsed();
+                    // A sample makes an even number of calls, so it ends at the level it started from.
+                    let first_current = match check {
+                        Check::FullState => {
+                            ((u64::from(chain_calls) * plan.steps_per_call) % 2) as u32
+                        }
+                        _ => 0,
+                    };
+                    step_sample::<T>(
+                        kernels[who],
+                        check,
+                        &geometry,
+                        extents,
+                        calls,
+                        plan.steps_per_call,
+                        first_current,
+                        rng,
+                        &mut checking,
+                    )?
+                }
                 Slot::Readout => {
                     let (field, expected_digits) =
                         readout_input.as_ref().expect("drawn for the readout slot");

@@ -13,7 +13,17 @@
 //! `auditctl -e 1`, which takes CAP_AUDIT_CONTROL in the initial user
 //! namespace), and inside the worker a denied open just fails with EACCES in
 //! the kernel's own code, which only the loader phase can meet (the run
-//! filter kills any open at all).
+//! filter kills any open at all). Landlock ABI 7's flags
+//! (`LANDLOCK_RESTRICT_SELF_LOG_*`) only choose which denials are logged;
+//! they log nothing while the audit subsystem is off. Checked on a 6.18
+//! kernel as root with CAP_AUDIT_CONTROL and no audit daemon: `AUDIT_GET`
+//! over the audit netlink socket answers enabled 0, so no record exists to
+//! read. The supervisor could switch auditing on (`AUDIT_SET`), but that
+//! turns it on for the whole machine, every process's audit events into the
+//! kernel log, and leaves it on after the run: not a side effect a sandbox
+//! run may have. On a machine booted with audit on and no audit daemon, the
+//! audit thread would print them to the kernel log as it does the seccomp
+//! records (not tried here).
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
