@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { runMainJob } from '../dist/ts/cli/run-command.js';
 import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/index.js';
-import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
+import type { EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { STOPPED_FIRST_REASON } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
@@ -18,6 +18,7 @@ import { runConfined } from '../dist/ts/gauntlet/gatekeeper.js';
 import { evaluateCandidate } from '../dist/ts/gauntlet/pipeline.js';
 import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { engineTestConfig } from './helpers/engine-config.js';
 import { passedGate, verdict, winningVerdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { until } from './helpers/until.js';
@@ -121,23 +122,8 @@ describe('the gauntlet on abort', () => {
 });
 
 function testConfig(name: string): EngineConfig {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
-  return resolveConfig({
-    maxConcurrentImprovements: 1,
-    improvementInterval: '10ms',
-    sampleInterval: '100ms',
-    energyInterval: '250ms',
-    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
-    lattice: { extents: [160, 160] },
-    watchdog: { everySteps: 500 },
-    watch: { window: '300ms', minSteps: 5 },
-    canary: { steps: 20 },
-    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], cacheDir: path.join(root, 'cache') },
-    // One failure would open the circuit: an interrupted attempt must not count as one.
-    breaker: { failures: 1, backoff: '300ms', maxBackoff: '2s' },
-    log: { file: path.join(dir, 'engine.log') },
-  });
+  // One failure would open the circuit: an interrupted attempt must not count as one.
+  return engineTestConfig(root, name, { breaker: { failures: 1, backoff: '300ms', maxBackoff: '2s' } });
 }
 
 function engineWith(name: string, gauntlet: ScriptedGauntlet): { engine: Engine; config: EngineConfig; lat: Lattice } {

@@ -3,7 +3,7 @@
 // fails is rolled back, marked, and not tried by the next run; a module
 // remembered under other build flags is reported and not used. The module
 // itself is built for real by the hardened compile, into the test's cache.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { GateVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { engineTestConfig } from './helpers/engine-config.js';
 import { verdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { ScriptedGauntlet } from './helpers/scripted-gauntlet.js';
@@ -41,21 +42,11 @@ afterAll(() => {
 const interruptedOnAbort = () => verdict({ interrupted: true, accepted: false });
 
 function testConfig(name: string): EngineConfig {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
-  return resolveConfig({
-    maxConcurrentImprovements: 1,
-    improvementInterval: '10ms',
-    sampleInterval: '100ms',
-    energyInterval: '250ms',
-    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: true },
-    lattice: { extents: [160, 160] },
-    watchdog: { everySteps: 500 },
-    watch: { window: '300ms', minSteps: 5 },
-    canary: { steps: 20 },
-    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], cacheDir: path.join(dir, 'cache') },
+  return engineTestConfig(root, name, {
+    archive: { warmStart: true },
+    // A cache of the test's own: the module it remembers is built into it, and one test removes it from there.
+    gauntlet: { cacheDir: path.join(root, name, 'cache') },
     breaker: { failures: 3, backoff: '300ms', maxBackoff: '2s' },
-    log: { file: path.join(dir, 'engine.log') },
   });
 }
 

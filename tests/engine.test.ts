@@ -3,12 +3,12 @@
 // contract that propose fixed sources, so the engine, the gauntlet, the swap
 // and the archive under test all run for real.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Archive, withHash } from '../dist/ts/archive/index.js';
-import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
+import type { EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
@@ -17,35 +17,26 @@ import { measureSlot } from '../dist/ts/engine/watch.js';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { GeneratorError, type CandidateProposal, type Generator } from '../dist/ts/generators/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { type ConfigOverrides, engineTestConfig } from './helpers/engine-config.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-engine-test-'));
-const cacheDir = path.join(root, 'gauntlet-cache');
 const fixture = (name: string) => readFileSync(path.resolve('tests/fixtures', name), 'utf8');
 const REFERENCE_SHA256 = fileSha256(kernelModulePath('reference'));
 
-function testConfig(name: string, overrides: Record<string, Record<string, unknown> | unknown> = {}): EngineConfig {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
-  const base: Record<string, Record<string, unknown> | unknown> = {
-    maxConcurrentImprovements: 1,
-    improvementInterval: '10ms',
-    sampleInterval: '100ms',
-    energyInterval: '250ms',
-    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
-    lattice: { extents: [160, 160] },
-    watchdog: { everySteps: 500 },
-    watch: { window: '700ms', minSteps: 50 },
-    trial: { window: '150ms', minSteps: 20 },
-    canary: { steps: 20 },
-    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], benchSteps: 8, benchSamples: 15, cacheDir },
-    breaker: { failures: 3, backoff: '300ms', maxBackoff: '2s' },
-    log: { file: path.join(dir, 'engine.log') },
-  };
-  for (const [key, value] of Object.entries(overrides)) {
-    base[key] = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(base[key] as object), ...value } : value;
-  }
-  return resolveConfig(base as Record<string, unknown>);
+/** The suite's engine: real live windows and sandbox benchmarks, long enough to measure a kernel's speed. */
+function testConfig(name: string, overrides: ConfigOverrides = {}): EngineConfig {
+  return engineTestConfig(
+    root,
+    name,
+    {
+      watch: { window: '700ms', minSteps: 50 },
+      trial: { window: '150ms', minSteps: 20 },
+      gauntlet: { benchSteps: 8, benchSamples: 15 },
+      breaker: { failures: 3, backoff: '300ms', maxBackoff: '2s' },
+    },
+    overrides,
+  );
 }
 
 /** Proposes one fixed source every time: a real generator of the contract, with nothing to search. */
@@ -391,7 +382,7 @@ describe('Engine', () => {
     const overrides = {
       archive: { path: config.archive.path, warmStart: false },
       lattice: { extents: [160, 160] },
-      gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], benchSteps: 8, benchSamples: 15, cacheDir },
+      gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], benchSteps: 8, benchSamples: 15, cacheDir: config.gauntlet.cacheDir },
       log: { file: config.log.file },
     };
     const sourceFile = path.resolve('tests/fixtures/variants/slow.cpp');

@@ -8,14 +8,14 @@
  * throughput the test gives each module, so the trials' decisions are the
  * test's and not the machine's load.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Archive } from '../dist/ts/archive/index.js';
 import { machineFingerprint } from '../dist/ts/archive/fingerprint.js';
 import type { AttemptRecord, MachineFingerprint } from '../dist/ts/archive/types.js';
-import { type EngineConfig, resolveConfig } from '../dist/ts/engine/config.js';
+import type { EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import type { WindowMeasure } from '../dist/ts/engine/live-changes.js';
 import { createEngineLog } from '../dist/ts/engine/log.js';
@@ -27,6 +27,7 @@ import { improvementFromRecord } from '../dist/ts/fleet/shared-improvement.js';
 import { SHARED_GENERATOR } from '../dist/ts/fleet/sharing-generator.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { engineTestConfig } from './helpers/engine-config.js';
 import { until } from './helpers/until.js';
 
 /** Both engines run their whole gauntlet for real: a compile and a sandbox run each, slow on a loaded machine. */
@@ -53,22 +54,11 @@ afterAll(async () => {
 });
 
 function engineConfig(name: string): EngineConfig {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
-  return resolveConfig({
-    maxConcurrentImprovements: 1,
-    improvementInterval: '10ms',
-    sampleInterval: '100ms',
-    energyInterval: '250ms',
-    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
-    lattice: { extents: [160, 160] },
-    watchdog: { everySteps: 500 },
+  return engineTestConfig(root, name, {
     watch: { window: '700ms', minSteps: 50 },
     trial: { window: '150ms', minSteps: 20 },
-    canary: { steps: 20 },
-    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], benchSteps: 8, benchSamples: 15, cacheDir: path.join(root, 'gauntlet-cache') },
+    gauntlet: { benchSteps: 8, benchSamples: 15 },
     fleet: { redis: server.url, share: true },
-    log: { file: path.join(dir, 'engine.log') },
   });
 }
 

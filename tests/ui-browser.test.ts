@@ -3,14 +3,13 @@
 // engine whose gauntlet verdicts are injected (EngineDeps.evaluate), so that
 // which candidates pass is the test's choice, not the machine's. Every wait
 // is for an event or a DOM state, never a sleep.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Archive } from '../dist/ts/archive/index.js';
-import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';
@@ -19,6 +18,7 @@ import { ApprovalDesk } from '../dist/ts/ui/approval-desk.js';
 import { LiveDashboard } from '../dist/ts/ui/dashboard-data.js';
 import { type DashboardServer, startDashboard } from '../dist/ts/ui/server.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { engineTestConfig } from './helpers/engine-config.js';
 import { passedGate, verdict, winningVerdict } from './helpers/verdicts.js';
 
 export const CHROMIUM = process.env.OUROBOROS_CHROMIUM ?? '/usr/bin/chromium';
@@ -38,20 +38,7 @@ let gauntletHeld: Promise<void> | null = null;
 const refusals: string[] = [];
 
 beforeAll(async () => {
-  const dir = path.join(root, 'run');
-  mkdirSync(dir, { recursive: true });
-  const config = resolveConfig({
-    maxConcurrentImprovements: 1,
-    sampleInterval: '100ms',
-    energyInterval: '250ms',
-    archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
-    lattice: { extents: [160, 160] },
-    watchdog: { everySteps: 500 },
-    watch: { window: '300ms', minSteps: 5 },
-    canary: { steps: 20 },
-    gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], cacheDir: path.join(root, 'cache') },
-    log: { file: path.join(dir, 'engine.log') },
-  });
+  const config = engineTestConfig(root, 'run');
   lat = createMainLattice(config.lattice);
   archive = Archive.open(config.archive.path);
   desk = new ApprovalDesk(false);

@@ -6,12 +6,38 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <system_error>
 
 namespace {
+
+// A directory of its own under /tmp, removed with what it holds when the
+// test returns: a failed ASSERT returns early, and must leave nothing behind.
+class TempDir {
+ public:
+  TempDir() {
+    std::string name = "/tmp/ouro-listen-XXXXXX";
+    if (mkdtemp(name.data()) != nullptr) path_ = name;
+  }
+  ~TempDir() {
+    if (!path_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path_, ignored);
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // Empty when mkdtemp failed.
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 TEST(PeerCredentials, NameThisProcessAtTheOtherEndOfASocketPair) {
   int ends[2];
@@ -34,9 +60,9 @@ TEST(PeerCredentials, RefuseADescriptorThatIsNotASocket) {
 }
 
 TEST(ListenPrivateSocket, BindsMode0600WhateverTheUmaskAndAcceptsConnections) {
-  char dir_template[] = "/tmp/ouro-listen-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string path = std::string(dir_template) + "/control.sock";
+  const TempDir dir;
+  ASSERT_FALSE(dir.path().empty()) << "mkdtemp: " << std::strerror(errno);
+  const std::string path = dir.path() + "/control.sock";
   const mode_t umask_before = umask(0);
   const int server = ouro::listen_private_socket(path, 4);
   EXPECT_EQ(umask(umask_before), 0u) << "the caller's umask is restored";
@@ -52,8 +78,6 @@ TEST(ListenPrivateSocket, BindsMode0600WhateverTheUmaskAndAcceptsConnections) {
   EXPECT_EQ(connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
   close(client);
   close(server);
-  unlink(path.c_str());
-  rmdir(dir_template);
 }
 
 TEST(ListenPrivateSocket, RefusesAPathTakenOrTooLong) {

@@ -19,9 +19,10 @@ import { RECHECK_SAMPLES, reuseKnownIncumbent, sharedIncumbentTimings, type Timi
 import type { Interpretation } from './interpret.js';
 import { type CandidateOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { patchGate } from './patch-gate.js';
-import { sharedGauntletPool } from './pool.js';
+import { type GauntletPool, sharedGauntletPool } from './pool.js';
 import { decodeReport } from './report.js';
-import { type RunnerOutcome, runSandbox, sandboxRunnerPath } from './sandbox-run.js';
+import { type RunnerOptions, type RunnerOutcome, runSandbox, sandboxRunnerPath } from './sandbox-run.js';
+import type { Screening, StaticDetails } from './static-firewall.js';
 import { symbolAllowlist } from './symbols.js';
 import { sharedTemplateAnalyses, type TemplateFindings } from './template-analysis.js';
 import type { GateName, GateVerdict, GauntletVerdict } from './types.js';
@@ -133,43 +134,136 @@ function withKnownIncumbent(interpretation: Interpretation, outcome: RunnerOutco
   return { ...interpretation, gates, benchmark };
 }
 
-async function runGates(options: ResolvedOptions, started: number, onGate: GateProgressListener): Promise<GauntletVerdict> {
-  const gates: GateVerdict[] = [];
-  const pool = options.pool ?? sharedGauntletPool();
-  const { signal } = options;
-  const aborted = () => signal?.aborted === true;
-  if (aborted()) return interrupted(gates, started);
-
+/** The patch gate: the candidate's source against the file it patches. */
+async function patchStep(options: ResolvedOptions, onGate: GateProgressListener): Promise<GateVerdict> {
   onGate({ gate: 'patch', state: 'started' });
   const patch = await timed(() => patchGate({ source: options.source, targetPath: options.targetPath }));
   finished(onGate, patch);
-  gates.push(patch);
-  if (!patch.passed) return finish(gates, started);
+  return patch;
+}
 
+interface Screened {
+  screening: Screening;
+  seconds: number;
+}
+
+/** The static firewall's screen (source rules, confined preprocessor), timed: the static gate's verdict counts it with the analysers' time. */
+async function screen(pool: GauntletPool, options: ResolvedOptions, onGate: GateProgressListener): Promise<Screened> {
   onGate({ gate: 'static', state: 'started' });
-  const screenStarted = performance.now();
-  const screening = await pool.screen(options.source, options.safetyThreshold, options.includeDir, signal);
-  if (aborted()) return interrupted(gates, started);
-  const screenSeconds = (performance.now() - screenStarted) / 1000;
-  if (screening.refusal) {
-    gates.push({ ...screening.refusal, seconds: screenSeconds });
-    finished(onGate, gates.at(-1)!);
-    return finish(gates, started, { safetyScore: screening.refusal.details.safetyScore });
-  }
+  const start = performance.now();
+  const screening = await pool.screen(options.source, options.safetyThreshold, options.includeDir, options.signal);
+  return { screening, seconds: (performance.now() - start) / 1000 };
+}
 
-  // The analysers' half minute to a minute is the longest gate of an
-  // untrusted source, and the compiler is as confined as they are: the two
-  // overlap. The sandbox run waits for both: it ends in the benchmark, which
-  // the live job pays for, and it stops the analysers (withToolsHeld) while
-  // it runs, so beside it they would gain nothing.
+/**
+ * The analysers beside the build: the static gate's verdict (the screen's
+ * time counted in) and what the compile and symbol gates made.
+ *
+ * The analysers' half minute to a minute is the longest gate of an
+ * untrusted source, and the compiler is as confined as they are: the two
+ * overlap. The sandbox run waits for both: it ends in the benchmark, which
+ * the live job pays for, and it stops the analysers (withToolsHeld) while
+ * it runs, so beside it they would gain nothing.
+ */
+async function analyseBesideBuild(
+  pool: GauntletPool,
+  options: ResolvedOptions,
+  screened: Screened,
+  onGate: GateProgressListener,
+): Promise<{ firewall: GateVerdict<StaticDetails>; built: Build }> {
   // Checked here, by rendering the genome again: what the candidate says of itself decides nothing.
   const trustedRendering = isTrustedSource(options.source, options.genome);
   const [analysed, built] = await Promise.all([
-    timed(() => pool.analyse(options.source, screening.details, options.includeDir, templateFor(options, trustedRendering), signal)),
+    timed(() => pool.analyse(options.source, screened.screening.details, options.includeDir, templateFor(options, trustedRendering), options.signal)),
     build(options, trustedRendering, onGate),
   ]);
+  return { firewall: { ...analysed, seconds: screened.seconds + analysed.seconds }, built };
+}
+
+/** The incumbent's timed samples: a few to re-check when the store knows its times (incumbent-timings.ts), else all of them. */
+function incumbentSamplesFor(options: ResolvedOptions, key: TimingKey | null): number {
+  const known = key !== null && sharedIncumbentTimings().get(key) !== null;
+  return known ? Math.min(RECHECK_SAMPLES, options.incumbentSamples) : options.incumbentSamples;
+}
+
+/** What the sandbox runner is asked to do with a built candidate. */
+function runnerOptions(options: ResolvedOptions, modulePath: string, incumbentSamples: number): RunnerOptions {
+  return {
+    runnerPath: options.runnerPath ?? sandboxRunnerPath(),
+    candidatePath: modulePath,
+    incumbentPath: options.incumbent,
+    slot: options.slot,
+    seed: options.seed,
+    precision: options.precision,
+    targetExtents: options.targetExtents,
+    heldOutExtents: options.heldOutExtents,
+    heldOutCells: options.heldOutCells,
+    liveExtents: options.liveExtents,
+    stepsPerCall: options.stepsPerCall,
+    benchSteps: options.benchSteps,
+    benchSamples: options.benchSamples,
+    incumbentSamples,
+    incumbentStopRatio: options.incumbentStopRatio,
+    dojoWaves: options.dojoWaves,
+    threads: options.threads,
+    cpuSeconds: options.cpuSeconds,
+    memoryMiB: options.memoryMiB,
+    timeoutMs: options.sandboxTimeoutMs,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+}
+
+/**
+ * The sandbox run, through the sandbox queue when there is one: null when
+ * the signal aborted while it was still queued, for then it never starts.
+ * The run ends with the benchmark: the other candidates' compiles and
+ * analyses wait (withToolsHeld) while it has the cores.
+ */
+async function sandboxStep(
+  options: ResolvedOptions,
+  modulePath: string,
+  incumbentSamples: number,
+  onGate: GateProgressListener,
+): Promise<RunnerOutcome | null> {
+  const run = async () =>
+    options.signal?.aborted === true
+      ? null
+      : withToolsHeld(() => {
+          onGate({ gate: 'sandbox', state: 'started' });
+          return runSandbox(runnerOptions(options, modulePath, incumbentSamples));
+        });
+  return options.sandboxQueue ? options.sandboxQueue.run(run) : run();
+}
+
+/** The sandbox, dojo and bench verdicts of a run, with the store's known incumbent times when the options reuse them. */
+async function interpretRun(pool: GauntletPool, outcome: RunnerOutcome, key: TimingKey | null, modulePath: string): Promise<Interpretation> {
+  const interpreted = await pool.interpret(outcome);
+  return key === null ? interpreted : withKnownIncumbent(interpreted, outcome, key, modulePath);
+}
+
+/** The gates in their order, ending at the first that fails or when the signal aborts. */
+async function runGates(options: ResolvedOptions, started: number, onGate: GateProgressListener): Promise<GauntletVerdict> {
+  const gates: GateVerdict[] = [];
+  const pool = options.pool ?? sharedGauntletPool();
+  const aborted = () => options.signal?.aborted === true;
   if (aborted()) return interrupted(gates, started);
-  const firewall = { ...analysed, seconds: screenSeconds + analysed.seconds };
+
+  const patch = await patchStep(options, onGate);
+  gates.push(patch);
+  if (!patch.passed) return finish(gates, started);
+
+  const screened = await screen(pool, options, onGate);
+  if (aborted()) return interrupted(gates, started);
+  const { refusal } = screened.screening;
+  if (refusal) {
+    const verdict = { ...refusal, seconds: screened.seconds };
+    gates.push(verdict);
+    finished(onGate, verdict);
+    return finish(gates, started, { safetyScore: refusal.details.safetyScore });
+  }
+
+  const { firewall, built } = await analyseBesideBuild(pool, options, screened, onGate);
+  if (aborted()) return interrupted(gates, started);
   gates.push(firewall);
   finished(onGate, firewall);
   const safetyScore = firewall.details.safetyScore;
@@ -179,43 +273,9 @@ async function runGates(options: ResolvedOptions, started: number, onGate: GateP
   if (modulePath === null) return finish(gates, started, { safetyScore, compileCached });
 
   const key = options.reuseIncumbentTimes ? timingKey(options, options.incumbent) : null;
-  const incumbentSamples =
-    key !== null && sharedIncumbentTimings().get(key) !== null ? Math.min(RECHECK_SAMPLES, options.incumbentSamples) : options.incumbentSamples;
-  // The run ends with the benchmark: the other candidates' compiles and analyses wait while it has the cores.
-  // A run still queued when the signal aborts never starts.
-  const sandbox = async () =>
-    aborted()
-      ? null
-      : withToolsHeld(() => {
-          onGate({ gate: 'sandbox', state: 'started' });
-          return runSandbox({
-            runnerPath: options.runnerPath ?? sandboxRunnerPath(),
-            candidatePath: modulePath,
-            incumbentPath: options.incumbent,
-            slot: options.slot,
-            seed: options.seed,
-            precision: options.precision,
-            targetExtents: options.targetExtents,
-            heldOutExtents: options.heldOutExtents,
-            heldOutCells: options.heldOutCells,
-            liveExtents: options.liveExtents,
-            stepsPerCall: options.stepsPerCall,
-            benchSteps: options.benchSteps,
-            benchSamples: options.benchSamples,
-            incumbentSamples,
-            incumbentStopRatio: options.incumbentStopRatio,
-            dojoWaves: options.dojoWaves,
-            threads: options.threads,
-            cpuSeconds: options.cpuSeconds,
-            memoryMiB: options.memoryMiB,
-            timeoutMs: options.sandboxTimeoutMs,
-            ...(signal ? { signal } : {}),
-          });
-        });
-  const outcome = await (options.sandboxQueue ? options.sandboxQueue.run(sandbox) : sandbox());
+  const outcome = await sandboxStep(options, modulePath, incumbentSamplesFor(options, key), onGate);
   if (outcome === null || aborted()) return interrupted(gates, started, { safetyScore, compileCached });
-  const interpreted = await pool.interpret(outcome);
-  const interpretation = key === null ? interpreted : withKnownIncumbent(interpreted, outcome, key, modulePath);
+  const interpretation = await interpretRun(pool, outcome, key, modulePath);
   gates.push(...interpretation.gates);
   for (const gate of interpretation.gates) finished(onGate, gate);
   return finish(gates, started, {
