@@ -128,9 +128,10 @@ describe('the control socket answers only its own user', () => {
     const dir = sharedDir();
     const socketPath = path.join(dir, 'control.sock');
     const squatter = path.join(dir, 'squatter.cjs');
+    // The client hangs up as soon as it sees the peer's uid, so the squatter's reply may meet a closed socket (EPIPE): it must outlive that.
     writeFileSync(
       squatter,
-      `require('node:net').createServer((c) => c.end('{"ok":true,"command":"status","stepCount":42}\\n'))
+      `require('node:net').createServer((c) => c.on('error', () => {}).end('{"ok":true,"command":"status","stepCount":42}\\n'))
          .listen(${JSON.stringify(socketPath)}, () => { require('node:fs').chmodSync(${JSON.stringify(socketPath)}, 0o666); console.log('up'); });`,
     );
     chmodSync(squatter, 0o644);
