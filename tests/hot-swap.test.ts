@@ -115,9 +115,10 @@ describe('hot swap', () => {
     const lat = seeded([64, 64], 3);
     const rows = await lat.loadModule(kernelModulePath('rows'));
     const initial = lat.energy();
-    const run = lat.run({ steps: 6000 });
+    const run = lat.run();
     const result = await lat.swap('step', rows);
     expect(result).toMatchObject({ slot: 'step', fromName: 'reference', toName: 'rows', firstStepRan: true });
+    await lat.stop();
     await run;
     expect(lat.kernelName).toBe('rows');
     expect(Math.abs(lat.energy() - initial) / initial).toBeLessThanOrEqual(1e-12);

@@ -133,8 +133,9 @@ lat.step(10);
 const initialEnergy = lat.energy();
 const rowsFile: string = kernelPath('rows');
 const rows = await lat.loadModule(rowsFile);
-const run = lat.run({ steps: 2000 });
+const run = lat.run();
 const swap: SwapResult = await lat.swap('step', rows);
+await lat.stop();
 await run;
 console.log(JSON.stringify({
   stepCount: lat.stepCount,
@@ -224,8 +225,9 @@ describe(`${manifest.name} installed from its tarballs by a project without a to
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as Record<string, unknown>;
     const targetDir = path.join(consumer, 'node_modules', '@ouroboros-engine', `core-${triple}`);
+    // The run has no step budget (a loaded machine could spend one before the swap): it ran past the 10 steps before it.
+    expect(result.stepCount).toBeGreaterThan(10);
     expect(result).toMatchObject({
-      stepCount: 2010,
       kernelName: 'rows',
       swap: { fromName: 'reference', toName: 'rows', firstStepRan: true },
       rowsFile: path.join(targetDir, 'kernels', triple, 'rows.so'),
