@@ -11,7 +11,7 @@ import { kernelModulePath } from '../dist/native/loader.js';
 import { Archive, machineFingerprint, withHash } from '../dist/ts/archive/index.js';
 import type { MachineFingerprint } from '../dist/ts/archive/types.js';
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
-import { Engine } from '../dist/ts/engine/engine.js';
+import { Engine, type EngineDeps } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
@@ -19,6 +19,7 @@ import { reverificationConfig } from '../dist/ts/engine/warm-start.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';
 import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
+import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GateVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { engineTestConfig } from './helpers/engine-config.js';
@@ -103,7 +104,12 @@ async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFinger
 }
 
 /** The engine on a new lattice; `measured` lists the step module live at each throughput window the engine opens. */
-function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprove: boolean): { engine: Engine; lat: Lattice; measured: string[] } {
+function engineWith(
+  config: EngineConfig,
+  gauntlet: Pick<ScriptedGauntlet, 'evaluate'>,
+  autoImprove: boolean,
+  deps: EngineDeps = {},
+): { engine: Engine; lat: Lattice; measured: string[] } {
   const lat = createMainLattice(config.lattice);
   lattices.push(lat);
   const measured: string[] = [];
@@ -116,6 +122,7 @@ function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprov
       measured.push(lat.slots().step.live.name);
       return measureSlot(lat, slot, options);
     },
+    ...deps,
   });
   return { engine, lat, measured };
 }
@@ -239,6 +246,27 @@ describe('warm start', () => {
     } finally {
       archive.close();
     }
+  });
+
+  it("books the CPU of the re-verification's sandbox run to the run, not to an attempt", async () => {
+    const config = testConfig('booked-apart');
+    await rememberRowsFast(config, await machineFingerprint(), false);
+    let childCpuSeconds = 0;
+    const evaluate = async (options: CandidateOptions) => {
+      // 1 CPU-second of children ends before the sandbox's turn (the screen), 4 inside it (the runner and its workers).
+      childCpuSeconds += 1;
+      await options.sandboxQueue!.run(async () => {
+        childCpuSeconds += 4;
+      });
+      return verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] });
+    };
+    const { engine } = engineWith(config, { evaluate }, false, { childCpuSeconds: () => childCpuSeconds });
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    expect(await verified).toMatchObject({ outcome: 'verified' });
+    const summary = await engine.stop();
+    // At economy.childCpuCost = 2 lattice-seconds per CPU-second; the attempts' cost stays the prior's, which no attempt measured.
+    expect(summary.economy).toMatchObject({ reverificationCostSeconds: 8, attemptCostSource: { kind: 'prior' }, judgedAttemptCostSeconds: 10 });
   });
 
   it("re-verifies on the held-out size, in the live lattice's dimensions, never on a larger target than the configured one", () => {

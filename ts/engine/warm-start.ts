@@ -35,6 +35,10 @@ export interface WarmStartHost {
   signal: AbortSignal;
   /** The live step kernel's throughput just measured (the engine's baseline): the swap then waits for no window of its own. */
   incumbentWindow?: ThroughputWindow | null;
+  /** CPU seconds of this process's ended children so far. */
+  childCpuSeconds: () => number;
+  /** Told the CPU seconds of the re-verification's sandbox run, a cost of the run that no attempt caused (Economy.chargeReverification). */
+  bookReverificationCpu: (cpuSeconds: number) => void;
 }
 
 /**
@@ -142,7 +146,7 @@ async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, time
   const record = host.archive.get(attemptId)!;
   const { verdict } = await judgeCandidate(
     reverificationConfig(host.config),
-    atLiveSize(host.gauntlet, benchmarkTarget(host.config)),
+    bookedApart(atLiveSize(host.gauntlet, benchmarkTarget(host.config)), host),
     record.source,
     slot,
     timedAgainst,
@@ -162,6 +166,27 @@ async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, time
 function atLiveSize(gauntlet: GauntletResources, liveExtents: number[]): GauntletResources {
   const evaluate = gauntlet.evaluate ?? evaluateCandidate;
   return { ...gauntlet, evaluate: (options) => evaluate({ ...options, liveExtents }) };
+}
+
+/**
+ * The engine's gauntlet with the CPU of each sandbox run booked to the
+ * re-verification. The sandbox queue runs one sandbox at a time and the
+ * run stops the tools (withToolsHeld) while it goes, so the children that
+ * end inside its turn are the runner and its workers: what the change of
+ * this process's ended children's CPU over the turn measures.
+ */
+function bookedApart(gauntlet: GauntletResources, host: Pick<WarmStartHost, 'childCpuSeconds' | 'bookReverificationCpu'>): GauntletResources {
+  const { sandboxQueue } = gauntlet;
+  const run = <T>(work: () => Promise<T>): Promise<T> =>
+    sandboxQueue.run(async () => {
+      const before = host.childCpuSeconds();
+      try {
+        return await work();
+      } finally {
+        host.bookReverificationCpu(Math.max(0, host.childCpuSeconds() - before));
+      }
+    });
+  return { ...gauntlet, sandboxQueue: { run } };
 }
 
 /**
