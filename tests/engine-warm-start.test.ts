@@ -15,7 +15,7 @@ import { Engine, type EngineDeps } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
-import { reverificationConfig } from '../dist/ts/engine/warm-start.js';
+import { IDLE_REVERIFICATION_TIMEOUT_MS, reverificationConfig } from '../dist/ts/engine/warm-start.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';
 import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
@@ -205,14 +205,17 @@ describe('warm start', () => {
     const rolledBack = warmStartReport(first.engine, 'rolled-back', 'verified');
     await first.engine.start();
     await applied;
-    await gauntlet.called(1);
-    gauntlet.settleAll(
-      verdict({
-        accepted: false,
-        failedGate: 'dojo',
-        gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')],
-      }),
-    );
+    const diverges = verdict({
+      accepted: false,
+      failedGate: 'dojo',
+      gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')],
+    });
+    // A failure at idle priority decides nothing: the same gauntlet runs again at the engine's, and that failure decides.
+    expect((await gauntlet.called(1)).sandboxPriority).toBe('idle');
+    gauntlet.settleAll(diverges);
+    expect((await gauntlet.called(2)).sandboxPriority).toBe('normal');
+    expect(first.lat.slots().step.live.name).toBe('rows-fast');
+    gauntlet.settleAll(diverges);
     const report = await rolledBack;
     expect(report).toMatchObject({ slot: 'step', outcome: 'rolled-back', attemptId: id });
     expect(report.reason).toMatch(/re-verification failed: dojo: diverges on wave 17/);
@@ -246,6 +249,50 @@ describe('warm start', () => {
     } finally {
       archive.close();
     }
+  });
+
+  it("re-verifies at idle priority first, and runs the gauntlet again at the engine's when the idle run did not pass", async () => {
+    const config = testConfig('idle-first');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    const { engine, lat } = engineWith(config, gauntlet, false);
+    const applied = warmStartReport(engine, 'applied');
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    await applied;
+    const idle = await gauntlet.called(1);
+    expect(idle).toMatchObject({ source: rowsFast, sandboxPriority: 'idle', sandboxTimeoutMs: IDLE_REVERIFICATION_TIMEOUT_MS, liveExtents: [128, 128] });
+    // Starved on a busy machine: cut at its wall-clock limit.
+    gauntlet.settleAll(
+      verdict({
+        accepted: false,
+        failedGate: 'sandbox',
+        gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox', false, 'killed at the wall-clock limit of 30000 ms')],
+      }),
+    );
+    const normal = await gauntlet.called(2);
+    // The same gauntlet of the same source at the live size, with the judge's own limit.
+    expect(normal).toMatchObject({ source: rowsFast, sandboxPriority: 'normal', liveExtents: [128, 128], targetExtents: idle.targetExtents });
+    expect(normal.sandboxTimeoutMs).not.toBe(IDLE_REVERIFICATION_TIMEOUT_MS);
+    gauntlet.settleAll(verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] }));
+    expect(await verified).toMatchObject({ outcome: 'verified', attemptId: id });
+    expect(lat.slots().step.live.name).toBe('rows-fast');
+    await engine.stop();
+    expect(gauntlet.calls).toHaveLength(2);
+  });
+
+  it('trusts a pass at idle priority: the gauntlet runs once', async () => {
+    const config = testConfig('idle-pass');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    const { engine } = engineWith(config, gauntlet, false);
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    expect((await gauntlet.called(1)).sandboxPriority).toBe('idle');
+    gauntlet.settleAll(verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] }));
+    expect(await verified).toMatchObject({ outcome: 'verified', attemptId: id });
+    await engine.stop();
+    expect(gauntlet.calls).toHaveLength(1);
   });
 
   it("books the CPU of the re-verification's sandbox run to the run, not to an attempt", async () => {
