@@ -71,6 +71,9 @@ mod tests {
         })
         .join()
         .unwrap();
-        assert_eq!(policies, (libc::SCHED_OTHER, libc::SCHED_IDLE, libc::SCHED_IDLE));
+        assert_eq!(
+            policies,
+            (libc::SCHED_OTHER, libc::SCHED_IDLE, libc::SCHED_IDLE)
+        );
     }
 }
