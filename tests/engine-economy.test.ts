@@ -366,6 +366,22 @@ describe('Economy pacing', () => {
     expect(e.costSeconds()).toBe(15.5);
   });
 
+  it("books the warm start's re-verification apart: in the run's cost, in no attempt's charge", () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    e.attemptStarted();
+    // 5 CPU-seconds of children, 4 of them the re-verification's sandbox run: 10 lattice-seconds in all, 2 the attempt's.
+    e.chargeReverification(4);
+    e.chargeReverification(-1);
+    e.chargeReverification(Number.NaN);
+    expect(e.attemptFinished(30, { heldSeconds: 0, childCpuSeconds: 5 })).toEqual({ costSeconds: 2, wallSeconds: 30 });
+    expect(e.costSeconds()).toBe(10);
+    expect(e.report()).toMatchObject({ costSeconds: 10, reverificationCostSeconds: 8, attemptCostSeconds: 2, judgedAttemptCostSeconds: 2 });
+    // The next attempt is charged only what came after: 1 more CPU-second.
+    e.attemptStarted();
+    expect(e.attemptFinished(10, { heldSeconds: 0, childCpuSeconds: 6 })).toEqual({ costSeconds: 2, wallSeconds: 10 });
+  });
+
   it('never starts an attempt backed off when maxDegradation is 0', () => {
     const clock = new Clock();
     const { economy: e } = economy(clock, { maxDegradation: 0 });

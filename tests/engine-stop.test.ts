@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
-import { runMainJob } from '../dist/ts/cli/run-command.js';
+import { runMainJob, stopRequestAtMs } from '../dist/ts/cli/run-command.js';
+import { FINAL_WINDOW_MS } from '../dist/ts/engine/scheduler.js';
 import { Archive, INTERRUPTED_REASON } from '../dist/ts/archive/index.js';
 import type { EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
@@ -263,6 +264,14 @@ describe('the engine on an archive that can no longer be written', () => {
 });
 
 describe('run --duration', () => {
+  it("asks for the stop a final window before the duration's end, so that the run ends at it", () => {
+    expect(FINAL_WINDOW_MS).toBe(1_000);
+    expect(stopRequestAtMs(0, 180_000)).toBe(179_000);
+    expect(stopRequestAtMs(2_500, 60_000)).toBe(61_500);
+    // A run shorter than the window stops as soon as it can.
+    expect(stopRequestAtMs(100, 500)).toBe(100);
+  });
+
   it('counts from when the run began (the CLI: the process start), not from the call that sets it up', async () => {
     const dir = path.join(root, 'duration');
     mkdirSync(dir, { recursive: true });

@@ -11,14 +11,15 @@ import { kernelModulePath } from '../dist/native/loader.js';
 import { Archive, machineFingerprint, withHash } from '../dist/ts/archive/index.js';
 import type { MachineFingerprint } from '../dist/ts/archive/types.js';
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
-import { Engine } from '../dist/ts/engine/engine.js';
+import { Engine, type EngineDeps } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
-import { reverificationConfig } from '../dist/ts/engine/warm-start.js';
+import { IDLE_REVERIFICATION_TIMEOUT_MS, reverificationConfig } from '../dist/ts/engine/warm-start.js';
 import { measureSlot } from '../dist/ts/engine/watch.js';
 import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
+import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GateVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { engineTestConfig } from './helpers/engine-config.js';
@@ -103,7 +104,12 @@ async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFinger
 }
 
 /** The engine on a new lattice; `measured` lists the step module live at each throughput window the engine opens. */
-function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprove: boolean): { engine: Engine; lat: Lattice; measured: string[] } {
+function engineWith(
+  config: EngineConfig,
+  gauntlet: Pick<ScriptedGauntlet, 'evaluate'>,
+  autoImprove: boolean,
+  deps: EngineDeps = {},
+): { engine: Engine; lat: Lattice; measured: string[] } {
   const lat = createMainLattice(config.lattice);
   lattices.push(lat);
   const measured: string[] = [];
@@ -116,6 +122,7 @@ function engineWith(config: EngineConfig, gauntlet: ScriptedGauntlet, autoImprov
       measured.push(lat.slots().step.live.name);
       return measureSlot(lat, slot, options);
     },
+    ...deps,
   });
   return { engine, lat, measured };
 }
@@ -198,14 +205,17 @@ describe('warm start', () => {
     const rolledBack = warmStartReport(first.engine, 'rolled-back', 'verified');
     await first.engine.start();
     await applied;
-    await gauntlet.called(1);
-    gauntlet.settleAll(
-      verdict({
-        accepted: false,
-        failedGate: 'dojo',
-        gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')],
-      }),
-    );
+    const diverges = verdict({
+      accepted: false,
+      failedGate: 'dojo',
+      gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo', false, 'diverges on wave 17')],
+    });
+    // A failure at idle priority decides nothing: the same gauntlet runs again at the engine's, and that failure decides.
+    expect((await gauntlet.called(1)).sandboxPriority).toBe('idle');
+    gauntlet.settleAll(diverges);
+    expect((await gauntlet.called(2)).sandboxPriority).toBe('normal');
+    expect(first.lat.slots().step.live.name).toBe('rows-fast');
+    gauntlet.settleAll(diverges);
     const report = await rolledBack;
     expect(report).toMatchObject({ slot: 'step', outcome: 'rolled-back', attemptId: id });
     expect(report.reason).toMatch(/re-verification failed: dojo: diverges on wave 17/);
@@ -239,6 +249,71 @@ describe('warm start', () => {
     } finally {
       archive.close();
     }
+  });
+
+  it("re-verifies at idle priority first, and runs the gauntlet again at the engine's when the idle run did not pass", async () => {
+    const config = testConfig('idle-first');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    const { engine, lat } = engineWith(config, gauntlet, false);
+    const applied = warmStartReport(engine, 'applied');
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    await applied;
+    const idle = await gauntlet.called(1);
+    expect(idle).toMatchObject({ source: rowsFast, sandboxPriority: 'idle', sandboxTimeoutMs: IDLE_REVERIFICATION_TIMEOUT_MS, liveExtents: [128, 128] });
+    // Starved on a busy machine: cut at its wall-clock limit.
+    gauntlet.settleAll(
+      verdict({
+        accepted: false,
+        failedGate: 'sandbox',
+        gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox', false, 'killed at the wall-clock limit of 30000 ms')],
+      }),
+    );
+    const normal = await gauntlet.called(2);
+    // The same gauntlet of the same source at the live size, with the judge's own limit.
+    expect(normal).toMatchObject({ source: rowsFast, sandboxPriority: 'normal', liveExtents: [128, 128], targetExtents: idle.targetExtents });
+    expect(normal.sandboxTimeoutMs).not.toBe(IDLE_REVERIFICATION_TIMEOUT_MS);
+    gauntlet.settleAll(verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] }));
+    expect(await verified).toMatchObject({ outcome: 'verified', attemptId: id });
+    expect(lat.slots().step.live.name).toBe('rows-fast');
+    await engine.stop();
+    expect(gauntlet.calls).toHaveLength(2);
+  });
+
+  it('trusts a pass at idle priority: the gauntlet runs once', async () => {
+    const config = testConfig('idle-pass');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    const { engine } = engineWith(config, gauntlet, false);
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    expect((await gauntlet.called(1)).sandboxPriority).toBe('idle');
+    gauntlet.settleAll(verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] }));
+    expect(await verified).toMatchObject({ outcome: 'verified', attemptId: id });
+    await engine.stop();
+    expect(gauntlet.calls).toHaveLength(1);
+  });
+
+  it("books the CPU of the re-verification's sandbox run to the run, not to an attempt", async () => {
+    const config = testConfig('booked-apart');
+    await rememberRowsFast(config, await machineFingerprint(), false);
+    let childCpuSeconds = 0;
+    const evaluate = async (options: CandidateOptions) => {
+      // 1 CPU-second of children ends before the sandbox's turn (the screen), 4 inside it (the runner and its workers).
+      childCpuSeconds += 1;
+      await options.sandboxQueue!.run(async () => {
+        childCpuSeconds += 4;
+      });
+      return verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] });
+    };
+    const { engine } = engineWith(config, { evaluate }, false, { childCpuSeconds: () => childCpuSeconds });
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    expect(await verified).toMatchObject({ outcome: 'verified' });
+    const summary = await engine.stop();
+    // At economy.childCpuCost = 2 lattice-seconds per CPU-second; the attempts' cost stays the prior's, which no attempt measured.
+    expect(summary.economy).toMatchObject({ reverificationCostSeconds: 8, attemptCostSource: { kind: 'prior' }, judgedAttemptCostSeconds: 10 });
   });
 
   it("re-verifies on the held-out size, in the live lattice's dimensions, never on a larger target than the configured one", () => {

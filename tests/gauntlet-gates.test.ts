@@ -323,6 +323,17 @@ describe('evaluateCandidate options', () => {
     expect(args.slice(args.indexOf('--threads'), args.indexOf('--threads') + 2)).toEqual(['--threads', '3']);
   });
 
+  it('runs the sandbox at normal priority unless told idle, and names a priority it does not know', () => {
+    const argumentsOf = (priority: 'normal' | 'idle' | undefined) =>
+      runnerArguments({ ...resolveOptions({ source: reference }), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000, priority });
+    expect(resolveOptions({ source: reference }).sandboxPriority).toBe('normal');
+    expect(resolveOptions({ source: reference, sandboxPriority: 'idle' }).sandboxPriority).toBe('idle');
+    expect(argumentsOf(undefined)).not.toContain('--priority');
+    expect(argumentsOf('normal')).not.toContain('--priority');
+    expect(argumentsOf('idle').slice(-2)).toEqual(['--priority', 'idle']);
+    expect(() => resolveOptions({ source: reference, sandboxPriority: 'low' as 'idle' })).toThrow('sandboxPriority = "low": must be "normal" or "idle"');
+  });
+
   it('calls kernels with the live steps per call and draws the held-out lattice unless one is given', () => {
     const argumentsOf = (options: Parameters<typeof resolveOptions>[0]) =>
       runnerArguments({ ...resolveOptions(options), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });

@@ -29,6 +29,7 @@ import type { EngineSample } from '../engine/events.js';
 import { createMainLattice, watchdogOptions } from '../engine/main-lattice.js';
 import { createEngineLog } from '../engine/log.js';
 import { ROOFLINE_CACHE_FILE, cachedOrMeasuredRoofline, rooflineKey } from '../engine/roofline-cache.js';
+import { FINAL_WINDOW_MS } from '../engine/scheduler.js';
 import { needsConfinedModules } from '../engine/trust.js';
 import { EngineFleet, type FleetCounts } from '../fleet/engine-fleet.js';
 import { defaultCacheDir } from '../gauntlet/compile.js';
@@ -173,6 +174,16 @@ function runLimitMs(options: RunCommandOptions, config: EngineConfig): number | 
 }
 
 /**
+ * When a run of `limitMs` that began at `startedMs` (performance.now()'s
+ * clock) asks the engine to stop: the stop's final window (FINAL_WINDOW_MS)
+ * before its end, since the stop measures that window before the run ends
+ * (a 180 s run ended 181.3 s after its spawn, bench net, session 13).
+ */
+export function stopRequestAtMs(startedMs: number, limitMs: number): number {
+  return startedMs + Math.max(0, limitMs - FINAL_WINDOW_MS);
+}
+
+/**
  * Resolves when the run should end: its duration, its attempt budget,
  * --once, a stop request or a signal. The duration counts from
  * `startedMs`, when the command began: loading the program, building the
@@ -186,7 +197,7 @@ async function runUntilDone(engine: Engine, options: RunCommandOptions, config: 
   }
   const limitMs = runLimitMs(options, config);
   let timer: NodeJS.Timeout | undefined;
-  const remainingMs = limitMs === null ? null : Math.max(0, limitMs - (performance.now() - startedMs));
+  const remainingMs = limitMs === null ? null : Math.max(0, stopRequestAtMs(startedMs, limitMs) - performance.now());
   const elapsed = remainingMs === null ? new Promise<void>(() => {}) : new Promise<void>((resolve) => (timer = setTimeout(resolve, remainingMs)));
   try {
     await Promise.race([elapsed, engine.whenStopped(), stopRequested]);

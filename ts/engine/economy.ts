@@ -20,7 +20,16 @@
  *   twice: up to `cores` CPU-seconds per held second are left out;
  * - throughput a live trial lost, as measured by the trial (chargeTrialLoss).
  *
- * An attempt's cost is the mean over the attempts that ended in this run.
+ * The warm start's re-verification (warm-start.ts) is a cost of the run
+ * but of no attempt: the CPU of its sandbox run is booked apart
+ * (chargeReverification). It stays in the run's cost, which the governor
+ * spends against, and is left out of what attempts are charged, so it does
+ * not make attempts look dearer, in this run or, through the archive, the
+ * next (a warm run booked a re-verification's 4 CPU-seconds as its first
+ * attempt's cost, 13.2 lattice-seconds; bench net, session 13).
+ *
+ * An attempt's cost is the mean over the attempts that ended in this run
+ * (of the cost they caused: the re-verification's is left out).
  * Before one has, it is what attempts cost earlier runs on this machine and
  * lattice (`carriedAttemptCost`: the median of the last few, kept in the
  * archive, attempt-costs.ts), and only for a machine and lattice never
@@ -28,7 +37,8 @@
  * costs several times the prior, so a run on an archive that already
  * converged would otherwise start one attempt that paid only on paper.
  * Each attempt that ends is charged the cost measured since the previous
- * one ended (attemptFinished), so the charges add up to the run's cost.
+ * one ended (attemptFinished), so the charges add up to the run's cost
+ * less the re-verification's.
  *
  * Gain, in lattice-seconds: if the next attempt wins, the live kernel runs
  * faster by a fraction f for the rest of the run, which is worth f x the
@@ -178,10 +188,12 @@ export interface EconomyTransition {
 /** The economy's figures for the summary. */
 export interface EconomyReport {
   state: EconomyState;
-  /** Lattice-seconds the search cost the live job (held, child CPU, trials). */
+  /** Lattice-seconds the search cost the live job (held, child CPU, trials), the re-verification's included. */
   costSeconds: number;
   childCpuSeconds: number;
   trialLossSeconds: number;
+  /** Lattice-seconds of that cost booked apart to the warm start's re-verification, charged to no attempt. */
+  reverificationCostSeconds: number;
   /** Mean lattice-seconds per attempt that ended, and mean wall seconds it took. */
   attemptCostSeconds: number | null;
   attemptSeconds: number | null;
@@ -207,6 +219,7 @@ export class Economy {
   /** The run's cost when the last attempt ended: the next one to end is charged what came after. */
   private chargedSeconds = 0;
   private trialLossSeconds = 0;
+  private reverificationSeconds = 0;
   private latest: CostReadings = { heldSeconds: 0, childCpuSeconds: 0 };
   private backedOffAtMs = 0;
   private costAtBackoff = 0;
@@ -241,6 +254,20 @@ export class Economy {
     if (Number.isFinite(seconds) && seconds > 0) this.trialLossSeconds += seconds;
   }
 
+  /**
+   * CPU-seconds of child processes that were the warm start's
+   * re-verification: already in the readings' child CPU, they are charged
+   * at the same rate but to no attempt.
+   */
+  chargeReverification(childCpuSeconds: number): void {
+    if (Number.isFinite(childCpuSeconds) && childCpuSeconds > 0) this.reverificationSeconds += childCpuSeconds * this.options.childCpuCost;
+  }
+
+  /** The part of the cost the attempts caused: all of it but the re-verification's. */
+  private attemptsCostSeconds(readings: CostReadings = this.latest): number {
+    return Math.max(0, this.costSeconds(readings) - this.reverificationSeconds);
+  }
+
   attemptStarted(): void {
     this.lastStartMs = this.options.now();
     this.probe = false;
@@ -256,7 +283,7 @@ export class Economy {
     this.finishedAttempts += 1;
     this.attemptWallSeconds += Math.max(0, wallSeconds);
     this.rejudge = true;
-    const total = this.costSeconds();
+    const total = this.attemptsCostSeconds();
     const charge = { costSeconds: Math.max(0, total - this.chargedSeconds), wallSeconds: Math.max(0, wallSeconds) };
     this.chargedSeconds = Math.max(total, this.chargedSeconds);
     return charge;
@@ -291,7 +318,7 @@ export class Economy {
 
   /** Mean cost of an attempt that ended in this run; before one has, the carried cost, else the prior. */
   private attemptCost(readings: CostReadings = this.latest): number {
-    if (this.finishedAttempts > 0) return this.costSeconds(readings) / this.finishedAttempts;
+    if (this.finishedAttempts > 0) return this.attemptsCostSeconds(readings) / this.finishedAttempts;
     return this.options.carriedAttemptCost?.costSeconds ?? this.options.priorAttemptCostSeconds;
   }
 
@@ -384,6 +411,7 @@ export class Economy {
       costSeconds: this.costSeconds(),
       childCpuSeconds: this.latest.childCpuSeconds,
       trialLossSeconds: this.trialLossSeconds,
+      reverificationCostSeconds: this.reverificationSeconds,
       attemptCostSeconds: this.finishedAttempts === 0 ? null : this.attemptCost(),
       attemptSeconds: this.finishedAttempts === 0 ? null : this.attemptWallSeconds / this.finishedAttempts,
       judgedAttemptCostSeconds: this.attemptCost(),

@@ -435,6 +435,8 @@ export async function warmStart(parts: EngineParts, run: Running, attempts: Atte
     gauntlet: parts.gauntlet,
     signal: parts.signal,
     incumbentWindow: baseline,
+    childCpuSeconds: () => parts.childCpuSeconds(),
+    bookReverificationCpu: (cpuSeconds: number) => run.economy?.chargeReverification(cpuSeconds),
   };
   for (const slot of run.host.generatorSlots) {
     try {

@@ -22,7 +22,7 @@ import { type ThroughputWindow, sleepMs } from './watch.js';
 
 const LOOP_POLL_MS = 50;
 /** The final quiet window at stop: short, so that a stop ends within seconds (the watch window may be longer). */
-const FINAL_WINDOW_MS = 1_000;
+export const FINAL_WINDOW_MS = 1_000;
 /**
  * What an attempt is taken to cost the live job before one has ended in
  * this run, in lattice-seconds, on a machine and lattice the archive has no

@@ -7,8 +7,8 @@
  * gone from the cache is rebuilt through the hardened compile first). It
  * goes live as any winner does, through LiveChanges (canary, swap, watch;
  * confined unless trusted). Then the gauntlet re-verifies it in the
- * background, at the live lattice's size, while the improvement loop
- * runs; a module that fails is rolled back and marked in the archive, and
+ * background, at the live lattice's size and first at idle priority, while
+ * the improvement loop runs; a module that fails is rolled back and marked in the archive, and
  * no later run tries it again. A fingerprint mismatch is reported, never used.
  */
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { MachineFingerprint } from '../archive/types.js';
 import { defaultCacheDir, hardenedCompile } from '../gauntlet/compile.js';
 import { evaluateCandidate } from '../gauntlet/pipeline.js';
+import type { SandboxPriority } from '../gauntlet/options.js';
 import type { Slot } from '../gauntlet/types.js';
 import type { EngineConfig } from './config.js';
 import type { WarmStartReport } from './events.js';
@@ -35,6 +36,10 @@ export interface WarmStartHost {
   signal: AbortSignal;
   /** The live step kernel's throughput just measured (the engine's baseline): the swap then waits for no window of its own. */
   incumbentWindow?: ThroughputWindow | null;
+  /** CPU seconds of this process's ended children so far. */
+  childCpuSeconds: () => number;
+  /** Told the CPU seconds of the re-verification's sandbox run, a cost of the run that no attempt caused (Economy.chargeReverification). */
+  bookReverificationCpu: (cpuSeconds: number) => void;
 }
 
 /**
@@ -125,6 +130,14 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
 }
 
 /**
+ * Wall-clock limit of the re-verification's first sandbox run, the one at
+ * idle priority: on a quiet 2-core machine the live job leaves it enough
+ * CPU to finish in well under this; on a machine too busy to leave it any,
+ * it is cut here and the check runs again at the engine's priority.
+ */
+export const IDLE_REVERIFICATION_TIMEOUT_MS = 30_000;
+
+/**
  * The gauntlet's gates on the live warm-started module: only its
  * correctness matters here (the benchmark gate passes whether or not it
  * wins), so the benchmark, which only screens, times it against its own
@@ -135,20 +148,25 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
  * The differential still checks the module at the live size (`liveExtents`:
  * a few calls of 1, 2-5, k and k + 1 steps, each compared with the oracle at
  * drawn cells), which a module wrong only there, after a canary too short to
- * show it, would otherwise leave to the live watchdogs. A failure rolls it
- * back if it is still live and marks it.
+ * show it, would otherwise leave to the live watchdogs.
+ *
+ * The sandbox runs first at idle priority (SCHED_IDLE), on the CPU the live
+ * job leaves: at the engine's priority its 4 CPU-seconds took both cores
+ * from the live kernel's threads for 10 s and more. A pass there is the
+ * whole gauntlet passed. Any other verdict (a failure, or a run starved past
+ * IDLE_REVERIFICATION_TIMEOUT_MS) is not trusted either way: the same
+ * gauntlet runs again at the engine's priority and its verdict decides. A
+ * failure rolls the module back if it is still live and marks it.
  */
 async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
-  const { verdict } = await judgeCandidate(
-    reverificationConfig(host.config),
-    atLiveSize(host.gauntlet, benchmarkTarget(host.config)),
-    record.source,
-    slot,
-    timedAgainst,
-    record.genome,
-    host.signal,
-  );
+  const judge = async (priority: SandboxPriority) => {
+    const gauntlet = bookedApart(atLiveSize(host.gauntlet, benchmarkTarget(host.config), priority), host);
+    const { verdict } = await judgeCandidate(reverificationConfig(host.config), gauntlet, record.source, slot, timedAgainst, record.genome, host.signal);
+    return verdict;
+  };
+  let verdict = await judge('idle');
+  if (!verdict.accepted && !verdict.interrupted) verdict = await judge('normal');
   if (verdict.interrupted) return { slot, outcome: 'none', attemptId, reason: 'the re-verification was interrupted by the stop; the next run tries again' };
   if (verdict.accepted) return { slot, outcome: 'verified', attemptId, reason: 'the gauntlet re-verified it on this machine' };
   const failed = verdict.gates.find((gate) => !gate.passed);
@@ -158,10 +176,36 @@ async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, time
   return { slot, outcome: 'rolled-back', attemptId, reason };
 }
 
-/** The engine's gauntlet with the live lattice's extents given to every run, for the differential's checks at that size. */
-function atLiveSize(gauntlet: GauntletResources, liveExtents: number[]): GauntletResources {
+/**
+ * The engine's gauntlet with the live lattice's extents given to every run,
+ * for the differential's checks at that size, and its sandbox run at
+ * `priority`; an idle run has IDLE_REVERIFICATION_TIMEOUT_MS.
+ */
+function atLiveSize(gauntlet: GauntletResources, liveExtents: number[], priority: SandboxPriority): GauntletResources {
   const evaluate = gauntlet.evaluate ?? evaluateCandidate;
-  return { ...gauntlet, evaluate: (options) => evaluate({ ...options, liveExtents }) };
+  const idle = priority === 'idle' ? { sandboxTimeoutMs: IDLE_REVERIFICATION_TIMEOUT_MS } : {};
+  return { ...gauntlet, evaluate: (options, onGate) => evaluate({ ...options, liveExtents, sandboxPriority: priority, ...idle }, onGate) };
+}
+
+/**
+ * The engine's gauntlet with the CPU of each sandbox run booked to the
+ * re-verification. The sandbox queue runs one sandbox at a time and the
+ * run stops the tools (withToolsHeld) while it goes, so the children that
+ * end inside its turn are the runner and its workers: what the change of
+ * this process's ended children's CPU over the turn measures.
+ */
+function bookedApart(gauntlet: GauntletResources, host: Pick<WarmStartHost, 'childCpuSeconds' | 'bookReverificationCpu'>): GauntletResources {
+  const { sandboxQueue } = gauntlet;
+  const run = <T>(work: () => Promise<T>): Promise<T> =>
+    sandboxQueue.run(async () => {
+      const before = host.childCpuSeconds();
+      try {
+        return await work();
+      } finally {
+        host.bookReverificationCpu(Math.max(0, host.childCpuSeconds() - before));
+      }
+    });
+  return { ...gauntlet, sandboxQueue: { run } };
 }
 
 /**

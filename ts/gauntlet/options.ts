@@ -94,6 +94,14 @@ export interface CandidateOptions {
   /** Wall-clock limit of the sandbox run (default 60 s). */
   sandboxTimeoutMs?: number;
   /**
+   * How the sandbox runner and its workers are scheduled: "normal" (the
+   * default: as this process), or "idle" (SCHED_IDLE: only CPU time no
+   * other thread wants, for a check that must not slow the live job, such
+   * as the warm start's re-verification of a module already live). An idle
+   * run starved past sandboxTimeoutMs fails as any slow run does.
+   */
+  sandboxPriority?: SandboxPriority;
+  /**
    * Threads the sandbox runner lends the candidate through parallel_for, the
    * calling thread included, as the live lattice lends its pool: an integer
    * in [1, 256] (default os.availableParallelism(), at most 256, the live
@@ -121,6 +129,9 @@ export interface CandidateOptions {
   /** Aborting it kills the tool or runner at work and ends the evaluation at once with an interrupted verdict. */
   signal?: AbortSignal;
 }
+
+export const SANDBOX_PRIORITIES = ['normal', 'idle'] as const;
+export type SandboxPriority = (typeof SANDBOX_PRIORITIES)[number];
 
 export type ResolvedOptions = Required<
   Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'liveExtents' | 'incumbentStopRatio'>
@@ -158,6 +169,12 @@ const CPU_SECONDS_PER_THREAD = 20;
  */
 function defaultCpuSeconds(threads: number): number {
   return Math.min(MAX_CPU_SECONDS, CPU_SECONDS_PER_THREAD * threads);
+}
+
+function priorityOption(value: unknown): SandboxPriority {
+  if (value === undefined) return 'normal';
+  if (!SANDBOX_PRIORITIES.includes(value as SandboxPriority)) throw invalidRangeError('sandboxPriority', 'must be "normal" or "idle"', value);
+  return value as SandboxPriority;
 }
 
 function extentsOption(name: string, value: unknown, fallback: number[]): number[] {
@@ -222,6 +239,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     dojoWaves: requireInteger('dojoWaves', options.dojoWaves ?? 120, MIN_DOJO_WAVES, 100_000),
     compileTimeoutMs: requireInteger('compileTimeoutMs', options.compileTimeoutMs ?? 60_000, 100, 3_600_000),
     sandboxTimeoutMs: requireInteger('sandboxTimeoutMs', options.sandboxTimeoutMs ?? 60_000, 100, 3_600_000),
+    sandboxPriority: priorityOption(options.sandboxPriority),
     threads,
     cpuSeconds: requireInteger('cpuSeconds', options.cpuSeconds ?? defaultCpuSeconds(threads), 1, MAX_CPU_SECONDS),
     memoryMiB: requireInteger('memoryMiB', options.memoryMiB ?? 1024, 64, 1 << 20),

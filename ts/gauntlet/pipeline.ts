@@ -209,6 +209,7 @@ function runnerOptions(options: ResolvedOptions, modulePath: string, incumbentSa
     cpuSeconds: options.cpuSeconds,
     memoryMiB: options.memoryMiB,
     timeoutMs: options.sandboxTimeoutMs,
+    priority: options.sandboxPriority,
     ...(options.signal ? { signal: options.signal } : {}),
   };
 }

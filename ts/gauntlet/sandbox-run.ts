@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
+import type { SandboxPriority } from './options.js';
 import type { Precision, Slot } from './types.js';
 
 export const RUNNER_NAME = 'ouroboros-sandbox';
@@ -54,6 +55,8 @@ export interface RunnerOptions {
   cpuSeconds: number;
   memoryMiB: number;
   timeoutMs: number;
+  /** "idle": the runner and its workers run under SCHED_IDLE (default "normal"). */
+  priority?: SandboxPriority;
   /** Aborting it kills the runner's group as the time limit does. */
   signal?: AbortSignal;
 }
@@ -104,6 +107,7 @@ export function runnerArguments(options: RunnerOptions): string[] {
     String(options.cpuSeconds),
     '--memory-mib',
     String(options.memoryMiB),
+    ...(options.priority === 'idle' ? ['--priority', 'idle'] : []),
   ];
 }
 

@@ -18,7 +18,8 @@ export function economyText(summary: RunSummary): string {
   if (economy === null) return 'n/a (no economy: economy.enabled = false)';
   const ceiling = economy.ceiling === null ? '' : `; gain bounded by the ${economy.ceiling.kind} ceiling of ${formatMlups(economy.ceiling.mlups)} MLUPS`;
   return (
-    `${formatSeconds(economy.costSeconds)} of the live job (held, ${formatSeconds(economy.childCpuSeconds)} child CPU, trials); ` +
+    `${formatSeconds(economy.costSeconds)} of the live job (held, ${formatSeconds(economy.childCpuSeconds)} child CPU, trials` +
+    `${economy.reverificationCostSeconds > 0 ? `; ${formatSeconds(economy.reverificationCostSeconds)} of it the warm start's re-verification` : ''}); ` +
     `an attempt judged to cost ${formatSeconds(economy.judgedAttemptCostSeconds)} (${describeCostSource(economy.attemptCostSource)}); ` +
     `backed off ${economy.backoffs}, resumed ${economy.resumes}, ${economy.state} at the end${ceiling}`
   );

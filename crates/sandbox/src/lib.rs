@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod lattices;
 pub mod phase;
 pub mod pool;
+pub mod priority;
 pub mod probe;
 pub mod protocol;
 pub mod remote;

@@ -35,6 +35,9 @@
 //! incumbent; the candidate is timed and checked in all of them.
 //! `--incumbent-stop-ratio R` (in (0, 1]) stops timing the incumbent earlier,
 //! once every candidate sample took at most R times every incumbent sample.
+//! `--priority idle` (default `normal`) runs the supervisor and its workers
+//! under SCHED_IDLE (priority.rs): a re-verification of a module already live
+//! takes only the CPU the live simulation leaves.
 //!
 //! Progress goes to stderr as `phase <name>` lines. Exit 0 with a report
 //! (a worker's death is a failed phase in it), 2 for bad usage, 3 when the
@@ -51,6 +54,7 @@ use ouroboros_sandbox::differential::LiveLattice;
 use ouroboros_sandbox::float::Float;
 use ouroboros_sandbox::lattices::{held_out_extents, parse_extents};
 use ouroboros_sandbox::phase::Phase;
+use ouroboros_sandbox::priority::{self, Priority};
 use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
@@ -70,6 +74,7 @@ struct Options {
     dojo_waves: usize,
     threads: u32,
     limits: Limits,
+    priority: Priority,
 }
 
 /// The most steps one wave_step call is asked for: the live runner's
@@ -182,6 +187,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         1,
         256,
     )? as u32;
+    let priority = Priority::parse(&get("--priority").unwrap_or_else(|| "normal".into()))?;
     let memory_mib = number(
         "--memory-mib",
         &get("--memory-mib").unwrap_or_else(|| "1024".into()),
@@ -207,6 +213,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         },
         dojo_waves,
         threads,
+        priority,
         limits: Limits {
             cpu_seconds,
             address_space_bytes: memory_mib << 20,
@@ -382,6 +389,8 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Before the workers are forked: they inherit it.
+    priority::apply(options.priority).unwrap_or_else(|message| fail(&message));
     let layout = layout(&options);
     let shared = SharedBuffers::new(layout).unwrap_or_else(|message| fail(&message));
     // A command may take as long as the worker's CPU budget, and no longer.
