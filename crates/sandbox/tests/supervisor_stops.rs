@@ -62,6 +62,25 @@ fn run_fixture(name: &str, extra: &[&str]) -> Output {
     output
 }
 
+/// Runs the reference kernel against itself, two threads and three timed
+/// samples, with `extra` arguments.
+fn run_reference(test: &str, extra: &[&str]) -> Output {
+    let dir = scratch(test);
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(&reference)
+        .arg("--incumbent")
+        .arg(&reference)
+        .args(["--threads", "2", "--bench-samples", "3"])
+        .args(extra)
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    output
+}
+
 fn report(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -252,25 +271,7 @@ fn a_kernel_wrong_at_one_cell_of_its_own_timed_output_fails_the_full_state_check
 #[test]
 fn a_correct_kernel_passes_every_phase_in_f32_too() {
     for precision in ["f64", "f32"] {
-        let dir = scratch(precision);
-        let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-            .arg("--candidate")
-            .arg(&reference)
-            .arg("--incumbent")
-            .arg(&reference)
-            .args([
-                "--threads",
-                "2",
-                "--bench-samples",
-                "3",
-                "--precision",
-                precision,
-            ])
-            .env_clear()
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let output = run_reference(precision, &["--precision", precision]);
         assert!(output.status.success());
         for phase in ["load", "differential", "invariants", "dojo", "bench"] {
             assert!(
@@ -309,19 +310,11 @@ fn kernels_wrong_only_when_batched_fail_the_differential_at_the_live_steps_per_c
 
 #[test]
 fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
-    let dir = scratch("steps-per-call");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
     for steps_per_call in ["3", "8"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-            .arg("--candidate")
-            .arg(&reference)
-            .arg("--incumbent")
-            .arg(&reference)
-            .args(["--threads", "2", "--bench-samples", "3"])
-            .args(["--steps-per-call", steps_per_call])
-            .env_clear()
-            .output()
-            .unwrap();
+        let output = run_reference(
+            &format!("steps-per-call-{steps_per_call}"),
+            &["--steps-per-call", steps_per_call],
+        );
         assert!(output.status.success());
         for phase in ["load", "differential", "invariants", "dojo", "bench"] {
             assert!(
@@ -331,7 +324,6 @@ fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -358,26 +350,8 @@ fn kib_after(text: &str, label: &str) -> Option<u64> {
 
 #[test]
 fn both_kernels_are_timed_on_huge_pages_where_the_machine_has_them() {
-    let dir = scratch("pages");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
     // 8 MiB per level: whole huge pages, as the live lattice's levels are.
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&reference)
-        .arg("--incumbent")
-        .arg(&reference)
-        .args([
-            "--threads",
-            "2",
-            "--bench-samples",
-            "3",
-            "--target",
-            "1024,1024",
-        ])
-        .env_clear()
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let output = run_reference("pages", &["--target", "1024,1024"]);
     let text = report(&output);
     assert!(has_phase(&output, "bench", true), "{text}");
     let mode =
