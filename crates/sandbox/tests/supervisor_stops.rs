@@ -4,34 +4,12 @@
 //! (no static gate in the way) and run by the built `ouroboros-sandbox`
 //! against the reference. Every one escaped the runner before the split.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ouroboros-split-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Builds `source` as the compile gate does (C++17, -O3, no fused multiply-adds).
-fn build_kernel(source: &Path, scratch: &Path, name: &str) -> PathBuf {
-    let module = scratch.join(format!("{name}.so"));
-    let built = Command::new("c++")
-        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
-        .arg("-I")
-        .arg(root().join("cpp/include"))
-        .arg(source)
-        .arg("-o")
-        .arg(&module)
-        .status()
-        .expect("a C++ compiler (c++) is needed to build the test kernels");
-    assert!(built.success(), "{} did not compile", source.display());
-    module.canonicalize().unwrap()
-}
+use common::{build_kernel, root, scratch};
 
 /// Runs the fixture `name` against the reference with `extra` arguments.
 fn run_fixture(name: &str, extra: &[&str]) -> Output {
