@@ -11,6 +11,19 @@ use std::process::{Command, Output};
 
 use common::{build_kernel, root, scratch};
 
+/// Runs the built runner on `candidate` against `incumbent` with `args`, in an empty environment.
+fn run_sandbox(candidate: &Path, incumbent: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(candidate)
+        .arg("--incumbent")
+        .arg(incumbent)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
 /// Runs the fixture `name` against the reference with `extra` arguments.
 fn run_fixture(name: &str, extra: &[&str]) -> Output {
     let dir = scratch(name);
@@ -20,16 +33,11 @@ fn run_fixture(name: &str, extra: &[&str]) -> Output {
         name,
     );
     let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&hostile)
-        .arg("--incumbent")
-        .arg(&reference)
-        .args(["--threads", "2", "--cpu-seconds", "30"])
-        .args(extra)
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = run_sandbox(
+        &hostile,
+        &reference,
+        &[&["--threads", "2", "--cpu-seconds", "30"][..], extra].concat(),
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         output.status.success(),
@@ -45,16 +53,11 @@ fn run_fixture(name: &str, extra: &[&str]) -> Output {
 fn run_reference(test: &str, extra: &[&str]) -> Output {
     let dir = scratch(test);
     let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&reference)
-        .arg("--incumbent")
-        .arg(&reference)
-        .args(["--threads", "2", "--bench-samples", "3"])
-        .args(extra)
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = run_sandbox(
+        &reference,
+        &reference,
+        &[&["--threads", "2", "--bench-samples", "3"][..], extra].concat(),
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     output
 }
