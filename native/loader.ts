@@ -103,15 +103,23 @@ export function loadAddon<T>(name: string, directories = nativeDirectories()): T
   throw new NativeLoadError(name, attempts);
 }
 
-/** Path of a kernel module built for this target, e.g. `kernelModulePath('reference')`. */
-export function kernelModulePath(name: string): string {
+/**
+ * The first `<native directory>/<folder>/<target>/<file>` that exists: a
+ * staged binary or kernel module; `what` names it in the error.
+ */
+export function stagedNativePath(folder: string, file: string, what = file): string {
   const attempts: { path: string; reason: string }[] = [];
   for (const dir of nativeDirectories()) {
-    const file = path.join(dir, 'kernels', targetTriple(), `${name}.so`);
-    if (existsSync(file)) return file;
-    attempts.push({ path: file, reason: 'not found' });
+    const candidate = path.join(dir, folder, targetTriple(), file);
+    if (existsSync(candidate)) return candidate;
+    attempts.push({ path: candidate, reason: 'not found' });
   }
-  throw new NativeLoadError(`kernel ${name}`, attempts);
+  throw new NativeLoadError(what, attempts);
+}
+
+/** Path of a kernel module built for this target, e.g. `kernelModulePath('reference')`. */
+export function kernelModulePath(name: string): string {
+  return stagedNativePath('kernels', `${name}.so`, `kernel ${name}`);
 }
 
 let core: CoreAddon | undefined;

@@ -90,7 +90,8 @@ describe('Archive: records', () => {
     expect(Number.isNaN(Date.parse(inserted.createdAt))).toBe(false);
 
     const finishedAt = '2030-01-02T03:04:05.678Z';
-    const updated = archive.updateAttempt(inserted.id, {
+    // Every field an update sets, each with a value that must come back exactly.
+    const update = {
       moduleSha256: 'b'.repeat(64),
       modulePath: '/tmp/cache/bbbb.so',
       gates,
@@ -100,10 +101,11 @@ describe('Archive: records', () => {
       benchRatio: 0.2500000875,
       liveMlups: 1234.5,
       speedup: 3.9999986,
-      status: 'applied',
+      status: 'applied' as const,
       costUsd: 0.025,
       finishedAt,
-    });
+    };
+    const updated = archive.updateAttempt(inserted.id, update);
     archive.close();
 
     archive = Archive.open(file);
@@ -118,19 +120,8 @@ describe('Archive: records', () => {
       rawReply: null,
       source,
       sourceSha256: sha256(source),
-      moduleSha256: 'b'.repeat(64),
-      modulePath: '/tmp/cache/bbbb.so',
-      gates,
-      failedGate: null,
-      reason: '',
-      benchmark,
-      benchRatio: 0.2500000875,
-      liveMlups: 1234.5,
-      speedup: 3.9999986,
-      status: 'applied',
-      costUsd: 0.025,
+      ...update,
       createdAt: inserted.createdAt,
-      finishedAt,
     };
     expect(updated).toEqual(expected);
     expect(archive.get(inserted.id)).toEqual(expected);

@@ -51,20 +51,25 @@ function fakeLattice(cells: number) {
   return { lattice, state };
 }
 
+/** A sampler that sums the energy every second and is never held. */
+function energySampler(lattice: Lattice, now: () => number): LiveSampler {
+  return new LiveSampler(lattice, {
+    sampleIntervalMs: 1000,
+    energyIntervalMs: 1000,
+    now,
+    heldMs: () => 0,
+    onSample: () => undefined,
+    onError: (error) => {
+      throw error;
+    },
+  });
+}
+
 describe('LiveSampler', () => {
   it('counts the energy it sums off the event loop in the drift, once that sum has settled', async () => {
     const clock = manualClock(0);
     const { lattice, state } = fakeLattice(100);
-    const sampler = new LiveSampler(lattice, {
-      sampleIntervalMs: 1000,
-      energyIntervalMs: 1000,
-      now: clock.now,
-      heldMs: () => 0,
-      onSample: () => undefined,
-      onError: (error) => {
-        throw error;
-      },
-    });
+    const sampler = energySampler(lattice, clock.now);
     state.energy = 2.002;
     // The sample taken as the sum starts carries the drift known before it.
     expect(sampler.take().energyDrift).toBe(0);
@@ -81,16 +86,7 @@ describe('LiveSampler', () => {
   it("takes the running watchdog's drift instead of summing the energy again, and sums it itself without one", async () => {
     const clock = manualClock(0);
     const { lattice, state } = fakeLattice(100);
-    const sampler = new LiveSampler(lattice, {
-      sampleIntervalMs: 1000,
-      energyIntervalMs: 1000,
-      now: clock.now,
-      heldMs: () => 0,
-      onSample: () => undefined,
-      onError: (error) => {
-        throw error;
-      },
-    });
+    const sampler = energySampler(lattice, clock.now);
     state.checked = { step: 50, energyDrift: 3e-15 };
     expect(sampler.take().energyDrift).toBe(3e-15);
     clock.advance(1000);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { eligibleParents, selectParent, selectionProbabilities } from '../dist/ts/engine/parent-selection.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 import type { AttemptRecord } from '../dist/ts/archive/types.js';
+import { attemptRecord } from './helpers/attempt-record.js';
 
 const candidates = [
   { attemptId: 1, speedup: 1, children: 4 }, // the reference root
@@ -66,31 +67,8 @@ describe('selectParent', () => {
 });
 
 describe('eligibleParents', () => {
-  const record = (id: number, status: AttemptRecord['status'], speedup: number | null): AttemptRecord => ({
-    id,
-    parentId: id === 1 ? null : 1,
-    slot: 'step',
-    generator: 'variant',
-    operator: 'mutate',
-    genome: null,
-    prompt: null,
-    rawReply: null,
-    source: '',
-    sourceSha256: '',
-    moduleSha256: null,
-    modulePath: null,
-    gates: [],
-    failedGate: null,
-    reason: '',
-    benchmark: null,
-    benchRatio: null,
-    liveMlups: null,
-    speedup,
-    status,
-    costUsd: 0,
-    createdAt: '',
-    finishedAt: null,
-  });
+  const record = (id: number, status: AttemptRecord['status'], speedup: number | null): AttemptRecord =>
+    attemptRecord({ id, parentId: id === 1 ? null : 1, status, speedup });
 
   it('keeps accepted kernels, the incumbent and the root, and drops rejected and rolled-back ones', () => {
     const records = [

@@ -16,6 +16,7 @@ import type { GenerationContext, Generator } from '../ts/generators/types.js';
 import { canonicalHash } from '../ts/fleet/canonical-json.js';
 import { ImprovementExchange, type Refusal } from '../ts/fleet/improvement-exchange.js';
 import { PrivateRedis } from '../ts/fleet/private-servers.js';
+import { attemptRecord } from './helpers/attempt-record.js';
 import { type SharedImprovement, checkImprovement, improvementFromRecord } from '../ts/fleet/shared-improvement.js';
 import { SHARED_GENERATOR, SharingGenerator } from '../ts/fleet/sharing-generator.js';
 import { fleetStatus } from '../ts/fleet/status.js';
@@ -39,15 +40,11 @@ beforeEach(async () => {
 });
 
 function appliedRecord(id: number, source: string): AttemptRecord {
-  return {
+  return attemptRecord({
     id,
     parentId: 1,
-    slot: 'step',
-    generator: 'variant',
     operator: 'mutate:tile',
     genome: { tile: 64 },
-    prompt: null,
-    rawReply: null,
     source,
     sourceSha256: sourceSha256(source),
     moduleSha256: 'a'.repeat(64),
@@ -56,17 +53,14 @@ function appliedRecord(id: number, source: string): AttemptRecord {
       { gate: 'static', passed: true, reason: '', details: {}, seconds: 1 },
       { gate: 'sandbox', passed: true, reason: '', details: {}, seconds: 2 },
     ],
-    failedGate: null,
     reason: 'won its trial',
-    benchmark: null,
     benchRatio: 0.8,
     liveMlups: 900,
     speedup: 1.4,
     status: 'applied',
-    costUsd: 0,
     createdAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:01:00.000Z',
-  };
+  });
 }
 
 async function exchange(engineId: string, fingerprint: MachineFingerprint, known: string[] = []): Promise<ImprovementExchange> {

@@ -14,28 +14,10 @@ import { interpretRun } from '../dist/ts/gauntlet/interpret.js';
 import { resolveOptions } from '../dist/ts/gauntlet/options.js';
 import { runSandbox, sandboxRunnerPath } from '../dist/ts/gauntlet/sandbox-run.js';
 import { kernelLogRecords } from '../dist/ts/modules/kernel-log.js';
+import { gauntletHostileCorpus, hostileManifest } from '../dist/ts/bench/hostile-corpus.js';
 
-interface HostileEntry {
-  file: string;
-  gate: string;
-  why: string;
-  targetPath?: string;
-  /** The runner's pool size, where the candidate needs pool threads to show itself (default: the machine's). */
-  threads?: number;
-  /** The benchmark (live) lattice, where the candidate shows itself only at a size (default [128, 128]). */
-  targetExtents?: number[];
-  /** The live lattice's precision, where the candidate shows itself only in one (default f64). */
-  precision?: 'f64' | 'f32';
-  /** The live runner's steps per kernel call, where the candidate shows itself only when batched (default 1). */
-  stepsPerCall?: number;
-  /** Timed incumbent samples, where the candidate shows itself only when timed alone (the incumbent's times known; default all). */
-  incumbentSamples?: number;
-}
-
-const dir = path.resolve('tests/fixtures/hostile');
 // Entries whose gate is the live watchdog are loaded live by watchdog-hostile.test.ts, not sent through the gauntlet.
-const fullManifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, HostileEntry>;
-const manifest = Object.fromEntries(Object.entries(fullManifest).filter(([, entry]) => entry.gate !== 'watchdog'));
+const corpus = gauntletHostileCorpus();
 const canaryDir = '/tmp/ouroboros-hostile-canary';
 // Only trees nothing else writes while the suite runs (cpp/ and native/kernels/
 // belong to builds that may run concurrently).
@@ -78,22 +60,15 @@ describe('the hostile corpus', () => {
     );
     before = snapshot();
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-hostile-cache-'));
-    const entries = Object.entries(manifest);
     let next = 0;
     const worker = async () => {
-      while (next < entries.length) {
-        const [name, entry] = entries[next++]!;
-        const source = readFileSync(path.join(dir, entry.file), 'utf8');
+      while (next < corpus.length) {
+        const { name, source, settings } = corpus[next++]!;
         verdicts.set(
           name,
           await evaluateCandidate({
             source,
-            targetPath: entry.targetPath,
-            threads: entry.threads,
-            targetExtents: entry.targetExtents,
-            precision: entry.precision,
-            stepsPerCall: entry.stepsPerCall,
-            incumbentSamples: entry.incumbentSamples,
+            ...settings,
             cacheDir,
             cpuSeconds: 2,
             sandboxTimeoutMs: 20_000,
@@ -107,15 +82,15 @@ describe('the hostile corpus', () => {
   afterAll(() => listener?.close());
 
   it('has at least 30 candidates and exercises every gate', () => {
-    expect(Object.keys(manifest).length).toBeGreaterThanOrEqual(30);
-    const gates = new Set(Object.values(fullManifest).map((entry) => entry.gate));
+    expect(corpus.length).toBeGreaterThanOrEqual(30);
+    const gates = new Set(Object.values(hostileManifest()).map((entry) => entry.gate));
     expect([...gates].sort()).toEqual(['bench', 'compile', 'dojo', 'patch', 'sandbox', 'static', 'symbols', 'watchdog']);
   });
 
-  it.each(Object.entries(manifest))('%s is stopped by its gate', (name, entry) => {
+  it.each(corpus)('$name is stopped by its gate', ({ name, expectedGate }) => {
     const verdict = verdicts.get(name)!;
     expect(verdict.accepted).toBe(false);
-    expect(verdict.failedGate, verdict.gates.at(-1)?.reason).toBe(entry.gate);
+    expect(verdict.failedGate, verdict.gates.at(-1)?.reason).toBe(expectedGate);
     const failed = verdict.gates.at(-1)!;
     expect(failed.passed).toBe(false);
     expect(failed.reason.length).toBeGreaterThan(0);
@@ -127,10 +102,10 @@ describe('the hostile corpus', () => {
    * directly, so that the sandbox's own layers stay tested (as crates/sandbox/tests/supervisor_stops.rs does).
    */
   async function runDirectly(name: string) {
-    const entry = manifest[name]!;
+    const candidate = corpus.find((each) => each.name === name)!;
     const options = resolveOptions({
-      source: readFileSync(path.join(dir, entry.file), 'utf8'),
-      threads: entry.threads,
+      source: candidate.source,
+      threads: candidate.settings.threads,
       cpuSeconds: 2,
       sandboxTimeoutMs: 20_000,
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord, LedgerEntry, LedgerVerification, RunSample } from '../dist/ts/archive/types.js';
+import { attemptRecord } from './helpers/attempt-record.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
 import { readableStatus, renderReport } from '../dist/ts/report/render-report.js';
 import { SKIPPED_BY_PREDICTOR } from '../dist/ts/engine/attempt-runner.js';
@@ -12,32 +13,17 @@ const HOSTILE_REASON = '<img src=x onerror=alert(1)>';
 const HOSTILE_GENERATOR = '"><svg onload=alert(2)>';
 
 function record(id: number, parentId: number | null, fields: Partial<AttemptRecord>): AttemptRecord {
-  return {
+  return attemptRecord({
     id,
     parentId,
-    slot: 'step',
-    generator: 'variant',
     operator: 'mutate:tile',
     genome: { tile: 64 },
-    prompt: null,
-    rawReply: null,
     source: `// kernel ${id}`,
     sourceSha256: 'a'.repeat(64),
-    moduleSha256: null,
-    modulePath: null,
-    gates: [],
-    failedGate: null,
-    reason: '',
-    benchmark: null,
-    benchRatio: null,
-    liveMlups: null,
-    speedup: null,
-    status: 'passed',
-    costUsd: 0,
     createdAt: '2026-11-22T05:00:00.000Z',
     finishedAt: '2026-11-22T05:00:10.000Z',
     ...fields,
-  };
+  });
 }
 
 const records: AttemptRecord[] = [

@@ -14,15 +14,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { gaussianPulse } from '../dist/ts/lattice/initial-conditions.js';
 import { firstEventWithFullCheck } from './helpers/full-check.js';
+import { type HostileEntry, hostileDir, hostileManifest } from '../dist/ts/bench/hostile-corpus.js';
 
-interface HostileEntry {
-  file: string;
-  gate: string;
-  why: string;
-}
-
-const dir = path.resolve('tests/fixtures/hostile');
-const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, HostileEntry>;
+const manifest = hostileManifest();
 const watchdogEntries = Object.entries(manifest).filter(([, entry]) => entry.gate === 'watchdog');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-watchdog-hostile-'));
 
@@ -47,7 +41,7 @@ function fixtureHashes(): Map<string, string> {
 /** Built as the kernel modules are (kernels are compiled without FMA contraction). */
 function build(entry: HostileEntry): string {
   const output = path.join(scratch, entry.file.replace(/\.cpp$/, '.so'));
-  execFileSync('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-ffp-contract=off', '-I', 'cpp/include', path.join(dir, entry.file), '-o', output]);
+  execFileSync('g++', ['-std=c++17', '-O2', '-fPIC', '-shared', '-ffp-contract=off', '-I', 'cpp/include', path.join(hostileDir, entry.file), '-o', output]);
   return output;
 }
 

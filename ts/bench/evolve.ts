@@ -43,10 +43,12 @@ import { Archive } from '../archive/archive.js';
 import type { GateName } from '../gauntlet/types.js';
 import { type EngineConfig, defaultConfig } from '../engine/config.js';
 import { Engine } from '../engine/engine.js';
+import type { EngineSample } from '../engine/events.js';
+import type { EngineSummary } from '../engine/summary.js';
 import { createMainLattice, watchdogOptions } from '../engine/main-lattice.js';
 import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
-import { auditSteps } from '../report/step-audit.js';
+import { type StepAuditReport, auditSteps } from '../report/step-audit.js';
 import { privateTmpPath } from '../util/private-dir.js';
 import { rooflineMlupsOf } from './kernels.js';
 import { l2Bytes, runnerMlups } from './peers.js';
@@ -233,6 +235,31 @@ function keepModule(modulePath: string, label: string): string {
   return kept;
 }
 
+/** What one engine run of a search left: the engine's summary and samples, the audited steps and the wall time. */
+interface SearchRun {
+  engineSummary: EngineSummary;
+  samples: readonly EngineSample[];
+  steps: StepAuditReport;
+  wallSeconds: number;
+}
+
+/** Runs the engine on `lattice`, its steps audited, until the search's budget is spent. */
+async function runSearch(lattice: Lattice, config: EngineConfig, archive: Archive, label: string, log: (message: string) => void): Promise<SearchRun> {
+  const engine = new Engine(lattice, config, { archive });
+  engine.on('attempt-finished', (record) => log(`${label}: attempt #${record.id} ${record.status}${record.failedGate ? ` at ${record.failedGate}` : ''}`));
+  engine.on('error', (error) => log(`${label}: engine error: ${error.message}`));
+  const startedMs = performance.now();
+  const audit = auditSteps(lattice);
+  const run = lattice.run({ watchdog: watchdogOptions(config.watchdog) });
+  await engine.start();
+  await engine.whenStopped();
+  const engineSummary = await engine.stop();
+  await lattice.stop();
+  const steps = audit.finish(await run);
+  const wallSeconds = (performance.now() - startedMs) / 1e3;
+  return { engineSummary, samples: engine.samples(), steps, wallSeconds };
+}
+
 async function search(p: Plan, generator: 'variant' | 'random', seed: number, log: (message: string) => void): Promise<EvolveSearchReport> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `ouroboros-evolve-${generator}-`));
   const config = searchConfig(p, generator, path.join(dir, 'archive.sqlite'), seed);
@@ -242,73 +269,75 @@ async function search(p: Plan, generator: 'variant' | 'random', seed: number, lo
   const lattice = createMainLattice(config.lattice, config.seed);
   try {
     log(`${label}: the reference kernel on ${p.extents.join('x')}`);
-    const engine = new Engine(lattice, config, { archive });
-    engine.on('attempt-finished', (record) => log(`${label}: attempt #${record.id} ${record.status}${record.failedGate ? ` at ${record.failedGate}` : ''}`));
-    engine.on('error', (error) => log(`${label}: engine error: ${error.message}`));
-    const startedMs = performance.now();
-    const audit = auditSteps(lattice);
-    const run = lattice.run({ watchdog: watchdogOptions(config.watchdog) });
-    await engine.start();
-    await engine.whenStopped();
-    const engineSummary = await engine.stop();
-    await lattice.stop();
-    const steps = audit.finish(await run);
-    const wallSeconds = (performance.now() - startedMs) / 1e3;
-    const { gbPerSecond, rooflineMlups } = roofline(lattice.memoryTriad(p.streamRepetitions));
-    const summary = summarizeRun({
-      records: archive.list(),
-      ledger: archive.ledger.entries(),
-      samples: engine.samples(),
-      rooflineMlups,
-      lostSteps: steps.lostSteps,
-      wallSeconds,
-      netMlups: engineSummary.netMlups,
-      heldSeconds: engineSummary.heldSeconds,
-      firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
-    });
-    const baselineMlups = engineSummary.baselineMlups;
-    const finalMlups = engineSummary.finalMlups ?? 0;
-    const attempts = archive.list().filter((record) => record.parentId !== null);
-    // Applying a kernel supersedes the one it replaced, so the live one is the only step attempt still "applied".
-    const live = attempts.find((record) => record.slot === 'step' && record.status === 'applied');
-    const held = attempts.filter((record) => ['passed', 'applied', 'superseded'].includes(record.status) && record.speedup !== null);
-    const cached = await inCache(live?.modulePath ?? kernelModulePath('reference'), log);
-    return {
-      generator,
-      baselineMlups,
-      finalMlups,
-      speedup: finalMlups / baselineMlups,
-      streamTriadGBs: gbPerSecond,
-      rooflineMlups,
-      rooflineFraction: finalMlups / rooflineMlups,
-      inCacheMlups: cached.mlups,
-      inCacheExtents: cached.extents,
-      inCacheFraction: cached.mlups > 0 ? finalMlups / cached.mlups : 0,
-      liveBaselineMlups: summary.baselineMlups,
-      liveFinalMlups: summary.finalMlups,
-      attempts: summary.attempts,
-      applied: summary.applied,
-      rolledBack: summary.rolledBack,
-      rejectedByGate: summary.rejectedByGate,
-      maxEnergyDrift: Math.max(summary.maxEnergyDrift ?? 0, relativeDrift(lattice)),
-      lostSteps: steps.lostSteps,
-      duplicatedSteps: steps.duplicatedSteps,
-      wallSeconds,
-      heldSeconds: engineSummary.heldSeconds,
-      netMlups: engineSummary.netMlups,
-      liveKernelMlups: engineSummary.liveKernelMlups,
-      firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
-      evaluationsToNinetyPercent: summary.evaluationsToNinetyPercent,
-      bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
-      liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
-      liveGenome: live?.genome ?? null,
-      liveModulePath: live?.modulePath ? keepModule(live.modulePath, `${generator}-seed${seed}`) : null,
-    };
+    const ran = await runSearch(lattice, config, archive, label, log);
+    return await searchReport(generator, seed, lattice, archive, ran, lattice.memoryTriad(p.streamRepetitions), log);
   } finally {
     lattice.close();
     archive.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The report of a finished search: the engine's figures, the archive's attempts, the roofline and the final kernel in cache. */
+async function searchReport(
+  generator: 'variant' | 'random',
+  seed: number,
+  lattice: Lattice,
+  archive: Archive,
+  { engineSummary, samples, steps, wallSeconds }: SearchRun,
+  triad: StreamTriadResult,
+  log: (message: string) => void,
+): Promise<EvolveSearchReport> {
+  const { gbPerSecond, rooflineMlups } = roofline(triad);
+  const summary = summarizeRun({
+    records: archive.list(),
+    ledger: archive.ledger.entries(),
+    samples,
+    rooflineMlups,
+    lostSteps: steps.lostSteps,
+    wallSeconds,
+    netMlups: engineSummary.netMlups,
+    heldSeconds: engineSummary.heldSeconds,
+    firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
+  });
+  const baselineMlups = engineSummary.baselineMlups;
+  const finalMlups = engineSummary.finalMlups ?? 0;
+  const attempts = archive.list().filter((record) => record.parentId !== null);
+  // Applying a kernel supersedes the one it replaced, so the live one is the only step attempt still "applied".
+  const live = attempts.find((record) => record.slot === 'step' && record.status === 'applied');
+  const held = attempts.filter((record) => ['passed', 'applied', 'superseded'].includes(record.status) && record.speedup !== null);
+  const cached = await inCache(live?.modulePath ?? kernelModulePath('reference'), log);
+  return {
+    generator,
+    baselineMlups,
+    finalMlups,
+    speedup: finalMlups / baselineMlups,
+    streamTriadGBs: gbPerSecond,
+    rooflineMlups,
+    rooflineFraction: finalMlups / rooflineMlups,
+    inCacheMlups: cached.mlups,
+    inCacheExtents: cached.extents,
+    inCacheFraction: cached.mlups > 0 ? finalMlups / cached.mlups : 0,
+    liveBaselineMlups: summary.baselineMlups,
+    liveFinalMlups: summary.finalMlups,
+    attempts: summary.attempts,
+    applied: summary.applied,
+    rolledBack: summary.rolledBack,
+    rejectedByGate: summary.rejectedByGate,
+    maxEnergyDrift: Math.max(summary.maxEnergyDrift ?? 0, relativeDrift(lattice)),
+    lostSteps: steps.lostSteps,
+    duplicatedSteps: steps.duplicatedSteps,
+    wallSeconds,
+    heldSeconds: engineSummary.heldSeconds,
+    netMlups: engineSummary.netMlups,
+    liveKernelMlups: engineSummary.liveKernelMlups,
+    firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
+    evaluationsToNinetyPercent: summary.evaluationsToNinetyPercent,
+    bestEstimatedSpeedup: held.length > 0 ? Math.max(...held.map((record) => record.speedup!)) : null,
+    liveModule: engineSummary.liveModules.step?.name ?? lattice.slots().step.live.name,
+    liveGenome: live?.genome ?? null,
+    liveModulePath: live?.modulePath ? keepModule(live.modulePath, `${generator}-seed${seed}`) : null,
+  };
 }
 
 /** What seedSummary reads of a seed's two searches. */

@@ -203,53 +203,69 @@ async function sharing(redisUrl: string, fingerprint: MachineFingerprint, settin
   }
 }
 
+/** Candidates per minute with each worker count (the engine falls back to local evaluation), and the CPU the engine's process tree and its lattice spent. */
+async function scalingRows(redisUrl: string, fingerprint: MachineFingerprint, settings: Settings, onProgress: (message: string) => void) {
+  const rows: FleetBenchReport['rows'] = [];
+  let treeCpu = 0;
+  let latticeCpu = 0;
+  for (const count of settings.workerCounts) {
+    onProgress(`${count} worker(s), ${settings.candidatesPerRow} candidates`);
+    const workers = await Promise.all(Array.from({ length: count }, () => startWorker(redisUrl, fingerprint, settings)));
+    const report = await runEngine({
+      redisUrl,
+      fingerprint,
+      candidates: settings.candidatesPerRow,
+      tag: `row-${count}`,
+      extents: settings.extents,
+      localFallback: true,
+      evaluationCpuMs: settings.evaluationCpuMs,
+    });
+    await Promise.all(workers.map(stopWorker));
+    const remote = report.routes.filter((route) => route.remote).length;
+    rows.push({ workers: count, candidatesPerMinute: settings.candidatesPerRow / (report.wallMs / 60_000), remote, local: report.routes.length - remote });
+    treeCpu += report.treeCpuSeconds;
+    latticeCpu += report.latticeCpuSeconds;
+  }
+  return { rows, treeCpu, latticeCpu };
+}
+
+/** Workers SIGKILLed mid-job while an engine without a local fallback evaluates: what was lost, recorded twice or completed again. */
+async function chaosRun(redisUrl: string, redis: Redis, fingerprint: MachineFingerprint, settings: Settings) {
+  const workers = await Promise.all([0, 1].map(() => startWorker(redisUrl, fingerprint, settings)));
+  const engine = runEngine({
+    redisUrl,
+    fingerprint,
+    candidates: settings.chaosCandidates,
+    tag: 'chaos',
+    extents: settings.extents,
+    localFallback: false,
+    evaluationCpuMs: settings.evaluationCpuMs,
+  });
+  const killed = chaos(workers, () => startWorker(redisUrl, fingerprint, settings), settings.killTarget, engine);
+  const chaosReport = await engine;
+  await Promise.all(workers.map(stopWorker));
+  const chaosJobs = new Set(chaosReport.routes.filter((route) => route.remote).map((route) => route.jobId));
+  const log = await redis.lrange(RECORD_LOG_KEY, 0, -1);
+  const chaosRecords = log.filter((jobId) => chaosJobs.has(jobId));
+  const deliveries = (await Promise.all([...chaosJobs].map((jobId) => redis.hget(DELIVERIES_KEY, jobId)))).map(Number);
+  return {
+    killedWorkers: killed(),
+    // A candidate the fleet did not answer: the engine had no local fallback, so it failed, or it was never recorded.
+    jobsLost: chaosReport.failures.length + [...chaosJobs].filter((jobId) => !chaosRecords.includes(jobId)).length,
+    duplicateRecords: chaosRecords.length - new Set(chaosRecords).size,
+    repeatedCompletions: deliveries.reduce((sum, count) => sum + Math.max(0, count - 1), 0),
+  };
+}
+
 export async function benchFleet(options: BenchRunOptions): Promise<FleetBenchReport> {
   const settings = settingsFor(options.quick);
   const fingerprint = await machineFingerprint();
   const server = await PrivateRedis.start();
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
   try {
-    const rows: FleetBenchReport['rows'] = [];
-    let treeCpu = 0;
-    let latticeCpu = 0;
-    for (const count of settings.workerCounts) {
-      options.onProgress(`${count} worker(s), ${settings.candidatesPerRow} candidates`);
-      const workers = await Promise.all(Array.from({ length: count }, () => startWorker(server.url, fingerprint, settings)));
-      const report = await runEngine({
-        redisUrl: server.url,
-        fingerprint,
-        candidates: settings.candidatesPerRow,
-        tag: `row-${count}`,
-        extents: settings.extents,
-        localFallback: true,
-        evaluationCpuMs: settings.evaluationCpuMs,
-      });
-      await Promise.all(workers.map(stopWorker));
-      const remote = report.routes.filter((route) => route.remote).length;
-      rows.push({ workers: count, candidatesPerMinute: settings.candidatesPerRow / (report.wallMs / 60_000), remote, local: report.routes.length - remote });
-      treeCpu += report.treeCpuSeconds;
-      latticeCpu += report.latticeCpuSeconds;
-    }
-
+    const { rows, treeCpu, latticeCpu } = await scalingRows(server.url, fingerprint, settings, options.onProgress);
     options.onProgress(`chaos: SIGKILL ${settings.killTarget} workers mid-job over ${settings.chaosCandidates} candidates`);
-    const workers = await Promise.all([0, 1].map(() => startWorker(server.url, fingerprint, settings)));
-    const engine = runEngine({
-      redisUrl: server.url,
-      fingerprint,
-      candidates: settings.chaosCandidates,
-      tag: 'chaos',
-      extents: settings.extents,
-      localFallback: false,
-      evaluationCpuMs: settings.evaluationCpuMs,
-    });
-    const killed = chaos(workers, () => startWorker(server.url, fingerprint, settings), settings.killTarget, engine);
-    const chaosReport = await engine;
-    await Promise.all(workers.map(stopWorker));
-    const chaosJobs = new Set(chaosReport.routes.filter((route) => route.remote).map((route) => route.jobId));
-    const log = await redis.lrange(RECORD_LOG_KEY, 0, -1);
-    const chaosRecords = log.filter((jobId) => chaosJobs.has(jobId));
-    const deliveries = (await Promise.all([...chaosJobs].map((jobId) => redis.hget(DELIVERIES_KEY, jobId)))).map(Number);
-
+    const chaosFigures = await chaosRun(server.url, redis, fingerprint, settings);
     options.onProgress('sharing: one genuine improvement, one tampered');
     const shared = await sharing(server.url, fingerprint, settings);
     return {
@@ -261,11 +277,7 @@ export async function benchFleet(options: BenchRunOptions): Promise<FleetBenchRe
         cores: (await import('node:os')).availableParallelism(),
       },
       rows,
-      killedWorkers: killed(),
-      // A candidate the fleet did not answer: the engine had no local fallback, so it failed, or it was never recorded.
-      jobsLost: chaosReport.failures.length + [...chaosJobs].filter((jobId) => !chaosRecords.includes(jobId)).length,
-      duplicateRecords: chaosRecords.length - new Set(chaosRecords).size,
-      repeatedCompletions: deliveries.reduce((sum, count) => sum + Math.max(0, count - 1), 0),
+      ...chaosFigures,
       engineEvaluationCpuShare: treeCpu > 0 ? (treeCpu - latticeCpu) / treeCpu : 0,
       sharedAdopted: shared.adopted,
       sharedRefused: shared.refused.length,

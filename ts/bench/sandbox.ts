@@ -16,23 +16,8 @@ import { median } from '../util/median.js';
 import type { GateName, GauntletVerdict } from '../gauntlet/types.js';
 import { Lattice } from '../lattice/lattice.js';
 import type { ConfinedModuleInfo, KernelHostLayer } from '../modules/kernel-host.js';
+import { type CorpusCandidate, gauntletHostileCorpus } from './hostile-corpus.js';
 import type { BenchRunOptions } from './suites.js';
-
-interface Candidate {
-  name: string;
-  source: string;
-  targetPath?: string;
-  expectedGate?: string;
-  /** Threads the runner lends it, when the manifest says (a kernel hostile only on a pool thread needs two). */
-  threads?: number;
-  /** The live lattice's extents and precision, when the manifest says (a kernel hostile only at a size or in f32). */
-  targetExtents?: number[];
-  precision?: 'f64' | 'f32';
-  /** The live runner's steps per kernel call, when the manifest says (a kernel wrong only when batched). */
-  stepsPerCall?: number;
-  /** Incumbent samples per lattice, when the manifest says (as the engine asks once it knows the incumbent's times). */
-  incumbentSamples?: number;
-}
 
 export interface GateSeconds {
   static: number;
@@ -85,48 +70,18 @@ export interface SandboxBenchReport {
   checks: CheckCost[];
 }
 
-function hostileCorpus(): Candidate[] {
-  const dir = path.join(packageRoot, 'tests', 'fixtures', 'hostile');
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<
-    string,
-    {
-      file: string;
-      gate: string;
-      targetPath?: string;
-      threads?: number;
-      targetExtents?: number[];
-      precision?: 'f64' | 'f32';
-      stepsPerCall?: number;
-      incumbentSamples?: number;
-    }
-  >;
-  // The watchdog's fixtures cheat only live: tests/watchdog-hostile.test.ts loads them there.
-  const gauntletEntries = Object.entries(manifest).filter(([, entry]) => entry.gate !== 'watchdog');
-  return gauntletEntries.map(([name, entry]) => ({
-    name,
-    source: readFileSync(path.join(dir, entry.file), 'utf8'),
-    targetPath: entry.targetPath,
-    expectedGate: entry.gate,
-    threads: entry.threads,
-    targetExtents: entry.targetExtents,
-    precision: entry.precision,
-    stepsPerCall: entry.stepsPerCall,
-    incumbentSamples: entry.incumbentSamples,
-  }));
-}
-
-function variants(copies: number): Candidate[] {
+function variants(copies: number): CorpusCandidate[] {
   const dir = path.join(packageRoot, 'tests', 'fixtures', 'variants');
   const names = ['reference-copy', 'slow', 'rows-fast'];
   // Each copy differs by a comment, so every compile is a real (uncached) one.
   return Array.from({ length: copies }, (_, i) => {
     const name = names[i % names.length]!;
-    return { name: `${name}#${i}`, source: `// copy ${i}\n${readFileSync(path.join(dir, `${name}.cpp`), 'utf8')}` };
+    return { name: `${name}#${i}`, source: `// copy ${i}\n${readFileSync(path.join(dir, `${name}.cpp`), 'utf8')}`, settings: {} };
   });
 }
 
-async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: string, onProgress: (m: string) => void) {
-  const verdicts: Array<{ candidate: Candidate; verdict: GauntletVerdict }> = [];
+async function runCorpus(candidates: CorpusCandidate[], pool: GauntletPool, cacheDir: string, onProgress: (m: string) => void) {
+  const verdicts: Array<{ candidate: CorpusCandidate; verdict: GauntletVerdict }> = [];
   const started = performance.now();
   let next = 0;
   const worker = async () => {
@@ -134,12 +89,7 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
       const candidate = candidates[next++]!;
       const verdict = await evaluateCandidate({
         source: candidate.source,
-        targetPath: candidate.targetPath,
-        threads: candidate.threads,
-        targetExtents: candidate.targetExtents,
-        precision: candidate.precision,
-        stepsPerCall: candidate.stepsPerCall,
-        incumbentSamples: candidate.incumbentSamples,
+        ...candidate.settings,
         pool,
         cacheDir,
         cpuSeconds: 2,
@@ -154,7 +104,7 @@ async function runCorpus(candidates: Candidate[], pool: GauntletPool, cacheDir: 
   return { verdicts, wallSeconds: (performance.now() - started) / 1000 };
 }
 
-function summarise(verdicts: Array<{ candidate: Candidate; verdict: GauntletVerdict }>, wallSeconds: number): CorpusReport {
+function summarise(verdicts: Array<{ candidate: CorpusCandidate; verdict: GauntletVerdict }>, wallSeconds: number): CorpusReport {
   const gateSeconds: GateSeconds = { static: 0, compile: 0, sandbox: 0, dojo: 0, bench: 0 };
   const byGate: Partial<Record<GateName, number>> = {};
   let rejectedAsExpected = 0;
@@ -219,7 +169,7 @@ export async function benchSandbox(options: BenchRunOptions): Promise<SandboxBen
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-bench-sandbox-'));
   try {
     options.onProgress('hostile corpus');
-    const hostile = await runCorpus(hostileCorpus(), pool, cacheDir, options.onProgress);
+    const hostile = await runCorpus(gauntletHostileCorpus(), pool, cacheDir, options.onProgress);
     const copies = options.quick ? 6 : 30;
     options.onProgress(`${copies} correct variants, uncached compiles`);
     const fresh = await runCorpus(variants(copies), pool, cacheDir, options.onProgress);

@@ -10,9 +10,7 @@
  * the tool's stderr, which is taken off here.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
+import { stagedNativePath } from '../../native/loader.js';
 import { inBackground, processGroupCpuSeconds } from './background.js';
 
 export const GATEKEEPER_NAME = 'ouroboros-gatekeeper';
@@ -25,13 +23,7 @@ export const TOOLCHAIN_DIRS = ['/usr', '/lib', '/lib64', '/etc/ld.so.cache', '/e
 
 /** The staged gatekeeper for this target. */
 export function gatekeeperPath(): string {
-  const attempts: { path: string; reason: string }[] = [];
-  for (const dir of nativeDirectories()) {
-    const file = path.join(dir, 'sandbox', targetTriple(), GATEKEEPER_NAME);
-    if (existsSync(file)) return file;
-    attempts.push({ path: file, reason: 'not found' });
-  }
-  throw new NativeLoadError(GATEKEEPER_NAME, attempts);
+  return stagedNativePath('sandbox', GATEKEEPER_NAME);
 }
 
 /** The layers a confined tool ran under, as the gatekeeper enforced them. */

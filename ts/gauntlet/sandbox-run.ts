@@ -6,9 +6,7 @@
  * (`phase <name>` lines on stderr), so that a crash names the last phase.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { NativeLoadError, nativeDirectories, targetTriple } from '../../native/loader.js';
+import { stagedNativePath } from '../../native/loader.js';
 import type { SandboxPriority } from './options.js';
 import type { Precision, Slot } from './types.js';
 
@@ -18,13 +16,7 @@ const MAX_STDERR_CHARS = 64 * 1024;
 
 /** The staged runner for this target (scripts/build-sandbox.mjs puts it there). */
 export function sandboxRunnerPath(): string {
-  const attempts: { path: string; reason: string }[] = [];
-  for (const dir of nativeDirectories()) {
-    const file = path.join(dir, 'sandbox', targetTriple(), RUNNER_NAME);
-    if (existsSync(file)) return file;
-    attempts.push({ path: file, reason: 'not found' });
-  }
-  throw new NativeLoadError(RUNNER_NAME, attempts);
+  return stagedNativePath('sandbox', RUNNER_NAME);
 }
 
 export interface RunnerOptions {

@@ -25,6 +25,20 @@ export interface FreezeSource {
   initialEnergy: number;
 }
 
+/** Runs `work` while no step of `core` is in flight: at once when stopped, else with the run held at a boundary. */
+export function atFreezePoint<T>(core: CoreLattice, work: () => T): T {
+  if (!core.running) return work();
+  const wasPaused = core.paused;
+  core.pause();
+  // Returns only once the runner holds at a boundary; paused, it stays there.
+  core.waitForBoundary();
+  try {
+    return work();
+  } finally {
+    if (!wasPaused) core.resume();
+  }
+}
+
 /** The metadata of the state as it stands; call it at a step boundary. */
 export function captureMetadata({ core, config, modules, initialEnergy }: FreezeSource): HandoffMetadata {
   const slots = core.slots();

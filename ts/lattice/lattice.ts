@@ -18,28 +18,29 @@ import type {
   CoreHostFailure,
   CoreLattice,
   CoreSegmentRegion,
-  CoreSlotProfile,
-  CoreStateViews,
   CoreSwapOutcome,
   FieldArray,
-  InvariantInput,
   InvariantReport,
   Precision,
   StreamTriadResult,
 } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
-import { NonFiniteFieldError, describe, invalidRangeError, invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
+import { describe, invalidRangeError, invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
 import { readCheckpoint, writeCheckpoint } from '../handoff/checkpoint.js';
 import type { HandoffMetadata, ModuleRef } from '../handoff/metadata.js';
 import { createSegment, type StateSegment } from '../handoff/segment.js';
 import { requirePath } from '../handoff/validate.js';
-import type { ConfinedLoadOptions, ConfinedModuleInfo, KernelHost } from '../modules/kernel-host.js';
+import type { ConfinedLoadOptions } from '../modules/kernel-host.js';
 import type { KernelModuleInfo, LoadModuleOptions } from '../modules/module-manager.js';
-import { ENGINE_INITIAL_ENERGY, ENGINE_THREADS, captureMetadata } from './freeze.js';
-import { type LatticeConfig, type LatticeOptions, checkField, resolveLatticeOptions } from './options.js';
+import { ENGINE_INITIAL_ENERGY, ENGINE_THREADS, atFreezePoint, captureMetadata } from './freeze.js';
+import { type CanaryOptions, type CanaryReport, runCanary } from './canary.js';
+import { type InvariantOptions, energyOf, invariantInput, liveLevels, nonFiniteError } from './oracle-input.js';
+import { type HostedModule, loadConfined, loadInProcess } from './module-loading.js';
+import { type LatticeConfig, type LatticeOptions, MAX_STEPS, checkField, resolveLatticeOptions } from './options.js';
+import { type Bottleneck, type ProfileReport, bottleneckOf, profileReport } from './profile.js';
 import { type HandoffReport, frozenMetadata, handoffReport, restoreCounters, restoreSlot } from './restore.js';
 import { type RestartOptions, type RestartReport, checkRestartOptions } from './restart-options.js';
-import { SLOTS, type Slot, checkSlot } from './slots.js';
+import { type Slot, checkSlot } from './slots.js';
 import { type FrozenState, type ResumeOptions, checkResumeOptions, takeOver } from './successor.js';
 import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveDifferential } from './watchdog.js';
 
@@ -47,6 +48,9 @@ export { SLOTS, type Slot } from './slots.js';
 export type { HandoffReport } from './restore.js';
 export type { RestartOptions, RestartReport } from './restart-options.js';
 export type { ResumeOptions } from './successor.js';
+export type { CanaryOptions, CanaryReport } from './canary.js';
+export type { InvariantOptions } from './oracle-input.js';
+export type { Bottleneck, ProfileReport, SlotProfileReport } from './profile.js';
 
 export interface RunOptions {
   /** Steps to take before the run ends by itself (default: run until stop()). */
@@ -69,47 +73,6 @@ export interface RunSummary {
 /** What a swap or rollback did; the promise settles after the first step on the new code. */
 export type SwapResult = CoreSwapOutcome;
 
-export interface CanaryOptions {
-  /** Steps to run both modules on the copies (default 100). */
-  steps?: number;
-  /**
-   * Ends the canary before its next kernel call, and with it every other
-   * canary in flight on this lattice; the promise then rejects with the
-   * signal's reason.
-   */
-  signal?: AbortSignal;
-}
-
-export interface CanaryReport {
-  slot: Slot;
-  /** stepCount of the live state the copies were taken from. */
-  startStep: number;
-  steps: number;
-  incumbent: string;
-  candidate: string;
-  /** Largest |incumbent - candidate| over both levels (step) or the digits (readout). */
-  maxAbsDifference: number;
-  /** Oracle energies of the two copies after `steps` steps. */
-  incumbentEnergy: number;
-  candidateEnergy: number;
-  /** Candidate calls that left the FP environment changed (the core restored it each time); a correct kernel has 0. */
-  candidateFpRestores: number;
-}
-
-export interface SlotProfileReport extends CoreSlotProfile {
-  meanNs: number;
-  /** This slot's share of the time spent in all slots. */
-  share: number;
-}
-
-export type ProfileReport = Record<Slot, SlotProfileReport>;
-
-export interface Bottleneck {
-  slot: Slot;
-  share: number;
-  totalNs: number;
-}
-
 /** Lets the constructor adopt a segment; only this module makes one. */
 class SegmentGrant {
   constructor(readonly segment: StateSegment) {}
@@ -121,23 +84,6 @@ function regionOf(segment: StateSegment): CoreSegmentRegion {
 }
 
 const DEFAULT_WATCHDOG_TOLERANCE: Record<Precision, number> = { f64: 1e-9, f32: 1e-4 };
-const DEFAULT_CANARY_STEPS = 100;
-/** A bound on steps any one call may ask for, well inside exact JS integers. */
-const MAX_STEPS = 2 ** 48;
-
-export interface InvariantOptions {
-  /** Largest allowed |E - E0| / E0; default 1e-12 for f64 and 1e-5 for f32. */
-  driftTolerance?: number;
-  /** Also step copies of the state shifted along every axis to check the kernel's wrap (default true). */
-  wrapProbe?: boolean;
-}
-
-const DEFAULT_DRIFT_TOLERANCE: Record<Precision, number> = { f64: 1e-12, f32: 1e-5 };
-
-/** Exact widening: every f32 value is representable in f64. */
-function toFloat64(field: FieldArray): Float64Array {
-  return field instanceof Float64Array ? field : Float64Array.from(field);
-}
 
 export class Lattice extends EventEmitter {
   readonly extents: readonly number[];
@@ -159,7 +105,7 @@ export class Lattice extends EventEmitter {
   #deferredCheck: (() => void) | null = null;
   readonly #modules = new Map<number, KernelModuleInfo>();
   /** The kernel host of each confined module (loadConfinedModule), by module id. */
-  readonly #hosts = new Map<number, { host: KernelHost; info: ConfinedModuleInfo }>();
+  readonly #hosts = new Map<number, HostedModule>();
   /** Whether the active run has a watchdog: a confined module goes live only then (its snapshots restore a host's crash). */
   #watchdogRunning = false;
   /** The running watchdog; null without one. */
@@ -228,7 +174,7 @@ export class Lattice extends EventEmitter {
   checkpoint(file: string): number {
     const target = requirePath('file', file);
     const segment = this.#requireSegment('checkpoint()');
-    return this.#atFreezePoint(() => {
+    return atFreezePoint(this.#core, () => {
       segment.writeMetadata(this.#metadata());
       writeCheckpoint(segment, target);
       return segment.stepCount;
@@ -280,20 +226,6 @@ export class Lattice extends EventEmitter {
     if (mode === 'exec') return restartByExec(target);
     this.#successor = await restartBySpawn(target, command ?? [...process.execArgv, ...process.argv.slice(1)]);
     return this.#successor;
-  }
-
-  /** Runs `work` while no step is in flight: at once when stopped, else with the run held at a boundary. */
-  #atFreezePoint<T>(work: () => T): T {
-    if (!this.#core.running) return work();
-    const wasPaused = this.#core.paused;
-    this.#core.pause();
-    // Returns only once the runner holds at a boundary; paused, it stays there.
-    this.#core.waitForBoundary();
-    try {
-      return work();
-    } finally {
-      if (!wasPaused) this.#core.resume();
-    }
   }
 
   #metadata(): HandoffMetadata {
@@ -402,9 +334,7 @@ export class Lattice extends EventEmitter {
 
   /** The discrete energy leapfrog conserves, computed by the Rust oracle over the live state. */
   energy(): number {
-    const { previous, current } = this.#liveLevels();
-    const { extents, c, h, dt } = this.#config;
-    return oracleAddon().energy(toFloat64(previous), toFloat64(current), extents, c, h, dt);
+    return energyOf(this.#config, liveLevels(this.#core));
   }
 
   /**
@@ -433,12 +363,12 @@ export class Lattice extends EventEmitter {
   readout(): Int8Array {
     const result = this.#core.readout();
     if (result.digits) return result.digits;
-    throw this.#nonFiniteError('readout', result.badIndex);
+    throw nonFiniteError(this.#core, this.extents, 'readout', result.badIndex);
   }
 
   /** The oracle's report on the live state: energy drift, finiteness, readout and wrap. */
   checkInvariants(options: InvariantOptions = {}): InvariantReport {
-    return oracleAddon().checkInvariants(this.#invariantInput(options));
+    return oracleAddon().checkInvariants(invariantInput(this.#core, this.#config, this.#initialEnergy, options));
   }
 
   /**
@@ -447,33 +377,7 @@ export class Lattice extends EventEmitter {
    * the readout and the wrap probe's steps are taken now, at one step.
    */
   checkInvariantsAsync(options: InvariantOptions = {}): Promise<InvariantReport> {
-    return oracleAddon().checkInvariantsAsync(this.#invariantInput(options));
-  }
-
-  /** What the oracle checks, read from the live state at one step; the arrays are this call's own. */
-  #invariantInput(options: InvariantOptions): InvariantInput {
-    if (options === null || typeof options !== 'object') {
-      throw invalidTypeError('options', 'an object such as { driftTolerance: 1e-12 }', options);
-    }
-    const driftTolerance = requirePositiveNumber('driftTolerance', options.driftTolerance ?? DEFAULT_DRIFT_TOLERANCE[this.precision]);
-    const { levels, readout } = this.#levelsWithReadout();
-    const previous64 = Float64Array.from(levels.previous);
-    const current64 = Float64Array.from(levels.current);
-    const wrap = options.wrapProbe === false ? null : this.#wrapProbe(previous64, current64);
-    const { extents, c, h, dt } = this.#config;
-    return {
-      extents,
-      c,
-      h,
-      dt,
-      previous: previous64,
-      current: current64,
-      initialEnergy: this.#initialEnergy,
-      driftTolerance,
-      readout,
-      stepped: wrap?.stepped ?? null,
-      shiftedStepped: wrap?.shiftedStepped ?? null,
-    };
+    return oracleAddon().checkInvariantsAsync(invariantInput(this.#core, this.#config, this.#initialEnergy, options));
   }
 
   /** Stops any run and frees the native state; the lattice cannot be used afterwards. */
@@ -576,11 +480,8 @@ export class Lattice extends EventEmitter {
    * ModuleRefusedError naming the file and the reason; the live kernel is untouched.
    */
   async loadModule(file: string, options: LoadModuleOptions = {}): Promise<number> {
-    if (typeof file !== 'string' || file === '') throw invalidTypeError('path', 'the path of a kernel module (.so)', file);
-    if (options.probeTimeoutMs !== undefined) requireInteger('probeTimeoutMs', options.probeTimeoutMs, 1, 600_000);
-    // Loaded on first use, not with this module: a restarted process reaches its first step sooner.
-    const { loadKernelModule } = await import('../modules/module-manager.js');
-    const info = await loadKernelModule(file, { dimensions: this.extents.length, precision: this.precision, courant2: this.courantNumber ** 2 }, options);
+    const shape = { dimensions: this.extents.length, precision: this.precision, courant2: this.courantNumber ** 2 };
+    const info = await loadInProcess(file, options, shape);
     this.#modules.set(info.id, info);
     return info.id;
   }
@@ -596,30 +497,18 @@ export class Lattice extends EventEmitter {
    * ModuleRefusedError naming the file and the reason.
    */
   async loadConfinedModule(file: string, options: ConfinedLoadOptions = {}): Promise<number> {
-    if (typeof file !== 'string' || file === '') throw invalidTypeError('path', 'the path of a kernel module (.so)', file);
-    if (options.readyTimeoutMs !== undefined) requireInteger('readyTimeoutMs', options.readyTimeoutMs, 1, 600_000);
-    if (options.stepTimeoutMs !== undefined) requireInteger('stepTimeoutMs', options.stepTimeoutMs, 1, 3_600_000);
-    const segment = this.#requireSegment('loadConfinedModule()');
-    const { stageModule, startKernelHost } = await import('../modules/kernel-host.js');
-    const staged = stageModule(file, options.cacheDir);
-    for (const [id, hosted] of this.#hosts) {
-      if (hosted.info.sha256 === staged.sha256 && hosted.host.exit === null) return id;
-    }
-    const { info, host } = await startKernelHost(
-      staged,
-      {
-        core: this.#core,
-        segmentFd: segment.fd,
-        extents: this.extents,
-        precision: this.precision,
-        courant2: this.courantNumber ** 2,
-        threads: this.#config.threads,
-      },
-      options,
-    );
-    this.#modules.set(info.id, info);
-    this.#hosts.set(info.id, { host, info });
-    return info.id;
+    const lattice = () => ({
+      core: this.#core,
+      segmentFd: this.#requireSegment('loadConfinedModule()').fd,
+      extents: this.extents,
+      precision: this.precision,
+      courant2: this.courantNumber ** 2,
+      threads: this.#config.threads,
+    });
+    const hosted = await loadConfined(file, options, lattice, this.#hosts);
+    this.#modules.set(hosted.info.id, hosted.info);
+    this.#hosts.set(hosted.info.id, hosted);
+    return hosted.info.id;
   }
 
   /** Whether the module runs confined in a kernel host (loaded by loadConfinedModule). */
@@ -662,55 +551,19 @@ export class Lattice extends EventEmitter {
   async canary(slot: Slot, moduleId: number, options: CanaryOptions = {}): Promise<CanaryReport> {
     checkSlot(slot);
     this.#module(moduleId);
-    const steps = requireInteger('steps', options.steps ?? DEFAULT_CANARY_STEPS, 0, MAX_STEPS);
-    const { signal } = options;
-    signal?.throwIfAborted();
-    const cancel = () => this.#core.cancelCanaries();
-    signal?.addEventListener('abort', cancel, { once: true });
-    let result;
-    try {
-      result = await this.#core.canary(slot, moduleId, steps);
-    } finally {
-      signal?.removeEventListener('abort', cancel);
-    }
-    if (result.cancelled) throw signal?.reason ?? new Error(`the canary was cancelled after ${result.stepsDone} of ${steps} steps`);
-    return {
-      slot,
-      startStep: result.startStep,
-      steps,
-      incumbent: result.incumbent.name,
-      candidate: result.candidate.name,
-      maxAbsDifference: result.maxAbsDifference,
-      incumbentEnergy: this.#energyOf(result.incumbentLevels),
-      candidateEnergy: this.#energyOf(result.candidateLevels),
-      candidateFpRestores: result.candidateFpRestores,
-    };
+    return runCanary(this.#core, slot, moduleId, options, (levels) => energyOf(this.#config, levels));
   }
 
   // ------------------------------------------------------------ profiler
 
   /** Calls, steps, total and per-call p50/p99 time of every slot, measured in native code. */
   profile(): ProfileReport {
-    const raw = this.#core.profile();
-    const totalNs = SLOTS.reduce((sum, slot) => sum + raw[slot].totalNs, 0);
-    const report = {} as ProfileReport;
-    for (const slot of SLOTS) {
-      const figures = raw[slot];
-      report[slot] = {
-        ...figures,
-        meanNs: figures.calls > 0 ? figures.totalNs / figures.calls : 0,
-        share: totalNs > 0 ? figures.totalNs / totalNs : 0,
-      };
-    }
-    return report;
+    return profileReport(this.#core.profile());
   }
 
   /** The slot with the largest share of total time (not of mean time), or null before any call. */
   bottleneck(): Bottleneck | null {
-    const report = this.profile();
-    const slot = SLOTS.reduce((best, candidate) => (report[candidate].totalNs > report[best].totalNs ? candidate : best));
-    if (report[slot].totalNs === 0) return null;
-    return { slot, share: report[slot].share, totalNs: report[slot].totalNs };
+    return bottleneckOf(this.profile());
   }
 
   /**
@@ -810,32 +663,6 @@ export class Lattice extends EventEmitter {
     return info;
   }
 
-  #energyOf(levels: CoreStateViews): number {
-    const { extents, c, h, dt } = this.#config;
-    return oracleAddon().energy(toFloat64(levels.previous), toFloat64(levels.current), extents, c, h, dt);
-  }
-
-  /** Zero-copy views when stopped; copies taken at one step boundary while running. */
-  #liveLevels(): CoreStateViews {
-    return this.#core.running ? this.#core.levels() : this.#core.views();
-  }
-
-  /**
-   * Both levels and the live readout of the same step. While running, each
-   * read waits for a boundary of its own, so the runner is held paused
-   * across the two (a pause of the caller's own is left in place).
-   */
-  #levelsWithReadout(): { levels: CoreStateViews; readout: Int8Array | null } {
-    const hold = this.#core.running && !this.#core.paused;
-    if (hold) this.#core.pause();
-    try {
-      const levels = this.#liveLevels();
-      return { levels, readout: this.#core.readout().digits };
-    } finally {
-      if (hold) this.#core.resume();
-    }
-  }
-
   #requireStopped(operation: string): void {
     if (this.#core.running) {
       throw new Error(
@@ -843,35 +670,5 @@ export class Lattice extends EventEmitter {
           '(lat.stepCount, field() and energy() work while running)',
       );
     }
-  }
-
-  /**
-   * One kernel step from the live state and from the state shifted by one cell
-   * along each axis, all on copies: the oracle checks the results line up.
-   */
-  #wrapProbe(previous: Float64Array, current: Float64Array) {
-    const oracle = oracleAddon();
-    const narrow = (field: Float64Array): FieldArray => (this.precision === 'f64' ? field : Float32Array.from(field));
-    const stepOnce = (p: Float64Array, u: Float64Array) => toFloat64(this.#core.stepCopy(narrow(p), narrow(u), 1).current);
-    const stepped = stepOnce(previous, current);
-    const shiftedStepped = this.extents.map((_, axis) =>
-      stepOnce(oracle.shift(previous, this.#config.extents, axis, 1), oracle.shift(current, this.#config.extents, axis, 1)),
-    );
-    return { stepped, shiftedStepped };
-  }
-
-  #nonFiniteError(operation: string, index: number): NonFiniteFieldError {
-    const coordinates: number[] = [];
-    let rest = index;
-    for (let axis = this.extents.length - 1; axis >= 0; axis--) {
-      const extent = this.extents[axis]!;
-      coordinates.unshift(rest % extent);
-      rest = Math.floor(rest / extent);
-    }
-    const value = this.#liveLevels().current[index];
-    return new NonFiniteFieldError(
-      `${operation}: cell ${index} (coordinates [${coordinates.join(', ')}]) is ${value}: ` + 'a non-finite value has no nonary digit',
-      index,
-    );
   }
 }

@@ -26,6 +26,8 @@ export const DEFAULT_BATCH_LATENCY_MS = 50;
 export const DEFAULT_MAX_BATCH_STEPS = 64;
 export const MAX_BATCH_LATENCY_MS = 10_000;
 export const MAX_BATCH_STEPS_LIMIT = 4096;
+/** A bound on steps any one call may ask for, well inside exact JS integers. */
+export const MAX_STEPS = 2 ** 48;
 
 export interface LatticeOptions {
   /** Cells per axis, 1 to 9 axes, each >= 3; the last axis is the fastest in memory. */

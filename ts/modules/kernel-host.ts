@@ -12,10 +12,9 @@
  * under the loader's seccomp filter.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync } from 'node:fs';
-import path from 'node:path';
+import { closeSync } from 'node:fs';
 import type { CoreLattice, Precision } from '../../native/addon-types.js';
-import { NativeLoadError, coreAddon, nativeDirectories, targetTriple } from '../../native/loader.js';
+import { coreAddon, stagedNativePath } from '../../native/loader.js';
 import { type KernelModuleInfo, ModuleRefusedError, checkModuleFile, contentAddressedCopy, defaultModuleCacheDir } from './module-manager.js';
 import { type DeniedSyscall, kernelLogRecords, seccompKillOf } from './kernel-log.js';
 import { oracleOffThread, selfTest } from './self-test.js';
@@ -102,13 +101,7 @@ async function selfTestInHost(lattice: HostedLattice, moduleId: number): Promise
 }
 
 export function kernelHostBinaryPath(): string {
-  const attempts: { path: string; reason: string }[] = [];
-  for (const dir of nativeDirectories()) {
-    const file = path.join(dir, 'kernel-host', targetTriple(), KERNEL_HOST_NAME);
-    if (existsSync(file)) return file;
-    attempts.push({ path: file, reason: 'not found' });
-  }
-  throw new NativeLoadError(KERNEL_HOST_NAME, attempts);
+  return stagedNativePath('kernel-host', KERNEL_HOST_NAME);
 }
 
 /** Parses the host's `layer <name> <active|inactive> <detail>` lines. */

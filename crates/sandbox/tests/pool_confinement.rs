@@ -1,35 +1,12 @@
 //! The runner end to end with a pool: kernels compiled here with the system
 //! C++ compiler, run by the built `ouroboros-sandbox` with `--threads`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Builds `source` as a kernel module the way the gauntlet's compile gate
-/// does (C++17, -O3, no fused multiply-adds) into `scratch`.
-fn build_kernel(source: &Path, scratch: &Path, name: &str) -> PathBuf {
-    let module = scratch.join(format!("{name}.so"));
-    let built = Command::new("c++")
-        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
-        .arg("-I")
-        .arg(root().join("cpp/include"))
-        .arg(source)
-        .arg("-o")
-        .arg(&module)
-        .status()
-        .expect("a C++ compiler (c++) is needed to build the test kernels");
-    assert!(built.success(), "{} did not compile", source.display());
-    module.canonicalize().unwrap()
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ouroboros-pool-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{build_kernel, root, scratch};
 
 fn run_sandbox(candidate: &Path, incumbent: &Path, threads: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))

@@ -4,33 +4,24 @@
 //! (no static gate in the way) and run by the built `ouroboros-sandbox`
 //! against the reference. Every one escaped the runner before the split.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{build_kernel, root, scratch};
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ouroboros-split-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Builds `source` as the compile gate does (C++17, -O3, no fused multiply-adds).
-fn build_kernel(source: &Path, scratch: &Path, name: &str) -> PathBuf {
-    let module = scratch.join(format!("{name}.so"));
-    let built = Command::new("c++")
-        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
-        .arg("-I")
-        .arg(root().join("cpp/include"))
-        .arg(source)
-        .arg("-o")
-        .arg(&module)
-        .status()
-        .expect("a C++ compiler (c++) is needed to build the test kernels");
-    assert!(built.success(), "{} did not compile", source.display());
-    module.canonicalize().unwrap()
+/// Runs the built runner on `candidate` against `incumbent` with `args`, in an empty environment.
+fn run_sandbox(candidate: &Path, incumbent: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
+        .arg("--candidate")
+        .arg(candidate)
+        .arg("--incumbent")
+        .arg(incumbent)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
 }
 
 /// Runs the fixture `name` against the reference with `extra` arguments.
@@ -42,16 +33,11 @@ fn run_fixture(name: &str, extra: &[&str]) -> Output {
         name,
     );
     let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&hostile)
-        .arg("--incumbent")
-        .arg(&reference)
-        .args(["--threads", "2", "--cpu-seconds", "30"])
-        .args(extra)
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = run_sandbox(
+        &hostile,
+        &reference,
+        &[&["--threads", "2", "--cpu-seconds", "30"][..], extra].concat(),
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         output.status.success(),
@@ -59,6 +45,20 @@ fn run_fixture(name: &str, extra: &[&str]) -> Output {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+/// Runs the reference kernel against itself, two threads and three timed
+/// samples, with `extra` arguments.
+fn run_reference(test: &str, extra: &[&str]) -> Output {
+    let dir = scratch(test);
+    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let output = run_sandbox(
+        &reference,
+        &reference,
+        &[&["--threads", "2", "--bench-samples", "3"][..], extra].concat(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
     output
 }
 
@@ -252,25 +252,7 @@ fn a_kernel_wrong_at_one_cell_of_its_own_timed_output_fails_the_full_state_check
 #[test]
 fn a_correct_kernel_passes_every_phase_in_f32_too() {
     for precision in ["f64", "f32"] {
-        let dir = scratch(precision);
-        let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-            .arg("--candidate")
-            .arg(&reference)
-            .arg("--incumbent")
-            .arg(&reference)
-            .args([
-                "--threads",
-                "2",
-                "--bench-samples",
-                "3",
-                "--precision",
-                precision,
-            ])
-            .env_clear()
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let output = run_reference(precision, &["--precision", precision]);
         assert!(output.status.success());
         for phase in ["load", "differential", "invariants", "dojo", "bench"] {
             assert!(
@@ -309,19 +291,11 @@ fn kernels_wrong_only_when_batched_fail_the_differential_at_the_live_steps_per_c
 
 #[test]
 fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
-    let dir = scratch("steps-per-call");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
     for steps_per_call in ["3", "8"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-            .arg("--candidate")
-            .arg(&reference)
-            .arg("--incumbent")
-            .arg(&reference)
-            .args(["--threads", "2", "--bench-samples", "3"])
-            .args(["--steps-per-call", steps_per_call])
-            .env_clear()
-            .output()
-            .unwrap();
+        let output = run_reference(
+            &format!("steps-per-call-{steps_per_call}"),
+            &["--steps-per-call", steps_per_call],
+        );
         assert!(output.status.success());
         for phase in ["load", "differential", "invariants", "dojo", "bench"] {
             assert!(
@@ -331,7 +305,6 @@ fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -358,26 +331,8 @@ fn kib_after(text: &str, label: &str) -> Option<u64> {
 
 #[test]
 fn both_kernels_are_timed_on_huge_pages_where_the_machine_has_them() {
-    let dir = scratch("pages");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
     // 8 MiB per level: whole huge pages, as the live lattice's levels are.
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&reference)
-        .arg("--incumbent")
-        .arg(&reference)
-        .args([
-            "--threads",
-            "2",
-            "--bench-samples",
-            "3",
-            "--target",
-            "1024,1024",
-        ])
-        .env_clear()
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let output = run_reference("pages", &["--target", "1024,1024"]);
     let text = report(&output);
     assert!(has_phase(&output, "bench", true), "{text}");
     let mode =

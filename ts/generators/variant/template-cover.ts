@@ -19,28 +19,11 @@
  * streaming stores and the peeled boundary in its 1-D line span.
  */
 import { createHash } from 'node:crypto';
-import type { VariantGenome } from './genome.js';
+import { type VariantGenome, defaultGenome } from './genome.js';
 import { renderKernel } from './render.js';
 
-const BASE: VariantGenome = {
-  boundary: 'modulo',
-  loopOrder: 'rows',
-  tileCols: 4096,
-  unroll: 1,
-  vectorize: 'off',
-  restrict: false,
-  alignment: 'none',
-  stores: 'plain',
-  prefetchCells: 0,
-  temporalSteps: 1,
-  wavefrontPlanes: 4,
-  split: 'serial',
-  grainRows: 16,
-  isa: 'baseline',
-  blocking: 'wavefront',
-  tileKiB: 32,
-  vectorPath: 'compiler',
-};
+// The search's starting point, which the covering genomes vary.
+const BASE: VariantGenome = defaultGenome();
 
 /**
  * Eleven genomes: seven for the wavefront path (the fewest that cover

@@ -1,0 +1,143 @@
+// The LatticeCore wrapper's profiler: per-slot figures and counters, the FP
+// environment restores, and the runner's step trace.
+#include "boundary.h"
+#include "core_values.h"
+#include "js_convert.h"
+#include "lattice_core_wrap.h"
+
+#include <vector>
+
+namespace ouro::addon {
+namespace {
+
+Napi::Object profile_summary(Napi::Env env, const SlotProfile::Summary& summary) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("calls", number(env, summary.calls));
+  result.Set("steps", number(env, summary.steps));
+  result.Set("totalNs", number(env, summary.total_ns));
+  result.Set("maxNs", number(env, summary.max_ns));
+  result.Set("p50Ns", number(env, summary.p50_ns));
+  result.Set("p99Ns", number(env, summary.p99_ns));
+  return result;
+}
+
+Napi::Object profile_counters_object(Napi::Env env, const SlotProfile::Counters& counters) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("calls", number(env, counters.calls));
+  result.Set("steps", number(env, counters.steps));
+  result.Set("totalNs", number(env, counters.total_ns));
+  result.Set("maxNs", number(env, counters.max_ns));
+  Napi::Array histogram = Napi::Array::New(env, counters.histogram.size());
+  for (std::size_t index = 0; index < counters.histogram.size(); ++index) {
+    Napi::Object bucket = Napi::Object::New(env);
+    bucket.Set("lowNs", number(env, counters.histogram[index].first));
+    bucket.Set("calls", number(env, counters.histogram[index].second));
+    histogram.Set(static_cast<std::uint32_t>(index), bucket);
+  }
+  result.Set("histogram", histogram);
+  return result;
+}
+
+SlotProfile::Counters read_profile_counters(const Napi::Value& value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "counters must be an object");
+  const auto object = value.As<Napi::Object>();
+  SlotProfile::Counters counters;
+  counters.calls = read_integer(object.Get("calls"), "counters.calls", 0);
+  counters.steps = read_integer(object.Get("steps"), "counters.steps", 0);
+  counters.total_ns = read_integer(object.Get("totalNs"), "counters.totalNs", 0);
+  counters.max_ns = read_integer(object.Get("maxNs"), "counters.maxNs", 0);
+  const Napi::Value histogram = object.Get("histogram");
+  if (!histogram.IsArray()) throw Napi::TypeError::New(value.Env(), "counters.histogram must be an array");
+  const auto buckets = histogram.As<Napi::Array>();
+  for (std::uint32_t index = 0; index < buckets.Length(); ++index) {
+    const Napi::Value entry = buckets.Get(index);
+    if (!entry.IsObject())
+      throw Napi::TypeError::New(value.Env(), "counters.histogram entries must be { lowNs, calls }");
+    const auto bucket = entry.As<Napi::Object>();
+    counters.histogram.emplace_back(read_integer(bucket.Get("lowNs"), "counters.histogram[].lowNs", 0),
+                                    read_integer(bucket.Get("calls"), "counters.histogram[].calls", 0));
+  }
+  return counters;
+}
+
+}  // namespace
+
+Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    Napi::Object result = Napi::Object::New(info.Env());
+    for (Slot slot : {Slot::Step, Slot::Readout})
+      result.Set(slot_name(slot), profile_summary(info.Env(), core.profile(slot)));
+    return result;
+  });
+}
+
+Napi::Value LatticeCoreWrap::fp_restores(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    Napi::Object result = Napi::Object::New(info.Env());
+    for (Slot slot : {Slot::Step, Slot::Readout})
+      result.Set(slot_name(slot), number(info.Env(), core.fp_restores(slot)));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::set_fp_restore(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "enabled must be a boolean");
+    open_core(info.Env()).set_fp_restore(info[0].As<Napi::Boolean>().Value());
+  });
+}
+
+void LatticeCoreWrap::reset_profile(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).reset_profile(); });
+}
+
+Napi::Value LatticeCoreWrap::profile_counters(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    Napi::Object result = Napi::Object::New(info.Env());
+    for (Slot slot : {Slot::Step, Slot::Readout})
+      result.Set(slot_name(slot), profile_counters_object(info.Env(), core.profile_counters(slot)));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::add_profile_counters(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    core.add_profile_counters(read_slot(info[0], "slot"), read_profile_counters(info[1]));
+  });
+}
+
+void LatticeCoreWrap::trace_steps(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).trace_steps(read_integer(info[0], "capacity", 0, 1u << 26)); });
+}
+
+Napi::Value LatticeCoreWrap::take_trace(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    const std::vector<StepRecord> records = open_core(env).take_trace();
+    auto step = Napi::Float64Array::New(env, records.size());
+    auto steps = Napi::Float64Array::New(env, records.size());
+    auto module_id = Napi::Uint32Array::New(env, records.size());
+    auto start_ns = Napi::Float64Array::New(env, records.size());
+    auto end_ns = Napi::Float64Array::New(env, records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      step[i] = static_cast<double>(records[i].step);
+      steps[i] = static_cast<double>(records[i].steps);
+      module_id[i] = records[i].module_id;
+      start_ns[i] = static_cast<double>(records[i].start_ns);
+      end_ns[i] = static_cast<double>(records[i].end_ns);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("step", step);
+    result.Set("steps", steps);
+    result.Set("moduleId", module_id);
+    result.Set("startNs", start_ns);
+    result.Set("endNs", end_ns);
+    return result;
+  });
+}
+
+}  // namespace ouro::addon
