@@ -207,6 +207,25 @@ TEST(LatticeRunner, BatchesGrowFromOneStepAndEndExactlyAtSnapshotAndTargetSteps)
   EXPECT_EQ(profile.calls, expected.size());
 }
 
+TEST(LatticeRunner, ADeferredSnapshotIsNeitherTakenNorCutForBeforeItsStep) {
+  auto lattice = seeded();
+  lattice->trace_steps(1000);
+  std::vector<std::uint64_t> announced;
+  // The callback runs on the runner: the deferral holds from the first batch on.
+  const RunSummary summary = start(*lattice, {57, 10}, [&](std::uint64_t step) {
+                               announced.push_back(step);
+                               if (step == 0) lattice->defer_snapshots(31);
+                               lattice->settle_snapshot(step, true);
+                             }).get();
+  lattice->stop();
+  EXPECT_EQ(announced, (std::vector<std::uint64_t>{0, 40, 50}));
+  // No batch ends at 10, 20 or 30; the one before 40 is cut to end there.
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{
+      {0, 1}, {1, 2}, {3, 4}, {7, 8}, {15, 8}, {23, 8}, {31, 8}, {39, 1}, {40, 8}, {48, 2}, {50, 7}};
+  EXPECT_EQ(batches_of(lattice->take_trace()), expected);
+  EXPECT_EQ(summary.steps_run, 57u);
+}
+
 TEST(LatticeRunner, ANewModuleStartsAgainAtOneStep) {
   auto lattice = seeded();
   lattice->step(20);  // calls of 8, 8 and 4: the sizer is at 8 now
