@@ -113,6 +113,8 @@ SwapOutcome LatticeCore::apply_swap(Slot slot, const std::shared_ptr<const Kerne
   outcome.to_id = slots_.live(slot).id();
   outcome.to_name = slots_.live(slot).name();
   outcome.applied_at_step = step_count();
+  // Code that has just gone live is checked at the next snapshot step, whatever the watchdog's cadence had deferred.
+  snapshots_.defer_captures(0);
   return outcome;
 }
 

@@ -65,7 +65,10 @@ std::optional<SnapshotView> SnapshotStore::pending() {
   std::lock_guard<std::mutex> lock(mutex_);
   // Out but not announced: its probe is still being taken.
   if (!pending_out_ || probe_under_way_) return std::nullopt;
-  SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data()};
+  SnapshotView view{};
+  view.step = pending_.step;
+  view.previous = pending_.previous.data();
+  view.current = pending_.current.data();
   view.capture_ns = pending_.capture_ns;
   if (!pending_.probe_cells.empty()) {
     view.probe_cells = &pending_.probe_cells;

@@ -70,7 +70,8 @@ class SnapshotStore {
    * No snapshot is captured at a step below `first_step` (until reset()):
    * the watchdog spaces its checks so that their cost stays within its share
    * of the run (watchdog-cadence.ts), and the runner neither copies the
-   * levels nor cuts a batch at the snapshot steps in between.
+   * levels nor cuts a batch at the snapshot steps in between. A swap ends
+   * it (LatticeCore::apply_swap): new code is checked at the next one.
    */
   void defer_captures(std::uint64_t first_step) { captures_from_.store(first_step, std::memory_order_relaxed); }
   /// The first step at which a snapshot may be captured.
