@@ -172,6 +172,8 @@ export interface CoreSnapshot {
    * lattice; null for any other snapshot. An f64 level is the core's own copy, handed over without another.
    */
   probeLevel: Float64Array | null;
+  /** What copying both levels at `step` cost the runner, which stepped nothing meanwhile. */
+  captureNs: number;
 }
 
 interface CoreCanaryCommon {
@@ -340,6 +342,11 @@ export interface CoreLattice {
    * index list: the runner copies the whole newest level after the probed batch(es) into `probeLevel`.
    */
   setProbeWholeLevel(delayed: boolean, remainder: boolean): void;
+  /**
+   * No snapshot before `firstStep` in the active run (its start clears it): the runner skips the snapshot steps
+   * below it, copying nothing and cutting no batch there.
+   */
+  deferSnapshots(firstStep: number): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */

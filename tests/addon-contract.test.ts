@@ -40,6 +40,7 @@ const CORE_LATTICE_METHODS = [
   'close',
   'connectKernelHost',
   'copySnapshot',
+  'deferSnapshots',
   'directSteps',
   'field',
   'fpRestores',

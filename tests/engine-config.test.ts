@@ -147,8 +147,14 @@ describe('errors name the key, the value and the limit', () => {
 });
 
 describe('the watchdog', () => {
-  it("checks the whole lattice at the configured cadence, every two minutes by default, never at '0s'", () => {
-    expect(watchdogOptions(defaultConfig.watchdog)).toEqual({ everySteps: 50, driftTolerance: 1e-9, differential: { fullCheckEveryMs: 120_000 } });
+  it("bounds the checks' cost to 1% of the run and checks the whole lattice every two minutes by default, never at '0s'", () => {
+    expect(watchdogOptions(defaultConfig.watchdog)).toEqual({
+      everySteps: 50,
+      driftTolerance: 1e-9,
+      maxCostShare: 0.01,
+      differential: { fullCheckEveryMs: 120_000 },
+    });
+    expect(() => resolveConfig({ watchdog: { maxCostShare: 0 } })).toThrow(/watchdog\.maxCostShare = 0/);
     expect(watchdogOptions(resolveConfig({ watchdog: { fullCheckEvery: '0s' } }).watchdog).differential).toEqual({ fullCheckEveryMs: 0 });
     expect(() => resolveConfig({ watchdog: { fullCheckEvery: '2h' } })).toThrow(/watchdog\.fullCheckEvery = "2h": must be between 0 ms and 3600000 ms/);
   });

@@ -101,6 +101,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
                          InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
                          InstanceMethod<&LatticeCoreWrap::set_probe_whole_level>("setProbeWholeLevel"),
+                         InstanceMethod<&LatticeCoreWrap::defer_snapshots>("deferSnapshots"),
                          InstanceMethod<&LatticeCoreWrap::recover>("recover"),
                          InstanceMethod<&LatticeCoreWrap::canary>("canary"),
                          InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),

@@ -60,6 +60,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   void settle_snapshot(const Napi::CallbackInfo& info);
   void set_probe(const Napi::CallbackInfo& info);
   void set_probe_whole_level(const Napi::CallbackInfo& info);
+  void defer_snapshots(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);
   Napi::Value canary(const Napi::CallbackInfo& info);
   void cancel_canaries(const Napi::CallbackInfo& info);

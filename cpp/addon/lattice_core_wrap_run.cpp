@@ -265,6 +265,7 @@ Napi::Value LatticeCoreWrap::copy_snapshot(const Napi::CallbackInfo& info) {
     result.Set("probeCells", probe_cells);
     result.Set("probeValues", probe_values);
     result.Set("probeSteps", number(env, pending->probe_steps));
+    result.Set("captureNs", number(env, pending->capture_ns));
     result.Set("probeLevel",
                pending->probe_level ? probe_level(env, precision_of(core), pending->probe_level, cells) : env.Null());
     return result;
@@ -311,6 +312,10 @@ void LatticeCoreWrap::settle_snapshot(const Napi::CallbackInfo& info) {
     if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "verified must be a boolean");
     open_core(info.Env()).settle_snapshot(step, info[1].As<Napi::Boolean>().Value());
   });
+}
+
+void LatticeCoreWrap::defer_snapshots(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).defer_snapshots(read_integer(info[0], "firstStep", 0)); });
 }
 
 Napi::Value LatticeCoreWrap::recover(const Napi::CallbackInfo& info) {

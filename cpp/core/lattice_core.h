@@ -333,6 +333,12 @@ class LatticeCore {
    * or converts an index list: the watchdog's full check.
    */
   void set_probe_whole_level(bool delayed, bool remainder) { snapshots_.set_probe_whole_level(delayed, remainder); }
+  /**
+   * No snapshot before `first_step` in the active run (the run's start
+   * clears it): the runner skips the snapshot steps below it, copying
+   * nothing and cutting no batch there.
+   */
+  void defer_snapshots(std::uint64_t first_step) { snapshots_.defer_captures(first_step); }
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step() { return snapshots_.verified_step(); }
   /**

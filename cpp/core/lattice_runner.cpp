@@ -10,6 +10,23 @@
 #include <stdexcept>
 
 namespace ouro {
+namespace {
+
+/**
+ * The first snapshot step after `index`: a multiple of `every` and not below
+ * `captures_from` (a deferred capture), so that a batch is cut only where a
+ * snapshot will be taken, never at the multiples a deferral skips.
+ */
+std::uint64_t next_snapshot_step(std::uint64_t index, std::uint64_t every, std::uint64_t captures_from) {
+  const std::uint64_t next = index - index % every + every;
+  if (captures_from <= next) return next;
+  const std::uint64_t past = captures_from % every;
+  const std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
+  if (past != 0 && captures_from > unlimited - (every - past)) return unlimited;
+  return past == 0 ? captures_from : captures_from + (every - past);
+}
+
+}  // namespace
 
 void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot) {
   if (running()) throw std::logic_error("LatticeCore::run called while a run is active");
@@ -37,7 +54,7 @@ std::uint64_t LatticeCore::batch_at(std::uint64_t index) const {
   const std::uint64_t every = run_options_.snapshot_every;
   std::uint64_t steps = snapshots_.probe_batch(batch_sizer_.next(), every);
   steps = std::min(steps, run_target_step_ - index);
-  if (every > 0) steps = std::min(steps, every - index % every);
+  if (every > 0) steps = std::min(steps, next_snapshot_step(index, every, snapshots_.captures_from()) - index);
   return steps;
 }
 
@@ -96,6 +113,8 @@ SwapOutcome LatticeCore::apply_swap(Slot slot, const std::shared_ptr<const Kerne
   outcome.to_id = slots_.live(slot).id();
   outcome.to_name = slots_.live(slot).name();
   outcome.applied_at_step = step_count();
+  // Code that has just gone live is checked at the next snapshot step, whatever the watchdog's cadence had deferred.
+  snapshots_.defer_captures(0);
   return outcome;
 }
 

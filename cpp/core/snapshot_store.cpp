@@ -1,6 +1,7 @@
 #include "core/snapshot_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -64,7 +65,11 @@ std::optional<SnapshotView> SnapshotStore::pending() {
   std::lock_guard<std::mutex> lock(mutex_);
   // Out but not announced: its probe is still being taken.
   if (!pending_out_ || probe_under_way_) return std::nullopt;
-  SnapshotView view{pending_.step, pending_.previous.data(), pending_.current.data(), nullptr, nullptr, 0, nullptr};
+  SnapshotView view{};
+  view.step = pending_.step;
+  view.previous = pending_.previous.data();
+  view.current = pending_.current.data();
+  view.capture_ns = pending_.capture_ns;
   if (!pending_.probe_cells.empty()) {
     view.probe_cells = &pending_.probe_cells;
     view.probe_values = pending_.probe_values.data();
@@ -96,16 +101,20 @@ std::optional<std::uint64_t> SnapshotStore::verified_step() {
 void SnapshotStore::reset() {
   std::lock_guard<std::mutex> lock(mutex_);
   drop_pending();
+  captures_from_.store(0, std::memory_order_relaxed);
 }
 
 SnapshotStore::Capture SnapshotStore::capture(std::uint64_t step, const void* previous, const void* current,
                                               std::uint64_t batch_steps, std::uint64_t snapshot_every) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_out_) return Capture::Skipped;
+  if (pending_out_ || step < captures_from()) return Capture::Skipped;
+  const auto started = std::chrono::steady_clock::now();
   pending_.previous.resize(level_bytes_);
   pending_.current.resize(level_bytes_);
   std::memcpy(pending_.previous.data(), previous, level_bytes_);
   std::memcpy(pending_.current.data(), current, level_bytes_);
+  pending_.capture_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
   pending_.step = step;
   pending_out_ = true;
   pending_.probe_cells = next_probe_cells_;

@@ -3,6 +3,7 @@
 
 #include <ouroboros/kernel_abi.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,8 @@ struct SnapshotView {
   /// A whole-level probe (set_probe_whole_level): the newest level after the probed batch(es), shared
   /// so that a check off the JS thread can hold it past settle() without a copy; null otherwise.
   std::shared_ptr<const std::vector<std::byte>> probe_level;
+  /// What copying both levels cost the runner, which steps nothing meanwhile: part of the check's price.
+  std::uint64_t capture_ns = 0;
 };
 
 /**
@@ -63,6 +66,16 @@ class SnapshotStore {
   void set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values, bool remainder);
   /// The next snapshot is probed at every cell: the whole newest level is copied, with no index list.
   void set_probe_whole_level(bool delayed, bool remainder);
+  /**
+   * No snapshot is captured at a step below `first_step` (until reset()):
+   * the watchdog spaces its checks so that their cost stays within its share
+   * of the run (watchdog-cadence.ts), and the runner neither copies the
+   * levels nor cuts a batch at the snapshot steps in between. A swap ends
+   * it (LatticeCore::apply_swap): new code is checked at the next one.
+   */
+  void defer_captures(std::uint64_t first_step) { captures_from_.store(first_step, std::memory_order_relaxed); }
+  /// The first step at which a snapshot may be captured.
+  std::uint64_t captures_from() const { return captures_from_.load(std::memory_order_relaxed); }
   /// The snapshot handed to the watchdog, once its probe (if any) is taken.
   std::optional<SnapshotView> pending();
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
@@ -71,7 +84,7 @@ class SnapshotStore {
 
   // ------------------------------------------------------------ state owner's side
 
-  /// A new run: nothing is out and no probe is under way.
+  /// A new run: nothing is out, no probe is under way and no capture is deferred.
   void reset();
   /**
    * Copies both levels at `step`. `batch_steps` is the live batch size k and
@@ -109,6 +122,7 @@ class SnapshotStore {
     std::vector<std::uint64_t> probe_cells;
     std::vector<std::byte> probe_values;
     std::uint64_t probe_steps = 0;
+    std::uint64_t capture_ns = 0;
     std::uint64_t probe_max_cone_values = 0;
     bool probe_whole_level = false;
     /// Reused while no view holds it: a fresh 128 MiB level at 4096^2 costs the runner its page faults.
@@ -132,6 +146,8 @@ class SnapshotStore {
   bool next_probe_remainder_ = false;
   bool next_probe_whole_level_ = false;
   std::uint64_t next_probe_max_cone_values_ = 0;
+  // Read by the runner's batch sizing without the mutex.
+  std::atomic<std::uint64_t> captures_from_{0};
   // The state owner's: a probe is under way, with this many batches still to
   // run: a one-step batch (delayed), a remainder-sized one (remainder), the live one.
   bool probe_under_way_ = false;

@@ -207,6 +207,46 @@ TEST(LatticeRunner, BatchesGrowFromOneStepAndEndExactlyAtSnapshotAndTargetSteps)
   EXPECT_EQ(profile.calls, expected.size());
 }
 
+TEST(LatticeRunner, ADeferredSnapshotIsNeitherTakenNorCutForBeforeItsStep) {
+  auto lattice = seeded();
+  lattice->trace_steps(1000);
+  std::vector<std::uint64_t> announced;
+  // The callback runs on the runner: the deferral holds from the first batch on.
+  const RunSummary summary = start(*lattice, {57, 10}, [&](std::uint64_t step) {
+                               announced.push_back(step);
+                               if (step == 0) lattice->defer_snapshots(31);
+                               lattice->settle_snapshot(step, true);
+                             }).get();
+  lattice->stop();
+  EXPECT_EQ(announced, (std::vector<std::uint64_t>{0, 40, 50}));
+  // No batch ends at 10, 20 or 30; the one before 40 is cut to end there.
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{
+      {0, 1}, {1, 2}, {3, 4}, {7, 8}, {15, 8}, {23, 8}, {31, 8}, {39, 1}, {40, 8}, {48, 2}, {50, 7}};
+  EXPECT_EQ(batches_of(lattice->take_trace()), expected);
+  EXPECT_EQ(summary.steps_run, 57u);
+}
+
+TEST(LatticeRunner, ASwapEndsADeferralSoTheNewCodeIsCheckedAtTheNextSnapshotStep) {
+  auto lattice = seeded();
+  std::promise<std::uint64_t> second;
+  std::atomic<int> announced{0};
+  auto ended = start(*lattice, {0, 10}, [&](std::uint64_t step) {
+    if (announced++ == 0) lattice->defer_snapshots(std::uint64_t{1} << 60);
+    if (announced == 2) second.set_value(step);
+    lattice->settle_snapshot(step, true);
+  });
+  const SwapOutcome swapped = swap_and_wait(*lattice, Slot::Step, load_kernel(test::reference_twin_kernel_path()));
+  auto next = second.get_future();
+  // Only the swap can end a deferral of 2^60 steps; the guard against a hang is far beyond any machine's pace.
+  ASSERT_EQ(next.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  lattice->stop();
+  ended.get();
+  const std::uint64_t step = next.get();
+  EXPECT_EQ(step % 10, 0u);
+  EXPECT_GT(step, swapped.applied_at_step);
+  EXPECT_LE(step, swapped.applied_at_step + 10);
+}
+
 TEST(LatticeRunner, ANewModuleStartsAgainAtOneStep) {
   auto lattice = seeded();
   lattice->step(20);  // calls of 8, 8 and 4: the sizer is at 8 now

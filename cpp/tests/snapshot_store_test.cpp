@@ -49,6 +49,21 @@ TEST(SnapshotStore, HandsOutACaptureUntilItIsSettledAndSkipsCapturesMeanwhile) {
   EXPECT_EQ(store.capture(16, second.previous.data(), second.current.data(), 4, 8), SnapshotStore::Capture::Announce);
 }
 
+TEST(SnapshotStore, SkipsCapturesBelowADeferredStepUntilReset) {
+  SnapshotStore store(1, kCells, kLevelBytes);
+  const Levels state = levels(0);
+  store.defer_captures(24);
+  EXPECT_EQ(store.captures_from(), 24u);
+  EXPECT_EQ(store.capture(16, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Skipped);
+  EXPECT_FALSE(store.pending().has_value());
+  EXPECT_EQ(store.capture(24, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Announce);
+  store.settle(24, true);
+  store.defer_captures(1000);
+  store.reset();
+  EXPECT_EQ(store.captures_from(), 0u) << "a new run starts with no deferral";
+  EXPECT_EQ(store.capture(32, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Announce);
+}
+
 TEST(SnapshotStore, RestoreCopiesTheVerifiedSnapshotBackAndDropsThePendingOne) {
   SnapshotStore store(1, kCells, kLevelBytes);
   std::array<double, kCells> current_out{};

@@ -7,15 +7,16 @@
  * - fpRestore: runner steps with and without the FP environment restore
  *   after every kernel call (`setFpRestore`), at 4096^2 f64 and at a small
  *   lattice where a step is short enough for the per-call cost to show;
- * - differential: live throughput (runner steps per second, timed natively
- *   over whole runs) at 4096^2 f64 with no watchdog, with the energy
- *   watchdog alone and with the energy and differential watchdog at the
- *   default cadence (the engine's everySteps and the default probe), and
- *   the JS thread's work for one probe (the oracle's k-step light cones at
- *   the cells the default probe keeps for the live batch size, and the
- *   comparison), timed alone and set against the time between two checks:
- *   on a shared 2-core machine whole-run throughput moves by tens of
- *   percent between rounds, far more than the cost being measured;
+ * - checkAnatomy: where one check's time goes at 4096^2 f64 (the runner's
+ *   copy of both levels, the JS thread's copy, the oracle's energy and the
+ *   differential probe), each timed on a run with a snapshot every K steps;
+ * - engineWatchdog: live throughput (from the runner's step trace) at
+ *   4096^2 f64 with no watchdog, with the engine's (`watchdogOptions` of the
+ *   default configuration: energy, differential, full check, checks held to
+ *   maxCostShare of the run) and with the same checked every K steps, in
+ *   interleaved rounds long enough for a few checks at the engine's cadence,
+ *   each measured after its first two checks (which a long run has once);
+ *   with what each check cost as the watchdog measured it;
  * - fullCheck: the watchdog's full check of the whole lattice, due every
  *   DEFAULT_FULL_CHECK_EVERY_MS: the oracle's steps of the whole lattice
  *   (off the JS thread) and the JS thread's part (planning the whole-level
@@ -35,16 +36,16 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CoreLattice } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
 import { defaultConfig } from '../engine/config.js';
-import { Lattice } from '../lattice/lattice.js';
+import { watchdogOptions } from '../engine/main-lattice.js';
 import { cellCount, randomState } from '../lattice/initial-conditions.js';
 import { ULPS_PER_STEP, compareProbe, drawProbeCells } from '../lattice/differential-check.js';
 import {
   Watchdog,
+  resolveCadence,
   resolveDifferential,
   DEFAULT_FULL_CHECK_EVERY_MS,
   DEFAULT_PROBE_CELLS,
   DEFAULT_PROBE_CONE_VALUES,
-  DEFAULT_PROBE_EVERY_SNAPSHOTS,
   type WatchdogOptions,
 } from '../lattice/watchdog.js';
 import { seededRandom } from '../util/random.js';
@@ -62,12 +63,35 @@ interface WatchdogPlan {
   fpSmallSteps: number;
   liveRounds: number;
   liveSteps: number;
+  /** Rounds of the engine's watchdog against none, and their steps (long enough for a few checks at its cadence). */
+  engineRounds: number;
+  engineSteps: number;
 }
 
 function plan(quick: boolean): WatchdogPlan {
   return quick
-    ? { largeExtents: [256, 256], smallExtents: [16, 16], fpRounds: 3, fpLargeSteps: 20, fpSmallSteps: 2000, liveRounds: 2, liveSteps: 120 }
-    : { largeExtents: [4096, 4096], smallExtents: [16, 16], fpRounds: 31, fpLargeSteps: 6, fpSmallSteps: 50_000, liveRounds: 10, liveSteps: 150 };
+    ? {
+        largeExtents: [256, 256],
+        smallExtents: [16, 16],
+        fpRounds: 3,
+        fpLargeSteps: 20,
+        fpSmallSteps: 2000,
+        liveRounds: 2,
+        liveSteps: 120,
+        engineRounds: 2,
+        engineSteps: 2000,
+      }
+    : {
+        largeExtents: [4096, 4096],
+        smallExtents: [16, 16],
+        fpRounds: 31,
+        fpLargeSteps: 6,
+        fpSmallSteps: 50_000,
+        liveRounds: 10,
+        liveSteps: 150,
+        engineRounds: 6,
+        engineSteps: 1200,
+      };
 }
 
 export interface RoundedFigure {
@@ -90,32 +114,10 @@ export interface WatchdogBenchReport {
   kernel: string;
   threads: number;
   fpRestore: FpRestoreFigures[];
-  differential: {
-    extents: number[];
-    precision: 'f64';
-    everySteps: number;
-    probeCells: number;
-    probeEverySnapshots: number;
-    /** The live batch size the runner reached, and the steps a delayed probe checks (a one-step call and that batch). */
-    liveBatchSteps: number;
-    probeSteps: number;
-    /** Cells the default probe keeps for a probe of probeSteps steps (the light-cone budget). */
-    probedCells: number;
-    stepsPerRound: number;
-    stepsPerSecond: { none: number; energy: number; energyAndDifferential: number };
-    /** Throughput lost to the differential check, against the energy watchdog alone. */
-    differentialCostPct: RoundedFigure;
-    /** Throughput lost to the whole watchdog, against none. */
-    watchdogCostPct: RoundedFigure;
-    /** The JS thread's part of one differential check: the oracle's step at the probed cells and the comparison. */
-    checkMsPerProbe: number;
-    /**
-     * That part as a share of the time between two checks (everySteps steps
-     * at the energy watchdog's rate), counting it as lost to the kernel
-     * outright: the A/B figure above is this machine's noise, this one the cost.
-     */
-    accountedCostPct: number;
-  };
+  /** Where one check's time goes at the large lattice, each part timed alone on a run with a snapshot every K steps. */
+  checkAnatomy: CheckAnatomy;
+  /** The watchdog as the engine runs it (`watchdogOptions(defaultConfig.watchdog)`) against none and against a check every K steps. */
+  engineWatchdog: EngineWatchdogFigures;
   fullCheck: {
     extents: number[];
     everyMs: number;
@@ -178,21 +180,169 @@ async function measureFpRestore(extents: number[], steps: number, rounds: number
   }
 }
 
-type LiveMode = 'none' | 'energy' | 'energyAndDifferential';
+export interface CheckAnatomy {
+  extents: number[];
+  everySteps: number;
+  /** Medians over the run's checks, in ms. */
+  runnerCaptureMs: number;
+  copySnapshotMs: number;
+  energyMs: number;
+  differentialMs: number;
+  /** Runner time per step meanwhile (the batches between checks), in ms. */
+  msPerStep: number;
+  /** (capture + copy + energy + differential) over the time of everySteps steps: a check every K steps, counted as lost outright. */
+  accountedPctAtEveryK: number;
+}
 
-async function liveStepsPerSecond(lat: Lattice, mode: LiveMode, steps: number, everySteps: number): Promise<number> {
-  const watchdog: WatchdogOptions | undefined = mode === 'none' ? undefined : { everySteps, differential: mode === 'energy' ? false : {} };
-  let rollbacks = 0;
-  const onRollback = () => (rollbacks += 1);
-  lat.on('watchdog', onRollback);
+export interface EngineWatchdogFigures {
+  extents: number[];
+  precision: 'f64';
+  everySteps: number;
+  maxCostShare: number;
+  probeCells: number;
+  fullCheckEveryMs: number;
+  /** The live batch size the runner reached. */
+  liveBatchSteps: number;
+  stepsPerRound: number;
+  /** Each run's throughput is taken from this step on (after its first two checks, which set the cadence's rate), from the step trace. */
+  measuredFromStep: number;
+  /** Steps over time of all rounds of a mode together. */
+  stepsPerSecond: { none: number; everyK: number; engine: number };
+  /** Per round, the engine's watchdog against none, in the same round. */
+  engineCostPct: RoundedFigure;
+  /** Per round, a check every K steps (the default before maxCostShare) against none. */
+  everyKCostPct: RoundedFigure;
+  /** 100 * (1 - engine / none) of the pooled rates. */
+  pooledEngineCostPct: number;
+  /** Checks in the measured part of a round (median over rounds) and what they cost, as the watchdog measured it (runner copy + JS thread). */
+  checksPerRound: { everyK: number; engine: number };
+  checkCostMs: { everyK: number; engine: number };
+  /** The measured checks' cost over the measured time, median over rounds: the share the cadence aims at. */
+  accountedCostPct: { everyK: number; engine: number };
+  /** The JS thread's part of one differential check (oracle at the probed cells and comparison), timed alone. */
+  differentialMsPerProbe: number;
+}
+
+/** Times each part of a check on a run with a snapshot every K steps, doing what the watchdog does with each. */
+async function measureCheckAnatomy(extents: number[], threads: number, everySteps: number, checks: number): Promise<CheckAnatomy> {
+  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
   try {
-    const summary = await lat.run({ steps, watchdog });
+    const cells = cellCount(extents);
+    const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 13);
+    core.setState(initial.previous, initial.current);
+    const levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
+    const random = seededRandom(2);
+    const oracle = oracleAddon();
+    const parts = { capture: [] as number[], copy: [] as number[], energy: [] as number[], differential: [] as number[] };
+    const since = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e6;
+    core.setProbe(drawProbeCells(cells, DEFAULT_PROBE_CELLS, random), false, DEFAULT_PROBE_CONE_VALUES, false);
+    core.traceSteps(1 << 20);
+    const summary = await core.run(checks * everySteps, everySteps, (step) => {
+      let started = process.hrtime.bigint();
+      const snapshot = core.copySnapshot(levels.previous, levels.current);
+      parts.copy.push(since(started));
+      if (snapshot === null) return;
+      parts.capture.push(snapshot.captureNs / 1e6);
+      started = process.hrtime.bigint();
+      oracle.checkInvariants({
+        extents,
+        c: 1,
+        h: 1,
+        dt: DT,
+        ...levels,
+        initialEnergy: 1,
+        driftTolerance: 1,
+        readout: null,
+        stepped: null,
+        shiftedStepped: null,
+      });
+      parts.energy.push(since(started));
+      started = process.hrtime.bigint();
+      const { probeCells, probeSteps } = snapshot;
+      oracle.stepAtCellsF64(levels.previous, levels.current, extents, DT * DT, probeSteps, probeCells);
+      oracle.cellsTermScaleF64(levels.previous, levels.current, extents, DT * DT, probeSteps, probeCells);
+      parts.differential.push(since(started));
+      core.setProbe(drawProbeCells(cells, DEFAULT_PROBE_CELLS, random), false, DEFAULT_PROBE_CONE_VALUES, false);
+      core.settleSnapshot(step, true);
+    });
     if (summary.error) throw new Error(`the run failed: ${summary.error}`);
-    if (rollbacks > 0) throw new Error(`the watchdog rolled back a correct kernel (${mode})`);
-    return summary.stepsRun / (summary.runNs / 1e9);
+    const trace = core.takeTrace();
+    const batchMs = Array.from(trace.steps, (steps, i) => (trace.endNs[i]! - trace.startNs[i]!) / 1e6 / steps);
+    const msPerStep = median(batchMs);
+    const checkMs = median(parts.capture) + median(parts.copy) + median(parts.energy) + median(parts.differential);
+    return {
+      extents,
+      everySteps,
+      runnerCaptureMs: median(parts.capture),
+      copySnapshotMs: median(parts.copy),
+      energyMs: median(parts.energy),
+      differentialMs: median(parts.differential),
+      msPerStep,
+      accountedPctAtEveryK: (100 * checkMs) / (everySteps * msPerStep),
+    };
   } finally {
-    lat.off('watchdog', onRollback);
+    core.close();
   }
+}
+
+type LiveMode = 'none' | 'everyK' | 'engine';
+
+interface LiveRound {
+  /** Steps per second over the measured part. */
+  rate: number;
+  /** Checks that began in the measured part, and their cost as the watchdog measured it. */
+  checks: number;
+  checkCostMs: number[];
+  measuredMs: number;
+}
+
+/**
+ * One run of `steps` steps on `core` with the engine's watchdog, the same
+ * every K steps, or none; throughput from the step trace from `fromStep` on.
+ * A watchdog of this module's own, built as Lattice.run builds it, so that
+ * the bench can read what each check cost.
+ */
+async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromStep: number, energy: number, extents: number[]): Promise<LiveRound> {
+  const engine = watchdogOptions(defaultConfig.watchdog);
+  const options: WatchdogOptions = mode === 'engine' ? engine : { ...engine, maxCostShare: undefined };
+  const physics = { extents, c: 1, h: 1, dt: DT, courant2: DT * DT, precision: 'f64' as const };
+  const differential = resolveDifferential(options.differential, cellCount(extents));
+  const rollbacks: string[] = [];
+  const watchdog = new Watchdog(
+    core,
+    physics,
+    energy,
+    options.driftTolerance!,
+    differential,
+    (event) => rollbacks.push(event.detail),
+    resolveCadence(options, options.everySteps, differential?.seed),
+  );
+  const start = core.stepCount;
+  const costs: { step: number; ms: number }[] = [];
+  core.traceSteps(1 << 20);
+  if (mode !== 'none') watchdog.prime();
+  const summary = await core.run(
+    steps,
+    mode === 'none' ? 0 : options.everySteps,
+    mode === 'none'
+      ? null
+      : (step) => {
+          watchdog.check(step);
+          costs.push({ step, ms: watchdog.lastCheckCostMs });
+        },
+  );
+  await watchdog.fullCheckSettled();
+  if (summary.error) throw new Error(`the run failed: ${summary.error}`);
+  if (rollbacks.length > 0) throw new Error(`the watchdog rolled back a correct kernel (${mode}): ${rollbacks[0]}`);
+  const trace = core.takeTrace();
+  const first = trace.step.findIndex((step) => step >= start + fromStep);
+  if (first < 0) throw new Error(`the run ended before step ${fromStep}`);
+  const last = trace.step.length - 1;
+  let measuredSteps = 0;
+  for (let i = first; i <= last; i++) measuredSteps += trace.steps[i]!;
+  const measuredMs = (trace.endNs[last]! - trace.startNs[first]!) / 1e6;
+  const measured = costs.filter((cost) => cost.step >= start + fromStep);
+  return { rate: (1000 * measuredSteps) / measuredMs, checks: measured.length, checkCostMs: measured.map((cost) => cost.ms), measuredMs };
 }
 
 /** Cells the core keeps of `drawn` for a probe of `steps` steps under the default light-cone budget. */
@@ -223,45 +373,56 @@ function checkMsPerProbe(extents: number[], steps: number): number {
   return Number(totalNs) / 1e6 / repetitions;
 }
 
-async function measureDifferential(p: WatchdogPlan, threads: number, log: (message: string) => void) {
-  const everySteps = defaultConfig.watchdog.everySteps;
-  const lat = new Lattice({ extents: p.largeExtents, dt: DT, threads, kernel: kernelModulePath(KERNEL) });
+async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (message: string) => void): Promise<EngineWatchdogFigures> {
+  const engine = watchdogOptions(defaultConfig.watchdog);
+  const extents = p.largeExtents;
+  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
   try {
-    const initial = randomState(lat, 9);
-    lat.setState(initial.previous, initial.current);
-    const modes: LiveMode[] = ['none', 'energy', 'energyAndDifferential'];
-    const rates: Record<LiveMode, number[]> = { none: [], energy: [], energyAndDifferential: [] };
-    for (let round = 0; round < p.liveRounds; round++) {
+    const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 9);
+    core.setState(initial.previous, initial.current);
+    const energy = oracleAddon().energy(initial.previous as Float64Array, initial.current as Float64Array, extents, 1, 1, DT);
+    // The first two checks (at the start and K steps on) give the cadence its rate; a long run has them once.
+    const fromStep = 2 * engine.everySteps + 10;
+    const modes: LiveMode[] = ['none', 'everyK', 'engine'];
+    const rounds: Record<LiveMode, LiveRound[]> = { none: [], everyK: [], engine: [] };
+    for (let round = 0; round < p.engineRounds; round++) {
       const order = round % 2 === 0 ? modes : [...modes].reverse();
       for (const mode of order) {
-        rates[mode].push(await liveStepsPerSecond(lat, mode, p.liveSteps, everySteps));
-        log(`round ${round + 1}/${p.liveRounds} ${mode}: ${rates[mode].at(-1)!.toFixed(2)} steps/s`);
+        const result = await liveRound(core, mode, p.engineSteps, fromStep, energy, extents);
+        rounds[mode].push(result);
+        log(`round ${round + 1}/${p.engineRounds} ${mode}: ${result.rate.toFixed(2)} steps/s, ${result.checks} checks measured`);
       }
     }
-    const lossPct = (slower: number[], faster: number[]) => slower.map((rate, i) => (100 * (faster[i]! - rate)) / faster[i]!);
-    // The worst of the two probes the coin picks: a one-step call and then the live batch.
-    const liveBatchSteps = lat.batchSteps;
-    const probeSteps = liveBatchSteps + 1;
-    const checkMs = checkMsPerProbe(p.largeExtents, probeSteps);
-    const msBetweenChecks = (1000 * everySteps) / median(rates.energy);
+    const pooled = (mode: LiveMode) => {
+      const ms = rounds[mode].reduce((sum, r) => sum + r.measuredMs, 0);
+      return rounds[mode].reduce((sum, r) => sum + (r.rate * r.measuredMs) / 1000, 0) / (ms / 1000);
+    };
+    const lossPct = (mode: LiveMode) => rounds[mode].map((r, i) => (100 * (rounds.none[i]!.rate - r.rate)) / rounds.none[i]!.rate);
+    const accounted = (mode: LiveMode) => median(rounds[mode].map((r) => (100 * r.checkCostMs.reduce((a, b) => a + b, 0)) / r.measuredMs));
+    const costs = (mode: LiveMode) => rounds[mode].flatMap((r) => r.checkCostMs);
+    const stepsPerSecond = { none: pooled('none'), everyK: pooled('everyK'), engine: pooled('engine') };
+    const liveBatchSteps = core.batchSteps;
     return {
-      extents: p.largeExtents,
-      precision: 'f64' as const,
-      everySteps,
+      extents,
+      precision: 'f64',
+      everySteps: engine.everySteps,
+      maxCostShare: engine.maxCostShare!,
       probeCells: DEFAULT_PROBE_CELLS,
-      probeEverySnapshots: DEFAULT_PROBE_EVERY_SNAPSHOTS,
+      fullCheckEveryMs: defaultConfig.watchdog.fullCheckEveryMs,
       liveBatchSteps,
-      probeSteps,
-      probedCells: keptCells(DEFAULT_PROBE_CELLS, p.largeExtents.length, probeSteps),
-      stepsPerRound: p.liveSteps,
-      stepsPerSecond: { none: median(rates.none), energy: median(rates.energy), energyAndDifferential: median(rates.energyAndDifferential) },
-      differentialCostPct: rounded(lossPct(rates.energyAndDifferential, rates.energy)),
-      watchdogCostPct: rounded(lossPct(rates.energyAndDifferential, rates.none)),
-      checkMsPerProbe: checkMs,
-      accountedCostPct: (100 * checkMs) / msBetweenChecks,
+      stepsPerRound: p.engineSteps,
+      measuredFromStep: fromStep,
+      stepsPerSecond,
+      engineCostPct: rounded(lossPct('engine')),
+      everyKCostPct: rounded(lossPct('everyK')),
+      pooledEngineCostPct: 100 * (1 - stepsPerSecond.engine / stepsPerSecond.none),
+      checksPerRound: { everyK: median(rounds.everyK.map((r) => r.checks)), engine: median(rounds.engine.map((r) => r.checks)) },
+      checkCostMs: { everyK: median(costs('everyK')), engine: median(costs('engine')) },
+      accountedCostPct: { everyK: accounted('everyK'), engine: accounted('engine') },
+      differentialMsPerProbe: checkMsPerProbe(extents, liveBatchSteps + 1),
     };
   } finally {
-    lat.close();
+    core.close();
   }
 }
 
@@ -419,10 +580,13 @@ export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogB
     await measureFpRestore(p.largeExtents, p.fpLargeSteps, p.fpRounds, threads),
     await measureFpRestore(p.smallExtents, p.fpSmallSteps, p.fpRounds, threads),
   ];
-  log(`live throughput: ${p.liveRounds} rounds of ${p.liveSteps} steps per mode at ${p.largeExtents.join('x')}`);
-  const differential = await measureDifferential(p, threads, log);
-  log(`full check: ${p.liveRounds} rounds of ${p.liveSteps} steps with and without one at ${p.largeExtents.join('x')}`);
-  const fullCheck = await measureFullCheck(p, threads, differential.liveBatchSteps, log);
+  const everySteps = defaultConfig.watchdog.everySteps;
+  log(`one check's parts: a run with a snapshot every ${everySteps} steps at ${p.largeExtents.join('x')}`);
+  const checkAnatomy = await measureCheckAnatomy(p.largeExtents, threads, everySteps, options.quick ? 4 : 9);
+  log(`live throughput: ${p.engineRounds} rounds of ${p.engineSteps} steps per mode (none, every K, the engine's) at ${p.largeExtents.join('x')}`);
+  const engineWatchdog = await measureEngineWatchdog(p, threads, log);
+  log(`full check: ${p.liveRounds} rounds with and without one at ${p.largeExtents.join('x')}`);
+  const fullCheck = await measureFullCheck(p, threads, engineWatchdog.liveBatchSteps, log);
   const cpus = os.cpus();
   return {
     benchmark: 'watchdog',
@@ -431,7 +595,8 @@ export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogB
     kernel: KERNEL,
     threads,
     fpRestore,
-    differential,
+    checkAnatomy,
+    engineWatchdog,
     fullCheck,
   };
 }
@@ -445,15 +610,25 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
         `${pct(figure.medianPct)} (rounds ${figure.roundPct.map(pct).join(' ')})`,
     );
   }
-  const d = report.differential;
+  const a = report.checkAnatomy;
   lines.push(
     '',
-    `differential watchdog at ${d.extents.join('x')} f64, every ${d.everySteps} steps, live batches of ${d.liveBatchSteps} steps, ` +
-      `${d.probedCells} of ${d.probeCells} cells checked over ${d.probeSteps} steps:`,
-    `  steps/s: none ${d.stepsPerSecond.none.toFixed(2)}, energy ${d.stepsPerSecond.energy.toFixed(2)}, energy+differential ${d.stepsPerSecond.energyAndDifferential.toFixed(2)}`,
-    `  differential cost ${pct(d.differentialCostPct.medianPct)} of live throughput (rounds ${d.differentialCostPct.roundPct.map(pct).join(' ')})`,
-    `  whole watchdog    ${pct(d.watchdogCostPct.medianPct)} (rounds ${d.watchdogCostPct.roundPct.map(pct).join(' ')})`,
-    `  one probe's check ${d.checkMsPerProbe.toFixed(2)} ms on the JS thread: ${d.accountedCostPct.toFixed(3)}% of the time between checks`,
+    `one check at ${a.extents.join('x')} f64 (medians, ${a.msPerStep.toFixed(1)} ms a step): runner copy ${a.runnerCaptureMs.toFixed(1)} ms, ` +
+      `JS copy ${a.copySnapshotMs.toFixed(1)} ms, energy ${a.energyMs.toFixed(1)} ms, differential ${a.differentialMs.toFixed(1)} ms: ` +
+      `${a.accountedPctAtEveryK.toFixed(1)}% of ${a.everySteps} steps`,
+  );
+  const e = report.engineWatchdog;
+  lines.push(
+    '',
+    `the engine's watchdog at ${e.extents.join('x')} f64 (every ${e.everySteps} steps at most, checks held to ${100 * e.maxCostShare}% of the run), ` +
+      `live batches of ${e.liveBatchSteps}, rounds of ${e.stepsPerRound} steps measured from step ${e.measuredFromStep}:`,
+    `  steps/s (pooled): none ${e.stepsPerSecond.none.toFixed(2)}, every K ${e.stepsPerSecond.everyK.toFixed(2)}, engine ${e.stepsPerSecond.engine.toFixed(2)}: ` +
+      `engine ${pct(e.pooledEngineCostPct)} pooled`,
+    `  engine  ${pct(e.engineCostPct.medianPct)} median (rounds ${e.engineCostPct.roundPct.map(pct).join(' ')})`,
+    `  every K ${pct(e.everyKCostPct.medianPct)} median (rounds ${e.everyKCostPct.roundPct.map(pct).join(' ')})`,
+    `  checks a round: every K ${e.checksPerRound.everyK}, engine ${e.checksPerRound.engine}; ${e.checkCostMs.everyK.toFixed(0)} and ` +
+      `${e.checkCostMs.engine.toFixed(0)} ms each; accounted ${e.accountedCostPct.everyK.toFixed(2)}% and ${e.accountedCostPct.engine.toFixed(2)}% of the run`,
+    `  one differential probe ${e.differentialMsPerProbe.toFixed(2)} ms on the JS thread`,
   );
   const f = report.fullCheck;
   lines.push(

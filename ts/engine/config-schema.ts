@@ -276,6 +276,13 @@ export const CONFIG_SCHEMA = [
     description: 'Largest relative energy drift the watchdog accepts.',
   },
   {
+    path: 'watchdog.maxCostShare',
+    type: { kind: 'number', min: 0, max: 1, minExclusive: true },
+    default: 0.01,
+    description:
+      "Largest share of the run's time the watchdog's checks may take: after each check the next snapshot waits a random whole number of everySteps intervals, whose mean makes the check's measured cost (the runner's copy of both levels, the JS thread's copy and oracle sums) this share. At 4096^2 a check costs about 0.2 s, 13% of the run at every 50 steps of a 30 ms kernel.",
+  },
+  {
     path: 'watchdog.fullCheckEvery',
     type: { kind: 'duration', minMs: 0, maxMs: HOUR_MS },
     default: '120s',

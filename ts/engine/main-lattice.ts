@@ -12,7 +12,12 @@ import type { EngineConfig } from './config.js';
 
 /** The main job's watchdog as the configuration sets it: the lattice's run takes it. */
 export function watchdogOptions(settings: EngineConfig['watchdog']): WatchdogOptions {
-  return { everySteps: settings.everySteps, driftTolerance: settings.driftTolerance, differential: { fullCheckEveryMs: settings.fullCheckEveryMs } };
+  return {
+    everySteps: settings.everySteps,
+    driftTolerance: settings.driftTolerance,
+    maxCostShare: settings.maxCostShare,
+    differential: { fullCheckEveryMs: settings.fullCheckEveryMs },
+  };
 }
 
 export function createMainLattice(settings: EngineConfig['lattice'], seed = 1, sharedState = false): Lattice {

@@ -42,7 +42,7 @@ import { type HandoffReport, frozenMetadata, handoffReport, restoreCounters, res
 import { type RestartOptions, type RestartReport, checkRestartOptions } from './restart-options.js';
 import { type Slot, checkSlot } from './slots.js';
 import { type FrozenState, type ResumeOptions, checkResumeOptions, takeOver } from './successor.js';
-import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveDifferential } from './watchdog.js';
+import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveCadence, resolveDifferential } from './watchdog.js';
 
 export { SLOTS, type Slot } from './slots.js';
 export type { HandoffReport } from './restore.js';
@@ -600,10 +600,17 @@ export class Lattice extends EventEmitter {
     const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
     const tolerance = requirePositiveNumber('watchdog.driftTolerance', options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision]);
     const differential = resolveDifferential(options.differential, this.cells);
+    const cadence = resolveCadence(options, everySteps, differential?.seed);
     const { extents, c, h, dt, courantNumber, precision } = this.#config;
     const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };
-    const watchdog = new Watchdog(this.#core, physics, this.#initialEnergy, tolerance, differential, (event) =>
-      this.emit('watchdog', event satisfies WatchdogEvent),
+    const watchdog = new Watchdog(
+      this.#core,
+      physics,
+      this.#initialEnergy,
+      tolerance,
+      differential,
+      (event) => this.emit('watchdog', event satisfies WatchdogEvent),
+      cadence,
     );
     return { everySteps, watchdog };
   }

@@ -9,7 +9,10 @@
  * the probe takes the whole newest level and the oracle steps the whole
  * lattice off the JS thread (the full check): a kernel wrong at one cell of
  * 4096^2 escapes the sampled cells for hundreds of checks, never this one.
- * A good snapshot becomes the
+ * With `maxCostShare` (the engine's default) the snapshots are spaced so
+ * that the checks cost the run at most that share of its time: each check
+ * measures its own cost and defers the next snapshot by a random whole
+ * number of K-step intervals (watchdog-cadence.ts). A good snapshot becomes the
  * restore point; a bad one rolls the slot back to last-known-good, restores
  * the state (and step counter) from the last good snapshot, and the lattice
  * emits a 'watchdog' event saying which check failed.
@@ -19,10 +22,11 @@ import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../nativ
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
-import { invalidTypeError, requireInteger } from '../errors.js';
+import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
 import { type ProbeMismatch, ULPS_PER_STEP, compareProbe, drawProbeCells } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
+import { SnapshotCadence } from './watchdog-cadence.js';
 
 export interface WatchdogOptions {
   /** Check every this many steps (and at the start of the run). */
@@ -31,6 +35,17 @@ export interface WatchdogOptions {
   driftTolerance?: number;
   /** The differential check (default on, with its defaults); false turns it off. */
   differential?: DifferentialOptions | false;
+  /**
+   * Largest share of the run's time the checks may take, in (0, 1]: after
+   * each check the next snapshot is deferred by a random whole number of
+   * everySteps intervals whose mean makes the check's measured cost this
+   * share (watchdog-cadence.ts; the engine's default is
+   * DEFAULT_MAX_COST_SHARE). Absent: a snapshot every everySteps steps,
+   * whatever it costs.
+   */
+  maxCostShare?: number;
+  /** The clock the cadence reads, in ms (default performance.now), for tests. */
+  now?: () => number;
 }
 
 export interface DifferentialOptions {
@@ -163,6 +178,26 @@ export function resolveDifferential(options: DifferentialOptions | false | undef
   return { cells, coneValues, everySnapshots, seed, fullCheckEveryMs: cells >= latticeCells ? 0 : fullCheckEveryMs, now };
 }
 
+/** How a run's snapshots are spaced when the checks' cost is bounded. */
+export interface CadencePlan {
+  cadence: SnapshotCadence;
+  now: () => number;
+}
+
+/**
+ * The cadence `options` ask for, its draws from a generator of its own
+ * seeded from `seed` (the differential's, or a fresh random one); null for a
+ * snapshot every K steps.
+ */
+export function resolveCadence(options: WatchdogOptions, everySteps: number, seed = randomInt(2 ** 32)): CadencePlan | null {
+  if (options.maxCostShare === undefined) return null;
+  const share = requireFiniteNumber('watchdog.maxCostShare', options.maxCostShare);
+  if (!(share > 0 && share <= 1)) throw invalidRangeError('watchdog.maxCostShare', 'must be a number in (0, 1], such as 0.01', share);
+  const now = options.now ?? (() => performance.now());
+  if (typeof now !== 'function') throw invalidTypeError('watchdog.now', 'a function returning ms', options.now);
+  return { cadence: new SnapshotCadence(everySteps, share, seededRandom((seed ^ 0x5bd1e995) >>> 0)), now };
+}
+
 interface SnapshotLevels {
   previous: Float64Array;
   current: Float64Array;
@@ -188,6 +223,13 @@ export class Watchdog {
   #fullCheckInFlight: Promise<void> | null = null;
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
   lastChecked: { step: number; energyDrift: number } | null = null;
+  /**
+   * What the last passed check cost the run, in ms: the runner's copy of
+   * both levels and the JS thread's work (its copy, the oracle's sums and
+   * the differential check), not a full check's steps off the JS thread.
+   */
+  lastCheckCostMs = 0;
+  readonly #now: () => number;
 
   constructor(
     private readonly core: CoreLattice,
@@ -196,8 +238,10 @@ export class Watchdog {
     private readonly driftTolerance: number,
     private readonly differential: DifferentialPlan | null,
     private readonly onRollback: (event: WatchdogEvent) => void,
+    private readonly cadence: CadencePlan | null = null,
   ) {
     this.#random = seededRandom(differential?.seed ?? 0);
+    this.#now = cadence?.now ?? (() => performance.now());
     this.#fpRestoresSeen = core.fpRestores();
   }
 
@@ -215,9 +259,25 @@ export class Watchdog {
 
   /** Called with each snapshot the runner announces. */
   check(step: number): void {
+    const startedMs = this.#now();
     const levels = this.#arrays();
     const snapshot = this.core.copySnapshot(levels.previous, levels.current);
     if (snapshot === null || snapshot.step !== step) return;
+    this.#check(snapshot, levels, startedMs);
+  }
+
+  /**
+   * Called before a passed snapshot is settled (the runner takes no other
+   * while it is out): what this check cost the run, and with a cadence how
+   * far off that sets the next snapshot (SnapshotCadence).
+   */
+  #deferNextSnapshot(snapshot: CoreSnapshot, startedMs: number): void {
+    this.lastCheckCostMs = this.#now() - startedMs + snapshot.captureNs / 1e6;
+    if (this.cadence !== null) this.core.deferSnapshots(this.cadence.cadence.next(snapshot.step, startedMs, this.lastCheckCostMs));
+  }
+
+  #check(snapshot: CoreSnapshot, levels: SnapshotLevels, startedMs: number): void {
+    const step = snapshot.step;
     // A whole-level probe's level, when this snapshot is the full check's.
     const probeLevel = this.#fullCheckPlanned ? snapshot.probeLevel : null;
     const full = probeLevel !== null;
@@ -238,6 +298,7 @@ export class Watchdog {
     });
     this.lastChecked = { step, energyDrift: report.energyDrift };
     const failure = this.#energyFailure(report, step) ?? this.#fpFailure() ?? (full ? null : this.#differentialFailure(snapshot, levels));
+    if (failure === null) this.#deferNextSnapshot(snapshot, startedMs);
     if (failure === null && full) {
       this.#startFullCheck(snapshot, probeLevel, levels, report.energyDrift);
       return;
@@ -251,6 +312,8 @@ export class Watchdog {
   }
 
   #rollBack(failure: Failure, step: number, energyDrift: number): void {
+    // The state goes back before any deferred step: the module put back is checked at the next multiple of K.
+    if (this.cadence !== null) this.core.deferSnapshots(0);
     const recovery = this.core.recover(failure.slot);
     this.#fpRestoresSeen = this.core.fpRestores();
     this.onRollback({
