@@ -11,6 +11,7 @@ import { Watchdog, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { compareProbe, drawProbeCells } from '../dist/ts/lattice/differential-check.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 import { firstEventWithFullCheck } from './helpers/full-check.js';
+import { until } from './helpers/until.js';
 
 const testKernel = (name: string) => `build/test-kernels/misbehaving_${name}.so`;
 const lattices: Lattice[] = [];
@@ -170,12 +171,23 @@ describe('the full check of the whole lattice', () => {
           setProbe(...args);
         },
       });
+      // The steps of the snapshots the watchdog settled (verified or not), in order.
+      const settled: number[] = [];
+      const settleSnapshot = core.settleSnapshot.bind(core);
+      Object.defineProperty(core, 'settleSnapshot', {
+        value: (...args: Parameters<typeof settleSnapshot>) => {
+          settled.push(args[0]);
+          settleSnapshot(...args);
+        },
+      });
       const watchdog = new Watchdog(core, physics, energy, 1e-9, plan, (event) => rollbacks.push(event));
       watchdog.prime();
       const run = core.run(0, 25, (step) => watchdog.check(step));
       clock.ms = 60_000;
-      // Step 0's check plans the full check; the next snapshot (25, or later) carries it.
-      while (core.stepCount < 51) await new Promise((resolve) => setImmediate(resolve));
+      // Step 0's check plans the full check; the next snapshot the runner takes (25, or later when step 0's check
+      // outlasted 25 steps) carries it and is settled only when the oracle has answered. Wait on that settlement,
+      // not on a step count, which a loaded machine can reach before the snapshot's check has begun.
+      await until(() => settled.some((step) => step >= 25));
       await watchdog.fullCheckSettled();
       core.stop();
       expect((await run).error).toBeNull();
