@@ -37,11 +37,12 @@ function output(fields: {
 
 describe('bench net figures', () => {
   it('takes the run figures from its --json, the wall time as measured, and netFraction against the kernel alone', () => {
-    const figures = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
+    const figures = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, [800]);
     expect(figures).toEqual({
       netMlups: 600,
       liveKernelMlups: 700,
       kernelAloneMlups: 800,
+      kernelAloneWindows: [800],
       netFraction: 0.75,
       firstApplyAtSeconds: 41.5,
       heldSeconds: 12.5,
@@ -55,13 +56,33 @@ describe('bench net figures', () => {
     });
   });
 
+  it('takes the kernel alone as the mean of its windows, reports each, and refuses a run with none', () => {
+    const figures = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, [700, 900]);
+    expect(figures.kernelAloneMlups).toBe(800);
+    expect(figures.kernelAloneWindows).toEqual([700, 900]);
+    expect(figures.netFraction).toBe(0.75);
+    const table = formatNetReport({
+      cold: figures,
+      warm: figures,
+      targets: netTargets(figures, figures, 180),
+      runSeconds: 180,
+      kernelAloneSeconds: 20,
+      extents: [4096, 4096],
+      liveKernels: { cold: 'variant_abc', warm: 'variant_abc' },
+      machine: { cpu: 'test', cores: 2, loadAverage: [0, 0, 0], node: 'v22' },
+      date: '2026-12-06T00:00:00.000Z',
+    });
+    expect(table).toMatch(/^cold {2}net 600\.0 MLUPS = 75\.0% of the final kernel alone \(800\.0, the mean of 700\.0 and 900\.0\)/m);
+    expect(() => netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, [])).toThrow(/kernelAloneWindows/);
+  });
+
   it("says what an attempt was judged to cost and where the figure came from (a warm run's is carried from the cold one)", () => {
     const economy = { judgedAttemptCostSeconds: 45.25, attemptCostSource: { kind: 'carried', attempts: 1 } } as NonNullable<RunOutput['engine']['economy']>;
     const baselineSource = { kind: 'remembered', recordedAt: '2026-12-06T20:06:24.874Z' } as const;
-    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 5.9, lostSteps: 0, attempts: 0, economy, baselineSource }), 181.2, 800);
+    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 5.9, lostSteps: 0, attempts: 0, economy, baselineSource }), 181.2, [800]);
     expect(warm.baselineSource).toEqual(baselineSource);
     expect(warm.attemptCost).toEqual({ seconds: 45.25, source: { kind: 'carried', attempts: 1 } });
-    const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
+    const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, [800]);
     const table = formatNetReport({
       cold,
       warm,
@@ -79,8 +100,8 @@ describe('bench net figures', () => {
   });
 
   it('checks each target of the issue and says which were met', () => {
-    const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, 800);
-    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 2, lostSteps: 0 }), 186, 800);
+    const cold = netRunFigures(output({ netMlups: 600, firstApplyAtSeconds: 41.5, lostSteps: 0 }), 183.2, [800]);
+    const warm = netRunFigures(output({ netMlups: 750, firstApplyAtSeconds: 2, lostSteps: 0 }), 186, [800]);
     const targets = netTargets(cold, warm, 180);
     expect(targets.coldNetFractionAtLeast07).toEqual({ value: 0.75, limit: 0.7, met: true });
     expect(targets.coldFirstApplyWithin60s).toEqual({ value: 41.5, limit: 60, met: true });
@@ -91,8 +112,8 @@ describe('bench net figures', () => {
   });
 
   it('counts a run with nothing applied as missing the first-apply target, and a lost step as lost', () => {
-    const cold = netRunFigures(output({ netMlups: 90, firstApplyAtSeconds: null, lostSteps: 2, applied: 0 }), 60, 90);
-    const warm = netRunFigures(output({ netMlups: 90, firstApplyAtSeconds: null, lostSteps: 0, applied: 0 }), 60, 90);
+    const cold = netRunFigures(output({ netMlups: 90, firstApplyAtSeconds: null, lostSteps: 2, applied: 0 }), 60, [90]);
+    const warm = netRunFigures(output({ netMlups: 90, firstApplyAtSeconds: null, lostSteps: 0, applied: 0 }), 60, [90]);
     const targets = netTargets(cold, warm, 60);
     expect(targets.coldFirstApplyWithin60s.met).toBe(false);
     expect(targets.noLostSteps).toEqual({ value: 2, limit: 0, met: false });
