@@ -64,6 +64,25 @@ describe('SnapshotCadence', () => {
     expect(checkingMs / atMs).toBeLessThan(0.011);
   });
 
+  it("goes by the lower median of the latest checks' costs, so one slow check does not leave minutes unchecked", () => {
+    // 30 ms a step and checks of 150 ms: 10 intervals on average, at most 19. One check of 5 s among them (the JS
+    // thread held up by something else) would, taken alone, make the mean 333 intervals: 500 s of this kernel.
+    const cadence = new SnapshotCadence(K, 0.01, () => 0.999);
+    let step = 0;
+    const next = (costMs: number) => {
+      const first = cadence.next(step, step * 30, costMs);
+      const intervals = (first - 1 - step) / K + 1;
+      step += K;
+      return intervals;
+    };
+    for (let i = 0; i < 3; i++) next(150);
+    expect(next(5000)).toBe(19);
+    expect(next(150)).toBe(19);
+    // Costs that stay high are the machine's, not an outlier's: the deferral follows them.
+    expect(next(5000)).toBe(19);
+    expect(next(5000)).toBeGreaterThan(600);
+  });
+
   it('defers nothing after a rollback moved the step back', () => {
     const cadence = new SnapshotCadence(K, 0.01, () => 0.99);
     cadence.next(0, 0, 500);

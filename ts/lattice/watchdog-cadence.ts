@@ -9,6 +9,11 @@
  * deferred by a whole number of K-step intervals, drawn uniformly with a mean
  * that makes the check's measured cost `maxCostShare` of the time it stands
  * for; a check cheaper than that share of one interval defers nothing.
+ * The cost it goes by is the lower median of the last COST_WINDOW checks'
+ * costs: one check slowed by something else (the JS thread busy with a
+ * canary's energy sums, a sandbox at the live size taking the memory
+ * bandwidth) would otherwise defer the next by a hundred intervals and
+ * more, minutes of a fast kernel running unchecked.
  *
  * The draw comes from a seeded generator the kernel cannot read: a kernel
  * that counts its steps (or keeps time) knows the multiples of K, never which
@@ -29,9 +34,20 @@ export function meanIntervals(costMs: number, intervalMs: number, maxCostShare: 
   return Math.max(1, costMs / (maxCostShare * intervalMs));
 }
 
+/** How many of the latest checks' costs the deferral's cost is the lower median of. */
+export const COST_WINDOW = 5;
+
+/** The lower median: the middle value, or the lesser of the middle two. */
+function lowerMedian(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 export class SnapshotCadence {
   /** The last check's snapshot step and when it began, on the caller's clock. */
   #last: { step: number; atMs: number } | null = null;
+  /** The costs of the latest checks, at most COST_WINDOW, oldest first. */
+  readonly #costs: number[] = [];
 
   constructor(
     private readonly everySteps: number,
@@ -44,14 +60,18 @@ export class SnapshotCadence {
    * the run `costMs` (the runner's copy of the levels and the JS thread's
    * work): the first step at which the next snapshot may be taken. The rate
    * comes from the last two checks; until there are two (and after a
-   * rollback, which moves the step back), nothing is deferred.
+   * rollback, which moves the step back), nothing is deferred. The cost is
+   * the lower median of the latest COST_WINDOW checks' costs, this one's
+   * among them.
    */
   next(step: number, atMs: number, costMs: number): number {
     const last = this.#last;
     this.#last = { step, atMs };
+    this.#costs.push(costMs);
+    if (this.#costs.length > COST_WINDOW) this.#costs.shift();
     if (last === null || step <= last.step) return step + 1;
     const msPerStep = (atMs - last.atMs) / (step - last.step);
-    const mean = meanIntervals(costMs, msPerStep * this.everySteps, this.maxCostShare);
+    const mean = meanIntervals(lowerMedian(this.#costs), msPerStep * this.everySteps, this.maxCostShare);
     // Uniform over 1..choices, whose mean is `mean`.
     const choices = Math.max(1, Math.round(2 * mean - 1));
     const intervals = 1 + Math.min(choices - 1, Math.floor(this.random() * choices));
