@@ -382,14 +382,15 @@ describe('warm start', () => {
   it('refuses it when a CPU flag differs, naming the field and the flag', async () => {
     const fingerprint = await machineFingerprint();
     const { archive, winner } = archiveWithWinner();
-    archive.warmStart.rememberBest('step', winner.id, withHash({ ...fingerprint, cpuFlags: [...fingerprint.cpuFlags, 'amx_tile'] }));
+    // A made-up flag: any real one (amx_tile was used) may be this machine's own, and then nothing differs.
+    archive.warmStart.rememberBest('step', winner.id, withHash({ ...fingerprint, cpuFlags: [...fingerprint.cpuFlags, 'flag_of_another_cpu'] }));
     const candidate = archive.warmStart.warmStartCandidate('step', fingerprint);
     expect(candidate).toEqual({
       kind: 'mismatch',
       slot: 'step',
       attemptId: winner.id,
-      differences: [{ field: 'cpuFlags', remembered: 'amx_tile', current: '' }],
-      reason: 'remembered under another fingerprint, not trusted here: cpuFlags differ (only where remembered: amx_tile; only here: none)',
+      differences: [{ field: 'cpuFlags', remembered: 'flag_of_another_cpu', current: '' }],
+      reason: 'remembered under another fingerprint, not trusted here: cpuFlags differ (only where remembered: flag_of_another_cpu; only here: none)',
     });
     archive.close();
   });
