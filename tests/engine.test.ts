@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Archive, withHash } from '../dist/ts/archive/index.js';
 import type { EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
+import type { EngineDeps } from '../dist/ts/engine/engine-setup.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { type WindowMeasure, fileSha256, liveSpeedup } from '../dist/ts/engine/live-changes.js';
@@ -88,6 +89,11 @@ function windowsOf(lat: Lattice, mlupsByName: Record<string, number>): WindowMea
   };
 }
 
+/** An engine on `lat` whose generator proposes the fixture `name`, trusted, improving only when asked. */
+function fixtureEngine(lat: Lattice, config: EngineConfig, name: string, deps: EngineDeps = {}): Engine {
+  return new Engine(lat, config, { generator: new FixtureGenerator(fixture(name)), autoImprove: false, trustGeneratedSources: true, ...deps });
+}
+
 const lattices: Lattice[] = [];
 function lattice(config: EngineConfig): Lattice {
   const lat = createMainLattice(config.lattice);
@@ -118,12 +124,7 @@ describe('Engine', () => {
   it('applies a real faster kernel: gauntlet, canary, live A/B trial, archive and ledger', async () => {
     const config = testConfig('apply');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-      measureWindow: windowsOf(lat, { 'rows-fast': 1000, reference: 100 }),
-    });
+    const engine = fixtureEngine(lat, config, 'variants/rows-fast.cpp', { measureWindow: windowsOf(lat, { 'rows-fast': 1000, reference: 100 }) });
     const phases: string[] = [];
     const applied: unknown[] = [];
     engine.on('attempt-phase', (report) => phases.push(report.phase));
@@ -183,11 +184,7 @@ describe('Engine', () => {
   it('warm-starts the remembered best module on a matching machine at once (its re-verification follows in the background)', async () => {
     const config = testConfig('apply', { archive: { warmStart: true } });
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-    });
+    const engine = fixtureEngine(lat, config, 'variants/reference-copy.cpp');
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
@@ -212,11 +209,7 @@ describe('Engine', () => {
     archive.warmStart.rememberBest('step', remembered.attemptId, elsewhere);
     archive.close();
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('variants/reference-copy.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-    });
+    const engine = fixtureEngine(lat, config, 'variants/reference-copy.cpp');
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
@@ -233,12 +226,7 @@ describe('Engine', () => {
   it('does not apply a kernel that loses its live A/B trial: the incumbent stays live, the ledger records the trial', async () => {
     const config = testConfig('trial-lost');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-      measureWindow: windowsOf(lat, { 'slow-at-160': 10, reference: 100 }),
-    });
+    const engine = fixtureEngine(lat, config, 'engine/slow-at-live-size.cpp', { measureWindow: windowsOf(lat, { 'slow-at-160': 10, reference: 100 }) });
     await engine.start();
     const record = await engine.attemptFinished(await engine.attemptImprovement());
     expect(record.gates.every((gate) => gate.passed)).toBe(true);
@@ -263,12 +251,7 @@ describe('Engine', () => {
   it('with the held sandbox benchmark deciding, rolls back automatically when the live throughput regresses after the swap', async () => {
     const config = testConfig('rollback', { gauntlet: { speedJudge: 'benchmark', holdLive: true } });
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('engine/slow-at-live-size.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-      measureWindow: windowsOf(lat, { 'slow-at-160': 10, reference: 100 }),
-    });
+    const engine = fixtureEngine(lat, config, 'engine/slow-at-live-size.cpp', { measureWindow: windowsOf(lat, { 'slow-at-160': 10, reference: 100 }) });
     const rolledBack: unknown[] = [];
     engine.on('rolled-back', (entry) => rolledBack.push(entry));
     await engine.start();
@@ -315,11 +298,7 @@ describe('Engine', () => {
     // every new value by 1 + 1e-7: right on every lattice the gauntlet tries.
     const config = testConfig('canary');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('engine/wrong-at-live-size.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-    });
+    const engine = fixtureEngine(lat, config, 'engine/wrong-at-live-size.cpp');
     await engine.start();
     const record = await engine.attemptFinished(await engine.attemptImprovement());
     expect(record.gates.every((gate) => gate.passed)).toBe(true);
@@ -412,7 +391,7 @@ describe('Engine', () => {
     before.close();
 
     const lat = lattice(config);
-    const engine = new Engine(lat, config, { generator: new FixtureGenerator(fixture('variants/slow.cpp')), autoImprove: false, trustGeneratedSources: true });
+    const engine = fixtureEngine(lat, config, 'variants/slow.cpp');
     await engine.start();
     const interrupted = engine.getImprovementStatus(interruptedId)!;
     expect(interrupted.status).toBe('interrupted');
@@ -480,12 +459,7 @@ describe('Engine', () => {
   it('rolls back on request, records it in the ledger and the archive, and refuses when nothing is left to undo', async () => {
     const config = testConfig('manual');
     const lat = lattice(config);
-    const engine = new Engine(lat, config, {
-      generator: new FixtureGenerator(fixture('variants/rows-fast.cpp')),
-      autoImprove: false,
-      trustGeneratedSources: true,
-      measureWindow: windowsOf(lat, { 'rows-fast': 1000, reference: 100 }),
-    });
+    const engine = fixtureEngine(lat, config, 'variants/rows-fast.cpp', { measureWindow: windowsOf(lat, { 'rows-fast': 1000, reference: 100 }) });
     await engine.start();
     const id = await engine.attemptImprovement();
     expect((await engine.attemptFinished(id)).status).toBe('applied');
