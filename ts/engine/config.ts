@@ -11,6 +11,7 @@ import { redactUrl } from '../archive/postgres-connection.js';
 import { isPostgresUrl } from '../archive/postgres-schema.js';
 import { describe } from '../errors.js';
 import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type EngineConfig, type KeyType } from './config-schema.js';
+import { tomlKeyAt } from './toml-key-at.js';
 import { readBoundedText } from '../util/bounded-read.js';
 
 export {
@@ -63,11 +64,18 @@ function rangeText(type: Extract<KeyType, { kind: 'number' }>): string {
   return `${low}, ${high}`;
 }
 
+/** The limit of a key whose value is an integer or holds integers, as its errors state it; null for other kinds. */
+function integerLimit(type: KeyType): string | null {
+  if (type.kind === 'integer') return `must be an integer in [${type.min}, ${type.max}]`;
+  if (type.kind === 'extents') return `each extent must be an integer in [${type.minExtent}, ${type.maxExtent}]`;
+  return null;
+}
+
 function checkValue(key: string, type: KeyType, value: unknown): unknown {
   switch (type.kind) {
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value) || value < type.min || value > type.max) {
-        throw keyError(key, value, `must be an integer in [${type.min}, ${type.max}]`);
+        throw keyError(key, value, integerLimit(type)!);
       }
       return value;
     case 'number': {
@@ -106,7 +114,7 @@ function checkValue(key: string, type: KeyType, value: unknown): unknown {
       }
       value.forEach((extent: unknown, axis) => {
         if (typeof extent !== 'number' || !Number.isInteger(extent) || extent < type.minExtent || extent > type.maxExtent) {
-          throw keyError(`${key}[${axis}]`, extent, `each extent must be an integer in [${type.minExtent}, ${type.maxExtent}]`);
+          throw keyError(`${key}[${axis}]`, extent, integerLimit(type)!);
         }
       });
       return [...value] as number[];
@@ -277,10 +285,7 @@ export function loadConfig(file?: string): EngineConfig {
   try {
     document = parse(text) as Record<string, unknown>;
   } catch (error) {
-    if (error instanceof TomlError) {
-      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new ConfigError(`${path.resolve(chosen)}:${error.line}:${error.column}: TOML syntax error: ${reason}`, null);
-    }
+    if (error instanceof TomlError) throw tomlSyntaxError(path.resolve(chosen), text, error);
     throw error;
   }
   try {
@@ -289,6 +294,22 @@ export function loadConfig(file?: string): EngineConfig {
     if (error instanceof ConfigError) throw new ConfigError(`${path.resolve(chosen)}: ${error.message}`, error.key);
     throw error;
   }
+}
+
+/**
+ * A TOML syntax error with the file, line and column, and, when the
+ * position is inside a key's value (an integer TOML cannot hold exactly,
+ * such as a seed of 2^64), the key, the value as written and the key's limit.
+ */
+function tomlSyntaxError(file: string, text: string, error: TomlError): ConfigError {
+  const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+  const where = `${file}:${error.line}:${error.column}`;
+  const key = tomlKeyAt(text, error.line, error.column);
+  if (key === null) return new ConfigError(`${where}: TOML syntax error: ${reason}`, null);
+  const written = /^[^\s,\]}#]+/.exec(text.split(/\r?\n/)[error.line - 1]!.slice(error.column - 1))?.[0];
+  const spec = CONFIG_SCHEMA.find((candidate) => candidate.path === key);
+  const limit = spec === undefined ? null : integerLimit(spec.type);
+  return new ConfigError(`${where}: ${key}${written ? ` = ${written}` : ''}: TOML syntax error: ${reason}${limit ? `; ${key} ${limit}` : ''}`, key);
 }
 
 /** The default value of a key as it is written in TOML, for docs and the default file. */
