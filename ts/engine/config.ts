@@ -210,6 +210,22 @@ function checkRelations(config: EngineConfig): void {
 }
 
 /**
+ * The tables resolveConfig() and withFlags() fill key by key, as the
+ * EngineConfig they are: the one assertion between the two, which the
+ * compiler cannot check. The tables are built by a loop over CONFIG_SCHEMA's
+ * rows (setPath on each dotted path), and a type follows such a loop only
+ * through an object literal with one property per row: the second list of
+ * keys that deriving EngineConfig from the rows removed. What makes it true
+ * is checked instead: resolveConfig() sets every row to a value checkValue()
+ * accepted for the row's type (withFlags() starts from a resolved config and
+ * sets rows the same way), and tests/config-type.test.ts checks that the
+ * resolved leaves are exactly the rows'.
+ */
+function asEngineConfig(tables: Record<string, unknown>): EngineConfig {
+  return tables as EngineConfig;
+}
+
+/**
  * Validates a configuration shaped like the TOML file (tables as nested
  * objects, durations as strings with units) and fills in every default.
  */
@@ -224,7 +240,7 @@ export function resolveConfig(document: Record<string, unknown> = {}): EngineCon
     const value: unknown = given.has(key.path) ? given.get(key.path) : key.default;
     setPath(config, resolvedName(key), checkValue(key.path, key.type, value));
   }
-  const resolved = config as unknown as EngineConfig;
+  const resolved = asEngineConfig(config);
   checkRelations(resolved);
   return resolved;
 }
@@ -245,13 +261,13 @@ export interface FlagOverride {
  * an error names the flag, the value and the limit.
  */
 export function withFlags(config: EngineConfig, flags: readonly FlagOverride[]): EngineConfig {
-  const result = structuredClone(config) as unknown as Record<string, unknown>;
+  const result: Record<string, unknown> = structuredClone(config);
   for (const { flag, key, value } of flags) {
     const spec = CONFIG_SCHEMA.find((candidate) => candidate.path === key);
     if (spec === undefined) throw new Error(`${flag} sets ${key}, which is not a configuration key`);
     setPath(result, resolvedName(spec), checkValue(flag, spec.type, value));
   }
-  const resolved = result as unknown as EngineConfig;
+  const resolved = asEngineConfig(result);
   try {
     checkRelations(resolved);
   } catch (error) {
