@@ -242,6 +242,11 @@ export interface CoreLattice {
   previousField(): FieldArray;
   /** Copies of both levels taken at one boundary. */
   levels(): CoreStateViews;
+  /**
+   * levels() without the JS thread waiting: the runner copies both levels at
+   * its next boundary (copied at once when no run is active).
+   */
+  levelsAsync(): Promise<CoreStateViews>;
   /** Zero-copy views; throws while running. */
   views(): CoreStateViews;
   /**

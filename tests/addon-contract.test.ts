@@ -45,6 +45,7 @@ const CORE_LATTICE_METHODS = [
   'field',
   'fpRestores',
   'levels',
+  'levelsAsync',
   'memoryTriad',
   'openKernelHostWorkspace',
   'pause',

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type EvolveBenchReport, type EvolveSearchReport, seedSummary } from '../dist/ts/bench/evolve.js';
+import { type EvolveBenchReport, type EvolveSearchReport, searchFigures, seedSummary } from '../dist/ts/bench/evolve.js';
+import { rooflineMlupsOf } from '../dist/ts/bench/kernels.js';
 import { kernelName, validateGenome } from '../dist/ts/generators/variant/index.js';
 
 const cli = path.resolve('bin/ouroboros.js');
@@ -11,14 +12,12 @@ const cli = path.resolve('bin/ouroboros.js');
 function checkSearch(search: EvolveSearchReport, report: EvolveBenchReport): void {
   expect(search.baselineMlups).toBeGreaterThan(0);
   expect(search.finalMlups).toBeGreaterThan(0);
-  expect(search.speedup).toBeCloseTo(search.finalMlups / search.baselineMlups, 12);
-  // Each search's roofline is its own STREAM probe, taken after its final figure.
+  // Each search's roofline is its own STREAM probe, taken after its final figure; the in-cache figure is the final
+  // kernel again on a lattice that fits in L2. The ratios are searchFigures' (checked by hand below) of these.
   expect(search.streamTriadGBs).toBeGreaterThan(0);
-  expect(search.rooflineMlups).toBeCloseTo((search.streamTriadGBs * 1e3) / 24, 9);
-  expect(search.rooflineFraction).toBeCloseTo(search.finalMlups / search.rooflineMlups, 12);
-  // The final kernel again on a lattice that fits in L2.
   expect(search.inCacheMlups).toBeGreaterThan(0);
-  expect(search.inCacheFraction).toBeCloseTo(search.finalMlups / search.inCacheMlups, 12);
+  const { baselineMlups, finalMlups, streamTriadGBs, inCacheMlups } = search;
+  expect(search).toMatchObject(searchFigures({ baselineMlups, finalMlups, streamTriadGBs, inCacheMlups }));
   expect(search.attempts).toBeGreaterThanOrEqual(1);
   expect(search.attempts).toBeLessThanOrEqual(report.evaluationBudget);
   const rejected = Object.values(search.rejectedByGate).reduce((sum, n) => sum + n, 0);
@@ -58,7 +57,7 @@ describe('ouroboros bench evolve --quick', () => {
       expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
       expect(report.benchmark).toBe('evolve');
       expect(report.extents).toEqual([128, 128]);
-      expect(report.rooflineMlups).toBeCloseTo((report.streamTriadGBs * 1e3) / 24, 9);
+      expect(report.rooflineMlups).toBe(rooflineMlupsOf(report.streamTriadGBs, 'f64'));
       expect(report.darwin.generator).toBe('variant');
       expect(report.random.generator).toBe('random');
       checkSearch(report.darwin, report);
@@ -74,6 +73,30 @@ describe('ouroboros bench evolve --quick', () => {
     },
     SEARCHES_TIMEOUT_MS,
   );
+});
+
+describe("a search's figures, worked by hand", () => {
+  it('divides the final MLUPS by the baseline, the roofline of 24 bytes per f64 update and the in-cache MLUPS', () => {
+    // 12 GB/s moves 12e9 / 24 = 5e8 updates a second: a 500 MLUPS roofline, of which 300 MLUPS is 3/5.
+    expect(searchFigures({ baselineMlups: 50, finalMlups: 300, streamTriadGBs: 12, inCacheMlups: 400 })).toEqual({
+      speedup: 6,
+      rooflineMlups: 500,
+      rooflineFraction: 0.6,
+      inCacheFraction: 0.75,
+    });
+    // A search that never measured the kernel in cache reports no fraction of it.
+    expect(searchFigures({ baselineMlups: 80, finalMlups: 20, streamTriadGBs: 4.8, inCacheMlups: 0 })).toEqual({
+      speedup: 0.25,
+      rooflineMlups: 200,
+      rooflineFraction: 0.1,
+      inCacheFraction: 0,
+    });
+  });
+
+  it('takes 12 bytes per f32 update', () => {
+    expect(rooflineMlupsOf(12, 'f32')).toBe(1000);
+    expect(rooflineMlupsOf(12, 'f64')).toBe(500);
+  });
 });
 
 describe('bench evolve --seeds: the aggregate over injected runs', () => {

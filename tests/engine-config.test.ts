@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_SCHEMA, ConfigError, defaultConfig, loadConfig, parseDurationMs, resolveConfig } from '../dist/ts/engine/config.js';
 import { MAX_FOLLOWED_CELLS, benchmarkTarget } from '../dist/ts/engine/judge.js';
 import { watchdogOptions } from '../dist/ts/engine/main-lattice.js';
+import { tomlKeyAt } from '../dist/ts/engine/toml-key-at.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,9 +127,49 @@ describe('errors name the key, the value and the limit', () => {
     expect(() => resolveConfig({ zzzzzzzzzzzzzz: 1 })).toThrow(/^zzzzzzzzzzzzzz = 1: is not a configuration key \(/);
   });
 
-  it('names the file, the line and the column of a TOML syntax error', () => {
+  it('names the file, the line and the column of a TOML syntax error, and the key whose value it is in', () => {
     const bad = file('maxConcurrentImprovements = 3\n[watch]\nwindow = "4s\n');
-    expect(() => loadConfig(bad)).toThrow(new RegExp(`^${bad.replace(/[.]/g, '\\.')}:3:\\d+: TOML syntax error: `));
+    expect(() => loadConfig(bad)).toThrow(`${bad}:3:13: watch.window: TOML syntax error: control characters are not allowed in strings`);
+    const header = file('[watch\nwindow = "4s"\n');
+    expect(() => loadConfig(header)).toThrow(new RegExp(`^${header.replace(/[.]/g, '\\.')}:1:7: TOML syntax error: illegal character in key$`));
+  });
+
+  it("names the key, the value as written and the key's limit of an integer too large for TOML", () => {
+    const bad = file('# a seed of 2^64 + 1\nseed = 18_446_744_073_709_551_617 # too large\n');
+    expect(() => loadConfig(bad)).toThrow(
+      `${bad}:2:8: seed = 18_446_744_073_709_551_617: TOML syntax error: integer value cannot be represented losslessly; seed must be an integer in [0, 4294967295]`,
+    );
+    try {
+      loadConfig(bad);
+    } catch (error) {
+      expect((error as ConfigError).key).toBe('seed');
+    }
+    const extent = file('[lattice]\nextents = [\n  4096,\n  99999999999999999999,\n]\n');
+    expect(() => loadConfig(extent)).toThrow(
+      `${extent}:4:3: lattice.extents = 99999999999999999999: TOML syntax error: integer value cannot be represented losslessly; lattice.extents each extent must be an integer in [3, 16777216]`,
+    );
+  });
+
+  it('finds the key of a position through tables, dotted keys, arrays over lines and inline tables', () => {
+    const text = [
+      'seed = 7 # [not a header]', // 1
+      'name = "a = [b"', // 2
+      '[gauntlet]', // 3
+      'benchSteps = 9', // 4
+      'limits = { cpu = { seconds = 5 }, targetExtents = [1, 2] }', // 5
+      '[watch]', // 6
+      'watch.window = "1s"', // 7
+    ].join('\n');
+    expect(tomlKeyAt(text, 1, 8)).toBe('seed');
+    // The key itself, and a position past a comment that looks like a header, are in no value.
+    expect(tomlKeyAt(text, 1, 1)).toBeNull();
+    expect(tomlKeyAt(text, 2, 15)).toBe('name');
+    expect(tomlKeyAt(text, 3, 3)).toBeNull();
+    expect(tomlKeyAt(text, 4, 14)).toBe('gauntlet.benchSteps');
+    expect(tomlKeyAt(text, 5, 30)).toBe('gauntlet.limits.cpu.seconds');
+    expect(tomlKeyAt(text, 5, 55)).toBe('gauntlet.limits.targetExtents');
+    expect(tomlKeyAt(text, 7, 17)).toBe('watch.watch.window');
+    expect(tomlKeyAt(text, 8, 1)).toBeNull();
   });
 
   it('names the file and the key of a bad value in a file', () => {

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Lattice } from '@ouroboros-engine/core';
 import { oracleAddon } from '../dist/native/loader.js';
+import { until } from './helpers/until.js';
 
 function lattice(precision: 'f64' | 'f32' = 'f64'): Lattice {
   const lat = new Lattice({ extents: [48, 40], dt: 0.5, precision });
@@ -52,6 +53,46 @@ describe('energyAsync', () => {
   it('refuses bad extents at once, naming them', () => {
     const field = new Float64Array(8);
     expect(() => oracleAddon().energyAsync(field, field, [2, 4], 1, 1, 0.5)).toThrow('extents[0] = 2: each extent must be an integer >= 3');
+  });
+});
+
+describe('levelsAsync', () => {
+  it('equals previousField() and field() bitwise, in the lattice precision, stopped and while running', async () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      const lat = lattice(precision);
+      try {
+        const stopped = await lat.levelsAsync();
+        expect(stopped.current).toBeInstanceOf(precision === 'f64' ? Float64Array : Float32Array);
+        expect(stopped).toEqual({ previous: lat.previousField(), current: lat.field() });
+        // While it runs, both levels are of one boundary: the pair's energy is the conserved one (levels of two
+        // different steps would not be), and the copies are the promise's own, unchanged as the run goes on.
+        const run = lat.run();
+        const during = await lat.levelsAsync();
+        const kept = Float64Array.from(during.current);
+        await until(() => lat.stepCount > 20);
+        await lat.stop();
+        await run;
+        // The suite's lattice: 48 x 40, dt = 0.5, c = h = 1.
+        const energy = oracleAddon().energy(Float64Array.from(during.previous), kept, [48, 40], 1, 1, 0.5);
+        expect(Math.abs(energy - lat.initialEnergy) / lat.initialEnergy).toBeLessThan(precision === 'f64' ? 1e-12 : 1e-5);
+        expect(Float64Array.from(during.current)).toEqual(kept);
+        expect(await lat.levelsAsync()).toEqual({ previous: lat.previousField(), current: lat.field() });
+      } finally {
+        lat.close();
+      }
+    }
+  });
+
+  it('copies the state of the moment it was called', async () => {
+    const lat = lattice();
+    try {
+      const before = lat.field();
+      const pending = lat.levelsAsync();
+      lat.setState(new Float64Array(lat.cells).fill(0.25), new Float64Array(lat.cells).fill(0.5));
+      expect((await pending).current).toEqual(before);
+    } finally {
+      lat.close();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { Predictor } from '../dist/ts/engine/predictor.js';
 import { SOURCE_FEATURE_NAMES, sourceFeatures } from '../dist/ts/engine/candidate-features.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 import type { AttemptRecord } from '../dist/ts/archive/types.js';
+import { attemptRecord } from './helpers/attempt-record.js';
 import { candidateFeatures, predictorSample } from '../dist/ts/engine/candidate-features.js';
 import { defaultGenome, genomeFeatures, renderKernel } from '../dist/ts/generators/variant/index.js';
 
@@ -271,32 +272,19 @@ describe('sourceFeatures', () => {
 
 describe('what the engine feeds the predictor', () => {
   const gate = { gate: 'bench' as const, passed: true, reason: '', seconds: 1, details: {} };
-  const record = (overrides: Partial<AttemptRecord>): AttemptRecord => ({
-    id: 7,
-    parentId: 1,
-    slot: 'step',
-    generator: 'variant',
-    operator: 'mutate:split',
-    genome: { ...defaultGenome(), split: 'static' },
-    prompt: null,
-    rawReply: null,
-    source: renderKernel({ ...defaultGenome(), split: 'static' }),
-    sourceSha256: '',
-    moduleSha256: null,
-    modulePath: null,
-    gates: [gate],
-    failedGate: null,
-    reason: '',
-    benchmark: null,
-    benchRatio: 0.5,
-    liveMlups: null,
-    speedup: 6,
-    status: 'passed',
-    costUsd: 0,
-    createdAt: '',
-    finishedAt: '',
-    ...overrides,
-  });
+  const record = (overrides: Partial<AttemptRecord>): AttemptRecord =>
+    attemptRecord({
+      id: 7,
+      parentId: 1,
+      operator: 'mutate:split',
+      genome: { ...defaultGenome(), split: 'static' },
+      source: renderKernel({ ...defaultGenome(), split: 'static' }),
+      gates: [gate],
+      benchRatio: 0.5,
+      speedup: 6,
+      finishedAt: '',
+      ...overrides,
+    });
 
   it('learns the speedup over the reference, not over the incumbent of the day', () => {
     // Judged against an incumbent 3x the reference, at half its time: 6x the reference.

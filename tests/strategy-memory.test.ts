@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { AttemptRecord, AttemptStatus } from '../dist/ts/archive/types.js';
 import { describeRecord, outcomeOfRecord, PRIOR_TRIES, StrategyMemory, WEIGHT_CEILING, WEIGHT_FLOOR } from '../dist/ts/engine/strategy-memory.js';
 import { seededRandom } from '../dist/ts/util/random.js';
+import { attemptRecord } from './helpers/attempt-record.js';
 
 const lost = { passed: true, won: false, speedup: 0.97 };
 const failed = { passed: false, won: false, speedup: null };
@@ -84,32 +85,19 @@ function attempt(operator: string, status: AttemptStatus, fields: Partial<Attemp
       : status === 'failed' || status === 'pending'
         ? []
         : passedGates.map((gate) => ({ gate, passed: true, reason: '', details: {}, seconds: 0 }));
-  return {
+  return attemptRecord({
     id: nextId++,
     parentId: 1,
-    slot: 'step',
     generator: operator === 'llm' ? 'llm' : 'variant',
     operator,
-    genome: null,
-    prompt: null,
-    rawReply: null,
     source: '// a kernel\nint x;',
     sourceSha256: '0'.repeat(64),
-    moduleSha256: null,
-    modulePath: null,
     gates,
     failedGate: status === 'rejected' ? 'static' : null,
-    reason: '',
-    benchmark: null,
-    benchRatio: null,
-    liveMlups: null,
-    speedup: null,
     status,
-    costUsd: 0,
     createdAt: '2025-01-01T00:00:00.000Z',
-    finishedAt: null,
     ...fields,
-  };
+  });
 }
 
 describe('StrategyMemory.fromRecords', () => {

@@ -194,4 +194,14 @@ Napi::Float64Array owned_f64_field(Napi::Env env, std::unique_ptr<double[]> data
   return Napi::Float64Array::New(env, cells, buffer, 0);
 }
 
+Napi::Value adopted_field(Napi::Env env, ouro_precision precision, std::vector<std::byte> data, std::uint64_t cells) {
+  auto owner = std::make_unique<std::vector<std::byte>>(std::move(data));
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, owner->data(), owner->size(), [](Napi::Env, void*, std::vector<std::byte>* released) { delete released; },
+      owner.get());
+  // From here the buffer's finalizer owns the data.
+  owner.release();
+  return typed_array(env, precision, cells, buffer);
+}
+
 }  // namespace ouro::addon

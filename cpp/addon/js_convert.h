@@ -6,10 +6,12 @@
 #include "core/kernel_slots.h"
 #include "core/lattice_core.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ouro::addon {
 
@@ -65,6 +67,9 @@ Napi::Value copy_field(Napi::Env env, ouro_precision precision, const void* data
 
 /// A Float64Array over `data`, which it owns from now on (freed when the array is collected).
 Napi::Float64Array owned_f64_field(Napi::Env env, std::unique_ptr<double[]> data, std::uint64_t cells);
+
+/// A Float64Array or Float32Array of `cells` values over `data`, which it owns from now on, as owned_f64_field.
+Napi::Value adopted_field(Napi::Env env, ouro_precision precision, std::vector<std::byte> data, std::uint64_t cells);
 
 /**
  * A Float64Array or Float32Array over `data` inside `state`, without a copy.

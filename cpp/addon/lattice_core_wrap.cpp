@@ -71,6 +71,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
                          InstanceMethod<&LatticeCoreWrap::levels>("levels"),
                          InstanceMethod<&LatticeCoreWrap::views>("views"),
+                         InstanceMethod<&LatticeCoreWrap::levels_async>("levelsAsync"),
                          InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
                          InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
@@ -183,6 +184,33 @@ Napi::Value LatticeCoreWrap::levels(const Napi::CallbackInfo& info) {
       std::memcpy(current_data, core.current_level(), core.level_bytes());
     });
     return field_pair(info.Env(), previous, current);
+  });
+}
+
+Napi::Value LatticeCoreWrap::levels_async(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    open_core(info.Env());
+    std::shared_ptr<JsCompletion> completion = JsCompletion::create(info.Env());
+    // As widened_levels_async, in the lattice's own precision: the arrays own the copies the runner made.
+    auto copy = [core = core_, completion] {
+      try {
+        const ouro_precision precision = precision_of(*core);
+        const std::uint64_t cells = core->geometry().cells;
+        const auto* previous = static_cast<const std::byte*>(core->previous_level());
+        const auto* current = static_cast<const std::byte*>(core->current_level());
+        auto levels = std::make_shared<std::pair<std::vector<std::byte>, std::vector<std::byte>>>(
+            std::vector<std::byte>(previous, previous + core->level_bytes()),
+            std::vector<std::byte>(current, current + core->level_bytes()));
+        completion->resolve([levels, precision, cells](Napi::Env env) {
+          return field_pair(env, adopted_field(env, precision, std::move(levels->first), cells),
+                            adopted_field(env, precision, std::move(levels->second), cells));
+        });
+      } catch (const std::exception& error) {
+        completion->reject(std::string("copying the levels failed: ") + error.what());
+      }
+    };
+    if (!core_->post_at_boundary(copy)) copy();
+    return completion->promise();
   });
 }
 

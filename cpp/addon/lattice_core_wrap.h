@@ -27,6 +27,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value previous_field(const Napi::CallbackInfo& info);
   Napi::Value levels(const Napi::CallbackInfo& info);
   Napi::Value views(const Napi::CallbackInfo& info);
+  Napi::Value levels_async(const Napi::CallbackInfo& info);
   Napi::Value widened_levels_async(const Napi::CallbackInfo& info);
   Napi::Value readout(const Napi::CallbackInfo& info);
   Napi::Value memory_triad(const Napi::CallbackInfo& info);

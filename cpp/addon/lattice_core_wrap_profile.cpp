@@ -5,17 +5,44 @@
 #include "js_convert.h"
 #include "lattice_core_wrap.h"
 
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace ouro::addon {
 namespace {
 
+template <typename Figures>
+using Field = std::pair<const char*, std::uint64_t Figures::*>;
+
+/// The figures both a summary and the counters carry, by their names on the JS side: one list for
+/// both directions of the conversion.
+template <typename Figures>
+constexpr std::array<Field<Figures>, 4> kCountedFields{{
+    {"calls", &Figures::calls},
+    {"steps", &Figures::steps},
+    {"totalNs", &Figures::total_ns},
+    {"maxNs", &Figures::max_ns},
+}};
+
+template <typename Figures>
+void set_counted_fields(Napi::Env env, Napi::Object& result, const Figures& figures) {
+  for (const auto& [name, member] : kCountedFields<Figures>) result.Set(name, number(env, figures.*member));
+}
+
+/// { step, readout }, each slot's value made by `figure`.
+template <typename Figure>
+Napi::Object per_slot(Napi::Env env, Figure&& figure) {
+  Napi::Object result = Napi::Object::New(env);
+  for (Slot slot : {Slot::Step, Slot::Readout}) result.Set(slot_name(slot), figure(slot));
+  return result;
+}
+
 Napi::Object profile_summary(Napi::Env env, const SlotProfile::Summary& summary) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("calls", number(env, summary.calls));
-  result.Set("steps", number(env, summary.steps));
-  result.Set("totalNs", number(env, summary.total_ns));
-  result.Set("maxNs", number(env, summary.max_ns));
+  set_counted_fields(env, result, summary);
   result.Set("p50Ns", number(env, summary.p50_ns));
   result.Set("p99Ns", number(env, summary.p99_ns));
   return result;
@@ -23,10 +50,7 @@ Napi::Object profile_summary(Napi::Env env, const SlotProfile::Summary& summary)
 
 Napi::Object profile_counters_object(Napi::Env env, const SlotProfile::Counters& counters) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("calls", number(env, counters.calls));
-  result.Set("steps", number(env, counters.steps));
-  result.Set("totalNs", number(env, counters.total_ns));
-  result.Set("maxNs", number(env, counters.max_ns));
+  set_counted_fields(env, result, counters);
   Napi::Array histogram = Napi::Array::New(env, counters.histogram.size());
   for (std::size_t index = 0; index < counters.histogram.size(); ++index) {
     Napi::Object bucket = Napi::Object::New(env);
@@ -42,10 +66,8 @@ SlotProfile::Counters read_profile_counters(const Napi::Value& value) {
   if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "counters must be an object");
   const auto object = value.As<Napi::Object>();
   SlotProfile::Counters counters;
-  counters.calls = read_integer(object.Get("calls"), "counters.calls", 0);
-  counters.steps = read_integer(object.Get("steps"), "counters.steps", 0);
-  counters.total_ns = read_integer(object.Get("totalNs"), "counters.totalNs", 0);
-  counters.max_ns = read_integer(object.Get("maxNs"), "counters.maxNs", 0);
+  for (const auto& [name, member] : kCountedFields<SlotProfile::Counters>)
+    counters.*member = read_integer(object.Get(name), ("counters." + std::string(name)).c_str(), 0);
   const Napi::Value histogram = object.Get("histogram");
   if (!histogram.IsArray()) throw Napi::TypeError::New(value.Env(), "counters.histogram must be an array");
   const auto buckets = histogram.As<Napi::Array>();
@@ -65,20 +87,14 @@ SlotProfile::Counters read_profile_counters(const Napi::Value& value) {
 Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
-    Napi::Object result = Napi::Object::New(info.Env());
-    for (Slot slot : {Slot::Step, Slot::Readout})
-      result.Set(slot_name(slot), profile_summary(info.Env(), core.profile(slot)));
-    return result;
+    return per_slot(info.Env(), [&](Slot slot) { return profile_summary(info.Env(), core.profile(slot)); });
   });
 }
 
 Napi::Value LatticeCoreWrap::fp_restores(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
-    Napi::Object result = Napi::Object::New(info.Env());
-    for (Slot slot : {Slot::Step, Slot::Readout})
-      result.Set(slot_name(slot), number(info.Env(), core.fp_restores(slot)));
-    return result;
+    return per_slot(info.Env(), [&](Slot slot) { return number(info.Env(), core.fp_restores(slot)); });
   });
 }
 
@@ -96,10 +112,8 @@ void LatticeCoreWrap::reset_profile(const Napi::CallbackInfo& info) {
 Napi::Value LatticeCoreWrap::profile_counters(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
-    Napi::Object result = Napi::Object::New(info.Env());
-    for (Slot slot : {Slot::Step, Slot::Readout})
-      result.Set(slot_name(slot), profile_counters_object(info.Env(), core.profile_counters(slot)));
-    return result;
+    return per_slot(info.Env(),
+                    [&](Slot slot) { return profile_counters_object(info.Env(), core.profile_counters(slot)); });
   });
 }
 

@@ -11,13 +11,17 @@ import type { SqlConnection } from './sql-connection.js';
 import type { AttemptCostKey, AttemptCostRecord, NewAttemptCost } from './types.js';
 import { requireId, requireSha256, requireSlot } from './validate.js';
 
-interface CostRow {
-  attempt_id: number;
-  slot: string;
+/** A cost key's columns, as the costs and the baselines (baselines.ts) both keep them. */
+export interface CostKeyRow {
   machine: string;
   extents: string;
   precision: string;
   threads: number;
+}
+
+interface CostRow extends CostKeyRow {
+  attempt_id: number;
+  slot: string;
   cost_seconds: number;
   wall_seconds: number;
   recorded_at: string;
@@ -48,14 +52,21 @@ function nonNegative(name: string, value: unknown): number {
   return number;
 }
 
+/** The key a row was stored under, as records give it back. */
+export function costKeyOf(row: CostKeyRow): AttemptCostKey {
+  return {
+    machine: row.machine,
+    extents: row.extents.split('x').map(Number),
+    precision: row.precision as AttemptCostKey['precision'],
+    threads: row.threads,
+  };
+}
+
 function toRecord(row: CostRow): AttemptCostRecord {
   return {
     attemptId: row.attempt_id,
     slot: row.slot as Slot,
-    machine: row.machine,
-    extents: row.extents.split('x').map(Number),
-    precision: row.precision as AttemptCostRecord['precision'],
-    threads: row.threads,
+    ...costKeyOf(row),
     costSeconds: row.cost_seconds,
     wallSeconds: row.wall_seconds,
     recordedAt: row.recorded_at,

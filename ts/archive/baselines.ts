@@ -7,16 +7,12 @@
  * the reference kernel through a window of its own first (ts/engine/scheduler.ts).
  */
 import { invalidRangeError, requireFiniteNumber, requireInteger } from '../errors.js';
-import { checkCostKey } from './attempt-costs.js';
+import { type CostKeyRow, checkCostKey, costKeyOf } from './attempt-costs.js';
 import type { SqlConnection } from './sql-connection.js';
 import type { AttemptCostKey, BaselineRecord, NewBaseline } from './types.js';
 import { requireSha256 } from './validate.js';
 
-interface BaselineRow {
-  machine: string;
-  extents: string;
-  precision: string;
-  threads: number;
+interface BaselineRow extends CostKeyRow {
   module_sha256: string;
   mlups: number;
   steps: number;
@@ -25,10 +21,7 @@ interface BaselineRow {
 
 function toRecord(row: BaselineRow): BaselineRecord {
   return {
-    machine: row.machine,
-    extents: row.extents.split('x').map(Number),
-    precision: row.precision as BaselineRecord['precision'],
-    threads: row.threads,
+    ...costKeyOf(row),
     moduleSha256: row.module_sha256,
     mlups: row.mlups,
     steps: row.steps,

@@ -100,10 +100,11 @@ export interface RunSample {
   /** Milliseconds since the run's sampling began, at the end of the interval. */
   atMs: number;
   step: number;
-  /** Wall-clock MLUPS over the interval. */
+  /** Wall-clock MLUPS over the interval since the previous sample: everything that slowed the lattice counts. */
   mlups: number;
+  /** The interval's length in milliseconds. */
   intervalMs: number;
-  /** Milliseconds of the interval the lattice was held (benchmarks). */
+  /** Milliseconds of that interval the lattice was held at a step boundary (benchmarks). */
   heldMs: number;
   energyDrift: number;
   /** The live step kernel's in-cache ceiling known when the sample was taken; null: not measured. */

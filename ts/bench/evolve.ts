@@ -210,6 +210,26 @@ function searchConfig(p: Plan, generator: 'variant' | 'random', archiveFile: str
   return config;
 }
 
+/** What a search's ratios are made of: its live throughput at the start and the end, its STREAM probe and its final kernel in cache. */
+export interface SearchMeasurements {
+  baselineMlups: number;
+  finalMlups: number;
+  streamTriadGBs: number;
+  inCacheMlups: number;
+}
+
+/** A search's speedup and the fractions of its two ceilings it reached (an in-cache figure of 0, unmeasured, gives 0). */
+export function searchFigures(measured: SearchMeasurements): Pick<EvolveSearchReport, 'speedup' | 'rooflineMlups' | 'rooflineFraction' | 'inCacheFraction'> {
+  const { baselineMlups, finalMlups, streamTriadGBs, inCacheMlups } = measured;
+  const rooflineMlups = rooflineMlupsOf(streamTriadGBs, defaultConfig.lattice.precision);
+  return {
+    speedup: finalMlups / baselineMlups,
+    rooflineMlups,
+    rooflineFraction: finalMlups / rooflineMlups,
+    inCacheFraction: inCacheMlups > 0 ? finalMlups / inCacheMlups : 0,
+  };
+}
+
 function roofline(triad: StreamTriadResult): { gbPerSecond: number; rooflineMlups: number } {
   return { gbPerSecond: triad.gbPerSecond, rooflineMlups: rooflineMlupsOf(triad.gbPerSecond, defaultConfig.lattice.precision) };
 }
@@ -288,36 +308,33 @@ async function searchReport(
   triad: StreamTriadResult,
   log: (message: string) => void,
 ): Promise<EvolveSearchReport> {
-  const { gbPerSecond, rooflineMlups } = roofline(triad);
+  const attempts = archive.list().filter((record) => record.parentId !== null);
+  // Applying a kernel supersedes the one it replaced, so the live one is the only step attempt still "applied".
+  const live = attempts.find((record) => record.slot === 'step' && record.status === 'applied');
+  const baselineMlups = engineSummary.baselineMlups;
+  const finalMlups = engineSummary.finalMlups ?? 0;
+  const cached = await inCache(live?.modulePath ?? kernelModulePath('reference'), log);
+  const figures = searchFigures({ baselineMlups, finalMlups, streamTriadGBs: triad.gbPerSecond, inCacheMlups: cached.mlups });
   const summary = summarizeRun({
     records: archive.list(),
     ledger: archive.ledger.entries(),
     samples,
-    rooflineMlups,
+    rooflineMlups: figures.rooflineMlups,
     lostSteps: steps.lostSteps,
     wallSeconds,
     netMlups: engineSummary.netMlups,
     heldSeconds: engineSummary.heldSeconds,
     firstApplyAtSeconds: engineSummary.firstApplyAtSeconds,
   });
-  const baselineMlups = engineSummary.baselineMlups;
-  const finalMlups = engineSummary.finalMlups ?? 0;
-  const attempts = archive.list().filter((record) => record.parentId !== null);
-  // Applying a kernel supersedes the one it replaced, so the live one is the only step attempt still "applied".
-  const live = attempts.find((record) => record.slot === 'step' && record.status === 'applied');
   const held = attempts.filter((record) => ['passed', 'applied', 'superseded'].includes(record.status) && record.speedup !== null);
-  const cached = await inCache(live?.modulePath ?? kernelModulePath('reference'), log);
   return {
     generator,
     baselineMlups,
     finalMlups,
-    speedup: finalMlups / baselineMlups,
-    streamTriadGBs: gbPerSecond,
-    rooflineMlups,
-    rooflineFraction: finalMlups / rooflineMlups,
+    ...figures,
+    streamTriadGBs: triad.gbPerSecond,
     inCacheMlups: cached.mlups,
     inCacheExtents: cached.extents,
-    inCacheFraction: cached.mlups > 0 ? finalMlups / cached.mlups : 0,
     liveBaselineMlups: summary.baselineMlups,
     liveFinalMlups: summary.finalMlups,
     attempts: summary.attempts,

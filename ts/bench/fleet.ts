@@ -24,6 +24,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { machineFingerprint } from '../archive/fingerprint.js';
+import { attemptRecord } from '../archive/attempt-record.js';
 import { sourceSha256 } from '../archive/canonical-hash.js';
 import type { AttemptRecord, MachineFingerprint } from '../archive/types.js';
 import { ImprovementExchange, type Refusal } from '../fleet/improvement-exchange.js';
@@ -147,31 +148,19 @@ function chaos(workers: ReturnType<typeof child>[], start: () => Promise<ReturnT
 }
 
 function record(id: number, source: string): AttemptRecord {
-  return {
+  const now = new Date().toISOString();
+  return attemptRecord({
     id,
     parentId: 1,
-    slot: 'step',
-    generator: 'variant',
     operator: 'bench',
-    genome: null,
-    prompt: null,
-    rawReply: null,
     source,
     sourceSha256: sourceSha256(source),
-    moduleSha256: null,
-    modulePath: null,
-    gates: [],
-    failedGate: null,
-    reason: '',
-    benchmark: null,
     benchRatio: 0.8,
-    liveMlups: null,
     speedup: 1.25,
     status: 'applied',
-    costUsd: 0,
-    createdAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-  };
+    createdAt: now,
+    finishedAt: now,
+  });
 }
 
 /** Engine A shares a kernel and a tampered copy; engine B refuses the copy and adopts the kernel once the fleet's evaluation accepts it. */

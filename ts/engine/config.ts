@@ -11,6 +11,7 @@ import { redactUrl } from '../archive/postgres-connection.js';
 import { isPostgresUrl } from '../archive/postgres-schema.js';
 import { describe } from '../errors.js';
 import { CONFIG_SCHEMA, type ConfigKey, type DefaultValue, type EngineConfig, type KeyType } from './config-schema.js';
+import { tomlKeyAt } from './toml-key-at.js';
 import { readBoundedText } from '../util/bounded-read.js';
 
 export {
@@ -63,11 +64,18 @@ function rangeText(type: Extract<KeyType, { kind: 'number' }>): string {
   return `${low}, ${high}`;
 }
 
+/** The limit of a key whose value is an integer or holds integers, as its errors state it; null for other kinds. */
+function integerLimit(type: KeyType): string | null {
+  if (type.kind === 'integer') return `must be an integer in [${type.min}, ${type.max}]`;
+  if (type.kind === 'extents') return `each extent must be an integer in [${type.minExtent}, ${type.maxExtent}]`;
+  return null;
+}
+
 function checkValue(key: string, type: KeyType, value: unknown): unknown {
   switch (type.kind) {
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value) || value < type.min || value > type.max) {
-        throw keyError(key, value, `must be an integer in [${type.min}, ${type.max}]`);
+        throw keyError(key, value, integerLimit(type)!);
       }
       return value;
     case 'number': {
@@ -106,7 +114,7 @@ function checkValue(key: string, type: KeyType, value: unknown): unknown {
       }
       value.forEach((extent: unknown, axis) => {
         if (typeof extent !== 'number' || !Number.isInteger(extent) || extent < type.minExtent || extent > type.maxExtent) {
-          throw keyError(`${key}[${axis}]`, extent, `each extent must be an integer in [${type.minExtent}, ${type.maxExtent}]`);
+          throw keyError(`${key}[${axis}]`, extent, integerLimit(type)!);
         }
       });
       return [...value] as number[];
@@ -202,6 +210,22 @@ function checkRelations(config: EngineConfig): void {
 }
 
 /**
+ * The tables resolveConfig() and withFlags() fill key by key, as the
+ * EngineConfig they are: the one assertion between the two, which the
+ * compiler cannot check. The tables are built by a loop over CONFIG_SCHEMA's
+ * rows (setPath on each dotted path), and a type follows such a loop only
+ * through an object literal with one property per row: the second list of
+ * keys that deriving EngineConfig from the rows removed. What makes it true
+ * is checked instead: resolveConfig() sets every row to a value checkValue()
+ * accepted for the row's type (withFlags() starts from a resolved config and
+ * sets rows the same way), and tests/config-type.test.ts checks that the
+ * resolved leaves are exactly the rows'.
+ */
+function asEngineConfig(tables: Record<string, unknown>): EngineConfig {
+  return tables as EngineConfig;
+}
+
+/**
  * Validates a configuration shaped like the TOML file (tables as nested
  * objects, durations as strings with units) and fills in every default.
  */
@@ -216,7 +240,7 @@ export function resolveConfig(document: Record<string, unknown> = {}): EngineCon
     const value: unknown = given.has(key.path) ? given.get(key.path) : key.default;
     setPath(config, resolvedName(key), checkValue(key.path, key.type, value));
   }
-  const resolved = config as unknown as EngineConfig;
+  const resolved = asEngineConfig(config);
   checkRelations(resolved);
   return resolved;
 }
@@ -237,13 +261,13 @@ export interface FlagOverride {
  * an error names the flag, the value and the limit.
  */
 export function withFlags(config: EngineConfig, flags: readonly FlagOverride[]): EngineConfig {
-  const result = structuredClone(config) as unknown as Record<string, unknown>;
+  const result: Record<string, unknown> = structuredClone(config);
   for (const { flag, key, value } of flags) {
     const spec = CONFIG_SCHEMA.find((candidate) => candidate.path === key);
     if (spec === undefined) throw new Error(`${flag} sets ${key}, which is not a configuration key`);
     setPath(result, resolvedName(spec), checkValue(flag, spec.type, value));
   }
-  const resolved = result as unknown as EngineConfig;
+  const resolved = asEngineConfig(result);
   try {
     checkRelations(resolved);
   } catch (error) {
@@ -277,10 +301,7 @@ export function loadConfig(file?: string): EngineConfig {
   try {
     document = parse(text) as Record<string, unknown>;
   } catch (error) {
-    if (error instanceof TomlError) {
-      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new ConfigError(`${path.resolve(chosen)}:${error.line}:${error.column}: TOML syntax error: ${reason}`, null);
-    }
+    if (error instanceof TomlError) throw tomlSyntaxError(path.resolve(chosen), text, error);
     throw error;
   }
   try {
@@ -289,6 +310,22 @@ export function loadConfig(file?: string): EngineConfig {
     if (error instanceof ConfigError) throw new ConfigError(`${path.resolve(chosen)}: ${error.message}`, error.key);
     throw error;
   }
+}
+
+/**
+ * A TOML syntax error with the file, line and column, and, when the
+ * position is inside a key's value (an integer TOML cannot hold exactly,
+ * such as a seed of 2^64), the key, the value as written and the key's limit.
+ */
+function tomlSyntaxError(file: string, text: string, error: TomlError): ConfigError {
+  const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+  const where = `${file}:${error.line}:${error.column}`;
+  const key = tomlKeyAt(text, error.line, error.column);
+  if (key === null) return new ConfigError(`${where}: TOML syntax error: ${reason}`, null);
+  const written = /^[^\s,\]}#]+/.exec(text.split(/\r?\n/)[error.line - 1]!.slice(error.column - 1))?.[0];
+  const spec = CONFIG_SCHEMA.find((candidate) => candidate.path === key);
+  const limit = spec === undefined ? null : integerLimit(spec.type);
+  return new ConfigError(`${where}: ${key}${written ? ` = ${written}` : ''}: TOML syntax error: ${reason}${limit ? `; ${key} ${limit}` : ''}`, key);
 }
 
 /** The default value of a key as it is written in TOML, for docs and the default file. */

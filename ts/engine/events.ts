@@ -2,7 +2,7 @@
  * The engine's events: one for every state change of an attempt and of the
  * loop, so the CLI, the logs and the report all see the same facts.
  */
-import type { AttemptRecord, AttemptStatus, LedgerEntry } from '../archive/types.js';
+import type { AttemptRecord, AttemptStatus, LedgerEntry, RunSample } from '../archive/types.js';
 import type { GateProgress } from '../gauntlet/pipeline.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
 import type { EconomyTransition } from './economy.js';
@@ -37,17 +37,8 @@ export interface AttemptStatusReport {
 /** A gate of an archived attempt began or ended in the gauntlet (a remote gauntlet reports none). */
 export type GateProgressReport = GateProgress & { id: number; slot: Slot };
 
-/** A sample of the live simulation, taken every sampling interval. */
-export interface EngineSample {
-  atMs: number;
-  step: number;
-  /** Wall-clock MLUPS over the interval since the previous sample: everything that slowed the lattice counts. */
-  mlups: number;
-  /** The interval's length in milliseconds. */
-  intervalMs: number;
-  /** Milliseconds of that interval the lattice was held at a step boundary (benchmarks). */
-  heldMs: number;
-  energyDrift: number;
+/** A sample of the live simulation, taken every sampling interval: the figures a run's archive keeps, and the modules live then. */
+export interface EngineSample extends Omit<RunSample, 'inCacheMlups'> {
   liveModules: Record<Slot, string>;
 }
 

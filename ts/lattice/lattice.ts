@@ -332,6 +332,18 @@ export class Lattice extends EventEmitter {
     return this.#core.previousField();
   }
 
+  /**
+   * Copies of both time levels taken at one step boundary, in the lattice's
+   * precision, without the event loop waiting: the runner copies them at its
+   * next boundary on its own thread (at 4096^2 f64, 256 MiB that held the JS
+   * thread in field() and previousField() for the length of a step and the
+   * copy). With no run active they are copied at once, as the synchronous
+   * calls do: the caller then owns the state, and no other thread may read it.
+   */
+  levelsAsync(): Promise<{ previous: FieldArray; current: FieldArray }> {
+    return this.#core.levelsAsync();
+  }
+
   /** The discrete energy leapfrog conserves, computed by the Rust oracle over the live state. */
   energy(): number {
     return energyOf(this.#config, liveLevels(this.#core));

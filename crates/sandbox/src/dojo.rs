@@ -6,6 +6,7 @@
 use std::f64::consts::PI;
 
 use crate::differential::{readout_case, step_case};
+use crate::lattices::coords;
 use crate::phase::Phase;
 use crate::remote::Remote;
 use crate::rng::Rng;
@@ -40,15 +41,6 @@ fn small_extents(rng: &mut Rng) -> Vec<usize> {
     let dims = rng.int(1, 4);
     let limit = [0, 64, 24, 11, 7][dims];
     (0..dims).map(|_| rng.int(3, limit)).collect()
-}
-
-fn coords(extents: &[usize], mut cell: usize) -> Vec<usize> {
-    let mut coords = vec![0; extents.len()];
-    for axis in (0..extents.len()).rev() {
-        coords[axis] = cell % extents[axis];
-        cell /= extents[axis];
-    }
-    coords
 }
 
 fn poke(rng: &mut Rng, field: &mut [f64], values: &[f64]) {
@@ -156,27 +148,20 @@ fn wave(index: usize, rng: &mut Rng) -> Wave {
 }
 
 fn attack(kernel: &Remote, wave: &Wave) -> Result<(), String> {
-    if wave.f32 {
-        step_case::<f32>(
-            kernel,
-            &wave.extents,
-            wave.courant2,
-            &wave.previous,
-            &wave.current,
-            wave.steps,
-            wave.current_index,
-        )
+    let case = if wave.f32 {
+        step_case::<f32>
     } else {
-        step_case::<f64>(
-            kernel,
-            &wave.extents,
-            wave.courant2,
-            &wave.previous,
-            &wave.current,
-            wave.steps,
-            wave.current_index,
-        )
-    }
+        step_case::<f64>
+    };
+    case(
+        kernel,
+        &wave.extents,
+        wave.courant2,
+        &wave.previous,
+        &wave.current,
+        wave.steps,
+        wave.current_index,
+    )
 }
 
 pub fn phase_step(kernel: &Remote, rng: &mut Rng, waves: usize) -> Phase {

@@ -1,5 +1,6 @@
 //! The lattices the checks run on: always including extent 3, odd extents
-//! drawn from the run's seed, one even one, and every dimension count.
+//! drawn from the run's seed, one even one, and every dimension count; and
+//! a cell's flat index to its coordinates and back.
 
 use crate::rng::Rng;
 
@@ -9,6 +10,24 @@ pub const MAX_CASE_CELLS: usize = 20_000;
 /// The largest drawn extent for each dimension count, so that a drawn
 /// lattice stays near `MAX_CASE_CELLS` before capping.
 const DRAWN_LIMIT: [usize; 10] = [0, 61, 41, 21, 11, 7, 5, 5, 3, 3];
+
+/// The coordinates of the flat index `cell` (row-major, last axis fastest).
+pub fn coords(extents: &[usize], mut cell: usize) -> Vec<usize> {
+    let mut coords = vec![0; extents.len()];
+    for axis in (0..extents.len()).rev() {
+        coords[axis] = cell % extents[axis];
+        cell /= extents[axis];
+    }
+    coords
+}
+
+/// The flat index of `coords`, the inverse of [`coords`].
+pub fn flat(extents: &[usize], coords: &[usize]) -> usize {
+    coords
+        .iter()
+        .zip(extents)
+        .fold(0, |index, (&x, &n)| index * n + x)
+}
 
 fn capped(mut extents: Vec<usize>) -> Vec<usize> {
     while extents.iter().product::<usize>() > MAX_CASE_CELLS {

@@ -92,108 +92,54 @@ fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
+/// The command line as flags with values: `--name value`.
+struct Flags<'a>(&'a [String]);
+
+impl Flags<'_> {
+    fn get(&self, flag: &str) -> Option<String> {
+        let at = self.0.iter().position(|a| a == flag)?;
+        self.0.get(at + 1).cloned()
+    }
+
+    /// An integer flag in [min, max], `default` when it is absent.
+    fn number_or(&self, flag: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
+        match self.get(flag) {
+            Some(text) => number(flag, &text, min, max),
+            None => Ok(default),
+        }
+    }
+}
+
 fn parse(args: &[String]) -> Result<Options, String> {
-    let get = |flag: &str| -> Option<String> {
-        let at = args.iter().position(|a| a == flag)?;
-        args.get(at + 1).cloned()
-    };
-    let candidate = get("--candidate").ok_or("--candidate <path to .so> is required")?;
-    let incumbent = get("--incumbent").ok_or("--incumbent <path to .so> is required")?;
-    let slot = match get("--slot").as_deref().unwrap_or("step") {
+    let flags = Flags(args);
+    let candidate = flags
+        .get("--candidate")
+        .ok_or("--candidate <path to .so> is required")?;
+    let incumbent = flags
+        .get("--incumbent")
+        .ok_or("--incumbent <path to .so> is required")?;
+    let slot = match flags.get("--slot").as_deref().unwrap_or("step") {
         "step" => Slot::Step,
         "readout" => Slot::Readout,
         other => return Err(format!("--slot = \"{other}\": must be step or readout")),
     };
-    let seed = number(
-        "--seed",
-        &get("--seed").unwrap_or_else(|| "1".into()),
-        0,
-        u64::MAX,
-    )?;
-    let precision = match get("--precision").as_deref().unwrap_or("f64") {
+    let seed = flags.number_or("--seed", 1, 0, u64::MAX)?;
+    let precision = match flags.get("--precision").as_deref().unwrap_or("f64") {
         "f64" => PRECISION_F64,
         "f32" => PRECISION_F32,
         other => return Err(format!("--precision = \"{other}\": must be f64 or f32")),
     };
-    let target = parse_extents(&get("--target").unwrap_or_else(|| "128,128".into()))?;
-    let live = match get("--live") {
+    let target = parse_extents(&flags.get("--target").unwrap_or_else(|| "128,128".into()))?;
+    let live = match flags.get("--live") {
         Some(text) => parse_extents(&text)?,
         None => target.clone(),
     };
-    let held_out = match get("--held-out") {
-        Some(text) => parse_extents(&text)?,
-        None => {
-            let cells = number(
-                "--held-out-cells",
-                &get("--held-out-cells").unwrap_or_else(|| "8192".into()),
-                27,
-                1 << 24,
-            )?;
-            held_out_extents(
-                target.len(),
-                cells as usize,
-                &mut Rng::new(seed ^ HELD_OUT_STREAM),
-            )
-        }
-    };
-    let steps_per_call = number(
-        "--steps-per-call",
-        &get("--steps-per-call").unwrap_or_else(|| "1".into()),
-        1,
-        MAX_STEPS_PER_CALL,
-    )?;
-    let steps = number(
-        "--bench-steps",
-        &get("--bench-steps").unwrap_or_else(|| "8".into()),
-        1,
-        100_000,
-    )?;
-    let samples = number(
-        "--bench-samples",
-        &get("--bench-samples").unwrap_or_else(|| "15".into()),
-        3,
-        10_000,
-    )? as usize;
-    let incumbent_samples = match get("--incumbent-samples") {
-        Some(text) => number("--incumbent-samples", &text, 1, samples as u64)? as usize,
-        None => samples,
-    };
-    let incumbent_stop_ratio = match get("--incumbent-stop-ratio") {
-        Some(text) => match text.parse::<f64>() {
-            Ok(ratio) if ratio > 0.0 && ratio <= 1.0 => Some(ratio),
-            _ => {
-                return Err(format!(
-                    "--incumbent-stop-ratio = \"{text}\": must be a number in (0, 1]"
-                ))
-            }
-        },
-        None => None,
-    };
-    let dojo_waves = number(
-        "--dojo-waves",
-        &get("--dojo-waves").unwrap_or_else(|| "120".into()),
-        1,
-        100_000,
-    )? as usize;
-    let cpu_seconds = number(
-        "--cpu-seconds",
-        &get("--cpu-seconds").unwrap_or_else(|| "20".into()),
-        1,
-        3600,
-    )?;
-    let threads = number(
-        "--threads",
-        &get("--threads").unwrap_or_else(|| "1".into()),
-        1,
-        256,
-    )? as u32;
-    let priority = Priority::parse(&get("--priority").unwrap_or_else(|| "normal".into()))?;
-    let memory_mib = number(
-        "--memory-mib",
-        &get("--memory-mib").unwrap_or_else(|| "1024".into()),
-        64,
-        1 << 20,
-    )?;
+    let plan = bench_plan(&flags, slot, seed, target)?;
+    let dojo_waves = flags.number_or("--dojo-waves", 120, 1, 100_000)? as usize;
+    let cpu_seconds = flags.number_or("--cpu-seconds", 20, 1, 3600)?;
+    let threads = flags.number_or("--threads", 1, 1, 256)? as u32;
+    let priority = Priority::parse(&flags.get("--priority").unwrap_or_else(|| "normal".into()))?;
+    let memory_mib = flags.number_or("--memory-mib", 1024, 64, 1 << 20)?;
     Ok(Options {
         candidate: PathBuf::from(candidate),
         incumbent: PathBuf::from(incumbent),
@@ -201,16 +147,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         seed,
         precision,
         live,
-        plan: BenchPlan {
-            slot,
-            target,
-            held_out,
-            steps,
-            samples,
-            incumbent_samples,
-            incumbent_stop_ratio,
-            steps_per_call,
-        },
+        plan,
         dojo_waves,
         threads,
         priority,
@@ -221,6 +158,55 @@ fn parse(args: &[String]) -> Result<Options, String> {
             // A worker writes no file at all: Landlock and seccomp forbid it.
             file_size_bytes: 0,
         },
+    })
+}
+
+/// The benchmark's flags: the held-out lattice (given, or drawn from the
+/// seed beside `target`), the steps, the samples and the incumbent's share.
+fn bench_plan(
+    flags: &Flags,
+    slot: Slot,
+    seed: u64,
+    target: Vec<usize>,
+) -> Result<BenchPlan, String> {
+    let held_out = match flags.get("--held-out") {
+        Some(text) => parse_extents(&text)?,
+        None => {
+            let cells = flags.number_or("--held-out-cells", 8192, 27, 1 << 24)?;
+            held_out_extents(
+                target.len(),
+                cells as usize,
+                &mut Rng::new(seed ^ HELD_OUT_STREAM),
+            )
+        }
+    };
+    let steps_per_call = flags.number_or("--steps-per-call", 1, 1, MAX_STEPS_PER_CALL)?;
+    let steps = flags.number_or("--bench-steps", 8, 1, 100_000)?;
+    let samples = flags.number_or("--bench-samples", 15, 3, 10_000)? as usize;
+    let incumbent_samples = match flags.get("--incumbent-samples") {
+        Some(text) => number("--incumbent-samples", &text, 1, samples as u64)? as usize,
+        None => samples,
+    };
+    let incumbent_stop_ratio = match flags.get("--incumbent-stop-ratio") {
+        Some(text) => match text.parse::<f64>() {
+            Ok(ratio) if ratio > 0.0 && ratio <= 1.0 => Some(ratio),
+            _ => {
+                return Err(format!(
+                    "--incumbent-stop-ratio = \"{text}\": must be a number in (0, 1]"
+                ))
+            }
+        },
+        None => None,
+    };
+    Ok(BenchPlan {
+        slot,
+        target,
+        held_out,
+        steps,
+        samples,
+        incumbent_samples,
+        incumbent_stop_ratio,
+        steps_per_call,
     })
 }
 

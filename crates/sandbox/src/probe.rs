@@ -14,6 +14,7 @@ use ouroboros_oracle::Lattice;
 use crate::compare::compare_to_scale;
 use crate::differential::ULPS_PER_STEP;
 use crate::float::Float;
+use crate::lattices::{coords, flat};
 use crate::remote::Remote;
 use crate::rng::Rng;
 
@@ -42,22 +43,6 @@ pub struct Probe<T> {
     /// The largest term scale the oracle met in the cells' light cones: the
     /// tolerance's unit, as for every other oracle comparison (compare.rs).
     term_scale: f64,
-}
-
-fn coords(extents: &[usize], mut cell: usize) -> Vec<usize> {
-    let mut coords = vec![0; extents.len()];
-    for axis in (0..extents.len()).rev() {
-        coords[axis] = cell % extents[axis];
-        cell /= extents[axis];
-    }
-    coords
-}
-
-fn flat(extents: &[usize], coords: &[usize]) -> usize {
-    coords
-        .iter()
-        .zip(extents)
-        .fold(0, |index, (&x, &n)| index * n + x)
 }
 
 impl<T: Float> Probe<T> {

@@ -449,15 +449,23 @@ mod tests {
         assert_eq!(layout.placement(12_289), None);
     }
 
-    #[test]
-    fn the_canary_travels_with_the_buffer_and_names_a_write_on_either_side() {
+    /// Three pages of shared buffers with `region` holding ten 1.0s, armed
+    /// for 80 bytes, and this process's own private regions standing in for a
+    /// worker's (its pid and their base address with them).
+    fn armed_with_worker(region: usize) -> (SharedBuffers, PrivateRegions, libc::pid_t, usize) {
         let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
-        shared.fill(1, &[1.0f64; 10]);
-        shared.arm(1, 80);
-        assert_eq!(shared.breach(1, 80), None);
+        shared.fill(region, &[1.0f64; 10]);
+        shared.arm(region, 80);
         let worker = PrivateRegions::map(shared.layout).unwrap();
         let pid = std::process::id() as libc::pid_t;
         let base = worker.base() as usize;
+        (shared, worker, pid, base)
+    }
+
+    #[test]
+    fn the_canary_travels_with_the_buffer_and_names_a_write_on_either_side() {
+        let (shared, worker, pid, base) = armed_with_worker(1);
+        assert_eq!(shared.breach(1, 80), None);
         shared
             .copy_to_worker(pid, base, 1, 80, Travel::Whole)
             .unwrap();
@@ -486,12 +494,7 @@ mod tests {
 
     #[test]
     fn canaries_only_leaves_the_buffer_where_it_is_and_still_names_a_write_around_it() {
-        let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
-        shared.fill(2, &[1.0f64; 10]);
-        shared.arm(2, 80);
-        let worker = PrivateRegions::map(shared.layout).unwrap();
-        let pid = std::process::id() as libc::pid_t;
-        let base = worker.base() as usize;
+        let (shared, worker, pid, base) = armed_with_worker(2);
         shared
             .copy_to_worker(pid, base, 2, 80, Travel::CanariesOnly)
             .unwrap();

@@ -4,20 +4,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{build_kernel, root, scratch};
+use common::{
+    assert_supervisor_finished, build_hostile, build_kernel, build_reference, root, run_sandbox,
+    scratch,
+};
 
-fn run_sandbox(candidate: &Path, incumbent: &Path, threads: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(candidate)
-        .arg("--incumbent")
-        .arg(incumbent)
-        .args(["--threads", threads, "--cpu-seconds", "30"])
-        .env_clear()
-        .output()
-        .unwrap()
+/// Runs the built runner with a pool of `threads`.
+fn run_pool(candidate: &Path, incumbent: &Path, threads: &str) -> Output {
+    run_sandbox(
+        candidate,
+        incumbent,
+        &["--threads", threads, "--cpu-seconds", "30"],
+    )
 }
 
 fn last_phase(output: &Output) -> Option<String> {
@@ -31,22 +31,13 @@ fn last_phase(output: &Output) -> Option<String> {
 #[test]
 fn a_forbidden_syscall_on_a_pool_thread_kills_the_worker_with_sigsys() {
     let dir = scratch("sigsys");
-    let hostile = build_kernel(
-        &root().join("tests/fixtures/hostile/worker-socket.cpp"),
-        &dir,
-        "worker-socket",
-    );
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-    let output = run_sandbox(&hostile, &reference, "2");
+    let hostile = build_hostile("worker-socket", &dir);
+    let reference = build_reference(&dir);
+    let output = run_pool(&hostile, &reference, "2");
     std::fs::remove_dir_all(&dir).unwrap();
     // The worker dies; the supervisor survives and reports it as the
     // verdict of the first phase that calls wave_step.
-    assert!(
-        output.status.success(),
-        "the supervisor ended with {:?}; stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_supervisor_finished(&output);
     let report = String::from_utf8_lossy(&output.stdout);
     // Named where the supervisor may read the kernel's log (denials.rs).
     assert!(
@@ -63,8 +54,8 @@ fn a_forbidden_syscall_on_a_pool_thread_kills_the_worker_with_sigsys() {
 #[test]
 fn the_report_records_the_pool_and_seccomp_on_every_thread() {
     let dir = scratch("report");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
-    let output = run_sandbox(&reference, &reference, "3");
+    let reference = build_reference(&dir);
+    let output = run_pool(&reference, &reference, "3");
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(output.status.success(), "{:?}", output.status);
     // Both workers loaded their kernel under the stacked filters and the run went on to the benchmark.
@@ -82,7 +73,7 @@ fn the_report_records_the_pool_and_seccomp_on_every_thread() {
 #[test]
 fn threads_outside_1_to_256_are_refused_with_the_flag_value_and_limit() {
     for threads in ["0", "257", "two"] {
-        let output = run_sandbox(Path::new("/none.so"), Path::new("/none.so"), threads);
+        let output = run_pool(Path::new("/none.so"), Path::new("/none.so"), threads);
         assert_eq!(output.status.code(), Some(2));
         assert_eq!(
             String::from_utf8_lossy(&output.stderr).trim(),
@@ -127,7 +118,7 @@ fn a_constructor_cannot_read_a_file_beside_the_candidate() {
     .unwrap();
     let peek = build_kernel(&source, &dir, "peek");
     let reference = build_kernel(&kernels.join("reference.cpp"), &dir, "reference");
-    let output = run_sandbox(&peek, &reference, "1");
+    let output = run_pool(&peek, &reference, "1");
     std::fs::remove_dir_all(&dir).unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{:?}", output.status);

@@ -7,44 +7,25 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{build_kernel, root, scratch};
-
-/// Runs the built runner on `candidate` against `incumbent` with `args`, in an empty environment.
-fn run_sandbox(candidate: &Path, incumbent: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(candidate)
-        .arg("--incumbent")
-        .arg(incumbent)
-        .args(args)
-        .env_clear()
-        .output()
-        .unwrap()
-}
+use common::{
+    assert_supervisor_finished, build_hostile, build_kernel_including, build_reference, root,
+    run_sandbox, scratch,
+};
 
 /// Runs the fixture `name` against the reference with `extra` arguments.
 fn run_fixture(name: &str, extra: &[&str]) -> Output {
     let dir = scratch(name);
-    let hostile = build_kernel(
-        &root().join(format!("tests/fixtures/hostile/{name}.cpp")),
-        &dir,
-        name,
-    );
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let hostile = build_hostile(name, &dir);
+    let reference = build_reference(&dir);
     let output = run_sandbox(
         &hostile,
         &reference,
         &[&["--threads", "2", "--cpu-seconds", "30"][..], extra].concat(),
     );
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        output.status.success(),
-        "the supervisor ended with {:?}; stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_supervisor_finished(&output);
     output
 }
 
@@ -52,7 +33,7 @@ fn run_fixture(name: &str, extra: &[&str]) -> Output {
 /// samples, with `extra` arguments.
 fn run_reference(test: &str, extra: &[&str]) -> Output {
     let dir = scratch(test);
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let reference = build_reference(&dir);
     let output = run_sandbox(
         &reference,
         &reference,
@@ -124,27 +105,13 @@ fn reference_with(dir: &Path, name: &str, statement: &str) -> PathBuf {
         reference.replacen(entry, &format!("{entry}  {statement}\n"), 1)
     );
     std::fs::write(&source, patched).unwrap();
-    let kernels = root().join("cpp/kernels");
-    let module = dir.join(format!("{name}.so"));
-    let built = Command::new("c++")
-        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
-        .arg("-I")
-        .arg(root().join("cpp/include"))
-        .arg("-I")
-        .arg(&kernels)
-        .arg(&source)
-        .arg("-o")
-        .arg(&module)
-        .status()
-        .unwrap();
-    assert!(built.success());
-    module
+    build_kernel_including(&source, dir, name, &[root().join("cpp/kernels")])
 }
 
 #[test]
 fn a_worker_that_exits_or_hangs_is_the_verdict_of_its_phase() {
     let dir = scratch("ends");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let reference = build_reference(&dir);
     for (name, statement, expected) in [
         (
             "exits",
@@ -158,15 +125,11 @@ fn a_worker_that_exits_or_hangs_is_the_verdict_of_its_phase() {
         ),
     ] {
         let kernel = reference_with(&dir, name, statement);
-        let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-            .arg("--candidate")
-            .arg(&kernel)
-            .arg("--incumbent")
-            .arg(&reference)
-            .args(["--threads", "1", "--cpu-seconds", "2"])
-            .env_clear()
-            .output()
-            .unwrap();
+        let output = run_sandbox(
+            &kernel,
+            &reference,
+            &["--threads", "1", "--cpu-seconds", "2"],
+        );
         assert!(output.status.success(), "{name}: {:?}", output.status);
         let text = report(&output);
         assert!(text.contains(expected), "{name}: {text}");
@@ -309,12 +272,11 @@ fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
 
 #[test]
 fn a_bad_steps_per_call_is_refused_with_its_name_value_and_limit() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .args(["--candidate", "c.so", "--incumbent", "i.so"])
-        .args(["--steps-per-call", "0"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = run_sandbox(
+        Path::new("c.so"),
+        Path::new("i.so"),
+        &["--steps-per-call", "0"],
+    );
     assert_eq!(output.status.code(), Some(2));
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -357,7 +319,7 @@ fn a_worker_that_replies_early_and_keeps_computing_is_caught() {
     // buffers out, so it sees the work undone; and the real reply, when it
     // comes, answers no command.
     let dir = scratch("early-reply");
-    let reference = build_kernel(&root().join("cpp/kernels/reference.cpp"), &dir, "reference");
+    let reference = build_reference(&dir);
     let forger = reference_with(
         &dir,
         "early-reply",
@@ -379,15 +341,11 @@ fn a_worker_that_replies_early_and_keeps_computing_is_caught() {
     }
   }"#,
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&forger)
-        .arg("--incumbent")
-        .arg(&reference)
-        .args(["--threads", "2", "--target", "211,209"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = run_sandbox(
+        &forger,
+        &reference,
+        &["--threads", "2", "--target", "211,209"],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(output.status.success(), "{:?}", output.status);
     let text = report(&output);
@@ -422,22 +380,18 @@ fn neither_kernel_sees_what_the_other_left_in_its_scratch() {
             "{{ bool seen = true; for (int i = 0; i < 8; ++i) seen = seen && static_cast<const char*>(state->scratch)[i] == \"{mark}\"[i]; if (seen) return OURO_ERR_UNSUPPORTED; }}"
         ),
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_ouroboros-sandbox"))
-        .arg("--candidate")
-        .arg(&candidate)
-        .arg("--incumbent")
-        .arg(&incumbent)
-        .args([
+    let output = run_sandbox(
+        &candidate,
+        &incumbent,
+        &[
             "--threads",
             "1",
             "--cpu-seconds",
             "30",
             "--bench-samples",
             "3",
-        ])
-        .env_clear()
-        .output()
-        .unwrap();
+        ],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(output.status.success(), "{:?}", output.status);
     assert!(has_phase(&output, "bench", true), "{}", report(&output));
