@@ -316,6 +316,47 @@ describe('warm start', () => {
     expect(summary.economy).toMatchObject({ reverificationCostSeconds: 8, attemptCostSource: { kind: 'prior' }, judgedAttemptCostSeconds: 10 });
   });
 
+  it("accounts the warm run on the engine's clock: when it went live, its canary and watch window, the re-verification's wall and CPU time", async () => {
+    const config = testConfig('account');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    let childCpuSeconds = 0;
+    // The engine's clock: real time plus what the re-verification's sandbox turn adds, 7 s of it.
+    let skewMs = 0;
+    const evaluate = async (options: CandidateOptions) => {
+      childCpuSeconds += 1;
+      await options.sandboxQueue!.run(async () => {
+        skewMs += 7_000;
+        childCpuSeconds += 4;
+      });
+      return verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] });
+    };
+    const { engine } = engineWith(config, { evaluate }, false, { childCpuSeconds: () => childCpuSeconds, now: () => performance.now() + skewMs });
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    expect(await verified).toMatchObject({ outcome: 'verified', attemptId: id });
+    const summary = await engine.stop();
+    const { account } = summary;
+    // Live before the re-verification's 7 s were added, after its canary; the swap's watch window ran.
+    expect(account.warmLiveAtSeconds).not.toBeNull();
+    expect(account.warmLiveAtSeconds!).toBeLessThan(summary.wallSeconds - 7);
+    expect(account).toMatchObject({ canaries: 1, attempts: 0, heldSeconds: summary.heldSeconds, trialSeconds: 0 });
+    expect(account.canarySeconds).toBeGreaterThan(0);
+    expect(account.watchSeconds).toBeGreaterThan(0);
+    expect(account.reverification!.cpuSeconds).toBe(4);
+    expect(account.reverification!.wallSeconds).toBeGreaterThanOrEqual(7);
+    expect(account.reverification!.wallSeconds).toBeLessThanOrEqual(summary.wallSeconds);
+    // The screen's CPU-second outside the sandbox's turn is not told apart from the attempts'.
+    expect(account.attemptCpuSeconds).toBe(1);
+    // The watchdog checked the run (its first snapshot at least) and measured what that cost.
+    expect(account.watchdogSeconds).toBeGreaterThan(0);
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.ledger.entries().map((entry) => [entry.action, entry.attemptId])).toEqual([['warm-start', id]]);
+    } finally {
+      archive.close();
+    }
+  });
+
   it("re-verifies on the held-out size, in the live lattice's dimensions, never on a larger target than the configured one", () => {
     const at = (lattice: number[], targetExtents: number[], heldOutExtents: number[]) =>
       reverificationConfig(resolveConfig({ lattice: { extents: lattice }, gauntlet: { targetExtents, heldOutExtents } })).gauntlet.targetExtents;

@@ -40,6 +40,8 @@ export interface WarmStartHost {
   childCpuSeconds: () => number;
   /** Told the CPU seconds of the re-verification's sandbox run, a cost of the run that no attempt caused (Economy.chargeReverification). */
   bookReverificationCpu: (cpuSeconds: number) => void;
+  /** Told that a re-verification begins; the function it returns is called at its verdict (the run's account). */
+  reverificationStarted?: () => () => void;
 }
 
 /**
@@ -159,6 +161,15 @@ export const IDLE_REVERIFICATION_TIMEOUT_MS = 30_000;
  * failure rolls the module back if it is still live and marks it.
  */
 async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
+  const ended = host.reverificationStarted?.() ?? (() => {});
+  try {
+    return await reverifyOnce(host, slot, attemptId, timedAgainst);
+  } finally {
+    ended();
+  }
+}
+
+async function reverifyOnce(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
   const judge = async (priority: SandboxPriority) => {
     const gauntlet = bookedApart(atLiveSize(host.gauntlet, benchmarkTarget(host.config), priority), host);

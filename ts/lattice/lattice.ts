@@ -110,6 +110,8 @@ export class Lattice extends EventEmitter {
   #watchdogRunning = false;
   /** The running watchdog; null without one. */
   #runningWatchdog: Watchdog | null = null;
+  /** What the watchdog's checks have cost this lattice's runs, in ms, as the watchdog measured each. */
+  #watchdogCheckMs = 0;
   readonly #segment: StateSegment | null;
   #handoff: HandoffReport | null = null;
   #successor: RestartReport | null = null;
@@ -402,7 +404,7 @@ export class Lattice extends EventEmitter {
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
     watchdog?.watchdog.prime();
-    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => watchdog.watchdog.check(step));
+    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => this.#checkAccounted(watchdog.watchdog, step));
     this.#watchdogRunning = watchdog !== null;
     this.#runningWatchdog = watchdog?.watchdog ?? null;
     const run = this.#core
@@ -448,6 +450,28 @@ export class Lattice extends EventEmitter {
         deferred();
       }
     };
+  }
+
+  /**
+   * Runs one of the watchdog's checks and adds what it cost to
+   * watchdogCheckMs. The watchdog measures a passed check's cost (its
+   * lastCheckCostMs); a failed one, which rolls back, counts at the last
+   * passed check's.
+   */
+  #checkAccounted(watchdog: Watchdog, step: number): void {
+    const before = watchdog.lastChecked;
+    watchdog.check(step);
+    if (watchdog.lastChecked !== before) this.#watchdogCheckMs += watchdog.lastCheckCostMs;
+  }
+
+  /**
+   * Milliseconds the watchdog's checks have cost this lattice's runs so far
+   * (every run's, as the watchdog measured each: the runner's copy of the
+   * levels and the JS thread's work; a full check's steps off the JS thread
+   * are not in it).
+   */
+  get watchdogCheckMs(): number {
+    return this.#watchdogCheckMs;
   }
 
   #checkUnlessHeld(check: () => void): void {
