@@ -372,7 +372,9 @@ function liveChanges(parts: EngineParts, archive: Archive, attempts: AttemptTrac
         economy?.change(`the ${entry.slot} kernel was rolled back`);
         events.emit('rolled-back', entry);
       },
-      incumbentLost: (attemptId, reason) => {
+      incumbentLost: (attemptId, reason, entry) => {
+        // A remembered module the watchdog threw out (a warm start goes live with no canary under it) is forgotten, not offered again.
+        if (archive.warmStart.remembered(entry.slot)?.attemptId === attemptId) archive.warmStart.markFailed(entry.slot, attemptId, reason);
         const record = archive.updateAttempt(attemptId, { status: 'rolled-back', reason });
         events.emit('attempt-finished', record);
       },

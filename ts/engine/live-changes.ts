@@ -81,6 +81,16 @@ export interface ChangeRequest {
   incumbentWindow?: ThroughputWindow;
   /** Steps of the canary (default canarySteps from the settings). */
   canarySteps?: number;
+  /**
+   * No canary for a step module while the lattice's watchdog checks the step
+   * kernel differentially (Lattice.stepKernelWatched): for a module whose
+   * bytes already passed the gauntlet, a canary and a watch window on this
+   * machine (a warm start). The watchdog checks it at the next multiple of
+   * everySteps, a swap ending any deferral, and rolls it back with the
+   * state restored on a mismatch. Without such a watchdog, or for the
+   * readout slot (whose digits the watchdog does not check), the canary runs.
+   */
+  skipCanaryWhenWatched?: boolean;
 }
 
 /** What a live A/B trial found, for the attempt's record. */
@@ -258,7 +268,10 @@ export class LiveChanges {
     }
     // Confined or not, candidate and incumbent run on copies of the live state (a kernel host steps and reads
     // them out through its workspace) and the core compares what they computed.
-    const canaryProblem = await this.timed('canary', () => this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps, signal));
+    const watched = request.skipCanaryWhenWatched === true && slot === 'step' && this.lat.stepKernelWatched;
+    const canaryProblem = watched
+      ? null
+      : await this.timed('canary', () => this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps, signal));
     // The stop cancels the canary between two kernel calls: a canary cut short found nothing either way.
     if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };

@@ -5,8 +5,9 @@
  * a machine with the same fingerprint when its source still hashes to what
  * was recorded and the build cache holds its module, byte for byte (a module
  * gone from the cache is rebuilt through the hardened compile first). It
- * goes live as any winner does, through LiveChanges (canary, swap, watch;
- * confined unless trusted). Then the gauntlet re-verifies it in the
+ * goes live as any winner does, through LiveChanges (swap and watch,
+ * confined unless trusted; the canary only where no watchdog checks the
+ * step kernel differentially). Then the gauntlet re-verifies it in the
  * background, at the live lattice's size and first at idle priority, while
  * the improvement loop runs; a module that fails is rolled back and marked in the archive, and
  * no later run tries it again. A fingerprint mismatch is reported, never used.
@@ -45,12 +46,17 @@ export interface WarmStartHost {
 }
 
 /**
- * Steps of a warm start's canary: the module's bytes are those that passed
- * the gauntlet, the full canary and a watch window on this machine before,
- * and the gauntlet re-verifies them in the background; the canary is only
- * a check that it agrees with the live kernel on this run's state, and at
- * the reference kernel's speed the default ten steps (twice, on copies)
- * held the warm start back for seconds at 4096^2.
+ * Steps of a warm start's canary, when it runs: the module's bytes are
+ * those that passed the gauntlet, the full canary and a watch window on
+ * this machine before, and the gauntlet re-verifies them in the background;
+ * the canary is only a check that it agrees with the live kernel on this
+ * run's state, and at the reference kernel's speed the default ten steps
+ * (twice, on copies) held the warm start back for seconds at 4096^2. A
+ * step module skips it while the watchdog checks the step kernel
+ * differentially (ChangeRequest.skipCanaryWhenWatched): even two steps
+ * stepped the reference on a copy of the 4096^2 state and summed two
+ * energies on the JS thread, about 4 s before the swap on a quiet machine,
+ * where the watchdog checks the module at its first multiple of everySteps.
  */
 const WARM_START_CANARY_STEPS = 2;
 
@@ -113,6 +119,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
       speedJudge: { by: 'benchmark', judgedAgainst: incumbent.attemptId },
       trusted: isTrustedSource(record.source, record.genome),
       canarySteps: WARM_START_CANARY_STEPS,
+      skipCanaryWhenWatched: true,
       ...(slot === 'step' && host.incumbentWindow ? { incumbentWindow: host.incumbentWindow } : {}),
     },
     host.signal,

@@ -110,6 +110,8 @@ export class Lattice extends EventEmitter {
   #watchdogRunning = false;
   /** The running watchdog; null without one. */
   #runningWatchdog: Watchdog | null = null;
+  /** Whether the running watchdog's differential check compares the step kernel's batches with the oracle's. */
+  #differentialRunning = false;
   /** What the watchdog's checks have cost this lattice's runs, in ms, as the watchdog measured each. */
   #watchdogCheckMs = 0;
   readonly #segment: StateSegment | null;
@@ -406,6 +408,7 @@ export class Lattice extends EventEmitter {
     watchdog?.watchdog.prime();
     const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => this.#checkAccounted(watchdog.watchdog, step));
     this.#watchdogRunning = watchdog !== null;
+    this.#differentialRunning = watchdog?.differential === true;
     this.#runningWatchdog = watchdog?.watchdog ?? null;
     const run = this.#core
       .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure))
@@ -413,6 +416,7 @@ export class Lattice extends EventEmitter {
         if (this.#run === run) this.#run = null;
         this.#deferredCheck = null;
         this.#watchdogRunning = false;
+        this.#differentialRunning = false;
         this.#runningWatchdog = null;
       });
     this.#run = run;
@@ -472,6 +476,16 @@ export class Lattice extends EventEmitter {
    */
   get watchdogCheckMs(): number {
     return this.#watchdogCheckMs;
+  }
+
+  /**
+   * Whether the active run has a watchdog whose differential check compares
+   * the step kernel's batches with the oracle's: a step module that went
+   * live is then checked at the next multiple of everySteps (a swap ends any
+   * deferral), and rolled back with the state restored if it disagrees.
+   */
+  get stepKernelWatched(): boolean {
+    return this.#differentialRunning;
   }
 
   #checkUnlessHeld(check: () => void): void {
@@ -636,7 +650,7 @@ export class Lattice extends EventEmitter {
       (event) => this.emit('watchdog', event satisfies WatchdogEvent),
       cadence,
     );
-    return { everySteps, watchdog };
+    return { everySteps, watchdog, differential: differential !== null };
   }
 
   /**
