@@ -51,6 +51,6 @@ describe('RunAccount', () => {
     account.bookReverificationCpu(Number.POSITIVE_INFINITY);
     const report = account.report({ heldSeconds: 0, childCpuSeconds: 2, attempts: 1, watchdogSeconds: 0 });
     expect(report).toMatchObject({ warmLiveAtSeconds: null, canaries: 0, canarySeconds: 0, watchSeconds: 0, reverification: null, attemptCpuSeconds: 2 });
-    expect(accountText(report)).toMatch(/^no warm start live; .*; no re-verification; 1 attempts, 2\.0 s child CPU/);
+    expect(accountText(report)).toMatch(/^no warm start live; .*; no re-verification; 1 attempt, 2\.0 s child CPU/);
   });
 });

@@ -106,6 +106,10 @@ export class RunAccount {
   }
 }
 
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** The account in one line, for the run's summary. */
 export function accountText(account: RunAccountReport): string {
   const live = account.warmLiveAtSeconds === null ? 'no warm start live' : `warm start live at ${account.warmLiveAtSeconds.toFixed(1)} s`;
@@ -114,8 +118,8 @@ export function accountText(account: RunAccountReport): string {
       ? 'no re-verification'
       : `re-verification ${account.reverification.wallSeconds.toFixed(1)} s wall, ${account.reverification.cpuSeconds.toFixed(1)} s CPU`;
   return (
-    `${live}; held ${account.heldSeconds.toFixed(1)} s; ${account.canaries} canaries ${account.canarySeconds.toFixed(1)} s; ` +
-    `watch windows ${account.watchSeconds.toFixed(1)} s; trials ${account.trialSeconds.toFixed(1)} s; ${reverification}; ${account.attempts} attempts, ${account.attemptCpuSeconds.toFixed(1)} s child CPU; ` +
+    `${live}; held ${account.heldSeconds.toFixed(1)} s; ${count(account.canaries, 'canary', 'canaries')} ${account.canarySeconds.toFixed(1)} s; ` +
+    `watch windows ${account.watchSeconds.toFixed(1)} s; trials ${account.trialSeconds.toFixed(1)} s; ${reverification}; ${count(account.attempts, 'attempt', 'attempts')}, ${account.attemptCpuSeconds.toFixed(1)} s child CPU; ` +
     `watchdog ${account.watchdogSeconds.toFixed(2)} s`
   );
 }
