@@ -27,6 +27,7 @@ import { machineFingerprint } from '../dist/ts/archive/fingerprint.js';
 import { CARRIED_ATTEMPTS } from '../dist/ts/engine/attempt-costs.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { type SummaryInputs, summarise } from '../dist/ts/engine/summary.js';
+import { RunAccount } from '../dist/ts/engine/run-account.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
 import type { LedgerEntry } from '../dist/ts/archive/types.js';
 
@@ -654,6 +655,7 @@ describe('netFraction in the engine summary', () => {
       heldSeconds: 1,
       firstApplyAtSeconds: null,
       economy: null,
+      account: new RunAccount(() => 0, 0).report({ heldSeconds: 1, childCpuSeconds: 0, attempts: 0, watchdogSeconds: 0 }),
     };
   }
 

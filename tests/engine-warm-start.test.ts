@@ -3,20 +3,21 @@
 // fails is rolled back, marked, and not tried by the next run; a module
 // remembered under other build flags is reported and not used. The module
 // itself is built for real by the hardened compile, into the test's cache.
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { Archive, machineFingerprint, withHash } from '../dist/ts/archive/index.js';
-import type { MachineFingerprint } from '../dist/ts/archive/types.js';
+import type { LedgerEntry, MachineFingerprint } from '../dist/ts/archive/types.js';
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine, type EngineDeps } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { IDLE_REVERIFICATION_TIMEOUT_MS, reverificationConfig } from '../dist/ts/engine/warm-start.js';
-import { measureSlot } from '../dist/ts/engine/watch.js';
+import { type WindowOptions, measureSlot } from '../dist/ts/engine/watch.js';
 import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
 import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
@@ -73,8 +74,8 @@ function warmStartReport(engine: Engine, ...outcomes: WarmStartReport['outcome']
  * config's cache and then removed when `dropModule` (the warm start must
  * rebuild it).
  */
-async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFingerprint, dropModule: boolean): Promise<number> {
-  const built = await hardenedCompile(rowsFast, {
+async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFingerprint, dropModule: boolean, source = rowsFast): Promise<number> {
+  const built = await hardenedCompile(source, {
     includeDir: path.resolve('cpp/include'),
     cacheDir: config.gauntlet.cacheDir,
     useCache: true,
@@ -92,7 +93,7 @@ async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFinger
       operator: 'fixture',
       genome: null,
       prompt: null,
-      source: rowsFast,
+      source,
     });
     archive.updateAttempt(attempt.id, { status: 'applied', modulePath, moduleSha256: fileSha256(modulePath), speedup: 3 });
     archive.warmStart.rememberBest('step', attempt.id, fingerprint);
@@ -314,6 +315,102 @@ describe('warm start', () => {
     const summary = await engine.stop();
     // At economy.childCpuCost = 2 lattice-seconds per CPU-second; the attempts' cost stays the prior's, which no attempt measured.
     expect(summary.economy).toMatchObject({ reverificationCostSeconds: 8, attemptCostSource: { kind: 'prior' }, judgedAttemptCostSeconds: 10 });
+  });
+
+  it("goes live without a canary under the watchdog's differential check, and accounts the run on the engine's clock", async () => {
+    const config = testConfig('account');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    let childCpuSeconds = 0;
+    // The engine's clock: real time plus what the re-verification's sandbox turn adds, 7 s of it.
+    let skewMs = 0;
+    const evaluate = async (options: CandidateOptions) => {
+      childCpuSeconds += 1;
+      await options.sandboxQueue!.run(async () => {
+        skewMs += 7_000;
+        childCpuSeconds += 4;
+      });
+      return verdict({ gates: [gate('patch'), gate('static'), gate('compile'), gate('symbols'), gate('sandbox'), gate('dojo'), gate('bench')] });
+    };
+    const { engine, lat } = engineWith(config, { evaluate }, false, { childCpuSeconds: () => childCpuSeconds, now: () => performance.now() + skewMs });
+    const verified = warmStartReport(engine, 'verified', 'rolled-back');
+    await engine.start();
+    expect(await verified).toMatchObject({ outcome: 'verified', attemptId: id });
+    expect(lat.stepKernelWatched).toBe(true);
+    const summary = await engine.stop();
+    const { account } = summary;
+    // Live before the re-verification's 7 s were added, and the swap's watch window ran.
+    expect(account.warmLiveAtSeconds).not.toBeNull();
+    expect(account.warmLiveAtSeconds!).toBeLessThan(summary.wallSeconds - 7);
+    expect(account).toMatchObject({ canaries: 0, canarySeconds: 0, attempts: 0, heldSeconds: summary.heldSeconds, trialSeconds: 0 });
+    expect(account.watchSeconds).toBeGreaterThan(0);
+    expect(account.reverification!.cpuSeconds).toBe(4);
+    expect(account.reverification!.wallSeconds).toBeGreaterThanOrEqual(7);
+    expect(account.reverification!.wallSeconds).toBeLessThanOrEqual(summary.wallSeconds);
+    // The screen's CPU-second outside the sandbox's turn is not told apart from the attempts'.
+    expect(account.attemptCpuSeconds).toBe(1);
+    // The watchdog checked the run (its first snapshot at least) and measured what that cost.
+    expect(account.watchdogSeconds).toBeGreaterThan(0);
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.ledger.entries().map((entry) => [entry.action, entry.attemptId])).toEqual([['warm-start', id]]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('runs the canary before the swap when the lattice runs with no watchdog to check the step kernel', async () => {
+    const config = testConfig('canary-unwatched');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    const { engine, lat } = engineWith(config, gauntlet, false);
+    // Someone else runs the lattice, without a watchdog: the engine adopts the run as it is.
+    const running = lat.run();
+    expect(lat.stepKernelWatched).toBe(false);
+    const applied = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
+    await engine.start();
+    expect(await applied).toMatchObject({ outcome: 'applied', attemptId: id });
+    const summary = await engine.stop();
+    expect(summary.account.canaries).toBe(1);
+    expect(summary.account.canarySeconds).toBeGreaterThan(0);
+    expect(summary.account.watchdogSeconds).toBe(0);
+    await lat.stop();
+    await running;
+  });
+
+  it('without the canary, a remembered module wrong on the live lattice is rolled back by the watchdog and marked', async () => {
+    const config = testConfig('watchdog-guards');
+    // Does no work on live-sized lattices: only the watchdog's differential check tells it from the reference.
+    const wrong = readFileSync(path.resolve('tests/fixtures/hostile/live-swap-levels.cpp'), 'utf8');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false, wrong);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    let live: Lattice | null = null;
+    const measureWindow = async (slot: 'step' | 'readout', options: WindowOptions) => {
+      const window = await measureSlot(live!, slot, options);
+      // The wrong module's watch window waits for the watchdog's verdict: a throughput verdict must not come first.
+      if (fileSha256(live!.slots().step.live.path) !== REFERENCE_SHA256 && options.signal && !options.signal.aborted) await once(options.signal, 'abort');
+      return window;
+    };
+    const { engine, lat } = engineWith(config, gauntlet, false, { measureWindow });
+    live = lat;
+    const rolledBack = new Promise<LedgerEntry>((resolve) => engine.once('rolled-back', resolve));
+    await engine.start();
+    const entry = await rolledBack;
+    expect(entry).toMatchObject({ action: 'rollback', slot: 'step', attemptId: id, moduleSha256: REFERENCE_SHA256 });
+    expect(entry.reason).toMatch(/watchdog rolled it back: differential/);
+    expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
+    const summary = await engine.stop();
+    expect(summary.account.canaries).toBe(0);
+    const archive = Archive.open(config.archive.path);
+    try {
+      expect(archive.get(id)).toMatchObject({ status: 'rolled-back' });
+      expect(archive.warmStart.remembered('step')).toBeNull();
+      expect(archive.ledger.entries().map((e) => [e.action, e.attemptId])).toEqual([
+        ['warm-start', id],
+        ['rollback', id],
+      ]);
+    } finally {
+      archive.close();
+    }
   });
 
   it("re-verifies on the held-out size, in the live lattice's dimensions, never on a larger target than the configured one", () => {

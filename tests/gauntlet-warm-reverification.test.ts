@@ -2,7 +2,7 @@
 // remembered module at the live lattice's size although it benchmarks on
 // the held-out size: a module wrong only at the live size in calls of
 // several steps (tests/fixtures/hostile/wrong-at-live-size-in-batches.cpp)
-// passes the warm start's two-step canary and, with the live runner held to
+// goes live with no canary (the watchdog's differential check guards it) and, with the live runner held to
 // one step per call, runs live correctly; the re-verification catches it,
 // rolls it back, and marks it, so no later run offers it again.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

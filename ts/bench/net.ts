@@ -10,14 +10,20 @@
  *     the run): cells x steps / wall seconds;
  * (c) warm: a second run on the archive (a) left, then (b) again.
  *
- * A run's kernelAloneMlups is the mean of the windows (b) of its final
- * kernel: both runs' when they end with the same one, as a warm run that
- * keeps its remembered kernel does. This machine's speed moves by more than
+ * A run's kernelAloneMlups is the median of the windows (b) of its final
+ * kernel, at least MIN_ALONE_WINDOWS of them, interleaved with the runs:
+ * one after the cold run, the rest after the warm run, round-robin over
+ * the runs' final kernels (aloneWindowsAfterWarm), so a kernel both runs
+ * end with, as a warm run that keeps its remembered kernel does, is timed
+ * before and after the warm run. This machine's speed moves by more than
  * the 5% the warm target leaves between windows a few minutes apart (the
- * same kernel and watchdog at 50.8 and 64.1 steps/s in consecutive rounds,
- * bench watchdog, 2026-12-07), so one window after the cold run alone made
- * the warm run's fraction as much a measure of that drift as of the run.
- * Every window is reported (kernelAloneWindows).
+ * same kernel alone at 386.5 and 479.6 MLUPS in two windows of one bench
+ * net, 2026-12-07): the median of three or more is less at the mercy of
+ * one. Every window is reported (kernelAloneWindows per run, and
+ * aloneWindows in the order taken).
+ *
+ * Each run's account (the engine's measure of where its time went:
+ * run-account.ts) is reported beside its figures.
  *
  * Per run: netMlups, liveKernelMlups, heldSeconds, firstApplyAtSeconds,
  * attempts and applied are the run's own (--json: the engine's summary and
@@ -38,8 +44,10 @@ import type { RunResult } from '../cli/run-command.js';
 import { defaultConfig } from '../engine/config.js';
 import { type AttemptCostSource, describeCostSource } from '../engine/economy.js';
 import { createMainLattice } from '../engine/main-lattice.js';
+import { type RunAccountReport, accountText } from '../engine/run-account.js';
 import type { BaselineSource } from '../engine/summary.js';
 import { sleepMs } from '../engine/watch.js';
+import { median } from '../util/median.js';
 import type { BenchRunOptions } from './suites.js';
 
 /** One run's figures, as issue 15 names them. */
@@ -47,7 +55,7 @@ export interface NetRunFigures {
   netMlups: number;
   liveKernelMlups: number;
   kernelAloneMlups: number;
-  /** The windows (b) of the run's final kernel, in MLUPS, in the order taken; kernelAloneMlups is their mean. */
+  /** The windows (b) of the run's final kernel, in MLUPS, in the order taken; kernelAloneMlups is their median. */
   kernelAloneWindows: number[];
   netFraction: number;
   firstApplyAtSeconds: number | null;
@@ -61,6 +69,15 @@ export interface NetRunFigures {
   attemptCost: { seconds: number; source: AttemptCostSource } | null;
   /** Where the run's baseline came from: measured, or remembered from an earlier run (then the warm start went first); null: none. */
   baselineSource: BaselineSource | null;
+  /** Where the run's time went, as the engine measured it; null from a run that gives none. */
+  account: RunAccountReport | null;
+}
+
+/** One window (b): which kernel, after which run, at what rate. */
+export interface AloneWindow {
+  kernel: string;
+  afterRun: 'cold' | 'warm';
+  mlups: number;
 }
 
 export interface NetTarget {
@@ -83,6 +100,8 @@ export interface NetBenchReport {
   /** How it was run: the run length, the lattice, the final live kernels, the machine. */
   runSeconds: number;
   kernelAloneSeconds: number;
+  /** Every window (b), in the order taken. */
+  aloneWindows: AloneWindow[];
   extents: number[];
   liveKernels: { cold: string; warm: string };
   machine: { cpu: string; cores: number; loadAverage: number[]; node: string };
@@ -91,11 +110,14 @@ export interface NetBenchReport {
 
 /** What bench net reads of `ouroboros run --json`. */
 export type RunOutput = Pick<RunResult, 'summary' | 'steps'> & {
-  engine: Pick<RunResult['engine'], 'netMlups' | 'liveKernelMlups' | 'heldSeconds' | 'firstApplyAtSeconds' | 'liveModules' | 'economy' | 'baselineSource'>;
+  engine: Pick<RunResult['engine'], 'netMlups' | 'liveKernelMlups' | 'heldSeconds' | 'firstApplyAtSeconds' | 'liveModules' | 'economy' | 'baselineSource'> &
+    Partial<Pick<RunResult['engine'], 'account'>>;
 };
 
 const DEFAULT_RUN_MS = 180_000;
 const KERNEL_ALONE_MS = 20_000;
+/** Windows (b) of each run's final kernel: the median of three stands against one window off by a quarter. */
+export const MIN_ALONE_WINDOWS = 3;
 /** Seconds a run may take beyond its length: start-up (STREAM probe, lattice) and the stop. */
 const WALL_SLACK_SECONDS = 5;
 const QUICK_EXTENTS = [512, 512];
@@ -107,7 +129,7 @@ const STDERR_LINES = 20;
 /** One run's figures from its --json output, its measured wall time and its final kernel's rate alone. */
 export function netRunFigures(output: RunOutput, wallSeconds: number, kernelAloneWindows: number[]): NetRunFigures {
   if (kernelAloneWindows.length === 0) throw new RangeError('kernelAloneWindows must hold at least one window of the final kernel alone');
-  const kernelAloneMlups = kernelAloneWindows.reduce((sum, mlups) => sum + mlups, 0) / kernelAloneWindows.length;
+  const kernelAloneMlups = median(kernelAloneWindows, 0);
   return {
     netMlups: output.engine.netMlups,
     liveKernelMlups: output.engine.liveKernelMlups,
@@ -124,7 +146,26 @@ export function netRunFigures(output: RunOutput, wallSeconds: number, kernelAlon
     attemptCost:
       output.engine.economy === null ? null : { seconds: output.engine.economy.judgedAttemptCostSeconds, source: output.engine.economy.attemptCostSource },
     baselineSource: output.engine.baselineSource,
+    account: output.engine.account ?? null,
   };
+}
+
+/**
+ * The kernels to time alone after the warm run, in order: the runs' final
+ * kernels (`kernels`, distinct) round-robin, each until it has
+ * MIN_ALONE_WINDOWS windows counting those already taken (`taken`).
+ */
+export function aloneWindowsAfterWarm(kernels: readonly string[], taken: ReadonlyMap<string, number>): string[] {
+  const left = new Map(kernels.map((kernel) => [kernel, Math.max(0, MIN_ALONE_WINDOWS - (taken.get(kernel) ?? 0))]));
+  const order: string[] = [];
+  while ([...left.values()].some((count) => count > 0)) {
+    for (const kernel of kernels) {
+      if (left.get(kernel)! === 0) continue;
+      order.push(kernel);
+      left.set(kernel, left.get(kernel)! - 1);
+    }
+  }
+  return order;
 }
 
 function atLeast(value: number | null, limit: number): NetTarget {
@@ -228,30 +269,42 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
   const runArgs = (name: string) => ['--duration', `${runMs / 1000}s`, '--lattice', extents.join('x'), '--report', path.join(dir, `${name}.html`)];
   let measured = false;
   try {
-    // The windows (b) of each final kernel, by module file.
+    // The windows (b) of each final kernel, by module file, and every window in the order taken.
     const windows = new Map<string, number[]>();
+    const aloneWindows: AloneWindow[] = [];
+    const names = new Map<string, string>();
+    const alone = async (file: string, afterRun: AloneWindow['afterRun']) => {
+      const kernel = names.get(file)!;
+      log(`${kernel} alone for ${aloneMs / 1000} s`);
+      const mlups = await kernelAlone(file, extents, aloneMs);
+      windows.set(file, [...(windows.get(file) ?? []), mlups]);
+      aloneWindows.push({ kernel, afterRun, mlups });
+    };
     const measure = async (name: 'cold' | 'warm') => {
       log(
         `${name}: ouroboros run for ${runMs / 1000} s on ${extents.join('x')}${name === 'cold' ? ' from an empty archive and build cache' : ' on the archive the cold run left'}`,
       );
       const { output, wallSeconds } = await runChild(dir, runArgs(name), log);
       const module = liveStepModule(output, archiveFile);
-      log(`${name}: ${module.name} alone for ${aloneMs / 1000} s`);
-      const mlups = await kernelAlone(module.file, extents, aloneMs);
-      windows.set(module.file, [...(windows.get(module.file) ?? []), mlups]);
+      names.set(module.file, module.name);
       return { output, wallSeconds, module };
     };
     const cold = await measure('cold');
+    await alone(cold.module.file, 'cold');
     const warm = await measure('warm');
-    const figures = (run: typeof cold) => netRunFigures(run.output, run.wallSeconds, windows.get(run.module.file)!);
+    const taken = new Map([...windows].map(([file, mlups]) => [file, mlups.length]));
+    for (const file of aloneWindowsAfterWarm([...new Set([cold.module.file, warm.module.file])], taken)) await alone(file, 'warm');
+    const coldFigures = netRunFigures(cold.output, cold.wallSeconds, windows.get(cold.module.file)!);
+    const warmFigures = netRunFigures(warm.output, warm.wallSeconds, windows.get(warm.module.file)!);
     const cpus = os.cpus();
     measured = true;
     return {
-      cold: figures(cold),
-      warm: figures(warm),
-      targets: netTargets(figures(cold), figures(warm), runMs / 1000),
+      cold: coldFigures,
+      warm: warmFigures,
+      targets: netTargets(coldFigures, warmFigures, runMs / 1000),
       runSeconds: runMs / 1000,
       kernelAloneSeconds: aloneMs / 1000,
+      aloneWindows,
       extents,
       liveKernels: { cold: cold.module.name, warm: warm.module.name },
       machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadAverage: os.loadavg(), node: process.version },
@@ -265,9 +318,9 @@ export async function benchNet(options: BenchRunOptions): Promise<NetBenchReport
 }
 
 /** The kernel-alone windows behind a run's figure, when there is more than one. */
-function aloneWindows(figures: NetRunFigures): string {
+function aloneWindowsText(figures: NetRunFigures): string {
   const windows = figures.kernelAloneWindows;
-  return windows.length > 1 ? `, the mean of ${windows.map((mlups) => mlups.toFixed(1)).join(' and ')}` : '';
+  return windows.length > 1 ? `, the median of ${windows.map((mlups) => mlups.toFixed(1)).join(', ')}` : '';
 }
 
 function runLine(name: string, figures: NetRunFigures): string {
@@ -279,9 +332,10 @@ function runLine(name: string, figures: NetRunFigures): string {
       : `; an attempt judged to cost ${figures.attemptCost.seconds.toFixed(1)} s (${describeCostSource(figures.attemptCost.source)})`;
   return (
     `${name.padEnd(5)} net ${figures.netMlups.toFixed(1)} MLUPS = ${(100 * figures.netFraction).toFixed(1)}% of the final kernel alone ` +
-    `(${figures.kernelAloneMlups.toFixed(1)}${aloneWindows(figures)}); live kernel ${figures.liveKernelMlups.toFixed(1)}; first apply ${first} (baseline ${baseline}); ` +
+    `(${figures.kernelAloneMlups.toFixed(1)}${aloneWindowsText(figures)}); live kernel ${figures.liveKernelMlups.toFixed(1)}; first apply ${first} (baseline ${baseline}); ` +
     `held ${figures.heldSeconds.toFixed(1)} s; ${figures.attempts} attempts, ${figures.applied} applied; ` +
-    `wall ${figures.wallSeconds.toFixed(1)} s; lost steps ${figures.lostSteps ?? 'n/a'}; max drift ${figures.maxEnergyDrift?.toExponential(2) ?? 'n/a'}${cost}`
+    `wall ${figures.wallSeconds.toFixed(1)} s; lost steps ${figures.lostSteps ?? 'n/a'}; max drift ${figures.maxEnergyDrift?.toExponential(2) ?? 'n/a'}${cost}` +
+    (figures.account === null ? '' : `\n      where the time went: ${accountText(figures.account)}`)
   );
 }
 
@@ -292,6 +346,7 @@ export function formatNetReport(report: NetBenchReport): string {
   );
   return [
     `${report.extents.join('x')}, runs of ${report.runSeconds} s, final kernels alone for ${report.kernelAloneSeconds} s (cold ${report.liveKernels.cold}, warm ${report.liveKernels.warm})`,
+    `alone windows in order: ${report.aloneWindows.map((window) => `${window.kernel} ${window.mlups.toFixed(1)} (after ${window.afterRun})`).join(', ')}`,
     runLine('cold', report.cold),
     runLine('warm', report.warm),
     '',

@@ -389,6 +389,7 @@ function finish(
     heldSeconds: session.engine.heldSeconds,
     firstApplyAtSeconds: session.engine.firstApplyAtSeconds,
     economy: session.engine.economy,
+    account: session.engine.account,
   });
   const html = renderReport({
     title: `Ouroboros run of ${new Date().toISOString()}`,

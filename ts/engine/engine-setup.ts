@@ -38,6 +38,7 @@ import type { GauntletResources } from './judge.js';
 import { LiveChanges, type WindowMeasure, fileSha256 } from './live-changes.js';
 import { type EngineLogger, createEngineLog, logEngineEvents } from './log.js';
 import { Predictor, type PredictorOptions } from './predictor.js';
+import { RunAccount } from './run-account.js';
 import { LiveSampler } from './sampler.js';
 import { createEconomy } from './scheduler.js';
 import { StrategyMemory } from './strategy-memory.js';
@@ -144,6 +145,10 @@ export interface Running {
   /** Where each ended attempt's cost is kept for the next run's economy. */
   attemptCosts: AttemptCostLog;
   childCpuAtStart: number;
+  /** Where the run's time went (run-account.ts). */
+  account: RunAccount;
+  /** Lattice.watchdogCheckMs when the run began: the account counts the checks from here. */
+  watchdogCheckMsAtStart: number;
 }
 
 const REFERENCE_SOURCE = path.join(packageRoot, 'cpp', 'kernels', 'reference.cpp');
@@ -250,7 +255,9 @@ function runOn(parts: EngineParts, attempts: AttemptTracker, archive: Archive, f
   const threads = config.lattice.threads > 0 ? config.lattice.threads : os.availableParallelism();
   const attemptCosts = new AttemptCostLog(archive.attemptCosts, attemptCostKey(lattice, threads, fingerprint));
   const economy = createEconomy(parts, attemptCosts.carried(configured.slots));
-  const live = liveChanges(parts, archive, attempts, economy);
+  const startedMs = parts.now();
+  const account = new RunAccount(parts.now, startedMs);
+  const live = liveChanges(parts, archive, attempts, economy, account);
   adoptLiveModules(parts, archive, live, roots, attempts);
   const ownsRun = !lattice.running;
   if (ownsRun) {
@@ -276,12 +283,14 @@ function runOn(parts: EngineParts, attempts: AttemptTracker, archive: Archive, f
     sampler,
     host,
     roots,
-    startedMs: parts.now(),
+    startedMs,
     startStep: lattice.stepCount,
     ticketBase: records.length,
     economy,
     attemptCosts,
     childCpuAtStart: parts.childCpuSeconds(),
+    account,
+    watchdogCheckMsAtStart: lattice.watchdogCheckMs,
   };
 }
 
@@ -329,7 +338,7 @@ function ensureRoots(archive: Archive): Map<Slot, number> {
   return new Map(SLOTS.map((slot) => [slot, archive.ensureRoot(slot, source, sha256).id]));
 }
 
-function liveChanges(parts: EngineParts, archive: Archive, attempts: AttemptTracker, economy: Economy | null): LiveChanges {
+function liveChanges(parts: EngineParts, archive: Archive, attempts: AttemptTracker, economy: Economy | null, account: RunAccount): LiveChanges {
   const { config, events } = parts;
   return new LiveChanges(
     parts.lattice,
@@ -348,10 +357,12 @@ function liveChanges(parts: EngineParts, archive: Archive, attempts: AttemptTrac
       trialMinGain: config.trial.minGain,
       trialMaxSlowerLiveMs: config.trial.maxSlowerLiveMs,
       sandboxQueue: parts.sandboxes,
+      now: parts.now,
     },
     {
       phase: (attemptId, phase) => attempts.phaseOf(attemptId, phase),
       applied: (entry) => {
+        if (entry.action === 'warm-start') account.warmLive();
         attempts.recordApplied(entry);
         economy?.change(`a new ${entry.slot} kernel is live`);
         events.emit('applied', entry);
@@ -361,11 +372,14 @@ function liveChanges(parts: EngineParts, archive: Archive, attempts: AttemptTrac
         economy?.change(`the ${entry.slot} kernel was rolled back`);
         events.emit('rolled-back', entry);
       },
-      incumbentLost: (attemptId, reason) => {
+      incumbentLost: (attemptId, reason, entry) => {
+        // A remembered module the watchdog threw out (a warm start goes live with no canary under it) is forgotten, not offered again.
+        if (archive.warmStart.remembered(entry.slot)?.attemptId === attemptId) archive.warmStart.markFailed(entry.slot, attemptId, reason);
         const record = archive.updateAttempt(attemptId, { status: 'rolled-back', reason });
         events.emit('attempt-finished', record);
       },
       trialEnded: (lossSeconds) => economy?.chargeTrialLoss(lossSeconds),
+      spent: (part, ms) => account.spent(part, ms),
     },
     parts.measure,
   );
@@ -436,7 +450,11 @@ export async function warmStart(parts: EngineParts, run: Running, attempts: Atte
     signal: parts.signal,
     incumbentWindow: baseline,
     childCpuSeconds: () => parts.childCpuSeconds(),
-    bookReverificationCpu: (cpuSeconds: number) => run.economy?.chargeReverification(cpuSeconds),
+    bookReverificationCpu: (cpuSeconds: number) => {
+      run.economy?.chargeReverification(cpuSeconds);
+      run.account.bookReverificationCpu(cpuSeconds);
+    },
+    reverificationStarted: () => run.account.reverificationStarted(),
   };
   for (const slot of run.host.generatorSlots) {
     try {

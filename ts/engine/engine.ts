@@ -255,6 +255,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (run === null) throw new Error('summary(): the engine has not been started');
     const { now, heldClock } = this.parts;
     const firstApplyAtMs = this.attempts.firstApplyAtMs;
+    const records = this.attempts.recordsOfRun(run.archive);
+    const heldSeconds = heldClock.totalMs() / 1000;
     return summarise({
       wallSeconds: (now() - run.startedMs) / 1000,
       steps: this.lattice.stepCount,
@@ -262,7 +264,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       baseline: this.scheduler.baseline,
       baselineSource: this.scheduler.baselineSource,
       final: this.final,
-      records: this.attempts.recordsOfRun(run.archive),
+      records,
       ledger: this.attempts.runLedger,
       economy: run.economy?.report() ?? null,
       maxEnergyDrift: run.sampler.maxEnergyDrift,
@@ -271,10 +273,16 @@ export class Engine extends EventEmitter<EngineEvents> {
       costUsd: this.attempts.costUsd,
       circuitOpenings: this.attempts.circuitOpenings,
       predictor: run.host.predictor.stats(),
-      heldSeconds: heldClock.totalMs() / 1000,
+      heldSeconds,
       startStep: run.startStep,
       cells: this.lattice.cells,
       firstApplyAtSeconds: firstApplyAtMs === null ? null : (firstApplyAtMs - run.startedMs) / 1000,
+      account: run.account.report({
+        heldSeconds,
+        childCpuSeconds: this.parts.childCpuSeconds() - run.childCpuAtStart,
+        attempts: records.length,
+        watchdogSeconds: (this.lattice.watchdogCheckMs - run.watchdogCheckMsAtStart) / 1000,
+      }),
     });
   }
 

@@ -35,6 +35,7 @@ import { type SandboxScheduler, SerialQueue } from '../gauntlet/serial-queue.js'
 import type { AbVerdict, PairedWindows } from './ab-test.js';
 import type { AttemptPhase } from './events.js';
 import { type StepSpan, type TrialResult, type TrialSlot, meanMlups, runTrial, spansText, trialLossSeconds } from './live-trial.js';
+import type { TimedPart } from './run-account.js';
 import { type ThroughputWindow, type WindowOptions, judgeThroughput, measureSlot } from './watch.js';
 
 /** The module live in a slot and the archived attempt it came from. */
@@ -80,6 +81,16 @@ export interface ChangeRequest {
   incumbentWindow?: ThroughputWindow;
   /** Steps of the canary (default canarySteps from the settings). */
   canarySteps?: number;
+  /**
+   * No canary for a step module while the lattice's watchdog checks the step
+   * kernel differentially (Lattice.stepKernelWatched): for a module whose
+   * bytes already passed the gauntlet, a canary and a watch window on this
+   * machine (a warm start). The watchdog checks it at the next multiple of
+   * everySteps, a swap ending any deferral, and rolls it back with the
+   * state restored on a mismatch. Without such a watchdog, or for the
+   * readout slot (whose digits the watchdog does not check), the canary runs.
+   */
+  skipCanaryWhenWatched?: boolean;
 }
 
 /** What a live A/B trial found, for the attempt's record. */
@@ -138,6 +149,8 @@ export interface LiveChangeSettings {
    * of one kernel and not the other's. Default: no other runs to wait for.
    */
   sandboxQueue?: SandboxScheduler;
+  /** The clock canaries and watch windows are timed on, in ms (default performance.now). */
+  now?: () => number;
 }
 
 /** Measures a slot's live throughput over a window (default measureSlot on the lattice). */
@@ -153,6 +166,8 @@ export interface LiveChangeHooks {
   incumbentLost(attemptId: number, reason: string, entry: LedgerEntry): void;
   /** A live trial ended; `lossSeconds` is the throughput it cost the simulation (trialLossSeconds). */
   trialEnded?(lossSeconds: number): void;
+  /** A canary, a watch window or a live trial ran for `ms` on the settings' clock (the run's account). */
+  spent?(part: TimedPart, ms: number): void;
 }
 
 /** Why a winner that passed everything did not go live: the stop came first. */
@@ -253,11 +268,14 @@ export class LiveChanges {
     }
     // Confined or not, candidate and incumbent run on copies of the live state (a kernel host steps and reads
     // them out through its workspace) and the core compares what they computed.
-    const canaryProblem = await this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps, signal);
+    const watched = request.skipCanaryWhenWatched === true && slot === 'step' && this.lat.stepKernelWatched;
+    const canaryProblem = watched
+      ? null
+      : await this.timed('canary', () => this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps, signal));
     // The stop cancels the canary between two kernel calls: a canary cut short found nothing either way.
     if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
-    if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.trialOne(request, moduleId, incumbent, signal));
+    if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.timed('trial', () => this.trialOne(request, moduleId, incumbent, signal)));
 
     const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
     const before = request.incumbentWindow ?? (await this.measure(slot, { ...window, ...(signal ? { signal } : {}) }));
@@ -286,7 +304,7 @@ export class LiveChanges {
     this.hooks.applied(entry);
 
     this.hooks.phase(attemptId, 'watching');
-    const verdict = await this.watch(slot, before, signal);
+    const verdict = await this.timed('watch', () => this.watch(slot, before, signal));
     if (signal?.aborted && verdict.watchdog === null) {
       // The stop cut the window short: with no verdict on it the candidate does not stay, the incumbent goes back.
       const { appliedAtStep } = await this.lat.rollback(slot);
@@ -304,6 +322,17 @@ export class LiveChanges {
     const reason = verdict.slower ? await this.confirmSlower(slot, verdict.problem, verdict.live) : verdict.problem;
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
     return { status: 'rolled-back', reason, liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, entry, rollback, trial: null };
+  }
+
+  /** Runs `work` and tells the hooks how long it took. */
+  private async timed<T>(part: TimedPart, work: () => Promise<T>): Promise<T> {
+    const now = this.settings.now ?? (() => performance.now());
+    const startedMs = now();
+    try {
+      return await work();
+    } finally {
+      this.hooks.spent?.(part, now() - startedMs);
+    }
   }
 
   private get sandboxQueue(): SandboxScheduler {

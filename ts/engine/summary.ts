@@ -9,6 +9,7 @@ import type { EconomyReport } from './economy.js';
 import type { EngineSample } from './events.js';
 import type { Incumbent } from './live-changes.js';
 import type { PredictorStats } from './predictor.js';
+import type { RunAccountReport } from './run-account.js';
 import { SKIPPED_BY_PREDICTOR } from './attempt-runner.js';
 import type { ThroughputWindow } from './watch.js';
 import { median } from '../util/median.js';
@@ -83,6 +84,8 @@ export interface EngineSummary {
   heldSeconds: number;
   /** What the search cost and how the economy paced it; null with economy.enabled false. */
   economy: EconomyReport | null;
+  /** Where the run's time went, measured by the engine (run-account.ts). */
+  account: RunAccountReport;
 }
 
 const STATUSES: readonly AttemptStatus[] = ['pending', 'rejected', 'failed', 'passed', 'applied', 'rolled-back', 'superseded', 'interrupted'];
@@ -108,6 +111,7 @@ export interface SummaryInputs {
   cells: number;
   firstApplyAtSeconds: number | null;
   economy: EconomyReport | null;
+  account: RunAccountReport;
 }
 
 /**
@@ -175,5 +179,6 @@ export function summarise(inputs: SummaryInputs): EngineSummary {
     predictor: inputs.predictor,
     heldSeconds: inputs.heldSeconds,
     economy: inputs.economy,
+    account: inputs.account,
   };
 }

@@ -5,8 +5,9 @@
  * a machine with the same fingerprint when its source still hashes to what
  * was recorded and the build cache holds its module, byte for byte (a module
  * gone from the cache is rebuilt through the hardened compile first). It
- * goes live as any winner does, through LiveChanges (canary, swap, watch;
- * confined unless trusted). Then the gauntlet re-verifies it in the
+ * goes live as any winner does, through LiveChanges (swap and watch,
+ * confined unless trusted; the canary only where no watchdog checks the
+ * step kernel differentially). Then the gauntlet re-verifies it in the
  * background, at the live lattice's size and first at idle priority, while
  * the improvement loop runs; a module that fails is rolled back and marked in the archive, and
  * no later run tries it again. A fingerprint mismatch is reported, never used.
@@ -40,15 +41,22 @@ export interface WarmStartHost {
   childCpuSeconds: () => number;
   /** Told the CPU seconds of the re-verification's sandbox run, a cost of the run that no attempt caused (Economy.chargeReverification). */
   bookReverificationCpu: (cpuSeconds: number) => void;
+  /** Told that a re-verification begins; the function it returns is called at its verdict (the run's account). */
+  reverificationStarted?: () => () => void;
 }
 
 /**
- * Steps of a warm start's canary: the module's bytes are those that passed
- * the gauntlet, the full canary and a watch window on this machine before,
- * and the gauntlet re-verifies them in the background; the canary is only
- * a check that it agrees with the live kernel on this run's state, and at
- * the reference kernel's speed the default ten steps (twice, on copies)
- * held the warm start back for seconds at 4096^2.
+ * Steps of a warm start's canary, when it runs: the module's bytes are
+ * those that passed the gauntlet, the full canary and a watch window on
+ * this machine before, and the gauntlet re-verifies them in the background;
+ * the canary is only a check that it agrees with the live kernel on this
+ * run's state, and at the reference kernel's speed the default ten steps
+ * (twice, on copies) held the warm start back for seconds at 4096^2. A
+ * step module skips it while the watchdog checks the step kernel
+ * differentially (ChangeRequest.skipCanaryWhenWatched): even two steps
+ * stepped the reference on a copy of the 4096^2 state and summed two
+ * energies on the JS thread, about 4 s before the swap on a quiet machine,
+ * where the watchdog checks the module at its first multiple of everySteps.
  */
 const WARM_START_CANARY_STEPS = 2;
 
@@ -111,6 +119,7 @@ export async function warmStartSlot(host: WarmStartHost, slot: Slot): Promise<Wa
       speedJudge: { by: 'benchmark', judgedAgainst: incumbent.attemptId },
       trusted: isTrustedSource(record.source, record.genome),
       canarySteps: WARM_START_CANARY_STEPS,
+      skipCanaryWhenWatched: true,
       ...(slot === 'step' && host.incumbentWindow ? { incumbentWindow: host.incumbentWindow } : {}),
     },
     host.signal,
@@ -159,6 +168,15 @@ export const IDLE_REVERIFICATION_TIMEOUT_MS = 30_000;
  * failure rolls the module back if it is still live and marks it.
  */
 async function reverify(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
+  const ended = host.reverificationStarted?.() ?? (() => {});
+  try {
+    return await reverifyOnce(host, slot, attemptId, timedAgainst);
+  } finally {
+    ended();
+  }
+}
+
+async function reverifyOnce(host: WarmStartHost, slot: Slot, attemptId: number, timedAgainst: Incumbent): Promise<WarmStartReport> {
   const record = host.archive.get(attemptId)!;
   const judge = async (priority: SandboxPriority) => {
     const gauntlet = bookedApart(atLiveSize(host.gauntlet, benchmarkTarget(host.config), priority), host);

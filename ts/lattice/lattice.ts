@@ -110,6 +110,10 @@ export class Lattice extends EventEmitter {
   #watchdogRunning = false;
   /** The running watchdog; null without one. */
   #runningWatchdog: Watchdog | null = null;
+  /** Whether the running watchdog's differential check compares the step kernel's batches with the oracle's. */
+  #differentialRunning = false;
+  /** What the watchdog's checks have cost this lattice's runs, in ms, as the watchdog measured each. */
+  #watchdogCheckMs = 0;
   readonly #segment: StateSegment | null;
   #handoff: HandoffReport | null = null;
   #successor: RestartReport | null = null;
@@ -414,8 +418,9 @@ export class Lattice extends EventEmitter {
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
     watchdog?.watchdog.prime();
-    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => watchdog.watchdog.check(step));
+    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => this.#checkAccounted(watchdog.watchdog, step));
     this.#watchdogRunning = watchdog !== null;
+    this.#differentialRunning = watchdog?.differential === true;
     this.#runningWatchdog = watchdog?.watchdog ?? null;
     const run = this.#core
       .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure))
@@ -423,6 +428,7 @@ export class Lattice extends EventEmitter {
         if (this.#run === run) this.#run = null;
         this.#deferredCheck = null;
         this.#watchdogRunning = false;
+        this.#differentialRunning = false;
         this.#runningWatchdog = null;
       });
     this.#run = run;
@@ -460,6 +466,38 @@ export class Lattice extends EventEmitter {
         deferred();
       }
     };
+  }
+
+  /**
+   * Runs one of the watchdog's checks and adds what it cost to
+   * watchdogCheckMs. The watchdog measures a passed check's cost (its
+   * lastCheckCostMs); a failed one, which rolls back, counts at the last
+   * passed check's.
+   */
+  #checkAccounted(watchdog: Watchdog, step: number): void {
+    const before = watchdog.lastChecked;
+    watchdog.check(step);
+    if (watchdog.lastChecked !== before) this.#watchdogCheckMs += watchdog.lastCheckCostMs;
+  }
+
+  /**
+   * Milliseconds the watchdog's checks have cost this lattice's runs so far
+   * (every run's, as the watchdog measured each: the runner's copy of the
+   * levels and the JS thread's work; a full check's steps off the JS thread
+   * are not in it).
+   */
+  get watchdogCheckMs(): number {
+    return this.#watchdogCheckMs;
+  }
+
+  /**
+   * Whether the active run has a watchdog whose differential check compares
+   * the step kernel's batches with the oracle's: a step module that went
+   * live is then checked at the next multiple of everySteps (a swap ends any
+   * deferral), and rolled back with the state restored if it disagrees.
+   */
+  get stepKernelWatched(): boolean {
+    return this.#differentialRunning;
   }
 
   #checkUnlessHeld(check: () => void): void {
@@ -624,7 +662,7 @@ export class Lattice extends EventEmitter {
       (event) => this.emit('watchdog', event satisfies WatchdogEvent),
       cadence,
     );
-    return { everySteps, watchdog };
+    return { everySteps, watchdog, differential: differential !== null };
   }
 
   /**

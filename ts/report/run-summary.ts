@@ -6,6 +6,7 @@
 import { LIVE_CHANGING_ACTIONS, type AttemptRecord, type AttemptStatus, type LedgerEntry } from '../archive/types.js';
 import type { EconomyReport } from '../engine/economy.js';
 import type { EngineSample } from '../engine/events.js';
+import type { RunAccountReport } from '../engine/run-account.js';
 import type { GateName } from '../gauntlet/types.js';
 import { median } from '../util/median.js';
 
@@ -28,6 +29,8 @@ export interface RunFacts {
   firstApplyAtSeconds: number | null;
   /** The engine's economy: what the search cost the live job; absent or null without one. */
   economy?: EconomyReport | null;
+  /** The engine's account of where the run's time went; absent or null without one. */
+  account?: RunAccountReport | null;
 }
 
 export interface RunSummary {
@@ -44,6 +47,7 @@ export interface RunSummary {
   /** netMlups / finalMlups: what the run delivered against its final kernels' free-running rate. */
   netFraction: number | null;
   economy: EconomyReport | null;
+  account: RunAccountReport | null;
   speedup: number | null;
   rooflineMlups: number | null;
   rooflineFraction: number | null;
@@ -146,6 +150,7 @@ export function summarizeRun(facts: RunFacts): RunSummary {
     finalMlups: final,
     netFraction: facts.netMlups !== null && final !== null && final > 0 ? facts.netMlups / final : null,
     economy: facts.economy ?? null,
+    account: facts.account ?? null,
     speedup,
     rooflineMlups: facts.rooflineMlups,
     rooflineFraction: final !== null && facts.rooflineMlups !== null ? final / facts.rooflineMlups : null,

@@ -3,6 +3,7 @@
  * HTML report print exactly these, so they cannot disagree.
  */
 import { describeCostSource } from '../engine/economy.js';
+import { accountText } from '../engine/run-account.js';
 import { GATES } from '../gauntlet/types.js';
 import { formatCount, formatDrift, formatFraction, formatMlups, formatSeconds, formatSpeedup } from './format.js';
 import type { RunSummary } from './run-summary.js';
@@ -33,6 +34,7 @@ export function summaryRows(summary: RunSummary): [label: string, value: string]
     ['live kernel MLUPS', `${formatMlups(summary.liveKernelMlups)} (median while not held)`],
     ['net fraction', `${formatFraction(summary.netFraction)} (net MLUPS / final MLUPS)`],
     ['search cost', economyText(summary)],
+    ['where the time went', summary.account === null ? 'n/a' : accountText(summary.account)],
     ['held for benchmarks', formatSeconds(summary.heldSeconds)],
     ['first change applied', firstApply],
     ['baseline MLUPS', formatMlups(summary.baselineMlups)],
