@@ -35,6 +35,7 @@ const CORE_ADDON_EXPORTS = [
 
 const CORE_LATTICE_METHODS = [
   'addProfileCounters',
+  'armConeProbe',
   'canary',
   'cancelCanaries',
   'close',
@@ -63,6 +64,7 @@ const CORE_LATTICE_METHODS = [
   'setProbe',
   'setProbeWholeLevel',
   'setState',
+  'settleConeProbe',
   'settleSnapshot',
   'slots',
   'step',
@@ -70,10 +72,12 @@ const CORE_LATTICE_METHODS = [
   'stepCopyAsync',
   'stop',
   'swap',
+  'takeConeProbe',
   'takeTrace',
   'traceSteps',
   'views',
   'waitForBoundary',
+  'watchdogCounters',
   'widenedLevelsAsync',
 ] as const;
 

@@ -102,7 +102,8 @@ export class Lattice extends EventEmitter {
   #run: Promise<RunSummary> | null = null;
   /** holdWatchdogChecks() calls not yet released, and the check they deferred. */
   #checkHolds = 0;
-  #deferredCheck: (() => void) | null = null;
+  /** The checks a hold deferred: the latest snapshot's and the latest cone probe's. */
+  readonly #deferredChecks = new Map<'snapshot' | 'cone', () => void>();
   readonly #modules = new Map<number, KernelModuleInfo>();
   /** The kernel host of each confined module (loadConfinedModule), by module id. */
   readonly #hosts = new Map<number, HostedModule>();
@@ -359,6 +360,16 @@ export class Lattice extends EventEmitter {
     return this.#runningWatchdog?.lastChecked ?? null;
   }
 
+  /**
+   * The running watchdog's cone probes: how many it has checked in this run,
+   * and how many the runner skipped because the last was still being checked
+   * (since the lattice was made); null without a watchdog.
+   */
+  get coneProbes(): { checked: number; skipped: number } | null {
+    const watchdog = this.#runningWatchdog;
+    return watchdog === null ? null : { checked: watchdog.coneStats.checked, skipped: this.#core.watchdogCounters().coneSkips };
+  }
+
   /** Balanced-nonary digits of the current level, computed by the live kernel. */
   readout(): Int8Array {
     const result = this.#core.readout();
@@ -402,14 +413,15 @@ export class Lattice extends EventEmitter {
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
     watchdog?.watchdog.prime();
-    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => watchdog.watchdog.check(step));
+    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld('snapshot', () => watchdog.watchdog.check(step));
+    const onConeProbe = watchdog?.watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => watchdog.watchdog.checkCone()) : null;
     this.#watchdogRunning = watchdog !== null;
     this.#runningWatchdog = watchdog?.watchdog ?? null;
     const run = this.#core
-      .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure))
+      .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure), onConeProbe)
       .finally(() => {
         if (this.#run === run) this.#run = null;
-        this.#deferredCheck = null;
+        this.#deferredChecks.clear();
         this.#watchdogRunning = false;
         this.#runningWatchdog = null;
       });
@@ -442,16 +454,15 @@ export class Lattice extends EventEmitter {
       if (released) return;
       released = true;
       this.#checkHolds -= 1;
-      const deferred = this.#deferredCheck;
-      if (this.#checkHolds === 0 && deferred !== null) {
-        this.#deferredCheck = null;
-        deferred();
-      }
+      if (this.#checkHolds > 0) return;
+      const deferred = [...this.#deferredChecks.values()];
+      this.#deferredChecks.clear();
+      for (const check of deferred) check();
     };
   }
 
-  #checkUnlessHeld(check: () => void): void {
-    if (this.#checkHolds > 0) this.#deferredCheck = check;
+  #checkUnlessHeld(kind: 'snapshot' | 'cone', check: () => void): void {
+    if (this.#checkHolds > 0) this.#deferredChecks.set(kind, check);
     else check();
   }
 
@@ -599,7 +610,7 @@ export class Lattice extends EventEmitter {
     }
     const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
     const tolerance = requirePositiveNumber('watchdog.driftTolerance', options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision]);
-    const differential = resolveDifferential(options.differential, this.cells);
+    const differential = resolveDifferential(options.differential, this.cells, everySteps);
     const cadence = resolveCadence(options, everySteps, differential?.seed);
     const { extents, c, h, dt, courantNumber, precision } = this.#config;
     const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };
