@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
 import { cellCount, randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { coneProbeRandom, drawConeProbe } from '../dist/ts/lattice/differential-check.js';
-import { resolveDifferential } from '../dist/ts/lattice/watchdog.js';
+import { Watchdog, resolveCadence, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
+import { coreAddon, kernelModulePath, oracleAddon } from '../dist/native/loader.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 import { until } from './helpers/until.js';
 
@@ -154,5 +155,65 @@ describe('the cone probes cadence', () => {
     expect(resolveDifferential({ seed: 1, coneEverySteps: 7 }, 4096, 50)!.coneEverySteps).toBe(7);
     expect(resolveDifferential({ seed: 1, cells: 'all' }, 4096, 50)!.coneEverySteps).toBe(0);
     expect(() => resolveDifferential({ coneEverySteps: -1 }, 4096, 50)).toThrow(/watchdog\.differential\.coneEverySteps/);
+  });
+
+  it('defers the next cone probe by what each cost on the injected clock, and the core takes none before its step', async () => {
+    const extents = [64, 64];
+    const coneEvery = 10;
+    const core = new (coreAddon().LatticeCore)({ extents, courant2: 0.36, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2 });
+    try {
+      const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 3);
+      core.setState(state.previous, state.current);
+      const energy = oracleAddon().energy(state.previous as Float64Array, state.current as Float64Array, extents, 1, 1, 0.6);
+      // A clock on which a step takes 10 ms and every reading during a check 125 ms more: each probe costs
+      // hundreds of ms, many times 1% of a 10-step interval, so the cone cadence defers by many intervals.
+      let checkingMs = 0;
+      const now = () => core.stepCount * 10 + (checkingMs += 125);
+      const cadence = resolveCadence({ everySteps: 10_000, maxCostShare: 0.01, now }, 10_000, 5);
+      const differential = resolveDifferential({ cells: 32, seed: 5, fullCheckEveryMs: 0, coneEverySteps: coneEvery }, 64 * 64, 10_000);
+      const arms: number[] = [];
+      const taken: Array<{ step: number; armedAt: number }> = [];
+      const armConeProbe = core.armConeProbe.bind(core);
+      const takeConeProbe = core.takeConeProbe.bind(core);
+      // The addon's methods are read-only on its prototype: the spies are the instance's own.
+      Object.defineProperty(core, 'armConeProbe', {
+        value: (...args: Parameters<typeof armConeProbe>) => {
+          arms.push(args[3]);
+          armConeProbe(...args);
+        },
+      });
+      Object.defineProperty(core, 'takeConeProbe', {
+        value: (...args: Parameters<typeof takeConeProbe>) => {
+          const probe = takeConeProbe(...args);
+          if (probe !== null) taken.push({ step: probe.step, armedAt: arms.at(-1)! });
+          return probe;
+        },
+      });
+      const physics = { extents, c: 1, h: 1, dt: 0.6, courant2: 0.36, precision: 'f64' as const };
+      const rollbacks: string[] = [];
+      const watchdog = new Watchdog(core, physics, energy, 1e-9, differential, (event) => rollbacks.push(event.detail), cadence);
+      watchdog.prime();
+      const summary = await core.run(
+        20_000,
+        10_000,
+        (step) => watchdog.check(step),
+        null,
+        () => watchdog.checkCone(),
+      );
+      await watchdog.coneSettled();
+      expect(summary.error).toBeNull();
+      expect(rollbacks).toEqual([]);
+      expect(taken.length).toBeGreaterThan(2);
+      // The runner takes a probe at or after the step last armed before it (a skip only puts it later).
+      for (const probe of taken) expect(probe.step).toBeGreaterThanOrEqual(probe.armedAt);
+      // Every take arms the next; from the second verdict on, the cadence re-arms it further on: more arms than takes.
+      expect(arms.length).toBeGreaterThan(taken.length + 1);
+      // Far fewer than a probe every 10 steps (the mean deferral is tens of intervals), and some gap is many intervals.
+      expect(taken.length).toBeLessThan(20_000 / coneEvery / 5);
+      const gaps = taken.slice(1).map((probe, i) => probe.step - taken[i]!.step);
+      expect(Math.max(...gaps)).toBeGreaterThan(2 * coneEvery);
+    } finally {
+      core.close();
+    }
   });
 });
