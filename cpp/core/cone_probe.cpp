@@ -135,4 +135,12 @@ void ConeProbe::abandon() {
   out_.store(false, std::memory_order_release);
 }
 
+void ConeProbe::reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  under_way_ = false;
+  batches_.stop();
+  ready_ = false;
+  out_.store(false, std::memory_order_release);
+}
+
 }  // namespace ouro

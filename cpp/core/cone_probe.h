@@ -111,6 +111,13 @@ class ConeProbe {
   std::uint64_t finish(std::uint64_t step, const void* newest);
   /// Drops a probe whose batches are not done (the state was replaced, or the module swapped).
   void abandon();
+  /**
+   * A new run: nothing is under way or out. A probe announced in the last run
+   * whose check never came (its run ended while checks were held) would
+   * otherwise stay out and make the runner skip every probe after it. The
+   * plan armed for the new run stays.
+   */
+  void reset();
 
  private:
   const ouro_geometry geometry_;

@@ -41,7 +41,7 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   on_snapshot_ = std::move(on_snapshot);
   on_cone_probe_ = std::move(on_cone_probe);
   snapshots_.reset();
-  cone_probe_.abandon();
+  cone_probe_.reset();
   Runner::RunBody body{
       [this] { return step_count(); },
       [this] {

@@ -163,6 +163,22 @@ TEST(ConeProbe, SkipsAndCountsADueProbeWhileTheLastIsOutAndPutsItOffByItsInterva
   EXPECT_TRUE(probe.begin(20, level.data(), level.data(), 2, 0));
 }
 
+TEST(ConeProbe, ANewRunReleasesAProbeWhoseCheckNeverCameAndKeepsThePlan) {
+  const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level(geometry.cells, 0.0);
+  probe.arm({1}, false, false, 0, 10, 0);
+  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 1, 0));
+  ASSERT_TRUE(probe.batch_done(1));
+  probe.finish(1, level.data());
+  probe.arm({2}, false, false, 5, 10, 0);
+  probe.reset();
+  EXPECT_FALSE(probe.ready().has_value());
+  EXPECT_FALSE(probe.due(4));
+  EXPECT_TRUE(probe.begin(5, level.data(), level.data(), 1, 0));
+  EXPECT_EQ(probe.counters().skips, 0u);
+}
+
 TEST(ConeProbe, RefusesACellOutsideTheLattice) {
   ConeProbe probe(geometry_of({4, 4}, OURO_PRECISION_F64));
   EXPECT_THROW(probe.arm({16}, false, false, 0, 1, 0), std::invalid_argument);
