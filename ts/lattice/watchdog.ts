@@ -25,7 +25,7 @@
  * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
-import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { CoreConeProbe, CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
@@ -335,7 +335,7 @@ export class Watchdog {
     if (plan === null) return;
     const startedMs = this.#now();
     const cones = this.#coneArrays(plan);
-    const probe = this.core.takeConeProbe(cones.older, cones.newer);
+    const probe = this.#takeConeProbe(cones);
     if (probe === null) return;
     this.#armNextCone(Math.max(probe.step, this.core.stepCount));
     const { extents, courant2, precision } = this.physics;
@@ -386,6 +386,16 @@ export class Watchdog {
     if (this.#coneCadence === null) return;
     const first = this.#coneCadence.next(step, startedMs, costMs);
     if (first > step + 1) this.#armNextCone(first - 1);
+  }
+
+  /** The announced cone probe; null when none is out, or when the lattice was closed after announcing it. */
+  #takeConeProbe(cones: { older: Float64Array; newer: Float64Array }): CoreConeProbe | null {
+    try {
+      return this.core.takeConeProbe(cones.older, cones.newer);
+    } catch (error) {
+      if (error instanceof Error && /is closed/.test(error.message)) return null;
+      throw error;
+    }
   }
 
   /** Arms the core's next cone probe, drawn to come after `fromStep`. */
