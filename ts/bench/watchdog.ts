@@ -229,7 +229,11 @@ export interface EngineWatchdogFigures {
   differentialMsPerProbe: number;
   /** The engine's cone probes (medians over its rounds of each round's mean per probe). */
   coneProbe: ConeProbeFigures;
-  /** Wall time between consecutive differential verdicts in a round (medians over rounds of its median and longest gap). */
+  /**
+   * Wall time between consecutive differential verdicts in a round, the
+   * round's start and end counting as verdicts (the longest a batch could
+   * wait unchecked), medians over rounds of its median and longest gap.
+   */
   differentialGapMs: { withCones: GapFigures; withoutCones: GapFigures };
   /**
    * The runner's own time in watchdog work (copying levels at snapshots,
@@ -334,7 +338,7 @@ interface LiveRound {
   runnerWatchdogNs: number;
   runNs: number;
   cones: { probes: number; skips: number; gatherNs: number; jsMs: number; oracleMs: number };
-  /** Wall time between consecutive differential verdicts. */
+  /** Wall time between consecutive differential verdicts, and from the round's start to the first and from the last to its end. */
   gapsMs: number[];
 }
 
@@ -369,6 +373,8 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   const countersBefore = core.watchdogCounters();
   core.traceSteps(1 << 20);
   if (mode !== 'none') watchdog.prime();
+  // The watchdog's clock (performance.now, as no `now` is injected), for the gaps before the first verdict and after the last.
+  const startedMs = performance.now();
   const summary = await core.run(
     steps,
     mode === 'none' ? 0 : options.everySteps,
@@ -383,6 +389,7 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   );
   await watchdog.fullCheckSettled();
   await watchdog.coneSettled();
+  const endedMs = performance.now();
   const countersAfter = core.watchdogCounters();
   if (summary.error) throw new Error(`the run failed: ${summary.error}`);
   if (rollbacks.length > 0) throw new Error(`the watchdog rolled back a correct kernel (${mode}): ${rollbacks[0]}`);
@@ -394,7 +401,7 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   for (let i = first; i <= last; i++) measuredSteps += trace.steps[i]!;
   const measuredMs = (trace.endNs[last]! - trace.startNs[first]!) / 1e6;
   const measured = costs.filter((cost) => cost.step >= start + fromStep);
-  const times = watchdog.differentialCheckTimesMs;
+  const times = [startedMs, ...watchdog.differentialCheckTimesMs, endedMs];
   return {
     rate: (1000 * measuredSteps) / measuredMs,
     checks: measured.length,
