@@ -176,6 +176,35 @@ export interface CoreSnapshot {
   captureNs: number;
 }
 
+/** A cone probe as takeConeProbe() reports it; its cones are in the arrays the caller lent. */
+export interface CoreConeProbe {
+  /** Both levels' cones are of this step n... */
+  step: number;
+  /** ...and `values` of u^{n+steps}, after the probed batch(es). */
+  steps: number;
+  /** Each cone is the box of side 2 radius + 1 around its cell (radius >= steps): (2 radius + 1)^dims values. */
+  radius: number;
+  /** The probed cells (an evenly spaced subset of those armed when their cones exceed the budget)... */
+  cells: Float64Array;
+  /** ...and the kernel's u^{n+steps} there, widened exactly from an f32 lattice. */
+  values: Float64Array;
+  /** What gathering the cones and the values cost the runner. */
+  gatherNs: number;
+}
+
+/** What the runner has spent on the watchdog since the lattice was made, by its own monotonic clock. */
+export interface CoreWatchdogCounters {
+  snapshots: number;
+  /** Copying both levels at each snapshot. */
+  captureNs: number;
+  /** Gathering snapshot probes' cells or whole levels. */
+  snapshotProbeNs: number;
+  coneProbes: number;
+  /** Cone probes due while the last was still being checked, skipped. */
+  coneSkips: number;
+  coneGatherNs: number;
+}
+
 interface CoreCanaryCommon {
   slot: CoreSlot;
   startStep: number;
@@ -295,6 +324,7 @@ export interface CoreLattice {
     snapshotEvery: number,
     onSnapshot: ((step: number) => void) | null,
     onHostFailure?: ((failure: CoreHostFailure) => void) | null,
+    onConeProbe?: ((step: number) => void) | null,
   ): Promise<CoreRunSummary>;
   pause(): void;
   resume(): void;
@@ -354,6 +384,26 @@ export interface CoreLattice {
   deferSnapshots(firstStep: number): void;
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
+  /**
+   * The next cone probe: at the first batch boundary at or after `atStep`
+   * (where no snapshot probe is under way) the runner gathers the light
+   * cones of `cells` from both levels, runs the next batch(es) as a
+   * snapshot's probe would (`delayed`, `remainder`; none longer than the
+   * cones' radius, which a cone of at most `maxConeValues` values bounds),
+   * gathers the cells' newest values and calls the run's onConeProbe. Due
+   * while the last is still out, it is skipped (counted) and put off by
+   * `everySteps`. Empty cells: none.
+   */
+  armConeProbe(cells: Float64Array, delayed: boolean, remainder: boolean, atStep: number, everySteps: number, maxConeValues: number): void;
+  /**
+   * The announced cone probe, its cones of u^{n-1} and u^n copied into
+   * `older` and `newer` (Float64Arrays of at least cells x (2 radius + 1)^dims
+   * elements; max(maxConeValues, 3^dims) always suffices); null when none is out.
+   */
+  takeConeProbe(older: Float64Array, newer: Float64Array): CoreConeProbe | null;
+  /** The watchdog is done with the cone probe of `step`: the runner may take the next. */
+  settleConeProbe(step: number): void;
+  watchdogCounters(): CoreWatchdogCounters;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */
   recover(slot: CoreSlot): CoreRecovery;
   /** Runs candidate and incumbent on copies of the live state, off the JS thread. */

@@ -35,6 +35,7 @@ const CORE_ADDON_EXPORTS = [
 
 const CORE_LATTICE_METHODS = [
   'addProfileCounters',
+  'armConeProbe',
   'canary',
   'cancelCanaries',
   'close',
@@ -64,6 +65,7 @@ const CORE_LATTICE_METHODS = [
   'setProbe',
   'setProbeWholeLevel',
   'setState',
+  'settleConeProbe',
   'settleSnapshot',
   'slots',
   'step',
@@ -71,10 +73,12 @@ const CORE_LATTICE_METHODS = [
   'stepCopyAsync',
   'stop',
   'swap',
+  'takeConeProbe',
   'takeTrace',
   'traceSteps',
   'views',
   'waitForBoundary',
+  'watchdogCounters',
   'widenedLevelsAsync',
 ] as const;
 

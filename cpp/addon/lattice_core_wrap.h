@@ -62,6 +62,10 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   void set_probe(const Napi::CallbackInfo& info);
   void set_probe_whole_level(const Napi::CallbackInfo& info);
   void defer_snapshots(const Napi::CallbackInfo& info);
+  void arm_cone_probe(const Napi::CallbackInfo& info);
+  Napi::Value take_cone_probe(const Napi::CallbackInfo& info);
+  void settle_cone_probe(const Napi::CallbackInfo& info);
+  Napi::Value watchdog_counters(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);
   Napi::Value canary(const Napi::CallbackInfo& info);
   void cancel_canaries(const Napi::CallbackInfo& info);

@@ -7,6 +7,8 @@
 #include "js_convert.h"
 #include "lattice_core_wrap.h"
 
+#include "core/cone_gather.h"
+
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -55,6 +57,43 @@ Napi::Float64Array probe_level(Napi::Env env, ouro_precision precision,
   owner.release();
   return Napi::Float64Array::New(env, cells, buffer, 0);
 }
+
+/// A Float64Array of cell indices, each an integer below `cells`.
+std::vector<std::uint64_t> read_cells(const Napi::Value& value, std::uint64_t cells) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(value.Env(), "cells must be a Float64Array of cell indices");
+  }
+  const auto array = value.As<Napi::Float64Array>();
+  std::vector<std::uint64_t> probe(array.ElementLength());
+  for (std::size_t i = 0; i < probe.size(); ++i) {
+    const double cell = array[i];
+    if (!(cell >= 0 && cell < static_cast<double>(cells) && std::floor(cell) == cell)) {
+      throw Napi::TypeError::New(value.Env(), "cells[" + std::to_string(i) + "] = " + std::to_string(cell) +
+                                                  ": must be an integer in [0, " + std::to_string(cells) + ")");
+    }
+    probe[i] = static_cast<std::uint64_t>(cell);
+  }
+  return probe;
+}
+
+/// A Float64Array lent to be written with at least `needed` values.
+double* output_values(const Napi::Value& value, const char* name, std::uint64_t needed) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(name) + " must be a Float64Array");
+  }
+  auto array = value.As<Napi::Float64Array>();
+  if (array.ElementLength() < needed) {
+    throw Napi::RangeError::New(value.Env(), std::string(name) + " holds " + std::to_string(array.ElementLength()) +
+                                                 " values: this cone probe needs " + std::to_string(needed));
+  }
+  return array.Data();
+}
+
+/// Calls a JS function with a step from the runner thread without ever waiting: one call is out at a time.
+struct ConeProbeNotifier {
+  Napi::ThreadSafeFunction notify;
+  ~ConeProbeNotifier() { notify.Release(); }
+};
 
 /// Runs a canary's two kernels off the JS thread.
 class CanaryWorker : public Napi::AsyncWorker {
@@ -154,6 +193,17 @@ Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
         });
       };
     }
+    LatticeCore::SnapshotCallback on_cone_probe;
+    if (info[4].IsFunction()) {
+      auto notifier = std::make_shared<ConeProbeNotifier>();
+      // An unbounded queue, so that the runner never blocks: it announces a cone probe only when none is out.
+      notifier->notify = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "ouroboros-cone-probe", 0, 1);
+      on_cone_probe = [notifier](std::uint64_t step) {
+        notifier->notify.NonBlockingCall([step](Napi::Env js, Napi::Function callback) {
+          callback.Call({Napi::Number::New(js, static_cast<double>(step))});
+        });
+      };
+    }
     LatticeCore::HostFailureCallback on_host_failure;
     if (info[3].IsFunction()) {
       auto notifier = std::make_shared<HostFailureNotifier>();
@@ -173,7 +223,7 @@ Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
         [ended](const RunSummary& summary) {
           ended->resolve([summary](Napi::Env js) { return run_summary(js, summary); });
         },
-        std::move(on_snapshot));
+        std::move(on_snapshot), std::move(on_cone_probe));
     return ended->promise();
   });
 }
@@ -284,20 +334,7 @@ void LatticeCoreWrap::set_probe_whole_level(const Napi::CallbackInfo& info) {
 void LatticeCoreWrap::set_probe(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
-    const std::uint64_t cells = core.geometry().cells;
-    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-      throw Napi::TypeError::New(info.Env(), "cells must be a Float64Array of cell indices");
-    }
-    const auto array = info[0].As<Napi::Float64Array>();
-    std::vector<std::uint64_t> probe(array.ElementLength());
-    for (std::size_t i = 0; i < probe.size(); ++i) {
-      const double cell = array[i];
-      if (!(cell >= 0 && cell < static_cast<double>(cells) && std::floor(cell) == cell)) {
-        throw Napi::TypeError::New(info.Env(), "cells[" + std::to_string(i) + "] = " + std::to_string(cell) +
-                                                   ": must be an integer in [0, " + std::to_string(cells) + ")");
-      }
-      probe[i] = static_cast<std::uint64_t>(cell);
-    }
+    std::vector<std::uint64_t> probe = read_cells(info[0], core.geometry().cells);
     if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
     const std::uint64_t max_cone_values = read_integer(info[2], "maxConeValues", 0);
     if (!info[3].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
@@ -316,6 +353,65 @@ void LatticeCoreWrap::settle_snapshot(const Napi::CallbackInfo& info) {
 
 void LatticeCoreWrap::defer_snapshots(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] { open_core(info.Env()).defer_snapshots(read_integer(info[0], "firstStep", 0)); });
+}
+
+void LatticeCoreWrap::arm_cone_probe(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    LatticeCore& core = open_core(info.Env());
+    const std::vector<std::uint64_t> cells = read_cells(info[0], core.geometry().cells);
+    if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
+    if (!info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
+    const std::uint64_t at_step = read_integer(info[3], "atStep", 0);
+    const std::uint64_t every_steps = read_integer(info[4], "everySteps", 1);
+    const std::uint64_t max_cone_values = read_integer(info[5], "maxConeValues", 0);
+    core.arm_cone_probe(cells, info[1].As<Napi::Boolean>().Value(), info[2].As<Napi::Boolean>().Value(), at_step,
+                        every_steps, max_cone_values);
+  });
+}
+
+Napi::Value LatticeCoreWrap::take_cone_probe(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    LatticeCore& core = open_core(env);
+    const std::optional<ConeProbeView> probe = core.ready_cone_probe();
+    if (!probe) return env.Null();
+    const ouro_precision precision = precision_of(core);
+    const std::size_t probed = probe->cells->size();
+    const std::uint64_t cone = cone_values(core.geometry().dims, probe->radius);
+    widen_into(precision, probe->older, output_values(info[0], "older", probed * cone), probed * cone);
+    widen_into(precision, probe->newer, output_values(info[1], "newer", probed * cone), probed * cone);
+    auto cells = Napi::Float64Array::New(env, probed);
+    auto values = Napi::Float64Array::New(env, probed);
+    for (std::size_t i = 0; i < probed; ++i) cells[i] = static_cast<double>((*probe->cells)[i]);
+    widen_into(precision, probe->values, values.Data(), probed);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("step", number(env, probe->step));
+    result.Set("steps", number(env, probe->steps));
+    result.Set("radius", number(env, probe->radius));
+    result.Set("cells", cells);
+    result.Set("values", values);
+    result.Set("gatherNs", number(env, probe->gather_ns));
+    return result;
+  });
+}
+
+void LatticeCoreWrap::settle_cone_probe(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] { open_core(info.Env()).settle_cone_probe(read_integer(info[0], "step", 0)); });
+}
+
+Napi::Value LatticeCoreWrap::watchdog_counters(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    Napi::Env env = info.Env();
+    const WatchdogCounters counters = open_core(env).watchdog_counters();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("snapshots", number(env, counters.snapshots.captures));
+    result.Set("captureNs", number(env, counters.snapshots.capture_ns));
+    result.Set("snapshotProbeNs", number(env, counters.snapshots.probe_ns));
+    result.Set("coneProbes", number(env, counters.cones.probes));
+    result.Set("coneSkips", number(env, counters.cones.skips));
+    result.Set("coneGatherNs", number(env, counters.cones.gather_ns));
+    return result;
+  });
 }
 
 Napi::Value LatticeCoreWrap::recover(const Napi::CallbackInfo& info) {

@@ -102,7 +102,8 @@ LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const Kern
       pool_(config.threads),
       state_(std::make_shared<StateBuffer>(field_bytes(geometry_))),
       batch_sizer_(checked_batch(config.batch)),
-      snapshots_(geometry_.dims, geometry_.cells, field_bytes(geometry_)) {}
+      snapshots_(geometry_, field_bytes(geometry_)),
+      cone_probe_(geometry_) {}
 
 LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const KernelModule> kernel,
                          const SegmentRegion& segment)
@@ -111,7 +112,8 @@ LatticeCore::LatticeCore(const LatticeConfig& config, std::shared_ptr<const Kern
       base_step_module_(std::move(kernel)),
       pool_(config.threads),
       batch_sizer_(checked_batch(config.batch)),
-      snapshots_(geometry_.dims, geometry_.cells, field_bytes(geometry_)) {
+      snapshots_(geometry_, field_bytes(geometry_)),
+      cone_probe_(geometry_) {
   if (segment.level_bytes != field_bytes(geometry_)) {
     throw std::invalid_argument("segment level_bytes = " + std::to_string(segment.level_bytes) +
                                 ": the lattice needs " + std::to_string(field_bytes(geometry_)));
@@ -320,6 +322,7 @@ void LatticeCore::set_fp_restore(bool enabled) {
 
 void LatticeCore::copy_in(const void* previous, const void* current) {
   snapshots_.abandon_probe();
+  cone_probe_.abandon();
   std::memcpy(state_->level(0), current, level_bytes());
   std::memcpy(state_->level(1), previous, level_bytes());
   current_ = 0;

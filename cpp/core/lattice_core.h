@@ -4,6 +4,7 @@
 #include <ouroboros/kernel_abi.h>
 
 #include "core/batch_sizer.h"
+#include "core/cone_probe.h"
 #include "core/kernel_module.h"
 #include "core/kernel_slots.h"
 #include "core/remote_kernel.h"
@@ -57,6 +58,12 @@ struct RunOptions {
   std::uint64_t max_steps = 0;
   /// Capture a watchdog snapshot every this many steps (and at the start); 0 never.
   std::uint64_t snapshot_every = 0;
+};
+
+/// What the runner has spent on the watchdog since the lattice was made, by its own monotonic clock.
+struct WatchdogCounters {
+  SnapshotStore::Counters snapshots;
+  ConeProbe::Counters cones;
 };
 
 /// What recover() did.
@@ -230,8 +237,13 @@ class LatticeCore {
 
   // ------------------------------------------------------------ the runner
 
-  /// Starts stepping on a runner thread; throws std::logic_error if a run is active.
-  void run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot);
+  /**
+   * Starts stepping on a runner thread; throws std::logic_error if a run is
+   * active. `on_snapshot` is called with each snapshot's step once it is
+   * ready, `on_cone_probe` with each cone probe's (none taken without it).
+   */
+  void run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot,
+           SnapshotCallback on_cone_probe = nullptr);
   /// Whether a run is active (a paused run is active).
   bool running() const { return runner_.active(); }
   bool paused() { return runner_.paused(); }
@@ -339,6 +351,21 @@ class LatticeCore {
    * nothing and cutting no batch there.
    */
   void defer_snapshots(std::uint64_t first_step) { snapshots_.defer_captures(first_step); }
+  /**
+   * The next cone probe (ConeProbe::arm): between full snapshots, at the
+   * first boundary at or after `at_step`, the runner gathers the light cones
+   * of `cells` from both levels, runs the next batch(es) as a snapshot's
+   * probe would (`delayed`, `remainder`), gathers the cells' newest values
+   * and calls the run's on_cone_probe. Empty cells: none.
+   */
+  void arm_cone_probe(const std::vector<std::uint64_t>& cells, bool delayed, bool remainder, std::uint64_t at_step,
+                      std::uint64_t every_steps, std::uint64_t max_cone_values) {
+    cone_probe_.arm(cells, delayed, remainder, at_step, every_steps, max_cone_values);
+  }
+  /// The cone probe announced and not yet settled, if any; its memory stays untouched until settled.
+  std::optional<ConeProbeView> ready_cone_probe() { return cone_probe_.ready(); }
+  void settle_cone_probe(std::uint64_t step) { cone_probe_.settle(step); }
+  WatchdogCounters watchdog_counters() const { return {snapshots_.counters(), cone_probe_.counters()}; }
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step() { return snapshots_.verified_step(); }
   /**
@@ -405,6 +432,8 @@ class LatticeCore {
   std::uint64_t batch_at(std::uint64_t index) const;
   /// A watchdog snapshot of this boundary, announced now or once its probe is taken.
   void capture_snapshot();
+  /// After a batch: finishes the cone probe whose batches are done, or begins one that is due.
+  void advance_cone_probe();
   /// The runner's answer to a failed kernel host: recover_now(Step) before any other step, then the callback.
   void abandon_host(const std::string& reason);
   /// recover()'s work, on the thread that owns the state (at a boundary).
@@ -427,6 +456,7 @@ class LatticeCore {
   RunOptions run_options_;
   std::uint64_t run_target_step_ = 0;
   SnapshotCallback on_snapshot_;
+  SnapshotCallback on_cone_probe_;
   HostFailureCallback on_host_failure_;
   // Sizes the live step module's batches; the runner's (or step()'s when no run is active).
   BatchSizer batch_sizer_;
@@ -434,6 +464,7 @@ class LatticeCore {
   std::atomic<std::uint64_t> batch_steps_{1};
 
   SnapshotStore snapshots_;
+  ConeProbe cone_probe_;
   // The canaries prepared and not yet destroyed, for cancel_canaries(); expired ones are dropped as new ones come.
   std::mutex canaries_mutex_;
   std::vector<std::weak_ptr<CanaryControl>> canaries_;

@@ -28,7 +28,8 @@ std::uint64_t next_snapshot_step(std::uint64_t index, std::uint64_t every, std::
 
 }  // namespace
 
-void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot) {
+void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, SnapshotCallback on_snapshot,
+                      SnapshotCallback on_cone_probe) {
   if (running()) throw std::logic_error("LatticeCore::run called while a run is active");
   // A run that ended by itself has reported its end; its thread may still be returning.
   runner_.join_ended();
@@ -38,22 +39,32 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   run_target_step_ =
       options.max_steps == 0 || options.max_steps > unlimited - now ? unlimited : now + options.max_steps;
   on_snapshot_ = std::move(on_snapshot);
+  on_cone_probe_ = std::move(on_cone_probe);
   snapshots_.reset();
+  cone_probe_.reset();
   Runner::RunBody body{
       [this] { return step_count(); },
       [this] {
         if (run_options_.snapshot_every > 0) capture_snapshot();
       },
       [this] { return runner_step(); },
-      [this] { on_snapshot_ = nullptr; },
+      [this] {
+        on_snapshot_ = nullptr;
+        on_cone_probe_ = nullptr;
+        // Its batches will not run: nobody will be told of it.
+        cone_probe_.abandon();
+      },
   };
   runner_.start(std::move(body), std::move(on_end));
 }
 
 std::uint64_t LatticeCore::batch_at(std::uint64_t index) const {
   const std::uint64_t every = run_options_.snapshot_every;
-  std::uint64_t steps = snapshots_.probe_batch(batch_sizer_.next(), every);
-  steps = std::min(steps, run_target_step_ - index);
+  const std::uint64_t sized = batch_sizer_.next();
+  // A snapshot's probe sizes the batches while it is under way; a cone probe under way still bounds them by its radius.
+  std::uint64_t steps =
+      snapshots_.probe_under_way() ? snapshots_.probe_batch(sized, every) : cone_probe_.batch(sized, every);
+  steps = std::min({steps, cone_probe_.steps_left(index), run_target_step_ - index});
   if (every > 0) steps = std::min(steps, next_snapshot_step(index, every, snapshots_.captures_from()) - index);
   return steps;
 }
@@ -82,13 +93,25 @@ bool LatticeCore::runner_step() {
   batch_sizer_.record(end_ns - start_ns, steps);
   batch_steps_.store(batch_sizer_.next(), std::memory_order_relaxed);
   runner_.record_batch(StepRecord{index, steps, module.id(), start_ns, end_ns});
+  if (cone_probe_.batch_done(step_count())) {
+    const std::uint64_t announced = cone_probe_.finish(step_count(), current_level());
+    if (on_cone_probe_) on_cone_probe_(announced);
+  }
   if (snapshots_.batch_done()) {
     const std::uint64_t announced = snapshots_.finish_probe(step_count(), current_level());
     if (on_snapshot_) on_snapshot_(announced);
   }
   const std::uint64_t every = run_options_.snapshot_every;
   if (every > 0 && (index + steps) % every == 0) capture_snapshot();
+  advance_cone_probe();
   return true;
+}
+
+void LatticeCore::advance_cone_probe() {
+  if (!on_cone_probe_ || snapshots_.probe_under_way() || cone_probe_.under_way() || !cone_probe_.due(step_count())) {
+    return;
+  }
+  cone_probe_.begin(step_count(), previous_level(), current_level(), batch_sizer_.next(), run_options_.snapshot_every);
 }
 
 void LatticeCore::capture_snapshot() {
@@ -113,6 +136,8 @@ SwapOutcome LatticeCore::apply_swap(Slot slot, const std::shared_ptr<const Kerne
   outcome.to_id = slots_.live(slot).id();
   outcome.to_name = slots_.live(slot).name();
   outcome.applied_at_step = step_count();
+  // A cone probe's batches must not span two modules.
+  cone_probe_.abandon();
   // Code that has just gone live is checked at the next snapshot step, whatever the watchdog's cadence had deferred.
   snapshots_.defer_captures(0);
   return outcome;

@@ -1,9 +1,10 @@
 #include "core/snapshot_store.h"
 
+#include "core/cone_gather.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -11,14 +12,9 @@
 namespace ouro {
 namespace {
 
-/// Values in the light cone of `steps` steps around one cell: (2 steps + 1)^dims, saturating.
-std::uint64_t cone_values(std::uint32_t dims, std::uint64_t steps) {
-  const std::uint64_t side = 2 * steps + 1;
-  std::uint64_t values = 1;
-  for (std::uint32_t axis = 0; axis < dims; ++axis) {
-    if (__builtin_mul_overflow(values, side, &values)) return std::numeric_limits<std::uint64_t>::max();
-  }
-  return values;
+std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count());
 }
 
 /// Keeps an evenly spaced subset of `cells` (at least one) whose cones hold at most `max_values` values; 0: all.
@@ -33,15 +29,15 @@ void thin_probe_cells(std::vector<std::uint64_t>& cells, std::uint64_t cone, std
 
 }  // namespace
 
-SnapshotStore::SnapshotStore(std::uint32_t dims, std::uint64_t cells, std::size_t level_bytes)
-    : dims_(dims), cells_(cells), level_bytes_(level_bytes) {}
+SnapshotStore::SnapshotStore(const ouro_geometry& geometry, std::size_t level_bytes)
+    : geometry_(geometry), level_bytes_(level_bytes) {}
 
 void SnapshotStore::set_probe(std::vector<std::uint64_t> cells, bool delayed, std::uint64_t max_cone_values,
                               bool remainder) {
   for (const std::uint64_t cell : cells) {
-    if (cell >= cells_) {
+    if (cell >= geometry_.cells) {
       throw std::invalid_argument("probe cell " + std::to_string(cell) + " is outside the lattice's " +
-                                  std::to_string(cells_) + " cells");
+                                  std::to_string(geometry_.cells) + " cells");
     }
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -113,8 +109,9 @@ SnapshotStore::Capture SnapshotStore::capture(std::uint64_t step, const void* pr
   pending_.current.resize(level_bytes_);
   std::memcpy(pending_.previous.data(), previous, level_bytes_);
   std::memcpy(pending_.current.data(), current, level_bytes_);
-  pending_.capture_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
+  pending_.capture_ns = elapsed_ns(started);
+  captures_.fetch_add(1, std::memory_order_relaxed);
+  capture_ns_.fetch_add(pending_.capture_ns, std::memory_order_relaxed);
   pending_.step = step;
   pending_out_ = true;
   pending_.probe_cells = next_probe_cells_;
@@ -123,25 +120,17 @@ SnapshotStore::Capture SnapshotStore::capture(std::uint64_t step, const void* pr
   pending_.probe_max_cone_values = next_probe_max_cone_values_;
   pending_.probe_whole_level = next_probe_whole_level_;
   probe_under_way_ = pending_.probe_whole_level || !pending_.probe_cells.empty();
-  probe_delayed_ = next_probe_delayed_;
-  probe_remainder_ = next_probe_remainder_ && batch_steps < snapshot_every && snapshot_every % batch_steps != 0;
-  probe_batches_left_ = probe_under_way_ ? 1 + (probe_delayed_ ? 1 : 0) + (probe_remainder_ ? 1 : 0) : 0;
+  if (probe_under_way_) {
+    probe_batches_.start(next_probe_delayed_, next_probe_remainder_, batch_steps, snapshot_every);
+  } else {
+    probe_batches_.stop();
+  }
   return probe_under_way_ ? Capture::Probing : Capture::Announce;
 }
 
-std::uint64_t SnapshotStore::probe_batch(std::uint64_t steps, std::uint64_t snapshot_every) const {
-  if (!probe_under_way_ || probe_batches_left_ <= 1) return steps;
-  // A delayed probe's first batch is one step: it moves the probed batches' parity.
-  if (probe_delayed_ && probe_batches_left_ == (probe_remainder_ ? 3u : 2u)) return 1;
-  // A remainder probe's next batch has the size of the one that ends an interval (none when k divides it).
-  if (probe_remainder_ && steps < snapshot_every && snapshot_every % steps != 0) return snapshot_every % steps;
-  return steps;
-}
-
-bool SnapshotStore::batch_done() { return probe_under_way_ && --probe_batches_left_ == 0; }
-
 std::uint64_t SnapshotStore::finish_probe(std::uint64_t step, const void* newest) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const auto started = std::chrono::steady_clock::now();
   pending_.probe_steps = step - pending_.step;
   if (pending_.probe_whole_level) {
     // A view handed out earlier may still hold the last one (a full check in flight past a recovery).
@@ -150,18 +139,15 @@ std::uint64_t SnapshotStore::finish_probe(std::uint64_t step, const void* newest
     }
     std::memcpy(pending_.probe_level->data(), newest, level_bytes_);
     probe_under_way_ = false;
+    probe_ns_.fetch_add(elapsed_ns(started), std::memory_order_relaxed);
     return pending_.step;
   }
-  thin_probe_cells(pending_.probe_cells, cone_values(dims_, pending_.probe_steps), pending_.probe_max_cone_values);
-  const std::size_t value_bytes = level_bytes_ / cells_;
-  const auto* values = static_cast<const std::byte*>(newest);
-  pending_.probe_values.resize(pending_.probe_cells.size() * value_bytes);
-  std::byte* out = pending_.probe_values.data();
-  for (const std::uint64_t cell : pending_.probe_cells) {
-    std::memcpy(out, values + cell * value_bytes, value_bytes);
-    out += value_bytes;
-  }
+  thin_probe_cells(pending_.probe_cells, cone_values(geometry_.dims, pending_.probe_steps),
+                   pending_.probe_max_cone_values);
+  pending_.probe_values.resize(pending_.probe_cells.size() * (level_bytes_ / geometry_.cells));
+  gather_cones(geometry_, newest, pending_.probe_cells, 0, pending_.probe_values.data());
   probe_under_way_ = false;
+  probe_ns_.fetch_add(elapsed_ns(started), std::memory_order_relaxed);
   return pending_.step;
 }
 
@@ -182,7 +168,7 @@ std::optional<std::uint64_t> SnapshotStore::restore(void* current_out, void* pre
 void SnapshotStore::drop_pending() {
   pending_out_ = false;
   probe_under_way_ = false;
-  probe_batches_left_ = 0;
+  probe_batches_.stop();
 }
 
 }  // namespace ouro

@@ -3,6 +3,8 @@
 
 #include <ouroboros/kernel_abi.h>
 
+#include "core/probe_batches.h"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -54,8 +56,17 @@ class SnapshotStore {
     Probing,
   };
 
-  /// `dims` and `cells` are the lattice's, `level_bytes` the size of one time level.
-  SnapshotStore(std::uint32_t dims, std::uint64_t cells, std::size_t level_bytes);
+  /// What the runner has spent on snapshots since the store was made: part of the watchdog's price.
+  struct Counters {
+    std::uint64_t captures = 0;
+    /// Copying both levels at each capture.
+    std::uint64_t capture_ns = 0;
+    /// Gathering each probe's cells (or whole level) after its batches.
+    std::uint64_t probe_ns = 0;
+  };
+
+  /// `geometry` is the lattice's, `level_bytes` the size of one time level.
+  SnapshotStore(const ouro_geometry& geometry, std::size_t level_bytes);
 
   // ------------------------------------------------------------ watchdog side
 
@@ -81,6 +92,10 @@ class SnapshotStore {
   /// The watchdog's verdict on the pending snapshot of `step`: a verified one becomes the restore point.
   void settle(std::uint64_t step, bool verified);
   std::optional<std::uint64_t> verified_step();
+  Counters counters() const {
+    return {captures_.load(std::memory_order_relaxed), capture_ns_.load(std::memory_order_relaxed),
+            probe_ns_.load(std::memory_order_relaxed)};
+  }
 
   // ------------------------------------------------------------ state owner's side
 
@@ -97,9 +112,13 @@ class SnapshotStore {
    * The size of the next batch while a probe is under way, given the sizer's
    * `steps` (before clamping to the target and the next snapshot step).
    */
-  std::uint64_t probe_batch(std::uint64_t steps, std::uint64_t snapshot_every) const;
+  std::uint64_t probe_batch(std::uint64_t steps, std::uint64_t snapshot_every) const {
+    return probe_batches_.batch(steps, snapshot_every);
+  }
+  /// A probe is under way: its batches are being run (state owner's side).
+  bool probe_under_way() const { return probe_under_way_; }
   /// A batch has run; true when it was the probe's last, and finish_probe() must follow.
-  bool batch_done();
+  bool batch_done() { return probe_under_way_ && probe_batches_.batch_done(); }
   /**
    * Copies the probed cells of `newest` (u^{step}) into the pending snapshot,
    * thinned to its cone budget, or the whole level for a whole-level probe;
@@ -132,8 +151,7 @@ class SnapshotStore {
   /// Under mutex_.
   void drop_pending();
 
-  const std::uint32_t dims_;
-  const std::uint64_t cells_;
+  const ouro_geometry geometry_;
   const std::size_t level_bytes_;
 
   std::mutex mutex_;
@@ -148,12 +166,12 @@ class SnapshotStore {
   std::uint64_t next_probe_max_cone_values_ = 0;
   // Read by the runner's batch sizing without the mutex.
   std::atomic<std::uint64_t> captures_from_{0};
-  // The state owner's: a probe is under way, with this many batches still to
-  // run: a one-step batch (delayed), a remainder-sized one (remainder), the live one.
+  // The state owner's: a probe is under way, and the batches it still spans.
   bool probe_under_way_ = false;
-  bool probe_delayed_ = false;
-  bool probe_remainder_ = false;
-  unsigned probe_batches_left_ = 0;
+  ProbeBatches probe_batches_;
+  std::atomic<std::uint64_t> captures_{0};
+  std::atomic<std::uint64_t> capture_ns_{0};
+  std::atomic<std::uint64_t> probe_ns_{0};
 };
 
 }  // namespace ouro

@@ -51,16 +51,25 @@ enum class Misbehaviour {
   WrongWhenBatched,
   WrongWhenSingle,
   WrongOnOddBatches,
+  // Correct except in the calls, on lattices of kPumpMinCells or more, that
+  // take a step whose count since loading is kWrongBatchStep modulo
+  // kWrongBatchPeriod: that call's last step is skipped. A kernel that
+  // misbehaves briefly between two watchdog snapshots and then behaves:
+  // only a probe of that call sees it.
+  WrongInOneBatch,
 };
 
 constexpr Misbehaviour misbehaviour = Misbehaviour::OURO_MISBEHAVIOUR;
 constexpr std::uint64_t kNanAfterSteps = 40;
+constexpr std::uint64_t kWrongBatchStep = 120;
+constexpr std::uint64_t kWrongBatchPeriod = 1000;
 constexpr double kPumpFactor = 1.0 + 1e-6;
 constexpr std::uint64_t kPumpMinCells = 256;
 constexpr double kOneCellError = 1e-9;
 constexpr auto kSlowReadout = std::chrono::microseconds(5000);
 
 std::atomic<std::uint64_t> steps_taken{0};
+std::atomic<std::uint64_t> large_steps_taken{0};
 
 constexpr std::uint32_t kMxcsrDaz = 1u << 6;
 constexpr std::uint32_t kMxcsrDivideByZeroMask = 1u << 9;
@@ -116,6 +125,13 @@ void poison(void* level) {
   static_cast<Real*>(level)[0] = std::numeric_limits<Real>::quiet_NaN();
 }
 
+// Whether the steps [first, first + steps) of the count since loading hold a wrong one.
+bool takes_wrong_step(std::uint64_t first, std::uint64_t steps) {
+  const std::uint64_t next_wrong =
+      first + (kWrongBatchStep + kWrongBatchPeriod - first % kWrongBatchPeriod) % kWrongBatchPeriod;
+  return next_wrong < first + steps;
+}
+
 int32_t wave_step(const ouro_host* host, const ouro_geometry* geometry, const ouro_state* state, uint64_t steps) {
   const bool f64 = geometry->precision == OURO_PRECISION_F64;
   if (misbehaviour == Misbehaviour::WrongPhysics) {
@@ -124,9 +140,12 @@ int32_t wave_step(const ouro_host* host, const ouro_geometry* geometry, const ou
     return ouro::reference::wave_step(wrong, *state, steps);
   }
   const bool large = geometry->cells >= kPumpMinCells;
-  const bool wrong_call = large && ((misbehaviour == Misbehaviour::WrongWhenBatched && steps > 1) ||
-                                    (misbehaviour == Misbehaviour::WrongWhenSingle && steps == 1) ||
-                                    (misbehaviour == Misbehaviour::WrongOnOddBatches && steps > 1 && steps % 2 == 1));
+  const std::uint64_t large_steps_before = large ? large_steps_taken.fetch_add(steps) : 0;
+  const bool wrong_call =
+      large && ((misbehaviour == Misbehaviour::WrongInOneBatch && takes_wrong_step(large_steps_before, steps)) ||
+                (misbehaviour == Misbehaviour::WrongWhenBatched && steps > 1) ||
+                (misbehaviour == Misbehaviour::WrongWhenSingle && steps == 1) ||
+                (misbehaviour == Misbehaviour::WrongOnOddBatches && steps > 1 && steps % 2 == 1));
   for (std::uint64_t s = 0; s < steps; ++s) {
     ouro_state one = *state;
     one.current = static_cast<std::uint32_t>((state->current + s) % 2);

@@ -22,12 +22,25 @@ struct Levels {
   std::array<double, kCells> current;
 };
 
+/// A lattice of kCells f64 cells: a line, or a 2 x 2 square (only the cone budget sees the dimensions).
+ouro_geometry line(std::uint32_t dims = 1) {
+  ouro_geometry geometry{};
+  geometry.dims = dims;
+  geometry.precision = OURO_PRECISION_F64;
+  geometry.cells = kCells;
+  geometry.extents[0] = dims == 1 ? kCells : 2;
+  geometry.strides[0] = dims == 1 ? 1 : 2;
+  geometry.extents[1] = dims == 1 ? 0 : 2;
+  geometry.strides[1] = dims == 1 ? 0 : 1;
+  return geometry;
+}
+
 Levels levels(double base) {
   return {{base, base + 1, base + 2, base + 3}, {base + 10, base + 11, base + 12, base + 13}};
 }
 
 TEST(SnapshotStore, HandsOutACaptureUntilItIsSettledAndSkipsCapturesMeanwhile) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   EXPECT_FALSE(store.pending().has_value());
   const Levels first = levels(0);
   EXPECT_EQ(store.capture(8, first.previous.data(), first.current.data(), 4, 8), SnapshotStore::Capture::Announce);
@@ -50,7 +63,7 @@ TEST(SnapshotStore, HandsOutACaptureUntilItIsSettledAndSkipsCapturesMeanwhile) {
 }
 
 TEST(SnapshotStore, SkipsCapturesBelowADeferredStepUntilReset) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   const Levels state = levels(0);
   store.defer_captures(24);
   EXPECT_EQ(store.captures_from(), 24u);
@@ -65,7 +78,7 @@ TEST(SnapshotStore, SkipsCapturesBelowADeferredStepUntilReset) {
 }
 
 TEST(SnapshotStore, RestoreCopiesTheVerifiedSnapshotBackAndDropsThePendingOne) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   std::array<double, kCells> current_out{};
   std::array<double, kCells> previous_out{};
   EXPECT_FALSE(store.restore(current_out.data(), previous_out.data()).has_value());
@@ -83,7 +96,7 @@ TEST(SnapshotStore, RestoreCopiesTheVerifiedSnapshotBackAndDropsThePendingOne) {
 }
 
 TEST(SnapshotStore, ADelayedRemainderProbeRunsOneStepThenTheRemainderThenTheLiveBatch) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   store.set_probe({1, 3}, true, 0, true);
   const Levels at_capture = levels(0);
   // k = 3 does not divide the interval 8: the batch ending an interval has 8 mod 3 = 2 steps.
@@ -110,7 +123,7 @@ TEST(SnapshotStore, ADelayedRemainderProbeRunsOneStepThenTheRemainderThenTheLive
 }
 
 TEST(SnapshotStore, AnAbandonedProbeFreesTheSlotForTheNextCapture) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   store.set_probe({0}, false, 0, false);
   const Levels state = levels(0);
   EXPECT_EQ(store.capture(8, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Probing);
@@ -121,7 +134,7 @@ TEST(SnapshotStore, AnAbandonedProbeFreesTheSlotForTheNextCapture) {
 }
 
 TEST(SnapshotStore, ThinsProbedCellsToTheConeBudget) {
-  SnapshotStore store(2, kCells, kLevelBytes);
+  SnapshotStore store(line(2), kLevelBytes);
   // A 1-step cone in 2-D holds 3^2 = 9 values: a budget of 20 keeps 2 of the 4 cells, evenly spaced.
   store.set_probe({0, 1, 2, 3}, false, 20, false);
   const Levels state = levels(0);
@@ -134,7 +147,7 @@ TEST(SnapshotStore, ThinsProbedCellsToTheConeBudget) {
 }
 
 TEST(SnapshotStore, AWholeLevelProbeHandsOutTheNewestLevelSharedAndNeverRewritesAShareStillHeld) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   store.set_probe_whole_level(false, false);
   const Levels state = levels(0);
   EXPECT_EQ(store.capture(8, state.previous.data(), state.current.data(), 4, 8), SnapshotStore::Capture::Probing);
@@ -176,7 +189,7 @@ TEST(SnapshotStore, AWholeLevelProbeHandsOutTheNewestLevelSharedAndNeverRewrites
 }
 
 TEST(SnapshotStore, RefusesAProbeCellOutsideTheLattice) {
-  SnapshotStore store(1, kCells, kLevelBytes);
+  SnapshotStore store(line(), kLevelBytes);
   EXPECT_THROW(store.set_probe({kCells}, false, 0, false), std::invalid_argument);
 }
 

@@ -13,10 +13,16 @@
  * - engineWatchdog: live throughput (from the runner's step trace) at
  *   4096^2 f64 with no watchdog, with the engine's (`watchdogOptions` of the
  *   default configuration: energy, differential, full check, checks held to
- *   maxCostShare of the run) and with the same checked every K steps, in
+ *   maxCostShare of the run, cone probes between snapshots), the same
+ *   without cone probes, and the same checked every K steps, in
  *   interleaved rounds long enough for a few checks at the engine's cadence,
  *   each measured after its first two checks (which a long run has once);
- *   with what each check cost as the watchdog measured it;
+ *   with what each check and each cone probe cost as the watchdog measured
+ *   it, the wall time between consecutive differential verdicts with and
+ *   without cone probes, and the runner's own time in watchdog work (its
+ *   copies and gathers, by its monotonic clock) over its run time: a share
+ *   the machine's noise does not move, where the throughput rounds do by
+ *   more than the 2% they would have to resolve;
  * - fullCheck: the watchdog's full check of the whole lattice, due every
  *   DEFAULT_FULL_CHECK_EVERY_MS: the oracle's steps of the whole lattice
  *   (off the JS thread) and the JS thread's part (planning the whole-level
@@ -33,7 +39,7 @@
  */
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { CoreLattice } from '../../native/addon-types.js';
+import type { CoreLattice, CoreWatchdogCounters } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
 import { defaultConfig } from '../engine/config.js';
 import { watchdogOptions } from '../engine/main-lattice.js';
@@ -221,6 +227,40 @@ export interface EngineWatchdogFigures {
   accountedCostPct: { everyK: number; engine: number };
   /** The JS thread's part of one differential check (oracle at the probed cells and comparison), timed alone. */
   differentialMsPerProbe: number;
+  /** The engine's cone probes (medians over its rounds of each round's mean per probe). */
+  coneProbe: ConeProbeFigures;
+  /**
+   * Wall time between consecutive differential verdicts in a round, the
+   * round's start and end counting as verdicts (the longest a batch could
+   * wait unchecked), medians over rounds of its median and longest gap.
+   */
+  differentialGapMs: { withCones: GapFigures; withoutCones: GapFigures };
+  /**
+   * The runner's own time in watchdog work (copying levels at snapshots,
+   * gathering probes' cells and cone probes' cones) over its run time,
+   * both by its monotonic clock, median over rounds, in percent.
+   */
+  runnerWatchdogPct: { everyK: number; engine: number; engineWithoutCones: number };
+}
+
+export interface ConeProbeFigures {
+  everySteps: number;
+  probesPerRound: number;
+  /** Due while the last was still being checked, skipped by the runner. */
+  skipsPerRound: number;
+  /** The runner's gathers of both levels' cones and the cells' newest values, per probe. */
+  runnerGatherMs: number;
+  /** The JS thread's part per probe: taking the cones, arming the next, comparing. */
+  jsMs: number;
+  /** The oracle's steps of the cones on a libuv thread, per probe (wall time from sending to the answer). */
+  oracleMs: number;
+  /** (gathers + JS + oracle) of all probes over the round's run time, median over rounds: the oracle's thread counted as lost outright. */
+  accountedCostPct: number;
+}
+
+export interface GapFigures {
+  medianMs: number;
+  maxMs: number;
 }
 
 /** Times each part of a check on a run with a snapshot every K steps, doing what the watchdog does with each. */
@@ -285,7 +325,7 @@ async function measureCheckAnatomy(extents: number[], threads: number, everyStep
   }
 }
 
-type LiveMode = 'none' | 'everyK' | 'engine';
+type LiveMode = 'none' | 'everyK' | 'engine' | 'engineWithoutCones';
 
 interface LiveRound {
   /** Steps per second over the measured part. */
@@ -294,6 +334,16 @@ interface LiveRound {
   checks: number;
   checkCostMs: number[];
   measuredMs: number;
+  /** The runner's watchdog work and whole run, by its own clock, in ns. */
+  runnerWatchdogNs: number;
+  runNs: number;
+  cones: { probes: number; skips: number; gatherNs: number; jsMs: number; oracleMs: number };
+  /** Wall time between consecutive differential verdicts, and from the round's start to the first and from the last to its end. */
+  gapsMs: number[];
+}
+
+function runnerWatchdogNs(counters: CoreWatchdogCounters): number {
+  return counters.captureNs + counters.snapshotProbeNs + counters.coneGatherNs;
 }
 
 /**
@@ -304,9 +354,10 @@ interface LiveRound {
  */
 async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromStep: number, energy: number, extents: number[]): Promise<LiveRound> {
   const engine = watchdogOptions(defaultConfig.watchdog);
-  const options: WatchdogOptions = mode === 'engine' ? engine : { ...engine, maxCostShare: undefined };
+  const withoutCones = { ...engine, differential: { ...(engine.differential || {}), coneEverySteps: 0 } };
+  const options: WatchdogOptions = mode === 'engine' ? engine : mode === 'engineWithoutCones' ? withoutCones : { ...withoutCones, maxCostShare: undefined };
   const physics = { extents, c: 1, h: 1, dt: DT, courant2: DT * DT, precision: 'f64' as const };
-  const differential = resolveDifferential(options.differential, cellCount(extents));
+  const differential = resolveDifferential(options.differential, cellCount(extents), options.everySteps);
   const rollbacks: string[] = [];
   const watchdog = new Watchdog(
     core,
@@ -319,8 +370,11 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   );
   const start = core.stepCount;
   const costs: { step: number; ms: number }[] = [];
+  const countersBefore = core.watchdogCounters();
   core.traceSteps(1 << 20);
   if (mode !== 'none') watchdog.prime();
+  // The watchdog's clock (performance.now, as no `now` is injected), for the gaps before the first verdict and after the last.
+  const startedMs = performance.now();
   const summary = await core.run(
     steps,
     mode === 'none' ? 0 : options.everySteps,
@@ -330,8 +384,13 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
           watchdog.check(step);
           costs.push({ step, ms: watchdog.lastCheckCostMs });
         },
+    null,
+    watchdog.takesConeProbes && mode !== 'none' ? () => watchdog.checkCone() : null,
   );
   await watchdog.fullCheckSettled();
+  await watchdog.coneSettled();
+  const endedMs = performance.now();
+  const countersAfter = core.watchdogCounters();
   if (summary.error) throw new Error(`the run failed: ${summary.error}`);
   if (rollbacks.length > 0) throw new Error(`the watchdog rolled back a correct kernel (${mode}): ${rollbacks[0]}`);
   const trace = core.takeTrace();
@@ -342,7 +401,37 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   for (let i = first; i <= last; i++) measuredSteps += trace.steps[i]!;
   const measuredMs = (trace.endNs[last]! - trace.startNs[first]!) / 1e6;
   const measured = costs.filter((cost) => cost.step >= start + fromStep);
-  return { rate: (1000 * measuredSteps) / measuredMs, checks: measured.length, checkCostMs: measured.map((cost) => cost.ms), measuredMs };
+  const times = [startedMs, ...watchdog.differentialCheckTimesMs, endedMs];
+  return {
+    rate: (1000 * measuredSteps) / measuredMs,
+    checks: measured.length,
+    checkCostMs: measured.map((cost) => cost.ms),
+    measuredMs,
+    runnerWatchdogNs: runnerWatchdogNs(countersAfter) - runnerWatchdogNs(countersBefore),
+    runNs: summary.runNs,
+    cones: {
+      probes: watchdog.coneStats.checked,
+      skips: countersAfter.coneSkips - countersBefore.coneSkips,
+      gatherNs: watchdog.coneStats.gatherNs,
+      jsMs: watchdog.coneStats.jsMs,
+      oracleMs: watchdog.coneStats.oracleMs,
+    },
+    gapsMs: times.slice(1).map((atMs, i) => atMs - times[i]!),
+  };
+}
+
+/** What the engine's cone probes cost, per probe and as a share of each round's run. */
+function coneProbeFigures(rounds: LiveRound[], everySteps: number): ConeProbeFigures {
+  const perProbe = (value: (r: LiveRound) => number) => median(rounds.map((r) => (r.cones.probes > 0 ? value(r) / r.cones.probes : Number.NaN)));
+  return {
+    everySteps,
+    probesPerRound: median(rounds.map((r) => r.cones.probes)),
+    skipsPerRound: median(rounds.map((r) => r.cones.skips)),
+    runnerGatherMs: perProbe((r) => r.cones.gatherNs / 1e6),
+    jsMs: perProbe((r) => r.cones.jsMs),
+    oracleMs: perProbe((r) => r.cones.oracleMs),
+    accountedCostPct: median(rounds.map((r) => (100 * (r.cones.gatherNs / 1e6 + r.cones.jsMs + r.cones.oracleMs)) / (r.runNs / 1e6))),
+  };
 }
 
 /** Cells the core keeps of `drawn` for a probe of `steps` steps under the default light-cone budget. */
@@ -383,8 +472,8 @@ async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (mes
     const energy = oracleAddon().energy(initial.previous as Float64Array, initial.current as Float64Array, extents, 1, 1, DT);
     // The first two checks (at the start and K steps on) give the cadence its rate; a long run has them once.
     const fromStep = 2 * engine.everySteps + 10;
-    const modes: LiveMode[] = ['none', 'everyK', 'engine'];
-    const rounds: Record<LiveMode, LiveRound[]> = { none: [], everyK: [], engine: [] };
+    const modes: LiveMode[] = ['none', 'everyK', 'engine', 'engineWithoutCones'];
+    const rounds: Record<LiveMode, LiveRound[]> = { none: [], everyK: [], engine: [], engineWithoutCones: [] };
     for (let round = 0; round < p.engineRounds; round++) {
       const order = round % 2 === 0 ? modes : [...modes].reverse();
       for (const mode of order) {
@@ -402,6 +491,11 @@ async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (mes
     const costs = (mode: LiveMode) => rounds[mode].flatMap((r) => r.checkCostMs);
     const stepsPerSecond = { none: pooled('none'), everyK: pooled('everyK'), engine: pooled('engine') };
     const liveBatchSteps = core.batchSteps;
+    const gaps = (mode: LiveMode): GapFigures => ({
+      medianMs: median(rounds[mode].map((r) => (r.gapsMs.length > 0 ? median(r.gapsMs) : Number.NaN))),
+      maxMs: median(rounds[mode].map((r) => (r.gapsMs.length > 0 ? Math.max(...r.gapsMs) : Number.NaN))),
+    });
+    const runnerPct = (mode: LiveMode) => median(rounds[mode].map((r) => (100 * r.runnerWatchdogNs) / r.runNs));
     return {
       extents,
       precision: 'f64',
@@ -420,6 +514,9 @@ async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (mes
       checkCostMs: { everyK: median(costs('everyK')), engine: median(costs('engine')) },
       accountedCostPct: { everyK: accounted('everyK'), engine: accounted('engine') },
       differentialMsPerProbe: checkMsPerProbe(extents, liveBatchSteps + 1),
+      coneProbe: coneProbeFigures(rounds.engine, engine.everySteps),
+      differentialGapMs: { withCones: gaps('engine'), withoutCones: gaps('engineWithoutCones') },
+      runnerWatchdogPct: { everyK: runnerPct('everyK'), engine: runnerPct('engine'), engineWithoutCones: runnerPct('engineWithoutCones') },
     };
   } finally {
     core.close();
@@ -629,6 +726,13 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
     `  checks a round: every K ${e.checksPerRound.everyK}, engine ${e.checksPerRound.engine}; ${e.checkCostMs.everyK.toFixed(0)} and ` +
       `${e.checkCostMs.engine.toFixed(0)} ms each; accounted ${e.accountedCostPct.everyK.toFixed(2)}% and ${e.accountedCostPct.engine.toFixed(2)}% of the run`,
     `  one differential probe ${e.differentialMsPerProbe.toFixed(2)} ms on the JS thread`,
+    `  cone probes every ${e.coneProbe.everySteps} steps on average: ${e.coneProbe.probesPerRound} a round (${e.coneProbe.skipsPerRound} skipped), each ` +
+      `${e.coneProbe.runnerGatherMs.toFixed(2)} ms of runner gathers, ${e.coneProbe.jsMs.toFixed(2)} ms on the JS thread, ${e.coneProbe.oracleMs.toFixed(2)} ms of oracle ` +
+      `off it: accounted ${e.coneProbe.accountedCostPct.toFixed(2)}% of the run`,
+    `  between differential verdicts: ${e.differentialGapMs.withCones.medianMs.toFixed(0)} ms median, ${e.differentialGapMs.withCones.maxMs.toFixed(0)} ms longest ` +
+      `with cone probes; ${e.differentialGapMs.withoutCones.medianMs.toFixed(0)} and ${e.differentialGapMs.withoutCones.maxMs.toFixed(0)} ms without`,
+    `  the runner's own watchdog work over its run time (its clock): every K ${e.runnerWatchdogPct.everyK.toFixed(3)}%, ` +
+      `engine ${e.runnerWatchdogPct.engine.toFixed(3)}%, engine without cone probes ${e.runnerWatchdogPct.engineWithoutCones.toFixed(3)}%`,
   );
   const f = report.fullCheck;
   lines.push(

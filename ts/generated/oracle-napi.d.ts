@@ -143,6 +143,14 @@ export declare function stepAtCellsF32(previous: Float32Array, current: Float32A
 export declare function stepAtCellsF64(previous: Float64Array, current: Float64Array, extents: Array<number>, courant2: number, steps: number, cells: Float64Array): Float64Array
 
 /**
+ * Off the event loop: the oracle steps a cone probe's gathered cones of
+ * (u^{n-1}, u^n) `steps` times (at most `radius`) and gives u^{n+steps} at
+ * their centres; `f32`: in f32 arithmetic with `courant2` rounded to f32,
+ * the cones holding f32 values widened. Bitwise what `stepAtCells` gives.
+ */
+export declare function stepConesAsync(older: Float64Array, newer: Float64Array, dims: number, radius: number, courant2: number, steps: number, f32: boolean): Promise<SteppedCones>
+
+/**
  * Advances (previous, current) by `steps` leapfrog steps in f32 arithmetic,
  * with `courant2` rounded to f32 first; returns new arrays.
  */
@@ -150,6 +158,16 @@ export declare function stepF32(previous: Float32Array, current: Float32Array, e
 
 /** Advances (previous, current) by `steps` leapfrog steps in f64; returns new arrays. */
 export declare function stepF64(previous: Float64Array, current: Float64Array, extents: Array<number>, courant2: number, steps: number): StepResultF64
+
+/**
+ * The oracle's values at the centres of a cone probe's cones, and the term
+ * scale of the updates that made them (the unit of `compareProbe`'s tolerance).
+ */
+export interface SteppedCones {
+  /** u^{n+steps} at each cone's centre, widened to f64 for an f32 lattice. */
+  values: Float64Array
+  termScale: number
+}
 
 /** Two consecutive time levels of an `f32` field. */
 export interface StepResultF32 {

@@ -13,6 +13,7 @@
  * there: the check covers the very call the kernel was given live.
  */
 import type { Precision } from '../../native/addon-types.js';
+import { seededRandom } from '../util/random.js';
 
 /**
  * Allowed |kernel - oracle| per step, in machine epsilons of the term
@@ -36,6 +37,45 @@ export function drawProbeCells(cells: number, count: number, random: () => numbe
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(Math.floor(random() * cells));
   return Float64Array.from([...chosen].sort((a, b) => a - b));
+}
+
+/** A cone probe the watchdog arms in the core (CoreLattice.armConeProbe). */
+export interface ConeProbePlan {
+  /** The first step at which the runner takes it. */
+  atStep: number;
+  cells: Float64Array;
+  /** A one-step batch before the live one, as a snapshot's probe may have. */
+  delayed: boolean;
+  /** A batch of the interval's remainder size before the live one. */
+  remainder: boolean;
+}
+
+/**
+ * The generator of a run's cone probes, seeded from the differential's seed
+ * but apart from the snapshot probes' draws, so that how many cells a
+ * snapshot's draw took never moves which batch a cone probe takes.
+ */
+export function coneProbeRandom(seed: number): () => number {
+  return seededRandom((seed ^ 0x2545f491) >>> 0);
+}
+
+/**
+ * The next cone probe after step `fromStep`: `everySteps` steps later on
+ * average, uniformly 1 to 2 everySteps - 1, so that a kernel which counts its
+ * steps cannot tell which of its batches will be probed; `cells` of the
+ * lattice's `latticeCells` drawn afresh, and the two coins of a snapshot
+ * probe (a one-step call first, a remainder-sized batch first), each fair.
+ */
+export function drawConeProbe(random: () => number, fromStep: number, everySteps: number, latticeCells: number, cells: number): ConeProbePlan {
+  const atStep = fromStep + 1 + Math.min(2 * everySteps - 2, Math.floor(random() * (2 * everySteps - 1)));
+  const drawn = drawProbeCells(latticeCells, cells, random);
+  const delayed = random() < 0.5;
+  return { atStep, cells: drawn, delayed, remainder: random() < 0.5 };
+}
+
+/** Values in the light cone of `radius` steps around one cell in `dims` dimensions. */
+export function coneValues(dims: number, radius: number): number {
+  return (2 * radius + 1) ** dims;
 }
 
 export interface ProbeMismatch {

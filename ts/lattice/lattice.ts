@@ -102,7 +102,8 @@ export class Lattice extends EventEmitter {
   #run: Promise<RunSummary> | null = null;
   /** holdWatchdogChecks() calls not yet released, and the check they deferred. */
   #checkHolds = 0;
-  #deferredCheck: (() => void) | null = null;
+  /** The checks a hold deferred: the latest snapshot's and the latest cone probe's. */
+  readonly #deferredChecks = new Map<'snapshot' | 'cone', () => void>();
   readonly #modules = new Map<number, KernelModuleInfo>();
   /** The kernel host of each confined module (loadConfinedModule), by module id. */
   readonly #hosts = new Map<number, HostedModule>();
@@ -375,6 +376,16 @@ export class Lattice extends EventEmitter {
     return this.#runningWatchdog?.lastChecked ?? null;
   }
 
+  /**
+   * The running watchdog's cone probes: how many it has checked in this run,
+   * and how many the runner skipped because the last was still being checked
+   * (since the lattice was made); null without a watchdog.
+   */
+  get coneProbes(): { checked: number; skipped: number } | null {
+    const watchdog = this.#runningWatchdog;
+    return watchdog === null ? null : { checked: watchdog.coneStats.checked, skipped: this.#core.watchdogCounters().coneSkips };
+  }
+
   /** Balanced-nonary digits of the current level, computed by the live kernel. */
   readout(): Int8Array {
     const result = this.#core.readout();
@@ -418,15 +429,16 @@ export class Lattice extends EventEmitter {
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
     watchdog?.watchdog.prime();
-    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld(() => this.#checkAccounted(watchdog.watchdog, step));
+    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog.watchdog, step));
+    const onConeProbe = watchdog?.watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => this.#coneAccounted(watchdog.watchdog)) : null;
     this.#watchdogRunning = watchdog !== null;
     this.#differentialRunning = watchdog?.differential === true;
     this.#runningWatchdog = watchdog?.watchdog ?? null;
     const run = this.#core
-      .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure))
+      .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure), onConeProbe)
       .finally(() => {
         if (this.#run === run) this.#run = null;
-        this.#deferredCheck = null;
+        this.#deferredChecks.clear();
         this.#watchdogRunning = false;
         this.#differentialRunning = false;
         this.#runningWatchdog = null;
@@ -460,11 +472,10 @@ export class Lattice extends EventEmitter {
       if (released) return;
       released = true;
       this.#checkHolds -= 1;
-      const deferred = this.#deferredCheck;
-      if (this.#checkHolds === 0 && deferred !== null) {
-        this.#deferredCheck = null;
-        deferred();
-      }
+      if (this.#checkHolds > 0) return;
+      const deferred = [...this.#deferredChecks.values()];
+      this.#deferredChecks.clear();
+      for (const check of deferred) check();
     };
   }
 
@@ -481,10 +492,22 @@ export class Lattice extends EventEmitter {
   }
 
   /**
+   * Runs a cone probe's check and adds its cost so far to watchdogCheckMs:
+   * the runner's gather and the JS thread's work up to handing the cones to
+   * the oracle (the compare when the answer comes, a fraction of a
+   * millisecond, is not in it).
+   */
+  #coneAccounted(watchdog: Watchdog): void {
+    const before = watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6;
+    watchdog.checkCone();
+    this.#watchdogCheckMs += watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6 - before;
+  }
+
+  /**
    * Milliseconds the watchdog's checks have cost this lattice's runs so far
    * (every run's, as the watchdog measured each: the runner's copy of the
-   * levels and the JS thread's work; a full check's steps off the JS thread
-   * are not in it).
+   * levels or a cone probe's gather, and the JS thread's work; a full
+   * check's steps and a cone's off the JS thread are not in it).
    */
   get watchdogCheckMs(): number {
     return this.#watchdogCheckMs;
@@ -500,8 +523,8 @@ export class Lattice extends EventEmitter {
     return this.#differentialRunning;
   }
 
-  #checkUnlessHeld(check: () => void): void {
-    if (this.#checkHolds > 0) this.#deferredCheck = check;
+  #checkUnlessHeld(kind: 'snapshot' | 'cone', check: () => void): void {
+    if (this.#checkHolds > 0) this.#deferredChecks.set(kind, check);
     else check();
   }
 
@@ -649,7 +672,7 @@ export class Lattice extends EventEmitter {
     }
     const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
     const tolerance = requirePositiveNumber('watchdog.driftTolerance', options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision]);
-    const differential = resolveDifferential(options.differential, this.cells);
+    const differential = resolveDifferential(options.differential, this.cells, everySteps);
     const cadence = resolveCadence(options, everySteps, differential?.seed);
     const { extents, c, h, dt, courantNumber, precision } = this.#config;
     const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };

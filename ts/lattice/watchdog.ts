@@ -9,6 +9,13 @@
  * the probe takes the whole newest level and the oracle steps the whole
  * lattice off the JS thread (the full check): a kernel wrong at one cell of
  * 4096^2 escapes the sampled cells for hundreds of checks, never this one.
+ * Between snapshots, cone probes check the kernel's batches the same way
+ * without a snapshot: at a step drawn afresh (everySteps apart on average)
+ * the runner gathers only the drawn cells' light cones from both levels,
+ * runs the next batch(es) and gathers the cells' newest values; the oracle
+ * steps the cones off the JS thread and a mismatch rolls back as a failed
+ * differential check does, to the last verified snapshot (a cone probe is
+ * never a restore point).
  * With `maxCostShare` (the engine's default) the snapshots are spaced so
  * that the checks cost the run at most that share of its time: each check
  * measures its own cost and defers the next snapshot by a random whole
@@ -18,13 +25,13 @@
  * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
-import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { CoreConeProbe, CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import { type ProbeMismatch, ULPS_PER_STEP, compareProbe, drawProbeCells } from './differential-check.js';
+import { type ProbeMismatch, ULPS_PER_STEP, compareProbe, coneProbeRandom, coneValues, drawConeProbe, drawProbeCells } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
 
@@ -76,6 +83,12 @@ export interface DifferentialOptions {
   fullCheckEveryMs?: number;
   /** The clock the full check's cadence reads, in ms (default performance.now), for tests. */
   now?: () => number;
+  /**
+   * A cone probe every this many steps on average, between and whatever
+   * the snapshots (default: the watchdog's everySteps; 0: none; none with
+   * cells 'all', whose every snapshot compares the whole lattice).
+   */
+  coneEverySteps?: number;
 }
 
 /**
@@ -158,10 +171,16 @@ export interface DifferentialPlan {
   /** 0: no full check (or every probe already takes every cell). */
   fullCheckEveryMs: number;
   now: () => number;
+  /** 0: no cone probes. */
+  coneEverySteps: number;
 }
 
-/** Validates `options.differential` for a lattice of `latticeCells` cells; null when off. */
-export function resolveDifferential(options: DifferentialOptions | false | undefined, latticeCells: number): DifferentialPlan | null {
+/**
+ * Validates `options.differential` for a lattice of `latticeCells` cells
+ * watched every `everySteps` steps (the cone probes' default spacing; 0:
+ * none by default); null when off.
+ */
+export function resolveDifferential(options: DifferentialOptions | false | undefined, latticeCells: number, everySteps = 0): DifferentialPlan | null {
   if (options === false) return null;
   const given = options ?? {};
   if (given === null || typeof given !== 'object') {
@@ -175,13 +194,23 @@ export function resolveDifferential(options: DifferentialOptions | false | undef
   const fullCheckEveryMs = requireInteger('watchdog.differential.fullCheckEveryMs', given.fullCheckEveryMs ?? DEFAULT_FULL_CHECK_EVERY_MS, 0, 2 ** 40);
   const now = given.now ?? (() => performance.now());
   if (typeof now !== 'function') throw invalidTypeError('watchdog.differential.now', 'a function returning ms', given.now);
-  return { cells, coneValues, everySnapshots, seed, fullCheckEveryMs: cells >= latticeCells ? 0 : fullCheckEveryMs, now };
+  const coneEverySteps = requireInteger('watchdog.differential.coneEverySteps', given.coneEverySteps ?? everySteps, 0, 2 ** 40);
+  return {
+    cells,
+    coneValues,
+    everySnapshots,
+    seed,
+    fullCheckEveryMs: cells >= latticeCells ? 0 : fullCheckEveryMs,
+    now,
+    coneEverySteps: coneValues === 0 ? 0 : coneEverySteps,
+  };
 }
 
 /** How a run's snapshots are spaced when the checks' cost is bounded. */
 export interface CadencePlan {
   cadence: SnapshotCadence;
   now: () => number;
+  maxCostShare: number;
 }
 
 /**
@@ -195,13 +224,24 @@ export function resolveCadence(options: WatchdogOptions, everySteps: number, see
   if (!(share > 0 && share <= 1)) throw invalidRangeError('watchdog.maxCostShare', 'must be a number in (0, 1], such as 0.01', share);
   const now = options.now ?? (() => performance.now());
   if (typeof now !== 'function') throw invalidTypeError('watchdog.now', 'a function returning ms', options.now);
-  return { cadence: new SnapshotCadence(everySteps, share, seededRandom((seed ^ 0x5bd1e995) >>> 0)), now };
+  return { cadence: new SnapshotCadence(everySteps, share, seededRandom((seed ^ 0x5bd1e995) >>> 0)), now, maxCostShare: share };
 }
 
 interface SnapshotLevels {
   previous: Float64Array;
   current: Float64Array;
 }
+
+/** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
+export interface ConeProbeStats {
+  checked: number;
+  gatherNs: number;
+  jsMs: number;
+  oracleMs: number;
+}
+
+/** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
+const MAX_CHECK_TIMES = 100_000;
 
 export class Watchdog {
   /**
@@ -221,6 +261,24 @@ export class Watchdog {
   #fullCheckPlanned = false;
   /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
   #fullCheckInFlight: Promise<void> | null = null;
+  /** The cone probe's cones, copied out of the core, allocated at the first and reused. */
+  #cones: { older: Float64Array; newer: Float64Array } | null = null;
+  readonly #coneRandom: () => number;
+  /**
+   * With a cost share, the cone probes' own cadence: each probe's cost (the
+   * runner's gathers, the JS thread's work and the oracle's steps off it,
+   * which take a core of this machine as well) defers the next by whole
+   * cone intervals as a snapshot's defers the next snapshot.
+   */
+  readonly #coneCadence: SnapshotCadence | null;
+  /** A cone probe's oracle steps under way off the JS thread. */
+  #coneInFlight: Promise<void> | null = null;
+  /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
+  #rollbacks = 0;
+  /** What the cone probes checked so far cost. */
+  readonly coneStats: ConeProbeStats = { checked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
+  /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
+  readonly differentialCheckTimesMs: number[] = [];
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
   lastChecked: { step: number; energyDrift: number } | null = null;
   /**
@@ -241,6 +299,9 @@ export class Watchdog {
     private readonly cadence: CadencePlan | null = null,
   ) {
     this.#random = seededRandom(differential?.seed ?? 0);
+    this.#coneRandom = coneProbeRandom(differential?.seed ?? 0);
+    const coneEverySteps = differential?.coneEverySteps ?? 0;
+    this.#coneCadence = cadence === null || coneEverySteps === 0 ? null : new SnapshotCadence(coneEverySteps, cadence.maxCostShare, this.#coneRandom);
     this.#now = cadence?.now ?? (() => performance.now());
     this.#fpRestoresSeen = core.fpRestores();
   }
@@ -250,6 +311,112 @@ export class Watchdog {
     this.#snapshotsUntilProbe = 0;
     this.#lastFullCheckMs = this.differential?.now() ?? 0;
     this.#planNextProbe();
+    this.#armNextCone(this.core.stepCount);
+  }
+
+  /** Whether the run takes cone probes: the lattice passes the runner onCone only then. */
+  get takesConeProbes(): boolean {
+    return (this.differential?.coneEverySteps ?? 0) > 0;
+  }
+
+  /** Resolves once no cone probe is being checked (at once when none is). */
+  coneSettled(): Promise<void> {
+    return this.#coneInFlight ?? Promise.resolve();
+  }
+
+  /**
+   * Called with each cone probe the runner announces: its cones are copied
+   * out, the next probe is armed, and the oracle steps the cones on a libuv
+   * thread; the probe is settled (the runner may take the next) when the
+   * answer comes, and a mismatch rolls back.
+   */
+  checkCone(): void {
+    const plan = this.differential;
+    if (plan === null) return;
+    const startedMs = this.#now();
+    const cones = this.#coneArrays(plan);
+    const probe = this.#takeConeProbe(cones);
+    if (probe === null) return;
+    this.#armNextCone(Math.max(probe.step, this.core.stepCount));
+    const { extents, courant2, precision } = this.physics;
+    const count = probe.cells.length * coneValues(extents.length, probe.radius);
+    const rollbacks = this.#rollbacks;
+    const answer = oracleAddon().stepConesAsync(
+      cones.older.subarray(0, count),
+      cones.newer.subarray(0, count),
+      extents.length,
+      probe.radius,
+      courant2,
+      probe.steps,
+      precision === 'f32',
+    );
+    const sentMs = this.#now();
+    this.coneStats.jsMs += sentMs - startedMs;
+    this.coneStats.gatherNs += probe.gatherNs;
+    this.#coneInFlight = answer
+      .then(({ values, termScale }) => {
+        const answeredMs = this.#now();
+        this.coneStats.oracleMs += answeredMs - sentMs;
+        const mismatch = compareProbe(probe.cells, probe.values, values, termScale, precision, probe.steps);
+        const doneMs = this.#now();
+        this.coneStats.checked += 1;
+        this.coneStats.jsMs += doneMs - answeredMs;
+        this.#noteDifferentialCheck(answeredMs);
+        if (mismatch === null) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
+        this.core.settleConeProbe(probe.step);
+        if (mismatch === null || rollbacks !== this.#rollbacks) return;
+        const failure = this.#differentialDetail(mismatch, probe.step, probe.steps, probe.cells.length, 'differential check of a cone probe');
+        this.#rollBack(failure, probe.step, this.lastChecked?.energyDrift ?? 0);
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof Error && /is closed/.test(error.message)))
+          process.emitWarning(`the watchdog's cone probe of step ${probe.step} failed: ${String(error)}`);
+      })
+      .finally(() => {
+        this.#coneInFlight = null;
+      });
+  }
+
+  /**
+   * Before a passed cone probe is settled (the runner takes no other while
+   * it is out): with a cost share, the next probe is drawn again from as
+   * many whole intervals on as the cone cadence defers it, when it defers.
+   */
+  #deferNextCone(step: number, startedMs: number, costMs: number): void {
+    if (this.#coneCadence === null) return;
+    const first = this.#coneCadence.next(step, startedMs, costMs);
+    if (first > step + 1) this.#armNextCone(first - 1);
+  }
+
+  /** The announced cone probe; null when none is out, or when the lattice was closed after announcing it. */
+  #takeConeProbe(cones: { older: Float64Array; newer: Float64Array }): CoreConeProbe | null {
+    try {
+      return this.core.takeConeProbe(cones.older, cones.newer);
+    } catch (error) {
+      if (error instanceof Error && /is closed/.test(error.message)) return null;
+      throw error;
+    }
+  }
+
+  /** Arms the core's next cone probe, drawn to come after `fromStep`. */
+  #armNextCone(fromStep: number): void {
+    const plan = this.differential;
+    if (plan === null || plan.coneEverySteps === 0) return;
+    const next = drawConeProbe(this.#coneRandom, fromStep, plan.coneEverySteps, cellCount(this.physics.extents), plan.cells);
+    this.core.armConeProbe(next.cells, next.delayed, next.remainder, next.atStep, plan.coneEverySteps, plan.coneValues);
+  }
+
+  /** Arrays for a cone probe's cones: no probe needs more than its cone budget or one cone of radius 1. */
+  #coneArrays(plan: DifferentialPlan): { older: Float64Array; newer: Float64Array } {
+    if (this.#cones === null) {
+      const values = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
+      this.#cones = { older: new Float64Array(values), newer: new Float64Array(values) };
+    }
+    return this.#cones;
+  }
+
+  #noteDifferentialCheck(atMs: number): void {
+    if (this.differentialCheckTimesMs.length < MAX_CHECK_TIMES) this.differentialCheckTimesMs.push(atMs);
   }
 
   /** Resolves once no full check is under way (at once when none is). */
@@ -314,7 +481,10 @@ export class Watchdog {
   #rollBack(failure: Failure, step: number, energyDrift: number): void {
     // The state goes back before any deferred step: the module put back is checked at the next multiple of K.
     if (this.cadence !== null) this.core.deferSnapshots(0);
+    this.#rollbacks += 1;
     const recovery = this.core.recover(failure.slot);
+    // The next cone probe is drawn from where the state now is, not from steps it will take again.
+    this.#armNextCone(recovery.restoredStep ?? this.core.stepCount);
     this.#fpRestoresSeen = this.core.fpRestores();
     this.onRollback({
       ...failure,
@@ -360,6 +530,7 @@ export class Watchdog {
   }
 
   #settleFullCheck(step: number, steps: number, mismatch: FullCheckMismatch | null, energyDrift: number): void {
+    this.#noteDifferentialCheck(this.#now());
     if (mismatch === null) {
       this.core.settleSnapshot(step, true);
       return;
@@ -480,15 +651,16 @@ export class Watchdog {
         ? oracle.cellsTermScaleF64(previous, current, extents, courant2, steps, cells)
         : oracle.cellsTermScaleF32(...narrowed, extents, courant2, steps, cells);
     const mismatch = compareProbe(cells, snapshot.probeValues, expected, termScale, precision, steps);
-    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length);
+    this.#noteDifferentialCheck(this.#now());
+    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length, 'differential check');
   }
 
-  #differentialDetail(mismatch: ProbeMismatch, step: number, steps: number, probed: number): Failure {
+  #differentialDetail(mismatch: ProbeMismatch, step: number, steps: number, probed: number, check: string): Failure {
     return {
       reason: 'differential',
       slot: 'step',
       detail:
-        `differential check: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
+        `${check}: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
         `at ${mismatch.cells} of ${probed} ` +
         `sampled cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
         `(tolerance ${mismatch.tolerance.toExponential(3)})`,

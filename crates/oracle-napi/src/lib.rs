@@ -388,3 +388,84 @@ pub fn full_check_f32_async(
     let levels = CheckedLevels::F32(previous, current);
     full_check(levels, &extents, courant2, steps, actual, ulps_per_step)
 }
+
+/// The oracle's values at the centres of a cone probe's cones, and the term
+/// scale of the updates that made them (the unit of `compareProbe`'s tolerance).
+#[napi(object, object_from_js = false)]
+pub struct SteppedCones {
+    /// u^{n+steps} at each cone's centre, widened to f64 for an f32 lattice.
+    pub values: Float64Array,
+    pub term_scale: f64,
+}
+
+/// `ouroboros_oracle::step_cones` on a libuv thread: at a 9-step batch in
+/// 2-D a probe's cones take the oracle milliseconds. The arrays are held by
+/// reference until it resolves; the caller must not write them meanwhile.
+pub struct StepConesTask {
+    older: Float64Array,
+    newer: Float64Array,
+    dims: usize,
+    radius: usize,
+    courant2: f64,
+    steps: usize,
+    f32: bool,
+}
+
+impl Task for StepConesTask {
+    type Output = (Vec<f64>, f64);
+    type JsValue = SteppedCones;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let (dims, radius, steps) = (self.dims, self.radius, self.steps);
+        if !self.f32 {
+            return ouroboros_oracle::step_cones(
+                dims,
+                radius,
+                &self.older,
+                &self.newer,
+                self.courant2,
+                steps,
+            )
+            .map_err(invalid_arg);
+        }
+        // Widened exactly from f32 by the core: narrowing is exact.
+        let narrow = |values: &[f64]| values.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let (older, newer) = (narrow(&self.older), narrow(&self.newer));
+        let (values, scale) =
+            ouroboros_oracle::step_cones(dims, radius, &older, &newer, self.courant2 as f32, steps)
+                .map_err(invalid_arg)?;
+        Ok((values.into_iter().map(f64::from).collect(), scale))
+    }
+
+    fn resolve(&mut self, _env: Env, (values, term_scale): Self::Output) -> Result<SteppedCones> {
+        Ok(SteppedCones {
+            values: values.into(),
+            term_scale,
+        })
+    }
+}
+
+/// Off the event loop: the oracle steps a cone probe's gathered cones of
+/// (u^{n-1}, u^n) `steps` times (at most `radius`) and gives u^{n+steps} at
+/// their centres; `f32`: in f32 arithmetic with `courant2` rounded to f32,
+/// the cones holding f32 values widened. Bitwise what `stepAtCells` gives.
+#[napi(catch_unwind, ts_return_type = "Promise<SteppedCones>")]
+pub fn step_cones_async(
+    older: Float64Array,
+    newer: Float64Array,
+    dims: f64,
+    radius: f64,
+    courant2: f64,
+    steps: f64,
+    f32: bool,
+) -> Result<AsyncTask<StepConesTask>> {
+    Ok(AsyncTask::new(StepConesTask {
+        older,
+        newer,
+        dims: whole_number("dims", dims)?,
+        radius: whole_number("radius", radius)?,
+        courant2,
+        steps: whole_number("steps", steps)?,
+        f32,
+    }))
+}

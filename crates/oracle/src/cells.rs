@@ -1,5 +1,5 @@
 use crate::step::term_sum;
-use crate::{step, step_with_term_scale, Lattice, OracleError, Real};
+use crate::{step, step_with_term_scale, Lattice, OracleError, Real, MAX_DIMS};
 
 /// The values of u^{n+steps} at `cells` (flat indices), from
 /// (previous, current) = (u^{n-1}, u^n), bitwise equal to what [`step`]
@@ -39,6 +39,58 @@ pub fn step_at_cells_with_term_scale<T: Real>(
     cells: &[usize],
 ) -> Result<(Vec<T>, f64), OracleError> {
     stepped_cells(lattice, previous, current, courant2, steps, cells, true)
+}
+
+/// The values of u^{n+steps} at the centres of cones gathered around a few
+/// cells, from the cones of (previous, current) = (u^{n-1}, u^n) alone, and
+/// the largest [`term_scale`](crate::term_scale) of the updates made: what
+/// the watchdog's cone probe checks a kernel with, where the runner gathered
+/// the cones and no whole level was copied.
+///
+/// `older` and `newer` hold one cone per cell, cell after cell: the box of
+/// side 2 `radius` + 1 centred on the cell, row-major with the last axis
+/// fastest (the torus wrapped by whoever gathered it). `steps` must not
+/// exceed `radius`; each step updates the box shrunk by one more cell per
+/// side, so the centre is exact, bitwise equal to [`step_at_cells`] there.
+pub fn step_cones<T: Real>(
+    dims: usize,
+    radius: usize,
+    older: &[T],
+    newer: &[T],
+    courant2: T,
+    steps: usize,
+) -> Result<(Vec<T>, f64), OracleError> {
+    if dims == 0 || dims > MAX_DIMS {
+        return Err(OracleError::DimensionCount { dims });
+    }
+    if steps > radius {
+        return Err(OracleError::ConeTooNarrow { steps, radius });
+    }
+    let cone = (2 * radius + 1)
+        .checked_pow(dims as u32)
+        .unwrap_or(usize::MAX);
+    for (name, values) in [("older", older), ("newer", newer)] {
+        if values.len() % cone != 0 || values.len() != older.len() {
+            return Err(OracleError::ConeLength {
+                name,
+                len: values.len(),
+                cone,
+                dims,
+                radius,
+            });
+        }
+    }
+    let mut patch = Patch::new(dims, radius, true);
+    let values = older
+        .chunks_exact(cone)
+        .zip(newer.chunks_exact(cone))
+        .map(|(previous, current)| {
+            patch.older.copy_from_slice(previous);
+            patch.newer.copy_from_slice(current);
+            patch.step_loaded(courant2, steps)
+        })
+        .collect();
+    Ok((values, patch.term_scale))
 }
 
 /// The cells' values, and with `weigh_terms` the largest term scale (else 0).
@@ -85,10 +137,10 @@ fn stepped_cells<T: Real>(
     Ok((values, patch.term_scale))
 }
 
-/// A reusable (2k+1)^N window of two levels around one cell.
+/// A reusable (2 radius + 1)^N window of two levels around one cell.
 struct Patch<T> {
     dims: usize,
-    steps: usize,
+    radius: usize,
     side: usize,
     /// Strides of the patch, row-major with the last axis fastest.
     strides: Vec<usize>,
@@ -102,8 +154,8 @@ struct Patch<T> {
 }
 
 impl<T: Real> Patch<T> {
-    fn new(dims: usize, steps: usize, weigh_terms: bool) -> Self {
-        let side = 2 * steps + 1;
+    fn new(dims: usize, radius: usize, weigh_terms: bool) -> Self {
+        let side = 2 * radius + 1;
         let mut strides = vec![1; dims];
         for axis in (0..dims.saturating_sub(1)).rev() {
             strides[axis] = strides[axis + 1] * side;
@@ -111,7 +163,7 @@ impl<T: Real> Patch<T> {
         let cells = side.pow(dims as u32);
         Patch {
             dims,
-            steps,
+            radius,
             side,
             strides,
             older: vec![T::ZERO; cells],
@@ -193,22 +245,33 @@ impl<T: Real> Patch<T> {
             let x: usize = (0..self.dims)
                 .map(|axis| {
                     let n = extents[axis];
-                    // centre + local - steps, wrapped onto [0, n).
-                    let shifted = (centre[axis] + local[axis] + n * self.steps - self.steps) % n;
+                    // centre + local - radius, wrapped onto [0, n).
+                    let shifted = (centre[axis] + local[axis] + n * self.radius - self.radius) % n;
                     shifted * torus_strides[axis]
                 })
                 .sum();
             self.older[p] = previous[x];
             self.newer[p] = current[x];
         }
-        for done in 1..=self.steps {
-            // After `done` steps only cells at least `done` from the patch's
-            // faces are exact; the others are never read again, so each step
-            // updates the box [done, side - done) on every axis.
-            self.step_box(done, courant2, &mut local);
+        self.step_loaded(courant2, self.radius)
+    }
+
+    /// Steps the loaded patch `steps` (at most its radius) times; its centre's value.
+    fn step_loaded(&mut self, courant2: T, steps: usize) -> T {
+        let mut local = vec![0; self.dims];
+        let unused = self.radius - steps;
+        for done in 1..=steps {
+            // After `done` steps only cells at least `unused + done` from the
+            // patch's faces are exact and needed; the others are never read
+            // again, so each step updates that box on every axis.
+            self.step_box(unused + done, courant2, &mut local);
             std::mem::swap(&mut self.older, &mut self.newer);
         }
-        let middle: usize = self.strides.iter().map(|&stride| self.steps * stride).sum();
+        let middle: usize = self
+            .strides
+            .iter()
+            .map(|&stride| self.radius * stride)
+            .sum();
         self.newer[middle]
     }
 }

@@ -28,6 +28,16 @@ pub enum OracleError {
     },
     /// A cell index is not below the lattice's cell count.
     CellOutOfRange { cell: usize, cell_count: usize },
+    /// Cones of this radius are too narrow for this many steps.
+    ConeTooNarrow { steps: usize, radius: usize },
+    /// A cone array does not hold whole cones, or the two differ in length.
+    ConeLength {
+        name: &'static str,
+        len: usize,
+        cone: usize,
+        dims: usize,
+        radius: usize,
+    },
     /// A balanced nonary digit outside -4..=4.
     NonaryDigit {
         array: &'static str,
@@ -76,6 +86,21 @@ impl fmt::Display for OracleError {
             Self::CellOutOfRange { cell, cell_count } => write!(
                 f,
                 "cells contains {cell}: every cell index must be an integer in 0..{cell_count}"
+            ),
+            Self::ConeTooNarrow { steps, radius } => write!(
+                f,
+                "steps = {steps}: cones of radius {radius} allow at most {radius} steps"
+            ),
+            Self::ConeLength {
+                name,
+                len,
+                cone,
+                dims,
+                radius,
+            } => write!(
+                f,
+                "{name} has {len} values: cones of radius {radius} in {dims} dimensions hold {cone} values each, \
+                 and older and newer must hold the same whole number of them"
             ),
             Self::NonaryDigit {
                 array,

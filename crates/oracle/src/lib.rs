@@ -9,6 +9,7 @@
 //! - [`term_scale`]: the magnitude of a step's terms, which bounds how far
 //!   a correct reordering of it can differ from [`step`];
 //! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
+//! - [`step_cones`]: the same from light cones gathered elsewhere, without the levels;
 //! - [`check_step`]: a kernel's whole newest level against [`step`]'s, to ulps of the term scale;
 //! - [`energy`]: the discrete energy leapfrog conserves exactly;
 //! - [`readout`]: fields rounded to balanced nonary digits;
@@ -34,7 +35,7 @@ mod shift;
 mod step;
 mod summation;
 
-pub use cells::{step_at_cells, step_at_cells_with_term_scale};
+pub use cells::{step_at_cells, step_at_cells_with_term_scale, step_cones};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use full_check::{check_step, StepMismatch};

@@ -5,8 +5,8 @@
 mod support;
 
 use ouroboros_oracle::{
-    step, step_at_cells, step_at_cells_with_term_scale, step_with_term_scale, Lattice, OracleError,
-    Real,
+    step, step_at_cells, step_at_cells_with_term_scale, step_cones, step_with_term_scale, Lattice,
+    OracleError, Real,
 };
 use support::SplitMix64;
 
@@ -140,4 +140,77 @@ fn the_term_scale_of_sampled_cells_is_that_of_their_light_cones() {
         step_at_cells_with_term_scale(&lattice, &previous, &current, 0.4, 2, &every).unwrap();
     let (_, expected) = step_with_term_scale(&lattice, &previous, &current, 0.4, 2).unwrap();
     assert_eq!(whole, expected);
+}
+
+/// The cone of `radius` around `cell`, gathered as the core's runner does:
+/// row-major, last axis fastest, wrapped around the torus.
+fn gather_cone(lattice: &Lattice, level: &[f64], cell: usize, radius: usize) -> Vec<f64> {
+    let (extents, strides) = (lattice.extents(), lattice.strides());
+    let side = 2 * radius + 1;
+    let cone = side.pow(extents.len() as u32);
+    (0..cone)
+        .map(|p| {
+            let mut place = cone;
+            let mut flat = 0;
+            for axis in 0..extents.len() {
+                place /= side;
+                let local = p / place % side;
+                let centre = cell / strides[axis] % extents[axis];
+                let n = extents[axis];
+                flat += (centre + local + n * radius - radius) % n * strides[axis];
+            }
+            level[flat]
+        })
+        .collect()
+}
+
+#[test]
+fn stepping_gathered_cones_gives_what_step_at_cells_gives_for_any_steps_up_to_the_radius() {
+    for (extents, radius) in [(vec![61, 67], 4), (vec![17, 19, 23], 2), (vec![5, 4], 3)] {
+        let lattice = Lattice::new(&extents).unwrap();
+        let cells = lattice.cell_count();
+        let mut rng = SplitMix64::new(radius as u64 + 7);
+        let previous = rng.field(cells, 1.0);
+        let current = rng.field(cells, 1.0);
+        let courant2 = 0.9 / extents.len() as f64;
+        let wanted: Vec<usize> = (0..9).map(|_| rng.int(0, cells - 1)).collect();
+        let gather = |level: &[f64]| -> Vec<f64> {
+            wanted
+                .iter()
+                .flat_map(|&cell| gather_cone(&lattice, level, cell, radius))
+                .collect()
+        };
+        let (older, newer) = (gather(&previous), gather(&current));
+        for steps in 0..=radius {
+            let (values, scale) =
+                step_cones(extents.len(), radius, &older, &newer, courant2, steps).unwrap();
+            let expected =
+                step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
+            for (i, (&got, &want)) in values.iter().zip(&expected).enumerate() {
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "extents {extents:?}, radius {radius}, {steps} steps, cell {}",
+                    wanted[i]
+                );
+            }
+            assert_eq!(scale > 0.0, steps > 0);
+        }
+    }
+}
+
+#[test]
+fn step_cones_refuses_more_steps_than_the_radius_and_partial_cones() {
+    let cone = vec![0.0; 9];
+    assert_eq!(
+        step_cones(2, 1, &cone, &cone, 0.3, 2).unwrap_err(),
+        OracleError::ConeTooNarrow {
+            steps: 2,
+            radius: 1
+        }
+    );
+    let error = step_cones(2, 1, &cone[..8], &cone[..8], 0.3, 1).unwrap_err();
+    assert!(error
+        .to_string()
+        .starts_with("older has 8 values: cones of radius 1 in 2 dimensions hold 9 values each"));
 }
