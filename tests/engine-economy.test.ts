@@ -484,7 +484,7 @@ describe('the remembered convergence', () => {
 
   it('watches for what would make an attempt pay again: the live module, the bottleneck, a live rate well below the remembered one', () => {
     const watch = new ConvergenceWatch(converged(), 10_000);
-    const still = { moduleSha256: 'b'.repeat(64), bottleneckSlot: 'step' as const, samples: freeSamples([11_000, 12_000, 13_000], 380) };
+    const still = { moduleSha256: 'b'.repeat(64), bottleneckSlot: 'step' as const, samples: freeSamples([11_000, 12_000, 13_000], 380), busy: false };
     expect(watch.changed(still)).toBeNull();
     expect(watch.changed({ ...still, bottleneckSlot: null })).toBeNull();
     expect(watch.changed({ ...still, moduleSha256: 'e'.repeat(64) })).toBe('the live step module is not the one the search converged on');
@@ -499,6 +499,13 @@ describe('the remembered convergence', () => {
     expect(watch.changed({ ...still, samples: freeSamples([11_000, 12_000], slow) })).toBeNull();
     expect(watch.changed({ ...still, samples: [...freeSamples([7_000, 8_000, 9_000], slow), ...freeSamples([11_000], 390)] })).toBeNull();
     expect(watch.changed({ ...still, samples: freeSamples([11_000, 12_000, 13_000], slow, 50) })).toBeNull();
+    // While the engine's own work runs beside the lattice (the re-verification), a slow rate is its cost, not the machine's:
+    // those samples are left out, and the rate is judged again on the samples after it.
+    const busy = new ConvergenceWatch(converged(), 10_000);
+    const during = freeSamples([11_000, 12_000, 13_000], slow);
+    expect(busy.changed({ ...still, samples: during, busy: true })).toBeNull();
+    expect(busy.changed({ ...still, samples: [...during, ...freeSamples([14_000, 15_000], 385)] })).toBeNull();
+    expect(busy.changed({ ...still, samples: [...during, ...freeSamples([14_000, 15_000, 16_000], slow)] })).toMatch(/the machine changed/);
   });
 });
 

@@ -70,15 +70,25 @@ export class ConvergenceWatch {
    */
   constructor(
     readonly record: ConvergenceRecord,
-    private readonly sinceMs: number,
+    private sinceMs: number,
   ) {}
 
-  /** What changed since the run started from the record (a sentence), or null when nothing did. */
-  changed(now: { moduleSha256: string | undefined; bottleneckSlot: Slot | null; samples: readonly EngineSample[] }): string | null {
+  /**
+   * What changed since the run started from the record (a sentence), or
+   * null when nothing did. While the engine's own work runs beside the
+   * lattice (`busy`: the warm start's re-verification, an attempt, a live
+   * change) the live rate says nothing of the machine: the samples up to
+   * then are left out, and the rate is judged on those after.
+   */
+  changed(now: { moduleSha256: string | undefined; bottleneckSlot: Slot | null; samples: readonly EngineSample[]; busy: boolean }): string | null {
     const { record } = this;
     if (now.moduleSha256 !== record.moduleSha256) return `the live ${record.slot} module is not the one the search converged on`;
     if (now.bottleneckSlot !== null && now.bottleneckSlot !== record.slot) {
       return `the bottleneck is the ${now.bottleneckSlot} slot, not the ${record.slot} slot the search converged on`;
+    }
+    if (now.busy) {
+      this.sinceMs = Math.max(this.sinceMs, now.samples.at(-1)?.atMs ?? this.sinceMs);
+      return null;
     }
     const free = now.samples.filter((sample) => sample.atMs > this.sinceMs && sample.heldMs === 0 && sample.mlups > 0).slice(-LIVE_RATE_SAMPLES);
     if (free.length < LIVE_RATE_MIN_SAMPLES) return null;

@@ -415,7 +415,12 @@ export class Scheduler {
     const watch = this.convergenceWatch;
     const run = this.run!;
     if (watch === null) return;
-    const reason = watch.changed({ moduleSha256: run.live.incumbents.get(watch.record.slot)?.moduleSha256, bottleneckSlot, samples: run.sampler.samples });
+    const reason = watch.changed({
+      moduleSha256: run.live.incumbents.get(watch.record.slot)?.moduleSha256,
+      bottleneckSlot,
+      samples: run.sampler.samples,
+      busy: run.account.reverifying || this.attempts.inFlightCount > 0 || run.live.busy,
+    });
     if (reason === null) return;
     this.convergenceWatch = null;
     run.economy?.change(reason);
