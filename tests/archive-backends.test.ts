@@ -187,7 +187,14 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     expect(archive.convergence.latest(key)).toBeNull();
     archive.convergence.record(convergedAt(key));
     const latest = archive.convergence.record({ ...convergedAt(key), moduleSha256: 'b'.repeat(64), ceiling: null, inCacheMlups: null, liveMlups: 401.25 });
-    expect(latest).toEqual({ ...convergedAt(key), moduleSha256: 'b'.repeat(64), ceiling: null, inCacheMlups: null, liveMlups: 401.25, recordedAt: expect.any(String) });
+    expect(latest).toEqual({
+      ...convergedAt(key),
+      moduleSha256: 'b'.repeat(64),
+      ceiling: null,
+      inCacheMlups: null,
+      liveMlups: 401.25,
+      recordedAt: expect.any(String),
+    });
     for (const different of [{ extents: [1024, 1024] }, { precision: 'f32' as const }, { threads: 1 }, { machine: 'd'.repeat(64) }]) {
       expect(archive.convergence.latest({ ...key, ...different })).toBeNull();
     }

@@ -414,7 +414,15 @@ function converged(fields: Partial<ConvergenceRecord> = {}): ConvergenceRecord {
 }
 
 function freeSamples(atMs: number[], mlups: number, heldMs = 0): EngineSample[] {
-  return atMs.map((at, index) => ({ atMs: at, step: index, mlups, intervalMs: 1000, heldMs, energyDrift: 0, liveModules: { step: 'kernel', readout: 'reference' } }));
+  return atMs.map((at, index) => ({
+    atMs: at,
+    step: index,
+    mlups,
+    intervalMs: 1000,
+    heldMs,
+    energyDrift: 0,
+    liveModules: { step: 'kernel', readout: 'reference' },
+  }));
 }
 
 describe('the remembered convergence', () => {
@@ -467,7 +475,9 @@ describe('the remembered convergence', () => {
   it('describes this run only with the module it converged on live in its slot and the same generator', () => {
     const record = converged();
     expect(convergenceMismatch(record, { moduleSha256: 'b'.repeat(64), generator: 'variant' })).toBeNull();
-    expect(convergenceMismatch(record, { moduleSha256: 'e'.repeat(64), generator: 'variant' })).toBe('the live step module is not the one the search converged on');
+    expect(convergenceMismatch(record, { moduleSha256: 'e'.repeat(64), generator: 'variant' })).toBe(
+      'the live step module is not the one the search converged on',
+    );
     expect(convergenceMismatch(record, { moduleSha256: undefined, generator: 'variant' })).toBe('the live step module is not the one the search converged on');
     expect(convergenceMismatch(record, { moduleSha256: 'b'.repeat(64), generator: 'llm' })).toBe(
       'the generator is llm, not variant, which the search converged with',
@@ -815,15 +825,19 @@ describe('the economy in the engine loop', () => {
       ['another lattice', {}, { extents: [96, 96] }, null],
       ['another bottleneck slot', readoutConverged, {}, /^resumed: the bottleneck is the step slot, not the readout slot/],
       ['a live rate more than 20% below the remembered one', { liveMlups: 1e9 }, {}, /^resumed: the live kernel runs at .* \(the machine changed\)$/],
-    ])('searches with %s', async (name, fields, options, resumed) => {
-      const run = await runFrom(name.replaceAll(' ', '-'), fields, options);
-      expect(run.calls).toBeGreaterThan(0);
-      // Not described by the record, it never starts backed off; still described, it starts so and resumes at the change.
-      if (resumed === null) expect(run.transitions).toEqual([]);
-      else expect(run.transitions.map((transition) => transition.reason)).toEqual([expect.any(String), expect.stringMatching(resumed)]);
-      // It ended searching: the convergence it started from no longer holds, and is forgotten.
-      if (!('extents' in options)) expect(run.remembered).toBeNull();
-    }, 60_000);
+    ])(
+      'searches with %s',
+      async (name, fields, options, resumed) => {
+        const run = await runFrom(name.replaceAll(' ', '-'), fields, options);
+        expect(run.calls).toBeGreaterThan(0);
+        // Not described by the record, it never starts backed off; still described, it starts so and resumes at the change.
+        if (resumed === null) expect(run.transitions).toEqual([]);
+        else expect(run.transitions.map((transition) => transition.reason)).toEqual([expect.any(String), expect.stringMatching(resumed)]);
+        // It ended searching: the convergence it started from no longer holds, and is forgotten.
+        if (!('extents' in options)) expect(run.remembered).toBeNull();
+      },
+      60_000,
+    );
   });
 
   it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {

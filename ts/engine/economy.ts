@@ -398,7 +398,13 @@ export class Economy {
   }
 
   private backOff(gain: number, cost: number, view: EconomyView): void {
-    this.enterBackoff({ expectedGainSeconds: gain, attemptCostSeconds: cost, ceiling: this.lastCeiling, inCacheMlups: view.inCacheMlups, liveMlups: view.liveMlups });
+    this.enterBackoff({
+      expectedGainSeconds: gain,
+      attemptCostSeconds: cost,
+      ceiling: this.lastCeiling,
+      inCacheMlups: view.inCacheMlups,
+      liveMlups: view.liveMlups,
+    });
     const ceiling = this.lastCeiling === null ? '' : ` (under the ${this.lastCeiling.kind} ceiling of ${this.lastCeiling.mlups.toFixed(0)} MLUPS)`;
     const source = this.attemptCostSource();
     const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds${ceiling} and costs ${cost.toFixed(1)} (${describeCostSource(source)})`;

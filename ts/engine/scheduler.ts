@@ -404,7 +404,10 @@ export class Scheduler {
       }
       this.bottleneckSlot = record.slot;
       this.convergenceWatch = new ConvergenceWatch(record, run.sampler.samples.at(-1)?.atMs ?? -Infinity);
-      run.economy.startConverged(figuresOf(record), `the search converged on this machine and lattice with this ${record.slot} module live (${record.recordedAt})`);
+      run.economy.startConverged(
+        figuresOf(record),
+        `the search converged on this machine and lattice with this ${record.slot} module live (${record.recordedAt})`,
+      );
     } catch (error) {
       this.parts.fail(error);
     }
