@@ -26,6 +26,21 @@ function seeded(location: string): { archive: Archive; rootId: number } {
   return { archive, rootId: archive.ensureRoot('step', REFERENCE_SOURCE, REFERENCE_MODULE).id };
 }
 
+/** A convergence under `key`: the step slot's reference module, bounded by an in-cache ceiling. */
+function convergedAt(key: { machine: string; extents: number[]; precision: 'f32' | 'f64'; threads: number }) {
+  return {
+    ...key,
+    slot: 'step' as const,
+    moduleSha256: REFERENCE_MODULE,
+    generator: 'variant',
+    expectedGainSeconds: 1.5,
+    attemptCostSeconds: 10.35,
+    ceiling: { kind: 'in-cache' as const, mlups: 452.5 },
+    inCacheMlups: 452.5,
+    liveMlups: 389.5,
+  };
+}
+
 function attempt(archive: Archive, rootId: number, operator: string): number {
   return archive.insertAttempt({
     parentId: rootId,
@@ -165,11 +180,41 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     again.close();
   });
 
+  it('keeps the convergence a run ended in under its machine, lattice, precision and threads, the latest in place of the one before', async () => {
+    const location = await backend.fresh();
+    const { archive } = seeded(location);
+    const key = { machine: 'c'.repeat(64), extents: [4096, 4096], precision: 'f64' as const, threads: 2 };
+    expect(archive.convergence.latest(key)).toBeNull();
+    archive.convergence.record(convergedAt(key));
+    const latest = archive.convergence.record({ ...convergedAt(key), moduleSha256: 'b'.repeat(64), ceiling: null, inCacheMlups: null, liveMlups: 401.25 });
+    expect(latest).toEqual({
+      ...convergedAt(key),
+      moduleSha256: 'b'.repeat(64),
+      ceiling: null,
+      inCacheMlups: null,
+      liveMlups: 401.25,
+      recordedAt: expect.any(String),
+    });
+    for (const different of [{ extents: [1024, 1024] }, { precision: 'f32' as const }, { threads: 1 }, { machine: 'd'.repeat(64) }]) {
+      expect(archive.convergence.latest({ ...key, ...different })).toBeNull();
+    }
+    expect(() => archive.convergence.record({ ...convergedAt(key), liveMlups: 0 })).toThrow('convergence.liveMlups = 0: must be > 0');
+    expect(() => archive.convergence.record({ ...convergedAt(key), attemptCostSeconds: -1 })).toThrow('convergence.attemptCostSeconds = -1: must be >= 0');
+    archive.close();
+    const again = Archive.open(location);
+    expect(again.convergence.latest(key)).toEqual(latest);
+    expect(again.convergence.forget({ ...key, threads: 1 })).toBe(false);
+    expect(again.convergence.forget(key)).toBe(true);
+    expect(again.convergence.latest(key)).toBeNull();
+    again.close();
+  });
+
   // Each older version lacked the tables the later ones added: it is opened with
   // its rows kept, and both tables then keep what is recorded in them.
   it.each([
-    [5, 'attempt costs', ['attempt_costs', 'baselines']],
-    [6, 'baselines', ['baselines']],
+    [5, 'attempt costs', ['attempt_costs', 'baselines', 'convergence']],
+    [6, 'baselines', ['baselines', 'convergence']],
+    [7, 'convergence', ['convergence']],
   ] as const)('migrates an archive of schema version %i, which kept no %s', async (version, _lacked, dropped) => {
     const location = await backend.fresh();
     const { archive, rootId } = seeded(location);
@@ -190,6 +235,9 @@ describe.each([new SqliteBackend(), new PostgresBackend()] as ArchiveBackend[])(
     expect(migrated.baselines.latest(key, REFERENCE_MODULE)).toBeNull();
     migrated.baselines.record({ ...key, moduleSha256: REFERENCE_MODULE, mlups: 12.5, steps: 3 });
     expect(migrated.baselines.latest(key, REFERENCE_MODULE)?.mlups).toBe(12.5);
+    expect(migrated.convergence.latest(key)).toBeNull();
+    migrated.convergence.record({ ...convergedAt(key), liveMlups: 12.5 });
+    expect(migrated.convergence.latest(key)?.liveMlups).toBe(12.5);
     migrated.close();
     // Opened again, it is an archive of this version: nothing to migrate.
     const reopened = Archive.open(location);

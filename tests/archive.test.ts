@@ -289,7 +289,7 @@ describe('Archive: the file', () => {
     db.close();
     expect(() => Archive.open(file)).toThrow(ArchiveError);
     expect(() => Archive.open(file)).toThrow(
-      `archive ${file} has schema version ${SCHEMA_VERSION + 1}, which is newer than this build of Ouroboros understands (it reads version ${SCHEMA_VERSION} and migrates version 1, 2, 3, 4, 5, 6)`,
+      `archive ${file} has schema version ${SCHEMA_VERSION + 1}, which is newer than this build of Ouroboros understands (it reads version ${SCHEMA_VERSION} and migrates version 1, 2, 3, 4, 5, 6, 7)`,
     );
   });
 

@@ -10,6 +10,7 @@ import { RunProgress } from '../dist/ts/cli/run-progress.js';
 import { resolveConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
+import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import type { CandidateProposal, GenerationContext, Generator } from '../dist/ts/generators/types.js';
 import {
   CONCURRENT_GAIN_RATIO,
@@ -25,11 +26,13 @@ import { kernelModulePath } from '../dist/native/loader.js';
 import { Archive } from '../dist/ts/archive/archive.js';
 import { machineFingerprint } from '../dist/ts/archive/fingerprint.js';
 import { CARRIED_ATTEMPTS } from '../dist/ts/engine/attempt-costs.js';
+import { ConvergenceWatch, LIVE_RATE_DROP, convergenceMismatch, convergenceToKeep, figuresOf } from '../dist/ts/engine/convergence.js';
+import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { Predictor } from '../dist/ts/engine/predictor.js';
 import { type SummaryInputs, summarise } from '../dist/ts/engine/summary.js';
 import { RunAccount } from '../dist/ts/engine/run-account.js';
 import type { EngineSample } from '../dist/ts/engine/events.js';
-import type { LedgerEntry } from '../dist/ts/archive/types.js';
+import type { ConvergenceRecord, LedgerEntry } from '../dist/ts/archive/types.js';
 
 class Clock {
   ms = 0;
@@ -390,6 +393,132 @@ describe('Economy pacing', () => {
   });
 });
 
+/** What bench net's cold run ended in: backed off at 389.5 MLUPS, an attempt costing 10.35 lattice-seconds against 1.5 to win. */
+function converged(fields: Partial<ConvergenceRecord> = {}): ConvergenceRecord {
+  return {
+    machine: 'c'.repeat(64),
+    extents: [4096, 4096],
+    precision: 'f64',
+    threads: 2,
+    slot: 'step',
+    moduleSha256: 'b'.repeat(64),
+    generator: 'variant',
+    expectedGainSeconds: 1.5,
+    attemptCostSeconds: 10.35,
+    ceiling: { kind: 'in-cache', mlups: 452.5 },
+    inCacheMlups: 452.5,
+    liveMlups: 389.5,
+    recordedAt: '2026-12-07T01:00:00.000Z',
+    ...fields,
+  };
+}
+
+function freeSamples(atMs: number[], mlups: number, heldMs = 0): EngineSample[] {
+  return atMs.map((at, index) => ({
+    atMs: at,
+    step: index,
+    mlups,
+    intervalMs: 1000,
+    heldMs,
+    energyDrift: 0,
+    liveModules: { step: 'kernel', readout: 'reference' },
+  }));
+}
+
+describe('the remembered convergence', () => {
+  it('a back-off keeps the figures it was decided on, and a change forgets them', () => {
+    const clock = new Clock();
+    const { economy: e } = economy(clock);
+    expect(e.converged()).toBeNull();
+    e.decide(view({ expectedImprovement: Math.log1p(0.001), liveMlups: 400, inCacheMlups: 450 }));
+    expect(e.converged()).toEqual({
+      expectedGainSeconds: expect.closeTo(0.18, 9),
+      attemptCostSeconds: 10,
+      ceiling: { kind: 'roofline', mlups: 1300 },
+      inCacheMlups: 450,
+      liveMlups: 400,
+    });
+    e.change('a new step kernel is live');
+    expect(e.converged()).toBeNull();
+  });
+
+  it('starts backed off on the figures an earlier run converged on: no attempt before the governor allows one, and a change resumes it', () => {
+    const clock = new Clock();
+    const { economy: e, transitions } = economy(clock, { carriedAttemptCost: { costSeconds: 10.35, wallSeconds: 40, attempts: 5 } });
+    e.startConverged(figuresOf(converged()), 'the search converged here');
+    expect(e.report()).toMatchObject({ state: 'backed-off', expectedGainSeconds: 1.5, ceiling: { kind: 'in-cache', mlups: 452.5 } });
+    expect(transitions).toEqual([
+      {
+        state: 'backed-off',
+        reason: 'the search converged here: the next attempt was expected to win 1.5 lattice-seconds and cost 10.3',
+        expectedGainSeconds: 1.5,
+        attemptCostSeconds: 10.35,
+        attemptCostSource: { kind: 'carried', attempts: 5 },
+        costSeconds: 0,
+      },
+    ]);
+    // The predictor has no estimate yet, which alone would search at once: the remembered state holds.
+    const decision = e.decide(view());
+    expect(decision.state).toBe('backed-off');
+    // The carried 10.35 lattice-seconds at 5%: the first attempt waits 207 s, beyond a 3-minute run.
+    expect(decision.waitMs).toBeCloseTo(207_000, 6);
+    expect(e.converged()).toEqual(figuresOf(converged()));
+    expect(e.report()).toMatchObject({ state: 'backed-off', backoffs: 1, resumes: 0 });
+    clock.advance(30);
+    e.change('the bottleneck moved');
+    expect(e.decide(view())).toEqual({ state: 'searching', maxInFlight: 1, waitMs: 0 });
+    // Only a run's start is remembered: once it has left it, it does not go back.
+    e.startConverged(figuresOf(converged()), 'again');
+    expect(e.state).toBe('searching');
+  });
+
+  it('describes this run only with the module it converged on live in its slot and the same generator', () => {
+    const record = converged();
+    expect(convergenceMismatch(record, { moduleSha256: 'b'.repeat(64), generator: 'variant' })).toBeNull();
+    expect(convergenceMismatch(record, { moduleSha256: 'e'.repeat(64), generator: 'variant' })).toBe(
+      'the live step module is not the one the search converged on',
+    );
+    expect(convergenceMismatch(record, { moduleSha256: undefined, generator: 'variant' })).toBe('the live step module is not the one the search converged on');
+    expect(convergenceMismatch(record, { moduleSha256: 'b'.repeat(64), generator: 'llm' })).toBe(
+      'the generator is llm, not variant, which the search converged with',
+    );
+  });
+
+  it('is kept only with a live rate to judge a later run by', () => {
+    const key = { machine: 'c'.repeat(64), extents: [64, 64], precision: 'f32' as const, threads: 1 };
+    const at = { slot: 'step' as const, moduleSha256: 'b'.repeat(64), generator: 'variant' };
+    const figures = figuresOf(converged());
+    expect(convergenceToKeep(key, at, figures)).toEqual({ ...key, ...at, ...figures });
+    expect(convergenceToKeep(key, at, { ...figures, liveMlups: null })).toBeNull();
+  });
+
+  it('watches for what would make an attempt pay again: the live module, the bottleneck, a live rate well below the remembered one', () => {
+    const watch = new ConvergenceWatch(converged(), 10_000);
+    const still = { moduleSha256: 'b'.repeat(64), bottleneckSlot: 'step' as const, samples: freeSamples([11_000, 12_000, 13_000], 380), busy: false };
+    expect(watch.changed(still)).toBeNull();
+    expect(watch.changed({ ...still, bottleneckSlot: null })).toBeNull();
+    expect(watch.changed({ ...still, moduleSha256: 'e'.repeat(64) })).toBe('the live step module is not the one the search converged on');
+    expect(watch.changed({ ...still, bottleneckSlot: 'readout' })).toBe('the bottleneck is the readout slot, not the step slot the search converged on');
+    const slow = (1 - LIVE_RATE_DROP) * 389.5 - 0.1;
+    expect(watch.changed({ ...still, samples: freeSamples([11_000, 12_000, 13_000], slow) })).toBe(
+      'the live kernel runs at 311.5 MLUPS, more than 20% below the 389.5 MLUPS the search converged at (the machine changed)',
+    );
+    // Just within 20%: the machine is the same.
+    expect(watch.changed({ ...still, samples: freeSamples([11_000, 12_000, 13_000], slow + 0.2) })).toBeNull();
+    // Too few samples to say; samples from before the start (the reference, before the warm start's swap) and held ones are not the live kernel's.
+    expect(watch.changed({ ...still, samples: freeSamples([11_000, 12_000], slow) })).toBeNull();
+    expect(watch.changed({ ...still, samples: [...freeSamples([7_000, 8_000, 9_000], slow), ...freeSamples([11_000], 390)] })).toBeNull();
+    expect(watch.changed({ ...still, samples: freeSamples([11_000, 12_000, 13_000], slow, 50) })).toBeNull();
+    // While the engine's own work runs beside the lattice (the re-verification), a slow rate is its cost, not the machine's:
+    // those samples are left out, and the rate is judged again on the samples after it.
+    const busy = new ConvergenceWatch(converged(), 10_000);
+    const during = freeSamples([11_000, 12_000, 13_000], slow);
+    expect(busy.changed({ ...still, samples: during, busy: true })).toBeNull();
+    expect(busy.changed({ ...still, samples: [...during, ...freeSamples([14_000, 15_000], 385)] })).toBeNull();
+    expect(busy.changed({ ...still, samples: [...during, ...freeSamples([14_000, 15_000, 16_000], slow)] })).toMatch(/the machine changed/);
+  });
+});
+
 describe('Predictor.expectedGain', () => {
   it('has no estimate before a candidate has passed, then expects less of a higher bar', () => {
     const predictor = new Predictor();
@@ -621,6 +750,95 @@ describe('the economy in the engine loop', () => {
       third.close();
     }
   }, 60_000);
+
+  describe('starting from a remembered convergence', () => {
+    const referenceModule = fileSha256(kernelModulePath('reference'));
+    const settings = (file: string, extents = [64, 64]) =>
+      resolveConfig({
+        maxConcurrentImprovements: 3,
+        improvementInterval: '0ms',
+        sampleInterval: '100ms',
+        archive: { path: path.join(root, file), warmStart: false },
+        lattice: { extents, threads: 1 },
+        watch: { window: '100ms', minSteps: 5 },
+        log: { file: '' },
+      });
+
+    /**
+     * A run on an archive that remembers the search converged on the 64 x 64
+     * lattice with the reference live (what `fields` leave as it is), with
+     * the hanging generator named `generator`: its generator calls after
+     * eight samples, its economy, and what the archive remembers afterwards.
+     */
+    async function runFrom(
+      name: string,
+      fields: Partial<ConvergenceRecord> | ((lat: Lattice) => Partial<ConvergenceRecord>),
+      options: { generator?: string; extents?: number[] } = {},
+    ) {
+      const config = settings(`${name}.sqlite`, options.extents);
+      const key = { machine: (await machineFingerprint()).hash, extents: [64, 64], precision: config.lattice.precision, threads: 1 };
+      const lat = createMainLattice(config.lattice);
+      const given = typeof fields === 'function' ? fields(lat) : fields;
+      const seeded = Archive.open(config.archive.path);
+      const recorded = seeded.convergence.record({ ...converged(), ...key, moduleSha256: referenceModule, generator: 'hanging', liveMlups: 0.001, ...given });
+      seeded.close();
+      const generator = new HangingGenerator();
+      if (options.generator !== undefined) Object.defineProperty(generator, 'name', { value: options.generator });
+      const engine = new Engine(lat, config, { generator, trustGeneratedSources: true, childCpuSeconds: () => 0 });
+      const transitions: EconomyTransition[] = [];
+      engine.on('economy', (transition) => transitions.push(transition));
+      let calls: number;
+      try {
+        await engine.start();
+        // The loop begins after the baseline window: with a back-off from the record, or the first attempt.
+        while (transitions.length === 0 && generator.calls === 0) await once(engine, 'sample');
+        // It polls every 50 ms: eight samples 100 ms apart span many of its polls.
+        for (let i = 0; i < 8; i += 1) await once(engine, 'sample');
+        calls = generator.calls;
+      } finally {
+        await engine.stop();
+        lat.close();
+      }
+      const after = Archive.open(config.archive.path);
+      const remembered = after.convergence.latest(key);
+      after.close();
+      return { calls, transitions, recorded, remembered };
+    }
+
+    it('starts backed off and breeds nothing when the module it converged on is live, and keeps the convergence it ends in', async () => {
+      const run = await runFrom('honoured', {});
+      expect(run.calls).toBe(0);
+      expect(run.transitions).toHaveLength(1);
+      expect(run.transitions[0]).toMatchObject({ state: 'backed-off', expectedGainSeconds: 1.5, attemptCostSeconds: 10.35 });
+      expect(run.transitions[0]!.reason).toMatch(/^the search converged on this machine and lattice with this step module live \(2026-/);
+      // Ended backed off: the record is this run's, on the figures it started from.
+      const { recordedAt, ...figures } = run.remembered!;
+      expect(recordedAt > run.recorded.recordedAt).toBe(true);
+      expect({ ...figures, recordedAt: run.recorded.recordedAt }).toEqual(run.recorded);
+    }, 60_000);
+
+    // The readout slot's own live module, so that only the bottleneck differs (the step kernel takes the time at 64 x 64).
+    const readoutConverged = (lat: Lattice) => ({ slot: 'readout' as const, moduleSha256: fileSha256(lat.slots().readout.live.path) });
+    it.each([
+      ['another live module', { moduleSha256: 'e'.repeat(64) }, {}, null],
+      ['another generator', {}, { generator: 'variant' }, null],
+      ['another lattice', {}, { extents: [96, 96] }, null],
+      ['another bottleneck slot', readoutConverged, {}, /^resumed: the bottleneck is the step slot, not the readout slot/],
+      ['a live rate more than 20% below the remembered one', { liveMlups: 1e9 }, {}, /^resumed: the live kernel runs at .* \(the machine changed\)$/],
+    ])(
+      'searches with %s',
+      async (name, fields, options, resumed) => {
+        const run = await runFrom(name.replaceAll(' ', '-'), fields, options);
+        expect(run.calls).toBeGreaterThan(0);
+        // Not described by the record, it never starts backed off; still described, it starts so and resumes at the change.
+        if (resumed === null) expect(run.transitions).toEqual([]);
+        else expect(run.transitions.map((transition) => transition.reason)).toEqual([expect.any(String), expect.stringMatching(resumed)]);
+        // It ended searching: the convergence it started from no longer holds, and is forgotten.
+        if (!('extents' in options)) expect(run.remembered).toBeNull();
+      },
+      60_000,
+    );
+  });
 
   it('starts one attempt, not maxConcurrentImprovements, while nothing has passed; the fixed pacing starts them all', async () => {
     expect(await inFlightAtStart('economy', true)).toBe(1);

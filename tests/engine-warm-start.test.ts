@@ -14,6 +14,7 @@ import type { LedgerEntry, MachineFingerprint } from '../dist/ts/archive/types.j
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine, type EngineDeps } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
+import type { EconomyTransition } from '../dist/ts/engine/economy.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { IDLE_REVERIFICATION_TIMEOUT_MS, reverificationConfig } from '../dist/ts/engine/warm-start.js';
@@ -192,6 +193,56 @@ describe('warm start', () => {
       // The warm start's speedup is over the remembered figure, and the memory is not overwritten by a figure this run never measured.
       expect(archive.get(id)!.speedup).toBeCloseTo(archive.get(id)!.liveMlups! / 12.5, 9);
       expect(archive.baselines.latest(key, REFERENCE_SHA256)).toEqual(remembered);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('starts backed off when the archive says the search converged with the remembered module live, and searches again once it is rolled back', async () => {
+    const config = testConfig('converged');
+    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
+    const { engine, lat } = engineWith(config, gauntlet, true);
+    const key = await baselineKey(config, lat);
+    let archive = Archive.open(config.archive.path);
+    archive.convergence.record({
+      ...key,
+      slot: 'step',
+      moduleSha256: archive.get(id)!.moduleSha256!,
+      generator: 'fixture',
+      expectedGainSeconds: 1.5,
+      attemptCostSeconds: 10.35,
+      ceiling: null,
+      inCacheMlups: null,
+      liveMlups: 0.001,
+    });
+    archive.close();
+    const transitions: EconomyTransition[] = [];
+    engine.on('economy', (transition) => transitions.push(transition));
+    const applied = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
+    const rolledBack = warmStartReport(engine, 'rolled-back', 'verified');
+    await engine.start();
+    expect(await applied).toMatchObject({ slot: 'step', outcome: 'applied', attemptId: id });
+    while (transitions.length === 0) await once(engine, 'sample');
+    expect(transitions[0]).toMatchObject({ state: 'backed-off', expectedGainSeconds: 1.5, attemptCostSeconds: 10.35 });
+    // The loop polls every 50 ms: eight samples 100 ms apart span many of its polls, and none starts an attempt.
+    for (let i = 0; i < 8; i += 1) await once(engine, 'sample');
+    expect(engine.summary().attempts).toBe(0);
+    expect(gauntlet.calls).toHaveLength(1);
+    // The re-verification fails: the module goes, and with it what the search converged on.
+    const diverges = verdict({ accepted: false, failedGate: 'dojo', gates: [gate('patch'), gate('dojo', false, 'diverges on wave 17')] });
+    gauntlet.settleAll(diverges);
+    await gauntlet.called(2);
+    gauntlet.settleAll(diverges);
+    expect(await rolledBack).toMatchObject({ outcome: 'rolled-back', attemptId: id });
+    expect(transitions[1]).toMatchObject({ state: 'searching', reason: 'resumed: the step kernel was rolled back' });
+    // An attempt reaches the gauntlet.
+    expect((await gauntlet.called(3)).source).toBe(fixture('reference-copy.cpp'));
+    await engine.stop();
+    archive = Archive.open(config.archive.path);
+    try {
+      // It ended searching: the convergence no longer holds and is forgotten.
+      expect(archive.convergence.latest(key)).toBeNull();
     } finally {
       archive.close();
     }

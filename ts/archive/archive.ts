@@ -18,6 +18,7 @@ import { UPDATE_COLUMNS, toRecord, type AttemptRow } from './attempt-row.js';
 import { ApprovalStore } from './approvals.js';
 import { AttemptCostStore } from './attempt-costs.js';
 import { BaselineStore } from './baselines.js';
+import { ConvergenceStore } from './convergence.js';
 import { RunStore } from './runs.js';
 import { rowIntact, sealAttempt } from './row-seal.js';
 import { sourceSha256 } from './canonical-hash.js';
@@ -80,6 +81,8 @@ export class Archive {
   readonly attemptCosts: AttemptCostStore;
   /** The step kernel's measured baselines, for a later run that puts a remembered kernel live before measuring one. */
   readonly baselines: BaselineStore;
+  /** The economy's remembered convergence, for a later run that starts where this one ended. */
+  readonly convergence: ConvergenceStore;
 
   /** Who this archive's attempts belong to (owners.ts); registered with the first attempt it inserts. */
   readonly ownerId = newOwnerId();
@@ -103,6 +106,7 @@ export class Archive {
     this.runs = new RunStore(db);
     this.attemptCosts = new AttemptCostStore(db);
     this.baselines = new BaselineStore(db);
+    this.convergence = new ConvergenceStore(db);
   }
 
   /**

@@ -1,6 +1,7 @@
 /** The archive of attempts, the ledger of applied changes and the warm-start memory. */
 export { AttemptCostStore } from './attempt-costs.js';
 export { BaselineStore } from './baselines.js';
+export { ConvergenceStore } from './convergence.js';
 export { Archive, INTERRUPTED_REASON, LEGACY_INTERRUPTED, REFERENCE_GENERATOR } from './archive.js';
 export { GENESIS_HASH, ledgerEntryHash, fingerprintHash, sourceSha256 } from './canonical-hash.js';
 export { IN_MEMORY } from './database.js';

@@ -42,6 +42,25 @@ const BASELINES_TABLE = `CREATE TABLE baselines (
     PRIMARY KEY (machine, extents, precision, threads, module_sha256)
   )`;
 
+/** The remembered convergence (schema.ts, version 8). */
+const CONVERGENCE_TABLE = `CREATE TABLE convergence (
+    machine TEXT NOT NULL,
+    extents TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    threads INTEGER NOT NULL,
+    slot TEXT NOT NULL,
+    module_sha256 TEXT NOT NULL,
+    generator TEXT NOT NULL,
+    expected_gain_seconds DOUBLE PRECISION NOT NULL,
+    attempt_cost_seconds DOUBLE PRECISION NOT NULL,
+    ceiling_kind TEXT,
+    ceiling_mlups DOUBLE PRECISION,
+    in_cache_mlups DOUBLE PRECISION,
+    live_mlups DOUBLE PRECISION NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (machine, extents, precision, threads)
+  )`;
+
 export const POSTGRES_TABLES: readonly string[] = [
   `CREATE TABLE archive_identity (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -152,12 +171,14 @@ export const POSTGRES_TABLES: readonly string[] = [
   )`,
   ATTEMPT_COSTS_TABLE,
   BASELINES_TABLE,
+  CONVERGENCE_TABLE,
 ];
 
 /** From each older version to the next: the statements that bring it there. */
 export const POSTGRES_MIGRATIONS: ReadonlyMap<number, string> = new Map([
   [5, ATTEMPT_COSTS_TABLE],
   [6, BASELINES_TABLE],
+  [7, CONVERGENCE_TABLE],
 ]);
 
 /** The tables every PostgreSQL archive has, in the order POSTGRES_TABLES creates them, with the version that added each. */
@@ -173,6 +194,7 @@ const ARCHIVE_TABLES: readonly (readonly [table: string, since: number])[] = [
   ['owners', 5],
   ['attempt_costs', 6],
   ['baselines', 7],
+  ['convergence', 8],
 ];
 
 /** Whether `location` names a PostgreSQL server rather than an SQLite file. */

@@ -9,7 +9,7 @@
  * knows is migrated when opened (MIGRATIONS, in one transaction, and the
  * archive says so); any other version is refused.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** "OURO" in ASCII, in the database header: tells an archive from any other SQLite file. */
 export const APPLICATION_ID = 0x4f55524f;
@@ -139,6 +139,35 @@ const BASELINES_SQL = `CREATE TABLE IF NOT EXISTS baselines (
 );
 `;
 
+/**
+ * The economy's decision that the search converged (economy.ts: it backed
+ * off, the expected gain no longer paying for an attempt), as a run ended
+ * in it, per machine, lattice extents, precision and threads (as
+ * attempt_costs): the slot that was the bottleneck, the module live in it,
+ * the generator, and the figures the decision was made on. A later run
+ * whose live module and generator match starts backed off instead of
+ * paying for an attempt to learn it again (ts/engine/convergence.ts). One
+ * row per key, the latest run's; a run that ends searching removes it.
+ */
+const CONVERGENCE_SQL = `CREATE TABLE IF NOT EXISTS convergence (
+  machine TEXT NOT NULL,
+  extents TEXT NOT NULL,
+  precision TEXT NOT NULL,
+  threads INTEGER NOT NULL,
+  slot TEXT NOT NULL,
+  module_sha256 TEXT NOT NULL,
+  generator TEXT NOT NULL,
+  expected_gain_seconds REAL NOT NULL,
+  attempt_cost_seconds REAL NOT NULL,
+  ceiling_kind TEXT,
+  ceiling_mlups REAL,
+  in_cache_mlups REAL,
+  live_mlups REAL NOT NULL,
+  recorded_at TEXT NOT NULL,
+  PRIMARY KEY (machine, extents, precision, threads)
+);
+`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -214,7 +243,7 @@ CREATE TABLE warm_start (
   fingerprint TEXT NOT NULL,
   remembered_at TEXT NOT NULL
 );
-${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}${ATTEMPT_COSTS_SQL}${BASELINES_SQL}`;
+${APPROVALS_SQL}${RUNS_SQL}${OWNERS_SQL}${ATTEMPT_COSTS_SQL}${BASELINES_SQL}${CONVERGENCE_SQL}`;
 
 /** The tables every archive has: one missing means the file was edited. */
 export const REQUIRED_TABLES = ['attempts', 'ledger', 'ledger_head', 'warm_start'] as const;
@@ -227,6 +256,7 @@ export const TABLES_SINCE_VERSION: ReadonlyMap<string, number> = new Map([
   ['owners', 5],
   ['attempt_costs', 6],
   ['baselines', 7],
+  ['convergence', 8],
 ]);
 
 /**
@@ -247,4 +277,6 @@ export const MIGRATIONS: ReadonlyMap<number, { sql: string; sealAll: boolean }> 
   [5, { sql: ATTEMPT_COSTS_SQL, sealAll: false }],
   // Version 7 adds the measured baselines; an older archive has none, and its next run measures one as before.
   [6, { sql: BASELINES_SQL, sealAll: false }],
+  // Version 8 adds the remembered convergence; an older archive has none, and its next run searches as before.
+  [7, { sql: CONVERGENCE_SQL, sealAll: false }],
 ]);

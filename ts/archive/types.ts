@@ -168,6 +168,33 @@ export interface BaselineRecord extends NewBaseline {
   recordedAt: string;
 }
 
+/**
+ * The economy's decision that the search converged, as a run ended backed
+ * off, under its key: a later run whose live module and generator match
+ * starts backed off (ts/engine/convergence.ts).
+ */
+export interface NewConvergence extends AttemptCostKey {
+  /** The slot that was the bottleneck when the economy backed off. */
+  slot: Slot;
+  /** sha256 of the module live in that slot. */
+  moduleSha256: string;
+  /** The generator's name. */
+  generator: string;
+  /** Lattice-seconds the next attempt was expected to win, and what one cost, when the economy backed off. */
+  expectedGainSeconds: number;
+  attemptCostSeconds: number;
+  /** The ceiling that bounded the gain; null when none was known. */
+  ceiling: { kind: 'roofline' | 'in-cache'; mlups: number } | null;
+  /** The live step module's in-cache rate, when measured (whichever ceiling was larger). */
+  inCacheMlups: number | null;
+  /** The live kernel's free-running MLUPS the decision was made at. */
+  liveMlups: number;
+}
+
+export interface ConvergenceRecord extends NewConvergence {
+  recordedAt: string;
+}
+
 export interface LedgerEntry {
   /** 1, 2, 3, ... with no gaps. */
   sequence: number;

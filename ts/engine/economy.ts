@@ -70,6 +70,13 @@
  * an attempt ends (a new result can raise the gain) and resumes when it pays;
  * a change (an applied or rolled-back kernel, another bottleneck slot)
  * resumes it at once with one probing attempt.
+ *
+ * A run that starts where an earlier one ended backed off (the same live
+ * module, generator, machine and lattice: convergence.ts) starts backed off
+ * on that run's figures (startConverged) instead of paying for an attempt
+ * to learn again that attempts do not pay; the governor and the changes
+ * above then work as after any back-off. The figures a back-off was decided
+ * on (converged()) are what the archive keeps for that later run.
  */
 
 export type EconomyState = 'searching' | 'backed-off';
@@ -144,6 +151,19 @@ export interface EconomyView {
 }
 
 export type CeilingKind = 'roofline' | 'in-cache';
+
+/** The figures a back-off was decided on: what the archive keeps when a run ends backed off (convergence.ts). */
+export interface ConvergedFigures {
+  /** Lattice-seconds the next attempt was expected to win, and what one was judged to cost. */
+  expectedGainSeconds: number;
+  attemptCostSeconds: number;
+  /** The ceiling that bounded the gain; null: none was known. */
+  ceiling: { kind: CeilingKind; mlups: number } | null;
+  /** The live step module's in-cache rate, when measured (whichever ceiling was larger). */
+  inCacheMlups: number | null;
+  /** The live kernel's free-running MLUPS; null: no free sample yet. */
+  liveMlups: number | null;
+}
 
 /**
  * Whether the roofline bounds what the search hopes for: the live kernel is
@@ -231,6 +251,8 @@ export class Economy {
   private lastCeiling: { kind: CeilingKind; mlups: number } | null = null;
   private backoffs = 0;
   private resumes = 0;
+  /** What the present back-off was decided on; null while searching. */
+  private backedOffOn: ConvergedFigures | null = null;
 
   constructor(
     private readonly options: EconomyOptions,
@@ -305,6 +327,7 @@ export class Economy {
 
   private resume(reason: string, gain: number | null, cost: number): void {
     this.current = 'searching';
+    this.backedOffOn = null;
     this.resumes += 1;
     this.onTransition({
       state: 'searching',
@@ -363,7 +386,7 @@ export class Economy {
     this.lastCeiling = ceilingOf(view);
     const cost = this.attemptCost(view.readings);
     const pays = gain === null || gain >= cost;
-    if (this.current === 'searching' && !pays && !this.probe) this.backOff(gain!, cost);
+    if (this.current === 'searching' && !pays && !this.probe) this.backOff(gain!, cost, view);
     else if (this.current === 'backed-off' && this.rejudge && pays) this.resume('the last attempt raised the expected gain above the cost', gain, cost);
     this.rejudge = false;
     const intervalWaitMs = Math.max(0, this.lastStartMs + this.options.intervalMs - this.options.now());
@@ -374,11 +397,14 @@ export class Economy {
     return { state: this.current, maxInFlight: concurrent ? this.options.maxConcurrent : 1, waitMs: intervalWaitMs };
   }
 
-  private backOff(gain: number, cost: number): void {
-    this.current = 'backed-off';
-    this.backoffs += 1;
-    this.backedOffAtMs = this.options.now();
-    this.costAtBackoff = this.costSeconds();
+  private backOff(gain: number, cost: number, view: EconomyView): void {
+    this.enterBackoff({
+      expectedGainSeconds: gain,
+      attemptCostSeconds: cost,
+      ceiling: this.lastCeiling,
+      inCacheMlups: view.inCacheMlups,
+      liveMlups: view.liveMlups,
+    });
     const ceiling = this.lastCeiling === null ? '' : ` (under the ${this.lastCeiling.kind} ceiling of ${this.lastCeiling.mlups.toFixed(0)} MLUPS)`;
     const source = this.attemptCostSource();
     const reason = `the next attempt is expected to win ${gain.toFixed(1)} lattice-seconds${ceiling} and costs ${cost.toFixed(1)} (${describeCostSource(source)})`;
@@ -390,6 +416,42 @@ export class Economy {
       attemptCostSource: source,
       costSeconds: this.costAtBackoff,
     });
+  }
+
+  private enterBackoff(figures: ConvergedFigures): void {
+    this.current = 'backed-off';
+    this.backoffs += 1;
+    this.backedOffAtMs = this.options.now();
+    this.costAtBackoff = this.costSeconds();
+    this.backedOffOn = figures;
+  }
+
+  /**
+   * Starts backed off, as an earlier run on this machine and lattice ended,
+   * on the figures it decided from (`because` says which run and why they
+   * hold here): from now on the governor paces the attempts, and a change or
+   * an ended attempt whose result pays resumes the search. Does nothing
+   * once the economy has left its initial search.
+   */
+  startConverged(figures: ConvergedFigures, because: string): void {
+    if (this.current !== 'searching' || this.backoffs > 0) return;
+    this.lastGainSeconds = figures.expectedGainSeconds;
+    this.lastCeiling = figures.ceiling;
+    this.enterBackoff(figures);
+    const gain = figures.expectedGainSeconds;
+    this.onTransition({
+      state: 'backed-off',
+      reason: `${because}: the next attempt was expected to win ${gain.toFixed(1)} lattice-seconds and cost ${figures.attemptCostSeconds.toFixed(1)}`,
+      expectedGainSeconds: gain,
+      attemptCostSeconds: figures.attemptCostSeconds,
+      attemptCostSource: this.attemptCostSource(),
+      costSeconds: this.costAtBackoff,
+    });
+  }
+
+  /** The figures the present back-off was decided on; null while searching. */
+  converged(): ConvergedFigures | null {
+    return this.current === 'backed-off' ? this.backedOffOn : null;
   }
 
   /**

@@ -148,6 +148,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.config.archive.warmStart) await warmStart(this.parts, run, this.attempts, this.scheduler.baseline ?? remembered?.window ?? null);
     if (remembered !== null) await this.scheduler.settleBaseline(remembered);
     if (this.parts.deps.autoImprove === false) return;
+    this.scheduler.startFromConvergence();
     const budget = await this.scheduler.loop();
     // An attempt budget counts attempts started; say it is spent once the last of them has ended.
     if (budget !== null && !this.abort.signal.aborted) {
@@ -318,6 +319,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.final = await this.scheduler.finalWindow();
     const summary = this.summary();
     this.finalSummary = summary;
+    if (this.storageError === null) this.scheduler.rememberConvergence();
     await closeRun(this.parts, run);
     this.emit('stopped');
     run.detachLog();

@@ -197,6 +197,8 @@ export class LiveChanges {
   private readonly queue = new SerialQueue();
   private queued = 0;
   private watching: { slot: Slot; event: WatchdogEvent | null; controller: AbortController } | null = null;
+  /** The latest watchdog event of each slot, watched or not (rolledBackBeforeWatch). */
+  private readonly lastWatchdog = new Map<Slot, WatchdogEvent>();
 
   constructor(
     private readonly lat: Lattice,
@@ -209,6 +211,7 @@ export class LiveChanges {
   }
 
   private readonly onWatchdog = (event: WatchdogEvent): void => {
+    this.lastWatchdog.set(event.slot, event);
     if (this.watching !== null && this.watching.slot === event.slot) {
       this.watching.event = event;
       this.watching.controller.abort();
@@ -304,7 +307,10 @@ export class LiveChanges {
     this.hooks.applied(entry);
 
     this.hooks.phase(attemptId, 'watching');
-    const verdict = await this.timed('watch', () => this.watch(slot, before, signal));
+    const watchedWindow = await this.timed('watch', () => this.watch(slot, before, signal));
+    const early = watchedWindow.watchdog === null ? this.rolledBackBeforeWatch(slot, moduleId, swap.appliedAtStep) : null;
+    const verdict =
+      early === null ? watchedWindow : { ...watchedWindow, watchdog: early, slower: false, problem: `the watchdog rolled it back: ${early.detail}` };
     if (signal?.aborted && verdict.watchdog === null) {
       // The stop cut the window short: with no verdict on it the candidate does not stay, the incumbent goes back.
       const { appliedAtStep } = await this.lat.rollback(slot);
@@ -322,6 +328,21 @@ export class LiveChanges {
     const reason = verdict.slower ? await this.confirmSlower(slot, verdict.problem, verdict.live) : verdict.problem;
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
     return { status: 'rolled-back', reason, liveMlups: verdict.live.mlups, incumbentMlups: before.mlups, entry, rollback, trial: null };
+  }
+
+  /**
+   * The watchdog event that rolled `moduleId` back in `slot` after its swap
+   * at `swappedAtStep` but before its watch window began listening (the
+   * lattice's events and the swap's reply come through separate queues, and
+   * a warm start with no canary can fail its first differential check at
+   * once); null when the module is still live. Left to incumbentRolledBack,
+   * which waits for this change to end, the window would judge the module
+   * that replaced it and could keep as applied what the watchdog threw out.
+   */
+  private rolledBackBeforeWatch(slot: Slot, moduleId: number, swappedAtStep: number): WatchdogEvent | null {
+    if (this.lat.slots()[slot].live.id === moduleId) return null;
+    const event = this.lastWatchdog.get(slot);
+    return event !== undefined && event.failedStep >= swappedAtStep ? event : null;
   }
 
   /** Runs `work` and tells the hooks how long it took. */

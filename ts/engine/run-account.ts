@@ -54,6 +54,7 @@ export class RunAccount {
   private reverificationWallMs = 0;
   private reverificationCpuSeconds = 0;
   private reverifications = 0;
+  private openReverifications = 0;
 
   /** `now`: the engine's clock in ms; `startedMs`: when the run began on it. */
   constructor(
@@ -77,12 +78,19 @@ export class RunAccount {
   reverificationStarted(): () => void {
     const startedMs = this.now();
     this.reverifications += 1;
+    this.openReverifications += 1;
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
+      this.openReverifications -= 1;
       this.reverificationWallMs += this.now() - startedMs;
     };
+  }
+
+  /** Whether a re-verification is running now. */
+  get reverifying(): boolean {
+    return this.openReverifications > 0;
   }
 
   /** CPU seconds of a re-verification's sandbox run. */

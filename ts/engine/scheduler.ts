@@ -5,7 +5,10 @@
  * maxConcurrentImprovements; ended by a spent budget or the stop's abort.
  * It also measures what the pacing reads: the quiet baseline, the live
  * rate, the in-cache ceiling of the live step kernel, the bottleneck, and
- * the final window at stop. It is apart from setup and from the attempt
+ * the final window at stop; and it starts the economy from the
+ * convergence an earlier run on this machine and lattice ended in, watches
+ * that start for a change, and keeps the convergence this run ends in
+ * (convergence.ts). It is apart from setup and from the attempt
  * tracker because it decides only when attempts start, never what they do
  * or what becomes of them.
  */
@@ -15,6 +18,7 @@ import type { AttemptRequest } from './attempt-runner.js';
 import type { AttemptTracker } from './attempt-tracker.js';
 import type { EngineParts, Running } from './engine-setup.js';
 import { type CarriedAttemptCost, Economy, type EconomyDecision, rooflineBinds } from './economy.js';
+import { ConvergenceWatch, convergenceMismatch, convergenceToKeep, figuresOf } from './convergence.js';
 import type { Slot } from '../gauntlet/types.js';
 import { type HoldLive, measureInCacheMlups } from './in-cache-ceiling.js';
 import type { BaselineSource } from './summary.js';
@@ -77,6 +81,10 @@ export class Scheduler {
   private inCache: InCacheCeiling | null = null;
   private quietWindow: ThroughputWindow | null = null;
   private quietSource: BaselineSource | null = null;
+  /** What a run started backed off from a remembered convergence watches for; null otherwise, and after the first change. */
+  private convergenceWatch: ConvergenceWatch | null = null;
+  /** Whether the improvement loop ran: a run that never paced attempts leaves the remembered convergence as it was. */
+  private looped = false;
 
   constructor(
     private readonly parts: EngineParts,
@@ -203,6 +211,7 @@ export class Scheduler {
    */
   async loop(): Promise<BudgetReport | null> {
     let budget: BudgetReport | null = null;
+    this.looped = true;
     while (!this.parts.signal.aborted) {
       try {
         budget = this.budgetSpent();
@@ -270,7 +279,13 @@ export class Scheduler {
     const { config } = this.parts;
     const intervalWaitMs = Math.max(0, this.lastStartMs + config.improvementIntervalMs - this.parts.now());
     if (run.economy === null) return { state: 'searching', maxInFlight: config.maxConcurrentImprovements, waitMs: intervalWaitMs };
-    if (run.economy.state === 'backed-off') this.noticeBottleneck();
+    if (run.economy.state === 'backed-off') {
+      const slot = this.parts.lattice.bottleneck()?.slot ?? null;
+      this.watchConvergence(slot);
+      this.noticeBottleneck(slot);
+    } else {
+      this.convergenceWatch = null;
+    }
     const view = {
       readings: this.costReadings(),
       remainingSeconds: this.remainingSeconds(),
@@ -352,12 +367,90 @@ export class Scheduler {
   }
 
   /** The attempts go to the slot that takes the most time: when that moves, what an attempt can win moves with it. */
-  private noticeBottleneck(): void {
-    const slot = this.parts.lattice.bottleneck()?.slot ?? null;
+  private noticeBottleneck(slot: Slot | null): void {
     if (slot !== null && this.bottleneckSlot !== null && slot !== this.bottleneckSlot) {
       this.run!.economy?.change(`the bottleneck moved from the ${this.bottleneckSlot} slot to the ${slot} slot`);
     }
     this.bottleneckSlot = slot ?? this.bottleneckSlot;
+  }
+
+  /**
+   * Before the loop, once the warm start has put the remembered modules
+   * live: when the archive remembers that the search converged on this
+   * machine and lattice, with the module now live in the slot it converged
+   * on and this generator, the economy starts backed off on that run's
+   * figures, with the live step module's in-cache ceiling as that run
+   * measured it (measuring it again holds the live lattice, and its result
+   * would count as a change), and a ConvergenceWatch for what would make it
+   * search again.
+   */
+  startFromConvergence(): void {
+    const run = this.run!;
+    if (run.economy === null) return;
+    try {
+      const record = run.archive.convergence.latest(run.attemptCosts.key);
+      if (record === null) return;
+      const mismatch = convergenceMismatch(record, { moduleSha256: run.live.incumbents.get(record.slot)?.moduleSha256, generator: run.host.generator.name });
+      if (mismatch !== null) {
+        this.parts.logger.info(
+          { event: 'convergence', recordedAt: record.recordedAt, mismatch },
+          `the search converged on this machine and lattice (${record.recordedAt}), but ${mismatch}: it searches`,
+        );
+        return;
+      }
+      const modulePath = run.live.incumbents.get('step')?.modulePath;
+      if (record.slot === 'step' && record.inCacheMlups !== null && modulePath !== undefined) {
+        this.inCache = { modulePath, mlups: record.inCacheMlups, measuring: false };
+      }
+      this.bottleneckSlot = record.slot;
+      this.convergenceWatch = new ConvergenceWatch(record, run.sampler.samples.at(-1)?.atMs ?? -Infinity);
+      run.economy.startConverged(
+        figuresOf(record),
+        `the search converged on this machine and lattice with this ${record.slot} module live (${record.recordedAt})`,
+      );
+    } catch (error) {
+      this.parts.fail(error);
+    }
+  }
+
+  /** A run started from a remembered convergence searches again at the first change its watch sees. */
+  private watchConvergence(bottleneckSlot: Slot | null): void {
+    const watch = this.convergenceWatch;
+    const run = this.run!;
+    if (watch === null) return;
+    const reason = watch.changed({
+      moduleSha256: run.live.incumbents.get(watch.record.slot)?.moduleSha256,
+      bottleneckSlot,
+      samples: run.sampler.samples,
+      busy: run.account.reverifying || this.attempts.inFlightCount > 0 || run.live.busy,
+    });
+    if (reason === null) return;
+    this.convergenceWatch = null;
+    run.economy?.change(reason);
+  }
+
+  /**
+   * At stop: a run whose loop ended backed off keeps in the archive what it
+   * converged on (the bottleneck slot, its live module, the generator, the
+   * figures), in place of what its key remembered; one that ended
+   * searching forgets it, since what was remembered no longer held. A run
+   * whose loop never ran leaves it as it was.
+   */
+  rememberConvergence(): void {
+    const run = this.run;
+    if (run?.economy == null || !this.looped) return;
+    const key = run.attemptCosts.key;
+    try {
+      const figures = run.economy.converged();
+      const slot = this.bottleneckSlot ?? 'step';
+      const moduleSha256 = run.live.incumbents.get(slot)?.moduleSha256;
+      const kept =
+        figures === null || moduleSha256 === undefined ? null : convergenceToKeep(key, { slot, moduleSha256, generator: run.host.generator.name }, figures);
+      if (kept === null) run.archive.convergence.forget(key);
+      else run.archive.convergence.record(kept);
+    } catch (error) {
+      this.parts.logger.warn({ event: 'convergence', err: error }, 'the convergence this run ended in could not be kept in the archive');
+    }
   }
 
   private budgetSpent(): BudgetReport | null {
