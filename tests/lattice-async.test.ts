@@ -158,6 +158,17 @@ describe('memoryTriadAsync', () => {
     }
   });
 
+  it('settles when the lattice is closed while it measures: its result, or why it never ran', async () => {
+    const lat = new Lattice({ extents: [256, 256], dt: 0.5 });
+    const pending = lat.memoryTriadAsync(1000);
+    lat.close();
+    const outcome = await pending.then(
+      (triad) => `measured ${triad.bytesPerArray} bytes`,
+      (error: Error) => error.message,
+    );
+    expect(outcome).toMatch(/^(measured 524288 bytes|the memory triad failed: the lattice was stopped \(stop\(\) or close\(\)\) before it measured)$/);
+  });
+
   it('refuses bad repetitions before anything runs, naming them', () => {
     const lat = lattice();
     try {

@@ -340,7 +340,7 @@ void LatticeCore::memory_triad_async(std::uint32_t repetitions, TriadCallback do
         return false;
       },
       [pending] {
-        if (*pending) (*pending)(nullptr, "the lattice was stopped before its memory triad ran");
+        if (*pending) (*pending)(nullptr, "the lattice was stopped (stop() or close()) before it measured");
       },
   };
   runner_.start(std::move(body), nullptr);
