@@ -434,6 +434,8 @@ export interface CoreLattice {
   ): CoreModuleInfo | CoreLoadRefusal;
   /** STREAM triad over the lattice's own memory at a boundary: scratch written from the two levels (read only). */
   memoryTriad(repetitions: number): StreamTriadResult;
+  /** memoryTriad on the runner thread (at its next boundary, or in a run of no steps it starts): resolves with its result. */
+  memoryTriadAsync(repetitions: number): Promise<StreamTriadResult>;
 }
 
 export interface StreamTriadResult {

@@ -48,6 +48,7 @@ const CORE_LATTICE_METHODS = [
   'levels',
   'levelsAsync',
   'memoryTriad',
+  'memoryTriadAsync',
   'openKernelHostWorkspace',
   'pause',
   'previousField',

@@ -19,46 +19,46 @@ function counting(mlups: number) {
   return measure;
 }
 
-describe('the roofline cache', () => {
-  it('measures once, then answers from the cache until the entry expires', () => {
+describe('the roofline cache', async () => {
+  it('measures once, then answers from the cache until the entry expires', async () => {
     const file = path.join(root, `cache-${(files += 1)}`, 'roofline.json');
     const key = rooflineKey([4096, 4096], 'f64');
     const measure = counting(1812);
     const t0 = 1_000_000;
-    expect(cachedOrMeasuredRoofline(file, key, measure, t0)).toEqual({ mlups: 1812, cached: false });
-    expect(cachedOrMeasuredRoofline(file, key, counting(1), t0 + ROOFLINE_MAX_AGE_MS - 1)).toEqual({ mlups: 1812, cached: true });
+    expect(await cachedOrMeasuredRoofline(file, key, measure, t0)).toEqual({ mlups: 1812, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, key, counting(1), t0 + ROOFLINE_MAX_AGE_MS - 1)).toEqual({ mlups: 1812, cached: true });
     expect(measure.calls).toBe(1);
     // Expired: measured and remembered again.
-    expect(cachedOrMeasuredRoofline(file, key, counting(1700), t0 + ROOFLINE_MAX_AGE_MS)).toEqual({ mlups: 1700, cached: false });
-    expect(cachedOrMeasuredRoofline(file, key, counting(1), t0 + ROOFLINE_MAX_AGE_MS + 1)).toEqual({ mlups: 1700, cached: true });
+    expect(await cachedOrMeasuredRoofline(file, key, counting(1700), t0 + ROOFLINE_MAX_AGE_MS)).toEqual({ mlups: 1700, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, key, counting(1), t0 + ROOFLINE_MAX_AGE_MS + 1)).toEqual({ mlups: 1700, cached: true });
     // A clock that went back does not make an entry from the future valid.
-    expect(cachedOrMeasuredRoofline(file, key, counting(1650), t0)).toEqual({ mlups: 1650, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, key, counting(1650), t0)).toEqual({ mlups: 1650, cached: false });
   });
 
-  it('keeps one entry per lattice and precision', () => {
+  it('keeps one entry per lattice and precision', async () => {
     const file = path.join(root, `cache-${(files += 1)}`, 'roofline.json');
     const f64 = rooflineKey([4096, 4096], 'f64');
     const f32 = rooflineKey([4096, 4096], 'f32');
     const small = rooflineKey([1024, 1024], 'f64');
     expect(new Set([f64, f32, small]).size).toBe(3);
-    cachedOrMeasuredRoofline(file, f64, counting(1812), 0);
-    expect(cachedOrMeasuredRoofline(file, f32, counting(3624), 0)).toEqual({ mlups: 3624, cached: false });
-    expect(cachedOrMeasuredRoofline(file, small, counting(1900), 0)).toEqual({ mlups: 1900, cached: false });
-    expect(cachedOrMeasuredRoofline(file, f64, counting(1), 0)).toEqual({ mlups: 1812, cached: true });
+    await cachedOrMeasuredRoofline(file, f64, counting(1812), 0);
+    expect(await cachedOrMeasuredRoofline(file, f32, counting(3624), 0)).toEqual({ mlups: 3624, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, small, counting(1900), 0)).toEqual({ mlups: 1900, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, f64, counting(1), 0)).toEqual({ mlups: 1812, cached: true });
   });
 
-  it('treats a damaged file or entry as a miss, and a cache it cannot write as no cache', () => {
+  it('treats a damaged file or entry as a miss, and a cache it cannot write as no cache', async () => {
     const dir = path.join(root, `cache-${(files += 1)}`);
     const key = rooflineKey([64, 64], 'f64');
     const file = path.join(dir, 'roofline.json');
-    cachedOrMeasuredRoofline(file, key, counting(10), 0);
+    await cachedOrMeasuredRoofline(file, key, counting(10), 0);
     writeFileSync(file, '{ not json');
-    expect(cachedOrMeasuredRoofline(file, key, counting(11), 0)).toEqual({ mlups: 11, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, key, counting(11), 0)).toEqual({ mlups: 11, cached: false });
     writeFileSync(file, JSON.stringify({ [key]: { mlups: -5, measuredAtMs: 0 } }));
-    expect(cachedOrMeasuredRoofline(file, key, counting(12), 0)).toEqual({ mlups: 12, cached: false });
+    expect(await cachedOrMeasuredRoofline(file, key, counting(12), 0)).toEqual({ mlups: 12, cached: false });
     // Its directory is a file: nothing can be written, every run measures.
     const blocked = path.join(dir, 'roofline.json', 'roofline.json');
-    expect(cachedOrMeasuredRoofline(blocked, key, counting(13), 0)).toEqual({ mlups: 13, cached: false });
-    expect(cachedOrMeasuredRoofline(blocked, key, counting(14), 0)).toEqual({ mlups: 14, cached: false });
+    expect(await cachedOrMeasuredRoofline(blocked, key, counting(13), 0)).toEqual({ mlups: 13, cached: false });
+    expect(await cachedOrMeasuredRoofline(blocked, key, counting(14), 0)).toEqual({ mlups: 14, cached: false });
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
 import { Archive, machineFingerprint, withHash } from '../dist/ts/archive/index.js';
-import type { LedgerEntry, MachineFingerprint } from '../dist/ts/archive/types.js';
+import type { LedgerEntry } from '../dist/ts/archive/types.js';
 import { resolveConfig, type EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine, type EngineDeps } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
@@ -20,7 +20,6 @@ import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
 import { IDLE_REVERIFICATION_TIMEOUT_MS, reverificationConfig } from '../dist/ts/engine/warm-start.js';
 import { type WindowOptions, measureSlot } from '../dist/ts/engine/watch.js';
 import { attemptCostKey } from '../dist/ts/engine/attempt-costs.js';
-import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import type { CandidateOptions } from '../dist/ts/gauntlet/options.js';
 import type { GateVerdict } from '../dist/ts/gauntlet/types.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
@@ -28,11 +27,11 @@ import { engineTestConfig } from './helpers/engine-config.js';
 import { verdict } from './helpers/verdicts.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { ScriptedGauntlet } from './helpers/scripted-gauntlet.js';
+import { rememberStepModule } from './helpers/remembered-module.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-warm-test-'));
 const fixture = (name: string) => readFileSync(path.resolve('tests/fixtures/variants', name), 'utf8');
 const rowsFast = fixture('rows-fast.cpp');
-const REFERENCE_SOURCE = readFileSync('cpp/kernels/reference.cpp', 'utf8');
 const REFERENCE_SHA256 = fileSha256(kernelModulePath('reference'));
 const lattices: Lattice[] = [];
 
@@ -69,42 +68,6 @@ function warmStartReport(engine: Engine, ...outcomes: WarmStartReport['outcome']
   });
 }
 
-/**
- * An archive that remembers rows-fast, applied by an earlier run, as the
- * step slot's best under `fingerprint`; its module is built into the
- * config's cache and then removed when `dropModule` (the warm start must
- * rebuild it).
- */
-async function rememberRowsFast(config: EngineConfig, fingerprint: MachineFingerprint, dropModule: boolean, source = rowsFast): Promise<number> {
-  const built = await hardenedCompile(source, {
-    includeDir: path.resolve('cpp/include'),
-    cacheDir: config.gauntlet.cacheDir,
-    useCache: true,
-    timeoutMs: 120_000,
-  });
-  expect(built.passed, built.reason).toBe(true);
-  const modulePath = built.details.modulePath!;
-  const archive = Archive.open(config.archive.path);
-  try {
-    const parent = archive.ensureRoot('step', REFERENCE_SOURCE, REFERENCE_SHA256);
-    const attempt = archive.insertAttempt({
-      parentId: parent.id,
-      slot: 'step',
-      generator: 'fixture',
-      operator: 'fixture',
-      genome: null,
-      prompt: null,
-      source,
-    });
-    archive.updateAttempt(attempt.id, { status: 'applied', modulePath, moduleSha256: fileSha256(modulePath), speedup: 3 });
-    archive.warmStart.rememberBest('step', attempt.id, fingerprint);
-    if (dropModule) rmSync(modulePath);
-    return attempt.id;
-  } finally {
-    archive.close();
-  }
-}
-
 /** The engine on a new lattice; `measured` lists the step module live at each throughput window the engine opens. */
 function engineWith(
   config: EngineConfig,
@@ -137,7 +100,7 @@ async function baselineKey(config: EngineConfig, lat: Lattice) {
 describe('warm start', () => {
   it('puts the remembered module live at once, rebuilding it when the cache lost it, and re-verifies it while attempts go on', async () => {
     const config = testConfig('at-once');
-    const id = await rememberRowsFast(config, await machineFingerprint(), true);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast, true);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat } = engineWith(config, gauntlet, true);
     const applied = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');
@@ -172,7 +135,7 @@ describe('warm start', () => {
 
   it('with a baseline remembered for this machine and lattice, puts the remembered module live before measuring any window, and says where the baseline came from', async () => {
     const config = testConfig('remembered-baseline');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     const gauntlet = new ScriptedGauntlet();
     const { engine, lat, measured } = engineWith(config, gauntlet, false);
     const key = await baselineKey(config, lat);
@@ -250,7 +213,7 @@ describe('warm start', () => {
 
   it('rolls back and marks a module that fails re-verification, and the next run does not try it', async () => {
     const config = testConfig('fails');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const first = engineWith(config, gauntlet, false);
     const applied = warmStartReport(first.engine, 'applied');
@@ -305,7 +268,7 @@ describe('warm start', () => {
 
   it("re-verifies at idle priority first, and runs the gauntlet again at the engine's when the idle run did not pass", async () => {
     const config = testConfig('idle-first');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat } = engineWith(config, gauntlet, false);
     const applied = warmStartReport(engine, 'applied');
@@ -335,7 +298,7 @@ describe('warm start', () => {
 
   it('trusts a pass at idle priority: the gauntlet runs once', async () => {
     const config = testConfig('idle-pass');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine } = engineWith(config, gauntlet, false);
     const verified = warmStartReport(engine, 'verified', 'rolled-back');
@@ -349,7 +312,7 @@ describe('warm start', () => {
 
   it("books the CPU of the re-verification's sandbox run to the run, not to an attempt", async () => {
     const config = testConfig('booked-apart');
-    await rememberRowsFast(config, await machineFingerprint(), false);
+    await rememberStepModule(config, await machineFingerprint(), rowsFast);
     let childCpuSeconds = 0;
     const evaluate = async (options: CandidateOptions) => {
       // 1 CPU-second of children ends before the sandbox's turn (the screen), 4 inside it (the runner and its workers).
@@ -370,7 +333,7 @@ describe('warm start', () => {
 
   it("goes live without a canary under the watchdog's differential check, and accounts the run on the engine's clock", async () => {
     const config = testConfig('account');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     let childCpuSeconds = 0;
     // The engine's clock: real time plus what the re-verification's sandbox turn adds, 7 s of it.
     let skewMs = 0;
@@ -411,7 +374,7 @@ describe('warm start', () => {
 
   it('runs the canary before the swap when the lattice runs with no watchdog to check the step kernel', async () => {
     const config = testConfig('canary-unwatched');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat } = engineWith(config, gauntlet, false);
     // Someone else runs the lattice, without a watchdog: the engine adopts the run as it is.
@@ -432,7 +395,7 @@ describe('warm start', () => {
     const config = testConfig('watchdog-guards');
     // Does no work on live-sized lattices: only the watchdog's differential check tells it from the reference.
     const wrong = readFileSync(path.resolve('tests/fixtures/hostile/live-swap-levels.cpp'), 'utf8');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false, wrong);
+    const id = await rememberStepModule(config, await machineFingerprint(), wrong);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     let live: Lattice | null = null;
     const measureWindow = async (slot: 'step' | 'readout', options: WindowOptions) => {
@@ -476,7 +439,7 @@ describe('warm start', () => {
   it('reports a module remembered under other build flags and does not use it', async () => {
     const config = testConfig('flags');
     const here = await machineFingerprint();
-    const id = await rememberRowsFast(config, withHash({ ...here, buildFlags: [...here.buildFlags, '-ffast-math'] }), false);
+    const id = await rememberStepModule(config, withHash({ ...here, buildFlags: [...here.buildFlags, '-ffast-math'] }), rowsFast);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat, measured } = engineWith(config, gauntlet, false);
     const report = warmStartReport(engine, 'applied', 'rejected', 'untrusted', 'none');

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Archive, withHash } from '../dist/ts/archive/index.js';
+import { Archive, machineFingerprint, withHash } from '../dist/ts/archive/index.js';
 import type { EngineConfig } from '../dist/ts/engine/config.js';
 import { Engine } from '../dist/ts/engine/engine.js';
 import type { EngineDeps } from '../dist/ts/engine/engine-setup.js';
@@ -21,6 +21,7 @@ import { FixtureGenerator } from './helpers/fixture-generator.js';
 import { scriptedBenchmark } from './helpers/scripted-benchmark.js';
 import { until } from './helpers/until.js';
 import { type ConfigOverrides, engineTestConfig } from './helpers/engine-config.js';
+import { rememberStepModule } from './helpers/remembered-module.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-engine-test-'));
@@ -188,15 +189,16 @@ describe('Engine', () => {
     }
   });
 
-  // Uses the archive of the first test, which remembered its applied rows-fast attempt as the step slot's best.
+  // Each warm start has an archive of its own, seeded as an applied rows-fast leaves it: remembered as the step slot's best.
   it('warm-starts the remembered best module on a matching machine at once (its re-verification follows in the background)', async () => {
-    const config = testConfig('apply', { archive: { warmStart: true } });
+    const config = testConfig('warm-start', { archive: { warmStart: true } });
+    const id = await rememberStepModule(config, await machineFingerprint(), fixture('variants/rows-fast.cpp'));
     const lat = lattice(config);
     const engine = fixtureEngine(lat, config, 'variants/reference-copy.cpp');
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
-    expect(report, report.reason).toMatchObject({ slot: 'step', outcome: 'applied' });
+    expect(report, report.reason).toMatchObject({ slot: 'step', outcome: 'applied', attemptId: id });
     expect(lat.slots().step.live.name).toBe('rows-fast');
     await engine.stop();
     const archive = Archive.open(config.archive.path);
@@ -210,18 +212,15 @@ describe('Engine', () => {
   });
 
   it('does not trust a module remembered on another machine, and says why', async () => {
-    const config = testConfig('apply', { archive: { warmStart: true } });
-    const archive = Archive.open(config.archive.path);
-    const remembered = archive.warmStart.remembered('step')!;
-    const elsewhere = withHash({ ...remembered.fingerprint, cpuModel: 'Some Other CPU' });
-    archive.warmStart.rememberBest('step', remembered.attemptId, elsewhere);
-    archive.close();
+    const config = testConfig('untrusted', { archive: { warmStart: true } });
+    const elsewhere = withHash({ ...(await machineFingerprint()), cpuModel: 'Some Other CPU' });
+    const id = await rememberStepModule(config, elsewhere, fixture('variants/rows-fast.cpp'));
     const lat = lattice(config);
     const engine = fixtureEngine(lat, config, 'variants/reference-copy.cpp');
     const warm = new Promise<WarmStartReport>((resolve) => engine.once('warm-start', resolve));
     await engine.start();
     const report = await warm;
-    expect(report).toMatchObject({ slot: 'step', outcome: 'untrusted', attemptId: remembered.attemptId });
+    expect(report).toMatchObject({ slot: 'step', outcome: 'untrusted', attemptId: id });
     expect(report.reason).toMatch(/cpuModel/);
     expect(fileSha256(lat.slots().step.live.path)).toBe(REFERENCE_SHA256);
     await engine.stop();

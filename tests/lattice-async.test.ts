@@ -1,6 +1,7 @@
-// The async pairs of the oracle's long calls: energyAsync and
-// checkInvariantsAsync give what their synchronous forms give, bitwise, on
-// state of their own taken when they are called.
+// The async pairs of the long calls: energyAsync and checkInvariantsAsync
+// give what their synchronous forms give, bitwise, on state of their own
+// taken when they are called; levelsAsync copies at one boundary;
+// memoryTriadAsync measures on the runner thread while the event loop goes on.
 import { describe, expect, it } from 'vitest';
 import { Lattice } from '@ouroboros-engine/core';
 import { oracleAddon } from '../dist/native/loader.js';
@@ -90,6 +91,90 @@ describe('levelsAsync', () => {
       const pending = lat.levelsAsync();
       lat.setState(new Float64Array(lat.cells).fill(0.25), new Float64Array(lat.cells).fill(0.5));
       expect((await pending).current).toEqual(before);
+    } finally {
+      lat.close();
+    }
+  });
+});
+
+describe('memoryTriadAsync', () => {
+  /** setImmediate callbacks run until stop() is called: each is a turn of the event loop. */
+  function turns(): { count: () => number; stop: () => void } {
+    let count = 0;
+    let timer: NodeJS.Immediate;
+    const tick = () => {
+      count += 1;
+      timer = setImmediate(tick);
+    };
+    timer = setImmediate(tick);
+    return { count: () => count, stop: () => clearImmediate(timer) };
+  }
+
+  it('reports what memoryTriad reports, in its units, while the event loop turns, stopped and while running', async () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      // 256 x 256: 1.5 MiB a pass (f64), 1000 passes: the measurement spans many turns of the loop, which the sync form holds.
+      const lat = new Lattice({ extents: [256, 256], dt: 0.5, precision });
+      try {
+        const previous = lat.previousField();
+        const current = lat.field();
+        const sync = lat.memoryTriad(3);
+        const held = turns();
+        lat.memoryTriad(1000);
+        const heldTurns = held.count();
+        held.stop();
+        expect(heldTurns).toBe(0);
+
+        const loop = turns();
+        const pending = lat.memoryTriadAsync(1000);
+        // Until it settles the measurement owns the state: no run, no step.
+        expect(() => lat.run()).toThrow("run() cannot run while memoryTriadAsync() measures the lattice's memory on its thread: await it first");
+        expect(() => lat.step(1)).toThrow('step() cannot run while memoryTriadAsync()');
+        const triad = await pending;
+        loop.stop();
+        expect(loop.count()).toBeGreaterThan(0);
+        expect(Object.keys(triad).sort()).toEqual(Object.keys(sync).sort());
+        expect(triad.bytesPerArray).toBe(sync.bytesPerArray);
+        expect(triad.bytesPerArray).toBe(Math.floor((lat.cells * previous.BYTES_PER_ELEMENT) / 8) * 8);
+        expect(triad.threads).toBe(sync.threads);
+        expect(Number.isFinite(triad.gbPerSecond) && triad.gbPerSecond > 0).toBe(true);
+        // Only the scratch level was written; the lattice steps and runs again.
+        expect(lat.previousField()).toEqual(previous);
+        expect(lat.field()).toEqual(current);
+        lat.step(1);
+        expect(lat.stepCount).toBe(1);
+
+        // During a run the runner measures at its next boundary, and the run goes on.
+        const run = lat.run();
+        const during = await lat.memoryTriadAsync(3);
+        expect(during.bytesPerArray).toBe(sync.bytesPerArray);
+        expect(lat.running).toBe(true);
+        const measuredAt = lat.stepCount;
+        await until(() => lat.stepCount > measuredAt);
+        await lat.stop();
+        expect((await run).error).toBeNull();
+      } finally {
+        lat.close();
+      }
+    }
+  });
+
+  it('settles when the lattice is closed while it measures: its result, or why it never ran', async () => {
+    const lat = new Lattice({ extents: [256, 256], dt: 0.5 });
+    const pending = lat.memoryTriadAsync(1000);
+    lat.close();
+    const outcome = await pending.then(
+      (triad) => `measured ${triad.bytesPerArray} bytes`,
+      (error: Error) => error.message,
+    );
+    expect(outcome).toMatch(/^(measured 524288 bytes|the memory triad failed: the lattice was stopped \(stop\(\) or close\(\)\) before it measured)$/);
+  });
+
+  it('refuses bad repetitions before anything runs, naming them', () => {
+    const lat = lattice();
+    try {
+      expect(() => lat.memoryTriadAsync(0)).toThrow('repetitions = 0: must be an integer in [1, 1000]');
+      expect(() => lat.memoryTriadAsync(2.5)).toThrow('repetitions = 2.5');
+      lat.step(1);
     } finally {
       lat.close();
     }

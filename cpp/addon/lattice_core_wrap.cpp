@@ -56,6 +56,14 @@ class ModuleCallWorker : public Napi::AsyncWorker {
   std::function<Napi::Value(Napi::Env)> result_;
 };
 
+Napi::Object triad_result(Napi::Env env, const StreamTriadResult& triad) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("gbPerSecond", triad.gb_per_second);
+  result.Set("bytesPerArray", static_cast<double>(triad.bytes_per_array));
+  result.Set("threads", triad.threads);
+  return result;
+}
+
 }  // namespace
 
 Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
@@ -75,6 +83,7 @@ Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
                          InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
                          InstanceMethod<&LatticeCoreWrap::readout>("readout"),
                          InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
+                         InstanceMethod<&LatticeCoreWrap::memory_triad_async>("memoryTriadAsync"),
                          InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
                          InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
                          InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
@@ -262,12 +271,24 @@ Napi::Value LatticeCoreWrap::views(const Napi::CallbackInfo& info) {
 Napi::Value LatticeCoreWrap::memory_triad(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     const auto repetitions = static_cast<std::uint32_t>(read_integer(info[0], "repetitions", 1, UINT32_MAX));
-    const StreamTriadResult triad = open_core(info.Env()).memory_triad(repetitions);
-    Napi::Object result = Napi::Object::New(info.Env());
-    result.Set("gbPerSecond", triad.gb_per_second);
-    result.Set("bytesPerArray", static_cast<double>(triad.bytes_per_array));
-    result.Set("threads", triad.threads);
-    return result;
+    return triad_result(info.Env(), open_core(info.Env()).memory_triad(repetitions));
+  });
+}
+
+Napi::Value LatticeCoreWrap::memory_triad_async(const Napi::CallbackInfo& info) {
+  return at_boundary(info.Env(), [&] {
+    const auto repetitions = static_cast<std::uint32_t>(read_integer(info[0], "repetitions", 1, UINT32_MAX));
+    LatticeCore& core = open_core(info.Env());
+    std::shared_ptr<JsCompletion> completion = JsCompletion::create(info.Env());
+    // Settled from the runner thread, which measured (LatticeCore::memory_triad_async); the JS thread waits for none.
+    core.memory_triad_async(repetitions, [completion](const StreamTriadResult* triad, const std::string& error) {
+      if (triad == nullptr) {
+        completion->reject("the memory triad failed: " + error);
+        return;
+      }
+      completion->resolve([measured = *triad](Napi::Env env) { return triad_result(env, measured); });
+    });
+    return completion->promise();
   });
 }
 

@@ -31,6 +31,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   Napi::Value widened_levels_async(const Napi::CallbackInfo& info);
   Napi::Value readout(const Napi::CallbackInfo& info);
   Napi::Value memory_triad(const Napi::CallbackInfo& info);
+  Napi::Value memory_triad_async(const Napi::CallbackInfo& info);
   Napi::Value step_copy(const Napi::CallbackInfo& info);
   Napi::Value step_copy_async(const Napi::CallbackInfo& info);
   Napi::Value readout_async(const Napi::CallbackInfo& info);

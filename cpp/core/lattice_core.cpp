@@ -10,8 +10,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace ouro {
 namespace {
@@ -303,12 +305,45 @@ std::pair<std::vector<std::byte>, std::vector<std::byte>> LatticeCore::copy_leve
   });
 }
 
+StreamTriadResult LatticeCore::measure_triad(std::uint32_t repetitions) {
+  return stream_triad_over(
+      static_cast<std::uint64_t*>(state_->scratch()), static_cast<const std::uint64_t*>(state_->level(0)),
+      static_cast<const std::uint64_t*>(state_->level(1)), level_bytes() / sizeof(std::uint64_t), repetitions, pool_);
+}
+
 StreamTriadResult LatticeCore::memory_triad(std::uint32_t repetitions) {
-  return at_boundary([&] {
-    return stream_triad_over(
-        static_cast<std::uint64_t*>(state_->scratch()), static_cast<const std::uint64_t*>(state_->level(0)),
-        static_cast<const std::uint64_t*>(state_->level(1)), level_bytes() / sizeof(std::uint64_t), repetitions, pool_);
-  });
+  return at_boundary([&] { return measure_triad(repetitions); });
+}
+
+void LatticeCore::memory_triad_async(std::uint32_t repetitions, TriadCallback done) {
+  // Called once: by the measurement, or by the end of a run stopped before it measured.
+  auto pending = std::make_shared<TriadCallback>(std::move(done));
+  auto measure = [this, repetitions, pending] {
+    const TriadCallback report = std::exchange(*pending, nullptr);
+    std::optional<StreamTriadResult> triad;
+    std::string error;
+    try {
+      triad = measure_triad(repetitions);
+    } catch (const std::exception& failure) {
+      error = failure.what();
+    }
+    report(triad ? &*triad : nullptr, error);
+  };
+  if (runner_.post(measure)) return;
+  // No run takes work (and only the caller's thread starts one): a run of no steps measures on the runner thread. Its
+  // one "step" is the measurement, which ends the run; a stop asked before it ends the run with nothing measured.
+  Runner::RunBody body{
+      [this] { return step_count(); },
+      [] {},
+      [measure = std::move(measure)] {
+        measure();
+        return false;
+      },
+      [pending] {
+        if (*pending) (*pending)(nullptr, "the lattice was stopped (stop() or close()) before it measured");
+      },
+  };
+  runner_.start(std::move(body), nullptr);
 }
 
 void LatticeCore::reset_profile() {

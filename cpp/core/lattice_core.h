@@ -226,6 +226,18 @@ class LatticeCore {
    * processes measured anywhere from 31 to 66 GB/s.
    */
   StreamTriadResult memory_triad(std::uint32_t repetitions);
+  /// memory_triad()'s outcome for memory_triad_async(): the result, or null and why it failed.
+  using TriadCallback = std::function<void(const StreamTriadResult* triad, const std::string& error)>;
+  /**
+   * memory_triad() without the caller waiting: on the runner thread, with the
+   * core's own pool, and `done` is called there. While a run is active the
+   * runner measures at its next boundary (the run waits, as for
+   * memory_triad()); with none it starts a run of no steps that measures and
+   * ends. So the triad owns the state while it works: every at_boundary()
+   * call waits for it, and run(), step() and direct_steps() refuse (a run is
+   * active), as they do during a run.
+   */
+  void memory_triad_async(std::uint32_t repetitions, TriadCallback done);
 
   /// Which level of the state buffer holds u^n; the other holds u^{n-1}. Only while no run is active.
   std::uint32_t current_index() const { return current_; }
@@ -412,6 +424,8 @@ class LatticeCore {
 
  private:
   void copy_in(const void* previous, const void* current);
+  /// The triad itself, on the thread that owns the state.
+  StreamTriadResult measure_triad(std::uint32_t repetitions);
   /// Stores the step count and current level into the segment header, if there is one; at a boundary.
   void publish_boundary();
   /// One kernel call, its FP environment restored afterwards and counted in `fp_restores`.

@@ -3,7 +3,11 @@
 
 #include "lattice_fixtures.h"
 
+#include <cmath>
+#include <future>
 #include <stdexcept>
+#include <string>
+#include <thread>
 
 namespace ouro {
 namespace {
@@ -154,6 +158,60 @@ TEST(LatticeCore, SharedStateOutlivesTheLattice) {
   const std::uint32_t current_index = lattice->current_index();
   lattice.reset();
   EXPECT_EQ(copy_level<double>(state->level(current_index), 60), before.current);
+}
+
+// What memory_triad_async reported, and on which thread.
+struct AsyncTriad {
+  std::optional<StreamTriadResult> triad;
+  std::string error;
+  std::thread::id thread;
+};
+
+TEST(LatticeCore, MemoryTriadAsyncWithNoRunMeasuresOnTheRunnerWhichOwnsTheStateMeanwhile) {
+  auto lattice = seeded_lattice();
+  const Levels before = live_levels(*lattice);
+  const StreamTriadResult sync = lattice->memory_triad(2);
+  std::promise<AsyncTriad> reported;
+  std::promise<void> release;
+  lattice->memory_triad_async(2, [&](const StreamTriadResult* triad, const std::string& error) {
+    reported.set_value({triad ? std::optional(*triad) : std::nullopt, error, std::this_thread::get_id()});
+    // Held here, the run of no steps is still active: the test checks what the measurement's ownership refuses.
+    release.get_future().wait();
+  });
+  const AsyncTriad outcome = reported.get_future().get();
+  EXPECT_TRUE(lattice->running());
+  EXPECT_THROW(lattice->step(1), std::logic_error);
+  EXPECT_THROW(lattice->run({}, nullptr, nullptr), std::logic_error);
+  release.set_value();
+  lattice->stop();
+  EXPECT_FALSE(lattice->running());
+  ASSERT_TRUE(outcome.triad.has_value()) << outcome.error;
+  EXPECT_NE(outcome.thread, std::this_thread::get_id());
+  EXPECT_EQ(outcome.triad->bytes_per_array, sync.bytes_per_array);
+  EXPECT_EQ(outcome.triad->threads, sync.threads);
+  EXPECT_TRUE(std::isfinite(outcome.triad->gb_per_second) && outcome.triad->gb_per_second > 0);
+  // Only the scratch level was written; the lattice steps on as before.
+  EXPECT_TRUE(same_levels(live_levels(*lattice), before));
+  lattice->step(1);
+  EXPECT_EQ(lattice->step_count(), 1u);
+}
+
+TEST(LatticeCore, MemoryTriadAsyncDuringARunMeasuresAtABoundaryAndTheRunGoesOn) {
+  auto lattice = seeded_lattice();
+  std::promise<RunSummary> ended;
+  lattice->run(
+      {}, [&](const RunSummary& summary) { ended.set_value(summary); }, nullptr);
+  std::promise<AsyncTriad> reported;
+  lattice->memory_triad_async(2, [&](const StreamTriadResult* triad, const std::string& error) {
+    reported.set_value({triad ? std::optional(*triad) : std::nullopt, error, std::this_thread::get_id()});
+  });
+  const AsyncTriad outcome = reported.get_future().get();
+  ASSERT_TRUE(outcome.triad.has_value()) << outcome.error;
+  EXPECT_EQ(outcome.triad->bytes_per_array, lattice->level_bytes());
+  const std::uint64_t measured_at = lattice->step_count();
+  while (lattice->step_count() == measured_at) std::this_thread::yield();
+  lattice->stop();
+  EXPECT_TRUE(ended.get_future().get().error.empty());
 }
 
 TEST(LatticeCore, NamesItsKernel) {

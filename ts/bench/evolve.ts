@@ -13,7 +13,7 @@
  *   for the cores are reported beside them.
  * - rooflineFraction: finalMlups over the STREAM triad roofline at 24 bytes
  *   per f64 update, measured on the search's own lattice right after its
- *   final figure (Lattice.memoryTriad: its scratch level written from its
+ *   final figure (Lattice.memoryTriadAsync: its scratch level written from its
  *   two levels). On this project's VM the bandwidth depends on which host
  *   memory backs a process's pages: fresh STREAM arrays measured 31 to
  *   66 GB/s from one process to the next, steady within each, so only the
@@ -290,7 +290,7 @@ async function search(p: Plan, generator: 'variant' | 'random', seed: number, lo
   try {
     log(`${label}: the reference kernel on ${p.extents.join('x')}`);
     const ran = await runSearch(lattice, config, archive, label, log);
-    return await searchReport(generator, seed, lattice, archive, ran, lattice.memoryTriad(p.streamRepetitions), log);
+    return await searchReport(generator, seed, lattice, archive, ran, await lattice.memoryTriadAsync(p.streamRepetitions), log);
   } finally {
     lattice.close();
     archive.close();

@@ -158,13 +158,13 @@ function defaultReportPath(): string {
 
 /**
  * MLUPS memory bandwidth allows for this precision, from a STREAM triad over
- * the lattice's own memory (Lattice.memoryTriad), before it runs: on a VM,
+ * the lattice's own memory (Lattice.memoryTriadAsync: the event loop goes on), before it runs: on a VM,
  * fresh arrays can be backed by host memory of another speed than the
  * lattice's pages. Remembered per machine and lattice for a day
  * (roofline-cache.ts): a warm run starts without it.
  */
-function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['precision']): number {
-  return rooflineMlupsOf(lattice.memoryTriad(STREAM_REPEATS).gbPerSecond, precision);
+async function measureRoofline(lattice: Lattice, precision: EngineConfig['lattice']['precision']): Promise<number> {
+  return rooflineMlupsOf((await lattice.memoryTriadAsync(STREAM_REPEATS)).gbPerSecond, precision);
 }
 
 /** How long the run lasts, or null when its attempt budget, --once or the engine's wall-time budget ends it. */
@@ -469,7 +469,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
     try {
       if (config.fleet.redis !== '') fleet = await EngineFleet.join(config.fleet, archive, logger);
       const cacheDir = config.gauntlet.cacheDir === '' ? defaultCacheDir() : config.gauntlet.cacheDir;
-      const { mlups: rooflineMlups } = cachedOrMeasuredRoofline(
+      const { mlups: rooflineMlups } = await cachedOrMeasuredRoofline(
         path.join(cacheDir, ROOFLINE_CACHE_FILE),
         rooflineKey(config.lattice.extents, config.lattice.precision),
         () => measureRoofline(lattice, config.lattice.precision),

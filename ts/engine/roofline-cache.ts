@@ -1,7 +1,7 @@
 /**
  * The roofline `run` measures before it starts (a STREAM triad over the
  * lattice's own memory, 0.3 to 1.4 s at 4096^2 f64 on the 2-core VM at load
- * 12, on the event loop, before anything steps), remembered per machine so
+ * 12, on the core's runner thread, before anything steps), remembered per machine so
  * that a warm run does not pay it again. The key holds what sets the
  * memory's speed for this lattice: the CPU model, the cores, the memory
  * size and the kernel release of the host, and the lattice's extents and
@@ -64,10 +64,15 @@ export function rememberRooflineMlups(file: string, key: string, mlups: number, 
 }
 
 /** The roofline from the cache, else from `measure` (then remembered). */
-export function cachedOrMeasuredRoofline(file: string, key: string, measure: () => number, nowMs = Date.now()): { mlups: number; cached: boolean } {
+export async function cachedOrMeasuredRoofline(
+  file: string,
+  key: string,
+  measure: () => number | Promise<number>,
+  nowMs = Date.now(),
+): Promise<{ mlups: number; cached: boolean }> {
   const cached = cachedRooflineMlups(file, key, nowMs);
   if (cached !== null) return { mlups: cached, cached: true };
-  const mlups = measure();
+  const mlups = await measure();
   rememberRooflineMlups(file, key, mlups, nowMs);
   return { mlups, cached: false };
 }

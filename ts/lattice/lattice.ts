@@ -100,6 +100,8 @@ export class Lattice extends EventEmitter {
   #initialEnergy = 0;
   #lastStepNs = 0;
   #run: Promise<RunSummary> | null = null;
+  /** memoryTriadAsync() calls not yet settled: with no run of the caller's, the runner is busy measuring. */
+  #triadsPending = 0;
   /** holdWatchdogChecks() calls not yet released, and the check they deferred. */
   #checkHolds = 0;
   /** The checks a hold deferred: the latest snapshot's and the latest cone probe's. */
@@ -425,6 +427,7 @@ export class Lattice extends EventEmitter {
     if (options === null || typeof options !== 'object') {
       throw invalidTypeError('options', 'an object such as { steps: 1000, watchdog: { everySteps: 100 } }', options);
     }
+    if (this.#measuringAlone()) throw new Error(this.#measuringMessage('run()'));
     if (this.running) throw new Error('run(): the lattice is already running; await stop() first');
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
     const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
@@ -653,6 +656,22 @@ export class Lattice extends EventEmitter {
     return this.#core.memoryTriad(repetitions);
   }
 
+  /**
+   * memoryTriad() without holding the event loop: the core's runner thread
+   * measures, at the active run's next boundary (the run waits for it, as
+   * for memoryTriad()), or, with no run active, in a run of no steps that
+   * ends when it has measured. Until the promise settles the measurement
+   * owns the state: calls that use it at a boundary (field(), setState(),
+   * swap()) wait for it, and run() and step() refuse until it settles.
+   * `running` is true while the runner measures.
+   */
+  memoryTriadAsync(repetitions = 10): Promise<StreamTriadResult> {
+    requireInteger('repetitions', repetitions, 1, 1000);
+    const measuring = this.#core.memoryTriadAsync(repetitions);
+    this.#triadsPending += 1;
+    return measuring.finally(() => (this.#triadsPending -= 1));
+  }
+
   resetProfile(): void {
     this.#core.resetProfile();
   }
@@ -743,7 +762,17 @@ export class Lattice extends EventEmitter {
     return info;
   }
 
+  /** Whether the runner is busy only with memoryTriadAsync() (no run of the caller's). */
+  #measuringAlone(): boolean {
+    return this.#triadsPending > 0 && this.#run === null;
+  }
+
+  #measuringMessage(operation: string): string {
+    return `${operation} cannot run while memoryTriadAsync() measures the lattice's memory on its thread: await it first`;
+  }
+
   #requireStopped(operation: string): void {
+    if (this.#measuringAlone()) throw new Error(this.#measuringMessage(operation));
     if (this.#core.running) {
       throw new Error(
         `${operation} cannot run while the lattice is running on its own thread: await lat.stop() first ` +
