@@ -163,7 +163,7 @@ describe('warm start', () => {
 
   it('starts backed off when the archive says the search converged with the remembered module live, and searches again once it is rolled back', async () => {
     const config = testConfig('converged');
-    const id = await rememberRowsFast(config, await machineFingerprint(), false);
+    const id = await rememberStepModule(config, await machineFingerprint(), rowsFast);
     const gauntlet = new ScriptedGauntlet(interruptedOnAbort);
     const { engine, lat } = engineWith(config, gauntlet, true);
     const key = await baselineKey(config, lat);
