@@ -390,15 +390,28 @@ export interface CoreLattice {
    * cones of `cells` from both levels, runs the next batch(es) as a
    * snapshot's probe would (`delayed`, `remainder`; none longer than the
    * cones' radius, which a cone of at most `maxConeValues` values bounds),
-   * gathers the cells' newest values and calls the run's onConeProbe. Due
-   * while the last is still out, it is skipped (counted) and put off by
+   * gathers the cells' newest values and calls the run's onConeProbe. Then
+   * a follow-on probe at the same cells (coins `followDelayed`,
+   * `followRemainder`), due `followOffsetSteps` after the first one's
+   * batches end, unless armed again before it begins: two may be out at
+   * once. Due while two are out, a probe is skipped (counted) and put off by
    * `everySteps`. Empty cells: none.
    */
-  armConeProbe(cells: Float64Array, delayed: boolean, remainder: boolean, atStep: number, everySteps: number, maxConeValues: number): void;
+  armConeProbe(
+    cells: Float64Array,
+    delayed: boolean,
+    remainder: boolean,
+    atStep: number,
+    everySteps: number,
+    maxConeValues: number,
+    followOffsetSteps: number,
+    followDelayed: boolean,
+    followRemainder: boolean,
+  ): void;
   /**
-   * The announced cone probe, its cones of u^{n-1} and u^n copied into
+   * The oldest announced cone probe not yet taken, its cones of u^{n-1} and u^n copied into
    * `older` and `newer` (Float64Arrays of at least cells x (2 radius + 1)^dims
-   * elements; max(maxConeValues, 3^dims) always suffices); null when none is out.
+   * elements; max(maxConeValues, 3^dims) always suffices); null when none is waiting.
    */
   takeConeProbe(older: Float64Array, newer: Float64Array): CoreConeProbe | null;
   /** The watchdog is done with the cone probe of `step`: the runner may take the next. */

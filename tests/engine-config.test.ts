@@ -193,11 +193,18 @@ describe('the watchdog', () => {
       everySteps: 50,
       driftTolerance: 1e-9,
       maxCostShare: 0.01,
-      differential: { fullCheckEveryMs: 120_000 },
+      differential: { fullCheckEveryMs: 120_000, coneEverySteps: 50 },
     });
     expect(() => resolveConfig({ watchdog: { maxCostShare: 0 } })).toThrow(/watchdog\.maxCostShare = 0/);
-    expect(watchdogOptions(resolveConfig({ watchdog: { fullCheckEvery: '0s' } }).watchdog).differential).toEqual({ fullCheckEveryMs: 0 });
+    expect(watchdogOptions(resolveConfig({ watchdog: { fullCheckEvery: '0s' } }).watchdog).differential).toEqual({ fullCheckEveryMs: 0, coneEverySteps: 50 });
     expect(() => resolveConfig({ watchdog: { fullCheckEvery: '2h' } })).toThrow(/watchdog\.fullCheckEvery = "2h": must be between 0 ms and 3600000 ms/);
+  });
+
+  it("passes the cone probes' spacing down to the lattice's watchdog, 0 turning them off, and names the key and its limits", () => {
+    expect(watchdogOptions(resolveConfig({ watchdog: { coneEverySteps: 7 } }).watchdog).differential).toMatchObject({ coneEverySteps: 7 });
+    expect(watchdogOptions(resolveConfig({ watchdog: { coneEverySteps: 0 } }).watchdog).differential).toMatchObject({ coneEverySteps: 0 });
+    expect(() => resolveConfig({ watchdog: { coneEverySteps: -1 } })).toThrow(/watchdog\.coneEverySteps = -1: .*0.*1099511627776/);
+    expect(() => resolveConfig({ watchdog: { coneEverySteps: 2.5 } })).toThrow(/watchdog\.coneEverySteps = 2\.5: .*integer/);
   });
 });
 

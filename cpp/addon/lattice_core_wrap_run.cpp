@@ -196,7 +196,7 @@ Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
     LatticeCore::SnapshotCallback on_cone_probe;
     if (info[4].IsFunction()) {
       auto notifier = std::make_shared<ConeProbeNotifier>();
-      // An unbounded queue, so that the runner never blocks: it announces a cone probe only when none is out.
+      // An unbounded queue, so that the runner never blocks: it announces a cone probe only when a slot was free.
       notifier->notify = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "ouroboros-cone-probe", 0, 1);
       on_cone_probe = [notifier](std::uint64_t step) {
         notifier->notify.NonBlockingCall([step](Napi::Env js, Napi::Function callback) {
@@ -364,8 +364,12 @@ void LatticeCoreWrap::arm_cone_probe(const Napi::CallbackInfo& info) {
     const std::uint64_t at_step = read_integer(info[3], "atStep", 0);
     const std::uint64_t every_steps = read_integer(info[4], "everySteps", 1);
     const std::uint64_t max_cone_values = read_integer(info[5], "maxConeValues", 0);
+    if (!info[7].IsBoolean()) throw Napi::TypeError::New(info.Env(), "followDelayed must be a boolean");
+    if (!info[8].IsBoolean()) throw Napi::TypeError::New(info.Env(), "followRemainder must be a boolean");
+    const ConeFollow follow{info[7].As<Napi::Boolean>().Value(), info[8].As<Napi::Boolean>().Value(),
+                            read_integer(info[6], "followOffsetSteps", 0)};
     core.arm_cone_probe(cells, info[1].As<Napi::Boolean>().Value(), info[2].As<Napi::Boolean>().Value(), at_step,
-                        every_steps, max_cone_values);
+                        every_steps, max_cone_values, follow);
   });
 }
 

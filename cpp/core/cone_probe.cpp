@@ -25,7 +25,7 @@ std::uint64_t fitting_radius(std::uint32_t dims, std::uint64_t radius, std::uint
 }  // namespace
 
 void ConeProbe::arm(const std::vector<std::uint64_t>& cells, bool delayed, bool remainder, std::uint64_t at_step,
-                    std::uint64_t every_steps, std::uint64_t max_cone_values) {
+                    std::uint64_t every_steps, std::uint64_t max_cone_values, std::optional<ConeFollow> follow) {
   for (const std::uint64_t cell : cells) {
     if (cell >= geometry_.cells) {
       throw std::invalid_argument("cone probe cell " + std::to_string(cell) + " is outside the lattice's " +
@@ -39,34 +39,44 @@ void ConeProbe::arm(const std::vector<std::uint64_t>& cells, bool delayed, bool 
   plan_remainder_ = remainder;
   plan_every_ = every_steps;
   plan_max_cone_values_ = max_cone_values;
+  plan_follow_ = follow;
+  ++generation_;
   at_step_.store(cells.empty() ? kUnarmed : at_step, std::memory_order_relaxed);
 }
 
 void ConeProbe::disarm() {
   std::lock_guard<std::mutex> lock(mutex_);
+  plan_follow_.reset();
+  ++generation_;
   at_step_.store(kUnarmed, std::memory_order_relaxed);
 }
 
 std::optional<ConeProbeView> ConeProbe::ready() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!ready_) return std::nullopt;
+  Gathered* oldest = nullptr;
+  for (Gathered& slot : slots_) {
+    if (slot.phase == Gathered::Phase::Ready && (oldest == nullptr || slot.step < oldest->step)) oldest = &slot;
+  }
+  if (oldest == nullptr) return std::nullopt;
+  oldest->phase = Gathered::Phase::Taken;
   ConeProbeView view;
-  view.step = step_;
-  view.steps = steps_;
-  view.radius = radius_;
-  view.cells = &cells_;
-  view.older = older_.data();
-  view.newer = newer_.data();
-  view.values = values_.data();
-  view.gather_ns = gather_ns_this_;
+  view.step = oldest->step;
+  view.steps = oldest->steps;
+  view.radius = oldest->radius;
+  view.cells = &oldest->cells;
+  view.older = oldest->older.data();
+  view.newer = oldest->newer.data();
+  view.values = oldest->values.data();
+  view.gather_ns = oldest->gather_ns;
   return view;
 }
 
 void ConeProbe::settle(std::uint64_t step) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!ready_ || step_ != step) return;
-  ready_ = false;
-  out_.store(false, std::memory_order_release);
+  for (Gathered& slot : slots_) {
+    const bool out = slot.phase == Gathered::Phase::Ready || slot.phase == Gathered::Phase::Taken;
+    if (out && slot.step == step) slot.phase = Gathered::Phase::Free;
+  }
 }
 
 bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* current, std::uint64_t batch_steps,
@@ -74,73 +84,100 @@ bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* curr
   // The watchdog may be arming the next plan this very instant: then the probe waits for the next boundary.
   std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock() || step < at_step_.load(std::memory_order_relaxed)) return false;
-  if (out_.load(std::memory_order_acquire)) {
+  const auto free = std::find_if(slots_.begin(), slots_.end(),
+                                 [](const Gathered& slot) { return slot.phase == Gathered::Phase::Free; });
+  if (free == slots_.end()) {
     skips_.fetch_add(1, std::memory_order_relaxed);
     at_step_.store(step + plan_every_, std::memory_order_relaxed);
     return false;
   }
+  Gathered& slot = *free;
   const auto started = std::chrono::steady_clock::now();
-  batches_.start(plan_delayed_, plan_remainder_, batch_steps, every);
-  radius_ = fitting_radius(geometry_.dims, std::max<std::uint64_t>(1, batches_.planned_steps(batch_steps, every)),
-                           plan_max_cone_values_);
-  const std::uint64_t cone = cone_values(geometry_.dims, radius_);
+  slot.batches.start(plan_delayed_, plan_remainder_, batch_steps, every);
+  slot.radius =
+      fitting_radius(geometry_.dims, std::max<std::uint64_t>(1, slot.batches.planned_steps(batch_steps, every)),
+                     plan_max_cone_values_);
+  const std::uint64_t cone = cone_values(geometry_.dims, slot.radius);
   const std::uint64_t planned = plan_cells_.size();
   const std::uint64_t kept =
       plan_max_cone_values_ == 0 ? planned : std::clamp<std::uint64_t>(plan_max_cone_values_ / cone, 1, planned);
-  cells_.resize(kept);
-  for (std::uint64_t i = 0; i < kept; ++i) cells_[i] = plan_cells_[i * planned / kept];
+  slot.cells.resize(kept);
+  for (std::uint64_t i = 0; i < kept; ++i) slot.cells[i] = plan_cells_[i * planned / kept];
   const std::size_t value_bytes = geometry_.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
-  older_.resize(kept * cone * value_bytes);
-  newer_.resize(kept * cone * value_bytes);
-  gather_cones(geometry_, previous, cells_, radius_, older_.data());
-  gather_cones(geometry_, current, cells_, radius_, newer_.data());
-  // Consumed: the watchdog arms the next when it takes this one.
+  slot.older.resize(kept * cone * value_bytes);
+  slot.newer.resize(kept * cone * value_bytes);
+  gather_cones(geometry_, previous, slot.cells, slot.radius, slot.older.data());
+  gather_cones(geometry_, current, slot.cells, slot.radius, slot.newer.data());
+  // Consumed: its follow-on, if any, is armed when it ends; otherwise the watchdog arms the next when it takes it.
   at_step_.store(kUnarmed, std::memory_order_relaxed);
-  out_.store(true, std::memory_order_relaxed);
-  ready_ = false;
-  under_way_ = true;
-  step_ = step;
-  gather_ns_this_ = elapsed_ns(started);
-  gather_ns_.fetch_add(gather_ns_this_, std::memory_order_relaxed);
+  slot.generation = generation_;
+  slot.follow = plan_follow_;
+  plan_follow_.reset();
+  slot.phase = Gathered::Phase::UnderWay;
+  slot.step = step;
+  under_way_ = &slot;
+  slot.gather_ns = elapsed_ns(started);
+  gather_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
   return true;
 }
 
 bool ConeProbe::batch_done(std::uint64_t step) {
-  if (!under_way_) return false;
-  const bool last = batches_.batch_done();
-  return last || step >= step_ + radius_;
+  if (under_way_ == nullptr) return false;
+  const bool last = under_way_->batches.batch_done();
+  return last || step >= under_way_->step + under_way_->radius;
 }
 
 std::uint64_t ConeProbe::finish(std::uint64_t step, const void* newest) {
+  Gathered& slot = *under_way_;
   const auto started = std::chrono::steady_clock::now();
-  steps_ = step - step_;
+  slot.steps = step - slot.step;
   const std::size_t value_bytes = geometry_.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
-  values_.resize(cells_.size() * value_bytes);
-  gather_cones(geometry_, newest, cells_, 0, values_.data());
-  under_way_ = false;
-  batches_.stop();
+  slot.values.resize(slot.cells.size() * value_bytes);
+  gather_cones(geometry_, newest, slot.cells, 0, slot.values.data());
+  slot.batches.stop();
+  under_way_ = nullptr;
   const std::uint64_t spent = elapsed_ns(started);
   gather_ns_.fetch_add(spent, std::memory_order_relaxed);
   probes_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mutex_);
-  gather_ns_this_ += spent;
-  ready_ = true;
-  return step_;
+  slot.gather_ns += spent;
+  slot.phase = Gathered::Phase::Ready;
+  if (slot.follow && slot.generation == generation_) {
+    plan_delayed_ = slot.follow->delayed;
+    plan_remainder_ = slot.follow->remainder;
+    at_step_.store(step + slot.follow->offset_steps, std::memory_order_relaxed);
+  }
+  return slot.step;
 }
 
 void ConeProbe::abandon() {
-  if (!under_way_) return;
-  under_way_ = false;
-  batches_.stop();
-  out_.store(false, std::memory_order_release);
+  if (under_way_ == nullptr) return;
+  Gathered& slot = *under_way_;
+  slot.batches.stop();
+  under_way_ = nullptr;
+  std::lock_guard<std::mutex> lock(mutex_);
+  slot.phase = Gathered::Phase::Free;
+  // Unless the watchdog armed another since, its plan is due again at the next boundary.
+  if (slot.generation == generation_) {
+    plan_follow_ = slot.follow;
+    at_step_.store(slot.step, std::memory_order_relaxed);
+  }
+}
+
+void ConeProbe::drop_announced() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Gathered& slot : slots_) {
+    if (slot.phase == Gathered::Phase::Ready) slot.phase = Gathered::Phase::Free;
+  }
 }
 
 void ConeProbe::reset() {
   std::lock_guard<std::mutex> lock(mutex_);
-  under_way_ = false;
-  batches_.stop();
-  ready_ = false;
-  out_.store(false, std::memory_order_release);
+  for (Gathered& slot : slots_) {
+    slot.batches.stop();
+    slot.phase = Gathered::Phase::Free;
+  }
+  under_way_ = nullptr;
 }
 
 }  // namespace ouro

@@ -368,13 +368,15 @@ class LatticeCore {
    * first boundary at or after `at_step`, the runner gathers the light cones
    * of `cells` from both levels, runs the next batch(es) as a snapshot's
    * probe would (`delayed`, `remainder`), gathers the cells' newest values
-   * and calls the run's on_cone_probe. Empty cells: none.
+   * and calls the run's on_cone_probe; then `follow`'s probe, if no plan is
+   * armed before it begins. Empty cells: none.
    */
   void arm_cone_probe(const std::vector<std::uint64_t>& cells, bool delayed, bool remainder, std::uint64_t at_step,
-                      std::uint64_t every_steps, std::uint64_t max_cone_values) {
-    cone_probe_.arm(cells, delayed, remainder, at_step, every_steps, max_cone_values);
+                      std::uint64_t every_steps, std::uint64_t max_cone_values,
+                      std::optional<ConeFollow> follow = std::nullopt) {
+    cone_probe_.arm(cells, delayed, remainder, at_step, every_steps, max_cone_values, follow);
   }
-  /// The cone probe announced and not yet settled, if any; its memory stays untouched until settled.
+  /// The oldest cone probe announced and not yet taken, if any, now taken; its memory stays untouched until settled.
   std::optional<ConeProbeView> ready_cone_probe() { return cone_probe_.ready(); }
   void settle_cone_probe(std::uint64_t step) { cone_probe_.settle(step); }
   WatchdogCounters watchdog_counters() const { return {snapshots_.counters(), cone_probe_.counters()}; }

@@ -93,10 +93,8 @@ bool LatticeCore::runner_step() {
   batch_sizer_.record(end_ns - start_ns, steps);
   batch_steps_.store(batch_sizer_.next(), std::memory_order_relaxed);
   runner_.record_batch(StepRecord{index, steps, module.id(), start_ns, end_ns});
-  if (cone_probe_.batch_done(step_count())) {
-    const std::uint64_t announced = cone_probe_.finish(step_count(), current_level());
-    if (on_cone_probe_) on_cone_probe_(announced);
-  }
+  const bool cone_done = cone_probe_.batch_done(step_count());
+  const std::uint64_t cone_step = cone_done ? cone_probe_.finish(step_count(), current_level()) : 0;
   if (snapshots_.batch_done()) {
     const std::uint64_t announced = snapshots_.finish_probe(step_count(), current_level());
     if (on_snapshot_) on_snapshot_(announced);
@@ -104,6 +102,9 @@ bool LatticeCore::runner_step() {
   const std::uint64_t every = run_options_.snapshot_every;
   if (every > 0 && (index + steps) % every == 0) capture_snapshot();
   advance_cone_probe();
+  // Announced only now: the watchdog, told of it, takes it and arms its next plan at once, and a follow-on due at this
+  // boundary must have begun by then, or that plan would drop it.
+  if (cone_done && on_cone_probe_) on_cone_probe_(cone_step);
   return true;
 }
 
@@ -167,6 +168,7 @@ RecoveryOutcome LatticeCore::recover_now(Slot slot) {
   RecoveryOutcome outcome;
   outcome.failed_step = step_count();
   outcome.rollback = apply_swap(slot, nullptr);
+  cone_probe_.drop_announced();
   outcome.restored_step = snapshots_.restore(state_->level(0), state_->level(1));
   if (outcome.restored_step) {
     current_ = 0;

@@ -1,7 +1,8 @@
 // The cone probe's gather on its own, without a runner: the values it
 // copies are the levels' values at the cone cells (wrapped around the torus,
-// in the oracle's order), its cones stay within the budget, and a probe due
-// while the last is still out is skipped and counted, never waited for.
+// in the oracle's order), its cones stay within the budget, a follow-on
+// probe may take the batch right after another's, and a probe due while two
+// are still out is skipped and counted, never waited for.
 #include "core/cone_probe.h"
 #include "core/cone_gather.h"
 
@@ -139,7 +140,7 @@ TEST(ConeProbe, ShrinksTheRadiusSoThatOneConeFitsTheBudgetAndBoundsTheBatches) {
   EXPECT_EQ(probe.ready()->cells->size(), 1u);
 }
 
-TEST(ConeProbe, SkipsAndCountsADueProbeWhileTheLastIsOutAndPutsItOffByItsInterval) {
+TEST(ConeProbe, SkipsAndCountsADueProbeWhileTwoAreOutAndPutsItOffByItsInterval) {
   const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
   ConeProbe probe(geometry);
   const std::vector<double> level(geometry.cells, 0.0);
@@ -147,20 +148,75 @@ TEST(ConeProbe, SkipsAndCountsADueProbeWhileTheLastIsOutAndPutsItOffByItsInterva
   ASSERT_TRUE(probe.begin(4, level.data(), level.data(), 2, 0));
   ASSERT_TRUE(probe.batch_done(6));
   probe.finish(6, level.data());
-  // The watchdog takes it and arms the next before its verdict: due at 7 while the first is still out.
+  // The watchdog takes it and arms the next before its verdict: the second slot takes it while the first is out.
   probe.arm({9}, false, false, 7, 10, 0);
-  EXPECT_FALSE(probe.begin(8, level.data(), level.data(), 2, 0));
+  ASSERT_TRUE(probe.begin(8, level.data(), level.data(), 2, 0));
+  ASSERT_TRUE(probe.batch_done(10));
+  probe.finish(10, level.data());
+  // A third, due while both are out, is skipped and put off by the interval.
+  probe.arm({9}, false, false, 11, 10, 0);
+  EXPECT_FALSE(probe.begin(12, level.data(), level.data(), 2, 0));
   EXPECT_EQ(probe.counters().skips, 1u);
-  EXPECT_FALSE(probe.due(17));
-  EXPECT_TRUE(probe.due(18));
-  probe.settle(4);
+  EXPECT_FALSE(probe.due(21));
+  EXPECT_TRUE(probe.due(22));
+  // The oldest is taken first, then the other; none is left to take.
+  EXPECT_EQ(probe.ready()->step, 4u);
+  EXPECT_EQ(probe.ready()->step, 8u);
   EXPECT_FALSE(probe.ready().has_value());
-  ASSERT_TRUE(probe.begin(18, level.data(), level.data(), 2, 0));
+  probe.settle(4);
+  ASSERT_TRUE(probe.begin(22, level.data(), level.data(), 2, 0));
   EXPECT_EQ(probe.counters().skips, 1u);
-  // A probe whose batches will not run (the state replaced) is dropped: the next may be taken.
+  // A probe whose batches will not run (the state replaced) is dropped, and its plan is due again at once.
   probe.abandon();
-  probe.arm({9}, false, false, 20, 10, 0);
-  EXPECT_TRUE(probe.begin(20, level.data(), level.data(), 2, 0));
+  EXPECT_TRUE(probe.due(22));
+  EXPECT_TRUE(probe.begin(23, level.data(), level.data(), 2, 0));
+  probe.abandon();
+  probe.arm({9}, false, false, 30, 10, 0);
+  EXPECT_FALSE(probe.due(29));
+  EXPECT_TRUE(probe.begin(30, level.data(), level.data(), 2, 0));
+}
+
+TEST(ConeProbe, AFollowOnProbeIsDueItsOffsetAfterTheFirstEndsAndMayTakeTheVeryNextBatch) {
+  const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level(geometry.cells, 0.0);
+  // Offset 0: the batch right after the first probe's, while the first is still out (not yet taken).
+  probe.arm({1, 2}, false, false, 4, 10, 0, ConeFollow{true, false, 0});
+  ASSERT_TRUE(probe.begin(4, level.data(), level.data(), 3, 0));
+  EXPECT_FALSE(probe.due(7));
+  ASSERT_TRUE(probe.batch_done(7));
+  EXPECT_EQ(probe.finish(7, level.data()), 4u);
+  EXPECT_TRUE(probe.due(7));
+  ASSERT_TRUE(probe.begin(7, level.data(), level.data(), 3, 0));
+  // The follow-on's own coin: a one-step call first.
+  EXPECT_EQ(probe.batch(3, 0), 1u);
+  EXPECT_FALSE(probe.batch_done(8));
+  ASSERT_TRUE(probe.batch_done(11));
+  EXPECT_EQ(probe.finish(11, level.data()), 7u);
+  // A follow-on has none of its own: nothing is due until the watchdog arms again.
+  EXPECT_FALSE(probe.due(1000));
+  EXPECT_EQ(probe.ready()->cells->size(), 2u);
+  EXPECT_EQ(probe.ready()->step, 7u);
+
+  // Offset 5: due 5 steps after the first ends; a plan armed before it begins replaces it.
+  ConeProbe later(geometry);
+  later.arm({1}, false, false, 0, 10, 0, ConeFollow{false, false, 5});
+  ASSERT_TRUE(later.begin(0, level.data(), level.data(), 1, 0));
+  ASSERT_TRUE(later.batch_done(1));
+  later.finish(1, level.data());
+  EXPECT_FALSE(later.due(5));
+  EXPECT_TRUE(later.due(6));
+  later.arm({1}, false, false, 9, 10, 0);
+  EXPECT_FALSE(later.due(8));
+  // A plan armed while its first probe is under way drops the follow-on: the watchdog's newer plan stands.
+  ConeProbe rearmed(geometry);
+  rearmed.arm({1}, false, false, 0, 10, 0, ConeFollow{false, false, 0});
+  ASSERT_TRUE(rearmed.begin(0, level.data(), level.data(), 1, 0));
+  rearmed.arm({1}, false, false, 50, 10, 0);
+  ASSERT_TRUE(rearmed.batch_done(1));
+  rearmed.finish(1, level.data());
+  EXPECT_FALSE(rearmed.due(49));
+  EXPECT_TRUE(rearmed.due(50));
 }
 
 TEST(ConeProbe, ANewRunReleasesAProbeWhoseCheckNeverCameAndKeepsThePlan) {
@@ -177,6 +233,31 @@ TEST(ConeProbe, ANewRunReleasesAProbeWhoseCheckNeverCameAndKeepsThePlan) {
   EXPECT_FALSE(probe.due(4));
   EXPECT_TRUE(probe.begin(5, level.data(), level.data(), 1, 0));
   EXPECT_EQ(probe.counters().skips, 0u);
+}
+
+TEST(ConeProbe, ARollbackDropsTheProbesAnnouncedAndNotYetTaken) {
+  const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level(geometry.cells, 0.0);
+  probe.arm({1}, false, false, 0, 10, 0, ConeFollow{false, false, 0});
+  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 1, 0));
+  ASSERT_TRUE(probe.batch_done(1));
+  probe.finish(1, level.data());
+  ASSERT_TRUE(probe.begin(1, level.data(), level.data(), 1, 0));
+  ASSERT_TRUE(probe.batch_done(2));
+  probe.finish(2, level.data());
+  // The watchdog has taken the first (its verdict is its own to drop); the second is dropped with the rollback.
+  EXPECT_EQ(probe.ready()->step, 0u);
+  probe.drop_announced();
+  EXPECT_FALSE(probe.ready().has_value());
+  // The taken one still holds its slot until settled: one slot is free.
+  probe.arm({1}, false, false, 3, 10, 0);
+  ASSERT_TRUE(probe.begin(3, level.data(), level.data(), 1, 0));
+  ASSERT_TRUE(probe.batch_done(4));
+  probe.finish(4, level.data());
+  probe.arm({1}, false, false, 5, 10, 0);
+  EXPECT_FALSE(probe.begin(5, level.data(), level.data(), 1, 0));
+  EXPECT_EQ(probe.counters().skips, 1u);
 }
 
 TEST(ConeProbe, RefusesACellOutsideTheLattice) {

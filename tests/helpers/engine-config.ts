@@ -26,7 +26,8 @@ export function engineTestConfig(root: string, name: string, ...layers: ConfigOv
     energyInterval: '250ms',
     archive: { path: path.join(dir, 'archive.sqlite'), warmStart: false },
     lattice: { extents: [160, 160] },
-    watchdog: { everySteps: 500 },
+    // Cone probes as far apart as the snapshots, as before the configuration had its own key for them.
+    watchdog: { everySteps: 500, coneEverySteps: 500 },
     watch: { window: '300ms', minSteps: 5 },
     canary: { steps: 20 },
     gauntlet: { targetExtents: [128, 128], heldOutExtents: [97, 89], cacheDir: path.join(root, 'gauntlet-cache') },

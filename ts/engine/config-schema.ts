@@ -290,6 +290,13 @@ export const CONFIG_SCHEMA = [
       'Every this long the differential check compares the whole lattice with the oracle after one live batch, not a sample of cells (0: never): a kernel wrong at a few cells escapes the samples. About 1 s of oracle work off the event loop and 0.25 s on it at 4096^2: 2 minutes keeps it near 1% of the run (about 2% at 1 minute, measured under load).',
   },
   {
+    path: 'watchdog.coneEverySteps',
+    type: { kind: 'integer', min: 0, max: 2 ** 40 },
+    default: 50,
+    description:
+      "Between snapshots, a cone probe checks one batch differentially every this many steps on average (its step drawn 1 to 2x - 1 steps after the last), at the cost of gathering a few cells' light cones (0: none, only the snapshots' probes): a kernel that misbehaves briefly between two snapshots is seen only by a probe.",
+  },
+  {
     path: 'watch.window',
     type: { kind: 'duration', minMs: 10, maxMs: HOUR_MS },
     default: '4s',

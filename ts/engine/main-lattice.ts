@@ -16,7 +16,7 @@ export function watchdogOptions(settings: EngineConfig['watchdog']): WatchdogOpt
     everySteps: settings.everySteps,
     driftTolerance: settings.driftTolerance,
     maxCostShare: settings.maxCostShare,
-    differential: { fullCheckEveryMs: settings.fullCheckEveryMs },
+    differential: { fullCheckEveryMs: settings.fullCheckEveryMs, coneEverySteps: settings.coneEverySteps },
   };
 }
 

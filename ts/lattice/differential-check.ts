@@ -73,6 +73,28 @@ export function drawConeProbe(random: () => number, fromStep: number, everySteps
   return { atStep, cells: drawn, delayed, remainder: random() < 0.5 };
 }
 
+/** The probe that follows a cone probe at its cells (CoreLattice.armConeProbe's follow-on). */
+export interface FollowingProbePlan {
+  /** Steps after the first probe's batches end: 0 probes the very next batch. */
+  offsetSteps: number;
+  delayed: boolean;
+  remainder: boolean;
+}
+
+/**
+ * The follow-on of a cone probe: 0 to 2 everySteps - 2 steps after the
+ * first one's batches end, uniformly, with fair coins. The watchdog can arm
+ * the next probe only once it has taken one, batches after it ended, so the
+ * core holds this one beforehand: the batch right after a probe (after the
+ * runner's gather pause, which a kernel can time) is then as likely to be
+ * probed as any other.
+ */
+export function drawFollowingProbe(random: () => number, everySteps: number): FollowingProbePlan {
+  const offsetSteps = Math.min(2 * everySteps - 2, Math.floor(random() * (2 * everySteps - 1)));
+  const delayed = random() < 0.5;
+  return { offsetSteps, delayed, remainder: random() < 0.5 };
+}
+
 /** Values in the light cone of `radius` steps around one cell in `dims` dimensions. */
 export function coneValues(dims: number, radius: number): number {
   return (2 * radius + 1) ** dims;

@@ -31,7 +31,16 @@ import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js'
 import { oracleAddon } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import { type ProbeMismatch, ULPS_PER_STEP, compareProbe, coneProbeRandom, coneValues, drawConeProbe, drawProbeCells } from './differential-check.js';
+import {
+  type ProbeMismatch,
+  ULPS_PER_STEP,
+  compareProbe,
+  coneProbeRandom,
+  coneValues,
+  drawConeProbe,
+  drawFollowingProbe,
+  drawProbeCells,
+} from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
 
@@ -232,6 +241,13 @@ interface SnapshotLevels {
   current: Float64Array;
 }
 
+/** Where a cone probe's cones are copied for the oracle; busy while its steps are under way. */
+interface ConeArrays {
+  older: Float64Array;
+  newer: Float64Array;
+  busy: boolean;
+}
+
 /** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
 export interface ConeProbeStats {
   checked: number;
@@ -261,8 +277,8 @@ export class Watchdog {
   #fullCheckPlanned = false;
   /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
   #fullCheckInFlight: Promise<void> | null = null;
-  /** The cone probe's cones, copied out of the core, allocated at the first and reused. */
-  #cones: { older: Float64Array; newer: Float64Array } | null = null;
+  /** Cone probes' cones copied out of the core, one pair per probe being checked (two may be out), allocated once. */
+  readonly #cones: ConeArrays[] = [];
   readonly #coneRandom: () => number;
   /**
    * With a cost share, the cone probes' own cadence: each probe's cost (the
@@ -271,8 +287,8 @@ export class Watchdog {
    * cone intervals as a snapshot's defers the next snapshot.
    */
   readonly #coneCadence: SnapshotCadence | null;
-  /** A cone probe's oracle steps under way off the JS thread. */
-  #coneInFlight: Promise<void> | null = null;
+  /** Cone probes' oracle steps under way off the JS thread. */
+  readonly #conesInFlight = new Set<Promise<void>>();
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
   /** What the cone probes checked so far cost. */
@@ -320,66 +336,76 @@ export class Watchdog {
   }
 
   /** Resolves once no cone probe is being checked (at once when none is). */
-  coneSettled(): Promise<void> {
-    return this.#coneInFlight ?? Promise.resolve();
+  async coneSettled(): Promise<void> {
+    await Promise.all(this.#conesInFlight);
   }
 
   /**
-   * Called with each cone probe the runner announces: its cones are copied
-   * out, the next probe is armed, and the oracle steps the cones on a libuv
-   * thread; the probe is settled (the runner may take the next) when the
-   * answer comes, and a mismatch rolls back.
+   * Called with each cone probe the runner announces: the cones of every
+   * probe waiting (a follow-on may have been announced too) are copied out,
+   * the next probe is armed, and the oracle steps the cones on a libuv
+   * thread; a probe is settled (its slot the runner's again) when the answer
+   * comes, and a mismatch rolls back.
    */
   checkCone(): void {
     const plan = this.differential;
     if (plan === null) return;
-    const startedMs = this.#now();
-    const cones = this.#coneArrays(plan);
-    const probe = this.#takeConeProbe(cones);
-    if (probe === null) return;
-    this.#armNextCone(Math.max(probe.step, this.core.stepCount));
+    for (;;) {
+      const startedMs = this.#now();
+      const cones = this.#freeConeArrays(plan);
+      const probe = this.#takeConeProbe(cones);
+      if (probe === null) return;
+      cones.busy = true;
+      this.#armNextCone(Math.max(probe.step, this.core.stepCount));
+      const checked = this.#checkTakenCone(probe, cones, startedMs).finally(() => this.#conesInFlight.delete(checked));
+      this.#conesInFlight.add(checked);
+    }
+  }
+
+  /** The oracle steps a taken probe's cones off the JS thread; a mismatch rolls back. */
+  async #checkTakenCone(probe: CoreConeProbe, cones: ConeArrays, startedMs: number): Promise<void> {
     const { extents, courant2, precision } = this.physics;
     const count = probe.cells.length * coneValues(extents.length, probe.radius);
     const rollbacks = this.#rollbacks;
-    const answer = oracleAddon().stepConesAsync(
-      cones.older.subarray(0, count),
-      cones.newer.subarray(0, count),
-      extents.length,
-      probe.radius,
-      courant2,
-      probe.steps,
-      precision === 'f32',
-    );
-    const sentMs = this.#now();
-    this.coneStats.jsMs += sentMs - startedMs;
-    this.coneStats.gatherNs += probe.gatherNs;
-    this.#coneInFlight = answer
-      .then(({ values, termScale }) => {
-        const answeredMs = this.#now();
-        this.coneStats.oracleMs += answeredMs - sentMs;
-        const mismatch = compareProbe(probe.cells, probe.values, values, termScale, precision, probe.steps);
-        const doneMs = this.#now();
-        this.coneStats.checked += 1;
-        this.coneStats.jsMs += doneMs - answeredMs;
-        this.#noteDifferentialCheck(answeredMs);
-        if (mismatch === null) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
-        this.core.settleConeProbe(probe.step);
-        if (mismatch === null || rollbacks !== this.#rollbacks) return;
-        const failure = this.#differentialDetail(mismatch, probe.step, probe.steps, probe.cells.length, 'differential check of a cone probe');
-        this.#rollBack(failure, probe.step, this.lastChecked?.energyDrift ?? 0);
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof Error && /is closed/.test(error.message)))
-          process.emitWarning(`the watchdog's cone probe of step ${probe.step} failed: ${String(error)}`);
-      })
-      .finally(() => {
-        this.#coneInFlight = null;
-      });
+    try {
+      const answer = oracleAddon().stepConesAsync(
+        cones.older.subarray(0, count),
+        cones.newer.subarray(0, count),
+        extents.length,
+        probe.radius,
+        courant2,
+        probe.steps,
+        precision === 'f32',
+      );
+      const sentMs = this.#now();
+      this.coneStats.jsMs += sentMs - startedMs;
+      this.coneStats.gatherNs += probe.gatherNs;
+      const { values, termScale } = await answer;
+      const answeredMs = this.#now();
+      this.coneStats.oracleMs += answeredMs - sentMs;
+      const mismatch = compareProbe(probe.cells, probe.values, values, termScale, precision, probe.steps);
+      const doneMs = this.#now();
+      this.coneStats.checked += 1;
+      this.coneStats.jsMs += doneMs - answeredMs;
+      this.#noteDifferentialCheck(answeredMs);
+      if (mismatch === null) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
+      // Its arrays are free before its slot is: the runner's next announcement may need them.
+      cones.busy = false;
+      this.core.settleConeProbe(probe.step);
+      if (mismatch === null || rollbacks !== this.#rollbacks) return;
+      const failure = this.#differentialDetail(mismatch, probe.step, probe.steps, probe.cells.length, 'differential check of a cone probe');
+      this.#rollBack(failure, probe.step, this.lastChecked?.energyDrift ?? 0);
+    } catch (error) {
+      if (!(error instanceof Error && /is closed/.test(error.message)))
+        process.emitWarning(`the watchdog's cone probe of step ${probe.step} failed: ${String(error)}`);
+    } finally {
+      cones.busy = false;
+    }
   }
 
   /**
-   * Before a passed cone probe is settled (the runner takes no other while
-   * it is out): with a cost share, the next probe is drawn again from as
+   * Before a passed cone probe is settled (its slot is not yet the
+   * runner's): with a cost share, the next probe is drawn again from as
    * many whole intervals on as the cone cadence defers it, when it defers.
    */
   #deferNextCone(step: number, startedMs: number, costMs: number): void {
@@ -388,8 +414,8 @@ export class Watchdog {
     if (first > step + 1) this.#armNextCone(first - 1);
   }
 
-  /** The announced cone probe; null when none is out, or when the lattice was closed after announcing it. */
-  #takeConeProbe(cones: { older: Float64Array; newer: Float64Array }): CoreConeProbe | null {
+  /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
+  #takeConeProbe(cones: ConeArrays): CoreConeProbe | null {
     try {
       return this.core.takeConeProbe(cones.older, cones.newer);
     } catch (error) {
@@ -403,16 +429,28 @@ export class Watchdog {
     const plan = this.differential;
     if (plan === null || plan.coneEverySteps === 0) return;
     const next = drawConeProbe(this.#coneRandom, fromStep, plan.coneEverySteps, cellCount(this.physics.extents), plan.cells);
-    this.core.armConeProbe(next.cells, next.delayed, next.remainder, next.atStep, plan.coneEverySteps, plan.coneValues);
+    const follow = drawFollowingProbe(this.#coneRandom, plan.coneEverySteps);
+    this.core.armConeProbe(
+      next.cells,
+      next.delayed,
+      next.remainder,
+      next.atStep,
+      plan.coneEverySteps,
+      plan.coneValues,
+      follow.offsetSteps,
+      follow.delayed,
+      follow.remainder,
+    );
   }
 
-  /** Arrays for a cone probe's cones: no probe needs more than its cone budget or one cone of radius 1. */
-  #coneArrays(plan: DifferentialPlan): { older: Float64Array; newer: Float64Array } {
-    if (this.#cones === null) {
-      const values = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
-      this.#cones = { older: new Float64Array(values), newer: new Float64Array(values) };
-    }
-    return this.#cones;
+  /** Arrays no probe being checked holds: no probe needs more than its cone budget or one cone of radius 1. */
+  #freeConeArrays(plan: DifferentialPlan): ConeArrays {
+    const free = this.#cones.find((cones) => !cones.busy);
+    if (free !== undefined) return free;
+    const values = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
+    const cones = { older: new Float64Array(values), newer: new Float64Array(values), busy: false };
+    this.#cones.push(cones);
+    return cones;
   }
 
   #noteDifferentialCheck(atMs: number): void {
