@@ -255,7 +255,7 @@ export const CONFIG_SCHEMA = [
     type: { kind: 'duration', minMs: 1, maxMs: 10_000 },
     default: '50ms',
     description:
-      'Longest one batch of steps (one call of the step kernel) should take: the runner asks for k = clamp(floor(batchLatency / time per step), 1, maxBatchSteps) steps per call, a new module starting at 1. Swaps, pauses and watchdog snapshots wait for the batch in flight. 50ms, not 10ms: at 4096^2 a fast step takes 5-11 ms, and a 10 ms bound would keep batches at 1-2 steps where fusing 4-8 steps per pass (temporal blocking) is what pays.',
+      'Longest one batch of steps (one call of the step kernel) should take: the runner asks for k = clamp(floor(batchLatency / time per step), 1, maxBatchSteps) steps per call, a new module starting at 1. Swaps, pauses and watchdog snapshots wait for the batch in flight. 50ms, not 10ms: at 4096^2 a fast step takes 5-11 ms, and a 10 ms bound would keep batches at 1-2 steps where fusing 4-8 steps per pass (temporal blocking) is what pays. Where one step alone takes most of it, the runner tries longer batches, up to 8 x batchLatency, and keeps them only while they are measured faster per step.',
   },
   {
     path: 'lattice.maxBatchSteps',

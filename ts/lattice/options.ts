@@ -53,7 +53,9 @@ export interface LatticeOptions {
    * Longest one batch of steps (one kernel call) should take, in ms: the
    * runner asks the step kernel for k = clamp(floor(batchLatencyMs / time
    * per step), 1, maxBatchSteps) steps per call, a new module starting at 1
-   * (default DEFAULT_BATCH_LATENCY_MS).
+   * (default DEFAULT_BATCH_LATENCY_MS). When the latency is what limits k,
+   * longer batches (up to 8 x the latency) are tried and kept only while
+   * they are measured faster per step (cpp/core/batch_sizer.h).
    */
   batchLatencyMs?: number;
   /** Most steps in one kernel call, the runner's and step()'s (default DEFAULT_MAX_BATCH_STEPS). */
