@@ -67,61 +67,36 @@ Napi::Object triad_result(Napi::Env env, const StreamTriadResult& triad) {
 }  // namespace
 
 Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
-  return DefineClass(env, "LatticeCore",
-                     {
-                         InstanceMethod<&LatticeCoreWrap::set_state>("setState"),
-                         InstanceMethod<&LatticeCoreWrap::step>("step"),
-                         InstanceMethod<&LatticeCoreWrap::direct_steps>("directSteps"),
-                         InstanceAccessor<&LatticeCoreWrap::step_count>("stepCount"),
-                         InstanceAccessor<&LatticeCoreWrap::batch_steps>("batchSteps"),
-                         InstanceAccessor<&LatticeCoreWrap::kernel_name>("kernelName"),
-                         InstanceMethod<&LatticeCoreWrap::field>("field"),
-                         InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
-                         InstanceMethod<&LatticeCoreWrap::levels>("levels"),
-                         InstanceMethod<&LatticeCoreWrap::views>("views"),
-                         InstanceMethod<&LatticeCoreWrap::levels_async>("levelsAsync"),
-                         InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
-                         InstanceMethod<&LatticeCoreWrap::readout>("readout"),
-                         InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
-                         InstanceMethod<&LatticeCoreWrap::memory_triad_async>("memoryTriadAsync"),
-                         InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
-                         InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
-                         InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
-                         InstanceMethod<&LatticeCoreWrap::resume_batch_steps>("resumeBatchSteps"),
-                         InstanceMethod<&LatticeCoreWrap::close>("close"),
-                         InstanceMethod<&LatticeCoreWrap::run>("run"),
-                         InstanceMethod<&LatticeCoreWrap::pause>("pause"),
-                         InstanceMethod<&LatticeCoreWrap::resume>("resume"),
-                         InstanceMethod<&LatticeCoreWrap::stop>("stop"),
-                         InstanceAccessor<&LatticeCoreWrap::running>("running"),
-                         InstanceAccessor<&LatticeCoreWrap::paused>("paused"),
-                         InstanceMethod<&LatticeCoreWrap::swap>("swap"),
-                         InstanceMethod<&LatticeCoreWrap::rollback>("rollback"),
-                         InstanceMethod<&LatticeCoreWrap::slots>("slots"),
-                         InstanceMethod<&LatticeCoreWrap::wait_for_boundary>("waitForBoundary"),
-                         InstanceMethod<&LatticeCoreWrap::profile>("profile"),
-                         InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
-                         InstanceMethod<&LatticeCoreWrap::fp_restores>("fpRestores"),
-                         InstanceMethod<&LatticeCoreWrap::set_fp_restore>("setFpRestore"),
-                         InstanceMethod<&LatticeCoreWrap::profile_counters>("profileCounters"),
-                         InstanceMethod<&LatticeCoreWrap::add_profile_counters>("addProfileCounters"),
-                         InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
-                         InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
-                         InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
-                         InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
-                         InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
-                         InstanceMethod<&LatticeCoreWrap::set_probe_whole_level>("setProbeWholeLevel"),
-                         InstanceMethod<&LatticeCoreWrap::defer_snapshots>("deferSnapshots"),
-                         InstanceMethod<&LatticeCoreWrap::arm_cone_probe>("armConeProbe"),
-                         InstanceMethod<&LatticeCoreWrap::take_cone_probe>("takeConeProbe"),
-                         InstanceMethod<&LatticeCoreWrap::settle_cone_probe>("settleConeProbe"),
-                         InstanceMethod<&LatticeCoreWrap::watchdog_counters>("watchdogCounters"),
-                         InstanceMethod<&LatticeCoreWrap::recover>("recover"),
-                         InstanceMethod<&LatticeCoreWrap::canary>("canary"),
-                         InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),
-                         InstanceMethod<&LatticeCoreWrap::open_kernel_host_workspace>("openKernelHostWorkspace"),
-                         InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
-                     });
+  Properties properties;
+  for (const Properties& part : {state_properties(), run_properties(), profile_properties(), watchdog_properties()}) {
+    properties.insert(properties.end(), part.begin(), part.end());
+  }
+  return DefineClass(env, "LatticeCore", properties);
+}
+
+LatticeCoreWrap::Properties LatticeCoreWrap::state_properties() {
+  return {
+      InstanceMethod<&LatticeCoreWrap::set_state>("setState"),
+      InstanceMethod<&LatticeCoreWrap::step>("step"),
+      InstanceMethod<&LatticeCoreWrap::direct_steps>("directSteps"),
+      InstanceAccessor<&LatticeCoreWrap::step_count>("stepCount"),
+      InstanceAccessor<&LatticeCoreWrap::batch_steps>("batchSteps"),
+      InstanceAccessor<&LatticeCoreWrap::kernel_name>("kernelName"),
+      InstanceMethod<&LatticeCoreWrap::field>("field"),
+      InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
+      InstanceMethod<&LatticeCoreWrap::levels>("levels"),
+      InstanceMethod<&LatticeCoreWrap::views>("views"),
+      InstanceMethod<&LatticeCoreWrap::levels_async>("levelsAsync"),
+      InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
+      InstanceMethod<&LatticeCoreWrap::readout>("readout"),
+      InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
+      InstanceMethod<&LatticeCoreWrap::memory_triad_async>("memoryTriadAsync"),
+      InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
+      InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
+      InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
+      InstanceMethod<&LatticeCoreWrap::resume_batch_steps>("resumeBatchSteps"),
+      InstanceMethod<&LatticeCoreWrap::close>("close"),
+  };
 }
 
 LatticeCoreWrap::LatticeCoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LatticeCoreWrap>(info) {
