@@ -6,6 +6,7 @@
 #include "core_values.h"
 #include "js_completion.h"
 #include "js_convert.h"
+#include "promise_worker.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,55 +17,6 @@
 #include <vector>
 
 namespace ouro::addon {
-namespace {
-
-/**
- * One call of a module on copies, off the JS thread: a confined module's
- * self-test steps and reads out the whole live-sized lattice through its
- * host, seconds at 4096^2, which the event loop must not wait for. `work`
- * runs on a worker thread and touches no Napi value; `result` builds the
- * JS value on the JS thread.
- */
-class ModuleCallWorker : public Napi::AsyncWorker {
- public:
-  ModuleCallWorker(Napi::Env env, const char* name, std::function<void()> work,
-                   std::function<Napi::Value(Napi::Env)> result)
-      : Napi::AsyncWorker(env, name),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)),
-        result_(std::move(result)) {}
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      work_();
-    } catch (const std::exception& error) {
-      SetError(error.what());
-    } catch (...) {
-      SetError("unknown native exception in a module call");
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(result_(Env())); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::function<void()> work_;
-  std::function<Napi::Value(Napi::Env)> result_;
-};
-
-Napi::Object triad_result(Napi::Env env, const StreamTriadResult& triad) {
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("gbPerSecond", triad.gb_per_second);
-  result.Set("bytesPerArray", static_cast<double>(triad.bytes_per_array));
-  result.Set("threads", triad.threads);
-  return result;
-}
-
-}  // namespace
 
 Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
   Properties properties;
@@ -246,7 +198,7 @@ Napi::Value LatticeCoreWrap::views(const Napi::CallbackInfo& info) {
 Napi::Value LatticeCoreWrap::memory_triad(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     const auto repetitions = static_cast<std::uint32_t>(read_integer(info[0], "repetitions", 1, UINT32_MAX));
-    return triad_result(info.Env(), open_core(info.Env()).memory_triad(repetitions));
+    return stream_triad_result(info.Env(), open_core(info.Env()).memory_triad(repetitions));
   });
 }
 
@@ -261,7 +213,7 @@ Napi::Value LatticeCoreWrap::memory_triad_async(const Napi::CallbackInfo& info) 
         completion->reject("the memory triad failed: " + error);
         return;
       }
-      completion->resolve([measured = *triad](Napi::Env env) { return triad_result(env, measured); });
+      completion->resolve([measured = *triad](Napi::Env env) { return stream_triad_result(env, measured); });
     });
     return completion->promise();
   });
@@ -305,7 +257,7 @@ Napi::Value LatticeCoreWrap::step_copy_async(const Napi::CallbackInfo& info) {
     const ouro_precision precision = precision_of(core);
     const std::uint64_t cells = core.geometry().cells;
     auto stepped = std::make_shared<std::optional<LevelPair>>();
-    auto* worker = new ModuleCallWorker(
+    return PromiseWorker::start(
         env, "ouroboros-step-copy",
         [core = core_, module, previous, current, steps, stepped] {
           stepped->emplace(core->step_copy_with(*module, previous->data(), current->data(), steps));
@@ -315,9 +267,6 @@ Napi::Value LatticeCoreWrap::step_copy_async(const Napi::CallbackInfo& info) {
           return field_pair(js, copy_field(js, precision, levels.previous_level(), cells),
                             copy_field(js, precision, levels.current_level(), cells));
         });
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
   });
 }
 
@@ -328,13 +277,10 @@ Napi::Value LatticeCoreWrap::readout_async(const Napi::CallbackInfo& info) {
     std::shared_ptr<const KernelModule> module = read_module(info[0], "moduleId");
     auto field = owned_field(info[1], "field", core);
     auto read = std::make_shared<Readout>();
-    auto* worker = new ModuleCallWorker(
+    return PromiseWorker::start(
         env, "ouroboros-readout",
         [core = core_, module, field, read] { *read = core->readout_with(*module, field->data()); },
         [read](Napi::Env js) -> Napi::Value { return readout_result(js, *read); });
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
   });
 }
 

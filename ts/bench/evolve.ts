@@ -398,7 +398,7 @@ export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBench
   const p = plan(options.quick);
   const log = options.onProgress;
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${os.availableParallelism()} threads`);
-  const triad = roofline(coreAddon().streamTriad(p.streamBytesPerArray, p.streamRepetitions, os.availableParallelism()));
+  const triad = roofline(await coreAddon().streamTriadAsync(p.streamBytesPerArray, p.streamRepetitions, os.availableParallelism()));
   const precision = defaultConfig.lattice.precision;
   const searches: { seed: number; darwin: EvolveSearchReport; random: EvolveSearchReport }[] = [];
   for (let seed = 1; seed <= (options.seeds ?? 1); seed++) {
