@@ -336,15 +336,7 @@ export class LiveChanges {
     const candidate: Incumbent = { slot, attemptId, moduleId, modulePath: info.path, moduleSha256: info.sha256, speedup: request.speedup };
     this.incumbents.set(slot, candidate);
     this.moduleAttempts.set(moduleId, candidate);
-    const entry = this.ledger.append({
-      action: request.action,
-      slot,
-      attemptId,
-      moduleSha256: info.sha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: swap.appliedAtStep,
-      reason: request.reason,
-    });
+    const entry = this.recordChange(request.action, candidate, incumbent, swap.appliedAtStep, request.reason);
     this.hooks.applied(entry);
     return { candidate, entry, appliedAtStep: swap.appliedAtStep };
   }
@@ -547,15 +539,8 @@ export class LiveChanges {
     candidate.speedup = report.candidateSpeedup;
     this.incumbents.set(slot, candidate);
     const earlier = spans.slice(0, -1);
-    const entry = this.ledger.append({
-      action: request.action,
-      slot,
-      attemptId: candidate.attemptId,
-      moduleSha256: candidate.moduleSha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: spans.at(-1)!.fromStep,
-      reason: `${request.reason}; won its ${figures}${earlier.length > 0 ? `; it also stepped ${spansText(earlier)} in the trial` : ''}`,
-    });
+    const alsoStepped = earlier.length > 0 ? `; it also stepped ${spansText(earlier)} in the trial` : '';
+    const entry = this.recordChange(request.action, candidate, incumbent, spans.at(-1)!.fromStep, `${request.reason}; won its ${figures}${alsoStepped}`);
     this.hooks.applied(entry);
     return { status: 'applied', reason: '', liveMlups: candidateMlups, incumbentMlups, speedup: candidate.speedup, entry, trial: report };
   }
@@ -566,15 +551,8 @@ export class LiveChanges {
    * computed, and the incumbent it gave the lattice back to.
    */
   private recordTrial(request: ChangeRequest, candidate: Incumbent, incumbent: Incumbent, spans: readonly StepSpan[], reason: string): void {
-    this.ledger.append({
-      action: 'trial',
-      slot: request.slot,
-      attemptId: candidate.attemptId,
-      moduleSha256: candidate.moduleSha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: spans[0]!.fromStep,
-      reason: `${request.reason}; live in an A/B trial against attempt ${incumbent.attemptId}, then the incumbent again: ${reason}`,
-    });
+    const trialReason = `${request.reason}; live in an A/B trial against attempt ${incumbent.attemptId}, then the incumbent again: ${reason}`;
+    this.recordChange('trial', candidate, incumbent, spans[0]!.fromStep, trialReason);
   }
 
   /**
@@ -593,15 +571,8 @@ export class LiveChanges {
   ): ChangeOutcome {
     const { slot } = request;
     this.incumbents.set(slot, incumbent);
-    const entry = this.ledger.append({
-      action: request.action,
-      slot,
-      attemptId: candidate.attemptId,
-      moduleSha256: candidate.moduleSha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: report.candidateSpans[0]?.fromStep ?? atStep,
-      reason: `${request.reason}; in an A/B trial against attempt ${incumbent.attemptId}, live in steps ${spansText(report.candidateSpans)}`,
-    });
+    const liveIn = `${request.reason}; in an A/B trial against attempt ${incumbent.attemptId}, live in steps ${spansText(report.candidateSpans)}`;
+    const entry = this.recordChange(request.action, candidate, incumbent, report.candidateSpans[0]?.fromStep ?? atStep, liveIn);
     this.hooks.applied(entry);
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
     return { status: 'rolled-back', reason, liveMlups: mlups.candidateMlups, incumbentMlups: mlups.incumbentMlups, entry, rollback, trial: report };
@@ -685,6 +656,20 @@ export class LiveChanges {
     return `an invariant failed after the swap: ${report.violations.join('; ')}`;
   }
 
+  /** The ledger entry of `candidate` going live in place of `incumbent` (`action`: an apply, a warm start, a trial). */
+  private recordChange(action: LedgerAction, candidate: Incumbent, incumbent: Incumbent, atStep: number, reason: string): LedgerEntry {
+    return this.ledger.append({
+      action,
+      slot: candidate.slot,
+      attemptId: candidate.attemptId,
+      moduleSha256: candidate.moduleSha256,
+      previousModuleSha256: incumbent.moduleSha256,
+      atStep,
+      reason,
+    });
+  }
+
+  /** The rollback entry of `candidate`'s attempt, `previous` live again in `slot`; the hooks hear of it. */
   private recordRollback(slot: Slot, previous: Incumbent, candidate: Incumbent, reason: string, atStep: number): LedgerEntry {
     const entry = this.ledger.append({
       action: 'rollback',
@@ -707,16 +692,7 @@ export class LiveChanges {
     if (lost === undefined || restored === undefined || restored.moduleId === lost.moduleId) return;
     this.incumbents.set(event.slot, restored);
     const reason = `the watchdog rolled it back: ${event.detail}`;
-    const entry = this.ledger.append({
-      action: 'rollback',
-      slot: event.slot,
-      attemptId: lost.attemptId,
-      moduleSha256: restored.moduleSha256,
-      previousModuleSha256: lost.moduleSha256,
-      atStep: event.failedStep,
-      reason,
-    });
-    this.hooks.rolledBack(entry);
+    const entry = this.recordRollback(event.slot, restored, lost, reason, event.failedStep);
     this.hooks.incumbentLost(lost.attemptId, reason, entry);
   }
 
@@ -735,16 +711,7 @@ export class LiveChanges {
       }
       const outcome = await this.lat.rollback(slot);
       this.incumbents.set(slot, restored);
-      const entry = this.ledger.append({
-        action: 'rollback',
-        slot,
-        attemptId: undone.attemptId,
-        moduleSha256: restored.moduleSha256,
-        previousModuleSha256: undone.moduleSha256,
-        atStep: outcome.appliedAtStep,
-        reason,
-      });
-      this.hooks.rolledBack(entry);
+      const entry = this.recordRollback(slot, restored, undone, reason, outcome.appliedAtStep);
       return { outcome, entry, undone };
     });
   }
