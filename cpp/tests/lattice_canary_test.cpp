@@ -11,16 +11,8 @@
 #include <thread>
 #include <vector>
 
-namespace ouro {
+namespace ouro::test {
 namespace {
-
-using test::current_of;
-using test::kUnboundedLatency;
-using test::load_kernel;
-using test::make_lattice;
-using test::random_field;
-using test::same_bits;
-using test::seeded;
 
 TEST(LatticeRunner, CanaryCallsKernelsAsTheRunnerDoes) {
   // Large enough for the misbehaving kernels to misbehave (256 cells).
@@ -75,4 +67,4 @@ TEST(LatticeRunner, CancelledCanaryEndsBetweenKernelCallsAndSaysSo) {
 }
 
 }  // namespace
-}  // namespace ouro
+}  // namespace ouro::test

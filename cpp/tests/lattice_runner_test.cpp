@@ -15,17 +15,8 @@
 #include <utility>
 #include <vector>
 
-namespace ouro {
+namespace ouro::test {
 namespace {
-
-using test::batches_of;
-using test::current_of;
-using test::kCells;
-using test::load_kernel;
-using test::same_bits;
-using test::seeded;
-using test::start;
-using test::swap_and_wait;
 
 TEST(LatticeRunner, ARunOfNStepsEqualsNDirectSteps) {
   auto running = seeded();
@@ -241,4 +232,4 @@ TEST(LatticeRunner, ProfilesEveryStepAndReadout) {
 }
 
 }  // namespace
-}  // namespace ouro
+}  // namespace ouro::test

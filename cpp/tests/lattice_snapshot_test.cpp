@@ -14,18 +14,8 @@
 #include <utility>
 #include <vector>
 
-namespace ouro {
+namespace ouro::test {
 namespace {
-
-using test::batches_of;
-using test::copy_level;
-using test::current_of;
-using test::kCells;
-using test::load_kernel;
-using test::same_bits;
-using test::seeded;
-using test::start;
-using test::swap_and_wait;
 
 TEST(LatticeRunner, ADeferredSnapshotIsNeitherTakenNorCutForBeforeItsStep) {
   auto lattice = seeded();
@@ -209,4 +199,4 @@ TEST(LatticeRunner, ASnapshotWhoseProbeIsCutShortIsNeverAnnounced) {
 }
 
 }  // namespace
-}  // namespace ouro
+}  // namespace ouro::test
