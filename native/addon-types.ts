@@ -462,6 +462,8 @@ export interface CoreAddon {
   LatticeCore: new (config: CoreLatticeConfig) => CoreLattice;
   /** STREAM triad a[i] = b[i] + s * c[i] over three f64 arrays. */
   streamTriad(bytesPerArray: number, repetitions: number, threads: number): StreamTriadResult;
+  /** streamTriad on a libuv worker thread (an AsyncWorker on arrays of its own): the event loop goes on while it measures. */
+  streamTriadAsync(bytesPerArray: number, repetitions: number, threads: number): Promise<StreamTriadResult>;
   readonly kernelAbiVersion: number;
   /**
    * dlopens and validates a kernel module (ELF header, entry symbol, ABI

@@ -31,6 +31,7 @@ const CORE_ADDON_EXPORTS = [
   'openKernelHostChannel',
   'peerCredentials',
   'streamTriad',
+  'streamTriadAsync',
 ] as const;
 
 const CORE_LATTICE_METHODS = [

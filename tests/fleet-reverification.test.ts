@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelModulePath } from '../dist/native/loader.js';
-import { moduleSha256, verdictModulePath } from '../dist/ts/fleet/evaluation-job.js';
+import { verdictModulePath } from '../dist/ts/fleet/evaluation-job.js';
+import { fileSha256 } from '../dist/ts/util/sha256.js';
 import { PrivateRedis } from '../dist/ts/fleet/private-servers.js';
 import { FleetEvaluator, needsReverification, type ReverificationEvent } from '../dist/ts/fleet/remote-evaluator.js';
 import { closeSharedGauntletPool } from '../dist/ts/gauntlet/pool.js';
@@ -78,7 +79,7 @@ describe("a worker's pass", () => {
     // The module the verdict names is the engine's own build of the source, never the bytes the worker sent.
     const modulePath = verdictModulePath(verdict);
     expect(modulePath).not.toBeNull();
-    expect(moduleSha256(modulePath!)).not.toBe(moduleSha256(WORKERS_MODULE));
+    expect(fileSha256(modulePath!)).not.toBe(fileSha256(WORKERS_MODULE));
     expect(evaluator.counts).toMatchObject({ remote: 1, local: 0, reverified: 1, refused: 1 });
     expect(events.at(-1)).toMatchObject({ refusedAt: 'sandbox', workerModuleMatches: false });
   }, 300_000);
@@ -87,7 +88,7 @@ describe("a worker's pass", () => {
     const verdict = await evaluator.evaluate(candidate(variant('reference-copy.cpp')));
     expect(verdict.accepted, verdict.gates.find((gate) => !gate.passed)?.reason).toBe(true);
     const modulePath = verdictModulePath(verdict)!;
-    expect(moduleSha256(modulePath)).not.toBe(moduleSha256(WORKERS_MODULE));
+    expect(fileSha256(modulePath)).not.toBe(fileSha256(WORKERS_MODULE));
     expect(events.at(-1)).toMatchObject({ refusedAt: null, workerModuleMatches: false });
     expect(evaluator.counts).toMatchObject({ remote: 2, reverified: 2, refused: 1 });
   }, 300_000);

@@ -16,10 +16,10 @@ import { Engine } from '../dist/ts/engine/engine.js';
 import type { WarmStartReport } from '../dist/ts/engine/events.js';
 import { fileSha256 } from '../dist/ts/engine/live-changes.js';
 import { createMainLattice } from '../dist/ts/engine/main-lattice.js';
-import { hardenedCompile } from '../dist/ts/gauntlet/compile.js';
 import { closeSharedGauntletPool } from '../dist/ts/gauntlet/pool.js';
 import type { Lattice } from '../dist/ts/lattice/lattice.js';
 import { FixtureGenerator } from './helpers/fixture-generator.js';
+import { rememberStepModule } from './helpers/remembered-module.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-warm-reverify-'));
 const HOSTILE = readFileSync(path.resolve('tests/fixtures/hostile/wrong-at-live-size-in-batches.cpp'), 'utf8');
@@ -64,29 +64,8 @@ describe("a warm start's re-verification", () => {
       gauntlet: { targetExtents: [], heldOutExtents: [97, 89], cacheDir },
       log: { file: path.join(root, 'engine.log') },
     });
-    const built = await hardenedCompile(HOSTILE, { includeDir: path.resolve('cpp/include'), cacheDir, useCache: true, timeoutMs: 120_000 });
-    expect(built.passed, built.reason).toBe(true);
-    const modulePath = built.details.modulePath!;
     const fingerprint = await machineFingerprint();
-    let archive = Archive.open(config.archive.path);
-    let id: number;
-    try {
-      const parent = archive.ensureRoot('step', REFERENCE_SOURCE, fileSha256(kernelModulePath('reference')));
-      const attempt = archive.insertAttempt({
-        parentId: parent.id,
-        slot: 'step',
-        generator: 'fixture',
-        operator: 'fixture',
-        genome: null,
-        prompt: null,
-        source: HOSTILE,
-      });
-      archive.updateAttempt(attempt.id, { status: 'applied', modulePath, moduleSha256: fileSha256(modulePath), speedup: 2 });
-      archive.warmStart.rememberBest('step', attempt.id, fingerprint);
-      id = attempt.id;
-    } finally {
-      archive.close();
-    }
+    const id = await rememberStepModule(config, fingerprint, HOSTILE);
 
     const lat = createMainLattice(config.lattice);
     lattices.push(lat);
@@ -105,7 +84,7 @@ describe("a warm start's re-verification", () => {
     } finally {
       await engine.stop();
     }
-    archive = Archive.open(config.archive.path);
+    const archive = Archive.open(config.archive.path);
     try {
       expect(archive.get(id)).toMatchObject({ status: 'rolled-back' });
       expect(archive.warmStart.remembered('step')).toBeNull();

@@ -162,6 +162,14 @@ Napi::Object load_outcome(Napi::Env env, const KernelModule::LoadResult& loaded)
   return outcome;
 }
 
+Napi::Object stream_triad_result(Napi::Env env, const StreamTriadResult& triad) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("gbPerSecond", triad.gb_per_second);
+  result.Set("bytesPerArray", static_cast<double>(triad.bytes_per_array));
+  result.Set("threads", triad.threads);
+  return result;
+}
+
 std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision, std::uint64_t cells) {
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, cells * value_bytes(precision));
   return {typed_array(env, precision, cells, buffer), buffer.Data()};

@@ -5,6 +5,7 @@
 
 #include "core/kernel_slots.h"
 #include "core/lattice_core.h"
+#include "core/stream_triad.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +59,9 @@ Napi::Object module_info(Napi::Env env, const KernelModule& module);
 
 /// A load's outcome: the module's info, or `{ refused: { path, reason } }`, data the TypeScript side throws.
 Napi::Object load_outcome(Napi::Env env, const KernelModule::LoadResult& loaded);
+
+/// `{ gbPerSecond, bytesPerArray, threads }`: a triad on fresh arrays or on a lattice's own memory.
+Napi::Object stream_triad_result(Napi::Env env, const StreamTriadResult& triad);
 
 /// A new, zeroed Float64Array or Float32Array of `cells` elements, and its data.
 std::pair<Napi::Value, void*> new_field(Napi::Env env, ouro_precision precision, std::uint64_t cells);

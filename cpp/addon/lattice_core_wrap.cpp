@@ -6,6 +6,7 @@
 #include "core_values.h"
 #include "js_completion.h"
 #include "js_convert.h"
+#include "promise_worker.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,112 +17,38 @@
 #include <vector>
 
 namespace ouro::addon {
-namespace {
-
-/**
- * One call of a module on copies, off the JS thread: a confined module's
- * self-test steps and reads out the whole live-sized lattice through its
- * host, seconds at 4096^2, which the event loop must not wait for. `work`
- * runs on a worker thread and touches no Napi value; `result` builds the
- * JS value on the JS thread.
- */
-class ModuleCallWorker : public Napi::AsyncWorker {
- public:
-  ModuleCallWorker(Napi::Env env, const char* name, std::function<void()> work,
-                   std::function<Napi::Value(Napi::Env)> result)
-      : Napi::AsyncWorker(env, name),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)),
-        result_(std::move(result)) {}
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      work_();
-    } catch (const std::exception& error) {
-      SetError(error.what());
-    } catch (...) {
-      SetError("unknown native exception in a module call");
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(result_(Env())); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::function<void()> work_;
-  std::function<Napi::Value(Napi::Env)> result_;
-};
-
-Napi::Object triad_result(Napi::Env env, const StreamTriadResult& triad) {
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("gbPerSecond", triad.gb_per_second);
-  result.Set("bytesPerArray", static_cast<double>(triad.bytes_per_array));
-  result.Set("threads", triad.threads);
-  return result;
-}
-
-}  // namespace
 
 Napi::Function LatticeCoreWrap::define_class(Napi::Env env) {
-  return DefineClass(env, "LatticeCore",
-                     {
-                         InstanceMethod<&LatticeCoreWrap::set_state>("setState"),
-                         InstanceMethod<&LatticeCoreWrap::step>("step"),
-                         InstanceMethod<&LatticeCoreWrap::direct_steps>("directSteps"),
-                         InstanceAccessor<&LatticeCoreWrap::step_count>("stepCount"),
-                         InstanceAccessor<&LatticeCoreWrap::batch_steps>("batchSteps"),
-                         InstanceAccessor<&LatticeCoreWrap::kernel_name>("kernelName"),
-                         InstanceMethod<&LatticeCoreWrap::field>("field"),
-                         InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
-                         InstanceMethod<&LatticeCoreWrap::levels>("levels"),
-                         InstanceMethod<&LatticeCoreWrap::views>("views"),
-                         InstanceMethod<&LatticeCoreWrap::levels_async>("levelsAsync"),
-                         InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
-                         InstanceMethod<&LatticeCoreWrap::readout>("readout"),
-                         InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
-                         InstanceMethod<&LatticeCoreWrap::memory_triad_async>("memoryTriadAsync"),
-                         InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
-                         InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
-                         InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
-                         InstanceMethod<&LatticeCoreWrap::resume_batch_steps>("resumeBatchSteps"),
-                         InstanceMethod<&LatticeCoreWrap::close>("close"),
-                         InstanceMethod<&LatticeCoreWrap::run>("run"),
-                         InstanceMethod<&LatticeCoreWrap::pause>("pause"),
-                         InstanceMethod<&LatticeCoreWrap::resume>("resume"),
-                         InstanceMethod<&LatticeCoreWrap::stop>("stop"),
-                         InstanceAccessor<&LatticeCoreWrap::running>("running"),
-                         InstanceAccessor<&LatticeCoreWrap::paused>("paused"),
-                         InstanceMethod<&LatticeCoreWrap::swap>("swap"),
-                         InstanceMethod<&LatticeCoreWrap::rollback>("rollback"),
-                         InstanceMethod<&LatticeCoreWrap::slots>("slots"),
-                         InstanceMethod<&LatticeCoreWrap::wait_for_boundary>("waitForBoundary"),
-                         InstanceMethod<&LatticeCoreWrap::profile>("profile"),
-                         InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
-                         InstanceMethod<&LatticeCoreWrap::fp_restores>("fpRestores"),
-                         InstanceMethod<&LatticeCoreWrap::set_fp_restore>("setFpRestore"),
-                         InstanceMethod<&LatticeCoreWrap::profile_counters>("profileCounters"),
-                         InstanceMethod<&LatticeCoreWrap::add_profile_counters>("addProfileCounters"),
-                         InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
-                         InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
-                         InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
-                         InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
-                         InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
-                         InstanceMethod<&LatticeCoreWrap::set_probe_whole_level>("setProbeWholeLevel"),
-                         InstanceMethod<&LatticeCoreWrap::defer_snapshots>("deferSnapshots"),
-                         InstanceMethod<&LatticeCoreWrap::arm_cone_probe>("armConeProbe"),
-                         InstanceMethod<&LatticeCoreWrap::take_cone_probe>("takeConeProbe"),
-                         InstanceMethod<&LatticeCoreWrap::settle_cone_probe>("settleConeProbe"),
-                         InstanceMethod<&LatticeCoreWrap::watchdog_counters>("watchdogCounters"),
-                         InstanceMethod<&LatticeCoreWrap::recover>("recover"),
-                         InstanceMethod<&LatticeCoreWrap::canary>("canary"),
-                         InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),
-                         InstanceMethod<&LatticeCoreWrap::open_kernel_host_workspace>("openKernelHostWorkspace"),
-                         InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
-                     });
+  Properties properties;
+  for (const Properties& part : {state_properties(), run_properties(), profile_properties(), watchdog_properties()}) {
+    properties.insert(properties.end(), part.begin(), part.end());
+  }
+  return DefineClass(env, "LatticeCore", properties);
+}
+
+LatticeCoreWrap::Properties LatticeCoreWrap::state_properties() {
+  return {
+      InstanceMethod<&LatticeCoreWrap::set_state>("setState"),
+      InstanceMethod<&LatticeCoreWrap::step>("step"),
+      InstanceMethod<&LatticeCoreWrap::direct_steps>("directSteps"),
+      InstanceAccessor<&LatticeCoreWrap::step_count>("stepCount"),
+      InstanceAccessor<&LatticeCoreWrap::batch_steps>("batchSteps"),
+      InstanceAccessor<&LatticeCoreWrap::kernel_name>("kernelName"),
+      InstanceMethod<&LatticeCoreWrap::field>("field"),
+      InstanceMethod<&LatticeCoreWrap::previous_field>("previousField"),
+      InstanceMethod<&LatticeCoreWrap::levels>("levels"),
+      InstanceMethod<&LatticeCoreWrap::views>("views"),
+      InstanceMethod<&LatticeCoreWrap::levels_async>("levelsAsync"),
+      InstanceMethod<&LatticeCoreWrap::widened_levels_async>("widenedLevelsAsync"),
+      InstanceMethod<&LatticeCoreWrap::readout>("readout"),
+      InstanceMethod<&LatticeCoreWrap::memory_triad>("memoryTriad"),
+      InstanceMethod<&LatticeCoreWrap::memory_triad_async>("memoryTriadAsync"),
+      InstanceMethod<&LatticeCoreWrap::step_copy>("stepCopy"),
+      InstanceMethod<&LatticeCoreWrap::step_copy_async>("stepCopyAsync"),
+      InstanceMethod<&LatticeCoreWrap::readout_async>("readoutAsync"),
+      InstanceMethod<&LatticeCoreWrap::resume_batch_steps>("resumeBatchSteps"),
+      InstanceMethod<&LatticeCoreWrap::close>("close"),
+  };
 }
 
 LatticeCoreWrap::LatticeCoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LatticeCoreWrap>(info) {
@@ -271,7 +198,7 @@ Napi::Value LatticeCoreWrap::views(const Napi::CallbackInfo& info) {
 Napi::Value LatticeCoreWrap::memory_triad(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     const auto repetitions = static_cast<std::uint32_t>(read_integer(info[0], "repetitions", 1, UINT32_MAX));
-    return triad_result(info.Env(), open_core(info.Env()).memory_triad(repetitions));
+    return stream_triad_result(info.Env(), open_core(info.Env()).memory_triad(repetitions));
   });
 }
 
@@ -286,7 +213,7 @@ Napi::Value LatticeCoreWrap::memory_triad_async(const Napi::CallbackInfo& info) 
         completion->reject("the memory triad failed: " + error);
         return;
       }
-      completion->resolve([measured = *triad](Napi::Env env) { return triad_result(env, measured); });
+      completion->resolve([measured = *triad](Napi::Env env) { return stream_triad_result(env, measured); });
     });
     return completion->promise();
   });
@@ -330,7 +257,7 @@ Napi::Value LatticeCoreWrap::step_copy_async(const Napi::CallbackInfo& info) {
     const ouro_precision precision = precision_of(core);
     const std::uint64_t cells = core.geometry().cells;
     auto stepped = std::make_shared<std::optional<LevelPair>>();
-    auto* worker = new ModuleCallWorker(
+    return PromiseWorker::start(
         env, "ouroboros-step-copy",
         [core = core_, module, previous, current, steps, stepped] {
           stepped->emplace(core->step_copy_with(*module, previous->data(), current->data(), steps));
@@ -340,9 +267,6 @@ Napi::Value LatticeCoreWrap::step_copy_async(const Napi::CallbackInfo& info) {
           return field_pair(js, copy_field(js, precision, levels.previous_level(), cells),
                             copy_field(js, precision, levels.current_level(), cells));
         });
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
   });
 }
 
@@ -353,13 +277,10 @@ Napi::Value LatticeCoreWrap::readout_async(const Napi::CallbackInfo& info) {
     std::shared_ptr<const KernelModule> module = read_module(info[0], "moduleId");
     auto field = owned_field(info[1], "field", core);
     auto read = std::make_shared<Readout>();
-    auto* worker = new ModuleCallWorker(
+    return PromiseWorker::start(
         env, "ouroboros-readout",
         [core = core_, module, field, read] { *read = core->readout_with(*module, field->data()); },
         [read](Napi::Env js) -> Napi::Value { return readout_result(js, *read); });
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
   });
 }
 

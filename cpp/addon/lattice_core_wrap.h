@@ -6,6 +6,7 @@
 #include "core/lattice_core.h"
 
 #include <memory>
+#include <vector>
 
 namespace ouro::addon {
 
@@ -17,6 +18,13 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   explicit LatticeCoreWrap(const Napi::CallbackInfo& info);
 
  private:
+  using Properties = std::vector<PropertyDescriptor>;
+  // The methods and accessors of the JS class, listed by the file that defines them; define_class joins them.
+  static Properties state_properties();     // lattice_core_wrap.cpp
+  static Properties run_properties();       // lattice_core_wrap_run.cpp: the runner and the slots
+  static Properties watchdog_properties();  // lattice_core_wrap_run.cpp: snapshots, probes, canaries, kernel hosts
+  static Properties profile_properties();   // lattice_core_wrap_profile.cpp
+
   void set_state(const Napi::CallbackInfo& info);
   Napi::Value step(const Napi::CallbackInfo& info);
   Napi::Value direct_steps(const Napi::CallbackInfo& info);

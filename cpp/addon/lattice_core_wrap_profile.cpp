@@ -84,6 +84,19 @@ SlotProfile::Counters read_profile_counters(const Napi::Value& value) {
 
 }  // namespace
 
+LatticeCoreWrap::Properties LatticeCoreWrap::profile_properties() {
+  return {
+      InstanceMethod<&LatticeCoreWrap::profile>("profile"),
+      InstanceMethod<&LatticeCoreWrap::reset_profile>("resetProfile"),
+      InstanceMethod<&LatticeCoreWrap::fp_restores>("fpRestores"),
+      InstanceMethod<&LatticeCoreWrap::set_fp_restore>("setFpRestore"),
+      InstanceMethod<&LatticeCoreWrap::profile_counters>("profileCounters"),
+      InstanceMethod<&LatticeCoreWrap::add_profile_counters>("addProfileCounters"),
+      InstanceMethod<&LatticeCoreWrap::trace_steps>("traceSteps"),
+      InstanceMethod<&LatticeCoreWrap::take_trace>("takeTrace"),
+  };
+}
+
 Napi::Value LatticeCoreWrap::profile(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());

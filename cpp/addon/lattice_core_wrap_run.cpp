@@ -172,6 +172,40 @@ struct SnapshotNotifier {
 
 }  // namespace
 
+LatticeCoreWrap::Properties LatticeCoreWrap::run_properties() {
+  return {
+      InstanceMethod<&LatticeCoreWrap::run>("run"),
+      InstanceMethod<&LatticeCoreWrap::pause>("pause"),
+      InstanceMethod<&LatticeCoreWrap::resume>("resume"),
+      InstanceMethod<&LatticeCoreWrap::stop>("stop"),
+      InstanceAccessor<&LatticeCoreWrap::running>("running"),
+      InstanceAccessor<&LatticeCoreWrap::paused>("paused"),
+      InstanceMethod<&LatticeCoreWrap::swap>("swap"),
+      InstanceMethod<&LatticeCoreWrap::rollback>("rollback"),
+      InstanceMethod<&LatticeCoreWrap::slots>("slots"),
+      InstanceMethod<&LatticeCoreWrap::wait_for_boundary>("waitForBoundary"),
+  };
+}
+
+LatticeCoreWrap::Properties LatticeCoreWrap::watchdog_properties() {
+  return {
+      InstanceMethod<&LatticeCoreWrap::copy_snapshot>("copySnapshot"),
+      InstanceMethod<&LatticeCoreWrap::settle_snapshot>("settleSnapshot"),
+      InstanceMethod<&LatticeCoreWrap::set_probe>("setProbe"),
+      InstanceMethod<&LatticeCoreWrap::set_probe_whole_level>("setProbeWholeLevel"),
+      InstanceMethod<&LatticeCoreWrap::defer_snapshots>("deferSnapshots"),
+      InstanceMethod<&LatticeCoreWrap::arm_cone_probe>("armConeProbe"),
+      InstanceMethod<&LatticeCoreWrap::take_cone_probe>("takeConeProbe"),
+      InstanceMethod<&LatticeCoreWrap::settle_cone_probe>("settleConeProbe"),
+      InstanceMethod<&LatticeCoreWrap::watchdog_counters>("watchdogCounters"),
+      InstanceMethod<&LatticeCoreWrap::recover>("recover"),
+      InstanceMethod<&LatticeCoreWrap::canary>("canary"),
+      InstanceMethod<&LatticeCoreWrap::cancel_canaries>("cancelCanaries"),
+      InstanceMethod<&LatticeCoreWrap::open_kernel_host_workspace>("openKernelHostWorkspace"),
+      InstanceMethod<&LatticeCoreWrap::connect_kernel_host>("connectKernelHost"),
+  };
+}
+
 // ---------------------------------------------------------------- the runner
 
 Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {

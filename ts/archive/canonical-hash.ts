@@ -5,8 +5,8 @@
  * machine, unlike JSON whose key order and number formatting are the
  * writer's choice.
  */
-import { createHash } from 'node:crypto';
 import { ouroboros } from '../generated/archive.js';
+import { sha256Hex } from '../util/sha256.js';
 import type { LedgerEntry, MachineFingerprint } from './types.js';
 
 const { LedgerEntryContent, MachineFingerprint: FingerprintMessage } = ouroboros.archive;
@@ -14,13 +14,9 @@ const { LedgerEntryContent, MachineFingerprint: FingerprintMessage } = ouroboros
 /** The previousHash of the first ledger entry. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-function sha256(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** sha256 of a kernel's source text (UTF-8), as the archive records it. */
 export function sourceSha256(source: string): string {
-  return sha256(source);
+  return sha256Hex(source);
 }
 
 /** The hash a ledger entry must carry: over every field but the hash itself, previousHash included. */
@@ -37,7 +33,7 @@ export function ledgerEntryHash(entry: Omit<LedgerEntry, 'hash'>): string {
     recordedAt: entry.recordedAt,
     previousHash: entry.previousHash,
   }).finish();
-  return sha256(bytes);
+  return sha256Hex(bytes);
 }
 
 /** The hash of a fingerprint's fields (its own `hash` aside). */
@@ -50,5 +46,5 @@ export function fingerprintHash(fingerprint: Omit<MachineFingerprint, 'hash'>): 
     nodeVersion: fingerprint.nodeVersion,
     arch: fingerprint.arch,
   }).finish();
-  return sha256(bytes);
+  return sha256Hex(bytes);
 }

@@ -50,6 +50,7 @@ import type { Lattice } from '../lattice/lattice.js';
 import { summarizeRun } from '../report/run-summary.js';
 import { type StepAuditReport, auditSteps } from '../report/step-audit.js';
 import { privateTmpPath } from '../util/private-dir.js';
+import { median } from '../util/median.js';
 import { rooflineMlupsOf } from './kernels.js';
 import { l2Bytes, runnerMlups } from './peers.js';
 import { inCacheExtents } from './peers-report.js';
@@ -365,9 +366,8 @@ export interface SeedEvaluations {
 
 /** Medians over the seeds; null (never reached) counts as slower than any number. */
 function medianEvaluations(values: (number | null)[]): number | null {
-  const sorted = values.map((v) => v ?? Infinity).sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  const value = sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  const evaluations = values.map((v) => v ?? Infinity);
+  const value = median(evaluations, Infinity);
   return Number.isFinite(value) ? value : null;
 }
 
@@ -398,7 +398,7 @@ export async function benchEvolve(options: BenchRunOptions): Promise<EvolveBench
   const p = plan(options.quick);
   const log = options.onProgress;
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${os.availableParallelism()} threads`);
-  const triad = roofline(coreAddon().streamTriad(p.streamBytesPerArray, p.streamRepetitions, os.availableParallelism()));
+  const triad = roofline(await coreAddon().streamTriadAsync(p.streamBytesPerArray, p.streamRepetitions, os.availableParallelism()));
   const precision = defaultConfig.lattice.precision;
   const searches: { seed: number; darwin: EvolveSearchReport; random: EvolveSearchReport }[] = [];
   for (let seed = 1; seed <= (options.seeds ?? 1); seed++) {

@@ -197,7 +197,7 @@ export async function benchKernels(options: BenchRunOptions): Promise<KernelBenc
   const p = plan(options.quick);
   const threads = os.availableParallelism();
   log(`STREAM triad, 3 x ${p.streamBytesPerArray / MiB} MiB, ${threads} threads`);
-  const triad = coreAddon().streamTriad(p.streamBytesPerArray, options.quick ? 3 : 10, threads);
+  const triad = await coreAddon().streamTriadAsync(p.streamBytesPerArray, options.quick ? 3 : 10, threads);
   const rooflineMlups = rooflineMlupsOf(triad.gbPerSecond, 'f64');
   return {
     benchmark: 'kernels',

@@ -187,6 +187,33 @@ export function liveSpeedup(incumbentSpeedup: number, before: ThroughputWindow, 
   return before.mlups > 0 && after.mlups > 0 ? (incumbentSpeedup * after.mlups) / before.mlups : null;
 }
 
+/**
+ * The outcome of a benchmark-judged request whose judge, the incumbent it
+ * was measured against, is no longer live; null when it still is (or the
+ * request goes to a trial, which takes whatever is live).
+ */
+function staleOutcome(request: ChangeRequest, incumbent: Incumbent): ChangeOutcome | null {
+  const { speedJudge } = request;
+  if (speedJudge.by !== 'benchmark' || incumbent.attemptId === speedJudge.judgedAgainst) return null;
+  return {
+    status: 'stale',
+    reason: `attempt ${incumbent.attemptId} went live while it was judged against attempt ${speedJudge.judgedAgainst}`,
+    incumbent,
+  };
+}
+
+/** The outcome of a change the engine's stop came before. */
+function stoppedFirst(): ChangeOutcome {
+  return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
+}
+
+/** A candidate swapped in and recorded: the incumbent it now is, its ledger entry and the step it went live at. */
+interface SwappedIn {
+  candidate: Incumbent;
+  entry: LedgerEntry;
+  appliedAtStep: number;
+}
+
 export class LiveChanges {
   readonly incumbents = new Map<Slot, Incumbent>();
   /** Which attempt each module loaded into the lattice came from. */
@@ -249,19 +276,33 @@ export class LiveChanges {
     return this.serialised(() => this.applyOne(request, signal));
   }
 
+  /** One change: refused when stale, loaded and canaried, then trialled live, or swapped in and watched. */
   private async applyOne(request: ChangeRequest, signal?: AbortSignal): Promise<ChangeOutcome> {
-    const { slot, attemptId, speedJudge } = request;
-    const trusted = request.trusted || this.settings.trustGeneratedSources === true;
-    const incumbent = this.incumbents.get(slot)!;
-    if (speedJudge.by === 'benchmark' && incumbent.attemptId !== speedJudge.judgedAgainst) {
-      return {
-        status: 'stale',
-        reason: `attempt ${incumbent.attemptId} went live while it was judged against attempt ${speedJudge.judgedAgainst}`,
-        incumbent,
-      };
+    const incumbent = this.incumbents.get(request.slot)!;
+    const stale = staleOutcome(request, incumbent);
+    if (stale !== null) return stale;
+    if (signal?.aborted) return stoppedFirst();
+    const moduleId = await this.loadAndCanary(request, signal);
+    if (typeof moduleId !== 'number') return moduleId;
+    if (request.speedJudge.by === 'trial') {
+      return this.sandboxQueue.run(() => this.timed('trial', () => this.trialOne(request, moduleId, incumbent, signal)));
     }
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
+    const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
+    const before = request.incumbentWindow ?? (await this.measure(request.slot, { ...window, ...(signal ? { signal } : {}) }));
+    if (signal?.aborted) return stoppedFirst();
+    const swapped = await this.swapIn(request, moduleId, incumbent);
+    if ('status' in swapped) return swapped;
+    return this.watchSwapped(request, swapped, incumbent, before, signal);
+  }
 
+  /**
+   * Loads the candidate (in-process when trusted, else confined in a kernel
+   * host) and runs its canary; the module's id, or the outcome that ends the
+   * change.
+   */
+  private async loadAndCanary(request: ChangeRequest, signal?: AbortSignal): Promise<number | ChangeOutcome> {
+    const { slot, attemptId } = request;
+    const trusted = request.trusted || this.settings.trustGeneratedSources === true;
     this.hooks.phase(attemptId, 'canary');
     let moduleId: number;
     try {
@@ -276,14 +317,14 @@ export class LiveChanges {
       ? null
       : await this.timed('canary', () => this.canary(slot, moduleId, request.canarySteps ?? this.settings.canarySteps, signal));
     // The stop cancels the canary between two kernel calls: a canary cut short found nothing either way.
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
+    if (signal?.aborted) return stoppedFirst();
     if (canaryProblem !== null) return { status: 'failed', reason: canaryProblem, failure: 'canary' };
-    if (speedJudge.by === 'trial') return this.sandboxQueue.run(() => this.timed('trial', () => this.trialOne(request, moduleId, incumbent, signal)));
+    return moduleId;
+  }
 
-    const window = { windowMs: this.settings.watchWindowMs, minSteps: this.settings.watchMinSteps };
-    const before = request.incumbentWindow ?? (await this.measure(slot, { ...window, ...(signal ? { signal } : {}) }));
-    if (signal?.aborted) return { status: 'passed', reason: STOPPED_FIRST_REASON, trial: null, liveMlups: null };
-
+  /** Swaps a benchmark-judged candidate in at a step boundary, makes it the incumbent and writes its ledger entry. */
+  private async swapIn(request: ChangeRequest, moduleId: number, incumbent: Incumbent): Promise<SwappedIn | ChangeOutcome> {
+    const { slot, attemptId } = request;
     this.hooks.phase(attemptId, 'swapping');
     let swap;
     try {
@@ -295,27 +336,34 @@ export class LiveChanges {
     const candidate: Incumbent = { slot, attemptId, moduleId, modulePath: info.path, moduleSha256: info.sha256, speedup: request.speedup };
     this.incumbents.set(slot, candidate);
     this.moduleAttempts.set(moduleId, candidate);
-    const entry = this.ledger.append({
-      action: request.action,
-      slot,
-      attemptId,
-      moduleSha256: info.sha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: swap.appliedAtStep,
-      reason: request.reason,
-    });
+    const entry = this.recordChange(request.action, candidate, incumbent, swap.appliedAtStep, request.reason);
     this.hooks.applied(entry);
+    return { candidate, entry, appliedAtStep: swap.appliedAtStep };
+  }
 
-    this.hooks.phase(attemptId, 'watching');
+  /**
+   * Watches a swapped-in candidate for a window against the incumbent's
+   * window `before`: it stays (its speedup measured live), or the incumbent
+   * goes back and the ledger records the rollback.
+   */
+  private async watchSwapped(
+    request: ChangeRequest,
+    { candidate, entry, appliedAtStep }: SwappedIn,
+    incumbent: Incumbent,
+    before: ThroughputWindow,
+    signal?: AbortSignal,
+  ): Promise<ChangeOutcome> {
+    const { slot } = request;
+    this.hooks.phase(request.attemptId, 'watching');
     const watchedWindow = await this.timed('watch', () => this.watch(slot, before, signal));
-    const early = watchedWindow.watchdog === null ? this.rolledBackBeforeWatch(slot, moduleId, swap.appliedAtStep) : null;
+    const early = watchedWindow.watchdog === null ? this.rolledBackBeforeWatch(slot, candidate.moduleId, appliedAtStep) : null;
     const verdict =
       early === null ? watchedWindow : { ...watchedWindow, watchdog: early, slower: false, problem: `the watchdog rolled it back: ${early.detail}` };
     if (signal?.aborted && verdict.watchdog === null) {
       // The stop cut the window short: with no verdict on it the candidate does not stay, the incumbent goes back.
-      const { appliedAtStep } = await this.lat.rollback(slot);
+      const rolledBack = await this.lat.rollback(slot);
       this.incumbents.set(slot, incumbent);
-      this.recordRollback(slot, incumbent, candidate, 'the engine stopped during its watch window', appliedAtStep);
+      this.recordRollback(slot, incumbent, candidate, 'the engine stopped during its watch window', rolledBack.appliedAtStep);
       return { status: 'passed', reason: `${STOPPED_FIRST_REASON}: it was rolled back when the stop cut its watch window short`, trial: null, liveMlups: null };
     }
     if (verdict.problem === null) {
@@ -491,15 +539,8 @@ export class LiveChanges {
     candidate.speedup = report.candidateSpeedup;
     this.incumbents.set(slot, candidate);
     const earlier = spans.slice(0, -1);
-    const entry = this.ledger.append({
-      action: request.action,
-      slot,
-      attemptId: candidate.attemptId,
-      moduleSha256: candidate.moduleSha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: spans.at(-1)!.fromStep,
-      reason: `${request.reason}; won its ${figures}${earlier.length > 0 ? `; it also stepped ${spansText(earlier)} in the trial` : ''}`,
-    });
+    const alsoStepped = earlier.length > 0 ? `; it also stepped ${spansText(earlier)} in the trial` : '';
+    const entry = this.recordChange(request.action, candidate, incumbent, spans.at(-1)!.fromStep, `${request.reason}; won its ${figures}${alsoStepped}`);
     this.hooks.applied(entry);
     return { status: 'applied', reason: '', liveMlups: candidateMlups, incumbentMlups, speedup: candidate.speedup, entry, trial: report };
   }
@@ -510,15 +551,8 @@ export class LiveChanges {
    * computed, and the incumbent it gave the lattice back to.
    */
   private recordTrial(request: ChangeRequest, candidate: Incumbent, incumbent: Incumbent, spans: readonly StepSpan[], reason: string): void {
-    this.ledger.append({
-      action: 'trial',
-      slot: request.slot,
-      attemptId: candidate.attemptId,
-      moduleSha256: candidate.moduleSha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: spans[0]!.fromStep,
-      reason: `${request.reason}; live in an A/B trial against attempt ${incumbent.attemptId}, then the incumbent again: ${reason}`,
-    });
+    const trialReason = `${request.reason}; live in an A/B trial against attempt ${incumbent.attemptId}, then the incumbent again: ${reason}`;
+    this.recordChange('trial', candidate, incumbent, spans[0]!.fromStep, trialReason);
   }
 
   /**
@@ -537,15 +571,8 @@ export class LiveChanges {
   ): ChangeOutcome {
     const { slot } = request;
     this.incumbents.set(slot, incumbent);
-    const entry = this.ledger.append({
-      action: request.action,
-      slot,
-      attemptId: candidate.attemptId,
-      moduleSha256: candidate.moduleSha256,
-      previousModuleSha256: incumbent.moduleSha256,
-      atStep: report.candidateSpans[0]?.fromStep ?? atStep,
-      reason: `${request.reason}; in an A/B trial against attempt ${incumbent.attemptId}, live in steps ${spansText(report.candidateSpans)}`,
-    });
+    const liveIn = `${request.reason}; in an A/B trial against attempt ${incumbent.attemptId}, live in steps ${spansText(report.candidateSpans)}`;
+    const entry = this.recordChange(request.action, candidate, incumbent, report.candidateSpans[0]?.fromStep ?? atStep, liveIn);
     this.hooks.applied(entry);
     const rollback = this.recordRollback(slot, incumbent, candidate, reason, atStep);
     return { status: 'rolled-back', reason, liveMlups: mlups.candidateMlups, incumbentMlups: mlups.incumbentMlups, entry, rollback, trial: report };
@@ -629,6 +656,20 @@ export class LiveChanges {
     return `an invariant failed after the swap: ${report.violations.join('; ')}`;
   }
 
+  /** The ledger entry of `candidate` going live in place of `incumbent` (`action`: an apply, a warm start, a trial). */
+  private recordChange(action: LedgerAction, candidate: Incumbent, incumbent: Incumbent, atStep: number, reason: string): LedgerEntry {
+    return this.ledger.append({
+      action,
+      slot: candidate.slot,
+      attemptId: candidate.attemptId,
+      moduleSha256: candidate.moduleSha256,
+      previousModuleSha256: incumbent.moduleSha256,
+      atStep,
+      reason,
+    });
+  }
+
+  /** The rollback entry of `candidate`'s attempt, `previous` live again in `slot`; the hooks hear of it. */
   private recordRollback(slot: Slot, previous: Incumbent, candidate: Incumbent, reason: string, atStep: number): LedgerEntry {
     const entry = this.ledger.append({
       action: 'rollback',
@@ -651,16 +692,7 @@ export class LiveChanges {
     if (lost === undefined || restored === undefined || restored.moduleId === lost.moduleId) return;
     this.incumbents.set(event.slot, restored);
     const reason = `the watchdog rolled it back: ${event.detail}`;
-    const entry = this.ledger.append({
-      action: 'rollback',
-      slot: event.slot,
-      attemptId: lost.attemptId,
-      moduleSha256: restored.moduleSha256,
-      previousModuleSha256: lost.moduleSha256,
-      atStep: event.failedStep,
-      reason,
-    });
-    this.hooks.rolledBack(entry);
+    const entry = this.recordRollback(event.slot, restored, lost, reason, event.failedStep);
     this.hooks.incumbentLost(lost.attemptId, reason, entry);
   }
 
@@ -679,16 +711,7 @@ export class LiveChanges {
       }
       const outcome = await this.lat.rollback(slot);
       this.incumbents.set(slot, restored);
-      const entry = this.ledger.append({
-        action: 'rollback',
-        slot,
-        attemptId: undone.attemptId,
-        moduleSha256: restored.moduleSha256,
-        previousModuleSha256: undone.moduleSha256,
-        atStep: outcome.appliedAtStep,
-        reason,
-      });
-      this.hooks.rolledBack(entry);
+      const entry = this.recordRollback(slot, restored, undone, reason, outcome.appliedAtStep);
       return { outcome, entry, undone };
     });
   }

@@ -5,12 +5,12 @@
  * travel as base64 and are staged by content hash at each end, so a worker
  * on another machine needs nothing of the engine's files.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CandidateOptions } from '../gauntlet/options.js';
 import type { GauntletVerdict } from '../gauntlet/types.js';
 import { ensurePrivateDir, privateTmpPath } from '../util/private-dir.js';
+import { fileSha256, sha256Hex } from '../util/sha256.js';
 import { canonicalHash } from './canonical-json.js';
 
 /** The version of the job and result layout; a worker refuses any other. */
@@ -67,11 +67,7 @@ export interface EvaluationResult {
 
 export function moduleBytes(file: string): ModuleBytes {
   const bytes = readFileSync(file);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), base64: bytes.toString('base64') };
-}
-
-export function moduleSha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
+  return { sha256: sha256Hex(bytes), base64: bytes.toString('base64') };
 }
 
 /**
@@ -83,10 +79,10 @@ export function stageModule(module: ModuleBytes, dir = privateTmpPath('fleet-mod
   ensurePrivateDir(dir);
   if (!/^[0-9a-f]{64}$/.test(module.sha256)) throw new Error(`module sha256 "${module.sha256.slice(0, 80)}" is not 64 hex digits`);
   const bytes = Buffer.from(module.base64, 'base64');
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = sha256Hex(bytes);
   if (actual !== module.sha256) throw new Error(`module bytes hash to ${actual}, not the ${module.sha256} they were sent as`);
   const file = path.join(dir, `${module.sha256}.so`);
-  if (existsSync(file) && createHash('sha256').update(readFileSync(file)).digest('hex') === module.sha256) return file;
+  if (existsSync(file) && fileSha256(file) === module.sha256) return file;
   const partial = `${file}.${process.pid}.partial`;
   writeFileSync(partial, bytes, { mode: 0o600 });
   renameSync(partial, file);

@@ -29,7 +29,8 @@ import { runSandbox, sandboxRunnerPath } from '../gauntlet/sandbox-run.js';
 import { screenSource } from '../gauntlet/static-firewall.js';
 import { symbolAllowlist } from '../gauntlet/symbols.js';
 import { GATES, type GateVerdict, type GauntletVerdict } from '../gauntlet/types.js';
-import { moduleSha256, verdictModulePath, withModulePath } from './evaluation-job.js';
+import { fileSha256 } from '../util/sha256.js';
+import { verdictModulePath, withModulePath } from './evaluation-job.js';
 
 /** The fewest benchmark samples the runner takes: each still ends in a probe. */
 const CHECK_SAMPLES = 3;
@@ -121,7 +122,7 @@ export async function reverifyLocally(options: CandidateOptions, remote: Gauntle
   const { gates, modulePath, interrupted } = await localGates(options);
   const seconds = (performance.now() - started) / 1000;
   const workerModule = verdictModulePath(remote);
-  const workerModuleMatches = modulePath === null || workerModule === null ? null : moduleSha256(modulePath) === moduleSha256(workerModule);
+  const workerModuleMatches = modulePath === null || workerModule === null ? null : fileSha256(modulePath) === fileSha256(workerModule);
   if (interrupted) {
     return { verdict: { ...remote, interrupted: true, accepted: false, improves: false, failedGate: null }, refused: null, workerModuleMatches, seconds };
   }

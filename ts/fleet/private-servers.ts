@@ -28,24 +28,40 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Resolves once a TCP connection to the port succeeds; polls, since a starting server has nothing to wait on. */
-async function acceptsConnections(port: number, exited: () => string | null): Promise<void> {
+/**
+ * Resolves once `attempt` succeeds, trying again every READY_POLL_MS: a
+ * starting server has nothing to wait on. Throws what `exited` says as soon
+ * as it says something (the server's process ended), and, past
+ * READY_TIMEOUT_MS, `timedOut`'s message with the last attempt's error as
+ * its cause.
+ */
+async function pollUntilReady(attempt: () => Promise<void>, timedOut: (error: unknown) => string, exited: () => string | null): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     const why = exited();
     if (why !== null) throw new Error(why);
-    const connected = await new Promise<boolean>((resolve) => {
+    try {
+      await attempt();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(timedOut(error), { cause: error });
+    }
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+}
+
+/** Resolves once a TCP connection to the port succeeds. */
+function acceptsConnections(port: number, exited: () => string | null): Promise<void> {
+  const connects = () =>
+    new Promise<void>((resolve, reject) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('connect', () => {
         socket.destroy();
-        resolve(true);
+        resolve();
       });
-      socket.once('error', () => resolve(false));
+      socket.once('error', reject);
     });
-    if (connected) return;
-    if (Date.now() > deadline) throw new Error(`nothing accepted connections on 127.0.0.1:${port} within ${READY_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-  }
+  return pollUntilReady(connects, () => `nothing accepted connections on 127.0.0.1:${port} within ${READY_TIMEOUT_MS} ms`, exited);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -56,23 +72,17 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Resolves once the server answers a query: it accepts connections while it still starts up, and refuses them then. */
-async function answersQueries(url: string, exited: () => string | null): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const why = exited();
-    if (why !== null) throw new Error(why);
+function answersQueries(url: string, exited: () => string | null): Promise<void> {
+  const answers = async () => {
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
       await client.query('SELECT 1');
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${url} answered no query within ${READY_TIMEOUT_MS} ms: ${(error as Error).message}`, { cause: error });
     } finally {
       await client.end().catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-  }
+  };
+  return pollUntilReady(answers, (error) => `${url} answered no query within ${READY_TIMEOUT_MS} ms: ${(error as Error).message}`, exited);
 }
 
 export class PrivateRedis {
