@@ -148,6 +148,10 @@ export interface CoreStepTrace {
   moduleId: Uint32Array;
   startNs: Float64Array;
   endNs: Float64Array;
+  /** Cone values the runner gathered from both levels at the boundary before each batch. */
+  coneValues: Float64Array;
+  /** 1 where the batch was handed to the watchdog as (part of) a cone probe. */
+  coneProbed: Uint8Array;
 }
 
 export interface CoreRecovery {
@@ -202,7 +206,13 @@ export interface CoreWatchdogCounters {
   coneProbes: number;
   /** Cone probes due while the last was still being checked, skipped. */
   coneSkips: number;
+  /** Every boundary's cone gather, handed over or not. */
   coneGatherNs: number;
+  /** Boundaries where the runner gathered cones, and the values it gathered from both levels. */
+  coneBoundaries: number;
+  coneGatheredValues: number;
+  /** Most steps in one batch while cone probes are on (one cone of that radius fits the budget); null: no cap. */
+  coneBatchCap: number | null;
 }
 
 interface CoreCanaryCommon {
@@ -385,20 +395,25 @@ export interface CoreLattice {
   /** The watchdog's verdict; a verified snapshot becomes the restore point. */
   settleSnapshot(step: number, verified: boolean): void;
   /**
-   * The next cone probe: at the first batch boundary at or after `atStep`
-   * (where no snapshot probe is under way) the runner gathers the light
-   * cones of `cells` from both levels, runs the next batch(es) as a
-   * snapshot's probe would (`delayed`, `remainder`; none longer than the
-   * cones' radius, which a cone of at most `maxConeValues` values bounds),
-   * gathers the cells' newest values and calls the run's onConeProbe. Then
-   * a follow-on probe at the same cells (coins `followDelayed`,
+   * The next cone probe. While cone probes are on (a run given onConeProbe,
+   * once armed), the runner gathers before every batch, probed or not, the
+   * light cones at the batch's length of a few cells drawn afresh (at most
+   * `cells`, from a generator seeded with `seed`) from both levels, and
+   * after the batch the cells' newest values; it calls the run's
+   * onConeProbe only when this plan was due at that boundary (the first at
+   * or after `atStep`), which the kernel cannot see. A plan `delayed` or
+   * `remainder` instead shapes its batches as a snapshot's probe would
+   * (none longer than the cones' radius). `maxConeValues` bounds the cones
+   * and caps every batch's length (watchdogCounters().coneBatchCap). Then a
+   * follow-on probe at cells drawn afresh (coins `followDelayed`,
    * `followRemainder`), due `followOffsetSteps` after the first one's
    * batches end, unless armed again before it begins: two may be out at
    * once. Due while two are out, a probe is skipped (counted) and put off by
-   * `everySteps`. Empty cells: none.
+   * `everySteps`.
    */
   armConeProbe(
-    cells: Float64Array,
+    cells: number,
+    seed: number,
     delayed: boolean,
     remainder: boolean,
     atStep: number,

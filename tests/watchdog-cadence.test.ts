@@ -4,11 +4,10 @@
 // generator a kernel cannot read. Clocks and costs are injected: nothing here
 // is timed.
 import { describe, expect, it } from 'vitest';
-import { coreAddon, kernelModulePath, oracleAddon } from '../dist/native/loader.js';
-import { randomState } from '../dist/ts/lattice/initial-conditions.js';
 import { SnapshotCadence, meanIntervals } from '../dist/ts/lattice/watchdog-cadence.js';
-import { Watchdog, resolveCadence, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
+import { resolveCadence, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { seededRandom } from '../dist/ts/util/random.js';
+import { watchedCore } from './helpers/watched-lattice.js';
 
 const K = 50;
 
@@ -104,30 +103,19 @@ describe('watchdog.maxCostShare', () => {
   });
 
   it("defers the core's snapshots by what its checks cost, and the core takes none before", async () => {
-    const extents = [64, 64];
     const every = 10;
-    const core = new (coreAddon().LatticeCore)({ extents, courant2: 0.36, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2 });
+    const fixture = watchedCore();
+    const core = fixture.core;
     try {
-      const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 3);
-      core.setState(state.previous, state.current);
-      const energy = oracleAddon().energy(state.previous as Float64Array, state.current as Float64Array, extents, 1, 1, 0.6);
       // A clock on which a step takes 10 ms and a check 250 ms: 25 times 1% of even one K-step interval.
       let checkingMs = 0;
       const now = () => core.stepCount * 10 + (checkingMs += 125);
       const cadence = resolveCadence({ everySteps: every, maxCostShare: 0.01, now }, every, 5);
       const differential = resolveDifferential({ cells: 64, seed: 5, fullCheckEveryMs: 0 }, 64 * 64);
       const deferrals: number[] = [];
-      const deferSnapshots = core.deferSnapshots.bind(core);
-      // The addon's methods are read-only on its prototype: the spy is the instance's own.
-      Object.defineProperty(core, 'deferSnapshots', {
-        value: (firstStep: number) => {
-          deferrals.push(firstStep);
-          deferSnapshots(firstStep);
-        },
-      });
-      const physics = { extents, c: 1, h: 1, dt: 0.6, courant2: 0.36, precision: 'f64' as const };
-      const rollbacks: string[] = [];
-      const watchdog = new Watchdog(core, physics, energy, 1e-9, differential, (event) => rollbacks.push(event.detail), cadence);
+      fixture.spy('deferSnapshots', ([firstStep]) => deferrals.push(firstStep));
+      const rollbacks = fixture.rollbacks;
+      const watchdog = fixture.watchdog(differential, cadence);
       watchdog.prime();
       const checked: number[] = [];
       const run = core.run(20_000, every, (step) => {

@@ -1,15 +1,16 @@
-// The batch right after a cone probe: a kernel can time the runner's gather
-// pause and misbehave in the next call, which the watchdog, arming the next
-// probe only once it has taken this one, could hardly ever probe. Each plan
-// therefore carries its follow-on, due a drawn number of steps (0 included)
-// after the first ends, gathered into a second slot while the first is still
-// being checked. Its own file: misbehaving_WrongInOneBatch counts its steps
+// The batch right after a cone probe: a kernel that could tell a probe
+// (every boundary gathers the same, so it cannot by timing) would misbehave
+// in the next call, which the watchdog, arming the next probe only once it
+// has taken this one, could hardly ever probe. Each plan therefore carries
+// its follow-on, due a drawn number of steps (0 included) after the first
+// ends, at cells drawn afresh, gathered into another slot while the first is
+// still being checked. Its own file: misbehaving_WrongInOneBatch counts its steps
 // since loading, process-wide, and here it must start at 0.
 import { afterEach, expect, it } from 'vitest';
-import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
-import { cellCount, randomState } from '../dist/ts/lattice/initial-conditions.js';
+import type { Lattice } from '@ouroboros-engine/core';
 import { coneProbeRandom, drawConeProbe, drawFollowingProbe } from '../dist/ts/lattice/differential-check.js';
 import { until } from './helpers/until.js';
+import { watchdogEvents, watchedLattice } from './helpers/watched-lattice.js';
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -31,21 +32,18 @@ const probedCells = 16;
 function seedProbingRightAfter(): number {
   for (let seed = 0; ; seed++) {
     const random = coneProbeRandom(seed);
-    const first = drawConeProbe(random, 0, coneEverySteps, cellCount(extents), probedCells);
+    const first = drawConeProbe(random, 0, coneEverySteps);
     if (first.atStep !== wrongStep - 1 || first.delayed) continue;
     if (drawFollowingProbe(random, coneEverySteps).offsetSteps === 0) return seed;
   }
 }
 
 it('catches a kernel wrong in the batch right after a cone probe, by the follow-on the draw puts there', async () => {
-  const lat = new Lattice({ extents, dt: 0.6, threads: 2, precision: 'f64', maxBatchSteps: 1, batchLatencyMs: 10_000 });
+  const lat = watchedLattice(extents, 'f64', 1);
   lattices.push(lat);
-  const state = randomState(lat, 3);
-  lat.setState(state.previous, state.current);
   await lat.swap('step', await lat.loadModule('build/test-kernels/misbehaving_WrongInOneBatch.so'));
   const seed = seedProbingRightAfter();
-  const events: WatchdogEvent[] = [];
-  lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
+  const events = watchdogEvents(lat);
   const summary = await lat.run({
     steps: 400,
     watchdog: { everySteps, differential: { cells: probedCells, seed, fullCheckEveryMs: 0, coneEverySteps } },

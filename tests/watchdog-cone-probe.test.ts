@@ -5,13 +5,12 @@
 // cone probes in either precision; the probes' steps are drawn so that a
 // kernel counting its steps cannot know which batch is probed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lattice, type WatchdogEvent } from '@ouroboros-engine/core';
-import { cellCount, randomState } from '../dist/ts/lattice/initial-conditions.js';
+import type { Lattice } from '@ouroboros-engine/core';
 import { coneProbeRandom, drawConeProbe } from '../dist/ts/lattice/differential-check.js';
-import { Watchdog, resolveCadence, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
-import { coreAddon, kernelModulePath, oracleAddon } from '../dist/native/loader.js';
+import { resolveCadence, resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { seededRandom } from '../dist/ts/util/random.js';
 import { until } from './helpers/until.js';
+import { watchdogEvents, watchedCore, watchedLattice } from './helpers/watched-lattice.js';
 
 const lattices: Lattice[] = [];
 afterEach(() => {
@@ -19,19 +18,12 @@ afterEach(() => {
 });
 
 function lattice(extents: number[], precision: 'f64' | 'f32', maxBatchSteps?: number): Lattice {
-  const batches = maxBatchSteps === undefined ? {} : { maxBatchSteps, batchLatencyMs: 10_000 };
-  const lat = new Lattice({ extents, dt: extents.length > 2 ? 0.5 : 0.6, threads: 2, precision, ...batches });
+  const lat = watchedLattice(extents, precision, maxBatchSteps);
   lattices.push(lat);
-  const state = randomState(lat, 3);
-  lat.setState(state.previous, state.current);
   return lat;
 }
 
-function collect(lat: Lattice): WatchdogEvent[] {
-  const events: WatchdogEvent[] = [];
-  lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
-  return events;
-}
+const collect = watchdogEvents;
 
 describe('a kernel that misbehaves in one batch between two snapshots', () => {
   // misbehaving_WrongInOneBatch skips the last step of the call that takes its
@@ -47,7 +39,7 @@ describe('a kernel that misbehaves in one batch between two snapshots', () => {
   /** The first seed whose first cone probe (drawn from step 0) spans step 120. */
   function seedProbing(step: number): number {
     for (let seed = 0; ; seed++) {
-      const plan = drawConeProbe(coneProbeRandom(seed), 0, coneEverySteps, cellCount(extents), probedCells);
+      const plan = drawConeProbe(coneProbeRandom(seed), 0, coneEverySteps);
       if (plan.atStep === step || (plan.delayed && plan.atStep === step - 1)) return seed;
     }
   }
@@ -70,7 +62,7 @@ describe('a kernel that misbehaves in one batch between two snapshots', () => {
     const lat = lattice(extents, 'f64', 1);
     await lat.swap('step', await lat.loadModule(kernel));
     const seed = seedProbing(wrongStep);
-    const plan = drawConeProbe(coneProbeRandom(seed), 0, coneEverySteps, cellCount(extents), probedCells);
+    const plan = drawConeProbe(coneProbeRandom(seed), 0, coneEverySteps);
     const events = collect(lat);
     const summary = await lat.run({
       steps: 400,
@@ -89,7 +81,7 @@ describe('a kernel that misbehaves in one batch between two snapshots', () => {
     const steps = plan.delayed ? 2 : 1;
     expect(events[0]!.detail).toMatch(
       new RegExp(
-        `^differential check of a cone probe: the kernel's ${steps} step\\(s\\) from ${plan.atStep} to ${plan.atStep + steps} differ from the oracle's at \\d+ of ${probedCells} sampled cells`,
+        `^differential check of a cone probe: the kernel's ${steps} step\\(s\\) from ${plan.atStep} to ${plan.atStep + steps} differ from the oracle's at \\d+ of \\d+ sampled cells`,
       ),
     );
     expect(lat.kernelName).toBe('reference');
@@ -117,18 +109,21 @@ describe('a correct kernel', () => {
 });
 
 describe('the cone probes cadence', () => {
-  it('draws the next probe 1 to 2K - 1 steps on, K on average, with fresh cells and fair coins', () => {
+  it('draws the next probe 1 to 2K - 1 steps on, K on average, with a fresh seed for its cells and fair coins', () => {
     const random = seededRandom(5);
     const gaps: number[] = [];
     let delayed = 0;
     let remainder = 0;
+    const seeds = new Set<number>();
     for (let i = 0; i < 20_000; i++) {
-      const plan = drawConeProbe(random, 1000, 50, 4096, 16);
+      const plan = drawConeProbe(random, 1000, 50);
       gaps.push(plan.atStep - 1000);
       delayed += plan.delayed ? 1 : 0;
       remainder += plan.remainder ? 1 : 0;
-      expect(plan.cells).toHaveLength(16);
+      expect(Number.isInteger(plan.cellSeed) && plan.cellSeed >= 0 && plan.cellSeed < 2 ** 32).toBe(true);
+      seeds.add(plan.cellSeed);
     }
+    expect(seeds.size).toBeGreaterThan(19_900);
     expect(Math.min(...gaps)).toBe(1);
     expect(Math.max(...gaps)).toBe(99);
     expect(gaps.reduce((a, b) => a + b, 0) / gaps.length).toBeCloseTo(50, 0);
@@ -137,10 +132,10 @@ describe('the cone probes cadence', () => {
   });
 
   it('takes the extremes of the injected random source exactly', () => {
-    expect(drawConeProbe(() => 0, 7, 10, 100, 1).atStep).toBe(8);
-    expect(drawConeProbe(() => 0.999_999_999, 7, 10, 100, 1).atStep).toBe(26);
+    expect(drawConeProbe(() => 0, 7, 10).atStep).toBe(8);
+    expect(drawConeProbe(() => 0.999_999_999, 7, 10).atStep).toBe(26);
     // One step apart on average: every step.
-    expect(drawConeProbe(() => 0.999_999_999, 7, 1, 100, 1).atStep).toBe(8);
+    expect(drawConeProbe(() => 0.999_999_999, 7, 1).atStep).toBe(8);
   });
 
   it("draws a run's cone probes apart from its snapshot probes: the same seed, another sequence", () => {
@@ -158,13 +153,10 @@ describe('the cone probes cadence', () => {
   });
 
   it('defers the next cone probe by what each cost on the injected clock, and the core takes none before its step', async () => {
-    const extents = [64, 64];
     const coneEvery = 10;
-    const core = new (coreAddon().LatticeCore)({ extents, courant2: 0.36, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2 });
+    const fixture = watchedCore();
+    const core = fixture.core;
     try {
-      const state = randomState({ extents, precision: 'f64', courantNumber: 0.6 }, 3);
-      core.setState(state.previous, state.current);
-      const energy = oracleAddon().energy(state.previous as Float64Array, state.current as Float64Array, extents, 1, 1, 0.6);
       // A clock on which a step takes 10 ms and every reading during a check 125 ms more: each probe costs
       // hundreds of ms, many times 1% of a 10-step interval, so the cone cadence defers by many intervals.
       let checkingMs = 0;
@@ -173,25 +165,12 @@ describe('the cone probes cadence', () => {
       const differential = resolveDifferential({ cells: 32, seed: 5, fullCheckEveryMs: 0, coneEverySteps: coneEvery }, 64 * 64, 10_000);
       const arms: number[] = [];
       const taken: Array<{ step: number; steps: number; armedAt: number }> = [];
-      const armConeProbe = core.armConeProbe.bind(core);
-      const takeConeProbe = core.takeConeProbe.bind(core);
-      // The addon's methods are read-only on its prototype: the spies are the instance's own.
-      Object.defineProperty(core, 'armConeProbe', {
-        value: (...args: Parameters<typeof armConeProbe>) => {
-          arms.push(args[3]);
-          armConeProbe(...args);
-        },
+      fixture.spy('armConeProbe', (args) => arms.push(args[4]));
+      fixture.spy('takeConeProbe', (_args, probe) => {
+        if (probe !== null) taken.push({ step: probe.step, steps: probe.steps, armedAt: arms.at(-1)! });
       });
-      Object.defineProperty(core, 'takeConeProbe', {
-        value: (...args: Parameters<typeof takeConeProbe>) => {
-          const probe = takeConeProbe(...args);
-          if (probe !== null) taken.push({ step: probe.step, steps: probe.steps, armedAt: arms.at(-1)! });
-          return probe;
-        },
-      });
-      const physics = { extents, c: 1, h: 1, dt: 0.6, courant2: 0.36, precision: 'f64' as const };
-      const rollbacks: string[] = [];
-      const watchdog = new Watchdog(core, physics, energy, 1e-9, differential, (event) => rollbacks.push(event.detail), cadence);
+      const rollbacks = fixture.rollbacks;
+      const watchdog = fixture.watchdog(differential, cadence);
       watchdog.prime();
       const summary = await core.run(
         20_000,

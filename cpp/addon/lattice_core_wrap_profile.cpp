@@ -150,12 +150,16 @@ Napi::Value LatticeCoreWrap::take_trace(const Napi::CallbackInfo& info) {
     auto module_id = Napi::Uint32Array::New(env, records.size());
     auto start_ns = Napi::Float64Array::New(env, records.size());
     auto end_ns = Napi::Float64Array::New(env, records.size());
+    auto cone_values = Napi::Float64Array::New(env, records.size());
+    auto cone_probed = Napi::Uint8Array::New(env, records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
       step[i] = static_cast<double>(records[i].step);
       steps[i] = static_cast<double>(records[i].steps);
       module_id[i] = records[i].module_id;
       start_ns[i] = static_cast<double>(records[i].start_ns);
       end_ns[i] = static_cast<double>(records[i].end_ns);
+      cone_values[i] = static_cast<double>(records[i].cone_values);
+      cone_probed[i] = records[i].cone_probed ? 1 : 0;
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("step", step);
@@ -163,6 +167,8 @@ Napi::Value LatticeCoreWrap::take_trace(const Napi::CallbackInfo& info) {
     result.Set("moduleId", module_id);
     result.Set("startNs", start_ns);
     result.Set("endNs", end_ns);
+    result.Set("coneValues", cone_values);
+    result.Set("coneProbed", cone_probed);
     return result;
   });
 }

@@ -10,6 +10,7 @@
 #include "core/cone_gather.h"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -392,17 +393,18 @@ void LatticeCoreWrap::defer_snapshots(const Napi::CallbackInfo& info) {
 void LatticeCoreWrap::arm_cone_probe(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] {
     LatticeCore& core = open_core(info.Env());
-    const std::vector<std::uint64_t> cells = read_cells(info[0], core.geometry().cells);
-    if (!info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
-    if (!info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
-    const std::uint64_t at_step = read_integer(info[3], "atStep", 0);
-    const std::uint64_t every_steps = read_integer(info[4], "everySteps", 1);
-    const std::uint64_t max_cone_values = read_integer(info[5], "maxConeValues", 0);
-    if (!info[7].IsBoolean()) throw Napi::TypeError::New(info.Env(), "followDelayed must be a boolean");
-    if (!info[8].IsBoolean()) throw Napi::TypeError::New(info.Env(), "followRemainder must be a boolean");
-    const ConeFollow follow{info[7].As<Napi::Boolean>().Value(), info[8].As<Napi::Boolean>().Value(),
-                            read_integer(info[6], "followOffsetSteps", 0)};
-    core.arm_cone_probe(cells, info[1].As<Napi::Boolean>().Value(), info[2].As<Napi::Boolean>().Value(), at_step,
+    const std::uint64_t cells = read_integer(info[0], "cells", 1);
+    const std::uint64_t seed = read_integer(info[1], "seed", 0);
+    if (!info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "delayed must be a boolean");
+    if (!info[3].IsBoolean()) throw Napi::TypeError::New(info.Env(), "remainder must be a boolean");
+    const std::uint64_t at_step = read_integer(info[4], "atStep", 0);
+    const std::uint64_t every_steps = read_integer(info[5], "everySteps", 1);
+    const std::uint64_t max_cone_values = read_integer(info[6], "maxConeValues", 0);
+    if (!info[8].IsBoolean()) throw Napi::TypeError::New(info.Env(), "followDelayed must be a boolean");
+    if (!info[9].IsBoolean()) throw Napi::TypeError::New(info.Env(), "followRemainder must be a boolean");
+    const ConeFollow follow{info[8].As<Napi::Boolean>().Value(), info[9].As<Napi::Boolean>().Value(),
+                            read_integer(info[7], "followOffsetSteps", 0)};
+    core.arm_cone_probe(cells, seed, info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Boolean>().Value(), at_step,
                         every_steps, max_cone_values, follow);
   });
 }
@@ -448,6 +450,10 @@ Napi::Value LatticeCoreWrap::watchdog_counters(const Napi::CallbackInfo& info) {
     result.Set("coneProbes", number(env, counters.cones.probes));
     result.Set("coneSkips", number(env, counters.cones.skips));
     result.Set("coneGatherNs", number(env, counters.cones.gather_ns));
+    result.Set("coneBoundaries", number(env, counters.cones.boundaries));
+    result.Set("coneGatheredValues", number(env, counters.cones.gathered_values));
+    const std::uint64_t cap = open_core(env).cone_batch_cap();
+    result.Set("coneBatchCap", cap == std::numeric_limits<std::uint64_t>::max() ? env.Null() : number(env, cap));
     return result;
   });
 }

@@ -22,32 +22,56 @@ std::uint64_t fitting_radius(std::uint32_t dims, std::uint64_t radius, std::uint
   return radius;
 }
 
+/// splitmix64: the next value of the cells' generator.
+std::uint64_t next_random(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::size_t value_bytes(const ouro_geometry& geometry) {
+  return geometry.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
+}
+
 }  // namespace
 
-void ConeProbe::arm(const std::vector<std::uint64_t>& cells, bool delayed, bool remainder, std::uint64_t at_step,
+void ConeProbe::arm(std::uint64_t cells, std::uint64_t seed, bool delayed, bool remainder, std::uint64_t at_step,
                     std::uint64_t every_steps, std::uint64_t max_cone_values, std::optional<ConeFollow> follow) {
-  for (const std::uint64_t cell : cells) {
-    if (cell >= geometry_.cells) {
-      throw std::invalid_argument("cone probe cell " + std::to_string(cell) + " is outside the lattice's " +
-                                  std::to_string(geometry_.cells) + " cells");
-    }
-  }
+  if (cells == 0) throw std::invalid_argument("cone probe cells = 0: must be >= 1");
   if (every_steps == 0) throw std::invalid_argument("cone probe every_steps = 0: must be >= 1");
+  // The longest batch whose one cone fits the budget: every batch, probed or not, is capped there.
+  std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
+  if (max_cone_values > 0) {
+    // Bisection on [1, 2^32): cone_values grows with the radius, and one cone of radius 1 is always allowed.
+    std::uint64_t fits = 1;
+    std::uint64_t too_long = 1ULL << 32;
+    while (too_long - fits > 1) {
+      const std::uint64_t mid = fits + (too_long - fits) / 2;
+      (cone_values(geometry_.dims, mid) <= max_cone_values ? fits : too_long) = mid;
+    }
+    cap = fits;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
-  plan_cells_.assign(cells.begin(), cells.end());
+  plan_cells_ = cells;
+  cell_random_ = seed;
   plan_delayed_ = delayed;
   plan_remainder_ = remainder;
   plan_every_ = every_steps;
   plan_max_cone_values_ = max_cone_values;
   plan_follow_ = follow;
   ++generation_;
-  at_step_.store(cells.empty() ? kUnarmed : at_step, std::memory_order_relaxed);
+  batch_cap_.store(cap, std::memory_order_relaxed);
+  armed_.store(true, std::memory_order_relaxed);
+  at_step_.store(at_step, std::memory_order_relaxed);
 }
 
 void ConeProbe::disarm() {
   std::lock_guard<std::mutex> lock(mutex_);
   plan_follow_.reset();
   ++generation_;
+  armed_.store(false, std::memory_order_relaxed);
+  batch_cap_.store(std::numeric_limits<std::uint64_t>::max(), std::memory_order_relaxed);
   at_step_.store(kUnarmed, std::memory_order_relaxed);
 }
 
@@ -79,46 +103,91 @@ void ConeProbe::settle(std::uint64_t step) {
   }
 }
 
-bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* current, std::uint64_t batch_steps,
-                      std::uint64_t every) {
-  // The watchdog may be arming the next plan this very instant: then the probe waits for the next boundary.
-  std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
-  if (!lock.owns_lock() || step < at_step_.load(std::memory_order_relaxed)) return false;
-  const auto free = std::find_if(slots_.begin(), slots_.end(),
-                                 [](const Gathered& slot) { return slot.phase == Gathered::Phase::Free; });
-  if (free == slots_.end()) {
-    skips_.fetch_add(1, std::memory_order_relaxed);
-    at_step_.store(step + plan_every_, std::memory_order_relaxed);
-    return false;
-  }
-  Gathered& slot = *free;
-  const auto started = std::chrono::steady_clock::now();
-  slot.batches.start(plan_delayed_, plan_remainder_, batch_steps, every);
-  slot.radius =
-      fitting_radius(geometry_.dims, std::max<std::uint64_t>(1, slot.batches.planned_steps(batch_steps, every)),
-                     plan_max_cone_values_);
+std::size_t ConeProbe::out() const {
+  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Gathered& slot) {
+    return slot.phase == Gathered::Phase::Ready || slot.phase == Gathered::Phase::Taken;
+  }));
+}
+
+ConeProbe::Gathered& ConeProbe::free_slot() {
+  // At most kMaxOut slots are out and none is under way: one of kSlots is free.
+  return *std::find_if(slots_.begin(), slots_.end(),
+                       [](const Gathered& slot) { return slot.phase == Gathered::Phase::Free; });
+}
+
+std::uint64_t ConeProbe::boundary_cells(std::uint64_t radius, std::uint64_t steps) const {
+  const std::uint64_t cone = cone_values(geometry_.dims, radius);
+  const std::uint64_t share = steps * geometry_.cells / kSteppedCellsPerGatheredValue / cone;
+  const std::uint64_t budget = plan_max_cone_values_ == 0 ? plan_cells_ : plan_max_cone_values_ / cone;
+  return std::max<std::uint64_t>(1, std::min({share, budget, plan_cells_}));
+}
+
+void ConeProbe::gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current) {
   const std::uint64_t cone = cone_values(geometry_.dims, slot.radius);
-  const std::uint64_t planned = plan_cells_.size();
-  const std::uint64_t kept =
-      plan_max_cone_values_ == 0 ? planned : std::clamp<std::uint64_t>(plan_max_cone_values_ / cone, 1, planned);
-  slot.cells.resize(kept);
-  for (std::uint64_t i = 0; i < kept; ++i) slot.cells[i] = plan_cells_[i * planned / kept];
-  const std::size_t value_bytes = geometry_.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
-  slot.older.resize(kept * cone * value_bytes);
-  slot.newer.resize(kept * cone * value_bytes);
+  slot.older.resize(count * cone * value_bytes(geometry_));
+  slot.newer.resize(count * cone * value_bytes(geometry_));
   gather_cones(geometry_, previous, slot.cells, slot.radius, slot.older.data());
   gather_cones(geometry_, current, slot.cells, slot.radius, slot.newer.data());
-  // Consumed: its follow-on, if any, is armed when it ends; otherwise the watchdog arms the next when it takes it.
-  at_step_.store(kUnarmed, std::memory_order_relaxed);
-  slot.generation = generation_;
-  slot.follow = plan_follow_;
-  plan_follow_.reset();
+  boundary_values_ += 2 * count * cone;
+  boundaries_.fetch_add(1, std::memory_order_relaxed);
+  gathered_values_.fetch_add(2 * count * cone, std::memory_order_relaxed);
+}
+
+bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* current, std::uint64_t batch_steps,
+                      std::uint64_t every) {
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (step < at_step_.load(std::memory_order_relaxed) || out() >= kMaxOut) return false;
+  ProbeBatches batches;
+  batches.start(plan_delayed_, plan_remainder_, batch_steps, every);
+  // A plain plan is the boundaries' gather's to take.
+  if (!batches.shaped()) return false;
+  Gathered& slot = free_slot();
+  slot.batches = batches;
+  slot.shaped = true;
+  slot.radius = fitting_radius(geometry_.dims, batches.planned_steps(batch_steps, every), plan_max_cone_values_);
+  const std::uint64_t count = boundary_cells(slot.radius, batches.planned_steps(batch_steps, every));
+  slot.cells.resize(count);
+  for (std::uint64_t& cell : slot.cells) cell = next_random(cell_random_) % geometry_.cells;
+  std::sort(slot.cells.begin(), slot.cells.end());
+  slot.due = true;
+  consume_plan(slot);
   slot.phase = Gathered::Phase::UnderWay;
   slot.step = step;
+  lock.unlock();
   under_way_ = &slot;
+  gather(slot, count, previous, current);
   slot.gather_ns = elapsed_ns(started);
   gather_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
   return true;
+}
+
+std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps, const void* previous,
+                                         const void* current) {
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  Gathered& slot = free_slot();
+  slot.batches.stop();
+  slot.shaped = false;
+  slot.radius = steps;
+  const std::uint64_t count = boundary_cells(steps, steps);
+  // Drawn afresh at every boundary: no two probes share their cells but by chance.
+  slot.cells.resize(count);
+  for (std::uint64_t& cell : slot.cells) cell = next_random(cell_random_) % geometry_.cells;
+  std::sort(slot.cells.begin(), slot.cells.end());
+  // Whether this gather is handed over is fixed here, where the plan is consumed, but nothing the runner does before
+  // or during the batch depends on it: the kernel cannot tell.
+  slot.due = step >= at_step_.load(std::memory_order_relaxed);
+  if (slot.due) consume_plan(slot);
+  slot.phase = Gathered::Phase::UnderWay;
+  slot.step = step;
+  lock.unlock();
+  under_way_ = &slot;
+  const std::uint64_t before = boundary_values_;
+  gather(slot, count, previous, current);
+  slot.gather_ns = elapsed_ns(started);
+  gather_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
+  return boundary_values_ - before;
 }
 
 bool ConeProbe::batch_done(std::uint64_t step) {
@@ -127,26 +196,50 @@ bool ConeProbe::batch_done(std::uint64_t step) {
   return last || step >= under_way_->step + under_way_->radius;
 }
 
-std::uint64_t ConeProbe::finish(std::uint64_t step, const void* newest) {
+void ConeProbe::consume_plan(Gathered& slot) {
+  // Its follow-on, if any, is armed when it ends; otherwise the watchdog arms the next when it takes it.
+  at_step_.store(kUnarmed, std::memory_order_relaxed);
+  slot.generation = generation_;
+  slot.follow = plan_follow_;
+  plan_follow_.reset();
+}
+
+void ConeProbe::arm_follow(const ConeFollow& follow, std::uint64_t step) {
+  plan_delayed_ = follow.delayed;
+  plan_remainder_ = follow.remainder;
+  at_step_.store(step + follow.offset_steps, std::memory_order_relaxed);
+}
+
+std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* newest) {
   Gathered& slot = *under_way_;
   const auto started = std::chrono::steady_clock::now();
   slot.steps = step - slot.step;
-  const std::size_t value_bytes = geometry_.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
-  slot.values.resize(slot.cells.size() * value_bytes);
+  slot.values.resize(slot.cells.size() * value_bytes(geometry_));
   gather_cones(geometry_, newest, slot.cells, 0, slot.values.data());
   slot.batches.stop();
   under_way_ = nullptr;
   const std::uint64_t spent = elapsed_ns(started);
   gather_ns_.fetch_add(spent, std::memory_order_relaxed);
-  probes_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(mutex_);
   slot.gather_ns += spent;
-  slot.phase = Gathered::Phase::Ready;
-  if (slot.follow && slot.generation == generation_) {
-    plan_delayed_ = slot.follow->delayed;
-    plan_remainder_ = slot.follow->remainder;
-    at_step_.store(step + slot.follow->offset_steps, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!slot.due) {
+    slot.phase = Gathered::Phase::Free;
+    return std::nullopt;
   }
+  const bool current = slot.generation == generation_;
+  // A shaped probe was begun only with a slot to spare; a boundary's gather may find two out by now.
+  if (!slot.shaped && out() >= kMaxOut) {
+    slot.phase = Gathered::Phase::Free;
+    skips_.fetch_add(1, std::memory_order_relaxed);
+    if (current) {
+      plan_follow_ = slot.follow;
+      at_step_.store(slot.step + plan_every_, std::memory_order_relaxed);
+    }
+    return std::nullopt;
+  }
+  slot.phase = Gathered::Phase::Ready;
+  probes_.fetch_add(1, std::memory_order_relaxed);
+  if (slot.follow && current) arm_follow(*slot.follow, step);
   return slot.step;
 }
 
@@ -157,8 +250,8 @@ void ConeProbe::abandon() {
   under_way_ = nullptr;
   std::lock_guard<std::mutex> lock(mutex_);
   slot.phase = Gathered::Phase::Free;
-  // Unless the watchdog armed another since, its plan is due again at the next boundary.
-  if (slot.generation == generation_) {
+  // Unless the watchdog armed another since, the plan it took is due again at the next boundary.
+  if (slot.due && slot.generation == generation_) {
     plan_follow_ = slot.follow;
     at_step_.store(slot.step, std::memory_order_relaxed);
   }

@@ -12,6 +12,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace ouro {
@@ -34,7 +35,7 @@ struct ConeProbeView {
   std::uint64_t gather_ns = 0;
 };
 
-/// The probe that follows a plan's: due `offset_steps` after the plan's probe's batches end, at the same cells.
+/// The probe that follows a plan's: due `offset_steps` after the plan's probe's batches end, at cells drawn afresh.
 struct ConeFollow {
   bool delayed = false;
   bool remainder = false;
@@ -42,55 +43,82 @@ struct ConeFollow {
 };
 
 /**
- * The watchdog's differential probe between full snapshots: at a step the
- * watchdog drew, the runner gathers the light cones of a few drawn cells
- * from both levels (gather_cones: no level is copied), runs the next
- * batch(es) as a probe does (ProbeBatches), gathers the cells' newest values
- * and announces the probe; the watchdog steps the cones with the oracle and
- * compares. A cone probe is never a restore point.
+ * The watchdog's differential probe between full snapshots, made so that a
+ * kernel which times its calls and sees their lengths cannot tell a probed
+ * batch from another.
+ *
+ * While cone probes are on, the runner does the same gather before every
+ * batch (gather_boundary): the light cones, at the batch's own length, of a
+ * few cells drawn afresh from a seeded generator (boundary_cells: a fixed
+ * share of the batch's work, at least one cell), from both levels, into a
+ * free slot of a small ring; after the batch it gathers the cells' newest
+ * values, and only then (finish) is the probe handed to the watchdog, when
+ * the plan the watchdog armed, drawn from its own seeded generator, was due
+ * at that boundary: nothing the runner does before or during the batch
+ * depends on the plan. An unchosen gather is dropped;
+ * its slot keeps its buffers' capacity, so the steady state allocates
+ * nothing. The gap before a probed call and before an unprobed one are thus
+ * drawn from one distribution.
+ *
+ * A plan may take another shape (`delayed`: a one-step batch first;
+ * `remainder`: a batch of the snapshot interval's remainder first): then
+ * begin() gathers its cones, at the radius of all its batches, before the
+ * first and shapes them (ProbeBatches); such a probe is visible to the
+ * kernel by its batch lengths, and the plain shape stays as common as any
+ * (the watchdog's two fair coins).
+ *
+ * While cone probes are on every batch is capped (batch_cap) at the longest
+ * whose one cone fits the oracle's budget, so that a probed batch is never
+ * shorter than an unprobed one.
  *
  * A plan may carry the probe that follows it (ConeFollow), due a drawn
  * number of steps after the first one's batches end: the watchdog arms the
  * next probe only once it has taken this one, batches later, so without it
- * the batch right after a probe (after the runner's gather pause, which a
- * kernel can time) could hardly ever be probed. Two probes may be out at
- * once (two slots): the follow-on is gathered while the first is being
- * checked.
+ * the batch right after a probe could hardly ever be probed. Two probes may
+ * be out at once (two of the ring's three slots): the follow-on is gathered
+ * while the first is being checked, and a gather always finds a free slot.
  *
- * The runner never waits for the watchdog: while both slots are out
- * (gathered and not yet settled) a due probe is skipped, counted, and put
- * off by the plan's interval; a plan being armed at that instant puts it
- * off to the next boundary. Buffers keep their capacity from probe to
- * probe: the steady state allocates nothing.
+ * The runner never waits for the watchdog: while two probes are out
+ * (announced and not yet settled) a due probe is skipped, counted, and put
+ * off by the plan's interval.
  *
- * Threading: arm, ready, settle and counters from any thread; the rest only
- * by the thread that owns the live state (the runner while a run is
- * active), which writes a slot's buffers only while that slot is free or
+ * Threading: arm, ready, settle, counters and batch_cap from any thread; the
+ * rest only by the thread that owns the live state (the runner while a run
+ * is active), which writes a slot's buffers only while that slot is free or
  * its probe under way.
  */
 class ConeProbe {
  public:
   struct Counters {
-    /// Probes gathered, and due ones skipped because the last was still out.
+    /// Probes announced, and due ones skipped because two were still out.
     std::uint64_t probes = 0;
     std::uint64_t skips = 0;
+    /// Every gather's cost, chosen or not, and how many boundaries gathered and how many values from both levels.
     std::uint64_t gather_ns = 0;
+    std::uint64_t boundaries = 0;
+    std::uint64_t gathered_values = 0;
   };
+
+  /// Live steps stepped per cone value a boundary gathers (boundary_cells): ~0.5% of a batch's time at 4096^2 f64.
+  static constexpr std::uint64_t kSteppedCellsPerGatheredValue = 32768;
+  /// Slots of the ring: two probes out with the watchdog and one being gathered.
+  static constexpr std::size_t kSlots = 3;
+  static constexpr std::size_t kMaxOut = 2;
 
   explicit ConeProbe(const ouro_geometry& geometry) : geometry_(geometry) {}
 
   // ------------------------------------------------------------ watchdog side
 
   /**
-   * The next probe: taken at the first boundary at or after `at_step`
-   * where no snapshot probe is under way, at `cells` (thinned to an evenly
-   * spaced subset when their cones would hold more than `max_cone_values`
-   * values, 0: no limit), with the coins of a snapshot probe, and then
+   * The next probe: taken at the first boundary at or after `at_step`, at
+   * most `cells` cells (>= 1) drawn afresh for it from a generator seeded
+   * with `seed`, their cones within `max_cone_values` values (0: no limit;
+   * it also sets batch_cap), with the coins of a snapshot probe, and then
    * `follow`'s probe unless the plan is armed again before it begins. While
-   * both slots are out, a due probe is skipped and waits `every_steps` more.
-   * Throws std::invalid_argument when a cell is outside the lattice.
+   * two probes are out, a due probe is skipped and waits `every_steps` more.
+   * Throws std::invalid_argument when cells or every_steps is 0.
    */
-  void arm(const std::vector<std::uint64_t>& cells, bool delayed, bool remainder, std::uint64_t at_step,
+  void arm(std::uint64_t cells, std::uint64_t seed, bool delayed, bool remainder, std::uint64_t at_step,
            std::uint64_t every_steps, std::uint64_t max_cone_values, std::optional<ConeFollow> follow = std::nullopt);
   /// No probe until armed again.
   void disarm();
@@ -100,21 +128,40 @@ class ConeProbe {
   void settle(std::uint64_t step);
   Counters counters() const {
     return {probes_.load(std::memory_order_relaxed), skips_.load(std::memory_order_relaxed),
-            gather_ns_.load(std::memory_order_relaxed)};
+            gather_ns_.load(std::memory_order_relaxed), boundaries_.load(std::memory_order_relaxed),
+            gathered_values_.load(std::memory_order_relaxed)};
   }
+  /// Most steps in one batch while cone probes are on: the largest radius whose one cone fits the budget (no cap: max).
+  std::uint64_t batch_cap() const { return batch_cap_.load(std::memory_order_relaxed); }
 
   // ------------------------------------------------------------ state owner's side
 
-  /// Whether a probe is due at `step` (a relaxed read; begin() decides).
+  /// Whether a plan has been armed: the runner gathers at every boundary then.
+  bool armed() const { return armed_.load(std::memory_order_relaxed); }
+  /// Whether a probe is due at `step` (a relaxed read; begin() and finish() decide).
   bool due(std::uint64_t step) const { return step >= at_step_.load(std::memory_order_relaxed); }
   /**
-   * Gathers the cones at `step` from (previous, current) = (u^{n-1}, u^n),
-   * for batches sized from `batch_steps` with snapshot interval `every`; or
-   * skips. True when a probe is under way.
+   * Begins a probe of another shape than the plain one, due at `step`, from
+   * (previous, current) = (u^{n-1}, u^n), for batches sized from
+   * `batch_steps` with snapshot interval `every`: gathers its cones at the
+   * radius of all its batches. False, with nothing done, when no such probe
+   * is due (a plain one is left to gather_boundary) or two are out.
    */
   bool begin(std::uint64_t step, const void* previous, const void* current, std::uint64_t batch_steps,
              std::uint64_t every);
+  /**
+   * Before a batch of `steps` steps from `step`, when no probe is under way:
+   * gathers the cones at radius `steps` of boundary_cells(steps) cells drawn
+   * afresh, from both levels. Returns the values gathered.
+   */
+  std::uint64_t gather_boundary(std::uint64_t step, std::uint64_t steps, const void* previous, const void* current);
+  /// Cells a boundary gathers before a batch of `steps` steps, at radius `radius`.
+  std::uint64_t boundary_cells(std::uint64_t radius, std::uint64_t steps) const;
   bool under_way() const { return under_way_ != nullptr; }
+  /// Whether the probe under way is of another shape than the plain one (begun by begin()).
+  bool shaped_under_way() const { return under_way_ != nullptr && under_way_->shaped; }
+  /// Values gathered from both levels since the last call (the state owner's trace of each boundary).
+  std::uint64_t take_boundary_values() { return std::exchange(boundary_values_, 0); }
   /// The size of the next batch given the sizer's `steps`, as the probe's plan has it.
   std::uint64_t batch(std::uint64_t steps, std::uint64_t every) const {
     return under_way_ ? under_way_->batches.batch(steps, every) : steps;
@@ -125,8 +172,13 @@ class ConeProbe {
   }
   /// A batch has run and the state is at `step`; true when the probe's batches are done and finish() must follow.
   bool batch_done(std::uint64_t step);
-  /// Gathers the cells' values of `newest` (u^{step}): the probe is ready; returns its step, to announce.
-  std::uint64_t finish(std::uint64_t step, const void* newest);
+  /**
+   * Gathers the cells' values of `newest` (u^{step}) and decides: the step
+   * the probe was taken at, to announce, when it is handed to the watchdog;
+   * nothing when its gather is dropped (no plan was due at its boundary) or
+   * skipped (two probes out).
+   */
+  std::optional<std::uint64_t> finish(std::uint64_t step, const void* newest);
   /// Drops a probe whose batches are not done (the state was replaced, or the module swapped).
   void abandon();
   /**
@@ -148,12 +200,16 @@ class ConeProbe {
   struct Gathered {
     enum class Phase { Free, UnderWay, Ready, Taken };
     Phase phase = Phase::Free;
+    /// Begun by begin() (another shape), or a boundary's gather.
+    bool shaped = false;
+    /// The plan was due where it began: handed over when its batches end, unless two are out then.
+    bool due = false;
     ProbeBatches batches;
     std::uint64_t step = 0;
     std::uint64_t steps = 0;
     std::uint64_t radius = 0;
     std::uint64_t gather_ns = 0;
-    /// The plan's arming it was begun from, and the probe that follows it (armed when it ends, unless armed since).
+    /// A shaped probe's plan's arming, and the probe that follows it (armed when it ends, unless armed since).
     std::uint64_t generation = 0;
     std::optional<ConeFollow> follow;
     std::vector<std::uint64_t> cells;
@@ -162,26 +218,45 @@ class ConeProbe {
     std::vector<std::byte> values;
   };
 
+  /// A free slot (there is always one when none is under way: at most kMaxOut are out); under mutex_.
+  Gathered& free_slot();
+  /// Draws `count` cells afresh into the slot and gathers their cones at `radius` from both levels.
+  void gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current);
+  /// Slots announced or taken; under mutex_.
+  std::size_t out() const;
+  /// The plan is taken by `slot`: nothing is due until its follow-on or the next arm(); under mutex_.
+  void consume_plan(Gathered& slot);
+  /// The plan's follow-on becomes the plan, due `offset` after `step`; under mutex_.
+  void arm_follow(const ConeFollow& follow, std::uint64_t step);
+
   const ouro_geometry geometry_;
   static constexpr std::uint64_t kUnarmed = std::numeric_limits<std::uint64_t>::max();
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   // The plan, under mutex_; at_step_ is read without it by due().
-  std::vector<std::uint64_t> plan_cells_;
+  std::uint64_t plan_cells_ = 0;
   bool plan_delayed_ = false;
   bool plan_remainder_ = false;
   std::uint64_t plan_every_ = 1;
   std::uint64_t plan_max_cone_values_ = 0;
   std::atomic<std::uint64_t> at_step_{kUnarmed};
+  std::atomic<bool> armed_{false};
+  std::atomic<std::uint64_t> batch_cap_{std::numeric_limits<std::uint64_t>::max()};
   // Counts arm(): a follow-on is due only if no plan was armed since its first probe began.
   std::uint64_t generation_ = 0;
   std::optional<ConeFollow> plan_follow_;
+  // The cells' generator (splitmix64), reseeded by each arm(); under mutex_.
+  std::uint64_t cell_random_ = 0;
   // Phases change under mutex_; the buffers of a slot under way are the state owner's alone.
-  std::array<Gathered, 2> slots_;
+  std::array<Gathered, kSlots> slots_;
   Gathered* under_way_ = nullptr;
+  // The state owner's.
+  std::uint64_t boundary_values_ = 0;
   std::atomic<std::uint64_t> probes_{0};
   std::atomic<std::uint64_t> skips_{0};
   std::atomic<std::uint64_t> gather_ns_{0};
+  std::atomic<std::uint64_t> boundaries_{0};
+  std::atomic<std::uint64_t> gathered_values_{0};
 };
 
 }  // namespace ouro

@@ -364,22 +364,27 @@ class LatticeCore {
    */
   void defer_snapshots(std::uint64_t first_step) { snapshots_.defer_captures(first_step); }
   /**
-   * The next cone probe (ConeProbe::arm): between full snapshots, at the
-   * first boundary at or after `at_step`, the runner gathers the light cones
-   * of `cells` from both levels, runs the next batch(es) as a snapshot's
-   * probe would (`delayed`, `remainder`), gathers the cells' newest values
-   * and calls the run's on_cone_probe; then `follow`'s probe, if no plan is
-   * armed before it begins. Empty cells: none.
+   * The next cone probe (ConeProbe::arm): while cone probes are on, the
+   * runner gathers the light cones of a few cells drawn afresh before every
+   * batch, probed or not, and hands the gather to the run's on_cone_probe
+   * only when this plan was due at its boundary (the first at or after
+   * `at_step`), decided after the batch; a plan `delayed` or `remainder`
+   * shapes its batches as a snapshot's probe would. Then `follow`'s probe,
+   * if no plan is armed before it begins. At most `cells` cells (seeded by
+   * `seed`), their cones within `max_cone_values` values, which also caps
+   * every batch (ConeProbe::batch_cap).
    */
-  void arm_cone_probe(const std::vector<std::uint64_t>& cells, bool delayed, bool remainder, std::uint64_t at_step,
+  void arm_cone_probe(std::uint64_t cells, std::uint64_t seed, bool delayed, bool remainder, std::uint64_t at_step,
                       std::uint64_t every_steps, std::uint64_t max_cone_values,
                       std::optional<ConeFollow> follow = std::nullopt) {
-    cone_probe_.arm(cells, delayed, remainder, at_step, every_steps, max_cone_values, follow);
+    cone_probe_.arm(cells, seed, delayed, remainder, at_step, every_steps, max_cone_values, follow);
   }
   /// The oldest cone probe announced and not yet taken, if any, now taken; its memory stays untouched until settled.
   std::optional<ConeProbeView> ready_cone_probe() { return cone_probe_.ready(); }
   void settle_cone_probe(std::uint64_t step) { cone_probe_.settle(step); }
   WatchdogCounters watchdog_counters() const { return {snapshots_.counters(), cone_probe_.counters()}; }
+  /// Most steps in one batch while cone probes are on (ConeProbe::batch_cap; no cap: max).
+  std::uint64_t cone_batch_cap() const { return cone_probe_.batch_cap(); }
   /// Step of the last verified snapshot, if any.
   std::optional<std::uint64_t> verified_step() { return snapshots_.verified_step(); }
   /**
@@ -444,11 +449,13 @@ class LatticeCore {
 
   /// One batch of a run, on the runner; false when the run has reached its target.
   bool runner_step();
+  /// The sizer's k, capped while cone probes are on (ConeProbe::batch_cap): the live batch's length.
+  std::uint64_t live_batch() const;
   /// Steps of the batch starting at `index`: the sizer's k, ending no later than the target or next snapshot step.
   std::uint64_t batch_at(std::uint64_t index) const;
   /// A watchdog snapshot of this boundary, announced now or once its probe is taken.
   void capture_snapshot();
-  /// After a batch: finishes the cone probe whose batches are done, or begins one that is due.
+  /// After a batch: begins a cone probe of another shape than the plain one when one is due.
   void advance_cone_probe();
   /// The runner's answer to a failed kernel host: recover_now(Step) before any other step, then the callback.
   void abandon_host(const std::string& reason);
@@ -473,6 +480,8 @@ class LatticeCore {
   std::uint64_t run_target_step_ = 0;
   SnapshotCallback on_snapshot_;
   SnapshotCallback on_cone_probe_;
+  /// The step of the cone probe the last batch ended, announced at the next boundary once its gather is under way.
+  std::optional<std::uint64_t> cone_announce_;
   HostFailureCallback on_host_failure_;
   // Sizes the live step module's batches; the runner's (or step()'s when no run is active).
   BatchSizer batch_sizer_;

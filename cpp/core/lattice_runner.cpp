@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 namespace ouro {
 namespace {
@@ -42,6 +44,7 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   on_cone_probe_ = std::move(on_cone_probe);
   snapshots_.reset();
   cone_probe_.reset();
+  cone_announce_.reset();
   Runner::RunBody body{
       [this] { return step_count(); },
       [this] {
@@ -49,6 +52,8 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
       },
       [this] { return runner_step(); },
       [this] {
+        if (cone_announce_ && on_cone_probe_) on_cone_probe_(*cone_announce_);
+        cone_announce_.reset();
         on_snapshot_ = nullptr;
         on_cone_probe_ = nullptr;
         // Its batches will not run: nobody will be told of it.
@@ -58,9 +63,15 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   runner_.start(std::move(body), std::move(on_end));
 }
 
+std::uint64_t LatticeCore::live_batch() const {
+  // While cone probes are on, every batch is capped where one cone of a whole batch still fits the oracle's budget, so
+  // that a probed batch is as long as any other.
+  return on_cone_probe_ ? std::min(batch_sizer_.next(), cone_probe_.batch_cap()) : batch_sizer_.next();
+}
+
 std::uint64_t LatticeCore::batch_at(std::uint64_t index) const {
   const std::uint64_t every = run_options_.snapshot_every;
-  const std::uint64_t sized = batch_sizer_.next();
+  const std::uint64_t sized = live_batch();
   // A snapshot's probe sizes the batches while it is under way; a cone probe under way still bounds them by its radius.
   std::uint64_t steps =
       snapshots_.probe_under_way() ? snapshots_.probe_batch(sized, every) : cone_probe_.batch(sized, every);
@@ -78,10 +89,23 @@ bool LatticeCore::runner_step() {
   }
   const std::uint64_t index = step_count();
   const std::uint64_t steps = batch_at(index);
+  // The same gather before every batch, probed or not (ConeProbe): the kernel sees no pause that marks a probe.
+  if (on_cone_probe_ && cone_probe_.armed() && !cone_probe_.under_way()) {
+    cone_probe_.gather_boundary(index, steps, previous_level(), current_level());
+  }
+  // The last batch's probe is announced only now: the watchdog, told of it, takes it and arms its next plan at once,
+  // and a follow-on due at this boundary has been taken by this gather (or begun after the last batch) by then, or
+  // that plan would drop it.
+  if (const std::optional<std::uint64_t> announce = std::exchange(cone_announce_, std::nullopt);
+      announce && on_cone_probe_) {
+    on_cone_probe_(*announce);
+  }
+  const bool shaped_probe = cone_probe_.shaped_under_way();
   const std::uint64_t start_ns = monotonic_ns();
   try {
     run_kernel(module, *state_, current_, steps, fp_restores_of(Slot::Step));
   } catch (const RemoteKernelFailure& failure) {
+    cone_probe_.abandon();
     abandon_host(failure.what());
     return true;
   }
@@ -91,10 +115,12 @@ bool LatticeCore::runner_step() {
   publish_boundary();
   profiles_[static_cast<std::size_t>(Slot::Step)].record(end_ns - start_ns, steps);
   batch_sizer_.record(end_ns - start_ns, steps);
-  batch_steps_.store(batch_sizer_.next(), std::memory_order_relaxed);
-  runner_.record_batch(StepRecord{index, steps, module.id(), start_ns, end_ns});
+  batch_steps_.store(live_batch(), std::memory_order_relaxed);
   const bool cone_done = cone_probe_.batch_done(step_count());
-  const std::uint64_t cone_step = cone_done ? cone_probe_.finish(step_count(), current_level()) : 0;
+  const std::optional<std::uint64_t> cone_step =
+      cone_done ? cone_probe_.finish(step_count(), current_level()) : std::nullopt;
+  runner_.record_batch(StepRecord{index, steps, module.id(), start_ns, end_ns, cone_probe_.take_boundary_values(),
+                                  shaped_probe || cone_step.has_value()});
   if (snapshots_.batch_done()) {
     const std::uint64_t announced = snapshots_.finish_probe(step_count(), current_level());
     if (on_snapshot_) on_snapshot_(announced);
@@ -102,9 +128,7 @@ bool LatticeCore::runner_step() {
   const std::uint64_t every = run_options_.snapshot_every;
   if (every > 0 && (index + steps) % every == 0) capture_snapshot();
   advance_cone_probe();
-  // Announced only now: the watchdog, told of it, takes it and arms its next plan at once, and a follow-on due at this
-  // boundary must have begun by then, or that plan would drop it.
-  if (cone_done && on_cone_probe_) on_cone_probe_(cone_step);
+  cone_announce_ = cone_step;
   return true;
 }
 
@@ -112,13 +136,13 @@ void LatticeCore::advance_cone_probe() {
   if (!on_cone_probe_ || snapshots_.probe_under_way() || cone_probe_.under_way() || !cone_probe_.due(step_count())) {
     return;
   }
-  cone_probe_.begin(step_count(), previous_level(), current_level(), batch_sizer_.next(), run_options_.snapshot_every);
+  cone_probe_.begin(step_count(), previous_level(), current_level(), live_batch(), run_options_.snapshot_every);
 }
 
 void LatticeCore::capture_snapshot() {
   const std::uint64_t step = step_count();
   const SnapshotStore::Capture captured =
-      snapshots_.capture(step, previous_level(), current_level(), batch_sizer_.next(), run_options_.snapshot_every);
+      snapshots_.capture(step, previous_level(), current_level(), live_batch(), run_options_.snapshot_every);
   if (captured == SnapshotStore::Capture::Announce && on_snapshot_) on_snapshot_(step);
 }
 

@@ -25,6 +25,8 @@ class ProbeBatches {
   }
   void stop() { left_ = 0; }
   bool under_way() const { return left_ > 0; }
+  /// Whether the probe spans more than the live batch (a one-step or a remainder batch first).
+  bool shaped() const { return left_ > 1; }
   /// Steps the batches span when each is sized from `batch_steps`: the radius a cone probe gathers.
   std::uint64_t planned_steps(std::uint64_t batch_steps, std::uint64_t every) const {
     return (delayed_ ? 1 : 0) + (remainder_ ? every % batch_steps : 0) + batch_steps;

@@ -55,6 +55,10 @@ struct StepRecord {
   std::uint32_t module_id;
   std::uint64_t start_ns;
   std::uint64_t end_ns;
+  /// Cone values the watchdog's cone probes gathered from both levels at the boundary before the batch.
+  std::uint64_t cone_values = 0;
+  /// Whether the batch was handed to the watchdog as (part of) a cone probe.
+  bool cone_probed = false;
 };
 
 /**

@@ -1,6 +1,8 @@
 // The cone probe's gather on its own, without a runner: the values it
 // copies are the levels' values at the cone cells (wrapped around the torus,
-// in the oracle's order), its cones stay within the budget, a follow-on
+// in the oracle's order); every boundary gathers the same number of values,
+// probed or not, at cells drawn afresh, and only the due one is handed over;
+// its cones stay within the budget, which caps every batch; a follow-on
 // probe may take the batch right after another's, and a probe due while two
 // are still out is skipped and counted, never waited for.
 #include "core/cone_probe.h"
@@ -8,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <optional>
 #include <vector>
 
 namespace ouro {
@@ -80,63 +85,145 @@ TEST(ConeGather, CopiesTheLevelsValuesAtEveryConeCellWrappedAroundTheTorus) {
 
 TEST(ConeGather, RadiusZeroGathersTheCellsOwnValues) { expect_gathered<double>({8, 8}, 0, {3, 17, 63}); }
 
-TEST(ConeProbe, GathersBothLevelsConesAndThenTheNewestValuesWithinTheBudget) {
+/// Runs a plain boundary's gather, batch and finish as the runner does: the values gathered, and the step announced.
+struct Boundary {
+  std::uint64_t values;
+  std::optional<std::uint64_t> announced;
+};
+
+template <typename Real>
+Boundary boundary(ConeProbe& probe, std::uint64_t step, std::uint64_t steps, const std::vector<Real>& level) {
+  const std::uint64_t values = probe.gather_boundary(step, steps, level.data(), level.data());
+  EXPECT_TRUE(probe.batch_done(step + steps));
+  return {values, probe.finish(step + steps, level.data())};
+}
+
+TEST(ConeProbe, EveryBoundaryGathersTheSameAndOnlyTheDueOneIsHandedOver) {
   const ouro_geometry geometry = geometry_of({64, 64}, OURO_PRECISION_F64);
   ConeProbe probe(geometry);
-  std::vector<std::uint64_t> cells;
-  for (std::uint64_t cell = 0; cell < 4096; cell += 16) cells.push_back(cell);
-  // 256 cells of a (2*4+1)^2 = 81-value cone is 20,736 values: a budget of 2,000 keeps 24 of them.
-  probe.arm(cells, false, false, 10, 5, 2000);
+  probe.arm(256, 7, false, false, 10, 5, 2000);
   const std::vector<double> previous = indexed_level<double>(geometry.cells);
   std::vector<double> current(geometry.cells);
   for (std::uint64_t cell = 0; cell < geometry.cells; ++cell) current[cell] = -static_cast<double>(cell);
-  EXPECT_FALSE(probe.due(9));
-  EXPECT_FALSE(probe.begin(9, previous.data(), current.data(), 4, 0));
-  ASSERT_TRUE(probe.begin(10, previous.data(), current.data(), 4, 0));
-  EXPECT_EQ(probe.batch(4, 0), 4u);
-  EXPECT_EQ(probe.steps_left(10), 4u);
-  EXPECT_FALSE(probe.ready().has_value());
-  ASSERT_TRUE(probe.batch_done(14));
   const std::vector<double> newest = indexed_level<double>(geometry.cells);
-  EXPECT_EQ(probe.finish(14, newest.data()), 10u);
-
-  const std::optional<ConeProbeView> view = probe.ready();
-  ASSERT_TRUE(view.has_value());
-  EXPECT_EQ(view->step, 10u);
-  EXPECT_EQ(view->steps, 4u);
-  EXPECT_EQ(view->radius, 4u);
-  const std::size_t kept = view->cells->size();
-  EXPECT_EQ(kept, 2000u / 81u);
-  EXPECT_LE(kept * cone_values(2, view->radius), 2000u);
-  const auto* older = static_cast<const double*>(view->older);
-  const auto* newer = static_cast<const double*>(view->newer);
-  const auto* values = static_cast<const double*>(view->values);
-  for (std::size_t i = 0; i < kept; ++i) {
-    const std::uint64_t cell = (*view->cells)[i];
-    EXPECT_EQ(cell, cells[i * cells.size() / kept]);
-    EXPECT_EQ(values[i], static_cast<double>(cell));
-    for (std::uint64_t p = 0; p < 81; ++p) {
-      EXPECT_EQ(older[i * 81 + p], static_cast<double>(cone_cell(geometry, cell, 4, p)));
-      EXPECT_EQ(newer[i * 81 + p], -static_cast<double>(cone_cell(geometry, cell, 4, p)));
+  // Batches of 4 from step 0: the boundaries at 0, 4 and 8 come before the plan's step 10, the one at 12 after it.
+  std::vector<std::uint64_t> gathered;
+  for (std::uint64_t step = 0; step < 24; step += 4) {
+    gathered.push_back(probe.gather_boundary(step, 4, previous.data(), current.data()));
+    EXPECT_EQ(probe.steps_left(step), 4u);
+    EXPECT_EQ(probe.batch(4, 0), 4u);
+    ASSERT_TRUE(probe.batch_done(step + 4));
+    const std::optional<std::uint64_t> announced = probe.finish(step + 4, newest.data());
+    EXPECT_EQ(announced.has_value(), step == 12) << "boundary " << step;
+    if (step != 12) continue;
+    const std::optional<ConeProbeView> view = probe.ready();
+    ASSERT_TRUE(view.has_value());
+    EXPECT_EQ(view->step, 12u);
+    EXPECT_EQ(view->steps, 4u);
+    EXPECT_EQ(view->radius, 4u);
+    const std::size_t kept = view->cells->size();
+    ASSERT_GE(kept, 1u);
+    EXPECT_EQ(kept, probe.boundary_cells(4, 4));
+    const auto* older = static_cast<const double*>(view->older);
+    const auto* newer = static_cast<const double*>(view->newer);
+    const auto* values = static_cast<const double*>(view->values);
+    for (std::size_t i = 0; i < kept; ++i) {
+      const std::uint64_t cell = (*view->cells)[i];
+      ASSERT_LT(cell, geometry.cells);
+      EXPECT_EQ(values[i], static_cast<double>(cell));
+      for (std::uint64_t p = 0; p < 81; ++p) {
+        EXPECT_EQ(older[i * 81 + p], static_cast<double>(cone_cell(geometry, cell, 4, p)));
+        EXPECT_EQ(newer[i * 81 + p], -static_cast<double>(cone_cell(geometry, cell, 4, p)));
+      }
     }
+    probe.settle(12);
   }
-  EXPECT_EQ(probe.counters().probes, 1u);
+  // The same work at every boundary, probed or not: both levels' cones of as many cells.
+  for (const std::uint64_t values : gathered) EXPECT_EQ(values, gathered.front());
+  EXPECT_EQ(gathered.front(), 2 * probe.boundary_cells(4, 4) * 81);
+  const ConeProbe::Counters counters = probe.counters();
+  EXPECT_EQ(counters.probes, 1u);
+  EXPECT_EQ(counters.boundaries, 6u);
+  EXPECT_EQ(counters.gathered_values, 6 * gathered.front());
 }
 
-TEST(ConeProbe, ShrinksTheRadiusSoThatOneConeFitsTheBudgetAndBoundsTheBatches) {
+TEST(ConeProbe, ABoundaryGathersAFixedShareOfTheBatchAtLeastOneCellWithinTheBudget) {
+  // Only the counts: a 4096^2 geometry with no level behind it.
+  ConeProbe probe(geometry_of({4096, 4096}, OURO_PRECISION_F64));
+  probe.arm(4096, 1, false, false, 0, 10, 1u << 18);
+  // 8 steps of 2^24 cells, one gathered value per 2^15 stepped: 4096 values, 14 cones of 17^2.
+  EXPECT_EQ(probe.boundary_cells(8, 8), 4096u / 289u);
+  EXPECT_EQ(probe.boundary_cells(1, 1), 512u / 9u);
+  // A cone larger than the share: still one cell.
+  EXPECT_EQ(probe.boundary_cells(200, 200), 1u);
+  // The plan's cells bound it, and so does the budget.
+  probe.arm(3, 1, false, false, 0, 10, 1u << 18);
+  EXPECT_EQ(probe.boundary_cells(1, 1), 3u);
+  probe.arm(4096, 1, false, false, 0, 10, 90);
+  EXPECT_EQ(probe.boundary_cells(1, 1), 10u);
+}
+
+TEST(ConeProbe, DrawsFreshCellsForEveryProbe) {
+  // 2^20 cells in 1-D: one-step batches gather 10 cones of 3 cells each.
+  const ouro_geometry geometry = geometry_of({1u << 20}, OURO_PRECISION_F32);
+  const std::vector<float> level(geometry.cells, 1.0f);
+  ConeProbe probe(geometry);
+  // A plan due at once whose follow-on takes the very next batch: two probes back to back.
+  probe.arm(64, 3, false, false, 0, 10, 0, ConeFollow{false, false, 0});
+  ASSERT_EQ(boundary(probe, 0, 1, level).announced, std::optional<std::uint64_t>(0));
+  ASSERT_EQ(boundary(probe, 1, 1, level).announced, std::optional<std::uint64_t>(1));
+  const std::vector<std::uint64_t> first = *probe.ready()->cells;
+  const std::vector<std::uint64_t> second = *probe.ready()->cells;
+  ASSERT_EQ(first.size(), 10u);
+  ASSERT_EQ(second.size(), 10u);
+  std::vector<std::uint64_t> shared;
+  std::set_intersection(first.begin(), first.end(), second.begin(), second.end(), std::back_inserter(shared));
+  EXPECT_TRUE(shared.empty());
+  // The same seed draws the same cells: the draws are reproducible.
+  ConeProbe again(geometry);
+  again.arm(64, 3, false, false, 0, 10, 0);
+  ASSERT_TRUE(boundary(again, 0, 1, level).announced.has_value());
+  EXPECT_EQ(*again.ready()->cells, first);
+}
+
+TEST(ConeProbe, CapsEveryBatchWhereOneConeOfItsLengthStillFitsTheBudget) {
+  const auto cap = [](std::vector<std::uint64_t> extents, std::uint64_t budget) {
+    ConeProbe probe(geometry_of(extents, OURO_PRECISION_F64));
+    probe.arm(1, 0, false, false, 0, 1, budget);
+    return probe.batch_cap();
+  };
+  // The default budget of 2^18 values: 63^3 and 21^4 fit, 65^3 and 23^4 do not; 2-D caps only beyond 64 steps.
+  EXPECT_EQ(cap({32, 32, 32}, 1u << 18), 31u);
+  EXPECT_EQ(cap({8, 8, 8, 8}, 1u << 18), 10u);
+  EXPECT_EQ(cap({64, 64}, 1u << 18), 255u);
+  // A budget below one radius-1 cone still allows one-step batches; no budget, no cap.
+  EXPECT_EQ(cap({64, 64}, 5), 1u);
+  EXPECT_EQ(cap({64, 64}, 0), std::numeric_limits<std::uint64_t>::max());
+  ConeProbe unarmed(geometry_of({64, 64}, OURO_PRECISION_F64));
+  EXPECT_EQ(unarmed.batch_cap(), std::numeric_limits<std::uint64_t>::max());
+}
+
+TEST(ConeProbe, AShapedProbeGathersItsConesBeforeItsFirstBatchWithinTheBudget) {
   const ouro_geometry geometry = geometry_of({32, 32, 32}, OURO_PRECISION_F32);
   ConeProbe probe(geometry);
   const std::vector<float> level(geometry.cells, 1.0f);
-  // A delayed probe of 20-step batches would span 21 steps, a 43^3 cone: a budget of 1,000 allows radius 4 (9^3 = 729).
-  probe.arm({5, 700}, true, false, 0, 8, 1000);
-  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 20, 0));
+  // A plain plan is left to the boundaries' gather.
+  probe.arm(2, 5, false, false, 0, 8, 1000);
+  EXPECT_FALSE(probe.begin(0, level.data(), level.data(), 4, 0));
+  EXPECT_FALSE(probe.under_way());
+  // A delayed probe of 4-step batches spans 5 steps, an 11^3 cone: a budget of 1,000 allows radius 4 (9^3 = 729).
+  probe.arm(2, 5, true, false, 0, 8, 1000);
+  EXPECT_EQ(probe.batch_cap(), 4u);
+  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 4, 0));
+  EXPECT_TRUE(probe.shaped_under_way());
+  EXPECT_EQ(probe.take_boundary_values(), 2u * 729u);
   EXPECT_EQ(probe.steps_left(0), 4u);
-  EXPECT_EQ(probe.batch(20, 0), 1u);
+  EXPECT_EQ(probe.batch(4, 0), 1u);
   EXPECT_FALSE(probe.batch_done(1));
   EXPECT_EQ(probe.steps_left(1), 3u);
   // The live batch is cut at the radius: the probe ends there.
   EXPECT_TRUE(probe.batch_done(4));
-  probe.finish(4, level.data());
+  EXPECT_EQ(probe.finish(4, level.data()), std::optional<std::uint64_t>(0));
   EXPECT_EQ(probe.ready()->cells->size(), 1u);
 }
 
@@ -144,18 +231,17 @@ TEST(ConeProbe, SkipsAndCountsADueProbeWhileTwoAreOutAndPutsItOffByItsInterval) 
   const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
   ConeProbe probe(geometry);
   const std::vector<double> level(geometry.cells, 0.0);
-  probe.arm({1, 2, 3}, false, false, 4, 10, 0);
-  ASSERT_TRUE(probe.begin(4, level.data(), level.data(), 2, 0));
-  ASSERT_TRUE(probe.batch_done(6));
-  probe.finish(6, level.data());
-  // The watchdog takes it and arms the next before its verdict: the second slot takes it while the first is out.
-  probe.arm({9}, false, false, 7, 10, 0);
-  ASSERT_TRUE(probe.begin(8, level.data(), level.data(), 2, 0));
-  ASSERT_TRUE(probe.batch_done(10));
-  probe.finish(10, level.data());
-  // A third, due while both are out, is skipped and put off by the interval.
-  probe.arm({9}, false, false, 11, 10, 0);
-  EXPECT_FALSE(probe.begin(12, level.data(), level.data(), 2, 0));
+  probe.arm(3, 1, false, false, 4, 10, 0);
+  EXPECT_FALSE(boundary(probe, 2, 2, level).announced.has_value());
+  ASSERT_EQ(boundary(probe, 4, 2, level).announced, std::optional<std::uint64_t>(4));
+  // The watchdog takes it and arms the next before its verdict: another slot takes it while the first is out.
+  probe.arm(1, 2, false, false, 7, 10, 0);
+  ASSERT_EQ(boundary(probe, 8, 2, level).announced, std::optional<std::uint64_t>(8));
+  // A third, due while both are out, is gathered as every boundary is, skipped and put off by the interval.
+  probe.arm(1, 3, false, false, 11, 10, 0);
+  const Boundary skipped = boundary(probe, 12, 2, level);
+  EXPECT_FALSE(skipped.announced.has_value());
+  EXPECT_GT(skipped.values, 0u);
   EXPECT_EQ(probe.counters().skips, 1u);
   EXPECT_FALSE(probe.due(21));
   EXPECT_TRUE(probe.due(22));
@@ -164,16 +250,12 @@ TEST(ConeProbe, SkipsAndCountsADueProbeWhileTwoAreOutAndPutsItOffByItsInterval) 
   EXPECT_EQ(probe.ready()->step, 8u);
   EXPECT_FALSE(probe.ready().has_value());
   probe.settle(4);
-  ASSERT_TRUE(probe.begin(22, level.data(), level.data(), 2, 0));
-  EXPECT_EQ(probe.counters().skips, 1u);
-  // A probe whose batches will not run (the state replaced) is dropped, and its plan is due again at once.
+  // A gather whose batch will not run (the state replaced) is dropped, and the plan it took is due again at once.
+  probe.gather_boundary(22, 2, level.data(), level.data());
   probe.abandon();
   EXPECT_TRUE(probe.due(22));
-  EXPECT_TRUE(probe.begin(23, level.data(), level.data(), 2, 0));
-  probe.abandon();
-  probe.arm({9}, false, false, 30, 10, 0);
-  EXPECT_FALSE(probe.due(29));
-  EXPECT_TRUE(probe.begin(30, level.data(), level.data(), 2, 0));
+  EXPECT_EQ(boundary(probe, 23, 2, level).announced, std::optional<std::uint64_t>(23));
+  EXPECT_EQ(probe.counters().skips, 1u);
 }
 
 TEST(ConeProbe, AFollowOnProbeIsDueItsOffsetAfterTheFirstEndsAndMayTakeTheVeryNextBatch) {
@@ -181,40 +263,35 @@ TEST(ConeProbe, AFollowOnProbeIsDueItsOffsetAfterTheFirstEndsAndMayTakeTheVeryNe
   ConeProbe probe(geometry);
   const std::vector<double> level(geometry.cells, 0.0);
   // Offset 0: the batch right after the first probe's, while the first is still out (not yet taken).
-  probe.arm({1, 2}, false, false, 4, 10, 0, ConeFollow{true, false, 0});
-  ASSERT_TRUE(probe.begin(4, level.data(), level.data(), 3, 0));
-  EXPECT_FALSE(probe.due(7));
-  ASSERT_TRUE(probe.batch_done(7));
-  EXPECT_EQ(probe.finish(7, level.data()), 4u);
+  probe.arm(2, 1, false, false, 4, 10, 0, ConeFollow{true, false, 0});
+  ASSERT_EQ(boundary(probe, 4, 3, level).announced, std::optional<std::uint64_t>(4));
   EXPECT_TRUE(probe.due(7));
-  ASSERT_TRUE(probe.begin(7, level.data(), level.data(), 3, 0));
   // The follow-on's own coin: a one-step call first.
+  ASSERT_TRUE(probe.begin(7, level.data(), level.data(), 3, 0));
   EXPECT_EQ(probe.batch(3, 0), 1u);
   EXPECT_FALSE(probe.batch_done(8));
   ASSERT_TRUE(probe.batch_done(11));
-  EXPECT_EQ(probe.finish(11, level.data()), 7u);
+  EXPECT_EQ(probe.finish(11, level.data()), std::optional<std::uint64_t>(7));
   // A follow-on has none of its own: nothing is due until the watchdog arms again.
   EXPECT_FALSE(probe.due(1000));
-  EXPECT_EQ(probe.ready()->cells->size(), 2u);
+  EXPECT_EQ(probe.ready()->step, 4u);
   EXPECT_EQ(probe.ready()->step, 7u);
 
   // Offset 5: due 5 steps after the first ends; a plan armed before it begins replaces it.
   ConeProbe later(geometry);
-  later.arm({1}, false, false, 0, 10, 0, ConeFollow{false, false, 5});
-  ASSERT_TRUE(later.begin(0, level.data(), level.data(), 1, 0));
-  ASSERT_TRUE(later.batch_done(1));
-  later.finish(1, level.data());
+  later.arm(1, 1, false, false, 0, 10, 0, ConeFollow{false, false, 5});
+  ASSERT_TRUE(boundary(later, 0, 1, level).announced.has_value());
   EXPECT_FALSE(later.due(5));
   EXPECT_TRUE(later.due(6));
-  later.arm({1}, false, false, 9, 10, 0);
+  later.arm(1, 1, false, false, 9, 10, 0);
   EXPECT_FALSE(later.due(8));
   // A plan armed while its first probe is under way drops the follow-on: the watchdog's newer plan stands.
   ConeProbe rearmed(geometry);
-  rearmed.arm({1}, false, false, 0, 10, 0, ConeFollow{false, false, 0});
-  ASSERT_TRUE(rearmed.begin(0, level.data(), level.data(), 1, 0));
-  rearmed.arm({1}, false, false, 50, 10, 0);
+  rearmed.arm(1, 1, false, false, 0, 10, 0, ConeFollow{false, false, 0});
+  rearmed.gather_boundary(0, 1, level.data(), level.data());
+  rearmed.arm(1, 1, false, false, 50, 10, 0);
   ASSERT_TRUE(rearmed.batch_done(1));
-  rearmed.finish(1, level.data());
+  EXPECT_TRUE(rearmed.finish(1, level.data()).has_value());
   EXPECT_FALSE(rearmed.due(49));
   EXPECT_TRUE(rearmed.due(50));
 }
@@ -223,15 +300,13 @@ TEST(ConeProbe, ANewRunReleasesAProbeWhoseCheckNeverCameAndKeepsThePlan) {
   const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
   ConeProbe probe(geometry);
   const std::vector<double> level(geometry.cells, 0.0);
-  probe.arm({1}, false, false, 0, 10, 0);
-  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 1, 0));
-  ASSERT_TRUE(probe.batch_done(1));
-  probe.finish(1, level.data());
-  probe.arm({2}, false, false, 5, 10, 0);
+  probe.arm(1, 1, false, false, 0, 10, 0);
+  ASSERT_TRUE(boundary(probe, 0, 1, level).announced.has_value());
+  probe.arm(1, 1, false, false, 5, 10, 0);
   probe.reset();
   EXPECT_FALSE(probe.ready().has_value());
   EXPECT_FALSE(probe.due(4));
-  EXPECT_TRUE(probe.begin(5, level.data(), level.data(), 1, 0));
+  EXPECT_EQ(boundary(probe, 5, 1, level).announced, std::optional<std::uint64_t>(5));
   EXPECT_EQ(probe.counters().skips, 0u);
 }
 
@@ -239,30 +314,25 @@ TEST(ConeProbe, ARollbackDropsTheProbesAnnouncedAndNotYetTaken) {
   const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
   ConeProbe probe(geometry);
   const std::vector<double> level(geometry.cells, 0.0);
-  probe.arm({1}, false, false, 0, 10, 0, ConeFollow{false, false, 0});
-  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 1, 0));
-  ASSERT_TRUE(probe.batch_done(1));
-  probe.finish(1, level.data());
-  ASSERT_TRUE(probe.begin(1, level.data(), level.data(), 1, 0));
-  ASSERT_TRUE(probe.batch_done(2));
-  probe.finish(2, level.data());
+  probe.arm(1, 1, false, false, 0, 10, 0, ConeFollow{false, false, 0});
+  ASSERT_TRUE(boundary(probe, 0, 1, level).announced.has_value());
+  ASSERT_TRUE(boundary(probe, 1, 1, level).announced.has_value());
   // The watchdog has taken the first (its verdict is its own to drop); the second is dropped with the rollback.
   EXPECT_EQ(probe.ready()->step, 0u);
   probe.drop_announced();
   EXPECT_FALSE(probe.ready().has_value());
-  // The taken one still holds its slot until settled: one slot is free.
-  probe.arm({1}, false, false, 3, 10, 0);
-  ASSERT_TRUE(probe.begin(3, level.data(), level.data(), 1, 0));
-  ASSERT_TRUE(probe.batch_done(4));
-  probe.finish(4, level.data());
-  probe.arm({1}, false, false, 5, 10, 0);
-  EXPECT_FALSE(probe.begin(5, level.data(), level.data(), 1, 0));
+  // The taken one still holds its slot until settled: one more may be out.
+  probe.arm(1, 1, false, false, 3, 10, 0);
+  ASSERT_TRUE(boundary(probe, 3, 1, level).announced.has_value());
+  probe.arm(1, 1, false, false, 5, 10, 0);
+  EXPECT_FALSE(boundary(probe, 5, 1, level).announced.has_value());
   EXPECT_EQ(probe.counters().skips, 1u);
 }
 
-TEST(ConeProbe, RefusesACellOutsideTheLattice) {
+TEST(ConeProbe, RefusesAPlanOfNoCells) {
   ConeProbe probe(geometry_of({4, 4}, OURO_PRECISION_F64));
-  EXPECT_THROW(probe.arm({16}, false, false, 0, 1, 0), std::invalid_argument);
+  EXPECT_THROW(probe.arm(0, 0, false, false, 0, 1, 0), std::invalid_argument);
+  EXPECT_THROW(probe.arm(1, 0, false, false, 0, 0, 0), std::invalid_argument);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -183,6 +184,37 @@ TEST(LatticeRunner, AProbeOfALongBatchKeepsAnEvenlySpacedShareOfItsCells) {
   ASSERT_TRUE(pending.has_value());
   EXPECT_EQ(pending->probe_steps, 8u);
   EXPECT_EQ(*pending->probe_cells, (std::vector<std::uint64_t>{1, 9}));
+}
+
+TEST(LatticeRunner, ConeProbesGatherTheSameBeforeEveryBatchAndCapEveryBatch) {
+  auto lattice = seeded();
+  // A budget of 50 values: one cone of 7^2 fits, 9^2 does not, so every batch is capped at 3 steps, not the sizer's 8.
+  lattice->arm_cone_probe(4, 1, false, false, 30, 10, 50);
+  lattice->trace_steps(100);
+  std::vector<std::uint64_t> announced;
+  auto ended = std::make_shared<std::promise<RunSummary>>();
+  lattice->run(
+      {60, 0}, [ended](const RunSummary& summary) { ended->set_value(summary); }, nullptr,
+      [&announced](std::uint64_t step) { announced.push_back(step); });
+  ended->get_future().get();
+  lattice->stop();
+  EXPECT_EQ(announced, std::vector<std::uint64_t>{30});
+  const std::vector<StepRecord> trace = lattice->take_trace();
+  ASSERT_FALSE(trace.empty());
+  // Once the sizer has ramped up (1, 2, then the cap), every batch has 3 steps and the same gather before it.
+  std::uint64_t probed = 0;
+  for (const StepRecord& record : trace) {
+    EXPECT_LE(record.steps, 3u);
+    EXPECT_GT(record.cone_values, 0u);
+    if (record.step < 3) continue;
+    EXPECT_EQ(record.steps, 3u);
+    EXPECT_EQ(record.cone_values, trace.back().cone_values);
+    EXPECT_EQ(record.cone_probed, record.step == 30);
+    probed += record.cone_probed ? 1 : 0;
+  }
+  EXPECT_EQ(probed, 1u);
+  EXPECT_EQ(lattice->cone_batch_cap(), 3u);
+  EXPECT_EQ(lattice->watchdog_counters().cones.boundaries, trace.size());
 }
 
 TEST(LatticeRunner, ASnapshotWhoseProbeIsCutShortIsNeverAnnounced) {

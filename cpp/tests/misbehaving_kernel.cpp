@@ -57,6 +57,13 @@ enum class Misbehaviour {
   // misbehaves briefly between two watchdog snapshots and then behaves:
   // only a probe of that call sees it.
   WrongInOneBatch,
+  // Correct except, on lattices of kPumpMinCells or more, in calls of more
+  // than one step as long as the longest it has been given since loading,
+  // once it has had more than kSettledCalls of them: the live batch length
+  // after the sizer has ramped up (the ramp, each length new, is correct). A
+  // kernel that behaves whenever a probe shortens its batch: only probes of
+  // the live length see it.
+  WrongOnLongestBatches,
 };
 
 constexpr Misbehaviour misbehaviour = Misbehaviour::OURO_MISBEHAVIOUR;
@@ -70,6 +77,9 @@ constexpr auto kSlowReadout = std::chrono::microseconds(5000);
 
 std::atomic<std::uint64_t> steps_taken{0};
 std::atomic<std::uint64_t> large_steps_taken{0};
+std::atomic<std::uint64_t> longest_call{0};
+std::atomic<std::uint64_t> calls_at_longest{0};
+constexpr std::uint64_t kSettledCalls = 3;
 
 constexpr std::uint32_t kMxcsrDaz = 1u << 6;
 constexpr std::uint32_t kMxcsrDivideByZeroMask = 1u << 9;
@@ -141,8 +151,14 @@ int32_t wave_step(const ouro_host* host, const ouro_geometry* geometry, const ou
   }
   const bool large = geometry->cells >= kPumpMinCells;
   const std::uint64_t large_steps_before = large ? large_steps_taken.fetch_add(steps) : 0;
+  if (large && steps > longest_call.load()) {
+    longest_call.store(steps);
+    calls_at_longest.store(0);
+  }
+  const bool settled_longest = large && steps == longest_call.load() && calls_at_longest.fetch_add(1) >= kSettledCalls;
   const bool wrong_call =
       large && ((misbehaviour == Misbehaviour::WrongInOneBatch && takes_wrong_step(large_steps_before, steps)) ||
+                (misbehaviour == Misbehaviour::WrongOnLongestBatches && steps > 1 && settled_longest) ||
                 (misbehaviour == Misbehaviour::WrongWhenBatched && steps > 1) ||
                 (misbehaviour == Misbehaviour::WrongWhenSingle && steps == 1) ||
                 (misbehaviour == Misbehaviour::WrongOnOddBatches && steps > 1 && steps % 2 == 1));

@@ -27,7 +27,7 @@ struct Counter {
               const std::uint64_t index = steps.load();
               const std::uint64_t start_ns = monotonic_ns();
               steps.store(index + 1);
-              runner->record_batch(StepRecord{index, 1, 7, start_ns, monotonic_ns()});
+              runner->record_batch(StepRecord{index, 1, 7, start_ns, monotonic_ns(), 0, false});
               return true;
             },
             [this] { ended = true; }};

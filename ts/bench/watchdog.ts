@@ -256,6 +256,19 @@ export interface ConeProbeFigures {
   oracleMs: number;
   /** (gathers + JS + oracle) of all probes over the round's run time, median over rounds: the oracle's thread counted as lost outright. */
   accountedCostPct: number;
+  /** Most steps in one batch while cone probes are on (one cone of that radius fits the budget); null: no cap. */
+  batchCapSteps: number | null;
+  /** The runner's cone gather at each boundary, probed or not (both levels' cones and the newest values), and its share of a median batch. */
+  boundaryGatherUs: number;
+  boundaryGatherPctOfBatch: number;
+  /** What a kernel sees: end of one call to the start of the next, by the runner's clock, before probed and unprobed batches (pooled over rounds). */
+  boundaryGapUs: { probed: GapQuantiles; unprobed: GapQuantiles };
+}
+
+export interface GapQuantiles {
+  count: number;
+  medianUs: number;
+  p95Us: number;
 }
 
 export interface GapFigures {
@@ -340,6 +353,13 @@ interface LiveRound {
   cones: { probes: number; skips: number; gatherNs: number; jsMs: number; oracleMs: number };
   /** Wall time between consecutive differential verdicts, and from the round's start to the first and from the last to its end. */
   gapsMs: number[];
+  /** Measured batches: end of the call before to the start of each (ns), split by whether the batch was probed; their median length. */
+  boundaryGapsNs: { probed: number[]; unprobed: number[] };
+  batchMedianNs: number;
+  /** Boundaries where the runner gathered cones, and the ns it spent. */
+  coneBoundaries: number;
+  coneBoundaryNs: number;
+  batchCap: number | null;
 }
 
 function runnerWatchdogNs(counters: CoreWatchdogCounters): number {
@@ -401,6 +421,14 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   for (let i = first; i <= last; i++) measuredSteps += trace.steps[i]!;
   const measuredMs = (trace.endNs[last]! - trace.startNs[first]!) / 1e6;
   const measured = costs.filter((cost) => cost.step >= start + fromStep);
+  const boundaryGapsNs = { probed: [] as number[], unprobed: [] as number[] };
+  const batchNs: number[] = [];
+  for (let i = Math.max(first, 1); i <= last; i++) {
+    batchNs.push(trace.endNs[i]! - trace.startNs[i]!);
+    // A shaped probe's later batches follow no gather: only batches a gather preceded are compared.
+    if (trace.coneValues[i] === 0) continue;
+    (trace.coneProbed[i] === 1 ? boundaryGapsNs.probed : boundaryGapsNs.unprobed).push(trace.startNs[i]! - trace.endNs[i - 1]!);
+  }
   const times = [startedMs, ...watchdog.differentialCheckTimesMs, endedMs];
   return {
     rate: (1000 * measuredSteps) / measuredMs,
@@ -417,7 +445,22 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
       oracleMs: watchdog.coneStats.oracleMs,
     },
     gapsMs: times.slice(1).map((atMs, i) => atMs - times[i]!),
+    boundaryGapsNs,
+    batchMedianNs: median(batchNs),
+    coneBoundaries: countersAfter.coneBoundaries - countersBefore.coneBoundaries,
+    coneBoundaryNs: countersAfter.coneGatherNs - countersBefore.coneGatherNs,
+    batchCap: countersAfter.coneBatchCap,
   };
+}
+
+function gapText(gap: GapQuantiles): string {
+  return `${gap.medianUs.toFixed(1)} us median, ${gap.p95Us.toFixed(1)} us p95 (${gap.count})`;
+}
+
+function quantiles(values: number[], scale: number): GapQuantiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (fraction: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]! / scale);
+  return { count: sorted.length, medianUs: at(0.5), p95Us: at(0.95) };
 }
 
 /** What the engine's cone probes cost, per probe and as a share of each round's run. */
@@ -431,6 +474,19 @@ function coneProbeFigures(rounds: LiveRound[], everySteps: number): ConeProbeFig
     jsMs: perProbe((r) => r.cones.jsMs),
     oracleMs: perProbe((r) => r.cones.oracleMs),
     accountedCostPct: median(rounds.map((r) => (100 * (r.cones.gatherNs / 1e6 + r.cones.jsMs + r.cones.oracleMs)) / (r.runNs / 1e6))),
+    batchCapSteps: rounds.at(-1)?.batchCap ?? null,
+    boundaryGatherUs: median(rounds.map((r) => (r.coneBoundaries > 0 ? r.coneBoundaryNs / r.coneBoundaries / 1e3 : Number.NaN))),
+    boundaryGatherPctOfBatch: median(rounds.map((r) => (r.coneBoundaries > 0 ? (100 * r.coneBoundaryNs) / r.coneBoundaries / r.batchMedianNs : Number.NaN))),
+    boundaryGapUs: {
+      probed: quantiles(
+        rounds.flatMap((r) => r.boundaryGapsNs.probed),
+        1e3,
+      ),
+      unprobed: quantiles(
+        rounds.flatMap((r) => r.boundaryGapsNs.unprobed),
+        1e3,
+      ),
+    },
   };
 }
 
@@ -729,6 +785,9 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
     `  cone probes every ${e.coneProbe.everySteps} steps on average: ${e.coneProbe.probesPerRound} a round (${e.coneProbe.skipsPerRound} skipped), each ` +
       `${e.coneProbe.runnerGatherMs.toFixed(2)} ms of runner gathers, ${e.coneProbe.jsMs.toFixed(2)} ms on the JS thread, ${e.coneProbe.oracleMs.toFixed(2)} ms of oracle ` +
       `off it: accounted ${e.coneProbe.accountedCostPct.toFixed(2)}% of the run`,
+    `  what a kernel sees: batches capped at ${e.coneProbe.batchCapSteps ?? 'no'} steps; a ${e.coneProbe.boundaryGatherUs.toFixed(1)} us gather at every boundary ` +
+      `(${e.coneProbe.boundaryGatherPctOfBatch.toFixed(3)}% of a median batch); the gap between calls before probed batches ` +
+      `${gapText(e.coneProbe.boundaryGapUs.probed)}, before unprobed ${gapText(e.coneProbe.boundaryGapUs.unprobed)}`,
     `  between differential verdicts: ${e.differentialGapMs.withCones.medianMs.toFixed(0)} ms median, ${e.differentialGapMs.withCones.maxMs.toFixed(0)} ms longest ` +
       `with cone probes; ${e.differentialGapMs.withoutCones.medianMs.toFixed(0)} and ${e.differentialGapMs.withoutCones.maxMs.toFixed(0)} ms without`,
     `  the runner's own watchdog work over its run time (its clock): every K ${e.runnerWatchdogPct.everyK.toFixed(3)}%, ` +

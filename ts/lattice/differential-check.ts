@@ -43,7 +43,8 @@ export function drawProbeCells(cells: number, count: number, random: () => numbe
 export interface ConeProbePlan {
   /** The first step at which the runner takes it. */
   atStep: number;
-  cells: Float64Array;
+  /** Seed of the core's draws of the cells it gathers at each boundary from now on (an integer below 2^32). */
+  cellSeed: number;
   /** A one-step batch before the live one, as a snapshot's probe may have. */
   delayed: boolean;
   /** A batch of the interval's remainder size before the live one. */
@@ -62,18 +63,21 @@ export function coneProbeRandom(seed: number): () => number {
 /**
  * The next cone probe after step `fromStep`: `everySteps` steps later on
  * average, uniformly 1 to 2 everySteps - 1, so that a kernel which counts its
- * steps cannot tell which of its batches will be probed; `cells` of the
- * lattice's `latticeCells` drawn afresh, and the two coins of a snapshot
- * probe (a one-step call first, a remainder-sized batch first), each fair.
+ * steps cannot tell which of its batches will be probed; a fresh seed for
+ * the core's cell draws (the core gathers cells drawn afresh at every batch
+ * boundary, probed or not, and hands over only the gather of the boundary
+ * this plan picks), and the two coins of a snapshot probe (a one-step call
+ * first, a remainder-sized batch first), each fair: the plain shape, the
+ * one every unprobed batch has, is as common as any other.
  */
-export function drawConeProbe(random: () => number, fromStep: number, everySteps: number, latticeCells: number, cells: number): ConeProbePlan {
+export function drawConeProbe(random: () => number, fromStep: number, everySteps: number): ConeProbePlan {
   const atStep = fromStep + 1 + Math.min(2 * everySteps - 2, Math.floor(random() * (2 * everySteps - 1)));
-  const drawn = drawProbeCells(latticeCells, cells, random);
+  const cellSeed = Math.floor(random() * 2 ** 32);
   const delayed = random() < 0.5;
-  return { atStep, cells: drawn, delayed, remainder: random() < 0.5 };
+  return { atStep, cellSeed, delayed, remainder: random() < 0.5 };
 }
 
-/** The probe that follows a cone probe at its cells (CoreLattice.armConeProbe's follow-on). */
+/** The probe that follows a cone probe, at cells drawn afresh (CoreLattice.armConeProbe's follow-on). */
 export interface FollowingProbePlan {
   /** Steps after the first probe's batches end: 0 probes the very next batch. */
   offsetSteps: number;

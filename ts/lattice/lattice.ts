@@ -25,7 +25,7 @@ import type {
   StreamTriadResult,
 } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
-import { describe, invalidRangeError, invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
+import { describe, invalidRangeError, invalidTypeError, requireInteger } from '../errors.js';
 import { readCheckpoint, writeCheckpoint } from '../handoff/checkpoint.js';
 import type { HandoffMetadata, ModuleRef } from '../handoff/metadata.js';
 import { createSegment, type StateSegment } from '../handoff/segment.js';
@@ -42,7 +42,8 @@ import { type HandoffReport, frozenMetadata, handoffReport, restoreCounters, res
 import { type RestartOptions, type RestartReport, checkRestartOptions } from './restart-options.js';
 import { type Slot, checkSlot } from './slots.js';
 import { type FrozenState, type ResumeOptions, checkResumeOptions, takeOver } from './successor.js';
-import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveCadence, resolveDifferential } from './watchdog.js';
+import type { WatchdogEvent, WatchdogOptions } from './watchdog.js';
+import { WatchdogRun } from './watchdog-run.js';
 
 export { SLOTS, type Slot } from './slots.js';
 export type { HandoffReport } from './restore.js';
@@ -83,8 +84,6 @@ function regionOf(segment: StateSegment): CoreSegmentRegion {
   return { mapping: segment.coreMapping(), segmentBytes, levelBytes, level0Offset, level1Offset, scratchOffset };
 }
 
-const DEFAULT_WATCHDOG_TOLERANCE: Record<Precision, number> = { f64: 1e-9, f32: 1e-4 };
-
 export class Lattice extends EventEmitter {
   readonly extents: readonly number[];
   readonly c: number;
@@ -102,21 +101,11 @@ export class Lattice extends EventEmitter {
   #run: Promise<RunSummary> | null = null;
   /** memoryTriadAsync() calls not yet settled: with no run of the caller's, the runner is busy measuring. */
   #triadsPending = 0;
-  /** holdWatchdogChecks() calls not yet released, and the check they deferred. */
-  #checkHolds = 0;
-  /** The checks a hold deferred: the latest snapshot's and the latest cone probe's. */
-  readonly #deferredChecks = new Map<'snapshot' | 'cone', () => void>();
   readonly #modules = new Map<number, KernelModuleInfo>();
   /** The kernel host of each confined module (loadConfinedModule), by module id. */
   readonly #hosts = new Map<number, HostedModule>();
-  /** Whether the active run has a watchdog: a confined module goes live only then (its snapshots restore a host's crash). */
-  #watchdogRunning = false;
-  /** The running watchdog; null without one. */
-  #runningWatchdog: Watchdog | null = null;
-  /** Whether the running watchdog's differential check compares the step kernel's batches with the oracle's. */
-  #differentialRunning = false;
-  /** What the watchdog's checks have cost this lattice's runs, in ms, as the watchdog measured each. */
-  #watchdogCheckMs = 0;
+  /** The watchdog of this lattice's runs: a confined module goes live only while one runs (its snapshots restore a host's crash). */
+  readonly #watchdog: WatchdogRun;
   readonly #segment: StateSegment | null;
   #handoff: HandoffReport | null = null;
   #successor: RestartReport | null = null;
@@ -152,6 +141,7 @@ export class Lattice extends EventEmitter {
       throw error;
     }
     this.#segment = segment;
+    this.#watchdog = new WatchdogRun(this.#core, config, config.cells, (event) => this.emit('watchdog', event satisfies WatchdogEvent));
   }
 
   // ------------------------------------------------------------ checkpoints and restarts
@@ -375,7 +365,7 @@ export class Lattice extends EventEmitter {
    * anyway, where `energyAsync()` copies both levels and sums them again.
    */
   get checkedEnergyDrift(): { step: number; energyDrift: number } | null {
-    return this.#runningWatchdog?.lastChecked ?? null;
+    return this.#watchdog.lastChecked;
   }
 
   /**
@@ -384,8 +374,7 @@ export class Lattice extends EventEmitter {
    * (since the lattice was made); null without a watchdog.
    */
   get coneProbes(): { checked: number; skipped: number } | null {
-    const watchdog = this.#runningWatchdog;
-    return watchdog === null ? null : { checked: watchdog.coneStats.checked, skipped: this.#core.watchdogCounters().coneSkips };
+    return this.#watchdog.coneProbes;
   }
 
   /** Balanced-nonary digits of the current level, computed by the live kernel. */
@@ -430,21 +419,12 @@ export class Lattice extends EventEmitter {
     if (this.#measuringAlone()) throw new Error(this.#measuringMessage('run()'));
     if (this.running) throw new Error('run(): the lattice is already running; await stop() first');
     const steps = requireInteger('steps', options.steps ?? 0, 0, MAX_STEPS);
-    const watchdog = options.watchdog === undefined ? null : this.#watchdog(options.watchdog);
-    watchdog?.watchdog.prime();
-    const onSnapshot = watchdog === null ? null : (step: number) => this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog.watchdog, step));
-    const onConeProbe = watchdog?.watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => this.#coneAccounted(watchdog.watchdog)) : null;
-    this.#watchdogRunning = watchdog !== null;
-    this.#differentialRunning = watchdog?.differential === true;
-    this.#runningWatchdog = watchdog?.watchdog ?? null;
+    const { everySteps, onSnapshot, onConeProbe } = this.#watchdog.start(options.watchdog, this.#initialEnergy);
     const run = this.#core
-      .run(steps, watchdog?.everySteps ?? 0, onSnapshot, (failure) => this.#hostFailed(failure), onConeProbe)
+      .run(steps, everySteps, onSnapshot, (failure) => this.#hostFailed(failure), onConeProbe)
       .finally(() => {
         if (this.#run === run) this.#run = null;
-        this.#deferredChecks.clear();
-        this.#watchdogRunning = false;
-        this.#differentialRunning = false;
-        this.#runningWatchdog = null;
+        this.#watchdog.end();
       });
     this.#run = run;
     return run;
@@ -469,41 +449,7 @@ export class Lattice extends EventEmitter {
    * deferred can still roll back, to the last snapshot before the hold.
    */
   holdWatchdogChecks(): () => void {
-    this.#checkHolds += 1;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#checkHolds -= 1;
-      if (this.#checkHolds > 0) return;
-      const deferred = [...this.#deferredChecks.values()];
-      this.#deferredChecks.clear();
-      for (const check of deferred) check();
-    };
-  }
-
-  /**
-   * Runs one of the watchdog's checks and adds what it cost to
-   * watchdogCheckMs. The watchdog measures a passed check's cost (its
-   * lastCheckCostMs); a failed one, which rolls back, counts at the last
-   * passed check's.
-   */
-  #checkAccounted(watchdog: Watchdog, step: number): void {
-    const before = watchdog.lastChecked;
-    watchdog.check(step);
-    if (watchdog.lastChecked !== before) this.#watchdogCheckMs += watchdog.lastCheckCostMs;
-  }
-
-  /**
-   * Runs a cone probe's check and adds its cost so far to watchdogCheckMs:
-   * the runner's gather and the JS thread's work up to handing the cones to
-   * the oracle (the compare when the answer comes, a fraction of a
-   * millisecond, is not in it).
-   */
-  #coneAccounted(watchdog: Watchdog): void {
-    const before = watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6;
-    watchdog.checkCone();
-    this.#watchdogCheckMs += watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6 - before;
+    return this.#watchdog.hold();
   }
 
   /**
@@ -513,7 +459,7 @@ export class Lattice extends EventEmitter {
    * check's steps and a cone's off the JS thread are not in it).
    */
   get watchdogCheckMs(): number {
-    return this.#watchdogCheckMs;
+    return this.#watchdog.checkMs;
   }
 
   /**
@@ -523,12 +469,7 @@ export class Lattice extends EventEmitter {
    * deferral), and rolled back with the state restored if it disagrees.
    */
   get stepKernelWatched(): boolean {
-    return this.#differentialRunning;
-  }
-
-  #checkUnlessHeld(kind: 'snapshot' | 'cone', check: () => void): void {
-    if (this.#checkHolds > 0) this.#deferredChecks.set(kind, check);
-    else check();
+    return this.#watchdog.differentialRunning;
   }
 
   /** Holds the run at the next step boundary. */
@@ -685,28 +626,6 @@ export class Lattice extends EventEmitter {
     return this.#core.fpRestores();
   }
 
-  #watchdog(options: WatchdogOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw invalidTypeError('watchdog', 'an object such as { everySteps: 100, driftTolerance: 1e-9 }', options);
-    }
-    const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
-    const tolerance = requirePositiveNumber('watchdog.driftTolerance', options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[this.precision]);
-    const differential = resolveDifferential(options.differential, this.cells, everySteps);
-    const cadence = resolveCadence(options, everySteps, differential?.seed);
-    const { extents, c, h, dt, courantNumber, precision } = this.#config;
-    const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };
-    const watchdog = new Watchdog(
-      this.#core,
-      physics,
-      this.#initialEnergy,
-      tolerance,
-      differential,
-      (event) => this.emit('watchdog', event satisfies WatchdogEvent),
-      cadence,
-    );
-    return { everySteps, watchdog, differential: differential !== null };
-  }
-
   /**
    * A confined module's host maps the live levels writable and can crash
    * mid-step with one level half written: only a verified snapshot restores
@@ -715,7 +634,7 @@ export class Lattice extends EventEmitter {
    * failed as well, the core falls back to the lattice's own first kernel.)
    */
   #checkConfinedSwap(moduleId: number): void {
-    if (this.running && !this.#watchdogRunning) {
+    if (this.running && !this.#watchdog.running) {
       throw new Error(`swap(): module ${moduleId} runs confined, and this run has no watchdog to restore the state if its host crashes: run with { watchdog }`);
     }
   }

@@ -10,12 +10,14 @@
  * lattice off the JS thread (the full check): a kernel wrong at one cell of
  * 4096^2 escapes the sampled cells for hundreds of checks, never this one.
  * Between snapshots, cone probes check the kernel's batches the same way
- * without a snapshot: at a step drawn afresh (everySteps apart on average)
- * the runner gathers only the drawn cells' light cones from both levels,
- * runs the next batch(es) and gathers the cells' newest values; the oracle
- * steps the cones off the JS thread and a mismatch rolls back as a failed
- * differential check does, to the last verified snapshot (a cone probe is
- * never a restore point).
+ * without a snapshot, unseen by the kernel: before every batch the runner
+ * gathers the light cones of a few cells drawn afresh from both levels, and
+ * after it their newest values, and hands over only the gather of the
+ * boundary the watchdog's plan drew (coneEverySteps apart on average); every
+ * batch is capped where one cone of its length fits the budget, so a probed
+ * batch is as long as any. The oracle steps the cones off the JS thread and
+ * a mismatch rolls back as a failed differential check does, to the last
+ * verified snapshot (a cone probe is never a restore point).
  * With `maxCostShare` (the engine's default) the snapshots are spaced so
  * that the checks cost the run at most that share of its time: each check
  * measures its own cost and defers the next snapshot by a random whole
@@ -68,14 +70,18 @@ export interface DifferentialOptions {
   /**
    * Cells compared per checked batch, drawn afresh for every check (default
    * DEFAULT_PROBE_CELLS), or 'all' for the whole lattice (small lattices: the
-   * oracle then steps the whole lattice).
+   * oracle then steps the whole lattice). A cone probe takes at most this
+   * many: as many as the runner gathers at every batch boundary, a fixed
+   * share of the batch's work (ConeProbe::boundary_cells), at least one.
    */
   cells?: number | 'all';
   /**
    * Most light-cone values the oracle gathers per check (default
    * DEFAULT_PROBE_CONE_VALUES): a batch of k steps costs (2k+1)^dims values
    * per cell, so the core probes an evenly spaced share of the drawn cells
-   * when a long batch or many dimensions would exceed it. Ignored with 'all'.
+   * when a long batch or many dimensions would exceed it. With cone probes
+   * on it also caps every batch where one cone of its length fits (31 steps
+   * in 3-D, 10 in 4-D at the default). Ignored with 'all'.
    */
   coneValues?: number;
   /** Probe every this many snapshots (default DEFAULT_PROBE_EVERY_SNAPSHOTS). */
@@ -428,10 +434,11 @@ export class Watchdog {
   #armNextCone(fromStep: number): void {
     const plan = this.differential;
     if (plan === null || plan.coneEverySteps === 0) return;
-    const next = drawConeProbe(this.#coneRandom, fromStep, plan.coneEverySteps, cellCount(this.physics.extents), plan.cells);
+    const next = drawConeProbe(this.#coneRandom, fromStep, plan.coneEverySteps);
     const follow = drawFollowingProbe(this.#coneRandom, plan.coneEverySteps);
     this.core.armConeProbe(
-      next.cells,
+      plan.cells,
+      next.cellSeed,
       next.delayed,
       next.remainder,
       next.atStep,

@@ -1,0 +1,145 @@
+/**
+ * A lattice's side of its watchdog, apart from the Lattice class: it builds
+ * a run's Watchdog from the run's options, hands the runner the callbacks
+ * that feed it snapshots and cone probes, defers those checks while
+ * holdWatchdogChecks() holds them, and adds up what they cost.
+ */
+import type { CoreLattice, Precision } from '../../native/addon-types.js';
+import { invalidTypeError, requireInteger, requirePositiveNumber } from '../errors.js';
+import { type LatticeConfig, MAX_STEPS } from './options.js';
+import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveCadence, resolveDifferential } from './watchdog.js';
+
+const DEFAULT_WATCHDOG_TOLERANCE: Record<Precision, number> = { f64: 1e-9, f32: 1e-4 };
+
+/** What the runner calls with a run's snapshots and cone probes (CoreLattice.run), null for none. */
+export interface WatchdogCallbacks {
+  everySteps: number;
+  onSnapshot: ((step: number) => void) | null;
+  onConeProbe: (() => void) | null;
+}
+
+/** The watchdog of the lattice `core` (of `config`, `cells` cells), across its runs. */
+export class WatchdogRun {
+  /** holdWatchdogChecks() calls not yet released. */
+  #holds = 0;
+  /** The checks a hold deferred: the latest snapshot's and the latest cone probe's. */
+  readonly #deferred = new Map<'snapshot' | 'cone', () => void>();
+  /** The active run's watchdog, and whether its differential check compares the step kernel's batches; null without one. */
+  #running: { watchdog: Watchdog; differential: boolean } | null = null;
+  /** What the checks have cost this lattice's runs, in ms, as the watchdog measured each. */
+  #checkMs = 0;
+
+  constructor(
+    private readonly core: CoreLattice,
+    private readonly config: LatticeConfig,
+    private readonly cells: number,
+    private readonly onRollback: (event: WatchdogEvent) => void,
+  ) {}
+
+  /**
+   * A run begins with `options` (none: no watchdog) from `initialEnergy`:
+   * validates them, primes the watchdog (its first snapshot is taken at
+   * once) and returns the runner's callbacks. Throws on bad options before
+   * anything changes.
+   */
+  start(options: WatchdogOptions | undefined, initialEnergy: number): WatchdogCallbacks {
+    if (options === undefined) return { everySteps: 0, onSnapshot: null, onConeProbe: null };
+    const { everySteps, watchdog, differential } = this.#build(options, initialEnergy);
+    watchdog.prime();
+    this.#running = { watchdog, differential };
+    return {
+      everySteps,
+      onSnapshot: (step) => this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog, step)),
+      onConeProbe: watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => this.#coneAccounted(watchdog)) : null,
+    };
+  }
+
+  /** The run has ended: checks it deferred are dropped. */
+  end(): void {
+    this.#deferred.clear();
+    this.#running = null;
+  }
+
+  /** Whether the active run has a watchdog. */
+  get running(): boolean {
+    return this.#running !== null;
+  }
+
+  /** Whether the active run's watchdog compares the step kernel's batches with the oracle's. */
+  get differentialRunning(): boolean {
+    return this.#running?.differential ?? false;
+  }
+
+  /** Lattice.checkedEnergyDrift. */
+  get lastChecked(): { step: number; energyDrift: number } | null {
+    return this.#running?.watchdog.lastChecked ?? null;
+  }
+
+  /** Lattice.coneProbes. */
+  get coneProbes(): { checked: number; skipped: number } | null {
+    const running = this.#running;
+    return running === null ? null : { checked: running.watchdog.coneStats.checked, skipped: this.core.watchdogCounters().coneSkips };
+  }
+
+  /** Lattice.watchdogCheckMs. */
+  get checkMs(): number {
+    return this.#checkMs;
+  }
+
+  /** Lattice.holdWatchdogChecks. */
+  hold(): () => void {
+    this.#holds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds -= 1;
+      if (this.#holds > 0) return;
+      const deferred = [...this.#deferred.values()];
+      this.#deferred.clear();
+      for (const check of deferred) check();
+    };
+  }
+
+  #build(options: WatchdogOptions, initialEnergy: number): { everySteps: number; watchdog: Watchdog; differential: boolean } {
+    if (options === null || typeof options !== 'object') {
+      throw invalidTypeError('watchdog', 'an object such as { everySteps: 100, driftTolerance: 1e-9 }', options);
+    }
+    const { extents, c, h, dt, courantNumber, precision } = this.config;
+    const everySteps = requireInteger('watchdog.everySteps', options.everySteps, 1, MAX_STEPS);
+    const tolerance = requirePositiveNumber('watchdog.driftTolerance', options.driftTolerance ?? DEFAULT_WATCHDOG_TOLERANCE[precision]);
+    const differential = resolveDifferential(options.differential, this.cells, everySteps);
+    const cadence = resolveCadence(options, everySteps, differential?.seed);
+    const physics = { extents, c, h, dt, courant2: courantNumber * courantNumber, precision };
+    const watchdog = new Watchdog(this.core, physics, initialEnergy, tolerance, differential, this.onRollback, cadence);
+    return { everySteps, watchdog, differential: differential !== null };
+  }
+
+  #checkUnlessHeld(kind: 'snapshot' | 'cone', check: () => void): void {
+    if (this.#holds > 0) this.#deferred.set(kind, check);
+    else check();
+  }
+
+  /**
+   * Runs one of the watchdog's checks and adds what it cost to checkMs. The
+   * watchdog measures a passed check's cost (its lastCheckCostMs); a failed
+   * one, which rolls back, counts at the last passed check's.
+   */
+  #checkAccounted(watchdog: Watchdog, step: number): void {
+    const before = watchdog.lastChecked;
+    watchdog.check(step);
+    if (watchdog.lastChecked !== before) this.#checkMs += watchdog.lastCheckCostMs;
+  }
+
+  /**
+   * Runs a cone probe's check and adds its cost so far to checkMs: the
+   * runner's gather and the JS thread's work up to handing the cones to the
+   * oracle (the compare when the answer comes, a fraction of a millisecond,
+   * is not in it).
+   */
+  #coneAccounted(watchdog: Watchdog): void {
+    const before = watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6;
+    watchdog.checkCone();
+    this.#checkMs += watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6 - before;
+  }
+}
