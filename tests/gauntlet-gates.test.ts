@@ -349,4 +349,17 @@ describe('evaluateCandidate options', () => {
     expect(() => resolveOptions({ source: reference, stepsPerCall: 0 })).toThrow(/stepsPerCall = 0: must be an integer in \[1, 1024\]/);
     expect(() => resolveOptions({ source: reference, stepsPerCall: 1025 })).toThrow(/stepsPerCall/);
   });
+
+  it("passes the live lattice's r^2 to the runner when given, and names one the live lattice cannot hold", () => {
+    const argumentsOf = (options: Parameters<typeof resolveOptions>[0]) =>
+      runnerArguments({ ...resolveOptions(options), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    const after = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+    expect(after(argumentsOf({ source: reference, liveCourant2: 0.36 }), '--live-courant2')).toBe('0.36');
+    expect(after(argumentsOf({ source: reference }), '--live-courant2')).toBeUndefined();
+    // The limit is the live lattice's: 1/2 on the default 2-D target, 1/3 on a 3-D live lattice.
+    expect(() => resolveOptions({ source: reference, liveCourant2: 0.5 })).toThrow("liveCourant2 = 0.5: must be in (0, 1/2) on the live lattice's 2 axes");
+    expect(() => resolveOptions({ source: reference, liveExtents: [9, 9, 9], liveCourant2: 0.4 })).toThrow(/liveCourant2 = 0.4: must be in \(0, 1\/3\)/);
+    expect(() => resolveOptions({ source: reference, liveCourant2: 0 })).toThrow(/liveCourant2 = 0/);
+    expect(() => resolveOptions({ source: reference, liveCourant2: Number.NaN })).toThrow(/liveCourant2/);
+  });
 });
