@@ -62,6 +62,24 @@ describe('gate 2: static firewall', () => {
     ]);
   });
 
+  it("refuses builtins that read the processor's clock, counters or random numbers, which need no header or symbol", () => {
+    for (const call of [
+      '__builtin_ia32_rdtsc()',
+      '__builtin_ia32_rdtscp(&aux)',
+      '__rdtsc()',
+      '__builtin_ia32_rdpmc(0)',
+      '__builtin_ia32_rdrand64_step(&r)',
+      '__builtin_readcyclecounter()',
+    ]) {
+      const findings = sourceFindings(`${reference}\nunsigned long long f(unsigned aux, unsigned long long r) { return ${call}; }\n`);
+      expect(
+        findings.some((f) => f.rule === 'forbidden-api' && f.penalty >= 1 && f.message.includes("the processor's clock")),
+        call,
+      ).toBe(true);
+    }
+    expect(sourceFindings(`${reference}\nint rdtsc_free(int rdtsc) { return rdtsc; }\n`).filter((f) => f.penalty >= 1)).toEqual([]);
+  });
+
   it('scores in [0, 1] against the threshold, and runs the analysers', async () => {
     const clean = await staticFirewall(reference, { threshold: 0.8, includeDir });
     expect(clean.passed).toBe(true);
