@@ -687,6 +687,24 @@ describe('the screening benchmark', () => {
     expect(asked.map((options) => options.sandboxTimeoutMs)).toEqual([167_773, 167_773]);
     expect(sandboxTimeoutMs(128 * 128)).toBe(60_000);
   });
+
+  it("gives the gauntlet the live lattice's r^2, unless the benchmark target has other dimensions", async () => {
+    const asked: CandidateOptions[] = [];
+    const resources = {
+      pool: undefined,
+      sandboxQueue: { run: <T>(work: () => Promise<T>) => work() },
+      evaluate: async (options: CandidateOptions) => {
+        asked.push(options);
+        return interruptedVerdict;
+      },
+    };
+    const reference = kernelModulePath('reference');
+    const incumbent: Incumbent = { slot: 'step', attemptId: 1, moduleId: 1, modulePath: reference, moduleSha256: fileSha256(reference), speedup: 1 };
+    const archive = { path: path.join(root, 'unused.sqlite') };
+    await judgeCandidate(resolveConfig({ lattice: { dt: 0.6 }, archive }), resources, 'source', 'step', incumbent);
+    await judgeCandidate(resolveConfig({ lattice: { dt: 0.5 }, gauntlet: { targetExtents: [33, 33, 33] }, archive }), resources, 'source', 'step', incumbent);
+    expect(asked.map((options) => options.liveCourant2)).toEqual([0.6 * 0.6, undefined]);
+  });
 });
 
 describe('trial configuration', () => {

@@ -62,6 +62,24 @@ describe('gate 2: static firewall', () => {
     ]);
   });
 
+  it("refuses builtins that read the processor's clock, counters or random numbers, which need no header or symbol", () => {
+    for (const call of [
+      '__builtin_ia32_rdtsc()',
+      '__builtin_ia32_rdtscp(&aux)',
+      '__rdtsc()',
+      '__builtin_ia32_rdpmc(0)',
+      '__builtin_ia32_rdrand64_step(&r)',
+      '__builtin_readcyclecounter()',
+    ]) {
+      const findings = sourceFindings(`${reference}\nunsigned long long f(unsigned aux, unsigned long long r) { return ${call}; }\n`);
+      expect(
+        findings.some((f) => f.rule === 'forbidden-api' && f.penalty >= 1 && f.message.includes("the processor's clock")),
+        call,
+      ).toBe(true);
+    }
+    expect(sourceFindings(`${reference}\nint rdtsc_free(int rdtsc) { return rdtsc; }\n`).filter((f) => f.penalty >= 1)).toEqual([]);
+  });
+
   it('scores in [0, 1] against the threshold, and runs the analysers', async () => {
     const clean = await staticFirewall(reference, { threshold: 0.8, includeDir });
     expect(clean.passed).toBe(true);
@@ -348,5 +366,18 @@ describe('evaluateCandidate options', () => {
     expect(after(fixed, '--held-out-cells')).toBeUndefined();
     expect(() => resolveOptions({ source: reference, stepsPerCall: 0 })).toThrow(/stepsPerCall = 0: must be an integer in \[1, 1024\]/);
     expect(() => resolveOptions({ source: reference, stepsPerCall: 1025 })).toThrow(/stepsPerCall/);
+  });
+
+  it("passes the live lattice's r^2 to the runner when given, and names one the live lattice cannot hold", () => {
+    const argumentsOf = (options: Parameters<typeof resolveOptions>[0]) =>
+      runnerArguments({ ...resolveOptions(options), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    const after = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+    expect(after(argumentsOf({ source: reference, liveCourant2: 0.36 }), '--live-courant2')).toBe('0.36');
+    expect(after(argumentsOf({ source: reference }), '--live-courant2')).toBeUndefined();
+    // The limit is the live lattice's: 1/2 on the default 2-D target, 1/3 on a 3-D live lattice.
+    expect(() => resolveOptions({ source: reference, liveCourant2: 0.5 })).toThrow("liveCourant2 = 0.5: must be in (0, 1/2) on the live lattice's 2 axes");
+    expect(() => resolveOptions({ source: reference, liveExtents: [9, 9, 9], liveCourant2: 0.4 })).toThrow(/liveCourant2 = 0.4: must be in \(0, 1\/3\)/);
+    expect(() => resolveOptions({ source: reference, liveCourant2: 0 })).toThrow(/liveCourant2 = 0/);
+    expect(() => resolveOptions({ source: reference, liveCourant2: Number.NaN })).toThrow(/liveCourant2/);
   });
 });

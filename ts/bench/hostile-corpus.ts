@@ -19,6 +19,8 @@ export interface CandidateSettings {
   precision?: 'f64' | 'f32';
   /** The live runner's steps per kernel call, where the candidate shows itself only when batched (default 1). */
   stepsPerCall?: number;
+  /** The live lattice's r^2, where the candidate shows itself only at a user's round value (default drawn). */
+  liveCourant2?: number;
   /** Timed incumbent samples, where the candidate shows itself only when timed alone (the incumbent's times known; default all). */
   incumbentSamples?: number;
 }

@@ -96,6 +96,10 @@ export async function judgeCandidate(
     // The configured held-out lattice gives the size only: the runner draws its extents for every evaluation.
     heldOutCells: Math.min(cellCount(gauntlet.heldOutExtents), MAX_FOLLOWED_CELLS),
     stepsPerCall: liveStepsPerCall,
+    // The main lattice's r^2 (c = h = 1, createMainLattice), where the differential's live cases of the live kind step:
+    // a kernel that cheats only at a user's round r^2 passes every drawn one. A target of other dimensions is not the
+    // live lattice, and its cases keep drawn values.
+    ...(target.length === config.lattice.extents.length ? { liveCourant2: config.lattice.dt * config.lattice.dt } : {}),
     benchSteps: gauntlet.benchSteps,
     // When a live trial decides, the benchmark only screens: fewer samples, the same checks. The incumbent is
     // timed on the fewest samples that can still call a candidate slower, stops early when the candidate is clearly

@@ -60,6 +60,14 @@ export interface CandidateOptions {
    */
   liveExtents?: number[];
   /**
+   * The live lattice's r^2 = (c dt / h)^2, in (0, 1 / dims): the
+   * differential's live cases that start from states of the live kind (a
+   * pulse at rest, a standing wave) step at it. A user's r^2 is a round value
+   * that no draw gives, so a kernel that cheats only at such a value passes
+   * every drawn one (default: drawn like the others).
+   */
+  liveCourant2?: number;
+  /**
    * Steps per wave_step call, as the live runner calls its kernel (its
    * batch of k steps): the benchmark calls both kernels so, and the
    * differential checks k, k + 1 and counts beyond k. An integer in
@@ -134,13 +142,18 @@ export const SANDBOX_PRIORITIES = ['normal', 'idle'] as const;
 export type SandboxPriority = (typeof SANDBOX_PRIORITIES)[number];
 
 export type ResolvedOptions = Required<
-  Omit<CandidateOptions, 'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'liveExtents' | 'incumbentStopRatio'>
+  Omit<
+    CandidateOptions,
+    'pool' | 'runnerPath' | 'incumbent' | 'sandboxQueue' | 'signal' | 'heldOutExtents' | 'liveExtents' | 'liveCourant2' | 'incumbentStopRatio'
+  >
 > & {
   incumbentStopRatio: number | null;
   /** null: the runner draws the held-out lattice. */
   heldOutExtents: number[] | null;
   /** null: the target is the live lattice. */
   liveExtents: number[] | null;
+  /** null: the runner draws the live cases' r^2. */
+  liveCourant2: number | null;
   pool: GauntletPool | undefined;
   signal: AbortSignal | undefined;
   sandboxQueue: SandboxScheduler | undefined;
@@ -191,6 +204,14 @@ function precisionOption(value: unknown): Precision {
   return value;
 }
 
+/** r^2 on `dims` axes: the scheme is stable below 1 / dims. */
+function courant2Option(value: unknown, dims: number): number | null {
+  if (value === undefined || value === null) return null;
+  const courant2 = requireFiniteNumber('liveCourant2', value);
+  if (!(courant2 > 0 && courant2 < 1 / dims)) throw invalidRangeError('liveCourant2', `must be in (0, 1/${dims}) on the live lattice's ${dims} axes`, value);
+  return courant2;
+}
+
 function stopRatioOption(value: unknown): number | null {
   if (value === undefined || value === null) return null;
   const ratio = requireFiniteNumber('incumbentStopRatio', value);
@@ -217,6 +238,8 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
   const benchSamples = requireInteger('benchSamples', options.benchSamples ?? 15, 3, 10_000);
   const safetyThreshold = requireFiniteNumber('safetyThreshold', options.safetyThreshold ?? DEFAULT_SAFETY_THRESHOLD);
   if (safetyThreshold < 0 || safetyThreshold > 1) throw invalidRangeError('safetyThreshold', 'must be in [0, 1]', safetyThreshold);
+  const targetExtents = extentsOption('targetExtents', options.targetExtents, [128, 128]);
+  const liveExtents = options.liveExtents === undefined ? null : extentsOption('liveExtents', options.liveExtents, []);
   return {
     source: options.source,
     genome,
@@ -226,10 +249,11 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     safetyThreshold,
     seed: requireInteger('seed', options.seed ?? randomInt(MAX_DRAWN_SEED), 0, Number.MAX_SAFE_INTEGER),
     precision: precisionOption(options.precision),
-    targetExtents: extentsOption('targetExtents', options.targetExtents, [128, 128]),
+    targetExtents,
     heldOutExtents: options.heldOutExtents === undefined ? null : extentsOption('heldOutExtents', options.heldOutExtents, []),
     heldOutCells: requireInteger('heldOutCells', options.heldOutCells ?? 8192, MIN_HELD_OUT_CELLS, MAX_HELD_OUT_CELLS),
-    liveExtents: options.liveExtents === undefined ? null : extentsOption('liveExtents', options.liveExtents, []),
+    liveExtents,
+    liveCourant2: courant2Option(options.liveCourant2, (liveExtents ?? targetExtents).length),
     stepsPerCall: requireInteger('stepsPerCall', options.stepsPerCall ?? 1, 1, MAX_STEPS_PER_CALL),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
     benchSamples,

@@ -199,6 +199,7 @@ function runnerOptions(options: ResolvedOptions, modulePath: string, incumbentSa
     heldOutExtents: options.heldOutExtents,
     heldOutCells: options.heldOutCells,
     liveExtents: options.liveExtents,
+    liveCourant2: options.liveCourant2,
     stepsPerCall: options.stepsPerCall,
     benchSteps: options.benchSteps,
     benchSamples: options.benchSamples,

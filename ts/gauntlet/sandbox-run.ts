@@ -33,6 +33,8 @@ export interface RunnerOptions {
   heldOutCells: number;
   /** The live lattice, checked by the differential at its size; absent or null: the target is the live lattice. */
   liveExtents?: number[] | null;
+  /** The live lattice's r^2, at which the live cases of the live kind step; absent or null: drawn. */
+  liveCourant2?: number | null;
   /** Steps per wave_step call, the live runner's batch. */
   stepsPerCall: number;
   benchSteps: number;
@@ -82,6 +84,7 @@ export function runnerArguments(options: RunnerOptions): string[] {
     options.targetExtents.join(','),
     ...(options.heldOutExtents === null ? ['--held-out-cells', String(options.heldOutCells)] : ['--held-out', options.heldOutExtents.join(',')]),
     ...(options.liveExtents ? ['--live', options.liveExtents.join(',')] : []),
+    ...(options.liveCourant2 == null ? [] : ['--live-courant2', String(options.liveCourant2)]),
     '--steps-per-call',
     String(options.stepsPerCall),
     '--bench-steps',

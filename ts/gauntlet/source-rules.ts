@@ -38,6 +38,14 @@ const FORBIDDEN_APIS: ForbiddenApi[] = [
   { pattern: /\b(?:sleep|usleep|nanosleep|clock_nanosleep)\s*\(/, what: 'sleeping' },
   { pattern: /\b(?:kill|raise|signal|sigaction|ptrace|setjmp|longjmp)\s*\(/, what: 'signals and non-local jumps' },
   { pattern: /\b(?:mmap|mprotect|munmap|brk|sbrk)\s*\(/, what: 'memory mapping' },
+  // Compiler builtins that read the clock, the processor's counters or its random numbers inline, with no header,
+  // assembly or symbol for the other rules to see: a kernel's result depends on its inputs alone, and with a clock it
+  // can tell the live runner's back-to-back batches from the sandbox's commands (hostile/reads-the-cycle-counter.cpp).
+  {
+    pattern:
+      /\b(?:__builtin_ia32_(?:rdtscp?|rdpmc|rdrand\w*|rdseed\w*|rdpid|rdfsbase\w*|rdgsbase\w*)|__rdtscp?|_rdtsc|__builtin_readcyclecounter|__builtin_readsteadycounter)\b/,
+    what: "the processor's clock, counters and random numbers",
+  },
   { pattern: /\b(?:getenv|setenv|putenv)\s*\(/, what: 'the environment' },
   { pattern: /\bsection\s*\(/, what: 'placing data in chosen sections' },
 ];

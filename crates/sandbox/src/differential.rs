@@ -5,7 +5,9 @@
 //! and k + 1 (so both parities of a batch), and a count drawn up to at least
 //! 8 and beyond k; buffers reused across hundreds of calls of one step and
 //! of k steps; and the live lattice itself, at its size, dimensions and
-//! precision, checked at sampled cells with `step_at_cells`.
+//! precision, from random states and from states of the live kind (a pulse
+//! at rest, a low standing wave, `live_states.rs`) at the live r^2 when it
+//! is known, checked at sampled cells with `step_at_cells`.
 
 use ouroboros_oracle::{
     readout, step, step_at_cells_with_term_scale, step_with_term_scale, Lattice, Levels, Readout,
@@ -14,7 +16,9 @@ use ouroboros_oracle::{
 use crate::abi::{Geometry, PRECISION_F64};
 use crate::compare::compare_to_scale;
 use crate::float::Float;
+use crate::invariants::stateless_case;
 use crate::lattices::differential_extents;
+use crate::live_states::LiveState;
 use crate::phase::Phase;
 use crate::remote::{run_steps, ReadoutResult, Remote, Stepped};
 use crate::rng::Rng;
@@ -199,20 +203,36 @@ fn reused_case<T: Float>(kernel: &Remote, steps: u64, rng: &mut Rng) -> Result<(
     matches_oracle(&lattice, &previous, &current, courant2, total, &got)
 }
 
-/// The live lattice at its size: `calls` calls of `steps` steps, checked at
-/// `LIVE_CELLS` drawn cells against `step_at_cells`.
+/// How a live case starts: the kind of state and the r^2 (drawn when `None`).
+#[derive(Clone, Copy)]
+struct Start {
+    state: LiveState,
+    courant2: Option<f64>,
+}
+
+const RANDOM_START: Start = Start {
+    state: LiveState::Random,
+    courant2: None,
+};
+
+/// The live lattice at its size: `calls` calls of `steps` steps from
+/// `start`, checked at `LIVE_CELLS` drawn cells against `step_at_cells`.
 fn live_case<T: Float>(
     kernel: &Remote,
     extents: &[usize],
     calls: u32,
     steps: u64,
+    start: Start,
     rng: &mut Rng,
 ) -> Result<(), String> {
     let lattice = lattice(extents)?;
     let cells = lattice.cell_count();
-    let courant2 = rng.range(0.2, 0.95) / extents.len() as f64;
-    let previous: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
-    let current: Vec<T> = rng.field(cells, 1.0).into_iter().map(T::from_f64).collect();
+    let courant2 = start
+        .courant2
+        .unwrap_or_else(|| rng.range(0.2, 0.95) / extents.len() as f64);
+    let (previous, current) = start.state.draw(extents, courant2, rng);
+    let previous: Vec<T> = previous.into_iter().map(T::from_f64).collect();
+    let current: Vec<T> = current.into_iter().map(T::from_f64).collect();
     let parity = (rng.next_u64() % 2) as u32;
     let geometry = Geometry::new(extents, T::PRECISION, courant2);
     kernel.load(&previous, &current, parity);
@@ -239,32 +259,79 @@ fn live_case<T: Float>(
     )
 }
 
-/// The live lattice's cases in its precision: single-step calls, one call
-/// of a drawn 2-5 steps, calls of the live steps per call k and one call of
-/// k + 1 (the other parity); then the reuse cases, one step and k steps
-/// per call.
+/// The live lattice's cases in its precision, from random states at drawn
+/// r^2: single-step calls, one call of a drawn 2-5 steps, calls of the live
+/// steps per call k and one call of k + 1 (the other parity); then from
+/// states of the live kind at the live r^2 (drawn when not given), as a job
+/// runs: 2-3 calls of k steps from a pulse at rest and one call of k + 1
+/// steps on a standing wave; 7 steps against 3 + 4 bit for bit, which a
+/// count kept in the field's low bits breaks; then the reuse cases, one step
+/// and k steps per call.
 fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &LiveLattice, rng: &mut Rng) {
     let label = format!("live lattice, {} dims, {}", live.extents.len(), T::NAME);
     let calls = rng.int(2, 5) as u32;
     phase.case(
         &format!("{label}, single-step calls"),
-        live_case::<T>(kernel, live.extents, calls, 1, rng),
+        live_case::<T>(kernel, live.extents, calls, 1, RANDOM_START, rng),
     );
     let steps = rng.int(2, 5) as u64;
     phase.case(
         &format!("{label}, one multi-step call"),
-        live_case::<T>(kernel, live.extents, 1, steps, rng),
+        live_case::<T>(kernel, live.extents, 1, steps, RANDOM_START, rng),
     );
     if live.steps_per_call > 1 {
         let calls = rng.int(2, 3) as u32;
         phase.case(
             &format!("{label}, calls of the live steps per call"),
-            live_case::<T>(kernel, live.extents, calls, live.steps_per_call, rng),
+            live_case::<T>(
+                kernel,
+                live.extents,
+                calls,
+                live.steps_per_call,
+                RANDOM_START,
+                rng,
+            ),
         );
     }
     phase.case(
         &format!("{label}, one call of one step more than the live steps per call"),
-        live_case::<T>(kernel, live.extents, 1, live.steps_per_call + 1, rng),
+        live_case::<T>(
+            kernel,
+            live.extents,
+            1,
+            live.steps_per_call + 1,
+            RANDOM_START,
+            rng,
+        ),
+    );
+    let r2 = if live.courant2.is_some() {
+        "the live"
+    } else {
+        "a drawn"
+    };
+    for (state, calls, steps) in [
+        (
+            LiveState::PulseAtRest,
+            rng.int(2, 3) as u32,
+            live.steps_per_call,
+        ),
+        (LiveState::StandingWave, 1, live.steps_per_call + 1),
+    ] {
+        let start = Start {
+            state,
+            courant2: live.courant2,
+        };
+        phase.case(
+            &format!(
+                "{label}, {}, {calls} calls of {steps} steps at {r2} r^2",
+                state.label()
+            ),
+            live_case::<T>(kernel, live.extents, calls, steps, start, rng),
+        );
+    }
+    phase.case(
+        &format!("{label}, 7 steps in one call and 3 + 4 in two, bit for bit"),
+        stateless_case::<T>(kernel, live.extents, rng),
     );
     let mut reuse = vec![1];
     if live.steps_per_call > 1 {
@@ -288,6 +355,9 @@ pub struct LiveLattice<'a> {
     pub precision: u32,
     /// How many steps the live runner asks of each wave_step call.
     pub steps_per_call: u64,
+    /// The live lattice's r^2, when known: a user's dt, c and h make round
+    /// values no draw gives (`freezes-at-round-courant` in the hostile corpus).
+    pub courant2: Option<f64>,
 }
 
 /// The step slot's differential: 9 dimension counts x 3 lattices x 2

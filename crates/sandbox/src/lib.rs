@@ -16,6 +16,7 @@ pub mod fpenv;
 pub mod invariants;
 pub mod kernel;
 pub mod lattices;
+pub mod live_states;
 pub mod phase;
 pub mod pool;
 pub mod priority;

@@ -4,7 +4,8 @@
 //!
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
 //!     [--seed N] [--precision f64|f32] [--target 128,128]
-//!     [--held-out 97,89 | --held-out-cells N] [--live 4096,4096] [--steps-per-call N] [--bench-steps N] [--bench-samples N]
+//!     [--held-out 97,89 | --held-out-cells N] [--live 4096,4096] [--live-courant2 R] [--steps-per-call N]
+//!     [--bench-steps N] [--bench-samples N]
 //!     [--incumbent-samples N] [--incumbent-stop-ratio R] [--dojo-waves N]
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
 //!
@@ -29,7 +30,10 @@
 //! `--held-out-cells` cells (default 8192). `--live` is the live lattice's
 //! extents, at whose size the differential checks the candidate (default the
 //! target): a warm start's re-verification benchmarks on a small target but
-//! must still check the size the module runs at.
+//! must still check the size the module runs at. `--live-courant2` is the
+//! live lattice's r^2, in (0, 1 / dims): the live cases that start from
+//! states of the live kind step at it (default drawn), since a user's r^2
+//! is a round value that no draw gives.
 //! `--incumbent-samples` (default
 //! `--bench-samples`) is how many of each lattice's samples also time the
 //! incumbent; the candidate is timed and checked in all of them.
@@ -70,6 +74,8 @@ struct Options {
     precision: u32,
     /// The live lattice the differential checks at its size.
     live: Vec<usize>,
+    /// The live lattice's r^2, when given.
+    live_courant2: Option<f64>,
     plan: BenchPlan,
     dojo_waves: usize,
     threads: u32,
@@ -134,6 +140,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         Some(text) => parse_extents(&text)?,
         None => target.clone(),
     };
+    let live_courant2 = match flags.get("--live-courant2") {
+        Some(text) => Some(live_courant2(&text, live.len())?),
+        None => None,
+    };
     let plan = bench_plan(&flags, slot, seed, target)?;
     let dojo_waves = flags.number_or("--dojo-waves", 120, 1, 100_000)? as usize;
     let cpu_seconds = flags.number_or("--cpu-seconds", 20, 1, 3600)?;
@@ -147,6 +157,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         seed,
         precision,
         live,
+        live_courant2,
         plan,
         dojo_waves,
         threads,
@@ -159,6 +170,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
             file_size_bytes: 0,
         },
     })
+}
+
+/// `--live-courant2`: a number in (0, 1 / dims), the scheme's stability limit on `dims` axes.
+fn live_courant2(text: &str, dims: usize) -> Result<f64, String> {
+    let limit = 1.0 / dims as f64;
+    match text.parse::<f64>() {
+        Ok(r2) if r2 > 0.0 && r2 < limit => Ok(r2),
+        _ => Err(format!(
+            "--live-courant2 = \"{text}\": must be a number in (0, {limit}) on the live lattice's {dims} axes"
+        )),
+    }
 }
 
 /// The benchmark's flags: the held-out lattice (given, or drawn from the
@@ -336,6 +358,7 @@ fn run<T: Float>(
                     extents: &options.live,
                     precision: options.precision,
                     steps_per_call: options.plan.steps_per_call,
+                    courant2: options.live_courant2,
                 };
                 differential::phase_step(candidate, rng, &live)
             },

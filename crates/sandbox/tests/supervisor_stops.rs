@@ -237,19 +237,19 @@ fn kernels_wrong_only_when_batched_fail_the_differential_at_the_live_steps_per_c
         assert!(failed_phase(&output, "differential"), "{fixture}: {text}");
         assert!(text.contains("live lattice, 2 dims"), "{fixture}: {text}");
     }
-    // Called one step at a time, as the benchmark called every kernel before
-    // it followed the live runner's batches, the first one passes every check.
+    // Told the live runner calls one step at a time, the first one is still
+    // asked for 7 steps in one call at the live size, against 3 + 4 bit for
+    // bit, and fails there.
     let output = run_fixture(
         "wrong-when-batched",
         &[&live[..], &["--steps-per-call", "1"]].concat(),
     );
-    for phase in ["differential", "invariants", "dojo", "bench"] {
-        assert!(
-            has_phase(&output, phase, true),
-            "{phase}: {}",
-            report(&output)
-        );
-    }
+    let text = report(&output);
+    assert!(failed_phase(&output, "differential"), "{text}");
+    assert!(
+        text.contains("7 steps in one call differ from 3 + 4"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -283,6 +283,50 @@ fn a_bad_steps_per_call_is_refused_with_its_name_value_and_limit() {
         text.contains("--steps-per-call = \"0\": must be an integer in [1, 1024]"),
         "{text}"
     );
+}
+
+#[test]
+fn kernels_that_cheat_only_on_a_live_kind_of_state_or_r2_fail_the_differential() {
+    // Both passed every phase while every state was a uniform draw and every r^2 a 53-bit one.
+    let smooth = run_fixture("freezes-smooth-fields", &["--bench-samples", "3"]);
+    let text = report(&smooth);
+    assert!(failed_phase(&smooth, "differential"), "{text}");
+    assert!(text.contains("a Gaussian pulse at rest"), "{text}");
+    let round = run_fixture(
+        "freezes-at-round-courant",
+        &["--bench-samples", "3", "--live-courant2", "0.36"],
+    );
+    let text = report(&round);
+    assert!(failed_phase(&round, "differential"), "{text}");
+    assert!(text.contains("at the live r^2"), "{text}");
+    // Without the live r^2 the runner has only drawn ones, and the cheat passes every phase: the engine's judge gives it.
+    let drawn = run_fixture("freezes-at-round-courant", &["--bench-samples", "3"]);
+    for phase in ["differential", "invariants", "dojo", "bench"] {
+        assert!(
+            has_phase(&drawn, phase, true),
+            "{phase}: {}",
+            report(&drawn)
+        );
+    }
+}
+
+#[test]
+fn a_bad_live_courant2_is_refused_with_its_name_value_and_limit() {
+    for (value, limit) in [("0.5", "0.5"), ("0", "0.5"), ("x", "0.5")] {
+        let output = run_sandbox(
+            Path::new("c.so"),
+            Path::new("i.so"),
+            &["--live-courant2", value],
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            text.contains(&format!(
+                "--live-courant2 = \"{value}\": must be a number in (0, {limit}) on the live lattice's 2 axes"
+            )),
+            "{text}"
+        );
+    }
 }
 
 /// The KiB figure after `label` in the report's page layer, if any.

@@ -1,0 +1,184 @@
+//! States of the live kind for the live lattice's cases. A job starts from a
+//! smooth field, a Gaussian pulse at rest (both levels equal,
+//! `ts/lattice/initial-conditions.ts`), and its field stays smooth, while
+//! the other phases' states are independent uniform draws and the dojo's
+//! smooth waves lie on small lattices. A kernel that tells the two kinds
+//! apart by their content (neighbours close, the levels equal) and cheats
+//! only on the smooth kind passed every other case
+//! (`tests/fixtures/hostile/freezes-smooth-fields.cpp`).
+
+use std::f64::consts::PI;
+
+use crate::rng::Rng;
+
+/// What a live case starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveState {
+    /// Independent uniform values in [-1, 1) on both levels.
+    Random,
+    /// A Gaussian pulse, centre, widths and amplitude drawn, at rest.
+    PulseAtRest,
+    /// A standing wave of a low mode (1 to 3 periods an axis) at its
+    /// discrete eigenfrequency, phases and amplitude drawn, moving.
+    StandingWave,
+}
+
+impl LiveState {
+    pub fn label(self) -> &'static str {
+        match self {
+            LiveState::Random => "a random state",
+            LiveState::PulseAtRest => "a Gaussian pulse at rest",
+            LiveState::StandingWave => "a low standing wave",
+        }
+    }
+
+    /// Both levels, (previous, current), on `extents` at `courant2`.
+    pub fn draw(self, extents: &[usize], courant2: f64, rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
+        let cells = extents.iter().product();
+        match self {
+            LiveState::Random => (rng.field(cells, 1.0), rng.field(cells, 1.0)),
+            LiveState::PulseAtRest => {
+                let current = pulse(extents, rng);
+                (current.clone(), current)
+            }
+            LiveState::StandingWave => standing_wave(extents, courant2, rng),
+        }
+    }
+}
+
+/// `amplitude` times the product over axes of `factors[axis][x_axis]`, for
+/// every cell in row-major order (the last axis fastest): both kinds are
+/// separable, so a 4096^2 lattice costs a product per cell, not an `exp`.
+fn separable(extents: &[usize], factors: &[Vec<f64>], amplitude: f64) -> Vec<f64> {
+    let mut field = vec![amplitude];
+    for (extent, factor) in extents.iter().zip(factors) {
+        let mut next = Vec::with_capacity(field.len() * extent);
+        for &outer in &field {
+            next.extend(factor.iter().map(|f| outer * f));
+        }
+        field = next;
+    }
+    field
+}
+
+/// A Gaussian of a width between 1/16 and 1/4 of each extent (the main job's
+/// is 1/8) around a drawn centre, with the distance taken around the torus so
+/// that the field is smooth across the wrap too.
+fn pulse(extents: &[usize], rng: &mut Rng) -> Vec<f64> {
+    let amplitude = rng.range(0.5, 4.0);
+    let factors: Vec<Vec<f64>> = extents
+        .iter()
+        .map(|&n| {
+            let n = n as f64;
+            let centre = rng.range(0.0, n);
+            let width = (n * rng.range(1.0 / 16.0, 0.25)).max(1.0);
+            (0..n as usize)
+                .map(|x| {
+                    let along = (x as f64 - centre).abs();
+                    let distance = along.min(n - along) / width;
+                    (-distance * distance / 2.0).exp()
+                })
+                .collect()
+        })
+        .collect();
+    separable(extents, &factors, amplitude)
+}
+
+/// prod cos(k_a x_a + phase_a), k_a = 2 pi m_a / n_a with m_a in 1..=3, at
+/// its discrete eigenfrequency sin(w dt / 2) = r sqrt(sum sin^2(k_a / 2)),
+/// so the previous level is the current one times cos(w dt).
+fn standing_wave(extents: &[usize], courant2: f64, rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
+    let amplitude = rng.range(0.5, 4.0);
+    let mut sum = 0.0;
+    let factors: Vec<Vec<f64>> = extents
+        .iter()
+        .map(|&n| {
+            let wavenumber = 2.0 * PI * rng.int(1, (n / 2).min(3)) as f64 / n as f64;
+            let phase = rng.range(0.0, 2.0 * PI);
+            sum += (wavenumber / 2.0).sin().powi(2);
+            (0..n)
+                .map(|x| (wavenumber * x as f64 + phase).cos())
+                .collect()
+        })
+        .collect();
+    let current = separable(extents, &factors, amplitude);
+    let omega_dt = 2.0 * (courant2.sqrt() * sum.sqrt()).min(1.0).asin();
+    let previous = current.iter().map(|u| u * omega_dt.cos()).collect();
+    (previous, current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lattices::coords;
+
+    /// The largest difference between neighbours along any axis, wrap included, over the largest magnitude.
+    fn roughness(extents: &[usize], field: &[f64]) -> f64 {
+        let largest = field.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let mut jump = 0.0f64;
+        for (cell, value) in field.iter().enumerate() {
+            let at = coords(extents, cell);
+            for axis in 0..extents.len() {
+                let mut next = at.clone();
+                next[axis] = (at[axis] + 1) % extents[axis];
+                let neighbour = crate::lattices::flat(extents, &next);
+                jump = jump.max((field[neighbour] - value).abs());
+            }
+        }
+        jump / largest
+    }
+
+    #[test]
+    fn the_live_kinds_are_smooth_across_the_wrap_where_random_states_are_not() {
+        let mut rng = Rng::new(3);
+        let extents = [97, 64];
+        for _ in 0..20 {
+            let (previous, current) = LiveState::PulseAtRest.draw(&extents, 0.3, &mut rng);
+            assert_eq!(previous, current);
+            // A width of at least 64 / 16 cells: neighbours differ by at most 0.61 / 4 of the peak.
+            assert!(
+                roughness(&extents, &current) < 0.16,
+                "{}",
+                roughness(&extents, &current)
+            );
+            let (previous, current) = LiveState::StandingWave.draw(&extents, 0.3, &mut rng);
+            assert_ne!(previous, current);
+            // At most 3 periods over 64 cells: neighbours differ by at most 2 pi 3 / 64 of the peak.
+            assert!(
+                roughness(&extents, &current) < 0.3,
+                "{}",
+                roughness(&extents, &current)
+            );
+        }
+        let (_, current) = LiveState::Random.draw(&extents, 0.3, &mut rng);
+        assert!(roughness(&extents, &current) > 0.9);
+    }
+
+    #[test]
+    fn the_separable_field_is_row_major_with_the_last_axis_fastest() {
+        let field = separable(&[2, 3], &[vec![1.0, 2.0], vec![1.0, 10.0, 100.0]], 0.5);
+        assert_eq!(field, vec![0.5, 5.0, 50.0, 1.0, 10.0, 100.0]);
+    }
+
+    #[test]
+    fn the_standing_wave_is_a_discrete_eigenmode_so_the_oracle_keeps_its_shape() {
+        let extents = [24, 18];
+        let courant2 = 0.3;
+        let (previous, current) =
+            LiveState::StandingWave.draw(&extents, courant2, &mut Rng::new(5));
+        let lattice = ouroboros_oracle::Lattice::new(&extents).unwrap();
+        let next = ouroboros_oracle::step(&lattice, &previous, &current, courant2, 1).unwrap();
+        // An eigenmode stays proportional to itself: u^{n+1} = 2 cos(w dt) u^n - u^{n-1}, the same shape.
+        let peak = (0..current.len())
+            .max_by(|&a, &b| current[a].abs().total_cmp(&current[b].abs()))
+            .unwrap();
+        let ratio = next.current[peak] / current[peak];
+        for (stepped, start) in next.current.iter().zip(&current) {
+            assert!(
+                (stepped - ratio * start).abs() < 1e-12,
+                "{stepped} against {}",
+                ratio * start
+            );
+        }
+    }
+}
