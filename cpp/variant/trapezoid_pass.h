@@ -136,7 +136,9 @@ struct TilePhase {
     const auto older = static_cast<std::uint32_t>((current + step) % 2);
     const auto* newer_level = static_cast<const Real*>(state->level[1 - older]);
     auto* older_level = static_cast<Real*>(state->level[older]);
-    for (std::uint64_t p = p0; p < p1; ++p) {
+    // Virtual planes stay below 2 * planes (p1 <= planes + depth - 1); the
+    // bound says so to the gauntlet's screen, which reads p1 as unbounded.
+    for (std::uint64_t p = p0; p < p1 && p < 2 * planes; ++p) {
       const std::uint64_t row = (p < planes ? p : p - planes) * lines;
       const std::uint64_t head = l1 < lines ? l1 : lines;
       if (l0 < head) sweep_rows<Real, 2>(*geometry, newer_level, older_level, row + l0, row + head);
