@@ -37,8 +37,8 @@ const GENOMES: VariantGenome[] = [
   { ...base, temporalSteps: 6, wavefrontPlanes: 4, split: 'static', vectorPath: 'explicit' },
 ];
 
-/** Small and odd extents: 3 along every axis somewhere, bands narrower than a pass's 2 * depth units, the 1-D line's wrap. */
-const LATTICES: number[][] = [[3], [17], [1000], [3, 17], [17, 5], [40, 33], [3, 5, 3], [17, 5, 9], [3, 5, 3, 4, 3]];
+/** Small and odd extents: 3 along every axis somewhere, bands narrower than a pass's 2 * depth units, the 1-D line's wrap, rows long enough to be cut into strips, and a 3-D lattice cut into several tiles along planes and lines. */
+const LATTICES: number[][] = [[3], [17], [1000], [3, 17], [17, 5], [40, 33], [5, 1100], [3, 5, 3], [17, 5, 9], [24, 20, 40], [3, 5, 3, 4, 3]];
 /** One step, two, a full pass of the deepest genome, and odd counts that end in a shallower pass. */
 const STEP_COUNTS = [1, 2, 7, 8, 19];
 const THREADS = 2;

@@ -91,3 +91,73 @@ struct Triangles {
   const Pass<Real, AXES>* pass;
   void run(std::uint64_t begin, std::uint64_t end) const { pass->triangles(begin, end); }
 };
+
+// A 3-D lattice's pass cuts the lines into bands as well: a plane is too
+// large for a wavefront of planes to stay in L2 (256^2 f64 cells are
+// 512 KiB, and a pass of depth steps keeps about depth + 2 planes of each
+// level live), so a tile is a band of planes by a band of lines, about
+// TILE_BYTES of a level. Along each axis a tile's step t covers either its
+// band's shrinking range [a + t - 1, b - t + 1) (phase bit clear) or the
+// growing range [c - t + 1, c + t - 1) around the boundary c at the band's
+// start (bit set). The phases run in order (0: both shrink, 1: lines grow,
+// 2: planes grow, 3: both grow), the tiles of one phase on any threads:
+// the neighbours of a cell at step t hold step t - 1 from its own tile or
+// an earlier phase, and none of them needs step t - 2 of the cell any
+// more, so every step reads what a plain sweep would, as in Pass.
+template <typename Real>
+struct TilePhase {
+  const ouro_geometry* geometry;
+  const ouro_state* state;
+  std::uint32_t current;
+  std::uint64_t depth;
+  // Bit 0: the line range grows; bit 1: the plane range grows.
+  std::uint64_t phase;
+  std::uint64_t plane_bands;
+  std::uint64_t line_bands;
+
+  // Virtual range of band `band` of `units` at step `step` (bands are at least 2 * depth units).
+  static void range(std::uint64_t units, std::uint64_t bands, std::uint64_t band, bool grows, std::uint64_t step,
+                    std::uint64_t& first, std::uint64_t& last) {
+    const std::uint64_t a = units * band / bands;
+    if (grows) {
+      const std::uint64_t c = band == 0 ? units : a;
+      first = c + 1 - step;
+      last = c + step - 1;
+    } else {
+      first = a + step - 1;
+      last = units * (band + 1) / bands + 1 - step;
+    }
+  }
+
+  // Step `step` over virtual planes [p0, p1) by virtual lines [l0, l1).
+  void advance_tile(std::uint64_t step, std::uint64_t p0, std::uint64_t p1, std::uint64_t l0, std::uint64_t l1) const {
+    const std::uint64_t planes = geometry->extents[0];
+    const std::uint64_t lines = geometry->extents[1];
+    const auto older = static_cast<std::uint32_t>((current + step) % 2);
+    const auto* newer_level = static_cast<const Real*>(state->level[1 - older]);
+    auto* older_level = static_cast<Real*>(state->level[older]);
+    // Virtual planes stay below 2 * planes (p1 <= planes + depth - 1); the
+    // bound says so to the gauntlet's screen, which reads p1 as unbounded.
+    for (std::uint64_t p = p0; p < p1 && p < 2 * planes; ++p) {
+      const std::uint64_t row = (p < planes ? p : p - planes) * lines;
+      const std::uint64_t head = l1 < lines ? l1 : lines;
+      if (l0 < head) sweep_rows<Real, 2>(*geometry, newer_level, older_level, row + l0, row + head);
+      if (l1 > lines) sweep_rows<Real, 2>(*geometry, newer_level, older_level, row + (l0 > lines ? l0 - lines : 0), row + l1 - lines);
+    }
+  }
+
+  // Tiles [begin, end) of this phase, tile = plane band * line_bands + line band.
+  void run(std::uint64_t begin, std::uint64_t end) const {
+    for (std::uint64_t tile = begin; tile < end; ++tile) {
+      for (std::uint64_t step = 1; step <= depth; ++step) {
+        std::uint64_t p0 = 0;
+        std::uint64_t p1 = 0;
+        std::uint64_t l0 = 0;
+        std::uint64_t l1 = 0;
+        range(geometry->extents[0], plane_bands, tile / line_bands, (phase & 2) != 0, step, p0, p1);
+        range(geometry->extents[1], line_bands, tile % line_bands, (phase & 1) != 0, step, l0, l1);
+        if (p0 < p1 && l0 < l1) advance_tile(step, p0, p1, l0, l1);
+      }
+    }
+  }
+};

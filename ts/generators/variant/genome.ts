@@ -11,7 +11,11 @@ export interface VariantGenome {
   boundary: 'modulo' | 'select' | 'peeled';
   /** Whole rows one after another, or column strips each swept down the rows. */
   loopOrder: 'rows' | 'strips';
-  /** Columns per strip when loopOrder is "strips". */
+  /**
+   * Columns per strip when loopOrder is "strips", counted in f64 cells (an
+   * f32 strip has as many bytes, twice the columns); rows short enough to
+   * sit in L1 whole, as a 3-D lattice's usually are, are not cut.
+   */
   tileCols: 64 | 256 | 1024 | 4096;
   /** `#pragma GCC unroll` factor of the inner loop (1: no pragma). */
   unroll: 1 | 2 | 4 | 8;
@@ -39,10 +43,15 @@ export interface VariantGenome {
    * How fused steps are scheduled: "wavefront", the one-sweep wavefront of
    * 2-D and 3-D lattices; "trapezoid", one band of the first axis per
    * thread, each a shrinking trapezoid of temporalSteps steps, then the
-   * inverted triangles between bands (1-D, 2-D and 3-D).
+   * inverted triangles between bands (1-D and 2-D); in 3-D, tiles of planes
+   * by lines, in four phases of shrinking and growing ranges.
    */
   blocking: 'wavefront' | 'trapezoid';
-  /** Bytes of one level a trapezoid's wavefront advances per position, in KiB (at least one unit of the first axis). */
+  /**
+   * Bytes of one level a trapezoid's wavefront advances per position, in KiB
+   * (at least one unit of the first axis); in 3-D, about the bytes of one
+   * tile, a square of planes by lines.
+   */
   tileKiB: 8 | 32 | 128 | 512;
   /** "compiler": the loop as the compiler vectorises it; "explicit": GCC vector types as wide as the isa's registers. */
   vectorPath: 'compiler' | 'explicit';
@@ -79,7 +88,12 @@ export const genomeSpace: readonly GeneSpec[] = [
     description: 'wrap of the last axis: % per cell, compare-and-select per cell, or edges peeled off the loop',
   },
   { name: 'loopOrder', values: ['rows', 'strips'], kind: 'categorical', description: 'whole rows, or column strips swept down the rows' },
-  { name: 'tileCols', values: [64, 256, 1024, 4096], kind: 'ordinal', description: 'columns per strip (loopOrder "strips")' },
+  {
+    name: 'tileCols',
+    values: [64, 256, 1024, 4096],
+    kind: 'ordinal',
+    description: 'f64 columns per strip (loopOrder "strips"; rows that fit L1 whole are not cut)',
+  },
   { name: 'unroll', values: [1, 2, 4, 8], kind: 'ordinal', description: 'unroll factor of the inner loop' },
   { name: 'vectorize', values: ['off', 'auto', 'ivdep'], kind: 'categorical', description: 'auto-vectoriser off, on, or on with #pragma GCC ivdep' },
   { name: 'restrict', values: [false, true], kind: 'categorical', description: '__restrict on the row pointers' },
@@ -115,7 +129,7 @@ export const genomeSpace: readonly GeneSpec[] = [
     name: 'tileKiB',
     values: [8, 32, 128, 512],
     kind: 'ordinal',
-    description: 'KiB of a level per trapezoid wavefront position (blocking "trapezoid")',
+    description: 'KiB of a level per trapezoid wavefront position, in 3-D per tile of planes by lines (blocking "trapezoid")',
     whenAbsent: 32,
     keyedWhenSet: true,
   },
