@@ -194,6 +194,8 @@ export interface CoreConeProbe {
   values: Float64Array;
   /** What gathering the cones and the values cost the runner. */
   gatherNs: number;
+  /** Handed over at the take rate (setConeTakeRate), not as the armed plan's probe. */
+  extra: boolean;
 }
 
 /** What the runner has spent on the watchdog since the lattice was made, by its own monotonic clock. */
@@ -211,6 +213,10 @@ export interface CoreWatchdogCounters {
   /** Boundaries where the runner gathered cones, and the values it gathered from both levels. */
   coneBoundaries: number;
   coneGatheredValues: number;
+  /** Boundaries' gathers handed over at the take rate, those chosen but dropped for want of a slot, and every handed probe's cells. */
+  coneExtras: number;
+  coneExtraDrops: number;
+  coneCellsHanded: number;
   /** Most steps in one batch while cone probes are on (one cone of that radius fits the budget); null: no cap. */
   coneBatchCap: number | null;
 }
@@ -431,6 +437,11 @@ export interface CoreLattice {
   takeConeProbe(older: Float64Array, newer: Float64Array): CoreConeProbe | null;
   /** The watchdog is done with the cone probe of `step`: the runner may take the next. */
   settleConeProbe(step: number): void;
+  /**
+   * Extra cone probes per step: a boundary's gather that no plan took is handed over, after its
+   * batch, with probability min(1, perStep x the batch's steps) (finite, >= 0; 0: the plan's only).
+   */
+  setConeTakeRate(perStep: number): void;
   watchdogCounters(): CoreWatchdogCounters;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */
   recover(slot: CoreSlot): CoreRecovery;

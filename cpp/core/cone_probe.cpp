@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -55,6 +56,7 @@ void ConeProbe::arm(std::uint64_t cells, std::uint64_t seed, bool delayed, bool 
   std::lock_guard<std::mutex> lock(mutex_);
   plan_cells_ = cells;
   cell_random_ = seed;
+  take_random_ = seed ^ 0x6a09e667f3bcc909ULL;
   plan_delayed_ = delayed;
   plan_remainder_ = remainder;
   plan_every_ = every_steps;
@@ -75,6 +77,14 @@ void ConeProbe::disarm() {
   at_step_.store(kUnarmed, std::memory_order_relaxed);
 }
 
+void ConeProbe::set_take_rate(double per_step) {
+  if (!std::isfinite(per_step) || per_step < 0) {
+    throw std::invalid_argument("cone probe take rate = " + std::to_string(per_step) + ": must be finite and >= 0");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  take_per_step_ = per_step;
+}
+
 std::optional<ConeProbeView> ConeProbe::ready() {
   std::lock_guard<std::mutex> lock(mutex_);
   Gathered* oldest = nullptr;
@@ -92,6 +102,7 @@ std::optional<ConeProbeView> ConeProbe::ready() {
   view.newer = oldest->newer.data();
   view.values = oldest->values.data();
   view.gather_ns = oldest->gather_ns;
+  view.extra = oldest->extra;
   return view;
 }
 
@@ -103,10 +114,17 @@ void ConeProbe::settle(std::uint64_t step) {
   }
 }
 
-std::size_t ConeProbe::out() const {
-  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Gathered& slot) {
-    return slot.phase == Gathered::Phase::Ready || slot.phase == Gathered::Phase::Taken;
+std::size_t ConeProbe::out(bool extra) const {
+  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [extra](const Gathered& slot) {
+    return slot.extra == extra && (slot.phase == Gathered::Phase::Ready || slot.phase == Gathered::Phase::Taken);
   }));
+}
+
+bool ConeProbe::take_extra(const Gathered& slot) {
+  if (take_per_step_ <= 0) return false;
+  // Drawn after the batch has returned: nothing the kernel saw before or during it depended on this draw.
+  const double uniform = static_cast<double>(next_random(take_random_) >> 11) * 0x1p-53;
+  return uniform < take_per_step_ * static_cast<double>(slot.steps);
 }
 
 ConeProbe::Gathered& ConeProbe::free_slot() {
@@ -145,6 +163,7 @@ bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* curr
   Gathered& slot = free_slot();
   slot.batches = batches;
   slot.shaped = true;
+  slot.extra = false;
   slot.radius = fitting_radius(geometry_.dims, batches.planned_steps(batch_steps, every), plan_max_cone_values_);
   const std::uint64_t count = boundary_cells(slot.radius, batches.planned_steps(batch_steps, every));
   slot.cells.resize(count);
@@ -169,6 +188,7 @@ std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps
   Gathered& slot = free_slot();
   slot.batches.stop();
   slot.shaped = false;
+  slot.extra = false;
   slot.radius = steps;
   const std::uint64_t count = boundary_cells(steps, steps);
   // Drawn afresh at every boundary: no two probes share their cells but by chance.
@@ -223,8 +243,20 @@ std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* n
   slot.gather_ns += spent;
   std::lock_guard<std::mutex> lock(mutex_);
   if (!slot.due) {
-    slot.phase = Gathered::Phase::Free;
-    return std::nullopt;
+    if (!take_extra(slot)) {
+      slot.phase = Gathered::Phase::Free;
+      return std::nullopt;
+    }
+    if (out(true) >= kMaxExtraOut) {
+      slot.phase = Gathered::Phase::Free;
+      extra_drops_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    slot.extra = true;
+    slot.phase = Gathered::Phase::Ready;
+    extras_.fetch_add(1, std::memory_order_relaxed);
+    cells_handed_.fetch_add(slot.cells.size(), std::memory_order_relaxed);
+    return slot.step;
   }
   const bool current = slot.generation == generation_;
   // A shaped probe was begun only with a slot to spare; a boundary's gather may find two out by now.
@@ -239,6 +271,7 @@ std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* n
   }
   slot.phase = Gathered::Phase::Ready;
   probes_.fetch_add(1, std::memory_order_relaxed);
+  cells_handed_.fetch_add(slot.cells.size(), std::memory_order_relaxed);
   if (slot.follow && current) arm_follow(*slot.follow, step);
   return slot.step;
 }

@@ -34,6 +34,19 @@ export function meanIntervals(costMs: number, intervalMs: number, maxCostShare: 
   return Math.max(1, costMs / (maxCostShare * intervalMs));
 }
 
+/**
+ * Checks per step beyond one every `everySteps` that `maxCostShare` of the
+ * run's time still affords when each costs `costMs` and a step takes
+ * `msPerStep`: 0 when the one every `everySteps` already takes the share
+ * (the cadence then defers instead), Infinity when a check costs nothing
+ * measurable.
+ */
+export function spareChecksPerStep(costMs: number, msPerStep: number, maxCostShare: number, everySteps: number): number {
+  if (!(msPerStep > 0)) return 0;
+  if (!(costMs > 0)) return Infinity;
+  return Math.max(0, (maxCostShare * msPerStep) / costMs - 1 / everySteps);
+}
+
 /** How many of the latest checks' costs the deferral's cost is the lower median of. */
 export const COST_WINDOW = 5;
 
@@ -48,6 +61,8 @@ export class SnapshotCadence {
   #last: { step: number; atMs: number } | null = null;
   /** The costs of the latest checks, at most COST_WINDOW, oldest first. */
   readonly #costs: number[] = [];
+  /** What the share affords beyond this cadence's own checks, as of the last next() (spareChecksPerStep). */
+  spareChecksPerStep = 0;
 
   constructor(
     private readonly everySteps: number,
@@ -71,7 +86,9 @@ export class SnapshotCadence {
     if (this.#costs.length > COST_WINDOW) this.#costs.shift();
     if (last === null || step <= last.step) return step + 1;
     const msPerStep = (atMs - last.atMs) / (step - last.step);
-    const mean = meanIntervals(lowerMedian(this.#costs), msPerStep * this.everySteps, this.maxCostShare);
+    const medianCostMs = lowerMedian(this.#costs);
+    this.spareChecksPerStep = spareChecksPerStep(medianCostMs, msPerStep, this.maxCostShare, this.everySteps);
+    const mean = meanIntervals(medianCostMs, msPerStep * this.everySteps, this.maxCostShare);
     // Uniform over 1..choices, whose mean is `mean`.
     const choices = Math.max(1, Math.round(2 * mean - 1));
     const intervals = 1 + Math.min(choices - 1, Math.floor(this.random() * choices));

@@ -257,10 +257,17 @@ interface ConeArrays {
 /** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
 export interface ConeProbeStats {
   checked: number;
+  /** Of those, handed over at the take rate beyond the plans' (extra probes). */
+  extras: number;
+  /** Cells the checked probes compared. */
+  cellsChecked: number;
   gatherNs: number;
   jsMs: number;
   oracleMs: number;
 }
+
+/** Extra cone probes per step at most: every boundary's gather (a batch's steps times this is at least 1). */
+const MAX_TAKE_PER_STEP = 1;
 
 /** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
 const MAX_CHECK_TIMES = 100_000;
@@ -298,7 +305,7 @@ export class Watchdog {
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
   /** What the cone probes checked so far cost. */
-  readonly coneStats: ConeProbeStats = { checked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
+  readonly coneStats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
   /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
   readonly differentialCheckTimesMs: number[] = [];
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
@@ -362,7 +369,8 @@ export class Watchdog {
       const probe = this.#takeConeProbe(cones);
       if (probe === null) return;
       cones.busy = true;
-      this.#armNextCone(Math.max(probe.step, this.core.stepCount));
+      // An extra probe took no plan: the armed one stands.
+      if (!probe.extra) this.#armNextCone(Math.max(probe.step, this.core.stepCount));
       const checked = this.#checkTakenCone(probe, cones, startedMs).finally(() => this.#conesInFlight.delete(checked));
       this.#conesInFlight.add(checked);
     }
@@ -392,9 +400,11 @@ export class Watchdog {
       const mismatch = compareProbe(probe.cells, probe.values, values, termScale, precision, probe.steps);
       const doneMs = this.#now();
       this.coneStats.checked += 1;
+      if (probe.extra) this.coneStats.extras += 1;
+      this.coneStats.cellsChecked += probe.cells.length;
       this.coneStats.jsMs += doneMs - answeredMs;
       this.#noteDifferentialCheck(answeredMs);
-      if (mismatch === null) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
+      if (mismatch === null && !probe.extra) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
       // Its arrays are free before its slot is: the runner's next announcement may need them.
       cones.busy = false;
       this.core.settleConeProbe(probe.step);
@@ -418,6 +428,8 @@ export class Watchdog {
     if (this.#coneCadence === null) return;
     const first = this.#coneCadence.next(step, startedMs, costMs);
     if (first > step + 1) this.#armNextCone(first - 1);
+    // What the share affords beyond the plans is spent on the gathers the runner makes anyway at other boundaries.
+    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareChecksPerStep, MAX_TAKE_PER_STEP));
   }
 
   /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
