@@ -438,10 +438,11 @@ export interface CoreLattice {
   /** The watchdog is done with the cone probe of `step`: the runner may take the next. */
   settleConeProbe(step: number): void;
   /**
-   * Extra cone probes per step: a boundary's gather that no plan took is handed over, after its
-   * batch, with probability min(1, perStep x the batch's steps) (finite, >= 0; 0: the plan's only).
+   * Cells a step the watchdog can check beyond its plans (finite, >= 0; 0: the plans' only): every
+   * boundary gathers at least floor(rate x steps) cells (within the plan's cells and cone budget),
+   * and a gather no plan took is handed over, after its batch, with probability min(1, rate x steps / cells).
    */
-  setConeTakeRate(perStep: number): void;
+  setConeTakeRate(cellsPerStep: number): void;
   watchdogCounters(): CoreWatchdogCounters;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */
   recover(slot: CoreSlot): CoreRecovery;

@@ -412,7 +412,7 @@ void LatticeCoreWrap::arm_cone_probe(const Napi::CallbackInfo& info) {
 
 void LatticeCoreWrap::set_cone_take_rate(const Napi::CallbackInfo& info) {
   at_boundary(info.Env(), [&] {
-    if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "perStep must be a number");
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "cellsPerStep must be a number");
     open_core(info.Env()).set_cone_take_rate(info[0].As<Napi::Number>().DoubleValue());
   });
 }

@@ -77,12 +77,13 @@ void ConeProbe::disarm() {
   at_step_.store(kUnarmed, std::memory_order_relaxed);
 }
 
-void ConeProbe::set_take_rate(double per_step) {
-  if (!std::isfinite(per_step) || per_step < 0) {
-    throw std::invalid_argument("cone probe take rate = " + std::to_string(per_step) + ": must be finite and >= 0");
+void ConeProbe::set_take_rate(double cells_per_step) {
+  if (!std::isfinite(cells_per_step) || cells_per_step < 0) {
+    throw std::invalid_argument("cone probe take rate = " + std::to_string(cells_per_step) +
+                                " cells a step: must be finite and >= 0");
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  take_per_step_ = per_step;
+  take_cells_per_step_ = cells_per_step;
 }
 
 std::optional<ConeProbeView> ConeProbe::ready() {
@@ -121,10 +122,10 @@ std::size_t ConeProbe::out(bool extra) const {
 }
 
 bool ConeProbe::take_extra(const Gathered& slot) {
-  if (take_per_step_ <= 0) return false;
+  if (take_cells_per_step_ <= 0 || slot.cells.empty()) return false;
   // Drawn after the batch has returned: nothing the kernel saw before or during it depended on this draw.
   const double uniform = static_cast<double>(next_random(take_random_) >> 11) * 0x1p-53;
-  return uniform < take_per_step_ * static_cast<double>(slot.steps);
+  return uniform * static_cast<double>(slot.cells.size()) < take_cells_per_step_ * static_cast<double>(slot.steps);
 }
 
 ConeProbe::Gathered& ConeProbe::free_slot() {
@@ -135,7 +136,9 @@ ConeProbe::Gathered& ConeProbe::free_slot() {
 
 std::uint64_t ConeProbe::boundary_cells(std::uint64_t radius, std::uint64_t steps) const {
   const std::uint64_t cone = cone_values(geometry_.dims, radius);
-  const std::uint64_t share = steps * geometry_.cells / kSteppedCellsPerGatheredValue / cone;
+  // The fixed share of the batch's work, or more where the watchdog can check more (set_take_rate).
+  const auto affordable = static_cast<std::uint64_t>(take_cells_per_step_ * static_cast<double>(steps));
+  const std::uint64_t share = std::max(steps * geometry_.cells / kSteppedCellsPerGatheredValue / cone, affordable);
   const std::uint64_t budget = plan_max_cone_values_ == 0 ? plan_cells_ : plan_max_cone_values_ / cone;
   return std::max<std::uint64_t>(1, std::min({share, budget, plan_cells_}));
 }

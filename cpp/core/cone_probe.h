@@ -82,11 +82,12 @@ struct ConeFollow {
  *
  * Every other boundary's gather may be handed over too (an extra probe):
  * after its batch has returned, with the probability the watchdog's take
- * rate gives it (set_take_rate: per step, times the batch's steps), drawn
- * from a generator seeded by the plan. The watchdog sets the rate to what
- * its cost share affords beyond the plan, so it checks as many of the
- * gathers the runner makes anyway as it can pay for; the runner's work at a
- * boundary is the same whatever is chosen.
+ * rate gives it (set_take_rate, in cells per step), drawn from a generator
+ * seeded by the plan. The watchdog sets the rate to the cells its cost share
+ * affords beyond the plan; once every gather is handed over, a higher rate
+ * gathers more cells at every boundary alike. So it checks as many of the
+ * gathers the runner makes anyway as it can pay for, and the runner's work
+ * at a boundary is the same whatever is chosen.
  *
  * The runner never waits for the watchdog: while two plan probes are out
  * (announced and not yet settled) a due probe is skipped, counted, and put
@@ -139,12 +140,14 @@ class ConeProbe {
   /// No probe until armed again.
   void disarm();
   /**
-   * Extra probes per step: a boundary's gather that no plan took is handed
-   * over with probability min(1, rate x its batch's steps), drawn after the
-   * batch. 0 (the default): only the plan's. Throws std::invalid_argument
-   * when negative or not finite.
+   * Cells per step the watchdog can check beyond its plans' probes: every
+   * boundary gathers at least floor(rate x its batch's steps) cells (within
+   * `cells` and the cone budget), and a gather no plan took is handed over,
+   * drawn after its batch, with probability min(1, rate x steps / cells
+   * gathered). 0 (the default): only the plan's, at the fixed share. Throws
+   * std::invalid_argument when negative or not finite.
    */
-  void set_take_rate(double per_step);
+  void set_take_rate(double cells_per_step);
   /// The oldest probe announced and not yet taken, if any: it is taken (the next call gives the other).
   std::optional<ConeProbeView> ready();
   /// The watchdog is done with the probe of `step`: its slot is the runner's again.
@@ -276,7 +279,7 @@ class ConeProbe {
   // The cells' generator (splitmix64), reseeded by each arm(); under mutex_.
   std::uint64_t cell_random_ = 0;
   // The take rate's draws (splitmix64), reseeded by each arm(); under mutex_.
-  double take_per_step_ = 0.0;
+  double take_cells_per_step_ = 0.0;
   std::uint64_t take_random_ = 0;
   // Phases change under mutex_; the buffers of a slot under way are the state owner's alone.
   std::array<Gathered, kSlots> slots_;

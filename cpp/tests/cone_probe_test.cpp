@@ -368,7 +368,7 @@ TEST(ConeProbe, AtAGenerousTakeRateEveryGatherIsHandedOverAndTheRunnerNeverWaits
 TEST(ConeProbe, AtATightTakeRateTheShareHandedOverFollowsTheRate) {
   const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
   const std::vector<double> level(geometry.cells, 0.0);
-  // Batches of 4 steps at 0.05 per step: each gather is handed over with probability 0.2.
+  // Batches of 4 steps at 0.05 cells a step, one cell gathered: each gather is handed over with probability 0.2.
   ConeProbe probe(geometry);
   probe.arm(1, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
   probe.set_take_rate(0.05);
@@ -385,6 +385,14 @@ TEST(ConeProbe, AtATightTakeRateTheShareHandedOverFollowsTheRate) {
   EXPECT_GT(handed, 700u);
   EXPECT_LT(handed, 900u);
   EXPECT_EQ(probe.counters().extra_drops, 0u);
+  // A rate beyond one gather a batch gathers more cells at every boundary alike, every gather handed over.
+  ConeProbe generous(geometry);
+  generous.arm(64, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
+  generous.set_take_rate(2.5);
+  const Boundary wide = boundary(generous, 0, 4, level);
+  ASSERT_TRUE(wide.announced.has_value());
+  EXPECT_EQ(generous.ready()->cells->size(), 10u);
+  EXPECT_EQ(wide.values, 2 * 10 * cone_values(2, 4));
   // Rate 0: only the plan's.
   ConeProbe plain(geometry);
   plain.arm(1, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);

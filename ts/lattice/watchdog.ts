@@ -266,8 +266,8 @@ export interface ConeProbeStats {
   oracleMs: number;
 }
 
-/** Extra cone probes per step at most: every boundary's gather (a batch's steps times this is at least 1). */
-const MAX_TAKE_PER_STEP = 1;
+/** Most cells a step the watchdog asks the core to check beyond its plans (the core caps a gather at the plan's cells). */
+const MAX_TAKE_CELLS_PER_STEP = 2 ** 20;
 
 /** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
 const MAX_CHECK_TIMES = 100_000;
@@ -404,7 +404,7 @@ export class Watchdog {
       this.coneStats.cellsChecked += probe.cells.length;
       this.coneStats.jsMs += doneMs - answeredMs;
       this.#noteDifferentialCheck(answeredMs);
-      if (mismatch === null && !probe.extra) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
+      if (mismatch === null && !probe.extra) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6, probe.cells.length);
       // Its arrays are free before its slot is: the runner's next announcement may need them.
       cones.busy = false;
       this.core.settleConeProbe(probe.step);
@@ -424,12 +424,13 @@ export class Watchdog {
    * runner's): with a cost share, the next probe is drawn again from as
    * many whole intervals on as the cone cadence defers it, when it defers.
    */
-  #deferNextCone(step: number, startedMs: number, costMs: number): void {
+  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
     if (this.#coneCadence === null) return;
     const first = this.#coneCadence.next(step, startedMs, costMs);
     if (first > step + 1) this.#armNextCone(first - 1);
-    // What the share affords beyond the plans is spent on the gathers the runner makes anyway at other boundaries.
-    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareChecksPerStep, MAX_TAKE_PER_STEP));
+    // What the share affords beyond the plans goes to the gathers the runner makes anyway at other boundaries, in
+    // cells: a probe's cost taken as proportional to its cells (its fixed part makes larger probes cheaper per cell).
+    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareChecksPerStep * cells, MAX_TAKE_CELLS_PER_STEP));
   }
 
   /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
