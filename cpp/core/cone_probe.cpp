@@ -213,6 +213,23 @@ std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps
   return boundary_values_ - before;
 }
 
+std::uint64_t ConeProbe::gather_decoy(std::uint64_t steps, const void* previous, const void* current) {
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  const std::uint64_t count = boundary_cells(steps, steps);
+  decoy_.cells.resize(count);
+  for (std::uint64_t& cell : decoy_.cells) cell = next_random(cell_random_) % geometry_.cells;
+  lock.unlock();
+  std::sort(decoy_.cells.begin(), decoy_.cells.end());
+  decoy_.radius = steps;
+  decoy_.values.resize(count * value_bytes(geometry_));
+  gather_cones(geometry_, current, decoy_.cells, 0, decoy_.values.data());
+  const std::uint64_t before = boundary_values_;
+  gather(decoy_, count, previous, current);
+  gather_ns_.fetch_add(elapsed_ns(started), std::memory_order_relaxed);
+  return boundary_values_ - before;
+}
+
 bool ConeProbe::batch_done(std::uint64_t step) {
   if (under_way_ == nullptr) return false;
   const bool last = under_way_->batches.batch_done();

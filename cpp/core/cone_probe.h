@@ -67,7 +67,8 @@ struct ConeFollow {
  * begin() gathers its cones, at the radius of all its batches, before the
  * first and shapes them (ProbeBatches); such a probe is visible to the
  * kernel by its batch lengths, and the plain shape stays as common as any
- * (the watchdog's two fair coins).
+ * (the watchdog's two fair coins). Its later batches are preceded by a
+ * gather all the same (gather_decoy), so no boundary goes without one.
  *
  * While cone probes are on every batch is capped (batch_cap) at the longest
  * whose one cone fits the oracle's budget, so that a probed batch is never
@@ -182,6 +183,19 @@ class ConeProbe {
    * afresh, from both levels. Returns the values gathered.
    */
   std::uint64_t gather_boundary(std::uint64_t step, std::uint64_t steps, const void* previous, const void* current);
+  /**
+   * Before a batch after the first of a shaped probe under way, which its
+   * own gather does not precede: the work every other boundary does (the
+   * values of boundary_cells(steps, steps) cells drawn afresh, as finish()
+   * gathers after a batch, and their cones at radius `steps` from both
+   * levels), into buffers kept for it, and thrown away. Returns the values
+   * gathered from both levels.
+   */
+  std::uint64_t gather_decoy(std::uint64_t steps, const void* previous, const void* current);
+  /// Whether a batch from `step` is one after the first of a shaped probe under way.
+  bool within_shaped(std::uint64_t step) const {
+    return under_way_ != nullptr && under_way_->shaped && step > under_way_->step;
+  }
   /// Cells a boundary gathers before a batch of `steps` steps, at radius `radius`.
   std::uint64_t boundary_cells(std::uint64_t radius, std::uint64_t steps) const;
   bool under_way() const { return under_way_ != nullptr; }
@@ -284,6 +298,8 @@ class ConeProbe {
   // Phases change under mutex_; the buffers of a slot under way are the state owner's alone.
   std::array<Gathered, kSlots> slots_;
   Gathered* under_way_ = nullptr;
+  // gather_decoy's buffers, the state owner's.
+  Gathered decoy_;
   // The state owner's.
   std::uint64_t boundary_values_ = 0;
   std::atomic<std::uint64_t> probes_{0};

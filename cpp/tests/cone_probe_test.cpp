@@ -427,6 +427,29 @@ TEST(ConeProbe, AtAGenerousRateACellIsCheckedAtTheFirstBoundaryThatDrawsIt) {
   EXPECT_EQ(probe.counters().extras, *found + 1);
 }
 
+TEST(ConeProbe, AShapedProbesLaterBatchIsPrecededByTheGatherOfAnyBoundaryAndTheProbeIsUntouched) {
+  const ouro_geometry geometry = geometry_of({64, 64}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level = indexed_level<double>(geometry.cells);
+  probe.arm(256, 7, true, false, 0, 5, 2000);
+  // A plain boundary's gather before a batch of 4, for the count to match.
+  const std::uint64_t plain = probe.gather_boundary(100, 4, level.data(), level.data());
+  probe.abandon();
+  probe.arm(256, 7, true, false, 0, 5, 2000);
+  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 4, 0));
+  EXPECT_FALSE(probe.within_shaped(0));
+  EXPECT_FALSE(probe.batch_done(1));
+  ASSERT_TRUE(probe.within_shaped(1));
+  EXPECT_EQ(probe.gather_decoy(4, level.data(), level.data()), plain);
+  ASSERT_TRUE(probe.batch_done(5));
+  EXPECT_EQ(probe.finish(5, level.data()), std::optional<std::uint64_t>(0));
+  const std::optional<ConeProbeView> view = probe.ready();
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->steps, 5u);
+  EXPECT_EQ(view->radius, 5u);
+  EXPECT_FALSE(probe.within_shaped(5));
+}
+
 TEST(ConeProbe, RefusesAPlanOfNoCells) {
   ConeProbe probe(geometry_of({4, 4}, OURO_PRECISION_F64));
   EXPECT_THROW(probe.arm(0, 0, false, false, 0, 1, 0), std::invalid_argument);

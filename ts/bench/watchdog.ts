@@ -449,7 +449,7 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   const batchNs: number[] = [];
   for (let i = Math.max(first, 1); i <= last; i++) {
     batchNs.push(trace.endNs[i]! - trace.startNs[i]!);
-    // A shaped probe's later batches follow no gather: only batches a gather preceded are compared.
+    // Only batches a gather preceded are compared (every one while cone probes are on; none before the first plan).
     if (trace.coneValues[i] === 0) continue;
     (trace.coneProbed[i] === 1 ? boundaryGapsNs.probed : boundaryGapsNs.unprobed).push(trace.startNs[i]! - trace.endNs[i - 1]!);
   }
