@@ -1,6 +1,6 @@
 // Extra cone probes: the runner gathers cones at every boundary anyway, and
 // the watchdog checks as many of those gathers as its cost share affords
-// beyond its plans (spareChecksPerStep, set in the core as a take rate, drawn
+// beyond its plans (spareUnitsPerStep, set in the core as a take rate, drawn
 // after each batch). With every gather handed over, a kernel wrong at one
 // cell is caught by the first probe that draws the cell.
 import { describe, expect, it } from 'vitest';
@@ -22,16 +22,20 @@ describe('what the cost share affords beyond the plans', () => {
     expect(spareChecksPerStep(2, 0, 0.01, 50)).toBe(0);
   });
 
-  it('follows the cadence: nothing before two checks, then the measured rate and the median cost', () => {
+  it('follows the cadence: nothing before two checks, then the measured rate and the median cost per cell', () => {
     const cadence = new SnapshotCadence(50, 0.01, seededRandom(1));
-    cadence.next(0, 0, 2);
-    expect(cadence.spareChecksPerStep).toBe(0);
-    // 100 steps in 10 s: 100 ms a step; the costs' lower median is 2 ms.
-    cadence.next(100, 10_000, 2);
-    expect(cadence.spareChecksPerStep).toBeCloseTo(0.48, 12);
-    // Costs 2, 2, 4: still 2; a step twice as long affords twice as many.
-    cadence.next(200, 30_000, 4);
-    expect(cadence.spareChecksPerStep).toBeCloseTo((0.01 * 200) / 2 - 1 / 50, 12);
+    cadence.next(0, 0, 2, 10);
+    expect(cadence.spareUnitsPerStep).toBe(0);
+    // 100 steps in 10 s: 100 ms a step; 0.2 ms a cell: 1% of 100 ms buys 5 cells a step, less 10 every 50 steps.
+    cadence.next(100, 10_000, 2, 10);
+    expect(cadence.spareUnitsPerStep).toBeCloseTo(5 - 10 / 50, 12);
+    // A larger probe, cheaper per cell (0.1 ms), and a step twice as long: per-cell costs 0.2, 0.2, 0.1 give 0.2 still.
+    cadence.next(200, 30_000, 4, 40);
+    expect(cadence.spareUnitsPerStep).toBeCloseTo((0.01 * 200) / 0.2 - 40 / 50, 12);
+    // The plans alone over the share: nothing spare.
+    cadence.next(300, 30_100, 400, 40);
+    cadence.next(400, 30_200, 400, 40);
+    expect(cadence.spareUnitsPerStep).toBe(0);
   });
 });
 

@@ -61,8 +61,15 @@ export class SnapshotCadence {
   #last: { step: number; atMs: number } | null = null;
   /** The costs of the latest checks, at most COST_WINDOW, oldest first. */
   readonly #costs: number[] = [];
-  /** What the share affords beyond this cadence's own checks, as of the last next() (spareChecksPerStep). */
-  spareChecksPerStep = 0;
+  /** The costs per unit (next's `units`: a cone probe's cells) of the latest checks, at most COST_WINDOW, oldest first. */
+  readonly #unitCosts: number[] = [];
+  /**
+   * Units a step the share affords beyond this cadence's own checks, as of
+   * the last next(): from the lower median of the latest costs per unit, so
+   * that checks grown larger (and cheaper per unit) do not lend their units
+   * the cost of smaller ones, or smaller ones theirs.
+   */
+  spareUnitsPerStep = 0;
 
   constructor(
     private readonly everySteps: number,
@@ -77,17 +84,20 @@ export class SnapshotCadence {
    * comes from the last two checks; until there are two (and after a
    * rollback, which moves the step back), nothing is deferred. The cost is
    * the lower median of the latest COST_WINDOW checks' costs, this one's
-   * among them.
+   * among them; `units` (a cone probe's cells) is what the check covered,
+   * for spareUnitsPerStep.
    */
-  next(step: number, atMs: number, costMs: number): number {
+  next(step: number, atMs: number, costMs: number, units = 1): number {
     const last = this.#last;
     this.#last = { step, atMs };
     this.#costs.push(costMs);
     if (this.#costs.length > COST_WINDOW) this.#costs.shift();
+    this.#unitCosts.push(costMs / units);
+    if (this.#unitCosts.length > COST_WINDOW) this.#unitCosts.shift();
     if (last === null || step <= last.step) return step + 1;
     const msPerStep = (atMs - last.atMs) / (step - last.step);
     const medianCostMs = lowerMedian(this.#costs);
-    this.spareChecksPerStep = spareChecksPerStep(medianCostMs, msPerStep, this.maxCostShare, this.everySteps);
+    this.spareUnitsPerStep = spareChecksPerStep(lowerMedian(this.#unitCosts), msPerStep, this.maxCostShare, this.everySteps / units);
     const mean = meanIntervals(medianCostMs, msPerStep * this.everySteps, this.maxCostShare);
     // Uniform over 1..choices, whose mean is `mean`.
     const choices = Math.max(1, Math.round(2 * mean - 1));

@@ -426,11 +426,11 @@ export class Watchdog {
    */
   #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
     if (this.#coneCadence === null) return;
-    const first = this.#coneCadence.next(step, startedMs, costMs);
+    const first = this.#coneCadence.next(step, startedMs, costMs, cells);
     if (first > step + 1) this.#armNextCone(first - 1);
     // What the share affords beyond the plans goes to the gathers the runner makes anyway at other boundaries, in
-    // cells: a probe's cost taken as proportional to its cells (its fixed part makes larger probes cheaper per cell).
-    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareChecksPerStep * cells, MAX_TAKE_CELLS_PER_STEP));
+    // cells: a probe's cost taken per cell (its fixed part makes larger probes cheaper per cell).
+    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareUnitsPerStep, MAX_TAKE_CELLS_PER_STEP));
   }
 
   /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
