@@ -12,9 +12,10 @@
  * Between snapshots, cone probes check the kernel's batches the same way
  * without a snapshot, unseen by the kernel: before every batch the runner
  * gathers the light cones of a few cells drawn afresh from both levels, and
- * after it their newest values, and hands over only the gather of the
- * boundary the watchdog's plan drew (coneEverySteps apart on average); every
- * batch is capped where one cone of its length fits the budget, so a probed
+ * after it their newest values, and hands over the gather of the boundary
+ * the watchdog's plan drew (coneEverySteps apart on average) and, with
+ * `maxCostShare`, as many others, drawn after their batches, as the share
+ * still affords (the take rate, in cells a step); every batch is capped where one cone of its length fits the budget, so a probed
  * batch is as long as any. The oracle steps the cones off the JS thread and
  * a mismatch rolls back as a failed differential check does, to the last
  * verified snapshot (a cone probe is never a restore point).
