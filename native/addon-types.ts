@@ -194,6 +194,8 @@ export interface CoreConeProbe {
   values: Float64Array;
   /** What gathering the cones and the values cost the runner. */
   gatherNs: number;
+  /** Handed over at the take rate (setConeTakeRate), not as the armed plan's probe. */
+  extra: boolean;
 }
 
 /** What the runner has spent on the watchdog since the lattice was made, by its own monotonic clock. */
@@ -211,6 +213,10 @@ export interface CoreWatchdogCounters {
   /** Boundaries where the runner gathered cones, and the values it gathered from both levels. */
   coneBoundaries: number;
   coneGatheredValues: number;
+  /** Boundaries' gathers handed over at the take rate, those chosen but dropped for want of a slot, and every handed probe's cells. */
+  coneExtras: number;
+  coneExtraDrops: number;
+  coneCellsHanded: number;
   /** Most steps in one batch while cone probes are on (one cone of that radius fits the budget); null: no cap. */
   coneBatchCap: number | null;
 }
@@ -431,6 +437,12 @@ export interface CoreLattice {
   takeConeProbe(older: Float64Array, newer: Float64Array): CoreConeProbe | null;
   /** The watchdog is done with the cone probe of `step`: the runner may take the next. */
   settleConeProbe(step: number): void;
+  /**
+   * Cells a step the watchdog can check beyond its plans (finite, >= 0; 0: the plans' only): every
+   * boundary gathers at least floor(rate x steps) cells (within the plan's cells and cone budget),
+   * and a gather no plan took is handed over, after its batch, with probability min(1, rate x steps / cells).
+   */
+  setConeTakeRate(cellsPerStep: number): void;
   watchdogCounters(): CoreWatchdogCounters;
   /** Rolls the slot back and restores the last verified snapshot, at a boundary. */
   recover(slot: CoreSlot): CoreRecovery;

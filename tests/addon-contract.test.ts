@@ -63,6 +63,7 @@ const CORE_LATTICE_METHODS = [
   'resumeBatchSteps',
   'rollback',
   'run',
+  'setConeTakeRate',
   'setFpRestore',
   'setProbe',
   'setProbeWholeLevel',

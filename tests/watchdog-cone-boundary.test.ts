@@ -52,21 +52,21 @@ describe('the boundaries of a run with cone probes', () => {
       for (let i = from; i < trace.step.length - 1; i++) {
         const steps = trace.steps[i]!;
         const values = trace.coneValues[i]!;
-        // A probe of another shape gathers once, before its first batch; its later batches gather nothing.
-        if (values === 0) {
+        // Every boundary gathers, a shaped probe's later batches too (their cones were gathered before its first).
+        expect(values).toBeGreaterThan(0);
+        // A probe of another shape (the live batch divides K here: only the delayed one-step call) shows by its first batch's length.
+        if (steps !== live) {
           expect(trace.coneProbed[i]).toBe(1);
+          shapedProbes += 1;
           continue;
         }
         if (trace.coneProbed[i] === 0) {
-          expect(steps).toBe(live);
           unprobed.set(steps, (unprobed.get(steps) ?? new Set()).add(values));
-        } else if (trace.coneValues[i + 1] === 0 && trace.coneProbed[i + 1] === 1) {
-          shapedProbes += 1;
         } else {
           plainProbed.push(i);
         }
       }
-      // One count of values per batch length, the same before a probed batch of the plain shape.
+      // One count of values per batch length, the same before a probed batch of the live length, plain or a shaped probe's second.
       expect([...unprobed.keys()]).toEqual([live]);
       expect(unprobed.get(live)!.size).toBe(1);
       const gathered = [...unprobed.get(live)!][0]!;

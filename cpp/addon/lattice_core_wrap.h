@@ -73,6 +73,7 @@ class LatticeCoreWrap : public Napi::ObjectWrap<LatticeCoreWrap> {
   void defer_snapshots(const Napi::CallbackInfo& info);
   void arm_cone_probe(const Napi::CallbackInfo& info);
   Napi::Value take_cone_probe(const Napi::CallbackInfo& info);
+  void set_cone_take_rate(const Napi::CallbackInfo& info);
   void settle_cone_probe(const Napi::CallbackInfo& info);
   Napi::Value watchdog_counters(const Napi::CallbackInfo& info);
   Napi::Value recover(const Napi::CallbackInfo& info);

@@ -197,6 +197,7 @@ LatticeCoreWrap::Properties LatticeCoreWrap::watchdog_properties() {
       InstanceMethod<&LatticeCoreWrap::defer_snapshots>("deferSnapshots"),
       InstanceMethod<&LatticeCoreWrap::arm_cone_probe>("armConeProbe"),
       InstanceMethod<&LatticeCoreWrap::take_cone_probe>("takeConeProbe"),
+      InstanceMethod<&LatticeCoreWrap::set_cone_take_rate>("setConeTakeRate"),
       InstanceMethod<&LatticeCoreWrap::settle_cone_probe>("settleConeProbe"),
       InstanceMethod<&LatticeCoreWrap::watchdog_counters>("watchdogCounters"),
       InstanceMethod<&LatticeCoreWrap::recover>("recover"),
@@ -409,6 +410,13 @@ void LatticeCoreWrap::arm_cone_probe(const Napi::CallbackInfo& info) {
   });
 }
 
+void LatticeCoreWrap::set_cone_take_rate(const Napi::CallbackInfo& info) {
+  at_boundary(info.Env(), [&] {
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "cellsPerStep must be a number");
+    open_core(info.Env()).set_cone_take_rate(info[0].As<Napi::Number>().DoubleValue());
+  });
+}
+
 Napi::Value LatticeCoreWrap::take_cone_probe(const Napi::CallbackInfo& info) {
   return at_boundary(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -431,6 +439,7 @@ Napi::Value LatticeCoreWrap::take_cone_probe(const Napi::CallbackInfo& info) {
     result.Set("cells", cells);
     result.Set("values", values);
     result.Set("gatherNs", number(env, probe->gather_ns));
+    result.Set("extra", Napi::Boolean::New(env, probe->extra));
     return result;
   });
 }
@@ -452,6 +461,9 @@ Napi::Value LatticeCoreWrap::watchdog_counters(const Napi::CallbackInfo& info) {
     result.Set("coneGatherNs", number(env, counters.cones.gather_ns));
     result.Set("coneBoundaries", number(env, counters.cones.boundaries));
     result.Set("coneGatheredValues", number(env, counters.cones.gathered_values));
+    result.Set("coneExtras", number(env, counters.cones.extras));
+    result.Set("coneExtraDrops", number(env, counters.cones.extra_drops));
+    result.Set("coneCellsHanded", number(env, counters.cones.cells_handed));
     const std::uint64_t cap = open_core(env).cone_batch_cap();
     result.Set("coneBatchCap", cap == std::numeric_limits<std::uint64_t>::max() ? env.Null() : number(env, cap));
     return result;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -55,6 +56,7 @@ void ConeProbe::arm(std::uint64_t cells, std::uint64_t seed, bool delayed, bool 
   std::lock_guard<std::mutex> lock(mutex_);
   plan_cells_ = cells;
   cell_random_ = seed;
+  take_random_ = seed ^ 0x6a09e667f3bcc909ULL;
   plan_delayed_ = delayed;
   plan_remainder_ = remainder;
   plan_every_ = every_steps;
@@ -75,6 +77,15 @@ void ConeProbe::disarm() {
   at_step_.store(kUnarmed, std::memory_order_relaxed);
 }
 
+void ConeProbe::set_take_rate(double cells_per_step) {
+  if (!std::isfinite(cells_per_step) || cells_per_step < 0) {
+    throw std::invalid_argument("cone probe take rate = " + std::to_string(cells_per_step) +
+                                " cells a step: must be finite and >= 0");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  take_cells_per_step_ = cells_per_step;
+}
+
 std::optional<ConeProbeView> ConeProbe::ready() {
   std::lock_guard<std::mutex> lock(mutex_);
   Gathered* oldest = nullptr;
@@ -92,6 +103,7 @@ std::optional<ConeProbeView> ConeProbe::ready() {
   view.newer = oldest->newer.data();
   view.values = oldest->values.data();
   view.gather_ns = oldest->gather_ns;
+  view.extra = oldest->extra;
   return view;
 }
 
@@ -103,10 +115,17 @@ void ConeProbe::settle(std::uint64_t step) {
   }
 }
 
-std::size_t ConeProbe::out() const {
-  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Gathered& slot) {
-    return slot.phase == Gathered::Phase::Ready || slot.phase == Gathered::Phase::Taken;
+std::size_t ConeProbe::out(bool extra) const {
+  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [extra](const Gathered& slot) {
+    return slot.extra == extra && (slot.phase == Gathered::Phase::Ready || slot.phase == Gathered::Phase::Taken);
   }));
+}
+
+bool ConeProbe::take_extra(const Gathered& slot) {
+  if (take_cells_per_step_ <= 0 || slot.cells.empty()) return false;
+  // Drawn after the batch has returned: nothing the kernel saw before or during it depended on this draw.
+  const double uniform = static_cast<double>(next_random(take_random_) >> 11) * 0x1p-53;
+  return uniform * static_cast<double>(slot.cells.size()) < take_cells_per_step_ * static_cast<double>(slot.steps);
 }
 
 ConeProbe::Gathered& ConeProbe::free_slot() {
@@ -117,7 +136,9 @@ ConeProbe::Gathered& ConeProbe::free_slot() {
 
 std::uint64_t ConeProbe::boundary_cells(std::uint64_t radius, std::uint64_t steps) const {
   const std::uint64_t cone = cone_values(geometry_.dims, radius);
-  const std::uint64_t share = steps * geometry_.cells / kSteppedCellsPerGatheredValue / cone;
+  // The fixed share of the batch's work, or more where the watchdog can check more (set_take_rate).
+  const auto affordable = static_cast<std::uint64_t>(take_cells_per_step_ * static_cast<double>(steps));
+  const std::uint64_t share = std::max(steps * geometry_.cells / kSteppedCellsPerGatheredValue / cone, affordable);
   const std::uint64_t budget = plan_max_cone_values_ == 0 ? plan_cells_ : plan_max_cone_values_ / cone;
   return std::max<std::uint64_t>(1, std::min({share, budget, plan_cells_}));
 }
@@ -145,6 +166,7 @@ bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* curr
   Gathered& slot = free_slot();
   slot.batches = batches;
   slot.shaped = true;
+  slot.extra = false;
   slot.radius = fitting_radius(geometry_.dims, batches.planned_steps(batch_steps, every), plan_max_cone_values_);
   const std::uint64_t count = boundary_cells(slot.radius, batches.planned_steps(batch_steps, every));
   slot.cells.resize(count);
@@ -169,6 +191,7 @@ std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps
   Gathered& slot = free_slot();
   slot.batches.stop();
   slot.shaped = false;
+  slot.extra = false;
   slot.radius = steps;
   const std::uint64_t count = boundary_cells(steps, steps);
   // Drawn afresh at every boundary: no two probes share their cells but by chance.
@@ -187,6 +210,23 @@ std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps
   gather(slot, count, previous, current);
   slot.gather_ns = elapsed_ns(started);
   gather_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
+  return boundary_values_ - before;
+}
+
+std::uint64_t ConeProbe::gather_decoy(std::uint64_t steps, const void* previous, const void* current) {
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  const std::uint64_t count = boundary_cells(steps, steps);
+  decoy_.cells.resize(count);
+  for (std::uint64_t& cell : decoy_.cells) cell = next_random(cell_random_) % geometry_.cells;
+  lock.unlock();
+  std::sort(decoy_.cells.begin(), decoy_.cells.end());
+  decoy_.radius = steps;
+  decoy_.values.resize(count * value_bytes(geometry_));
+  gather_cones(geometry_, current, decoy_.cells, 0, decoy_.values.data());
+  const std::uint64_t before = boundary_values_;
+  gather(decoy_, count, previous, current);
+  gather_ns_.fetch_add(elapsed_ns(started), std::memory_order_relaxed);
   return boundary_values_ - before;
 }
 
@@ -223,8 +263,20 @@ std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* n
   slot.gather_ns += spent;
   std::lock_guard<std::mutex> lock(mutex_);
   if (!slot.due) {
-    slot.phase = Gathered::Phase::Free;
-    return std::nullopt;
+    if (!take_extra(slot)) {
+      slot.phase = Gathered::Phase::Free;
+      return std::nullopt;
+    }
+    if (out(true) >= kMaxExtraOut) {
+      slot.phase = Gathered::Phase::Free;
+      extra_drops_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    slot.extra = true;
+    slot.phase = Gathered::Phase::Ready;
+    extras_.fetch_add(1, std::memory_order_relaxed);
+    cells_handed_.fetch_add(slot.cells.size(), std::memory_order_relaxed);
+    return slot.step;
   }
   const bool current = slot.generation == generation_;
   // A shaped probe was begun only with a slot to spare; a boundary's gather may find two out by now.
@@ -239,6 +291,7 @@ std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* n
   }
   slot.phase = Gathered::Phase::Ready;
   probes_.fetch_add(1, std::memory_order_relaxed);
+  cells_handed_.fetch_add(slot.cells.size(), std::memory_order_relaxed);
   if (slot.follow && current) arm_follow(*slot.follow, step);
   return slot.step;
 }

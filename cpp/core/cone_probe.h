@@ -33,6 +33,8 @@ struct ConeProbeView {
   const void* values = nullptr;
   /// What gathering the cones and the values cost the runner.
   std::uint64_t gather_ns = 0;
+  /// Handed over at the take rate (set_take_rate), not as the plan's probe: it neither consumed nor re-arms a plan.
+  bool extra = false;
 };
 
 /// The probe that follows a plan's: due `offset_steps` after the plan's probe's batches end, at cells drawn afresh.
@@ -65,7 +67,8 @@ struct ConeFollow {
  * begin() gathers its cones, at the radius of all its batches, before the
  * first and shapes them (ProbeBatches); such a probe is visible to the
  * kernel by its batch lengths, and the plain shape stays as common as any
- * (the watchdog's two fair coins).
+ * (the watchdog's two fair coins). Its later batches are preceded by a
+ * gather all the same (gather_decoy), so no boundary goes without one.
  *
  * While cone probes are on every batch is capped (batch_cap) at the longest
  * whose one cone fits the oracle's budget, so that a probed batch is never
@@ -78,9 +81,19 @@ struct ConeFollow {
  * be out at once (two of the ring's three slots): the follow-on is gathered
  * while the first is being checked, and a gather always finds a free slot.
  *
- * The runner never waits for the watchdog: while two probes are out
+ * Every other boundary's gather may be handed over too (an extra probe):
+ * after its batch has returned, with the probability the watchdog's take
+ * rate gives it (set_take_rate, in cells per step), drawn from a generator
+ * seeded by the plan. The watchdog sets the rate to the cells its cost share
+ * affords beyond the plan; once every gather is handed over, a higher rate
+ * gathers more cells at every boundary alike. So it checks as many of the
+ * gathers the runner makes anyway as it can pay for, and the runner's work
+ * at a boundary is the same whatever is chosen.
+ *
+ * The runner never waits for the watchdog: while two plan probes are out
  * (announced and not yet settled) a due probe is skipped, counted, and put
- * off by the plan's interval.
+ * off by the plan's interval; while kMaxExtraOut extra probes are out a
+ * chosen extra is dropped and counted. One slot is always free to gather.
  *
  * Threading: arm, ready, settle, counters and batch_cap from any thread; the
  * rest only by the thread that owns the live state (the runner while a run
@@ -97,13 +110,18 @@ class ConeProbe {
     std::uint64_t gather_ns = 0;
     std::uint64_t boundaries = 0;
     std::uint64_t gathered_values = 0;
+    /// Extra probes handed over at the take rate, chosen ones dropped for want of a slot, and every probe's cells.
+    std::uint64_t extras = 0;
+    std::uint64_t extra_drops = 0;
+    std::uint64_t cells_handed = 0;
   };
 
   /// Live steps stepped per cone value a boundary gathers (boundary_cells): ~0.5% of a batch's time at 4096^2 f64.
   static constexpr std::uint64_t kSteppedCellsPerGatheredValue = 32768;
-  /// Slots of the ring: two probes out with the watchdog and one being gathered.
-  static constexpr std::size_t kSlots = 3;
+  /// Plan probes and extra probes out with the watchdog at most, and the ring's slots: those and one being gathered.
   static constexpr std::size_t kMaxOut = 2;
+  static constexpr std::size_t kMaxExtraOut = 4;
+  static constexpr std::size_t kSlots = kMaxOut + kMaxExtraOut + 1;
 
   explicit ConeProbe(const ouro_geometry& geometry) : geometry_(geometry) {}
 
@@ -122,14 +140,24 @@ class ConeProbe {
            std::uint64_t every_steps, std::uint64_t max_cone_values, std::optional<ConeFollow> follow = std::nullopt);
   /// No probe until armed again.
   void disarm();
+  /**
+   * Cells per step the watchdog can check beyond its plans' probes: every
+   * boundary gathers at least floor(rate x its batch's steps) cells (within
+   * `cells` and the cone budget), and a gather no plan took is handed over,
+   * drawn after its batch, with probability min(1, rate x steps / cells
+   * gathered). 0 (the default): only the plan's, at the fixed share. Throws
+   * std::invalid_argument when negative or not finite.
+   */
+  void set_take_rate(double cells_per_step);
   /// The oldest probe announced and not yet taken, if any: it is taken (the next call gives the other).
   std::optional<ConeProbeView> ready();
   /// The watchdog is done with the probe of `step`: its slot is the runner's again.
   void settle(std::uint64_t step);
   Counters counters() const {
-    return {probes_.load(std::memory_order_relaxed), skips_.load(std::memory_order_relaxed),
-            gather_ns_.load(std::memory_order_relaxed), boundaries_.load(std::memory_order_relaxed),
-            gathered_values_.load(std::memory_order_relaxed)};
+    return {probes_.load(std::memory_order_relaxed),          skips_.load(std::memory_order_relaxed),
+            gather_ns_.load(std::memory_order_relaxed),       boundaries_.load(std::memory_order_relaxed),
+            gathered_values_.load(std::memory_order_relaxed), extras_.load(std::memory_order_relaxed),
+            extra_drops_.load(std::memory_order_relaxed),     cells_handed_.load(std::memory_order_relaxed)};
   }
   /// Most steps in one batch while cone probes are on: the largest radius whose one cone fits the budget (no cap: max).
   std::uint64_t batch_cap() const { return batch_cap_.load(std::memory_order_relaxed); }
@@ -155,6 +183,19 @@ class ConeProbe {
    * afresh, from both levels. Returns the values gathered.
    */
   std::uint64_t gather_boundary(std::uint64_t step, std::uint64_t steps, const void* previous, const void* current);
+  /**
+   * Before a batch after the first of a shaped probe under way, which its
+   * own gather does not precede: the work every other boundary does (the
+   * values of boundary_cells(steps, steps) cells drawn afresh, as finish()
+   * gathers after a batch, and their cones at radius `steps` from both
+   * levels), into buffers kept for it, and thrown away. Returns the values
+   * gathered from both levels.
+   */
+  std::uint64_t gather_decoy(std::uint64_t steps, const void* previous, const void* current);
+  /// Whether a batch from `step` is one after the first of a shaped probe under way.
+  bool within_shaped(std::uint64_t step) const {
+    return under_way_ != nullptr && under_way_->shaped && step > under_way_->step;
+  }
   /// Cells a boundary gathers before a batch of `steps` steps, at radius `radius`.
   std::uint64_t boundary_cells(std::uint64_t radius, std::uint64_t steps) const;
   bool under_way() const { return under_way_ != nullptr; }
@@ -200,6 +241,8 @@ class ConeProbe {
   struct Gathered {
     enum class Phase { Free, UnderWay, Ready, Taken };
     Phase phase = Phase::Free;
+    /// Handed over at the take rate (finish), not as the plan's probe.
+    bool extra = false;
     /// Begun by begin() (another shape), or a boundary's gather.
     bool shaped = false;
     /// The plan was due where it began: handed over when its batches end, unless two are out then.
@@ -222,8 +265,10 @@ class ConeProbe {
   Gathered& free_slot();
   /// Draws `count` cells afresh into the slot and gathers their cones at `radius` from both levels.
   void gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current);
-  /// Slots announced or taken; under mutex_.
-  std::size_t out() const;
+  /// Plan probes (extra: extra probes) announced or taken; under mutex_.
+  std::size_t out(bool extra = false) const;
+  /// Whether the gather in `slot`, which no plan took, is handed over at the take rate; under mutex_.
+  bool take_extra(const Gathered& slot);
   /// The plan is taken by `slot`: nothing is due until its follow-on or the next arm(); under mutex_.
   void consume_plan(Gathered& slot);
   /// The plan's follow-on becomes the plan, due `offset` after `step`; under mutex_.
@@ -247,9 +292,14 @@ class ConeProbe {
   std::optional<ConeFollow> plan_follow_;
   // The cells' generator (splitmix64), reseeded by each arm(); under mutex_.
   std::uint64_t cell_random_ = 0;
+  // The take rate's draws (splitmix64), reseeded by each arm(); under mutex_.
+  double take_cells_per_step_ = 0.0;
+  std::uint64_t take_random_ = 0;
   // Phases change under mutex_; the buffers of a slot under way are the state owner's alone.
   std::array<Gathered, kSlots> slots_;
   Gathered* under_way_ = nullptr;
+  // gather_decoy's buffers, the state owner's.
+  Gathered decoy_;
   // The state owner's.
   std::uint64_t boundary_values_ = 0;
   std::atomic<std::uint64_t> probes_{0};
@@ -257,6 +307,9 @@ class ConeProbe {
   std::atomic<std::uint64_t> gather_ns_{0};
   std::atomic<std::uint64_t> boundaries_{0};
   std::atomic<std::uint64_t> gathered_values_{0};
+  std::atomic<std::uint64_t> extras_{0};
+  std::atomic<std::uint64_t> extra_drops_{0};
+  std::atomic<std::uint64_t> cells_handed_{0};
 };
 
 }  // namespace ouro

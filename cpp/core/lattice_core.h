@@ -379,6 +379,8 @@ class LatticeCore {
                       std::optional<ConeFollow> follow = std::nullopt) {
     cone_probe_.arm(cells, seed, delayed, remainder, at_step, every_steps, max_cone_values, follow);
   }
+  /// Extra cone probes per step beyond the plan's (ConeProbe::set_take_rate); any thread.
+  void set_cone_take_rate(double per_step) { cone_probe_.set_take_rate(per_step); }
   /// The oldest cone probe announced and not yet taken, if any, now taken; its memory stays untouched until settled.
   std::optional<ConeProbeView> ready_cone_probe() { return cone_probe_.ready(); }
   void settle_cone_probe(std::uint64_t step) { cone_probe_.settle(step); }

@@ -92,6 +92,9 @@ bool LatticeCore::runner_step() {
   // The same gather before every batch, probed or not (ConeProbe): the kernel sees no pause that marks a probe.
   if (on_cone_probe_ && cone_probe_.armed() && !cone_probe_.under_way()) {
     cone_probe_.gather_boundary(index, steps, previous_level(), current_level());
+  } else if (on_cone_probe_ && cone_probe_.within_shaped(index)) {
+    // A shaped probe's later batch: its cones were gathered before its first, but this boundary must not stand out.
+    cone_probe_.gather_decoy(steps, previous_level(), current_level());
   }
   // The last batch's probe is announced only now: the watchdog, told of it, takes it and arms its next plan at once,
   // and a follow-on due at this boundary has been taken by this gather (or begun after the last batch) by then, or

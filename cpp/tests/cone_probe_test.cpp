@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -327,6 +328,126 @@ TEST(ConeProbe, ARollbackDropsTheProbesAnnouncedAndNotYetTaken) {
   probe.arm(1, 1, false, false, 5, 10, 0);
   EXPECT_FALSE(boundary(probe, 5, 1, level).announced.has_value());
   EXPECT_EQ(probe.counters().skips, 1u);
+}
+
+TEST(ConeProbe, AtAGenerousTakeRateEveryGatherIsHandedOverAndTheRunnerNeverWaits) {
+  const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level(geometry.cells, 0.0);
+  // The plan is due far off: every probe here is an extra.
+  probe.arm(1, 5, false, false, 1000, 10, 0);
+  probe.set_take_rate(1.0);
+  std::uint64_t step = 0;
+  for (std::size_t i = 0; i < ConeProbe::kMaxExtraOut; ++i, step += 2) {
+    ASSERT_EQ(boundary(probe, step, 2, level).announced, std::optional<std::uint64_t>(step));
+  }
+  // All extra slots are out: the next chosen gather is made as every one is, then dropped and counted.
+  const Boundary dropped = boundary(probe, step, 2, level);
+  EXPECT_FALSE(dropped.announced.has_value());
+  EXPECT_GT(dropped.values, 0u);
+  EXPECT_EQ(probe.counters().extra_drops, 1u);
+  // The watchdog takes them oldest first, marked extra; settling one frees a slot for the next boundary's.
+  const std::optional<ConeProbeView> first = probe.ready();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->step, 0u);
+  EXPECT_TRUE(first->extra);
+  probe.settle(0);
+  step += 2;
+  EXPECT_EQ(boundary(probe, step, 2, level).announced, std::optional<std::uint64_t>(step));
+  // A due plan still has its own slots while the extras fill theirs.
+  probe.arm(1, 6, false, false, step + 2, 10, 0);
+  step += 2;
+  EXPECT_EQ(boundary(probe, step, 2, level).announced, std::optional<std::uint64_t>(step));
+  const ConeProbe::Counters counters = probe.counters();
+  EXPECT_EQ(counters.extras, ConeProbe::kMaxExtraOut + 1);
+  EXPECT_EQ(counters.probes, 1u);
+  EXPECT_EQ(counters.skips, 0u);
+  EXPECT_EQ(counters.cells_handed, counters.extras + counters.probes);
+}
+
+TEST(ConeProbe, AtATightTakeRateTheShareHandedOverFollowsTheRate) {
+  const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
+  const std::vector<double> level(geometry.cells, 0.0);
+  // Batches of 4 steps at 0.05 cells a step, one cell gathered: each gather is handed over with probability 0.2.
+  ConeProbe probe(geometry);
+  probe.arm(1, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
+  probe.set_take_rate(0.05);
+  constexpr std::uint64_t kBoundaries = 4000;
+  std::uint64_t handed = 0;
+  for (std::uint64_t i = 0; i < kBoundaries; ++i) {
+    const std::optional<std::uint64_t> announced = boundary(probe, 4 * i, 4, level).announced;
+    if (!announced) continue;
+    ++handed;
+    ASSERT_TRUE(probe.ready().has_value());
+    probe.settle(*announced);
+  }
+  // Seeded: the count is fixed; 800 expected, binomial sd ~25.
+  EXPECT_GT(handed, 700u);
+  EXPECT_LT(handed, 900u);
+  EXPECT_EQ(probe.counters().extra_drops, 0u);
+  // A rate beyond one gather a batch gathers more cells at every boundary alike, every gather handed over.
+  ConeProbe generous(geometry);
+  generous.arm(64, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
+  generous.set_take_rate(2.5);
+  const Boundary wide = boundary(generous, 0, 4, level);
+  ASSERT_TRUE(wide.announced.has_value());
+  EXPECT_EQ(generous.ready()->cells->size(), 10u);
+  EXPECT_EQ(wide.values, 2 * 10 * cone_values(2, 4));
+  // Rate 0: only the plan's.
+  ConeProbe plain(geometry);
+  plain.arm(1, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
+  for (std::uint64_t i = 0; i < 100; ++i) EXPECT_FALSE(boundary(plain, 4 * i, 4, level).announced.has_value());
+  EXPECT_THROW(plain.set_take_rate(-1.0), std::invalid_argument);
+  EXPECT_THROW(plain.set_take_rate(std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
+}
+
+TEST(ConeProbe, AtAGenerousRateACellIsCheckedAtTheFirstBoundaryThatDrawsIt) {
+  // Every gather handed over: a cell wrong in the kernel's output is in the first probe whose cells include it, so
+  // the watchdog sees it within as many boundaries as it takes to draw it (for 1 cell of 256 drawn per boundary, a
+  // few hundred), not within that many plans.
+  const ouro_geometry geometry = geometry_of({16, 16}, OURO_PRECISION_F64);
+  const std::vector<double> level(geometry.cells, 0.0);
+  ConeProbe probe(geometry);
+  probe.arm(1, 3, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
+  probe.set_take_rate(1.0);
+  constexpr std::uint64_t kWrongCell = 77;
+  std::optional<std::uint64_t> found;
+  for (std::uint64_t i = 0; i < 4096 && !found; ++i) {
+    const std::optional<std::uint64_t> announced = boundary(probe, i, 1, level).announced;
+    ASSERT_TRUE(announced.has_value());
+    const std::optional<ConeProbeView> view = probe.ready();
+    ASSERT_TRUE(view.has_value());
+    for (const std::uint64_t cell : *view->cells) {
+      if (cell == kWrongCell) found = i;
+    }
+    probe.settle(*announced);
+  }
+  ASSERT_TRUE(found.has_value());
+  EXPECT_LT(*found, 4096u);
+  EXPECT_EQ(probe.counters().extras, *found + 1);
+}
+
+TEST(ConeProbe, AShapedProbesLaterBatchIsPrecededByTheGatherOfAnyBoundaryAndTheProbeIsUntouched) {
+  const ouro_geometry geometry = geometry_of({64, 64}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level = indexed_level<double>(geometry.cells);
+  probe.arm(256, 7, true, false, 0, 5, 2000);
+  // A plain boundary's gather before a batch of 4, for the count to match.
+  const std::uint64_t plain = probe.gather_boundary(100, 4, level.data(), level.data());
+  probe.abandon();
+  probe.arm(256, 7, true, false, 0, 5, 2000);
+  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 4, 0));
+  EXPECT_FALSE(probe.within_shaped(0));
+  EXPECT_FALSE(probe.batch_done(1));
+  ASSERT_TRUE(probe.within_shaped(1));
+  EXPECT_EQ(probe.gather_decoy(4, level.data(), level.data()), plain);
+  ASSERT_TRUE(probe.batch_done(5));
+  EXPECT_EQ(probe.finish(5, level.data()), std::optional<std::uint64_t>(0));
+  const std::optional<ConeProbeView> view = probe.ready();
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->steps, 5u);
+  EXPECT_EQ(view->radius, 5u);
+  EXPECT_FALSE(probe.within_shaped(5));
 }
 
 TEST(ConeProbe, RefusesAPlanOfNoCells) {

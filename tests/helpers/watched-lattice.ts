@@ -24,7 +24,7 @@ export function watchdogEvents(lat: Lattice): WatchdogEvent[] {
   return events;
 }
 
-/** A bare core stepping the reference kernel, with what a Watchdog of it needs. */
+/** A bare core stepping the reference kernel (or the module at `kernelPath`), with what a Watchdog of it needs. */
 export interface WatchedCore {
   core: CoreLattice;
   /** Every rollback's detail. */
@@ -39,11 +39,11 @@ export interface WatchedCore {
   close(): void;
 }
 
-export function watchedCore(extents: number[] = [64, 64], maxBatchSteps?: number): WatchedCore {
+export function watchedCore(extents: number[] = [64, 64], maxBatchSteps?: number, kernelPath = kernelModulePath('reference')): WatchedCore {
   const dt = extents.length > 2 ? 0.5 : 0.6;
   const courant2 = dt * dt;
   const batches = maxBatchSteps === undefined ? {} : { maxBatchSteps, batchLatencyNs: 10_000_000_000 };
-  const core = new (coreAddon().LatticeCore)({ extents, courant2, precision: 'f64', kernelPath: kernelModulePath('reference'), threads: 2, ...batches });
+  const core = new (coreAddon().LatticeCore)({ extents, courant2, precision: 'f64', kernelPath, threads: 2, ...batches });
   const state = randomState({ extents, precision: 'f64', courantNumber: dt }, 3);
   core.setState(state.previous, state.current);
   const energy = oracleAddon().energy(state.previous as Float64Array, state.current as Float64Array, extents, 1, 1, dt);

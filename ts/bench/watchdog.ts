@@ -37,6 +37,7 @@
  *
  * Figures are medians of the per-round percentages, each round's beside them.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CoreLattice, CoreWatchdogCounters } from '../../native/addon-types.js';
@@ -60,6 +61,8 @@ import { median } from '../util/median.js';
 
 const DT = 0.6;
 const KERNEL = 'rows';
+/** The results this bench writes (the CLI's bench/results/<suite>.json), read for the rate they report before being replaced. */
+const PREVIOUS_RESULTS = 'bench/results/watchdog.json';
 
 interface WatchdogPlan {
   largeExtents: number[];
@@ -248,6 +251,17 @@ export interface ConeProbeFigures {
   probesPerRound: number;
   /** Due while the last was still being checked, skipped by the runner. */
   skipsPerRound: number;
+  /** Of the probes, boundaries' gathers handed over beyond the plans at the take rate the cost share affords; and those chosen but dropped, every extra slot out. */
+  extrasPerRound: number;
+  extraDropsPerRound: number;
+  /** Cells the cone probes compared per step run (median over rounds): the rate a kernel wrong at a few cells is found at. */
+  cellsCheckedPerStep: number;
+  /**
+   * The same rate in the results this run replaces (bench/results/watchdog.json, with their extents): theirs, or,
+   * in results from before extra probes, their probes per round x cells per probe (all probeCells within the
+   * cone budget at the live batch) / steps per round; null when there are none.
+   */
+  previousCellsCheckedPerStep: { date: string; extents: number[]; value: number } | null;
   /** The runner's gathers of both levels' cones and the cells' newest values, per probe. */
   runnerGatherMs: number;
   /** The JS thread's part per probe: taking the cones, arming the next, comparing. */
@@ -350,7 +364,17 @@ interface LiveRound {
   /** The runner's watchdog work and whole run, by its own clock, in ns. */
   runnerWatchdogNs: number;
   runNs: number;
-  cones: { probes: number; skips: number; gatherNs: number; jsMs: number; oracleMs: number };
+  cones: {
+    probes: number;
+    skips: number;
+    extras: number;
+    drops: number;
+    cellsChecked: number;
+    steps: number;
+    gatherNs: number;
+    jsMs: number;
+    oracleMs: number;
+  };
   /** Wall time between consecutive differential verdicts, and from the round's start to the first and from the last to its end. */
   gapsMs: number[];
   /** Measured batches: end of the call before to the start of each (ns), split by whether the batch was probed; their median length. */
@@ -425,7 +449,7 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   const batchNs: number[] = [];
   for (let i = Math.max(first, 1); i <= last; i++) {
     batchNs.push(trace.endNs[i]! - trace.startNs[i]!);
-    // A shaped probe's later batches follow no gather: only batches a gather preceded are compared.
+    // Only batches a gather preceded are compared (every one while cone probes are on; none before the first plan).
     if (trace.coneValues[i] === 0) continue;
     (trace.coneProbed[i] === 1 ? boundaryGapsNs.probed : boundaryGapsNs.unprobed).push(trace.startNs[i]! - trace.endNs[i - 1]!);
   }
@@ -440,6 +464,10 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
     cones: {
       probes: watchdog.coneStats.checked,
       skips: countersAfter.coneSkips - countersBefore.coneSkips,
+      extras: watchdog.coneStats.extras,
+      drops: countersAfter.coneExtraDrops - countersBefore.coneExtraDrops,
+      cellsChecked: watchdog.coneStats.cellsChecked,
+      steps: core.stepCount - start,
       gatherNs: watchdog.coneStats.gatherNs,
       jsMs: watchdog.coneStats.jsMs,
       oracleMs: watchdog.coneStats.oracleMs,
@@ -464,12 +492,20 @@ function quantiles(values: number[], scale: number): GapQuantiles {
 }
 
 /** What the engine's cone probes cost, per probe and as a share of each round's run. */
-function coneProbeFigures(rounds: LiveRound[], everySteps: number): ConeProbeFigures {
+function coneProbeFigures(
+  rounds: LiveRound[],
+  everySteps: number,
+  previousCellsCheckedPerStep: ConeProbeFigures['previousCellsCheckedPerStep'],
+): ConeProbeFigures {
   const perProbe = (value: (r: LiveRound) => number) => median(rounds.map((r) => (r.cones.probes > 0 ? value(r) / r.cones.probes : Number.NaN)));
   return {
     everySteps,
     probesPerRound: median(rounds.map((r) => r.cones.probes)),
     skipsPerRound: median(rounds.map((r) => r.cones.skips)),
+    extrasPerRound: median(rounds.map((r) => r.cones.extras)),
+    extraDropsPerRound: median(rounds.map((r) => r.cones.drops)),
+    cellsCheckedPerStep: median(rounds.map((r) => r.cones.cellsChecked / r.cones.steps)),
+    previousCellsCheckedPerStep,
     runnerGatherMs: perProbe((r) => r.cones.gatherNs / 1e6),
     jsMs: perProbe((r) => r.cones.jsMs),
     oracleMs: perProbe((r) => r.cones.oracleMs),
@@ -488,6 +524,24 @@ function coneProbeFigures(rounds: LiveRound[], everySteps: number): ConeProbeFig
       ),
     },
   };
+}
+
+/**
+ * The cone probes' cells checked per step in the results this run replaces, where each probe took the plan's
+ * cells (all of probeCells that fit the cone budget at the live batch): probes a round x cells / steps a round.
+ */
+function previousConeRate(path: string): ConeProbeFigures['previousCellsCheckedPerStep'] {
+  if (!existsSync(path)) return null;
+  const old = JSON.parse(readFileSync(path, 'utf8')) as { date?: string; engineWatchdog?: Partial<EngineWatchdogFigures> };
+  const e = old.engineWatchdog;
+  const date = old.date ?? 'unknown';
+  if (e?.coneProbe === undefined || e.extents === undefined) return null;
+  // Results of this kind carry the rate; older ones, whose every probe took the plan's cells, give it by their counts.
+  if (e.coneProbe.cellsCheckedPerStep !== undefined) return { date, extents: e.extents, value: e.coneProbe.cellsCheckedPerStep };
+  const { probeCells, liveBatchSteps, stepsPerRound, extents } = e;
+  if (probeCells === undefined || liveBatchSteps === undefined || stepsPerRound === undefined) return null;
+  const cells = keptCells(probeCells, extents.length, liveBatchSteps);
+  return { date, extents, value: (e.coneProbe.probesPerRound * cells) / stepsPerRound };
 }
 
 /** Cells the core keeps of `drawn` for a probe of `steps` steps under the default light-cone budget. */
@@ -570,7 +624,7 @@ async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (mes
       checkCostMs: { everyK: median(costs('everyK')), engine: median(costs('engine')) },
       accountedCostPct: { everyK: accounted('everyK'), engine: accounted('engine') },
       differentialMsPerProbe: checkMsPerProbe(extents, liveBatchSteps + 1),
-      coneProbe: coneProbeFigures(rounds.engine, engine.everySteps),
+      coneProbe: coneProbeFigures(rounds.engine, engine.everySteps, previousConeRate(PREVIOUS_RESULTS)),
       differentialGapMs: { withCones: gaps('engine'), withoutCones: gaps('engineWithoutCones') },
       runnerWatchdogPct: { everyK: runnerPct('everyK'), engine: runnerPct('engine'), engineWithoutCones: runnerPct('engineWithoutCones') },
     };
@@ -782,7 +836,11 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
     `  checks a round: every K ${e.checksPerRound.everyK}, engine ${e.checksPerRound.engine}; ${e.checkCostMs.everyK.toFixed(0)} and ` +
       `${e.checkCostMs.engine.toFixed(0)} ms each; accounted ${e.accountedCostPct.everyK.toFixed(2)}% and ${e.accountedCostPct.engine.toFixed(2)}% of the run`,
     `  one differential probe ${e.differentialMsPerProbe.toFixed(2)} ms on the JS thread`,
-    `  cone probes every ${e.coneProbe.everySteps} steps on average: ${e.coneProbe.probesPerRound} a round (${e.coneProbe.skipsPerRound} skipped), each ` +
+    `  cone probes: ${e.coneProbe.cellsCheckedPerStep.toPrecision(3)} cells checked a step (${e.coneProbe.extrasPerRound} extra gathers a round, ${e.coneProbe.extraDropsPerRound} dropped)` +
+      (e.coneProbe.previousCellsCheckedPerStep === null
+        ? ''
+        : `, against ${e.coneProbe.previousCellsCheckedPerStep.value.toPrecision(3)} at ${e.coneProbe.previousCellsCheckedPerStep.extents.join('x')} in the results of ${e.coneProbe.previousCellsCheckedPerStep.date}`),
+    `  cone plans every ${e.coneProbe.everySteps} steps on average: ${e.coneProbe.probesPerRound} probes a round (${e.coneProbe.skipsPerRound} skipped), each ` +
       `${e.coneProbe.runnerGatherMs.toFixed(2)} ms of runner gathers, ${e.coneProbe.jsMs.toFixed(2)} ms on the JS thread, ${e.coneProbe.oracleMs.toFixed(2)} ms of oracle ` +
       `off it: accounted ${e.coneProbe.accountedCostPct.toFixed(2)}% of the run`,
     `  what a kernel sees: batches capped at ${e.coneProbe.batchCapSteps ?? 'no'} steps; a ${e.coneProbe.boundaryGatherUs.toFixed(1)} us gather at every boundary ` +

@@ -43,7 +43,7 @@ import { type RestartOptions, type RestartReport, checkRestartOptions } from './
 import { type Slot, checkSlot } from './slots.js';
 import { type FrozenState, type ResumeOptions, checkResumeOptions, takeOver } from './successor.js';
 import type { WatchdogEvent, WatchdogOptions } from './watchdog.js';
-import { WatchdogRun } from './watchdog-run.js';
+import { type ConeProbeCounts, WatchdogRun } from './watchdog-run.js';
 
 export { SLOTS, type Slot } from './slots.js';
 export type { HandoffReport } from './restore.js';
@@ -369,11 +369,12 @@ export class Lattice extends EventEmitter {
   }
 
   /**
-   * The running watchdog's cone probes: how many it has checked in this run,
-   * and how many the runner skipped because the last was still being checked
-   * (since the lattice was made); null without a watchdog.
+   * The running watchdog's cone probes: how many it has checked in this run
+   * (extras among them) and their cells, and how many the runner skipped or
+   * dropped because probes were still being checked (since the lattice was
+   * made); null without a watchdog.
    */
-  get coneProbes(): { checked: number; skipped: number } | null {
+  get coneProbes(): ConeProbeCounts | null {
     return this.#watchdog.coneProbes;
   }
 

@@ -11,6 +11,19 @@ import { Watchdog, type WatchdogEvent, type WatchdogOptions, resolveCadence, res
 
 const DEFAULT_WATCHDOG_TOLERANCE: Record<Precision, number> = { f64: 1e-9, f32: 1e-4 };
 
+/** Lattice.coneProbes: this run's checked probes, and the runner's skips and drops since the lattice was made. */
+export interface ConeProbeCounts {
+  checked: number;
+  /** Checked probes that were extra gathers handed over at the take rate, beyond the plans. */
+  extras: number;
+  /** Cells the checked probes compared. */
+  cellsChecked: number;
+  /** Plans due while two were being checked, skipped. */
+  skipped: number;
+  /** Extra gathers chosen while every extra slot was out, dropped. */
+  dropped: number;
+}
+
 /** What the runner calls with a run's snapshots and cone probes (CoreLattice.run), null for none. */
 export interface WatchdogCallbacks {
   everySteps: number;
@@ -76,9 +89,12 @@ export class WatchdogRun {
   }
 
   /** Lattice.coneProbes. */
-  get coneProbes(): { checked: number; skipped: number } | null {
+  get coneProbes(): ConeProbeCounts | null {
     const running = this.#running;
-    return running === null ? null : { checked: running.watchdog.coneStats.checked, skipped: this.core.watchdogCounters().coneSkips };
+    if (running === null) return null;
+    const { checked, extras, cellsChecked } = running.watchdog.coneStats;
+    const counters = this.core.watchdogCounters();
+    return { checked, extras, cellsChecked, skipped: counters.coneSkips, dropped: counters.coneExtraDrops };
   }
 
   /** Lattice.watchdogCheckMs. */

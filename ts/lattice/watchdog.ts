@@ -12,9 +12,10 @@
  * Between snapshots, cone probes check the kernel's batches the same way
  * without a snapshot, unseen by the kernel: before every batch the runner
  * gathers the light cones of a few cells drawn afresh from both levels, and
- * after it their newest values, and hands over only the gather of the
- * boundary the watchdog's plan drew (coneEverySteps apart on average); every
- * batch is capped where one cone of its length fits the budget, so a probed
+ * after it their newest values, and hands over the gather of the boundary
+ * the watchdog's plan drew (coneEverySteps apart on average) and, with
+ * `maxCostShare`, as many others, drawn after their batches, as the share
+ * still affords (the take rate, in cells a step); every batch is capped where one cone of its length fits the budget, so a probed
  * batch is as long as any. The oracle steps the cones off the JS thread and
  * a mismatch rolls back as a failed differential check does, to the last
  * verified snapshot (a cone probe is never a restore point).
@@ -257,10 +258,17 @@ interface ConeArrays {
 /** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
 export interface ConeProbeStats {
   checked: number;
+  /** Of those, handed over at the take rate beyond the plans' (extra probes). */
+  extras: number;
+  /** Cells the checked probes compared. */
+  cellsChecked: number;
   gatherNs: number;
   jsMs: number;
   oracleMs: number;
 }
+
+/** Most cells a step the watchdog asks the core to check beyond its plans (the core caps a gather at the plan's cells). */
+const MAX_TAKE_CELLS_PER_STEP = 2 ** 20;
 
 /** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
 const MAX_CHECK_TIMES = 100_000;
@@ -298,7 +306,7 @@ export class Watchdog {
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
   /** What the cone probes checked so far cost. */
-  readonly coneStats: ConeProbeStats = { checked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
+  readonly coneStats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
   /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
   readonly differentialCheckTimesMs: number[] = [];
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
@@ -362,7 +370,8 @@ export class Watchdog {
       const probe = this.#takeConeProbe(cones);
       if (probe === null) return;
       cones.busy = true;
-      this.#armNextCone(Math.max(probe.step, this.core.stepCount));
+      // An extra probe took no plan: the armed one stands.
+      if (!probe.extra) this.#armNextCone(Math.max(probe.step, this.core.stepCount));
       const checked = this.#checkTakenCone(probe, cones, startedMs).finally(() => this.#conesInFlight.delete(checked));
       this.#conesInFlight.add(checked);
     }
@@ -392,9 +401,11 @@ export class Watchdog {
       const mismatch = compareProbe(probe.cells, probe.values, values, termScale, precision, probe.steps);
       const doneMs = this.#now();
       this.coneStats.checked += 1;
+      if (probe.extra) this.coneStats.extras += 1;
+      this.coneStats.cellsChecked += probe.cells.length;
       this.coneStats.jsMs += doneMs - answeredMs;
       this.#noteDifferentialCheck(answeredMs);
-      if (mismatch === null) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6);
+      if (mismatch === null && !probe.extra) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6, probe.cells.length);
       // Its arrays are free before its slot is: the runner's next announcement may need them.
       cones.busy = false;
       this.core.settleConeProbe(probe.step);
@@ -414,10 +425,13 @@ export class Watchdog {
    * runner's): with a cost share, the next probe is drawn again from as
    * many whole intervals on as the cone cadence defers it, when it defers.
    */
-  #deferNextCone(step: number, startedMs: number, costMs: number): void {
+  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
     if (this.#coneCadence === null) return;
-    const first = this.#coneCadence.next(step, startedMs, costMs);
+    const first = this.#coneCadence.next(step, startedMs, costMs, cells);
     if (first > step + 1) this.#armNextCone(first - 1);
+    // What the share affords beyond the plans goes to the gathers the runner makes anyway at other boundaries, in
+    // cells: a probe's cost taken per cell (its fixed part makes larger probes cheaper per cell).
+    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareUnitsPerStep, MAX_TAKE_CELLS_PER_STEP));
   }
 
   /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
