@@ -1,3 +1,4 @@
+use crate::cone_scale::gathered_cone_scale;
 use crate::step::term_sum;
 use crate::{step, step_with_term_scale, Lattice, OracleError, Real, MAX_DIMS};
 
@@ -43,7 +44,7 @@ pub fn step_at_cells_with_term_scale<T: Real>(
 
 /// The values of u^{n+steps} at the centres of cones gathered around a few
 /// cells, from the cones of (previous, current) = (u^{n-1}, u^n) alone, and
-/// the largest [`term_scale`](crate::term_scale) of the updates made: what
+/// each centre's own scale ([`gathered_cone_scale`] of its cone): what
 /// the watchdog's cone probe checks a kernel with, where the runner gathered
 /// the cones and no whole level was copied.
 ///
@@ -59,7 +60,7 @@ pub fn step_cones<T: Real>(
     newer: &[T],
     courant2: T,
     steps: usize,
-) -> Result<(Vec<T>, f64), OracleError> {
+) -> Result<(Vec<T>, Vec<f64>), OracleError> {
     if dims == 0 || dims > MAX_DIMS {
         return Err(OracleError::DimensionCount { dims });
     }
@@ -80,17 +81,18 @@ pub fn step_cones<T: Real>(
             });
         }
     }
-    let mut patch = Patch::new(dims, radius, true);
-    let values = older
+    let mut patch = Patch::new(dims, radius, false);
+    let (values, scales) = older
         .chunks_exact(cone)
         .zip(newer.chunks_exact(cone))
         .map(|(previous, current)| {
+            let scale = gathered_cone_scale(dims, courant2.magnitude(), previous, current);
             patch.older.copy_from_slice(previous);
             patch.newer.copy_from_slice(current);
-            patch.step_loaded(courant2, steps)
+            (patch.step_loaded(courant2, steps), scale)
         })
-        .collect();
-    Ok((values, patch.term_scale))
+        .unzip();
+    Ok((values, scales))
 }
 
 /// The cells' values, and with `weigh_terms` the largest term scale (else 0).

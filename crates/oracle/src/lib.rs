@@ -8,6 +8,7 @@
 //! - [`step`]: the leapfrog scheme for the wave equation, in `f64` or `f32`;
 //! - [`term_scale`]: the magnitude of a step's terms, which bounds how far
 //!   a correct reordering of it can differ from [`step`];
+//! - [`cone_scales`]: each cell's own error scale, from the largest value of its light cone;
 //! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
 //! - [`step_cones`]: the same from light cones gathered elsewhere, without the levels;
 //! - [`check_step`]: a kernel's whole newest level against [`step`]'s, to ulps of the term scale;
@@ -22,6 +23,7 @@
 //! forwards to it.
 
 mod cells;
+mod cone_scale;
 mod energy;
 mod error;
 mod full_check;
@@ -36,6 +38,7 @@ mod step;
 mod summation;
 
 pub use cells::{step_at_cells, step_at_cells_with_term_scale, step_cones};
+pub use cone_scale::{cone_scales, cone_scales_at_cells, gathered_cone_scale, term_weight};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use full_check::{check_step, StepMismatch};

@@ -5,8 +5,8 @@
 mod support;
 
 use ouroboros_oracle::{
-    step, step_at_cells, step_at_cells_with_term_scale, step_cones, step_with_term_scale, Lattice,
-    OracleError, Real,
+    cone_scales_at_cells, step, step_at_cells, step_at_cells_with_term_scale, step_cones,
+    step_with_term_scale, Lattice, OracleError, Real,
 };
 use support::SplitMix64;
 
@@ -182,7 +182,7 @@ fn stepping_gathered_cones_gives_what_step_at_cells_gives_for_any_steps_up_to_th
         };
         let (older, newer) = (gather(&previous), gather(&current));
         for steps in 0..=radius {
-            let (values, scale) =
+            let (values, scales) =
                 step_cones(extents.len(), radius, &older, &newer, courant2, steps).unwrap();
             let expected =
                 step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
@@ -194,7 +194,11 @@ fn stepping_gathered_cones_gives_what_step_at_cells_gives_for_any_steps_up_to_th
                     wanted[i]
                 );
             }
-            assert_eq!(scale > 0.0, steps > 0);
+            // Each centre's scale is its gathered cone's: the box of the radius around it.
+            let boxes =
+                cone_scales_at_cells(&lattice, &previous, &current, courant2, radius, &wanted)
+                    .unwrap();
+            assert_eq!(scales, boxes);
         }
     }
 }
