@@ -24,16 +24,17 @@ use crate::remote::{run_steps, ReadoutResult, Remote, Stepped};
 use crate::rng::Rng;
 
 /// Finite cells may differ from the oracle by this many epsilons per step
-/// of the largest sum of the magnitudes of an update's terms in the checked
-/// cells' light cones (`ouroboros_oracle::term_scale`; the benchmark's probe,
-/// which has no such sum, takes the sampled values' largest magnitude). One
-/// step's update is a sum of 3N + 2 terms; any evaluation order rounds each
-/// partial sum, by at most half an epsilon of the terms' magnitude, so two
-/// orders differ by a few epsilons of it however much the terms cancel. The
-/// shipped rows kernel, which sums the neighbours first, reached 1.01
-/// epsilons per step in f64 and f32 over seeds 1..200 of the runner; a
-/// changed formula, an r^2 off by 1e-13 on a cancelling wave, does not pass
-/// (`dojo::tests`).
+/// of each cell's own scale (`ouroboros_oracle::cone_scales`: the largest
+/// magnitude in its light cone of both input levels, times 3 + 4 N r^2,
+/// which bounds an update's term sum there), or of its expected magnitude
+/// where larger. One step's update is a sum of 3N + 2 terms; any evaluation
+/// order rounds each partial sum, by at most half an epsilon of the terms'
+/// magnitude, so two orders differ by a few epsilons of it however much the
+/// terms cancel. The shipped rows kernel's order, which sums the neighbours
+/// first, reaches at most 0.20 of this tolerance on the dojo's waves of
+/// seeds 1..200, 0.98 on its "mixed" waves (huge values beside infinities);
+/// a changed formula, an r^2 off by 1e-13 on a cancelling wave, does not
+/// pass (`dojo::tests`).
 pub const ULPS_PER_STEP: f64 = 4.0;
 /// Calls on one set of buffers in the reuse case.
 const REUSED_CALLS: u32 = 300;
