@@ -39,7 +39,7 @@ export declare function fullCheckF32Async(previous: Float32Array, current: Float
  * Off the event loop: the oracle steps (previous, current) `steps` times
  * over the whole f64 lattice and compares u^{n+steps} with `actual`, NaN
  * for NaN, infinities exactly, finite cells to `ulpsPerStep` epsilons per
- * step of the term scale; null when every cell agrees.
+ * step of each one's cone scale; null when every cell agrees.
  */
 export declare function fullCheckF64Async(previous: Float64Array, current: Float64Array, extents: Array<number>, courant2: number, steps: number, actual: Float64Array, ulpsPerStep: number): Promise<FullCheckMismatch | null>
 

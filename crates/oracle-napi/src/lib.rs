@@ -355,7 +355,7 @@ fn full_check(
 /// Off the event loop: the oracle steps (previous, current) `steps` times
 /// over the whole f64 lattice and compares u^{n+steps} with `actual`, NaN
 /// for NaN, infinities exactly, finite cells to `ulpsPerStep` epsilons per
-/// step of the term scale; null when every cell agrees.
+/// step of each one's cone scale; null when every cell agrees.
 #[napi(catch_unwind, ts_return_type = "Promise<FullCheckMismatch | null>")]
 pub fn full_check_f64_async(
     previous: Float64Array,
