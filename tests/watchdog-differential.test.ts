@@ -331,14 +331,17 @@ describe('the comparison and the draw', () => {
     expect([...drawProbeCells(5, 9, random)]).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('allows 4 ulps of the term scale, matches NaN with NaN and infinities exactly', () => {
+  it("allows 4 ulps of each cell's own scale, matches NaN with NaN and infinities exactly", () => {
     const cells = Float64Array.of(3, 8);
     const ulp = Number.EPSILON * 2;
-    expect(compareProbe(cells, [2 + 4 * ulp, 1], [2, 1], 2, 'f64')).toBeNull();
-    expect(compareProbe(cells, [2 + 6 * ulp, 1], [2, 1], 2, 'f64')).toMatchObject({ cells: 1, firstCell: 3 });
-    expect(compareProbe(cells, [NaN, Infinity], [NaN, Infinity], 0, 'f64')).toBeNull();
-    expect(compareProbe(cells, [1, -Infinity], [1, Infinity], 0, 'f64')).toMatchObject({ firstCell: 8 });
-    expect(compareProbe(cells, [0, 1], [NaN, 1], 0, 'f64')).toMatchObject({ firstCell: 3 });
+    expect(compareProbe(cells, [2 + 4 * ulp, 1], [2, 1], [2, 1], 'f64')).toBeNull();
+    expect(compareProbe(cells, [2 + 6 * ulp, 1], [2, 1], [2, 1], 'f64')).toMatchObject({ cells: 1, firstCell: 3 });
+    // 3 ulps of the peak at a cell whose own scale is 1e-9: the peak's scale does not cover it.
+    expect(compareProbe(cells, [2, 1e-9 + 3 * ulp], [2, 1e-9], [2, 1e-9], 'f64')).toMatchObject({ cells: 1, firstCell: 8 });
+    expect(compareProbe(cells, [2, 1e-9 + 3 * ulp], [2, 1e-9], [2, 2], 'f64')).toBeNull();
+    expect(compareProbe(cells, [NaN, Infinity], [NaN, Infinity], [0, 0], 'f64')).toBeNull();
+    expect(compareProbe(cells, [1, -Infinity], [1, Infinity], [0, 0], 'f64')).toMatchObject({ firstCell: 8 });
+    expect(compareProbe(cells, [0, 1], [NaN, 1], [0, 0], 'f64')).toMatchObject({ firstCell: 3 });
   });
 
   it("scales the tolerance by the oracle's terms, not by a result they cancel down to", () => {
@@ -349,14 +352,16 @@ describe('the comparison and the draw', () => {
     const current = Float64Array.from(previous, (value) => value * 0.5);
     const oracle = oracleAddon();
     const expected = oracle.stepAtCellsF64(previous, current, extents, 0.01, 1, cells);
-    const termScale = oracle.cellsTermScaleF64(previous, current, extents, 0.01, 1, cells);
-    expect(termScale).toBeGreaterThan(100 * Math.abs(expected[0]!));
-    // Off by 3 ulps of the terms, as a kernel summing in another order can be: kept with the term scale, and only with it.
-    const reordered = [expected[0]! + 3 * Number.EPSILON * termScale];
-    expect(compareProbe(cells, reordered, expected, termScale, 'f64')).toBeNull();
-    expect(compareProbe(cells, reordered, expected, 0, 'f64')).toMatchObject({ cells: 1 });
+    const scales = oracle.cellsConeScalesF64(previous, current, extents, 0.01, 1, cells);
+    // Cell 5's cone (cells 4..6, the previous level the larger) peaks at |cos(2 pi 6 / 16)|: its scale, times 3 + 4 * 0.01.
+    expect(scales[0]).toBe(Math.max(...[4, 5, 6].map((i) => Math.abs(previous[i]!))) * (3 + 4 * 0.01));
+    expect(scales[0]).toBeGreaterThan(100 * Math.abs(expected[0]!));
+    // Off by 3 ulps of the terms, as a kernel summing in another order can be: kept with the cone's scale, and only with it.
+    const reordered = [expected[0]! + 3 * Number.EPSILON * scales[0]!];
+    expect(compareProbe(cells, reordered, expected, scales, 'f64')).toBeNull();
+    expect(compareProbe(cells, reordered, expected, [0], 'f64')).toMatchObject({ cells: 1 });
     // A step not taken is still refused.
-    expect(compareProbe(cells, [current[5]!], expected, termScale, 'f64')).toMatchObject({ cells: 1 });
+    expect(compareProbe(cells, [current[5]!], expected, scales, 'f64')).toMatchObject({ cells: 1 });
   });
 
   it('refuses malformed differential options, naming the parameter', () => {

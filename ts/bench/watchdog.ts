@@ -327,7 +327,7 @@ async function measureCheckAnatomy(extents: number[], threads: number, everyStep
       started = process.hrtime.bigint();
       const { probeCells, probeSteps } = snapshot;
       oracle.stepAtCellsF64(levels.previous, levels.current, extents, DT * DT, probeSteps, probeCells);
-      oracle.cellsTermScaleF64(levels.previous, levels.current, extents, DT * DT, probeSteps, probeCells);
+      oracle.cellsConeScalesF64(levels.previous, levels.current, extents, DT * DT, probeSteps, probeCells);
       parts.differential.push(since(started));
       core.setProbe(drawProbeCells(cells, DEFAULT_PROBE_CELLS, random), false, DEFAULT_PROBE_CONE_VALUES, false);
       core.settleSnapshot(step, true);
@@ -565,8 +565,8 @@ function checkMsPerProbe(extents: number[], steps: number): number {
     const probe = Float64Array.from({ length: kept }, (_, j) => drawn[Math.floor((j * drawn.length) / kept)]!);
     const start = process.hrtime.bigint();
     const expected = oracle.stepAtCellsF64(previous, current, extents, DT * DT, steps, probe);
-    const termScale = oracle.cellsTermScaleF64(previous, current, extents, DT * DT, steps, probe);
-    compareProbe(probe, expected, expected, termScale, 'f64', steps);
+    const scales = oracle.cellsConeScalesF64(previous, current, extents, DT * DT, steps, probe);
+    compareProbe(probe, expected, expected, scales, 'f64', steps);
     totalNs += process.hrtime.bigint() - start;
   }
   return Number(totalNs) / 1e6 / repetitions;

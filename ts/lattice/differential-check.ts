@@ -16,13 +16,15 @@ import type { Precision } from '../../native/addon-types.js';
 import { seededRandom } from '../util/random.js';
 
 /**
- * Allowed |kernel - oracle| per step, in machine epsilons of the term
- * scale: the largest sum of the magnitudes of one update's terms that the
- * oracle met in the probed cells' light cones (`cellsTermScaleF64`), or the
- * largest expected magnitude when that is larger. The gauntlet's rule
- * (`crates/sandbox/src/compare.rs`): a correct kernel that sums in another
- * order errs by ulps of the terms however much they cancel, and a skipped
- * or wrong step errs by far more.
+ * Allowed |kernel - oracle| per step at a cell, in machine epsilons of that
+ * cell's own scale: the largest magnitude in its light cone of either level
+ * times what an update's terms can weigh against it (`cellsConeScalesF64`,
+ * or a cone probe's `scales`), or its expected magnitude when that is
+ * larger. The gauntlet's rule (`crates/sandbox/src/compare.rs`): a correct
+ * kernel that sums in another order errs by ulps of the terms however much
+ * they cancel, and a skipped or wrong step errs by far more. Never the
+ * field's largest value, which would let a quiet region be wrong by ulps of
+ * the peak.
  */
 export const ULPS_PER_STEP = 4;
 export const EPSILON: Record<Precision, number> = { f64: Number.EPSILON, f32: 2 ** -23 };
@@ -116,29 +118,26 @@ export interface ProbeMismatch {
 /**
  * Compares a kernel's values at the probed cells with the oracle's after
  * `steps` steps, NaN-aware as the gauntlet is: a NaN must meet a NaN, an
- * infinity the same infinity, finite values must agree to ULPS_PER_STEP
- * epsilons per step of `termScale` (the oracle's, for these cells and
- * steps) or of the largest finite expected magnitude, whichever is larger.
- * Null when every cell agrees.
+ * infinity the same infinity, each finite value must agree to
+ * ULPS_PER_STEP epsilons per step of its cell's `scales` entry (the
+ * oracle's, for these cells and steps) or of its expected magnitude,
+ * whichever is larger. Null when every cell agrees.
  */
 export function compareProbe(
   probeCells: Float64Array,
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  termScale: number,
+  scales: ArrayLike<number>,
   precision: Precision,
   steps = 1,
 ): ProbeMismatch | null {
-  let scale = Number.isFinite(termScale) ? termScale : Number.MAX_VALUE;
-  for (let i = 0; i < probeCells.length; i++) {
-    const value = expected[i]!;
-    if (Number.isFinite(value)) scale = Math.max(scale, Math.abs(value));
-  }
-  const tolerance = ULPS_PER_STEP * steps * EPSILON[precision] * scale;
+  const perScale = ULPS_PER_STEP * steps * EPSILON[precision];
   let mismatch: ProbeMismatch | null = null;
   for (let i = 0; i < probeCells.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
+    const scale = Number.isFinite(scales[i]!) ? scales[i]! : Number.MAX_VALUE;
+    const tolerance = perScale * Math.max(scale, Number.isFinite(e) ? Math.abs(e) : 0);
     const agrees = Number.isNaN(e) ? Number.isNaN(a) : !Number.isFinite(e) ? a === e : Number.isFinite(a) && Math.abs(a - e) <= tolerance;
     if (agrees) continue;
     if (mismatch === null) mismatch = { cells: 0, firstCell: probeCells[i]!, actual: a, expected: e, tolerance };

@@ -395,10 +395,10 @@ export class Watchdog {
       const sentMs = this.#now();
       this.coneStats.jsMs += sentMs - startedMs;
       this.coneStats.gatherNs += probe.gatherNs;
-      const { values, termScale } = await answer;
+      const { values, scales } = await answer;
       const answeredMs = this.#now();
       this.coneStats.oracleMs += answeredMs - sentMs;
-      const mismatch = compareProbe(probe.cells, probe.values, values, termScale, precision, probe.steps);
+      const mismatch = compareProbe(probe.cells, probe.values, values, scales, precision, probe.steps);
       const doneMs = this.#now();
       this.coneStats.checked += 1;
       if (probe.extra) this.coneStats.extras += 1;
@@ -705,11 +705,11 @@ export class Watchdog {
       narrowed === null
         ? oracle.stepAtCellsF64(previous, current, extents, courant2, steps, cells)
         : oracle.stepAtCellsF32(...narrowed, extents, courant2, steps, cells);
-    const termScale =
+    const scales =
       narrowed === null
-        ? oracle.cellsTermScaleF64(previous, current, extents, courant2, steps, cells)
-        : oracle.cellsTermScaleF32(...narrowed, extents, courant2, steps, cells);
-    const mismatch = compareProbe(cells, snapshot.probeValues, expected, termScale, precision, steps);
+        ? oracle.cellsConeScalesF64(previous, current, extents, courant2, steps, cells)
+        : oracle.cellsConeScalesF32(...narrowed, extents, courant2, steps, cells);
+    const mismatch = compareProbe(cells, snapshot.probeValues, expected, scales, precision, steps);
     this.#noteDifferentialCheck(this.#now());
     return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length, 'differential check');
   }

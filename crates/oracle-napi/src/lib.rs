@@ -190,51 +190,48 @@ pub fn step_at_cells_f64(
     Ok(values.into())
 }
 
-/// The largest term scale (`2|u| + |u_prev| + r² Σ(|u+| + |u-| + 2|u|)`)
-/// the oracle meets stepping `cells` as `stepAtCellsF64` does: the unit of
-/// the tolerance a correct kernel, summing in its own order, keeps to.
+/// Each of `cells`' own error scale for `steps` steps
+/// (`ouroboros_oracle::cone_scales_at_cells`: the largest magnitude in its
+/// light cone of either level, times what an update's terms can weigh
+/// against it): the unit of the tolerance a correct kernel, summing in its
+/// own order, keeps to there.
 #[napi(catch_unwind)]
-pub fn cells_term_scale_f64(
+pub fn cells_cone_scales_f64(
     previous: Float64Array,
     current: Float64Array,
     extents: Vec<f64>,
     courant2: f64,
     steps: f64,
     cells: Float64Array,
-) -> Result<f64> {
+) -> Result<Float64Array> {
     let lattice = lattice(&extents)?;
     let steps = whole_number("steps", steps)?;
     let cells = cell_indices(&cells)?;
-    let (_, scale) = ouroboros_oracle::step_at_cells_with_term_scale(
+    let scales = ouroboros_oracle::cone_scales_at_cells(
         &lattice, &previous, &current, courant2, steps, &cells,
     )
     .map_err(invalid_arg)?;
-    Ok(scale)
+    Ok(scales.into())
 }
 
-/// The same in f32 arithmetic, as `stepAtCellsF32` steps.
+/// The same for an f32 lattice.
 #[napi(catch_unwind)]
-pub fn cells_term_scale_f32(
+pub fn cells_cone_scales_f32(
     previous: Float32Array,
     current: Float32Array,
     extents: Vec<f64>,
     courant2: f64,
     steps: f64,
     cells: Float64Array,
-) -> Result<f64> {
+) -> Result<Float64Array> {
     let lattice = lattice(&extents)?;
     let steps = whole_number("steps", steps)?;
     let cells = cell_indices(&cells)?;
-    let (_, scale) = ouroboros_oracle::step_at_cells_with_term_scale(
-        &lattice,
-        &previous,
-        &current,
-        courant2 as f32,
-        steps,
-        &cells,
+    let scales = ouroboros_oracle::cone_scales_at_cells(
+        &lattice, &previous, &current, courant2, steps, &cells,
     )
     .map_err(invalid_arg)?;
-    Ok(scale)
+    Ok(scales.into())
 }
 
 /// The same in f32 arithmetic, with `courant2` rounded to f32 first, bitwise equal to `stepF32` there.
@@ -358,7 +355,7 @@ fn full_check(
 /// Off the event loop: the oracle steps (previous, current) `steps` times
 /// over the whole f64 lattice and compares u^{n+steps} with `actual`, NaN
 /// for NaN, infinities exactly, finite cells to `ulpsPerStep` epsilons per
-/// step of the term scale; null when every cell agrees.
+/// step of each one's cone scale; null when every cell agrees.
 #[napi(catch_unwind, ts_return_type = "Promise<FullCheckMismatch | null>")]
 pub fn full_check_f64_async(
     previous: Float64Array,
@@ -389,13 +386,14 @@ pub fn full_check_f32_async(
     full_check(levels, &extents, courant2, steps, actual, ulps_per_step)
 }
 
-/// The oracle's values at the centres of a cone probe's cones, and the term
-/// scale of the updates that made them (the unit of `compareProbe`'s tolerance).
+/// The oracle's values at the centres of a cone probe's cones, and each
+/// centre's own scale, from the largest value of its cone (the unit of
+/// `compareProbe`'s tolerance there).
 #[napi(object, object_from_js = false)]
 pub struct SteppedCones {
     /// u^{n+steps} at each cone's centre, widened to f64 for an f32 lattice.
     pub values: Float64Array,
-    pub term_scale: f64,
+    pub scales: Float64Array,
 }
 
 /// `ouroboros_oracle::step_cones` on a libuv thread: at a 9-step batch in
@@ -412,7 +410,7 @@ pub struct StepConesTask {
 }
 
 impl Task for StepConesTask {
-    type Output = (Vec<f64>, f64);
+    type Output = (Vec<f64>, Vec<f64>);
     type JsValue = SteppedCones;
 
     fn compute(&mut self) -> Result<Self::Output> {
@@ -431,16 +429,16 @@ impl Task for StepConesTask {
         // Widened exactly from f32 by the core: narrowing is exact.
         let narrow = |values: &[f64]| values.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         let (older, newer) = (narrow(&self.older), narrow(&self.newer));
-        let (values, scale) =
+        let (values, scales) =
             ouroboros_oracle::step_cones(dims, radius, &older, &newer, self.courant2 as f32, steps)
                 .map_err(invalid_arg)?;
-        Ok((values.into_iter().map(f64::from).collect(), scale))
+        Ok((values.into_iter().map(f64::from).collect(), scales))
     }
 
-    fn resolve(&mut self, _env: Env, (values, term_scale): Self::Output) -> Result<SteppedCones> {
+    fn resolve(&mut self, _env: Env, (values, scales): Self::Output) -> Result<SteppedCones> {
         Ok(SteppedCones {
             values: values.into(),
-            term_scale,
+            scales: scales.into(),
         })
     }
 }

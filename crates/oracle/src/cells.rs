@@ -1,5 +1,5 @@
-use crate::step::term_sum;
-use crate::{step, step_with_term_scale, Lattice, OracleError, Real, MAX_DIMS};
+use crate::cone_scale::gathered_cone_scale;
+use crate::{step, Lattice, OracleError, Real, MAX_DIMS};
 
 /// The values of u^{n+steps} at `cells` (flat indices), from
 /// (previous, current) = (u^{n-1}, u^n), bitwise equal to what [`step`]
@@ -23,27 +23,37 @@ pub fn step_at_cells<T: Real>(
     steps: usize,
     cells: &[usize],
 ) -> Result<Vec<T>, OracleError> {
-    let (values, _) = stepped_cells(lattice, previous, current, courant2, steps, cells, false)?;
-    Ok(values)
-}
-
-/// [`step_at_cells`], and the largest [`term_scale`](crate::term_scale) of
-/// the updates it made (those of the cells' light cones, or of the whole
-/// lattice when it steps the whole lattice).
-pub fn step_at_cells_with_term_scale<T: Real>(
-    lattice: &Lattice,
-    previous: &[T],
-    current: &[T],
-    courant2: T,
-    steps: usize,
-    cells: &[usize],
-) -> Result<(Vec<T>, f64), OracleError> {
-    stepped_cells(lattice, previous, current, courant2, steps, cells, true)
+    lattice.check_field("previous", previous)?;
+    lattice.check_field("current", current)?;
+    if let Some(&cell) = cells.iter().find(|&&cell| cell >= lattice.cell_count()) {
+        return Err(OracleError::CellOutOfRange {
+            cell,
+            cell_count: lattice.cell_count(),
+        });
+    }
+    let side = 2 * steps + 1;
+    let patch_cells = side
+        .checked_pow(lattice.dims() as u32)
+        .unwrap_or(usize::MAX);
+    if steps == 0 {
+        return Ok(cells.iter().map(|&cell| current[cell]).collect());
+    }
+    if patch_cells >= lattice.cell_count()
+        || cells.len().saturating_mul(patch_cells) >= lattice.cell_count()
+    {
+        let levels = step(lattice, previous, current, courant2, steps)?;
+        return Ok(cells.iter().map(|&cell| levels.current[cell]).collect());
+    }
+    let mut patch = Patch::new(lattice.dims(), steps);
+    Ok(cells
+        .iter()
+        .map(|&cell| patch.step_cell(lattice, previous, current, courant2, cell))
+        .collect())
 }
 
 /// The values of u^{n+steps} at the centres of cones gathered around a few
 /// cells, from the cones of (previous, current) = (u^{n-1}, u^n) alone, and
-/// the largest [`term_scale`](crate::term_scale) of the updates made: what
+/// each centre's own scale ([`gathered_cone_scale`] of its cone): what
 /// the watchdog's cone probe checks a kernel with, where the runner gathered
 /// the cones and no whole level was copied.
 ///
@@ -59,7 +69,7 @@ pub fn step_cones<T: Real>(
     newer: &[T],
     courant2: T,
     steps: usize,
-) -> Result<(Vec<T>, f64), OracleError> {
+) -> Result<(Vec<T>, Vec<f64>), OracleError> {
     if dims == 0 || dims > MAX_DIMS {
         return Err(OracleError::DimensionCount { dims });
     }
@@ -80,61 +90,18 @@ pub fn step_cones<T: Real>(
             });
         }
     }
-    let mut patch = Patch::new(dims, radius, true);
-    let values = older
+    let mut patch = Patch::new(dims, radius);
+    let (values, scales) = older
         .chunks_exact(cone)
         .zip(newer.chunks_exact(cone))
         .map(|(previous, current)| {
+            let scale = gathered_cone_scale(dims, courant2.magnitude(), previous, current);
             patch.older.copy_from_slice(previous);
             patch.newer.copy_from_slice(current);
-            patch.step_loaded(courant2, steps)
+            (patch.step_loaded(courant2, steps), scale)
         })
-        .collect();
-    Ok((values, patch.term_scale))
-}
-
-/// The cells' values, and with `weigh_terms` the largest term scale (else 0).
-fn stepped_cells<T: Real>(
-    lattice: &Lattice,
-    previous: &[T],
-    current: &[T],
-    courant2: T,
-    steps: usize,
-    cells: &[usize],
-    weigh_terms: bool,
-) -> Result<(Vec<T>, f64), OracleError> {
-    lattice.check_field("previous", previous)?;
-    lattice.check_field("current", current)?;
-    if let Some(&cell) = cells.iter().find(|&&cell| cell >= lattice.cell_count()) {
-        return Err(OracleError::CellOutOfRange {
-            cell,
-            cell_count: lattice.cell_count(),
-        });
-    }
-    let side = 2 * steps + 1;
-    let patch_cells = side
-        .checked_pow(lattice.dims() as u32)
-        .unwrap_or(usize::MAX);
-    if steps == 0 {
-        return Ok((cells.iter().map(|&cell| current[cell]).collect(), 0.0));
-    }
-    if patch_cells >= lattice.cell_count()
-        || cells.len().saturating_mul(patch_cells) >= lattice.cell_count()
-    {
-        let (levels, scale) = if weigh_terms {
-            step_with_term_scale(lattice, previous, current, courant2, steps)?
-        } else {
-            (step(lattice, previous, current, courant2, steps)?, 0.0)
-        };
-        let values = cells.iter().map(|&cell| levels.current[cell]).collect();
-        return Ok((values, scale));
-    }
-    let mut patch = Patch::new(lattice.dims(), steps, weigh_terms);
-    let values = cells
-        .iter()
-        .map(|&cell| patch.step_cell(lattice, previous, current, courant2, cell))
-        .collect();
-    Ok((values, patch.term_scale))
+        .unzip();
+    Ok((values, scales))
 }
 
 /// A reusable (2 radius + 1)^N window of two levels around one cell.
@@ -146,15 +113,10 @@ struct Patch<T> {
     strides: Vec<usize>,
     older: Vec<T>,
     newer: Vec<T>,
-    /// Whether `step_box` keeps `term_scale`: it costs a pass over each
-    /// update's terms that a plain `step_at_cells` does not need.
-    weigh_terms: bool,
-    /// The largest term sum of the updates made so far, when weighed.
-    term_scale: f64,
 }
 
 impl<T: Real> Patch<T> {
-    fn new(dims: usize, radius: usize, weigh_terms: bool) -> Self {
+    fn new(dims: usize, radius: usize) -> Self {
         let side = 2 * radius + 1;
         let mut strides = vec![1; dims];
         for axis in (0..dims.saturating_sub(1)).rev() {
@@ -168,8 +130,6 @@ impl<T: Real> Patch<T> {
             strides,
             older: vec![T::ZERO; cells],
             newer: vec![T::ZERO; cells],
-            weigh_terms,
-            term_scale: 0.0,
         }
     }
 
@@ -194,16 +154,6 @@ impl<T: Real> Patch<T> {
                 - margin;
             for p in row + margin..row + high {
                 let u = self.newer[p];
-                if self.weigh_terms {
-                    let newer = &self.newer;
-                    let neighbours = self
-                        .strides
-                        .iter()
-                        .flat_map(|&stride| [newer[p + stride], newer[p - stride]]);
-                    if let Some(sum) = term_sum(u, self.older[p], neighbours, courant2) {
-                        self.term_scale = self.term_scale.max(sum);
-                    }
-                }
                 let mut lap = T::ZERO;
                 for &stride in &self.strides {
                     lap = lap + ((self.newer[p + stride] + self.newer[p - stride]) - T::TWO * u);

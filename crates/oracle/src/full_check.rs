@@ -1,4 +1,4 @@
-use crate::{step, step_with_term_scale, Lattice, OracleError, Real};
+use crate::{cone_scales, step, Lattice, OracleError, Real};
 
 /// Where a kernel's whole newest level first disagrees with the oracle's.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,15 +16,15 @@ pub struct StepMismatch {
 /// the oracle's `steps` steps from (previous, current) = (u^{n-1}, u^n):
 /// `None` when every cell agrees, else where they first differ.
 ///
-/// A NaN must meet a NaN and an infinity the same infinity; finite values
-/// must agree to `ulps_per_step` units of `epsilon` per step of a scale: the
-/// largest [`term_scale`](crate::term_scale) of the steps' updates, or the
-/// largest finite expected magnitude where that is larger (a correct kernel
-/// that sums in another order errs by ulps of the terms, however much they
-/// cancel). The steps are taken without weighing the terms first, which
-/// costs several times as much as the steps: a level within tolerance of
-/// its own magnitude is within it of any larger scale, and only one that is
-/// not is judged again against the term scale.
+/// A NaN must meet a NaN and an infinity the same infinity; each finite
+/// value must agree to `ulps_per_step` units of `epsilon` per step of its
+/// own scale: its cell's [`cone_scales`] (the largest value of its light
+/// cone, weighted by an update's terms), or its expected magnitude where
+/// that is larger (a correct kernel that sums in another order errs by ulps
+/// of the terms, however much they cancel), never the field's largest value,
+/// which would hide a wrong quiet region. A level within tolerance of each
+/// cell's own magnitude is within it of any larger scale, so only one that
+/// is not pays for the cone scales.
 #[allow(clippy::too_many_arguments)]
 pub fn check_step<T: Real>(
     lattice: &Lattice,
@@ -39,28 +39,23 @@ pub fn check_step<T: Real>(
     lattice.check_field("actual", actual)?;
     let per_scale = ulps_per_step * steps.max(1) as f64 * epsilon;
     let expected = step(lattice, previous, current, courant2, steps)?;
-    if mismatch(actual, &expected.current, per_scale, 0.0).is_none() {
+    if mismatch(actual, &expected.current, per_scale, &[]).is_none() {
         return Ok(None);
     }
-    let (expected, term_scale) = step_with_term_scale(lattice, previous, current, courant2, steps)?;
-    Ok(mismatch(actual, &expected.current, per_scale, term_scale))
+    let scales = cone_scales(lattice, previous, current, courant2.magnitude(), steps)?;
+    Ok(mismatch(actual, &expected.current, per_scale, &scales))
 }
 
 fn mismatch<T: Real>(
     actual: &[T],
     expected: &[T],
     per_scale: f64,
-    term_scale: f64,
+    scales: &[f64],
 ) -> Option<StepMismatch> {
-    let scale = expected
-        .iter()
-        .map(|&value| value.widen())
-        .filter(|value| value.is_finite())
-        .fold(term_scale, |scale, value| scale.max(value.abs()));
-    let tolerance = per_scale * scale;
     let mut found: Option<StepMismatch> = None;
     for (cell, (&a, &e)) in actual.iter().zip(expected).enumerate() {
         let (a, e) = (a.widen(), e.widen());
+        let tolerance = per_scale * scales.get(cell).copied().unwrap_or(0.0).max(e.abs());
         let agrees = if e.is_nan() {
             a.is_nan()
         } else if e.is_infinite() {
@@ -131,7 +126,8 @@ mod tests {
 
     #[test]
     fn a_reordering_within_ulps_of_the_terms_passes_where_ulps_of_the_result_would_not() {
-        // Terms 2u and u_prev of 2 cancel to 0 at cell 0: the tolerance is 4 ulps of their sum, 4, not of 0.
+        // Terms 2u and u_prev of 2 cancel to 0 at cell 0: the tolerance is 4 ulps of its cone's scale, 3 (the
+        // weight at r^2 = 0) times its largest value 2, not of 0.
         let lattice = Lattice::new(&[3]).unwrap();
         let (previous, current) = (vec![2.0, 0.0, 0.0], vec![1.0, 0.0, 0.0]);
         let expected = step(&lattice, &previous, &current, 0.0, 1).unwrap().current;
@@ -152,7 +148,7 @@ mod tests {
             .unwrap(),
             None
         );
-        actual[0] = 20.0 * f64::EPSILON;
+        actual[0] = 25.0 * f64::EPSILON;
         assert!(check_step(
             &lattice,
             &previous,
@@ -165,6 +161,39 @@ mod tests {
         )
         .unwrap()
         .is_some());
+    }
+
+    #[test]
+    fn a_quiet_cell_is_judged_to_its_own_cone_not_to_the_fields_peak() {
+        // 9 cells, one step at r^2 = 0.25 (weight 3 + 4 * 0.25 = 4): cell 5's cone (4..=6) holds 1e-12, cell 0's holds 2.
+        let lattice = Lattice::new(&[9]).unwrap();
+        let mut previous = vec![1.0e-12; 9];
+        previous[0] = 2.0;
+        let current = previous.clone();
+        let expected = step(&lattice, &previous, &current, 0.25, 1)
+            .unwrap()
+            .current;
+        let check = |actual: &[f64]| {
+            check_step(
+                &lattice,
+                &previous,
+                &current,
+                0.25,
+                1,
+                actual,
+                4.0,
+                f64::EPSILON,
+            )
+            .unwrap()
+        };
+        let mut actual = expected.clone();
+        // 15 ulps of 1e-12 are within 4 of 4e-12; 17 are not, though far below an ulp of the peak.
+        actual[5] = expected[5] + 15.0 * f64::EPSILON * 1.0e-12;
+        assert_eq!(check(&actual), None);
+        actual[5] = expected[5] + 17.0 * f64::EPSILON * 1.0e-12;
+        let mismatch = check(&actual).unwrap();
+        assert_eq!((mismatch.first_cell, mismatch.cells), (5, 1));
+        assert_eq!(mismatch.tolerance, 4.0 * f64::EPSILON * 4.0e-12);
     }
 
     #[test]

@@ -147,21 +147,3 @@ impl Lattice {
         }
     }
 }
-
-/// The position after `i` in a periodic row of `len` cells.
-pub(crate) fn wrap_next(i: usize, len: usize) -> usize {
-    if i + 1 == len {
-        0
-    } else {
-        i + 1
-    }
-}
-
-/// The position before `i` in a periodic row of `len` cells.
-pub(crate) fn wrap_prev(i: usize, len: usize) -> usize {
-    if i == 0 {
-        len - 1
-    } else {
-        i - 1
-    }
-}

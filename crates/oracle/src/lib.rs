@@ -6,11 +6,10 @@
 //! - [`Lattice`]: an N-dimensional torus (1..=9 axes, each extent >= 3,
 //!   row-major with the last axis fastest, every axis periodic);
 //! - [`step`]: the leapfrog scheme for the wave equation, in `f64` or `f32`;
-//! - [`term_scale`]: the magnitude of a step's terms, which bounds how far
-//!   a correct reordering of it can differ from [`step`];
+//! - [`cone_scales`]: each cell's own error scale, from the largest value of its light cone;
 //! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
 //! - [`step_cones`]: the same from light cones gathered elsewhere, without the levels;
-//! - [`check_step`]: a kernel's whole newest level against [`step`]'s, to ulps of the term scale;
+//! - [`check_step`]: a kernel's whole newest level against [`step`]'s, each cell to ulps of its cone scale;
 //! - [`energy`]: the discrete energy leapfrog conserves exactly;
 //! - [`readout`]: fields rounded to balanced nonary digits;
 //! - [`shift`]: periodic translation of a field along one axis;
@@ -22,6 +21,7 @@
 //! forwards to it.
 
 mod cells;
+mod cone_scale;
 mod energy;
 mod error;
 mod full_check;
@@ -35,7 +35,8 @@ mod shift;
 mod step;
 mod summation;
 
-pub use cells::{step_at_cells, step_at_cells_with_term_scale, step_cones};
+pub use cells::{step_at_cells, step_cones};
+pub use cone_scale::{cone_scales, cone_scales_at_cells, gathered_cone_scale, term_weight};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use full_check::{check_step, StepMismatch};
@@ -45,4 +46,4 @@ pub use readout::{readout, Readout, DIGIT_MAX};
 pub use real::Real;
 pub use rng::SplitMix64;
 pub use shift::shift;
-pub use step::{step, step_with_term_scale, term_scale, Levels};
+pub use step::{step, Levels};

@@ -10,7 +10,7 @@ pub trait Real: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Se
     /// The constant 2 of `2 u - u_prev` and `(u+ + u-) - 2 u`.
     const TWO: Self;
     /// The absolute value, widened exactly to `f64`: what a term weighs in
-    /// the rounding-error bound of [`crate::term_scale`].
+    /// the rounding-error bound of [`crate::term_weight`].
     fn magnitude(self) -> f64;
     /// The value widened exactly to `f64`.
     fn widen(self) -> f64;

@@ -5,8 +5,7 @@
 mod support;
 
 use ouroboros_oracle::{
-    step, step_at_cells, step_at_cells_with_term_scale, step_cones, step_with_term_scale, Lattice,
-    OracleError, Real,
+    cone_scales_at_cells, step, step_at_cells, step_cones, Lattice, OracleError, Real,
 };
 use support::SplitMix64;
 
@@ -116,30 +115,21 @@ fn a_cell_outside_the_lattice_is_an_error_naming_it() {
 }
 
 #[test]
-fn the_term_scale_of_sampled_cells_is_that_of_their_light_cones() {
+fn the_scale_of_sampled_cells_is_that_of_their_light_cones() {
     let lattice = Lattice::new(&[41, 41]).unwrap();
     let mut rng = SplitMix64::new(5);
     let (previous, mut current) = (rng.field(1681, 1.0), rng.field(1681, 1.0));
     // A spike at (20, 20); cell (20, 22) is within 2 steps of it, (0, 0) is not.
     current[20 * 41 + 20] = 1.0e6;
-    let near = [20 * 41 + 22];
-    let far = [0];
-    let (values, near_scale) =
-        step_at_cells_with_term_scale(&lattice, &previous, &current, 0.4, 2, &near).unwrap();
-    let plain = step_at_cells(&lattice, &previous, &current, 0.4, 2, &near).unwrap();
-    assert_eq!(values[0].to_bits(), plain[0].to_bits());
-    // Its cone updates (20, 21), whose terms hold r2 times the spike; the
-    // spike's own update is outside it.
-    assert!(near_scale >= 0.4e6, "{near_scale:e}");
-    let (_, far_scale) =
-        step_at_cells_with_term_scale(&lattice, &previous, &current, 0.4, 2, &far).unwrap();
-    assert!(far_scale > 0.0 && far_scale < 10.0, "{far_scale:e}");
-    // Where it steps the whole lattice, the scale is the whole lattice's.
+    let weight = 3.0 + 4.0 * 2.0 * 0.4;
+    let scales =
+        cone_scales_at_cells(&lattice, &previous, &current, 0.4, 2, &[20 * 41 + 22, 0]).unwrap();
+    assert_eq!(scales[0], weight * 1.0e6);
+    assert!(scales[1] > 0.0 && scales[1] <= weight, "{:e}", scales[1]);
+    // Where it filters the whole lattice, each cell's scale is the same.
     let every: Vec<usize> = (0..1681).collect();
-    let (_, whole) =
-        step_at_cells_with_term_scale(&lattice, &previous, &current, 0.4, 2, &every).unwrap();
-    let (_, expected) = step_with_term_scale(&lattice, &previous, &current, 0.4, 2).unwrap();
-    assert_eq!(whole, expected);
+    let whole = cone_scales_at_cells(&lattice, &previous, &current, 0.4, 2, &every).unwrap();
+    assert_eq!((whole[20 * 41 + 22], whole[0]), (scales[0], scales[1]));
 }
 
 /// The cone of `radius` around `cell`, gathered as the core's runner does:
@@ -182,7 +172,7 @@ fn stepping_gathered_cones_gives_what_step_at_cells_gives_for_any_steps_up_to_th
         };
         let (older, newer) = (gather(&previous), gather(&current));
         for steps in 0..=radius {
-            let (values, scale) =
+            let (values, scales) =
                 step_cones(extents.len(), radius, &older, &newer, courant2, steps).unwrap();
             let expected =
                 step_at_cells(&lattice, &previous, &current, courant2, steps, &wanted).unwrap();
@@ -194,7 +184,11 @@ fn stepping_gathered_cones_gives_what_step_at_cells_gives_for_any_steps_up_to_th
                     wanted[i]
                 );
             }
-            assert_eq!(scale > 0.0, steps > 0);
+            // Each centre's scale is its gathered cone's: the box of the radius around it.
+            let boxes =
+                cone_scales_at_cells(&lattice, &previous, &current, courant2, radius, &wanted)
+                    .unwrap();
+            assert_eq!(scales, boxes);
         }
     }
 }

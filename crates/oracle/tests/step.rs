@@ -6,7 +6,7 @@ mod support;
 
 use std::f64::consts::PI;
 
-use ouroboros_oracle::{step, step_with_term_scale, term_scale, Lattice, OracleError, Real};
+use ouroboros_oracle::{step, Lattice, OracleError, Real};
 use support::{mixed_extents, SplitMix64};
 
 /// One leapfrog step written the obvious way, from coordinates, as an
@@ -197,62 +197,4 @@ fn standing_wave(extents: &[usize], modes: &[usize]) -> Vec<f64> {
 
 fn bits(field: &[f64]) -> Vec<u64> {
     field.iter().map(|v| v.to_bits()).collect()
-}
-
-#[test]
-fn the_term_scale_sums_the_magnitudes_of_each_update_s_terms() {
-    let lattice = Lattice::new(&[5]).unwrap();
-    // Cell 0: 2 |1| + |-1| + 0.25 (|0| + |0| + 2 |1|) = 3.5; its result,
-    // 2 - (-1) + 0.25 (0 - 2) = 2.5, is smaller.
-    let previous = [-1.0, 0.0, 0.0, 0.0, 0.0];
-    let current = [1.0, 0.0, 0.0, 0.0, 0.0];
-    assert_eq!(
-        term_scale(&lattice, &previous, &current, 0.25).unwrap(),
-        3.5
-    );
-    // Terms of 1 that cancel: u_prev = 2 u exactly gives a result of 0.
-    let flat = [1.0; 5];
-    let twice = [2.0; 5];
-    let levels = step(&lattice, &twice, &flat, 0.25, 1).unwrap();
-    assert_eq!(levels.current, [0.0; 5]);
-    assert_eq!(term_scale(&lattice, &twice, &flat, 0.25).unwrap(), 5.0);
-}
-
-#[test]
-fn the_term_scale_leaves_out_non_finite_cells_and_saturates_huge_ones() {
-    let lattice = Lattice::new(&[7]).unwrap();
-    let previous = [0.0; 7];
-    let current = [f64::NAN, 0.0, 0.0, 1.0, 0.0, 0.0, f64::INFINITY];
-    // Cells 0, 1, 5, 6 have a non-finite term; cell 3 weighs 2 + 0.5 (2).
-    assert_eq!(term_scale(&lattice, &previous, &current, 0.5).unwrap(), 3.0);
-    let huge = [f64::MAX, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-    assert_eq!(
-        term_scale(&lattice, &previous, &huge, 0.5).unwrap(),
-        f64::MAX
-    );
-    let tiny = [4.9e-324f64; 7];
-    let scale = term_scale(&lattice, &previous, &tiny, 0.5).unwrap();
-    assert!(scale > 0.0 && scale < 1.0e-322, "{scale:e}");
-}
-
-#[test]
-fn stepping_with_the_term_scale_steps_as_step_does_and_keeps_the_largest() {
-    let extents = [5, 4, 3];
-    let lattice = Lattice::new(&extents).unwrap();
-    let mut rng = SplitMix64::new(3);
-    let previous = rng.field(60, 1.0);
-    let current = rng.field(60, 1.0);
-    let (levels, scale) = step_with_term_scale(&lattice, &previous, &current, 0.3, 3).unwrap();
-    let plain = step(&lattice, &previous, &current, 0.3, 3).unwrap();
-    assert_eq!(bits(&levels.current), bits(&plain.current));
-    assert_eq!(bits(&levels.previous), bits(&plain.previous));
-    let largest = (0..3)
-        .map(|steps| {
-            let at = step(&lattice, &previous, &current, 0.3, steps).unwrap();
-            term_scale(&lattice, &at.previous, &at.current, 0.3).unwrap()
-        })
-        .fold(0.0, f64::max);
-    assert_eq!(scale, largest);
-    let (_, none) = step_with_term_scale(&lattice, &previous, &current, 0.3, 0).unwrap();
-    assert_eq!(none, 0.0);
 }

@@ -18,6 +18,11 @@ pub enum LiveState {
     Random,
     /// A Gaussian pulse, centre, widths and amplitude drawn, at rest.
     PulseAtRest,
+    /// A Gaussian pulse a 32nd of each extent wide (at least a cell), centre
+    /// and amplitude drawn, at rest: most of the lattice is its far field,
+    /// many orders of magnitude below the peak, where a kernel judged
+    /// against the peak could err by ulps of it.
+    NarrowPulse,
     /// A standing wave of a low mode (1 to 3 periods an axis) at its
     /// discrete eigenfrequency, phases and amplitude drawn, moving.
     StandingWave,
@@ -28,6 +33,7 @@ impl LiveState {
         match self {
             LiveState::Random => "a random state",
             LiveState::PulseAtRest => "a Gaussian pulse at rest",
+            LiveState::NarrowPulse => "a narrow Gaussian pulse at rest",
             LiveState::StandingWave => "a low standing wave",
         }
     }
@@ -38,7 +44,11 @@ impl LiveState {
         match self {
             LiveState::Random => (rng.field(cells, 1.0), rng.field(cells, 1.0)),
             LiveState::PulseAtRest => {
-                let current = pulse(extents, rng);
+                let current = pulse(extents, (1.0 / 16.0, 0.25), rng);
+                (current.clone(), current)
+            }
+            LiveState::NarrowPulse => {
+                let current = pulse(extents, (1.0 / 32.0, 1.0 / 32.0), rng);
                 (current.clone(), current)
             }
             LiveState::StandingWave => standing_wave(extents, courant2, rng),
@@ -61,17 +71,17 @@ fn separable(extents: &[usize], factors: &[Vec<f64>], amplitude: f64) -> Vec<f64
     field
 }
 
-/// A Gaussian of a width between 1/16 and 1/4 of each extent (the main job's
-/// is 1/8) around a drawn centre, with the distance taken around the torus so
+/// A Gaussian of a width between `widths` (fractions of each extent; the
+/// main job's is 1/8), at least a cell, around a drawn centre, with the distance taken around the torus so
 /// that the field is smooth across the wrap too.
-fn pulse(extents: &[usize], rng: &mut Rng) -> Vec<f64> {
+fn pulse(extents: &[usize], widths: (f64, f64), rng: &mut Rng) -> Vec<f64> {
     let amplitude = rng.range(0.5, 4.0);
     let factors: Vec<Vec<f64>> = extents
         .iter()
         .map(|&n| {
             let n = n as f64;
             let centre = rng.range(0.0, n);
-            let width = (n * rng.range(1.0 / 16.0, 0.25)).max(1.0);
+            let width = (n * rng.range(widths.0, widths.1)).max(1.0);
             (0..n as usize)
                 .map(|x| {
                     let along = (x as f64 - centre).abs();
@@ -152,6 +162,21 @@ mod tests {
         }
         let (_, current) = LiveState::Random.draw(&extents, 0.3, &mut rng);
         assert!(roughness(&extents, &current) > 0.9);
+    }
+
+    #[test]
+    fn a_narrow_pulse_leaves_most_of_the_lattice_far_below_its_peak() {
+        let mut rng = Rng::new(7);
+        for extents in [vec![256], vec![64, 48], vec![16, 16, 16]] {
+            let (previous, current) = LiveState::NarrowPulse.draw(&extents, 0.3, &mut rng);
+            assert_eq!(previous, current);
+            let peak = current.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let quiet = current.iter().filter(|v| v.abs() < 1.0e-12 * peak).count();
+            assert!(
+                quiet * 2 > current.len(),
+                "{extents:?}: {quiet} quiet cells"
+            );
+        }
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //! does): the same expression on the same numbers, with no copy of the
 //! lattice.
 
-use ouroboros_oracle::Lattice;
+use ouroboros_oracle::{gathered_cone_scale, Lattice};
 
-use crate::compare::compare_to_scale;
+use crate::compare::compare_to_scales;
 use crate::differential::ULPS_PER_STEP;
 use crate::float::Float;
 use crate::lattices::{coords, flat};
@@ -40,9 +40,9 @@ pub struct Probe<T> {
     expected: Vec<T>,
     current_index: u32,
     steps: u64,
-    /// The largest term scale the oracle met in the cells' light cones: the
+    /// Each cell's own scale, from the largest value of its light cone: the
     /// tolerance's unit, as for every other oracle comparison (compare.rs).
-    term_scale: f64,
+    scales: Vec<f64>,
 }
 
 impl<T: Float> Probe<T> {
@@ -66,7 +66,7 @@ impl<T: Float> Probe<T> {
             .map(|_| rng.int(0, count - 1))
             .collect();
         let mut expected = Vec::with_capacity(cells.len());
-        let mut term_scale = 0.0f64;
+        let mut scales = Vec::with_capacity(cells.len());
         for &cell in &cells {
             let at = coords(extents, cell);
             // The lattice cell under each patch cell, wrapping as the torus does.
@@ -84,15 +84,10 @@ impl<T: Float> Probe<T> {
                 .collect();
             let current: Vec<T> = kernel.newest_at(count, current_index, 0, &cone);
             let previous: Vec<T> = kernel.newest_at(count, 1 - current_index, 0, &cone);
-            let (stepped, scale) = ouroboros_oracle::step_with_term_scale(
-                &patch,
-                &previous,
-                &current,
-                T::from_f64(courant2),
-                reach,
-            )
-            .map_err(|e| e.to_string())?;
-            term_scale = term_scale.max(scale);
+            let stepped =
+                ouroboros_oracle::step(&patch, &previous, &current, T::from_f64(courant2), reach)
+                    .map_err(|e| e.to_string())?;
+            scales.push(gathered_cone_scale(dims, courant2, &previous, &current));
             expected.push(stepped.current[centre]);
         }
         Ok(Probe {
@@ -100,20 +95,20 @@ impl<T: Float> Probe<T> {
             expected,
             current_index,
             steps,
-            term_scale,
+            scales,
         })
     }
 
     /// The candidate's values at the recorded cells after its call.
     pub fn check(&self, kernel: &Remote, count: usize) -> Result<(), String> {
         let got: Vec<T> = kernel.newest_at(count, self.current_index, self.steps, &self.cells);
-        compare_to_scale(
+        compare_to_scales(
             "u^{n+k} at the sampled cells",
             &got,
             &self.expected,
             self.steps,
             ULPS_PER_STEP,
-            self.term_scale,
+            &self.scales,
         )
     }
 }
