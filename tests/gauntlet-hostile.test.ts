@@ -84,7 +84,7 @@ describe('the hostile corpus', () => {
   it('has at least 30 candidates and exercises every gate', () => {
     expect(corpus.length).toBeGreaterThanOrEqual(30);
     const gates = new Set(Object.values(hostileManifest()).map((entry) => entry.gate));
-    expect([...gates].sort()).toEqual(['bench', 'compile', 'dojo', 'patch', 'sandbox', 'static', 'symbols', 'watchdog']);
+    expect([...gates].sort()).toEqual(['bench', 'compile', 'dojo', 'none', 'patch', 'sandbox', 'static', 'symbols', 'watchdog']);
   });
 
   it.each(corpus)('$name is stopped by its gate', ({ name, expectedGate }) => {

@@ -49,7 +49,6 @@ describe('hostile kernels the live watchdog must stop', () => {
   it('has one entry per way of keeping the energy exact, and per way of telling the live run from the sandbox', () => {
     expect(watchdogEntries.map(([name]) => name).sort()).toEqual([
       'live-freeze-from-rest',
-      'live-recognises-the-layout',
       'live-skip-odd-parity',
       'live-swap-levels',
       'live-wrong-cell',

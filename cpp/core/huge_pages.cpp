@@ -30,6 +30,13 @@ HugePageBlock::HugePageBlock(std::size_t bytes) : bytes_(bytes) {
   (void)::madvise(data_, rounded, MADV_HUGEPAGE);
 }
 
+void HugePageBlock::guard_after(std::size_t used_bytes) {
+  constexpr std::size_t kPageBytes = 4096;
+  const std::size_t used = (used_bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+  std::byte* const end = mapping_ + mapped_bytes_;
+  if (data_ + used < end) (void)::mprotect(data_ + used, static_cast<std::size_t>(end - (data_ + used)), PROT_NONE);
+}
+
 HugePageBlock::~HugePageBlock() {
   if (mapping_ != nullptr) ::munmap(mapping_, mapped_bytes_);
 }

@@ -22,6 +22,13 @@ class HugePageBlock {
   HugePageBlock(const HugePageBlock&) = delete;
   HugePageBlock& operator=(const HugePageBlock&) = delete;
 
+  /**
+   * Makes the mapping inaccessible from `used_bytes` (rounded up to a page)
+   * onwards, so a write past the end faults, as it does past a state
+   * segment's levels; there is always at least a page of it.
+   */
+  void guard_after(std::size_t used_bytes);
+
   std::byte* data() const { return data_; }
   std::size_t size() const { return bytes_; }
 

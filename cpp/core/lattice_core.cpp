@@ -219,6 +219,7 @@ std::uint64_t LatticeCore::direct_steps(std::uint64_t steps) {
   const std::uint64_t start = monotonic_ns();
   for (std::uint64_t s = 0; s < steps; ++s) {
     const ouro_state state{{state_->level(0), state_->level(1)}, state_->scratch(), current_};
+    state_->prepare_call();
     const std::int32_t status = wave_step(&host, &geometry_, &state, 1);
     if (status != OURO_OK) {
       guard.restore();
@@ -382,6 +383,7 @@ void LatticeCore::run_kernel(const KernelModule& module, StateBuffer& buffer, st
   }
   const ouro_host host = pool_.host();
   const ouro_state state{{buffer.level(0), buffer.level(1)}, buffer.scratch(), current};
+  buffer.prepare_call();
   KernelCallGuard guard(fp_restore_enabled_.load(std::memory_order_relaxed));
   const std::int32_t status = module.table().wave_step(&host, &geometry_, &state, steps);
   if (guard.restore()) fp_restores.fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,8 @@
 #include "core/state_buffer.h"
 
+#include <sys/mman.h>
+
+#include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -7,12 +10,6 @@
 
 namespace ouro {
 namespace {
-
-std::size_t round_up_to_page(std::size_t bytes) {
-  const std::size_t page = StateBuffer::kAlignmentBytes;
-  if (bytes > std::numeric_limits<std::size_t>::max() - (page - 1)) throw std::bad_alloc();
-  return (bytes + page - 1) / page * page;
-}
 
 std::size_t block_bytes(std::size_t stride_bytes) {
   if (stride_bytes > std::numeric_limits<std::size_t>::max() / 3) throw std::bad_alloc();
@@ -42,13 +39,21 @@ std::byte* checked_base(const SegmentRegion& region) {
 
 }  // namespace
 
+std::size_t StateBuffer::round_up_to_page(std::size_t bytes) {
+  const std::size_t page = kAlignmentBytes;
+  if (bytes > std::numeric_limits<std::size_t>::max() - (page - 1)) throw std::bad_alloc();
+  return (bytes + page - 1) / page * page;
+}
+
 StateBuffer::StateBuffer(std::size_t level_bytes)
     : level_bytes_(level_bytes),
-      level_offsets_{0, round_up_to_page(level_bytes)},
+      level_offsets_{0, StateBuffer::round_up_to_page(level_bytes)},
       scratch_offset_(2 * level_offsets_[1]),
       size_bytes_(block_bytes(level_offsets_[1])),
       private_block_(std::make_unique<HugePageBlock>(size_bytes_)),
-      base_(private_block_->data()) {}
+      base_(private_block_->data()) {
+  private_block_->guard_after(size_bytes_);
+}
 
 StateBuffer::StateBuffer(const SegmentRegion& region)
     : level_bytes_(region.level_bytes),
@@ -59,6 +64,14 @@ StateBuffer::StateBuffer(const SegmentRegion& region)
       segment_owner_(region.owner) {}
 
 StateBuffer::~StateBuffer() = default;
+
+void StateBuffer::prepare_call() {
+  const std::size_t stride = level_stride();
+  for (const std::size_t offset : level_offsets_) std::memset(base_ + offset + level_bytes_, 0, stride - level_bytes_);
+  std::byte* scratch_start = base_ + scratch_offset_;
+  const int advice = segment_owner_ ? MADV_REMOVE : MADV_DONTNEED;
+  if (::madvise(scratch_start, stride, advice) != 0) std::memset(scratch_start, 0, stride);
+}
 
 bool StateBuffer::overlaps(const void* data, std::size_t bytes) const {
   const auto begin = reinterpret_cast<std::uintptr_t>(data);

@@ -29,7 +29,10 @@ struct SegmentRegion {
 
 /**
  * The lattice state: level 0, level 1 and a level-sized scratch area, each
- * starting on a page boundary, addressed by offsets from one base.
+ * starting on a page boundary, addressed by offsets from one base. A private
+ * block lays them out as a segment and a kernel host do (and the sandbox's
+ * worker): back to back a level stride apart from a 2 MiB boundary, with an
+ * inaccessible guard after the scratch's stride.
  *
  * Either one zero-initialised private block, or a state segment's mapping
  * (a sealed memfd, MAP_SHARED, borrowed from its owner): then the kernels
@@ -53,6 +56,9 @@ class StateBuffer {
   StateBuffer& operator=(const StateBuffer&) = delete;
 
   std::size_t level_bytes() const { return level_bytes_; }
+  /// From one level's start to the next: level bytes rounded up to a page.
+  std::size_t level_stride() const { return round_up_to_page(level_bytes_); }
+  static std::size_t round_up_to_page(std::size_t bytes);
   /// Bytes of the whole block (or mapping), padding included.
   std::size_t size_bytes() const { return size_bytes_; }
   std::size_t level_offset(unsigned level) const { return level_offsets_[level]; }
@@ -64,6 +70,18 @@ class StateBuffer {
 
   /// The segment's header page, or null for private memory.
   std::byte* segment_header() const { return segment_owner_ ? base_ : nullptr; }
+
+  /**
+   * Run before every kernel step call, live and in the sandbox's worker alike
+   * (crates/sandbox/src/shared.rs): discards the scratch (MADV_DONTNEED on
+   * private memory, MADV_REMOVE on a segment's, a memset where the kernel
+   * refuses either), so it reads zero, and clears the padding from each
+   * level's end to its page's end. The ABI says scratch is undefined at
+   * entry; this makes it so, and no kernel can keep a call counter or any
+   * other state in memory it is lent. Costs a system call on pages the last
+   * call did not touch; a kernel that uses its scratch pays the page faults.
+   */
+  void prepare_call();
 
   /// Whether [data, data + bytes) shares any byte with this block.
   bool overlaps(const void* data, std::size_t bytes) const;

@@ -42,6 +42,21 @@ std::unique_ptr<LatticeCore> seeded_lattice() {
   return lattice;
 }
 
+// tests/fixtures/hostile/counts-calls-in-scratch.cpp stops stepping after its 100000th call, counted in the scratch:
+// the core discards the scratch before every call, so past that many calls it is still the reference, bit for bit.
+TEST(LatticeCore, AKernelCannotCountItsCallsInTheScratch) {
+  constexpr std::uint64_t kCalls = 100'050;
+  auto counter =
+      std::make_unique<LatticeCore>(LatticeConfig{{5, 4, 3}, 0.2, OURO_PRECISION_F64, 1, {}},
+                                    test::load_kernel(test::test_kernel_path("hostile_counts_calls_in_scratch")));
+  auto reference = seeded_lattice();
+  const std::uint64_t cells = counter->geometry().cells;
+  counter->set_state(random_field<double>(cells, 1).data(), random_field<double>(cells, 2).data());
+  counter->direct_steps(kCalls);
+  reference->direct_steps(kCalls);
+  EXPECT_TRUE(same_levels(live_levels(*counter), live_levels(*reference)));
+}
+
 TEST(LatticeCore, DerivesRowMajorGeometry) {
   auto lattice = make_lattice<double>({3, 4, 5}, 0.25);
   const ouro_geometry& geometry = lattice->geometry();

@@ -3,6 +3,7 @@
 #include "core/state_buffer.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace ouro {
 namespace {
@@ -54,6 +55,34 @@ TEST(StateBuffer, OverlapsOnlyItsOwnBytes) {
   EXPECT_FALSE(buffer.overlaps(begin - 8, 8));
   EXPECT_FALSE(buffer.overlaps(begin + buffer.size_bytes(), 8));
   EXPECT_FALSE(buffer.overlaps(begin, 0));
+}
+
+TEST(StateBuffer, LevelZeroLiesOnAHugePageBoundaryAsInEveryLivePathAndTheSandbox) {
+  for (std::size_t level_bytes : {std::size_t{8}, std::size_t{4097}, std::size_t{3} << 20}) {
+    StateBuffer buffer(level_bytes);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(buffer.level(0)) % (std::size_t{2} << 20), 0u) << level_bytes;
+    EXPECT_EQ(buffer.level_stride(), StateBuffer::round_up_to_page(level_bytes));
+  }
+}
+
+TEST(StateBuffer, EveryCallFindsTheScratchAndThePaddingZeroWhateverTheLastCallLeft) {
+  StateBuffer buffer(4097);
+  auto* level0 = static_cast<unsigned char*>(buffer.level(0));
+  std::memset(level0, 7, 3 * buffer.level_stride());
+  buffer.prepare_call();
+  const auto* scratch = static_cast<const unsigned char*>(buffer.scratch());
+  for (std::size_t i = 0; i < buffer.level_stride(); ++i) ASSERT_EQ(scratch[i], 0u) << "scratch byte " << i;
+  for (unsigned level = 0; level < 2; ++level) {
+    const auto* bytes = static_cast<const unsigned char*>(buffer.level(level));
+    EXPECT_EQ(bytes[4096], 7u) << "level " << level << " keeps its last byte";
+    for (std::size_t i = 4097; i < buffer.level_stride(); ++i) ASSERT_EQ(bytes[i], 0u) << "padding byte " << i;
+  }
+}
+
+TEST(StateBuffer, AWritePastTheScratchFaultsOnTheGuard) {
+  StateBuffer buffer(4096);
+  auto* past = static_cast<volatile unsigned char*>(buffer.scratch()) + 4096;
+  EXPECT_DEATH(*past = 1, "");
 }
 
 TEST(StateBuffer, ImpossibleSizeThrowsBadAlloc) { EXPECT_THROW(StateBuffer(SIZE_MAX / 2), std::bad_alloc); }

@@ -6,11 +6,11 @@
 //! confined can map the rest later.
 
 use std::ffi::c_void;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use ouroboros_sandbox::abi::{Geometry, State, PRECISION_F32, PRECISION_F64};
 use ouroboros_segment::header::decode;
-use ouroboros_segment::{Layout, Precision, HEADER_BYTES};
+use ouroboros_segment::{map_shared_aligned, Layout, Precision, HEADER_BYTES};
 
 use crate::workspace::WorkspaceLayout;
 
@@ -24,26 +24,14 @@ pub struct Levels {
     pub geometry: Geometry,
 }
 
-/// A shared read-write mapping of `bytes` bytes of `fd` from `offset`.
+/// A shared read-write mapping of `bytes` bytes of `fd` from `offset`, its
+/// first byte on a 2 MiB boundary with a guard after it, as every live
+/// path and the sandbox's worker lay level 0 out; its reservation is never
+/// unmapped (the host maps once and exits).
 fn map_shared(fd: &OwnedFd, bytes: usize, offset: u64, what: &str) -> Result<*mut c_void, String> {
-    // SAFETY: a shared mapping of the memfd's own pages; the caller checked they exist.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            offset as libc::off_t,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return Err(format!(
-            "mmap of the {what}'s {bytes} bytes: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(base)
+    map_shared_aligned(fd.as_fd(), bytes, offset, 0)
+        .map(|(_, _, base)| base as *mut c_void)
+        .map_err(|error| format!("mmap of the {what}'s {bytes} bytes: {error}"))
 }
 
 fn file_bytes(fd: &OwnedFd) -> Result<u64, String> {
@@ -144,6 +132,32 @@ impl Levels {
             level: [self.workspace_at(0), self.workspace_at(stride)],
             scratch: self.workspace_at(2 * stride),
             current,
+        }
+    }
+
+    /// What the live core does before every step call (cpp/core/state_buffer.cpp,
+    /// `prepare_call`), and the sandbox's worker too: the scratch of `state`
+    /// is discarded (MADV_REMOVE frees the memfd's pages, so it reads zero)
+    /// and the padding after each level is cleared, so no kernel can keep
+    /// state there between calls.
+    pub fn prepare_call(&self, state: &State) {
+        let level_bytes = self.geometry.cells as usize
+            * if self.geometry.precision == PRECISION_F64 {
+                8
+            } else {
+                4
+            };
+        let stride = self.workspace_layout.level_stride;
+        for level in state.level {
+            // SAFETY: the padding lies inside the level's stride, inside the mapping.
+            unsafe {
+                std::ptr::write_bytes((level as *mut u8).add(level_bytes), 0, stride - level_bytes)
+            };
+        }
+        // SAFETY: the scratch's stride lies inside a shared writable mapping of a memfd.
+        if unsafe { libc::madvise(state.scratch, stride, libc::MADV_REMOVE) } != 0 {
+            // SAFETY: as above.
+            unsafe { std::ptr::write_bytes(state.scratch as *mut u8, 0, stride) };
         }
     }
 

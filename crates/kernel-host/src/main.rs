@@ -140,6 +140,7 @@ fn write_message(bytes: &[u8]) -> bool {
 fn run(kernel: &Kernel, levels: &Levels, command: &Command) -> (i32, u64) {
     let geometry = &levels.geometry;
     let step = |state| {
+        levels.prepare_call(&state);
         // SAFETY: the state's buffers are mapped levels of `cells` values each.
         (
             unsafe { kernel.wave_step(geometry, &state, command.steps) },

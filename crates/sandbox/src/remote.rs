@@ -10,7 +10,7 @@ use crate::abi::{Geometry, PRECISION_F64, STATUS_NONFINITE, STATUS_OK};
 use crate::float::Float;
 use crate::fpenv::FpControl;
 use crate::protocol::{Command, Op, Reply};
-use crate::shared::{SharedBuffers, Travel};
+use crate::shared::{slot_bytes, SharedBuffers, Travel};
 pub use crate::worker_handle::{Span, Worker, WorkerEnd};
 
 /// Both levels after a call: `previous` is u^{n+k-1}, `current` u^{n+k}.
@@ -70,12 +70,13 @@ impl Remote<'_> {
         let spans = [
             (LEVEL[0], bytes, Travel::Whole),
             (LEVEL[1], bytes, Travel::Whole),
-            (SCRATCH, bytes, Travel::CanariesOnly),
+            (SCRATCH, bytes, Travel::PaddingOnly),
         ];
         for (region, bytes, _) in spans {
             self.shared.arm(region, bytes);
         }
-        self.worker.copy_in(self.shared, &spans)?;
+        let slot = slot_bytes(bytes);
+        self.worker.copy_in(self.shared, slot, &spans)?;
         let (reply, elapsed) = self.worker.request(Command {
             nonce: 0,
             op: Op::Step {
@@ -85,7 +86,7 @@ impl Remote<'_> {
             calls,
             geometry: *geometry,
         })?;
-        self.worker.copy_out(self.shared, &spans)?;
+        self.worker.copy_out(self.shared, slot, &spans)?;
         for (name, region) in [
             ("level[0]", LEVEL[0]),
             ("level[1]", LEVEL[1]),
@@ -177,14 +178,15 @@ impl Remote<'_> {
         for (region, bytes, _) in spans {
             self.shared.arm(region, bytes);
         }
-        self.worker.copy_in(self.shared, &spans)?;
+        let slot = slot_bytes(spans[0].1);
+        self.worker.copy_in(self.shared, slot, &spans)?;
         let (reply, elapsed) = self.worker.request(Command {
             nonce: 0,
             op: Op::Readout,
             calls,
             geometry: *geometry,
         })?;
-        self.worker.copy_out(self.shared, &spans)?;
+        self.worker.copy_out(self.shared, slot, &spans)?;
         for ((region, bytes, _), name) in spans.into_iter().zip(["field", "digits", "bad_index"]) {
             if let Some(at) = self.shared.breach(region, bytes) {
                 return Err(format!("readout wrote outside {name} (byte {at})"));

@@ -12,21 +12,29 @@
 //! runs while data moves, so none of a kernel's work can hide in an
 //! untimed copy, and the supervisor's oracle checks read its own memory.
 //!
-//! A buffer of `bytes` sits at the end of its region, on a page boundary
-//! (the ABI promises 4096-byte alignment): in the worker an inaccessible
-//! stretch follows every region, so a write past the end faults at once or
-//! lands in the slack before the region's end, where the supervisor checks
-//! a canary after every command; so does the page just below the buffer.
-//! Both travel with the buffer.
+//! In the worker the three buffers lie exactly as every live path lays a
+//! lattice out (the core's block, `cpp/core/state_buffer.cpp`; a state
+//! segment, `crates/segment/src/layout.rs`; a kernel host's workspace,
+//! `crates/kernel-host/src/workspace.rs`): back to back from a 2 MiB
+//! boundary, each `slot` bytes apart, the slot being the level's bytes
+//! rounded up to a page, and an inaccessible guard from the end of the
+//! third slot. A kernel that measures where its buffers lie (the
+//! `live-recognises-the-layout` fixture) finds what it would find live. The
+//! padding from a buffer's end to its slot's end reads zero at every call's
+//! entry, live and here; the supervisor checks that it is still zero after
+//! every command (a write past a buffer's end), and a write past the third
+//! slot faults on the guard.
 //!
 //! Only what a command needs travels (`Travel`). Every change the supervisor
-//! makes to a region (a fill, a canary rewritten, a worker's buffer read
+//! makes to a region (a fill, a padding cleared, a worker's buffer read
 //! back) gives it a new generation, and a worker that already holds a
-//! region's current generation at the same size is not sent it again (the
-//! second command of a benchmark sample, after its probe only read). A
-//! scratch's body never travels, only its canaries: its content means
-//! nothing at a call's entry (kernels keep no state between calls), and a
-//! scratch that travelled carried one kernel's leftovers to the other.
+//! region's current generation at the same size and slot is not sent it
+//! again (the second command of a benchmark sample, after its probe only
+//! read). A scratch's body never travels, only its padding: the worker
+//! discards its scratch before every call (`PrivateRegions::prepare_call`),
+//! as the live core and the kernel host do, so no kernel can keep state in
+//! it, and a scratch that travelled carried one kernel's leftovers to the
+//! other.
 
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -35,18 +43,25 @@ pub const PAGE_BYTES: usize = 4096;
 /// A transparent huge page: only whole aligned ones can back memory.
 pub const HUGE_PAGE_BYTES: usize = 2 << 20;
 pub const REGIONS: usize = 3;
-const CANARY: u8 = 0xA5;
+/// What the padding after every buffer holds at a call's entry, live too.
+const PADDING: u8 = 0;
 
 /// What of a buffer moves between the supervisor and a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Travel {
-    /// The buffer with the page below it and its slack.
+    /// The buffer with its padding.
     Whole,
-    /// Only the page below it and its slack, where the canaries are.
-    CanariesOnly,
+    /// Only its padding.
+    PaddingOnly,
 }
 
-/// How large each region is; the supervisor's regions follow one another.
+/// The bytes from one buffer's start to the next's, for buffers of `bytes`:
+/// rounded up to a page, as every live layout rounds a level.
+pub fn slot_bytes(bytes: usize) -> usize {
+    bytes.max(1).next_multiple_of(PAGE_BYTES)
+}
+
+/// How large each region is: the largest slot a command may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub region_bytes: usize,
@@ -56,7 +71,7 @@ impl Layout {
     /// Regions large enough for `max_bytes` each.
     pub fn for_bytes(max_bytes: usize) -> Self {
         Layout {
-            region_bytes: max_bytes.max(1).next_multiple_of(PAGE_BYTES),
+            region_bytes: slot_bytes(max_bytes),
         }
     }
 
@@ -64,29 +79,36 @@ impl Layout {
         REGIONS * self.region_bytes
     }
 
-    /// The offset in a region of a buffer of `bytes`: its last page ends the region.
-    pub fn placement(&self, bytes: usize) -> Option<usize> {
-        let used = bytes.max(1).next_multiple_of(PAGE_BYTES);
-        (used <= self.region_bytes).then(|| self.region_bytes - used)
+    /// A worker's large block: room for three of the largest slots, in
+    /// whole huge pages.
+    pub fn private_block_bytes(&self) -> usize {
+        self.total_bytes().next_multiple_of(HUGE_PAGE_BYTES)
     }
 
-    /// A worker's private region: whole huge pages.
-    pub fn private_region_bytes(&self) -> usize {
-        self.region_bytes.next_multiple_of(HUGE_PAGE_BYTES)
+    /// Where the block a command of slot `slot` uses starts, from the
+    /// worker's first block: commands whose three slots fit one huge page
+    /// (the small lattices of most checks) use a block of their own, so
+    /// their fences and discards never split the huge pages the live-sized
+    /// lattices are timed on; each block starts on a 2 MiB boundary, as
+    /// level 0 does live, and a huge page of guard lies between them.
+    pub fn block_offset(slot: usize) -> usize {
+        if REGIONS * slot <= HUGE_PAGE_BYTES {
+            0
+        } else {
+            2 * HUGE_PAGE_BYTES
+        }
     }
 
-    /// From one private region's start to the next: the region, then a huge
-    /// page's worth of inaccessible guard, so every region starts aligned.
-    pub fn private_stride(&self) -> usize {
-        self.private_region_bytes() + HUGE_PAGE_BYTES
+    /// The end of a worker's blocks, from the first one's start.
+    pub fn private_span_bytes(&self) -> usize {
+        2 * HUGE_PAGE_BYTES + self.private_block_bytes()
     }
 
-    /// Where buffer `region` of `bytes` starts in a worker whose private
-    /// regions start at `base`: its last page ends the region, as in the supervisor's.
-    pub fn private_buffer(&self, base: usize, region: usize, bytes: usize) -> Option<usize> {
-        let used = bytes.max(1).next_multiple_of(PAGE_BYTES);
-        (used <= self.region_bytes)
-            .then(|| base + region * self.private_stride() + self.private_region_bytes() - used)
+    /// Where buffer `region` starts in a worker whose blocks start at
+    /// `base`, for a command whose slot is `slot`; None when it does not fit.
+    pub fn private_buffer(&self, base: usize, region: usize, slot: usize) -> Option<usize> {
+        (slot.is_multiple_of(PAGE_BYTES) && slot <= self.region_bytes && region < REGIONS)
+            .then(|| base + Self::block_offset(slot) + region * slot)
     }
 }
 
@@ -94,7 +116,8 @@ fn os_error(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
-/// The supervisor's side: its own copy of the three regions.
+/// The supervisor's side: its own copy of the three regions, each buffer at
+/// its region's start.
 pub struct SharedBuffers {
     base: *mut u8,
     pub layout: Layout,
@@ -134,13 +157,17 @@ impl SharedBuffers {
         self.generations[region].set(self.generations[region].get() + 1);
     }
 
+    fn start(&self, region: usize, bytes: usize) -> usize {
+        assert!(
+            slot_bytes(bytes) <= self.layout.region_bytes,
+            "{bytes} bytes do not fit a region"
+        );
+        region * self.layout.region_bytes
+    }
+
     fn buffer(&self, region: usize, bytes: usize) -> *mut u8 {
-        let offset = self
-            .layout
-            .placement(bytes)
-            .unwrap_or_else(|| panic!("{bytes} bytes do not fit a region"));
-        // SAFETY: region < REGIONS and offset + bytes <= region_bytes.
-        unsafe { self.base.add(region * self.layout.region_bytes + offset) }
+        // SAFETY: region < REGIONS and bytes fit the region (asserted).
+        unsafe { self.base.add(self.start(region, bytes)) }
     }
 
     /// Copies `values` into buffer `region`.
@@ -185,121 +212,96 @@ impl SharedBuffers {
             .collect()
     }
 
-    fn guard_spans(&self, region: usize, bytes: usize) -> [(usize, usize); 2] {
-        let region_start = region * self.layout.region_bytes;
-        let offset = self.layout.placement(bytes).expect("checked by the caller");
-        let below = offset.min(PAGE_BYTES);
-        let start = region_start + offset;
-        [
-            (start - below, below),
-            (start + bytes, self.layout.region_bytes - offset - bytes),
-        ]
+    /// The padding after buffer `region` of `bytes`, as (offset in the
+    /// supervisor's mapping, length): up to the end of its slot.
+    fn padding(&self, region: usize, bytes: usize) -> (usize, usize) {
+        (self.start(region, bytes) + bytes, slot_bytes(bytes) - bytes)
     }
 
     /// What of buffer `region` of `bytes` travels to and from a worker, as
     /// (offset in the supervisor's mapping, offset from the buffer's start,
-    /// length): the page below the buffer, the buffer and its slack to the
-    /// region's end, or without the buffer when only the canaries travel.
-    fn travelling(
-        &self,
-        region: usize,
-        bytes: usize,
-        travel: Travel,
-    ) -> Option<Vec<(usize, isize, usize)>> {
-        let offset = self.layout.placement(bytes)?;
-        let start = region * self.layout.region_bytes + offset;
-        let spans = match travel {
-            Travel::Whole => {
-                let below = offset.min(PAGE_BYTES);
-                vec![(
-                    start - below,
-                    -(below as isize),
-                    self.layout.region_bytes - offset + below,
-                )]
+    /// length).
+    fn travelling(&self, region: usize, bytes: usize, travel: Travel) -> (usize, usize, usize) {
+        match travel {
+            Travel::Whole => (self.start(region, bytes), 0, slot_bytes(bytes)),
+            Travel::PaddingOnly => {
+                let (at, len) = self.padding(region, bytes);
+                (at, bytes, len)
             }
-            Travel::CanariesOnly => self
-                .guard_spans(region, bytes)
-                .into_iter()
-                .filter(|&(_, len)| len > 0)
-                .map(|(at, len)| (at, at as isize - start as isize, len))
-                .collect(),
-        };
-        Some(spans)
+        }
     }
 
-    /// Copies `travel` of buffer `region` of `bytes` into the private
-    /// regions at `base` of process `pid`, which must be stopped.
+    /// Copies `travel` of buffer `region` of `bytes` into the private block
+    /// at `base` of process `pid`, which must be stopped, for a command of
+    /// slot `slot`.
     pub fn copy_to_worker(
         &self,
         pid: libc::pid_t,
         base: usize,
-        region: usize,
-        bytes: usize,
-        travel: Travel,
+        slot: usize,
+        span: (usize, usize, Travel),
     ) -> Result<(), String> {
-        self.transfer(pid, base, region, bytes, travel, true)
+        self.transfer(pid, base, slot, span, true)
     }
 
     /// Copies `travel` of buffer `region` of `bytes` back from the private
-    /// regions at `base` of process `pid`, which must be stopped.
+    /// block at `base` of process `pid`, which must be stopped.
     pub fn copy_from_worker(
         &self,
         pid: libc::pid_t,
         base: usize,
-        region: usize,
-        bytes: usize,
-        travel: Travel,
+        slot: usize,
+        span: (usize, usize, Travel),
     ) -> Result<(), String> {
-        self.changed(region);
-        self.transfer(pid, base, region, bytes, travel, false)
+        self.changed(span.0);
+        self.transfer(pid, base, slot, span, false)
     }
 
     fn transfer(
         &self,
         pid: libc::pid_t,
         base: usize,
-        region: usize,
-        bytes: usize,
-        travel: Travel,
+        slot: usize,
+        (region, bytes, travel): (usize, usize, Travel),
         to_worker: bool,
     ) -> Result<(), String> {
-        let spans = self
-            .travelling(region, bytes, travel)
-            .ok_or_else(|| format!("{bytes} bytes do not fit a region"))?;
         let remote_buffer = self
             .layout
-            .private_buffer(base, region, bytes)
-            .expect("fits, as checked above");
-        for (start, from_buffer, length) in spans {
-            let local = libc::iovec {
-                // SAFETY: inside the mapping.
-                iov_base: unsafe { self.base.add(start) } as *mut c_void,
-                iov_len: length,
-            };
-            let remote = libc::iovec {
-                iov_base: remote_buffer.wrapping_add_signed(from_buffer) as *mut c_void,
-                iov_len: length,
-            };
-            // SAFETY: `local` lies inside our mapping; the kernel checks `remote`
-            // against the other process's mappings.
-            let moved = unsafe {
-                if to_worker {
-                    libc::process_vm_writev(pid, &local, 1, &remote, 1, 0)
-                } else {
-                    libc::process_vm_readv(pid, &local, 1, &remote, 1, 0)
-                }
-            };
-            if moved != length as isize {
-                return Err(format!(
-                    "its buffers could not be {} ({})",
-                    if to_worker { "filled" } else { "read" },
-                    if moved < 0 {
-                        std::io::Error::last_os_error().to_string()
-                    } else {
-                        format!("{moved} of {length} bytes")
-                    }
-                ));
+            .private_buffer(base, region, slot)
+            .filter(|_| slot_bytes(bytes) <= slot)
+            .ok_or_else(|| format!("{bytes} bytes do not fit a {slot}-byte slot"))?;
+        let (start, from_buffer, length) = self.travelling(region, bytes, travel);
+        if length == 0 {
+            return Ok(());
+        }
+        let local = libc::iovec {
+            // SAFETY: inside the mapping.
+            iov_base: unsafe { self.base.add(start) } as *mut c_void,
+            iov_len: length,
+        };
+        let remote = libc::iovec {
+            iov_base: (remote_buffer + from_buffer) as *mut c_void,
+            iov_len: length,
+        };
+        // SAFETY: `local` lies inside our mapping; the kernel checks `remote`
+        // against the other process's mappings.
+        let moved = unsafe {
+            if to_worker {
+                libc::process_vm_writev(pid, &local, 1, &remote, 1, 0)
+            } else {
+                libc::process_vm_readv(pid, &local, 1, &remote, 1, 0)
             }
+        };
+        if moved != length as isize {
+            return Err(format!(
+                "its buffers could not be {} ({})",
+                if to_worker { "filled" } else { "read" },
+                if moved < 0 {
+                    std::io::Error::last_os_error().to_string()
+                } else {
+                    format!("{moved} of {length} bytes")
+                }
+            ));
         }
         Ok(())
     }
@@ -310,31 +312,27 @@ impl SharedBuffers {
         (self.base as usize, self.layout.total_bytes())
     }
 
-    /// Writes the canary around buffer `region` of `bytes`; a canary still
-    /// in place is left alone, so the region keeps its generation.
+    /// Clears the padding after buffer `region` of `bytes`; padding already
+    /// clear is left alone, so the region keeps its generation.
     pub fn arm(&self, region: usize, bytes: usize) {
-        for (at, len) in self.guard_spans(region, bytes) {
-            // SAFETY: inside the mapping; no worker runs meanwhile.
-            let span = unsafe { std::slice::from_raw_parts_mut(self.base.add(at), len) };
-            if span.iter().any(|&b| b != CANARY) {
-                self.changed(region);
-                span.fill(CANARY);
-            }
+        let (at, len) = self.padding(region, bytes);
+        // SAFETY: inside the mapping; no worker runs meanwhile.
+        let span = unsafe { std::slice::from_raw_parts_mut(self.base.add(at), len) };
+        if span.iter().any(|&b| b != PADDING) {
+            self.changed(region);
+            span.fill(PADDING);
         }
     }
 
-    /// The first byte around buffer `region` that lost its canary, as an
-    /// offset from the buffer's start.
+    /// The first byte of the padding after buffer `region` that a call
+    /// wrote, as an offset from the buffer's start.
     pub fn breach(&self, region: usize, bytes: usize) -> Option<i64> {
-        let start = region * self.layout.region_bytes + self.layout.placement(bytes)?;
-        self.guard_spans(region, bytes)
-            .iter()
-            .find_map(|&(at, len)| {
-                // SAFETY: inside the mapping.
-                let span = unsafe { std::slice::from_raw_parts(self.base.add(at), len) };
-                span.iter().position(|&b| b != CANARY).map(|i| at + i)
-            })
-            .map(|at| at as i64 - start as i64)
+        let (at, len) = self.padding(region, bytes);
+        // SAFETY: inside the mapping.
+        let span = unsafe { std::slice::from_raw_parts(self.base.add(at), len) };
+        span.iter()
+            .position(|&b| b != PADDING)
+            .map(|i| (bytes + i) as i64)
     }
 }
 
@@ -345,10 +343,11 @@ impl Drop for SharedBuffers {
     }
 }
 
-/// The worker's side: three private regions, each of whole huge pages,
-/// 2 MiB-aligned, advised MADV_HUGEPAGE and followed by an inaccessible
-/// guard. Mapped before the worker forks into its PID namespace, so the
-/// process that loads the kernel inherits them at the same address.
+/// The worker's side: two private blocks of whole huge pages, a small one
+/// and one for the largest slots (`Layout::block_offset`), each 2 MiB-aligned,
+/// advised MADV_HUGEPAGE, with an inaccessible guard before and after it.
+/// Mapped before the worker forks into its PID namespace, so the process
+/// that loads the kernel inherits them at the same address.
 pub struct PrivateRegions {
     base: *mut u8,
     pub layout: Layout,
@@ -356,8 +355,8 @@ pub struct PrivateRegions {
 
 impl PrivateRegions {
     pub fn map(layout: Layout) -> Result<Self, String> {
-        let reserved = HUGE_PAGE_BYTES + REGIONS * layout.private_stride();
-        // SAFETY: a fresh inaccessible reservation the regions are cut from;
+        let reserved = 2 * HUGE_PAGE_BYTES + layout.private_span_bytes();
+        // SAFETY: a fresh inaccessible reservation the blocks are cut from;
         // it lives as long as the worker.
         let reservation = unsafe {
             libc::mmap(
@@ -372,33 +371,106 @@ impl PrivateRegions {
         if reservation == libc::MAP_FAILED {
             return Err(os_error("reserving the worker's lattice buffers"));
         }
-        let base = (reservation as usize).next_multiple_of(HUGE_PAGE_BYTES) as *mut u8;
-        for region in 0..REGIONS {
-            // SAFETY: inside the reservation.
-            let start = unsafe { base.add(region * layout.private_stride()) } as *mut c_void;
-            let bytes = layout.private_region_bytes();
-            // SAFETY: changes the protection of part of our own reservation.
-            if unsafe { libc::mprotect(start, bytes, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
-                return Err(os_error("opening the worker's lattice buffers"));
-            }
+        let base = (reservation as usize + 1).next_multiple_of(HUGE_PAGE_BYTES) as *mut u8;
+        let regions = PrivateRegions { base, layout };
+        for (start, bytes) in [
+            (0, HUGE_PAGE_BYTES),
+            (2 * HUGE_PAGE_BYTES, layout.private_block_bytes()),
+        ] {
+            regions.protect(start, start + bytes, true)?;
             // Advice, not a requirement: where THP is off the buffers stay on
             // 4 KiB pages, as the live core's would, and the report says so.
             // SAFETY: advice on our own mapping.
-            unsafe { libc::madvise(start, bytes, libc::MADV_HUGEPAGE) };
+            unsafe { libc::madvise(base.add(start) as *mut c_void, bytes, libc::MADV_HUGEPAGE) };
         }
-        Ok(PrivateRegions { base, layout })
+        Ok(regions)
     }
 
-    /// The first region's start, which the supervisor copies relative to.
+    fn protect(&self, from: usize, to: usize, open: bool) -> Result<(), String> {
+        if from >= to {
+            return Ok(());
+        }
+        let protection = if open {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_NONE
+        };
+        // SAFETY: changes the protection of part of our own blocks; mprotect
+        // keeps the pages' content.
+        let done =
+            unsafe { libc::mprotect(self.base.add(from) as *mut c_void, to - from, protection) };
+        if done != 0 {
+            return Err(os_error("protecting the worker's lattice buffers"));
+        }
+        Ok(())
+    }
+
+    /// The block a command of slot `slot` uses, as (start, end) from the base.
+    fn block(&self, slot: usize) -> (usize, usize) {
+        let start = Layout::block_offset(slot);
+        let bytes = if start == 0 {
+            HUGE_PAGE_BYTES
+        } else {
+            self.layout.private_block_bytes()
+        };
+        (start, start + bytes)
+    }
+
+    /// Puts the guard right after the three slots of `slot` bytes, for one
+    /// command, as the live mappings end there; `unfence` opens it again,
+    /// so the supervisor can copy any slot in before the next command.
+    pub fn fence(&self, slot: usize) -> Result<(), String> {
+        let (start, end) = self.block(slot);
+        self.protect(start + REGIONS * slot, end, false)
+    }
+
+    pub fn unfence(&self, slot: usize) -> Result<(), String> {
+        let (start, end) = self.block(slot);
+        self.protect(start + REGIONS * slot, end, true)
+    }
+
+    /// The first block's start, which the supervisor copies relative to.
     pub fn base(&self) -> u64 {
         self.base as u64
     }
 
-    /// Buffer `region` of `bytes`, or None when it does not fit.
-    pub fn buffer(&self, region: usize, bytes: usize) -> Option<*mut c_void> {
+    /// Buffer `region` of a command whose slot is `slot`, or None when it does not fit.
+    pub fn buffer(&self, region: usize, slot: usize) -> Option<*mut c_void> {
         self.layout
-            .private_buffer(self.base as usize, region, bytes)
+            .private_buffer(self.base as usize, region, slot)
             .map(|at| at as *mut c_void)
+    }
+
+    /// What the live core and the kernel host do before every step call
+    /// (cpp/core/state_buffer.cpp, `prepare_call`): the scratch slot is
+    /// discarded, so it reads zero and no kernel can keep state in it, and
+    /// the padding after each level is cleared, for the same reason.
+    pub fn prepare_call(&self, slot: usize, level_bytes: usize) {
+        // SAFETY: the block lies inside the reservation.
+        let block = unsafe { self.base.add(Layout::block_offset(slot)) };
+        for region in 0..2 {
+            // SAFETY: the padding lies inside slot `region`, inside the block.
+            unsafe {
+                std::ptr::write_bytes(
+                    block.add(region * slot + level_bytes),
+                    PADDING,
+                    slot - level_bytes,
+                )
+            };
+        }
+        // SAFETY: the scratch slot is private anonymous memory of this block;
+        // MADV_DONTNEED gives it fresh zero pages on its next touch.
+        let discarded = unsafe {
+            libc::madvise(
+                block.add(2 * slot) as *mut c_void,
+                slot,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if discarded != 0 {
+            // SAFETY: as above; the slot is writable while a command runs.
+            unsafe { std::ptr::write_bytes(block.add(2 * slot), 0, slot) };
+        }
     }
 }
 
@@ -441,17 +513,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_buffer_ends_its_region_on_a_page_boundary() {
+    fn a_slot_is_the_buffer_rounded_up_to_a_page() {
+        assert_eq!(slot_bytes(10_000), 12_288);
+        assert_eq!(slot_bytes(8192), 8192);
         let layout = Layout::for_bytes(10_000);
         assert_eq!(layout.region_bytes, 12_288);
-        assert_eq!(layout.placement(100), Some(8192));
-        assert_eq!(layout.placement(12_288), Some(0));
-        assert_eq!(layout.placement(12_289), None);
+        assert_eq!(layout.private_buffer(0, 2, 8192), Some(16_384));
+        assert_eq!(
+            layout.private_buffer(0, 1, 16_384),
+            None,
+            "larger than a region"
+        );
+        assert_eq!(layout.private_buffer(0, 1, 100), None, "not a whole page");
+        let large = Layout::for_bytes(HUGE_PAGE_BYTES);
+        assert_eq!(
+            large.private_buffer(0, 1, HUGE_PAGE_BYTES),
+            Some(3 * HUGE_PAGE_BYTES),
+            "three slots beyond a huge page go to the large block"
+        );
     }
 
-    /// Three pages of shared buffers with `region` holding ten 1.0s, armed
-    /// for 80 bytes, and this process's own private regions standing in for a
-    /// worker's (its pid and their base address with them).
+    #[test]
+    fn the_buffers_lie_back_to_back_a_slot_apart_from_a_huge_page_boundary_as_live() {
+        let regions = PrivateRegions::map(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
+        let slot = 2 * PAGE_BYTES;
+        let at = |region| regions.buffer(region, slot).unwrap() as usize;
+        assert_eq!(at(0) % HUGE_PAGE_BYTES, 0);
+        assert_eq!(at(1) - at(0), slot);
+        assert_eq!(at(2) - at(1), slot);
+    }
+
+    /// Three pages of shared buffers with `region` holding ten 1.0s, its
+    /// padding cleared for 80 bytes, and this process's own private block
+    /// standing in for a worker's (its pid and its base address with it).
     fn armed_with_worker(region: usize) -> (SharedBuffers, PrivateRegions, libc::pid_t, usize) {
         let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
         shared.fill(region, &[1.0f64; 10]);
@@ -463,50 +557,41 @@ mod tests {
     }
 
     #[test]
-    fn the_canary_travels_with_the_buffer_and_names_a_write_on_either_side() {
+    fn the_padding_travels_with_the_buffer_and_names_a_write_past_its_end() {
         let (shared, worker, pid, base) = armed_with_worker(1);
         assert_eq!(shared.breach(1, 80), None);
-        shared
-            .copy_to_worker(pid, base, 1, 80, Travel::Whole)
-            .unwrap();
-        let buffer = worker.buffer(1, 80).unwrap() as *mut u8;
-        // SAFETY: byte 80 is slack inside the region, byte -1 the page below.
+        let span = (1, 80, Travel::Whole);
+        shared.copy_to_worker(pid, base, PAGE_BYTES, span).unwrap();
+        let buffer = worker.buffer(1, PAGE_BYTES).unwrap() as *mut u8;
+        // SAFETY: byte 80 is padding inside the slot.
         unsafe {
             assert_eq!(*(buffer as *const f64), 1.0);
             *(buffer as *mut f64) = 2.0;
-            *buffer.add(80) = 0;
+            *buffer.add(80) = 1;
         }
         shared
-            .copy_from_worker(pid, base, 1, 80, Travel::Whole)
+            .copy_from_worker(pid, base, PAGE_BYTES, span)
             .unwrap();
         assert_eq!(shared.breach(1, 80), Some(80));
         assert_eq!(shared.read::<f64>(1, 2), vec![2.0, 1.0]);
         shared.arm(1, 80);
-        shared
-            .copy_to_worker(pid, base, 1, 80, Travel::Whole)
-            .unwrap();
-        unsafe { *buffer.sub(1) = 0 };
-        shared
-            .copy_from_worker(pid, base, 1, 80, Travel::Whole)
-            .unwrap();
-        assert_eq!(shared.breach(1, 80), Some(-1));
+        assert_eq!(shared.breach(1, 80), None);
     }
 
     #[test]
-    fn canaries_only_leaves_the_buffer_where_it_is_and_still_names_a_write_around_it() {
+    fn padding_only_leaves_the_buffer_where_it_is_and_still_names_a_write_after_it() {
         let (shared, worker, pid, base) = armed_with_worker(2);
-        shared
-            .copy_to_worker(pid, base, 2, 80, Travel::CanariesOnly)
-            .unwrap();
-        let buffer = worker.buffer(2, 80).unwrap() as *mut u8;
-        // SAFETY: inside the worker's region: the body, then the slack after it.
+        let span = (2, 80, Travel::PaddingOnly);
+        shared.copy_to_worker(pid, base, PAGE_BYTES, span).unwrap();
+        let buffer = worker.buffer(2, PAGE_BYTES).unwrap() as *mut u8;
+        // SAFETY: inside the worker's block: the body, then the padding after it.
         unsafe {
             assert_eq!(*(buffer as *const f64), 0.0, "the body did not travel in");
             *(buffer as *mut f64) = 3.0;
-            *buffer.add(100) = 0;
+            *buffer.add(100) = 1;
         }
         shared
-            .copy_from_worker(pid, base, 2, 80, Travel::CanariesOnly)
+            .copy_from_worker(pid, base, PAGE_BYTES, span)
             .unwrap();
         assert_eq!(shared.read::<f64>(2, 1), vec![1.0], "nor back out");
         assert_eq!(shared.breach(2, 80), Some(100));
@@ -516,18 +601,76 @@ mod tests {
     fn a_region_changes_generation_when_its_content_may_have_changed_and_only_then() {
         let shared = SharedBuffers::new(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
         let first = shared.generation(0);
-        shared.arm(0, 80);
-        let armed = shared.generation(0);
-        assert_ne!(armed, first);
+        shared.fill(0, &[1.0f64; 10]);
+        let filled = shared.generation(0);
+        assert_ne!(filled, first);
         shared.arm(0, 80);
         assert_eq!(
             shared.generation(0),
-            armed,
-            "a canary in place is not rewritten"
+            filled,
+            "padding already clear is not rewritten"
         );
-        shared.fill(0, &[1.0f64; 10]);
-        assert_ne!(shared.generation(0), armed);
+        shared.fill(0, &[f64::from_bits(u64::MAX); 11]);
+        let wide = shared.generation(0);
+        shared.arm(0, 80);
+        assert_ne!(shared.generation(0), wide, "byte 80 had to be cleared");
         assert_eq!(shared.generation(1), first);
+    }
+
+    #[test]
+    fn every_step_call_finds_the_scratch_and_the_padding_zero_whatever_the_last_one_left() {
+        let regions = PrivateRegions::map(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
+        let slot = 2 * PAGE_BYTES;
+        let level_bytes = slot - 40;
+        for region in 0..REGIONS {
+            let buffer = regions.buffer(region, slot).unwrap() as *mut u8;
+            // SAFETY: the slot is `slot` bytes of the block.
+            unsafe { std::ptr::write_bytes(buffer, 7, slot) };
+        }
+        regions.prepare_call(slot, level_bytes);
+        let bytes = |region: usize| {
+            let buffer = regions.buffer(region, slot).unwrap() as *const u8;
+            // SAFETY: as above.
+            unsafe { std::slice::from_raw_parts(buffer, slot) }.to_vec()
+        };
+        for level in 0..2 {
+            let level = bytes(level);
+            assert!(
+                level[..level_bytes].iter().all(|&b| b == 7),
+                "the level stays"
+            );
+            assert!(
+                level[level_bytes..].iter().all(|&b| b == 0),
+                "its padding is cleared"
+            );
+        }
+        assert!(bytes(2).iter().all(|&b| b == 0), "the scratch reads zero");
+    }
+
+    #[test]
+    fn a_write_past_the_third_slot_faults_on_the_guard_while_a_command_runs() {
+        let regions = PrivateRegions::map(Layout::for_bytes(3 * PAGE_BYTES)).unwrap();
+        let slot = PAGE_BYTES;
+        let past = regions.buffer(2, slot).unwrap() as usize + slot;
+        // SAFETY: the child only writes memory and exits.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let fenced = regions.fence(slot).is_ok();
+            // SAFETY: the write is the test: it must fault.
+            unsafe {
+                std::ptr::write_volatile(past as *mut u8, 1);
+                libc::_exit(if fenced { 0 } else { 2 });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        assert!(libc::WIFSIGNALED(status), "status {status}");
+        assert_eq!(libc::WTERMSIG(status), libc::SIGSEGV);
+        regions.fence(slot).unwrap();
+        regions.unfence(slot).unwrap();
+        // SAFETY: open again for the supervisor's copies.
+        unsafe { std::ptr::write_volatile(past as *mut u8, 1) };
     }
 
     #[test]
@@ -540,12 +683,7 @@ mod tests {
         unsafe { std::ptr::write_bytes(buffer, 1, bytes) };
         let start = regions.base() as usize;
         let pid = std::process::id() as libc::pid_t;
-        let kib = anon_huge_kib(
-            pid,
-            start,
-            start + REGIONS * regions.layout.private_stride(),
-        )
-        .unwrap();
+        let kib = anon_huge_kib(pid, start, start + regions.layout.private_span_bytes()).unwrap();
         match huge_page_mode().as_deref() {
             Some("always" | "madvise") => assert!(kib >= 2048, "{kib} KiB on huge pages"),
             // Without THP the buffers are on 4 KiB pages, as the live core's are.

@@ -19,7 +19,7 @@ use crate::kernel::{Kernel, Library};
 use crate::pool::Pool;
 use crate::protocol::{Command, Op, Reply, CHANNEL_FD, MESSAGE_BYTES};
 use crate::seccomp;
-use crate::shared::{Layout, PrivateRegions};
+use crate::shared::{slot_bytes, Layout, PrivateRegions};
 
 /// Exit codes of a worker that ends on its own, never the kernel's doing.
 const EXIT_SETUP: i32 = 71;
@@ -247,46 +247,78 @@ fn execute(
         4
     };
     let field_bytes = cells.checked_mul(value_bytes)?;
-    match command.op {
+    let slot = slot_bytes(field_bytes);
+    let buffers = [
+        regions.buffer(0, slot)?,
+        regions.buffer(1, slot)?,
+        regions.buffer(2, slot)?,
+    ];
+    regions.fence(slot).ok()?;
+    let reply = match command.op {
         Op::Step { current, steps } => {
-            let level = [
-                regions.buffer(0, field_bytes)?,
-                regions.buffer(1, field_bytes)?,
-            ];
-            let scratch = regions.buffer(2, field_bytes)?;
-            for call in 0..command.calls {
-                let state = State {
-                    level,
-                    scratch,
-                    current: ((u64::from(current) + u64::from(call) * steps) % 2) as u32,
-                };
-                // SAFETY: every pointer refers to a mapped buffer of `cells` values.
-                match checked_call(pool, call, || unsafe {
-                    kernel.wave_step(geometry, &state, steps)
-                }) {
-                    Err(reply) => return Some(reply),
-                    Ok(STATUS_OK) => {}
-                    Ok(status) => return Some(Reply::Status { call, status }),
-                }
-            }
-            Some(Reply::Done { status: STATUS_OK })
+            let start = (current, steps);
+            step_calls(kernel, pool, regions, command, buffers, field_bytes, start)
         }
-        Op::Readout => {
-            let field = regions.buffer(0, field_bytes)?;
-            let digits = regions.buffer(1, cells)? as *mut i8;
-            let bad_index = regions.buffer(2, 8)? as *mut u64;
-            let mut last = STATUS_OK;
-            for call in 0..command.calls {
-                // SAFETY: every pointer refers to a mapped buffer of the right size.
-                match checked_call(pool, call, || unsafe {
-                    kernel.readout(geometry, field, digits, bad_index)
-                }) {
-                    Err(reply) => return Some(reply),
-                    Ok(status @ (STATUS_OK | STATUS_NONFINITE)) => last = status,
-                    Ok(status) => return Some(Reply::Status { call, status }),
-                }
-            }
-            Some(Reply::Done { status: last })
+        Op::Readout => readout_calls(kernel, pool, command, buffers),
+    };
+    regions.unfence(slot).ok()?;
+    Some(reply)
+}
+
+/// The command's calls of `steps` steps each, every one on a freshly
+/// discarded scratch and cleared padding, as the live core makes them.
+fn step_calls(
+    kernel: &Kernel,
+    pool: &Pool,
+    regions: &PrivateRegions,
+    command: &Command,
+    [level0, level1, scratch]: [*mut c_void; 3],
+    level_bytes: usize,
+    (current, steps): (u32, u64),
+) -> Reply {
+    let geometry = &command.geometry;
+    for call in 0..command.calls {
+        let state = State {
+            level: [level0, level1],
+            scratch,
+            current: ((u64::from(current) + u64::from(call) * steps) % 2) as u32,
+        };
+        regions.prepare_call(slot_bytes(level_bytes), level_bytes);
+        // SAFETY: every pointer refers to a mapped buffer of `cells` values.
+        match checked_call(pool, call, || unsafe {
+            kernel.wave_step(geometry, &state, steps)
+        }) {
+            Err(reply) => return reply,
+            Ok(STATUS_OK) => {}
+            Ok(status) => return Reply::Status { call, status },
         }
     }
+    Reply::Done { status: STATUS_OK }
+}
+
+/// The command's readouts: the field in the first slot, the digits in the
+/// second, the bad index in the third.
+fn readout_calls(
+    kernel: &Kernel,
+    pool: &Pool,
+    command: &Command,
+    [field, digits, bad_index]: [*mut c_void; 3],
+) -> Reply {
+    let mut last = STATUS_OK;
+    for call in 0..command.calls {
+        // SAFETY: every pointer refers to a mapped buffer of the right size.
+        match checked_call(pool, call, || unsafe {
+            kernel.readout(
+                &command.geometry,
+                field,
+                digits as *mut i8,
+                bad_index as *mut u64,
+            )
+        }) {
+            Err(reply) => return reply,
+            Ok(status @ (STATUS_OK | STATUS_NONFINITE)) => last = status,
+            Ok(status) => return Reply::Status { call, status },
+        }
+    }
+    Reply::Done { status: last }
 }

@@ -56,7 +56,7 @@ pub struct Worker {
     copy_commands: Cell<u64>,
     /// Per region, the supervisor's generation and buffer size this worker's
     /// private copy holds, as far as the supervisor put it there or read it.
-    holds: RefCell<[Option<(u64, usize)>; REGIONS]>,
+    holds: RefCell<[Option<(u64, usize, usize)>; REGIONS]>,
 }
 
 /// A buffer a command needs: its region, its bytes and what of it travels.
@@ -300,21 +300,27 @@ impl Worker {
         (layers, result)
     }
 
-    /// Copies buffers `spans` into the stopped worker, for one command: a
-    /// whole buffer only when the worker does not hold its current content.
-    pub fn copy_in(&self, shared: &SharedBuffers, spans: &[Span]) -> Result<(), String> {
+    /// Copies buffers `spans` into the stopped worker, for one command of
+    /// slot `slot`: a whole buffer only when the worker does not hold its
+    /// current content in that slot.
+    pub fn copy_in(
+        &self,
+        shared: &SharedBuffers,
+        slot: usize,
+        spans: &[Span],
+    ) -> Result<(), String> {
         self.copy_commands.set(self.copy_commands.get() + 1);
         let needed: Vec<Span> = spans
             .iter()
             .copied()
             .filter(|&(region, bytes, travel)| {
                 travel != Travel::Whole
-                    || self.holds.borrow()[region] != Some((shared.generation(region), bytes))
+                    || self.holds.borrow()[region] != Some((shared.generation(region), bytes, slot))
             })
             .collect();
-        self.copy(&needed, |pid, base, (region, bytes, travel)| {
-            shared.copy_to_worker(pid, base, region, bytes, travel)?;
-            self.held(shared, region, bytes, travel);
+        self.copy(&needed, |pid, base, span| {
+            shared.copy_to_worker(pid, base, slot, span)?;
+            self.held(shared, slot, span);
             Ok(())
         })
     }
@@ -324,20 +330,25 @@ impl Worker {
         (self.copy_spent.get(), self.copy_commands.get())
     }
 
-    /// Copies buffers `spans` out of the stopped worker.
-    pub fn copy_out(&self, shared: &SharedBuffers, spans: &[Span]) -> Result<(), String> {
-        self.copy(spans, |pid, base, (region, bytes, travel)| {
-            shared.copy_from_worker(pid, base, region, bytes, travel)?;
-            self.held(shared, region, bytes, travel);
+    /// Copies buffers `spans` of a command of slot `slot` out of the stopped worker.
+    pub fn copy_out(
+        &self,
+        shared: &SharedBuffers,
+        slot: usize,
+        spans: &[Span],
+    ) -> Result<(), String> {
+        self.copy(spans, |pid, base, span| {
+            shared.copy_from_worker(pid, base, slot, span)?;
+            self.held(shared, slot, span);
             Ok(())
         })
     }
 
     /// After a copy of `travel`: the worker holds the region's current
-    /// generation when the whole buffer moved, and nothing known otherwise.
-    fn held(&self, shared: &SharedBuffers, region: usize, bytes: usize, travel: Travel) {
+    /// generation in that slot when the whole buffer moved, and nothing known otherwise.
+    fn held(&self, shared: &SharedBuffers, slot: usize, (region, bytes, travel): Span) {
         self.holds.borrow_mut()[region] =
-            (travel == Travel::Whole).then(|| (shared.generation(region), bytes));
+            (travel == Travel::Whole).then(|| (shared.generation(region), bytes, slot));
     }
 
     fn copy(
@@ -364,7 +375,7 @@ impl Worker {
     /// pages in them, from the kernel's own accounting.
     pub fn huge_page_kib(&self, layout: &crate::shared::Layout) -> Option<u64> {
         let start = self.private_base.get()? as usize;
-        let end = start + crate::shared::REGIONS * layout.private_stride();
+        let end = start + layout.private_span_bytes();
         crate::shared::anon_huge_kib(self.kernel_pid.get(), start, end)
     }
 

@@ -178,10 +178,11 @@ fn skipping_work_only_when_timed_fails_the_probe_that_ends_each_sample() {
 
 #[test]
 fn a_kernel_wrong_at_one_cell_of_its_own_timed_output_fails_the_full_state_check() {
-    // From the third call in a row on its own output it adds 1e-3 to one cell
-    // of 44,099, which sampled cells miss. Timed alone after the first round
-    // (the incumbent's times known) or interleaved with the incumbent in
-    // every round, the fully checked sample follows a chain of its own calls.
+    // In every call of 8 or more steps it adds a few times the tolerance to
+    // one cell of 44,099,
+    // which sampled cells miss; timed alone after the first round (the
+    // incumbent's times known) or interleaved with the incumbent in every
+    // round, the last sample's last call is checked over the whole state.
     let args = [
         "--target",
         "211,209",
@@ -192,7 +193,7 @@ fn a_kernel_wrong_at_one_cell_of_its_own_timed_output_fails_the_full_state_check
     ];
     for (seed, incumbent_samples) in [("1", "1"), ("2", "3"), ("3", "5"), ("4", "5")] {
         let output = run_fixture(
-            "wrong-cell-at-live-size",
+            "wrong-cell-in-live-batches",
             &[
                 &args[..],
                 &["--seed", seed, "--incumbent-samples", incumbent_samples],

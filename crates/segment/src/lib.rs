@@ -32,5 +32,5 @@ pub use layout::{
     HEADER_BYTES, MAGIC, MAX_DIMS, MAX_METADATA_CAPACITY_BYTES, MAX_SEGMENT_BYTES, MIN_EXTENT,
     PRECISION_F32, PRECISION_F64,
 };
-pub use mapping::Mapping;
+pub use mapping::{map_shared_aligned, Mapping, LEVEL_ALIGNMENT_BYTES};
 pub use segment::Segment;

@@ -15,6 +15,9 @@ use crate::error::SegmentError;
 pub struct Mapping {
     base: NonNull<u8>,
     len: usize,
+    /// The reservation the mapping lies in (start, length), unmapped whole.
+    reservation: usize,
+    reserved: usize,
 }
 
 // The mapping is plain memory addressed by raw pointers and atomics; nothing
@@ -22,27 +25,82 @@ pub struct Mapping {
 unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
+/// Where every live path puts a lattice's level 0: on a transparent huge
+/// page boundary, as the core's private block does (cpp/core/huge_pages.cpp),
+/// so a kernel finds its levels laid out the same wherever it runs, the
+/// sandbox's worker included (crates/sandbox/src/shared.rs).
+pub const LEVEL_ALIGNMENT_BYTES: usize = 2 << 20;
+
+/// A `MAP_SHARED` read-write mapping of `len` bytes of `fd` from
+/// `file_offset`, placed so that the byte `aligned_at` bytes into it lies on
+/// a [`LEVEL_ALIGNMENT_BYTES`] boundary, inside an inaccessible reservation
+/// that leaves at least one guard page after it. Returns the reservation
+/// (start, length), to unmap whole, and the mapping's start.
+pub fn map_shared_aligned(
+    fd: BorrowedFd<'_>,
+    len: usize,
+    file_offset: u64,
+    aligned_at: usize,
+) -> std::io::Result<(usize, usize, *mut u8)> {
+    let reserved = len
+        .checked_add(LEVEL_ALIGNMENT_BYTES + 4096)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    // SAFETY: a fresh inaccessible reservation; nothing aliases it.
+    let reservation = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            reserved,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if reservation == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let start = reservation as usize;
+    let aligned = (start + aligned_at).next_multiple_of(LEVEL_ALIGNMENT_BYTES) - aligned_at;
+    // SAFETY: replaces part of our own reservation ([aligned, aligned + len)
+    // lies inside it: aligned - start < LEVEL_ALIGNMENT_BYTES).
+    let base = unsafe {
+        libc::mmap(
+            aligned as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd.as_raw_fd(),
+            file_offset as libc::off_t,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        let error = std::io::Error::last_os_error();
+        // SAFETY: unmaps the reservation made above.
+        unsafe { libc::munmap(reservation, reserved) };
+        return Err(error);
+    }
+    Ok((start, reserved, base.cast::<u8>()))
+}
+
 impl Mapping {
-    /// Maps `len` bytes of `fd` read-write and shared.
-    pub(crate) fn map(fd: BorrowedFd<'_>, len: u64) -> Result<Self, SegmentError> {
+    /// Maps `len` bytes of `fd` read-write and shared, with the byte at
+    /// `level0_offset` on a [`LEVEL_ALIGNMENT_BYTES`] boundary.
+    pub(crate) fn map(
+        fd: BorrowedFd<'_>,
+        len: u64,
+        level0_offset: u64,
+    ) -> Result<Self, SegmentError> {
         let len = usize::try_from(len)
             .map_err(|_| SegmentError::io("mmap", std::io::ErrorKind::OutOfMemory.into()))?;
-        // SAFETY: a fresh mapping chosen by the kernel; nothing aliases it yet.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(SegmentError::last_os_error(format!("mmap of {len} bytes")));
-        }
-        let base = NonNull::new(base.cast::<u8>()).expect("mmap never returns null on success");
-        Ok(Self { base, len })
+        let (reservation, reserved, base) = map_shared_aligned(fd, len, 0, level0_offset as usize)
+            .map_err(|error| SegmentError::io(&format!("mmap of {len} bytes"), error))?;
+        let base = NonNull::new(base).expect("mmap never returns null on success");
+        Ok(Self {
+            base,
+            len,
+            reservation,
+            reserved,
+        })
     }
 
     /// Start of the mapping; valid for `len()` bytes while `self` lives.
@@ -103,8 +161,8 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: mapped in `map` with this length; every view of it holds
+        // SAFETY: reserved in `map` with this length; every view of it holds
         // an `Arc<Mapping>`, so none outlives this call.
-        unsafe { libc::munmap(self.as_ptr().cast(), self.len) };
+        unsafe { libc::munmap(self.reservation as *mut libc::c_void, self.reserved) };
     }
 }

@@ -45,7 +45,7 @@ impl Segment {
         let fd = sys::memfd_create(c"ouroboros-state")?;
         sys::ftruncate(fd.as_fd(), layout.segment_bytes())?;
         sys::add_seals(fd.as_fd(), SEALS)?;
-        let mapping = Mapping::map(fd.as_fd(), layout.segment_bytes())?;
+        let mapping = Mapping::map(fd.as_fd(), layout.segment_bytes(), layout.level0_offset())?;
         mapping.copy_in(0, &header::encode(layout));
         Ok(Self {
             fd,
@@ -80,7 +80,7 @@ impl Segment {
         if let Some(expected) = expected {
             header::check_expected(&layout, expected)?;
         }
-        let mapping = Mapping::map(fd.as_fd(), layout.segment_bytes())?;
+        let mapping = Mapping::map(fd.as_fd(), layout.segment_bytes(), layout.level0_offset())?;
         let segment = Self {
             fd,
             mapping: Arc::new(mapping),
