@@ -32,10 +32,56 @@ pub fn cone_scales<T: Real>(
 ) -> Result<Vec<f64>, OracleError> {
     lattice.check_field("previous", previous)?;
     lattice.check_field("current", current)?;
-    let mut largest: Vec<f64> = previous
-        .iter()
-        .zip(current)
-        .map(|(&old, &new)| finite_magnitude(old).max(finite_magnitude(new)))
+    Ok(filtered_scales(
+        lattice,
+        &[previous, current],
+        courant2,
+        radius,
+    ))
+}
+
+/// [`cone_scales`] over the expected output levels too (the oracle's
+/// u^{n+k-1} and u^{n+k}, never the kernel's): the later steps' terms are
+/// summed from values the steps before made, which can outgrow the inputs
+/// (huge finite values beside each other, as the dojo's `mixed` waves put
+/// them, add up to near the largest finite value), and a correct kernel
+/// rounds them in its own order. The outputs bound those values where the
+/// inputs do not; a quiet region stays quiet in both, so its cells are
+/// still judged to their own scale.
+pub fn cone_scales_through<T: Real>(
+    lattice: &Lattice,
+    inputs: [&[T]; 2],
+    outputs: [&[T]; 2],
+    courant2: f64,
+    radius: usize,
+) -> Result<Vec<f64>, OracleError> {
+    for (name, field) in [
+        ("previous", inputs[0]),
+        ("current", inputs[1]),
+        ("expected previous", outputs[0]),
+        ("expected current", outputs[1]),
+    ] {
+        lattice.check_field(name, field)?;
+    }
+    let fields = [inputs[0], inputs[1], outputs[0], outputs[1]];
+    Ok(filtered_scales(lattice, &fields, courant2, radius))
+}
+
+/// [`term_weight`] times, per cell, the largest finite magnitude of any of
+/// `fields` within `radius` cells of it along every axis.
+fn filtered_scales<T: Real>(
+    lattice: &Lattice,
+    fields: &[&[T]],
+    courant2: f64,
+    radius: usize,
+) -> Vec<f64> {
+    let mut largest: Vec<f64> = (0..lattice.cell_count())
+        .map(|cell| {
+            fields
+                .iter()
+                .map(|field| finite_magnitude(field[cell]))
+                .fold(0.0, f64::max)
+        })
         .collect();
     let mut line = Vec::new();
     let mut filtered = Vec::new();
@@ -51,7 +97,7 @@ pub fn cone_scales<T: Real>(
         }
     }
     let weight = term_weight(lattice.dims(), courant2);
-    Ok(largest.into_iter().map(|m| weight * m).collect())
+    largest.into_iter().map(|m| weight * m).collect()
 }
 
 /// [`cone_scales`] at a few cells only, each from its own box of side
@@ -163,7 +209,10 @@ fn periodic_max_filter(line: &[f64], radius: usize, out: &mut Vec<f64>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{cone_scales, cone_scales_at_cells, gathered_cone_scale, periodic_max_filter};
+    use super::{
+        cone_scales, cone_scales_at_cells, cone_scales_through, gathered_cone_scale,
+        periodic_max_filter,
+    };
     use crate::Lattice;
 
     #[test]
@@ -185,6 +234,32 @@ mod tests {
                 assert_eq!(got, direct, "radius {radius}, cell {i}");
             }
         }
+    }
+
+    #[test]
+    fn the_expected_outputs_raise_a_cells_scale_within_the_cone_and_nowhere_else() {
+        // 1-D, 9 cells, r^2 = 0.5: the weight is 3 + 4 * 0.5 = 5.
+        let lattice = Lattice::new(&[9]).unwrap();
+        let inputs = vec![1.0; 9];
+        let mut later = vec![1.0; 9];
+        later[4] = 1.0e300;
+        let quiet = vec![0.0; 9];
+        let through =
+            cone_scales_through(&lattice, [&inputs, &inputs], [&quiet, &later], 0.5, 1).unwrap();
+        let only_inputs = cone_scales(&lattice, &inputs, &inputs, 0.5, 1).unwrap();
+        for cell in 0..9 {
+            let expected = if (3..=5).contains(&cell) {
+                5.0e300
+            } else {
+                5.0
+            };
+            assert_eq!(through[cell], expected, "cell {cell}");
+            assert_eq!(only_inputs[cell], 5.0, "cell {cell}");
+        }
+        assert!(
+            cone_scales_through(&lattice, [&inputs, &inputs], [&quiet, &inputs[..8]], 0.5, 1)
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use crate::{cone_scales, step, Lattice, OracleError, Real};
+use crate::{cone_scales_through, step, Lattice, OracleError, Real};
 
 /// Where a kernel's whole newest level first disagrees with the oracle's.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,8 +18,9 @@ pub struct StepMismatch {
 ///
 /// A NaN must meet a NaN and an infinity the same infinity; each finite
 /// value must agree to `ulps_per_step` units of `epsilon` per step of its
-/// own scale: its cell's [`cone_scales`] (the largest value of its light
-/// cone, weighted by an update's terms), or its expected magnitude where
+/// own scale: its cell's [`cone_scales_through`] (the largest value of its
+/// light cone in the inputs and the expected outputs, weighted by an
+/// update's terms), or its expected magnitude where
 /// that is larger (a correct kernel that sums in another order errs by ulps
 /// of the terms, however much they cancel), never the field's largest value,
 /// which would hide a wrong quiet region. A level within tolerance of each
@@ -42,7 +43,13 @@ pub fn check_step<T: Real>(
     if mismatch(actual, &expected.current, per_scale, &[]).is_none() {
         return Ok(None);
     }
-    let scales = cone_scales(lattice, previous, current, courant2.magnitude(), steps)?;
+    let scales = cone_scales_through(
+        lattice,
+        [previous, current],
+        [&expected.previous, &expected.current],
+        courant2.magnitude(),
+        steps,
+    )?;
     Ok(mismatch(actual, &expected.current, per_scale, &scales))
 }
 

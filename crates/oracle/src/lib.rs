@@ -36,7 +36,9 @@ mod step;
 mod summation;
 
 pub use cells::{step_at_cells, step_cones};
-pub use cone_scale::{cone_scales, cone_scales_at_cells, gathered_cone_scale, term_weight};
+pub use cone_scale::{
+    cone_scales, cone_scales_at_cells, cone_scales_through, gathered_cone_scale, term_weight,
+};
 pub use energy::{energy, WaveParameters};
 pub use error::OracleError;
 pub use full_check::{check_step, StepMismatch};

@@ -26,15 +26,15 @@ const KINDS: [&str; 10] = [
 ];
 
 /// One attack on the step slot.
-struct Wave {
-    kind: &'static str,
-    extents: Vec<usize>,
-    f32: bool,
-    courant2: f64,
-    previous: Vec<f64>,
-    current: Vec<f64>,
-    steps: u64,
-    current_index: u32,
+pub struct Wave {
+    pub kind: &'static str,
+    pub extents: Vec<usize>,
+    pub f32: bool,
+    pub courant2: f64,
+    pub previous: Vec<f64>,
+    pub current: Vec<f64>,
+    pub steps: u64,
+    pub current_index: u32,
 }
 
 fn small_extents(rng: &mut Rng) -> Vec<usize> {
@@ -73,7 +73,8 @@ fn resonance(extents: &[usize], courant2: f64, rng: &mut Rng) -> (Vec<f64>, Vec<
     (previous, current)
 }
 
-fn wave(index: usize, rng: &mut Rng) -> Wave {
+/// Attack `index` of a run, drawn from `rng` (its kind is `index`'s turn).
+pub fn wave(index: usize, rng: &mut Rng) -> Wave {
     let kind = KINDS[index % KINDS.len()];
     let f32 = index / KINDS.len() % 2 == 1;
     let mut extents = small_extents(rng);
