@@ -10,7 +10,8 @@
 //! is known, checked at sampled cells with `step_at_cells`.
 
 use ouroboros_oracle::{
-    cone_scales, cone_scales_at_cells, readout, step, step_at_cells, Lattice, Levels, Readout,
+    cone_scales_at_cells, cone_scales_through, readout, step, step_at_cells, Lattice, Levels,
+    Readout,
 };
 
 use crate::abi::{Geometry, PRECISION_F64};
@@ -18,7 +19,7 @@ use crate::compare::compare_to_scales;
 use crate::float::Float;
 use crate::invariants::stateless_case;
 use crate::lattices::differential_extents;
-use crate::live_states::LiveState;
+use crate::live_states::{self, LiveState};
 use crate::phase::Phase;
 use crate::remote::{run_steps, ReadoutResult, Remote, Stepped};
 use crate::rng::Rng;
@@ -68,8 +69,9 @@ pub fn step_case<T: Float>(
 ///
 /// A field within tolerance of each expected cell's own magnitude is within
 /// it of any larger scale; only one that is not is judged again against
-/// each cell's cone scale (`cone_scales` of radius `steps`: one max filter,
-/// O(cells), rather than weighing every step's terms).
+/// each cell's cone scale (`cone_scales_through` of radius `steps`, over the
+/// inputs and the oracle's outputs: one max filter, O(cells), rather than
+/// weighing every step's terms).
 pub fn matches_oracle<T: Float>(
     lattice: &Lattice,
     previous: &[T],
@@ -89,8 +91,14 @@ pub fn matches_oracle<T: Float>(
     if levels_match(got, &expected, steps, &[]).is_ok() {
         return Ok(());
     }
-    let scales = cone_scales(lattice, previous, current, courant2, steps as usize)
-        .map_err(|error| error.to_string())?;
+    let scales = cone_scales_through(
+        lattice,
+        [previous, current],
+        [&expected.previous, &expected.current],
+        courant2,
+        steps as usize,
+    )
+    .map_err(|error| error.to_string())?;
     levels_match(got, &expected, steps, &scales)
 }
 
@@ -214,11 +222,6 @@ struct Start {
     courant2: Option<f64>,
 }
 
-const RANDOM_START: Start = Start {
-    state: LiveState::Random,
-    courant2: None,
-};
-
 /// The live lattice at its size: `calls` calls of `steps` steps from
 /// `start`, checked at `LIVE_CELLS` drawn cells against `step_at_cells`.
 fn live_case<T: Float>(
@@ -272,76 +275,31 @@ fn live_case<T: Float>(
     )
 }
 
-/// The live lattice's cases in its precision, from random states at drawn
-/// r^2: single-step calls, one call of a drawn 2-5 steps, calls of the live
-/// steps per call k and one call of k + 1 (the other parity); then from
-/// states of the live kind at the live r^2 (drawn when not given), as a job
-/// runs: 2-3 calls of k steps from a pulse at rest, one call of k from a
-/// narrow pulse (a quiet far field, each cell judged to its own scale) and
-/// one call of k + 1 steps on a standing wave; 7 steps against 3 + 4 bit for bit, which a
-/// count kept in the field's low bits breaks; then the reuse cases, one step
-/// and k steps per call.
+/// The live lattice's cases in its precision (`live_states::live_cases`:
+/// random starts at drawn r^2, states of the live kind at the live r^2 when
+/// given); 7 steps against 3 + 4 bit for bit, which a count kept in the
+/// field's low bits breaks; then the reuse cases, one step and k steps per
+/// call.
 fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &LiveLattice, rng: &mut Rng) {
     let label = format!("live lattice, {} dims, {}", live.extents.len(), T::NAME);
-    let calls = rng.int(2, 5) as u32;
-    phase.case(
-        &format!("{label}, single-step calls"),
-        live_case::<T>(kernel, live.extents, calls, 1, RANDOM_START, rng),
-    );
-    let steps = rng.int(2, 5) as u64;
-    phase.case(
-        &format!("{label}, one multi-step call"),
-        live_case::<T>(kernel, live.extents, 1, steps, RANDOM_START, rng),
-    );
-    if live.steps_per_call > 1 {
-        let calls = rng.int(2, 3) as u32;
-        phase.case(
-            &format!("{label}, calls of the live steps per call"),
-            live_case::<T>(
-                kernel,
-                live.extents,
-                calls,
-                live.steps_per_call,
-                RANDOM_START,
-                rng,
-            ),
-        );
-    }
-    phase.case(
-        &format!("{label}, one call of one step more than the live steps per call"),
-        live_case::<T>(
-            kernel,
-            live.extents,
-            1,
-            live.steps_per_call + 1,
-            RANDOM_START,
-            rng,
-        ),
-    );
     let r2 = if live.courant2.is_some() {
         "the live"
     } else {
         "a drawn"
     };
-    for (state, calls, steps) in [
-        (
-            LiveState::PulseAtRest,
-            rng.int(2, 3) as u32,
-            live.steps_per_call,
-        ),
-        (LiveState::NarrowPulse, 1, live.steps_per_call),
-        (LiveState::StandingWave, 1, live.steps_per_call + 1),
-    ] {
+    for case in live_states::live_cases(live.steps_per_call, rng) {
         let start = Start {
-            state,
-            courant2: live.courant2,
+            state: case.state,
+            courant2: live.courant2.filter(|_| case.keeps_live_courant()),
+        };
+        let at = if case.keeps_live_courant() {
+            r2
+        } else {
+            "a drawn"
         };
         phase.case(
-            &format!(
-                "{label}, {}, {calls} calls of {steps} steps at {r2} r^2",
-                state.label()
-            ),
-            live_case::<T>(kernel, live.extents, calls, steps, start, rng),
+            &format!("{label}, {} at {at} r^2", case.label()),
+            live_case::<T>(kernel, live.extents, case.calls, case.steps, start, rng),
         );
     }
     phase.case(

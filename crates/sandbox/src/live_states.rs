@@ -56,6 +56,65 @@ impl LiveState {
     }
 }
 
+/// One of the live lattice's cases: what it starts from, `calls` calls of
+/// `steps` steps, and whether it keeps the live r^2 (random starts draw one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveCase {
+    pub state: LiveState,
+    pub calls: u32,
+    pub steps: u64,
+}
+
+impl LiveCase {
+    /// Whether the case runs at the live r^2 when one is given: the states
+    /// of the live kind do, as a job runs; random starts draw their own.
+    pub fn keeps_live_courant(&self) -> bool {
+        self.state != LiveState::Random
+    }
+
+    /// What the case is, for its report line.
+    pub fn label(&self) -> String {
+        match (self.state, self.calls, self.steps) {
+            (LiveState::Random, calls, 1) => format!("{calls} single-step calls"),
+            (LiveState::Random, 1, steps) => format!("one call of {steps} steps"),
+            (LiveState::Random, calls, steps) => format!("{calls} calls of {steps} steps"),
+            (state, calls, steps) => format!("{}, {calls} calls of {steps} steps", state.label()),
+        }
+    }
+}
+
+/// The live lattice's cases for `steps_per_call` (k) live steps a call,
+/// counts drawn from `rng`: from random states, 2-5 single-step calls, one
+/// call of 2-5 steps, 2-3 calls of k (when k > 1) and one of k + 1 (the
+/// other parity); then from states of the live kind, 2-3 calls of k from a
+/// pulse at rest, one call of k from a narrow pulse (a quiet far field,
+/// each cell judged to its own scale) and one of k + 1 on a standing wave.
+pub fn live_cases(steps_per_call: u64, rng: &mut Rng) -> Vec<LiveCase> {
+    let case = |state, calls, steps| LiveCase {
+        state,
+        calls,
+        steps,
+    };
+    let mut cases = vec![
+        case(LiveState::Random, rng.int(2, 5) as u32, 1),
+        case(LiveState::Random, 1, rng.int(2, 5) as u64),
+    ];
+    if steps_per_call > 1 {
+        cases.push(case(
+            LiveState::Random,
+            rng.int(2, 3) as u32,
+            steps_per_call,
+        ));
+    }
+    cases.extend([
+        case(LiveState::Random, 1, steps_per_call + 1),
+        case(LiveState::PulseAtRest, rng.int(2, 3) as u32, steps_per_call),
+        case(LiveState::NarrowPulse, 1, steps_per_call),
+        case(LiveState::StandingWave, 1, steps_per_call + 1),
+    ]);
+    cases
+}
+
 /// `amplitude` times the product over axes of `factors[axis][x_axis]`, for
 /// every cell in row-major order (the last axis fastest): both kinds are
 /// separable, so a 4096^2 lattice costs a product per cell, not an `exp`.
