@@ -93,7 +93,7 @@ impl Mapping {
         let len = usize::try_from(len)
             .map_err(|_| SegmentError::io("mmap", std::io::ErrorKind::OutOfMemory.into()))?;
         let (reservation, reserved, base) = map_shared_aligned(fd, len, 0, level0_offset as usize)
-            .map_err(|error| SegmentError::io(&format!("mmap of {len} bytes"), error))?;
+            .map_err(|error| SegmentError::io(format!("mmap of {len} bytes"), error))?;
         let base = NonNull::new(base).expect("mmap never returns null on success");
         Ok(Self {
             base,
