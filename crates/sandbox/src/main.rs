@@ -262,7 +262,7 @@ fn split_layers(options: &Options, layout: Layout, workers: [&Worker; 2]) -> Vec
         name: "supervisor",
         active: true,
         detail: format!(
-            "loads no kernel; owns the report, the timing and the oracle checks; shares no memory with the workers: it copies what each command needs of {} KiB of buffers (both levels out, a level in only when the worker lacks its current copy, the scratch's canaries only) into and out of each while it is stopped",
+            "loads no kernel; owns the report, the timing and the oracle checks; shares no memory with the workers: it copies what each command needs of {} KiB of buffers (both levels out, a level in only when the worker lacks its current copy, the scratch's padding only, its body discarded before every call) into and out of each while it is stopped",
             layout.total_bytes() >> 10
         ),
     }];
