@@ -31,7 +31,7 @@ import { randomInt } from 'node:crypto';
 import type { CoreConeProbe, CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
-import { oracleAddon } from '../../native/loader.js';
+import { coreAddon, oracleAddon } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
 import {
@@ -44,6 +44,8 @@ import {
   drawFollowingProbe,
   drawProbeCells,
 } from './differential-check.js';
+import { ConeBatch } from './cone-batch.js';
+import { ConeCostModel, affordableCellsPerStep } from './cone-cost.js';
 import { cellCount } from './initial-conditions.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
 
@@ -248,13 +250,6 @@ interface SnapshotLevels {
   current: Float64Array;
 }
 
-/** Where a cone probe's cones are copied for the oracle; busy while its steps are under way. */
-interface ConeArrays {
-  older: Float64Array;
-  newer: Float64Array;
-  busy: boolean;
-}
-
 /** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
 export interface ConeProbeStats {
   checked: number;
@@ -262,13 +257,25 @@ export interface ConeProbeStats {
   extras: number;
   /** Cells the checked probes compared. */
   cellsChecked: number;
+  /** Oracle calls that checked them (each a batch of probes: cone-batch.ts). */
+  calls: number;
   gatherNs: number;
+  /** The JS thread's part (taking, sending, comparing) and the oracle's steps, in wall time... */
   jsMs: number;
   oracleMs: number;
+  /** ...and in the CPU time of the thread that did each: what they took from the kernel's cores, and what the cost share goes by. */
+  jsCpuMs: number;
+  oracleCpuMs: number;
 }
 
 /** Most cells a step the watchdog asks the core to check beyond its plans (the core caps a gather at the plan's cells). */
 const MAX_TAKE_CELLS_PER_STEP = 2 ** 20;
+
+/** The JS thread's CPU time, in ns: what the watchdog's own work takes from the kernel's cores. */
+const threadCpuNs = (): number => coreAddon().threadCpuNs();
+
+/** Cone batches with the oracle at once: while as many are out and the next is due, probes wait in the core (which drops extras it has no slot for). */
+const MAX_CONE_BATCHES_OUT = 2;
 
 /** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
 const MAX_CHECK_TIMES = 100_000;
@@ -291,8 +298,15 @@ export class Watchdog {
   #fullCheckPlanned = false;
   /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
   #fullCheckInFlight: Promise<void> | null = null;
-  /** Cone probes' cones copied out of the core, one pair per probe being checked (two may be out), allocated once. */
-  readonly #cones: ConeArrays[] = [];
+  /** The cone probes taken and not yet sent to the oracle, and emptied batches kept for reuse (their arrays allocated once). */
+  #pendingCones: ConeBatch | null = null;
+  readonly #spareConeBatches: ConeBatch[] = [];
+  /** Probes were left in the core while the oracle was behind: taken when a batch settles. */
+  #conesWaiting = false;
+  /** The run has ended (end()). */
+  #ended = false;
+  /** What the cone probes' oracle calls cost: a fixed part per call and a part per cell (cone-cost.ts). */
+  readonly #coneCost = new ConeCostModel();
   readonly #coneRandom: () => number;
   /**
    * With a cost share, the cone probes' own cadence: each probe's cost (the
@@ -301,12 +315,12 @@ export class Watchdog {
    * cone intervals as a snapshot's defers the next snapshot.
    */
   readonly #coneCadence: SnapshotCadence | null;
-  /** Cone probes' oracle steps under way off the JS thread. */
+  /** Cone batches' oracle steps under way off the JS thread. */
   readonly #conesInFlight = new Set<Promise<void>>();
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
   /** What the cone probes checked so far cost. */
-  readonly coneStats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
+  readonly coneStats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
   /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
   readonly differentialCheckTimesMs: number[] = [];
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
@@ -344,100 +358,192 @@ export class Watchdog {
     this.#armNextCone(this.core.stepCount);
   }
 
+  /** The run has ended: what the core announces from now on is another run's. */
+  end(): void {
+    this.#ended = true;
+  }
+
   /** Whether the run takes cone probes: the lattice passes the runner onCone only then. */
   get takesConeProbes(): boolean {
     return (this.differential?.coneEverySteps ?? 0) > 0;
   }
 
-  /** Resolves once no cone probe is being checked (at once when none is). */
+  /** Sends the cone probes taken and not yet sent, and resolves once none is being checked (at once when none is). */
   async coneSettled(): Promise<void> {
-    await Promise.all(this.#conesInFlight);
+    this.#sendCones();
+    while (this.#conesInFlight.size > 0) await Promise.all(this.#conesInFlight);
   }
 
   /**
    * Called with each cone probe the runner announces: the cones of every
-   * probe waiting (a follow-on may have been announced too) are copied out,
-   * the next probe is armed, and the oracle steps the cones on a libuv
-   * thread; a probe is settled (its slot the runner's again) when the answer
-   * comes, and a mismatch rolls back.
+   * probe waiting (a follow-on may have been announced too) are copied out
+   * into the pending batch, the next plan is armed when a plan's probe is
+   * taken, and an extra probe's slot is the runner's again at once (its
+   * cones are the batch's now). The batch goes to the oracle, which steps
+   * its cones on a libuv thread, once it is due (#coneBatchDue); a plan's
+   * slot is settled with its verdict, and a mismatch rolls back.
    */
   checkCone(): void {
     const plan = this.differential;
     if (plan === null) return;
+    const room = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
     for (;;) {
+      const batch = (this.#pendingCones ??= this.#spareConeBatches.pop() ?? new ConeBatch(plan.coneValues + room));
+      // The oracle is behind: the probes wait in the core (which drops the extras it has no slot left for) until a batch settles.
+      if (this.#conesInFlight.size >= MAX_CONE_BATCHES_OUT && this.#coneBatchDue(batch, plan)) {
+        this.#conesWaiting = true;
+        return;
+      }
       const startedMs = this.#now();
-      const cones = this.#freeConeArrays(plan);
-      const probe = this.#takeConeProbe(cones);
+      const startedCpuNs = threadCpuNs();
+      const probe = this.#takeConeProbe(...batch.free(room));
       if (probe === null) return;
-      cones.busy = true;
-      // An extra probe took no plan: the armed one stands.
-      if (!probe.extra) this.#armNextCone(Math.max(probe.step, this.core.stepCount));
-      const checked = this.#checkTakenCone(probe, cones, startedMs).finally(() => this.#conesInFlight.delete(checked));
-      this.#conesInFlight.add(checked);
-    }
-  }
-
-  /** The oracle steps a taken probe's cones off the JS thread; a mismatch rolls back. */
-  async #checkTakenCone(probe: CoreConeProbe, cones: ConeArrays, startedMs: number): Promise<void> {
-    const { extents, courant2, precision } = this.physics;
-    const count = probe.cells.length * coneValues(extents.length, probe.radius);
-    const rollbacks = this.#rollbacks;
-    try {
-      const answer = oracleAddon().stepConesAsync(
-        cones.older.subarray(0, count),
-        cones.newer.subarray(0, count),
-        extents.length,
-        probe.radius,
-        courant2,
-        probe.steps,
-        precision === 'f32',
-      );
-      const sentMs = this.#now();
-      this.coneStats.jsMs += sentMs - startedMs;
-      this.coneStats.gatherNs += probe.gatherNs;
-      const { values, scales } = await answer;
-      const answeredMs = this.#now();
-      this.coneStats.oracleMs += answeredMs - sentMs;
-      const mismatch = compareProbe(probe.cells, probe.values, values, scales, precision, probe.steps);
-      const doneMs = this.#now();
-      this.coneStats.checked += 1;
-      if (probe.extra) this.coneStats.extras += 1;
-      this.coneStats.cellsChecked += probe.cells.length;
-      this.coneStats.jsMs += doneMs - answeredMs;
-      this.#noteDifferentialCheck(answeredMs);
-      if (mismatch === null && !probe.extra) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6, probe.cells.length);
-      // Its arrays are free before its slot is: the runner's next announcement may need them.
-      cones.busy = false;
-      this.core.settleConeProbe(probe.step);
-      if (mismatch === null || rollbacks !== this.#rollbacks) return;
-      const failure = this.#differentialDetail(mismatch, probe.step, probe.steps, probe.cells.length, 'differential check of a cone probe');
-      this.#rollBack(failure, probe.step, this.lastChecked?.energyDrift ?? 0);
-    } catch (error) {
-      if (!(error instanceof Error && /is closed/.test(error.message)))
-        process.emitWarning(`the watchdog's cone probe of step ${probe.step} failed: ${String(error)}`);
-    } finally {
-      cones.busy = false;
+      batch.add(probe, probe.cells.length * coneValues(this.physics.extents.length, probe.radius), this.#rollbacks);
+      // An extra probe took no plan: the armed one stands, and nothing waits on its slot.
+      if (probe.extra) this.core.settleConeProbe(probe.step);
+      else this.#armNextCone(Math.max(probe.step, this.core.stepCount));
+      batch.takeCpuMs += (threadCpuNs() - startedCpuNs) / 1e6;
+      batch.takeMs += this.#now() - startedMs;
+      if (this.#coneBatchDue(batch, plan)) this.#sendCones();
     }
   }
 
   /**
-   * Before a passed cone probe is settled (its slot is not yet the
-   * runner's): with a cost share, the next probe is drawn again from as
-   * many whole intervals on as the cone cadence defers it, when it defers.
+   * A batch goes to the oracle once it holds a plan's probe (whose verdict
+   * spaces the next plan), the cells of one snapshot probe or the cone
+   * budget, or once its oldest probe is coneEverySteps steps older than its
+   * newest: a wrong batch is seen within about that many steps.
    */
-  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
-    if (this.#coneCadence === null) return;
-    const first = this.#coneCadence.next(step, startedMs, costMs, cells);
-    if (first > step + 1) this.#armNextCone(first - 1);
-    // What the share affords beyond the plans goes to the gathers the runner makes anyway at other boundaries, in
-    // cells: a probe's cost taken per cell (its fixed part makes larger probes cheaper per cell).
-    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareUnitsPerStep, MAX_TAKE_CELLS_PER_STEP));
+  #coneBatchDue(batch: ConeBatch, plan: DifferentialPlan): boolean {
+    if (batch.probes.length === 0) return false;
+    return batch.hasPlan || batch.cells >= plan.cells || batch.values >= plan.coneValues || batch.spanSteps >= plan.coneEverySteps;
   }
 
-  /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
-  #takeConeProbe(cones: ConeArrays): CoreConeProbe | null {
+  /** Sends the pending batch to the oracle, unless it is empty or MAX_CONE_BATCHES_OUT are out already. */
+  #sendCones(): void {
+    const batch = this.#pendingCones;
+    if (batch === null || batch.probes.length === 0 || this.#conesInFlight.size >= MAX_CONE_BATCHES_OUT) return;
+    this.#pendingCones = null;
+    const checked = this.#checkConeBatch(batch).finally(() => {
+      this.#conesInFlight.delete(checked);
+      batch.clear();
+      this.#spareConeBatches.push(batch);
+      // A batch due while the others were out, and probes left waiting in the core, go now (unless the run is over:
+      // the core's next announcements are another run's).
+      const plan = this.differential;
+      if (plan !== null && this.#pendingCones !== null && this.#coneBatchDue(this.#pendingCones, plan)) this.#sendCones();
+      if (this.#conesWaiting && !this.#ended) {
+        this.#conesWaiting = false;
+        this.checkCone();
+      }
+    });
+    this.#conesInFlight.add(checked);
+  }
+
+  /** The oracle steps a batch's cones off the JS thread; each probe is compared with its own part, and a mismatch rolls back. */
+  async #checkConeBatch(batch: ConeBatch): Promise<void> {
+    const { extents, courant2, precision } = this.physics;
     try {
-      return this.core.takeConeProbe(cones.older, cones.newer);
+      const startedMs = this.#now();
+      const startedCpuNs = threadCpuNs();
+      const answer = oracleAddon().stepConeGroupsAsync(
+        batch.older.subarray(0, batch.values),
+        batch.newer.subarray(0, batch.values),
+        extents.length,
+        batch.groups(),
+        courant2,
+        precision === 'f32',
+      );
+      const sentMs = this.#now();
+      let jsCpuMs = batch.takeCpuMs + (threadCpuNs() - startedCpuNs) / 1e6;
+      const { values, scales, cpuNs } = await answer;
+      const answeredMs = this.#now();
+      const answeredCpuNs = threadCpuNs();
+      const failures = this.#compareConeBatch(batch, values, scales);
+      jsCpuMs += (threadCpuNs() - answeredCpuNs) / 1e6;
+      const doneMs = this.#now();
+      this.#noteConeBatch(batch, {
+        jsMs: batch.takeMs + sentMs - startedMs + doneMs - answeredMs,
+        oracleMs: answeredMs - sentMs,
+        jsCpuMs,
+        oracleCpuMs: cpuNs / 1e6,
+      });
+      this.#noteDifferentialCheck(answeredMs);
+      const costMs = batch.gatherNs / 1e6 + jsCpuMs + cpuNs / 1e6;
+      this.#coneCost.record(batch.cells, costMs);
+      for (const { probe } of batch.probes) {
+        if (probe.extra) continue;
+        // Its share of the call's cost, by cells, spaces the next plan; only then is its slot the runner's again.
+        if (!failures.some((failure) => failure.probe === probe))
+          this.#deferNextCone(probe.step, startedMs, (costMs * probe.cells.length) / batch.cells, probe.cells.length);
+        this.core.settleConeProbe(probe.step);
+      }
+      const failure = failures.find(({ rollbacks }) => rollbacks === this.#rollbacks);
+      if (failure !== undefined) this.#rollBack(failure.failure, failure.probe.step, this.lastChecked?.energyDrift ?? 0);
+    } catch (error) {
+      if (!(error instanceof Error && /is closed/.test(error.message)))
+        process.emitWarning(
+          `the watchdog's cone probes of steps ${batch.probes[0]?.probe.step} to ${batch.probes.at(-1)?.probe.step} failed: ${String(error)}`,
+        );
+    }
+  }
+
+  /** Each probe of a batch against its part of the oracle's answer, in order: the probes that disagree. */
+  #compareConeBatch(batch: ConeBatch, values: Float64Array, scales: Float64Array): { probe: CoreConeProbe; rollbacks: number; failure: Failure }[] {
+    const failures: { probe: CoreConeProbe; rollbacks: number; failure: Failure }[] = [];
+    let at = 0;
+    for (const { probe, rollbacks } of batch.probes) {
+      const cells = probe.cells.length;
+      const mismatch = compareProbe(
+        probe.cells,
+        probe.values,
+        values.subarray(at, at + cells),
+        scales.subarray(at, at + cells),
+        this.physics.precision,
+        probe.steps,
+      );
+      at += cells;
+      if (mismatch !== null)
+        failures.push({ probe, rollbacks, failure: this.#differentialDetail(mismatch, probe.step, probe.steps, cells, 'differential check of a cone probe') });
+    }
+    return failures;
+  }
+
+  #noteConeBatch(batch: ConeBatch, cost: { jsMs: number; oracleMs: number; jsCpuMs: number; oracleCpuMs: number }): void {
+    const stats = this.coneStats;
+    stats.checked += batch.probes.length;
+    stats.extras += batch.probes.filter(({ probe }) => probe.extra).length;
+    stats.cellsChecked += batch.cells;
+    stats.calls += 1;
+    stats.gatherNs += batch.gatherNs;
+    stats.jsMs += cost.jsMs;
+    stats.oracleMs += cost.oracleMs;
+    stats.jsCpuMs += cost.jsCpuMs;
+    stats.oracleCpuMs += cost.oracleCpuMs;
+  }
+
+  /**
+   * Before a passed plan probe is settled (its slot is not yet the
+   * runner's): with a cost share, the next plan is drawn again from as many
+   * whole intervals on as the cone cadence defers it, when it defers; and
+   * what the share affords beyond the plans goes to the gathers the runner
+   * makes anyway at other boundaries, in cells a step, from the calls' cost
+   * as a fixed part and a part per cell (cone-cost.ts).
+   */
+  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
+    const plan = this.differential;
+    if (this.#coneCadence === null || plan === null) return;
+    const first = this.#coneCadence.next(step, startedMs, costMs);
+    if (first > step + 1) this.#armNextCone(first - 1);
+    const { msPerStep, maxCostShare } = this.#coneCadence;
+    const affordable = affordableCellsPerStep(this.#coneCost.fit(), msPerStep, maxCostShare, plan.cells, plan.coneEverySteps);
+    this.core.setConeTakeRate(Math.min(Math.max(0, affordable - cells / plan.coneEverySteps), MAX_TAKE_CELLS_PER_STEP));
+  }
+
+  /** The oldest announced cone probe not yet taken, into `older` and `newer`; null when none is waiting, or when the lattice was closed after announcing it. */
+  #takeConeProbe(older: Float64Array, newer: Float64Array): CoreConeProbe | null {
+    try {
+      return this.core.takeConeProbe(older, newer);
     } catch (error) {
       if (error instanceof Error && /is closed/.test(error.message)) return null;
       throw error;
@@ -462,16 +568,6 @@ export class Watchdog {
       follow.delayed,
       follow.remainder,
     );
-  }
-
-  /** Arrays no probe being checked holds: no probe needs more than its cone budget or one cone of radius 1. */
-  #freeConeArrays(plan: DifferentialPlan): ConeArrays {
-    const free = this.#cones.find((cones) => !cones.busy);
-    if (free !== undefined) return free;
-    const values = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
-    const cones = { older: new Float64Array(values), newer: new Float64Array(values), busy: false };
-    this.#cones.push(cones);
-    return cones;
   }
 
   #noteDifferentialCheck(atMs: number): void {
