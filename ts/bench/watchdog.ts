@@ -68,7 +68,19 @@ interface WatchdogPlan {
   engineSteps: number;
 }
 
-function plan(quick: boolean): WatchdogPlan {
+/**
+ * The rounds of a run: `quick` checks the harness at 256^2; `lattice` (the
+ * CLI's --lattice) replaces the large lattice, and with --quick makes a
+ * short run there (rounds of 400 steps), for figures at the live size in
+ * minutes rather than the full run's hour.
+ */
+function plan(quick: boolean, lattice?: number[]): WatchdogPlan {
+  const base = basePlan(quick);
+  if (lattice === undefined) return base;
+  return { ...base, largeExtents: lattice, engineSteps: quick ? 400 : base.engineSteps };
+}
+
+function basePlan(quick: boolean): WatchdogPlan {
   return quick
     ? {
         largeExtents: [256, 256],
@@ -452,7 +464,7 @@ async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (mes
 }
 
 export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogBenchReport> {
-  const p = plan(options.quick);
+  const p = plan(options.quick, options.lattice);
   const log = options.onProgress;
   const threads = os.availableParallelism();
   log(`FP restore: ${p.fpRounds} interleaved rounds at ${p.largeExtents.join('x')} and ${p.smallExtents.join('x')}`);

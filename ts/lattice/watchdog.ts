@@ -28,26 +28,18 @@
  * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
-import type { CoreConeProbe, CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
-import { coreAddon, oracleAddon } from '../../native/loader.js';
+import { oracleAddon } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import {
-  type ProbeMismatch,
-  ULPS_PER_STEP,
-  compareProbe,
-  coneProbeRandom,
-  coneValues,
-  drawConeProbe,
-  drawFollowingProbe,
-  drawProbeCells,
-} from './differential-check.js';
-import { ConeBatch } from './cone-batch.js';
-import { ConeCostModel, affordableCellsPerStep } from './cone-cost.js';
+import { ConeChecks, type ConeProbeStats } from './cone-checks.js';
+import { ULPS_PER_STEP, compareProbe, drawProbeCells, mismatchDetail } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
+
+export type { ConeProbeStats } from './cone-checks.js';
 
 export interface WatchdogOptions {
   /** Check every this many steps (and at the start of the run). */
@@ -250,33 +242,6 @@ interface SnapshotLevels {
   current: Float64Array;
 }
 
-/** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
-export interface ConeProbeStats {
-  checked: number;
-  /** Of those, handed over at the take rate beyond the plans' (extra probes). */
-  extras: number;
-  /** Cells the checked probes compared. */
-  cellsChecked: number;
-  /** Oracle calls that checked them (each a batch of probes: cone-batch.ts). */
-  calls: number;
-  gatherNs: number;
-  /** The JS thread's part (taking, sending, comparing) and the oracle's steps, in wall time... */
-  jsMs: number;
-  oracleMs: number;
-  /** ...and in the CPU time of the thread that did each: what they took from the kernel's cores, and what the cost share goes by. */
-  jsCpuMs: number;
-  oracleCpuMs: number;
-}
-
-/** Most cells a step the watchdog asks the core to check beyond its plans (the core caps a gather at the plan's cells). */
-const MAX_TAKE_CELLS_PER_STEP = 2 ** 20;
-
-/** The JS thread's CPU time, in ns: what the watchdog's own work takes from the kernel's cores. */
-const threadCpuNs = (): number => coreAddon().threadCpuNs();
-
-/** Cone batches with the oracle at once: while as many are out and the next is due, probes wait in the core (which drops extras it has no slot for). */
-const MAX_CONE_BATCHES_OUT = 2;
-
 /** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
 const MAX_CHECK_TIMES = 100_000;
 
@@ -298,29 +263,10 @@ export class Watchdog {
   #fullCheckPlanned = false;
   /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
   #fullCheckInFlight: Promise<void> | null = null;
-  /** The cone probes taken and not yet sent to the oracle, and emptied batches kept for reuse (their arrays allocated once). */
-  #pendingCones: ConeBatch | null = null;
-  readonly #spareConeBatches: ConeBatch[] = [];
-  /** Probes were left in the core while the oracle was behind: taken when a batch settles. */
-  #conesWaiting = false;
-  /** The run has ended (end()). */
-  #ended = false;
-  /** What the cone probes' oracle calls cost: a fixed part per call and a part per cell (cone-cost.ts). */
-  readonly #coneCost = new ConeCostModel();
-  readonly #coneRandom: () => number;
-  /**
-   * With a cost share, the cone probes' own cadence: each probe's cost (the
-   * runner's gathers, the JS thread's work and the oracle's steps off it,
-   * which take a core of this machine as well) defers the next by whole
-   * cone intervals as a snapshot's defers the next snapshot.
-   */
-  readonly #coneCadence: SnapshotCadence | null;
-  /** Cone batches' oracle steps under way off the JS thread. */
-  readonly #conesInFlight = new Set<Promise<void>>();
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
-  /** What the cone probes checked so far cost. */
-  readonly coneStats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
+  /** The cone probes' checks, when the run takes them. */
+  readonly #cones: ConeChecks | null;
   /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
   readonly differentialCheckTimesMs: number[] = [];
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
@@ -343,10 +289,14 @@ export class Watchdog {
     private readonly cadence: CadencePlan | null = null,
   ) {
     this.#random = seededRandom(differential?.seed ?? 0);
-    this.#coneRandom = coneProbeRandom(differential?.seed ?? 0);
-    const coneEverySteps = differential?.coneEverySteps ?? 0;
-    this.#coneCadence = cadence === null || coneEverySteps === 0 ? null : new SnapshotCadence(coneEverySteps, cadence.maxCostShare, this.#coneRandom);
     this.#now = cadence?.now ?? (() => performance.now());
+    const hooks = {
+      rollbacks: () => this.#rollbacks,
+      rollBack: (detail: string, step: number) => this.#rollBack({ reason: 'differential', slot: 'step', detail }, step, this.lastChecked?.energyDrift ?? 0),
+      noteCheck: (atMs: number) => this.#noteDifferentialCheck(atMs),
+    };
+    const cones = differential !== null && differential.coneEverySteps > 0;
+    this.#cones = cones ? new ConeChecks(core, physics, differential, cadence, this.#now, hooks) : null;
     this.#fpRestoresSeen = core.fpRestores();
   }
 
@@ -355,219 +305,32 @@ export class Watchdog {
     this.#snapshotsUntilProbe = 0;
     this.#lastFullCheckMs = this.differential?.now() ?? 0;
     this.#planNextProbe();
-    this.#armNextCone(this.core.stepCount);
+    this.#cones?.arm(this.core.stepCount);
   }
 
   /** The run has ended: what the core announces from now on is another run's. */
   end(): void {
-    this.#ended = true;
+    this.#cones?.end();
   }
 
   /** Whether the run takes cone probes: the lattice passes the runner onCone only then. */
   get takesConeProbes(): boolean {
-    return (this.differential?.coneEverySteps ?? 0) > 0;
+    return this.#cones !== null;
+  }
+
+  /** What the cone probes checked so far cost. */
+  get coneStats(): ConeProbeStats {
+    return this.#cones?.stats ?? { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
+  }
+
+  /** Called with each cone probe the runner announces (ConeChecks.check). */
+  checkCone(): void {
+    this.#cones?.check();
   }
 
   /** Sends the cone probes taken and not yet sent, and resolves once none is being checked (at once when none is). */
   async coneSettled(): Promise<void> {
-    this.#sendCones();
-    while (this.#conesInFlight.size > 0) await Promise.all(this.#conesInFlight);
-  }
-
-  /**
-   * Called with each cone probe the runner announces: the cones of every
-   * probe waiting (a follow-on may have been announced too) are copied out
-   * into the pending batch, the next plan is armed when a plan's probe is
-   * taken, and an extra probe's slot is the runner's again at once (its
-   * cones are the batch's now). The batch goes to the oracle, which steps
-   * its cones on a libuv thread, once it is due (#coneBatchDue); a plan's
-   * slot is settled with its verdict, and a mismatch rolls back.
-   */
-  checkCone(): void {
-    const plan = this.differential;
-    if (plan === null) return;
-    const room = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
-    for (;;) {
-      const batch = (this.#pendingCones ??= this.#spareConeBatches.pop() ?? new ConeBatch(plan.coneValues + room));
-      // The oracle is behind: the probes wait in the core (which drops the extras it has no slot left for) until a batch settles.
-      if (this.#conesInFlight.size >= MAX_CONE_BATCHES_OUT && this.#coneBatchDue(batch, plan)) {
-        this.#conesWaiting = true;
-        return;
-      }
-      const startedMs = this.#now();
-      const startedCpuNs = threadCpuNs();
-      const probe = this.#takeConeProbe(...batch.free(room));
-      if (probe === null) return;
-      batch.add(probe, probe.cells.length * coneValues(this.physics.extents.length, probe.radius), this.#rollbacks);
-      // An extra probe took no plan: the armed one stands, and nothing waits on its slot.
-      if (probe.extra) this.core.settleConeProbe(probe.step);
-      else this.#armNextCone(Math.max(probe.step, this.core.stepCount));
-      batch.takeCpuMs += (threadCpuNs() - startedCpuNs) / 1e6;
-      batch.takeMs += this.#now() - startedMs;
-      if (this.#coneBatchDue(batch, plan)) this.#sendCones();
-    }
-  }
-
-  /**
-   * A batch goes to the oracle once it holds a plan's probe (whose verdict
-   * spaces the next plan), the cells of one snapshot probe or the cone
-   * budget, or once its oldest probe is coneEverySteps steps older than its
-   * newest: a wrong batch is seen within about that many steps.
-   */
-  #coneBatchDue(batch: ConeBatch, plan: DifferentialPlan): boolean {
-    if (batch.probes.length === 0) return false;
-    return batch.hasPlan || batch.cells >= plan.cells || batch.values >= plan.coneValues || batch.spanSteps >= plan.coneEverySteps;
-  }
-
-  /** Sends the pending batch to the oracle, unless it is empty or MAX_CONE_BATCHES_OUT are out already. */
-  #sendCones(): void {
-    const batch = this.#pendingCones;
-    if (batch === null || batch.probes.length === 0 || this.#conesInFlight.size >= MAX_CONE_BATCHES_OUT) return;
-    this.#pendingCones = null;
-    const checked = this.#checkConeBatch(batch).finally(() => {
-      this.#conesInFlight.delete(checked);
-      batch.clear();
-      this.#spareConeBatches.push(batch);
-      // A batch due while the others were out, and probes left waiting in the core, go now (unless the run is over:
-      // the core's next announcements are another run's).
-      const plan = this.differential;
-      if (plan !== null && this.#pendingCones !== null && this.#coneBatchDue(this.#pendingCones, plan)) this.#sendCones();
-      if (this.#conesWaiting && !this.#ended) {
-        this.#conesWaiting = false;
-        this.checkCone();
-      }
-    });
-    this.#conesInFlight.add(checked);
-  }
-
-  /** The oracle steps a batch's cones off the JS thread; each probe is compared with its own part, and a mismatch rolls back. */
-  async #checkConeBatch(batch: ConeBatch): Promise<void> {
-    const { extents, courant2, precision } = this.physics;
-    try {
-      const startedMs = this.#now();
-      const startedCpuNs = threadCpuNs();
-      const answer = oracleAddon().stepConeGroupsAsync(
-        batch.older.subarray(0, batch.values),
-        batch.newer.subarray(0, batch.values),
-        extents.length,
-        batch.groups(),
-        courant2,
-        precision === 'f32',
-      );
-      const sentMs = this.#now();
-      let jsCpuMs = batch.takeCpuMs + (threadCpuNs() - startedCpuNs) / 1e6;
-      const { values, scales, cpuNs } = await answer;
-      const answeredMs = this.#now();
-      const answeredCpuNs = threadCpuNs();
-      const failures = this.#compareConeBatch(batch, values, scales);
-      jsCpuMs += (threadCpuNs() - answeredCpuNs) / 1e6;
-      const doneMs = this.#now();
-      this.#noteConeBatch(batch, {
-        jsMs: batch.takeMs + sentMs - startedMs + doneMs - answeredMs,
-        oracleMs: answeredMs - sentMs,
-        jsCpuMs,
-        oracleCpuMs: cpuNs / 1e6,
-      });
-      this.#noteDifferentialCheck(answeredMs);
-      const costMs = batch.gatherNs / 1e6 + jsCpuMs + cpuNs / 1e6;
-      this.#coneCost.record(batch.cells, costMs);
-      for (const { probe } of batch.probes) {
-        if (probe.extra) continue;
-        // Its share of the call's cost, by cells, spaces the next plan; only then is its slot the runner's again.
-        if (!failures.some((failure) => failure.probe === probe))
-          this.#deferNextCone(probe.step, startedMs, (costMs * probe.cells.length) / batch.cells, probe.cells.length);
-        this.core.settleConeProbe(probe.step);
-      }
-      const failure = failures.find(({ rollbacks }) => rollbacks === this.#rollbacks);
-      if (failure !== undefined) this.#rollBack(failure.failure, failure.probe.step, this.lastChecked?.energyDrift ?? 0);
-    } catch (error) {
-      if (!(error instanceof Error && /is closed/.test(error.message)))
-        process.emitWarning(
-          `the watchdog's cone probes of steps ${batch.probes[0]?.probe.step} to ${batch.probes.at(-1)?.probe.step} failed: ${String(error)}`,
-        );
-    }
-  }
-
-  /** Each probe of a batch against its part of the oracle's answer, in order: the probes that disagree. */
-  #compareConeBatch(batch: ConeBatch, values: Float64Array, scales: Float64Array): { probe: CoreConeProbe; rollbacks: number; failure: Failure }[] {
-    const failures: { probe: CoreConeProbe; rollbacks: number; failure: Failure }[] = [];
-    let at = 0;
-    for (const { probe, rollbacks } of batch.probes) {
-      const cells = probe.cells.length;
-      const mismatch = compareProbe(
-        probe.cells,
-        probe.values,
-        values.subarray(at, at + cells),
-        scales.subarray(at, at + cells),
-        this.physics.precision,
-        probe.steps,
-      );
-      at += cells;
-      if (mismatch !== null)
-        failures.push({ probe, rollbacks, failure: this.#differentialDetail(mismatch, probe.step, probe.steps, cells, 'differential check of a cone probe') });
-    }
-    return failures;
-  }
-
-  #noteConeBatch(batch: ConeBatch, cost: { jsMs: number; oracleMs: number; jsCpuMs: number; oracleCpuMs: number }): void {
-    const stats = this.coneStats;
-    stats.checked += batch.probes.length;
-    stats.extras += batch.probes.filter(({ probe }) => probe.extra).length;
-    stats.cellsChecked += batch.cells;
-    stats.calls += 1;
-    stats.gatherNs += batch.gatherNs;
-    stats.jsMs += cost.jsMs;
-    stats.oracleMs += cost.oracleMs;
-    stats.jsCpuMs += cost.jsCpuMs;
-    stats.oracleCpuMs += cost.oracleCpuMs;
-  }
-
-  /**
-   * Before a passed plan probe is settled (its slot is not yet the
-   * runner's): with a cost share, the next plan is drawn again from as many
-   * whole intervals on as the cone cadence defers it, when it defers; and
-   * what the share affords beyond the plans goes to the gathers the runner
-   * makes anyway at other boundaries, in cells a step, from the calls' cost
-   * as a fixed part and a part per cell (cone-cost.ts).
-   */
-  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
-    const plan = this.differential;
-    if (this.#coneCadence === null || plan === null) return;
-    const first = this.#coneCadence.next(step, startedMs, costMs);
-    if (first > step + 1) this.#armNextCone(first - 1);
-    const { msPerStep, maxCostShare } = this.#coneCadence;
-    const affordable = affordableCellsPerStep(this.#coneCost.fit(), msPerStep, maxCostShare, plan.cells, plan.coneEverySteps);
-    this.core.setConeTakeRate(Math.min(Math.max(0, affordable - cells / plan.coneEverySteps), MAX_TAKE_CELLS_PER_STEP));
-  }
-
-  /** The oldest announced cone probe not yet taken, into `older` and `newer`; null when none is waiting, or when the lattice was closed after announcing it. */
-  #takeConeProbe(older: Float64Array, newer: Float64Array): CoreConeProbe | null {
-    try {
-      return this.core.takeConeProbe(older, newer);
-    } catch (error) {
-      if (error instanceof Error && /is closed/.test(error.message)) return null;
-      throw error;
-    }
-  }
-
-  /** Arms the core's next cone probe, drawn to come after `fromStep`. */
-  #armNextCone(fromStep: number): void {
-    const plan = this.differential;
-    if (plan === null || plan.coneEverySteps === 0) return;
-    const next = drawConeProbe(this.#coneRandom, fromStep, plan.coneEverySteps);
-    const follow = drawFollowingProbe(this.#coneRandom, plan.coneEverySteps);
-    this.core.armConeProbe(
-      plan.cells,
-      next.cellSeed,
-      next.delayed,
-      next.remainder,
-      next.atStep,
-      plan.coneEverySteps,
-      plan.coneValues,
-      follow.offsetSteps,
-      follow.delayed,
-      follow.remainder,
-    );
+    await this.#cones?.settled();
   }
 
   #noteDifferentialCheck(atMs: number): void {
@@ -639,7 +402,7 @@ export class Watchdog {
     this.#rollbacks += 1;
     const recovery = this.core.recover(failure.slot);
     // The next cone probe is drawn from where the state now is, not from steps it will take again.
-    this.#armNextCone(recovery.restoredStep ?? this.core.stepCount);
+    this.#cones?.arm(recovery.restoredStep ?? this.core.stepCount);
     this.#fpRestoresSeen = this.core.fpRestores();
     this.onRollback({
       ...failure,
@@ -807,19 +570,9 @@ export class Watchdog {
         : oracle.cellsConeScalesF32(...narrowed, extents, courant2, steps, cells);
     const mismatch = compareProbe(cells, snapshot.probeValues, expected, scales, precision, steps);
     this.#noteDifferentialCheck(this.#now());
-    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length, 'differential check');
-  }
-
-  #differentialDetail(mismatch: ProbeMismatch, step: number, steps: number, probed: number, check: string): Failure {
-    return {
-      reason: 'differential',
-      slot: 'step',
-      detail:
-        `${check}: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
-        `at ${mismatch.cells} of ${probed} ` +
-        `sampled cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
-        `(tolerance ${mismatch.tolerance.toExponential(3)})`,
-    };
+    return mismatch === null
+      ? null
+      : { reason: 'differential', slot: 'step', detail: mismatchDetail(mismatch, snapshot.step, steps, cells.length, 'differential check') };
   }
 }
 
