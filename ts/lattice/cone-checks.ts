@@ -64,10 +64,10 @@ export class ConeChecks {
   readonly #coneCost = new ConeCostModel();
   readonly #coneRandom: () => number;
   /**
-   * With a cost share, the cone probes' own cadence: each probe's cost (the
-   * runner's gathers, the JS thread's work and the oracle's steps off it,
-   * which take a core of this machine as well) defers the next by whole
-   * cone intervals as a snapshot's defers the next snapshot.
+   * With a cost share, the cone probes' own cadence: each plan probe's cost
+   * (its cells' share of its batch's: the runner's gathers and the JS and
+   * oracle threads' CPU time) defers the next plan by whole cone intervals
+   * as a snapshot's defers the next snapshot.
    */
   readonly #coneCadence: SnapshotCadence | null;
   /** Cone batches' oracle steps under way off the JS thread. */
