@@ -491,6 +491,8 @@ export interface CoreAddon {
   streamTriad(bytesPerArray: number, repetitions: number, threads: number): StreamTriadResult;
   /** streamTriad on a libuv worker thread (an AsyncWorker on arrays of its own): the event loop goes on while it measures. */
   streamTriadAsync(bytesPerArray: number, repetitions: number, threads: number): Promise<StreamTriadResult>;
+  /** The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID): the JS thread's own work, its waits for a core aside. */
+  threadCpuNs(): number;
   readonly kernelAbiVersion: number;
   /**
    * dlopens and validates a kernel module (ELF header, entry symbol, ABI

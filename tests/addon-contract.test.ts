@@ -32,6 +32,7 @@ const CORE_ADDON_EXPORTS = [
   'peerCredentials',
   'streamTriad',
   'streamTriadAsync',
+  'threadCpuNs',
 ] as const;
 
 const CORE_LATTICE_METHODS = [
@@ -115,5 +116,19 @@ describe('the core addon against its hand-written types', () => {
     const refusal = coreAddon().loadKernelModule(file) as CoreLoadRefusal;
     expect(refusal.refused.path).toBe(file);
     expect(refusal.refused.reason).toBe('cannot open the file: No such file or directory');
+  });
+
+  it("gives the JS thread's CPU time: moved by work, never ahead of the wall clock", () => {
+    const { threadCpuNs } = coreAddon();
+    const wallBefore = process.hrtime.bigint();
+    const before = threadCpuNs();
+    let sum = 0;
+    for (let i = 0; i < 2_000_000; i++) sum += Math.sqrt(i);
+    const cpuNs = threadCpuNs() - before;
+    const wallNs = Number(process.hrtime.bigint() - wallBefore);
+    expect(sum).toBeGreaterThan(0);
+    expect(cpuNs).toBeGreaterThan(0);
+    // One thread's CPU time cannot run ahead of the wall clock (a process-wide clock, counting the pool, could).
+    expect(cpuNs).toBeLessThanOrEqual(wallNs);
   });
 });

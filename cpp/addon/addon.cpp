@@ -10,6 +10,7 @@
 #include "core/peer_credentials.h"
 #include "core/remote_kernel.h"
 #include "core/stream_triad.h"
+#include "core/thread_clock.h"
 #include "js_convert.h"
 #include "lattice_core_wrap.h"
 #include "promise_worker.h"
@@ -128,6 +129,11 @@ Napi::Value listen_private_socket(const Napi::CallbackInfo& info) {
   });
 }
 
+// The calling (JS) thread's CPU time in ns: what the watchdog's own work costs the cores, waits for one aside.
+Napi::Value thread_cpu_ns(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ouro::thread_cpu_ns()));
+}
+
 }  // namespace
 }  // namespace ouro::addon
 
@@ -148,6 +154,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
         Napi::PropertyDescriptor::Function(env, exports, "execImage", exec_image, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "peerCredentials", peer_credentials, napi_enumerable),
         Napi::PropertyDescriptor::Function(env, exports, "listenPrivateSocket", listen_private_socket, napi_enumerable),
+        Napi::PropertyDescriptor::Function(env, exports, "threadCpuNs", thread_cpu_ns, napi_enumerable),
         Napi::PropertyDescriptor::Value("kernelAbiVersion", Napi::Number::New(env, OURO_KERNEL_ABI_VERSION),
                                         napi_enumerable),
     });

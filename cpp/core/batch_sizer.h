@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 namespace ouro {
 
@@ -40,6 +41,10 @@ struct BatchOptions {
  * one trial look worse than it is. A kernel that does not fuse steps loses
  * no throughput to a trial (its time per step does not change), only
  * kSamples batches of twice the length now and then.
+ *
+ * A cap (set_cap: the cone probes' batch cap while they are on) lowers
+ * max_steps for as long as it is set, so a trial above it is never begun
+ * and every batch the sizer asks for runs whole and is judged.
  */
 class BatchSizer {
  public:
@@ -60,6 +65,27 @@ class BatchSizer {
   std::uint64_t next() const { return next_; }
   /// Steps of the batches the sizer has kept beyond what the latency allows (0: none).
   std::uint64_t grown() const { return grown_; }
+
+  /**
+   * At most `steps` steps a batch from now on, below max_steps too (no cap:
+   * the largest value). A size or a trial above a lowered cap ends: the sizer
+   * goes on from the cap, or from the size the trial doubled.
+   */
+  void set_cap(std::uint64_t steps) {
+    const std::uint64_t cap = std::max<std::uint64_t>(1, steps);
+    if (cap == cap_) return;
+    cap_ = cap;
+    if (trial_steps_ > max_steps()) {
+      trial_steps_ = 0;
+      next_ = base_steps_;
+      forget_samples();
+    }
+    if (next_ > max_steps()) {
+      next_ = max_steps();
+      forget_samples();
+    }
+    grown_ = std::min(grown_, max_steps());
+  }
 
   /// A batch of `steps` steps took `elapsed_ns`.
   void record(std::uint64_t elapsed_ns, std::uint64_t steps) {
@@ -107,7 +133,7 @@ class BatchSizer {
   }
 
  private:
-  std::uint64_t max_steps() const { return std::max<std::uint64_t>(1, options_.max_steps); }
+  std::uint64_t max_steps() const { return std::max<std::uint64_t>(1, std::min(options_.max_steps, cap_)); }
   std::uint64_t ceiling_ns() const { return options_.latency_ns * kGrowthFactor; }
 
   void forget_samples() {
@@ -174,6 +200,7 @@ class BatchSizer {
   }
 
   BatchOptions options_;
+  std::uint64_t cap_ = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t next_ = 1;
   /// The size kept beyond the latency, and the one being tried with the size it doubles.
   std::uint64_t grown_ = 0;

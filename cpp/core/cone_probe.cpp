@@ -143,6 +143,13 @@ std::uint64_t ConeProbe::boundary_cells(std::uint64_t radius, std::uint64_t step
   return std::max<std::uint64_t>(1, std::min({share, budget, plan_cells_}));
 }
 
+void ConeProbe::draw_cells(std::vector<std::uint64_t>& cells, std::uint64_t count) {
+  // Drawn afresh for every gather: no two share their cells but by chance. Sorted, so the gather walks each level once.
+  cells.resize(count);
+  for (std::uint64_t& cell : cells) cell = next_random(cell_random_) % geometry_.cells;
+  std::sort(cells.begin(), cells.end());
+}
+
 void ConeProbe::gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current) {
   const std::uint64_t cone = cone_values(geometry_.dims, slot.radius);
   slot.older.resize(count * cone * value_bytes(geometry_));
@@ -169,9 +176,7 @@ bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* curr
   slot.extra = false;
   slot.radius = fitting_radius(geometry_.dims, batches.planned_steps(batch_steps, every), plan_max_cone_values_);
   const std::uint64_t count = boundary_cells(slot.radius, batches.planned_steps(batch_steps, every));
-  slot.cells.resize(count);
-  for (std::uint64_t& cell : slot.cells) cell = next_random(cell_random_) % geometry_.cells;
-  std::sort(slot.cells.begin(), slot.cells.end());
+  draw_cells(slot.cells, count);
   slot.due = true;
   consume_plan(slot);
   slot.phase = Gathered::Phase::UnderWay;
@@ -194,10 +199,7 @@ std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps
   slot.extra = false;
   slot.radius = steps;
   const std::uint64_t count = boundary_cells(steps, steps);
-  // Drawn afresh at every boundary: no two probes share their cells but by chance.
-  slot.cells.resize(count);
-  for (std::uint64_t& cell : slot.cells) cell = next_random(cell_random_) % geometry_.cells;
-  std::sort(slot.cells.begin(), slot.cells.end());
+  draw_cells(slot.cells, count);
   // Whether this gather is handed over is fixed here, where the plan is consumed, but nothing the runner does before
   // or during the batch depends on it: the kernel cannot tell.
   slot.due = step >= at_step_.load(std::memory_order_relaxed);
@@ -217,10 +219,8 @@ std::uint64_t ConeProbe::gather_decoy(std::uint64_t steps, const void* previous,
   const auto started = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   const std::uint64_t count = boundary_cells(steps, steps);
-  decoy_.cells.resize(count);
-  for (std::uint64_t& cell : decoy_.cells) cell = next_random(cell_random_) % geometry_.cells;
+  draw_cells(decoy_.cells, count);
   lock.unlock();
-  std::sort(decoy_.cells.begin(), decoy_.cells.end());
   decoy_.radius = steps;
   decoy_.values.resize(count * value_bytes(geometry_));
   gather_cones(geometry_, current, decoy_.cells, 0, decoy_.values.data());

@@ -451,7 +451,8 @@ class LatticeCore {
 
   /// One batch of a run, on the runner; false when the run has reached its target.
   bool runner_step();
-  /// The sizer's k, capped while cone probes are on (ConeProbe::batch_cap): the live batch's length.
+  /// The sizer's k (its cap, set by runner_step, is ConeProbe::batch_cap while cone probes are on): the live batch's
+  /// length.
   std::uint64_t live_batch() const;
   /// Steps of the batch starting at `index`: the sizer's k, ending no later than the target or next snapshot step.
   std::uint64_t batch_at(std::uint64_t index) const;

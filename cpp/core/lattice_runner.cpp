@@ -63,11 +63,7 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
   runner_.start(std::move(body), std::move(on_end));
 }
 
-std::uint64_t LatticeCore::live_batch() const {
-  // While cone probes are on, every batch is capped where one cone of a whole batch still fits the oracle's budget, so
-  // that a probed batch is as long as any other.
-  return on_cone_probe_ ? std::min(batch_sizer_.next(), cone_probe_.batch_cap()) : batch_sizer_.next();
-}
+std::uint64_t LatticeCore::live_batch() const { return batch_sizer_.next(); }
 
 std::uint64_t LatticeCore::batch_at(std::uint64_t index) const {
   const std::uint64_t every = run_options_.snapshot_every;
@@ -87,6 +83,9 @@ bool LatticeCore::runner_step() {
     sized_module_id_ = module.id();
     batch_sizer_.restart();
   }
+  // While cone probes are on, every batch is capped where one cone of a whole batch still fits the oracle's budget, so
+  // that a probed batch is as long as any other; the sizer grows and judges its trials within the cap.
+  batch_sizer_.set_cap(on_cone_probe_ ? cone_probe_.batch_cap() : std::numeric_limits<std::uint64_t>::max());
   const std::uint64_t index = step_count();
   const std::uint64_t steps = batch_at(index);
   // The same gather before every batch, probed or not (ConeProbe): the kernel sees no pause that marks a probe.

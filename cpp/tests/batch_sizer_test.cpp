@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 namespace ouro {
 namespace {
@@ -97,6 +98,47 @@ TEST(BatchSizer, AKeptSizeThatOverrunsTheCeilingFallsBackToTheLatency) {
   sizer.restart();
   sample_size(sizer, 84 * kMs);
   EXPECT_EQ(sizer.next(), 2u);  // a new module is measured afresh
+}
+
+TEST(BatchSizer, ACapIsTheLargestSizeItTriesAndJudges) {
+  // The cone probes' cap of 3-D at the default budget: 31 steps. A fusing kernel grows to the cap and stops there.
+  BatchSizer sizer({50 * kMs, 64});
+  sizer.set_cap(31);
+  sample_size(sizer, 84 * kMs);
+  ASSERT_EQ(sizer.next(), 2u);
+  sample_size(sizer, 50 * kMs);
+  ASSERT_EQ(sizer.next(), 4u);
+  sample_size(sizer, 30 * kMs);
+  ASSERT_EQ(sizer.next(), 8u);
+  sample_size(sizer, 18 * kMs);
+  ASSERT_EQ(sizer.next(), 16u);
+  // 32 would be over the cap: no trial is begun, and every batch of 16 is a whole one the sizer measures.
+  sample_size(sizer, 11 * kMs);
+  EXPECT_EQ(sizer.next(), 16u);
+  EXPECT_EQ(sizer.grown(), 16u);
+  for (std::uint64_t i = 0; i < 4 * BatchSizer::kLastRetry; ++i) {
+    sizer.record(16 * 11 * kMs, 16);
+    ASSERT_LE(sizer.next(), 31u) << "after " << i + 1 << " batches";
+  }
+}
+
+TEST(BatchSizer, ALoweredCapEndsATrialAboveItAndTheSizeGoesOnFromBelow) {
+  BatchSizer sizer({50 * kMs, 64});
+  sample_size(sizer, 84 * kMs);
+  sample_size(sizer, 50 * kMs);
+  sample_size(sizer, 33 * kMs);
+  ASSERT_EQ(sizer.next(), 8u);  // trying 8, doubled from 4
+  sizer.set_cap(6);
+  EXPECT_EQ(sizer.next(), 4u);  // the trial is over: back to the size it doubled
+  sizer.set_cap(3);
+  EXPECT_EQ(sizer.next(), 3u);
+  // The plain rule stays within the cap: a step of 1 ms would allow 50.
+  for (int i = 0; i < 10; ++i) sizer.record(3 * kMs, sizer.next());
+  EXPECT_EQ(sizer.next(), 3u);
+  // Lifted: the sizer grows again from there.
+  sizer.set_cap(std::numeric_limits<std::uint64_t>::max());
+  sizer.record(3 * kMs, 3);
+  EXPECT_EQ(sizer.next(), 6u);
 }
 
 TEST(BatchSizer, WithinTheLatencyNothingChanges) {

@@ -37,30 +37,21 @@
  *
  * Figures are medians of the per-round percentages, each round's beside them.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CoreLattice, CoreWatchdogCounters } from '../../native/addon-types.js';
 import { coreAddon, kernelModulePath, oracleAddon } from '../../native/loader.js';
 import { defaultConfig } from '../engine/config.js';
 import { watchdogOptions } from '../engine/main-lattice.js';
 import { cellCount, randomState } from '../lattice/initial-conditions.js';
-import { ULPS_PER_STEP, compareProbe, drawProbeCells } from '../lattice/differential-check.js';
-import {
-  Watchdog,
-  resolveCadence,
-  resolveDifferential,
-  DEFAULT_FULL_CHECK_EVERY_MS,
-  DEFAULT_PROBE_CELLS,
-  DEFAULT_PROBE_CONE_VALUES,
-  type WatchdogOptions,
-} from '../lattice/watchdog.js';
+import { compareProbe, drawProbeCells } from '../lattice/differential-check.js';
+import { Watchdog, resolveCadence, resolveDifferential, DEFAULT_PROBE_CELLS, DEFAULT_PROBE_CONE_VALUES, type WatchdogOptions } from '../lattice/watchdog.js';
 import { seededRandom } from '../util/random.js';
+import { DT, KERNEL, type RoundedFigure, rounded } from './watchdog-common.js';
+import { type FullCheckFigures, measureFullCheck } from './watchdog-full-check.js';
+import { type ConeProbeFigures, type ConeRound, boundaryGaps, coneFigureLines, coneProbeFigures, keptCells, previousConeRate } from './watchdog-cones.js';
 import type { BenchRunOptions } from './suites.js';
 import { median } from '../util/median.js';
 
-const DT = 0.6;
-const KERNEL = 'rows';
 /** The results this bench writes (the CLI's bench/results/<suite>.json), read for the rate they report before being replaced. */
 const PREVIOUS_RESULTS = 'bench/results/watchdog.json';
 
@@ -77,7 +68,19 @@ interface WatchdogPlan {
   engineSteps: number;
 }
 
-function plan(quick: boolean): WatchdogPlan {
+/**
+ * The rounds of a run: `quick` checks the harness at 256^2; `lattice` (the
+ * CLI's --lattice) replaces the large lattice, and with --quick makes a
+ * short run there (rounds of 400 steps), for figures at the live size in
+ * minutes rather than the full run's hour.
+ */
+function plan(quick: boolean, lattice?: number[]): WatchdogPlan {
+  const base = basePlan(quick);
+  if (lattice === undefined) return base;
+  return { ...base, largeExtents: lattice, engineSteps: quick ? 400 : base.engineSteps };
+}
+
+function basePlan(quick: boolean): WatchdogPlan {
   return quick
     ? {
         largeExtents: [256, 256],
@@ -103,12 +106,6 @@ function plan(quick: boolean): WatchdogPlan {
       };
 }
 
-export interface RoundedFigure {
-  /** Median over rounds of (with - without) / without, in percent. */
-  medianPct: number;
-  roundPct: number[];
-}
-
 export interface FpRestoreFigures extends RoundedFigure {
   extents: number[];
   stepsPerRound: number;
@@ -127,32 +124,7 @@ export interface WatchdogBenchReport {
   checkAnatomy: CheckAnatomy;
   /** The watchdog as the engine runs it (`watchdogOptions(defaultConfig.watchdog)`) against none and against a check every K steps. */
   engineWatchdog: EngineWatchdogFigures;
-  fullCheck: {
-    extents: number[];
-    everyMs: number;
-    /** The steps it checked (the probe's: a one-step call and the live batch). */
-    steps: number;
-    /** The oracle's steps of the whole lattice and the comparison, on a libuv thread (median of 3). */
-    oracleMs: number;
-    /**
-     * The JS thread's part beyond an unprobed snapshot's (median of 3): planning the whole-level probe and
-     * taking its level with copySnapshot, on a core lattice.
-     */
-    jsMs: number;
-    /** The same with the index list of every cell the watchdog built before the whole-level probe, and its copies. */
-    indexListJsMs: number;
-    /** (oracleMs + jsMs) over the cadence: the oracle's core counted as lost to the kernel outright. */
-    accountedCostPct: number;
-    stepsPerSecond: { without: number; withFullCheck: number };
-    /** The longest the event loop waited in a round (median over rounds): the JS thread's work blocks it, the oracle's does not. */
-    longestEventLoopStallMs: { without: number; withFullCheck: number };
-    /** Per round: the runner time one full check cost, over the cadence. */
-    measuredCostPct: RoundedFigure;
-  };
-}
-
-function rounded(roundPct: number[]): RoundedFigure {
-  return { medianPct: median(roundPct), roundPct };
+  fullCheck: FullCheckFigures;
 }
 
 async function runnerNsPerStep(core: CoreLattice, steps: number): Promise<number> {
@@ -246,45 +218,6 @@ export interface EngineWatchdogFigures {
   runnerWatchdogPct: { everyK: number; engine: number; engineWithoutCones: number };
 }
 
-export interface ConeProbeFigures {
-  everySteps: number;
-  probesPerRound: number;
-  /** Due while the last was still being checked, skipped by the runner. */
-  skipsPerRound: number;
-  /** Of the probes, boundaries' gathers handed over beyond the plans at the take rate the cost share affords; and those chosen but dropped, every extra slot out. */
-  extrasPerRound: number;
-  extraDropsPerRound: number;
-  /** Cells the cone probes compared per step run (median over rounds): the rate a kernel wrong at a few cells is found at. */
-  cellsCheckedPerStep: number;
-  /**
-   * The same rate in the results this run replaces (bench/results/watchdog.json, with their extents): theirs, or,
-   * in results from before extra probes, their probes per round x cells per probe (all probeCells within the
-   * cone budget at the live batch) / steps per round; null when there are none.
-   */
-  previousCellsCheckedPerStep: { date: string; extents: number[]; value: number } | null;
-  /** The runner's gathers of both levels' cones and the cells' newest values, per probe. */
-  runnerGatherMs: number;
-  /** The JS thread's part per probe: taking the cones, arming the next, comparing. */
-  jsMs: number;
-  /** The oracle's steps of the cones on a libuv thread, per probe (wall time from sending to the answer). */
-  oracleMs: number;
-  /** (gathers + JS + oracle) of all probes over the round's run time, median over rounds: the oracle's thread counted as lost outright. */
-  accountedCostPct: number;
-  /** Most steps in one batch while cone probes are on (one cone of that radius fits the budget); null: no cap. */
-  batchCapSteps: number | null;
-  /** The runner's cone gather at each boundary, probed or not (both levels' cones and the newest values), and its share of a median batch. */
-  boundaryGatherUs: number;
-  boundaryGatherPctOfBatch: number;
-  /** What a kernel sees: end of one call to the start of the next, by the runner's clock, before probed and unprobed batches (pooled over rounds). */
-  boundaryGapUs: { probed: GapQuantiles; unprobed: GapQuantiles };
-}
-
-export interface GapQuantiles {
-  count: number;
-  medianUs: number;
-  p95Us: number;
-}
-
 export interface GapFigures {
   medianMs: number;
   maxMs: number;
@@ -354,64 +287,47 @@ async function measureCheckAnatomy(extents: number[], threads: number, everyStep
 
 type LiveMode = 'none' | 'everyK' | 'engine' | 'engineWithoutCones';
 
-interface LiveRound {
+interface LiveRound extends ConeRound {
   /** Steps per second over the measured part. */
   rate: number;
   /** Checks that began in the measured part, and their cost as the watchdog measured it. */
   checks: number;
   checkCostMs: number[];
   measuredMs: number;
-  /** The runner's watchdog work and whole run, by its own clock, in ns. */
+  /** The runner's watchdog work, by its own clock, in ns. */
   runnerWatchdogNs: number;
-  runNs: number;
-  cones: {
-    probes: number;
-    skips: number;
-    extras: number;
-    drops: number;
-    cellsChecked: number;
-    steps: number;
-    gatherNs: number;
-    jsMs: number;
-    oracleMs: number;
-  };
   /** Wall time between consecutive differential verdicts, and from the round's start to the first and from the last to its end. */
   gapsMs: number[];
-  /** Measured batches: end of the call before to the start of each (ns), split by whether the batch was probed; their median length. */
-  boundaryGapsNs: { probed: number[]; unprobed: number[] };
-  batchMedianNs: number;
-  /** Boundaries where the runner gathered cones, and the ns it spent. */
-  coneBoundaries: number;
-  coneBoundaryNs: number;
-  batchCap: number | null;
 }
 
 function runnerWatchdogNs(counters: CoreWatchdogCounters): number {
   return counters.captureNs + counters.snapshotProbeNs + counters.coneGatherNs;
 }
 
-/**
- * One run of `steps` steps on `core` with the engine's watchdog, the same
- * every K steps, or none; throughput from the step trace from `fromStep` on.
- * A watchdog of this module's own, built as Lattice.run builds it, so that
- * the bench can read what each check cost.
- */
-async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromStep: number, energy: number, extents: number[]): Promise<LiveRound> {
+/** A watchdog of this module's own for `mode`, built as Lattice.run builds one, so that the bench can read what each check cost. */
+function liveWatchdog(
+  core: CoreLattice,
+  mode: LiveMode,
+  energy: number,
+  extents: number[],
+): { watchdog: Watchdog; options: WatchdogOptions; rollbacks: string[] } {
   const engine = watchdogOptions(defaultConfig.watchdog);
   const withoutCones = { ...engine, differential: { ...(engine.differential || {}), coneEverySteps: 0 } };
   const options: WatchdogOptions = mode === 'engine' ? engine : mode === 'engineWithoutCones' ? withoutCones : { ...withoutCones, maxCostShare: undefined };
   const physics = { extents, c: 1, h: 1, dt: DT, courant2: DT * DT, precision: 'f64' as const };
   const differential = resolveDifferential(options.differential, cellCount(extents), options.everySteps);
   const rollbacks: string[] = [];
-  const watchdog = new Watchdog(
-    core,
-    physics,
-    energy,
-    options.driftTolerance!,
-    differential,
-    (event) => rollbacks.push(event.detail),
-    resolveCadence(options, options.everySteps, differential?.seed),
-  );
+  const onRollback = (event: { detail: string }) => rollbacks.push(event.detail);
+  const cadence = resolveCadence(options, options.everySteps, differential?.seed);
+  return { watchdog: new Watchdog(core, physics, energy, options.driftTolerance!, differential, onRollback, cadence), options, rollbacks };
+}
+
+/**
+ * One run of `steps` steps on `core` with the engine's watchdog, the same
+ * every K steps, or none; throughput from the step trace from `fromStep` on.
+ */
+async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromStep: number, energy: number, extents: number[]): Promise<LiveRound> {
+  const { watchdog, options, rollbacks } = liveWatchdog(core, mode, energy, extents);
   const start = core.stepCount;
   const costs: { step: number; ms: number }[] = [];
   const countersBefore = core.watchdogCounters();
@@ -419,18 +335,12 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   if (mode !== 'none') watchdog.prime();
   // The watchdog's clock (performance.now, as no `now` is injected), for the gaps before the first verdict and after the last.
   const startedMs = performance.now();
-  const summary = await core.run(
-    steps,
-    mode === 'none' ? 0 : options.everySteps,
-    mode === 'none'
-      ? null
-      : (step) => {
-          watchdog.check(step);
-          costs.push({ step, ms: watchdog.lastCheckCostMs });
-        },
-    null,
-    watchdog.takesConeProbes && mode !== 'none' ? () => watchdog.checkCone() : null,
-  );
+  const onSnapshot = (step: number) => {
+    watchdog.check(step);
+    costs.push({ step, ms: watchdog.lastCheckCostMs });
+  };
+  const onCone = watchdog.takesConeProbes && mode !== 'none' ? () => watchdog.checkCone() : null;
+  const summary = await core.run(steps, mode === 'none' ? 0 : options.everySteps, mode === 'none' ? null : onSnapshot, null, onCone);
   await watchdog.fullCheckSettled();
   await watchdog.coneSettled();
   const endedMs = performance.now();
@@ -445,14 +355,7 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
   for (let i = first; i <= last; i++) measuredSteps += trace.steps[i]!;
   const measuredMs = (trace.endNs[last]! - trace.startNs[first]!) / 1e6;
   const measured = costs.filter((cost) => cost.step >= start + fromStep);
-  const boundaryGapsNs = { probed: [] as number[], unprobed: [] as number[] };
-  const batchNs: number[] = [];
-  for (let i = Math.max(first, 1); i <= last; i++) {
-    batchNs.push(trace.endNs[i]! - trace.startNs[i]!);
-    // Only batches a gather preceded are compared (every one while cone probes are on; none before the first plan).
-    if (trace.coneValues[i] === 0) continue;
-    (trace.coneProbed[i] === 1 ? boundaryGapsNs.probed : boundaryGapsNs.unprobed).push(trace.startNs[i]! - trace.endNs[i - 1]!);
-  }
+  const { boundaryGapsNs, batchNs } = boundaryGaps(trace, first, last);
   const times = [startedMs, ...watchdog.differentialCheckTimesMs, endedMs];
   return {
     rate: (1000 * measuredSteps) / measuredMs,
@@ -462,15 +365,10 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
     runnerWatchdogNs: runnerWatchdogNs(countersAfter) - runnerWatchdogNs(countersBefore),
     runNs: summary.runNs,
     cones: {
-      probes: watchdog.coneStats.checked,
+      ...watchdog.coneStats,
       skips: countersAfter.coneSkips - countersBefore.coneSkips,
-      extras: watchdog.coneStats.extras,
       drops: countersAfter.coneExtraDrops - countersBefore.coneExtraDrops,
-      cellsChecked: watchdog.coneStats.cellsChecked,
       steps: core.stepCount - start,
-      gatherNs: watchdog.coneStats.gatherNs,
-      jsMs: watchdog.coneStats.jsMs,
-      oracleMs: watchdog.coneStats.oracleMs,
     },
     gapsMs: times.slice(1).map((atMs, i) => atMs - times[i]!),
     boundaryGapsNs,
@@ -479,74 +377,6 @@ async function liveRound(core: CoreLattice, mode: LiveMode, steps: number, fromS
     coneBoundaryNs: countersAfter.coneGatherNs - countersBefore.coneGatherNs,
     batchCap: countersAfter.coneBatchCap,
   };
-}
-
-function gapText(gap: GapQuantiles): string {
-  return `${gap.medianUs.toFixed(1)} us median, ${gap.p95Us.toFixed(1)} us p95 (${gap.count})`;
-}
-
-function quantiles(values: number[], scale: number): GapQuantiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (fraction: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]! / scale);
-  return { count: sorted.length, medianUs: at(0.5), p95Us: at(0.95) };
-}
-
-/** What the engine's cone probes cost, per probe and as a share of each round's run. */
-function coneProbeFigures(
-  rounds: LiveRound[],
-  everySteps: number,
-  previousCellsCheckedPerStep: ConeProbeFigures['previousCellsCheckedPerStep'],
-): ConeProbeFigures {
-  const perProbe = (value: (r: LiveRound) => number) => median(rounds.map((r) => (r.cones.probes > 0 ? value(r) / r.cones.probes : Number.NaN)));
-  return {
-    everySteps,
-    probesPerRound: median(rounds.map((r) => r.cones.probes)),
-    skipsPerRound: median(rounds.map((r) => r.cones.skips)),
-    extrasPerRound: median(rounds.map((r) => r.cones.extras)),
-    extraDropsPerRound: median(rounds.map((r) => r.cones.drops)),
-    cellsCheckedPerStep: median(rounds.map((r) => r.cones.cellsChecked / r.cones.steps)),
-    previousCellsCheckedPerStep,
-    runnerGatherMs: perProbe((r) => r.cones.gatherNs / 1e6),
-    jsMs: perProbe((r) => r.cones.jsMs),
-    oracleMs: perProbe((r) => r.cones.oracleMs),
-    accountedCostPct: median(rounds.map((r) => (100 * (r.cones.gatherNs / 1e6 + r.cones.jsMs + r.cones.oracleMs)) / (r.runNs / 1e6))),
-    batchCapSteps: rounds.at(-1)?.batchCap ?? null,
-    boundaryGatherUs: median(rounds.map((r) => (r.coneBoundaries > 0 ? r.coneBoundaryNs / r.coneBoundaries / 1e3 : Number.NaN))),
-    boundaryGatherPctOfBatch: median(rounds.map((r) => (r.coneBoundaries > 0 ? (100 * r.coneBoundaryNs) / r.coneBoundaries / r.batchMedianNs : Number.NaN))),
-    boundaryGapUs: {
-      probed: quantiles(
-        rounds.flatMap((r) => r.boundaryGapsNs.probed),
-        1e3,
-      ),
-      unprobed: quantiles(
-        rounds.flatMap((r) => r.boundaryGapsNs.unprobed),
-        1e3,
-      ),
-    },
-  };
-}
-
-/**
- * The cone probes' cells checked per step in the results this run replaces, where each probe took the plan's
- * cells (all of probeCells that fit the cone budget at the live batch): probes a round x cells / steps a round.
- */
-function previousConeRate(path: string): ConeProbeFigures['previousCellsCheckedPerStep'] {
-  if (!existsSync(path)) return null;
-  const old = JSON.parse(readFileSync(path, 'utf8')) as { date?: string; engineWatchdog?: Partial<EngineWatchdogFigures> };
-  const e = old.engineWatchdog;
-  const date = old.date ?? 'unknown';
-  if (e?.coneProbe === undefined || e.extents === undefined) return null;
-  // Results of this kind carry the rate; older ones, whose every probe took the plan's cells, give it by their counts.
-  if (e.coneProbe.cellsCheckedPerStep !== undefined) return { date, extents: e.extents, value: e.coneProbe.cellsCheckedPerStep };
-  const { probeCells, liveBatchSteps, stepsPerRound, extents } = e;
-  if (probeCells === undefined || liveBatchSteps === undefined || stepsPerRound === undefined) return null;
-  const cells = keptCells(probeCells, extents.length, liveBatchSteps);
-  return { date, extents, value: (e.coneProbe.probesPerRound * cells) / stepsPerRound };
-}
-
-/** Cells the core keeps of `drawn` for a probe of `steps` steps under the default light-cone budget. */
-function keptCells(drawn: number, dims: number, steps: number): number {
-  return Math.min(drawn, Math.max(1, Math.floor(DEFAULT_PROBE_CONE_VALUES / (2 * steps + 1) ** dims)));
 }
 
 /** One probe's work on the JS thread, as the watchdog does it: the inputs gathered, the oracle's k steps, the comparison. */
@@ -633,153 +463,8 @@ async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (mes
   }
 }
 
-/** One full check's parts, timed alone: the oracle's (off the JS thread) and the JS thread's, in both probe modes. */
-async function fullCheckMs(extents: number[], steps: number, threads: number) {
-  const state = randomState({ extents, precision: 'f64', courantNumber: DT }, 7);
-  const previous = state.previous as Float64Array;
-  const current = state.current as Float64Array;
-  const oracle = oracleAddon();
-  const actual = oracle.stepF64(previous, current, extents, DT * DT, steps).current;
-  const oracleMs: number[] = [];
-  const jsMs: number[] = [];
-  const indexListJsMs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    jsMs.push(await probeJsMs(extents, threads, 'whole-level'));
-    indexListJsMs.push(await probeJsMs(extents, threads, 'index-list'));
-    const started = process.hrtime.bigint();
-    const answer = oracle.fullCheckF64Async(previous, current, extents, DT * DT, steps, actual, ULPS_PER_STEP);
-    if ((await answer) !== null) throw new Error('the full check refused the oracle its own steps');
-    oracleMs.push(Number(process.hrtime.bigint() - started) / 1e6);
-  }
-  return { oracleMs: median(oracleMs), jsMs: median(jsMs), indexListJsMs: median(indexListJsMs) };
-}
-
-/**
- * The JS thread's time for one full check's probe beyond an unprobed
- * snapshot's, on a core lattice: planning it (a whole-level probe, or the
- * index list of every cell the watchdog built before it) and taking its
- * values with copySnapshot, less copySnapshot of the same snapshot unprobed
- * (both levels, which every snapshot's energy check copies anyway).
- */
-async function probeJsMs(extents: number[], threads: number, mode: 'whole-level' | 'index-list' | 'none'): Promise<number> {
-  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
-  const cells = cellCount(extents);
-  const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 11);
-  core.setState(initial.previous, initial.current);
-  const levels = { previous: new Float64Array(cells), current: new Float64Array(cells) };
-  try {
-    const planStarted = process.hrtime.bigint();
-    if (mode === 'whole-level') core.setProbeWholeLevel(false, false);
-    if (mode === 'index-list') {
-      const everyCell = new Float64Array(cells);
-      for (let cell = 0; cell < cells; cell++) everyCell[cell] = cell;
-      core.setProbe(everyCell, false, 0, false);
-    }
-    const planMs = Number(process.hrtime.bigint() - planStarted) / 1e6;
-    let copyMs = 0;
-    // Only the run's first snapshot, at its start, is taken: its probe spans the first batch.
-    const run = core.run(2 * core.batchSteps, 2 ** 40, (step) => {
-      const started = process.hrtime.bigint();
-      const snapshot = core.copySnapshot(levels.previous, levels.current);
-      copyMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const probed = snapshot?.probeLevel?.length ?? snapshot?.probeValues.length ?? 0;
-      if (probed !== (mode === 'none' ? 0 : cells)) throw new Error(`the ${mode} probe took ${probed} of ${cells} cells`);
-      core.settleSnapshot(step, true);
-    });
-    const summary = await run;
-    if (summary.error) throw new Error(`the run failed: ${summary.error}`);
-    return mode === 'none' ? copyMs : planMs + copyMs - (await probeJsMs(extents, threads, 'none'));
-  } finally {
-    core.close();
-  }
-}
-
-/** A core lattice under this module's own watchdog, so that a round can wait for its full check to settle. */
-function watchedCore(extents: number[], threads: number, withFullCheck: boolean, clock: { ms: number }) {
-  const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
-  const initial = randomState({ extents, precision: 'f64', courantNumber: DT }, 11);
-  core.setState(initial.previous, initial.current);
-  const energy = oracleAddon().energy(initial.previous as Float64Array, initial.current as Float64Array, extents, 1, 1, DT);
-  const physics = { extents, c: 1, h: 1, dt: DT, courant2: DT * DT, precision: 'f64' as const };
-  const plan = resolveDifferential({ fullCheckEveryMs: withFullCheck ? DEFAULT_FULL_CHECK_EVERY_MS : 0, now: () => clock.ms }, cellCount(extents));
-  const rollbacks: string[] = [];
-  const watchdog = new Watchdog(core, physics, energy, 1e-9, plan, (event) => rollbacks.push(event.detail));
-  return { core, watchdog, rollbacks };
-}
-
-/**
- * Runner steps per second over a round: with a full check, from the start
- * until the full check the first snapshot's check planned has settled (and
- * `stepsAtLeast` steps); without, for as many steps as the last such round.
- */
-async function fullCheckRound(
-  extents: number[],
-  threads: number,
-  everySteps: number,
-  steps: number | null,
-): Promise<{ stepsRun: number; rate: number; longestStallMs: number }> {
-  const clock = { ms: 0 };
-  const { core, watchdog, rollbacks } = watchedCore(extents, threads, steps === null, clock);
-  const stalls = monitorEventLoopDelay({ resolution: 10 });
-  stalls.enable();
-  try {
-    watchdog.prime();
-    const run = core.run(steps ?? 0, everySteps, (step) => watchdog.check(step));
-    clock.ms = DEFAULT_FULL_CHECK_EVERY_MS;
-    if (steps === null) {
-      // The full check is planned by the first snapshot's check and starts with the next: wait for it to start, then to settle.
-      while (core.stepCount < 2 * everySteps + 1) await new Promise((resolve) => setTimeout(resolve, 10));
-      await watchdog.fullCheckSettled();
-      core.stop();
-    }
-    const summary = await run;
-    if (summary.error) throw new Error(`the run failed: ${summary.error}`);
-    if (rollbacks.length > 0) throw new Error(`the watchdog rolled back a correct kernel: ${rollbacks[0]}`);
-    return { stepsRun: summary.stepsRun, rate: summary.stepsRun / (summary.runNs / 1e9), longestStallMs: stalls.max / 1e6 };
-  } finally {
-    stalls.disable();
-    core.close();
-  }
-}
-
-async function measureFullCheck(p: WatchdogPlan, threads: number, batchSteps: number, log: (message: string) => void) {
-  const everySteps = defaultConfig.watchdog.everySteps;
-  const rates = { without: [] as number[], withFullCheck: [] as number[] };
-  const stallMs = { without: [] as number[], withFullCheck: [] as number[] };
-  const lostMs: number[] = [];
-  // A round with a full check lasts a little over two snapshot intervals; one without goes first on odd rounds.
-  let withSteps = 2 * everySteps + 5;
-  for (let round = 0; round < p.liveRounds; round++) {
-    const first = round % 2 === 0 ? null : await fullCheckRound(p.largeExtents, threads, everySteps, withSteps);
-    const withCheck = await fullCheckRound(p.largeExtents, threads, everySteps, null);
-    withSteps = withCheck.stepsRun;
-    const without = first ?? (await fullCheckRound(p.largeExtents, threads, everySteps, withSteps));
-    rates.withFullCheck.push(withCheck.rate);
-    rates.without.push(without.rate);
-    stallMs.withFullCheck.push(withCheck.longestStallMs);
-    stallMs.without.push(without.longestStallMs);
-    // The runner time the round with the check took beyond the same steps at the rate without.
-    lostMs.push(1000 * (withCheck.stepsRun / withCheck.rate - withCheck.stepsRun / without.rate));
-    log(
-      `round ${round + 1}/${p.liveRounds}: ${withCheck.stepsRun} steps, ${withCheck.rate.toFixed(2)} steps/s with a full check, ${without.rate.toFixed(2)} without`,
-    );
-  }
-  const steps = batchSteps + 1;
-  const parts = await fullCheckMs(p.largeExtents, steps, threads);
-  return {
-    extents: p.largeExtents,
-    everyMs: DEFAULT_FULL_CHECK_EVERY_MS,
-    steps,
-    ...parts,
-    accountedCostPct: (100 * (parts.oracleMs + parts.jsMs)) / DEFAULT_FULL_CHECK_EVERY_MS,
-    stepsPerSecond: { without: median(rates.without), withFullCheck: median(rates.withFullCheck) },
-    longestEventLoopStallMs: { without: median(stallMs.without), withFullCheck: median(stallMs.withFullCheck) },
-    measuredCostPct: rounded(lostMs.map((ms) => (100 * ms) / DEFAULT_FULL_CHECK_EVERY_MS)),
-  };
-}
-
 export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogBenchReport> {
-  const p = plan(options.quick);
+  const p = plan(options.quick, options.lattice);
   const log = options.onProgress;
   const threads = os.availableParallelism();
   log(`FP restore: ${p.fpRounds} interleaved rounds at ${p.largeExtents.join('x')} and ${p.smallExtents.join('x')}`);
@@ -793,7 +478,7 @@ export async function benchWatchdog(options: BenchRunOptions): Promise<WatchdogB
   log(`live throughput: ${p.engineRounds} rounds of ${p.engineSteps} steps per mode (none, every K, the engine's) at ${p.largeExtents.join('x')}`);
   const engineWatchdog = await measureEngineWatchdog(p, threads, log);
   log(`full check: ${p.liveRounds} rounds with and without one at ${p.largeExtents.join('x')}`);
-  const fullCheck = await measureFullCheck(p, threads, engineWatchdog.liveBatchSteps, log);
+  const fullCheck = await measureFullCheck(p.largeExtents, p.liveRounds, threads, engineWatchdog.liveBatchSteps, log);
   const cpus = os.cpus();
   return {
     benchmark: 'watchdog',
@@ -836,16 +521,7 @@ export function formatWatchdogReport(report: WatchdogBenchReport): string {
     `  checks a round: every K ${e.checksPerRound.everyK}, engine ${e.checksPerRound.engine}; ${e.checkCostMs.everyK.toFixed(0)} and ` +
       `${e.checkCostMs.engine.toFixed(0)} ms each; accounted ${e.accountedCostPct.everyK.toFixed(2)}% and ${e.accountedCostPct.engine.toFixed(2)}% of the run`,
     `  one differential probe ${e.differentialMsPerProbe.toFixed(2)} ms on the JS thread`,
-    `  cone probes: ${e.coneProbe.cellsCheckedPerStep.toPrecision(3)} cells checked a step (${e.coneProbe.extrasPerRound} extra gathers a round, ${e.coneProbe.extraDropsPerRound} dropped)` +
-      (e.coneProbe.previousCellsCheckedPerStep === null
-        ? ''
-        : `, against ${e.coneProbe.previousCellsCheckedPerStep.value.toPrecision(3)} at ${e.coneProbe.previousCellsCheckedPerStep.extents.join('x')} in the results of ${e.coneProbe.previousCellsCheckedPerStep.date}`),
-    `  cone plans every ${e.coneProbe.everySteps} steps on average: ${e.coneProbe.probesPerRound} probes a round (${e.coneProbe.skipsPerRound} skipped), each ` +
-      `${e.coneProbe.runnerGatherMs.toFixed(2)} ms of runner gathers, ${e.coneProbe.jsMs.toFixed(2)} ms on the JS thread, ${e.coneProbe.oracleMs.toFixed(2)} ms of oracle ` +
-      `off it: accounted ${e.coneProbe.accountedCostPct.toFixed(2)}% of the run`,
-    `  what a kernel sees: batches capped at ${e.coneProbe.batchCapSteps ?? 'no'} steps; a ${e.coneProbe.boundaryGatherUs.toFixed(1)} us gather at every boundary ` +
-      `(${e.coneProbe.boundaryGatherPctOfBatch.toFixed(3)}% of a median batch); the gap between calls before probed batches ` +
-      `${gapText(e.coneProbe.boundaryGapUs.probed)}, before unprobed ${gapText(e.coneProbe.boundaryGapUs.unprobed)}`,
+    ...coneFigureLines(e.coneProbe),
     `  between differential verdicts: ${e.differentialGapMs.withCones.medianMs.toFixed(0)} ms median, ${e.differentialGapMs.withCones.maxMs.toFixed(0)} ms longest ` +
       `with cone probes; ${e.differentialGapMs.withoutCones.medianMs.toFixed(0)} and ${e.differentialGapMs.withoutCones.maxMs.toFixed(0)} ms without`,
     `  the runner's own watchdog work over its run time (its clock): every K ${e.runnerWatchdogPct.everyK.toFixed(3)}%, ` +

@@ -56,7 +56,11 @@ export function benchCommand(): Command {
       'length of each run of the main job, e.g. 90s (bench net; default 3m, 20s with --quick)',
       durationParser(...BENCH_DURATION_LIMITS_MS),
     )
-    .option('--lattice <extents>', 'one lattice instead of the default cases, e.g. 4096,4096 (bench peers)', parseExtents)
+    .option(
+      '--lattice <extents>',
+      'one lattice instead of the default cases, e.g. 4096,4096 (bench peers; bench watchdog: its large lattice, short rounds with --quick)',
+      parseExtents,
+    )
     .option('--precision <precision>', 'f64 or f32 (bench peers)', parsePrecision)
     .option('--python <path>', 'a Python with numba and Devito for their rows (bench peers)')
     .option('--archive <file>', 'the archive whose best applied step kernel is the evolved row (bench peers)')

@@ -23,6 +23,16 @@ export declare function checkInvariants(input: InvariantInput): InvariantReport
 /** `checkInvariants`, computed off the event loop; the extents are checked at once. */
 export declare function checkInvariantsAsync(input: InvariantInput): Promise<InvariantReport>
 
+/**
+ * One probe of a cone batch: `count` cones of radius `radius`, stepped
+ * `steps` times (at most `radius`).
+ */
+export interface ConeGroupInput {
+  count: number
+  radius: number
+  steps: number
+}
+
 /** Discrete energy leapfrog conserves, in f64, including the cell volume h^N. */
 export declare function energy(previous: Float64Array, current: Float64Array, extents: Array<number>, c: number, h: number, dt: number): number
 
@@ -145,12 +155,13 @@ export declare function stepAtCellsF32(previous: Float32Array, current: Float32A
 export declare function stepAtCellsF64(previous: Float64Array, current: Float64Array, extents: Array<number>, courant2: number, steps: number, cells: Float64Array): Float64Array
 
 /**
- * Off the event loop: the oracle steps a cone probe's gathered cones of
- * (u^{n-1}, u^n) `steps` times (at most `radius`) and gives u^{n+steps} at
- * their centres; `f32`: in f32 arithmetic with `courant2` rounded to f32,
- * the cones holding f32 values widened. Bitwise what `stepAtCells` gives.
+ * Off the event loop: the oracle steps the gathered cones of (u^{n-1}, u^n)
+ * of several cone probes, `older` and `newer` holding each group's cones
+ * one group after another, and gives u^{n+steps} at their centres in the
+ * same order; `f32`: in f32 arithmetic with `courant2` rounded to f32, the
+ * cones holding f32 values widened. Bitwise what `stepAtCells` gives.
  */
-export declare function stepConesAsync(older: Float64Array, newer: Float64Array, dims: number, radius: number, courant2: number, steps: number, f32: boolean): Promise<SteppedCones>
+export declare function stepConeGroupsAsync(older: Float64Array, newer: Float64Array, dims: number, groups: Array<ConeGroupInput>, courant2: number, f32: boolean): Promise<SteppedCones>
 
 /**
  * Advances (previous, current) by `steps` leapfrog steps in f32 arithmetic,
@@ -170,6 +181,8 @@ export interface SteppedCones {
   /** u^{n+steps} at each cone's centre, widened to f64 for an f32 lattice. */
   values: Float64Array
   scales: Float64Array
+  /** The CPU time the oracle's thread spent stepping them, in ns: its share of a core, waits for one aside. */
+  cpuNs: number
 }
 
 /** Two consecutive time levels of an `f32` field. */

@@ -145,3 +145,13 @@ export function compareProbe(
   }
   return mismatch;
 }
+
+/** What a differential check (`check`: its name) found: the kernel's `steps` step(s) from `step` against the oracle's at `probed` cells. */
+export function mismatchDetail(mismatch: ProbeMismatch, step: number, steps: number, probed: number, check: string): string {
+  return (
+    `${check}: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
+    `at ${mismatch.cells} of ${probed} ` +
+    `sampled cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
+    `(tolerance ${mismatch.tolerance.toExponential(3)})`
+  );
+}

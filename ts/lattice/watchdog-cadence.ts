@@ -34,19 +34,6 @@ export function meanIntervals(costMs: number, intervalMs: number, maxCostShare: 
   return Math.max(1, costMs / (maxCostShare * intervalMs));
 }
 
-/**
- * Checks per step beyond one every `everySteps` that `maxCostShare` of the
- * run's time still affords when each costs `costMs` and a step takes
- * `msPerStep`: 0 when the one every `everySteps` already takes the share
- * (the cadence then defers instead), Infinity when a check costs nothing
- * measurable.
- */
-export function spareChecksPerStep(costMs: number, msPerStep: number, maxCostShare: number, everySteps: number): number {
-  if (!(msPerStep > 0)) return 0;
-  if (!(costMs > 0)) return Infinity;
-  return Math.max(0, (maxCostShare * msPerStep) / costMs - 1 / everySteps);
-}
-
 /** How many of the latest checks' costs the deferral's cost is the lower median of. */
 export const COST_WINDOW = 5;
 
@@ -61,19 +48,12 @@ export class SnapshotCadence {
   #last: { step: number; atMs: number } | null = null;
   /** The costs of the latest checks, at most COST_WINDOW, oldest first. */
   readonly #costs: number[] = [];
-  /** The costs per unit (next's `units`: a cone probe's cells) of the latest checks, at most COST_WINDOW, oldest first. */
-  readonly #unitCosts: number[] = [];
-  /**
-   * Units a step the share affords beyond this cadence's own checks, as of
-   * the last next(): from the lower median of the latest costs per unit, so
-   * that checks grown larger (and cheaper per unit) do not lend their units
-   * the cost of smaller ones, or smaller ones theirs.
-   */
-  spareUnitsPerStep = 0;
+  /** The time a step took between the last two checks, in ms, on the caller's clock (0 until there are two). */
+  msPerStep = 0;
 
   constructor(
     private readonly everySteps: number,
-    private readonly maxCostShare: number,
+    readonly maxCostShare: number,
     private readonly random: () => number,
   ) {}
 
@@ -84,20 +64,17 @@ export class SnapshotCadence {
    * comes from the last two checks; until there are two (and after a
    * rollback, which moves the step back), nothing is deferred. The cost is
    * the lower median of the latest COST_WINDOW checks' costs, this one's
-   * among them; `units` (a cone probe's cells) is what the check covered,
-   * for spareUnitsPerStep.
+   * among them.
    */
-  next(step: number, atMs: number, costMs: number, units = 1): number {
+  next(step: number, atMs: number, costMs: number): number {
     const last = this.#last;
     this.#last = { step, atMs };
     this.#costs.push(costMs);
     if (this.#costs.length > COST_WINDOW) this.#costs.shift();
-    this.#unitCosts.push(costMs / units);
-    if (this.#unitCosts.length > COST_WINDOW) this.#unitCosts.shift();
     if (last === null || step <= last.step) return step + 1;
     const msPerStep = (atMs - last.atMs) / (step - last.step);
+    this.msPerStep = msPerStep;
     const medianCostMs = lowerMedian(this.#costs);
-    this.spareUnitsPerStep = spareChecksPerStep(lowerMedian(this.#unitCosts), msPerStep, this.maxCostShare, this.everySteps / units);
     const mean = meanIntervals(medianCostMs, msPerStep * this.everySteps, this.maxCostShare);
     // Uniform over 1..choices, whose mean is `mean`.
     const choices = Math.max(1, Math.round(2 * mean - 1));

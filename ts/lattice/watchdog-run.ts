@@ -31,6 +31,14 @@ export interface WatchdogCallbacks {
   onConeProbe: (() => void) | null;
 }
 
+/**
+ * What a watchdog's checked cone probes cost so far: the runner's gathers and
+ * the JS thread's CPU time (the oracle's thread aside, as for a full check).
+ */
+function coneCostMs(watchdog: Watchdog): number {
+  return watchdog.coneStats.jsCpuMs + watchdog.coneStats.gatherNs / 1e6;
+}
+
 /** The watchdog of the lattice `core` (of `config`, `cells` cells), across its runs. */
 export class WatchdogRun {
   /** holdWatchdogChecks() calls not yet released. */
@@ -39,7 +47,7 @@ export class WatchdogRun {
   readonly #deferred = new Map<'snapshot' | 'cone', () => void>();
   /** The active run's watchdog, and whether its differential check compares the step kernel's batches; null without one. */
   #running: { watchdog: Watchdog; differential: boolean } | null = null;
-  /** What the checks have cost this lattice's runs, in ms, as the watchdog measured each. */
+  /** What the snapshot checks have cost this lattice's runs, and the cone probes of its ended runs, in ms, as the watchdog measured each. */
   #checkMs = 0;
 
   constructor(
@@ -63,13 +71,17 @@ export class WatchdogRun {
     return {
       everySteps,
       onSnapshot: (step) => this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog, step)),
-      onConeProbe: watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => this.#coneAccounted(watchdog)) : null,
+      onConeProbe: watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => watchdog.checkCone()) : null,
     };
   }
 
   /** The run has ended: checks it deferred are dropped. */
   end(): void {
     this.#deferred.clear();
+    if (this.#running !== null) {
+      this.#running.watchdog.end();
+      this.#checkMs += coneCostMs(this.#running.watchdog);
+    }
     this.#running = null;
   }
 
@@ -97,9 +109,9 @@ export class WatchdogRun {
     return { checked, extras, cellsChecked, skipped: counters.coneSkips, dropped: counters.coneExtraDrops };
   }
 
-  /** Lattice.watchdogCheckMs. */
+  /** Lattice.watchdogCheckMs: the ended runs' checks and the active run's. */
   get checkMs(): number {
-    return this.#checkMs;
+    return this.#checkMs + (this.#running === null ? 0 : coneCostMs(this.#running.watchdog));
   }
 
   /** Lattice.holdWatchdogChecks. */
@@ -145,17 +157,5 @@ export class WatchdogRun {
     const before = watchdog.lastChecked;
     watchdog.check(step);
     if (watchdog.lastChecked !== before) this.#checkMs += watchdog.lastCheckCostMs;
-  }
-
-  /**
-   * Runs a cone probe's check and adds its cost so far to checkMs: the
-   * runner's gather and the JS thread's work up to handing the cones to the
-   * oracle (the compare when the answer comes, a fraction of a millisecond,
-   * is not in it).
-   */
-  #coneAccounted(watchdog: Watchdog): void {
-    const before = watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6;
-    watchdog.checkCone();
-    this.#checkMs += watchdog.coneStats.jsMs + watchdog.coneStats.gatherNs / 1e6 - before;
   }
 }

@@ -28,24 +28,18 @@
  * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
-import type { CoreConeProbe, CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import {
-  type ProbeMismatch,
-  ULPS_PER_STEP,
-  compareProbe,
-  coneProbeRandom,
-  coneValues,
-  drawConeProbe,
-  drawFollowingProbe,
-  drawProbeCells,
-} from './differential-check.js';
+import { ConeChecks, type ConeProbeStats } from './cone-checks.js';
+import { ULPS_PER_STEP, compareProbe, drawProbeCells, mismatchDetail } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
+
+export type { ConeProbeStats } from './cone-checks.js';
 
 export interface WatchdogOptions {
   /** Check every this many steps (and at the start of the run). */
@@ -248,28 +242,6 @@ interface SnapshotLevels {
   current: Float64Array;
 }
 
-/** Where a cone probe's cones are copied for the oracle; busy while its steps are under way. */
-interface ConeArrays {
-  older: Float64Array;
-  newer: Float64Array;
-  busy: boolean;
-}
-
-/** What the cone probes have cost so far: the runner's gathers, the JS thread's work, the oracle's off it. */
-export interface ConeProbeStats {
-  checked: number;
-  /** Of those, handed over at the take rate beyond the plans' (extra probes). */
-  extras: number;
-  /** Cells the checked probes compared. */
-  cellsChecked: number;
-  gatherNs: number;
-  jsMs: number;
-  oracleMs: number;
-}
-
-/** Most cells a step the watchdog asks the core to check beyond its plans (the core caps a gather at the plan's cells). */
-const MAX_TAKE_CELLS_PER_STEP = 2 ** 20;
-
 /** The most differential check times a watchdog keeps (differentialCheckTimesMs). */
 const MAX_CHECK_TIMES = 100_000;
 
@@ -291,22 +263,10 @@ export class Watchdog {
   #fullCheckPlanned = false;
   /** A full check holds its snapshot out, unsettled, until the oracle's thread answers: settled then. */
   #fullCheckInFlight: Promise<void> | null = null;
-  /** Cone probes' cones copied out of the core, one pair per probe being checked (two may be out), allocated once. */
-  readonly #cones: ConeArrays[] = [];
-  readonly #coneRandom: () => number;
-  /**
-   * With a cost share, the cone probes' own cadence: each probe's cost (the
-   * runner's gathers, the JS thread's work and the oracle's steps off it,
-   * which take a core of this machine as well) defers the next by whole
-   * cone intervals as a snapshot's defers the next snapshot.
-   */
-  readonly #coneCadence: SnapshotCadence | null;
-  /** Cone probes' oracle steps under way off the JS thread. */
-  readonly #conesInFlight = new Set<Promise<void>>();
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
-  /** What the cone probes checked so far cost. */
-  readonly coneStats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, gatherNs: 0, jsMs: 0, oracleMs: 0 };
+  /** The cone probes' checks, when the run takes them. */
+  readonly #cones: ConeChecks | null;
   /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
   readonly differentialCheckTimesMs: number[] = [];
   /** The energy drift of the last snapshot checked, and its step; null before the first. */
@@ -329,10 +289,14 @@ export class Watchdog {
     private readonly cadence: CadencePlan | null = null,
   ) {
     this.#random = seededRandom(differential?.seed ?? 0);
-    this.#coneRandom = coneProbeRandom(differential?.seed ?? 0);
-    const coneEverySteps = differential?.coneEverySteps ?? 0;
-    this.#coneCadence = cadence === null || coneEverySteps === 0 ? null : new SnapshotCadence(coneEverySteps, cadence.maxCostShare, this.#coneRandom);
     this.#now = cadence?.now ?? (() => performance.now());
+    const hooks = {
+      rollbacks: () => this.#rollbacks,
+      rollBack: (detail: string, step: number) => this.#rollBack({ reason: 'differential', slot: 'step', detail }, step, this.lastChecked?.energyDrift ?? 0),
+      noteCheck: (atMs: number) => this.#noteDifferentialCheck(atMs),
+    };
+    const cones = differential !== null && differential.coneEverySteps > 0;
+    this.#cones = cones ? new ConeChecks(core, physics, differential, cadence, this.#now, hooks) : null;
     this.#fpRestoresSeen = core.fpRestores();
   }
 
@@ -341,137 +305,32 @@ export class Watchdog {
     this.#snapshotsUntilProbe = 0;
     this.#lastFullCheckMs = this.differential?.now() ?? 0;
     this.#planNextProbe();
-    this.#armNextCone(this.core.stepCount);
+    this.#cones?.arm(this.core.stepCount);
+  }
+
+  /** The run has ended: what the core announces from now on is another run's. */
+  end(): void {
+    this.#cones?.end();
   }
 
   /** Whether the run takes cone probes: the lattice passes the runner onCone only then. */
   get takesConeProbes(): boolean {
-    return (this.differential?.coneEverySteps ?? 0) > 0;
+    return this.#cones !== null;
   }
 
-  /** Resolves once no cone probe is being checked (at once when none is). */
-  async coneSettled(): Promise<void> {
-    await Promise.all(this.#conesInFlight);
+  /** What the cone probes checked so far cost. */
+  get coneStats(): ConeProbeStats {
+    return this.#cones?.stats ?? { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
   }
 
-  /**
-   * Called with each cone probe the runner announces: the cones of every
-   * probe waiting (a follow-on may have been announced too) are copied out,
-   * the next probe is armed, and the oracle steps the cones on a libuv
-   * thread; a probe is settled (its slot the runner's again) when the answer
-   * comes, and a mismatch rolls back.
-   */
+  /** Called with each cone probe the runner announces (ConeChecks.check). */
   checkCone(): void {
-    const plan = this.differential;
-    if (plan === null) return;
-    for (;;) {
-      const startedMs = this.#now();
-      const cones = this.#freeConeArrays(plan);
-      const probe = this.#takeConeProbe(cones);
-      if (probe === null) return;
-      cones.busy = true;
-      // An extra probe took no plan: the armed one stands.
-      if (!probe.extra) this.#armNextCone(Math.max(probe.step, this.core.stepCount));
-      const checked = this.#checkTakenCone(probe, cones, startedMs).finally(() => this.#conesInFlight.delete(checked));
-      this.#conesInFlight.add(checked);
-    }
+    this.#cones?.check();
   }
 
-  /** The oracle steps a taken probe's cones off the JS thread; a mismatch rolls back. */
-  async #checkTakenCone(probe: CoreConeProbe, cones: ConeArrays, startedMs: number): Promise<void> {
-    const { extents, courant2, precision } = this.physics;
-    const count = probe.cells.length * coneValues(extents.length, probe.radius);
-    const rollbacks = this.#rollbacks;
-    try {
-      const answer = oracleAddon().stepConesAsync(
-        cones.older.subarray(0, count),
-        cones.newer.subarray(0, count),
-        extents.length,
-        probe.radius,
-        courant2,
-        probe.steps,
-        precision === 'f32',
-      );
-      const sentMs = this.#now();
-      this.coneStats.jsMs += sentMs - startedMs;
-      this.coneStats.gatherNs += probe.gatherNs;
-      const { values, scales } = await answer;
-      const answeredMs = this.#now();
-      this.coneStats.oracleMs += answeredMs - sentMs;
-      const mismatch = compareProbe(probe.cells, probe.values, values, scales, precision, probe.steps);
-      const doneMs = this.#now();
-      this.coneStats.checked += 1;
-      if (probe.extra) this.coneStats.extras += 1;
-      this.coneStats.cellsChecked += probe.cells.length;
-      this.coneStats.jsMs += doneMs - answeredMs;
-      this.#noteDifferentialCheck(answeredMs);
-      if (mismatch === null && !probe.extra) this.#deferNextCone(probe.step, startedMs, doneMs - startedMs + probe.gatherNs / 1e6, probe.cells.length);
-      // Its arrays are free before its slot is: the runner's next announcement may need them.
-      cones.busy = false;
-      this.core.settleConeProbe(probe.step);
-      if (mismatch === null || rollbacks !== this.#rollbacks) return;
-      const failure = this.#differentialDetail(mismatch, probe.step, probe.steps, probe.cells.length, 'differential check of a cone probe');
-      this.#rollBack(failure, probe.step, this.lastChecked?.energyDrift ?? 0);
-    } catch (error) {
-      if (!(error instanceof Error && /is closed/.test(error.message)))
-        process.emitWarning(`the watchdog's cone probe of step ${probe.step} failed: ${String(error)}`);
-    } finally {
-      cones.busy = false;
-    }
-  }
-
-  /**
-   * Before a passed cone probe is settled (its slot is not yet the
-   * runner's): with a cost share, the next probe is drawn again from as
-   * many whole intervals on as the cone cadence defers it, when it defers.
-   */
-  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
-    if (this.#coneCadence === null) return;
-    const first = this.#coneCadence.next(step, startedMs, costMs, cells);
-    if (first > step + 1) this.#armNextCone(first - 1);
-    // What the share affords beyond the plans goes to the gathers the runner makes anyway at other boundaries, in
-    // cells: a probe's cost taken per cell (its fixed part makes larger probes cheaper per cell).
-    this.core.setConeTakeRate(Math.min(this.#coneCadence.spareUnitsPerStep, MAX_TAKE_CELLS_PER_STEP));
-  }
-
-  /** The oldest announced cone probe not yet taken; null when none is waiting, or when the lattice was closed after announcing it. */
-  #takeConeProbe(cones: ConeArrays): CoreConeProbe | null {
-    try {
-      return this.core.takeConeProbe(cones.older, cones.newer);
-    } catch (error) {
-      if (error instanceof Error && /is closed/.test(error.message)) return null;
-      throw error;
-    }
-  }
-
-  /** Arms the core's next cone probe, drawn to come after `fromStep`. */
-  #armNextCone(fromStep: number): void {
-    const plan = this.differential;
-    if (plan === null || plan.coneEverySteps === 0) return;
-    const next = drawConeProbe(this.#coneRandom, fromStep, plan.coneEverySteps);
-    const follow = drawFollowingProbe(this.#coneRandom, plan.coneEverySteps);
-    this.core.armConeProbe(
-      plan.cells,
-      next.cellSeed,
-      next.delayed,
-      next.remainder,
-      next.atStep,
-      plan.coneEverySteps,
-      plan.coneValues,
-      follow.offsetSteps,
-      follow.delayed,
-      follow.remainder,
-    );
-  }
-
-  /** Arrays no probe being checked holds: no probe needs more than its cone budget or one cone of radius 1. */
-  #freeConeArrays(plan: DifferentialPlan): ConeArrays {
-    const free = this.#cones.find((cones) => !cones.busy);
-    if (free !== undefined) return free;
-    const values = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
-    const cones = { older: new Float64Array(values), newer: new Float64Array(values), busy: false };
-    this.#cones.push(cones);
-    return cones;
+  /** Sends the cone probes taken and not yet sent, and resolves once none is being checked (at once when none is). */
+  async coneSettled(): Promise<void> {
+    await this.#cones?.settled();
   }
 
   #noteDifferentialCheck(atMs: number): void {
@@ -543,7 +402,7 @@ export class Watchdog {
     this.#rollbacks += 1;
     const recovery = this.core.recover(failure.slot);
     // The next cone probe is drawn from where the state now is, not from steps it will take again.
-    this.#armNextCone(recovery.restoredStep ?? this.core.stepCount);
+    this.#cones?.arm(recovery.restoredStep ?? this.core.stepCount);
     this.#fpRestoresSeen = this.core.fpRestores();
     this.onRollback({
       ...failure,
@@ -711,19 +570,9 @@ export class Watchdog {
         : oracle.cellsConeScalesF32(...narrowed, extents, courant2, steps, cells);
     const mismatch = compareProbe(cells, snapshot.probeValues, expected, scales, precision, steps);
     this.#noteDifferentialCheck(this.#now());
-    return mismatch === null ? null : this.#differentialDetail(mismatch, snapshot.step, steps, cells.length, 'differential check');
-  }
-
-  #differentialDetail(mismatch: ProbeMismatch, step: number, steps: number, probed: number, check: string): Failure {
-    return {
-      reason: 'differential',
-      slot: 'step',
-      detail:
-        `${check}: the kernel's ${steps} step(s) from ${step} to ${step + steps} differ from the oracle's ` +
-        `at ${mismatch.cells} of ${probed} ` +
-        `sampled cells, first cell ${mismatch.firstCell}: ${mismatch.actual} where the oracle has ${mismatch.expected} ` +
-        `(tolerance ${mismatch.tolerance.toExponential(3)})`,
-    };
+    return mismatch === null
+      ? null
+      : { reason: 'differential', slot: 'step', detail: mismatchDetail(mismatch, snapshot.step, steps, cells.length, 'differential check') };
   }
 }
 

@@ -394,35 +394,53 @@ pub struct SteppedCones {
     /// u^{n+steps} at each cone's centre, widened to f64 for an f32 lattice.
     pub values: Float64Array,
     pub scales: Float64Array,
+    /// The CPU time the oracle's thread spent stepping them, in ns: its share of a core, waits for one aside.
+    pub cpu_ns: f64,
 }
 
-/// `ouroboros_oracle::step_cones` on a libuv thread: at a 9-step batch in
-/// 2-D a probe's cones take the oracle milliseconds. The arrays are held by
-/// reference until it resolves; the caller must not write them meanwhile.
-pub struct StepConesTask {
+/// The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu_ns() -> f64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer; this clock always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as f64 * 1e9 + now.tv_nsec as f64
+}
+
+/// One probe of a cone batch: `count` cones of radius `radius`, stepped
+/// `steps` times (at most `radius`).
+#[napi(object)]
+pub struct ConeGroupInput {
+    pub count: u32,
+    pub radius: u32,
+    pub steps: u32,
+}
+
+/// `ouroboros_oracle::step_cone_groups` on a libuv thread: the cones of many
+/// probes in one call, so that the watchdog pays a call's fixed cost (the
+/// thread hop, the promise) once for thousands of cells. The arrays are held
+/// by reference until it resolves; the caller must not write them meanwhile.
+pub struct StepConeGroupsTask {
     older: Float64Array,
     newer: Float64Array,
     dims: usize,
-    radius: usize,
+    groups: Vec<ouroboros_oracle::ConeGroup>,
     courant2: f64,
-    steps: usize,
     f32: bool,
 }
 
-impl Task for StepConesTask {
-    type Output = (Vec<f64>, Vec<f64>);
-    type JsValue = SteppedCones;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let (dims, radius, steps) = (self.dims, self.radius, self.steps);
+impl StepConeGroupsTask {
+    fn step(&self) -> Result<(Vec<f64>, Vec<f64>)> {
+        let (dims, groups) = (self.dims, &self.groups);
         if !self.f32 {
-            return ouroboros_oracle::step_cones(
+            return ouroboros_oracle::step_cone_groups(
                 dims,
-                radius,
+                groups,
                 &self.older,
                 &self.newer,
                 self.courant2,
-                steps,
             )
             .map_err(invalid_arg);
         }
@@ -430,40 +448,63 @@ impl Task for StepConesTask {
         let narrow = |values: &[f64]| values.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         let (older, newer) = (narrow(&self.older), narrow(&self.newer));
         let (values, scales) =
-            ouroboros_oracle::step_cones(dims, radius, &older, &newer, self.courant2 as f32, steps)
+            ouroboros_oracle::step_cone_groups(dims, groups, &older, &newer, self.courant2 as f32)
                 .map_err(invalid_arg)?;
         Ok((values.into_iter().map(f64::from).collect(), scales))
     }
+}
 
-    fn resolve(&mut self, _env: Env, (values, scales): Self::Output) -> Result<SteppedCones> {
+impl Task for StepConeGroupsTask {
+    type Output = (Vec<f64>, Vec<f64>, f64);
+    type JsValue = SteppedCones;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let started = thread_cpu_ns();
+        let (values, scales) = self.step()?;
+        Ok((values, scales, thread_cpu_ns() - started))
+    }
+
+    fn resolve(
+        &mut self,
+        _env: Env,
+        (values, scales, cpu_ns): Self::Output,
+    ) -> Result<SteppedCones> {
         Ok(SteppedCones {
             values: values.into(),
             scales: scales.into(),
+            cpu_ns,
         })
     }
 }
 
-/// Off the event loop: the oracle steps a cone probe's gathered cones of
-/// (u^{n-1}, u^n) `steps` times (at most `radius`) and gives u^{n+steps} at
-/// their centres; `f32`: in f32 arithmetic with `courant2` rounded to f32,
-/// the cones holding f32 values widened. Bitwise what `stepAtCells` gives.
+/// Off the event loop: the oracle steps the gathered cones of (u^{n-1}, u^n)
+/// of several cone probes, `older` and `newer` holding each group's cones
+/// one group after another, and gives u^{n+steps} at their centres in the
+/// same order; `f32`: in f32 arithmetic with `courant2` rounded to f32, the
+/// cones holding f32 values widened. Bitwise what `stepAtCells` gives.
 #[napi(catch_unwind, ts_return_type = "Promise<SteppedCones>")]
-pub fn step_cones_async(
+pub fn step_cone_groups_async(
     older: Float64Array,
     newer: Float64Array,
     dims: f64,
-    radius: f64,
+    groups: Vec<ConeGroupInput>,
     courant2: f64,
-    steps: f64,
     f32: bool,
-) -> Result<AsyncTask<StepConesTask>> {
-    Ok(AsyncTask::new(StepConesTask {
+) -> Result<AsyncTask<StepConeGroupsTask>> {
+    let groups = groups
+        .iter()
+        .map(|group| ouroboros_oracle::ConeGroup {
+            count: group.count as usize,
+            radius: group.radius as usize,
+            steps: group.steps as usize,
+        })
+        .collect();
+    Ok(AsyncTask::new(StepConeGroupsTask {
         older,
         newer,
         dims: whole_number("dims", dims)?,
-        radius: whole_number("radius", radius)?,
+        groups,
         courant2,
-        steps: whole_number("steps", steps)?,
         f32,
     }))
 }

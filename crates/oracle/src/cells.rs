@@ -104,6 +104,69 @@ pub fn step_cones<T: Real>(
     Ok((values, scales))
 }
 
+/// One probe of a batch given to [`step_cone_groups`]: `count` cones of
+/// radius `radius`, to be stepped `steps` times (at most `radius`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConeGroup {
+    pub count: usize,
+    pub radius: usize,
+    pub steps: usize,
+}
+
+/// [`step_cones`] for several probes in one call, so that a caller checking
+/// many small probes pays its fixed cost (a thread hop, a promise) once:
+/// `older` and `newer` hold the groups' cones one group after another, and
+/// the values and scales come back in the same order, bitwise what
+/// [`step_cones`] gives for each group alone.
+pub fn step_cone_groups<T: Real>(
+    dims: usize,
+    groups: &[ConeGroup],
+    older: &[T],
+    newer: &[T],
+    courant2: T,
+) -> Result<(Vec<T>, Vec<f64>), OracleError> {
+    if dims == 0 || dims > MAX_DIMS {
+        return Err(OracleError::DimensionCount { dims });
+    }
+    let mut spans = Vec::with_capacity(groups.len());
+    let mut expected = 0usize;
+    for group in groups {
+        let cone = (2 * group.radius + 1)
+            .checked_pow(dims as u32)
+            .unwrap_or(usize::MAX);
+        let span = group.count.saturating_mul(cone);
+        spans.push(span);
+        expected = expected.saturating_add(span);
+    }
+    for (name, values) in [("older", older), ("newer", newer)] {
+        if values.len() != expected {
+            return Err(OracleError::ConeGroupsLength {
+                name,
+                len: values.len(),
+                expected,
+            });
+        }
+    }
+    let cells = groups.iter().map(|group| group.count).sum();
+    let (mut values, mut scales) = (Vec::with_capacity(cells), Vec::with_capacity(cells));
+    let mut start = 0;
+    for (group, span) in groups.iter().zip(spans) {
+        let range = start..start + span;
+        let (v, s) = step_cones(
+            dims,
+            group.radius,
+            &older[range.clone()],
+            &newer[range],
+            courant2,
+            group.steps,
+        )?;
+        values.extend(v);
+        scales.extend(s);
+        start += span;
+    }
+    Ok((values, scales))
+}
+
 /// A reusable (2 radius + 1)^N window of two levels around one cell.
 struct Patch<T> {
     dims: usize,

@@ -38,6 +38,12 @@ pub enum OracleError {
         dims: usize,
         radius: usize,
     },
+    /// A cone batch's array does not hold exactly its groups' cones.
+    ConeGroupsLength {
+        name: &'static str,
+        len: usize,
+        expected: usize,
+    },
     /// A balanced nonary digit outside -4..=4.
     NonaryDigit {
         array: &'static str,
@@ -101,6 +107,14 @@ impl fmt::Display for OracleError {
                 f,
                 "{name} has {len} values: cones of radius {radius} in {dims} dimensions hold {cone} values each, \
                  and older and newer must hold the same whole number of them"
+            ),
+            Self::ConeGroupsLength {
+                name,
+                len,
+                expected,
+            } => write!(
+                f,
+                "{name} has {len} values: the groups' cones hold {expected} (count x (2 radius + 1)^dims per group)"
             ),
             Self::NonaryDigit {
                 array,

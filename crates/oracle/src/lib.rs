@@ -8,7 +8,8 @@
 //! - [`step`]: the leapfrog scheme for the wave equation, in `f64` or `f32`;
 //! - [`cone_scales`]: each cell's own error scale, from the largest value of its light cone;
 //! - [`step_at_cells`]: the same steps at a few cells only, from their light cones;
-//! - [`step_cones`]: the same from light cones gathered elsewhere, without the levels;
+//! - [`step_cones`]: the same from light cones gathered elsewhere, without the levels
+//!   ([`step_cone_groups`]: several probes' cones in one call);
 //! - [`check_step`]: a kernel's whole newest level against [`step`]'s, each cell to ulps of its cone scale;
 //! - [`energy`]: the discrete energy leapfrog conserves exactly;
 //! - [`readout`]: fields rounded to balanced nonary digits;
@@ -35,7 +36,7 @@ mod shift;
 mod step;
 mod summation;
 
-pub use cells::{step_at_cells, step_cones};
+pub use cells::{step_at_cells, step_cone_groups, step_cones, ConeGroup};
 pub use cone_scale::{
     cone_scales, cone_scales_at_cells, cone_scales_through, gathered_cone_scale, term_weight,
 };

@@ -5,7 +5,8 @@
 mod support;
 
 use ouroboros_oracle::{
-    cone_scales_at_cells, step, step_at_cells, step_cones, Lattice, OracleError, Real,
+    cone_scales_at_cells, step, step_at_cells, step_cone_groups, step_cones, ConeGroup, Lattice,
+    OracleError, Real,
 };
 use support::SplitMix64;
 
@@ -207,4 +208,79 @@ fn step_cones_refuses_more_steps_than_the_radius_and_partial_cones() {
     assert!(error
         .to_string()
         .starts_with("older has 8 values: cones of radius 1 in 2 dimensions hold 9 values each"));
+}
+
+#[test]
+fn a_batch_of_cone_groups_gives_what_each_group_gives_alone() {
+    let extents = vec![61, 67];
+    let lattice = Lattice::new(&extents).unwrap();
+    let mut rng = SplitMix64::new(41);
+    let previous = rng.field(lattice.cell_count(), 1.0);
+    let current = rng.field(lattice.cell_count(), 1.0);
+    let courant2 = 0.45;
+    // Probes of batches of different lengths, one of them cut short of its radius, one of a single cell.
+    let groups = [
+        ConeGroup {
+            count: 5,
+            radius: 3,
+            steps: 3,
+        },
+        ConeGroup {
+            count: 1,
+            radius: 1,
+            steps: 1,
+        },
+        ConeGroup {
+            count: 4,
+            radius: 4,
+            steps: 2,
+        },
+    ];
+    let (mut older, mut newer) = (Vec::new(), Vec::new());
+    let (mut values, mut scales) = (Vec::new(), Vec::new());
+    for group in groups {
+        let cells: Vec<usize> = (0..group.count)
+            .map(|_| rng.int(0, lattice.cell_count() - 1))
+            .collect();
+        let old: Vec<f64> = cells
+            .iter()
+            .flat_map(|&c| gather_cone(&lattice, &previous, c, group.radius))
+            .collect();
+        let new: Vec<f64> = cells
+            .iter()
+            .flat_map(|&c| gather_cone(&lattice, &current, c, group.radius))
+            .collect();
+        let (v, s) = step_cones(2, group.radius, &old, &new, courant2, group.steps).unwrap();
+        values.extend(v);
+        scales.extend(s);
+        older.extend(old);
+        newer.extend(new);
+    }
+    let (batched, batched_scales) = step_cone_groups(2, &groups, &older, &newer, courant2).unwrap();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&batched), bits(&values));
+    assert_eq!(batched_scales, scales);
+    // One value short of the groups' cones, or a group stepped past its radius: an error naming it.
+    let error = step_cone_groups(2, &groups, &older[1..], &newer[1..], courant2).unwrap_err();
+    assert_eq!(
+        error,
+        OracleError::ConeGroupsLength {
+            name: "older",
+            len: older.len() - 1,
+            expected: older.len()
+        }
+    );
+    let too_far = [ConeGroup {
+        count: 5,
+        radius: 3,
+        steps: 4,
+    }];
+    let span = 5 * 49;
+    assert_eq!(
+        step_cone_groups(2, &too_far, &older[..span], &newer[..span], courant2).unwrap_err(),
+        OracleError::ConeTooNarrow {
+            steps: 4,
+            radius: 3
+        }
+    );
 }
