@@ -7,7 +7,9 @@
 //! of k steps; and the live lattice itself, at its size, dimensions and
 //! precision, from random states and from states of the live kind (a pulse
 //! at rest, a low standing wave, `live_states.rs`) at the live r^2 when it
-//! is known, checked at sampled cells with `step_at_cells`.
+//! is known, and in the longer batches the live batch sizer grows to,
+//! checked at sampled cells with `step_at_cells`. The readout slot's reads
+//! noise on small lattices and fields of the live kind at the live size.
 
 use ouroboros_oracle::{
     cone_scales, cone_scales_at_cells, readout, step, step_at_cells, Lattice, Levels, Readout,
@@ -40,6 +42,8 @@ pub const ULPS_PER_STEP: f64 = 4.0;
 const REUSED_CALLS: u32 = 300;
 /// Cells checked on the live lattice, each from its light cone.
 const LIVE_CELLS: usize = 64;
+/// The longest batch the live runner makes by default (`BatchOptions::max_steps`, `lattice.maxBatchSteps`).
+const LONGEST_LIVE_BATCH: u64 = 64;
 
 fn lattice(extents: &[usize]) -> Result<Lattice, String> {
     Lattice::new(extents).map_err(|error| error.to_string())
@@ -274,7 +278,8 @@ fn live_case<T: Float>(
 
 /// The live lattice's cases in its precision, from random states at drawn
 /// r^2: single-step calls, one call of a drawn 2-5 steps, calls of the live
-/// steps per call k and one call of k + 1 (the other parity); then from
+/// steps per call k and one call of k + 1 (the other parity), one call each
+/// of 2k, a drawn count beyond k + 1 and the longest live batch; then from
 /// states of the live kind at the live r^2 (drawn when not given), as a job
 /// runs: 2-3 calls of k steps from a pulse at rest, one call of k from a
 /// narrow pulse (a quiet far field, each cell judged to its own scale) and
@@ -318,6 +323,27 @@ fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &LiveLattice, 
             rng,
         ),
     );
+    // Longer batches than the judged k: the live batch sizer tries 2k once k is what the latency allows, keeps it
+    // when the time per step falls, and goes on to 4k ... up to its longest, and a faster module fits more steps
+    // in the latency than the one it was judged against; so a kernel that does no work on longer calls makes the
+    // sizer grow them at once (`skips-long-batches`). One call each of 2k steps, of a count drawn beyond k + 1
+    // and of the longest batch.
+    if live.steps_per_call + 1 < LONGEST_LIVE_BATCH {
+        let doubled = (2 * live.steps_per_call).min(LONGEST_LIVE_BATCH);
+        let drawn = rng.int(
+            live.steps_per_call as usize + 2,
+            LONGEST_LIVE_BATCH as usize,
+        ) as u64;
+        let mut longer = vec![doubled, drawn, LONGEST_LIVE_BATCH];
+        longer.sort_unstable();
+        longer.dedup();
+        for steps in longer {
+            phase.case(
+                &format!("{label}, one call of {steps} steps, a longer live batch"),
+                live_case::<T>(kernel, live.extents, 1, steps, RANDOM_START, rng),
+            );
+        }
+    }
     let r2 = if live.courant2.is_some() {
         "the live"
     } else {
@@ -417,8 +443,35 @@ pub fn phase_step(kernel: &Remote, rng: &mut Rng, live: &LiveLattice) -> Phase {
     phase.finish()
 }
 
-/// The readout slot's differential: random fields spanning beyond -4..4.
-pub fn phase_readout(kernel: &Remote, rng: &mut Rng) -> Phase {
+/// The live lattice's readout cases in its precision: the current level of a pulse at rest and of a low standing
+/// wave at its size, as a live job reads them (smooth fields, where noise is all the other cases draw:
+/// `readout-skips-smooth-fields`).
+fn live_readout_cases<T: Float>(
+    phase: &mut Phase,
+    kernel: &Remote,
+    live: &LiveLattice,
+    rng: &mut Rng,
+) {
+    let courant2 = live
+        .courant2
+        .unwrap_or_else(|| rng.range(0.2, 0.95) / live.extents.len() as f64);
+    for state in [LiveState::PulseAtRest, LiveState::StandingWave] {
+        let (_, field) = state.draw(live.extents, courant2, rng);
+        phase.case(
+            &format!(
+                "live lattice, {} dims, {}, the readout of {}",
+                live.extents.len(),
+                T::NAME,
+                state.label()
+            ),
+            readout_case::<T>(kernel, live.extents, &field),
+        );
+    }
+}
+
+/// The readout slot's differential: random fields spanning beyond -4..4,
+/// then fields of the live kind at the live lattice's size.
+pub fn phase_readout(kernel: &Remote, rng: &mut Rng, live: &LiveLattice) -> Phase {
     let mut phase = Phase::start("differential");
     for dims in 1..=9 {
         for extents in differential_extents(dims, rng) {
@@ -432,6 +485,11 @@ pub fn phase_readout(kernel: &Remote, rng: &mut Rng) -> Phase {
                 readout_case::<f32>(kernel, &extents, &field),
             );
         }
+    }
+    if live.precision == PRECISION_F64 {
+        live_readout_cases::<f64>(&mut phase, kernel, live, rng);
+    } else {
+        live_readout_cases::<f32>(&mut phase, kernel, live, rng);
     }
     phase.finish()
 }
