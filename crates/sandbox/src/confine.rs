@@ -278,6 +278,103 @@ pub fn apply_landlock(readable: &[PathBuf]) -> Layer {
     }
 }
 
+extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// Where the kernel put the argument and environment strings on the initial stack (`/proc/self/stat` fields 48 to
+/// 51: arg_start, arg_end, env_start, env_end).
+fn initial_strings() -> Result<(usize, usize, usize), String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|error| error.to_string())?;
+    let after_name = &stat[stat.rfind(')').ok_or("no name in /proc/self/stat")? + 1..];
+    let field = |number: usize| -> Result<usize, String> {
+        after_name
+            .split_whitespace()
+            .nth(number - 3)
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| format!("no field {number} in /proc/self/stat"))
+    };
+    Ok((field(48)?, field(49)?, field(51)?))
+}
+
+/// Empties the argument vector that precedes `environ` on the initial stack: its pointers into
+/// [arg_start, arg_end) and argc, the word below them. Returns how many there were, or None when
+/// the words below `environ` are not such a vector.
+///
+/// # Safety
+/// Single-threaded, after the program has read its arguments: nothing reads them afterwards.
+unsafe fn empty_argument_vector(arg_start: usize, arg_end: usize) -> Option<usize> {
+    let terminator = environ.cast::<usize>().cast_mut().sub(1);
+    if *terminator != 0 {
+        return None;
+    }
+    let mut count = 0;
+    while count < 4096 {
+        let word = *terminator.sub(count + 1);
+        if !(arg_start..arg_end).contains(&word) {
+            break;
+        }
+        count += 1;
+    }
+    let argc = terminator.sub(count + 1);
+    if count == 0 || *argc != count {
+        return None;
+    }
+    std::ptr::write_bytes(argc, 0, count + 1);
+    Some(count)
+}
+
+/// Clears what the initial stack says of the program before a kernel can read it: a kernel's code runs on
+/// this stack, and from a local's address it can walk up to the argument vector and its strings (a forked
+/// worker's are its supervisor's command line, `ouroboros-sandbox` and the run's `--seed`, where a kernel
+/// host's are its own: `reads-argv-off-its-stack` in the hostile corpus told the two apart with no system
+/// call). The argument and environment strings and the executable's name (`AT_EXECFN`) are overwritten
+/// with zeros and the argument vector emptied, in the worker and in the kernel host alike, after each has
+/// parsed its arguments. What the stack's frames and the program's code still tell a kernel that reads
+/// them is not hidden (docs/ARCHITECTURE.md).
+pub fn clear_initial_stack() -> Layer {
+    let (arg_start, arg_end, env_end) = match initial_strings() {
+        Ok(bounds) if bounds.0 < bounds.1 && bounds.1 <= bounds.2 => bounds,
+        Ok(_) => {
+            return inactive(
+                "initial-stack",
+                "/proc/self/stat gives no argument strings".to_owned(),
+            )
+        }
+        Err(reason) => return inactive("initial-stack", reason),
+    };
+    // SAFETY: [arg_start, env_end) is this process's own writable initial stack, holding only the
+    // strings, which nothing reads after the arguments were parsed; AT_EXECFN names a C string there.
+    let arguments = unsafe {
+        let arguments = empty_argument_vector(arg_start, arg_end);
+        std::ptr::write_bytes(arg_start as *mut u8, 0, env_end - arg_start);
+        let name = libc::getauxval(libc::AT_EXECFN) as *mut libc::c_char;
+        if !name.is_null() {
+            std::ptr::write_bytes(name, 0, libc::strlen(name));
+        }
+        arguments
+    };
+    Layer {
+        name: "initial-stack",
+        active: true,
+        detail: format!(
+            "argument and environment strings ({} bytes) and the executable's name zeroed, {}",
+            env_end - arg_start,
+            arguments.map_or("the argument vector not found".to_owned(), |count| format!(
+                "the argument vector of {count} emptied"
+            ))
+        ),
+    }
+}
+
+fn inactive(name: &'static str, detail: String) -> Layer {
+    Layer {
+        name,
+        active: false,
+        detail,
+    }
+}
+
 fn set_no_new_privs() -> bool {
     // SAFETY: plain prctl on this process.
     unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 }

@@ -441,7 +441,8 @@ impl Drop for Worker {
 }
 
 fn layer_name(name: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
+        "initial-stack",
         "rlimits",
         "userns",
         "mountns",
