@@ -7,6 +7,7 @@
 //! without which no candidate runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use landlock::{
     path_beneath_rules, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, Ruleset,
@@ -365,6 +366,76 @@ pub fn clear_initial_stack() -> Layer {
             ))
         ),
     }
+}
+
+/// The mappings the kernel gives every process for its clock: the vDSO and the pages of time data it reads.
+const CLOCK_MAPPINGS: [&str; 3] = ["[vvar]", "[vvar_vclock]", "[vdso]"];
+
+/// The clock mappings `find_clock_pages` found, which `unmap_clock_pages` unmaps.
+static CLOCK_PAGES: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+
+/// Finds the vDSO and its data pages, which `Library::open` unmaps once the kernel is loaded (the loader reads the
+/// vDSO's symbols while it links a module, and after that nothing in the worker or the kernel host reads a clock).
+/// `[vvar]` holds the wall clock in seconds and the time stamp counter of the last tick, readable with no symbol or
+/// system call by a kernel that finds the vDSO's address in the auxiliary vector on its stack: a clock no gate could
+/// see, for a kernel that cheats from a date on (`reads-the-clock-in-vvar`). Once they are unmapped such a read
+/// faults, in the sandbox as live. Read from /proc/self/maps, so before Landlock.
+pub fn find_clock_pages() -> Layer {
+    let maps = match std::fs::read_to_string("/proc/self/maps") {
+        Ok(maps) => maps,
+        Err(error) => return inactive("clock-pages", error.to_string()),
+    };
+    let mut ranges = Vec::new();
+    let mut names = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let range = fields.next().unwrap_or("");
+        let Some(name) = fields.nth(4).filter(|name| CLOCK_MAPPINGS.contains(name)) else {
+            continue;
+        };
+        let bounds: Vec<usize> = range
+            .split('-')
+            .filter_map(|part| usize::from_str_radix(part, 16).ok())
+            .collect();
+        let [start, end] = bounds[..] else {
+            return inactive(
+                "clock-pages",
+                format!("/proc/self/maps: cannot read the range of {name}"),
+            );
+        };
+        ranges.push((start, end));
+        names.push(name);
+    }
+    let detail = if names.is_empty() {
+        "no vDSO or time data pages mapped".to_owned()
+    } else {
+        format!(
+            "{} unmapped once the kernel is loaded: no clock readable without a system call",
+            names.join(", ")
+        )
+    };
+    if CLOCK_PAGES.set(ranges).is_err() {
+        return inactive("clock-pages", "found twice".to_owned());
+    }
+    Layer {
+        name: "clock-pages",
+        active: true,
+        detail,
+    }
+}
+
+/// Unmaps what `find_clock_pages` found (nothing when it was not called).
+pub fn unmap_clock_pages() -> Result<(), String> {
+    for &(start, end) in CLOCK_PAGES.get().map_or(&[][..], Vec::as_slice) {
+        // SAFETY: the kernel's clock pages, which nothing in this process reads once the kernel is linked.
+        if unsafe { libc::munmap(start as *mut libc::c_void, end - start) } != 0 {
+            return Err(format!(
+                "unmapping the vDSO's pages: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn inactive(name: &'static str, detail: String) -> Layer {

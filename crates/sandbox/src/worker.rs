@@ -78,6 +78,7 @@ fn confine(plan: &WorkerPlan) -> Result<(Vec<Layer>, Pool), String> {
     readable.extend(confine::library_directories());
     let mut layers = vec![
         confine::clear_initial_stack(),
+        confine::find_clock_pages(),
         confine::apply_limits(&plan.limits),
     ];
     layers.extend(confine::unshare_namespaces());

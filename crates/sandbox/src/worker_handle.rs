@@ -441,8 +441,9 @@ impl Drop for Worker {
 }
 
 fn layer_name(name: &str) -> &'static str {
-    const KNOWN: [&str; 13] = [
+    const KNOWN: [&str; 14] = [
         "initial-stack",
+        "clock-pages",
         "rlimits",
         "userns",
         "mountns",
