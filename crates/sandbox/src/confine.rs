@@ -163,6 +163,7 @@ fn reraise(code: i32) -> ! {
 pub fn enter_pid_namespace() -> Layer {
     // SAFETY: the runner is single-threaded, so fork is sound.
     unsafe {
+        let outside = libc::getpid();
         if libc::unshare(libc::CLONE_NEWPID) != 0 {
             let detail = format!("unshare refused: {}", std::io::Error::last_os_error());
             return Layer {
@@ -190,6 +191,7 @@ pub fn enter_pid_namespace() -> Layer {
             reraise(code);
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        number_from(outside);
         let worker = libc::fork();
         if worker < 0 {
             std::process::exit(126);
@@ -198,12 +200,27 @@ pub fn enter_pid_namespace() -> Layer {
             exit_like(wait_for(worker));
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let pid = libc::getpid();
+        let numbering = if pid == outside {
+            "numbered from its pid outside it, as a kernel host's processes and threads are"
+        } else {
+            "numbered from 1: its pid and its threads' tell it from a kernel host"
+        };
         Layer {
             name: "pidns",
             active: true,
-            detail: "worker is pid 2 of a new namespace".to_owned(),
+            detail: format!("worker is pid {pid} of a new namespace, {numbering}"),
         }
     }
+}
+
+/// Makes the next pid of this (new) PID namespace `pid`, so that the worker forked next gets its own number from
+/// outside and its pool threads the numbers after it. A kernel reads its thread's tid with no system call from the
+/// TCB glibc puts at the top of a pool thread's stack (`pool-thread-reads-its-tid`): numbered from 1, the worker's
+/// tids were below 16, and a kernel host, which has no PID namespace, has tids like any process's. Best effort: a
+/// kernel that refuses leaves the numbering from 1, which the layer's detail then says.
+fn number_from(pid: libc::pid_t) {
+    let _ = std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string());
 }
 
 /// The directories of every shared library this process has mapped: the
