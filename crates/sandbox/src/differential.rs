@@ -224,7 +224,9 @@ const RANDOM_START: Start = Start {
 };
 
 /// The live lattice at its size: `calls` calls of `steps` steps from
-/// `start`, checked at `LIVE_CELLS` drawn cells against `step_at_cells`.
+/// `start`, checked at `LIVE_CELLS` drawn cells against `step_at_cells`, or
+/// for a single call at every cell where their light cones would cover the
+/// lattice anyway.
 fn live_case<T: Float>(
     kernel: &Remote,
     extents: &[usize],
@@ -246,6 +248,18 @@ fn live_case<T: Float>(
     kernel.load(&previous, &current, parity);
     kernel.step_calls(&geometry, calls, steps, parity)?;
     let total = u64::from(calls) * steps;
+    // A single call whose sampled light cones together hold more cells than the lattice (a long batch, or a small
+    // live lattice) is checked at every cell: stepping the whole lattice once costs the oracle less. Several calls
+    // in a row on the candidate's own output stay sampled here: the benchmark's chain, checked over the whole
+    // state, is where a kernel that counts its calls is judged (`wrong-cell-at-live-size`).
+    let cone_cells: usize = extents
+        .iter()
+        .map(|&extent| extent.min(2 * total as usize + 1))
+        .product();
+    if calls == 1 && LIVE_CELLS.saturating_mul(cone_cells) >= cells {
+        let got = kernel.levels_after::<T>(cells, parity, total);
+        return matches_oracle(&lattice, &previous, &current, courant2, total, &got);
+    }
     let sampled: Vec<usize> = (0..LIVE_CELLS).map(|_| rng.int(0, cells - 1)).collect();
     let got: Vec<T> = kernel.newest_at(cells, parity, total, &sampled);
     let expected = step_at_cells(
