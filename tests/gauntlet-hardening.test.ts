@@ -48,6 +48,15 @@ describe('source rules against hardening overrides (class 7)', () => {
     ['#if __has_include("/etc/passwd")\n#endif', /__has_include/],
     ['%:include "/etc/passwd"', /not one of the allowed headers/],
     ['#include_next <cmath>', /include_next/],
+    ['#line 1 "/usr/include/c++/12/cmath"', /#line and line markers/],
+    ['# 1 "/usr/include/c++/12/cmath" 3', /#line and line markers/],
+    ['%:line 7', /#line and line markers/],
+    ['#li\\\nne 1 "/usr/include/stdint.h"', /#line and line markers/],
+    ['#define TICKS 1\n#include <cstdint>', /#include after a #define/],
+    ['void* f() { return __builtin_thread_pointer(); }', /thread pointer/],
+    ['void* f() { return __builtin_frame_address(0); }', /thread pointer, the stack/],
+    ['void* f() { return __builtin_return_address(0); }', /the callers/],
+    ['int f() { return __builtin_cpu_supports("avx2"); }', /the processor state/],
   ])('refuses %s', (snippet, message) => {
     const messages = fatal(`${snippet}\n${reference}`);
     expect(
@@ -77,6 +86,40 @@ describe('source rules against hardening overrides (class 7)', () => {
     expect(findings.map((finding) => finding.line)).toContain(3);
     expect(findings.every((finding) => finding.line === 3)).toBe(true);
   });
+
+  it("reads lines a #line directive gave another name as the candidate's: inclusion goes by the markers' flags", () => {
+    const output = [
+      '# 0 "candidate.cpp"',
+      '# 0 "<built-in>"',
+      '#define __x86_64__ 1',
+      '# 0 "<command-line>"',
+      '# 1 "/usr/include/stdc-predef.h" 1 3 4',
+      'int predef;',
+      '# 0 "<command-line>" 2',
+      '# 1 "candidate.cpp"',
+      'int a;',
+      '# 1 "/usr/include/c++/12/cstdint" 1 3',
+      'int header;',
+      '# 2 "candidate.cpp" 2',
+      'int b;',
+      '# 1 "/usr/include/c++/12/bits/stl_algobase.h"',
+      'unsigned long long t = __builtin_ia32_rdtsc();',
+    ].join('\n');
+    const { lines, lineNumbers } = candidateLines(output);
+    expect(lines).toEqual(['int a;', 'int b;', 'unsigned long long t = __builtin_ia32_rdtsc();']);
+    expect(lineNumbers).toEqual([1, 2, 1]);
+    expect(streamFindings(lines, lineNumbers).map((finding) => finding.message)).toEqual([expect.stringMatching(/__builtin_ia32_rdtsc.*after preprocessing/)]);
+  });
+
+  it.each(['line-directive-hides-the-clock', 'line-marker-hides-asm', 'line-directive-hides-an-attribute'])(
+    '%s: a name pasted by a macro and used after a line directive is refused by the rules, before any tool',
+    async (name) => {
+      const verdict = await staticFirewall(hostile(name), { threshold: 0.8, includeDir });
+      expect(verdict.passed).toBe(false);
+      expect(verdict.details.stages).toEqual(['rules']);
+      expect(verdict.reason).toMatch(/#line and line markers are forbidden/);
+    },
+  );
 
   it('finds what pasting and macros hid from the raw text, after the confined preprocessor', async () => {
     for (const name of ['thread-local-pasted', 'token-pasted-socket']) {

@@ -53,6 +53,7 @@ describe('hostile kernels the live watchdog must stop', () => {
       'live-swap-levels',
       'live-wrong-cell',
       'live-wrong-when-batched',
+      'reads-its-callers-code',
     ]);
   });
 

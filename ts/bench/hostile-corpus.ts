@@ -21,6 +21,8 @@ export interface CandidateSettings {
   stepsPerCall?: number;
   /** The live lattice's r^2, where the candidate shows itself only at a user's round value (default drawn). */
   liveCourant2?: number;
+  /** The slot it is judged for, where it is hostile in its readout (default step). */
+  slot?: 'step' | 'readout';
   /** Timed incumbent samples, where the candidate shows itself only when timed alone (the incumbent's times known; default all). */
   incumbentSamples?: number;
 }

@@ -73,20 +73,29 @@ export function allowedDependency(file: string, scratch: string, includeDir: str
   return [realpathSync(includeDir), ...SYSTEM_INCLUDE_DIRS].some((dir) => inside(real, dir));
 }
 
-/** The candidate's own lines of `g++ -E` output, by its line markers. */
+/**
+ * The candidate's own lines of `g++ -E` output: every line outside the headers it includes, from the marker that
+ * starts the source (after the built-in and command-line prelude) on. Inclusion is followed by the markers' flags
+ * (1 entering a header, 2 leaving it), not by the names they give: a `#line` directive or a line marker written in the
+ * source renames the lines after it, and judged by name they would not be the candidate's.
+ */
 export function candidateLines(output: string): { lines: string[]; lineNumbers: number[] } {
   const lines: string[] = [];
   const lineNumbers: number[] = [];
-  let current = false;
+  let started = false;
+  let depth = 0;
   let next = 1;
   for (const text of output.split('\n')) {
-    const marker = /^# (\d+) "((?:[^"\\]|\\.)*)"/.exec(text);
+    const marker = /^# (\d+) "((?:[^"\\]|\\.)*)"((?: \d+)*)\s*$/.exec(text);
     if (marker) {
-      current = marker[2] === SOURCE_NAME;
+      const flags = marker[3]!.trim().split(/\s+/);
+      if (flags.includes('1')) depth += 1;
+      else if (flags.includes('2')) depth = Math.max(0, depth - 1);
+      if (depth === 0 && marker[2] === SOURCE_NAME && Number(marker[1]) >= 1) started = true;
       next = Number(marker[1]);
       continue;
     }
-    if (current) {
+    if (started && depth === 0) {
       lines.push(text);
       lineNumbers.push(next);
     }

@@ -46,6 +46,14 @@ const FORBIDDEN_APIS: ForbiddenApi[] = [
       /\b(?:__builtin_ia32_(?:rdtscp?|rdpmc|rdrand\w*|rdseed\w*|rdpid|rdfsbase\w*|rdgsbase\w*)|__rdtscp?|_rdtsc|__builtin_readcyclecounter|__builtin_readsteadycounter)\b/,
     what: "the processor's clock, counters and random numbers",
   },
+  // Builtins that reach the thread pointer (and through it the thread's TCB: glibc keeps the tid there, which is 2 in the
+  // sandbox's PID namespace, hostile/thread-pointer-reads-its-tid.cpp), the stack and the callers' frames, the processor's
+  // extended state, transactions and timed waits: no kernel needs them, and each tells one process or moment from another.
+  {
+    pattern:
+      /\b(?:__builtin_(?:thread_pointer|set_thread_pointer|frame_address|return_address|extract_return_addr|frob_return_addr|dwarf_cfa|stack_address|apply_args|apply|return|eh_return\w*|unwind_init|setjmp|longjmp|cpu_init|cpu_is|cpu_supports)|__builtin_ia32_(?:xgetbv|rdpkru|wrpkru|wrfsbase\w*|wrgsbase\w*|xbegin|xend|xabort|xtest|rdssp\w*|incssp\w*|umonitor|umwait|tpause|fxsave\w*|fxrstor\w*|xsave\w*|xrstor\w*|ptwrite\w*|serialize)|__seg_fs|__seg_gs)\b/,
+    what: 'the thread pointer, the stack, the callers and the processor state',
+  },
   { pattern: /\b(?:getenv|setenv|putenv)\s*\(/, what: 'the environment' },
   { pattern: /\bsection\s*\(/, what: 'placing data in chosen sections' },
 ];
@@ -246,6 +254,18 @@ function attributeFinding(item: string, line: number): SourceFinding | null {
   return { rule: 'hardening', line, message: `attribute ${name} ${why} (it can override the hardened flags, place code or run it at load)`, penalty: 1 };
 }
 
+const SPLICE = /\\\r?\n/g;
+
+/** Where the character at `index` of `text` with its backslash-newlines spliced is in `text`. */
+function unsplicedIndex(text: string, index: number): number {
+  let removed = 0;
+  for (const match of text.matchAll(SPLICE)) {
+    if (match.index - removed >= index) break;
+    removed += match[0].length;
+  }
+  return index + removed;
+}
+
 /**
  * What would override the hardened compile from inside the source: pragmas
  * other than loop hints, `_Pragma`, attributes outside ALLOWED_ATTRIBUTES,
@@ -306,6 +326,17 @@ function hardeningFindings(code: string, line: (index: number) => number): Sourc
   for (const match of text.matchAll(/\b(?:thread_local|__thread|_Thread_local)\b/g)) {
     findings.push({ rule: 'thread-local', line: line(match.index), message: `${match[0]}: a kernel keeps no state between calls`, penalty: 1 });
   }
+  // `#line` and GNU line markers (`# 1 "header" 3`) rename the lines after them, and the rules on the preprocessed
+  // stream read only the candidate's lines (hostile/line-directive-hides-the-clock.cpp, line-marker-hides-asm.cpp).
+  // Read with backslash-newlines spliced, as the preprocessor reads a directive (`#li\<newline>ne 1 "x"`).
+  for (const match of text.replace(SPLICE, '').matchAll(/^[ \t]*#[ \t]*(?:line\b|\d)/gm)) {
+    findings.push({
+      rule: 'hardening',
+      line: line(unsplicedIndex(text, match.index)),
+      message: "#line and line markers are forbidden: they give the source's lines to another file",
+      penalty: 1,
+    });
+  }
   for (const match of text.matchAll(/^[ \t]*#[ \t]*(include_next|import|embed)\b|\b__has_include(?:_next)?\b/gm)) {
     findings.push({
       rule: 'forbidden-header',
@@ -335,6 +366,20 @@ export function sourceFindings(source: string): SourceFinding[] {
         rule: 'forbidden-header',
         line: lineOf(code, match.index),
         message: `#include <${match[1]}> is not one of the allowed headers (${[...ALLOWED_HEADERS].join(', ')})`,
+        penalty: 1,
+      });
+    }
+  }
+  // A macro defined before a header is expanded inside the header's lines, which the rules on the preprocessed stream
+  // do not read (they read the candidate's own): every header comes first.
+  const firstDefine = /^[ \t]*#[ \t]*define\b/m.exec(withStrings);
+  if (firstDefine) {
+    const tail = withStrings.slice(firstDefine.index);
+    for (const match of tail.matchAll(/^[ \t]*#[ \t]*include\b/gm)) {
+      findings.push({
+        rule: 'forbidden-header',
+        line: lineOf(code, firstDefine.index + match.index),
+        message: "#include after a #define: headers come before the candidate's macros, which would expand inside them",
         penalty: 1,
       });
     }

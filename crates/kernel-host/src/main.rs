@@ -91,6 +91,8 @@ fn confine(options: &Options, levels: &Levels) -> Result<Pool, String> {
         open_files: 32,
         file_size_bytes: 0,
     };
+    report(&confine::clear_initial_stack());
+    report(&confine::find_clock_pages());
     report(&confine::apply_limits(&limits));
     confine::unshare_namespaces().iter().for_each(report);
     // No PID namespace: its init and the waiter outside it would stand

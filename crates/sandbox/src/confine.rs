@@ -7,6 +7,7 @@
 //! without which no candidate runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use landlock::{
     path_beneath_rules, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, Ruleset,
@@ -162,6 +163,7 @@ fn reraise(code: i32) -> ! {
 pub fn enter_pid_namespace() -> Layer {
     // SAFETY: the runner is single-threaded, so fork is sound.
     unsafe {
+        let outside = libc::getpid();
         if libc::unshare(libc::CLONE_NEWPID) != 0 {
             let detail = format!("unshare refused: {}", std::io::Error::last_os_error());
             return Layer {
@@ -189,6 +191,7 @@ pub fn enter_pid_namespace() -> Layer {
             reraise(code);
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        number_from(outside);
         let worker = libc::fork();
         if worker < 0 {
             std::process::exit(126);
@@ -197,12 +200,27 @@ pub fn enter_pid_namespace() -> Layer {
             exit_like(wait_for(worker));
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let pid = libc::getpid();
+        let numbering = if pid == outside {
+            "numbered from its pid outside it, as a kernel host's processes and threads are"
+        } else {
+            "numbered from 1: its pid and its threads' tell it from a kernel host"
+        };
         Layer {
             name: "pidns",
             active: true,
-            detail: "worker is pid 2 of a new namespace".to_owned(),
+            detail: format!("worker is pid {pid} of a new namespace, {numbering}"),
         }
     }
+}
+
+/// Makes the next pid of this (new) PID namespace `pid`, so that the worker forked next gets its own number from
+/// outside and its pool threads the numbers after it. A kernel reads its thread's tid with no system call from the
+/// TCB glibc puts at the top of a pool thread's stack (`pool-thread-reads-its-tid`): numbered from 1, the worker's
+/// tids were below 16, and a kernel host, which has no PID namespace, has tids like any process's. Best effort: a
+/// kernel that refuses leaves the numbering from 1, which the layer's detail then says.
+fn number_from(pid: libc::pid_t) {
+    let _ = std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string());
 }
 
 /// The directories of every shared library this process has mapped: the
@@ -275,6 +293,173 @@ pub fn apply_landlock(readable: &[PathBuf]) -> Layer {
             "{abi}, {enforced}: no writes, reads only beneath {}",
             granted.join(", ")
         ),
+    }
+}
+
+extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// Where the kernel put the argument and environment strings on the initial stack (`/proc/self/stat` fields 48 to
+/// 51: arg_start, arg_end, env_start, env_end).
+fn initial_strings() -> Result<(usize, usize, usize), String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|error| error.to_string())?;
+    let after_name = &stat[stat.rfind(')').ok_or("no name in /proc/self/stat")? + 1..];
+    let field = |number: usize| -> Result<usize, String> {
+        after_name
+            .split_whitespace()
+            .nth(number - 3)
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| format!("no field {number} in /proc/self/stat"))
+    };
+    Ok((field(48)?, field(49)?, field(51)?))
+}
+
+/// Empties the argument vector that precedes `environ` on the initial stack: its pointers into
+/// [arg_start, arg_end) and argc, the word below them. Returns how many there were, or None when
+/// the words below `environ` are not such a vector.
+///
+/// # Safety
+/// Single-threaded, after the program has read its arguments: nothing reads them afterwards.
+unsafe fn empty_argument_vector(arg_start: usize, arg_end: usize) -> Option<usize> {
+    let terminator = environ.cast::<usize>().cast_mut().sub(1);
+    if *terminator != 0 {
+        return None;
+    }
+    let mut count = 0;
+    while count < 4096 {
+        let word = *terminator.sub(count + 1);
+        if !(arg_start..arg_end).contains(&word) {
+            break;
+        }
+        count += 1;
+    }
+    let argc = terminator.sub(count + 1);
+    if count == 0 || *argc != count {
+        return None;
+    }
+    std::ptr::write_bytes(argc, 0, count + 1);
+    Some(count)
+}
+
+/// Clears what the initial stack says of the program before a kernel can read it: a kernel's code runs on
+/// this stack, and from a local's address it can walk up to the argument vector and its strings (a forked
+/// worker's are its supervisor's command line, `ouroboros-sandbox` and the run's `--seed`, where a kernel
+/// host's are its own: `reads-argv-off-its-stack` in the hostile corpus told the two apart with no system
+/// call). The argument and environment strings and the executable's name (`AT_EXECFN`) are overwritten
+/// with zeros and the argument vector emptied, in the worker and in the kernel host alike, after each has
+/// parsed its arguments. What the stack's frames and the program's code still tell a kernel that reads
+/// them is not hidden (docs/ARCHITECTURE.md).
+pub fn clear_initial_stack() -> Layer {
+    let (arg_start, arg_end, env_end) = match initial_strings() {
+        Ok(bounds) if bounds.0 < bounds.1 && bounds.1 <= bounds.2 => bounds,
+        Ok(_) => {
+            return inactive(
+                "initial-stack",
+                "/proc/self/stat gives no argument strings".to_owned(),
+            )
+        }
+        Err(reason) => return inactive("initial-stack", reason),
+    };
+    // SAFETY: [arg_start, env_end) is this process's own writable initial stack, holding only the
+    // strings, which nothing reads after the arguments were parsed; AT_EXECFN names a C string there.
+    let arguments = unsafe {
+        let arguments = empty_argument_vector(arg_start, arg_end);
+        std::ptr::write_bytes(arg_start as *mut u8, 0, env_end - arg_start);
+        let name = libc::getauxval(libc::AT_EXECFN) as *mut libc::c_char;
+        if !name.is_null() {
+            std::ptr::write_bytes(name, 0, libc::strlen(name));
+        }
+        arguments
+    };
+    Layer {
+        name: "initial-stack",
+        active: true,
+        detail: format!(
+            "argument and environment strings ({} bytes) and the executable's name zeroed, {}",
+            env_end - arg_start,
+            arguments.map_or("the argument vector not found".to_owned(), |count| format!(
+                "the argument vector of {count} emptied"
+            ))
+        ),
+    }
+}
+
+/// The mappings the kernel gives every process for its clock: the vDSO and the pages of time data it reads.
+const CLOCK_MAPPINGS: [&str; 3] = ["[vvar]", "[vvar_vclock]", "[vdso]"];
+
+/// The clock mappings `find_clock_pages` found, which `unmap_clock_pages` unmaps.
+static CLOCK_PAGES: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+
+/// Finds the vDSO and its data pages, which `Library::open` unmaps once the kernel is loaded (the loader reads the
+/// vDSO's symbols while it links a module, and after that nothing in the worker or the kernel host reads a clock).
+/// `[vvar]` holds the wall clock in seconds and the time stamp counter of the last tick, readable with no symbol or
+/// system call by a kernel that finds the vDSO's address in the auxiliary vector on its stack: a clock no gate could
+/// see, for a kernel that cheats from a date on (`reads-the-clock-in-vvar`). Once they are unmapped such a read
+/// faults, in the sandbox as live. Read from /proc/self/maps, so before Landlock.
+pub fn find_clock_pages() -> Layer {
+    let maps = match std::fs::read_to_string("/proc/self/maps") {
+        Ok(maps) => maps,
+        Err(error) => return inactive("clock-pages", error.to_string()),
+    };
+    let mut ranges = Vec::new();
+    let mut names = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let range = fields.next().unwrap_or("");
+        let Some(name) = fields.nth(4).filter(|name| CLOCK_MAPPINGS.contains(name)) else {
+            continue;
+        };
+        let bounds: Vec<usize> = range
+            .split('-')
+            .filter_map(|part| usize::from_str_radix(part, 16).ok())
+            .collect();
+        let [start, end] = bounds[..] else {
+            return inactive(
+                "clock-pages",
+                format!("/proc/self/maps: cannot read the range of {name}"),
+            );
+        };
+        ranges.push((start, end));
+        names.push(name);
+    }
+    let detail = if names.is_empty() {
+        "no vDSO or time data pages mapped".to_owned()
+    } else {
+        format!(
+            "{} unmapped once the kernel is loaded: no clock readable without a system call",
+            names.join(", ")
+        )
+    };
+    if CLOCK_PAGES.set(ranges).is_err() {
+        return inactive("clock-pages", "found twice".to_owned());
+    }
+    Layer {
+        name: "clock-pages",
+        active: true,
+        detail,
+    }
+}
+
+/// Unmaps what `find_clock_pages` found (nothing when it was not called).
+pub fn unmap_clock_pages() -> Result<(), String> {
+    for &(start, end) in CLOCK_PAGES.get().map_or(&[][..], Vec::as_slice) {
+        // SAFETY: the kernel's clock pages, which nothing in this process reads once the kernel is linked.
+        if unsafe { libc::munmap(start as *mut libc::c_void, end - start) } != 0 {
+            return Err(format!(
+                "unmapping the vDSO's pages: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn inactive(name: &'static str, detail: String) -> Layer {
+    Layer {
+        name,
+        active: false,
+        detail,
     }
 }
 

@@ -68,6 +68,9 @@ impl Library {
         if entry.is_null() {
             return Err(format!("{path} does not export ouro_kernel_entry"));
         }
+        // The module is linked (RTLD_NOW) and its entry found: the loader is done with the vDSO, and no
+        // candidate code has run yet. From here a read of the clock's pages faults (`confine::find_clock_pages`).
+        crate::confine::unmap_clock_pages()?;
         // SAFETY: the ABI gives the entry this signature.
         let entry: EntryFn = unsafe { std::mem::transmute::<*mut c_void, EntryFn>(entry) };
         // SAFETY: calling candidate code is the point; a fault ends the runner.

@@ -56,6 +56,9 @@ impl LiveState {
     }
 }
 
+/// The longest batch the live runner makes by default (`BatchOptions::max_steps`, `lattice.maxBatchSteps`).
+const LONGEST_LIVE_BATCH: u64 = 64;
+
 /// One of the live lattice's cases: what it starts from, `calls` calls of
 /// `steps` steps, and whether it keeps the live r^2 (random starts draw one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +91,9 @@ impl LiveCase {
 /// call of 2-5 steps, 2-3 calls of k (when k > 1) and one of k + 1 (the
 /// other parity); then from states of the live kind, 2-3 calls of k from a
 /// pulse at rest, one call of k from a narrow pulse (a quiet far field,
-/// each cell judged to its own scale) and one of k + 1 on a standing wave.
+/// each cell judged to its own scale) and one of k + 1 on a standing wave;
+/// then one call each of 2k, a drawn count beyond k + 1 and the longest
+/// live batch, from random states.
 pub fn live_cases(steps_per_call: u64, rng: &mut Rng) -> Vec<LiveCase> {
     let case = |state, calls, steps| LiveCase {
         state,
@@ -112,6 +117,19 @@ pub fn live_cases(steps_per_call: u64, rng: &mut Rng) -> Vec<LiveCase> {
         case(LiveState::NarrowPulse, 1, steps_per_call),
         case(LiveState::StandingWave, 1, steps_per_call + 1),
     ]);
+    // Longer batches than the judged k: the live batch sizer tries 2k once k is what the latency allows, keeps it
+    // when the time per step falls, and goes on to 4k ... up to its longest, and a faster module fits more steps
+    // in the latency than the one it was judged against; so a kernel that does no work on longer calls makes the
+    // sizer grow them at once (`skips-long-batches`). One call each of 2k steps, of a count drawn beyond k + 1
+    // and of the longest batch.
+    if steps_per_call + 1 < LONGEST_LIVE_BATCH {
+        let doubled = (2 * steps_per_call).min(LONGEST_LIVE_BATCH);
+        let drawn = rng.int(steps_per_call as usize + 2, LONGEST_LIVE_BATCH as usize) as u64;
+        let mut longer = vec![doubled, drawn, LONGEST_LIVE_BATCH];
+        longer.sort_unstable();
+        longer.dedup();
+        cases.extend(longer.into_iter().map(|steps| case(LiveState::Random, 1, steps)));
+    }
     cases
 }
 

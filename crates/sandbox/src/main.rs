@@ -351,22 +351,20 @@ fn run<T: Float>(
     phases: &mut Vec<Phase>,
 ) -> Vec<Comparison> {
     let mut rng = Rng::new(options.seed);
+    let live = LiveLattice {
+        extents: &options.live,
+        precision: options.precision,
+        steps_per_call: options.plan.steps_per_call,
+        courant2: options.live_courant2,
+    };
     let steps: [&dyn Fn(&mut Rng) -> Phase; 3] = match options.slot {
         Slot::Step => [
-            &|rng| {
-                let live = LiveLattice {
-                    extents: &options.live,
-                    precision: options.precision,
-                    steps_per_call: options.plan.steps_per_call,
-                    courant2: options.live_courant2,
-                };
-                differential::phase_step(candidate, rng, &live)
-            },
+            &|rng| differential::phase_step(candidate, rng, &live),
             &|rng| invariants::phase_step(candidate, rng),
             &|rng| dojo::phase_step(candidate, rng, options.dojo_waves),
         ],
         Slot::Readout => [
-            &|rng| differential::phase_readout(candidate, rng),
+            &|rng| differential::phase_readout(candidate, rng, &live),
             &|rng| invariants::phase_readout(candidate, rng),
             &|rng| dojo::phase_readout(candidate, rng, options.dojo_waves),
         ],

@@ -76,7 +76,11 @@ fn settle_fds(channel: RawFd) -> Result<(), String> {
 fn confine(plan: &WorkerPlan) -> Result<(Vec<Layer>, Pool), String> {
     let mut readable = vec![plan.kernel.clone(), PathBuf::from("/etc/ld.so.cache")];
     readable.extend(confine::library_directories());
-    let mut layers = vec![confine::apply_limits(&plan.limits)];
+    let mut layers = vec![
+        confine::clear_initial_stack(),
+        confine::find_clock_pages(),
+        confine::apply_limits(&plan.limits),
+    ];
     layers.extend(confine::unshare_namespaces());
     layers.push(confine::enter_pid_namespace());
     layers.push(confine::apply_landlock(&readable));

@@ -452,7 +452,9 @@ impl Drop for Worker {
 }
 
 fn layer_name(name: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 14] = [
+        "initial-stack",
+        "clock-pages",
         "rlimits",
         "userns",
         "mountns",
