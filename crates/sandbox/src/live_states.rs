@@ -128,7 +128,11 @@ pub fn live_cases(steps_per_call: u64, rng: &mut Rng) -> Vec<LiveCase> {
         let mut longer = vec![doubled, drawn, LONGEST_LIVE_BATCH];
         longer.sort_unstable();
         longer.dedup();
-        cases.extend(longer.into_iter().map(|steps| case(LiveState::Random, 1, steps)));
+        cases.extend(
+            longer
+                .into_iter()
+                .map(|steps| case(LiveState::Random, 1, steps)),
+        );
     }
     cases
 }
