@@ -251,8 +251,8 @@ fn live_case<T: Float>(
     let total = u64::from(calls) * steps;
     // A single call whose sampled light cones together hold more cells than the lattice (a long batch, or a small
     // live lattice) is checked at every cell: stepping the whole lattice once costs the oracle less. Several calls
-    // in a row on the candidate's own output stay sampled here: the benchmark's chain, checked over the whole
-    // state, is where a kernel that counts its calls is judged (`wrong-cell-at-live-size`).
+    // in a row on the candidate's own output stay sampled here: the benchmark's last call, checked over the whole
+    // state, is where a wrong cell the samples miss is judged (`wrong-cell-in-live-batches`).
     let cone_cells: usize = extents
         .iter()
         .map(|&extent| extent.min(2 * total as usize + 1))
