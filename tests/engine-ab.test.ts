@@ -704,6 +704,8 @@ describe('the screening benchmark', () => {
     await judgeCandidate(resolveConfig({ lattice: { dt: 0.6 }, archive }), resources, 'source', 'step', incumbent);
     await judgeCandidate(resolveConfig({ lattice: { dt: 0.5 }, gauntlet: { targetExtents: [33, 33, 33] }, archive }), resources, 'source', 'step', incumbent);
     expect(asked.map((options) => options.liveCourant2)).toEqual([0.6 * 0.6, undefined]);
+    // The differential's long call may be as long as the live runner's longest batch.
+    expect(asked.map((options) => options.maxBatchSteps)).toEqual([64, 64]);
   });
 });
 

@@ -380,4 +380,14 @@ describe('evaluateCandidate options', () => {
     expect(() => resolveOptions({ source: reference, liveCourant2: 0 })).toThrow(/liveCourant2 = 0/);
     expect(() => resolveOptions({ source: reference, liveCourant2: Number.NaN })).toThrow(/liveCourant2/);
   });
+
+  it("passes the live runner's longest batch to the runner, and names one beyond its limit", () => {
+    const argumentsOf = (options: Parameters<typeof resolveOptions>[0]) =>
+      runnerArguments({ ...resolveOptions(options), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    const after = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+    expect(after(argumentsOf({ source: reference, maxBatchSteps: 256 }), '--max-batch-steps')).toBe('256');
+    expect(after(argumentsOf({ source: reference }), '--max-batch-steps')).toBe('64');
+    expect(() => resolveOptions({ source: reference, maxBatchSteps: 0 })).toThrow('maxBatchSteps = 0: must be an integer in [1, 1024]');
+    expect(() => resolveOptions({ source: reference, maxBatchSteps: 2048 })).toThrow(/maxBatchSteps = 2048/);
+  });
 });

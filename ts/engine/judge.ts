@@ -96,6 +96,8 @@ export async function judgeCandidate(
     // The configured held-out lattice gives the size only: the runner draws its extents for every evaluation.
     heldOutCells: Math.min(cellCount(gauntlet.heldOutExtents), MAX_FOLLOWED_CELLS),
     stepsPerCall: liveStepsPerCall,
+    // The differential's long call on the live lattice may be as long as the live runner's longest batch.
+    maxBatchSteps: config.lattice.maxBatchSteps,
     // The main lattice's r^2 (c = h = 1, createMainLattice), where the differential's live cases of the live kind step:
     // a kernel that cheats only at a user's round r^2 passes every drawn one. A target of other dimensions is not the
     // live lattice, and its cases keep drawn values.

@@ -74,6 +74,13 @@ export interface CandidateOptions {
    * [1, 1024] (default 1).
    */
   stepsPerCall?: number;
+  /**
+   * The longest batch the live runner may make (`lattice.maxBatchSteps`), an
+   * integer in [1, 1024] (default 64): the differential steps the live
+   * lattice in one call of 2k, of a count drawn beyond k + 1 or of this many
+   * steps, one of the three drawn per evaluation.
+   */
+  maxBatchSteps?: number;
   /** Steps per benchmark sample (default 8) and samples per kernel (default 15). */
   benchSteps?: number;
   benchSamples?: number;
@@ -170,6 +177,8 @@ export const MAX_THREADS = 256;
 const MAX_CPU_SECONDS = 3600;
 /** The runner's --steps-per-call limit. */
 export const MAX_STEPS_PER_CALL = 1024;
+/** The runner's --max-batch-steps default, the live runner's own (`lattice.maxBatchSteps`). */
+const DEFAULT_MAX_BATCH_STEPS = 64;
 const MIN_HELD_OUT_CELLS = 27;
 const MAX_HELD_OUT_CELLS = 1 << 24;
 const CPU_SECONDS_PER_THREAD = 20;
@@ -255,6 +264,7 @@ export function resolveOptions(options: CandidateOptions): ResolvedOptions {
     liveExtents,
     liveCourant2: courant2Option(options.liveCourant2, (liveExtents ?? targetExtents).length),
     stepsPerCall: requireInteger('stepsPerCall', options.stepsPerCall ?? 1, 1, MAX_STEPS_PER_CALL),
+    maxBatchSteps: requireInteger('maxBatchSteps', options.maxBatchSteps ?? DEFAULT_MAX_BATCH_STEPS, 1, MAX_STEPS_PER_CALL),
     benchSteps: requireInteger('benchSteps', options.benchSteps ?? 8, 1, 100_000),
     benchSamples,
     incumbentSamples: requireInteger('incumbentSamples', options.incumbentSamples ?? benchSamples, 1, benchSamples),

@@ -201,6 +201,7 @@ function runnerOptions(options: ResolvedOptions, modulePath: string, incumbentSa
     liveExtents: options.liveExtents,
     liveCourant2: options.liveCourant2,
     stepsPerCall: options.stepsPerCall,
+    maxBatchSteps: options.maxBatchSteps,
     benchSteps: options.benchSteps,
     benchSamples: options.benchSamples,
     incumbentSamples,

@@ -37,6 +37,8 @@ export interface RunnerOptions {
   liveCourant2?: number | null;
   /** Steps per wave_step call, the live runner's batch. */
   stepsPerCall: number;
+  /** The live runner's longest batch (absent: the runner's default, 64). */
+  maxBatchSteps?: number;
   benchSteps: number;
   benchSamples: number;
   /** Timed incumbent samples per lattice, at most benchSamples (default: all of them). */
@@ -87,6 +89,7 @@ export function runnerArguments(options: RunnerOptions): string[] {
     ...(options.liveCourant2 == null ? [] : ['--live-courant2', String(options.liveCourant2)]),
     '--steps-per-call',
     String(options.stepsPerCall),
+    ...(options.maxBatchSteps === undefined ? [] : ['--max-batch-steps', String(options.maxBatchSteps)]),
     '--bench-steps',
     String(options.benchSteps),
     '--bench-samples',

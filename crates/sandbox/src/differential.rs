@@ -303,7 +303,7 @@ fn live_cases<T: Float>(phase: &mut Phase, kernel: &Remote, live: &LiveLattice, 
     } else {
         "a drawn"
     };
-    for case in live_states::live_cases(live.steps_per_call, rng) {
+    for case in live_states::live_cases(live.steps_per_call, live.longest_batch, rng) {
         let start = Start {
             state: case.state,
             courant2: live.courant2.filter(|_| case.keeps_live_courant()),
@@ -344,6 +344,8 @@ pub struct LiveLattice<'a> {
     pub precision: u32,
     /// How many steps the live runner asks of each wave_step call.
     pub steps_per_call: u64,
+    /// The longest batch the live runner may make (`lattice.maxBatchSteps`).
+    pub longest_batch: u64,
     /// The live lattice's r^2, when known: a user's dt, c and h make round
     /// values no draw gives (`freezes-at-round-courant` in the hostile corpus).
     pub courant2: Option<f64>,

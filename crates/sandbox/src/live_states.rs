@@ -56,8 +56,9 @@ impl LiveState {
     }
 }
 
-/// The longest batch the live runner makes by default (`BatchOptions::max_steps`, `lattice.maxBatchSteps`).
-const LONGEST_LIVE_BATCH: u64 = 64;
+/// The longest batch the live runner makes by default (`BatchOptions::max_steps`, `lattice.maxBatchSteps`):
+/// the runner's `--max-batch-steps` when not given.
+pub const DEFAULT_LONGEST_BATCH: u64 = 64;
 
 /// One of the live lattice's cases: what it starts from, `calls` calls of
 /// `steps` steps, and whether it keeps the live r^2 (random starts draw one).
@@ -86,15 +87,15 @@ impl LiveCase {
     }
 }
 
-/// The live lattice's cases for `steps_per_call` (k) live steps a call,
-/// counts drawn from `rng`: from random states, 2-5 single-step calls, one
-/// call of 2-5 steps, 2-3 calls of k (when k > 1) and one of k + 1 (the
-/// other parity); then from states of the live kind, 2-3 calls of k from a
-/// pulse at rest, one call of k from a narrow pulse (a quiet far field,
-/// each cell judged to its own scale) and one of k + 1 on a standing wave;
-/// then one call each of 2k, a drawn count beyond k + 1 and the longest
-/// live batch, from random states.
-pub fn live_cases(steps_per_call: u64, rng: &mut Rng) -> Vec<LiveCase> {
+/// The live lattice's cases for `steps_per_call` (k) live steps a call and
+/// `longest` steps in the longest live batch, counts drawn from `rng`: from
+/// random states, 2-5 single-step calls, one call of 2-5 steps, 2-3 calls of
+/// k (when k > 1) and one of k + 1 (the other parity); then from states of
+/// the live kind, 2-3 calls of k from a pulse at rest, one call of k from a
+/// narrow pulse (a quiet far field, each cell judged to its own scale) and
+/// one of k + 1 on a standing wave; then, while k + 1 is below the longest
+/// batch, one longer call from a random state (`long_batch`).
+pub fn live_cases(steps_per_call: u64, longest: u64, rng: &mut Rng) -> Vec<LiveCase> {
     let case = |state, calls, steps| LiveCase {
         state,
         calls,
@@ -117,24 +118,38 @@ pub fn live_cases(steps_per_call: u64, rng: &mut Rng) -> Vec<LiveCase> {
         case(LiveState::NarrowPulse, 1, steps_per_call),
         case(LiveState::StandingWave, 1, steps_per_call + 1),
     ]);
-    // Longer batches than the judged k: the live batch sizer tries 2k once k is what the latency allows, keeps it
-    // when the time per step falls, and goes on to 4k ... up to its longest, and a faster module fits more steps
-    // in the latency than the one it was judged against; so a kernel that does no work on longer calls makes the
-    // sizer grow them at once (`skips-long-batches`). One call each of 2k steps, of a count drawn beyond k + 1
-    // and of the longest batch.
-    if steps_per_call + 1 < LONGEST_LIVE_BATCH {
-        let doubled = (2 * steps_per_call).min(LONGEST_LIVE_BATCH);
-        let drawn = rng.int(steps_per_call as usize + 2, LONGEST_LIVE_BATCH as usize) as u64;
-        let mut longer = vec![doubled, drawn, LONGEST_LIVE_BATCH];
-        longer.sort_unstable();
-        longer.dedup();
-        cases.extend(
-            longer
-                .into_iter()
-                .map(|steps| case(LiveState::Random, 1, steps)),
-        );
+    if let Some(steps) = long_batch(steps_per_call, longest, rng) {
+        cases.push(case(LiveState::Random, 1, steps));
     }
     cases
+}
+
+/// The one call longer than the judged k + 1 that an evaluation makes, when
+/// the longest live batch is longer: 2k, a count drawn beyond k + 1, or the
+/// longest, one of the three drawn alike (capped at the longest).
+///
+/// Live, the batch sizer tries 2k once k is what the latency allows, keeps it
+/// when the time per step falls, and goes on to 4k ... up to the longest, and
+/// a faster module fits more steps in the latency than the one it was judged
+/// against; so a kernel that does no work on longer calls makes the sizer
+/// grow them at once (`skips-long-batches`). All three calls in every
+/// evaluation cost the kernel about 2k + 97 steps at the live size, most of a
+/// live-size evaluation: issue 15's net throughput lost its margins to them.
+/// One of them, which the kernel cannot know in advance, costs a third on
+/// average; a kernel that cheats on every call of some length or more is
+/// stopped whenever the draw reaches it (always, when that length is at most
+/// 2k), one that cheats at a single length between is left to the live
+/// watchdog more often than before.
+pub fn long_batch(steps_per_call: u64, longest: u64, rng: &mut Rng) -> Option<u64> {
+    if steps_per_call + 1 >= longest {
+        return None;
+    }
+    let steps = match rng.int(0, 2) {
+        0 => 2 * steps_per_call,
+        1 => rng.int(steps_per_call as usize + 2, longest as usize) as u64,
+        _ => longest,
+    };
+    Some(steps.min(longest))
 }
 
 /// `amplitude` times the product over axes of `factors[axis][x_axis]`, for
@@ -258,6 +273,46 @@ mod tests {
                 "{extents:?}: {quiet} quiet cells"
             );
         }
+    }
+
+    #[test]
+    fn an_evaluation_makes_one_long_call_of_2k_a_drawn_count_or_the_longest() {
+        let mut rng = Rng::new(11);
+        let (mut doubled, mut drawn, mut longest) = (0, 0, 0);
+        for _ in 0..300 {
+            let cases = live_cases(4, 64, &mut rng);
+            let long: Vec<u64> = cases.iter().map(|c| c.steps).filter(|&s| s > 5).collect();
+            assert_eq!(long.len(), 1, "{cases:?}");
+            match long[0] {
+                8 => doubled += 1,
+                64 => longest += 1,
+                steps => {
+                    assert!((6..=64).contains(&steps), "{steps}");
+                    drawn += 1;
+                }
+            }
+        }
+        // One of three alike (the drawn count can land on 8 or 64 too).
+        for count in [doubled, drawn, longest] {
+            assert!((70..=130).contains(&count), "{doubled} {drawn} {longest}");
+        }
+    }
+
+    #[test]
+    fn the_long_call_follows_the_live_runners_longest_batch() {
+        let mut rng = Rng::new(12);
+        let longest: Vec<u64> = (0..200)
+            .filter_map(|_| long_batch(8, 256, &mut rng))
+            .collect();
+        assert_eq!(longest.len(), 200);
+        assert!(longest.iter().all(|&steps| (10..=256).contains(&steps)));
+        assert!(longest.contains(&256) && longest.contains(&16));
+        // 2k above the longest is cut to it; no longer call when k + 1 already reaches it.
+        assert!(
+            (0..50).all(|_| long_batch(40, 64, &mut rng).is_some_and(|s| (42..=64).contains(&s)))
+        );
+        assert_eq!(long_batch(63, 64, &mut rng), None);
+        assert_eq!(long_batch(1, 2, &mut rng), None);
     }
 
     #[test]

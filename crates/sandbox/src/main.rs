@@ -5,6 +5,7 @@
 //!   ouroboros-sandbox --candidate c.so --incumbent reference.so --slot step
 //!     [--seed N] [--precision f64|f32] [--target 128,128]
 //!     [--held-out 97,89 | --held-out-cells N] [--live 4096,4096] [--live-courant2 R] [--steps-per-call N]
+//!     [--max-batch-steps N]
 //!     [--bench-steps N] [--bench-samples N]
 //!     [--incumbent-samples N] [--incumbent-stop-ratio R] [--dojo-waves N]
 //!     [--cpu-seconds N] [--memory-mib N] [--threads N]
@@ -33,7 +34,9 @@
 //! must still check the size the module runs at. `--live-courant2` is the
 //! live lattice's r^2, in (0, 1 / dims): the live cases that start from
 //! states of the live kind step at it (default drawn), since a user's r^2
-//! is a round value that no draw gives.
+//! is a round value that no draw gives. `--max-batch-steps` is the longest
+//! batch the live runner may make (`lattice.maxBatchSteps`, default 64): the
+//! differential's one long call on the live lattice may be that long.
 //! `--incumbent-samples` (default
 //! `--bench-samples`) is how many of each lattice's samples also time the
 //! incumbent; the candidate is timed and checked in all of them.
@@ -57,6 +60,7 @@ use ouroboros_sandbox::confine::{Layer, Limits};
 use ouroboros_sandbox::differential::LiveLattice;
 use ouroboros_sandbox::float::Float;
 use ouroboros_sandbox::lattices::{held_out_extents, parse_extents};
+use ouroboros_sandbox::live_states::DEFAULT_LONGEST_BATCH;
 use ouroboros_sandbox::phase::Phase;
 use ouroboros_sandbox::priority::{self, Priority};
 use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
@@ -76,6 +80,8 @@ struct Options {
     live: Vec<usize>,
     /// The live lattice's r^2, when given.
     live_courant2: Option<f64>,
+    /// The longest batch the live runner may make.
+    longest_batch: u64,
     plan: BenchPlan,
     dojo_waves: usize,
     threads: u32,
@@ -145,6 +151,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
         None => None,
     };
     let plan = bench_plan(&flags, slot, seed, target)?;
+    let longest_batch = flags.number_or(
+        "--max-batch-steps",
+        DEFAULT_LONGEST_BATCH,
+        1,
+        MAX_STEPS_PER_CALL,
+    )?;
     let dojo_waves = flags.number_or("--dojo-waves", 120, 1, 100_000)? as usize;
     let cpu_seconds = flags.number_or("--cpu-seconds", 20, 1, 3600)?;
     let threads = flags.number_or("--threads", 1, 1, 256)? as u32;
@@ -158,6 +170,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         precision,
         live,
         live_courant2,
+        longest_batch,
         plan,
         dojo_waves,
         threads,
@@ -355,6 +368,7 @@ fn run<T: Float>(
         extents: &options.live,
         precision: options.precision,
         steps_per_call: options.plan.steps_per_call,
+        longest_batch: options.longest_batch,
         courant2: options.live_courant2,
     };
     let steps: [&dyn Fn(&mut Rng) -> Phase; 3] = match options.slot {

@@ -272,18 +272,18 @@ fn a_correct_kernel_passes_every_phase_at_odd_and_even_steps_per_call() {
 }
 
 #[test]
-fn a_bad_steps_per_call_is_refused_with_its_name_value_and_limit() {
-    let output = run_sandbox(
-        Path::new("c.so"),
-        Path::new("i.so"),
-        &["--steps-per-call", "0"],
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        text.contains("--steps-per-call = \"0\": must be an integer in [1, 1024]"),
-        "{text}"
-    );
+fn a_bad_steps_per_call_or_longest_batch_is_refused_with_its_name_value_and_limit() {
+    for (flag, value) in [("--steps-per-call", "0"), ("--max-batch-steps", "1025")] {
+        let output = run_sandbox(Path::new("c.so"), Path::new("i.so"), &[flag, value]);
+        assert_eq!(output.status.code(), Some(2));
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            text.contains(&format!(
+                "{flag} = \"{value}\": must be an integer in [1, 1024]"
+            )),
+            "{text}"
+        );
+    }
 }
 
 #[test]
