@@ -68,7 +68,7 @@ use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
 use ouroboros_sandbox::shared::{huge_page_mode, Layout, SharedBuffers};
 use ouroboros_sandbox::worker::WorkerPlan;
-use ouroboros_sandbox::{differential, dojo, invariants};
+use ouroboros_sandbox::{differential, dojo, invariants, worker_handle};
 
 struct Options {
     candidate: PathBuf,
@@ -412,6 +412,7 @@ fn main() {
     };
     // Before the workers are forked: they inherit it.
     priority::apply(options.priority).unwrap_or_else(|message| fail(&message));
+    worker_handle::become_subreaper().unwrap_or_else(|message| fail(&message));
     let layout = layout(&options);
     let shared = SharedBuffers::new(layout).unwrap_or_else(|message| fail(&message));
     // A command may take as long as the worker's CPU budget, and no longer.

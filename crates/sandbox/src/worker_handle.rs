@@ -177,6 +177,7 @@ impl Worker {
                     && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
                 {
                 }
+                reap_group(self.pid);
                 status
             };
             let (signal, exit_code) = if libc::WIFSIGNALED(status) {
@@ -447,7 +448,48 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        if self.end.borrow().is_none() && self.exits_when_told() {
+            return;
+        }
         self.finish(Some("was stopped at the end of the run".to_owned()), false);
+    }
+}
+
+/// How long a worker has to exit once its channel is shut at the end of a run.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+impl Worker {
+    /// Shuts the channel, on which the worker exits, and reaps it within
+    /// `EXIT_GRACE`: every process of the group then ends by its parent's
+    /// wait, which carries the worker's CPU time up to the supervisor (a
+    /// group killed at once left it uncounted).
+    fn exits_when_told(&self) -> bool {
+        // SAFETY: shuts our own socket and signals our own child's group.
+        unsafe {
+            libc::shutdown(self.channel.as_raw_fd(), libc::SHUT_RDWR);
+            libc::kill(-self.pid, libc::SIGCONT);
+        }
+        let deadline = Instant::now() + EXIT_GRACE;
+        let mut status = 0;
+        loop {
+            // SAFETY: polls our own child.
+            let reaped = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+            if reaped == self.pid {
+                reap_group(self.pid);
+                *self.end.borrow_mut() = Some(WorkerEnd {
+                    role: self.role,
+                    reason: "exited at the end of the run".to_owned(),
+                    signal: None,
+                    exit_code: Some(libc::WEXITSTATUS(status)),
+                    timed_out: false,
+                });
+                return true;
+            }
+            if reaped < 0 || Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -473,4 +515,39 @@ fn layer_name(name: &str) -> &'static str {
         .find(|&&known| known == name)
         .copied()
         .unwrap_or("unknown")
+}
+
+/// Reaps what is left of a worker's process group once its leader is reaped.
+/// The group dies at once when killed: the leader, the PID namespace's init
+/// and the worker with the kernel. The leader no longer waits for the init,
+/// which the supervisor, a child subreaper (`become_subreaper`), inherits; the
+/// init's children (the worker) are reaped by the kernel as the namespace
+/// ends. Reaping it here adds the worker's CPU time to the supervisor's
+/// children, so the orchestrator, which counts its children's CPU time
+/// (`cutime + cstime`), counts the kernel's: before, a run at 4096^2 showed
+/// 5.2 s of its 10.5 s.
+fn reap_group(leader: libc::pid_t) {
+    let mut status = 0;
+    loop {
+        // SAFETY: waits only for children in the worker's own process group.
+        if unsafe { libc::waitpid(-leader, &mut status, 0) } >= 0 {
+            continue;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+/// Makes this process the reaper of its orphaned descendants, the workers'
+/// PID-namespace inits among them (`reap_group`). Before the workers are forked.
+pub fn become_subreaper() -> Result<(), String> {
+    // SAFETY: sets a flag of this process.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+        return Err(format!(
+            "prctl(PR_SET_CHILD_SUBREAPER): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
