@@ -163,8 +163,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let priority = Priority::parse(&flags.get("--priority").unwrap_or_else(|| "normal".into()))?;
     let memory_mib = flags.number_or("--memory-mib", 1024, 64, 1 << 20)?;
     Ok(Options {
-        candidate: PathBuf::from(candidate),
-        incumbent: PathBuf::from(incumbent),
+        candidate: module_path("--candidate", &candidate)?,
+        incumbent: module_path("--incumbent", &incumbent)?,
         slot,
         seed,
         precision,
@@ -183,6 +183,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
             file_size_bytes: 0,
         },
     })
+}
+
+/// A module's path, made absolute: the workers load it after they have
+/// confined themselves, where `dlopen` would search the library path for a
+/// bare name and a relative one reached the loader filter's forbidden calls
+/// (the worker died of SIGSYS).
+fn module_path(flag: &str, path: &str) -> Result<PathBuf, String> {
+    std::fs::canonicalize(path)
+        .map_err(|error| format!("{flag} = \"{path}\": {error}; it must name a kernel module file"))
 }
 
 /// `--live-courant2`: a number in (0, 1 / dims), the scheme's stability limit on `dims` axes.
