@@ -263,7 +263,7 @@ class ConeProbe {
 
   /// A free slot (there is always one when none is under way: at most kMaxOut are out); under mutex_.
   Gathered& free_slot();
-  /// Draws `count` cells afresh from the cells' generator into `cells`, sorted; under mutex_.
+  /// Draws `count` cells afresh from the cells' generator into `cells`, unsorted; under mutex_ (sort_cells outside it).
   void draw_cells(std::vector<std::uint64_t>& cells, std::uint64_t count);
   /// Gathers the cones of the slot's cells at its radius from both levels (`count` cells).
   void gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current);
