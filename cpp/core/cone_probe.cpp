@@ -275,6 +275,7 @@ std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* n
     if (out(true) >= kMaxExtraOut) {
       slot.phase = Gathered::Phase::Free;
       extra_drops_.fetch_add(1, std::memory_order_relaxed);
+      extra_drop_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
       return std::nullopt;
     }
     slot.extra = true;

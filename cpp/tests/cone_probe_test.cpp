@@ -349,6 +349,8 @@ TEST(ConeProbe, AtAGenerousTakeRateEveryGatherIsHandedOverAndTheRunnerNeverWaits
   EXPECT_FALSE(dropped.announced.has_value());
   EXPECT_GT(dropped.values, 0u);
   EXPECT_EQ(probe.counters().extra_drops, 1u);
+  // Its gather is counted apart, for the take rate's budget: part of every gather's cost.
+  EXPECT_LE(probe.counters().extra_drop_ns, probe.counters().gather_ns);
   // The watchdog takes them oldest first, marked extra; settling one frees a slot for the next boundary's.
   const std::optional<ConeProbeView> first = probe.ready();
   ASSERT_TRUE(first.has_value());
@@ -388,6 +390,7 @@ TEST(ConeProbe, AtATightTakeRateTheShareHandedOverFollowsTheRate) {
   EXPECT_GT(handed, 700u);
   EXPECT_LT(handed, 900u);
   EXPECT_EQ(probe.counters().extra_drops, 0u);
+  EXPECT_EQ(probe.counters().extra_drop_ns, 0u);
   // A rate beyond one gather a batch gathers more cells at every boundary alike, every gather handed over.
   ConeProbe generous(geometry);
   generous.arm(64, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
