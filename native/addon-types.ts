@@ -217,6 +217,8 @@ export interface CoreWatchdogCounters {
   coneExtras: number;
   coneExtraDrops: number;
   coneCellsHanded: number;
+  /** What the dropped extras' gathers cost the runner: spent on cells nobody checked. */
+  coneExtraDropNs: number;
   /** Most steps in one batch while cone probes are on (one cone of that radius fits the budget); null: no cap. */
   coneBatchCap: number | null;
 }

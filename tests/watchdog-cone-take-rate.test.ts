@@ -1,15 +1,16 @@
 // Extra cone probes: the runner gathers cones at every boundary anyway, and
 // the watchdog checks as many of those gathers as its cost share affords
 // beyond its plans (affordableCellsPerStep from the oracle calls' fixed and
-// per-cell cost, set in the core as a take rate, drawn after each batch),
-// many probes to an oracle call. With every gather handed over, a kernel
+// per-cell cost, its level set by what the latest calls cost, at the time a
+// step takes now: ConeTakeRate; set in the core as a take rate, drawn after
+// each batch), many probes to an oracle call. The rate's controller is run
+// on a simulated run with injected step times and costs. With every gather handed over, a kernel
 // wrong at one cell is caught by the first probe that draws the cell.
 import { describe, expect, it } from 'vitest';
 import type { CoreConeProbe } from '../dist/native/addon-types.js';
 import { resolveDifferential } from '../dist/ts/lattice/watchdog.js';
 import { ConeCostModel, affordableCellsPerStep, fitConeCost } from '../dist/ts/lattice/cone-cost.js';
-import { SnapshotCadence } from '../dist/ts/lattice/watchdog-cadence.js';
-import { seededRandom } from '../dist/ts/util/random.js';
+import { ConeTakeRate, MIN_WINDOW_CALLS, RECENT_STEPS, SPEND_WINDOW_MS } from '../dist/ts/lattice/cone-take-rate.js';
 import { until } from './helpers/until.js';
 import { watchedCore } from './helpers/watched-lattice.js';
 
@@ -58,15 +59,127 @@ describe("the cone probes' cost: a fixed part per oracle call and a part per cel
     expect(affordableCellsPerStep(fit, 0, 0.01, 4096, 50)).toBe(0);
     expect(affordableCellsPerStep({ fixedMs: 0, perCellMs: 0 }, 100, 0.01, 4096, 50)).toBe(Infinity);
   });
+});
 
-  it("goes by the time a step took between the cone cadence's last two checks", () => {
-    const cadence = new SnapshotCadence(50, 0.01, seededRandom(1));
-    cadence.next(0, 0, 2);
-    expect(cadence.msPerStep).toBe(0);
-    cadence.next(100, 10_000, 2);
-    expect(cadence.msPerStep).toBe(100);
+describe('the take rate, held to the share while the step time changes', () => {
+  it('goes by the time a step takes over the latest steps, afresh after a rollback', () => {
+    const rate = new ConeTakeRate(0.01);
+    expect(rate.msPerStep).toBe(0);
+    rate.observeStep(0, 0);
+    expect(rate.msPerStep).toBe(0);
+    // 100 ms a step for 20 steps, then 50: after RECENT_STEPS steps at the new pace only the new pace counts.
+    for (let step = 1; step <= 20; step++) rate.observeStep(100 * step, step);
+    expect(rate.msPerStep).toBe(100);
+    for (let step = 21; step <= 20 + RECENT_STEPS; step++) rate.observeStep(2000 + 50 * (step - 20), step);
+    expect(rate.msPerStep).toBe(50);
+    // Seen again at the same step: its first sighting stands.
+    rate.observeStep(5000, 20 + RECENT_STEPS);
+    expect(rate.msPerStep).toBe(50);
+    // A rollback moves the step back: the pace is measured afresh from there.
+    rate.observeStep(6000, 10);
+    expect(rate.msPerStep).toBe(0);
+    rate.observeStep(6030, 11);
+    expect(rate.msPerStep).toBe(30);
+  });
+
+  it("sets the fit's level to what the window's calls and dropped gathers cost", () => {
+    const rate = new ConeTakeRate(0.01);
+    const fit = { fixedMs: 1, perCellMs: 0.001 };
+    expect(rate.costRatio(fit)).toBe(1);
+    // Calls of 1000 cells the fit puts at 2 ms: three at 2 ms and one at 4 (the median's 2, the mean 2.5).
+    [2, 2, 4, 2].forEach((costMs, i) => rate.spend(i * 100, 1000, costMs));
+    expect(rate.costRatio(fit)).toBeCloseTo(10 / 8, 12);
+    // A dropped extra's gather is spent on no cell the calls checked: it raises the level.
+    rate.spend(400, 0, 2);
+    expect(rate.costRatio(fit)).toBeCloseTo(12 / 8, 12);
+    expect(rate.costRatio(null)).toBe(1);
+    // 100 ms a step: the share, 1 ms a step, buys what the fit scaled by 1.5 affords.
+    rate.observeStep(0, 0);
+    rate.observeStep(1000, 10);
+    const scaled = { fixedMs: 1.5, perCellMs: 0.0015 };
+    expect(rate.cellsPerStep(fit, 4096, 50)).toBeCloseTo(affordableCellsPerStep(scaled, 100, 0.01, 4096, 50), 9);
+    expect(rate.cellsPerStep(null, 4096, 50)).toBe(0);
+  });
+
+  it('forgets spending older than its window, but for the latest calls', () => {
+    const rate = new ConeTakeRate(0.01);
+    const fit = { fixedMs: 0, perCellMs: 0.001 };
+    // Twenty calls at twice the fit, then, a window later, calls at the fit: the old ones are forgotten.
+    for (let i = 0; i < 20; i++) rate.spend(i, 1000, 2);
+    rate.spend(SPEND_WINDOW_MS + 100, 1000, 1);
+    expect(rate.costRatio(fit)).toBeCloseTo((2 * (MIN_WINDOW_CALLS - 1) + 1) / MIN_WINDOW_CALLS, 12);
+    for (let i = 0; i < MIN_WINDOW_CALLS; i++) rate.spend(SPEND_WINDOW_MS + 200 + i, 1000, 1);
+    expect(rate.costRatio(fit)).toBe(1);
+  });
+
+  it('keeps the share within 1.05 of the budget a few batches after the step time halves and doubles', () => {
+    const run = simulateTakeRate(0.01);
+    for (const phase of run.phases) {
+      expect(phase.share).toBeLessThanOrEqual(1.05 * 0.01);
+      expect(phase.share).toBeGreaterThanOrEqual(0.95 * 0.01);
+    }
+    expect(run.share).toBeLessThanOrEqual(1.05 * 0.01);
+    // The fast phase checks about half the cells a step of the slow ones: the rate followed the pace.
+    expect(run.phases[1]!.cellsPerStep / run.phases[0]!.cellsPerStep).toBeCloseTo(0.5, 1);
   });
 });
+
+/**
+ * A run of one-step batches whose step time is 100 ms, then 50, then 100
+ * again (1500 steps each), its probes' cells sent in calls of 4096 cells or
+ * every 50 steps, each answered a step later for 0.5 ms and 0.8 us a cell,
+ * every fourth call twice that (a median of the calls' cost sits a fifth
+ * below their mean). The take rate is solved again at every verdict. The
+ * share each phase spent from SETTLE_BATCHES batches after its change to its
+ * end, and over the run.
+ */
+function simulateTakeRate(maxCostShare: number): { share: number; phases: { share: number; cellsPerStep: number }[] } {
+  const SETTLE_BATCHES = 20;
+  const phases = [100, 50, 100].map((msPerStep, i) => ({ msPerStep, from: 1500 * i, to: 1500 * (i + 1) }));
+  const costs = new ConeCostModel();
+  const takeRate = new ConeTakeRate(maxCostShare);
+  const spent: { atMs: number; costMs: number; cells: number }[] = [];
+  const inFlight: { cells: number; answerStep: number }[] = [];
+  let rate = 100;
+  let pending = 0;
+  let age = 0;
+  let calls = 0;
+  let nowMs = 0;
+  const boundaries: number[] = [0];
+  takeRate.observeStep(0, 0);
+  for (const phase of phases) {
+    for (let step = phase.from + 1; step <= phase.to; step++) {
+      nowMs += phase.msPerStep;
+      boundaries.push(nowMs);
+      takeRate.observeStep(nowMs, step);
+      pending += rate;
+      age += 1;
+      if (pending >= 4096 || age >= 50) {
+        inFlight.push({ cells: Math.floor(pending), answerStep: step + 1 });
+        pending = 0;
+        age = 0;
+      }
+      while (inFlight.length > 0 && inFlight[0]!.answerStep <= step) {
+        const { cells } = inFlight.shift()!;
+        const costMs = (0.5 + 0.0008 * cells) * (++calls % 4 === 0 ? 2 : 1);
+        spent.push({ atMs: nowMs, costMs, cells });
+        costs.record(cells, costMs);
+        takeRate.spend(nowMs, cells, costMs);
+        rate = takeRate.cellsPerStep(costs.fit(), 4096, 50);
+      }
+    }
+  }
+  const shareBetween = (fromMs: number, toMs: number) =>
+    spent.filter(({ atMs }) => atMs > fromMs && atMs <= toMs).reduce((sum, { costMs }) => sum + costMs, 0) / (toMs - fromMs);
+  return {
+    share: shareBetween(0, nowMs),
+    phases: phases.map(({ from, to }) => {
+      const [fromMs, toMs] = [boundaries[from + SETTLE_BATCHES]!, boundaries[to]!];
+      const cells = spent.filter(({ atMs }) => atMs > fromMs && atMs <= toMs).reduce((sum, call) => sum + call.cells, 0);
+      return { share: shareBetween(fromMs, toMs), cellsPerStep: cells / (to - from - SETTLE_BATCHES) };
+    }),
+  };
+}
 
 describe('a kernel wrong at one cell, with every gather handed over', () => {
   it('is caught by the first probe whose cells include it', async () => {

@@ -464,6 +464,7 @@ Napi::Value LatticeCoreWrap::watchdog_counters(const Napi::CallbackInfo& info) {
     result.Set("coneExtras", number(env, counters.cones.extras));
     result.Set("coneExtraDrops", number(env, counters.cones.extra_drops));
     result.Set("coneCellsHanded", number(env, counters.cones.cells_handed));
+    result.Set("coneExtraDropNs", number(env, counters.cones.extra_drop_ns));
     const std::uint64_t cap = open_core(env).cone_batch_cap();
     result.Set("coneBatchCap", cap == std::numeric_limits<std::uint64_t>::max() ? env.Null() : number(env, cap));
     return result;

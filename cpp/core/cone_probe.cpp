@@ -31,6 +31,9 @@ std::uint64_t next_random(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+/// Sorted, so that a gather walks each level once; only the draw needs the probe's lock, not this.
+void sort_cells(std::vector<std::uint64_t>& cells) { std::sort(cells.begin(), cells.end()); }
+
 std::size_t value_bytes(const ouro_geometry& geometry) {
   return geometry.precision == OURO_PRECISION_F64 ? sizeof(double) : sizeof(float);
 }
@@ -144,10 +147,9 @@ std::uint64_t ConeProbe::boundary_cells(std::uint64_t radius, std::uint64_t step
 }
 
 void ConeProbe::draw_cells(std::vector<std::uint64_t>& cells, std::uint64_t count) {
-  // Drawn afresh for every gather: no two share their cells but by chance. Sorted, so the gather walks each level once.
+  // Drawn afresh for every gather: no two share their cells but by chance.
   cells.resize(count);
   for (std::uint64_t& cell : cells) cell = next_random(cell_random_) % geometry_.cells;
-  std::sort(cells.begin(), cells.end());
 }
 
 void ConeProbe::gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current) {
@@ -183,6 +185,7 @@ bool ConeProbe::begin(std::uint64_t step, const void* previous, const void* curr
   slot.step = step;
   lock.unlock();
   under_way_ = &slot;
+  sort_cells(slot.cells);
   gather(slot, count, previous, current);
   slot.gather_ns = elapsed_ns(started);
   gather_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
@@ -208,6 +211,7 @@ std::uint64_t ConeProbe::gather_boundary(std::uint64_t step, std::uint64_t steps
   slot.step = step;
   lock.unlock();
   under_way_ = &slot;
+  sort_cells(slot.cells);
   const std::uint64_t before = boundary_values_;
   gather(slot, count, previous, current);
   slot.gather_ns = elapsed_ns(started);
@@ -221,6 +225,7 @@ std::uint64_t ConeProbe::gather_decoy(std::uint64_t steps, const void* previous,
   const std::uint64_t count = boundary_cells(steps, steps);
   draw_cells(decoy_.cells, count);
   lock.unlock();
+  sort_cells(decoy_.cells);
   decoy_.radius = steps;
   decoy_.values.resize(count * value_bytes(geometry_));
   gather_cones(geometry_, current, decoy_.cells, 0, decoy_.values.data());
@@ -270,6 +275,7 @@ std::optional<std::uint64_t> ConeProbe::finish(std::uint64_t step, const void* n
     if (out(true) >= kMaxExtraOut) {
       slot.phase = Gathered::Phase::Free;
       extra_drops_.fetch_add(1, std::memory_order_relaxed);
+      extra_drop_ns_.fetch_add(slot.gather_ns, std::memory_order_relaxed);
       return std::nullopt;
     }
     slot.extra = true;

@@ -114,6 +114,8 @@ class ConeProbe {
     std::uint64_t extras = 0;
     std::uint64_t extra_drops = 0;
     std::uint64_t cells_handed = 0;
+    /// What the dropped extras' gathers cost: spent on cells nobody checks, so the take rate's budget counts it.
+    std::uint64_t extra_drop_ns = 0;
   };
 
   /// Live steps stepped per cone value a boundary gathers (boundary_cells): ~0.5% of a batch's time at 4096^2 f64.
@@ -157,7 +159,8 @@ class ConeProbe {
     return {probes_.load(std::memory_order_relaxed),          skips_.load(std::memory_order_relaxed),
             gather_ns_.load(std::memory_order_relaxed),       boundaries_.load(std::memory_order_relaxed),
             gathered_values_.load(std::memory_order_relaxed), extras_.load(std::memory_order_relaxed),
-            extra_drops_.load(std::memory_order_relaxed),     cells_handed_.load(std::memory_order_relaxed)};
+            extra_drops_.load(std::memory_order_relaxed),     cells_handed_.load(std::memory_order_relaxed),
+            extra_drop_ns_.load(std::memory_order_relaxed)};
   }
   /// Most steps in one batch while cone probes are on: the largest radius whose one cone fits the budget (no cap: max).
   std::uint64_t batch_cap() const { return batch_cap_.load(std::memory_order_relaxed); }
@@ -263,7 +266,7 @@ class ConeProbe {
 
   /// A free slot (there is always one when none is under way: at most kMaxOut are out); under mutex_.
   Gathered& free_slot();
-  /// Draws `count` cells afresh from the cells' generator into `cells`, sorted; under mutex_.
+  /// Draws `count` cells afresh from the cells' generator into `cells`, unsorted; under mutex_ (sort_cells outside it).
   void draw_cells(std::vector<std::uint64_t>& cells, std::uint64_t count);
   /// Gathers the cones of the slot's cells at its radius from both levels (`count` cells).
   void gather(Gathered& slot, std::uint64_t count, const void* previous, const void* current);
@@ -312,6 +315,7 @@ class ConeProbe {
   std::atomic<std::uint64_t> extras_{0};
   std::atomic<std::uint64_t> extra_drops_{0};
   std::atomic<std::uint64_t> cells_handed_{0};
+  std::atomic<std::uint64_t> extra_drop_ns_{0};
 };
 
 }  // namespace ouro

@@ -376,9 +376,7 @@ class LatticeCore {
    */
   void arm_cone_probe(std::uint64_t cells, std::uint64_t seed, bool delayed, bool remainder, std::uint64_t at_step,
                       std::uint64_t every_steps, std::uint64_t max_cone_values,
-                      std::optional<ConeFollow> follow = std::nullopt) {
-    cone_probe_.arm(cells, seed, delayed, remainder, at_step, every_steps, max_cone_values, follow);
-  }
+                      std::optional<ConeFollow> follow = std::nullopt);
   /// Extra cone probes per step beyond the plan's (ConeProbe::set_take_rate); any thread.
   void set_cone_take_rate(double per_step) { cone_probe_.set_take_rate(per_step); }
   /// The oldest cone probe announced and not yet taken, if any, now taken; its memory stays untouched until settled.
@@ -451,11 +449,15 @@ class LatticeCore {
 
   /// One batch of a run, on the runner; false when the run has reached its target.
   bool runner_step();
-  /// The sizer's k (its cap, set by runner_step, is ConeProbe::batch_cap while cone probes are on): the live batch's
-  /// length.
+  /// The sizer's k (its cap is ConeProbe::batch_cap while cone probes are on): the live batch's length.
   std::uint64_t live_batch() const;
   /// Steps of the batch starting at `index`: the sizer's k, ending no later than the target or next snapshot step.
   std::uint64_t batch_at(std::uint64_t index) const;
+  /**
+   * Caps the sizer at ConeProbe::batch_cap while the run takes cone probes, lifts the cap otherwise: when a run
+   * starts and when a plan moves the cap (arm_cone_probe), on the thread that owns the sizer.
+   */
+  void cap_batches_for_cone_probes();
   /// A watchdog snapshot of this boundary, announced now or once its probe is taken.
   void capture_snapshot();
   /// After a batch: begins a cone probe of another shape than the plain one when one is due.

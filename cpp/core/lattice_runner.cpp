@@ -42,6 +42,8 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
       options.max_steps == 0 || options.max_steps > unlimited - now ? unlimited : now + options.max_steps;
   on_snapshot_ = std::move(on_snapshot);
   on_cone_probe_ = std::move(on_cone_probe);
+  // No runner yet: the sizer is this thread's until start().
+  cap_batches_for_cone_probes();
   snapshots_.reset();
   cone_probe_.reset();
   cone_announce_.reset();
@@ -61,6 +63,22 @@ void LatticeCore::run(const RunOptions& options, RunEndCallback on_end, Snapshot
       },
   };
   runner_.start(std::move(body), std::move(on_end));
+}
+
+void LatticeCore::cap_batches_for_cone_probes() {
+  // While cone probes are on, every batch is capped where one cone of a whole batch still fits the oracle's budget, so
+  // that a probed batch is as long as any other; the sizer grows and judges its trials within the cap.
+  batch_sizer_.set_cap(on_cone_probe_ ? cone_probe_.batch_cap() : std::numeric_limits<std::uint64_t>::max());
+}
+
+void LatticeCore::arm_cone_probe(std::uint64_t cells, std::uint64_t seed, bool delayed, bool remainder,
+                                 std::uint64_t at_step, std::uint64_t every_steps, std::uint64_t max_cone_values,
+                                 std::optional<ConeFollow> follow) {
+  const std::uint64_t cap = cone_probe_.batch_cap();
+  cone_probe_.arm(cells, seed, delayed, remainder, at_step, every_steps, max_cone_values, follow);
+  // The cap moves only with the budget (or the first plan of a run): the runner takes it at its next boundary. With no
+  // run active, the next run() takes it.
+  if (cone_probe_.batch_cap() != cap) runner_.post([this] { cap_batches_for_cone_probes(); });
 }
 
 std::uint64_t LatticeCore::live_batch() const { return batch_sizer_.next(); }
@@ -83,9 +101,6 @@ bool LatticeCore::runner_step() {
     sized_module_id_ = module.id();
     batch_sizer_.restart();
   }
-  // While cone probes are on, every batch is capped where one cone of a whole batch still fits the oracle's budget, so
-  // that a probed batch is as long as any other; the sizer grows and judges its trials within the cap.
-  batch_sizer_.set_cap(on_cone_probe_ ? cone_probe_.batch_cap() : std::numeric_limits<std::uint64_t>::max());
   const std::uint64_t index = step_count();
   const std::uint64_t steps = batch_at(index);
   // The same gather before every batch, probed or not (ConeProbe): the kernel sees no pause that marks a probe.

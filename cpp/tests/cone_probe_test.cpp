@@ -177,6 +177,9 @@ TEST(ConeProbe, DrawsFreshCellsForEveryProbe) {
   const std::vector<std::uint64_t> second = *probe.ready()->cells;
   ASSERT_EQ(first.size(), 10u);
   ASSERT_EQ(second.size(), 10u);
+  // Sorted (outside the probe's lock), so that a gather walks each level once.
+  EXPECT_TRUE(std::is_sorted(first.begin(), first.end()));
+  EXPECT_TRUE(std::is_sorted(second.begin(), second.end()));
   std::vector<std::uint64_t> shared;
   std::set_intersection(first.begin(), first.end(), second.begin(), second.end(), std::back_inserter(shared));
   EXPECT_TRUE(shared.empty());
@@ -346,6 +349,8 @@ TEST(ConeProbe, AtAGenerousTakeRateEveryGatherIsHandedOverAndTheRunnerNeverWaits
   EXPECT_FALSE(dropped.announced.has_value());
   EXPECT_GT(dropped.values, 0u);
   EXPECT_EQ(probe.counters().extra_drops, 1u);
+  // Its gather is counted apart, for the take rate's budget: part of every gather's cost.
+  EXPECT_LE(probe.counters().extra_drop_ns, probe.counters().gather_ns);
   // The watchdog takes them oldest first, marked extra; settling one frees a slot for the next boundary's.
   const std::optional<ConeProbeView> first = probe.ready();
   ASSERT_TRUE(first.has_value());
@@ -385,6 +390,7 @@ TEST(ConeProbe, AtATightTakeRateTheShareHandedOverFollowsTheRate) {
   EXPECT_GT(handed, 700u);
   EXPECT_LT(handed, 900u);
   EXPECT_EQ(probe.counters().extra_drops, 0u);
+  EXPECT_EQ(probe.counters().extra_drop_ns, 0u);
   // A rate beyond one gather a batch gathers more cells at every boundary alike, every gather handed over.
   ConeProbe generous(geometry);
   generous.arm(64, 11, false, false, std::numeric_limits<std::uint64_t>::max(), 10, 0);
@@ -448,6 +454,22 @@ TEST(ConeProbe, AShapedProbesLaterBatchIsPrecededByTheGatherOfAnyBoundaryAndTheP
   EXPECT_EQ(view->steps, 5u);
   EXPECT_EQ(view->radius, 5u);
   EXPECT_FALSE(probe.within_shaped(5));
+}
+
+TEST(ConeProbe, AShapedProbesCellsAreSortedToo) {
+  const ouro_geometry geometry = geometry_of({64, 64}, OURO_PRECISION_F64);
+  ConeProbe probe(geometry);
+  const std::vector<double> level = indexed_level<double>(geometry.cells);
+  // A take rate that gathers more than one cell: 2000 values hold 16 cones of 11^2 for the 5 steps it spans.
+  probe.arm(256, 7, true, false, 0, 5, 2000);
+  probe.set_take_rate(4.0);
+  ASSERT_TRUE(probe.begin(0, level.data(), level.data(), 4, 0));
+  ASSERT_TRUE(probe.batch_done(5));
+  ASSERT_TRUE(probe.finish(5, level.data()).has_value());
+  const std::optional<ConeProbeView> view = probe.ready();
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->cells->size(), 16u);
+  EXPECT_TRUE(std::is_sorted(view->cells->begin(), view->cells->end()));
 }
 
 TEST(ConeProbe, RefusesAPlanOfNoCells) {

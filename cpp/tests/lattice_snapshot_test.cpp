@@ -4,14 +4,17 @@
 
 #include "lattice_runner_fixtures.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -215,6 +218,52 @@ TEST(LatticeRunner, ConeProbesGatherTheSameBeforeEveryBatchAndCapEveryBatch) {
   EXPECT_EQ(probed, 1u);
   EXPECT_EQ(lattice->cone_batch_cap(), 3u);
   EXPECT_EQ(lattice->watchdog_counters().cones.boundaries, trace.size());
+}
+
+// The longest batch of a trace.
+std::uint64_t longest_batch(const std::vector<StepRecord>& trace) {
+  std::uint64_t longest = 0;
+  for (const StepRecord& record : trace) longest = std::max(longest, record.steps);
+  return longest;
+}
+
+TEST(LatticeRunner, TheConeBatchCapIsSetWhereConeProbesAreSwitchedOnOrTheirBudgetMoves) {
+  auto lattice = seeded();
+  // A budget of 50 values caps batches at 3 steps while a run takes cone probes (its plan far off: none is handed
+  // over).
+  const std::uint64_t never = std::uint64_t{1} << 60;
+  lattice->arm_cone_probe(4, 1, false, false, never, 10, 50);
+  lattice->trace_steps(100);
+  const auto run_with_cones = [&](RunOptions options) {
+    auto ended = std::make_shared<std::promise<RunSummary>>();
+    lattice->run(
+        options, [ended](const RunSummary& summary) { ended->set_value(summary); }, nullptr, [](std::uint64_t) {});
+    return ended->get_future();
+  };
+  run_with_cones({30, 0}).get();
+  lattice->stop();
+  EXPECT_EQ(longest_batch(lattice->take_trace()), 3u);
+  // A run without cone probes is not capped: the sizer goes on from 3 to its own limit of 8.
+  lattice->trace_steps(100);
+  start(*lattice, {40, 0}).get();
+  lattice->stop();
+  EXPECT_EQ(batches_of(lattice->take_trace()), (std::vector<std::pair<std::uint64_t, std::uint64_t>>{
+                                                   {30, 3}, {33, 6}, {39, 8}, {47, 8}, {55, 8}, {63, 7}}));
+  // Capped again by the next run with cone probes; a plan of another budget (none) lifts the cap mid-run, from the
+  // boundary the runner takes it at (trace_steps is served at a later one).
+  auto ended = run_with_cones({0, 0});
+  lattice->trace_steps(100);
+  const std::uint64_t from = lattice->step_count();
+  while (lattice->step_count() < from + 30) std::this_thread::yield();
+  EXPECT_EQ(longest_batch(lattice->take_trace()), 3u);
+  lattice->arm_cone_probe(4, 1, false, false, never, 10, 0);
+  lattice->trace_steps(100);
+  const std::uint64_t lifted = lattice->step_count();
+  while (lattice->step_count() < lifted + 60) std::this_thread::yield();
+  lattice->stop();
+  ended.get();
+  EXPECT_EQ(longest_batch(lattice->take_trace()), 8u);
+  EXPECT_EQ(lattice->cone_batch_cap(), std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST(LatticeRunner, ASnapshotWhoseProbeIsCutShortIsNeverAnnounced) {

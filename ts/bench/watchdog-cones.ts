@@ -101,12 +101,16 @@ export function coneProbeFigures(
     runnerGatherMs: perProbe((r) => r.cones.gatherNs / 1e6),
     jsMs: perProbe((r) => r.cones.jsMs),
     oracleMs: perProbe((r) => r.cones.oracleMs),
-    accountedCostPct: median(rounds.map((r) => (100 * (r.cones.gatherNs / 1e6 + r.cones.jsMs + r.cones.oracleMs)) / (r.runNs / 1e6))),
+    accountedCostPct: median(
+      rounds.map((r) => (100 * ((r.cones.gatherNs + r.cones.droppedGatherNs) / 1e6 + r.cones.jsMs + r.cones.oracleMs)) / (r.runNs / 1e6)),
+    ),
     callsPerRound: median(rounds.map((r) => r.cones.calls)),
     cellsPerCall: median(rounds.map((r) => (r.cones.calls > 0 ? r.cones.cellsChecked / r.cones.calls : Number.NaN))),
     jsCpuMs: perProbe((r) => r.cones.jsCpuMs),
     oracleCpuMs: perProbe((r) => r.cones.oracleCpuMs),
-    accountedCpuCostPct: median(rounds.map((r) => (100 * (r.cones.gatherNs / 1e6 + r.cones.jsCpuMs + r.cones.oracleCpuMs)) / (r.runNs / 1e6))),
+    accountedCpuCostPct: median(
+      rounds.map((r) => (100 * ((r.cones.gatherNs + r.cones.droppedGatherNs) / 1e6 + r.cones.jsCpuMs + r.cones.oracleCpuMs)) / (r.runNs / 1e6)),
+    ),
     batchCapSteps: rounds.at(-1)?.batchCap ?? null,
     boundaryGatherUs: median(rounds.map((r) => (r.coneBoundaries > 0 ? r.coneBoundaryNs / r.coneBoundaries / 1e3 : Number.NaN))),
     boundaryGatherPctOfBatch: median(rounds.map((r) => (r.coneBoundaries > 0 ? (100 * r.coneBoundaryNs) / r.coneBoundaries / r.batchMedianNs : Number.NaN))),

@@ -5,12 +5,16 @@
  * of the answer, and a mismatch handed to the watchdog to roll back. With a
  * cost share, the plans are spaced by their own cadence and the take rate
  * of the gathers beyond them is what the share buys at the calls' measured
- * cost, a fixed part and a part per cell (cone-cost.ts), in CPU time.
+ * cost, a fixed part and a part per cell (cone-cost.ts), in CPU time, solved
+ * again at every call's verdict at the time a step takes now, the fit's
+ * level set by what the latest calls and dropped gathers really cost
+ * (cone-take-rate.ts).
  */
-import type { CoreConeProbe, CoreLattice } from '../../native/addon-types.js';
+import type { CoreConeProbe, CoreLattice, OracleAddon } from '../../native/addon-types.js';
 import { coreAddon, oracleAddon } from '../../native/loader.js';
 import { ConeBatch } from './cone-batch.js';
-import { ConeCostModel, affordableCellsPerStep } from './cone-cost.js';
+import { ConeCostModel } from './cone-cost.js';
+import { ConeTakeRate } from './cone-take-rate.js';
 import { compareProbe, coneProbeRandom, coneValues, drawConeProbe, drawFollowingProbe, mismatchDetail } from './differential-check.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
 import type { CadencePlan, DifferentialPlan, WatchdogPhysics } from './watchdog.js';
@@ -25,6 +29,8 @@ export interface ConeProbeStats {
   /** Oracle calls that checked them (each a batch of probes: cone-batch.ts). */
   calls: number;
   gatherNs: number;
+  /** The gathers of extras the runner dropped for want of a slot (the watchdog behind): spent on cells nobody checked. */
+  droppedGatherNs: number;
   /** The JS thread's part (taking, sending, comparing) and the oracle's steps, in wall time... */
   jsMs: number;
   oracleMs: number;
@@ -36,8 +42,21 @@ export interface ConeProbeStats {
 /** Most cells a step the watchdog asks the core to check beyond its plans (the core caps a gather at the plan's cells). */
 const MAX_TAKE_CELLS_PER_STEP = 2 ** 20;
 
-/** The JS thread's CPU time, in ns: what the watchdog's own work takes from the kernel's cores. */
-const threadCpuNs = (): number => coreAddon().threadCpuNs();
+/** What of the core the cone checks use. */
+export type ConeCore = Pick<CoreLattice, 'takeConeProbe' | 'settleConeProbe' | 'armConeProbe' | 'setConeTakeRate' | 'stepCount' | 'watchdogCounters'>;
+
+/** What the cone checks call beyond the core: the oracle and the JS thread's CPU clock; injected by tests. */
+export interface ConeCheckDeps {
+  /** The oracle steps a batch's cones off the JS thread (stepConeGroupsAsync). */
+  stepConeGroups: OracleAddon['stepConeGroupsAsync'];
+  /** The JS thread's CPU time, in ns: what the watchdog's own work takes from the kernel's cores. */
+  threadCpuNs: () => number;
+}
+
+const addonDeps = (): ConeCheckDeps => ({
+  stepConeGroups: (...args) => oracleAddon().stepConeGroupsAsync(...args),
+  threadCpuNs: () => coreAddon().threadCpuNs(),
+});
 
 /** Cone batches with the oracle at once: while as many are out and the next is due, probes wait in the core (which drops extras it has no slot for). */
 const MAX_CONE_BATCHES_OUT = 2;
@@ -50,6 +69,11 @@ export interface ConeCheckHooks {
   rollBack(detail: string, step: number): void;
   /** A differential verdict came at `atMs` on the watchdog's clock. */
   noteCheck(atMs: number): void;
+}
+
+/** No cone probe checked yet. */
+export function emptyConeStats(): ConeProbeStats {
+  return { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, droppedGatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
 }
 
 export class ConeChecks {
@@ -70,21 +94,30 @@ export class ConeChecks {
    * as a snapshot's defers the next snapshot.
    */
   readonly #coneCadence: SnapshotCadence | null;
+  /** With a cost share, the take rate beyond the plans, solved again at every call's verdict (cone-take-rate.ts). */
+  readonly #takeRate: ConeTakeRate | null;
+  /** Cells of the last plan probe checked: the plans' own cells a step, taken off what the share affords extras. */
+  #planCells = 0;
+  /** The core's count of the dropped extras' gather time when last read, in ns. */
+  #droppedGatherNsSeen: number;
   /** Cone batches' oracle steps under way off the JS thread. */
   readonly #conesInFlight = new Set<Promise<void>>();
   /** What the cone probes checked so far cost. */
-  readonly stats: ConeProbeStats = { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
+  readonly stats: ConeProbeStats = emptyConeStats();
 
   constructor(
-    private readonly core: CoreLattice,
+    private readonly core: ConeCore,
     private readonly physics: WatchdogPhysics,
     private readonly plan: DifferentialPlan,
     cadence: CadencePlan | null,
     private readonly now: () => number,
     private readonly hooks: ConeCheckHooks,
+    private readonly deps: ConeCheckDeps = addonDeps(),
   ) {
     this.#coneRandom = coneProbeRandom(plan.seed);
     this.#coneCadence = cadence === null ? null : new SnapshotCadence(plan.coneEverySteps, cadence.maxCostShare, this.#coneRandom);
+    this.#takeRate = cadence === null ? null : new ConeTakeRate(cadence.maxCostShare);
+    this.#droppedGatherNsSeen = core.watchdogCounters().coneExtraDropNs;
   }
 
   /** The run has ended: what the core announces from now on is another run's. */
@@ -110,6 +143,7 @@ export class ConeChecks {
   check(): void {
     const plan = this.plan;
     const room = Math.max(plan.coneValues, coneValues(this.physics.extents.length, 1));
+    this.#takeRate?.observeStep(this.now(), this.core.stepCount);
     for (;;) {
       const batch = (this.#pendingCones ??= this.#spareConeBatches.pop() ?? new ConeBatch(plan.coneValues + room));
       // The oracle is behind: the probes wait in the core (which drops the extras it has no slot left for) until a batch settles.
@@ -118,14 +152,14 @@ export class ConeChecks {
         return;
       }
       const startedMs = this.now();
-      const startedCpuNs = threadCpuNs();
+      const startedCpuNs = this.deps.threadCpuNs();
       const probe = this.#takeConeProbe(...batch.free(room));
       if (probe === null) return;
       batch.add(probe, probe.cells.length * coneValues(this.physics.extents.length, probe.radius), this.hooks.rollbacks());
       // An extra probe took no plan: the armed one stands, and nothing waits on its slot.
       if (probe.extra) this.core.settleConeProbe(probe.step);
       else this.arm(Math.max(probe.step, this.core.stepCount));
-      batch.takeCpuMs += (threadCpuNs() - startedCpuNs) / 1e6;
+      batch.takeCpuMs += (this.deps.threadCpuNs() - startedCpuNs) / 1e6;
       batch.takeMs += this.now() - startedMs;
       if (this.#coneBatchDue(batch, plan)) this.#sendCones();
     }
@@ -167,8 +201,8 @@ export class ConeChecks {
     const { extents, courant2, precision } = this.physics;
     try {
       const startedMs = this.now();
-      const startedCpuNs = threadCpuNs();
-      const answer = oracleAddon().stepConeGroupsAsync(
+      const startedCpuNs = this.deps.threadCpuNs();
+      const answer = this.deps.stepConeGroups(
         batch.older.subarray(0, batch.values),
         batch.newer.subarray(0, batch.values),
         extents.length,
@@ -177,12 +211,12 @@ export class ConeChecks {
         precision === 'f32',
       );
       const sentMs = this.now();
-      let jsCpuMs = batch.takeCpuMs + (threadCpuNs() - startedCpuNs) / 1e6;
+      let jsCpuMs = batch.takeCpuMs + (this.deps.threadCpuNs() - startedCpuNs) / 1e6;
       const { values, scales, cpuNs } = await answer;
       const answeredMs = this.now();
-      const answeredCpuNs = threadCpuNs();
+      const answeredCpuNs = this.deps.threadCpuNs();
       const failures = this.#compareConeBatch(batch, values, scales);
-      jsCpuMs += (threadCpuNs() - answeredCpuNs) / 1e6;
+      jsCpuMs += (this.deps.threadCpuNs() - answeredCpuNs) / 1e6;
       const doneMs = this.now();
       this.#noteConeBatch(batch, {
         jsMs: batch.takeMs + sentMs - startedMs + doneMs - answeredMs,
@@ -193,13 +227,16 @@ export class ConeChecks {
       this.hooks.noteCheck(answeredMs);
       const costMs = batch.gatherNs / 1e6 + jsCpuMs + cpuNs / 1e6;
       this.#coneCost.record(batch.cells, costMs);
+      this.#takeRate?.spend(answeredMs, batch.cells, costMs);
       for (const { probe } of batch.probes) {
         if (probe.extra) continue;
         // Its share of the call's cost, by cells, spaces the next plan; only then is its slot the runner's again.
-        if (!failures.some((failure) => failure.probe === probe))
-          this.#deferNextCone(probe.step, startedMs, (costMs * probe.cells.length) / batch.cells, probe.cells.length);
+        if (!failures.some((failure) => failure.probe === probe)) this.#deferNextCone(probe.step, startedMs, (costMs * probe.cells.length) / batch.cells);
+        this.#planCells = probe.cells.length;
         this.core.settleConeProbe(probe.step);
       }
+      this.#spendDroppedGathers(answeredMs);
+      this.#setTakeRate(answeredMs);
       const failure = failures.find(({ rollbacks }) => rollbacks === this.hooks.rollbacks());
       if (failure !== undefined) this.hooks.rollBack(failure.detail, failure.probe.step);
     } catch (error) {
@@ -247,19 +284,40 @@ export class ConeChecks {
   /**
    * Before a passed plan probe is settled (its slot is not yet the
    * runner's): with a cost share, the next plan is drawn again from as many
-   * whole intervals on as the cone cadence defers it, when it defers; and
-   * what the share affords beyond the plans goes to the gathers the runner
-   * makes anyway at other boundaries, in cells a step, from the calls' cost
-   * as a fixed part and a part per cell (cone-cost.ts).
+   * whole intervals on as the cone cadence defers it, when it defers.
    */
-  #deferNextCone(step: number, startedMs: number, costMs: number, cells: number): void {
-    const plan = this.plan;
+  #deferNextCone(step: number, startedMs: number, costMs: number): void {
     if (this.#coneCadence === null) return;
     const first = this.#coneCadence.next(step, startedMs, costMs);
     if (first > step + 1) this.arm(first - 1);
-    const { msPerStep, maxCostShare } = this.#coneCadence;
-    const affordable = affordableCellsPerStep(this.#coneCost.fit(), msPerStep, maxCostShare, plan.cells, plan.coneEverySteps);
-    this.core.setConeTakeRate(Math.min(Math.max(0, affordable - cells / plan.coneEverySteps), MAX_TAKE_CELLS_PER_STEP));
+  }
+
+  /**
+   * The gathers of the extras the runner dropped since the last call (chosen
+   * with no slot free) were spent all the same: counted with the cone
+   * probes' cost and against the share.
+   */
+  #spendDroppedGathers(atMs: number): void {
+    const droppedNs = this.core.watchdogCounters().coneExtraDropNs;
+    const spentNs = droppedNs - this.#droppedGatherNsSeen;
+    this.#droppedGatherNsSeen = droppedNs;
+    if (!(spentNs > 0)) return;
+    this.stats.droppedGatherNs += spentNs;
+    this.#takeRate?.spend(atMs, 0, spentNs / 1e6);
+  }
+
+  /**
+   * With a cost share, what it affords beyond the plans goes to the gathers
+   * the runner makes anyway at other boundaries, in cells a step
+   * (cone-take-rate.ts), less the plans' own cells a step.
+   */
+  #setTakeRate(atMs: number): void {
+    const takeRate = this.#takeRate;
+    if (takeRate === null) return;
+    const plan = this.plan;
+    takeRate.observeStep(atMs, this.core.stepCount);
+    const affordable = takeRate.cellsPerStep(this.#coneCost.fit(), plan.cells, plan.coneEverySteps);
+    this.core.setConeTakeRate(Math.min(Math.max(0, affordable - this.#planCells / plan.coneEverySteps), MAX_TAKE_CELLS_PER_STEP));
   }
 
   /** The oldest announced cone probe not yet taken, into `older` and `newer`; null when none is waiting, or when the lattice was closed after announcing it. */

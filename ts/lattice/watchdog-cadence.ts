@@ -48,8 +48,6 @@ export class SnapshotCadence {
   #last: { step: number; atMs: number } | null = null;
   /** The costs of the latest checks, at most COST_WINDOW, oldest first. */
   readonly #costs: number[] = [];
-  /** The time a step took between the last two checks, in ms, on the caller's clock (0 until there are two). */
-  msPerStep = 0;
 
   constructor(
     private readonly everySteps: number,
@@ -73,7 +71,6 @@ export class SnapshotCadence {
     if (this.#costs.length > COST_WINDOW) this.#costs.shift();
     if (last === null || step <= last.step) return step + 1;
     const msPerStep = (atMs - last.atMs) / (step - last.step);
-    this.msPerStep = msPerStep;
     const medianCostMs = lowerMedian(this.#costs);
     const mean = meanIntervals(medianCostMs, msPerStep * this.everySteps, this.maxCostShare);
     // Uniform over 1..choices, whose mean is `mean`.

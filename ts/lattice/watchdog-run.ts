@@ -32,11 +32,13 @@ export interface WatchdogCallbacks {
 }
 
 /**
- * What a watchdog's checked cone probes cost so far: the runner's gathers and
- * the JS thread's CPU time (the oracle's thread aside, as for a full check).
+ * What a watchdog's checked cone probes cost so far: the runner's gathers (the
+ * dropped extras' too) and the JS thread's CPU time (the oracle's thread
+ * aside, as for a full check).
  */
 function coneCostMs(watchdog: Watchdog): number {
-  return watchdog.coneStats.jsCpuMs + watchdog.coneStats.gatherNs / 1e6;
+  const { jsCpuMs, gatherNs, droppedGatherNs } = watchdog.coneStats;
+  return jsCpuMs + (gatherNs + droppedGatherNs) / 1e6;
 }
 
 /** The watchdog of the lattice `core` (of `config`, `cells` cells), across its runs. */

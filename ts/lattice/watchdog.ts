@@ -34,7 +34,7 @@ import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js'
 import { oracleAddon } from '../../native/loader.js';
 import { invalidRangeError, invalidTypeError, requireFiniteNumber, requireInteger } from '../errors.js';
 import { seededRandom } from '../util/random.js';
-import { ConeChecks, type ConeProbeStats } from './cone-checks.js';
+import { ConeChecks, type ConeProbeStats, emptyConeStats } from './cone-checks.js';
 import { ULPS_PER_STEP, compareProbe, drawProbeCells, mismatchDetail } from './differential-check.js';
 import { cellCount } from './initial-conditions.js';
 import { SnapshotCadence } from './watchdog-cadence.js';
@@ -320,7 +320,7 @@ export class Watchdog {
 
   /** What the cone probes checked so far cost. */
   get coneStats(): ConeProbeStats {
-    return this.#cones?.stats ?? { checked: 0, extras: 0, cellsChecked: 0, calls: 0, gatherNs: 0, jsMs: 0, oracleMs: 0, jsCpuMs: 0, oracleCpuMs: 0 };
+    return this.#cones?.stats ?? emptyConeStats();
   }
 
   /** Called with each cone probe the runner announces (ConeChecks.check). */
