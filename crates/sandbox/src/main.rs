@@ -16,9 +16,12 @@
 //! supervisor fills and reads while the worker is stopped. The supervisor times the
 //! commands, judges every result with the oracle in its own address space
 //! and alone writes the report, so nothing a kernel does can write it.
-//! Forking rather than re-executing keeps one binary and one argument
-//! parser, and needs nothing executable under the workers' Landlock rules;
-//! the fork happens while the supervisor is single-threaded, so it is sound.
+//! Each forked child at once executes `ouroboros-sandbox-worker`, staged
+//! beside this binary, so a worker starts from a fresh image: nothing of
+//! the supervisor's memory (these options, the seed and its draws, the
+//! oracle) is there for a kernel to find. The fork happens while the
+//! supervisor is single-threaded, so it is sound; the execve comes before
+//! any confinement, after which nothing can be executed.
 //!
 //! `--threads` is the size of the pool each worker lends its kernel through
 //! `parallel_for`, the calling thread included, as the live core lends its
@@ -63,7 +66,7 @@ use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
 use ouroboros_sandbox::shared::{huge_page_mode, Layout, SharedBuffers};
-use ouroboros_sandbox::worker::WorkerPlan;
+use ouroboros_sandbox::worker::{WorkerPlan, WORKER_PROGRAM};
 use ouroboros_sandbox::{differential, dojo, invariants};
 
 struct Options {
@@ -247,8 +250,23 @@ fn layout(options: &Options) -> Layout {
     Layout::for_bytes(cells.into_iter().max().unwrap_or(1) * 8)
 }
 
-fn worker_plan(options: &Options, kernel: &Path, layout: Layout) -> WorkerPlan {
+/// The worker program, beside this binary as the build stages it.
+fn worker_program() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|error| format!("this program's path: {error}"))?;
+    let program = exe.with_file_name(WORKER_PROGRAM);
+    if !program.is_file() {
+        return Err(format!(
+            "the worker program {} is missing: it is staged beside {} by scripts/build-sandbox.mjs",
+            program.display(),
+            exe.display()
+        ));
+    }
+    Ok(program)
+}
+
+fn worker_plan(options: &Options, program: &Path, kernel: &Path, layout: Layout) -> WorkerPlan {
     WorkerPlan {
+        program: program.to_path_buf(),
         kernel: kernel.to_path_buf(),
         threads: options.threads,
         limits: options.limits,
@@ -400,13 +418,13 @@ fn main() {
     priority::apply(options.priority).unwrap_or_else(|message| fail(&message));
     let layout = layout(&options);
     let shared = SharedBuffers::new(layout).unwrap_or_else(|message| fail(&message));
+    let program = worker_program().unwrap_or_else(|message| fail(&message));
     // A command may take as long as the worker's CPU budget, and no longer.
     let timeout = Duration::from_secs(options.limits.cpu_seconds);
     let spawn = |role, kernel| {
         Worker::spawn(
             role,
-            &worker_plan(&options, kernel, layout),
-            &shared,
+            &worker_plan(&options, &program, kernel, layout),
             timeout,
         )
     };

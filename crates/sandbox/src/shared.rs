@@ -306,12 +306,6 @@ impl SharedBuffers {
         Ok(())
     }
 
-    /// The supervisor's mapping, which a forked worker unmaps: it shares
-    /// nothing with the supervisor.
-    pub fn mapping(&self) -> (usize, usize) {
-        (self.base as usize, self.layout.total_bytes())
-    }
-
     /// Clears the padding after buffer `region` of `bytes`; padding already
     /// clear is left alone, so the region keeps its generation.
     pub fn arm(&self, region: usize, bytes: usize) {
