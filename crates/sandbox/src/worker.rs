@@ -18,14 +18,14 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::abi::{State, PRECISION_F64, STATUS_NONFINITE, STATUS_OK};
+use crate::abi::{State, STATUS_NONFINITE, STATUS_OK};
 use crate::confine::{self, Layer, Limits};
 use crate::fpenv::FpControl;
 use crate::kernel::{Kernel, Library};
 use crate::pool::Pool;
 use crate::protocol::{Command, Op, Reply, CHANNEL_FD, MESSAGE_BYTES};
 use crate::seccomp;
-use crate::shared::{slot_bytes, Layout, PrivateRegions};
+use crate::shared::{prepare_call, slot_bytes, Layout, PrivateRegions};
 
 /// Exit codes of a worker that ends on its own, never the kernel's doing.
 const EXIT_SETUP: i32 = 71;
@@ -381,12 +381,7 @@ fn execute(
 ) -> Option<Reply> {
     let geometry = &command.geometry;
     let cells = geometry.cells as usize;
-    let value_bytes = if geometry.precision == PRECISION_F64 {
-        8
-    } else {
-        4
-    };
-    let field_bytes = cells.checked_mul(value_bytes)?;
+    let field_bytes = cells.checked_mul(geometry.value_bytes())?;
     let slot = slot_bytes(field_bytes);
     let buffers = [
         regions.buffer(0, slot)?,
@@ -397,7 +392,7 @@ fn execute(
     let reply = match command.op {
         Op::Step { current, steps } => {
             let start = (current, steps);
-            step_calls(kernel, pool, regions, command, buffers, field_bytes, start)
+            step_calls(kernel, pool, command, buffers, field_bytes, start)
         }
         Op::Readout => readout_calls(kernel, pool, command, buffers),
     };
@@ -410,7 +405,6 @@ fn execute(
 fn step_calls(
     kernel: &Kernel,
     pool: &Pool,
-    regions: &PrivateRegions,
     command: &Command,
     [level0, level1, scratch]: [*mut c_void; 3],
     level_bytes: usize,
@@ -423,7 +417,15 @@ fn step_calls(
             scratch,
             current: ((u64::from(current) + u64::from(call) * steps) % 2) as u32,
         };
-        regions.prepare_call(slot_bytes(level_bytes), level_bytes);
+        // SAFETY: each buffer is a whole slot of the regions' block.
+        unsafe {
+            prepare_call(
+                &state,
+                level_bytes,
+                slot_bytes(level_bytes),
+                libc::MADV_DONTNEED,
+            )
+        };
         // SAFETY: every pointer refers to a mapped buffer of `cells` values.
         match checked_call(pool, call, || unsafe {
             kernel.wave_step(geometry, &state, steps)
