@@ -105,7 +105,8 @@ impl WorkerPlan {
         Ok(WorkerPlan {
             program: PathBuf::from(WORKER_PROGRAM),
             kernel: PathBuf::from(values[0]),
-            threads: u32::try_from(number(1)?).map_err(|_| "--threads: too large".to_owned())?,
+            threads: u32::try_from(number(1)?)
+                .map_err(|_| format!("--threads = {}: must be at most {}", values[1], u32::MAX))?,
             limits: Limits {
                 cpu_seconds: number(2)?,
                 address_space_bytes: number(3)?,
