@@ -31,8 +31,13 @@ use crate::shared::{prepare_call, slot_bytes, Layout, PrivateRegions};
 const EXIT_SETUP: i32 = 71;
 const EXIT_BAD_COMMAND: i32 = 72;
 
-/// The worker program's name, staged beside the supervisor's binary.
+/// The worker program's name, staged beside the supervisor's binary: the
+/// program a worker executes unless the supervisor is given another (the
+/// gauntlet gives the kernel host's, which serves as a worker when its
+/// first argument is `SANDBOX_WORKER_MODE`).
 pub const WORKER_PROGRAM: &str = "ouroboros-sandbox-worker";
+/// The first argument of every worker program's command line.
+pub const SANDBOX_WORKER_MODE: &str = "--sandbox-worker";
 
 /// What one worker loads and how it is confined; `program` is the fresh
 /// image the forked child executes.
@@ -57,8 +62,8 @@ const PLAN_FLAGS: [&str; 7] = [
 ];
 
 impl WorkerPlan {
-    /// The worker program's argument vector (its name first): everything a
-    /// worker needs and nothing else of the run.
+    /// The worker program's argument vector (its file name first, then
+    /// `SANDBOX_WORKER_MODE`): everything a worker needs and nothing else of the run.
     pub fn arguments(&self) -> Vec<CString> {
         let values = [
             self.kernel.as_os_str().as_bytes().to_vec(),
@@ -69,7 +74,11 @@ impl WorkerPlan {
             self.limits.file_size_bytes.to_string().into_bytes(),
             self.layout.region_bytes.to_string().into_bytes(),
         ];
-        let mut arguments = vec![CString::new(WORKER_PROGRAM).expect("no NUL")];
+        let name = self.program.file_name().unwrap_or(self.program.as_os_str());
+        let mut arguments = vec![
+            CString::new(name.as_bytes()).expect("a path from the command line has no NUL"),
+            CString::new(SANDBOX_WORKER_MODE).expect("no NUL"),
+        ];
         for (flag, value) in PLAN_FLAGS.iter().zip(values) {
             arguments.push(CString::new(*flag).expect("no NUL"));
             arguments.push(CString::new(value).expect("a path from the command line has no NUL"));
@@ -77,12 +86,16 @@ impl WorkerPlan {
         arguments
     }
 
-    /// The plan the worker program was given (`args` without its name), as
-    /// `arguments` wrote it; `program` is this program.
-    pub fn parse(args: &[String]) -> Result<WorkerPlan, String> {
+    /// The plan the worker program `program` was given (`args` without its
+    /// name, `SANDBOX_WORKER_MODE` first), as `arguments` wrote it.
+    pub fn parse(program: &str, args: &[String]) -> Result<WorkerPlan, String> {
+        let args = match args.split_first() {
+            Some((mode, rest)) if mode == SANDBOX_WORKER_MODE => rest,
+            _ => return Err(format!("the first argument must be {SANDBOX_WORKER_MODE}")),
+        };
         if args.len() != 2 * PLAN_FLAGS.len() {
             return Err(format!(
-                "{} arguments: the worker program takes {}",
+                "{} arguments after {SANDBOX_WORKER_MODE}: a worker takes {}",
                 args.len(),
                 2 * PLAN_FLAGS.len()
             ));
@@ -103,7 +116,7 @@ impl WorkerPlan {
             })
         };
         Ok(WorkerPlan {
-            program: PathBuf::from(WORKER_PROGRAM),
+            program: PathBuf::from(program),
             kernel: PathBuf::from(values[0]),
             threads: u32::try_from(number(1)?)
                 .map_err(|_| format!("--threads = {}: must be at most {}", values[1], u32::MAX))?,
@@ -243,7 +256,7 @@ pub fn exec(exec: &ExecArguments, channel: RawFd) -> ! {
     if settle_fds(channel).is_err() {
         std::process::exit(EXIT_SETUP);
     }
-    let mut argv = [std::ptr::null(); 2 * PLAN_FLAGS.len() + 2];
+    let mut argv = [std::ptr::null(); 2 * PLAN_FLAGS.len() + 3];
     for (at, argument) in exec.arguments.iter().enumerate() {
         argv[at] = argument.as_ptr();
     }
@@ -261,12 +274,13 @@ pub fn exec(exec: &ExecArguments, channel: RawFd) -> ! {
 
 /// The fresh image's layer: said first, since it is what every later layer
 /// runs in.
-fn fresh_image() -> Layer {
+fn fresh_image(plan: &WorkerPlan) -> Layer {
     Layer {
         name: "fresh-image",
         active: true,
         detail: format!(
-            "forked, then re-executed as {WORKER_PROGRAM} with only its kernel's path, threads, limits and layout, fds 0-3 and no environment: none of the supervisor's memory (options, seed, heap, oracle)"
+            "forked, then re-executed as {} with only its kernel's path, threads, limits and layout, fds 0-3 and no environment: none of the supervisor's memory (options, seed, heap, oracle)",
+            plan.program.display()
         ),
     }
 }
@@ -293,7 +307,7 @@ pub fn run(plan: &WorkerPlan) -> ! {
             std::process::exit(EXIT_SETUP);
         }
     };
-    for layer in std::iter::once(&fresh_image()).chain(&layers) {
+    for layer in std::iter::once(&fresh_image(plan)).chain(&layers) {
         send(
             &Reply::Layer {
                 name: layer.name.to_owned(),
@@ -495,26 +509,27 @@ mod tests {
     #[test]
     fn the_worker_program_is_given_its_plan_and_nothing_else() {
         let given = texts(&plan());
-        assert_eq!(given[0], WORKER_PROGRAM);
-        let parsed = WorkerPlan::parse(&given[1..]).unwrap();
+        assert_eq!(given[..2], [WORKER_PROGRAM, SANDBOX_WORKER_MODE]);
+        let parsed = WorkerPlan::parse("ouroboros-kernel-host", &given[1..]).unwrap();
+        assert_eq!(parsed.program, PathBuf::from("ouroboros-kernel-host"));
         assert_eq!(parsed.kernel, plan().kernel);
         assert_eq!(parsed.threads, 3);
         assert_eq!(parsed.limits.address_space_bytes, 1 << 30);
         assert_eq!(parsed.limits.open_files, 32);
         assert_eq!(parsed.layout, plan().layout);
-        assert_eq!(given.len(), 15, "{given:?}");
+        assert_eq!(given.len(), 16, "{given:?}");
     }
 
     #[test]
     fn a_bad_worker_command_line_names_the_argument() {
         let mut given = texts(&plan());
-        given[4] = "many".to_owned();
+        given[5] = "many".to_owned();
+        let parse = |args: &[String]| WorkerPlan::parse(WORKER_PROGRAM, args).unwrap_err();
         assert_eq!(
-            WorkerPlan::parse(&given[1..]).unwrap_err(),
+            parse(&given[1..]),
             "--threads = \"many\": must be an integer"
         );
-        assert!(WorkerPlan::parse(&given[1..3])
-            .unwrap_err()
-            .contains("takes 14"));
+        assert!(parse(&given[1..4]).contains("a worker takes 14"));
+        assert!(parse(&given[2..]).contains("must be --sandbox-worker"));
     }
 }

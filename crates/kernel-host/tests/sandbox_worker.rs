@@ -1,0 +1,88 @@
+//! The kernel host serves as the sandbox's worker program: the supervisor
+//! forks and executes `ouroboros-kernel-host --sandbox-worker`, which
+//! confines itself as every worker does and loads its kernel, so a kernel
+//! reading its caller's code finds the same program in the sandbox as live.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ouroboros_sandbox::confine::Limits;
+use ouroboros_sandbox::remote::Worker;
+use ouroboros_sandbox::shared::{Layout, PAGE_BYTES};
+use ouroboros_sandbox::worker::WorkerPlan;
+
+fn plan(kernel: PathBuf) -> WorkerPlan {
+    WorkerPlan {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_ouroboros-kernel-host")),
+        kernel,
+        threads: 2,
+        limits: Limits {
+            cpu_seconds: 20,
+            address_space_bytes: 1 << 30,
+            open_files: 32,
+            file_size_bytes: 0,
+        },
+        layout: Layout::for_bytes(3 * PAGE_BYTES),
+    }
+}
+
+#[test]
+fn the_kernel_host_loads_a_kernel_as_a_confined_sandbox_worker() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let scratch = std::env::temp_dir().join(format!(
+        "ouroboros-kernel-host-worker-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let kernel = scratch.join("reference.so");
+    let built = Command::new("c++")
+        .args([
+            "-std=c++17",
+            "-O3",
+            "-fPIC",
+            "-shared",
+            "-ffp-contract=off",
+            "-I",
+        ])
+        .arg(root.join("cpp/include"))
+        .arg(root.join("cpp/kernels/reference.cpp"))
+        .arg("-o")
+        .arg(&kernel)
+        .status()
+        .expect("a C++ compiler (c++) is needed to build the test kernel");
+    assert!(built.success());
+
+    let worker = Worker::spawn("candidate", &plan(kernel), Duration::from_secs(20)).unwrap();
+    let (layers, loaded) = worker.start();
+    assert_eq!(loaded.as_deref(), Ok("reference"));
+    let fresh = layers
+        .iter()
+        .find(|layer| layer.name == "fresh-image")
+        .unwrap();
+    assert!(
+        fresh.detail.contains("ouroboros-kernel-host"),
+        "{}",
+        fresh.detail
+    );
+    for name in ["landlock", "no_new_privs", "seccomp"] {
+        assert!(
+            layers
+                .iter()
+                .any(|layer| layer.name == name && layer.active),
+            "{name} missing: {layers:?}"
+        );
+    }
+    drop(worker);
+
+    // A bad plan is the load's failure, said on the channel.
+    let mut bad = plan(scratch.join("reference.so"));
+    bad.program = PathBuf::from("/nonexistent/ouroboros-kernel-host");
+    let worker = Worker::spawn("candidate", &bad, Duration::from_secs(20)).unwrap();
+    let (_, loaded) = worker.start();
+    assert!(loaded
+        .unwrap_err()
+        .contains("could not execute the worker program /nonexistent/ouroboros-kernel-host"));
+    drop(worker);
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
