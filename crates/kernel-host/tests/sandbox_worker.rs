@@ -1,7 +1,11 @@
 //! The kernel host serves as the sandbox's worker program: the supervisor
 //! forks and executes `ouroboros-kernel-host --sandbox-worker`, which
 //! confines itself as every worker does and loads its kernel, so a kernel
-//! reading its caller's code finds the same program in the sandbox as live.
+//! reading its caller's code finds the same program in the sandbox as live,
+//! and none of the supervisor's memory: this test holds a seed as the
+//! supervisor does and reads the loaded worker's writable memory for it
+//! (crates/sandbox/tests/worker_fresh_image.rs does the same for the
+//! sandbox's own worker program).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +29,57 @@ fn plan(kernel: PathBuf) -> WorkerPlan {
         },
         layout: Layout::for_bytes(3 * PAGE_BYTES),
     }
+}
+
+/// Every readable and writable mapping of every process in group `group`, as far as it can be read.
+fn group_memory(group: libc::pid_t) -> Vec<Vec<u8>> {
+    let mut blocks = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if after.split_whitespace().nth(2) != Some(&group.to_string()) {
+            continue;
+        }
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        for line in maps.lines().filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|p| p.starts_with("rw"))
+        }) {
+            let (start, end) = line
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .split_once('-')
+                .unwrap();
+            let start = usize::from_str_radix(start, 16).unwrap();
+            let mut block = vec![0u8; usize::from_str_radix(end, 16).unwrap() - start];
+            let local = libc::iovec {
+                iov_base: block.as_mut_ptr() as *mut libc::c_void,
+                iov_len: block.len(),
+            };
+            let remote = libc::iovec {
+                iov_base: start as *mut libc::c_void,
+                iov_len: block.len(),
+            };
+            // SAFETY: reads another process's memory into a buffer we own.
+            let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+            if read > 0 {
+                block.truncate(read as usize);
+                blocks.push(block);
+            }
+        }
+    }
+    blocks
+}
+
+fn holds(blocks: &[Vec<u8>], needle: &[u8]) -> bool {
+    blocks
+        .iter()
+        .any(|block| block.windows(needle.len()).any(|window| window == needle))
 }
 
 #[test]
@@ -53,7 +108,17 @@ fn the_kernel_host_loads_a_kernel_as_a_confined_sandbox_worker() {
         .expect("a C++ compiler (c++) is needed to build the test kernel");
     assert!(built.success());
 
-    let worker = Worker::spawn("candidate", &plan(kernel), Duration::from_secs(20)).unwrap();
+    // Twenty decimal digits, from the clock's nanoseconds: no text of it turns up by chance.
+    let seed = std::hint::black_box(Box::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1 << 63,
+    ));
+    let seed_text = std::hint::black_box(seed.to_string());
+    let worker =
+        Worker::spawn("candidate", &plan(kernel.clone()), Duration::from_secs(20)).unwrap();
     let (layers, loaded) = worker.start();
     assert_eq!(loaded.as_deref(), Ok("reference"));
     let fresh = layers
@@ -73,6 +138,19 @@ fn the_kernel_host_loads_a_kernel_as_a_confined_sandbox_worker() {
             "{name} missing: {layers:?}"
         );
     }
+    let memory = group_memory(worker.pid());
+    assert!(
+        holds(&memory, kernel.as_os_str().as_encoded_bytes()),
+        "the scan read nothing"
+    );
+    assert!(
+        !holds(&memory, &seed.to_le_bytes()),
+        "the worker holds the seed's bytes"
+    );
+    assert!(
+        !holds(&memory, seed_text.as_bytes()),
+        "the worker holds the seed's text"
+    );
     drop(worker);
 
     // A bad plan is the load's failure, said on the channel.
