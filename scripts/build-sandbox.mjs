@@ -1,4 +1,5 @@
-// Builds the gauntlet's sandbox runner (crates/sandbox) and its gatekeeper
+// Builds the gauntlet's sandbox runner (crates/sandbox: the supervisor and
+// the worker program it executes for each kernel) and its gatekeeper
 // (crates/gatekeeper: the ELF gate and the tools' confinement) with cargo in
 // release mode and stages them as native/sandbox/<triple>/<binary>; then copies the generated protobuf code to dist/ (tsc does not copy .js).
 //
@@ -14,6 +15,7 @@ import { targetTriple } from './target-triple.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const binaries = [
   { crate: 'ouroboros-sandbox', binary: 'ouroboros-sandbox' },
+  { crate: 'ouroboros-sandbox', binary: 'ouroboros-sandbox-worker' },
   { crate: 'ouroboros-gatekeeper', binary: 'ouroboros-gatekeeper' },
 ];
 

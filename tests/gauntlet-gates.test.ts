@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -339,6 +339,13 @@ describe('evaluateCandidate options', () => {
       timeoutMs: 1000,
     });
     expect(args.slice(args.indexOf('--threads'), args.indexOf('--threads') + 2)).toEqual(['--threads', '3']);
+  });
+
+  it('has every worker execute the staged kernel host, so a kernel finds the same program calling it as live', () => {
+    const args = runnerArguments({ ...resolveOptions({ source: reference }), runnerPath: '', candidatePath: 'c.so', incumbentPath: 'i.so', timeoutMs: 1000 });
+    const program = args[args.indexOf('--worker-program') + 1];
+    expect(program).toMatch(/\/kernel-host\/[^/]+\/ouroboros-kernel-host$/);
+    expect(existsSync(program!)).toBe(true);
   });
 
   it('runs the sandbox at normal priority unless told idle, and names a priority it does not know', () => {

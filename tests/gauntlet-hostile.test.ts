@@ -166,6 +166,8 @@ describe('the hostile corpus', () => {
   it('reports the isolation layers of the runs that reached the sandbox', () => {
     const reached = [...verdicts.values()].find((v) => v.isolation.length > 0)!;
     const active = reached.isolation.filter((layer) => layer.active).map((layer) => layer.name);
-    expect(active).toEqual(expect.arrayContaining(['supervisor', 'worker-candidate', 'worker-incumbent', 'rlimits', 'landlock', 'no_new_privs', 'seccomp']));
+    expect(active).toEqual(
+      expect.arrayContaining(['supervisor', 'worker-candidate', 'worker-incumbent', 'fresh-image', 'rlimits', 'landlock', 'no_new_privs', 'seccomp']),
+    );
   });
 });

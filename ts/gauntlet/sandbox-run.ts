@@ -1,6 +1,8 @@
 /**
  * Gate 5's process: starts the Rust runner (crates/sandbox), the supervisor
- * that forks one confined worker per kernel, as a child with an empty
+ * that forks one confined worker per kernel, each executing the kernel host's
+ * program in its sandbox-worker mode (so a kernel finds the same program
+ * calling it as live), as a child with an empty
  * environment, in its own process group, and kills the whole group at the
  * wall-clock limit (the workers die with it: each has PR_SET_PDEATHSIG). Collects its report (stdout) and its progress
  * (`phase <name>` lines on stderr), so that a crash names the last phase.
@@ -17,6 +19,11 @@ const MAX_STDERR_CHARS = 64 * 1024;
 /** The staged runner for this target (scripts/build-sandbox.mjs puts it there). */
 export function sandboxRunnerPath(): string {
   return stagedNativePath('sandbox', RUNNER_NAME);
+}
+
+/** The staged kernel host (ts/modules/kernel-host.ts's `KERNEL_HOST_NAME`; not imported, which would load the core addon), every worker's program. */
+export function sandboxWorkerProgramPath(): string {
+  return stagedNativePath('kernel-host', 'ouroboros-kernel-host');
 }
 
 export interface RunnerOptions {
@@ -55,6 +62,8 @@ export interface RunnerOptions {
   priority?: SandboxPriority;
   /** Aborting it kills the runner's group as the time limit does. */
   signal?: AbortSignal;
+  /** The program each worker executes (default: the staged kernel host). */
+  workerProgramPath?: string;
 }
 
 /** How the runner ended: structured-cloneable, so a worker can interpret it. */
@@ -105,6 +114,8 @@ export function runnerArguments(options: RunnerOptions): string[] {
     String(options.cpuSeconds),
     '--memory-mib',
     String(options.memoryMiB),
+    '--worker-program',
+    options.workerProgramPath ?? sandboxWorkerProgramPath(),
     ...(options.priority === 'idle' ? ['--priority', 'idle'] : []),
   ];
 }

@@ -9,6 +9,7 @@ use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use ouroboros_sandbox::abi::{Geometry, State, PRECISION_F32, PRECISION_F64};
+use ouroboros_sandbox::shared::prepare_call;
 use ouroboros_segment::header::decode;
 use ouroboros_segment::{map_shared_aligned, Layout, Precision, HEADER_BYTES};
 
@@ -21,6 +22,8 @@ pub struct Levels {
     level_offsets: [usize; 3],
     workspace: *mut c_void,
     workspace_layout: WorkspaceLayout,
+    /// A level's bytes, without its padding.
+    level_bytes: usize,
     pub geometry: Geometry,
 }
 
@@ -100,6 +103,7 @@ impl Levels {
             ],
             workspace: workspace_base,
             workspace_layout,
+            level_bytes: layout.level_bytes() as usize,
             geometry,
         })
     }
@@ -135,30 +139,21 @@ impl Levels {
         }
     }
 
-    /// What the live core does before every step call (cpp/core/state_buffer.cpp,
-    /// `prepare_call`), and the sandbox's worker too: the scratch of `state`
-    /// is discarded (MADV_REMOVE frees the memfd's pages, so it reads zero)
-    /// and the padding after each level is cleared, so no kernel can keep
-    /// state there between calls.
+    /// What the live core does before every step call: the scratch of
+    /// `state` is discarded (MADV_REMOVE frees the memfd's pages, so it
+    /// reads zero) and the padding after each level is cleared
+    /// (`ouroboros_sandbox::shared::prepare_call`, the worker's too).
     pub fn prepare_call(&self, state: &State) {
-        let level_bytes = self.geometry.cells as usize
-            * if self.geometry.precision == PRECISION_F64 {
-                8
-            } else {
-                4
-            };
-        let stride = self.workspace_layout.level_stride;
-        for level in state.level {
-            // SAFETY: the padding lies inside the level's stride, inside the mapping.
-            unsafe {
-                std::ptr::write_bytes((level as *mut u8).add(level_bytes), 0, stride - level_bytes)
-            };
-        }
-        // SAFETY: the scratch's stride lies inside a shared writable mapping of a memfd.
-        if unsafe { libc::madvise(state.scratch, stride, libc::MADV_REMOVE) } != 0 {
-            // SAFETY: as above.
-            unsafe { std::ptr::write_bytes(state.scratch as *mut u8, 0, stride) };
-        }
+        // SAFETY: the state's buffers are the mapped levels and scratch of the
+        // segment or the workspace, each `level_stride` bytes apart.
+        unsafe {
+            prepare_call(
+                state,
+                self.level_bytes,
+                self.workspace_layout.level_stride,
+                libc::MADV_REMOVE,
+            )
+        };
     }
 
     /// Live level `level` (0 or 1), for a readout.

@@ -16,6 +16,13 @@
 //! `ready` once the hello is sent.
 //! Exit 0 when the core closes the channel, 2 for bad usage, 3 when
 //! confinement or loading fails, 5 on a malformed command.
+//!
+//!   ouroboros-kernel-host --sandbox-worker <the worker's plan>
+//!
+//! is a sandbox worker instead (`ouroboros_sandbox::worker::run`, its
+//! channel on fd 3): the gauntlet's supervisor executes this program for
+//! each kernel it checks, so a kernel that reads the code of the program
+//! calling it finds the same program in the sandbox as live.
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -30,7 +37,12 @@ use ouroboros_kernel_host::rules::{
 use ouroboros_sandbox::confine::{self, Layer, Limits};
 use ouroboros_sandbox::kernel::{Kernel, Library};
 use ouroboros_sandbox::pool::Pool;
+use ouroboros_sandbox::protocol::{Reply, CHANNEL_FD as WORKER_CHANNEL_FD, MESSAGE_BYTES};
 use ouroboros_sandbox::seccomp;
+use ouroboros_sandbox::worker::{self, WorkerPlan, SANDBOX_WORKER_MODE};
+
+/// This program's name, as a sandbox worker's layers give it.
+const KERNEL_HOST: &str = "ouroboros-kernel-host";
 
 /// Room beside the mapped levels for the module, the pool's stacks and libc.
 const ADDRESS_SPACE_SLACK_BYTES: u64 = 1 << 30;
@@ -192,10 +204,34 @@ fn serve(kernel: &Kernel, levels: &Levels) -> i32 {
     }
 }
 
+/// The sandbox worker's life in this program; never returns. A bad plan is
+/// said on the worker's channel, where the supervisor reads it.
+fn sandbox_worker(args: &[String]) -> ! {
+    match WorkerPlan::parse(KERNEL_HOST, args) {
+        Ok(plan) => worker::run(&plan),
+        Err(reason) => {
+            let reason = format!("{KERNEL_HOST} {SANDBOX_WORKER_MODE}: {reason}");
+            let message = Reply::LoadFailed { reason }.encode(0);
+            // SAFETY: writes a buffer we own to the worker's channel, if there is one.
+            unsafe {
+                libc::write(
+                    WORKER_CHANNEL_FD,
+                    message.as_ptr() as *const libc::c_void,
+                    MESSAGE_BYTES,
+                )
+            };
+            std::process::exit(2)
+        }
+    }
+}
+
 fn main() {
     // SAFETY: plain prctl; the host must not outlive the process that steps with it.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(SANDBOX_WORKER_MODE) {
+        sandbox_worker(&args);
+    }
     let options = match parse(&args) {
         Ok(options) => options,
         Err(message) => {

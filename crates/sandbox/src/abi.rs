@@ -105,4 +105,13 @@ impl Geometry {
         }
         geometry
     }
+
+    /// Bytes per value of this geometry's precision.
+    pub fn value_bytes(&self) -> usize {
+        if self.precision == PRECISION_F64 {
+            8
+        } else {
+            4
+        }
+    }
 }

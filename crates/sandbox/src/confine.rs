@@ -343,10 +343,10 @@ unsafe fn empty_argument_vector(arg_start: usize, arg_end: usize) -> Option<usiz
 }
 
 /// Clears what the initial stack says of the program before a kernel can read it: a kernel's code runs on
-/// this stack, and from a local's address it can walk up to the argument vector and its strings (a forked
-/// worker's are its supervisor's command line, `ouroboros-sandbox` and the run's `--seed`, where a kernel
-/// host's are its own: `reads-argv-off-its-stack` in the hostile corpus told the two apart with no system
-/// call). The argument and environment strings and the executable's name (`AT_EXECFN`) are overwritten
+/// this stack, and from a local's address it can walk up to the argument vector and its strings (a worker's
+/// are `ouroboros-kernel-host --sandbox-worker` and its plan, where a live kernel host's are its own; a worker
+/// that was only forked had its supervisor's, `ouroboros-sandbox` and the run's `--seed`:
+/// `reads-argv-off-its-stack` in the hostile corpus told the two apart with no system call). The argument and environment strings and the executable's name (`AT_EXECFN`) are overwritten
 /// with zeros and the argument vector emptied, in the worker and in the kernel host alike, after each has
 /// parsed its arguments. What the stack's frames and the program's code still tell a kernel that reads
 /// them is not hidden (docs/ARCHITECTURE.md).

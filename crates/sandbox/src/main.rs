@@ -8,7 +8,7 @@
 //!     [--max-batch-steps N]
 //!     [--bench-steps N] [--bench-samples N]
 //!     [--incumbent-samples N] [--incumbent-stop-ratio R] [--dojo-waves N]
-//!     [--cpu-seconds N] [--memory-mib N] [--threads N]
+//!     [--cpu-seconds N] [--memory-mib N] [--threads N] [--worker-program PATH]
 //!
 //! This process is the supervisor: it never loads a kernel. It creates the
 //! lattice buffers and forks one worker per kernel (`worker.rs`)
@@ -17,9 +17,15 @@
 //! supervisor fills and reads while the worker is stopped. The supervisor times the
 //! commands, judges every result with the oracle in its own address space
 //! and alone writes the report, so nothing a kernel does can write it.
-//! Forking rather than re-executing keeps one binary and one argument
-//! parser, and needs nothing executable under the workers' Landlock rules;
-//! the fork happens while the supervisor is single-threaded, so it is sound.
+//! Each forked child at once executes the worker program, so a worker
+//! starts from a fresh image: nothing of the supervisor's memory (these
+//! options, the seed and its draws, the oracle) is there for a kernel to
+//! find. `--worker-program` names it (the gauntlet gives the kernel host's
+//! binary, which runs the worker in its `--sandbox-worker` mode, so a kernel
+//! that reads its caller's code sees the same program as live); by default
+//! it is `ouroboros-sandbox-worker`, staged beside this binary. The fork happens while the
+//! supervisor is single-threaded, so it is sound; the execve comes before
+//! any confinement, after which nothing can be executed.
 //!
 //! `--threads` is the size of the pool each worker lends its kernel through
 //! `parallel_for`, the calling thread included, as the live core lends its
@@ -67,7 +73,7 @@ use ouroboros_sandbox::remote::{Remote, Worker, WorkerEnd};
 use ouroboros_sandbox::report::{encode, Report};
 use ouroboros_sandbox::rng::Rng;
 use ouroboros_sandbox::shared::{huge_page_mode, Layout, SharedBuffers};
-use ouroboros_sandbox::worker::WorkerPlan;
+use ouroboros_sandbox::worker::{WorkerPlan, WORKER_PROGRAM};
 use ouroboros_sandbox::{differential, dojo, invariants, worker_handle};
 
 struct Options {
@@ -87,6 +93,8 @@ struct Options {
     threads: u32,
     limits: Limits,
     priority: Priority,
+    /// The program each worker executes, when given.
+    worker_program: Option<PathBuf>,
 }
 
 /// The most steps one wave_step call is asked for: the live runner's
@@ -175,6 +183,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         dojo_waves,
         threads,
         priority,
+        worker_program: flags.get("--worker-program").map(PathBuf::from),
         limits: Limits {
             cpu_seconds,
             address_space_bytes: memory_mib << 20,
@@ -269,8 +278,32 @@ fn layout(options: &Options) -> Layout {
     Layout::for_bytes(cells.into_iter().max().unwrap_or(1) * 8)
 }
 
-fn worker_plan(options: &Options, kernel: &Path, layout: Layout) -> WorkerPlan {
+/// The worker program: the one given, or the one beside this binary as the build stages it.
+fn worker_program(options: &Options) -> Result<PathBuf, String> {
+    if let Some(program) = &options.worker_program {
+        if !program.is_file() {
+            return Err(format!(
+                "--worker-program = \"{}\": no such file",
+                program.display()
+            ));
+        }
+        return Ok(program.clone());
+    }
+    let exe = std::env::current_exe().map_err(|error| format!("this program's path: {error}"))?;
+    let program = exe.with_file_name(WORKER_PROGRAM);
+    if !program.is_file() {
+        return Err(format!(
+            "the worker program {} is missing: it is staged beside {} by scripts/build-sandbox.mjs",
+            program.display(),
+            exe.display()
+        ));
+    }
+    Ok(program)
+}
+
+fn worker_plan(options: &Options, program: &Path, kernel: &Path, layout: Layout) -> WorkerPlan {
     WorkerPlan {
+        program: program.to_path_buf(),
         kernel: kernel.to_path_buf(),
         threads: options.threads,
         limits: options.limits,
@@ -424,13 +457,13 @@ fn main() {
     worker_handle::become_subreaper().unwrap_or_else(|message| fail(&message));
     let layout = layout(&options);
     let shared = SharedBuffers::new(layout).unwrap_or_else(|message| fail(&message));
+    let program = worker_program(&options).unwrap_or_else(|message| fail(&message));
     // A command may take as long as the worker's CPU budget, and no longer.
     let timeout = Duration::from_secs(options.limits.cpu_seconds);
     let spawn = |role, kernel| {
         Worker::spawn(
             role,
-            &worker_plan(&options, kernel, layout),
-            &shared,
+            &worker_plan(&options, &program, kernel, layout),
             timeout,
         )
     };

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::abi::{Geometry, PRECISION_F64, STATUS_NONFINITE, STATUS_OK};
+use crate::abi::{Geometry, STATUS_NONFINITE, STATUS_OK};
 use crate::float::Float;
 use crate::fpenv::FpControl;
 use crate::protocol::{Command, Op, Reply};
@@ -41,14 +41,6 @@ pub struct Remote<'a> {
     pub shared: &'a SharedBuffers,
 }
 
-fn value_bytes(geometry: &Geometry) -> usize {
-    if geometry.precision == PRECISION_F64 {
-        8
-    } else {
-        4
-    }
-}
-
 impl Remote<'_> {
     /// Puts (u^{n-1}, u^n) at level[1 - current] and level[current].
     pub fn load<T: Float>(&self, previous: &[T], current: &[T], current_index: u32) {
@@ -66,7 +58,7 @@ impl Remote<'_> {
         steps: u64,
         current_index: u32,
     ) -> Result<Duration, String> {
-        let bytes = geometry.cells as usize * value_bytes(geometry);
+        let bytes = geometry.cells as usize * geometry.value_bytes();
         let spans = [
             (LEVEL[0], bytes, Travel::Whole),
             (LEVEL[1], bytes, Travel::Whole),

@@ -31,13 +31,15 @@
 //! region's current generation at the same size and slot is not sent it
 //! again (the second command of a benchmark sample, after its probe only
 //! read). A scratch's body never travels, only its padding: the worker
-//! discards its scratch before every call (`PrivateRegions::prepare_call`),
+//! discards its scratch before every call (`prepare_call`),
 //! as the live core and the kernel host do, so no kernel can keep state in
 //! it, and a scratch that travelled carried one kernel's leftovers to the
 //! other.
 
 use std::cell::Cell;
 use std::ffi::c_void;
+
+use crate::abi::State;
 
 pub const PAGE_BYTES: usize = 4096;
 /// A transparent huge page: only whole aligned ones can back memory.
@@ -306,12 +308,6 @@ impl SharedBuffers {
         Ok(())
     }
 
-    /// The supervisor's mapping, which a forked worker unmaps: it shares
-    /// nothing with the supervisor.
-    pub fn mapping(&self) -> (usize, usize) {
-        (self.base as usize, self.layout.total_bytes())
-    }
-
     /// Clears the padding after buffer `region` of `bytes`; padding already
     /// clear is left alone, so the region keeps its generation.
     pub fn arm(&self, region: usize, bytes: usize) {
@@ -440,37 +436,34 @@ impl PrivateRegions {
             .private_buffer(self.base as usize, region, slot)
             .map(|at| at as *mut c_void)
     }
+}
 
-    /// What the live core and the kernel host do before every step call
-    /// (cpp/core/state_buffer.cpp, `prepare_call`): the scratch slot is
-    /// discarded, so it reads zero and no kernel can keep state in it, and
-    /// the padding after each level is cleared, for the same reason.
-    pub fn prepare_call(&self, slot: usize, level_bytes: usize) {
-        // SAFETY: the block lies inside the reservation.
-        let block = unsafe { self.base.add(Layout::block_offset(slot)) };
-        for region in 0..2 {
-            // SAFETY: the padding lies inside slot `region`, inside the block.
-            unsafe {
-                std::ptr::write_bytes(
-                    block.add(region * slot + level_bytes),
-                    PADDING,
-                    slot - level_bytes,
-                )
-            };
-        }
-        // SAFETY: the scratch slot is private anonymous memory of this block;
-        // MADV_DONTNEED gives it fresh zero pages on its next touch.
-        let discarded = unsafe {
-            libc::madvise(
-                block.add(2 * slot) as *mut c_void,
-                slot,
-                libc::MADV_DONTNEED,
+/// What the live core does before every step call (cpp/core/state_buffer.cpp,
+/// `prepare_call`), and so the sandbox's worker and the kernel host: the
+/// padding after each level (from `level_bytes` to `stride`) is cleared and
+/// the scratch's `stride` bytes are discarded with `advice` (MADV_DONTNEED
+/// for private anonymous memory, MADV_REMOVE for a memfd's shared pages), so
+/// it reads zero, or zeroed where the advice fails: no kernel can keep
+/// state in either between calls.
+///
+/// # Safety
+/// Each of `state`'s three buffers must be `stride` writable bytes, and
+/// `level_bytes <= stride`.
+pub unsafe fn prepare_call(state: &State, level_bytes: usize, stride: usize, advice: libc::c_int) {
+    for level in state.level {
+        // SAFETY: the padding lies inside the level's stride (the caller's promise).
+        unsafe {
+            std::ptr::write_bytes(
+                (level as *mut u8).add(level_bytes),
+                PADDING,
+                stride - level_bytes,
             )
         };
-        if discarded != 0 {
-            // SAFETY: as above; the slot is writable while a command runs.
-            unsafe { std::ptr::write_bytes(block.add(2 * slot), 0, slot) };
-        }
+    }
+    // SAFETY: the scratch is `stride` writable bytes (the caller's promise).
+    if unsafe { libc::madvise(state.scratch, stride, advice) } != 0 {
+        // SAFETY: as above.
+        unsafe { std::ptr::write_bytes(state.scratch as *mut u8, 0, stride) };
     }
 }
 
@@ -627,7 +620,14 @@ mod tests {
             // SAFETY: the slot is `slot` bytes of the block.
             unsafe { std::ptr::write_bytes(buffer, 7, slot) };
         }
-        regions.prepare_call(slot, level_bytes);
+        let buffer = |region| regions.buffer(region, slot).unwrap();
+        let state = State {
+            level: [buffer(0), buffer(1)],
+            scratch: buffer(2),
+            current: 0,
+        };
+        // SAFETY: each buffer is a whole slot of the block.
+        unsafe { prepare_call(&state, level_bytes, slot, libc::MADV_DONTNEED) };
         let bytes = |region: usize| {
             let buffer = regions.buffer(region, slot).unwrap() as *const u8;
             // SAFETY: as above.

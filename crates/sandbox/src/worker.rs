@@ -1,37 +1,136 @@
-//! A worker process: forked by the supervisor before any thread exists, it
-//! keeps only its channel (fd 3), unmaps the supervisor's buffers, maps its
-//! own private ones (`PrivateRegions`, which the supervisor fills and reads
-//! while it is stopped), confines itself with the full stack, sends where
-//! its buffers are and its layers (before any kernel code has run, so they
-//! are true), loads its one kernel and serves commands on its buffers until
-//! the channel closes. It never writes anywhere but its channel: fds 0-2
-//! are /dev/null, and the seccomp filters kill it for a write to any other
-//! fd.
+//! A worker process. The supervisor forks it before any thread exists;
+//! the forked child keeps only its channel (fd 3, with 0-2 on /dev/null)
+//! and at once re-executes a fresh image, `ouroboros-sandbox-worker`
+//! (`exec`), so nothing of the supervisor's memory (its options, the run's
+//! seed and draws, its heap, the oracle) survives into the process a kernel
+//! runs in. The program is given only what a worker needs: its kernel's
+//! path, threads, limits and buffer layout (`WorkerPlan::arguments`). In the
+//! new image (`run`) it maps its own private buffers (`PrivateRegions`,
+//! which the supervisor fills and reads while it is stopped), confines
+//! itself with the full stack, sends where its buffers are and its layers
+//! (before any kernel code has run, so they are true), loads its one kernel
+//! and serves commands on its buffers until the channel closes. It never
+//! writes anywhere but its channel: the seccomp filters kill it for a write
+//! to any other fd.
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CString};
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::abi::{State, PRECISION_F64, STATUS_NONFINITE, STATUS_OK};
+use crate::abi::{State, STATUS_NONFINITE, STATUS_OK};
 use crate::confine::{self, Layer, Limits};
 use crate::fpenv::FpControl;
 use crate::kernel::{Kernel, Library};
 use crate::pool::Pool;
 use crate::protocol::{Command, Op, Reply, CHANNEL_FD, MESSAGE_BYTES};
 use crate::seccomp;
-use crate::shared::{slot_bytes, Layout, PrivateRegions};
+use crate::shared::{prepare_call, slot_bytes, Layout, PrivateRegions};
 
 /// Exit codes of a worker that ends on its own, never the kernel's doing.
 const EXIT_SETUP: i32 = 71;
 const EXIT_BAD_COMMAND: i32 = 72;
 
-/// What one worker loads and how it is confined.
+/// The worker program's name, staged beside the supervisor's binary: the
+/// program a worker executes unless the supervisor is given another (the
+/// gauntlet gives the kernel host's, which serves as a worker when its
+/// first argument is `SANDBOX_WORKER_MODE`).
+pub const WORKER_PROGRAM: &str = "ouroboros-sandbox-worker";
+/// The first argument of every worker program's command line.
+pub const SANDBOX_WORKER_MODE: &str = "--sandbox-worker";
+
+/// What one worker loads and how it is confined; `program` is the fresh
+/// image the forked child executes.
 #[derive(Debug, Clone)]
 pub struct WorkerPlan {
+    pub program: PathBuf,
     pub kernel: PathBuf,
     pub threads: u32,
     pub limits: Limits,
     pub layout: Layout,
+}
+
+/// The flags of the worker program's command line, in order.
+const PLAN_FLAGS: [&str; 7] = [
+    "--kernel",
+    "--threads",
+    "--cpu-seconds",
+    "--address-space-bytes",
+    "--open-files",
+    "--file-size-bytes",
+    "--region-bytes",
+];
+
+impl WorkerPlan {
+    /// The worker program's argument vector (its file name first, then
+    /// `SANDBOX_WORKER_MODE`): everything a worker needs and nothing else of the run.
+    pub fn arguments(&self) -> Vec<CString> {
+        let values = [
+            self.kernel.as_os_str().as_bytes().to_vec(),
+            self.threads.to_string().into_bytes(),
+            self.limits.cpu_seconds.to_string().into_bytes(),
+            self.limits.address_space_bytes.to_string().into_bytes(),
+            self.limits.open_files.to_string().into_bytes(),
+            self.limits.file_size_bytes.to_string().into_bytes(),
+            self.layout.region_bytes.to_string().into_bytes(),
+        ];
+        let name = self.program.file_name().unwrap_or(self.program.as_os_str());
+        let mut arguments = vec![
+            CString::new(name.as_bytes()).expect("a path from the command line has no NUL"),
+            CString::new(SANDBOX_WORKER_MODE).expect("no NUL"),
+        ];
+        for (flag, value) in PLAN_FLAGS.iter().zip(values) {
+            arguments.push(CString::new(*flag).expect("no NUL"));
+            arguments.push(CString::new(value).expect("a path from the command line has no NUL"));
+        }
+        arguments
+    }
+
+    /// The plan the worker program `program` was given (`args` without its
+    /// name, `SANDBOX_WORKER_MODE` first), as `arguments` wrote it.
+    pub fn parse(program: &str, args: &[String]) -> Result<WorkerPlan, String> {
+        let args = match args.split_first() {
+            Some((mode, rest)) if mode == SANDBOX_WORKER_MODE => rest,
+            _ => return Err(format!("the first argument must be {SANDBOX_WORKER_MODE}")),
+        };
+        if args.len() != 2 * PLAN_FLAGS.len() {
+            return Err(format!(
+                "{} arguments after {SANDBOX_WORKER_MODE}: a worker takes {}",
+                args.len(),
+                2 * PLAN_FLAGS.len()
+            ));
+        }
+        let mut values = Vec::with_capacity(PLAN_FLAGS.len());
+        for (pair, flag) in args.chunks(2).zip(PLAN_FLAGS) {
+            if pair[0] != flag {
+                return Err(format!("argument \"{}\": expected {flag}", pair[0]));
+            }
+            values.push(pair[1].as_str());
+        }
+        let number = |at: usize| {
+            values[at].parse::<u64>().map_err(|_| {
+                format!(
+                    "{} = \"{}\": must be an integer",
+                    PLAN_FLAGS[at], values[at]
+                )
+            })
+        };
+        Ok(WorkerPlan {
+            program: PathBuf::from(program),
+            kernel: PathBuf::from(values[0]),
+            threads: u32::try_from(number(1)?)
+                .map_err(|_| format!("--threads = {}: must be at most {}", values[1], u32::MAX))?,
+            limits: Limits {
+                cpu_seconds: number(2)?,
+                address_space_bytes: number(3)?,
+                open_files: number(4)?,
+                file_size_bytes: number(5)?,
+            },
+            layout: Layout {
+                region_bytes: number(6)? as usize,
+            },
+        })
+    }
 }
 
 fn send(reply: &Reply, nonce: u64) {
@@ -123,19 +222,71 @@ fn load<'pool>(plan: &WorkerPlan, pool: &'pool Pool) -> Result<Kernel<'pool>, St
     library.bind(pool)
 }
 
-/// The forked child's whole life; never returns. `supervisor_mapping`
-/// (address, length) is the supervisor's buffers, which fork copied in.
-pub fn run(plan: &WorkerPlan, channel: RawFd, supervisor_mapping: (usize, usize)) -> ! {
-    // SAFETY: plain process calls in a single-threaded child; the unmapped
-    // range is the supervisor's, which nothing in this process uses.
+/// The worker program's arguments, made before the fork so that the child
+/// allocates nothing before its execve.
+pub struct ExecArguments {
+    program: CString,
+    arguments: Vec<CString>,
+}
+
+impl ExecArguments {
+    pub fn new(plan: &WorkerPlan) -> Result<Self, String> {
+        let program = CString::new(plan.program.as_os_str().as_bytes()).map_err(|_| {
+            format!(
+                "worker program {}: a NUL in its path",
+                plan.program.display()
+            )
+        })?;
+        Ok(ExecArguments {
+            program,
+            arguments: plan.arguments(),
+        })
+    }
+}
+
+/// The forked child's whole life: its fds settled, it executes the worker
+/// program with an empty environment. Never returns; a failed execve is its
+/// load's failure, said on the channel.
+pub fn exec(exec: &ExecArguments, channel: RawFd) -> ! {
+    // SAFETY: plain process calls in a single-threaded child.
     unsafe {
         libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::munmap(supervisor_mapping.0 as *mut c_void, supervisor_mapping.1);
     }
     if settle_fds(channel).is_err() {
         std::process::exit(EXIT_SETUP);
     }
+    let mut argv = [std::ptr::null(); 2 * PLAN_FLAGS.len() + 3];
+    for (at, argument) in exec.arguments.iter().enumerate() {
+        argv[at] = argument.as_ptr();
+    }
+    let envp = [std::ptr::null()];
+    // SAFETY: NUL-terminated strings and vectors that outlive the call.
+    unsafe { libc::execve(exec.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    let reason = format!(
+        "could not execute the worker program {}: {}",
+        exec.program.to_string_lossy(),
+        std::io::Error::last_os_error()
+    );
+    send(&Reply::LoadFailed { reason }, 0);
+    std::process::exit(EXIT_SETUP)
+}
+
+/// The fresh image's layer: said first, since it is what every later layer
+/// runs in.
+fn fresh_image(plan: &WorkerPlan) -> Layer {
+    Layer {
+        name: "fresh-image",
+        active: true,
+        detail: format!(
+            "forked, then re-executed as {} with only its kernel's path, threads, limits and layout, fds 0-3 and no environment: none of the supervisor's memory (options, seed, heap, oracle)",
+            plan.program.display()
+        ),
+    }
+}
+
+/// The worker program's whole life, in its fresh image; never returns.
+pub fn run(plan: &WorkerPlan) -> ! {
     let regions = match PrivateRegions::map(plan.layout) {
         Ok(regions) => regions,
         Err(reason) => {
@@ -156,7 +307,7 @@ pub fn run(plan: &WorkerPlan, channel: RawFd, supervisor_mapping: (usize, usize)
             std::process::exit(EXIT_SETUP);
         }
     };
-    for layer in &layers {
+    for layer in std::iter::once(&fresh_image(plan)).chain(&layers) {
         send(
             &Reply::Layer {
                 name: layer.name.to_owned(),
@@ -245,12 +396,7 @@ fn execute(
 ) -> Option<Reply> {
     let geometry = &command.geometry;
     let cells = geometry.cells as usize;
-    let value_bytes = if geometry.precision == PRECISION_F64 {
-        8
-    } else {
-        4
-    };
-    let field_bytes = cells.checked_mul(value_bytes)?;
+    let field_bytes = cells.checked_mul(geometry.value_bytes())?;
     let slot = slot_bytes(field_bytes);
     let buffers = [
         regions.buffer(0, slot)?,
@@ -261,7 +407,7 @@ fn execute(
     let reply = match command.op {
         Op::Step { current, steps } => {
             let start = (current, steps);
-            step_calls(kernel, pool, regions, command, buffers, field_bytes, start)
+            step_calls(kernel, pool, command, buffers, field_bytes, start)
         }
         Op::Readout => readout_calls(kernel, pool, command, buffers),
     };
@@ -274,7 +420,6 @@ fn execute(
 fn step_calls(
     kernel: &Kernel,
     pool: &Pool,
-    regions: &PrivateRegions,
     command: &Command,
     [level0, level1, scratch]: [*mut c_void; 3],
     level_bytes: usize,
@@ -287,7 +432,15 @@ fn step_calls(
             scratch,
             current: ((u64::from(current) + u64::from(call) * steps) % 2) as u32,
         };
-        regions.prepare_call(slot_bytes(level_bytes), level_bytes);
+        // SAFETY: each buffer is a whole slot of the regions' block.
+        unsafe {
+            prepare_call(
+                &state,
+                level_bytes,
+                slot_bytes(level_bytes),
+                libc::MADV_DONTNEED,
+            )
+        };
         // SAFETY: every pointer refers to a mapped buffer of `cells` values.
         match checked_call(pool, call, || unsafe {
             kernel.wave_step(geometry, &state, steps)
@@ -325,4 +478,58 @@ fn readout_calls(
         }
     }
     Reply::Done { status: last }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> WorkerPlan {
+        WorkerPlan {
+            program: PathBuf::from("/opt/x/ouroboros-sandbox-worker"),
+            kernel: PathBuf::from("/tmp/scratch/candidate.so"),
+            threads: 3,
+            limits: Limits {
+                cpu_seconds: 20,
+                address_space_bytes: 1 << 30,
+                open_files: 32,
+                file_size_bytes: 0,
+            },
+            layout: Layout::for_bytes(5 * 4096),
+        }
+    }
+
+    fn texts(plan: &WorkerPlan) -> Vec<String> {
+        plan.arguments()
+            .iter()
+            .map(|argument| argument.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_worker_program_is_given_its_plan_and_nothing_else() {
+        let given = texts(&plan());
+        assert_eq!(given[..2], [WORKER_PROGRAM, SANDBOX_WORKER_MODE]);
+        let parsed = WorkerPlan::parse("ouroboros-kernel-host", &given[1..]).unwrap();
+        assert_eq!(parsed.program, PathBuf::from("ouroboros-kernel-host"));
+        assert_eq!(parsed.kernel, plan().kernel);
+        assert_eq!(parsed.threads, 3);
+        assert_eq!(parsed.limits.address_space_bytes, 1 << 30);
+        assert_eq!(parsed.limits.open_files, 32);
+        assert_eq!(parsed.layout, plan().layout);
+        assert_eq!(given.len(), 16, "{given:?}");
+    }
+
+    #[test]
+    fn a_bad_worker_command_line_names_the_argument() {
+        let mut given = texts(&plan());
+        given[5] = "many".to_owned();
+        let parse = |args: &[String]| WorkerPlan::parse(WORKER_PROGRAM, args).unwrap_err();
+        assert_eq!(
+            parse(&given[1..]),
+            "--threads = \"many\": must be an integer"
+        );
+        assert!(parse(&given[1..4]).contains("a worker takes 14"));
+        assert!(parse(&given[2..]).contains("must be --sandbox-worker"));
+    }
 }

@@ -1,4 +1,5 @@
-//! The supervisor's handle on a worker: it forks it, reads its layers and its
+//! The supervisor's handle on a worker: it forks it (the child at once
+//! executes the worker program, `worker::exec`), reads its layers and its
 //! load result, and drives it one command at a time. Between commands the
 //! worker is stopped (SIGSTOP to its process group, and the supervisor waits
 //! until every one of its threads is stopped), so no kernel runs while the
@@ -91,7 +92,7 @@ fn why_signal(signal: &str) -> &'static str {
 }
 
 /// 64 bits from the kernel's random source, for command nonces: never from
-/// the run's seed, which the worker inherited in its copy of the arguments.
+/// the run's seed, so that nothing a worker sees is drawn from it.
 fn random_u64() -> u64 {
     let mut value = 0u64;
     // SAFETY: fills 8 bytes we own.
@@ -101,14 +102,11 @@ fn random_u64() -> u64 {
 }
 
 impl Worker {
-    /// Forks a worker for `plan`. Call before the supervisor starts any
-    /// thread: the child must be a copy of a single-threaded process.
-    pub fn spawn(
-        role: &'static str,
-        plan: &WorkerPlan,
-        shared: &SharedBuffers,
-        timeout: Duration,
-    ) -> Result<Self, String> {
+    /// Forks a worker for `plan`, which executes `plan.program`. Call
+    /// before the supervisor starts any thread: the child, until its
+    /// execve, must be a copy of a single-threaded process.
+    pub fn spawn(role: &'static str, plan: &WorkerPlan, timeout: Duration) -> Result<Self, String> {
+        let arguments = worker::ExecArguments::new(plan)?;
         let mut fds = [0; 2];
         // SAFETY: creates a socketpair into `fds`.
         if unsafe {
@@ -132,7 +130,7 @@ impl Worker {
         }
         if pid == 0 {
             drop(ours);
-            worker::run(plan, theirs.as_raw_fd(), shared.mapping());
+            worker::exec(&arguments, theirs.as_raw_fd());
         }
         // Either side may set the group first; the other's call then fails harmlessly.
         // SAFETY: plain call on our own child.
@@ -444,6 +442,12 @@ impl Worker {
     pub fn pid(&self) -> libc::pid_t {
         self.pid
     }
+
+    /// The process that loaded the kernel (the group's leader until the
+    /// worker is loaded), whose memory the supervisor copies into and out of.
+    pub fn kernel_pid(&self) -> libc::pid_t {
+        self.kernel_pid.get()
+    }
 }
 
 impl Drop for Worker {
@@ -494,7 +498,8 @@ impl Worker {
 }
 
 fn layer_name(name: &str) -> &'static str {
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 15] = [
+        "fresh-image",
         "initial-stack",
         "clock-pages",
         "rlimits",

@@ -1,0 +1,166 @@
+//! The kernel host serves as the sandbox's worker program: the supervisor
+//! forks and executes `ouroboros-kernel-host --sandbox-worker`, which
+//! confines itself as every worker does and loads its kernel, so a kernel
+//! reading its caller's code finds the same program in the sandbox as live,
+//! and none of the supervisor's memory: this test holds a seed as the
+//! supervisor does and reads the loaded worker's writable memory for it
+//! (crates/sandbox/tests/worker_fresh_image.rs does the same for the
+//! sandbox's own worker program).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ouroboros_sandbox::confine::Limits;
+use ouroboros_sandbox::remote::Worker;
+use ouroboros_sandbox::shared::{Layout, PAGE_BYTES};
+use ouroboros_sandbox::worker::WorkerPlan;
+
+fn plan(kernel: PathBuf) -> WorkerPlan {
+    WorkerPlan {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_ouroboros-kernel-host")),
+        kernel,
+        threads: 2,
+        limits: Limits {
+            cpu_seconds: 20,
+            address_space_bytes: 1 << 30,
+            open_files: 32,
+            file_size_bytes: 0,
+        },
+        layout: Layout::for_bytes(3 * PAGE_BYTES),
+    }
+}
+
+/// Every readable and writable mapping of every process in group `group`, as far as it can be read.
+fn group_memory(group: libc::pid_t) -> Vec<Vec<u8>> {
+    let mut blocks = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if after.split_whitespace().nth(2) != Some(&group.to_string()) {
+            continue;
+        }
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        for line in maps.lines().filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|p| p.starts_with("rw"))
+        }) {
+            let (start, end) = line
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .split_once('-')
+                .unwrap();
+            let start = usize::from_str_radix(start, 16).unwrap();
+            let mut block = vec![0u8; usize::from_str_radix(end, 16).unwrap() - start];
+            let local = libc::iovec {
+                iov_base: block.as_mut_ptr() as *mut libc::c_void,
+                iov_len: block.len(),
+            };
+            let remote = libc::iovec {
+                iov_base: start as *mut libc::c_void,
+                iov_len: block.len(),
+            };
+            // SAFETY: reads another process's memory into a buffer we own.
+            let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+            if read > 0 {
+                block.truncate(read as usize);
+                blocks.push(block);
+            }
+        }
+    }
+    blocks
+}
+
+fn holds(blocks: &[Vec<u8>], needle: &[u8]) -> bool {
+    blocks
+        .iter()
+        .any(|block| block.windows(needle.len()).any(|window| window == needle))
+}
+
+#[test]
+fn the_kernel_host_loads_a_kernel_as_a_confined_sandbox_worker() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let scratch = std::env::temp_dir().join(format!(
+        "ouroboros-kernel-host-worker-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let kernel = scratch.join("reference.so");
+    let built = Command::new("c++")
+        .args([
+            "-std=c++17",
+            "-O3",
+            "-fPIC",
+            "-shared",
+            "-ffp-contract=off",
+            "-I",
+        ])
+        .arg(root.join("cpp/include"))
+        .arg(root.join("cpp/kernels/reference.cpp"))
+        .arg("-o")
+        .arg(&kernel)
+        .status()
+        .expect("a C++ compiler (c++) is needed to build the test kernel");
+    assert!(built.success());
+
+    // Twenty decimal digits, from the clock's nanoseconds: no text of it turns up by chance.
+    let seed = std::hint::black_box(Box::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1 << 63,
+    ));
+    let seed_text = std::hint::black_box(seed.to_string());
+    let worker =
+        Worker::spawn("candidate", &plan(kernel.clone()), Duration::from_secs(20)).unwrap();
+    let (layers, loaded) = worker.start();
+    assert_eq!(loaded.as_deref(), Ok("reference"));
+    let fresh = layers
+        .iter()
+        .find(|layer| layer.name == "fresh-image")
+        .unwrap();
+    assert!(
+        fresh.detail.contains("ouroboros-kernel-host"),
+        "{}",
+        fresh.detail
+    );
+    for name in ["landlock", "no_new_privs", "seccomp"] {
+        assert!(
+            layers
+                .iter()
+                .any(|layer| layer.name == name && layer.active),
+            "{name} missing: {layers:?}"
+        );
+    }
+    let memory = group_memory(worker.pid());
+    assert!(
+        holds(&memory, kernel.as_os_str().as_encoded_bytes()),
+        "the scan read nothing"
+    );
+    assert!(
+        !holds(&memory, &seed.to_le_bytes()),
+        "the worker holds the seed's bytes"
+    );
+    assert!(
+        !holds(&memory, seed_text.as_bytes()),
+        "the worker holds the seed's text"
+    );
+    drop(worker);
+
+    // A bad plan is the load's failure, said on the channel.
+    let mut bad = plan(scratch.join("reference.so"));
+    bad.program = PathBuf::from("/nonexistent/ouroboros-kernel-host");
+    let worker = Worker::spawn("candidate", &bad, Duration::from_secs(20)).unwrap();
+    let (_, loaded) = worker.start();
+    assert!(loaded
+        .unwrap_err()
+        .contains("could not execute the worker program /nonexistent/ouroboros-kernel-host"));
+    drop(worker);
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
