@@ -130,6 +130,8 @@ describe('memoryTriadAsync', () => {
         expect(() => lat.run()).toThrow("run() cannot run while memoryTriadAsync() measures the lattice's memory on its thread: await it first");
         expect(() => lat.step(1)).toThrow('step() cannot run while memoryTriadAsync()');
         const triad = await pending;
+        // Settled, its run of no steps has ended: a run can start at once (ouroboros run measures its roofline, then runs).
+        expect(lat.running).toBe(false);
         loop.stop();
         expect(loop.count()).toBeGreaterThan(0);
         expect(Object.keys(triad).sort()).toEqual(Object.keys(sync).sort());

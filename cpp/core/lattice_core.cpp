@@ -331,20 +331,34 @@ void LatticeCore::memory_triad_async(std::uint32_t repetitions, TriadCallback do
     report(triad ? &*triad : nullptr, error);
   };
   if (runner_.post(measure)) return;
-  // No run takes work (and only the caller's thread starts one): a run of no steps measures on the runner thread. Its
-  // one "step" is the measurement, which ends the run; a stop asked before it ends the run with nothing measured.
+  // No run takes work (and only the caller's thread starts one): a run of no steps measures on the runner thread, its
+  // one "step" the measurement, which ends the run. It reports from the run's end, once the run is no longer active:
+  // a caller that starts a run as soon as it hears (ouroboros run measures its roofline, then runs) found this one
+  // still active ("the lattice is already running", bench net, session 18). A stop asked before the step ends the run
+  // with nothing measured.
+  auto measured = std::make_shared<std::optional<StreamTriadResult>>();
+  auto failure = std::make_shared<std::string>();
   Runner::RunBody body{
       [this] { return step_count(); },
       [] {},
-      [measure = std::move(measure)] {
-        measure();
+      [this, repetitions, measured, failure] {
+        try {
+          *measured = measure_triad(repetitions);
+        } catch (const std::exception& error) {
+          *failure = error.what();
+        }
         return false;
       },
-      [pending] {
-        if (*pending) (*pending)(nullptr, "the lattice was stopped (stop() or close()) before it measured");
-      },
+      [] {},
   };
-  runner_.start(std::move(body), nullptr);
+  runner_.start(std::move(body), [pending, measured, failure](const RunSummary&) {
+    const TriadCallback report = std::exchange(*pending, nullptr);
+    if (*measured) {
+      report(&**measured, "");
+    } else {
+      report(nullptr, failure->empty() ? "the lattice was stopped (stop() or close()) before it measured" : *failure);
+    }
+  });
 }
 
 void LatticeCore::reset_profile() {

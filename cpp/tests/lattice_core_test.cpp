@@ -182,33 +182,33 @@ struct AsyncTriad {
   std::thread::id thread;
 };
 
-TEST(LatticeCore, MemoryTriadAsyncWithNoRunMeasuresOnTheRunnerWhichOwnsTheStateMeanwhile) {
+TEST(LatticeCore, MemoryTriadAsyncWithNoRunMeasuresOnTheRunnerAndReportsOnceItsRunHasEnded) {
   auto lattice = seeded_lattice();
   const Levels before = live_levels(*lattice);
   const StreamTriadResult sync = lattice->memory_triad(2);
   std::promise<AsyncTriad> reported;
-  std::promise<void> release;
+  std::promise<bool> running_when_reported;
   lattice->memory_triad_async(2, [&](const StreamTriadResult* triad, const std::string& error) {
+    // A caller that starts its run on hearing must find none active (the run of no steps has ended).
+    running_when_reported.set_value(lattice->running());
     reported.set_value({triad ? std::optional(*triad) : std::nullopt, error, std::this_thread::get_id()});
-    // Held here, the run of no steps is still active: the test checks what the measurement's ownership refuses.
-    release.get_future().wait();
   });
   const AsyncTriad outcome = reported.get_future().get();
-  EXPECT_TRUE(lattice->running());
-  EXPECT_THROW(lattice->step(1), std::logic_error);
-  EXPECT_THROW(lattice->run({}, nullptr, nullptr), std::logic_error);
-  release.set_value();
-  lattice->stop();
-  EXPECT_FALSE(lattice->running());
+  EXPECT_FALSE(running_when_reported.get_future().get());
   ASSERT_TRUE(outcome.triad.has_value()) << outcome.error;
   EXPECT_NE(outcome.thread, std::this_thread::get_id());
   EXPECT_EQ(outcome.triad->bytes_per_array, sync.bytes_per_array);
   EXPECT_EQ(outcome.triad->threads, sync.threads);
   EXPECT_TRUE(std::isfinite(outcome.triad->gb_per_second) && outcome.triad->gb_per_second > 0);
-  // Only the scratch level was written; the lattice steps on as before.
+  // Only the scratch level was written; the lattice steps on as before, and a run starts at once.
   EXPECT_TRUE(same_levels(live_levels(*lattice), before));
   lattice->step(1);
   EXPECT_EQ(lattice->step_count(), 1u);
+  std::promise<RunSummary> ended;
+  lattice->run(
+      {}, [&](const RunSummary& summary) { ended.set_value(summary); }, nullptr);
+  lattice->stop();
+  EXPECT_TRUE(ended.get_future().get().error.empty());
 }
 
 TEST(LatticeCore, MemoryTriadAsyncDuringARunMeasuresAtABoundaryAndTheRunGoesOn) {
