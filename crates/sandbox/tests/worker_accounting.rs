@@ -23,26 +23,24 @@ const LIVE_CELLS: u64 = 320 * 320;
 /// Calls at the live size in a run: at least 2 + 1 + 1 + 2 + 1 + 1 + 1 live cases and the 7 and 3 + 4 steps.
 const LIVE_CALLS_AT_LEAST: u32 = 12;
 
-fn children_cpu() -> Duration {
+/// User and system time of `who` (`RUSAGE_CHILDREN`, `RUSAGE_THREAD`).
+fn cpu(who: libc::c_int) -> Duration {
     // SAFETY: fills a struct we own.
     let usage = unsafe {
         let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        libc::getrusage(who, &mut usage);
         usage
     };
     let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+fn children_cpu() -> Duration {
+    cpu(libc::RUSAGE_CHILDREN)
+}
+
 fn own_cpu() -> Duration {
-    // SAFETY: fills a struct we own.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    time(usage.ru_utime) + time(usage.ru_stime)
+    cpu(libc::RUSAGE_THREAD)
 }
 
 /// The CPU time this thread takes for the kernel's spin: the same chain of volatile stores and loads.
