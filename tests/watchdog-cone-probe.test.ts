@@ -189,8 +189,11 @@ describe('the cone probes cadence', () => {
         const followsOn = i > 0 && probe.step >= taken[i - 1]!.step + taken[i - 1]!.steps;
         expect(probe.step >= probe.armedAt || followsOn).toBe(true);
       });
-      // Every take arms the next; from the second verdict on, the cadence re-arms it further on: more arms than takes.
-      expect(arms.length).toBeGreaterThan(taken.length + 1);
+      // The cadence re-arms further on as each verdict comes back: its armed steps leap by many intervals. (Arms against
+      // takes is a race: the runner takes a plan's follow-on without an arm, and on a loaded machine it took more of
+      // them before the JS thread re-armed than there were re-arms, 233 takes against 228 arms.)
+      const leaps = arms.slice(1).map((step, i) => step - arms[i]!);
+      expect(Math.max(...leaps)).toBeGreaterThan(2 * coneEvery);
       // Far fewer than a probe every 10 steps (the mean deferral is tens of intervals), and some gap is many intervals.
       expect(taken.length).toBeLessThan(20_000 / coneEvery / 5);
       const gaps = taken.slice(1).map((probe, i) => probe.step - taken[i]!.step);
