@@ -2,6 +2,7 @@
 #define OUROBOROS_CORE_BATCH_SIZER_H
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -32,15 +33,24 @@ struct BatchOptions {
  * takes most of the latency (8192^2 on two cores), the latency alone would
  * keep a kernel that fuses steps (temporal blocking) at one step per call,
  * where it runs no faster than a single sweep. So once the latency is what
- * limits k, the sizer tries 2k, and keeps it only when the time per step,
- * averaged over kSamples batches at each size, falls by at least a tenth;
- * then it tries 4k, and so on, never past max_steps nor a batch longer than
- * kGrowthFactor x the latency. A size that does not pay sends it back to
- * the last size that paid, and it tries again only after kFirstRetry batches
- * there, then after twice as many, up to kLastRetry: a busy machine can make
- * one trial look worse than it is. A kernel that does not fuse steps loses
- * no throughput to a trial (its time per step does not change), only
- * kSamples batches of twice the length now and then.
+ * limits k, the sizer tries 2k, and keeps it only when the time per step
+ * falls by at least a tenth; then it tries 4k, and so on, never past
+ * max_steps nor a batch longer than kGrowthFactor x the latency.
+ *
+ * A trial compares the two sizes batch by batch, alternately (2k, k, 2k, k,
+ * ...), kSamples of each, by their median time per step: on a shared
+ * machine the load drifts, and a trial that measured one size after the
+ * other judged the drift; the median sets aside a batch that a burst of
+ * other work slowed. A size that does not pay sends the sizer back to the
+ * smaller one, and it tries again only after kFirstRetry batches there,
+ * then after twice as many, up to kLastRetry. A size kept beyond the latency
+ * is judged again at each retry, against half its steps, before the sizer
+ * tries twice its steps: one trial that a busy machine made look better than
+ * it was does not keep a kernel that gains nothing from longer batches in
+ * them for good (session 18's watchdog bench ended a run of the rows kernel,
+ * which fuses nothing, at 4 steps a batch). A kernel that does not fuse
+ * steps loses no throughput to a trial (its time per step does not change),
+ * only some batches of twice the length now and then.
  *
  * A cap (set_cap: the cone probes' batch cap while they are on) lowers
  * max_steps for as long as it is set, so a trial above it is never begun
@@ -48,9 +58,9 @@ struct BatchOptions {
  */
 class BatchSizer {
  public:
-  /// Batches measured at one size before the sizer decides on it.
+  /// Batches measured at each of a trial's two sizes before the sizer decides.
   static constexpr std::uint64_t kSamples = 3;
-  /// A longer batch is kept when its time per step is at most this share of the shorter one's.
+  /// A longer batch is kept when its median time per step is at most this share of the shorter one's.
   static constexpr double kPaysBelow = 0.9;
   /// Growth beyond the latency stops at batches this many times the latency.
   static constexpr std::uint64_t kGrowthFactor = 8;
@@ -69,22 +79,15 @@ class BatchSizer {
   /**
    * At most `steps` steps a batch from now on, below max_steps too (no cap:
    * the largest value). A size or a trial above a lowered cap ends: the sizer
-   * goes on from the cap, or from the size the trial doubled.
+   * goes on from the cap, or from the trial's smaller size.
    */
   void set_cap(std::uint64_t steps) {
     const std::uint64_t cap = std::max<std::uint64_t>(1, steps);
     if (cap == cap_) return;
     cap_ = cap;
-    if (trial_steps_ > max_steps()) {
-      trial_steps_ = 0;
-      next_ = base_steps_;
-      forget_samples();
-    }
-    if (next_ > max_steps()) {
-      next_ = max_steps();
-      forget_samples();
-    }
-    grown_ = std::min(grown_, max_steps());
+    if (trial_.longer > max_steps()) end_trial(trial_.shorter);
+    next_ = std::min(next_, max_steps());
+    keep_grown_within(next_);
   }
 
   /// A batch of `steps` steps took `elapsed_ns`.
@@ -92,38 +95,35 @@ class BatchSizer {
     if (steps == 0) return;
     // A batch cut short (a probe, a snapshot's step, the run's end) is no sample of the size being measured.
     const bool full = steps == next_;
-    if (trial_steps_ != 0) {
-      if (full) judge_trial(elapsed_ns, steps);
+    if (trial_.longer != 0) {
+      if (full) sample_trial(elapsed_ns, steps);
       return;
     }
     const std::uint64_t per_step_ns = std::max<std::uint64_t>(1, elapsed_ns / steps);
     const std::uint64_t fitting = options_.latency_ns / per_step_ns;
     if (grown_ != 0) {
       if (!full) return;
-      if (fitting < steps && elapsed_ns <= ceiling_ns()) return grow_from(elapsed_ns, steps);
+      if (fitting < steps && elapsed_ns <= ceiling_ns()) return settled(per_step_ns, steps);
       // The latency allows this size again, or it overran the ceiling: the plain rule takes over.
       if (fitting < steps) wait_before_retrying();
       grown_ = 0;
-      forget_samples();
     }
     const std::uint64_t doubled = next_ > max_steps() / 2 ? max_steps() : 2 * next_;
     const std::uint64_t within = std::clamp<std::uint64_t>(std::min(fitting, doubled), 1, max_steps());
     if (!full || within != steps) {
       next_ = within;
-      forget_samples();
       return;
     }
-    grow_from(elapsed_ns, steps);
+    settled(per_step_ns, steps);
   }
 
   /// Another module goes live: back to one step until it has been measured.
   void restart() {
     next_ = 1;
     grown_ = 0;
-    trial_steps_ = 0;
+    trial_ = {};
     retry_in_ = 0;
     retry_gap_ = kFirstRetry;
-    forget_samples();
   }
 
   /// The live module was measured before a handoff: go on from the size it had reached.
@@ -133,65 +133,98 @@ class BatchSizer {
   }
 
  private:
+  /// Two sizes compared batch by batch: `longer` is twice `shorter`; none under way while longer is 0.
+  struct Trial {
+    std::uint64_t shorter = 0;
+    std::uint64_t longer = 0;
+    /// Times per step of each size's batches so far, in ns.
+    std::array<double, kSamples> shorter_ns{};
+    std::array<double, kSamples> longer_ns{};
+    std::uint64_t shorter_samples = 0;
+    std::uint64_t longer_samples = 0;
+  };
+
   std::uint64_t max_steps() const { return std::max<std::uint64_t>(1, std::min(options_.max_steps, cap_)); }
   std::uint64_t ceiling_ns() const { return options_.latency_ns * kGrowthFactor; }
 
-  void forget_samples() {
-    sample_ns_ = 0;
-    sample_steps_ = 0;
-    samples_ = 0;
-  }
-
-  /// Adds a batch at the current size; true once kSamples are in.
-  bool sampled(std::uint64_t elapsed_ns, std::uint64_t steps) {
-    sample_ns_ += elapsed_ns;
-    sample_steps_ += steps;
-    return ++samples_ >= kSamples;
-  }
-
-  double mean_per_step_ns() const { return static_cast<double>(sample_ns_) / static_cast<double>(sample_steps_); }
-
-  /// At the size the latency (or a kept growth) settled on: after kSamples, try twice as many steps if allowed.
-  void grow_from(std::uint64_t elapsed_ns, std::uint64_t steps) {
+  /**
+   * A full batch at the size the latency (or a kept growth) settled on: once
+   * the wait is over, a kept size is judged again against half its steps,
+   * else twice the size is tried.
+   */
+  void settled(std::uint64_t per_step_ns, std::uint64_t steps) {
     next_ = steps;
     if (retry_in_ > 0) {
       --retry_in_;
       return;
     }
-    if (!sampled(elapsed_ns, steps)) return;
-    const double per_step = mean_per_step_ns();
-    forget_samples();
-    try_doubling(steps, per_step);
+    if (grown_ != 0 && steps >= 2) return begin_trial(steps / 2);
+    try_doubling(steps, per_step_ns);
   }
 
-  void try_doubling(std::uint64_t steps, double per_step_ns) {
+  void try_doubling(std::uint64_t steps, std::uint64_t per_step_ns) {
     const std::uint64_t trial = 2 * steps;
-    if (trial > max_steps() || static_cast<double>(trial) * per_step_ns > static_cast<double>(ceiling_ns())) {
-      wait_before_retrying();
-      return;
-    }
-    base_steps_ = steps;
-    base_per_step_ns_ = per_step_ns;
-    trial_steps_ = trial;
-    next_ = trial;
+    if (trial > max_steps() || trial * per_step_ns > ceiling_ns()) return wait_before_retrying();
+    begin_trial(steps);
   }
 
-  /// A batch of the size being tried: after kSamples, keep it if it paid and try the next doubling.
-  void judge_trial(std::uint64_t elapsed_ns, std::uint64_t steps) {
-    const bool overran = elapsed_ns > ceiling_ns();
-    if (!overran && !sampled(elapsed_ns, steps)) return;
-    const double per_step = overran ? 0 : mean_per_step_ns();
-    trial_steps_ = 0;
-    forget_samples();
-    if (overran || per_step > kPaysBelow * base_per_step_ns_) {
-      // Back to the last size that paid (grown_ still names it if it was beyond the latency).
-      next_ = base_steps_;
-      wait_before_retrying();
+  /// Compares `shorter` with twice its steps, the longer first.
+  void begin_trial(std::uint64_t shorter) {
+    trial_ = {};
+    trial_.shorter = shorter;
+    trial_.longer = 2 * shorter;
+    next_ = trial_.longer;
+  }
+
+  /// A full batch of one of the trial's sizes; the other size's turn next, until both have kSamples.
+  void sample_trial(std::uint64_t elapsed_ns, std::uint64_t steps) {
+    const bool longer = steps == trial_.longer;
+    // A longer batch past the ceiling ends the trial at once.
+    if (longer && elapsed_ns > ceiling_ns()) return lose_trial();
+    const double per_step_ns = static_cast<double>(elapsed_ns) / static_cast<double>(steps);
+    std::uint64_t& count = longer ? trial_.longer_samples : trial_.shorter_samples;
+    if (count < kSamples) (longer ? trial_.longer_ns : trial_.shorter_ns)[count++] = per_step_ns;
+    const bool shorter_due = trial_.shorter_samples < kSamples;
+    const bool longer_due = trial_.longer_samples < kSamples;
+    if (shorter_due || longer_due) {
+      next_ = (longer ? shorter_due : !longer_due) ? trial_.shorter : trial_.longer;
       return;
     }
-    grown_ = steps;
-    next_ = steps;
-    try_doubling(steps, per_step);
+    const double longer_ns = median(trial_.longer_ns);
+    if (longer_ns <= kPaysBelow * median(trial_.shorter_ns)) return win_trial(longer_ns);
+    lose_trial();
+  }
+
+  /// The longer size paid: kept beyond the latency, and twice it tried next.
+  void win_trial(double per_step_ns) {
+    const std::uint64_t kept = trial_.longer;
+    end_trial(kept);
+    grown_ = kept;
+    try_doubling(kept, static_cast<std::uint64_t>(per_step_ns));
+  }
+
+  /// The longer size did not pay: back to the shorter (kept beyond the latency only if it was grown itself).
+  void lose_trial() {
+    const std::uint64_t shorter = trial_.shorter;
+    end_trial(shorter);
+    keep_grown_within(shorter);
+    wait_before_retrying();
+  }
+
+  /// A kept size above `steps` comes down to it (one step is never a growth).
+  void keep_grown_within(std::uint64_t steps) {
+    grown_ = std::min(grown_, steps);
+    if (grown_ < 2) grown_ = 0;
+  }
+
+  void end_trial(std::uint64_t steps) {
+    trial_ = {};
+    next_ = std::clamp<std::uint64_t>(steps, 1, max_steps());
+  }
+
+  static double median(std::array<double, kSamples> values) {
+    std::sort(values.begin(), values.end());
+    return values[kSamples / 2];
   }
 
   void wait_before_retrying() {
@@ -202,17 +235,12 @@ class BatchSizer {
   BatchOptions options_;
   std::uint64_t cap_ = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t next_ = 1;
-  /// The size kept beyond the latency, and the one being tried with the size it doubles.
+  /// The size kept beyond the latency (0: none).
   std::uint64_t grown_ = 0;
-  std::uint64_t trial_steps_ = 0;
-  std::uint64_t base_steps_ = 0;
-  double base_per_step_ns_ = 0;
+  Trial trial_;
   /// Batches to wait at the settled size before the next trial, and the wait after the next failure.
   std::uint64_t retry_in_ = 0;
   std::uint64_t retry_gap_ = kFirstRetry;
-  std::uint64_t sample_ns_ = 0;
-  std::uint64_t sample_steps_ = 0;
-  std::uint64_t samples_ = 0;
 };
 
 }  // namespace ouro
