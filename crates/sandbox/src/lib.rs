@@ -6,6 +6,7 @@
 
 pub mod abi;
 pub mod bench;
+pub mod call_path;
 pub mod compare;
 pub mod confine;
 pub mod denials;
