@@ -29,5 +29,7 @@ pub mod report;
 pub mod rng;
 pub mod seccomp;
 pub mod shared;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod worker;
 pub mod worker_handle;
