@@ -9,7 +9,6 @@ use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use ouroboros_sandbox::abi::{Geometry, State, PRECISION_F32, PRECISION_F64};
-use ouroboros_sandbox::shared::prepare_call;
 use ouroboros_segment::header::decode;
 use ouroboros_segment::{map_shared_aligned, Layout, Precision, HEADER_BYTES};
 
@@ -139,21 +138,18 @@ impl Levels {
         }
     }
 
-    /// What the live core does before every step call: the scratch of
-    /// `state` is discarded (MADV_REMOVE frees the memfd's pages, so it
-    /// reads zero) and the padding after each level is cleared
-    /// (`ouroboros_sandbox::shared::prepare_call`, the worker's too).
-    pub fn prepare_call(&self, state: &State) {
-        // SAFETY: the state's buffers are the mapped levels and scratch of the
-        // segment or the workspace, each `level_stride` bytes apart.
-        unsafe {
-            prepare_call(
-                state,
-                self.level_bytes,
-                self.workspace_layout.level_stride,
-                libc::MADV_REMOVE,
-            )
-        };
+    /// A level's bytes, without its padding.
+    pub fn level_bytes(&self) -> usize {
+        self.level_bytes
+    }
+
+    /// The bytes from one level to the next, in the segment as in the
+    /// workspace: before every step call the padding after each level is
+    /// cleared and the scratch's stride discarded (MADV_REMOVE frees the
+    /// memfd's pages, so it reads zero), as the live core does
+    /// (`ouroboros_sandbox::shared::prepare_call`, which the call path runs).
+    pub fn level_stride(&self) -> usize {
+        self.workspace_layout.level_stride
     }
 
     /// Live level `level` (0 or 1), for a readout.

@@ -19,27 +19,30 @@
 //!
 //!   ouroboros-kernel-host --sandbox-worker <the worker's plan>
 //!
-//! is a sandbox worker instead (`ouroboros_sandbox::worker::run`, its
-//! channel on fd 3): the gauntlet's supervisor executes this program for
-//! each kernel it checks, so a kernel that reads the code of the program
-//! calling it finds the same program in the sandbox as live.
+//! is a sandbox worker instead (`ouroboros_sandbox::worker::WorkerHome`,
+//! its channel on fd 3): the gauntlet's supervisor executes this program
+//! for each kernel it checks, so a kernel that reads the code of the
+//! program calling it finds the same program in the sandbox as live. Both
+//! modes reach the kernel through one call from `main`,
+//! `ouroboros_sandbox::call_path::host_kernel`, so it finds the same
+//! callers too.
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ouroboros_kernel_host::levels::Levels;
-use ouroboros_kernel_host::protocol::{
-    decode_command, encode_hello, encode_reply, Command, Kind, COMMAND_BYTES,
-};
+use ouroboros_kernel_host::protocol::{decode_command, encode_hello, encode_reply, Command, Kind};
 use ouroboros_kernel_host::rules::{
     host_loader_rules, host_run_rules, CHANNEL_FD, SEGMENT_FD, WORKSPACE_FD,
 };
+use ouroboros_sandbox::call_path::{
+    host_kernel, Calls, FpChanges, Home, ReadoutCalls, StepCalls, MESSAGE_BUFFER_BYTES,
+};
 use ouroboros_sandbox::confine::{self, Layer, Limits};
-use ouroboros_sandbox::kernel::{Kernel, Library};
 use ouroboros_sandbox::pool::Pool;
 use ouroboros_sandbox::protocol::{Reply, CHANNEL_FD as WORKER_CHANNEL_FD, MESSAGE_BYTES};
 use ouroboros_sandbox::seccomp;
-use ouroboros_sandbox::worker::{self, WorkerPlan, SANDBOX_WORKER_MODE};
+use ouroboros_sandbox::worker::{WorkerHome, WorkerPlan, SANDBOX_WORKER_MODE};
 
 /// This program's name, as a sandbox worker's layers give it.
 const KERNEL_HOST: &str = "ouroboros-kernel-host";
@@ -132,12 +135,6 @@ fn confine(options: &Options, levels: &Levels) -> Result<Pool, String> {
     Ok(pool)
 }
 
-fn load<'pool>(options: &Options, pool: &'pool Pool) -> Result<Kernel<'pool>, String> {
-    let library = Library::open(&options.module)?;
-    seccomp::install(&host_run_rules(own_pid()))?;
-    library.bind(pool)
-}
-
 fn write_message(bytes: &[u8]) -> bool {
     // SAFETY: writes a buffer we own to the channel.
     let written = unsafe {
@@ -150,65 +147,126 @@ fn write_message(bytes: &[u8]) -> bool {
     written == bytes.len() as isize
 }
 
-/// Runs one command: the kernel's status and, for a readout, its bad index.
-fn run(kernel: &Kernel, levels: &Levels, command: &Command) -> (i32, u64) {
-    let geometry = &levels.geometry;
-    let step = |state| {
-        levels.prepare_call(&state);
-        // SAFETY: the state's buffers are mapped levels of `cells` values each.
-        (
-            unsafe { kernel.wave_step(geometry, &state, command.steps) },
-            0,
-        )
-    };
-    let readout = |field| {
-        let mut bad_index = 0u64;
-        // SAFETY: `field` is a mapped level of `cells` values; the digits hold `cells` bytes.
-        let status = unsafe { kernel.readout(geometry, field, levels.digits(), &mut bad_index) };
-        (status, bad_index)
-    };
-    match command.kind {
-        Kind::StepLive => step(levels.state(command.current)),
-        Kind::StepWorkspace => step(levels.workspace_state(command.current)),
-        Kind::ReadoutLive => readout(levels.live_level(command.current)),
-        Kind::ReadoutWorkspace => readout(levels.workspace_level(command.current)),
-    }
+/// The live side of the call path: the mapped levels and workspace, the
+/// core's commands on the channel and the replies to them.
+struct LiveHome {
+    options: Options,
+    levels: Levels,
+    /// The command being served.
+    serving: Command,
+    /// Where a readout writes its bad index, for the reply.
+    bad_index: Box<u64>,
 }
 
-/// One reply per command until the core closes the channel.
-fn serve(kernel: &Kernel, levels: &Levels) -> i32 {
-    let mut buffer = [0u8; 2 * COMMAND_BYTES];
-    loop {
+impl Home for LiveHome {
+    fn confine(&mut self) -> Result<Pool, i32> {
+        confine(&self.options, &self.levels).map_err(|message| {
+            eprintln!("{KERNEL_HOST}: {message}");
+            3
+        })
+    }
+
+    fn module(&self) -> &Path {
+        &self.options.module
+    }
+
+    fn opened(&mut self) -> Result<(), String> {
+        seccomp::install(&host_run_rules(own_pid()))
+    }
+
+    fn load_failed(&mut self, reason: String) -> i32 {
+        eprintln!("{KERNEL_HOST}: {reason}");
+        3
+    }
+
+    fn ready(&mut self, name: &str) -> Result<(), i32> {
+        if !write_message(&encode_hello(name)) {
+            return Err(5);
+        }
+        // Lets the orchestrator wait for the hello without blocking its event loop.
+        eprintln!("ready");
+        Ok(())
+    }
+
+    fn next(&mut self, message: &mut [u8; MESSAGE_BUFFER_BYTES]) -> Result<Calls, i32> {
         // SAFETY: reads one message into a buffer we own.
         let read = unsafe {
             libc::read(
                 CHANNEL_FD,
-                buffer.as_mut_ptr() as *mut libc::c_void,
-                buffer.len(),
+                message.as_mut_ptr() as *mut libc::c_void,
+                message.len(),
             )
         };
         if read == 0 {
-            return 0;
+            return Err(0);
         }
         if read < 0 {
-            return 5;
+            return Err(5);
         }
-        let command = match decode_command(&buffer[..read as usize]) {
-            Ok(command) => command,
-            Err(_) => return 5,
+        self.serving = decode_command(&message[..read as usize]).map_err(|_| 5)?;
+        *self.bad_index = 0;
+        Ok(self.calls())
+    }
+
+    fn answer(&mut self, outcome: Reply) -> Result<(), i32> {
+        let status = match outcome {
+            Reply::Done { status } | Reply::Status { status, .. } => status,
+            other => unreachable!("a live call with FP changes restored ends in {other:?}"),
         };
-        let (status, bad_index) = run(kernel, levels, &command);
-        if !write_message(&encode_reply(command.sequence, status, bad_index)) {
-            return 5;
+        let bad_index = if self.serving.kind.is_step() {
+            0
+        } else {
+            *self.bad_index
+        };
+        if !write_message(&encode_reply(self.serving.sequence, status, bad_index)) {
+            return Err(5);
+        }
+        Ok(())
+    }
+}
+
+impl LiveHome {
+    /// The one call the command being served asks for.
+    fn calls(&mut self) -> Calls {
+        let bad_index: *mut u64 = &mut *self.bad_index;
+        let levels = &self.levels;
+        let command = &self.serving;
+        let step = |state| {
+            Calls::Step(StepCalls {
+                geometry: levels.geometry,
+                state,
+                steps: command.steps,
+                calls: 1,
+                level_bytes: levels.level_bytes(),
+                stride: levels.level_stride(),
+                advice: libc::MADV_REMOVE,
+                fp_changes: FpChanges::Restore,
+            })
+        };
+        let readout = |field| {
+            Calls::Readout(ReadoutCalls {
+                geometry: levels.geometry,
+                field,
+                digits: levels.digits(),
+                bad_index,
+                calls: 1,
+                fp_changes: FpChanges::Restore,
+            })
+        };
+        match command.kind {
+            Kind::StepLive => step(levels.state(command.current)),
+            Kind::StepWorkspace => step(levels.workspace_state(command.current)),
+            Kind::ReadoutLive => readout(levels.live_level(command.current)),
+            Kind::ReadoutWorkspace => readout(levels.workspace_level(command.current)),
         }
     }
 }
 
-/// The sandbox worker's life in this program; never returns. A bad plan is
-/// said on the worker's channel, where the supervisor reads it.
-fn sandbox_worker(args: &[String]) -> ! {
+/// A sandbox worker's home in this program. A bad plan is said on the
+/// worker's channel, where the supervisor reads it.
+fn sandbox_worker(args: &[String]) -> Box<dyn Home> {
     match WorkerPlan::parse(KERNEL_HOST, args) {
-        Ok(plan) => worker::run(&plan),
+        Ok(plan) => Box::new(WorkerHome::new(plan)),
         Err(reason) => {
             let reason = format!("{KERNEL_HOST} {SANDBOX_WORKER_MODE}: {reason}");
             let message = Reply::LoadFailed { reason }.encode(0);
@@ -225,48 +283,47 @@ fn sandbox_worker(args: &[String]) -> ! {
     }
 }
 
-fn main() {
-    // SAFETY: plain prctl; the host must not outlive the process that steps with it.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(SANDBOX_WORKER_MODE) {
-        sandbox_worker(&args);
-    }
-    let options = match parse(&args) {
+/// The live host's home: its options, and the levels and workspace mapped.
+fn live(args: &[String]) -> Box<dyn Home> {
+    let options = match parse(args) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("ouroboros-kernel-host: {message}");
+            eprintln!("{KERNEL_HOST}: {message}");
             std::process::exit(2);
         }
     };
     // SAFETY: fds 3 and 5 are the segment and the workspace by the spawn contract; we take ownership.
     let segment = unsafe { OwnedFd::from_raw_fd(SEGMENT_FD) };
     let workspace = unsafe { OwnedFd::from_raw_fd(WORKSPACE_FD) };
-    let levels = match Levels::map(segment, workspace, options.courant2) {
-        Ok(levels) => levels,
+    match Levels::map(segment, workspace, options.courant2) {
+        Ok(levels) => Box::new(LiveHome {
+            options,
+            levels,
+            serving: Command {
+                sequence: 0,
+                current: 0,
+                kind: Kind::StepLive,
+                steps: 1,
+            },
+            bad_index: Box::new(0),
+        }),
         Err(message) => {
-            eprintln!("ouroboros-kernel-host: {message}");
+            eprintln!("{KERNEL_HOST}: {message}");
             std::process::exit(3);
         }
-    };
-    let pool = match confine(&options, &levels) {
-        Ok(pool) => pool,
-        Err(message) => {
-            eprintln!("ouroboros-kernel-host: {message}");
-            std::process::exit(3);
-        }
-    };
-    let kernel = match load(&options, &pool) {
-        Ok(kernel) => kernel,
-        Err(message) => {
-            eprintln!("ouroboros-kernel-host: {message}");
-            std::process::exit(3);
-        }
-    };
-    if !write_message(&encode_hello(&kernel.name)) {
-        std::process::exit(5);
     }
-    // Lets the orchestrator wait for the hello without blocking its event loop.
-    eprintln!("ready");
-    std::process::exit(serve(&kernel, &levels));
+}
+
+fn main() {
+    // SAFETY: plain prctl; the host must not outlive the process that steps with it.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut home = if args.first().map(String::as_str) == Some(SANDBOX_WORKER_MODE) {
+        sandbox_worker(&args)
+    } else {
+        live(&args)
+    };
+    // The one call both modes make: a kernel finds the same callers in the
+    // sandbox as live (`call_path`).
+    std::process::exit(host_kernel(home.as_mut()))
 }

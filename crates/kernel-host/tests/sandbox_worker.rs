@@ -4,8 +4,8 @@
 //! reading its caller's code finds the same program in the sandbox as live,
 //! and none of the supervisor's memory: this test holds a seed as the
 //! supervisor does and reads the loaded worker's writable memory for it
-//! (crates/sandbox/tests/worker_fresh_image.rs does the same for the
-//! sandbox's own worker program).
+//! with the scan crates/sandbox/tests/worker_fresh_image.rs runs on the
+//! sandbox's own worker program (`ouroboros_sandbox::testing`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +14,7 @@ use std::time::Duration;
 use ouroboros_sandbox::confine::Limits;
 use ouroboros_sandbox::remote::Worker;
 use ouroboros_sandbox::shared::{Layout, PAGE_BYTES};
+use ouroboros_sandbox::testing::{contains, group_processes, writable_memory};
 use ouroboros_sandbox::worker::WorkerPlan;
 
 fn plan(kernel: PathBuf) -> WorkerPlan {
@@ -33,53 +34,10 @@ fn plan(kernel: PathBuf) -> WorkerPlan {
 
 /// Every readable and writable mapping of every process in group `group`, as far as it can be read.
 fn group_memory(group: libc::pid_t) -> Vec<Vec<u8>> {
-    let mut blocks = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        if after.split_whitespace().nth(2) != Some(&group.to_string()) {
-            continue;
-        }
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-        for line in maps.lines().filter(|line| {
-            line.split_whitespace()
-                .nth(1)
-                .is_some_and(|p| p.starts_with("rw"))
-        }) {
-            let (start, end) = line
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .split_once('-')
-                .unwrap();
-            let start = usize::from_str_radix(start, 16).unwrap();
-            let mut block = vec![0u8; usize::from_str_radix(end, 16).unwrap() - start];
-            let local = libc::iovec {
-                iov_base: block.as_mut_ptr() as *mut libc::c_void,
-                iov_len: block.len(),
-            };
-            let remote = libc::iovec {
-                iov_base: start as *mut libc::c_void,
-                iov_len: block.len(),
-            };
-            // SAFETY: reads another process's memory into a buffer we own.
-            let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-            if read > 0 {
-                block.truncate(read as usize);
-                blocks.push(block);
-            }
-        }
-    }
-    blocks
-}
-
-fn holds(blocks: &[Vec<u8>], needle: &[u8]) -> bool {
-    blocks
-        .iter()
-        .any(|block| block.windows(needle.len()).any(|window| window == needle))
+    group_processes(group)
+        .into_iter()
+        .flat_map(writable_memory)
+        .collect()
 }
 
 #[test]
@@ -140,15 +98,15 @@ fn the_kernel_host_loads_a_kernel_as_a_confined_sandbox_worker() {
     }
     let memory = group_memory(worker.pid());
     assert!(
-        holds(&memory, kernel.as_os_str().as_encoded_bytes()),
+        contains(&memory, kernel.as_os_str().as_encoded_bytes()),
         "the scan read nothing"
     );
     assert!(
-        !holds(&memory, &seed.to_le_bytes()),
+        !contains(&memory, &seed.to_le_bytes()),
         "the worker holds the seed's bytes"
     );
     assert!(
-        !holds(&memory, seed_text.as_bytes()),
+        !contains(&memory, seed_text.as_bytes()),
         "the worker holds the seed's text"
     );
     drop(worker);

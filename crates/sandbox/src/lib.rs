@@ -6,6 +6,7 @@
 
 pub mod abi;
 pub mod bench;
+pub mod call_path;
 pub mod compare;
 pub mod confine;
 pub mod denials;
@@ -28,5 +29,7 @@ pub mod report;
 pub mod rng;
 pub mod seccomp;
 pub mod shared;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod worker;
 pub mod worker_handle;

@@ -9,23 +9,25 @@
 //! which the supervisor fills and reads while it is stopped), confines
 //! itself with the full stack, sends where its buffers are and its layers
 //! (before any kernel code has run, so they are true), loads its one kernel
-//! and serves commands on its buffers until the channel closes. It never
-//! writes anywhere but its channel: the seccomp filters kill it for a write
-//! to any other fd.
+//! and serves commands on its buffers until the channel closes: its
+//! `WorkerHome` on the call path every kernel host shares (`call_path.rs`).
+//! It never writes anywhere but its channel: the seccomp filters kill it
+//! for a write to any other fd.
 
 use std::ffi::{c_void, CString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::abi::{State, STATUS_NONFINITE, STATUS_OK};
+use crate::abi::State;
+use crate::call_path::{
+    host_kernel, Calls, FpChanges, Home, ReadoutCalls, StepCalls, MESSAGE_BUFFER_BYTES,
+};
 use crate::confine::{self, Layer, Limits};
-use crate::fpenv::FpControl;
-use crate::kernel::{Kernel, Library};
 use crate::pool::Pool;
 use crate::protocol::{Command, Op, Reply, CHANNEL_FD, MESSAGE_BYTES};
 use crate::seccomp;
-use crate::shared::{prepare_call, slot_bytes, Layout, PrivateRegions};
+use crate::shared::{slot_bytes, Layout, PrivateRegions};
 
 /// Exit codes of a worker that ends on its own, never the kernel's doing.
 const EXIT_SETUP: i32 = 71;
@@ -213,15 +215,6 @@ fn confine(plan: &WorkerPlan) -> Result<(Vec<Layer>, Pool), String> {
     Ok((layers, pool))
 }
 
-/// dlopen under the loader filter, the run filter, then the table check.
-fn load<'pool>(plan: &WorkerPlan, pool: &'pool Pool) -> Result<Kernel<'pool>, String> {
-    let library = Library::open(&plan.kernel)?;
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() } as u32;
-    seccomp::install(&seccomp::run_rules(pid, CHANNEL_FD as u32))?;
-    library.bind(pool)
-}
-
 /// The worker program's arguments, made before the fork so that the child
 /// allocates nothing before its execve.
 pub struct ExecArguments {
@@ -286,198 +279,162 @@ fn fresh_image(plan: &WorkerPlan) -> Layer {
 }
 
 /// The worker program's whole life, in its fresh image; never returns.
+/// A program that is also something else (the kernel host) calls
+/// `call_path::host_kernel` with a `WorkerHome` itself, from where it
+/// calls it in its other mode.
 pub fn run(plan: &WorkerPlan) -> ! {
-    let regions = match PrivateRegions::map(plan.layout) {
-        Ok(regions) => regions,
-        Err(reason) => {
-            send(&Reply::LoadFailed { reason }, 0);
-            std::process::exit(EXIT_SETUP);
+    std::process::exit(host_kernel(&mut WorkerHome::new(plan.clone())))
+}
+
+/// A sandbox worker's side of the call path: its private buffers, the
+/// supervisor's commands on its channel, and its replies.
+pub struct WorkerHome {
+    plan: WorkerPlan,
+    regions: Option<PrivateRegions>,
+    /// The command being served: its nonce and slot, for the answer.
+    serving: (u64, usize),
+}
+
+impl WorkerHome {
+    pub fn new(plan: WorkerPlan) -> Self {
+        WorkerHome {
+            plan,
+            regions: None,
+            serving: (0, 0),
         }
-    };
-    send(
-        &Reply::Private {
-            base: regions.base(),
-        },
-        0,
-    );
-    let (layers, pool) = match confine(plan) {
-        Ok(confined) => confined,
-        Err(reason) => {
+    }
+
+    fn regions(&self) -> &PrivateRegions {
+        self.regions.as_ref().expect("mapped by confine")
+    }
+
+    /// The calls `command` asks for, on the buffers of its slot, fenced.
+    fn calls(&mut self, command: &Command) -> Option<Calls> {
+        let geometry = command.geometry;
+        let level_bytes = (geometry.cells as usize).checked_mul(geometry.value_bytes())?;
+        let slot = slot_bytes(level_bytes);
+        let regions = self.regions();
+        let buffers = [
+            regions.buffer(0, slot)?,
+            regions.buffer(1, slot)?,
+            regions.buffer(2, slot)?,
+        ];
+        regions.fence(slot).ok()?;
+        self.serving = (command.nonce, slot);
+        let fp_changes = FpChanges::Refuse;
+        Some(match command.op {
+            Op::Step { current, steps } => Calls::Step(StepCalls {
+                geometry,
+                state: State {
+                    level: [buffers[0], buffers[1]],
+                    scratch: buffers[2],
+                    current,
+                },
+                steps,
+                calls: command.calls,
+                level_bytes,
+                stride: slot,
+                advice: libc::MADV_DONTNEED,
+                fp_changes,
+            }),
+            // The field in the first slot, the digits in the second, the bad index in the third.
+            Op::Readout => Calls::Readout(ReadoutCalls {
+                geometry,
+                field: buffers[0],
+                digits: buffers[1] as *mut i8,
+                bad_index: buffers[2] as *mut u64,
+                calls: command.calls,
+                fp_changes,
+            }),
+        })
+    }
+}
+
+impl Home for WorkerHome {
+    fn confine(&mut self) -> Result<Pool, i32> {
+        let regions = PrivateRegions::map(self.plan.layout).map_err(|reason| {
             send(&Reply::LoadFailed { reason }, 0);
-            std::process::exit(EXIT_SETUP);
-        }
-    };
-    for layer in std::iter::once(&fresh_image(plan)).chain(&layers) {
+            EXIT_SETUP
+        })?;
         send(
-            &Reply::Layer {
-                name: layer.name.to_owned(),
-                active: layer.active,
-                detail: layer.detail.clone(),
+            &Reply::Private {
+                base: regions.base(),
             },
             0,
         );
-    }
-    match load(plan, &pool) {
-        Ok(kernel) => {
+        self.regions = Some(regions);
+        let (layers, pool) = confine(&self.plan).map_err(|reason| {
+            send(&Reply::LoadFailed { reason }, 0);
+            EXIT_SETUP
+        })?;
+        for layer in std::iter::once(&fresh_image(&self.plan)).chain(&layers) {
             send(
-                &Reply::Ready {
-                    name: kernel.name.clone(),
+                &Reply::Layer {
+                    name: layer.name.to_owned(),
+                    active: layer.active,
+                    detail: layer.detail.clone(),
                 },
                 0,
             );
-            serve(&kernel, &pool, &regions)
         }
-        Err(reason) => {
-            send(&Reply::LoadFailed { reason }, 0);
-            std::process::exit(0)
-        }
+        Ok(pool)
     }
-}
 
-fn serve(kernel: &Kernel, pool: &Pool, regions: &PrivateRegions) -> ! {
-    let mut message = [0u8; MESSAGE_BYTES + 1];
-    loop {
-        // SAFETY: reads into a buffer we own.
-        let read = unsafe {
-            libc::read(
-                CHANNEL_FD,
-                message.as_mut_ptr() as *mut c_void,
-                message.len(),
-            )
-        };
-        if read == 0 {
-            std::process::exit(0);
-        }
-        if read < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+    fn module(&self) -> &Path {
+        &self.plan.kernel
+    }
+
+    fn opened(&mut self) -> Result<(), String> {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() } as u32;
+        seccomp::install(&seccomp::run_rules(pid, CHANNEL_FD as u32))
+    }
+
+    fn load_failed(&mut self, reason: String) -> i32 {
+        send(&Reply::LoadFailed { reason }, 0);
+        0
+    }
+
+    fn ready(&mut self, name: &str) -> Result<(), i32> {
+        send(
+            &Reply::Ready {
+                name: name.to_owned(),
+            },
+            0,
+        );
+        Ok(())
+    }
+
+    fn next(&mut self, message: &mut [u8; MESSAGE_BUFFER_BYTES]) -> Result<Calls, i32> {
+        loop {
+            // SAFETY: reads into a buffer we own.
+            let read = unsafe {
+                libc::read(
+                    CHANNEL_FD,
+                    message.as_mut_ptr() as *mut c_void,
+                    message.len(),
+                )
+            };
+            if read == 0 {
+                return Err(0);
             }
-            std::process::exit(EXIT_SETUP);
+            if read < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(EXIT_SETUP);
+            }
+            let command = Command::decode(&message[..read as usize]).ok_or(EXIT_BAD_COMMAND)?;
+            return self.calls(&command).ok_or(EXIT_BAD_COMMAND);
         }
-        let Some(command) = Command::decode(&message[..read as usize]) else {
-            std::process::exit(EXIT_BAD_COMMAND);
-        };
-        let Some(reply) = execute(kernel, pool, regions, &command) else {
-            std::process::exit(EXIT_BAD_COMMAND);
-        };
-        send(&reply, command.nonce);
     }
-}
 
-/// Runs one call between two reads of the FP control state, on this thread
-/// and (through the pool) on every pool thread that ran a chunk; a change
-/// is undone at once and reported.
-fn checked_call(pool: &Pool, call: u32, run: impl FnOnce() -> i32) -> Result<i32, Reply> {
-    let before = FpControl::read();
-    let status = run();
-    let after = FpControl::read();
-    let changed = |before: FpControl, after: FpControl| Reply::FpChanged {
-        call,
-        before: (before.mxcsr, before.x87),
-        after: (after.mxcsr, after.x87),
-    };
-    if after != before {
-        before.restore();
-        if after.changes_from(&before).is_some() {
-            return Err(changed(before, after));
-        }
+    fn answer(&mut self, outcome: Reply) -> Result<(), i32> {
+        let (nonce, slot) = self.serving;
+        self.regions().unfence(slot).map_err(|_| EXIT_BAD_COMMAND)?;
+        send(&outcome, nonce);
+        Ok(())
     }
-    if let Some(change) = pool.take_fp_change() {
-        return Err(changed(change.before, change.after));
-    }
-    Ok(status)
-}
-
-fn execute(
-    kernel: &Kernel,
-    pool: &Pool,
-    regions: &PrivateRegions,
-    command: &Command,
-) -> Option<Reply> {
-    let geometry = &command.geometry;
-    let cells = geometry.cells as usize;
-    let field_bytes = cells.checked_mul(geometry.value_bytes())?;
-    let slot = slot_bytes(field_bytes);
-    let buffers = [
-        regions.buffer(0, slot)?,
-        regions.buffer(1, slot)?,
-        regions.buffer(2, slot)?,
-    ];
-    regions.fence(slot).ok()?;
-    let reply = match command.op {
-        Op::Step { current, steps } => {
-            let start = (current, steps);
-            step_calls(kernel, pool, command, buffers, field_bytes, start)
-        }
-        Op::Readout => readout_calls(kernel, pool, command, buffers),
-    };
-    regions.unfence(slot).ok()?;
-    Some(reply)
-}
-
-/// The command's calls of `steps` steps each, every one on a freshly
-/// discarded scratch and cleared padding, as the live core makes them.
-fn step_calls(
-    kernel: &Kernel,
-    pool: &Pool,
-    command: &Command,
-    [level0, level1, scratch]: [*mut c_void; 3],
-    level_bytes: usize,
-    (current, steps): (u32, u64),
-) -> Reply {
-    let geometry = &command.geometry;
-    for call in 0..command.calls {
-        let state = State {
-            level: [level0, level1],
-            scratch,
-            current: ((u64::from(current) + u64::from(call) * steps) % 2) as u32,
-        };
-        // SAFETY: each buffer is a whole slot of the regions' block.
-        unsafe {
-            prepare_call(
-                &state,
-                level_bytes,
-                slot_bytes(level_bytes),
-                libc::MADV_DONTNEED,
-            )
-        };
-        // SAFETY: every pointer refers to a mapped buffer of `cells` values.
-        match checked_call(pool, call, || unsafe {
-            kernel.wave_step(geometry, &state, steps)
-        }) {
-            Err(reply) => return reply,
-            Ok(STATUS_OK) => {}
-            Ok(status) => return Reply::Status { call, status },
-        }
-    }
-    Reply::Done { status: STATUS_OK }
-}
-
-/// The command's readouts: the field in the first slot, the digits in the
-/// second, the bad index in the third.
-fn readout_calls(
-    kernel: &Kernel,
-    pool: &Pool,
-    command: &Command,
-    [field, digits, bad_index]: [*mut c_void; 3],
-) -> Reply {
-    let mut last = STATUS_OK;
-    for call in 0..command.calls {
-        // SAFETY: every pointer refers to a mapped buffer of the right size.
-        match checked_call(pool, call, || unsafe {
-            kernel.readout(
-                &command.geometry,
-                field,
-                digits as *mut i8,
-                bad_index as *mut u64,
-            )
-        }) {
-            Err(reply) => return reply,
-            Ok(status @ (STATUS_OK | STATUS_NONFINITE)) => last = status,
-            Ok(status) => return Reply::Status { call, status },
-        }
-    }
-    Reply::Done { status: last }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `ouroboros-sandbox-worker`: the fresh image a sandbox worker runs in
 //! unless the supervisor is given another program (the gauntlet gives the
-//! kernel host's, `ouroboros-kernel-host --sandbox-worker`, which runs the
-//! same `worker::run`). The supervisor (`ouroboros-sandbox`, beside which
+//! kernel host's, `ouroboros-kernel-host --sandbox-worker`, which calls
+//! the kernel through the same `call_path::host_kernel` with a `WorkerHome`). The supervisor (`ouroboros-sandbox`, beside which
 //! this program is staged) forks and the child executes this program with its channel on fd 3 and
 //! only what a worker needs on the command line (`WorkerPlan::arguments`);
 //! `worker::run` confines it, loads its one kernel and serves the channel.

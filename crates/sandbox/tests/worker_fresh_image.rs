@@ -5,7 +5,8 @@
 //! own on its heap and stack, spawns a worker on the reference kernel, and
 //! once the worker is loaded and stopped reads every readable and writable
 //! mapping of every process in the worker's group (`process_vm_readv`, as
-//! the supervisor copies buffers) for the seed's bytes and its decimal
+//! the supervisor copies buffers; `ouroboros_sandbox::testing`, which the
+//! kernel host's worker suite shares) for the seed's bytes and its decimal
 //! text. A worker that were only forked holds both.
 //! One test in this file: the spawn must come from a process with no other
 //! test's threads running.
@@ -20,6 +21,7 @@ use std::time::Duration;
 use ouroboros_sandbox::confine::Limits;
 use ouroboros_sandbox::remote::Worker;
 use ouroboros_sandbox::shared::{Layout, PAGE_BYTES};
+use ouroboros_sandbox::testing::{contains, group_processes, writable_memory};
 use ouroboros_sandbox::worker::WorkerPlan;
 
 fn random_seed() -> u64 {
@@ -29,65 +31,6 @@ fn random_seed() -> u64 {
     assert_eq!(got, 8);
     // Twenty decimal digits, so its text cannot turn up by chance.
     seed | (1 << 63)
-}
-
-/// The pids whose process group is `group`.
-fn group_processes(group: libc::pid_t) -> Vec<libc::pid_t> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| {
-            entry
-                .ok()?
-                .file_name()
-                .to_str()?
-                .parse::<libc::pid_t>()
-                .ok()
-        })
-        .filter(|&pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // After the command's closing parenthesis: state, ppid, pgrp.
-            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            after.split_whitespace().nth(2) == Some(&group.to_string())
-        })
-        .collect()
-}
-
-/// Every readable and writable mapping of `pid`, as far as it can be read.
-fn writable_memory(pid: libc::pid_t) -> Vec<Vec<u8>> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let mut blocks = Vec::new();
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (range, perms) = (fields.next().unwrap(), fields.next().unwrap());
-        if !perms.starts_with("rw") {
-            continue;
-        }
-        let (start, end) = range.split_once('-').unwrap();
-        let start = usize::from_str_radix(start, 16).unwrap();
-        let end = usize::from_str_radix(end, 16).unwrap();
-        let mut block = vec![0u8; end - start];
-        let local = libc::iovec {
-            iov_base: block.as_mut_ptr() as *mut libc::c_void,
-            iov_len: block.len(),
-        };
-        let remote = libc::iovec {
-            iov_base: start as *mut libc::c_void,
-            iov_len: block.len(),
-        };
-        // SAFETY: reads another process's memory into a buffer we own.
-        let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-        if read > 0 {
-            block.truncate(read as usize);
-            blocks.push(block);
-        }
-    }
-    blocks
-}
-
-fn contains(blocks: &[Vec<u8>], needle: &[u8]) -> bool {
-    blocks
-        .iter()
-        .any(|block| block.windows(needle.len()).any(|window| window == needle))
 }
 
 #[test]
