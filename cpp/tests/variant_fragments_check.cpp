@@ -16,6 +16,8 @@
 #define VARIANT_WAVEFRONT_PLANES 4
 #define VARIANT_TILE_BYTES 32768
 #define VARIANT_WANTED_BANDS 1
+#define VARIANT_BLOCK_STRIP skewed_strip<Real, AXES>(geometry)
+#define VARIANT_ADVANCE_BLOCK advance_block<Real, AXES>
 #define VARIANT_SPAN_ATTRIBUTES __attribute__((target("avx2")))
 #define VARIANT_RESTRICT __restrict
 #define VARIANT_FIRST begin
@@ -33,6 +35,8 @@
 #define VARIANT_FENCE
 #define VARIANT_ROW_LOOPS
 #define VARIANT_SPAN_CALL
+#define VARIANT_HEAD_SPAN_CALL
+#define VARIANT_WRAP_SPAN_CALL
 #define VARIANT_DEPTH const std::uint64_t depth = TEMPORAL_STEPS;
 #define VARIANT_PRAGMAS
 #define VARIANT_PREFETCH
@@ -82,6 +86,7 @@ namespace {
 #else
 #include "line_span.h"
 #include "trapezoid_pass.h"
+#include "sweep_block.h"
 #include "run_bands_serial.h"
 #include "trapezoid_steps.h"
 #include "step_any_line.h"

@@ -32,9 +32,11 @@ std::vector<std::string> rendered_kernels() {
 // Extents whose last axis crosses several cache lines and vector widths,
 // whose first axis is shorter than the deepest fused pass, rows too long to
 // be swept whole (strips of 64 f64 or 128 f32 columns, and a narrower last
-// strip), a 3-D lattice that a trapezoid pass cuts into several tiles along
-// planes and lines (each wrapping at band 0), and one generic (4-D) shape.
-const std::vector<std::vector<std::uint64_t>> SHAPES = {{301},      {9, 131},     {5, 1100},
+// strip), a 2-D lattice deep enough for 6 fused steps whose rows a
+// trapezoid pass cuts into skewed strips (of 1024 f64 or 2048 f32 columns),
+// a 3-D lattice that a trapezoid pass cuts into several tiles along planes
+// and lines (each wrapping at band 0), and one generic (4-D) shape.
+const std::vector<std::vector<std::uint64_t>> SHAPES = {{301},      {9, 131},     {5, 1100},   {16, 2500},
                                                         {5, 6, 70}, {24, 20, 40}, {3, 4, 3, 5}};
 // 1, 2, odd counts, and more than the deepest fused pass (8) with an odd remainder.
 const std::vector<std::uint64_t> STEP_COUNTS = {1, 2, 3, 5, 8, 13};

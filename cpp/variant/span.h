@@ -1,5 +1,5 @@
 template <typename Real, unsigned AXES>
-VARIANT_SPAN_ATTRIBUTES void span(const RowView<Real, AXES>& view, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
+VARIANT_SPAN_ATTRIBUTES inline void span(const RowView<Real, AXES>& view, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
   const Real* VARIANT_RESTRICT here = view.here;
   const Real* plus[AXES] = {};
   const Real* minus[AXES] = {};

@@ -1,5 +1,5 @@
 template <typename Real, unsigned AXES, bool ALIGNED>
-VARIANT_SPAN_ATTRIBUTES void span(const RowView<Real, AXES>& view, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
+VARIANT_SPAN_ATTRIBUTES inline void span(const RowView<Real, AXES>& view, std::uint64_t extent, std::uint64_t begin, std::uint64_t end, Real r2) {
   const Real* VARIANT_RESTRICT here = ALIGNED ? static_cast<const Real*>(__builtin_assume_aligned(view.here, ALIGN_BYTES)) : view.here;
   const Real* plus[AXES] = {};
   const Real* minus[AXES] = {};

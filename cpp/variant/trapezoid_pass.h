@@ -34,12 +34,18 @@ void advance(const ouro_geometry& geometry, const ouro_state& state, std::uint32
 // One step over a range of units (advance), as Pass calls it.
 using Advance = void (*)(const ouro_geometry&, const ouro_state&, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t);
 
+// One step over a range of rows and a range of virtual columns (advance_block), as Pass calls it.
+using AdvanceBlock = void (*)(const ouro_geometry&, const ouro_state&, std::uint32_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                              std::uint64_t, std::uint64_t);
+
 template <typename Real, unsigned AXES>
 struct Pass {
   // advance<Real, AXES>, called through a pointer: the static analyser then
   // reads it once rather than inlined at every call in the phases' loops,
   // which cut clang-tidy's time on a rendering by a third.
   Advance advance_units;
+  // advance_block<Real, AXES> when a 2-D pass walks its rows in skewed strips (strip > 0), else unused.
+  AdvanceBlock advance_block;
   const ouro_geometry* geometry;
   const ouro_state* state;
   std::uint32_t current;
@@ -48,6 +54,10 @@ struct Pass {
   std::uint64_t bands;
   // Units a wavefront position advances: TILE_BYTES of a level, at least one unit.
   std::uint64_t chunk;
+  // Columns per strip of a 2-D pass's wavefront position, or 0: whole rows.
+  std::uint64_t strip;
+  // Values per cache line: the skew of a strip's columns per step.
+  static constexpr std::uint64_t LINE_REALS = 64 / sizeof(Real);
 
   std::uint64_t edge(std::uint64_t band) const { return units * band / bands; }
 
@@ -59,12 +69,44 @@ struct Pass {
       const std::uint64_t b = edge(band + 1);
       for (std::uint64_t front = a; front < b; front += chunk) {
         const std::uint64_t top = b - front > chunk ? front + chunk : b;
+        if (strip > 0) {
+          strips(a, b, front, top);
+          continue;
+        }
         for (std::uint64_t step = 1; step <= depth; ++step) {
           const std::uint64_t skew = step - 1;
           const std::uint64_t lo = below(front, skew) > a + skew ? below(front, skew) : a + skew;
           const std::uint64_t hi = below(top, skew) < b - skew ? below(top, skew) : b - skew;
           if (lo < hi) advance_units(*geometry, *state, current, step, lo, hi);
         }
+      }
+    }
+  }
+
+  // The wavefront position [front, top) of band [a, b) a strip of columns at
+  // a time, each strip through all the pass's steps while its rows are in
+  // L1. Step t of a strip covers its columns skewed left by t - 1 cache
+  // lines (a skew of at least one cell per step, and whole lines keep the
+  // vectors of a 64-byte-aligned row aligned), so a cell's right neighbour
+  // at step t - 1 is in the same strip and its left one in the same or the
+  // previous strip: both done. The first strip shrinks from the left
+  // instead (its column 0 needs the row's last cell), and the last grows
+  // past the row's end by as much (virtual columns, c mod extent), taking
+  // the first strip's cells once their left neighbours exist; strips are
+  // wider than twice the deepest skew, so each cell of a step is in
+  // exactly one strip, and the rows of step t are those a whole-row pass
+  // would take, so every step reads what a plain sweep would.
+  void strips(std::uint64_t a, std::uint64_t b, std::uint64_t front, std::uint64_t top) const {
+    const std::uint64_t extent = geometry->extents[AXES];
+    for (std::uint64_t column = 0; column < extent; column += strip) {
+      for (std::uint64_t step = 1; step <= depth; ++step) {
+        const std::uint64_t skew = step - 1;
+        const std::uint64_t lo = below(front, skew) > a + skew ? below(front, skew) : a + skew;
+        const std::uint64_t hi = below(top, skew) < b - skew ? below(top, skew) : b - skew;
+        const std::uint64_t shift = skew * LINE_REALS;
+        const std::uint64_t first = column == 0 ? shift : column - shift;
+        const std::uint64_t last = extent - column <= strip ? extent + shift : column + strip - shift;
+        if (lo < hi) advance_block(*geometry, *state, current, step, lo, hi, first, last);
       }
     }
   }

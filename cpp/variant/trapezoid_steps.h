@@ -16,6 +16,7 @@ void step_banded(const ouro_host& host, const ouro_geometry& geometry, const our
   const std::uint64_t unit_bytes = geometry.cells / units * sizeof(Real);
   const std::uint64_t chunk = TILE_BYTES > unit_bytes ? TILE_BYTES / unit_bytes : 1;
   const std::uint64_t wanted = VARIANT_WANTED_BANDS;
+  const std::uint64_t strip = VARIANT_BLOCK_STRIP;
   std::uint64_t done = 0;
   while (done < steps) {
     // Down to a depth whose bands of 2 * depth units fit: extents are >= 3, so depth 1 always does.
@@ -23,7 +24,7 @@ void step_banded(const ouro_host& host, const ouro_geometry& geometry, const our
     const std::uint64_t fit = units / (2 * depth);
     const std::uint64_t bands = wanted < fit ? wanted : fit;
     const auto current = static_cast<std::uint32_t>((state.current + done) % 2);
-    const Pass<Real, AXES> pass{advance<Real, AXES>, &geometry, &state, current, depth, units, bands, chunk};
+    const Pass<Real, AXES> pass{advance<Real, AXES>, VARIANT_ADVANCE_BLOCK, &geometry, &state, current, depth, units, bands, chunk, strip};
     Trapezoids<Real, AXES> trapezoids{&pass};
     run_bands(host, bands, trapezoids);
     if (depth > 1) {

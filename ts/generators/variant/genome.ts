@@ -14,7 +14,9 @@ export interface VariantGenome {
   /**
    * Columns per strip when loopOrder is "strips", counted in f64 cells (an
    * f32 strip has as many bytes, twice the columns); rows short enough to
-   * sit in L1 whole, as a 3-D lattice's usually are, are not cut.
+   * sit in L1 whole, as a 3-D lattice's usually are, are not cut. A 2-D
+   * trapezoid pass skews its strips by a cache line per step and widens them
+   * to more than twice its deepest skew.
    */
   tileCols: 64 | 256 | 1024 | 4096;
   /** `#pragma GCC unroll` factor of the inner loop (1: no pragma). */

@@ -186,12 +186,32 @@ const WANTED_BANDS: Record<VariantGenome['split'], string> = {
   dynamic: 'units / GRAIN_ROWS > host.threads ? units / GRAIN_ROWS : (host.threads > 0 ? host.threads : 1)',
 };
 
+/**
+ * Under loopOrder "strips", a 2-D pass takes each wavefront position a
+ * skewed strip of columns at a time through all its steps (Pass::strips in
+ * trapezoid_pass.h), so the steps reuse the strip in L1 rather than a whole
+ * row's worth of each step in L2.
+ */
+function sweepBlock(genome: VariantGenome): string {
+  if (genome.loopOrder !== 'strips') return '';
+  return `\n${fill('sweep_block.h', {
+    VARIANT_HEAD_SPAN_CALL: spanCall(genome, 'first', 'head'),
+    VARIANT_WRAP_SPAN_CALL: spanCall(genome, '0', 'last - extent'),
+    VARIANT_FENCE: streams(genome) ? fragment('fence_rows.inc') : '',
+  })}`;
+}
+
 function trapezoid(genome: VariantGenome): string {
   const pass = fill('trapezoid_pass.h', { VARIANT_TEMPORAL_STEPS: String(genome.temporalSteps), VARIANT_TILE_BYTES: String(genome.tileKiB * 1024) });
   // How a pass's bands reach the host's pool: every band on the calling thread, or one pool item per band.
   const bands = fragment(genome.split === 'serial' ? 'run_bands_serial.h' : 'run_bands_pooled.h');
-  const steps = fill('trapezoid_steps.h', { VARIANT_WANTED_BANDS: WANTED_BANDS[genome.split] });
-  return `\n${pass}\n${bands}\n${steps}`;
+  const strips = genome.loopOrder === 'strips';
+  const steps = fill('trapezoid_steps.h', {
+    VARIANT_WANTED_BANDS: WANTED_BANDS[genome.split],
+    VARIANT_BLOCK_STRIP: strips ? 'skewed_strip<Real, AXES>(geometry)' : '0',
+    VARIANT_ADVANCE_BLOCK: strips ? 'advance_block<Real, AXES>' : 'nullptr',
+  });
+  return `\n${pass}${sweepBlock(genome)}\n${bands}\n${steps}`;
 }
 
 /** The kernel's self-given name: "variant-" and 8 hex digits of the genome's hash. */
