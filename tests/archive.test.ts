@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Archive, INTERRUPTED_REASON, LEGACY_INTERRUPTED } from '../dist/ts/archive/archive.js';
+import { BUSY_TIMEOUT_MS, retryWhileBusy } from '../dist/ts/archive/database.js';
 import { ArchiveError } from '../dist/ts/archive/errors.js';
 import { APPLICATION_ID, SCHEMA_VERSION } from '../dist/ts/archive/schema.js';
 import type { AttemptRecord, AttemptStatus, NewAttempt } from '../dist/ts/archive/types.js';
@@ -371,6 +372,47 @@ function runInsertLoopAndKill(archiveFile: string, finishedTarget: number): Prom
     });
   });
 }
+
+describe('Archive: a lock SQLite does not wait for', () => {
+  function sqliteError(code: string): Error {
+    return Object.assign(new Error(code === 'SQLITE_BUSY' ? 'database is locked' : code), { code });
+  }
+
+  it('is asked for again until it is free', () => {
+    const codes = ['SQLITE_BUSY', 'SQLITE_BUSY_RECOVERY'];
+    let calls = 0;
+    const mode = retryWhileBusy(() => {
+      calls += 1;
+      const code = codes.shift();
+      if (code) throw sqliteError(code);
+      return 'wal';
+    });
+    expect(mode).toBe('wal');
+    expect(calls).toBe(3);
+  });
+
+  it("is given up with SQLite's own error once the busy timeout has passed", () => {
+    let clock = 1000;
+    let calls = 0;
+    const stillBusy = (): never => {
+      calls += 1;
+      clock += BUSY_TIMEOUT_MS / 2;
+      throw sqliteError('SQLITE_BUSY');
+    };
+    expect(() => retryWhileBusy(stillBusy, BUSY_TIMEOUT_MS, () => clock)).toThrow('database is locked');
+    expect(calls).toBe(2);
+  });
+
+  it('is not the cause of any other error, which is thrown at the first call', () => {
+    let calls = 0;
+    const corrupt = (): never => {
+      calls += 1;
+      throw sqliteError('SQLITE_CORRUPT');
+    };
+    expect(() => retryWhileBusy(corrupt)).toThrow('SQLITE_CORRUPT');
+    expect(calls).toBe(1);
+  });
+});
 
 describe('Archive: kill -9', () => {
   it('keeps every acknowledged attempt of a writer killed mid-run, and marks the pending ones interrupted', async () => {

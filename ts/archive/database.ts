@@ -18,6 +18,11 @@ export const IN_MEMORY = ':memory:';
 
 const KNOWN_VERSIONS: readonly number[] = [...MIGRATIONS.keys(), SCHEMA_VERSION];
 
+/** better-sqlite3's own busy timeout, which its statements wait on for a lock. */
+export const BUSY_TIMEOUT_MS = 5000;
+const BUSY_RETRY_MS = 5;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
 interface Identity {
   applicationId: number;
   version: number;
@@ -33,16 +38,42 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * Runs `body` again while SQLite answers SQLITE_BUSY, until `timeoutMs`. A
+ * statement waits on the busy timeout for most locks, but not for all:
+ * switching a new file to write-ahead logging while another process opens
+ * it too can fail at once, and so can reading a WAL index that process is
+ * still building. Those locks are held for microseconds, so a short wait
+ * and a retry always gets them.
+ */
+export function retryWhileBusy<T>(body: () => T, timeoutMs = BUSY_TIMEOUT_MS, now: () => number = Date.now): T {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    try {
+      return body();
+    } catch (error) {
+      if (!sqliteCode(error)?.startsWith('SQLITE_BUSY') || now() >= deadline) throw error;
+      Atomics.wait(sleeper, 0, 0, BUSY_RETRY_MS);
+    }
+  }
+}
+
 function readIdentity(db: SqliteDatabase, file: string): Identity {
   try {
-    return {
-      applicationId: db.pragma('application_id', { simple: true }) as number,
-      version: db.pragma('user_version', { simple: true }) as number,
-      tables: db
-        .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .all()
-        .map((row) => row.name),
-    };
+    // One read transaction: the three reads see one state of the file even
+    // while another process creates the schema in it.
+    return retryWhileBusy(() =>
+      db
+        .transaction(() => ({
+          applicationId: db.pragma('application_id', { simple: true }) as number,
+          version: db.pragma('user_version', { simple: true }) as number,
+          tables: db
+            .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .all()
+            .map((row) => row.name),
+        }))
+        .deferred(),
+    );
   } catch (error) {
     const code = sqliteCode(error);
     if (code === 'SQLITE_NOTADB') {
@@ -120,7 +151,7 @@ function createSchema(db: SqliteDatabase, file: string): void {
 function connect(file: string): SqliteDatabase {
   try {
     if (file !== IN_MEMORY) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    return new Database(file);
+    return new Database(file, { timeout: BUSY_TIMEOUT_MS });
   } catch (error) {
     throw new ArchiveError(`archive ${file} cannot be opened: ${message(error)}`, file);
   }
@@ -157,7 +188,7 @@ export function openDatabase(file: string): { db: SqliteConnection; migratedFrom
  * machine; attempts take seconds each, so the sync costs nothing that shows.
  */
 function setUp(db: SqliteDatabase, file: string): void {
-  const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+  const mode = retryWhileBusy(() => db.pragma('journal_mode = WAL', { simple: true }) as string);
   if (mode !== 'wal' && !(file === IN_MEMORY && mode === 'memory')) {
     throw new ArchiveError(`archive ${file} cannot use write-ahead logging (journal_mode stayed ${mode}): put it on a local filesystem`, file);
   }
