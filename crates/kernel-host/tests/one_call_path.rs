@@ -20,9 +20,9 @@ use ouroboros_kernel_host::protocol::{encode_command, Command as HostCommand, Ki
 use ouroboros_kernel_host::rules::{CHANNEL_FD, SEGMENT_FD, WORKSPACE_FD};
 use ouroboros_kernel_host::workspace::WorkspaceLayout;
 use ouroboros_sandbox::abi::{Geometry, PRECISION_F64};
-use ouroboros_sandbox::confine::Limits;
 use ouroboros_sandbox::remote::{Remote, Worker};
 use ouroboros_sandbox::shared::{Layout, SharedBuffers};
+use ouroboros_sandbox::testing::{compile_kernel, root, TEST_LIMITS};
 use ouroboros_sandbox::worker::WorkerPlan;
 use ouroboros_segment::DEFAULT_METADATA_CAPACITY_BYTES;
 use ouroboros_segment::{Layout as SegmentLayout, Precision, Segment};
@@ -36,18 +36,11 @@ fn host_program() -> PathBuf {
 }
 
 fn build_module(scratch: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let module = scratch.join("records-its-callers.so");
-    let built = Command::new("c++")
-        .args(["-std=c++17", "-O2", "-fPIC", "-shared", "-I"])
-        .arg(root.join("cpp/include"))
-        .arg(root.join("tests/fixtures/kernel-host/records-its-callers.cpp"))
-        .arg("-o")
-        .arg(&module)
-        .status()
-        .expect("a C++ compiler (c++) is needed to build the test module");
-    assert!(built.success());
-    module
+    compile_kernel(
+        &root().join("tests/fixtures/kernel-host/records-its-callers.cpp"),
+        &scratch.join("records-its-callers.so"),
+        &[],
+    )
 }
 
 /// The entry's and the step's return addresses, as the module wrote them.
@@ -66,12 +59,7 @@ fn as_sandbox_worker(module: &Path) -> Vec<u64> {
         program: host_program(),
         kernel: module.to_owned(),
         threads: 2,
-        limits: Limits {
-            cpu_seconds: 20,
-            address_space_bytes: 1 << 30,
-            open_files: 32,
-            file_size_bytes: 0,
-        },
+        limits: TEST_LIMITS,
         layout,
     };
     let worker = Worker::spawn("candidate", &plan, Duration::from_secs(20)).unwrap();

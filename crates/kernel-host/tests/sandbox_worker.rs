@@ -7,14 +7,14 @@
 //! with the scan crates/sandbox/tests/worker_fresh_image.rs runs on the
 //! sandbox's own worker program (`ouroboros_sandbox::testing`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use ouroboros_sandbox::confine::Limits;
 use ouroboros_sandbox::remote::Worker;
 use ouroboros_sandbox::shared::{Layout, PAGE_BYTES};
-use ouroboros_sandbox::testing::{contains, group_processes, writable_memory};
+use ouroboros_sandbox::testing::{
+    compile_kernel, contains, group_processes, root, writable_memory, TEST_LIMITS,
+};
 use ouroboros_sandbox::worker::WorkerPlan;
 
 fn plan(kernel: PathBuf) -> WorkerPlan {
@@ -22,12 +22,7 @@ fn plan(kernel: PathBuf) -> WorkerPlan {
         program: PathBuf::from(env!("CARGO_BIN_EXE_ouroboros-kernel-host")),
         kernel,
         threads: 2,
-        limits: Limits {
-            cpu_seconds: 20,
-            address_space_bytes: 1 << 30,
-            open_files: 32,
-            file_size_bytes: 0,
-        },
+        limits: TEST_LIMITS,
         layout: Layout::for_bytes(3 * PAGE_BYTES),
     }
 }
@@ -42,29 +37,16 @@ fn group_memory(group: libc::pid_t) -> Vec<Vec<u8>> {
 
 #[test]
 fn the_kernel_host_loads_a_kernel_as_a_confined_sandbox_worker() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = std::env::temp_dir().join(format!(
         "ouroboros-kernel-host-worker-{}",
         std::process::id()
     ));
     std::fs::create_dir_all(&scratch).unwrap();
-    let kernel = scratch.join("reference.so");
-    let built = Command::new("c++")
-        .args([
-            "-std=c++17",
-            "-O3",
-            "-fPIC",
-            "-shared",
-            "-ffp-contract=off",
-            "-I",
-        ])
-        .arg(root.join("cpp/include"))
-        .arg(root.join("cpp/kernels/reference.cpp"))
-        .arg("-o")
-        .arg(&kernel)
-        .status()
-        .expect("a C++ compiler (c++) is needed to build the test kernel");
-    assert!(built.success());
+    let kernel = compile_kernel(
+        &root().join("cpp/kernels/reference.cpp"),
+        &scratch.join("reference.so"),
+        &[],
+    );
 
     // Twenty decimal digits, from the clock's nanoseconds: no text of it turns up by chance.
     let seed = std::hint::black_box(Box::new(

@@ -1,8 +1,49 @@
 //! What the worker suites of this crate and of the kernel host share (the
-//! `test-support` feature, enabled only as their dev-dependency): reading
+//! `test-support` feature, enabled only as their dev-dependency): kernels
+//! built as the gauntlet builds them, a test worker's limits, and reading
 //! every readable and writable page of a worker's processes, as a kernel
 //! or the supervisor could, to check that none holds what the supervisor
 //! held when it forked (the run's seed above all).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::confine::Limits;
+
+/// A test worker's limits: 20 s of CPU, 1 GiB of address space, 32 open files, no file written.
+pub const TEST_LIMITS: Limits = Limits {
+    cpu_seconds: 20,
+    address_space_bytes: 1 << 30,
+    open_files: 32,
+    file_size_bytes: 0,
+};
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds `source` into `module` the way the gauntlet's compile gate does
+/// (C++17, -O3, no fused multiply-adds), with `includes` searched after the
+/// kernel ABI's headers; returns the module's canonical path.
+pub fn compile_kernel(source: &Path, module: &Path, includes: &[PathBuf]) -> PathBuf {
+    let mut compiler = Command::new("c++");
+    compiler
+        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
+        .arg("-I")
+        .arg(root().join("cpp/include"));
+    for include in includes {
+        compiler.arg("-I").arg(include);
+    }
+    let built = compiler
+        .arg(source)
+        .arg("-o")
+        .arg(module)
+        .status()
+        .expect("a C++ compiler (c++) is needed to build the test kernels");
+    assert!(built.success(), "{} did not compile", source.display());
+    module.canonicalize().unwrap()
+}
 
 /// The pids whose process group is `group`.
 pub fn group_processes(group: libc::pid_t) -> Vec<libc::pid_t> {

@@ -18,10 +18,9 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ouroboros_sandbox::confine::Limits;
 use ouroboros_sandbox::remote::Worker;
 use ouroboros_sandbox::shared::{Layout, PAGE_BYTES};
-use ouroboros_sandbox::testing::{contains, group_processes, writable_memory};
+use ouroboros_sandbox::testing::{contains, group_processes, writable_memory, TEST_LIMITS};
 use ouroboros_sandbox::worker::WorkerPlan;
 
 fn random_seed() -> u64 {
@@ -44,12 +43,7 @@ fn a_stopped_worker_holds_nothing_of_the_supervisors_memory() {
         program: PathBuf::from(env!("CARGO_BIN_EXE_ouroboros-sandbox-worker")),
         kernel: kernel.clone(),
         threads: 2,
-        limits: Limits {
-            cpu_seconds: 20,
-            address_space_bytes: 1 << 30,
-            open_files: 32,
-            file_size_bytes: 0,
-        },
+        limits: TEST_LIMITS,
         layout: Layout::for_bytes(3 * PAGE_BYTES),
     };
     let worker = Worker::spawn("candidate", &plan, Duration::from_secs(20)).unwrap();

@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use ouroboros_sandbox::testing::compile_kernel;
+pub use ouroboros_sandbox::testing::root;
 
 /// A new directory for `test`, named by this process so parallel suites never share one.
 pub fn scratch(test: &str) -> PathBuf {
@@ -31,23 +30,7 @@ pub fn build_kernel_including(
     name: &str,
     includes: &[PathBuf],
 ) -> PathBuf {
-    let module = scratch.join(format!("{name}.so"));
-    let mut compiler = Command::new("c++");
-    compiler
-        .args(["-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off"])
-        .arg("-I")
-        .arg(root().join("cpp/include"));
-    for include in includes {
-        compiler.arg("-I").arg(include);
-    }
-    let built = compiler
-        .arg(source)
-        .arg("-o")
-        .arg(&module)
-        .status()
-        .expect("a C++ compiler (c++) is needed to build the test kernels");
-    assert!(built.success(), "{} did not compile", source.display());
-    module.canonicalize().unwrap()
+    compile_kernel(source, &scratch.join(format!("{name}.so")), includes)
 }
 
 /// The reference kernel (cpp/kernels/reference.cpp), built into `scratch`.
