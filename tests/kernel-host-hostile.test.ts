@@ -57,8 +57,9 @@ async function runUntilHostFails(lat: Lattice, module: string, stepTimeoutMs?: n
   const id = await lat.loadConfinedModule(module, { stepTimeoutMs });
   const event = once(lat, 'watchdog') as Promise<[WatchdogEvent]>;
   const run = lat.run({ watchdog: { everySteps: 2 } });
-  // Let the watchdog verify the starting snapshot before the module goes live.
-  await until(() => lat.stepCount >= 20, 5);
+  // Let the watchdog verify a snapshot before the module goes live: the restore point. Steps alone do not say
+  // so: on a loaded machine the runner takes its 20 steps before the JS thread has checked the first snapshot.
+  await until(() => lat.stepCount >= 20 && lat.checkedEnergyDrift !== null, 5);
   if (before !== undefined) await lat.swap('step', before);
   await lat.swap('step', id);
   const [failure] = await event;

@@ -70,10 +70,20 @@ export class WatchdogRun {
     const { everySteps, watchdog, differential } = this.#build(options, initialEnergy);
     watchdog.prime();
     this.#running = { watchdog, differential };
+    // The runner's notices come on queues of their own, which a run's end does not wait for: a notice of an ended run
+    // served once the next has begun would have this run's watchdog judge the next run's snapshot of the same step
+    // against this run's probe plan, fail it and roll back a kernel that did nothing wrong.
+    const current = () => this.#running?.watchdog === watchdog;
     return {
       everySteps,
-      onSnapshot: (step) => this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog, step)),
-      onConeProbe: watchdog.takesConeProbes ? () => this.#checkUnlessHeld('cone', () => watchdog.checkCone()) : null,
+      onSnapshot: (step) => {
+        if (current()) this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog, step));
+      },
+      onConeProbe: watchdog.takesConeProbes
+        ? () => {
+            if (current()) this.#checkUnlessHeld('cone', () => watchdog.checkCone());
+          }
+        : null,
     };
   }
 
