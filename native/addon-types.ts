@@ -335,7 +335,8 @@ export interface CoreLattice {
    * every snapshotEvery steps and at the start (0: none), announced by
    * onSnapshot(step). `onHostFailure` hears, on the JS thread, that the live
    * step module's kernel host failed (the slot is back on last-known-good).
-   * Resolves when the run ends.
+   * Resolves when the run ends, after every onSnapshot and onConeProbe call
+   * of the run (one queue carries them and the end, in the runner's order).
    */
   run(
     maxSteps: number,

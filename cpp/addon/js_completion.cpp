@@ -35,16 +35,21 @@ void JsCompletion::settle_on_js_thread(Napi::Env env, Napi::Function, std::nullp
   const std::unique_ptr<Settlement> owned(settlement);
   // env is null when Node is tearing down: nothing is left to settle.
   if (env == nullptr) return;
-  if (!owned->build) {
-    owned->deferred.Reject(Napi::Error::New(env, owned->error).Value());
+  settle_deferred(env, owned->deferred, owned->build, owned->error);
+}
+
+void settle_deferred(Napi::Env env, const Napi::Promise::Deferred& deferred, const JsCompletion::Builder& build,
+                     const std::string& error) {
+  if (!build) {
+    deferred.Reject(Napi::Error::New(env, error).Value());
     return;
   }
   try {
-    owned->deferred.Resolve(owned->build(env));
-  } catch (const Napi::Error& error) {
-    owned->deferred.Reject(error.Value());
-  } catch (const std::exception& error) {
-    owned->deferred.Reject(Napi::Error::New(env, error.what()).Value());
+    deferred.Resolve(build(env));
+  } catch (const Napi::Error& failure) {
+    deferred.Reject(failure.Value());
+  } catch (const std::exception& failure) {
+    deferred.Reject(Napi::Error::New(env, failure.what()).Value());
   }
 }
 

@@ -46,6 +46,14 @@ class JsCompletion {
   std::atomic<bool> settled_{false};
 };
 
+/**
+ * On the JS thread: resolves `deferred` with what `build` makes (a throw of
+ * build's rejects it instead), or rejects it with `error` when `build` is
+ * empty.
+ */
+void settle_deferred(Napi::Env env, const Napi::Promise::Deferred& deferred, const JsCompletion::Builder& build,
+                     const std::string& error);
+
 }  // namespace ouro::addon
 
 #endif

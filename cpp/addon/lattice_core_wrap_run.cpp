@@ -6,6 +6,7 @@
 #include "js_completion.h"
 #include "js_convert.h"
 #include "lattice_core_wrap.h"
+#include "run_notices.h"
 
 #include "core/cone_gather.h"
 
@@ -90,12 +91,6 @@ double* output_values(const Napi::Value& value, const char* name, std::uint64_t 
   return array.Data();
 }
 
-/// Calls a JS function with a step from the runner thread without ever waiting: one call is out at a time.
-struct ConeProbeNotifier {
-  Napi::ThreadSafeFunction notify;
-  ~ConeProbeNotifier() { notify.Release(); }
-};
-
 /// Runs a canary's two kernels off the JS thread.
 class CanaryWorker : public Napi::AsyncWorker {
  public:
@@ -165,12 +160,6 @@ struct HostFailureNotifier {
   ~HostFailureNotifier() { notify.Release(); }
 };
 
-/// Calls a JS function with the step of each watchdog snapshot, from the runner thread.
-struct SnapshotNotifier {
-  Napi::ThreadSafeFunction notify;
-  ~SnapshotNotifier() { notify.Release(); }
-};
-
 }  // namespace
 
 LatticeCoreWrap::Properties LatticeCoreWrap::run_properties() {
@@ -217,29 +206,19 @@ Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
     RunOptions options;
     options.max_steps = read_integer(info[0], "maxSteps", 0);
     options.snapshot_every = read_integer(info[1], "snapshotEvery", 0);
-    LatticeCore::SnapshotCallback on_snapshot;
+    Napi::Function on_snapshot_listener;
     if (options.snapshot_every > 0) {
       if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "onSnapshot must be a function");
-      // Built in place: a moved-from temporary's destructor would release the function.
-      auto notifier = std::make_shared<SnapshotNotifier>();
-      notifier->notify = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "ouroboros-watchdog", 0, 1);
-      on_snapshot = [notifier](std::uint64_t step) {
-        notifier->notify.BlockingCall([step](Napi::Env js, Napi::Function callback) {
-          callback.Call({Napi::Number::New(js, static_cast<double>(step))});
-        });
-      };
+      on_snapshot_listener = info[2].As<Napi::Function>();
     }
+    const Napi::Function on_cone_probe_listener =
+        info[4].IsFunction() ? info[4].As<Napi::Function>() : Napi::Function();
+    std::shared_ptr<RunNotices> notices = RunNotices::create(env, on_snapshot_listener, on_cone_probe_listener);
+    LatticeCore::SnapshotCallback on_snapshot;
+    if (!on_snapshot_listener.IsEmpty()) on_snapshot = [notices](std::uint64_t step) { notices->snapshot(step); };
     LatticeCore::SnapshotCallback on_cone_probe;
-    if (info[4].IsFunction()) {
-      auto notifier = std::make_shared<ConeProbeNotifier>();
-      // An unbounded queue, so that the runner never blocks: it announces a cone probe only when a slot was free.
-      notifier->notify = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "ouroboros-cone-probe", 0, 1);
-      on_cone_probe = [notifier](std::uint64_t step) {
-        notifier->notify.NonBlockingCall([step](Napi::Env js, Napi::Function callback) {
-          callback.Call({Napi::Number::New(js, static_cast<double>(step))});
-        });
-      };
-    }
+    // The runner never waits on the queue, which is unbounded: it announces a cone probe only when a slot was free.
+    if (!on_cone_probe_listener.IsEmpty()) on_cone_probe = [notices](std::uint64_t step) { notices->cone_probe(step); };
     LatticeCore::HostFailureCallback on_host_failure;
     if (info[3].IsFunction()) {
       auto notifier = std::make_shared<HostFailureNotifier>();
@@ -253,14 +232,14 @@ Napi::Value LatticeCoreWrap::run(const Napi::CallbackInfo& info) {
       };
     }
     core.set_host_failure_callback(std::move(on_host_failure));
-    std::shared_ptr<JsCompletion> ended = JsCompletion::create(env);
+    Napi::Promise ended = notices->promise();
     core.run(
         options,
-        [ended](const RunSummary& summary) {
-          ended->resolve([summary](Napi::Env js) { return run_summary(js, summary); });
+        [notices](const RunSummary& summary) {
+          notices->end([summary](Napi::Env js) { return run_summary(js, summary); });
         },
         std::move(on_snapshot), std::move(on_cone_probe));
-    return ended->promise();
+    return ended;
   });
 }
 
