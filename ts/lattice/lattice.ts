@@ -401,6 +401,7 @@ export class Lattice extends EventEmitter {
 
   /** Stops any run and frees the native state; the lattice cannot be used afterwards. */
   close(): void {
+    this.#watchdog.close();
     this.#core.close();
     for (const { host } of this.#hosts.values()) void host.kill();
     this.#segment?.close();

@@ -49,6 +49,8 @@ export class WatchdogRun {
   readonly #deferred = new Map<'snapshot' | 'cone', () => void>();
   /** The active run's watchdog, and whether its differential check compares the step kernel's batches; null without one. */
   #running: { watchdog: Watchdog; differential: boolean } | null = null;
+  /** Set when the lattice closes: nothing is left to check. */
+  #closed = false;
   /** What the snapshot checks have cost this lattice's runs, and the cone probes of its ended runs, in ms, as the watchdog measured each. */
   #checkMs = 0;
 
@@ -70,31 +72,36 @@ export class WatchdogRun {
     const { everySteps, watchdog, differential } = this.#build(options, initialEnergy);
     watchdog.prime();
     this.#running = { watchdog, differential };
-    // The runner's notices come on queues of their own, which a run's end does not wait for: a notice of an ended run
-    // served once the next has begun would have this run's watchdog judge the next run's snapshot of the same step
-    // against this run's probe plan, fail it and roll back a kernel that did nothing wrong.
-    const current = () => this.#running?.watchdog === watchdog;
     return {
       everySteps,
-      onSnapshot: (step) => {
-        if (current()) this.#checkUnlessHeld('snapshot', () => this.#checkAccounted(watchdog, step));
-      },
-      onConeProbe: watchdog.takesConeProbes
-        ? () => {
-            if (current()) this.#checkUnlessHeld('cone', () => watchdog.checkCone());
-          }
-        : null,
+      onSnapshot: (step) => this.#checkUnlessHeld(watchdog, 'snapshot', () => this.#checkAccounted(watchdog, step)),
+      onConeProbe: watchdog.takesConeProbes ? () => this.#checkUnlessHeld(watchdog, 'cone', () => watchdog.checkCone()) : null,
     };
   }
 
-  /** The run has ended: checks it deferred are dropped. */
+  /**
+   * The run has ended, after its last notice: the checks a hold deferred run
+   * now, while the core still holds what they read (the next run's
+   * snapshots replace it), and the run's watchdog ends.
+   */
   end(): void {
+    const deferred = [...this.#deferred.values()];
     this.#deferred.clear();
+    for (const check of deferred) check();
     if (this.#running !== null) {
       this.#running.watchdog.end();
       this.#checkMs += coneCostMs(this.#running.watchdog);
     }
     this.#running = null;
+  }
+
+  /**
+   * The lattice is closing: the checks a hold deferred, and the notices its
+   * run sends before its end, are dropped, since the core's state is gone.
+   */
+  close(): void {
+    this.#closed = true;
+    this.#deferred.clear();
   }
 
   /** Whether the active run has a watchdog. */
@@ -155,7 +162,16 @@ export class WatchdogRun {
     return { everySteps, watchdog, differential: differential !== null };
   }
 
-  #checkUnlessHeld(kind: 'snapshot' | 'cone', check: () => void): void {
+  /**
+   * Runs a check of `watchdog`'s run now, or when the holds are released.
+   * The core tells of a run's end only after the run's last notice, so every
+   * notice comes while its run is the active one; one that came later, once
+   * the run's watchdog had ended or the next run's had begun, would be judged
+   * against a state that is not its run's, and is dropped; so is every
+   * notice once the lattice has closed.
+   */
+  #checkUnlessHeld(watchdog: Watchdog, kind: 'snapshot' | 'cone', check: () => void): void {
+    if (this.#closed || this.#running?.watchdog !== watchdog) return;
     if (this.#holds > 0) this.#deferred.set(kind, check);
     else check();
   }
