@@ -7,7 +7,7 @@ import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_SCHEMA, ConfigError, defaultConfig, loadConfig, parseDurationMs, resolveConfig } from '../dist/ts/engine/config.js';
 import { MAX_FOLLOWED_CELLS, benchmarkTarget } from '../dist/ts/engine/judge.js';
-import { watchdogOptions } from '../dist/ts/engine/main-lattice.js';
+import { driftTolerance, watchdogOptions } from '../dist/ts/engine/main-lattice.js';
 import { tomlKeyAt } from '../dist/ts/engine/toml-key-at.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ouroboros-config-'));
@@ -189,20 +189,32 @@ describe('errors name the key, the value and the limit', () => {
 
 describe('the watchdog', () => {
   it("bounds the checks' cost to 1% of the run and checks the whole lattice every two minutes by default, never at '0s'", () => {
-    expect(watchdogOptions(defaultConfig.watchdog)).toEqual({
+    expect(watchdogOptions(defaultConfig)).toEqual({
       everySteps: 50,
       driftTolerance: 1e-9,
       maxCostShare: 0.01,
       differential: { fullCheckEveryMs: 120_000, coneEverySteps: 50 },
     });
     expect(() => resolveConfig({ watchdog: { maxCostShare: 0 } })).toThrow(/watchdog\.maxCostShare = 0/);
-    expect(watchdogOptions(resolveConfig({ watchdog: { fullCheckEvery: '0s' } }).watchdog).differential).toEqual({ fullCheckEveryMs: 0, coneEverySteps: 50 });
+    expect(watchdogOptions(resolveConfig({ watchdog: { fullCheckEvery: '0s' } })).differential).toEqual({ fullCheckEveryMs: 0, coneEverySteps: 50 });
     expect(() => resolveConfig({ watchdog: { fullCheckEvery: '2h' } })).toThrow(/watchdog\.fullCheckEvery = "2h": must be between 0 ms and 3600000 ms/);
   });
 
+  it("accepts the lattice precision's own drift unless watchdog.driftTolerance names another", () => {
+    // An f32 lattice's own kernel drifts 1e-7 within 50 steps: at f64's 1e-9 every check failed and rolled the state
+    // back, and an f32 main job ran 71833 steps to end at step 23.
+    const f32 = resolveConfig({ lattice: { precision: 'f32' } });
+    expect(driftTolerance(f32)).toBe(1e-4);
+    expect(watchdogOptions(f32).driftTolerance).toBe(1e-4);
+    expect(driftTolerance(defaultConfig)).toBe(1e-9);
+    expect(driftTolerance(resolveConfig({ lattice: { precision: 'f32' }, watchdog: { driftTolerance: 1e-6 } }))).toBe(1e-6);
+    expect(driftTolerance(resolveConfig({ watchdog: { driftTolerance: 1e-11 } }))).toBe(1e-11);
+    expect(() => resolveConfig({ watchdog: { driftTolerance: -1e-9 } })).toThrow(/watchdog\.driftTolerance = -1e-9/);
+  });
+
   it("passes the cone probes' spacing down to the lattice's watchdog, 0 turning them off, and names the key and its limits", () => {
-    expect(watchdogOptions(resolveConfig({ watchdog: { coneEverySteps: 7 } }).watchdog).differential).toMatchObject({ coneEverySteps: 7 });
-    expect(watchdogOptions(resolveConfig({ watchdog: { coneEverySteps: 0 } }).watchdog).differential).toMatchObject({ coneEverySteps: 0 });
+    expect(watchdogOptions(resolveConfig({ watchdog: { coneEverySteps: 7 } })).differential).toMatchObject({ coneEverySteps: 7 });
+    expect(watchdogOptions(resolveConfig({ watchdog: { coneEverySteps: 0 } })).differential).toMatchObject({ coneEverySteps: 0 });
     expect(() => resolveConfig({ watchdog: { coneEverySteps: -1 } })).toThrow(/watchdog\.coneEverySteps = -1: .*0.*1099511627776/);
     expect(() => resolveConfig({ watchdog: { coneEverySteps: 2.5 } })).toThrow(/watchdog\.coneEverySteps = 2\.5: .*integer/);
   });

@@ -271,7 +271,7 @@ async function runSearch(lattice: Lattice, config: EngineConfig, archive: Archiv
   engine.on('error', (error) => log(`${label}: engine error: ${error.message}`));
   const startedMs = performance.now();
   const audit = auditSteps(lattice);
-  const run = lattice.run({ watchdog: watchdogOptions(config.watchdog) });
+  const run = lattice.run({ watchdog: watchdogOptions(config) });
   await engine.start();
   await engine.whenStopped();
   const engineSummary = await engine.stop();

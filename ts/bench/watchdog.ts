@@ -122,7 +122,7 @@ export interface WatchdogBenchReport {
   fpRestore: FpRestoreFigures[];
   /** Where one check's time goes at the large lattice, each part timed alone on a run with a snapshot every K steps. */
   checkAnatomy: CheckAnatomy;
-  /** The watchdog as the engine runs it (`watchdogOptions(defaultConfig.watchdog)`) against none and against a check every K steps. */
+  /** The watchdog as the engine runs it (`watchdogOptions(defaultConfig)`) against none and against a check every K steps. */
   engineWatchdog: EngineWatchdogFigures;
   fullCheck: FullCheckFigures;
 }
@@ -311,7 +311,7 @@ function liveWatchdog(
   energy: number,
   extents: number[],
 ): { watchdog: Watchdog; options: WatchdogOptions; rollbacks: string[] } {
-  const engine = watchdogOptions(defaultConfig.watchdog);
+  const engine = watchdogOptions(defaultConfig);
   const withoutCones = { ...engine, differential: { ...(engine.differential || {}), coneEverySteps: 0 } };
   const options: WatchdogOptions = mode === 'engine' ? engine : mode === 'engineWithoutCones' ? withoutCones : { ...withoutCones, maxCostShare: undefined };
   const physics = { extents, c: 1, h: 1, dt: DT, courant2: DT * DT, precision: 'f64' as const };
@@ -403,7 +403,7 @@ function checkMsPerProbe(extents: number[], steps: number): number {
 }
 
 async function measureEngineWatchdog(p: WatchdogPlan, threads: number, log: (message: string) => void): Promise<EngineWatchdogFigures> {
-  const engine = watchdogOptions(defaultConfig.watchdog);
+  const engine = watchdogOptions(defaultConfig);
   const extents = p.largeExtents;
   const core = new (coreAddon().LatticeCore)({ extents, courant2: DT * DT, precision: 'f64', kernelPath: kernelModulePath(KERNEL), threads });
   try {

@@ -26,7 +26,7 @@ import {
 } from '../engine/config.js';
 import { Engine, type EngineSummary } from '../engine/engine.js';
 import type { EngineSample } from '../engine/events.js';
-import { createMainLattice, watchdogOptions } from '../engine/main-lattice.js';
+import { createMainLattice, driftTolerance, watchdogOptions } from '../engine/main-lattice.js';
 import { createEngineLog } from '../engine/log.js';
 import { ROOFLINE_CACHE_FILE, cachedOrMeasuredRoofline, rooflineKey } from '../engine/roofline-cache.js';
 import { FINAL_WINDOW_MS } from '../engine/scheduler.js';
@@ -297,7 +297,7 @@ async function runSession(
   process.once('SIGTERM', onSignal);
   const startedMs = performance.now();
   const audit = auditSteps(engine.lattice);
-  const run = engine.lattice.run({ watchdog: watchdogOptions(engine.config.watchdog) });
+  const run = engine.lattice.run({ watchdog: watchdogOptions(engine.config) });
   let started = false;
   let socket: ControlSocket | null = null;
   let ui: DashboardServer | null = null;
@@ -495,7 +495,7 @@ export async function runMainJob(options: RunCommandOptions, progress: RunProgre
       const session = await runSession(engine, archive, options, progress, startedMs, dashboard);
       detachFleet?.();
       sampleLog.detach();
-      const run = { startedAt: runStartedAt, samples: sampleLog.samples(), driftTolerance: config.watchdog.driftTolerance };
+      const run = { startedAt: runStartedAt, samples: sampleLog.samples(), driftTolerance: driftTolerance(config) };
       const result = { ...finish(archive, mark, session, rooflineMlups, { file: reportFile, settings }, run), ...(fleet ? { fleet: fleet.counts } : {}) };
       return engine.storageFailure === null ? result : { ...result, archiveError: engine.storageFailure.message };
     } finally {

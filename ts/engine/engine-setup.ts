@@ -42,7 +42,7 @@ import { RunAccount } from './run-account.js';
 import { LiveSampler } from './sampler.js';
 import { createEconomy } from './scheduler.js';
 import { StrategyMemory } from './strategy-memory.js';
-import { watchdogOptions } from './main-lattice.js';
+import { driftTolerance, watchdogOptions } from './main-lattice.js';
 import type { ThroughputWindow } from './watch.js';
 import { measureSlot } from './watch.js';
 import { warmStartSlot } from './warm-start.js';
@@ -262,7 +262,7 @@ function runOn(parts: EngineParts, attempts: AttemptTracker, archive: Archive, f
   const ownsRun = !lattice.running;
   if (ownsRun) {
     lattice
-      .run({ watchdog: watchdogOptions(config.watchdog) })
+      .run({ watchdog: watchdogOptions(config) })
       .then((summary) => summary.error !== null && parts.fail(new Error(`the lattice's run ended: ${summary.error}`)))
       .catch((error: unknown) => parts.fail(error));
   }
@@ -350,7 +350,7 @@ function liveChanges(parts: EngineParts, archive: Archive, attempts: AttemptTrac
       watchWindowMs: config.watch.windowMs,
       watchMinSteps: config.watch.minSteps,
       maxDegradation: config.maxDegradation,
-      driftTolerance: config.watchdog.driftTolerance,
+      driftTolerance: driftTolerance(config),
       trialWindowMs: config.trial.windowMs,
       trialMinSteps: config.trial.minSteps,
       trialMaxPairs: config.trial.maxPairs,

@@ -8,13 +8,20 @@
 import { initialState } from '../lattice/initial-conditions.js';
 import { Lattice } from '../lattice/lattice.js';
 import type { WatchdogOptions } from '../lattice/watchdog.js';
+import { defaultDriftTolerance } from '../lattice/watchdog-run.js';
 import type { EngineConfig } from './config.js';
 
+/** The relative energy drift the main job's watchdog accepts: watchdog.driftTolerance, or the lattice precision's own for 0. */
+export function driftTolerance(config: Pick<EngineConfig, 'watchdog' | 'lattice'>): number {
+  return config.watchdog.driftTolerance > 0 ? config.watchdog.driftTolerance : defaultDriftTolerance(config.lattice.precision);
+}
+
 /** The main job's watchdog as the configuration sets it: the lattice's run takes it. */
-export function watchdogOptions(settings: EngineConfig['watchdog']): WatchdogOptions {
+export function watchdogOptions(config: Pick<EngineConfig, 'watchdog' | 'lattice'>): WatchdogOptions {
+  const settings = config.watchdog;
   return {
     everySteps: settings.everySteps,
-    driftTolerance: settings.driftTolerance,
+    driftTolerance: driftTolerance(config),
     maxCostShare: settings.maxCostShare,
     differential: { fullCheckEveryMs: settings.fullCheckEveryMs, coneEverySteps: settings.coneEverySteps },
   };

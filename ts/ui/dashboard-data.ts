@@ -9,10 +9,12 @@ import type { Archive } from '../archive/archive.js';
 import type { ApprovalRecord, AttemptRecord, LedgerEntry, LedgerVerification, RunSample } from '../archive/types.js';
 import type { ApprovalRequest } from '../engine/attempt-runner.js';
 import type { Engine } from '../engine/engine.js';
+import { driftTolerance } from '../engine/main-lattice.js';
 import type { AttemptStatusReport, EngineSample, GateProgressReport } from '../engine/events.js';
 import type { GateProgress } from '../gauntlet/pipeline.js';
 import type { GateName, Slot } from '../gauntlet/types.js';
 import { SLOTS } from '../lattice/lattice.js';
+import { driftToleranceAt } from '../lattice/watchdog.js';
 import type { ApprovalDesk } from './approval-desk.js';
 import { RunSampleLog } from '../report/run-samples.js';
 import { changesLiveKernel } from '../report/run-summary.js';
@@ -276,7 +278,8 @@ export class LiveDashboard implements DashboardData {
 
   private onSample(sample: EngineSample): void {
     this.emit({ type: 'sample', sample: this.log.samples().at(-1)! });
-    const tolerance = this.options.engine.config.watchdog.driftTolerance;
+    const { config } = this.options.engine;
+    const tolerance = driftToleranceAt(driftTolerance(config), config.lattice.precision, sample.step);
     const drifting = Math.abs(sample.energyDrift) > tolerance;
     if (drifting && !this.drifting)
       this.alert('drift', `energy drift ${sample.energyDrift.toExponential(2)} is above the tolerance ${tolerance.toExponential(1)} at step ${sample.step}`);
@@ -351,7 +354,7 @@ export class LiveDashboard implements DashboardData {
       settings: this.options.settings,
       rooflineMlups: this.options.rooflineMlups,
       baselineMlups: summary.baselineMlups > 0 ? summary.baselineMlups : null,
-      driftTolerance: engine.config.watchdog.driftTolerance,
+      driftTolerance: driftTolerance(engine.config),
       samples: this.log.samples().slice(-MAX_SNAPSHOT_SAMPLES),
       run: null,
       engine: { running: engine.running, paused: engine.paused, simulationPaused: engine.lattice.paused, approvalMode: desk.enabled },
