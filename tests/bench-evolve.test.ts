@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type EvolveBenchReport, type EvolveSearchReport, searchFigures, seedSummary } from '../dist/ts/bench/evolve.js';
+import { type EvolveBenchReport, type EvolveSearchReport, searchConfig, searchFigures, searchPlan, seedSummary } from '../dist/ts/bench/evolve.js';
 import { rooflineMlupsOf } from '../dist/ts/bench/kernels.js';
+import { defaultConfig } from '../dist/ts/engine/config.js';
 import { kernelName, validateGenome } from '../dist/ts/generators/variant/index.js';
 
 const cli = path.resolve('bin/ouroboros.js');
@@ -17,7 +18,7 @@ function checkSearch(search: EvolveSearchReport, report: EvolveBenchReport): voi
   expect(search.streamTriadGBs).toBeGreaterThan(0);
   expect(search.inCacheMlups).toBeGreaterThan(0);
   const { baselineMlups, finalMlups, streamTriadGBs, inCacheMlups } = search;
-  expect(search).toMatchObject(searchFigures({ baselineMlups, finalMlups, streamTriadGBs, inCacheMlups }));
+  expect(search).toMatchObject(searchFigures({ baselineMlups, finalMlups, streamTriadGBs, inCacheMlups }, report.precision));
   expect(search.attempts).toBeGreaterThanOrEqual(1);
   expect(search.attempts).toBeLessThanOrEqual(report.evaluationBudget);
   const rejected = Object.values(search.rejectedByGate).reduce((sum, n) => sum + n, 0);
@@ -78,14 +79,14 @@ describe('ouroboros bench evolve --quick', () => {
 describe("a search's figures, worked by hand", () => {
   it('divides the final MLUPS by the baseline, the roofline of 24 bytes per f64 update and the in-cache MLUPS', () => {
     // 12 GB/s moves 12e9 / 24 = 5e8 updates a second: a 500 MLUPS roofline, of which 300 MLUPS is 3/5.
-    expect(searchFigures({ baselineMlups: 50, finalMlups: 300, streamTriadGBs: 12, inCacheMlups: 400 })).toEqual({
+    expect(searchFigures({ baselineMlups: 50, finalMlups: 300, streamTriadGBs: 12, inCacheMlups: 400 }, 'f64')).toEqual({
       speedup: 6,
       rooflineMlups: 500,
       rooflineFraction: 0.6,
       inCacheFraction: 0.75,
     });
     // A search that never measured the kernel in cache reports no fraction of it.
-    expect(searchFigures({ baselineMlups: 80, finalMlups: 20, streamTriadGBs: 4.8, inCacheMlups: 0 })).toEqual({
+    expect(searchFigures({ baselineMlups: 80, finalMlups: 20, streamTriadGBs: 4.8, inCacheMlups: 0 }, 'f64')).toEqual({
       speedup: 0.25,
       rooflineMlups: 200,
       rooflineFraction: 0.1,
@@ -96,6 +97,29 @@ describe("a search's figures, worked by hand", () => {
   it('takes 12 bytes per f32 update', () => {
     expect(rooflineMlupsOf(12, 'f32')).toBe(1000);
     expect(rooflineMlupsOf(12, 'f64')).toBe(500);
+    // An f32 search's roofline is of f32 updates.
+    expect(searchFigures({ baselineMlups: 50, finalMlups: 300, streamTriadGBs: 12, inCacheMlups: 400 }, 'f32')).toMatchObject({
+      rooflineMlups: 1000,
+      rooflineFraction: 0.3,
+    });
+  });
+});
+
+describe("a search's lattice", () => {
+  it("is the main job's unless --lattice and --precision choose another, and it is what the engine runs on", () => {
+    const main = searchPlan(false, undefined, undefined);
+    expect(main.extents).toEqual(defaultConfig.lattice.extents);
+    expect(main.precision).toBe(defaultConfig.lattice.precision);
+    expect(searchPlan(true, undefined, undefined)).toMatchObject({ extents: [128, 128], precision: 'f64' });
+    expect(searchPlan(true, [24, 24, 24], 'f32')).toMatchObject({ extents: [24, 24, 24], precision: 'f32' });
+
+    const chosen = searchPlan(false, [256, 256, 256], 'f32');
+    expect(chosen).toMatchObject({ extents: [256, 256, 256], precision: 'f32', evaluationBudget: main.evaluationBudget });
+    const config = searchConfig(chosen, 'variant', '/tmp/archive.sqlite', 2);
+    expect(config.lattice).toMatchObject({ extents: [256, 256, 256], precision: 'f32' });
+    expect(config).toMatchObject({ seed: 2, generator: { kind: 'variant' }, archive: { path: '/tmp/archive.sqlite', warmStart: false } });
+    // The main job's configuration is not touched.
+    expect(defaultConfig.lattice.extents).toEqual(main.extents);
   });
 });
 

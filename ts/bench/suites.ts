@@ -21,7 +21,7 @@ export interface BenchRunOptions {
   quick: boolean;
   /** How long a suite that runs the main job runs it (bench net); default the suite's own. */
   durationMs?: number;
-  /** bench peers: one lattice and precision instead of its default cases; bench watchdog: its large lattice. */
+  /** bench peers: one lattice and precision instead of its default cases; bench evolve: the searches' lattice; bench watchdog: its large lattice. */
   lattice?: number[];
   precision?: Precision;
   /** bench peers: a Python with numba and Devito for their rows. */

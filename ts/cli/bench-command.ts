@@ -58,10 +58,10 @@ export function benchCommand(): Command {
     )
     .option(
       '--lattice <extents>',
-      'one lattice instead of the default cases, e.g. 4096,4096 (bench peers; bench watchdog: its large lattice, short rounds with --quick)',
+      "one lattice instead of the default cases, e.g. 4096,4096 (bench peers; bench evolve: the searches' lattice instead of the main job's; bench watchdog: its large lattice, short rounds with --quick)",
       parseExtents,
     )
-    .option('--precision <precision>', 'f64 or f32 (bench peers)', parsePrecision)
+    .option('--precision <precision>', 'f64 or f32 (bench peers; bench evolve)', parsePrecision)
     .option('--python <path>', 'a Python with numba and Devito for their rows (bench peers)')
     .option('--archive <file>', 'the archive whose best applied step kernel is the evolved row (bench peers)')
     .option('--kernel <file>', 'the kernel module for the evolved row (bench peers)')
