@@ -113,4 +113,29 @@ describe('ouroboros run when its outputs cannot be written', () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).summary.attempts).toBe(1);
   });
+
+  it("ends with the watchdog's reason, naming the key, when the lattice's own kernel fails every check", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ouro-fail-'));
+    const config = path.join(dir, 'ouroboros.toml');
+    // No f64 drift is this small: the reference fails every check after the first, and it is its own last-known-good.
+    writeFileSync(config, '[watchdog]\ndriftTolerance = 1e-300\n');
+    const result = run(
+      dir,
+      'run',
+      '--duration',
+      '10m',
+      '--lattice',
+      '32x32',
+      '--config',
+      config,
+      '--archive',
+      path.join(dir, 'a.sqlite'),
+      '--report',
+      path.join(dir, 'r.html'),
+    );
+    expect(result.stderr).toMatch(
+      /ouroboros: the lattice's run ended at step \d+: the watchdog stopped the run: energy drift \S+ at step \d+ exceeds the tolerance 1e-300 \(watchdog\.driftTolerance\), again after the state was restored to step \d+/,
+    );
+    expect(result.code).toBe(1);
+  });
 });

@@ -43,3 +43,31 @@ describe('the drift a check accepts', () => {
     expect(drift).toBeLessThanOrEqual(driftToleranceAt(1e-9, 'f32', 2000));
   });
 });
+
+describe("a check the lattice's own kernel fails every time", () => {
+  it('stops the run with an error naming the tolerance, rather than rolling back to the same step for good', async () => {
+    const lat = new Lattice({ extents: [32, 30], dt: 0.6, threads: 2, precision: 'f64' });
+    lattices.push(lat);
+    const state = randomState(lat, 3);
+    lat.setState(state.previous, state.current);
+    const events: WatchdogEvent[] = [];
+    lat.on('watchdog', (event: WatchdogEvent) => events.push(event));
+    // No f64 drift is this small: every check after the first fails, and rolling back puts back the same kernel.
+    const summary = await lat.run({ steps: 1_000_000, watchdog: { everySteps: 10, driftTolerance: 1e-300, differential: false } });
+    expect(summary.error).toMatch(
+      /^the watchdog stopped the run: energy drift \S+ at step \d+ exceeds the tolerance 1e-300 \(watchdog\.driftTolerance\), again after the state was restored to step \d+, and the kernel that failed, reference, is the step slot's last-known-good/,
+    );
+    // The first rollback could have mended a fault of the moment; the second, to the same step, stopped the run.
+    expect(events).toHaveLength(2);
+    const [first, second] = events as [WatchdogEvent, WatchdogEvent];
+    expect([first.rolledBackFrom, first.rolledBackTo, second.rolledBackFrom, second.rolledBackTo]).toEqual([
+      'reference',
+      'reference',
+      'reference',
+      'reference',
+    ]);
+    expect(second.restoredStep).toBe(first.restoredStep);
+    expect(lat.running).toBe(false);
+    expect(summary.endStep).toBeLessThan(1_000_000);
+  });
+});

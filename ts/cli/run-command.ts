@@ -298,6 +298,13 @@ async function runSession(
   const startedMs = performance.now();
   const audit = auditSteps(engine.lattice);
   const run = engine.lattice.run({ watchdog: watchdogOptions(engine.config) });
+  // A run that ends with an error (a kernel failed, or the watchdog stopped it) ends the session: nothing steps any more.
+  const runFailed = run.then((ended) => {
+    if (ended.error !== null) throw new Error(`the lattice's run ended at step ${ended.endStep}: ${ended.error}`);
+    return new Promise<never>(() => {});
+  });
+  // Failing after the session has ended is no one's to hear: stopAll() reads the run's summary itself.
+  runFailed.catch(() => undefined);
   let started = false;
   let socket: ControlSocket | null = null;
   let ui: DashboardServer | null = null;
@@ -329,7 +336,7 @@ async function runSession(
       // Printed even with --json: the URL is how the person gets in.
       process.stderr.write(`dashboard: open ${ui.url}\n`);
     }
-    await runUntilDone(engine, options, engine.config, stopRequested, commandStartedMs);
+    await Promise.race([runUntilDone(engine, options, engine.config, stopRequested, commandStartedMs), runFailed]);
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

@@ -67,7 +67,7 @@ export interface RunSummary {
   /** Steps the runner took, including any a watchdog rollback rewound. */
   stepsRun: number;
   runNs: number;
-  /** Set when a kernel failed and ended the run. */
+  /** Set when a kernel failed and ended the run, or the watchdog stopped it (a check its kernel fails every time from the same state). */
   error: string | null;
 }
 
@@ -424,6 +424,7 @@ export class Lattice extends EventEmitter {
     const { everySteps, onSnapshot, onConeProbe } = this.#watchdog.start(options.watchdog, this.#initialEnergy);
     const run = this.#core
       .run(steps, everySteps, onSnapshot, (failure) => this.#hostFailed(failure), onConeProbe)
+      .then((summary) => this.#watchdog.summarize(summary))
       .finally(() => {
         if (this.#run === run) this.#run = null;
         this.#watchdog.end();

@@ -114,6 +114,12 @@ export class WatchdogRun {
     this.#deferred.clear();
   }
 
+  /** The run's summary, its error the watchdog's reason when it stopped the run (Watchdog.gaveUp). */
+  summarize<Summary extends { error: string | null }>(summary: Summary): Summary {
+    const gaveUp = this.#running?.watchdog.gaveUp ?? null;
+    return gaveUp !== null && summary.error === null ? { ...summary, error: gaveUp } : summary;
+  }
+
   /** Whether the active run has a watchdog. */
   get running(): boolean {
     return this.#running !== null;

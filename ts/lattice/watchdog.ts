@@ -28,7 +28,7 @@
  * emits a 'watchdog' event saying which check failed.
  */
 import { randomInt } from 'node:crypto';
-import type { CoreLattice, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
+import type { CoreLattice, CoreRecovery, CoreSlot, CoreSnapshot, Precision } from '../../native/addon-types.js';
 import type { FullCheckMismatch } from '../generated/oracle-napi.js';
 import type { KernelHostExit, KernelHostLayer } from '../modules/kernel-host.js';
 import { oracleAddon } from '../../native/loader.js';
@@ -288,6 +288,17 @@ export class Watchdog {
   #fullCheckInFlight: Promise<void> | null = null;
   /** Rollbacks so far: a cone probe's verdict on a state rolled back since it was taken is moot. */
   #rollbacks = 0;
+  /** Where the last rollback that put back no other kernel restored the state to (null: nowhere); undefined after any other. */
+  #futileRestore: number | null | undefined = undefined;
+  /**
+   * Why the watchdog stopped the run, when it did: a check failed again
+   * after a rollback that put back no other kernel (the slot's live module
+   * is its own last-known-good) had restored the state to the same step as
+   * the last such rollback. The same kernel from the same state fails the
+   * same way, so the run would roll back to that step for good. Null while
+   * the run goes on.
+   */
+  gaveUp: string | null = null;
   /** The cone probes' checks, when the run takes them. */
   readonly #cones: ConeChecks | null;
   /** When each differential check (a snapshot's probe, a cone probe or a full check) gave its verdict, on the watchdog's clock. */
@@ -436,6 +447,18 @@ export class Watchdog {
       rolledBackTo: recovery.rollback.toName,
       energyDrift,
     });
+    const futile = recovery.rollback.fromId === recovery.rollback.toId;
+    if (futile && this.#futileRestore === recovery.restoredStep) this.#giveUp(failure, recovery);
+    this.#futileRestore = futile ? recovery.restoredStep : undefined;
+  }
+
+  #giveUp(failure: Failure, recovery: CoreRecovery): void {
+    const key = failure.reason === 'energy-drift' ? ' (watchdog.driftTolerance)' : '';
+    const restored = recovery.restoredStep === null ? 'with no verified snapshot to restore' : `after the state was restored to step ${recovery.restoredStep}`;
+    this.gaveUp =
+      `the watchdog stopped the run: ${failure.detail}${key}, again ${restored}, and the kernel that failed, ` +
+      `${recovery.rollback.toName}, is the ${failure.slot} slot's last-known-good: nothing is left to roll back to`;
+    this.core.stop();
   }
 
   /**
