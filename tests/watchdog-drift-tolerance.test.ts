@@ -57,7 +57,8 @@ describe("a check the lattice's own kernel fails every time", () => {
     expect(summary.error).toMatch(
       /^the watchdog stopped the run: energy drift \S+ at step \d+ exceeds the tolerance 1e-300 \(watchdog\.driftTolerance\), again after the state was restored to step \d+, and the kernel that failed, reference, is the step slot's last-known-good/,
     );
-    // The first rollback could have mended a fault of the moment; the second, to the same step, stopped the run.
+    // The first rollback could have mended a fault of the moment; the second, to the same step, stopped the run, and
+    // the snapshots the runner had announced before it stopped, checked after, roll nothing back.
     expect(events).toHaveLength(2);
     const [first, second] = events as [WatchdogEvent, WatchdogEvent];
     expect([first.rolledBackFrom, first.rolledBackTo, second.rolledBackFrom, second.rolledBackTo]).toEqual([

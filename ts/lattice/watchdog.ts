@@ -431,6 +431,9 @@ export class Watchdog {
   }
 
   #rollBack(failure: Failure, step: number, energyDrift: number): void {
+    // Once it has given up, the notices the runner sent before it stopped are checked and fail as that one did: the
+    // run is over, and nothing is rolled back any more.
+    if (this.gaveUp !== null) return;
     // The state goes back before any deferred step: the module put back is checked at the next multiple of K.
     if (this.cadence !== null) this.core.deferSnapshots(0);
     this.#rollbacks += 1;
